@@ -1,0 +1,1 @@
+# ept/local.mk

@@ -1,0 +1,217 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ept/mmu.h - the composed two-stage translation: guest x86-64 paging over
+ * EPT, the TLB hierarchy, the paging-structure caches and every counter.
+ *
+ *   GVA --(guest tables in guest RAM, SDM Vol. 3A ch. 4)--> GPA --(EPT)--> HPA
+ *
+ * Every guest paging-structure address is itself a GPA and is translated
+ * through EPT before the entry is read, which is where the (n+1)(m+1)-1
+ * references of the 2D walk come from. See ept/ept.h for the second stage.
+ */
+#ifndef HV_MMU_H
+#define HV_MMU_H
+
+#include "ept/ept.h"
+
+/* ------------------------------------------------------------------------ */
+/* Guest paging-structure entries (SDM Vol. 3A 4.5, Tables 4-15..4-20)       */
+/* ------------------------------------------------------------------------ */
+typedef struct {
+	uint64_t raw;
+} pte_t;
+
+#define PTE_P     (1ULL << 0)
+#define PTE_W     (1ULL << 1)
+#define PTE_U     (1ULL << 2)
+#define PTE_PWT   (1ULL << 3)
+#define PTE_PCD   (1ULL << 4)
+#define PTE_A     (1ULL << 5)
+#define PTE_D     (1ULL << 6)
+#define PTE_PS    (1ULL << 7)  /* PDPTE/PDE: maps a page; PTE: PAT */
+#define PTE_G     (1ULL << 8)
+#define PTE_PAT_LARGE (1ULL << 12)
+#define PTE_XD    (1ULL << 63)
+#define PTE_ADDR_MASK 0x000ffffffffff000ULL
+
+/* #PF error code (SDM 4.7). */
+#define PF_P    (1u << 0)
+#define PF_W    (1u << 1)
+#define PF_U    (1u << 2)
+#define PF_RSVD (1u << 3)
+#define PF_I    (1u << 4)
+#define PF_PK   (1u << 5)
+
+/* Control-register bits the paging model reads. */
+#define CR0_PE  (1ULL << 0)
+#define CR0_WP  (1ULL << 16)
+#define CR0_PG  (1ULL << 31)
+#define CR4_PSE (1ULL << 4)
+#define CR4_PAE (1ULL << 5)
+#define CR4_PGE (1ULL << 7)
+#define CR4_LA57 (1ULL << 12)
+#define CR4_PCIDE (1ULL << 17)
+#define CR4_SMEP (1ULL << 20)
+#define CR4_SMAP (1ULL << 21)
+#define EFER_SCE (1ULL << 0)
+#define EFER_LME (1ULL << 8)
+#define EFER_LMA (1ULL << 10)
+#define EFER_NXE (1ULL << 11)
+#define RFLAGS_AC (1ULL << 18)
+
+/*
+ * The processor state a translation depends on. Paging modes: CR0.PG=0 (GVA is
+ * the GPA), 32-bit non-PAE 2-level (CR4.PAE=0), and 4/5-level (EFER.LMA=1).
+ * ept == NULL means no second stage (GPA is the HPA: native counts).
+ */
+struct mmu_ctx {
+	uint64_t cr0, cr3, cr4, efer;
+	uint64_t rflags;      /* only AC is read */
+	unsigned cpl;         /* 0..3 */
+	uint16_t vpid;        /* 0 = the host/"no VPID" tag */
+	struct ept *ept;
+};
+
+/* Access flags for mmu_translate (ACC_READ/WRITE/FETCH from ept.h, plus:) */
+#define ACC_IMPLICIT_SV (1u << 4)  /* implicit supervisor access (GDT/IDT/TSS reads) */
+
+enum mmu_status {
+	MMU_OK = 0,
+	MMU_PAGE_FAULT,      /* res.pf_error, res.gva (CR2) */
+	MMU_NONCANONICAL,    /* #GP (or #SS for stack accesses: the caller knows) */
+	MMU_EPT_VIOLATION,   /* res.gpa, res.gva, res.qual */
+	MMU_EPT_MISCONFIG,   /* res.gpa */
+};
+
+struct mmu_result {
+	enum mmu_status status;
+	uint64_t hpa;          /* MMU_OK: host-physical address of gva */
+	uint64_t gpa;          /* guest-physical address (final or the paging entry that faulted) */
+	uint64_t gva;
+	unsigned page_shift;   /* combined page size (the smaller of the two stages) */
+	uint32_t pf_error;
+	uint64_t qual;
+	unsigned refs;         /* references this translation made (0 on a TLB hit) */
+	bool tlb_hit;
+};
+
+/* ------------------------------------------------------------------------ */
+/* Configuration: TLBs and paging-structure caches                           */
+/* ------------------------------------------------------------------------ */
+
+/* A set-associative structure: entries = sets * ways; entries == 0 disables it.
+ * ways == entries means fully associative. LRU replacement within a set. */
+struct cache_geom {
+	unsigned entries;
+	unsigned ways;
+};
+
+enum tlb_id {
+	TLB_L1I_4K, TLB_L1I_2M,
+	TLB_L1D_4K, TLB_L1D_2M, TLB_L1D_1G,
+	TLB_L2_4K2M,            /* unified second level: 4K and 2M */
+	TLB_L2_1G,
+	/* paging-structure caches (SDM 4.10.3 / 28.3.1) */
+	PWC_PML5, PWC_PML4, PWC_PDPTE, PWC_PDE,        /* combined: VA bits -> HPA of guest table */
+	PWC_GP_PML4, PWC_GP_PDPTE, PWC_GP_PDE,          /* guest-physical: GPA bits -> HPA of EPT table */
+	NESTED_TLB,                                     /* GPA -> HPA page translations */
+	MMU_NSTRUCT
+};
+
+struct mmu_config {
+	char name[32];
+	struct cache_geom geom[MMU_NSTRUCT];
+	/* "perfect" structures never miss once filled (reference experiments) */
+	bool perfect[MMU_NSTRUCT];
+};
+
+/* Names: "none", "skylake", "goldencove", "zen2", "zen4", ... (see docs/). */
+int mmu_config_preset(const char *name, struct mmu_config *out) HV_MUST_CHECK;
+/* Load "key = entries[/ways]" lines; on error writes "file:line: what" to err. */
+int mmu_config_load(const char *path, struct mmu_config *out, char *err, size_t errlen) HV_MUST_CHECK;
+const char *mmu_struct_name(enum tlb_id id);
+/* NULL-terminated list of preset names. */
+const char *const *mmu_preset_names(void);
+
+/* ------------------------------------------------------------------------ */
+/* Statistics                                                               */
+/* ------------------------------------------------------------------------ */
+struct cache_stats {
+	uint64_t hits, misses, fills, evictions, invalidations;
+};
+
+#define MMU_MAX_REFS 35            /* 5-level over 5-level */
+#define GRID_ROWS 6                /* guest steps: levels 5..1, then the final GPA */
+#define GRID_COLS 6                /* EPT levels 5..1, then the guest entry itself */
+
+struct mmu_stats {
+	uint64_t translations;         /* mmu_translate calls */
+	uint64_t by_access[3];         /* reads, writes, fetches */
+	uint64_t walks;                /* TLB misses that started a walk */
+	uint64_t walk_refs;            /* references made by all walks */
+	uint64_t refs_hist[MMU_MAX_REFS + 1];
+	/*
+	 * grid[r][c]: references of guest step r (0 = top guest level ... ,
+	 * last used row = the final GPA) at EPT level column c (0 = EPT level 5 ...
+	 * 4 = EPT level 1; 5 = the guest entry itself). See docs/translation.md.
+	 */
+	uint64_t grid[GRID_ROWS][GRID_COLS];
+	struct cache_stats s[MMU_NSTRUCT];
+	uint64_t page_faults, noncanonical, ept_violations, ept_misconfigs;
+	uint64_t guest_ad_writes, ept_ad_writes;
+};
+
+/* ------------------------------------------------------------------------ */
+/* The MMU                                                                  */
+/* ------------------------------------------------------------------------ */
+struct mmu;
+
+int mmu_create(struct hpool *pool, const struct mmu_config *cfg, struct mmu **out) HV_MUST_CHECK;
+void mmu_destroy(struct mmu *mmu);
+const struct mmu_stats *mmu_stats(const struct mmu *mmu);
+void mmu_reset_stats(struct mmu *mmu);
+
+/*
+ * Translate one access. `access` is one of ACC_READ/WRITE/FETCH, optionally
+ * with ACC_IMPLICIT_SV. Looks up the TLBs (tagged by VPID, PCID and EPTP),
+ * walks on a miss (using and filling the paging-structure caches), sets guest
+ * A/D bits in guest memory and EPT A/D bits as hardware does, and counts
+ * everything. A stale translation still held by a TLB is used, as on hardware.
+ * Hot path: a hit must cost a few tens of nanoseconds at most.
+ */
+void mmu_translate(struct mmu *mmu, const struct mmu_ctx *ctx, uint64_t gva, unsigned access,
+		   struct mmu_result *res);
+
+/* One reference of a 2D walk, for `hv walk`. */
+struct walk_ref {
+	int guest_level;     /* 5..1 = guest table level whose entry/address is involved; 0 = final GPA */
+	int ept_level;       /* 5..1 = EPT entry; 0 = the guest entry itself */
+	uint64_t gpa;        /* GPA being translated (EPT refs) or GPA of the guest entry */
+	uint64_t entry_hpa;  /* where the entry was read */
+	uint64_t value;      /* the entry's value as read */
+};
+struct walk_trace {
+	unsigned n;
+	struct walk_ref ref[MMU_MAX_REFS + 1];
+	/* which caches were hit on the way (by enum tlb_id), in order */
+	unsigned nhits;
+	enum tlb_id hit[16];
+};
+/* Like mmu_translate, recording every reference. Does not bypass the caches. */
+void mmu_translate_traced(struct mmu *mmu, const struct mmu_ctx *ctx, uint64_t gva,
+			  unsigned access, struct mmu_result *res, struct walk_trace *trace);
+
+/* Invalidation with architectural semantics (SDM 4.10.4, 28.3.3). */
+void mmu_invlpg(struct mmu *mmu, const struct mmu_ctx *ctx, uint64_t gva);
+/* MOV to CR3: ctx holds the new CR3. noflush = bit 63 of the source with CR4.PCIDE. */
+void mmu_mov_cr3(struct mmu *mmu, const struct mmu_ctx *ctx, bool noflush);
+/* MOV to CR0/CR4 that changes paging bits: flush the VPID's mappings. */
+void mmu_flush_vpid_all(struct mmu *mmu, uint16_t vpid);
+enum invvpid_type { INVVPID_ADDR = 0, INVVPID_SINGLE = 1, INVVPID_ALL = 2, INVVPID_SINGLE_KEEP_GLOBAL = 3 };
+void mmu_invvpid(struct mmu *mmu, enum invvpid_type type, uint16_t vpid, uint64_t gva);
+enum invept_type { INVEPT_SINGLE = 1, INVEPT_GLOBAL = 2 };
+void mmu_invept(struct mmu *mmu, enum invept_type type, uint64_t eptp);
+/* INVPCID types 0..3 (SDM INVPCID). */
+void mmu_invpcid(struct mmu *mmu, uint16_t vpid, unsigned type, uint16_t pcid, uint64_t gva);
+
+#endif /* HV_MMU_H */

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hv/cli.h - the command-line front end: `hv <command> [options]`.
+ *
+ * Only the front end prints and exits. Each command is a function that takes
+ * its own argv (argv[0] = the command name) and returns the process exit
+ * status. hv/main.c dispatches; hv/cliutil.c has the shared option helpers
+ * (sizes, page sizes, TLB presets), the JSON writer and the report printer.
+ */
+#ifndef HV_CLI_H
+#define HV_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "ept/mmu.h"
+
+int cmd_trace(int argc, char **argv);  /* hv/trace.c: replay accesses through the engine */
+int cmd_walk(int argc, char **argv);   /* hv/walk.c: explain one translation */
+int cmd_bench(int argc, char **argv);  /* hv/bench.c: translation and vCPU speed */
+int cmd_run(int argc, char **argv);    /* hv/run.c: boot a guest */
+
+#endif /* HV_CLI_H */

@@ -1,0 +1,1 @@
+# hv/local.mk

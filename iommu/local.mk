@@ -1,0 +1,1 @@
+# iommu/local.mk
