@@ -1,1 +1,15 @@
-# ept/local.mk
+# ept/: the translation engine (frame pool, EPT, guest paging, 2D walk, TLB/PWC, stats).
+noinst_LIBRARIES += ept/libept.a
+ept_libept_a_SOURCES = \
+	ept/ept.h ept/mmu.h \
+	ept/pool.c ept/ept.c \
+	ept/mmu.c ept/tlb.c ept/tlb.h ept/presets.c ept/gptbuild.c
+
+check_PROGRAMS += tests/ept_test tests/mmu_test
+TESTS += tests/ept_test tests/mmu_test
+tests_ept_test_SOURCES = tests/ept_test.c tests/testutil.h
+tests_ept_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_ept_test_LDADD = ept/libept.a $(CMOCKA_LIBS)
+tests_mmu_test_SOURCES = tests/mmu_test.c tests/testutil.h
+tests_mmu_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_mmu_test_LDADD = ept/libept.a $(CMOCKA_LIBS)

@@ -214,4 +214,28 @@ void mmu_invept(struct mmu *mmu, enum invept_type type, uint64_t eptp);
 /* INVPCID types 0..3 (SDM INVPCID). */
 void mmu_invpcid(struct mmu *mmu, uint16_t vpid, unsigned type, uint16_t pcid, uint64_t gva);
 
+/* ------------------------------------------------------------------------ */
+/* Building guest page tables from the host side (tests, hv trace, hv walk)  */
+/* ------------------------------------------------------------------------ */
+/*
+ * Writes x86-64 guest paging structures into guest RAM through EPT (the GPA
+ * range [table_gpa, table_gpa + table_len) holding them must already be mapped
+ * in EPT, readable and writable). Table pages are handed out from that range.
+ */
+struct gpt_builder;
+int gpt_builder_create(struct hpool *pool, struct ept *ept, unsigned levels, uint64_t table_gpa,
+		       uint64_t table_len, struct gpt_builder **out) HV_MUST_CHECK;
+void gpt_builder_destroy(struct gpt_builder *b);
+/* GPA of the top-level table (the CR3 value, PCID 0). */
+uint64_t gpt_builder_cr3(const struct gpt_builder *b);
+/*
+ * Map [gva, gva+len) -> [gpa, gpa+len) with pages of 1 << page_shift (12, 21,
+ * 30); flags are PTE_W | PTE_U | PTE_XD | PTE_G (P is implied; upper levels
+ * get P|W|U so that the leaf decides). -ENOSPC when the table range is full.
+ */
+int gpt_map(struct gpt_builder *b, uint64_t gva, uint64_t gpa, uint64_t len, uint64_t flags,
+	    unsigned page_shift) HV_MUST_CHECK;
+/* GPA of the entry at `level` for gva (0 when that table does not exist): tests poke entries. */
+uint64_t gpt_entry_gpa(const struct gpt_builder *b, uint64_t gva, unsigned level);
+
 #endif /* HV_MMU_H */

@@ -1,1 +1,1 @@
-# guest/local.mk
+# guest/: the freestanding guest kernel, built into guest/guest.elf.

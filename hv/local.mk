@@ -1,1 +1,14 @@
-# hv/local.mk
+# hv/: the hypervisor. The software vCPU is a library so tests can link it alone.
+noinst_LIBRARIES += hv/libvcpu.a
+hv_libvcpu_a_SOURCES = \
+	hv/vcpu.h \
+	hv/cpu/x86.h hv/cpu/decode.h hv/cpu/decode.c hv/cpu/exec.c hv/cpu/system.c \
+	hv/cpu/vcpu_soft.c
+
+bin_PROGRAMS += hv/hv
+# Front end: commands, options, reports (trace / walk / bench).
+hv_hv_SOURCES = hv/main.c hv/cli.h hv/cliutil.h hv/cliutil.c hv/trace.c hv/walk.c hv/bench.c
+# The VM: memory, loader, devices, exit handling, `hv run`.
+hv_hv_SOURCES += hv/run.c hv/vm.h hv/vm.c hv/loader.h hv/loader.c \
+	hv/devices.h hv/uart.c hv/debugexit.c hv/pci.c
+hv_hv_LDADD = hv/libvcpu.a ept/libept.a -lm

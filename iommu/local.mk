@@ -1,1 +1,1 @@
-# iommu/local.mk
+# iommu/: the VT-d DMA-remapping model (a later issue).
