@@ -1,1 +1,677 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * hv/cliutil.c - what the hv commands share: option values (sizes, page
+ * sizes, TLB/PWC configurations), a small JSON writer, the translation report
+ * in text and JSON, and the progress line.
+ *
+ * Nothing here exits: callers decide what an error means for their command.
+ */
+#include "hv/cliutil.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------------ */
+/* Option values                                                            */
+/* ------------------------------------------------------------------------ */
+
+/* Parse the leading unsigned number of s (decimal or 0x-hex) without
+ * accepting signs or spaces, which strtoull would silently allow. */
+static int parse_number_prefix(const char *s, uint64_t *out, const char **end)
+{
+	uint64_t v = 0;
+	unsigned base = 10;
+	const char *p = s;
+	bool any = false;
+
+	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+		base = 16;
+		p += 2;
+	}
+	for (;; p++) {
+		unsigned d;
+
+		if (*p >= '0' && *p <= '9')
+			d = (unsigned)(*p - '0');
+		else if (base == 16 && *p >= 'a' && *p <= 'f')
+			d = (unsigned)(*p - 'a' + 10);
+		else if (base == 16 && *p >= 'A' && *p <= 'F')
+			d = (unsigned)(*p - 'A' + 10);
+		else
+			break;
+		if (v > (UINT64_MAX - d) / base)
+			return -ERANGE;
+		v = v * base + d;
+		any = true;
+	}
+	if (!any)
+		return -EINVAL;
+	*out = v;
+	*end = p;
+	return 0;
+}
+
+int parse_u64(const char *s, uint64_t *out)
+{
+	const char *end;
+	uint64_t v;
+	int err;
+
+	if (s == NULL)
+		return -EINVAL;
+	err = parse_number_prefix(s, &v, &end);
+	if (err)
+		return err;
+	if (*end != '\0')
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+int parse_size(const char *s, uint64_t *out)
+{
+	const char *end;
+	unsigned shift = 0;
+	uint64_t v;
+	int err;
+
+	if (s == NULL)
+		return -EINVAL;
+	err = parse_number_prefix(s, &v, &end);
+	if (err)
+		return err;
+	switch (*end) {
+	case '\0': break;
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	case 't': case 'T': shift = 40; end++; break;
+	default: return -EINVAL;
+	}
+	/* Accept the spellings people type: 4K, 4KB, 4KiB. */
+	if (shift && (strcmp(end, "B") == 0 || strcmp(end, "iB") == 0))
+		end += strlen(end);
+	if (*end != '\0')
+		return -EINVAL;
+	if (shift && v > (UINT64_MAX >> shift))
+		return -ERANGE;
+	*out = v << shift;
+	return 0;
+}
+
+int parse_page_shift(const char *s, unsigned *shift)
+{
+	uint64_t bytes;
+
+	if (parse_size(s, &bytes) != 0)
+		return -EINVAL;
+	switch (bytes) {
+	case PAGE_SIZE_4K: *shift = PAGE_SHIFT_4K; return 0;
+	case PAGE_SIZE_2M: *shift = PAGE_SHIFT_2M; return 0;
+	case PAGE_SIZE_1G: *shift = PAGE_SHIFT_1G; return 0;
+	default: return -EINVAL;
+	}
+}
+
+/* A --tlb/--pwc value names a file when it looks like a path or names an
+ * existing regular file; everything else is a preset name. */
+static bool looks_like_file(const char *v)
+{
+	struct stat st;
+
+	if (strchr(v, '/') != NULL || strchr(v, '.') != NULL)
+		return true;
+	return stat(v, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static int load_one(const char *opt, const char *v, struct mmu_config *out, char *err,
+		    size_t errlen)
+{
+	const char *const *names;
+	size_t n;
+	int rc;
+
+	if (looks_like_file(v)) {
+		char why[256] = "";
+
+		rc = mmu_config_load(v, out, why, sizeof(why));
+		if (rc) {
+			if (why[0])
+				snprintf(err, errlen, "%s: %s", opt, why);
+			else
+				snprintf(err, errlen, "%s: cannot load '%s': %s", opt, v, strerror(-rc));
+		}
+		return rc;
+	}
+	rc = mmu_config_preset(v, out);
+	if (rc == 0)
+		return 0;
+	n = (size_t)snprintf(err, errlen, "%s: unknown preset '%s' (presets:", opt, v);
+	for (names = mmu_preset_names(); *names && n < errlen; names++)
+		n += (size_t)snprintf(err + n, errlen - n, " %s", *names);
+	if (n < errlen)
+		snprintf(err + n, errlen - n, "; or a configuration file path)");
+	return rc;
+}
+
+static bool is_pwc_struct(enum tlb_id id)
+{
+	return id >= PWC_PML5 && id <= NESTED_TLB;
+}
+
+int cli_mmu_config(const char *tlb, const char *pwc, struct mmu_config *out, char *err,
+		   size_t errlen)
+{
+	struct mmu_config t, p;
+	int rc;
+
+	if (tlb == NULL)
+		tlb = "skylake";
+	if (pwc == NULL)
+		pwc = "skylake";
+	rc = load_one("--tlb", tlb, &t, err, errlen);
+	if (rc)
+		return rc;
+	rc = load_one("--pwc", pwc, &p, err, errlen);
+	if (rc)
+		return rc;
+
+	/* TLB structures from one, paging-structure caches and the nested TLB
+	 * from the other, so the two can be varied independently. */
+	memset(out, 0, sizeof(*out));
+	for (int i = 0; i < MMU_NSTRUCT; i++) {
+		const struct mmu_config *src = is_pwc_struct((enum tlb_id)i) ? &p : &t;
+
+		out->geom[i] = src->geom[i];
+		out->perfect[i] = src->perfect[i];
+	}
+	if (strcmp(t.name, p.name) == 0)
+		snprintf(out->name, sizeof(out->name), "%s", t.name);
+	else
+		snprintf(out->name, sizeof(out->name), "%.15s+%.15s", t.name, p.name);
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* JSON writer                                                              */
+/* ------------------------------------------------------------------------ */
+/*
+ * Objects put one member a line, indented; arrays keep scalar elements on one
+ * line so that histograms and grid rows stay readable. The depth limit is a
+ * caller contract (the reports nest four levels at most).
+ */
+
+static void json_indent(struct json *j)
+{
+	fputc('\n', j->f);
+	for (int i = 0; i < j->depth; i++)
+		fputs("  ", j->f);
+}
+
+static void json_string_body(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		switch (*p) {
+		case '"': fputs("\\\"", f); break;
+		case '\\': fputs("\\\\", f); break;
+		case '\n': fputs("\\n", f); break;
+		case '\t': fputs("\\t", f); break;
+		case '\r': fputs("\\r", f); break;
+		default:
+			if (*p < 0x20)
+				fprintf(f, "\\u%04x", *p);
+			else
+				fputc(*p, f);
+		}
+	}
+	fputc('"', f);
+}
+
+/* Separator, newline/indent and key before a value; `container` is true for
+ * objects and arrays, which always start on their own line inside arrays. */
+static void json_member(struct json *j, const char *key, bool container)
+{
+	bool arr = j->in_array[j->depth];
+
+	if (j->need_comma[j->depth])
+		fputc(',', j->f);
+	if (!arr || container)
+		json_indent(j);
+	else if (j->need_comma[j->depth])
+		fputc(' ', j->f);
+	j->need_comma[j->depth] = true;
+	if (key != NULL && !arr) {
+		json_string_body(j->f, key);
+		fputs(": ", j->f);
+	}
+}
+
+static void json_open(struct json *j, const char *key, char c, bool array)
+{
+	json_member(j, key, true);
+	/* An array holding containers is laid out like an object from here on,
+	 * so that its closing bracket gets its own line. */
+	j->in_array[j->depth] = false;
+	fputc(c, j->f);
+	/* Precondition: nesting stays within the writer's fixed depth. */
+	assert(j->depth + 1 < (int)(sizeof(j->need_comma) / sizeof(j->need_comma[0])));
+	j->depth++;
+	j->need_comma[j->depth] = false;
+	j->in_array[j->depth] = array;
+}
+
+static void json_close(struct json *j, char c)
+{
+	bool had = j->need_comma[j->depth];
+	bool arr = j->in_array[j->depth];
+
+	j->depth--;
+	/* Objects close on their own line; arrays of scalars close in place. */
+	if (had && !arr)
+		json_indent(j);
+	fputc(c, j->f);
+}
+
+void json_begin(struct json *j, FILE *f)
+{
+	memset(j, 0, sizeof(*j));
+	j->f = f;
+	fputc('{', f);
+	j->depth = 1;
+}
+
+void json_end(struct json *j)
+{
+	json_close(j, '}');
+	fputc('\n', j->f);
+	fflush(j->f);
+}
+
+void json_obj_begin(struct json *j, const char *key) { json_open(j, key, '{', false); }
+void json_obj_end(struct json *j) { json_close(j, '}'); }
+void json_arr_begin(struct json *j, const char *key) { json_open(j, key, '[', true); }
+void json_arr_end(struct json *j) { json_close(j, ']'); }
+
+void json_u64(struct json *j, const char *key, uint64_t v)
+{
+	json_member(j, key, false);
+	fprintf(j->f, "%" PRIu64, v);
+}
+
+void json_i64(struct json *j, const char *key, int64_t v)
+{
+	json_member(j, key, false);
+	fprintf(j->f, "%" PRId64, v);
+}
+
+void json_f64(struct json *j, const char *key, double v)
+{
+	json_member(j, key, false);
+	/* JSON has no NaN or infinity: a rate over zero events is null. */
+	if (!isfinite(v))
+		fputs("null", j->f);
+	else
+		fprintf(j->f, "%.6g", v);
+}
+
+void json_str(struct json *j, const char *key, const char *v)
+{
+	json_member(j, key, false);
+	if (v == NULL)
+		fputs("null", j->f);
+	else
+		json_string_body(j->f, v);
+}
+
+void json_bool(struct json *j, const char *key, bool v)
+{
+	json_member(j, key, false);
+	fputs(v ? "true" : "false", j->f);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Translation report                                                       */
+/* ------------------------------------------------------------------------ */
+
+/* Worst case of a walk with no caches: (n+1)(m+1)-1 with EPT, n natively. */
+static unsigned shape_worst(const struct report_shape *sh)
+{
+	if (sh->guest_levels == 0)
+		return sh->ept_levels;
+	if (sh->ept_levels == 0)
+		return sh->guest_levels;
+	return (sh->guest_levels + 1) * (sh->ept_levels + 1) - 1;
+}
+
+/* Levels a walk reads when pages of 1 << shift end it early (4K: all). */
+static unsigned levels_walked(unsigned levels, unsigned shift)
+{
+	unsigned skip = shift > PAGE_SHIFT_4K ? (shift - PAGE_SHIFT_4K) / 9 : 0;
+
+	return levels > skip ? levels - skip : 0;
+}
+
+/*
+ * References of an uncached walk with these page sizes, assuming the guest
+ * tables sit in memory mapped by EPT pages of the same size as the data: each
+ * guest level read costs an EPT walk plus the entry, then the final GPA's EPT
+ * walk (translation-facts.md section 3).
+ */
+static unsigned shape_expected(const struct report_shape *sh)
+{
+	unsigned g = levels_walked(sh->guest_levels, sh->guest_page_shift);
+	unsigned e = levels_walked(sh->ept_levels, sh->ept_page_shift);
+
+	if (sh->guest_levels == 0)
+		return e;
+	if (sh->ept_levels == 0)
+		return g;
+	return g * (e + 1) + e;
+}
+
+static const char *page_name(unsigned shift)
+{
+	switch (shift) {
+	case PAGE_SHIFT_4K: return "4K";
+	case PAGE_SHIFT_2M: return "2M";
+	case PAGE_SHIFT_1G: return "1G";
+	default: return "?";
+	}
+}
+
+static bool struct_enabled(const struct mmu_config *cfg, int i)
+{
+	return cfg->geom[i].entries != 0 || cfg->perfect[i];
+}
+
+static double ratio(uint64_t num, uint64_t den)
+{
+	return den ? (double)num / (double)den : NAN;
+}
+
+/*
+ * Grid layout (ept/mmu.h): row r is a guest step, 0 = the top guest level,
+ * then down to level 1, and the row after the last guest level is the final
+ * GPA (the data). Column c is the EPT level 5 - c; column 5 is the guest
+ * entry itself. With no guest paging only the data row is used.
+ */
+static unsigned grid_rows(const struct report_shape *sh) { return sh->guest_levels + 1; }
+static unsigned grid_first_col(const struct report_shape *sh)
+{
+	return sh->ept_levels ? 5 - sh->ept_levels : GRID_COLS - 1;
+}
+
+static void grid_row_label(const struct report_shape *sh, unsigned r, char *buf, size_t len)
+{
+	if (r == sh->guest_levels)
+		snprintf(buf, len, "data");
+	else
+		snprintf(buf, len, "gL%u", sh->guest_levels - r);
+}
+
+static void grid_col_label(unsigned c, char *buf, size_t len)
+{
+	if (c == GRID_COLS - 1)
+		snprintf(buf, len, "guest");
+	else
+		snprintf(buf, len, "EPT-L%u", 5 - c);
+}
+
+static void report_shape_line(FILE *f, const struct report_shape *sh)
+{
+	if (sh->guest_levels && sh->ept_levels)
+		fprintf(f, "%u-level guest paging (%s pages) over %u-level EPT (%s pages)",
+			sh->guest_levels, page_name(sh->guest_page_shift), sh->ept_levels,
+			page_name(sh->ept_page_shift));
+	else if (sh->guest_levels)
+		fprintf(f, "%u-level guest paging (%s pages), no EPT (native)", sh->guest_levels,
+			page_name(sh->guest_page_shift));
+	else
+		fprintf(f, "no guest paging, %u-level EPT (%s pages)", sh->ept_levels,
+			page_name(sh->ept_page_shift));
+}
+
+void report_mmu_text(FILE *f, const struct mmu_stats *st, const struct mmu_config *cfg,
+		     const struct report_shape *sh)
+{
+	uint64_t faults = st->page_faults + st->noncanonical + st->ept_violations +
+			  st->ept_misconfigs;
+	uint64_t hits = st->translations >= st->walks + st->noncanonical
+				? st->translations - st->walks - st->noncanonical
+				: 0;
+	uint64_t histmax = 0;
+	unsigned first = grid_first_col(sh);
+	char lab[16];
+
+	fprintf(f, "Translation: ");
+	report_shape_line(f, sh);
+	fprintf(f, "\nCaches:      %s\n\n", cfg->name);
+
+	fprintf(f, "  translations  %14" PRIu64 "   (R %" PRIu64 ", W %" PRIu64 ", X %" PRIu64 ")\n",
+		st->translations, st->by_access[0], st->by_access[1], st->by_access[2]);
+	fprintf(f, "  TLB hits      %14" PRIu64 "   %.2f%% of translations\n", hits,
+		st->translations ? 100.0 * ratio(hits, st->translations) : 0.0);
+	fprintf(f, "  walks         %14" PRIu64 "\n", st->walks);
+	fprintf(f, "  references    %14" PRIu64 "   ", st->walk_refs);
+	if (st->walks)
+		fprintf(f, "%.2f per walk", ratio(st->walk_refs, st->walks));
+	else
+		fprintf(f, "no walks");
+	fprintf(f, "; worst case %u", shape_worst(sh));
+	if (shape_expected(sh) != shape_worst(sh))
+		fprintf(f, ", %u with these pages", shape_expected(sh));
+	fputc('\n', f);
+	fprintf(f, "  faults        %14" PRIu64, faults);
+	if (faults)
+		fprintf(f, "   (#PF %" PRIu64 ", #GP %" PRIu64 ", EPT violation %" PRIu64
+			   ", misconfig %" PRIu64 ")",
+			st->page_faults, st->noncanonical, st->ept_violations, st->ept_misconfigs);
+	fputc('\n', f);
+	fprintf(f, "  A/D writes    %14" PRIu64 "   (guest %" PRIu64 ", EPT %" PRIu64 ")\n\n",
+		st->guest_ad_writes + st->ept_ad_writes, st->guest_ad_writes, st->ept_ad_writes);
+
+	fprintf(f, "  %-13s %9s %12s %12s %8s %12s\n", "structure", "size", "hits", "misses",
+		"hit rate", "evictions");
+	for (int i = 0; i < MMU_NSTRUCT; i++) {
+		const struct cache_stats *cs = &st->s[i];
+		char size[16];
+
+		if (!struct_enabled(cfg, i))
+			continue;
+		if (cfg->perfect[i])
+			snprintf(size, sizeof(size), "perfect");
+		else if (cfg->geom[i].ways == cfg->geom[i].entries)
+			snprintf(size, sizeof(size), "%u full", cfg->geom[i].entries);
+		else
+			snprintf(size, sizeof(size), "%u/%uw", cfg->geom[i].entries, cfg->geom[i].ways);
+		fprintf(f, "  %-13s %9s %12" PRIu64 " %12" PRIu64, mmu_struct_name((enum tlb_id)i), size,
+			cs->hits, cs->misses);
+		if (cs->hits + cs->misses)
+			fprintf(f, " %7.2f%%", 100.0 * ratio(cs->hits, cs->hits + cs->misses));
+		else
+			fprintf(f, " %8s", "-");
+		fprintf(f, " %12" PRIu64 "\n", cs->evictions);
+	}
+	fputc('\n', f);
+
+	fprintf(f, "  references per walk\n");
+	for (unsigned r = 0; r <= MMU_MAX_REFS; r++)
+		if (st->refs_hist[r] > histmax)
+			histmax = st->refs_hist[r];
+	if (histmax == 0)
+		fprintf(f, "    (no walks)\n");
+	for (unsigned r = 0; r <= MMU_MAX_REFS; r++) {
+		uint64_t n = st->refs_hist[r];
+		int bar;
+
+		if (n == 0)
+			continue;
+		/* Round up so that any non-zero bucket shows at least one mark. */
+		bar = (int)((n * 40 + histmax - 1) / histmax);
+		fprintf(f, "    %2u %12" PRIu64 " %6.2f%% %.*s\n", r, n,
+			100.0 * ratio(n, st->walks ? st->walks : 1), bar,
+			"########################################");
+	}
+	fputc('\n', f);
+
+	fprintf(f, "  reference grid\n  %-6s", "");
+	for (unsigned c = first; c < GRID_COLS; c++) {
+		grid_col_label(c, lab, sizeof(lab));
+		fprintf(f, " %10s", lab);
+	}
+	fprintf(f, " %10s\n", "total");
+	{
+		uint64_t coltot[GRID_COLS] = { 0 }, all = 0;
+
+		for (unsigned r = 0; r < grid_rows(sh) && r < GRID_ROWS; r++) {
+			uint64_t rowtot = 0;
+
+			grid_row_label(sh, r, lab, sizeof(lab));
+			fprintf(f, "  %-6s", lab);
+			for (unsigned c = first; c < GRID_COLS; c++) {
+				fprintf(f, " %10" PRIu64, st->grid[r][c]);
+				rowtot += st->grid[r][c];
+				coltot[c] += st->grid[r][c];
+			}
+			all += rowtot;
+			fprintf(f, " %10" PRIu64 "\n", rowtot);
+		}
+		fprintf(f, "  %-6s", "total");
+		for (unsigned c = first; c < GRID_COLS; c++)
+			fprintf(f, " %10" PRIu64, coltot[c]);
+		fprintf(f, " %10" PRIu64 "\n", all);
+	}
+	fprintf(f, "  rows: guest level gLn whose entry is read, data = final GPA; "
+		   "columns: EPT level\n  read to translate that GPA, guest = the guest "
+		   "entry itself\n");
+}
+
+void report_mmu_json(struct json *j, const struct mmu_stats *st, const struct mmu_config *cfg,
+		     const struct report_shape *sh)
+{
+	unsigned first = grid_first_col(sh);
+	char lab[16];
+
+	json_u64(j, "translations", st->translations);
+	json_u64(j, "reads", st->by_access[0]);
+	json_u64(j, "writes", st->by_access[1]);
+	json_u64(j, "fetches", st->by_access[2]);
+	json_u64(j, "walks", st->walks);
+	json_u64(j, "walk_refs", st->walk_refs);
+	json_f64(j, "refs_per_walk", ratio(st->walk_refs, st->walks));
+	json_u64(j, "worst_case_refs", shape_worst(sh));
+	json_u64(j, "expected_refs", shape_expected(sh));
+	json_obj_begin(j, "faults");
+	json_u64(j, "page_faults", st->page_faults);
+	json_u64(j, "noncanonical", st->noncanonical);
+	json_u64(j, "ept_violations", st->ept_violations);
+	json_u64(j, "ept_misconfigs", st->ept_misconfigs);
+	json_obj_end(j);
+	json_obj_begin(j, "ad_writes");
+	json_u64(j, "guest", st->guest_ad_writes);
+	json_u64(j, "ept", st->ept_ad_writes);
+	json_obj_end(j);
+
+	/* refs_hist[k] = walks that made k references, k = 0..35. */
+	json_arr_begin(j, "refs_hist");
+	for (unsigned r = 0; r <= MMU_MAX_REFS; r++)
+		json_u64(j, NULL, st->refs_hist[r]);
+	json_arr_end(j);
+
+	json_obj_begin(j, "grid");
+	json_arr_begin(j, "rows");
+	for (unsigned r = 0; r < grid_rows(sh) && r < GRID_ROWS; r++) {
+		grid_row_label(sh, r, lab, sizeof(lab));
+		json_str(j, NULL, lab);
+	}
+	json_arr_end(j);
+	json_arr_begin(j, "cols");
+	for (unsigned c = first; c < GRID_COLS; c++) {
+		grid_col_label(c, lab, sizeof(lab));
+		json_str(j, NULL, lab);
+	}
+	json_arr_end(j);
+	json_arr_begin(j, "cells");
+	for (unsigned r = 0; r < grid_rows(sh) && r < GRID_ROWS; r++) {
+		json_arr_begin(j, NULL);
+		for (unsigned c = first; c < GRID_COLS; c++)
+			json_u64(j, NULL, st->grid[r][c]);
+		json_arr_end(j);
+	}
+	json_arr_end(j);
+	json_obj_end(j);
+
+	json_str(j, "config", cfg->name);
+	json_obj_begin(j, "structures");
+	for (int i = 0; i < MMU_NSTRUCT; i++) {
+		const struct cache_stats *cs = &st->s[i];
+
+		if (!struct_enabled(cfg, i))
+			continue;
+		json_obj_begin(j, mmu_struct_name((enum tlb_id)i));
+		json_u64(j, "entries", cfg->geom[i].entries);
+		json_u64(j, "ways", cfg->geom[i].ways);
+		json_bool(j, "perfect", cfg->perfect[i]);
+		json_u64(j, "hits", cs->hits);
+		json_u64(j, "misses", cs->misses);
+		json_f64(j, "hit_rate", ratio(cs->hits, cs->hits + cs->misses));
+		json_u64(j, "fills", cs->fills);
+		json_u64(j, "evictions", cs->evictions);
+		json_u64(j, "invalidations", cs->invalidations);
+		json_obj_end(j);
+	}
+	json_obj_end(j);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Progress line                                                            */
+/* ------------------------------------------------------------------------ */
+
+double now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void progress_init(struct progress *p, const char *what)
+{
+	p->enabled = isatty(STDERR_FILENO) == 1;
+	p->start = now_seconds();
+	p->last = 0;
+	p->what = what;
+}
+
+void progress_update(struct progress *p, uint64_t done, uint64_t total)
+{
+	double t;
+
+	if (!p->enabled)
+		return;
+	t = now_seconds();
+	/* Quiet for the first second, then at most five updates a second. */
+	if (t - p->start < 1.0 || t - p->last < 0.2)
+		return;
+	p->last = t;
+	if (total)
+		fprintf(stderr, "\r%s: %" PRIu64 " / %" PRIu64 " (%.0f%%)  ", p->what, done, total,
+			100.0 * (double)done / (double)total);
+	else
+		fprintf(stderr, "\r%s: %" PRIu64 "  ", p->what, done);
+}
+
+void progress_done(struct progress *p)
+{
+	/* Erase only if something was drawn. */
+	if (p->enabled && p->last != 0)
+		fprintf(stderr, "\r\033[K");
+	p->last = 0;
+}

@@ -33,6 +33,7 @@ struct json {
 	FILE *f;
 	int depth;
 	bool need_comma[32];
+	bool in_array[32];   /* container at this depth is an array: scalars stay on one line */
 };
 void json_begin(struct json *j, FILE *f);             /* opens the top-level object */
 void json_end(struct json *j);                        /* closes it, newline */
