@@ -1,1 +1,675 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * ept/ept.c - Intel-format EPT tables: building them (map, unmap, protect)
+ * and walking them exactly as the processor does (SDM Vol. 3C 29.3).
+ *
+ * Levels are numbered as in the SDM's reference tables: 1 = EPT PT (4 KiB
+ * leaves), 2 = EPT PD (2 MiB leaves with PS=1), 3 = EPT PDPT (1 GiB leaves
+ * with PS=1, only with caps.page_1g), 4 = EPT PML4, 5 = EPT PML5. A level-l
+ * entry covers 2^(12 + 9(l-1)) bytes of guest-physical space.
+ *
+ * Tables are 4 KiB pool frames owned by FRAME_HV. The builder keeps the
+ * hierarchy canonical: each range uses the largest page that fits, and a
+ * table whose 512 entries become one uniform large page is folded back into
+ * its parent entry, so table_pages is always the minimum for the mappings
+ * (subject to max_page).
+ *
+ * Range conventions (ept_map, ept_unmap, ept_protect, ept_harvest_dirty):
+ * gpa and len are 4 KiB aligned (else -EINVAL); len == 0 is rejected with
+ * -EINVAL, since an empty range is almost always a size computed wrongly; a
+ * range whose last byte would wrap past 2^64 - 1 is -EINVAL; a range that
+ * reaches beyond the GPA width of the hierarchy (2^48 for 4 levels, 2^57 for
+ * 5), including one that ends at 2^64 - 1, is -ERANGE. Ranges are carried as
+ * [first, last] byte addresses so that no computation wraps.
+ *
+ * Failure midway (only -ENOMEM while allocating a table page) leaves the part
+ * of the range already processed changed and the hierarchy consistent.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+
+#include "ept/ept.h"
+
+/* Non-leaf entries grant everything: permissions are restricted at the leaf. */
+#define EPT_TABLE_PERMS (EPT_RWX | EPT_XU)
+/* Bits of a leaf that ept_map accepts in `attrs`. */
+#define EPT_LEAF_ATTRS  (EPT_RWX | EPT_XU | EPT_MT_MASK | EPT_IPAT | EPT_SVE)
+#define EPT_PERM_BITS   (EPT_RWX | EPT_XU)
+#define EPT_ENTRIES     512
+
+static inline unsigned level_shift(unsigned level)
+{
+	return PAGE_SHIFT_4K + 9 * (level - 1);
+}
+
+static inline uint64_t level_size(unsigned level)
+{
+	return 1ULL << level_shift(level);
+}
+
+static inline uint64_t entry_hpa(uint64_t table, uint64_t gpa, unsigned level)
+{
+	return table + (((gpa >> level_shift(level)) & (EPT_ENTRIES - 1)) << 3);
+}
+
+/* SDM 29.3.2: a leaf is a PTE, or a PDE/PDPTE with bit 7 set. */
+static inline bool entry_is_leaf(uint64_t e, unsigned level)
+{
+	return level == 1 || (e & EPT_PS);
+}
+
+/* Can this hierarchy hold a leaf at `level`? (1 GiB pages: VMX capability bit 17.) */
+static inline bool leaf_allowed(const struct ept *ept, unsigned level)
+{
+	return level <= 2 || (level == 3 && ept->caps.page_1g);
+}
+
+/* Reserved memory types for EPT leaves (SDM 29.3.7): 2, 3 and 7. */
+static inline bool memtype_reserved(uint64_t mt)
+{
+	return (0x8cu >> mt) & 1;
+}
+
+/*
+ * Does this entry point to a table of ours? Entries written by ept_set_raw
+ * may hold anything; the builder follows an entry only if it is a present
+ * non-leaf whose address is an hv-owned pool frame, so it never frees or
+ * writes memory that is not an EPT table.
+ */
+static bool entry_is_table(const struct ept *ept, uint64_t e, unsigned level)
+{
+	uint64_t a = e & EPT_ADDR_MASK;
+
+	return level > 1 && (e & EPT_RWX) && !(e & EPT_PS) && a < ept->pool->size &&
+	       hpool_owner(ept->pool, a) == FRAME_HV;
+}
+
+static inline uint64_t rd(const struct ept *ept, uint64_t hpa)
+{
+	return hpool_read64(ept->pool, hpa);
+}
+
+static inline void wr(struct ept *ept, uint64_t hpa, uint64_t v)
+{
+	hpool_write64(ept->pool, hpa, v);
+}
+
+static int table_alloc(struct ept *ept, uint64_t *hpa)
+{
+	int err = hpool_alloc(ept->pool, PAGE_SIZE_4K, FRAME_HV, hpa);
+
+	if (!err)
+		ept->table_pages++;
+	return err;
+}
+
+static void table_free(struct ept *ept, uint64_t hpa)
+{
+	hpool_free(ept->pool, hpa, PAGE_SIZE_4K);
+	ept->table_pages--;
+}
+
+/* Free the level-`level` table at `table` and every table below it. */
+static void subtree_free(struct ept *ept, uint64_t table, unsigned level)
+{
+	for (unsigned i = 0; i < EPT_ENTRIES; i++) {
+		uint64_t e = rd(ept, table + 8 * i);
+
+		if (entry_is_table(ept, e, level))
+			subtree_free(ept, e & EPT_ADDR_MASK, level - 1);
+	}
+	table_free(ept, table);
+}
+
+int ept_create(struct hpool *pool, unsigned levels, bool ad, const struct ept_caps *caps,
+	       struct ept **out)
+{
+	struct ept *ept;
+	int err;
+
+	if (levels != 4 && levels != 5)
+		return -EINVAL;
+	ept = calloc(1, sizeof(*ept));
+	if (!ept)
+		return -ENOMEM;
+	ept->pool = pool;
+	ept->levels = levels;
+	ept->ad = ad;
+	if (caps)
+		ept->caps = *caps;
+	err = table_alloc(ept, &ept->root);
+	if (err) {
+		free(ept);
+		return err;
+	}
+	*out = ept;
+	return 0;
+}
+
+void ept_destroy(struct ept *ept)
+{
+	if (!ept)
+		return;
+	subtree_free(ept, ept->root, ept->levels);
+	free(ept);
+}
+
+/* Validate a range and compute its last byte (see the conventions above). */
+static int range_check(const struct ept *ept, uint64_t gpa, uint64_t len, uint64_t *last)
+{
+	if ((gpa | len) & (PAGE_SIZE_4K - 1) || len == 0)
+		return -EINVAL;
+	*last = gpa + (len - 1);
+	if (*last < gpa)
+		return -EINVAL;
+	if (*last >> level_shift(ept->levels + 1))
+		return -ERANGE;
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Splitting and merging                                                    */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Replace the large leaf at `ehpa` (a level-`level` entry, level 2 or 3) by a
+ * table of 512 leaves one level down with the same attributes, accessed and
+ * dirty flags, covering the same host-physical range.
+ */
+static int split_leaf(struct ept *ept, uint64_t ehpa, unsigned level, uint64_t *child)
+{
+	uint64_t e = rd(ept, ehpa), table, csize = level_size(level - 1);
+	uint64_t attrs = e & ~EPT_ADDR_MASK & ~EPT_PS;
+	uint64_t addr = e & EPT_ADDR_MASK;
+	int err;
+
+	if (level - 1 > 1)
+		attrs |= EPT_PS;
+	err = table_alloc(ept, &table);
+	if (err)
+		return err;
+	for (unsigned i = 0; i < EPT_ENTRIES; i++)
+		wr(ept, table + 8 * i, attrs | (addr + i * csize));
+	/* Fill the new table before linking it: a walk must never see it half-built. */
+	wr(ept, ehpa, table | EPT_TABLE_PERMS);
+	*child = table;
+	return 0;
+}
+
+/*
+ * Is the level-`clevel` table uniform, i.e. could it be one leaf one level
+ * up? All 512 entries must be present leaves with identical attributes whose
+ * addresses are contiguous and start at an address aligned to the parent's
+ * page size. Accessed/dirty flags may differ: the merged leaf gets their OR,
+ * which keeps dirty logging conservative. On success *merged is that leaf.
+ */
+static bool table_uniform(const struct ept *ept, uint64_t table, unsigned clevel, uint64_t *merged)
+{
+	const uint64_t ad = EPT_A | EPT_D, csize = level_size(clevel);
+	uint64_t e0 = rd(ept, table), attrs, addr0, flags = 0;
+
+	if (!(e0 & EPT_RWX) || !entry_is_leaf(e0, clevel))
+		return false;
+	attrs = e0 & ~EPT_ADDR_MASK & ~ad;
+	addr0 = e0 & EPT_ADDR_MASK;
+	if (addr0 & (level_size(clevel + 1) - 1))
+		return false;
+	for (unsigned i = 0; i < EPT_ENTRIES; i++) {
+		uint64_t e = rd(ept, table + 8 * i);
+
+		if ((e & ~EPT_ADDR_MASK & ~ad) != attrs || (e & EPT_ADDR_MASK) != addr0 + i * csize)
+			return false;
+		flags |= e & ad;
+	}
+	*merged = attrs | EPT_PS | addr0 | flags;
+	return true;
+}
+
+static bool table_empty(const struct ept *ept, uint64_t table)
+{
+	for (unsigned i = 0; i < EPT_ENTRIES; i++)
+		if (rd(ept, table + 8 * i) & EPT_RWX)
+			return false;
+	return true;
+}
+
+/* Fold the table under the level-`level` entry at `ehpa` into one leaf if it is uniform. */
+static void try_merge(struct ept *ept, uint64_t ehpa, unsigned level)
+{
+	uint64_t e = rd(ept, ehpa), merged;
+
+	if (!leaf_allowed(ept, level) || !entry_is_table(ept, e, level))
+		return;
+	if (!table_uniform(ept, e & EPT_ADDR_MASK, level - 1, &merged))
+		return;
+	/* Point the parent at the large page first, then free the table. */
+	wr(ept, ehpa, merged);
+	table_free(ept, e & EPT_ADDR_MASK);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Range operations                                                         */
+/* ------------------------------------------------------------------------ */
+
+enum range_kind { OP_MAP, OP_UNMAP, OP_PROTECT };
+
+struct range_op {
+	enum range_kind kind;
+	uint64_t gpa0, hpa0;   /* map: gpa0 maps to hpa0 */
+	uint64_t bits;         /* map: leaf attributes; protect: permissions */
+	unsigned max_level;    /* map: highest level a leaf may be placed at */
+};
+
+/*
+ * Apply `op` to [first, last] inside the level-`level` table at `table`
+ * (the range lies within the table's span).
+ */
+static int range_apply(struct ept *ept, const struct range_op *op, uint64_t table,
+		       unsigned level, uint64_t first, uint64_t last)
+{
+	const uint64_t size = level_size(level);
+
+	for (;;) {
+		uint64_t ebase = first & ~(size - 1), elast = ebase + (size - 1);
+		uint64_t seg_last = last < elast ? last : elast;
+		uint64_t ehpa = entry_hpa(table, first, level), e = rd(ept, ehpa), child;
+		bool full = first == ebase && seg_last == elast;
+		bool table_here = entry_is_table(ept, e, level);
+		bool was_uniform = false;
+		int err;
+
+		switch (op->kind) {
+		case OP_MAP: {
+			uint64_t hpa = op->hpa0 + (ebase - op->gpa0);
+
+			if (full && level <= op->max_level && !(hpa & (size - 1))) {
+				if (table_here)
+					subtree_free(ept, e & EPT_ADDR_MASK, level - 1);
+				wr(ept, ehpa, op->bits | hpa | (level > 1 ? EPT_PS : 0));
+				break;
+			}
+			/* Only levels above 1 get here: a 4 KiB entry is always full and aligned. */
+			if (table_here) {
+				child = e & EPT_ADDR_MASK;
+			} else if ((e & EPT_RWX) && (e & EPT_PS)) {
+				err = split_leaf(ept, ehpa, level, &child);
+				if (err)
+					return err;
+			} else {
+				/* Not present, or a raw entry that is not ours: replace it. */
+				err = table_alloc(ept, &child);
+				if (err)
+					return err;
+				wr(ept, ehpa, child | EPT_TABLE_PERMS);
+			}
+			err = range_apply(ept, op, child, level - 1, first, seg_last);
+			if (err)
+				return err;
+			if (level <= op->max_level)
+				try_merge(ept, ehpa, level);
+			break;
+		}
+		case OP_UNMAP:
+			if (!(e & EPT_RWX))
+				break;
+			if (table_here) {
+				child = e & EPT_ADDR_MASK;
+				if (full) {
+					wr(ept, ehpa, 0);
+					subtree_free(ept, child, level - 1);
+					break;
+				}
+			} else if (full || !(e & EPT_PS) || level == 1) {
+				/* A whole leaf, or a raw non-table entry: nothing to keep. */
+				wr(ept, ehpa, 0);
+				break;
+			} else {
+				err = split_leaf(ept, ehpa, level, &child);
+				if (err)
+					return err;
+			}
+			err = range_apply(ept, op, child, level - 1, first, seg_last);
+			if (err)
+				return err;
+			if (table_empty(ept, child)) {
+				wr(ept, ehpa, 0);
+				table_free(ept, child);
+			}
+			break;
+		case OP_PROTECT:
+			if (!(e & EPT_RWX))
+				break;
+			if (entry_is_leaf(e, level) && full) {
+				wr(ept, ehpa, (e & ~EPT_PERM_BITS) | op->bits);
+				break;
+			}
+			if (table_here) {
+				uint64_t dummy;
+
+				child = e & EPT_ADDR_MASK;
+				/* Merge only what this call made uniform: a table the
+				 * caller built from small pages on purpose stays. */
+				was_uniform = table_uniform(ept, child, level - 1, &dummy);
+			} else if (e & EPT_PS) {
+				err = split_leaf(ept, ehpa, level, &child);
+				if (err)
+					return err;
+			} else {
+				break; /* a raw entry that is not ours: leave it alone */
+			}
+			err = range_apply(ept, op, child, level - 1, first, seg_last);
+			if (err)
+				return err;
+			if (!was_uniform)
+				try_merge(ept, ehpa, level);
+			break;
+		}
+		if (seg_last == last)
+			return 0;
+		first = seg_last + 1;
+	}
+}
+
+/* Permission encodings ept_map/ept_protect may create (never a misconfiguration). */
+static int perms_check(const struct ept *ept, uint64_t perms)
+{
+	uint64_t rwx = perms & EPT_RWX;
+
+	if (rwx == 0 || rwx == EPT_W || rwx == (EPT_W | EPT_X))
+		return -EINVAL;
+	if (rwx == EPT_X && !ept->caps.exec_only)
+		return -EINVAL;
+	return 0;
+}
+
+int ept_map(struct ept *ept, uint64_t gpa, uint64_t hpa, uint64_t len, uint64_t attrs,
+	    uint64_t max_page)
+{
+	struct range_op op = { .kind = OP_MAP, .gpa0 = gpa, .hpa0 = hpa, .bits = attrs };
+	uint64_t last, hlast;
+	int err;
+
+	err = range_check(ept, gpa, len, &last);
+	if (err)
+		return err;
+	if (hpa & (PAGE_SIZE_4K - 1))
+		return -EINVAL;
+	hlast = hpa + (len - 1);
+	if (hlast < hpa)
+		return -EINVAL;
+	if (hlast >= ept->pool->size)
+		return -ERANGE;
+	if ((attrs & ~EPT_LEAF_ATTRS) || perms_check(ept, attrs) ||
+	    memtype_reserved((attrs & EPT_MT_MASK) >> EPT_MT_SHIFT))
+		return -EINVAL;
+	switch (max_page) {
+	case PAGE_SIZE_4K: op.max_level = 1; break;
+	case PAGE_SIZE_2M: op.max_level = 2; break;
+	case PAGE_SIZE_1G: op.max_level = ept->caps.page_1g ? 3 : 2; break;
+	default: return -EINVAL;
+	}
+	return range_apply(ept, &op, ept->root, ept->levels, gpa, last);
+}
+
+int ept_unmap(struct ept *ept, uint64_t gpa, uint64_t len)
+{
+	struct range_op op = { .kind = OP_UNMAP };
+	uint64_t last;
+	int err;
+
+	err = range_check(ept, gpa, len, &last);
+	if (err)
+		return err;
+	return range_apply(ept, &op, ept->root, ept->levels, gpa, last);
+}
+
+int ept_protect(struct ept *ept, uint64_t gpa, uint64_t len, uint64_t perms)
+{
+	struct range_op op = { .kind = OP_PROTECT, .bits = perms };
+	uint64_t last;
+	int err;
+
+	err = range_check(ept, gpa, len, &last);
+	if (err)
+		return err;
+	if ((perms & ~EPT_PERM_BITS) || perms_check(ept, perms))
+		return -EINVAL;
+	return range_apply(ept, &op, ept->root, ept->levels, gpa, last);
+}
+
+int ept_set_raw(struct ept *ept, uint64_t gpa, unsigned level, uint64_t raw)
+{
+	uint64_t table = ept->root, ehpa, e;
+	unsigned l;
+	int err;
+
+	if (level < 1 || level > ept->levels || (gpa & (PAGE_SIZE_4K - 1)))
+		return -EINVAL;
+	if (gpa >> level_shift(ept->levels + 1))
+		return -ERANGE;
+	for (l = ept->levels; l > level; l--) {
+		ehpa = entry_hpa(table, gpa, l);
+		e = rd(ept, ehpa);
+		if (entry_is_table(ept, e, l)) {
+			table = e & EPT_ADDR_MASK;
+		} else if (!(e & EPT_RWX)) {
+			err = table_alloc(ept, &table);
+			if (err)
+				return err;
+			wr(ept, ehpa, table | EPT_TABLE_PERMS);
+		} else {
+			/* A leaf or a raw entry sits above: there is no table to write into. */
+			return -EEXIST;
+		}
+	}
+	ehpa = entry_hpa(table, gpa, level);
+	e = rd(ept, ehpa);
+	wr(ept, ehpa, raw);
+	if (entry_is_table(ept, e, level) && !entry_is_table(ept, raw, level))
+		subtree_free(ept, e & EPT_ADDR_MASK, level - 1);
+	return 0;
+}
+
+struct harvest {
+	void (*cb)(void *ctx, uint64_t gpa, uint64_t size);
+	void *ctx;
+};
+
+static void harvest_apply(struct ept *ept, const struct harvest *h, uint64_t table,
+			  unsigned level, uint64_t first, uint64_t last)
+{
+	const uint64_t size = level_size(level);
+
+	for (;;) {
+		uint64_t ebase = first & ~(size - 1), elast = ebase + (size - 1);
+		uint64_t seg_last = last < elast ? last : elast;
+		uint64_t ehpa = entry_hpa(table, first, level), e = rd(ept, ehpa);
+
+		if (e & EPT_RWX) {
+			if (entry_is_table(ept, e, level)) {
+				wr(ept, ehpa, e & ~EPT_A);
+				harvest_apply(ept, h, e & EPT_ADDR_MASK, level - 1, first, seg_last);
+			} else if (entry_is_leaf(e, level)) {
+				/* The flags belong to the whole leaf: report all of it. */
+				wr(ept, ehpa, e & ~(EPT_A | EPT_D));
+				if (e & EPT_D)
+					h->cb(h->ctx, ebase, size);
+			}
+		}
+		if (seg_last == last)
+			return;
+		first = seg_last + 1;
+	}
+}
+
+int ept_harvest_dirty(struct ept *ept, uint64_t gpa, uint64_t len,
+		      void (*cb)(void *ctx, uint64_t gpa, uint64_t size), void *ctx)
+{
+	struct harvest h = { .cb = cb, .ctx = ctx };
+	uint64_t last;
+	int err;
+
+	assert(cb);
+	err = range_check(ept, gpa, len, &last);
+	if (err)
+		return err;
+	harvest_apply(ept, &h, ept->root, ept->levels, gpa, last);
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The walk (SDM 29.3.3)                                                    */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * SDM 29.3.3.1: is this present entry an EPT misconfiguration? With
+ * MAXPHYADDR 52, bits 51:12 are all address bits, so the reserved bits are
+ * the ones the entry formats (SDM 29.3.2, Tables 29-1..29-6) name:
+ *   PML5E/PML4E: bits 7:3 (so PS=1 is reserved there);
+ *   PDPTE/PDE referencing a table: bits 6:3;
+ *   PDPTE with PS=1 without 1 GiB support: the PS bit itself;
+ *   1 GiB leaf: bits 29:12, 2 MiB leaf: bits 20:12;
+ *   any leaf: memory type 2, 3 or 7.
+ * Plus the permission encodings: 010b and 110b (write without read), and
+ * 100b (execute-only) without the execute-only capability.
+ */
+static inline bool entry_misconfigured(const struct ept *ept, uint64_t e, unsigned level)
+{
+	const unsigned rwx = (unsigned)(e & EPT_RWX);
+
+	if ((rwx & 3) == 2 || (rwx == 4 && !ept->caps.exec_only))
+		return true;
+	if (level >= 4)
+		return (e & 0xf8) != 0;
+	if (level == 1 || (e & EPT_PS)) {
+		if (level == 3 && !ept->caps.page_1g)
+			return true;
+		if (memtype_reserved((e & EPT_MT_MASK) >> EPT_MT_SHIFT))
+			return true;
+		return (e & EPT_ADDR_MASK & (level_size(level) - 1)) != 0;
+	}
+	return (e & 0x78) != 0;
+}
+
+int ept_walk(struct ept *ept, uint64_t gpa, const struct ept_access *acc,
+	     const struct ept_walk_start *start, struct ept_walk_result *res)
+{
+	const struct hpool *pool = ept->pool;
+	unsigned level, n = 0, type, shift = PAGE_SHIFT_4K;
+	uint64_t table, perms, need, e = 0;
+
+	if (start) {
+		/* Precondition: start comes from an earlier walk of this hierarchy. */
+		assert(start->level >= 1 && start->level <= ept->levels);
+		level = start->level;
+		table = start->table;
+		perms = start->perms;
+	} else {
+		level = ept->levels;
+		table = ept->root;
+		perms = EPT_PERM_BITS;
+	}
+	/* SDM 29.3.3.2: with A/D enabled, guest paging-structure accesses are writes. */
+	type = (acc->paging_entry && ept->ad) ? ACC_WRITE : acc->type;
+	res->status = EPT_OK;
+	res->hpa = 0;
+	res->page_shift = 0;
+	res->memtype = 0;
+	res->qual = 0;
+
+	/*
+	 * A 4-level hierarchy translates 48-bit GPAs: a GPA with a bit above
+	 * that set cannot be translated and is reported as a violation with
+	 * nothing walked.
+	 */
+	if (gpa >> level_shift(ept->levels + 1)) {
+		perms = 0;
+		goto violation;
+	}
+
+	for (;;) {
+		uint64_t ehpa;
+
+		shift = level_shift(level);
+		ehpa = table + (((gpa >> shift) & (EPT_ENTRIES - 1)) << 3);
+		res->table[level] = table;
+		res->perms_at[level] = perms;
+		/* Tables are 4 KiB aligned and the pool a multiple of 1 GiB, so
+		 * this one check covers the whole 8-byte read. An address
+		 * outside the pool reads as all ones, like a read that nothing
+		 * claims on a real bus, which is then a misconfiguration. */
+		e = ehpa < pool->size ? hpool_read64(pool, ehpa) : ~0ULL;
+		res->ref[n].level = level;
+		res->ref[n].entry_hpa = ehpa;
+		res->ref[n].value = e;
+		n++;
+		if (!(e & EPT_RWX)) {
+			perms = 0;
+			goto violation;
+		}
+		if (entry_misconfigured(ept, e, level))
+			goto misconfig;
+		perms &= e;
+		if (level == 1 || (e & EPT_PS))
+			break;
+		table = e & EPT_ADDR_MASK;
+		level--;
+	}
+	perms &= EPT_PERM_BITS;
+
+	/* SDM 29.3.3.2: the access must be allowed by the AND over all levels. */
+	if (type == ACC_FETCH)
+		need = (ept->caps.mbec && acc->user) ? EPT_XU : EPT_X;
+	else
+		need = type == ACC_WRITE ? EPT_W : EPT_R;
+	if (!(perms & need))
+		goto violation;
+
+	/*
+	 * SDM 29.3.5: accessed flags in every entry used, dirty in the leaf
+	 * for writes. Only a translation that is used sets them: a walk that
+	 * ends in a violation leaves the flags as they were.
+	 */
+	if (ept->ad) {
+		for (unsigned i = 0; i < n; i++) {
+			uint64_t v = res->ref[i].value | EPT_A;
+
+			if (i == n - 1 && type == ACC_WRITE)
+				v |= EPT_D;
+			if (v != res->ref[i].value) {
+				hpool_write64(ept->pool, res->ref[i].entry_hpa, v);
+				res->ref[i].value = v;
+			}
+		}
+	}
+	res->hpa = (e & EPT_ADDR_MASK & ~((1ULL << shift) - 1)) | (gpa & ((1ULL << shift) - 1));
+	res->page_shift = shift;
+	res->memtype = (e & EPT_MT_MASK) >> EPT_MT_SHIFT;
+	res->perms = perms;
+	res->refs = res->nref = n;
+	return 0;
+
+violation:
+	/* SDM 28.2.1, Table 28-7: EPT-violation exit qualification. */
+	res->status = EPT_VIOLATION;
+	res->perms = perms & EPT_PERM_BITS;
+	res->refs = res->nref = n;
+	res->qual = (uint64_t)type | ((perms & EPT_RWX) << 3);
+	if (ept->caps.mbec && (perms & EPT_XU))
+		res->qual |= EPT_QUAL_UEXEC;
+	if (acc->gla_valid) {
+		res->qual |= EPT_QUAL_GLA_VALID;
+		if (!acc->paging_entry)
+			res->qual |= EPT_QUAL_GLA_XLATE |
+				     (acc->guest_bits & (EPT_QUAL_GUEST_US | EPT_QUAL_GUEST_RW |
+							 EPT_QUAL_GUEST_XD));
+	}
+	return 0;
+
+misconfig:
+	res->status = EPT_MISCONFIG;
+	res->perms = perms & EPT_PERM_BITS;
+	res->refs = res->nref = n;
+	return 0;
+}
