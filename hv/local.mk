@@ -7,8 +7,9 @@ hv_libvcpu_a_SOURCES = \
 
 bin_PROGRAMS += hv/hv
 # Front end: commands, options, reports (trace / walk / bench).
-hv_hv_SOURCES = hv/main.c hv/cli.h hv/cliutil.h hv/cliutil.c hv/trace.c hv/walk.c hv/bench.c
+hv_hv_SOURCES = hv/main.c hv/cli.h hv/cliutil.h hv/cliutil.c hv/trace.c hv/walk.c hv/bench.c \
+	hv/scene.h hv/scene.c
 # The VM: memory, loader, devices, exit handling, `hv run`.
 hv_hv_SOURCES += hv/run.c hv/vm.h hv/vm.c hv/loader.h hv/loader.c \
-	hv/devices.h hv/uart.c hv/debugexit.c hv/pci.c
+	hv/devices.h hv/devices.c hv/uart.c hv/debugexit.c hv/pci.c
 hv_hv_LDADD = hv/libvcpu.a ept/libept.a -lm
