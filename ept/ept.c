@@ -59,6 +59,12 @@ static inline bool entry_is_leaf(uint64_t e, unsigned level)
 	return level == 1 || (e & EPT_PS);
 }
 
+/* A present 2 MiB or 1 GiB leaf, which the builder can split. */
+static inline bool entry_is_large_leaf(uint64_t e, unsigned level)
+{
+	return (level == 2 || level == 3) && (e & EPT_RWX) && (e & EPT_PS);
+}
+
 /* Can this hierarchy hold a leaf at `level`? (1 GiB pages: VMX capability bit 17.) */
 static inline bool leaf_allowed(const struct ept *ept, unsigned level)
 {
@@ -81,8 +87,9 @@ static bool entry_is_table(const struct ept *ept, uint64_t e, unsigned level)
 {
 	uint64_t a = e & EPT_ADDR_MASK;
 
-	return level > 1 && (e & EPT_RWX) && !(e & EPT_PS) && a < ept->pool->size &&
-	       hpool_owner(ept->pool, a) == FRAME_HV;
+	/* PS is reserved (not a page size) in a PML4E/PML5E: still a pointer. */
+	return level > 1 && (e & EPT_RWX) && (level >= 4 || !(e & EPT_PS)) &&
+	       a < ept->pool->size && hpool_owner(ept->pool, a) == FRAME_HV;
 }
 
 static inline uint64_t rd(const struct ept *ept, uint64_t hpa)
@@ -292,7 +299,7 @@ static int range_apply(struct ept *ept, const struct range_op *op, uint64_t tabl
 			/* Only levels above 1 get here: a 4 KiB entry is always full and aligned. */
 			if (table_here) {
 				child = e & EPT_ADDR_MASK;
-			} else if ((e & EPT_RWX) && (e & EPT_PS)) {
+			} else if (entry_is_large_leaf(e, level)) {
 				err = split_leaf(ept, ehpa, level, &child);
 				if (err)
 					return err;
@@ -320,7 +327,7 @@ static int range_apply(struct ept *ept, const struct range_op *op, uint64_t tabl
 					subtree_free(ept, child, level - 1);
 					break;
 				}
-			} else if (full || !(e & EPT_PS) || level == 1) {
+			} else if (full || !entry_is_large_leaf(e, level)) {
 				/* A whole leaf, or a raw non-table entry: nothing to keep. */
 				wr(ept, ehpa, 0);
 				break;
@@ -340,7 +347,7 @@ static int range_apply(struct ept *ept, const struct range_op *op, uint64_t tabl
 		case OP_PROTECT:
 			if (!(e & EPT_RWX))
 				break;
-			if (entry_is_leaf(e, level) && full) {
+			if (!table_here && entry_is_leaf(e, level) && full) {
 				wr(ept, ehpa, (e & ~EPT_PERM_BITS) | op->bits);
 				break;
 			}
@@ -351,7 +358,7 @@ static int range_apply(struct ept *ept, const struct range_op *op, uint64_t tabl
 				/* Merge only what this call made uniform: a table the
 				 * caller built from small pages on purpose stays. */
 				was_uniform = table_uniform(ept, child, level - 1, &dummy);
-			} else if (e & EPT_PS) {
+			} else if (entry_is_large_leaf(e, level)) {
 				err = split_leaf(ept, ehpa, level, &child);
 				if (err)
 					return err;
@@ -466,7 +473,12 @@ int ept_set_raw(struct ept *ept, uint64_t gpa, unsigned level, uint64_t raw)
 	ehpa = entry_hpa(table, gpa, level);
 	e = rd(ept, ehpa);
 	wr(ept, ehpa, raw);
-	if (entry_is_table(ept, e, level) && !entry_is_table(ept, raw, level))
+	/*
+	 * A raw entry that still names the same table is an edit in place
+	 * (tests flip bits and put the entry back): keep the table. Otherwise
+	 * the table below is no longer reachable and is freed.
+	 */
+	if (entry_is_table(ept, e, level) && (raw & EPT_ADDR_MASK) != (e & EPT_ADDR_MASK))
 		subtree_free(ept, e & EPT_ADDR_MASK, level - 1);
 	return 0;
 }
