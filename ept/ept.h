@@ -217,6 +217,7 @@ static inline uint64_t ept_eptp(const struct ept *ept) { return eptp_make(ept->r
  * covers only in part; replaces existing mappings. gpa, hpa, len are 4 KiB aligned;
  * the range may end at 2^64 (len wraps to 0 only as an error: -EINVAL).
  * -ERANGE when gpa+len exceeds the GPA width of the hierarchy (48 or 57 bits).
+ * len == 0 is -EINVAL for ept_map, ept_unmap, ept_protect and ept_harvest_dirty.
  */
 int ept_map(struct ept *ept, uint64_t gpa, uint64_t hpa, uint64_t len, uint64_t attrs,
 	    uint64_t max_page) HV_MUST_CHECK;
