@@ -582,6 +582,8 @@ int ept_walk(struct ept *ept, uint64_t gpa, const struct ept_access *acc,
 		table = ept->root;
 		perms = EPT_PERM_BITS;
 	}
+	/* Precondition: exactly one access type. */
+	assert(acc->type == ACC_READ || acc->type == ACC_WRITE || acc->type == ACC_FETCH);
 	/* SDM 29.3.3.2: with A/D enabled, guest paging-structure accesses are writes. */
 	type = (acc->paging_entry && ept->ad) ? ACC_WRITE : acc->type;
 	res->status = EPT_OK;

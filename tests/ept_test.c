@@ -546,6 +546,8 @@ static void test_misconfig_large_pages(void **state)
 	assert_int_equal(n, 2);
 	/* The PD and PT below were freed when the PDPTE was overwritten. */
 	assert_int_equal(env.ept->table_pages, 2);
+	/* No table below a large leaf to write a raw entry into. */
+	assert_int_equal(ept_set_raw(env.ept, GPA, 1, 0), -EEXIST);
 	env_fini(&env);
 
 	misconfig_env(&env, false, true, p);
@@ -773,6 +775,15 @@ static void test_accessed_dirty(void **state)
 	assert_int_equal(got[3], GPA + PAGE_SIZE_4K);
 	for (unsigned i = 0; i < 4; i++)
 		assert_int_equal(hpool_read64(env.pool, r.ref[i].entry_hpa) & (EPT_A | EPT_D), 0);
+
+	/* A 2 MiB leaf is reported whole. */
+	assert_ok(ept_map(env.ept, 0x200000, guest_frame(&env, PAGE_SIZE_2M), PAGE_SIZE_2M, WB_ATTRS, PAGE_SIZE_2M));
+	assert_int_equal(walk(&env, 0x3fffff, &wr_acc).status, EPT_OK);
+	got[0] = 0;
+	assert_ok(ept_harvest_dirty(env.ept, 0x300000, PAGE_SIZE_4K, collect, got));
+	assert_int_equal(got[0], 1);
+	assert_int_equal(got[1], 0x200000);
+	assert_int_equal(got[2], PAGE_SIZE_2M);
 
 	/* A walk that ends in a violation sets nothing. */
 	assert_ok(ept_protect(env.ept, GPA, PAGE_SIZE_4K, EPT_R));
