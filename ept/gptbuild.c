@@ -1,1 +1,214 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * ept/gptbuild.c - write x86-64 guest page tables (SDM Vol. 3A 4.5) into
+ * guest RAM from the host side, for tests, `hv trace` and `hv walk`.
+ *
+ * Table pages are handed out in order from a GPA range the caller reserved;
+ * each one's HPA is found once through EPT (the builder writes guest memory
+ * the way the guest would, so with EPT A/D on, those pages become dirty).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ept/mmu.h"
+
+/*
+ *   pool, ept, levels, table_gpa, npages, hpa[]: set at creation.
+ *   used: table pages handed out so far (page 0 is the top-level table).
+ */
+struct gpt_builder {
+	struct hpool *pool;
+	struct ept *ept;
+	unsigned levels;
+	uint64_t table_gpa;
+	uint64_t npages, used;
+	uint64_t *hpa;   /* hpa[i]: HPA of table page i */
+};
+
+static int gpa_to_hpa(struct hpool *pool, struct ept *ept, uint64_t gpa, uint64_t *hpa)
+{
+	struct ept_access acc = { .type = ACC_WRITE };
+	struct ept_walk_result r;
+
+	if (!ept) {
+		if (gpa >= pool->size || pool->size - gpa < PAGE_SIZE_4K)
+			return -ERANGE;
+		*hpa = gpa;
+		return 0;
+	}
+	if (ept_walk(ept, gpa, &acc, NULL, &r) != 0 || r.status != EPT_OK)
+		return -EFAULT;
+	*hpa = r.hpa;
+	return 0;
+}
+
+int gpt_builder_create(struct hpool *pool, struct ept *ept, unsigned levels, uint64_t table_gpa,
+		       uint64_t table_len, struct gpt_builder **out)
+{
+	struct gpt_builder *b;
+	uint64_t i;
+	int rc;
+
+	if ((levels != 4 && levels != 5) || (table_gpa & 0xfff) || (table_len & 0xfff) ||
+	    table_len == 0 || table_gpa + table_len < table_gpa)
+		return -EINVAL;
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	b->pool = pool;
+	b->ept = ept;
+	b->levels = levels;
+	b->table_gpa = table_gpa;
+	b->npages = table_len >> PAGE_SHIFT_4K;
+	b->hpa = calloc(b->npages, sizeof(*b->hpa));
+	if (!b->hpa) {
+		rc = -ENOMEM;
+		goto free_builder;
+	}
+	for (i = 0; i < b->npages; i++) {
+		rc = gpa_to_hpa(pool, ept, table_gpa + (i << PAGE_SHIFT_4K), &b->hpa[i]);
+		if (rc)
+			goto free_hpa;
+	}
+	/* The top-level table: zeroed here, the rest as they are handed out. */
+	memset(hpool_ptr(pool, b->hpa[0]), 0, PAGE_SIZE_4K);
+	b->used = 1;
+	*out = b;
+	return 0;
+
+free_hpa:
+	free(b->hpa);
+free_builder:
+	free(b);
+	return rc;
+}
+
+void gpt_builder_destroy(struct gpt_builder *b)
+{
+	if (!b)
+		return;
+	free(b->hpa);
+	free(b);
+}
+
+uint64_t gpt_builder_cr3(const struct gpt_builder *b) { return b->table_gpa; }
+
+/* HPA of the table at GPA `gpa`, which must be one of ours. */
+static bool table_hpa(const struct gpt_builder *b, uint64_t gpa, uint64_t *hpa)
+{
+	uint64_t i;
+
+	if (gpa < b->table_gpa)
+		return false;
+	i = (gpa - b->table_gpa) >> PAGE_SHIFT_4K;
+	if (i >= b->used)
+		return false;
+	*hpa = b->hpa[i];
+	return true;
+}
+
+static unsigned level_shift(unsigned level) { return PAGE_SHIFT_4K + 9 * (level - 1); }
+
+static bool canonical(unsigned levels, uint64_t va)
+{
+	int64_t s = (int64_t)va >> (levels == 5 ? 56 : 47);
+
+	return s == 0 || s == -1;
+}
+
+/* Write one leaf at `leaf_level`, creating tables on the way down. */
+static int map_one(struct gpt_builder *b, uint64_t gva, uint64_t gpa, uint64_t flags,
+		   unsigned leaf_level)
+{
+	uint64_t table = b->table_gpa, thpa;
+	unsigned level;
+
+	for (level = b->levels; level > leaf_level; level--) {
+		uint64_t ehpa, e;
+
+		if (!table_hpa(b, table, &thpa))
+			return -EFAULT;
+		ehpa = thpa + ((gva >> level_shift(level)) & 511) * 8;
+		e = hpool_read64(b->pool, ehpa);
+		if (!(e & PTE_P)) {
+			uint64_t ngpa;
+
+			if (b->used == b->npages)
+				return -ENOSPC;
+			ngpa = b->table_gpa + (b->used << PAGE_SHIFT_4K);
+			memset(hpool_ptr(b->pool, b->hpa[b->used]), 0, PAGE_SIZE_4K);
+			b->used++;
+			/* Upper levels allow everything: the leaf alone decides. */
+			e = ngpa | PTE_P | PTE_W | PTE_U;
+			hpool_write64(b->pool, ehpa, e);
+		} else if (e & PTE_PS) {
+			return -EEXIST;   /* a large page where a table is needed */
+		}
+		table = e & PTE_ADDR_MASK;
+	}
+	if (!table_hpa(b, table, &thpa))
+		return -EFAULT;
+	{
+		uint64_t ehpa = thpa + ((gva >> level_shift(leaf_level)) & 511) * 8;
+		uint64_t old = hpool_read64(b->pool, ehpa);
+
+		if (leaf_level > 1 && (old & PTE_P) && !(old & PTE_PS))
+			return -EEXIST;   /* a table where a large page is wanted */
+		hpool_write64(b->pool, ehpa,
+			      gpa | PTE_P | flags | (leaf_level > 1 ? PTE_PS : 0));
+	}
+	return 0;
+}
+
+int gpt_map(struct gpt_builder *b, uint64_t gva, uint64_t gpa, uint64_t len, uint64_t flags,
+	    unsigned page_shift)
+{
+	uint64_t size, off;
+	unsigned leaf_level;
+	int rc;
+
+	if (page_shift != PAGE_SHIFT_4K && page_shift != PAGE_SHIFT_2M && page_shift != PAGE_SHIFT_1G)
+		return -EINVAL;
+	size = 1ULL << page_shift;
+	if (len == 0 || (gva | gpa | len) & (size - 1))
+		return -EINVAL;
+	if (gva + (len - 1) < gva || gpa + (len - 1) < gpa)
+		return -EINVAL;
+	if (flags & ~(PTE_W | PTE_U | PTE_XD | PTE_G))
+		return -EINVAL;
+	if (!canonical(b->levels, gva) || !canonical(b->levels, gva + (len - 1)) ||
+	    (gpa + (len - 1)) > PTE_ADDR_MASK)
+		return -EINVAL;
+	leaf_level = page_shift == PAGE_SHIFT_4K ? 1 : page_shift == PAGE_SHIFT_2M ? 2 : 3;
+	for (off = 0; off < len; off += size) {
+		rc = map_one(b, gva + off, gpa + off, flags, leaf_level);
+		if (rc)
+			return rc;
+		if (off + size < off)
+			break;
+	}
+	return 0;
+}
+
+uint64_t gpt_entry_gpa(const struct gpt_builder *b, uint64_t gva, unsigned level)
+{
+	uint64_t table = b->table_gpa, thpa;
+	unsigned l;
+
+	if (level < 1 || level > b->levels)
+		return 0;
+	for (l = b->levels; l > level; l--) {
+		uint64_t e;
+
+		if (!table_hpa(b, table, &thpa))
+			return 0;
+		e = hpool_read64(b->pool, thpa + ((gva >> level_shift(l)) & 511) * 8);
+		if (!(e & PTE_P) || (e & PTE_PS))
+			return 0;
+		table = e & PTE_ADDR_MASK;
+	}
+	if (!table_hpa(b, table, &thpa))
+		return 0;
+	return table + ((gva >> level_shift(level)) & 511) * 8;
+}

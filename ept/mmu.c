@@ -1,1 +1,1122 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * ept/mmu.c - the composed two-stage translation (see ept/mmu.h and
+ * docs/translation.md).
+ *
+ * A translation looks up the combined TLBs; on a miss it walks the guest
+ * paging structures, translating every guest table address (a GPA) through
+ * EPT before reading the entry, then translates the final GPA. Each EPT
+ * translation first tries the nested TLB and the guest-physical
+ * paging-structure caches; the guest walk first tries the combined
+ * paging-structure caches. Every entry read is one reference and is counted
+ * in the grid.
+ *
+ * Speed: a host-side shortcut (one small direct-mapped table per access kind)
+ * remembers which model TLB entry served a page under the current context.
+ * It holds only translations the model holds (checked with the entry's
+ * generation number, which eviction and invalidation bump) and a hit in it is
+ * counted and LRU-stamped exactly as a model hit.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ept/mmu.h"
+#include "ept/tlb.h"
+
+#define SC_BITS 9
+#define SC_SIZE (1u << SC_BITS)
+#define SC_EMPTY (~0ULL)
+
+enum { KIND_READ, KIND_WRITE, KIND_FETCH, NKIND };
+
+/*
+ * Payload of a combined TLB entry (attr). The guest bits are the
+ * permissions accumulated over all guest levels (SDM 4.6); the EPT bits are
+ * the R/W/X/XU of the final GPA's translation.
+ */
+#define CA_W     (1u << 0)
+#define CA_U     (1u << 1)
+#define CA_XD    (1u << 2)
+#define CA_DIRTY (1u << 3)   /* filled by a write: guest D and EPT D are set */
+#define CA_EPT_SHIFT 4       /* EPT R/W/X at bits 6:4, XU at bit 7 */
+#define CA_EPT_MASK  (0xfu << CA_EPT_SHIFT)
+
+/* Combined paging-structure cache payload: guest bits as above, plus the EPT
+ * permissions of the page holding the next table (for its A/D updates). */
+/* Guest-physical PWC / nested TLB payload: EPT perms (R/W/X at 2:0, XU at 3), plus: */
+#define NA_DIRTY (1u << 4)   /* nested TLB: EPT D already set on the leaf */
+
+struct sc_slot {
+	uint64_t vpn;        /* gva >> 12, SC_EMPTY when unused */
+	uint64_t ctx_gen;
+	uint64_t hpa, gpa;   /* of the 4 KiB page */
+	struct tlb_entry *e;
+	struct tlb *t;
+	uint32_t egen;
+	uint32_t shift;      /* combined page shift */
+};
+
+/*
+ *   pool, cfg, t[]: set at creation.
+ *   st: counters, reset by mmu_reset_stats.
+ *   last, ctx_gen: the context the shortcut slots were filled under; a
+ *   different context bumps ctx_gen, which empties the shortcut in O(1).
+ */
+struct mmu {
+	struct hpool *pool;
+	struct mmu_config cfg;
+	struct tlb *t[MMU_NSTRUCT];
+	struct mmu_stats st;
+	struct mmu_ctx last;
+	uint64_t ctx_gen;
+	struct sc_slot sc[NKIND][SC_SIZE];
+};
+
+/* ------------------------------------------------------------------------ */
+/* Small helpers                                                            */
+/* ------------------------------------------------------------------------ */
+
+static inline unsigned access_kind(unsigned access)
+{
+	return (access & ACC_FETCH) ? KIND_FETCH : (access & ACC_WRITE) ? KIND_WRITE : KIND_READ;
+}
+
+static inline uint64_t eptp_tag_of(const struct ept *ept)
+{
+	/* SDM 28.3.1: tagged by EP4TA; bit 0 distinguishes "EPT at HPA 0" from "no EPT". */
+	return ept ? (ept->root | 1) : 0;
+}
+
+static inline uint32_t ept_perm_bits(uint64_t perms)
+{
+	return (uint32_t)(perms & EPT_RWX) | ((perms & EPT_XU) ? 8u : 0u);
+}
+
+static inline uint64_t ept_perms_from_bits(uint32_t b)
+{
+	return (uint64_t)(b & 7u) | ((b & 8u) ? EPT_XU : 0);
+}
+
+/* SDM 28.2.1: exit-qualification bits 3..6 from the accumulated permissions. */
+static uint64_t qual_perm_bits(uint64_t perms, bool mbec)
+{
+	uint64_t q = 0;
+
+	if (perms & EPT_R)
+		q |= EPT_QUAL_READABLE;
+	if (perms & EPT_W)
+		q |= EPT_QUAL_WRITABLE;
+	if (perms & EPT_X)
+		q |= EPT_QUAL_EXECUTABLE;
+	if (mbec && (perms & EPT_XU))
+		q |= EPT_QUAL_UEXEC;
+	return q;
+}
+
+/* SDM 29.3.3.2: does an EPT translation with `perms` allow this access? */
+static bool ept_allows(const struct ept *ept, uint64_t perms, const struct ept_access *acc)
+{
+	if (acc->paging_entry)
+		return (perms & EPT_R) && (!ept->ad || (perms & EPT_W));
+	switch (acc->type) {
+	case ACC_WRITE:
+		return (perms & EPT_W) != 0;
+	case ACC_FETCH:
+		if (ept->caps.mbec && acc->user)
+			return (perms & EPT_XU) != 0;
+		return (perms & EPT_X) != 0;
+	default:
+		return (perms & EPT_R) != 0;
+	}
+}
+
+static bool ctx_same(const struct mmu_ctx *a, const struct mmu_ctx *b)
+{
+	return a->cr3 == b->cr3 && a->cr0 == b->cr0 && a->cr4 == b->cr4 && a->efer == b->efer &&
+	       a->cpl == b->cpl && a->vpid == b->vpid && a->ept == b->ept &&
+	       ((a->rflags ^ b->rflags) & RFLAGS_AC) == 0;
+}
+
+static void ctx_switch(struct mmu *m, const struct mmu_ctx *ctx)
+{
+	m->last = *ctx;
+	m->ctx_gen++;
+}
+
+static inline uint16_t ctx_pcid(const struct mmu_ctx *ctx)
+{
+	/* SDM 4.10.1: PCIDs exist only with CR4.PCIDE (which needs IA-32e mode). */
+	return (ctx->cr4 & CR4_PCIDE) && (ctx->efer & EFER_LMA) ? (uint16_t)(ctx->cr3 & 0xfff) : 0;
+}
+
+/*
+ * SDM 4.6: may an access with these accumulated guest permissions proceed?
+ * user_access: CPL 3 and not an implicit supervisor access.
+ */
+static bool guest_allows(const struct mmu_ctx *ctx, unsigned access, bool w, bool u, bool xd)
+{
+	bool user_access = ctx->cpl == 3 && !(access & ACC_IMPLICIT_SV);
+
+	if (user_access) {
+		if (!u)
+			return false;
+		if ((access & ACC_WRITE) && !w)
+			return false;
+		if ((access & ACC_FETCH) && xd)
+			return false;
+		return true;
+	}
+	if (access & ACC_FETCH) {
+		if (xd)
+			return false;
+		/* SMEP: no supervisor fetch from a user-mode address. */
+		return !(u && (ctx->cr4 & CR4_SMEP));
+	}
+	/* SMAP: supervisor data access to a user-mode address needs an explicit
+	 * access with EFLAGS.AC=1; implicit accesses ignore AC. */
+	if (u && (ctx->cr4 & CR4_SMAP) &&
+	    ((access & ACC_IMPLICIT_SV) || !(ctx->rflags & RFLAGS_AC)))
+		return false;
+	if ((access & ACC_WRITE) && !w && (ctx->cr0 & CR0_WP))
+		return false;
+	return true;
+}
+
+/* SDM 4.7: the #PF error code for this access. */
+static uint32_t pf_code(const struct mmu_ctx *ctx, unsigned access, bool present, bool rsvd)
+{
+	uint32_t ec = 0;
+	bool nx_on = (ctx->efer & EFER_NXE) && (ctx->cr4 & CR4_PAE);
+
+	if (present || rsvd)
+		ec |= PF_P;
+	if (access & ACC_WRITE)
+		ec |= PF_W;
+	if (ctx->cpl == 3 && !(access & ACC_IMPLICIT_SV))
+		ec |= PF_U;
+	if (rsvd)
+		ec |= PF_RSVD;
+	if ((access & ACC_FETCH) && (nx_on || (ctx->cr4 & CR4_SMEP)))
+		ec |= PF_I;
+	return ec;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Creation, stats                                                          */
+/* ------------------------------------------------------------------------ */
+
+int mmu_create(struct hpool *pool, const struct mmu_config *cfg, struct mmu **out)
+{
+	struct mmu *m;
+	unsigned i, k, j;
+	int rc;
+
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	m->pool = pool;
+	m->cfg = *cfg;
+	for (i = 0; i < MMU_NSTRUCT; i++) {
+		if (!cfg->perfect[i] && cfg->geom[i].entries == 0)
+			continue;
+		rc = tlb_create(&cfg->geom[i], cfg->perfect[i], &m->st.s[i], &m->t[i]);
+		if (rc)
+			goto destroy_tlbs;
+	}
+	for (k = 0; k < NKIND; k++)
+		for (j = 0; j < SC_SIZE; j++)
+			m->sc[k][j].vpn = SC_EMPTY;
+	m->ctx_gen = 1;
+	*out = m;
+	return 0;
+
+destroy_tlbs:
+	for (i = 0; i < MMU_NSTRUCT; i++)
+		tlb_destroy(m->t[i]);
+	free(m);
+	return rc;
+}
+
+void mmu_destroy(struct mmu *m)
+{
+	unsigned i;
+
+	if (!m)
+		return;
+	for (i = 0; i < MMU_NSTRUCT; i++)
+		tlb_destroy(m->t[i]);
+	free(m);
+}
+
+const struct mmu_stats *mmu_stats(const struct mmu *m) { return &m->st; }
+
+void mmu_reset_stats(struct mmu *m) { memset(&m->st, 0, sizeof(m->st)); }
+
+/* ------------------------------------------------------------------------ */
+/* The walk                                                                 */
+/* ------------------------------------------------------------------------ */
+
+struct walk {
+	struct mmu *m;
+	const struct mmu_ctx *ctx;
+	struct ept *ept;
+	uint64_t gva;
+	unsigned access;
+	unsigned levels;          /* guest levels: 0 (paging off), 2, 4, 5 */
+	struct tlb_tag tag;       /* combined structures */
+	struct tlb_tag gtag;      /* guest-physical structures: EPTP only */
+	struct walk_trace *trace;
+	unsigned refs;
+	struct mmu_result *res;
+};
+
+struct xlate {
+	uint64_t hpa;
+	unsigned shift;
+	uint64_t perms;
+};
+
+static void trace_hit(struct walk *w, enum tlb_id id)
+{
+	if (w->trace && w->trace->nhits < sizeof(w->trace->hit) / sizeof(w->trace->hit[0]))
+		w->trace->hit[w->trace->nhits++] = id;
+}
+
+static void count_ref(struct walk *w, unsigned row, unsigned col, int guest_level, int ept_level,
+		      uint64_t gpa, uint64_t entry_hpa, uint64_t value)
+{
+	w->refs++;
+	w->m->st.grid[row][col]++;
+	if (w->trace && w->trace->n < MMU_MAX_REFS + 1) {
+		struct walk_ref *r = &w->trace->ref[w->trace->n++];
+
+		r->guest_level = guest_level;
+		r->ept_level = ept_level;
+		r->gpa = gpa;
+		r->entry_hpa = entry_hpa;
+		r->value = value;
+	}
+}
+
+static bool hpa_in_pool(const struct mmu *m, uint64_t hpa, uint64_t len)
+{
+	return hpa < m->pool->size && len <= m->pool->size - hpa;
+}
+
+/*
+ * Translate one GPA through the second stage: nested TLB, then the
+ * guest-physical paging-structure caches (deepest first), then the EPT walk
+ * from wherever a cache let it start. `row` is the grid row; guest_level the
+ * guest level this GPA serves (0 = final). Returns false with w->res filled
+ * on an EPT violation or misconfiguration.
+ */
+static bool gpa_xlate(struct walk *w, uint64_t gpa, const struct ept_access *acc, unsigned row,
+		      int guest_level, struct xlate *out)
+{
+	static const enum tlb_id gp_for_level[4] = { 0, PWC_GP_PDE, PWC_GP_PDPTE, PWC_GP_PML4 };
+	struct mmu *m = w->m;
+	struct ept *ept = w->ept;
+	struct ept_walk_start start, *startp = NULL;
+	struct ept_walk_result r;
+	unsigned start_level, lvl, i;
+	bool need_dirty;
+	struct tlb *t;
+
+	if (!ept) {
+		/* No second stage: the GPA is the HPA, inside the pool or nowhere. */
+		if (!hpa_in_pool(m, gpa, 8)) {
+			w->res->status = MMU_EPT_VIOLATION;
+			w->res->gpa = gpa;
+			w->res->qual = (acc->paging_entry ? EPT_QUAL_READ :
+					acc->type == ACC_WRITE ? EPT_QUAL_WRITE :
+					acc->type == ACC_FETCH ? EPT_QUAL_FETCH : EPT_QUAL_READ) |
+				       EPT_QUAL_GLA_VALID | (acc->paging_entry ? 0 : EPT_QUAL_GLA_XLATE);
+			m->st.ept_violations++;
+			return false;
+		}
+		out->hpa = gpa;
+		out->perms = EPT_RWX | EPT_XU;
+		out->shift = PAGE_SHIFT_1G;
+		while (out->shift > PAGE_SHIFT_4K &&
+		       !hpa_in_pool(m, gpa & ~((1ULL << out->shift) - 1), 1ULL << out->shift))
+			out->shift -= 9;
+		return true;
+	}
+
+	need_dirty = ept->ad && (acc->type == ACC_WRITE || acc->paging_entry);
+
+	/* SDM 28.3.2: guest-physical mappings (the nested TLB), any page size. */
+	t = m->t[NESTED_TLB];
+	if (t) {
+		static const unsigned shifts[3] = { PAGE_SHIFT_4K, PAGE_SHIFT_2M, PAGE_SHIFT_1G };
+		struct tlb_entry *e = NULL;
+
+		for (i = 0; i < 3 && !e; i++)
+			e = tlb_find(t, tlb_key(gpa, shifts[i]), &w->gtag);
+		if (e) {
+			uint64_t perms = ept_perms_from_bits(e->attr);
+
+			/* An entry that cannot serve this access is re-walked (and refilled). */
+			if (ept_allows(ept, perms, acc) && (!need_dirty || (e->attr & NA_DIRTY))) {
+				unsigned sh = tlb_key_shift(e->key);
+
+				tlb_touch(t, e);
+				trace_hit(w, NESTED_TLB);
+				out->hpa = e->val | (gpa & ((1ULL << sh) - 1));
+				out->shift = sh;
+				out->perms = perms;
+				return true;
+			}
+		}
+		tlb_count_miss(t);
+	}
+
+	/* SDM 28.3.1: guest-physical paging-structure caches, deepest first. */
+	start_level = ept->levels;
+	for (lvl = 1; lvl <= 3; lvl++) {
+		struct tlb_entry *e;
+
+		t = m->t[gp_for_level[lvl]];
+		if (!t)
+			continue;
+		e = tlb_find(t, tlb_key(gpa, PAGE_SHIFT_4K + 9 * lvl), &w->gtag);
+		if (!e) {
+			tlb_count_miss(t);
+			continue;
+		}
+		tlb_touch(t, e);
+		trace_hit(w, gp_for_level[lvl]);
+		start.level = lvl;
+		start.table = e->val;
+		start.perms = ept_perms_from_bits(e->attr);
+		startp = &start;
+		start_level = lvl;
+		break;
+	}
+
+	if (ept_walk(ept, gpa, acc, startp, &r) != 0) {
+		r.status = EPT_MISCONFIG;
+		r.refs = 0;
+	}
+	for (i = 0; i < r.refs; i++) {
+		unsigned level = start_level - i;
+
+		count_ref(w, row, 5 - level, guest_level, (int)level, gpa,
+			  i < r.nref ? r.ref[i].entry_hpa : 0, i < r.nref ? r.ref[i].value : 0);
+	}
+	if (r.status == EPT_OK && !hpa_in_pool(m, r.hpa, 8))
+		r.status = EPT_MISCONFIG;  /* a leaf pointing outside host memory */
+	if (r.status != EPT_OK) {
+		w->res->gpa = gpa;
+		if (r.status == EPT_VIOLATION) {
+			w->res->status = MMU_EPT_VIOLATION;
+			w->res->qual = r.qual;
+			m->st.ept_violations++;
+		} else {
+			w->res->status = MMU_EPT_MISCONFIG;
+			m->st.ept_misconfigs++;
+		}
+		return false;
+	}
+
+	/* Fill the guest-physical caches for the levels this walk went through
+	 * (the walker set their A flags first, SDM 28.3.1). */
+	for (lvl = 1; lvl <= 3; lvl++) {
+		struct tlb_entry *e;
+
+		t = m->t[gp_for_level[lvl]];
+		if (!t || lvl >= start_level || r.page_shift > PAGE_SHIFT_4K + 9 * (lvl - 1))
+			continue;
+		if (tlb_fill(t, tlb_key(gpa, PAGE_SHIFT_4K + 9 * lvl), &w->gtag, false, &e) == 0) {
+			e->val = r.table[lvl];
+			e->aux = gpa & ~((1ULL << (PAGE_SHIFT_4K + 9 * lvl)) - 1);
+			e->attr |= ept_perm_bits(r.perms_at[lvl]);
+		}
+	}
+	t = m->t[NESTED_TLB];
+	if (t) {
+		struct tlb_entry *e;
+
+		if (tlb_fill(t, tlb_key(gpa, r.page_shift), &w->gtag, false, &e) == 0) {
+			e->val = r.hpa & ~((1ULL << r.page_shift) - 1);
+			e->aux = gpa & ~((1ULL << r.page_shift) - 1);
+			e->attr |= ept_perm_bits(r.perms) | (need_dirty ? NA_DIRTY : 0);
+		}
+	}
+	out->hpa = r.hpa;
+	out->shift = r.page_shift;
+	out->perms = r.perms;
+	return true;
+}
+
+static uint64_t read_entry(const struct mmu *m, uint64_t hpa, unsigned esz)
+{
+	if (esz == 8)
+		return hpool_read64(m->pool, hpa);
+	return *(const volatile uint32_t *)hpool_ptr(m->pool, hpa);
+}
+
+/*
+ * Set guest A/D bits (SDM 4.8). The write is an EPT access to the page holding
+ * the entry: with EPT A/D on, the read was already treated as a write; with
+ * it off, the update needs EPT write permission (SDM 29.3.3.2).
+ */
+static bool guest_set_ad(struct walk *w, uint64_t entry_hpa, uint64_t entry_gpa, unsigned esz,
+			 uint64_t old, uint64_t bits, uint64_t table_perms)
+{
+	uint64_t nv = old | bits;
+
+	if ((old & bits) == bits)
+		return true;
+	if (w->ept && !w->ept->ad && !(table_perms & EPT_W)) {
+		w->res->status = MMU_EPT_VIOLATION;
+		w->res->gpa = entry_gpa;
+		w->res->qual = EPT_QUAL_WRITE | qual_perm_bits(table_perms, w->ept->caps.mbec) |
+			       EPT_QUAL_GLA_VALID;
+		w->m->st.ept_violations++;
+		return false;
+	}
+	if (esz == 8)
+		hpool_write64(w->m->pool, entry_hpa, nv);
+	else
+		*(volatile uint32_t *)hpool_ptr(w->m->pool, entry_hpa) = (uint32_t)nv;
+	w->m->st.guest_ad_writes++;
+	return true;
+}
+
+/* SDM 4.5 (Tables 4-15..4-20) and 4.3: reserved bits with MAXPHYADDR = 52. */
+static bool entry_reserved(const struct mmu_ctx *ctx, unsigned esz, unsigned level, uint64_t e)
+{
+	if (esz == 4)  /* 32-bit paging: only bit 21 of a 4 MiB PDE (PSE-40 uses 20:13) */
+		return level == 2 && (e & PTE_PS) && (ctx->cr4 & CR4_PSE) && (e & (1ULL << 21));
+	if ((e & PTE_XD) && !(ctx->efer & EFER_NXE))
+		return true;
+	if (level >= 4 && (e & PTE_PS))
+		return true;
+	if (level == 3 && (e & PTE_PS) && (e & 0x3fffe000ULL))
+		return true;
+	if (level == 2 && (e & PTE_PS) && (e & 0x1fe000ULL))
+		return true;
+	return false;
+}
+
+static void page_fault(struct walk *w, bool present, bool rsvd)
+{
+	struct tlb_inval inv = { .flags = INV_VPID | INV_PCID_OR_G | INV_ADDR, .vpid = w->tag.vpid,
+				 .pcid = w->tag.pcid, .addr = w->gva };
+	unsigned i;
+
+	w->res->status = MMU_PAGE_FAULT;
+	w->res->pf_error = pf_code(w->ctx, w->access, present, rsvd);
+	w->m->st.page_faults++;
+	/* SDM 4.10.4.1: a page fault invalidates the TLB entries for its address
+	 * (a stale entry that could not serve the access must not survive it). */
+	for (i = TLB_L1I_4K; i <= TLB_L2_1G; i++)
+		if (w->m->t[i])
+			tlb_invalidate(w->m->t[i], &inv);
+}
+
+static const enum tlb_id pwc_for_level[6] = { 0, 0, PWC_PDE, PWC_PDPTE, PWC_PML4, PWC_PML5 };
+
+/* Result of the guest walk that the TLB fill needs. */
+struct guest_out {
+	uint64_t gpa;
+	unsigned shift;
+	bool w, u, xd, global, dirty_known;
+};
+
+/*
+ * The guest dimension of the walk (SDM 4.5), each table address translated
+ * through gpa_xlate. Returns false with w->res filled on a fault.
+ */
+static bool guest_walk(struct walk *w, struct guest_out *g)
+{
+	const struct mmu_ctx *ctx = w->ctx;
+	struct mmu *m = w->m;
+	unsigned n = w->levels;
+	unsigned esz = n == 2 ? 4 : 8;
+	unsigned ib = n == 2 ? 10 : 9;
+	uint64_t va = w->gva & (n == 5 ? (1ULL << 57) - 1 : n == 4 ? (1ULL << 48) - 1 : 0xffffffffULL);
+	uint64_t table_gpa = ctx->cr3 & (esz == 8 ? PTE_ADDR_MASK : 0xfffff000ULL);
+	uint64_t table_hpa = 0, table_perms = EPT_RWX | EPT_XU;
+	bool have_hpa = false, nxe = (ctx->efer & EFER_NXE) && esz == 8;
+	bool acc_w = true, acc_u = true, acc_xd = false;
+	unsigned level = n, lvl;
+	uint64_t e = 0;
+
+	/* SDM 4.10.3.2 / 28.3.2: the deepest combined paging-structure cache hit. */
+	for (lvl = 2; lvl <= n; lvl++) {
+		struct tlb *t = m->t[pwc_for_level[lvl]];
+		struct tlb_entry *ce;
+
+		if (!t || (lvl == 5 && n != 5))
+			continue;
+		ce = tlb_find(t, tlb_key(va, PAGE_SHIFT_4K + ib * (lvl - 1)), &w->tag);
+		if (!ce) {
+			tlb_count_miss(t);
+			continue;
+		}
+		tlb_touch(t, ce);
+		trace_hit(w, pwc_for_level[lvl]);
+		level = lvl - 1;
+		table_hpa = ce->val;
+		table_gpa = ce->aux;
+		acc_w = ce->attr & CA_W;
+		acc_u = ce->attr & CA_U;
+		acc_xd = ce->attr & CA_XD;
+		table_perms = ept_perms_from_bits((ce->attr & CA_EPT_MASK) >> CA_EPT_SHIFT);
+		have_hpa = true;
+		break;
+	}
+
+	for (;; level--) {
+		unsigned shift = PAGE_SHIFT_4K + ib * (level - 1);
+		uint64_t idx = (va >> shift) & ((1ULL << ib) - 1);
+		uint64_t entry_gpa = table_gpa + idx * esz, entry_hpa;
+		unsigned row = n - level;
+		bool leaf;
+
+		if (have_hpa) {
+			entry_hpa = table_hpa + idx * esz;
+			if (!hpa_in_pool(m, entry_hpa, esz)) {
+				w->res->status = MMU_EPT_MISCONFIG;
+				w->res->gpa = entry_gpa;
+				m->st.ept_misconfigs++;
+				return false;
+			}
+		} else {
+			struct ept_access acc = {
+				.type = ACC_READ, .paging_entry = true, .gla_valid = true, .gla = w->gva,
+			};
+			struct xlate x;
+
+			if (!gpa_xlate(w, entry_gpa, &acc, row, (int)level, &x))
+				return false;
+			entry_hpa = x.hpa;
+			table_hpa = entry_hpa - idx * esz;
+			table_perms = x.perms;
+			/* The entry above pointed here: cache it now that its A flag is
+			 * set and the table's HPA is known (SDM 4.10.3.1). */
+			if (level < n) {
+				struct tlb *t = m->t[pwc_for_level[level + 1]];
+				struct tlb_entry *ce;
+
+				if (t && tlb_fill(t, tlb_key(va, shift + ib), &w->tag, false, &ce) == 0) {
+					ce->val = table_hpa;
+					ce->aux = table_gpa;
+					ce->attr |= (acc_w ? CA_W : 0) | (acc_u ? CA_U : 0) |
+						    (acc_xd ? CA_XD : 0) |
+						    (ept_perm_bits(table_perms) << CA_EPT_SHIFT);
+				}
+			}
+		}
+		e = read_entry(m, entry_hpa, esz);
+		count_ref(w, row, 5, (int)level, 0, entry_gpa, entry_hpa, e);
+
+		if (!(e & PTE_P)) {
+			w->res->gpa = entry_gpa;
+			page_fault(w, false, false);
+			return false;
+		}
+		if (entry_reserved(ctx, esz, level, e)) {
+			w->res->gpa = entry_gpa;
+			page_fault(w, true, true);
+			return false;
+		}
+		acc_w = acc_w && (e & PTE_W);
+		acc_u = acc_u && (e & PTE_U);
+		acc_xd = acc_xd || (nxe && (e & PTE_XD));
+		leaf = level == 1 ||
+		       ((e & PTE_PS) && (esz == 8 ? level <= 3 : (ctx->cr4 & CR4_PSE) != 0));
+		if (!leaf) {
+			if (!guest_set_ad(w, entry_hpa, entry_gpa, esz, e, PTE_A, table_perms))
+				return false;
+			table_gpa = e & (esz == 8 ? PTE_ADDR_MASK : 0xfffff000ULL);
+			have_hpa = false;
+			continue;
+		}
+		if (!guest_allows(ctx, w->access, acc_w, acc_u, acc_xd)) {
+			w->res->gpa = entry_gpa;
+			page_fault(w, true, false);
+			return false;
+		}
+		/* A on the leaf, and D on a write, only for an access that proceeds. */
+		if (!guest_set_ad(w, entry_hpa, entry_gpa, esz, e,
+				  PTE_A | ((w->access & ACC_WRITE) ? PTE_D : 0), table_perms))
+			return false;
+		if (esz == 4 && level == 2) {
+			/* 4 MiB page: PA[31:22] from bits 31:22, PA[39:32] from bits 20:13. */
+			g->gpa = (e & 0xffc00000ULL) | ((e & 0x1fe000ULL) << 19) | (va & 0x3fffffULL);
+			g->shift = 22;
+		} else {
+			uint64_t mask = (1ULL << shift) - 1;
+
+			g->gpa = ((e & (esz == 8 ? PTE_ADDR_MASK : 0xfffff000ULL)) & ~mask) | (va & mask);
+			g->shift = shift;
+		}
+		g->w = acc_w;
+		g->u = acc_u;
+		g->xd = acc_xd;
+		g->global = (e & PTE_G) && (ctx->cr4 & CR4_PGE);
+		g->dirty_known = (e & PTE_D) || (w->access & ACC_WRITE);
+		return true;
+	}
+}
+
+/* ------------------------------------------------------------------------ */
+/* Combined TLB lookup and fill                                             */
+/* ------------------------------------------------------------------------ */
+
+static const enum tlb_id l1_for[NKIND][3] = {
+	[KIND_READ] = { TLB_L1D_4K, TLB_L1D_2M, TLB_L1D_1G },
+	[KIND_WRITE] = { TLB_L1D_4K, TLB_L1D_2M, TLB_L1D_1G },
+	/* SDM 4.10.2.3: 1 GiB code pages are held by the iTLB as 2 MiB pieces. */
+	[KIND_FETCH] = { TLB_L1I_4K, TLB_L1I_2M, MMU_NSTRUCT },
+};
+static const unsigned size_shift[3] = { PAGE_SHIFT_4K, PAGE_SHIFT_2M, PAGE_SHIFT_1G };
+
+static bool combined_usable(const struct walk *w, const struct tlb_entry *e)
+{
+	const struct mmu_ctx *ctx = w->ctx;
+	uint32_t a = e->attr;
+	struct ept_access acc = {
+		.type = w->access & (ACC_READ | ACC_WRITE | ACC_FETCH),
+		.user = (a & CA_U) && w->levels,
+	};
+
+	if (w->levels && !guest_allows(ctx, w->access, a & CA_W, a & CA_U, a & CA_XD))
+		return false;
+	if (w->ept && !ept_allows(w->ept, ept_perms_from_bits((a & CA_EPT_MASK) >> CA_EPT_SHIFT), &acc))
+		return false;
+	return !(w->access & ACC_WRITE) || (a & CA_DIRTY);
+}
+
+static void copy_payload(struct tlb_entry *dst, const struct tlb_entry *src, uint64_t gva,
+			 unsigned dst_shift)
+{
+	unsigned src_shift = tlb_key_shift(src->key);
+	uint64_t off = gva & ((1ULL << src_shift) - 1) & ~((1ULL << dst_shift) - 1);
+
+	dst->val = src->val + off;
+	dst->aux = src->aux + off;
+	dst->attr = (dst->attr & TLB_ATTR_GLOBAL) | (src->attr & ~TLB_ATTR_GLOBAL);
+}
+
+static void sc_forget_vpn(struct mmu *m, uint64_t vpn)
+{
+	unsigned k;
+
+	for (k = 0; k < NKIND; k++)
+		if (m->sc[k][vpn & (SC_SIZE - 1)].vpn == vpn)
+			m->sc[k][vpn & (SC_SIZE - 1)].vpn = SC_EMPTY;
+}
+
+/* Fill the L1 structure for this access kind and page size. */
+static struct tlb_entry *fill_l1(struct walk *w, unsigned kind, unsigned shift,
+				 const struct tlb_entry *src, bool global)
+{
+	unsigned sz = shift == PAGE_SHIFT_4K ? 0 : shift == PAGE_SHIFT_2M ? 1 : 2;
+	enum tlb_id id = l1_for[kind][sz];
+	struct tlb_entry *e;
+	unsigned dshift = shift;
+
+	if (id == MMU_NSTRUCT) {
+		id = l1_for[kind][1];
+		dshift = PAGE_SHIFT_2M;
+	}
+	if (!w->m->t[id] || tlb_fill(w->m->t[id], tlb_key(w->gva, dshift), &w->tag, global, &e))
+		return NULL;
+	copy_payload(e, src, w->gva, dshift);
+	return e;
+}
+
+/* SDM 4.10.2: L1 (by page size, split I/D), then the unified L2. */
+static struct tlb_entry *combined_lookup(struct walk *w, unsigned kind, struct tlb **owner)
+{
+	struct mmu *m = w->m;
+	struct tlb_entry *e;
+	unsigned i;
+
+	for (i = 0; i < 3; i++) {
+		enum tlb_id id = l1_for[kind][i];
+
+		if (id == MMU_NSTRUCT || !m->t[id])
+			continue;
+		e = tlb_find(m->t[id], tlb_key(w->gva, size_shift[i]), &w->tag);
+		if (e) {
+			tlb_touch(m->t[id], e);
+			trace_hit(w, id);
+			*owner = m->t[id];
+			return e;
+		}
+	}
+	for (i = 0; i < 3; i++)
+		if (l1_for[kind][i] != MMU_NSTRUCT && m->t[l1_for[kind][i]])
+			tlb_count_miss(m->t[l1_for[kind][i]]);
+	for (i = 0; i < 3; i++) {
+		enum tlb_id id = i < 2 ? TLB_L2_4K2M : TLB_L2_1G;
+		struct tlb_entry *l1;
+
+		if (!m->t[id])
+			continue;
+		e = tlb_find(m->t[id], tlb_key(w->gva, size_shift[i]), &w->tag);
+		if (!e)
+			continue;
+		tlb_touch(m->t[id], e);
+		trace_hit(w, id);
+		sc_forget_vpn(m, w->gva >> 12);
+		l1 = fill_l1(w, kind, size_shift[i], e, e->attr & TLB_ATTR_GLOBAL);
+		if (l1) {
+			*owner = m->t[l1_for[kind][tlb_key_shift(l1->key) == PAGE_SHIFT_4K ? 0 :
+						    tlb_key_shift(l1->key) == PAGE_SHIFT_2M ? 1 : 2]];
+			return l1;
+		}
+		*owner = m->t[id];
+		return e;
+	}
+	if (m->t[TLB_L2_4K2M])
+		tlb_count_miss(m->t[TLB_L2_4K2M]);
+	if (m->t[TLB_L2_1G])
+		tlb_count_miss(m->t[TLB_L2_1G]);
+	return NULL;
+}
+
+static void sc_install(struct mmu *m, unsigned kind, uint64_t gva, struct tlb *t,
+		       struct tlb_entry *e)
+{
+	struct sc_slot *s;
+	unsigned shift;
+	uint64_t off;
+
+	if (!t || t->perfect)
+		return;
+	s = &m->sc[kind][(gva >> 12) & (SC_SIZE - 1)];
+	shift = tlb_key_shift(e->key);
+	off = gva & ((1ULL << shift) - 1) & ~0xfffULL;
+	s->vpn = gva >> 12;
+	s->ctx_gen = m->ctx_gen;
+	s->hpa = e->val + off;
+	s->gpa = e->aux + off;
+	s->e = e;
+	s->t = t;
+	s->egen = e->gen;
+	s->shift = shift;
+}
+
+static void result_from_entry(struct mmu_result *res, const struct tlb_entry *e, uint64_t gva)
+{
+	unsigned shift = tlb_key_shift(e->key);
+	uint64_t off = gva & ((1ULL << shift) - 1);
+
+	res->status = MMU_OK;
+	res->hpa = e->val + off;
+	res->gpa = e->aux + off;
+	res->page_shift = shift;
+	res->tlb_hit = true;
+}
+
+/* ------------------------------------------------------------------------ */
+/* mmu_translate                                                            */
+/* ------------------------------------------------------------------------ */
+
+static void translate_slow(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva,
+			   unsigned access, struct mmu_result *res, struct walk_trace *trace)
+{
+	unsigned kind = access_kind(access);
+	struct walk w = { .m = m, .ctx = ctx, .ept = ctx->ept, .access = access, .trace = trace,
+			  .res = res };
+	struct guest_out g = { 0 };
+	struct ept_access acc;
+	struct tlb_entry *e, *src, *l1;
+	struct tlb *owner = NULL;
+	struct xlate x;
+	unsigned cshift, sz;
+	bool paging = (ctx->cr0 & CR0_PG) != 0, lma = (ctx->efer & EFER_LMA) != 0;
+
+	memset(res, 0, sizeof(*res));
+	if (trace) {
+		trace->n = 0;
+		trace->nhits = 0;
+	}
+	if (!lma)
+		gva &= 0xffffffffULL;   /* legacy modes: 32-bit linear addresses */
+	res->gva = gva;
+	w.gva = gva;
+	m->st.translations++;
+	m->st.by_access[kind]++;
+
+	if (!paging)
+		w.levels = 0;
+	else if (lma)
+		w.levels = (ctx->cr4 & CR4_LA57) ? 5 : 4;
+	else if (!(ctx->cr4 & CR4_PAE))
+		w.levels = 2;
+	else {
+		/* PAE paging outside IA-32e mode: not modelled (see docs/translation.md). */
+		res->status = MMU_PAGE_FAULT;
+		res->pf_error = PF_RSVD | PF_P;
+		m->st.page_faults++;
+		return;
+	}
+	if (w.levels >= 4) {
+		/* SDM 3.3.7.1 / 4.5: canonical means bits 63:47 (63:56 with LA57) equal. */
+		unsigned top = w.levels == 5 ? 56 : 47;
+		int64_t s = (int64_t)gva >> top;
+
+		if (s != 0 && s != -1) {
+			res->status = MMU_NONCANONICAL;
+			m->st.noncanonical++;
+			return;
+		}
+	}
+	w.tag.vpid = ctx->vpid;
+	w.tag.pcid = w.levels >= 4 ? ctx_pcid(ctx) : 0;
+	w.tag.eptp_tag = eptp_tag_of(ctx->ept);
+	w.gtag.eptp_tag = w.tag.eptp_tag;
+
+	e = combined_lookup(&w, kind, &owner);
+	if (e && combined_usable(&w, e)) {
+		result_from_entry(res, e, gva);
+		if (!(access & ACC_IMPLICIT_SV))
+			sc_install(m, kind, gva, owner, e);
+		return;
+	}
+
+	/* A walk: the TLBs missed, or held an entry that cannot serve this access. */
+	m->st.walks++;
+	if (w.levels) {
+		if (!guest_walk(&w, &g))
+			goto walk_done;
+	} else {
+		g.gpa = gva;
+		g.shift = PAGE_SHIFT_1G;
+		g.w = g.u = true;
+		g.dirty_known = true;
+	}
+	acc = (struct ept_access){
+		.type = access & (ACC_READ | ACC_WRITE | ACC_FETCH),
+		.user = g.u && w.levels,
+		.gla_valid = true,
+		.gla = gva,
+		.guest_bits = w.levels ? ((g.u ? EPT_QUAL_GUEST_US : 0) | (g.w ? EPT_QUAL_GUEST_RW : 0) |
+					  (g.xd ? EPT_QUAL_GUEST_XD : 0)) : 0,
+	};
+	if (!gpa_xlate(&w, g.gpa, &acc, w.levels, 0, &x))
+		goto walk_done;
+
+	cshift = g.shift < x.shift ? g.shift : x.shift;
+	if (cshift > PAGE_SHIFT_1G)
+		cshift = PAGE_SHIFT_1G;
+	else if (cshift > PAGE_SHIFT_2M && cshift < PAGE_SHIFT_1G)
+		cshift = PAGE_SHIFT_2M;   /* 32-bit 4 MiB pages are cached as 2 MiB pieces */
+	res->status = MMU_OK;
+	res->hpa = x.hpa;
+	res->gpa = g.gpa;
+	res->page_shift = cshift;
+
+	/* Fill L2 and L1 with the combined (splintered) translation. */
+	sz = cshift == PAGE_SHIFT_4K ? 0 : cshift == PAGE_SHIFT_2M ? 1 : 2;
+	{
+		struct tlb_entry tmp = { 0 };
+		uint64_t mask = (1ULL << cshift) - 1;
+		struct tlb *l2 = m->t[sz < 2 ? TLB_L2_4K2M : TLB_L2_1G];
+
+		tmp.key = tlb_key(gva, cshift);
+		tmp.val = x.hpa & ~mask;
+		tmp.aux = g.gpa & ~mask;
+		tmp.attr = (g.w ? CA_W : 0) | (g.u ? CA_U : 0) | (g.xd ? CA_XD : 0) |
+			   (ept_perm_bits(x.perms) << CA_EPT_SHIFT);
+		/* Dirty when the guest D is set and, with EPT A/D, the EPT D too. */
+		if ((access & ACC_WRITE) || (g.dirty_known && !(w.ept && w.ept->ad)))
+			tmp.attr |= CA_DIRTY;
+		src = &tmp;
+		sc_forget_vpn(m, gva >> 12);
+		owner = NULL;
+		e = NULL;
+		if (l2 && tlb_fill(l2, tmp.key, &w.tag, g.global, &e) == 0) {
+			copy_payload(e, &tmp, gva, cshift);
+			owner = l2;
+		}
+		l1 = fill_l1(&w, kind, cshift, src, g.global);
+		if (l1) {
+			unsigned s1 = tlb_key_shift(l1->key);
+
+			owner = m->t[l1_for[kind][s1 == PAGE_SHIFT_4K ? 0 : s1 == PAGE_SHIFT_2M ? 1 : 2]];
+			e = l1;
+		}
+		if (e && !(access & ACC_IMPLICIT_SV) && combined_usable(&w, e))
+			sc_install(m, kind, gva, owner, e);
+	}
+
+walk_done:
+	res->refs = w.refs;
+	m->st.walk_refs += w.refs;
+	m->st.refs_hist[w.refs > MMU_MAX_REFS ? MMU_MAX_REFS : w.refs]++;
+	if (res->status == MMU_EPT_VIOLATION || res->status == MMU_EPT_MISCONFIG)
+		res->gva = gva;
+}
+
+void mmu_translate(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva, unsigned access,
+		   struct mmu_result *res)
+{
+	unsigned kind = access_kind(access);
+	struct sc_slot *s;
+
+	if (__builtin_expect(!ctx_same(ctx, &m->last), 0))
+		ctx_switch(m, ctx);
+	s = &m->sc[kind][(gva >> 12) & (SC_SIZE - 1)];
+	if (__builtin_expect(s->vpn == gva >> 12 && s->ctx_gen == m->ctx_gen &&
+			     s->e->gen == s->egen && !(access & ACC_IMPLICIT_SV), 1)) {
+		/* Exactly what a model L1 hit does: count it and stamp LRU. */
+		m->st.translations++;
+		m->st.by_access[kind]++;
+		tlb_touch(s->t, s->e);
+		res->status = MMU_OK;
+		res->hpa = s->hpa | (gva & 0xfff);
+		res->gpa = s->gpa | (gva & 0xfff);
+		res->gva = gva;
+		res->page_shift = s->shift;
+		res->pf_error = 0;
+		res->qual = 0;
+		res->refs = 0;
+		res->tlb_hit = true;
+		return;
+	}
+	translate_slow(m, ctx, gva, access, res, NULL);
+}
+
+void mmu_translate_traced(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva,
+			  unsigned access, struct mmu_result *res, struct walk_trace *trace)
+{
+	if (!ctx_same(ctx, &m->last))
+		ctx_switch(m, ctx);
+	translate_slow(m, ctx, gva, access, res, trace);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Invalidation (SDM 4.10.4, 28.3.3)                                        */
+/* ------------------------------------------------------------------------ */
+
+static void inval_range(struct mmu *m, enum tlb_id first, enum tlb_id last,
+			const struct tlb_inval *inv)
+{
+	unsigned i;
+
+	for (i = first; i <= last; i++)
+		if (m->t[i])
+			tlb_invalidate(m->t[i], inv);
+}
+
+#define COMBINED_TLBS TLB_L1I_4K, TLB_L2_1G
+#define COMBINED_PWCS PWC_PML5, PWC_PDE
+#define GUEST_PHYS    PWC_GP_PML4, NESTED_TLB
+
+void mmu_invlpg(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva)
+{
+	uint16_t pcid = ctx_pcid(ctx);
+	struct tlb_inval tl = { .flags = INV_VPID | INV_PCID_OR_G | INV_ADDR, .vpid = ctx->vpid,
+				.pcid = pcid,
+				.addr = (ctx->efer & EFER_LMA) ? gva : (gva & 0xffffffffULL) };
+	struct tlb_inval pw = { .flags = INV_VPID | INV_PCID, .vpid = ctx->vpid, .pcid = pcid };
+
+	/* SDM 4.10.4.1: the page's translations (global ones too) and every
+	 * paging-structure-cache entry of the current PCID, for every EPTP. */
+	inval_range(m, COMBINED_TLBS, &tl);
+	inval_range(m, COMBINED_PWCS, &pw);
+}
+
+void mmu_mov_cr3(struct mmu *m, const struct mmu_ctx *ctx, bool noflush)
+{
+	bool pcide = (ctx->cr4 & CR4_PCIDE) != 0;
+	struct tlb_inval tl = { .flags = INV_VPID | INV_PCID | INV_KEEP_GLOBAL, .vpid = ctx->vpid,
+				.pcid = ctx_pcid(ctx) };
+	struct tlb_inval pw = { .flags = INV_VPID | INV_PCID, .vpid = ctx->vpid,
+				.pcid = ctx_pcid(ctx) };
+
+	/* SDM 4.10.4.1: with CR4.PCIDE=1 and bit 63 set nothing is invalidated. */
+	if (pcide && noflush)
+		return;
+	inval_range(m, COMBINED_TLBS, &tl);
+	inval_range(m, COMBINED_PWCS, &pw);
+}
+
+void mmu_flush_vpid_all(struct mmu *m, uint16_t vpid)
+{
+	struct tlb_inval inv = { .flags = INV_VPID, .vpid = vpid };
+
+	inval_range(m, COMBINED_TLBS, &inv);
+	inval_range(m, COMBINED_PWCS, &inv);
+}
+
+void mmu_invvpid(struct mmu *m, enum invvpid_type type, uint16_t vpid, uint64_t gva)
+{
+	struct tlb_inval tl = { .vpid = vpid, .addr = gva };
+	struct tlb_inval pw = { .flags = INV_VPID, .vpid = vpid };
+
+	/* SDM 28.3.3.3 / INVVPID: linear and combined mappings, every PCID and EPTP. */
+	switch (type) {
+	case INVVPID_ADDR:
+		tl.flags = INV_VPID | INV_ADDR;
+		break;
+	case INVVPID_SINGLE:
+		tl.flags = INV_VPID;
+		break;
+	case INVVPID_ALL:
+		tl.flags = INV_NOT_VPID0;
+		pw.flags = INV_NOT_VPID0;
+		break;
+	case INVVPID_SINGLE_KEEP_GLOBAL:
+		tl.flags = INV_VPID | INV_KEEP_GLOBAL;
+		break;
+	default:
+		return;   /* not an INVVPID type: the instruction fails, nothing changes */
+	}
+	inval_range(m, COMBINED_TLBS, &tl);
+	inval_range(m, COMBINED_PWCS, &pw);
+}
+
+void mmu_invept(struct mmu *m, enum invept_type type, uint64_t eptp)
+{
+	struct tlb_inval inv = { .eptp_tag = eptp_root(eptp) | 1 };
+
+	/* SDM 28.3.3.3 / INVEPT: guest-physical and combined mappings of one EP4TA, or all. */
+	if (type == INVEPT_SINGLE)
+		inv.flags = INV_EPTP;
+	else if (type == INVEPT_GLOBAL)
+		inv.flags = INV_ANY_EPTP;
+	else
+		return;
+	inval_range(m, COMBINED_TLBS, &inv);
+	inval_range(m, COMBINED_PWCS, &inv);
+	inval_range(m, GUEST_PHYS, &inv);
+}
+
+void mmu_invpcid(struct mmu *m, uint16_t vpid, unsigned type, uint16_t pcid, uint64_t gva)
+{
+	struct tlb_inval tl = { .vpid = vpid, .pcid = pcid, .addr = gva };
+	struct tlb_inval pw = { .flags = INV_VPID | INV_PCID, .vpid = vpid, .pcid = pcid };
+
+	/* SDM INVPCID: 0 one address of one PCID (not globals), 1 one PCID (not
+	 * globals), 2 everything including globals, 3 everything but globals. */
+	switch (type) {
+	case 0:
+		tl.flags = INV_VPID | INV_PCID | INV_ADDR | INV_KEEP_GLOBAL;
+		break;
+	case 1:
+		tl.flags = INV_VPID | INV_PCID | INV_KEEP_GLOBAL;
+		break;
+	case 2:
+		tl.flags = INV_VPID;
+		pw.flags = INV_VPID;
+		break;
+	case 3:
+		tl.flags = INV_VPID | INV_KEEP_GLOBAL;
+		pw.flags = INV_VPID;
+		break;
+	default:
+		return;   /* #GP in the guest: the caller raises it */
+	}
+	inval_range(m, COMBINED_TLBS, &tl);
+	inval_range(m, COMBINED_PWCS, &pw);
+}

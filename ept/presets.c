@@ -1,1 +1,285 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * ept/presets.c - TLB and paging-structure-cache geometries, by name or from
+ * a small text file.
+ *
+ * TLB sizes are the vendors' published figures (Intel optimization manual,
+ * AMD software optimization guides; see docs/translation.md). Neither vendor
+ * publishes the sizes of the per-level paging-structure caches, the
+ * guest-physical caches or a separate nested TLB: those below are modest,
+ * documented defaults, the same for every preset of a vendor, and every one
+ * can be overridden from a file.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ept/mmu.h"
+
+static const char *const struct_names[MMU_NSTRUCT] = {
+	[TLB_L1I_4K] = "l1i_4k",
+	[TLB_L1I_2M] = "l1i_2m",
+	[TLB_L1D_4K] = "l1d_4k",
+	[TLB_L1D_2M] = "l1d_2m",
+	[TLB_L1D_1G] = "l1d_1g",
+	[TLB_L2_4K2M] = "l2_4k2m",
+	[TLB_L2_1G] = "l2_1g",
+	[PWC_PML5] = "pml5_cache",
+	[PWC_PML4] = "pml4_cache",
+	[PWC_PDPTE] = "pdpte_cache",
+	[PWC_PDE] = "pde_cache",
+	[PWC_GP_PML4] = "gp_pml4_cache",
+	[PWC_GP_PDPTE] = "gp_pdpte_cache",
+	[PWC_GP_PDE] = "gp_pde_cache",
+	[NESTED_TLB] = "nested_tlb",
+};
+
+const char *mmu_struct_name(enum tlb_id id)
+{
+	return (unsigned)id < MMU_NSTRUCT ? struct_names[id] : "?";
+}
+
+static const char *const preset_names[] = {
+	"none", "skylake", "goldencove", "zen2", "zen4", "perfect", NULL,
+};
+
+const char *const *mmu_preset_names(void) { return preset_names; }
+
+static void set(struct mmu_config *c, enum tlb_id id, unsigned entries, unsigned ways)
+{
+	c->geom[id].entries = entries;
+	c->geom[id].ways = ways;
+	c->perfect[id] = false;
+}
+
+/* Intel: paging-structure caches and guest-physical structures (unpublished sizes). */
+static void intel_pwc(struct mmu_config *c)
+{
+	set(c, PWC_PML5, 2, 2);
+	set(c, PWC_PML4, 4, 4);
+	set(c, PWC_PDPTE, 4, 4);
+	set(c, PWC_PDE, 32, 4);
+	set(c, PWC_GP_PML4, 4, 4);
+	set(c, PWC_GP_PDPTE, 4, 4);
+	set(c, PWC_GP_PDE, 32, 4);
+	set(c, NESTED_TLB, 64, 4);
+}
+
+/* AMD: one 16-entry page directory cache (Family 16h guide) modelled per level. */
+static void amd_pwc(struct mmu_config *c)
+{
+	set(c, PWC_PML5, 2, 2);
+	set(c, PWC_PML4, 4, 4);
+	set(c, PWC_PDPTE, 16, 16);
+	set(c, PWC_PDE, 16, 16);
+	set(c, PWC_GP_PML4, 4, 4);
+	set(c, PWC_GP_PDPTE, 16, 16);
+	set(c, PWC_GP_PDE, 16, 16);
+	set(c, NESTED_TLB, 64, 4);
+}
+
+int mmu_config_preset(const char *name, struct mmu_config *out)
+{
+	struct mmu_config c;
+	unsigned i;
+
+	memset(&c, 0, sizeof(c));
+	if (strlen(name) >= sizeof(c.name))
+		return -ENOENT;
+	snprintf(c.name, sizeof(c.name), "%s", name);
+	if (!strcmp(name, "none")) {
+		/* everything disabled: every translation walks (native/2D reference counts) */
+	} else if (!strcmp(name, "skylake")) {
+		set(&c, TLB_L1I_4K, 128, 8);
+		set(&c, TLB_L1I_2M, 8, 8);
+		set(&c, TLB_L1D_4K, 64, 4);
+		set(&c, TLB_L1D_2M, 32, 4);
+		set(&c, TLB_L1D_1G, 4, 4);
+		set(&c, TLB_L2_4K2M, 1536, 12);
+		set(&c, TLB_L2_1G, 16, 4);
+		intel_pwc(&c);
+	} else if (!strcmp(name, "goldencove")) {
+		set(&c, TLB_L1I_4K, 256, 8);
+		set(&c, TLB_L1I_2M, 32, 8);
+		set(&c, TLB_L1D_4K, 96, 6);
+		set(&c, TLB_L1D_2M, 32, 4);
+		set(&c, TLB_L1D_1G, 8, 8);
+		set(&c, TLB_L2_4K2M, 2048, 16);
+		set(&c, TLB_L2_1G, 16, 4);
+		intel_pwc(&c);
+	} else if (!strcmp(name, "zen2")) {
+		/* AMD's L1 dTLB is one 64-entry fully associative array for every
+		 * page size; the model has one per size (an approximation). The
+		 * 2048-entry L2 is modelled 16-way: 12 ways do not divide 2048. */
+		set(&c, TLB_L1I_4K, 64, 64);
+		set(&c, TLB_L1I_2M, 64, 64);
+		set(&c, TLB_L1D_4K, 64, 64);
+		set(&c, TLB_L1D_2M, 64, 64);
+		set(&c, TLB_L1D_1G, 64, 64);
+		set(&c, TLB_L2_4K2M, 2048, 16);
+		set(&c, TLB_L2_1G, 64, 4);
+		amd_pwc(&c);
+	} else if (!strcmp(name, "zen4")) {
+		set(&c, TLB_L1I_4K, 64, 64);
+		set(&c, TLB_L1I_2M, 64, 64);
+		set(&c, TLB_L1D_4K, 72, 72);
+		set(&c, TLB_L1D_2M, 72, 72);
+		set(&c, TLB_L1D_1G, 72, 72);
+		set(&c, TLB_L2_4K2M, 3072, 12);
+		set(&c, TLB_L2_1G, 64, 4);
+		amd_pwc(&c);
+	} else if (!strcmp(name, "perfect")) {
+		for (i = 0; i < MMU_NSTRUCT; i++)
+			c.perfect[i] = true;
+	} else {
+		return -ENOENT;
+	}
+	*out = c;
+	return 0;
+}
+
+static char *trim(char *s)
+{
+	char *end;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return s;
+}
+
+static int parse_uint(const char *s, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (!isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v > (1u << 22))
+		return -EINVAL;
+	*out = (unsigned)v;
+	return 0;
+}
+
+/*
+ * One "key = value" line. Values: "perfect", "0" (disabled), "N" (fully
+ * associative) or "N/W" (W ways). Keys: the structure names, plus
+ * "base = <preset>" to start from a preset and "name = <text>".
+ */
+static int parse_line(char *line, struct mmu_config *c, const char **why)
+{
+	char *eq = strchr(line, '='), *key, *val, *slash;
+	unsigned entries, ways, i;
+
+	if (!eq) {
+		*why = "expected 'key = value'";
+		return -EINVAL;
+	}
+	*eq = '\0';
+	key = trim(line);
+	val = trim(eq + 1);
+	if (!strcmp(key, "base")) {
+		if (mmu_config_preset(val, c)) {
+			*why = "unknown preset";
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (!strcmp(key, "name")) {
+		if (strlen(val) >= sizeof(c->name)) {
+			*why = "name too long";
+			return -EINVAL;
+		}
+		snprintf(c->name, sizeof(c->name), "%s", val);
+		return 0;
+	}
+	for (i = 0; i < MMU_NSTRUCT; i++)
+		if (!strcmp(key, struct_names[i]))
+			break;
+	if (i == MMU_NSTRUCT) {
+		*why = "unknown structure name";
+		return -EINVAL;
+	}
+	if (!strcmp(val, "perfect")) {
+		c->perfect[i] = true;
+		c->geom[i].entries = 0;
+		c->geom[i].ways = 0;
+		return 0;
+	}
+	slash = strchr(val, '/');
+	if (slash)
+		*slash = '\0';
+	if (parse_uint(trim(val), &entries)) {
+		*why = "entries must be a number, '0' or 'perfect'";
+		return -EINVAL;
+	}
+	ways = entries;
+	if (slash && parse_uint(trim(slash + 1), &ways)) {
+		*why = "ways must be a number";
+		return -EINVAL;
+	}
+	if (entries && (ways == 0 || entries % ways)) {
+		*why = "entries must be a multiple of ways";
+		return -EINVAL;
+	}
+	c->perfect[i] = false;
+	c->geom[i].entries = entries;
+	c->geom[i].ways = entries ? ways : 0;
+	return 0;
+}
+
+int mmu_config_load(const char *path, struct mmu_config *out, char *err, size_t errlen)
+{
+	struct mmu_config c;
+	char line[256];
+	unsigned lineno = 0;
+	const char *base, *why = NULL;
+	FILE *f;
+	int rc = 0;
+
+	memset(&c, 0, sizeof(c));
+	base = strrchr(path, '/');
+	snprintf(c.name, sizeof(c.name), "%s", base ? base + 1 : path);
+	f = fopen(path, "r");
+	if (!f) {
+		rc = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return rc;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char *s, *hash;
+
+		lineno++;
+		if (!strchr(line, '\n') && !feof(f)) {
+			why = "line too long";
+			rc = -EINVAL;
+			break;
+		}
+		hash = strchr(line, '#');
+		if (hash)
+			*hash = '\0';
+		s = trim(line);
+		if (!*s)
+			continue;
+		rc = parse_line(s, &c, &why);
+		if (rc)
+			break;
+	}
+	if (!rc && ferror(f)) {
+		rc = -EIO;
+		why = "read error";
+	}
+	fclose(f);
+	if (rc) {
+		snprintf(err, errlen, "%s:%u: %s", path, lineno, why);
+		return rc;
+	}
+	*out = c;
+	return 0;
+}

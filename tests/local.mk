@@ -1,6 +1,11 @@
 # tests/: vCPU tests and guest boot tests (module unit tests are declared in each module's local.mk).
 EXTRA_DIST += tests/testutil.h
 
+# The hv command line: exact reference counts from hv trace, hv walk's
+# explanations and fault decoding, usage errors (run from the build dir).
+TESTS += tests/cli_test.sh
+EXTRA_DIST += tests/cli_test.sh
+
 # The VM's loader and device models (hv/), each tested alone.
 check_PROGRAMS += tests/loader_test tests/devices_test
 TESTS += tests/loader_test tests/devices_test
