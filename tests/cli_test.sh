@@ -1,0 +1,186 @@
+#!/bin/sh
+# tests/cli_test.sh - the hv command line: exact reference counts from
+# `hv trace --json`, `hv walk` explanations and fault decoding, and the
+# errors a user can provoke (exit 1 for a bad trace file, 2 for a bad
+# command line).
+#
+# Run by `make check` from the top build directory; HV overrides the binary
+# and srcdir (set by automake's test harness) locates examples/.
+set -u
+
+HV=${HV:-./hv/hv}
+srcdir=${srcdir:-.}
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/hv-cli-test.XXXXXX") || exit 99
+trap 'rm -rf "$tmp"' EXIT INT TERM
+
+if [ ! -x "$HV" ]; then
+	echo "cli_test: $HV is not built" >&2
+	exit 99
+fi
+
+fails=0
+checks=0
+
+pass() { checks=$((checks + 1)); }
+fail() {
+	checks=$((checks + 1))
+	fails=$((fails + 1))
+	echo "FAIL: $*" >&2
+}
+
+# jnum FILE KEY: a top-level numeric member of a JSON report (two-space indent).
+jnum() {
+	sed -n "s/^  \"$2\": \\([0-9.e+-]*\\),\\{0,1\\}\$/\\1/p" "$1" | head -n 1
+}
+
+# expect_eq WHAT GOT WANT
+expect_eq() {
+	if [ "$2" = "$3" ]; then pass; else fail "$1: got '$2', want '$3'"; fi
+}
+
+# expect_refs NAME REFS_PER_WALK hv-trace-options...: every translation walks
+# (no caches) and every walk makes exactly REFS_PER_WALK references.
+expect_refs() {
+	name=$1 per=$2
+	shift 2
+	out=$tmp/$name.json
+	if ! "$HV" trace --json --tlb none --pwc none --accesses 20000 "$@" >"$out" 2>"$tmp/err"; then
+		fail "$name: hv trace $* failed: $(cat "$tmp/err")"
+		return
+	fi
+	tr=$(jnum "$out" translations)
+	walks=$(jnum "$out" walks)
+	refs=$(jnum "$out" walk_refs)
+	expect_eq "$name translations" "$tr" 20000
+	expect_eq "$name walks" "$walks" 20000
+	expect_eq "$name walk_refs" "$refs" $((per * 20000))
+	expect_eq "$name faulted accesses" "$(jnum "$out" faulted_accesses)" 0
+}
+
+# Translation facts section 3: (n+1)(m+1)-1 and the large-page reductions.
+expect_refs 4k4k 24 --pattern random
+expect_refs 2m2m 15 --pattern random --guest-page 2M --ept-page 2M --footprint 256M
+expect_refs 5l5l 35 --pattern random --guest-levels 5 --ept-levels 5
+expect_refs 4l5l 29 --pattern random --guest-levels 4 --ept-levels 5
+expect_refs native 4 --pattern random --native
+expect_refs g2m 19 --pattern stride --stride 2M --guest-page 2M --footprint 256M
+expect_refs e2m 19 --pattern random --ept-page 2M
+expect_refs e1g 14 --pattern random --ept-page 1G --footprint 1G
+expect_refs 1g1g 8 --pattern random --guest-page 1G --ept-page 1G --footprint 4G
+
+# The grid of a 4/4 walk: 4 EPT references for each of gL4..gL1 and the
+# data, one guest reference for each guest level, nothing else.
+out=$tmp/4k4k.json
+cells=$(sed -n '/"cells": \[/,/^    \]/p' "$out" | grep '\[[0-9]' | tr -d ' []' | tr '\n' ';')
+expect_eq "4k4k grid" "$cells" \
+	"20000,20000,20000,20000,20000,;20000,20000,20000,20000,20000,;20000,20000,20000,20000,20000,;20000,20000,20000,20000,20000,;20000,20000,20000,20000,0;"
+
+# A TLB that holds the whole working set: one walk per page, then hits.
+out=$tmp/seq.json
+"$HV" trace --json --pattern seq --footprint 64K --accesses 10240 --tlb skylake --pwc none >"$out"
+expect_eq "seq 64K walks" "$(jnum "$out" walks)" 16
+expect_eq "seq 64K walk_refs" "$(jnum "$out" walk_refs)" $((16 * 24))
+
+# The same seed gives the same run; chase visits every page once per lap.
+out=$tmp/chase.json
+"$HV" trace --json --pattern chase --footprint 4M --accesses 1024 --tlb none --pwc none --seed 7 >"$out"
+expect_eq "chase walks" "$(jnum "$out" walks)" 1024
+"$HV" trace --json --pattern chase --footprint 4M --accesses 3072 --tlb skylake --pwc none --seed 7 >"$out"
+# 1024 pages, 1536-entry STLB: each page misses once, then every lap hits.
+expect_eq "chase distinct pages" "$(jnum "$out" walks)" 1024
+
+# A trace file: every access line is one translation.
+out=$tmp/basic.json
+if "$HV" trace --json --file "$srcdir/examples/basic.trace" --tlb none --pwc none >"$out" 2>"$tmp/err"; then
+	expect_eq "basic.trace translations" "$(jnum "$out" translations)" 7
+	expect_eq "basic.trace writes" "$(jnum "$out" writes)" 2
+	expect_eq "basic.trace fetches" "$(jnum "$out" fetches)" 1
+	expect_eq "basic.trace walk_refs" "$(jnum "$out" walk_refs)" $((7 * 24))
+else
+	fail "basic.trace: $(cat "$tmp/err")"
+fi
+
+# A malformed line: "file:line: what", exit 1.
+printf 'R 0x7f1240000000\n# fine\n\nQ 0x7f1240001000\n' >"$tmp/bad.trace"
+"$HV" trace --file "$tmp/bad.trace" >/dev/null 2>"$tmp/err"
+expect_eq "malformed trace exit" $? 1
+if grep -q "^$tmp/bad.trace:4: expected an access type R, W or X" "$tmp/err"; then pass; else
+	fail "malformed trace message: $(cat "$tmp/err")"; fi
+
+printf 'R 0x7f1240000000\nR zz\n' >"$tmp/bad2.trace"
+"$HV" trace --file "$tmp/bad2.trace" >/dev/null 2>"$tmp/err"
+expect_eq "bad address exit" $? 1
+if grep -q "^$tmp/bad2.trace:2: expected a hexadecimal address" "$tmp/err"; then pass; else
+	fail "bad address message: $(cat "$tmp/err")"; fi
+
+printf 'W 0x7f1240000000\nR 0x1000\n' >"$tmp/outside.trace"
+"$HV" trace --file "$tmp/outside.trace" >/dev/null 2>"$tmp/err"
+expect_eq "outside footprint exit" $? 1
+if grep -q "^$tmp/outside.trace:2: address 0x1000 is outside the mapped footprint" "$tmp/err"; then
+	pass; else fail "outside footprint message: $(cat "$tmp/err")"; fi
+
+# Command-line mistakes: one line saying what to fix, exit 2.
+"$HV" trace --guest-page 3M >/dev/null 2>"$tmp/err"
+expect_eq "bad page size exit" $? 2
+expect_eq "bad page size message" "$(cat "$tmp/err")" \
+	"hv trace: --guest-page: expected 4K, 2M or 1G, got '3M'"
+"$HV" trace --frobnicate >/dev/null 2>"$tmp/err"
+expect_eq "unknown option exit" $? 2
+expect_eq "unknown option lines" "$(wc -l <"$tmp/err" | tr -d ' ')" 1
+"$HV" trace --accesses >/dev/null 2>"$tmp/err"
+expect_eq "missing value exit" $? 2
+"$HV" trace --tlb nosuchpreset >/dev/null 2>"$tmp/err"
+expect_eq "unknown preset exit" $? 2
+"$HV" frobnicate >/dev/null 2>&1
+expect_eq "unknown command exit" $? 2
+"$HV" walk >/dev/null 2>&1
+expect_eq "walk without address exit" $? 2
+"$HV" walk --ept-perms rwz 0x7f1240001234 >/dev/null 2>&1
+expect_eq "bad ept perms exit" $? 2
+"$HV" --help >/dev/null
+expect_eq "hv --help exit" $? 0
+"$HV" help trace | grep -q -- '--guest-page'
+expect_eq "hv help trace" $? 0
+"$HV" --version | grep -q '^hv [0-9]'
+expect_eq "hv --version" $? 0
+
+# hv walk, cold 4/4: 24 references, guest entries at positions 5, 10, 15, 20.
+out=$tmp/walk.json
+"$HV" walk --json 0x7f1240001234 >"$out"
+expect_eq "walk ref_count" "$(jnum "$out" ref_count)" 24
+expect_eq "walk refs listed" "$(grep -c '"kind": ' "$out")" 24
+kinds=$(sed -n 's/.*"kind": "\([a-z]*\)".*/\1/p' "$out" | awk '$0 == "guest" { printf "%d,", NR }')
+expect_eq "walk guest positions" "$kinds" "5,10,15,20,"
+expect_eq "walk status" "$(sed -n 's/.*"status": "\([a-z_]*\)".*/\1/p' "$out")" ok
+expect_eq "walk gpa" "$(sed -n '/"result"/,/}/s/.*"gpa": "\(0x[0-9a-f]*\)".*/\1/p' "$out")" 0x100001234
+"$HV" walk 0x7f1240001234 >"$tmp/walk.txt"
+expect_eq "walk text references" "$(grep -c '^  *[0-9][0-9]*  \(EPT\|guest\) ' "$tmp/walk.txt")" 24
+
+# --warm: the neighbouring page filled the paging-structure caches and the
+# nested TLB, so this walk is shorter than 24 and names what it hit.
+out=$tmp/warm.json
+"$HV" walk --json --warm 0x7f1240001234 >"$out"
+warm=$(jnum "$out" ref_count)
+if [ -n "$warm" ] && [ "$warm" -lt 24 ]; then pass; else fail "warm walk: $warm references"; fi
+
+# SDM 28.2.1: a data read reaching an execute-only leaf through a guest linear
+# address: read (bit 0), executable (5), GLA valid (7), translated access (8),
+# plus the guest page's U/S and R/W (9, 10): 0x7a1, i.e. 0x1a1 + advanced info.
+out=$tmp/viol.json
+"$HV" walk --json --ept-perms --x 0x7f1240001234 >"$out"
+expect_eq "violation status" "$(sed -n 's/.*"status": "\([a-z_]*\)".*/\1/p' "$out")" ept_violation
+expect_eq "violation qual" "$(sed -n 's/.*"qual": "\(0x[0-9a-f]*\)".*/\1/p' "$out")" 0x7a1
+"$HV" walk --ept-perms --x 0x7f1240001234 >"$tmp/viol.txt"
+for line in "bit  0 read        = 1" "bit  1 write       = 0" "bit  3 readable    = 0" \
+	"bit  5 executable  = 1" "bit  7 gla-valid   = 1" "bit  8 gla-xlate   = 1"; do
+	if grep -q "$line" "$tmp/viol.txt"; then pass; else fail "violation text lacks '$line'"; fi
+done
+
+# Not mapped: #PF with P=0 (not present), W/R=0 (read).
+out=$tmp/pf.json
+"$HV" walk --json 0x7f0000000000 >"$out"
+expect_eq "pf status" "$(sed -n 's/.*"status": "\([a-z_]*\)".*/\1/p' "$out")" page_fault
+expect_eq "pf error" "$(sed -n 's/.*"pf_error": "\(0x[0-9a-f]*\)".*/\1/p' "$out")" 0x0
+
+echo "cli_test: $checks checks, $fails failed"
+[ "$fails" -eq 0 ]
