@@ -1,1 +1,529 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * hv/run.c - `hv run KERNEL`: boot a guest, run it until it stops, and report
+ * what the two-stage translation cost. Options and the report are described
+ * in docs/run.md, the JSON keys in docs/json-run.md.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "hv/cli.h"
+#include "hv/cliutil.h"
+#include "hv/vm.h"
+
+/*
+ * The KVM backend is another issue's work: refer to it weakly so that hv
+ * links and says so clearly while it is not built.
+ */
+#pragma weak vcpu_kvm_ops
+
+struct run_opts {
+	const char *kernel;
+	const char *append;
+	const char *tlb, *pwc;
+	const char *serial;
+	const char *backend;
+	bool json;
+	struct vm_config vm;
+};
+
+static void run_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: hv run [options] KERNEL\n"
+		"\n"
+		"Boot KERNEL (an ELF with a PVH note, or a multiboot v1 ELF32) on a vCPU whose\n"
+		"every fetch, load and store goes through the two-stage translation model,\n"
+		"and report what the translation cost when the guest stops.\n"
+		"\n"
+		"VM:\n"
+		"  --memory SIZE          guest RAM (default 512M; e.g. 64G with --mem-policy lazy)\n"
+		"  --ept-page 4K|2M|1G    largest EPT page used to map RAM (default 4K)\n"
+		"  --ept-levels 4|5       EPT levels (default 4)\n"
+		"  --mem-policy eager|lazy  eager: map all RAM at boot; lazy: map on first touch\n"
+		"                         from the EPT-violation handler (default eager)\n"
+		"  --dirty-track-after N  after N instructions, write-protect RAM in EPT and log\n"
+		"                         dirty pages, also via EPT dirty bits; both sets reported\n"
+		"  --append STRING        kernel command line\n"
+		"  --backend soft|kvm     vCPU backend (default soft)\n"
+		"Translation model:\n"
+		"  --tlb PRESET|FILE      TLB geometry (default skylake; `none` disables)\n"
+		"  --pwc PRESET|FILE      paging-structure caches and nested TLB (default skylake)\n"
+		"Run:\n"
+		"  --max-insns N          stop after N guest instructions\n"
+		"  --serial FILE          guest serial output to FILE (default: stdout, or\n"
+		"                         stderr with --json)\n"
+		"  --json                 print the report as one JSON object on stdout\n"
+		"  -h, --help             this text\n"
+		"\n"
+		"Exit status: (v << 1) | 1 when the guest writes v to isa-debug-exit (port 0xf4,\n"
+		"as QEMU), 0 when it halts, 2 bad options or kernel, 4 the guest broke a rule\n"
+		"(forbidden GPA, triple fault, ...), 6 --max-insns reached, 8 hv failed.\n"
+		"\n"
+		"Examples:\n"
+		"  hv run guest/guest.elf --append 'workload=random footprint=64M'\n"
+		"  hv run guest/guest.elf --append 'workload=random pages=2m' --ept-page 2M\n"
+		"  hv run guest/guest.elf --memory 64G --mem-policy lazy --append workload=seq\n"
+		"  hv run guest/guest.elf --dirty-track-after 1000000 --append workload=cow\n"
+		"  hv run guest/guest.elf --tlb none --pwc none --json > report.json\n");
+}
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "hv run: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\n(hv run --help lists the options)\n");
+	return VM_STATUS_USAGE;
+}
+
+enum {
+	OPT_MEMORY = 256, OPT_EPT_PAGE, OPT_EPT_LEVELS, OPT_TLB, OPT_PWC, OPT_APPEND,
+	OPT_BACKEND, OPT_POLICY, OPT_DIRTY, OPT_MAX_INSNS, OPT_JSON, OPT_SERIAL,
+};
+
+static const struct option long_opts[] = {
+	{ "memory", required_argument, NULL, OPT_MEMORY },
+	{ "ept-page", required_argument, NULL, OPT_EPT_PAGE },
+	{ "ept-levels", required_argument, NULL, OPT_EPT_LEVELS },
+	{ "tlb", required_argument, NULL, OPT_TLB },
+	{ "pwc", required_argument, NULL, OPT_PWC },
+	{ "append", required_argument, NULL, OPT_APPEND },
+	{ "backend", required_argument, NULL, OPT_BACKEND },
+	{ "mem-policy", required_argument, NULL, OPT_POLICY },
+	{ "dirty-track-after", required_argument, NULL, OPT_DIRTY },
+	{ "max-insns", required_argument, NULL, OPT_MAX_INSNS },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "serial", required_argument, NULL, OPT_SERIAL },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Returns -1 to go on, or the exit status to return now. */
+static int parse_opts(int argc, char **argv, struct run_opts *o)
+{
+	uint64_t v;
+	int c;
+
+	*o = (struct run_opts){
+		.append = "",
+		.backend = "soft",
+		.vm = {
+			.mem_size = 512ULL << 20,
+			.ept_levels = 4,
+			.ept_page_shift = PAGE_SHIFT_4K,
+			.policy = MEM_EAGER,
+			.serial_in_fd = -1,
+		},
+	};
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+h", long_opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_MEMORY:
+			if (parse_size(optarg, &o->vm.mem_size))
+				return usage_error("--memory: '%s' is not a size (e.g. 512M, 64G)", optarg);
+			break;
+		case OPT_EPT_PAGE:
+			if (parse_page_shift(optarg, &o->vm.ept_page_shift))
+				return usage_error("--ept-page: '%s' is not 4K, 2M or 1G", optarg);
+			break;
+		case OPT_EPT_LEVELS:
+			if (parse_u64(optarg, &v) || (v != 4 && v != 5))
+				return usage_error("--ept-levels: '%s' is not 4 or 5", optarg);
+			o->vm.ept_levels = (unsigned)v;
+			break;
+		case OPT_TLB:
+			o->tlb = optarg;
+			break;
+		case OPT_PWC:
+			o->pwc = optarg;
+			break;
+		case OPT_APPEND:
+			o->append = optarg;
+			break;
+		case OPT_BACKEND:
+			if (strcmp(optarg, "soft") != 0 && strcmp(optarg, "kvm") != 0)
+				return usage_error("--backend: '%s' is not soft or kvm", optarg);
+			o->backend = optarg;
+			break;
+		case OPT_POLICY:
+			if (strcmp(optarg, "eager") == 0)
+				o->vm.policy = MEM_EAGER;
+			else if (strcmp(optarg, "lazy") == 0)
+				o->vm.policy = MEM_LAZY;
+			else
+				return usage_error("--mem-policy: '%s' is not eager or lazy", optarg);
+			break;
+		case OPT_DIRTY:
+			if (parse_u64(optarg, &o->vm.dirty_track_after) || o->vm.dirty_track_after == 0)
+				return usage_error("--dirty-track-after: '%s' is not a positive count", optarg);
+			break;
+		case OPT_MAX_INSNS:
+			if (parse_u64(optarg, &o->vm.max_insns) || o->vm.max_insns == 0)
+				return usage_error("--max-insns: '%s' is not a positive count", optarg);
+			break;
+		case OPT_JSON:
+			o->json = true;
+			break;
+		case OPT_SERIAL:
+			o->serial = optarg;
+			break;
+		case 'h':
+			run_usage(stdout);
+			return 0;
+		default:
+			return usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind != argc - 1)
+		return usage_error("%s", optind >= argc ? "expected one KERNEL argument"
+							: "expected exactly one KERNEL argument");
+	o->kernel = argv[optind];
+	return -1;
+}
+
+/*
+ * The guest page size for the report's "with these pages" line comes from the
+ * toy kernel's own `pages=` option; other kernels are assumed to use 4 KiB.
+ */
+static unsigned guest_page_shift(const char *append)
+{
+	const char *p = append;
+
+	while ((p = strstr(p, "pages=")) != NULL) {
+		if (p == append || p[-1] == ' ') {
+			if (strncmp(p + 6, "2m", 2) == 0 || strncmp(p + 6, "2M", 2) == 0)
+				return PAGE_SHIFT_2M;
+			if (strncmp(p + 6, "1g", 2) == 0 || strncmp(p + 6, "1G", 2) == 0)
+				return PAGE_SHIFT_1G;
+			return PAGE_SHIFT_4K;
+		}
+		p += 6;
+	}
+	return PAGE_SHIFT_4K;
+}
+
+static void build_shape(struct vm *vm, const struct run_opts *o, struct report_shape *sh)
+{
+	struct vcpu_sregs s;
+
+	sh->guest_levels = 0;
+	if (vm->ops->get_sregs(vm->vcpu, &s) == 0 && (s.efer & EFER_LMA))
+		sh->guest_levels = (s.cr4 & CR4_LA57) ? 5 : 4;
+	sh->ept_levels = o->vm.ept_levels;
+	sh->guest_page_shift = guest_page_shift(o->append);
+	sh->ept_page_shift = o->vm.ept_page_shift;
+}
+
+static const char *page_label(unsigned shift)
+{
+	return shift == PAGE_SHIFT_1G ? "1G" : shift == PAGE_SHIFT_2M ? "2M" : "4K";
+}
+
+/* Host memory hv itself holds at its peak (ru_maxrss is in KiB on Linux). */
+static uint64_t host_maxrss(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return 0;
+	return (uint64_t)ru.ru_maxrss * 1024;
+}
+
+static void print_mib(FILE *f, const char *label, uint64_t bytes)
+{
+	fprintf(f, "  %-22s %14.1f MiB\n", label, (double)bytes / (1 << 20));
+}
+
+struct run_result {
+	double wall;
+	struct vcpu_stats vs;
+	struct hpool_stats ps;
+	struct report_shape shape;
+};
+
+static void report_text(FILE *f, struct vm *vm, const struct run_opts *o,
+			const struct run_result *rr)
+{
+	const struct vm_counters *c = &vm->cnt;
+	uint64_t nviol = 0, nexit = 0;
+
+	fprintf(f, "\n== hv run %s (%s): %.0f MiB RAM %s, %u-level EPT %s, %s vCPU\n", o->kernel,
+		boot_protocol_name(vm->boot.protocol), (double)o->vm.mem_size / (1 << 20),
+		mem_policy_name(o->vm.policy), o->vm.ept_levels, page_label(o->vm.ept_page_shift),
+		vm->ops->name);
+	fprintf(f, "Stop:        %s, exit status %d\n", vm_stop_name(vm->stop.reason),
+		vm->stop.status);
+	fprintf(f, "             %s\n\n", vm->stop.msg);
+
+	fprintf(f, "Guest\n");
+	fprintf(f, "  %-22s %14" PRIu64 "\n", "instructions", rr->vs.instructions);
+	fprintf(f, "  %-22s %14" PRIu64 "\n", "fetches", rr->vs.fetches);
+	fprintf(f, "  %-22s %14" PRIu64 "\n", "loads", rr->vs.loads);
+	fprintf(f, "  %-22s %14" PRIu64 "\n", "stores", rr->vs.stores);
+	fprintf(f, "  %-22s %14" PRIu64 "\n\n", "exceptions", rr->vs.exceptions);
+
+	report_mmu_text(f, mmu_stats(vm->mmu), &o->vm.mmu, &rr->shape);
+
+	for (int i = 0; i < VIOL_NCAUSES; i++)
+		nviol += c->violations[i];
+	fprintf(f, "\nEPT violations %22" PRIu64 "\n", nviol);
+	for (int i = 0; i < VIOL_NCAUSES; i++)
+		fprintf(f, "  %-22s %14" PRIu64 "\n", vm_viol_name((enum vm_viol_cause)i),
+			c->violations[i]);
+
+	for (int i = 0; i <= VCPU_EXIT_INTERNAL_ERROR; i++)
+		nexit += c->exits[i];
+	fprintf(f, "Exits %31" PRIu64 "\n", nexit);
+	for (int i = 1; i <= VCPU_EXIT_INTERNAL_ERROR; i++)
+		if (c->exits[i])
+			fprintf(f, "  %-22s %14" PRIu64 "\n", vm_exit_name((enum vcpu_exit_reason)i),
+				c->exits[i]);
+	fprintf(f, "Devices\n");
+	fprintf(f, "  %-22s %14" PRIu64 "\n", "serial bytes out", vm->uart.tx_bytes);
+	fprintf(f, "  %-22s %14" PRIu64 "\n", "MMIO reads", c->mmio_reads);
+	fprintf(f, "  %-22s %14" PRIu64 "\n", "MMIO writes", c->mmio_writes);
+	fprintf(f, "  %-22s %14" PRIu64 "\n", "unknown port reads", vm->bus.unknown_pio_reads);
+	fprintf(f, "  %-22s %14" PRIu64 "\n", "unknown port writes", vm->bus.unknown_pio_writes);
+	fprintf(f, "  %-22s %14" PRIu64 "\n", "hypercalls", c->hypercalls);
+
+	if (vm->dirty.active) {
+		fprintf(f, "Dirty tracking (from instruction %" PRIu64 ", by %s)\n",
+			vm->dirty.started_at, vm->dirty.started_by);
+		fprintf(f, "  %-22s %14" PRIu64 " pages\n", "write-protect log", vm->dirty.wp.count);
+		fprintf(f, "  %-22s %14" PRIu64 " pages\n", "EPT dirty bits", vm->dirty.ad.count);
+		fprintf(f, "  %-22s %14s\n", "sets agree", vm_dirty_agree(vm) ? "yes" : "NO");
+	}
+
+	fprintf(f, "Memory\n");
+	print_mib(f, "guest RAM declared", o->vm.mem_size);
+	print_mib(f, "guest RAM allocated", rr->ps.guest_bytes);
+	print_mib(f, "EPT and hv tables", rr->ps.hv_bytes);
+	print_mib(f, "pool peak", rr->ps.peak_bytes);
+	fprintf(f, "  %-22s %14" PRIu64 " (%" PRIu64 " lazily, %" PRIu64 " by the loader)\n",
+		"frames mapped on demand", c->lazy_frames + c->prefault_frames, c->lazy_frames,
+		c->prefault_frames);
+	print_mib(f, "host max RSS", host_maxrss());
+	fprintf(f, "Time\n");
+	fprintf(f, "  %-22s %14.3f s\n", "wall", rr->wall);
+	fprintf(f, "  %-22s %14.2f M/s\n", "guest instructions",
+		rr->wall > 0 ? (double)rr->vs.instructions / rr->wall / 1e6 : 0.0);
+}
+
+static void report_json(FILE *f, struct vm *vm, const struct run_opts *o,
+			const struct run_result *rr)
+{
+	const struct vm_counters *c = &vm->cnt;
+	struct json j;
+	uint64_t n = 0;
+
+	json_begin(&j, f);
+	json_str(&j, "kernel", o->kernel);
+	json_obj_begin(&j, "config");
+	json_str(&j, "backend", vm->ops->name);
+	json_u64(&j, "memory", o->vm.mem_size);
+	json_str(&j, "ept_page", page_label(o->vm.ept_page_shift));
+	json_u64(&j, "ept_levels", o->vm.ept_levels);
+	json_str(&j, "mem_policy", mem_policy_name(o->vm.policy));
+	json_u64(&j, "dirty_track_after", o->vm.dirty_track_after);
+	json_u64(&j, "max_insns", o->vm.max_insns);
+	json_str(&j, "append", o->append);
+	json_str(&j, "boot_protocol", boot_protocol_name(vm->boot.protocol));
+	json_obj_end(&j);
+
+	json_obj_begin(&j, "stop");
+	json_str(&j, "reason", vm_stop_name(vm->stop.reason));
+	json_i64(&j, "status", vm->stop.status);
+	json_u64(&j, "debug_exit_value", vm->bus.stop ? vm->bus.stop_value : 0);
+	json_u64(&j, "rip", vm->stop.rip);
+	json_str(&j, "message", vm->stop.msg);
+	json_obj_end(&j);
+
+	json_obj_begin(&j, "guest");
+	json_u64(&j, "instructions", rr->vs.instructions);
+	json_u64(&j, "fetches", rr->vs.fetches);
+	json_u64(&j, "loads", rr->vs.loads);
+	json_u64(&j, "stores", rr->vs.stores);
+	json_u64(&j, "exceptions", rr->vs.exceptions);
+	json_u64(&j, "interrupts", rr->vs.interrupts);
+	json_obj_end(&j);
+
+	json_obj_begin(&j, "translation");
+	report_mmu_json(&j, mmu_stats(vm->mmu), &o->vm.mmu, &rr->shape);
+	json_obj_end(&j);
+
+	json_obj_begin(&j, "ept_violations");
+	for (int i = 0; i < VIOL_NCAUSES; i++) {
+		json_u64(&j, vm_viol_name((enum vm_viol_cause)i), c->violations[i]);
+		n += c->violations[i];
+	}
+	json_u64(&j, "total", n);
+	json_obj_end(&j);
+
+	n = 0;
+	json_obj_begin(&j, "exits");
+	for (int i = 1; i <= VCPU_EXIT_INTERNAL_ERROR; i++) {
+		json_u64(&j, vm_exit_name((enum vcpu_exit_reason)i), c->exits[i]);
+		n += c->exits[i];
+	}
+	json_u64(&j, "total", n + c->exits[0]);
+	json_obj_end(&j);
+
+	json_obj_begin(&j, "devices");
+	json_u64(&j, "serial_tx_bytes", vm->uart.tx_bytes);
+	json_u64(&j, "mmio_reads", c->mmio_reads);
+	json_u64(&j, "mmio_writes", c->mmio_writes);
+	json_u64(&j, "unknown_port_reads", vm->bus.unknown_pio_reads);
+	json_u64(&j, "unknown_port_writes", vm->bus.unknown_pio_writes);
+	json_u64(&j, "hypercalls", c->hypercalls);
+	json_u64(&j, "hypercalls_unknown", c->hypercalls_unknown);
+	json_obj_end(&j);
+
+	json_obj_begin(&j, "dirty");
+	json_bool(&j, "enabled", vm->dirty.active);
+	json_u64(&j, "started_at", vm->dirty.started_at);
+	json_str(&j, "started_by", vm->dirty.active ? vm->dirty.started_by : "");
+	json_u64(&j, "write_protect_pages", vm->dirty.wp.count);
+	json_u64(&j, "ept_dirty_pages", vm->dirty.ad.count);
+	json_bool(&j, "agree", vm_dirty_agree(vm));
+	json_u64(&j, "invept", c->invept);
+	json_obj_end(&j);
+
+	json_obj_begin(&j, "memory");
+	json_u64(&j, "guest_ram_declared", o->vm.mem_size);
+	json_u64(&j, "guest_ram_allocated", rr->ps.guest_bytes);
+	json_u64(&j, "hv_table_bytes", rr->ps.hv_bytes);
+	json_u64(&j, "pool_peak_bytes", rr->ps.peak_bytes);
+	json_u64(&j, "lazy_frames", c->lazy_frames);
+	json_u64(&j, "loader_frames", c->prefault_frames);
+	json_u64(&j, "ept_table_pages", vm->ept->table_pages);
+	json_obj_end(&j);
+
+	/* Everything that varies from run to run sits under "host". */
+	json_obj_begin(&j, "host");
+	json_f64(&j, "wall_seconds", rr->wall);
+	json_f64(&j, "instructions_per_second",
+		 rr->wall > 0 ? (double)rr->vs.instructions / rr->wall : 0.0);
+	json_u64(&j, "maxrss_bytes", host_maxrss());
+	json_obj_end(&j);
+	json_end(&j);
+}
+
+/* Progress between run slices: instructions so far and the rate. */
+struct run_progress {
+	struct progress p;
+};
+
+static void show_progress(struct vm *vm, void *ctx)
+{
+	struct run_progress *rp = ctx;
+	double t;
+
+	if (!rp->p.enabled)
+		return;
+	t = now_seconds();
+	if (t - rp->p.start < 1.0 || t - rp->p.last < 0.2)
+		return;
+	rp->p.last = t;
+	fprintf(stderr, "\rhv run: %" PRIu64 " instructions, %.2f M/s  ", vm->insns,
+		(double)vm->insns / (t - rp->p.start) / 1e6);
+}
+
+static const struct vcpu_ops *pick_backend(const char *name)
+{
+	if (strcmp(name, "kvm") == 0)
+		return &vcpu_kvm_ops; /* NULL while the KVM backend is not linked */
+	return &vcpu_soft_ops;
+}
+
+int cmd_run(int argc, char **argv)
+{
+	struct run_opts o;
+	struct run_result rr = { 0 };
+	struct run_progress rp;
+	FILE *serial = NULL, *report;
+	struct vm *vm = NULL;
+	char err[512];
+	double t0;
+	int rc, status;
+
+	rc = parse_opts(argc, argv, &o);
+	if (rc >= 0)
+		return rc;
+	if (cli_mmu_config(o.tlb, o.pwc, &o.vm.mmu, err, sizeof(err)) != 0) {
+		fprintf(stderr, "hv run: %s\n", err);
+		return VM_STATUS_USAGE;
+	}
+	o.vm.ops = pick_backend(o.backend);
+	if (!o.vm.ops) {
+		fprintf(stderr, "hv run: the KVM backend is not built yet; use --backend soft\n");
+		return VM_STATUS_USAGE;
+	}
+	report = stdout;
+	/* In --json mode stdout carries only the JSON object. */
+	if (o.serial) {
+		serial = fopen(o.serial, "w");
+		if (!serial) {
+			fprintf(stderr, "hv run: --serial %s: %s\n", o.serial, strerror(errno));
+			return VM_STATUS_USAGE;
+		}
+		o.vm.serial_out = serial;
+	} else {
+		o.vm.serial_out = o.json ? stderr : stdout;
+	}
+	/* Keyboard input only from a terminal: a script's stdin stays untouched. */
+	o.vm.serial_in_fd = isatty(STDIN_FILENO) ? STDIN_FILENO : -1;
+
+	rc = vm_create(&o.vm, &vm, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "hv run: %s\n", err);
+		status = rc == -ENOMEM ? VM_STATUS_HOST : VM_STATUS_USAGE;
+		goto out_serial;
+	}
+	rc = vm_load(vm, o.kernel, o.append, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "hv run: %s\n", err);
+		status = VM_STATUS_USAGE;
+		goto out_vm;
+	}
+
+	progress_init(&rp.p, "hv run");
+	vm->progress = show_progress;
+	vm->progress_ctx = &rp;
+	t0 = now_seconds();
+	rc = vm_run(vm);
+	rr.wall = now_seconds() - t0;
+	progress_done(&rp.p);
+	fflush(o.vm.serial_out);
+	if (vm_dirty_harvest(vm) != 0)
+		fprintf(stderr, "hv run: could not collect the EPT dirty bits\n");
+
+	vm->ops->get_stats(vm->vcpu, &rr.vs);
+	hpool_get_stats(vm->pool, &rr.ps);
+	build_shape(vm, &o, &rr.shape);
+	status = vm->stop.status;
+	/* The diagnostic of a stop that is not the guest's own choice goes to
+	 * stderr as well, where a user looks first. */
+	if (vm->stop.reason != VM_STOP_DEBUG_EXIT && vm->stop.reason != VM_STOP_HLT)
+		fprintf(stderr, "hv run: %s: %s\n", vm_stop_name(vm->stop.reason), vm->stop.msg);
+	if (o.json)
+		report_json(report, vm, &o, &rr);
+	else
+		report_text(report, vm, &o, &rr);
+	fflush(report);
+	(void)rc;
+
+out_vm:
+	vm_destroy(vm);
+out_serial:
+	if (serial)
+		fclose(serial);
+	return status;
+}

@@ -1,1 +1,201 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * hv/vm.h - one virtual machine: guest RAM behind EPT, devices, a vCPU, and
+ * the exit loop that ties them together.
+ *
+ * Guest-physical map (the same under every memory policy):
+ *
+ *   [0, low)              RAM (low = min(--memory, 3 GiB))
+ *   [3 GiB, 4 GiB)        no RAM: device windows (HVTEST_BASE, ...) and holes
+ *   [4 GiB, 4 GiB + rest) RAM above 4 GiB when --memory is larger than 3 GiB
+ *
+ * The memory map handed to the guest also marks [0xa0000, 0x100000) reserved
+ * (the legacy VGA/BIOS area); hv still backs it with RAM, as a PC does.
+ *
+ * Any guest access to a GPA outside RAM reaches hv as an EPT violation or an
+ * MMIO exit: a device window is emulated, anything else stops the VM with a
+ * diagnostic (the "forbidden GPA" stop).
+ *
+ * Memory policies:
+ *   eager  every RAM byte is allocated and mapped at creation, with the largest
+ *          EPT pages that fit (capped by cfg.ept_page_shift);
+ *   lazy   nothing is mapped at creation; the EPT-violation handler allocates
+ *          and maps the frame (of the EPT page size) holding the faulting GPA
+ *          and resumes, so host memory follows what the guest touches.
+ *
+ * Dirty tracking (both methods run together so they can be compared):
+ *   write-protect  at the start point every RAM leaf loses W in EPT; a write
+ *                  violation records the 4 KiB page and gives W back to it;
+ *   EPT D bits     EPT A/D is on; the start point clears every D bit, the end
+ *                  of the run collects the leaves that have D set again.
+ */
+#ifndef HV_VM_H
+#define HV_VM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "ept/mmu.h"
+#include "hv/devices.h"
+#include "hv/loader.h"
+#include "hv/vcpu.h"
+
+/* Where RAM above the 32-bit device hole starts and where the hole starts. */
+#define VM_LOW_RAM_MAX  (3ULL << 30)
+#define VM_HIGH_RAM_GPA (4ULL << 30)
+
+/* Hypercalls (VMCALL with RAX = number; the result comes back in RAX). */
+#define HC_DIRTY_TRACK_START 1  /* start dirty tracking now; returns 0 */
+#define HC_ENOSYS ((uint64_t)-38)  /* unknown hypercall number */
+
+enum mem_policy {
+	MEM_EAGER = 0,
+	MEM_LAZY = 1,
+};
+
+struct vm_config {
+	uint64_t mem_size;          /* bytes of guest RAM, a multiple of 4 KiB */
+	unsigned ept_levels;        /* 4 or 5 */
+	unsigned ept_page_shift;    /* largest EPT page: 12, 21 or 30 */
+	enum mem_policy policy;
+	uint64_t dirty_track_after; /* start dirty tracking after this many instructions (0: never;
+	                               the guest may still start it with HC_DIRTY_TRACK_START) */
+	uint64_t max_insns;         /* stop after this many instructions (0: no limit) */
+	struct mmu_config mmu;      /* TLBs and paging-structure caches */
+	const struct vcpu_ops *ops; /* backend */
+	FILE *serial_out;           /* UART output (NULL: discarded) */
+	int serial_in_fd;           /* UART input (-1: none) */
+};
+
+/* Why the VM stopped. */
+enum vm_stop_reason {
+	VM_RUNNING = 0,
+	VM_STOP_DEBUG_EXIT,     /* guest wrote isa-debug-exit: status (v << 1) | 1 */
+	VM_STOP_HLT,            /* guest halted with nothing to wake it: status 0 */
+	VM_STOP_INSN_LIMIT,     /* --max-insns reached: status VM_STATUS_LIMIT */
+	VM_STOP_FORBIDDEN_GPA,  /* access to a GPA that is neither RAM nor a device */
+	VM_STOP_EPT_MISCONFIG,
+	VM_STOP_TRIPLE_FAULT,
+	VM_STOP_INTERNAL_ERROR, /* the backend could not continue (unsupported instruction...) */
+	VM_STOP_HOST_ERROR,     /* hv itself failed (out of frames...) */
+	VM_STOP_NREASONS
+};
+
+/* hv's exit statuses besides isa-debug-exit's (always odd) ones. */
+#define VM_STATUS_HALT   0
+#define VM_STATUS_USAGE  2   /* bad options or kernel file: the VM never ran */
+#define VM_STATUS_GUEST  4   /* the guest broke a rule: forbidden GPA, triple fault, ... */
+#define VM_STATUS_LIMIT  6   /* --max-insns reached */
+#define VM_STATUS_HOST   8   /* hv failed */
+
+struct vm_stop {
+	enum vm_stop_reason reason;
+	int status;             /* the process exit status to use */
+	uint64_t value;         /* isa-debug-exit: the value written */
+	uint64_t rip;           /* guest RIP at the stop */
+	char msg[512];          /* one or more lines of diagnostic */
+};
+
+/* EPT violations by what the handler did with them. */
+enum vm_viol_cause {
+	VIOL_LAZY_MAP = 0,   /* first touch of RAM under the lazy policy: mapped */
+	VIOL_DIRTY_LOG,      /* write to write-protected RAM during dirty tracking: logged */
+	VIOL_MMIO,           /* access to a device window: emulated */
+	VIOL_FORBIDDEN,      /* neither RAM nor a device: VM stopped */
+	VIOL_NCAUSES
+};
+
+struct vm_counters {
+	uint64_t exits[VCPU_EXIT_INTERNAL_ERROR + 1];  /* by enum vcpu_exit_reason */
+	uint64_t violations[VIOL_NCAUSES];
+	uint64_t mmio_reads, mmio_writes;
+	uint64_t hypercalls, hypercalls_unknown;
+	uint64_t lazy_frames;      /* frames mapped by the violation handler */
+	uint64_t prefault_frames;  /* frames mapped because hv wrote there (loader) */
+	uint64_t invept;           /* INVEPT single-context invalidations issued */
+};
+
+/* A set of 4 KiB guest pages (one bit each over the RAM span). */
+struct page_set {
+	uint64_t *bits;
+	uint64_t npages;   /* pages covered: (end of RAM) / 4 KiB */
+	uint64_t count;    /* pages in the set */
+};
+
+struct vm_dirty {
+	bool active;
+	uint64_t started_at;        /* instruction count when tracking started */
+	const char *started_by;     /* "option" or "hypercall" */
+	struct page_set wp;         /* pages logged by write-protect violations */
+	struct page_set ad;         /* pages with EPT D set, collected at the end */
+	bool harvested;
+};
+
+/*
+ * One VM.
+ *   cfg, pool, ept, mmu, ram[], nram, map[], nmap: set once by vm_create.
+ *   bus, uart, pci, hvtest: device instances, registered by vm_create; their
+ *     registers change as the guest uses them.
+ *   ops, vcpu: the backend, created by vm_create.
+ *   boot: filled by vm_load.
+ *   cnt, dirty, stop, insns: updated by vm_run only.
+ */
+struct vm {
+	struct vm_config cfg;
+	struct hpool *pool;
+	struct ept *ept;
+	struct mmu *mmu;
+	struct loader_region ram[2];     /* RAM as mapped in EPT */
+	unsigned nram;
+	struct loader_region map[LOADER_MAX_REGIONS]; /* the memory map the guest gets */
+	unsigned nmap;
+
+	struct dev_bus bus;
+	struct uart uart;
+	struct pci_host pci;
+	struct hvtest hvtest;
+
+	const struct vcpu_ops *ops;
+	struct vcpu *vcpu;
+	struct boot_state boot;
+
+	struct vm_counters cnt;
+	struct vm_dirty dirty;
+	struct vm_stop stop;
+	uint64_t insns;                  /* instructions retired so far */
+	void (*progress)(struct vm *vm, void *ctx);  /* called between run slices, may be NULL */
+	void *progress_ctx;
+};
+
+/* Build the VM: pool, EPT, MMU, RAM per the policy, devices, vCPU. On failure
+ * err says what went wrong. */
+int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t errlen) HV_MUST_CHECK;
+void vm_destroy(struct vm *vm);
+/* Load a kernel and set the vCPU's entry state. */
+int vm_load(struct vm *vm, const char *path, const char *cmdline, char *err,
+	    size_t errlen) HV_MUST_CHECK;
+/* Run until the VM stops; the outcome is in vm->stop. Returns 0, or -errno
+ * when hv itself failed (vm->stop says how). */
+int vm_run(struct vm *vm) HV_MUST_CHECK;
+/* Collect the EPT D-bit dirty set (once, after vm_run). */
+int vm_dirty_harvest(struct vm *vm) HV_MUST_CHECK;
+/* Do the two dirty sets hold exactly the same pages? */
+bool vm_dirty_agree(const struct vm *vm);
+
+/* Copy to/from guest RAM from the host side (loader, tests). -EFAULT when any
+ * byte is not RAM. Under the lazy policy a write maps what it touches. */
+int vm_write_gpa(struct vm *vm, uint64_t gpa, const void *src, uint64_t len) HV_MUST_CHECK;
+int vm_read_gpa(struct vm *vm, uint64_t gpa, void *dst, uint64_t len) HV_MUST_CHECK;
+/* Is [gpa, gpa+len) entirely guest RAM? */
+bool vm_gpa_is_ram(const struct vm *vm, uint64_t gpa, uint64_t len);
+
+const char *vm_stop_name(enum vm_stop_reason r);
+const char *vm_exit_name(enum vcpu_exit_reason r);
+const char *vm_viol_name(enum vm_viol_cause c);
+const char *mem_policy_name(enum mem_policy p);
+/* Decode an EPT-violation exit qualification into words ("read, GPA
+ * readable+executable, linear address valid, ..."). */
+void vm_decode_qual(uint64_t qual, char *buf, size_t len);
+
+#endif /* HV_VM_H */
