@@ -448,6 +448,7 @@ void report_mmu_text(FILE *f, const struct mmu_stats *st, const struct mmu_confi
 				: 0;
 	uint64_t histmax = 0;
 	unsigned first = grid_first_col(sh);
+	bool any_enabled = false;
 	char lab[16];
 
 	fprintf(f, "Translation: ");
@@ -485,6 +486,7 @@ void report_mmu_text(FILE *f, const struct mmu_stats *st, const struct mmu_confi
 
 		if (!struct_enabled(cfg, i))
 			continue;
+		any_enabled = true;
 		if (cfg->perfect[i])
 			snprintf(size, sizeof(size), "perfect");
 		else if (cfg->geom[i].ways == cfg->geom[i].entries)
@@ -499,6 +501,8 @@ void report_mmu_text(FILE *f, const struct mmu_stats *st, const struct mmu_confi
 			fprintf(f, " %8s", "-");
 		fprintf(f, " %12" PRIu64 "\n", cs->evictions);
 	}
+	if (!any_enabled)
+		fprintf(f, "  (no TLB or paging-structure cache enabled)\n");
 	fputc('\n', f);
 
 	fprintf(f, "  references per walk\n");

@@ -41,7 +41,8 @@ static void usage(FILE *f)
 		"\n%s"
 		"\n"
 		"examples:\n"
-		"  hv walk 0x7f1240001234                          cold: 24 references\n"
+		"  hv walk --tlb none --pwc none 0x7f1240001234    all 24 references\n"
+		"  hv walk 0x7f1240001234                          cold, Skylake caches\n"
 		"  hv walk --warm 0x7f1240001234                   cache hits shorten it\n"
 		"  hv walk --ept-perms --x 0x7f1240001234          EPT violation, qual 0x1a1\n"
 		"  hv walk --guest-page 2M --ept-page 2M 0x7f1240201234   15 references\n"
@@ -141,30 +142,33 @@ static void print_ref(unsigned n, const struct walk_ref *r, bool native)
 {
 	char flags[64];
 	uint64_t addr = r->value & EPT_ADDR_MASK;
+	const char *what = ref_is_leaf(r) ? "page" : "table";
 
 	if (r->ept_level > 0) {
 		unsigned idx = (unsigned)((r->entry_hpa & 0xfff) / 8);
 
-		printf("  %2u  EPT %s[%u]  for GPA 0x%" PRIx64 " (%s%s)\n", n,
-		       entry_name[r->ept_level], idx, r->gpa,
-		       r->guest_level ? "guest " : "", table_name[r->guest_level]);
+		printf("  %2u  EPT %s[%u] for GPA 0x%" PRIx64 " (%s%s) -> %s HPA 0x%" PRIx64 "\n",
+		       n, entry_name[r->ept_level], idx, r->gpa, r->guest_level ? "guest " : "",
+		       table_name[r->guest_level], what, addr);
 		ept_entry_flags(r->value, (unsigned)r->ept_level, flags, sizeof(flags));
-		printf("      at HPA 0x%" PRIx64 " = 0x%016" PRIx64 "  %s -> %s HPA 0x%" PRIx64 "\n",
-		       r->entry_hpa, r->value, flags, ref_is_leaf(r) ? "page" : "table", addr);
+		printf("      at HPA 0x%" PRIx64 " = 0x%016" PRIx64 "  %s\n", r->entry_hpa, r->value,
+		       flags);
 	} else {
 		unsigned idx = (unsigned)((r->gpa & 0xfff) / 8);
 
-		printf("  %2u  guest %s[%u]\n", n, entry_name[r->guest_level], idx);
+		/* Bit 12 of a large-page entry is PAT, not address. */
+		if (ref_is_leaf(r) && r->guest_level > 1)
+			addr &= ~(uint64_t)PTE_PAT_LARGE;
+		printf("  %2u  guest %s[%u]", n, entry_name[r->guest_level], idx);
+		if (r->value & PTE_P)
+			printf(" -> %s %s 0x%" PRIx64, what, native ? "HPA" : "GPA", addr);
+		printf("\n");
 		guest_entry_flags(r->value, (unsigned)r->guest_level, flags, sizeof(flags));
 		if (native)
 			printf("      at HPA 0x%" PRIx64, r->entry_hpa);
 		else
 			printf("      at GPA 0x%" PRIx64 " HPA 0x%" PRIx64, r->gpa, r->entry_hpa);
-		printf(" = 0x%016" PRIx64 "  %s", r->value, flags);
-		if (r->value & PTE_P)
-			printf(" -> %s %s 0x%" PRIx64, ref_is_leaf(r) ? "page" : "table",
-			       native ? "HPA" : "GPA", addr & ~(uint64_t)(ref_is_leaf(r) && r->guest_level > 1 ? PTE_PAT_LARGE : 0));
-		printf("\n");
+		printf(" = 0x%016" PRIx64 "  %s\n", r->value, flags);
 	}
 }
 
