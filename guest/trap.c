@@ -62,19 +62,20 @@ void cpu_tables_init(void)
 	gdt[6] = base >> 32;
 
 	struct table_register gdtr = { sizeof(gdt) - 1, (uint64_t)gdt };
+	/*
+	 * CS keeps selector 0x08, which describes the same 64-bit code segment in
+	 * the boot GDT and in this one, so it needs no far jump to reload; the
+	 * data selectors are reloaded for form (their bases are ignored in long
+	 * mode anyway, SDM 3.4.4).
+	 */
 	__asm__ volatile("lgdt %0\n\t"
-			 "pushq %1\n\t" /* reload CS with a far return */
-			 "leaq 1f(%%rip), %%rax\n\t"
-			 "pushq %%rax\n\t"
-			 "lretq\n"
-			 "1:\n\t"
-			 "movl %2, %%eax\n\t"
+			 "movl %1, %%eax\n\t"
 			 "movl %%eax, %%ds\n\t"
 			 "movl %%eax, %%es\n\t"
 			 "movl %%eax, %%ss\n\t"
-			 "ltr %w3"
+			 "ltr %w2"
 			 :
-			 : "m"(gdtr), "i"(SEL_KCODE), "i"(SEL_KDATA), "r"(SEL_TSS)
+			 : "m"(gdtr), "i"(SEL_KDATA), "r"(SEL_TSS)
 			 : "rax", "memory");
 
 	for (unsigned v = 0; v < 32; v++)

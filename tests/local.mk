@@ -6,6 +6,10 @@ EXTRA_DIST += tests/testutil.h
 TESTS += tests/cli_test.sh
 EXTRA_DIST += tests/cli_test.sh
 
+# The guest kernel under QEMU: every workload's RESULT line and exit status.
+TESTS += tests/guest_qemu_test.sh
+EXTRA_DIST += tests/guest_qemu_test.sh
+
 # The VM's loader and device models (hv/), each tested alone.
 check_PROGRAMS += tests/loader_test tests/devices_test
 TESTS += tests/loader_test tests/devices_test
