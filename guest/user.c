@@ -5,7 +5,8 @@
  * It forks, and parent and child both write the same variable. Before the
  * writes the two processes share every page, read-only; the kernel gives
  * each writer its own copy on the first write (copy-on-write), so each
- * process keeps seeing its own value.
+ * process keeps seeing its own value. A second child then tries to read
+ * kernel memory and is killed for it.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -106,7 +107,28 @@ static int user_main(void)
 	add("cow: parent writes 300, reads ");
 	add_num(value);
 	flush();
-	return (status == 7 && seen == 100 && value == 300) ? 0 : 1;
+
+	/*
+	 * A second child reads the kernel's own memory. The kernel is mapped in
+	 * every address space but with U=0, so the read faults and the kernel
+	 * kills the child: the same page tables that share memory also guard it.
+	 */
+	if (sys_fork() == 0) {
+		add("cow: child pid ");
+		add_num(sys_getpid());
+		add(" reads kernel memory at 0x100000");
+		flush();
+		long stolen = *(volatile long *)0x100000;
+		add("cow: ... and got ");
+		add_num(stolen);
+		flush();
+		sys_exit(0);
+	}
+	long killed = sys_wait();
+	add("cow: parent: second child exited with status ");
+	add_num(killed);
+	flush();
+	return (status == 7 && seen == 100 && value == 300 && killed == -1) ? 0 : 1;
 }
 
 void __attribute__((section(".text.start"), noreturn)) _ustart(void)

@@ -318,7 +318,7 @@ static struct outcome run_one(const struct options *o)
 			r = run_chase(o);
 		uint64_t pages = region_faults();
 		region_teardown();
-		kprintf("%s: %lu %s pages were mapped on demand, all freed\n", w, pages,
+		kprintf("%s: %lu pages of %s mapped on demand, all freed\n", w, pages,
 			o->huge ? "2 MiB" : "4 KiB");
 	} else if (is(w, "cow")) {
 		r = run_cow();

@@ -89,7 +89,7 @@ a=$(checksum_of chase)
 if [ -n "$a" ] && [ "$a" != "$b" ]; then pass; else fail "chase seed 1 and 7 gave '$a' and '$b'"; fi
 
 # One demand fault per 4 KiB page of a 16 MiB region touched everywhere.
-if grep -q '^random: 4096 4 KiB pages were mapped on demand, all freed$' "$tmp/random"; then
+if grep -q '^random: 4096 pages of 4 KiB mapped on demand, all freed$' "$tmp/random"; then
 	pass
 else
 	fail "random: expected 4096 demand-zero pages"
@@ -99,6 +99,12 @@ if grep -q '^cow: parent: child exited with status 7, parent reads 100$' "$tmp/c
 	pass
 else
 	fail "cow: parent did not read its own value"
+fi
+# SDM 4.6: ring 3 may not read a U=0 page; error 0x5 = present | user.
+if grep -q '^cow: pid 3 killed: page fault at 0x100000, error 0x5,' "$tmp/cow"; then
+	pass
+else
+	fail "cow: a user read of kernel memory was not refused"
 fi
 # SDM 4.7: write to a present read-only page 0x3, fetch from an NX page 0x11.
 if grep -q 'write the read-only page *-> #PF error 0x3 ' "$tmp/protect" &&
