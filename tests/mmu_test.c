@@ -1,2 +1,1055 @@
 /* SPDX-License-Identifier: MIT */
-int main(void) { return 77; }
+/*
+ * tests/mmu_test.c - the composed translation: guest paging rules, the 2D
+ * walk's reference counts, TLBs, paging-structure caches and invalidation.
+ *
+ * Every expected value is architectural (SDM Vol. 3A ch. 4, Vol. 3C ch. 28-29)
+ * and worked out by hand in the comment beside it; none is computed by the
+ * code under test.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tests/testutil.h"
+#include "ept/mmu.h"
+#include "ept/tlb.h"
+
+#define MiB (1ULL << 20)
+#define GiB (1ULL << 30)
+#define WB_ATTRS (EPT_RWX | ((uint64_t)EPT_MT_WB << EPT_MT_SHIFT))
+
+/* Guest-physical layout used by every test: 1 GiB of RAM at GPA 0. */
+#define TABLE_GPA  (1 * MiB)
+#define TABLE_LEN  (256 * 1024)
+#define DATA_GPA   (32 * MiB)
+#define DATA_GVA   0x00007f0000200000ULL
+
+struct env {
+	struct hpool *pool;
+	struct ept *ept;           /* NULL: native */
+	struct gpt_builder *b;
+	struct mmu *mmu;
+	struct mmu_ctx ctx;
+	uint64_t ram;              /* HPA of GPA 0 */
+};
+
+struct env_opts {
+	unsigned guest_levels;     /* 4 or 5 */
+	unsigned ept_levels;       /* 4 or 5; 0 = native */
+	unsigned ept_shift;        /* largest EPT page */
+	bool ad;
+	const char *preset;        /* default "none" */
+	const struct mmu_config *cfg;
+};
+
+static void env_init(struct env *env, const struct env_opts *o)
+{
+	struct ept_caps caps = { .exec_only = true, .page_1g = true };
+	struct mmu_config cfg;
+
+	memset(env, 0, sizeof(*env));
+	assert_ok(hpool_create(4 * GiB, &env->pool));
+	assert_ok(hpool_alloc(env->pool, GiB, FRAME_GUEST, &env->ram));
+	if (o->ept_levels) {
+		assert_ok(ept_create(env->pool, o->ept_levels, o->ad, &caps, &env->ept));
+		assert_ok(ept_map(env->ept, 0, env->ram, GiB, WB_ATTRS,
+				  1ULL << (o->ept_shift ? o->ept_shift : PAGE_SHIFT_4K)));
+		assert_ok(gpt_builder_create(env->pool, env->ept, o->guest_levels, TABLE_GPA,
+					     TABLE_LEN, &env->b));
+	} else {
+		/* Native: guest-physical is host-physical. */
+		assert_ok(gpt_builder_create(env->pool, NULL, o->guest_levels, env->ram + TABLE_GPA,
+					     TABLE_LEN, &env->b));
+	}
+	if (o->cfg)
+		cfg = *o->cfg;
+	else
+		assert_ok(mmu_config_preset(o->preset ? o->preset : "none", &cfg));
+	assert_ok(mmu_create(env->pool, &cfg, &env->mmu));
+	env->ctx.cr0 = CR0_PE | CR0_PG | CR0_WP;
+	env->ctx.cr4 = CR4_PAE | CR4_PGE | (o->guest_levels == 5 ? CR4_LA57 : 0);
+	env->ctx.efer = EFER_LME | EFER_LMA | EFER_NXE;
+	env->ctx.cr3 = gpt_builder_cr3(env->b);
+	env->ctx.vpid = 1;
+	env->ctx.ept = env->ept;
+}
+
+static void env_fini(struct env *env)
+{
+	mmu_destroy(env->mmu);
+	gpt_builder_destroy(env->b);
+	if (env->ept)
+		ept_destroy(env->ept);
+	hpool_destroy(env->pool);
+}
+
+/* Guest RAM GPA (or native HPA-as-GPA) -> HPA. */
+static uint64_t ram_hpa(const struct env *env, uint64_t gpa)
+{
+	return env->ept ? env->ram + gpa : gpa;
+}
+
+static uint64_t data_gpa(const struct env *env, uint64_t off)
+{
+	return (env->ept ? 0 : env->ram) + DATA_GPA + off;
+}
+
+static uint64_t peek_entry(const struct env *env, uint64_t gva, unsigned level)
+{
+	uint64_t gpa = gpt_entry_gpa(env->b, gva, level);
+
+	assert_int_not_equal(gpa, 0);
+	return hpool_read64(env->pool, ram_hpa(env, gpa));
+}
+
+static void poke_entry(struct env *env, uint64_t gva, unsigned level, uint64_t v)
+{
+	uint64_t gpa = gpt_entry_gpa(env->b, gva, level);
+
+	assert_int_not_equal(gpa, 0);
+	hpool_write64(env->pool, ram_hpa(env, gpa), v);
+}
+
+static struct mmu_result xlate(struct env *env, uint64_t gva, unsigned access)
+{
+	struct mmu_result r;
+
+	mmu_translate(env->mmu, &env->ctx, gva, access, &r);
+	return r;
+}
+
+static unsigned refs_of(struct env *env, uint64_t gva, unsigned access)
+{
+	struct mmu_result r = xlate(env, gva, access);
+
+	assert_int_equal(r.status, MMU_OK);
+	return r.refs;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Reference counts with every cache off (facts §3)                         */
+/* ------------------------------------------------------------------------ */
+
+static unsigned full_walk(unsigned gl, unsigned el, unsigned eshift, unsigned gshift)
+{
+	struct env_opts o = { .guest_levels = gl, .ept_levels = el, .ept_shift = eshift };
+	struct env env;
+	struct mmu_result r;
+	uint64_t gva = gshift == PAGE_SHIFT_1G ? 0x40000000ULL : DATA_GVA;
+	uint64_t gpa = gshift == PAGE_SHIFT_1G ? (el ? 0 : 0) : DATA_GPA;
+
+	env_init(&env, &o);
+	if (!el && gshift == PAGE_SHIFT_1G)
+		gpa = env.ram;   /* native: a 1 GiB page must be 1 GiB aligned in HPA */
+	else if (!el)
+		gpa = env.ram + DATA_GPA;
+	assert_ok(gpt_map(env.b, gva, gpa, 1ULL << gshift, PTE_W, gshift));
+	r = xlate(&env, gva + 0x123, ACC_READ);
+	assert_int_equal(r.status, MMU_OK);
+	assert_int_equal(r.hpa, (el ? env.ram + gpa : gpa) + 0x123);
+	/* Cold and warm walks cost the same: nothing is cached. */
+	assert_int_equal(refs_of(&env, gva + 0x123, ACC_READ), r.refs);
+	env_fini(&env);
+	return r.refs;
+}
+
+/* (n+1)(m+1)-1 for n guest and m EPT levels. */
+static void test_refs_4k(void **state)
+{
+	assert_int_equal(full_walk(4, 4, 12, 12), 24);
+	assert_int_equal(full_walk(5, 5, 12, 12), 35);
+	assert_int_equal(full_walk(4, 5, 12, 12), 29);
+	assert_int_equal(full_walk(5, 4, 12, 12), 29);
+	assert_int_equal(full_walk(4, 0, 12, 12), 4);    /* native */
+	assert_int_equal(full_walk(5, 0, 12, 12), 5);
+}
+
+/* Large pages shorten a dimension: sum over guest steps of (m_i + 1), plus m. */
+static void test_refs_large(void **state)
+{
+	assert_int_equal(full_walk(4, 4, 12, 21), 19);   /* 3 guest steps x 5 + 4 */
+	assert_int_equal(full_walk(4, 4, 21, 12), 19);   /* 4 x (3+1) + 3 */
+	assert_int_equal(full_walk(4, 4, 21, 21), 15);   /* 3 x 4 + 3 */
+	assert_int_equal(full_walk(4, 4, 30, 12), 14);   /* 4 x 3 + 2 */
+	assert_int_equal(full_walk(4, 4, 30, 30), 8);    /* 2 x 3 + 2 */
+	assert_int_equal(full_walk(4, 0, 0, 21), 3);     /* native 2M */
+}
+
+/* facts §3: in the 4/4 grid, references 5, 10, 15, 20 are the guest entries. */
+static void test_grid_4_4(void **state)
+{
+	struct env_opts o = { .guest_levels = 4, .ept_levels = 4 };
+	const struct mmu_stats *st;
+	struct walk_trace tr;
+	struct mmu_result r;
+	struct env env;
+	unsigned row, col, i;
+
+	env_init(&env, &o);
+	assert_ok(gpt_map(env.b, DATA_GVA, DATA_GPA, 4096, PTE_W, 12));
+	mmu_translate_traced(env.mmu, &env.ctx, DATA_GVA, ACC_READ, &r, &tr);
+	assert_int_equal(r.status, MMU_OK);
+	assert_int_equal(tr.n, 24);
+	for (i = 0; i < 24; i++) {
+		bool guest = (i + 1) % 5 == 0 && i < 20;
+
+		assert_int_equal(tr.ref[i].ept_level, guest ? 0 : 4 - (int)(i % 5));
+		assert_int_equal(tr.ref[i].guest_level, i < 20 ? 4 - (int)(i / 5) : 0);
+		assert_int_not_equal(tr.ref[i].value & 1, 0);   /* every entry read was present */
+	}
+	/* The guest PML4 entry lives at CR3 + index*8. */
+	assert_int_equal(tr.ref[4].gpa, TABLE_GPA + ((DATA_GVA >> 39) & 511) * 8);
+	assert_int_equal(tr.ref[23].gpa, DATA_GPA);
+
+	st = mmu_stats(env.mmu);
+	for (row = 0; row < GRID_ROWS; row++)
+		for (col = 0; col < GRID_COLS; col++) {
+			uint64_t want = 0;
+
+			if (row <= 3 && col >= 1)
+				want = 1;        /* 4 EPT refs + the guest entry */
+			if (row == 4 && col >= 1 && col <= 4)
+				want = 1;        /* the final GPA: EPT levels 4..1 */
+			assert_int_equal(st->grid[row][col], want);
+		}
+	assert_int_equal(st->walks, 1);
+	assert_int_equal(st->walk_refs, 24);
+	assert_int_equal(st->refs_hist[24], 1);
+	env_fini(&env);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Reference experiments with caches (facts §3)                             */
+/* ------------------------------------------------------------------------ */
+
+static void cfg_only(struct mmu_config *c, const enum tlb_id *ids, unsigned n, bool perfect)
+{
+	unsigned i;
+
+	assert_ok(mmu_config_preset("none", c));
+	for (i = 0; i < n; i++) {
+		if (perfect) {
+			c->perfect[ids[i]] = true;
+		} else {
+			c->geom[ids[i]].entries = 64;
+			c->geom[ids[i]].ways = 4;
+		}
+	}
+}
+
+static unsigned second_walk(unsigned el, const enum tlb_id *ids, unsigned n, bool *hit)
+{
+	struct env_opts o = { .guest_levels = 4, .ept_levels = el };
+	struct mmu_config cfg;
+	struct mmu_result r;
+	struct env env;
+	unsigned first;
+
+	cfg_only(&cfg, ids, n, true);
+	o.cfg = &cfg;
+	env_init(&env, &o);
+	assert_ok(gpt_map(env.b, DATA_GVA, data_gpa(&env, 0), 4096, PTE_W, 12));
+	/* The first walk may already profit (the guest tables share upper
+	 * GPA bits); the second sees everything the first one filled. */
+	first = refs_of(&env, DATA_GVA, ACC_READ);
+	r = xlate(&env, DATA_GVA + 8, ACC_READ);
+	assert_true(first >= r.refs);
+	assert_int_equal(r.status, MMU_OK);
+	assert_int_equal(r.hpa, ram_hpa(&env, data_gpa(&env, 8)));
+	if (hit)
+		*hit = r.tlb_hit;
+	env_fini(&env);
+	return r.refs;
+}
+
+static void test_refs_cached(void **state)
+{
+	static const enum tlb_id nested[] = { NESTED_TLB };
+	static const enum tlb_id gp[] = { PWC_GP_PML4, PWC_GP_PDPTE, PWC_GP_PDE };
+	static const enum tlb_id pde2[] = { PWC_PDE, PWC_GP_PDE };
+	static const enum tlb_id pde3[] = { PWC_PDE, PWC_GP_PDE, NESTED_TLB };
+	static const enum tlb_id tlb[] = { TLB_L1D_4K };
+	static const enum tlb_id pde[] = { PWC_PDE };
+	static const enum tlb_id pdpte[] = { PWC_PDPTE };
+	static const enum tlb_id pml4[] = { PWC_PML4 };
+	bool hit;
+
+	/* Perfect nested TLB: the five GPAs hit, only the 4 guest entries remain. */
+	assert_int_equal(second_walk(4, nested, 1, NULL), 4);
+	/* Perfect EPT upper-level caches: 5 EPT leaf refs + 4 guest entries. */
+	assert_int_equal(second_walk(4, gp, 3, NULL), 9);
+	/* Combined PDE hit (PTE read) + guest-physical PDE hit (EPT PTE read). */
+	assert_int_equal(second_walk(4, pde2, 2, NULL), 2);
+	/* ... and the final GPA in the nested TLB. */
+	assert_int_equal(second_walk(4, pde3, 3, NULL), 1);
+	/* Combined TLB hit: no reference at all. */
+	assert_int_equal(second_walk(4, tlb, 1, &hit), 0);
+	assert_true(hit);
+	/* Native paging-structure caches: PDE hit 1, PDPTE 2, PML4 3. */
+	assert_int_equal(second_walk(0, pde, 1, NULL), 1);
+	assert_int_equal(second_walk(0, pdpte, 1, NULL), 2);
+	assert_int_equal(second_walk(0, pml4, 1, NULL), 3);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Permission matrix (SDM 4.6) and error codes (SDM 4.7)                    */
+/* ------------------------------------------------------------------------ */
+
+enum where { AT_LEAF, AT_PDE, AT_PDPTE, AT_PML4 };
+
+struct perm_case {
+	const char *rule;
+	uint64_t leaf;          /* PTE flags besides P */
+	enum where where;       /* which upper entry `upper_clear`/`upper_set` change */
+	uint64_t upper_clear, upper_set;
+	uint64_t cr0_extra_clear, cr4_extra;
+	bool nxe_off, ac;
+	unsigned cpl, access;
+	enum mmu_status status;
+	uint32_t ec;
+};
+
+#define R ACC_READ
+#define W ACC_WRITE
+#define X ACC_FETCH
+#define IMP ACC_IMPLICIT_SV
+
+static const struct perm_case perm_cases[] = {
+	{ "user read of a user page", PTE_W | PTE_U, AT_LEAF, 0, 0, 0, 0, false, false, 3, R, MMU_OK, 0 },
+	{ "user write needs R/W=1", PTE_U, AT_LEAF, 0, 0, 0, 0, false, false, 3, W, MMU_PAGE_FAULT, PF_P | PF_W | PF_U },
+	{ "user read needs U/S=1", PTE_W, AT_LEAF, 0, 0, 0, 0, false, false, 3, R, MMU_PAGE_FAULT, PF_P | PF_U },
+	{ "user fetch of XD page", PTE_W | PTE_U | PTE_XD, AT_LEAF, 0, 0, 0, 0, false, false, 3, X, MMU_PAGE_FAULT, PF_P | PF_U | PF_I },
+	{ "U/S=0 in the PDE wins", PTE_W | PTE_U, AT_PDE, PTE_U, 0, 0, 0, false, false, 3, R, MMU_PAGE_FAULT, PF_P | PF_U },
+	{ "XD in the PDPTE wins", PTE_W | PTE_U, AT_PDPTE, 0, PTE_XD, 0, 0, false, false, 3, X, MMU_PAGE_FAULT, PF_P | PF_U | PF_I },
+	{ "R/W=0 in the PML4E wins", PTE_W | PTE_U, AT_PML4, PTE_W, 0, 0, 0, false, false, 3, W, MMU_PAGE_FAULT, PF_P | PF_W | PF_U },
+	{ "user write, all writable", PTE_W | PTE_U, AT_LEAF, 0, 0, 0, 0, false, false, 3, W, MMU_OK, 0 },
+	{ "supervisor write, WP=1, R/W=0", 0, AT_LEAF, 0, 0, 0, 0, false, false, 0, W, MMU_PAGE_FAULT, PF_P | PF_W },
+	{ "supervisor write, WP=0 ignores R/W", 0, AT_LEAF, 0, 0, CR0_WP, 0, false, false, 0, W, MMU_OK, 0 },
+	{ "supervisor write to user RO page, WP=0", PTE_U, AT_LEAF, 0, 0, CR0_WP, 0, false, false, 0, W, MMU_OK, 0 },
+	{ "supervisor write to user RO page, WP=1", PTE_U, AT_LEAF, 0, 0, 0, 0, false, false, 0, W, MMU_PAGE_FAULT, PF_P | PF_W },
+	{ "SMAP, AC=0: supervisor read of user page", PTE_W | PTE_U, AT_LEAF, 0, 0, 0, CR4_SMAP, false, false, 0, R, MMU_PAGE_FAULT, PF_P },
+	{ "SMAP, AC=1: explicit read allowed", PTE_W | PTE_U, AT_LEAF, 0, 0, 0, CR4_SMAP, false, true, 0, R, MMU_OK, 0 },
+	{ "SMAP, AC=1: implicit read ignores AC", PTE_W | PTE_U, AT_LEAF, 0, 0, 0, CR4_SMAP, false, true, 0, R | IMP, MMU_PAGE_FAULT, PF_P },
+	{ "SMAP: implicit read at CPL 3 is supervisor", PTE_W | PTE_U, AT_LEAF, 0, 0, 0, CR4_SMAP, false, true, 3, R | IMP, MMU_PAGE_FAULT, PF_P },
+	{ "implicit read of supervisor page at CPL 3", PTE_W, AT_LEAF, 0, 0, 0, 0, false, false, 3, R | IMP, MMU_OK, 0 },
+	{ "SMAP, AC=1: write needs R/W with WP=1", PTE_U, AT_LEAF, 0, 0, 0, CR4_SMAP, false, true, 0, W, MMU_PAGE_FAULT, PF_P | PF_W },
+	{ "SMAP, AC=1: write to writable user page", PTE_U | PTE_W, AT_LEAF, 0, 0, 0, CR4_SMAP, false, true, 0, W, MMU_OK, 0 },
+	{ "SMAP, AC=0: write, WP=0", PTE_U | PTE_W, AT_LEAF, 0, 0, CR0_WP, CR4_SMAP, false, false, 0, W, MMU_PAGE_FAULT, PF_P | PF_W },
+	{ "SMEP: supervisor fetch from user page", PTE_W | PTE_U, AT_LEAF, 0, 0, 0, CR4_SMEP, false, false, 0, X, MMU_PAGE_FAULT, PF_P | PF_I },
+	{ "no SMEP: supervisor fetch from user page", PTE_W | PTE_U, AT_LEAF, 0, 0, 0, 0, false, false, 0, X, MMU_OK, 0 },
+	{ "SMEP: user fetch from user page", PTE_U, AT_LEAF, 0, 0, 0, CR4_SMEP, false, false, 3, X, MMU_OK, 0 },
+	{ "SMEP does not apply to data", PTE_W | PTE_U, AT_LEAF, 0, 0, 0, CR4_SMEP, false, false, 0, W, MMU_OK, 0 },
+	{ "supervisor fetch, XD=1", PTE_W | PTE_XD, AT_LEAF, 0, 0, 0, 0, false, false, 0, X, MMU_PAGE_FAULT, PF_P | PF_I },
+	{ "XD at the PML4E, supervisor fetch", PTE_W, AT_PML4, 0, PTE_XD, 0, 0, false, false, 0, X, MMU_PAGE_FAULT, PF_P | PF_I },
+	{ "XD does not restrict reads", PTE_W | PTE_XD, AT_LEAF, 0, 0, 0, 0, false, false, 0, R, MMU_OK, 0 },
+	{ "not present leaf, user read", 0 /* P cleared below */, AT_LEAF, PTE_P, 0, 0, 0, false, false, 3, R, MMU_PAGE_FAULT, PF_U },
+	{ "not present PDPTE, supervisor write", PTE_W, AT_PDPTE, PTE_P, 0, 0, 0, false, false, 0, W, MMU_PAGE_FAULT, PF_W },
+	{ "not present leaf, fetch with NXE: I/D", 0, AT_LEAF, PTE_P, 0, 0, 0, false, false, 0, X, MMU_PAGE_FAULT, PF_I },
+	{ "not present leaf, fetch, NXE=0 SMEP=0: no I/D", 0, AT_LEAF, PTE_P, 0, 0, 0, true, false, 0, X, MMU_PAGE_FAULT, 0 },
+	{ "not present, fetch, NXE=0 SMEP=1: I/D", 0, AT_LEAF, PTE_P, 0, 0, CR4_SMEP, true, false, 0, X, MMU_PAGE_FAULT, PF_I },
+	{ "XD reserved when NXE=0", PTE_W | PTE_XD, AT_LEAF, 0, 0, 0, 0, true, false, 0, R, MMU_PAGE_FAULT, PF_P | PF_RSVD },
+	{ "XD reserved in the PDE when NXE=0", PTE_W, AT_PDE, 0, PTE_XD, 0, 0, true, false, 3, W, MMU_PAGE_FAULT, PF_P | PF_W | PF_U | PF_RSVD },
+	{ "PS reserved in the PML4E", PTE_W, AT_PML4, 0, PTE_PS, 0, 0, false, false, 0, R, MMU_PAGE_FAULT, PF_P | PF_RSVD },
+	{ "reserved fetch with NXE: RSVD and I/D", PTE_W, AT_PML4, 0, PTE_PS, 0, 0, false, false, 0, X, MMU_PAGE_FAULT, PF_P | PF_RSVD | PF_I },
+};
+
+static uint64_t where_level(enum where w) { return w == AT_LEAF ? 1 : w == AT_PDE ? 2 : w == AT_PDPTE ? 3 : 4; }
+
+static void test_permission_matrix(void **state)
+{
+	struct env_opts o = { .guest_levels = 4, .ept_levels = 4 };
+	unsigned i;
+
+	for (i = 0; i < sizeof(perm_cases) / sizeof(perm_cases[0]); i++) {
+		const struct perm_case *c = &perm_cases[i];
+		unsigned lvl = (unsigned)where_level(c->where), l;
+		struct mmu_result r;
+		struct env env;
+		uint64_t e;
+
+		env_init(&env, &o);
+		assert_ok(gpt_map(env.b, DATA_GVA, DATA_GPA, 4096, c->leaf & ~PTE_XD, 12));
+		e = peek_entry(&env, DATA_GVA, 1);
+		poke_entry(&env, DATA_GVA, 1, e | (c->leaf & PTE_XD));
+		e = peek_entry(&env, DATA_GVA, lvl);
+		poke_entry(&env, DATA_GVA, lvl, (e & ~c->upper_clear) | c->upper_set);
+		env.ctx.cr0 &= ~c->cr0_extra_clear;
+		env.ctx.cr4 |= c->cr4_extra;
+		if (c->nxe_off)
+			env.ctx.efer &= ~EFER_NXE;
+		env.ctx.rflags = c->ac ? RFLAGS_AC : 0;
+		env.ctx.cpl = c->cpl;
+		r = xlate(&env, DATA_GVA + 0x10, c->access);
+		if (r.status != c->status || r.pf_error != c->ec)
+			print_message("case %u \"%s\": status %d ec %#x\n", i, c->rule, r.status,
+				      r.pf_error);
+		assert_int_equal(r.status, c->status);
+		assert_int_equal(r.pf_error, c->ec);
+		if (r.status == MMU_OK) {
+			/* SDM 4.8: A on every level used, D only on the leaf and only on writes. */
+			e = peek_entry(&env, DATA_GVA, 1);
+			assert_int_not_equal(e & PTE_A, 0);
+			assert_int_equal(!!(e & PTE_D), !!(c->access & ACC_WRITE));
+			for (l = 2; l <= 4; l++) {
+				e = peek_entry(&env, DATA_GVA, l);
+				assert_int_not_equal(e & PTE_A, 0);
+				assert_int_equal(e & PTE_D, 0);
+			}
+			assert_int_equal(r.hpa, env.ram + DATA_GPA + 0x10);
+		} else {
+			assert_int_equal(r.gva, DATA_GVA + 0x10);
+			/* A faulting access sets neither A nor D on the leaf. */
+			if (c->where != AT_LEAF || !(c->upper_clear & PTE_P)) {
+				e = hpool_read64(env.pool, env.ram + gpt_entry_gpa(env.b, DATA_GVA, 1));
+				assert_int_equal(e & (PTE_A | PTE_D), 0);
+			}
+		}
+		env_fini(&env);
+	}
+}
+
+/* SDM 4.5: large-page address bits below the page size are reserved. */
+static void test_reserved_large(void **state)
+{
+	struct env_opts o = { .guest_levels = 4, .ept_levels = 4 };
+	struct mmu_result r;
+	struct env env;
+	uint64_t e;
+
+	env_init(&env, &o);
+	assert_ok(gpt_map(env.b, 0x40000000ULL, 0, GiB, PTE_W, 30));
+	assert_ok(gpt_map(env.b, DATA_GVA, DATA_GPA, 2 * MiB, PTE_W, 21));
+	e = peek_entry(&env, DATA_GVA, 2);
+	poke_entry(&env, DATA_GVA, 2, e | (1ULL << 13));      /* 2 MiB: bits 20:13 */
+	r = xlate(&env, DATA_GVA, ACC_READ);
+	assert_int_equal(r.status, MMU_PAGE_FAULT);
+	assert_int_equal(r.pf_error, PF_P | PF_RSVD);
+	poke_entry(&env, DATA_GVA, 2, e | PTE_PAT_LARGE);      /* bit 12 is PAT: fine */
+	assert_int_equal(xlate(&env, DATA_GVA, ACC_READ).status, MMU_OK);
+	e = peek_entry(&env, 0x40000000ULL, 3);
+	poke_entry(&env, 0x40000000ULL, 3, e | (1ULL << 29)); /* 1 GiB: bits 29:13 */
+	r = xlate(&env, 0x40001000ULL, ACC_WRITE);
+	assert_int_equal(r.status, MMU_PAGE_FAULT);
+	assert_int_equal(r.pf_error, PF_P | PF_W | PF_RSVD);
+	env_fini(&env);
+}
+
+/* SDM 3.3.7.1: bits 63:47 (63:56 with LA57) must equal bit 47 (56). */
+static void test_noncanonical(void **state)
+{
+	struct env_opts o4 = { .guest_levels = 4, .ept_levels = 4 };
+	struct env_opts o5 = { .guest_levels = 5, .ept_levels = 4 };
+	struct mmu_result r;
+	struct env env;
+
+	env_init(&env, &o4);
+	r = xlate(&env, 0x0000800000000000ULL, ACC_READ);
+	assert_int_equal(r.status, MMU_NONCANONICAL);
+	assert_int_equal(r.refs, 0);
+	r = xlate(&env, 0xffff7fffffffffffULL, ACC_WRITE);
+	assert_int_equal(r.status, MMU_NONCANONICAL);
+	/* Canonical but unmapped: a walk, not-present #PF at the PML4E. */
+	r = xlate(&env, 0xffff800000000000ULL, ACC_READ);
+	assert_int_equal(r.status, MMU_PAGE_FAULT);
+	assert_int_equal(r.pf_error, 0);
+	assert_int_equal(r.refs, 5);   /* 4 EPT refs for the PML4 table + the PML4E */
+	assert_int_equal(mmu_stats(env.mmu)->noncanonical, 2);
+	env_fini(&env);
+
+	env_init(&env, &o5);
+	r = xlate(&env, 0x0000800000000000ULL, ACC_READ);   /* canonical with 57 bits */
+	assert_int_equal(r.status, MMU_PAGE_FAULT);
+	r = xlate(&env, 0x0100000000000000ULL, ACC_READ);
+	assert_int_equal(r.status, MMU_NONCANONICAL);
+	env_fini(&env);
+}
+
+/* ------------------------------------------------------------------------ */
+/* EPT faults during the walk (SDM 28.2.1)                                  */
+/* ------------------------------------------------------------------------ */
+
+static void test_ept_violation_in_walk(void **state)
+{
+	struct env_opts o = { .guest_levels = 4, .ept_levels = 4, .ad = true };
+	uint64_t pte_gpa, pt_page;
+	struct mmu_result r;
+	struct env env;
+
+	env_init(&env, &o);
+	assert_ok(gpt_map(env.b, DATA_GVA, DATA_GPA, 4096, PTE_W, 12));
+	pte_gpa = gpt_entry_gpa(env.b, DATA_GVA, 1);
+	pt_page = pte_gpa & ~0xfffULL;
+	/* The page holding the guest PT becomes read+execute in EPT. With EPT
+	 * A/D on, the guest-table access is a write (SDM 29.3.3.2): bits 1 (write),
+	 * 3 and 5 (R and X allowed), 7 (GLA valid), bit 8 clear (paging entry). */
+	assert_ok(ept_protect(env.ept, pt_page, 4096, EPT_R | EPT_X));
+	r = xlate(&env, DATA_GVA + 4, ACC_READ);
+	assert_int_equal(r.status, MMU_EPT_VIOLATION);
+	assert_int_equal(r.qual, 0xAA);
+	assert_int_equal(r.gpa, pte_gpa);
+	assert_int_equal(r.gva, DATA_GVA + 4);
+	/* The walk stopped at the EPT leaf of that page: 3 guest steps x 5 + 4. */
+	assert_int_equal(r.refs, 19);
+	assert_int_equal(mmu_stats(env.mmu)->ept_violations, 1);
+	env_fini(&env);
+
+	/* Without EPT A/D, reading is fine until the guest A flag must be set. */
+	o.ad = false;
+	env_init(&env, &o);
+	assert_ok(gpt_map(env.b, DATA_GVA, DATA_GPA, 4096, PTE_W, 12));
+	pte_gpa = gpt_entry_gpa(env.b, DATA_GVA, 1);
+	assert_ok(ept_protect(env.ept, pte_gpa & ~0xfffULL, 4096, EPT_R));
+	r = xlate(&env, DATA_GVA, ACC_READ);
+	assert_int_equal(r.status, MMU_EPT_VIOLATION);
+	assert_int_equal(r.qual, EPT_QUAL_WRITE | EPT_QUAL_READABLE | EPT_QUAL_GLA_VALID);
+	assert_int_equal(r.gpa, pte_gpa);
+	/* Once A is set (as the guest may do itself), the walk needs no write. */
+	poke_entry(&env, DATA_GVA, 1, peek_entry(&env, DATA_GVA, 1) | PTE_A);
+	assert_int_equal(xlate(&env, DATA_GVA, ACC_READ).status, MMU_OK);
+	env_fini(&env);
+}
+
+/* facts §2 worked example: a read of an execute-only page, qualification 0x1A1
+ * plus the advanced guest bits (here R/W=1: bit 10). */
+static void test_ept_violation_final(void **state)
+{
+	struct env_opts o = { .guest_levels = 4, .ept_levels = 4 };
+	struct mmu_result r;
+	struct env env;
+
+	env_init(&env, &o);
+	assert_ok(gpt_map(env.b, DATA_GVA, DATA_GPA, 4096, PTE_W, 12));
+	assert_ok(ept_protect(env.ept, DATA_GPA, 4096, EPT_X));
+	r = xlate(&env, DATA_GVA + 0x80, ACC_READ);
+	assert_int_equal(r.status, MMU_EPT_VIOLATION);
+	assert_int_equal(r.qual, 0x1A1 | EPT_QUAL_GUEST_RW);
+	assert_int_equal(r.gpa, DATA_GPA + 0x80);
+	assert_int_equal(r.refs, 24);
+	/* A user page: U/S advanced bit too; a fetch works. */
+	poke_entry(&env, DATA_GVA, 1, peek_entry(&env, DATA_GVA, 1) | PTE_U);
+	env.ctx.cpl = 3;
+	r = xlate(&env, DATA_GVA, ACC_WRITE);
+	assert_int_equal(r.status, MMU_EPT_VIOLATION);
+	assert_int_equal(r.qual, 0x1A2 | EPT_QUAL_GUEST_RW | EPT_QUAL_GUEST_US);
+	assert_int_equal(xlate(&env, DATA_GVA, ACC_FETCH).status, MMU_OK);
+	env_fini(&env);
+}
+
+/* ------------------------------------------------------------------------ */
+/* TLB behaviour                                                            */
+/* ------------------------------------------------------------------------ */
+
+static void cfg_l1d(struct mmu_config *c, unsigned entries, unsigned ways)
+{
+	assert_ok(mmu_config_preset("none", c));
+	c->geom[TLB_L1D_4K].entries = entries;
+	c->geom[TLB_L1D_4K].ways = ways;
+	c->geom[TLB_L1D_2M].entries = 8;
+	c->geom[TLB_L1D_2M].ways = 8;
+}
+
+/* SDM 28.3.1: combined mappings are tagged by VPID and EPTP (and PCID). */
+static void test_tagging(void **state)
+{
+	struct env_opts o = { .guest_levels = 4, .ept_levels = 4 };
+	struct ept_caps caps = { .page_1g = true };
+	struct mmu_config cfg;
+	struct ept *other;
+	struct env env;
+	struct mmu_result r;
+
+	cfg_l1d(&cfg, 64, 4);
+	o.cfg = &cfg;
+	env_init(&env, &o);
+	assert_ok(gpt_map(env.b, DATA_GVA, DATA_GPA, 4096, PTE_W, 12));
+	assert_int_equal(refs_of(&env, DATA_GVA, ACC_READ), 24);
+	assert_int_equal(refs_of(&env, DATA_GVA, ACC_READ), 0);
+	env.ctx.vpid = 2;                                  /* another VPID misses */
+	assert_int_equal(refs_of(&env, DATA_GVA, ACC_READ), 24);
+	env.ctx.vpid = 1;                                  /* the first one is still there */
+	assert_int_equal(refs_of(&env, DATA_GVA, ACC_READ), 0);
+
+	/* A second EPT hierarchy mapping the same RAM 1:1: another EP4TA. */
+	assert_ok(ept_create(env.pool, 4, false, &caps, &other));
+	assert_ok(ept_map(other, 0, env.ram, GiB, WB_ATTRS, PAGE_SIZE_4K));
+	env.ctx.ept = other;
+	r = xlate(&env, DATA_GVA, ACC_READ);
+	assert_int_equal(r.refs, 24);
+	assert_false(r.tlb_hit);
+	env.ctx.ept = env.ept;
+	assert_int_equal(refs_of(&env, DATA_GVA, ACC_READ), 0);
+
+	/* PCIDs: CR4.PCIDE with another PCID in CR3 misses. */
+	env.ctx.cr4 |= CR4_PCIDE;
+	env.ctx.cr3 = gpt_builder_cr3(env.b) | 5;
+	assert_int_equal(refs_of(&env, DATA_GVA, ACC_READ), 24);
+	env.ctx.cr3 = gpt_builder_cr3(env.b) | 6;
+	assert_int_equal(refs_of(&env, DATA_GVA, ACC_READ), 24);
+	env.ctx.cr3 = gpt_builder_cr3(env.b) | 5;
+	assert_int_equal(refs_of(&env, DATA_GVA, ACC_READ), 0);
+	ept_destroy(other);
+	env_fini(&env);
+}
+
+/* LRU within a set: the least recently used way is evicted. */
+static void test_lru(void **state)
+{
+	struct env_opts o = { .guest_levels = 4, .ept_levels = 4 };
+	struct mmu_config cfg;
+	struct env env;
+	const struct cache_stats *s;
+	unsigned i;
+
+	cfg_l1d(&cfg, 4, 4);    /* one set of 4 ways */
+	o.cfg = &cfg;
+	env_init(&env, &o);
+	assert_ok(gpt_map(env.b, DATA_GVA, DATA_GPA, 8 * 4096, PTE_W, 12));
+	for (i = 0; i < 4; i++)     /* pages 0,1,2,3 */
+		assert_int_equal(refs_of(&env, DATA_GVA + i * 4096, ACC_READ), 24);
+	assert_int_equal(refs_of(&env, DATA_GVA, ACC_READ), 0);    /* touch 0: LRU is now 1 */
+	assert_int_equal(refs_of(&env, DATA_GVA + 4 * 4096, ACC_READ), 24); /* 4 evicts 1 */
+	s = &mmu_stats(env.mmu)->s[TLB_L1D_4K];
+	assert_int_equal(s->evictions, 1);
+	assert_int_equal(refs_of(&env, DATA_GVA + 2 * 4096, ACC_READ), 0);
+	assert_int_equal(refs_of(&env, DATA_GVA + 3 * 4096, ACC_READ), 0);
+	assert_int_equal(refs_of(&env, DATA_GVA, ACC_READ), 0);
+	assert_int_equal(refs_of(&env, DATA_GVA + 4 * 4096, ACC_READ), 0);
+	assert_int_equal(refs_of(&env, DATA_GVA + 1 * 4096, ACC_READ), 24); /* 1 was gone; evicts 2 */
+	assert_int_equal(refs_of(&env, DATA_GVA + 2 * 4096, ACC_READ), 24);
+	assert_int_equal(s->evictions, 3);
+	assert_int_equal(s->hits, 5);
+	assert_int_equal(s->misses, 7);
+	assert_int_equal(s->fills, 7);
+	env_fini(&env);
+}
+
+/* Splintering: a 2 MiB guest page over 4 KiB EPT pages is cached as 4 KiB. */
+static void test_splinter(void **state)
+{
+	struct env_opts o = { .guest_levels = 4, .ept_levels = 4 };
+	struct mmu_config cfg;
+	struct mmu_result r;
+	struct env env;
+
+	cfg_l1d(&cfg, 64, 4);
+	o.cfg = &cfg;
+	env_init(&env, &o);
+	assert_ok(gpt_map(env.b, DATA_GVA, DATA_GPA, 2 * MiB, PTE_W, 21));
+	r = xlate(&env, DATA_GVA + 0x5000, ACC_READ);
+	assert_int_equal(r.status, MMU_OK);
+	assert_int_equal(r.page_shift, 12);
+	assert_int_equal(r.refs, 19);
+	assert_int_equal(mmu_stats(env.mmu)->s[TLB_L1D_4K].fills, 1);
+	assert_int_equal(mmu_stats(env.mmu)->s[TLB_L1D_2M].fills, 0);
+	/* The neighbouring 4 KiB page is another walk. */
+	assert_int_equal(refs_of(&env, DATA_GVA + 0x6000, ACC_READ), 19);
+	assert_int_equal(refs_of(&env, DATA_GVA + 0x5008, ACC_READ), 0);
+	env_fini(&env);
+
+	/* Over 2 MiB EPT pages the same mapping stays 2 MiB. */
+	o.ept_shift = 21;
+	env_init(&env, &o);
+	assert_ok(gpt_map(env.b, DATA_GVA, DATA_GPA, 2 * MiB, PTE_W, 21));
+	r = xlate(&env, DATA_GVA + 0x5000, ACC_READ);
+	assert_int_equal(r.page_shift, 21);
+	assert_int_equal(r.refs, 15);
+	assert_int_equal(refs_of(&env, DATA_GVA + 0x1ff000, ACC_READ), 0);
+	env_fini(&env);
+}
+
+/* SDM 4.10.4.3: a stale translation is used until invalidated. */
+static void test_stale_until_invlpg(void **state)
+{
+	struct env_opts o = { .guest_levels = 4, .ept_levels = 4 };
+	struct mmu_config cfg;
+	struct mmu_result r;
+	struct env env;
+	uint64_t e;
+
+	cfg_l1d(&cfg, 64, 4);
+	o.cfg = &cfg;
+	env_init(&env, &o);
+	assert_ok(gpt_map(env.b, DATA_GVA, DATA_GPA, 4096, PTE_W, 12));
+	assert_int_equal(xlate(&env, DATA_GVA, ACC_READ).hpa, env.ram + DATA_GPA);
+	e = peek_entry(&env, DATA_GVA, 1);
+	poke_entry(&env, DATA_GVA, 1, (e & ~PTE_ADDR_MASK) | (DATA_GPA + 0x3000));
+	r = xlate(&env, DATA_GVA + 4, ACC_READ);
+	assert_true(r.tlb_hit);
+	assert_int_equal(r.hpa, env.ram + DATA_GPA + 4);     /* stale */
+	mmu_invlpg(env.mmu, &env.ctx, DATA_GVA);
+	r = xlate(&env, DATA_GVA + 4, ACC_READ);
+	assert_false(r.tlb_hit);
+	assert_int_equal(r.hpa, env.ram + DATA_GPA + 0x3004);
+	assert_int_equal(mmu_stats(env.mmu)->s[TLB_L1D_4K].invalidations, 1);
+	env_fini(&env);
+}
+
+/* A write through a clean entry re-walks to set D (SDM 4.8). */
+static void test_dirty_rewalk(void **state)
+{
+	struct env_opts o = { .guest_levels = 4, .ept_levels = 4 };
+	struct mmu_config cfg;
+	struct env env;
+
+	cfg_l1d(&cfg, 64, 4);
+	o.cfg = &cfg;
+	env_init(&env, &o);
+	assert_ok(gpt_map(env.b, DATA_GVA, DATA_GPA, 4096, PTE_W, 12));
+	assert_int_equal(refs_of(&env, DATA_GVA, ACC_READ), 24);
+	assert_int_equal(peek_entry(&env, DATA_GVA, 1) & PTE_D, 0);
+	assert_int_equal(refs_of(&env, DATA_GVA, ACC_WRITE), 24);
+	assert_int_not_equal(peek_entry(&env, DATA_GVA, 1) & PTE_D, 0);
+	assert_int_equal(refs_of(&env, DATA_GVA, ACC_WRITE), 0);
+	assert_int_equal(refs_of(&env, DATA_GVA, ACC_READ), 0);
+	env_fini(&env);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Invalidation (SDM 4.10.4, 28.3.3)                                        */
+/* ------------------------------------------------------------------------ */
+
+#define G_GVA (DATA_GVA + 0x10000)   /* a global page */
+
+static void inval_env(struct env *env, struct mmu_config *cfg)
+{
+	struct env_opts o = { .guest_levels = 4, .ept_levels = 4, .cfg = cfg };
+
+	cfg_l1d(cfg, 64, 4);
+	cfg->geom[PWC_PDE].entries = 8;
+	cfg->geom[PWC_PDE].ways = 8;
+	cfg->geom[NESTED_TLB].entries = 64;
+	cfg->geom[NESTED_TLB].ways = 4;
+	env_init(env, &o);
+	assert_ok(gpt_map(env->b, DATA_GVA, DATA_GPA, 2 * 4096, PTE_W, 12));
+	assert_ok(gpt_map(env->b, G_GVA, DATA_GPA + 0x10000, 4096, PTE_W | PTE_G, 12));
+}
+
+static bool cached(struct env *env, uint64_t gva)
+{
+	struct mmu_result r = xlate(env, gva, ACC_READ);
+
+	assert_int_equal(r.status, MMU_OK);
+	return r.tlb_hit;
+}
+
+static void fill3(struct env *env)
+{
+	xlate(env, DATA_GVA, ACC_READ);
+	xlate(env, DATA_GVA + 4096, ACC_READ);
+	xlate(env, G_GVA, ACC_READ);
+}
+
+static void test_invlpg_cr3(void **state)
+{
+	struct mmu_config cfg;
+	struct env env;
+	struct mmu_result r;
+
+	inval_env(&env, &cfg);
+	fill3(&env);
+	mmu_invlpg(env.mmu, &env.ctx, DATA_GVA + 0x123);
+	/* INVLPG drops that page and the paging-structure caches of the PCID:
+	 * the next walk of the page cannot use the PDE cache (but the nested TLB
+	 * still holds the guest-physical translations: 4 guest entries). */
+	r = xlate(&env, DATA_GVA, ACC_READ);
+	assert_false(r.tlb_hit);
+	assert_int_equal(r.refs, 4);
+	assert_true(cached(&env, DATA_GVA + 4096));
+	assert_true(cached(&env, G_GVA));
+	/* INVLPG of a global page drops it too. */
+	mmu_invlpg(env.mmu, &env.ctx, G_GVA);
+	assert_false(cached(&env, G_GVA));
+
+	/* MOV CR3 (no PCIDs): non-global entries go, global ones stay. */
+	mmu_mov_cr3(env.mmu, &env.ctx, false);
+	assert_false(cached(&env, DATA_GVA));
+	assert_true(cached(&env, G_GVA));
+	/* With CR4.PCIDE and bit 63 set, nothing is flushed. */
+	env.ctx.cr4 |= CR4_PCIDE;
+	fill3(&env);
+	mmu_mov_cr3(env.mmu, &env.ctx, true);
+	assert_true(cached(&env, DATA_GVA));
+	/* Without bit 63, only the new PCID's non-global entries go. */
+	env.ctx.cr3 |= 3;
+	fill3(&env);
+	env.ctx.cr3 &= ~0xfffULL;
+	mmu_mov_cr3(env.mmu, &env.ctx, false);
+	assert_false(cached(&env, DATA_GVA));
+	env.ctx.cr3 |= 3;
+	assert_true(cached(&env, DATA_GVA));
+	env_fini(&env);
+}
+
+static void test_invvpid(void **state)
+{
+	struct mmu_config cfg;
+	struct env env;
+
+	inval_env(&env, &cfg);
+	/* individual address: one page of one VPID, global or not */
+	fill3(&env);
+	mmu_invvpid(env.mmu, INVVPID_ADDR, 1, G_GVA);
+	assert_false(cached(&env, G_GVA));
+	assert_true(cached(&env, DATA_GVA));
+	/* single context: every mapping of the VPID */
+	mmu_invvpid(env.mmu, INVVPID_SINGLE, 1, 0);
+	assert_false(cached(&env, DATA_GVA));
+	assert_false(cached(&env, G_GVA));
+	/* single context retaining globals */
+	fill3(&env);
+	mmu_invvpid(env.mmu, INVVPID_SINGLE_KEEP_GLOBAL, 1, 0);
+	assert_false(cached(&env, DATA_GVA));
+	assert_true(cached(&env, G_GVA));
+	/* another VPID is untouched by single-context, flushed by all-contexts */
+	fill3(&env);
+	mmu_invvpid(env.mmu, INVVPID_SINGLE, 2, 0);
+	assert_true(cached(&env, DATA_GVA));
+	mmu_invvpid(env.mmu, INVVPID_ALL, 0, 0);
+	assert_false(cached(&env, DATA_GVA));
+	assert_false(cached(&env, G_GVA));
+	/* all-contexts spares VPID 0 */
+	env.ctx.vpid = 0;
+	fill3(&env);
+	mmu_invvpid(env.mmu, INVVPID_ALL, 0, 0);
+	assert_true(cached(&env, DATA_GVA));
+	mmu_flush_vpid_all(env.mmu, 0);
+	assert_false(cached(&env, G_GVA));
+	env_fini(&env);
+}
+
+static void test_invept(void **state)
+{
+	struct mmu_config cfg;
+	struct env env;
+	struct mmu_result r;
+	uint64_t eptp;
+
+	inval_env(&env, &cfg);
+	eptp = ept_eptp(env.ept);
+	fill3(&env);
+	/* another EPTP: nothing happens */
+	mmu_invept(env.mmu, INVEPT_SINGLE, eptp + 0x1000);
+	assert_true(cached(&env, DATA_GVA));
+	/* this EPTP: combined and guest-physical mappings go (global ones too) */
+	mmu_invept(env.mmu, INVEPT_SINGLE, eptp);
+	r = xlate(&env, G_GVA, ACC_READ);
+	assert_false(r.tlb_hit);
+	assert_int_equal(r.refs, 24);      /* nested TLB and PDE cache flushed too */
+	fill3(&env);
+	mmu_invept(env.mmu, INVEPT_GLOBAL, 0);
+	r = xlate(&env, DATA_GVA, ACC_READ);
+	assert_int_equal(r.refs, 24);
+	assert_int_not_equal(mmu_stats(env.mmu)->s[NESTED_TLB].invalidations, 0);
+	env_fini(&env);
+}
+
+static void test_invpcid(void **state)
+{
+	struct mmu_config cfg;
+	struct env env;
+
+	inval_env(&env, &cfg);
+	env.ctx.cr4 |= CR4_PCIDE;
+	env.ctx.cr3 |= 7;
+	/* type 0: one address of one PCID, not globals */
+	fill3(&env);
+	mmu_invpcid(env.mmu, 1, 0, 7, DATA_GVA);
+	assert_false(cached(&env, DATA_GVA));
+	assert_true(cached(&env, DATA_GVA + 4096));
+	mmu_invpcid(env.mmu, 1, 0, 7, G_GVA);
+	assert_true(cached(&env, G_GVA));
+	/* type 1: one PCID, not globals; another PCID is untouched */
+	fill3(&env);
+	mmu_invpcid(env.mmu, 1, 1, 8, 0);
+	assert_true(cached(&env, DATA_GVA));
+	mmu_invpcid(env.mmu, 1, 1, 7, 0);
+	assert_false(cached(&env, DATA_GVA + 4096));
+	assert_true(cached(&env, G_GVA));
+	/* type 3: all PCIDs, not globals */
+	fill3(&env);
+	mmu_invpcid(env.mmu, 1, 3, 0, 0);
+	assert_false(cached(&env, DATA_GVA));
+	assert_true(cached(&env, G_GVA));
+	/* type 2: everything including globals */
+	fill3(&env);
+	mmu_invpcid(env.mmu, 1, 2, 0, 0);
+	assert_false(cached(&env, G_GVA));
+	/* a bad type changes nothing */
+	fill3(&env);
+	mmu_invpcid(env.mmu, 1, 4, 0, 0);
+	assert_true(cached(&env, G_GVA));
+	env_fini(&env);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Modes other than 4/5-level                                               */
+/* ------------------------------------------------------------------------ */
+
+static void test_paging_off(void **state)
+{
+	struct env_opts o = { .guest_levels = 4, .ept_levels = 4 };
+	struct mmu_result r;
+	struct env env;
+
+	env_init(&env, &o);
+	env.ctx.cr0 = CR0_PE;
+	env.ctx.efer = 0;
+	r = xlate(&env, 0x12345, ACC_WRITE);
+	assert_int_equal(r.status, MMU_OK);
+	assert_int_equal(r.hpa, env.ram + 0x12345);
+	assert_int_equal(r.refs, 4);    /* only the EPT walk */
+	env_fini(&env);
+}
+
+/* SDM 4.3: 32-bit paging, 4-byte entries, 4 MiB pages with CR4.PSE. */
+static void test_paging_32bit(void **state)
+{
+	struct env_opts o = { .guest_levels = 4, .ept_levels = 4 };
+	struct mmu_result r;
+	struct env env;
+	uint64_t pd = 0x200000, pt = 0x201000;
+	uint32_t *pdv, *ptv;
+
+	env_init(&env, &o);
+	pdv = hpool_ptr(env.pool, env.ram + pd);
+	ptv = hpool_ptr(env.pool, env.ram + pt);
+	pdv[0x0804000 >> 22] = (uint32_t)pt | 0x7;           /* P W U */
+	ptv[(0x0804000 >> 12) & 1023] = 0x3000000 | 0x3;      /* P W */
+	pdv[0x1000000 >> 22] = 0x0c00000 | 0x83;              /* 4 MiB page, P W PS */
+	env.ctx.cr0 = CR0_PE | CR0_PG | CR0_WP;
+	env.ctx.cr4 = CR4_PSE;
+	env.ctx.efer = 0;
+	env.ctx.cr3 = pd;
+	r = xlate(&env, 0x0804abc, ACC_WRITE);
+	assert_int_equal(r.status, MMU_OK);
+	assert_int_equal(r.hpa, env.ram + 0x3000abc);
+	assert_int_equal(r.refs, 14);               /* (2+1)(4+1)-1 */
+	assert_int_equal(ptv[(0x0804000 >> 12) & 1023], 0x3000000 | 0x63);   /* A and D */
+	r = xlate(&env, 0x1234567, ACC_READ);
+	assert_int_equal(r.status, MMU_OK);
+	assert_int_equal(r.hpa, env.ram + 0x0c00000 + 0x234567);
+	assert_int_equal(r.refs, 9);                /* 5 + 4 */
+	env.ctx.cpl = 3;
+	r = xlate(&env, 0x1234567, ACC_READ);
+	assert_int_equal(r.status, MMU_PAGE_FAULT);
+	assert_int_equal(r.pf_error, PF_P | PF_U);
+	env_fini(&env);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Configuration                                                            */
+/* ------------------------------------------------------------------------ */
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void test_config(void **state)
+{
+	char path[] = "/tmp/mmu_test_cfgXXXXXX";
+	struct mmu_config c;
+	char err[256];
+	int fd = mkstemp(path);
+	const char *const *names;
+	unsigned n = 0;
+
+	assert_true(fd >= 0);
+	close(fd);
+	write_file(path, "# a comment\nbase = skylake\nl1d_4k = 128/8   # wider\n"
+			 "nested_tlb = perfect\npde_cache = 0\nl2_1g = 32\n");
+	assert_ok(mmu_config_load(path, &c, err, sizeof(err)));
+	assert_int_equal(c.geom[TLB_L1D_4K].entries, 128);
+	assert_int_equal(c.geom[TLB_L1D_4K].ways, 8);
+	assert_true(c.perfect[NESTED_TLB]);
+	assert_int_equal(c.geom[PWC_PDE].entries, 0);
+	assert_int_equal(c.geom[TLB_L2_1G].ways, 32);
+	assert_int_equal(c.geom[TLB_L2_4K2M].entries, 1536);   /* from the preset */
+
+	write_file(path, "l1d_4k = 64/4\n\nl1d_2m = 10/4\n");
+	assert_int_equal(mmu_config_load(path, &c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, ":3: entries must be a multiple of ways"));
+	write_file(path, "l3_tlb = 64\n");
+	assert_int_equal(mmu_config_load(path, &c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, ":1: unknown structure name"));
+	write_file(path, "l1d_4k 64\n");
+	assert_int_equal(mmu_config_load(path, &c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, ":1: expected"));
+	write_file(path, "l1d_4k = lots\n");
+	assert_int_equal(mmu_config_load(path, &c, err, sizeof(err)), -EINVAL);
+	unlink(path);
+	assert_int_equal(mmu_config_load(path, &c, err, sizeof(err)), -ENOENT);
+
+	for (names = mmu_preset_names(); *names; names++, n++)
+		assert_ok(mmu_config_preset(*names, &c));
+	assert_int_equal(n, 6);
+	assert_int_equal(mmu_config_preset("pentium", &c), -ENOENT);
+	assert_ok(mmu_config_preset("skylake", &c));
+	assert_int_equal(c.geom[TLB_L2_4K2M].entries, 1536);
+	assert_int_equal(c.geom[TLB_L2_4K2M].ways, 12);
+	assert_string_equal(mmu_struct_name(NESTED_TLB), "nested_tlb");
+	assert_string_equal(mmu_struct_name(PWC_PDE), "pde_cache");
+}
+
+/* Every preset runs: a short sequence of translations succeeds with hits. */
+static void test_presets_run(void **state)
+{
+	const char *const *names;
+
+	for (names = mmu_preset_names(); *names; names++) {
+		struct env_opts o = { .guest_levels = 4, .ept_levels = 4, .preset = *names };
+		struct env env;
+		unsigned i;
+
+		env_init(&env, &o);
+		assert_ok(gpt_map(env.b, DATA_GVA, DATA_GPA, 64 * 4096, PTE_W, 12));
+		for (i = 0; i < 256; i++) {
+			struct mmu_result r = xlate(&env, DATA_GVA + (i % 64) * 4096, ACC_WRITE);
+
+			assert_int_equal(r.status, MMU_OK);
+			assert_int_equal(r.hpa, env.ram + DATA_GPA + (i % 64) * 4096);
+		}
+		if (strcmp(*names, "none"))
+			assert_true(mmu_stats(env.mmu)->walks < 256);
+		else
+			assert_int_equal(mmu_stats(env.mmu)->walks, 256);
+		env_fini(&env);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_refs_4k),
+		cmocka_unit_test(test_refs_large),
+		cmocka_unit_test(test_grid_4_4),
+		cmocka_unit_test(test_refs_cached),
+		cmocka_unit_test(test_permission_matrix),
+		cmocka_unit_test(test_reserved_large),
+		cmocka_unit_test(test_noncanonical),
+		cmocka_unit_test(test_ept_violation_in_walk),
+		cmocka_unit_test(test_ept_violation_final),
+		cmocka_unit_test(test_tagging),
+		cmocka_unit_test(test_lru),
+		cmocka_unit_test(test_splinter),
+		cmocka_unit_test(test_stale_until_invlpg),
+		cmocka_unit_test(test_dirty_rewalk),
+		cmocka_unit_test(test_invlpg_cr3),
+		cmocka_unit_test(test_invvpid),
+		cmocka_unit_test(test_invept),
+		cmocka_unit_test(test_invpcid),
+		cmocka_unit_test(test_paging_off),
+		cmocka_unit_test(test_paging_32bit),
+		cmocka_unit_test(test_config),
+		cmocka_unit_test(test_presets_run),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
