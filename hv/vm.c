@@ -370,11 +370,17 @@ static void layout_memory(struct vm *vm)
 	if (size > low)
 		vm->ram[vm->nram++] = (struct loader_region){ VM_HIGH_RAM_GPA, size - low, E820_RAM };
 
-	/* The map the guest sees: conventional memory, the legacy area, the rest. */
-	vm->map[0] = (struct loader_region){ 0, 0xa0000, E820_RAM };
-	vm->map[1] = (struct loader_region){ 0xa0000, 0x60000, E820_RESERVED };
-	vm->map[2] = (struct loader_region){ 0x100000, low - 0x100000, E820_RAM };
-	vm->nmap = 3;
+	/*
+	 * The map the guest sees, laid out like a PC's (and QEMU's): 639 KiB
+	 * of conventional memory, the extended BIOS data area and the BIOS
+	 * reserved, then RAM from 1 MiB. The same kernel then counts the same
+	 * RAM under hv and under QEMU.
+	 */
+	vm->map[0] = (struct loader_region){ 0, 0x9fc00, E820_RAM };
+	vm->map[1] = (struct loader_region){ 0x9fc00, 0x400, E820_RESERVED };
+	vm->map[2] = (struct loader_region){ 0xf0000, 0x10000, E820_RESERVED };
+	vm->map[3] = (struct loader_region){ 0x100000, low - 0x100000, E820_RAM };
+	vm->nmap = 4;
 	if (vm->nram == 2)
 		vm->map[vm->nmap++] = vm->ram[1];
 }
@@ -653,16 +659,25 @@ static int ram_violation(struct vm *vm, const struct vcpu_exit *e)
 	if (mapped && vm->dirty.active && (qual & EPT_QUAL_WRITE) && !(qual & EPT_QUAL_WRITABLE)) {
 		uint64_t page = gpa & ~(PAGE_SIZE_4K - 1);
 
+		uint64_t tables = vm->ept->table_pages;
+
 		page_set_add(&vm->dirty.wp, page);
 		/*
 		 * Give W back to this 4 KiB page only (ept_protect splits a
-		 * large leaf). Raising permissions needs no INVEPT either: an
-		 * EPT violation invalidates the cached translations of the
-		 * faulting GPA (SDM 28.3.3.1), so nothing stale remains.
+		 * large leaf). Raising a permission needs no INVEPT by itself:
+		 * an EPT violation invalidates the cached translations of the
+		 * faulting GPA (SDM 28.3.3.1). Freeing a table does: once the
+		 * last page of a table has W again, ept_protect folds it back
+		 * into one large leaf, and the guest-physical paging-structure
+		 * caches may still point at the freed table (SDM 28.3.3.4).
 		 */
-		rc = ept_protect(vm->ept, page, PAGE_SIZE_4K, EPT_RWX);
+		rc = ept_protect(vm->ept, page, PAGE_SIZE_4K, RAM_ATTRS & EPT_RWX);
 		if (rc)
 			return rc;
+		if (vm->ept->table_pages < tables) {
+			mmu_invept(vm->mmu, INVEPT_SINGLE, ept_eptp(vm->ept));
+			vm->cnt.invept++;
+		}
 		vm->cnt.violations[VIOL_DIRTY_LOG]++;
 		return 0;
 	}

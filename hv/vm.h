@@ -9,8 +9,8 @@
  *   [3 GiB, 4 GiB)        no RAM: device windows (HVTEST_BASE, ...) and holes
  *   [4 GiB, 4 GiB + rest) RAM above 4 GiB when --memory is larger than 3 GiB
  *
- * The memory map handed to the guest also marks [0xa0000, 0x100000) reserved
- * (the legacy VGA/BIOS area); hv still backs it with RAM, as a PC does.
+ * The memory map handed to the guest leaves out [0x9fc00, 0x100000) (EBDA,
+ * VGA and BIOS area, as a PC's does); hv still backs it with RAM.
  *
  * Any guest access to a GPA outside RAM reaches hv as an EPT violation or an
  * MMIO exit: a device window is emulated, anything else stops the VM with a

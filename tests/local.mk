@@ -20,3 +20,37 @@ tests_devices_test_SOURCES = tests/devices_test.c tests/testutil.h hv/devices.h 
 	hv/uart.c hv/debugexit.c hv/pci.c
 tests_devices_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_devices_test_LDADD = $(CMOCKA_LIBS)
+
+# The software vCPU: differential test against the host CPU, instruction
+# lengths against Capstone, small guest programs (docs/testing.md).
+check_PROGRAMS += tests/cpu_diff_test tests/cpu_len_test tests/cpu_guest_test
+TESTS += tests/cpu_diff_test tests/cpu_len_test tests/cpu_guest_test
+EXTRA_DIST += tests/cpu_harness.h
+tests_cpu_diff_test_SOURCES = tests/cpu_diff_test.c tests/cpu_harness.c tests/cpu_harness.h
+tests_cpu_diff_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_cpu_diff_test_LDADD = hv/libvcpu.a ept/libept.a $(CMOCKA_LIBS)
+tests_cpu_len_test_SOURCES = tests/cpu_len_test.c
+tests_cpu_len_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(CAPSTONE_CFLAGS)
+tests_cpu_len_test_LDADD = hv/libvcpu.a ept/libept.a $(CMOCKA_LIBS) $(CAPSTONE_LIBS)
+tests_cpu_guest_test_SOURCES = tests/cpu_guest_test.c tests/cpu_harness.c tests/cpu_harness.h
+tests_cpu_guest_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_cpu_guest_test_LDADD = hv/libvcpu.a ept/libept.a $(CMOCKA_LIBS)
+include tests/fuzz.mk
+
+# Tiny probe guests (tests/guests/probe.S), one per rule a guest can break or
+# feature it exercises, and the boot tests that run them and guest/guest.elf.
+HV_PROBES = mmio dirty forbidden ud triple
+HV_PROBE_ELFS = $(HV_PROBES:%=tests/guests/probe-%.elf)
+check_DATA = $(HV_PROBE_ELFS)
+CLEANFILES += $(HV_PROBE_ELFS) $(HV_PROBES:%=tests/guests/probe-%.o)
+EXTRA_DIST += tests/guests/probe.S tests/guests/probe.ld tests/run_test.sh
+
+$(HV_PROBES:%=tests/guests/probe-%.o): tests/guests/probe-%.o: $(srcdir)/tests/guests/probe.S
+	@$(MKDIR_P) tests/guests
+	$(CC) -m32 -c -DPROBE_$* -o $@ $(srcdir)/tests/guests/probe.S
+
+$(HV_PROBE_ELFS): tests/guests/probe-%.elf: tests/guests/probe-%.o $(srcdir)/tests/guests/probe.ld
+	$(CC) -m32 -nostdlib -static -no-pie -Wl,-T,$(srcdir)/tests/guests/probe.ld \
+		-Wl,-z,max-page-size=0x1000 -Wl,--build-id=none -o $@ $<
+
+TESTS += tests/run_test.sh

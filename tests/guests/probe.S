@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/guests/probe.S - tiny 32-bit guests that each do one thing hv must
+ * handle: built once per PROBE_<name> (see tests/local.mk), entered in
+ * protected mode with paging off and no IDT.
+ *
+ *   mmio       multiboot: read the hv test device's ID register, write and
+ *              read back its scratch register, exit 0 (status 1)
+ *   dirty      multiboot: start dirty tracking with hypercall 1, write one
+ *              byte to each of 64 pages at 4 MiB (one of them twice), read
+ *              16 more pages, exit 0: exactly 64 dirty pages
+ *   forbidden  PVH: load from GPA 0xc0000000, neither RAM nor a device
+ *   ud         PVH: ud2 with no IDT (#UD cannot be delivered: triple fault)
+ *   triple     PVH: divide by zero under a zero-limit IDT (triple fault)
+ *
+ * The code never writes memory except where a probe says so (no stack), so
+ * that the dirty probe's dirty set is exactly what it wrote.
+ */
+#define HVTEST_BASE 0xfeb00000
+
+	.code32
+	.text
+	.globl _start
+
+	/* Multiboot v1 header: magic, flags, checksum (the first 8 KiB). */
+	.align 4
+mb_header:
+	.long 0x1BADB002, 0, -0x1BADB002
+
+#if defined(PROBE_forbidden) || defined(PROBE_ud) || defined(PROBE_triple)
+	/* PVH entry note: type 18, owner "Xen", the 32-bit entry point. */
+	.pushsection .note.pvh, "a", @note
+	.align 4
+	.long 4, 4, 18
+	.asciz "Xen"
+	.long _start
+	.popsection
+#endif
+
+/* Print the NUL-terminated string at \msg on COM1, without a stack. */
+.macro puts msg
+	mov $\msg, %esi
+	mov $0x3f8, %dx
+1:	lodsb
+	test %al, %al
+	jz 2f
+	outb %al, %dx
+	jmp 1b
+2:
+.endm
+
+.macro exit code
+	mov $\code, %eax
+	mov $0xf4, %dx
+	outl %eax, %dx
+	hlt
+.endm
+
+_start:
+	puts msg_hello
+
+#ifdef PROBE_mmio
+	mov HVTEST_BASE, %eax            /* ID */
+	cmp $0x44547668, %eax
+	jne fail
+	movl $0x5a5aa5a5, HVTEST_BASE + 8 /* SCRATCH */
+	mov HVTEST_BASE + 8, %eax
+	cmp $0x5a5aa5a5, %eax
+	jne fail
+	puts msg_mmio
+#endif
+
+#ifdef PROBE_dirty
+	mov $1, %eax                     /* HC_DIRTY_TRACK_START */
+	vmcall
+	test %eax, %eax
+	jnz fail
+	mov $0x400000, %edi
+	mov $64, %ecx
+3:	movb $1, (%edi)
+	add $0x1000, %edi
+	loop 3b
+	movb $2, 0x400000                /* again: still one page */
+	mov $0x800000, %edi
+	mov $16, %ecx
+4:	mov (%edi), %eax
+	add $0x1000, %edi
+	loop 4b
+	puts msg_dirty
+#endif
+
+#ifdef PROBE_forbidden
+	mov 0xc0000000, %eax
+	puts msg_survived
+	exit 1
+#endif
+
+#ifdef PROBE_ud
+	ud2
+	puts msg_survived
+	exit 1
+#endif
+
+#ifdef PROBE_triple
+	lidt idt_null
+	xor %edx, %edx
+	xor %ecx, %ecx
+	mov $1, %eax
+	div %ecx
+	puts msg_survived
+	exit 1
+#endif
+
+	exit 0
+fail:
+	puts msg_fail
+	exit 1
+
+	.align 4
+idt_null:
+	.word 0
+	.long 0
+msg_hello:	.asciz "probe: start\n"
+msg_mmio:	.asciz "probe: hv test device ok\n"
+msg_dirty:	.asciz "probe: wrote 64 pages\n"
+msg_survived:	.asciz "probe: survived (it should not have)\n"
+msg_fail:	.asciz "probe: FAIL\n"
