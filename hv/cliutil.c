@@ -478,7 +478,7 @@ void report_mmu_text(FILE *f, const struct mmu_stats *st, const struct mmu_confi
 	fprintf(f, "  A/D writes    %14" PRIu64 "   (guest %" PRIu64 ", EPT %" PRIu64 ")\n\n",
 		st->guest_ad_writes + st->ept_ad_writes, st->guest_ad_writes, st->ept_ad_writes);
 
-	fprintf(f, "  %-13s %9s %12s %12s %8s %12s\n", "structure", "size", "hits", "misses",
+	fprintf(f, "  %-14s %9s %12s %12s %8s %12s\n", "structure", "size", "hits", "misses",
 		"hit rate", "evictions");
 	for (int i = 0; i < MMU_NSTRUCT; i++) {
 		const struct cache_stats *cs = &st->s[i];
@@ -493,7 +493,7 @@ void report_mmu_text(FILE *f, const struct mmu_stats *st, const struct mmu_confi
 			snprintf(size, sizeof(size), "%u full", cfg->geom[i].entries);
 		else
 			snprintf(size, sizeof(size), "%u/%uw", cfg->geom[i].entries, cfg->geom[i].ways);
-		fprintf(f, "  %-13s %9s %12" PRIu64 " %12" PRIu64, mmu_struct_name((enum tlb_id)i), size,
+		fprintf(f, "  %-14s %9s %12" PRIu64 " %12" PRIu64, mmu_struct_name((enum tlb_id)i), size,
 			cs->hits, cs->misses);
 		if (cs->hits + cs->misses)
 			fprintf(f, " %7.2f%%", 100.0 * ratio(cs->hits, cs->hits + cs->misses));
