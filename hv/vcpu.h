@@ -103,6 +103,11 @@ struct vcpu_stats {
 
 struct vcpu;
 
+/* A range of guest-physical addresses [base, base + size). */
+struct gpa_range {
+	uint64_t base, size;
+};
+
 /* What a backend needs from the VM. */
 struct vcpu_config {
 	struct hpool *pool;
@@ -110,6 +115,14 @@ struct vcpu_config {
 	struct mmu *mmu;       /* the translation model (soft backend) */
 	uint16_t vpid;
 	uint64_t mem_size;     /* bytes of guest RAM from GPA 0 (KVM memslot) */
+	/*
+	 * Device windows (soft backend): an EPT violation caused by a plain data
+	 * load or store to a GPA inside one of these becomes VCPU_EXIT_MMIO. With
+	 * nmmio == 0, every GPA at or above mem_size is treated as a device window.
+	 * The array must stay valid for the life of the vCPU.
+	 */
+	const struct gpa_range *mmio;
+	unsigned nmmio;
 };
 
 struct vcpu_ops {

@@ -1,1 +1,465 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * hv/cpu/decode.c - instruction decoding (SDM Vol. 2A ch. 2, opcode maps in
+ * Vol. 2D Appendix A).
+ *
+ * Each opcode has a small attribute word saying what follows it (ModRM,
+ * immediate kind) and how mode affects it. Lengths are decided here for every
+ * encoding, executed or not; `valid` says whether exec.c implements it.
+ */
+#include <string.h>
+
+#include "hv/cpu/decode.h"
+#include "hv/cpu/x86.h"
+
+/* Attributes. */
+#define A_M    0x0001  /* ModRM follows */
+#define A_IB   0x0002  /* imm8 */
+#define A_IW   0x0004  /* imm16 */
+#define A_IZ   0x0008  /* imm16 or imm32 (operand size), sign-extended to 64 */
+#define A_IV   0x0010  /* imm16/32/64 (operand size): MOV r, imm */
+#define A_AP   0x0020  /* far pointer: offset (16/32) + selector */
+#define A_MO   0x0040  /* moffs: address-size offset */
+#define A_I64  0x0080  /* invalid in 64-bit mode */
+#define A_D64  0x0100  /* default operand size 64 in 64-bit mode */
+#define A_F64  0x0200  /* operand size forced to 64 in 64-bit mode (near branches) */
+#define A_UD   0x0400  /* decoded for length, not executed: #UD */
+#define A_IBW  0x0800  /* ENTER: imm16 + imm8 */
+#define A_GRP3 0x1000  /* F6/F7: immediate only for /0 and /1 */
+#define A_PFX  0x8000  /* a legacy prefix */
+
+static const uint16_t map0[256] = {
+	[0x00 ... 0x03] = A_M, [0x04] = A_IB, [0x05] = A_IZ, [0x06 ... 0x07] = A_I64,
+	[0x08 ... 0x0b] = A_M, [0x0c] = A_IB, [0x0d] = A_IZ, [0x0e] = A_I64,
+	[0x10 ... 0x13] = A_M, [0x14] = A_IB, [0x15] = A_IZ, [0x16 ... 0x17] = A_I64,
+	[0x18 ... 0x1b] = A_M, [0x1c] = A_IB, [0x1d] = A_IZ, [0x1e ... 0x1f] = A_I64,
+	[0x20 ... 0x23] = A_M, [0x24] = A_IB, [0x25] = A_IZ, [0x26] = A_PFX, [0x27] = A_I64 | A_UD,
+	[0x28 ... 0x2b] = A_M, [0x2c] = A_IB, [0x2d] = A_IZ, [0x2e] = A_PFX, [0x2f] = A_I64 | A_UD,
+	[0x30 ... 0x33] = A_M, [0x34] = A_IB, [0x35] = A_IZ, [0x36] = A_PFX, [0x37] = A_I64 | A_UD,
+	[0x38 ... 0x3b] = A_M, [0x3c] = A_IB, [0x3d] = A_IZ, [0x3e] = A_PFX, [0x3f] = A_I64 | A_UD,
+	[0x50 ... 0x5f] = A_D64,
+	[0x60 ... 0x61] = A_I64, [0x62] = A_M | A_I64 | A_UD, [0x63] = A_M,
+	[0x64 ... 0x67] = A_PFX,
+	[0x68] = A_IZ | A_D64, [0x69] = A_M | A_IZ, [0x6a] = A_IB | A_D64, [0x6b] = A_M | A_IB,
+	[0x70 ... 0x7f] = A_IB | A_F64,
+	[0x80] = A_M | A_IB, [0x81] = A_M | A_IZ, [0x82] = A_M | A_IB | A_I64, [0x83] = A_M | A_IB,
+	[0x84 ... 0x8e] = A_M, [0x8f] = A_M | A_D64,
+	[0x9a] = A_AP | A_I64, [0x9c ... 0x9d] = A_D64,
+	[0xa0 ... 0xa3] = A_MO, [0xa8] = A_IB, [0xa9] = A_IZ,
+	[0xb0 ... 0xb7] = A_IB, [0xb8 ... 0xbf] = A_IV,
+	[0xc0 ... 0xc1] = A_M | A_IB, [0xc2] = A_IW | A_F64, [0xc3] = A_F64,
+	[0xc4 ... 0xc5] = A_M | A_I64 | A_UD, [0xc6] = A_M | A_IB, [0xc7] = A_M | A_IZ,
+	[0xc8] = A_IBW | A_D64, [0xc9] = A_D64, [0xca] = A_IW, [0xcd] = A_IB, [0xce] = A_I64,
+	[0xd0 ... 0xd3] = A_M, [0xd4 ... 0xd5] = A_IB | A_I64 | A_UD, [0xd6] = A_UD,
+	[0xd8 ... 0xdf] = A_M | A_UD,
+	[0xe0 ... 0xe3] = A_IB | A_F64, [0xe4 ... 0xe7] = A_IB,
+	[0xe8 ... 0xe9] = A_IZ | A_F64, [0xea] = A_AP | A_I64, [0xeb] = A_IB | A_F64,
+	[0xf0] = A_PFX, [0xf2 ... 0xf3] = A_PFX,
+	[0xf6 ... 0xf7] = A_M | A_GRP3, [0xfe ... 0xff] = A_M,
+};
+
+static const uint16_t map0f[256] = {
+	[0x00 ... 0x03] = A_M, [0x04] = A_UD, [0x0a] = A_UD, [0x0c] = A_UD,
+	[0x0d] = A_M, [0x0e] = A_UD, [0x0f] = A_M | A_IB | A_UD,
+	[0x10 ... 0x17] = A_M | A_UD, [0x18 ... 0x1f] = A_M,
+	[0x20 ... 0x23] = A_M | A_F64, [0x24 ... 0x27] = A_UD, [0x28 ... 0x2f] = A_M | A_UD,
+	[0x33] = A_UD, [0x34 ... 0x37] = A_UD, [0x39] = A_UD, [0x3b ... 0x3f] = A_UD,
+	[0x40 ... 0x4f] = A_M,
+	[0x50 ... 0x6f] = A_M | A_UD, [0x70 ... 0x73] = A_M | A_IB | A_UD,
+	[0x74 ... 0x76] = A_M | A_UD, [0x77] = A_UD, [0x78 ... 0x7f] = A_M | A_UD,
+	[0x80 ... 0x8f] = A_IZ | A_F64, [0x90 ... 0x9f] = A_M,
+	[0xa0 ... 0xa1] = A_D64, [0xa3] = A_M, [0xa4] = A_M | A_IB, [0xa5] = A_M,
+	[0xa6 ... 0xa7] = A_UD, [0xa8 ... 0xa9] = A_D64, [0xaa] = A_UD,
+	[0xab] = A_M, [0xac] = A_M | A_IB, [0xad ... 0xaf] = A_M,
+	[0xb0 ... 0xb8] = A_M, [0xb9] = A_M | A_UD, [0xba] = A_M | A_IB, [0xbb ... 0xc1] = A_M,
+	[0xc2] = A_M | A_IB | A_UD, [0xc3] = A_M | A_UD, [0xc4 ... 0xc6] = A_M | A_IB | A_UD,
+	[0xc7] = A_M, [0xd0 ... 0xff] = A_M | A_UD,
+};
+
+/* Default segment of a memory operand: SS when the base is rSP or rBP (SDM 3.7.4). */
+static void decode_modrm32(const uint8_t *p, size_t avail, size_t *pos, unsigned mode,
+			   struct x86_insn *in, bool *more)
+{
+	unsigned mod = in->mod, rm = p[*pos - 1] & 7;
+	in->base = X86_NOREG;
+	in->index = X86_NOREG;
+	in->seg = SEG_DS;
+	if (rm == 4) {
+		if (*pos >= avail) { *more = true; return; }
+		uint8_t sib = p[(*pos)++];
+		unsigned base = sib & 7, index = ((sib >> 3) & 7) | ((in->rex & 2) << 2);
+		in->scale = sib >> 6;
+		if (index != 4)
+			in->index = (uint8_t)index;
+		if (base == 5 && mod == 0) {
+			in->disp = 4; /* marker: disp32 follows, no base */
+		} else {
+			in->base = (uint8_t)(base | ((in->rex & 1) << 3));
+		}
+	} else if (rm == 5 && mod == 0) {
+		in->disp = 4;
+		if (mode == 64)
+			in->rip_rel = 1;
+	} else {
+		in->base = (uint8_t)(rm | ((in->rex & 1) << 3));
+	}
+	if ((in->base & 7) == 4 || ((in->base & 7) == 5 && in->base != X86_NOREG))
+		in->seg = SEG_SS;
+	unsigned dsize = mod == 1 ? 1 : mod == 2 ? 4 : (in->disp == 4 ? 4 : 0);
+	if (*pos + dsize > avail) { *more = true; return; }
+	int64_t d = 0;
+	if (dsize == 1)
+		d = (int8_t)p[*pos];
+	else if (dsize == 4) {
+		int32_t t;
+		memcpy(&t, p + *pos, 4);
+		d = t;
+	}
+	in->disp = d;
+	*pos += dsize;
+}
+
+static void decode_modrm16(const uint8_t *p, size_t avail, size_t *pos, struct x86_insn *in,
+			   bool *more)
+{
+	static const uint8_t b16[8] = { 3, 3, 5, 5, 6, 7, 5, 3 };        /* bx bx bp bp si di bp bx */
+	static const uint8_t i16[8] = { 6, 7, 6, 7, X86_NOREG, X86_NOREG, X86_NOREG, X86_NOREG };
+	unsigned mod = in->mod, rm = p[*pos - 1] & 7;
+	unsigned dsize = mod == 1 ? 1 : mod == 2 ? 2 : 0;
+	in->base = b16[rm];
+	in->index = i16[rm];
+	in->scale = 0;
+	if (rm == 4) { in->base = 6; in->index = X86_NOREG; }
+	if (rm == 5) { in->base = 7; in->index = X86_NOREG; }
+	if (mod == 0 && rm == 6) {
+		in->base = X86_NOREG;
+		dsize = 2;
+	}
+	in->seg = (in->base == 5) ? SEG_SS : SEG_DS;
+	if (*pos + dsize > avail) { *more = true; return; }
+	if (dsize == 1)
+		in->disp = (int8_t)p[*pos];
+	else if (dsize == 2)
+		in->disp = (int16_t)(p[*pos] | (p[*pos + 1] << 8));
+	else
+		in->disp = 0;
+	*pos += dsize;
+}
+
+/* Is a LOCK prefix allowed here (SDM Vol. 2A, LOCK: memory-destination RMW forms only)? */
+static bool lock_ok(const struct x86_insn *in)
+{
+	unsigned r = in->reg & 7;
+	if (in->mod == 3)
+		return false;
+	switch (in->op) {
+	case 0x00: case 0x01: case 0x08: case 0x09: case 0x10: case 0x11: case 0x18: case 0x19:
+	case 0x20: case 0x21: case 0x28: case 0x29: case 0x30: case 0x31: case 0x86: case 0x87:
+	case OP_MAP0F | 0xab: case OP_MAP0F | 0xb3: case OP_MAP0F | 0xbb:
+	case OP_MAP0F | 0xb0: case OP_MAP0F | 0xb1: case OP_MAP0F | 0xc0: case OP_MAP0F | 0xc1:
+		return true;
+	case 0x80: case 0x81: case 0x82: case 0x83:
+		return r != 7;
+	case 0xf6: case 0xf7:
+		return r == 2 || r == 3;
+	case 0xfe: case 0xff:
+		return r < 2;
+	case OP_MAP0F | 0xba:
+		return r >= 5;
+	case OP_MAP0F | 0xc7:
+		return r == 1;
+	default:
+		return false;
+	}
+}
+
+/*
+ * Encodings whose validity depends on ModRM or prefixes. Returns false for
+ * forms this vCPU does not execute (they raise #UD).
+ */
+static bool insn_supported(const struct x86_insn *in, unsigned mode)
+{
+	unsigned r = in->reg & 7, rm = in->rm & 7;
+	bool mem = in->mod != 3;
+
+	if (in->lock && !lock_ok(in))
+		return false;
+	switch (in->op) {
+	case 0x8f: case 0xc6: case 0xc7:
+		return r == 0;
+	case 0xfe:
+		return r < 2;
+	case 0xff:
+		return r != 7 && !((r == 3 || r == 5) && !mem);
+	case 0x8c:
+		return r < 6;
+	case 0x8e:
+		return r < 6 && r != SEG_CS;
+	case 0x8d:
+		return mem;
+	case OP_MAP0F | 0x00:
+		return r < 4;
+	case OP_MAP0F | 0x01:
+		if (mem)
+			return r != 5;
+		if (r == 0)
+			return rm == 1;                        /* VMCALL */
+		if (r == 1)
+			return rm == 2 || rm == 3;             /* CLAC, STAC */
+		if (r == 4 || r == 6)
+			return true;                           /* SMSW, LMSW */
+		if (r == 7)
+			return (rm == 0 && mode == 64) || rm == 1; /* SWAPGS, RDTSCP */
+		return false;
+	case OP_MAP0F | 0x02: case OP_MAP0F | 0x03:
+		return false;                                  /* LAR, LSL */
+	case OP_MAP0F | 0x05: case OP_MAP0F | 0x07:
+		return mode == 64;                             /* SYSCALL/SYSRET: 64-bit only here */
+	case OP_MAP0F | 0x0d:
+		return mem;
+	case OP_MAP0F | 0x20: case OP_MAP0F | 0x22:
+		return in->reg == 0 || in->reg == 2 || in->reg == 3 || in->reg == 4 || in->reg == 8;
+	case OP_MAP0F | 0x21: case OP_MAP0F | 0x23:
+		return in->reg < 8;
+	case OP_MAP0F | 0xae:
+		return !mem && r >= 5;                         /* LFENCE, MFENCE, SFENCE */
+	case OP_MAP0F | 0xb2: case OP_MAP0F | 0xb4: case OP_MAP0F | 0xb5:
+		return mem;
+	case OP_MAP0F | 0xb8:
+		return in->rep == 0xf3;                        /* POPCNT */
+	case OP_MAP0F | 0xba:
+		return r >= 4;
+	case OP_MAP0F | 0xc7:
+		return mem && r == 1;                          /* CMPXCHG8B/16B */
+	case OP_MAP0F38 | 0x82:
+		return mem && mode == 64;                      /* INVPCID */
+	default:
+		return true;
+	}
+}
+
+static uint64_t read_le(const uint8_t *p, unsigned n)
+{
+	uint64_t v = 0;
+	for (unsigned i = 0; i < n; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+/* Lengths of VEX/EVEX-encoded instructions, none of which is executed (no AVX). */
+static int decode_vex(const uint8_t *p, size_t avail, size_t pos, struct x86_insn *in)
+{
+	unsigned map, opc;
+	uint8_t b0 = p[pos];
+	size_t need = b0 == 0xc5 ? 2 : b0 == 0xc4 ? 3 : 4;
+	if (pos + need + 2 > avail)
+		return -1;
+	if (b0 == 0xc5)
+		map = 1;
+	else
+		map = p[pos + 1] & (b0 == 0x62 ? 0x7 : 0x1f);
+	pos += need;
+	opc = p[pos++];
+	in->valid = 0;
+	in->op = (uint16_t)(((map & 3) << 8) | opc);
+	bool modrm = !(map == 1 && opc == 0x77 && b0 != 0x62);
+	if (modrm) {
+		struct x86_insn t = *in;
+		bool more = false;
+		uint8_t m = p[pos++];
+		t.mod = m >> 6;
+		if (t.mod != 3) {
+			if (in->asz == 2)
+				decode_modrm16(p, avail, &pos, &t, &more);
+			else
+				decode_modrm32(p, avail, &pos, 64, &t, &more);
+			if (more)
+				return -1;
+			/* EVEX compressed disp8 does not change the length. */
+		}
+	}
+	unsigned imm = 0;
+	if (map == 3)
+		imm = 1;
+	else if (map == 1 && ((opc >= 0x70 && opc <= 0x73) || opc == 0xc2 || (opc >= 0xc4 && opc <= 0xc6)))
+		imm = 1;
+	if (pos + imm > avail)
+		return -1;
+	pos += imm;
+	if (pos > 15)
+		return -2;
+	return (int)pos;
+}
+
+int x86_decode(const uint8_t *p, size_t avail, unsigned mode, struct x86_insn *in)
+{
+	size_t pos = 0;
+	bool more = false;
+	unsigned def = mode == 16 ? 2 : 4;
+	bool p66 = false, p67 = false;
+
+	memset(in, 0, sizeof(*in));
+	in->seg = SEG_DS;
+	in->base = in->index = X86_NOREG;
+	if (avail > 15)
+		avail = 15 + 1; /* enough to detect the 15-byte limit */
+
+	/* Legacy prefixes, then REX (only if it immediately precedes the opcode). */
+	for (;;) {
+		if (pos >= avail)
+			return pos >= 15 ? -2 : -1;
+		uint8_t b = p[pos];
+		if (map0[b] & A_PFX) {
+			switch (b) {
+			case 0x26: in->seg = SEG_ES; in->seg_ovr = 1; break;
+			case 0x2e: in->seg = SEG_CS; in->seg_ovr = 1; break;
+			case 0x36: in->seg = SEG_SS; in->seg_ovr = 1; break;
+			case 0x3e: in->seg = SEG_DS; in->seg_ovr = 1; break;
+			case 0x64: in->seg = SEG_FS; in->seg_ovr = 1; break;
+			case 0x65: in->seg = SEG_GS; in->seg_ovr = 1; break;
+			case 0x66: p66 = true; break;
+			case 0x67: p67 = true; break;
+			case 0xf0: in->lock = 1; break;
+			default: in->rep = b; break;
+			}
+			in->rex = 0;
+			pos++;
+			continue;
+		}
+		if (mode == 64 && (b & 0xf0) == 0x40) {
+			in->rex = b;
+			pos++;
+			continue;
+		}
+		break;
+	}
+	uint8_t seg_pfx = in->seg;
+	in->pfx66 = p66;
+	if (mode == 64)
+		in->asz = p67 ? 4 : 8;
+	else
+		in->asz = (uint8_t)((def == 2) != p67 ? 2 : 4);
+	in->osz = (uint8_t)((def == 2) != p66 ? 2 : 4);
+	if (in->rex & 8)
+		in->osz = 8;
+
+	uint8_t b = p[pos++];
+	uint16_t attr;
+	in->valid = 1;
+	if (b == 0x0f) {
+		if (pos >= avail)
+			return -1;
+		b = p[pos++];
+		if (b == 0x38 || b == 0x3a) {
+			if (pos >= avail)
+				return -1;
+			in->op = (uint16_t)((b == 0x38 ? OP_MAP0F38 : OP_MAP0F3A) | p[pos]);
+			attr = A_M | (b == 0x3a ? A_IB : 0);
+			/* Only INVPCID (66 0F 38 82 /r) is executed from these maps. */
+			if (in->op != (OP_MAP0F38 | 0x82) || !p66)
+				attr |= A_UD;
+			pos++;
+		} else {
+			in->op = OP_MAP0F | b;
+			attr = map0f[b];
+		}
+	} else if ((b == 0xc4 || b == 0xc5 || b == 0x62) &&
+		   (mode == 64 || (pos < avail && (p[pos] & 0xc0) == 0xc0))) {
+		/* VEX / EVEX: outside 64-bit mode only when ModRM.mod would be 11b. */
+		int n = decode_vex(p, avail, pos - 1, in);
+		if (n > 0)
+			in->len = (uint8_t)n;
+		return n;
+	} else {
+		in->op = b;
+		attr = map0[b];
+	}
+
+	if (mode == 64 && (attr & A_I64))
+		attr |= A_UD;
+	if (mode == 64 && (attr & (A_D64 | A_F64))) {
+		if ((attr & A_F64) || !p66)
+			in->osz = 8;
+	}
+	if (in->op == 0x63 && mode != 64)
+		attr |= A_UD;  /* ARPL: not supported (no virtual-8086 software) */
+
+	if (attr & A_M) {
+		if (pos >= avail)
+			return -1;
+		uint8_t m = p[pos++];
+		in->has_modrm = 1;
+		in->mod = m >> 6;
+		in->reg = (uint8_t)(((m >> 3) & 7) | ((in->rex & 4) << 1));
+		in->rm = (uint8_t)((m & 7) | ((in->rex & 1) << 3));
+		/* MOV to/from control and debug registers: mod is ignored, always registers. */
+		if (in->op >= (OP_MAP0F | 0x20) && in->op <= (OP_MAP0F | 0x23))
+			in->mod = 3;
+		if (in->mod != 3) {
+			if (in->asz == 2)
+				decode_modrm16(p, avail, &pos, in, &more);
+			else
+				decode_modrm32(p, avail, &pos, mode, in, &more);
+			if (more)
+				return pos >= 15 ? -2 : -1;
+			if (in->seg_ovr)
+				in->seg = seg_pfx;
+		}
+	}
+
+	unsigned isz = 0;
+	if (attr & A_IB)
+		isz = 1;
+	else if (attr & A_IW)
+		isz = 2;
+	else if (attr & A_IZ)
+		isz = in->osz == 2 ? 2 : 4;
+	else if (attr & A_IV)
+		isz = in->osz;
+	else if (attr & A_MO)
+		isz = in->asz;
+	else if (attr & A_AP)
+		isz = (in->osz == 2 ? 2 : 4) + 2;
+	else if (attr & A_IBW)
+		isz = 3;
+	else if ((attr & A_GRP3) && (in->reg & 7) < 2)
+		isz = b == 0xf6 ? 1 : (in->osz == 2 ? 2 : 4);
+	/* 64-bit near branches with 66: Intel keeps the 32-bit displacement. */
+	if ((attr & A_F64) && (attr & A_IZ) && mode == 64)
+		isz = 4;
+	if (pos + isz > avail)
+		return pos + isz > 15 ? -2 : -1;
+	if (attr & A_AP) {
+		unsigned osz = isz - 2;
+		in->imm = read_le(p + pos, osz);
+		in->imm2 = read_le(p + pos + osz, 2);
+	} else if (attr & A_IBW) {
+		in->imm = read_le(p + pos, 2);
+		in->imm2 = p[pos + 2];
+	} else if (attr & (A_IV | A_MO)) {
+		in->imm = read_le(p + pos, isz);
+	} else if (isz) {
+		in->imm = sign_extend(read_le(p + pos, isz), isz);
+	}
+	pos += isz;
+	if (pos > 15)
+		return -2;
+	in->len = (uint8_t)pos;
+	if ((attr & A_UD) || !insn_supported(in, mode))
+		in->valid = 0;
+	return (int)pos;
+}
+
+int x86_insn_length(const uint8_t *code, size_t avail, unsigned mode_bits, bool *valid)
+{
+	struct x86_insn in;
+	int n = x86_decode(code, avail, mode_bits, &in);
+	if (n < 0) {
+		if (valid)
+			*valid = false;
+		return -1;
+	}
+	if (valid)
+		*valid = in.valid;
+	return n;
+}

@@ -1,1 +1,418 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * hv/cpu/vcpu_soft.c - the software vCPU behind struct vcpu_ops: creation,
+ * register access, the run loop and the decoded-instruction cache.
+ *
+ * The run loop, per instruction: deliver a queued interrupt if RFLAGS.IF
+ * allows it; translate RIP through the model (one mmu_translate, two if the
+ * instruction crosses a page); find the decoded instruction by the HPA of its
+ * first byte or decode it; execute; retire (advance RIP, count). A fault is
+ * delivered through the guest's IDT; an exit returns to hv.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hv/cpu/x86.h"
+
+#define DCACHE_SLOTS (DCACHE_BLOCKS * 4096)
+
+/* ------------------------------------------------------------------------ */
+/* Decoded-instruction cache                                                */
+/* ------------------------------------------------------------------------ */
+/*
+ * Slots are indexed by the low bits of the HPA, so the slots of one code page
+ * form one block. A block belongs to one page at a time; a generation number
+ * per block drops all of a page's instructions at once, when a guest store
+ * hits that page (code_bitmap says which pool pages have cached code) or when
+ * another page claims the block.
+ */
+
+static void dcache_claim(struct vcpu *v, uint64_t page)
+{
+	unsigned b = page & (DCACHE_BLOCKS - 1);
+	if (v->dcache_owner[b] != page) {
+		uint64_t old = v->dcache_owner[b];
+		if (old < v->code_pages)
+			v->code_bitmap[old / 64] &= ~(1ULL << (old % 64));
+		v->dcache_owner[b] = page;
+		v->dcache_gen[b]++;
+	}
+	if (page < v->code_pages)
+		v->code_bitmap[page / 64] |= 1ULL << (page % 64);
+}
+
+void dcache_note_store(struct vcpu *v, uint64_t hpa)
+{
+	uint64_t page = hpa >> 12;
+	if (page < v->code_pages && (v->code_bitmap[page / 64] >> (page % 64)) & 1) {
+		v->code_bitmap[page / 64] &= ~(1ULL << (page % 64));
+		v->dcache_gen[page & (DCACHE_BLOCKS - 1)]++;
+	}
+}
+
+/* Fetch and decode the instruction at RIP. *out points at a cache slot or at tmp. */
+static int fetch(struct vcpu *v, struct x86_insn *tmp, const struct x86_insn **out)
+{
+	uint64_t lin = v->rip;
+	uint64_t hpa;
+	int st;
+
+	if (v->mode != 64)
+		lin = (v->seg[SEG_CS].base + v->rip) & 0xffffffffULL;
+	if (__builtin_expect((st = fetch_translate(v, lin, &hpa)) != X86_OK, 0))
+		return st;
+	struct dcache_slot *s = &v->dcache[hpa & (DCACHE_SLOTS - 1)];
+	unsigned blk = (hpa >> 12) & (DCACHE_BLOCKS - 1);
+	if (s->hpa == hpa && s->gen == v->dcache_gen[blk] && s->mode == v->mode &&
+	    v->dcache_owner[blk] == hpa >> 12) {
+		*out = &s->insn;
+		return X86_OK;
+	}
+
+	const uint8_t *p = hpool_ptr(v->pool, hpa);
+	size_t avail = 4096 - (hpa & 0xfff);
+	int n = x86_decode(p, avail < 15 ? avail : 15, v->mode, tmp);
+	if (n == -1) {
+		/* The instruction continues on the next page: translate it too (not cached). */
+		uint8_t buf[16];
+		uint64_t lin2 = lin + avail;
+		if (v->mode != 64)
+			lin2 &= 0xffffffffULL;
+		memcpy(buf, p, avail);
+		if ((st = lin_read(v, lin2, (unsigned)(15 - avail), buf + avail, ACC_FETCH)))
+			return st;
+		n = x86_decode(buf, 15, v->mode, tmp);
+		if (n < 0)
+			return x86_gp(v, 0);  /* longer than 15 bytes */
+		*out = tmp;
+		return X86_OK;
+	}
+	if (n < 0)
+		return x86_gp(v, 0);
+	dcache_claim(v, hpa >> 12);
+	s->hpa = hpa;
+	s->gen = v->dcache_gen[blk];
+	s->mode = (uint8_t)v->mode;
+	s->insn = *tmp;
+	*out = &s->insn;
+	return X86_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Exceptions: double and triple faults (SDM Vol. 3A 6.15, Table 6-5)        */
+/* ------------------------------------------------------------------------ */
+
+static bool contributory(unsigned vec)
+{
+	return vec == EXC_DE || vec == EXC_TS || vec == EXC_NP || vec == EXC_SS || vec == EXC_GP;
+}
+
+static const char *exc_name(unsigned vec)
+{
+	static const char *const names[] = { "#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM",
+					     "#DF", "?9", "#TS", "#NP", "#SS", "#GP", "#PF", "?15",
+					     "#MF", "#AC", "#MC", "#XM" };
+	return vec < sizeof(names) / sizeof(names[0]) ? names[vec] : "vector";
+}
+
+/* Deliver the exception pending in v (raised by the instruction at v->rip). */
+static int deliver_exception(struct vcpu *v)
+{
+	unsigned first = v->exc_vec;
+	bool has_err = v->exc_has_err;
+	uint32_t err = v->exc_err;
+	unsigned cur = first;
+
+	for (unsigned depth = 0;; depth++) {
+		v->exc_pending = false;
+		v->stats.exceptions++;
+		v->next_rip = v->rip;
+		int st = cpu_deliver(v, cur, has_err, err, false, v->rip);
+		if (st == X86_OK) {
+			v->rip = v->next_rip;
+			return X86_OK;
+		}
+		if (st == X86_EXIT)
+			return st;
+		unsigned second = v->exc_vec;
+		if (cur == EXC_DF || depth >= 2) {
+			struct vcpu_exit *e = v->exit;
+			e->reason = VCPU_EXIT_TRIPLE_FAULT;
+			e->exit_reason_vmx = EXIT_REASON_TRIPLE_FAULT;
+			snprintf(e->fail.msg, sizeof(e->fail.msg),
+				 "triple fault: %s (error 0x%x) while delivering #DF after %s at rip 0x%llx",
+				 exc_name(second), v->exc_err, exc_name(first), (unsigned long long)v->rip);
+			v->exc_pending = false;
+			v->shutdown = true;
+			return X86_EXIT;
+		}
+		if ((contributory(cur) && contributory(second)) ||
+		    (cur == EXC_PF && (second == EXC_PF || contributory(second)))) {
+			cur = EXC_DF;
+			has_err = true;
+			err = 0;
+		} else {
+			/* Benign: the second exception is delivered instead. */
+			cur = second;
+			has_err = v->exc_has_err;
+			err = v->exc_err;
+		}
+	}
+}
+
+/* ------------------------------------------------------------------------ */
+/* vcpu_ops                                                                 */
+/* ------------------------------------------------------------------------ */
+
+static int soft_probe(char *why, size_t whylen)
+{
+	if (why && whylen)
+		why[0] = '\0';
+	return 0;
+}
+
+static int soft_create(const struct vcpu_config *cfg, struct vcpu **out)
+{
+	struct vcpu *v;
+	/* Precondition: the VM supplies the pool, the EPT and the MMU. */
+	if (!cfg || !cfg->pool || !cfg->mmu || !out)
+		return -EINVAL;
+	v = calloc(1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	v->dcache = malloc(sizeof(*v->dcache) * DCACHE_SLOTS);
+	v->code_pages = cfg->pool->size >> 12;
+	v->code_bitmap = calloc((v->code_pages + 63) / 64, sizeof(uint64_t));
+	if (!v->dcache || !v->code_bitmap) {
+		free(v->dcache);
+		free(v->code_bitmap);
+		free(v);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < DCACHE_SLOTS; i++)
+		v->dcache[i].hpa = ~0ULL;
+	for (unsigned i = 0; i < DCACHE_BLOCKS; i++)
+		v->dcache_owner[i] = ~0ULL;
+	v->pool = cfg->pool;
+	v->mmu = cfg->mmu;
+	v->ept = cfg->ept;
+	v->mmio = cfg->mmio;
+	v->nmmio = cfg->nmmio;
+	v->mem_size = cfg->mem_size;
+	v->ctx.vpid = cfg->vpid;
+	v->ctx.ept = cfg->ept;
+	cpu_reset(v);
+	*out = v;
+	return 0;
+}
+
+static void soft_destroy(struct vcpu *v)
+{
+	if (!v)
+		return;
+	free(v->dcache);
+	free(v->code_bitmap);
+	free(v);
+}
+
+static int soft_get_regs(struct vcpu *v, struct vcpu_regs *r)
+{
+	memcpy(r->gpr, v->gpr, sizeof(r->gpr));
+	r->rip = v->rip;
+	r->rflags = flags_get(v);
+	return 0;
+}
+
+static int soft_set_regs(struct vcpu *v, const struct vcpu_regs *r)
+{
+	memcpy(v->gpr, r->gpr, sizeof(v->gpr));
+	v->rip = r->rip;
+	flags_set(v, r->rflags);
+	cpu_update_mode(v);
+	return 0;
+}
+
+static int soft_get_sregs(struct vcpu *v, struct vcpu_sregs *s)
+{
+	s->es = v->seg[SEG_ES];
+	s->cs = v->seg[SEG_CS];
+	s->ss = v->seg[SEG_SS];
+	s->ds = v->seg[SEG_DS];
+	s->fs = v->seg[SEG_FS];
+	s->gs = v->seg[SEG_GS];
+	s->tr = v->tr;
+	s->ldt = v->ldt;
+	s->gdt = v->gdt;
+	s->idt = v->idt;
+	s->cr0 = v->cr0;
+	s->cr2 = v->cr2;
+	s->cr3 = v->cr3;
+	s->cr4 = v->cr4;
+	s->cr8 = v->cr8;
+	s->efer = v->efer;
+	s->apic_base = v->apic_base;
+	return 0;
+}
+
+/*
+ * Accepts any consistent state: 32-bit protected mode with paging off or on,
+ * or long mode (CR0.PG|PE, CR4.PAE, EFER.LME|LMA, CS.L). -EINVAL for states
+ * the interpreter cannot run (paging without protection, LMA without PAE/PG).
+ */
+static int soft_set_sregs(struct vcpu *v, const struct vcpu_sregs *s)
+{
+	if ((s->cr0 & CR0_PG) && !(s->cr0 & CR0_PE))
+		return -EINVAL;
+	if ((s->efer & EFER_LMA) && (!(s->cr0 & CR0_PG) || !(s->cr4 & CR4_PAE) || !(s->efer & EFER_LME)))
+		return -EINVAL;
+	if (s->cr4 & ~CR4_VALID)
+		return -EINVAL;
+	bool paging_changed = s->cr0 != v->cr0 || s->cr3 != v->cr3 || s->cr4 != v->cr4 ||
+			      s->efer != v->efer;
+	v->seg[SEG_ES] = s->es;
+	v->seg[SEG_CS] = s->cs;
+	v->seg[SEG_SS] = s->ss;
+	v->seg[SEG_DS] = s->ds;
+	v->seg[SEG_FS] = s->fs;
+	v->seg[SEG_GS] = s->gs;
+	v->tr = s->tr;
+	v->ldt = s->ldt;
+	v->gdt = s->gdt;
+	v->idt = s->idt;
+	v->cr0 = s->cr0 | CR0_ET;
+	v->cr2 = s->cr2;
+	v->cr3 = s->cr3;
+	v->cr4 = s->cr4;
+	v->cr8 = s->cr8 & 0xf;
+	v->efer = s->efer;
+	v->apic_base = s->apic_base;
+	cpu_update_mode(v);
+	if (paging_changed)
+		mmu_flush_vpid_all(v->mmu, v->ctx.vpid);
+	return 0;
+}
+
+static int soft_inject_irq(struct vcpu *v, uint8_t vector)
+{
+	uint8_t bit = (uint8_t)(1u << (vector & 7));
+	if (!(v->irq_pending[vector / 8] & bit)) {
+		v->irq_pending[vector / 8] |= bit;
+		v->irq_count++;
+	}
+	return 0;
+}
+
+static void soft_get_stats(struct vcpu *v, struct vcpu_stats *s)
+{
+	*s = v->stats;
+	s->instructions = v->icount;
+}
+
+/* Complete an exit hv has handled: IN data, MMIO read data, hypercall result. */
+static void complete_pending(struct vcpu *v, const struct vcpu_exit *e)
+{
+	switch (v->pend) {
+	case PEND_IO_IN:
+		v->pend_data = e->io.data;
+		v->pend_ready = true;
+		break;
+	case PEND_MMIO_READ:
+		v->pend_data = e->mmio.data;
+		v->pend_ready = true;
+		break;
+	case PEND_HYPERCALL:
+		v->gpr[0] = e->hypercall.ret;
+		v->pend = PEND_NONE;
+		break;
+	default:
+		break;
+	}
+}
+
+static int soft_run(struct vcpu *v, uint64_t max_insns, struct vcpu_exit *exit)
+{
+	struct x86_insn tmp;
+	const struct x86_insn *in = NULL;
+	uint64_t steps = 0, limit = max_insns ? max_insns : ~0ULL;
+	int st;
+
+	complete_pending(v, exit);
+	memset(exit, 0, sizeof(*exit));
+	v->exit = exit;
+	v->exit_after_retire = false;
+	if (v->shutdown) {
+		exit->reason = VCPU_EXIT_TRIPLE_FAULT;
+		exit->exit_reason_vmx = EXIT_REASON_TRIPLE_FAULT;
+		snprintf(exit->fail.msg, sizeof(exit->fail.msg), "vCPU is in shutdown after a triple fault");
+		exit->rip = v->rip;
+		return 0;
+	}
+
+	for (;;) {
+		if (__builtin_expect(steps >= limit, 0)) {
+			exit->reason = VCPU_EXIT_INSN_LIMIT;
+			break;
+		}
+		steps++;
+		/* External interrupts at the instruction boundary (SDM Vol. 3A 6.8.3). */
+		if (__builtin_expect(v->irq_count != 0, 0) && (v->rflags & RF_IF) && !v->shadow_left &&
+		    v->pend == PEND_NONE) {
+			st = cpu_deliver_pending(v);
+			if (st == X86_OK)
+				continue;
+			goto fault_or_exit;
+		}
+		st = fetch(v, &tmp, &in);
+		if (__builtin_expect(st != X86_OK, 0))
+			goto fault_or_exit;
+		v->next_rip = v->rip + in->len;
+		if (v->mode != 64)
+			v->next_rip &= v->mode == 32 ? 0xffffffffULL : 0xffffULL;
+		if (__builtin_expect(in->valid, 1))
+			st = exec_insn(v, in);
+		else if (in->op >= 0xd8 && in->op <= 0xdf && (v->cr0 & (CR0_EM | CR0_TS)))
+			st = x86_raise(v, EXC_NM, false, 0);
+		else
+			st = x86_ud(v);
+		if (__builtin_expect(st == X86_OK, 1)) {
+			uint64_t rip = v->rip;
+			v->rip = v->next_rip;
+			v->icount++;
+			if (v->shadow_left)
+				v->shadow_left--;
+			if (__builtin_expect(v->exit_after_retire, 0)) {
+				v->exit_after_retire = false;
+				exit->rip = rip;
+				return 0;
+			}
+			continue;
+		}
+fault_or_exit:
+		if (st == X86_EXIT) {
+			exit->rip = v->rip;
+			return 0;
+		}
+		if (deliver_exception(v) == X86_EXIT) {
+			exit->rip = v->rip;
+			return 0;
+		}
+	}
+	exit->rip = v->rip;
+	return 0;
+}
+
+const struct vcpu_ops vcpu_soft_ops = {
+	.name = "soft",
+	.probe = soft_probe,
+	.create = soft_create,
+	.destroy = soft_destroy,
+	.get_regs = soft_get_regs,
+	.set_regs = soft_set_regs,
+	.get_sregs = soft_get_sregs,
+	.set_sregs = soft_set_sregs,
+	.run = soft_run,
+	.inject_irq = soft_inject_irq,
+	.get_stats = soft_get_stats,
+};

@@ -1,1 +1,254 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * hv/cpu/x86.h - internal state of the software vCPU (vcpu_soft_ops).
+ *
+ * Private to hv/cpu/. The public interface is hv/vcpu.h; the instruction
+ * decoder is described in hv/cpu/decode.h. docs/softcpu.md explains the
+ * design: lazy flags, the decoded-instruction cache, how every fetch, load
+ * and store goes through the modelled MMU (ept/mmu.h) and how exits complete.
+ *
+ * Every helper that can fail architecturally returns an `int` status:
+ *   X86_OK     the step went on,
+ *   X86_FAULT  an exception is pending in vcpu->exc (delivered by the run loop),
+ *   X86_EXIT   a VM exit is pending in vcpu->exit (returned by run()).
+ * An instruction that returns a non-OK status has made no architectural
+ * change (except rep-string progress, which the SDM allows), so the run loop
+ * simply does not retire it.
+ */
+#ifndef HV_CPU_X86_H
+#define HV_CPU_X86_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "hv/vcpu.h"
+#include "hv/cpu/decode.h"
+
+enum { X86_OK = 0, X86_FAULT = 1, X86_EXIT = 2 };
+
+/* Exception vectors (SDM Vol. 3A 6.3.1, Table 6-1). */
+enum {
+	EXC_DE = 0, EXC_DB = 1, EXC_NMI = 2, EXC_BP = 3, EXC_OF = 4, EXC_BR = 5,
+	EXC_UD = 6, EXC_NM = 7, EXC_DF = 8, EXC_TS = 10, EXC_NP = 11, EXC_SS = 12,
+	EXC_GP = 13, EXC_PF = 14, EXC_MF = 16, EXC_AC = 17,
+};
+
+/* RFLAGS bits (SDM Vol. 1 3.4.3, Vol. 3A 2.3). */
+#define RF_CF   (1ULL << 0)
+#define RF_FIXED (1ULL << 1)  /* always 1 */
+#define RF_PF   (1ULL << 2)
+#define RF_AF   (1ULL << 4)
+#define RF_ZF   (1ULL << 6)
+#define RF_SF   (1ULL << 7)
+#define RF_TF   (1ULL << 8)
+#define RF_IF   (1ULL << 9)
+#define RF_DF   (1ULL << 10)
+#define RF_OF   (1ULL << 11)
+#define RF_IOPL (3ULL << 12)
+#define RF_NT   (1ULL << 14)
+#define RF_RF   (1ULL << 16)
+#define RF_VM   (1ULL << 17)
+#define RF_AC   (1ULL << 18)
+#define RF_VIF  (1ULL << 19)
+#define RF_VIP  (1ULL << 20)
+#define RF_ID   (1ULL << 21)
+#define RF_ARITH (RF_CF | RF_PF | RF_AF | RF_ZF | RF_SF | RF_OF)
+/* Bits software can change (VM/VIF/VIP stay 0: no virtual-8086 mode). */
+#define RF_WRITABLE (RF_ARITH | RF_TF | RF_IF | RF_DF | RF_IOPL | RF_NT | RF_RF | RF_AC | RF_ID)
+
+/* CR0/CR4 bits beyond those in ept/mmu.h (SDM Vol. 3A 2.5). */
+#define CR0_MP (1ULL << 1)
+#define CR0_EM (1ULL << 2)
+#define CR0_TS (1ULL << 3)
+#define CR0_ET (1ULL << 4)
+#define CR0_NE (1ULL << 5)
+#define CR0_AM (1ULL << 18)
+#define CR0_NW (1ULL << 29)
+#define CR0_CD (1ULL << 30)
+#define CR4_TSD (1ULL << 2)
+#define CR4_DE  (1ULL << 3)
+#define CR4_OSFXSR (1ULL << 9)
+#define CR4_FSGSBASE (1ULL << 16)
+/* CR4 bits this vCPU accepts (features it advertises in CPUID). */
+#define CR4_VALID (CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE | CR4_PGE | CR4_LA57 | CR4_PCIDE | \
+		   CR4_SMEP | CR4_SMAP | (1ULL << 6) /* MCE */ | (1ULL << 8) /* PCE */ | CR4_OSFXSR | \
+		   (1ULL << 10) /* OSXMMEXCPT */)
+
+/* MSRs (SDM Vol. 4, Table 2-2). */
+#define MSR_TSC            0x10
+#define MSR_APIC_BASE      0x1b
+#define MSR_MTRRCAP        0xfe
+#define MSR_PAT            0x277
+#define MSR_MISC_ENABLE    0x1a0
+#define MSR_EFER           0xc0000080
+#define MSR_STAR           0xc0000081
+#define MSR_LSTAR          0xc0000082
+#define MSR_CSTAR          0xc0000083
+#define MSR_FMASK          0xc0000084
+#define MSR_FS_BASE        0xc0000100
+#define MSR_GS_BASE        0xc0000101
+#define MSR_KERNEL_GS_BASE 0xc0000102
+#define MSR_TSC_AUX        0xc0000103
+
+/* Segment register numbers in the ModRM sreg encoding. */
+enum { SEG_ES = 0, SEG_CS = 1, SEG_SS = 2, SEG_DS = 3, SEG_FS = 4, SEG_GS = 5, SEG_NONE = 7 };
+
+/* Lazy arithmetic flags: the last flag-setting operation (see flags_*). */
+enum lf_op { LF_NONE = 0, LF_ADD, LF_ADC, LF_SUB, LF_SBB, LF_LOGIC, LF_INC, LF_DEC };
+
+/* What kind of access, for fault reporting and the statistics. */
+#define MEM_STACK  (1u << 8)  /* SS-relative: non-canonical is #SS, not #GP */
+
+/* A decoded-instruction cache slot (see vcpu_soft.c). */
+struct dcache_slot {
+	uint64_t hpa;      /* HPA of the first byte; ~0 = empty */
+	uint32_t gen;      /* generation of its block when filled */
+	uint8_t mode;      /* 16, 32 or 64 */
+	struct x86_insn insn;
+};
+
+#define DCACHE_BLOCKS 32   /* code pages cached at once (one 4 KiB page per block) */
+
+/* Why the vCPU stopped in the middle of an instruction, to finish it on the next run(). */
+enum pend_kind { PEND_NONE = 0, PEND_IO_IN, PEND_MMIO_READ, PEND_HYPERCALL };
+
+/*
+ * The vCPU. Legend:
+ *   cfg fields (pool, mmu, ept, mmio): set once at create.
+ *   architectural state: changed only by instructions, events and set_*regs.
+ *   ctx, mode, cpl: derived, recomputed by cpu_update_mode() whenever CR0,
+ *   CR3, CR4, EFER, CS or RFLAGS.AC change.
+ */
+struct vcpu {
+	/* architectural state */
+	uint64_t gpr[16];
+	uint64_t rip;
+	uint64_t next_rip;        /* during an instruction: where it continues (branches set it) */
+	uint64_t rflags;          /* arithmetic bits are stale while lf_op != LF_NONE */
+	enum lf_op lf_op;
+	uint8_t lf_size;          /* operand size in bytes */
+	bool lf_cin;              /* ADC/SBB carry in; INC/DEC: the preserved CF */
+	uint64_t lf_res, lf_a, lf_b;
+	struct vcpu_segment seg[6];
+	struct vcpu_segment tr, ldt;
+	struct vcpu_dtable gdt, idt;
+	uint64_t cr0, cr2, cr3, cr4, cr8, efer, apic_base;
+	uint64_t star, lstar, cstar, fmask, kernel_gs_base, tsc_aux, pat, misc_enable;
+	uint64_t dr6, dr7, dr[4];
+	int64_t tsc_offset;       /* TSC = icount + tsc_offset */
+
+	/* derived */
+	unsigned mode;            /* 16, 32 or 64: code-segment size */
+	unsigned cpl;
+	struct mmu_ctx ctx;
+
+	/* events */
+	bool exc_pending;
+	uint8_t exc_vec;
+	bool exc_has_err;
+	uint32_t exc_err;
+	uint8_t irq_pending[32];  /* injected external interrupts (bitmap by vector) */
+	unsigned irq_count;
+	unsigned shadow_left;     /* STI / MOV SS shadow: instructions until interrupts unblock */
+	bool shutdown;            /* after a triple fault */
+
+	/* exit in progress */
+	struct vcpu_exit *exit;   /* the caller's exit structure during run() */
+	bool exit_after_retire;   /* an exit recorded by an instruction that still retires */
+	enum pend_kind pend;
+	uint64_t pend_gpa;        /* PEND_MMIO_READ: the GPA waiting for data */
+	uint64_t pend_data;
+	bool pend_ready;          /* pend_data holds the value hv supplied */
+
+	/* configuration */
+	struct hpool *pool;
+	struct mmu *mmu;
+	struct ept *ept;
+	const struct gpa_range *mmio;
+	unsigned nmmio;
+	uint64_t mem_size;
+
+	/* decoded-instruction cache, keyed by HPA (vcpu_soft.c) */
+	struct dcache_slot *dcache;         /* DCACHE_BLOCKS * 4096 slots */
+	uint64_t dcache_owner[DCACHE_BLOCKS];  /* page (HPA >> 12) that owns each block, ~0 = none */
+	uint32_t dcache_gen[DCACHE_BLOCKS];
+	uint64_t *code_bitmap;              /* one bit per pool page: holds cached code */
+	uint64_t code_pages;                /* bits in code_bitmap */
+
+	/* counters */
+	uint64_t icount;
+	struct vcpu_stats stats;
+	uint64_t exc_chain[2];              /* the last exceptions, for the triple-fault diagnostic */
+};
+
+/* ---- helpers shared by exec.c and system.c ---- */
+
+static inline uint64_t size_mask(unsigned size)
+{
+	return size == 8 ? ~0ULL : (1ULL << (size * 8)) - 1;
+}
+
+static inline uint64_t sign_extend(uint64_t v, unsigned size)
+{
+	switch (size) {
+	case 1: return (uint64_t)(int64_t)(int8_t)v;
+	case 2: return (uint64_t)(int64_t)(int16_t)v;
+	case 4: return (uint64_t)(int64_t)(int32_t)v;
+	default: return v;
+	}
+}
+
+static inline bool is_canonical(const struct vcpu *v, uint64_t a)
+{
+	unsigned bits = (v->cr4 & CR4_LA57) ? 57 : 48;
+	return (uint64_t)((int64_t)(a << (64 - bits)) >> (64 - bits)) == a;
+}
+
+static inline bool long_mode(const struct vcpu *v) { return (v->efer & EFER_LMA) != 0; }
+
+/* exception raising: always returns X86_FAULT */
+int x86_raise(struct vcpu *v, unsigned vec, bool has_err, uint32_t err);
+static inline int x86_ud(struct vcpu *v) { return x86_raise(v, EXC_UD, false, 0); }
+static inline int x86_gp(struct vcpu *v, uint32_t err) { return x86_raise(v, EXC_GP, true, err); }
+
+/* flags (exec.c) */
+uint64_t flags_get(struct vcpu *v);
+void flags_set(struct vcpu *v, uint64_t rflags);
+bool cond_eval(struct vcpu *v, unsigned cc);
+
+/* memory through the model (exec.c). lin_* take linear addresses. */
+int fetch_translate(struct vcpu *v, uint64_t lin, uint64_t *hpa);
+int lin_read(struct vcpu *v, uint64_t lin, unsigned size, void *buf, unsigned acc);
+int lin_write(struct vcpu *v, uint64_t lin, unsigned size, const void *buf, unsigned acc);
+int seg_linear(struct vcpu *v, unsigned seg, uint64_t off, unsigned size, uint64_t *lin);
+int mem_read(struct vcpu *v, unsigned seg, uint64_t off, unsigned size, uint64_t *val);
+int mem_write(struct vcpu *v, unsigned seg, uint64_t off, unsigned size, uint64_t val);
+/* Translate for write without storing (INS checks its destination before the port read). */
+int mem_probe_write(struct vcpu *v, unsigned seg, uint64_t off, unsigned size);
+int stack_push(struct vcpu *v, unsigned size, uint64_t val);
+int stack_pop(struct vcpu *v, unsigned size, uint64_t *val);
+unsigned stack_size(const struct vcpu *v);
+
+/* system (system.c) */
+void cpu_update_mode(struct vcpu *v);
+void cpu_reset(struct vcpu *v);
+int cpu_deliver(struct vcpu *v, unsigned vec, bool has_err, uint32_t err, bool soft, uint64_t ret_rip);
+int cpu_deliver_pending(struct vcpu *v);
+int exec_system(struct vcpu *v, const struct x86_insn *in);
+int cpu_load_seg(struct vcpu *v, unsigned sreg, uint16_t sel);
+int cpu_far_transfer(struct vcpu *v, uint16_t sel, uint64_t off, bool call, unsigned osz,
+		     uint64_t ret_rip);
+int cpu_far_return(struct vcpu *v, unsigned osz, uint16_t pop_bytes);
+int cpu_iret(struct vcpu *v, unsigned osz);
+int cpu_io(struct vcpu *v, const struct x86_insn *in);
+void cpu_cpuid(struct vcpu *v, uint32_t leaf, uint32_t sub, uint32_t out[4]);
+void seg_from_desc(struct vcpu_segment *s, uint16_t sel, uint64_t desc);
+
+/* exec.c: the general-purpose instruction set */
+int exec_insn(struct vcpu *v, const struct x86_insn *in);
+
+/* vcpu_soft.c: the decoded-instruction cache */
+void dcache_note_store(struct vcpu *v, uint64_t hpa);
+
+#endif /* HV_CPU_X86_H */
