@@ -486,7 +486,20 @@ int cmd_walk(int argc, char **argv)
 					       gva, SCENE_GVA_BASE, SCENE_GVA_BASE + s->footprint);
 		}
 		gpa = scene_gpa(s, gva) & ~(epage - 1);
-		rc = ept_protect(s->ept, gpa, epage, perms);
+		if ((perms & EPT_W) && !(perms & EPT_R)) {
+			/* Write without read is a misconfiguration (SDM 29.3.3.1),
+			 * which ept_protect rightly refuses to create: write the
+			 * leaf raw to show the exit it causes. */
+			uint64_t off = gva - SCENE_GVA_BASE;
+			uint64_t hpa = (s->chunk_hpa[off / s->chunk] + off % s->chunk) & ~(epage - 1);
+			unsigned level = so.ept_shift == PAGE_SHIFT_1G ? 3 : so.ept_shift == PAGE_SHIFT_2M ? 2 : 1;
+			uint64_t raw = hpa | perms | ((uint64_t)EPT_MT_WB << EPT_MT_SHIFT) |
+				       (level > 1 ? EPT_PS : 0);
+
+			rc = ept_set_raw(s->ept, gpa, level, raw);
+		} else {
+			rc = ept_protect(s->ept, gpa, epage, perms);
+		}
 		if (rc) {
 			fprintf(stderr, "hv walk: ept_protect(GPA 0x%" PRIx64 ", %s): %s\n", gpa,
 				perms_arg, strerror(-rc));

@@ -185,6 +185,12 @@ for line in "bit  0 read        = 1" "bit  1 write       = 0" "bit  3 readable  
 	if grep -q "$line" "$tmp/viol.txt"; then pass; else fail "violation text lacks '$line'"; fi
 done
 
+# SDM 29.3.3.1: write permission without read is a misconfiguration (exit 49).
+out=$tmp/misconf.json
+"$HV" walk --json --ept-perms -w- 0x7f1240001234 >"$out"
+expect_eq "misconfig status" "$(sed -n 's/.*"status": "\([a-z_]*\)".*/\1/p' "$out")" ept_misconfig
+expect_eq "misconfig exit reason" "$(sed -n 's/.*"exit_reason": \([0-9]*\).*/\1/p' "$out")" 49
+
 # Not mapped: #PF with P=0 (not present), W/R=0 (read).
 out=$tmp/pf.json
 "$HV" walk --json 0x7f0000000000 >"$out"
