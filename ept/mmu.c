@@ -283,12 +283,10 @@ static void trace_hit(struct walk *w, enum tlb_id id)
 		w->trace->hit[w->trace->nhits++] = id;
 }
 
-static void count_ref(struct walk *w, unsigned row, unsigned col, int guest_level, int ept_level,
-		      uint64_t gpa, uint64_t entry_hpa, uint64_t value)
+static void trace_ref(struct walk *w, int guest_level, int ept_level, uint64_t gpa,
+		      uint64_t entry_hpa, uint64_t value)
 {
-	w->refs++;
-	w->m->st.grid[row][col]++;
-	if (w->trace && w->trace->n < MMU_MAX_REFS + 1) {
+	if (w->trace->n < MMU_MAX_REFS + 1) {
 		struct walk_ref *r = &w->trace->ref[w->trace->n++];
 
 		r->guest_level = guest_level;
@@ -399,12 +397,14 @@ static bool gpa_xlate(struct walk *w, uint64_t gpa, const struct ept_access *acc
 		r.status = EPT_MISCONFIG;
 		r.refs = 0;
 	}
-	for (i = 0; i < r.refs; i++) {
-		unsigned level = start_level - i;
-
-		count_ref(w, row, 5 - level, guest_level, (int)level, gpa,
-			  i < r.nref ? r.ref[i].entry_hpa : 0, i < r.nref ? r.ref[i].value : 0);
-	}
+	/* Grid columns: EPT level l is column 5 - l; the walk went down from start_level. */
+	w->refs += r.refs;
+	for (i = 0; i < r.refs; i++)
+		m->st.grid[row][5 - start_level + i]++;
+	if (w->trace)
+		for (i = 0; i < r.refs; i++)
+			trace_ref(w, guest_level, (int)(start_level - i), gpa,
+				  i < r.nref ? r.ref[i].entry_hpa : 0, i < r.nref ? r.ref[i].value : 0);
 	if (r.status == EPT_OK && !hpa_in_pool(m, r.hpa, 8))
 		r.status = EPT_MISCONFIG;  /* a leaf pointing outside host memory */
 	if (r.status != EPT_OK) {
@@ -612,7 +612,10 @@ static bool guest_walk(struct walk *w, struct guest_out *g)
 			}
 		}
 		e = read_entry(m, entry_hpa, esz);
-		count_ref(w, row, 5, (int)level, 0, entry_gpa, entry_hpa, e);
+		w->refs++;
+		m->st.grid[row][5]++;
+		if (w->trace)
+			trace_ref(w, (int)level, 0, entry_gpa, entry_hpa, e);
 
 		if (!(e & PTE_P)) {
 			w->res->gpa = entry_gpa;
