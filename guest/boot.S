@@ -63,6 +63,17 @@ start64:
 	xorl %eax, %eax
 	movl %eax, %fs
 	movl %eax, %gs
+	/*
+	 * ELF loaders zero the bss (p_memsz beyond p_filesz); do it again so a
+	 * loader that copies only the file image still works. Nothing is on
+	 * the stack yet, so clearing the stack along with the rest is safe.
+	 */
+	movq $__bss_start, %rax
+	movq $_end, %rcx
+2:	movq $0, (%rax)
+	addq $8, %rax
+	cmpq %rcx, %rax
+	jb 2b
 	movq $boot_stack_top, %rsp
 	movl %edi, %edi                /* zero-extend start_info into arg 0 */
 	call kmain
