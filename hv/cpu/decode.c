@@ -405,6 +405,14 @@ int x86_decode(const uint8_t *p, size_t avail, unsigned mode, struct x86_insn *i
 			if (in->seg_ovr)
 				in->seg = seg_pfx;
 		}
+		/* Group 5: near CALL/JMP are 64-bit in long mode, PUSH defaults to 64. */
+		if (in->op == 0xff && mode == 64) {
+			unsigned r = in->reg & 7;
+			if (r == 2 || r == 4)
+				in->osz = 8;
+			else if (r == 6 && !p66)
+				in->osz = 8;
+		}
 	}
 
 	unsigned isz = 0;

@@ -325,7 +325,9 @@ int lin_read(struct vcpu *v, uint64_t lin, unsigned size, void *buf, unsigned ac
 	struct mref m;
 	int st;
 	/* Larger than a page only for descriptor-table reads, which never are. */
-	st = mref_get(v, lin, size, acc | ACC_READ, &m);
+	if (!(acc & ACC_FETCH))
+		acc |= ACC_READ;
+	st = mref_get(v, lin, size, acc, &m);
 	if (st)
 		return st;
 	return mref_load(v, &m, buf);
