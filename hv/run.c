@@ -124,7 +124,7 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 	};
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+h", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_MEMORY:
 			if (parse_size(optarg, &o->vm.mem_size))
@@ -274,14 +274,14 @@ static void report_text(FILE *f, struct vm *vm, const struct run_opts *o,
 
 	for (int i = 0; i < VIOL_NCAUSES; i++)
 		nviol += c->violations[i];
-	fprintf(f, "\nEPT violations %22" PRIu64 "\n", nviol);
+	fprintf(f, "\n%-24s %14" PRIu64 "\n", "EPT violations", nviol);
 	for (int i = 0; i < VIOL_NCAUSES; i++)
 		fprintf(f, "  %-22s %14" PRIu64 "\n", vm_viol_name((enum vm_viol_cause)i),
 			c->violations[i]);
 
 	for (int i = 0; i <= VCPU_EXIT_INTERNAL_ERROR; i++)
 		nexit += c->exits[i];
-	fprintf(f, "Exits %31" PRIu64 "\n", nexit);
+	fprintf(f, "%-24s %14" PRIu64 "\n", "Exits", nexit);
 	for (int i = 1; i <= VCPU_EXIT_INTERNAL_ERROR; i++)
 		if (c->exits[i])
 			fprintf(f, "  %-22s %14" PRIu64 "\n", vm_exit_name((enum vcpu_exit_reason)i),

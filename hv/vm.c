@@ -89,24 +89,23 @@ void vm_decode_qual(uint64_t qual, char *buf, size_t len)
 	size_t n = 0;
 
 #define PUT(...) (n += (size_t)snprintf(buf + n, n < len ? len - n : 0, __VA_ARGS__))
-	PUT("%s", (qual & EPT_QUAL_FETCH) ? "instruction fetch" :
-		  (qual & EPT_QUAL_WRITE) ? "data write" :
-		  (qual & EPT_QUAL_READ) ? "data read" : "no access bits");
+	PUT("%s", (qual & EPT_QUAL_FETCH) ? "fetch" :
+		  (qual & EPT_QUAL_WRITE) ? "write" :
+		  (qual & EPT_QUAL_READ) ? "read" : "no access bits");
 	if (qual & (EPT_QUAL_READABLE | EPT_QUAL_WRITABLE | EPT_QUAL_EXECUTABLE))
-		PUT("; EPT allows %s%s%s", (qual & EPT_QUAL_READABLE) ? "R" : "",
+		PUT(", EPT allows %s%s%s", (qual & EPT_QUAL_READABLE) ? "R" : "",
 		    (qual & EPT_QUAL_WRITABLE) ? "W" : "", (qual & EPT_QUAL_EXECUTABLE) ? "X" : "");
 	else
-		PUT("; GPA not mapped in EPT");
-	if (qual & EPT_QUAL_GLA_VALID)
-		PUT("; linear address valid, access to %s",
-		    (qual & EPT_QUAL_GLA_XLATE) ? "the translated address"
-						: "a guest paging-structure entry");
+		PUT(", not present in EPT");
+	if (!(qual & EPT_QUAL_GLA_VALID))
+		PUT(", no linear address");
+	else if (!(qual & EPT_QUAL_GLA_XLATE))
+		PUT(", during a guest page walk");
 	else
-		PUT("; no linear address");
-	if ((qual & EPT_QUAL_GLA_VALID) && (qual & EPT_QUAL_GLA_XLATE))
-		PUT("; guest page %s%s%s", (qual & EPT_QUAL_GUEST_US) ? "user" : "supervisor",
-		    (qual & EPT_QUAL_GUEST_RW) ? " writable" : " read-only",
-		    (qual & EPT_QUAL_GUEST_XD) ? " no-execute" : "");
+		/* Bits 9-11 are the guest's U/S, R/W, XD (zero with paging off). */
+		PUT(", to the linear address (guest U/S=%d R/W=%d XD=%d)",
+		    !!(qual & EPT_QUAL_GUEST_US), !!(qual & EPT_QUAL_GUEST_RW),
+		    !!(qual & EPT_QUAL_GUEST_XD));
 #undef PUT
 }
 
@@ -423,7 +422,14 @@ static int add_devices(struct vm *vm)
 		rc = dev_bus_add(&vm->bus, &pci_host_ops, UINT64_MAX, &vm->pci, NULL);
 	if (!rc)
 		rc = dev_bus_add(&vm->bus, &hvtest_ops, UINT64_MAX, &vm->hvtest, NULL);
-	return rc;
+	if (rc)
+		return rc;
+	/* Tell the backend which non-RAM GPAs are devices: accesses there are
+	 * MMIO exits, anything else outside RAM stays an EPT violation. */
+	for (unsigned i = 0; i < vm->bus.n; i++)
+		if (vm->bus.dev[i].ops->space == DEV_MMIO)
+			vm->mmio[vm->nmmio++] = (struct gpa_range){ vm->bus.dev[i].base, vm->bus.dev[i].len };
+	return 0;
 }
 
 int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t errlen)
@@ -487,6 +493,8 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 		.mmu = vm->mmu,
 		.vpid = 1,
 		.mem_size = cfg->mem_size,
+		.mmio = vm->mmio,
+		.nmmio = vm->nmmio,
 	};
 	rc = vm->ops->create(&vcfg, &vm->vcpu);
 	if (rc) {
@@ -827,9 +835,15 @@ int vm_run(struct vm *vm)
 			break;
 
 		case VCPU_EXIT_TRIPLE_FAULT:
-			vm_stop(vm, VM_STOP_TRIPLE_FAULT, VM_STATUS_GUEST, e.rip,
-				"triple fault at RIP 0x%" PRIx64 ": %s", e.rip,
-				e.fail.msg[0] ? e.fail.msg : "no exception handler could be delivered");
+			{
+				/* The backend's message may already name the event. */
+				const char *m = e.fail.msg[0] ? e.fail.msg : "no exception handler could be delivered";
+
+				if (strncmp(m, "triple fault: ", 14) == 0)
+					m += 14;
+				vm_stop(vm, VM_STOP_TRIPLE_FAULT, VM_STATUS_GUEST, e.rip,
+					"triple fault at RIP 0x%" PRIx64 ": %s", e.rip, m);
+			}
 			break;
 
 		case VCPU_EXIT_INSN_LIMIT:

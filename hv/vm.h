@@ -155,6 +155,8 @@ struct vm {
 	struct uart uart;
 	struct pci_host pci;
 	struct hvtest hvtest;
+	struct gpa_range mmio[DEV_BUS_MAX];  /* MMIO device windows, for the backend */
+	unsigned nmmio;
 
 	const struct vcpu_ops *ops;
 	struct vcpu *vcpu;

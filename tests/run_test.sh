@@ -1,0 +1,299 @@
+#!/bin/sh
+# tests/run_test.sh - boot guests under `hv run` and check what comes out:
+#
+#  - every workload of guest/guest.elf exits with status 1 (isa-debug-exit
+#    write of 0) and a last line `RESULT <workload> ok checksum=<hex>`;
+#  - the counters of the --json report satisfy their invariants (hits and
+#    walks add up to translations, the histogram and the grid add up to the
+#    walk references, lazy mapping faults once per frame, ...);
+#  - two runs with the same options print the same counts;
+#  - 4K vs 2M pages in each stage give the uncached 24/19/15 references;
+#  - lazy mapping: a 64 GiB guest that touches little allocates little;
+#  - dirty tracking: write-protect logging and EPT dirty bits agree, and the
+#    probe guest that writes 64 pages gets exactly 64 in both sets;
+#  - the hv test device (MMIO), a forbidden GPA, #UD and #DE with no IDT
+#    (triple faults) and --max-insns stop cleanly with a diagnostic;
+#  - the guest prints the same lines under hv and under QEMU, for every
+#    workload (skipped when qemu-system-x86_64 is not installed).
+#
+# Run by `make check` from the top build directory (VPATH builds included).
+# HV, GUEST, PROBES and QEMU override the programs. Exit 77 (skip) when the
+# guest kernel is not built.
+set -u
+
+HV=${HV:-./hv/hv}
+GUEST=${GUEST:-./guest/guest.elf}
+PROBES=${PROBES:-./tests/guests}
+QEMU=${QEMU:-qemu-system-x86_64}
+ITERS=${ITERS:-100000}
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/hv-run-test.XXXXXX") || exit 99
+trap 'rm -rf "$tmp"' EXIT INT TERM
+
+if [ ! -x "$HV" ]; then
+	echo "run_test: $HV is not built" >&2
+	exit 99
+fi
+if [ ! -f "$GUEST" ]; then
+	echo "run_test: $GUEST is not built, skipping" >&2
+	exit 77
+fi
+
+fails=0
+checks=0
+pass() { checks=$((checks + 1)); }
+fail() {
+	checks=$((checks + 1))
+	fails=$((fails + 1))
+	echo "FAIL: $*" >&2
+}
+# check DESCRIPTION EXPR... : pass when the test(1) expression holds.
+check() {
+	what=$1
+	shift
+	if [ "$@" ]; then pass; else fail "$what ($*)"; fi
+}
+
+# jget FILE PATH: the scalar at PATH (/obj/key) in the JSON report. The
+# writer puts one member per line and closes containers on their own line,
+# which is all this needs.
+jget() {
+	awk -v want="$2" '
+	NR == 1 { next }
+	{
+		line = $0
+		sub(/^[ \t]+/, "", line)
+		key = ""
+		if (line ~ /^"[^"]*": /) {
+			key = line
+			sub(/^"/, "", key)
+			sub(/".*/, "", key)
+		}
+	}
+	line ~ /^[}\]]/ { sub(/\/[^\/]*$/, "", path); next }
+	line ~ /[{[]$/ { path = path "/" key; next }
+	key != "" {
+		v = line
+		sub(/^"[^"]*": /, "", v)
+		sub(/,$/, "", v)
+		if (path "/" key == want)
+			print v
+	}' "$1"
+}
+
+# sum of the numbers in a one-line JSON array value "[a, b, c]"
+arrsum() { echo "$1" | tr -d '[],' | awk '{ s = 0; for (i = 1; i <= NF; i++) s += $i; print s }'; }
+# sum of i * a[i] over the same
+arrwsum() { echo "$1" | tr -d '[],' | awk '{ s = 0; for (i = 1; i <= NF; i++) s += (i - 1) * $i; print s }'; }
+# highest index holding a non-zero number
+arrmax() { echo "$1" | tr -d '[],' | awk '{ m = -1; for (i = 1; i <= NF; i++) if ($i > 0) m = i - 1; print m }'; }
+
+# hvrun NAME [hv options...] KERNEL: JSON in $tmp/NAME.json, serial output in
+# $tmp/NAME.out, hv's stderr in $tmp/NAME.err, exit status in $status.
+hvrun() {
+	name=$1
+	shift
+	timeout 120 "$HV" run --json --serial "$tmp/$name.out" "$@" >"$tmp/$name.json" \
+		2>"$tmp/$name.err" </dev/null
+	status=$?
+}
+
+show() { sed 's/^/  | /' "$@" >&2; }
+
+# The translation invariants every report must satisfy.
+invariants() {
+	j=$tmp/$1.json
+	tr=$(jget "$j" /translation/translations)
+	walks=$(jget "$j" /translation/walks)
+	refs=$(jget "$j" /translation/walk_refs)
+	r=$(jget "$j" /translation/reads)
+	w=$(jget "$j" /translation/writes)
+	x=$(jget "$j" /translation/fetches)
+	hist=$(jget "$j" /translation/refs_hist)
+	if [ -z "$tr" ] || [ -z "$walks" ] || [ -z "$hist" ]; then
+		fail "$1: report lacks translation counts"
+		return
+	fi
+	check "$1: reads + writes + fetches = translations" $((r + w + x)) -eq "$tr"
+	check "$1: walks <= translations" "$walks" -le "$tr"
+	check "$1: histogram counts every walk" "$(arrsum "$hist")" -eq "$walks"
+	check "$1: histogram weights sum to walk_refs" "$(arrwsum "$hist")" -eq "$refs"
+	cells=$(awk '/"cells": \[/ { on = 1; next } on && /^ *\]/ { on = 0 } on' "$j" | tr -d '[],' |
+		awk '{ for (i = 1; i <= NF; i++) s += $i } END { print s + 0 }')
+	check "$1: reference grid sums to walk_refs" "$cells" -eq "$refs"
+	gf=$(jget "$j" /guest/fetches)
+	gl=$(jget "$j" /guest/loads)
+	gs=$(jget "$j" /guest/stores)
+	check "$1: vCPU fetches/loads/stores = MMU translations" $((gf + gl + gs)) -eq "$tr"
+	ev=$(jget "$j" /ept_violations/total)
+	mv=$(jget "$j" /translation/faults/ept_violations)
+	check "$1: every EPT violation the MMU saw was handled" "$ev" -eq "$mv"
+	l=$(jget "$j" /ept_violations/lazy_map)
+	d=$(jget "$j" /ept_violations/dirty_log)
+	m=$(jget "$j" /ept_violations/mmio)
+	f=$(jget "$j" /ept_violations/forbidden)
+	check "$1: violation causes add up" $((l + d + m + f)) -eq "$ev"
+	lf=$(jget "$j" /memory/lazy_frames)
+	check "$1: one lazy-map violation per frame mapped" "$l" -eq "$lf"
+	et=0
+	for k in io mmio hlt hypercall ept_violation ept_misconfig triple_fault insn_limit internal_error; do
+		et=$((et + $(jget "$j" /exits/$k)))
+	done
+	check "$1: exits by reason add up" "$et" -eq "$(jget "$j" /exits/total)"
+	# hits + misses of each cache = its lookups: the L1 data TLB is looked
+	# up by every load and store that is not a fetch
+	h=$(jget "$j" /translation/structures/l1d_4k/hits)
+	mi=$(jget "$j" /translation/structures/l1d_4k/misses)
+	if [ -n "$h" ] && [ -n "$mi" ]; then
+		check "$1: l1d_4k hits + misses <= data translations" $((h + mi)) -le $((r + w))
+	fi
+}
+
+# ---------------------------------------------------------------------------
+# Every workload: status, RESULT line, invariants.
+for wl in random seq stride chase cow protect; do
+	hvrun "$wl" --memory 128M "$GUEST" --append "workload=$wl iters=$ITERS"
+	if [ "$status" -ne 1 ]; then
+		fail "$wl: exit status $status, want 1"
+		show "$tmp/$wl.out" "$tmp/$wl.err"
+		continue
+	fi
+	if tail -n 1 "$tmp/$wl.out" | grep -Eq "^RESULT $wl ok checksum=[0-9a-f]{16}\$"; then
+		pass
+	else
+		fail "$wl: last line is '$(tail -n 1 "$tmp/$wl.out")'"
+	fi
+	check "$wl: stop reason" "$(jget "$tmp/$wl.json" /stop/reason)" = '"debug-exit"'
+	invariants "$wl"
+done
+
+# ---------------------------------------------------------------------------
+# Determinism: the same run twice gives the same report, wall time aside.
+hvrun det1 --memory 128M --mem-policy lazy "$GUEST" --append "workload=chase iters=$ITERS seed=3"
+hvrun det2 --memory 128M --mem-policy lazy "$GUEST" --append "workload=chase iters=$ITERS seed=3"
+sed '/"host": {/,/}/d' "$tmp/det1.json" >"$tmp/det1.cut"
+sed '/"host": {/,/}/d' "$tmp/det2.json" >"$tmp/det2.cut"
+if [ -s "$tmp/det1.cut" ] && cmp -s "$tmp/det1.cut" "$tmp/det2.cut"; then
+	pass
+else
+	fail "two identical runs differ"
+	diff "$tmp/det1.cut" "$tmp/det2.cut" | head -20 >&2
+fi
+invariants det1
+
+# ---------------------------------------------------------------------------
+# Uncached walks: the longest walk is (n+1)(m+1)-1 with 4K pages, shorter by
+# a dimension with 2M pages (translation-facts.md section 3).
+walkmax() { # NAME GUESTPAGES EPTPAGE WANT
+	hvrun "$1" --memory 128M --tlb none --pwc none --ept-page "$3" "$GUEST" \
+		--append "workload=random iters=2000 footprint=8M pages=$2"
+	got=$(arrmax "$(jget "$tmp/$1.json" /translation/refs_hist)")
+	check "$1: longest uncached walk ($2 guest, $3 EPT) is $4 references" "$got" -eq "$4"
+}
+walkmax walk4k4k 4k 4K 24
+walkmax walk4k2m 4k 2M 19
+hvrun walk2m2m --memory 128M --tlb none --pwc none --ept-page 2M "$GUEST" \
+	--append "workload=random iters=2000 footprint=8M pages=2m"
+n15=$(jget "$tmp/walk2m2m.json" /translation/refs_hist | tr -d '[],' | awk '{ print $16 }')
+check "walk2m2m: 2M guest pages over 2M EPT pages make 15-reference walks" "${n15:-0}" -gt 0
+
+# ---------------------------------------------------------------------------
+# Memory policies.
+hvrun eager --memory 128M "$GUEST" --append "workload=seq iters=1000"
+check "eager: all RAM allocated at boot" "$(jget "$tmp/eager.json" /memory/guest_ram_allocated)" -eq $((128 << 20))
+check "eager: no lazy-map violations" "$(jget "$tmp/eager.json" /ept_violations/lazy_map)" -eq 0
+hvrun lazy64g --memory 64G --mem-policy lazy "$GUEST" --append "workload=seq iters=1000 footprint=32M"
+check "lazy64g: status" "$status" -eq 1
+alloc=$(jget "$tmp/lazy64g.json" /memory/guest_ram_allocated)
+check "lazy64g: a 64G guest touching ~40M allocates less than 128M" "${alloc:-999999999999}" -lt $((128 << 20))
+lf=$(jget "$tmp/lazy64g.json" /memory/lazy_frames)
+ldf=$(jget "$tmp/lazy64g.json" /memory/loader_frames)
+check "lazy64g: allocated RAM = frames mapped on demand x 4K" "$alloc" -eq $(((lf + ldf) * 4096))
+invariants lazy64g
+hvrun lazy2m --memory 1G --mem-policy lazy --ept-page 2M "$GUEST" --append "workload=seq iters=1000"
+alloc=$(jget "$tmp/lazy2m.json" /memory/guest_ram_allocated)
+lf=$(jget "$tmp/lazy2m.json" /memory/lazy_frames)
+ldf=$(jget "$tmp/lazy2m.json" /memory/loader_frames)
+check "lazy2m: frames are 2M" "$alloc" -eq $(((lf + ldf) * 2097152))
+
+# ---------------------------------------------------------------------------
+# Dirty tracking: both methods agree, on the real guest and on the probe.
+for pol in eager lazy; do
+	hvrun dirty-$pol --memory 128M --mem-policy $pol --dirty-track-after 300000 "$GUEST" \
+		--append "workload=random iters=$ITERS"
+	check "dirty-$pol: status" "$status" -eq 1
+	check "dirty-$pol: the two dirty sets agree" "$(jget "$tmp/dirty-$pol.json" /dirty/agree)" = true
+	wp=$(jget "$tmp/dirty-$pol.json" /dirty/write_protect_pages)
+	check "dirty-$pol: pages were dirtied" "${wp:-0}" -gt 0
+	check "dirty-$pol: one dirty-log violation per page" "$(jget "$tmp/dirty-$pol.json" /ept_violations/dirty_log)" -eq "$wp"
+	invariants dirty-$pol
+	hvrun pdirty-$pol --memory 64M --mem-policy $pol "$PROBES/probe-dirty.elf"
+	check "probe dirty ($pol): status" "$status" -eq 1
+	check "probe dirty ($pol): started by the hypercall" "$(jget "$tmp/pdirty-$pol.json" /dirty/started_by)" = '"hypercall"'
+	check "probe dirty ($pol): 64 pages by write protection" "$(jget "$tmp/pdirty-$pol.json" /dirty/write_protect_pages)" -eq 64
+	check "probe dirty ($pol): 64 pages by EPT D bits" "$(jget "$tmp/pdirty-$pol.json" /dirty/ept_dirty_pages)" -eq 64
+done
+
+# ---------------------------------------------------------------------------
+# MMIO window: the hv test device (multiboot probe).
+hvrun mmio --memory 64M "$PROBES/probe-mmio.elf"
+check "mmio: status" "$status" -eq 1
+check "mmio: guest saw the device" "$(grep -c 'hv test device ok' "$tmp/mmio.out")" -eq 1
+check "mmio: two reads" "$(jget "$tmp/mmio.json" /devices/mmio_reads)" -eq 2
+check "mmio: one write" "$(jget "$tmp/mmio.json" /devices/mmio_writes)" -eq 1
+check "mmio: boot protocol" "$(jget "$tmp/mmio.json" /config/boot_protocol)" = '"multiboot"'
+
+# ---------------------------------------------------------------------------
+# Guests that break a rule: a clean stop, status 4, a diagnostic.
+hvrun forbidden --memory 64M "$PROBES/probe-forbidden.elf"
+check "forbidden: status 4" "$status" -eq 4
+check "forbidden: stop reason" "$(jget "$tmp/forbidden.json" /stop/reason)" = '"forbidden-gpa"'
+if grep -q 'GPA 0xc0000000' "$tmp/forbidden.err" && grep -q 'exit qualification 0x' "$tmp/forbidden.err" &&
+	grep -q 'RIP 0x' "$tmp/forbidden.err" && grep -q 'read, not present in EPT' "$tmp/forbidden.err"; then
+	pass
+else
+	fail "forbidden: diagnostic lacks GPA, decoded qualification or RIP"
+	show "$tmp/forbidden.err"
+fi
+check "forbidden: counted" "$(jget "$tmp/forbidden.json" /ept_violations/forbidden)" -eq 1
+for p in ud triple; do
+	hvrun $p --memory 64M "$PROBES/probe-$p.elf"
+	check "$p: status 4" "$status" -eq 4
+	check "$p: stop reason" "$(jget "$tmp/$p.json" /stop/reason)" = '"triple-fault"'
+	if grep -q 'triple fault at RIP 0x' "$tmp/$p.err"; then pass; else fail "$p: no diagnostic"; show "$tmp/$p.err"; fi
+	check "$p: the guest did not go on" "$(grep -c survived "$tmp/$p.out")" -eq 0
+done
+hvrun limit --memory 128M --max-insns 12345 "$GUEST" --append "workload=seq"
+check "max-insns: status 6" "$status" -eq 6
+check "max-insns: exact count" "$(jget "$tmp/limit.json" /guest/instructions)" -eq 12345
+"$HV" run --memory 1M "$GUEST" >/dev/null 2>"$tmp/small.err"
+check "--memory 1M: usage status" $? -eq 2
+echo "not a kernel" >"$tmp/notelf"
+"$HV" run "$tmp/notelf" >/dev/null 2>"$tmp/notelf.err"
+check "non-ELF kernel: usage status" $? -eq 2
+if grep -q 'not an ELF file' "$tmp/notelf.err"; then pass; else fail "non-ELF kernel: message"; fi
+
+# ---------------------------------------------------------------------------
+# The same guest lines under hv and under QEMU.
+if command -v "$QEMU" >/dev/null 2>&1; then
+	for wl in random seq stride chase cow protect; do
+		timeout 60 "$QEMU" -accel tcg -M q35 -cpu max -m 128M -kernel "$GUEST" \
+			-append "workload=$wl iters=$ITERS" \
+			-device isa-debug-exit,iobase=0xf4,iosize=4 -display none -serial stdio \
+			-monitor none -no-reboot -nodefaults </dev/null >"$tmp/$wl.qemu" 2>/dev/null
+		qs=$?
+		check "$wl: QEMU exit status" "$qs" -eq 1
+		# hv's output file may lack QEMU's \r; compare the lines themselves
+		tr -d '\r' <"$tmp/$wl.qemu" >"$tmp/$wl.q"
+		if [ -s "$tmp/$wl.q" ] && cmp -s "$tmp/$wl.q" "$tmp/$wl.out"; then
+			pass
+		else
+			fail "$wl: guest lines differ between hv and QEMU"
+			diff "$tmp/$wl.q" "$tmp/$wl.out" | head -10 >&2
+		fi
+	done
+else
+	echo "run_test: $QEMU not found, skipping the QEMU comparison" >&2
+fi
+
+echo "run_test: $checks checks, $fails failed"
+[ "$fails" -eq 0 ]
