@@ -263,7 +263,8 @@ struct walk {
 	struct ept *ept;
 	uint64_t gva;
 	unsigned access;
-	unsigned levels;          /* guest levels: 0 (paging off), 2, 4, 5 */
+	unsigned levels;          /* guest levels walked: 0 (paging off), 2, 4, 5 */
+	bool pae;                 /* PAE paging: 2 levels below the PDPTE registers */
 	struct tlb_tag tag;       /* combined structures */
 	struct tlb_tag gtag;      /* guest-physical structures: EPTP only */
 	struct walk_trace *trace;
@@ -517,6 +518,64 @@ static void page_fault(struct walk *w, bool present, bool rsvd)
 			tlb_invalidate(w->m->t[i], &inv);
 }
 
+/*
+ * PAE paging (SDM 4.4): the four PDPTEs are registers loaded by MOV to CR3,
+ * not part of a walk. The model has no place to hold them between MOV CR3 and
+ * the walk, so it loads the one it needs at walk time, through EPT like the
+ * processor's load, and counts neither its EPT references nor the read.
+ * Problems the processor reports at MOV CR3 (#GP for reserved bits) show up
+ * here as the #PF or EPT exit of the walk.
+ */
+#define PAE_PDPTE_RSVD 0xfff00000000001e6ULL   /* bits 63:52, 8:5, 2:1 (Table 4-8) */
+
+static bool pdpte_load(struct walk *w, uint64_t *out)
+{
+	uint64_t va = w->gva & 0xffffffffULL;
+	uint64_t gpa = (w->ctx->cr3 & 0xffffffe0ULL) + ((va >> 30) & 3) * 8, hpa, e;
+
+	if (w->ept) {
+		struct ept_access acc = { .type = ACC_READ };
+		struct ept_walk_result r;
+
+		if (ept_walk(w->ept, gpa, &acc, NULL, &r) != 0)
+			r.status = EPT_MISCONFIG;
+		if (r.status == EPT_OK && !hpa_in_pool(w->m, r.hpa, 8))
+			r.status = EPT_MISCONFIG;
+		if (r.status != EPT_OK) {
+			w->res->gpa = gpa;
+			w->res->status = r.status == EPT_VIOLATION ? MMU_EPT_VIOLATION : MMU_EPT_MISCONFIG;
+			w->res->qual = r.status == EPT_VIOLATION ? r.qual : 0;
+			if (r.status == EPT_VIOLATION)
+				w->m->st.ept_violations++;
+			else
+				w->m->st.ept_misconfigs++;
+			return false;
+		}
+		hpa = r.hpa;
+	} else {
+		hpa = gpa;
+		if (!hpa_in_pool(w->m, hpa, 8)) {
+			w->res->gpa = gpa;
+			w->res->status = MMU_EPT_VIOLATION;
+			w->res->qual = EPT_QUAL_READ;
+			w->m->st.ept_violations++;
+			return false;
+		}
+	}
+	e = hpool_read64(w->m->pool, hpa);
+	w->res->gpa = gpa;
+	if (!(e & PTE_P)) {
+		page_fault(w, false, false);
+		return false;
+	}
+	if (e & PAE_PDPTE_RSVD) {
+		page_fault(w, true, true);
+		return false;
+	}
+	*out = e;
+	return true;
+}
+
 static const enum tlb_id pwc_for_level[6] = { 0, 0, PWC_PDE, PWC_PDPTE, PWC_PML4, PWC_PML5 };
 
 /* Result of the guest walk that the TLB fill needs. */
@@ -535,8 +594,8 @@ static bool guest_walk(struct walk *w, struct guest_out *g)
 	const struct mmu_ctx *ctx = w->ctx;
 	struct mmu *m = w->m;
 	unsigned n = w->levels;
-	unsigned esz = n == 2 ? 4 : 8;
-	unsigned ib = n == 2 ? 10 : 9;
+	unsigned esz = n == 2 && !w->pae ? 4 : 8;
+	unsigned ib = n == 2 && !w->pae ? 10 : 9;
 	uint64_t va = w->gva & (n == 5 ? (1ULL << 57) - 1 : n == 4 ? (1ULL << 48) - 1 : 0xffffffffULL);
 	uint64_t table_gpa = ctx->cr3 & (esz == 8 ? PTE_ADDR_MASK : 0xfffff000ULL);
 	uint64_t table_hpa = 0, table_perms = EPT_RWX | EPT_XU;
@@ -568,6 +627,14 @@ static bool guest_walk(struct walk *w, struct guest_out *g)
 		table_perms = ept_perms_from_bits((ce->attr & CA_EPT_MASK) >> CA_EPT_SHIFT);
 		have_hpa = true;
 		break;
+	}
+
+	if (w->pae && !have_hpa) {
+		uint64_t pdpte;
+
+		if (!pdpte_load(w, &pdpte))
+			return false;
+		table_gpa = pdpte & PTE_ADDR_MASK;
 	}
 
 	for (;; level--) {
@@ -856,11 +923,8 @@ static void translate_slow(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gv
 	else if (!(ctx->cr4 & CR4_PAE))
 		w.levels = 2;
 	else {
-		/* PAE paging outside IA-32e mode: not modelled (see docs/translation.md). */
-		res->status = MMU_PAGE_FAULT;
-		res->pf_error = PF_RSVD | PF_P;
-		m->st.page_faults++;
-		return;
+		w.levels = 2;
+		w.pae = true;
 	}
 	if (w.levels >= 4) {
 		/* SDM 3.3.7.1 / 4.5: canonical means bits 63:47 (63:56 with LA57) equal. */

@@ -707,6 +707,75 @@ static void test_dirty_rewalk(void **state)
 	env_fini(&env);
 }
 
+/*
+ * The host-side shortcut must count exactly what the model counts: run the
+ * same access sequence once with explicit accesses (shortcut eligible) and once
+ * as implicit supervisor accesses (always the model's own lookup), at CPL 0
+ * on supervisor pages, where both are allowed, and compare every counter.
+ */
+static void test_shortcut_counts_like_model(void **state)
+{
+	struct mmu_stats st[2];
+	unsigned pass, i;
+
+	for (pass = 0; pass < 2; pass++) {
+		struct env_opts o = { .guest_levels = 4, .ept_levels = 4, .preset = "skylake" };
+		struct mmu_config cfg;
+		struct env env;
+
+		assert_ok(mmu_config_preset("skylake", &cfg));
+		cfg.geom[TLB_L1D_4K].entries = 8;      /* small, so that LRU matters */
+		cfg.geom[TLB_L1D_4K].ways = 2;
+		cfg.geom[TLB_L2_4K2M].entries = 16;
+		cfg.geom[TLB_L2_4K2M].ways = 4;
+		o.cfg = &cfg;
+		env_init(&env, &o);
+		assert_ok(gpt_map(env.b, DATA_GVA, DATA_GPA, 64 * 4096, PTE_W, 12));
+		for (i = 0; i < 5000; i++) {
+			uint64_t page = (i * 7 + (i >> 3)) % (i % 3 ? 12 : 40);
+			unsigned acc = (i % 5 == 0 ? ACC_WRITE : ACC_READ) | (pass ? ACC_IMPLICIT_SV : 0);
+			struct mmu_result r = xlate(&env, DATA_GVA + page * 4096 + (i & 0xff8), acc);
+
+			assert_int_equal(r.status, MMU_OK);
+			assert_int_equal(r.hpa, env.ram + DATA_GPA + page * 4096 + (i & 0xff8));
+			if (i == 2500)
+				mmu_invlpg(env.mmu, &env.ctx, DATA_GVA + 3 * 4096);
+		}
+		st[pass] = *mmu_stats(env.mmu);
+		env_fini(&env);
+	}
+	assert_int_equal(st[0].walks, st[1].walks);
+	assert_int_equal(st[0].walk_refs, st[1].walk_refs);
+	for (i = 0; i < MMU_NSTRUCT; i++) {
+		assert_int_equal(st[0].s[i].hits, st[1].s[i].hits);
+		assert_int_equal(st[0].s[i].misses, st[1].s[i].misses);
+		assert_int_equal(st[0].s[i].fills, st[1].s[i].fills);
+		assert_int_equal(st[0].s[i].evictions, st[1].s[i].evictions);
+		assert_int_equal(st[0].s[i].invalidations, st[1].s[i].invalidations);
+	}
+	assert_true(st[0].s[TLB_L1D_4K].hits > 1000);
+	assert_true(st[0].s[TLB_L1D_4K].evictions > 100);
+}
+
+/* SDM 4.10.3.1: an entry that maps a page is never put in a PDE cache. */
+static void test_pde_cache_no_leaf(void **state)
+{
+	static const enum tlb_id pde[] = { PWC_PDE };
+	struct env_opts o = { .guest_levels = 4, .ept_levels = 0 };
+	struct mmu_config cfg;
+	struct env env;
+
+	cfg_only(&cfg, pde, 1, false);
+	o.cfg = &cfg;
+	env_init(&env, &o);
+	assert_ok(gpt_map(env.b, DATA_GVA, env.ram + DATA_GPA, 2 * MiB, PTE_W, 21));
+	assert_int_equal(refs_of(&env, DATA_GVA, ACC_READ), 3);
+	assert_int_equal(refs_of(&env, DATA_GVA, ACC_READ), 3);   /* no PDE-cache help */
+	assert_int_equal(mmu_stats(env.mmu)->s[PWC_PDE].fills, 0);
+	assert_int_equal(mmu_stats(env.mmu)->s[PWC_PDE].misses, 2);
+	env_fini(&env);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Invalidation (SDM 4.10.4, 28.3.3)                                        */
 /* ------------------------------------------------------------------------ */
@@ -939,6 +1008,48 @@ static void test_paging_32bit(void **state)
 	env_fini(&env);
 }
 
+/* SDM 4.4: PAE paging. The PDPTEs are registers: not references of the walk. */
+static void test_paging_pae(void **state)
+{
+	struct env_opts o = { .guest_levels = 4, .ept_levels = 4 };
+	struct mmu_result r;
+	struct env env;
+	uint64_t *pdpt, *pd, *pt;
+
+	env_init(&env, &o);
+	pdpt = hpool_ptr(env.pool, env.ram + 0x210020);     /* CR3 is 32-byte aligned */
+	pd = hpool_ptr(env.pool, env.ram + 0x211000);
+	pt = hpool_ptr(env.pool, env.ram + 0x212000);
+	pdpt[2] = 0x211000 | PTE_P;                          /* VA[31:30] = 2 */
+	pd[(0x80604000 >> 21) & 511] = 0x212000 | PTE_P | PTE_W | PTE_U;
+	pt[(0x80604000 >> 12) & 511] = 0x3000000 | PTE_P | PTE_W | PTE_XD;
+	pd[(0x80a00000 >> 21) & 511] = 0x0c00000 | PTE_P | PTE_PS;
+	env.ctx.cr0 = CR0_PE | CR0_PG | CR0_WP;
+	env.ctx.cr4 = CR4_PAE;
+	env.ctx.efer = EFER_NXE;
+	env.ctx.cr3 = 0x210020;
+	r = xlate(&env, 0x80604abc, ACC_READ);
+	assert_int_equal(r.status, MMU_OK);
+	assert_int_equal(r.hpa, env.ram + 0x3000abc);
+	assert_int_equal(r.refs, 14);                       /* (2+1)(4+1)-1 */
+	r = xlate(&env, 0x80604abc, ACC_FETCH);
+	assert_int_equal(r.status, MMU_PAGE_FAULT);
+	assert_int_equal(r.pf_error, PF_P | PF_I);          /* XD with NXE under PAE */
+	r = xlate(&env, 0x80a12345, ACC_READ);
+	assert_int_equal(r.hpa, env.ram + 0x0c12345);
+	assert_int_equal(r.refs, 9);                        /* 2 MiB: 5 + 4 */
+	assert_int_equal(r.page_shift, 12);                 /* splintered by the 4 KiB EPT pages */
+	r = xlate(&env, 0x40000000, ACC_READ);              /* PDPTE 1 not present */
+	assert_int_equal(r.status, MMU_PAGE_FAULT);
+	assert_int_equal(r.pf_error, 0);
+	assert_int_equal(r.refs, 0);
+	pdpt[2] |= 1ULL << 5;                                /* reserved bit in a PDPTE */
+	r = xlate(&env, 0x80604abc, ACC_WRITE);
+	assert_int_equal(r.status, MMU_PAGE_FAULT);
+	assert_int_equal(r.pf_error, PF_P | PF_W | PF_RSVD);
+	env_fini(&env);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Configuration                                                            */
 /* ------------------------------------------------------------------------ */
@@ -1041,12 +1152,15 @@ int main(void)
 		cmocka_unit_test(test_splinter),
 		cmocka_unit_test(test_stale_until_invlpg),
 		cmocka_unit_test(test_dirty_rewalk),
+		cmocka_unit_test(test_shortcut_counts_like_model),
+		cmocka_unit_test(test_pde_cache_no_leaf),
 		cmocka_unit_test(test_invlpg_cr3),
 		cmocka_unit_test(test_invvpid),
 		cmocka_unit_test(test_invept),
 		cmocka_unit_test(test_invpcid),
 		cmocka_unit_test(test_paging_off),
 		cmocka_unit_test(test_paging_32bit),
+		cmocka_unit_test(test_paging_pae),
 		cmocka_unit_test(test_config),
 		cmocka_unit_test(test_presets_run),
 	};
