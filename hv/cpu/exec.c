@@ -304,7 +304,6 @@ static void mref_store(struct vcpu *v, const struct mref *m, const void *buf)
 		const struct piece *pc = &m->p[i];
 		if (!pc->mmio) {
 			memcpy(hpool_ptr(v->pool, pc->hpa), b, pc->len);
-			dcache_note_store(v, pc->hpa);
 		} else if (!v->exit_after_retire) {
 			/* MMIO writes retire; hv sees the value in the exit. */
 			v->exit->reason = VCPU_EXIT_MMIO;
@@ -948,7 +947,14 @@ static int exec_bitscan(struct vcpu *v, const struct x86_insn *in)
 		flags_put(v, RF_ARITH, a == 0 ? RF_ZF : 0);
 		return X86_OK;
 	}
-	case 0xbc: /* BSF */
+	case 0xbc:
+		if (in->rep == 0xf3) { /* TZCNT (CPUID.07H:EBX.BMI1) */
+			uint64_t r = a ? (uint64_t)__builtin_ctzll(a) : bits;
+			reg_set(v, in, in->reg, size, r);
+			flags_put(v, RF_CF | RF_ZF, (a == 0 ? RF_CF : 0) | (r == 0 ? RF_ZF : 0));
+			return X86_OK;
+		}
+		/* BSF */
 		if (a == 0) {
 			flags_put(v, RF_ZF, RF_ZF);
 			return X86_OK;

@@ -16,40 +16,37 @@
 
 #include "hv/cpu/x86.h"
 
-#define DCACHE_SLOTS (DCACHE_BLOCKS * 4096)
-
 /* ------------------------------------------------------------------------ */
 /* Decoded-instruction cache                                                */
 /* ------------------------------------------------------------------------ */
 /*
- * Slots are indexed by the low bits of the HPA, so the slots of one code page
- * form one block. A block belongs to one page at a time; a generation number
- * per block drops all of a page's instructions at once, when a guest store
- * hits that page (code_bitmap says which pool pages have cached code) or when
- * another page claims the block.
+ * Slots are direct-mapped by the HPA of an instruction's first byte and keep
+ * the instruction's bytes. A hit requires the bytes in memory to be the same,
+ * so code written by anyone - a guest store, a device, hv's loader, a test
+ * harness - is decoded afresh; a store-side "this page held code" bitmap would
+ * only see the guest's own stores. The check is two 8-byte compares.
  */
 
-static void dcache_claim(struct vcpu *v, uint64_t page)
+/* The instruction bytes at p (len <= 15) as two words, zero beyond len. */
+static inline void insn_words(const uint8_t *p, unsigned len, uint64_t w[2])
 {
-	unsigned b = page & (DCACHE_BLOCKS - 1);
-	if (v->dcache_owner[b] != page) {
-		uint64_t old = v->dcache_owner[b];
-		if (old < v->code_pages)
-			v->code_bitmap[old / 64] &= ~(1ULL << (old % 64));
-		v->dcache_owner[b] = page;
-		v->dcache_gen[b]++;
-	}
-	if (page < v->code_pages)
-		v->code_bitmap[page / 64] |= 1ULL << (page % 64);
+	uint8_t b[16] = { 0 };
+	memcpy(b, p, len);
+	memcpy(w, b, 16);
 }
 
-void dcache_note_store(struct vcpu *v, uint64_t hpa)
+static inline bool slot_matches(const struct dcache_slot *s, const uint8_t *p, unsigned len)
 {
-	uint64_t page = hpa >> 12;
-	if (page < v->code_pages && (v->code_bitmap[page / 64] >> (page % 64)) & 1) {
-		v->code_bitmap[page / 64] &= ~(1ULL << (page % 64));
-		v->dcache_gen[page & (DCACHE_BLOCKS - 1)]++;
+	uint64_t w[2];
+	if (len <= 8) {
+		uint64_t x;
+		memcpy(&x, p, 8);  /* stays inside the page: the caller checked offset <= 4080 */
+		x &= len == 8 ? ~0ULL : (1ULL << (len * 8)) - 1;
+		return x == s->bytes[0];
 	}
+	memcpy(w, p, 16);
+	w[1] &= (1ULL << ((len - 8) * 8)) - 1;
+	return w[0] == s->bytes[0] && w[1] == s->bytes[1];
 }
 
 /* Fetch and decode the instruction at RIP. *out points at a cache slot or at tmp. */
@@ -63,15 +60,14 @@ static int fetch(struct vcpu *v, struct x86_insn *tmp, const struct x86_insn **o
 		lin = (v->seg[SEG_CS].base + v->rip) & 0xffffffffULL;
 	if (__builtin_expect((st = fetch_translate(v, lin, &hpa)) != X86_OK, 0))
 		return st;
+	const uint8_t *p = hpool_ptr(v->pool, hpa);
 	struct dcache_slot *s = &v->dcache[hpa & (DCACHE_SLOTS - 1)];
-	unsigned blk = (hpa >> 12) & (DCACHE_BLOCKS - 1);
-	if (s->hpa == hpa && s->gen == v->dcache_gen[blk] && s->mode == v->mode &&
-	    v->dcache_owner[blk] == hpa >> 12) {
+	if (s->hpa == hpa && s->mode == v->mode && (hpa & 0xfff) <= 4096 - 16 &&
+	    slot_matches(s, p, s->insn.len)) {
 		*out = &s->insn;
 		return X86_OK;
 	}
 
-	const uint8_t *p = hpool_ptr(v->pool, hpa);
 	size_t avail = 4096 - (hpa & 0xfff);
 	int n = x86_decode(p, avail < 15 ? avail : 15, v->mode, tmp);
 	if (n == -1) {
@@ -91,9 +87,8 @@ static int fetch(struct vcpu *v, struct x86_insn *tmp, const struct x86_insn **o
 	}
 	if (n < 0)
 		return x86_gp(v, 0);
-	dcache_claim(v, hpa >> 12);
 	s->hpa = hpa;
-	s->gen = v->dcache_gen[blk];
+	insn_words(p, (unsigned)n, s->bytes);
 	s->mode = (uint8_t)v->mode;
 	s->insn = *tmp;
 	*out = &s->insn;
@@ -183,18 +178,12 @@ static int soft_create(const struct vcpu_config *cfg, struct vcpu **out)
 	if (!v)
 		return -ENOMEM;
 	v->dcache = malloc(sizeof(*v->dcache) * DCACHE_SLOTS);
-	v->code_pages = cfg->pool->size >> 12;
-	v->code_bitmap = calloc((v->code_pages + 63) / 64, sizeof(uint64_t));
-	if (!v->dcache || !v->code_bitmap) {
-		free(v->dcache);
-		free(v->code_bitmap);
+	if (!v->dcache) {
 		free(v);
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < DCACHE_SLOTS; i++)
 		v->dcache[i].hpa = ~0ULL;
-	for (unsigned i = 0; i < DCACHE_BLOCKS; i++)
-		v->dcache_owner[i] = ~0ULL;
 	v->pool = cfg->pool;
 	v->mmu = cfg->mmu;
 	v->ept = cfg->ept;
@@ -213,7 +202,6 @@ static void soft_destroy(struct vcpu *v)
 	if (!v)
 		return;
 	free(v->dcache);
-	free(v->code_bitmap);
 	free(v);
 }
 

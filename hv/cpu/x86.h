@@ -100,15 +100,18 @@ enum lf_op { LF_NONE = 0, LF_ADD, LF_ADC, LF_SUB, LF_SBB, LF_LOGIC, LF_INC, LF_D
 /* What kind of access, for fault reporting and the statistics. */
 #define MEM_STACK  (1u << 8)  /* SS-relative: non-canonical is #SS, not #GP */
 
-/* A decoded-instruction cache slot (see vcpu_soft.c). */
+/*
+ * A decoded-instruction cache slot (see vcpu_soft.c). The slot keeps the
+ * instruction's bytes: a hit is only taken when memory still holds them.
+ */
 struct dcache_slot {
 	uint64_t hpa;      /* HPA of the first byte; ~0 = empty */
-	uint32_t gen;      /* generation of its block when filled */
+	uint64_t bytes[2]; /* the first `len` bytes of the instruction, rest zero */
 	uint8_t mode;      /* 16, 32 or 64 */
 	struct x86_insn insn;
 };
 
-#define DCACHE_BLOCKS 32   /* code pages cached at once (one 4 KiB page per block) */
+#define DCACHE_SLOTS 65536 /* direct-mapped by the low bits of the HPA: 64 KiB of code */
 
 /* Why the vCPU stopped in the middle of an instruction, to finish it on the next run(). */
 enum pend_kind { PEND_NONE = 0, PEND_IO_IN, PEND_MMIO_READ, PEND_HYPERCALL };
@@ -170,11 +173,7 @@ struct vcpu {
 	uint64_t mem_size;
 
 	/* decoded-instruction cache, keyed by HPA (vcpu_soft.c) */
-	struct dcache_slot *dcache;         /* DCACHE_BLOCKS * 4096 slots */
-	uint64_t dcache_owner[DCACHE_BLOCKS];  /* page (HPA >> 12) that owns each block, ~0 = none */
-	uint32_t dcache_gen[DCACHE_BLOCKS];
-	uint64_t *code_bitmap;              /* one bit per pool page: holds cached code */
-	uint64_t code_pages;                /* bits in code_bitmap */
+	struct dcache_slot *dcache;         /* DCACHE_SLOTS slots */
 
 	/* counters */
 	uint64_t icount;
@@ -247,8 +246,5 @@ void seg_from_desc(struct vcpu_segment *s, uint16_t sel, uint64_t desc);
 
 /* exec.c: the general-purpose instruction set */
 int exec_insn(struct vcpu *v, const struct x86_insn *in);
-
-/* vcpu_soft.c: the decoded-instruction cache */
-void dcache_note_store(struct vcpu *v, uint64_t hpa);
 
 #endif /* HV_CPU_X86_H */
