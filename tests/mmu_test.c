@@ -538,6 +538,55 @@ static void test_ept_violation_final(void **state)
 	env_fini(&env);
 }
 
+/* SDM 29.3.3.1: a misconfigured EPT entry ends the walk with exit reason 49. */
+static void test_ept_misconfig(void **state)
+{
+	struct env_opts o = { .guest_levels = 4, .ept_levels = 4 };
+	struct mmu_result r;
+	struct env env;
+	uint64_t pte_gpa;
+
+	env_init(&env, &o);
+	assert_ok(gpt_map(env.b, DATA_GVA, DATA_GPA, 4096, PTE_W, 12));
+	/* Final GPA: write without read (bits 2:0 = 010b). */
+	assert_ok(ept_set_raw(env.ept, DATA_GPA, 1, (env.ram + DATA_GPA) | EPT_W |
+			      ((uint64_t)EPT_MT_WB << EPT_MT_SHIFT)));
+	r = xlate(&env, DATA_GVA + 0x44, ACC_READ);
+	assert_int_equal(r.status, MMU_EPT_MISCONFIG);
+	assert_int_equal(r.gpa, DATA_GPA + 0x44);
+	assert_int_equal(r.gva, DATA_GVA + 0x44);
+	assert_int_equal(r.refs, 24);
+	/* A guest table page: memory type 2 (reserved) in its EPT leaf. */
+	pte_gpa = gpt_entry_gpa(env.b, DATA_GVA, 1);
+	assert_ok(ept_set_raw(env.ept, pte_gpa & ~0xfffULL, 1,
+			      (env.ram + (pte_gpa & ~0xfffULL)) | EPT_RWX | (2ULL << EPT_MT_SHIFT)));
+	r = xlate(&env, DATA_GVA, ACC_WRITE);
+	assert_int_equal(r.status, MMU_EPT_MISCONFIG);
+	assert_int_equal(r.gpa, pte_gpa);
+	assert_int_equal(r.refs, 19);
+	assert_int_equal(mmu_stats(env.mmu)->ept_misconfigs, 2);
+	env_fini(&env);
+}
+
+/* 5-level native: a PML5-cache hit leaves the 4 lower entries. */
+static void test_pml5_cache(void **state)
+{
+	struct env_opts o = { .guest_levels = 5, .ept_levels = 0 };
+	struct mmu_config cfg;
+	struct env env;
+
+	assert_ok(mmu_config_preset("none", &cfg));
+	cfg.geom[PWC_PML5].entries = 2;
+	cfg.geom[PWC_PML5].ways = 2;
+	o.cfg = &cfg;
+	env_init(&env, &o);
+	assert_ok(gpt_map(env.b, DATA_GVA, env.ram + DATA_GPA, 4096, PTE_W, 12));
+	assert_int_equal(refs_of(&env, DATA_GVA, ACC_READ), 5);
+	assert_int_equal(refs_of(&env, DATA_GVA, ACC_READ), 4);
+	assert_int_equal(mmu_stats(env.mmu)->s[PWC_PML5].hits, 1);
+	env_fini(&env);
+}
+
 /* ------------------------------------------------------------------------ */
 /* TLB behaviour                                                            */
 /* ------------------------------------------------------------------------ */
@@ -1147,6 +1196,8 @@ int main(void)
 		cmocka_unit_test(test_noncanonical),
 		cmocka_unit_test(test_ept_violation_in_walk),
 		cmocka_unit_test(test_ept_violation_final),
+		cmocka_unit_test(test_ept_misconfig),
+		cmocka_unit_test(test_pml5_cache),
 		cmocka_unit_test(test_tagging),
 		cmocka_unit_test(test_lru),
 		cmocka_unit_test(test_splinter),
