@@ -172,11 +172,14 @@ struct piece {
 	bool mmio;
 };
 
+static int xlate_fail(struct vcpu *v, const struct mmu_result *r, unsigned acc, struct piece *pc);
+
 /*
  * Translate one linear address for `acc` (ACC_* plus MEM_STACK / ACC_IMPLICIT_SV).
  * Turns the MMU's answer into a guest exception, a VM exit, or an MMIO piece.
  */
-static int xlate(struct vcpu *v, uint64_t lin, unsigned acc, struct piece *pc)
+static inline __attribute__((always_inline)) int xlate(struct vcpu *v, uint64_t lin, unsigned acc,
+							struct piece *pc)
 {
 	struct mmu_result res;
 	unsigned type = acc & (ACC_READ | ACC_WRITE | ACC_FETCH);
@@ -188,6 +191,19 @@ static int xlate(struct vcpu *v, uint64_t lin, unsigned acc, struct piece *pc)
 	else
 		v->stats.loads++;
 	mmu_translate(v->mmu, &v->ctx, lin, acc & (type | ACC_IMPLICIT_SV), &res);
+	if (__builtin_expect(res.status == MMU_OK, 1)) {
+		pc->hpa = res.hpa;
+		pc->mmio = false;
+		return X86_OK;
+	}
+	return xlate_fail(v, &res, acc, pc);
+}
+
+/* The slow side of xlate: exceptions, exits and device windows. */
+static int xlate_fail(struct vcpu *v, const struct mmu_result *r, unsigned acc, struct piece *pc)
+{
+	struct mmu_result res = *r;
+	unsigned type = acc & (ACC_READ | ACC_WRITE | ACC_FETCH);
 	switch (res.status) {
 	case MMU_OK:
 		pc->hpa = res.hpa;
@@ -222,12 +238,11 @@ static int xlate(struct vcpu *v, uint64_t lin, unsigned acc, struct piece *pc)
 	}
 }
 
-int fetch_translate(struct vcpu *v, uint64_t lin, uint64_t *hpa)
+/* The failure side of an instruction-fetch translation (vcpu_soft.c calls the MMU itself). */
+int fetch_fail(struct vcpu *v, const struct mmu_result *res)
 {
 	struct piece pc;
-	int st = xlate(v, lin, ACC_FETCH, &pc);
-	*hpa = pc.hpa;
-	return st;
+	return xlate_fail(v, res, ACC_FETCH, &pc);
 }
 
 /* A translated access of up to a page split in at most two pieces. */
@@ -237,7 +252,9 @@ struct mref {
 	unsigned size;
 };
 
-static int mref_get(struct vcpu *v, uint64_t lin, unsigned size, unsigned acc, struct mref *m)
+static int mref_load_slow(struct vcpu *v, const struct mref *m, void *buf);
+
+static inline int mref_get(struct vcpu *v, uint64_t lin, unsigned size, unsigned acc, struct mref *m)
 {
 	unsigned first = 4096 - (unsigned)(lin & 0xfff);
 	int st;
@@ -285,7 +302,27 @@ static int piece_load(struct vcpu *v, const struct piece *pc, uint8_t *dst)
 	return X86_EXIT;
 }
 
-static int mref_load(struct vcpu *v, const struct mref *m, void *buf)
+static inline void copy_small(void *dst, const void *src, unsigned size)
+{
+	switch (size) {
+	case 1: memcpy(dst, src, 1); break;
+	case 2: memcpy(dst, src, 2); break;
+	case 4: memcpy(dst, src, 4); break;
+	case 8: memcpy(dst, src, 8); break;
+	default: memcpy(dst, src, size); break;
+	}
+}
+
+static inline int mref_load(struct vcpu *v, const struct mref *m, void *buf)
+{
+	if (__builtin_expect(m->n == 1 && !m->p[0].mmio, 1)) {
+		copy_small(buf, hpool_ptr(v->pool, m->p[0].hpa), m->size);
+		return X86_OK;
+	}
+	return mref_load_slow(v, m, buf);
+}
+
+static int mref_load_slow(struct vcpu *v, const struct mref *m, void *buf)
 {
 	uint8_t *b = buf;
 	for (unsigned i = 0; i < m->n; i++) {
@@ -297,7 +334,17 @@ static int mref_load(struct vcpu *v, const struct mref *m, void *buf)
 	return X86_OK;
 }
 
-static void mref_store(struct vcpu *v, const struct mref *m, const void *buf)
+static void mref_store_slow(struct vcpu *v, const struct mref *m, const void *buf);
+
+static inline void mref_store(struct vcpu *v, const struct mref *m, const void *buf)
+{
+	if (__builtin_expect(m->n == 1 && !m->p[0].mmio, 1))
+		copy_small(hpool_ptr(v->pool, m->p[0].hpa), buf, m->size);
+	else
+		mref_store_slow(v, m, buf);
+}
+
+static void mref_store_slow(struct vcpu *v, const struct mref *m, const void *buf)
 {
 	const uint8_t *b = buf;
 	for (unsigned i = 0; i < m->n; i++) {
@@ -369,23 +416,79 @@ int seg_linear(struct vcpu *v, unsigned seg, uint64_t off, unsigned size, uint64
 	return X86_OK;
 }
 
-int mem_read(struct vcpu *v, unsigned seg, uint64_t off, unsigned size, uint64_t *val)
+static int mem_read_slow(struct vcpu *v, unsigned seg, uint64_t off, unsigned size, uint64_t *val)
 {
 	uint64_t lin;
 	int st = seg_linear(v, seg, off, size, &lin);
+	*val = 0;
 	if (st)
 		return st;
-	*val = 0;
 	return lin_read(v, lin, size, val, seg == SEG_SS ? MEM_STACK : 0);
 }
 
-int mem_write(struct vcpu *v, unsigned seg, uint64_t off, unsigned size, uint64_t val)
+static int mem_write_slow(struct vcpu *v, unsigned seg, uint64_t off, unsigned size, uint64_t val)
 {
 	uint64_t lin;
 	int st = seg_linear(v, seg, off, size, &lin);
 	if (st)
 		return st;
 	return lin_write(v, lin, size, &val, seg == SEG_SS ? MEM_STACK : 0);
+}
+
+/*
+ * The common case inline: 64-bit mode (no segment limits), an access inside
+ * one page. It is the same single mmu_translate the general path makes.
+ */
+static inline __attribute__((always_inline)) int mem_read_i(struct vcpu *v, unsigned seg, uint64_t off,
+							    unsigned size, uint64_t *val)
+{
+	if (__builtin_expect(v->mode == 64, 1)) {
+		uint64_t lin = seg >= SEG_FS ? off + v->seg[seg].base : off;
+		if (__builtin_expect((lin & 0xfff) + size <= 4096, 1)) {
+			struct piece pc;
+			int st = xlate(v, lin, ACC_READ | (seg == SEG_SS ? MEM_STACK : 0), &pc);
+			*val = 0;
+			if (st)
+				return st;
+			if (__builtin_expect(!pc.mmio, 1)) {
+				copy_small(val, hpool_ptr(v->pool, pc.hpa), size);
+				return X86_OK;
+			}
+			pc.len = size;
+			return piece_load(v, &pc, (uint8_t *)val);
+		}
+	}
+	return mem_read_slow(v, seg, off, size, val);
+}
+
+static inline __attribute__((always_inline)) int mem_write_i(struct vcpu *v, unsigned seg, uint64_t off,
+							     unsigned size, uint64_t val)
+{
+	if (__builtin_expect(v->mode == 64, 1)) {
+		uint64_t lin = seg >= SEG_FS ? off + v->seg[seg].base : off;
+		if (__builtin_expect((lin & 0xfff) + size <= 4096, 1)) {
+			struct mref m;
+			int st = xlate(v, lin, ACC_WRITE | (seg == SEG_SS ? MEM_STACK : 0), &m.p[0]);
+			if (st)
+				return st;
+			m.n = 1;
+			m.size = size;
+			m.p[0].len = size;
+			mref_store(v, &m, &val);
+			return X86_OK;
+		}
+	}
+	return mem_write_slow(v, seg, off, size, val);
+}
+
+int mem_read(struct vcpu *v, unsigned seg, uint64_t off, unsigned size, uint64_t *val)
+{
+	return mem_read_i(v, seg, off, size, val);
+}
+
+int mem_write(struct vcpu *v, unsigned seg, uint64_t off, unsigned size, uint64_t val)
+{
+	return mem_write_i(v, seg, off, size, val);
 }
 
 /* Translate a read-modify-write operand once, for write (a locked or RMW access
@@ -423,7 +526,7 @@ static inline void set_rsp(struct vcpu *v, uint64_t rsp)
 int stack_push(struct vcpu *v, unsigned size, uint64_t val)
 {
 	uint64_t rsp = (v->gpr[4] - size) & stack_mask(v);
-	int st = mem_write(v, SEG_SS, rsp, size, val);
+	int st = mem_write_i(v, SEG_SS, rsp, size, val);
 	if (st)
 		return st;
 	set_rsp(v, rsp);
@@ -433,7 +536,7 @@ int stack_push(struct vcpu *v, unsigned size, uint64_t val)
 int stack_pop(struct vcpu *v, unsigned size, uint64_t *val)
 {
 	uint64_t rsp = v->gpr[4] & stack_mask(v);
-	int st = mem_read(v, SEG_SS, rsp, size, val);
+	int st = mem_read_i(v, SEG_SS, rsp, size, val);
 	if (st)
 		return st;
 	set_rsp(v, rsp + size);
@@ -492,7 +595,7 @@ static inline int rm_read(struct vcpu *v, const struct x86_insn *in, unsigned si
 		*val = reg_get(v, in, in->rm, size);
 		return X86_OK;
 	}
-	return mem_read(v, in->seg, insn_ea(v, in), size, val);
+	return mem_read_i(v, in->seg, insn_ea(v, in), size, val);
 }
 
 static inline int rm_write(struct vcpu *v, const struct x86_insn *in, unsigned size, uint64_t val)
@@ -501,7 +604,7 @@ static inline int rm_write(struct vcpu *v, const struct x86_insn *in, unsigned s
 		reg_set(v, in, in->rm, size, val);
 		return X86_OK;
 	}
-	return mem_write(v, in->seg, insn_ea(v, in), size, val);
+	return mem_write_i(v, in->seg, insn_ea(v, in), size, val);
 }
 
 /* A read-modify-write r/m operand: read it now, write it with rmw_commit. */
@@ -1067,6 +1170,235 @@ static int exec_enter(struct vcpu *v, const struct x86_insn *in)
 	reg_set(v, in, 5, size == 2 ? 2 : stack_size(v), frame);
 	set_rsp(v, sp);
 	return X86_OK;
+}
+
+/*
+ * Small handlers for the instructions compiled code runs most. exec_select()
+ * picks one once per decoded instruction (the decode cache keeps it), which
+ * spares the hot path exec_insn's big switch and its register spills.
+ */
+static int h_mov_store(struct vcpu *v, const struct x86_insn *in)
+{
+	unsigned size = in->op == 0x88 ? 1 : in->osz;
+	return rm_write(v, in, size, reg_get(v, in, in->reg, size));
+}
+
+static int h_mov_load(struct vcpu *v, const struct x86_insn *in)
+{
+	unsigned size = in->op == 0x8a ? 1 : in->osz;
+	uint64_t a;
+	int st = rm_read(v, in, size, &a);
+	if (st)
+		return st;
+	reg_set(v, in, in->reg, size, a);
+	return X86_OK;
+}
+
+static int h_lea(struct vcpu *v, const struct x86_insn *in)
+{
+	reg_set(v, in, in->reg, in->osz, insn_ea(v, in));
+	return X86_OK;
+}
+
+static int h_jcc(struct vcpu *v, const struct x86_insn *in)
+{
+	if (cond_eval(v, in->op & 15))
+		return jump(v, v->next_rip + in->imm);
+	return X86_OK;
+}
+
+static int h_jmp(struct vcpu *v, const struct x86_insn *in)
+{
+	return jump(v, v->next_rip + in->imm);
+}
+
+static int h_push(struct vcpu *v, const struct x86_insn *in)
+{
+	return stack_push(v, in->osz, v->gpr[(in->op & 7) | ((in->rex & 1) << 3)] & size_mask(in->osz));
+}
+
+static int h_pop(struct vcpu *v, const struct x86_insn *in)
+{
+	uint64_t a;
+	int st = stack_pop(v, in->osz, &a);
+	if (st)
+		return st;
+	reg_set(v, in, (in->op & 7) | ((in->rex & 1) << 3), in->osz, a);
+	return X86_OK;
+}
+
+static int h_mov_imm(struct vcpu *v, const struct x86_insn *in)
+{
+	reg_set(v, in, (in->op & 7) | ((in->rex & 1) << 3), in->osz, in->imm);
+	return X86_OK;
+}
+
+static int h_grp1(struct vcpu *v, const struct x86_insn *in)
+{
+	unsigned aop = in->reg & 7, op = in->op;
+	unsigned size = op == 0x80 || op == 0x82 ? 1 : in->osz;
+	uint64_t a, b = in->imm & size_mask(size), r;
+	struct rmw w;
+	int st;
+	if (aop == 7) {
+		if ((st = rm_read(v, in, size, &a)))
+			return st;
+		alu(v, 7, size, a, b);
+		return X86_OK;
+	}
+	if ((st = rmw_read(v, in, size, &w, &a)))
+		return st;
+	r = alu(v, aop, size, a, b);
+	rmw_commit(v, in, size, &w, r);
+	return X86_OK;
+}
+
+static int h_test(struct vcpu *v, const struct x86_insn *in)
+{
+	unsigned size = in->op == 0x84 ? 1 : in->osz;
+	uint64_t a, b;
+	int st = rm_read(v, in, size, &a);
+	if (st)
+		return st;
+	b = reg_get(v, in, in->reg, size);
+	lf_set(v, LF_LOGIC, size, a, b, a & b);
+	return X86_OK;
+}
+
+static int h_call(struct vcpu *v, const struct x86_insn *in)
+{
+	uint64_t r = (v->next_rip + in->imm) & ip_mask(v);
+	int st;
+	if (v->mode == 64 && !is_canonical(v, r))
+		return x86_gp(v, 0);
+	if ((st = stack_push(v, in->osz, v->next_rip)))
+		return st;
+	v->next_rip = r;
+	return X86_OK;
+}
+
+static int h_ret(struct vcpu *v, const struct x86_insn *in)
+{
+	uint64_t old = v->gpr[4], a;
+	int st;
+	if ((st = stack_pop(v, in->osz, &a)))
+		return st;
+	if ((st = jump(v, a))) {
+		v->gpr[4] = old;
+		return st;
+	}
+	if (in->op == 0xc2)
+		set_rsp(v, v->gpr[4] + (in->imm & 0xffff));
+	return X86_OK;
+}
+
+static int h_movx(struct vcpu *v, const struct x86_insn *in)
+{
+	unsigned size = (in->op & 1) ? 2 : 1;
+	uint64_t a;
+	int st = rm_read(v, in, size, &a);
+	if (st)
+		return st;
+	if (in->op & 8)
+		a = sign_extend(a, size);
+	reg_set(v, in, in->reg, in->osz, a);
+	return X86_OK;
+}
+
+static int h_shift(struct vcpu *v, const struct x86_insn *in)
+{
+	unsigned op = in->op, size = (op & 1) ? in->osz : 1;
+	unsigned cnt = op <= 0xc1 ? (unsigned)in->imm : op <= 0xd1 ? 1 : (unsigned)v->gpr[1];
+	uint64_t a, r;
+	struct rmw w;
+	int st;
+	if ((st = rmw_read(v, in, size, &w, &a)))
+		return st;
+	r = shift(v, in->reg & 7, size, a, cnt & 0xff);
+	rmw_commit(v, in, size, &w, r);
+	return X86_OK;
+}
+
+static int h_cmov(struct vcpu *v, const struct x86_insn *in)
+{
+	uint64_t a;
+	int st = rm_read(v, in, in->osz, &a);
+	if (st)
+		return st;
+	/* With a 32-bit operand the destination is zero-extended even when not moved. */
+	reg_set(v, in, in->reg, in->osz, cond_eval(v, in->op & 15) ? a : v->gpr[in->reg]);
+	return X86_OK;
+}
+
+static int h_setcc(struct vcpu *v, const struct x86_insn *in)
+{
+	return rm_write(v, in, 1, cond_eval(v, in->op & 15));
+}
+
+static int h_imul(struct vcpu *v, const struct x86_insn *in)
+{
+	uint64_t a;
+	int st = rm_read(v, in, in->osz, &a);
+	if (st)
+		return st;
+	return exec_imul2(v, in, reg_get(v, in, in->reg, in->osz), a);
+}
+
+static int h_mov_rm_imm(struct vcpu *v, const struct x86_insn *in)
+{
+	unsigned size = in->op == 0xc6 ? 1 : in->osz;
+	return rm_write(v, in, size, in->imm & size_mask(size));
+}
+
+static int h_incdec(struct vcpu *v, const struct x86_insn *in)
+{
+	unsigned r3 = in->reg & 7, size = in->op == 0xfe ? 1 : in->osz;
+	uint64_t a, r;
+	struct rmw w;
+	int st;
+	if (r3 >= 2)
+		return exec_insn(v, in);
+	if ((st = rmw_read(v, in, size, &w, &a)))
+		return st;
+	bool cin = lf_cf(v);
+	r = (r3 ? a - 1 : a + 1) & size_mask(size);
+	lf_set(v, r3 ? LF_DEC : LF_INC, size, a, 1, r);
+	v->lf_cin = cin;
+	rmw_commit(v, in, size, &w, r);
+	return X86_OK;
+}
+
+x86_exec_fn exec_select(const struct x86_insn *in)
+{
+	unsigned op = in->op;
+	if (!in->valid)
+		return exec_insn;
+	switch (op) {
+	case 0x00 ... 0x05: case 0x08 ... 0x0d: case 0x10 ... 0x15: case 0x18 ... 0x1d:
+	case 0x20 ... 0x25: case 0x28 ... 0x2d: case 0x30 ... 0x35: case 0x38 ... 0x3d:
+		return exec_alu;
+	case 0x50 ... 0x57: return h_push;
+	case 0x58 ... 0x5f: return h_pop;
+	case 0x70 ... 0x7f: case OP_MAP0F | 0x80 ... OP_MAP0F | 0x8f: return h_jcc;
+	case 0x80 ... 0x83: return h_grp1;
+	case 0x84: case 0x85: return h_test;
+	case 0x88: case 0x89: return h_mov_store;
+	case 0x8a: case 0x8b: return h_mov_load;
+	case 0x8d: return h_lea;
+	case 0xb8 ... 0xbf: return h_mov_imm;
+	case 0xc0: case 0xc1: case 0xd0 ... 0xd3: return h_shift;
+	case 0xc2: case 0xc3: return h_ret;
+	case 0xc6: case 0xc7: return h_mov_rm_imm;
+	case 0xe8: return h_call;
+	case 0xe9: case 0xeb: return h_jmp;
+	case 0xfe: case 0xff: return h_incdec;
+	case OP_MAP0F | 0x40 ... OP_MAP0F | 0x4f: return h_cmov;
+	case OP_MAP0F | 0x90 ... OP_MAP0F | 0x9f: return h_setcc;
+	case OP_MAP0F | 0xaf: return h_imul;
+	case OP_MAP0F | 0xb6: case OP_MAP0F | 0xb7: case OP_MAP0F | 0xbe: case OP_MAP0F | 0xbf:
+		return h_movx;
+	default: return exec_insn;
+	}
 }
 
 int exec_insn(struct vcpu *v, const struct x86_insn *in)

@@ -27,30 +27,35 @@
  * only see the guest's own stores. The check is two 8-byte compares.
  */
 
-/* The instruction bytes at p (len <= 15) as two words, zero beyond len. */
-static inline void insn_words(const uint8_t *p, unsigned len, uint64_t w[2])
+/* Tag of a slot: the HPA (below 2^52) with the code size above it, never 0. */
+static inline uint64_t dcache_key(uint64_t hpa, unsigned mode)
 {
-	uint8_t b[16] = { 0 };
-	memcpy(b, p, len);
-	memcpy(w, b, 16);
+	return hpa | ((uint64_t)mode << 56);
 }
 
-static inline bool slot_matches(const struct dcache_slot *s, const uint8_t *p, unsigned len)
+/* Only instructions whose 16-byte window stays in their page are cached. */
+static void slot_fill(struct dcache_slot *s, uint64_t key, const uint8_t *p, const struct x86_insn *in)
+{
+	uint8_t m[16] = { 0 };
+	memset(m, 0xff, in->len);
+	memcpy(s->mask, m, 16);
+	memcpy(s->bytes, p, 16);
+	s->bytes[0] &= s->mask[0];
+	s->bytes[1] &= s->mask[1];
+	s->key = key;
+	s->insn = *in;
+	s->fn = exec_select(in);
+}
+
+static inline bool slot_matches(const struct dcache_slot *s, const uint8_t *p)
 {
 	uint64_t w[2];
-	if (len <= 8) {
-		uint64_t x;
-		memcpy(&x, p, 8);  /* stays inside the page: the caller checked offset <= 4080 */
-		x &= len == 8 ? ~0ULL : (1ULL << (len * 8)) - 1;
-		return x == s->bytes[0];
-	}
 	memcpy(w, p, 16);
-	w[1] &= (1ULL << ((len - 8) * 8)) - 1;
-	return w[0] == s->bytes[0] && w[1] == s->bytes[1];
+	return ((w[0] & s->mask[0]) == s->bytes[0]) & ((w[1] & s->mask[1]) == s->bytes[1]);
 }
 
 /* Fetch and decode the instruction at RIP. *out points at a cache slot or at tmp. */
-static int fetch(struct vcpu *v, struct x86_insn *tmp, const struct x86_insn **out)
+static int fetch(struct vcpu *v, struct x86_insn *tmp, const struct x86_insn **out, x86_exec_fn *fn)
 {
 	uint64_t lin = v->rip;
 	uint64_t hpa;
@@ -58,13 +63,20 @@ static int fetch(struct vcpu *v, struct x86_insn *tmp, const struct x86_insn **o
 
 	if (v->mode != 64)
 		lin = (v->seg[SEG_CS].base + v->rip) & 0xffffffffULL;
-	if (__builtin_expect((st = fetch_translate(v, lin, &hpa)) != X86_OK, 0))
-		return st;
+	struct mmu_result res;
+	v->stats.fetches++;
+	mmu_translate(v->mmu, &v->ctx, lin, ACC_FETCH, &res);
+	if (__builtin_expect(res.status != MMU_OK, 0)) {
+		v->stats.fetches--;  /* fetch_fail counts it */
+		return fetch_fail(v, &res);
+	}
+	hpa = res.hpa;
 	const uint8_t *p = hpool_ptr(v->pool, hpa);
 	struct dcache_slot *s = &v->dcache[hpa & (DCACHE_SLOTS - 1)];
-	if (s->hpa == hpa && s->mode == v->mode && (hpa & 0xfff) <= 4096 - 16 &&
-	    slot_matches(s, p, s->insn.len)) {
+	uint64_t key = dcache_key(hpa, v->mode);
+	if (s->key == key && slot_matches(s, p)) {
 		*out = &s->insn;
+		*fn = s->fn;
 		return X86_OK;
 	}
 
@@ -83,15 +95,19 @@ static int fetch(struct vcpu *v, struct x86_insn *tmp, const struct x86_insn **o
 		if (n < 0)
 			return x86_gp(v, 0);  /* longer than 15 bytes */
 		*out = tmp;
+		*fn = exec_select(tmp);
 		return X86_OK;
 	}
 	if (n < 0)
 		return x86_gp(v, 0);
-	s->hpa = hpa;
-	insn_words(p, (unsigned)n, s->bytes);
-	s->mode = (uint8_t)v->mode;
-	s->insn = *tmp;
-	*out = &s->insn;
+	if ((hpa & 0xfff) <= 4096 - 16) {
+		slot_fill(s, key, p, tmp);
+		*out = &s->insn;
+		*fn = s->fn;
+	} else {
+		*out = tmp;
+		*fn = exec_select(tmp);
+	}
 	return X86_OK;
 }
 
@@ -177,13 +193,12 @@ static int soft_create(const struct vcpu_config *cfg, struct vcpu **out)
 	v = calloc(1, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
-	v->dcache = malloc(sizeof(*v->dcache) * DCACHE_SLOTS);
+	/* calloc: untouched slots cost no memory; key 0 is empty (keys carry the mode). */
+	v->dcache = calloc(DCACHE_SLOTS, sizeof(*v->dcache));
 	if (!v->dcache) {
 		free(v);
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < DCACHE_SLOTS; i++)
-		v->dcache[i].hpa = ~0ULL;
 	v->pool = cfg->pool;
 	v->mmu = cfg->mmu;
 	v->ept = cfg->ept;
@@ -323,6 +338,7 @@ static int soft_run(struct vcpu *v, uint64_t max_insns, struct vcpu_exit *exit)
 {
 	struct x86_insn tmp;
 	const struct x86_insn *in = NULL;
+	x86_exec_fn fn = exec_insn;
 	uint64_t steps = 0, limit = max_insns ? max_insns : ~0ULL;
 	int st;
 
@@ -352,14 +368,14 @@ static int soft_run(struct vcpu *v, uint64_t max_insns, struct vcpu_exit *exit)
 				continue;
 			goto fault_or_exit;
 		}
-		st = fetch(v, &tmp, &in);
+		st = fetch(v, &tmp, &in, &fn);
 		if (__builtin_expect(st != X86_OK, 0))
 			goto fault_or_exit;
 		v->next_rip = v->rip + in->len;
 		if (v->mode != 64)
 			v->next_rip &= v->mode == 32 ? 0xffffffffULL : 0xffffULL;
 		if (__builtin_expect(in->valid, 1))
-			st = exec_insn(v, in);
+			st = fn(v, in);
 		else if (in->op >= 0xd8 && in->op <= 0xdf && (v->cr0 & (CR0_EM | CR0_TS)))
 			st = x86_raise(v, EXC_NM, false, 0);
 		else

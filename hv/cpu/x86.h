@@ -27,6 +27,9 @@
 
 enum { X86_OK = 0, X86_FAULT = 1, X86_EXIT = 2 };
 
+struct vcpu;
+typedef int (*x86_exec_fn)(struct vcpu *v, const struct x86_insn *in);
+
 /* Exception vectors (SDM Vol. 3A 6.3.1, Table 6-1). */
 enum {
 	EXC_DE = 0, EXC_DB = 1, EXC_NMI = 2, EXC_BP = 3, EXC_OF = 4, EXC_BR = 5,
@@ -105,9 +108,10 @@ enum lf_op { LF_NONE = 0, LF_ADD, LF_ADC, LF_SUB, LF_SBB, LF_LOGIC, LF_INC, LF_D
  * instruction's bytes: a hit is only taken when memory still holds them.
  */
 struct dcache_slot {
-	uint64_t hpa;      /* HPA of the first byte; ~0 = empty */
-	uint64_t bytes[2]; /* the first `len` bytes of the instruction, rest zero */
-	uint8_t mode;      /* 16, 32 or 64 */
+	uint64_t key;      /* dcache_key(HPA of the first byte, mode); 0 = empty */
+	uint64_t bytes[2]; /* the instruction's bytes, zero beyond its length */
+	uint64_t mask[2];  /* which bits of bytes[] are the instruction's */
+	x86_exec_fn fn;    /* exec_select(&insn) */
 	struct x86_insn insn;
 };
 
@@ -217,7 +221,7 @@ void flags_set(struct vcpu *v, uint64_t rflags);
 bool cond_eval(struct vcpu *v, unsigned cc);
 
 /* memory through the model (exec.c). lin_* take linear addresses. */
-int fetch_translate(struct vcpu *v, uint64_t lin, uint64_t *hpa);
+int fetch_fail(struct vcpu *v, const struct mmu_result *res);
 int lin_read(struct vcpu *v, uint64_t lin, unsigned size, void *buf, unsigned acc);
 int lin_write(struct vcpu *v, uint64_t lin, unsigned size, const void *buf, unsigned acc);
 int seg_linear(struct vcpu *v, unsigned seg, uint64_t off, unsigned size, uint64_t *lin);
@@ -246,5 +250,7 @@ void seg_from_desc(struct vcpu_segment *s, uint16_t sel, uint64_t desc);
 
 /* exec.c: the general-purpose instruction set */
 int exec_insn(struct vcpu *v, const struct x86_insn *in);
+/* The handler for a decoded instruction (exec_insn for everything without a short one). */
+x86_exec_fn exec_select(const struct x86_insn *in);
 
 #endif /* HV_CPU_X86_H */
