@@ -67,6 +67,9 @@ struct mmu {
 	struct hpool *pool;
 	struct mmu_config cfg;
 	struct tlb *t[MMU_NSTRUCT];
+	bool gp_any;              /* a guest-physical cache or the nested TLB is on */
+	bool pwc_any;             /* a combined paging-structure cache is on */
+	bool tlb_any;             /* a combined TLB is on */
 	struct mmu_stats st;
 	struct mmu_ctx last;
 	uint64_t ctx_gen;
@@ -224,6 +227,16 @@ int mmu_create(struct hpool *pool, const struct mmu_config *cfg, struct mmu **ou
 		if (rc)
 			goto destroy_tlbs;
 	}
+	for (i = 0; i < MMU_NSTRUCT; i++) {
+		if (!m->t[i])
+			continue;
+		if (i >= PWC_GP_PML4)
+			m->gp_any = true;
+		else if (i >= PWC_PML5)
+			m->pwc_any = true;
+		else
+			m->tlb_any = true;
+	}
 	for (k = 0; k < NKIND; k++)
 		for (j = 0; j < SC_SIZE; j++)
 			m->sc[k][j].vpn = SC_EMPTY;
@@ -304,14 +317,88 @@ static bool hpa_in_pool(const struct mmu *m, uint64_t hpa, uint64_t len)
 }
 
 /*
+ * The EPT walk of the common case, inline: every entry readable, well formed,
+ * with its A flag already set (when EPT A/D is on), and the access allowed.
+ * It accepts a strict subset of what ept_walk accepts and computes the same
+ * result for it; anything else (not present, write-only or execute-only,
+ * reserved bits, a reserved memory type, an A or D flag to set, a violation)
+ * returns false without side effects, and the caller runs ept_walk, which
+ * owns every architectural corner. Worth it: ept_walk is general (traces,
+ * qualifications) and a full 2D walk calls it five times.
+ */
+static inline __attribute__((always_inline)) bool
+ept_walk_fast(const struct ept *ept, uint64_t gpa, const struct ept_access *acc,
+	      const struct ept_walk_start *start, struct ept_walk_result *r, bool tables)
+{
+	const uint8_t *base = ept->pool->base;
+	uint64_t size = ept->pool->size;
+	unsigned level = start ? start->level : ept->levels, top = level, shift;
+	uint64_t table = start ? start->table : ept->root;
+	uint64_t perms = start ? start->perms : (EPT_RWX | EPT_XU);
+	uint64_t need, e, must = EPT_R | (ept->ad ? EPT_A : 0);
+	bool write = acc->type == ACC_WRITE || (acc->paging_entry && ept->ad);
+
+	if (gpa >> (PAGE_SHIFT_4K + 9 * ept->levels))
+		return false;
+	for (;;) {
+		uint64_t ehpa;
+
+		shift = PAGE_SHIFT_4K + 9 * (level - 1);
+		ehpa = table + ((gpa >> shift) & 511) * 8;
+		if (ehpa >= size)
+			return false;
+		e = *(const volatile uint64_t *)(base + ehpa);
+		if (tables) {
+			r->table[level] = table;
+			r->perms_at[level] = perms;
+		}
+		if ((e & must) != must)
+			return false;
+		perms &= e;
+		if (level >= 4) {
+			if (e & 0xf8)
+				return false;
+		} else if (level == 1 || (e & EPT_PS)) {
+			unsigned mt = (unsigned)((e & EPT_MT_MASK) >> EPT_MT_SHIFT);
+
+			if ((level == 3 && !ept->caps.page_1g) || ((0x8cu >> mt) & 1) ||
+			    (e & EPT_ADDR_MASK & ((1ULL << shift) - 1)))
+				return false;
+			break;
+		} else if (e & 0x78) {
+			return false;
+		}
+		table = e & EPT_ADDR_MASK;
+		level--;
+	}
+	perms &= EPT_RWX | EPT_XU;
+	if (acc->type == ACC_FETCH && !write)
+		need = (ept->caps.mbec && acc->user) ? EPT_XU : EPT_X;
+	else
+		need = write ? EPT_W : EPT_R;
+	if (!(perms & need) || (write && ept->ad && !(e & EPT_D)))
+		return false;
+	r->status = EPT_OK;
+	r->hpa = (e & EPT_ADDR_MASK & ~((1ULL << shift) - 1)) | (gpa & ((1ULL << shift) - 1));
+	r->page_shift = shift;
+	r->perms = perms;
+	r->memtype = (e & EPT_MT_MASK) >> EPT_MT_SHIFT;
+	r->qual = 0;
+	r->refs = top - level + 1;
+	r->nref = 0;
+	return true;
+}
+
+/*
  * Translate one GPA through the second stage: nested TLB, then the
  * guest-physical paging-structure caches (deepest first), then the EPT walk
  * from wherever a cache let it start. `row` is the grid row; guest_level the
  * guest level this GPA serves (0 = final). Returns false with w->res filled
  * on an EPT violation or misconfiguration.
  */
-static bool gpa_xlate(struct walk *w, uint64_t gpa, const struct ept_access *acc, unsigned row,
-		      int guest_level, struct xlate *out)
+static __attribute__((noinline)) bool
+gpa_xlate_slow(struct walk *w, uint64_t gpa, const struct ept_access *acc, unsigned row,
+	       int guest_level, struct xlate *out)
 {
 	static const enum tlb_id gp_for_level[4] = { 0, PWC_GP_PDE, PWC_GP_PDPTE, PWC_GP_PML4 };
 	struct mmu *m = w->m;
@@ -345,6 +432,10 @@ static bool gpa_xlate(struct walk *w, uint64_t gpa, const struct ept_access *acc
 
 	need_dirty = ept->ad && (acc->type == ACC_WRITE || acc->paging_entry);
 
+	start_level = ept->levels;
+	if (!m->gp_any)
+		goto walk;
+
 	/* SDM 28.3.2: guest-physical mappings (the nested TLB), any page size. */
 	t = m->t[NESTED_TLB];
 	if (t) {
@@ -372,7 +463,6 @@ static bool gpa_xlate(struct walk *w, uint64_t gpa, const struct ept_access *acc
 	}
 
 	/* SDM 28.3.1: guest-physical paging-structure caches, deepest first. */
-	start_level = ept->levels;
 	for (lvl = 1; lvl <= 3; lvl++) {
 		struct tlb_entry *e;
 
@@ -394,7 +484,9 @@ static bool gpa_xlate(struct walk *w, uint64_t gpa, const struct ept_access *acc
 		break;
 	}
 
-	if (ept_walk(ept, gpa, acc, startp, &r) != 0) {
+walk:
+	if ((w->trace || !ept_walk_fast(ept, gpa, acc, startp, &r, true)) &&
+	    ept_walk(ept, gpa, acc, startp, &r) != 0) {
 		r.status = EPT_MISCONFIG;
 		r.refs = 0;
 	}
@@ -420,6 +512,11 @@ static bool gpa_xlate(struct walk *w, uint64_t gpa, const struct ept_access *acc
 		}
 		return false;
 	}
+	out->hpa = r.hpa;
+	out->shift = r.page_shift;
+	out->perms = r.perms;
+	if (!m->gp_any)
+		return true;
 
 	/* Fill the guest-physical caches for the levels this walk went through
 	 * (the walker set their A flags first, SDM 28.3.1). */
@@ -445,6 +542,29 @@ static bool gpa_xlate(struct walk *w, uint64_t gpa, const struct ept_access *acc
 			e->attr |= ept_perm_bits(r.perms) | (need_dirty ? NA_DIRTY : 0);
 		}
 	}
+	return true;
+}
+
+/*
+ * The common case of gpa_xlate, small enough to inline into the walk: no
+ * guest-physical caches to consult or fill, no trace, and an EPT walk the
+ * fast walker accepts. Everything else takes gpa_xlate_slow.
+ */
+static inline __attribute__((always_inline)) bool
+gpa_xlate(struct walk *w, uint64_t gpa, const struct ept_access *acc,
+	  unsigned row, int guest_level, struct xlate *out)
+{
+	struct ept_walk_result r;
+	uint64_t *cell;
+	unsigned i;
+
+	if (!w->ept || w->m->gp_any || w->trace ||
+	    !ept_walk_fast(w->ept, gpa, acc, NULL, &r, false) || !hpa_in_pool(w->m, r.hpa, 8))
+		return gpa_xlate_slow(w, gpa, acc, row, guest_level, out);
+	w->refs += r.refs;
+	cell = &w->m->st.grid[row][5 - w->ept->levels];
+	for (i = 0; i < r.refs; i++)
+		cell[i]++;
 	out->hpa = r.hpa;
 	out->shift = r.page_shift;
 	out->perms = r.perms;
@@ -600,12 +720,13 @@ static bool guest_walk(struct walk *w, struct guest_out *g)
 	uint64_t table_gpa = ctx->cr3 & (esz == 8 ? PTE_ADDR_MASK : 0xfffff000ULL);
 	uint64_t table_hpa = 0, table_perms = EPT_RWX | EPT_XU;
 	bool have_hpa = false, nxe = (ctx->efer & EFER_NXE) && esz == 8;
-	bool acc_w = true, acc_u = true, acc_xd = false;
+	/* SDM 4.6: R/W and U/S AND over the levels, XD ORs (only with NXE). */
+	uint64_t and_bits = PTE_W | PTE_U, or_bits = 0, xd_mask = nxe ? PTE_XD : 0;
 	unsigned level = n, lvl;
 	uint64_t e = 0;
 
 	/* SDM 4.10.3.2 / 28.3.2: the deepest combined paging-structure cache hit. */
-	for (lvl = 2; lvl <= n; lvl++) {
+	for (lvl = 2; m->pwc_any && lvl <= n; lvl++) {
 		struct tlb *t = m->t[pwc_for_level[lvl]];
 		struct tlb_entry *ce;
 
@@ -621,9 +742,8 @@ static bool guest_walk(struct walk *w, struct guest_out *g)
 		level = lvl - 1;
 		table_hpa = ce->val;
 		table_gpa = ce->aux;
-		acc_w = ce->attr & CA_W;
-		acc_u = ce->attr & CA_U;
-		acc_xd = ce->attr & CA_XD;
+		and_bits = ((ce->attr & CA_W) ? PTE_W : 0) | ((ce->attr & CA_U) ? PTE_U : 0);
+		or_bits = (ce->attr & CA_XD) ? PTE_XD : 0;
 		table_perms = ept_perms_from_bits((ce->attr & CA_EPT_MASK) >> CA_EPT_SHIFT);
 		have_hpa = true;
 		break;
@@ -665,15 +785,16 @@ static bool guest_walk(struct walk *w, struct guest_out *g)
 			table_perms = x.perms;
 			/* The entry above pointed here: cache it now that its A flag is
 			 * set and the table's HPA is known (SDM 4.10.3.1). */
-			if (level < n) {
+			if (level < n && m->pwc_any) {
 				struct tlb *t = m->t[pwc_for_level[level + 1]];
 				struct tlb_entry *ce;
 
 				if (t && tlb_fill(t, tlb_key(va, shift + ib), &w->tag, false, &ce) == 0) {
 					ce->val = table_hpa;
 					ce->aux = table_gpa;
-					ce->attr |= (acc_w ? CA_W : 0) | (acc_u ? CA_U : 0) |
-						    (acc_xd ? CA_XD : 0) |
+					ce->attr |= ((and_bits & PTE_W) ? CA_W : 0) |
+						    ((and_bits & PTE_U) ? CA_U : 0) |
+						    (or_bits ? CA_XD : 0) |
 						    (ept_perm_bits(table_perms) << CA_EPT_SHIFT);
 				}
 			}
@@ -694,19 +815,18 @@ static bool guest_walk(struct walk *w, struct guest_out *g)
 			page_fault(w, true, true);
 			return false;
 		}
-		acc_w = acc_w && (e & PTE_W);
-		acc_u = acc_u && (e & PTE_U);
-		acc_xd = acc_xd || (nxe && (e & PTE_XD));
+		and_bits &= e;
+		or_bits |= e & xd_mask;
 		leaf = level == 1 ||
 		       ((e & PTE_PS) && (esz == 8 ? level <= 3 : (ctx->cr4 & CR4_PSE) != 0));
 		if (!leaf) {
-			if (!guest_set_ad(w, entry_hpa, entry_gpa, esz, e, PTE_A, table_perms))
+			if (!(e & PTE_A) && !guest_set_ad(w, entry_hpa, entry_gpa, esz, e, PTE_A, table_perms))
 				return false;
 			table_gpa = e & (esz == 8 ? PTE_ADDR_MASK : 0xfffff000ULL);
 			have_hpa = false;
 			continue;
 		}
-		if (!guest_allows(ctx, w->access, acc_w, acc_u, acc_xd)) {
+		if (!guest_allows(ctx, w->access, and_bits & PTE_W, and_bits & PTE_U, or_bits != 0)) {
 			w->res->gpa = entry_gpa;
 			page_fault(w, true, false);
 			return false;
@@ -725,9 +845,9 @@ static bool guest_walk(struct walk *w, struct guest_out *g)
 			g->gpa = ((e & (esz == 8 ? PTE_ADDR_MASK : 0xfffff000ULL)) & ~mask) | (va & mask);
 			g->shift = shift;
 		}
-		g->w = acc_w;
-		g->u = acc_u;
-		g->xd = acc_xd;
+		g->w = (and_bits & PTE_W) != 0;
+		g->u = (and_bits & PTE_U) != 0;
+		g->xd = or_bits != 0;
 		g->global = (e & PTE_G) && (ctx->cr4 & CR4_PGE);
 		g->dirty_known = (e & PTE_D) || (w->access & ACC_WRITE);
 		return true;
@@ -942,7 +1062,7 @@ static void translate_slow(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gv
 	w.tag.eptp_tag = eptp_tag_of(ctx->ept);
 	w.gtag.eptp_tag = w.tag.eptp_tag;
 
-	e = combined_lookup(&w, kind, &owner);
+	e = m->tlb_any ? combined_lookup(&w, kind, &owner) : NULL;
 	if (e && combined_usable(&w, e)) {
 		result_from_entry(res, e, gva);
 		if (!(access & ACC_IMPLICIT_SV))
@@ -984,7 +1104,7 @@ static void translate_slow(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gv
 
 	/* Fill L2 and L1 with the combined (splintered) translation. */
 	sz = cshift == PAGE_SHIFT_4K ? 0 : cshift == PAGE_SHIFT_2M ? 1 : 2;
-	{
+	if (m->tlb_any) {
 		struct tlb_entry tmp = { 0 };
 		uint64_t mask = (1ULL << cshift) - 1;
 		struct tlb *l2 = m->t[sz < 2 ? TLB_L2_4K2M : TLB_L2_1G];
