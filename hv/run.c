@@ -249,6 +249,17 @@ struct run_result {
 	struct report_shape shape;
 };
 
+/* A diagnostic may span lines: the first gets `first`, the others `indent`. */
+static void print_indented(FILE *f, const char *first, const char *indent, const char *msg)
+{
+	for (const char *m = msg, *pre = first; *m; pre = indent) {
+		size_t n = strcspn(m, "\n");
+
+		fprintf(f, "%s%.*s\n", pre, (int)n, m);
+		m += n + (m[n] == '\n');
+	}
+}
+
 static void report_text(FILE *f, struct vm *vm, const struct run_opts *o,
 			const struct run_result *rr)
 {
@@ -261,7 +272,8 @@ static void report_text(FILE *f, struct vm *vm, const struct run_opts *o,
 		vm->ops->name);
 	fprintf(f, "Stop:        %s, exit status %d\n", vm_stop_name(vm->stop.reason),
 		vm->stop.status);
-	fprintf(f, "             %s\n\n", vm->stop.msg);
+	print_indented(f, "  ", "  ", vm->stop.msg);
+	fputc('\n', f);
 
 	fprintf(f, "Guest\n");
 	fprintf(f, "  %-22s %14" PRIu64 "\n", "instructions", rr->vs.instructions);
@@ -511,8 +523,10 @@ int cmd_run(int argc, char **argv)
 	status = vm->stop.status;
 	/* The diagnostic of a stop that is not the guest's own choice goes to
 	 * stderr as well, where a user looks first. */
-	if (vm->stop.reason != VM_STOP_DEBUG_EXIT && vm->stop.reason != VM_STOP_HLT)
-		fprintf(stderr, "hv run: %s: %s\n", vm_stop_name(vm->stop.reason), vm->stop.msg);
+	if (vm->stop.reason != VM_STOP_DEBUG_EXIT && vm->stop.reason != VM_STOP_HLT) {
+		fprintf(stderr, "hv run: %s: ", vm_stop_name(vm->stop.reason));
+		print_indented(stderr, "", "  ", vm->stop.msg);
+	}
 	if (o.json)
 		report_json(report, vm, &o, &rr);
 	else

@@ -612,11 +612,11 @@ static void stop_forbidden(struct vm *vm, uint64_t gpa, uint64_t gva, uint64_t q
 	vm->cnt.violations[VIOL_FORBIDDEN]++;
 	vm_decode_qual(qual, q, sizeof(q));
 	vm_stop(vm, VM_STOP_FORBIDDEN_GPA, VM_STATUS_GUEST, rip,
-		"guest accessed GPA 0x%" PRIx64 ", which is neither RAM nor a device (%s)\n"
-		"  exit qualification 0x%" PRIx64 ": %s\n"
-		"  GVA %s0x%" PRIx64 ", RIP 0x%" PRIx64,
-		gpa, what, qual, q, (qual & EPT_QUAL_GLA_VALID) ? "" : "(not valid) ",
-		(qual & EPT_QUAL_GLA_VALID) ? gva : 0, rip);
+		"GPA 0x%" PRIx64 " is neither RAM nor a device (%s)\n"
+		"GVA %s0x%" PRIx64 ", RIP 0x%" PRIx64 ", exit qualification 0x%" PRIx64 ":\n"
+		"  %s",
+		gpa, what, (qual & EPT_QUAL_GLA_VALID) ? "" : "(not valid) ",
+		(qual & EPT_QUAL_GLA_VALID) ? gva : 0, rip, qual, q);
 }
 
 /* MMIO to a device window: emulate the access. false when no device is there. */
