@@ -638,7 +638,8 @@ static inline void rmw_commit(struct vcpu *v, const struct x86_insn *in, unsigne
 /* ------------------------------------------------------------------------ */
 
 /* The eight ALU operations of opcodes 00-3F and group 1, in encoding order. */
-static uint64_t alu(struct vcpu *v, unsigned op, unsigned size, uint64_t a, uint64_t b)
+static inline __attribute__((always_inline)) uint64_t alu(struct vcpu *v, unsigned op, unsigned size,
+							 uint64_t a, uint64_t b)
 {
 	uint64_t m = size_mask(size), r;
 	bool cin;
@@ -663,9 +664,10 @@ static uint64_t alu(struct vcpu *v, unsigned op, unsigned size, uint64_t a, uint
 	}
 }
 
-static int exec_alu(struct vcpu *v, const struct x86_insn *in)
+static inline __attribute__((always_inline)) int exec_alu_op(struct vcpu *v, const struct x86_insn *in,
+							      unsigned op)
 {
-	unsigned op = (in->op >> 3) & 7, form = in->op & 7;
+	unsigned form = in->op & 7;
 	unsigned size = (form & 1) ? in->osz : 1;
 	uint64_t a, b, r;
 	struct rmw w;
@@ -701,6 +703,20 @@ static int exec_alu(struct vcpu *v, const struct x86_insn *in)
 		return X86_OK;
 	}
 }
+
+static int exec_alu(struct vcpu *v, const struct x86_insn *in)
+{
+	return exec_alu_op(v, in, (in->op >> 3) & 7);
+}
+
+/* One copy per operation, so that alu()'s switch folds away on the hot path. */
+#define ALU_HANDLERS(X) X(0, add) X(1, or) X(2, adc) X(3, sbb) X(4, and) X(5, sub) X(6, xor) X(7, cmp)
+#define ALU_HANDLER(n, name) \
+	static int h_alu_##name(struct vcpu *v, const struct x86_insn *in) { return exec_alu_op(v, in, n); }
+ALU_HANDLERS(ALU_HANDLER)
+static const x86_exec_fn alu_handlers[8] = {
+	h_alu_add, h_alu_or, h_alu_adc, h_alu_sbb, h_alu_and, h_alu_sub, h_alu_xor, h_alu_cmp,
+};
 
 /* Shifts and rotates (group 2; SDM Vol. 2B SAL/SAR/SHL/SHR, RCL/RCR/ROL/ROR). */
 static uint64_t shift(struct vcpu *v, unsigned op, unsigned size, uint64_t a, unsigned cnt)
@@ -1233,9 +1249,10 @@ static int h_mov_imm(struct vcpu *v, const struct x86_insn *in)
 	return X86_OK;
 }
 
-static int h_grp1(struct vcpu *v, const struct x86_insn *in)
+static inline __attribute__((always_inline)) int grp1_op(struct vcpu *v, const struct x86_insn *in,
+							  unsigned aop)
 {
-	unsigned aop = in->reg & 7, op = in->op;
+	unsigned op = in->op;
 	unsigned size = op == 0x80 || op == 0x82 ? 1 : in->osz;
 	uint64_t a, b = in->imm & size_mask(size), r;
 	struct rmw w;
@@ -1252,6 +1269,13 @@ static int h_grp1(struct vcpu *v, const struct x86_insn *in)
 	rmw_commit(v, in, size, &w, r);
 	return X86_OK;
 }
+
+#define GRP1_HANDLER(n, name) \
+	static int h_grp1_##name(struct vcpu *v, const struct x86_insn *in) { return grp1_op(v, in, n); }
+ALU_HANDLERS(GRP1_HANDLER)
+static const x86_exec_fn grp1_handlers[8] = {
+	h_grp1_add, h_grp1_or, h_grp1_adc, h_grp1_sbb, h_grp1_and, h_grp1_sub, h_grp1_xor, h_grp1_cmp,
+};
 
 static int h_test(struct vcpu *v, const struct x86_insn *in)
 {
@@ -1376,11 +1400,11 @@ x86_exec_fn exec_select(const struct x86_insn *in)
 	switch (op) {
 	case 0x00 ... 0x05: case 0x08 ... 0x0d: case 0x10 ... 0x15: case 0x18 ... 0x1d:
 	case 0x20 ... 0x25: case 0x28 ... 0x2d: case 0x30 ... 0x35: case 0x38 ... 0x3d:
-		return exec_alu;
+		return alu_handlers[(op >> 3) & 7];
 	case 0x50 ... 0x57: return h_push;
 	case 0x58 ... 0x5f: return h_pop;
 	case 0x70 ... 0x7f: case OP_MAP0F | 0x80 ... OP_MAP0F | 0x8f: return h_jcc;
-	case 0x80 ... 0x83: return h_grp1;
+	case 0x80 ... 0x83: return grp1_handlers[in->reg & 7];
 	case 0x84: case 0x85: return h_test;
 	case 0x88: case 0x89: return h_mov_store;
 	case 0x8a: case 0x8b: return h_mov_load;
