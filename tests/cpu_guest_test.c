@@ -1,0 +1,793 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/cpu_guest_test.c - small guest programs on the software vCPU with
+ * exact expected results: exception delivery through the IDT (the pushed
+ * frame, CR2 and #PF error codes), privilege changes (IRETQ to ring 3, back
+ * through interrupt gates with TSS RSP0 and IST), SYSCALL/SYSRET, SWAPGS,
+ * CPUID, the MMU counters of a load/store sequence, and every exit hv sees
+ * (port I/O, HLT, VMCALL, EPT violation, MMIO, triple fault).
+ *
+ * The programs are assembled by the build (the asm blocks below, AT&T syntax)
+ * and copied into the guest; each is position-independent. The VM and the
+ * exception stubs come from tests/cpu_harness.c: an exception ends in the
+ * common handler, which records the frame at TVM_EXC_REC and halts.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "tests/cpu_harness.h"
+
+#define BLOB(name) extern const uint8_t name##_start[], name##_end[]
+/* Offset of a label inside its program. */
+#define OFF(name, label) ((uint64_t)(label - name##_start))
+
+/* RFLAGS bit 1 is always set (SDM 3.4.3). */
+#define RFL_FIXED 0x2ULL
+
+static struct tvm *vm_new(const char *preset)
+{
+	struct tvm *vm = NULL;
+	assert_int_equal(tvm_create(preset, &vm), 0);
+	return vm;
+}
+
+static void load(struct tvm *vm, uint64_t gva, const uint8_t *start, const uint8_t *end)
+{
+	tvm_load_code(vm, gva, start, (size_t)(end - start));
+}
+
+static struct vcpu_regs regs(struct tvm *vm)
+{
+	struct vcpu_regs r;
+	assert_int_equal(tvm_get_regs(vm, &r), 0);
+	return r;
+}
+
+static void expect_exit(struct tvm *vm, enum vcpu_exit_reason want)
+{
+	enum vcpu_exit_reason got = tvm_run(vm, 100000);
+	if (got != want) {
+		struct tvm_exc_record rec;
+		tvm_exc_record(vm, &rec);
+		fprintf(stderr, "exit %s at rip %#llx, expected %s", tvm_exit_name(got),
+			(unsigned long long)vm->exit.rip, tvm_exit_name(want));
+		if (got == VCPU_EXIT_INTERNAL_ERROR || got == VCPU_EXIT_TRIPLE_FAULT)
+			fprintf(stderr, " (%s)", vm->exit.fail.msg);
+		if (rec.count)
+			fprintf(stderr, "; last exception: vector %llu error %#llx rip %#llx",
+				(unsigned long long)rec.vector, (unsigned long long)rec.error,
+				(unsigned long long)rec.rip);
+		fprintf(stderr, "\n");
+	}
+	assert_int_equal(got, want);
+}
+
+/* The exception frame the handler recorded must be exactly this. */
+static void expect_exception(struct tvm *vm, uint64_t vector, uint64_t error, uint64_t rip,
+			     uint64_t cs, uint64_t rflags, uint64_t rsp, uint64_t ss)
+{
+	struct tvm_exc_record rec;
+	expect_exit(vm, VCPU_EXIT_HLT);
+	tvm_exc_record(vm, &rec);
+	assert_int_equal(rec.count, 1);
+	assert_int_equal(rec.vector, vector);
+	assert_int_equal(rec.error, error);
+	assert_int_equal(rec.rip, rip);
+	assert_int_equal(rec.cs, cs);
+	assert_int_equal(rec.rflags, rflags);
+	assert_int_equal(rec.rsp, rsp);
+	assert_int_equal(rec.ss, ss);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Exceptions at CPL 0                                                      */
+/* ------------------------------------------------------------------------ */
+
+__asm__(".pushsection .rodata\n.code64\n"
+	/* #DE: DIV by zero (MOVs only, so RFLAGS stays 0x2). */
+	"g_de_start:\n"
+	"	mov $1, %eax\n"
+	"	mov $0, %edx\n"
+	"	mov $0, %ecx\n"
+	"g_de_fault:\n"
+	"	div %ecx\n"
+	"	hlt\n"
+	"g_de_end:\n"
+	/* #UD */
+	"g_ud_start:\n"
+	"	nop\n"
+	"g_ud_fault:\n"
+	"	ud2\n"
+	"g_ud_end:\n"
+	/* INT3 and INT n are traps: the frame holds the next RIP. */
+	"g_int3_start:\n"
+	"	int3\n"
+	"g_int3_next:\n"
+	"	hlt\n"
+	"g_int3_end:\n"
+	"g_intn_start:\n"
+	"	int $0x40\n"
+	"g_intn_next:\n"
+	"	hlt\n"
+	"g_intn_end:\n"
+	/* #GP(0): a non-canonical data address. */
+	"g_gp_start:\n"
+	"	movabs $0x8000000000000000, %rax\n"
+	"g_gp_fault:\n"
+	"	mov (%rax), %rbx\n"
+	"	hlt\n"
+	"g_gp_end:\n"
+	/* #PF: write to a read-only page at CPL 0 with CR0.WP = 1. */
+	"g_pfw_start:\n"
+	"	mov $0x40000000, %eax\n"
+	"g_pfw_fault:\n"
+	"	movl $1, (%rax)\n"
+	"	hlt\n"
+	"g_pfw_end:\n"
+	/* #PF: fetch from an execute-disable page. */
+	"g_pfx_start:\n"
+	"	mov $0x40001000, %eax\n"
+	"	jmp *%rax\n"
+	"g_pfx_end:\n"
+	/* #PF: read of a page that is not present. */
+	"g_pfnp_start:\n"
+	"	mov $0x50000000, %eax\n"
+	"g_pfnp_fault:\n"
+	"	mov (%rax), %rbx\n"
+	"	hlt\n"
+	"g_pfnp_end:\n"
+	".popsection\n");
+BLOB(g_de);
+BLOB(g_ud);
+BLOB(g_int3);
+BLOB(g_intn);
+BLOB(g_gp);
+BLOB(g_pfw);
+BLOB(g_pfx);
+BLOB(g_pfnp);
+extern const uint8_t g_de_fault[], g_ud_fault[], g_int3_next[], g_intn_next[], g_gp_fault[],
+	g_pfw_fault[], g_pfnp_fault[];
+
+/* SDM 6.15 #DE (fault, no error code); 6.14.2: the 64-bit frame is SS, RSP,
+ * RFLAGS, CS, RIP, pushed even without a privilege change. */
+static void test_divide_error(void **state)
+{
+	struct tvm *vm = vm_new("none");
+	load(vm, TVM_CODE, g_de_start, g_de_end);
+	expect_exception(vm, 0, 0, TVM_CODE + OFF(g_de, g_de_fault), TVM_SEL_KCODE, RFL_FIXED,
+			 TVM_STACK_TOP, TVM_SEL_KDATA);
+	tvm_destroy(vm);
+}
+
+/* SDM 6.15 #UD: fault, RIP of UD2. */
+static void test_invalid_opcode(void **state)
+{
+	struct tvm *vm = vm_new("none");
+	load(vm, TVM_CODE, g_ud_start, g_ud_end);
+	expect_exception(vm, 6, 0, TVM_CODE + OFF(g_ud, g_ud_fault), TVM_SEL_KCODE, RFL_FIXED,
+			 TVM_STACK_TOP, TVM_SEL_KDATA);
+	tvm_destroy(vm);
+}
+
+/* SDM 6.15 #BP and INT n: traps, the saved RIP is the next instruction. */
+static void test_int3_and_int_n(void **state)
+{
+	struct tvm *vm = vm_new("none");
+	load(vm, TVM_CODE, g_int3_start, g_int3_end);
+	expect_exception(vm, 3, 0, TVM_CODE + OFF(g_int3, g_int3_next), TVM_SEL_KCODE, RFL_FIXED,
+			 TVM_STACK_TOP, TVM_SEL_KDATA);
+	tvm_destroy(vm);
+
+	vm = vm_new("none");
+	load(vm, TVM_CODE, g_intn_start, g_intn_end);
+	expect_exception(vm, 0x40, 0, TVM_CODE + OFF(g_intn, g_intn_next), TVM_SEL_KCODE, RFL_FIXED,
+			 TVM_STACK_TOP, TVM_SEL_KDATA);
+	tvm_destroy(vm);
+}
+
+/* SDM 3.3.7.1: a non-canonical data reference raises #GP(0), not #PF. */
+static void test_noncanonical_gp(void **state)
+{
+	struct tvm *vm = vm_new("none");
+	load(vm, TVM_CODE, g_gp_start, g_gp_end);
+	expect_exception(vm, 13, 0, TVM_CODE + OFF(g_gp, g_gp_fault), TVM_SEL_KCODE, RFL_FIXED,
+			 TVM_STACK_TOP, TVM_SEL_KDATA);
+	struct tvm_exc_record rec;
+	tvm_exc_record(vm, &rec);
+	assert_int_equal(rec.cr2, 0);
+	tvm_destroy(vm);
+}
+
+/* SDM 4.6.1 and 4.7: supervisor write to a read-only page with CR0.WP = 1:
+ * #PF, error code P|W = 0x3, CR2 = the linear address. */
+static void test_pf_write_readonly(void **state)
+{
+	struct tvm *vm = vm_new("none");
+	assert_int_equal(tvm_map(vm, 0x40000000, TVM_FREE + 0x10000, 0x1000, 0), 0);
+	load(vm, TVM_CODE, g_pfw_start, g_pfw_end);
+	expect_exception(vm, 14, PF_P | PF_W, TVM_CODE + OFF(g_pfw, g_pfw_fault), TVM_SEL_KCODE,
+			 RFL_FIXED, TVM_STACK_TOP, TVM_SEL_KDATA);
+	struct tvm_exc_record rec;
+	tvm_exc_record(vm, &rec);
+	assert_int_equal(rec.cr2, 0x40000000);
+	assert_int_equal(tvm_read64(vm, TVM_FREE + 0x10000), 0); /* the write did not happen */
+	tvm_destroy(vm);
+}
+
+/* SDM 4.6.2 and 4.7: instruction fetch from an XD page with EFER.NXE = 1:
+ * error code P|I = 0x11, CR2 and the saved RIP are the target. */
+static void test_pf_fetch_nx(void **state)
+{
+	struct tvm *vm = vm_new("none");
+	static const uint8_t hlt = 0xf4;
+	assert_int_equal(tvm_map(vm, 0x40001000, TVM_FREE + 0x11000, 0x1000, PTE_W | PTE_XD), 0);
+	tvm_write(vm, TVM_FREE + 0x11000, &hlt, 1);
+	load(vm, TVM_CODE, g_pfx_start, g_pfx_end);
+	expect_exception(vm, 14, PF_P | PF_I, 0x40001000, TVM_SEL_KCODE, RFL_FIXED, TVM_STACK_TOP,
+			 TVM_SEL_KDATA);
+	struct tvm_exc_record rec;
+	tvm_exc_record(vm, &rec);
+	assert_int_equal(rec.cr2, 0x40001000);
+	tvm_destroy(vm);
+}
+
+/* SDM 4.7: read of a not-present page: error code 0. */
+static void test_pf_not_present(void **state)
+{
+	struct tvm *vm = vm_new("none");
+	load(vm, TVM_CODE, g_pfnp_start, g_pfnp_end);
+	expect_exception(vm, 14, 0, TVM_CODE + OFF(g_pfnp, g_pfnp_fault), TVM_SEL_KCODE, RFL_FIXED,
+			 TVM_STACK_TOP, TVM_SEL_KDATA);
+	struct tvm_exc_record rec;
+	tvm_exc_record(vm, &rec);
+	assert_int_equal(rec.cr2, 0x50000000);
+	tvm_destroy(vm);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Ring 3, SYSCALL/SYSRET, SWAPGS                                           */
+/* ------------------------------------------------------------------------ */
+
+#define USER_RSP (TVM_UDATA + 0x1000)
+
+__asm__(".pushsection .rodata\n.code64\n"
+	/* Ring 0: IRETQ to the user code at 0x30000 (TVM_UCODE) with RSP
+	 * 0x41000 (USER_RSP), user selectors 0x2b/0x23. */
+	"g_to3_start:\n"
+	"	pushq $0x23\n"
+	"	pushq $0x41000\n"
+	"	pushq $0x2\n"
+	"	pushq $0x2b\n"
+	"	pushq $0x30000\n"
+	"	iretq\n"
+	"g_to3_end:\n"
+	/* Ring 3: INT 0x80 (gate DPL 3, RSP0 stack). */
+	"u_int80_start:\n"
+	"	mov $0x1234, %eax\n"
+	"	int $0x80\n"
+	"u_int80_next:\n"
+	"u_int80_end:\n"
+	/* Ring 3: INT 0x81 (gate with IST1). */
+	"u_int81_start:\n"
+	"	int $0x81\n"
+	"u_int81_next:\n"
+	"u_int81_end:\n"
+	/* Ring 3: read a supervisor page. */
+	"u_rdsv_start:\n"
+	"	mov $0x20000, %eax\n"
+	"u_rdsv_fault:\n"
+	"	mov (%rax), %rbx\n"
+	"u_rdsv_end:\n"
+	/* Ring 3: HLT is privileged (#GP(0) at CPL 3). */
+	"u_hlt_start:\n"
+	"u_hlt_fault:\n"
+	"	hlt\n"
+	"u_hlt_end:\n"
+	".popsection\n");
+BLOB(g_to3);
+BLOB(u_int80);
+BLOB(u_int81);
+BLOB(u_rdsv);
+BLOB(u_hlt);
+extern const uint8_t u_int80_next[], u_int81_next[], u_rdsv_fault[], u_hlt_fault[];
+
+static struct tvm *vm_ring3(const uint8_t *ustart, const uint8_t *uend)
+{
+	struct tvm *vm = vm_new("none");
+	tvm_write_gva(vm, TVM_UCODE, ustart, (size_t)(uend - ustart));
+	load(vm, TVM_CODE, g_to3_start, g_to3_end);
+	return vm;
+}
+
+/* SDM 6.12.1, 6.14.2: INT n from CPL 3 through a DPL-3 interrupt gate
+ * switches to the TSS RSP0 stack and pushes the user SS:RSP. */
+static void test_ring3_int_rsp0(void **state)
+{
+	struct tvm *vm = vm_ring3(u_int80_start, u_int80_end);
+	expect_exception(vm, 0x80, 0, TVM_UCODE + OFF(u_int80, u_int80_next), TVM_SEL_UCODE | 3,
+			 RFL_FIXED, USER_RSP, TVM_SEL_UDATA | 3);
+	/* The frame sits at the top of the RSP0 stack: SS at RSP0 - 8. */
+	assert_int_equal(tvm_read64(vm, TVM_RSP0_TOP - 8), TVM_SEL_UDATA | 3);
+	assert_int_equal(tvm_read64(vm, TVM_RSP0_TOP - 16), USER_RSP);
+	assert_int_equal(tvm_read64(vm, TVM_RSP0_TOP - 40), TVM_UCODE + OFF(u_int80, u_int80_next));
+	assert_int_equal(regs(vm).gpr[0], 0x1234);
+	struct vcpu_sregs s;
+	assert_int_equal(tvm_get_sregs(vm, &s), 0);
+	assert_int_equal(s.cs.selector, TVM_SEL_KCODE);
+	assert_int_equal(s.cs.dpl, 0);
+	tvm_destroy(vm);
+}
+
+/* SDM 6.14.5: a gate with IST = 1 switches to TSS.IST1 whatever the CPL. */
+static void test_ring3_int_ist(void **state)
+{
+	struct tvm *vm = vm_ring3(u_int81_start, u_int81_end);
+	expect_exception(vm, 0x81, 0, TVM_UCODE + OFF(u_int81, u_int81_next), TVM_SEL_UCODE | 3,
+			 RFL_FIXED, USER_RSP, TVM_SEL_UDATA | 3);
+	assert_int_equal(tvm_read64(vm, TVM_IST1_TOP - 8), TVM_SEL_UDATA | 3);
+	assert_int_equal(tvm_read64(vm, TVM_IST1_TOP - 16), USER_RSP);
+	assert_int_equal(tvm_read64(vm, TVM_RSP0_TOP - 8), 0); /* RSP0 stack untouched */
+	tvm_destroy(vm);
+}
+
+/* SDM 4.6.1, 4.7: user-mode read of a supervisor page: error code P|U = 0x5. */
+static void test_ring3_read_supervisor(void **state)
+{
+	struct tvm *vm = vm_ring3(u_rdsv_start, u_rdsv_end);
+	expect_exception(vm, 14, PF_P | PF_U, TVM_UCODE + OFF(u_rdsv, u_rdsv_fault),
+			 TVM_SEL_UCODE | 3, RFL_FIXED, USER_RSP, TVM_SEL_UDATA | 3);
+	struct tvm_exc_record rec;
+	tvm_exc_record(vm, &rec);
+	assert_int_equal(rec.cr2, TVM_DATA);
+	tvm_destroy(vm);
+}
+
+/* SDM HLT: "#GP(0) if the current privilege level is not 0." */
+static void test_ring3_hlt_gp(void **state)
+{
+	struct tvm *vm = vm_ring3(u_hlt_start, u_hlt_end);
+	expect_exception(vm, 13, 0, TVM_UCODE + OFF(u_hlt, u_hlt_fault), TVM_SEL_UCODE | 3,
+			 RFL_FIXED, USER_RSP, TVM_SEL_UDATA | 3);
+	tvm_destroy(vm);
+}
+
+/*
+ * SYSCALL/SYSRET and SWAPGS. Ring 0 sets EFER.SCE, STAR, LSTAR (the entry
+ * below), FMASK = DF, KERNEL_GS_BASE = 0x20100 (holding a marker), then
+ * IRETQs to ring 3. The user sets DF and does SYSCALL; the entry records RCX,
+ * R11, its RFLAGS, CS and SS at 0x20000.., reads the marker through GS after
+ * SWAPGS, adds 1 to RAX and SYSRETs. Back in ring 3, INT 0x80 ends the run.
+ */
+__asm__(".pushsection .rodata\n.code64\n"
+	"g_sys_start:\n"
+	"	mov $0xc0000080, %ecx\n"	/* EFER.SCE */
+	"	rdmsr\n"
+	"	or $1, %eax\n"
+	"	wrmsr\n"
+	"	mov $0xc0000081, %ecx\n"	/* STAR: sysret base 0x18, syscall CS 0x08 */
+	"	mov $0, %eax\n"
+	"	mov $0x00180008, %edx\n"
+	"	wrmsr\n"
+	"	mov $0xc0000082, %ecx\n"	/* LSTAR */
+	"	lea g_sys_entry(%rip), %rax\n"
+	"	mov %rax, %rdx\n"
+	"	shr $32, %rdx\n"
+	"	wrmsr\n"
+	"	mov $0xc0000084, %ecx\n"	/* FMASK: clear DF on entry */
+	"	mov $0x400, %eax\n"
+	"	mov $0, %edx\n"
+	"	wrmsr\n"
+	"	mov $0xc0000102, %ecx\n"	/* KERNEL_GS_BASE */
+	"	mov $0x20100, %eax\n"
+	"	mov $0, %edx\n"
+	"	wrmsr\n"
+	"	movabs $0x5157415053, %rax\n"	/* the marker SWAPGS must reach */
+	"	mov %rax, 0x20100\n"
+	"	pushq $0x23\n"
+	"	pushq $0x41000\n"
+	"	pushq $0x2\n"
+	"	pushq $0x2b\n"
+	"	pushq $0x30000\n"
+	"	iretq\n"
+	"g_sys_entry:\n"
+	"	mov %rcx, 0x20000\n"
+	"	mov %r11, 0x20008\n"
+	"	pushfq\n"			/* SYSCALL keeps RSP: this is the user stack, */
+	"	popq 0x20010\n"			/* writable at CPL 0 (no SMAP) */
+	"	mov %cs, %rbx\n"
+	"	mov %rbx, 0x20018\n"
+	"	mov %ss, %rbx\n"
+	"	mov %rbx, 0x20020\n"
+	"	swapgs\n"
+	"	mov %gs:0, %rbx\n"
+	"	mov %rbx, 0x20028\n"
+	"	swapgs\n"
+	"	add $1, %rax\n"
+	"	sysretq\n"
+	"g_sys_end:\n"
+	"u_sys_start:\n"
+	"	mov $41, %eax\n"
+	"	std\n"
+	"	syscall\n"
+	"u_sys_ret:\n"
+	"	int $0x80\n"
+	"u_sys_next:\n"
+	"u_sys_end:\n"
+	".popsection\n");
+BLOB(g_sys);
+BLOB(u_sys);
+extern const uint8_t u_sys_ret[], u_sys_next[];
+
+/* SDM SYSCALL, SYSRET, SWAPGS. */
+static void test_syscall_sysret_swapgs(void **state)
+{
+	struct tvm *vm = vm_ring3(u_sys_start, u_sys_end);
+	load(vm, TVM_CODE, g_sys_start, g_sys_end);
+	/* Back in ring 3 with R11's RFLAGS (DF set), CS = STAR[63:48] + 16 | 3. */
+	expect_exception(vm, 0x80, 0, TVM_UCODE + OFF(u_sys, u_sys_next), TVM_SEL_UCODE | 3,
+			 RFL_FIXED | 0x400, USER_RSP, TVM_SEL_UDATA | 3);
+	/* SYSCALL: RCX = next RIP, R11 = RFLAGS, RFLAGS &= ~FMASK, CS = STAR[47:32], SS = CS + 8. */
+	assert_int_equal(tvm_read64(vm, TVM_DATA + 0x00), TVM_UCODE + OFF(u_sys, u_sys_ret));
+	assert_int_equal(tvm_read64(vm, TVM_DATA + 0x08), RFL_FIXED | 0x400);
+	assert_int_equal(tvm_read64(vm, TVM_DATA + 0x10), RFL_FIXED);
+	assert_int_equal(tvm_read64(vm, TVM_DATA + 0x18), TVM_SEL_KCODE);
+	assert_int_equal(tvm_read64(vm, TVM_DATA + 0x20), TVM_SEL_KDATA);
+	/* SWAPGS exchanged GS.base with KERNEL_GS_BASE. */
+	assert_int_equal(tvm_read64(vm, TVM_DATA + 0x28), 0x5157415053ULL);
+	struct vcpu_regs r = regs(vm);
+	assert_int_equal(r.gpr[0], 42);
+	assert_int_equal(r.gpr[1], TVM_UCODE + OFF(u_sys, u_sys_ret));
+	tvm_destroy(vm);
+}
+
+/* ------------------------------------------------------------------------ */
+/* CPUID, MMU counts                                                         */
+/* ------------------------------------------------------------------------ */
+
+__asm__(".pushsection .rodata\n.code64\n"
+	"g_cpuid_start:\n"
+	"	mov $-1, %rbx\n"
+	"	mov $-1, %rcx\n"
+	"	mov $-1, %rdx\n"
+	"	movabs $0x80000001, %rax\n"
+	"	cpuid\n"
+	"	hlt\n"
+	"g_cpuid_end:\n"
+	/* One load and one store to a page no one has touched, then HLT. */
+	"g_mmu_start:\n"
+	"	mov $0x300000, %eax\n"
+	"	mov (%rax), %rbx\n"
+	"	mov %rbx, 8(%rax)\n"
+	"	hlt\n"
+	"g_mmu_end:\n"
+	/* Two loads from one page. */
+	"g_tlb_start:\n"
+	"	mov $0x300000, %eax\n"
+	"	mov (%rax), %rbx\n"
+	"	mov 8(%rax), %rcx\n"
+	"	hlt\n"
+	"g_tlb_end:\n"
+	".popsection\n");
+BLOB(g_cpuid);
+BLOB(g_mmu);
+BLOB(g_tlb);
+
+/* SDM CPUID: the 32-bit results are zero-extended into RAX..RDX; leaf
+ * 80000001h EDX bit 29 (Intel 64) and bit 11 (SYSCALL/SYSRET) must be set for
+ * a 64-bit CPU that runs the SYSCALL test above. */
+static void test_cpuid(void **state)
+{
+	struct tvm *vm = vm_new("none");
+	load(vm, TVM_CODE, g_cpuid_start, g_cpuid_end);
+	expect_exit(vm, VCPU_EXIT_HLT);
+	struct vcpu_regs r = regs(vm);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(r.gpr[i] >> 32, 0);
+	assert_true(r.gpr[2] & (1u << 29));
+	assert_true(r.gpr[2] & (1u << 11));
+	tvm_destroy(vm);
+}
+
+/* translation-facts 3: with no TLB or paging-structure cache (preset
+ * "none"), every translation is a full 4-level over 4-level walk of 24
+ * references, and each access type is counted once per access. */
+static void test_mmu_counts_none(void **state)
+{
+	struct tvm *vm = vm_new("none");
+	load(vm, TVM_CODE, g_mmu_start, g_mmu_end);
+	mmu_reset_stats(vm->mmu);
+	expect_exit(vm, VCPU_EXIT_HLT);
+	const struct mmu_stats *st = mmu_stats(vm->mmu);
+	struct vcpu_stats vs;
+	vm->ops->get_stats(vm->vcpu, &vs);
+	assert_int_equal(st->by_access[0], 1);  /* the load */
+	assert_int_equal(st->by_access[1], 1);  /* the store */
+	assert_true(st->by_access[2] >= 1);     /* fetches: at least one per page used */
+	assert_int_equal(st->by_access[2], vs.fetches);
+	assert_int_equal(vs.loads, 1);
+	assert_int_equal(vs.stores, 1);
+	assert_int_equal(st->walks, st->translations);
+	assert_int_equal(st->walk_refs, 24 * st->walks);
+	assert_int_equal(st->refs_hist[24], st->walks);
+	assert_int_equal(st->page_faults, 0);
+	tvm_destroy(vm);
+}
+
+/* SDM 4.10.2: the second load from a page hits the data TLB (preset
+ * "skylake": L1 dTLB 4K 64 entries). */
+static void test_mmu_tlb_hit(void **state)
+{
+	struct tvm *vm = vm_new("skylake");
+	load(vm, TVM_CODE, g_tlb_start, g_tlb_end);
+	mmu_reset_stats(vm->mmu);
+	expect_exit(vm, VCPU_EXIT_HLT);
+	const struct mmu_stats *st = mmu_stats(vm->mmu);
+	assert_int_equal(st->by_access[0], 2);
+	assert_int_equal(st->s[TLB_L1D_4K].misses, 1);
+	assert_int_equal(st->s[TLB_L1D_4K].hits, 1);
+	tvm_destroy(vm);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Exits                                                                     */
+/* ------------------------------------------------------------------------ */
+
+__asm__(".pushsection .rodata\n.code64\n"
+	"g_io_start:\n"
+	"	mov $0x3f8, %edx\n"
+	"	mov $0x41, %eax\n"
+	"g_io_out:\n"
+	"	out %al, %dx\n"
+	"g_io_in:\n"
+	"	in $0x60, %al\n"
+	"	mov $0xf4, %edx\n"
+	"	mov $0x11223344, %eax\n"
+	"g_io_outl:\n"
+	"	out %eax, %dx\n"
+	"g_io_hlt:\n"
+	"	hlt\n"
+	"g_io_end:\n"
+	"g_vmcall_start:\n"
+	"	mov $7, %eax\n"
+	"	mov $1, %edi\n"
+	"	mov $2, %esi\n"
+	"	mov $3, %edx\n"
+	"	mov $4, %ecx\n"
+	"g_vmcall_at:\n"
+	"	vmcall\n"
+	"	hlt\n"
+	"g_vmcall_end:\n"
+	/* Store to GVA 0x300000 (identity, GPA 0x300000). */
+	"g_eptv_start:\n"
+	"	mov $0x300000, %eax\n"
+	"g_eptv_at:\n"
+	"	movq $5, (%rax)\n"
+	"	hlt\n"
+	"g_eptv_end:\n"
+	/* Load from GVA 0x40002000, mapped to GPA 0xfee00000 (no RAM). */
+	"g_mmio_start:\n"
+	"	mov $0x40002000, %eax\n"
+	"g_mmio_at:\n"
+	"	mov 0x30(%rax), %ebx\n"
+	"	hlt\n"
+	"g_mmio_end:\n"
+	/* An empty IDT: #UD cannot be delivered (#GP), nor can #DF: triple fault. */
+	"g_triple_start:\n"
+	"	pushq $0\n"
+	"	pushq $0\n"
+	"	lidt 6(%rsp)\n"
+	"	ud2\n"
+	"g_triple_end:\n"
+	".popsection\n");
+BLOB(g_io);
+BLOB(g_vmcall);
+BLOB(g_eptv);
+BLOB(g_mmio);
+BLOB(g_triple);
+extern const uint8_t g_io_out[], g_io_in[], g_io_outl[], g_io_hlt[], g_vmcall_at[], g_eptv_at[],
+	g_mmio_at[];
+
+/* vcpu.h: port I/O exits carry port, size, direction and data; IN completes
+ * with the data hv puts in exit->io.data. HLT exits at the HLT. */
+static void test_port_io_and_hlt(void **state)
+{
+	struct tvm *vm = vm_new("none");
+	load(vm, TVM_CODE, g_io_start, g_io_end);
+	expect_exit(vm, VCPU_EXIT_IO);
+	assert_int_equal(vm->exit.exit_reason_vmx, EXIT_REASON_IO);
+	assert_int_equal(vm->exit.io.port, 0x3f8);
+	assert_int_equal(vm->exit.io.size, 1);
+	assert_false(vm->exit.io.in);
+	assert_int_equal(vm->exit.io.data, 0x41);
+	assert_int_equal(vm->exit.rip, TVM_CODE + OFF(g_io, g_io_out));
+
+	expect_exit(vm, VCPU_EXIT_IO);
+	assert_int_equal(vm->exit.io.port, 0x60);
+	assert_int_equal(vm->exit.io.size, 1);
+	assert_true(vm->exit.io.in);
+	assert_int_equal(vm->exit.rip, TVM_CODE + OFF(g_io, g_io_in));
+	vm->exit.io.data = 0x5a;
+	/* run() is called again with the same exit structure: the IN completes. */
+	struct vcpu_exit *e = &vm->exit;
+	assert_int_equal(vm->ops->run(vm->vcpu, 100000, e), 0);
+	assert_int_equal(e->reason, VCPU_EXIT_IO);
+	assert_int_equal(e->io.port, 0xf4);
+	assert_int_equal(e->io.size, 4);
+	assert_false(e->io.in);
+	assert_int_equal(e->io.data, 0x11223344);
+	assert_int_equal(e->rip, TVM_CODE + OFF(g_io, g_io_outl));
+	struct vcpu_regs r = regs(vm);
+	assert_int_equal(r.gpr[2], 0xf4);
+
+	expect_exit(vm, VCPU_EXIT_HLT);
+	assert_int_equal(vm->exit.exit_reason_vmx, EXIT_REASON_HLT);
+	assert_int_equal(vm->exit.rip, TVM_CODE + OFF(g_io, g_io_hlt));
+	tvm_destroy(vm);
+}
+
+/* The IN's value arrived in AL (checked separately: the OUT above replaced EAX). */
+static void test_port_in_value(void **state)
+{
+	static const uint8_t prog[] = { 0xe4, 0x60, 0xf4 }; /* in $0x60, %al; hlt */
+	struct tvm *vm = vm_new("none");
+	tvm_load_code(vm, TVM_CODE, prog, sizeof(prog));
+	expect_exit(vm, VCPU_EXIT_IO);
+	vm->exit.io.data = 0x5a;
+	struct vcpu_exit *e = &vm->exit;
+	assert_int_equal(vm->ops->run(vm->vcpu, 100000, e), 0);
+	assert_int_equal(e->reason, VCPU_EXIT_HLT);
+	assert_int_equal(regs(vm).gpr[0], 0x5a);
+	tvm_destroy(vm);
+}
+
+/* vcpu.h: VMCALL exits with rax = nr and rdi, rsi, rdx, rcx; ret lands in RAX. */
+static void test_vmcall(void **state)
+{
+	struct tvm *vm = vm_new("none");
+	load(vm, TVM_CODE, g_vmcall_start, g_vmcall_end);
+	expect_exit(vm, VCPU_EXIT_HYPERCALL);
+	assert_int_equal(vm->exit.exit_reason_vmx, EXIT_REASON_VMCALL);
+	assert_int_equal(vm->exit.rip, TVM_CODE + OFF(g_vmcall, g_vmcall_at));
+	assert_int_equal(vm->exit.hypercall.nr, 7);
+	assert_int_equal(vm->exit.hypercall.args[0], 1);
+	assert_int_equal(vm->exit.hypercall.args[1], 2);
+	assert_int_equal(vm->exit.hypercall.args[2], 3);
+	assert_int_equal(vm->exit.hypercall.args[3], 4);
+	vm->exit.hypercall.ret = 99;
+	struct vcpu_exit *e = &vm->exit;
+	assert_int_equal(vm->ops->run(vm->vcpu, 100000, e), 0);
+	assert_int_equal(e->reason, VCPU_EXIT_HLT);
+	assert_int_equal(regs(vm).gpr[0], 99);
+	tvm_destroy(vm);
+}
+
+/* SDM 28.2.1, Table 28-7: a data write to a GPA whose EPT leaf is read-only,
+ * through a guest linear address whose guest PTE is writable supervisor:
+ * qualification = write (bit 1) | readable (3) | GLA valid (7) | access to
+ * the translation (8) | guest R/W (10) = 0x58a. */
+static void test_ept_violation_write(void **state)
+{
+	struct tvm *vm = vm_new("none");
+	assert_int_equal(ept_protect(vm->ept, 0x300000, 0x1000, EPT_R), 0);
+	load(vm, TVM_CODE, g_eptv_start, g_eptv_end);
+	expect_exit(vm, VCPU_EXIT_EPT_VIOLATION);
+	assert_int_equal(vm->exit.exit_reason_vmx, EXIT_REASON_EPT_VIOLATION);
+	assert_int_equal(vm->exit.rip, TVM_CODE + OFF(g_eptv, g_eptv_at));
+	assert_int_equal(vm->exit.ept.gpa, 0x300000);
+	assert_int_equal(vm->exit.ept.gva, 0x300000);
+	assert_int_equal(vm->exit.ept.qual, EPT_QUAL_WRITE | EPT_QUAL_READABLE | EPT_QUAL_GLA_VALID |
+					       EPT_QUAL_GLA_XLATE | EPT_QUAL_GUEST_RW);
+	assert_int_equal(vm->exit.ept.qual, 0x58a);
+	/* Nothing was written, and RIP still points at the store. */
+	assert_int_equal(tvm_read64(vm, 0x300000), 0);
+	assert_int_equal(regs(vm).rip, TVM_CODE + OFF(g_eptv, g_eptv_at));
+	tvm_destroy(vm);
+}
+
+/* vcpu.h: a GPA with no RAM behind it is MMIO: a 4-byte read at 0xfee00030. */
+static void test_mmio_read(void **state)
+{
+	struct tvm *vm = vm_new("none");
+	assert_int_equal(tvm_map(vm, 0x40002000, 0xfee00000, 0x1000, PTE_W), 0);
+	load(vm, TVM_CODE, g_mmio_start, g_mmio_end);
+	expect_exit(vm, VCPU_EXIT_MMIO);
+	assert_int_equal(vm->exit.rip, TVM_CODE + OFF(g_mmio, g_mmio_at));
+	assert_int_equal(vm->exit.mmio.gpa, 0xfee00030);
+	assert_int_equal(vm->exit.mmio.size, 4);
+	assert_false(vm->exit.mmio.write);
+	vm->exit.mmio.data = 0xcafef00d;
+	struct vcpu_exit *e = &vm->exit;
+	assert_int_equal(vm->ops->run(vm->vcpu, 100000, e), 0);
+	assert_int_equal(e->reason, VCPU_EXIT_HLT);
+	assert_int_equal(regs(vm).gpr[3], 0xcafef00d);
+	tvm_destroy(vm);
+}
+
+/* SDM 6.15 #DF and 28.x: an exception while delivering #DF shuts the
+ * processor down; under VMX that is a triple-fault exit (reason 2). */
+static void test_triple_fault(void **state)
+{
+	struct tvm *vm = vm_new("none");
+	load(vm, TVM_CODE, g_triple_start, g_triple_end);
+	expect_exit(vm, VCPU_EXIT_TRIPLE_FAULT);
+	assert_int_equal(vm->exit.exit_reason_vmx, EXIT_REASON_TRIPLE_FAULT);
+	tvm_destroy(vm);
+}
+
+/* ------------------------------------------------------------------------ */
+/* 32-bit protected mode, paging off                                        */
+/* ------------------------------------------------------------------------ */
+
+__asm__(".pushsection .rodata\n.code32\n"
+	"g_p32_start:\n"
+	"	mov $5, %eax\n"
+	"	add $3, %eax\n"
+	"	movl $0x11223344, 0x20000\n"
+	"	push %eax\n"
+	"	pop %ebx\n"
+	"	hlt\n"
+	"g_p32_end:\n"
+	".code64\n"
+	".popsection\n");
+BLOB(g_p32);
+
+/* With CR0.PG = 0 a linear address is the GPA (SDM 4.1.1), and CS.D = 1
+ * selects 32-bit operands and addresses. */
+static void test_protected_mode_32(void **state)
+{
+	struct tvm *vm = vm_new("none");
+	struct vcpu_sregs s;
+	tvm_sregs_prot32(&s);
+	assert_int_equal(tvm_set_sregs(vm, &s), 0);
+	tvm_write(vm, TVM_CODE, g_p32_start, (size_t)(g_p32_end - g_p32_start));
+	struct vcpu_regs r = { .rip = TVM_CODE, .rflags = RFL_FIXED };
+	r.gpr[4] = TVM_STACK_TOP;
+	assert_int_equal(tvm_set_regs(vm, &r), 0);
+	mmu_reset_stats(vm->mmu);
+	expect_exit(vm, VCPU_EXIT_HLT);
+	r = regs(vm);
+	assert_int_equal(r.gpr[0], 8);
+	assert_int_equal(r.gpr[3], 8);
+	assert_int_equal(r.gpr[4], TVM_STACK_TOP);
+	assert_int_equal(tvm_read64(vm, 0x20000) & 0xffffffff, 0x11223344);
+	assert_int_equal(tvm_read64(vm, TVM_STACK_TOP - 4) & 0xffffffff, 8);
+	/* No guest paging: only the EPT dimension, 4 references per walk. */
+	const struct mmu_stats *st = mmu_stats(vm->mmu);
+	assert_int_equal(st->walk_refs, 4 * st->walks);
+	tvm_destroy(vm);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_divide_error),
+		cmocka_unit_test(test_invalid_opcode),
+		cmocka_unit_test(test_int3_and_int_n),
+		cmocka_unit_test(test_noncanonical_gp),
+		cmocka_unit_test(test_pf_write_readonly),
+		cmocka_unit_test(test_pf_fetch_nx),
+		cmocka_unit_test(test_pf_not_present),
+		cmocka_unit_test(test_ring3_int_rsp0),
+		cmocka_unit_test(test_ring3_int_ist),
+		cmocka_unit_test(test_ring3_read_supervisor),
+		cmocka_unit_test(test_ring3_hlt_gp),
+		cmocka_unit_test(test_syscall_sysret_swapgs),
+		cmocka_unit_test(test_cpuid),
+		cmocka_unit_test(test_mmu_counts_none),
+		cmocka_unit_test(test_mmu_tlb_hit),
+		cmocka_unit_test(test_port_io_and_hlt),
+		cmocka_unit_test(test_port_in_value),
+		cmocka_unit_test(test_vmcall),
+		cmocka_unit_test(test_ept_violation_write),
+		cmocka_unit_test(test_mmio_read),
+		cmocka_unit_test(test_triple_fault),
+		cmocka_unit_test(test_protected_mode_32),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

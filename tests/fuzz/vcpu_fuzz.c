@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/fuzz/vcpu_fuzz.c - libFuzzer harness for the software vCPU.
+ *
+ * Everything a guest controls comes from the input: the code it runs, its
+ * register values, its processor mode, and the contents of its page tables.
+ * Whatever those are, hv must not crash, hang, leak or read outside the frame
+ * pool: the run ends in an exit or at the instruction limit (built with
+ * -fsanitize=fuzzer,address,undefined by `make fuzz`, see tests/fuzz.mk).
+ *
+ * Input layout (short inputs are padded with zeros):
+ *   byte 0        mode: bit 0 = 32-bit protected mode with paging off,
+ *                 bit 1 = start at CPL 3 (user code page), bit 2 = preset
+ *                 "skylake" instead of "none", bit 3 = CR4.SMEP|SMAP,
+ *                 bits 7:4 = number of page-table pokes
+ *   byte 1        EPT permissions of the code page (bits 2:0) and data page (5:3)
+ *   bytes 2..9    seed of the 16 GPR values (splitmix64), so that short
+ *                 inputs reach the code quickly
+ *   then          pokes of 10 bytes each: a level (1..4) and selector byte,
+ *                 then 8 bytes written raw into the guest paging entry of
+ *                 that level for the code, data or stack address
+ *   then          code bytes, copied to the code page (at most 4 KiB)
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/cpu_harness.h"
+
+#define FUZZ_INSNS  1000   /* instruction budget per run() */
+#define FUZZ_EXITS  8      /* exits handled before giving up */
+#define DATA_GVA    0x400000ULL
+
+static uint64_t get64(const uint8_t *p)
+{
+	uint64_t v;
+	memcpy(&v, p, 8);
+	return v;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	uint8_t head[10] = { 0 };
+	size_t used = size < sizeof(head) ? size : sizeof(head);
+	memcpy(head, data, used);
+	data += used;
+	size -= used;
+
+	uint8_t mode = head[0];
+	struct tvm *vm;
+	if (tvm_create(mode & 4 ? "skylake" : "none", &vm) != 0)
+		abort(); /* the harness itself must work: that is not a finding */
+
+	bool user = (mode & 2) != 0;
+	uint64_t code_gva = user ? TVM_UCODE : TVM_CODE;
+
+	/* EPT permissions of two leaves, written raw: they may make the code
+	 * or data page unreadable, execute-only, or write-without-read (an EPT
+	 * misconfiguration, SDM 29.3.3.1). */
+	uint64_t perm[2] = { head[1] & 7u, (head[1] >> 3) & 7u };
+	uint64_t gpa[2] = { code_gva, DATA_GVA };
+	for (int i = 0; i < 2; i++) {
+		if (!perm[i])
+			continue;
+		uint64_t hpa = vm->ram_hpa[gpa[i] >> PAGE_SHIFT_2M] + (gpa[i] & (PAGE_SIZE_2M - 1));
+		uint64_t leaf = hpa | perm[i] | ((uint64_t)EPT_MT_WB << EPT_MT_SHIFT);
+		if (ept_set_raw(vm->ept, gpa[i], 1, leaf) != 0)
+			abort();
+	}
+
+	/* Pokes into the guest's own paging structures. */
+	unsigned npokes = mode >> 4;
+	for (unsigned i = 0; i < npokes && size >= 10; i++) {
+		unsigned level = 1 + (data[0] & 3);
+		static const uint64_t targets[3] = { TVM_CODE, DATA_GVA, TVM_STACK_TOP - 8 };
+		uint64_t gva = data[1] % 3 == 0 && user ? TVM_UCODE : targets[data[1] % 3];
+		uint64_t gpa = gpt_entry_gpa(vm->gpt, gva, level);
+		if (gpa)
+			tvm_write64(vm, gpa, get64(data + 2));
+		data += 10;
+		size -= 10;
+	}
+
+	size_t code_len = size < 0x1000 ? size : 0x1000;
+	tvm_write(vm, code_gva, data, code_len);
+
+	struct vcpu_regs r = { .rip = code_gva, .rflags = 0x2 };
+	uint64_t seed = get64(head + 2);
+	for (int i = 0; i < 16; i++) {
+		uint64_t z = (seed += 0x9e3779b97f4a7c15ULL);
+		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+		z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+		r.gpr[i] = z ^ (z >> 31);
+	}
+	r.gpr[4] = user ? TVM_UDATA + 0x1000 : TVM_STACK_TOP;
+
+	struct vcpu_sregs s;
+	if (mode & 1) {
+		tvm_sregs_prot32(&s);
+		r.rip &= 0xffffffff;
+	} else {
+		tvm_sregs_long64(vm, &s);
+		if (mode & 8)
+			s.cr4 |= CR4_SMEP | CR4_SMAP;
+		if (user) {
+			s.cs.selector = TVM_SEL_UCODE | 3;
+			s.cs.dpl = 3;
+			s.ss.selector = TVM_SEL_UDATA | 3;
+			s.ss.dpl = 3;
+			s.ds = s.es = s.ss;
+		}
+	}
+	if (tvm_set_sregs(vm, &s) != 0 || tvm_set_regs(vm, &r) != 0)
+		abort();
+
+	for (int n = 0; n < FUZZ_EXITS; n++) {
+		enum vcpu_exit_reason why = tvm_run(vm, FUZZ_INSNS);
+		if (why == VCPU_EXIT_IO && vm->exit.io.in)
+			vm->exit.io.data = 0xffffffff;
+		else if (why == VCPU_EXIT_MMIO && !vm->exit.mmio.write)
+			vm->exit.mmio.data = ~0ULL;
+		else if (why == VCPU_EXIT_HYPERCALL)
+			vm->exit.hypercall.ret = 0;
+		else if (why != VCPU_EXIT_IO && why != VCPU_EXIT_MMIO && why != VCPU_EXIT_HLT)
+			break; /* limit, triple fault, EPT exits, internal error: done */
+	}
+	tvm_destroy(vm);
+	return 0;
+}
