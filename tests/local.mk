@@ -11,8 +11,8 @@ TESTS += tests/guest_qemu_test.sh
 EXTRA_DIST += tests/guest_qemu_test.sh
 
 # The VM's loader and device models (hv/), each tested alone.
-check_PROGRAMS += tests/loader_test tests/devices_test
-TESTS += tests/loader_test tests/devices_test
+check_PROGRAMS += tests/loader_test tests/devices_test tests/vm_test
+TESTS += tests/loader_test tests/devices_test tests/vm_test
 tests_loader_test_SOURCES = tests/loader_test.c tests/testutil.h hv/loader.c hv/loader.h
 tests_loader_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_loader_test_LDADD = $(CMOCKA_LIBS)
@@ -20,6 +20,11 @@ tests_devices_test_SOURCES = tests/devices_test.c tests/testutil.h hv/devices.h 
 	hv/uart.c hv/debugexit.c hv/pci.c
 tests_devices_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_devices_test_LDADD = $(CMOCKA_LIBS)
+# The exit loop with a scripted backend in place of a vCPU.
+tests_vm_test_SOURCES = tests/vm_test.c tests/testutil.h hv/vm.h hv/vm.c hv/loader.c \
+	hv/devices.c hv/uart.c hv/debugexit.c hv/pci.c
+tests_vm_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_vm_test_LDADD = ept/libept.a $(CMOCKA_LIBS)
 
 # The software vCPU: differential test against the host CPU, instruction
 # lengths against Capstone, small guest programs (docs/testing.md).

@@ -120,11 +120,13 @@ invariants() {
 	cells=$(awk '/"cells": \[/ { on = 1; next } on && /^ *\]/ { on = 0 } on' "$j" | tr -d '[],' |
 		awk '{ for (i = 1; i <= NF; i++) s += $i } END { print s + 0 }')
 	check "$1: reference grid sums to walk_refs" "$cells" -eq "$refs"
+	ev=$(jget "$j" /ept_violations/total)
 	gf=$(jget "$j" /guest/fetches)
 	gl=$(jget "$j" /guest/loads)
 	gs=$(jget "$j" /guest/stores)
-	check "$1: vCPU fetches/loads/stores = MMU translations" $((gf + gl + gs)) -eq "$tr"
-	ev=$(jget "$j" /ept_violations/total)
+	# Every access the vCPU counts is one translation; the MMU may see a
+	# few more (an access that faults and is retried).
+	check "$1: vCPU fetches/loads/stores <= MMU translations" $((gf + gl + gs)) -le "$tr"
 	mv=$(jget "$j" /translation/faults/ept_violations)
 	check "$1: every EPT violation the MMU saw was handled" "$ev" -eq "$mv"
 	l=$(jget "$j" /ept_violations/lazy_map)

@@ -1,0 +1,421 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/vm_test.c - the VM's exit handling, driven by a scripted backend.
+ *
+ * The backend below plays back a list of exits instead of running code, so
+ * each test states exactly what the "hardware" reported and checks what hv
+ * did with it: lazy mapping, dirty logging, MMIO and port emulation, the
+ * forbidden-GPA stop, hypercalls, the instruction limit.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hv/vm.h"
+#include "tests/testutil.h"
+
+#define MAX_SCRIPT 16
+
+struct vcpu {
+	struct vcpu_exit script[MAX_SCRIPT];
+	unsigned n, next;
+	/* What hv handed back when completing the previous exit. */
+	uint64_t last_mmio_data, last_io_data, last_hc_ret;
+	struct vcpu_stats st;
+};
+
+static struct vcpu *the_vcpu;
+
+static int fake_create(const struct vcpu_config *cfg, struct vcpu **out)
+{
+	(void)cfg;
+	*out = the_vcpu = calloc(1, sizeof(struct vcpu));
+	return *out ? 0 : -ENOMEM;
+}
+
+static void fake_destroy(struct vcpu *v) { free(v); }
+static int fake_get_regs(struct vcpu *v, struct vcpu_regs *r) { (void)v; memset(r, 0, sizeof(*r)); return 0; }
+static int fake_set_regs(struct vcpu *v, const struct vcpu_regs *r) { (void)v; (void)r; return 0; }
+static int fake_get_sregs(struct vcpu *v, struct vcpu_sregs *s) { (void)v; memset(s, 0, sizeof(*s)); return 0; }
+static int fake_set_sregs(struct vcpu *v, const struct vcpu_sregs *s) { (void)v; (void)s; return 0; }
+static void fake_stats(struct vcpu *v, struct vcpu_stats *st) { *st = v->st; }
+
+/*
+ * Play the next exit. `e` is hv's exit structure, which still holds the
+ * previous exit completed by hv (an IN or MMIO read value, a hypercall
+ * result): record it, as a backend would consume it. Past the end of the
+ * script the guest "writes 0 to isa-debug-exit".
+ */
+static int fake_run(struct vcpu *v, uint64_t max_insns, struct vcpu_exit *e)
+{
+	if (v->next > 0) {
+		const struct vcpu_exit *prev = &v->script[v->next - 1];
+
+		if (prev->reason == VCPU_EXIT_MMIO && !prev->mmio.write)
+			v->last_mmio_data = e->mmio.data;
+		if (prev->reason == VCPU_EXIT_IO && prev->io.in)
+			v->last_io_data = e->io.data;
+		if (prev->reason == VCPU_EXIT_HYPERCALL)
+			v->last_hc_ret = e->hypercall.ret;
+	}
+	if (v->next < v->n) {
+		*e = v->script[v->next++];
+	} else {
+		*e = (struct vcpu_exit){ .reason = VCPU_EXIT_IO };
+		e->io.port = DEBUGEXIT_PORT;
+		e->io.size = 4;
+		e->io.data = 0;
+	}
+	/* An instruction-limit exit retires exactly the budget. */
+	v->st.instructions += e->reason == VCPU_EXIT_INSN_LIMIT ? max_insns : 1;
+	return 0;
+}
+
+static const struct vcpu_ops fake_ops = {
+	.name = "scripted",
+	.create = fake_create,
+	.destroy = fake_destroy,
+	.get_regs = fake_get_regs,
+	.set_regs = fake_set_regs,
+	.get_sregs = fake_get_sregs,
+	.set_sregs = fake_set_sregs,
+	.run = fake_run,
+	.get_stats = fake_stats,
+};
+
+static struct vm *make_vm(enum mem_policy policy, unsigned ept_shift)
+{
+	struct vm_config cfg = {
+		.mem_size = 64ULL << 20,
+		.ept_levels = 4,
+		.ept_page_shift = ept_shift,
+		.policy = policy,
+		.ops = &fake_ops,
+		.serial_in_fd = -1,
+	};
+	struct vm *vm;
+	char err[256];
+
+	assert_ok(mmu_config_preset("skylake", &cfg.mmu));
+	assert_int_equal(vm_create(&cfg, &vm, err, sizeof(err)), 0);
+	return vm;
+}
+
+static void push(struct vm *vm, struct vcpu_exit e)
+{
+	(void)vm;
+	assert_true(the_vcpu->n < MAX_SCRIPT);
+	the_vcpu->script[the_vcpu->n++] = e;
+}
+
+static struct vcpu_exit ept_exit(uint64_t gpa, uint64_t qual)
+{
+	struct vcpu_exit e = { .reason = VCPU_EXIT_EPT_VIOLATION, .rip = 0x1234 };
+
+	e.ept.gpa = gpa;
+	e.ept.gva = gpa + 0x7f0000000000ULL;
+	e.ept.qual = qual;
+	return e;
+}
+
+static bool ept_allows(struct vm *vm, uint64_t gpa, unsigned type)
+{
+	struct ept_access acc = { .type = type };
+	struct ept_walk_result r;
+
+	assert_ok(ept_walk(vm->ept, gpa, &acc, NULL, &r));
+	return r.status == EPT_OK;
+}
+
+/* Lazy policy: the first touch maps the frame holding the GPA (4K here),
+ * counted once; the guest then stops through isa-debug-exit with status 1. */
+static void test_lazy_map(void **state)
+{
+	struct vm *vm = make_vm(MEM_LAZY, PAGE_SHIFT_4K);
+	struct hpool_stats ps;
+
+	(void)state;
+	assert_false(ept_allows(vm, 0x200123, ACC_READ));
+	push(vm, ept_exit(0x200123, EPT_QUAL_READ | EPT_QUAL_GLA_VALID | EPT_QUAL_GLA_XLATE));
+	assert_ok(vm_run(vm));
+	assert_int_equal(vm->stop.reason, VM_STOP_DEBUG_EXIT);
+	assert_int_equal(vm->stop.status, 1);
+	assert_int_equal(vm->cnt.violations[VIOL_LAZY_MAP], 1);
+	assert_int_equal(vm->cnt.lazy_frames, 1);
+	assert_true(ept_allows(vm, 0x200000, ACC_WRITE));
+	assert_true(ept_allows(vm, 0x200fff, ACC_FETCH));
+	assert_false(ept_allows(vm, 0x201000, ACC_READ));
+	hpool_get_stats(vm->pool, &ps);
+	assert_int_equal(ps.guest_bytes, 4096);
+	vm_destroy(vm);
+}
+
+/* With 2M EPT pages a lazy violation maps the whole 2M frame. */
+static void test_lazy_map_2m(void **state)
+{
+	struct vm *vm = make_vm(MEM_LAZY, PAGE_SHIFT_2M);
+	struct hpool_stats ps;
+
+	(void)state;
+	push(vm, ept_exit(0x3ff000, EPT_QUAL_WRITE));
+	assert_ok(vm_run(vm));
+	assert_true(ept_allows(vm, 0x200000, ACC_WRITE));
+	assert_true(ept_allows(vm, 0x3fffff, ACC_READ));
+	assert_false(ept_allows(vm, 0x400000, ACC_READ));
+	hpool_get_stats(vm->pool, &ps);
+	assert_int_equal(ps.guest_bytes, 2ULL << 20);
+	vm_destroy(vm);
+}
+
+/* Eager: all 64M mapped at creation; a host write lands in guest RAM. */
+static void test_eager(void **state)
+{
+	struct vm *vm = make_vm(MEM_EAGER, PAGE_SHIFT_2M);
+	struct hpool_stats ps;
+	uint32_t v = 0xfeedf00d, got = 0;
+
+	(void)state;
+	hpool_get_stats(vm->pool, &ps);
+	assert_int_equal(ps.guest_bytes, 64ULL << 20);
+	assert_true(ept_allows(vm, (64ULL << 20) - 1, ACC_WRITE));
+	assert_false(ept_allows(vm, 64ULL << 20, ACC_READ));
+	assert_ok(vm_write_gpa(vm, 0x123456, &v, 4));
+	assert_ok(vm_read_gpa(vm, 0x123456, &got, 4));
+	assert_int_equal(got, 0xfeedf00d);
+	/* overflow-safe range checks: the end of RAM and the end of the space */
+	assert_int_equal(vm_write_gpa(vm, (64ULL << 20) - 2, &v, 4), -EFAULT);
+	assert_int_equal(vm_read_gpa(vm, UINT64_MAX - 1, &got, 4), -EFAULT);
+	assert_false(vm_gpa_is_ram(vm, UINT64_MAX, 2));
+	vm_destroy(vm);
+}
+
+/* A GPA that is neither RAM nor a device: a stop with status 4 and a
+ * diagnostic with the GPA, GVA, RIP and the decoded qualification. */
+static void test_forbidden(void **state)
+{
+	struct vm *vm = make_vm(MEM_EAGER, PAGE_SHIFT_4K);
+
+	(void)state;
+	push(vm, ept_exit(0xd0000000, 0x181));
+	assert_ok(vm_run(vm));
+	assert_int_equal(vm->stop.reason, VM_STOP_FORBIDDEN_GPA);
+	assert_int_equal(vm->stop.status, VM_STATUS_GUEST);
+	assert_int_equal(vm->stop.rip, 0x1234);
+	assert_int_equal(vm->cnt.violations[VIOL_FORBIDDEN], 1);
+	assert_non_null(strstr(vm->stop.msg, "GPA 0xd0000000"));
+	assert_non_null(strstr(vm->stop.msg, "GVA 0x7f00d0000000"));
+	assert_non_null(strstr(vm->stop.msg, "RIP 0x1234"));
+	assert_non_null(strstr(vm->stop.msg, "exit qualification 0x181"));
+	assert_non_null(strstr(vm->stop.msg, "read, not present in EPT"));
+	/* the guest did not get to the debug-exit write */
+	assert_int_equal(the_vcpu->next, 1);
+	vm_destroy(vm);
+}
+
+/* SDM 28.2.1 decoding, the worked example of translation-facts.md: a read
+ * of an execute-only page through a linear address (0x1A1 + advanced bits). */
+static void test_decode_qual(void **state)
+{
+	char buf[200];
+
+	(void)state;
+	vm_decode_qual(0x1a1 | EPT_QUAL_GUEST_RW, buf, sizeof(buf));
+	assert_string_equal(buf, "read, EPT allows X, to the linear address (guest U/S=0 R/W=1 XD=0)");
+	vm_decode_qual(EPT_QUAL_WRITE | EPT_QUAL_READABLE | EPT_QUAL_GLA_VALID, buf, sizeof(buf));
+	assert_string_equal(buf, "write, EPT allows R, during a guest page walk");
+	vm_decode_qual(EPT_QUAL_FETCH, buf, sizeof(buf));
+	assert_string_equal(buf, "fetch, not present in EPT, no linear address");
+}
+
+/* MMIO to the hv test device; port I/O to an unknown port and the UART. */
+static void test_mmio_and_ports(void **state)
+{
+	struct vm *vm = make_vm(MEM_EAGER, PAGE_SHIFT_4K);
+	struct vcpu_exit e = { .reason = VCPU_EXIT_MMIO };
+
+	(void)state;
+	e.mmio.gpa = HVTEST_BASE + HVTEST_SCRATCH;
+	e.mmio.size = 8;
+	e.mmio.write = true;
+	e.mmio.data = 0x0123456789abcdefULL;
+	push(vm, e);
+	e.mmio.write = false;
+	e.mmio.data = 0;
+	e.mmio.size = 4;
+	e.mmio.gpa = HVTEST_BASE + HVTEST_SCRATCH + 4;
+	push(vm, e);
+	e = (struct vcpu_exit){ .reason = VCPU_EXIT_IO };
+	e.io.port = 0x80;
+	e.io.size = 2;
+	e.io.in = true;
+	push(vm, e);
+	e = (struct vcpu_exit){ .reason = VCPU_EXIT_IO };
+	e.io.port = 0x3f8 + UART_LSR;
+	e.io.size = 1;
+	e.io.in = true;
+	push(vm, e);
+	e = (struct vcpu_exit){ .reason = VCPU_EXIT_IO };
+	e.io.port = DEBUGEXIT_PORT;
+	e.io.size = 4;
+	e.io.data = 5;
+	push(vm, e);
+	assert_ok(vm_run(vm));
+	assert_int_equal(vm->stop.reason, VM_STOP_DEBUG_EXIT);
+	assert_int_equal(vm->stop.status, 11);  /* (5 << 1) | 1 */
+	assert_int_equal(vm->hvtest.scratch, 0x0123456789abcdefULL);
+	assert_int_equal(vm->cnt.mmio_writes, 1);
+	assert_int_equal(vm->cnt.mmio_reads, 1);
+	assert_int_equal(vm->cnt.violations[VIOL_MMIO], 2);
+	assert_int_equal(vm->cnt.exits[VCPU_EXIT_MMIO], 2);
+	assert_int_equal(vm->cnt.exits[VCPU_EXIT_IO], 3);
+	assert_int_equal(vm->bus.unknown_pio_reads, 1);
+	/* the UART LSR read was the last IN before the exit write */
+	assert_int_equal(the_vcpu->last_io_data, UART_LSR_THRE | UART_LSR_TEMT);
+	vm_destroy(vm);
+}
+
+/* The MMIO read value reaches the backend; unknown ports read all-ones. */
+static void test_completion_values(void **state)
+{
+	struct vm *vm = make_vm(MEM_EAGER, PAGE_SHIFT_4K);
+	struct vcpu_exit e = { .reason = VCPU_EXIT_MMIO };
+
+	(void)state;
+	e.mmio.gpa = HVTEST_BASE + HVTEST_ID;
+	e.mmio.size = 4;
+	push(vm, e);
+	e = (struct vcpu_exit){ .reason = VCPU_EXIT_IO };
+	e.io.port = 0x1234;
+	e.io.size = 2;
+	e.io.in = true;
+	push(vm, e);
+	e = (struct vcpu_exit){ .reason = VCPU_EXIT_HYPERCALL };
+	e.hypercall.nr = 999;
+	push(vm, e);
+	assert_ok(vm_run(vm));
+	assert_int_equal(the_vcpu->last_mmio_data, HVTEST_ID_VALUE);
+	assert_int_equal(the_vcpu->last_io_data, 0xffff);
+	assert_int_equal(the_vcpu->last_hc_ret, HC_ENOSYS);
+	assert_int_equal(vm->cnt.hypercalls_unknown, 1);
+	vm_destroy(vm);
+}
+
+/*
+ * Dirty tracking started by hypercall 1: RAM loses W (and the EPT D flags
+ * are cleared); a write violation logs the page and gives W back to that
+ * 4 KiB page only; the D-flag harvest then finds the same page.
+ */
+static void test_dirty_tracking(void **state)
+{
+	struct vm *vm = make_vm(MEM_EAGER, PAGE_SHIFT_2M);
+	struct vcpu_exit e = { .reason = VCPU_EXIT_HYPERCALL };
+	struct ept_access wr = { .type = ACC_WRITE };
+	struct ept_walk_result r;
+
+	(void)state;
+	/* a write before tracking: its D flag must not count */
+	assert_ok(ept_walk(vm->ept, 0x500000, &wr, NULL, &r));
+	e.hypercall.nr = HC_DIRTY_TRACK_START;
+	push(vm, e);
+	push(vm, ept_exit(0x300008, EPT_QUAL_WRITE | EPT_QUAL_READABLE | EPT_QUAL_EXECUTABLE));
+	assert_ok(vm_run(vm));
+	assert_int_equal(the_vcpu->last_hc_ret, 0);
+	assert_true(vm->dirty.active);
+	assert_string_equal(vm->dirty.started_by, "hypercall");
+	assert_int_equal(vm->dirty.started_at, 1);
+	assert_int_equal(vm->cnt.violations[VIOL_DIRTY_LOG], 1);
+	assert_int_equal(vm->dirty.wp.count, 1);
+	assert_true(ept_allows(vm, 0x300000, ACC_WRITE));
+	assert_false(ept_allows(vm, 0x301000, ACC_WRITE));
+	assert_false(ept_allows(vm, 0x2ff000, ACC_WRITE));
+	assert_true(ept_allows(vm, 0x301000, ACC_READ));
+	/* INVEPT once, at the start point */
+	assert_int_equal(vm->cnt.invept, 1);
+	/* the hardware's retry of the write sets D on the 4K leaf */
+	assert_ok(ept_walk(vm->ept, 0x300008, &wr, NULL, &r));
+	assert_int_equal(r.status, EPT_OK);
+	assert_ok(vm_dirty_harvest(vm));
+	assert_int_equal(vm->dirty.ad.count, 1);
+	assert_true(vm_dirty_agree(vm));
+	vm_destroy(vm);
+}
+
+/* --dirty-track-after and --max-insns land on the exact instruction. */
+static void test_insn_points(void **state)
+{
+	struct vm_config cfg = {
+		.mem_size = 64ULL << 20, .ept_levels = 4, .ept_page_shift = PAGE_SHIFT_4K,
+		.policy = MEM_EAGER, .ops = &fake_ops, .serial_in_fd = -1,
+		.dirty_track_after = 1000, .max_insns = 5000,
+	};
+	struct vcpu_exit lim = { .reason = VCPU_EXIT_INSN_LIMIT };
+	struct vm *vm;
+	char err[200];
+
+	(void)state;
+	assert_ok(mmu_config_preset("none", &cfg.mmu));
+	assert_ok(vm_create(&cfg, &vm, err, sizeof(err)));
+	for (int i = 0; i < 4; i++)
+		push(vm, lim);
+	assert_ok(vm_run(vm));
+	assert_int_equal(vm->stop.reason, VM_STOP_INSN_LIMIT);
+	assert_int_equal(vm->stop.status, VM_STATUS_LIMIT);
+	assert_int_equal(vm->insns, 5000);
+	assert_int_equal(vm->dirty.started_at, 1000);
+	assert_string_equal(vm->dirty.started_by, "option");
+	vm_destroy(vm);
+}
+
+static void test_triple_fault(void **state)
+{
+	struct vm *vm = make_vm(MEM_EAGER, PAGE_SHIFT_4K);
+	struct vcpu_exit e = { .reason = VCPU_EXIT_TRIPLE_FAULT, .rip = 0x100091 };
+
+	(void)state;
+	snprintf(e.fail.msg, sizeof(e.fail.msg), "triple fault: #GP while delivering #DF after #UD");
+	push(vm, e);
+	assert_ok(vm_run(vm));
+	assert_int_equal(vm->stop.reason, VM_STOP_TRIPLE_FAULT);
+	assert_int_equal(vm->stop.status, VM_STATUS_GUEST);
+	assert_string_equal(vm->stop.msg,
+			    "triple fault at RIP 0x100091: #GP while delivering #DF after #UD");
+	vm_destroy(vm);
+}
+
+static void test_config_errors(void **state)
+{
+	struct vm_config cfg = {
+		.mem_size = 1ULL << 20, .ept_levels = 4, .ept_page_shift = PAGE_SHIFT_4K,
+		.ops = &fake_ops, .serial_in_fd = -1,
+	};
+	struct vm *vm;
+	char err[200];
+
+	(void)state;
+	assert_ok(mmu_config_preset("none", &cfg.mmu));
+	assert_int_equal(vm_create(&cfg, &vm, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "at least 2M"));
+	cfg.mem_size = 1ULL << 48;  /* past the 48-bit GPA space once the hole is added */
+	assert_int_equal(vm_create(&cfg, &vm, err, sizeof(err)), -ERANGE);
+	cfg.mem_size = 64ULL << 20;
+	cfg.ept_levels = 3;
+	assert_int_equal(vm_create(&cfg, &vm, err, sizeof(err)), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_lazy_map),
+		cmocka_unit_test(test_lazy_map_2m),
+		cmocka_unit_test(test_eager),
+		cmocka_unit_test(test_forbidden),
+		cmocka_unit_test(test_decode_qual),
+		cmocka_unit_test(test_mmio_and_ports),
+		cmocka_unit_test(test_completion_values),
+		cmocka_unit_test(test_dirty_tracking),
+		cmocka_unit_test(test_insn_points),
+		cmocka_unit_test(test_triple_fault),
+		cmocka_unit_test(test_config_errors),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
