@@ -31,6 +31,15 @@ static bool lf_cf(const struct vcpu *v)
 	case LF_SBB: return v->lf_cin ? v->lf_a <= v->lf_b : v->lf_a < v->lf_b;
 	case LF_LOGIC: return false;
 	case LF_INC: case LF_DEC: return v->lf_cin;
+	case LF_SHL: {
+		unsigned bits = v->lf_size * 8;
+		return v->lf_b <= bits ? (v->lf_a >> (bits - v->lf_b)) & 1 : 0;
+	}
+	case LF_SHR: return (v->lf_a >> (v->lf_b - 1)) & 1;
+	case LF_SAR: {
+		int64_t sa = (int64_t)sign_extend(v->lf_a, v->lf_size);
+		return ((uint64_t)(sa >> (v->lf_b > 63 ? 63 : v->lf_b - 1))) & 1;
+	}
 	default: return (v->rflags & RF_CF) != 0;
 	}
 }
@@ -44,6 +53,9 @@ static bool lf_of(const struct vcpu *v)
 	case LF_SUB: case LF_SBB: case LF_DEC:
 		return sign_bit((a ^ b) & (a ^ r), v->lf_size);
 	case LF_LOGIC: return false;
+	case LF_SHL: return sign_bit(r, v->lf_size) ^ lf_cf(v);  /* defined for count 1 */
+	case LF_SHR: return sign_bit(a, v->lf_size);
+	case LF_SAR: return false;
 	default: return (v->rflags & RF_OF) != 0;
 	}
 }
@@ -68,8 +80,8 @@ static inline bool lf_af(const struct vcpu *v)
 {
 	if (v->lf_op == LF_NONE)
 		return (v->rflags & RF_AF) != 0;
-	if (v->lf_op == LF_LOGIC)
-		return false;
+	if (v->lf_op == LF_LOGIC || v->lf_op >= LF_SHL)
+		return false;  /* undefined after logic ops and shifts: 0 */
 	return ((v->lf_a ^ v->lf_b ^ v->lf_res) >> 4) & 1;
 }
 
@@ -764,26 +776,20 @@ static uint64_t shift(struct vcpu *v, unsigned op, unsigned size, uint64_t a, un
 			f = (cf ? RF_CF : 0) | ((sign_bit(r, size) ^ ((r >> (bits - 2)) & 1)) ? RF_OF : 0);
 		break;
 	}
+	/* SHL/SHR/SAR leave their flags lazy (lf_cf/lf_of know how to compute them). */
 	case 4: case 6: /* SHL/SAL */
 		r = cnt < 64 ? (a << cnt) & m : 0;
-		cf = cnt <= bits ? (a >> (bits - cnt)) & 1 : 0;
-		f = (cf ? RF_CF : 0) | ((sign_bit(r, size) ^ cf) ? RF_OF : 0) | flags_szp(r, size);
-		mask = RF_ARITH;
-		break;
+		lf_set(v, LF_SHL, size, a, cnt, r);
+		return r;
 	case 5: /* SHR */
 		r = a >> cnt;
-		cf = (a >> (cnt - 1)) & 1;
-		f = (cf ? RF_CF : 0) | (sign_bit(a, size) ? RF_OF : 0) | flags_szp(r, size);
-		mask = RF_ARITH;
-		break;
+		lf_set(v, LF_SHR, size, a, cnt, r);
+		return r;
 	default: { /* SAR */
 		int64_t sa = (int64_t)sign_extend(a, size);
-		unsigned c = cnt > 63 ? 63 : cnt;
-		r = (uint64_t)(sa >> c) & m;
-		cf = (uint64_t)(sa >> (c - 1)) & 1;
-		f = (cf ? RF_CF : 0) | flags_szp(r, size);
-		mask = RF_ARITH;
-		break;
+		r = (uint64_t)(sa >> (cnt > 63 ? 63 : cnt)) & m;
+		lf_set(v, LF_SAR, size, a, cnt, r);
+		return r;
 	}
 	}
 	flags_put(v, mask, f);
@@ -1368,6 +1374,15 @@ static int h_imul(struct vcpu *v, const struct x86_insn *in)
 	return exec_imul2(v, in, reg_get(v, in, in->reg, in->osz), a);
 }
 
+static int h_imul3(struct vcpu *v, const struct x86_insn *in)
+{
+	uint64_t a;
+	int st = rm_read(v, in, in->osz, &a);
+	if (st)
+		return st;
+	return exec_imul2(v, in, a, in->imm);
+}
+
 static int h_mov_rm_imm(struct vcpu *v, const struct x86_insn *in)
 {
 	unsigned size = in->op == 0xc6 ? 1 : in->osz;
@@ -1419,6 +1434,7 @@ x86_exec_fn exec_select(const struct x86_insn *in)
 	case OP_MAP0F | 0x40 ... OP_MAP0F | 0x4f: return h_cmov;
 	case OP_MAP0F | 0x90 ... OP_MAP0F | 0x9f: return h_setcc;
 	case OP_MAP0F | 0xaf: return h_imul;
+	case 0x69: case 0x6b: return h_imul3;
 	case OP_MAP0F | 0xb6: case OP_MAP0F | 0xb7: case OP_MAP0F | 0xbe: case OP_MAP0F | 0xbf:
 		return h_movx;
 	default: return exec_insn;

@@ -98,7 +98,8 @@ enum {
 enum { SEG_ES = 0, SEG_CS = 1, SEG_SS = 2, SEG_DS = 3, SEG_FS = 4, SEG_GS = 5, SEG_NONE = 7 };
 
 /* Lazy arithmetic flags: the last flag-setting operation (see flags_*). */
-enum lf_op { LF_NONE = 0, LF_ADD, LF_ADC, LF_SUB, LF_SBB, LF_LOGIC, LF_INC, LF_DEC };
+enum lf_op { LF_NONE = 0, LF_ADD, LF_ADC, LF_SUB, LF_SBB, LF_LOGIC, LF_INC, LF_DEC,
+	     LF_SHL, LF_SHR, LF_SAR /* lf_a = value shifted, lf_b = count (1..63) */ };
 
 /* What kind of access, for fault reporting and the statistics. */
 #define MEM_STACK  (1u << 8)  /* SS-relative: non-canonical is #SS, not #GP */
