@@ -131,9 +131,9 @@ bool vm_gpa_is_ram(const struct vm *vm, uint64_t gpa, uint64_t len)
 }
 
 /*
- * The frame that backs `gpa`: the largest page, up to the EPT page size, that
- * is naturally aligned and lies inside the RAM region. Under eager mapping the
- * same rule picks the pages at creation, so both policies map alike.
+ * The frame that holds `gpa` (lazy mapping): the largest page, up to the EPT
+ * page size, that is naturally aligned and lies inside the RAM region, as
+ * eager mapping would have chosen it.
  */
 static void frame_for(const struct vm *vm, const struct loader_region *r, uint64_t gpa,
 		      uint64_t *base, uint64_t *size)
@@ -170,16 +170,19 @@ static int map_all_ram(struct vm *vm)
 		const struct loader_region *r = &vm->ram[i];
 
 		for (uint64_t gpa = r->gpa; gpa - r->gpa < r->size;) {
-			uint64_t base, size;
+			uint64_t left = r->size - (gpa - r->gpa), size;
+			unsigned shift = vm->cfg.ept_page_shift;
 			int rc;
 
-			frame_for(vm, r, gpa, &base, &size);
-			/* base may start below gpa only at 4 KiB, which cannot
-			 * happen: regions are 4 KiB aligned. */
-			rc = map_frame(vm, base, size, RAM_ATTRS);
+			/* The largest page that starts here and fits. */
+			while (shift > PAGE_SHIFT_4K &&
+			       ((gpa & ((1ULL << shift) - 1)) || (1ULL << shift) > left))
+				shift -= 9;
+			size = 1ULL << shift;
+			rc = map_frame(vm, gpa, size, RAM_ATTRS);
 			if (rc)
 				return rc;
-			gpa = base + size;
+			gpa += size;
 		}
 	}
 	return 0;
