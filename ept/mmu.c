@@ -72,6 +72,7 @@ struct mmu {
 	bool tlb_any;             /* a combined TLB is on */
 	struct mmu_stats st;
 	struct mmu_ctx last;
+	uint64_t last_eptp_tag;   /* an EPT freed and recreated at the same address differs here */
 	uint64_t ctx_gen;
 	struct sc_slot sc[NKIND][SC_SIZE];
 };
@@ -134,16 +135,20 @@ static bool ept_allows(const struct ept *ept, uint64_t perms, const struct ept_a
 	}
 }
 
-static bool ctx_same(const struct mmu_ctx *a, const struct mmu_ctx *b)
+static inline bool ctx_same(const struct mmu *m, const struct mmu_ctx *a)
 {
+	const struct mmu_ctx *b = &m->last;
+
 	return a->cr3 == b->cr3 && a->cr0 == b->cr0 && a->cr4 == b->cr4 && a->efer == b->efer &&
 	       a->cpl == b->cpl && a->vpid == b->vpid && a->ept == b->ept &&
-	       ((a->rflags ^ b->rflags) & RFLAGS_AC) == 0;
+	       ((a->rflags ^ b->rflags) & RFLAGS_AC) == 0 &&
+	       eptp_tag_of(a->ept) == m->last_eptp_tag;
 }
 
 static void ctx_switch(struct mmu *m, const struct mmu_ctx *ctx)
 {
 	m->last = *ctx;
+	m->last_eptp_tag = eptp_tag_of(ctx->ept);
 	m->ctx_gen++;
 }
 
@@ -340,11 +345,10 @@ ept_walk_fast(const struct ept *ept, uint64_t gpa, const struct ept_access *acc,
 
 	if (gpa >> (PAGE_SHIFT_4K + 9 * ept->levels))
 		return false;
+	shift = PAGE_SHIFT_4K + 9 * (level - 1);
 	for (;;) {
-		uint64_t ehpa;
+		uint64_t ehpa = table + ((gpa >> shift) & 511) * 8;
 
-		shift = PAGE_SHIFT_4K + 9 * (level - 1);
-		ehpa = table + ((gpa >> shift) & 511) * 8;
 		if (ehpa >= size)
 			return false;
 		e = *(const volatile uint64_t *)(base + ehpa);
@@ -355,21 +359,22 @@ ept_walk_fast(const struct ept *ept, uint64_t gpa, const struct ept_access *acc,
 		if ((e & must) != must)
 			return false;
 		perms &= e;
-		if (level >= 4) {
-			if (e & 0xf8)
-				return false;
-		} else if (level == 1 || (e & EPT_PS)) {
+		if (level == 1 || (e & EPT_PS)) {
+			/* A leaf: PS is reserved above level 3, 1 GiB needs the
+			 * capability, memory types 2, 3, 7 are reserved, and the
+			 * address bits below the page size must be zero. */
 			unsigned mt = (unsigned)((e & EPT_MT_MASK) >> EPT_MT_SHIFT);
 
-			if ((level == 3 && !ept->caps.page_1g) || ((0x8cu >> mt) & 1) ||
+			if (level >= 4 || (level == 3 && !ept->caps.page_1g) || ((0x8cu >> mt) & 1) ||
 			    (e & EPT_ADDR_MASK & ((1ULL << shift) - 1)))
 				return false;
 			break;
-		} else if (e & 0x78) {
-			return false;
 		}
+		if (e & 0x78)   /* bits 6:3 of a table pointer are reserved */
+			return false;
 		table = e & EPT_ADDR_MASK;
 		level--;
+		shift -= 9;
 	}
 	perms &= EPT_RWX | EPT_XU;
 	if (acc->type == ACC_FETCH && !write)
@@ -1150,7 +1155,7 @@ void mmu_translate(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva, unsig
 	unsigned kind = access_kind(access);
 	struct sc_slot *s;
 
-	if (__builtin_expect(!ctx_same(ctx, &m->last), 0))
+	if (__builtin_expect(!ctx_same(m, ctx), 0))
 		ctx_switch(m, ctx);
 	s = &m->sc[kind][(gva >> 12) & (SC_SIZE - 1)];
 	if (__builtin_expect(s->vpn == gva >> 12 && s->ctx_gen == m->ctx_gen &&
@@ -1176,7 +1181,7 @@ void mmu_translate(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva, unsig
 void mmu_translate_traced(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva,
 			  unsigned access, struct mmu_result *res, struct walk_trace *trace)
 {
-	if (!ctx_same(ctx, &m->last))
+	if (!ctx_same(m, ctx))
 		ctx_switch(m, ctx);
 	translate_slow(m, ctx, gva, access, res, trace);
 }
