@@ -246,35 +246,69 @@ static uint64_t read_le(const uint8_t *p, unsigned n)
 	return v;
 }
 
-/* Lengths of VEX/EVEX-encoded instructions, none of which is executed (no AVX). */
-static int decode_vex(const uint8_t *p, size_t avail, size_t pos, struct x86_insn *in)
+/*
+ * VEX and EVEX encodings (SDM Vol. 2A 2.3, 2.7). Only the BMI1 group is
+ * executed (ANDN, BEXTR, BLSR, BLSMSK, BLSI: VEX.LZ.0F38, no SIMD prefix);
+ * everything else is decoded for its length and raises #UD (no AVX).
+ */
+static int decode_vex(const uint8_t *p, size_t avail, size_t pos, unsigned mode, struct x86_insn *in)
 {
-	unsigned map, opc;
+	unsigned map, opc, pp, l, w = 0, r, x = 1, b = 1, vvvv;
 	uint8_t b0 = p[pos];
 	size_t need = b0 == 0xc5 ? 2 : b0 == 0xc4 ? 3 : 4;
-	if (pos + need + 2 > avail)
+	if (pos + need + 1 > avail)
 		return -1;
-	if (b0 == 0xc5)
+	if (b0 == 0xc5) {
 		map = 1;
-	else
+		r = p[pos + 1] >> 7;
+		vvvv = (~p[pos + 1] >> 3) & 15;
+		l = (p[pos + 1] >> 2) & 1;
+		pp = p[pos + 1] & 3;
+	} else {
 		map = p[pos + 1] & (b0 == 0x62 ? 0x7 : 0x1f);
+		r = p[pos + 1] >> 7;
+		x = (p[pos + 1] >> 6) & 1;
+		b = (p[pos + 1] >> 5) & 1;
+		w = p[pos + 2] >> 7;
+		vvvv = (~p[pos + 2] >> 3) & 15;
+		l = (p[pos + 2] >> 2) & 1;
+		pp = p[pos + 2] & 3;
+	}
 	pos += need;
 	opc = p[pos++];
 	in->valid = 0;
+	in->vex = 1;
 	in->op = (uint16_t)(((map & 3) << 8) | opc);
+	/* R, X, B are stored inverted; outside 64-bit mode only the low 8 registers exist. */
+	if (mode == 64) {
+		in->rex = (uint8_t)(0x40 | (w << 3) | (!r << 2) | (!x << 1) | !b);
+		in->vvvv = (uint8_t)vvvv;
+		in->osz = w ? 8 : 4;
+	} else {
+		in->rex = 0;
+		in->vvvv = vvvv & 7;
+		in->osz = 4;
+	}
 	bool modrm = !(map == 1 && opc == 0x77 && b0 != 0x62);
 	if (modrm) {
-		struct x86_insn t = *in;
 		bool more = false;
+		if (pos >= avail)
+			return -1;
 		uint8_t m = p[pos++];
-		t.mod = m >> 6;
-		if (t.mod != 3) {
+		in->has_modrm = 1;
+		in->mod = m >> 6;
+		in->reg = (uint8_t)(((m >> 3) & 7) | ((in->rex & 4) << 1));
+		in->rm = (uint8_t)((m & 7) | ((in->rex & 1) << 3));
+		if (in->mod != 3) {
+			uint8_t seg = in->seg, ovr = in->seg_ovr;
 			if (in->asz == 2)
-				decode_modrm16(p, avail, &pos, &t, &more);
+				decode_modrm16(p, avail, &pos, in, &more);
 			else
-				decode_modrm32(p, avail, &pos, 64, &t, &more);
+				decode_modrm32(p, avail, &pos, mode, in, &more);
 			if (more)
 				return -1;
+			if (ovr)
+				in->seg = seg;
 			/* EVEX compressed disp8 does not change the length. */
 		}
 	}
@@ -288,6 +322,11 @@ static int decode_vex(const uint8_t *p, size_t avail, size_t pos, struct x86_ins
 	pos += imm;
 	if (pos > 15)
 		return -2;
+	/* BMI1 (CPUID.07H:EBX.BMI1): VEX (not EVEX), map 0F38, no SIMD prefix, L = 0. */
+	if (b0 != 0x62 && map == 2 && pp == 0 && l == 0 && !in->lock && !in->rep && !in->pfx66) {
+		if (opc == 0xf2 || opc == 0xf7 || (opc == 0xf3 && (in->reg & 7) >= 1 && (in->reg & 7) <= 3))
+			in->valid = 1;
+	}
 	return (int)pos;
 }
 
@@ -366,7 +405,7 @@ int x86_decode(const uint8_t *p, size_t avail, unsigned mode, struct x86_insn *i
 	} else if ((b == 0xc4 || b == 0xc5 || b == 0x62) &&
 		   (mode == 64 || (pos < avail && (p[pos] & 0xc0) == 0xc0))) {
 		/* VEX / EVEX: outside 64-bit mode only when ModRM.mod would be 11b. */
-		int n = decode_vex(p, avail, pos - 1, in);
+		int n = decode_vex(p, avail, pos - 1, mode, in);
 		if (n > 0)
 			in->len = (uint8_t)n;
 		return n;

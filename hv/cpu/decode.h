@@ -6,9 +6,9 @@
  * opcode, ModRM/SIB operands, displacement and immediates, the operand and
  * address sizes that apply, and the length (SDM Vol. 2A ch. 2). It knows the
  * length of every opcode of the one-, two- and three-byte maps (including
- * SSE, x87, VEX and EVEX encodings, which this vCPU does not execute) so that
- * an unsupported instruction raises #UD with the right RIP and a length
- * checker can compare it with another disassembler.
+ * SSE, x87, VEX and EVEX encodings, which this vCPU does not execute apart
+ * from the BMI1 group) so that an unsupported instruction raises #UD with the
+ * right RIP and a length checker can compare it with another disassembler.
  */
 #ifndef HV_CPU_DECODE_H
 #define HV_CPU_DECODE_H
@@ -42,6 +42,8 @@ struct x86_insn {
 	uint8_t scale;            /* shift count 0..3 */
 	uint8_t rip_rel;
 	uint8_t valid;            /* false: undefined or unsupported, raises #UD */
+	uint8_t vex;              /* VEX-encoded (op is map | opcode) */
+	uint8_t vvvv;             /* VEX.vvvv, the extra register operand */
 	int64_t disp;
 	uint64_t imm;             /* sign-extended per the encoding where the SDM says so */
 	uint64_t imm2;            /* ENTER: nesting level; far pointers: selector */

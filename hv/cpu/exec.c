@@ -1194,6 +1194,54 @@ static int exec_enter(struct vcpu *v, const struct x86_insn *in)
 	return X86_OK;
 }
 
+/* BMI1 (SDM Vol. 2A ANDN, BEXTR, BLSI, BLSMSK, BLSR): VEX-encoded, 32/64-bit. */
+static int exec_bmi1(struct vcpu *v, const struct x86_insn *in)
+{
+	unsigned size = in->osz, bits = size * 8;
+	uint64_t m = size_mask(size), src, r, f;
+	uint64_t vv = v->gpr[in->vvvv] & m;
+	int st = rm_read(v, in, size, &src);
+	if (st)
+		return st;
+	switch (in->op & 0xff) {
+	case 0xf2: /* ANDN r, vvvv, r/m */
+		r = ~vv & src & m;
+		reg_set(v, in, in->reg, size, r);
+		f = (r == 0 ? RF_ZF : 0) | (sign_bit(r, size) ? RF_SF : 0);
+		break;
+	case 0xf7: { /* BEXTR r, r/m, vvvv */
+		unsigned start = vv & 0xff, len = (vv >> 8) & 0xff;
+		r = start < bits ? src >> start : 0;
+		if (len < bits)
+			r &= (1ULL << len) - 1;
+		r &= m;
+		reg_set(v, in, in->reg, size, r);
+		f = r == 0 ? RF_ZF : 0;
+		break;
+	}
+	default: /* group 17: BLSR /1, BLSMSK /2, BLSI /3; destination is vvvv */
+		switch (in->reg & 7) {
+		case 1:
+			r = src & (src - 1) & m;
+			f = (src == 0 ? RF_CF : 0) | (r == 0 ? RF_ZF : 0);
+			break;
+		case 2:
+			r = (src ^ (src - 1)) & m;
+			f = src == 0 ? RF_CF : 0;
+			break;
+		default:
+			r = src & (0 - src) & m;
+			f = (src != 0 ? RF_CF : 0) | (r == 0 ? RF_ZF : 0);
+			break;
+		}
+		f |= sign_bit(r, size) ? RF_SF : 0;
+		reg_set(v, in, in->vvvv, size, r);
+		break;
+	}
+	flags_put(v, RF_ARITH, f);
+	return X86_OK;
+}
+
 /*
  * Small handlers for the instructions compiled code runs most. exec_select()
  * picks one once per decoded instruction (the decode cache keeps it), which
@@ -1412,6 +1460,8 @@ x86_exec_fn exec_select(const struct x86_insn *in)
 	unsigned op = in->op;
 	if (!in->valid)
 		return exec_insn;
+	if (in->vex)
+		return exec_bmi1;
 	switch (op) {
 	case 0x00 ... 0x05: case 0x08 ... 0x0d: case 0x10 ... 0x15: case 0x18 ... 0x1d:
 	case 0x20 ... 0x25: case 0x28 ... 0x2d: case 0x30 ... 0x35: case 0x38 ... 0x3d:
@@ -1448,6 +1498,8 @@ int exec_insn(struct vcpu *v, const struct x86_insn *in)
 	struct rmw w;
 	int st;
 
+	if (in->vex)
+		return exec_bmi1(v, in);
 	switch (op) {
 	case 0x00 ... 0x05: case 0x08 ... 0x0d: case 0x10 ... 0x15: case 0x18 ... 0x1d:
 	case 0x20 ... 0x25: case 0x28 ... 0x2d: case 0x30 ... 0x35: case 0x38 ... 0x3d:

@@ -791,7 +791,8 @@ void cpu_cpuid(struct vcpu *v, uint32_t leaf, uint32_t sub, uint32_t out[4])
 		break;
 	case 7:
 		if (sub == 0) {
-			out[1] = (1u << 7) | (1u << 9) | (1u << 10) | (1u << 20); /* SMEP ERMS INVPCID SMAP */
+			out[1] = (1u << 3) | (1u << 7) | (1u << 9) | (1u << 10) | (1u << 20);
+			/* BMI1 SMEP ERMS INVPCID SMAP */
 			out[2] = 1u << 16; /* LA57 */
 		}
 		break;
