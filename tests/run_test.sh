@@ -152,7 +152,7 @@ invariants() {
 
 # ---------------------------------------------------------------------------
 # Every workload: status, RESULT line, invariants.
-for wl in random seq stride chase cow protect; do
+for wl in random seq stride chase cow protect all; do
 	hvrun "$wl" --memory 128M "$GUEST" --append "workload=$wl iters=$ITERS"
 	if [ "$status" -ne 1 ]; then
 		fail "$wl: exit status $status, want 1"
@@ -277,7 +277,7 @@ if grep -q 'not an ELF file' "$tmp/notelf.err"; then pass; else fail "non-ELF ke
 # ---------------------------------------------------------------------------
 # The same guest lines under hv and under QEMU.
 if command -v "$QEMU" >/dev/null 2>&1; then
-	for wl in random seq stride chase cow protect; do
+	for wl in random seq stride chase cow protect all; do
 		timeout 60 "$QEMU" -accel tcg -M q35 -cpu max -m 128M -kernel "$GUEST" \
 			-append "workload=$wl iters=$ITERS" \
 			-device isa-debug-exit,iobase=0xf4,iosize=4 -display none -serial stdio \
