@@ -374,6 +374,7 @@ static int soft_run(struct vcpu *v, uint64_t max_insns, struct vcpu_exit *exit)
 		v->next_rip = v->rip + in->len;
 		if (v->mode != 64)
 			v->next_rip &= v->mode == 32 ? 0xffffffffULL : 0xffffULL;
+		bool single_step = (v->rflags & RF_TF) != 0;
 		if (__builtin_expect(in->valid, 1))
 			st = fn(v, in);
 		else if (in->op >= 0xd8 && in->op <= 0xdf && (v->cr0 & (CR0_EM | CR0_TS)))
@@ -386,6 +387,16 @@ static int soft_run(struct vcpu *v, uint64_t max_insns, struct vcpu_exit *exit)
 			v->icount++;
 			if (v->shadow_left)
 				v->shadow_left--;
+			/* RFLAGS.TF at the start of an instruction: a #DB trap after it (SDM 18.3.1.4). */
+			if (__builtin_expect(single_step, 0) && in->op != 0xcd && in->op != 0xcc) {
+				v->dr6 |= 1ULL << 14;  /* BS */
+				x86_raise(v, EXC_DB, false, 0);
+				if (deliver_exception(v) == X86_EXIT) {
+					v->exit_after_retire = false;
+					exit->rip = v->rip;
+					return 0;
+				}
+			}
 			if (__builtin_expect(v->exit_after_retire, 0)) {
 				v->exit_after_retire = false;
 				exit->rip = rip;
