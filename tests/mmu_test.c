@@ -1167,6 +1167,49 @@ static void test_paging_pae(void **state)
 	env_fini(&env);
 }
 
+/* The guest-table builder's contract: exact errors for bad requests. */
+static void test_gpt_builder_errors(void **state)
+{
+	struct env_opts o = { .guest_levels = 4, .ept_levels = 4 };
+	struct gpt_builder *small;
+	struct mmu_config cfg;
+	struct mmu *m;
+	struct env env;
+
+	env_init(&env, &o);
+	assert_int_equal(gpt_map(env.b, DATA_GVA + 8, DATA_GPA, 4096, 0, 12), -EINVAL);
+	assert_int_equal(gpt_map(env.b, DATA_GVA, DATA_GPA, 4096, 0, 13), -EINVAL);
+	assert_int_equal(gpt_map(env.b, DATA_GVA, DATA_GPA, 0, 0, 12), -EINVAL);
+	assert_int_equal(gpt_map(env.b, DATA_GVA, DATA_GPA, 4096, PTE_PS, 12), -EINVAL);
+	/* Ranges that wrap or leave the canonical space. */
+	assert_int_equal(gpt_map(env.b, 0xfffffffffffff000ULL, 0, 0x2000, 0, 12), -EINVAL);
+	assert_int_equal(gpt_map(env.b, 0x00007ffffffff000ULL, 0, 0x2000, 0, 12), -EINVAL);
+	assert_int_equal(gpt_map(env.b, 0xfffffffffffff000ULL, DATA_GPA, 0x1000, 0, 12), 0);
+	/* A 2 MiB page where a table already is, and a table under a 2 MiB page. */
+	assert_ok(gpt_map(env.b, DATA_GVA, DATA_GPA, 4096, 0, 12));
+	assert_int_equal(gpt_map(env.b, DATA_GVA, DATA_GPA, 2 * MiB, 0, 21), -EEXIST);
+	assert_ok(gpt_map(env.b, DATA_GVA + 2 * MiB, DATA_GPA, 2 * MiB, 0, 21));
+	assert_int_equal(gpt_map(env.b, DATA_GVA + 2 * MiB, DATA_GPA, 4096, 0, 12), -EEXIST);
+	assert_int_equal(gpt_entry_gpa(env.b, DATA_GVA + 2 * MiB, 1), 0);
+	/* A table range with room for the top table and two more. */
+	assert_ok(gpt_builder_create(env.pool, env.ept, 4, 8 * MiB, 3 * 4096, &small));
+	assert_int_equal(gpt_map(small, DATA_GVA, DATA_GPA, 4096, 0, 12), -ENOSPC);
+	/* What fits: a 1 GiB leaf in the PDPT that the failed call left behind. */
+	assert_ok(gpt_map(small, 0x00007f0040000000ULL, 0, GiB, 0, 30));
+	gpt_builder_destroy(small);
+	assert_int_equal(gpt_builder_create(env.pool, env.ept, 3, 8 * MiB, 4096, &small), -EINVAL);
+	assert_int_equal(gpt_builder_create(env.pool, env.ept, 4, 8 * MiB + 1, 4096, &small), -EINVAL);
+	/* Table range not mapped in EPT. */
+	assert_int_equal(gpt_builder_create(env.pool, env.ept, 4, 4 * GiB, 4096, &small), -EFAULT);
+
+	/* mmu_create refuses a geometry whose ways do not divide the entries. */
+	assert_ok(mmu_config_preset("none", &cfg));
+	cfg.geom[TLB_L1D_4K].entries = 10;
+	cfg.geom[TLB_L1D_4K].ways = 4;
+	assert_int_equal(mmu_create(env.pool, &cfg, &m), -EINVAL);
+	env_fini(&env);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Configuration                                                            */
 /* ------------------------------------------------------------------------ */
@@ -1281,6 +1324,7 @@ int main(void)
 		cmocka_unit_test(test_paging_off),
 		cmocka_unit_test(test_paging_32bit),
 		cmocka_unit_test(test_paging_pae),
+		cmocka_unit_test(test_gpt_builder_errors),
 		cmocka_unit_test(test_config),
 		cmocka_unit_test(test_presets_run),
 	};
