@@ -496,6 +496,22 @@ static void test_ept_violation_in_walk(void **state)
 	assert_int_equal(mmu_stats(env.mmu)->ept_violations, 1);
 	env_fini(&env);
 
+	/* SDM 29.3.5: EPT A on every entry used, D on the leaf for a write. The
+	 * builder already wrote the table pages through EPT (their entries have
+	 * A and D); the data page's EPT PDE (GPA 32M: its own 2M slot) and PTE
+	 * are fresh: a read sets 2 A flags, a write then sets the PTE's D. */
+	env_init(&env, &o);
+	assert_ok(gpt_map(env.b, DATA_GVA, DATA_GPA, 4096, PTE_W, 12));
+	assert_int_equal(xlate(&env, DATA_GVA, ACC_READ).status, MMU_OK);
+	assert_int_equal(mmu_stats(env.mmu)->ept_ad_writes, 2);
+	assert_int_equal(xlate(&env, DATA_GVA, ACC_WRITE).status, MMU_OK);
+	assert_int_equal(mmu_stats(env.mmu)->ept_ad_writes, 3);
+	assert_int_equal(xlate(&env, DATA_GVA, ACC_WRITE).status, MMU_OK);
+	assert_int_equal(mmu_stats(env.mmu)->ept_ad_writes, 3);
+	/* Guest side: A on 4 entries, then D on the PTE. */
+	assert_int_equal(mmu_stats(env.mmu)->guest_ad_writes, 5);
+	env_fini(&env);
+
 	/* Without EPT A/D, reading is fine until the guest A flag must be set. */
 	o.ad = false;
 	env_init(&env, &o);
