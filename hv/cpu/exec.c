@@ -981,6 +981,7 @@ static int exec_string(struct vcpu *v, const struct x86_insn *in)
 	uint64_t am = size_mask(in->asz);
 	bool rep = in->rep != 0;
 	int64_t step = (v->rflags & RF_DF) ? -(int64_t)size : (int64_t)size;
+	unsigned chunk = 0;
 	int st;
 
 	for (;;) {
@@ -1029,10 +1030,16 @@ static int exec_string(struct vcpu *v, const struct x86_insn *in)
 		/* REPE/REPNE end on ZF for CMPS and SCAS (SDM Vol. 2B REP). */
 		if (stop && (in->rep == 0xf3 ? !lf_zf(v) : lf_zf(v)))
 			break;
-		/* An MMIO write ends the iteration: hv must see every element. */
-		if (v->exit_after_retire) {
-			if ((v->gpr[1] & am) != 0)
+		/*
+		 * An MMIO write ends the iteration: hv must see every element. Long
+		 * repeats yield every 64 Ki elements so that run()'s budget and
+		 * interrupts are honoured; the instruction then continues (counted once).
+		 */
+		if (v->exit_after_retire || ++chunk == 65536) {
+			if ((v->gpr[1] & am) != 0) {
 				v->next_rip = v->rip;
+				v->rep_continues = true;
+			}
 			break;
 		}
 	}

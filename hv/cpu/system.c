@@ -906,8 +906,10 @@ int cpu_io(struct vcpu *v, const struct x86_insn *in)
 		if (in->rep) {
 			uint64_t c = ((v->gpr[1] & am) - 1) & am;
 			v->gpr[1] = (v->gpr[1] & ~am) | c;
-			if (c)
+			if (c) {
 				v->next_rip = v->rip;
+				v->rep_continues = true;
+			}
 		}
 	} else {
 		val = v->gpr[0] & size_mask(size);

@@ -291,6 +291,7 @@ static int soft_set_sregs(struct vcpu *v, const struct vcpu_sregs *s)
 	v->cr8 = s->cr8 & 0xf;
 	v->efer = s->efer;
 	v->apic_base = s->apic_base;
+	v->shutdown = false;  /* loading a new state leaves the shutdown state, like INIT */
 	cpu_update_mode(v);
 	if (paging_changed)
 		mmu_flush_vpid_all(v->mmu, v->ctx.vpid);
@@ -384,7 +385,11 @@ static int soft_run(struct vcpu *v, uint64_t max_insns, struct vcpu_exit *exit)
 		if (__builtin_expect(st == X86_OK, 1)) {
 			uint64_t rip = v->rip;
 			v->rip = v->next_rip;
-			v->icount++;
+			/* A REP instruction that will run again retires (and counts) once, at its end. */
+			if (__builtin_expect(v->rep_continues, 0))
+				v->rep_continues = false;
+			else
+				v->icount++;
 			if (v->shadow_left)
 				v->shadow_left--;
 			/* RFLAGS.TF at the start of an instruction: a #DB trap after it (SDM 18.3.1.4). */

@@ -158,6 +158,7 @@ struct vcpu {
 	uint32_t exc_err;
 	uint8_t irq_pending[32];  /* injected external interrupts (bitmap by vector) */
 	unsigned irq_count;
+	bool rep_continues;       /* a REP string instruction stopped early and runs again */
 	unsigned shadow_left;     /* STI / MOV SS shadow: instructions until interrupts unblock */
 	bool shutdown;            /* after a triple fault */
 
