@@ -42,9 +42,15 @@ enum { KIND_READ, KIND_WRITE, KIND_FETCH, NKIND };
 #define CA_EPT_SHIFT 4       /* EPT R/W/X at bits 6:4, XU at bit 7 */
 #define CA_EPT_MASK  (0xfu << CA_EPT_SHIFT)
 
-/* Combined paging-structure cache payload: guest bits as above, plus the EPT
- * permissions of the page holding the next table (for its A/D updates). */
-/* Guest-physical PWC / nested TLB payload: EPT perms (R/W/X at 2:0, XU at 3), plus: */
+/*
+ * Combined paging-structure cache payload: the same bits, where CA_W/U/XD
+ * accumulate the levels above the cached table and the EPT bits are the
+ * permissions of the page holding that table (needed for its A/D updates).
+ *
+ * Guest-physical cache and nested TLB payload: EPT R/W/X at bits 2:0, XU at
+ * bit 3 (accumulated above the cached table, or of the whole translation),
+ * plus:
+ */
 #define NA_DIRTY (1u << 4)   /* nested TLB: EPT D already set on the leaf */
 
 struct sc_slot {
