@@ -909,6 +909,12 @@ static const enum tlb_id l1_for[NKIND][3] = {
 };
 static const unsigned size_shift[3] = { PAGE_SHIFT_4K, PAGE_SHIFT_2M, PAGE_SHIFT_1G };
 
+/* The L1 structure holding entries of this kind and page shift. */
+static inline enum tlb_id l1_id(unsigned kind, unsigned shift)
+{
+	return l1_for[kind][shift == PAGE_SHIFT_4K ? 0 : shift == PAGE_SHIFT_2M ? 1 : 2];
+}
+
 static bool combined_usable(const struct walk *w, const struct tlb_entry *e)
 {
 	const struct mmu_ctx *ctx = w->ctx;
@@ -1001,8 +1007,7 @@ static struct tlb_entry *combined_lookup(struct walk *w, unsigned kind, struct t
 		sc_forget_vpn(m, w->gva >> 12);
 		l1 = fill_l1(w, kind, size_shift[i], e, e->attr & TLB_ATTR_GLOBAL);
 		if (l1) {
-			*owner = m->t[l1_for[kind][tlb_key_shift(l1->key) == PAGE_SHIFT_4K ? 0 :
-						    tlb_key_shift(l1->key) == PAGE_SHIFT_2M ? 1 : 2]];
+			*owner = m->t[l1_id(kind, tlb_key_shift(l1->key))];
 			return l1;
 		}
 		*owner = m->t[id];
@@ -1170,9 +1175,7 @@ static void translate_slow(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gv
 		}
 		l1 = fill_l1(&w, kind, cshift, src, g.global);
 		if (l1) {
-			unsigned s1 = tlb_key_shift(l1->key);
-
-			owner = m->t[l1_for[kind][s1 == PAGE_SHIFT_4K ? 0 : s1 == PAGE_SHIFT_2M ? 1 : 2]];
+			owner = m->t[l1_id(kind, tlb_key_shift(l1->key))];
 			e = l1;
 		}
 		if (e && !(access & ACC_IMPLICIT_SV) && combined_usable(&w, e))
