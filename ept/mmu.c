@@ -84,7 +84,7 @@ struct mmu {
 };
 
 /* ------------------------------------------------------------------------ */
-/* Small helpers                                                            */
+/* Encodings and permission rules                                           */
 /* ------------------------------------------------------------------------ */
 
 static inline unsigned access_kind(unsigned access)

@@ -628,7 +628,7 @@ static void test_fast_ept_walk_agrees(void **state)
 	static const uint64_t mts[] = { 0, 2, 6 };
 	static const uint64_t flags[] = { 0, EPT_A, EPT_A | EPT_D };
 	static const unsigned accs[] = { ACC_READ, ACC_WRITE, ACC_FETCH };
-	unsigned pi, mi, ad, fi, ai, n = 0;
+	unsigned pi, mi, ad, fi, xi, n = 0;
 
 	for (ad = 0; ad < 2; ad++) {
 		struct env_opts o = { .guest_levels = 4, .ept_levels = 4, .ad = ad };
@@ -639,7 +639,7 @@ static void test_fast_ept_walk_agrees(void **state)
 		for (pi = 0; pi < 7; pi++)
 		for (mi = 0; mi < 3; mi++)
 		for (fi = 0; fi < 3; fi++)
-		for (ai = 0; ai < 3; ai++) {
+		for (xi = 0; xi < 3; xi++) {
 			uint64_t raw = (env.ram + DATA_GPA) | perms[pi] | (mts[mi] << EPT_MT_SHIFT) |
 				       flags[fi];
 			struct mmu_result r[2];
@@ -651,10 +651,10 @@ static void test_fast_ept_walk_agrees(void **state)
 
 				assert_ok(ept_set_raw(env.ept, DATA_GPA, 1, raw));
 				if (k)
-					mmu_translate_traced(env.mmu, &env.ctx, DATA_GVA + 0x18, accs[ai],
+					mmu_translate_traced(env.mmu, &env.ctx, DATA_GVA + 0x18, accs[xi],
 							     &r[k], &tr);
 				else
-					r[k] = xlate(&env, DATA_GVA + 0x18, accs[ai]);
+					r[k] = xlate(&env, DATA_GVA + 0x18, accs[xi]);
 				leaf[k] = ept_leaf(&env, DATA_GPA);
 			}
 			assert_int_equal(r[0].status, r[1].status);
