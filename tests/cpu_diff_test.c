@@ -211,6 +211,8 @@ struct form {
 	bool lockable;      /* LOCK allowed when r/m is memory */
 	bool rm_reg_only;   /* r/m must be a register */
 	bool rm_mem_only;   /* r/m must be memory */
+	uint8_t align;      /* alignment the memory operand needs (CMPXCHG16B), or 0 */
+	bool cmpxchg;       /* CMPXCHG*: make "equal" likely */
 	enum kind kind;
 	enum rule rule;
 	enum group group;
@@ -352,7 +354,7 @@ static void build_shifts(void)
 	}
 }
 
-static bool host_has_lzcnt, host_has_tzcnt, host_has_popcnt;
+static bool host_has_lzcnt, host_has_tzcnt, host_has_popcnt, host_has_lahf;
 
 static void build_muldiv_bits(void)
 {
@@ -437,6 +439,7 @@ static void build_moves(void)
 		f = add_form(K_MODRM, R_ALL, s, "cmpxchg r/m%u, r%u", s, s);
 		set_op(f, 2, 0x0f, (uint8_t)(0xb0 + w), 0);
 		f->lockable = true;
+		f->cmpxchg = true;
 		f = add_form(K_MODRM, R_ALL, s, "xadd r/m%u, r%u", s, s);
 		set_op(f, 2, 0x0f, (uint8_t)(0xc0 + w), 0);
 		f->lockable = true;
@@ -469,6 +472,31 @@ static void build_moves(void)
 	f->rm_size = 32;
 	f = add_form(K_NONE, R_ALL, 32, "nop");
 	set_op(f, 1, 0x90, 0, 0);
+	/* SDM CMPXCHG8B/16B: ZF defined, CF, PF, AF, SF, OF unaffected. */
+	f = add_form(K_DIGIT, R_ALL, 32, "cmpxchg8b m64");
+	set_op(f, 2, 0x0f, 0xc7, 0);
+	f->digit = 1;
+	f->rm_mem_only = true;
+	f->lockable = true;
+	f->cmpxchg = true;
+	f = add_form(K_DIGIT, R_ALL, 64, "cmpxchg16b m128");
+	set_op(f, 2, 0x0f, 0xc7, 0);
+	f->digit = 1;
+	f->rm_mem_only = true;
+	f->lockable = true;
+	f->cmpxchg = true;
+	f->align = 16; /* SDM CMPXCHG16B: #GP unless the operand is 16-byte aligned */
+	/* Flag instructions (SDM LAHF/SAHF need CPUID.80000001H:ECX.LAHF-SAHF in 64-bit mode). */
+	static const struct { const char *n; uint8_t op; } fl[] = {
+		{ "cmc", 0xf5 }, { "clc", 0xf8 }, { "stc", 0xf9 }, { "cld", 0xfc }, { "std", 0xfd },
+		{ "lahf", 0x9f }, { "sahf", 0x9e },
+	};
+	for (unsigned i = 0; i < sizeof(fl) / sizeof(fl[0]); i++) {
+		if (fl[i].op >= 0x9e && !host_has_lahf)
+			continue;
+		f = add_form(K_NONE, R_ALL, 32, "%s", fl[i].n);
+		set_op(f, 1, fl[i].op, 0, 0);
+	}
 	static const struct { const char *n; unsigned s; uint8_t op; } conv[] = {
 		{ "cbw", 16, 0x98 }, { "cwde", 32, 0x98 }, { "cdqe", 64, 0x98 },
 		{ "cwd", 16, 0x99 }, { "cdq", 32, 0x99 }, { "cqo", 64, 0x99 },
@@ -667,12 +695,13 @@ static void encode(const struct form *f, struct tcase *c)
 		if (mem && f->kind != K_LEA) {
 			/* Base register: not RSP/R12 (they need a SIB byte), not
 			 * the register operand, and not a register constrain()
-			 * rewrites (CL for counts, RAX/RDX for dividends), so the
+			 * rewrites (CL for counts, RAX/RDX for dividends and
+			 * CMPXCHG's comparand), so the
 			 * address is stable. */
 			do
 				base = (int)rndn(in->rex ? 16 : 8);
 			while ((base & 7) == RSP || (f->count_src == 3 && base == RCX) ||
-			       (f->divide && (base == RAX || base == RDX)));
+			       ((f->divide || f->cmpxchg) && (base == RAX || base == RDX)));
 		}
 		if (f->kind == K_DIGIT)
 			reg = f->digit;
@@ -732,6 +761,8 @@ static void encode(const struct form *f, struct tcase *c)
 			int64_t off = (int64_t)(rnd() % 0xe00) - 0x700;
 			in->mem = true;
 			in->ea = SCRATCH_MID + (uint64_t)off;
+			if (f->align)
+				in->ea &= ~(uint64_t)(f->align - 1);
 			c->in.gpr[base] = in->ea - (uint64_t)disp;
 		} else {
 			int r = pick_reg(in->rex, byte_rm, -1);
@@ -846,6 +877,21 @@ static bool constrain(const struct form *f, struct tcase *c)
 		if (rndn(8) == 0)
 			rm_store(f, c, 0);
 	}
+	if (f->cmpxchg && rndn(2)) {
+		/* Make the comparison succeed half of the time. */
+		if (f->kind == K_DIGIT && f->size == 32) {
+			uint64_t m = mem_get(c, in->ea, 64);
+			c->in.gpr[RAX] = m & 0xffffffff;
+			c->in.gpr[RDX] = m >> 32;
+		} else if (f->kind == K_DIGIT) {
+			c->in.gpr[RAX] = mem_get(c, in->ea, 64);
+			c->in.gpr[RDX] = mem_get(c, in->ea + 8, 64);
+		} else {
+			set_reg_low(&c->in, RAX, f->size, true, rm_value(f, c));
+		}
+	}
+	if (f->kind == K_NONE && rndn(2))
+		c->in.rflags |= FL_DF;
 	if (f->kind == K_STRING) {
 		c->in.gpr[RSI] = SCRATCH_MID + (uint64_t)((int64_t)(rnd() % 0x600) - 0x300);
 		c->in.gpr[RDI] = SCRATCH_MID + (uint64_t)((int64_t)(rnd() % 0x600) - 0x300);
@@ -1187,8 +1233,10 @@ static int setup(void **state)
 		host_has_popcnt = (cc >> 23) & 1;
 	if (__get_cpuid_count(7, 0, &a, &b, &cc, &d))
 		host_has_tzcnt = (b >> 3) & 1; /* BMI1 */
-	if (__get_cpuid(0x80000001, &a, &b, &cc, &d))
+	if (__get_cpuid(0x80000001, &a, &b, &cc, &d)) {
 		host_has_lzcnt = (cc >> 5) & 1; /* LZCNT (ABM) */
+		host_has_lahf = cc & 1;         /* LAHF/SAHF in 64-bit mode */
+	}
 
 	nforms = 0;
 	building = G_ALU;

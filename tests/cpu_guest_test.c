@@ -496,7 +496,8 @@ static void test_cpuid(void **state)
 
 /* translation-facts 3: with no TLB or paging-structure cache (preset
  * "none"), every translation is a full 4-level over 4-level walk of 24
- * references, and each access type is counted once per access. */
+ * references, and each access type is counted once per access; SDM 4.8 for
+ * the accessed and dirty flags the walk leaves behind. */
 static void test_mmu_counts_none(void **state)
 {
 	struct tvm *vm = vm_new("none");
@@ -516,6 +517,13 @@ static void test_mmu_counts_none(void **state)
 	assert_int_equal(st->walk_refs, 24 * st->walks);
 	assert_int_equal(st->refs_hist[24], st->walks);
 	assert_int_equal(st->page_faults, 0);
+	/* SDM 4.8: the walk set A in every entry it used and, for the store,
+	 * D in the PTE only. */
+	for (unsigned level = 4; level >= 1; level--) {
+		uint64_t e = tvm_read64(vm, gpt_entry_gpa(vm->gpt, 0x300000, level));
+		assert_true(e & PTE_A);
+		assert_int_equal(!!(e & PTE_D), level == 1);
+	}
 	tvm_destroy(vm);
 }
 
