@@ -1462,11 +1462,20 @@ static int h_incdec(struct vcpu *v, const struct x86_insn *in)
 	return X86_OK;
 }
 
+/* Undefined or unsupported encodings: #UD. x87 (no FPU: CPUID.01H:EDX.FPU = 0) raises #NM
+ * instead when CR0.EM or CR0.TS is set. */
+static int exec_invalid(struct vcpu *v, const struct x86_insn *in)
+{
+	if (in->op >= 0xd8 && in->op <= 0xdf && !in->vex && (v->cr0 & (CR0_EM | CR0_TS)))
+		return x86_raise(v, EXC_NM, false, 0);
+	return x86_ud(v);
+}
+
 x86_exec_fn exec_select(const struct x86_insn *in)
 {
 	unsigned op = in->op;
 	if (!in->valid)
-		return exec_insn;
+		return exec_invalid;
 	if (in->vex)
 		return exec_bmi1;
 	switch (op) {
@@ -1773,11 +1782,6 @@ int exec_insn(struct vcpu *v, const struct x86_insn *in)
 			return st;
 		reg_set(v, in, 0, 1, a);
 		return X86_OK;
-	case 0xd8 ... 0xdf:
-		/* x87: no FPU (CPUID.01H:EDX.FPU = 0); #NM when CR0.EM or CR0.TS. */
-		if (v->cr0 & (CR0_EM | CR0_TS))
-			return x86_raise(v, EXC_NM, false, 0);
-		return x86_ud(v);
 	case 0xe0 ... 0xe3: { /* LOOPNE, LOOPE, LOOP, JrCXZ */
 		uint64_t am = size_mask(in->asz), cnt = v->gpr[1] & am;
 		bool take;

@@ -376,24 +376,23 @@ static int soft_run(struct vcpu *v, uint64_t max_insns, struct vcpu_exit *exit)
 		if (v->mode != 64)
 			v->next_rip &= v->mode == 32 ? 0xffffffffULL : 0xffffULL;
 		bool single_step = (v->rflags & RF_TF) != 0;
-		if (__builtin_expect(in->valid, 1))
-			st = fn(v, in);
-		else if (in->op >= 0xd8 && in->op <= 0xdf && (v->cr0 & (CR0_EM | CR0_TS)))
-			st = x86_raise(v, EXC_NM, false, 0);
-		else
-			st = x86_ud(v);
+		st = fn(v, in);
 		if (__builtin_expect(st == X86_OK, 1)) {
 			uint64_t rip = v->rip;
 			v->rip = v->next_rip;
+			v->icount++;
+			if (__builtin_expect((v->shadow_left | v->rep_continues | v->exit_after_retire |
+					      single_step) == 0, 1))
+				continue;
 			/* A REP instruction that will run again retires (and counts) once, at its end. */
-			if (__builtin_expect(v->rep_continues, 0))
+			if (v->rep_continues) {
 				v->rep_continues = false;
-			else
-				v->icount++;
+				v->icount--;
+			}
 			if (v->shadow_left)
 				v->shadow_left--;
 			/* RFLAGS.TF at the start of an instruction: a #DB trap after it (SDM 18.3.1.4). */
-			if (__builtin_expect(single_step, 0) && in->op != 0xcd && in->op != 0xcc) {
+			if (single_step && in->op != 0xcd && in->op != 0xcc) {
 				v->dr6 |= 1ULL << 14;  /* BS */
 				x86_raise(v, EXC_DB, false, 0);
 				if (deliver_exception(v) == X86_EXIT) {
@@ -402,7 +401,7 @@ static int soft_run(struct vcpu *v, uint64_t max_insns, struct vcpu_exit *exit)
 					return 0;
 				}
 			}
-			if (__builtin_expect(v->exit_after_retire, 0)) {
+			if (v->exit_after_retire) {
 				v->exit_after_retire = false;
 				exit->rip = rip;
 				return 0;
