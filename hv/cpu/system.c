@@ -251,6 +251,8 @@ int cpu_far_transfer(struct vcpu *v, uint16_t sel, uint64_t off, bool call, unsi
 	uint64_t target = off & ip_mask_for(v, &n);
 	if (long_mode(v) && n.l && !is_canonical(v, target))
 		return x86_gp(v, 0);
+	if ((st = desc_set_accessed(v, where, d)))
+		return st;
 	if (call) {
 		/* Both pushes must fit before anything changes. */
 		uint64_t rsp = v->gpr[4];
@@ -260,8 +262,6 @@ int cpu_far_transfer(struct vcpu *v, uint16_t sel, uint64_t off, bool call, unsi
 			return st;
 		}
 	}
-	if ((st = desc_set_accessed(v, where, d)))
-		return st;
 	set_cs(v, &n, v->cpl);
 	v->next_rip = target;
 	return X86_OK;
