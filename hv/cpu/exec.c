@@ -730,6 +730,30 @@ static const x86_exec_fn alu_handlers[8] = {
 	h_alu_add, h_alu_or, h_alu_adc, h_alu_sbb, h_alu_and, h_alu_sub, h_alu_xor, h_alu_cmp,
 };
 
+/*
+ * Register-register forms of the ALU operations at 32 and 64 bits, the bulk
+ * of compiled code: no ModRM memory path, no byte-register cases.
+ */
+static inline __attribute__((always_inline)) int alu_rr(struct vcpu *v, const struct x86_insn *in,
+							unsigned op, unsigned size)
+{
+	unsigned dst = (in->op & 2) ? in->reg : in->rm, src = (in->op & 2) ? in->rm : in->reg;
+	uint64_t m = size_mask(size);
+	uint64_t r = alu(v, op, size, v->gpr[dst] & m, v->gpr[src] & m);
+	if (op != 7)
+		v->gpr[dst] = r;  /* 32-bit results zero-extend; r is already masked */
+	return X86_OK;
+}
+
+#define ALU_RR_HANDLER(n, name) \
+	static int h_rr32_##name(struct vcpu *v, const struct x86_insn *in) { return alu_rr(v, in, n, 4); } \
+	static int h_rr64_##name(struct vcpu *v, const struct x86_insn *in) { return alu_rr(v, in, n, 8); }
+ALU_HANDLERS(ALU_RR_HANDLER)
+static const x86_exec_fn alu_rr_handlers[2][8] = {
+	{ h_rr32_add, h_rr32_or, h_rr32_adc, h_rr32_sbb, h_rr32_and, h_rr32_sub, h_rr32_xor, h_rr32_cmp },
+	{ h_rr64_add, h_rr64_or, h_rr64_adc, h_rr64_sbb, h_rr64_and, h_rr64_sub, h_rr64_xor, h_rr64_cmp },
+};
+
 /* Shifts and rotates (group 2; SDM Vol. 2B SAL/SAR/SHL/SHR, RCL/RCR/ROL/ROR). */
 static uint64_t shift(struct vcpu *v, unsigned op, unsigned size, uint64_t a, unsigned cnt)
 {
@@ -1481,6 +1505,10 @@ x86_exec_fn exec_select(const struct x86_insn *in)
 	switch (op) {
 	case 0x00 ... 0x05: case 0x08 ... 0x0d: case 0x10 ... 0x15: case 0x18 ... 0x1d:
 	case 0x20 ... 0x25: case 0x28 ... 0x2d: case 0x30 ... 0x35: case 0x38 ... 0x3d:
+		if ((op & 7) == 1 || (op & 7) == 3) {
+			if (in->mod == 3 && in->osz >= 4)
+				return alu_rr_handlers[in->osz == 8][(op >> 3) & 7];
+		}
 		return alu_handlers[(op >> 3) & 7];
 	case 0x50 ... 0x57: return h_push;
 	case 0x58 ... 0x5f: return h_pop;
