@@ -1,9 +1,12 @@
 /*
  * workload.c: the workloads chosen on the command line.
  *
- * Memory workloads (random, seq, stride, chase) run in the kernel over the
- * demand-zero region at REGION_BASE; their checksums depend only on the
- * data, so 4 KiB and 2 MiB pages, QEMU and hv must all give the same value.
+ * Memory workloads (random, seq, stride, chase, memloop) run in the kernel
+ * over the demand-zero region at REGION_BASE; their checksums depend only on
+ * the data, so 4 KiB and 2 MiB pages, QEMU and hv must all give the same
+ * value. compute and memloop are the loops `hv bench` times to measure guest
+ * instructions per second: one in registers, one of loads and stores that
+ * stay inside the TLB.
  * cow runs a ring-3 process that forks; protect maps read-only and
  * no-execute pages and catches the faults. Every workload also checks that
  * it gave back every frame it took.
@@ -141,6 +144,60 @@ static struct outcome run_chase(const struct options *o)
 	struct outcome r = { len == n, mix64(h, len) };
 	if (!r.ok)
 		kprintf("chase: cycle length %lu, expected %lu\n", len, n);
+	return r;
+}
+
+/*
+ * memloop: two loads and a store per iteration over a footprint small enough
+ * to stay TLB-resident (32 KiB, 8 pages, unless footprint= says otherwise),
+ * so after the first lap every access hits the modelled L1 dTLB: the cost
+ * measured is the vCPU's memory path, not page walks. One index trails the
+ * other by half the region, so each iteration reads two different pages.
+ */
+static struct outcome run_memloop(const struct options *o)
+{
+	volatile uint64_t *data = (volatile uint64_t *)REGION_BASE;
+	uint64_t n = o->footprint / 8, added = 0, h = FNV_OFFSET, j = 0, k = n / 2;
+	for (uint64_t i = 0; i < o->iters; i++) {
+		uint64_t x = data[k] ^ i;
+		uint64_t w = data[j];
+		data[j] = w + x;
+		added += x;
+		h = (h ^ w) * 0x100000001b3ULL;
+		if (++j == n)
+			j = 0;
+		if (++k == n)
+			k = 0;
+	}
+	return verify_sum("memloop", data, n, added, h);
+}
+
+/*
+ * compute: integer mixing that lives in registers (xorshift, multiply,
+ * rotate, add): the loop makes no data reference at all, so under hv only
+ * its instruction fetches go through the translation model. The check is
+ * the loop count, kept in a register of its own and compared with the
+ * closed form.
+ */
+static struct outcome run_compute(const struct options *o)
+{
+	uint64_t a = seed_state(o->seed), b = FNV_OFFSET, c = 0, d = 0;
+	kprintf("compute: iters=%lu seed=%lu\n", o->iters, o->seed);
+	for (uint64_t i = 0; i < o->iters; i++) {
+		a ^= a << 13;
+		a ^= a >> 7;
+		a ^= a << 17;
+		b = (b ^ a) * 0x100000001b3ULL;
+		b = (b << 23) | (b >> 41);
+		c += b ^ i;
+		d += i;
+	}
+	uint64_t expect = o->iters ? (o->iters % 2 ? o->iters * ((o->iters - 1) / 2)
+						   : (o->iters / 2) * (o->iters - 1))
+				   : 0;
+	struct outcome r = { d == expect && a != 0, mix64(mix64(b, c), a) };
+	if (!r.ok)
+		kprintf("compute: %lu iterations counted, expected %lu\n", d, expect);
 	return r;
 }
 
@@ -283,14 +340,22 @@ static bool is(const char *a, const char *b)
 
 static bool memory_workload(const char *w)
 {
-	return is(w, "random") || is(w, "seq") || is(w, "stride") || is(w, "chase");
+	return is(w, "random") || is(w, "seq") || is(w, "stride") || is(w, "chase") ||
+	       is(w, "memloop");
 }
 
-static struct outcome run_one(const struct options *o)
+static struct outcome run_one(const struct options *opts)
 {
+	struct options sized = *opts;
+	const struct options *o = &sized;
 	const char *w = o->workload;
 	struct outcome r = { false, 0 };
 	uint64_t before = frames_free();
+
+	/* memloop is about the vCPU, not the TLB: its default footprint fits
+	 * any L1 dTLB. */
+	if (is(w, "memloop") && !o->footprint_given)
+		sized.footprint = 32ULL << 10;
 
 	if (memory_workload(w)) {
 		kprintf("%s: footprint=", w);
@@ -314,6 +379,8 @@ static struct outcome run_one(const struct options *o)
 			r = run_seq(o);
 		else if (is(w, "stride"))
 			r = run_stride(o);
+		else if (is(w, "memloop"))
+			r = run_memloop(o);
 		else
 			r = run_chase(o);
 		uint64_t pages = region_faults();
@@ -324,8 +391,11 @@ static struct outcome run_one(const struct options *o)
 		r = run_cow();
 	} else if (is(w, "protect")) {
 		r = run_protect();
+	} else if (is(w, "compute")) {
+		r = run_compute(o);
 	} else {
-		kprintf("unknown workload '%s' (random seq stride chase cow protect all)\n", w);
+		kprintf("unknown workload '%s' (random seq stride chase cow protect compute "
+			"memloop all)\n", w);
 		return r;
 	}
 	uint64_t after = frames_free();
