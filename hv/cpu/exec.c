@@ -875,7 +875,7 @@ static int exec_grp3(struct vcpu *v, const struct x86_insn *in)
 	}
 	if ((st = rm_read(v, in, size, &a)))
 		return st;
-	uint64_t *ax = &v->gpr[0], *dx = &v->gpr[2];
+	uint64_t *ax = &v->gpr[0];
 	bool ovf;
 	switch (r) {
 	case 4: case 5: { /* MUL, IMUL (one operand) */
@@ -937,7 +937,6 @@ static int exec_grp3(struct vcpu *v, const struct x86_insn *in)
 			reg_set(v, in, 0, size, q);
 			reg_set(v, in, 2, size, rem);
 		}
-		(void)dx;
 		return X86_OK;
 	}
 	}
@@ -1903,8 +1902,8 @@ int exec_insn(struct vcpu *v, const struct x86_insn *in)
 	case OP_MAP0F | 0x90 ... OP_MAP0F | 0x9f:
 		return rm_write(v, in, 1, cond_eval(v, op & 15));
 	case OP_MAP0F | 0xa3: case OP_MAP0F | 0xab: case OP_MAP0F | 0xb3: case OP_MAP0F | 0xbb: {
-		static const uint8_t btop[4] = { 0, 1, 2, 3 };
-		return exec_bt(v, in, btop[((op & 0xff) >> 3) & 3], reg_get(v, in, in->reg, osz), false);
+		/* A3 BT, AB BTS, B3 BTR, BB BTC: bits 4:3 of the opcode */
+		return exec_bt(v, in, ((op & 0xff) >> 3) & 3, reg_get(v, in, in->reg, osz), false);
 	}
 	case OP_MAP0F | 0xba:
 		return exec_bt(v, in, (in->reg & 7) - 4, in->imm & 0xff, true);

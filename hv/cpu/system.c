@@ -423,8 +423,6 @@ int cpu_iret(struct vcpu *v, unsigned osz)
 	if (pop_ss) {
 		v->seg[SEG_SS] = ss;
 		v->gpr[4] = v->mode == 64 || ss.db ? nsp : (v->gpr[4] & ~0xffffULL) | (nsp & 0xffff);
-		if (!ss.db && v->mode != 64 && !(long_mode(v)))
-			(void)0;
 	} else {
 		v->gpr[4] = (sp & ~m) | ((sp + 3 * osz) & m);
 	}
@@ -771,7 +769,7 @@ static int wrmsr(struct vcpu *v, uint32_t msr, uint64_t val)
  * CPUID: the feature set this interpreter implements, nothing more
  * (docs/softcpu.md lists it). Vendor "hvSoftCPU-64".
  */
-void cpu_cpuid(struct vcpu *v, uint32_t leaf, uint32_t sub, uint32_t out[4])
+void cpu_cpuid(uint32_t leaf, uint32_t sub, uint32_t out[4])
 {
 	static const char vendor[12] = "hvSoftCPU-64";
 	memset(out, 0, 16);
@@ -818,7 +816,6 @@ void cpu_cpuid(struct vcpu *v, uint32_t leaf, uint32_t sub, uint32_t out[4])
 	default:
 		break;
 	}
-	(void)v;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1018,16 +1015,14 @@ int exec_system(struct vcpu *v, const struct x86_insn *in)
 	case OP_MAP0F | 0xa0: case OP_MAP0F | 0xa8:
 		return stack_push(v, in->osz, v->seg[op == (OP_MAP0F | 0xa0) ? SEG_FS : SEG_GS].selector);
 	case OP_MAP0F | 0xa1: case OP_MAP0F | 0xa9: {
-		uint64_t old = v->gpr[4], base;
+		uint64_t old = v->gpr[4];
 		unsigned sr = op == (OP_MAP0F | 0xa1) ? SEG_FS : SEG_GS;
 		if ((st = stack_pop(v, in->osz, &a)))
 			return st;
-		base = v->seg[sr].base;
 		if ((st = cpu_load_seg(v, sr, (uint16_t)a))) {
 			v->gpr[4] = old;
 			return st;
 		}
-		(void)base;
 		return X86_OK;
 	}
 	case OP_MAP0F | 0xb2: case OP_MAP0F | 0xb4: case OP_MAP0F | 0xb5: { /* LSS/LFS/LGS */
@@ -1319,7 +1314,7 @@ lmsw:
 		return X86_OK;
 	case OP_MAP0F | 0xa2: { /* CPUID */
 		uint32_t out[4];
-		cpu_cpuid(v, (uint32_t)v->gpr[0], (uint32_t)v->gpr[1], out);
+		cpu_cpuid((uint32_t)v->gpr[0], (uint32_t)v->gpr[1], out);
 		v->gpr[0] = out[0];
 		v->gpr[3] = out[1];
 		v->gpr[1] = out[2];

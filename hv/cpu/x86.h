@@ -247,7 +247,7 @@ int cpu_far_transfer(struct vcpu *v, uint16_t sel, uint64_t off, bool call, unsi
 int cpu_far_return(struct vcpu *v, unsigned osz, uint16_t pop_bytes);
 int cpu_iret(struct vcpu *v, unsigned osz);
 int cpu_io(struct vcpu *v, const struct x86_insn *in);
-void cpu_cpuid(struct vcpu *v, uint32_t leaf, uint32_t sub, uint32_t out[4]);
+void cpu_cpuid(uint32_t leaf, uint32_t sub, uint32_t out[4]);
 void seg_from_desc(struct vcpu_segment *s, uint16_t sel, uint64_t desc);
 
 /* exec.c: the general-purpose instruction set */
