@@ -209,7 +209,6 @@ struct form {
 	bool divide, signed_div;
 	bool bt_mem_reg;    /* BT* r/m, reg: the bit offset may leave the operand */
 	bool lockable;      /* LOCK allowed when r/m is memory */
-	bool rm_reg_only;   /* r/m must be a register */
 	bool rm_mem_only;   /* r/m must be memory */
 	uint8_t align;      /* alignment the memory operand needs (CMPXCHG16B), or 0 */
 	bool cmpxchg;       /* CMPXCHG*: make "equal" likely */
@@ -581,7 +580,11 @@ static uint64_t rand_value(void)
 	case 1: return (uint64_t)0 - rndn(4);
 	case 2: return top - rndn(3);
 	case 3: return top + rndn(3);
-	case 4: return (top << 1) - 1 - rndn(2) + (rnd() & ~((top << 1) - 1) & -(uint64_t)(b < 64));
+	case 4: {
+		/* all ones (or all ones - 1) at size b, random bits above */
+		uint64_t ones = b == 64 ? ~0ULL : (top << 1) - 1;
+		return (rnd() & ~ones) | (ones - rndn(2));
+	}
 	case 5: return rnd() & 0xff;
 	default: return rnd();
 	}
@@ -658,7 +661,7 @@ static void encode(const struct form *f, struct tcase *c)
 	if (has_modrm) {
 		if (f->kind == K_LEA || f->rm_mem_only)
 			mem = true;
-		else if (!f->rm_reg_only)
+		else
 			mem = rndn(3) == 0;
 	}
 	bool lock = mem && f->lockable && rndn(2) == 0;
@@ -696,8 +699,7 @@ static void encode(const struct form *f, struct tcase *c)
 			/* Base register: not RSP/R12 (they need a SIB byte), not
 			 * the register operand, and not a register constrain()
 			 * rewrites (CL for counts, RAX/RDX for dividends and
-			 * CMPXCHG's comparand), so the
-			 * address is stable. */
+			 * CMPXCHG's comparand), so the address is stable. */
 			do
 				base = (int)rndn(in->rex ? 16 : 8);
 			while ((base & 7) == RSP || (f->count_src == 3 && base == RCX) ||
