@@ -16,17 +16,41 @@
  *               the model's overhead over the memory traffic it describes.
  *   skylake-random  the same addresses with the Skylake preset: what a
  *               realistic configuration costs.
+ *
+ * vCPU benchmarks (guest instructions per second with the full model on):
+ *   vcpu-compute  guest/guest.elf `workload=compute`: integer mixing in
+ *               registers, so only instruction fetches are translated.
+ *   vcpu-memloop  `workload=memloop`: two loads and a store per iteration
+ *               over 8 pages that stay in the L1 dTLB.
+ * Each boots the guest in this process on the software vCPU, as `hv run`
+ * does with its defaults (Skylake TLB and paging-structure caches, 4-level
+ * EPT with 4K pages, eager RAM) but with 128 MiB so that the guest prints
+ * what it prints under QEMU with -m 128M. Two runs, iters=N and iters=2N:
+ * the differences of retired instructions and of vm_run's wall time are the
+ * loop's alone, boot and checks cancel out. When QEMU is installed the same
+ * guest runs under TCG too and the ratio hv/QEMU is printed; see
+ * run_vcpu_loop() for how its instructions are counted.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "hv/cli.h"
 #include "hv/scene.h"
+#include "hv/vm.h"
 
 struct bench_params {
 	bool quick;
+	const char *guest;   /* guest kernel for the vCPU benchmarks (NULL: not found) */
+	const char *qemu;    /* QEMU program to compare with */
+	const char *qemu_skip;  /* why QEMU is not run (NULL: it is) */
 };
 
 /*
@@ -46,6 +70,13 @@ struct bench_result {
 	enum { TARGET_NONE, TARGET_MIN_RATE, TARGET_MAX_RATIO } target_kind;
 	double target;
 	char note[160];
+	/* Another emulator doing the same kind of op: cmp_ops ops in
+	 * cmp_seconds (cmp_name NULL: no comparison in this benchmark; cmp_ops
+	 * 0: none this time, cmp_skip says why). */
+	const char *cmp_name;
+	uint64_t cmp_ops;
+	double cmp_seconds;
+	char cmp_skip[160];
 };
 
 struct bench {
@@ -251,10 +282,416 @@ static int bench_skylake_random(const struct bench_params *bp, struct bench_resu
 	return bench_walks(bp, out, err, errlen, "skylake", false);
 }
 
+/*
+ * vCPU benchmarks.
+ *
+ * Guest RAM as QEMU's -m 128M, so that both print "127 MiB of RAM" and their
+ * outputs can be compared byte for byte.
+ */
+#define BENCH_GUEST_MEM (128ULL << 20)
+#define QEMU_TIMEOUT_SECONDS 300
+
+/* One boot of the guest kernel, under hv or under QEMU. */
+struct guest_run {
+	uint64_t insns;   /* instructions retired (hv only) */
+	double seconds;   /* hv: vm_run alone; QEMU: the whole process */
+	int status;       /* exit status: 1 when the guest wrote 0 to isa-debug-exit */
+	char *out;        /* serial output, malloc'd, NUL-terminated */
+};
+
+static void guest_run_free(struct guest_run *gr)
+{
+	free(gr->out);
+	gr->out = NULL;
+}
+
+/* Did the guest stop by itself and report success? */
+static bool guest_ok(const struct guest_run *gr, const char *workload)
+{
+	char want[64];
+	const char *last;
+	size_t len;
+
+	if (gr->status != 1 || gr->out == NULL)
+		return false;
+	len = strlen(gr->out);
+	while (len > 0 && gr->out[len - 1] == '\n')
+		len--;
+	last = gr->out + len;
+	while (last > gr->out && last[-1] != '\n')
+		last--;
+	snprintf(want, sizeof(want), "RESULT %s ok ", workload);
+	return strncmp(last, want, strlen(want)) == 0;
+}
+
+/* The last line of the guest's output, for a diagnostic. */
+static void last_line(const struct guest_run *gr, char *buf, size_t len)
+{
+	const char *o = gr->out ? gr->out : "", *end = o + strlen(o), *start;
+
+	while (end > o && end[-1] == '\n')
+		end--;
+	start = end;
+	while (start > o && start[-1] != '\n')
+		start--;
+	snprintf(buf, len, "%.*s", (int)(end - start), start);
+}
+
+static int hv_guest_run(const char *guest, const char *append, struct guest_run *gr,
+			char *err, size_t errlen)
+{
+	struct vm_config cfg = {
+		.mem_size = BENCH_GUEST_MEM,
+		.ept_levels = 4,
+		.ept_page_shift = PAGE_SHIFT_4K,
+		.policy = MEM_EAGER,
+		.ops = &vcpu_soft_ops,
+		.serial_in_fd = -1,
+	};
+	struct vcpu_stats vs;
+	struct vm *vm;
+	size_t outlen = 0;
+	FILE *serial;
+	double t0;
+	int rc;
+
+	memset(gr, 0, sizeof(*gr));
+	rc = cli_mmu_config(NULL, NULL, &cfg.mmu, err, errlen);
+	if (rc)
+		return rc;
+	serial = open_memstream(&gr->out, &outlen);
+	if (serial == NULL) {
+		snprintf(err, errlen, "open_memstream: %s", strerror(errno));
+		return -errno;
+	}
+	cfg.serial_out = serial;
+	rc = vm_create(&cfg, &vm, err, errlen);
+	if (rc)
+		goto out_serial;
+	rc = vm_load(vm, guest, append, err, errlen);
+	if (rc)
+		goto out_vm;
+	t0 = now_seconds();
+	rc = vm_run(vm);
+	gr->seconds = now_seconds() - t0;
+	if (rc) {
+		snprintf(err, errlen, "hv failed: %s", vm->stop.msg);
+		goto out_vm;
+	}
+	vm->ops->get_stats(vm->vcpu, &vs);
+	gr->insns = vs.instructions;
+	gr->status = vm->stop.status;
+out_vm:
+	vm_destroy(vm);
+out_serial:
+	fclose(serial);  /* sets gr->out to the finished buffer */
+	if (rc)
+		guest_run_free(gr);
+	return rc;
+}
+
+extern char **environ;
+
+/* Wait for the child, killing it after QEMU_TIMEOUT_SECONDS. Polls every
+ * millisecond, which is also the resolution of the timing. */
+static int wait_child(pid_t pid, int *wstatus)
+{
+	const struct timespec ms = { 0, 1000000 };
+	double deadline = now_seconds() + QEMU_TIMEOUT_SECONDS;
+
+	for (;;) {
+		pid_t r = waitpid(pid, wstatus, WNOHANG);
+
+		if (r == pid)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return -errno;
+		if (now_seconds() > deadline) {
+			kill(pid, SIGKILL);
+			waitpid(pid, wstatus, 0);
+			return -ETIMEDOUT;
+		}
+		nanosleep(&ms, NULL);
+	}
+}
+
+/* Read a whole (temporary) file into a NUL-terminated buffer. */
+static char *slurp(FILE *f)
+{
+	size_t cap = 4096, len = 0, n;
+	char *buf = malloc(cap);
+
+	if (buf == NULL)
+		return NULL;
+	rewind(f);
+	while ((n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+		len += n;
+		if (cap - len - 1 == 0) {
+			char *bigger = realloc(buf, cap * 2);
+
+			if (bigger == NULL) {
+				free(buf);
+				return NULL;
+			}
+			buf = bigger;
+			cap *= 2;
+		}
+	}
+	buf[len] = '\0';
+	return buf;
+}
+
+/* The guest under QEMU TCG, with the command line tests/guest_qemu_test.sh
+ * uses; the time is the whole process, startup included. */
+static int qemu_guest_run(const char *qemu, const char *guest, const char *append,
+			  struct guest_run *gr, char *err, size_t errlen)
+{
+	char *argv[] = {
+		(char *)qemu, "-accel", "tcg", "-M", "q35", "-cpu", "max", "-m", "128M",
+		"-kernel", (char *)guest, "-append", (char *)append,
+		"-device", "isa-debug-exit,iobase=0xf4,iosize=4", "-display", "none",
+		"-serial", "stdio", "-monitor", "none", "-no-reboot", "-nodefaults", NULL,
+	};
+	posix_spawn_file_actions_t fa;
+	FILE *out;
+	pid_t pid;
+	double t0;
+	int rc, ws;
+
+	memset(gr, 0, sizeof(*gr));
+	out = tmpfile();
+	if (out == NULL) {
+		snprintf(err, errlen, "tmpfile: %s", strerror(errno));
+		return -errno;
+	}
+	rc = -posix_spawn_file_actions_init(&fa);
+	if (rc)
+		goto out_file;
+	rc = -posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	if (!rc)
+		rc = -posix_spawn_file_actions_adddup2(&fa, fileno(out), 1);
+	if (!rc)
+		rc = -posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	if (rc) {
+		snprintf(err, errlen, "posix_spawn_file_actions: %s", strerror(-rc));
+		goto out_fa;
+	}
+	t0 = now_seconds();
+	rc = -posix_spawnp(&pid, qemu, &fa, NULL, argv, environ);
+	if (rc) {
+		snprintf(err, errlen, "cannot start %s: %s", qemu, strerror(-rc));
+		goto out_fa;
+	}
+	rc = wait_child(pid, &ws);
+	gr->seconds = now_seconds() - t0;
+	if (rc) {
+		snprintf(err, errlen, "%s: %s", qemu, rc == -ETIMEDOUT ? "timed out, killed"
+								: strerror(-rc));
+		goto out_fa;
+	}
+	gr->status = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
+	gr->out = slurp(out);
+	if (gr->out == NULL) {
+		snprintf(err, errlen, "out of memory");
+		rc = -ENOMEM;
+	}
+out_fa:
+	posix_spawn_file_actions_destroy(&fa);
+out_file:
+	fclose(out);
+	return rc;
+}
+
+/* Is prog an executable file, found directly (it has a slash) or on PATH? */
+static bool on_path(const char *prog)
+{
+	const char *path = getenv("PATH");
+	char buf[4096];
+
+	if (strchr(prog, '/'))
+		return access(prog, X_OK) == 0;
+	if (path == NULL)
+		path = "/usr/bin:/bin";
+	while (*path) {
+		size_t n = strcspn(path, ":");
+
+		if (n > 0 && (size_t)snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, path, prog) <
+			     sizeof(buf) && access(buf, X_OK) == 0)
+			return true;
+		path += n + (path[n] == ':');
+	}
+	return false;
+}
+
+/*
+ * One guest loop: hv runs iters=N and 2N, QEMU qemu_iters=M and 2M. --quick
+ * divides N by 20 and M by 4 (QEMU's difference must stay well above its
+ * startup jitter); M stays a multiple of N.
+ */
+struct vcpu_loop {
+	const char *workload;
+	uint64_t iters;
+	uint64_t qemu_iters;
+};
+
+/*
+ * A pair of runs at iters=n and iters=2n, each repeated reps times keeping
+ * the shortest time: on a shared machine the minimum is the run least
+ * disturbed by others (hv's instruction count is the same every time).
+ */
+static int run_pair(bool qemu, const struct bench_params *bp, const char *workload, uint64_t n,
+		    int reps, struct guest_run gr[2], char *err, size_t errlen)
+{
+	for (int k = 0; k < 2; k++) {
+		char append[128];
+
+		snprintf(append, sizeof(append), "workload=%s iters=%" PRIu64, workload, n * (k + 1));
+		for (int rep = 0; rep < reps; rep++) {
+			struct guest_run g;
+			int rc = qemu ? qemu_guest_run(bp->qemu, bp->guest, append, &g, err, errlen)
+				      : hv_guest_run(bp->guest, append, &g, err, errlen);
+
+			if (rc == 0 && !guest_ok(&g, workload)) {
+				char line[120];
+
+				last_line(&g, line, sizeof(line));
+				snprintf(err, errlen, "%s: `%s` exited with status %d, last line '%s'",
+					 qemu ? bp->qemu : "hv", append, g.status, line);
+				guest_run_free(&g);
+				rc = -EPROTO;
+			}
+			if (rc) {
+				if (k == 1 || rep > 0)
+					guest_run_free(&gr[0]);
+				if (k == 1 && rep > 0)
+					guest_run_free(&gr[1]);
+				return rc;
+			}
+			if (rep == 0) {
+				gr[k] = g;
+			} else {
+				if (g.seconds < gr[k].seconds)
+					gr[k].seconds = g.seconds;
+				guest_run_free(&g);
+			}
+		}
+	}
+	return 0;
+}
+
+/*
+ * QEMU's side. QEMU does not count instructions, but the guest executes the
+ * same ones on both: the loop is exactly linear in iters (checked: hv's
+ * instruction difference is a whole multiple of N), so a QEMU run of
+ * iters=M and 2M executes M/N times hv's difference. QEMU runs the loop 30
+ * to 100 times faster than hv does, so it gets more iterations than hv
+ * (qemu_iters) or its difference would drown in its startup time. First,
+ * one QEMU boot with hv's own iters=N line must print exactly what hv
+ * printed: the same guest, the same work.
+ */
+static void run_qemu_side(const struct bench_params *bp, const struct vcpu_loop *l, uint64_t n,
+			  uint64_t qn, const struct guest_run *hv, struct bench_result *out)
+{
+	struct guest_run check, gr[2];
+	char err[256] = "", append[64];
+	uint64_t dinsn = hv[1].insns - hv[0].insns;
+
+	out->cmp_name = "QEMU TCG";
+	if (bp->qemu_skip != NULL) {
+		snprintf(out->cmp_skip, sizeof(out->cmp_skip), "skipped: %s", bp->qemu_skip);
+		return;
+	}
+	if (dinsn % n != 0) {
+		snprintf(out->cmp_skip, sizeof(out->cmp_skip), "skipped: the loop's instruction "
+			 "count is not linear in iters (%" PRIu64 " for %" PRIu64 " iterations)",
+			 dinsn, n);
+		return;
+	}
+	snprintf(append, sizeof(append), "workload=%s iters=%" PRIu64, l->workload, n);
+	if (qemu_guest_run(bp->qemu, bp->guest, append, &check, err, sizeof(err)) != 0) {
+		snprintf(out->cmp_skip, sizeof(out->cmp_skip), "failed: %s", err);
+		return;
+	}
+	if (check.status != 1 || strcmp(check.out, hv[0].out) != 0) {
+		snprintf(out->cmp_skip, sizeof(out->cmp_skip), "failed: the guest printed "
+			 "something else under QEMU (status %d) than under hv", check.status);
+		guest_run_free(&check);
+		return;
+	}
+	guest_run_free(&check);
+	if (run_pair(true, bp, l->workload, qn, bp->quick ? 1 : 3, gr, err, sizeof(err)) != 0) {
+		snprintf(out->cmp_skip, sizeof(out->cmp_skip), "failed: %s", err);
+		return;
+	}
+	out->cmp_ops = dinsn / n * qn;
+	out->cmp_seconds = gr[1].seconds - gr[0].seconds;
+	if (out->cmp_seconds <= 0) {
+		snprintf(out->cmp_skip, sizeof(out->cmp_skip), "failed: iters=%" PRIu64 " took no "
+			 "longer than iters=%" PRIu64 " (startup noise)", 2 * qn, qn);
+		out->cmp_ops = 0;
+	}
+	guest_run_free(&gr[0]);
+	guest_run_free(&gr[1]);
+}
+
+static int run_vcpu_loop(const struct bench_params *bp, const struct vcpu_loop *l,
+			 struct bench_result *out, char *err, size_t errlen)
+{
+	uint64_t n = bp->quick ? l->iters / 20 : l->iters;
+	uint64_t qn = bp->quick ? l->qemu_iters / 4 : l->qemu_iters;
+	struct guest_run hv[2];
+	int rc;
+
+	if (bp->guest == NULL) {
+		snprintf(err, errlen, "guest/guest.elf not found (build it with make, or give "
+				      "--guest FILE)");
+		return -ENOENT;
+	}
+	rc = run_pair(false, bp, l->workload, n, bp->quick ? 1 : 2, hv, err, errlen);
+	if (rc)
+		return rc;
+	out->ops = hv[1].insns - hv[0].insns;
+	out->seconds = hv[1].seconds - hv[0].seconds;
+	out->unit = "instruction";
+	out->target_kind = TARGET_MIN_RATE;
+	out->target = 100e6;
+	snprintf(out->note, sizeof(out->note), "workload=%s iters=%" PRIu64 " and %" PRIu64
+		 ": +%" PRIu64 " instructions (%.2f per iteration) in +%.3f s",
+		 l->workload, n, 2 * n, out->ops, (double)out->ops / (double)n, out->seconds);
+	if (out->seconds <= 0 || hv[1].insns <= hv[0].insns) {
+		snprintf(err, errlen, "iters=%" PRIu64 " was not slower than iters=%" PRIu64, 2 * n,
+			 n);
+		rc = -EPROTO;
+	} else {
+		run_qemu_side(bp, l, n, qn, hv, out);
+	}
+	guest_run_free(&hv[0]);
+	guest_run_free(&hv[1]);
+	return rc;
+}
+
+static int bench_vcpu_compute(const struct bench_params *bp, struct bench_result *out,
+			      char *err, size_t errlen)
+{
+	static const struct vcpu_loop l = { "compute", 3000000, 240000000 };
+
+	return run_vcpu_loop(bp, &l, out, err, errlen);
+}
+
+static int bench_vcpu_memloop(const struct bench_params *bp, struct bench_result *out,
+			      char *err, size_t errlen)
+{
+	static const struct vcpu_loop l = { "memloop", 2000000, 200000000 };
+
+	return run_vcpu_loop(bp, &l, out, err, errlen);
+}
+
 static const struct bench benches[] = {
 	{ "tlb-hit", "translations that hit the L1 dTLB", bench_tlb_hit },
 	{ "full-walk", "24-reference walks, no caches, vs a plain loop", bench_full_walk },
 	{ "skylake-random", "random pages over 1 GiB, Skylake caches", bench_skylake_random },
+	{ "vcpu-compute", "guest ALU loop on the soft vCPU, full model, vs QEMU", bench_vcpu_compute },
+	{ "vcpu-memloop", "guest load/store loop, TLB-resident, vs QEMU", bench_vcpu_memloop },
 };
 
 #define NBENCHES (sizeof(benches) / sizeof(benches[0]))
@@ -262,17 +699,24 @@ static const struct bench benches[] = {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: hv bench [--quick] [--json] [NAME...]\n"
+		"usage: hv bench [--quick] [--json] [--guest FILE] [--qemu PROG|--no-qemu]\n"
+		"                [NAME...]\n"
 		"\n"
-		"Measure how fast the translation model runs. Each benchmark prints\n"
-		"operations per second, nanoseconds per operation and, where there is one,\n"
-		"the ratio to a plain loop doing the same memory references without the\n"
-		"model. Targets: >= 100 M translations/s on the hit path; full walks\n"
-		"within 2x of the plain loop.\n"
+		"Measure how fast the translation model and the software vCPU run. Each\n"
+		"benchmark prints operations per second, nanoseconds per operation and,\n"
+		"where there is one, a comparison: for full walks a plain loop doing the\n"
+		"same memory references without the model, for the vCPU loops the same\n"
+		"guest loop under QEMU TCG (when QEMU is installed). Targets: >= 100 M\n"
+		"translations/s on the hit path; full walks within 2x of the plain loop;\n"
+		">= 100 M guest instructions/s with the full model on.\n"
 		"\n"
 		"options:\n"
 		"  --quick      about 20 times fewer operations (CI smoke run)\n"
 		"  --json       one JSON object on stdout (keys: docs/json.md)\n"
+		"  --guest FILE the guest kernel for the vCPU loops (default\n"
+		"               guest/guest.elf here or beside the hv binary's folder)\n"
+		"  --qemu PROG  the QEMU to compare with (default qemu-system-x86_64)\n"
+		"  --no-qemu    no QEMU comparison\n"
 		"  NAME...      run only these benchmarks\n"
 		"\n"
 		"benchmarks:\n");
@@ -283,17 +727,43 @@ static void usage(FILE *f)
 		"examples:\n"
 		"  hv bench                 all benchmarks\n"
 		"  hv bench --quick --json  a fast smoke run, machine-readable\n"
-		"  hv bench full-walk       only the walk-versus-plain-loop comparison\n");
+		"  hv bench full-walk       only the walk-versus-plain-loop comparison\n"
+		"  hv bench vcpu-compute vcpu-memloop   guest instructions/s, hv and QEMU\n");
 }
 
-enum { OPT_QUICK = 1, OPT_JSON, OPT_HELP };
+enum { OPT_QUICK = 1, OPT_JSON, OPT_HELP, OPT_GUEST, OPT_QEMU, OPT_NO_QEMU };
 
 static const struct option longopts[] = {
 	{ "quick", no_argument, NULL, OPT_QUICK },
 	{ "json",  no_argument, NULL, OPT_JSON },
+	{ "guest", required_argument, NULL, OPT_GUEST },
+	{ "qemu",  required_argument, NULL, OPT_QEMU },
+	{ "no-qemu", no_argument, NULL, OPT_NO_QEMU },
 	{ "help",  no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
+
+/* guest/guest.elf in the current folder (the build tree, as `make bench`
+ * runs), else in the build tree the running hv belongs to (hv/hv ->
+ * ../guest/guest.elf). NULL when neither exists. */
+static const char *find_guest(void)
+{
+	static char buf[4096];
+	ssize_t n;
+	char *slash;
+
+	if (access("guest/guest.elf", R_OK) == 0)
+		return "guest/guest.elf";
+	n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return NULL;
+	buf[n] = '\0';
+	slash = strrchr(buf, '/');
+	if (slash == NULL || (size_t)(slash - buf) + sizeof("/../guest/guest.elf") > sizeof(buf))
+		return NULL;
+	strcpy(slash, "/../guest/guest.elf");
+	return access(buf, R_OK) == 0 ? buf : NULL;
+}
 
 static bool target_met(const struct bench_result *r)
 {
@@ -319,6 +789,15 @@ static void print_text(const struct bench *b, const struct bench_result *r)
 		printf("  (target >= %.0f M/s: %s)", r->target / 1e6, target_met(r) ? "met" : "MISSED");
 	else if (r->target_kind == TARGET_MAX_RATIO)
 		printf("  (target <= %.1fx: %s)", r->target, target_met(r) ? "met" : "MISSED");
+	if (r->cmp_name != NULL && r->cmp_ops > 0) {
+		double cmp_rate = (double)r->cmp_ops / r->cmp_seconds;
+
+		printf("\n%-15s %s: %.0f M %s/s, %.2f ns each; hv/QEMU %.3fx (hv %.0fx slower)",
+		       "", r->cmp_name, cmp_rate / 1e6, r->unit,
+		       1e9 * r->cmp_seconds / (double)r->cmp_ops, rate / cmp_rate, cmp_rate / rate);
+	} else if (r->cmp_name != NULL) {
+		printf("\n%-15s %s: %s", "", r->cmp_name, r->cmp_skip);
+	}
 	printf("\n%-15s %s\n", "", r->note);
 }
 
@@ -336,6 +815,15 @@ static void print_json(struct json *j, const struct bench *b, const struct bench
 		json_f64(j, "plain_ns_per_op", 1e9 * r->base_seconds / (double)r->ops);
 		json_f64(j, "ratio_to_plain", r->seconds / r->base_seconds);
 	}
+	if (r->cmp_name != NULL && r->cmp_ops > 0) {
+		json_u64(j, "qemu_ops", r->cmp_ops);
+		json_f64(j, "qemu_seconds", r->cmp_seconds);
+		json_f64(j, "qemu_ops_per_second", (double)r->cmp_ops / r->cmp_seconds);
+		json_f64(j, "ratio_to_qemu", ((double)r->ops / r->seconds) /
+					     ((double)r->cmp_ops / r->cmp_seconds));
+	} else if (r->cmp_name != NULL) {
+		json_str(j, "qemu_skipped", r->cmp_skip);
+	}
 	if (r->target_kind != TARGET_NONE) {
 		json_str(j, "target", r->target_kind == TARGET_MIN_RATE ? "min_ops_per_second"
 									: "max_ratio_to_plain");
@@ -348,7 +836,9 @@ static void print_json(struct json *j, const struct bench *b, const struct bench
 
 int cmd_bench(int argc, char **argv)
 {
-	struct bench_params bp = { .quick = false };
+	struct bench_params bp = { .quick = false, .qemu = "qemu-system-x86_64" };
+	bool no_qemu = false;
+	static char qemu_missing[256];
 	bool json = false, selected[NBENCHES], any = false;
 	struct json j;
 	int opt, status = 0, failed = 0;
@@ -358,11 +848,25 @@ int cmd_bench(int argc, char **argv)
 		switch (opt) {
 		case OPT_QUICK: bp.quick = true; break;
 		case OPT_JSON: json = true; break;
+		case OPT_GUEST: bp.guest = optarg; break;
+		case OPT_QEMU: bp.qemu = optarg; break;
+		case OPT_NO_QEMU: no_qemu = true; break;
 		case OPT_HELP: usage(stdout); return 0;
 		}
 	}
 	if (status)
 		return status;
+	if (bp.guest == NULL)
+		bp.guest = find_guest();
+	else if (access(bp.guest, R_OK) != 0)
+		return cli_usage_error("bench", "--guest %s: %s", bp.guest, strerror(errno));
+	if (no_qemu) {
+		bp.qemu_skip = "--no-qemu";
+	} else if (!on_path(bp.qemu)) {
+		snprintf(qemu_missing, sizeof(qemu_missing), "%s not found%s", bp.qemu,
+			 strchr(bp.qemu, '/') ? "" : " on PATH");
+		bp.qemu_skip = qemu_missing;
+	}
 	memset(selected, 0, sizeof(selected));
 	for (int i = optind; i < argc; i++) {
 		size_t k;
@@ -382,7 +886,7 @@ int cmd_bench(int argc, char **argv)
 		json_bool(&j, "quick", bp.quick);
 		json_obj_begin(&j, "benchmarks");
 	} else {
-		printf("hv bench%s: translation model speed\n\n", bp.quick ? " --quick" : "");
+		printf("hv bench%s: translation model and vCPU speed\n\n", bp.quick ? " --quick" : "");
 	}
 	for (size_t i = 0; i < NBENCHES; i++) {
 		struct bench_result r;
