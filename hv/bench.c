@@ -673,7 +673,7 @@ static int run_vcpu_loop(const struct bench_params *bp, const struct vcpu_loop *
 static int bench_vcpu_compute(const struct bench_params *bp, struct bench_result *out,
 			      char *err, size_t errlen)
 {
-	static const struct vcpu_loop l = { "compute", 3000000, 240000000 };
+	static const struct vcpu_loop l = { "compute", 3000000, 600000000 };
 
 	return run_vcpu_loop(bp, &l, out, err, errlen);
 }
