@@ -830,9 +830,12 @@ static int io_allowed(struct vcpu *v, uint16_t port, unsigned size)
 	int st;
 	if (!(v->cr0 & CR0_PE) || v->cpl <= iopl)
 		return X86_OK;
-	if ((st = tss_read(v, 102, 2, &base)))
+	/* A TSS too short for the bitmap base, or a bitmap that does not cover the
+	 * port, denies the access: #GP(0), not #TS. */
+	if (v->tr.limit < 103)
 		return x86_gp(v, 0);
-	v->exc_pending = false;
+	if ((st = tss_read(v, 102, 2, &base)))
+		return st;
 	if (base + port / 8 + 1 > v->tr.limit)
 		return x86_gp(v, 0);
 	if ((st = tss_read(v, base + port / 8, 2, &bits)))
