@@ -783,7 +783,7 @@ void cpu_cpuid(uint32_t leaf, uint32_t sub, uint32_t out[4])
 	case 1:
 		out[0] = 0x000806c1;  /* family 6: a plausible signature, not a real part */
 		out[1] = 0;           /* APIC id 0, no CLFLUSH line size */
-		out[2] = (1u << 13) | (1u << 23) | (1u << 31); /* CX16, POPCNT, hypervisor */
+		out[2] = (1u << 13) | (1u << 17) | (1u << 23) | (1u << 31); /* CX16 PCID POPCNT hypervisor */
 		out[3] = (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) |
 			 (1u << 13) | (1u << 15) | (1u << 16); /* PSE TSC MSR PAE CX8 PGE CMOV PAT */
 		break;
