@@ -36,7 +36,9 @@
 
 #include "tests/cpu_harness.h"
 
-#define CODE_VA      0x200000000000ULL
+/* Below 4 GiB, so that 67h (32-bit) addressing reaches the scratch area too;
+ * free in a Linux process (PIE images and libraries load far higher). */
+#define CODE_VA      0x70000000ULL
 #define SCRATCH_VA   (CODE_VA + 0x1000)
 #define SCRATCH_SIZE 0x2000
 #define SCRATCH_MID  (SCRATCH_VA + SCRATCH_SIZE / 2)
@@ -75,7 +77,7 @@ _Static_assert(offsetof(struct cpu_state, rflags) == 128, "native_enter uses off
  * every operand), so the stack stays valid in between.
  */
 __asm__(".text\n"
-	".globl native_enter, native_exit\n"
+	".globl native_enter, native_exit, native_exit_taken, native_taken\n"
 	"native_enter:\n"
 	"	push %rbx\n"
 	"	push %rbp\n"
@@ -104,6 +106,10 @@ __asm__(".text\n"
 	"	mov 56(%rdi), %rdi\n"
 	"	popfq\n"
 	"	ret\n"
+	/* A branch's target: note that it was taken (MOV leaves the flags
+	 * alone), then the common exit. */
+	"native_exit_taken:\n"
+	"	movb $1, native_taken(%rip)\n"
 	"native_exit:\n"
 	"	pushfq\n"
 	"	push %rax\n"
@@ -137,9 +143,14 @@ __asm__(".text\n"
 	".balign 8\n"
 	"native_saved_rsp: .quad 0\n"
 	"native_state: .quad 0\n"
+	"native_taken: .byte 0\n"
 	".text\n");
 void native_enter(struct cpu_state *st, void *code);
-extern char native_exit[];
+extern char native_exit[], native_exit_taken[];
+extern volatile uint8_t native_taken;
+
+/* Branch forms jump this far past their own end; both ends hold an exit. */
+#define BRANCH_DISP 16
 
 static uint8_t *native_page; /* CODE_VA: code page, then the scratch pages */
 static sigjmp_buf native_fault_jmp;
@@ -151,15 +162,23 @@ static void native_fault(int sig)
 	siglongjmp(native_fault_jmp, 1);
 }
 
-/* Run `code` natively on *st; 0, or the signal number it raised. */
-static int native_run(const uint8_t *code, size_t len, struct cpu_state *st)
+static void put_exit_jump(uint8_t *at, const void *to)
 {
 	static const uint8_t jmp_exit[] = { 0xff, 0x25, 0, 0, 0, 0 }; /* jmp *0(%rip) */
-	uint64_t target = (uint64_t)(uintptr_t)native_exit;
+	uint64_t target = (uint64_t)(uintptr_t)to;
+	memcpy(at, jmp_exit, sizeof(jmp_exit));
+	memcpy(at + sizeof(jmp_exit), &target, 8);
+}
 
+/* Run `code` natively on *st; 0, or the signal number it raised. After a
+ * branch form, native_taken says which way it went. */
+static int native_run(const uint8_t *code, size_t len, struct cpu_state *st)
+{
+	_Static_assert(BRANCH_DISP >= 14, "the fall-through exit jump is 14 bytes");
 	memcpy(native_page, code, len);
-	memcpy(native_page + len, jmp_exit, sizeof(jmp_exit));
-	memcpy(native_page + len + sizeof(jmp_exit), &target, 8);
+	put_exit_jump(native_page + len, native_exit);
+	put_exit_jump(native_page + len + BRANCH_DISP, native_exit_taken);
+	native_taken = 0;
 	native_signal = 0;
 	if (sigsetjmp(native_fault_jmp, 1) == 0)
 		native_enter(st, native_page);
@@ -178,6 +197,7 @@ enum kind {
 	K_NONE,        /* no explicit operands */
 	K_STRING,      /* string instruction: RSI/RDI/RCX set up inside the scratch area */
 	K_LEA,         /* LEA: any addressing form, the address is not accessed */
+	K_BRANCH,      /* relative branch BRANCH_DISP bytes past its end (imm = rel8/rel32) */
 };
 
 /* Which rule decides the undefined flags and the input constraints. */
@@ -194,7 +214,7 @@ enum rule {
 	R_LZCNT,       /* SDM LZCNT/TZCNT: OF, SF, PF, AF undefined */
 };
 
-enum group { G_ALU, G_SHIFT, G_MULDIV, G_BITS, G_CMOV, G_MOVES, G_STRINGS };
+enum group { G_ALU, G_SHIFT, G_MULDIV, G_BITS, G_CMOV, G_MOVES, G_STRINGS, G_BRANCH };
 
 struct form {
 	char name[40];
@@ -212,6 +232,8 @@ struct form {
 	bool rm_mem_only;   /* r/m must be memory */
 	uint8_t align;      /* alignment the memory operand needs (CMPXCHG16B), or 0 */
 	bool cmpxchg;       /* CMPXCHG*: make "equal" likely */
+	bool uses_rcx;      /* LOOPcc, JRCXZ: RCX values near 0 and 2^32 */
+	bool a32;           /* always a 67h prefix (string forms: ESI, EDI, ECX) */
 	enum kind kind;
 	enum rule rule;
 	enum group group;
@@ -518,6 +540,40 @@ static void build_moves(void)
 	}
 }
 
+static void build_branches(void)
+{
+	static const char *const cc[16] = { "o", "no", "b", "ae", "e", "ne", "be", "a",
+					     "s", "ns", "p", "np", "l", "ge", "le", "g" };
+	struct form *f;
+	for (unsigned c = 0; c < 16; c++) {
+		f = add_form(K_BRANCH, R_ALL, 32, "j%s rel8", cc[c]);
+		set_op(f, 1, (uint8_t)(0x70 + c), 0, 0);
+		f->imm = 1;
+		f = add_form(K_BRANCH, R_ALL, 32, "j%s rel32", cc[c]);
+		set_op(f, 2, 0x0f, (uint8_t)(0x80 + c), 0);
+		f->imm = 4;
+	}
+	f = add_form(K_BRANCH, R_ALL, 32, "jmp rel8");
+	set_op(f, 1, 0xeb, 0, 0);
+	f->imm = 1;
+	f = add_form(K_BRANCH, R_ALL, 32, "jmp rel32");
+	set_op(f, 1, 0xe9, 0, 0);
+	f->imm = 4;
+	/* SDM LOOP/JRCXZ: the count register is RCX, or ECX with 67h. */
+	static const struct { const char *n; uint8_t op; } lp[] = {
+		{ "loopne", 0xe0 }, { "loope", 0xe1 }, { "loop", 0xe2 }, { "jrcxz", 0xe3 },
+	};
+	for (unsigned i = 0; i < 4; i++) {
+		for (unsigned a32 = 0; a32 < 2; a32++) {
+			f = add_form(K_BRANCH, R_ALL, 32, "%s rel8%s", lp[i].n, a32 ? " (67h: ecx)" : "");
+			set_op(f, 1, lp[i].op, 0, 0);
+			f->imm = 1;
+			f->prefix = a32 ? 0x67 : 0;
+			f->uses_rcx = true;
+		}
+	}
+}
+
 static void build_strings(void)
 {
 	static const struct { const char *n; uint8_t op; bool cmp; } str[] = {
@@ -526,17 +582,24 @@ static void build_strings(void)
 	};
 	for (unsigned k = 0; k < 5; k++) {
 		for (unsigned i = 0; i < 4; i++) {
-			unsigned s = sizes[i];
-			uint8_t op = (uint8_t)(str[k].op + (s != 8));
-			struct form *f = add_form(K_STRING, R_ALL, s, "%s%u", str[k].n, s);
-			set_op(f, 1, op, 0, 0);
-			f = add_form(K_STRING, R_ALL, s, "rep%s %s%u", str[k].cmp ? "e" : "", str[k].n, s);
-			set_op(f, 1, op, 0, 0);
-			f->prefix = 0xf3;
-			if (str[k].cmp) {
-				f = add_form(K_STRING, R_ALL, s, "repne %s%u", str[k].n, s);
+			for (unsigned a32 = 0; a32 < 2; a32++) {
+				unsigned s = sizes[i];
+				uint8_t op = (uint8_t)(str[k].op + (s != 8));
+				const char *as = a32 ? " (67h)" : "";
+				struct form *f = add_form(K_STRING, R_ALL, s, "%s%u%s", str[k].n, s, as);
 				set_op(f, 1, op, 0, 0);
-				f->prefix = 0xf2;
+				f->a32 = a32;
+				f = add_form(K_STRING, R_ALL, s, "rep%s %s%u%s", str[k].cmp ? "e" : "",
+					     str[k].n, s, as);
+				set_op(f, 1, op, 0, 0);
+				f->prefix = 0xf3;
+				f->a32 = a32;
+				if (str[k].cmp) {
+					f = add_form(K_STRING, R_ALL, s, "repne %s%u%s", str[k].n, s, as);
+					set_op(f, 1, op, 0, 0);
+					f->prefix = 0xf2;
+					f->a32 = a32;
+				}
 			}
 		}
 	}
@@ -665,6 +728,8 @@ static void encode(const struct form *f, struct tcase *c)
 			mem = rndn(3) == 0;
 	}
 	bool lock = mem && f->lockable && rndn(2) == 0;
+	/* 32-bit address size: the base register's upper half must be ignored. */
+	bool a32 = f->a32 || (mem && f->kind != K_LEA && rndn(8) == 0);
 
 	if (lock)
 		p[n++] = 0xf0;
@@ -672,8 +737,9 @@ static void encode(const struct form *f, struct tcase *c)
 		p[n++] = f->prefix;
 	if (f->size == 16)
 		p[n++] = 0x66;
-	if (f->kind == K_LEA && rndn(4) == 0)
+	if (a32 || (f->kind == K_LEA && rndn(4) == 0))
 		p[n++] = 0x67; /* 32-bit address computation */
+
 
 	unsigned rex_at = n;
 	if (in->rex)
@@ -766,6 +832,8 @@ static void encode(const struct form *f, struct tcase *c)
 			if (f->align)
 				in->ea &= ~(uint64_t)(f->align - 1);
 			c->in.gpr[base] = in->ea - (uint64_t)disp;
+			if (a32)
+				c->in.gpr[base] = (c->in.gpr[base] & 0xffffffff) | (rnd() << 32);
 		} else {
 			int r = pick_reg(in->rex, byte_rm, -1);
 			in->rm = r;
@@ -782,7 +850,13 @@ static void encode(const struct form *f, struct tcase *c)
 	unsigned imm_len = f->imm;
 	if (f->kind == K_OPREG && f->op[0] == 0xb8 && f->size == 64)
 		imm_len = 8;
-	if (imm_len) {
+	if (f->kind == K_BRANCH) {
+		uint32_t d = BRANCH_DISP;
+		memcpy(p + n, &d, imm_len);
+		in->imm = d;
+		in->imm_len = imm_len;
+		n += imm_len;
+	} else if (imm_len) {
 		uint64_t v = rand_value();
 		memcpy(p + n, &v, imm_len);
 		in->imm = v & (imm_len == 8 ? ~0ULL : (1ULL << (8 * imm_len)) - 1);
@@ -894,11 +968,22 @@ static bool constrain(const struct form *f, struct tcase *c)
 	}
 	if (f->kind == K_NONE && rndn(2))
 		c->in.rflags |= FL_DF;
+	if (f->uses_rcx) {
+		static const uint64_t rcx[] = { 0, 1, 2, 0x100000000ULL, 0x100000001ULL, ~0ULL };
+		if (rndn(4))
+			c->in.gpr[RCX] = rcx[rndn(sizeof(rcx) / sizeof(rcx[0]))];
+	}
 	if (f->kind == K_STRING) {
 		c->in.gpr[RSI] = SCRATCH_MID + (uint64_t)((int64_t)(rnd() % 0x600) - 0x300);
 		c->in.gpr[RDI] = SCRATCH_MID + (uint64_t)((int64_t)(rnd() % 0x600) - 0x300);
 		if (f->prefix)
 			c->in.gpr[RCX] = rndn(4) == 0 ? rndn(2) : rndn(24);
+		if (f->a32) {
+			/* 67h: ESI, EDI, ECX are used; the upper halves are not. */
+			c->in.gpr[RSI] |= rnd() << 32;
+			c->in.gpr[RDI] |= rnd() << 32;
+			c->in.gpr[RCX] |= rnd() << 32;
+		}
 		if (rndn(2))
 			c->in.rflags |= FL_DF;
 		if ((f->op[0] & ~1) == 0xa6 || (f->op[0] & ~1) == 0xae) {
@@ -1030,7 +1115,7 @@ static void print_case(const struct form *f, const struct tcase *c, const char *
 static bool run_case(const struct form *f, struct tcase *c, unsigned long *skipped)
 {
 	static struct cpu_state nat;
-	static uint8_t code[32];
+	static uint8_t code[48];
 	uint64_t undef = flag_rule_mask(f, c);
 	uint64_t cmp_flags = (FL_ARITH | FL_DF) & ~undef;
 
@@ -1047,10 +1132,12 @@ static bool run_case(const struct form *f, struct tcase *c, unsigned long *skipp
 		return true;
 	}
 
-	/* Interpreter: same bytes, then HLT. */
+	/* Interpreter: same bytes, then HLTs (a branch form stops at the one
+	 * BRANCH_DISP bytes further when taken). */
+	memset(code, 0xf4, sizeof(code));
 	memcpy(code, c->insn.b, c->insn.len);
-	code[c->insn.len] = 0xf4;
-	tvm_write(vm, CODE_GPA, code, c->insn.len + 1);
+	tvm_write(vm, CODE_GPA, code, sizeof(code));
+	uint64_t want_rip = CODE_VA + c->insn.len + (native_taken ? BRANCH_DISP : 0);
 	tvm_write(vm, SCRATCH_GPA, c->mem, SCRATCH_SIZE);
 	struct vcpu_regs r;
 	memcpy(r.gpr, c->in.gpr, sizeof(r.gpr));
@@ -1059,11 +1146,11 @@ static bool run_case(const struct form *f, struct tcase *c, unsigned long *skipp
 	r.rflags = ((c->in.rflags & (FL_ARITH | FL_DF)) | 0x2) ^ corrupt_guest_flags;
 	assert_int_equal(tvm_set_regs(vm, &r), 0);
 	enum vcpu_exit_reason why = tvm_run(vm, 1000);
-	if (why != VCPU_EXIT_HLT || vm->exit.rip != CODE_VA + c->insn.len) {
+	if (why != VCPU_EXIT_HLT || vm->exit.rip != want_rip) {
 		char msg[400];
 		snprintf(msg, sizeof(msg), "interpreter exit %s at rip %#llx (expected hlt at %#llx)%s%s",
 			 tvm_exit_name(why), (unsigned long long)vm->exit.rip,
-			 (unsigned long long)(CODE_VA + c->insn.len),
+			 (unsigned long long)want_rip,
 			 why == VCPU_EXIT_INTERNAL_ERROR || why == VCPU_EXIT_TRIPLE_FAULT ? ": " : "",
 			 why == VCPU_EXIT_INTERNAL_ERROR || why == VCPU_EXIT_TRIPLE_FAULT ? vm->exit.fail.msg : "");
 		struct tvm_exc_record rec;
@@ -1130,6 +1217,34 @@ static bool run_case(const struct form *f, struct tcase *c, unsigned long *skipp
 	return true;
 }
 
+/*
+ * Forms where the interpreter is known to disagree with the hardware and a
+ * fix is pending. They are reported, not run, unless HV_DIFF_PENDING=1:
+ * the assertions stay as they are, and the list must shrink to empty.
+ */
+static const struct {
+	const char *names; /* matches every form whose name contains this */
+	const char *why;
+} pending[] = {
+	{ "(67h: ecx)", "LOOPcc with 67h: writing ECX must zero-extend into RCX (SDM Vol. 1 3.4.1.1)" },
+	{ "(67h)", "string ops with 67h: writing ESI/EDI/ECX must zero-extend (SDM Vol. 1 3.4.1.1)" },
+};
+
+static bool is_pending(const struct form *f)
+{
+	const char *all = getenv("HV_DIFF_PENDING");
+	if (all && *all == '1')
+		return false;
+	for (size_t i = 0; i < sizeof(pending) / sizeof(pending[0]); i++) {
+		if (strstr(f->name, pending[i].names)) {
+			fprintf(stderr, "  PENDING %s: %s (HV_DIFF_PENDING=1 runs it)\n", f->name,
+				pending[i].why);
+			return true;
+		}
+	}
+	return false;
+}
+
 /* Run every form of group g. */
 static void run_forms(enum group g, uint64_t seed)
 {
@@ -1149,7 +1264,7 @@ static void run_forms(enum group g, uint64_t seed)
 
 	for (unsigned fi = 0; fi < nforms; fi++) {
 		const struct form *f = &forms[fi];
-		if (f->group != g)
+		if (f->group != g || is_pending(f))
 			continue;
 		rng = seed ^ (0x9e3779b97f4a7c15ULL * (fi + 1));
 		for (unsigned i = 0; i < SCRATCH_SIZE; i += 8) {
@@ -1264,6 +1379,12 @@ static void test_strings(void **state)
 	run_forms(G_STRINGS, 7);
 }
 
+/* SDM Jcc, JMP, LOOP/LOOPcc, JRCXZ/JECXZ: taken or not, and RCX/ECX. */
+static void test_branches(void **state)
+{
+	run_forms(G_BRANCH, 8);
+}
+
 static int setup(void **state)
 {
 	unsigned a, b, cc, d;
@@ -1286,6 +1407,8 @@ static int setup(void **state)
 	build_moves();
 	building = G_STRINGS;
 	build_strings();
+	building = G_BRANCH;
+	build_branches();
 
 	void *p = mmap((void *)CODE_VA, 0x1000 + SCRATCH_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
@@ -1325,6 +1448,7 @@ int main(void)
 		cmocka_unit_test(test_cmov_setcc),
 		cmocka_unit_test(test_moves),
 		cmocka_unit_test(test_strings),
+		cmocka_unit_test(test_branches),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
