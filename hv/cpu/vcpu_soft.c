@@ -230,6 +230,11 @@ static int soft_get_regs(struct vcpu *v, struct vcpu_regs *r)
 
 static int soft_set_regs(struct vcpu *v, const struct vcpu_regs *r)
 {
+	/* Moving RIP abandons a half-done IN or MMIO read (its value would be stale). */
+	if (r->rip != v->rip && v->pend != PEND_HYPERCALL) {
+		v->pend = PEND_NONE;
+		v->pend_ready = false;
+	}
 	memcpy(v->gpr, r->gpr, sizeof(v->gpr));
 	v->rip = r->rip;
 	flags_set(v, r->rflags);
