@@ -251,6 +251,145 @@ static void test_pf_not_present(void **state)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Paging controls and the TLB model                                        */
+/* ------------------------------------------------------------------------ */
+
+__asm__(".pushsection .rodata\n.code64\n"
+	/* Supervisor fetch from a user page (jump to TVM_UCODE). */
+	"g_smep_start:\n"
+	"	mov $0x30000, %eax\n"
+	"	jmp *%rax\n"
+	"g_smep_end:\n"
+	/* Supervisor read of a user page, then the same with EFLAGS.AC = 1. */
+	"g_smap_start:\n"
+	"	mov $0x40000, %eax\n"
+	"g_smap_fault:\n"
+	"	mov (%rax), %rbx\n"
+	"	hlt\n"
+	"g_smap_end:\n"
+	"g_stac_start:\n"
+	"	mov $0x40000, %eax\n"
+	"	stac\n"
+	"	mov (%rax), %rbx\n"
+	"	clac\n"
+	"	hlt\n"
+	"g_stac_end:\n"
+	/* Three loads of one GVA with an OUT (an exit) in between, then INVLPG. */
+	"g_stale_start:\n"
+	"	mov $0x40003000, %eax\n"
+	"	mov (%rax), %rbx\n"
+	"	out %al, $0x80\n"
+	"	mov (%rax), %rcx\n"
+	"	invlpg (%rax)\n"
+	"	mov (%rax), %rdx\n"
+	"	hlt\n"
+	"g_stale_end:\n"
+	".popsection\n");
+BLOB(g_smep);
+BLOB(g_smap);
+BLOB(g_stac);
+BLOB(g_stale);
+extern const uint8_t g_smap_fault[];
+
+static void set_cr(struct tvm *vm, uint64_t cr0_clear, uint64_t cr4_set)
+{
+	struct vcpu_sregs s;
+	assert_int_equal(tvm_get_sregs(vm, &s), 0);
+	s.cr0 &= ~cr0_clear;
+	s.cr4 |= cr4_set;
+	assert_int_equal(tvm_set_sregs(vm, &s), 0);
+}
+
+/* SDM 4.6.1: with CR4.SMEP a supervisor fetch from a user page faults:
+ * error code P|I = 0x11, CR2 and the saved RIP = the target. */
+static void test_smep_fetch(void **state)
+{
+	struct tvm *vm = vm_new("none");
+	static const uint8_t hlt = 0xf4;
+	tvm_write(vm, TVM_UCODE, &hlt, 1);
+	set_cr(vm, 0, CR4_SMEP);
+	load(vm, TVM_CODE, g_smep_start, g_smep_end);
+	expect_exception(vm, 14, PF_P | PF_I, TVM_UCODE, TVM_SEL_KCODE, RFL_FIXED, TVM_STACK_TOP,
+			 TVM_SEL_KDATA);
+	struct tvm_exc_record rec;
+	tvm_exc_record(vm, &rec);
+	assert_int_equal(rec.cr2, TVM_UCODE);
+	tvm_destroy(vm);
+}
+
+/* SDM 4.6.1: with CR4.SMAP a supervisor read of a user page faults (error
+ * code P = 0x1) unless EFLAGS.AC = 1 (STAC). */
+static void test_smap_read(void **state)
+{
+	struct tvm *vm = vm_new("none");
+	tvm_write64(vm, TVM_UDATA, 0x5a5a);
+	set_cr(vm, 0, CR4_SMAP);
+	load(vm, TVM_CODE, g_smap_start, g_smap_end);
+	expect_exception(vm, 14, PF_P, TVM_CODE + OFF(g_smap, g_smap_fault), TVM_SEL_KCODE,
+			 RFL_FIXED, TVM_STACK_TOP, TVM_SEL_KDATA);
+	tvm_destroy(vm);
+
+	vm = vm_new("none");
+	tvm_write64(vm, TVM_UDATA, 0x5a5a);
+	set_cr(vm, 0, CR4_SMAP);
+	load(vm, TVM_CODE, g_stac_start, g_stac_end);
+	expect_exit(vm, VCPU_EXIT_HLT);
+	struct tvm_exc_record rec;
+	tvm_exc_record(vm, &rec);
+	assert_int_equal(rec.count, 0);
+	assert_int_equal(regs(vm).gpr[3], 0x5a5a);
+	assert_int_equal(regs(vm).rflags & RFLAGS_AC, 0); /* CLAC */
+	tvm_destroy(vm);
+}
+
+/* SDM 4.6.1: with CR0.WP = 0 supervisor writes ignore R/W = 0. */
+static void test_wp0_supervisor_write(void **state)
+{
+	struct tvm *vm = vm_new("none");
+	assert_int_equal(tvm_map(vm, 0x40000000, TVM_FREE + 0x10000, 0x1000, 0), 0);
+	set_cr(vm, CR0_WP, 0);
+	load(vm, TVM_CODE, g_pfw_start, g_pfw_end);
+	expect_exit(vm, VCPU_EXIT_HLT);
+	struct tvm_exc_record rec;
+	tvm_exc_record(vm, &rec);
+	assert_int_equal(rec.count, 0);
+	assert_int_equal(tvm_read64(vm, TVM_FREE + 0x10000), 1);
+	tvm_destroy(vm);
+}
+
+/*
+ * SDM 4.10.4.3: a changed PTE need not be seen until INVLPG. The host points
+ * the PTE of GVA 0x40003000 from page A to page B between two loads: with a
+ * TLB ("skylake") the second load still reads A and only the load after
+ * INVLPG reads B; without one ("none") the second load already reads B.
+ */
+static void run_stale(const char *preset, uint64_t want_rcx)
+{
+	const uint64_t page_a = TVM_FREE + 0x20000, page_b = TVM_FREE + 0x21000;
+	struct tvm *vm = vm_new(preset);
+	tvm_write64(vm, page_a, 0xaaaa);
+	tvm_write64(vm, page_b, 0xbbbb);
+	assert_int_equal(tvm_map(vm, 0x40003000, page_a, 0x1000, PTE_W), 0);
+	load(vm, TVM_CODE, g_stale_start, g_stale_end);
+	expect_exit(vm, VCPU_EXIT_IO);
+	uint64_t pte = gpt_entry_gpa(vm->gpt, 0x40003000, 1);
+	uint64_t old = tvm_read64(vm, pte);
+	tvm_write64(vm, pte, (old & ~PTE_ADDR_MASK) | page_b);
+	expect_exit(vm, VCPU_EXIT_HLT);
+	struct vcpu_regs r = regs(vm);
+	assert_int_equal(r.gpr[3], 0xaaaa);
+	assert_int_equal(r.gpr[1], want_rcx);
+	assert_int_equal(r.gpr[2], 0xbbbb);
+	tvm_destroy(vm);
+}
+
+static void test_tlb_stale_until_invlpg(void **state)
+{
+	run_stale("skylake", 0xaaaa);
+	run_stale("none", 0xbbbb);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Ring 3, SYSCALL/SYSRET, SWAPGS                                           */
 /* ------------------------------------------------------------------------ */
 
@@ -781,6 +920,10 @@ int main(void)
 		cmocka_unit_test(test_pf_write_readonly),
 		cmocka_unit_test(test_pf_fetch_nx),
 		cmocka_unit_test(test_pf_not_present),
+		cmocka_unit_test(test_smep_fetch),
+		cmocka_unit_test(test_smap_read),
+		cmocka_unit_test(test_wp0_supervisor_write),
+		cmocka_unit_test(test_tlb_stale_until_invlpg),
 		cmocka_unit_test(test_ring3_int_rsp0),
 		cmocka_unit_test(test_ring3_int_ist),
 		cmocka_unit_test(test_ring3_read_supervisor),
