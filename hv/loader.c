@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hv/errmsg.h"
 #include "hv/loader.h"
 
 /* Cap on the kernel image size: far above any test kernel, and keeps a
@@ -36,21 +37,6 @@ struct elf_info {
 	unsigned phnum;
 	uint64_t phoff;
 };
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
 
 const char *boot_protocol_name(enum boot_protocol p)
 {
@@ -89,22 +75,22 @@ static int parse_ehdr(const uint8_t *img, size_t size, struct elf_info *ei, char
 		      size_t errlen)
 {
 	if (size < EI_NIDENT || memcmp(img, ELFMAG, SELFMAG) != 0)
-		return fail(err, errlen, -ENOEXEC, "not an ELF file (bad magic)");
+		return errmsg(err, errlen, -ENOEXEC, "not an ELF file (bad magic)");
 	if (img[EI_CLASS] != ELFCLASS32 && img[EI_CLASS] != ELFCLASS64)
-		return fail(err, errlen, -ENOEXEC, "unknown ELF class %u", img[EI_CLASS]);
+		return errmsg(err, errlen, -ENOEXEC, "unknown ELF class %u", img[EI_CLASS]);
 	if (img[EI_DATA] != ELFDATA2LSB)
-		return fail(err, errlen, -ENOEXEC, "not a little-endian ELF file");
+		return errmsg(err, errlen, -ENOEXEC, "not a little-endian ELF file");
 	ei->is64 = img[EI_CLASS] == ELFCLASS64;
 	if (ei->is64) {
 		Elf64_Ehdr eh;
 
 		if (size < sizeof(eh))
-			return fail(err, errlen, -ENOEXEC, "truncated ELF header (%zu bytes)", size);
+			return errmsg(err, errlen, -ENOEXEC, "truncated ELF header (%zu bytes)", size);
 		memcpy(&eh, img, sizeof(eh));
 		if (eh.e_type != ET_EXEC)
-			return fail(err, errlen, -ENOEXEC, "ELF type %u is not an executable", eh.e_type);
+			return errmsg(err, errlen, -ENOEXEC, "ELF type %u is not an executable", eh.e_type);
 		if (eh.e_phnum && eh.e_phentsize != sizeof(Elf64_Phdr))
-			return fail(err, errlen, -ENOEXEC, "program header size %u (expected %zu)",
+			return errmsg(err, errlen, -ENOEXEC, "program header size %u (expected %zu)",
 				    eh.e_phentsize, sizeof(Elf64_Phdr));
 		ei->machine = eh.e_machine;
 		ei->entry = eh.e_entry;
@@ -114,12 +100,12 @@ static int parse_ehdr(const uint8_t *img, size_t size, struct elf_info *ei, char
 		Elf32_Ehdr eh;
 
 		if (size < sizeof(eh))
-			return fail(err, errlen, -ENOEXEC, "truncated ELF header (%zu bytes)", size);
+			return errmsg(err, errlen, -ENOEXEC, "truncated ELF header (%zu bytes)", size);
 		memcpy(&eh, img, sizeof(eh));
 		if (eh.e_type != ET_EXEC)
-			return fail(err, errlen, -ENOEXEC, "ELF type %u is not an executable", eh.e_type);
+			return errmsg(err, errlen, -ENOEXEC, "ELF type %u is not an executable", eh.e_type);
 		if (eh.e_phnum && eh.e_phentsize != sizeof(Elf32_Phdr))
-			return fail(err, errlen, -ENOEXEC, "program header size %u (expected %zu)",
+			return errmsg(err, errlen, -ENOEXEC, "program header size %u (expected %zu)",
 				    eh.e_phentsize, sizeof(Elf32_Phdr));
 		ei->machine = eh.e_machine;
 		ei->entry = eh.e_entry;
@@ -127,13 +113,13 @@ static int parse_ehdr(const uint8_t *img, size_t size, struct elf_info *ei, char
 		ei->phoff = eh.e_phoff;
 	}
 	if (ei->machine != (ei->is64 ? EM_X86_64 : EM_386))
-		return fail(err, errlen, -ENOEXEC, "ELF%s machine %u is not %s", ei->is64 ? "64" : "32",
+		return errmsg(err, errlen, -ENOEXEC, "ELF%s machine %u is not %s", ei->is64 ? "64" : "32",
 			    ei->machine, ei->is64 ? "x86-64 (62)" : "i386 (3)");
 	if (ei->phnum == 0)
-		return fail(err, errlen, -ENOEXEC, "no program headers");
+		return errmsg(err, errlen, -ENOEXEC, "no program headers");
 	if (!in_file(ei->phoff, (uint64_t)ei->phnum * (ei->is64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr)),
 		     size))
-		return fail(err, errlen, -ENOEXEC, "program headers at 0x%llx (%u entries) run past the end of the file",
+		return errmsg(err, errlen, -ENOEXEC, "program headers at 0x%llx (%u entries) run past the end of the file",
 			    (unsigned long long)ei->phoff, ei->phnum);
 	return 0;
 }
@@ -167,7 +153,7 @@ static int find_pvh_note(const uint8_t *img, size_t size, const struct elf_info 
 		if (ph.type != PT_NOTE)
 			continue;
 		if (!in_file(ph.offset, ph.filesz, size))
-			return fail(err, errlen, -ENOEXEC, "note segment %u runs past the end of the file", i);
+			return errmsg(err, errlen, -ENOEXEC, "note segment %u runs past the end of the file", i);
 		/* Each note: namesz, descsz, type (32-bit words in both classes),
 		 * then the name and the descriptor, each padded to 4 bytes. */
 		uint64_t pos = 0;
@@ -180,7 +166,7 @@ static int find_pvh_note(const uint8_t *img, size_t size, const struct elf_info 
 			uint64_t next = desc_off + ((descsz + 3) & ~3ULL);
 
 			if (next > ph.filesz)
-				return fail(err, errlen, -ENOEXEC,
+				return errmsg(err, errlen, -ENOEXEC,
 					    "note at offset 0x%llx in segment %u runs past its segment",
 					    (unsigned long long)(ph.offset + pos), i);
 			if (type == XEN_ELFNOTE_PHYS32_ENTRY && namesz == 4 &&
@@ -190,11 +176,11 @@ static int find_pvh_note(const uint8_t *img, size_t size, const struct elf_info 
 				else if (descsz == 8)
 					*entry = rd64(notes + desc_off);
 				else
-					return fail(err, errlen, -ENOEXEC,
+					return errmsg(err, errlen, -ENOEXEC,
 						    "PVH entry note has a %llu-byte value (expected 4 or 8)",
 						    (unsigned long long)descsz);
 				if (*entry > UINT32_MAX)
-					return fail(err, errlen, -ENOEXEC,
+					return errmsg(err, errlen, -ENOEXEC,
 						    "PVH entry point 0x%llx is above 4 GiB",
 						    (unsigned long long)*entry);
 				return 1;
@@ -220,7 +206,7 @@ static int find_multiboot(const uint8_t *img, size_t size, uint32_t *flags, char
 			continue;
 		uint32_t f = rd32(img + off + 4), sum = rd32(img + off + 8);
 		if ((uint32_t)(MULTIBOOT_HEADER_MAGIC + f + sum) != 0)
-			return fail(err, errlen, -ENOEXEC,
+			return errmsg(err, errlen, -ENOEXEC,
 				    "multiboot header at offset 0x%zx has a bad checksum", off);
 		*flags = f;
 		return 1;
@@ -245,19 +231,19 @@ static int load_segments(const uint8_t *img, size_t size, const struct elf_info 
 		if (ph.type != PT_LOAD || ph.memsz == 0)
 			continue;
 		if (ph.filesz > ph.memsz)
-			return fail(err, errlen, -ENOEXEC,
+			return errmsg(err, errlen, -ENOEXEC,
 				    "segment %u: file size 0x%llx larger than memory size 0x%llx", i,
 				    (unsigned long long)ph.filesz, (unsigned long long)ph.memsz);
 		if (!in_file(ph.offset, ph.filesz, size))
-			return fail(err, errlen, -ENOEXEC,
+			return errmsg(err, errlen, -ENOEXEC,
 				    "segment %u: bytes [0x%llx, +0x%llx) run past the end of the file (%zu bytes)",
 				    i, (unsigned long long)ph.offset, (unsigned long long)ph.filesz, size);
 		/* Inclusive end: a segment may end exactly at 2^64 without wrapping. */
 		uint64_t last = ph.paddr + (ph.memsz - 1);
 		if (last < ph.paddr)
-			return fail(err, errlen, -ENOEXEC, "segment %u: address range wraps around", i);
+			return errmsg(err, errlen, -ENOEXEC, "segment %u: address range wraps around", i);
 		if (ph.paddr < BOOT_AREA_END && last >= BOOT_INFO_GPA)
-			return fail(err, errlen, -ENOEXEC,
+			return errmsg(err, errlen, -ENOEXEC,
 				    "segment %u: [0x%llx, 0x%llx] overlaps the boot data at [0x%llx, 0x%llx)",
 				    i, (unsigned long long)ph.paddr, (unsigned long long)last,
 				    BOOT_INFO_GPA, BOOT_AREA_END);
@@ -265,7 +251,7 @@ static int load_segments(const uint8_t *img, size_t size, const struct elf_info 
 		if (rc == 0 && ph.memsz > ph.filesz)
 			rc = t->write(t->ctx, ph.paddr + ph.filesz, NULL, ph.memsz - ph.filesz);
 		if (rc)
-			return fail(err, errlen, rc,
+			return errmsg(err, errlen, rc,
 				    "segment %u: [0x%llx, 0x%llx] is not in guest RAM (try a larger --memory)",
 				    i, (unsigned long long)ph.paddr, (unsigned long long)last);
 		if (ph.paddr < bs->load_lo)
@@ -277,9 +263,9 @@ static int load_segments(const uint8_t *img, size_t size, const struct elf_info 
 		bs->segments++;
 	}
 	if (bs->segments == 0)
-		return fail(err, errlen, -ENOEXEC, "no loadable segments");
+		return errmsg(err, errlen, -ENOEXEC, "no loadable segments");
 	if (!entry_ok)
-		return fail(err, errlen, -ENOEXEC, "entry point 0x%llx is outside every loaded segment",
+		return errmsg(err, errlen, -ENOEXEC, "entry point 0x%llx is outside every loaded segment",
 			    (unsigned long long)entry);
 	return 0;
 }
@@ -290,10 +276,10 @@ static int put_cmdline(const struct loader_target *t, const char *cmdline, char 
 	size_t len = strlen(cmdline ? cmdline : "");
 
 	if (len >= BOOT_CMDLINE_MAX)
-		return fail(err, errlen, -E2BIG, "command line is %zu bytes (at most %llu)", len,
+		return errmsg(err, errlen, -E2BIG, "command line is %zu bytes (at most %llu)", len,
 			    BOOT_CMDLINE_MAX - 1);
 	if (t->write(t->ctx, BOOT_CMDLINE_GPA, cmdline ? cmdline : "", len + 1))
-		return fail(err, errlen, -EFAULT, "no guest RAM for the command line");
+		return errmsg(err, errlen, -EFAULT, "no guest RAM for the command line");
 	return 0;
 }
 
@@ -315,13 +301,13 @@ static int boot_pvh(const struct loader_target *t, const char *cmdline, struct b
 			.addr = t->map[i].gpa, .size = t->map[i].size, .type = t->map[i].type,
 		};
 		if (t->write(t->ctx, BOOT_MMAP_GPA + i * sizeof(e), &e, sizeof(e)))
-			return fail(err, errlen, -EFAULT, "no guest RAM for the memory map");
+			return errmsg(err, errlen, -EFAULT, "no guest RAM for the memory map");
 	}
 	rc = put_cmdline(t, cmdline, err, errlen);
 	if (rc)
 		return rc;
 	if (t->write(t->ctx, BOOT_INFO_GPA, &si, sizeof(si)))
-		return fail(err, errlen, -EFAULT, "no guest RAM for the start info");
+		return errmsg(err, errlen, -EFAULT, "no guest RAM for the start info");
 	bs->ebx = (uint32_t)BOOT_INFO_GPA;
 	bs->eax = 0;
 	return 0;
@@ -344,7 +330,7 @@ static int boot_multiboot(const struct loader_target *t, const char *cmdline,
 			.size = sizeof(e) - 4, .addr = r->gpa, .len = r->size, .type = r->type,
 		};
 		if (t->write(t->ctx, BOOT_MMAP_GPA + i * sizeof(e), &e, sizeof(e)))
-			return fail(err, errlen, -EFAULT, "no guest RAM for the memory map");
+			return errmsg(err, errlen, -EFAULT, "no guest RAM for the memory map");
 		/* mem_lower: RAM from 0 up to 640 KiB; mem_upper: contiguous RAM
 		 * from 1 MiB to the first hole, both in KiB (Multiboot 3.3). */
 		if (r->type != E820_RAM)
@@ -360,7 +346,7 @@ static int boot_multiboot(const struct loader_target *t, const char *cmdline,
 	if (rc)
 		return rc;
 	if (t->write(t->ctx, BOOT_INFO_GPA, &mi, sizeof(mi)))
-		return fail(err, errlen, -EFAULT, "no guest RAM for the multiboot information");
+		return errmsg(err, errlen, -EFAULT, "no guest RAM for the multiboot information");
 	bs->eax = MULTIBOOT_BOOTLOADER_MAGIC;
 	bs->ebx = (uint32_t)BOOT_INFO_GPA;
 	return 0;
@@ -376,7 +362,7 @@ int loader_load(const uint8_t *image, size_t size, const char *cmdline,
 	int rc;
 
 	if (t->nmap * sizeof(struct hvm_memmap_entry) > BOOT_CMDLINE_GPA - BOOT_MMAP_GPA)
-		return fail(err, errlen, -E2BIG, "memory map has too many entries (%u)", t->nmap);
+		return errmsg(err, errlen, -E2BIG, "memory map has too many entries (%u)", t->nmap);
 	rc = parse_ehdr(image, size, &ei, err, errlen);
 	if (rc)
 		return rc;
@@ -390,15 +376,15 @@ int loader_load(const uint8_t *image, size_t size, const char *cmdline,
 		if (rc < 0)
 			return rc;
 		if (rc == 0)
-			return fail(err, errlen, -ENOEXEC,
+			return errmsg(err, errlen, -ENOEXEC,
 				    "no PVH note (ELF note type 18 owned by \"Xen\") and no multiboot header in the first 8 KiB");
 		if (ei.is64)
-			return fail(err, errlen, -ENOEXEC,
+			return errmsg(err, errlen, -ENOEXEC,
 				    "multiboot v1 kernels must be ELF32 (this one is ELF64 with no PVH note)");
 		/* Bits 15:0 are requirements: fail on any we do not meet
 		 * (bit 0 page-aligned modules and bit 1 memory info are met). */
 		if (mbflags & 0xfffc)
-			return fail(err, errlen, -ENOTSUP,
+			return errmsg(err, errlen, -ENOTSUP,
 				    "multiboot header requires features hv does not provide (flags 0x%x)",
 				    mbflags);
 		bs.protocol = BOOT_MULTIBOOT;
@@ -428,21 +414,21 @@ int loader_load_file(const char *path, const char *cmdline, const struct loader_
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		rc = -errno;
-		return fail(err, errlen, rc, "%s: %s", path, strerror(-rc));
+		return errmsg(err, errlen, rc, "%s: %s", path, strerror(-rc));
 	}
 	if (fstat(fd, &st) < 0) {
 		rc = -errno;
-		fail(err, errlen, rc, "%s: %s", path, strerror(-rc));
+		errmsg(err, errlen, rc, "%s: %s", path, strerror(-rc));
 		goto out_close;
 	}
 	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > LOADER_MAX_FILE) {
-		rc = fail(err, errlen, -EINVAL, "%s: not a regular file of at most %llu MiB", path,
+		rc = errmsg(err, errlen, -EINVAL, "%s: not a regular file of at most %llu MiB", path,
 			  LOADER_MAX_FILE >> 20);
 		goto out_close;
 	}
 	buf = malloc(st.st_size ? (size_t)st.st_size : 1);
 	if (!buf) {
-		rc = fail(err, errlen, -ENOMEM, "%s: out of memory", path);
+		rc = errmsg(err, errlen, -ENOMEM, "%s: out of memory", path);
 		goto out_close;
 	}
 	while (got < (size_t)st.st_size) {
@@ -450,14 +436,14 @@ int loader_load_file(const char *path, const char *cmdline, const struct loader_
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			rc = fail(err, errlen, n < 0 ? -errno : -EIO, "%s: read failed", path);
+			rc = errmsg(err, errlen, n < 0 ? -errno : -EIO, "%s: read failed", path);
 			goto out_free;
 		}
 		got += (size_t)n;
 	}
 	rc = loader_load(buf, got, cmdline, t, out, why, sizeof(why));
 	if (rc)
-		fail(err, errlen, rc, "%s: %s", path, why);
+		errmsg(err, errlen, rc, "%s: %s", path, why);
 out_free:
 	free(buf);
 out_close:

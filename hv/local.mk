@@ -10,6 +10,6 @@ bin_PROGRAMS += hv/hv
 hv_hv_SOURCES = hv/main.c hv/cli.h hv/cliutil.h hv/cliutil.c hv/trace.c hv/walk.c hv/bench.c \
 	hv/scene.h hv/scene.c
 # The VM: memory, loader, devices, exit handling, `hv run`.
-hv_hv_SOURCES += hv/run.c hv/vm.h hv/vm.c hv/loader.h hv/loader.c \
+hv_hv_SOURCES += hv/run.c hv/vm.h hv/vm.c hv/loader.h hv/loader.c hv/errmsg.h \
 	hv/devices.h hv/devices.c hv/uart.c hv/debugexit.c hv/pci.c
 hv_hv_LDADD = hv/libvcpu.a ept/libept.a -lm

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hv/errmsg.h"
 #include "hv/vm.h"
 
 /* Leaf attributes of guest RAM: full access, write-back. */
@@ -19,21 +20,6 @@
 /* Instructions per run() call: often enough for a live progress line and a
  * precise --max-insns/--dirty-track-after, rarely enough to cost nothing. */
 #define RUN_SLICE (1ULL << 22)
-
-static int errmsg(char *err, size_t errlen, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int errmsg(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
 
 const char *vm_stop_name(enum vm_stop_reason r)
 {

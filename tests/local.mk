@@ -13,7 +13,7 @@ EXTRA_DIST += tests/guest_qemu_test.sh
 # The VM's loader and device models (hv/), each tested alone.
 check_PROGRAMS += tests/loader_test tests/devices_test tests/vm_test
 TESTS += tests/loader_test tests/devices_test tests/vm_test
-tests_loader_test_SOURCES = tests/loader_test.c tests/testutil.h hv/loader.c hv/loader.h
+tests_loader_test_SOURCES = tests/loader_test.c tests/testutil.h hv/loader.c hv/loader.h hv/errmsg.h
 tests_loader_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_loader_test_LDADD = $(CMOCKA_LIBS)
 tests_devices_test_SOURCES = tests/devices_test.c tests/testutil.h hv/devices.h hv/devices.c \
