@@ -34,6 +34,7 @@
 
 #include <cmocka.h>
 
+#include "hv/cpu/decode.h"
 #include "tests/cpu_harness.h"
 
 /* Below 4 GiB, so that 67h (32-bit) addressing reaches the scratch area too;
@@ -1130,6 +1131,18 @@ static bool run_case(const struct form *f, struct tcase *c, unsigned long *skipp
 			print_case(f, c, sig == SIGFPE ? "native SIGFPE" : "native signal");
 		(*skipped)++;
 		return true;
+	}
+
+	/* The decoder must agree with the encoder on the length, and call a form
+	 * the hardware just executed valid. */
+	bool valid;
+	int dlen = x86_insn_length(c->insn.b, c->insn.len, 64, &valid);
+	if (dlen != (int)c->insn.len || !valid) {
+		char msg[120];
+		snprintf(msg, sizeof(msg), "x86_insn_length says %d (%s), the encoding has %u bytes", dlen,
+			 valid ? "valid" : "#UD", c->insn.len);
+		print_case(f, c, msg);
+		return false;
 	}
 
 	/* Interpreter: same bytes, then HLTs (a branch form stops at the one
