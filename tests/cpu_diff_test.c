@@ -1236,11 +1236,11 @@ static bool run_case(const struct form *f, struct tcase *c, unsigned long *skipp
  * the assertions stay as they are, and the list must shrink to empty.
  */
 static const struct {
-	const char *names; /* matches every form whose name contains this */
+	const char *prefix, *contains; /* matches the form names with both */
 	const char *why;
 } pending[] = {
-	{ "(67h: ecx)", "LOOPcc with 67h: writing ECX must zero-extend into RCX (SDM Vol. 1 3.4.1.1)" },
-	{ "(67h)", "string ops with 67h: writing ESI/EDI/ECX must zero-extend (SDM Vol. 1 3.4.1.1)" },
+	{ "loop", "(67h: ecx)", "LOOPcc with 67h: writing ECX must zero-extend into RCX (SDM Vol. 1 3.4.1.1)" },
+	{ "", "(67h)", "string ops with 67h: writing ESI/EDI/ECX must zero-extend (SDM Vol. 1 3.4.1.1)" },
 };
 
 static bool is_pending(const struct form *f)
@@ -1249,7 +1249,8 @@ static bool is_pending(const struct form *f)
 	if (all && *all == '1')
 		return false;
 	for (size_t i = 0; i < sizeof(pending) / sizeof(pending[0]); i++) {
-		if (strstr(f->name, pending[i].names)) {
+		if (!strncmp(f->name, pending[i].prefix, strlen(pending[i].prefix)) &&
+		    strstr(f->name, pending[i].contains)) {
 			fprintf(stderr, "  PENDING %s: %s (HV_DIFF_PENDING=1 runs it)\n", f->name,
 				pending[i].why);
 			return true;
@@ -1307,7 +1308,10 @@ static void run_forms(enum group g, uint64_t seed)
 			}
 		}
 	}
-	fprintf(stderr, "  %lu cases, %lu skipped (would fault natively)\n", cases, skipped);
+	fprintf(stderr, "  %lu cases, %lu skipped (no defined result, or faulting natively)\n", cases, skipped);
+	/* A comparison that skips much proves little (DIV/IDIV skip about 2%). */
+	if (skipped * 10 > cases)
+		fail_msg("%lu of %lu cases skipped", skipped, cases + skipped);
 	if (failed_forms)
 		fail_msg("%lu instruction form(s) disagree with the host CPU", failed_forms);
 }
