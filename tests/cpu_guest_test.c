@@ -856,8 +856,10 @@ static void test_mmio_read(void **state)
 	tvm_destroy(vm);
 }
 
-/* SDM 6.15 #DF and 28.x: an exception while delivering #DF shuts the
- * processor down; under VMX that is a triple-fault exit (reason 2). */
+/* SDM 6.15 (interrupt 8): a fault while delivering #DF shuts the processor
+ * down; in VMX non-root operation that is a VM exit with basic reason 2,
+ * triple fault (SDM Vol. 3C Appendix C). Here: #UD with an empty IDT -> #GP
+ * -> #DF -> triple fault. */
 static void test_triple_fault(void **state)
 {
 	struct tvm *vm = vm_new("none");
