@@ -38,6 +38,7 @@
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -77,6 +78,10 @@ struct bench_result {
 	uint64_t cmp_ops;
 	double cmp_seconds;
 	char cmp_skip[160];
+	/* CPU time (user + system) of the same differences, for the vCPU
+	 * benchmarks (0: not measured). Less disturbed than wall time when other
+	 * work shares the machine. */
+	double cpu_seconds, cmp_cpu_seconds;
 };
 
 struct bench {
@@ -295,6 +300,7 @@ static int bench_skylake_random(const struct bench_params *bp, struct bench_resu
 struct guest_run {
 	uint64_t insns;   /* instructions retired (hv only) */
 	double seconds;   /* hv: vm_run alone; QEMU: the whole process */
+	double cpu;       /* CPU time of the same span: hv's process, QEMU's threads */
 	int status;       /* exit status: 1 when the guest wrote 0 to isa-debug-exit */
 	char *out;        /* serial output, malloc'd, NUL-terminated */
 };
@@ -337,6 +343,14 @@ static void last_line(const struct guest_run *gr, char *buf, size_t len)
 	snprintf(buf, len, "%.*s", (int)(end - start), start);
 }
 
+static double cpu_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 static int hv_guest_run(const char *guest, const char *append, struct guest_run *gr,
 			char *err, size_t errlen)
 {
@@ -352,7 +366,7 @@ static int hv_guest_run(const char *guest, const char *append, struct guest_run 
 	struct vm *vm;
 	size_t outlen = 0;
 	FILE *serial;
-	double t0;
+	double t0, c0;
 	int rc;
 
 	memset(gr, 0, sizeof(*gr));
@@ -371,9 +385,11 @@ static int hv_guest_run(const char *guest, const char *append, struct guest_run 
 	rc = vm_load(vm, guest, append, err, errlen);
 	if (rc)
 		goto out_vm;
+	c0 = cpu_seconds();
 	t0 = now_seconds();
 	rc = vm_run(vm);
 	gr->seconds = now_seconds() - t0;
+	gr->cpu = cpu_seconds() - c0;
 	if (rc) {
 		snprintf(err, errlen, "hv failed: %s", vm->stop.msg);
 		goto out_vm;
@@ -394,16 +410,20 @@ extern char **environ;
 
 /* Wait for the child, killing it after QEMU_TIMEOUT_SECONDS. Polls every
  * millisecond, which is also the resolution of the timing. */
-static int wait_child(pid_t pid, int *wstatus)
+static int wait_child(pid_t pid, int *wstatus, double *cpu)
 {
 	const struct timespec ms = { 0, 1000000 };
 	double deadline = now_seconds() + QEMU_TIMEOUT_SECONDS;
+	struct rusage ru;
 
 	for (;;) {
-		pid_t r = waitpid(pid, wstatus, WNOHANG);
+		pid_t r = wait4(pid, wstatus, WNOHANG, &ru);
 
-		if (r == pid)
+		if (r == pid) {
+			*cpu = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+			       1e-6 * (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 			return 0;
+		}
 		if (r < 0 && errno != EINTR)
 			return -errno;
 		if (now_seconds() > deadline) {
@@ -482,7 +502,7 @@ static int qemu_guest_run(const char *qemu, const char *guest, const char *appen
 		snprintf(err, errlen, "cannot start %s: %s", qemu, strerror(-rc));
 		goto out_fa;
 	}
-	rc = wait_child(pid, &ws);
+	rc = wait_child(pid, &ws, &gr->cpu);
 	gr->seconds = now_seconds() - t0;
 	if (rc) {
 		snprintf(err, errlen, "%s: %s", qemu, rc == -ETIMEDOUT ? "timed out, killed"
@@ -572,6 +592,8 @@ static int run_pair(bool qemu, const struct bench_params *bp, const char *worklo
 			} else {
 				if (g.seconds < gr[k].seconds)
 					gr[k].seconds = g.seconds;
+				if (g.cpu < gr[k].cpu)
+					gr[k].cpu = g.cpu;
 				guest_run_free(&g);
 			}
 		}
@@ -625,6 +647,7 @@ static void run_qemu_side(const struct bench_params *bp, const struct vcpu_loop 
 	}
 	out->cmp_ops = dinsn / n * qn;
 	out->cmp_seconds = gr[1].seconds - gr[0].seconds;
+	out->cmp_cpu_seconds = gr[1].cpu - gr[0].cpu;
 	if (out->cmp_seconds <= 0) {
 		snprintf(out->cmp_skip, sizeof(out->cmp_skip), "failed: iters=%" PRIu64 " took no "
 			 "longer than iters=%" PRIu64 " (startup noise)", 2 * qn, qn);
@@ -652,6 +675,7 @@ static int run_vcpu_loop(const struct bench_params *bp, const struct vcpu_loop *
 		return rc;
 	out->ops = hv[1].insns - hv[0].insns;
 	out->seconds = hv[1].seconds - hv[0].seconds;
+	out->cpu_seconds = hv[1].cpu - hv[0].cpu;
 	out->unit = "instruction";
 	out->target_kind = TARGET_MIN_RATE;
 	out->target = 100e6;
@@ -798,6 +822,12 @@ static void print_text(const struct bench *b, const struct bench_result *r)
 	} else if (r->cmp_name != NULL) {
 		printf("\n%-15s %s: %s", "", r->cmp_name, r->cmp_skip);
 	}
+	if (r->cpu_seconds > 0) {
+		printf("\n%-15s by CPU time instead of wall: hv %.1f M/s", "",
+		       (double)r->ops / r->cpu_seconds / 1e6);
+		if (r->cmp_ops > 0 && r->cmp_cpu_seconds > 0)
+			printf(", QEMU %.0f M/s", (double)r->cmp_ops / r->cmp_cpu_seconds / 1e6);
+	}
 	printf("\n%-15s %s\n", "", r->note);
 }
 
@@ -815,9 +845,12 @@ static void print_json(struct json *j, const struct bench *b, const struct bench
 		json_f64(j, "plain_ns_per_op", 1e9 * r->base_seconds / (double)r->ops);
 		json_f64(j, "ratio_to_plain", r->seconds / r->base_seconds);
 	}
+	if (r->cpu_seconds > 0)
+		json_f64(j, "cpu_seconds", r->cpu_seconds);
 	if (r->cmp_name != NULL && r->cmp_ops > 0) {
 		json_u64(j, "qemu_ops", r->cmp_ops);
 		json_f64(j, "qemu_seconds", r->cmp_seconds);
+		json_f64(j, "qemu_cpu_seconds", r->cmp_cpu_seconds);
 		json_f64(j, "qemu_ops_per_second", (double)r->cmp_ops / r->cmp_seconds);
 		json_f64(j, "ratio_to_qemu", ((double)r->ops / r->seconds) /
 					     ((double)r->cmp_ops / r->cmp_seconds));
