@@ -19,7 +19,9 @@
  * (and, for BSF/BSR of 0, the destination) the SDM leaves undefined are masked
  * per instruction, with the rule named in flag_rule_mask().
  *
- * HV_TEST_ITERS sets the number of random cases per form (default 2000).
+ * HV_TEST_ITERS sets the number of random cases per form (default 2000);
+ * HV_DIFF_VERBOSE=1 prints the cases that fault natively; HV_DIFF_PENDING=1
+ * also runs the forms listed in pending[].
  */
 #include <setjmp.h>
 #include <signal.h>
