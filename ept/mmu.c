@@ -24,10 +24,6 @@
 #include "ept/mmu.h"
 #include "ept/tlb.h"
 
-#define SC_BITS 9
-#define SC_SIZE (1u << SC_BITS)
-#define SC_EMPTY (~0ULL)
-
 enum { KIND_READ, KIND_WRITE, KIND_FETCH, NKIND };
 
 /*
@@ -53,21 +49,12 @@ enum { KIND_READ, KIND_WRITE, KIND_FETCH, NKIND };
  */
 #define NA_DIRTY (1u << 4)   /* nested TLB: EPT D already set on the leaf */
 
-struct sc_slot {
-	uint64_t vpn;        /* gva >> 12, SC_EMPTY when unused */
-	uint64_t ctx_gen;
-	uint64_t hpa, gpa;   /* of the 4 KiB page */
-	struct tlb_entry *e;
-	struct tlb *t;
-	uint32_t egen;
-	uint32_t shift;      /* combined page shift */
-};
-
 /*
  *   pool, cfg, t[]: set at creation.
  *   st: counters, reset by mmu_reset_stats.
- *   last, ctx_gen: the context the shortcut slots were filled under; a
- *   different context bumps ctx_gen, which empties the shortcut in O(1).
+ *   last: the context the shortcut slots were filled under; a different
+ *   context bumps hit.gen, which empties the shortcut in O(1) (and in O(slots)
+ *   once every MMU_HIT_GEN_MAX switches, when the generation wraps).
  */
 struct mmu {
 	struct hpool *pool;
@@ -79,8 +66,7 @@ struct mmu {
 	struct mmu_stats st;
 	struct mmu_ctx last;
 	uint64_t last_eptp_tag;   /* an EPT freed and recreated at the same address differs here */
-	uint64_t ctx_gen;
-	struct sc_slot sc[NKIND][SC_SIZE];
+	struct mmu_hit hit;
 };
 
 /* ------------------------------------------------------------------------ */
@@ -155,8 +141,20 @@ static void ctx_switch(struct mmu *m, const struct mmu_ctx *ctx)
 {
 	m->last = *ctx;
 	m->last_eptp_tag = eptp_tag_of(ctx->ept);
-	m->ctx_gen++;
+	if (++m->hit.gen > MMU_HIT_GEN_MAX) {
+		/* A slot of an old context must not come back to life with its generation. */
+		memset(m->hit.slot, 0, sizeof(m->hit.slot));
+		m->hit.gen = 1;
+	}
 }
+
+void mmu_set_ctx(struct mmu *m, const struct mmu_ctx *ctx)
+{
+	if (!ctx_same(m, ctx))
+		ctx_switch(m, ctx);
+}
+
+struct mmu_hit *mmu_hit(struct mmu *m) { return &m->hit; }
 
 static inline uint16_t ctx_pcid(const struct mmu_ctx *ctx)
 {
@@ -223,7 +221,7 @@ static uint32_t pf_code(const struct mmu_ctx *ctx, unsigned access, bool present
 int mmu_create(struct hpool *pool, const struct mmu_config *cfg, struct mmu **out)
 {
 	struct mmu *m;
-	unsigned i, k, j;
+	unsigned i;
 	int rc;
 
 	m = calloc(1, sizeof(*m));
@@ -248,10 +246,9 @@ int mmu_create(struct hpool *pool, const struct mmu_config *cfg, struct mmu **ou
 		else
 			m->tlb_any = true;
 	}
-	for (k = 0; k < NKIND; k++)
-		for (j = 0; j < SC_SIZE; j++)
-			m->sc[k][j].vpn = SC_EMPTY;
-	m->ctx_gen = 1;
+	/* calloc left every slot empty (tag 0). */
+	m->hit.gen = 1;
+	m->hit.st = &m->st;
 	*out = m;
 	return 0;
 
@@ -946,9 +943,12 @@ static void sc_forget_vpn(struct mmu *m, uint64_t vpn)
 {
 	unsigned k;
 
-	for (k = 0; k < NKIND; k++)
-		if (m->sc[k][vpn & (SC_SIZE - 1)].vpn == vpn)
-			m->sc[k][vpn & (SC_SIZE - 1)].vpn = SC_EMPTY;
+	for (k = 0; k < NKIND; k++) {
+		struct mmu_hit_slot *s = &m->hit.slot[k][vpn & (MMU_HIT_SLOTS - 1)];
+
+		if (s->tag >> 12 == vpn)
+			s->tag = 0;
+	}
 }
 
 /* Fill the L1 structure for this access kind and page size. */
@@ -1023,21 +1023,22 @@ static struct tlb_entry *combined_lookup(struct walk *w, unsigned kind, struct t
 static void sc_install(struct mmu *m, unsigned kind, uint64_t gva, struct tlb *t,
 		       struct tlb_entry *e)
 {
-	struct sc_slot *s;
+	struct mmu_hit_slot *s;
 	unsigned shift;
 	uint64_t off;
 
 	if (!t || t->perfect)
 		return;
-	s = &m->sc[kind][(gva >> 12) & (SC_SIZE - 1)];
+	s = &m->hit.slot[kind][(gva >> 12) & (MMU_HIT_SLOTS - 1)];
 	shift = tlb_key_shift(e->key);
 	off = gva & ((1ULL << shift) - 1) & ~0xfffULL;
-	s->vpn = gva >> 12;
-	s->ctx_gen = m->ctx_gen;
+	s->tag = (gva & ~0xfffULL) | m->hit.gen;
 	s->hpa = e->val + off;
 	s->gpa = e->aux + off;
-	s->e = e;
-	s->t = t;
+	s->lru = &e->lru;
+	s->clock = &t->clock;
+	s->hits = &t->st->hits;
+	s->gen = &e->gen;
 	s->egen = e->gen;
 	s->shift = shift;
 }
@@ -1194,17 +1195,18 @@ void mmu_translate(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva, unsig
 		   struct mmu_result *res)
 {
 	unsigned kind = access_kind(access);
-	struct sc_slot *s;
+	struct mmu_hit_slot *s;
 
 	if (__builtin_expect(!ctx_same(m, ctx), 0))
 		ctx_switch(m, ctx);
-	s = &m->sc[kind][(gva >> 12) & (SC_SIZE - 1)];
-	if (__builtin_expect(s->vpn == gva >> 12 && s->ctx_gen == m->ctx_gen &&
-			     s->e->gen == s->egen && !(access & ACC_IMPLICIT_SV), 1)) {
+	s = &m->hit.slot[kind][(gva >> 12) & (MMU_HIT_SLOTS - 1)];
+	if (__builtin_expect(s->tag == ((gva & ~0xfffULL) | m->hit.gen) && *s->gen == s->egen &&
+			     !(access & ACC_IMPLICIT_SV), 1)) {
 		/* Exactly what a model L1 hit does: count it and stamp LRU. */
 		m->st.translations++;
 		m->st.by_access[kind]++;
-		tlb_touch(s->t, s->e);
+		(*s->hits)++;
+		*s->lru = ++*s->clock;
 		res->status = MMU_OK;
 		res->hpa = s->hpa | (gva & 0xfff);
 		res->gpa = s->gpa | (gva & 0xfff);

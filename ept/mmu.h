@@ -182,6 +182,65 @@ void mmu_reset_stats(struct mmu *mmu);
 void mmu_translate(struct mmu *mmu, const struct mmu_ctx *ctx, uint64_t gva, unsigned access,
 		   struct mmu_result *res);
 
+/*
+ * The TLB hit path inline, for a caller that translates millions of times
+ * under one context (the software vCPU). The MMU keeps a host-side shortcut:
+ * per access kind, a direct-mapped table from GVA page to the model L1 entry
+ * that served it under the current context. It holds only translations the
+ * model holds (each slot remembers the entry's generation, which eviction,
+ * refill and invalidation bump), and a hit in it is counted and LRU-stamped
+ * exactly as a model L1 hit.
+ *
+ * Use: mmu_set_ctx() after every change of the context (and before the first
+ * use); then mmu_translate_hit() for plain accesses (no ACC_IMPLICIT_SV) under
+ * that same context. It returns true with the HPA on a hit; false means it
+ * changed nothing, and the caller asks mmu_translate(), which also refills
+ * the shortcut. The fields below are private to ept/mmu.c.
+ */
+#define MMU_HIT_SLOTS 512
+#define MMU_HIT_GEN_MAX 0xfffu        /* generations live in the tag's low 12 bits */
+
+struct mmu_hit_slot {
+	uint64_t tag;            /* GVA of the 4 KiB page | context generation; 0 = empty */
+	uint64_t hpa, gpa;       /* of the 4 KiB page */
+	uint64_t *lru;           /* the model entry's LRU stamp */
+	uint64_t *clock;         /* its structure's LRU clock */
+	uint64_t *hits;          /* its structure's hit counter */
+	const uint32_t *gen;     /* the model entry's generation */
+	uint32_t egen;           /* *gen when the slot was filled */
+	uint32_t shift;          /* combined page shift */
+};
+
+struct mmu_hit {
+	uint64_t gen;            /* generation of the current context, 1..MMU_HIT_GEN_MAX */
+	struct mmu_stats *st;
+	struct mmu_hit_slot slot[3][MMU_HIT_SLOTS];   /* by kind: read, write, fetch */
+};
+
+/* Make ctx the current context (no-op when it equals the current one). */
+void mmu_set_ctx(struct mmu *mmu, const struct mmu_ctx *ctx);
+/* The shortcut of mmu; its address never changes. */
+struct mmu_hit *mmu_hit(struct mmu *mmu);
+
+/* access: ACC_READ, ACC_WRITE or ACC_FETCH (a constant folds the kind). */
+static inline bool mmu_translate_hit(struct mmu_hit *h, uint64_t gva, unsigned access,
+				     uint64_t *hpa)
+{
+	unsigned kind = (access & ACC_FETCH) ? 2 : (access & ACC_WRITE) ? 1 : 0;
+	struct mmu_hit_slot *s = &h->slot[kind][(gva >> 12) & (MMU_HIT_SLOTS - 1)];
+
+	if (__builtin_expect(s->tag != ((gva & ~0xfffULL) | h->gen), 0) ||
+	    __builtin_expect(*s->gen != s->egen, 0))
+		return false;
+	/* What mmu_translate counts for an L1 hit, and the LRU stamp. */
+	h->st->translations++;
+	h->st->by_access[kind]++;
+	(*s->hits)++;
+	*s->lru = ++*s->clock;
+	*hpa = s->hpa | (gva & 0xfff);
+	return true;
+}
+
 /* One reference of a 2D walk, for `hv walk`. */
 struct walk_ref {
 	int guest_level;     /* 5..1 = guest table level whose entry/address is involved; 0 = final GPA */

@@ -202,6 +202,11 @@ static inline __attribute__((always_inline)) int xlate(struct vcpu *v, uint64_t 
 		v->stats.stores++;
 	else
 		v->stats.loads++;
+	if (__builtin_expect(!(acc & ACC_IMPLICIT_SV), 1) &&
+	    __builtin_expect(mmu_translate_hit(v->hit, lin, type, &pc->hpa), 1)) {
+		pc->mmio = false;
+		return X86_OK;
+	}
 	mmu_translate(v->mmu, &v->ctx, lin, acc & (type | ACC_IMPLICIT_SV), &res);
 	if (__builtin_expect(res.status == MMU_OK, 1)) {
 		pc->hpa = res.hpa;

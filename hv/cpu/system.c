@@ -35,6 +35,7 @@ void cpu_update_mode(struct vcpu *v)
 	v->ctx.efer = v->efer;
 	v->ctx.rflags = v->rflags & RF_AC;
 	v->ctx.cpl = v->cpl;
+	mmu_set_ctx(v->mmu, &v->ctx);
 }
 
 static void seg_flat(struct vcpu_segment *s, uint16_t sel, uint8_t type, bool code64, unsigned dpl)

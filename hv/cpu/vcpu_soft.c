@@ -63,14 +63,17 @@ static int fetch(struct vcpu *v, struct x86_insn *tmp, const struct x86_insn **o
 
 	if (v->mode != 64)
 		lin = (v->seg[SEG_CS].base + v->rip) & 0xffffffffULL;
-	struct mmu_result res;
 	v->stats.fetches++;
-	mmu_translate(v->mmu, &v->ctx, lin, ACC_FETCH, &res);
-	if (__builtin_expect(res.status != MMU_OK, 0)) {
-		v->stats.fetches--;  /* fetch_fail counts it */
-		return fetch_fail(v, &res);
+	if (__builtin_expect(!mmu_translate_hit(v->hit, lin, ACC_FETCH, &hpa), 0)) {
+		struct mmu_result res;
+
+		mmu_translate(v->mmu, &v->ctx, lin, ACC_FETCH, &res);
+		if (__builtin_expect(res.status != MMU_OK, 0)) {
+			v->stats.fetches--;  /* fetch_fail counts it */
+			return fetch_fail(v, &res);
+		}
+		hpa = res.hpa;
 	}
-	hpa = res.hpa;
 	const uint8_t *p = hpool_ptr(v->pool, hpa);
 	struct dcache_slot *s = &v->dcache[hpa & (DCACHE_SLOTS - 1)];
 	uint64_t key = dcache_key(hpa, v->mode);
@@ -201,6 +204,7 @@ static int soft_create(const struct vcpu_config *cfg, struct vcpu **out)
 	}
 	v->pool = cfg->pool;
 	v->mmu = cfg->mmu;
+	v->hit = mmu_hit(cfg->mmu);
 	v->ept = cfg->ept;
 	v->mmio = cfg->mmio;
 	v->nmmio = cfg->nmmio;
@@ -349,6 +353,8 @@ static int soft_run(struct vcpu *v, uint64_t max_insns, struct vcpu_exit *exit)
 	int st;
 
 	complete_pending(v, exit);
+	/* Something else (hv walk, a test) may have translated under another context. */
+	mmu_set_ctx(v->mmu, &v->ctx);
 	memset(exit, 0, sizeof(*exit));
 	v->exit = exit;
 	v->exit_after_retire = false;

@@ -126,7 +126,8 @@ enum pend_kind { PEND_NONE = 0, PEND_IO_IN, PEND_MMIO_READ, PEND_HYPERCALL };
  *   cfg fields (pool, mmu, ept, mmio): set once at create.
  *   architectural state: changed only by instructions, events and set_*regs.
  *   ctx, mode, cpl: derived, recomputed by cpu_update_mode() whenever CR0,
- *   CR3, CR4, EFER, CS or RFLAGS.AC change.
+ *   CR3, CR4, EFER, CS or RFLAGS.AC change; cpu_update_mode() also makes ctx
+ *   the MMU's current context, which mmu_translate_hit() relies on.
  */
 struct vcpu {
 	/* architectural state */
@@ -173,6 +174,7 @@ struct vcpu {
 	/* configuration */
 	struct hpool *pool;
 	struct mmu *mmu;
+	struct mmu_hit *hit;      /* mmu's hit shortcut (mmu_translate_hit) */
 	struct ept *ept;
 	const struct gpa_range *mmio;
 	unsigned nmmio;
