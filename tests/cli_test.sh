@@ -10,33 +10,20 @@ set -u
 
 HV=${HV:-./hv/hv}
 srcdir=${srcdir:-.}
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/hv-cli-test.XXXXXX") || exit 99
-trap 'rm -rf "$tmp"' EXIT INT TERM
+. "${srcdir:-.}/tests/testlib.sh"
+tl_init cli_test
 
 if [ ! -x "$HV" ]; then
 	echo "cli_test: $HV is not built" >&2
 	exit 99
 fi
 
-fails=0
-checks=0
-
-pass() { checks=$((checks + 1)); }
-fail() {
-	checks=$((checks + 1))
-	fails=$((fails + 1))
-	echo "FAIL: $*" >&2
-}
 
 # jnum FILE KEY: a top-level numeric member of a JSON report (two-space indent).
 jnum() {
 	sed -n "s/^  \"$2\": \\([0-9.e+-]*\\),\\{0,1\\}\$/\\1/p" "$1" | head -n 1
 }
 
-# expect_eq WHAT GOT WANT
-expect_eq() {
-	if [ "$2" = "$3" ]; then pass; else fail "$1: got '$2', want '$3'"; fi
-}
 
 # expect_refs NAME REFS_PER_WALK hv-trace-options...: every translation walks
 # (no caches) and every walk makes exactly REFS_PER_WALK references.
@@ -197,5 +184,4 @@ out=$tmp/pf.json
 expect_eq "pf status" "$(sed -n 's/.*"status": "\([a-z_]*\)".*/\1/p' "$out")" page_fault
 expect_eq "pf error" "$(sed -n 's/.*"pf_error": "\(0x[0-9a-f]*\)".*/\1/p' "$out")" 0x0
 
-echo "cli_test: $checks checks, $fails failed"
-[ "$fails" -eq 0 ]
+tl_finish

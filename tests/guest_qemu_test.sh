@@ -14,8 +14,8 @@ set -u
 
 GUEST=${GUEST:-./guest/guest.elf}
 QEMU=${QEMU:-qemu-system-x86_64}
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/hv-guest-test.XXXXXX") || exit 99
-trap 'rm -rf "$tmp"' EXIT INT TERM
+. "${srcdir:-.}/tests/testlib.sh"
+tl_init guest_qemu_test
 
 if ! command -v "$QEMU" >/dev/null 2>&1; then
 	echo "guest_qemu_test: $QEMU not found, skipping" >&2
@@ -26,23 +26,11 @@ if [ ! -f "$GUEST" ]; then
 	exit 99
 fi
 
-fails=0
-checks=0
-pass() { checks=$((checks + 1)); }
-fail() {
-	checks=$((checks + 1))
-	fails=$((fails + 1))
-	echo "FAIL: $*" >&2
-}
 
 # boot NAME MEM APPEND: run the guest, leave its serial output in $tmp/NAME
 # and its exit status in $status.
 boot() {
-	timeout 60 "$QEMU" -accel tcg -M q35 -cpu max -m "$2" -kernel "$GUEST" \
-		-append "$3" -device isa-debug-exit,iobase=0xf4,iosize=4 \
-		-display none -serial stdio -monitor none -no-reboot -nodefaults \
-		</dev/null >"$tmp/$1" 2>"$tmp/$1.err"
-	status=$?
+	qemu_boot "$tmp/$1" "$2" "$3"
 }
 
 checksum_of() {
@@ -69,7 +57,7 @@ expect_ok() {
 	fi
 }
 
-for w in random seq stride chase cow protect; do
+for w in random seq stride chase cow protect compute memloop; do
 	expect_ok "$w" "$w" "workload=$w iters=200000"
 done
 expect_ok all all ""
@@ -131,5 +119,4 @@ if command -v objdump >/dev/null 2>&1; then
 	fi
 fi
 
-echo "guest_qemu_test: $checks checks, $fails failed"
-[ "$fails" -eq 0 ]
+tl_finish

@@ -1,5 +1,5 @@
 # tests/: vCPU tests and guest boot tests (module unit tests are declared in each module's local.mk).
-EXTRA_DIST += tests/testutil.h
+EXTRA_DIST += tests/testutil.h tests/testlib.sh
 
 # The hv command line: exact reference counts from hv trace, hv walk's
 # explanations and fault decoding, usage errors (run from the build dir).

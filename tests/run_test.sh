@@ -26,8 +26,8 @@ GUEST=${GUEST:-./guest/guest.elf}
 PROBES=${PROBES:-./tests/guests}
 QEMU=${QEMU:-qemu-system-x86_64}
 ITERS=${ITERS:-100000}
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/hv-run-test.XXXXXX") || exit 99
-trap 'rm -rf "$tmp"' EXIT INT TERM
+. "${srcdir:-.}/tests/testlib.sh"
+tl_init run_test
 
 if [ ! -x "$HV" ]; then
 	echo "run_test: $HV is not built" >&2
@@ -38,20 +38,6 @@ if [ ! -f "$GUEST" ]; then
 	exit 77
 fi
 
-fails=0
-checks=0
-pass() { checks=$((checks + 1)); }
-fail() {
-	checks=$((checks + 1))
-	fails=$((fails + 1))
-	echo "FAIL: $*" >&2
-}
-# check DESCRIPTION EXPR... : pass when the test(1) expression holds.
-check() {
-	what=$1
-	shift
-	if [ "$@" ]; then pass; else fail "$what ($*)"; fi
-}
 
 # jget FILE PATH: the scalar at PATH (/obj/key) in the JSON report. The
 # writer puts one member per line and closes containers on their own line,
@@ -152,7 +138,7 @@ invariants() {
 
 # ---------------------------------------------------------------------------
 # Every workload: status, RESULT line, invariants.
-for wl in random seq stride chase cow protect all; do
+for wl in random seq stride chase cow protect compute memloop all; do
 	hvrun "$wl" --memory 128M "$GUEST" --append "workload=$wl iters=$ITERS"
 	if [ "$status" -ne 1 ]; then
 		fail "$wl: exit status $status, want 1"
@@ -277,13 +263,9 @@ if grep -q 'not an ELF file' "$tmp/notelf.err"; then pass; else fail "non-ELF ke
 # ---------------------------------------------------------------------------
 # The same guest lines under hv and under QEMU.
 if command -v "$QEMU" >/dev/null 2>&1; then
-	for wl in random seq stride chase cow protect all; do
-		timeout 60 "$QEMU" -accel tcg -M q35 -cpu max -m 128M -kernel "$GUEST" \
-			-append "workload=$wl iters=$ITERS" \
-			-device isa-debug-exit,iobase=0xf4,iosize=4 -display none -serial stdio \
-			-monitor none -no-reboot -nodefaults </dev/null >"$tmp/$wl.qemu" 2>/dev/null
-		qs=$?
-		check "$wl: QEMU exit status" "$qs" -eq 1
+	for wl in random seq stride chase cow protect compute memloop all; do
+		qemu_boot "$tmp/$wl.qemu" 128M "workload=$wl iters=$ITERS"
+		check "$wl: QEMU exit status" "$status" -eq 1
 		# hv's output file may lack QEMU's \r; compare the lines themselves
 		tr -d '\r' <"$tmp/$wl.qemu" >"$tmp/$wl.q"
 		if [ -s "$tmp/$wl.q" ] && cmp -s "$tmp/$wl.q" "$tmp/$wl.out"; then
@@ -297,5 +279,4 @@ else
 	echo "run_test: $QEMU not found, skipping the QEMU comparison" >&2
 fi
 
-echo "run_test: $checks checks, $fails failed"
-[ "$fails" -eq 0 ]
+tl_finish

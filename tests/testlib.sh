@@ -1,0 +1,50 @@
+# tests/testlib.sh - shared by the shell tests (sourced, not run).
+#
+#   tl_init NAME      a scratch directory in $tmp, removed on exit
+#   pass, fail MSG    count one check
+#   check WHAT EXPR   pass when the test(1) expression EXPR holds
+#   expect_eq WHAT GOT WANT
+#   qemu_boot OUT MEM APPEND   boot $GUEST under $QEMU (TCG, q35, isa-debug-exit
+#                     at 0xf4, serial on stdout) into OUT; status in $status
+#   tl_finish         print the tally and return non-zero if a check failed
+
+tl_init() {
+	tl_name=$1
+	fails=0
+	checks=0
+	tmp=$(mktemp -d "${TMPDIR:-/tmp}/hv-$tl_name.XXXXXX") || exit 99
+	trap 'rm -rf "$tmp"' EXIT INT TERM
+}
+
+pass() { checks=$((checks + 1)); }
+
+fail() {
+	checks=$((checks + 1))
+	fails=$((fails + 1))
+	echo "FAIL: $*" >&2
+}
+
+check() {
+	what=$1
+	shift
+	if [ "$@" ]; then pass; else fail "$what ($*)"; fi
+}
+
+expect_eq() {
+	if [ "$2" = "$3" ]; then pass; else fail "$1: got '$2', want '$3'"; fi
+}
+
+# The command line the README and docs/guest.md give for QEMU, plus what a
+# test needs: no monitor, no default devices, no reboot on a triple fault.
+qemu_boot() {
+	timeout 60 "$QEMU" -accel tcg -M q35 -cpu max -m "$2" -kernel "$GUEST" \
+		-append "$3" -device isa-debug-exit,iobase=0xf4,iosize=4 \
+		-display none -serial stdio -monitor none -no-reboot -nodefaults \
+		</dev/null >"$1" 2>"$1.err"
+	status=$?
+}
+
+tl_finish() {
+	echo "$tl_name: $checks checks, $fails failed"
+	[ "$fails" -eq 0 ]
+}
