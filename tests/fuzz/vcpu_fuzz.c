@@ -13,12 +13,16 @@
  *                 bit 1 = start at CPL 3 (user code page), bit 2 = preset
  *                 "skylake" instead of "none", bit 3 = CR4.SMEP|SMAP,
  *                 bits 7:4 = number of page-table pokes
- *   byte 1        EPT permissions of the code page (bits 2:0) and data page (5:3)
+ *   byte 1        EPT permissions of the code page (bits 2:0) and data page (5:3);
+ *                 bit 6: queue an external interrupt (vector = byte 2), IF = 1
  *   bytes 2..9    seed of the 16 GPR values (splitmix64), so that short
  *                 inputs reach the code quickly
- *   then          pokes of 10 bytes each: a level (1..4) and selector byte,
- *                 then 8 bytes written raw into the guest paging entry of
- *                 that level for the code, data or stack address
+ *   then          pokes of 10 bytes each: a kind byte and an index byte, then
+ *                 8 bytes written raw into guest memory the processor reads on
+ *                 its own: kind bits 3:2 = 0: the paging entry of level
+ *                 1 + (bits 1:0) for the code, data or stack address (index
+ *                 % 3); 1: IDT qword (index); 2: GDT qword (index % 8);
+ *                 3: TSS qword (index % 13)
  *   then          code bytes, copied to the code page (at most 4 KiB)
  */
 #include <stddef.h>
@@ -75,10 +79,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Pokes into the guest's own paging structures. */
 	unsigned npokes = mode >> 4;
 	for (unsigned i = 0; i < npokes && size >= 10; i++) {
-		unsigned level = 1 + (data[0] & 3);
 		static const uint64_t targets[3] = { TVM_CODE, DATA_GVA, TVM_STACK_TOP - 8 };
-		uint64_t gva = data[1] % 3 == 0 && user ? TVM_UCODE : targets[data[1] % 3];
-		uint64_t gpa = gpt_entry_gpa(vm->gpt, gva, level);
+		uint64_t gpa = 0;
+		switch ((data[0] >> 2) & 3) {
+		case 0: {
+			uint64_t gva = data[1] % 3 == 0 && user ? TVM_UCODE : targets[data[1] % 3];
+			gpa = gpt_entry_gpa(vm->gpt, gva, 1 + (data[0] & 3u));
+			break;
+		}
+		case 1:
+			gpa = TVM_IDT + 8ULL * data[1];
+			break;
+		case 2:
+			gpa = TVM_GDT + 8ULL * (data[1] % 8);
+			break;
+		case 3:
+			gpa = TVM_TSS + 8ULL * (data[1] % 13);
+			break;
+		}
 		if (gpa)
 			tvm_write64(vm, gpa, get64(data + 2));
 		data += 10;
@@ -114,7 +132,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			s.ds = s.es = s.ss;
 		}
 	}
+	if (head[1] & 0x40)
+		r.rflags |= 0x200; /* IF */
 	if (tvm_set_sregs(vm, &s) != 0 || tvm_set_regs(vm, &r) != 0)
+		abort();
+	if ((head[1] & 0x40) && vm->ops->inject_irq(vm->vcpu, head[2]) != 0)
 		abort();
 
 	for (int n = 0; n < FUZZ_EXITS; n++) {
