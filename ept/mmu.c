@@ -596,15 +596,20 @@ gpa_xlate(struct walk *w, uint64_t gpa, const struct ept_access *acc,
 {
 	struct ept_walk_result r;
 	uint64_t *cell;
-	unsigned i;
 
 	if (!w->ept || w->m->gp_any || w->trace ||
 	    !ept_walk_fast(w->ept, gpa, acc, NULL, &r, false) || !hpa_in_pool(w->m, r.hpa, 8))
 		return gpa_xlate_slow(w, gpa, acc, row, guest_level, out);
 	w->refs += r.refs;
 	cell = &w->m->st.grid[row][5 - w->ept->levels];
-	for (i = 0; i < r.refs; i++)
-		cell[i]++;
+	/* A fast walk starts at the top level: refs is 1..5, in cells from the first. */
+	switch (r.refs) {
+	case 5: cell[4]++; /* fall through */
+	case 4: cell[3]++; /* fall through */
+	case 3: cell[2]++; /* fall through */
+	case 2: cell[1]++; /* fall through */
+	default: cell[0]++;
+	}
 	out->hpa = r.hpa;
 	out->shift = r.page_shift;
 	out->perms = r.perms;
@@ -764,6 +769,10 @@ static bool guest_walk(struct walk *w, struct guest_out *g)
 	uint64_t and_bits = PTE_W | PTE_U, or_bits = 0, xd_mask = nxe ? PTE_XD : 0;
 	unsigned level = n, lvl;
 	uint64_t e = 0;
+	/* Every guest entry read is a paging-structure read through EPT. */
+	const struct ept_access entry_acc = {
+		.type = ACC_READ, .paging_entry = true, .gla_valid = true, .gla = w->gva,
+	};
 
 	/* SDM 4.10.3.2 / 28.3.2: the deepest combined paging-structure cache hit. */
 	for (lvl = 2; m->pwc_any && lvl <= n; lvl++) {
@@ -813,12 +822,9 @@ static bool guest_walk(struct walk *w, struct guest_out *g)
 				return false;
 			}
 		} else {
-			struct ept_access acc = {
-				.type = ACC_READ, .paging_entry = true, .gla_valid = true, .gla = w->gva,
-			};
 			struct xlate x;
 
-			if (!gpa_xlate(w, entry_gpa, &acc, row, (int)level, &x))
+			if (!gpa_xlate(w, entry_gpa, &entry_acc, row, (int)level, &x))
 				return false;
 			entry_hpa = x.hpa;
 			table_hpa = entry_hpa - idx * esz;
