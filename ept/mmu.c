@@ -131,9 +131,10 @@ static inline bool ctx_same(const struct mmu *m, const struct mmu_ctx *a)
 {
 	const struct mmu_ctx *b = &m->last;
 
-	return a->cr3 == b->cr3 && a->cr0 == b->cr0 && a->cr4 == b->cr4 && a->efer == b->efer &&
-	       a->cpl == b->cpl && a->vpid == b->vpid && a->ept == b->ept &&
-	       ((a->rflags ^ b->rflags) & RFLAGS_AC) == 0 &&
+	/* One branch instead of nine: the context rarely differs. */
+	return ((a->cr3 ^ b->cr3) | (a->cr0 ^ b->cr0) | (a->cr4 ^ b->cr4) | (a->efer ^ b->efer) |
+		((a->rflags ^ b->rflags) & RFLAGS_AC) | (a->cpl ^ b->cpl) | (a->vpid ^ b->vpid) |
+		((uintptr_t)a->ept ^ (uintptr_t)b->ept)) == 0 &&
 	       eptp_tag_of(a->ept) == m->last_eptp_tag;
 }
 
@@ -1197,17 +1198,42 @@ walk_done:
 		res->gva = gva;
 }
 
+/* Everything but a shortcut hit under an unchanged context; kept out of line so
+ * that the hit path of mmu_translate needs no stack frame. */
+static __attribute__((noinline)) void translate_miss(struct mmu *m, const struct mmu_ctx *ctx,
+						     uint64_t gva, unsigned access,
+						     struct mmu_result *res)
+{
+	mmu_set_ctx(m, ctx);
+	if (!(access & ACC_IMPLICIT_SV)) {
+		uint64_t hpa;
+
+		/* The context just changed: a slot filled under an earlier visit of it may serve. */
+		if (mmu_translate_hit(&m->hit, gva, access, &hpa)) {
+			const struct mmu_hit_slot *s =
+				&m->hit.slot[access_kind(access)][(gva >> 12) & (MMU_HIT_SLOTS - 1)];
+
+			memset(res, 0, sizeof(*res));
+			res->status = MMU_OK;
+			res->hpa = hpa;
+			res->gpa = s->gpa | (gva & 0xfff);
+			res->gva = gva;
+			res->page_shift = s->shift;
+			res->tlb_hit = true;
+			return;
+		}
+	}
+	translate_slow(m, ctx, gva, access, res, NULL);
+}
+
 void mmu_translate(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva, unsigned access,
 		   struct mmu_result *res)
 {
 	unsigned kind = access_kind(access);
-	struct mmu_hit_slot *s;
+	struct mmu_hit_slot *s = &m->hit.slot[kind][(gva >> 12) & (MMU_HIT_SLOTS - 1)];
 
-	if (__builtin_expect(!ctx_same(m, ctx), 0))
-		ctx_switch(m, ctx);
-	s = &m->hit.slot[kind][(gva >> 12) & (MMU_HIT_SLOTS - 1)];
-	if (__builtin_expect(s->tag == ((gva & ~0xfffULL) | m->hit.gen) && *s->gen == s->egen &&
-			     !(access & ACC_IMPLICIT_SV), 1)) {
+	if (__builtin_expect(s->tag == ((gva & ~0xfffULL) | m->hit.gen) && ctx_same(m, ctx) &&
+			     *s->gen == s->egen && !(access & ACC_IMPLICIT_SV), 1)) {
 		/* Exactly what a model L1 hit does: count it and stamp LRU. */
 		m->st.translations++;
 		m->st.by_access[kind]++;
@@ -1224,7 +1250,7 @@ void mmu_translate(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva, unsig
 		res->tlb_hit = true;
 		return;
 	}
-	translate_slow(m, ctx, gva, access, res, NULL);
+	translate_miss(m, ctx, gva, access, res);
 }
 
 void mmu_translate_traced(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva,
