@@ -668,20 +668,36 @@ static bool entry_reserved(const struct mmu_ctx *ctx, unsigned esz, unsigned lev
 	return false;
 }
 
+static const enum tlb_id pwc_for_level[6] = { 0, 0, PWC_PDE, PWC_PDPTE, PWC_PML4, PWC_PML5 };
+
 static void page_fault(struct walk *w, bool present, bool rsvd)
 {
 	struct tlb_inval inv = { .flags = INV_VPID | INV_PCID_OR_G | INV_ADDR, .vpid = w->tag.vpid,
 				 .pcid = w->tag.pcid, .addr = w->gva };
-	unsigned i;
+	struct tlb_inval pw = { .flags = INV_VPID | INV_PCID | INV_KEY, .vpid = w->tag.vpid,
+				.pcid = w->tag.pcid };
+	unsigned n = w->levels, ib = n == 2 && !w->pae ? 10 : 9;
+	uint64_t va = w->gva & (n == 5 ? (1ULL << 57) - 1 : n == 4 ? (1ULL << 48) - 1 : 0xffffffffULL);
+	unsigned i, lvl;
 
 	w->res->status = MMU_PAGE_FAULT;
 	w->res->pf_error = pf_code(w->ctx, w->access, present, rsvd);
 	w->m->st.page_faults++;
 	/* SDM 4.10.4.1: a page fault invalidates the TLB entries for its address
-	 * (a stale entry that could not serve the access must not survive it). */
+	 * (a stale entry that could not serve the access must not survive it)
+	 * and the paging-structure-cache entries of the current VPID and PCID
+	 * that would be used for it (the keys guest_walk looks up). */
 	for (i = TLB_L1I_4K; i <= TLB_L2_1G; i++)
 		if (w->m->t[i])
 			tlb_invalidate(w->m->t[i], &inv);
+	for (lvl = 2; w->m->pwc_any && lvl <= n; lvl++) {
+		struct tlb *t = w->m->t[pwc_for_level[lvl]];
+
+		if (!t || (lvl == 5 && n != 5))
+			continue;
+		pw.key = tlb_key(va, PAGE_SHIFT_4K + ib * (lvl - 1));
+		tlb_invalidate(t, &pw);
+	}
 }
 
 /*
@@ -741,8 +757,6 @@ static bool pdpte_load(struct walk *w, uint64_t *out)
 	*out = e;
 	return true;
 }
-
-static const enum tlb_id pwc_for_level[6] = { 0, 0, PWC_PDE, PWC_PDPTE, PWC_PML4, PWC_PML5 };
 
 /* Result of the guest walk that the TLB fill needs. */
 struct guest_out {

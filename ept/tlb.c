@@ -205,6 +205,8 @@ static bool inval_match(const struct tlb_entry *e, const struct tlb_inval *inv)
 		return false;
 	if ((f & INV_ANY_EPTP) && e->eptp_tag == 0)
 		return false;
+	if ((f & INV_KEY) && e->key != inv->key)
+		return false;
 	if (f & INV_ADDR) {
 		unsigned shift = tlb_key_shift(e->key);
 
@@ -244,7 +246,10 @@ unsigned tlb_invalidate(struct tlb *t, const struct tlb_inval *inv)
 	unsigned n = 0;
 	uint32_t i;
 
-	if (inv->flags & INV_ADDR) {
+	if (inv->flags & INV_KEY) {
+		/* One key lives in one set. */
+		n = inval_set(t, &t->sets[set_index(t, inv->key)], inv);
+	} else if (inv->flags & INV_ADDR) {
 		/* Only the sets the address can live in, for each page size. */
 		static const unsigned shifts[] = { PAGE_SHIFT_4K, PAGE_SHIFT_2M, PAGE_SHIFT_1G };
 		uint32_t seen[3];

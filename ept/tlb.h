@@ -115,12 +115,14 @@ int tlb_fill(struct tlb *t, uint64_t key, const struct tlb_tag *tag, bool global
 #define INV_EPTP        (1u << 5)  /* entry.eptp_tag == eptp_tag */
 #define INV_ANY_EPTP    (1u << 6)  /* entry.eptp_tag != 0 (INVEPT global) */
 #define INV_ADDR        (1u << 7)  /* the entry's page contains addr */
+#define INV_KEY         (1u << 8)  /* entry.key == key (one paging-structure-cache entry) */
 
 struct tlb_inval {
 	unsigned flags;
 	uint16_t vpid, pcid;
 	uint64_t eptp_tag;
 	uint64_t addr;
+	uint64_t key;
 };
 
 /* Remove every matching entry; returns how many (also counted as invalidations). */

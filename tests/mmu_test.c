@@ -909,6 +909,46 @@ static void test_pde_cache_no_leaf(void **state)
 	env_fini(&env);
 }
 
+/*
+ * SDM 4.10.4.1: a page fault invalidates the paging-structure-cache entries
+ * that would be used for its linear address, not only its TLB entries.
+ * A PDE-cache entry filled while the PDE had R/W=0 must not make every retry
+ * of a write fault again after the guest set R/W back without INVLPG.
+ */
+static void test_pf_drops_pwc(void **state)
+{
+	static const enum tlb_id ids[] = { PWC_PML4, PWC_PDPTE, PWC_PDE };
+	struct env_opts o = { .guest_levels = 4, .ept_levels = 4 };
+	struct mmu_config cfg;
+	struct mmu_result r;
+	struct env env;
+	uint64_t pde;
+
+	cfg_only(&cfg, ids, 3, false);
+	o.cfg = &cfg;
+	env_init(&env, &o);
+	assert_ok(gpt_map(env.b, DATA_GVA, DATA_GPA, 4096, PTE_W, 12));
+	pde = peek_entry(&env, DATA_GVA, 2);
+	poke_entry(&env, DATA_GVA, 2, pde & ~PTE_W);
+	assert_int_equal(xlate(&env, DATA_GVA, ACC_READ).status, MMU_OK);   /* caches W=0 */
+	assert_int_equal(mmu_stats(env.mmu)->s[PWC_PDE].fills, 1);
+	poke_entry(&env, DATA_GVA, 2, peek_entry(&env, DATA_GVA, 2) | PTE_W);
+	/* The first write may fault (the stale W=0 is allowed to be used)... */
+	r = xlate(&env, DATA_GVA, ACC_WRITE);
+	if (r.status == MMU_PAGE_FAULT) {
+		assert_int_equal(r.pf_error, 0x3);   /* P | W, supervisor */
+		/* ...and the fault removed the PML4, PDPTE and PDE cache entries. */
+		assert_int_equal(mmu_stats(env.mmu)->s[PWC_PDE].invalidations, 1);
+		assert_int_equal(mmu_stats(env.mmu)->s[PWC_PDPTE].invalidations, 1);
+		assert_int_equal(mmu_stats(env.mmu)->s[PWC_PML4].invalidations, 1);
+		r = xlate(&env, DATA_GVA, ACC_WRITE);
+	}
+	assert_int_equal(r.status, MMU_OK);                                 /* the retry */
+	assert_int_equal(r.refs, 24);                                       /* full walk */
+	assert_int_equal(r.hpa, env.ram + DATA_GPA);
+	env_fini(&env);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Invalidation (SDM 4.10.4, 28.3.3)                                        */
 /* ------------------------------------------------------------------------ */
@@ -1333,6 +1373,7 @@ int main(void)
 		cmocka_unit_test(test_dirty_rewalk),
 		cmocka_unit_test(test_shortcut_counts_like_model),
 		cmocka_unit_test(test_pde_cache_no_leaf),
+		cmocka_unit_test(test_pf_drops_pwc),
 		cmocka_unit_test(test_invlpg_cr3),
 		cmocka_unit_test(test_invvpid),
 		cmocka_unit_test(test_invept),
