@@ -669,7 +669,11 @@ violation:
 	res->status = EPT_VIOLATION;
 	res->perms = perms & EPT_PERM_BITS;
 	res->refs = res->nref = n;
-	res->qual = (uint64_t)type | ((perms & EPT_RWX) << 3);
+	/* ACC_READ/WRITE/FETCH are bits 0/1/2, as in the qualification. A guest
+	 * paging-structure access treated as a write because of EPT A/D sets
+	 * both bit 0 and bit 1 (footnote of Table 28-7). */
+	res->qual = (acc->paging_entry && ept->ad) ? EPT_QUAL_READ | EPT_QUAL_WRITE : (uint64_t)type;
+	res->qual |= (perms & EPT_RWX) << 3;
 	if (ept->caps.mbec && (perms & EPT_XU))
 		res->qual |= EPT_QUAL_UEXEC;
 	if (acc->gla_valid) {

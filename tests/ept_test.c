@@ -675,10 +675,12 @@ static void test_violation_paging_entry(void **state)
 	env_init(&env, GiB, 4, true, false, false, false);
 	assert_ok(ept_map(env.ept, GPA, guest_frame(&env, PAGE_SIZE_4K), PAGE_SIZE_4K,
 			  EPT_R | ((uint64_t)EPT_MT_WB << EPT_MT_SHIFT), PAGE_SIZE_4K));
-	/* bit 1 (write) | bit 3 (R of the leaf) | bit 7; bit 8 clear, bits 9-11 clear. */
+	/* bits 0 and 1 (a paging-structure access under EPT A/D sets both:
+	 * footnote of SDM Table 28-7) | bit 3 (R of the leaf) | bit 7; bit 8
+	 * clear, bits 9-11 clear. */
 	r = walk(&env, GPA, &acc);
 	assert_int_equal(r.status, EPT_VIOLATION);
-	assert_int_equal(r.qual, 0x8A);
+	assert_int_equal(r.qual, 0x8B);
 	/* A plain data read of the same page is fine. */
 	assert_int_equal(walk(&env, GPA, &rd_acc).status, EPT_OK);
 	env_fini(&env);

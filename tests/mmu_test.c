@@ -483,12 +483,13 @@ static void test_ept_violation_in_walk(void **state)
 	pte_gpa = gpt_entry_gpa(env.b, DATA_GVA, 1);
 	pt_page = pte_gpa & ~0xfffULL;
 	/* The page holding the guest PT becomes read+execute in EPT. With EPT
-	 * A/D on, the guest-table access is a write (SDM 29.3.3.2): bits 1 (write),
-	 * 3 and 5 (R and X allowed), 7 (GLA valid), bit 8 clear (paging entry). */
+	 * A/D on, the guest-table access is a write (SDM 29.3.3.2): bits 0 and 1
+	 * (both, footnote of Table 28-7), 3 and 5 (R and X allowed), 7 (GLA
+	 * valid), bit 8 clear (paging entry). */
 	assert_ok(ept_protect(env.ept, pt_page, 4096, EPT_R | EPT_X));
 	r = xlate(&env, DATA_GVA + 4, ACC_READ);
 	assert_int_equal(r.status, MMU_EPT_VIOLATION);
-	assert_int_equal(r.qual, 0xAA);
+	assert_int_equal(r.qual, 0xAB);
 	assert_int_equal(r.gpa, pte_gpa);
 	assert_int_equal(r.gva, DATA_GVA + 4);
 	/* The walk stopped at the EPT leaf of that page: 3 guest steps x 5 + 4. */
