@@ -28,8 +28,8 @@ tests_vm_test_LDADD = ept/libept.a $(CMOCKA_LIBS)
 
 # The software vCPU: differential test against the host CPU, instruction
 # lengths against Capstone, small guest programs (docs/testing.md).
-check_PROGRAMS += tests/cpu_diff_test tests/cpu_len_test tests/cpu_guest_test
-TESTS += tests/cpu_diff_test tests/cpu_len_test tests/cpu_guest_test
+check_PROGRAMS += tests/cpu_diff_test tests/cpu_len_test tests/cpu_guest_test tests/cpu_regress_test
+TESTS += tests/cpu_diff_test tests/cpu_len_test tests/cpu_guest_test tests/cpu_regress_test
 EXTRA_DIST += tests/cpu_harness.h
 tests_cpu_diff_test_SOURCES = tests/cpu_diff_test.c tests/cpu_harness.c tests/cpu_harness.h
 tests_cpu_diff_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
@@ -40,6 +40,10 @@ tests_cpu_len_test_LDADD = hv/libvcpu.a ept/libept.a $(CMOCKA_LIBS) $(CAPSTONE_L
 tests_cpu_guest_test_SOURCES = tests/cpu_guest_test.c tests/cpu_harness.c tests/cpu_harness.h
 tests_cpu_guest_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_cpu_guest_test_LDADD = hv/libvcpu.a ept/libept.a $(CMOCKA_LIBS)
+# One case per rule the vCPU once broke.
+tests_cpu_regress_test_SOURCES = tests/cpu_regress_test.c tests/cpu_harness.c tests/cpu_harness.h
+tests_cpu_regress_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_cpu_regress_test_LDADD = hv/libvcpu.a ept/libept.a $(CMOCKA_LIBS)
 include tests/fuzz.mk
 
 # Tiny probe guests (tests/guests/probe.S), one per rule a guest can break or

@@ -131,15 +131,27 @@ static const char *exc_name(unsigned vec)
 	return vec < sizeof(names) / sizeof(names[0]) ? names[vec] : "vector";
 }
 
-/* Deliver the exception pending in v (raised by the instruction at v->rip). */
+/*
+ * Deliver the exception pending in v (raised by the instruction at v->rip).
+ * A fault while delivering one exception is combined with it as Table 6-5
+ * says: benign then anything, or contributory then #PF, is handled serially
+ * (the second is delivered instead); contributory then contributory, or #PF
+ * then #PF or contributory, becomes #DF; only a fault while delivering #DF
+ * is a triple fault (shutdown). A delivery can fail only with a
+ * contributory exception or #PF, so the chain is at most benign,
+ * contributory, #PF, #DF; the bound is a safety net, not architecture.
+ */
+#define EXC_CHAIN_MAX 8
+
 static int deliver_exception(struct vcpu *v)
 {
-	unsigned first = v->exc_vec;
+	unsigned chain[EXC_CHAIN_MAX];
 	bool has_err = v->exc_has_err;
 	uint32_t err = v->exc_err;
-	unsigned cur = first;
+	unsigned cur = v->exc_vec, n = 0;
 
-	for (unsigned depth = 0;; depth++) {
+	for (;;) {
+		chain[n++] = cur;
 		v->exc_pending = false;
 		v->stats.exceptions++;
 		v->next_rip = v->rip;
@@ -151,13 +163,20 @@ static int deliver_exception(struct vcpu *v)
 		if (st == X86_EXIT)
 			return st;
 		unsigned second = v->exc_vec;
-		if (cur == EXC_DF || depth >= 2) {
+		if (cur == EXC_DF || n == EXC_CHAIN_MAX) {
 			struct vcpu_exit *e = v->exit;
+			char path[8 * EXC_CHAIN_MAX] = "";
+			size_t len = 0;
+
+			for (unsigned i = 0; i < n && len < sizeof(path); i++)
+				len += (size_t)snprintf(path + len, sizeof(path) - len, "%s%s",
+							i ? " -> " : "", exc_name(chain[i]));
 			e->reason = VCPU_EXIT_TRIPLE_FAULT;
 			e->exit_reason_vmx = EXIT_REASON_TRIPLE_FAULT;
 			snprintf(e->fail.msg, sizeof(e->fail.msg),
-				 "triple fault: %s (error 0x%x) while delivering #DF after %s at rip 0x%llx",
-				 exc_name(second), v->exc_err, exc_name(first), (unsigned long long)v->rip);
+				 "triple fault: %s (error 0x%x) while delivering %s (%s) at rip 0x%llx",
+				 exc_name(second), v->exc_err, exc_name(cur), path,
+				 (unsigned long long)v->rip);
 			v->exc_pending = false;
 			v->shutdown = true;
 			return X86_EXIT;
@@ -168,7 +187,7 @@ static int deliver_exception(struct vcpu *v)
 			has_err = true;
 			err = 0;
 		} else {
-			/* Benign: the second exception is delivered instead. */
+			/* Serial: the second exception is delivered instead. */
 			cur = second;
 			has_err = v->exc_has_err;
 			err = v->exc_err;

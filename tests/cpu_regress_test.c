@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/cpu_regress_test.c - regression tests for the software vCPU: one
+ * case per rule it once broke, each with the SDM rule beside it and exact
+ * expectations. The VM comes from tests/cpu_harness.c; an exception ends in
+ * the common handler, which records its frame at TVM_EXC_REC and halts.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "tests/cpu_harness.h"
+
+#define RFL_FIXED 0x2ULL
+
+#define EXC_UD 6
+#define EXC_DF 8
+#define EXC_GP 13
+
+static struct tvm *vm_new(const char *preset)
+{
+	struct tvm *vm = NULL;
+	assert_int_equal(tvm_create(preset, &vm), 0);
+	return vm;
+}
+
+static struct vcpu_regs regs(struct tvm *vm)
+{
+	struct vcpu_regs r;
+	assert_int_equal(tvm_get_regs(vm, &r), 0);
+	return r;
+}
+
+static void set_regs(struct tvm *vm, const struct vcpu_regs *r)
+{
+	assert_int_equal(tvm_set_regs(vm, r), 0);
+}
+
+static void expect_exit(struct tvm *vm, enum vcpu_exit_reason want)
+{
+	enum vcpu_exit_reason got = tvm_run(vm, 100000);
+	if (got != want) {
+		fprintf(stderr, "exit %s at rip %#llx, expected %s", tvm_exit_name(got),
+			(unsigned long long)vm->exit.rip, tvm_exit_name(want));
+		if (got == VCPU_EXIT_INTERNAL_ERROR || got == VCPU_EXIT_TRIPLE_FAULT)
+			fprintf(stderr, " (%s)", vm->exit.fail.msg);
+		fprintf(stderr, "\n");
+	}
+	assert_int_equal(got, want);
+}
+
+/* Run to the HLT of the common handler and check the recorded exception. */
+static void expect_exception(struct tvm *vm, uint64_t vector, uint64_t error, uint64_t rip)
+{
+	struct tvm_exc_record rec;
+
+	expect_exit(vm, VCPU_EXIT_HLT);
+	tvm_exc_record(vm, &rec);
+	assert_int_equal(rec.count, 1);
+	assert_int_equal(rec.vector, vector);
+	assert_int_equal(rec.error, error);
+	assert_int_equal(rec.rip, rip);
+}
+
+static void code(struct tvm *vm, const uint8_t *bytes, size_t len)
+{
+	tvm_load_code(vm, TVM_CODE, bytes, len);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Exception chains (SDM Vol. 3A 6.15, Table 6-5)                           */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Gate 6 not present, RSP on an unmapped page, gate 8 with IST1:
+ * #UD (benign) -> #NP delivering it (benign then contributory: serial) ->
+ * #PF pushing #NP's frame (contributory then #PF: serial) -> #PF pushing
+ * that frame (#PF then #PF: #DF) -> #DF on IST1, which works. Only a fault
+ * while delivering #DF would be a triple fault.
+ */
+static void test_df_after_serial_chain(void **state)
+{
+	static const uint8_t ud2[] = { 0x0f, 0x0b };
+	struct tvm *vm = vm_new("none");
+	struct vcpu_regs r;
+	uint64_t lo;
+
+	(void)state;
+	code(vm, ud2, sizeof(ud2));
+	lo = tvm_read64(vm, TVM_IDT + 16 * EXC_UD);
+	tvm_write64(vm, TVM_IDT + 16 * EXC_UD, lo & ~(1ULL << 47));      /* P = 0 */
+	lo = tvm_read64(vm, TVM_IDT + 16 * EXC_DF);
+	tvm_write64(vm, TVM_IDT + 16 * EXC_DF, (lo & ~(7ULL << 32)) | (1ULL << 32)); /* IST1 */
+	r = regs(vm);
+	r.gpr[4] = 0x1000;   /* pushes land on page 0, which is not mapped */
+	set_regs(vm, &r);
+	expect_exception(vm, EXC_DF, 0, TVM_CODE);
+	/* The #DF frame is on the IST1 stack: SS, RSP (the unmapped one), RFLAGS, CS, RIP, error. */
+	assert_int_equal(tvm_read64(vm, TVM_IST1_TOP - 8), TVM_SEL_KDATA);
+	assert_int_equal(tvm_read64(vm, TVM_IST1_TOP - 16), 0x1000);
+	assert_int_equal(tvm_read64(vm, TVM_IST1_TOP - 32), TVM_SEL_KCODE);
+	assert_int_equal(tvm_read64(vm, TVM_IST1_TOP - 40), TVM_CODE);
+	assert_int_equal(tvm_read64(vm, TVM_IST1_TOP - 48), 0);
+	tvm_destroy(vm);
+}
+
+/* The same chain with gate 8 left without IST: #DF's own push faults on the
+ * unmapped stack, that is the triple fault, and the diagnostic names the
+ * whole chain. */
+static void test_triple_fault_names_chain(void **state)
+{
+	static const uint8_t ud2[] = { 0x0f, 0x0b };
+	struct tvm *vm = vm_new("none");
+	struct vcpu_regs r;
+	uint64_t lo;
+
+	(void)state;
+	code(vm, ud2, sizeof(ud2));
+	lo = tvm_read64(vm, TVM_IDT + 16 * EXC_UD);
+	tvm_write64(vm, TVM_IDT + 16 * EXC_UD, lo & ~(1ULL << 47));
+	r = regs(vm);
+	r.gpr[4] = 0x1000;
+	set_regs(vm, &r);
+	expect_exit(vm, VCPU_EXIT_TRIPLE_FAULT);
+	assert_non_null(strstr(vm->exit.fail.msg, "while delivering #DF"));
+	assert_non_null(strstr(vm->exit.fail.msg, "#UD -> #NP -> #PF -> #DF"));
+	tvm_destroy(vm);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_df_after_serial_chain),
+		cmocka_unit_test(test_triple_fault_names_chain),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
