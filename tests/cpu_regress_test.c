@@ -133,11 +133,66 @@ static void test_triple_fault_names_chain(void **state)
 	tvm_destroy(vm);
 }
 
+/* ------------------------------------------------------------------------ */
+/* MMIO accesses split over two device pages (docs/softcpu.md, exits)       */
+/* ------------------------------------------------------------------------ */
+
+#define SPLIT_GVA 0x40000000ULL   /* two pages, each over its own device GPA */
+#define DEV_A     0xc0000000ULL
+#define DEV_B     0xd0000000ULL
+
+static struct tvm *vm_split_mmio(const uint8_t *bytes, size_t len)
+{
+	struct tvm *vm = vm_new("none");
+
+	/* Above TVM_RAM_SIZE, so device windows (the harness registers none:
+	 * every GPA past RAM is one). */
+	assert_int_equal(tvm_map(vm, SPLIT_GVA, DEV_A, 0x1000, PTE_W), 0);
+	assert_int_equal(tvm_map(vm, SPLIT_GVA + 0x1000, DEV_B, 0x1000, PTE_W), 0);
+	code(vm, bytes, len);
+	return vm;
+}
+
+static void run_once(struct tvm *vm)
+{
+	assert_int_equal(vm->ops->run(vm->vcpu, 100000, &vm->exit), 0);
+}
+
+/* mov rax, [SPLIT_GVA + 0xffc]: two MMIO read exits, then it retires with
+ * both values (the first survives the second piece's exit). */
+static void test_mmio_read_split(void **state)
+{
+	static const uint8_t prog[] = { 0x48, 0x8b, 0x04, 0x25, 0xfc, 0x0f, 0x00, 0x40, 0xf4 };
+	struct tvm *vm = vm_split_mmio(prog, sizeof(prog));
+
+	(void)state;
+	run_once(vm);
+	assert_int_equal(vm->exit.reason, VCPU_EXIT_MMIO);
+	assert_int_equal(vm->exit.rip, TVM_CODE);
+	assert_int_equal(vm->exit.mmio.gpa, DEV_A + 0xffc);
+	assert_int_equal(vm->exit.mmio.size, 4);
+	assert_false(vm->exit.mmio.write);
+	vm->exit.mmio.data = 0x11223344;
+	run_once(vm);
+	assert_int_equal(vm->exit.reason, VCPU_EXIT_MMIO);
+	assert_int_equal(vm->exit.rip, TVM_CODE);
+	assert_int_equal(vm->exit.mmio.gpa, DEV_B);
+	assert_int_equal(vm->exit.mmio.size, 4);
+	assert_false(vm->exit.mmio.write);
+	vm->exit.mmio.data = 0x55667788;
+	run_once(vm);
+	assert_int_equal(vm->exit.reason, VCPU_EXIT_HLT);
+	assert_int_equal(regs(vm).gpr[0], 0x5566778811223344ULL);
+	assert_int_equal(regs(vm).rip, TVM_CODE + sizeof(prog));
+	tvm_destroy(vm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_df_after_serial_chain),
 		cmocka_unit_test(test_triple_fault_names_chain),
+		cmocka_unit_test(test_mmio_read_split),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

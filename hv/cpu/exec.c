@@ -294,19 +294,28 @@ static inline int mref_get(struct vcpu *v, uint64_t lin, unsigned size, unsigned
 	return xlate(v, lin2, acc, &m->p[1]);
 }
 
+/*
+ * An MMIO read completes when the instruction is executed again with hv's
+ * value. A load split over two device pages needs two values: each piece has
+ * its own slot, so the first value survives the second piece's exit.
+ */
 static int piece_load(struct vcpu *v, const struct piece *pc, uint8_t *dst)
 {
+	unsigned n;
+
 	if (!pc->mmio) {
 		memcpy(dst, hpool_ptr(v->pool, pc->hpa), pc->len);
 		return X86_OK;
 	}
-	/* An MMIO read completes when the instruction is executed again with hv's value. */
-	if (v->pend == PEND_MMIO_READ && v->pend_ready && v->pend_gpa == pc->gpa) {
-		memcpy(dst, &v->pend_data, pc->len);
-		v->pend = PEND_NONE;
-		v->pend_ready = false;
-		return X86_OK;
+	n = v->pend == PEND_MMIO_READ ? v->pend_nmmio : 0;
+	for (unsigned i = 0; i < n; i++) {
+		if (v->pend_mmio_gpa[i] == pc->gpa && (i + 1 < n || v->pend_ready)) {
+			memcpy(dst, &v->pend_mmio_data[i], pc->len);
+			return X86_OK;
+		}
 	}
+	if (n == 2)   /* a third device piece: start over (no instruction has one) */
+		n = 0;
 	v->exit->reason = VCPU_EXIT_MMIO;
 	v->exit->exit_reason_vmx = EXIT_REASON_EPT_VIOLATION;
 	v->exit->mmio.gpa = pc->gpa;
@@ -314,9 +323,21 @@ static int piece_load(struct vcpu *v, const struct piece *pc, uint8_t *dst)
 	v->exit->mmio.write = false;
 	v->exit->mmio.data = 0;
 	v->pend = PEND_MMIO_READ;
-	v->pend_gpa = pc->gpa;
+	v->pend_mmio_gpa[n] = pc->gpa;
+	v->pend_mmio_data[n] = 0;
+	v->pend_nmmio = n + 1;
 	v->pend_ready = false;
 	return X86_EXIT;
+}
+
+/* The load that used the MMIO values is complete: they are spent (one shot). */
+static void mmio_read_done(struct vcpu *v)
+{
+	if (v->pend == PEND_MMIO_READ) {
+		v->pend = PEND_NONE;
+		v->pend_nmmio = 0;
+		v->pend_ready = false;
+	}
 }
 
 static inline void copy_small(void *dst, const void *src, unsigned size)
@@ -342,12 +363,16 @@ static inline int mref_load(struct vcpu *v, const struct mref *m, void *buf)
 static int mref_load_slow(struct vcpu *v, const struct mref *m, void *buf)
 {
 	uint8_t *b = buf;
+	bool mmio = false;
 	for (unsigned i = 0; i < m->n; i++) {
 		int st = piece_load(v, &m->p[i], b);
 		if (st)
 			return st;
 		b += m->p[i].len;
+		mmio |= m->p[i].mmio;
 	}
+	if (mmio)
+		mmio_read_done(v);
 	return X86_OK;
 }
 
@@ -472,7 +497,10 @@ static inline __attribute__((always_inline)) int mem_read_i(struct vcpu *v, unsi
 				return X86_OK;
 			}
 			pc.len = size;
-			return piece_load(v, &pc, (uint8_t *)val);
+			st = piece_load(v, &pc, (uint8_t *)val);
+			if (st == X86_OK)
+				mmio_read_done(v);
+			return st;
 		}
 	}
 	return mem_read_slow(v, seg, off, size, val);

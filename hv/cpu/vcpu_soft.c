@@ -256,6 +256,7 @@ static int soft_set_regs(struct vcpu *v, const struct vcpu_regs *r)
 	/* Moving RIP abandons a half-done IN or MMIO read (its value would be stale). */
 	if (r->rip != v->rip && v->pend != PEND_HYPERCALL) {
 		v->pend = PEND_NONE;
+		v->pend_nmmio = 0;
 		v->pend_ready = false;
 	}
 	memcpy(v->gpr, r->gpr, sizeof(v->gpr));
@@ -351,7 +352,7 @@ static void complete_pending(struct vcpu *v, const struct vcpu_exit *e)
 		v->pend_ready = true;
 		break;
 	case PEND_MMIO_READ:
-		v->pend_data = e->mmio.data;
+		v->pend_mmio_data[v->pend_nmmio - 1] = e->mmio.data;
 		v->pend_ready = true;
 		break;
 	case PEND_HYPERCALL:

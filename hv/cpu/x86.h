@@ -167,9 +167,14 @@ struct vcpu {
 	struct vcpu_exit *exit;   /* the caller's exit structure during run() */
 	bool exit_after_retire;   /* an exit recorded by an instruction that still retires */
 	enum pend_kind pend;
-	uint64_t pend_gpa;        /* PEND_MMIO_READ: the GPA waiting for data */
-	uint64_t pend_data;
-	bool pend_ready;          /* pend_data holds the value hv supplied */
+	uint64_t pend_data;       /* PEND_IO_IN: the value hv supplied */
+	bool pend_ready;          /* pend_data (IN) or the last MMIO slot holds hv's value */
+	/* PEND_MMIO_READ: one slot per page piece of the load (a load that
+	 * straddles two device pages exits twice); slots below pend_nmmio - 1
+	 * hold their data, the last one once pend_ready is set. */
+	unsigned pend_nmmio;
+	uint64_t pend_mmio_gpa[2];
+	uint64_t pend_mmio_data[2];
 
 	/* configuration */
 	struct hpool *pool;
