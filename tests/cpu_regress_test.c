@@ -187,12 +187,44 @@ static void test_mmio_read_split(void **state)
 	tvm_destroy(vm);
 }
 
+/* mov [SPLIT_GVA + 0xffc], rax: both pieces of the store reach hv, in
+ * order, each with its own exit, before the guest runs on. */
+static void test_mmio_write_split(void **state)
+{
+	static const uint8_t prog[] = { 0x48, 0x89, 0x04, 0x25, 0xfc, 0x0f, 0x00, 0x40, 0xf4 };
+	struct tvm *vm = vm_split_mmio(prog, sizeof(prog));
+	struct vcpu_regs r = regs(vm);
+
+	(void)state;
+	r.gpr[0] = 0x8877665544332211ULL;
+	set_regs(vm, &r);
+	run_once(vm);
+	assert_int_equal(vm->exit.reason, VCPU_EXIT_MMIO);
+	assert_int_equal(vm->exit.rip, TVM_CODE);
+	assert_true(vm->exit.mmio.write);
+	assert_int_equal(vm->exit.mmio.gpa, DEV_A + 0xffc);
+	assert_int_equal(vm->exit.mmio.size, 4);
+	assert_int_equal(vm->exit.mmio.data, 0x44332211);
+	run_once(vm);
+	assert_int_equal(vm->exit.reason, VCPU_EXIT_MMIO);
+	assert_int_equal(vm->exit.rip, TVM_CODE);
+	assert_true(vm->exit.mmio.write);
+	assert_int_equal(vm->exit.mmio.gpa, DEV_B);
+	assert_int_equal(vm->exit.mmio.size, 4);
+	assert_int_equal(vm->exit.mmio.data, 0x88776655);
+	run_once(vm);
+	assert_int_equal(vm->exit.reason, VCPU_EXIT_HLT);
+	assert_int_equal(regs(vm).rip, TVM_CODE + sizeof(prog));
+	tvm_destroy(vm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_df_after_serial_chain),
 		cmocka_unit_test(test_triple_fault_names_chain),
 		cmocka_unit_test(test_mmio_read_split),
+		cmocka_unit_test(test_mmio_write_split),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

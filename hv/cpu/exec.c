@@ -403,6 +403,14 @@ static void mref_store_slow(struct vcpu *v, const struct mref *m, const void *bu
 			v->exit->mmio.data = 0;
 			memcpy(&v->exit->mmio.data, b, pc->len);
 			v->exit_after_retire = true;
+		} else if (!v->wr2_pending) {
+			/* The second piece of a page-split store: its own exit, next. */
+			v->wr2_pending = true;
+			v->wr2_gpa = pc->gpa;
+			v->wr2_size = (uint8_t)pc->len;
+			v->wr2_data = 0;
+			memcpy(&v->wr2_data, b, pc->len);
+			v->wr2_rip = v->rip;
 		}
 		b += pc->len;
 	}

@@ -385,6 +385,18 @@ static int soft_run(struct vcpu *v, uint64_t max_insns, struct vcpu_exit *exit)
 		exit->rip = v->rip;
 		return 0;
 	}
+	if (v->wr2_pending) {
+		/* The rest of a page-split MMIO store, before anything else runs. */
+		v->wr2_pending = false;
+		exit->reason = VCPU_EXIT_MMIO;
+		exit->exit_reason_vmx = EXIT_REASON_EPT_VIOLATION;
+		exit->mmio.gpa = v->wr2_gpa;
+		exit->mmio.size = v->wr2_size;
+		exit->mmio.write = true;
+		exit->mmio.data = v->wr2_data;
+		exit->rip = v->wr2_rip;
+		return 0;
+	}
 
 	for (;;) {
 		if (__builtin_expect(steps >= limit, 0)) {

@@ -175,6 +175,11 @@ struct vcpu {
 	unsigned pend_nmmio;
 	uint64_t pend_mmio_gpa[2];
 	uint64_t pend_mmio_data[2];
+	/* The second piece of a page-split MMIO store, reported by an exit of
+	 * its own at the start of the next run() (the instruction has retired). */
+	bool wr2_pending;
+	uint8_t wr2_size;
+	uint64_t wr2_gpa, wr2_data, wr2_rip;
 
 	/* configuration */
 	struct hpool *pool;
