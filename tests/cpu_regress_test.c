@@ -218,6 +218,47 @@ static void test_mmio_write_split(void **state)
 	tvm_destroy(vm);
 }
 
+/* ------------------------------------------------------------------------ */
+/* System instructions                                                       */
+/* ------------------------------------------------------------------------ */
+
+/* Ring 3 with the user selectors, RIP at TVM_UCODE, RSP in the user data. */
+static struct tvm *vm_user(const uint8_t *bytes, size_t len)
+{
+	struct tvm *vm = vm_new("none");
+	struct vcpu_sregs sr;
+	struct vcpu_regs r;
+
+	tvm_sregs_long64(vm, &sr);
+	sr.cs.selector = TVM_SEL_UCODE | 3;
+	sr.cs.dpl = 3;
+	sr.ss.selector = TVM_SEL_UDATA | 3;
+	sr.ss.dpl = 3;
+	assert_int_equal(tvm_set_sregs(vm, &sr), 0);
+	tvm_write_gva(vm, TVM_UCODE, bytes, len);
+	memset(&r, 0, sizeof(r));
+	r.rip = TVM_UCODE;
+	r.rflags = RFL_FIXED;
+	r.gpr[4] = TVM_USER_END;
+	set_regs(vm, &r);
+	return vm;
+}
+
+/* SDM CLAC, STAC: "#UD If ... CPL > 0", not #GP. */
+static void test_stac_clac_cpl3_ud(void **state)
+{
+	static const uint8_t stac[] = { 0x0f, 0x01, 0xcb }, clac[] = { 0x0f, 0x01, 0xca };
+	struct tvm *vm;
+
+	(void)state;
+	vm = vm_user(stac, sizeof(stac));
+	expect_exception(vm, EXC_UD, 0, TVM_UCODE);
+	tvm_destroy(vm);
+	vm = vm_user(clac, sizeof(clac));
+	expect_exception(vm, EXC_UD, 0, TVM_UCODE);
+	tvm_destroy(vm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -225,6 +266,7 @@ int main(void)
 		cmocka_unit_test(test_triple_fault_names_chain),
 		cmocka_unit_test(test_mmio_read_split),
 		cmocka_unit_test(test_mmio_write_split),
+		cmocka_unit_test(test_stac_clac_cpl3_ud),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1105,9 +1105,9 @@ int exec_system(struct vcpu *v, const struct x86_insn *in)
 				v->exit_after_retire = true;
 				return X86_OK;
 			}
-			if (r == 1) { /* CLAC, STAC */
-				if ((st = need_cpl0(v)))
-					return st;
+			if (r == 1) { /* CLAC, STAC: #UD, not #GP, at CPL > 0 (SDM CLAC, STAC) */
+				if (v->cpl > 0)
+					return x86_ud(v);
 				if (rm == 2)
 					v->rflags &= ~RF_AC;
 				else
