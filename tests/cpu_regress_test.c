@@ -259,6 +259,33 @@ static void test_stac_clac_cpl3_ud(void **state)
 	tvm_destroy(vm);
 }
 
+/* SDM MOV CR: CR3 bits 63:MAXPHYADDR are reserved; bit 63 means "do not
+ * flush" only with CR4.PCIDE = 1. mov rax, cr3; bts rax, 63; mov cr3, rax. */
+static void test_cr3_bit63_without_pcide(void **state)
+{
+	static const uint8_t prog[] = { 0x0f, 0x20, 0xd8, 0x48, 0x0f, 0xba, 0xe8, 0x3f,
+					0x0f, 0x22, 0xd8, 0xf4 };
+	struct tvm *vm = vm_new("none");
+	struct vcpu_sregs sr;
+
+	(void)state;
+	code(vm, prog, sizeof(prog));
+	expect_exception(vm, EXC_GP, 0, TVM_CODE + 8);
+	tvm_destroy(vm);
+
+	/* With PCIDE = 1 the same write is legal: it loads CR3 without a flush. */
+	vm = vm_new("none");
+	tvm_sregs_long64(vm, &sr);
+	sr.cr4 |= CR4_PCIDE;
+	assert_int_equal(tvm_set_sregs(vm, &sr), 0);
+	code(vm, prog, sizeof(prog));
+	expect_exit(vm, VCPU_EXIT_HLT);
+	assert_int_equal(regs(vm).rip, TVM_CODE + sizeof(prog));
+	assert_int_equal(tvm_get_sregs(vm, &sr), 0);
+	assert_int_equal(sr.cr3 >> 63, 0);
+	tvm_destroy(vm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -267,6 +294,7 @@ int main(void)
 		cmocka_unit_test(test_mmio_read_split),
 		cmocka_unit_test(test_mmio_write_split),
 		cmocka_unit_test(test_stac_clac_cpl3_ud),
+		cmocka_unit_test(test_cr3_bit63_without_pcide),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

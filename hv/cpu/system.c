@@ -678,7 +678,9 @@ static int write_cr3(struct vcpu *v, uint64_t val)
 		noflush = (val >> 63) & 1;
 		val &= ~(1ULL << 63);
 	}
-	if (long_mode(v) && (val & CR3_RESERVED))
+	/* Bits 63:MAXPHYADDR are reserved; bit 63 is the no-flush bit only with
+	 * CR4.PCIDE = 1 (SDM 4.10.4.1, MOV CR), so it is reserved otherwise. */
+	if (long_mode(v) && ((val & CR3_RESERVED) || (val >> 63)))
 		return x86_gp(v, 0);
 	if (!long_mode(v))
 		val &= 0xffffffffULL;
