@@ -74,6 +74,20 @@ int parse_u64(const char *s, uint64_t *out)
 	return 0;
 }
 
+const char *format_size(uint64_t bytes, char *buf, size_t len)
+{
+	static const char *const unit[] = { "bytes", "KiB", "MiB", "GiB", "TiB" };
+	unsigned u = 0;
+
+	while (u + 1 < sizeof(unit) / sizeof(unit[0]) && bytes >= (1ULL << (10 * (u + 1))))
+		u++;
+	if (u == 0 || bytes % (1ULL << (10 * u)) == 0)
+		snprintf(buf, len, "%" PRIu64 " %s", bytes >> (10 * u), unit[u]);
+	else
+		snprintf(buf, len, "%.1f %s", (double)bytes / (double)(1ULL << (10 * u)), unit[u]);
+	return buf;
+}
+
 int parse_size(const char *s, uint64_t *out)
 {
 	const char *end;

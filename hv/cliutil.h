@@ -14,6 +14,8 @@
 
 /* "4096", "0x1000", "4K", "512M", "64G", "1T" -> bytes. -EINVAL / -ERANGE. */
 int parse_size(const char *s, uint64_t *out);
+/* Bytes as a short human string: "4 KiB", "64 MiB", "1.5 GiB" (exact when it can be). */
+const char *format_size(uint64_t bytes, char *buf, size_t len);
 /* "4K" / "2M" / "1G" -> 12 / 21 / 30. */
 int parse_page_shift(const char *s, unsigned *shift);
 /* Unsigned decimal or 0x-hex, whole string. */

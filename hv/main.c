@@ -21,7 +21,7 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{ "run",   cmd_run,   "boot a guest kernel on the software vCPU (or KVM)" },
+	{ "run",   cmd_run,   "boot a guest kernel on the software vCPU" },
 	{ "trace", cmd_trace, "replay memory accesses through the two-stage MMU model" },
 	{ "walk",  cmd_walk,  "explain one GVA->GPA->HPA translation reference by reference" },
 	{ "bench", cmd_bench, "measure translations per second against a plain table walk" },
@@ -48,7 +48,7 @@ static void usage(FILE *f)
 		"\n"
 		"examples:\n"
 		"  hv trace --pattern random --tlb none --pwc none   24 references per walk\n"
-		"  hv walk 0x7f1240001234                            the 24 references, one by one\n"
+		"  hv walk --tlb none --pwc none 0x7f1240001234      the 24 references, one by one\n"
 		"  hv bench --quick                                  translations per second\n");
 }
 

@@ -347,6 +347,7 @@ int cmd_trace(int argc, char **argv)
 	struct scene *s = NULL;
 	struct access *file_acc = NULL;
 	uint64_t nfile = 0, n, fault_other = 0;
+	char fp[32];
 	struct gen g = { 0 };
 	struct progress prog;
 	struct report_shape shape;
@@ -494,13 +495,12 @@ int cmd_trace(int argc, char **argv)
 		json_end(&j);
 	} else {
 		if (t.pattern == PAT_FILE)
-			printf("hv trace: %" PRIu64 " accesses from %s, footprint %" PRIu64 " MiB\n", n,
-			       t.file, s->footprint >> 20);
+			printf("hv trace: %" PRIu64 " accesses from %s, footprint %s\n", n,
+			       t.file, format_size(s->footprint, fp, sizeof(fp)));
 		else
-			printf("hv trace: %" PRIu64 " %s %s accesses, footprint %" PRIu64
-			       " MiB, seed %" PRIu64 "\n",
-			       n, pattern_names[t.pattern], access_name(t.type), s->footprint >> 20,
-			       t.seed);
+			printf("hv trace: %" PRIu64 " %s %s accesses, footprint %s, seed %" PRIu64 "\n",
+			       n, pattern_names[t.pattern], access_name(t.type),
+			       format_size(s->footprint, fp, sizeof(fp)), t.seed);
 		report_mmu_text(stdout, st, &s->cfg, &shape);
 		if (fault_other)
 			printf("\n  warning: %" PRIu64 " accesses faulted although every address is "

@@ -44,8 +44,11 @@ static void usage(FILE *f)
 		"  hv walk --tlb none --pwc none 0x7f1240001234    all 24 references\n"
 		"  hv walk 0x7f1240001234                          cold, Skylake caches\n"
 		"  hv walk --warm 0x7f1240001234                   cache hits shorten it\n"
-		"  hv walk --ept-perms --x 0x7f1240001234          EPT violation, qual 0x1a1\n"
-		"  hv walk --guest-page 2M --ept-page 2M 0x7f1240201234   15 references\n"
+		"  hv walk --ept-perms --x 0x7f1240001234          EPT violation: qual 0x7a1\n"
+		"                       (0x1a1, plus the guest's U/S and R/W in bits 9-10)\n"
+		"  hv walk --ept-perms --- 0x7f1240001234          EPT violation: not present\n"
+		"  hv walk --tlb none --pwc none --guest-page 2M --ept-page 2M 0x7f1240201234\n"
+		"                                                  15 references\n"
 		"  hv walk 0x7f0000000000                          not mapped: #PF\n",
 		scene_options_help);
 }
@@ -497,11 +500,15 @@ int cmd_walk(int argc, char **argv)
 				       (level > 1 ? EPT_PS : 0);
 
 			rc = ept_set_raw(s->ept, gpa, level, raw);
+		} else if (!(perms & EPT_RWX)) {
+			/* No permission at all is a not-present entry (SDM 29.3.2):
+			 * remove the mapping. */
+			rc = ept_unmap(s->ept, gpa, epage);
 		} else {
 			rc = ept_protect(s->ept, gpa, epage, perms);
 		}
 		if (rc) {
-			fprintf(stderr, "hv walk: ept_protect(GPA 0x%" PRIx64 ", %s): %s\n", gpa,
+			fprintf(stderr, "hv walk: setting the EPT leaf of GPA 0x%" PRIx64 " to %s: %s\n", gpa,
 				perms_arg, strerror(-rc));
 			scene_destroy(s);
 			return 1;
