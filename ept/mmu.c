@@ -659,6 +659,10 @@ static bool entry_reserved(const struct mmu_ctx *ctx, unsigned esz, unsigned lev
 		return level == 2 && (e & PTE_PS) && (ctx->cr4 & CR4_PSE) && (e & (1ULL << 21));
 	if ((e & PTE_XD) && !(ctx->efer & EFER_NXE))
 		return true;
+	/* PAE paging (Tables 4-8..4-11): bits 62:MAXPHYADDR of a PDE or PTE are
+	 * reserved; 4- and 5-level paging ignore bits 62:52. */
+	if (!(ctx->efer & EFER_LMA) && (e & 0x7ff0000000000000ULL))
+		return true;
 	if (level >= 4 && (e & PTE_PS))
 		return true;
 	if (level == 3 && (e & PTE_PS) && (e & 0x3fffe000ULL))

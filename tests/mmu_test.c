@@ -1217,6 +1217,24 @@ static void test_paging_pae(void **state)
 	assert_int_equal(r.status, MMU_PAGE_FAULT);
 	assert_int_equal(r.pf_error, 0);
 	assert_int_equal(r.refs, 0);
+	/* PAE PDEs and PTEs: bits 62:52 (62:MAXPHYADDR) are reserved (Tables
+	 * 4-9..4-11), unlike 4-level paging, which ignores them. */
+	pt[(0x80604000 >> 12) & 511] |= 1ULL << 52;
+	r = xlate(&env, 0x80604abc, ACC_READ);
+	assert_int_equal(r.status, MMU_PAGE_FAULT);
+	assert_int_equal(r.pf_error, PF_P | PF_RSVD);
+	pt[(0x80604000 >> 12) & 511] &= ~(1ULL << 52);
+	pd[(0x80604000 >> 21) & 511] |= 1ULL << 62;
+	r = xlate(&env, 0x80604abc, ACC_READ);
+	assert_int_equal(r.status, MMU_PAGE_FAULT);
+	assert_int_equal(r.pf_error, PF_P | PF_RSVD);
+	pd[(0x80604000 >> 21) & 511] &= ~(1ULL << 62);
+	pd[(0x80a00000 >> 21) & 511] |= 1ULL << 57;          /* 2 MiB PDE */
+	r = xlate(&env, 0x80a12345, ACC_READ);
+	assert_int_equal(r.status, MMU_PAGE_FAULT);
+	assert_int_equal(r.pf_error, PF_P | PF_RSVD);
+	pd[(0x80a00000 >> 21) & 511] &= ~(1ULL << 57);
+	assert_int_equal(xlate(&env, 0x80604abc, ACC_READ).status, MMU_OK);
 	pdpt[2] |= 1ULL << 5;                                /* reserved bit in a PDPTE */
 	r = xlate(&env, 0x80604abc, ACC_WRITE);
 	assert_int_equal(r.status, MMU_PAGE_FAULT);
