@@ -286,6 +286,31 @@ static void test_cr3_bit63_without_pcide(void **state)
 	tvm_destroy(vm);
 }
 
+/* SDM MOV CR: "#GP(0) If an attempt is made to clear CR0.PG while
+ * CR4.PCIDE = 1". In compatibility mode (in 64-bit mode clearing PG is #GP
+ * anyway): mov eax, cr0; btr eax, 31; mov cr0, eax. */
+static void test_cr0_pg_clear_with_pcide(void **state)
+{
+	static const uint8_t prog[] = { 0x0f, 0x20, 0xc0, 0x0f, 0xba, 0xf0, 0x1f,
+					0x0f, 0x22, 0xc0, 0xf4 };
+	struct tvm *vm = vm_new("none");
+	struct vcpu_sregs sr;
+	uint64_t cr0;
+
+	(void)state;
+	tvm_sregs_long64(vm, &sr);
+	sr.cr4 |= CR4_PCIDE;
+	sr.cs.l = 0;     /* compatibility mode, still IA-32e */
+	sr.cs.db = 1;
+	cr0 = sr.cr0;
+	assert_int_equal(tvm_set_sregs(vm, &sr), 0);
+	code(vm, prog, sizeof(prog));
+	expect_exception(vm, EXC_GP, 0, TVM_CODE + 7);
+	assert_int_equal(tvm_get_sregs(vm, &sr), 0);
+	assert_int_equal(sr.cr0, cr0);
+	tvm_destroy(vm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -295,6 +320,7 @@ int main(void)
 		cmocka_unit_test(test_mmio_write_split),
 		cmocka_unit_test(test_stac_clac_cpl3_ud),
 		cmocka_unit_test(test_cr3_bit63_without_pcide),
+		cmocka_unit_test(test_cr0_pg_clear_with_pcide),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -633,6 +633,9 @@ static int write_cr0(struct vcpu *v, uint64_t val)
 		return x86_gp(v, 0);
 	if ((val & CR0_NW) && !(val & CR0_CD))
 		return x86_gp(v, 0);
+	/* SDM MOV CR: clearing CR0.PG while CR4.PCIDE = 1 is #GP(0). */
+	if (!(val & CR0_PG) && (v->cr4 & CR4_PCIDE))
+		return x86_gp(v, 0);
 	val |= CR0_ET;
 	/* Entering long mode (SDM 10.8.5): PG with EFER.LME needs CR4.PAE, and CS.L must be 0. */
 	if ((val & CR0_PG) && !(old & CR0_PG) && (v->efer & EFER_LME)) {
