@@ -544,13 +544,17 @@ int ept_harvest_dirty(struct ept *ept, uint64_t gpa, uint64_t len,
  *   1 GiB leaf: bits 29:12, 2 MiB leaf: bits 20:12;
  *   any leaf: memory type 2, 3 or 7.
  * Plus the permission encodings: 010b and 110b (write without read), and
- * 100b (execute-only) without the execute-only capability.
+ * 100b (execute-only) without the execute-only capability, or with MBEC
+ * bit 0 clear and XU set without it.
  */
 static inline bool entry_misconfigured(const struct ept *ept, uint64_t e, unsigned level)
 {
 	const unsigned rwx = (unsigned)(e & EPT_RWX);
 
 	if ((rwx & 3) == 2 || (rwx == 4 && !ept->caps.exec_only))
+		return true;
+	/* SDM 29.3.3.1: with MBEC, bit 0 clear and bit 10 set is execute-only too. */
+	if (ept->caps.mbec && !ept->caps.exec_only && !(rwx & 1) && (e & EPT_XU))
 		return true;
 	if (level >= 4)
 		return (e & 0xf8) != 0;
@@ -570,6 +574,7 @@ int ept_walk(struct ept *ept, uint64_t gpa, const struct ept_access *acc,
 	const struct hpool *pool = ept->pool;
 	unsigned level, n = 0, type, shift = PAGE_SHIFT_4K;
 	uint64_t table, perms, need, e = 0;
+	const uint64_t present = EPT_RWX | (ept->caps.mbec ? EPT_XU : 0);
 
 	if (start) {
 		/* Precondition: start comes from an earlier walk of this hierarchy. */
@@ -618,7 +623,9 @@ int ept_walk(struct ept *ept, uint64_t gpa, const struct ept_access *acc,
 		res->ref[n].entry_hpa = ehpa;
 		res->ref[n].value = e;
 		n++;
-		if (!(e & EPT_RWX)) {
+		/* SDM 29.3.2: present if any of bits 2:0 is set, or bit 10 (XU)
+		 * with mode-based execute control. */
+		if (!(e & present)) {
 			perms = 0;
 			goto violation;
 		}

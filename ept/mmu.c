@@ -416,7 +416,8 @@ static unsigned ept_path_read(const struct ept *ept, uint64_t gpa,
 			return n;
 		e = hpool_read64(ept->pool, ehpa);
 		before[n++] = e;
-		if (!(e & EPT_RWX) || level == 1 || ((e & EPT_PS) && level <= 3))
+		if (!(e & (EPT_RWX | (ept->caps.mbec ? EPT_XU : 0))) || level == 1 ||
+		    ((e & EPT_PS) && level <= 3))
 			return n;
 		table = e & EPT_ADDR_MASK;
 		level--;

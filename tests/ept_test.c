@@ -721,6 +721,44 @@ static void test_violation_mbec(void **state)
 	assert_int_equal(r.qual, 0x4C);
 	env_fini(&env);
 
+	/* SDM 29.3.2: with MBEC an entry whose only permission is XU (bit 10)
+	 * is present: a user fetch through it translates, a read is a
+	 * violation reporting bit 0 (read) and bit 6 (XU), a supervisor fetch
+	 * bit 2 and bit 6. */
+	env_init(&env, GiB, 4, false, true, false, true);
+	f = guest_frame(&env, PAGE_SIZE_4K);
+	assert_ok(ept_map(env.ept, GPA, f, PAGE_SIZE_4K, EPT_R | EPT_X, PAGE_SIZE_4K));
+	assert_ok(ept_set_raw(env.ept, GPA, 1, f | EPT_XU | ((uint64_t)EPT_MT_WB << EPT_MT_SHIFT)));
+	r = walk(&env, GPA + 0x10, &user);
+	assert_int_equal(r.status, EPT_OK);
+	assert_int_equal(r.hpa, f + 0x10);
+	r = walk(&env, GPA, &rd_acc);
+	assert_int_equal(r.status, EPT_VIOLATION);
+	assert_int_equal(r.qual, 0x41);
+	r = walk(&env, GPA, &fx_acc);
+	assert_int_equal(r.status, EPT_VIOLATION);
+	assert_int_equal(r.qual, 0x44);
+	env_fini(&env);
+
+	/* Without execute-only support, bit 0 clear with XU set is a
+	 * misconfiguration (SDM 29.3.3.1). */
+	env_init(&env, GiB, 4, false, false, false, true);
+	f = guest_frame(&env, PAGE_SIZE_4K);
+	assert_ok(ept_map(env.ept, GPA, f, PAGE_SIZE_4K, EPT_R | EPT_X, PAGE_SIZE_4K));
+	assert_ok(ept_set_raw(env.ept, GPA, 1, f | EPT_XU | ((uint64_t)EPT_MT_WB << EPT_MT_SHIFT)));
+	assert_int_equal(walk(&env, GPA, &user).status, EPT_MISCONFIG);
+	env_fini(&env);
+
+	/* Without MBEC, an XU-only entry is not present. */
+	env_init(&env, GiB, 4, false, true, false, false);
+	f = guest_frame(&env, PAGE_SIZE_4K);
+	assert_ok(ept_map(env.ept, GPA, f, PAGE_SIZE_4K, EPT_R | EPT_X, PAGE_SIZE_4K));
+	assert_ok(ept_set_raw(env.ept, GPA, 1, f | EPT_XU | ((uint64_t)EPT_MT_WB << EPT_MT_SHIFT)));
+	r = walk(&env, GPA, &user);
+	assert_int_equal(r.status, EPT_VIOLATION);
+	assert_int_equal(r.qual, 0x04);
+	env_fini(&env);
+
 	/* Without MBEC, XU is ignored and a user fetch needs X. */
 	env_init(&env, GiB, 4, false, false, false, false);
 	assert_ok(ept_map(env.ept, GPA, guest_frame(&env, PAGE_SIZE_4K), PAGE_SIZE_4K, EPT_R | EPT_XU, PAGE_SIZE_4K));
