@@ -144,8 +144,10 @@ int tlb_fill(struct tlb *t, uint64_t key, const struct tlb_tag *tag, bool global
 	for (i = 0; i < s->n; i++) {
 		struct tlb_entry *e = &s->e[i];
 
+		/* The entries tlb_find would return: a global entry matches any
+		 * PCID, so refilling it must not add a duplicate beside it. */
 		if (e->valid && e->key == key && e->eptp_tag == tag->eptp_tag &&
-		    e->vpid == tag->vpid && e->pcid == tag->pcid) {
+		    e->vpid == tag->vpid && (e->pcid == tag->pcid || (e->attr & TLB_ATTR_GLOBAL))) {
 			victim = e;
 			break;
 		}

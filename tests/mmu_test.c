@@ -1127,6 +1127,29 @@ static void test_invpcid(void **state)
 	env_fini(&env);
 }
 
+/*
+ * A global entry serves every PCID (SDM 4.10.2.4), so a refill of it from
+ * another PCID (here a write through the clean entry, which re-walks to
+ * set D) replaces it in place: one translation, one TLB entry.
+ */
+static void test_global_refill_in_place(void **state)
+{
+	struct mmu_config cfg;
+	struct env env;
+
+	inval_env(&env, &cfg);
+	env.ctx.cr4 |= CR4_PCIDE;
+	env.ctx.cr3 |= 7;
+	assert_int_equal(xlate(&env, G_GVA, ACC_READ).status, MMU_OK);
+	env.ctx.cr3 = (env.ctx.cr3 & ~0xfffULL) | 8;
+	assert_true(cached(&env, G_GVA));                 /* the PCID-7 global entry */
+	assert_int_equal(xlate(&env, G_GVA, ACC_WRITE).status, MMU_OK);
+	assert_int_equal(mmu_stats(env.mmu)->s[TLB_L1D_4K].fills, 2);
+	mmu_flush_vpid_all(env.mmu, 1);
+	assert_int_equal(mmu_stats(env.mmu)->s[TLB_L1D_4K].invalidations, 1);
+	env_fini(&env);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Modes other than 4/5-level                                               */
 /* ------------------------------------------------------------------------ */
@@ -1397,6 +1420,7 @@ int main(void)
 		cmocka_unit_test(test_invvpid),
 		cmocka_unit_test(test_invept),
 		cmocka_unit_test(test_invpcid),
+		cmocka_unit_test(test_global_refill_in_place),
 		cmocka_unit_test(test_paging_off),
 		cmocka_unit_test(test_paging_32bit),
 		cmocka_unit_test(test_paging_pae),
