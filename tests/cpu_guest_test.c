@@ -31,19 +31,6 @@
 /* RFLAGS bit 1 is always set (SDM 3.4.3). */
 #define RFL_FIXED 0x2ULL
 
-/*
- * A case the vCPU is known to get wrong, with a fix pending: announced and
- * skipped unless HV_GUEST_PENDING=1. Its expectations stay as they are.
- */
-static bool pending_enabled(const char *why)
-{
-	const char *all = getenv("HV_GUEST_PENDING");
-	if (all && *all == '1')
-		return true;
-	fprintf(stderr, "  PENDING: %s (HV_GUEST_PENDING=1 runs it)\n", why);
-	return false;
-}
-
 static struct tvm *vm_new(const char *preset)
 {
 	struct tvm *vm = NULL;
@@ -286,10 +273,6 @@ static void test_instruction_length_limit(void **state)
 
 	struct tvm *vm;
 	for (int i = 0; i < 2; i++) {
-		if (i == 1 && !pending_enabled("an over-long instruction found while reading its "
-						 "displacement is taken for a page-crossing one, and "
-						 "fetch() copies up to 4 KiB into a 16-byte buffer"))
-			continue;
 		vm = vm_new("none");
 		tvm_load_code(vm, TVM_CODE + 0x100, too_long[i], sizeof(too_long[i]));
 		expect_exception(vm, 13, 0, TVM_CODE + 0x100, TVM_SEL_KCODE, RFL_FIXED,

@@ -85,6 +85,8 @@ static int fetch(struct vcpu *v, struct x86_insn *tmp, const struct x86_insn **o
 
 	size_t avail = 4096 - (hpa & 0xfff);
 	int n = x86_decode(p, avail < 15 ? avail : 15, v->mode, tmp);
+	if (n == -1 && avail >= 15)
+		return x86_gp(v, 0);  /* SDM 2.3.11: longer than 15 bytes */
 	if (n == -1) {
 		/* The instruction continues on the next page: translate it too (not cached). */
 		uint8_t buf[16];
