@@ -20,8 +20,7 @@
  * per instruction, with the rule named in flag_rule_mask().
  *
  * HV_TEST_ITERS sets the number of random cases per form (default 2000);
- * HV_DIFF_VERBOSE=1 prints the cases that fault natively; HV_DIFF_PENDING=1
- * also runs the forms listed in pending[].
+ * HV_DIFF_VERBOSE=1 prints the cases that fault natively.
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -1232,35 +1231,6 @@ static bool run_case(const struct form *f, struct tcase *c, unsigned long *skipp
 	return true;
 }
 
-/*
- * Forms where the interpreter is known to disagree with the hardware and a
- * fix is pending. They are reported, not run, unless HV_DIFF_PENDING=1:
- * the assertions stay as they are, and the list must shrink to empty.
- */
-static const struct {
-	const char *prefix, *contains; /* matches the form names with both */
-	const char *why;
-} pending[] = {
-	{ "loop", "(67h: ecx)", "LOOPcc with 67h: writing ECX must zero-extend into RCX (SDM Vol. 1 3.4.1.1)" },
-	{ "", "(67h)", "string ops with 67h: writing ESI/EDI/ECX must zero-extend (SDM Vol. 1 3.4.1.1)" },
-};
-
-static bool is_pending(const struct form *f)
-{
-	const char *all = getenv("HV_DIFF_PENDING");
-	if (all && *all == '1')
-		return false;
-	for (size_t i = 0; i < sizeof(pending) / sizeof(pending[0]); i++) {
-		if (!strncmp(f->name, pending[i].prefix, strlen(pending[i].prefix)) &&
-		    strstr(f->name, pending[i].contains)) {
-			fprintf(stderr, "  PENDING %s: %s (HV_DIFF_PENDING=1 runs it)\n", f->name,
-				pending[i].why);
-			return true;
-		}
-	}
-	return false;
-}
-
 /* Run every form of group g. */
 static void run_forms(enum group g, uint64_t seed)
 {
@@ -1280,7 +1250,7 @@ static void run_forms(enum group g, uint64_t seed)
 
 	for (unsigned fi = 0; fi < nforms; fi++) {
 		const struct form *f = &forms[fi];
-		if (f->group != g || is_pending(f))
+		if (f->group != g)
 			continue;
 		rng = seed ^ (0x9e3779b97f4a7c15ULL * (fi + 1));
 		for (unsigned i = 0; i < SCRATCH_SIZE; i += 8) {

@@ -1058,39 +1058,39 @@ static int exec_string(struct vcpu *v, const struct x86_insn *in)
 		case 0xa4: case 0xa5: /* MOVS */
 			if ((st = mem_read(v, in->seg, si, size, &a)) || (st = mem_write(v, SEG_ES, di, size, a)))
 				return st;
-			v->gpr[6] = (v->gpr[6] & ~am) | ((si + (uint64_t)step) & am);
-			v->gpr[7] = (v->gpr[7] & ~am) | ((di + (uint64_t)step) & am);
+			areg_write(v, 6, am, si + (uint64_t)step);
+			areg_write(v, 7, am, di + (uint64_t)step);
 			break;
 		case 0xa6: case 0xa7: /* CMPS */
 			if ((st = mem_read(v, in->seg, si, size, &a)) || (st = mem_read(v, SEG_ES, di, size, &b)))
 				return st;
 			alu(v, 7, size, a, b);
-			v->gpr[6] = (v->gpr[6] & ~am) | ((si + (uint64_t)step) & am);
-			v->gpr[7] = (v->gpr[7] & ~am) | ((di + (uint64_t)step) & am);
+			areg_write(v, 6, am, si + (uint64_t)step);
+			areg_write(v, 7, am, di + (uint64_t)step);
 			stop = true;
 			break;
 		case 0xaa: case 0xab: /* STOS */
 			if ((st = mem_write(v, SEG_ES, di, size, v->gpr[0] & size_mask(size))))
 				return st;
-			v->gpr[7] = (v->gpr[7] & ~am) | ((di + (uint64_t)step) & am);
+			areg_write(v, 7, am, di + (uint64_t)step);
 			break;
 		case 0xac: case 0xad: /* LODS */
 			if ((st = mem_read(v, in->seg, si, size, &a)))
 				return st;
 			reg_set(v, in, 0, size, a);
-			v->gpr[6] = (v->gpr[6] & ~am) | ((si + (uint64_t)step) & am);
+			areg_write(v, 6, am, si + (uint64_t)step);
 			break;
 		default: /* SCAS */
 			if ((st = mem_read(v, SEG_ES, di, size, &b)))
 				return st;
 			alu(v, 7, size, v->gpr[0] & size_mask(size), b);
-			v->gpr[7] = (v->gpr[7] & ~am) | ((di + (uint64_t)step) & am);
+			areg_write(v, 7, am, di + (uint64_t)step);
 			stop = true;
 			break;
 		}
 		if (!rep)
 			break;
-		v->gpr[1] = (v->gpr[1] & ~am) | ((cnt - 1) & am);
+		areg_write(v, 1, am, cnt - 1);
 		/* REPE/REPNE end on ZF for CMPS and SCAS (SDM Vol. 2B REP). */
 		if (stop && (in->rep == 0xf3 ? !lf_zf(v) : lf_zf(v)))
 			break;
@@ -1866,7 +1866,7 @@ int exec_insn(struct vcpu *v, const struct x86_insn *in)
 		if (take && (st = jump(v, v->next_rip + in->imm)))
 			return st;
 		if (op != 0xe3)
-			v->gpr[1] = (v->gpr[1] & ~am) | cnt;
+			areg_write(v, 1, am, cnt);
 		return X86_OK;
 	}
 	case 0xe8: /* CALL rel */

@@ -874,10 +874,10 @@ int cpu_io(struct vcpu *v, const struct x86_insn *in)
 			if (str) {
 				if ((st = mem_write(v, SEG_ES, v->gpr[7] & am, size, val)))
 					return st;
-				v->gpr[7] = (v->gpr[7] & ~am) | ((v->gpr[7] + (uint64_t)step) & am);
+				areg_write(v, 7, am, v->gpr[7] + (uint64_t)step);
 				if (in->rep) {
 					uint64_t c = ((v->gpr[1] & am) - 1) & am;
-					v->gpr[1] = (v->gpr[1] & ~am) | c;
+					areg_write(v, 1, am, c);
 					if (c)
 						v->next_rip = v->rip; /* one element per exit; REP resumes */
 				}
@@ -908,10 +908,10 @@ int cpu_io(struct vcpu *v, const struct x86_insn *in)
 	if (str) {
 		if ((st = mem_read(v, in->seg, v->gpr[6] & am, size, &val)))
 			return st;
-		v->gpr[6] = (v->gpr[6] & ~am) | ((v->gpr[6] + (uint64_t)step) & am);
+		areg_write(v, 6, am, v->gpr[6] + (uint64_t)step);
 		if (in->rep) {
 			uint64_t c = ((v->gpr[1] & am) - 1) & am;
-			v->gpr[1] = (v->gpr[1] & ~am) | c;
+			areg_write(v, 1, am, c);
 			if (c) {
 				v->next_rip = v->rip;
 				v->rep_continues = true;

@@ -206,6 +206,17 @@ static inline uint64_t size_mask(unsigned size)
 	return size == 8 ? ~0ULL : (1ULL << (size * 8)) - 1;
 }
 
+/*
+ * Write a count or index register (RCX/RSI/RDI) at the address size am. A
+ * 32-bit write zero-extends into the whole register, as every 32-bit GPR
+ * write does in 64-bit mode; a 16-bit write keeps the upper bits (SDM Vol. 1
+ * 3.4.1.1).
+ */
+static inline void areg_write(struct vcpu *v, unsigned r, uint64_t am, uint64_t val)
+{
+	v->gpr[r] = am == 0xffff ? (v->gpr[r] & ~am) | (val & am) : val & am;
+}
+
 static inline uint64_t sign_extend(uint64_t v, unsigned size)
 {
 	switch (size) {
