@@ -110,9 +110,9 @@ invariants() {
 	gf=$(jget "$j" /guest/fetches)
 	gl=$(jget "$j" /guest/loads)
 	gs=$(jget "$j" /guest/stores)
-	# Every access the vCPU counts is one translation; the MMU may see a
-	# few more (an access that faults and is retried).
-	check "$1: vCPU fetches/loads/stores <= MMU translations" $((gf + gl + gs)) -le "$tr"
+	# Every access the vCPU makes is exactly one translation, faulting or not.
+	check "$1: vCPU fetches + loads + stores = MMU translations" $((gf + gl + gs)) -eq "$tr"
+	check "$1: vCPU fetches = MMU fetch translations" "$gf" -eq "$x"
 	mv=$(jget "$j" /translation/faults/ept_violations)
 	check "$1: every EPT violation the MMU saw was handled" "$ev" -eq "$mv"
 	l=$(jget "$j" /ept_violations/lazy_map)

@@ -69,7 +69,6 @@ static int fetch(struct vcpu *v, struct x86_insn *tmp, const struct x86_insn **o
 
 		mmu_translate(v->mmu, &v->ctx, lin, ACC_FETCH, &res);
 		if (__builtin_expect(res.status != MMU_OK, 0)) {
-			v->stats.fetches--;  /* fetch_fail counts it */
 			return fetch_fail(v, &res);
 		}
 		hpa = res.hpa;
