@@ -629,19 +629,6 @@ static inline void reg_set(struct vcpu *v, const struct x86_insn *in, unsigned r
 	}
 }
 
-/* Effective address (offset within the segment) of the ModRM memory operand. */
-static inline uint64_t insn_ea(const struct vcpu *v, const struct x86_insn *in)
-{
-	uint64_t ea = (uint64_t)in->disp;
-	if (in->rip_rel)
-		ea += v->next_rip;
-	if (in->base != X86_NOREG)
-		ea += v->gpr[in->base];
-	if (in->index != X86_NOREG)
-		ea += v->gpr[in->index] << in->scale;
-	return ea & size_mask(in->asz);
-}
-
 static inline int rm_read(struct vcpu *v, const struct x86_insn *in, unsigned size, uint64_t *val)
 {
 	if (in->mod == 3) {
@@ -1656,22 +1643,8 @@ int exec_insn(struct vcpu *v, const struct x86_insn *in)
 		if (cond_eval(v, op & 15))
 			return jump(v, v->next_rip + in->imm);
 		return X86_OK;
-	case 0x80: case 0x81: case 0x82: case 0x83: {
-		unsigned aop = in->reg & 7;
-		size = op == 0x80 || op == 0x82 ? 1 : osz;
-		b = in->imm & size_mask(size);
-		if (aop == 7) {
-			if ((st = rm_read(v, in, size, &a)))
-				return st;
-			alu(v, 7, size, a, b);
-			return X86_OK;
-		}
-		if ((st = rmw_read(v, in, size, &w, &a)))
-			return st;
-		r = alu(v, aop, size, a, b);
-		rmw_commit(v, in, size, &w, r);
-		return X86_OK;
-	}
+	case 0x80: case 0x81: case 0x82: case 0x83:
+		return grp1_op(v, in, in->reg & 7);
 	case 0x84: case 0x85:
 		size = op == 0x84 ? 1 : osz;
 		if ((st = rm_read(v, in, size, &a)))

@@ -939,18 +939,6 @@ static inline int need_cpl0(struct vcpu *v)
 	return v->cpl ? x86_gp(v, 0) : X86_OK;
 }
 
-static uint64_t ea_of(struct vcpu *v, const struct x86_insn *in)
-{
-	uint64_t ea = (uint64_t)in->disp;
-	if (in->rip_rel)
-		ea += v->next_rip;
-	if (in->base != X86_NOREG)
-		ea += v->gpr[in->base];
-	if (in->index != X86_NOREG)
-		ea += v->gpr[in->index] << in->scale;
-	return ea & size_mask(in->asz);
-}
-
 static int load_tr_ldt(struct vcpu *v, uint16_t sel, bool tr)
 {
 	uint64_t d[2] = { 0, 0 }, where;
@@ -1035,7 +1023,7 @@ int exec_system(struct vcpu *v, const struct x86_insn *in)
 		return X86_OK;
 	}
 	case OP_MAP0F | 0xb2: case OP_MAP0F | 0xb4: case OP_MAP0F | 0xb5: { /* LSS/LFS/LGS */
-		uint64_t ea = ea_of(v, in), off, sel;
+		uint64_t ea = insn_ea(v, in), off, sel;
 		unsigned sr = op == (OP_MAP0F | 0xb2) ? SEG_SS : op == (OP_MAP0F | 0xb4) ? SEG_FS : SEG_GS;
 		if ((st = mem_read(v, in->seg, ea, in->osz, &off)) ||
 		    (st = mem_read(v, in->seg, (ea + in->osz) & size_mask(in->asz), 2, &sel)))
@@ -1082,13 +1070,13 @@ int exec_system(struct vcpu *v, const struct x86_insn *in)
 				v->gpr[in->rm] = in->osz == 2 ? (v->gpr[in->rm] & ~0xffffULL) | a : a;
 				return X86_OK;
 			}
-			return mem_write(v, in->seg, ea_of(v, in), 2, a);
+			return mem_write(v, in->seg, insn_ea(v, in), 2, a);
 		default: /* LLDT, LTR */
 			if ((st = need_cpl0(v)))
 				return st;
 			if (in->mod == 3)
 				a = v->gpr[in->rm] & 0xffff;
-			else if ((st = mem_read(v, in->seg, ea_of(v, in), 2, &a)))
+			else if ((st = mem_read(v, in->seg, insn_ea(v, in), 2, &a)))
 				return st;
 			return load_tr_ldt(v, (uint16_t)a, r == 3);
 		}
@@ -1158,7 +1146,7 @@ int exec_system(struct vcpu *v, const struct x86_insn *in)
 			uint64_t lin, base = t->base;
 			memcpy(buf, &t->limit, 2);
 			memcpy(buf + 2, &base, 8);
-			if ((st = seg_linear(v, in->seg, ea_of(v, in), 2 + bsz, &lin)))
+			if ((st = seg_linear(v, in->seg, insn_ea(v, in), 2 + bsz, &lin)))
 				return st;
 			return lin_write(v, lin, 2 + bsz, buf, in->seg == SEG_SS ? MEM_STACK : 0);
 		}
@@ -1169,7 +1157,7 @@ int exec_system(struct vcpu *v, const struct x86_insn *in)
 			uint16_t limit;
 			if ((st = need_cpl0(v)))
 				return st;
-			if ((st = seg_linear(v, in->seg, ea_of(v, in), 2 + bsz, &lin)) ||
+			if ((st = seg_linear(v, in->seg, insn_ea(v, in), 2 + bsz, &lin)) ||
 			    (st = lin_read(v, lin, 2 + bsz, buf, in->seg == SEG_SS ? MEM_STACK : 0)))
 				return st;
 			memcpy(&limit, buf, 2);
@@ -1184,9 +1172,9 @@ int exec_system(struct vcpu *v, const struct x86_insn *in)
 			return X86_OK;
 		}
 		case 4: /* SMSW m16 */
-			return mem_write(v, in->seg, ea_of(v, in), 2, v->cr0 & 0xffff);
+			return mem_write(v, in->seg, insn_ea(v, in), 2, v->cr0 & 0xffff);
 		case 6: /* LMSW m16 */
-			if ((st = mem_read(v, in->seg, ea_of(v, in), 2, &a)))
+			if ((st = mem_read(v, in->seg, insn_ea(v, in), 2, &a)))
 				return st;
 lmsw:
 			if ((st = need_cpl0(v)))
@@ -1198,7 +1186,7 @@ lmsw:
 			uint64_t lin;
 			if ((st = need_cpl0(v)))
 				return st;
-			a = ea_of(v, in);
+			a = insn_ea(v, in);
 			if (v->mode == 64)
 				lin = in->seg >= SEG_FS ? a + v->seg[in->seg].base : a;
 			else
@@ -1337,7 +1325,7 @@ lmsw:
 		if ((st = need_cpl0(v)))
 			return st;
 		a = v->mode == 64 ? v->gpr[in->reg] : v->gpr[in->reg] & 0xffffffffULL;
-		if ((st = seg_linear(v, in->seg, ea_of(v, in), 16, &lin)) ||
+		if ((st = seg_linear(v, in->seg, insn_ea(v, in), 16, &lin)) ||
 		    (st = lin_read(v, lin, 16, desc, in->seg == SEG_SS ? MEM_STACK : 0)))
 			return st;
 		if (a > 3 || (desc[0] >> 12))

@@ -206,6 +206,19 @@ static inline uint64_t size_mask(unsigned size)
 	return size == 8 ? ~0ULL : (1ULL << (size * 8)) - 1;
 }
 
+/* Effective address (offset within the segment) of the ModRM memory operand. */
+static inline uint64_t insn_ea(const struct vcpu *v, const struct x86_insn *in)
+{
+	uint64_t ea = (uint64_t)in->disp;
+	if (in->rip_rel)
+		ea += v->next_rip;
+	if (in->base != X86_NOREG)
+		ea += v->gpr[in->base];
+	if (in->index != X86_NOREG)
+		ea += v->gpr[in->index] << in->scale;
+	return ea & size_mask(in->asz);
+}
+
 /*
  * Write a count or index register (RCX/RSI/RDI) at the address size am. A
  * 32-bit write zero-extends into the whole register, as every 32-bit GPR
