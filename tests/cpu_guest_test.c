@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "tests/cpu_harness.h"
+#include "tests/cpu_check.h"
 
 #define BLOB(name) extern const uint8_t name##_start[], name##_end[]
 /* Offset of a label inside its program. */
@@ -31,42 +32,9 @@
 /* RFLAGS bit 1 is always set (SDM 3.4.3). */
 #define RFL_FIXED 0x2ULL
 
-static struct tvm *vm_new(const char *preset)
-{
-	struct tvm *vm = NULL;
-	assert_int_equal(tvm_create(preset, &vm), 0);
-	return vm;
-}
-
 static void load(struct tvm *vm, uint64_t gva, const uint8_t *start, const uint8_t *end)
 {
 	tvm_load_code(vm, gva, start, (size_t)(end - start));
-}
-
-static struct vcpu_regs regs(struct tvm *vm)
-{
-	struct vcpu_regs r;
-	assert_int_equal(tvm_get_regs(vm, &r), 0);
-	return r;
-}
-
-static void expect_exit(struct tvm *vm, enum vcpu_exit_reason want)
-{
-	enum vcpu_exit_reason got = tvm_run(vm, 100000);
-	if (got != want) {
-		struct tvm_exc_record rec;
-		tvm_exc_record(vm, &rec);
-		fprintf(stderr, "exit %s at rip %#llx, expected %s", tvm_exit_name(got),
-			(unsigned long long)vm->exit.rip, tvm_exit_name(want));
-		if (got == VCPU_EXIT_INTERNAL_ERROR || got == VCPU_EXIT_TRIPLE_FAULT)
-			fprintf(stderr, " (%s)", vm->exit.fail.msg);
-		if (rec.count)
-			fprintf(stderr, "; last exception: vector %llu error %#llx rip %#llx",
-				(unsigned long long)rec.vector, (unsigned long long)rec.error,
-				(unsigned long long)rec.rip);
-		fprintf(stderr, "\n");
-	}
-	assert_int_equal(got, want);
 }
 
 /* The exception frame the handler recorded must be exactly this. */

@@ -16,44 +16,13 @@
 #include <cmocka.h>
 
 #include "tests/cpu_harness.h"
+#include "tests/cpu_check.h"
 
 #define RFL_FIXED 0x2ULL
 
 #define EXC_UD 6
 #define EXC_DF 8
 #define EXC_GP 13
-
-static struct tvm *vm_new(const char *preset)
-{
-	struct tvm *vm = NULL;
-	assert_int_equal(tvm_create(preset, &vm), 0);
-	return vm;
-}
-
-static struct vcpu_regs regs(struct tvm *vm)
-{
-	struct vcpu_regs r;
-	assert_int_equal(tvm_get_regs(vm, &r), 0);
-	return r;
-}
-
-static void set_regs(struct tvm *vm, const struct vcpu_regs *r)
-{
-	assert_int_equal(tvm_set_regs(vm, r), 0);
-}
-
-static void expect_exit(struct tvm *vm, enum vcpu_exit_reason want)
-{
-	enum vcpu_exit_reason got = tvm_run(vm, 100000);
-	if (got != want) {
-		fprintf(stderr, "exit %s at rip %#llx, expected %s", tvm_exit_name(got),
-			(unsigned long long)vm->exit.rip, tvm_exit_name(want));
-		if (got == VCPU_EXIT_INTERNAL_ERROR || got == VCPU_EXIT_TRIPLE_FAULT)
-			fprintf(stderr, " (%s)", vm->exit.fail.msg);
-		fprintf(stderr, "\n");
-	}
-	assert_int_equal(got, want);
-}
 
 /* Run to the HLT of the common handler and check the recorded exception. */
 static void expect_exception(struct tvm *vm, uint64_t vector, uint64_t error, uint64_t rip)

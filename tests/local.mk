@@ -37,11 +37,11 @@ tests_cpu_diff_test_LDADD = hv/libvcpu.a ept/libept.a $(CMOCKA_LIBS)
 tests_cpu_len_test_SOURCES = tests/cpu_len_test.c
 tests_cpu_len_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(CAPSTONE_CFLAGS)
 tests_cpu_len_test_LDADD = hv/libvcpu.a ept/libept.a $(CMOCKA_LIBS) $(CAPSTONE_LIBS)
-tests_cpu_guest_test_SOURCES = tests/cpu_guest_test.c tests/cpu_harness.c tests/cpu_harness.h
+tests_cpu_guest_test_SOURCES = tests/cpu_guest_test.c tests/cpu_check.h tests/cpu_harness.c tests/cpu_harness.h
 tests_cpu_guest_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_cpu_guest_test_LDADD = hv/libvcpu.a ept/libept.a $(CMOCKA_LIBS)
 # One case per rule the vCPU once broke.
-tests_cpu_regress_test_SOURCES = tests/cpu_regress_test.c tests/cpu_harness.c tests/cpu_harness.h
+tests_cpu_regress_test_SOURCES = tests/cpu_regress_test.c tests/cpu_check.h tests/cpu_harness.c tests/cpu_harness.h
 tests_cpu_regress_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_cpu_regress_test_LDADD = hv/libvcpu.a ept/libept.a $(CMOCKA_LIBS)
 include tests/fuzz.mk
