@@ -63,6 +63,7 @@ struct mmu {
 	bool gp_any;              /* a guest-physical cache or the nested TLB is on */
 	bool pwc_any;             /* a combined paging-structure cache is on */
 	bool tlb_any;             /* a combined TLB is on */
+	bool no_caches;           /* none of the three: walks may take translate_fast */
 	struct mmu_stats st;
 	struct mmu_ctx last;
 	uint64_t last_eptp_tag;   /* an EPT freed and recreated at the same address differs here */
@@ -247,6 +248,7 @@ int mmu_create(struct hpool *pool, const struct mmu_config *cfg, struct mmu **ou
 		else
 			m->tlb_any = true;
 	}
+	m->no_caches = !m->gp_any && !m->pwc_any && !m->tlb_any;
 	/* calloc left every slot empty (tag 0). */
 	m->hit.gen = 1;
 	m->hit.st = &m->st;
@@ -333,24 +335,29 @@ static bool hpa_in_pool(const struct mmu *m, uint64_t hpa, uint64_t len)
  * reserved bits, a reserved memory type, an A or D flag to set, a violation)
  * returns false without side effects, and the caller runs ept_walk, which
  * owns every architectural corner. Worth it: ept_walk is general (traces,
- * qualifications) and a full 2D walk calls it five times.
+ * qualifications) and a full 2D walk calls it five times. `levels` is
+ * ept->levels, passed in so that a caller that knows it can make it a
+ * constant (the loop then unrolls).
  */
 static inline __attribute__((always_inline)) bool
-ept_walk_fast(const struct ept *ept, uint64_t gpa, const struct ept_access *acc,
+ept_walk_fast(const struct ept *ept, unsigned levels, uint64_t gpa, const struct ept_access *acc,
 	      const struct ept_walk_start *start, struct ept_walk_result *r, bool tables)
 {
 	const uint8_t *base = ept->pool->base;
 	uint64_t size = ept->pool->size;
-	unsigned level = start ? start->level : ept->levels, top = level, shift;
+	unsigned level = start ? start->level : levels, top = level, shift;
 	uint64_t table = start ? start->table : ept->root;
 	uint64_t perms = start ? start->perms : (EPT_RWX | EPT_XU);
-	uint64_t need, e, must = EPT_R | (ept->ad ? EPT_A : 0);
+	uint64_t need, e = 0, must = EPT_R | (ept->ad ? EPT_A : 0);
 	bool write = acc->type == ACC_WRITE || (acc->paging_entry && ept->ad);
 
-	if (gpa >> (PAGE_SHIFT_4K + 9 * ept->levels))
+	if (gpa >> (PAGE_SHIFT_4K + 9 * levels))
 		return false;
 	shift = PAGE_SHIFT_4K + 9 * (level - 1);
-	for (;;) {
+	/* With a constant `levels` and no start, every level gets its own copy
+	 * with constant shifts. */
+#pragma GCC unroll 5
+	for (; level >= 1; level--, shift -= 9) {
 		uint64_t ehpa = table + ((gpa >> shift) & 511) * 8;
 
 		if (ehpa >= size)
@@ -360,26 +367,26 @@ ept_walk_fast(const struct ept *ept, uint64_t gpa, const struct ept_access *acc,
 			r->table[level] = table;
 			r->perms_at[level] = perms;
 		}
-		if ((e & must) != must)
-			return false;
 		perms &= e;
-		if (level == 1 || (e & EPT_PS)) {
-			/* A leaf: PS is reserved above level 3, 1 GiB needs the
-			 * capability, memory types 2, 3, 7 are reserved, and the
-			 * address bits below the page size must be zero. */
-			unsigned mt = (unsigned)((e & EPT_MT_MASK) >> EPT_MT_SHIFT);
-
-			if (level >= 4 || (level == 3 && !ept->caps.page_1g) || ((0x8cu >> mt) & 1) ||
-			    (e & EPT_ADDR_MASK & ((1ULL << shift) - 1)))
+		if (level == 1)
+			break;
+		/* One test for the usual table pointer: R (and A) set, bits 7:3
+		 * clear (bits 6:3 are reserved in a table pointer, and PS clear
+		 * means it is one; PS is reserved above level 3 anyway). */
+		if ((e & (must | 0xf8)) != must) {
+			if ((e & must) != must || !(e & EPT_PS))
 				return false;
 			break;
 		}
-		if (e & 0x78)   /* bits 6:3 of a table pointer are reserved */
-			return false;
 		table = e & EPT_ADDR_MASK;
-		level--;
-		shift -= 9;
 	}
+	/* A leaf: PS is reserved above level 3, 1 GiB needs the capability,
+	 * memory types 2, 3, 7 are reserved, and the address bits below the
+	 * page size must be zero. */
+	if ((e & must) != must || level >= 4 || (level == 3 && !ept->caps.page_1g) ||
+	    ((0x8cu >> ((e & EPT_MT_MASK) >> EPT_MT_SHIFT)) & 1) ||
+	    (e & EPT_ADDR_MASK & ((1ULL << shift) - 1)))
+		return false;
 	perms &= EPT_RWX | EPT_XU;
 	if (acc->type == ACC_FETCH && !write)
 		need = (ept->caps.mbec && acc->user) ? EPT_XU : EPT_X;
@@ -520,7 +527,7 @@ gpa_xlate_slow(struct walk *w, uint64_t gpa, const struct ept_access *acc, unsig
 	}
 
 walk:
-	if (w->trace || !ept_walk_fast(ept, gpa, acc, startp, &r, true)) {
+	if (w->trace || !ept_walk_fast(ept, ept->levels, gpa, acc, startp, &r, true)) {
 		uint64_t before[5];
 		unsigned nb = ept->ad ? ept_path_read(ept, gpa, startp, before) : 0;
 
@@ -600,7 +607,7 @@ gpa_xlate(struct walk *w, uint64_t gpa, const struct ept_access *acc,
 	uint64_t *cell;
 
 	if (!w->ept || w->m->gp_any || w->trace ||
-	    !ept_walk_fast(w->ept, gpa, acc, NULL, &r, false) || !hpa_in_pool(w->m, r.hpa, 8))
+	    !ept_walk_fast(w->ept, w->ept->levels, gpa, acc, NULL, &r, false) || !hpa_in_pool(w->m, r.hpa, 8))
 		return gpa_xlate_slow(w, gpa, acc, row, guest_level, out);
 	w->refs += r.refs;
 	cell = &w->m->st.grid[row][5 - w->ept->levels];
@@ -1217,6 +1224,131 @@ walk_done:
 		res->gva = gva;
 }
 
+/*
+ * A full walk with every cache off, in the common case: IA-32e paging over
+ * EPT, every guest entry present, without reserved bits and with its A flag
+ * (and on the leaf D for a write) already set, the access allowed by the
+ * guest, and every EPT walk one that ept_walk_fast accepts. It reads exactly
+ * the entries translate_slow would read and counts exactly what it counts,
+ * but keeps the walk in registers and writes the counters and the result
+ * once, at the end. Anything else returns false having changed nothing (no
+ * flag, no counter), and translate_slow then does the whole walk again.
+ * el and gl (EPT and guest levels) are constants in each instance.
+ */
+static inline __attribute__((always_inline)) bool
+translate_fast_n(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva, unsigned access,
+		 struct mmu_result *res, const unsigned el, const unsigned gl)
+{
+	const struct ept *ept = ctx->ept;
+	const uint64_t last = m->pool->size - 8;   /* the pool is at least 1 GiB */
+	/* SDM 4.5, Tables 4-15..4-20: XD is reserved without EFER.NXE. */
+	const uint64_t xd_rsvd = (ctx->efer & EFER_NXE) ? 0 : PTE_XD;
+	const uint64_t xd_mask = PTE_XD & ~xd_rsvd;
+	/* Every guest entry read is a paging-structure read through EPT. */
+	const struct ept_access entry_acc = { .type = ACC_READ, .paging_entry = true };
+	struct mmu_stats *st = &m->st;
+	struct ept_walk_result r;
+	struct ept_access acc;
+	uint64_t and_bits = PTE_W | PTE_U, or_bits = 0, table_gpa, gpa, e, *cell;
+	unsigned level, shift, row, refs = 0, erefs[GRID_ROWS];
+	int64_t top = (int64_t)gva >> (gl == 5 ? 56 : 47);
+
+	/* SDM 3.3.7.1 / 4.5: a non-canonical address is translate_slow's to report. */
+	if (top != 0 && top != -1)
+		return false;
+	table_gpa = ctx->cr3 & PTE_ADDR_MASK;
+#pragma GCC unroll 5
+	for (level = gl; level >= 1; level--) {
+		shift = PAGE_SHIFT_4K + 9 * (level - 1);
+		if (!ept_walk_fast(ept, el, table_gpa + ((gva >> shift) & 511) * 8, &entry_acc, NULL,
+				   &r, false) ||
+		    r.hpa > last)
+			return false;
+		erefs[gl - level] = r.refs;
+		e = hpool_read64(m->pool, r.hpa);
+		and_bits &= e;
+		or_bits |= e & xd_mask;
+		if (level == 1) {
+			if ((e & (PTE_P | xd_rsvd)) != PTE_P)
+				return false;
+			break;
+		}
+		/* The usual table pointer in one test: present, accessed, not a
+		 * page, no reserved XD. */
+		if ((e & (PTE_P | PTE_A | PTE_PS | xd_rsvd)) == (PTE_P | PTE_A)) {
+			table_gpa = e & PTE_ADDR_MASK;
+			continue;
+		}
+		/* Otherwise only a large page whose reserved address bits are
+		 * clear (PS is reserved above level 3); everything else, a
+		 * table pointer without A included, is the general walk's. */
+		if (level > 3 || (e & (PTE_P | PTE_PS | xd_rsvd)) != (PTE_P | PTE_PS) ||
+		    (e & (level == 3 ? 0x3fffe000ULL : 0x1fe000ULL)))
+			return false;
+		break;
+	}
+	if (!(e & PTE_A) || ((access & ACC_WRITE) && !(e & PTE_D)) ||
+	    !guest_allows(ctx, access, and_bits & PTE_W, and_bits & PTE_U, or_bits != 0))
+		return false;
+	gpa = (e & PTE_ADDR_MASK & ~((1ULL << shift) - 1)) | (gva & ((1ULL << shift) - 1));
+	acc = (struct ept_access){
+		.type = access & (ACC_READ | ACC_WRITE | ACC_FETCH),
+		.user = (and_bits & PTE_U) != 0,
+	};
+	if (!ept_walk_fast(ept, el, gpa, &acc, NULL, &r, false) || r.hpa > last)
+		return false;
+	erefs[gl] = r.refs;
+
+	/* Commit: the same counts as translate_slow, in the same cells. The guest
+	 * rows are the levels walked (a large page ends the walk early); the
+	 * final GPA has row gl whatever the leaf level. */
+	for (row = 0; row <= gl; row++) {
+		if (row > gl - level && row < gl)
+			continue;
+		cell = &st->grid[row][5 - el];
+		/* A fast EPT walk starts at the top level: 1..5 cells from the first. */
+		switch (erefs[row]) {
+		case 5: cell[4]++; /* fall through */
+		case 4: cell[3]++; /* fall through */
+		case 3: cell[2]++; /* fall through */
+		case 2: cell[1]++; /* fall through */
+		default: cell[0]++;
+		}
+		refs += erefs[row];
+		if (row < gl) {
+			st->grid[row][5]++;
+			refs++;
+		}
+	}
+	st->translations++;
+	st->by_access[access_kind(access)]++;
+	st->walks++;
+	st->walk_refs += refs;
+	st->refs_hist[refs > MMU_MAX_REFS ? MMU_MAX_REFS : refs]++;
+	memset(res, 0, sizeof(*res));
+	res->status = MMU_OK;
+	res->hpa = r.hpa;
+	res->gpa = gpa;
+	res->gva = gva;
+	res->page_shift = shift < r.page_shift ? shift : r.page_shift;
+	res->refs = refs;
+	return true;
+}
+
+/* One instance per combination of EPT and guest levels (4 or 5 each). */
+static __attribute__((noinline)) bool
+translate_fast(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva, unsigned access,
+	       struct mmu_result *res)
+{
+	bool la57 = (ctx->cr4 & CR4_LA57) != 0;
+
+	if (ctx->ept->levels == 4)
+		return la57 ? translate_fast_n(m, ctx, gva, access, res, 4, 5)
+			    : translate_fast_n(m, ctx, gva, access, res, 4, 4);
+	return la57 ? translate_fast_n(m, ctx, gva, access, res, 5, 5)
+		    : translate_fast_n(m, ctx, gva, access, res, 5, 4);
+}
+
 /* Everything but a shortcut hit under an unchanged context; kept out of line so
  * that the hit path of mmu_translate needs no stack frame. */
 static __attribute__((noinline)) void translate_miss(struct mmu *m, const struct mmu_ctx *ctx,
@@ -1224,6 +1356,10 @@ static __attribute__((noinline)) void translate_miss(struct mmu *m, const struct
 						     struct mmu_result *res)
 {
 	mmu_set_ctx(m, ctx);
+	/* Without TLBs no shortcut slot is ever filled, so nothing is skipped here. */
+	if (m->no_caches && ctx->ept && (ctx->cr0 & CR0_PG) && (ctx->efer & EFER_LMA) &&
+	    translate_fast(m, ctx, gva, access, res))
+		return;
 	if (!(access & ACC_IMPLICIT_SV)) {
 		uint64_t hpa;
 
