@@ -344,13 +344,25 @@ ept_walk_fast(const struct ept *ept, unsigned levels, uint64_t gpa, const struct
 	      const struct ept_walk_start *start, struct ept_walk_result *r, bool tables)
 {
 	const uint8_t *base = ept->pool->base;
-	uint64_t size = ept->pool->size;
+	const uint64_t size = ept->pool->size;
+	/* Table addresses below the largest power of two within the pool need
+	 * no range check of their own: the bits above it join the entry test. */
+	const uint64_t far = EPT_ADDR_MASK & ~((1ULL << (63 - __builtin_clzll(size))) - 1);
 	unsigned level = start ? start->level : levels, top = level, shift;
 	uint64_t table = start ? start->table : ept->root;
 	uint64_t perms = start ? start->perms : (EPT_RWX | EPT_XU);
-	uint64_t need, e = 0, must = EPT_R | (ept->ad ? EPT_A : 0);
 	bool write = acc->type == ACC_WRITE || (acc->paging_entry && ept->ad);
+	uint64_t need, e = 0, must;
 
+	if (acc->type == ACC_FETCH && !write)
+		need = (ept->caps.mbec && acc->user) ? EPT_XU : EPT_X;
+	else
+		need = write ? EPT_W : EPT_R;
+	/* SDM 29.3.3.2: the access needs `need` in the AND over all levels, so
+	 * in every entry; R as well, or the entry is not the common case. */
+	if (start && !(perms & need))
+		return false;
+	must = EPT_R | need | (ept->ad ? EPT_A : 0);
 	if (gpa >> (PAGE_SHIFT_4K + 9 * levels))
 		return false;
 	shift = PAGE_SHIFT_4K + 9 * (level - 1);
@@ -360,7 +372,7 @@ ept_walk_fast(const struct ept *ept, unsigned levels, uint64_t gpa, const struct
 	for (; level >= 1; level--, shift -= 9) {
 		uint64_t ehpa = table + ((gpa >> shift) & 511) * 8;
 
-		if (ehpa >= size)
+		if (level == top && ehpa >= size)
 			return false;
 		e = *(const volatile uint64_t *)(base + ehpa);
 		if (tables) {
@@ -370,10 +382,11 @@ ept_walk_fast(const struct ept *ept, unsigned levels, uint64_t gpa, const struct
 		perms &= e;
 		if (level == 1)
 			break;
-		/* One test for the usual table pointer: R (and A) set, bits 7:3
-		 * clear (bits 6:3 are reserved in a table pointer, and PS clear
-		 * means it is one; PS is reserved above level 3 anyway). */
-		if ((e & (must | 0xf8)) != must) {
+		/* One test for the usual table pointer: R, `need` (and A) set,
+		 * bits 7:3 clear (bits 6:3 are reserved in a table pointer, and
+		 * PS clear means it is one; PS is reserved above level 3
+		 * anyway), and the next table inside the pool. */
+		if ((e & (must | 0xf8 | far)) != must) {
 			if ((e & must) != must || !(e & EPT_PS))
 				return false;
 			break;
@@ -381,23 +394,16 @@ ept_walk_fast(const struct ept *ept, unsigned levels, uint64_t gpa, const struct
 		table = e & EPT_ADDR_MASK;
 	}
 	/* A leaf: PS is reserved above level 3, 1 GiB needs the capability,
-	 * memory types 2, 3, 7 are reserved, and the address bits below the
-	 * page size must be zero. */
+	 * memory types 2, 3, 7 are reserved, the address bits below the page
+	 * size must be zero, and a write (with EPT A/D) needs D already set. */
 	if ((e & must) != must || level >= 4 || (level == 3 && !ept->caps.page_1g) ||
 	    ((0x8cu >> ((e & EPT_MT_MASK) >> EPT_MT_SHIFT)) & 1) ||
-	    (e & EPT_ADDR_MASK & ((1ULL << shift) - 1)))
-		return false;
-	perms &= EPT_RWX | EPT_XU;
-	if (acc->type == ACC_FETCH && !write)
-		need = (ept->caps.mbec && acc->user) ? EPT_XU : EPT_X;
-	else
-		need = write ? EPT_W : EPT_R;
-	if (!(perms & need) || (write && ept->ad && !(e & EPT_D)))
+	    (e & EPT_ADDR_MASK & ((1ULL << shift) - 1)) || (write && ept->ad && !(e & EPT_D)))
 		return false;
 	r->status = EPT_OK;
 	r->hpa = (e & EPT_ADDR_MASK & ~((1ULL << shift) - 1)) | (gpa & ((1ULL << shift) - 1));
 	r->page_shift = shift;
-	r->perms = perms;
+	r->perms = perms & (EPT_RWX | EPT_XU);
 	r->memtype = (e & EPT_MT_MASK) >> EPT_MT_SHIFT;
 	r->qual = 0;
 	r->refs = top - level + 1;
@@ -1225,6 +1231,53 @@ walk_done:
 }
 
 /*
+ * What translate_slow counts for a walk (d = 1), or takes it back (d = -1):
+ * erefs[row] EPT references for guest rows 0..last_row, the guest entry of
+ * each of them, and el EPT references for the final GPA (row gl). Returns
+ * the walk's references.
+ */
+static inline __attribute__((always_inline)) unsigned
+fast_count(struct mmu_stats *st, const unsigned *erefs, const unsigned gl, const unsigned el,
+	   unsigned last_row, unsigned access, const int d)
+{
+	unsigned row, refs = el, c, full = 1;
+	uint64_t *cell;
+
+	for (row = 0; row < gl; row++)
+		full &= erefs[row] == el;
+	if (full && last_row == gl - 1) {
+		/* The usual shape, every cell a constant offset. */
+#pragma GCC unroll 6
+		for (row = 0; row <= gl; row++) {
+#pragma GCC unroll 6
+			for (c = 5 - el; c < 5; c++)
+				st->grid[row][c] += (uint64_t)d;
+			if (row < gl)
+				st->grid[row][5] += (uint64_t)d;
+		}
+		refs = (gl + 1) * el + gl;
+	} else {
+		for (row = 0; row <= last_row; row++) {
+			cell = &st->grid[row][5 - el];
+			/* A fast EPT walk starts at the top level: 1..5 cells from the first. */
+			for (c = 0; c < erefs[row]; c++)
+				cell[c] += (uint64_t)d;
+			st->grid[row][5] += (uint64_t)d;
+			refs += erefs[row] + 1;
+		}
+		for (c = 5 - el; c < 5; c++)
+			st->grid[gl][c] += (uint64_t)d;
+	}
+	st->translations += (uint64_t)d;
+	st->by_access[access_kind(access)] += (uint64_t)d;
+	st->walks += (uint64_t)d;
+	st->walk_refs += (uint64_t)(d * (int)refs);
+	/* At most 5 guest rows of 6 and 5 final: within MMU_MAX_REFS. */
+	st->refs_hist[refs] += (uint64_t)d;
+	return refs;
+}
+
+/*
  * A full walk with every cache off, in the common case: IA-32e paging over
  * EPT, every guest entry present, without reserved bits and with its A flag
  * (and on the leaf D for a write) already set, the access allowed by the
@@ -1249,8 +1302,8 @@ translate_fast_n(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva, unsigne
 	struct mmu_stats *st = &m->st;
 	struct ept_walk_result r;
 	struct ept_access acc;
-	uint64_t and_bits = PTE_W | PTE_U, or_bits = 0, table_gpa, gpa, e, *cell;
-	unsigned level, shift, row, refs = 0, erefs[GRID_ROWS];
+	uint64_t and_bits = PTE_W | PTE_U, or_bits = 0, table_gpa, gpa, e;
+	unsigned level, shift, row, refs, erefs[GRID_ROWS];
 	int64_t top = (int64_t)gva >> (gl == 5 ? 56 : 47);
 
 	/* SDM 3.3.7.1 / 4.5: a non-canonical address is translate_slow's to report. */
@@ -1295,43 +1348,35 @@ translate_fast_n(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva, unsigne
 		.type = access & (ACC_READ | ACC_WRITE | ACC_FETCH),
 		.user = (and_bits & PTE_U) != 0,
 	};
-	if (!ept_walk_fast(ept, el, gpa, &acc, NULL, &r, false) || r.hpa > last)
+	/*
+	 * Count the walk before its last EPT walk, as if that one read a
+	 * 4 KiB leaf: that walk waits for the guest entry just read, and
+	 * counting now, while the host waits too, leaves less to do after
+	 * the last entry arrives. Taken back below when that walk is not the
+	 * common case, and corrected for a large EPT page.
+	 */
+	refs = fast_count(st, erefs, gl, el, gl - level, access, 1);
+	if (!ept_walk_fast(ept, el, gpa, &acc, NULL, &r, false) || r.hpa > last) {
+		fast_count(st, erefs, gl, el, gl - level, access, -1);
 		return false;
-	erefs[gl] = r.refs;
-
-	/* Commit: the same counts as translate_slow, in the same cells. The guest
-	 * rows are the levels walked (a large page ends the walk early); the
-	 * final GPA has row gl whatever the leaf level. */
-	for (row = 0; row <= gl; row++) {
-		if (row > gl - level && row < gl)
-			continue;
-		cell = &st->grid[row][5 - el];
-		/* A fast EPT walk starts at the top level: 1..5 cells from the first. */
-		switch (erefs[row]) {
-		case 5: cell[4]++; /* fall through */
-		case 4: cell[3]++; /* fall through */
-		case 3: cell[2]++; /* fall through */
-		case 2: cell[1]++; /* fall through */
-		default: cell[0]++;
-		}
-		refs += erefs[row];
-		if (row < gl) {
-			st->grid[row][5]++;
-			refs++;
-		}
 	}
-	st->translations++;
-	st->by_access[access_kind(access)]++;
-	st->walks++;
-	st->walk_refs += refs;
-	st->refs_hist[refs > MMU_MAX_REFS ? MMU_MAX_REFS : refs]++;
-	memset(res, 0, sizeof(*res));
+	if (r.refs != el) {
+		for (row = r.refs; row < el; row++)
+			st->grid[gl][5 - el + row]--;
+		st->refs_hist[refs]--;
+		refs -= el - r.refs;
+		st->refs_hist[refs]++;
+		st->walk_refs -= el - r.refs;
+	}
 	res->status = MMU_OK;
 	res->hpa = r.hpa;
 	res->gpa = gpa;
 	res->gva = gva;
 	res->page_shift = shift < r.page_shift ? shift : r.page_shift;
+	res->pf_error = 0;
+	res->qual = 0;
 	res->refs = refs;
+	res->tlb_hit = false;
 	return true;
 }
 
@@ -1355,11 +1400,12 @@ static __attribute__((noinline)) void translate_miss(struct mmu *m, const struct
 						     uint64_t gva, unsigned access,
 						     struct mmu_result *res)
 {
-	mmu_set_ctx(m, ctx);
-	/* Without TLBs no shortcut slot is ever filled, so nothing is skipped here. */
+	/* Without TLBs no shortcut slot is ever filled, so neither the slots
+	 * nor the context they belong to (mmu_set_ctx) matter to this path. */
 	if (m->no_caches && ctx->ept && (ctx->cr0 & CR0_PG) && (ctx->efer & EFER_LMA) &&
 	    translate_fast(m, ctx, gva, access, res))
 		return;
+	mmu_set_ctx(m, ctx);
 	if (!(access & ACC_IMPLICIT_SV)) {
 		uint64_t hpa;
 
