@@ -328,6 +328,35 @@ static bool hpa_in_pool(const struct mmu *m, uint64_t hpa, uint64_t len)
 }
 
 /*
+ * A leaf of ept_walk_fast at `level`: PS is reserved above level 3, 1 GiB
+ * needs the capability, memory types 2, 3, 7 are reserved, the address bits
+ * below the page size must be zero, and a write (with EPT A/D) needs D
+ * already set (leaf_must has it then). Returns the leaf's HPA for gpa, or
+ * ~0 (never an address: bits 63:52 are clear in one) when the general walk
+ * must decide.
+ */
+static inline __attribute__((always_inline)) uint64_t
+ept_fast_leaf(const struct ept *ept, uint64_t e, unsigned level, uint64_t gpa, uint64_t leaf_must)
+{
+	const uint64_t mask = (1ULL << (PAGE_SHIFT_4K + 9 * (level - 1))) - 1;
+
+	if ((e & leaf_must) != leaf_must || level >= 4 || (level == 3 && !ept->caps.page_1g) ||
+	    ((0x8cu >> ((e & EPT_MT_MASK) >> EPT_MT_SHIFT)) & 1) || (e & EPT_ADDR_MASK & mask))
+		return ~0ULL;
+	return (e & EPT_ADDR_MASK & ~mask) | (gpa & mask);
+}
+
+/* The large-page leaf, out of line: rare, and kept apart so that the
+ * compiler does not merge it with the inline 4 KiB one, whose shift is a
+ * constant. */
+static __attribute__((noinline)) uint64_t
+ept_fast_large_leaf(const struct ept *ept, uint64_t e, unsigned level, uint64_t gpa,
+		    uint64_t leaf_must)
+{
+	return ept_fast_leaf(ept, e, level, gpa, leaf_must);
+}
+
+/*
  * The EPT walk of the common case, inline: every entry readable, well formed,
  * with its A flag already set (when EPT A/D is on), and the access allowed.
  * It accepts a strict subset of what ept_walk accepts and computes the same
@@ -352,7 +381,7 @@ ept_walk_fast(const struct ept *ept, unsigned levels, uint64_t gpa, const struct
 	uint64_t table = start ? start->table : ept->root;
 	uint64_t perms = start ? start->perms : (EPT_RWX | EPT_XU);
 	bool write = acc->type == ACC_WRITE || (acc->paging_entry && ept->ad);
-	uint64_t need, e = 0, must;
+	uint64_t need, e, must, leaf_must, hpa;
 
 	if (acc->type == ACC_FETCH && !write)
 		need = (ept->caps.mbec && acc->user) ? EPT_XU : EPT_X;
@@ -363,6 +392,7 @@ ept_walk_fast(const struct ept *ept, unsigned levels, uint64_t gpa, const struct
 	if (start && !(perms & need))
 		return false;
 	must = EPT_R | need | (ept->ad ? EPT_A : 0);
+	leaf_must = must | (write && ept->ad ? EPT_D : 0);
 	if (gpa >> (PAGE_SHIFT_4K + 9 * levels))
 		return false;
 	shift = PAGE_SHIFT_4K + 9 * (level - 1);
@@ -380,35 +410,31 @@ ept_walk_fast(const struct ept *ept, unsigned levels, uint64_t gpa, const struct
 			r->perms_at[level] = perms;
 		}
 		perms &= e;
-		if (level == 1)
-			break;
 		/* One test for the usual table pointer: R, `need` (and A) set,
 		 * bits 7:3 clear (bits 6:3 are reserved in a table pointer, and
 		 * PS clear means it is one; PS is reserved above level 3
 		 * anyway), and the next table inside the pool. */
-		if ((e & (must | 0xf8 | far)) != must) {
-			if ((e & must) != must || !(e & EPT_PS))
-				return false;
-			break;
+		if (level > 1 && (e & (must | 0xf8 | far)) == must) {
+			table = e & EPT_ADDR_MASK;
+			continue;
 		}
-		table = e & EPT_ADDR_MASK;
+		if (level > 1 && !(e & EPT_PS))
+			return false;
+		hpa = level > 1 ? ept_fast_large_leaf(ept, e, level, gpa, leaf_must)
+				: ept_fast_leaf(ept, e, 1, gpa, leaf_must);
+		if (hpa == ~0ULL)
+			return false;
+		r->status = EPT_OK;
+		r->hpa = hpa;
+		r->page_shift = shift;
+		r->perms = perms & (EPT_RWX | EPT_XU);
+		r->memtype = (e & EPT_MT_MASK) >> EPT_MT_SHIFT;
+		r->qual = 0;
+		r->refs = top - level + 1;
+		r->nref = 0;
+		return true;
 	}
-	/* A leaf: PS is reserved above level 3, 1 GiB needs the capability,
-	 * memory types 2, 3, 7 are reserved, the address bits below the page
-	 * size must be zero, and a write (with EPT A/D) needs D already set. */
-	if ((e & must) != must || level >= 4 || (level == 3 && !ept->caps.page_1g) ||
-	    ((0x8cu >> ((e & EPT_MT_MASK) >> EPT_MT_SHIFT)) & 1) ||
-	    (e & EPT_ADDR_MASK & ((1ULL << shift) - 1)) || (write && ept->ad && !(e & EPT_D)))
-		return false;
-	r->status = EPT_OK;
-	r->hpa = (e & EPT_ADDR_MASK & ~((1ULL << shift) - 1)) | (gpa & ((1ULL << shift) - 1));
-	r->page_shift = shift;
-	r->perms = perms & (EPT_RWX | EPT_XU);
-	r->memtype = (e & EPT_MT_MASK) >> EPT_MT_SHIFT;
-	r->qual = 0;
-	r->refs = top - level + 1;
-	r->nref = 0;
-	return true;
+	return false;
 }
 
 /*
