@@ -374,9 +374,6 @@ ept_walk_fast(const struct ept *ept, unsigned levels, uint64_t gpa, const struct
 {
 	const uint8_t *base = ept->pool->base;
 	const uint64_t size = ept->pool->size;
-	/* Table addresses below the largest power of two within the pool need
-	 * no range check of their own: the bits above it join the entry test. */
-	const uint64_t far = EPT_ADDR_MASK & ~((1ULL << (63 - __builtin_clzll(size))) - 1);
 	unsigned level = start ? start->level : levels, top = level, shift;
 	uint64_t table = start ? start->table : ept->root;
 	uint64_t perms = start ? start->perms : (EPT_RWX | EPT_XU);
@@ -402,7 +399,9 @@ ept_walk_fast(const struct ept *ept, unsigned levels, uint64_t gpa, const struct
 	for (; level >= 1; level--, shift -= 9) {
 		uint64_t ehpa = table + ((gpa >> shift) & 511) * 8;
 
-		if (level == top && ehpa >= size)
+		/* Tables are 4 KiB aligned and the pool a multiple of 1 GiB, so
+		 * a table inside the pool holds the whole entry. */
+		if (table >= size)
 			return false;
 		e = *(const volatile uint64_t *)(base + ehpa);
 		if (tables) {
@@ -413,8 +412,8 @@ ept_walk_fast(const struct ept *ept, unsigned levels, uint64_t gpa, const struct
 		/* One test for the usual table pointer: R, `need` (and A) set,
 		 * bits 7:3 clear (bits 6:3 are reserved in a table pointer, and
 		 * PS clear means it is one; PS is reserved above level 3
-		 * anyway), and the next table inside the pool. */
-		if (level > 1 && (e & (must | 0xf8 | far)) == must) {
+		 * anyway). */
+		if (level > 1 && (e & (must | 0xf8)) == must) {
 			table = e & EPT_ADDR_MASK;
 			continue;
 		}
