@@ -168,7 +168,8 @@ static inline uint16_t ctx_pcid(const struct mmu_ctx *ctx)
  * SDM 4.6: may an access with these accumulated guest permissions proceed?
  * user_access: CPL 3 and not an implicit supervisor access.
  */
-static bool guest_allows(const struct mmu_ctx *ctx, unsigned access, bool w, bool u, bool xd)
+static inline __attribute__((always_inline)) bool
+guest_allows_inline(const struct mmu_ctx *ctx, unsigned access, bool w, bool u, bool xd)
 {
 	bool user_access = ctx->cpl == 3 && !(access & ACC_IMPLICIT_SV);
 
@@ -195,6 +196,11 @@ static bool guest_allows(const struct mmu_ctx *ctx, unsigned access, bool w, boo
 	if ((access & ACC_WRITE) && !w && (ctx->cr0 & CR0_WP))
 		return false;
 	return true;
+}
+
+static bool guest_allows(const struct mmu_ctx *ctx, unsigned access, bool w, bool u, bool xd)
+{
+	return guest_allows_inline(ctx, access, w, u, xd);
 }
 
 /* SDM 4.7: the #PF error code for this access. */
@@ -368,28 +374,51 @@ ept_fast_large_leaf(const struct ept *ept, uint64_t e, unsigned level, uint64_t 
  * ept->levels, passed in so that a caller that knows it can make it a
  * constant (the loop then unrolls).
  */
+/* What the fast EPT walk needs of the hierarchy and of the access, worked
+ * out once for all the walks of one translation that share them. */
+struct ept_fast {
+	const struct ept *ept;
+	const uint8_t *base;
+	uint64_t size;
+	uint64_t root;
+	uint64_t need;        /* the permission the access needs (SDM 29.3.3.2) */
+	uint64_t must;        /* in every entry: R, need, and A with EPT A/D */
+	uint64_t leaf_must;   /* in the leaf: must, and D for a write with EPT A/D */
+};
+
+static inline __attribute__((always_inline)) void
+ept_fast_init(struct ept_fast *f, const struct ept *ept, const struct ept_access *acc)
+{
+	bool write = acc->type == ACC_WRITE || (acc->paging_entry && ept->ad);
+
+	f->ept = ept;
+	f->base = ept->pool->base;
+	f->size = ept->pool->size;
+	f->root = ept->root;
+	if (acc->type == ACC_FETCH && !write)
+		f->need = (ept->caps.mbec && acc->user) ? EPT_XU : EPT_X;
+	else
+		f->need = write ? EPT_W : EPT_R;
+	/* The access needs `need` in the AND over all levels, so in every
+	 * entry; R as well, or the entry is not the common case. */
+	f->must = EPT_R | f->need | (ept->ad ? EPT_A : 0);
+	f->leaf_must = f->must | (write && ept->ad ? EPT_D : 0);
+}
+
 static inline __attribute__((always_inline)) bool
-ept_walk_fast(const struct ept *ept, unsigned levels, uint64_t gpa, const struct ept_access *acc,
+ept_walk_desc(const struct ept_fast *f, unsigned levels, uint64_t gpa,
 	      const struct ept_walk_start *start, struct ept_walk_result *r, bool tables)
 {
-	const uint8_t *base = ept->pool->base;
-	const uint64_t size = ept->pool->size;
+	const struct ept *ept = f->ept;
+	const uint8_t *base = f->base;
+	const uint64_t size = f->size, must = f->must, leaf_must = f->leaf_must;
 	unsigned level = start ? start->level : levels, top = level, shift;
-	uint64_t table = start ? start->table : ept->root;
+	uint64_t table = start ? start->table : f->root;
 	uint64_t perms = start ? start->perms : (EPT_RWX | EPT_XU);
-	bool write = acc->type == ACC_WRITE || (acc->paging_entry && ept->ad);
-	uint64_t need, e, must, leaf_must, hpa;
+	uint64_t e, hpa;
 
-	if (acc->type == ACC_FETCH && !write)
-		need = (ept->caps.mbec && acc->user) ? EPT_XU : EPT_X;
-	else
-		need = write ? EPT_W : EPT_R;
-	/* SDM 29.3.3.2: the access needs `need` in the AND over all levels, so
-	 * in every entry; R as well, or the entry is not the common case. */
-	if (start && !(perms & need))
+	if (start && !(perms & f->need))
 		return false;
-	must = EPT_R | need | (ept->ad ? EPT_A : 0);
-	leaf_must = must | (write && ept->ad ? EPT_D : 0);
 	if (gpa >> (PAGE_SHIFT_4K + 9 * levels))
 		return false;
 	shift = PAGE_SHIFT_4K + 9 * (level - 1);
@@ -434,6 +463,16 @@ ept_walk_fast(const struct ept *ept, unsigned levels, uint64_t gpa, const struct
 		return true;
 	}
 	return false;
+}
+
+static inline __attribute__((always_inline)) bool
+ept_walk_fast(const struct ept *ept, unsigned levels, uint64_t gpa, const struct ept_access *acc,
+	      const struct ept_walk_start *start, struct ept_walk_result *r, bool tables)
+{
+	struct ept_fast f;
+
+	ept_fast_init(&f, ept, acc);
+	return ept_walk_desc(&f, levels, gpa, start, r, tables);
 }
 
 /*
@@ -1327,6 +1366,7 @@ translate_fast_n(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva, unsigne
 	struct mmu_stats *st = &m->st;
 	struct ept_walk_result r;
 	struct ept_access acc;
+	struct ept_fast f;
 	uint64_t and_bits = PTE_W | PTE_U, or_bits = 0, table_gpa, gpa, e;
 	unsigned level, shift, row, refs, erefs[GRID_ROWS];
 	int64_t top = (int64_t)gva >> (gl == 5 ? 56 : 47);
@@ -1335,11 +1375,11 @@ translate_fast_n(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva, unsigne
 	if (top != 0 && top != -1)
 		return false;
 	table_gpa = ctx->cr3 & PTE_ADDR_MASK;
+	ept_fast_init(&f, ept, &entry_acc);
 #pragma GCC unroll 5
 	for (level = gl; level >= 1; level--) {
 		shift = PAGE_SHIFT_4K + 9 * (level - 1);
-		if (!ept_walk_fast(ept, el, table_gpa + ((gva >> shift) & 511) * 8, &entry_acc, NULL,
-				   &r, false) ||
+		if (!ept_walk_desc(&f, el, table_gpa + ((gva >> shift) & 511) * 8, NULL, &r, false) ||
 		    r.hpa > last)
 			return false;
 		erefs[gl - level] = r.refs;
@@ -1366,7 +1406,7 @@ translate_fast_n(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva, unsigne
 		break;
 	}
 	if (!(e & PTE_A) || ((access & ACC_WRITE) && !(e & PTE_D)) ||
-	    !guest_allows(ctx, access, and_bits & PTE_W, and_bits & PTE_U, or_bits != 0))
+	    !guest_allows_inline(ctx, access, and_bits & PTE_W, and_bits & PTE_U, or_bits != 0))
 		return false;
 	gpa = (e & PTE_ADDR_MASK & ~((1ULL << shift) - 1)) | (gva & ((1ULL << shift) - 1));
 	acc = (struct ept_access){
@@ -1381,7 +1421,8 @@ translate_fast_n(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva, unsigne
 	 * common case, and corrected for a large EPT page.
 	 */
 	refs = fast_count(st, erefs, gl, el, gl - level, access, 1);
-	if (!ept_walk_fast(ept, el, gpa, &acc, NULL, &r, false) || r.hpa > last) {
+	ept_fast_init(&f, ept, &acc);
+	if (!ept_walk_desc(&f, el, gpa, NULL, &r, false) || r.hpa > last) {
 		fast_count(st, erefs, gl, el, gl - level, access, -1);
 		return false;
 	}
