@@ -362,18 +362,6 @@ ept_fast_large_leaf(const struct ept *ept, uint64_t e, unsigned level, uint64_t 
 	return ept_fast_leaf(ept, e, level, gpa, leaf_must);
 }
 
-/*
- * The EPT walk of the common case, inline: every entry readable, well formed,
- * with its A flag already set (when EPT A/D is on), and the access allowed.
- * It accepts a strict subset of what ept_walk accepts and computes the same
- * result for it; anything else (not present, write-only or execute-only,
- * reserved bits, a reserved memory type, an A or D flag to set, a violation)
- * returns false without side effects, and the caller runs ept_walk, which
- * owns every architectural corner. Worth it: ept_walk is general (traces,
- * qualifications) and a full 2D walk calls it five times. `levels` is
- * ept->levels, passed in so that a caller that knows it can make it a
- * constant (the loop then unrolls).
- */
 /* What the fast EPT walk needs of the hierarchy and of the access, worked
  * out once for all the walks of one translation that share them. */
 struct ept_fast {
@@ -405,6 +393,18 @@ ept_fast_init(struct ept_fast *f, const struct ept *ept, const struct ept_access
 	f->leaf_must = f->must | (write && ept->ad ? EPT_D : 0);
 }
 
+/*
+ * The EPT walk of the common case, inline: every entry readable, well formed,
+ * with its A flag already set (when EPT A/D is on), and the access allowed.
+ * It accepts a strict subset of what ept_walk accepts and computes the same
+ * result for it; anything else (not present, write-only or execute-only,
+ * reserved bits, a reserved memory type, an A or D flag to set, a violation)
+ * returns false without side effects, and the caller runs ept_walk, which
+ * owns every architectural corner. Worth it: ept_walk is general (traces,
+ * qualifications) and a full 2D walk calls it five times. `levels` is
+ * ept->levels, passed in so that a caller that knows it can make it a
+ * constant (the loop then unrolls).
+ */
 static inline __attribute__((always_inline)) bool
 ept_walk_desc(const struct ept_fast *f, unsigned levels, uint64_t gpa,
 	      const struct ept_walk_start *start, struct ept_walk_result *r, bool tables)
@@ -465,6 +465,7 @@ ept_walk_desc(const struct ept_fast *f, unsigned levels, uint64_t gpa,
 	return false;
 }
 
+/* ept_walk_desc for a single walk. */
 static inline __attribute__((always_inline)) bool
 ept_walk_fast(const struct ept *ept, unsigned levels, uint64_t gpa, const struct ept_access *acc,
 	      const struct ept_walk_start *start, struct ept_walk_result *r, bool tables)
