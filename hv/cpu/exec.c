@@ -117,9 +117,18 @@ static inline void lf_set(struct vcpu *v, enum lf_op op, unsigned size, uint64_t
 	v->lf_res = res;
 }
 
-/* Set the arithmetic flags to explicit values (shifts, multiplies, bit scans). */
-static void flags_put(struct vcpu *v, uint64_t mask, uint64_t bits)
+/*
+ * Set the arithmetic flags to explicit values (shifts, multiplies, bit scans).
+ * When every arithmetic flag is replaced the lazy ones need not be computed
+ * first: the result is the same and the common IMUL path skips flags_get.
+ */
+static inline void flags_put(struct vcpu *v, uint64_t mask, uint64_t bits)
 {
+	if ((mask & RF_ARITH) == RF_ARITH) {
+		v->lf_op = LF_NONE;
+		v->rflags = (v->rflags & ~mask) | (bits & mask);
+		return;
+	}
 	uint64_t f = flags_get(v);
 	v->rflags = (f & ~mask) | (bits & mask);
 }
@@ -131,24 +140,9 @@ static uint64_t flags_szp(uint64_t res, unsigned size)
 	       (__builtin_parity((unsigned)(res & 0xff)) ? 0 : RF_PF);
 }
 
-bool cond_eval(struct vcpu *v, unsigned cc)
+static bool cond_eval_slow(struct vcpu *v, unsigned cc)
 {
 	bool r;
-	/* The common case: a CMP/SUB just before the branch. */
-	if (v->lf_op == LF_SUB) {
-		uint64_t a = v->lf_a, b = v->lf_b;
-		int64_t sa = (int64_t)sign_extend(a, v->lf_size), sb = (int64_t)sign_extend(b, v->lf_size);
-		switch (cc >> 1) {
-		case 1: r = a < b; break;
-		case 2: r = a == b; break;
-		case 3: r = a <= b; break;
-		case 6: r = sa < sb; break;
-		case 7: r = sa <= sb; break;
-		default: goto slow;
-		}
-		return r ^ (cc & 1);
-	}
-slow:
 	switch (cc >> 1) {
 	case 0: r = lf_of(v); break;
 	case 1: r = lf_cf(v); break;
@@ -160,6 +154,33 @@ slow:
 	default: r = lf_zf(v) || (lf_sf(v) != lf_of(v)); break;
 	}
 	return r ^ (cc & 1);
+}
+
+/* The common case, a CMP/SUB or a logic operation just before the branch, inline. */
+static inline __attribute__((always_inline)) bool cond_eval_i(struct vcpu *v, unsigned cc)
+{
+	bool r;
+	if (v->lf_op == LF_SUB) {
+		uint64_t a = v->lf_a, b = v->lf_b;
+		int64_t sa = (int64_t)sign_extend(a, v->lf_size), sb = (int64_t)sign_extend(b, v->lf_size);
+		switch (cc >> 1) {
+		case 1: r = a < b; break;
+		case 2: r = a == b; break;
+		case 3: r = a <= b; break;
+		case 6: r = sa < sb; break;
+		case 7: r = sa <= sb; break;
+		default: return cond_eval_slow(v, cc);
+		}
+		return r ^ (cc & 1);
+	}
+	if (v->lf_op == LF_LOGIC && (cc >> 1) == 2)
+		return (v->lf_res == 0) ^ (cc & 1);  /* TEST + JE/JNE */
+	return cond_eval_slow(v, cc);
+}
+
+bool cond_eval(struct vcpu *v, unsigned cc)
+{
+	return cond_eval_i(v, cc);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1311,6 +1332,31 @@ static int h_mov_store(struct vcpu *v, const struct x86_insn *in)
 	return rm_write(v, in, size, reg_get(v, in, in->reg, size));
 }
 
+/* MOV between 32- or 64-bit registers (89 /r, 8B /r with mod 3): one copy per direction and size. */
+static int h_mov_rr89_64(struct vcpu *v, const struct x86_insn *in)
+{
+	v->gpr[in->rm] = v->gpr[in->reg];
+	return X86_OK;
+}
+
+static int h_mov_rr8b_64(struct vcpu *v, const struct x86_insn *in)
+{
+	v->gpr[in->reg] = v->gpr[in->rm];
+	return X86_OK;
+}
+
+static int h_mov_rr89_32(struct vcpu *v, const struct x86_insn *in)
+{
+	v->gpr[in->rm] = v->gpr[in->reg] & 0xffffffffULL;  /* zero-extends (SDM Vol. 1 3.4.1.1) */
+	return X86_OK;
+}
+
+static int h_mov_rr8b_32(struct vcpu *v, const struct x86_insn *in)
+{
+	v->gpr[in->reg] = v->gpr[in->rm] & 0xffffffffULL;
+	return X86_OK;
+}
+
 static int h_mov_load(struct vcpu *v, const struct x86_insn *in)
 {
 	unsigned size = in->op == 0x8a ? 1 : in->osz;
@@ -1330,7 +1376,7 @@ static int h_lea(struct vcpu *v, const struct x86_insn *in)
 
 static int h_jcc(struct vcpu *v, const struct x86_insn *in)
 {
-	if (cond_eval(v, in->op & 15))
+	if (cond_eval_i(v, in->op & 15))
 		return jump(v, v->next_rip + in->imm);
 	return X86_OK;
 }
@@ -1455,6 +1501,71 @@ static int h_shift(struct vcpu *v, const struct x86_insn *in)
 	return X86_OK;
 }
 
+/*
+ * SHL/SHR/SAR/ROL/ROR of a 32- or 64-bit register by an immediate or by 1
+ * (C1 /n ib, D1 /n, mod 3) whose masked count is not 0: exec_select() checks
+ * the count, so these do what shift() does for that case without its
+ * switch, the count-0 test and the read-modify-write operand.
+ */
+static inline __attribute__((always_inline)) int shift_ri(struct vcpu *v, const struct x86_insn *in,
+							   unsigned op, unsigned size)
+{
+	unsigned bits = size * 8;
+	unsigned cnt = (in->op == 0xd1 ? 1u : (unsigned)in->imm) & (bits - 1);
+	uint64_t m = size_mask(size), a = v->gpr[in->rm] & m, r;
+	bool cf;
+
+	switch (op) {
+	case 0: /* ROL */
+		r = ((a << cnt) | (a >> (bits - cnt))) & m;
+		cf = r & 1;
+		flags_put(v, RF_CF | RF_OF, (cf ? RF_CF : 0) | ((sign_bit(r, size) ^ cf) ? RF_OF : 0));
+		break;
+	case 1: /* ROR */
+		r = ((a >> cnt) | (a << (bits - cnt))) & m;
+		cf = sign_bit(r, size);
+		flags_put(v, RF_CF | RF_OF,
+			  (cf ? RF_CF : 0) | ((sign_bit(r, size) ^ ((r >> (bits - 2)) & 1)) ? RF_OF : 0));
+		break;
+	case 4: case 6: /* SHL/SAL */
+		r = (a << cnt) & m;
+		lf_set(v, LF_SHL, size, a, cnt, r);
+		break;
+	case 5: /* SHR */
+		r = a >> cnt;
+		lf_set(v, LF_SHR, size, a, cnt, r);
+		break;
+	default: /* SAR */
+		r = (uint64_t)((int64_t)sign_extend(a, size) >> cnt) & m;
+		lf_set(v, LF_SAR, size, a, cnt, r);
+		break;
+	}
+	v->gpr[in->rm] = r;
+	return X86_OK;
+}
+
+#define SHIFT_RI_HANDLERS(X) X(0, rol) X(1, ror) X(4, shl) X(5, shr) X(7, sar)
+#define SHIFT_RI_HANDLER(n, name) \
+	static int h_ri32_##name(struct vcpu *v, const struct x86_insn *in) { return shift_ri(v, in, n, 4); } \
+	static int h_ri64_##name(struct vcpu *v, const struct x86_insn *in) { return shift_ri(v, in, n, 8); }
+SHIFT_RI_HANDLERS(SHIFT_RI_HANDLER)
+/* By ModRM.reg; RCL/RCR (2, 3) keep the general handler. */
+static const x86_exec_fn shift_ri_handlers[2][8] = {
+	{ h_ri32_rol, h_ri32_ror, NULL, NULL, h_ri32_shl, h_ri32_shr, h_ri32_shl, h_ri32_sar },
+	{ h_ri64_rol, h_ri64_ror, NULL, NULL, h_ri64_shl, h_ri64_shr, h_ri64_shl, h_ri64_sar },
+};
+
+static x86_exec_fn select_shift(const struct x86_insn *in)
+{
+	if ((in->op == 0xc1 || in->op == 0xd1) && in->mod == 3 && in->osz >= 4) {
+		unsigned cnt = (in->op == 0xd1 ? 1u : (unsigned)in->imm) & (in->osz * 8 - 1);
+		x86_exec_fn fn = shift_ri_handlers[in->osz == 8][in->reg & 7];
+		if (cnt && fn)
+			return fn;
+	}
+	return h_shift;
+}
+
 static int h_cmov(struct vcpu *v, const struct x86_insn *in)
 {
 	uint64_t a;
@@ -1542,11 +1653,17 @@ x86_exec_fn exec_select(const struct x86_insn *in)
 	case 0x70 ... 0x7f: case OP_MAP0F | 0x80 ... OP_MAP0F | 0x8f: return h_jcc;
 	case 0x80 ... 0x83: return grp1_handlers[in->reg & 7];
 	case 0x84: case 0x85: return h_test;
-	case 0x88: case 0x89: return h_mov_store;
-	case 0x8a: case 0x8b: return h_mov_load;
+	case 0x89: case 0x8b:
+		if (in->mod == 3 && in->osz >= 4)
+			return in->osz == 8 ? (op == 0x89 ? h_mov_rr89_64 : h_mov_rr8b_64)
+					    : (op == 0x89 ? h_mov_rr89_32 : h_mov_rr8b_32);
+		return op == 0x89 ? h_mov_store : h_mov_load;
+	case 0x88: return h_mov_store;
+	case 0x8a: return h_mov_load;
 	case 0x8d: return h_lea;
 	case 0xb8 ... 0xbf: return h_mov_imm;
-	case 0xc0: case 0xc1: case 0xd0 ... 0xd3: return h_shift;
+	case 0xc1: case 0xd1: return select_shift(in);
+	case 0xc0: case 0xd0: case 0xd2: case 0xd3: return h_shift;
 	case 0xc2: case 0xc3: return h_ret;
 	case 0xc6: case 0xc7: return h_mov_rm_imm;
 	case 0xe8: return h_call;
