@@ -178,6 +178,63 @@ static void test_refs_large(void **state)
 	assert_int_equal(full_walk(4, 0, 0, 21), 3);     /* native 2M */
 }
 
+/*
+ * With every cache off, a walk whose guest entries already have A (and D) set
+ * takes a shortcut through ept/mmu.c (translate_fast) while the first walk,
+ * which must set the flags, takes the general one: both must count exactly
+ * the same walks, references, histogram bucket and grid cells.
+ */
+static void walk_delta(struct env *env, uint64_t gva, unsigned access, struct mmu_stats *d)
+{
+	struct mmu_stats before = *mmu_stats(env->mmu);
+	const struct mmu_stats *after;
+	struct mmu_result r = xlate(env, gva, access);
+
+	assert_int_equal(r.status, MMU_OK);
+	after = mmu_stats(env->mmu);
+	memset(d, 0, sizeof(*d));
+	d->walks = after->walks - before.walks;
+	d->walk_refs = after->walk_refs - before.walk_refs;
+	for (unsigned i = 0; i <= MMU_MAX_REFS; i++)
+		d->refs_hist[i] = after->refs_hist[i] - before.refs_hist[i];
+	for (unsigned row = 0; row < GRID_ROWS; row++)
+		for (unsigned col = 0; col < GRID_COLS; col++)
+			d->grid[row][col] = after->grid[row][col] - before.grid[row][col];
+}
+
+static void test_fast_and_general_walks_count_alike(void **state)
+{
+	static const struct { unsigned gl, el, eshift, gshift; } shapes[] = {
+		{ 4, 4, 12, 12 }, { 5, 5, 12, 12 }, { 4, 5, 12, 12 }, { 5, 4, 12, 12 },
+		{ 4, 4, 21, 12 }, { 4, 4, 12, 21 }, { 4, 4, 21, 21 }, { 4, 4, 30, 12 },
+	};
+	static const unsigned access[] = { ACC_READ, ACC_WRITE, ACC_FETCH };
+
+	for (unsigned i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+		for (unsigned a = 0; a < sizeof(access) / sizeof(access[0]); a++) {
+			struct env_opts o = { .guest_levels = shapes[i].gl, .ept_levels = shapes[i].el,
+					      .ept_shift = shapes[i].eshift };
+			unsigned gshift = shapes[i].gshift;
+			struct mmu_stats first, second;
+			struct env env;
+
+			env_init(&env, &o);
+			assert_ok(gpt_map(env.b, DATA_GVA, DATA_GPA, 1ULL << gshift, PTE_W, gshift));
+			walk_delta(&env, DATA_GVA + 0x40, access[a], &first);
+			/* The first walk set A (and D): the guest leaf shows it. */
+			assert_int_not_equal(peek_entry(&env, DATA_GVA, gshift == 21 ? 2 : 1) & PTE_A, 0);
+			walk_delta(&env, DATA_GVA + 0x40, access[a], &second);
+			assert_int_equal(first.walks, 1);
+			assert_int_equal(second.walks, 1);
+			assert_int_equal(second.walk_refs, first.walk_refs);
+			assert_int_equal(second.refs_hist[first.walk_refs], 1);
+			assert_memory_equal(second.refs_hist, first.refs_hist, sizeof(first.refs_hist));
+			assert_memory_equal(second.grid, first.grid, sizeof(first.grid));
+			env_fini(&env);
+		}
+	}
+}
+
 /* facts §3: in the 4/4 grid, references 5, 10, 15, 20 are the guest entries. */
 static void test_grid_4_4(void **state)
 {
@@ -1399,6 +1456,7 @@ int main(void)
 		cmocka_unit_test(test_refs_4k),
 		cmocka_unit_test(test_refs_large),
 		cmocka_unit_test(test_grid_4_4),
+		cmocka_unit_test(test_fast_and_general_walks_count_alike),
 		cmocka_unit_test(test_refs_cached),
 		cmocka_unit_test(test_permission_matrix),
 		cmocka_unit_test(test_reserved_large),
