@@ -566,9 +566,9 @@ void report_mmu_text(FILE *f, const struct mmu_stats *st, const struct mmu_confi
 			fprintf(f, " %10" PRIu64, coltot[c]);
 		fprintf(f, " %10" PRIu64 "\n", all);
 	}
-	fprintf(f, "  rows: guest level gLn whose entry is read, data = final GPA; "
-		   "columns: EPT level\n  read to translate that GPA, guest = the guest "
-		   "entry itself\n");
+	fprintf(f, "  rows: the guest level gLn whose entry is read, data = the final GPA;\n"
+		   "  columns: the EPT level read to translate that GPA, guest = the guest\n"
+		   "  entry itself\n");
 }
 
 void report_mmu_json(struct json *j, const struct mmu_stats *st, const struct mmu_config *cfg,
