@@ -1124,7 +1124,7 @@ static int exec_string(struct vcpu *v, const struct x86_insn *in)
 
 static inline uint64_t ip_mask(const struct vcpu *v)
 {
-	return v->mode == 64 ? ~0ULL : v->mode == 32 ? 0xffffffffULL : 0xffffULL;
+	return v->ip_mask;
 }
 
 static inline int jump(struct vcpu *v, uint64_t target)

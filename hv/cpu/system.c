@@ -28,6 +28,8 @@ void cpu_update_mode(struct vcpu *v)
 		v->mode = 64;
 	else
 		v->mode = v->seg[SEG_CS].db ? 32 : 16;
+	v->ip_mask = v->mode == 64 ? ~0ULL : v->mode == 32 ? 0xffffffffULL : 0xffffULL;
+	v->dkey_mode = (uint64_t)v->mode << 56;
 	v->cpl = (v->cr0 & CR0_PE) ? (v->seg[SEG_CS].selector & 3) : 0;
 	v->ctx.cr0 = v->cr0;
 	v->ctx.cr3 = v->cr3;

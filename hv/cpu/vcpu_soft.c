@@ -27,10 +27,10 @@
  * only see the guest's own stores. The check is two 8-byte compares.
  */
 
-/* Tag of a slot: the HPA (below 2^52) with the code size above it, never 0. */
-static inline uint64_t dcache_key(uint64_t hpa, unsigned mode)
+/* Tag of a slot: the HPA (below 2^52) with the code size above it (v->dkey_mode), never 0. */
+static inline uint64_t dcache_key(const struct vcpu *v, uint64_t hpa)
 {
-	return hpa | ((uint64_t)mode << 56);
+	return hpa | v->dkey_mode;
 }
 
 /* Only instructions whose 16-byte window stays in their page are cached. */
@@ -75,7 +75,7 @@ static int fetch(struct vcpu *v, struct x86_insn *tmp, const struct x86_insn **o
 	}
 	const uint8_t *p = hpool_ptr(v->pool, hpa);
 	struct dcache_slot *s = &v->dcache[hpa & (DCACHE_SLOTS - 1)];
-	uint64_t key = dcache_key(hpa, v->mode);
+	uint64_t key = dcache_key(v, hpa);
 	if (s->key == key && slot_matches(s, p)) {
 		*out = &s->insn;
 		*fn = s->fn;
@@ -370,7 +370,7 @@ static int soft_run(struct vcpu *v, uint64_t max_insns, struct vcpu_exit *exit)
 	struct x86_insn tmp;
 	const struct x86_insn *in = NULL;
 	x86_exec_fn fn = exec_insn;
-	uint64_t steps = 0, limit = max_insns ? max_insns : ~0ULL;
+	uint64_t left = max_insns ? max_insns : ~0ULL;  /* steps still allowed */
 	int st;
 
 	complete_pending(v, exit);
@@ -400,11 +400,11 @@ static int soft_run(struct vcpu *v, uint64_t max_insns, struct vcpu_exit *exit)
 	}
 
 	for (;;) {
-		if (__builtin_expect(steps >= limit, 0)) {
+		if (__builtin_expect(left == 0, 0)) {
 			exit->reason = VCPU_EXIT_INSN_LIMIT;
 			break;
 		}
-		steps++;
+		left--;
 		/* External interrupts at the instruction boundary (SDM Vol. 3A 6.8.3). */
 		if (__builtin_expect(v->irq_count != 0, 0) && (v->rflags & RF_IF) && !v->shadow_left &&
 		    v->pend == PEND_NONE) {
@@ -416,17 +416,15 @@ static int soft_run(struct vcpu *v, uint64_t max_insns, struct vcpu_exit *exit)
 		st = fetch(v, &tmp, &in, &fn);
 		if (__builtin_expect(st != X86_OK, 0))
 			goto fault_or_exit;
-		v->next_rip = v->rip + in->len;
-		if (v->mode != 64)
-			v->next_rip &= v->mode == 32 ? 0xffffffffULL : 0xffffULL;
-		bool single_step = (v->rflags & RF_TF) != 0;
+		v->next_rip = (v->rip + in->len) & v->ip_mask;
+		uint32_t single_step = (uint32_t)(v->rflags & RF_TF);
 		st = fn(v, in);
 		if (__builtin_expect(st == X86_OK, 1)) {
 			uint64_t rip = v->rip;
 			v->rip = v->next_rip;
 			v->icount++;
-			if (__builtin_expect((v->shadow_left | v->rep_continues | v->exit_after_retire |
-					      single_step) == 0, 1))
+			/* One test for the shadow, REP, exit-after-retire and single-step cases. */
+			if (__builtin_expect((v->retire_attn | single_step) == 0, 1))
 				continue;
 			/* A REP instruction that will run again retires (and counts) once, at its end. */
 			if (v->rep_continues) {

@@ -150,6 +150,8 @@ struct vcpu {
 	/* derived */
 	unsigned mode;            /* 16, 32 or 64: code-segment size */
 	unsigned cpl;
+	uint64_t ip_mask;         /* RIP width of mode: ~0, 0xffffffff or 0xffff */
+	uint64_t dkey_mode;       /* mode in the decoded-instruction cache's key (vcpu_soft.c) */
 	struct mmu_ctx ctx;
 
 	/* events */
@@ -159,13 +161,22 @@ struct vcpu {
 	uint32_t exc_err;
 	uint8_t irq_pending[32];  /* injected external interrupts (bitmap by vector) */
 	unsigned irq_count;
-	bool rep_continues;       /* a REP string instruction stopped early and runs again */
-	unsigned shadow_left;     /* STI / MOV SS shadow: instructions until interrupts unblock */
+	/*
+	 * What the run loop must look at after an instruction retires, in one
+	 * word so that the common case (all zero) is a single test.
+	 */
+	union {
+		uint32_t retire_attn;
+		struct {
+			uint8_t shadow_left;      /* STI / MOV SS shadow: instructions until interrupts unblock */
+			bool rep_continues;       /* a REP string instruction stopped early and runs again */
+			bool exit_after_retire;   /* an exit recorded by an instruction that still retires */
+		};
+	};
 	bool shutdown;            /* after a triple fault */
 
 	/* exit in progress */
 	struct vcpu_exit *exit;   /* the caller's exit structure during run() */
-	bool exit_after_retire;   /* an exit recorded by an instruction that still retires */
 	enum pend_kind pend;
 	uint64_t pend_data;       /* PEND_IO_IN: the value hv supplied */
 	bool pend_ready;          /* pend_data (IN) or the last MMIO slot holds hv's value */
