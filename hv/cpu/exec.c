@@ -1357,6 +1357,31 @@ static int h_mov_rr8b_32(struct vcpu *v, const struct x86_insn *in)
 	return X86_OK;
 }
 
+/* MOV between a 32- or 64-bit register and memory (89 /r, 8B /r with mod != 3). */
+static inline __attribute__((always_inline)) int mov_load_m(struct vcpu *v, const struct x86_insn *in,
+							     unsigned size)
+{
+	uint64_t a;  /* mem_read_i zero-extends: a 32-bit load clears the upper half */
+	int st = mem_read_i(v, in->seg, insn_ea(v, in), size, &a);
+	if (st)
+		return st;
+	v->gpr[in->reg] = a;
+	return X86_OK;
+}
+
+static int h_mov_load32(struct vcpu *v, const struct x86_insn *in) { return mov_load_m(v, in, 4); }
+static int h_mov_load64(struct vcpu *v, const struct x86_insn *in) { return mov_load_m(v, in, 8); }
+
+static int h_mov_store32(struct vcpu *v, const struct x86_insn *in)
+{
+	return mem_write_i(v, in->seg, insn_ea(v, in), 4, v->gpr[in->reg] & 0xffffffffULL);
+}
+
+static int h_mov_store64(struct vcpu *v, const struct x86_insn *in)
+{
+	return mem_write_i(v, in->seg, insn_ea(v, in), 8, v->gpr[in->reg]);
+}
+
 static int h_mov_load(struct vcpu *v, const struct x86_insn *in)
 {
 	unsigned size = in->op == 0x8a ? 1 : in->osz;
@@ -1433,6 +1458,26 @@ static inline __attribute__((always_inline)) int grp1_op(struct vcpu *v, const s
 ALU_HANDLERS(GRP1_HANDLER)
 static const x86_exec_fn grp1_handlers[8] = {
 	h_grp1_add, h_grp1_or, h_grp1_adc, h_grp1_sbb, h_grp1_and, h_grp1_sub, h_grp1_xor, h_grp1_cmp,
+};
+
+/* Group 1 with a 32- or 64-bit register destination (81 /n id, 83 /n ib with mod 3). */
+static inline __attribute__((always_inline)) int alu_ri(struct vcpu *v, const struct x86_insn *in,
+							unsigned op, unsigned size)
+{
+	uint64_t m = size_mask(size);
+	uint64_t r = alu(v, op, size, v->gpr[in->rm] & m, in->imm & m);
+	if (op != 7)
+		v->gpr[in->rm] = r;  /* r is already masked: 32-bit results zero-extend */
+	return X86_OK;
+}
+
+#define ALU_RI_HANDLER(n, name) \
+	static int h_ri32_##name(struct vcpu *v, const struct x86_insn *in) { return alu_ri(v, in, n, 4); } \
+	static int h_ri64_##name(struct vcpu *v, const struct x86_insn *in) { return alu_ri(v, in, n, 8); }
+ALU_HANDLERS(ALU_RI_HANDLER)
+static const x86_exec_fn alu_ri_handlers[2][8] = {
+	{ h_ri32_add, h_ri32_or, h_ri32_adc, h_ri32_sbb, h_ri32_and, h_ri32_sub, h_ri32_xor, h_ri32_cmp },
+	{ h_ri64_add, h_ri64_or, h_ri64_adc, h_ri64_sbb, h_ri64_and, h_ri64_sub, h_ri64_xor, h_ri64_cmp },
 };
 
 static int h_test(struct vcpu *v, const struct x86_insn *in)
@@ -1577,6 +1622,19 @@ static int h_cmov(struct vcpu *v, const struct x86_insn *in)
 	return X86_OK;
 }
 
+/* CMOVcc between 32- or 64-bit registers (mod 3). */
+static inline __attribute__((always_inline)) int cmov_rr(struct vcpu *v, const struct x86_insn *in,
+							 unsigned size)
+{
+	uint64_t m = size_mask(size);
+	/* With a 32-bit operand the destination is zero-extended even when not moved. */
+	v->gpr[in->reg] = (cond_eval_i(v, in->op & 15) ? v->gpr[in->rm] : v->gpr[in->reg]) & m;
+	return X86_OK;
+}
+
+static int h_cmov_rr32(struct vcpu *v, const struct x86_insn *in) { return cmov_rr(v, in, 4); }
+static int h_cmov_rr64(struct vcpu *v, const struct x86_insn *in) { return cmov_rr(v, in, 8); }
+
 static int h_setcc(struct vcpu *v, const struct x86_insn *in)
 {
 	return rm_write(v, in, 1, cond_eval(v, in->op & 15));
@@ -1651,12 +1709,19 @@ x86_exec_fn exec_select(const struct x86_insn *in)
 	case 0x50 ... 0x57: return h_push;
 	case 0x58 ... 0x5f: return h_pop;
 	case 0x70 ... 0x7f: case OP_MAP0F | 0x80 ... OP_MAP0F | 0x8f: return h_jcc;
-	case 0x80 ... 0x83: return grp1_handlers[in->reg & 7];
+	case 0x81: case 0x83:
+		if (in->mod == 3 && in->osz >= 4)
+			return alu_ri_handlers[in->osz == 8][in->reg & 7];
+		return grp1_handlers[in->reg & 7];
+	case 0x80: case 0x82: return grp1_handlers[in->reg & 7];
 	case 0x84: case 0x85: return h_test;
 	case 0x89: case 0x8b:
 		if (in->mod == 3 && in->osz >= 4)
 			return in->osz == 8 ? (op == 0x89 ? h_mov_rr89_64 : h_mov_rr8b_64)
 					    : (op == 0x89 ? h_mov_rr89_32 : h_mov_rr8b_32);
+		if (in->osz >= 4)
+			return in->osz == 8 ? (op == 0x89 ? h_mov_store64 : h_mov_load64)
+					    : (op == 0x89 ? h_mov_store32 : h_mov_load32);
 		return op == 0x89 ? h_mov_store : h_mov_load;
 	case 0x88: return h_mov_store;
 	case 0x8a: return h_mov_load;
@@ -1669,7 +1734,10 @@ x86_exec_fn exec_select(const struct x86_insn *in)
 	case 0xe8: return h_call;
 	case 0xe9: case 0xeb: return h_jmp;
 	case 0xfe: case 0xff: return h_incdec;
-	case OP_MAP0F | 0x40 ... OP_MAP0F | 0x4f: return h_cmov;
+	case OP_MAP0F | 0x40 ... OP_MAP0F | 0x4f:
+		if (in->mod == 3 && in->osz >= 4)
+			return in->osz == 8 ? h_cmov_rr64 : h_cmov_rr32;
+		return h_cmov;
 	case OP_MAP0F | 0x90 ... OP_MAP0F | 0x9f: return h_setcc;
 	case OP_MAP0F | 0xaf: return h_imul;
 	case 0x69: case 0x6b: return h_imul3;
