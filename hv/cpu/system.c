@@ -206,6 +206,26 @@ static int code_desc(struct vcpu *v, uint16_t sel, struct vcpu_segment *n, uint6
 	return X86_OK;
 }
 
+/*
+ * The code segment a far RET or IRET returns to (SDM RET, IRET): never to a
+ * more privileged level, at exactly the selector's RPL (a conforming segment:
+ * DPL at most RPL), and present.
+ */
+static int return_code_desc(struct vcpu *v, uint64_t cs, struct vcpu_segment *n, uint64_t *where,
+			    uint64_t *d)
+{
+	unsigned rpl = cs & 3;
+	int st;
+
+	if ((st = code_desc(v, (uint16_t)cs, n, where, d)))
+		return st;
+	if (rpl < v->cpl || ((n->type & 4) ? n->dpl > rpl : n->dpl != rpl))
+		return x86_gp(v, (uint32_t)cs & ~3u);
+	if (!n->present)
+		return x86_raise(v, EXC_NP, true, (uint32_t)cs & ~3u);
+	return X86_OK;
+}
+
 static void set_cs(struct vcpu *v, const struct vcpu_segment *n, unsigned cpl)
 {
 	v->seg[SEG_CS] = *n;
@@ -303,13 +323,9 @@ int cpu_far_return(struct vcpu *v, unsigned osz, uint16_t pop_bytes)
 		v->next_rip = ip & size_mask(osz);
 		return X86_OK;
 	}
-	if ((st = code_desc(v, (uint16_t)cs, &n, &where, &d)))
+	if ((st = return_code_desc(v, cs, &n, &where, &d)))
 		return st;
 	unsigned rpl = cs & 3;
-	if (rpl < v->cpl || ((n.type & 4) ? n.dpl > rpl : n.dpl != rpl))
-		return x86_gp(v, (uint32_t)cs & ~3u);
-	if (!n.present)
-		return x86_raise(v, EXC_NP, true, (uint32_t)cs & ~3u);
 	if (rpl > v->cpl) {
 		if ((st = mem_read(v, SEG_SS, (sp + 2 * osz + pop_bytes) & m, osz, &nsp)) ||
 		    (st = mem_read(v, SEG_SS, (sp + 3 * osz + pop_bytes) & m, osz, &nss)))
@@ -373,13 +389,9 @@ int cpu_iret(struct vcpu *v, unsigned osz)
 		return st;
 	struct vcpu_segment n, ss;
 	uint64_t where, d;
-	if ((st = code_desc(v, (uint16_t)cs, &n, &where, &d)))
+	if ((st = return_code_desc(v, cs, &n, &where, &d)))
 		return st;
 	unsigned rpl = cs & 3;
-	if (rpl < v->cpl || ((n.type & 4) ? n.dpl > rpl : n.dpl != rpl))
-		return x86_gp(v, (uint32_t)cs & ~3u);
-	if (!n.present)
-		return x86_raise(v, EXC_NP, true, (uint32_t)cs & ~3u);
 	/* In 64-bit mode IRET always pops SS:RSP; otherwise only on a privilege change. */
 	bool pop_ss = v->mode == 64 || rpl > v->cpl;
 	if (pop_ss) {
