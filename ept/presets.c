@@ -47,97 +47,69 @@ static const char *const preset_names[] = {
 
 const char *const *mmu_preset_names(void) { return preset_names; }
 
-static void set(struct mmu_config *c, enum tlb_id id, unsigned entries, unsigned ways)
-{
-	c->geom[id].entries = entries;
-	c->geom[id].ways = ways;
-	c->perfect[id] = false;
-}
+/*
+ * Paging-structure caches and guest-physical structures. Neither Intel nor
+ * AMD publishes their sizes; these defaults are hv's own (docs/translation.md).
+ */
+#define INTEL_PWC                                                              \
+	[PWC_PML5] = { 2, 2 }, [PWC_PML4] = { 4, 4 }, [PWC_PDPTE] = { 4, 4 },  \
+	[PWC_PDE] = { 32, 4 }, [PWC_GP_PML4] = { 4, 4 },                       \
+	[PWC_GP_PDPTE] = { 4, 4 }, [PWC_GP_PDE] = { 32, 4 },                   \
+	[NESTED_TLB] = { 64, 4 }
+/* AMD: one 16-entry page directory cache (Family 16h guide), modelled per level. */
+#define AMD_PWC                                                                \
+	[PWC_PML5] = { 2, 2 }, [PWC_PML4] = { 4, 4 }, [PWC_PDPTE] = { 16, 16 }, \
+	[PWC_PDE] = { 16, 16 }, [PWC_GP_PML4] = { 4, 4 },                      \
+	[PWC_GP_PDPTE] = { 16, 16 }, [PWC_GP_PDE] = { 16, 16 },                \
+	[NESTED_TLB] = { 64, 4 }
 
-/* Intel: paging-structure caches and guest-physical structures (unpublished sizes). */
-static void intel_pwc(struct mmu_config *c)
-{
-	set(c, PWC_PML5, 2, 2);
-	set(c, PWC_PML4, 4, 4);
-	set(c, PWC_PDPTE, 4, 4);
-	set(c, PWC_PDE, 32, 4);
-	set(c, PWC_GP_PML4, 4, 4);
-	set(c, PWC_GP_PDPTE, 4, 4);
-	set(c, PWC_GP_PDE, 32, 4);
-	set(c, NESTED_TLB, 64, 4);
-}
-
-/* AMD: one 16-entry page directory cache (Family 16h guide) modelled per level. */
-static void amd_pwc(struct mmu_config *c)
-{
-	set(c, PWC_PML5, 2, 2);
-	set(c, PWC_PML4, 4, 4);
-	set(c, PWC_PDPTE, 16, 16);
-	set(c, PWC_PDE, 16, 16);
-	set(c, PWC_GP_PML4, 4, 4);
-	set(c, PWC_GP_PDPTE, 16, 16);
-	set(c, PWC_GP_PDE, 16, 16);
-	set(c, NESTED_TLB, 64, 4);
-}
+/* Geometry as { entries, ways }; a structure left out is disabled. */
+static const struct preset {
+	const char *name;
+	struct cache_geom geom[MMU_NSTRUCT];
+	bool perfect;   /* every structure unbounded: the reference experiments */
+} presets[] = {
+	/* Everything disabled: every translation walks (native/2D reference counts). */
+	{ .name = "none" },
+	/* Published TLB sizes (translation-facts.md §4). */
+	{ .name = "skylake", .geom = {
+		[TLB_L1I_4K] = { 128, 8 }, [TLB_L1I_2M] = { 8, 8 },
+		[TLB_L1D_4K] = { 64, 4 }, [TLB_L1D_2M] = { 32, 4 }, [TLB_L1D_1G] = { 4, 4 },
+		[TLB_L2_4K2M] = { 1536, 12 }, [TLB_L2_1G] = { 16, 4 }, INTEL_PWC } },
+	{ .name = "goldencove", .geom = {
+		[TLB_L1I_4K] = { 256, 8 }, [TLB_L1I_2M] = { 32, 8 },
+		[TLB_L1D_4K] = { 96, 6 }, [TLB_L1D_2M] = { 32, 4 }, [TLB_L1D_1G] = { 8, 8 },
+		[TLB_L2_4K2M] = { 2048, 16 }, [TLB_L2_1G] = { 16, 4 }, INTEL_PWC } },
+	/*
+	 * AMD's L1 dTLB is one fully associative array for every page size;
+	 * the model has one per size (an approximation). Zen 2's 2048-entry
+	 * L2 is modelled 16-way: 12 ways do not divide 2048.
+	 */
+	{ .name = "zen2", .geom = {
+		[TLB_L1I_4K] = { 64, 64 }, [TLB_L1I_2M] = { 64, 64 },
+		[TLB_L1D_4K] = { 64, 64 }, [TLB_L1D_2M] = { 64, 64 }, [TLB_L1D_1G] = { 64, 64 },
+		[TLB_L2_4K2M] = { 2048, 16 }, [TLB_L2_1G] = { 64, 4 }, AMD_PWC } },
+	{ .name = "zen4", .geom = {
+		[TLB_L1I_4K] = { 64, 64 }, [TLB_L1I_2M] = { 64, 64 },
+		[TLB_L1D_4K] = { 72, 72 }, [TLB_L1D_2M] = { 72, 72 }, [TLB_L1D_1G] = { 72, 72 },
+		[TLB_L2_4K2M] = { 3072, 12 }, [TLB_L2_1G] = { 64, 4 }, AMD_PWC } },
+	{ .name = "perfect", .perfect = true },
+};
 
 int mmu_config_preset(const char *name, struct mmu_config *out)
 {
-	struct mmu_config c;
-	unsigned i;
-
-	memset(&c, 0, sizeof(c));
-	if (strlen(name) >= sizeof(c.name))
-		return -ENOENT;
-	snprintf(c.name, sizeof(c.name), "%s", name);
-	if (!strcmp(name, "none")) {
-		/* everything disabled: every translation walks (native/2D reference counts) */
-	} else if (!strcmp(name, "skylake")) {
-		set(&c, TLB_L1I_4K, 128, 8);
-		set(&c, TLB_L1I_2M, 8, 8);
-		set(&c, TLB_L1D_4K, 64, 4);
-		set(&c, TLB_L1D_2M, 32, 4);
-		set(&c, TLB_L1D_1G, 4, 4);
-		set(&c, TLB_L2_4K2M, 1536, 12);
-		set(&c, TLB_L2_1G, 16, 4);
-		intel_pwc(&c);
-	} else if (!strcmp(name, "goldencove")) {
-		set(&c, TLB_L1I_4K, 256, 8);
-		set(&c, TLB_L1I_2M, 32, 8);
-		set(&c, TLB_L1D_4K, 96, 6);
-		set(&c, TLB_L1D_2M, 32, 4);
-		set(&c, TLB_L1D_1G, 8, 8);
-		set(&c, TLB_L2_4K2M, 2048, 16);
-		set(&c, TLB_L2_1G, 16, 4);
-		intel_pwc(&c);
-	} else if (!strcmp(name, "zen2")) {
-		/* AMD's L1 dTLB is one 64-entry fully associative array for every
-		 * page size; the model has one per size (an approximation). The
-		 * 2048-entry L2 is modelled 16-way: 12 ways do not divide 2048. */
-		set(&c, TLB_L1I_4K, 64, 64);
-		set(&c, TLB_L1I_2M, 64, 64);
-		set(&c, TLB_L1D_4K, 64, 64);
-		set(&c, TLB_L1D_2M, 64, 64);
-		set(&c, TLB_L1D_1G, 64, 64);
-		set(&c, TLB_L2_4K2M, 2048, 16);
-		set(&c, TLB_L2_1G, 64, 4);
-		amd_pwc(&c);
-	} else if (!strcmp(name, "zen4")) {
-		set(&c, TLB_L1I_4K, 64, 64);
-		set(&c, TLB_L1I_2M, 64, 64);
-		set(&c, TLB_L1D_4K, 72, 72);
-		set(&c, TLB_L1D_2M, 72, 72);
-		set(&c, TLB_L1D_1G, 72, 72);
-		set(&c, TLB_L2_4K2M, 3072, 12);
-		set(&c, TLB_L2_1G, 64, 4);
-		amd_pwc(&c);
-	} else if (!strcmp(name, "perfect")) {
-		for (i = 0; i < MMU_NSTRUCT; i++)
-			c.perfect[i] = true;
-	} else {
-		return -ENOENT;
+	for (size_t p = 0; p < sizeof(presets) / sizeof(presets[0]); p++) {
+		if (strcmp(name, presets[p].name) != 0)
+			continue;
+		memset(out, 0, sizeof(*out));
+		snprintf(out->name, sizeof(out->name), "%s", name);
+		for (unsigned i = 0; i < MMU_NSTRUCT; i++) {
+			out->geom[i] = presets[p].geom[i];
+			out->perfect[i] = presets[p].perfect;
+		}
+		return 0;
 	}
-	*out = c;
-	return 0;
+	return -ENOENT;
 }
 
 static char *trim(char *s)
