@@ -46,6 +46,24 @@ static void code(struct tvm *vm, const uint8_t *bytes, size_t len)
 /* Exception chains (SDM Vol. 3A 6.15, Table 6-5)                           */
 /* ------------------------------------------------------------------------ */
 
+/* A UD2 whose #UD gate is not present, with RSP on the unmapped page 0: the
+ * start of the exception chains below. */
+static struct tvm *ud_chain_vm(void)
+{
+	static const uint8_t ud2[] = { 0x0f, 0x0b };
+	struct tvm *vm = vm_new("none");
+	struct vcpu_regs r;
+	uint64_t lo;
+
+	code(vm, ud2, sizeof(ud2));
+	lo = tvm_read64(vm, TVM_IDT + 16 * EXC_UD);
+	tvm_write64(vm, TVM_IDT + 16 * EXC_UD, lo & ~(1ULL << 47));      /* P = 0 */
+	r = regs(vm);
+	r.gpr[4] = 0x1000;   /* pushes land on page 0, which is not mapped */
+	set_regs(vm, &r);
+	return vm;
+}
+
 /*
  * Gate 6 not present, RSP on an unmapped page, gate 8 with IST1:
  * #UD (benign) -> #NP delivering it (benign then contributory: serial) ->
@@ -55,20 +73,12 @@ static void code(struct tvm *vm, const uint8_t *bytes, size_t len)
  */
 static void test_df_after_serial_chain(void **state)
 {
-	static const uint8_t ud2[] = { 0x0f, 0x0b };
-	struct tvm *vm = vm_new("none");
-	struct vcpu_regs r;
+	struct tvm *vm = ud_chain_vm();
 	uint64_t lo;
 
 	(void)state;
-	code(vm, ud2, sizeof(ud2));
-	lo = tvm_read64(vm, TVM_IDT + 16 * EXC_UD);
-	tvm_write64(vm, TVM_IDT + 16 * EXC_UD, lo & ~(1ULL << 47));      /* P = 0 */
 	lo = tvm_read64(vm, TVM_IDT + 16 * EXC_DF);
 	tvm_write64(vm, TVM_IDT + 16 * EXC_DF, (lo & ~(7ULL << 32)) | (1ULL << 32)); /* IST1 */
-	r = regs(vm);
-	r.gpr[4] = 0x1000;   /* pushes land on page 0, which is not mapped */
-	set_regs(vm, &r);
 	expect_exception(vm, EXC_DF, 0, TVM_CODE);
 	/* The #DF frame is on the IST1 stack: SS, RSP (the unmapped one), RFLAGS, CS, RIP, error. */
 	assert_int_equal(tvm_read64(vm, TVM_IST1_TOP - 8), TVM_SEL_KDATA);
@@ -84,18 +94,9 @@ static void test_df_after_serial_chain(void **state)
  * whole chain. */
 static void test_triple_fault_names_chain(void **state)
 {
-	static const uint8_t ud2[] = { 0x0f, 0x0b };
-	struct tvm *vm = vm_new("none");
-	struct vcpu_regs r;
-	uint64_t lo;
+	struct tvm *vm = ud_chain_vm();
 
 	(void)state;
-	code(vm, ud2, sizeof(ud2));
-	lo = tvm_read64(vm, TVM_IDT + 16 * EXC_UD);
-	tvm_write64(vm, TVM_IDT + 16 * EXC_UD, lo & ~(1ULL << 47));
-	r = regs(vm);
-	r.gpr[4] = 0x1000;
-	set_regs(vm, &r);
 	expect_exit(vm, VCPU_EXIT_TRIPLE_FAULT);
 	assert_non_null(strstr(vm->exit.fail.msg, "while delivering #DF"));
 	assert_non_null(strstr(vm->exit.fail.msg, "#UD -> #NP -> #PF -> #DF"));
