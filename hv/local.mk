@@ -3,13 +3,14 @@ noinst_LIBRARIES += hv/libvcpu.a
 hv_libvcpu_a_SOURCES = \
 	hv/vcpu.h \
 	hv/cpu/x86.h hv/cpu/decode.h hv/cpu/decode.c hv/cpu/exec.c hv/cpu/system.c \
-	hv/cpu/vcpu_soft.c
+	hv/cpu/vcpu_soft.c hv/gmem_soft.c
 
 bin_PROGRAMS += hv/hv
 # Front end: commands, options, reports (trace / walk / bench).
 hv_hv_SOURCES = hv/main.c hv/cli.h hv/cliutil.h hv/cliutil.c hv/trace.c hv/walk.c hv/bench.c \
 	hv/scene.h hv/scene.c
 # The VM: memory, loader, devices, exit handling, `hv run`.
-hv_hv_SOURCES += hv/run.c hv/vm.h hv/vm.c hv/loader.h hv/loader.c hv/errmsg.h \
+hv_hv_SOURCES += hv/run.c hv/backends.c hv/vm.h hv/vm_internal.h hv/vm.c hv/vm_mem.c hv/vm_exit.c \
+	hv/loader.h hv/loader.c hv/errmsg.h \
 	hv/devices.h hv/devices.c hv/uart.c hv/debugexit.c hv/pci.c
 hv_hv_LDADD = hv/libvcpu.a ept/libept.a -lm

@@ -18,12 +18,6 @@
 #include "hv/cliutil.h"
 #include "hv/vm.h"
 
-/*
- * The KVM backend is another issue's work: refer to it weakly so that hv
- * links and says so clearly while it is not built.
- */
-#pragma weak vcpu_kvm_ops
-
 struct run_opts {
 	const char *kernel;
 	const char *append;
@@ -448,13 +442,6 @@ static void show_progress(struct vm *vm, void *ctx)
 		(double)vm->insns / (t - rp->p.start) / 1e6);
 }
 
-static const struct vcpu_ops *pick_backend(const char *name)
-{
-	if (strcmp(name, "kvm") == 0)
-		return &vcpu_kvm_ops; /* NULL while the KVM backend is not linked */
-	return &vcpu_soft_ops;
-}
-
 int cmd_run(int argc, char **argv)
 {
 	struct run_opts o;
@@ -473,9 +460,9 @@ int cmd_run(int argc, char **argv)
 		fprintf(stderr, "hv run: %s\n", err);
 		return VM_STATUS_USAGE;
 	}
-	o.vm.ops = pick_backend(o.backend);
+	o.vm.ops = backend_find(o.backend, err, sizeof(err));
 	if (!o.vm.ops) {
-		fprintf(stderr, "hv run: the KVM backend is not built yet; use --backend soft\n");
+		fprintf(stderr, "hv run: --backend %s: %s\n", o.backend, err);
 		return VM_STATUS_USAGE;
 	}
 	report = stdout;

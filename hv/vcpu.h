@@ -1,12 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * hv/vcpu.h - the one vCPU interface both backends implement.
+ * hv/vcpu.h - the one vCPU interface every backend implements.
  *
- * A backend is a const operations table (struct vcpu_ops). hv calls
- * ops->run(), which executes guest code until something needs the hypervisor
- * and then fills a struct vcpu_exit: the same information KVM reports in its
+ * A backend is two const operations tables: struct vcpu_ops runs a vCPU,
+ * struct gmem_ops keeps the backend's view of guest memory in step with the
+ * guest-physical map hv holds in ept/. Each backend's vCPU embeds the neutral
+ * struct vcpu and its memory object embeds struct gmem; the backend recovers
+ * its own struct with container_of(). Which backends exist is decided at
+ * build time (configure's <linux/kvm.h> check), see hv/backends.c.
+ *
+ * ops->run() executes guest code until something needs the hypervisor and
+ * then fills a struct vcpu_exit: the same information KVM reports in its
  * kvm_run structure, so hv/ has exactly one switch that handles exits from
- * either backend.
+ * every backend.
  *
  * Completing an exit: for a port IN or an MMIO read, hv writes the value into
  * exit->io.data / exit->mmio.data before calling run() again; the backend
@@ -16,6 +22,7 @@
 #define HV_VCPU_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ept/mmu.h"
@@ -101,35 +108,87 @@ struct vcpu_stats {
 	uint64_t exceptions, interrupts;
 };
 
-struct vcpu;
+#ifndef container_of
+/* The struct of type `type` whose member `member` is at `ptr`. */
+#define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+#endif
+
+struct vcpu_ops;
+struct gmem_ops;
+
+/*
+ * The neutral part of a vCPU, embedded in each backend's own struct.
+ *   ops: set once by the backend's create().
+ */
+struct vcpu {
+	const struct vcpu_ops *ops;
+};
+
+/*
+ * The neutral part of a backend's guest memory, embedded in its own struct.
+ *   ops: set once by the backend's mem_create().
+ */
+struct gmem {
+	const struct gmem_ops *ops;
+};
 
 /* A range of guest-physical addresses [base, base + size). */
 struct gpa_range {
 	uint64_t base, size;
 };
 
-/* What a backend needs from the VM. */
-struct vcpu_config {
-	struct hpool *pool;
-	struct ept *ept;
-	struct mmu *mmu;       /* the translation model (soft backend) */
+/* Configuration only the software backend uses. */
+struct vcpu_soft_config {
+	struct mmu *mmu;       /* the translation model: TLBs, caches, walks */
 	uint16_t vpid;
-	uint64_t mem_size;     /* bytes of guest RAM from GPA 0 (KVM memslot) */
+};
+
+/* What a backend needs from the VM: the neutral part, then one part per backend. */
+struct vcpu_config {
+	struct hpool *pool;    /* host memory: guest RAM frames and EPT tables */
+	struct ept *ept;       /* hv's guest-physical map, the one every backend follows */
+	uint64_t mem_size;     /* bytes of guest RAM */
 	/*
-	 * Device windows (soft backend): an EPT violation caused by a plain data
-	 * load or store to a GPA inside one of these becomes VCPU_EXIT_MMIO. With
-	 * nmmio == 0, every GPA at or above mem_size is treated as a device window.
-	 * The array must stay valid for the life of the vCPU.
+	 * Device windows: an access to a GPA inside one of these that is not
+	 * RAM becomes VCPU_EXIT_MMIO. With nmmio == 0, every GPA at or above
+	 * mem_size is treated as a device window. The array must stay valid for
+	 * the life of the vCPU.
 	 */
 	const struct gpa_range *mmio;
 	unsigned nmmio;
+	struct vcpu_soft_config soft;
+};
+
+/* Called with each dirty range a dirty-log harvest finds. */
+typedef void (*gmem_dirty_fn)(void *ctx, uint64_t gpa, uint64_t size);
+
+/*
+ * Guest-memory operations. hv decides what the guest-physical map holds
+ * (ept/ is the record of it in every backend); these make the backend's
+ * translation follow it. All return 0 or -errno.
+ */
+struct gmem_ops {
+	/* [gpa, gpa + size) now maps [hpa, hpa + size) with EPT leaf attributes
+	 * attrs (permissions and memory type), as pages of page_size. */
+	int (*map)(struct gmem *m, uint64_t gpa, uint64_t hpa, uint64_t size, uint64_t attrs,
+		   uint64_t page_size);
+	/* Set the permissions (EPT_R/W/X) of every mapped page in the range. */
+	int (*protect)(struct gmem *m, uint64_t gpa, uint64_t size, uint64_t perms);
+	/* Drop every cached translation derived from the map (INVEPT single-context). */
+	void (*invalidate)(struct gmem *m);
+	/* Report the pages written since the last call (or since mapping) and
+	 * start a new interval. */
+	int (*dirty_log)(struct gmem *m, uint64_t gpa, uint64_t size, gmem_dirty_fn fn, void *ctx);
 };
 
 struct vcpu_ops {
 	const char *name;
 	/* Can this backend run here? 0, or -errno with a reason in why. */
 	int (*probe)(char *why, size_t whylen);
-	int (*create)(const struct vcpu_config *cfg, struct vcpu **out);
+	/* Guest memory comes first: RAM is mapped before the vCPU exists. */
+	int (*mem_create)(const struct vcpu_config *cfg, struct gmem **out);
+	void (*mem_destroy)(struct gmem *m);
+	int (*create)(const struct vcpu_config *cfg, struct gmem *mem, struct vcpu **out);
 	void (*destroy)(struct vcpu *vcpu);
 	int (*get_regs)(struct vcpu *vcpu, struct vcpu_regs *regs);
 	int (*set_regs)(struct vcpu *vcpu, const struct vcpu_regs *regs);
@@ -142,7 +201,19 @@ struct vcpu_ops {
 	void (*get_stats)(struct vcpu *vcpu, struct vcpu_stats *stats);
 };
 
+/* The software backend: the interpreter over the translation model. */
 extern const struct vcpu_ops vcpu_soft_ops;
-extern const struct vcpu_ops vcpu_kvm_ops;
+/* Its memory operations edit the model's EPT and invalidate the model's
+ * caches; other backends and tests reuse them for hv's own map. */
+int gmem_soft_create(const struct vcpu_config *cfg, struct gmem **out) HV_MUST_CHECK;
+void gmem_soft_destroy(struct gmem *m);
+
+/*
+ * The backends this build has, soft first, NULL-terminated (hv/backends.c).
+ * backend_find() returns NULL for a name this build does not know; why says
+ * whether the backend exists at all and what to do.
+ */
+extern const struct vcpu_ops *const vcpu_backends[];
+const struct vcpu_ops *backend_find(const char *name, char *why, size_t whylen);
 
 #endif /* HV_VCPU_H */

@@ -137,7 +137,8 @@ struct vm_dirty {
  *   cfg, pool, ept, mmu, ram[], nram, map[], nmap: set once by vm_create.
  *   bus, uart, pci, hvtest: device instances, registered by vm_create; their
  *     registers change as the guest uses them.
- *   ops, vcpu: the backend, created by vm_create.
+ *   ops, mem, vcpu: the backend, its view of guest memory and its vCPU,
+ *     created by vm_create.
  *   boot: filled by vm_load.
  *   cnt, dirty, stop, insns: updated by vm_run only.
  */
@@ -159,6 +160,7 @@ struct vm {
 	unsigned nmmio;
 
 	const struct vcpu_ops *ops;
+	struct gmem *mem;
 	struct vcpu *vcpu;
 	struct boot_state boot;
 

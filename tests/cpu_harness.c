@@ -331,9 +331,10 @@ int tvm_create(const char *preset, struct tvm **out)
 	if (err)
 		goto destroy_gpt;
 
-	struct vcpu_config vc = { .pool = vm->pool, .ept = vm->ept, .mmu = vm->mmu,
-				  .vpid = 1, .mem_size = TVM_RAM_SIZE };
-	err = vm->ops->create(&vc, &vm->vcpu);
+	struct vcpu_config vc = { .pool = vm->pool, .ept = vm->ept, .mem_size = TVM_RAM_SIZE,
+				  .soft = { .mmu = vm->mmu, .vpid = 1 } };
+	/* The harness edits the EPT itself: the soft vCPU needs no gmem. */
+	err = vm->ops->create(&vc, NULL, &vm->vcpu);
 	if (err)
 		goto destroy_mmu;
 

@@ -21,8 +21,8 @@ tests_devices_test_SOURCES = tests/devices_test.c tests/testutil.h hv/devices.h 
 tests_devices_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_devices_test_LDADD = $(CMOCKA_LIBS)
 # The exit loop with a scripted backend in place of a vCPU.
-tests_vm_test_SOURCES = tests/vm_test.c tests/testutil.h hv/vm.h hv/vm.c hv/loader.c \
-	hv/devices.c hv/uart.c hv/debugexit.c hv/pci.c
+tests_vm_test_SOURCES = tests/vm_test.c tests/testutil.h hv/vm.h hv/vm_internal.h hv/vm.c \
+	hv/vm_mem.c hv/vm_exit.c hv/gmem_soft.c hv/loader.c hv/devices.c hv/uart.c hv/debugexit.c hv/pci.c
 tests_vm_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_vm_test_LDADD = ept/libept.a $(CMOCKA_LIBS)
 

@@ -16,7 +16,8 @@
 
 #define MAX_SCRIPT 16
 
-struct vcpu {
+struct scripted_vcpu {
+	struct vcpu base;
 	struct vcpu_exit script[MAX_SCRIPT];
 	unsigned n, next;
 	/* What hv handed back when completing the previous exit. */
@@ -24,21 +25,114 @@ struct vcpu {
 	struct vcpu_stats st;
 };
 
-static struct vcpu *the_vcpu;
+static struct scripted_vcpu *the_vcpu;
 
-static int fake_create(const struct vcpu_config *cfg, struct vcpu **out)
+static struct scripted_vcpu *to_scripted(struct vcpu *v)
 {
-	(void)cfg;
-	*out = the_vcpu = calloc(1, sizeof(struct vcpu));
-	return *out ? 0 : -ENOMEM;
+	return container_of(v, struct scripted_vcpu, base);
 }
 
-static void fake_destroy(struct vcpu *v) { free(v); }
+/*
+ * Guest memory: the soft backend's operations on hv's EPT, with every call
+ * counted, so that a test can check what the exit loop asked the backend.
+ */
+struct counting_gmem {
+	struct gmem base;
+	struct gmem *soft;
+	unsigned map, protect, invalidate, dirty_log;
+};
+
+static struct counting_gmem *the_mem;
+
+static struct counting_gmem *to_counting(struct gmem *m)
+{
+	return container_of(m, struct counting_gmem, base);
+}
+
+static int count_map(struct gmem *m, uint64_t gpa, uint64_t hpa, uint64_t size, uint64_t attrs,
+		     uint64_t page_size)
+{
+	struct counting_gmem *c = to_counting(m);
+
+	c->map++;
+	return c->soft->ops->map(c->soft, gpa, hpa, size, attrs, page_size);
+}
+
+static int count_protect(struct gmem *m, uint64_t gpa, uint64_t size, uint64_t perms)
+{
+	struct counting_gmem *c = to_counting(m);
+
+	c->protect++;
+	return c->soft->ops->protect(c->soft, gpa, size, perms);
+}
+
+static void count_invalidate(struct gmem *m)
+{
+	struct counting_gmem *c = to_counting(m);
+
+	c->invalidate++;
+	c->soft->ops->invalidate(c->soft);
+}
+
+static int count_dirty_log(struct gmem *m, uint64_t gpa, uint64_t size, gmem_dirty_fn fn, void *ctx)
+{
+	struct counting_gmem *c = to_counting(m);
+
+	c->dirty_log++;
+	return c->soft->ops->dirty_log(c->soft, gpa, size, fn, ctx);
+}
+
+static const struct gmem_ops counting_gmem_ops = {
+	.map = count_map,
+	.protect = count_protect,
+	.invalidate = count_invalidate,
+	.dirty_log = count_dirty_log,
+};
+
+static int fake_mem_create(const struct vcpu_config *cfg, struct gmem **out)
+{
+	struct counting_gmem *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return -ENOMEM;
+	if (gmem_soft_create(cfg, &c->soft) != 0) {
+		free(c);
+		return -ENOMEM;
+	}
+	c->base.ops = &counting_gmem_ops;
+	the_mem = c;
+	*out = &c->base;
+	return 0;
+}
+
+static void fake_mem_destroy(struct gmem *m)
+{
+	struct counting_gmem *c = to_counting(m);
+
+	gmem_soft_destroy(c->soft);
+	free(c);
+}
+
+static const struct vcpu_ops fake_ops;
+
+static int fake_create(const struct vcpu_config *cfg, struct gmem *mem, struct vcpu **out)
+{
+	(void)cfg;
+	(void)mem;
+	the_vcpu = calloc(1, sizeof(*the_vcpu));
+	if (!the_vcpu)
+		return -ENOMEM;
+	the_vcpu->base.ops = &fake_ops;
+	*out = &the_vcpu->base;
+	return 0;
+}
+
+static void fake_destroy(struct vcpu *v) { free(to_scripted(v)); }
 static int fake_get_regs(struct vcpu *v, struct vcpu_regs *r) { (void)v; memset(r, 0, sizeof(*r)); return 0; }
 static int fake_set_regs(struct vcpu *v, const struct vcpu_regs *r) { (void)v; (void)r; return 0; }
 static int fake_get_sregs(struct vcpu *v, struct vcpu_sregs *s) { (void)v; memset(s, 0, sizeof(*s)); return 0; }
 static int fake_set_sregs(struct vcpu *v, const struct vcpu_sregs *s) { (void)v; (void)s; return 0; }
-static void fake_stats(struct vcpu *v, struct vcpu_stats *st) { *st = v->st; }
+static void fake_stats(struct vcpu *v, struct vcpu_stats *st) { *st = to_scripted(v)->st; }
 
 /*
  * Play the next exit. `e` is hv's exit structure, which still holds the
@@ -46,8 +140,10 @@ static void fake_stats(struct vcpu *v, struct vcpu_stats *st) { *st = v->st; }
  * result): record it, as a backend would consume it. Past the end of the
  * script the guest "writes 0 to isa-debug-exit".
  */
-static int fake_run(struct vcpu *v, uint64_t max_insns, struct vcpu_exit *e)
+static int fake_run(struct vcpu *vcpu, uint64_t max_insns, struct vcpu_exit *e)
 {
+	struct scripted_vcpu *v = to_scripted(vcpu);
+
 	if (v->next > 0) {
 		const struct vcpu_exit *prev = &v->script[v->next - 1];
 
@@ -73,6 +169,8 @@ static int fake_run(struct vcpu *v, uint64_t max_insns, struct vcpu_exit *e)
 
 static const struct vcpu_ops fake_ops = {
 	.name = "scripted",
+	.mem_create = fake_mem_create,
+	.mem_destroy = fake_mem_destroy,
 	.create = fake_create,
 	.destroy = fake_destroy,
 	.get_regs = fake_get_regs,
@@ -142,6 +240,9 @@ static void test_lazy_map(void **state)
 	assert_int_equal(vm->stop.status, 1);
 	assert_int_equal(vm->cnt.violations[VIOL_LAZY_MAP], 1);
 	assert_int_equal(vm->cnt.lazy_frames, 1);
+	/* the map changed through the backend's memory operations, once */
+	assert_int_equal(the_mem->map, 1);
+	assert_int_equal(the_mem->protect + the_mem->invalidate + the_mem->dirty_log, 0);
 	assert_true(ept_allows(vm, 0x200000, ACC_WRITE));
 	assert_true(ept_allows(vm, 0x200fff, ACC_FETCH));
 	assert_false(ept_allows(vm, 0x201000, ACC_READ));
@@ -313,6 +414,8 @@ static void test_dirty_tracking(void **state)
 	struct ept_walk_result r;
 
 	(void)state;
+	/* eager: 64 MiB in 2 MiB pages, one map operation each */
+	assert_int_equal(the_mem->map, 32);
 	/* a write before tracking: its D flag must not count */
 	assert_ok(ept_walk(vm->ept, 0x500000, &wr, NULL, &r));
 	e.hypercall.nr = HC_DIRTY_TRACK_START;
@@ -331,10 +434,16 @@ static void test_dirty_tracking(void **state)
 	assert_true(ept_allows(vm, 0x301000, ACC_READ));
 	/* INVEPT once, at the start point */
 	assert_int_equal(vm->cnt.invept, 1);
+	/* through the memory operations: the start point empties the log and
+	 * write-protects the one RAM region; the violation unprotects a page */
+	assert_int_equal(the_mem->invalidate, 1);
+	assert_int_equal(the_mem->dirty_log, 1);
+	assert_int_equal(the_mem->protect, 2);
 	/* the hardware's retry of the write sets D on the 4K leaf */
 	assert_ok(ept_walk(vm->ept, 0x300008, &wr, NULL, &r));
 	assert_int_equal(r.status, EPT_OK);
 	assert_ok(vm_dirty_harvest(vm));
+	assert_int_equal(the_mem->dirty_log, 2);
 	assert_int_equal(vm->dirty.ad.count, 1);
 	assert_true(vm_dirty_agree(vm));
 	vm_destroy(vm);

@@ -22,7 +22,7 @@ static inline unsigned sign_bit(uint64_t x, unsigned size)
 	return (unsigned)(x >> (size * 8 - 1)) & 1;
 }
 
-static bool lf_cf(const struct vcpu *v)
+static bool lf_cf(const struct vcpu_soft *v)
 {
 	switch (v->lf_op) {
 	case LF_ADD: return v->lf_res < v->lf_a;
@@ -44,7 +44,7 @@ static bool lf_cf(const struct vcpu *v)
 	}
 }
 
-static bool lf_of(const struct vcpu *v)
+static bool lf_of(const struct vcpu_soft *v)
 {
 	uint64_t a = v->lf_a, b = v->lf_b, r = v->lf_res;
 	switch (v->lf_op) {
@@ -60,23 +60,23 @@ static bool lf_of(const struct vcpu *v)
 	}
 }
 
-static inline bool lf_zf(const struct vcpu *v)
+static inline bool lf_zf(const struct vcpu_soft *v)
 {
 	return v->lf_op == LF_NONE ? (v->rflags & RF_ZF) != 0 : v->lf_res == 0;
 }
 
-static inline bool lf_sf(const struct vcpu *v)
+static inline bool lf_sf(const struct vcpu_soft *v)
 {
 	return v->lf_op == LF_NONE ? (v->rflags & RF_SF) != 0 : sign_bit(v->lf_res, v->lf_size);
 }
 
-static inline bool lf_pf(const struct vcpu *v)
+static inline bool lf_pf(const struct vcpu_soft *v)
 {
 	return v->lf_op == LF_NONE ? (v->rflags & RF_PF) != 0
 				   : !__builtin_parity((unsigned)(v->lf_res & 0xff));
 }
 
-static inline bool lf_af(const struct vcpu *v)
+static inline bool lf_af(const struct vcpu_soft *v)
 {
 	if (v->lf_op == LF_NONE)
 		return (v->rflags & RF_AF) != 0;
@@ -85,7 +85,7 @@ static inline bool lf_af(const struct vcpu *v)
 	return ((v->lf_a ^ v->lf_b ^ v->lf_res) >> 4) & 1;
 }
 
-uint64_t flags_get(struct vcpu *v)
+uint64_t flags_get(struct vcpu_soft *v)
 {
 	if (v->lf_op != LF_NONE) {
 		uint64_t f = v->rflags & ~RF_ARITH;
@@ -101,13 +101,13 @@ uint64_t flags_get(struct vcpu *v)
 	return v->rflags;
 }
 
-void flags_set(struct vcpu *v, uint64_t rflags)
+void flags_set(struct vcpu_soft *v, uint64_t rflags)
 {
 	v->lf_op = LF_NONE;
 	v->rflags = (rflags & RF_WRITABLE) | RF_FIXED;
 }
 
-static inline void lf_set(struct vcpu *v, enum lf_op op, unsigned size, uint64_t a, uint64_t b,
+static inline void lf_set(struct vcpu_soft *v, enum lf_op op, unsigned size, uint64_t a, uint64_t b,
 			  uint64_t res)
 {
 	v->lf_op = op;
@@ -122,7 +122,7 @@ static inline void lf_set(struct vcpu *v, enum lf_op op, unsigned size, uint64_t
  * When every arithmetic flag is replaced the lazy ones need not be computed
  * first: the result is the same and the common IMUL path skips flags_get.
  */
-static inline void flags_put(struct vcpu *v, uint64_t mask, uint64_t bits)
+static inline void flags_put(struct vcpu_soft *v, uint64_t mask, uint64_t bits)
 {
 	if ((mask & RF_ARITH) == RF_ARITH) {
 		v->lf_op = LF_NONE;
@@ -140,7 +140,7 @@ static uint64_t flags_szp(uint64_t res, unsigned size)
 	       (__builtin_parity((unsigned)(res & 0xff)) ? 0 : RF_PF);
 }
 
-static bool cond_eval_slow(struct vcpu *v, unsigned cc)
+static bool cond_eval_slow(struct vcpu_soft *v, unsigned cc)
 {
 	bool r;
 	switch (cc >> 1) {
@@ -157,7 +157,7 @@ static bool cond_eval_slow(struct vcpu *v, unsigned cc)
 }
 
 /* The common case, a CMP/SUB or a logic operation just before the branch, inline. */
-static inline __attribute__((always_inline)) bool cond_eval_i(struct vcpu *v, unsigned cc)
+static inline __attribute__((always_inline)) bool cond_eval_i(struct vcpu_soft *v, unsigned cc)
 {
 	bool r;
 	if (v->lf_op == LF_SUB) {
@@ -178,7 +178,7 @@ static inline __attribute__((always_inline)) bool cond_eval_i(struct vcpu *v, un
 	return cond_eval_slow(v, cc);
 }
 
-bool cond_eval(struct vcpu *v, unsigned cc)
+bool cond_eval(struct vcpu_soft *v, unsigned cc)
 {
 	return cond_eval_i(v, cc);
 }
@@ -187,7 +187,7 @@ bool cond_eval(struct vcpu *v, unsigned cc)
 /* Memory through the model                                                 */
 /* ------------------------------------------------------------------------ */
 
-static bool gpa_is_mmio(const struct vcpu *v, uint64_t gpa)
+static bool gpa_is_mmio(const struct vcpu_soft *v, uint64_t gpa)
 {
 	if (v->nmmio == 0)
 		return gpa >= v->mem_size;
@@ -205,13 +205,13 @@ struct piece {
 	bool mmio;
 };
 
-static int xlate_fail(struct vcpu *v, const struct mmu_result *r, unsigned acc, struct piece *pc);
+static int xlate_fail(struct vcpu_soft *v, const struct mmu_result *r, unsigned acc, struct piece *pc);
 
 /*
  * Translate one linear address for `acc` (ACC_* plus MEM_STACK / ACC_IMPLICIT_SV).
  * Turns the MMU's answer into a guest exception, a VM exit, or an MMIO piece.
  */
-static inline __attribute__((always_inline)) int xlate(struct vcpu *v, uint64_t lin, unsigned acc,
+static inline __attribute__((always_inline)) int xlate(struct vcpu_soft *v, uint64_t lin, unsigned acc,
 							struct piece *pc)
 {
 	struct mmu_result res;
@@ -238,7 +238,7 @@ static inline __attribute__((always_inline)) int xlate(struct vcpu *v, uint64_t 
 }
 
 /* The slow side of xlate: exceptions, exits and device windows. */
-static int xlate_fail(struct vcpu *v, const struct mmu_result *r, unsigned acc, struct piece *pc)
+static int xlate_fail(struct vcpu_soft *v, const struct mmu_result *r, unsigned acc, struct piece *pc)
 {
 	struct mmu_result res = *r;
 	unsigned type = acc & (ACC_READ | ACC_WRITE | ACC_FETCH);
@@ -277,7 +277,7 @@ static int xlate_fail(struct vcpu *v, const struct mmu_result *r, unsigned acc, 
 }
 
 /* The failure side of an instruction-fetch translation (vcpu_soft.c calls the MMU itself). */
-int fetch_fail(struct vcpu *v, const struct mmu_result *res)
+int fetch_fail(struct vcpu_soft *v, const struct mmu_result *res)
 {
 	struct piece pc;
 	return xlate_fail(v, res, ACC_FETCH, &pc);
@@ -290,9 +290,9 @@ struct mref {
 	unsigned size;
 };
 
-static int mref_load_slow(struct vcpu *v, const struct mref *m, void *buf);
+static int mref_load_slow(struct vcpu_soft *v, const struct mref *m, void *buf);
 
-static inline int mref_get(struct vcpu *v, uint64_t lin, unsigned size, unsigned acc, struct mref *m)
+static inline int mref_get(struct vcpu_soft *v, uint64_t lin, unsigned size, unsigned acc, struct mref *m)
 {
 	unsigned first = 4096 - (unsigned)(lin & 0xfff);
 	int st;
@@ -320,7 +320,7 @@ static inline int mref_get(struct vcpu *v, uint64_t lin, unsigned size, unsigned
  * value. A load split over two device pages needs two values: each piece has
  * its own slot, so the first value survives the second piece's exit.
  */
-static int piece_load(struct vcpu *v, const struct piece *pc, uint8_t *dst)
+static int piece_load(struct vcpu_soft *v, const struct piece *pc, uint8_t *dst)
 {
 	unsigned n;
 
@@ -352,7 +352,7 @@ static int piece_load(struct vcpu *v, const struct piece *pc, uint8_t *dst)
 }
 
 /* The load that used the MMIO values is complete: they are spent (one shot). */
-static void mmio_read_done(struct vcpu *v)
+static void mmio_read_done(struct vcpu_soft *v)
 {
 	if (v->pend == PEND_MMIO_READ) {
 		v->pend = PEND_NONE;
@@ -372,7 +372,7 @@ static inline void copy_small(void *dst, const void *src, unsigned size)
 	}
 }
 
-static inline int mref_load(struct vcpu *v, const struct mref *m, void *buf)
+static inline int mref_load(struct vcpu_soft *v, const struct mref *m, void *buf)
 {
 	if (__builtin_expect(m->n == 1 && !m->p[0].mmio, 1)) {
 		copy_small(buf, hpool_ptr(v->pool, m->p[0].hpa), m->size);
@@ -381,7 +381,7 @@ static inline int mref_load(struct vcpu *v, const struct mref *m, void *buf)
 	return mref_load_slow(v, m, buf);
 }
 
-static int mref_load_slow(struct vcpu *v, const struct mref *m, void *buf)
+static int mref_load_slow(struct vcpu_soft *v, const struct mref *m, void *buf)
 {
 	uint8_t *b = buf;
 	bool mmio = false;
@@ -397,9 +397,9 @@ static int mref_load_slow(struct vcpu *v, const struct mref *m, void *buf)
 	return X86_OK;
 }
 
-static void mref_store_slow(struct vcpu *v, const struct mref *m, const void *buf);
+static void mref_store_slow(struct vcpu_soft *v, const struct mref *m, const void *buf);
 
-static inline void mref_store(struct vcpu *v, const struct mref *m, const void *buf)
+static inline void mref_store(struct vcpu_soft *v, const struct mref *m, const void *buf)
 {
 	if (__builtin_expect(m->n == 1 && !m->p[0].mmio, 1))
 		copy_small(hpool_ptr(v->pool, m->p[0].hpa), buf, m->size);
@@ -407,7 +407,7 @@ static inline void mref_store(struct vcpu *v, const struct mref *m, const void *
 		mref_store_slow(v, m, buf);
 }
 
-static void mref_store_slow(struct vcpu *v, const struct mref *m, const void *buf)
+static void mref_store_slow(struct vcpu_soft *v, const struct mref *m, const void *buf)
 {
 	const uint8_t *b = buf;
 	for (unsigned i = 0; i < m->n; i++) {
@@ -437,7 +437,7 @@ static void mref_store_slow(struct vcpu *v, const struct mref *m, const void *bu
 	}
 }
 
-int lin_read(struct vcpu *v, uint64_t lin, unsigned size, void *buf, unsigned acc)
+int lin_read(struct vcpu_soft *v, uint64_t lin, unsigned size, void *buf, unsigned acc)
 {
 	struct mref m;
 	int st;
@@ -450,7 +450,7 @@ int lin_read(struct vcpu *v, uint64_t lin, unsigned size, void *buf, unsigned ac
 	return mref_load(v, &m, buf);
 }
 
-int mem_probe_write(struct vcpu *v, unsigned seg, uint64_t off, unsigned size)
+int mem_probe_write(struct vcpu_soft *v, unsigned seg, uint64_t off, unsigned size)
 {
 	struct mref m;
 	uint64_t lin;
@@ -460,7 +460,7 @@ int mem_probe_write(struct vcpu *v, unsigned seg, uint64_t off, unsigned size)
 	return mref_get(v, lin, size, ACC_WRITE | (seg == SEG_SS ? MEM_STACK : 0), &m);
 }
 
-int lin_write(struct vcpu *v, uint64_t lin, unsigned size, const void *buf, unsigned acc)
+int lin_write(struct vcpu_soft *v, uint64_t lin, unsigned size, const void *buf, unsigned acc)
 {
 	struct mref m;
 	int st = mref_get(v, lin, size, acc | ACC_WRITE, &m);
@@ -471,7 +471,7 @@ int lin_write(struct vcpu *v, uint64_t lin, unsigned size, const void *buf, unsi
 }
 
 /* Segmentation (SDM Vol. 3A 3.4, 5.3): offset -> linear address. */
-int seg_linear(struct vcpu *v, unsigned seg, uint64_t off, unsigned size, uint64_t *lin)
+int seg_linear(struct vcpu_soft *v, unsigned seg, uint64_t off, unsigned size, uint64_t *lin)
 {
 	if (v->mode == 64) {
 		*lin = seg >= SEG_FS ? off + v->seg[seg].base : off;
@@ -487,7 +487,7 @@ int seg_linear(struct vcpu *v, unsigned seg, uint64_t off, unsigned size, uint64
 	return X86_OK;
 }
 
-static int mem_read_slow(struct vcpu *v, unsigned seg, uint64_t off, unsigned size, uint64_t *val)
+static int mem_read_slow(struct vcpu_soft *v, unsigned seg, uint64_t off, unsigned size, uint64_t *val)
 {
 	uint64_t lin;
 	int st = seg_linear(v, seg, off, size, &lin);
@@ -497,7 +497,7 @@ static int mem_read_slow(struct vcpu *v, unsigned seg, uint64_t off, unsigned si
 	return lin_read(v, lin, size, val, seg == SEG_SS ? MEM_STACK : 0);
 }
 
-static int mem_write_slow(struct vcpu *v, unsigned seg, uint64_t off, unsigned size, uint64_t val)
+static int mem_write_slow(struct vcpu_soft *v, unsigned seg, uint64_t off, unsigned size, uint64_t val)
 {
 	uint64_t lin;
 	int st = seg_linear(v, seg, off, size, &lin);
@@ -510,7 +510,7 @@ static int mem_write_slow(struct vcpu *v, unsigned seg, uint64_t off, unsigned s
  * The common case inline: 64-bit mode (no segment limits), an access inside
  * one page. It is the same single mmu_translate the general path makes.
  */
-static inline __attribute__((always_inline)) int mem_read_i(struct vcpu *v, unsigned seg, uint64_t off,
+static inline __attribute__((always_inline)) int mem_read_i(struct vcpu_soft *v, unsigned seg, uint64_t off,
 							    unsigned size, uint64_t *val)
 {
 	if (__builtin_expect(v->mode == 64, 1)) {
@@ -535,7 +535,7 @@ static inline __attribute__((always_inline)) int mem_read_i(struct vcpu *v, unsi
 	return mem_read_slow(v, seg, off, size, val);
 }
 
-static inline __attribute__((always_inline)) int mem_write_i(struct vcpu *v, unsigned seg, uint64_t off,
+static inline __attribute__((always_inline)) int mem_write_i(struct vcpu_soft *v, unsigned seg, uint64_t off,
 							     unsigned size, uint64_t val)
 {
 	if (__builtin_expect(v->mode == 64, 1)) {
@@ -555,19 +555,19 @@ static inline __attribute__((always_inline)) int mem_write_i(struct vcpu *v, uns
 	return mem_write_slow(v, seg, off, size, val);
 }
 
-int mem_read(struct vcpu *v, unsigned seg, uint64_t off, unsigned size, uint64_t *val)
+int mem_read(struct vcpu_soft *v, unsigned seg, uint64_t off, unsigned size, uint64_t *val)
 {
 	return mem_read_i(v, seg, off, size, val);
 }
 
-int mem_write(struct vcpu *v, unsigned seg, uint64_t off, unsigned size, uint64_t val)
+int mem_write(struct vcpu_soft *v, unsigned seg, uint64_t off, unsigned size, uint64_t val)
 {
 	return mem_write_i(v, seg, off, size, val);
 }
 
 /* Translate a read-modify-write operand once, for write (a locked or RMW access
  * is checked for write before it reads: a read-only page faults with W=1). */
-static int mem_rmw_get(struct vcpu *v, unsigned seg, uint64_t off, unsigned size, struct mref *m,
+static int mem_rmw_get(struct vcpu_soft *v, unsigned seg, uint64_t off, unsigned size, struct mref *m,
 		       uint64_t *val)
 {
 	uint64_t lin;
@@ -581,23 +581,23 @@ static int mem_rmw_get(struct vcpu *v, unsigned seg, uint64_t off, unsigned size
 	return mref_load(v, m, val);
 }
 
-unsigned stack_size(const struct vcpu *v)
+unsigned stack_size(const struct vcpu_soft *v)
 {
 	return v->mode == 64 ? 8 : (v->seg[SEG_SS].db ? 4 : 2);
 }
 
-static inline uint64_t stack_mask(const struct vcpu *v)
+static inline uint64_t stack_mask(const struct vcpu_soft *v)
 {
 	return size_mask(stack_size(v));
 }
 
-static inline void set_rsp(struct vcpu *v, uint64_t rsp)
+static inline void set_rsp(struct vcpu_soft *v, uint64_t rsp)
 {
 	uint64_t m = stack_mask(v);
 	v->gpr[4] = (v->gpr[4] & ~m) | (rsp & m);
 }
 
-int stack_push(struct vcpu *v, unsigned size, uint64_t val)
+int stack_push(struct vcpu_soft *v, unsigned size, uint64_t val)
 {
 	uint64_t rsp = (v->gpr[4] - size) & stack_mask(v);
 	int st = mem_write_i(v, SEG_SS, rsp, size, val);
@@ -607,7 +607,7 @@ int stack_push(struct vcpu *v, unsigned size, uint64_t val)
 	return X86_OK;
 }
 
-int stack_pop(struct vcpu *v, unsigned size, uint64_t *val)
+int stack_pop(struct vcpu_soft *v, unsigned size, uint64_t *val)
 {
 	uint64_t rsp = v->gpr[4] & stack_mask(v);
 	int st = mem_read_i(v, SEG_SS, rsp, size, val);
@@ -621,7 +621,7 @@ int stack_pop(struct vcpu *v, unsigned size, uint64_t *val)
 /* Operands                                                                 */
 /* ------------------------------------------------------------------------ */
 
-static inline uint64_t reg_get(const struct vcpu *v, const struct x86_insn *in, unsigned r,
+static inline uint64_t reg_get(const struct vcpu_soft *v, const struct x86_insn *in, unsigned r,
 			       unsigned size)
 {
 	if (size == 1 && !in->rex && r >= 4 && r < 8)
@@ -629,7 +629,7 @@ static inline uint64_t reg_get(const struct vcpu *v, const struct x86_insn *in, 
 	return v->gpr[r] & size_mask(size);
 }
 
-static inline void reg_set(struct vcpu *v, const struct x86_insn *in, unsigned r, unsigned size,
+static inline void reg_set(struct vcpu_soft *v, const struct x86_insn *in, unsigned r, unsigned size,
 			   uint64_t val)
 {
 	switch (size) {
@@ -650,7 +650,7 @@ static inline void reg_set(struct vcpu *v, const struct x86_insn *in, unsigned r
 	}
 }
 
-static inline int rm_read(struct vcpu *v, const struct x86_insn *in, unsigned size, uint64_t *val)
+static inline int rm_read(struct vcpu_soft *v, const struct x86_insn *in, unsigned size, uint64_t *val)
 {
 	if (in->mod == 3) {
 		*val = reg_get(v, in, in->rm, size);
@@ -659,7 +659,7 @@ static inline int rm_read(struct vcpu *v, const struct x86_insn *in, unsigned si
 	return mem_read_i(v, in->seg, insn_ea(v, in), size, val);
 }
 
-static inline int rm_write(struct vcpu *v, const struct x86_insn *in, unsigned size, uint64_t val)
+static inline int rm_write(struct vcpu_soft *v, const struct x86_insn *in, unsigned size, uint64_t val)
 {
 	if (in->mod == 3) {
 		reg_set(v, in, in->rm, size, val);
@@ -674,7 +674,7 @@ struct rmw {
 	struct mref m;
 };
 
-static inline int rmw_read(struct vcpu *v, const struct x86_insn *in, unsigned size, struct rmw *w,
+static inline int rmw_read(struct vcpu_soft *v, const struct x86_insn *in, unsigned size, struct rmw *w,
 			   uint64_t *val)
 {
 	w->mem = in->mod != 3;
@@ -685,7 +685,7 @@ static inline int rmw_read(struct vcpu *v, const struct x86_insn *in, unsigned s
 	return mem_rmw_get(v, in->seg, insn_ea(v, in), size, &w->m, val);
 }
 
-static inline void rmw_commit(struct vcpu *v, const struct x86_insn *in, unsigned size,
+static inline void rmw_commit(struct vcpu_soft *v, const struct x86_insn *in, unsigned size,
 			      const struct rmw *w, uint64_t val)
 {
 	if (!w->mem)
@@ -699,7 +699,7 @@ static inline void rmw_commit(struct vcpu *v, const struct x86_insn *in, unsigne
 /* ------------------------------------------------------------------------ */
 
 /* The eight ALU operations of opcodes 00-3F and group 1, in encoding order. */
-static inline __attribute__((always_inline)) uint64_t alu(struct vcpu *v, unsigned op, unsigned size,
+static inline __attribute__((always_inline)) uint64_t alu(struct vcpu_soft *v, unsigned op, unsigned size,
 							 uint64_t a, uint64_t b)
 {
 	uint64_t m = size_mask(size), r;
@@ -725,7 +725,7 @@ static inline __attribute__((always_inline)) uint64_t alu(struct vcpu *v, unsign
 	}
 }
 
-static inline __attribute__((always_inline)) int exec_alu_op(struct vcpu *v, const struct x86_insn *in,
+static inline __attribute__((always_inline)) int exec_alu_op(struct vcpu_soft *v, const struct x86_insn *in,
 							      unsigned op)
 {
 	unsigned form = in->op & 7;
@@ -765,7 +765,7 @@ static inline __attribute__((always_inline)) int exec_alu_op(struct vcpu *v, con
 	}
 }
 
-static int exec_alu(struct vcpu *v, const struct x86_insn *in)
+static int exec_alu(struct vcpu_soft *v, const struct x86_insn *in)
 {
 	return exec_alu_op(v, in, (in->op >> 3) & 7);
 }
@@ -773,7 +773,7 @@ static int exec_alu(struct vcpu *v, const struct x86_insn *in)
 /* One copy per operation, so that alu()'s switch folds away on the hot path. */
 #define ALU_HANDLERS(X) X(0, add) X(1, or) X(2, adc) X(3, sbb) X(4, and) X(5, sub) X(6, xor) X(7, cmp)
 #define ALU_HANDLER(n, name) \
-	static int h_alu_##name(struct vcpu *v, const struct x86_insn *in) { return exec_alu_op(v, in, n); }
+	static int h_alu_##name(struct vcpu_soft *v, const struct x86_insn *in) { return exec_alu_op(v, in, n); }
 ALU_HANDLERS(ALU_HANDLER)
 static const x86_exec_fn alu_handlers[8] = {
 	h_alu_add, h_alu_or, h_alu_adc, h_alu_sbb, h_alu_and, h_alu_sub, h_alu_xor, h_alu_cmp,
@@ -783,7 +783,7 @@ static const x86_exec_fn alu_handlers[8] = {
  * Register-register forms of the ALU operations at 32 and 64 bits, the bulk
  * of compiled code: no ModRM memory path, no byte-register cases.
  */
-static inline __attribute__((always_inline)) int alu_rr(struct vcpu *v, const struct x86_insn *in,
+static inline __attribute__((always_inline)) int alu_rr(struct vcpu_soft *v, const struct x86_insn *in,
 							unsigned op, unsigned size)
 {
 	unsigned dst = (in->op & 2) ? in->reg : in->rm, src = (in->op & 2) ? in->rm : in->reg;
@@ -795,8 +795,8 @@ static inline __attribute__((always_inline)) int alu_rr(struct vcpu *v, const st
 }
 
 #define ALU_RR_HANDLER(n, name) \
-	static int h_rr32_##name(struct vcpu *v, const struct x86_insn *in) { return alu_rr(v, in, n, 4); } \
-	static int h_rr64_##name(struct vcpu *v, const struct x86_insn *in) { return alu_rr(v, in, n, 8); }
+	static int h_rr32_##name(struct vcpu_soft *v, const struct x86_insn *in) { return alu_rr(v, in, n, 4); } \
+	static int h_rr64_##name(struct vcpu_soft *v, const struct x86_insn *in) { return alu_rr(v, in, n, 8); }
 ALU_HANDLERS(ALU_RR_HANDLER)
 static const x86_exec_fn alu_rr_handlers[2][8] = {
 	{ h_rr32_add, h_rr32_or, h_rr32_adc, h_rr32_sbb, h_rr32_and, h_rr32_sub, h_rr32_xor, h_rr32_cmp },
@@ -804,7 +804,7 @@ static const x86_exec_fn alu_rr_handlers[2][8] = {
 };
 
 /* Shifts and rotates (group 2; SDM Vol. 2B SAL/SAR/SHL/SHR, RCL/RCR/ROL/ROR). */
-static uint64_t shift(struct vcpu *v, unsigned op, unsigned size, uint64_t a, unsigned cnt)
+static uint64_t shift(struct vcpu_soft *v, unsigned op, unsigned size, uint64_t a, unsigned cnt)
 {
 	unsigned bits = size * 8;
 	uint64_t m = size_mask(size), r = a, f = 0;
@@ -870,7 +870,7 @@ static uint64_t shift(struct vcpu *v, unsigned op, unsigned size, uint64_t a, un
 }
 
 /* SHLD/SHRD (SDM Vol. 2B). */
-static uint64_t shift_double(struct vcpu *v, bool left, unsigned size, uint64_t dst, uint64_t src,
+static uint64_t shift_double(struct vcpu_soft *v, bool left, unsigned size, uint64_t dst, uint64_t src,
 			     unsigned cnt)
 {
 	unsigned bits = size * 8;
@@ -895,7 +895,7 @@ static uint64_t shift_double(struct vcpu *v, bool left, unsigned size, uint64_t 
 	return r;
 }
 
-static int exec_grp3(struct vcpu *v, const struct x86_insn *in)
+static int exec_grp3(struct vcpu_soft *v, const struct x86_insn *in)
 {
 	unsigned size = in->op == 0xf6 ? 1 : in->osz;
 	unsigned r = in->reg & 7;
@@ -991,7 +991,7 @@ static int exec_grp3(struct vcpu *v, const struct x86_insn *in)
 	}
 }
 
-static int exec_imul2(struct vcpu *v, const struct x86_insn *in, uint64_t a, uint64_t b)
+static int exec_imul2(struct vcpu_soft *v, const struct x86_insn *in, uint64_t a, uint64_t b)
 {
 	unsigned size = in->osz;
 	__int128 p = (__int128)(int64_t)sign_extend(a, size) * (int64_t)sign_extend(b, size);
@@ -1003,7 +1003,7 @@ static int exec_imul2(struct vcpu *v, const struct x86_insn *in, uint64_t a, uin
 }
 
 /* BT/BTS/BTR/BTC. op: 0 test, 1 set, 2 reset, 3 complement. */
-static int exec_bt(struct vcpu *v, const struct x86_insn *in, unsigned op, uint64_t bitoff, bool imm)
+static int exec_bt(struct vcpu_soft *v, const struct x86_insn *in, unsigned op, uint64_t bitoff, bool imm)
 {
 	unsigned size = in->osz, bits = size * 8;
 	uint64_t val;
@@ -1047,7 +1047,7 @@ static int exec_bt(struct vcpu *v, const struct x86_insn *in, unsigned op, uint6
 /* String instructions                                                      */
 /* ------------------------------------------------------------------------ */
 
-static int exec_string(struct vcpu *v, const struct x86_insn *in)
+static int exec_string(struct vcpu_soft *v, const struct x86_insn *in)
 {
 	unsigned op = in->op, size = (op & 1) ? in->osz : 1;
 	uint64_t am = size_mask(in->asz);
@@ -1122,12 +1122,12 @@ static int exec_string(struct vcpu *v, const struct x86_insn *in)
 /* The dispatcher                                                           */
 /* ------------------------------------------------------------------------ */
 
-static inline uint64_t ip_mask(const struct vcpu *v)
+static inline uint64_t ip_mask(const struct vcpu_soft *v)
 {
 	return v->ip_mask;
 }
 
-static inline int jump(struct vcpu *v, uint64_t target)
+static inline int jump(struct vcpu_soft *v, uint64_t target)
 {
 	target &= ip_mask(v);
 	if (v->mode == 64 && !is_canonical(v, target))
@@ -1136,7 +1136,7 @@ static inline int jump(struct vcpu *v, uint64_t target)
 	return X86_OK;
 }
 
-static int exec_bitscan(struct vcpu *v, const struct x86_insn *in)
+static int exec_bitscan(struct vcpu_soft *v, const struct x86_insn *in)
 {
 	unsigned size = in->osz, bits = size * 8;
 	uint64_t a;
@@ -1184,7 +1184,7 @@ static int exec_bitscan(struct vcpu *v, const struct x86_insn *in)
 	}
 }
 
-static int exec_cmpxchg(struct vcpu *v, const struct x86_insn *in)
+static int exec_cmpxchg(struct vcpu_soft *v, const struct x86_insn *in)
 {
 	unsigned size = in->op == (OP_MAP0F | 0xb0) ? 1 : in->osz;
 	uint64_t d, acc = reg_get(v, in, 0, size);
@@ -1206,7 +1206,7 @@ static int exec_cmpxchg(struct vcpu *v, const struct x86_insn *in)
 	return X86_OK;
 }
 
-static int exec_cmpxchg8b(struct vcpu *v, const struct x86_insn *in)
+static int exec_cmpxchg8b(struct vcpu_soft *v, const struct x86_insn *in)
 {
 	unsigned half = in->osz == 8 ? 8 : 4;
 	uint64_t ea = insn_ea(v, in), lin;
@@ -1242,7 +1242,7 @@ static int exec_cmpxchg8b(struct vcpu *v, const struct x86_insn *in)
 	return X86_OK;
 }
 
-static int exec_enter(struct vcpu *v, const struct x86_insn *in)
+static int exec_enter(struct vcpu_soft *v, const struct x86_insn *in)
 {
 	unsigned size = in->osz, level = (unsigned)in->imm2 & 31;
 	uint64_t sm = stack_mask(v);
@@ -1274,7 +1274,7 @@ static int exec_enter(struct vcpu *v, const struct x86_insn *in)
 }
 
 /* BMI1 (SDM Vol. 2A ANDN, BEXTR, BLSI, BLSMSK, BLSR): VEX-encoded, 32/64-bit. */
-static int exec_bmi1(struct vcpu *v, const struct x86_insn *in)
+static int exec_bmi1(struct vcpu_soft *v, const struct x86_insn *in)
 {
 	unsigned size = in->osz, bits = size * 8;
 	uint64_t m = size_mask(size), src, r, f;
@@ -1326,39 +1326,39 @@ static int exec_bmi1(struct vcpu *v, const struct x86_insn *in)
  * picks one once per decoded instruction (the decode cache keeps it), which
  * spares the hot path exec_insn's big switch and its register spills.
  */
-static int h_mov_store(struct vcpu *v, const struct x86_insn *in)
+static int h_mov_store(struct vcpu_soft *v, const struct x86_insn *in)
 {
 	unsigned size = in->op == 0x88 ? 1 : in->osz;
 	return rm_write(v, in, size, reg_get(v, in, in->reg, size));
 }
 
 /* MOV between 32- or 64-bit registers (89 /r, 8B /r with mod 3): one copy per direction and size. */
-static int h_mov_rr89_64(struct vcpu *v, const struct x86_insn *in)
+static int h_mov_rr89_64(struct vcpu_soft *v, const struct x86_insn *in)
 {
 	v->gpr[in->rm] = v->gpr[in->reg];
 	return X86_OK;
 }
 
-static int h_mov_rr8b_64(struct vcpu *v, const struct x86_insn *in)
+static int h_mov_rr8b_64(struct vcpu_soft *v, const struct x86_insn *in)
 {
 	v->gpr[in->reg] = v->gpr[in->rm];
 	return X86_OK;
 }
 
-static int h_mov_rr89_32(struct vcpu *v, const struct x86_insn *in)
+static int h_mov_rr89_32(struct vcpu_soft *v, const struct x86_insn *in)
 {
 	v->gpr[in->rm] = v->gpr[in->reg] & 0xffffffffULL;  /* zero-extends (SDM Vol. 1 3.4.1.1) */
 	return X86_OK;
 }
 
-static int h_mov_rr8b_32(struct vcpu *v, const struct x86_insn *in)
+static int h_mov_rr8b_32(struct vcpu_soft *v, const struct x86_insn *in)
 {
 	v->gpr[in->reg] = v->gpr[in->rm] & 0xffffffffULL;
 	return X86_OK;
 }
 
 /* MOV between a 32- or 64-bit register and memory (89 /r, 8B /r with mod != 3). */
-static inline __attribute__((always_inline)) int mov_load_m(struct vcpu *v, const struct x86_insn *in,
+static inline __attribute__((always_inline)) int mov_load_m(struct vcpu_soft *v, const struct x86_insn *in,
 							     unsigned size)
 {
 	uint64_t a;  /* mem_read_i zero-extends: a 32-bit load clears the upper half */
@@ -1369,20 +1369,20 @@ static inline __attribute__((always_inline)) int mov_load_m(struct vcpu *v, cons
 	return X86_OK;
 }
 
-static int h_mov_load32(struct vcpu *v, const struct x86_insn *in) { return mov_load_m(v, in, 4); }
-static int h_mov_load64(struct vcpu *v, const struct x86_insn *in) { return mov_load_m(v, in, 8); }
+static int h_mov_load32(struct vcpu_soft *v, const struct x86_insn *in) { return mov_load_m(v, in, 4); }
+static int h_mov_load64(struct vcpu_soft *v, const struct x86_insn *in) { return mov_load_m(v, in, 8); }
 
-static int h_mov_store32(struct vcpu *v, const struct x86_insn *in)
+static int h_mov_store32(struct vcpu_soft *v, const struct x86_insn *in)
 {
 	return mem_write_i(v, in->seg, insn_ea(v, in), 4, v->gpr[in->reg] & 0xffffffffULL);
 }
 
-static int h_mov_store64(struct vcpu *v, const struct x86_insn *in)
+static int h_mov_store64(struct vcpu_soft *v, const struct x86_insn *in)
 {
 	return mem_write_i(v, in->seg, insn_ea(v, in), 8, v->gpr[in->reg]);
 }
 
-static int h_mov_load(struct vcpu *v, const struct x86_insn *in)
+static int h_mov_load(struct vcpu_soft *v, const struct x86_insn *in)
 {
 	unsigned size = in->op == 0x8a ? 1 : in->osz;
 	uint64_t a;
@@ -1393,30 +1393,30 @@ static int h_mov_load(struct vcpu *v, const struct x86_insn *in)
 	return X86_OK;
 }
 
-static int h_lea(struct vcpu *v, const struct x86_insn *in)
+static int h_lea(struct vcpu_soft *v, const struct x86_insn *in)
 {
 	reg_set(v, in, in->reg, in->osz, insn_ea(v, in));
 	return X86_OK;
 }
 
-static int h_jcc(struct vcpu *v, const struct x86_insn *in)
+static int h_jcc(struct vcpu_soft *v, const struct x86_insn *in)
 {
 	if (cond_eval_i(v, in->op & 15))
 		return jump(v, v->next_rip + in->imm);
 	return X86_OK;
 }
 
-static int h_jmp(struct vcpu *v, const struct x86_insn *in)
+static int h_jmp(struct vcpu_soft *v, const struct x86_insn *in)
 {
 	return jump(v, v->next_rip + in->imm);
 }
 
-static int h_push(struct vcpu *v, const struct x86_insn *in)
+static int h_push(struct vcpu_soft *v, const struct x86_insn *in)
 {
 	return stack_push(v, in->osz, v->gpr[(in->op & 7) | ((in->rex & 1) << 3)] & size_mask(in->osz));
 }
 
-static int h_pop(struct vcpu *v, const struct x86_insn *in)
+static int h_pop(struct vcpu_soft *v, const struct x86_insn *in)
 {
 	uint64_t a;
 	int st = stack_pop(v, in->osz, &a);
@@ -1426,13 +1426,13 @@ static int h_pop(struct vcpu *v, const struct x86_insn *in)
 	return X86_OK;
 }
 
-static int h_mov_imm(struct vcpu *v, const struct x86_insn *in)
+static int h_mov_imm(struct vcpu_soft *v, const struct x86_insn *in)
 {
 	reg_set(v, in, (in->op & 7) | ((in->rex & 1) << 3), in->osz, in->imm);
 	return X86_OK;
 }
 
-static inline __attribute__((always_inline)) int grp1_op(struct vcpu *v, const struct x86_insn *in,
+static inline __attribute__((always_inline)) int grp1_op(struct vcpu_soft *v, const struct x86_insn *in,
 							  unsigned aop)
 {
 	unsigned op = in->op;
@@ -1454,14 +1454,14 @@ static inline __attribute__((always_inline)) int grp1_op(struct vcpu *v, const s
 }
 
 #define GRP1_HANDLER(n, name) \
-	static int h_grp1_##name(struct vcpu *v, const struct x86_insn *in) { return grp1_op(v, in, n); }
+	static int h_grp1_##name(struct vcpu_soft *v, const struct x86_insn *in) { return grp1_op(v, in, n); }
 ALU_HANDLERS(GRP1_HANDLER)
 static const x86_exec_fn grp1_handlers[8] = {
 	h_grp1_add, h_grp1_or, h_grp1_adc, h_grp1_sbb, h_grp1_and, h_grp1_sub, h_grp1_xor, h_grp1_cmp,
 };
 
 /* Group 1 with a 32- or 64-bit register destination (81 /n id, 83 /n ib with mod 3). */
-static inline __attribute__((always_inline)) int alu_ri(struct vcpu *v, const struct x86_insn *in,
+static inline __attribute__((always_inline)) int alu_ri(struct vcpu_soft *v, const struct x86_insn *in,
 							unsigned op, unsigned size)
 {
 	uint64_t m = size_mask(size);
@@ -1472,15 +1472,15 @@ static inline __attribute__((always_inline)) int alu_ri(struct vcpu *v, const st
 }
 
 #define ALU_RI_HANDLER(n, name) \
-	static int h_ri32_##name(struct vcpu *v, const struct x86_insn *in) { return alu_ri(v, in, n, 4); } \
-	static int h_ri64_##name(struct vcpu *v, const struct x86_insn *in) { return alu_ri(v, in, n, 8); }
+	static int h_ri32_##name(struct vcpu_soft *v, const struct x86_insn *in) { return alu_ri(v, in, n, 4); } \
+	static int h_ri64_##name(struct vcpu_soft *v, const struct x86_insn *in) { return alu_ri(v, in, n, 8); }
 ALU_HANDLERS(ALU_RI_HANDLER)
 static const x86_exec_fn alu_ri_handlers[2][8] = {
 	{ h_ri32_add, h_ri32_or, h_ri32_adc, h_ri32_sbb, h_ri32_and, h_ri32_sub, h_ri32_xor, h_ri32_cmp },
 	{ h_ri64_add, h_ri64_or, h_ri64_adc, h_ri64_sbb, h_ri64_and, h_ri64_sub, h_ri64_xor, h_ri64_cmp },
 };
 
-static int h_test(struct vcpu *v, const struct x86_insn *in)
+static int h_test(struct vcpu_soft *v, const struct x86_insn *in)
 {
 	unsigned size = in->op == 0x84 ? 1 : in->osz;
 	uint64_t a, b;
@@ -1492,7 +1492,7 @@ static int h_test(struct vcpu *v, const struct x86_insn *in)
 	return X86_OK;
 }
 
-static int h_call(struct vcpu *v, const struct x86_insn *in)
+static int h_call(struct vcpu_soft *v, const struct x86_insn *in)
 {
 	uint64_t r = (v->next_rip + in->imm) & ip_mask(v);
 	int st;
@@ -1504,7 +1504,7 @@ static int h_call(struct vcpu *v, const struct x86_insn *in)
 	return X86_OK;
 }
 
-static int h_ret(struct vcpu *v, const struct x86_insn *in)
+static int h_ret(struct vcpu_soft *v, const struct x86_insn *in)
 {
 	uint64_t old = v->gpr[4], a;
 	int st;
@@ -1519,7 +1519,7 @@ static int h_ret(struct vcpu *v, const struct x86_insn *in)
 	return X86_OK;
 }
 
-static int h_movx(struct vcpu *v, const struct x86_insn *in)
+static int h_movx(struct vcpu_soft *v, const struct x86_insn *in)
 {
 	unsigned size = (in->op & 1) ? 2 : 1;
 	uint64_t a;
@@ -1532,7 +1532,7 @@ static int h_movx(struct vcpu *v, const struct x86_insn *in)
 	return X86_OK;
 }
 
-static int h_shift(struct vcpu *v, const struct x86_insn *in)
+static int h_shift(struct vcpu_soft *v, const struct x86_insn *in)
 {
 	unsigned op = in->op, size = (op & 1) ? in->osz : 1;
 	unsigned cnt = op <= 0xc1 ? (unsigned)in->imm : op <= 0xd1 ? 1 : (unsigned)v->gpr[1];
@@ -1552,7 +1552,7 @@ static int h_shift(struct vcpu *v, const struct x86_insn *in)
  * the count, so these do what shift() does for that case without its
  * switch, the count-0 test and the read-modify-write operand.
  */
-static inline __attribute__((always_inline)) int shift_ri(struct vcpu *v, const struct x86_insn *in,
+static inline __attribute__((always_inline)) int shift_ri(struct vcpu_soft *v, const struct x86_insn *in,
 							   unsigned op, unsigned size)
 {
 	unsigned bits = size * 8;
@@ -1591,8 +1591,8 @@ static inline __attribute__((always_inline)) int shift_ri(struct vcpu *v, const 
 
 #define SHIFT_RI_HANDLERS(X) X(0, rol) X(1, ror) X(4, shl) X(5, shr) X(7, sar)
 #define SHIFT_RI_HANDLER(n, name) \
-	static int h_ri32_##name(struct vcpu *v, const struct x86_insn *in) { return shift_ri(v, in, n, 4); } \
-	static int h_ri64_##name(struct vcpu *v, const struct x86_insn *in) { return shift_ri(v, in, n, 8); }
+	static int h_ri32_##name(struct vcpu_soft *v, const struct x86_insn *in) { return shift_ri(v, in, n, 4); } \
+	static int h_ri64_##name(struct vcpu_soft *v, const struct x86_insn *in) { return shift_ri(v, in, n, 8); }
 SHIFT_RI_HANDLERS(SHIFT_RI_HANDLER)
 /* By ModRM.reg; RCL/RCR (2, 3) keep the general handler. */
 static const x86_exec_fn shift_ri_handlers[2][8] = {
@@ -1611,7 +1611,7 @@ static x86_exec_fn select_shift(const struct x86_insn *in)
 	return h_shift;
 }
 
-static int h_cmov(struct vcpu *v, const struct x86_insn *in)
+static int h_cmov(struct vcpu_soft *v, const struct x86_insn *in)
 {
 	uint64_t a;
 	int st = rm_read(v, in, in->osz, &a);
@@ -1623,7 +1623,7 @@ static int h_cmov(struct vcpu *v, const struct x86_insn *in)
 }
 
 /* CMOVcc between 32- or 64-bit registers (mod 3). */
-static inline __attribute__((always_inline)) int cmov_rr(struct vcpu *v, const struct x86_insn *in,
+static inline __attribute__((always_inline)) int cmov_rr(struct vcpu_soft *v, const struct x86_insn *in,
 							 unsigned size)
 {
 	uint64_t m = size_mask(size);
@@ -1632,15 +1632,15 @@ static inline __attribute__((always_inline)) int cmov_rr(struct vcpu *v, const s
 	return X86_OK;
 }
 
-static int h_cmov_rr32(struct vcpu *v, const struct x86_insn *in) { return cmov_rr(v, in, 4); }
-static int h_cmov_rr64(struct vcpu *v, const struct x86_insn *in) { return cmov_rr(v, in, 8); }
+static int h_cmov_rr32(struct vcpu_soft *v, const struct x86_insn *in) { return cmov_rr(v, in, 4); }
+static int h_cmov_rr64(struct vcpu_soft *v, const struct x86_insn *in) { return cmov_rr(v, in, 8); }
 
-static int h_setcc(struct vcpu *v, const struct x86_insn *in)
+static int h_setcc(struct vcpu_soft *v, const struct x86_insn *in)
 {
 	return rm_write(v, in, 1, cond_eval(v, in->op & 15));
 }
 
-static int h_imul(struct vcpu *v, const struct x86_insn *in)
+static int h_imul(struct vcpu_soft *v, const struct x86_insn *in)
 {
 	uint64_t a;
 	int st = rm_read(v, in, in->osz, &a);
@@ -1649,7 +1649,7 @@ static int h_imul(struct vcpu *v, const struct x86_insn *in)
 	return exec_imul2(v, in, reg_get(v, in, in->reg, in->osz), a);
 }
 
-static int h_imul3(struct vcpu *v, const struct x86_insn *in)
+static int h_imul3(struct vcpu_soft *v, const struct x86_insn *in)
 {
 	uint64_t a;
 	int st = rm_read(v, in, in->osz, &a);
@@ -1658,13 +1658,13 @@ static int h_imul3(struct vcpu *v, const struct x86_insn *in)
 	return exec_imul2(v, in, a, in->imm);
 }
 
-static int h_mov_rm_imm(struct vcpu *v, const struct x86_insn *in)
+static int h_mov_rm_imm(struct vcpu_soft *v, const struct x86_insn *in)
 {
 	unsigned size = in->op == 0xc6 ? 1 : in->osz;
 	return rm_write(v, in, size, in->imm & size_mask(size));
 }
 
-static int h_incdec(struct vcpu *v, const struct x86_insn *in)
+static int h_incdec(struct vcpu_soft *v, const struct x86_insn *in)
 {
 	unsigned r3 = in->reg & 7, size = in->op == 0xfe ? 1 : in->osz;
 	uint64_t a, r;
@@ -1684,7 +1684,7 @@ static int h_incdec(struct vcpu *v, const struct x86_insn *in)
 
 /* Undefined or unsupported encodings: #UD. x87 (no FPU: CPUID.01H:EDX.FPU = 0) raises #NM
  * instead when CR0.EM or CR0.TS is set. */
-static int exec_invalid(struct vcpu *v, const struct x86_insn *in)
+static int exec_invalid(struct vcpu_soft *v, const struct x86_insn *in)
 {
 	if (in->op >= 0xd8 && in->op <= 0xdf && !in->vex && (v->cr0 & (CR0_EM | CR0_TS)))
 		return x86_raise(v, EXC_NM, false, 0);
@@ -1747,7 +1747,7 @@ x86_exec_fn exec_select(const struct x86_insn *in)
 	}
 }
 
-int exec_insn(struct vcpu *v, const struct x86_insn *in)
+int exec_insn(struct vcpu_soft *v, const struct x86_insn *in)
 {
 	unsigned op = in->op, osz = in->osz, size;
 	uint64_t a, b, r;

@@ -12,7 +12,7 @@
 
 #include "hv/cpu/x86.h"
 
-int x86_raise(struct vcpu *v, unsigned vec, bool has_err, uint32_t err)
+int x86_raise(struct vcpu_soft *v, unsigned vec, bool has_err, uint32_t err)
 {
 	v->exc_pending = true;
 	v->exc_vec = (uint8_t)vec;
@@ -22,7 +22,7 @@ int x86_raise(struct vcpu *v, unsigned vec, bool has_err, uint32_t err)
 }
 
 /* Recompute what depends on CR0/CR3/CR4/EFER/CS/RFLAGS.AC. */
-void cpu_update_mode(struct vcpu *v)
+void cpu_update_mode(struct vcpu_soft *v)
 {
 	if ((v->efer & EFER_LMA) && v->seg[SEG_CS].l)
 		v->mode = 64;
@@ -57,7 +57,7 @@ static void seg_flat(struct vcpu_segment *s, uint16_t sel, uint8_t type, bool co
 
 /* The state PVH and multiboot entry code expect: 32-bit protected mode, paging
  * off, flat 4 GiB segments (code 0x10, data 0x18 as in the PVH ABI). */
-void cpu_reset(struct vcpu *v)
+void cpu_reset(struct vcpu_soft *v)
 {
 	memset(v->gpr, 0, sizeof(v->gpr));
 	v->rip = 0;
@@ -108,7 +108,7 @@ void seg_from_desc(struct vcpu_segment *s, uint16_t sel, uint64_t d)
 }
 
 /* Read the 8-byte descriptor for `sel` from the GDT or LDT; #GP(sel) past the limit. */
-static int desc_read(struct vcpu *v, uint16_t sel, uint64_t *d, uint64_t *where)
+static int desc_read(struct vcpu_soft *v, uint16_t sel, uint64_t *d, uint64_t *where)
 {
 	uint64_t base, limit, idx = sel & ~7u;
 	if (sel & 4) {
@@ -130,7 +130,7 @@ static int desc_read(struct vcpu *v, uint16_t sel, uint64_t *d, uint64_t *where)
 }
 
 /* The processor sets the accessed bit of a segment descriptor it loads. */
-static int desc_set_accessed(struct vcpu *v, uint64_t where, uint64_t d)
+static int desc_set_accessed(struct vcpu_soft *v, uint64_t where, uint64_t d)
 {
 	if (d & (1ULL << 40))
 		return X86_OK;
@@ -139,7 +139,7 @@ static int desc_set_accessed(struct vcpu *v, uint64_t where, uint64_t d)
 }
 
 /* MOV/POP to DS, ES, FS, GS, SS (SDM Vol. 2B MOV: protected-mode checks). */
-int cpu_load_seg(struct vcpu *v, unsigned sreg, uint16_t sel)
+int cpu_load_seg(struct vcpu_soft *v, unsigned sreg, uint16_t sel)
 {
 	struct vcpu_segment *s = &v->seg[sreg];
 	uint64_t d, where;
@@ -190,7 +190,7 @@ int cpu_load_seg(struct vcpu *v, unsigned sreg, uint16_t sel)
 }
 
 /* Check and fetch a code-segment descriptor for a far JMP/CALL/RET/IRET. */
-static int code_desc(struct vcpu *v, uint16_t sel, struct vcpu_segment *n, uint64_t *where,
+static int code_desc(struct vcpu_soft *v, uint16_t sel, struct vcpu_segment *n, uint64_t *where,
 		     uint64_t *d)
 {
 	int st;
@@ -211,7 +211,7 @@ static int code_desc(struct vcpu *v, uint16_t sel, struct vcpu_segment *n, uint6
  * more privileged level, at exactly the selector's RPL (a conforming segment:
  * DPL at most RPL), and present.
  */
-static int return_code_desc(struct vcpu *v, uint64_t cs, struct vcpu_segment *n, uint64_t *where,
+static int return_code_desc(struct vcpu_soft *v, uint64_t cs, struct vcpu_segment *n, uint64_t *where,
 			    uint64_t *d)
 {
 	unsigned rpl = cs & 3;
@@ -226,7 +226,7 @@ static int return_code_desc(struct vcpu *v, uint64_t cs, struct vcpu_segment *n,
 	return X86_OK;
 }
 
-static void set_cs(struct vcpu *v, const struct vcpu_segment *n, unsigned cpl)
+static void set_cs(struct vcpu_soft *v, const struct vcpu_segment *n, unsigned cpl)
 {
 	v->seg[SEG_CS] = *n;
 	v->seg[SEG_CS].selector = (uint16_t)((n->selector & ~3u) | cpl);
@@ -234,7 +234,7 @@ static void set_cs(struct vcpu *v, const struct vcpu_segment *n, unsigned cpl)
 	cpu_update_mode(v);
 }
 
-static inline uint64_t ip_mask_for(const struct vcpu *v, const struct vcpu_segment *cs)
+static inline uint64_t ip_mask_for(const struct vcpu_soft *v, const struct vcpu_segment *cs)
 {
 	if (long_mode(v) && cs->l)
 		return ~0ULL;
@@ -242,7 +242,7 @@ static inline uint64_t ip_mask_for(const struct vcpu *v, const struct vcpu_segme
 }
 
 /* Far JMP/CALL to a code segment (call gates and task switches are not supported: #GP). */
-int cpu_far_transfer(struct vcpu *v, uint16_t sel, uint64_t off, bool call, unsigned osz,
+int cpu_far_transfer(struct vcpu_soft *v, uint16_t sel, uint64_t off, bool call, unsigned osz,
 		     uint64_t ret_rip)
 {
 	struct vcpu_segment n;
@@ -292,7 +292,7 @@ int cpu_far_transfer(struct vcpu *v, uint16_t sel, uint64_t off, bool call, unsi
 
 /* Data segment registers that the new, less privileged code may not use become null
  * (SDM Vol. 2A IRET/RET: "return to outer privilege level"). */
-static void null_outer_segs(struct vcpu *v)
+static void null_outer_segs(struct vcpu_soft *v)
 {
 	static const unsigned segs[4] = { SEG_ES, SEG_DS, SEG_FS, SEG_GS };
 	for (unsigned i = 0; i < 4; i++) {
@@ -305,7 +305,7 @@ static void null_outer_segs(struct vcpu *v)
 	}
 }
 
-int cpu_far_return(struct vcpu *v, unsigned osz, uint16_t pop_bytes)
+int cpu_far_return(struct vcpu_soft *v, unsigned osz, uint16_t pop_bytes)
 {
 	uint64_t sp = v->gpr[4], ssz = stack_size(v), m = size_mask(ssz);
 	uint64_t ip, cs, nsp = 0, nss = 0;
@@ -362,7 +362,7 @@ int cpu_far_return(struct vcpu *v, unsigned osz, uint16_t pop_bytes)
 }
 
 /* IRET (SDM Vol. 2A IRET, protected mode and IA-32e mode; no task return, no VM86). */
-int cpu_iret(struct vcpu *v, unsigned osz)
+int cpu_iret(struct vcpu_soft *v, unsigned osz)
 {
 	uint64_t sp = v->gpr[4], m = size_mask(stack_size(v));
 	uint64_t ip, cs, fl, nsp = 0, nss = 0;
@@ -453,7 +453,7 @@ int cpu_iret(struct vcpu *v, unsigned osz)
 /* Exception and interrupt delivery (SDM Vol. 3A 6.12, 6.14)                 */
 /* ------------------------------------------------------------------------ */
 
-static int tss_read(struct vcpu *v, uint64_t off, unsigned size, uint64_t *val)
+static int tss_read(struct vcpu_soft *v, uint64_t off, unsigned size, uint64_t *val)
 {
 	if (off + size - 1 > v->tr.limit)
 		return x86_raise(v, EXC_TS, true, v->tr.selector & ~3u);
@@ -466,7 +466,7 @@ static int tss_read(struct vcpu *v, uint64_t off, unsigned size, uint64_t *val)
  * check against the gate DPL, EXT = 0). ret_rip: the RIP saved in the frame.
  * On success sets the new CS:RIP in v (next_rip) and returns X86_OK.
  */
-int cpu_deliver(struct vcpu *v, unsigned vec, bool has_err, uint32_t err, bool soft, uint64_t ret_rip)
+int cpu_deliver(struct vcpu_soft *v, unsigned vec, bool has_err, uint32_t err, bool soft, uint64_t ret_rip)
 {
 	uint32_t ext = soft ? 0 : 1, idt_err = (vec << 3) | 2 | ext;
 	bool lm = long_mode(v);
@@ -638,7 +638,7 @@ int cpu_deliver(struct vcpu *v, unsigned vec, bool has_err, uint32_t err, bool s
 #define MAXPHYADDR 52
 #define CR3_RESERVED (~((1ULL << MAXPHYADDR) - 1) & ~(1ULL << 63))
 
-static int write_cr0(struct vcpu *v, uint64_t val)
+static int write_cr0(struct vcpu_soft *v, uint64_t val)
 {
 	uint64_t old = v->cr0;
 	if (val >> 32)
@@ -669,7 +669,7 @@ static int write_cr0(struct vcpu *v, uint64_t val)
 	return X86_OK;
 }
 
-static int write_cr4(struct vcpu *v, uint64_t val)
+static int write_cr4(struct vcpu_soft *v, uint64_t val)
 {
 	uint64_t old = v->cr4;
 	if (val & ~CR4_VALID)
@@ -688,7 +688,7 @@ static int write_cr4(struct vcpu *v, uint64_t val)
 	return X86_OK;
 }
 
-static int write_cr3(struct vcpu *v, uint64_t val)
+static int write_cr3(struct vcpu_soft *v, uint64_t val)
 {
 	bool noflush = false;
 	if (v->cr4 & CR4_PCIDE) {
@@ -707,7 +707,7 @@ static int write_cr3(struct vcpu *v, uint64_t val)
 	return X86_OK;
 }
 
-static int write_efer(struct vcpu *v, uint64_t val)
+static int write_efer(struct vcpu_soft *v, uint64_t val)
 {
 	uint64_t allowed = EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE;
 	if (val & ~allowed)
@@ -724,12 +724,12 @@ static int write_efer(struct vcpu *v, uint64_t val)
 	return X86_OK;
 }
 
-static uint64_t tsc_now(const struct vcpu *v)
+static uint64_t tsc_now(const struct vcpu_soft *v)
 {
 	return v->icount + (uint64_t)v->tsc_offset;
 }
 
-static int rdmsr(struct vcpu *v, uint32_t msr, uint64_t *val)
+static int rdmsr(struct vcpu_soft *v, uint32_t msr, uint64_t *val)
 {
 	switch (msr) {
 	case MSR_TSC: *val = tsc_now(v); return X86_OK;
@@ -750,7 +750,7 @@ static int rdmsr(struct vcpu *v, uint32_t msr, uint64_t *val)
 	}
 }
 
-static int wrmsr(struct vcpu *v, uint32_t msr, uint64_t val)
+static int wrmsr(struct vcpu_soft *v, uint32_t msr, uint64_t val)
 {
 	switch (msr) {
 	case MSR_TSC: v->tsc_offset = (int64_t)(val - v->icount); return X86_OK;
@@ -843,7 +843,7 @@ void cpu_cpuid(uint32_t leaf, uint32_t sub, uint32_t out[4])
 /* ------------------------------------------------------------------------ */
 
 /* CPL > IOPL consults the TSS I/O permission bitmap (SDM Vol. 1 19.5.2). */
-static int io_allowed(struct vcpu *v, uint16_t port, unsigned size)
+static int io_allowed(struct vcpu_soft *v, uint16_t port, unsigned size)
 {
 	unsigned iopl = (unsigned)((flags_get(v) & RF_IOPL) >> 12);
 	uint64_t base, bits;
@@ -865,7 +865,7 @@ static int io_allowed(struct vcpu *v, uint16_t port, unsigned size)
 	return X86_OK;
 }
 
-int cpu_io(struct vcpu *v, const struct x86_insn *in)
+int cpu_io(struct vcpu_soft *v, const struct x86_insn *in)
 {
 	unsigned op = in->op & 0xff;
 	unsigned size = (op & 1) ? (in->osz == 2 ? 2 : 4) : 1;
@@ -948,12 +948,12 @@ int cpu_io(struct vcpu *v, const struct x86_insn *in)
 /* System instructions                                                      */
 /* ------------------------------------------------------------------------ */
 
-static inline int need_cpl0(struct vcpu *v)
+static inline int need_cpl0(struct vcpu_soft *v)
 {
 	return v->cpl ? x86_gp(v, 0) : X86_OK;
 }
 
-static int load_tr_ldt(struct vcpu *v, uint16_t sel, bool tr)
+static int load_tr_ldt(struct vcpu_soft *v, uint16_t sel, bool tr)
 {
 	uint64_t d[2] = { 0, 0 }, where;
 	int st;
@@ -995,14 +995,14 @@ static int load_tr_ldt(struct vcpu *v, uint16_t sel, bool tr)
 	return X86_OK;
 }
 
-static void syscall_segs(struct vcpu *v, uint16_t cs_sel, uint16_t ss_sel, bool cs64, unsigned dpl)
+static void syscall_segs(struct vcpu_soft *v, uint16_t cs_sel, uint16_t ss_sel, bool cs64, unsigned dpl)
 {
 	seg_flat(&v->seg[SEG_CS], cs_sel, 0xb, cs64, dpl);
 	seg_flat(&v->seg[SEG_SS], ss_sel, 0x3, false, dpl);
 	v->seg[SEG_SS].db = 1;
 }
 
-int exec_system(struct vcpu *v, const struct x86_insn *in)
+int exec_system(struct vcpu_soft *v, const struct x86_insn *in)
 {
 	unsigned op = in->op, r = in->reg & 7;
 	uint64_t a, b;
@@ -1358,7 +1358,7 @@ lmsw:
 }
 
 /* Queue-to-IDT: the highest pending vector, when IF=1 and no shadow. */
-int cpu_deliver_pending(struct vcpu *v)
+int cpu_deliver_pending(struct vcpu_soft *v)
 {
 	for (int i = 31; i >= 0; i--) {
 		if (!v->irq_pending[i])

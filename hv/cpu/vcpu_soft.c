@@ -28,7 +28,7 @@
  */
 
 /* Tag of a slot: the HPA (below 2^52) with the code size above it (v->dkey_mode), never 0. */
-static inline uint64_t dcache_key(const struct vcpu *v, uint64_t hpa)
+static inline uint64_t dcache_key(const struct vcpu_soft *v, uint64_t hpa)
 {
 	return hpa | v->dkey_mode;
 }
@@ -55,7 +55,7 @@ static inline bool slot_matches(const struct dcache_slot *s, const uint8_t *p)
 }
 
 /* Fetch and decode the instruction at RIP. *out points at a cache slot or at tmp. */
-static int fetch(struct vcpu *v, struct x86_insn *tmp, const struct x86_insn **out, x86_exec_fn *fn)
+static int fetch(struct vcpu_soft *v, struct x86_insn *tmp, const struct x86_insn **out, x86_exec_fn *fn)
 {
 	uint64_t lin = v->rip;
 	uint64_t hpa;
@@ -144,7 +144,7 @@ static const char *exc_name(unsigned vec)
  */
 #define EXC_CHAIN_MAX 8
 
-static int deliver_exception(struct vcpu *v)
+static int deliver_exception(struct vcpu_soft *v)
 {
 	unsigned chain[EXC_CHAIN_MAX];
 	bool has_err = v->exc_has_err;
@@ -207,11 +207,18 @@ static int soft_probe(char *why, size_t whylen)
 	return 0;
 }
 
-static int soft_create(const struct vcpu_config *cfg, struct vcpu **out)
+static struct vcpu_soft *to_soft(struct vcpu *vcpu)
 {
-	struct vcpu *v;
-	/* Precondition: the VM supplies the pool, the EPT and the MMU. */
-	if (!cfg || !cfg->pool || !cfg->mmu || !out)
+	return container_of(vcpu, struct vcpu_soft, base);
+}
+
+static int soft_create(const struct vcpu_config *cfg, struct gmem *mem, struct vcpu **out)
+{
+	struct vcpu_soft *v;
+	/* Precondition: the VM supplies the pool, the EPT and the MMU. The soft
+	 * vCPU translates through the model's EPT directly; mem edits it. */
+	(void)mem;
+	if (!cfg || !cfg->pool || !cfg->soft.mmu || !out)
 		return -EINVAL;
 	v = calloc(1, sizeof(*v));
 	if (!v)
@@ -222,38 +229,46 @@ static int soft_create(const struct vcpu_config *cfg, struct vcpu **out)
 		free(v);
 		return -ENOMEM;
 	}
+	v->base.ops = &vcpu_soft_ops;
 	v->pool = cfg->pool;
-	v->mmu = cfg->mmu;
-	v->hit = mmu_hit(cfg->mmu);
+	v->mmu = cfg->soft.mmu;
+	v->hit = mmu_hit(cfg->soft.mmu);
 	v->ept = cfg->ept;
 	v->mmio = cfg->mmio;
 	v->nmmio = cfg->nmmio;
 	v->mem_size = cfg->mem_size;
-	v->ctx.vpid = cfg->vpid;
+	v->ctx.vpid = cfg->soft.vpid;
 	v->ctx.ept = cfg->ept;
 	cpu_reset(v);
-	*out = v;
+	*out = &v->base;
 	return 0;
 }
 
-static void soft_destroy(struct vcpu *v)
+static void soft_destroy(struct vcpu *vcpu)
 {
-	if (!v)
+	struct vcpu_soft *v;
+
+	if (!vcpu)
 		return;
+	v = to_soft(vcpu);
 	free(v->dcache);
 	free(v);
 }
 
-static int soft_get_regs(struct vcpu *v, struct vcpu_regs *r)
+static int soft_get_regs(struct vcpu *vcpu, struct vcpu_regs *r)
 {
+	struct vcpu_soft *v = to_soft(vcpu);
+
 	memcpy(r->gpr, v->gpr, sizeof(r->gpr));
 	r->rip = v->rip;
 	r->rflags = flags_get(v);
 	return 0;
 }
 
-static int soft_set_regs(struct vcpu *v, const struct vcpu_regs *r)
+static int soft_set_regs(struct vcpu *vcpu, const struct vcpu_regs *r)
 {
+	struct vcpu_soft *v = to_soft(vcpu);
+
 	/* Moving RIP abandons a half-done IN or MMIO read (its value would be stale). */
 	if (r->rip != v->rip && v->pend != PEND_HYPERCALL) {
 		v->pend = PEND_NONE;
@@ -267,8 +282,10 @@ static int soft_set_regs(struct vcpu *v, const struct vcpu_regs *r)
 	return 0;
 }
 
-static int soft_get_sregs(struct vcpu *v, struct vcpu_sregs *s)
+static int soft_get_sregs(struct vcpu *vcpu, struct vcpu_sregs *s)
 {
+	struct vcpu_soft *v = to_soft(vcpu);
+
 	s->es = v->seg[SEG_ES];
 	s->cs = v->seg[SEG_CS];
 	s->ss = v->seg[SEG_SS];
@@ -294,8 +311,10 @@ static int soft_get_sregs(struct vcpu *v, struct vcpu_sregs *s)
  * or long mode (CR0.PG|PE, CR4.PAE, EFER.LME|LMA, CS.L). -EINVAL for states
  * the interpreter cannot run (paging without protection, LMA without PAE/PG).
  */
-static int soft_set_sregs(struct vcpu *v, const struct vcpu_sregs *s)
+static int soft_set_sregs(struct vcpu *vcpu, const struct vcpu_sregs *s)
 {
+	struct vcpu_soft *v = to_soft(vcpu);
+
 	if ((s->cr0 & CR0_PG) && !(s->cr0 & CR0_PE))
 		return -EINVAL;
 	if ((s->efer & EFER_LMA) && (!(s->cr0 & CR0_PG) || !(s->cr4 & CR4_PAE) || !(s->efer & EFER_LME)))
@@ -328,8 +347,10 @@ static int soft_set_sregs(struct vcpu *v, const struct vcpu_sregs *s)
 	return 0;
 }
 
-static int soft_inject_irq(struct vcpu *v, uint8_t vector)
+static int soft_inject_irq(struct vcpu *vcpu, uint8_t vector)
 {
+	struct vcpu_soft *v = to_soft(vcpu);
+
 	uint8_t bit = (uint8_t)(1u << (vector & 7));
 	if (!(v->irq_pending[vector / 8] & bit)) {
 		v->irq_pending[vector / 8] |= bit;
@@ -338,14 +359,16 @@ static int soft_inject_irq(struct vcpu *v, uint8_t vector)
 	return 0;
 }
 
-static void soft_get_stats(struct vcpu *v, struct vcpu_stats *s)
+static void soft_get_stats(struct vcpu *vcpu, struct vcpu_stats *s)
 {
+	struct vcpu_soft *v = to_soft(vcpu);
+
 	*s = v->stats;
 	s->instructions = v->icount;
 }
 
 /* Complete an exit hv has handled: IN data, MMIO read data, hypercall result. */
-static void complete_pending(struct vcpu *v, const struct vcpu_exit *e)
+static void complete_pending(struct vcpu_soft *v, const struct vcpu_exit *e)
 {
 	switch (v->pend) {
 	case PEND_IO_IN:
@@ -365,8 +388,10 @@ static void complete_pending(struct vcpu *v, const struct vcpu_exit *e)
 	}
 }
 
-static int soft_run(struct vcpu *v, uint64_t max_insns, struct vcpu_exit *exit)
+static int soft_run(struct vcpu *vcpu, uint64_t max_insns, struct vcpu_exit *exit)
 {
+	struct vcpu_soft *v = to_soft(vcpu);
+
 	struct x86_insn tmp;
 	const struct x86_insn *in = NULL;
 	x86_exec_fn fn = exec_insn;
@@ -467,6 +492,8 @@ fault_or_exit:
 const struct vcpu_ops vcpu_soft_ops = {
 	.name = "soft",
 	.probe = soft_probe,
+	.mem_create = gmem_soft_create,
+	.mem_destroy = gmem_soft_destroy,
 	.create = soft_create,
 	.destroy = soft_destroy,
 	.get_regs = soft_get_regs,

@@ -27,8 +27,8 @@
 
 enum { X86_OK = 0, X86_FAULT = 1, X86_EXIT = 2 };
 
-struct vcpu;
-typedef int (*x86_exec_fn)(struct vcpu *v, const struct x86_insn *in);
+struct vcpu_soft;
+typedef int (*x86_exec_fn)(struct vcpu_soft *v, const struct x86_insn *in);
 
 /* Exception vectors (SDM Vol. 3A 6.3.1, Table 6-1). */
 enum {
@@ -122,14 +122,15 @@ struct dcache_slot {
 enum pend_kind { PEND_NONE = 0, PEND_IO_IN, PEND_MMIO_READ, PEND_HYPERCALL };
 
 /*
- * The vCPU. Legend:
+ * The software vCPU. Legend:
+ *   base: the neutral struct vcpu hv holds (hv/vcpu.h), set once at create.
  *   cfg fields (pool, mmu, ept, mmio): set once at create.
  *   architectural state: changed only by instructions, events and set_*regs.
  *   ctx, mode, cpl: derived, recomputed by cpu_update_mode() whenever CR0,
  *   CR3, CR4, EFER, CS or RFLAGS.AC change; cpu_update_mode() also makes ctx
  *   the MMU's current context, which mmu_translate_hit() relies on.
  */
-struct vcpu {
+struct vcpu_soft {
 	/* architectural state */
 	uint64_t gpr[16];
 	uint64_t rip;
@@ -208,6 +209,9 @@ struct vcpu {
 	uint64_t icount;
 	struct vcpu_stats stats;
 	uint64_t exc_chain[2];              /* the last exceptions, for the triple-fault diagnostic */
+
+	/* Last: the hot fields above keep their offsets. */
+	struct vcpu base;
 };
 
 /* ---- helpers shared by exec.c and system.c ---- */
@@ -218,7 +222,7 @@ static inline uint64_t size_mask(unsigned size)
 }
 
 /* Effective address (offset within the segment) of the ModRM memory operand. */
-static inline uint64_t insn_ea(const struct vcpu *v, const struct x86_insn *in)
+static inline uint64_t insn_ea(const struct vcpu_soft *v, const struct x86_insn *in)
 {
 	uint64_t ea = (uint64_t)in->disp;
 	if (in->rip_rel)
@@ -236,7 +240,7 @@ static inline uint64_t insn_ea(const struct vcpu *v, const struct x86_insn *in)
  * write does in 64-bit mode; a 16-bit write keeps the upper bits (SDM Vol. 1
  * 3.4.1.1).
  */
-static inline void areg_write(struct vcpu *v, unsigned r, uint64_t am, uint64_t val)
+static inline void areg_write(struct vcpu_soft *v, unsigned r, uint64_t am, uint64_t val)
 {
 	v->gpr[r] = am == 0xffff ? (v->gpr[r] & ~am) | (val & am) : val & am;
 }
@@ -251,54 +255,54 @@ static inline uint64_t sign_extend(uint64_t v, unsigned size)
 	}
 }
 
-static inline bool is_canonical(const struct vcpu *v, uint64_t a)
+static inline bool is_canonical(const struct vcpu_soft *v, uint64_t a)
 {
 	unsigned bits = (v->cr4 & CR4_LA57) ? 57 : 48;
 	return (uint64_t)((int64_t)(a << (64 - bits)) >> (64 - bits)) == a;
 }
 
-static inline bool long_mode(const struct vcpu *v) { return (v->efer & EFER_LMA) != 0; }
+static inline bool long_mode(const struct vcpu_soft *v) { return (v->efer & EFER_LMA) != 0; }
 
 /* exception raising: always returns X86_FAULT */
-int x86_raise(struct vcpu *v, unsigned vec, bool has_err, uint32_t err);
-static inline int x86_ud(struct vcpu *v) { return x86_raise(v, EXC_UD, false, 0); }
-static inline int x86_gp(struct vcpu *v, uint32_t err) { return x86_raise(v, EXC_GP, true, err); }
+int x86_raise(struct vcpu_soft *v, unsigned vec, bool has_err, uint32_t err);
+static inline int x86_ud(struct vcpu_soft *v) { return x86_raise(v, EXC_UD, false, 0); }
+static inline int x86_gp(struct vcpu_soft *v, uint32_t err) { return x86_raise(v, EXC_GP, true, err); }
 
 /* flags (exec.c) */
-uint64_t flags_get(struct vcpu *v);
-void flags_set(struct vcpu *v, uint64_t rflags);
-bool cond_eval(struct vcpu *v, unsigned cc);
+uint64_t flags_get(struct vcpu_soft *v);
+void flags_set(struct vcpu_soft *v, uint64_t rflags);
+bool cond_eval(struct vcpu_soft *v, unsigned cc);
 
 /* memory through the model (exec.c). lin_* take linear addresses. */
-int fetch_fail(struct vcpu *v, const struct mmu_result *res);
-int lin_read(struct vcpu *v, uint64_t lin, unsigned size, void *buf, unsigned acc);
-int lin_write(struct vcpu *v, uint64_t lin, unsigned size, const void *buf, unsigned acc);
-int seg_linear(struct vcpu *v, unsigned seg, uint64_t off, unsigned size, uint64_t *lin);
-int mem_read(struct vcpu *v, unsigned seg, uint64_t off, unsigned size, uint64_t *val);
-int mem_write(struct vcpu *v, unsigned seg, uint64_t off, unsigned size, uint64_t val);
+int fetch_fail(struct vcpu_soft *v, const struct mmu_result *res);
+int lin_read(struct vcpu_soft *v, uint64_t lin, unsigned size, void *buf, unsigned acc);
+int lin_write(struct vcpu_soft *v, uint64_t lin, unsigned size, const void *buf, unsigned acc);
+int seg_linear(struct vcpu_soft *v, unsigned seg, uint64_t off, unsigned size, uint64_t *lin);
+int mem_read(struct vcpu_soft *v, unsigned seg, uint64_t off, unsigned size, uint64_t *val);
+int mem_write(struct vcpu_soft *v, unsigned seg, uint64_t off, unsigned size, uint64_t val);
 /* Translate for write without storing (INS checks its destination before the port read). */
-int mem_probe_write(struct vcpu *v, unsigned seg, uint64_t off, unsigned size);
-int stack_push(struct vcpu *v, unsigned size, uint64_t val);
-int stack_pop(struct vcpu *v, unsigned size, uint64_t *val);
-unsigned stack_size(const struct vcpu *v);
+int mem_probe_write(struct vcpu_soft *v, unsigned seg, uint64_t off, unsigned size);
+int stack_push(struct vcpu_soft *v, unsigned size, uint64_t val);
+int stack_pop(struct vcpu_soft *v, unsigned size, uint64_t *val);
+unsigned stack_size(const struct vcpu_soft *v);
 
 /* system (system.c) */
-void cpu_update_mode(struct vcpu *v);
-void cpu_reset(struct vcpu *v);
-int cpu_deliver(struct vcpu *v, unsigned vec, bool has_err, uint32_t err, bool soft, uint64_t ret_rip);
-int cpu_deliver_pending(struct vcpu *v);
-int exec_system(struct vcpu *v, const struct x86_insn *in);
-int cpu_load_seg(struct vcpu *v, unsigned sreg, uint16_t sel);
-int cpu_far_transfer(struct vcpu *v, uint16_t sel, uint64_t off, bool call, unsigned osz,
+void cpu_update_mode(struct vcpu_soft *v);
+void cpu_reset(struct vcpu_soft *v);
+int cpu_deliver(struct vcpu_soft *v, unsigned vec, bool has_err, uint32_t err, bool soft, uint64_t ret_rip);
+int cpu_deliver_pending(struct vcpu_soft *v);
+int exec_system(struct vcpu_soft *v, const struct x86_insn *in);
+int cpu_load_seg(struct vcpu_soft *v, unsigned sreg, uint16_t sel);
+int cpu_far_transfer(struct vcpu_soft *v, uint16_t sel, uint64_t off, bool call, unsigned osz,
 		     uint64_t ret_rip);
-int cpu_far_return(struct vcpu *v, unsigned osz, uint16_t pop_bytes);
-int cpu_iret(struct vcpu *v, unsigned osz);
-int cpu_io(struct vcpu *v, const struct x86_insn *in);
+int cpu_far_return(struct vcpu_soft *v, unsigned osz, uint16_t pop_bytes);
+int cpu_iret(struct vcpu_soft *v, unsigned osz);
+int cpu_io(struct vcpu_soft *v, const struct x86_insn *in);
 void cpu_cpuid(uint32_t leaf, uint32_t sub, uint32_t out[4]);
 void seg_from_desc(struct vcpu_segment *s, uint16_t sel, uint64_t desc);
 
 /* exec.c: the general-purpose instruction set */
-int exec_insn(struct vcpu *v, const struct x86_insn *in);
+int exec_insn(struct vcpu_soft *v, const struct x86_insn *in);
 /* The handler for a decoded instruction (exec_insn for everything without a short one). */
 x86_exec_fn exec_select(const struct x86_insn *in);
 

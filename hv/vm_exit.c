@@ -1,0 +1,358 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hv/vm_exit.c - the exit loop: run the vCPU, and for each exit call the
+ * one handler for its reason (device emulation, the RAM side of EPT
+ * violations in hv/vm_mem.c, hypercalls, the stops). The same handlers
+ * serve every backend.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "hv/vm_internal.h"
+
+/* Instructions per run() call: often enough for a live progress line and a
+ * precise --max-insns/--dirty-track-after, rarely enough to cost nothing. */
+#define RUN_SLICE (1ULL << 22)
+
+const char *vm_stop_name(enum vm_stop_reason r)
+{
+	static const char *const names[VM_STOP_NREASONS] = {
+		[VM_RUNNING] = "running",
+		[VM_STOP_DEBUG_EXIT] = "debug-exit",
+		[VM_STOP_HLT] = "hlt",
+		[VM_STOP_INSN_LIMIT] = "insn-limit",
+		[VM_STOP_FORBIDDEN_GPA] = "forbidden-gpa",
+		[VM_STOP_EPT_MISCONFIG] = "ept-misconfig",
+		[VM_STOP_TRIPLE_FAULT] = "triple-fault",
+		[VM_STOP_INTERNAL_ERROR] = "internal-error",
+		[VM_STOP_HOST_ERROR] = "host-error",
+	};
+	return (unsigned)r < VM_STOP_NREASONS ? names[r] : "?";
+}
+
+const char *vm_exit_name(enum vcpu_exit_reason r)
+{
+	static const char *const names[] = {
+		[VCPU_EXIT_NONE] = "none",
+		[VCPU_EXIT_IO] = "io",
+		[VCPU_EXIT_MMIO] = "mmio",
+		[VCPU_EXIT_HLT] = "hlt",
+		[VCPU_EXIT_HYPERCALL] = "hypercall",
+		[VCPU_EXIT_EPT_VIOLATION] = "ept_violation",
+		[VCPU_EXIT_EPT_MISCONFIG] = "ept_misconfig",
+		[VCPU_EXIT_TRIPLE_FAULT] = "triple_fault",
+		[VCPU_EXIT_INSN_LIMIT] = "insn_limit",
+		[VCPU_EXIT_INTERNAL_ERROR] = "internal_error",
+	};
+	return (unsigned)r <= VCPU_EXIT_INTERNAL_ERROR ? names[r] : "?";
+}
+
+const char *vm_viol_name(enum vm_viol_cause c)
+{
+	static const char *const names[VIOL_NCAUSES] = {
+		[VIOL_LAZY_MAP] = "lazy_map",
+		[VIOL_DIRTY_LOG] = "dirty_log",
+		[VIOL_MMIO] = "mmio",
+		[VIOL_FORBIDDEN] = "forbidden",
+	};
+	return (unsigned)c < VIOL_NCAUSES ? names[c] : "?";
+}
+
+const char *mem_policy_name(enum mem_policy p)
+{
+	return p == MEM_LAZY ? "lazy" : "eager";
+}
+
+void vm_decode_qual(uint64_t qual, char *buf, size_t len)
+{
+	size_t n = 0;
+
+#define PUT(...) (n += (size_t)snprintf(buf + n, n < len ? len - n : 0, __VA_ARGS__))
+	PUT("%s", (qual & EPT_QUAL_FETCH) ? "fetch" :
+		  (qual & EPT_QUAL_WRITE) ? "write" :
+		  (qual & EPT_QUAL_READ) ? "read" : "no access bits");
+	if (qual & (EPT_QUAL_READABLE | EPT_QUAL_WRITABLE | EPT_QUAL_EXECUTABLE))
+		PUT(", EPT allows %s%s%s", (qual & EPT_QUAL_READABLE) ? "R" : "",
+		    (qual & EPT_QUAL_WRITABLE) ? "W" : "", (qual & EPT_QUAL_EXECUTABLE) ? "X" : "");
+	else
+		PUT(", not present in EPT");
+	if (!(qual & EPT_QUAL_GLA_VALID))
+		PUT(", no linear address");
+	else if (!(qual & EPT_QUAL_GLA_XLATE))
+		PUT(", during a guest page walk");
+	else
+		/* Bits 9-11 are the guest's U/S, R/W, XD (zero with paging off). */
+		PUT(", to the linear address (guest U/S=%d R/W=%d XD=%d)",
+		    !!(qual & EPT_QUAL_GUEST_US), !!(qual & EPT_QUAL_GUEST_RW),
+		    !!(qual & EPT_QUAL_GUEST_XD));
+#undef PUT
+}
+
+static void vm_stop(struct vm *vm, enum vm_stop_reason reason, int status, uint64_t rip,
+		    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void vm_stop(struct vm *vm, enum vm_stop_reason reason, int status, uint64_t rip,
+		    const char *fmt, ...)
+{
+	va_list ap;
+
+	vm->stop.reason = reason;
+	vm->stop.status = status;
+	vm->stop.rip = rip;
+	va_start(ap, fmt);
+	vsnprintf(vm->stop.msg, sizeof(vm->stop.msg), fmt, ap);
+	va_end(ap);
+}
+
+/* Stop for an access to a GPA that is neither RAM nor a device. */
+static void stop_forbidden(struct vm *vm, uint64_t gpa, uint64_t gva, uint64_t qual,
+			   uint64_t rip, const char *what)
+{
+	char q[256];
+
+	vm->cnt.violations[VIOL_FORBIDDEN]++;
+	vm_decode_qual(qual, q, sizeof(q));
+	vm_stop(vm, VM_STOP_FORBIDDEN_GPA, VM_STATUS_GUEST, rip,
+		"GPA 0x%" PRIx64 " is neither RAM nor a device (%s)\n"
+		"GVA %s0x%" PRIx64 ", RIP 0x%" PRIx64 ", exit qualification 0x%" PRIx64 ":\n"
+		"  %s",
+		gpa, what, (qual & EPT_QUAL_GLA_VALID) ? "" : "(not valid) ",
+		(qual & EPT_QUAL_GLA_VALID) ? gva : 0, rip, qual, q);
+}
+
+/* MMIO to a device window: emulate the access. false when no device is there. */
+static bool mmio_access(struct vm *vm, struct vcpu_exit *e)
+{
+	struct device *d = dev_bus_find(&vm->bus, DEV_MMIO, e->mmio.gpa, e->mmio.size);
+
+	if (!d)
+		return false;
+	if (e->mmio.write) {
+		vm->cnt.mmio_writes++;
+		d->ops->write(d, e->mmio.gpa - d->base, e->mmio.size, e->mmio.data & dev_ones(e->mmio.size));
+	} else {
+		vm->cnt.mmio_reads++;
+		e->mmio.data = d->ops->read(d, e->mmio.gpa - d->base, e->mmio.size) & dev_ones(e->mmio.size);
+	}
+	return true;
+}
+
+
+/* The next run() budget: a slice, cut short so that --max-insns and
+ * --dirty-track-after land on the exact instruction. */
+static uint64_t next_budget(const struct vm *vm)
+{
+	uint64_t b = RUN_SLICE;
+
+	if (vm->cfg.max_insns && vm->cfg.max_insns - vm->insns < b)
+		b = vm->cfg.max_insns - vm->insns;
+	if (vm->cfg.dirty_track_after && !vm->dirty.active && vm->cfg.dirty_track_after > vm->insns &&
+	    vm->cfg.dirty_track_after - vm->insns < b)
+		b = vm->cfg.dirty_track_after - vm->insns;
+	return b;
+}
+
+static void update_insns(struct vm *vm)
+{
+	struct vcpu_stats st;
+
+	vm->ops->get_stats(vm->vcpu, &st);
+	vm->insns = st.instructions;
+}
+
+/* ------------------------------------------------------------------------ */
+/* One handler per exit                                                     */
+/* ------------------------------------------------------------------------ */
+/*
+ * Each handler completes its exit (the guest resumes) or records why the VM
+ * stops in vm->stop. It returns 0, or -errno when hv itself failed and
+ * vm_run() must return that error.
+ */
+
+static int handle_io(struct vm *vm, struct vcpu_exit *e)
+{
+	if (e->io.in)
+		e->io.data = (uint32_t)dev_bus_pio_read(&vm->bus, e->io.port, e->io.size);
+	else
+		dev_bus_pio_write(&vm->bus, e->io.port, e->io.size, e->io.data);
+	if (vm->bus.stop)
+		vm_stop(vm, VM_STOP_DEBUG_EXIT, debugexit_status(vm->bus.stop_value), e->rip,
+			"guest wrote 0x%" PRIx64 " to isa-debug-exit (status %d)",
+			vm->bus.stop_value, debugexit_status(vm->bus.stop_value));
+	return 0;
+}
+
+static int handle_mmio(struct vm *vm, struct vcpu_exit *e)
+{
+	if (mmio_access(vm, e)) {
+		vm->cnt.violations[VIOL_MMIO]++;
+		return 0;
+	}
+	stop_forbidden(vm, e->mmio.gpa, 0, e->mmio.write ? EPT_QUAL_WRITE : EPT_QUAL_READ,
+		       e->rip, e->mmio.write ? "MMIO write" : "MMIO read");
+	return 0;
+}
+
+static int handle_ept_violation(struct vm *vm, struct vcpu_exit *e)
+{
+	char q[256];
+	int rc;
+
+	if (vm_gpa_is_ram(vm, e->ept.gpa, 1)) {
+		rc = vm_ram_violation(vm, e);
+		if (rc == 0)
+			return 0;
+		vm_decode_qual(e->ept.qual, q, sizeof(q));
+		vm_stop(vm, VM_STOP_HOST_ERROR, VM_STATUS_HOST, e->rip,
+			"unexpected EPT violation on guest RAM at GPA 0x%" PRIx64 ": %s\n"
+			"  exit qualification 0x%" PRIx64 ": %s\n  GVA 0x%" PRIx64 ", RIP 0x%" PRIx64,
+			e->ept.gpa, rc == -EPROTO ? "no handler applies" : strerror(-rc),
+			e->ept.qual, q, e->ept.gva, e->rip);
+		return rc == -EPROTO ? -EFAULT : rc;
+	}
+	if (dev_bus_find(&vm->bus, DEV_MMIO, e->ept.gpa, 1)) {
+		/* A backend that reports device windows as plain violations
+		 * cannot have the access emulated. */
+		vm->cnt.violations[VIOL_MMIO]++;
+		vm_stop(vm, VM_STOP_INTERNAL_ERROR, VM_STATUS_HOST, e->rip,
+			"the %s backend reported MMIO at GPA 0x%" PRIx64
+			" as an EPT violation, not an MMIO exit", vm->ops->name, e->ept.gpa);
+		return 0;
+	}
+	stop_forbidden(vm, e->ept.gpa, e->ept.gva, e->ept.qual, e->rip, "EPT violation");
+	return 0;
+}
+
+static int handle_ept_misconfig(struct vm *vm, struct vcpu_exit *e)
+{
+	vm_stop(vm, VM_STOP_EPT_MISCONFIG, VM_STATUS_GUEST, e->rip,
+		"EPT misconfiguration at GPA 0x%" PRIx64 ", RIP 0x%" PRIx64
+		" (an EPT entry hv wrote is invalid)", e->ept.gpa, e->rip);
+	return 0;
+}
+
+static int handle_hypercall(struct vm *vm, struct vcpu_exit *e)
+{
+	vm->cnt.hypercalls++;
+	switch (e->hypercall.nr) {
+	case HC_DIRTY_TRACK_START:
+		e->hypercall.ret = vm_dirty_start(vm, "hypercall") ? HC_ENOSYS : 0;
+		break;
+	default:
+		vm->cnt.hypercalls_unknown++;
+		e->hypercall.ret = HC_ENOSYS;
+		break;
+	}
+	return 0;
+}
+
+static int handle_hlt(struct vm *vm, struct vcpu_exit *e)
+{
+	/* No interrupt source can wake the vCPU: this is the end. */
+	vm_stop(vm, VM_STOP_HLT, VM_STATUS_HALT, e->rip,
+		"guest halted (HLT at RIP 0x%" PRIx64 ", nothing can wake it)", e->rip);
+	return 0;
+}
+
+static int handle_triple_fault(struct vm *vm, struct vcpu_exit *e)
+{
+	/* The backend's message may already name the event. */
+	const char *m = e->fail.msg[0] ? e->fail.msg : "no exception handler could be delivered";
+
+	if (strncmp(m, "triple fault: ", 14) == 0)
+		m += 14;
+	vm_stop(vm, VM_STOP_TRIPLE_FAULT, VM_STATUS_GUEST, e->rip,
+		"triple fault at RIP 0x%" PRIx64 ": %s", e->rip, m);
+	return 0;
+}
+
+/* The slice ended: the checks at the top of vm_run's loop decide. */
+static int handle_slice_end(struct vm *vm, struct vcpu_exit *e)
+{
+	(void)vm;
+	(void)e;
+	return 0;
+}
+
+static int handle_internal_error(struct vm *vm, struct vcpu_exit *e)
+{
+	vm_stop(vm, VM_STOP_INTERNAL_ERROR, VM_STATUS_GUEST, e->rip,
+		"vCPU stopped at RIP 0x%" PRIx64 ": %s", e->rip,
+		e->fail.msg[0] ? e->fail.msg : "internal error");
+	return 0;
+}
+
+static int handle_unknown(struct vm *vm, struct vcpu_exit *e)
+{
+	vm_stop(vm, VM_STOP_HOST_ERROR, VM_STATUS_HOST, e->rip,
+		"unknown exit reason %d from the %s backend", (int)e->reason, vm->ops->name);
+	return -EPROTO;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The loop                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Run the guest until it stops. Every exit of every backend goes through the
+ * one switch below, which calls the exit's handler.
+ */
+int vm_run(struct vm *vm)
+{
+	struct vcpu_exit e = { 0 };
+	int rc;
+
+	while (vm->stop.reason == VM_RUNNING) {
+		/* Points decided by instruction count, checked between slices. */
+		if (vm->cfg.dirty_track_after && !vm->dirty.active &&
+		    vm->insns >= vm->cfg.dirty_track_after) {
+			rc = vm_dirty_start(vm, "option");
+			if (rc) {
+				vm_stop(vm, VM_STOP_HOST_ERROR, VM_STATUS_HOST, 0,
+					"cannot start dirty tracking: %s", strerror(-rc));
+				return rc;
+			}
+		}
+		if (vm->cfg.max_insns && vm->insns >= vm->cfg.max_insns) {
+			struct vcpu_regs r;
+
+			if (vm->ops->get_regs(vm->vcpu, &r))
+				r.rip = 0;
+			vm_stop(vm, VM_STOP_INSN_LIMIT, VM_STATUS_LIMIT, r.rip,
+				"stopped after %" PRIu64 " instructions (--max-insns)", vm->insns);
+			break;
+		}
+		if (vm->progress)
+			vm->progress(vm, vm->progress_ctx);
+
+		rc = vm->ops->run(vm->vcpu, next_budget(vm), &e);
+		update_insns(vm);
+		if (rc) {
+			vm_stop(vm, VM_STOP_HOST_ERROR, VM_STATUS_HOST, e.rip,
+				"the %s backend failed: %s", vm->ops->name, strerror(-rc));
+			return rc;
+		}
+		if ((unsigned)e.reason <= VCPU_EXIT_INTERNAL_ERROR)
+			vm->cnt.exits[e.reason]++;
+
+		switch (e.reason) {
+		case VCPU_EXIT_IO:             rc = handle_io(vm, &e); break;
+		case VCPU_EXIT_MMIO:           rc = handle_mmio(vm, &e); break;
+		case VCPU_EXIT_EPT_VIOLATION:  rc = handle_ept_violation(vm, &e); break;
+		case VCPU_EXIT_EPT_MISCONFIG:  rc = handle_ept_misconfig(vm, &e); break;
+		case VCPU_EXIT_HYPERCALL:      rc = handle_hypercall(vm, &e); break;
+		case VCPU_EXIT_HLT:            rc = handle_hlt(vm, &e); break;
+		case VCPU_EXIT_TRIPLE_FAULT:   rc = handle_triple_fault(vm, &e); break;
+		case VCPU_EXIT_INSN_LIMIT:
+		case VCPU_EXIT_NONE:           rc = handle_slice_end(vm, &e); break;
+		case VCPU_EXIT_INTERNAL_ERROR: rc = handle_internal_error(vm, &e); break;
+		default:                       rc = handle_unknown(vm, &e); break;
+		}
+		if (rc)
+			return rc;
+	}
+	return 0;
+}

@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hv/vm_internal.h - what the three parts of the VM (hv/vm.c creation and
+ * loading, hv/vm_mem.c guest memory, hv/vm_exit.c the exit loop) share.
+ */
+#ifndef HV_VM_INTERNAL_H
+#define HV_VM_INTERNAL_H
+
+#include "hv/vm.h"
+
+/* Map all of RAM with the largest EPT pages that fit (eager policy). */
+int vm_map_all_ram(struct vm *vm) HV_MUST_CHECK;
+/* Start dirty tracking; `by` says who asked ("option", "hypercall"). */
+int vm_dirty_start(struct vm *vm, const char *by) HV_MUST_CHECK;
+/*
+ * An EPT violation on a RAM GPA: map it (lazy) or log it (dirty tracking).
+ * 0 to resume the guest, which re-executes the faulting instruction;
+ * -EPROTO when no handler applies; another -errno when hv failed.
+ */
+int vm_ram_violation(struct vm *vm, const struct vcpu_exit *e) HV_MUST_CHECK;
+
+#endif /* HV_VM_INTERNAL_H */
