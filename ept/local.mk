@@ -3,10 +3,14 @@ noinst_LIBRARIES += ept/libept.a
 ept_libept_a_SOURCES = \
 	ept/ept.h ept/mmu.h \
 	ept/pool.c ept/ept.c \
-	ept/mmu.c ept/tlb.c ept/tlb.h ept/presets.c ept/gptbuild.c
+	ept/cache.h ept/cache.c \
+	ept/mmu.c ept/presets.c ept/gptbuild.c
 
-check_PROGRAMS += tests/ept_test tests/mmu_test
-TESTS += tests/ept_test tests/mmu_test
+check_PROGRAMS += tests/cache_test tests/ept_test tests/mmu_test
+TESTS += tests/cache_test tests/ept_test tests/mmu_test
+tests_cache_test_SOURCES = tests/cache_test.c tests/testutil.h
+tests_cache_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_cache_test_LDADD = ept/libept.a $(CMOCKA_LIBS)
 tests_ept_test_SOURCES = tests/ept_test.c tests/testutil.h
 tests_ept_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_ept_test_LDADD = ept/libept.a $(CMOCKA_LIBS)

@@ -22,7 +22,6 @@
 #include <string.h>
 
 #include "ept/mmu.h"
-#include "ept/tlb.h"
 
 enum { KIND_READ, KIND_WRITE, KIND_FETCH, NKIND };
 
@@ -59,7 +58,7 @@ enum { KIND_READ, KIND_WRITE, KIND_FETCH, NKIND };
 struct mmu {
 	struct hpool *pool;
 	struct mmu_config cfg;
-	struct tlb *t[MMU_NSTRUCT];
+	struct cache *t[MMU_NSTRUCT];
 	bool gp_any;              /* a guest-physical cache or the nested TLB is on */
 	bool pwc_any;             /* a combined paging-structure cache is on */
 	bool tlb_any;             /* a combined TLB is on */
@@ -240,7 +239,7 @@ int mmu_create(struct hpool *pool, const struct mmu_config *cfg, struct mmu **ou
 	for (i = 0; i < MMU_NSTRUCT; i++) {
 		if (!cfg->perfect[i] && cfg->geom[i].entries == 0)
 			continue;
-		rc = tlb_create(&cfg->geom[i], cfg->perfect[i], &m->st.s[i], &m->t[i]);
+		rc = cache_create(&cfg->geom[i], cfg->perfect[i], &m->st.s[i], &m->t[i]);
 		if (rc)
 			goto destroy_tlbs;
 	}
@@ -263,7 +262,7 @@ int mmu_create(struct hpool *pool, const struct mmu_config *cfg, struct mmu **ou
 
 destroy_tlbs:
 	for (i = 0; i < MMU_NSTRUCT; i++)
-		tlb_destroy(m->t[i]);
+		cache_destroy(m->t[i]);
 	free(m);
 	return rc;
 }
@@ -275,7 +274,7 @@ void mmu_destroy(struct mmu *m)
 	if (!m)
 		return;
 	for (i = 0; i < MMU_NSTRUCT; i++)
-		tlb_destroy(m->t[i]);
+		cache_destroy(m->t[i]);
 	free(m);
 }
 
@@ -295,8 +294,8 @@ struct walk {
 	unsigned access;
 	unsigned levels;          /* guest levels walked: 0 (paging off), 2, 4, 5 */
 	bool pae;                 /* PAE paging: 2 levels below the PDPTE registers */
-	struct tlb_tag tag;       /* combined structures */
-	struct tlb_tag gtag;      /* guest-physical structures: EPTP only */
+	struct cache_tag tag;       /* combined structures */
+	struct cache_tag gtag;      /* guest-physical structures: EPTP only */
 	struct walk_trace *trace;
 	unsigned refs;
 	struct mmu_result *res;
@@ -520,7 +519,7 @@ gpa_xlate_slow(struct walk *w, uint64_t gpa, const struct ept_access *acc, unsig
 	struct ept_walk_result r;
 	unsigned start_level, lvl, i;
 	bool need_dirty;
-	struct tlb *t;
+	struct cache *t;
 
 	if (!ept) {
 		/* No second stage: the GPA is the HPA, inside the pool or nowhere. */
@@ -552,19 +551,16 @@ gpa_xlate_slow(struct walk *w, uint64_t gpa, const struct ept_access *acc, unsig
 	/* SDM 28.3.2: guest-physical mappings (the nested TLB), any page size. */
 	t = m->t[NESTED_TLB];
 	if (t) {
-		static const unsigned shifts[3] = { PAGE_SHIFT_4K, PAGE_SHIFT_2M, PAGE_SHIFT_1G };
-		struct tlb_entry *e = NULL;
+		struct cache_entry *e = cache_find_addr(t, gpa, &w->gtag);
 
-		for (i = 0; i < 3 && !e; i++)
-			e = tlb_find(t, tlb_key(gpa, shifts[i]), &w->gtag);
 		if (e) {
 			uint64_t perms = ept_perms_from_bits(e->attr);
 
 			/* An entry that cannot serve this access is re-walked (and refilled). */
 			if (ept_allows(ept, perms, acc) && (!need_dirty || (e->attr & NA_DIRTY))) {
-				unsigned sh = tlb_key_shift(e->key);
+				unsigned sh = cache_key_shift(e->key);
 
-				tlb_touch(t, e);
+				cache_hit(t, e);
 				trace_hit(w, NESTED_TLB);
 				out->hpa = e->val | (gpa & ((1ULL << sh) - 1));
 				out->shift = sh;
@@ -572,22 +568,22 @@ gpa_xlate_slow(struct walk *w, uint64_t gpa, const struct ept_access *acc, unsig
 				return true;
 			}
 		}
-		tlb_count_miss(t);
+		cache_miss(t);
 	}
 
 	/* SDM 28.3.1: guest-physical paging-structure caches, deepest first. */
 	for (lvl = 1; lvl <= 3; lvl++) {
-		struct tlb_entry *e;
+		struct cache_entry *e;
 
 		t = m->t[gp_for_level[lvl]];
 		if (!t)
 			continue;
-		e = tlb_find(t, tlb_key(gpa, PAGE_SHIFT_4K + 9 * lvl), &w->gtag);
+		e = cache_find(t, cache_key(gpa, PAGE_SHIFT_4K + 9 * lvl), &w->gtag);
 		if (!e) {
-			tlb_count_miss(t);
+			cache_miss(t);
 			continue;
 		}
-		tlb_touch(t, e);
+		cache_hit(t, e);
 		trace_hit(w, gp_for_level[lvl]);
 		start.level = lvl;
 		start.table = e->val;
@@ -641,12 +637,12 @@ walk:
 	/* Fill the guest-physical caches for the levels this walk went through
 	 * (the walker set their A flags first, SDM 28.3.1). */
 	for (lvl = 1; lvl <= 3; lvl++) {
-		struct tlb_entry *e;
+		struct cache_entry *e;
 
 		t = m->t[gp_for_level[lvl]];
 		if (!t || lvl >= start_level || r.page_shift > PAGE_SHIFT_4K + 9 * (lvl - 1))
 			continue;
-		if (tlb_fill(t, tlb_key(gpa, PAGE_SHIFT_4K + 9 * lvl), &w->gtag, false, &e) == 0) {
+		if (cache_fill(t, cache_key(gpa, PAGE_SHIFT_4K + 9 * lvl), &w->gtag, false, &e) == 0) {
 			e->val = r.table[lvl];
 			e->aux = gpa & ~((1ULL << (PAGE_SHIFT_4K + 9 * lvl)) - 1);
 			e->attr |= ept_perm_bits(r.perms_at[lvl]);
@@ -654,9 +650,9 @@ walk:
 	}
 	t = m->t[NESTED_TLB];
 	if (t) {
-		struct tlb_entry *e;
+		struct cache_entry *e;
 
-		if (tlb_fill(t, tlb_key(gpa, r.page_shift), &w->gtag, false, &e) == 0) {
+		if (cache_fill(t, cache_key(gpa, r.page_shift), &w->gtag, false, &e) == 0) {
 			e->val = r.hpa & ~((1ULL << r.page_shift) - 1);
 			e->aux = gpa & ~((1ULL << r.page_shift) - 1);
 			e->attr |= ept_perm_bits(r.perms) | (need_dirty ? NA_DIRTY : 0);
@@ -755,10 +751,10 @@ static const enum tlb_id pwc_for_level[6] = { 0, 0, PWC_PDE, PWC_PDPTE, PWC_PML4
 
 static void page_fault(struct walk *w, bool present, bool rsvd)
 {
-	struct tlb_inval inv = { .flags = INV_VPID | INV_PCID_OR_G | INV_ADDR, .vpid = w->tag.vpid,
-				 .pcid = w->tag.pcid, .addr = w->gva };
-	struct tlb_inval pw = { .flags = INV_VPID | INV_PCID | INV_KEY, .vpid = w->tag.vpid,
-				.pcid = w->tag.pcid };
+	struct cache_inval inv = { .flags = CACHE_INV_VMID | CACHE_INV_ASID_OR_G | CACHE_INV_ADDR, .vmid = w->tag.vmid,
+				 .asid = w->tag.asid, .addr = w->gva };
+	struct cache_inval pw = { .flags = CACHE_INV_VMID | CACHE_INV_ASID | CACHE_INV_KEY, .vmid = w->tag.vmid,
+				.asid = w->tag.asid };
 	unsigned n = w->levels, ib = n == 2 && !w->pae ? 10 : 9;
 	uint64_t va = w->gva & (n == 5 ? (1ULL << 57) - 1 : n == 4 ? (1ULL << 48) - 1 : 0xffffffffULL);
 	unsigned i, lvl;
@@ -772,14 +768,14 @@ static void page_fault(struct walk *w, bool present, bool rsvd)
 	 * that would be used for it (the keys guest_walk looks up). */
 	for (i = TLB_L1I_4K; i <= TLB_L2_1G; i++)
 		if (w->m->t[i])
-			tlb_invalidate(w->m->t[i], &inv);
+			cache_invalidate(w->m->t[i], &inv);
 	for (lvl = 2; w->m->pwc_any && lvl <= n; lvl++) {
-		struct tlb *t = w->m->t[pwc_for_level[lvl]];
+		struct cache *t = w->m->t[pwc_for_level[lvl]];
 
 		if (!t || (lvl == 5 && n != 5))
 			continue;
-		pw.key = tlb_key(va, PAGE_SHIFT_4K + ib * (lvl - 1));
-		tlb_invalidate(t, &pw);
+		pw.key = cache_key(va, PAGE_SHIFT_4K + ib * (lvl - 1));
+		cache_invalidate(t, &pw);
 	}
 }
 
@@ -874,17 +870,17 @@ static bool guest_walk(struct walk *w, struct guest_out *g)
 
 	/* SDM 4.10.3.2 / 28.3.2: the deepest combined paging-structure cache hit. */
 	for (lvl = 2; m->pwc_any && lvl <= n; lvl++) {
-		struct tlb *t = m->t[pwc_for_level[lvl]];
-		struct tlb_entry *ce;
+		struct cache *t = m->t[pwc_for_level[lvl]];
+		struct cache_entry *ce;
 
 		if (!t || (lvl == 5 && n != 5))
 			continue;
-		ce = tlb_find(t, tlb_key(va, PAGE_SHIFT_4K + ib * (lvl - 1)), &w->tag);
+		ce = cache_find(t, cache_key(va, PAGE_SHIFT_4K + ib * (lvl - 1)), &w->tag);
 		if (!ce) {
-			tlb_count_miss(t);
+			cache_miss(t);
 			continue;
 		}
-		tlb_touch(t, ce);
+		cache_hit(t, ce);
 		trace_hit(w, pwc_for_level[lvl]);
 		level = lvl - 1;
 		table_hpa = ce->val;
@@ -930,10 +926,10 @@ static bool guest_walk(struct walk *w, struct guest_out *g)
 			/* The entry above pointed here: cache it now that its A flag is
 			 * set and the table's HPA is known (SDM 4.10.3.1). */
 			if (level < n && m->pwc_any) {
-				struct tlb *t = m->t[pwc_for_level[level + 1]];
-				struct tlb_entry *ce;
+				struct cache *t = m->t[pwc_for_level[level + 1]];
+				struct cache_entry *ce;
 
-				if (t && tlb_fill(t, tlb_key(va, shift + ib), &w->tag, false, &ce) == 0) {
+				if (t && cache_fill(t, cache_key(va, shift + ib), &w->tag, false, &ce) == 0) {
 					ce->val = table_hpa;
 					ce->aux = table_gpa;
 					ce->attr |= ((and_bits & PTE_W) ? CA_W : 0) |
@@ -1016,7 +1012,7 @@ static inline enum tlb_id l1_id(unsigned kind, unsigned shift)
 	return l1_for[kind][shift == PAGE_SHIFT_4K ? 0 : shift == PAGE_SHIFT_2M ? 1 : 2];
 }
 
-static bool combined_usable(const struct walk *w, const struct tlb_entry *e)
+static bool combined_usable(const struct walk *w, const struct cache_entry *e)
 {
 	const struct mmu_ctx *ctx = w->ctx;
 	uint32_t a = e->attr;
@@ -1032,15 +1028,15 @@ static bool combined_usable(const struct walk *w, const struct tlb_entry *e)
 	return !(w->access & ACC_WRITE) || (a & CA_DIRTY);
 }
 
-static void copy_payload(struct tlb_entry *dst, const struct tlb_entry *src, uint64_t gva,
+static void copy_payload(struct cache_entry *dst, const struct cache_entry *src, uint64_t gva,
 			 unsigned dst_shift)
 {
-	unsigned src_shift = tlb_key_shift(src->key);
+	unsigned src_shift = cache_key_shift(src->key);
 	uint64_t off = gva & ((1ULL << src_shift) - 1) & ~((1ULL << dst_shift) - 1);
 
 	dst->val = src->val + off;
 	dst->aux = src->aux + off;
-	dst->attr = (dst->attr & TLB_ATTR_GLOBAL) | (src->attr & ~TLB_ATTR_GLOBAL);
+	dst->attr = src->attr;
 }
 
 static void sc_forget_vpn(struct mmu *m, uint64_t vpn)
@@ -1056,29 +1052,29 @@ static void sc_forget_vpn(struct mmu *m, uint64_t vpn)
 }
 
 /* Fill the L1 structure for this access kind and page size. */
-static struct tlb_entry *fill_l1(struct walk *w, unsigned kind, unsigned shift,
-				 const struct tlb_entry *src, bool global)
+static struct cache_entry *fill_l1(struct walk *w, unsigned kind, unsigned shift,
+				 const struct cache_entry *src, bool global)
 {
 	unsigned sz = shift == PAGE_SHIFT_4K ? 0 : shift == PAGE_SHIFT_2M ? 1 : 2;
 	enum tlb_id id = l1_for[kind][sz];
-	struct tlb_entry *e;
+	struct cache_entry *e;
 	unsigned dshift = shift;
 
 	if (id == MMU_NSTRUCT) {
 		id = l1_for[kind][1];
 		dshift = PAGE_SHIFT_2M;
 	}
-	if (!w->m->t[id] || tlb_fill(w->m->t[id], tlb_key(w->gva, dshift), &w->tag, global, &e))
+	if (!w->m->t[id] || cache_fill(w->m->t[id], cache_key(w->gva, dshift), &w->tag, global, &e))
 		return NULL;
 	copy_payload(e, src, w->gva, dshift);
 	return e;
 }
 
 /* SDM 4.10.2: L1 (by page size, split I/D), then the unified L2. */
-static struct tlb_entry *combined_lookup(struct walk *w, unsigned kind, struct tlb **owner)
+static struct cache_entry *combined_lookup(struct walk *w, unsigned kind, struct cache **owner)
 {
 	struct mmu *m = w->m;
-	struct tlb_entry *e;
+	struct cache_entry *e;
 	unsigned i;
 
 	for (i = 0; i < 3; i++) {
@@ -1086,9 +1082,9 @@ static struct tlb_entry *combined_lookup(struct walk *w, unsigned kind, struct t
 
 		if (id == MMU_NSTRUCT || !m->t[id])
 			continue;
-		e = tlb_find(m->t[id], tlb_key(w->gva, size_shift[i]), &w->tag);
+		e = cache_find(m->t[id], cache_key(w->gva, size_shift[i]), &w->tag);
 		if (e) {
-			tlb_touch(m->t[id], e);
+			cache_hit(m->t[id], e);
 			trace_hit(w, id);
 			*owner = m->t[id];
 			return e;
@@ -1096,45 +1092,45 @@ static struct tlb_entry *combined_lookup(struct walk *w, unsigned kind, struct t
 	}
 	for (i = 0; i < 3; i++)
 		if (l1_for[kind][i] != MMU_NSTRUCT && m->t[l1_for[kind][i]])
-			tlb_count_miss(m->t[l1_for[kind][i]]);
+			cache_miss(m->t[l1_for[kind][i]]);
 	for (i = 0; i < 3; i++) {
 		enum tlb_id id = i < 2 ? TLB_L2_4K2M : TLB_L2_1G;
-		struct tlb_entry *l1;
+		struct cache_entry *l1;
 
 		if (!m->t[id])
 			continue;
-		e = tlb_find(m->t[id], tlb_key(w->gva, size_shift[i]), &w->tag);
+		e = cache_find(m->t[id], cache_key(w->gva, size_shift[i]), &w->tag);
 		if (!e)
 			continue;
-		tlb_touch(m->t[id], e);
+		cache_hit(m->t[id], e);
 		trace_hit(w, id);
 		sc_forget_vpn(m, w->gva >> 12);
-		l1 = fill_l1(w, kind, size_shift[i], e, e->attr & TLB_ATTR_GLOBAL);
+		l1 = fill_l1(w, kind, size_shift[i], e, e->global);
 		if (l1) {
-			*owner = m->t[l1_id(kind, tlb_key_shift(l1->key))];
+			*owner = m->t[l1_id(kind, cache_key_shift(l1->key))];
 			return l1;
 		}
 		*owner = m->t[id];
 		return e;
 	}
 	if (m->t[TLB_L2_4K2M])
-		tlb_count_miss(m->t[TLB_L2_4K2M]);
+		cache_miss(m->t[TLB_L2_4K2M]);
 	if (m->t[TLB_L2_1G])
-		tlb_count_miss(m->t[TLB_L2_1G]);
+		cache_miss(m->t[TLB_L2_1G]);
 	return NULL;
 }
 
-static void sc_install(struct mmu *m, unsigned kind, uint64_t gva, struct tlb *t,
-		       struct tlb_entry *e)
+static void sc_install(struct mmu *m, unsigned kind, uint64_t gva, struct cache *t,
+		       struct cache_entry *e)
 {
 	struct mmu_hit_slot *s;
 	unsigned shift;
 	uint64_t off;
 
-	if (!t || t->perfect)
+	if (!t || cache_is_perfect(t))
 		return;
 	s = &m->hit.slot[kind][(gva >> 12) & (MMU_HIT_SLOTS - 1)];
-	shift = tlb_key_shift(e->key);
+	shift = cache_key_shift(e->key);
 	off = gva & ((1ULL << shift) - 1) & ~0xfffULL;
 	s->tag = (gva & ~0xfffULL) | m->hit.gen;
 	s->hpa = e->val + off;
@@ -1147,9 +1143,9 @@ static void sc_install(struct mmu *m, unsigned kind, uint64_t gva, struct tlb *t
 	s->shift = shift;
 }
 
-static void result_from_entry(struct mmu_result *res, const struct tlb_entry *e, uint64_t gva)
+static void result_from_entry(struct mmu_result *res, const struct cache_entry *e, uint64_t gva)
 {
-	unsigned shift = tlb_key_shift(e->key);
+	unsigned shift = cache_key_shift(e->key);
 	uint64_t off = gva & ((1ULL << shift) - 1);
 
 	res->status = MMU_OK;
@@ -1171,8 +1167,8 @@ static void translate_slow(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gv
 			  .res = res };
 	struct guest_out g = { 0 };
 	struct ept_access acc;
-	struct tlb_entry *e, *src, *l1;
-	struct tlb *owner = NULL;
+	struct cache_entry *e, *src, *l1;
+	struct cache *owner = NULL;
 	struct xlate x;
 	unsigned cshift, sz;
 	bool paging = (ctx->cr0 & CR0_PG) != 0, lma = (ctx->efer & EFER_LMA) != 0;
@@ -1210,10 +1206,10 @@ static void translate_slow(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gv
 			return;
 		}
 	}
-	w.tag.vpid = ctx->vpid;
-	w.tag.pcid = w.levels >= 4 ? ctx_pcid(ctx) : 0;
-	w.tag.eptp_tag = eptp_tag_of(ctx->ept);
-	w.gtag.eptp_tag = w.tag.eptp_tag;
+	w.tag.vmid = ctx->vpid;
+	w.tag.asid = w.levels >= 4 ? ctx_pcid(ctx) : 0;
+	w.tag.domain = eptp_tag_of(ctx->ept);
+	w.gtag.domain = w.tag.domain;
 
 	e = m->tlb_any ? combined_lookup(&w, kind, &owner) : NULL;
 	if (e && combined_usable(&w, e)) {
@@ -1258,11 +1254,11 @@ static void translate_slow(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gv
 	/* Fill L2 and L1 with the combined (splintered) translation. */
 	sz = cshift == PAGE_SHIFT_4K ? 0 : cshift == PAGE_SHIFT_2M ? 1 : 2;
 	if (m->tlb_any) {
-		struct tlb_entry tmp = { 0 };
+		struct cache_entry tmp = { 0 };
 		uint64_t mask = (1ULL << cshift) - 1;
-		struct tlb *l2 = m->t[sz < 2 ? TLB_L2_4K2M : TLB_L2_1G];
+		struct cache *l2 = m->t[sz < 2 ? TLB_L2_4K2M : TLB_L2_1G];
 
-		tmp.key = tlb_key(gva, cshift);
+		tmp.key = cache_key(gva, cshift);
 		tmp.val = x.hpa & ~mask;
 		tmp.aux = g.gpa & ~mask;
 		tmp.attr = (g.w ? CA_W : 0) | (g.u ? CA_U : 0) | (g.xd ? CA_XD : 0) |
@@ -1274,13 +1270,13 @@ static void translate_slow(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gv
 		sc_forget_vpn(m, gva >> 12);
 		owner = NULL;
 		e = NULL;
-		if (l2 && tlb_fill(l2, tmp.key, &w.tag, g.global, &e) == 0) {
+		if (l2 && cache_fill(l2, tmp.key, &w.tag, g.global, &e) == 0) {
 			copy_payload(e, &tmp, gva, cshift);
 			owner = l2;
 		}
 		l1 = fill_l1(&w, kind, cshift, src, g.global);
 		if (l1) {
-			owner = m->t[l1_id(kind, tlb_key_shift(l1->key))];
+			owner = m->t[l1_id(kind, cache_key_shift(l1->key))];
 			e = l1;
 		}
 		if (e && !(access & ACC_IMPLICIT_SV) && combined_usable(&w, e))
@@ -1534,13 +1530,13 @@ void mmu_translate_traced(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva
 /* ------------------------------------------------------------------------ */
 
 static void inval_range(struct mmu *m, enum tlb_id first, enum tlb_id last,
-			const struct tlb_inval *inv)
+			const struct cache_inval *inv)
 {
 	unsigned i;
 
 	for (i = first; i <= last; i++)
 		if (m->t[i])
-			tlb_invalidate(m->t[i], inv);
+			cache_invalidate(m->t[i], inv);
 }
 
 #define COMBINED_TLBS TLB_L1I_4K, TLB_L2_1G
@@ -1550,10 +1546,10 @@ static void inval_range(struct mmu *m, enum tlb_id first, enum tlb_id last,
 void mmu_invlpg(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva)
 {
 	uint16_t pcid = ctx_pcid(ctx);
-	struct tlb_inval tl = { .flags = INV_VPID | INV_PCID_OR_G | INV_ADDR, .vpid = ctx->vpid,
-				.pcid = pcid,
+	struct cache_inval tl = { .flags = CACHE_INV_VMID | CACHE_INV_ASID_OR_G | CACHE_INV_ADDR, .vmid = ctx->vpid,
+				.asid = pcid,
 				.addr = (ctx->efer & EFER_LMA) ? gva : (gva & 0xffffffffULL) };
-	struct tlb_inval pw = { .flags = INV_VPID | INV_PCID, .vpid = ctx->vpid, .pcid = pcid };
+	struct cache_inval pw = { .flags = CACHE_INV_VMID | CACHE_INV_ASID, .vmid = ctx->vpid, .asid = pcid };
 
 	/* SDM 4.10.4.1: the page's translations (global ones too) and every
 	 * paging-structure-cache entry of the current PCID, for every EPTP. */
@@ -1564,10 +1560,10 @@ void mmu_invlpg(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva)
 void mmu_mov_cr3(struct mmu *m, const struct mmu_ctx *ctx, bool noflush)
 {
 	bool pcide = (ctx->cr4 & CR4_PCIDE) != 0;
-	struct tlb_inval tl = { .flags = INV_VPID | INV_PCID | INV_KEEP_GLOBAL, .vpid = ctx->vpid,
-				.pcid = ctx_pcid(ctx) };
-	struct tlb_inval pw = { .flags = INV_VPID | INV_PCID, .vpid = ctx->vpid,
-				.pcid = ctx_pcid(ctx) };
+	struct cache_inval tl = { .flags = CACHE_INV_VMID | CACHE_INV_ASID | CACHE_INV_KEEP_GLOBAL, .vmid = ctx->vpid,
+				.asid = ctx_pcid(ctx) };
+	struct cache_inval pw = { .flags = CACHE_INV_VMID | CACHE_INV_ASID, .vmid = ctx->vpid,
+				.asid = ctx_pcid(ctx) };
 
 	/* SDM 4.10.4.1: with CR4.PCIDE=1 and bit 63 set nothing is invalidated. */
 	if (pcide && noflush)
@@ -1578,7 +1574,7 @@ void mmu_mov_cr3(struct mmu *m, const struct mmu_ctx *ctx, bool noflush)
 
 void mmu_flush_vpid_all(struct mmu *m, uint16_t vpid)
 {
-	struct tlb_inval inv = { .flags = INV_VPID, .vpid = vpid };
+	struct cache_inval inv = { .flags = CACHE_INV_VMID, .vmid = vpid };
 
 	inval_range(m, COMBINED_TLBS, &inv);
 	inval_range(m, COMBINED_PWCS, &inv);
@@ -1586,23 +1582,23 @@ void mmu_flush_vpid_all(struct mmu *m, uint16_t vpid)
 
 void mmu_invvpid(struct mmu *m, enum invvpid_type type, uint16_t vpid, uint64_t gva)
 {
-	struct tlb_inval tl = { .vpid = vpid, .addr = gva };
-	struct tlb_inval pw = { .flags = INV_VPID, .vpid = vpid };
+	struct cache_inval tl = { .vmid = vpid, .addr = gva };
+	struct cache_inval pw = { .flags = CACHE_INV_VMID, .vmid = vpid };
 
 	/* SDM 28.3.3.3 / INVVPID: linear and combined mappings, every PCID and EPTP. */
 	switch (type) {
 	case INVVPID_ADDR:
-		tl.flags = INV_VPID | INV_ADDR;
+		tl.flags = CACHE_INV_VMID | CACHE_INV_ADDR;
 		break;
 	case INVVPID_SINGLE:
-		tl.flags = INV_VPID;
+		tl.flags = CACHE_INV_VMID;
 		break;
 	case INVVPID_ALL:
-		tl.flags = INV_NOT_VPID0;
-		pw.flags = INV_NOT_VPID0;
+		tl.flags = CACHE_INV_NOT_VMID0;
+		pw.flags = CACHE_INV_NOT_VMID0;
 		break;
 	case INVVPID_SINGLE_KEEP_GLOBAL:
-		tl.flags = INV_VPID | INV_KEEP_GLOBAL;
+		tl.flags = CACHE_INV_VMID | CACHE_INV_KEEP_GLOBAL;
 		break;
 	default:
 		return;   /* not an INVVPID type: the instruction fails, nothing changes */
@@ -1613,13 +1609,13 @@ void mmu_invvpid(struct mmu *m, enum invvpid_type type, uint16_t vpid, uint64_t 
 
 void mmu_invept(struct mmu *m, enum invept_type type, uint64_t eptp)
 {
-	struct tlb_inval inv = { .eptp_tag = eptp_root(eptp) | 1 };
+	struct cache_inval inv = { .domain = eptp_root(eptp) | 1 };
 
 	/* SDM 28.3.3.3 / INVEPT: guest-physical and combined mappings of one EP4TA, or all. */
 	if (type == INVEPT_SINGLE)
-		inv.flags = INV_EPTP;
+		inv.flags = CACHE_INV_DOMAIN;
 	else if (type == INVEPT_GLOBAL)
-		inv.flags = INV_ANY_EPTP;
+		inv.flags = CACHE_INV_ANY_DOMAIN;
 	else
 		return;
 	inval_range(m, COMBINED_TLBS, &inv);
@@ -1629,25 +1625,25 @@ void mmu_invept(struct mmu *m, enum invept_type type, uint64_t eptp)
 
 void mmu_invpcid(struct mmu *m, uint16_t vpid, unsigned type, uint16_t pcid, uint64_t gva)
 {
-	struct tlb_inval tl = { .vpid = vpid, .pcid = pcid, .addr = gva };
-	struct tlb_inval pw = { .flags = INV_VPID | INV_PCID, .vpid = vpid, .pcid = pcid };
+	struct cache_inval tl = { .vmid = vpid, .asid = pcid, .addr = gva };
+	struct cache_inval pw = { .flags = CACHE_INV_VMID | CACHE_INV_ASID, .vmid = vpid, .asid = pcid };
 
 	/* SDM INVPCID: 0 one address of one PCID (not globals), 1 one PCID (not
 	 * globals), 2 everything including globals, 3 everything but globals. */
 	switch (type) {
 	case 0:
-		tl.flags = INV_VPID | INV_PCID | INV_ADDR | INV_KEEP_GLOBAL;
+		tl.flags = CACHE_INV_VMID | CACHE_INV_ASID | CACHE_INV_ADDR | CACHE_INV_KEEP_GLOBAL;
 		break;
 	case 1:
-		tl.flags = INV_VPID | INV_PCID | INV_KEEP_GLOBAL;
+		tl.flags = CACHE_INV_VMID | CACHE_INV_ASID | CACHE_INV_KEEP_GLOBAL;
 		break;
 	case 2:
-		tl.flags = INV_VPID;
-		pw.flags = INV_VPID;
+		tl.flags = CACHE_INV_VMID;
+		pw.flags = CACHE_INV_VMID;
 		break;
 	case 3:
-		tl.flags = INV_VPID | INV_KEEP_GLOBAL;
-		pw.flags = INV_VPID;
+		tl.flags = CACHE_INV_VMID | CACHE_INV_KEEP_GLOBAL;
+		pw.flags = CACHE_INV_VMID;
 		break;
 	default:
 		return;   /* #GP in the guest: the caller raises it */

@@ -12,6 +12,7 @@
 #ifndef HV_MMU_H
 #define HV_MMU_H
 
+#include "ept/cache.h"
 #include "ept/ept.h"
 
 /* ------------------------------------------------------------------------ */
@@ -99,13 +100,6 @@ struct mmu_result {
 /* Configuration: TLBs and paging-structure caches                           */
 /* ------------------------------------------------------------------------ */
 
-/* A set-associative structure: entries = sets * ways; entries == 0 disables it.
- * ways == entries means fully associative. LRU replacement within a set. */
-struct cache_geom {
-	unsigned entries;
-	unsigned ways;
-};
-
 enum tlb_id {
 	TLB_L1I_4K, TLB_L1I_2M,
 	TLB_L1D_4K, TLB_L1D_2M, TLB_L1D_1G,
@@ -136,10 +130,6 @@ const char *const *mmu_preset_names(void);
 /* ------------------------------------------------------------------------ */
 /* Statistics                                                               */
 /* ------------------------------------------------------------------------ */
-struct cache_stats {
-	uint64_t hits, misses, fills, evictions, invalidations;
-};
-
 #define MMU_MAX_REFS 35            /* 5-level over 5-level */
 #define GRID_ROWS 6                /* guest steps: levels 5..1, then the final GPA */
 #define GRID_COLS 6                /* EPT levels 5..1, then the guest entry itself */

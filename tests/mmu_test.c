@@ -15,7 +15,7 @@
 
 #include "tests/testutil.h"
 #include "ept/mmu.h"
-#include "ept/tlb.h"
+#include "ept/cache.h"
 
 #define MiB (1ULL << 20)
 #define GiB (1ULL << 30)

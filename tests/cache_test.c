@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/cache_test.c - the translation cache building block (ept/cache.h):
+ * set selection, LRU replacement, tag matching with global entries, every
+ * invalidation selector, perfect structures and the exact counters.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "tests/testutil.h"
+#include "ept/cache.h"
+
+static const struct cache_tag tag_a = { .domain = 0x1001, .asid = 5, .vmid = 1 };
+
+static struct cache *mk(unsigned entries, unsigned ways, bool perfect, struct cache_stats *st)
+{
+	struct cache_geom g = { .entries = entries, .ways = ways };
+	struct cache *c;
+
+	memset(st, 0, sizeof(*st));
+	assert_ok(cache_create(&g, perfect, st, &c));
+	return c;
+}
+
+static struct cache_entry *fill(struct cache *c, uint64_t addr, unsigned shift,
+				const struct cache_tag *tag, bool global, uint64_t val)
+{
+	struct cache_entry *e;
+
+	assert_ok(cache_fill(c, cache_key(addr, shift), tag, global, &e));
+	e->val = val;
+	return e;
+}
+
+static void test_bad_geometry(void **state)
+{
+	struct cache_geom zero = { 0, 0 }, odd = { .entries = 6, .ways = 4 };
+	struct cache_stats st;
+	struct cache *c;
+
+	(void)state;
+	assert_int_equal(cache_create(&zero, false, &st, &c), -EINVAL);
+	assert_int_equal(cache_create(&odd, false, &st, &c), -EINVAL);
+	/* A perfect structure needs no geometry. */
+	assert_ok(cache_create(&zero, true, &st, &c));
+	assert_true(cache_is_perfect(c));
+	cache_destroy(c);
+}
+
+/* Keys keep page sizes apart: the 2 MiB page 0 is not the 4 KiB page 0. */
+static void test_key_sizes(void **state)
+{
+	struct cache_stats st;
+	struct cache *c = mk(16, 16, false, &st);
+
+	(void)state;
+	fill(c, 0x200000, 21, &tag_a, false, 0xaaa000);
+	assert_null(cache_find(c, cache_key(0x200000, 12), &tag_a));
+	assert_non_null(cache_find(c, cache_key(0x3ff000, 21), &tag_a));
+	assert_int_equal(cache_key_shift(cache_key(0x3ff000, 21)), 21);
+	assert_int_equal(cache_key_page(cache_key(0x3ff000, 21)), 1);
+	/* cache_find_addr tries 4K, 2M, 1G: the 2 MiB entry serves any address in it. */
+	assert_int_equal(cache_find_addr(c, 0x3fffff, &tag_a)->val, 0xaaa000);
+	assert_null(cache_find_addr(c, 0x400000, &tag_a));
+	/* Lookups count nothing; fills do. */
+	assert_int_equal(st.hits + st.misses, 0);
+	assert_int_equal(st.fills, 1);
+	cache_destroy(c);
+}
+
+/* Tag: domain and vmid must match; asid must match unless the entry is global. */
+static void test_tags_and_global(void **state)
+{
+	struct cache_stats st;
+	struct cache *c = mk(8, 8, false, &st);
+	struct cache_tag other_asid = tag_a, other_vmid = tag_a, other_dom = tag_a;
+
+	(void)state;
+	other_asid.asid = 6;
+	other_vmid.vmid = 2;
+	other_dom.domain = 0x2001;
+	fill(c, 0x1000, 12, &tag_a, false, 1);
+	fill(c, 0x2000, 12, &tag_a, true, 2);
+	assert_null(cache_find(c, cache_key(0x1000, 12), &other_asid));
+	assert_non_null(cache_find(c, cache_key(0x2000, 12), &other_asid));
+	assert_null(cache_find(c, cache_key(0x2000, 12), &other_vmid));
+	assert_null(cache_find(c, cache_key(0x2000, 12), &other_dom));
+	/* Refilling a global entry from another asid reuses it: no duplicate. */
+	fill(c, 0x2000, 12, &other_asid, false, 3);
+	assert_int_equal(st.fills, 3);
+	assert_int_equal(st.evictions, 0);
+	assert_int_equal(cache_find(c, cache_key(0x2000, 12), &other_asid)->val, 3);
+	assert_null(cache_find(c, cache_key(0x2000, 12), &tag_a));
+	cache_destroy(c);
+}
+
+/* 2 sets x 2 ways: pages of the same parity share a set; the LRU way goes. */
+static void test_lru(void **state)
+{
+	struct cache_stats st;
+	struct cache *c = mk(4, 2, false, &st);
+	struct cache_entry *e0, *e2;
+	uint32_t gen0;
+
+	(void)state;
+	e0 = fill(c, 0 << 12, 12, &tag_a, false, 10);
+	e2 = fill(c, 2 << 12, 12, &tag_a, false, 12);
+	fill(c, 1 << 12, 12, &tag_a, false, 11);   /* the other set */
+	gen0 = e0->gen;
+	cache_hit(c, e0);                           /* page 2 is now the LRU of set 0 */
+	fill(c, 4 << 12, 12, &tag_a, false, 14);
+	assert_int_equal(st.evictions, 1);
+	assert_int_equal(st.hits, 1);
+	assert_null(cache_find(c, cache_key(2 << 12, 12), &tag_a));
+	assert_ptr_equal(cache_find(c, cache_key(0, 12), &tag_a), e0);
+	assert_int_equal(e0->gen, gen0);            /* untouched slot keeps its generation */
+	assert_int_equal(cache_find(c, cache_key(4 << 12, 12), &tag_a)->val, 14);
+	(void)e2;
+	cache_miss(c);
+	assert_int_equal(st.misses, 1);
+	assert_int_equal(st.fills, 4);
+	cache_destroy(c);
+}
+
+static void test_invalidate_selectors(void **state)
+{
+	struct cache_stats st;
+	struct cache *c = mk(64, 64, false, &st);
+	struct cache_tag t2 = tag_a, v0 = tag_a;
+	struct cache_inval inv;
+	struct cache_entry *e;
+	uint32_t gen;
+
+	(void)state;
+	t2.asid = 9;
+	v0.vmid = 0;
+	e = fill(c, 0x1000, 12, &tag_a, false, 0);
+	fill(c, 0x2000, 12, &tag_a, true, 0);
+	fill(c, 0x3000, 12, &t2, false, 0);
+	fill(c, 0x4000, 12, &v0, false, 0);
+	gen = e->gen;
+
+	/* Address + asid-or-global (INVLPG): the page of asid 5 only. */
+	inv = (struct cache_inval){ .flags = CACHE_INV_VMID | CACHE_INV_ASID_OR_G | CACHE_INV_ADDR,
+				    .vmid = 1, .asid = 5, .addr = 0x1fff };
+	assert_int_equal(cache_invalidate(c, &inv), 1);
+	assert_int_equal(e->gen, gen + 1);           /* a removed slot changes generation */
+	/* One asid, keeping globals: asid 9 goes, the global stays. */
+	inv = (struct cache_inval){ .flags = CACHE_INV_VMID | CACHE_INV_ASID | CACHE_INV_KEEP_GLOBAL,
+				    .vmid = 1, .asid = 9 };
+	assert_int_equal(cache_invalidate(c, &inv), 1);
+	/* All but vmid 0. */
+	inv = (struct cache_inval){ .flags = CACHE_INV_NOT_VMID0 };
+	assert_int_equal(cache_invalidate(c, &inv), 1);
+	assert_non_null(cache_find(c, cache_key(0x4000, 12), &v0));
+	/* One domain, then any domain. */
+	inv = (struct cache_inval){ .flags = CACHE_INV_DOMAIN, .domain = 0x7777 };
+	assert_int_equal(cache_invalidate(c, &inv), 0);
+	inv = (struct cache_inval){ .flags = CACHE_INV_ANY_DOMAIN };
+	assert_int_equal(cache_invalidate(c, &inv), 1);
+	assert_int_equal(st.invalidations, 4);
+	/* One exact key. */
+	fill(c, 0x5000, 21, &tag_a, false, 0);
+	inv = (struct cache_inval){ .flags = CACHE_INV_KEY, .key = cache_key(0x5000, 12) };
+	assert_int_equal(cache_invalidate(c, &inv), 0);
+	inv.key = cache_key(0x5000, 21);
+	assert_int_equal(cache_invalidate(c, &inv), 1);
+	cache_destroy(c);
+}
+
+/* Range invalidation (IOMMU page-selective with an address mask): overlap,
+ * including a range that ends at 2^64 - 1 and one that starts inside a page. */
+static void test_invalidate_range(void **state)
+{
+	struct cache_stats st;
+	struct cache *c = mk(16, 16, false, &st);
+	struct cache_inval inv = { .flags = CACHE_INV_RANGE };
+
+	(void)state;
+	fill(c, 0x0, 21, &tag_a, false, 0);                      /* [0, 2M) */
+	fill(c, 0x400000, 12, &tag_a, false, 0);                 /* [4M, 4M+4K) */
+	fill(c, 0xfffffffffffff000ULL, 12, &tag_a, false, 0);    /* the last page */
+	inv.addr = 0x1ff000;
+	inv.len = 0x1000;                                        /* the last 4K of the 2M page */
+	assert_int_equal(cache_invalidate(c, &inv), 1);
+	inv.addr = 0x200000;
+	inv.len = 0x200000;                                      /* [2M, 4M): touches nothing */
+	assert_int_equal(cache_invalidate(c, &inv), 0);
+	inv.addr = 0x400fff;
+	inv.len = 1;
+	assert_int_equal(cache_invalidate(c, &inv), 1);
+	inv.addr = 0xffffffffffff0000ULL;
+	inv.len = 0x10000;                                       /* ends exactly at 2^64 */
+	assert_int_equal(cache_invalidate(c, &inv), 1);
+	assert_int_equal(st.invalidations, 3);
+	cache_destroy(c);
+}
+
+/* A perfect structure never evicts, however many entries share a bucket. */
+static void test_perfect(void **state)
+{
+	struct cache_stats st;
+	struct cache *c = mk(0, 0, true, &st);
+	struct cache_inval inv = { .flags = CACHE_INV_VMID, .vmid = 1 };
+	unsigned i;
+
+	(void)state;
+	for (i = 0; i < 20000; i++)
+		fill(c, (uint64_t)i << 12, 12, &tag_a, false, i);
+	for (i = 0; i < 20000; i++)
+		assert_int_equal(cache_find(c, cache_key((uint64_t)i << 12, 12), &tag_a)->val, i);
+	assert_int_equal(st.evictions, 0);
+	assert_int_equal(st.fills, 20000);
+	assert_int_equal(cache_invalidate(c, &inv), 20000);
+	assert_null(cache_find(c, cache_key(0, 12), &tag_a));
+	cache_destroy(c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bad_geometry),
+		cmocka_unit_test(test_key_sizes),
+		cmocka_unit_test(test_tags_and_global),
+		cmocka_unit_test(test_lru),
+		cmocka_unit_test(test_invalidate_selectors),
+		cmocka_unit_test(test_invalidate_range),
+		cmocka_unit_test(test_perfect),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
