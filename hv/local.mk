@@ -12,5 +12,6 @@ hv_hv_SOURCES = hv/main.c hv/cli.h hv/cliutil.h hv/cliutil.c hv/trace.c hv/walk.
 # The VM: memory, loader, devices, exit handling, `hv run`.
 hv_hv_SOURCES += hv/run.c hv/backends.c hv/vm.h hv/vm_internal.h hv/vm.c hv/vm_mem.c hv/vm_exit.c \
 	hv/loader.h hv/loader.c hv/errmsg.h \
-	hv/devices.h hv/devices.c hv/uart.c hv/debugexit.c hv/pci.c
+	hv/devices.h hv/devices.c hv/uart.c hv/debugexit.c hv/pci.c \
+	hv/lapic.h hv/lapic.c
 hv_hv_LDADD = hv/libvcpu.a ept/libept.a -lm

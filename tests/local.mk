@@ -20,6 +20,13 @@ tests_devices_test_SOURCES = tests/devices_test.c tests/testutil.h hv/devices.h 
 	hv/uart.c hv/debugexit.c hv/pci.c
 tests_devices_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_devices_test_LDADD = $(CMOCKA_LIBS)
+# The local APIC (hv/lapic.c) on a test clock.
+check_PROGRAMS += tests/lapic_test
+TESTS += tests/lapic_test
+tests_lapic_test_SOURCES = tests/lapic_test.c tests/testutil.h hv/lapic.h hv/lapic.c hv/devices.h \
+	hv/devices.c
+tests_lapic_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_lapic_test_LDADD = $(CMOCKA_LIBS)
 # The exit loop with a scripted backend in place of a vCPU.
 tests_vm_test_SOURCES = tests/vm_test.c tests/testutil.h hv/vm.h hv/vm_internal.h hv/vm.c \
 	hv/vm_mem.c hv/vm_exit.c hv/gmem_soft.c hv/loader.c hv/devices.c hv/uart.c hv/debugexit.c hv/pci.c
