@@ -6,6 +6,7 @@ ept_libept_a_SOURCES = \
 	ept/cache.h ept/cache.c \
 	ept/mmu.c ept/presets.c ept/gptbuild.c
 
+if HAVE_CMOCKA
 check_PROGRAMS += tests/cache_test tests/ept_test tests/mmu_test
 TESTS += tests/cache_test tests/ept_test tests/mmu_test
 tests_cache_test_SOURCES = tests/cache_test.c tests/testutil.h
@@ -17,3 +18,4 @@ tests_ept_test_LDADD = ept/libept.a $(CMOCKA_LIBS)
 tests_mmu_test_SOURCES = tests/mmu_test.c tests/testutil.h
 tests_mmu_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_mmu_test_LDADD = ept/libept.a $(CMOCKA_LIBS)
+endif

@@ -20,5 +20,6 @@ int cmd_trace(int argc, char **argv);  /* hv/trace.c: replay accesses through th
 int cmd_walk(int argc, char **argv);   /* hv/walk.c: explain one translation */
 int cmd_bench(int argc, char **argv);  /* hv/bench.c: translation and vCPU speed */
 int cmd_run(int argc, char **argv);    /* hv/run.c: boot a guest */
+int cmd_domxml(int argc, char **argv); /* hv/run.c: the libvirt domain XML of a run */
 
 #endif /* HV_CLI_H */

@@ -25,6 +25,7 @@ static const struct command commands[] = {
 	{ "trace", cmd_trace, "replay memory accesses through the two-stage MMU model" },
 	{ "walk",  cmd_walk,  "explain one GVA->GPA->HPA translation reference by reference" },
 	{ "bench", cmd_bench, "measure translations per second against a plain table walk" },
+	{ "domxml", cmd_domxml, "print the libvirt domain XML for an hv run command line" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -40,7 +41,7 @@ static void usage(FILE *f)
 		"\n"
 		"commands:\n");
 	for (size_t i = 0; i < NCOMMANDS; i++)
-		fprintf(f, "  %-7s %s\n", commands[i].name, commands[i].summary);
+		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f,
 		"\n"
 		"  hv help <command>   options of one command, with examples\n"
@@ -90,7 +91,7 @@ int main(int argc, char **argv)
 		}
 		c = find_command(argv[2]);
 		if (c == NULL) {
-			fprintf(stderr, "hv help: unknown command '%s' (commands: run, trace, walk, bench)\n",
+			fprintf(stderr, "hv help: unknown command '%s' (commands: run, trace, walk, bench, domxml)\n",
 				argv[2]);
 			return 2;
 		}
@@ -101,7 +102,7 @@ int main(int argc, char **argv)
 	}
 	c = find_command(argv[1]);
 	if (c == NULL) {
-		fprintf(stderr, "hv: unknown command '%s' (commands: run, trace, walk, bench; "
+		fprintf(stderr, "hv: unknown command '%s' (commands: run, trace, walk, bench, domxml; "
 				"see hv --help)\n", argv[1]);
 		return 2;
 	}

@@ -16,16 +16,27 @@
 
 #include "hv/cli.h"
 #include "hv/cliutil.h"
+#include "hv/domain.h"
 #include "hv/vm.h"
 
+/* Settings of the VM as given (domain file first, then the command line), for
+ * hv domxml; the output options (--json, --domain) are not among them. */
+#define RUN_MAX_GIVEN 64
+
 struct run_opts {
+	const char *cmd;         /* "hv run" or "hv domxml", for messages */
 	const char *kernel;
 	const char *append;
 	const char *tlb, *pwc;
-	const char *serial;
+	const char *serial;      /* NULL (default), "stdio", "none" or a file */
 	const char *backend;
+	const char *domain;      /* --domain FILE */
 	bool json;
 	struct vm_config vm;
+	struct domain_args dom;  /* the options the domain file stands for */
+	char **argv;             /* dom.argv then the command line's (owned array) */
+	struct domain_opt given[RUN_MAX_GIVEN];
+	size_t ngiven;
 };
 
 static void run_usage(FILE *f)
@@ -46,14 +57,16 @@ static void run_usage(FILE *f)
 		"  --dirty-track-after N  after N instructions, write-protect RAM in EPT and log\n"
 		"                         dirty pages, and collect EPT dirty bits: both reported\n"
 		"  --append STRING        kernel command line\n"
+		"  --domain FILE          libvirt domain XML with the settings above and below;\n"
+		"                         options on the command line override it (KERNEL too)\n"
 		"  --backend soft|kvm     vCPU backend (default soft)\n"
 		"Translation model:\n"
 		"  --tlb PRESET|FILE      TLB geometry (default skylake; `none` disables)\n"
 		"  --pwc PRESET|FILE      paging-structure caches, nested TLB (default skylake)\n"
 		"Run:\n"
 		"  --max-insns N          stop after N guest instructions\n"
-		"  --serial FILE          guest serial output to FILE (default: stdout, or\n"
-		"                         stderr with --json)\n"
+		"  --serial stdio|none|FILE  guest serial output (default: stdout, or stderr\n"
+		"                         with --json)\n"
 		"  --json                 print the report as one JSON object on stdout\n"
 		"  -h, --help             this text\n"
 		"\n"
@@ -69,17 +82,24 @@ static void run_usage(FILE *f)
 		"  hv run guest/guest.elf --tlb none --pwc none --json > report.json\n");
 }
 
+/* Where the option being parsed came from, when it came from a domain file. */
+static const char *usage_origin;
+
+static const char *usage_cmd = "hv run";
+
 static int usage_error(const char *fmt, const char *arg)
 {
-	fprintf(stderr, "hv run: ");
+	fprintf(stderr, "%s: ", usage_cmd);
+	if (usage_origin)
+		fprintf(stderr, "%s: ", usage_origin);
 	fprintf(stderr, fmt, arg);
-	fprintf(stderr, "\n(hv run --help lists the options)\n");
+	fprintf(stderr, "\n(%s --help lists the options)\n", usage_cmd);
 	return VM_STATUS_USAGE;
 }
 
 enum {
 	OPT_MEMORY = 256, OPT_EPT_PAGE, OPT_EPT_LEVELS, OPT_TLB, OPT_PWC, OPT_APPEND,
-	OPT_BACKEND, OPT_POLICY, OPT_DIRTY, OPT_MAX_INSNS, OPT_JSON, OPT_SERIAL,
+	OPT_BACKEND, OPT_POLICY, OPT_DIRTY, OPT_MAX_INSNS, OPT_JSON, OPT_SERIAL, OPT_DOMAIN,
 };
 
 static const struct option long_opts[] = {
@@ -95,17 +115,71 @@ static const struct option long_opts[] = {
 	{ "max-insns", required_argument, NULL, OPT_MAX_INSNS },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "serial", required_argument, NULL, OPT_SERIAL },
+	{ "domain", required_argument, NULL, OPT_DOMAIN },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
 
+/* Options that say how to report, not what the VM is: not part of a domain. */
+static bool is_output_opt(int c)
+{
+	return c == OPT_JSON || c == OPT_DOMAIN || c == 'h';
+}
+
+/*
+ * Find --domain and put the options its file stands for in front of the
+ * command line's, so that the command line overrides the file. Returns -1 to
+ * go on, or the exit status to return now.
+ */
+static int expand_domain(int argc, char **argv, struct run_opts *o)
+{
+	char err[1024];
+	int c, rc;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+		if (c != OPT_DOMAIN)
+			continue;
+		if (o->domain)
+			return usage_error("--domain: given twice ('%s')", optarg);
+		o->domain = optarg;
+	}
+	if (o->domain) {
+		rc = domain_read(o->domain, &o->dom, err, sizeof(err));
+		if (rc) {
+			fprintf(stderr, "%s: %s\n", o->cmd, err);
+			return rc == -ENOMEM ? VM_STATUS_HOST : VM_STATUS_USAGE;
+		}
+	}
+	o->argv = calloc((size_t)(o->dom.argc + argc + 1), sizeof(*o->argv));
+	if (o->argv == NULL) {
+		fprintf(stderr, "%s: out of memory\n", o->cmd);
+		return VM_STATUS_HOST;
+	}
+	o->argv[0] = argv[0];
+	for (int i = 0; i < o->dom.argc; i++)
+		o->argv[1 + i] = o->dom.argv[i];
+	for (int i = 1; i < argc; i++)
+		o->argv[o->dom.argc + i] = argv[i];
+	return -1;
+}
+
+static void run_opts_free(struct run_opts *o)
+{
+	free(o->argv);
+	domain_args_free(&o->dom);
+}
+
 /* Returns -1 to go on, or the exit status to return now. */
-static int parse_opts(int argc, char **argv, struct run_opts *o)
+static int parse_opts(int argc, char **argv, struct run_opts *o, const char *cmd)
 {
 	uint64_t v;
-	int c;
+	int c, idx, rc, before;
 
+	usage_cmd = cmd;
 	*o = (struct run_opts){
+		.cmd = cmd,
 		.append = "",
 		.backend = "soft",
 		.vm = {
@@ -116,9 +190,28 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 			.serial_in_fd = -1,
 		},
 	};
-	optind = 1;
+	rc = expand_domain(argc, argv, o);
+	if (rc >= 0)
+		return rc;
+	argc += o->dom.argc;
+	argv = o->argv;
+	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+	for (;;) {
+		before = optind < 1 ? 1 : optind;
+		idx = -1;
+		c = getopt_long(argc, argv, "h", long_opts, &idx);
+		if (c == -1)
+			break;
+		/* The domain's options come first, one word each. */
+		usage_origin = before <= o->dom.argc ? o->dom.origin[before - 1] : NULL;
+		if (usage_origin && optind > o->dom.argc + 1)
+			return usage_error("%s: expected a value", argv[before]);
+		if (c != '?' && !is_output_opt(c) && idx >= 0) {
+			if (o->ngiven == RUN_MAX_GIVEN)
+				return usage_error("more than %s settings", "64");
+			o->given[o->ngiven++] = (struct domain_opt){ long_opts[idx].name, optarg };
+		}
 		switch (c) {
 		case OPT_MEMORY:
 			if (parse_size(optarg, &o->vm.mem_size))
@@ -167,14 +260,23 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 			o->json = true;
 			break;
 		case OPT_SERIAL:
+			if (optarg[0] == '\0')
+				return usage_error("--serial: expected stdio, none or a file name%s", "");
 			o->serial = optarg;
 			break;
+		case OPT_DOMAIN:
+			break; /* read by expand_domain() */
 		case 'h':
 			run_usage(stdout);
 			return 0;
 		default:
 			return usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
 		}
+	}
+	usage_origin = NULL;
+	if (optind == argc && o->dom.kernel) {
+		o->kernel = o->dom.kernel;
+		return -1;
 	}
 	if (optind != argc - 1)
 		return usage_error("%s", optind >= argc ? "expected one KERNEL argument"
@@ -453,29 +555,34 @@ int cmd_run(int argc, char **argv)
 	double t0;
 	int rc, status;
 
-	rc = parse_opts(argc, argv, &o);
+	rc = parse_opts(argc, argv, &o, "hv run");
 	if (rc >= 0)
-		return rc;
+		goto out_opts;
+	status = VM_STATUS_USAGE;
 	if (cli_mmu_config(o.tlb, o.pwc, &o.vm.mmu, err, sizeof(err)) != 0) {
 		fprintf(stderr, "hv run: %s\n", err);
-		return VM_STATUS_USAGE;
+		goto out_opts_status;
 	}
 	o.vm.ops = backend_find(o.backend, err, sizeof(err));
 	if (!o.vm.ops) {
 		fprintf(stderr, "hv run: --backend %s: %s\n", o.backend, err);
-		return VM_STATUS_USAGE;
+		goto out_opts_status;
 	}
 	report = stdout;
 	/* In --json mode stdout carries only the JSON object. */
-	if (o.serial) {
+	if (o.serial == NULL) {
+		o.vm.serial_out = o.json ? stderr : stdout;
+	} else if (strcmp(o.serial, "stdio") == 0) {
+		o.vm.serial_out = stdout;
+	} else if (strcmp(o.serial, "none") == 0) {
+		o.vm.serial_out = NULL;
+	} else {
 		serial = fopen(o.serial, "w");
 		if (!serial) {
 			fprintf(stderr, "hv run: --serial %s: %s\n", o.serial, strerror(errno));
-			return VM_STATUS_USAGE;
+			goto out_opts_status;
 		}
 		o.vm.serial_out = serial;
-	} else {
-		o.vm.serial_out = o.json ? stderr : stdout;
 	}
 	/* Keyboard input only from a terminal: a script's stdin stays untouched. */
 	o.vm.serial_in_fd = isatty(STDIN_FILENO) ? STDIN_FILENO : -1;
@@ -500,7 +607,8 @@ int cmd_run(int argc, char **argv)
 	rc = vm_run(vm);
 	rr.wall = now_seconds() - t0;
 	progress_done(&rp.p);
-	fflush(o.vm.serial_out);
+	if (o.vm.serial_out)
+		fflush(o.vm.serial_out);
 	if (vm_dirty_harvest(vm) != 0)
 		fprintf(stderr, "hv run: could not collect the EPT dirty bits\n");
 
@@ -526,5 +634,102 @@ out_vm:
 out_serial:
 	if (serial)
 		fclose(serial);
-	return status;
+out_opts_status:
+	rc = status;
+out_opts:
+	run_opts_free(&o);
+	return rc;
+}
+
+static void domxml_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: hv domxml [hv run options] KERNEL\n"
+		"\n"
+		"Print the libvirt domain XML that stands for an hv run command line, so that\n"
+		"`hv run --domain FILE` runs the same VM. Takes every option of hv run\n"
+		"(hv run --help), --domain included: the file's settings, overridden by the\n"
+		"command line's, are written back. KERNEL and a --serial file are written as\n"
+		"absolute paths, as libvirt requires.\n"
+		"\n"
+		"Exit status: 0 success, 2 bad options or a KERNEL that does not exist.\n"
+		"\n"
+		"Examples:\n"
+		"  hv domxml --memory 64M --ept-page 2M --append workload=seq guest.elf > vm.xml\n"
+		"  hv run --domain vm.xml\n"
+		"  hv domxml --domain vm.xml --tlb none     the same VM without TLBs\n");
+}
+
+/* An absolute form of path (which need not exist, but its folder must). */
+static char *absolute_path(const char *path)
+{
+	char *dir, *base, *rdir, *out = NULL;
+	const char *slash = strrchr(path, '/');
+
+	if (path[0] == '/')
+		return strdup(path);
+	dir = slash ? strndup(path, (size_t)(slash - path + 1)) : strdup(".");
+	base = strdup(slash ? slash + 1 : path);
+	rdir = dir ? realpath(dir, NULL) : NULL;
+	if (rdir && base && asprintf(&out, "%s/%s", rdir, base) < 0)
+		out = NULL;
+	free(dir);
+	free(base);
+	free(rdir);
+	return out;
+}
+
+int cmd_domxml(int argc, char **argv)
+{
+	struct run_opts o;
+	char err[512], name[80], *kernel = NULL, *serial = NULL;
+	const char *base, *dot;
+	int rc;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			domxml_usage(stdout);
+			return 0;
+		}
+	}
+	rc = parse_opts(argc, argv, &o, "hv domxml");
+	if (rc >= 0)
+		goto out;
+	rc = VM_STATUS_USAGE;
+	kernel = realpath(o.kernel, NULL);
+	if (kernel == NULL) {
+		fprintf(stderr, "hv domxml: KERNEL %s: %s\n", o.kernel, strerror(errno));
+		goto out;
+	}
+	/* libvirt takes only absolute paths for files. */
+	for (size_t i = 0; i < o.ngiven; i++) {
+		const char *v = o.given[i].value;
+
+		if (strcmp(o.given[i].name, "serial") != 0 || strcmp(v, "stdio") == 0 ||
+		    strcmp(v, "none") == 0)
+			continue;
+		free(serial);
+		serial = absolute_path(v);
+		if (serial == NULL) {
+			fprintf(stderr, "hv domxml: --serial %s: %s\n", v, strerror(errno));
+			goto out;
+		}
+		o.given[i].value = serial;
+	}
+	base = strrchr(kernel, '/') + 1;
+	dot = strchr(base, '.');
+	if (o.dom.name)
+		snprintf(name, sizeof(name), "%s", o.dom.name);
+	else
+		snprintf(name, sizeof(name), "hv-%.*s", dot ? (int)(dot - base) : 70, base);
+	if (domain_write(stdout, name, kernel, o.given, o.ngiven, err, sizeof(err)) != 0) {
+		fprintf(stderr, "hv domxml: %s\n", err);
+		goto out;
+	}
+	rc = fflush(stdout) == 0 ? 0 : VM_STATUS_HOST;
+out:
+	free(kernel);
+	free(serial);
+	run_opts_free(&o);
+	return rc;
 }

@@ -10,6 +10,9 @@ EXTRA_DIST += tests/cli_test.sh
 TESTS += tests/guest_qemu_test.sh
 EXTRA_DIST += tests/guest_qemu_test.sh
 
+# Unit tests need cmocka (configure's summary says whether it was found);
+# a new cmocka test goes inside an `if HAVE_CMOCKA` block.
+if HAVE_CMOCKA
 # The VM's loader and device models (hv/), each tested alone.
 check_PROGRAMS += tests/loader_test tests/devices_test tests/vm_test
 TESTS += tests/loader_test tests/devices_test tests/vm_test
@@ -35,15 +38,19 @@ tests_vm_test_LDADD = ept/libept.a $(CMOCKA_LIBS)
 
 # The software vCPU: differential test against the host CPU, instruction
 # lengths against Capstone, small guest programs (docs/testing.md).
-check_PROGRAMS += tests/cpu_diff_test tests/cpu_len_test tests/cpu_guest_test tests/cpu_regress_test
-TESTS += tests/cpu_diff_test tests/cpu_len_test tests/cpu_guest_test tests/cpu_regress_test
+check_PROGRAMS += tests/cpu_diff_test tests/cpu_guest_test tests/cpu_regress_test
+TESTS += tests/cpu_diff_test tests/cpu_guest_test tests/cpu_regress_test
 EXTRA_DIST += tests/cpu_harness.h
 tests_cpu_diff_test_SOURCES = tests/cpu_diff_test.c tests/cpu_harness.c tests/cpu_harness.h
 tests_cpu_diff_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_cpu_diff_test_LDADD = hv/libvcpu.a ept/libept.a $(CMOCKA_LIBS)
+if HAVE_CAPSTONE
+check_PROGRAMS += tests/cpu_len_test
+TESTS += tests/cpu_len_test
 tests_cpu_len_test_SOURCES = tests/cpu_len_test.c
 tests_cpu_len_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(CAPSTONE_CFLAGS)
 tests_cpu_len_test_LDADD = hv/libvcpu.a ept/libept.a $(CMOCKA_LIBS) $(CAPSTONE_LIBS)
+endif
 tests_cpu_guest_test_SOURCES = tests/cpu_guest_test.c tests/cpu_check.h tests/cpu_harness.c tests/cpu_harness.h
 tests_cpu_guest_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_cpu_guest_test_LDADD = hv/libvcpu.a ept/libept.a $(CMOCKA_LIBS)
@@ -51,6 +58,7 @@ tests_cpu_guest_test_LDADD = hv/libvcpu.a ept/libept.a $(CMOCKA_LIBS)
 tests_cpu_regress_test_SOURCES = tests/cpu_regress_test.c tests/cpu_check.h tests/cpu_harness.c tests/cpu_harness.h
 tests_cpu_regress_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_cpu_regress_test_LDADD = hv/libvcpu.a ept/libept.a $(CMOCKA_LIBS)
+endif
 include tests/fuzz.mk
 
 # Tiny probe guests (tests/guests/probe.S), one per rule a guest can break or
@@ -70,3 +78,7 @@ $(HV_PROBE_ELFS): tests/guests/probe-%.elf: tests/guests/probe-%.o $(srcdir)/tes
 		-Wl,-z,max-page-size=0x1000 -Wl,--build-id=none -o $@ $<
 
 TESTS += tests/run_test.sh
+
+# libvirt domain XML: the examples both ways, overrides, refusals.
+TESTS += tests/domain_test.sh
+EXTRA_DIST += tests/domain_test.sh

@@ -1,0 +1,89 @@
+#!/bin/sh
+# tests/domain_test.sh - libvirt domain XML: every examples/*.xml runs the
+# same VM as the hv run command line in its <description> (the whole JSON
+# report equal but for host timings), hv domxml writes it back as a fixed
+# point, command-line options override the file, and what hv cannot honour
+# is an error naming the element and its line, with exit status 2.
+#
+# Run by `make check` from the top build directory. Skips (77) when hv was
+# built without libvirt.
+set -u
+
+HV=${HV:-./hv/hv}
+GUEST=${GUEST:-./guest/guest.elf}
+srcdir=${srcdir:-.}
+. "$srcdir/tests/testlib.sh"
+tl_init domain_test
+
+if ! grep -q '^#define HAVE_LIBVIRT 1' config.h 2>/dev/null; then
+	echo "domain_test: hv was built without libvirt, skipping" >&2
+	exit 77
+fi
+if [ ! -x "$HV" ] || [ ! -f "$GUEST" ]; then
+	echo "domain_test: $HV or $GUEST is not built" >&2
+	exit 99
+fi
+
+# The report without what varies from run to run (host timings) or names
+# the kernel by another path.
+report() { sed -e '/"host": {/,/}/d' -e '/^  "kernel": /d' "$1"; }
+
+# Bounded runs: the first 300000 instructions of each example.
+LIMIT="--max-insns 300000"
+
+for ex in "$srcdir"/examples/*.xml; do
+	name=$(basename "$ex" .xml)
+	cmd=$(sed -n 's/^.*The same as: hv run \(.*\) KERNEL.*$/\1/p' "$ex")
+	check "$name: has an equivalent command line" -n "$cmd"
+	# The file and its command line run the same VM.
+	"$HV" run --domain "$ex" $LIMIT --json "$GUEST" >"$tmp/$name.file.json" 2>"$tmp/err"
+	expect_eq "$name: hv run --domain status" $? 6
+	eval "\"\$HV\" run $cmd $LIMIT --json \"\$GUEST\"" >"$tmp/$name.cli.json" 2>"$tmp/err"
+	expect_eq "$name: hv run status" $? 6
+	report "$tmp/$name.file.json" >"$tmp/a"
+	report "$tmp/$name.cli.json" >"$tmp/b"
+	if cmp -s "$tmp/a" "$tmp/b"; then pass; else fail "$name: reports differ: $(diff "$tmp/a" "$tmp/b" | head -5)"; fi
+	# domxml of the file is a fixed point, and equals domxml of the command line.
+	"$HV" domxml --domain "$ex" "$GUEST" >"$tmp/$name.1.xml" || fail "$name: hv domxml --domain"
+	"$HV" domxml --domain "$tmp/$name.1.xml" >"$tmp/$name.2.xml" || fail "$name: hv domxml twice"
+	if cmp -s "$tmp/$name.1.xml" "$tmp/$name.2.xml"; then pass; else fail "$name: domxml is not a fixed point"; fi
+	eval "\"\$HV\" domxml $cmd \"\$GUEST\"" | grep -v '<name>' >"$tmp/c"
+	grep -v '<name>' "$tmp/$name.1.xml" >"$tmp/d"
+	if cmp -s "$tmp/c" "$tmp/d"; then pass; else fail "$name: domxml of the command line differs: $(diff "$tmp/c" "$tmp/d" | head -5)"; fi
+	# What domxml wrote runs the same VM again.
+	"$HV" run --domain "$tmp/$name.1.xml" $LIMIT --json >"$tmp/$name.rt.json" 2>"$tmp/err"
+	report "$tmp/$name.rt.json" >"$tmp/e"
+	if cmp -s "$tmp/a" "$tmp/e"; then pass; else fail "$name: the round trip runs another VM"; fi
+done
+
+ex=$srcdir/examples/nested-24.xml
+# The command line overrides the file.
+"$HV" run --domain "$ex" --memory 64M --tlb skylake --max-insns 1000 --json "$GUEST" \
+	>"$tmp/o.json" 2>/dev/null
+check "override: memory" -n "$(grep '^    "memory": 67108864,' "$tmp/o.json")"
+check "override: tlb" -n "$(grep '"l1i_4k": {' "$tmp/o.json")"
+
+# expect_refusal NAME SED-EXPR MESSAGE: the edited example is refused with
+# status 2 and exactly one line matching MESSAGE on stderr.
+expect_refusal() {
+	sed "$2" "$ex" >"$tmp/$1.xml"
+	"$HV" run --domain "$tmp/$1.xml" "$GUEST" >/dev/null 2>"$tmp/$1.err"
+	expect_eq "$1: status" $? 2
+	expect_eq "$1: message '$3'" "$(grep -c -- "$3" "$tmp/$1.err")" 1
+}
+expect_refusal vcpu2 's|<vcpu>1</vcpu>|<vcpu>2</vcpu>|' "$tmp/vcpu2.xml:13: <vcpu>: hv runs one vCPU"
+expect_refusal disk 's|</os>|</os><devices>\
+<disk type="file" device="disk"><source file="/tmp/x.img"/><target dev="vda" bus="virtio"/></disk></devices>|' \
+	"$tmp/disk.xml:18: <disk>: hv has no block devices"
+# A schema error is libvirt's own message, printed once.
+expect_refusal schema 's|<vcpu>1</vcpu>|<vcpus>1</vcpus>|' "failed to validate against schema"
+expect_refusal hvmem 's|<hv:tlb>none</hv:tlb>|<hv:memory>1G</hv:memory>|' \
+	"$tmp/hvmem.xml:8: <hv:memory>: this setting has a libvirt element of its own"
+expect_refusal hvunknown 's|<hv:tlb>none</hv:tlb>|<hv:frobnicate>1</hv:frobnicate>|' \
+	"$tmp/hvunknown.xml:8: <hv:frobnicate>: unknown or incomplete option '--frobnicate=1'"
+expect_refusal hvbad 's|<hv:tlb>none</hv:tlb>|<hv:ept-levels>6</hv:ept-levels>|' \
+	"$tmp/hvbad.xml:8: <hv:ept-levels>: --ept-levels: '6' is not 4 or 5"
+expect_refusal relkernel 's|</cmdline>|</cmdline><kernel>guest.elf</kernel>|' \
+	"<kernel>: libvirt needs an absolute path"
+
+tl_finish
