@@ -129,6 +129,8 @@ static void subtree_free(struct ept *ept, uint64_t table, unsigned level)
 	table_free(ept, table);
 }
 
+static void ept_fmt_init(struct walk_fmt *f, unsigned levels, bool ad, const struct ept_caps *caps);
+
 int ept_create(struct hpool *pool, unsigned levels, bool ad, const struct ept_caps *caps,
 	       struct ept **out)
 {
@@ -145,6 +147,7 @@ int ept_create(struct hpool *pool, unsigned levels, bool ad, const struct ept_ca
 	ept->ad = ad;
 	if (caps)
 		ept->caps = *caps;
+	ept_fmt_init(&ept->fmt, levels, ad, &ept->caps);
 	err = table_alloc(ept, &ept->root);
 	if (err) {
 		free(ept);
@@ -535,57 +538,81 @@ int ept_harvest_dirty(struct ept *ept, uint64_t gpa, uint64_t len,
 /* ------------------------------------------------------------------------ */
 
 /*
- * SDM 29.3.3.1: is this present entry an EPT misconfiguration? With
- * MAXPHYADDR 52, bits 51:12 are all address bits, so the reserved bits are
- * the ones the entry formats (SDM 29.3.2, Tables 29-1..29-6) name:
+ * SDM 29.3.3.1: EPT misconfigurations. With MAXPHYADDR 52, bits 51:12 are
+ * all address bits, so the reserved bits are the ones the entry formats
+ * (SDM 29.3.2, Tables 29-1..29-6) name, which the descriptor's masks hold:
  *   PML5E/PML4E: bits 7:3 (so PS=1 is reserved there);
  *   PDPTE/PDE referencing a table: bits 6:3;
  *   PDPTE with PS=1 without 1 GiB support: the PS bit itself;
- *   1 GiB leaf: bits 29:12, 2 MiB leaf: bits 20:12;
- *   any leaf: memory type 2, 3 or 7.
- * Plus the permission encodings: 010b and 110b (write without read), and
- * 100b (execute-only) without the execute-only capability, or with MBEC
- * bit 0 clear and XU set without it.
+ *   1 GiB leaf: bits 29:12, 2 MiB leaf: bits 20:12.
+ * ept_bad() adds what is not a mask: memory type 2, 3 or 7 in a leaf, and
+ * the permission encodings 010b and 110b (write without read), and 100b
+ * (execute-only) without the execute-only capability, or with MBEC bit 0
+ * clear and XU set without it.
  */
-static inline bool entry_misconfigured(const struct ept *ept, uint64_t e, unsigned level)
+#define EPT_FMT_EXEC_ONLY 1u
+#define EPT_FMT_MBEC      2u
+
+static bool ept_bad(const struct walk_fmt *f, uint64_t e, unsigned level, bool leaf)
 {
 	const unsigned rwx = (unsigned)(e & EPT_RWX);
+	const bool exec_only = f->caps & EPT_FMT_EXEC_ONLY;
 
-	if ((rwx & 3) == 2 || (rwx == 4 && !ept->caps.exec_only))
+	(void)level;
+	if ((rwx & 3) == 2 || (rwx == 4 && !exec_only))
 		return true;
 	/* SDM 29.3.3.1: with MBEC, bit 0 clear and bit 10 set is execute-only too. */
-	if (ept->caps.mbec && !ept->caps.exec_only && !(rwx & 1) && (e & EPT_XU))
+	if ((f->caps & EPT_FMT_MBEC) && !exec_only && !(rwx & 1) && (e & EPT_XU))
 		return true;
-	if (level >= 4)
-		return (e & 0xf8) != 0;
-	if (level == 1 || (e & EPT_PS)) {
-		if (level == 3 && !ept->caps.page_1g)
-			return true;
-		if (memtype_reserved((e & EPT_MT_MASK) >> EPT_MT_SHIFT))
-			return true;
-		return (e & EPT_ADDR_MASK & (level_size(level) - 1)) != 0;
+	return leaf && memtype_reserved((e & EPT_MT_MASK) >> EPT_MT_SHIFT);
+}
+
+static void ept_fmt_init(struct walk_fmt *f, unsigned levels, bool ad, const struct ept_caps *caps)
+{
+	unsigned l;
+
+	*f = (struct walk_fmt){
+		.name = "EPT",
+		.levels = levels,
+		.esz = 8,
+		/* SDM 29.3.2: present if any of bits 2:0 is set, or bit 10 (XU)
+		 * with mode-based execute control. */
+		.present = EPT_RWX | (caps->mbec ? EPT_XU : 0),
+		.ps = EPT_PS,
+		.large = (1u << 2) | (caps->page_1g ? 1u << 3 : 0),
+		.addr = EPT_ADDR_MASK,
+		.and_bits = EPT_PERM_BITS,
+		/* SDM 29.3.5: A in every entry used, D in the leaf for writes,
+		 * set only once the translation is known to be used. */
+		.a = ad ? EPT_A : 0,
+		.d = ad ? EPT_D : 0,
+		.bad = ept_bad,
+		.caps = (caps->exec_only ? EPT_FMT_EXEC_ONLY : 0) | (caps->mbec ? EPT_FMT_MBEC : 0),
+	};
+	for (l = 1; l <= levels; l++) {
+		f->shift[l] = (uint8_t)level_shift(l);
+		f->ibits[l] = 9;
+		f->rsvd_table[l] = l >= 4 ? 0xf8 : 0x78;
+		f->rsvd_page[l] = EPT_ADDR_MASK & (level_size(l) - 1);
 	}
-	return (e & 0x78) != 0;
+	if (!caps->page_1g)
+		f->rsvd_table[3] |= EPT_PS;
 }
 
 int ept_walk(struct ept *ept, uint64_t gpa, const struct ept_access *acc,
 	     const struct ept_walk_start *start, struct ept_walk_result *res)
 {
-	const struct hpool *pool = ept->pool;
-	unsigned level, n = 0, type, shift = PAGE_SHIFT_4K;
-	uint64_t table, perms, need, e = 0;
-	const uint64_t present = EPT_RWX | (ept->caps.mbec ? EPT_XU : 0);
+	struct walk_start ws, *wsp = NULL;
+	struct walk_path p;
+	unsigned type, i, l;
+	uint64_t perms = 0, need;
 
 	if (start) {
 		/* Precondition: start comes from an earlier walk of this hierarchy. */
 		assert(start->level >= 1 && start->level <= ept->levels);
-		level = start->level;
-		table = start->table;
-		perms = start->perms;
-	} else {
-		level = ept->levels;
-		table = ept->root;
-		perms = EPT_PERM_BITS;
+		ws = (struct walk_start){ .level = start->level, .table = start->table,
+					  .and_bits = start->perms };
+		wsp = &ws;
 	}
 	/* Precondition: exactly one access type. */
 	assert(acc->type == ACC_READ || acc->type == ACC_WRITE || acc->type == ACC_FETCH);
@@ -596,87 +623,53 @@ int ept_walk(struct ept *ept, uint64_t gpa, const struct ept_access *acc,
 	res->page_shift = 0;
 	res->memtype = 0;
 	res->qual = 0;
+	res->ad_writes = 0;
 
-	/*
-	 * A 4-level hierarchy translates 48-bit GPAs: a GPA with a bit above
+	/* A 4-level hierarchy translates 48-bit GPAs: a GPA with a bit above
 	 * that set cannot be translated and is reported as a violation with
-	 * nothing walked.
-	 */
-	if (gpa >> level_shift(ept->levels + 1)) {
-		perms = 0;
-		goto violation;
-	}
-
-	for (;;) {
-		uint64_t ehpa;
-
-		shift = level_shift(level);
-		ehpa = table + (((gpa >> shift) & (EPT_ENTRIES - 1)) << 3);
-		res->table[level] = table;
-		res->perms_at[level] = perms;
-		/* Tables are 4 KiB aligned and the pool a multiple of 1 GiB, so
-		 * this one check covers the whole 8-byte read. An address
-		 * outside the pool reads as all ones, like a read that nothing
-		 * claims on a real bus, which is then a misconfiguration. */
-		e = ehpa < pool->size ? hpool_read64(pool, ehpa) : ~0ULL;
-		res->ref[n].level = level;
-		res->ref[n].entry_hpa = ehpa;
-		res->ref[n].value = e;
-		n++;
-		/* SDM 29.3.2: present if any of bits 2:0 is set, or bit 10 (XU)
-		 * with mode-based execute control. */
-		if (!(e & present)) {
-			perms = 0;
-			goto violation;
-		}
-		if (entry_misconfigured(ept, e, level))
-			goto misconfig;
-		perms &= e;
-		if (level == 1 || (e & EPT_PS))
+	 * nothing walked (WALK_RANGE). */
+	switch (walk_run(&ept->fmt, ept->pool, NULL, NULL, ept->root, wsp, gpa, &p)) {
+	case WALK_OK:
+		perms = p.and_acc & EPT_PERM_BITS;
+		/* SDM 29.3.3.2: the access must be allowed by the AND over all levels. */
+		if (type == ACC_FETCH)
+			need = (ept->caps.mbec && acc->user) ? EPT_XU : EPT_X;
+		else
+			need = type == ACC_WRITE ? EPT_W : EPT_R;
+		if (!(perms & need)) {
+			res->status = EPT_VIOLATION;
 			break;
-		table = e & EPT_ADDR_MASK;
-		level--;
-	}
-	perms &= EPT_PERM_BITS;
-
-	/* SDM 29.3.3.2: the access must be allowed by the AND over all levels. */
-	if (type == ACC_FETCH)
-		need = (ept->caps.mbec && acc->user) ? EPT_XU : EPT_X;
-	else
-		need = type == ACC_WRITE ? EPT_W : EPT_R;
-	if (!(perms & need))
-		goto violation;
-
-	/*
-	 * SDM 29.3.5: accessed flags in every entry used, dirty in the leaf
-	 * for writes. Only a translation that is used sets them: a walk that
-	 * ends in a violation leaves the flags as they were.
-	 */
-	if (ept->ad) {
-		for (unsigned i = 0; i < n; i++) {
-			uint64_t v = res->ref[i].value | EPT_A;
-
-			if (i == n - 1 && type == ACC_WRITE)
-				v |= EPT_D;
-			if (v != res->ref[i].value) {
-				hpool_write64(ept->pool, res->ref[i].entry_hpa, v);
-				res->ref[i].value = v;
-			}
 		}
+		/* Only a translation that is used sets the flags: a walk that ends
+		 * in a violation leaves them as they were. */
+		(void)walk_set_ad(&ept->fmt, ept->pool, NULL, NULL, &p, type == ACC_WRITE);
+		res->hpa = p.addr;
+		res->page_shift = p.shift;
+		res->memtype = (p.ref[p.n - 1].value & EPT_MT_MASK) >> EPT_MT_SHIFT;
+		res->ad_writes = p.ad_writes;
+		break;
+	case WALK_RESERVED:
+		res->status = EPT_MISCONFIG;
+		perms = p.and_acc & EPT_PERM_BITS;
+		break;
+	default:   /* not present, or beyond the GPA width */
+		res->status = EPT_VIOLATION;
+		break;
 	}
-	res->hpa = (e & EPT_ADDR_MASK & ~((1ULL << shift) - 1)) | (gpa & ((1ULL << shift) - 1));
-	res->page_shift = shift;
-	res->memtype = (e & EPT_MT_MASK) >> EPT_MT_SHIFT;
 	res->perms = perms;
-	res->refs = res->nref = n;
-	return 0;
-
-violation:
-	/* SDM 28.2.1, Table 28-7: EPT-violation exit qualification. */
-	res->status = EPT_VIOLATION;
-	res->perms = perms & EPT_PERM_BITS;
-	res->refs = res->nref = n;
-	/* ACC_READ/WRITE/FETCH are bits 0/1/2, as in the qualification. A guest
+	res->refs = res->nref = p.n;
+	for (i = 0; i < p.n; i++) {
+		res->ref[i].level = p.ref[i].level;
+		res->ref[i].entry_hpa = p.ref[i].entry_hpa;
+		res->ref[i].value = p.ref[i].value;
+		l = p.ref[i].level;
+		res->table[l] = p.table[l];
+		res->perms_at[l] = p.and_at[l];
+	}
+	if (res->status != EPT_VIOLATION)
+		return 0;
+	/* SDM 28.2.1, Table 28-7: EPT-violation exit qualification.
+	 * ACC_READ/WRITE/FETCH are bits 0/1/2, as in the qualification. A guest
 	 * paging-structure access treated as a write because of EPT A/D sets
 	 * both bit 0 and bit 1 (footnote of Table 28-7). */
 	res->qual = (acc->paging_entry && ept->ad) ? EPT_QUAL_READ | EPT_QUAL_WRITE : (uint64_t)type;
@@ -690,11 +683,5 @@ violation:
 				     (acc->guest_bits & (EPT_QUAL_GUEST_US | EPT_QUAL_GUEST_RW |
 							 EPT_QUAL_GUEST_XD));
 	}
-	return 0;
-
-misconfig:
-	res->status = EPT_MISCONFIG;
-	res->perms = perms & EPT_PERM_BITS;
-	res->refs = res->nref = n;
 	return 0;
 }

@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ept/walk.h"
+
 #define HV_MUST_CHECK __attribute__((warn_unused_result))
 
 #define PAGE_SHIFT_4K 12
@@ -193,6 +195,7 @@ struct ept_caps {
  *   pool, levels, ad, caps: set once at creation.
  *   root: HPA of the top table, set once.
  *   table_pages: number of table pages currently allocated (maintained by map/unmap).
+ *   fmt: the walker's description of this hierarchy's format, set once.
  */
 struct ept {
 	struct hpool *pool;
@@ -201,6 +204,7 @@ struct ept {
 	bool ad;              /* EPTP bit 6 */
 	struct ept_caps caps;
 	uint64_t table_pages;
+	struct walk_fmt fmt;  /* the EPT format with these levels and caps, set once */
 };
 
 /* Create an empty hierarchy of 4 or 5 levels. */
@@ -283,6 +287,7 @@ struct ept_walk_result {
 	uint64_t memtype;      /* leaf memory type */
 	uint64_t qual;         /* EPT violation exit qualification */
 	unsigned refs;         /* number of entries read (references) */
+	unsigned ad_writes;    /* entries whose A/D flags this walk set (SDM 29.3.5) */
 	uint64_t table[6];     /* table[l] = HPA of the level-l table used (for PWC fills) */
 	uint64_t perms_at[6];  /* perms_at[l] = AND of perms of the entries above level l */
 	unsigned nref;         /* entries in ref[] when a trace was asked for */

@@ -476,32 +476,6 @@ ept_walk_fast(const struct ept *ept, unsigned levels, uint64_t gpa, const struct
 }
 
 /*
- * The entries a walk of gpa will read, as they are now (at most 5), so that
- * the caller can count which ones ept_walk updates. Only used on the slow
- * path, when EPT A/D flags are on.
- */
-static unsigned ept_path_read(const struct ept *ept, uint64_t gpa,
-			      const struct ept_walk_start *start, uint64_t *before)
-{
-	unsigned level = start ? start->level : ept->levels, n = 0;
-	uint64_t table = start ? start->table : ept->root;
-
-	for (;;) {
-		uint64_t ehpa = table + ((gpa >> (PAGE_SHIFT_4K + 9 * (level - 1))) & 511) * 8, e;
-
-		if (ehpa >= ept->pool->size)
-			return n;
-		e = hpool_read64(ept->pool, ehpa);
-		before[n++] = e;
-		if (!(e & (EPT_RWX | (ept->caps.mbec ? EPT_XU : 0))) || level == 1 ||
-		    ((e & EPT_PS) && level <= 3))
-			return n;
-		table = e & EPT_ADDR_MASK;
-		level--;
-	}
-}
-
-/*
  * Translate one GPA through the second stage: nested TLB, then the
  * guest-physical paging-structure caches (deepest first), then the EPT walk
  * from wherever a cache let it start. `row` is the grid row; guest_level the
@@ -595,16 +569,13 @@ gpa_xlate_slow(struct walk *w, uint64_t gpa, const struct ept_access *acc, unsig
 
 walk:
 	if (w->trace || !ept_walk_fast(ept, ept->levels, gpa, acc, startp, &r, true)) {
-		uint64_t before[5];
-		unsigned nb = ept->ad ? ept_path_read(ept, gpa, startp, before) : 0;
-
 		if (ept_walk(ept, gpa, acc, startp, &r) != 0) {
 			r.status = EPT_MISCONFIG;
 			r.refs = 0;
+			r.ad_writes = 0;
 		}
 		/* EPT A/D updates: entries the walker changed (SDM 29.3.5). */
-		for (i = 0; r.status == EPT_OK && i < nb && i < r.nref; i++)
-			m->st.ept_ad_writes += r.ref[i].value != before[i];
+		m->st.ept_ad_writes += r.ad_writes;
 	}
 	/* Grid columns: EPT level l is column 5 - l; the walk went down from start_level. */
 	w->refs += r.refs;

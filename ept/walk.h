@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ept/walk.h - one page-table walker for every radix page-table format.
+ *
+ * A format is described by data (struct walk_fmt): how many levels, which
+ * address bits index each level, how to tell a present entry, a table pointer
+ * from a large page, which bits are reserved at each level, how permissions
+ * accumulate and where the accessed/dirty flags are. walk_run() descends such
+ * tables one entry at a time; what a model does with each reference
+ * (counting, tracing, translating a table address through a second stage,
+ * refusing an A/D write) is a hook in struct walk_ops, not a copy of the walk.
+ *
+ * walk_run() stops at a leaf (WALK_OK), a non-present entry, a reserved bit or a
+ * hook's refusal, and leaves the decision "is this access allowed" to the
+ * caller, which knows the format's permission rules; walk_set_ad() then sets
+ * the A/D flags the way the format wants (every entry after success, as EPT
+ * does, or the leaf only, as guest paging does after setting A on tables
+ * during the walk).
+ *
+ * Levels are numbered as in the SDM: 1 is the lowest (4 KiB leaves).
+ */
+#ifndef HV_WALK_H
+#define HV_WALK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct hpool;
+struct walk_fmt;
+
+#define WALK_MAX_LEVELS 5
+
+/* A format-specific rule beyond the reserved-bit masks (EPT permission
+ * encodings, memory types): true when the entry is malformed. */
+typedef bool (*walk_bad_fn)(const struct walk_fmt *f, uint64_t e, unsigned level, bool leaf);
+
+struct walk_fmt {
+	const char *name;
+	unsigned levels;                          /* top level */
+	unsigned esz;                             /* bytes per entry: 8, or 4 */
+	uint8_t shift[WALK_MAX_LEVELS + 1];       /* lowest address bit indexed at level l */
+	uint8_t ibits[WALK_MAX_LEVELS + 1];       /* index width at level l */
+	uint64_t present;                         /* present if any of these bits is set */
+	uint64_t ps;                              /* page-size bit (0: none) */
+	unsigned large;                           /* bit l: PS at level l maps a page */
+	uint64_t rsvd_table[WALK_MAX_LEVELS + 1]; /* reserved in a table pointer at level l */
+	uint64_t rsvd_page[WALK_MAX_LEVELS + 1];  /* reserved in a leaf at level l */
+	uint64_t addr;                            /* address bits of a table pointer / frame */
+	uint64_t and_bits;                        /* permissions ANDed over the levels */
+	uint64_t or_bits;                         /* permissions ORed over the levels */
+	uint64_t a, d;                            /* accessed / dirty flags; 0: not maintained */
+	bool ad_tables_early;                     /* set A in tables while descending */
+	walk_bad_fn bad;                          /* NULL: no rule beyond the masks */
+	/* Frame of a leaf at `level` when it is not (e & addr) (32-bit PSE); NULL: it is. */
+	uint64_t (*frame)(uint64_t e, unsigned level);
+	unsigned caps;                            /* format options read by bad() */
+};
+
+enum walk_status {
+	WALK_OK = 0,          /* a leaf was reached: path.addr, path.shift */
+	WALK_NOT_PRESENT,     /* path.ref[n - 1] is not present */
+	WALK_RESERVED,        /* path.ref[n - 1] has a reserved bit or is malformed */
+	WALK_RANGE,           /* the address has bits above what the top level indexes */
+	WALK_STOPPED,         /* a hook stopped the walk (it recorded why) */
+};
+
+/* One reference: an entry read. */
+struct walk_step {
+	unsigned level;
+	uint64_t entry_addr;   /* in the tables' own address space (a GPA for guest tables) */
+	uint64_t entry_hpa;    /* where it was read */
+	uint64_t value;        /* as read; updated when walk_set_ad() changes it */
+};
+
+struct walk_path {
+	enum walk_status status;
+	unsigned start;                           /* level the walk began at */
+	unsigned n;                               /* entries read, ref[0..n) */
+	struct walk_step ref[WALK_MAX_LEVELS];
+	uint64_t table[WALK_MAX_LEVELS + 1];      /* table[l]: address of the level-l table */
+	uint64_t and_at[WALK_MAX_LEVELS + 1];     /* and_bits accumulated above level l */
+	uint64_t or_at[WALK_MAX_LEVELS + 1];
+	uint64_t and_acc, or_acc;                 /* accumulated over every entry read */
+	uint64_t addr;                            /* WALK_OK: the translated address */
+	unsigned shift;                           /* WALK_OK: page shift of the leaf */
+	unsigned ad_writes;                       /* entries walk_set_ad() and early A changed */
+};
+
+/* Where a walk begins: at the top (NULL) or lower, from a cached table. */
+struct walk_start {
+	unsigned level;
+	uint64_t table;
+	uint64_t and_bits, or_bits;
+};
+
+/*
+ * Hooks; each may be NULL.
+ *   locate: the host address of the entry at entry_addr (tables in another
+ *           address space, e.g. guest tables behind EPT); false stops the
+ *           walk (WALK_STOPPED). NULL: entry_addr is the HPA, and an entry
+ *           outside the pool reads as all ones (nothing answers the read).
+ *   ref:    after every entry read.
+ *   ad:     before every A/D write of new value nv; false refuses it and
+ *           stops (nothing written).
+ */
+struct walk_ops {
+	bool (*locate)(void *arg, const struct walk_path *p, unsigned level, uint64_t entry_addr,
+		       uint64_t *entry_hpa);
+	void (*ref)(void *arg, const struct walk_path *p, const struct walk_step *r);
+	bool (*ad)(void *arg, const struct walk_path *p, const struct walk_step *r, uint64_t nv);
+};
+
+/* Walk `addr` through the tables rooted at `root` (start == NULL) or from
+ * start. Returns the status, also in p->status. */
+enum walk_status walk_run(const struct walk_fmt *f, struct hpool *pool,
+			  const struct walk_ops *ops,
+		      void *arg, uint64_t root, const struct walk_start *start, uint64_t addr,
+		      struct walk_path *p);
+
+/* After a WALK_OK the caller allowed: set A (every entry read unless
+ * ad_tables_early, else the leaf) and D on the leaf when `dirty`. false when
+ * the ad hook refused one (the writes before it stay). */
+bool walk_set_ad(const struct walk_fmt *f, struct hpool *pool, const struct walk_ops *ops,
+		 void *arg, struct walk_path *p, bool dirty);
+
+/* Page size of a level's entry. */
+static inline unsigned walk_level_shift(const struct walk_fmt *f, unsigned level)
+{
+	return f->shift[level];
+}
+
+#endif /* HV_WALK_H */

@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/walk_test.c - the generic walker (ept/walk.h) over a format it was
+ * not written for: a 3-level table shaped like VT-d second-level tables with
+ * a 39-bit address width (VT-d 9.8: R bit 0, W bit 1, PS bit 7 in level-2/3
+ * entries, A bit 8 and D bit 9 with second-level A/D). Adding it took only
+ * this descriptor: the walker is untouched.
+ */
+#include <string.h>
+
+#include "tests/testutil.h"
+#include "ept/ept.h"
+#include "ept/walk.h"
+
+#define SL_R  (1ULL << 0)
+#define SL_W  (1ULL << 1)
+#define SL_PS (1ULL << 7)
+#define SL_A  (1ULL << 8)
+#define SL_D  (1ULL << 9)
+#define SL_ADDR 0x000ffffffffff000ULL
+
+static const struct walk_fmt sl3 = {
+	.name = "test 3-level",
+	.levels = 3,
+	.esz = 8,
+	.shift = { 0, 12, 21, 30 },
+	.ibits = { 0, 9, 9, 9 },
+	.present = SL_R | SL_W,
+	.ps = SL_PS,
+	.large = (1u << 2) | (1u << 3),
+	/* bits 6:2 reserved in a table pointer; address bits below a large page */
+	.rsvd_table = { 0, 0, 0x7c, 0x7c },
+	.rsvd_page = { 0, 0, 0x1ff000, 0x3ffff000 },
+	.addr = SL_ADDR,
+	.and_bits = SL_R | SL_W,
+	.a = SL_A,
+	.d = SL_D,
+};
+
+struct env {
+	struct hpool *pool;
+	uint64_t root, l2, l1;
+	unsigned refs, ad;
+	uint64_t last_ad_value;
+};
+
+static uint64_t page(struct env *e)
+{
+	uint64_t hpa;
+
+	assert_ok(hpool_alloc(e->pool, 4096, FRAME_HV, &hpa));
+	return hpa;
+}
+
+static void setup(struct env *e)
+{
+	memset(e, 0, sizeof(*e));
+	assert_ok(hpool_create(1ULL << 30, &e->pool));
+	e->root = page(e);
+	e->l2 = page(e);
+	e->l1 = page(e);
+	/* IOVA 0x40201000: root[1] -> l2[1] -> l1[1] -> 0x1234000, read only */
+	hpool_write64(e->pool, e->root + 8, e->l2 | SL_R | SL_W);
+	hpool_write64(e->pool, e->l2 + 8, e->l1 | SL_R | SL_W);
+	hpool_write64(e->pool, e->l1 + 8, 0x1234000 | SL_R);
+	/* IOVA 0x40400000: a 2 MiB page at 0x800000, read/write */
+	hpool_write64(e->pool, e->l2 + 16, 0x800000 | SL_R | SL_W | SL_PS);
+}
+
+static void count_ref(void *arg, const struct walk_path *p, const struct walk_step *r)
+{
+	(void)p;
+	(void)r;
+	((struct env *)arg)->refs++;
+}
+
+static bool count_ad(void *arg, const struct walk_path *p, const struct walk_step *r, uint64_t nv)
+{
+	(void)p;
+	(void)r;
+	((struct env *)arg)->ad++;
+	((struct env *)arg)->last_ad_value = nv;
+	return true;
+}
+
+static const struct walk_ops ops = { .ref = count_ref, .ad = count_ad };
+
+static void test_three_levels(void **state)
+{
+	struct walk_path p;
+	struct env e;
+
+	(void)state;
+	setup(&e);
+	assert_int_equal(walk_run(&sl3, e.pool, &ops, &e, e.root, NULL, 0x40201abc, &p), WALK_OK);
+	assert_int_equal(p.n, 3);
+	assert_int_equal(e.refs, 3);
+	assert_int_equal(p.addr, 0x1234abc);
+	assert_int_equal(p.shift, 12);
+	/* R AND-ed over the levels, W only above the leaf. */
+	assert_int_equal(p.and_acc, SL_R);
+	assert_int_equal(p.table[3], e.root);
+	assert_int_equal(p.table[1], e.l1);
+	/* A on all three entries, D on the leaf: four flags in three writes. */
+	assert_true(walk_set_ad(&sl3, e.pool, &ops, &e, &p, true));
+	assert_int_equal(e.ad, 3);
+	assert_int_equal(p.ad_writes, 3);
+	assert_int_equal(hpool_read64(e.pool, e.l1 + 8), 0x1234000 | SL_R | SL_A | SL_D);
+	assert_int_equal(hpool_read64(e.pool, e.root + 8), e.l2 | SL_R | SL_W | SL_A);
+	/* A second time nothing changes, so nothing is written. */
+	assert_int_equal(walk_run(&sl3, e.pool, &ops, &e, e.root, NULL, 0x40201000, &p), WALK_OK);
+	assert_true(walk_set_ad(&sl3, e.pool, &ops, &e, &p, true));
+	assert_int_equal(e.ad, 3);
+	hpool_destroy(e.pool);
+}
+
+static void test_large_and_faults(void **state)
+{
+	struct walk_start st;
+	struct walk_path p;
+	struct env e;
+
+	(void)state;
+	setup(&e);
+	/* A 2 MiB leaf: two references. */
+	assert_int_equal(walk_run(&sl3, e.pool, NULL, NULL, e.root, NULL, 0x40512345, &p), WALK_OK);
+	assert_int_equal(p.n, 2);
+	assert_int_equal(p.addr, 0x912345);
+	assert_int_equal(p.shift, 21);
+	/* Not present at level 1 (index 2). */
+	assert_int_equal(walk_run(&sl3, e.pool, NULL, NULL, e.root, NULL, 0x40202000, &p),
+			 WALK_NOT_PRESENT);
+	assert_int_equal(p.n, 3);
+	/* Beyond 39 bits: nothing read. */
+	assert_int_equal(walk_run(&sl3, e.pool, NULL, NULL, e.root, NULL, 1ULL << 39, &p), WALK_RANGE);
+	assert_int_equal(p.n, 0);
+	/* A reserved bit in a table pointer. */
+	hpool_write64(e.pool, e.l2 + 8, e.l1 | SL_R | SL_W | 0x10);
+	assert_int_equal(walk_run(&sl3, e.pool, NULL, NULL, e.root, NULL, 0x40201000, &p),
+			 WALK_RESERVED);
+	assert_int_equal(p.n, 2);
+	/* A misaligned large page. */
+	hpool_write64(e.pool, e.l2 + 16, 0x801000 | SL_R | SL_PS);
+	assert_int_equal(walk_run(&sl3, e.pool, NULL, NULL, e.root, NULL, 0x40400000, &p),
+			 WALK_RESERVED);
+	/* Starting lower, from a cached table, with the permissions above it. */
+	st = (struct walk_start){ .level = 1, .table = e.l1, .and_bits = SL_R | SL_W };
+	assert_int_equal(walk_run(&sl3, e.pool, NULL, NULL, e.root, &st, 0x40201008, &p), WALK_OK);
+	assert_int_equal(p.n, 1);
+	assert_int_equal(p.start, 1);
+	assert_int_equal(p.addr, 0x1234008);
+	hpool_destroy(e.pool);
+}
+
+/* A refused A/D write stops the walk and writes nothing. */
+static bool refuse_ad(void *arg, const struct walk_path *p, const struct walk_step *r, uint64_t nv)
+{
+	(void)arg;
+	(void)p;
+	(void)r;
+	(void)nv;
+	return false;
+}
+
+static void test_ad_refused(void **state)
+{
+	static const struct walk_ops refuse = { .ad = refuse_ad };
+	struct walk_path p;
+	struct env e;
+
+	(void)state;
+	setup(&e);
+	assert_int_equal(walk_run(&sl3, e.pool, &refuse, NULL, e.root, NULL, 0x40201000, &p), WALK_OK);
+	assert_false(walk_set_ad(&sl3, e.pool, &refuse, NULL, &p, false));
+	assert_int_equal(p.ad_writes, 0);
+	assert_int_equal(hpool_read64(e.pool, e.root + 8), e.l2 | SL_R | SL_W);
+	hpool_destroy(e.pool);
+}
+
+/* EPT through the same walker: ept_walk reports the A/D writes it made. */
+static void test_ept_ad_writes(void **state)
+{
+	const struct ept_access rd = { .type = ACC_READ }, wr = { .type = ACC_WRITE };
+	struct ept_walk_result r;
+	struct hpool *pool;
+	struct ept *ept;
+
+	(void)state;
+	assert_ok(hpool_create(1ULL << 30, &pool));
+	assert_ok(ept_create(pool, 4, true, NULL, &ept));
+	assert_ok(ept_map(ept, 0x100000, 0x200000, 4096, EPT_RWX | (EPT_MT_WB << EPT_MT_SHIFT),
+			  PAGE_SIZE_4K));
+	assert_ok(ept_walk(ept, 0x100000, &rd, NULL, &r));
+	assert_int_equal(r.status, EPT_OK);
+	assert_int_equal(r.refs, 4);
+	assert_int_equal(r.ad_writes, 4);   /* SDM 29.3.5: A in all four entries */
+	assert_ok(ept_walk(ept, 0x100000, &wr, NULL, &r));
+	assert_int_equal(r.ad_writes, 1);   /* D in the leaf only */
+	assert_ok(ept_walk(ept, 0x100000, &wr, NULL, &r));
+	assert_int_equal(r.ad_writes, 0);
+	ept_destroy(ept);
+	hpool_destroy(pool);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_three_levels),
+		cmocka_unit_test(test_large_and_faults),
+		cmocka_unit_test(test_ad_refused),
+		cmocka_unit_test(test_ept_ad_writes),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
