@@ -12,10 +12,145 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+/* ------------------------------------------------------------------------ */
+/* Options                                                                  */
+/* ------------------------------------------------------------------------ */
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "hv %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return 2;
+}
+
+const char *cli_option_name(const struct option *opts, int val)
+{
+	for (const struct option *o = opts; o->name; o++)
+		if (o->val == val)
+			return o->name;
+	return "?";
+}
+
+/*
+ * The long option `name` (len bytes, from "--name" or "--name=value") means,
+ * as getopt_long matches it: an exact name, else the one option it is a
+ * prefix of. NULL with *ambiguous set when it is a prefix of several.
+ */
+static const struct option *match_long(const struct option *opts, const char *name, size_t len,
+				       bool *ambiguous)
+{
+	const struct option *found = NULL;
+
+	*ambiguous = false;
+	for (const struct option *o = opts; o->name; o++) {
+		if (strncmp(o->name, name, len) != 0)
+			continue;
+		if (o->name[len] == '\0')
+			return o;
+		if (found != NULL && found->val != o->val)
+			*ambiguous = true;
+		found = o;
+	}
+	return *ambiguous ? NULL : found;
+}
+
+/*
+ * Check every word of the command line against the options before getopt
+ * runs. getopt reads "-append" as a cluster of one-letter options and
+ * "--accesses" with no value by taking the next word, and its errors then
+ * name a letter or the wrong word; here each message names the word typed.
+ */
+int cli_check_words(const char *cmd, int argc, char **argv, const struct option *opts)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *w = argv[i], *name, *eq;
+		const struct option *o;
+		bool ambiguous;
+		size_t len;
+
+		if (strcmp(w, "--") == 0)
+			break;
+		if (w[0] != '-' || w[1] == '\0')
+			continue; /* an operand, or "-" */
+		if (w[1] != '-') {
+			if (strcmp(w, "-h") == 0)
+				continue;
+			o = match_long(opts, w + 1, strcspn(w + 1, "="), &ambiguous);
+			if (o != NULL)
+				return cli_usage_error(cmd, "unknown option '%s': long options take two "
+						       "dashes (--%s)", w, o->name);
+			return cli_usage_error(cmd, "unknown option '%s' (see hv %s --help)", w, cmd);
+		}
+		name = w + 2;
+		eq = strchr(name, '=');
+		len = eq ? (size_t)(eq - name) : strlen(name);
+		o = match_long(opts, name, len, &ambiguous);
+		if (ambiguous) {
+			char names[256];
+			size_t n = 0;
+
+			names[0] = '\0';
+			for (const struct option *p = opts; p->name && n < sizeof(names); p++)
+				if (strncmp(p->name, name, len) == 0)
+					n += (size_t)snprintf(names + n, sizeof(names) - n, "%s--%s",
+							      n ? ", " : "", p->name);
+			return cli_usage_error(cmd, "option '--%.*s' is ambiguous (%s)", (int)len, name,
+					       names);
+		}
+		if (o == NULL)
+			return cli_usage_error(cmd, "unknown option '--%.*s' (see hv %s --help)",
+					       (int)len, name, cmd);
+		if (o->has_arg == no_argument && eq)
+			return cli_usage_error(cmd, "--%s takes no value, got '%s'", o->name, w);
+		if (o->has_arg == required_argument && !eq) {
+			if (i + 1 >= argc)
+				return cli_usage_error(cmd, "--%s needs a value (see hv %s --help)",
+						       o->name, cmd);
+			i++; /* the value, whatever it looks like */
+		}
+	}
+	return 0;
+}
+
+int cli_getopt(const char *cmd, int argc, char **argv, const struct option *opts, int *status)
+{
+	int opt;
+
+	if (optind == 0 && cli_check_words(cmd, argc, argv, opts) != 0) {
+		*status = 2;
+		return 0;
+	}
+	opterr = 0; /* the messages below say what to fix; getopt's do not */
+	opt = getopt_long(argc, argv, ":h", opts, NULL);
+	if (opt == 'h') {
+		for (const struct option *o = opts; o->name; o++)
+			if (strcmp(o->name, "help") == 0)
+				return o->val;
+	}
+	/* cli_check_words has refused what getopt would: these are a fallback. */
+	if (opt == '?') {
+		*status = cli_usage_error(cmd, "unknown option '%s' (see hv %s --help)",
+					  argv[optind - 1], cmd);
+		return 0;
+	}
+	if (opt == ':') {
+		*status = cli_usage_error(cmd, "%s needs a value (see hv %s --help)",
+					  argv[optind - 1], cmd);
+		return 0;
+	}
+	return opt;
+}
 
 /* ------------------------------------------------------------------------ */
 /* Option values                                                            */

@@ -6,11 +6,29 @@
 #ifndef HV_CLIUTIL_H
 #define HV_CLIUTIL_H
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
 #include "ept/mmu.h"
+
+/*
+ * getopt_long with hv's messages: returns the next option's val, -1 at the
+ * end, or 0 after printing a one-line usage error (then *status = 2). -h is
+ * the option named "help"; every other option is long. Callers set
+ * optind = 0 before the first call, which checks every word first so that a
+ * message names the word the user typed ("-append", not a letter of it).
+ */
+int cli_getopt(const char *cmd, int argc, char **argv, const struct option *opts,
+	       int *status);
+/* The check cli_getopt's first call makes, for callers that run getopt_long
+ * themselves: 0, or 2 after printing the usage error. */
+int cli_check_words(const char *cmd, int argc, char **argv, const struct option *opts);
+/* The long name (without "--") of the option whose val is `val`. */
+const char *cli_option_name(const struct option *opts, int val);
+/* "hv CMD: message" on stderr; returns 2, the exit status of a usage error. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* "4096", "0x1000", "4K", "512M", "64G", "1T" -> bytes. -EINVAL / -ERANGE. */
 int parse_size(const char *s, uint64_t *out);

@@ -7,7 +7,8 @@ hv_libvcpu_a_SOURCES = \
 
 bin_PROGRAMS += hv/hv
 # Front end: commands, options, reports (trace / walk / bench).
-hv_hv_SOURCES = hv/main.c hv/cli.h hv/cliutil.h hv/cliutil.c hv/trace.c hv/walk.c hv/bench.c \
+hv_hv_SOURCES = hv/main.c hv/cli.h hv/cliutil.h hv/cliutil.c hv/trace.c hv/tracefile.h hv/tracefile.c \
+	hv/walk.c hv/bench.c \
 	hv/scene.h hv/scene.c
 # The VM: memory, loader, devices, exit handling, `hv run`.
 hv_hv_SOURCES += hv/run.c hv/backends.c hv/vm.h hv/vm_internal.h hv/vm.c hv/vm_mem.c hv/vm_exit.c \

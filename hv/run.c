@@ -136,6 +136,10 @@ static int expand_domain(int argc, char **argv, struct run_opts *o)
 	char err[1024];
 	int c, rc;
 
+	/* Check the words typed first: getopt would read '-append' as a
+	 * cluster of letters and name the wrong word. */
+	if (cli_check_words(o->cmd + 3, argc, argv, long_opts) != 0)
+		return VM_STATUS_USAGE;
 	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {

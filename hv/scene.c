@@ -8,7 +8,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,42 +34,6 @@ void scene_opts_default(struct scene_opts *o)
 	o->guest_levels = 4;
 	o->ept_levels = 4;
 	o->vpid = 1;
-}
-
-int cli_usage_error(const char *cmd, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "hv %s: ", cmd);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return 2;
-}
-
-int cli_getopt(const char *cmd, int argc, char **argv, const struct option *opts, int *status)
-{
-	int opt;
-
-	opterr = 0; /* the messages below say what to fix; getopt's do not */
-	opt = getopt_long(argc, argv, ":h", opts, NULL);
-	if (opt == 'h') {
-		for (const struct option *o = opts; o->name; o++)
-			if (strcmp(o->name, "help") == 0)
-				return o->val;
-	}
-	if (opt == '?') {
-		*status = cli_usage_error(cmd, "unknown option '%s' (see hv %s --help)",
-					  argv[optind - 1], cmd);
-		return 0;
-	}
-	if (opt == ':') {
-		*status = cli_usage_error(cmd, "%s needs a value (see hv %s --help)",
-					  argv[optind - 1], cmd);
-		return 0;
-	}
-	return opt;
 }
 
 static int parse_levels(const char *arg, unsigned *out)

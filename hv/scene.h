@@ -107,15 +107,4 @@ uint64_t scene_gpa(const struct scene *s, uint64_t gva);
 /* Write the options as JSON members (object "options" of the reports). */
 void scene_opts_json(struct json *j, const struct scene *s);
 
-/*
- * getopt_long with hv's messages: returns the next option's val, -1 at the
- * end, or 0 after printing a one-line usage error (then *status = 2). -h is
- * the option named "help". Callers set optind = 0 before the first call.
- */
-int cli_getopt(const char *cmd, int argc, char **argv, const struct option *opts,
-	       int *status);
-
-/* "hv CMD: message" on stderr; returns 2, the exit status of a usage error. */
-int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
 #endif /* HV_SCENE_H */

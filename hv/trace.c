@@ -9,19 +9,15 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "hv/cli.h"
 #include "hv/scene.h"
+#include "hv/tracefile.h"
 
 enum pattern { PAT_SEQ, PAT_STRIDE, PAT_RANDOM, PAT_CHASE, PAT_FILE };
 
 static const char *const pattern_names[] = { "seq", "stride", "random", "chase", "file" };
-
-/* One access of a replay. */
-struct access {
-	uint64_t gva;
-	unsigned type; /* ACC_READ / ACC_WRITE / ACC_FETCH */
-};
 
 /* splitmix64: a tiny, well-mixed PRNG whose whole state is one word, so a
  * seed names a run exactly on every platform (rand() would not). */
@@ -75,115 +71,55 @@ static int chase_build(uint64_t n, uint64_t seed, uint32_t **out)
 	return 0;
 }
 
-/* Parse "R|W|X <hex address>" from a trace file line; blank and '#' lines
- * give 0 with *empty set. On error returns -EINVAL with why set. */
-static int parse_trace_line(char *line, struct access *a, bool *empty, const char **why)
-{
-	char *p = line, *end;
-	char *hash = strchr(line, '#');
-
-	*empty = false;
-	if (hash)
-		*hash = '\0';
-	while (*p == ' ' || *p == '\t')
-		p++;
-	if (*p == '\0' || *p == '\n' || *p == '\r') {
-		*empty = true;
-		return 0;
-	}
-	switch (*p) {
-	case 'R': case 'r': a->type = ACC_READ; break;
-	case 'W': case 'w': a->type = ACC_WRITE; break;
-	case 'X': case 'x': a->type = ACC_FETCH; break;
-	default:
-		*why = "expected an access type R, W or X at the start of the line";
-		return -EINVAL;
-	}
-	p++;
-	if (*p != ' ' && *p != '\t') {
-		*why = "expected a space between the access type and the address";
-		return -EINVAL;
-	}
-	while (*p == ' ' || *p == '\t')
-		p++;
-	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
-		p += 2;
-	{
-		uint64_t v = 0;
-		bool any = false;
-
-		for (end = p;; end++) {
-			unsigned d;
-
-			if (*end >= '0' && *end <= '9')
-				d = (unsigned)(*end - '0');
-			else if (*end >= 'a' && *end <= 'f')
-				d = (unsigned)(*end - 'a' + 10);
-			else if (*end >= 'A' && *end <= 'F')
-				d = (unsigned)(*end - 'A' + 10);
-			else
-				break;
-			if (v >> 60) {
-				*why = "address does not fit in 64 bits";
-				return -EINVAL;
-			}
-			v = (v << 4) | d;
-			any = true;
-		}
-		if (!any) {
-			*why = "expected a hexadecimal address after the access type";
-			return -EINVAL;
-		}
-		a->gva = v;
-	}
-	while (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n')
-		end++;
-	if (*end != '\0') {
-		*why = "unexpected text after the address";
-		return -EINVAL;
-	}
-	return 0;
-}
-
 /* Read a whole trace file into *out; errors are reported as "F:LINE: what"
  * on stderr and make the command exit 1. */
-static int load_trace(const char *path, const struct scene *s, struct access **out, uint64_t *n)
+static int load_trace(const char *path, const struct scene *s, struct trace_access **out, uint64_t *n)
 {
 	FILE *f = fopen(path, "r");
-	struct access *v = NULL;
+	struct trace_reader *rd = NULL;
+	struct trace_access *v = NULL;
 	uint64_t len = 0, cap = 0;
-	char *line = NULL;
-	size_t linecap = 0;
-	unsigned long lineno = 0;
+	struct stat st;
+	char err[512];
 	int rc = 0;
 
 	if (f == NULL) {
 		fprintf(stderr, "hv trace: cannot open '%s': %s\n", path, strerror(errno));
 		return -errno;
 	}
-	while (getline(&line, &linecap, f) != -1) {
-		struct access a;
-		const char *why = NULL;
-		bool empty;
+	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "hv trace: --file %s: is a directory, not a trace file\n", path);
+		rc = -EISDIR;
+		goto out;
+	}
+	rd = malloc(sizeof(*rd));
+	if (rd == NULL) {
+		fprintf(stderr, "hv trace: out of memory reading '%s'\n", path);
+		rc = -ENOMEM;
+		goto out;
+	}
+	trace_reader_init(rd, f, path);
+	for (;;) {
+		struct trace_access a;
 
-		lineno++;
-		if (parse_trace_line(line, &a, &empty, &why) != 0) {
-			fprintf(stderr, "%s:%lu: %s\n", path, lineno, why);
-			rc = -EINVAL;
+		rc = trace_reader_next(rd, &a, err, sizeof(err));
+		if (rc == 0)
+			break;
+		if (rc < 0) {
+			fprintf(stderr, "%s\n", err);
 			goto out;
 		}
-		if (empty)
-			continue;
+		rc = 0;
 		if (!scene_contains(s, a.gva)) {
 			fprintf(stderr,
 				"%s:%lu: address 0x%" PRIx64 " is outside the mapped footprint "
 				"[0x%" PRIx64 ", 0x%" PRIx64 ") (see --footprint)\n",
-				path, lineno, a.gva, SCENE_GVA_BASE, SCENE_GVA_BASE + s->footprint);
+				path, rd->lineno, a.gva, SCENE_GVA_BASE, SCENE_GVA_BASE + s->footprint);
 			rc = -ERANGE;
 			goto out;
 		}
 		if (len == cap) {
-			struct access *nv;
+			struct trace_access *nv;
 
 			cap = cap ? cap * 2 : 1024;
 			nv = realloc(v, cap * sizeof(*v));
@@ -196,18 +132,13 @@ static int load_trace(const char *path, const struct scene *s, struct access **o
 		}
 		v[len++] = a;
 	}
-	if (ferror(f)) {
-		fprintf(stderr, "hv trace: error reading '%s': %s\n", path, strerror(errno));
-		rc = -EIO;
-		goto out;
-	}
 	if (len == 0) {
 		fprintf(stderr, "%s: no accesses in the file\n", path);
 		rc = -EINVAL;
 		goto out;
 	}
 out:
-	free(line);
+	free(rd);
 	fclose(f);
 	if (rc) {
 		free(v);
@@ -345,7 +276,7 @@ int cmd_trace(int argc, char **argv)
 	};
 	struct scene_opts so;
 	struct scene *s = NULL;
-	struct access *file_acc = NULL;
+	struct trace_access *file_acc = NULL;
 	uint64_t nfile = 0, n, fault_other = 0;
 	char fp[32];
 	struct gen g = { 0 };
@@ -353,6 +284,7 @@ int cmd_trace(int argc, char **argv)
 	struct report_shape shape;
 	const struct mmu_stats *st;
 	char err[512];
+	const char *gen_opt = NULL; /* the first option that only a generator uses */
 	double t0, t1;
 	int opt, status = 0, rc;
 
@@ -366,6 +298,8 @@ int cmd_trace(int argc, char **argv)
 				return cli_usage_error("trace", "%s", err);
 			continue;
 		}
+		if (gen_opt == NULL && opt != OPT_FILE && opt != OPT_JSON && opt != OPT_HELP)
+			gen_opt = cli_option_name(longopts, opt);
 		switch (opt) {
 		case OPT_PATTERN:
 			if (strcmp(optarg, "seq") == 0)
@@ -400,7 +334,6 @@ int cmd_trace(int argc, char **argv)
 			break;
 		case OPT_FILE:
 			t.file = optarg;
-			t.pattern = PAT_FILE;
 			break;
 		case OPT_JSON:
 			t.json = true;
@@ -414,6 +347,13 @@ int cmd_trace(int argc, char **argv)
 		return status;
 	if (optind < argc)
 		return cli_usage_error("trace", "unexpected argument '%s' (see hv trace --help)", argv[optind]);
+	/* A file gives the accesses: a generator option beside it would be
+	 * silently ignored, so it is a mistake to report. */
+	if (t.file != NULL && gen_opt != NULL)
+		return cli_usage_error("trace", "--file and --%s cannot be used together: the file "
+				       "gives the accesses", gen_opt);
+	if (t.file != NULL)
+		t.pattern = PAT_FILE;
 	if (t.pattern == PAT_CHASE && so.footprint / t.stride < 2)
 		return cli_usage_error("trace", "--pattern chase: the footprint holds fewer than two --stride granules");
 	if (t.pattern == PAT_CHASE && so.footprint / t.stride > UINT32_MAX)

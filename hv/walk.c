@@ -484,9 +484,12 @@ int cmd_walk(int argc, char **argv)
 		uint64_t gpa;
 
 		if (!scene_contains(s, gva)) {
+			/* The message reads the footprint: print it before the
+			 * scene goes. */
+			status = cli_usage_error("walk", "--ept-perms: GVA 0x%" PRIx64 " is outside the footprint [0x%" PRIx64 ", 0x%" PRIx64 ")",
+						 gva, SCENE_GVA_BASE, SCENE_GVA_BASE + s->footprint);
 			scene_destroy(s);
-			return cli_usage_error("walk", "--ept-perms: GVA 0x%" PRIx64 " is outside the footprint [0x%" PRIx64 ", 0x%" PRIx64 ")",
-					       gva, SCENE_GVA_BASE, SCENE_GVA_BASE + s->footprint);
+			return status;
 		}
 		gpa = scene_gpa(s, gva) & ~(epage - 1);
 		if ((perms & EPT_W) && !(perms & EPT_R)) {

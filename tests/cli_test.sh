@@ -106,6 +106,74 @@ expect_eq "outside footprint exit" $? 1
 if grep -q "^$tmp/outside.trace:2: address 0x1000 is outside the mapped footprint" "$tmp/err"; then
 	pass; else fail "outside footprint message: $(cat "$tmp/err")"; fi
 
+# Trace files that are not text: refused at the line, after reading a bounded
+# amount (a line of NULs once grew memory without bound, a NUL once cut the
+# line short silently, CR-only endings made one huge line).
+head -c 100000 /dev/zero >"$tmp/zeros.trace"
+"$HV" trace --file "$tmp/zeros.trace" >/dev/null 2>"$tmp/err"
+expect_eq "NUL trace exit" $? 1
+expect_eq "NUL trace message" "$(cat "$tmp/err")" "$tmp/zeros.trace:1: NUL byte inside the line: a trace is a text file"
+{ echo "R 0x7f1240000000"; head -c 5000 /dev/zero | tr '\0' ' '; echo; } >"$tmp/long.trace"
+"$HV" trace --file "$tmp/long.trace" >/dev/null 2>"$tmp/err"
+expect_eq "long line exit" $? 1
+expect_eq "long line message" "$(cat "$tmp/err")" \
+	"$tmp/long.trace:2: line longer than 4096 bytes: a trace is a text file of short lines"
+printf 'R 0x7f1240000000\rR 0x7f1240001000\r' >"$tmp/cr.trace"
+"$HV" trace --file "$tmp/cr.trace" >/dev/null 2>"$tmp/err"
+expect_eq "CR-only exit" $? 1
+if grep -q "^$tmp/cr.trace:1: carriage return without a line feed" "$tmp/err"; then pass; else
+	fail "CR-only message: $(cat "$tmp/err")"; fi
+printf '\357\273\277R 0x7f1240000000\r\nW 0x7f1240001000\r\n' >"$tmp/bom.trace"
+out=$tmp/bom.json
+if "$HV" trace --json --file "$tmp/bom.trace" >"$out" 2>"$tmp/err"; then
+	expect_eq "BOM and CR LF trace translations" "$(jnum "$out" translations)" 2
+else
+	fail "BOM and CR LF trace: $(cat "$tmp/err")"
+fi
+"$HV" trace --file "$tmp" >/dev/null 2>"$tmp/err"
+expect_eq "directory trace exit" $? 1
+expect_eq "directory trace message" "$(cat "$tmp/err")" \
+	"hv trace: --file $tmp: is a directory, not a trace file"
+
+# A file gives the accesses: a generator option beside it is a mistake, named
+# (--pattern once replaced the file, the others were silently ignored).
+for opt in "--pattern chase" "--accesses 10" "--seed 3" "--access W" "--stride 64"; do
+	"$HV" trace --file "$srcdir/examples/basic.trace" $opt >/dev/null 2>"$tmp/err"
+	expect_eq "--file with $opt exit" $? 2
+	expect_eq "--file with $opt message" "$(cat "$tmp/err")" \
+		"hv trace: --file and ${opt% *} cannot be used together: the file gives the accesses"
+done
+
+# Messages name the word typed, even where getopt would read a cluster of
+# one-letter options, and a missing value says so.
+"$HV" run -append x guest.elf >/dev/null 2>"$tmp/err"
+expect_eq "single-dash run exit" $? 2
+expect_eq "single-dash run message" "$(cat "$tmp/err")" \
+	"hv run: unknown option '-append': long options take two dashes (--append)"
+"$HV" trace --accesses 10 -footprint 1M >/dev/null 2>"$tmp/err"
+expect_eq "single-dash trace message" "$(cat "$tmp/err")" \
+	"hv trace: unknown option '-footprint': long options take two dashes (--footprint)"
+"$HV" trace -x >/dev/null 2>"$tmp/err"
+expect_eq "unknown letter message" "$(cat "$tmp/err")" "hv trace: unknown option '-x' (see hv trace --help)"
+"$HV" run --memory >/dev/null 2>"$tmp/err"
+expect_eq "run missing value exit" $? 2
+expect_eq "run missing value message" "$(cat "$tmp/err")" "hv run: --memory needs a value (see hv run --help)"
+"$HV" trace --acc R >/dev/null 2>"$tmp/err"
+expect_eq "ambiguous message" "$(cat "$tmp/err")" "hv trace: option '--acc' is ambiguous (--accesses, --access)"
+"$HV" walk --json=yes 0x7f1240001234 >/dev/null 2>"$tmp/err"
+expect_eq "value to a flag message" "$(cat "$tmp/err")" "hv walk: --json takes no value, got '--json=yes'"
+# The value of an option may start with a dash: it is the option's value.
+"$HV" trace --pattern -footprint >/dev/null 2>"$tmp/err"
+expect_eq "dash value message" "$(cat "$tmp/err")" \
+	"hv trace: --pattern: expected seq, stride, random or chase, got '-footprint'"
+
+# --ept-perms on an address outside the footprint: the message once read the
+# freed machine (AddressSanitizer: heap-use-after-free).
+"$HV" walk --ept-perms r-- 0 >/dev/null 2>"$tmp/err"
+expect_eq "walk perms outside exit" $? 2
+expect_eq "walk perms outside message" "$(cat "$tmp/err")" \
+	"hv walk: --ept-perms: GVA 0x0 is outside the footprint [0x7f1240000000, 0x7f1244000000)"
+
 # Command-line mistakes: one line saying what to fix, exit 2.
 "$HV" trace --guest-page 3M >/dev/null 2>"$tmp/err"
 expect_eq "bad page size exit" $? 2

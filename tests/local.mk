@@ -13,6 +13,13 @@ EXTRA_DIST += tests/guest_qemu_test.sh
 # Unit tests need cmocka (configure's summary says whether it was found);
 # a new cmocka test goes inside an `if HAVE_CMOCKA` block.
 if HAVE_CMOCKA
+# The trace file reader (hv/tracefile.c).
+check_PROGRAMS += tests/tracefile_test
+TESTS += tests/tracefile_test
+tests_tracefile_test_SOURCES = tests/tracefile_test.c tests/testutil.h hv/tracefile.c hv/tracefile.h
+tests_tracefile_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_tracefile_test_LDADD = $(CMOCKA_LIBS)
+
 # The VM's loader and device models (hv/), each tested alone.
 check_PROGRAMS += tests/loader_test tests/devices_test tests/vm_test
 TESTS += tests/loader_test tests/devices_test tests/vm_test
