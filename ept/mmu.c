@@ -67,6 +67,7 @@ struct mmu {
 	struct mmu_ctx last;
 	uint64_t last_eptp_tag;   /* an EPT freed and recreated at the same address differs here */
 	struct mmu_hit hit;
+	struct walk_fmt gfmt;     /* the guest's paging format under `last` */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -138,9 +139,30 @@ static inline bool ctx_same(const struct mmu *m, const struct mmu_ctx *a)
 	       eptp_tag_of(a->ept) == m->last_eptp_tag;
 }
 
+/* Guest paging levels under ctx: 0 (paging off), 2 (32-bit, or PAE below the
+ * PDPTE registers: *pae), 4 or 5 (IA-32e). */
+static unsigned ctx_levels(const struct mmu_ctx *ctx, bool *pae)
+{
+	*pae = false;
+	if (!(ctx->cr0 & CR0_PG))
+		return 0;
+	if (ctx->efer & EFER_LMA)
+		return (ctx->cr4 & CR4_LA57) ? 5 : 4;
+	*pae = (ctx->cr4 & CR4_PAE) != 0;
+	return 2;
+}
+
+static void guest_fmt_init(struct walk_fmt *f, const struct mmu_ctx *ctx, unsigned levels, bool pae);
+
 static void ctx_switch(struct mmu *m, const struct mmu_ctx *ctx)
 {
+	unsigned levels;
+	bool pae;
+
 	m->last = *ctx;
+	levels = ctx_levels(ctx, &pae);
+	if (levels)
+		guest_fmt_init(&m->gfmt, ctx, levels, pae);
 	m->last_eptp_tag = eptp_tag_of(ctx->ept);
 	if (++m->hit.gen > MMU_HIT_GEN_MAX) {
 		/* A slot of an old context must not come back to life with its generation. */
@@ -663,59 +685,68 @@ gpa_xlate(struct walk *w, uint64_t gpa, const struct ept_access *acc,
 	return true;
 }
 
-static uint64_t read_entry(const struct mmu *m, uint64_t hpa, unsigned esz)
+/* 32-bit paging, 4 MiB page (SDM 4.3, Table 4-4): PA[31:22] from bits 31:22,
+ * PA[39:32] from bits 20:13 (PSE-36/40). */
+static uint64_t pse_frame(uint64_t e, unsigned level)
 {
-	if (esz == 8)
-		return hpool_read64(m->pool, hpa);
-	return *(const volatile uint32_t *)hpool_ptr(m->pool, hpa);
+	if (level == 2)
+		return (e & 0xffc00000ULL) | ((e & 0x1fe000ULL) << 19);
+	return e & 0xfffff000ULL;
 }
 
 /*
- * Set guest A/D bits (SDM 4.8). The write is an EPT access to the page holding
- * the entry: with EPT A/D on, the read was already treated as a write; with
- * it off, the update needs EPT write permission (SDM 29.3.3.2).
+ * The guest's paging format under ctx (SDM 4.3, 4.4, 4.5): 32-bit, PAE (the
+ * two levels below the PDPTE registers) or 4/5-level, with the reserved
+ * bits of Tables 4-4..4-20 for MAXPHYADDR = 52: XD without EFER.NXE, bits
+ * 62:52 under PAE, PS above level 3, the address bits below a large page
+ * (bit 12 is PAT), and bit 21 of a 32-bit 4 MiB PDE.
  */
-static bool guest_set_ad(struct walk *w, uint64_t entry_hpa, uint64_t entry_gpa, unsigned esz,
-			 uint64_t old, uint64_t bits, uint64_t table_perms)
+static void guest_fmt_init(struct walk_fmt *f, const struct mmu_ctx *ctx, unsigned levels, bool pae)
 {
-	uint64_t nv = old | bits;
+	bool nxe = (ctx->efer & EFER_NXE) != 0;
+	uint64_t all = 0;
+	unsigned l;
 
-	if ((old & bits) == bits)
-		return true;
-	if (w->ept && !w->ept->ad && !(table_perms & EPT_W)) {
-		w->res->status = MMU_EPT_VIOLATION;
-		w->res->gpa = entry_gpa;
-		w->res->qual = EPT_QUAL_WRITE | qual_perm_bits(table_perms, w->ept->caps.mbec) |
-			       EPT_QUAL_GLA_VALID;
-		w->m->st.ept_violations++;
-		return false;
+	memset(f, 0, sizeof(*f));
+	f->levels = levels;
+	f->present = PTE_P;
+	f->ps = PTE_PS;
+	f->and_bits = PTE_W | PTE_U;
+	f->a = PTE_A;
+	f->d = PTE_D;
+	/* SDM 4.8: A in a table entry as soon as the walk uses it. */
+	f->ad_tables_early = true;
+	if (levels == 2 && !pae) {
+		f->name = "32-bit";
+		f->esz = 4;
+		f->addr = 0xfffff000ULL;
+		f->shift[1] = 12;
+		f->shift[2] = 22;
+		f->ibits[1] = f->ibits[2] = 10;
+		if (ctx->cr4 & CR4_PSE) {
+			f->large = 1u << 2;
+			f->rsvd_page[2] = 1ULL << 21;
+			f->frame = pse_frame;
+		}
+		return;
 	}
-	if (esz == 8)
-		hpool_write64(w->m->pool, entry_hpa, nv);
-	else
-		*(volatile uint32_t *)hpool_ptr(w->m->pool, entry_hpa) = (uint32_t)nv;
-	w->m->st.guest_ad_writes++;
-	return true;
-}
-
-/* SDM 4.5 (Tables 4-15..4-20) and 4.3: reserved bits with MAXPHYADDR = 52. */
-static bool entry_reserved(const struct mmu_ctx *ctx, unsigned esz, unsigned level, uint64_t e)
-{
-	if (esz == 4)  /* 32-bit paging: only bit 21 of a 4 MiB PDE (PSE-40 uses 20:13) */
-		return level == 2 && (e & PTE_PS) && (ctx->cr4 & CR4_PSE) && (e & (1ULL << 21));
-	if ((e & PTE_XD) && !(ctx->efer & EFER_NXE))
-		return true;
-	/* PAE paging (Tables 4-8..4-11): bits 62:MAXPHYADDR of a PDE or PTE are
-	 * reserved; 4- and 5-level paging ignore bits 62:52. */
-	if (!(ctx->efer & EFER_LMA) && (e & 0x7ff0000000000000ULL))
-		return true;
-	if (level >= 4 && (e & PTE_PS))
-		return true;
-	if (level == 3 && (e & PTE_PS) && (e & 0x3fffe000ULL))
-		return true;
-	if (level == 2 && (e & PTE_PS) && (e & 0x1fe000ULL))
-		return true;
-	return false;
+	f->name = pae ? "PAE" : levels == 5 ? "5-level" : "4-level";
+	f->esz = 8;
+	f->addr = PTE_ADDR_MASK;
+	f->or_bits = nxe ? PTE_XD : 0;
+	f->large = (1u << 2) | (1u << 3);
+	if (!nxe)
+		all |= PTE_XD;
+	if (!(ctx->efer & EFER_LMA))
+		all |= 0x7ff0000000000000ULL;
+	for (l = 1; l <= levels; l++) {
+		f->shift[l] = (uint8_t)(PAGE_SHIFT_4K + 9 * (l - 1));
+		f->ibits[l] = 9;
+		f->rsvd_table[l] = all | (l >= 4 ? PTE_PS : 0);
+		f->rsvd_page[l] = all;
+	}
+	f->rsvd_page[3] |= 0x3fffe000ULL;
+	f->rsvd_page[2] |= 0x1fe000ULL;
 }
 
 static const enum tlb_id pwc_for_level[6] = { 0, 0, PWC_PDE, PWC_PDPTE, PWC_PML4, PWC_PML5 };
@@ -815,30 +846,128 @@ struct guest_out {
 	bool w, u, xd, global, dirty_known;
 };
 
+/* What the guest walk's hooks keep between references. */
+struct gwalk {
+	struct walk *w;
+	uint64_t va;
+	uint64_t table_hpa;       /* HPA of the table being read, when have_hpa */
+	uint64_t table_perms;     /* EPT permissions of the page holding it */
+	bool have_hpa;            /* a combined paging-structure cache gave the table's HPA */
+	unsigned ib;              /* index bits of a level */
+};
+
 /*
- * The guest dimension of the walk (SDM 4.5), each table address translated
- * through gpa_xlate. Returns false with w->res filled on a fault.
+ * Where the guest entry at entry_gpa is: through the EPT walk of its GPA
+ * (gpa_xlate), or straight from the table HPA a paging-structure cache gave.
+ * Once the table's HPA is known, the entry above that pointed to it is
+ * cached (its A flag is set by then, SDM 4.10.3.1).
  */
-static bool guest_walk(struct walk *w, struct guest_out *g)
+static bool gwalk_locate(void *arg, const struct walk_path *p, unsigned level,
+			 uint64_t entry_gpa, uint64_t *entry_hpa)
 {
-	const struct mmu_ctx *ctx = w->ctx;
-	struct mmu *m = w->m;
-	unsigned n = w->levels;
-	unsigned esz = n == 2 && !w->pae ? 4 : 8;
-	unsigned ib = n == 2 && !w->pae ? 10 : 9;
-	uint64_t va = w->gva & (n == 5 ? (1ULL << 57) - 1 : n == 4 ? (1ULL << 48) - 1 : 0xffffffffULL);
-	uint64_t table_gpa = ctx->cr3 & (esz == 8 ? PTE_ADDR_MASK : 0xfffff000ULL);
-	uint64_t table_hpa = 0, table_perms = EPT_RWX | EPT_XU;
-	bool have_hpa = false, nxe = (ctx->efer & EFER_NXE) && esz == 8;
-	/* SDM 4.6: R/W and U/S AND over the levels, XD ORs (only with NXE). */
-	uint64_t and_bits = PTE_W | PTE_U, or_bits = 0, xd_mask = nxe ? PTE_XD : 0;
-	unsigned level = n, lvl;
-	uint64_t e = 0;
 	/* Every guest entry read is a paging-structure read through EPT. */
+	struct gwalk *g = arg;
+	struct walk *w = g->w;
+	struct mmu *m = w->m;
 	const struct ept_access entry_acc = {
 		.type = ACC_READ, .paging_entry = true, .gla_valid = true, .gla = w->gva,
 	};
+	uint64_t off = entry_gpa - p->table[level];
+	unsigned esz = w->levels == 2 && !w->pae ? 4 : 8;
+	struct xlate x;
 
+	if (g->have_hpa) {
+		g->have_hpa = false;
+		*entry_hpa = g->table_hpa + off;
+		if (!hpa_in_pool(m, *entry_hpa, esz)) {
+			w->res->status = MMU_EPT_MISCONFIG;
+			w->res->gpa = entry_gpa;
+			m->st.ept_misconfigs++;
+			return false;
+		}
+		return true;
+	}
+	if (!gpa_xlate(w, entry_gpa, &entry_acc, w->levels - level, (int)level, &x))
+		return false;
+	*entry_hpa = x.hpa;
+	g->table_hpa = x.hpa - off;
+	g->table_perms = x.perms;
+	if (level < w->levels && m->pwc_any) {
+		struct cache *t = m->t[pwc_for_level[level + 1]];
+		struct cache_entry *ce;
+		unsigned shift = PAGE_SHIFT_4K + g->ib * (level - 1);
+
+		if (t && cache_fill(t, cache_key(g->va, shift + g->ib), &w->tag, false, &ce) == 0) {
+			ce->val = g->table_hpa;
+			ce->aux = p->table[level];
+			ce->attr |= ((p->and_at[level] & PTE_W) ? CA_W : 0) |
+				    ((p->and_at[level] & PTE_U) ? CA_U : 0) |
+				    (p->or_at[level] ? CA_XD : 0) |
+				    (ept_perm_bits(g->table_perms) << CA_EPT_SHIFT);
+		}
+	}
+	return true;
+}
+
+static void gwalk_ref(void *arg, const struct walk_path *p, const struct walk_step *r)
+{
+	struct gwalk *g = arg;
+	struct walk *w = g->w;
+
+	(void)p;
+	w->refs++;
+	w->m->st.grid[w->levels - r->level][5]++;
+	if (w->trace)
+		trace_ref(w, (int)r->level, 0, r->entry_addr, r->entry_hpa, r->value);
+}
+
+/*
+ * Guest A/D writes (SDM 4.8). The write is an EPT access to the page holding
+ * the entry: with EPT A/D on, the read was already treated as a write; with
+ * it off, the update needs EPT write permission (SDM 29.3.3.2).
+ */
+static bool gwalk_ad(void *arg, const struct walk_path *p, const struct walk_step *r, uint64_t nv)
+{
+	struct gwalk *g = arg;
+	struct walk *w = g->w;
+
+	(void)p;
+	(void)nv;
+	if (w->ept && !w->ept->ad && !(g->table_perms & EPT_W)) {
+		w->res->status = MMU_EPT_VIOLATION;
+		w->res->gpa = r->entry_addr;
+		w->res->qual = EPT_QUAL_WRITE | qual_perm_bits(g->table_perms, w->ept->caps.mbec) |
+			       EPT_QUAL_GLA_VALID;
+		w->m->st.ept_violations++;
+		return false;
+	}
+	w->m->st.guest_ad_writes++;
+	return true;
+}
+
+static const struct walk_ops gwalk_ops = {
+	.locate = gwalk_locate, .ref = gwalk_ref, .ad = gwalk_ad,
+};
+
+/*
+ * The guest dimension of the walk (SDM 4.5): the walker over the guest's
+ * format, each table address translated through gpa_xlate by the locate
+ * hook. Returns false with w->res filled on a fault.
+ */
+static bool guest_walk(struct walk *w, struct guest_out *out)
+{
+	const struct mmu_ctx *ctx = w->ctx;
+	struct mmu *m = w->m;
+	const struct walk_fmt *f = &m->gfmt;
+	unsigned n = w->levels;
+	struct gwalk g = { .w = w, .table_perms = EPT_RWX | EPT_XU, .ib = f->ibits[1] };
+	struct walk_start start, *startp = NULL;
+	uint64_t root = ctx->cr3 & f->addr, addr, e;
+	struct walk_path p;
+	enum walk_status st;
+	unsigned lvl;
+
+	g.va = w->gva & (n == 5 ? (1ULL << 57) - 1 : n == 4 ? (1ULL << 48) - 1 : 0xffffffffULL);
 	/* SDM 4.10.3.2 / 28.3.2: the deepest combined paging-structure cache hit. */
 	for (lvl = 2; m->pwc_any && lvl <= n; lvl++) {
 		struct cache *t = m->t[pwc_for_level[lvl]];
@@ -846,123 +975,60 @@ static bool guest_walk(struct walk *w, struct guest_out *g)
 
 		if (!t || (lvl == 5 && n != 5))
 			continue;
-		ce = cache_find(t, cache_key(va, PAGE_SHIFT_4K + ib * (lvl - 1)), &w->tag);
+		ce = cache_find(t, cache_key(g.va, PAGE_SHIFT_4K + g.ib * (lvl - 1)), &w->tag);
 		if (!ce) {
 			cache_miss(t);
 			continue;
 		}
 		cache_hit(t, ce);
 		trace_hit(w, pwc_for_level[lvl]);
-		level = lvl - 1;
-		table_hpa = ce->val;
-		table_gpa = ce->aux;
-		and_bits = ((ce->attr & CA_W) ? PTE_W : 0) | ((ce->attr & CA_U) ? PTE_U : 0);
-		or_bits = (ce->attr & CA_XD) ? PTE_XD : 0;
-		table_perms = ept_perms_from_bits((ce->attr & CA_EPT_MASK) >> CA_EPT_SHIFT);
-		have_hpa = true;
+		start = (struct walk_start){
+			.level = lvl - 1, .table = ce->aux,
+			.and_bits = ((ce->attr & CA_W) ? PTE_W : 0) | ((ce->attr & CA_U) ? PTE_U : 0),
+			.or_bits = (ce->attr & CA_XD) ? PTE_XD : 0,
+		};
+		startp = &start;
+		g.table_hpa = ce->val;
+		g.table_perms = ept_perms_from_bits((ce->attr & CA_EPT_MASK) >> CA_EPT_SHIFT);
+		g.have_hpa = true;
 		break;
 	}
-
-	if (w->pae && !have_hpa) {
+	if (w->pae && !startp) {
 		uint64_t pdpte;
 
 		if (!pdpte_load(w, &pdpte))
 			return false;
-		table_gpa = pdpte & PTE_ADDR_MASK;
+		start = (struct walk_start){ .level = 2, .table = pdpte & PTE_ADDR_MASK,
+					     .and_bits = PTE_W | PTE_U };
+		startp = &start;
 	}
-
-	for (;; level--) {
-		unsigned shift = PAGE_SHIFT_4K + ib * (level - 1);
-		uint64_t idx = (va >> shift) & ((1ULL << ib) - 1);
-		uint64_t entry_gpa = table_gpa + idx * esz, entry_hpa;
-		unsigned row = n - level;
-		bool leaf;
-
-		if (have_hpa) {
-			entry_hpa = table_hpa + idx * esz;
-			if (!hpa_in_pool(m, entry_hpa, esz)) {
-				w->res->status = MMU_EPT_MISCONFIG;
-				w->res->gpa = entry_gpa;
-				m->st.ept_misconfigs++;
-				return false;
-			}
-		} else {
-			struct xlate x;
-
-			if (!gpa_xlate(w, entry_gpa, &entry_acc, row, (int)level, &x))
-				return false;
-			entry_hpa = x.hpa;
-			table_hpa = entry_hpa - idx * esz;
-			table_perms = x.perms;
-			/* The entry above pointed here: cache it now that its A flag is
-			 * set and the table's HPA is known (SDM 4.10.3.1). */
-			if (level < n && m->pwc_any) {
-				struct cache *t = m->t[pwc_for_level[level + 1]];
-				struct cache_entry *ce;
-
-				if (t && cache_fill(t, cache_key(va, shift + ib), &w->tag, false, &ce) == 0) {
-					ce->val = table_hpa;
-					ce->aux = table_gpa;
-					ce->attr |= ((and_bits & PTE_W) ? CA_W : 0) |
-						    ((and_bits & PTE_U) ? CA_U : 0) |
-						    (or_bits ? CA_XD : 0) |
-						    (ept_perm_bits(table_perms) << CA_EPT_SHIFT);
-				}
-			}
-		}
-		e = read_entry(m, entry_hpa, esz);
-		w->refs++;
-		m->st.grid[row][5]++;
-		if (w->trace)
-			trace_ref(w, (int)level, 0, entry_gpa, entry_hpa, e);
-
-		if (!(e & PTE_P)) {
-			w->res->gpa = entry_gpa;
-			page_fault(w, false, false);
-			return false;
-		}
-		if (entry_reserved(ctx, esz, level, e)) {
-			w->res->gpa = entry_gpa;
-			page_fault(w, true, true);
-			return false;
-		}
-		and_bits &= e;
-		or_bits |= e & xd_mask;
-		leaf = level == 1 ||
-		       ((e & PTE_PS) && (esz == 8 ? level <= 3 : (ctx->cr4 & CR4_PSE) != 0));
-		if (!leaf) {
-			if (!(e & PTE_A) && !guest_set_ad(w, entry_hpa, entry_gpa, esz, e, PTE_A, table_perms))
-				return false;
-			table_gpa = e & (esz == 8 ? PTE_ADDR_MASK : 0xfffff000ULL);
-			have_hpa = false;
-			continue;
-		}
-		if (!guest_allows(ctx, w->access, and_bits & PTE_W, and_bits & PTE_U, or_bits != 0)) {
-			w->res->gpa = entry_gpa;
-			page_fault(w, true, false);
-			return false;
-		}
-		/* A on the leaf, and D on a write, only for an access that proceeds. */
-		if (!guest_set_ad(w, entry_hpa, entry_gpa, esz, e,
-				  PTE_A | ((w->access & ACC_WRITE) ? PTE_D : 0), table_perms))
-			return false;
-		if (esz == 4 && level == 2) {
-			/* 4 MiB page: PA[31:22] from bits 31:22, PA[39:32] from bits 20:13. */
-			g->gpa = (e & 0xffc00000ULL) | ((e & 0x1fe000ULL) << 19) | (va & 0x3fffffULL);
-			g->shift = 22;
-		} else {
-			uint64_t mask = (1ULL << shift) - 1;
-
-			g->gpa = ((e & (esz == 8 ? PTE_ADDR_MASK : 0xfffff000ULL)) & ~mask) | (va & mask);
-			g->shift = shift;
-		}
-		g->w = (and_bits & PTE_W) != 0;
-		g->u = (and_bits & PTE_U) != 0;
-		g->xd = or_bits != 0;
-		g->global = (e & PTE_G) && (ctx->cr4 & CR4_PGE);
-		g->dirty_known = (e & PTE_D) || (w->access & ACC_WRITE);
-		return true;
+	/* PAE: bits 31:30 chose the PDPTE register; the walk indexes 29:0. */
+	addr = w->pae ? g.va & ((1ULL << 30) - 1) : g.va;
+	st = walk_run(f, m->pool, &gwalk_ops, &g, root, startp, addr, &p);
+	if (st == WALK_STOPPED)
+		return false;
+	if (st != WALK_OK) {
+		w->res->gpa = p.ref[p.n - 1].entry_addr;
+		page_fault(w, st == WALK_RESERVED, st == WALK_RESERVED);
+		return false;
 	}
+	if (!guest_allows(ctx, w->access, p.and_acc & PTE_W, p.and_acc & PTE_U, p.or_acc != 0)) {
+		w->res->gpa = p.ref[p.n - 1].entry_addr;
+		page_fault(w, true, false);
+		return false;
+	}
+	e = p.ref[p.n - 1].value;
+	/* A on the leaf, and D on a write, only for an access that proceeds. */
+	if (!walk_set_ad(f, m->pool, &gwalk_ops, &g, &p, (w->access & ACC_WRITE) != 0))
+		return false;
+	out->gpa = p.addr;
+	out->shift = p.shift;
+	out->w = (p.and_acc & PTE_W) != 0;
+	out->u = (p.and_acc & PTE_U) != 0;
+	out->xd = p.or_acc != 0;
+	out->global = (e & PTE_G) && (ctx->cr4 & CR4_PGE);
+	out->dirty_known = (e & PTE_D) || (w->access & ACC_WRITE);
+	return true;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1142,7 +1208,7 @@ static void translate_slow(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gv
 	struct cache *owner = NULL;
 	struct xlate x;
 	unsigned cshift, sz;
-	bool paging = (ctx->cr0 & CR0_PG) != 0, lma = (ctx->efer & EFER_LMA) != 0;
+	bool lma = (ctx->efer & EFER_LMA) != 0;
 
 	memset(res, 0, sizeof(*res));
 	if (trace) {
@@ -1156,16 +1222,7 @@ static void translate_slow(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gv
 	m->st.translations++;
 	m->st.by_access[kind]++;
 
-	if (!paging)
-		w.levels = 0;
-	else if (lma)
-		w.levels = (ctx->cr4 & CR4_LA57) ? 5 : 4;
-	else if (!(ctx->cr4 & CR4_PAE))
-		w.levels = 2;
-	else {
-		w.levels = 2;
-		w.pae = true;
-	}
+	w.levels = ctx_levels(ctx, &w.pae);
 	if (w.levels >= 4) {
 		/* SDM 3.3.7.1 / 4.5: canonical means bits 63:47 (63:56 with LA57) equal. */
 		unsigned top = w.levels == 5 ? 56 : 47;
