@@ -16,6 +16,10 @@
 
 #include "ept/mmu.h"
 
+/* The terminal's stdout: stdout itself, unless -o FILE sent the report
+ * (stdout) to FILE (hv/main.c). */
+extern FILE *cli_console;
+
 int cmd_trace(int argc, char **argv);  /* hv/trace.c: replay accesses through the engine */
 int cmd_walk(int argc, char **argv);   /* hv/walk.c: explain one translation */
 int cmd_bench(int argc, char **argv);  /* hv/bench.c: translation and vCPU speed */

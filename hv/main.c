@@ -9,8 +9,10 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "hv/cli.h"
 
@@ -45,12 +47,72 @@ static void usage(FILE *f)
 	fprintf(f,
 		"\n"
 		"  hv help <command>   options of one command, with examples\n"
+		"  hv <command> -o FILE ...   the report to FILE (--output FILE)\n"
 		"  hv --version        print the version\n"
 		"\n"
 		"examples:\n"
 		"  hv trace --pattern random --tlb none --pwc none   24 references per walk\n"
 		"  hv walk --tlb none --pwc none 0x7f1240001234      the 24 references, one by one\n"
 		"  hv bench --quick                                  translations per second\n");
+}
+
+FILE *cli_console;
+
+/*
+ * -o FILE, --output FILE, --output=FILE (before a "--"): every command's
+ * report goes to FILE instead of stdout. Taken out of argv here so that each
+ * command needs no option of its own; stdout is reopened on FILE and the
+ * terminal's stdout stays reachable as cli_console (where hv run writes the
+ * guest's serial output). Returns 0, or 2 after a message.
+ */
+static int take_output(int *argc, char **argv)
+{
+	const char *path = NULL;
+	int out = 1, fd;
+
+	for (int i = 1; i < *argc; i++) {
+		const char *v = NULL;
+		int words = 1;
+
+		if (strcmp(argv[i], "--") == 0) {
+			while (i < *argc)
+				argv[out++] = argv[i++];
+			break;
+		}
+		if (strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) {
+			if (i + 1 >= *argc) {
+				fprintf(stderr, "hv: %s: expected a file name\n", argv[i]);
+				return 2;
+			}
+			v = argv[i + 1];
+			words = 2;
+		} else if (strncmp(argv[i], "--output=", 9) == 0) {
+			v = argv[i] + 9;
+		}
+		if (v == NULL) {
+			argv[out++] = argv[i];
+			continue;
+		}
+		if (path) {
+			fprintf(stderr, "hv: -o/--output given twice ('%s', '%s')\n", path, v);
+			return 2;
+		}
+		path = v;
+		i += words - 1;
+	}
+	argv[out] = NULL;
+	*argc = out;
+	cli_console = stdout;
+	if (path == NULL)
+		return 0;
+	fflush(stdout);
+	fd = dup(STDOUT_FILENO);
+	cli_console = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (cli_console == NULL || freopen(path, "w", stdout) == NULL) {
+		fprintf(stderr, "hv: -o %s: %s\n", path, strerror(errno));
+		return 2;
+	}
+	return 0;
 }
 
 static const struct command *find_command(const char *name)
@@ -64,6 +126,7 @@ static const struct command *find_command(const char *name)
 int main(int argc, char **argv)
 {
 	const struct command *c;
+	int status;
 
 	if (argc < 2) {
 		usage(stderr);
@@ -100,11 +163,19 @@ int main(int argc, char **argv)
 		sub[2] = NULL;
 		return c->fn(2, sub);
 	}
+	if (take_output(&argc, argv) != 0)
+		return 2;
 	c = find_command(argv[1]);
 	if (c == NULL) {
 		fprintf(stderr, "hv: unknown command '%s' (commands: run, trace, walk, bench, domxml; "
 				"see hv --help)\n", argv[1]);
 		return 2;
 	}
-	return c->fn(argc - 1, argv + 1);
+	status = c->fn(argc - 1, argv + 1);
+	if (cli_console != stdout && (fflush(cli_console) != 0 || fclose(stdout) != 0)) {
+		fprintf(stderr, "hv: cannot write the report: %s\n", strerror(errno));
+		if (status == 0)
+			status = 1;
+	}
+	return status;
 }

@@ -66,7 +66,8 @@ static void run_usage(FILE *f)
 		"Run:\n"
 		"  --max-insns N          stop after N guest instructions\n"
 		"  --serial stdio|none|FILE  guest serial output (default: stdout, or stderr\n"
-		"                         with --json)\n"
+		"                         with --json when the report has no -o FILE)\n"
+		"  -o, --output FILE      the report to FILE (the guest's output stays on stdout)\n"
 		"  --json                 print the report as one JSON object on stdout\n"
 		"  -h, --help             this text\n"
 		"\n"
@@ -574,10 +575,12 @@ int cmd_run(int argc, char **argv)
 	}
 	report = stdout;
 	/* In --json mode stdout carries only the JSON object. */
+	/* The guest's output and the report share a stream only when asked:
+	 * with --json or -o FILE the report has stdout (or FILE) to itself. */
 	if (o.serial == NULL) {
-		o.vm.serial_out = o.json ? stderr : stdout;
+		o.vm.serial_out = o.json && cli_console == stdout ? stderr : cli_console;
 	} else if (strcmp(o.serial, "stdio") == 0) {
-		o.vm.serial_out = stdout;
+		o.vm.serial_out = cli_console;
 	} else if (strcmp(o.serial, "none") == 0) {
 		o.vm.serial_out = NULL;
 	} else {

@@ -89,3 +89,11 @@ TESTS += tests/run_test.sh
 # libvirt domain XML: the examples both ways, overrides, refusals.
 TESTS += tests/domain_test.sh
 EXTRA_DIST += tests/domain_test.sh
+
+# The manual page and the bash completion.
+TESTS += tests/man_test.sh
+EXTRA_DIST += tests/man_test.sh
+
+# Where the report and the guest's output go (-o, --serial).
+TESTS += tests/output_test.sh
+EXTRA_DIST += tests/output_test.sh
