@@ -5,7 +5,8 @@
  * (`hv <command> --help`, which `hv help <command>` forwards to).
  *
  * Exit status: 0 success, 1 the command failed (a bad trace file, a guest
- * that crashed), 2 the command line was wrong.
+ * that crashed, standard output could not be written), 2 the command line
+ * was wrong. `hv run` has its own statuses and checks its own output.
  */
 #include "config.h"
 
@@ -123,7 +124,7 @@ static const struct command *find_command(const char *name)
 	return NULL;
 }
 
-int main(int argc, char **argv)
+static int dispatch(int argc, char **argv)
 {
 	const struct command *c;
 	int status;
@@ -178,4 +179,23 @@ int main(int argc, char **argv)
 			status = 1;
 	}
 	return status;
+}
+
+/*
+ * Output that cannot be written (a full disk, a closed pipe's reader) is a
+ * failure: exit 1 with a message, never 0 with the report silently lost.
+ */
+int main(int argc, char **argv)
+{
+	int status = dispatch(argc, argv);
+	int err = fflush(stdout) != 0 ? errno : 0;
+
+	if (err == 0 && !ferror(stdout))
+		return status;
+	if (argc >= 2 && strcmp(argv[1], "run") == 0)
+		return status; /* hv run has reported it with its own status */
+	/* A failure in an earlier write leaves only the error flag behind. */
+	fprintf(stderr, "hv: cannot write the output%s%s\n", err ? ": " : " (a write to standard output failed)",
+		err ? strerror(err) : "");
+	return status == 0 ? 1 : status;
 }

@@ -73,7 +73,8 @@ static void run_usage(FILE *f)
 		"\n"
 		"Exit status: (v << 1) | 1 when the guest writes v to isa-debug-exit (port 0xf4,\n"
 		"as QEMU), 0 when it halts, 2 bad options or kernel, 4 the guest broke a rule\n"
-		"(forbidden GPA, triple fault, ...), 6 --max-insns reached, 8 hv failed.\n"
+		"(forbidden GPA, triple fault, ...), 6 --max-insns reached, 8 hv failed\n"
+		"(including guest output or a report that could not be written).\n"
 		"\n"
 		"Examples:\n"
 		"  hv run guest/guest.elf --append 'workload=random footprint=64M'\n"
@@ -254,10 +255,16 @@ static int parse_opts(int argc, char **argv, struct run_opts *o, const char *cmd
 				return usage_error("--mem-policy: '%s' is not eager or lazy", optarg);
 			break;
 		case OPT_DIRTY:
+			if (parse_u64(optarg, &o->vm.dirty_track_after) == -ERANGE)
+				return usage_error("--dirty-track-after: '%s' is too large (at most "
+						   "18446744073709551615)", optarg);
 			if (parse_u64(optarg, &o->vm.dirty_track_after) || o->vm.dirty_track_after == 0)
 				return usage_error("--dirty-track-after: '%s' is not a positive count", optarg);
 			break;
 		case OPT_MAX_INSNS:
+			if (parse_u64(optarg, &o->vm.max_insns) == -ERANGE)
+				return usage_error("--max-insns: '%s' is too large (at most "
+						   "18446744073709551615)", optarg);
 			if (parse_u64(optarg, &o->vm.max_insns) || o->vm.max_insns == 0)
 				return usage_error("--max-insns: '%s' is not a positive count", optarg);
 			break;
@@ -555,6 +562,7 @@ int cmd_run(int argc, char **argv)
 	struct run_result rr = { 0 };
 	struct run_progress rp;
 	FILE *serial = NULL, *report;
+	bool output_failed = false;
 	struct vm *vm = NULL;
 	char err[512];
 	double t0;
@@ -614,8 +622,14 @@ int cmd_run(int argc, char **argv)
 	rc = vm_run(vm);
 	rr.wall = now_seconds() - t0;
 	progress_done(&rp.p);
-	if (o.vm.serial_out)
-		fflush(o.vm.serial_out);
+	/* The guest's output is part of the result: losing it is a failure. */
+	errno = 0;
+	if (o.vm.serial_out && (fflush(o.vm.serial_out) != 0 || ferror(o.vm.serial_out))) {
+		fprintf(stderr, "hv run: cannot write the guest's serial output%s%s%s%s\n",
+			serial ? " to " : "", serial ? o.serial : "", errno ? ": " : "",
+			errno ? strerror(errno) : "");
+		output_failed = true;
+	}
 	if (vm_dirty_harvest(vm) != 0)
 		fprintf(stderr, "hv run: could not collect the EPT dirty bits\n");
 
@@ -633,14 +647,25 @@ int cmd_run(int argc, char **argv)
 		report_json(report, vm, &o, &rr);
 	else
 		report_text(report, vm, &o, &rr);
-	fflush(report);
+	errno = 0;
+	if (fflush(report) != 0 || ferror(report)) {
+		if (!output_failed || report != o.vm.serial_out)
+			fprintf(stderr, "hv run: cannot write the report%s%s\n", errno ? ": " : "",
+				errno ? strerror(errno) : "");
+		output_failed = true;
+	}
+	if (output_failed)
+		status = VM_STATUS_HOST;
 	(void)rc;
 
 out_vm:
 	vm_destroy(vm);
 out_serial:
-	if (serial)
-		fclose(serial);
+	if (serial && fclose(serial) != 0 && status != VM_STATUS_HOST) {
+		fprintf(stderr, "hv run: cannot write the guest's serial output to %s: %s\n",
+			o.serial, strerror(errno));
+		status = VM_STATUS_HOST;
+	}
 out_opts_status:
 	rc = status;
 out_opts:

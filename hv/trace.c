@@ -314,6 +314,8 @@ int cmd_trace(int argc, char **argv)
 				return cli_usage_error("trace", "--pattern: expected seq, stride, random or chase, got '%s'", optarg);
 			break;
 		case OPT_ACCESSES:
+			if (parse_u64(optarg, &v) == -ERANGE)
+				return cli_usage_error("trace", "--accesses: '%s' is too large (at most 18446744073709551615)", optarg);
 			if (parse_u64(optarg, &v) || v == 0)
 				return cli_usage_error("trace", "--accesses: expected a positive number, got '%s'", optarg);
 			t.accesses = v;
@@ -324,6 +326,8 @@ int cmd_trace(int argc, char **argv)
 			t.stride = v;
 			break;
 		case OPT_SEED:
+			if (parse_u64(optarg, &v) == -ERANGE)
+				return cli_usage_error("trace", "--seed: '%s' is too large (at most 18446744073709551615)", optarg);
 			if (parse_u64(optarg, &v))
 				return cli_usage_error("trace", "--seed: expected a number, got '%s'", optarg);
 			t.seed = v;

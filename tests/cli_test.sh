@@ -174,6 +174,51 @@ expect_eq "walk perms outside exit" $? 2
 expect_eq "walk perms outside message" "$(cat "$tmp/err")" \
 	"hv walk: --ept-perms: GVA 0x0 is outside the footprint [0x7f1240000000, 0x7f1244000000)"
 
+# Output that cannot be written is a failure (it once exited 0, the report lost).
+if [ -w /dev/full ]; then
+	"$HV" trace --json --accesses 1000 >/dev/full 2>"$tmp/err"
+	expect_eq "trace to a full disk exit" $? 1
+	expect_eq "trace to a full disk message" "$(cat "$tmp/err")" \
+		"hv: cannot write the output (a write to standard output failed)"
+	"$HV" walk 0x7f1240001234 >/dev/full 2>"$tmp/err"
+	expect_eq "walk to a full disk exit" $? 1
+	expect_eq "walk to a full disk message" "$(cat "$tmp/err")" \
+		"hv: cannot write the output: No space left on device"
+fi
+
+# JSON strings are valid UTF-8 whatever the bytes given: a byte that is not
+# part of valid UTF-8 is written as \u00XX, valid sequences as they are.
+name=$(printf '%s/t\377\303\251.trace' "$tmp")
+printf 'R 0x7f1240000000\n' >"$name"
+out=$tmp/name.json
+"$HV" trace --json --file "$name" >"$out" 2>"$tmp/err"
+expect_eq "non-UTF-8 file name exit" $? 0
+expect_eq "non-UTF-8 file name in JSON" "$(sed -n 's/^    "file": "\(.*\)",\{0,1\}$/\1/p' "$out")" \
+	"$(printf '%s/t\\u00ff\303\251.trace' "$tmp")"
+if command -v python3 >/dev/null; then
+	python3 -c 'import json, sys; json.load(open(sys.argv[1], encoding="utf-8"))' "$out"
+	expect_eq "non-UTF-8 file name: valid JSON" $? 0
+fi
+
+# hv run: a count too large says so and gives the limit.
+"$HV" run --max-insns 99999999999999999999 x.elf >/dev/null 2>"$tmp/err"
+expect_eq "max-insns too large exit" $? 2
+expect_eq "max-insns too large message" "$(head -n 1 "$tmp/err")" \
+	"hv run: --max-insns: '99999999999999999999' is too large (at most 18446744073709551615)"
+
+probe=tests/guests/probe-ud.elf
+if [ -f "$probe" ] && [ -w /dev/full ]; then
+	# The guest's serial output and the report are checked like any output.
+	"$HV" run --serial /dev/full "$probe" >/dev/null 2>"$tmp/err"
+	expect_eq "run serial to a full disk exit" $? 8
+	expect_eq "run serial to a full disk message" "$(head -n 1 "$tmp/err")" \
+		"hv run: cannot write the guest's serial output to /dev/full"
+	"$HV" run --json "$probe" >/dev/full 2>"$tmp/err"
+	expect_eq "run report to a full disk exit" $? 8
+	"$HV" run --json --append "$(printf 'a\377b')" "$probe" >"$tmp/run.json" 2>/dev/null
+	expect_eq "run non-UTF-8 append" "$(sed -n 's/^    "append": "\(.*\)",$/\1/p' "$tmp/run.json")" 'a\u00ffb'
+fi
+
 # Command-line mistakes: one line saying what to fix, exit 2.
 "$HV" trace --guest-page 3M >/dev/null 2>"$tmp/err"
 expect_eq "bad page size exit" $? 2
