@@ -341,7 +341,18 @@ static int boot_multiboot(const struct loader_target *t, const char *cmdline,
 			mi.mem_upper = kib > UINT32_MAX ? UINT32_MAX : (uint32_t)kib;
 		}
 	}
-	rc = put_cmdline(t, cmdline, err, errlen);
+	if (t->kernel_name) {
+		char line[BOOT_CMDLINE_MAX];
+		int n = snprintf(line, sizeof(line), "%s %s", t->kernel_name, cmdline ? cmdline : "");
+
+		if (n < 0 || (size_t)n >= sizeof(line))
+			return errmsg(err, errlen, -E2BIG,
+				      "kernel name and command line are %d bytes (at most %llu)", n,
+				      BOOT_CMDLINE_MAX - 1);
+		rc = put_cmdline(t, line, err, errlen);
+	} else {
+		rc = put_cmdline(t, cmdline, err, errlen);
+	}
 	if (rc)
 		return rc;
 	if (t->write(t->ctx, BOOT_INFO_GPA, &mi, sizeof(mi)))

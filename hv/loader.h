@@ -106,6 +106,10 @@ struct loader_target {
 	/* The memory map handed to the guest. */
 	const struct loader_region *map;
 	unsigned nmap;
+	/* Multiboot: the command line is this name, a space, then the given
+	 * command line, as QEMU builds it for -kernel (kernels take the first
+	 * word as argv[0]). NULL: the command line alone. PVH ignores it. */
+	const char *kernel_name;
 };
 
 enum boot_protocol {

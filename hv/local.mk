@@ -14,7 +14,7 @@ hv_hv_SOURCES = hv/main.c hv/cli.h hv/cliutil.h hv/cliutil.c hv/trace.c hv/trace
 hv_hv_SOURCES += hv/run.c hv/backends.c hv/vm.h hv/vm_internal.h hv/vm.c hv/vm_mem.c hv/vm_exit.c \
 	hv/loader.h hv/loader.c hv/errmsg.h \
 	hv/devices.h hv/devices.c hv/uart.c hv/debugexit.c hv/pci.c \
-	hv/lapic.h hv/lapic.c
+	hv/lapic.h hv/lapic.c hv/pc.h hv/fwcfg.c hv/pctestdev.c
 # libvirt domain XML (hv run --domain, hv domxml); the libraries are optional
 # (configure's summary says which were found).
 hv_hv_SOURCES += hv/domain.h hv/domain.c

@@ -63,6 +63,33 @@ static int check_config(const struct vm_config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+/* The local APIC's clock: the vCPU's retired instructions, one TSC tick
+ * each (the guest's own TSC writes are not seen here). */
+static uint64_t lapic_clock(void *ctx)
+{
+	return ((const struct vm *)ctx)->insns;
+}
+
+/* The PC devices test kernels written for QEMU expect (hv/lapic.h, hv/pc.h). */
+static int add_pc_devices(struct vm *vm)
+{
+	static const struct device_ops *const testdev[] = {
+		&pctestdev_data_ops, &pctestdev_flush_ops, &pctestdev_byte_ops,
+		&pctestdev_irq_ops, &pctestdev_iomem_ops,
+	};
+	const struct lapic_host host = { .clock = lapic_clock, .ctx = vm };
+	int rc;
+
+	lapic_init(&vm->lapic, 0, &host);
+	fwcfg_init(&vm->fwcfg, 1, vm->cfg.mem_size);
+	rc = dev_bus_add(&vm->bus, &lapic_mmio_ops, UINT64_MAX, &vm->lapic, NULL);
+	if (!rc)
+		rc = dev_bus_add(&vm->bus, &fwcfg_ops, UINT64_MAX, &vm->fwcfg, NULL);
+	for (unsigned i = 0; !rc && i < sizeof(testdev) / sizeof(testdev[0]); i++)
+		rc = dev_bus_add(&vm->bus, testdev[i], UINT64_MAX, &vm->testdev, NULL);
+	return rc;
+}
+
 static int add_devices(struct vm *vm)
 {
 	int rc;
@@ -76,6 +103,8 @@ static int add_devices(struct vm *vm)
 		rc = dev_bus_add(&vm->bus, &pci_host_ops, UINT64_MAX, &vm->pci, NULL);
 	if (!rc)
 		rc = dev_bus_add(&vm->bus, &hvtest_ops, UINT64_MAX, &vm->hvtest, NULL);
+	if (!rc)
+		rc = add_pc_devices(vm);
 	if (rc)
 		return rc;
 	/* Tell the backend which non-RAM GPAs are devices: accesses there are
@@ -239,6 +268,7 @@ int vm_load(struct vm *vm, const char *path, const char *cmdline, char *err, siz
 {
 	const struct loader_target t = {
 		.write = loader_write, .ctx = vm, .map = vm->map, .nmap = vm->nmap,
+		.kernel_name = path,
 	};
 	int rc;
 

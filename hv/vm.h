@@ -38,6 +38,8 @@
 
 #include "ept/mmu.h"
 #include "hv/devices.h"
+#include "hv/lapic.h"
+#include "hv/pc.h"
 #include "hv/loader.h"
 #include "hv/vcpu.h"
 
@@ -156,6 +158,9 @@ struct vm {
 	struct uart uart;
 	struct pci_host pci;
 	struct hvtest hvtest;
+	struct lapic lapic;              /* xAPIC window; clock: vm->insns (hv/vm.c) */
+	struct fwcfg fwcfg;
+	struct pctestdev testdev;
 	struct gpa_range mmio[DEV_BUS_MAX];  /* MMIO device windows, for the backend */
 	unsigned nmmio;
 

@@ -248,6 +248,20 @@ static void test_multiboot_handover(void **state)
 	assert_int_equal(ram32(f, mm + 48 + 20), 1);
 }
 
+/* Multiboot as QEMU builds it for -kernel: the kernel's name, a space, then
+ * the appended text, so that the first word is argv[0]. */
+static void test_multiboot_kernel_name(void **state)
+{
+	struct fixture *f = *state;
+
+	build_mb32(f, 0x3);
+	f->t.kernel_name = "x86/msr.flat";
+	assert_ok(load(f, "-append one two"));
+	assert_string_equal((char *)f->ram.mem + ram32(f, f->bs.ebx + 16), "x86/msr.flat -append one two");
+	assert_ok(load(f, NULL));
+	assert_string_equal((char *)f->ram.mem + ram32(f, f->bs.ebx + 16), "x86/msr.flat ");
+}
+
 static void expect_error(struct fixture *f, int rc, const char *needle)
 {
 	int got = load(f, "x");
@@ -421,6 +435,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_wrong_class_machine, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_note, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_multiboot_malformed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_multiboot_kernel_name, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_multiboot_elf64, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cmdline_too_long, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_load_file_errors, setup, teardown),

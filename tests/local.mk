@@ -37,9 +37,17 @@ tests_lapic_test_SOURCES = tests/lapic_test.c tests/testutil.h hv/lapic.h hv/lap
 	hv/devices.c
 tests_lapic_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_lapic_test_LDADD = $(CMOCKA_LIBS)
+# fw_cfg and pc-testdev (hv/pc.h) through the bus.
+check_PROGRAMS += tests/pc_test
+TESTS += tests/pc_test
+tests_pc_test_SOURCES = tests/pc_test.c tests/testutil.h hv/pc.h hv/fwcfg.c hv/pctestdev.c \
+	hv/devices.h hv/devices.c
+tests_pc_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_pc_test_LDADD = $(CMOCKA_LIBS)
 # The exit loop with a scripted backend in place of a vCPU.
 tests_vm_test_SOURCES = tests/vm_test.c tests/testutil.h hv/vm.h hv/vm_internal.h hv/vm.c \
-	hv/vm_mem.c hv/vm_exit.c hv/gmem_soft.c hv/loader.c hv/devices.c hv/uart.c hv/debugexit.c hv/pci.c
+	hv/vm_mem.c hv/vm_exit.c hv/gmem_soft.c hv/loader.c hv/devices.c hv/uart.c hv/debugexit.c hv/pci.c \
+	hv/lapic.c hv/fwcfg.c hv/pctestdev.c
 tests_vm_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_vm_test_LDADD = ept/libept.a $(CMOCKA_LIBS)
 
