@@ -787,11 +787,14 @@ static int wrmsr(struct vcpu_soft *v, uint32_t msr, uint64_t val)
 
 /*
  * CPUID: the feature set this interpreter implements, nothing more
- * (docs/softcpu.md lists it). Vendor "hvSoftCPU-64".
+ * (docs/softcpu.md lists it). Vendor "GenuineIntel": hv models Intel's EPT
+ * and VT-d, and guest software (kvm-unit-tests' PMU set-up, for one) takes
+ * any other vendor for AMD and reaches for AMD's MSRs. The hypervisor leaf
+ * 0x40000000 names hv.
  */
 void cpu_cpuid(uint32_t leaf, uint32_t sub, uint32_t out[4])
 {
-	static const char vendor[12] = "hvSoftCPU-64";
+	static const char vendor[12] = "GenuineIntel";
 	memset(out, 0, 16);
 	switch (leaf) {
 	case 0:
