@@ -116,6 +116,25 @@ static int take_output(int *argc, char **argv)
 	return 0;
 }
 
+/*
+ * Output that cannot be written (a full disk, a closed pipe's reader) is a
+ * failure: exit 1 with a message, never 0 with the report silently lost.
+ * cmd is the command that wrote it (hv run checks its own, with its status).
+ */
+static int check_stdout(const char *cmd, int status)
+{
+	int err = fflush(stdout) != 0 ? errno : 0;
+
+	if (err == 0 && !ferror(stdout))
+		return status;
+	if (cmd != NULL && strcmp(cmd, "run") == 0)
+		return status;
+	/* A failure in an earlier write leaves only the error flag behind. */
+	fprintf(stderr, "hv: cannot write the output%s%s\n",
+		err ? ": " : " (a write to standard output failed)", err ? strerror(err) : "");
+	return status == 0 ? 1 : status;
+}
+
 static const struct command *find_command(const char *name)
 {
 	for (size_t i = 0; i < NCOMMANDS; i++)
@@ -172,7 +191,7 @@ static int dispatch(int argc, char **argv)
 				"see hv --help)\n", argv[1]);
 		return 2;
 	}
-	status = c->fn(argc - 1, argv + 1);
+	status = check_stdout(argv[1], c->fn(argc - 1, argv + 1));
 	if (cli_console != stdout && (fflush(cli_console) != 0 || fclose(stdout) != 0)) {
 		fprintf(stderr, "hv: cannot write the report: %s\n", strerror(errno));
 		if (status == 0)
@@ -181,21 +200,13 @@ static int dispatch(int argc, char **argv)
 	return status;
 }
 
-/*
- * Output that cannot be written (a full disk, a closed pipe's reader) is a
- * failure: exit 1 with a message, never 0 with the report silently lost.
- */
+/* Help and usage text that dispatch printed itself is checked here. */
 int main(int argc, char **argv)
 {
 	int status = dispatch(argc, argv);
-	int err = fflush(stdout) != 0 ? errno : 0;
 
-	if (err == 0 && !ferror(stdout))
+	/* A command's output was checked in dispatch (before -o closes it). */
+	if (cli_console != NULL)
 		return status;
-	if (argc >= 2 && strcmp(argv[1], "run") == 0)
-		return status; /* hv run has reported it with its own status */
-	/* A failure in an earlier write leaves only the error flag behind. */
-	fprintf(stderr, "hv: cannot write the output%s%s\n", err ? ": " : " (a write to standard output failed)",
-		err ? strerror(err) : "");
-	return status == 0 ? 1 : status;
+	return check_stdout(argc >= 2 ? argv[1] : NULL, status);
 }

@@ -180,6 +180,10 @@ if [ -w /dev/full ]; then
 	expect_eq "trace to a full disk exit" $? 1
 	expect_eq "trace to a full disk message" "$(cat "$tmp/err")" \
 		"hv: cannot write the output (a write to standard output failed)"
+	"$HV" trace --accesses 1000 -o /dev/full 2>"$tmp/err"
+	expect_eq "trace -o full disk exit" $? 1
+	expect_eq "trace -o full disk message" "$(cat "$tmp/err")" \
+		"hv: cannot write the output: No space left on device"
 	"$HV" walk 0x7f1240001234 >/dev/full 2>"$tmp/err"
 	expect_eq "walk to a full disk exit" $? 1
 	expect_eq "walk to a full disk message" "$(cat "$tmp/err")" \
