@@ -1,0 +1,382 @@
+/* SPDX-License-Identifier: MIT */
+/* tests/iommu_test.c - the VT-d register block, context lookup, fault
+ * recording and queued invalidation, with the values the specification fixes. */
+#include <errno.h>
+#include <string.h>
+
+#include "tests/testutil.h"
+#include "iommu/iommu.h"
+
+struct fix {
+	struct hpool *pool;
+	struct iommu *m;
+	uint64_t root, ctx;      /* one root table, one context table (bus 0) */
+	unsigned msis;
+	uint64_t msi_addr;
+	uint32_t msi_data;
+};
+
+static void on_msi(void *ctx, uint64_t addr, uint32_t data)
+{
+	struct fix *f = ctx;
+
+	f->msis++;
+	f->msi_addr = addr;
+	f->msi_data = data;
+}
+
+static int setup_nfr(void **state, unsigned nfr)
+{
+	static struct fix f;
+	struct iommu_config cfg;
+
+	memset(&f, 0, sizeof(f));
+	iommu_config_default(&cfg);
+	cfg.nfr = nfr;
+	cfg.msi = on_msi;
+	cfg.msi_ctx = &f;
+	if (hpool_create(1ULL << 30, &f.pool) || iommu_create(f.pool, &cfg, &f.m) ||
+	    hpool_alloc(f.pool, PAGE_SIZE_4K, FRAME_HV, &f.root) ||
+	    hpool_alloc(f.pool, PAGE_SIZE_4K, FRAME_HV, &f.ctx))
+		return -1;
+	hpool_write64(f.pool, f.root, f.ctx | VTD_ROOT_P);
+	*state = &f;
+	return 0;
+}
+static int setup(void **state) { return setup_nfr(state, 8); }
+
+static int teardown(void **state)
+{
+	struct fix *f = *state;
+
+	iommu_destroy(f->m);
+	hpool_destroy(f->pool);
+	return 0;
+}
+
+static uint32_t rd32(struct fix *f, uint64_t off) { return (uint32_t)iommu_reg_read(f->m, off, 4); }
+static uint64_t rd64(struct fix *f, uint64_t off) { return iommu_reg_read(f->m, off, 8); }
+static void wr32(struct fix *f, uint64_t off, uint32_t v) { iommu_reg_write(f->m, off, 4, v); }
+static void wr64(struct fix *f, uint64_t off, uint64_t v) { iommu_reg_write(f->m, off, 8, v); }
+
+/* Point the unit at the fixture's root table and turn translation on, one
+ * command per GCMD write as VT-d 11.4.4 asks. */
+static void enable(struct fix *f)
+{
+	wr64(f, VTD_RTADDR_REG, f->root);
+	wr32(f, VTD_GCMD_REG, VTD_GCMD_SRTP);
+	wr32(f, VTD_GCMD_REG, VTD_GCMD_TE);
+}
+
+static void set_ctx(struct fix *f, unsigned devfn, uint64_t lo, uint64_t hi)
+{
+	hpool_write64(f->pool, f->ctx + devfn * 16, lo);
+	hpool_write64(f->pool, f->ctx + devfn * 16 + 8, hi);
+}
+
+/* VT-d 11.4.2/11.4.3: the capability registers describe exactly the model. */
+static void test_cap_ecap(void **state)
+{
+	struct fix *f = *state;
+
+	assert_int_equal(rd32(f, VTD_VER_REG), 0x10);
+	/* ND 6, SAGAW 39+48, MGAW 47, FRO 0x20, SLLPS 2M+1G, PSI, NFR 7, MAMV 18 */
+	assert_int_equal(rd64(f, VTD_CAP_REG), 0x0012078c202f0606ULL);
+	/* C, QI, PT, SC, IRO 0x10 */
+	assert_int_equal(rd64(f, VTD_ECAP_REG), 0x10c3ULL);
+	/* Two dword reads give the same qword. */
+	assert_int_equal(rd32(f, VTD_CAP_REG + 4), 0x0012078cU);
+	assert_int_equal(rd32(f, VTD_CAP_REG), 0x202f0606U);
+	/* Read-only: writes do nothing. */
+	wr64(f, VTD_CAP_REG, 0);
+	assert_int_equal(rd64(f, VTD_CAP_REG), 0x0012078c202f0606ULL);
+	/* Reset values: event interrupts masked. */
+	assert_int_equal(rd32(f, VTD_FECTL_REG), VTD_ECTL_IM);
+	assert_int_equal(rd32(f, VTD_IECTL_REG), VTD_ECTL_IM);
+	assert_int_equal(rd32(f, VTD_GSTS_REG), 0);
+	/* Odd sizes and misaligned accesses read all-ones. */
+	assert_int_equal(iommu_reg_read(f->m, VTD_CAP_REG, 2), 0xffff);
+	assert_int_equal(iommu_reg_read(f->m, VTD_CAP_REG + 4, 8), ~0ULL);
+	assert_int_equal(iommu_reg_read(f->m, IOMMU_LEN, 4), 0xffffffffU);
+}
+
+/* VT-d 11.4.4/11.4.5: commands and their status; GCMD reads as zero. */
+static void test_gcmd(void **state)
+{
+	struct fix *f = *state;
+
+	wr64(f, VTD_RTADDR_REG, f->root | 0xc00);   /* TTM is not writable */
+	assert_int_equal(rd64(f, VTD_RTADDR_REG), f->root);
+	wr32(f, VTD_GCMD_REG, VTD_GCMD_SRTP);
+	assert_int_equal(rd32(f, VTD_GSTS_REG), VTD_GSTS_RTPS);
+	wr32(f, VTD_GCMD_REG, VTD_GCMD_TE);
+	assert_int_equal(rd32(f, VTD_GSTS_REG), VTD_GSTS_RTPS | VTD_GSTS_TES);
+	assert_int_equal(rd32(f, VTD_GCMD_REG), 0);
+	wr32(f, VTD_GCMD_REG, VTD_GCMD_TE | VTD_GCMD_QIE);
+	assert_int_equal(rd32(f, VTD_GSTS_REG), VTD_GSTS_RTPS | VTD_GSTS_TES | VTD_GSTS_QIES);
+	wr32(f, VTD_GCMD_REG, VTD_GCMD_QIE);
+	assert_int_equal(rd32(f, VTD_GSTS_REG), VTD_GSTS_RTPS | VTD_GSTS_QIES);
+}
+
+/* VT-d 11.4.14: the issue's example and its write twin, exact bits. */
+static void test_fault_record_bits(void **state)
+{
+	struct fix *f = *state;
+	struct iommu_fault fl;
+
+	iommu_report_fault(f->m, 0x0010, 0x12345678, VTD_FR_READ, false, false);
+	assert_int_equal(rd64(f, IOMMU_FRO_OFFSET + 8), 0xC000000600000010ULL);
+	assert_int_equal(rd64(f, IOMMU_FRO_OFFSET), 0x12345000ULL);
+	assert_int_equal(rd32(f, VTD_FSTS_REG), VTD_FSTS_PPF);   /* FRI 0 */
+	iommu_report_fault(f->m, 0x0010, 0x9000, VTD_FR_WRITE, true, false);
+	assert_int_equal(rd64(f, IOMMU_FRO_OFFSET + 16 + 8), 0x8000000500000010ULL);
+	assert_true(iommu_fault_get(f->m, 1, &fl));
+	assert_int_equal(fl.sid, 0x10);
+	assert_int_equal(fl.reason, 5);
+	assert_false(fl.read);
+	assert_int_equal(fl.addr, 0x9000);
+	/* RW1C on F; the other bits are read-only. */
+	wr64(f, IOMMU_FRO_OFFSET + 8, 0);
+	assert_int_equal(rd64(f, IOMMU_FRO_OFFSET + 8), 0xC000000600000010ULL);
+	wr32(f, IOMMU_FRO_OFFSET + 12, 0x80000000u);
+	assert_int_equal(rd64(f, IOMMU_FRO_OFFSET + 8), 0x4000000600000010ULL);
+	/* Record 1 is still pending: PPF with FRI still the first one. */
+	assert_int_equal(rd32(f, VTD_FSTS_REG), VTD_FSTS_PPF);
+	wr64(f, IOMMU_FRO_OFFSET + 16 + 8, VTD_FRCD_F);
+	assert_int_equal(rd32(f, VTD_FSTS_REG), 0);
+	/* The next fault goes to index 2, and FRI says so. */
+	iommu_report_fault(f->m, 0x0108, 0x1000, VTD_FR_CTX_NOT_PRESENT, false, false);
+	assert_int_equal(rd32(f, VTD_FSTS_REG), VTD_FSTS_PPF | 2u << 8);
+	assert_int_equal(rd64(f, IOMMU_FRO_OFFSET + 32 + 8), 0xC000000200000108ULL);
+	assert_string_equal(iommu_fault_reason_name(6), "read without R");
+	assert_string_equal(iommu_fault_reason_name(0xee), "unknown");
+}
+
+/* VT-d 7.3.1: with every register full the next fault is lost and sets PFO;
+ * nothing is recorded until PFO is cleared. */
+static void test_fault_overflow(void **state)
+{
+	struct fix *f = *state;
+
+	iommu_report_fault(f->m, 1, 0x1000, VTD_FR_READ, false, false);
+	iommu_report_fault(f->m, 2, 0x2000, VTD_FR_READ, false, false);
+	assert_int_equal(rd32(f, VTD_FSTS_REG), VTD_FSTS_PPF);
+	iommu_report_fault(f->m, 3, 0x3000, VTD_FR_WRITE, true, false);
+	assert_int_equal(rd32(f, VTD_FSTS_REG), VTD_FSTS_PPF | VTD_FSTS_PFO);
+	assert_int_equal(iommu_get_stats(f->m)->overflow, 1);
+	assert_int_equal(iommu_get_stats(f->m)->recorded, 2);
+	/* Clear record 0 but not PFO: still lost. */
+	wr64(f, IOMMU_FRO_OFFSET + 8, VTD_FRCD_F);
+	iommu_report_fault(f->m, 4, 0x4000, VTD_FR_WRITE, true, false);
+	assert_int_equal(iommu_get_stats(f->m)->overflow, 2);
+	wr32(f, VTD_FSTS_REG, VTD_FSTS_PFO);
+	iommu_report_fault(f->m, 5, 0x5000, VTD_FR_WRITE, true, false);
+	assert_int_equal(rd64(f, IOMMU_FRO_OFFSET + 8), 0x8000000500000005ULL);
+	/* FPD: counted, never recorded. */
+	iommu_report_fault(f->m, 6, 0x6000, VTD_FR_READ, false, true);
+	assert_int_equal(iommu_get_stats(f->m)->suppressed_fpd, 1);
+	assert_int_equal(iommu_get_stats(f->m)->faults, 6);
+	assert_int_equal(iommu_get_stats(f->m)->by_reason[VTD_FR_WRITE], 3);
+}
+
+/* VT-d 7.3.2: one fault event per clear-to-pending transition; masked, it
+ * waits in IP and is sent when software unmasks. */
+static void test_fault_event(void **state)
+{
+	struct fix *f = *state;
+
+	wr32(f, VTD_FEDATA_REG, 0x41);
+	wr32(f, VTD_FEADDR_REG, 0xfee00000);
+	iommu_report_fault(f->m, 1, 0x1000, VTD_FR_READ, false, false);
+	assert_int_equal(f->msis, 0);
+	assert_int_equal(rd32(f, VTD_FECTL_REG), VTD_ECTL_IM | VTD_ECTL_IP);
+	wr32(f, VTD_FECTL_REG, 0);
+	assert_int_equal(f->msis, 1);
+	assert_int_equal(f->msi_addr, 0xfee00000);
+	assert_int_equal(f->msi_data, 0x41);
+	assert_int_equal(rd32(f, VTD_FECTL_REG), 0);
+	/* Still pending: a second fault raises nothing. */
+	iommu_report_fault(f->m, 1, 0x2000, VTD_FR_READ, false, false);
+	assert_int_equal(f->msis, 1);
+	/* Serviced, then a new fault: a new event. */
+	wr64(f, IOMMU_FRO_OFFSET + 8, VTD_FRCD_F);
+	wr64(f, IOMMU_FRO_OFFSET + 16 + 8, VTD_FRCD_F);
+	iommu_report_fault(f->m, 1, 0x3000, VTD_FR_READ, false, false);
+	assert_int_equal(f->msis, 2);
+}
+
+/* VT-d 3.4.3, 7.1.3: every fault the root and context tables can cause. */
+static void test_context_faults(void **state)
+{
+	struct fix *f = *state;
+	struct iommu_context c;
+	unsigned fr = 0;
+
+	/* Translation off: the address passes untouched. */
+	assert_ok(iommu_context_lookup(f->m, 0x10, 0x1000, false, &c, &fr));
+	assert_false(c.translate);
+	enable(f);
+	/* Bus 1 has no root entry. */
+	assert_int_equal(iommu_context_lookup(f->m, 0x0110, 0x1000, false, &c, &fr), -EFAULT);
+	assert_int_equal(fr, VTD_FR_ROOT_NOT_PRESENT);
+	assert_int_equal(iommu_context_lookup(f->m, 0x0010, 0x1000, true, &c, &fr), -EFAULT);
+	assert_int_equal(fr, VTD_FR_CTX_NOT_PRESENT);
+	set_ctx(f, 0x10, 0x5000 | VTD_CTX_P | 1u << 4, 2);
+	assert_int_equal(iommu_context_lookup(f->m, 0x10, 0, false, &c, &fr), -EFAULT);
+	assert_int_equal(fr, VTD_FR_CTX_RSVD);
+	set_ctx(f, 0x10, 0x5000 | VTD_CTX_P, 2 | 1ULL << 24);
+	assert_int_equal(iommu_context_lookup(f->m, 0x10, 0, false, &c, &fr), -EFAULT);
+	assert_int_equal(fr, VTD_FR_CTX_RSVD);
+	set_ctx(f, 0x10, 0x5000 | VTD_CTX_P, 3);          /* AW 3 (57-bit) not in SAGAW */
+	assert_int_equal(iommu_context_lookup(f->m, 0x10, 0, false, &c, &fr), -EFAULT);
+	assert_int_equal(fr, VTD_FR_CTX_INVALID);
+	set_ctx(f, 0x10, 0x5000 | VTD_CTX_P | 1ULL << 2, 2); /* TT 01 without ECAP.DT */
+	assert_int_equal(iommu_context_lookup(f->m, 0x10, 0, false, &c, &fr), -EFAULT);
+	assert_int_equal(fr, VTD_FR_CTX_INVALID);
+	/* AW 1: 39-bit, 3 levels; 2^39 is beyond. */
+	set_ctx(f, 0x10, 0x5000 | VTD_CTX_P, 1 | 7u << 8);
+	assert_ok(iommu_context_lookup(f->m, 0x10, (1ULL << 39) - 1, false, &c, &fr));
+	assert_int_equal(c.levels, 3);
+	assert_int_equal(c.did, 7);
+	assert_int_equal(c.slptptr, 0x5000);
+	assert_int_equal(iommu_context_lookup(f->m, 0x10, 1ULL << 39, true, &c, &fr), -EFAULT);
+	assert_int_equal(fr, VTD_FR_ADDR_BEYOND);
+	assert_int_equal(rd64(f, IOMMU_FRO_OFFSET + 6 * 16 + 8), 0x8000000400000010ULL);
+	assert_int_equal(rd64(f, IOMMU_FRO_OFFSET + 6 * 16), 1ULL << 39);
+	/* FPD in a valid entry suppresses the record. */
+	set_ctx(f, 0x10, 0x5000 | VTD_CTX_P | VTD_CTX_FPD, 1);
+	assert_int_equal(iommu_context_lookup(f->m, 0x10, 1ULL << 40, true, &c, &fr), -EFAULT);
+	assert_int_equal(iommu_get_stats(f->m)->suppressed_fpd, 1);
+	/* Pass-through: AW is ignored. */
+	set_ctx(f, 0x10, VTD_CTX_P | 2ULL << 2, 0 | 3u << 8);
+	assert_ok(iommu_context_lookup(f->m, 0x10, 1ULL << 50, false, &c, &fr));
+	assert_int_equal(c.tt, VTD_TT_PT);
+	/* Reserved bits in the root entry, then a root table outside memory. */
+	hpool_write64(f->pool, f->root + 8, 1);
+	assert_int_equal(iommu_context_lookup(f->m, 0x10, 0, false, &c, &fr), -EFAULT);
+	assert_int_equal(fr, VTD_FR_ROOT_RSVD);
+	hpool_write64(f->pool, f->root + 8, 0);
+	hpool_write64(f->pool, f->root, f->ctx | 1ULL << 50 | VTD_ROOT_P);   /* above the HAW */
+	assert_int_equal(iommu_context_lookup(f->m, 0x10, 0, false, &c, &fr), -EFAULT);
+	assert_int_equal(fr, VTD_FR_ROOT_RSVD);
+	wr64(f, VTD_RTADDR_REG, f->pool->size + 0x1000);
+	wr32(f, VTD_GCMD_REG, VTD_GCMD_TE | VTD_GCMD_SRTP);
+	assert_int_equal(iommu_context_lookup(f->m, 0x10, 0, false, &c, &fr), -EFAULT);
+	assert_int_equal(fr, VTD_FR_ROOT_ACCESS);
+	/* A context table outside memory. */
+	wr64(f, VTD_RTADDR_REG, f->root);
+	wr32(f, VTD_GCMD_REG, VTD_GCMD_TE | VTD_GCMD_SRTP);
+	hpool_write64(f->pool, f->root, (f->pool->size + 0x1000) | VTD_ROOT_P);
+	assert_int_equal(iommu_context_lookup(f->m, 0x10, 0, false, &c, &fr), -EFAULT);
+	assert_int_equal(fr, VTD_FR_CTX_ACCESS);
+}
+
+/* VT-d 11.4.7 / 11.4.8: register-based invalidation commands complete at
+ * once, report the granularity used, and fire on the high dword. */
+static void test_register_invalidation(void **state)
+{
+	struct fix *f = *state;
+
+	wr32(f, VTD_CCMD_REG, 5);                              /* DID 5, low half only */
+	assert_int_equal(rd64(f, VTD_CCMD_REG), 5);
+	wr32(f, VTD_CCMD_REG + 4, 0x80000000u | 2u << 29);      /* ICC, domain */
+	assert_int_equal(rd64(f, VTD_CCMD_REG), 2ULL << 59 | 2ULL << 61 | 5);
+	wr64(f, VTD_IVA_REG, 0x40000000ULL | 19);                  /* AM 19 > MAMV */
+	wr64(f, VTD_IOTLB_REG, VTD_IOTLB_IVT | 3ULL << 60 | 5ULL << 32);
+	assert_int_equal(rd64(f, VTD_IOTLB_REG), 3ULL << 60 | 2ULL << 57 | 5ULL << 32);
+	wr64(f, VTD_IVA_REG, 0x40000000ULL | 9);
+	wr64(f, VTD_IOTLB_REG, VTD_IOTLB_IVT | 3ULL << 60 | 5ULL << 32);
+	assert_int_equal(rd64(f, VTD_IOTLB_REG), 3ULL << 60 | 3ULL << 57 | 5ULL << 32);
+	assert_int_equal(iommu_get_stats(f->m)->ccmd_inv, 1);
+	assert_int_equal(iommu_get_stats(f->m)->iotlb_reg_inv, 2);
+	/* With queued invalidation on, register commands are not performed. */
+	wr32(f, VTD_GCMD_REG, VTD_GCMD_QIE);
+	wr64(f, VTD_CCMD_REG, VTD_CCMD_ICC | 1ULL << 61);
+	assert_int_equal(rd64(f, VTD_CCMD_REG), 1ULL << 61);
+}
+
+/* VT-d 6.5.2: descriptors run when the tail moves; a wait descriptor writes
+ * its status and raises the completion event; a bad one stops the queue. */
+static void test_queued_invalidation(void **state)
+{
+	struct fix *f = *state;
+	uint64_t q, status;
+
+	assert_ok(hpool_alloc(f->pool, PAGE_SIZE_4K, FRAME_HV, &q));
+	assert_ok(hpool_alloc(f->pool, PAGE_SIZE_4K, FRAME_HV, &status));
+	wr64(f, VTD_IQA_REG, q);                       /* QS 0: 256 descriptors */
+	wr32(f, VTD_GCMD_REG, VTD_GCMD_QIE);
+	wr32(f, VTD_IEDATA_REG, 0x42);
+	wr32(f, VTD_IEADDR_REG, 0xfee00000);
+	hpool_write64(f->pool, q, VTD_DESC_CC | 1u << 4);                    /* global */
+	hpool_write64(f->pool, q + 16, VTD_DESC_IOTLB | 3u << 4 | 9u << 16);  /* page */
+	hpool_write64(f->pool, q + 24, 0x200000 | 9);
+	hpool_write64(f->pool, q + 32, VTD_DESC_WAIT | VTD_DESC_WAIT_SW | VTD_DESC_WAIT_IF |
+					  0x1234ULL << 32);
+	hpool_write64(f->pool, q + 40, status + 4);
+	wr64(f, VTD_IQT_REG, 3 << 4);
+	assert_int_equal(rd64(f, VTD_IQH_REG), 3 << 4);
+	assert_int_equal(*(uint32_t *)hpool_ptr(f->pool, status + 4), 0x1234);
+	assert_int_equal(rd32(f, VTD_ICS_REG), VTD_ICS_IWC);
+	assert_int_equal(rd32(f, VTD_IECTL_REG), VTD_ECTL_IM | VTD_ECTL_IP);
+	assert_int_equal(f->msis, 0);
+	wr32(f, VTD_IECTL_REG, 0);
+	assert_int_equal(f->msis, 1);
+	assert_int_equal(f->msi_data, 0x42);
+	assert_int_equal(iommu_get_stats(f->m)->qi_desc, 3);
+	/* Device-TLB descriptor (type 3): not supported, IQE, head stays. */
+	hpool_write64(f->pool, q + 48, 3);
+	hpool_write64(f->pool, q + 64, VTD_DESC_WAIT);
+	wr64(f, VTD_IQT_REG, 5 << 4);
+	assert_int_equal(rd64(f, VTD_IQH_REG), 3 << 4);
+	assert_int_equal(rd32(f, VTD_FSTS_REG), VTD_FSTS_IQE);
+	assert_int_equal(rd32(f, VTD_FECTL_REG), VTD_ECTL_IM | VTD_ECTL_IP);
+	/* Software fixes the descriptor and clears IQE: the queue runs on. */
+	hpool_write64(f->pool, q + 48, VTD_DESC_WAIT);
+	wr32(f, VTD_FSTS_REG, VTD_FSTS_IQE);
+	assert_int_equal(rd64(f, VTD_IQH_REG), 5 << 4);
+	assert_int_equal(rd32(f, VTD_FECTL_REG), VTD_ECTL_IM);
+	/* Reserved bits in an IOTLB descriptor are an error too. */
+	hpool_write64(f->pool, q + 80, VTD_DESC_IOTLB | 1u << 4 | 1ULL << 40);
+	wr64(f, VTD_IQT_REG, 6 << 4);
+	assert_int_equal(rd32(f, VTD_FSTS_REG), VTD_FSTS_IQE);
+	assert_int_equal(iommu_get_stats(f->m)->qi_errors, 2);
+	/* Disabling waits for an empty queue. */
+	wr32(f, VTD_GCMD_REG, 0);
+	assert_int_equal(rd32(f, VTD_GSTS_REG) & VTD_GSTS_QIES, VTD_GSTS_QIES);
+}
+
+static void test_create_refuses(void **state)
+{
+	struct fix *f = *state;
+	struct iommu_config cfg;
+	struct iommu *m;
+
+	iommu_config_default(&cfg);
+	cfg.nfr = 0;
+	assert_int_equal(iommu_create(f->pool, &cfg, &m), -EINVAL);
+	cfg.nfr = IOMMU_NFR_MAX + 1;
+	assert_int_equal(iommu_create(f->pool, &cfg, &m), -EINVAL);
+	iommu_config_default(&cfg);
+	cfg.agaw39 = cfg.agaw48 = false;
+	assert_int_equal(iommu_create(f->pool, &cfg, &m), -EINVAL);
+}
+
+static int setup2(void **state) { return setup_nfr(state, 2); }
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_cap_ecap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gcmd, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fault_record_bits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fault_overflow, setup2, teardown),
+		cmocka_unit_test_setup_teardown(test_fault_event, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_context_faults, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_register_invalidation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_queued_invalidation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_create_refuses, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
