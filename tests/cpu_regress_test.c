@@ -229,6 +229,38 @@ static void test_stac_clac_cpl3_ud(void **state)
 	tvm_destroy(vm);
 }
 
+/* SDM Vol. 4 Table 2-2: IA32_SYSENTER_CS/ESP/EIP (0x174-0x176) are readable
+ * and writable on a 64-bit processor; a non-canonical ESP or EIP is #GP(0).
+ * WRMSR 0x174 <- 0x1234, WRMSR 0x176 <- 0x12345678, read both back into EBX
+ * and EAX; then WRMSR 0x175 <- 0x0000800000000000. */
+static void test_sysenter_msrs(void **state)
+{
+	static const uint8_t prog[] = {
+		0xb9, 0x74, 0x01, 0x00, 0x00, 0xb8, 0x34, 0x12, 0x00, 0x00, 0x31, 0xd2, 0x0f, 0x30,
+		0xb9, 0x76, 0x01, 0x00, 0x00, 0xb8, 0x78, 0x56, 0x34, 0x12, 0x0f, 0x30,
+		0xb9, 0x74, 0x01, 0x00, 0x00, 0x0f, 0x32, 0x89, 0xc3,
+		0xb9, 0x76, 0x01, 0x00, 0x00, 0x0f, 0x32, 0xf4,
+	};
+	static const uint8_t bad[] = {
+		0xb9, 0x75, 0x01, 0x00, 0x00, 0x31, 0xc0, 0xba, 0x00, 0x80, 0x00, 0x00,
+		0x0f, 0x30, 0xf4,
+	};
+	struct tvm *vm = vm_new("none");
+
+	(void)state;
+	code(vm, prog, sizeof(prog));
+	expect_exit(vm, VCPU_EXIT_HLT);
+	assert_int_equal(regs(vm).gpr[3], 0x1234);
+	assert_int_equal(regs(vm).gpr[0], 0x12345678);
+	assert_int_equal(regs(vm).gpr[2], 0);
+	tvm_destroy(vm);
+
+	vm = vm_new("none");
+	code(vm, bad, sizeof(bad));
+	expect_exception(vm, EXC_GP, 0, TVM_CODE + sizeof(bad) - 3);
+	tvm_destroy(vm);
+}
+
 /* SDM MOV CR: CR3 bits 63:MAXPHYADDR are reserved; bit 63 means "do not
  * flush" only with CR4.PCIDE = 1. mov rax, cr3; bts rax, 63; mov cr3, rax. */
 static void test_cr3_bit63_without_pcide(void **state)
@@ -289,6 +321,7 @@ int main(void)
 		cmocka_unit_test(test_mmio_read_split),
 		cmocka_unit_test(test_mmio_write_split),
 		cmocka_unit_test(test_stac_clac_cpl3_ud),
+		cmocka_unit_test(test_sysenter_msrs),
 		cmocka_unit_test(test_cr3_bit63_without_pcide),
 		cmocka_unit_test(test_cr0_pg_clear_with_pcide),
 	};

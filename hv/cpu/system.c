@@ -746,6 +746,9 @@ static int rdmsr(struct vcpu_soft *v, uint32_t msr, uint64_t *val)
 	case MSR_GS_BASE: *val = v->seg[SEG_GS].base; return X86_OK;
 	case MSR_KERNEL_GS_BASE: *val = v->kernel_gs_base; return X86_OK;
 	case MSR_TSC_AUX: *val = v->tsc_aux; return X86_OK;
+	case MSR_SYSENTER_CS: *val = v->sysenter_cs; return X86_OK;
+	case MSR_SYSENTER_ESP: *val = v->sysenter_esp; return X86_OK;
+	case MSR_SYSENTER_EIP: *val = v->sysenter_eip; return X86_OK;
 	default: return x86_gp(v, 0);
 	}
 }
@@ -781,6 +784,16 @@ static int wrmsr(struct vcpu_soft *v, uint32_t msr, uint64_t val)
 		return X86_OK;
 	case MSR_FMASK: v->fmask = val & 0xffffffffULL; return X86_OK;
 	case MSR_TSC_AUX: v->tsc_aux = val & 0xffffffffULL; return X86_OK;
+	/* SDM Vol. 4 Table 2-2: the SYSENTER MSRs exist on every 64-bit
+	 * processor, whether or not CPUID advertises SEP (SYSENTER itself is
+	 * not implemented and stays #UD); ESP and EIP hold canonical addresses. */
+	case MSR_SYSENTER_CS: v->sysenter_cs = val & 0xffffffffULL; return X86_OK;
+	case MSR_SYSENTER_ESP: case MSR_SYSENTER_EIP:
+		if (!is_canonical(v, val))
+			return x86_gp(v, 0);
+		if (msr == MSR_SYSENTER_ESP) v->sysenter_esp = val;
+		else v->sysenter_eip = val;
+		return X86_OK;
 	default: return x86_gp(v, 0);
 	}
 }

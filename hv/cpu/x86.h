@@ -93,6 +93,9 @@ enum {
 #define MSR_GS_BASE        0xc0000101
 #define MSR_KERNEL_GS_BASE 0xc0000102
 #define MSR_TSC_AUX        0xc0000103
+#define MSR_SYSENTER_CS    0x174
+#define MSR_SYSENTER_ESP   0x175
+#define MSR_SYSENTER_EIP   0x176
 
 /* Segment register numbers in the ModRM sreg encoding. */
 enum { SEG_ES = 0, SEG_CS = 1, SEG_SS = 2, SEG_DS = 3, SEG_FS = 4, SEG_GS = 5, SEG_NONE = 7 };
@@ -145,6 +148,7 @@ struct vcpu_soft {
 	struct vcpu_dtable gdt, idt;
 	uint64_t cr0, cr2, cr3, cr4, cr8, efer, apic_base;
 	uint64_t star, lstar, cstar, fmask, kernel_gs_base, tsc_aux, pat, misc_enable;
+	uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
 	uint64_t dr6, dr7, dr[4];
 	int64_t tsc_offset;       /* TSC = icount + tsc_offset */
 
