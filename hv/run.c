@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -74,7 +75,8 @@ static void run_usage(FILE *f)
 		"Exit status: (v << 1) | 1 when the guest writes v to isa-debug-exit (port 0xf4,\n"
 		"as QEMU), 0 when it halts, 2 bad options or kernel, 4 the guest broke a rule\n"
 		"(forbidden GPA, triple fault, ...), 6 --max-insns reached, 8 hv failed\n"
-		"(including guest output or a report that could not be written).\n"
+		"(including guest output or a report that could not be written), 130 / 143\n"
+		"stopped by SIGINT / SIGTERM (the report is still printed).\n"
 		"\n"
 		"Examples:\n"
 		"  hv run guest/guest.elf --append 'workload=random footprint=64M'\n"
@@ -556,6 +558,38 @@ static void show_progress(struct vm *vm, void *ctx)
 		(double)vm->insns / (t - rp->p.start) / 1e6);
 }
 
+/*
+ * SIGINT and SIGTERM stop the guest, not hv: the handler only records the
+ * signal (nothing else is async-signal-safe here), vm_run sees it between
+ * slices and stops with status 128 + signal, and the report is printed as for
+ * any other stop. SA_RESETHAND: a second signal ends hv at once.
+ */
+static volatile sig_atomic_t run_signal;
+
+static void on_stop_signal(int sig)
+{
+	run_signal = sig;
+}
+
+static void catch_stop_signals(struct sigaction old[2])
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sa.sa_flags = SA_RESETHAND;
+	sigemptyset(&sa.sa_mask);
+	run_signal = 0;
+	sigaction(SIGINT, &sa, &old[0]);
+	sigaction(SIGTERM, &sa, &old[1]);
+}
+
+static void restore_stop_signals(const struct sigaction old[2])
+{
+	sigaction(SIGINT, &old[0], NULL);
+	sigaction(SIGTERM, &old[1], NULL);
+}
+
 int cmd_run(int argc, char **argv)
 {
 	struct run_opts o;
@@ -563,6 +597,7 @@ int cmd_run(int argc, char **argv)
 	struct run_progress rp;
 	FILE *serial = NULL, *report;
 	bool output_failed = false;
+	struct sigaction old_sig[2];
 	struct vm *vm = NULL;
 	char err[512];
 	double t0;
@@ -618,9 +653,12 @@ int cmd_run(int argc, char **argv)
 	progress_init(&rp.p, "hv run");
 	vm->progress = show_progress;
 	vm->progress_ctx = &rp;
+	vm->stop_request = &run_signal;
+	catch_stop_signals(old_sig);
 	t0 = now_seconds();
 	rc = vm_run(vm);
 	rr.wall = now_seconds() - t0;
+	restore_stop_signals(old_sig);
 	progress_done(&rp.p);
 	/* The guest's output is part of the result: losing it is a failure. */
 	errno = 0;

@@ -32,6 +32,7 @@
 #ifndef HV_VM_H
 #define HV_VM_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -81,6 +82,7 @@ enum vm_stop_reason {
 	VM_STOP_TRIPLE_FAULT,
 	VM_STOP_INTERNAL_ERROR, /* the backend could not continue (unsupported instruction...) */
 	VM_STOP_HOST_ERROR,     /* hv itself failed (out of frames...) */
+	VM_STOP_SIGNAL,         /* *stop_request became non-zero: status 128 + signal */
 	VM_STOP_NREASONS
 };
 
@@ -175,6 +177,10 @@ struct vm {
 	uint64_t insns;                  /* instructions retired so far */
 	void (*progress)(struct vm *vm, void *ctx);  /* called between run slices, may be NULL */
 	void *progress_ctx;
+	/* Set by the caller, may be NULL. A signal handler stores the signal
+	 * number here and does nothing else; vm_run reads it between slices and
+	 * stops the guest, so the report is printed outside the handler. */
+	volatile sig_atomic_t *stop_request;
 };
 
 /* Build the VM: pool, EPT, MMU, RAM per the policy, devices, vCPU. On failure

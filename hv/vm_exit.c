@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -29,6 +30,7 @@ const char *vm_stop_name(enum vm_stop_reason r)
 		[VM_STOP_TRIPLE_FAULT] = "triple-fault",
 		[VM_STOP_INTERNAL_ERROR] = "internal-error",
 		[VM_STOP_HOST_ERROR] = "host-error",
+		[VM_STOP_SIGNAL] = "signal",
 	};
 	return (unsigned)r < VM_STOP_NREASONS ? names[r] : "?";
 }
@@ -323,6 +325,18 @@ int vm_run(struct vm *vm)
 				r.rip = 0;
 			vm_stop(vm, VM_STOP_INSN_LIMIT, VM_STATUS_LIMIT, r.rip,
 				"stopped after %" PRIu64 " instructions (--max-insns)", vm->insns);
+			break;
+		}
+		if (vm->stop_request != NULL && *vm->stop_request != 0) {
+			int sig = *vm->stop_request;
+			struct vcpu_regs r;
+
+			if (vm->ops->get_regs(vm->vcpu, &r))
+				r.rip = 0;
+			vm_stop(vm, VM_STOP_SIGNAL, 128 + sig, r.rip,
+				"stopped by %s after %" PRIu64 " instructions",
+				sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal",
+				vm->insns);
 			break;
 		}
 		if (vm->progress)

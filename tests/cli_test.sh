@@ -223,6 +223,29 @@ if [ -f "$probe" ] && [ -w /dev/full ]; then
 	expect_eq "run non-UTF-8 append" "$(sed -n 's/^    "append": "\(.*\)",$/\1/p' "$tmp/run.json")" 'a\u00ffb'
 fi
 
+# SIGINT / SIGTERM stop the guest, not hv: the report is still printed, with
+# status 128 + signal. The signal is sent once the guest has written to its
+# serial port (so the run loop is running), whatever the time that takes.
+if [ -f guest/guest.elf ]; then
+	for sig in INT TERM; do
+		rm -f "$tmp/ser"
+		"$HV" run guest/guest.elf --json --serial "$tmp/ser" \
+			--append 'workload=random iters=4000000000' >"$tmp/sig.json" 2>"$tmp/err" &
+		pid=$!
+		n=0
+		while [ ! -s "$tmp/ser" ] && [ $n -lt 1200 ]; do sleep 0.05; n=$((n + 1)); done
+		kill -$sig $pid
+		wait $pid
+		st=$?
+		want=130
+		[ $sig = TERM ] && want=143
+		expect_eq "SIG$sig status" $st $want
+		expect_eq "SIG$sig stop reason" "$(sed -n '/"stop"/,/}/s/.*"reason": "\([a-z-]*\)".*/\1/p' "$tmp/sig.json")" signal
+		if grep -q "stopped by SIG$sig after [0-9]* instructions" "$tmp/err"; then pass; else
+			fail "SIG$sig message: $(cat "$tmp/err")"; fi
+	done
+fi
+
 # Command-line mistakes: one line saying what to fix, exit 2.
 "$HV" trace --guest-page 3M >/dev/null 2>"$tmp/err"
 expect_eq "bad page size exit" $? 2
