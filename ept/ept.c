@@ -624,6 +624,7 @@ int ept_walk(struct ept *ept, uint64_t gpa, const struct ept_access *acc,
 	res->memtype = 0;
 	res->qual = 0;
 	res->ad_writes = 0;
+	res->dirty = false;
 
 	/* A 4-level hierarchy translates 48-bit GPAs: a GPA with a bit above
 	 * that set cannot be translated and is reported as a violation with
@@ -647,6 +648,7 @@ int ept_walk(struct ept *ept, uint64_t gpa, const struct ept_access *acc,
 		res->page_shift = p.shift;
 		res->memtype = (p.ref[p.n - 1].value & EPT_MT_MASK) >> EPT_MT_SHIFT;
 		res->ad_writes = p.ad_writes;
+		res->dirty = (p.ref[p.n - 1].value & EPT_D) != 0;
 		break;
 	case WALK_RESERVED:
 		res->status = EPT_MISCONFIG;

@@ -288,6 +288,7 @@ struct ept_walk_result {
 	uint64_t qual;         /* EPT violation exit qualification */
 	unsigned refs;         /* number of entries read (references) */
 	unsigned ad_writes;    /* entries whose A/D flags this walk set (SDM 29.3.5) */
+	bool dirty;            /* EPT_OK: the leaf's D flag (bit 9) after the walk */
 	uint64_t table[6];     /* table[l] = HPA of the level-l table used (for PWC fills) */
 	uint64_t perms_at[6];  /* perms_at[l] = AND of perms of the entries above level l */
 	unsigned nref;         /* entries in ref[] when a trace was asked for */

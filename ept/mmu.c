@@ -327,6 +327,7 @@ struct xlate {
 	uint64_t hpa;
 	unsigned shift;
 	uint64_t perms;
+	bool dirty;       /* the EPT leaf's D flag is set (or there is no EPT D to set) */
 };
 
 static void trace_hit(struct walk *w, enum tlb_id id)
@@ -478,6 +479,7 @@ ept_walk_desc(const struct ept_fast *f, unsigned levels, uint64_t gpa,
 		r->page_shift = shift;
 		r->perms = perms & (EPT_RWX | EPT_XU);
 		r->memtype = (e & EPT_MT_MASK) >> EPT_MT_SHIFT;
+		r->dirty = (e & EPT_D) != 0;
 		r->qual = 0;
 		r->refs = top - level + 1;
 		r->nref = 0;
@@ -531,6 +533,7 @@ gpa_xlate_slow(struct walk *w, uint64_t gpa, const struct ept_access *acc, unsig
 		}
 		out->hpa = gpa;
 		out->perms = EPT_RWX | EPT_XU;
+		out->dirty = true;
 		out->shift = PAGE_SHIFT_1G;
 		while (out->shift > PAGE_SHIFT_4K &&
 		       !hpa_in_pool(m, gpa & ~((1ULL << out->shift) - 1), 1ULL << out->shift))
@@ -561,6 +564,7 @@ gpa_xlate_slow(struct walk *w, uint64_t gpa, const struct ept_access *acc, unsig
 				out->hpa = e->val | (gpa & ((1ULL << sh) - 1));
 				out->shift = sh;
 				out->perms = perms;
+				out->dirty = (e->attr & NA_DIRTY) != 0;
 				return true;
 			}
 		}
@@ -624,6 +628,7 @@ walk:
 	out->hpa = r.hpa;
 	out->shift = r.page_shift;
 	out->perms = r.perms;
+	out->dirty = !ept->ad || r.dirty;
 	if (!m->gp_any)
 		return true;
 
@@ -648,7 +653,10 @@ walk:
 		if (cache_fill(t, cache_key(gpa, r.page_shift), &w->gtag, false, &e) == 0) {
 			e->val = r.hpa & ~((1ULL << r.page_shift) - 1);
 			e->aux = gpa & ~((1ULL << r.page_shift) - 1);
-			e->attr |= ept_perm_bits(r.perms) | (need_dirty ? NA_DIRTY : 0);
+			/* SDM 28.3.2: a guest-physical mapping may serve a write without
+			 * a walk when the leaf's D flag is already set, however the
+			 * walk that cached it began. */
+			e->attr |= ept_perm_bits(r.perms) | (ept->ad && r.dirty ? NA_DIRTY : 0);
 		}
 	}
 	return true;
@@ -682,6 +690,7 @@ gpa_xlate(struct walk *w, uint64_t gpa, const struct ept_access *acc,
 	out->hpa = r.hpa;
 	out->shift = r.page_shift;
 	out->perms = r.perms;
+	out->dirty = !w->ept->ad || r.dirty;
 	return true;
 }
 
@@ -1291,8 +1300,14 @@ static void translate_slow(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gv
 		tmp.aux = g.gpa & ~mask;
 		tmp.attr = (g.w ? CA_W : 0) | (g.u ? CA_U : 0) | (g.xd ? CA_XD : 0) |
 			   (ept_perm_bits(x.perms) << CA_EPT_SHIFT);
-		/* Dirty when the guest D is set and, with EPT A/D, the EPT D too. */
-		if ((access & ACC_WRITE) || (g.dirty_known && !(w.ept && w.ept->ad)))
+		/*
+		 * SDM 4.10.2.2 and 28.3.2: a combined mapping may serve a write
+		 * without a walk when the guest's D flag and, with EPT A/D, the EPT
+		 * leaf's D flag are both set already; a read that finds them set
+		 * records that, so a store after a load walks again only when one
+		 * of them is clear.
+		 */
+		if ((access & ACC_WRITE) || (g.dirty_known && x.dirty))
 			tmp.attr |= CA_DIRTY;
 		src = &tmp;
 		sc_forget_vpn(m, gva >> 12);

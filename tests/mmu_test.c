@@ -898,6 +898,71 @@ static void test_dirty_rewalk(void **state)
 	env_fini(&env);
 }
 
+static void ignore_dirty(void *ctx, uint64_t gpa, uint64_t size)
+{
+	(void)ctx;
+	(void)gpa;
+	(void)size;
+}
+
+/*
+ * SDM 4.10.2.2 and 28.3.2: with EPT A/D on, a combined TLB entry filled by a
+ * read may serve a later write without a walk when the guest D and the EPT
+ * leaf D were already set; when either is clear the write walks again, and
+ * that walk sets the flag.
+ */
+static void test_dirty_known_from_read(void **state)
+{
+	struct env_opts o = { .guest_levels = 4, .ept_levels = 4, .ad = true };
+	const struct mmu_stats *st;
+	struct mmu_config cfg;
+	struct env env;
+	uint64_t walks, gad, ead, pte;
+
+	(void)state;
+	cfg_l1d(&cfg, 64, 4);
+	o.cfg = &cfg;
+	env_init(&env, &o);
+	st = mmu_stats(env.mmu);
+	assert_ok(gpt_map(env.b, DATA_GVA, DATA_GPA, 4096, PTE_W, 12));
+	/* A first write sets both D flags. */
+	assert_int_equal(refs_of(&env, DATA_GVA, ACC_WRITE), 24);
+	assert_int_not_equal(ept_leaf(&env, DATA_GPA) & EPT_D, 0);
+	pte = peek_entry(&env, DATA_GVA, 1);
+	assert_int_not_equal(pte & PTE_D, 0);
+
+	/* Both D set: a load then a store make one walk. */
+	mmu_invvpid(env.mmu, INVVPID_SINGLE, 1, 0);
+	walks = st->walks;
+	assert_int_equal(refs_of(&env, DATA_GVA, ACC_READ), 24);
+	assert_int_equal(refs_of(&env, DATA_GVA, ACC_WRITE), 0);
+	assert_int_equal(st->walks - walks, 1);
+
+	/* Guest D clear: the store walks again and sets it (one guest A/D write). */
+	poke_entry(&env, DATA_GVA, 1, pte & ~PTE_D);
+	mmu_invvpid(env.mmu, INVVPID_SINGLE, 1, 0);
+	walks = st->walks;
+	gad = st->guest_ad_writes;
+	assert_int_equal(refs_of(&env, DATA_GVA, ACC_READ), 24);
+	assert_int_equal(refs_of(&env, DATA_GVA, ACC_WRITE), 24);
+	assert_int_equal(st->walks - walks, 2);
+	assert_int_equal(st->guest_ad_writes - gad, 1);
+	assert_int_not_equal(peek_entry(&env, DATA_GVA, 1) & PTE_D, 0);
+
+	/* EPT D clear: the same, the store's walk sets the EPT D (one EPT A/D write). */
+	assert_ok(ept_harvest_dirty(env.ept, DATA_GPA, 4096, ignore_dirty, NULL));
+	assert_int_equal(ept_leaf(&env, DATA_GPA) & EPT_D, 0);
+	mmu_invvpid(env.mmu, INVVPID_SINGLE, 1, 0);
+	walks = st->walks;
+	assert_int_equal(refs_of(&env, DATA_GVA, ACC_READ), 24);
+	ead = st->ept_ad_writes;
+	assert_int_equal(refs_of(&env, DATA_GVA, ACC_WRITE), 24);
+	assert_int_equal(st->walks - walks, 2);
+	assert_int_equal(st->ept_ad_writes - ead, 1);
+	assert_int_not_equal(ept_leaf(&env, DATA_GPA) & EPT_D, 0);
+	env_fini(&env);
+}
+
 /*
  * The host-side shortcut must count exactly what the model counts: run the
  * same access sequence once with explicit accesses (shortcut eligible) and once
@@ -1471,6 +1536,7 @@ int main(void)
 		cmocka_unit_test(test_splinter),
 		cmocka_unit_test(test_stale_until_invlpg),
 		cmocka_unit_test(test_dirty_rewalk),
+		cmocka_unit_test(test_dirty_known_from_read),
 		cmocka_unit_test(test_shortcut_counts_like_model),
 		cmocka_unit_test(test_pde_cache_no_leaf),
 		cmocka_unit_test(test_pf_drops_pwc),
