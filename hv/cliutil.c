@@ -868,10 +868,12 @@ void progress_update(struct progress *p, uint64_t done, uint64_t total)
 		return;
 	p->last = t;
 	if (total)
-		fprintf(stderr, "\r%s: %" PRIu64 " / %" PRIu64 " (%.0f%%)  ", p->what, done, total,
-			100.0 * (double)done / (double)total);
+		fprintf(stderr, "\r%s: %" PRIu64 " / %" PRIu64 " (%.0f%%), %.1f M/s  ", p->what, done,
+			total, 100.0 * (double)done / (double)total,
+			(double)done / (t - p->start) / 1e6);
 	else
-		fprintf(stderr, "\r%s: %" PRIu64 "  ", p->what, done);
+		fprintf(stderr, "\r%s: %" PRIu64 ", %.1f M/s  ", p->what, done,
+			(double)done / (t - p->start) / 1e6);
 }
 
 void progress_done(struct progress *p)

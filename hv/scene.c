@@ -101,6 +101,10 @@ int scene_parse_option(struct scene_opts *o, int id, const char *arg, char *err,
 	return -EINVAL;
 }
 
+/* Guest table pages set aside for first-touch mappings outside the footprint's
+ * own range (8 MiB: thousands of scattered 4 KiB pages). */
+#define SCENE_TOUCH_TABLES 2048
+
 static uint64_t round_up(uint64_t v, uint64_t align)
 {
 	return (v + align - 1) & ~(align - 1);
@@ -184,6 +188,10 @@ static int build(struct scene *s, char *err, size_t errlen)
 	 */
 	s->table_len = table_pages_needed(s->footprint, o->guest_levels, o->guest_shift) *
 		       PAGE_SIZE_4K;
+	/* Pages touched anywhere need tables of their own at every level; a
+	 * program's pages sit in a few clusters, so a fixed allowance does. */
+	if (o->first_touch)
+		s->table_len += SCENE_TOUCH_TABLES * PAGE_SIZE_4K;
 	table_run = epage > PAGE_SIZE_2M ? epage : PAGE_SIZE_2M;
 	if (o->native && s->table_len > PAGE_SIZE_2M)
 		table_run = PAGE_SIZE_1G; /* natively the region must be one run */
@@ -231,7 +239,9 @@ static int build(struct scene *s, char *err, size_t errlen)
 		return rc;
 	/* Writable, user-accessible, executable: the walk itself decides nothing
 	 * here, so --cpl 3 and fetches translate too. */
-	if (o->native) {
+	if (o->first_touch) {
+		rc = 0; /* scene_touch maps pages as they are used */
+	} else if (o->native) {
 		for (uint64_t i = 0; i < s->nchunks; i++) {
 			rc = gpt_map(s->gpt, SCENE_GVA_BASE + i * s->chunk, s->chunk_hpa[i], s->chunk,
 				     PTE_W | PTE_U, o->guest_shift);
@@ -300,7 +310,78 @@ void scene_destroy(struct scene *s)
 	if (s->pool)
 		hpool_destroy(s->pool);
 	free(s->chunk_hpa);
+	free(s->touched);
 	free(s);
+}
+
+static uint64_t touch_slot(const uint64_t *set, uint64_t cap, uint64_t key)
+{
+	uint64_t i = (key * 0x9e3779b97f4a7c15ULL) & (cap - 1);
+
+	while (set[i] != 0 && set[i] != key)
+		i = (i + 1) & (cap - 1);
+	return i;
+}
+
+/* Make room for one more page in the set (load factor at most 1/2). */
+static int touch_grow(struct scene *s)
+{
+	uint64_t cap = s->touched_cap ? s->touched_cap * 2 : 1024, *set;
+
+	if ((s->ntouched + 1) * 2 <= s->touched_cap)
+		return 0;
+	set = calloc(cap, sizeof(*set));
+	if (set == NULL)
+		return -ENOMEM;
+	for (uint64_t i = 0; i < s->touched_cap; i++)
+		if (s->touched[i])
+			set[touch_slot(set, cap, s->touched[i])] = s->touched[i];
+	free(s->touched);
+	s->touched = set;
+	s->touched_cap = cap;
+	return 0;
+}
+
+int scene_touch(struct scene *s, uint64_t gva, char *err, size_t errlen)
+{
+	unsigned va_bits = s->o.guest_levels == 5 ? 57 : 48;
+	uint64_t gpage = 1ULL << s->o.guest_shift, key, slot, off, target;
+	int64_t top = (int64_t)gva >> (va_bits - 1);
+	int rc;
+
+	if (top != 0 && top != -1) {
+		snprintf(err, errlen, "address 0x%" PRIx64 " is not canonical for %u-level paging "
+			 "(bits 63:%u must equal bit %u)", gva, s->o.guest_levels, va_bits - 1,
+			 va_bits - 1);
+		return -EINVAL;
+	}
+	key = (gva >> s->o.guest_shift) + 1;
+	if (s->touched_cap && s->touched[touch_slot(s->touched, s->touched_cap, key)] == key)
+		return 0;
+	off = s->ntouched * gpage;
+	if (off >= s->footprint) {
+		char fp[32];
+
+		snprintf(err, errlen, "more than %" PRIu64 " pages touched: the footprint (%s) is "
+			 "used up; raise --footprint", s->ntouched,
+			 format_size(s->footprint, fp, sizeof(fp)));
+		return -ENOSPC;
+	}
+	if (touch_grow(s) != 0) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	target = s->o.native ? s->chunk_hpa[off / s->chunk] + off % s->chunk : SCENE_DATA_GPA + off;
+	rc = gpt_map(s->gpt, gva & ~(gpage - 1), target, gpage, PTE_W | PTE_U, s->o.guest_shift);
+	if (rc) {
+		snprintf(err, errlen, "cannot map GVA 0x%" PRIx64 " (%s): %" PRIu64 " pages touched "
+			 "need more guest tables than hv sets aside", gva, strerror(-rc), s->ntouched);
+		return rc == -ENOMEM ? -ENOSPC : rc;
+	}
+	slot = touch_slot(s->touched, s->touched_cap, key);
+	s->touched[slot] = key;
+	s->ntouched++;
+	return 0;
 }
 
 void scene_shape(const struct scene *s, struct report_shape *shape)

@@ -35,6 +35,7 @@ struct scene_opts {
 	unsigned guest_shift, ept_shift;   /* 12, 21, 30 */
 	unsigned guest_levels, ept_levels; /* 4 or 5 */
 	bool native;                       /* no EPT */
+	bool first_touch;                  /* map GVAs on first touch (scene_touch) */
 	uint16_t vpid;
 	const char *tlb, *pwc;             /* preset or file; NULL = default */
 };
@@ -58,6 +59,11 @@ struct scene {
 	uint64_t chunk;
 	uint64_t nchunks;
 	uint64_t *chunk_hpa;
+	/* first_touch: the guest pages mapped so far (an open-addressing set of
+	 * page numbers, 0 = empty slot; a page number is never 0 there because
+	 * the set stores page + 1), and how many. */
+	uint64_t *touched;
+	uint64_t touched_cap, ntouched;
 };
 
 void scene_opts_default(struct scene_opts *o);
@@ -99,6 +105,15 @@ static inline bool scene_contains(const struct scene *s, uint64_t gva)
 {
 	return gva >= SCENE_GVA_BASE && gva - SCENE_GVA_BASE < s->footprint;
 }
+
+/*
+ * With o.first_touch, the guest tables start empty and a guest page is mapped
+ * the first time one of its addresses is touched, to the next free page of
+ * the footprint's guest RAM, as an operating system would. Returns 0 (mapped
+ * now or before), -EINVAL for a non-canonical address, -ENOSPC when the
+ * footprint's pages or the guest table space are used up (err says which).
+ */
+int scene_touch(struct scene *s, uint64_t gva, char *err, size_t errlen) HV_MUST_CHECK;
 
 /* The GPA behind a footprint GVA, as the scene mapped it.
  * Precondition: scene_contains(s, gva). */

@@ -71,82 +71,68 @@ static int chase_build(uint64_t n, uint64_t seed, uint32_t **out)
 	return 0;
 }
 
-/* Read a whole trace file into *out; errors are reported as "F:LINE: what"
- * on stderr and make the command exit 1. */
-static int load_trace(const char *path, const struct scene *s, struct trace_access **out, uint64_t *n)
-{
-	FILE *f = fopen(path, "r");
-	struct trace_reader *rd = NULL;
-	struct trace_access *v = NULL;
-	uint64_t len = 0, cap = 0;
-	struct stat st;
-	char err[512];
-	int rc = 0;
+/*
+ * A trace file, read as the replay goes (constant memory whatever its
+ * length). One record may stand for several translations: lackey's M is a
+ * load then a store, and an access that crosses a guest page is one
+ * translation per page, as the hardware does it.
+ */
+struct file_src {
+	FILE *f;
+	struct trace_reader rd;
+	const struct scene *s;     /* set once the scene is built */
+	struct trace_access pend[4];
+	unsigned npend, next;
+	uint64_t records;
+};
 
-	if (f == NULL) {
+static int file_open(struct file_src *fs, const char *path, enum trace_format fmt)
+{
+	struct stat st;
+
+	memset(fs, 0, sizeof(*fs));
+	fs->f = fopen(path, "r");
+	if (fs->f == NULL) {
 		fprintf(stderr, "hv trace: cannot open '%s': %s\n", path, strerror(errno));
 		return -errno;
 	}
-	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+	if (fstat(fileno(fs->f), &st) == 0 && S_ISDIR(st.st_mode)) {
 		fprintf(stderr, "hv trace: --file %s: is a directory, not a trace file\n", path);
-		rc = -EISDIR;
-		goto out;
+		fclose(fs->f);
+		return -EISDIR;
 	}
-	rd = malloc(sizeof(*rd));
-	if (rd == NULL) {
-		fprintf(stderr, "hv trace: out of memory reading '%s'\n", path);
-		rc = -ENOMEM;
-		goto out;
-	}
-	trace_reader_init(rd, f, path);
-	for (;;) {
-		struct trace_access a;
-
-		rc = trace_reader_next(rd, &a, err, sizeof(err));
-		if (rc == 0)
-			break;
-		if (rc < 0) {
-			fprintf(stderr, "%s\n", err);
-			goto out;
-		}
-		rc = 0;
-		if (!scene_contains(s, a.gva)) {
-			fprintf(stderr,
-				"%s:%lu: address 0x%" PRIx64 " is outside the mapped footprint "
-				"[0x%" PRIx64 ", 0x%" PRIx64 ") (see --footprint)\n",
-				path, rd->lineno, a.gva, SCENE_GVA_BASE, SCENE_GVA_BASE + s->footprint);
-			rc = -ERANGE;
-			goto out;
-		}
-		if (len == cap) {
-			struct trace_access *nv;
-
-			cap = cap ? cap * 2 : 1024;
-			nv = realloc(v, cap * sizeof(*v));
-			if (nv == NULL) {
-				fprintf(stderr, "hv trace: out of memory reading '%s'\n", path);
-				rc = -ENOMEM;
-				goto out;
-			}
-			v = nv;
-		}
-		v[len++] = a;
-	}
-	if (len == 0) {
-		fprintf(stderr, "%s: no accesses in the file\n", path);
-		rc = -EINVAL;
-		goto out;
-	}
-out:
-	free(rd);
-	fclose(f);
-	if (rc) {
-		free(v);
-		return rc;
-	}
-	*out = v;
-	*n = len;
+	trace_reader_init(&fs->rd, fs->f, path);
+	trace_reader_set_format(&fs->rd, fmt);
 	return 0;
+}
+
+/* Read the next record into the pending translations: 1, 0 at the end, or a
+ * negative errno after a message. */
+static int file_fill(struct file_src *fs, unsigned guest_shift)
+{
+	struct trace_access a;
+	char err[512];
+	uint64_t page = 1ULL << guest_shift, end;
+	int rc;
+
+	rc = trace_reader_next(&fs->rd, &a, err, sizeof(err));
+	if (rc < 0)
+		fprintf(stderr, "%s\n", err);
+	if (rc <= 0)
+		return rc;
+	fs->records++;
+	fs->npend = fs->next = 0;
+	end = a.gva + a.size - 1;
+	for (int pass = 0; pass < (a.modify ? 2 : 1); pass++) {
+		unsigned type = pass ? ACC_WRITE : a.type;
+
+		fs->pend[fs->npend++] = (struct trace_access){ .gva = a.gva, .type = type };
+		/* The last byte on another page: that page is translated too. */
+		if (end > a.gva && (end & ~(page - 1)) != (a.gva & ~(page - 1)))
+			fs->pend[fs->npend++] = (struct trace_access){ .gva = end & ~(page - 1),
+								      .type = type };
+	}
+	return 1;
 }
 
 static void usage(FILE *f)
@@ -168,7 +154,11 @@ static void usage(FILE *f)
 		"  --seed N             seed of random and chase (default 1)\n"
 		"  --access R|W|X       type of the generated accesses (default R)\n"
 		"  --file F             replay F instead: one \"R|W|X <hex GVA>\" a line,\n"
-		"                       blank lines and # comments allowed\n"
+		"                       blank lines and # comments allowed, or valgrind\n"
+		"                       lackey's output (I/L/S/M ADDR,SIZE), whose pages\n"
+		"                       are mapped on first touch anywhere in the address\n"
+		"                       space, up to --footprint of them\n"
+		"  --format auto|hv|lackey  the file's format (default auto: from its content)\n"
 		"  --json               one JSON object on stdout (keys: docs/json.md)\n"
 		"\n%s"
 		"\n"
@@ -177,7 +167,9 @@ static void usage(FILE *f)
 		"  hv trace --guest-page 2M --ept-page 2M --footprint 1G  large pages\n"
 		"  hv trace --guest-levels 5 --ept-levels 5 --json        up to 35 refs\n"
 		"  hv trace --native --pattern chase                      no EPT at all\n"
-		"  hv trace --file examples/stride.trace\n",
+		"  hv trace --file examples/stride.trace\n"
+		"  valgrind --tool=lackey --trace-mem=yes --log-file=ls.lackey ls\n"
+		"  hv trace --file ls.lackey                              a real program\n",
 		scene_options_help);
 }
 
@@ -189,6 +181,7 @@ enum {
 	OPT_SEED,
 	OPT_ACCESS,
 	OPT_FILE,
+	OPT_FORMAT,
 	OPT_JSON,
 	OPT_HELP,
 };
@@ -201,6 +194,7 @@ static const struct option longopts[] = {
 	{ "seed",     required_argument, NULL, OPT_SEED },
 	{ "access",   required_argument, NULL, OPT_ACCESS },
 	{ "file",     required_argument, NULL, OPT_FILE },
+	{ "format",   required_argument, NULL, OPT_FORMAT },
 	{ "json",     no_argument,       NULL, OPT_JSON },
 	{ "help",     no_argument,       NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
@@ -211,6 +205,7 @@ struct trace_opts {
 	uint64_t accesses, stride, seed;
 	unsigned type;
 	const char *file;
+	enum trace_format format;
 	bool json;
 };
 
@@ -276,8 +271,7 @@ int cmd_trace(int argc, char **argv)
 	};
 	struct scene_opts so;
 	struct scene *s = NULL;
-	struct trace_access *file_acc = NULL;
-	uint64_t nfile = 0, n, fault_other = 0;
+	uint64_t n, i, fault_other = 0;
 	char fp[32];
 	struct gen g = { 0 };
 	struct progress prog;
@@ -285,6 +279,8 @@ int cmd_trace(int argc, char **argv)
 	const struct mmu_stats *st;
 	char err[512];
 	const char *gen_opt = NULL; /* the first option that only a generator uses */
+	struct file_src fs = { 0 };
+	bool format_given = false;
 	double t0, t1;
 	int opt, status = 0, rc;
 
@@ -298,7 +294,8 @@ int cmd_trace(int argc, char **argv)
 				return cli_usage_error("trace", "%s", err);
 			continue;
 		}
-		if (gen_opt == NULL && opt != OPT_FILE && opt != OPT_JSON && opt != OPT_HELP)
+		if (gen_opt == NULL && opt != OPT_FILE && opt != OPT_FORMAT && opt != OPT_JSON &&
+		    opt != OPT_HELP)
 			gen_opt = cli_option_name(longopts, opt);
 		switch (opt) {
 		case OPT_PATTERN:
@@ -339,6 +336,17 @@ int cmd_trace(int argc, char **argv)
 		case OPT_FILE:
 			t.file = optarg;
 			break;
+		case OPT_FORMAT:
+			if (strcmp(optarg, "auto") == 0)
+				t.format = TRACE_FMT_AUTO;
+			else if (strcmp(optarg, "hv") == 0)
+				t.format = TRACE_FMT_HV;
+			else if (strcmp(optarg, "lackey") == 0)
+				t.format = TRACE_FMT_LACKEY;
+			else
+				return cli_usage_error("trace", "--format: expected auto, hv or lackey, got '%s'", optarg);
+			format_given = true;
+			break;
 		case OPT_JSON:
 			t.json = true;
 			break;
@@ -356,6 +364,8 @@ int cmd_trace(int argc, char **argv)
 	if (t.file != NULL && gen_opt != NULL)
 		return cli_usage_error("trace", "--file and --%s cannot be used together: the file "
 				       "gives the accesses", gen_opt);
+	if (format_given && t.file == NULL)
+		return cli_usage_error("trace", "--format: only with --file");
 	if (t.file != NULL)
 		t.pattern = PAT_FILE;
 	if (t.pattern == PAT_CHASE && so.footprint / t.stride < 2)
@@ -363,9 +373,26 @@ int cmd_trace(int argc, char **argv)
 	if (t.pattern == PAT_CHASE && so.footprint / t.stride > UINT32_MAX)
 		return cli_usage_error("trace", "--pattern chase: too many granules; use a larger --stride");
 
+	/* A file's first record says its format, and lackey's addresses are
+	 * mapped on first touch: read it before building the scene. */
+	if (t.pattern == PAT_FILE) {
+		if (file_open(&fs, t.file, t.format))
+			return 1;
+		rc = file_fill(&fs, so.guest_shift);
+		if (rc == 0)
+			fprintf(stderr, "%s: no accesses in the file\n", t.file);
+		if (rc <= 0) {
+			fclose(fs.f);
+			return 1;
+		}
+		t.format = fs.rd.format;
+		so.first_touch = t.format == TRACE_FMT_LACKEY;
+	}
 	rc = scene_create(&so, &s, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "hv trace: %s\n", err);
+		if (fs.f)
+			fclose(fs.f);
 		return rc == -EINVAL || rc == -ENOENT ? 2 : 1;
 	}
 
@@ -373,12 +400,7 @@ int cmd_trace(int argc, char **argv)
 	g.footprint = s->footprint;
 	g.stride = t.stride;
 	g.state = t.seed;
-	if (t.pattern == PAT_FILE) {
-		if (load_trace(t.file, s, &file_acc, &nfile)) {
-			scene_destroy(s);
-			return 1;
-		}
-	} else if (t.pattern == PAT_CHASE) {
+	if (t.pattern == PAT_CHASE) {
 		g.granules = s->footprint / t.stride;
 		if (chase_build(g.granules, t.seed, &g.next)) {
 			fprintf(stderr, "hv trace: out of memory for the chase permutation\n");
@@ -386,18 +408,40 @@ int cmd_trace(int argc, char **argv)
 			return 1;
 		}
 	}
-	n = t.pattern == PAT_FILE ? nfile : t.accesses;
+	n = t.pattern == PAT_FILE ? UINT64_MAX : t.accesses;
 
 	progress_init(&prog, "hv trace");
 	t0 = now_seconds();
-	for (uint64_t i = 0; i < n; i++) {
+	for (i = 0; i < n; i++) {
 		struct mmu_result r;
 		uint64_t gva;
 		unsigned type;
 
 		if (t.pattern == PAT_FILE) {
-			gva = file_acc[i].gva;
-			type = file_acc[i].type;
+			if (fs.next == fs.npend) {
+				rc = file_fill(&fs, so.guest_shift);
+				if (rc < 0)
+					goto file_fail;
+				if (rc == 0)
+					break;
+			}
+			gva = fs.pend[fs.next].gva;
+			type = fs.pend[fs.next].type;
+			fs.next++;
+			if (so.first_touch) {
+				rc = scene_touch(s, gva, err, sizeof(err));
+				if (rc) {
+					fprintf(stderr, "%s:%lu: %s\n", t.file, fs.rd.lineno, err);
+					goto file_fail;
+				}
+			} else if (!scene_contains(s, gva)) {
+				fprintf(stderr,
+					"%s:%lu: address 0x%" PRIx64 " is outside the mapped footprint "
+					"[0x%" PRIx64 ", 0x%" PRIx64 ") (see --footprint)\n",
+					t.file, fs.rd.lineno, gva, SCENE_GVA_BASE,
+					SCENE_GVA_BASE + s->footprint);
+				goto file_fail;
+			}
 		} else {
 			gva = SCENE_GVA_BASE + gen_next(&g);
 			type = t.type;
@@ -408,10 +452,14 @@ int cmd_trace(int argc, char **argv)
 		if (r.status != MMU_OK)
 			fault_other++;
 		if ((i & 0xffff) == 0)
-			progress_update(&prog, i, n);
+			progress_update(&prog, i, t.pattern == PAT_FILE ? 0 : n);
 	}
+	n = i;
 	t1 = now_seconds();
 	progress_done(&prog);
+	if (fs.f)
+		fclose(fs.f);
+	fs.f = NULL;
 
 	st = mmu_stats(s->mmu);
 	scene_shape(s, &shape);
@@ -425,6 +473,7 @@ int cmd_trace(int argc, char **argv)
 		json_str(&j, "pattern", pattern_names[t.pattern]);
 		if (t.pattern == PAT_FILE) {
 			json_str(&j, "file", t.file);
+			json_str(&j, "format", t.format == TRACE_FMT_LACKEY ? "lackey" : "hv");
 		} else {
 			json_u64(&j, "accesses", t.accesses);
 			json_u64(&j, "stride", t.stride);
@@ -434,11 +483,20 @@ int cmd_trace(int argc, char **argv)
 		json_obj_end(&j);
 		report_mmu_json(&j, st, &s->cfg, &shape);
 		json_u64(&j, "faulted_accesses", fault_other);
+		if (so.first_touch) {
+			json_u64(&j, "records", fs.records);
+			json_u64(&j, "pages_touched", s->ntouched);
+		}
 		json_f64(&j, "seconds", t1 - t0);
 		json_f64(&j, "translations_per_second", (t1 > t0) ? (double)n / (t1 - t0) : 0.0);
 		json_end(&j);
 	} else {
-		if (t.pattern == PAT_FILE)
+		if (so.first_touch)
+			printf("hv trace: %" PRIu64 " translations of %" PRIu64 " lackey records "
+			       "from %s, %" PRIu64 " pages mapped on first touch (footprint %s)\n",
+			       n, fs.records, t.file, s->ntouched,
+			       format_size(s->footprint, fp, sizeof(fp)));
+		else if (t.pattern == PAT_FILE)
 			printf("hv trace: %" PRIu64 " accesses from %s, footprint %s\n", n,
 			       t.file, format_size(s->footprint, fp, sizeof(fp)));
 		else
@@ -453,7 +511,12 @@ int cmd_trace(int argc, char **argv)
 		       t1 > t0 ? (double)n / (t1 - t0) / 1e6 : 0.0);
 	}
 	free(g.next);
-	free(file_acc);
 	scene_destroy(s);
 	return 0;
+
+file_fail:
+	progress_done(&prog);
+	fclose(fs.f);
+	scene_destroy(s);
+	return 1;
 }

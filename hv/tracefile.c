@@ -77,6 +77,74 @@ int trace_parse_line(const char *line, size_t len, struct trace_access *a, bool 
 		return -EINVAL;
 	}
 	a->gva = v;
+	a->size = 1;
+	a->modify = false;
+	return 0;
+}
+
+int trace_parse_lackey(const char *line, size_t len, struct trace_access *a, bool *empty,
+		       const char **why)
+{
+	const char *p = line, *end = line + len;
+	uint64_t v = 0, size = 0;
+	bool any = false;
+
+	*empty = false;
+	/* valgrind's own messages and blank lines carry no access. */
+	if (len >= 2 && ((p[0] == '=' && p[1] == '=') || (p[0] == '-' && p[1] == '-'))) {
+		*empty = true;
+		return 0;
+	}
+	while (p < end && is_blank(*p))
+		p++;
+	if (p == end) {
+		*empty = true;
+		return 0;
+	}
+	a->modify = false;
+	switch (*p) {
+	case 'I': a->type = ACC_FETCH; break;
+	case 'L': a->type = ACC_READ; break;
+	case 'S': a->type = ACC_WRITE; break;
+	case 'M': a->type = ACC_READ; a->modify = true; break;
+	default:
+		*why = "expected a lackey record I, L, S or M";
+		return -EINVAL;
+	}
+	p++;
+	if (p == end || !is_blank(*p)) {
+		*why = "expected a space after the record type";
+		return -EINVAL;
+	}
+	while (p < end && is_blank(*p))
+		p++;
+	for (int d; p < end && (d = hex_digit(*p)) >= 0; p++) {
+		if (v >> 60) {
+			*why = "address does not fit in 64 bits";
+			return -EINVAL;
+		}
+		v = (v << 4) | (unsigned)d;
+		any = true;
+	}
+	if (!any || p == end || *p != ',') {
+		*why = "expected ADDRESS,SIZE (hexadecimal address, decimal size)";
+		return -EINVAL;
+	}
+	for (p++; p < end && *p >= '0' && *p <= '9'; p++) {
+		size = size * 10 + (unsigned)(*p - '0');
+		if (size > 4096) {
+			*why = "access size larger than 4096 bytes";
+			return -EINVAL;
+		}
+	}
+	while (p < end && is_blank(*p))
+		p++;
+	if (size == 0 || p != end) {
+		*why = "expected a decimal size from 1 to 4096 after the comma";
+		return -EINVAL;
+	}
+	a->gva = v;
+	a->size = (unsigned)size;
 	return 0;
 }
 
@@ -85,6 +153,18 @@ void trace_reader_init(struct trace_reader *r, FILE *f, const char *name)
 	r->f = f;
 	r->name = name;
 	r->lineno = 0;
+	r->format = TRACE_FMT_AUTO;
+}
+
+void trace_reader_set_format(struct trace_reader *r, enum trace_format format)
+{
+	r->format = format;
+}
+
+/* Which format a content line is in: lackey's has a comma, hv's never. */
+static enum trace_format detect_format(const char *line, size_t len)
+{
+	return memchr(line, ',', len) ? TRACE_FMT_LACKEY : TRACE_FMT_HV;
 }
 
 /*
@@ -149,7 +229,19 @@ int trace_reader_next(struct trace_reader *r, struct trace_access *a, char *err,
 		n = read_line(r, &why);
 		if (n == -1)
 			return 0;
-		if (n >= 0 && trace_parse_line(r->line, (size_t)n, a, &empty, &why) == 0) {
+		if (n >= 0 && r->format == TRACE_FMT_AUTO) {
+			bool blank = false;
+
+			if (n >= 2 && (memcmp(r->line, "==", 2) == 0 || memcmp(r->line, "--", 2) == 0))
+				r->format = TRACE_FMT_LACKEY; /* valgrind's own line */
+			else if (trace_parse_line(r->line, (size_t)n, a, &blank, &why) != 0 || !blank)
+				r->format = detect_format(r->line, (size_t)n);
+			else
+				continue; /* blank or a comment: undecided yet */
+		}
+		if (n >= 0 && (r->format == TRACE_FMT_LACKEY
+				       ? trace_parse_lackey(r->line, (size_t)n, a, &empty, &why)
+				       : trace_parse_line(r->line, (size_t)n, a, &empty, &why)) == 0) {
 			if (empty)
 				continue;
 			return 1;

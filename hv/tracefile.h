@@ -13,6 +13,13 @@
  *   - a carriage return not followed by a line feed (CR-only line endings);
  *     CR LF endings are read as LF.
  * A UTF-8 byte-order mark at the very start of the stream is skipped.
+ *
+ * The lackey format, what `valgrind --tool=lackey --trace-mem=yes PROG`
+ * writes: "I  ADDR,SIZE" (instruction fetch), " L ADDR,SIZE" (load),
+ * " S ADDR,SIZE" (store), " M ADDR,SIZE" (modify: a load then a store),
+ * ADDR in hex without 0x and SIZE in decimal bytes; valgrind's own lines
+ * ("==PID== ...", "--PID-- ...") are skipped. With TRACE_FMT_AUTO the first
+ * line that is neither blank nor a comment decides the format.
  */
 #ifndef HV_TRACEFILE_H
 #define HV_TRACEFILE_H
@@ -32,7 +39,11 @@
 struct trace_access {
 	uint64_t gva;
 	unsigned type; /* ACC_READ / ACC_WRITE / ACC_FETCH */
+	unsigned size; /* bytes (1 in hv's format), so a caller can split at pages */
+	bool modify;   /* lackey's M: a load then a store of the same bytes */
 };
+
+enum trace_format { TRACE_FMT_AUTO, TRACE_FMT_HV, TRACE_FMT_LACKEY };
 
 /*
  * A reader over one stream. f and name are set by trace_reader_init and
@@ -42,11 +53,18 @@ struct trace_reader {
 	FILE *f;
 	const char *name;
 	unsigned long lineno;
+	enum trace_format format; /* AUTO until the first access line decides */
 	char line[TRACE_LINE_MAX + 1];
 };
 
 /* Start reading f; name is what messages call it (a path). */
 void trace_reader_init(struct trace_reader *r, FILE *f, const char *name);
+/* Read f in this format (the default is TRACE_FMT_AUTO). */
+void trace_reader_set_format(struct trace_reader *r, enum trace_format format);
+
+/* Parse one lackey line as trace_parse_line does hv's. */
+int trace_parse_lackey(const char *line, size_t len, struct trace_access *a, bool *empty,
+		       const char **why) HV_MUST_CHECK;
 
 /*
  * The next access: 1 with *a filled, 0 at the end of the stream, or a

@@ -105,3 +105,7 @@ EXTRA_DIST += tests/man_test.sh
 # Where the report and the guest's output go (-o, --serial).
 TESTS += tests/output_test.sh
 EXTRA_DIST += tests/output_test.sh
+
+# valgrind lackey traces: a small hand-written one and the start of a real one.
+TESTS += tests/lackey_test.sh
+EXTRA_DIST += tests/lackey_test.sh tests/data/small.lackey tests/data/true-head.lackey

@@ -1,0 +1,87 @@
+#!/bin/sh
+# tests/lackey_test.sh - hv trace reads valgrind lackey traces: the format is
+# detected from the content, M is a load then a store, an access that crosses
+# a page is one translation per page, pages are mapped on first touch
+# anywhere in the canonical address space, a non-canonical address is an
+# error naming its line. tests/data/small.lackey is written by hand (its
+# counts follow from the rules above); tests/data/true-head.lackey is the
+# first 2000 records of `valgrind --tool=lackey --trace-mem=yes /bin/true`.
+set -u
+
+HV=${HV:-./hv/hv}
+srcdir=${srcdir:-.}
+. "$srcdir/tests/testlib.sh"
+tl_init lackey_test
+
+if [ ! -x "$HV" ]; then
+	echo "lackey_test: $HV is not built" >&2
+	exit 99
+fi
+
+jnum() {
+	sed -n "s/^ *\"$2\": \\([0-9.e+-]*\\),\\{0,1\\}\$/\\1/p" "$1" | head -n 1
+}
+
+small=$srcdir/tests/data/small.lackey
+# No caches: every translation is a full 24-reference walk.
+"$HV" trace --file "$small" --tlb none --pwc none --json >"$tmp/small.json" 2>"$tmp/err"
+expect_eq "small: status" $? 0
+expect_eq "small: format detected" "$(sed -n 's/^ *"format": "\(.*\)",*$/\1/p' "$tmp/small.json")" lackey
+expect_eq "small: records" "$(jnum "$tmp/small.json" records)" 5
+# I, L across a page (2), S, M (load + store), I across a page (2).
+expect_eq "small: translations" "$(jnum "$tmp/small.json" translations)" 8
+expect_eq "small: fetches" "$(jnum "$tmp/small.json" fetches)" 3
+expect_eq "small: reads" "$(jnum "$tmp/small.json" reads)" 3
+expect_eq "small: writes" "$(jnum "$tmp/small.json" writes)" 2
+expect_eq "small: walks" "$(jnum "$tmp/small.json" walks)" 8
+expect_eq "small: walk_refs" "$(jnum "$tmp/small.json" walk_refs)" 192
+expect_eq "small: pages touched" "$(jnum "$tmp/small.json" pages_touched)" 5
+expect_eq "small: faults" "$(jnum "$tmp/small.json" faulted_accesses)" 0
+# 2M guest pages: the two pages near 0x7ff001000 are one, and so are 0x400000/0x401000.
+"$HV" trace --file "$small" --guest-page 2M --ept-page 2M --tlb none --pwc none --json \
+	>"$tmp/small2m.json" 2>/dev/null
+expect_eq "small 2M: translations" "$(jnum "$tmp/small2m.json" translations)" 6
+expect_eq "small 2M: pages touched" "$(jnum "$tmp/small2m.json" pages_touched)" 3
+expect_eq "small 2M: walk_refs (15 a walk)" "$(jnum "$tmp/small2m.json" walk_refs)" 90
+
+# A real program: translations = records + M records + page crossings,
+# counted here independently of hv.
+real=$srcdir/tests/data/true-head.lackey
+want=$(awk '
+	function hex(s,  i, v) { v = 0; s = tolower(s)
+		for (i = 1; i <= length(s); i++) v = v * 16 + index("0123456789abcdef", substr(s, i, 1)) - 1
+		return v }
+	/^(I | [LSM]) / { split($2, f, ","); a = hex(f[1]); n = 1
+		if ((a % 4096) + f[2] > 4096) n = 2
+		t += ($1 == "M") ? 2 * n : n; r++ }
+	END { print r, t }' "$real")
+"$HV" trace --file "$real" --json >"$tmp/real.json" 2>"$tmp/err"
+expect_eq "true: status" $? 0
+expect_eq "true: records translations" \
+	"$(jnum "$tmp/real.json" records) $(jnum "$tmp/real.json" translations)" "$want"
+expect_eq "true: walks (Skylake caches)" "$(jnum "$tmp/real.json" walks)" 13
+expect_eq "true: walk_refs" "$(jnum "$tmp/real.json" walk_refs)" 42
+expect_eq "true: pages touched" "$(jnum "$tmp/real.json" pages_touched)" 11
+expect_eq "true: faults" "$(jnum "$tmp/real.json" faulted_accesses)" 0
+
+# Errors name the line.
+printf 'I  00400000,4\n L 800000000000,8\n' >"$tmp/noncanon.lackey"
+"$HV" trace --file "$tmp/noncanon.lackey" >/dev/null 2>"$tmp/err"
+expect_eq "non-canonical: status" $? 1
+check "non-canonical: names line 2" -n "$(grep "noncanon.lackey:2: address 0x800000000000 is not canonical" "$tmp/err")"
+"$HV" trace --file "$tmp/noncanon.lackey" --guest-levels 5 --json >"$tmp/la57.json" 2>/dev/null
+expect_eq "LA57: the same address is canonical" "$(jnum "$tmp/la57.json" translations)" 2
+"$HV" trace --file "$small" --format hv >/dev/null 2>"$tmp/err"
+expect_eq "--format hv on lackey: status" $? 1
+check "--format hv on lackey: names line 1" -n "$(grep 'small.lackey:1: expected an access type' "$tmp/err")"
+printf 'I  00400000\n' >"$tmp/nosize.lackey"
+"$HV" trace --file "$tmp/nosize.lackey" --format lackey >/dev/null 2>"$tmp/err"
+check "no size: names line 1" -n "$(grep 'nosize.lackey:1: expected ADDRESS,SIZE' "$tmp/err")"
+"$HV" trace --format lackey >/dev/null 2>&1
+expect_eq "--format without --file: status" $? 2
+# More pages than the footprint holds.
+"$HV" trace --file "$small" --footprint 16K >/dev/null 2>"$tmp/err"
+expect_eq "footprint used up: status" $? 1
+check "footprint used up: message" -n "$(grep 'small.lackey:8: more than 4 pages touched: the footprint (16 KiB) is used up' "$tmp/err")"
+
+tl_finish
