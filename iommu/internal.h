@@ -56,6 +56,10 @@ int iommu_phys_read64(struct iommu *m, uint64_t pa, uint64_t *val) HV_MUST_CHECK
 /* Write 4 bytes (wait-descriptor status); -EFAULT when nothing is there. */
 int iommu_phys_write32(struct iommu *m, uint64_t pa, uint32_t val) HV_MUST_CHECK;
 
+/* The walker's descriptor of legacy-mode second-level tables of 3 or 4 levels. */
+struct walk_fmt;
+const struct walk_fmt *iommu_sl_format(unsigned levels);
+
 /* Run the invalidation queue from IQH to IQT (iommu/qi.c). */
 void iommu_qi_run(struct iommu *m);
 /* Raise the fault event if the status calls for it (VT-d 7.3.2). */

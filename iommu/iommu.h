@@ -269,6 +269,8 @@ struct iommu_stats {
 	uint64_t ccmd_inv, iotlb_reg_inv;       /* register-based invalidations */
 	uint64_t qi_desc, qi_errors, qi_waits;  /* queued invalidation */
 	uint64_t fault_events, inv_events;      /* MSIs sent */
+	uint64_t dma, dma_bytes;                /* requests and bytes that reached memory */
+	uint64_t translations, walk_refs;       /* per page; second-level entries read */
 };
 
 /* The unit's tables live in `pool` (HPA addresses). */
@@ -309,6 +311,29 @@ int iommu_context_lookup(struct iommu *m, uint16_t sid, uint64_t iova, bool writ
  */
 void iommu_report_fault(struct iommu *m, uint16_t sid, uint64_t addr, unsigned reason,
 			bool write, bool fpd);
+
+/* One page of a request, translated. */
+struct iommu_xlate {
+	uint64_t addr;         /* output address (HPA) of the byte at iova */
+	unsigned shift;        /* page size of the mapping */
+	unsigned refs;         /* second-level entries read */
+	unsigned reason;       /* fault reason when the call failed with -EFAULT */
+	uint16_t did;
+};
+
+/* Translate one address of a request (VT-d 3.6): context lookup, then the
+ * second-level walk; -EFAULT with out->reason on a fault (recorded unless
+ * FPD). With translation off or a pass-through context, the address is its
+ * own translation. */
+int iommu_translate(struct iommu *m, uint16_t sid, uint64_t iova, bool write,
+		    struct iommu_xlate *out) HV_MUST_CHECK;
+
+/* A DMA of len bytes between buf and [iova, iova+len), translated page by
+ * page: -EINVAL for an empty or wrapping range, -EFAULT for a remapping
+ * fault (last->reason) or an output address with no memory. Bytes before the
+ * failing page have been transferred, as on a bus. */
+int iommu_dma(struct iommu *m, uint16_t sid, uint64_t iova, void *buf, uint64_t len, bool write,
+	      struct iommu_xlate *last) HV_MUST_CHECK;
 
 /* Fault recording register i decoded (false when its F is clear). */
 bool iommu_fault_get(struct iommu *m, unsigned i, struct iommu_fault *out);

@@ -346,6 +346,108 @@ static void test_queued_invalidation(void **state)
 	assert_int_equal(rd32(f, VTD_GSTS_REG) & VTD_GSTS_QIES, VTD_GSTS_QIES);
 }
 
+/* Build 4-level tables for domain 3 at sid 0x10: IOVA 0x1000 -> a read-only
+ * 4 KiB page, 0x200000 -> a 2 MiB RW page, 0x40000000 -> a 1 GiB RW page. */
+static uint64_t sl_setup(struct fix *f, uint64_t *page4k, uint64_t *page2m)
+{
+	uint64_t l4, l3, l2, l1;
+
+	assert_ok(hpool_alloc(f->pool, PAGE_SIZE_4K, FRAME_HV, &l4));
+	assert_ok(hpool_alloc(f->pool, PAGE_SIZE_4K, FRAME_HV, &l3));
+	assert_ok(hpool_alloc(f->pool, PAGE_SIZE_4K, FRAME_HV, &l2));
+	assert_ok(hpool_alloc(f->pool, PAGE_SIZE_4K, FRAME_HV, &l1));
+	assert_ok(hpool_alloc(f->pool, PAGE_SIZE_4K, FRAME_GUEST, page4k));
+	assert_ok(hpool_alloc(f->pool, PAGE_SIZE_2M, FRAME_GUEST, page2m));
+	hpool_write64(f->pool, l4, l3 | VTD_SL_R | VTD_SL_W);
+	hpool_write64(f->pool, l3, l2 | VTD_SL_R | VTD_SL_W);
+	hpool_write64(f->pool, l3 + 8, 0 | VTD_SL_PS | VTD_SL_R | VTD_SL_W);   /* 1 GiB at HPA 0 */
+	hpool_write64(f->pool, l2, l1 | VTD_SL_R | VTD_SL_W);
+	hpool_write64(f->pool, l2 + 8, *page2m | VTD_SL_PS | VTD_SL_R | VTD_SL_W);
+	hpool_write64(f->pool, l1 + 8, *page4k | VTD_SL_R);
+	set_ctx(f, 0x10, l4 | VTD_CTX_P, 2 | 3u << 8);
+	enable(f);
+	return l1;
+}
+
+/* VT-d 3.6, 9.8: the walk, its references, permissions and fault records. */
+static void test_sl_walk(void **state)
+{
+	struct fix *f = *state;
+	struct iommu_xlate x;
+	uint64_t p4k, p2m, l1;
+
+	l1 = sl_setup(f, &p4k, &p2m);
+	assert_ok(iommu_translate(f->m, 0x10, 0x1abc, false, &x));
+	assert_int_equal(x.addr, p4k + 0xabc);
+	assert_int_equal(x.refs, 4);
+	assert_int_equal(x.shift, 12);
+	assert_int_equal(x.did, 3);
+	assert_ok(iommu_translate(f->m, 0x10, 0x212345, true, &x));
+	assert_int_equal(x.addr, p2m + 0x12345);
+	assert_int_equal(x.refs, 3);
+	assert_int_equal(x.shift, 21);
+	assert_ok(iommu_translate(f->m, 0x10, 0x40001000, false, &x));
+	assert_int_equal(x.addr, 0x1000);
+	assert_int_equal(x.refs, 2);
+	assert_int_equal(x.shift, 30);
+	/* The same tables below the top as a 3-level (39-bit) hierarchy. */
+	set_ctx(f, 0x18, (hpool_read64(f->pool, hpool_read64(f->pool, f->ctx + 0x10 * 16) &
+					      VTD_CTX_SLPTPTR_MASK) & VTD_SL_ADDR_MASK) | VTD_CTX_P,
+		1 | 4u << 8);
+	assert_ok(iommu_translate(f->m, 0x18, 0x212345, false, &x));
+	assert_int_equal(x.addr, p2m + 0x12345);
+	assert_int_equal(x.refs, 2);
+	assert_int_equal(x.did, 4);
+	/* Write to the read-only page: reason 5, T = 0. */
+	assert_int_equal(iommu_translate(f->m, 0x10, 0x1008, true, &x), -EFAULT);
+	assert_int_equal(x.reason, VTD_FR_WRITE);
+	assert_int_equal(rd64(f, IOMMU_FRO_OFFSET + 8), 0x8000000500000010ULL);
+	assert_int_equal(rd64(f, IOMMU_FRO_OFFSET), 0x1000);
+	/* Read of an unmapped page: the example, 0xC000000600000010. */
+	assert_int_equal(iommu_translate(f->m, 0x10, 0x5000, false, &x), -EFAULT);
+	assert_int_equal(x.reason, VTD_FR_READ);
+	assert_int_equal(rd64(f, IOMMU_FRO_OFFSET + 16 + 8), 0xC000000600000010ULL);
+	assert_int_equal(rd64(f, IOMMU_FRO_OFFSET + 16), 0x5000);
+	/* TM (bit 62) is reserved without device-TLB support: reason 0xC. */
+	hpool_write64(f->pool, l1 + 16, p4k | VTD_SL_R | 1ULL << 62);
+	assert_int_equal(iommu_translate(f->m, 0x10, 0x2000, false, &x), -EFAULT);
+	assert_int_equal(x.reason, VTD_FR_SL_RSVD);
+	/* A leaf table outside memory: reason 7. */
+	hpool_write64(f->pool, f->ctx + 0x10 * 16, ((f->pool->size + 0x1000) | VTD_CTX_P));
+	assert_int_equal(iommu_translate(f->m, 0x10, 0x1000, false, &x), -EFAULT);
+	assert_int_equal(x.reason, VTD_FR_SL_ACCESS);
+	assert_int_equal(iommu_get_stats(f->m)->walk_refs, 4 + 3 + 2 + 2 + 4 + 4 + 4);
+}
+
+/* DMA page by page; ranges that wrap are refused, one ending at 2^64 - 1 is not. */
+static void test_dma(void **state)
+{
+	struct fix *f = *state;
+	struct iommu_xlate x;
+	uint64_t p4k, p2m;
+	uint8_t buf[8192], out[8192];
+
+	sl_setup(f, &p4k, &p2m);
+	for (unsigned i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)i;
+	/* Across the 2 MiB page's end into the unmapped range: the first part lands. */
+	assert_int_equal(iommu_dma(f->m, 0x10, 0x3ff000, buf, 8192, true, &x), -EFAULT);
+	assert_int_equal(x.reason, VTD_FR_WRITE);
+	assert_memory_equal(hpool_ptr(f->pool, p2m + 0x1ff000), buf, 4096);
+	assert_ok(iommu_dma(f->m, 0x10, 0x200ff0, buf, 100, true, &x));
+	assert_ok(iommu_dma(f->m, 0x10, 0x200ff0, out, 100, false, &x));
+	assert_memory_equal(out, buf, 100);
+	assert_int_equal(iommu_dma(f->m, 0x10, ~0ULL, buf, 2, false, &x), -EINVAL);
+	assert_int_equal(iommu_dma(f->m, 0x10, 0, buf, 0, false, &x), -EINVAL);
+	assert_int_equal(iommu_dma(f->m, 0x10, ~0ULL, buf, 1, false, &x), -EFAULT);
+	assert_int_equal(x.reason, VTD_FR_ADDR_BEYOND);
+	/* Pass-through: the bus address is the HPA. */
+	set_ctx(f, 0x10, VTD_CTX_P | 2ULL << 2, 0);
+	assert_ok(iommu_dma(f->m, 0x10, p4k, out, 16, false, &x));
+	assert_int_equal(x.refs, 0);
+	assert_int_equal(iommu_get_stats(f->m)->dma_bytes, 4096 + 200 + 16);
+}
+
 static void test_create_refuses(void **state)
 {
 	struct fix *f = *state;
@@ -375,6 +477,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_context_faults, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_register_invalidation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queued_invalidation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sl_walk, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dma, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_create_refuses, setup, teardown),
 	};
 
