@@ -121,6 +121,13 @@ struct mmu_config {
 
 /* Names: "none", "skylake", "goldencove", "zen2", "zen4", ... (see docs/). */
 int mmu_config_preset(const char *name, struct mmu_config *out) HV_MUST_CHECK;
+/*
+ * Limits of a configuration file's sizes. A lookup searches one set entry by
+ * entry, so the ways of a set are bounded: a fully associative structure has
+ * at most MMU_MAX_WAYS entries ('perfect' models an unbounded one).
+ */
+#define MMU_MAX_ENTRIES (1u << 22)
+#define MMU_MAX_WAYS 1024u
 /* Load "key = entries[/ways]" lines; on error writes "file:line: what" to err. */
 int mmu_config_load(const char *path, struct mmu_config *out, char *err, size_t errlen) HV_MUST_CHECK;
 const char *mmu_struct_name(enum tlb_id id);

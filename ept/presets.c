@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "ept/mmu.h"
 
@@ -133,8 +134,10 @@ static int parse_uint(const char *s, unsigned *out)
 		return -EINVAL;
 	errno = 0;
 	v = strtoul(s, &end, 10);
-	if (errno || *end || v > (1u << 22))
+	if (*end)
 		return -EINVAL;
+	if (errno || v > MMU_MAX_ENTRIES)
+		return -ERANGE;
 	*out = (unsigned)v;
 	return 0;
 }
@@ -144,7 +147,7 @@ static int parse_uint(const char *s, unsigned *out)
  * associative) or "N/W" (W ways). Keys: the structure names, plus
  * "base = <preset>" to start from a preset and "name = <text>".
  */
-static int parse_line(char *line, struct mmu_config *c, const char **why)
+static int parse_line(char *line, struct mmu_config *c, bool first, const char **why)
 {
 	char *eq = strchr(line, '='), *key, *val, *slash;
 	unsigned entries, ways, i;
@@ -157,6 +160,12 @@ static int parse_line(char *line, struct mmu_config *c, const char **why)
 	key = trim(line);
 	val = trim(eq + 1);
 	if (!strcmp(key, "base")) {
+		/* A preset replaces the whole configuration: after other
+		 * lines it would silently discard them. */
+		if (!first) {
+			*why = "'base =' must be the first setting (it replaces everything before it)";
+			return -EINVAL;
+		}
 		if (mmu_config_preset(val, c)) {
 			*why = "unknown preset";
 			return -EINVAL;
@@ -187,13 +196,24 @@ static int parse_line(char *line, struct mmu_config *c, const char **why)
 	slash = strchr(val, '/');
 	if (slash)
 		*slash = '\0';
-	if (parse_uint(trim(val), &entries)) {
+	switch (parse_uint(trim(val), &entries)) {
+	case 0:
+		break;
+	case -ERANGE:
+		*why = "too many entries (at most 4194304; 'perfect' for an unbounded structure)";
+		return -EINVAL;
+	default:
 		*why = "entries must be a number, '0' or 'perfect'";
 		return -EINVAL;
 	}
 	ways = entries;
 	if (slash && parse_uint(trim(slash + 1), &ways)) {
 		*why = "ways must be a number";
+		return -EINVAL;
+	}
+	if (entries && ways > MMU_MAX_WAYS) {
+		*why = "at most 1024 ways: a set is searched entry by entry (write entries/ways, "
+		       "or 'perfect' for an unbounded structure)";
 		return -EINVAL;
 	}
 	if (entries && (ways == 0 || entries % ways)) {
@@ -212,6 +232,8 @@ int mmu_config_load(const char *path, struct mmu_config *out, char *err, size_t 
 	char line[256];
 	unsigned lineno = 0;
 	const char *base, *why = NULL;
+	struct stat st;
+	bool seen = false;
 	FILE *f;
 	int rc = 0;
 
@@ -224,8 +246,13 @@ int mmu_config_load(const char *path, struct mmu_config *out, char *err, size_t 
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return rc;
 	}
+	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "%s: is a directory, not a configuration file", path);
+		fclose(f);
+		return -EINVAL;
+	}
 	while (fgets(line, sizeof(line), f)) {
-		char *s, *hash;
+		char *s, *hash, *cr;
 
 		lineno++;
 		if (!strchr(line, '\n') && !feof(f)) {
@@ -233,15 +260,25 @@ int mmu_config_load(const char *path, struct mmu_config *out, char *err, size_t 
 			rc = -EINVAL;
 			break;
 		}
+		cr = strchr(line, '\r');
+		if (cr != NULL && cr[1] != '\n' && cr[1] != '\0') {
+			why = "carriage return without a line feed: lines must end in LF or CR LF";
+			rc = -EINVAL;
+			break;
+		}
+		/* A UTF-8 byte-order mark, as some editors write, is not content. */
+		if (lineno == 1 && memcmp(line, "\xef\xbb\xbf", 3) == 0)
+			memmove(line, line + 3, strlen(line + 3) + 1);
 		hash = strchr(line, '#');
 		if (hash)
 			*hash = '\0';
 		s = trim(line);
 		if (!*s)
 			continue;
-		rc = parse_line(s, &c, &why);
+		rc = parse_line(s, &c, !seen, &why);
 		if (rc)
 			break;
+		seen = true;
 	}
 	if (!rc && ferror(f)) {
 		rc = -EIO;

@@ -246,6 +246,30 @@ if [ -f guest/guest.elf ]; then
 	done
 fi
 
+# Configuration files: each mistake named with its line and the limit.
+cfg_error() { # NAME CONTENT WANT
+	printf "$2" >"$tmp/$1.conf"
+	"$HV" trace --accesses 10 --tlb "$tmp/$1.conf" >/dev/null 2>"$tmp/err"
+	expect_eq "config $1 exit" $? 2
+	expect_eq "config $1 message" "$(cat "$tmp/err")" "hv trace: --tlb: $tmp/$1.conf:$3"
+}
+cfg_error entries 'l1d_4k = 1000000000/4\n' \
+	"1: too many entries (at most 4194304; 'perfect' for an unbounded structure)"
+# 262144 entries fully associative took 6.5 s for 20,000 accesses.
+cfg_error ways 'l1d_4k = 262144\n' \
+	"1: at most 1024 ways: a set is searched entry by entry (write entries/ways, or 'perfect' for an unbounded structure)"
+cfg_error late_base 'l1d_4k = 64/4\nbase = skylake\n' \
+	"2: 'base =' must be the first setting (it replaces everything before it)"
+cfg_error cr_only 'base = skylake\rl1d_4k = 64/4\r' \
+	"1: carriage return without a line feed: lines must end in LF or CR LF"
+printf '\357\273\277base = skylake\r\nl1d_4k = 64/4\r\n' >"$tmp/bom.conf"
+"$HV" trace --accesses 10 --tlb "$tmp/bom.conf" >/dev/null 2>"$tmp/err"
+expect_eq "config with BOM and CR LF exit" $? 0
+"$HV" trace --accesses 10 --tlb ./ >/dev/null 2>"$tmp/err"
+expect_eq "config directory exit" $? 2
+expect_eq "config directory message" "$(cat "$tmp/err")" \
+	"hv trace: --tlb: ./: is a directory, not a configuration file"
+
 # Command-line mistakes: one line saying what to fix, exit 2.
 "$HV" trace --guest-page 3M >/dev/null 2>"$tmp/err"
 expect_eq "bad page size exit" $? 2
