@@ -8,17 +8,56 @@
 
 #include "iommu/internal.h"
 
-void iommu_inv_context(struct iommu *m, unsigned gran, uint16_t did, uint16_t sid, unsigned fm)
+/* Context-cache entries: key = source id, untagged (the domain is what the
+ * entry yields, not something a lookup knows); payload val = second-level
+ * table, aux = domain id, attr = TT | FPD << 2 | levels << 4. Only valid
+ * entries are cached. */
+#define CTXC_FPD (1u << 2)
+#define CTXC_LEVELS_SHIFT 4
+static const struct cache_tag ctxc_tag;
+
+/* VT-d 6.5.1.1: global, domain-selective, or device-selective where FM
+ * masks the low function bits of the source id (FM 1, 2, 3: bits 2, 2:1, 2:0).
+ * Domain-selective requests are carried out globally, which VT-d allows
+ * (the actual granularity is reported); returns the granularity used. */
+unsigned iommu_inv_context(struct iommu *m, unsigned gran, uint16_t did, uint16_t sid, unsigned fm)
 {
-	/* No context cache yet: every lookup reads the tables, so there is
-	 * nothing to remove; the request is accepted and counted by the caller. */
-	(void)m; (void)gran; (void)did; (void)sid; (void)fm;
+	static const uint16_t fmask[4] = { 0, 4, 6, 7 };
+	struct cache_inval inv = { .flags = CACHE_INV_KEY };
+
+	(void)did;
+	if (gran != VTD_INV_DEVICE) {
+		if (m->ctxc)
+			(void)cache_invalidate(m->ctxc, &(struct cache_inval){ 0 });
+		return VTD_INV_GLOBAL;
+	}
+	for (unsigned f = 0; m->ctxc && f < 8; f++) {
+		if ((f & ~fmask[fm & 3]) != (sid & 7 & ~fmask[fm & 3]))
+			continue;
+		inv.key = cache_key((sid & ~7u) | f, 0);
+		(void)cache_invalidate(m->ctxc, &inv);
+	}
+	return VTD_INV_DEVICE;
 }
 
+/* VT-d 6.5.1.2: global, domain-selective, or page-selective over 2^AM pages
+ * (IH only concerns paging-structure caches, which this unit does not keep). */
 void iommu_inv_iotlb(struct iommu *m, unsigned gran, uint16_t did, uint64_t addr, unsigned am,
 		     bool ih)
 {
-	(void)m; (void)gran; (void)did; (void)addr; (void)am; (void)ih;
+	struct cache_inval inv = { .flags = CACHE_INV_DOMAIN, .domain = (uint64_t)did + 1 };
+
+	(void)ih;
+	if (!m->iotlb)
+		return;
+	if (gran == VTD_INV_GLOBAL)
+		inv.flags = 0;
+	if (gran == VTD_INV_PAGE) {
+		inv.flags |= CACHE_INV_RANGE;
+		inv.len = PAGE_SIZE_4K << am;
+		inv.addr = addr & ~(inv.len - 1);
+	}
+	(void)cache_invalidate(m->iotlb, &inv);
 }
 
 static bool aw_supported(const struct iommu *m, unsigned aw)
@@ -37,6 +76,21 @@ int iommu_context_lookup(struct iommu *m, uint16_t sid, uint64_t iova, bool writ
 	if (!(m->gsts & VTD_GSTS_TES))
 		return 0;
 	ctx->translate = true;
+	if (m->ctxc) {
+		struct cache_entry *e = cache_find(m->ctxc, cache_key(sid, 0), &ctxc_tag);
+
+		if (e) {
+			/* Used as cached until invalidated, as on hardware. */
+			cache_hit(m->ctxc, e);
+			ctx->tt = e->attr & 3;
+			ctx->fpd = (e->attr & CTXC_FPD) != 0;
+			ctx->levels = e->attr >> CTXC_LEVELS_SHIFT;
+			ctx->did = (uint16_t)e->aux;
+			ctx->slptptr = e->val;
+			goto check_addr;
+		}
+		cache_miss(m->ctxc);
+	}
 	if (iommu_phys_read64(m, m->root + (sid >> 8) * 16ULL, &rlo) ||
 	    iommu_phys_read64(m, m->root + (sid >> 8) * 16ULL + 8, &rhi)) {
 		fr = VTD_FR_ROOT_ACCESS;
@@ -76,11 +130,25 @@ int iommu_context_lookup(struct iommu *m, uint16_t sid, uint64_t iova, bool writ
 	ctx->tt = tt;
 	ctx->fpd = fpd;
 	ctx->did = (uint16_t)(chi >> VTD_CTX_DID_SHIFT);
-	if (tt == VTD_TT_PT)
+	if (tt != VTD_TT_PT) {
+		ctx->levels = aw + 2;
+		ctx->slptptr = clo & VTD_CTX_SLPTPTR_MASK;
+	}
+	if (m->ctxc) {
+		struct cache_entry *e;
+
+		if (!cache_fill(m->ctxc, cache_key(sid, 0),
+				&ctxc_tag, false, &e)) {
+			e->val = ctx->slptptr;
+			e->aux = ctx->did;
+			e->attr = tt | (fpd ? CTXC_FPD : 0) | ctx->levels << CTXC_LEVELS_SHIFT;
+		}
+	}
+check_addr:
+	fpd = ctx->fpd;
+	if (ctx->tt == VTD_TT_PT)
 		return 0;
-	ctx->levels = aw + 2;
-	ctx->slptptr = clo & VTD_CTX_SLPTPTR_MASK;
-	if (iova >> (30 + 9 * aw)) {
+	if (iova >> (12 + 9 * ctx->levels)) {
 		fr = VTD_FR_ADDR_BEYOND;
 		goto fault;
 	}

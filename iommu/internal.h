@@ -44,10 +44,11 @@ struct iommu {
 	uint32_t fectl, fedata, feaddr, feuaddr;
 	uint64_t iqh, iqt, iqa;
 	uint32_t ics, iectl, iedata, ieaddr, ieuaddr;
-	uint64_t iva, iotlb;
+	uint64_t iva, iotlb_reg;
 	struct iommu_frcd frcd[IOMMU_NFR_MAX];
 
 	struct iommu_stats st;
+	struct cache *iotlb, *ctxc;   /* NULL when sized 0; set once */
 };
 
 /* Read 8 bytes of the unit's physical address space; -EFAULT when there is
@@ -65,7 +66,8 @@ void iommu_qi_run(struct iommu *m);
 /* Raise the fault event if the status calls for it (VT-d 7.3.2). */
 void iommu_fault_event(struct iommu *m, uint32_t old_status);
 /* Invalidations requested through either interface. */
-void iommu_inv_context(struct iommu *m, unsigned gran, uint16_t did, uint16_t sid, unsigned fm);
+/* Returns the granularity actually used (VTD_INV_*). */
+unsigned iommu_inv_context(struct iommu *m, unsigned gran, uint16_t did, uint16_t sid, unsigned fm);
 void iommu_inv_iotlb(struct iommu *m, unsigned gran, uint16_t did, uint64_t addr, unsigned am,
 		     bool ih);
 

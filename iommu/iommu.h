@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "ept/cache.h"
 #include "ept/ept.h"
 
 /* QEMU's default base for its intel-iommu register block, and the size of
@@ -244,11 +245,14 @@ struct iommu_config {
 	unsigned nfr;          /* fault recording registers, 1..IOMMU_NFR_MAX */
 	bool agaw39, agaw48;   /* SAGAW: 3-level and/or 4-level tables */
 	bool page_2m, page_1g; /* SLLPS */
+	struct cache_geom iotlb;  /* entries 0: no IOTLB */
+	struct cache_geom ctx;    /* context cache; entries 0: none */
 	iommu_msi_fn msi;      /* may be NULL: interrupts stay pending */
 	void *msi_ctx;
 };
 
-/* The configuration hv uses: 8 fault records, 3 and 4 levels, 2M and 1G pages. */
+/* The configuration hv uses: 8 fault records, 3 and 4 levels, 2M and 1G pages,
+ * a 64-entry 4-way IOTLB and a 16-entry fully associative context cache. */
 void iommu_config_default(struct iommu_config *cfg);
 
 /* One fault, decoded from its recording register. */
@@ -271,6 +275,7 @@ struct iommu_stats {
 	uint64_t fault_events, inv_events;      /* MSIs sent */
 	uint64_t dma, dma_bytes;                /* requests and bytes that reached memory */
 	uint64_t translations, walk_refs;       /* per page; second-level entries read */
+	struct cache_stats iotlb, ctx;          /* IOTLB and context cache */
 };
 
 /* The unit's tables live in `pool` (HPA addresses). */

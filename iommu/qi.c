@@ -18,7 +18,7 @@ static bool qi_desc(struct iommu *m, uint64_t lo, uint64_t hi)
 	case VTD_DESC_CC:
 		if ((lo & VTD_DESC_CC_RSVD) || hi || !g)
 			return false;
-		iommu_inv_context(m, g, did, (uint16_t)(lo >> VTD_DESC_CC_SID_SHIFT),
+		(void)iommu_inv_context(m, g, did, (uint16_t)(lo >> VTD_DESC_CC_SID_SHIFT),
 				  (unsigned)(lo >> VTD_DESC_CC_FM_SHIFT) & 3);
 		return true;
 	case VTD_DESC_IOTLB:

@@ -22,6 +22,8 @@ void iommu_config_default(struct iommu_config *cfg)
 	cfg->agaw48 = true;
 	cfg->page_2m = true;
 	cfg->page_1g = true;
+	cfg->iotlb = (struct cache_geom){ .entries = 64, .ways = 4 };
+	cfg->ctx = (struct cache_geom){ .entries = 16, .ways = 16 };
 }
 
 static uint64_t make_cap(const struct iommu_config *cfg)
@@ -60,6 +62,11 @@ int iommu_create(struct hpool *pool, const struct iommu_config *cfg, struct iomm
 		return -ENOMEM;
 	m->pool = pool;
 	m->cfg = *cfg;
+	if ((cfg->iotlb.entries && cache_create(&cfg->iotlb, false, &m->st.iotlb, &m->iotlb)) ||
+	    (cfg->ctx.entries && cache_create(&cfg->ctx, false, &m->st.ctx, &m->ctxc))) {
+		iommu_destroy(m);
+		return -EINVAL;
+	}
 	m->cap = make_cap(cfg);
 	m->ecap = make_ecap();
 	iommu_reset(m);
@@ -69,6 +76,10 @@ int iommu_create(struct hpool *pool, const struct iommu_config *cfg, struct iomm
 
 void iommu_destroy(struct iommu *m)
 {
+	if (m->iotlb)
+		cache_destroy(m->iotlb);
+	if (m->ctxc)
+		cache_destroy(m->ctxc);
 	free(m);
 }
 
@@ -84,9 +95,9 @@ void iommu_reset(struct iommu *m)
 	m->ics = 0;
 	m->iectl = VTD_ECTL_IM;    /* VT-d 11.4.10.5: likewise */
 	m->iedata = m->ieaddr = m->ieuaddr = 0;
-	m->iva = m->iotlb = 0;
+	m->iva = m->iotlb_reg = 0;
 	memset(m->frcd, 0, sizeof(m->frcd));
-	iommu_inv_context(m, VTD_INV_GLOBAL, 0, 0, 0);
+	(void)iommu_inv_context(m, VTD_INV_GLOBAL, 0, 0, 0);
 	iommu_inv_iotlb(m, VTD_INV_GLOBAL, 0, 0, 0, false);
 }
 
@@ -266,9 +277,9 @@ static void ccmd_fire(struct iommu *m)
 	m->ccmd &= ~(VTD_CCMD_ICC | 3ULL << VTD_CCMD_CAIG_SHIFT);
 	if (!gran || (m->gsts & VTD_GSTS_QIES))
 		return;   /* CAIG 0: the request was not performed */
-	iommu_inv_context(m, gran, (uint16_t)(m->ccmd & VTD_CCMD_DID_MASK),
-			  (uint16_t)(m->ccmd >> VTD_CCMD_SID_SHIFT),
-			  (unsigned)(m->ccmd >> VTD_CCMD_FM_SHIFT) & 3);
+	gran = iommu_inv_context(m, gran, (uint16_t)(m->ccmd & VTD_CCMD_DID_MASK),
+				 (uint16_t)(m->ccmd >> VTD_CCMD_SID_SHIFT),
+				 (unsigned)(m->ccmd >> VTD_CCMD_FM_SHIFT) & 3);
 	m->ccmd |= (uint64_t)gran << VTD_CCMD_CAIG_SHIFT;
 	m->st.ccmd_inv++;
 }
@@ -277,17 +288,17 @@ static void ccmd_fire(struct iommu *m)
  * above MAMV is carried out domain-selective, and IAIG says so. */
 static void iotlb_fire(struct iommu *m)
 {
-	unsigned gran = (unsigned)(m->iotlb >> VTD_IOTLB_IIRG_SHIFT) & 3;
+	unsigned gran = (unsigned)(m->iotlb_reg >> VTD_IOTLB_IIRG_SHIFT) & 3;
 	unsigned am = (unsigned)(m->iva & VTD_IVA_AM_MASK);
-	uint16_t did = (uint16_t)(m->iotlb >> VTD_IOTLB_DID_SHIFT);
+	uint16_t did = (uint16_t)(m->iotlb_reg >> VTD_IOTLB_DID_SHIFT);
 
-	m->iotlb &= ~(VTD_IOTLB_IVT | 3ULL << VTD_IOTLB_IAIG_SHIFT);
+	m->iotlb_reg &= ~(VTD_IOTLB_IVT | 3ULL << VTD_IOTLB_IAIG_SHIFT);
 	if (!gran || (m->gsts & VTD_GSTS_QIES))
 		return;
 	if (gran == VTD_INV_PAGE && am > IOMMU_MAMV)
 		gran = VTD_INV_DOMAIN;
 	iommu_inv_iotlb(m, gran, did, m->iva & VTD_IVA_ADDR_MASK, am, (m->iva & VTD_IVA_IH) != 0);
-	m->iotlb |= (uint64_t)gran << VTD_IOTLB_IAIG_SHIFT;
+	m->iotlb_reg |= (uint64_t)gran << VTD_IOTLB_IAIG_SHIFT;
 	m->st.iotlb_reg_inv++;
 }
 
@@ -333,7 +344,7 @@ static uint64_t *reg64(struct iommu *m, uint64_t off)
 	case VTD_IQT_REG: return &m->iqt;
 	case VTD_IQA_REG: return &m->iqa;
 	case VTD_IVA_REG: return &m->iva;
-	case VTD_IOTLB_REG: return &m->iotlb;
+	case VTD_IOTLB_REG: return &m->iotlb_reg;
 	default:
 		if (is_frcd(m, off)) {
 			struct iommu_frcd *r = &m->frcd[(off - IOMMU_FRO_OFFSET) / 16];
@@ -445,8 +456,8 @@ static void write64(struct iommu *m, uint64_t q, uint64_t val, uint64_t mask)
 		m->iva = (m->iva & ~mask) | (val & mask & (VTD_IVA_ADDR_MASK | VTD_IVA_IH | VTD_IVA_AM_MASK));
 		break;
 	case VTD_IOTLB_REG:
-		m->iotlb = (m->iotlb & ~mask) | (val & mask);
-		if (high && (m->iotlb & VTD_IOTLB_IVT))
+		m->iotlb_reg = (m->iotlb_reg & ~mask) | (val & mask);
+		if (high && (m->iotlb_reg & VTD_IOTLB_IVT))
 			iotlb_fire(m);
 		break;
 	default:

@@ -77,6 +77,7 @@ int iommu_translate(struct iommu *m, uint16_t sid, uint64_t iova, bool write,
 	struct iommu_context ctx;
 	struct walk_ctx w = { .m = m };
 	struct walk_path p;
+	struct cache_tag tag = { 0 };
 	unsigned fr;
 	int rc;
 
@@ -93,6 +94,21 @@ int iommu_translate(struct iommu *m, uint16_t sid, uint64_t iova, bool write,
 		return 0;
 	}
 	out->did = ctx.did;
+	tag.domain = (uint64_t)ctx.did + 1;
+	if (m->iotlb) {
+		/* IOTLB entries are tagged by domain and used, stale or not,
+		 * until an invalidation removes them. One that lacks the
+		 * permission asked for is walked again. */
+		struct cache_entry *e = cache_find_addr(m->iotlb, iova, &tag);
+
+		if (e && (e->attr & (write ? VTD_SL_W : VTD_SL_R))) {
+			cache_hit(m->iotlb, e);
+			out->shift = cache_key_shift(e->key);
+			out->addr = e->val | (iova & ((1ULL << out->shift) - 1));
+			return 0;
+		}
+		cache_miss(m->iotlb);
+	}
 	switch (walk_run(iommu_sl_format(ctx.levels), m->pool, &sl_ops, &w, ctx.slptptr, NULL,
 			 iova, &p)) {
 	case WALK_OK:
@@ -119,6 +135,14 @@ int iommu_translate(struct iommu *m, uint16_t sid, uint64_t iova, bool write,
 	}
 	out->addr = p.addr;
 	out->shift = p.shift;
+	if (m->iotlb) {
+		struct cache_entry *e;
+
+		if (!cache_fill(m->iotlb, cache_key(iova, p.shift), &tag, false, &e)) {
+			e->val = p.addr & ~((1ULL << p.shift) - 1);
+			e->attr = (uint32_t)p.and_acc;
+		}
+	}
 	return 0;
 }
 

@@ -68,10 +68,19 @@ static void enable(struct fix *f)
 	wr32(f, VTD_GCMD_REG, VTD_GCMD_TE);
 }
 
+/* Global context-cache and IOTLB invalidation through the registers. */
+static void inval_all(struct fix *f)
+{
+	wr64(f, VTD_CCMD_REG, VTD_CCMD_ICC | 1ULL << VTD_CCMD_CIRG_SHIFT);
+	wr64(f, VTD_IOTLB_REG, VTD_IOTLB_IVT | 1ULL << VTD_IOTLB_IIRG_SHIFT);
+}
+
+/* Change a context entry the way a driver must: write, then invalidate. */
 static void set_ctx(struct fix *f, unsigned devfn, uint64_t lo, uint64_t hi)
 {
 	hpool_write64(f->pool, f->ctx + devfn * 16, lo);
 	hpool_write64(f->pool, f->ctx + devfn * 16 + 8, hi);
+	inval_all(f);
 }
 
 /* VT-d 11.4.2/11.4.3: the capability registers describe exactly the model. */
@@ -253,20 +262,26 @@ static void test_context_faults(void **state)
 	assert_int_equal(c.tt, VTD_TT_PT);
 	/* Reserved bits in the root entry, then a root table outside memory. */
 	hpool_write64(f->pool, f->root + 8, 1);
+	inval_all(f);
 	assert_int_equal(iommu_context_lookup(f->m, 0x10, 0, false, &c, &fr), -EFAULT);
 	assert_int_equal(fr, VTD_FR_ROOT_RSVD);
 	hpool_write64(f->pool, f->root + 8, 0);
+	inval_all(f);
 	hpool_write64(f->pool, f->root, f->ctx | 1ULL << 50 | VTD_ROOT_P);   /* above the HAW */
+	inval_all(f);
 	assert_int_equal(iommu_context_lookup(f->m, 0x10, 0, false, &c, &fr), -EFAULT);
 	assert_int_equal(fr, VTD_FR_ROOT_RSVD);
 	wr64(f, VTD_RTADDR_REG, f->pool->size + 0x1000);
 	wr32(f, VTD_GCMD_REG, VTD_GCMD_TE | VTD_GCMD_SRTP);
+	inval_all(f);
 	assert_int_equal(iommu_context_lookup(f->m, 0x10, 0, false, &c, &fr), -EFAULT);
 	assert_int_equal(fr, VTD_FR_ROOT_ACCESS);
 	/* A context table outside memory. */
 	wr64(f, VTD_RTADDR_REG, f->root);
 	wr32(f, VTD_GCMD_REG, VTD_GCMD_TE | VTD_GCMD_SRTP);
+	inval_all(f);
 	hpool_write64(f->pool, f->root, (f->pool->size + 0x1000) | VTD_ROOT_P);
+	inval_all(f);
 	assert_int_equal(iommu_context_lookup(f->m, 0x10, 0, false, &c, &fr), -EFAULT);
 	assert_int_equal(fr, VTD_FR_CTX_ACCESS);
 }
@@ -280,7 +295,8 @@ static void test_register_invalidation(void **state)
 	wr32(f, VTD_CCMD_REG, 5);                              /* DID 5, low half only */
 	assert_int_equal(rd64(f, VTD_CCMD_REG), 5);
 	wr32(f, VTD_CCMD_REG + 4, 0x80000000u | 2u << 29);      /* ICC, domain */
-	assert_int_equal(rd64(f, VTD_CCMD_REG), 2ULL << 59 | 2ULL << 61 | 5);
+	/* Carried out globally, and CAIG says so. */
+	assert_int_equal(rd64(f, VTD_CCMD_REG), 1ULL << 59 | 2ULL << 61 | 5);
 	wr64(f, VTD_IVA_REG, 0x40000000ULL | 19);                  /* AM 19 > MAMV */
 	wr64(f, VTD_IOTLB_REG, VTD_IOTLB_IVT | 3ULL << 60 | 5ULL << 32);
 	assert_int_equal(rd64(f, VTD_IOTLB_REG), 3ULL << 60 | 2ULL << 57 | 5ULL << 32);
@@ -414,6 +430,7 @@ static void test_sl_walk(void **state)
 	assert_int_equal(x.reason, VTD_FR_SL_RSVD);
 	/* A leaf table outside memory: reason 7. */
 	hpool_write64(f->pool, f->ctx + 0x10 * 16, ((f->pool->size + 0x1000) | VTD_CTX_P));
+	inval_all(f);
 	assert_int_equal(iommu_translate(f->m, 0x10, 0x1000, false, &x), -EFAULT);
 	assert_int_equal(x.reason, VTD_FR_SL_ACCESS);
 	assert_int_equal(iommu_get_stats(f->m)->walk_refs, 4 + 3 + 2 + 2 + 4 + 4 + 4);
@@ -448,6 +465,53 @@ static void test_dma(void **state)
 	assert_int_equal(iommu_get_stats(f->m)->dma_bytes, 4096 + 200 + 16);
 }
 
+/* VT-d 6.5: cached translations and contexts are used, stale, until the
+ * matching invalidation; other domains' invalidations do not touch them. */
+static void test_stale_until_invalidated(void **state)
+{
+	struct fix *f = *state;
+	struct iommu_xlate x;
+	uint64_t p4k, p2m, l1, other, q;
+
+	l1 = sl_setup(f, &p4k, &p2m);
+	assert_ok(hpool_alloc(f->pool, PAGE_SIZE_4K, FRAME_GUEST, &other));
+	assert_ok(iommu_translate(f->m, 0x10, 0x1010, false, &x));
+	assert_int_equal(x.refs, 4);
+	hpool_write64(f->pool, l1 + 8, other | VTD_SL_R);
+	assert_ok(iommu_translate(f->m, 0x10, 0x1020, false, &x));
+	assert_int_equal(x.addr, p4k + 0x20);       /* stale IOTLB entry */
+	assert_int_equal(x.refs, 0);
+	/* Page-selective for another domain, and for another page: no effect. */
+	wr64(f, VTD_IVA_REG, 0x1000);
+	wr64(f, VTD_IOTLB_REG, VTD_IOTLB_IVT | 3ULL << 60 | 4ULL << 32);
+	wr64(f, VTD_IVA_REG, 0x2000);
+	wr64(f, VTD_IOTLB_REG, VTD_IOTLB_IVT | 3ULL << 60 | 3ULL << 32);
+	assert_ok(iommu_translate(f->m, 0x10, 0x1020, false, &x));
+	assert_int_equal(x.addr, p4k + 0x20);
+	/* The queue's page-selective descriptor with AM 1 covers 0x0-0x1fff. */
+	assert_ok(hpool_alloc(f->pool, PAGE_SIZE_4K, FRAME_HV, &q));
+	wr64(f, VTD_IQA_REG, q);
+	wr32(f, VTD_GCMD_REG, VTD_GCMD_TE | VTD_GCMD_QIE);
+	hpool_write64(f->pool, q, VTD_DESC_IOTLB | 3u << 4 | 3u << 16);
+	hpool_write64(f->pool, q + 8, 0x0 | 1);
+	wr64(f, VTD_IQT_REG, 1 << 4);
+	assert_ok(iommu_translate(f->m, 0x10, 0x1020, false, &x));
+	assert_int_equal(x.addr, other + 0x20);
+	assert_int_equal(x.refs, 4);
+	/* A context entry is stale too: removing it changes nothing until a
+	 * device-selective context invalidation (FM 0) for that source id. */
+	hpool_write64(f->pool, f->ctx + 0x10 * 16, 0);
+	assert_ok(iommu_translate(f->m, 0x10, 0x1020, false, &x));
+	hpool_write64(f->pool, q + 16, VTD_DESC_CC | 3u << 4 | 3u << 16 | 0x11ULL << 32);
+	hpool_write64(f->pool, q + 32, VTD_DESC_CC | 3u << 4 | 3u << 16 | 0x10ULL << 32);
+	wr64(f, VTD_IQT_REG, 2 << 4);
+	assert_ok(iommu_translate(f->m, 0x10, 0x1020, false, &x));   /* 0x11 is not 0x10 */
+	wr64(f, VTD_IQT_REG, 3 << 4);
+	assert_int_equal(iommu_translate(f->m, 0x10, 0x1020, false, &x), -EFAULT);
+	assert_int_equal(x.reason, VTD_FR_CTX_NOT_PRESENT);
+	assert_int_equal(iommu_get_stats(f->m)->iotlb.hits, 4);
+}
+
 static void test_create_refuses(void **state)
 {
 	struct fix *f = *state;
@@ -479,6 +543,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_queued_invalidation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sl_walk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dma, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stale_until_invalidated, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_create_refuses, setup, teardown),
 	};
 
