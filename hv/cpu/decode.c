@@ -3,78 +3,15 @@
  * hv/cpu/decode.c - instruction decoding (SDM Vol. 2A ch. 2, opcode maps in
  * Vol. 2D Appendix A).
  *
- * Each opcode has a small attribute word saying what follows it (ModRM,
- * immediate kind) and how mode affects it. Lengths are decided here for every
- * encoding, executed or not; `valid` says whether exec.c implements it.
+ * Each opcode has a small attribute word in the opcode table (optab.c)
+ * saying what follows it (ModRM, immediate kind) and how mode affects it.
+ * Lengths are decided here for every encoding, executed or not; `valid` says
+ * whether the vCPU executes it.
  */
 #include <string.h>
 
 #include "hv/cpu/decode.h"
-#include "hv/cpu/x86.h"
-
-/* Attributes. */
-#define A_M    0x0001  /* ModRM follows */
-#define A_IB   0x0002  /* imm8 */
-#define A_IW   0x0004  /* imm16 */
-#define A_IZ   0x0008  /* imm16 or imm32 (operand size), sign-extended to 64 */
-#define A_IV   0x0010  /* imm16/32/64 (operand size): MOV r, imm */
-#define A_AP   0x0020  /* far pointer: offset (16/32) + selector */
-#define A_MO   0x0040  /* moffs: address-size offset */
-#define A_I64  0x0080  /* invalid in 64-bit mode */
-#define A_D64  0x0100  /* default operand size 64 in 64-bit mode */
-#define A_F64  0x0200  /* operand size forced to 64 in 64-bit mode (near branches) */
-#define A_UD   0x0400  /* decoded for length, not executed: #UD */
-#define A_IBW  0x0800  /* ENTER: imm16 + imm8 */
-#define A_GRP3 0x1000  /* F6/F7: immediate only for /0 and /1 */
-#define A_PFX  0x8000  /* a legacy prefix */
-
-static const uint16_t map0[256] = {
-	[0x00 ... 0x03] = A_M, [0x04] = A_IB, [0x05] = A_IZ, [0x06 ... 0x07] = A_I64,
-	[0x08 ... 0x0b] = A_M, [0x0c] = A_IB, [0x0d] = A_IZ, [0x0e] = A_I64,
-	[0x10 ... 0x13] = A_M, [0x14] = A_IB, [0x15] = A_IZ, [0x16 ... 0x17] = A_I64,
-	[0x18 ... 0x1b] = A_M, [0x1c] = A_IB, [0x1d] = A_IZ, [0x1e ... 0x1f] = A_I64,
-	[0x20 ... 0x23] = A_M, [0x24] = A_IB, [0x25] = A_IZ, [0x26] = A_PFX, [0x27] = A_I64 | A_UD,
-	[0x28 ... 0x2b] = A_M, [0x2c] = A_IB, [0x2d] = A_IZ, [0x2e] = A_PFX, [0x2f] = A_I64 | A_UD,
-	[0x30 ... 0x33] = A_M, [0x34] = A_IB, [0x35] = A_IZ, [0x36] = A_PFX, [0x37] = A_I64 | A_UD,
-	[0x38 ... 0x3b] = A_M, [0x3c] = A_IB, [0x3d] = A_IZ, [0x3e] = A_PFX, [0x3f] = A_I64 | A_UD,
-	[0x50 ... 0x5f] = A_D64,
-	[0x60 ... 0x61] = A_I64, [0x62] = A_M | A_I64 | A_UD, [0x63] = A_M,
-	[0x64 ... 0x67] = A_PFX,
-	[0x68] = A_IZ | A_D64, [0x69] = A_M | A_IZ, [0x6a] = A_IB | A_D64, [0x6b] = A_M | A_IB,
-	[0x70 ... 0x7f] = A_IB | A_F64,
-	[0x80] = A_M | A_IB, [0x81] = A_M | A_IZ, [0x82] = A_M | A_IB | A_I64, [0x83] = A_M | A_IB,
-	[0x84 ... 0x8e] = A_M, [0x8f] = A_M | A_D64,
-	[0x9a] = A_AP | A_I64, [0x9c ... 0x9d] = A_D64,
-	[0xa0 ... 0xa3] = A_MO, [0xa8] = A_IB, [0xa9] = A_IZ,
-	[0xb0 ... 0xb7] = A_IB, [0xb8 ... 0xbf] = A_IV,
-	[0xc0 ... 0xc1] = A_M | A_IB, [0xc2] = A_IW | A_F64, [0xc3] = A_F64,
-	[0xc4 ... 0xc5] = A_M | A_I64 | A_UD, [0xc6] = A_M | A_IB, [0xc7] = A_M | A_IZ,
-	[0xc8] = A_IBW | A_D64, [0xc9] = A_D64, [0xca] = A_IW, [0xcd] = A_IB, [0xce] = A_I64,
-	[0xd0 ... 0xd3] = A_M, [0xd4 ... 0xd5] = A_IB | A_I64 | A_UD, [0xd6] = A_UD,
-	[0xd8 ... 0xdf] = A_M | A_UD,
-	[0xe0 ... 0xe3] = A_IB | A_F64, [0xe4 ... 0xe7] = A_IB,
-	[0xe8 ... 0xe9] = A_IZ | A_F64, [0xea] = A_AP | A_I64, [0xeb] = A_IB | A_F64,
-	[0xf0] = A_PFX, [0xf2 ... 0xf3] = A_PFX,
-	[0xf6 ... 0xf7] = A_M | A_GRP3, [0xfe ... 0xff] = A_M,
-};
-
-static const uint16_t map0f[256] = {
-	[0x00 ... 0x03] = A_M, [0x04] = A_UD, [0x0a ... 0x0c] = A_UD, /* 0B: UD2 */
-	[0x0d] = A_M, [0x0e] = A_UD, [0x0f] = A_M | A_IB | A_UD,
-	[0x10 ... 0x17] = A_M | A_UD, [0x18 ... 0x1f] = A_M,
-	[0x20 ... 0x23] = A_M | A_F64, [0x24 ... 0x27] = A_UD, [0x28 ... 0x2f] = A_M | A_UD,
-	[0x33] = A_UD, [0x34 ... 0x37] = A_UD, [0x39] = A_UD, [0x3b ... 0x3f] = A_UD,
-	[0x40 ... 0x4f] = A_M,
-	[0x50 ... 0x6f] = A_M | A_UD, [0x70 ... 0x73] = A_M | A_IB | A_UD,
-	[0x74 ... 0x76] = A_M | A_UD, [0x77] = A_UD, [0x78 ... 0x7f] = A_M | A_UD,
-	[0x80 ... 0x8f] = A_IZ | A_F64, [0x90 ... 0x9f] = A_M,
-	[0xa0 ... 0xa1] = A_D64, [0xa3] = A_M, [0xa4] = A_M | A_IB, [0xa5] = A_M,
-	[0xa6 ... 0xa7] = A_UD, [0xa8 ... 0xa9] = A_D64, [0xaa] = A_UD,
-	[0xab] = A_M, [0xac] = A_M | A_IB, [0xad ... 0xaf] = A_M,
-	[0xb0 ... 0xb8] = A_M, [0xb9] = A_M | A_UD, [0xba] = A_M | A_IB, [0xbb ... 0xc1] = A_M,
-	[0xc2] = A_M | A_IB | A_UD, [0xc3] = A_M | A_UD, [0xc4 ... 0xc6] = A_M | A_IB | A_UD,
-	[0xc7] = A_M, [0xd0 ... 0xff] = A_M | A_UD,
-};
+#include "hv/cpu/optab.h"
 
 /* Default segment of a memory operand: SS when the base is rSP or rBP (SDM 3.7.4). */
 static void decode_modrm32(const uint8_t *p, size_t avail, size_t *pos, unsigned mode,
@@ -348,7 +285,7 @@ int x86_decode(const uint8_t *p, size_t avail, unsigned mode, struct x86_insn *i
 		if (pos >= avail)
 			return pos >= 15 ? -2 : -1;
 		uint8_t b = p[pos];
-		if (map0[b] & A_PFX) {
+		if (x86_optab[0][b].attr & A_PFX) {
 			switch (b) {
 			case 0x26: in->seg = SEG_ES; in->seg_ovr = 1; break;
 			case 0x2e: in->seg = SEG_CS; in->seg_ovr = 1; break;
@@ -393,14 +330,14 @@ int x86_decode(const uint8_t *p, size_t avail, unsigned mode, struct x86_insn *i
 			if (pos >= avail)
 				return -1;
 			in->op = (uint16_t)((b == 0x38 ? OP_MAP0F38 : OP_MAP0F3A) | p[pos]);
-			attr = A_M | (b == 0x3a ? A_IB : 0);
-			/* Only INVPCID (66 0F 38 82 /r) is executed from these maps. */
-			if (in->op != (OP_MAP0F38 | 0x82) || !p66)
+			attr = x86_optab[in->op >> 8][p[pos]].attr;
+			/* INVPCID (66 0F 38 82 /r) needs its 66. */
+			if (in->op == (OP_MAP0F38 | 0x82) && !p66)
 				attr |= A_UD;
 			pos++;
 		} else {
 			in->op = OP_MAP0F | b;
-			attr = map0f[b];
+			attr = x86_optab[OP_MAP0F >> 8][b].attr;
 		}
 	} else if ((b == 0xc4 || b == 0xc5 || b == 0x62) &&
 		   (mode == 64 || (pos < avail && (p[pos] & 0xc0) == 0xc0))) {
@@ -411,7 +348,7 @@ int x86_decode(const uint8_t *p, size_t avail, unsigned mode, struct x86_insn *i
 		return n;
 	} else {
 		in->op = b;
-		attr = map0[b];
+		attr = x86_optab[OP_MAP0 >> 8][b].attr;
 	}
 
 	if (mode == 64 && (attr & A_I64))

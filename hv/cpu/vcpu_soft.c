@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hv/cpu/x86.h"
+#include "hv/cpu/mem.h"
 
 /* ------------------------------------------------------------------------ */
 /* Decoded-instruction cache                                                */
@@ -394,7 +394,7 @@ static int soft_run(struct vcpu *vcpu, uint64_t max_insns, struct vcpu_exit *exi
 
 	struct x86_insn tmp;
 	const struct x86_insn *in = NULL;
-	x86_exec_fn fn = exec_insn;
+	x86_exec_fn fn = NULL;
 	uint64_t left = max_insns ? max_insns : ~0ULL;  /* steps still allowed */
 	int st;
 

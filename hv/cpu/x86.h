@@ -73,6 +73,9 @@ enum {
 #define CR4_DE  (1ULL << 3)
 #define CR4_OSFXSR (1ULL << 9)
 #define CR4_FSGSBASE (1ULL << 16)
+/* Physical-address width this vCPU reports (CPUID.80000008H:EAX[7:0]). */
+#define MAXPHYADDR 52
+
 /* CR4 bits this vCPU accepts (features it advertises in CPUID). */
 #define CR4_VALID (CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE | CR4_PGE | CR4_LA57 | CR4_PCIDE | \
 		   CR4_SMEP | CR4_SMAP | (1ULL << 6) /* MCE */ | (1ULL << 8) /* PCE */ | CR4_OSFXSR | \
@@ -218,7 +221,7 @@ struct vcpu_soft {
 	struct vcpu base;
 };
 
-/* ---- helpers shared by exec.c and system.c ---- */
+/* ---- helpers shared by the instruction files ---- */
 
 static inline uint64_t size_mask(unsigned size)
 {
@@ -271,43 +274,33 @@ static inline bool long_mode(const struct vcpu_soft *v) { return (v->efer & EFER
 int x86_raise(struct vcpu_soft *v, unsigned vec, bool has_err, uint32_t err);
 static inline int x86_ud(struct vcpu_soft *v) { return x86_raise(v, EXC_UD, false, 0); }
 static inline int x86_gp(struct vcpu_soft *v, uint32_t err) { return x86_raise(v, EXC_GP, true, err); }
+static inline int need_cpl0(struct vcpu_soft *v) { return v->cpl ? x86_gp(v, 0) : X86_OK; }
 
-/* flags (exec.c) */
-uint64_t flags_get(struct vcpu_soft *v);
-void flags_set(struct vcpu_soft *v, uint64_t rflags);
-bool cond_eval(struct vcpu_soft *v, unsigned cc);
-
-/* memory through the model (exec.c). lin_* take linear addresses. */
-int fetch_fail(struct vcpu_soft *v, const struct mmu_result *res);
-int lin_read(struct vcpu_soft *v, uint64_t lin, unsigned size, void *buf, unsigned acc);
-int lin_write(struct vcpu_soft *v, uint64_t lin, unsigned size, const void *buf, unsigned acc);
-int seg_linear(struct vcpu_soft *v, unsigned seg, uint64_t off, unsigned size, uint64_t *lin);
-int mem_read(struct vcpu_soft *v, unsigned seg, uint64_t off, unsigned size, uint64_t *val);
-int mem_write(struct vcpu_soft *v, unsigned seg, uint64_t off, unsigned size, uint64_t val);
-/* Translate for write without storing (INS checks its destination before the port read). */
-int mem_probe_write(struct vcpu_soft *v, unsigned seg, uint64_t off, unsigned size);
-int stack_push(struct vcpu_soft *v, unsigned size, uint64_t val);
-int stack_pop(struct vcpu_soft *v, unsigned size, uint64_t *val);
-unsigned stack_size(const struct vcpu_soft *v);
-
-/* system (system.c) */
+/* modes, segments, events (system.c, seg.c, event.c) */
 void cpu_update_mode(struct vcpu_soft *v);
 void cpu_reset(struct vcpu_soft *v);
-int cpu_deliver(struct vcpu_soft *v, unsigned vec, bool has_err, uint32_t err, bool soft, uint64_t ret_rip);
-int cpu_deliver_pending(struct vcpu_soft *v);
-int exec_system(struct vcpu_soft *v, const struct x86_insn *in);
+void seg_flat(struct vcpu_segment *s, uint16_t sel, uint8_t type, bool code64, unsigned dpl);
+void seg_from_desc(struct vcpu_segment *s, uint16_t sel, uint64_t desc);
+int desc_read(struct vcpu_soft *v, uint16_t sel, uint64_t *d, uint64_t *where);
+int desc_set_accessed(struct vcpu_soft *v, uint64_t where, uint64_t d);
+void set_cs(struct vcpu_soft *v, const struct vcpu_segment *n, unsigned cpl);
+uint64_t ip_mask_for(const struct vcpu_soft *v, const struct vcpu_segment *cs);
 int cpu_load_seg(struct vcpu_soft *v, unsigned sreg, uint16_t sel);
 int cpu_far_transfer(struct vcpu_soft *v, uint16_t sel, uint64_t off, bool call, unsigned osz,
 		     uint64_t ret_rip);
 int cpu_far_return(struct vcpu_soft *v, unsigned osz, uint16_t pop_bytes);
 int cpu_iret(struct vcpu_soft *v, unsigned osz);
-int cpu_io(struct vcpu_soft *v, const struct x86_insn *in);
+int tss_read(struct vcpu_soft *v, uint64_t off, unsigned size, uint64_t *val);
+int cpu_deliver(struct vcpu_soft *v, unsigned vec, bool has_err, uint32_t err, bool soft, uint64_t ret_rip);
+int cpu_deliver_pending(struct vcpu_soft *v);
 void cpu_cpuid(uint32_t leaf, uint32_t sub, uint32_t out[4]);
-void seg_from_desc(struct vcpu_segment *s, uint16_t sel, uint64_t desc);
 
-/* exec.c: the general-purpose instruction set */
-int exec_insn(struct vcpu_soft *v, const struct x86_insn *in);
-/* The handler for a decoded instruction (exec_insn for everything without a short one). */
+/* flags (flags.c, flags.h) */
+uint64_t flags_get(struct vcpu_soft *v);
+void flags_set(struct vcpu_soft *v, uint64_t rflags);
+bool cond_eval(struct vcpu_soft *v, unsigned cc);
+
+/* The handler for a decoded instruction, from the opcode table (optab.c). */
 x86_exec_fn exec_select(const struct x86_insn *in);
 
 #endif /* HV_CPU_X86_H */

@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hv/cpu/branch.c - control transfer: Jcc, JMP, CALL and RET (near, and far
+ * through cpu_far_transfer/cpu_far_return in seg.c), LOOPcc and JrCXZ,
+ * ENTER/LEAVE and IRET.
+ */
+#include "hv/cpu/flags.h"
+#include "hv/cpu/mem.h"
+#include "hv/cpu/optab.h"
+
+/* A near branch target: truncated to the code size, canonical in 64-bit mode. */
+static inline int jump(struct vcpu_soft *v, uint64_t target)
+{
+	target &= v->ip_mask;
+	if (v->mode == 64 && !is_canonical(v, target))
+		return x86_gp(v, 0);
+	v->next_rip = target;
+	return X86_OK;
+}
+
+/* 70-7F, 0F 80-8F */
+int op_jcc(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	if (cond_eval_i(v, in->op & 15))
+		return jump(v, v->next_rip + in->imm);
+	return X86_OK;
+}
+
+int op_jmp(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	return jump(v, v->next_rip + in->imm);
+}
+
+/* E8: CALL rel */
+int op_call(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	uint64_t r = (v->next_rip + in->imm) & v->ip_mask;
+	int st;
+	if (v->mode == 64 && !is_canonical(v, r))
+		return x86_gp(v, 0);
+	if ((st = stack_push(v, in->osz, v->next_rip)))
+		return st;
+	v->next_rip = r;
+	return X86_OK;
+}
+
+int op_ret(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	uint64_t old = v->gpr[4], a;
+	int st;
+	if ((st = stack_pop(v, in->osz, &a)))
+		return st;
+	if ((st = jump(v, a))) {
+		v->gpr[4] = old;
+		return st;
+	}
+	if (in->op == 0xc2)
+		set_rsp(v, v->gpr[4] + (in->imm & 0xffff));
+	return X86_OK;
+}
+
+/* FF /2, /4: CALL/JMP near indirect (64-bit operand in long mode) */
+static int op_jmp_ind(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	unsigned r3 = in->reg & 7, size = v->mode == 64 ? 8 : in->osz;
+	uint64_t a;
+	int st;
+	if ((st = rm_read(v, in, size, &a)))
+		return st;
+	a &= v->ip_mask;
+	if (v->mode == 64 && !is_canonical(v, a))
+		return x86_gp(v, 0);
+	if (r3 == 2 && (st = stack_push(v, size, v->next_rip)))
+		return st;
+	v->next_rip = a;
+	return X86_OK;
+}
+
+/* FF /3, /5: CALL/JMP far m16:16/32/64 */
+static int op_far_ind(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	uint64_t ea = insn_ea(v, in), sel, a;
+	int st;
+	if ((st = mem_read(v, in->seg, ea, in->osz, &a)) ||
+	    (st = mem_read(v, in->seg, (ea + in->osz) & size_mask(in->asz), 2, &sel)))
+		return st;
+	return cpu_far_transfer(v, (uint16_t)sel, a, (in->reg & 7) == 3, in->osz, v->next_rip);
+}
+
+/* FF: group 5 by ModRM.reg (/7 is #UD, decided by the decoder). */
+x86_exec_fn sel_grp5(const struct x86_insn *in)
+{
+	switch (in->reg & 7) {
+	case 0: case 1: return op_incdec;
+	case 2: case 4: return op_jmp_ind;
+	case 3: case 5: return op_far_ind;
+	default: return op_push_rm;
+	}
+}
+
+/* 9A: CALL far ptr16:16/32 */
+int op_call_far(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	return cpu_far_transfer(v, (uint16_t)in->imm2, in->imm, true, in->osz, v->next_rip);
+}
+
+/* EA: JMP far ptr16:16/32 */
+int op_jmp_far(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	return cpu_far_transfer(v, (uint16_t)in->imm2, in->imm, false, in->osz, 0);
+}
+
+/* CA, CB: RET far */
+int op_ret_far(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	return cpu_far_return(v, in->osz, in->op == 0xca ? (uint16_t)in->imm : 0);
+}
+
+/* CF: IRET */
+int op_iret(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	return cpu_iret(v, in->osz);
+}
+
+/* E0-E3: LOOPNE, LOOPE, LOOP, JrCXZ */
+int op_loop(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	unsigned op = in->op;
+	uint64_t am = size_mask(in->asz), cnt = v->gpr[1] & am;
+	bool take;
+	int st;
+	if (op == 0xe3) {
+		take = cnt == 0;
+	} else {
+		cnt = (cnt - 1) & am;
+		take = cnt != 0;
+		if (op == 0xe0)
+			take = take && !lf_zf(v);
+		else if (op == 0xe1)
+			take = take && lf_zf(v);
+	}
+	if (take && (st = jump(v, v->next_rip + in->imm)))
+		return st;
+	if (op != 0xe3)
+		areg_write(v, 1, am, cnt);
+	return X86_OK;
+}
+
+/* C8: ENTER */
+int op_enter(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	unsigned size = in->osz, level = (unsigned)in->imm2 & 31;
+	uint64_t sm = stack_mask(v);
+	uint64_t rsp = v->gpr[4], rbp = v->gpr[5];
+	uint64_t frame = (rsp - size) & sm;
+	int st;
+	/* Write everything first, commit RSP/RBP last: a fault leaves no trace. */
+	if ((st = mem_write(v, SEG_SS, frame, size, rbp & size_mask(size))))
+		return st;
+	uint64_t sp = frame;
+	for (unsigned i = 1; i < level; i++) {
+		uint64_t t;
+		rbp = (rbp - size) & sm;
+		if ((st = mem_read(v, SEG_SS, rbp, size, &t)))
+			return st;
+		sp = (sp - size) & sm;
+		if ((st = mem_write(v, SEG_SS, sp, size, t)))
+			return st;
+	}
+	if (level) {
+		sp = (sp - size) & sm;
+		if ((st = mem_write(v, SEG_SS, sp, size, frame)))
+			return st;
+	}
+	sp = (sp - in->imm) & sm;
+	reg_set(v, in, 5, size == 2 ? 2 : stack_size(v), frame);
+	set_rsp(v, sp);
+	return X86_OK;
+}
+
+/* C9: LEAVE */
+int op_leave(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	uint64_t old = v->gpr[4], a;
+	int st;
+	set_rsp(v, v->gpr[5]);
+	if ((st = stack_pop(v, in->osz, &a))) {
+		v->gpr[4] = old;
+		return st;
+	}
+	reg_set(v, in, 5, in->osz, a);
+	return X86_OK;
+}

@@ -1,0 +1,290 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hv/cpu/mem.h - memory accesses of the software vCPU through the modelled
+ * MMU, the stack, and instruction operands (registers or ModRM memory).
+ *
+ * Every fetch, load and store is one model translation per page it touches
+ * (docs/softcpu.md). The common case - 64-bit mode, an access inside one
+ * page, a hit in the model's L1 TLB - is inline here; mem.c has the rest:
+ * faults, exits, device windows, page-split accesses and segmentation.
+ *
+ * Precise faults: an instruction translates every memory operand it writes
+ * before it changes anything, and changes registers only after its stores
+ * are done, so a fault or exit in the middle leaves no trace (SDM Vol. 3A
+ * 6.5). String instructions keep the progress of completed iterations.
+ */
+#ifndef HV_CPU_MEM_H
+#define HV_CPU_MEM_H
+
+#include <string.h>
+
+#include "hv/cpu/x86.h"
+
+/* Outcome of translating one page-piece of an access. */
+struct piece {
+	uint64_t hpa;
+	uint64_t gpa;
+	unsigned len;
+	bool mmio;
+};
+
+int xlate_fail(struct vcpu_soft *v, const struct mmu_result *r, unsigned acc, struct piece *pc);
+
+
+/*
+ * Translate one linear address for `acc` (ACC_* plus MEM_STACK / ACC_IMPLICIT_SV).
+ * Turns the MMU's answer into a guest exception, a VM exit, or an MMIO piece.
+ */
+static inline __attribute__((always_inline)) int xlate(struct vcpu_soft *v, uint64_t lin, unsigned acc,
+							struct piece *pc)
+{
+	struct mmu_result res;
+	unsigned type = acc & (ACC_READ | ACC_WRITE | ACC_FETCH);
+
+	if (type & ACC_FETCH)
+		v->stats.fetches++;
+	else if (type & ACC_WRITE)
+		v->stats.stores++;
+	else
+		v->stats.loads++;
+	if (__builtin_expect(!(acc & ACC_IMPLICIT_SV), 1) &&
+	    __builtin_expect(mmu_translate_hit(v->hit, lin, type, &pc->hpa), 1)) {
+		pc->mmio = false;
+		return X86_OK;
+	}
+	mmu_translate(v->mmu, &v->ctx, lin, acc & (type | ACC_IMPLICIT_SV), &res);
+	if (__builtin_expect(res.status == MMU_OK, 1)) {
+		pc->hpa = res.hpa;
+		pc->mmio = false;
+		return X86_OK;
+	}
+	return xlate_fail(v, &res, acc, pc);
+}
+
+/* A translated access of up to a page split in at most two pieces. */
+struct mref {
+	struct piece p[2];
+	unsigned n;
+	unsigned size;
+};
+
+
+int mref_load_slow(struct vcpu_soft *v, const struct mref *m, void *buf);
+void mref_store_slow(struct vcpu_soft *v, const struct mref *m, const void *buf);
+/* The value of an MMIO piece of a load: from hv's answer, or an exit to ask for it. */
+int piece_load(struct vcpu_soft *v, const struct piece *pc, uint8_t *dst);
+void mmio_read_done(struct vcpu_soft *v);
+
+static inline int mref_get(struct vcpu_soft *v, uint64_t lin, unsigned size, unsigned acc, struct mref *m)
+{
+	unsigned first = 4096 - (unsigned)(lin & 0xfff);
+	int st;
+
+	m->size = size;
+	if (first >= size) {
+		m->n = 1;
+		m->p[0].len = size;
+		return xlate(v, lin, acc, &m->p[0]);
+	}
+	m->n = 2;
+	m->p[0].len = first;
+	m->p[1].len = size - first;
+	st = xlate(v, lin, acc, &m->p[0]);
+	if (st)
+		return st;
+	uint64_t lin2 = lin + first;
+	if (!long_mode(v))
+		lin2 &= 0xffffffffULL;
+	return xlate(v, lin2, acc, &m->p[1]);
+}
+
+static inline void copy_small(void *dst, const void *src, unsigned size)
+{
+	switch (size) {
+	case 1: memcpy(dst, src, 1); break;
+	case 2: memcpy(dst, src, 2); break;
+	case 4: memcpy(dst, src, 4); break;
+	case 8: memcpy(dst, src, 8); break;
+	default: memcpy(dst, src, size); break;
+	}
+}
+
+static inline int mref_load(struct vcpu_soft *v, const struct mref *m, void *buf)
+{
+	if (__builtin_expect(m->n == 1 && !m->p[0].mmio, 1)) {
+		copy_small(buf, hpool_ptr(v->pool, m->p[0].hpa), m->size);
+		return X86_OK;
+	}
+	return mref_load_slow(v, m, buf);
+}
+
+static inline void mref_store(struct vcpu_soft *v, const struct mref *m, const void *buf)
+{
+	if (__builtin_expect(m->n == 1 && !m->p[0].mmio, 1))
+		copy_small(hpool_ptr(v->pool, m->p[0].hpa), buf, m->size);
+	else
+		mref_store_slow(v, m, buf);
+}
+
+/* memory through the model. lin_* take linear addresses. */
+int fetch_fail(struct vcpu_soft *v, const struct mmu_result *res);
+int lin_read(struct vcpu_soft *v, uint64_t lin, unsigned size, void *buf, unsigned acc);
+int lin_write(struct vcpu_soft *v, uint64_t lin, unsigned size, const void *buf, unsigned acc);
+int seg_linear(struct vcpu_soft *v, unsigned seg, uint64_t off, unsigned size, uint64_t *lin);
+int mem_read_slow(struct vcpu_soft *v, unsigned seg, uint64_t off, unsigned size, uint64_t *val);
+int mem_write_slow(struct vcpu_soft *v, unsigned seg, uint64_t off, unsigned size, uint64_t val);
+int mem_read(struct vcpu_soft *v, unsigned seg, uint64_t off, unsigned size, uint64_t *val);
+int mem_write(struct vcpu_soft *v, unsigned seg, uint64_t off, unsigned size, uint64_t val);
+/* Translate for write without storing (INS checks its destination before the port read). */
+int mem_probe_write(struct vcpu_soft *v, unsigned seg, uint64_t off, unsigned size);
+/* Translate a read-modify-write operand once, for write, and read it. */
+int mem_rmw_get(struct vcpu_soft *v, unsigned seg, uint64_t off, unsigned size, struct mref *m,
+		uint64_t *val);
+
+/*
+ * The common case inline: 64-bit mode (no segment limits), an access inside
+ * one page. It is the same single mmu_translate the general path makes.
+ */
+static inline __attribute__((always_inline)) int mem_read_i(struct vcpu_soft *v, unsigned seg, uint64_t off,
+							    unsigned size, uint64_t *val)
+{
+	if (__builtin_expect(v->mode == 64, 1)) {
+		uint64_t lin = seg >= SEG_FS ? off + v->seg[seg].base : off;
+		if (__builtin_expect((lin & 0xfff) + size <= 4096, 1)) {
+			struct piece pc;
+			int st = xlate(v, lin, ACC_READ | (seg == SEG_SS ? MEM_STACK : 0), &pc);
+			*val = 0;
+			if (st)
+				return st;
+			if (__builtin_expect(!pc.mmio, 1)) {
+				copy_small(val, hpool_ptr(v->pool, pc.hpa), size);
+				return X86_OK;
+			}
+			pc.len = size;
+			st = piece_load(v, &pc, (uint8_t *)val);
+			if (st == X86_OK)
+				mmio_read_done(v);
+			return st;
+		}
+	}
+	return mem_read_slow(v, seg, off, size, val);
+}
+
+static inline __attribute__((always_inline)) int mem_write_i(struct vcpu_soft *v, unsigned seg, uint64_t off,
+							     unsigned size, uint64_t val)
+{
+	if (__builtin_expect(v->mode == 64, 1)) {
+		uint64_t lin = seg >= SEG_FS ? off + v->seg[seg].base : off;
+		if (__builtin_expect((lin & 0xfff) + size <= 4096, 1)) {
+			struct mref m;
+			int st = xlate(v, lin, ACC_WRITE | (seg == SEG_SS ? MEM_STACK : 0), &m.p[0]);
+			if (st)
+				return st;
+			m.n = 1;
+			m.size = size;
+			m.p[0].len = size;
+			mref_store(v, &m, &val);
+			return X86_OK;
+		}
+	}
+	return mem_write_slow(v, seg, off, size, val);
+}
+
+/* ---- the stack ---- */
+
+static inline unsigned stack_size(const struct vcpu_soft *v)
+{
+	return v->mode == 64 ? 8 : (v->seg[SEG_SS].db ? 4 : 2);
+}
+
+static inline uint64_t stack_mask(const struct vcpu_soft *v)
+{
+	return size_mask(stack_size(v));
+}
+
+static inline void set_rsp(struct vcpu_soft *v, uint64_t rsp)
+{
+	uint64_t m = stack_mask(v);
+	v->gpr[4] = (v->gpr[4] & ~m) | (rsp & m);
+}
+int stack_push(struct vcpu_soft *v, unsigned size, uint64_t val);
+int stack_pop(struct vcpu_soft *v, unsigned size, uint64_t *val);
+
+/* ------------------------------------------------------------------------ */
+/* Operands                                                                 */
+/* ------------------------------------------------------------------------ */
+
+static inline uint64_t reg_get(const struct vcpu_soft *v, const struct x86_insn *in, unsigned r,
+			       unsigned size)
+{
+	if (size == 1 && !in->rex && r >= 4 && r < 8)
+		return (v->gpr[r - 4] >> 8) & 0xff;
+	return v->gpr[r] & size_mask(size);
+}
+
+static inline void reg_set(struct vcpu_soft *v, const struct x86_insn *in, unsigned r, unsigned size,
+			   uint64_t val)
+{
+	switch (size) {
+	case 1:
+		if (!in->rex && r >= 4 && r < 8)
+			v->gpr[r - 4] = (v->gpr[r - 4] & ~0xff00ULL) | ((val & 0xff) << 8);
+		else
+			v->gpr[r] = (v->gpr[r] & ~0xffULL) | (val & 0xff);
+		break;
+	case 2:
+		v->gpr[r] = (v->gpr[r] & ~0xffffULL) | (val & 0xffff);
+		break;
+	case 4:
+		v->gpr[r] = val & 0xffffffffULL;  /* 32-bit results zero-extend (SDM Vol. 1 3.4.1.1) */
+		break;
+	default:
+		v->gpr[r] = val;
+	}
+}
+
+static inline int rm_read(struct vcpu_soft *v, const struct x86_insn *in, unsigned size, uint64_t *val)
+{
+	if (in->mod == 3) {
+		*val = reg_get(v, in, in->rm, size);
+		return X86_OK;
+	}
+	return mem_read_i(v, in->seg, insn_ea(v, in), size, val);
+}
+
+static inline int rm_write(struct vcpu_soft *v, const struct x86_insn *in, unsigned size, uint64_t val)
+{
+	if (in->mod == 3) {
+		reg_set(v, in, in->rm, size, val);
+		return X86_OK;
+	}
+	return mem_write_i(v, in->seg, insn_ea(v, in), size, val);
+}
+
+/* A read-modify-write r/m operand: read it now, write it with rmw_commit. */
+struct rmw {
+	bool mem;
+	struct mref m;
+};
+
+static inline int rmw_read(struct vcpu_soft *v, const struct x86_insn *in, unsigned size, struct rmw *w,
+			   uint64_t *val)
+{
+	w->mem = in->mod != 3;
+	if (!w->mem) {
+		*val = reg_get(v, in, in->rm, size);
+		return X86_OK;
+	}
+	return mem_rmw_get(v, in->seg, insn_ea(v, in), size, &w->m, val);
+}
+
+static inline void rmw_commit(struct vcpu_soft *v, const struct x86_insn *in, unsigned size,
+			      const struct rmw *w, uint64_t val)
+{
+	if (!w->mem)
+		reg_set(v, in, in->rm, size, val);
+	else
+		mref_store(v, &w->m, &val);
+}
+
+#endif /* HV_CPU_MEM_H */

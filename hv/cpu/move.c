@@ -1,0 +1,353 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hv/cpu/move.c - data movement: MOV in all its forms, MOVZX/MOVSX/MOVSXD,
+ * CMOVcc, SETcc, LEA, XCHG, BSWAP, CBW/CWD and relatives, XLAT, PUSH/POP,
+ * PUSHA/POPA, and the hint NOPs.
+ */
+#include "hv/cpu/flags.h"
+#include "hv/cpu/mem.h"
+#include "hv/cpu/optab.h"
+
+/* 88, 89: MOV r/m, r */
+int op_mov_store(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	unsigned size = in->op == 0x88 ? 1 : in->osz;
+	return rm_write(v, in, size, reg_get(v, in, in->reg, size));
+}
+
+/* MOV between 32- or 64-bit registers (89 /r, 8B /r with mod 3): one copy per direction and size. */
+static int h_mov_rr89_64(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	v->gpr[in->rm] = v->gpr[in->reg];
+	return X86_OK;
+}
+
+static int h_mov_rr8b_64(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	v->gpr[in->reg] = v->gpr[in->rm];
+	return X86_OK;
+}
+
+static int h_mov_rr89_32(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	v->gpr[in->rm] = v->gpr[in->reg] & 0xffffffffULL;  /* zero-extends (SDM Vol. 1 3.4.1.1) */
+	return X86_OK;
+}
+
+static int h_mov_rr8b_32(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	v->gpr[in->reg] = v->gpr[in->rm] & 0xffffffffULL;
+	return X86_OK;
+}
+
+/* MOV between a 32- or 64-bit register and memory (89 /r, 8B /r with mod != 3). */
+static inline __attribute__((always_inline)) int mov_load_m(struct vcpu_soft *v, const struct x86_insn *in,
+							     unsigned size)
+{
+	uint64_t a;  /* mem_read_i zero-extends: a 32-bit load clears the upper half */
+	int st = mem_read_i(v, in->seg, insn_ea(v, in), size, &a);
+	if (st)
+		return st;
+	v->gpr[in->reg] = a;
+	return X86_OK;
+}
+
+static int h_mov_load32(struct vcpu_soft *v, const struct x86_insn *in) { return mov_load_m(v, in, 4); }
+static int h_mov_load64(struct vcpu_soft *v, const struct x86_insn *in) { return mov_load_m(v, in, 8); }
+
+static int h_mov_store32(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	return mem_write_i(v, in->seg, insn_ea(v, in), 4, v->gpr[in->reg] & 0xffffffffULL);
+}
+
+static int h_mov_store64(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	return mem_write_i(v, in->seg, insn_ea(v, in), 8, v->gpr[in->reg]);
+}
+
+int op_mov_load(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	unsigned size = in->op == 0x8a ? 1 : in->osz;
+	uint64_t a;
+	int st = rm_read(v, in, size, &a);
+	if (st)
+		return st;
+	reg_set(v, in, in->reg, size, a);
+	return X86_OK;
+}
+
+/* 89, 8B with a 32/64-bit operand: register-register and register-memory forms of their own. */
+x86_exec_fn sel_mov(const struct x86_insn *in)
+{
+	bool store = in->op == 0x89;
+	if (in->osz < 4)
+		return store ? op_mov_store : op_mov_load;
+	if (in->mod == 3)
+		return in->osz == 8 ? (store ? h_mov_rr89_64 : h_mov_rr8b_64)
+				    : (store ? h_mov_rr89_32 : h_mov_rr8b_32);
+	return in->osz == 8 ? (store ? h_mov_store64 : h_mov_load64)
+			    : (store ? h_mov_store32 : h_mov_load32);
+}
+
+/* A0-A3: MOV with a moffs operand */
+int op_mov_moffs(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	unsigned op = in->op, size = (op & 1) ? in->osz : 1;
+	uint64_t off = in->imm & size_mask(in->asz), a;
+	int st;
+	if (op < 0xa2) {
+		if ((st = mem_read(v, in->seg, off, size, &a)))
+			return st;
+		reg_set(v, in, 0, size, a);
+		return X86_OK;
+	}
+	return mem_write(v, in->seg, off, size, v->gpr[0] & size_mask(size));
+}
+
+/* B0-B7: MOV r8, imm8 */
+int op_mov_imm8(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	reg_set(v, in, (in->op & 7) | ((in->rex & 1) << 3), 1, in->imm);
+	return X86_OK;
+}
+
+/* B8-BF: MOV r, imm */
+int op_mov_imm(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	reg_set(v, in, (in->op & 7) | ((in->rex & 1) << 3), in->osz, in->imm);
+	return X86_OK;
+}
+
+/* C6, C7: MOV r/m, imm */
+int op_mov_rm_imm(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	unsigned size = in->op == 0xc6 ? 1 : in->osz;
+	return rm_write(v, in, size, in->imm & size_mask(size));
+}
+
+/* 0F B6, B7, BE, BF: MOVZX, MOVSX */
+int op_movx(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	unsigned size = (in->op & 1) ? 2 : 1;
+	uint64_t a;
+	int st = rm_read(v, in, size, &a);
+	if (st)
+		return st;
+	if (in->op & 8)
+		a = sign_extend(a, size);
+	reg_set(v, in, in->reg, in->osz, a);
+	return X86_OK;
+}
+
+/* 63: MOVSXD */
+int op_movsxd(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	uint64_t a;
+	int st;
+	if ((st = rm_read(v, in, 4, &a)))
+		return st;
+	reg_set(v, in, in->reg, in->osz, in->osz == 8 ? sign_extend(a, 4) : a);
+	return X86_OK;
+}
+
+int op_cmov(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	uint64_t a;
+	int st = rm_read(v, in, in->osz, &a);
+	if (st)
+		return st;
+	/* With a 32-bit operand the destination is zero-extended even when not moved. */
+	reg_set(v, in, in->reg, in->osz, cond_eval(v, in->op & 15) ? a : v->gpr[in->reg]);
+	return X86_OK;
+}
+
+/* CMOVcc between 32- or 64-bit registers (mod 3). */
+static inline __attribute__((always_inline)) int cmov_rr(struct vcpu_soft *v, const struct x86_insn *in,
+							 unsigned size)
+{
+	uint64_t m = size_mask(size);
+	/* With a 32-bit operand the destination is zero-extended even when not moved. */
+	v->gpr[in->reg] = (cond_eval_i(v, in->op & 15) ? v->gpr[in->rm] : v->gpr[in->reg]) & m;
+	return X86_OK;
+}
+
+static int h_cmov_rr32(struct vcpu_soft *v, const struct x86_insn *in) { return cmov_rr(v, in, 4); }
+static int h_cmov_rr64(struct vcpu_soft *v, const struct x86_insn *in) { return cmov_rr(v, in, 8); }
+
+/* 0F 40-4F: CMOVcc; between 32/64-bit registers with handlers of their own. */
+x86_exec_fn sel_cmov(const struct x86_insn *in)
+{
+	if (in->mod == 3 && in->osz >= 4)
+		return in->osz == 8 ? h_cmov_rr64 : h_cmov_rr32;
+	return op_cmov;
+}
+
+int op_setcc(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	return rm_write(v, in, 1, cond_eval(v, in->op & 15));
+}
+
+/* 8D: LEA */
+int op_lea(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	reg_set(v, in, in->reg, in->osz, insn_ea(v, in));
+	return X86_OK;
+}
+
+/* 86, 87: XCHG r/m, r (memory written first) */
+int op_xchg(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	unsigned size = in->op == 0x86 ? 1 : in->osz;
+	uint64_t a, b;
+	struct rmw w;
+	int st;
+	if ((st = rmw_read(v, in, size, &w, &a)))
+		return st;
+	b = reg_get(v, in, in->reg, size);
+	rmw_commit(v, in, size, &w, b);
+	reg_set(v, in, in->reg, size, a);
+	return X86_OK;
+}
+
+/* 90-97: XCHG r, rAX; 90 without REX.B is NOP (and F3 90 PAUSE), not XCHG eAX, eAX. */
+int op_xchg_ax(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	unsigned reg = (in->op & 7) | ((in->rex & 1) << 3);
+	if (reg == 0)
+		return X86_OK;
+	uint64_t a = v->gpr[reg];
+	reg_set(v, in, reg, in->osz, v->gpr[0]);
+	reg_set(v, in, 0, in->osz, a);
+	return X86_OK;
+}
+
+/* 0F C8-CF: BSWAP */
+int op_bswap(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	unsigned reg = (in->op & 7) | ((in->rex & 1) << 3);
+	if (in->osz == 8)
+		v->gpr[reg] = __builtin_bswap64(v->gpr[reg]);
+	else if (in->osz == 4)
+		v->gpr[reg] = __builtin_bswap32((uint32_t)v->gpr[reg]);
+	else
+		v->gpr[reg] &= ~0xffffULL; /* 16-bit BSWAP is undefined; hardware clears it */
+	return X86_OK;
+}
+
+/* 98: CBW/CWDE/CDQE */
+int op_cbw(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	reg_set(v, in, 0, in->osz, sign_extend(v->gpr[0], in->osz / 2));
+	return X86_OK;
+}
+
+/* 99: CWD/CDQ/CQO */
+int op_cwd(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	reg_set(v, in, 2, in->osz, sign_bit(v->gpr[0], in->osz) ? ~0ULL : 0);
+	return X86_OK;
+}
+
+/* D7: XLAT */
+int op_xlat(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	uint64_t a;
+	int st;
+	if ((st = mem_read(v, in->seg, (v->gpr[3] + (v->gpr[0] & 0xff)) & size_mask(in->asz), 1, &a)))
+		return st;
+	reg_set(v, in, 0, 1, a);
+	return X86_OK;
+}
+
+/* 0F 0D, 0F 18-1F: PREFETCHW, hint NOPs, ENDBR */
+int op_nop(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	return X86_OK;
+}
+
+/* ---- the stack ---- */
+
+/* 50-57: PUSH r, 58-5F: POP r */
+int op_push(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	return stack_push(v, in->osz, v->gpr[(in->op & 7) | ((in->rex & 1) << 3)] & size_mask(in->osz));
+}
+
+int op_pop(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	uint64_t a;
+	int st = stack_pop(v, in->osz, &a);
+	if (st)
+		return st;
+	reg_set(v, in, (in->op & 7) | ((in->rex & 1) << 3), in->osz, a);
+	return X86_OK;
+}
+
+/* 68, 6A: PUSH imm */
+int op_push_imm(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	return stack_push(v, in->osz, in->imm & size_mask(in->osz));
+}
+
+/* FF /6: PUSH r/m */
+int op_push_rm(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	uint64_t a;
+	int st;
+	if ((st = rm_read(v, in, in->osz, &a)))
+		return st;
+	return stack_push(v, in->osz, a);
+}
+
+/* 8F /0: POP r/m: RSP is incremented before the address is computed */
+int op_pop_rm(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	uint64_t old = v->gpr[4], a;
+	int st;
+	if ((st = stack_pop(v, in->osz, &a)))
+		return st;
+	if ((st = rm_write(v, in, in->osz, a))) {
+		v->gpr[4] = old;
+		return st;
+	}
+	return X86_OK;
+}
+
+/* 60: PUSHA */
+int op_pusha(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	unsigned osz = in->osz;
+	uint64_t sp = v->gpr[4], vals[8];
+	uint8_t buf[32];
+	int st;
+	for (unsigned i = 0; i < 8; i++)
+		vals[i] = i == 4 ? sp : v->gpr[i];
+	for (unsigned i = 0; i < 8; i++)
+		memcpy(buf + (7 - i) * osz, &vals[i], osz);
+	uint64_t nsp = (sp - 8 * osz) & stack_mask(v), lin;
+	if ((st = seg_linear(v, SEG_SS, nsp, 8 * osz, &lin)) ||
+	    (st = lin_write(v, lin, 8 * osz, buf, MEM_STACK)))
+		return st;
+	set_rsp(v, nsp);
+	return X86_OK;
+}
+
+/* 61: POPA */
+int op_popa(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	unsigned osz = in->osz;
+	uint8_t buf[32];
+	uint64_t sp = v->gpr[4] & stack_mask(v), lin;
+	int st;
+	if ((st = seg_linear(v, SEG_SS, sp, 8 * osz, &lin)) ||
+	    (st = lin_read(v, lin, 8 * osz, buf, MEM_STACK)))
+		return st;
+	for (unsigned i = 0; i < 8; i++) {
+		uint64_t t = 0;
+		memcpy(&t, buf + (7 - i) * osz, osz);
+		if (i != 4)
+			reg_set(v, in, i, osz, t);
+	}
+	set_rsp(v, sp + 8 * osz);
+	return X86_OK;
+}
