@@ -23,9 +23,32 @@ tests/fuzz/vcpu_fuzz: $(addprefix $(srcdir)/,$(FUZZ_SRCS)) $(srcdir)/tests/cpu_h
 	@$(MKDIR_P) tests/fuzz
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(addprefix $(srcdir)/,$(FUZZ_SRCS))
 
+# Parser harnesses: the trace reader in every format, the TLB/PWC
+# configuration parser. Each starts from its seed corpus in tests/fuzz/seeds/
+# and keeps what it finds in tests/fuzz/corpus-NAME/ of the build tree.
+FUZZ_TRACE_SRCS = tests/fuzz/trace_fuzz.c hv/tracefile.c
+FUZZ_CONFIG_SRCS = tests/fuzz/config_fuzz.c $(filter %.c,$(ept_libept_a_SOURCES))
+EXTRA_DIST += tests/fuzz/trace_fuzz.c tests/fuzz/config_fuzz.c \
+	$(wildcard $(srcdir)/tests/fuzz/seeds/trace/*) $(wildcard $(srcdir)/tests/fuzz/seeds/config/*)
+CLEANFILES += tests/fuzz/trace_fuzz tests/fuzz/config_fuzz
+
+tests/fuzz/trace_fuzz: $(addprefix $(srcdir)/,$(FUZZ_TRACE_SRCS)) $(srcdir)/hv/tracefile.h
+	@command -v $(FUZZ_CC) >/dev/null || { echo "make fuzz needs $(FUZZ_CC) (apt-get install clang)"; exit 1; }
+	@$(MKDIR_P) tests/fuzz
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(addprefix $(srcdir)/,$(FUZZ_TRACE_SRCS))
+
+tests/fuzz/config_fuzz: $(addprefix $(srcdir)/,$(FUZZ_CONFIG_SRCS))
+	@command -v $(FUZZ_CC) >/dev/null || { echo "make fuzz needs $(FUZZ_CC) (apt-get install clang)"; exit 1; }
+	@$(MKDIR_P) tests/fuzz
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(addprefix $(srcdir)/,$(FUZZ_CONFIG_SRCS))
+
 .PHONY: fuzz
-fuzz: tests/fuzz/vcpu_fuzz tests/cpu_diff_test tests/cpu_len_test
-	@$(MKDIR_P) tests/fuzz/corpus
+fuzz: tests/fuzz/vcpu_fuzz tests/fuzz/trace_fuzz tests/fuzz/config_fuzz tests/cpu_diff_test tests/cpu_len_test
+	@$(MKDIR_P) tests/fuzz/corpus tests/fuzz/corpus-trace tests/fuzz/corpus-config
+	./tests/fuzz/trace_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -timeout=10 \
+		-artifact_prefix=tests/fuzz/ tests/fuzz/corpus-trace $(srcdir)/tests/fuzz/seeds/trace
+	./tests/fuzz/config_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=2048 -timeout=10 \
+		-artifact_prefix=tests/fuzz/ tests/fuzz/corpus-config $(srcdir)/tests/fuzz/seeds/config
 	./tests/fuzz/vcpu_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=1024 -len_control=0 \
 		-timeout=10 -artifact_prefix=tests/fuzz/ tests/fuzz/corpus
 	HV_TEST_ITERS=$(FUZZ_DIFF_ITERS) ./tests/cpu_diff_test
