@@ -20,5 +20,7 @@ hv_hv_SOURCES += hv/run.c hv/backends.c hv/vm.h hv/vm_internal.h hv/vm.c hv/vm_m
 # libvirt domain XML (hv run --domain, hv domxml); the libraries are optional
 # (configure's summary says which were found).
 hv_hv_SOURCES += hv/domain.h hv/domain.c
-hv_hv_CFLAGS = $(AM_CFLAGS) $(LIBVIRT_CFLAGS)
-hv_hv_LDADD = hv/libvcpu.a ept/libept.a -lm $(LIBVIRT_LIBS)
+# Compressed trace files (zlib, liblzma), also optional.
+hv_hv_SOURCES += hv/tracezip.h hv/tracezip.c
+hv_hv_CFLAGS = $(AM_CFLAGS) $(LIBVIRT_CFLAGS) $(ZLIB_CFLAGS) $(LZMA_CFLAGS)
+hv_hv_LDADD = hv/libvcpu.a ept/libept.a -lm $(LIBVIRT_LIBS) $(ZLIB_LIBS) $(LZMA_LIBS)

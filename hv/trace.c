@@ -9,11 +9,11 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "hv/cli.h"
 #include "hv/scene.h"
 #include "hv/tracefile.h"
+#include "hv/tracezip.h"
 
 enum pattern { PAT_SEQ, PAT_STRIDE, PAT_RANDOM, PAT_CHASE, PAT_FILE };
 
@@ -88,18 +88,14 @@ struct file_src {
 
 static int file_open(struct file_src *fs, const char *path, enum trace_format fmt)
 {
-	struct stat st;
+	const char *compression;
+	char err[512];
 
 	memset(fs, 0, sizeof(*fs));
-	fs->f = fopen(path, "r");
+	fs->f = trace_open(path, &compression, err, sizeof(err));
 	if (fs->f == NULL) {
-		fprintf(stderr, "hv trace: cannot open '%s': %s\n", path, strerror(errno));
-		return -errno;
-	}
-	if (fstat(fileno(fs->f), &st) == 0 && S_ISDIR(st.st_mode)) {
-		fprintf(stderr, "hv trace: --file %s: is a directory, not a trace file\n", path);
-		fclose(fs->f);
-		return -EISDIR;
+		fprintf(stderr, "hv trace: %s\n", err);
+		return -EINVAL;
 	}
 	trace_reader_init(&fs->rd, fs->f, path);
 	trace_reader_set_format(&fs->rd, fmt);
@@ -158,7 +154,8 @@ static void usage(FILE *f)
 		"                       lackey's output (I/L/S/M ADDR,SIZE), whose pages\n"
 		"                       are mapped on first touch anywhere in the address\n"
 		"                       space, up to --footprint of them\n"
-		"  --format auto|hv|lackey  the file's format (default auto: from its content)\n"
+		"  --format auto|hv|lackey  the file's format (default auto: from its content);\n"
+		"                       gzip and xz files are read as they are\n"
 		"  --json               one JSON object on stdout (keys: docs/json.md)\n"
 		"\n%s"
 		"\n"

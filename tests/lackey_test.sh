@@ -84,4 +84,25 @@ expect_eq "--format without --file: status" $? 2
 expect_eq "footprint used up: status" $? 1
 check "footprint used up: message" -n "$(grep 'small.lackey:8: more than 4 pages touched: the footprint (16 KiB) is used up' "$tmp/err")"
 
+# Compressed traces read as they are, with the same counts (when hv has zlib
+# / liblzma and the compressors are installed).
+counts() { grep -E '"(translations|walks|walk_refs|records|pages_touched)"' "$1"; }
+"$HV" trace --file "$real" --json >"$tmp/plain.json" 2>/dev/null
+if grep -q '^#define HAVE_ZLIB 1' config.h 2>/dev/null && command -v gzip >/dev/null; then
+	gzip -c "$real" >"$tmp/real.gz"
+	"$HV" trace --file "$tmp/real.gz" --json >"$tmp/gz.json" 2>"$tmp/err"
+	expect_eq "gzip: status" $? 0
+	expect_eq "gzip: same counts" "$(counts "$tmp/gz.json")" "$(counts "$tmp/plain.json")"
+fi
+if grep -q '^#define HAVE_LZMA 1' config.h 2>/dev/null && command -v xz >/dev/null; then
+	xz -c "$real" >"$tmp/real.xz"
+	"$HV" trace --file "$tmp/real.xz" --json >"$tmp/xz.json" 2>"$tmp/err"
+	expect_eq "xz: status" $? 0
+	expect_eq "xz: same counts" "$(counts "$tmp/xz.json")" "$(counts "$tmp/plain.json")"
+	head -c 200 "$tmp/real.xz" >"$tmp/cut.xz"
+	"$HV" trace --file "$tmp/cut.xz" >/dev/null 2>"$tmp/err"
+	expect_eq "truncated xz: status" $? 1
+	check "truncated xz: read error named" -n "$(grep 'cut.xz:1: read error' "$tmp/err")"
+fi
+
 tl_finish
