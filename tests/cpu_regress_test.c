@@ -261,6 +261,25 @@ static void test_sysenter_msrs(void **state)
 	tvm_destroy(vm);
 }
 
+/* SDM Vol. 3B 16.3.1.1: IA32_MCG_CAP (0x179) reads 0 banks here and is
+ * read-only: RDMSR gives EDX:EAX = 0, WRMSR is #GP(0). */
+static void test_mcg_cap(void **state)
+{
+	static const uint8_t prog[] = {
+		0xb8, 0x11, 0x00, 0x00, 0x00, 0xba, 0x22, 0x00, 0x00, 0x00,
+		0xb9, 0x79, 0x01, 0x00, 0x00, 0x0f, 0x32, 0xf4, 0x0f, 0x30, 0xf4,
+	};
+	struct tvm *vm = vm_new("none");
+
+	(void)state;
+	code(vm, prog, sizeof(prog));
+	expect_exit(vm, VCPU_EXIT_HLT);
+	assert_int_equal(regs(vm).gpr[0], 0);
+	assert_int_equal(regs(vm).gpr[2], 0);
+	expect_exception(vm, EXC_GP, 0, TVM_CODE + 18);
+	tvm_destroy(vm);
+}
+
 /* SDM MOV CR: CR3 bits 63:MAXPHYADDR are reserved; bit 63 means "do not
  * flush" only with CR4.PCIDE = 1. mov rax, cr3; bts rax, 63; mov cr3, rax. */
 static void test_cr3_bit63_without_pcide(void **state)
@@ -322,6 +341,7 @@ int main(void)
 		cmocka_unit_test(test_mmio_write_split),
 		cmocka_unit_test(test_stac_clac_cpl3_ud),
 		cmocka_unit_test(test_sysenter_msrs),
+		cmocka_unit_test(test_mcg_cap),
 		cmocka_unit_test(test_cr3_bit63_without_pcide),
 		cmocka_unit_test(test_cr0_pg_clear_with_pcide),
 	};

@@ -178,6 +178,8 @@ static int rdmsr(struct vcpu_soft *v, uint32_t msr, uint64_t *val)
 	case MSR_KERNEL_GS_BASE: *val = v->kernel_gs_base; return X86_OK;
 	case MSR_TSC_AUX: *val = v->tsc_aux; return X86_OK;
 	case MSR_SYSENTER_CS: *val = v->sysenter_cs; return X86_OK;
+	/* SDM Vol. 3B 16.3.1.1: IA32_MCG_CAP, read-only; no error-reporting banks. */
+	case MSR_MCG_CAP: *val = 0; return X86_OK;
 	case MSR_SYSENTER_ESP: *val = v->sysenter_esp; return X86_OK;
 	case MSR_SYSENTER_EIP: *val = v->sysenter_eip; return X86_OK;
 	default: return x86_gp(v, 0);

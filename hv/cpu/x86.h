@@ -99,6 +99,7 @@ enum {
 #define MSR_SYSENTER_CS    0x174
 #define MSR_SYSENTER_ESP   0x175
 #define MSR_SYSENTER_EIP   0x176
+#define MSR_MCG_CAP        0x179
 
 /* Segment register numbers in the ModRM sreg encoding. */
 enum { SEG_ES = 0, SEG_CS = 1, SEG_SS = 2, SEG_DS = 3, SEG_FS = 4, SEG_GS = 5, SEG_NONE = 7 };
