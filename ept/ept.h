@@ -60,16 +60,22 @@ struct hpool_stats {
 /*
  * The pool. base/size are public so that hpool_ptr() can be inline on the
  * translation hot path; everything else is private to ept/pool.c.
- *   base, size: set once at creation.
+ *   base, size, fd: set once at creation.
  */
 struct hpool {
 	uint8_t *base;
 	uint64_t size;
+	int fd;                 /* memfd behind base (HPA = file offset), or -1 */
 	struct hpool_priv *priv;
 };
 
 /* Reserve `size` bytes (rounded up to 1 GiB) of sparse host-physical space. */
 int hpool_create(uint64_t size, struct hpool **out) HV_MUST_CHECK;
+/*
+ * The same, backed by a memfd whose file offset is the HPA, so that other
+ * mappings of pool frames (a KVM memory slot's host memory) alias them.
+ */
+int hpool_create_memfd(uint64_t size, struct hpool **out) HV_MUST_CHECK;
 void hpool_destroy(struct hpool *pool);
 
 /*

@@ -21,6 +21,10 @@
  * or dropped with MADV_DONTNEED, which re-zeroes private anonymous memory), so
  * hpool_alloc never needs to clear memory.
  *
+ * With hpool_create_memfd the reservation is a shared mapping of a sparse
+ * memfd (HPA = file offset) instead, and a freed run's pages are punched out
+ * of the file, which keeps the same invariant.
+ *
  * HPA 0 is never handed out, so that 0 can mean "none" everywhere in hv: the
  * first 4 KiB frame is withheld when the first chunk is carved.
  *
@@ -33,7 +37,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "ept/ept.h"
 
@@ -74,11 +80,12 @@ struct hpool_priv {
 static void hpool_destroy_priv(struct hpool_priv *priv, uint64_t size);
 static int withhold_hpa0(struct hpool *pool);
 
-int hpool_create(uint64_t size, struct hpool **out)
+static int pool_create(uint64_t size, bool memfd, struct hpool **out)
 {
 	struct hpool *pool;
 	struct hpool_priv *priv;
 	void *base;
+	int fd = -1;
 
 	/* Round up to 1 GiB; refuse 0 and sizes that wrap. */
 	if (size == 0 || size > UINT64_MAX - (PAGE_SIZE_1G - 1))
@@ -97,13 +104,21 @@ int hpool_create(uint64_t size, struct hpool **out)
 	priv->chunks = calloc(size >> PAGE_SHIFT_1G, sizeof(*priv->chunks));
 	if (!priv->chunks)
 		goto err_priv;
-	base = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (memfd) {
+		fd = memfd_create("hv-pool", MFD_CLOEXEC);
+		if (fd < 0 || ftruncate(fd, (off_t)size) != 0)
+			goto err_fd;
+		base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
+	} else {
+		base = mmap(NULL, size, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	}
 	if (base == MAP_FAILED)
-		goto err_chunks;
+		goto err_fd;
 
 	pool->base = base;
 	pool->size = size;
+	pool->fd = fd;
 	pool->priv = priv;
 	if (withhold_hpa0(pool))
 		goto err_map;
@@ -115,15 +130,29 @@ err_map:
 	pool->priv = NULL;
 	hpool_destroy_priv(priv, size);
 	munmap(base, size);
+	if (fd >= 0)
+		close(fd);
 	free(pool);
 	return -ENOMEM;
-err_chunks:
+err_fd:
+	if (fd >= 0)
+		close(fd);
 	free(priv->chunks);
 err_priv:
 	free(priv);
 err_pool:
 	free(pool);
 	return -ENOMEM;
+}
+
+int hpool_create(uint64_t size, struct hpool **out)
+{
+	return pool_create(size, false, out);
+}
+
+int hpool_create_memfd(uint64_t size, struct hpool **out)
+{
+	return pool_create(size, true, out);
 }
 
 /*
@@ -300,6 +329,8 @@ void hpool_destroy(struct hpool *pool)
 		return;
 	hpool_destroy_priv(pool->priv, pool->size);
 	munmap(pool->base, pool->size);
+	if (pool->fd >= 0)
+		close(pool->fd);
 	free(pool);
 }
 
@@ -370,8 +401,12 @@ void hpool_free(struct hpool *pool, uint64_t hpa, uint64_t size)
 	/* Precondition: the run was allocated at exactly this size. */
 	assert(owner == FRAME_HV || owner == FRAME_GUEST);
 
-	/* Give the memory back to the host; it reads as zero when next touched. */
-	madvise(pool->base + hpa, size, MADV_DONTNEED);
+	/* Give the memory back to the host; it reads as zero when next touched.
+	 * MADV_DONTNEED does not drop a shared mapping's file pages: punch them. */
+	if (pool->fd >= 0)
+		fallocate(pool->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)hpa, (off_t)size);
+	else
+		madvise(pool->base + hpa, size, MADV_DONTNEED);
 	set_owner(pool, hpa, s, FRAME_FREE);
 	priv->live[s]--;
 	/* Room was reserved by hpool_alloc (freelist_reserve). */

@@ -11,6 +11,9 @@
 
 const struct vcpu_ops *const vcpu_backends[] = {
 	&vcpu_soft_ops,
+#ifdef HAVE_LINUX_KVM_H
+	&vcpu_kvm_ops,
+#endif
 	NULL,
 };
 
@@ -20,7 +23,8 @@ const struct vcpu_ops *backend_find(const char *name, char *why, size_t whylen)
 		if (strcmp(vcpu_backends[i]->name, name) == 0)
 			return vcpu_backends[i];
 	if (strcmp(name, "kvm") == 0)
-		snprintf(why, whylen, "the KVM backend is not built yet; use --backend soft");
+		snprintf(why, whylen, "this hv was built without the KVM backend (configure found no "
+			 "<linux/kvm.h>: install linux-libc-dev and rebuild); use --backend soft");
 	else
 		snprintf(why, whylen, "unknown backend '%s'; use --backend soft", name);
 	return NULL;

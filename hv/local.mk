@@ -17,6 +17,10 @@ hv_hv_SOURCES += hv/run.c hv/backends.c hv/vm.h hv/vm_internal.h hv/vm.c hv/vm_m
 	hv/loader.h hv/loader.c hv/errmsg.h \
 	hv/devices.h hv/devices.c hv/uart.c hv/debugexit.c hv/pci.c \
 	hv/lapic.h hv/lapic.c hv/pc.h hv/fwcfg.c hv/pctestdev.c
+if HAVE_KVM_H
+hv_hv_SOURCES += hv/kvm.c
+endif
+EXTRA_DIST += hv/kvm.c
 # libvirt domain XML (hv run --domain, hv domxml); the libraries are optional
 # (configure's summary says which were found).
 hv_hv_SOURCES += hv/domain.h hv/domain.c

@@ -156,6 +156,8 @@ struct vcpu_config {
 	 */
 	const struct gpa_range *mmio;
 	unsigned nmmio;
+	struct gpa_range ram[2];  /* the RAM regions (below the hole, above 4 GiB) */
+	unsigned nram;
 	struct vcpu_soft_config soft;
 };
 
@@ -183,6 +185,12 @@ struct gmem_ops {
 
 struct vcpu_ops {
 	const char *name;
+	/* Guest RAM must be a memfd pool (hpool_create_memfd): the backend maps
+	 * pool frames a second time. */
+	bool needs_memfd_pool;
+	/* run() counts retired instructions and honours its budget (the
+	 * instruction limit and the dirty-tracking start point need that). */
+	bool counts_instructions;
 	/* Can this backend run here? 0, or -errno with a reason in why. */
 	int (*probe)(char *why, size_t whylen);
 	/* Guest memory comes first: RAM is mapped before the vCPU exists. */
@@ -203,6 +211,8 @@ struct vcpu_ops {
 
 /* The software backend: the interpreter over the translation model. */
 extern const struct vcpu_ops vcpu_soft_ops;
+/* The KVM backend (hv/kvm.c), in builds that found <linux/kvm.h>. */
+extern const struct vcpu_ops vcpu_kvm_ops;
 /* Its memory operations edit the model's EPT and invalidate the model's
  * caches; other backends and tests reuse them for hv's own map. */
 int gmem_soft_create(const struct vcpu_config *cfg, struct gmem **out) HV_MUST_CHECK;

@@ -60,6 +60,14 @@ static int check_config(const struct vm_config *cfg, char *err, size_t errlen)
 			      cfg->mem_size, gpa_bits, cfg->ept_levels);
 	if (!cfg->ops)
 		return errmsg(err, errlen, -EINVAL, "no vCPU backend");
+	if (!cfg->ops->counts_instructions && (cfg->max_insns || cfg->dirty_track_after))
+		return errmsg(err, errlen, -EINVAL,
+			      "the %s backend does not count instructions: --max-insns and "
+			      "--dirty-track-after need --backend soft", cfg->ops->name);
+	if (cfg->ops->needs_memfd_pool && cfg->policy == MEM_LAZY)
+		return errmsg(err, errlen, -EINVAL,
+			      "the %s backend maps all guest RAM at creation: --mem-policy lazy "
+			      "needs --backend soft", cfg->ops->name);
 	return 0;
 }
 
@@ -142,7 +150,8 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 	/* The reservation is sparse: room for all of RAM, the EPT tables (a
 	 * 4 KiB table per 2 MiB of 4 KiB-mapped RAM, well under 1%) and the
 	 * alignment of the largest pages. Only what is touched costs memory. */
-	rc = hpool_create(cfg->mem_size + cfg->mem_size / 256 + (2ULL << 30), &vm->pool);
+	rc = (cfg->ops->needs_memfd_pool ? hpool_create_memfd : hpool_create)(
+		cfg->mem_size + cfg->mem_size / 256 + (2ULL << 30), &vm->pool);
 	if (rc) {
 		errmsg(err, errlen, rc, "cannot reserve host memory for the guest: %s", strerror(-rc));
 		goto out_free;
@@ -169,8 +178,11 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 		.mem_size = cfg->mem_size,
 		.mmio = vm->mmio,
 		.nmmio = vm->nmmio,
+		.nram = vm->nram,
 		.soft = { .mmu = vm->mmu, .vpid = 1 },
 	};
+	for (unsigned i = 0; i < vm->nram; i++)
+		vcfg.ram[i] = (struct gpa_range){ vm->ram[i].gpa, vm->ram[i].size };
 	rc = vm->ops->mem_create(&vcfg, &vm->mem);
 	if (rc) {
 		errmsg(err, errlen, rc, "cannot set up guest memory for the %s backend: %s",

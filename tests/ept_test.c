@@ -6,6 +6,7 @@
  * 29.3) computed by hand in the comment next to it.
  */
 #include <errno.h>
+#include <sys/mman.h>
 #include <string.h>
 
 #include "tests/testutil.h"
@@ -217,6 +218,35 @@ static void test_pool_exhaustion(void **state)
 	assert_ok(hpool_alloc(pool, PAGE_SIZE_4K, FRAME_HV, &hpa));
 	assert_int_equal(hpa, first2m);
 	assert_int_equal(hpool_owner(pool, first2m + PAGE_SIZE_4K), FRAME_FREE);
+	hpool_destroy(pool);
+}
+
+/*
+ * A memfd pool: the file offset is the HPA, so a second mapping of the fd
+ * aliases a frame (what a KVM memory slot does); a freed run reads as zero
+ * when it is handed out again (its pages are punched out of the file).
+ */
+static void test_pool_memfd(void **state)
+{
+	struct hpool *pool;
+	uint64_t hpa, again;
+	uint8_t *alias;
+
+	(void)state;
+	assert_ok(hpool_create_memfd(4 * TiB, &pool));
+	assert_true(pool->fd >= 0);
+	assert_ok(hpool_alloc(pool, PAGE_SIZE_2M, FRAME_GUEST, &hpa));
+	alias = mmap(NULL, PAGE_SIZE_2M, PROT_READ | PROT_WRITE, MAP_SHARED, pool->fd, (off_t)hpa);
+	assert_true(alias != MAP_FAILED);
+	hpool_write64(pool, hpa + 0x1238, 0xfeedfacecafebeefULL);
+	assert_true(*(volatile uint64_t *)(alias + 0x1238) == 0xfeedfacecafebeefULL);
+	alias[0x40] = 0x5a;
+	assert_int_equal(*(volatile uint8_t *)hpool_ptr(pool, hpa + 0x40), 0x5a);
+	munmap(alias, PAGE_SIZE_2M);
+	hpool_free(pool, hpa, PAGE_SIZE_2M);
+	assert_ok(hpool_alloc(pool, PAGE_SIZE_2M, FRAME_GUEST, &again));
+	assert_int_equal(again, hpa);
+	assert_int_equal(hpool_read64(pool, hpa + 0x1238), 0);
 	hpool_destroy(pool);
 }
 
@@ -894,6 +924,7 @@ int main(void)
 		cmocka_unit_test(test_pool_alloc_free),
 		cmocka_unit_test(test_pool_exhaustion),
 		cmocka_unit_test(test_pool_multi_tib),
+		cmocka_unit_test(test_pool_memfd),
 		cmocka_unit_test(test_map_range_errors),
 		cmocka_unit_test(test_map_sizes_and_unmap),
 		cmocka_unit_test(test_map_no_1g),

@@ -109,3 +109,8 @@ EXTRA_DIST += tests/output_test.sh
 # valgrind lackey traces: a small hand-written one and the start of a real one.
 TESTS += tests/lackey_test.sh
 EXTRA_DIST += tests/lackey_test.sh tests/data/small.lackey tests/data/true-head.lackey
+
+# The KVM backend on real KVM against the software vCPU (skips where the
+# host has no usable /dev/kvm).
+TESTS += tests/kvm_test.sh
+EXTRA_DIST += tests/kvm_test.sh

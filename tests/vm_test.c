@@ -169,6 +169,7 @@ static int fake_run(struct vcpu *vcpu, uint64_t max_insns, struct vcpu_exit *e)
 
 static const struct vcpu_ops fake_ops = {
 	.name = "scripted",
+	.counts_instructions = true,   /* it retires exactly the budget it is given */
 	.mem_create = fake_mem_create,
 	.mem_destroy = fake_mem_destroy,
 	.create = fake_create,

@@ -491,6 +491,7 @@ fault_or_exit:
 
 const struct vcpu_ops vcpu_soft_ops = {
 	.name = "soft",
+	.counts_instructions = true,
 	.probe = soft_probe,
 	.mem_create = gmem_soft_create,
 	.mem_destroy = gmem_soft_destroy,

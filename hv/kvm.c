@@ -1,0 +1,684 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hv/kvm.c - the KVM backend: the same guest on hardware virtualization.
+ *
+ * Guest memory follows hv's map. The frame pool is a memfd (HPA = file
+ * offset); each RAM region is one KVM memory slot whose host memory is a
+ * "view" reservation in which every mapped frame is the pool's frame mapped
+ * again (MAP_FIXED over the memfd at its HPA), so GPA -> HPA under KVM is what
+ * ept/ holds. GPAs with no slot (device windows, holes) reach hv as
+ * KVM_EXIT_MMIO, which this file classifies like the software vCPU does: a
+ * device window is an MMIO exit, anything else an EPT violation for hv's
+ * handler. KVM's exits are translated into struct vcpu_exit so the same
+ * handlers serve both backends.
+ *
+ * What KVM does not give hv: per-access TLB and walk counts (the hardware's),
+ * instruction counts (so no --max-insns or --dirty-track-after), and VMCALL
+ * exits (KVM answers hypercalls itself).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "hv/vcpu.h"
+
+#define KVM_MAX_SLOTS 2   /* RAM below the hole, RAM above 4 GiB */
+
+/* The device node; HV_KVM_DEVICE overrides it (tests of the error paths). */
+static const char *kvm_device(void)
+{
+	const char *d = getenv("HV_KVM_DEVICE");
+
+	return d && *d ? d : "/dev/kvm";
+}
+
+/* Open the device and check the API version; 0 or -errno with a reason. */
+static int kvm_open(int *fd, char *why, size_t whylen)
+{
+	const char *dev = kvm_device();
+	int k = open(dev, O_RDWR | O_CLOEXEC), rc;
+
+	if (k < 0) {
+		rc = -errno;
+		if (rc == -ENOENT)
+			snprintf(why, whylen, "%s does not exist: this host has no KVM (load kvm_intel or "
+				 "kvm_amd, or enable nested virtualization in the VM hv runs in)", dev);
+		else if (rc == -EACCES || rc == -EPERM)
+			snprintf(why, whylen, "no permission to open %s: add your user to the group that "
+				 "owns it (usually kvm) or run as root", dev);
+		else
+			snprintf(why, whylen, "cannot open %s: %s", dev, strerror(-rc));
+		return rc;
+	}
+	rc = ioctl(k, KVM_GET_API_VERSION, 0);
+	if (rc != KVM_API_VERSION) {
+		snprintf(why, whylen, "%s speaks KVM API version %d, hv needs %d", dev, rc, KVM_API_VERSION);
+		close(k);
+		return -ENOTSUP;
+	}
+	*fd = k;
+	return 0;
+}
+
+/* The capabilities hv cannot do without, and why it needs each. */
+static const struct {
+	int cap;
+	const char *name, *what;
+} needed_caps[] = {
+	{ KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY", "guest RAM in hv's memory" },
+	{ KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR", "the TSS area Intel VMX needs" },
+	{ KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID", "a CPUID with long mode" },
+	{ KVM_CAP_SYNC_REGS, "KVM_CAP_SYNC_REGS", "the guest RIP of every exit" },
+};
+
+static int kvm_check_caps(int k, char *why, size_t whylen)
+{
+	for (unsigned i = 0; i < sizeof(needed_caps) / sizeof(needed_caps[0]); i++)
+		if (ioctl(k, KVM_CHECK_EXTENSION, needed_caps[i].cap) <= 0) {
+			snprintf(why, whylen, "KVM lacks %s (needed for %s): a newer kernel is needed",
+				 needed_caps[i].name, needed_caps[i].what);
+			return -ENOTSUP;
+		}
+	return 0;
+}
+
+static int kvm_probe(char *why, size_t whylen)
+{
+	int k, rc;
+
+	rc = kvm_open(&k, why, whylen);
+	if (rc)
+		return rc;
+	rc = kvm_check_caps(k, why, whylen);
+	close(k);
+	return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Guest memory                                                             */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * One memory slot: [gpa, gpa + size) of guest RAM, whose host memory is the
+ * view at `view` (frames mapped again from the pool's memfd).
+ */
+struct kvm_slot {
+	uint64_t gpa, size;
+	uint8_t *view;
+};
+
+/*
+ * Legend: all fields set once by kvm_mem_create, except slot[].view's
+ * contents, which map() changes.
+ */
+struct gmem_kvm {
+	struct gmem base;
+	struct gmem *soft;        /* hv's own map (ept/), edited first */
+	struct hpool *pool;
+	int kvm_fd, vm_fd;
+	struct kvm_slot slot[KVM_MAX_SLOTS];
+	unsigned nslot;
+};
+
+static struct gmem_kvm *to_kvm_mem(struct gmem *m)
+{
+	return container_of(m, struct gmem_kvm, base);
+}
+
+static struct kvm_slot *slot_of(struct gmem_kvm *k, uint64_t gpa, uint64_t size)
+{
+	for (unsigned i = 0; i < k->nslot; i++) {
+		struct kvm_slot *s = &k->slot[i];
+
+		if (gpa >= s->gpa && gpa - s->gpa < s->size && size <= s->size - (gpa - s->gpa))
+			return s;
+	}
+	return NULL;
+}
+
+static int kvm_map(struct gmem *m, uint64_t gpa, uint64_t hpa, uint64_t size, uint64_t attrs,
+		   uint64_t page_size)
+{
+	struct gmem_kvm *k = to_kvm_mem(m);
+	struct kvm_slot *s = slot_of(k, gpa, size);
+	int rc;
+
+	/* Precondition: hv maps only RAM, which the slots cover. */
+	if (!s)
+		return -EINVAL;
+	rc = k->soft->ops->map(k->soft, gpa, hpa, size, attrs, page_size);
+	if (rc)
+		return rc;
+	/* The slot's host memory at this GPA becomes the pool's frame. KVM
+	 * follows the change through its MMU notifier. */
+	if (mmap(s->view + (gpa - s->gpa), size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+		 k->pool->fd, (off_t)hpa) == MAP_FAILED)
+		return -errno;
+	return 0;
+}
+
+/* hv's map records the permissions; KVM's own write tracking (the dirty log
+ * on every slot) is what observes writes, so the slots stay as they are. */
+static int kvm_protect(struct gmem *m, uint64_t gpa, uint64_t size, uint64_t perms)
+{
+	struct gmem_kvm *k = to_kvm_mem(m);
+
+	return k->soft->ops->protect(k->soft, gpa, size, perms);
+}
+
+/* KVM keeps its own EPT coherent with the slots: nothing to flush. */
+static void kvm_invalidate(struct gmem *m)
+{
+	(void)m;
+}
+
+/* KVM_GET_DIRTY_LOG returns the slot's dirty bitmap and starts a new interval. */
+static int kvm_dirty_log(struct gmem *m, uint64_t gpa, uint64_t size, gmem_dirty_fn fn, void *ctx)
+{
+	struct gmem_kvm *k = to_kvm_mem(m);
+
+	for (unsigned i = 0; i < k->nslot; i++) {
+		struct kvm_slot *s = &k->slot[i];
+		uint64_t npages = s->size / PAGE_SIZE_4K;
+		struct kvm_dirty_log log = { .slot = i };
+		uint64_t *bits;
+
+		if (gpa + size <= s->gpa || gpa >= s->gpa + s->size)
+			continue;
+		bits = calloc((npages + 63) / 64, sizeof(uint64_t));
+		if (!bits)
+			return -ENOMEM;
+		log.dirty_bitmap = bits;
+		if (ioctl(k->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0) {
+			int rc = -errno;
+
+			free(bits);
+			return rc;
+		}
+		for (uint64_t p = 0; p < npages; p++) {
+			uint64_t a = s->gpa + p * PAGE_SIZE_4K;
+
+			if ((bits[p / 64] >> (p % 64)) & 1 && a >= gpa && a - gpa < size)
+				fn(ctx, a, PAGE_SIZE_4K);
+		}
+		free(bits);
+	}
+	return 0;
+}
+
+static const struct gmem_ops gmem_kvm_ops = {
+	.map = kvm_map,
+	.protect = kvm_protect,
+	.invalidate = kvm_invalidate,
+	.dirty_log = kvm_dirty_log,
+};
+
+static void kvm_mem_destroy(struct gmem *m)
+{
+	struct gmem_kvm *k;
+
+	if (!m)
+		return;
+	k = to_kvm_mem(m);
+	if (k->vm_fd >= 0)
+		close(k->vm_fd);
+	for (unsigned i = 0; i < k->nslot; i++)
+		munmap(k->slot[i].view, k->slot[i].size);
+	if (k->kvm_fd >= 0)
+		close(k->kvm_fd);
+	gmem_soft_destroy(k->soft);
+	free(k);
+}
+
+static int add_slot(struct gmem_kvm *k, uint64_t gpa, uint64_t size)
+{
+	struct kvm_slot *s = &k->slot[k->nslot];
+	struct kvm_userspace_memory_region r;
+	void *view;
+
+	/* Until a frame is mapped there, the view is anonymous memory nobody
+	 * uses (hv maps every frame before the guest can reach it). */
+	view = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		    -1, 0);
+	if (view == MAP_FAILED)
+		return -errno;
+	r = (struct kvm_userspace_memory_region){
+		.slot = k->nslot,
+		.flags = KVM_MEM_LOG_DIRTY_PAGES,
+		.guest_phys_addr = gpa,
+		.memory_size = size,
+		.userspace_addr = (uint64_t)(uintptr_t)view,
+	};
+	if (ioctl(k->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0) {
+		int rc = -errno;
+
+		munmap(view, size);
+		return rc;
+	}
+	*s = (struct kvm_slot){ gpa, size, view };
+	k->nslot++;
+	return 0;
+}
+
+static int kvm_mem_create(const struct vcpu_config *cfg, struct gmem **out)
+{
+	struct gmem_kvm *k;
+	char why[200];
+	int rc;
+
+	/* Precondition: a memfd pool (vcpu_kvm_ops.needs_memfd_pool). */
+	if (!cfg || !cfg->pool || cfg->pool->fd < 0 || !out)
+		return -EINVAL;
+	k = calloc(1, sizeof(*k));
+	if (!k)
+		return -ENOMEM;
+	k->base.ops = &gmem_kvm_ops;
+	k->pool = cfg->pool;
+	k->kvm_fd = k->vm_fd = -1;
+	rc = gmem_soft_create(cfg, &k->soft);
+	if (rc)
+		goto fail;
+	rc = kvm_open(&k->kvm_fd, why, sizeof(why));
+	if (rc)
+		goto fail;
+	k->vm_fd = ioctl(k->kvm_fd, KVM_CREATE_VM, 0);
+	if (k->vm_fd < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	/* Three pages below 4 GiB, inside the device hole, that Intel VMX
+	 * needs for real-mode emulation; no RAM is there. */
+	if (ioctl(k->vm_fd, KVM_SET_TSS_ADDR, 0xfffbd000UL) < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	for (unsigned i = 0; i < cfg->nram && i < KVM_MAX_SLOTS; i++) {
+		rc = add_slot(k, cfg->ram[i].base, cfg->ram[i].size);
+		if (rc)
+			goto fail;
+	}
+	*out = &k->base;
+	return 0;
+fail:
+	kvm_mem_destroy(&k->base);
+	return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The vCPU                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Legend: fd, run, run_size, mem, mmio: set once by kvm_create. pend: the
+ * exit hv is completing (an IN or MMIO read whose value goes back to KVM
+ * before the next KVM_RUN).
+ */
+struct vcpu_kvm {
+	struct vcpu base;
+	struct gmem_kvm *mem;
+	int fd;
+	struct kvm_run *run;
+	size_t run_size;
+	const struct gpa_range *mmio;
+	unsigned nmmio;
+	uint64_t mem_size;
+	enum vcpu_exit_reason pend;
+	struct vcpu_stats stats;
+};
+
+static struct vcpu_kvm *to_kvm(struct vcpu *v)
+{
+	return container_of(v, struct vcpu_kvm, base);
+}
+
+static void kvm_destroy(struct vcpu *vcpu)
+{
+	struct vcpu_kvm *v;
+
+	if (!vcpu)
+		return;
+	v = to_kvm(vcpu);
+	if (v->run)
+		munmap(v->run, v->run_size);
+	if (v->fd >= 0)
+		close(v->fd);
+	free(v);
+}
+
+/* The host's supported CPUID, which has long mode, as the guest's. */
+static int set_cpuid(struct vcpu_kvm *v)
+{
+	unsigned n = 128;
+	struct kvm_cpuid2 *c;
+	int rc = 0;
+
+	for (;;) {
+		c = calloc(1, sizeof(*c) + n * sizeof(c->entries[0]));
+		if (!c)
+			return -ENOMEM;
+		c->nent = n;
+		if (ioctl(v->mem->kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0)
+			break;
+		rc = -errno;
+		free(c);
+		if (rc != -E2BIG || n >= 4096)
+			return rc;
+		n *= 2;
+	}
+	rc = ioctl(v->fd, KVM_SET_CPUID2, c) < 0 ? -errno : 0;
+	free(c);
+	return rc;
+}
+
+static int kvm_create(const struct vcpu_config *cfg, struct gmem *mem, struct vcpu **out)
+{
+	struct vcpu_kvm *v;
+	int rc, sz;
+
+	/* Precondition: mem came from kvm_mem_create. */
+	if (!cfg || !mem || !out)
+		return -EINVAL;
+	v = calloc(1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	v->base.ops = &vcpu_kvm_ops;
+	v->mem = to_kvm_mem(mem);
+	v->mmio = cfg->mmio;
+	v->nmmio = cfg->nmmio;
+	v->mem_size = cfg->mem_size;
+	v->fd = ioctl(v->mem->vm_fd, KVM_CREATE_VCPU, 0);
+	if (v->fd < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	sz = ioctl(v->mem->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (sz <= 0) {
+		rc = sz < 0 ? -errno : -EINVAL;
+		goto fail;
+	}
+	v->run_size = (size_t)sz;
+	v->run = mmap(NULL, v->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
+	if (v->run == MAP_FAILED) {
+		v->run = NULL;
+		rc = -errno;
+		goto fail;
+	}
+	rc = set_cpuid(v);
+	if (rc)
+		goto fail;
+	/* The general registers come back with every exit (the RIP of the exit). */
+	v->run->kvm_valid_regs = KVM_SYNC_X86_REGS;
+	*out = &v->base;
+	return 0;
+fail:
+	kvm_destroy(&v->base);
+	return rc;
+}
+
+/* KVM's register file is in the same order as the ModRM encoding. */
+static int kvm_get_regs(struct vcpu *vcpu, struct vcpu_regs *r)
+{
+	struct vcpu_kvm *v = to_kvm(vcpu);
+	struct kvm_regs k;
+
+	if (ioctl(v->fd, KVM_GET_REGS, &k) < 0)
+		return -errno;
+	r->gpr[0] = k.rax; r->gpr[1] = k.rcx; r->gpr[2] = k.rdx; r->gpr[3] = k.rbx;
+	r->gpr[4] = k.rsp; r->gpr[5] = k.rbp; r->gpr[6] = k.rsi; r->gpr[7] = k.rdi;
+	r->gpr[8] = k.r8; r->gpr[9] = k.r9; r->gpr[10] = k.r10; r->gpr[11] = k.r11;
+	r->gpr[12] = k.r12; r->gpr[13] = k.r13; r->gpr[14] = k.r14; r->gpr[15] = k.r15;
+	r->rip = k.rip;
+	r->rflags = k.rflags;
+	return 0;
+}
+
+static int kvm_set_regs(struct vcpu *vcpu, const struct vcpu_regs *r)
+{
+	struct vcpu_kvm *v = to_kvm(vcpu);
+	struct kvm_regs k = {
+		.rax = r->gpr[0], .rcx = r->gpr[1], .rdx = r->gpr[2], .rbx = r->gpr[3],
+		.rsp = r->gpr[4], .rbp = r->gpr[5], .rsi = r->gpr[6], .rdi = r->gpr[7],
+		.r8 = r->gpr[8], .r9 = r->gpr[9], .r10 = r->gpr[10], .r11 = r->gpr[11],
+		.r12 = r->gpr[12], .r13 = r->gpr[13], .r14 = r->gpr[14], .r15 = r->gpr[15],
+		.rip = r->rip, .rflags = r->rflags,
+	};
+
+	return ioctl(v->fd, KVM_SET_REGS, &k) < 0 ? -errno : 0;
+}
+
+static void seg_from_kvm(struct vcpu_segment *d, const struct kvm_segment *s)
+{
+	*d = (struct vcpu_segment){
+		.base = s->base, .limit = s->limit, .selector = s->selector, .type = s->type,
+		.s = s->s, .dpl = s->dpl, .present = s->present, .avl = s->avl, .l = s->l,
+		.db = s->db, .g = s->g, .unusable = s->unusable,
+	};
+}
+
+static void seg_to_kvm(struct kvm_segment *d, const struct vcpu_segment *s)
+{
+	*d = (struct kvm_segment){
+		.base = s->base, .limit = s->limit, .selector = s->selector, .type = s->type,
+		.s = s->s, .dpl = s->dpl, .present = s->present, .avl = s->avl, .l = s->l,
+		.db = s->db, .g = s->g, .unusable = s->unusable,
+	};
+}
+
+static int kvm_get_sregs(struct vcpu *vcpu, struct vcpu_sregs *s)
+{
+	struct vcpu_kvm *v = to_kvm(vcpu);
+	struct kvm_sregs k;
+
+	if (ioctl(v->fd, KVM_GET_SREGS, &k) < 0)
+		return -errno;
+	seg_from_kvm(&s->cs, &k.cs);
+	seg_from_kvm(&s->ds, &k.ds);
+	seg_from_kvm(&s->es, &k.es);
+	seg_from_kvm(&s->fs, &k.fs);
+	seg_from_kvm(&s->gs, &k.gs);
+	seg_from_kvm(&s->ss, &k.ss);
+	seg_from_kvm(&s->tr, &k.tr);
+	seg_from_kvm(&s->ldt, &k.ldt);
+	s->gdt = (struct vcpu_dtable){ k.gdt.base, k.gdt.limit };
+	s->idt = (struct vcpu_dtable){ k.idt.base, k.idt.limit };
+	s->cr0 = k.cr0; s->cr2 = k.cr2; s->cr3 = k.cr3; s->cr4 = k.cr4; s->cr8 = k.cr8;
+	s->efer = k.efer;
+	s->apic_base = k.apic_base;
+	return 0;
+}
+
+static int kvm_set_sregs(struct vcpu *vcpu, const struct vcpu_sregs *s)
+{
+	struct vcpu_kvm *v = to_kvm(vcpu);
+	struct kvm_sregs k;
+
+	/* Start from KVM's own (the interrupt bitmap and anything hv has no word for). */
+	if (ioctl(v->fd, KVM_GET_SREGS, &k) < 0)
+		return -errno;
+	seg_to_kvm(&k.cs, &s->cs);
+	seg_to_kvm(&k.ds, &s->ds);
+	seg_to_kvm(&k.es, &s->es);
+	seg_to_kvm(&k.fs, &s->fs);
+	seg_to_kvm(&k.gs, &s->gs);
+	seg_to_kvm(&k.ss, &s->ss);
+	seg_to_kvm(&k.tr, &s->tr);
+	seg_to_kvm(&k.ldt, &s->ldt);
+	k.gdt.base = s->gdt.base;
+	k.gdt.limit = s->gdt.limit;
+	k.idt.base = s->idt.base;
+	k.idt.limit = s->idt.limit;
+	k.cr0 = s->cr0; k.cr2 = s->cr2; k.cr3 = s->cr3; k.cr4 = s->cr4; k.cr8 = s->cr8;
+	k.efer = s->efer;
+	if (s->apic_base)
+		k.apic_base = s->apic_base;
+	return ioctl(v->fd, KVM_SET_SREGS, &k) < 0 ? -errno : 0;
+}
+
+/* Is gpa inside a device window (the same rule as the software vCPU's)? */
+static bool gpa_is_device(const struct vcpu_kvm *v, uint64_t gpa)
+{
+	if (v->nmmio == 0)
+		return gpa >= v->mem_size;
+	for (unsigned i = 0; i < v->nmmio; i++)
+		if (gpa >= v->mmio[i].base && gpa - v->mmio[i].base < v->mmio[i].size)
+			return true;
+	return false;
+}
+
+/* Give KVM the value hv supplied for the exit it is completing. */
+static void complete_pending(struct vcpu_kvm *v, const struct vcpu_exit *e)
+{
+	struct kvm_run *r = v->run;
+
+	if (v->pend == VCPU_EXIT_IO)
+		memcpy((uint8_t *)r + r->io.data_offset, &e->io.data, r->io.size);
+	else if (v->pend == VCPU_EXIT_MMIO)
+		memcpy(r->mmio.data, &e->mmio.data, r->mmio.len);
+	v->pend = VCPU_EXIT_NONE;
+}
+
+static void fail_exit(struct vcpu_exit *e, enum vcpu_exit_reason reason, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void fail_exit(struct vcpu_exit *e, enum vcpu_exit_reason reason, const char *fmt, ...)
+{
+	va_list ap;
+
+	e->reason = reason;
+	va_start(ap, fmt);
+	vsnprintf(e->fail.msg, sizeof(e->fail.msg), fmt, ap);
+	va_end(ap);
+}
+
+/* Translate the exit KVM reported into hv's. */
+static void translate_exit(struct vcpu_kvm *v, struct vcpu_exit *e)
+{
+	struct kvm_run *r = v->run;
+
+	switch (r->exit_reason) {
+	case KVM_EXIT_IO:
+		if (r->io.count != 1) {
+			fail_exit(e, VCPU_EXIT_INTERNAL_ERROR,
+				  "string port I/O (%u items at port 0x%x) is not supported on KVM",
+				  (unsigned)r->io.count, (unsigned)r->io.port);
+			break;
+		}
+		e->reason = VCPU_EXIT_IO;
+		e->exit_reason_vmx = EXIT_REASON_IO;
+		e->io.port = r->io.port;
+		e->io.size = r->io.size;
+		e->io.in = r->io.direction == KVM_EXIT_IO_IN;
+		if (!e->io.in)
+			memcpy(&e->io.data, (uint8_t *)r + r->io.data_offset, r->io.size);
+		else
+			v->pend = VCPU_EXIT_IO;
+		break;
+	case KVM_EXIT_MMIO:
+		/* No memory slot here: a device window, or a GPA hv's handler must
+		 * classify (it is neither RAM nor a device). */
+		if (gpa_is_device(v, r->mmio.phys_addr)) {
+			e->reason = VCPU_EXIT_MMIO;
+			e->exit_reason_vmx = EXIT_REASON_EPT_VIOLATION;
+			e->mmio.gpa = r->mmio.phys_addr;
+			e->mmio.size = (uint8_t)r->mmio.len;
+			e->mmio.write = r->mmio.is_write;
+			if (e->mmio.write)
+				memcpy(&e->mmio.data, r->mmio.data, r->mmio.len);
+			else
+				v->pend = VCPU_EXIT_MMIO;
+		} else {
+			/* KVM names neither the linear address nor the kind of
+			 * access beyond read/write: the qualification says so. */
+			e->reason = VCPU_EXIT_EPT_VIOLATION;
+			e->exit_reason_vmx = EXIT_REASON_EPT_VIOLATION;
+			e->ept.gpa = r->mmio.phys_addr;
+			e->ept.qual = r->mmio.is_write ? EPT_QUAL_WRITE : EPT_QUAL_READ;
+		}
+		break;
+	case KVM_EXIT_HLT:
+		e->reason = VCPU_EXIT_HLT;
+		e->exit_reason_vmx = EXIT_REASON_HLT;
+		break;
+	case KVM_EXIT_SHUTDOWN:
+		e->reason = VCPU_EXIT_TRIPLE_FAULT;
+		e->exit_reason_vmx = EXIT_REASON_TRIPLE_FAULT;
+		snprintf(e->fail.msg, sizeof(e->fail.msg),
+			 "KVM reported a shutdown (the exception could not be delivered)");
+		break;
+	case KVM_EXIT_INTERNAL_ERROR:
+		fail_exit(e, VCPU_EXIT_INTERNAL_ERROR, "KVM internal error, suberror %u%s",
+			  (unsigned)r->internal.suberror, r->internal.suberror == KVM_INTERNAL_ERROR_EMULATION ?
+			  " (an instruction KVM could not emulate)" : "");
+		break;
+	case KVM_EXIT_FAIL_ENTRY:
+		fail_exit(e, VCPU_EXIT_INTERNAL_ERROR,
+			  "VM entry failed: hardware entry failure reason 0x%llx (on CPU %u)",
+			  (unsigned long long)r->fail_entry.hardware_entry_failure_reason,
+			  (unsigned)r->fail_entry.cpu);
+		break;
+	default:
+		fail_exit(e, VCPU_EXIT_INTERNAL_ERROR, "unexpected KVM exit reason %u",
+			  (unsigned)r->exit_reason);
+		break;
+	}
+}
+
+/* KVM runs until an exit; it retires no counted instructions, so max_insns
+ * is not a budget here (hv refuses the options that need one). */
+static int kvm_run(struct vcpu *vcpu, uint64_t max_insns, struct vcpu_exit *exit)
+{
+	struct vcpu_kvm *v = to_kvm(vcpu);
+
+	(void)max_insns;
+	complete_pending(v, exit);
+	memset(exit, 0, sizeof(*exit));
+	for (;;) {
+		if (ioctl(v->fd, KVM_RUN, 0) == 0)
+			break;
+		if (errno != EINTR && errno != EAGAIN)
+			return -errno;
+	}
+	translate_exit(v, exit);
+	exit->rip = v->run->s.regs.regs.rip;
+	return 0;
+}
+
+static int kvm_inject_irq(struct vcpu *vcpu, uint8_t vector)
+{
+	struct vcpu_kvm *v = to_kvm(vcpu);
+	struct kvm_interrupt irq = { .irq = vector };
+
+	return ioctl(v->fd, KVM_INTERRUPT, &irq) < 0 ? -errno : 0;
+}
+
+static void kvm_get_stats(struct vcpu *vcpu, struct vcpu_stats *s)
+{
+	*s = to_kvm(vcpu)->stats;
+}
+
+const struct vcpu_ops vcpu_kvm_ops = {
+	.name = "kvm",
+	.needs_memfd_pool = true,
+	.counts_instructions = false,
+	.probe = kvm_probe,
+	.mem_create = kvm_mem_create,
+	.mem_destroy = kvm_mem_destroy,
+	.create = kvm_create,
+	.destroy = kvm_destroy,
+	.get_regs = kvm_get_regs,
+	.set_regs = kvm_set_regs,
+	.get_sregs = kvm_get_sregs,
+	.set_sregs = kvm_set_sregs,
+	.run = kvm_run,
+	.inject_irq = kvm_inject_irq,
+	.get_stats = kvm_get_stats,
+};
