@@ -31,9 +31,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#ifndef HV_MUST_CHECK
-#define HV_MUST_CHECK __attribute__((warn_unused_result))
-#endif
+#include "ept/compiler.h"
 
 /* A set-associative structure: entries = sets * ways; entries == 0 disables it.
  * ways == entries means fully associative. LRU replacement within a set. */

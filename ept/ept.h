@@ -22,9 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ept/compiler.h"
 #include "ept/walk.h"
-
-#define HV_MUST_CHECK __attribute__((warn_unused_result))
 
 #define PAGE_SHIFT_4K 12
 #define PAGE_SHIFT_2M 21
