@@ -253,5 +253,10 @@ void lapic_advance(struct lapic *a);
 uint32_t lapic_timer_count(const struct lapic *a, uint64_t tsc);
 /* The TSC tick of the next timer expiry, UINT64_MAX when none is armed. */
 uint64_t lapic_next_event(const struct lapic *a);
+/* Does an expiry of the timer raise no interrupt (its LVT entry masked)? */
+static inline bool lapic_timer_masked(const struct lapic *a)
+{
+	return (a->lvt[0] & APIC_LVT_MASKED) != 0;
+}
 
 #endif /* HV_LAPIC_H */

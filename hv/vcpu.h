@@ -37,6 +37,9 @@ enum vcpu_exit_reason {
 	VCPU_EXIT_EPT_MISCONFIG,  /* ept: gpa */
 	VCPU_EXIT_TRIPLE_FAULT,   /* fail: diagnostic */
 	VCPU_EXIT_INSN_LIMIT,     /* the instruction budget given to run() was used up */
+	VCPU_EXIT_MSR,            /* RDMSR/WRMSR of an MSR hv emulates (lapic_exits): msr */
+	VCPU_EXIT_IRQ_WINDOW,     /* irq.window was set and an interrupt can now be taken */
+	VCPU_EXIT_SET_TPR,        /* a MOV to CR8 retired (lapic_exits): the value is irq.cr8 */
 	VCPU_EXIT_INTERNAL_ERROR, /* the backend cannot continue: fail */
 };
 
@@ -67,10 +70,37 @@ struct vcpu_exit {
 			uint64_t qual;
 		} ept;
 		struct {
+			uint32_t index;
+			bool write;
+			bool fault;     /* hv sets it: the instruction raises #GP(0) instead */
+			uint64_t data;  /* WRMSR: value written; RDMSR: hv fills it */
+		} msr;
+		struct {
 			char msg[160];
 		} fail;
 	};
 	uint64_t rip;             /* guest RIP of the exiting instruction */
+	/*
+	 * The interrupt handshake with hv's interrupt controller, read and
+	 * written on every run() like the fields of the same names in KVM's
+	 * struct kvm_run; only a vCPU created with cfg->lapic_exits uses it.
+	 *   window  in: exit with VCPU_EXIT_IRQ_WINDOW as soon as an external
+	 *           interrupt can be taken (RFLAGS.IF=1, no STI/MOV SS shadow,
+	 *           no instruction half done);
+	 *   idle    in: TSC ticks the vCPU spent halted since the last exit (hv
+	 *           woke it from HLT at a timer expiry): the TSC moves on by that;
+	 *   cr8     in and out: TPR[7:4] of hv's local APIC;
+	 *   ready   out: an interrupt inject_irq() queues now is taken before the
+	 *           next instruction;
+	 *   tsc     out: the guest's TSC at the exit.
+	 */
+	struct {
+		bool window;
+		bool ready;
+		uint8_t cr8;
+		uint64_t idle;
+		uint64_t tsc;
+	} irq;
 };
 
 /* General-purpose state, in the order of the ModRM register encoding. */
@@ -158,6 +188,12 @@ struct vcpu_config {
 	unsigned nmmio;
 	struct gpa_range ram[2];  /* the RAM regions (below the hole, above 4 GiB) */
 	unsigned nram;
+	/* The local APIC is hv's (hv/lapic.h): the vCPU follows the exit's irq
+	 * handshake, MOV to CR8 exits with VCPU_EXIT_SET_TPR, and (software
+	 * backend) RDMSR/WRMSR of IA32_APIC_BASE, IA32_TSC_DEADLINE and the
+	 * x2APIC range exit with VCPU_EXIT_MSR; CPUID reports the APIC, x2APIC
+	 * and TSC-deadline features. */
+	bool lapic_exits;
 	struct vcpu_soft_config soft;
 };
 

@@ -71,11 +71,11 @@ static int check_config(const struct vm_config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
-/* The local APIC's clock: the vCPU's retired instructions, one TSC tick
- * each (the guest's own TSC writes are not seen here). */
+/* The local APIC's clock: the guest's TSC as the vCPU reported it at the
+ * last exit (hv/vm_exit.c). */
 static uint64_t lapic_clock(void *ctx)
 {
-	return ((const struct vm *)ctx)->insns;
+	return ((const struct vm *)ctx)->tsc;
 }
 
 /* The PC devices test kernels written for QEMU expect (hv/lapic.h, hv/pc.h). */
@@ -179,6 +179,7 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 		.mmio = vm->mmio,
 		.nmmio = vm->nmmio,
 		.nram = vm->nram,
+		.lapic_exits = true,
 		.soft = { .mmu = vm->mmu, .vpid = 1 },
 	};
 	for (unsigned i = 0; i < vm->nram; i++)

@@ -118,6 +118,9 @@ struct vm_counters {
 	uint64_t lazy_frames;      /* frames mapped by the violation handler */
 	uint64_t prefault_frames;  /* frames mapped because hv wrote there (loader) */
 	uint64_t invept;           /* INVEPT single-context invalidations issued */
+	uint64_t irqs_injected;    /* external interrupts handed to the vCPU */
+	uint64_t hlt_wakeups;      /* HLTs ended by a timer expiry hv skipped ahead to */
+	uint64_t idle_ticks;       /* TSC ticks skipped over while halted */
 };
 
 /* A set of 4 KiB guest pages (one bit each over the RAM span). */
@@ -160,7 +163,7 @@ struct vm {
 	struct uart uart;
 	struct pci_host pci;
 	struct hvtest hvtest;
-	struct lapic lapic;              /* xAPIC window; clock: vm->insns (hv/vm.c) */
+	struct lapic lapic;              /* the local APIC; clock: vm->tsc */
 	struct fwcfg fwcfg;
 	struct pctestdev testdev;
 	struct gpa_range mmio[DEV_BUS_MAX];  /* MMIO device windows, for the backend */
@@ -175,6 +178,7 @@ struct vm {
 	struct vm_dirty dirty;
 	struct vm_stop stop;
 	uint64_t insns;                  /* instructions retired so far */
+	uint64_t tsc;                    /* the guest's TSC at the last exit, plus idle time */
 	void (*progress)(struct vm *vm, void *ctx);  /* called between run slices, may be NULL */
 	void *progress_ctx;
 	/* Set by the caller, may be NULL. A signal handler stores the signal

@@ -47,6 +47,9 @@ const char *vm_exit_name(enum vcpu_exit_reason r)
 		[VCPU_EXIT_EPT_MISCONFIG] = "ept_misconfig",
 		[VCPU_EXIT_TRIPLE_FAULT] = "triple_fault",
 		[VCPU_EXIT_INSN_LIMIT] = "insn_limit",
+		[VCPU_EXIT_MSR] = "msr",
+		[VCPU_EXIT_IRQ_WINDOW] = "irq_window",
+		[VCPU_EXIT_SET_TPR] = "set_tpr",
 		[VCPU_EXIT_INTERNAL_ERROR] = "internal_error",
 	};
 	return (unsigned)r <= VCPU_EXIT_INTERNAL_ERROR ? names[r] : "?";
@@ -144,10 +147,19 @@ static bool mmio_access(struct vm *vm, struct vcpu_exit *e)
 
 
 /* The next run() budget: a slice, cut short so that --max-insns and
- * --dirty-track-after land on the exact instruction. */
+ * --dirty-track-after land on the exact instruction, and so that the slice
+ * ends when the local APIC's timer expires (the guest's TSC advances one tick
+ * per retired instruction on a backend that counts them). */
 static uint64_t next_budget(const struct vm *vm)
 {
-	uint64_t b = RUN_SLICE;
+	uint64_t b = RUN_SLICE, next = lapic_next_event(&vm->lapic);
+
+	if (next != UINT64_MAX) {
+		uint64_t d = next > vm->tsc ? next - vm->tsc : 1;
+
+		if (d < b)
+			b = d;
+	}
 
 	if (vm->cfg.max_insns && vm->cfg.max_insns - vm->insns < b)
 		b = vm->cfg.max_insns - vm->insns;
@@ -251,11 +263,94 @@ static int handle_hypercall(struct vm *vm, struct vcpu_exit *e)
 	return 0;
 }
 
+/*
+ * HLT. With interrupts enabled, an interrupt already pending wakes the vCPU
+ * at once (the loop injects it); otherwise time skips ahead to the local
+ * APIC timer's next expiry, the guest's TSC with it (no host time passes).
+ * When neither can happen, nothing will ever wake the vCPU: the VM stops.
+ */
 static int handle_hlt(struct vm *vm, struct vcpu_exit *e)
 {
-	/* No interrupt source can wake the vCPU: this is the end. */
+	uint64_t next;
+
+	if (e->irq.ready) {
+		if (lapic_pending(&vm->lapic) >= 0)
+			return 0;
+		next = lapic_next_event(&vm->lapic);
+		if (next != UINT64_MAX && !lapic_timer_masked(&vm->lapic)) {
+			if (next > vm->tsc) {
+				e->irq.idle = next - vm->tsc;
+				vm->cnt.idle_ticks += e->irq.idle;
+				vm->tsc = next;
+			}
+			lapic_advance(&vm->lapic);
+			if (lapic_pending(&vm->lapic) >= 0) {
+				vm->cnt.hlt_wakeups++;
+				return 0;
+			}
+		}
+	}
 	vm_stop(vm, VM_STOP_HLT, VM_STATUS_HALT, e->rip,
 		"guest halted (HLT at RIP 0x%" PRIx64 ", nothing can wake it)", e->rip);
+	return 0;
+}
+
+/* RDMSR/WRMSR of the local APIC's MSRs: the model answers, #GP where it says. */
+static int handle_msr(struct vm *vm, struct vcpu_exit *e)
+{
+	int rc;
+
+	if (e->msr.index == MSR_IA32_APIC_BASE) {
+		/* MAXPHYADDR as CPUID leaf 0x80000008 reports it. */
+		if (e->msr.write)
+			rc = lapic_set_base(&vm->lapic, e->msr.data, 52);
+		else {
+			e->msr.data = vm->lapic.base;
+			rc = 0;
+		}
+	} else if (e->msr.write) {
+		rc = lapic_msr_write(&vm->lapic, e->msr.index, e->msr.data);
+	} else {
+		rc = lapic_msr_read(&vm->lapic, e->msr.index, &e->msr.data);
+	}
+	e->msr.fault = rc != 0;
+	return 0;
+}
+
+/* A MOV to CR8 retired: the TPR follows (SDM 10.8.6.1). */
+static int handle_set_tpr(struct vm *vm, struct vcpu_exit *e)
+{
+	lapic_set_cr8(&vm->lapic, e->irq.cr8);
+	return 0;
+}
+
+/*
+ * Before each run(): fire the timer expiries that are due, give the vCPU the
+ * TPR, and hand it the local APIC's interrupt when it can take one now (the
+ * INTA cycle moves it from IRR to ISR at that moment); when it cannot, ask
+ * for an exit at the moment it can (struct vcpu_exit, irq).
+ */
+static int irq_before_run(struct vm *vm, struct vcpu_exit *e)
+{
+	int rc;
+
+	lapic_advance(&vm->lapic);
+	e->irq.cr8 = lapic_get_cr8(&vm->lapic);
+	e->irq.window = false;
+	if (lapic_pending(&vm->lapic) < 0)
+		return 0;
+	if (!e->irq.ready) {
+		e->irq.window = true;
+		return 0;
+	}
+	rc = vm->ops->inject_irq(vm->vcpu, lapic_ack(&vm->lapic));
+	if (rc) {
+		vm_stop(vm, VM_STOP_HOST_ERROR, VM_STATUS_HOST, e->rip,
+			"the %s backend could not inject an interrupt: %s", vm->ops->name, strerror(-rc));
+		return rc;
+	}
+	vm->cnt.irqs_injected++;
+	e->irq.ready = false;
 	return 0;
 }
 
@@ -342,8 +437,12 @@ int vm_run(struct vm *vm)
 		if (vm->progress)
 			vm->progress(vm, vm->progress_ctx);
 
+		rc = irq_before_run(vm, &e);
+		if (rc)
+			return rc;
 		rc = vm->ops->run(vm->vcpu, next_budget(vm), &e);
 		update_insns(vm);
+		vm->tsc = e.irq.tsc;
 		if (rc) {
 			vm_stop(vm, VM_STOP_HOST_ERROR, VM_STATUS_HOST, e.rip,
 				"the %s backend failed: %s", vm->ops->name, strerror(-rc));
@@ -360,7 +459,10 @@ int vm_run(struct vm *vm)
 		case VCPU_EXIT_HYPERCALL:      rc = handle_hypercall(vm, &e); break;
 		case VCPU_EXIT_HLT:            rc = handle_hlt(vm, &e); break;
 		case VCPU_EXIT_TRIPLE_FAULT:   rc = handle_triple_fault(vm, &e); break;
+		case VCPU_EXIT_MSR:            rc = handle_msr(vm, &e); break;
+		case VCPU_EXIT_SET_TPR:        rc = handle_set_tpr(vm, &e); break;
 		case VCPU_EXIT_INSN_LIMIT:
+		case VCPU_EXIT_IRQ_WINDOW:
 		case VCPU_EXIT_NONE:           rc = handle_slice_end(vm, &e); break;
 		case VCPU_EXIT_INTERNAL_ERROR: rc = handle_internal_error(vm, &e); break;
 		default:                       rc = handle_unknown(vm, &e); break;

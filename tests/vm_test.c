@@ -23,6 +23,13 @@ struct scripted_vcpu {
 	/* What hv handed back when completing the previous exit. */
 	uint64_t last_mmio_data, last_io_data, last_hc_ret;
 	struct vcpu_stats st;
+	/* What hv passed to each run() (the completed exit and the interrupt
+	 * handshake's inputs) and the budget it gave. */
+	struct vcpu_exit seen[MAX_SCRIPT + 1];
+	uint64_t budget[MAX_SCRIPT + 1];
+	/* Interrupts injected, in order, and before which run() each came. */
+	uint8_t injected[MAX_SCRIPT];
+	unsigned injected_before[MAX_SCRIPT], ninjected;
 };
 
 static struct scripted_vcpu *the_vcpu;
@@ -144,6 +151,10 @@ static int fake_run(struct vcpu *vcpu, uint64_t max_insns, struct vcpu_exit *e)
 {
 	struct scripted_vcpu *v = to_scripted(vcpu);
 
+	if (v->next <= MAX_SCRIPT) {
+		v->seen[v->next] = *e;
+		v->budget[v->next] = max_insns;
+	}
 	if (v->next > 0) {
 		const struct vcpu_exit *prev = &v->script[v->next - 1];
 
@@ -167,6 +178,16 @@ static int fake_run(struct vcpu *vcpu, uint64_t max_insns, struct vcpu_exit *e)
 	return 0;
 }
 
+static int fake_inject_irq(struct vcpu *vcpu, uint8_t vector)
+{
+	struct scripted_vcpu *v = to_scripted(vcpu);
+
+	assert_true(v->ninjected < MAX_SCRIPT);
+	v->injected[v->ninjected] = vector;
+	v->injected_before[v->ninjected++] = v->next;
+	return 0;
+}
+
 static const struct vcpu_ops fake_ops = {
 	.name = "scripted",
 	.counts_instructions = true,   /* it retires exactly the budget it is given */
@@ -179,6 +200,7 @@ static const struct vcpu_ops fake_ops = {
 	.get_sregs = fake_get_sregs,
 	.set_sregs = fake_set_sregs,
 	.run = fake_run,
+	.inject_irq = fake_inject_irq,
 	.get_stats = fake_stats,
 };
 
@@ -492,6 +514,151 @@ static void test_triple_fault(void **state)
 	vm_destroy(vm);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Interrupt delivery from the local APIC (hv/vm_exit.c, struct vcpu_exit irq) */
+/* ------------------------------------------------------------------------ */
+
+/* A 4-byte write to the xAPIC register at `off`; `ready`: the vCPU could
+ * take an interrupt right after it; `tsc`: its TSC then. */
+static struct vcpu_exit apic_write(unsigned off, uint32_t val, bool ready, uint64_t tsc)
+{
+	struct vcpu_exit e = { .reason = VCPU_EXIT_MMIO, .rip = 0x1000 };
+
+	e.mmio.gpa = APIC_DEFAULT_BASE + off;
+	e.mmio.size = 4;
+	e.mmio.write = true;
+	e.mmio.data = val;
+	e.irq.ready = ready;
+	e.irq.tsc = tsc;
+	return e;
+}
+
+static struct vcpu_exit msr_exit(uint32_t msr, bool write, uint64_t val)
+{
+	struct vcpu_exit e = { .reason = VCPU_EXIT_MSR, .rip = 0x1000 };
+
+	e.msr.index = msr;
+	e.msr.write = write;
+	e.msr.data = write ? val : 0;
+	e.irq.ready = true;
+	return e;
+}
+
+/*
+ * Two self-IPIs while the vCPU cannot take them: hv asks for the interrupt
+ * window instead of injecting; when it opens, the higher vector (0x61) goes
+ * first and moves to ISR; 0x41 waits below the processor priority until the
+ * EOI, then goes before the next run.
+ */
+static void test_irq_window_and_priority(void **state)
+{
+	struct vm *vm = make_vm(MEM_EAGER, PAGE_SHIFT_4K);
+	struct scripted_vcpu *v;
+	struct vcpu_exit win = { .reason = VCPU_EXIT_IRQ_WINDOW, .rip = 0x1000 };
+
+	(void)state;
+	push(vm, apic_write(APIC_SVR, 0x1ff, false, 10));
+	push(vm, apic_write(APIC_ICR, 0x40041, false, 20));  /* self, fixed, vector 0x41 */
+	push(vm, apic_write(APIC_ICR, 0x40061, false, 30));  /* self, fixed, vector 0x61 */
+	win.irq.ready = true;
+	push(vm, win);
+	push(vm, apic_write(APIC_EOI, 0, true, 50));
+	assert_ok(vm_run(vm));
+	v = the_vcpu;
+	assert_int_equal(vm->stop.reason, VM_STOP_DEBUG_EXIT);
+	assert_false(v->seen[1].irq.window);   /* nothing pending yet */
+	assert_true(v->seen[2].irq.window);    /* 0x41 pending, vCPU not ready */
+	assert_true(v->seen[3].irq.window);
+	assert_false(v->seen[4].irq.window);   /* 0x61 injected, 0x41 below PPR */
+	assert_false(v->seen[5].irq.window);
+	assert_int_equal(v->ninjected, 2);
+	assert_int_equal(v->injected[0], 0x61);
+	assert_int_equal(v->injected_before[0], 4);
+	assert_int_equal(v->injected[1], 0x41);
+	assert_int_equal(v->injected_before[1], 5);
+	assert_int_equal(vm->lapic.isr[0x41 / 32], 1u << (0x41 % 32));
+	assert_int_equal(vm->lapic.isr[0x61 / 32], 0);
+	assert_int_equal(vm->lapic.irr[0x41 / 32] | vm->lapic.irr[0x61 / 32], 0);
+	assert_int_equal(vm->cnt.irqs_injected, 2);
+	assert_int_equal(vm->cnt.exits[VCPU_EXIT_IRQ_WINDOW], 1);
+	vm_destroy(vm);
+}
+
+/*
+ * The one-shot timer armed at TSC 100 for 1000 ticks (divide by 1) ends the
+ * next run slice at its expiry (budget 1000); a HLT with interrupts enabled
+ * at TSC 150 skips the 950 ticks left (the vCPU's TSC moves on by them) and
+ * the timer's vector 0x30 is injected; a HLT with interrupts disabled then
+ * stops the VM.
+ */
+static void test_hlt_timer_wakeup(void **state)
+{
+	struct vm *vm = make_vm(MEM_EAGER, PAGE_SHIFT_4K);
+	struct vcpu_exit hlt = { .reason = VCPU_EXIT_HLT, .rip = 0x1000 };
+	struct scripted_vcpu *v;
+
+	(void)state;
+	push(vm, apic_write(APIC_SVR, 0x1ff, false, 10));
+	push(vm, apic_write(APIC_TDCR, 0xb, false, 20));
+	push(vm, apic_write(APIC_LVTT, 0x30, false, 30));
+	push(vm, apic_write(APIC_TMICT, 1000, false, 100));
+	hlt.irq.ready = true;
+	hlt.irq.tsc = 150;
+	push(vm, hlt);
+	hlt.irq.ready = false;
+	hlt.irq.tsc = 1101;
+	push(vm, hlt);
+	assert_ok(vm_run(vm));
+	v = the_vcpu;
+	assert_int_equal(vm->stop.reason, VM_STOP_HLT);
+	assert_int_equal(v->budget[4], 1000);
+	assert_int_equal(v->seen[4].irq.idle, 0);
+	assert_int_equal(v->seen[5].irq.idle, 950);
+	assert_int_equal(v->ninjected, 1);
+	assert_int_equal(v->injected[0], 0x30);
+	assert_int_equal(v->injected_before[0], 5);
+	assert_int_equal(vm->cnt.hlt_wakeups, 1);
+	assert_int_equal(vm->cnt.idle_ticks, 950);
+	assert_int_equal(vm->lapic.timer_irqs, 1);
+	vm_destroy(vm);
+}
+
+/*
+ * The local APIC's MSRs reach the model: IA32_APIC_BASE into x2APIC mode,
+ * the version register read, a read of the write-only EOI register answered
+ * with #GP; MOV to CR8 sets TPR[7:4], and a TPR written through its MSR
+ * reaches the vCPU's CR8 at the next run().
+ */
+static void test_msr_and_tpr(void **state)
+{
+	struct vm *vm = make_vm(MEM_EAGER, PAGE_SHIFT_4K);
+	struct vcpu_exit tpr = { .reason = VCPU_EXIT_SET_TPR, .rip = 0x1000 };
+	struct scripted_vcpu *v;
+
+	(void)state;
+	push(vm, msr_exit(MSR_IA32_APIC_BASE, true, 0xfee00d00));
+	push(vm, msr_exit(0x803, false, 0));
+	push(vm, msr_exit(0x80b, false, 0));
+	push(vm, msr_exit(MSR_IA32_APIC_BASE, false, 0));
+	tpr.irq.cr8 = 5;
+	push(vm, tpr);
+	push(vm, msr_exit(0x808, true, 0x70));
+	assert_ok(vm_run(vm));
+	v = the_vcpu;
+	assert_false(v->seen[1].msr.fault);
+	assert_true(lapic_x2apic_mode(&vm->lapic));
+	assert_false(v->seen[2].msr.fault);
+	assert_int_equal(v->seen[2].msr.data, APIC_VERSION_VALUE);
+	assert_true(v->seen[3].msr.fault);
+	assert_int_equal(v->seen[4].msr.data, 0xfee00d00);
+	assert_int_equal(v->seen[5].irq.cr8, 5);
+	assert_int_equal(vm->lapic.tpr, 0x70);
+	assert_int_equal(v->seen[6].irq.cr8, 7);
+	assert_int_equal(vm->cnt.exits[VCPU_EXIT_MSR], 5);
+	assert_int_equal(vm->cnt.exits[VCPU_EXIT_SET_TPR], 1);
+	vm_destroy(vm);
+}
+
 static void test_config_errors(void **state)
 {
 	struct vm_config cfg = {
@@ -525,6 +692,9 @@ int main(void)
 		cmocka_unit_test(test_dirty_tracking),
 		cmocka_unit_test(test_insn_points),
 		cmocka_unit_test(test_triple_fault),
+		cmocka_unit_test(test_irq_window_and_priority),
+		cmocka_unit_test(test_hlt_timer_wakeup),
+		cmocka_unit_test(test_msr_and_tpr),
 		cmocka_unit_test(test_config_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

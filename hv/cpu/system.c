@@ -608,6 +608,12 @@ int op_mov_to_cr(struct vcpu_soft *v, const struct x86_insn *in)
 		if (a & ~0xfULL)
 			return x86_gp(v, 0);
 		v->cr8 = a;
+		if (v->lapic_exits) {
+			/* The TPR is hv's: it hears of the write once it retired. */
+			v->exit->reason = VCPU_EXIT_SET_TPR;
+			v->exit->exit_reason_vmx = 28;  /* control-register access */
+			v->exit_after_retire = true;
+		}
 		return X86_OK;
 	}
 }
@@ -644,13 +650,53 @@ int op_mov_dr(struct vcpu_soft *v, const struct x86_insn *in)
 	return X86_OK;
 }
 
+/* The local APIC's MSRs, which hv's model answers when it is hv's (SDM
+ * Vol. 3A 11.4.4, 11.5.4.1, 11.12.1.2). */
+static bool msr_is_lapic(const struct vcpu_soft *v, uint32_t msr)
+{
+	return v->lapic_exits && (msr == MSR_APIC_BASE || msr == 0x6e0 || (msr >= 0x800 && msr <= 0x8ff));
+}
+
+/*
+ * RDMSR/WRMSR of an MSR hv emulates: the first execution exits with
+ * VCPU_EXIT_MSR, the second (after hv answered) completes with hv's value or
+ * raises the #GP hv asked for.
+ */
+static int msr_exit(struct vcpu_soft *v, uint32_t msr, bool write, uint64_t val, uint64_t *out)
+{
+	struct vcpu_exit *e = v->exit;
+
+	if (v->pend == PEND_MSR && v->pend_ready) {
+		v->pend = PEND_NONE;
+		v->pend_ready = false;
+		if (v->pend_fault)
+			return x86_gp(v, 0);
+		if (write && msr == MSR_APIC_BASE)
+			v->apic_base = val;
+		*out = v->pend_data;
+		return X86_OK;
+	}
+	e->reason = VCPU_EXIT_MSR;
+	e->exit_reason_vmx = write ? 32 : 31;  /* WRMSR, RDMSR (SDM Vol. 3C Appendix C) */
+	e->msr.index = msr;
+	e->msr.write = write;
+	e->msr.data = write ? val : 0;
+	v->pend = PEND_MSR;
+	v->pend_ready = false;
+	return X86_EXIT;
+}
+
 /* 0F 30: WRMSR */
 int op_wrmsr(struct vcpu_soft *v, const struct x86_insn *in)
 {
+	uint32_t msr = (uint32_t)v->gpr[1];
+	uint64_t val = (v->gpr[2] << 32) | (v->gpr[0] & 0xffffffffULL), unused;
 	int st;
 	if ((st = need_cpl0(v)))
 		return st;
-	return wrmsr(v, (uint32_t)v->gpr[1], (v->gpr[2] << 32) | (v->gpr[0] & 0xffffffffULL));
+	if (msr_is_lapic(v, msr))
+		return msr_exit(v, msr, true, val, &unused);
+	return wrmsr(v, msr, val);
 }
 
 /* 0F 31: RDTSC: retired instructions plus the guest's offset */
@@ -671,7 +717,11 @@ int op_rdmsr(struct vcpu_soft *v, const struct x86_insn *in)
 	int st;
 	if ((st = need_cpl0(v)))
 		return st;
-	if ((st = rdmsr(v, (uint32_t)v->gpr[1], &a)))
+	if (msr_is_lapic(v, (uint32_t)v->gpr[1]))
+		st = msr_exit(v, (uint32_t)v->gpr[1], false, 0, &a);
+	else
+		st = rdmsr(v, (uint32_t)v->gpr[1], &a);
+	if (st)
 		return st;
 	v->gpr[0] = a & 0xffffffffULL;
 	v->gpr[2] = a >> 32;

@@ -237,6 +237,7 @@ static int soft_create(const struct vcpu_config *cfg, struct gmem *mem, struct v
 	v->mmio = cfg->mmio;
 	v->nmmio = cfg->nmmio;
 	v->mem_size = cfg->mem_size;
+	v->lapic_exits = cfg->lapic_exits;
 	v->ctx.vpid = cfg->soft.vpid;
 	v->ctx.ept = cfg->ept;
 	cpu_reset(v);
@@ -383,25 +384,26 @@ static void complete_pending(struct vcpu_soft *v, const struct vcpu_exit *e)
 		v->gpr[0] = e->hypercall.ret;
 		v->pend = PEND_NONE;
 		break;
+	case PEND_MSR:
+		v->pend_data = e->msr.data;
+		v->pend_fault = e->msr.fault;
+		v->pend_ready = true;
+		break;
 	default:
 		break;
 	}
 }
 
-static int soft_run(struct vcpu *vcpu, uint64_t max_insns, struct vcpu_exit *exit)
+static int run_loop(struct vcpu_soft *v, uint64_t max_insns, struct vcpu_exit *exit)
 {
-	struct vcpu_soft *v = to_soft(vcpu);
-
 	struct x86_insn tmp;
 	const struct x86_insn *in = NULL;
 	x86_exec_fn fn = NULL;
 	uint64_t left = max_insns ? max_insns : ~0ULL;  /* steps still allowed */
 	int st;
 
-	complete_pending(v, exit);
 	/* Something else (hv walk, a test) may have translated under another context. */
 	mmu_set_ctx(v->mmu, &v->ctx);
-	memset(exit, 0, sizeof(*exit));
 	v->exit = exit;
 	v->exit_after_retire = false;
 	if (v->shutdown) {
@@ -431,8 +433,13 @@ static int soft_run(struct vcpu *vcpu, uint64_t max_insns, struct vcpu_exit *exi
 		}
 		left--;
 		/* External interrupts at the instruction boundary (SDM Vol. 3A 6.8.3). */
-		if (__builtin_expect(v->irq_count != 0, 0) && (v->rflags & RF_IF) && !v->shadow_left &&
-		    v->pend == PEND_NONE) {
+		if (__builtin_expect((v->irq_count | v->irq_window) != 0, 0) && (v->rflags & RF_IF) &&
+		    !v->shadow_left && v->pend == PEND_NONE) {
+			if (!v->irq_count) {
+				v->irq_window = false;
+				exit->reason = VCPU_EXIT_IRQ_WINDOW;
+				break;
+			}
 			st = cpu_deliver_pending(v);
 			if (st == X86_OK)
 				continue;
@@ -487,6 +494,32 @@ fault_or_exit:
 	}
 	exit->rip = v->rip;
 	return 0;
+}
+
+/* The exit's interrupt handshake (struct vcpu_exit, irq), around the run. */
+static int soft_run(struct vcpu *vcpu, uint64_t max_insns, struct vcpu_exit *exit)
+{
+	struct vcpu_soft *v = to_soft(vcpu);
+	bool window = exit->irq.window;
+	uint64_t idle = exit->irq.idle;
+	uint8_t cr8 = exit->irq.cr8;
+	int rc;
+
+	complete_pending(v, exit);
+	memset(exit, 0, sizeof(*exit));
+	if (v->lapic_exits) {
+		v->irq_window = window;
+		v->tsc_offset += (int64_t)idle;
+		v->cr8 = cr8 & 0xf;
+	}
+	rc = run_loop(v, max_insns, exit);
+	if (v->lapic_exits) {
+		exit->irq.ready = (v->rflags & RF_IF) && !v->shadow_left && v->pend == PEND_NONE &&
+				  !v->shutdown;
+		exit->irq.cr8 = (uint8_t)v->cr8;
+		exit->irq.tsc = v->icount + (uint64_t)v->tsc_offset;
+	}
+	return rc;
 }
 
 const struct vcpu_ops vcpu_soft_ops = {

@@ -126,7 +126,7 @@ struct dcache_slot {
 #define DCACHE_SLOTS 65536 /* direct-mapped by the low bits of the HPA: 64 KiB of code */
 
 /* Why the vCPU stopped in the middle of an instruction, to finish it on the next run(). */
-enum pend_kind { PEND_NONE = 0, PEND_IO_IN, PEND_MMIO_READ, PEND_HYPERCALL };
+enum pend_kind { PEND_NONE = 0, PEND_IO_IN, PEND_MMIO_READ, PEND_HYPERCALL, PEND_MSR };
 
 /*
  * The software vCPU. Legend:
@@ -170,6 +170,7 @@ struct vcpu_soft {
 	uint32_t exc_err;
 	uint8_t irq_pending[32];  /* injected external interrupts (bitmap by vector) */
 	unsigned irq_count;
+	bool irq_window;          /* hv asked for VCPU_EXIT_IRQ_WINDOW (exit->irq.window) */
 	/*
 	 * What the run loop must look at after an instruction retires, in one
 	 * word so that the common case (all zero) is a single test.
@@ -188,7 +189,8 @@ struct vcpu_soft {
 	struct vcpu_exit *exit;   /* the caller's exit structure during run() */
 	enum pend_kind pend;
 	uint64_t pend_data;       /* PEND_IO_IN: the value hv supplied */
-	bool pend_ready;          /* pend_data (IN) or the last MMIO slot holds hv's value */
+	bool pend_ready;          /* pend_data (IN, RDMSR) or the last MMIO slot holds hv's value */
+	bool pend_fault;          /* PEND_MSR: hv answered #GP */
 	/* PEND_MMIO_READ: one slot per page piece of the load (a load that
 	 * straddles two device pages exits twice); slots below pend_nmmio - 1
 	 * hold their data, the last one once pend_ready is set. */
@@ -209,6 +211,7 @@ struct vcpu_soft {
 	const struct gpa_range *mmio;
 	unsigned nmmio;
 	uint64_t mem_size;
+	bool lapic_exits;         /* hv's local APIC: see struct vcpu_config */
 
 	/* decoded-instruction cache, keyed by HPA (vcpu_soft.c) */
 	struct dcache_slot *dcache;         /* DCACHE_SLOTS slots */
