@@ -16,7 +16,8 @@ hv_hv_SOURCES = hv/main.c hv/cli.h hv/cliutil.h hv/cliutil.c hv/trace.c hv/trace
 hv_hv_SOURCES += hv/run.c hv/backends.c hv/vm.h hv/vm_internal.h hv/vm.c hv/vm_mem.c hv/vm_exit.c \
 	hv/loader.h hv/loader.c hv/errmsg.h \
 	hv/devices.h hv/devices.c hv/uart.c hv/debugexit.c hv/pci.c \
-	hv/lapic.h hv/lapic.c hv/pc.h hv/fwcfg.c hv/pctestdev.c
+	hv/lapic.h hv/lapic.c hv/pc.h hv/fwcfg.c hv/pctestdev.c \
+	hv/edu.h hv/edu.c hv/vm_dma.h hv/vm_dma.c hv/run_dma.c
 if HAVE_KVM_H
 hv_hv_SOURCES += hv/kvm.c
 endif
@@ -27,4 +28,4 @@ hv_hv_SOURCES += hv/domain.h hv/domain.c
 # Compressed trace files (zlib, liblzma), also optional.
 hv_hv_SOURCES += hv/tracezip.h hv/tracezip.c
 hv_hv_CFLAGS = $(AM_CFLAGS) $(LIBVIRT_CFLAGS) $(ZLIB_CFLAGS) $(LZMA_CFLAGS)
-hv_hv_LDADD = hv/libvcpu.a ept/libept.a -lm $(LIBVIRT_LIBS) $(ZLIB_LIBS) $(LZMA_LIBS)
+hv_hv_LDADD = hv/libvcpu.a iommu/libiommu.a ept/libept.a -lm $(LIBVIRT_LIBS) $(ZLIB_LIBS) $(LZMA_LIBS)

@@ -19,6 +19,7 @@
 #include "hv/cliutil.h"
 #include "hv/domain.h"
 #include "hv/vm.h"
+#include "hv/vm_dma.h"
 
 /* Settings of the VM as given (domain file first, then the command line), for
  * hv domxml; the output options (--json, --domain) are not among them. */
@@ -33,6 +34,7 @@ struct run_opts {
 	const char *backend;
 	const char *domain;      /* --domain FILE */
 	bool json;
+	bool no_iommu;           /* --no-iommu */
 	struct vm_config vm;
 	struct domain_args dom;  /* the options the domain file stands for */
 	char **argv;             /* dom.argv then the command line's (owned array) */
@@ -61,6 +63,10 @@ static void run_usage(FILE *f)
 		"  --domain FILE          libvirt domain XML with the settings above and below;\n"
 		"                         options on the command line override it (KERNEL too)\n"
 		"  --backend soft|kvm     vCPU backend (default soft)\n"
+		"Devices:\n"
+		"  --edu                  QEMU's edu PCI device at 00:03.0 (BAR0 0xfea00000), its\n"
+		"                         DMA through a guest-visible VT-d unit at 0xfed90000\n"
+		"  --no-iommu             no VT-d unit: edu's DMA addresses are guest-physical\n"
 		"Translation model:\n"
 		"  --tlb PRESET|FILE      TLB geometry (default skylake; `none` disables)\n"
 		"  --pwc PRESET|FILE      paging-structure caches, nested TLB (default skylake)\n"
@@ -104,6 +110,7 @@ static int usage_error(const char *fmt, const char *arg)
 enum {
 	OPT_MEMORY = 256, OPT_EPT_PAGE, OPT_EPT_LEVELS, OPT_TLB, OPT_PWC, OPT_APPEND,
 	OPT_BACKEND, OPT_POLICY, OPT_DIRTY, OPT_MAX_INSNS, OPT_JSON, OPT_SERIAL, OPT_DOMAIN,
+	OPT_EDU, OPT_NO_IOMMU,
 };
 
 static const struct option long_opts[] = {
@@ -120,6 +127,8 @@ static const struct option long_opts[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "serial", required_argument, NULL, OPT_SERIAL },
 	{ "domain", required_argument, NULL, OPT_DOMAIN },
+	{ "edu", no_argument, NULL, OPT_EDU },
+	{ "no-iommu", no_argument, NULL, OPT_NO_IOMMU },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -280,6 +289,12 @@ static int parse_opts(int argc, char **argv, struct run_opts *o, const char *cmd
 			break;
 		case OPT_DOMAIN:
 			break; /* read by expand_domain() */
+		case OPT_EDU:
+			o->vm.edu = true;
+			break;
+		case OPT_NO_IOMMU:
+			o->no_iommu = true;
+			break;
 		case 'h':
 			run_usage(stdout);
 			return 0;
@@ -288,6 +303,9 @@ static int parse_opts(int argc, char **argv, struct run_opts *o, const char *cmd
 		}
 	}
 	usage_origin = NULL;
+	if (o->no_iommu && !o->vm.edu)
+		return usage_error("--no-iommu: there is no DMA device without --edu%s", "");
+	o->vm.iommu = o->vm.edu && !o->no_iommu;
 	if (optind == argc && o->dom.kernel) {
 		o->kernel = o->dom.kernel;
 		return -1;
@@ -415,6 +433,7 @@ static void report_text(FILE *f, struct vm *vm, const struct run_opts *o,
 	fprintf(f, "  %-22s %14" PRIu64 "\n", "unknown port reads", vm->bus.unknown_pio_reads);
 	fprintf(f, "  %-22s %14" PRIu64 "\n", "unknown port writes", vm->bus.unknown_pio_writes);
 	fprintf(f, "  %-22s %14" PRIu64 "\n", "hypercalls", c->hypercalls);
+	run_dma_report_text(f, vm);
 
 	if (vm->dirty.active) {
 		fprintf(f, "Dirty tracking (from instruction %" PRIu64 ", by %s)\n",
@@ -507,6 +526,7 @@ static void report_json(FILE *f, struct vm *vm, const struct run_opts *o,
 	json_u64(&j, "hypercalls", c->hypercalls);
 	json_u64(&j, "hypercalls_unknown", c->hypercalls_unknown);
 	json_obj_end(&j);
+	run_dma_report_json(&j, vm);
 
 	json_obj_begin(&j, "dirty");
 	json_bool(&j, "enabled", vm->dirty.active);
@@ -670,6 +690,8 @@ int cmd_run(int argc, char **argv)
 	}
 	if (vm_dirty_harvest(vm) != 0)
 		fprintf(stderr, "hv run: could not collect the EPT dirty bits\n");
+	if (vm->dma && vm_dma_check_canary(vm) != 0)
+		fprintf(stderr, "hv run: could not read the DMA canary page\n");
 
 	vm->ops->get_stats(vm->vcpu, &rr.vs);
 	hpool_get_stats(vm->pool, &rr.ps);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "hv/errmsg.h"
+#include "hv/vm_dma.h"
 #include "hv/vm_internal.h"
 
 static void layout_memory(struct vm *vm)
@@ -113,6 +114,8 @@ static int add_devices(struct vm *vm)
 		rc = dev_bus_add(&vm->bus, &hvtest_ops, UINT64_MAX, &vm->hvtest, NULL);
 	if (!rc)
 		rc = add_pc_devices(vm);
+	if (!rc && (vm->cfg.edu || vm->cfg.iommu))
+		rc = vm_dma_create(vm);
 	if (rc)
 		return rc;
 	/* Tell the backend which non-RAM GPAs are devices: accesses there are
@@ -209,6 +212,7 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 out_mem:
 	vm->ops->mem_destroy(vm->mem);
 out_mmu:
+	vm_dma_destroy(vm);
 	mmu_destroy(vm->mmu);
 out_ept:
 	ept_destroy(vm->ept);
@@ -225,6 +229,7 @@ void vm_destroy(struct vm *vm)
 		return;
 	vm->ops->destroy(vm->vcpu);
 	vm->ops->mem_destroy(vm->mem);
+	vm_dma_destroy(vm);
 	mmu_destroy(vm->mmu);
 	ept_destroy(vm->ept);
 	hpool_destroy(vm->pool);
@@ -291,5 +296,10 @@ int vm_load(struct vm *vm, const char *path, const char *cmdline, char *err, siz
 	rc = set_entry_state(vm);
 	if (rc)
 		return errmsg(err, errlen, rc, "cannot set the vCPU entry state: %s", strerror(-rc));
+	if (vm->dma && vm->cfg.edu) {
+		rc = vm_dma_place_canary(vm);
+		if (rc)
+			return errmsg(err, errlen, rc, "cannot place the DMA canary: %s", strerror(-rc));
+	}
 	return 0;
 }

@@ -57,6 +57,8 @@ enum mem_policy {
 	MEM_LAZY = 1,
 };
 
+struct vm_dma;
+
 struct vm_config {
 	uint64_t mem_size;          /* bytes of guest RAM, a multiple of 4 KiB */
 	unsigned ept_levels;        /* 4 or 5 */
@@ -67,6 +69,8 @@ struct vm_config {
 	uint64_t max_insns;         /* stop after this many instructions (0: no limit) */
 	struct mmu_config mmu;      /* TLBs and paging-structure caches */
 	const struct vcpu_ops *ops; /* backend */
+	bool edu;                   /* QEMU's edu PCI device at 00:03.0 (hv/edu.h) */
+	bool iommu;                 /* a VT-d unit at 0xfed90000 in front of its DMA */
 	FILE *serial_out;           /* UART output (NULL: discarded) */
 	int serial_in_fd;           /* UART input (-1: none) */
 };
@@ -166,6 +170,7 @@ struct vm {
 	struct lapic lapic;              /* the local APIC; clock: vm->tsc */
 	struct fwcfg fwcfg;
 	struct pctestdev testdev;
+	struct vm_dma *dma;              /* edu, VT-d, canary (hv/vm_dma.h); NULL when off */
 	struct gpa_range mmio[DEV_BUS_MAX];  /* MMIO device windows, for the backend */
 	unsigned nmmio;
 

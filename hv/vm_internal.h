@@ -19,4 +19,11 @@ int vm_dirty_start(struct vm *vm, const char *by) HV_MUST_CHECK;
  */
 int vm_ram_violation(struct vm *vm, const struct vcpu_exit *e) HV_MUST_CHECK;
 
+/*
+ * HPA of a RAM GPA as EPT maps it (a device's DMA): under the lazy policy an
+ * unmapped frame is mapped first. *refs gains the EPT entries read. -EFAULT
+ * when the GPA is not RAM.
+ */
+int vm_gpa_to_hpa(struct vm *vm, uint64_t gpa, uint64_t *hpa, unsigned *refs) HV_MUST_CHECK;
+
 #endif /* HV_VM_INTERNAL_H */

@@ -112,6 +112,34 @@ static int gpa_to_hpa(struct vm *vm, uint64_t gpa, uint64_t *hpa, uint64_t *page
 	return 0;
 }
 
+int vm_gpa_to_hpa(struct vm *vm, uint64_t gpa, uint64_t *hpa, unsigned *refs)
+{
+	struct ept_access acc = { .type = ACC_READ };
+	struct ept_walk_result res;
+	const struct loader_region *r = ram_region(vm, gpa);
+	uint64_t base, size;
+	int rc;
+
+	if (!r)
+		return -EFAULT;
+	for (int tries = 0; tries < 2; tries++) {
+		if (ept_walk(vm->ept, gpa, &acc, NULL, &res) != 0)
+			return -EFAULT;
+		*refs += res.refs;
+		if (res.status == EPT_OK) {
+			*hpa = res.hpa;
+			return 0;
+		}
+		/* Not mapped yet (lazy): map it as a first touch would. */
+		frame_for(vm, r, gpa, &base, &size);
+		rc = map_frame(vm, base, size, RAM_ATTRS);
+		if (rc)
+			return rc;
+		vm->cnt.lazy_frames++;
+	}
+	return -EFAULT;
+}
+
 /* Copy between host and guest RAM in page-sized pieces; `write` maps what a
  * lazy VM has not mapped yet. */
 static int copy_gpa(struct vm *vm, uint64_t gpa, void *host, const void *src, uint64_t len,

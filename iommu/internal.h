@@ -48,9 +48,15 @@ struct iommu {
 	struct iommu_frcd frcd[IOMMU_NFR_MAX];
 
 	struct iommu_stats st;
+	struct iommu_fault log[IOMMU_LOG_MAX];  /* first faults detected; survives reset */
 	struct cache *iotlb, *ctxc;   /* NULL when sized 0; set once */
 };
 
+/* The HPA of [pa, pa+size) in the unit's physical address space (size <= the
+ * rest of pa's 4 KiB page); -EFAULT when there is no memory there. *refs2 (may
+ * be NULL) gains the second-stage references. */
+int iommu_phys(struct iommu *m, uint64_t pa, uint64_t size, bool write, uint64_t *hpa,
+	       unsigned *refs2) HV_MUST_CHECK;
 /* Read 8 bytes of the unit's physical address space; -EFAULT when there is
  * no memory there. */
 int iommu_phys_read64(struct iommu *m, uint64_t pa, uint64_t *val) HV_MUST_CHECK;

@@ -240,6 +240,21 @@ struct iommu;
  * data as programmed in FEADDR/FEDATA or IEADDR/IEDATA. */
 typedef void (*iommu_msi_fn)(void *ctx, uint64_t addr, uint32_t data);
 
+/*
+ * How the unit reaches memory. Its "physical" addresses (root table, context
+ * and second-level tables, wait-descriptor status, DMA output) are frame-pool
+ * addresses (HPA) when `translate` is NULL: hv owns the unit. A guest-visible
+ * unit sees guest-physical addresses instead, and `translate` is the second
+ * stage (EPT) that turns one into an HPA, as hardware nesting does.
+ *   translate: HPA of physical address pa; -EFAULT when no memory is there.
+ *     *refs: paging-structure entries read to find it. Called for one page
+ *     at a time (the unit never asks across a 4 KiB boundary).
+ */
+struct iommu_mem {
+	int (*translate)(void *ctx, uint64_t pa, bool write, uint64_t *hpa, unsigned *refs);
+	void *ctx;
+};
+
 /* What the capability registers announce; iommu_create refuses the rest. */
 struct iommu_config {
 	unsigned nfr;          /* fault recording registers, 1..IOMMU_NFR_MAX */
@@ -249,6 +264,7 @@ struct iommu_config {
 	struct cache_geom ctx;    /* context cache; entries 0: none */
 	iommu_msi_fn msi;      /* may be NULL: interrupts stay pending */
 	void *msi_ctx;
+	struct iommu_mem mem;  /* zero: physical addresses are HPAs */
 };
 
 /* The configuration hv uses: 8 fault records, 3 and 4 levels, 2M and 1G pages,
@@ -261,6 +277,7 @@ struct iommu_fault {
 	uint8_t reason;        /* enum vtd_fault_reason */
 	bool read;             /* T: 1 read, 0 write */
 	uint64_t addr;         /* page address (FI) */
+	bool recorded;         /* iommu_fault_log: written to a recording register */
 };
 
 /* Counters for the report.
@@ -275,6 +292,7 @@ struct iommu_stats {
 	uint64_t fault_events, inv_events;      /* MSIs sent */
 	uint64_t dma, dma_bytes;                /* requests and bytes that reached memory */
 	uint64_t translations, walk_refs;       /* per page; second-level entries read */
+	uint64_t stage2_lookups, stage2_refs;   /* iommu_mem.translate calls, entries they read */
 	struct cache_stats iotlb, ctx;          /* IOTLB and context cache */
 };
 
@@ -322,6 +340,7 @@ struct iommu_xlate {
 	uint64_t addr;         /* output address (HPA) of the byte at iova */
 	unsigned shift;        /* page size of the mapping */
 	unsigned refs;         /* second-level entries read */
+	unsigned refs2;        /* second-stage entries read (iommu_mem), tables and output */
 	unsigned reason;       /* fault reason when the call failed with -EFAULT */
 	uint16_t did;
 };
@@ -339,6 +358,12 @@ int iommu_translate(struct iommu *m, uint16_t sid, uint64_t iova, bool write,
  * failing page have been transferred, as on a bus. */
 int iommu_dma(struct iommu *m, uint16_t sid, uint64_t iova, void *buf, uint64_t len, bool write,
 	      struct iommu_xlate *last) HV_MUST_CHECK;
+
+/* The first IOMMU_LOG_MAX faults the unit detected, for hv's report: not
+ * architectural state (software may have cleared the recording registers
+ * since). false when fewer than i + 1 were detected. */
+#define IOMMU_LOG_MAX 16
+bool iommu_fault_log(const struct iommu *m, unsigned i, struct iommu_fault *out);
 
 /* Fault recording register i decoded (false when its F is clear). */
 bool iommu_fault_get(struct iommu *m, unsigned i, struct iommu_fault *out);

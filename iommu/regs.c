@@ -8,6 +8,7 @@
  * or the whole qword is written, so a driver that writes low then high (as
  * VT-d 11.2 allows) sees the same result as one that writes the qword.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,19 +107,48 @@ const struct iommu_stats *iommu_get_stats(const struct iommu *m)
 	return &m->st;
 }
 
+int iommu_phys(struct iommu *m, uint64_t pa, uint64_t size, bool write, uint64_t *hpa,
+	       unsigned *refs2)
+{
+	unsigned refs = 0;
+	uint64_t h = pa;
+
+	/* Precondition: the range stays inside pa's page. */
+	assert(size && size <= PAGE_SIZE_4K - (pa & (PAGE_SIZE_4K - 1)));
+	if (m->cfg.mem.translate) {
+		int rc = m->cfg.mem.translate(m->cfg.mem.ctx, pa, write, &h, &refs);
+
+		m->st.stage2_lookups++;
+		m->st.stage2_refs += refs;
+		if (refs2)
+			*refs2 += refs;
+		if (rc)
+			return -EFAULT;
+	}
+	/* Frame 0 of the pool is never handed out: nothing is there. */
+	if (h < PAGE_SIZE_4K || h >= m->pool->size || size > m->pool->size - h)
+		return -EFAULT;
+	*hpa = h;
+	return 0;
+}
+
 int iommu_phys_read64(struct iommu *m, uint64_t pa, uint64_t *val)
 {
-	if ((pa & 7) || pa >= m->pool->size || pa < PAGE_SIZE_4K)
+	uint64_t hpa;
+
+	if ((pa & 7) || iommu_phys(m, pa, 8, false, &hpa, NULL))
 		return -EFAULT;
-	*val = hpool_read64(m->pool, pa);
+	*val = hpool_read64(m->pool, hpa);
 	return 0;
 }
 
 int iommu_phys_write32(struct iommu *m, uint64_t pa, uint32_t val)
 {
-	if ((pa & 3) || pa >= m->pool->size || pa < PAGE_SIZE_4K)
+	uint64_t hpa;
+
+	if ((pa & 3) || iommu_phys(m, pa, 4, true, &hpa, NULL))
 		return -EFAULT;
-	*(volatile uint32_t *)hpool_ptr(m->pool, pa) = val;
+	*(volatile uint32_t *)hpool_ptr(m->pool, hpa) = val;
 	return 0;
 }
 
@@ -182,6 +212,14 @@ void iommu_report_fault(struct iommu *m, uint16_t sid, uint64_t addr, unsigned r
 	struct iommu_frcd *r = &m->frcd[m->fri];
 	bool was_pending = old & VTD_FSTS_PPF;
 
+	if (m->st.faults < IOMMU_LOG_MAX) {
+		struct iommu_fault *l = &m->log[m->st.faults];
+
+		*l = (struct iommu_fault){ .sid = sid, .reason = (uint8_t)reason, .read = !write,
+					   .addr = addr & VTD_FRCD_FI_MASK };
+		/* Recorded unless FPD, PFO or a full register stops it below. */
+		l->recorded = !fpd && !(r->hi & VTD_FRCD_F) && !(m->fsts_rw1c & VTD_FSTS_PFO);
+	}
 	m->st.faults++;
 	if (reason <= VTD_FR_MAX)
 		m->st.by_reason[reason]++;
@@ -207,6 +245,14 @@ void iommu_report_fault(struct iommu *m, uint16_t sid, uint64_t addr, unsigned r
 	iommu_fault_event(m, old);
 }
 
+bool iommu_fault_log(const struct iommu *m, unsigned i, struct iommu_fault *out)
+{
+	if (i >= IOMMU_LOG_MAX || i >= m->st.faults)
+		return false;
+	*out = m->log[i];
+	return true;
+}
+
 bool iommu_fault_get(struct iommu *m, unsigned i, struct iommu_fault *out)
 {
 	const struct iommu_frcd *r;
@@ -218,6 +264,7 @@ bool iommu_fault_get(struct iommu *m, unsigned i, struct iommu_fault *out)
 	out->reason = (uint8_t)(r->hi >> VTD_FRCD_FR_SHIFT);
 	out->read = (r->hi & VTD_FRCD_T) != 0;
 	out->addr = r->lo & VTD_FRCD_FI_MASK;
+	out->recorded = true;
 	return true;
 }
 

@@ -45,20 +45,19 @@ const struct walk_fmt *iommu_sl_format(unsigned levels)
 
 struct walk_ctx {
 	struct iommu *m;
-	unsigned refs;
+	unsigned refs, refs2;
 };
 
-/* A table outside memory cannot be read: fault 7, not a reserved-bit fault. */
+/* A table outside memory cannot be read: fault 7, not a reserved-bit fault.
+ * A guest-visible unit's tables are guest-physical: each entry's address goes
+ * through the second stage first, as in the CPU's 2D walk. */
 static bool sl_locate(void *arg, const struct walk_path *p, unsigned level, uint64_t entry_addr,
 		      uint64_t *entry_hpa)
 {
 	struct walk_ctx *w = arg;
 
 	(void)p; (void)level;
-	if (entry_addr < PAGE_SIZE_4K || entry_addr >= w->m->pool->size)
-		return false;
-	*entry_hpa = entry_addr;
-	return true;
+	return iommu_phys(w->m, entry_addr, 8, false, entry_hpa, &w->refs2) == 0;
 }
 
 static void sl_ref(void *arg, const struct walk_path *p, const struct walk_step *r)
@@ -127,6 +126,7 @@ int iommu_translate(struct iommu *m, uint16_t sid, uint64_t iova, bool write,
 		break;
 	}
 	out->refs = w.refs;
+	out->refs2 = w.refs2;
 	m->st.walk_refs += w.refs;
 	if (fr) {
 		out->reason = fr;
@@ -155,7 +155,7 @@ int iommu_dma(struct iommu *m, uint16_t sid, uint64_t iova, void *buf, uint64_t 
 		return -EINVAL;
 	m->st.dma++;
 	while (len) {
-		uint64_t chunk = PAGE_SIZE_4K - (iova & (PAGE_SIZE_4K - 1));
+		uint64_t chunk = PAGE_SIZE_4K - (iova & (PAGE_SIZE_4K - 1)), hpa;
 		int rc = iommu_translate(m, sid, iova, write, last);
 
 		if (rc)
@@ -164,13 +164,12 @@ int iommu_dma(struct iommu *m, uint16_t sid, uint64_t iova, void *buf, uint64_t 
 			chunk = len;
 		/* A translation to an address with no memory behind it is not a
 		 * remapping fault: the request is aborted on the bus. */
-		if (last->addr < PAGE_SIZE_4K || last->addr >= m->pool->size ||
-		    chunk > m->pool->size - last->addr)
+		if (iommu_phys(m, last->addr, chunk, write, &hpa, &last->refs2))
 			return -EFAULT;
 		if (write)
-			memcpy(hpool_ptr(m->pool, last->addr), b, chunk);
+			memcpy(hpool_ptr(m->pool, hpa), b, chunk);
 		else
-			memcpy(b, hpool_ptr(m->pool, last->addr), chunk);
+			memcpy(b, hpool_ptr(m->pool, hpa), chunk);
 		m->st.dma_bytes += chunk;
 		b += chunk;
 		iova += chunk;

@@ -606,6 +606,62 @@ static void test_create_refuses(void **state)
 	assert_int_equal(iommu_create(f->pool, &cfg, &m), -EINVAL);
 }
 
+/* A guest-visible unit: its physical addresses are guest-physical and a
+ * second stage (here: +1 GiB, 4 entries read per lookup, nothing above
+ * 1 GiB) gives the HPA of every table entry and of the data. */
+#define S2_OFF (1ULL << 30)
+static int s2_translate(void *ctx, uint64_t pa, bool write, uint64_t *hpa, unsigned *refs)
+{
+	(void)ctx; (void)write;
+	*refs = 4;
+	if (pa >= S2_OFF)
+		return -EFAULT;
+	*hpa = pa + S2_OFF;
+	return 0;
+}
+
+static void test_second_stage(void **state)
+{
+	struct fix *f = *state;
+	struct iommu_config cfg;
+	struct iommu_xlate x;
+	struct iommu *m;
+	uint64_t gpa = 0x100000, hpa = gpa + S2_OFF;   /* root, context, 4 tables, data */
+	uint8_t out[16];
+
+	/* The pool reservation is sparse: frames at 1 GiB + 1 MiB are plain memory. */
+	iommu_config_default(&cfg);
+	cfg.mem = (struct iommu_mem){ .translate = s2_translate };
+	assert_ok(iommu_create(f->pool, &cfg, &m));
+	hpool_write64(f->pool, hpa, (gpa + 0x1000) | VTD_ROOT_P);
+	hpool_write64(f->pool, hpa + 0x1000 + 0x10 * 16, (gpa + 0x2000) | VTD_CTX_P);
+	hpool_write64(f->pool, hpa + 0x1000 + 0x10 * 16 + 8, 2 | 5u << 8);
+	for (unsigned l = 0; l < 3; l++)
+		hpool_write64(f->pool, hpa + 0x2000 + l * 0x1000, (gpa + 0x3000 + l * 0x1000) | 3);
+	hpool_write64(f->pool, hpa + 0x5000 + 8, (gpa + 0x6000) | 3);      /* IOVA 0x1000 */
+	hpool_write64(f->pool, hpa + 0x5000 + 16, (S2_OFF + 0x6000) | 3);  /* IOVA 0x2000: no GPA */
+	memcpy(hpool_ptr(f->pool, hpa + 0x6000), "second stage!!!", 16);
+	iommu_reg_write(m, VTD_RTADDR_REG, 8, gpa);
+	iommu_reg_write(m, VTD_GCMD_REG, 4, VTD_GCMD_SRTP);
+	iommu_reg_write(m, VTD_GCMD_REG, 4, VTD_GCMD_TE);
+	/* 4 second-level references, each table entry's GPA through the
+	 * second stage (4 x 4), then the data's (4): the 2D walk's shape. */
+	assert_ok(iommu_dma(m, 0x10, 0x1000, out, 16, false, &x));
+	assert_memory_equal(out, "second stage!!!", 16);
+	assert_int_equal(x.refs, 4);
+	assert_int_equal(x.refs2, 4 * 4 + 4);
+	assert_int_equal(x.addr, gpa + 0x6000);
+	/* Root and context entries come first, 16 bytes each read as two
+	 * quadwords (the high one is checked for reserved bits). */
+	assert_int_equal(iommu_get_stats(m)->stage2_lookups, 2 + 2 + 4 + 1);
+	assert_int_equal(iommu_get_stats(m)->stage2_refs, (2 + 2 + 4 + 1) * 4);
+	/* An output GPA with nothing behind it aborts the request, no fault. */
+	assert_int_equal(iommu_dma(m, 0x10, 0x2000, out, 16, false, &x), -EFAULT);
+	assert_int_equal(x.reason, 0);
+	assert_int_equal(iommu_get_stats(m)->faults, 0);
+	iommu_destroy(m);
+}
+
 static int setup2(void **state) { return setup_nfr(state, 2); }
 
 int main(void)
@@ -624,6 +680,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stale_until_invalidated, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dma_fuzz, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_create_refuses, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_second_stage, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -47,9 +47,16 @@ tests_pc_test_LDADD = $(CMOCKA_LIBS)
 # The exit loop with a scripted backend in place of a vCPU.
 tests_vm_test_SOURCES = tests/vm_test.c tests/testutil.h hv/vm.h hv/vm_internal.h hv/vm.c \
 	hv/vm_mem.c hv/vm_exit.c hv/gmem_soft.c hv/loader.c hv/devices.c hv/uart.c hv/debugexit.c hv/pci.c \
-	hv/lapic.c hv/fwcfg.c hv/pctestdev.c
+	hv/lapic.c hv/fwcfg.c hv/pctestdev.c hv/edu.c hv/vm_dma.c
 tests_vm_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
-tests_vm_test_LDADD = ept/libept.a $(CMOCKA_LIBS)
+tests_vm_test_LDADD = iommu/libiommu.a ept/libept.a $(CMOCKA_LIBS)
+# The edu device (hv/edu.h) with its DMA through a VT-d unit (iommu/).
+check_PROGRAMS += tests/edu_test
+TESTS += tests/edu_test
+tests_edu_test_SOURCES = tests/edu_test.c tests/testutil.h hv/edu.h hv/edu.c hv/devices.h \
+	hv/devices.c hv/pci.c
+tests_edu_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_edu_test_LDADD = iommu/libiommu.a ept/libept.a $(CMOCKA_LIBS)
 
 # The software vCPU: differential test against the host CPU, instruction
 # lengths against Capstone, small guest programs (docs/testing.md).

@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hv/run_dma.c - the DMA and IOMMU part of `hv run`'s report (text and
+ * JSON): edu's transfers, the VT-d unit's translations, caches and faults
+ * with their reasons, and the canary page. docs/iommu.md shows an example.
+ */
+#include <inttypes.h>
+
+#include "hv/cliutil.h"
+#include "hv/vm.h"
+#include "hv/vm_dma.h"
+
+static void sid_name(uint16_t sid, char *buf, size_t len)
+{
+	snprintf(buf, len, "%02x:%02x.%u", sid >> 8, (sid >> 3) & 0x1f, sid & 7);
+}
+
+#define ROW(f, label, v) fprintf(f, "  %-22s %14" PRIu64 "\n", label, (uint64_t)(v))
+
+void run_dma_report_text(FILE *f, struct vm *vm)
+{
+	const struct vm_dma *d = vm->dma;
+	char sid[16];
+
+	if (!d)
+		return;
+	if (vm->cfg.edu) {
+		const struct edu_stats *e = &d->edu.st;
+
+		sid_name(d->edu.sid, sid, sizeof(sid));
+		fprintf(f, "DMA (edu at %s, %s)\n", sid,
+			d->iommu ? "through the VT-d unit" : "no IOMMU: bus addresses are GPAs");
+		ROW(f, "transfers", e->dma);
+		ROW(f, "bytes moved", e->dma_bytes);
+		ROW(f, "refused by the IOMMU", e->dma_faults - d->aborts);
+		ROW(f, "aborted (not RAM)", d->aborts);
+		ROW(f, "outside edu's buffer", e->dma_range_errors);
+		ROW(f, "bus master off", e->dma_no_master);
+		ROW(f, "interrupts raised", e->irqs);
+		ROW(f, "MSIs sent", e->msis);
+		ROW(f, "EPT references", d->stage2_refs);
+	}
+	if (d->iommu) {
+		const struct iommu_stats *s = iommu_get_stats(d->iommu);
+		struct iommu_fault l;
+
+		fprintf(f, "IOMMU (VT-d at 0x%llx, translation %s)\n", IOMMU_BASE,
+			iommu_reg_read(d->iommu, VTD_GSTS_REG, 4) & VTD_GSTS_TES ? "on" : "off");
+		ROW(f, "DMA requests", s->dma);
+		ROW(f, "bytes", s->dma_bytes);
+		ROW(f, "translations", s->translations);
+		fprintf(f, "  %-22s %14" PRIu64 " / %" PRIu64 "\n", "IOTLB hits / misses",
+			s->iotlb.hits, s->iotlb.misses);
+		fprintf(f, "  %-22s %14" PRIu64 " / %" PRIu64 "\n", "context hits / misses",
+			s->ctx.hits, s->ctx.misses);
+		ROW(f, "second-level refs", s->walk_refs);
+		ROW(f, "EPT refs (stage 2)", s->stage2_refs);
+		ROW(f, "invalidations", s->ccmd_inv + s->iotlb_reg_inv + s->qi_desc);
+		ROW(f, "faults", s->faults);
+		for (unsigned r = 1; r <= VTD_FR_MAX; r++)
+			if (s->by_reason[r])
+				fprintf(f, "    reason 0x%x %-22s %" PRIu64 "\n", r,
+					iommu_fault_reason_name(r), s->by_reason[r]);
+		for (unsigned i = 0; iommu_fault_log(d->iommu, i, &l); i++) {
+			sid_name(l.sid, sid, sizeof(sid));
+			fprintf(f, "    fault %u: %s %s page 0x%" PRIx64 ", reason 0x%x (%s)%s\n", i,
+				sid, l.read ? "read" : "write", l.addr, l.reason,
+				iommu_fault_reason_name(l.reason), l.recorded ? "" : ", not recorded");
+		}
+	}
+	if (d->canary_checked) {
+		if (d->canary_changed)
+			fprintf(f, "Canary at GPA 0x%llx: DAMAGED, %" PRIu64 " of %llu bytes changed "
+				"(first at GPA 0x%" PRIx64 ")\n", CANARY_GPA, d->canary_changed,
+				CANARY_SIZE, d->canary_first);
+		else
+			fprintf(f, "Canary at GPA 0x%llx: intact (%llu bytes)\n", CANARY_GPA,
+				CANARY_SIZE);
+	}
+}
+
+void run_dma_report_json(struct json *j, struct vm *vm)
+{
+	const struct vm_dma *d = vm->dma;
+	char buf[32];
+
+	if (!d)
+		return;
+	if (vm->cfg.edu) {
+		const struct edu_stats *e = &d->edu.st;
+
+		json_obj_begin(j, "dma");
+		sid_name(d->edu.sid, buf, sizeof(buf));
+		json_str(j, "device", buf);
+		json_bool(j, "iommu", d->iommu != NULL);
+		json_u64(j, "transfers", e->dma);
+		json_u64(j, "bytes", e->dma_bytes);
+		json_u64(j, "iommu_refused", e->dma_faults - d->aborts);
+		json_u64(j, "aborted", d->aborts);
+		json_u64(j, "range_errors", e->dma_range_errors);
+		json_u64(j, "no_bus_master", e->dma_no_master);
+		json_u64(j, "clamped", e->dma_clamped);
+		json_u64(j, "interrupts", e->irqs);
+		json_u64(j, "msis", e->msis);
+		json_u64(j, "ept_refs", d->stage2_refs);
+		json_obj_end(j);
+	}
+	if (d->iommu) {
+		const struct iommu_stats *s = iommu_get_stats(d->iommu);
+		struct iommu_fault l;
+
+		json_obj_begin(j, "iommu");
+		json_u64(j, "base", IOMMU_BASE);
+		json_bool(j, "translation",
+			  (iommu_reg_read(d->iommu, VTD_GSTS_REG, 4) & VTD_GSTS_TES) != 0);
+		json_u64(j, "dma_requests", s->dma);
+		json_u64(j, "dma_bytes", s->dma_bytes);
+		json_u64(j, "translations", s->translations);
+		json_u64(j, "iotlb_hits", s->iotlb.hits);
+		json_u64(j, "iotlb_misses", s->iotlb.misses);
+		json_u64(j, "context_hits", s->ctx.hits);
+		json_u64(j, "context_misses", s->ctx.misses);
+		json_u64(j, "walk_refs", s->walk_refs);
+		json_u64(j, "stage2_lookups", s->stage2_lookups);
+		json_u64(j, "stage2_refs", s->stage2_refs);
+		json_u64(j, "context_invalidations", s->ccmd_inv);
+		json_u64(j, "iotlb_invalidations", s->iotlb_reg_inv);
+		json_u64(j, "queued_descriptors", s->qi_desc);
+		json_u64(j, "queue_errors", s->qi_errors);
+		json_u64(j, "fault_events", s->fault_events);
+		json_u64(j, "faults", s->faults);
+		json_u64(j, "faults_recorded", s->recorded);
+		json_u64(j, "faults_suppressed_fpd", s->suppressed_fpd);
+		json_u64(j, "faults_overflow", s->overflow);
+		json_obj_begin(j, "faults_by_reason");
+		for (unsigned r = 1; r <= VTD_FR_MAX; r++) {
+			if (!s->by_reason[r])
+				continue;
+			snprintf(buf, sizeof(buf), "0x%x", r);
+			json_u64(j, buf, s->by_reason[r]);
+		}
+		json_obj_end(j);
+		json_arr_begin(j, "fault_log");
+		for (unsigned i = 0; iommu_fault_log(d->iommu, i, &l); i++) {
+			json_obj_begin(j, NULL);
+			sid_name(l.sid, buf, sizeof(buf));
+			json_str(j, "source", buf);
+			json_u64(j, "sid", l.sid);
+			json_str(j, "access", l.read ? "read" : "write");
+			json_u64(j, "page", l.addr);
+			json_u64(j, "reason", l.reason);
+			json_str(j, "reason_name", iommu_fault_reason_name(l.reason));
+			json_bool(j, "recorded", l.recorded);
+			json_obj_end(j);
+		}
+		json_arr_end(j);
+		json_obj_end(j);
+	}
+	if (d->canary_checked) {
+		json_obj_begin(j, "canary");
+		json_u64(j, "gpa", CANARY_GPA);
+		json_u64(j, "size", CANARY_SIZE);
+		json_u64(j, "changed_bytes", d->canary_changed);
+		json_u64(j, "first_changed", d->canary_changed ? d->canary_first : 0);
+		json_obj_end(j);
+	}
+}

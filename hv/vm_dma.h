@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hv/vm_dma.h - the VM's DMA side: the edu device on the PCI bus, the VT-d
+ * unit in front of it (a guest-visible IOMMU at 0xfed90000) and a canary
+ * page that shows what a DMA reaches when no IOMMU stands in the way.
+ *
+ * DMA path of a device request (bus address `addr`, source id `sid`):
+ *   with the IOMMU:  addr --guest's VT-d tables--> GPA --EPT--> HPA
+ *                    (the unit's tables are guest-physical too: every entry
+ *                    the unit reads goes through EPT, like the 2D walk)
+ *   without:         addr is a GPA --EPT--> HPA
+ * A request the IOMMU refuses is a VT-d fault in its recording registers;
+ * nothing moves. A GPA that is not RAM aborts the request (counted).
+ *
+ * The canary: CANARY_GPA is a page of guest RAM that the memory map reports
+ * reserved (the BIOS area), so no guest allocates it. hv fills it with a
+ * pattern at load and compares it when the run ends.
+ */
+#ifndef HV_VM_DMA_H
+#define HV_VM_DMA_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hv/edu.h"
+#include "iommu/iommu.h"
+
+struct vm;
+
+#define CANARY_GPA   0xf0000ULL
+#define CANARY_SIZE  0x1000ULL
+#define CANARY_BYTE  0xa5
+
+/*
+ * The VM's DMA state.
+ *   edu, iommu (NULL when vm_config.iommu is off): set once by
+ *     vm_dma_create; their registers change as the guest uses them.
+ *   canary_*: set by vm_dma_place_canary and vm_dma_check_canary.
+ *   aborts: DMA requests whose GPA was not RAM.
+ */
+struct vm_dma {
+	struct edu edu;
+	struct iommu *iommu;
+	bool canary_placed, canary_checked;
+	uint64_t canary_changed;      /* bytes of the canary page found changed */
+	uint64_t canary_first;        /* GPA of the first changed byte */
+	uint64_t aborts;
+	uint64_t stage2_refs;         /* EPT entries read for DMA (tables and data) */
+};
+
+/* Register edu (vm->cfg.edu) and the VT-d window (vm->cfg.iommu) on vm's
+ * buses; called while the devices are added, when either is on. */
+int vm_dma_create(struct vm *vm) HV_MUST_CHECK;
+void vm_dma_destroy(struct vm *vm);
+/* Fill the canary page (after the kernel is loaded). */
+int vm_dma_place_canary(struct vm *vm) HV_MUST_CHECK;
+/* Compare the canary page with its pattern (after the run). */
+int vm_dma_check_canary(struct vm *vm) HV_MUST_CHECK;
+
+/* hv run's report: the DMA, IOMMU and canary sections (hv/run_dma.c);
+ * nothing when vm->dma is NULL. */
+#include <stdio.h>
+struct json;
+void run_dma_report_text(FILE *f, struct vm *vm);
+void run_dma_report_json(struct json *j, struct vm *vm);
+
+#endif /* HV_VM_DMA_H */
