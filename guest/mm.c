@@ -64,11 +64,23 @@ static uint64_t bump_take(uint64_t align, uint64_t size)
 	return 0;
 }
 
+/*
+ * RAM is used only below USER_BASE: the identity map is PML4[0], and the
+ * slots above it belong to processes and workloads. A guest of more than
+ * 512 GiB says how much it leaves out.
+ */
 void frames_init(const struct memrange *ram, int n, uint64_t kernel_end)
 {
+	uint64_t unused = 0;
+
 	for (int i = 0; i < n && nranges < MAX_RANGES; i++) {
 		uint64_t base = (ram[i].base + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
 		uint64_t end = (ram[i].base + ram[i].size) & ~(PAGE_SIZE - 1);
+		if (end > USER_BASE) {
+			uint64_t from = base > USER_BASE ? base : USER_BASE;
+			unused += end > from ? end - from : 0;
+			end = USER_BASE;
+		}
 		if (end > top)
 			top = end;
 		if (base < kernel_end) /* the image, and everything below it */
@@ -82,6 +94,9 @@ void frames_init(const struct memrange *ram, int n, uint64_t kernel_end)
 	}
 	if (!nranges)
 		panic("no usable RAM above the kernel");
+	if (unused)
+		kprintf("mm: %lu MiB of RAM above 512 GiB left unused (the kernel maps RAM "
+			"in one PML4 slot)\n", unused >> 20);
 	bump = ranges[0].base;
 
 	uint64_t nframes = top / PAGE_SIZE;

@@ -856,17 +856,27 @@ void progress_init(struct progress *p, const char *what)
 	p->what = what;
 }
 
-void progress_update(struct progress *p, uint64_t done, uint64_t total)
+bool progress_due(struct progress *p)
 {
 	double t;
 
 	if (!p->enabled)
-		return;
+		return false;
 	t = now_seconds();
 	/* Quiet for the first second, then at most five updates a second. */
 	if (t - p->start < 1.0 || t - p->last < 0.2)
-		return;
+		return false;
 	p->last = t;
+	return true;
+}
+
+void progress_update(struct progress *p, uint64_t done, uint64_t total)
+{
+	double t;
+
+	if (!progress_due(p))
+		return;
+	t = p->last;
 	if (total)
 		fprintf(stderr, "\r%s: %" PRIu64 " / %" PRIu64 " (%.0f%%), %.1f M/s  ", p->what, done,
 			total, 100.0 * (double)done / (double)total,

@@ -91,6 +91,9 @@ struct progress {
 };
 void progress_init(struct progress *p, const char *what);
 void progress_update(struct progress *p, uint64_t done, uint64_t total);
+/* For a caller drawing its own line: true when it is time to draw (p->last
+ * is then now). */
+bool progress_due(struct progress *p);
 void progress_done(struct progress *p);
 double now_seconds(void);
 

@@ -13,7 +13,7 @@ hv_hv_SOURCES = hv/main.c hv/cli.h hv/cliutil.h hv/cliutil.c hv/trace.c hv/trace
 	hv/walk.c hv/bench.c \
 	hv/scene.h hv/scene.c
 # The VM: memory, loader, devices, exit handling, `hv run`.
-hv_hv_SOURCES += hv/run.c hv/backends.c hv/vm.h hv/vm_internal.h hv/vm.c hv/vm_mem.c hv/vm_exit.c \
+hv_hv_SOURCES += hv/run.c hv/hostmem.h hv/hostmem.c hv/backends.c hv/vm.h hv/vm_internal.h hv/vm.c hv/vm_mem.c hv/vm_exit.c \
 	hv/loader.h hv/loader.c hv/errmsg.h \
 	hv/devices.h hv/devices.c hv/uart.c hv/debugexit.c hv/pci.c \
 	hv/lapic.h hv/lapic.c hv/pc.h hv/fwcfg.c hv/pctestdev.c \

@@ -18,6 +18,7 @@
 #include "hv/cli.h"
 #include "hv/cliutil.h"
 #include "hv/domain.h"
+#include "hv/hostmem.h"
 #include "hv/vm.h"
 #include "hv/vm_dma.h"
 
@@ -566,16 +567,60 @@ struct run_progress {
 static void show_progress(struct vm *vm, void *ctx)
 {
 	struct run_progress *rp = ctx;
-	double t;
 
-	if (!rp->p.enabled)
+	if (!progress_due(&rp->p))
 		return;
-	t = now_seconds();
-	if (t - rp->p.start < 1.0 || t - rp->p.last < 0.2)
-		return;
-	rp->p.last = t;
 	fprintf(stderr, "\rhv run: %" PRIu64 " instructions, %.2f M/s  ", vm->insns,
-		(double)vm->insns / (t - rp->p.start) / 1e6);
+		(double)vm->insns / (rp->p.last - rp->p.start) / 1e6);
+}
+
+/*
+ * Eager mapping gives the guest all of its RAM before it starts: refuse a size
+ * this host cannot hold instead of starting a guest that would exhaust it, and
+ * say up front when the mapping itself will take a while. Returns -1 to go on
+ * or the exit status.
+ */
+#define EAGER_SLOW_LEAVES (1ULL << 24)  /* 64 GiB of 4 KiB pages: seconds */
+
+static int check_eager_size(const struct run_opts *o)
+{
+	uint64_t mem = o->vm.mem_size, over, leaves, limit;
+	char a[32], b[32], c[32], d[32];
+	const char *what;
+
+	if (o->vm.policy != MEM_EAGER)
+		return -1;
+	over = eager_overhead_bytes(mem, o->vm.ept_page_shift);
+	limit = host_memory_limit(&what);
+	if (mem > limit || over > limit - mem) {
+		fprintf(stderr, "%s: --mem-policy eager gives the guest all %s of its RAM before "
+			"it starts: with %s of EPT tables and frame records that needs %s of "
+			"host memory, more than this host allows (%s: %s). Use --mem-policy "
+			"lazy (host memory then follows what the guest touches) or a smaller "
+			"--memory.\n", o->cmd, format_size(mem, a, sizeof(a)),
+			format_size(over, b, sizeof(b)),
+			mem > UINT64_MAX - over ? "more than 16 EiB" : format_size(mem + over, c, sizeof(c)),
+			format_size(limit, d, sizeof(d)), what);
+		return VM_STATUS_USAGE;
+	}
+	leaves = eager_leaf_count(mem, o->vm.ept_page_shift);
+	if (leaves >= EAGER_SLOW_LEAVES)
+		fprintf(stderr, "%s: mapping %s of guest RAM with %" PRIu64 " EPT pages of %s "
+			"before the guest starts (--mem-policy eager); --ept-page 2M or "
+			"--mem-policy lazy start at once\n", o->cmd, format_size(mem, a, sizeof(a)),
+			leaves, format_size(1ULL << o->vm.ept_page_shift, b, sizeof(b)));
+	return -1;
+}
+
+/* Progress of a large eager mapping, on a terminal. */
+static void show_map_progress(void *ctx, uint64_t done, uint64_t total)
+{
+	struct progress *p = ctx;
+
+	if (!progress_due(p))
+		return;
+	fprintf(stderr, "\rhv run: mapped %" PRIu64 " of %" PRIu64 " GiB of guest RAM (%.0f%%)  ",
+		done >> 30, total >> 30, 100.0 * (double)done / (double)total);
 }
 
 /*
@@ -636,6 +681,9 @@ int cmd_run(int argc, char **argv)
 		fprintf(stderr, "hv run: --backend %s: %s\n", o.backend, err);
 		goto out_opts_status;
 	}
+	rc = check_eager_size(&o);
+	if (rc >= 0)
+		goto out_opts;
 	report = stdout;
 	/* In --json mode stdout carries only the JSON object. */
 	/* The guest's output and the report share a stream only when asked:
@@ -657,7 +705,11 @@ int cmd_run(int argc, char **argv)
 	/* Keyboard input only from a terminal: a script's stdin stays untouched. */
 	o.vm.serial_in_fd = isatty(STDIN_FILENO) ? STDIN_FILENO : -1;
 
+	progress_init(&rp.p, "hv run");
+	o.vm.map_progress = show_map_progress;
+	o.vm.map_progress_ctx = &rp.p;
 	rc = vm_create(&o.vm, &vm, err, sizeof(err));
+	progress_done(&rp.p);
 	if (rc) {
 		fprintf(stderr, "hv run: %s\n", err);
 		status = rc == -ENOMEM ? VM_STATUS_HOST : VM_STATUS_USAGE;

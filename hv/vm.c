@@ -132,6 +132,7 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 	struct vcpu_config vcfg;
 	struct vm *vm;
 	char why[160] = "";
+	uint64_t reserve;
 	int rc;
 
 	rc = check_config(cfg, err, errlen);
@@ -153,10 +154,12 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 	/* The reservation is sparse: room for all of RAM, the EPT tables (a
 	 * 4 KiB table per 2 MiB of 4 KiB-mapped RAM, well under 1%) and the
 	 * alignment of the largest pages. Only what is touched costs memory. */
-	rc = (cfg->ops->needs_memfd_pool ? hpool_create_memfd : hpool_create)(
-		cfg->mem_size + cfg->mem_size / 256 + (2ULL << 30), &vm->pool);
+	reserve = cfg->mem_size + cfg->mem_size / 256 + (2ULL << 30);
+	rc = (cfg->ops->needs_memfd_pool ? hpool_create_memfd : hpool_create)(reserve, &vm->pool);
 	if (rc) {
-		errmsg(err, errlen, rc, "cannot reserve host memory for the guest: %s", strerror(-rc));
+		errmsg(err, errlen, rc, "cannot reserve %" PRIu64 " MiB of host address space for the "
+		       "guest: %s (an address-space limit, ulimit -v, counts it all)",
+		       reserve >> 20, strerror(-rc));
 		goto out_free;
 	}
 	rc = ept_create(vm->pool, cfg->ept_levels, true, &caps, &vm->ept);

@@ -73,6 +73,9 @@ struct vm_config {
 	bool iommu;                 /* a VT-d unit at 0xfed90000 in front of its DMA */
 	FILE *serial_out;           /* UART output (NULL: discarded) */
 	int serial_in_fd;           /* UART input (-1: none) */
+	/* Called after each GiB an eager mapping has mapped (NULL: not). */
+	void (*map_progress)(void *ctx, uint64_t done, uint64_t total);
+	void *map_progress_ctx;
 };
 
 /* Why the VM stopped. */

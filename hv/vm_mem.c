@@ -76,6 +76,8 @@ static int map_frame(struct vm *vm, uint64_t gpa, uint64_t size, uint64_t attrs)
 
 int vm_map_all_ram(struct vm *vm)
 {
+	uint64_t done = 0;
+
 	for (unsigned i = 0; i < vm->nram; i++) {
 		const struct loader_region *r = &vm->ram[i];
 
@@ -93,6 +95,9 @@ int vm_map_all_ram(struct vm *vm)
 			if (rc)
 				return rc;
 			gpa += size;
+			done += size;
+			if (vm->cfg.map_progress && (done & (PAGE_SIZE_1G - 1)) == 0)
+				vm->cfg.map_progress(vm->cfg.map_progress_ctx, done, vm->cfg.mem_size);
 		}
 	}
 	return 0;

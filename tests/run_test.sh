@@ -203,6 +203,36 @@ lf=$(jget "$tmp/lazy2m.json" /memory/lazy_frames)
 ldf=$(jget "$tmp/lazy2m.json" /memory/loader_frames)
 check "lazy2m: frames are 2M" "$alloc" -eq $(((lf + ldf) * 2097152))
 
+# Eager mapping gives the guest all of its RAM up front: a size the host
+# cannot hold is refused at once, naming the limit (before: 1T mapped for
+# minutes while hv's memory grew). ulimit -v makes the limit exact here.
+host_kb=$(awk '/^(MemTotal|SwapTotal):/ { t += $2 } END { print t + 0 }' /proc/meminfo)
+if [ "$host_kb" -lt $((1 << 30)) ]; then
+	timeout 60 "$HV" run --memory 1T "$GUEST" >"$tmp/1t.out" 2>"$tmp/1t.err"
+	check "eager 1T: refused with usage status" $? -eq 2
+	if grep -q 'eager gives the guest all 1 TiB of its RAM before it starts' "$tmp/1t.err" &&
+		grep -q 'Use --mem-policy lazy' "$tmp/1t.err"; then pass
+	else fail "eager 1T: message"; show "$tmp/1t.err"; fi
+	check "eager 1T: no report" "$(wc -c <"$tmp/1t.out")" -eq 0
+fi
+(ulimit -v 1048576 && exec "$HV" run --memory 2G "$GUEST") >/dev/null 2>"$tmp/ulim.err"
+check "eager 2G under ulimit -v 1G: usage status" $? -eq 2
+expect_msg() {
+	if grep -q "$2" "$3"; then pass; else fail "$1"; show "$3"; fi
+}
+expect_msg "eager 2G under ulimit -v 1G: names the limit" \
+	'more than this host allows (1 GiB: the address-space limit (ulimit -v))' "$tmp/ulim.err"
+(ulimit -v 1048576 && exec "$HV" run --memory 2G --mem-policy lazy "$GUEST") >/dev/null 2>"$tmp/ulim-lazy.err"
+check "lazy 2G under ulimit -v 1G: host status" $? -eq 8
+expect_msg "lazy 2G under ulimit -v 1G: names the reservation and the limit" \
+	'cannot reserve 4104 MiB of host address space for the guest: .*ulimit -v' "$tmp/ulim-lazy.err"
+# Lazy 1T is not refused; the guest uses RAM below 512 GiB only (its identity
+# map is one PML4 slot; before, it handed out frames above that and panicked).
+hvrun lazy1t --memory 1T --mem-policy lazy --max-insns 200000 "$GUEST"
+check "lazy 1T: runs to the instruction limit" "$status" -eq 6
+expect_msg "lazy 1T: the guest leaves RAM above 512 GiB out" \
+	'^mm: 525312 MiB of RAM above 512 GiB left unused' "$tmp/lazy1t.out"
+
 # ---------------------------------------------------------------------------
 # Dirty tracking: both methods agree, on the real guest and on the probe.
 for pol in eager lazy; do
