@@ -25,5 +25,11 @@ int cmd_walk(int argc, char **argv);   /* hv/walk.c: explain one translation */
 int cmd_bench(int argc, char **argv);  /* hv/bench.c: translation and vCPU speed */
 int cmd_run(int argc, char **argv);    /* hv/run.c: boot a guest */
 int cmd_domxml(int argc, char **argv); /* hv/run.c: the libvirt domain XML of a run */
+int cmd_sweep(int argc, char **argv);  /* hv/sweep.c: a grid of trace or run configurations */
+
+/* The option tables of hv trace and hv run, for hv sweep to read a grid. */
+struct option;
+extern const struct option *const trace_options;
+extern const struct option *const run_options;
 
 #endif /* HV_CLI_H */

@@ -65,6 +65,13 @@ static const struct option *match_long(const struct option *opts, const char *na
 	return *ambiguous ? NULL : found;
 }
 
+const struct option *cli_find_option(const struct option *opts, const char *name, size_t len)
+{
+	bool ambiguous;
+
+	return match_long(opts, name, len, &ambiguous);
+}
+
 /*
  * Check every word of the command line against the options before getopt
  * runs. getopt reads "-append" as a cluster of one-letter options and
@@ -521,6 +528,12 @@ void json_f64(struct json *j, const char *key, double v)
 		fputs("null", j->f);
 	else
 		fprintf(j->f, "%.6g", v);
+}
+
+void json_number_text(struct json *j, const char *key, const char *text)
+{
+	json_member(j, key, false);
+	fputs(text, j->f);
 }
 
 void json_str(struct json *j, const char *key, const char *v)

@@ -27,6 +27,9 @@ int cli_getopt(const char *cmd, int argc, char **argv, const struct option *opts
 int cli_check_words(const char *cmd, int argc, char **argv, const struct option *opts);
 /* The long name (without "--") of the option whose val is `val`. */
 const char *cli_option_name(const struct option *opts, int val);
+/* The option that "--name" (len bytes of name) means, exactly or as the
+ * unique prefix getopt_long accepts; NULL when unknown or ambiguous. */
+const struct option *cli_find_option(const struct option *opts, const char *name, size_t len);
 /* "hv CMD: message" on stderr; returns 2, the exit status of a usage error. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -65,6 +68,8 @@ void json_u64(struct json *j, const char *key, uint64_t v);
 void json_i64(struct json *j, const char *key, int64_t v);
 void json_f64(struct json *j, const char *key, double v);
 void json_str(struct json *j, const char *key, const char *v);
+/* A number written exactly as text holds it (a JSON number, as read back). */
+void json_number_text(struct json *j, const char *key, const char *text);
 void json_bool(struct json *j, const char *key, bool v);
 
 /* Shape of the translation being reported (for the grid labels and the ideal count). */

@@ -29,6 +29,7 @@ static const struct command commands[] = {
 	{ "walk",  cmd_walk,  "explain one GVA->GPA->HPA translation reference by reference" },
 	{ "bench", cmd_bench, "measure translations per second against a plain table walk" },
 	{ "domxml", cmd_domxml, "print the libvirt domain XML for an hv run command line" },
+	{ "sweep", cmd_sweep, "run trace or run over a grid of configurations, side by side" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -174,7 +175,7 @@ static int dispatch(int argc, char **argv)
 		}
 		c = find_command(argv[2]);
 		if (c == NULL) {
-			fprintf(stderr, "hv help: unknown command '%s' (commands: run, trace, walk, bench, domxml)\n",
+			fprintf(stderr, "hv help: unknown command '%s' (commands: run, trace, walk, bench, domxml, sweep)\n",
 				argv[2]);
 			return 2;
 		}
@@ -187,7 +188,7 @@ static int dispatch(int argc, char **argv)
 		return 2;
 	c = find_command(argv[1]);
 	if (c == NULL) {
-		fprintf(stderr, "hv: unknown command '%s' (commands: run, trace, walk, bench, domxml; "
+		fprintf(stderr, "hv: unknown command '%s' (commands: run, trace, walk, bench, domxml, sweep; "
 				"see hv --help)\n", argv[1]);
 		return 2;
 	}

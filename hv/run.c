@@ -133,6 +133,7 @@ static const struct option long_opts[] = {
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
+const struct option *const run_options = long_opts;
 
 /* Options that say how to report, not what the VM is: not part of a domain. */
 static bool is_output_opt(int c)

@@ -196,6 +196,7 @@ static const struct option longopts[] = {
 	{ "help",     no_argument,       NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
+const struct option *const trace_options = longopts;
 
 struct trace_opts {
 	enum pattern pattern;

@@ -117,6 +117,10 @@ EXTRA_DIST += tests/output_test.sh
 TESTS += tests/lackey_test.sh
 EXTRA_DIST += tests/lackey_test.sh tests/data/small.lackey tests/data/true-head.lackey
 
+# hv sweep: grids over trace and run, --list / --collect.
+TESTS += tests/sweep_test.sh
+EXTRA_DIST += tests/sweep_test.sh
+
 # The KVM backend on real KVM against the software vCPU (skips where the
 # host has no usable /dev/kvm).
 TESTS += tests/kvm_test.sh

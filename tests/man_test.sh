@@ -25,7 +25,7 @@ expect_eq "man -l warnings" "$(cat "$tmp/man.err")" ""
 check "man page rendered" -s "$tmp/man.txt"
 
 check "man page has hv domxml" -n "$(grep -- "hv domxml" "$tmp/man.txt")"
-for cmd in run trace walk bench; do
+for cmd in run trace walk bench sweep; do
 	check "man page has hv $cmd" -n "$(grep -- "hv $cmd" "$tmp/man.txt")"
 	# The options are the lines of the help text that start with one.
 	"$HV" "$cmd" --help | sed -n 's/^ *\(-[a-zA-Z], \)\{0,1\}\(--[a-z][a-z0-9-]*\).*/\2/p' |
@@ -50,6 +50,10 @@ if command -v bash >/dev/null 2>&1; then
 	expect_eq "completion: trace options" "$(complete_words trace --acc)" "--access --accesses"
 	check "completion: presets" -n "$(complete_words trace --tlb sky | grep -w skylake)"
 	expect_eq "completion: page sizes" "$(complete_words trace --ept-page 2)" "2M"
+	expect_eq "completion: sweep options" "$(complete_words sweep --co)" "--collect"
+	expect_eq "completion: swept command" "$(complete_words sweep --jobs 2 t)" "trace"
+	expect_eq "completion: swept command's options" "$(complete_words sweep --jobs 2 trace --pat)" "--pattern"
+	expect_eq "completion: swept command's values" "$(complete_words sweep trace --pattern c)" "chase"
 fi
 
 tl_finish
