@@ -29,6 +29,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "hv/kvm_stats.h"
 #include "hv/vcpu.h"
 
 #define KVM_MAX_SLOTS 2   /* RAM below the hole, RAM above 4 GiB */
@@ -641,11 +642,15 @@ static int kvm_run(struct vcpu *vcpu, uint64_t max_insns, struct vcpu_exit *exit
 	(void)max_insns;
 	complete_pending(v, exit);
 	memset(exit, 0, sizeof(*exit));
-	for (;;) {
-		if (ioctl(v->fd, KVM_RUN, 0) == 0)
-			break;
-		if (errno != EINTR && errno != EAGAIN)
-			return -errno;
+	if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+		/* A signal reached hv while the guest ran: an exit with nothing to
+		 * handle, so that the exit loop sees a stop request. */
+		if (errno == EINTR || errno == EAGAIN) {
+			exit->reason = VCPU_EXIT_NONE;
+			exit->rip = v->run->s.regs.regs.rip;
+			return 0;
+		}
+		return -errno;
 	}
 	translate_exit(v, exit);
 	exit->rip = v->run->s.regs.regs.rip;
@@ -665,6 +670,28 @@ static void kvm_get_stats(struct vcpu *vcpu, struct vcpu_stats *s)
 	*s = to_kvm(vcpu)->stats;
 }
 
+/* KVM's binary statistics of the VM, then of the vCPU: the kernel's counts. */
+static int kvm_hw_stats(struct vcpu *vcpu, vcpu_hw_stat_fn fn, void *ctx)
+{
+	struct vcpu_kvm *v = to_kvm(vcpu);
+	const struct {
+		const char *scope;
+		int fd;
+	} owner[] = { { "vm", v->mem->vm_fd }, { "vcpu", v->fd } };
+
+	for (unsigned i = 0; i < 2; i++) {
+		struct kvm_stats st;
+		int rc = kvm_stats_read(owner[i].fd, &st);
+
+		if (rc)
+			return rc;
+		for (unsigned k = 0; k < st.n; k++)
+			fn(ctx, owner[i].scope, st.stat[k].name, st.stat[k].value);
+		kvm_stats_free(&st);
+	}
+	return 0;
+}
+
 const struct vcpu_ops vcpu_kvm_ops = {
 	.name = "kvm",
 	.needs_memfd_pool = true,
@@ -681,4 +708,5 @@ const struct vcpu_ops vcpu_kvm_ops = {
 	.run = kvm_run,
 	.inject_irq = kvm_inject_irq,
 	.get_stats = kvm_get_stats,
+	.hw_stats = kvm_hw_stats,
 };

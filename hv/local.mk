@@ -20,9 +20,9 @@ hv_hv_SOURCES += hv/run.c hv/hostmem.h hv/hostmem.c hv/backends.c hv/vm.h hv/vm_
 	hv/lapic.h hv/lapic.c hv/pc.h hv/fwcfg.c hv/pctestdev.c \
 	hv/edu.h hv/edu.c hv/vm_dma.h hv/vm_dma.c hv/run_dma.c
 if HAVE_KVM_H
-hv_hv_SOURCES += hv/kvm.c
+hv_hv_SOURCES += hv/kvm.c hv/kvm_stats.h hv/kvm_stats.c
 endif
-EXTRA_DIST += hv/kvm.c
+EXTRA_DIST += hv/kvm.c hv/kvm_stats.h hv/kvm_stats.c
 # libvirt domain XML (hv run --domain, hv domxml); the libraries are optional
 # (configure's summary says which were found).
 hv_hv_SOURCES += hv/domain.h hv/domain.c

@@ -390,6 +390,37 @@ static void print_indented(FILE *f, const char *first, const char *indent, const
 	}
 }
 
+/* Where the model does not see the accesses, the report says so instead of
+ * printing its counters (which would all be zero). */
+static const char no_model_translation[] =
+	"not modelled: the guest's accesses are translated by the host's KVM and its "
+	"hardware, so hv's TLB, walk and reference counts do not see them";
+
+static void hw_stat_text(void *ctx, const char *scope, const char *name, uint64_t value)
+{
+	if (value)
+		fprintf(ctx, "  %-4s %-26s %14" PRIu64 "\n", scope, name, value);
+}
+
+/* The JSON writer's state for hw_stat_json: the scope whose object is open. */
+struct hw_stat_json {
+	struct json *j;
+	char scope[8];
+};
+
+static void hw_stat_json(void *ctx, const char *scope, const char *name, uint64_t value)
+{
+	struct hw_stat_json *h = ctx;
+
+	if (strcmp(h->scope, scope) != 0) {
+		if (h->scope[0])
+			json_obj_end(h->j);
+		snprintf(h->scope, sizeof(h->scope), "%s", scope);
+		json_obj_begin(h->j, h->scope);
+	}
+	json_u64(h->j, name, value);
+}
+
 static void report_text(FILE *f, struct vm *vm, const struct run_opts *o,
 			const struct run_result *rr)
 {
@@ -405,14 +436,24 @@ static void report_text(FILE *f, struct vm *vm, const struct run_opts *o,
 	print_indented(f, "  ", "  ", vm->stop.msg);
 	fputc('\n', f);
 
-	fprintf(f, "Guest\n");
-	fprintf(f, "  %-22s %14" PRIu64 "\n", "instructions", rr->vs.instructions);
-	fprintf(f, "  %-22s %14" PRIu64 "\n", "fetches", rr->vs.fetches);
-	fprintf(f, "  %-22s %14" PRIu64 "\n", "loads", rr->vs.loads);
-	fprintf(f, "  %-22s %14" PRIu64 "\n", "stores", rr->vs.stores);
-	fprintf(f, "  %-22s %14" PRIu64 "\n\n", "exceptions", rr->vs.exceptions);
-
-	report_mmu_text(f, mmu_stats(vm->mmu), &o->vm.mmu, &rr->shape);
+	if (vm->ops->models_translation) {
+		fprintf(f, "Guest\n");
+		fprintf(f, "  %-22s %14" PRIu64 "\n", "instructions", rr->vs.instructions);
+		fprintf(f, "  %-22s %14" PRIu64 "\n", "fetches", rr->vs.fetches);
+		fprintf(f, "  %-22s %14" PRIu64 "\n", "loads", rr->vs.loads);
+		fprintf(f, "  %-22s %14" PRIu64 "\n", "stores", rr->vs.stores);
+		fprintf(f, "  %-22s %14" PRIu64 "\n\n", "exceptions", rr->vs.exceptions);
+		report_mmu_text(f, mmu_stats(vm->mmu), &o->vm.mmu, &rr->shape);
+	} else {
+		fprintf(f, "Guest instructions and translation (TLB, walks, references):\n  %s.\n",
+			no_model_translation);
+	}
+	if (vm->ops->hw_stats) {
+		fprintf(f, "\n%s statistics (the host kernel's own counts, nonzero ones):\n",
+			vm->ops->name);
+		if (vm->ops->hw_stats(vm->vcpu, hw_stat_text, f))
+			fprintf(f, "  not available from this kernel\n");
+	}
 
 	for (int i = 0; i < VIOL_NCAUSES; i++)
 		nviol += c->violations[i];
@@ -456,8 +497,9 @@ static void report_text(FILE *f, struct vm *vm, const struct run_opts *o,
 	print_mib(f, "host max RSS", host_maxrss());
 	fprintf(f, "Time\n");
 	fprintf(f, "  %-22s %14.3f s\n", "wall", rr->wall);
-	fprintf(f, "  %-22s %14.2f M/s\n", "guest instructions",
-		rr->wall > 0 ? (double)rr->vs.instructions / rr->wall / 1e6 : 0.0);
+	if (vm->ops->counts_instructions)
+		fprintf(f, "  %-22s %14.2f M/s\n", "guest instructions",
+			rr->wall > 0 ? (double)rr->vs.instructions / rr->wall / 1e6 : 0.0);
 }
 
 static void report_json(FILE *f, struct vm *vm, const struct run_opts *o,
@@ -466,6 +508,7 @@ static void report_json(FILE *f, struct vm *vm, const struct run_opts *o,
 	const struct vm_counters *c = &vm->cnt;
 	struct json j;
 	uint64_t n = 0;
+	int rc;
 
 	json_begin(&j, f);
 	json_str(&j, "kernel", o->kernel);
@@ -499,8 +542,26 @@ static void report_json(FILE *f, struct vm *vm, const struct run_opts *o,
 	json_obj_end(&j);
 
 	json_obj_begin(&j, "translation");
-	report_mmu_json(&j, mmu_stats(vm->mmu), &o->vm.mmu, &rr->shape);
+	if (vm->ops->models_translation) {
+		report_mmu_json(&j, mmu_stats(vm->mmu), &o->vm.mmu, &rr->shape);
+	} else {
+		json_bool(&j, "modelled", false);
+		json_str(&j, "why_not", no_model_translation);
+	}
 	json_obj_end(&j);
+
+	if (vm->ops->hw_stats) {
+		struct hw_stat_json h = { .j = &j };
+
+		/* The kernel's counters, by the kernel's names: vm and vcpu scopes. */
+		json_obj_begin(&j, "hw_stats");
+		json_str(&j, "source", "KVM_GET_STATS_FD");
+		rc = vm->ops->hw_stats(vm->vcpu, hw_stat_json, &h);
+		if (h.scope[0])
+			json_obj_end(&j);
+		json_bool(&j, "available", rc == 0);
+		json_obj_end(&j);
+	}
 
 	json_obj_begin(&j, "ept_violations");
 	for (int i = 0; i < VIOL_NCAUSES; i++) {

@@ -219,6 +219,10 @@ struct gmem_ops {
 	int (*dirty_log)(struct gmem *m, uint64_t gpa, uint64_t size, gmem_dirty_fn fn, void *ctx);
 };
 
+/* One of a backend's own counters: scope ("vm" or "vcpu"), its name as the
+ * backend names it, and its value. */
+typedef void (*vcpu_hw_stat_fn)(void *ctx, const char *scope, const char *name, uint64_t value);
+
 struct vcpu_ops {
 	const char *name;
 	/* Guest RAM must be a memfd pool (hpool_create_memfd): the backend maps
@@ -227,6 +231,9 @@ struct vcpu_ops {
 	/* run() counts retired instructions and honours its budget (the
 	 * instruction limit and the dirty-tracking start point need that). */
 	bool counts_instructions;
+	/* Each access goes through hv's TLB and walk model, so the report's
+	 * translation counts are this guest's (false: they are the hardware's). */
+	bool models_translation;
 	/* Can this backend run here? 0, or -errno with a reason in why. */
 	int (*probe)(char *why, size_t whylen);
 	/* Guest memory comes first: RAM is mapped before the vCPU exists. */
@@ -243,6 +250,9 @@ struct vcpu_ops {
 	/* Queue an external interrupt; delivered when RFLAGS.IF=1 and no sti/mov-ss shadow. */
 	int (*inject_irq)(struct vcpu *vcpu, uint8_t vector);
 	void (*get_stats)(struct vcpu *vcpu, struct vcpu_stats *stats);
+	/* The backend's own statistics as they are now (KVM's binary stats), VM
+	 * scope first; NULL when the backend keeps none. 0 or -errno. */
+	int (*hw_stats)(struct vcpu *vcpu, vcpu_hw_stat_fn fn, void *ctx);
 };
 
 /* The software backend: the interpreter over the translation model. */

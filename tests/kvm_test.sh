@@ -6,7 +6,10 @@
 #  - where /dev/kvm can be opened: each probe guest and each guest workload
 #    below prints the same serial output and stops with the same reason and
 #    status on both backends, a forbidden GPA is reported at the same GPA,
-#    and the MMIO and port exits the guest caused are counted the same.
+#    and the MMIO and port exits the guest caused are counted the same;
+#  - the report under KVM: no model counts, KVM's own statistics; SIGTERM;
+#  - on kvm_pvm hosts (KVM emulates each guest instruction) KVM's emulation
+#    counts equal the software vCPU's instruction and exception counts.
 #
 # Exit 77 (skip), saying why, when this host cannot run KVM.
 set -u
@@ -89,6 +92,53 @@ if [ -f "$GUEST" ]; then
 		both "$wl" --memory 128M "$GUEST" --append "workload=$wl iters=20000"
 		check "$wl: RESULT ok on KVM" "$(grep -c "^RESULT $wl ok" "$tmp/$wl.kvm.out")" -eq 1
 	done
+	# The workloads whose pages are demand-zero faults in the guest, sized to
+	# finish in seconds where the host's KVM emulates each guest instruction.
+	# Their RESULT lines carry the checksum of every value read.
+	for spec in "random iters=3000 footprint=256K" "seq iters=5000 footprint=256K" \
+		"stride iters=2000 footprint=512K stride=4096" "chase iters=2000 footprint=64K"; do
+		wl=${spec%% *}
+		both "$wl" --memory 128M "$GUEST" --append "workload=$spec"
+		check "$wl: RESULT ok on KVM" "$(grep -c "^RESULT $wl ok" "$tmp/$wl.kvm.out")" -eq 1
+	done
+
+	# The report: no model counts under KVM, and says so; KVM's own
+	# statistics instead (the vCPU left the guest at least once per port
+	# exit hv handled).
+	expect_eq "kvm report: translation marked as not modelled" \
+		"$(jget "$tmp/chase.kvm.json" modelled)" false
+	check "kvm report: KVM's statistics are read" \
+		"$(jget "$tmp/chase.kvm.json" exits)" -ge "$(jget "$tmp/chase.kvm.json" io)"
+	"$HV" run --backend kvm --memory 128M "$GUEST" --append "workload=compute iters=10" \
+		>"$tmp/text.out" 2>&1 </dev/null
+	check "kvm text report: says the translation counts are not modelled" \
+		"$(grep -c "^  not modelled: the guest's accesses are translated by the host's KVM" "$tmp/text.out")" -eq 1
+	check "kvm text report: prints KVM's statistics" \
+		"$(grep -c "^  vcpu exits  " "$tmp/text.out")" -eq 1
+
+	# SIGTERM while the guest runs inside KVM_RUN stops the VM (KVM_RUN
+	# returns EINTR), with the signal's status, not after the guest ends.
+	timeout 2 "$HV" run --json --backend kvm --memory 128M "$GUEST" \
+		--append "workload=compute iters=100000000000" >"$tmp/sig.json" 2>/dev/null </dev/null
+	expect_eq "SIGTERM during KVM_RUN: stop reason" "$(jget "$tmp/sig.json" reason)" '"signal"'
+	expect_eq "SIGTERM during KVM_RUN: status" "$(jget "$tmp/sig.json" status)" 143
+
+	# Where the host's KVM is kvm_pvm, it runs this (non-PVM) guest through
+	# KVM's instruction emulator: each retired instruction is one successful
+	# emulation and each faulting one a failed emulation, so KVM's own counts
+	# must equal the software vCPU's instruction and exception counts.
+	if [ -d /sys/module/kvm_pvm ]; then
+		for wl in compute chase; do
+			emul=$(jget "$tmp/$wl.kvm.json" insn_emulation)
+			nfail=$(jget "$tmp/$wl.kvm.json" insn_emulation_fail)
+			expect_eq "$wl: KVM emulated exactly the soft vCPU's instructions" \
+				"$((emul - nfail))" "$(jget "$tmp/$wl.soft.json" instructions)"
+			expect_eq "$wl: KVM's failed emulations are the soft vCPU's exceptions" \
+				"$nfail" "$(jget "$tmp/$wl.soft.json" exceptions)"
+		done
+	else
+		echo "kvm_test: the host's KVM is not kvm_pvm: instruction counts are not compared" >&2
+	fi
 fi
 
 tl_finish

@@ -525,6 +525,7 @@ static int soft_run(struct vcpu *vcpu, uint64_t max_insns, struct vcpu_exit *exi
 const struct vcpu_ops vcpu_soft_ops = {
 	.name = "soft",
 	.counts_instructions = true,
+	.models_translation = true,
 	.probe = soft_probe,
 	.mem_create = gmem_soft_create,
 	.mem_destroy = gmem_soft_destroy,
