@@ -126,11 +126,16 @@ struct cow_stats {
 };
 int proc_run_init(struct cow_stats *out);
 
+/* dma.c: the edu device and the VT-d unit; workloads dma and dma-attack. */
+bool dma_probe(bool iommu);  /* find edu, map its BAR (and the VT-d window) */
+bool dma_workload(const char *name, bool iommu, uint64_t *checksum);
+
 /* workload.c */
 struct options {
 	const char *workload;
 	uint64_t footprint, iters, seed, stride;
 	bool huge;
+	bool iommu;   /* iommu=on|off: is there a VT-d unit at 0xfed90000 */
 	bool iters_given, footprint_given;
 };
 int workload_run(const struct options *o);

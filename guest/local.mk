@@ -19,7 +19,7 @@ GUEST_LINKFLAGS = -nostdlib -static -no-pie -Wl,--build-id=none \
 	-Wl,-z,max-page-size=4096 -Wl,-z,noexecstack -Wl,--no-warn-rwx-segments
 GUEST_OBJCOPY = objcopy
 
-GUEST_C = main console lib mm trap demand proc workload
+GUEST_C = main console lib mm trap demand proc workload dma
 GUEST_S = boot entry user_blob
 GUEST_OBJS = $(GUEST_S:%=guest/%.o) $(GUEST_C:%=guest/%.o)
 GUEST_HDRS = $(srcdir)/guest/kernel.h $(srcdir)/guest/x86.h $(srcdir)/guest/local.mk

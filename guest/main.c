@@ -118,6 +118,13 @@ static bool parse_cmdline(const char *s, struct options *o)
 			o->iters_given = true;
 		} else if (good && KEY("seed")) {
 			good = parse_size(val, vlen, &o->seed);
+		} else if (good && KEY("iommu")) {
+			if (vlen == 2 && strncmp(val, "on", 2) == 0)
+				o->iommu = true;
+			else if (vlen == 3 && strncmp(val, "off", 3) == 0)
+				o->iommu = false;
+			else
+				good = false;
 		} else if (good && KEY("stride")) {
 			good = parse_size(val, vlen, &o->stride) && o->stride >= 8;
 		} else {
@@ -207,6 +214,7 @@ void kmain(uint64_t start_info)
 		.seed = 1,
 		.stride = 4096,
 		.huge = false,
+		.iommu = true,
 	};
 	if (!parse_cmdline(cmdline, &o)) {
 		kprintf("RESULT %s FAIL checksum=%016lx\n", o.workload, 0UL);

@@ -350,6 +350,12 @@ static struct outcome run_one(const struct options *opts)
 	const struct options *o = &sized;
 	const char *w = o->workload;
 	struct outcome r = { false, 0 };
+	bool dma = is(w, "dma") || is(w, "dma-attack");
+
+	/* The device windows' page tables stay, as a kernel's ioremap keeps
+	 * them: map them before counting frames. */
+	if (dma && !dma_probe(o->iommu))
+		return r;
 	uint64_t before = frames_free();
 
 	/* memloop is about the vCPU, not the TLB: its default footprint fits
@@ -393,9 +399,12 @@ static struct outcome run_one(const struct options *opts)
 		r = run_protect();
 	} else if (is(w, "compute")) {
 		r = run_compute(o);
+	} else if (dma) {
+		r.checksum = FNV_OFFSET;
+		r.ok = dma_workload(w, o->iommu, &r.checksum);
 	} else {
 		kprintf("unknown workload '%s' (random seq stride chase cow protect compute "
-			"memloop all)\n", w);
+			"memloop dma dma-attack all)\n", w);
 		return r;
 	}
 	uint64_t after = frames_free();

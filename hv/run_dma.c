@@ -44,7 +44,7 @@ void run_dma_report_text(FILE *f, struct vm *vm)
 		const struct iommu_stats *s = iommu_get_stats(d->iommu);
 		struct iommu_fault l;
 
-		fprintf(f, "IOMMU (VT-d at 0x%llx, translation %s)\n", IOMMU_BASE,
+		fprintf(f, "IOMMU (VT-d at 0x%llx, translation %s at the end)\n", IOMMU_BASE,
 			iommu_reg_read(d->iommu, VTD_GSTS_REG, 4) & VTD_GSTS_TES ? "on" : "off");
 		ROW(f, "DMA requests", s->dma);
 		ROW(f, "bytes", s->dma_bytes);

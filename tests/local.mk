@@ -101,6 +101,11 @@ $(HV_PROBE_ELFS): tests/guests/probe-%.elf: tests/guests/probe-%.o $(srcdir)/tes
 
 TESTS += tests/run_test.sh
 
+# The edu device and the VT-d unit under hv run (guest workloads dma and
+# dma-attack, with and without the IOMMU, and against QEMU).
+TESTS += tests/dma_test.sh
+EXTRA_DIST += tests/dma_test.sh
+
 # libvirt domain XML: the examples both ways, overrides, refusals.
 TESTS += tests/domain_test.sh
 EXTRA_DIST += tests/domain_test.sh

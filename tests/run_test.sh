@@ -39,49 +39,12 @@ if [ ! -f "$GUEST" ]; then
 fi
 
 
-# jget FILE PATH: the scalar at PATH (/obj/key) in the JSON report. The
-# writer puts one member per line and closes containers on their own line,
-# which is all this needs.
-jget() {
-	awk -v want="$2" '
-	NR == 1 { next }
-	{
-		line = $0
-		sub(/^[ \t]+/, "", line)
-		key = ""
-		if (line ~ /^"[^"]*": /) {
-			key = line
-			sub(/^"/, "", key)
-			sub(/".*/, "", key)
-		}
-	}
-	line ~ /^[}\]]/ { sub(/\/[^\/]*$/, "", path); next }
-	line ~ /[{[]$/ { path = path "/" key; next }
-	key != "" {
-		v = line
-		sub(/^"[^"]*": /, "", v)
-		sub(/,$/, "", v)
-		if (path "/" key == want)
-			print v
-	}' "$1"
-}
-
 # sum of the numbers in a one-line JSON array value "[a, b, c]"
 arrsum() { echo "$1" | tr -d '[],' | awk '{ s = 0; for (i = 1; i <= NF; i++) s += $i; print s }'; }
 # sum of i * a[i] over the same
 arrwsum() { echo "$1" | tr -d '[],' | awk '{ s = 0; for (i = 1; i <= NF; i++) s += (i - 1) * $i; print s }'; }
 # highest index holding a non-zero number
 arrmax() { echo "$1" | tr -d '[],' | awk '{ m = -1; for (i = 1; i <= NF; i++) if ($i > 0) m = i - 1; print m }'; }
-
-# hvrun NAME [hv options...] KERNEL: JSON in $tmp/NAME.json, serial output in
-# $tmp/NAME.out, hv's stderr in $tmp/NAME.err, exit status in $status.
-hvrun() {
-	name=$1
-	shift
-	timeout 120 "$HV" run --json --serial "$tmp/$name.out" "$@" >"$tmp/$name.json" \
-		2>"$tmp/$name.err" </dev/null
-	status=$?
-}
 
 show() { sed 's/^/  | /' "$@" >&2; }
 

@@ -7,6 +7,8 @@
 #   qemu_boot OUT MEM APPEND   boot $GUEST under $QEMU (TCG, q35, isa-debug-exit
 #                     at 0xf4, serial on stdout) into OUT; status in $status
 #   tl_finish         print the tally and return non-zero if a check failed
+#   jget FILE PATH    a scalar of an hv --json report
+#   hvrun NAME ARGS   `$HV run --json` into $tmp/NAME.{json,out,err}; status in $status
 
 tl_init() {
 	tl_name=$1
@@ -47,4 +49,41 @@ qemu_boot() {
 tl_finish() {
 	echo "$tl_name: $checks checks, $fails failed"
 	[ "$fails" -eq 0 ]
+}
+
+# jget FILE PATH: the scalar at PATH (/obj/key) in the JSON report. The
+# writer puts one member per line and closes containers on their own line,
+# which is all this needs.
+jget() {
+	awk -v want="$2" '
+	NR == 1 { next }
+	{
+		line = $0
+		sub(/^[ \t]+/, "", line)
+		key = ""
+		if (line ~ /^"[^"]*": /) {
+			key = line
+			sub(/^"/, "", key)
+			sub(/".*/, "", key)
+		}
+	}
+	line ~ /^[}\]]/ { sub(/\/[^\/]*$/, "", path); next }
+	line ~ /[{[]$/ { path = path "/" key; next }
+	key != "" {
+		v = line
+		sub(/^"[^"]*": /, "", v)
+		sub(/,$/, "", v)
+		if (path "/" key == want)
+			print v
+	}' "$1"
+}
+
+# hvrun NAME [hv options...] KERNEL: JSON in $tmp/NAME.json, serial output in
+# $tmp/NAME.out, hv's stderr in $tmp/NAME.err, exit status in $status.
+hvrun() {
+	name=$1
+	shift
+	timeout 120 "$HV" run --json --serial "$tmp/$name.out" "$@" >"$tmp/$name.json" \
+		2>"$tmp/$name.err" </dev/null
+	status=$?
 }

@@ -1,0 +1,147 @@
+#!/bin/sh
+# tests/dma_test.sh - the edu device and the guest-visible VT-d unit under
+# `hv run --edu`, with guest/guest.elf's workloads dma and dma-attack:
+#
+#  - workload=dma copies pieces through the IOMMU and back: the guest's
+#    checks pass, the report counts exactly the transfers, bytes, IOTLB and
+#    context-cache hits and misses, second-level and EPT references that the
+#    guest's program implies, and no fault;
+#  - workload=dma-attack: each of the three DMAs outside the domain is
+#    refused with its VT-d fault reason (5, 5, 6), source 00:03.0 and page,
+#    both in the guest's own reading of the fault records and in hv's
+#    report, and the canary page at GPA 0xf0000 is intact;
+#  - the same attack with --no-iommu (and iommu=off for the guest) reaches
+#    memory: the guest says so, the exit status is the guest's failure (3),
+#    hv reports the canary damaged (64 bytes);
+#  - --no-iommu with a guest that looks for the unit stops with a clear
+#    forbidden-GPA diagnostic; --no-iommu without --edu is a usage error;
+#  - under QEMU (-M q35 -device intel-iommu -device edu,addr=3) the guest
+#    prints exactly the same lines (skipped without QEMU or its devices).
+#
+# Run by `make check` from the top build directory. HV, GUEST and QEMU
+# override the programs.
+set -u
+
+HV=${HV:-./hv/hv}
+GUEST=${GUEST:-./guest/guest.elf}
+QEMU=${QEMU:-qemu-system-x86_64}
+. "${srcdir:-.}/tests/testlib.sh"
+tl_init dma_test
+
+if [ ! -x "$HV" ]; then
+	echo "dma_test: $HV is not built" >&2
+	exit 99
+fi
+if [ ! -f "$GUEST" ]; then
+	echo "dma_test: $GUEST is not built, skipping" >&2
+	exit 77
+fi
+
+show() { sed 's/^/  | /' "$@" >&2; }
+
+expect_eq() {
+	if [ "$2" = "$3" ]; then pass; else fail "$1: got '$2', want '$3'"; fi
+}
+
+# --- workload=dma through the IOMMU -------------------------------------
+hvrun dma --edu "$GUEST" --append workload=dma
+expect_eq "dma: exit status" "$status" 1
+expect_eq "dma: last line" "$(tail -n 1 "$tmp/dma.out" | cut -d' ' -f1-3)" "RESULT dma ok"
+expect_eq "dma: every piece matches" "$(grep -c 'data matches$' "$tmp/dma.out")" 5
+# Five pieces out and back: 2 x (4095 + 100 + 8 + 1 + 3072) bytes in ten
+# transfers, all through the unit.
+expect_eq "dma: transfers" "$(jget "$tmp/dma.json" /dma/transfers)" 10
+expect_eq "dma: bytes" "$(jget "$tmp/dma.json" /dma/bytes)" 14552
+expect_eq "dma: IOMMU requests" "$(jget "$tmp/dma.json" /iommu/dma_requests)" 10
+expect_eq "dma: IOMMU bytes" "$(jget "$tmp/dma.json" /iommu/dma_bytes)" 14552
+# Each transfer stays in one page: ten translations, two IOTLB misses (the
+# source and the destination page), each a 3-level walk (6 references).
+expect_eq "dma: translations" "$(jget "$tmp/dma.json" /iommu/translations)" 10
+expect_eq "dma: IOTLB hits" "$(jget "$tmp/dma.json" /iommu/iotlb_hits)" 8
+expect_eq "dma: IOTLB misses" "$(jget "$tmp/dma.json" /iommu/iotlb_misses)" 2
+expect_eq "dma: context-cache misses" "$(jget "$tmp/dma.json" /iommu/context_misses)" 1
+expect_eq "dma: second-level references" "$(jget "$tmp/dma.json" /iommu/walk_refs)" 6
+# Stage 2 (EPT, 4 levels, 4 KiB): root and context entries (2 x 2 reads),
+# 2 x 3 table entries, 10 data pages, each one 4-reference EPT walk.
+expect_eq "dma: EPT lookups" "$(jget "$tmp/dma.json" /iommu/stage2_lookups)" 20
+expect_eq "dma: EPT references" "$(jget "$tmp/dma.json" /iommu/stage2_refs)" 80
+expect_eq "dma: no faults" "$(jget "$tmp/dma.json" /iommu/faults)" 0
+expect_eq "dma: canary intact" "$(jget "$tmp/dma.json" /canary/changed_bytes)" 0
+
+# --- workload=dma-attack through the IOMMU ------------------------------
+hvrun attack --edu "$GUEST" --append workload=dma-attack
+expect_eq "attack: exit status" "$status" 1
+expect_eq "attack: last line" "$(tail -n 1 "$tmp/attack.out" | cut -d' ' -f1-3)" "RESULT dma-attack ok"
+expect_eq "attack: the guest reads three refusals" \
+	"$(grep -c '^attack: .*: refused, fault reason .*source 00:03.0.*memory unchanged$' "$tmp/attack.out")" 3
+grep -q '^attack: outside the domain: write to 0xf0000: refused, fault reason 0x5 (write without W), source 00:03.0, write, page 0xf0000; memory unchanged$' \
+	"$tmp/attack.out" && pass || fail "attack: the canary write's fault line"
+expect_eq "attack: faults" "$(jget "$tmp/attack.json" /iommu/faults)" 3
+expect_eq "attack: reason 5" "$(jget "$tmp/attack.json" /iommu/faults_by_reason/0x5)" 2
+expect_eq "attack: reason 6" "$(jget "$tmp/attack.json" /iommu/faults_by_reason/0x6)" 1
+expect_eq "attack: all recorded" "$(jget "$tmp/attack.json" /iommu/faults_recorded)" 3
+expect_eq "attack: fault log reasons" "$(jget "$tmp/attack.json" /iommu/fault_log//reason | tr '\n' ' ')" "5 5 6 "
+expect_eq "attack: fault log sources" "$(jget "$tmp/attack.json" /iommu/fault_log//sid | tr '\n' ' ')" "24 24 24 "
+expect_eq "attack: fault log access" "$(jget "$tmp/attack.json" /iommu/fault_log//access | tr '\n' ' ')" \
+	'"write" "write" "read" '
+expect_eq "attack: first page" "$(jget "$tmp/attack.json" /iommu/fault_log//page | head -1)" $((0xf0000))
+expect_eq "attack: refused transfers" "$(jget "$tmp/attack.json" /dma/iommu_refused)" 3
+expect_eq "attack: canary intact" "$(jget "$tmp/attack.json" /canary/changed_bytes)" 0
+"$HV" run --edu --serial none "$GUEST" --append workload=dma-attack >"$tmp/attack.txt" 2>&1
+grep -q '^    fault 0: 00:03.0 write page 0xf0000, reason 0x5 (write without W)$' "$tmp/attack.txt" &&
+	pass || { fail "attack: text report's fault line"; show "$tmp/attack.txt"; }
+grep -q '^Canary at GPA 0xf0000: intact (4096 bytes)$' "$tmp/attack.txt" && pass ||
+	fail "attack: text report's canary line"
+
+# --- the same attack without the IOMMU ----------------------------------
+hvrun canary --edu --no-iommu "$GUEST" --append 'workload=dma-attack iommu=off'
+expect_eq "no-iommu: exit status (the guest's failure)" "$status" 3
+expect_eq "no-iommu: last line" "$(tail -n 1 "$tmp/canary.out" | cut -d' ' -f1-3)" "RESULT dma-attack FAIL"
+grep -q '^attack: outside the domain: write to 0xf0000: REACHED MEMORY, it changed$' "$tmp/canary.out" &&
+	pass || { fail "no-iommu: the canary write reached memory"; show "$tmp/canary.out"; }
+grep -q '^attack: kernel secret: read of 0x[0-9a-f]*: LEAKED, the device has it$' "$tmp/canary.out" &&
+	pass || fail "no-iommu: the secret leaked"
+expect_eq "no-iommu: canary damaged" "$(jget "$tmp/canary.json" /canary/changed_bytes)" 64
+expect_eq "no-iommu: first damaged byte" "$(jget "$tmp/canary.json" /canary/first_changed)" $((0xf0000))
+expect_eq "no-iommu: no IOMMU section" "$(grep -c '"iommu": {' "$tmp/canary.json")" 0
+expect_eq "no-iommu: the report says so" "$(jget "$tmp/canary.json" /dma/iommu)" false
+
+# workload=dma without the IOMMU moves the same data.
+hvrun direct --edu --no-iommu "$GUEST" --append 'workload=dma iommu=off'
+expect_eq "direct: exit status" "$status" 1
+expect_eq "direct: same checksum as through the IOMMU" "$(tail -n 1 "$tmp/direct.out")" \
+	"$(tail -n 1 "$tmp/dma.out")"
+
+# A guest that looks for the unit where there is none: a clean stop.
+hvrun nounit --edu --no-iommu "$GUEST" --append workload=dma
+expect_eq "no unit: exit status" "$status" 4
+grep -q 'GPA 0xfed90000 is neither RAM nor a device' "$tmp/nounit.err" && pass ||
+	{ fail "no unit: diagnostic"; show "$tmp/nounit.err"; }
+"$HV" run --no-iommu "$GUEST" >/dev/null 2>"$tmp/usage.err"
+expect_eq "--no-iommu alone: usage status" "$?" 2
+grep -q 'no DMA device without --edu' "$tmp/usage.err" && pass || fail "--no-iommu alone: message"
+
+# --- the same kernel under QEMU ------------------------------------------
+if command -v "$QEMU" >/dev/null 2>&1 &&
+	"$QEMU" -device help 2>/dev/null | grep -q '"edu"' &&
+	"$QEMU" -device help 2>/dev/null | grep -q '"intel-iommu"'; then
+	for w in dma dma-attack; do
+		timeout 120 "$QEMU" -accel tcg -M q35 -cpu max -m 512M -kernel "$GUEST" \
+			-append "workload=$w" -device intel-iommu -device edu,addr=3 \
+			-device isa-debug-exit,iobase=0xf4,iosize=4 \
+			-display none -serial stdio -monitor none -no-reboot -nodefaults \
+			</dev/null >"$tmp/qemu-$w.out" 2>"$tmp/qemu-$w.err"
+		expect_eq "qemu $w: exit status" "$?" 1
+		hvrun "hv-$w" --edu "$GUEST" --append "workload=$w"
+		if cmp -s "$tmp/qemu-$w.out" "$tmp/hv-$w.out"; then
+			pass
+		else
+			fail "qemu $w: the guest's output differs between QEMU and hv"
+			diff "$tmp/qemu-$w.out" "$tmp/hv-$w.out" >&2
+		fi
+	done
+else
+	echo "dma_test: QEMU with edu and intel-iommu not found, the comparison is skipped" >&2
+fi
+
+tl_finish
