@@ -26,8 +26,12 @@
  * does with its defaults (Skylake TLB and paging-structure caches, 4-level
  * EPT with 4K pages, eager RAM) but with 128 MiB so that the guest prints
  * what it prints under QEMU with -m 128M. Two runs, iters=N and iters=2N:
- * the differences of retired instructions and of vm_run's wall time are the
- * loop's alone, boot and checks cancel out. When QEMU is installed the same
+ * the differences of retired instructions and of vm_run's wall and CPU time
+ * are the loop's alone, boot and checks cancel out. N doubles until the CPU
+ * time difference is long enough to measure; one that stays too short is
+ * reported as noise, never as a failure (the target is judged by CPU time,
+ * which other work on the machine disturbs much less than wall time). When
+ * QEMU is installed the same
  * guest runs under TCG too and the ratio hv/QEMU is printed; see
  * run_vcpu_loop() for how its instructions are counted.
  *
@@ -91,6 +95,10 @@ struct bench_result {
 	 * benchmarks (0: not measured). Less disturbed than wall time when other
 	 * work shares the machine. */
 	double cpu_seconds, cmp_cpu_seconds;
+	/* Not empty: hv's timed difference was too short in CPU time to be a
+	 * measurement, so there is no rate; says what was measured. Timing
+	 * depends on the machine, not on hv: this is not a failure. */
+	char noise[200];
 };
 
 struct mem_loop;
@@ -641,27 +649,31 @@ static int run_pair(bool qemu, const struct bench_params *bp, const char *worklo
 
 /*
  * QEMU's side. QEMU does not count instructions, but the guest executes the
- * same ones on both: the loop is exactly linear in iters (checked: hv's
- * instruction difference is a whole multiple of N), so a QEMU run of
- * iters=M and 2M executes M/N times hv's difference. QEMU runs the loop 30
+ * same ones on both: the loop is linear in iters (checked: hv's instruction
+ * difference is a whole number of instructions per iteration, give or take
+ * VCPU_LINEAR_SLACK for numbers and checksums printed at other lengths), so
+ * a QEMU run of iters=M and 2M executes M times that many. QEMU runs the loop 30
  * to 100 times faster than hv does, so it gets more iterations than hv
  * (qemu_iters) or its difference would drown in its startup time. First,
  * one QEMU boot with hv's own iters=N line must print exactly what hv
  * printed: the same guest, the same work.
  */
+#define VCPU_LINEAR_SLACK 1000
+
 static void run_qemu_side(const struct bench_params *bp, const struct vcpu_loop *l, uint64_t n,
 			  uint64_t qn, const struct guest_run *hv, struct bench_result *out)
 {
 	struct guest_run check, gr[2];
 	char err[256] = "", append[64];
-	uint64_t dinsn = hv[1].insns - hv[0].insns;
+	uint64_t dinsn = hv[1].insns - hv[0].insns, per = (dinsn + n / 2) / n;
+	uint64_t off = dinsn > per * n ? dinsn - per * n : per * n - dinsn;
 
 	out->cmp_name = "QEMU TCG";
 	if (bp->qemu_skip != NULL) {
 		snprintf(out->cmp_skip, sizeof(out->cmp_skip), "skipped: %s", bp->qemu_skip);
 		return;
 	}
-	if (dinsn % n != 0) {
+	if (per == 0 || off > VCPU_LINEAR_SLACK) {
 		snprintf(out->cmp_skip, sizeof(out->cmp_skip), "skipped: the loop's instruction "
 			 "count is not linear in iters (%" PRIu64 " for %" PRIu64 " iterations)",
 			 dinsn, n);
@@ -684,7 +696,7 @@ static void run_qemu_side(const struct bench_params *bp, const struct vcpu_loop 
 		snprintf(out->cmp_skip, sizeof(out->cmp_skip), "failed: %s", err);
 		return;
 	}
-	out->cmp_ops = dinsn / n * qn;
+	out->cmp_ops = per * qn;
 	out->cmp_seconds = gr[1].seconds - gr[0].seconds;
 	out->cmp_cpu_seconds = gr[1].cpu - gr[0].cpu;
 	/*
@@ -702,11 +714,42 @@ static void run_qemu_side(const struct bench_params *bp, const struct vcpu_loop 
 	guest_run_free(&gr[1]);
 }
 
+/*
+ * How long hv's timed difference must be in CPU time to be a measurement:
+ * the loop then dominates what varies from run to run. A shorter one makes N
+ * larger, up to VCPU_TRIES times; under half of it in the end is noise.
+ */
+#define VCPU_MIN_CPU_QUICK 0.2
+#define VCPU_MIN_CPU 0.5
+#define VCPU_TRIES 3
+#define VCPU_REPS 5  /* runs of each of the pair without --quick */
+
+static void set_noise(struct bench_result *out, uint64_t n, const struct guest_run hv[2],
+		      double min_cpu)
+{
+	snprintf(out->noise, sizeof(out->noise), "iters=%" PRIu64 " took %+.3f s of CPU time "
+		 "more than iters=%" PRIu64 " (%.3f s and %.3f s), less than the %.2f s a "
+		 "measurement needs: noise", 2 * n, hv[1].cpu - hv[0].cpu, n, hv[1].cpu, hv[0].cpu,
+		 min_cpu);
+}
+
+/* Instruction counts are exact: a loop that does not grow with iters is a
+ * broken guest or vCPU, not noise. */
+static int check_growth(uint64_t n, const struct guest_run hv[2], char *err, size_t errlen)
+{
+	if (hv[1].insns > hv[0].insns)
+		return 0;
+	snprintf(err, errlen, "iters=%" PRIu64 " retired %" PRIu64 " instructions, not more than "
+		 "iters=%" PRIu64 " (%" PRIu64 ")", 2 * n, hv[1].insns, n, hv[0].insns);
+	return -EPROTO;
+}
+
 static int run_vcpu_loop(const struct bench_params *bp, const struct vcpu_loop *l,
 			 struct bench_result *out, char *err, size_t errlen)
 {
 	uint64_t n = bp->quick ? l->iters / 20 : l->iters;
 	uint64_t qn = bp->quick ? l->qemu_iters / 4 : l->qemu_iters;
+	double min_cpu = bp->quick ? VCPU_MIN_CPU_QUICK : VCPU_MIN_CPU;
 	struct guest_run hv[2];
 	int rc;
 
@@ -715,9 +758,38 @@ static int run_vcpu_loop(const struct bench_params *bp, const struct vcpu_loop *
 				      "--guest FILE)");
 		return -ENOENT;
 	}
-	rc = run_pair(false, bp, l->workload, n, bp->quick ? 1 : 5, hv, err, errlen);
-	if (rc)
-		return rc;
+	for (int tries = 1;; tries++) {
+		double cpu, grow;
+
+		rc = run_pair(false, bp, l->workload, n, 1, hv, err, errlen);
+		if (rc)
+			return rc;
+		rc = check_growth(n, hv, err, errlen);
+		if (rc)
+			goto out;
+		cpu = hv[1].cpu - hv[0].cpu;
+		if (cpu >= min_cpu || tries == VCPU_TRIES)
+			break;
+		/* Aim a quarter above the minimum, doubling N (at most 64-fold). */
+		grow = cpu > min_cpu / 64 ? 1.25 * min_cpu / cpu : 64;
+		guest_run_free(&hv[0]);
+		guest_run_free(&hv[1]);
+		for (double g = 1; g < grow; g *= 2)
+			n *= 2;
+	}
+	/* More runs at that N, keeping the shortest: the run least disturbed. */
+	if (!bp->quick) {
+		struct guest_run more[2];
+
+		rc = run_pair(false, bp, l->workload, n, VCPU_REPS - 1, more, err, errlen);
+		if (rc)
+			goto out;
+		for (int k = 0; k < 2; k++) {
+			hv[k].seconds = more[k].seconds < hv[k].seconds ? more[k].seconds : hv[k].seconds;
+			hv[k].cpu = more[k].cpu < hv[k].cpu ? more[k].cpu : hv[k].cpu;
+			guest_run_free(&more[k]);
+		}
+	}
 	out->ops = hv[1].insns - hv[0].insns;
 	out->seconds = hv[1].seconds - hv[0].seconds;
 	out->cpu_seconds = hv[1].cpu - hv[0].cpu;
@@ -725,15 +797,14 @@ static int run_vcpu_loop(const struct bench_params *bp, const struct vcpu_loop *
 	out->target_kind = TARGET_MIN_RATE;
 	out->target = 100e6;
 	snprintf(out->note, sizeof(out->note), "workload=%s iters=%" PRIu64 " and %" PRIu64
-		 ": +%" PRIu64 " instructions (%.2f per iteration) in +%.3f s",
-		 l->workload, n, 2 * n, out->ops, (double)out->ops / (double)n, out->seconds);
-	if (out->seconds <= 0 || hv[1].insns <= hv[0].insns) {
-		snprintf(err, errlen, "iters=%" PRIu64 " was not slower than iters=%" PRIu64, 2 * n,
-			 n);
-		rc = -EPROTO;
-	} else {
+		 ": +%" PRIu64 " instructions (%.2f per iteration) in +%.3f s (CPU +%.3f s)",
+		 l->workload, n, 2 * n, out->ops, (double)out->ops / (double)n, out->seconds,
+		 out->cpu_seconds);
+	if (out->cpu_seconds < min_cpu / 2)
+		set_noise(out, n, hv, min_cpu / 2);
+	else
 		run_qemu_side(bp, l, n, qn, hv, out);
-	}
+out:
 	guest_run_free(&hv[0]);
 	guest_run_free(&hv[1]);
 	return rc;
@@ -850,11 +921,8 @@ static int run_mem_loop(const struct bench_params *bp, const struct mem_loop *ml
 			}
 		}
 	}
-	if (rc == 0 && (hv[1].seconds <= hv[0].seconds || hv[1].insns <= hv[0].insns)) {
-		snprintf(err, errlen, "iters=%" PRIu64 " was not slower than iters=%" PRIu64, 2 * n,
-			 n);
-		rc = -EPROTO;
-	}
+	if (rc == 0)
+		rc = check_growth(n, hv, err, errlen);
 	if (rc == 0) {
 		out->ops = hv[1].insns - hv[0].insns;
 		out->seconds = hv[1].seconds - hv[0].seconds;
@@ -866,8 +934,10 @@ static int run_mem_loop(const struct bench_params *bp, const struct mem_loop *ml
 			 " and %" PRIu64 ", --memory %" PRIu64 "M: +%" PRIu64 " instructions "
 			 "(%.2f per iteration)", ml->workload, ml->footprint, n, 2 * n,
 			 ml->mem >> 20, out->ops, (double)out->ops / (double)n);
+		if (out->cpu_seconds < (bp->quick ? VCPU_MIN_CPU_QUICK : VCPU_MIN_CPU) / 2)
+			set_noise(out, n, hv, (bp->quick ? VCPU_MIN_CPU_QUICK : VCPU_MIN_CPU) / 2);
 	}
-	if (rc == 0 && qemu) {
+	if (rc == 0 && qemu && !out->noise[0]) {
 		out->cmp_ops = out->ops;
 		out->cmp_seconds = qm[1].seconds - qm[0].seconds;
 		out->cmp_cpu_seconds = qm[1].cpu - qm[0].cpu;
@@ -923,7 +993,8 @@ static void usage(FILE *f)
 		"loops at most 1.5x QEMU's time at 4 MiB and 1.0x at 64 MiB and 1 GiB.\n"
 		"\n"
 		"options:\n"
-		"  --quick        about 20 times fewer operations (CI smoke run; rough figures)\n"
+		"  --quick        about 20 times fewer operations, vCPU loops of at least\n"
+		"                 0.2 s of CPU time instead of 0.5 s (CI smoke run; rough figures)\n"
 		"  --json         one JSON object on stdout (keys: docs/json.md)\n"
 		"  --guest FILE   the guest kernel for the vCPU loops (default: guest/guest.elf\n"
 		"                 here, else ../guest/guest.elf from the hv binary's folder)\n"
@@ -992,7 +1063,8 @@ static double qemu_time_ratio(const struct bench_result *r)
 static bool target_met(const struct bench_result *r)
 {
 	switch (r->target_kind) {
-	case TARGET_MIN_RATE: return (double)r->ops / r->seconds >= r->target;
+	case TARGET_MIN_RATE:
+		return (double)r->ops / (r->cpu_seconds > 0 ? r->cpu_seconds : r->seconds) >= r->target;
 	case TARGET_MAX_RATIO: return r->seconds / r->base_seconds <= r->target;
 	case TARGET_MAX_QEMU_RATIO:
 		return r->cmp_ops > 0 && qemu_time_ratio(r) <= r->target;
@@ -1001,12 +1073,33 @@ static bool target_met(const struct bench_result *r)
 	return true;
 }
 
+/* A rate by wall time for the secondary line: a difference of wall times
+ * that is not positive is the machine's doing, and says so. */
+static void print_wall_rate(const char *who, uint64_t ops, double seconds)
+{
+	if (seconds > 0)
+		printf("%s %.1f M/s", who, (double)ops / seconds / 1e6);
+	else
+		printf("%s not measurable (%+.3f s: noise)", who, seconds);
+}
+
+/*
+ * The vCPU benchmarks (cpu_seconds set) give their rates by CPU time, which
+ * other work on the machine disturbs much less than wall time, and the
+ * wall-clock rates on a line of their own.
+ */
 static void print_text(const struct bench *b, const struct bench_result *r)
 {
-	double rate = (double)r->ops / r->seconds;
+	bool by_cpu = r->cpu_seconds > 0;
+	double t = by_cpu ? r->cpu_seconds : r->seconds, rate = (double)r->ops / t;
+	double ct = by_cpu && r->cmp_cpu_seconds > 0 ? r->cmp_cpu_seconds : r->cmp_seconds;
 
-	printf("%-15s %8.1f M %s/s  %7.1f ns each", b->name, rate / 1e6, r->unit,
-	       1e9 * r->seconds / (double)r->ops);
+	if (r->noise[0]) {
+		printf("%-15s not measurable: %s\n%-15s %s\n", b->name, r->noise, "", r->note);
+		return;
+	}
+	printf("%-15s %8.1f M %s/s  %7.1f ns each%s", b->name, rate / 1e6, r->unit,
+	       1e9 * t / (double)r->ops, by_cpu ? " by CPU time" : "");
 	if (r->base_seconds > 0)
 		printf("\n%-15s %8.1f M plain walks/s %6.1f ns each  ratio %.2fx", "",
 		       (double)r->ops / r->base_seconds / 1e6, 1e9 * r->base_seconds / (double)r->ops,
@@ -1016,42 +1109,56 @@ static void print_text(const struct bench *b, const struct bench_result *r)
 	else if (r->target_kind == TARGET_MAX_RATIO)
 		printf("  (target <= %.1fx: %s)", r->target, target_met(r) ? "met" : "MISSED");
 	if (r->cmp_name != NULL && r->cmp_ops > 0 && r->target_kind == TARGET_MAX_QEMU_RATIO) {
-		double cmp_rate = (double)r->cmp_ops / r->cmp_seconds;
+		double cmp_rate = (double)r->cmp_ops / ct;
 
 		printf("\n%-15s %s: %.1f M %s/s, %.2f ns each; time hv/QEMU %.2fx wall, "
 		       "%.2fx CPU (target <= %.1fx by CPU time: %s)", "", r->cmp_name,
-		       cmp_rate / 1e6, r->unit, 1e9 * r->cmp_seconds / (double)r->cmp_ops,
-		       cmp_rate / rate, qemu_time_ratio(r), r->target,
-		       target_met(r) ? "met" : "MISSED");
+		       cmp_rate / 1e6, r->unit, 1e9 * ct / (double)r->cmp_ops,
+		       (r->seconds / (double)r->ops) / (r->cmp_seconds / (double)r->cmp_ops),
+		       qemu_time_ratio(r), r->target, target_met(r) ? "met" : "MISSED");
 	} else if (r->cmp_name != NULL && r->cmp_ops > 0) {
-		double cmp_rate = (double)r->cmp_ops / r->cmp_seconds;
+		double cmp_rate = (double)r->cmp_ops / ct;
 
 		printf("\n%-15s %s: %.0f M %s/s, %.2f ns each; hv/QEMU %.3fx (hv %.0fx slower)",
-		       "", r->cmp_name, cmp_rate / 1e6, r->unit,
-		       1e9 * r->cmp_seconds / (double)r->cmp_ops, rate / cmp_rate, cmp_rate / rate);
+		       "", r->cmp_name, cmp_rate / 1e6, r->unit, 1e9 * ct / (double)r->cmp_ops,
+		       rate / cmp_rate, cmp_rate / rate);
 	} else if (r->target_kind == TARGET_MAX_QEMU_RATIO) {
 		printf("\n%-15s %s: %s (target <= %.1fx: not measured)", "", r->cmp_name,
 		       r->cmp_skip, r->target);
 	} else if (r->cmp_name != NULL) {
 		printf("\n%-15s %s: %s", "", r->cmp_name, r->cmp_skip);
 	}
-	if (r->cpu_seconds > 0) {
-		printf("\n%-15s by CPU time instead of wall: hv %.1f M/s", "",
-		       (double)r->ops / r->cpu_seconds / 1e6);
-		if (r->cmp_ops > 0 && r->cmp_cpu_seconds > 0)
-			printf(", QEMU %.0f M/s", (double)r->cmp_ops / r->cmp_cpu_seconds / 1e6);
+	if (by_cpu) {
+		printf("\n%-15s by wall time instead: ", "");
+		print_wall_rate("hv", r->ops, r->seconds);
+		if (r->cmp_ops > 0)
+			print_wall_rate(", QEMU", r->cmp_ops, r->cmp_seconds);
 	}
 	printf("\n%-15s %s\n", "", r->note);
 }
 
 static void print_json(struct json *j, const struct bench *b, const struct bench_result *r)
 {
+	bool by_cpu = r->cpu_seconds > 0;
+	double t = by_cpu ? r->cpu_seconds : r->seconds;
+	double ct = by_cpu && r->cmp_cpu_seconds > 0 ? r->cmp_cpu_seconds : r->cmp_seconds;
+
 	json_obj_begin(j, b->name);
 	json_str(j, "unit", r->unit);
 	json_u64(j, "ops", r->ops);
 	json_f64(j, "seconds", r->seconds);
-	json_f64(j, "ops_per_second", (double)r->ops / r->seconds);
-	json_f64(j, "ns_per_op", 1e9 * r->seconds / (double)r->ops);
+	if (r->noise[0]) {
+		if (r->cpu_seconds != 0)
+			json_f64(j, "cpu_seconds", r->cpu_seconds);
+		json_str(j, "not_measurable", r->noise);
+		json_str(j, "note", r->note);
+		json_obj_end(j);
+		return;
+	}
+	/* The rates are by CPU time when it was measured. */
+	json_str(j, "clock", by_cpu ? "cpu" : "wall");
+	json_f64(j, "ops_per_second", (double)r->ops / t);
+	json_f64(j, "ns_per_op", 1e9 * t / (double)r->ops);
 	json_f64(j, "refs_per_op", r->refs_per_op);
 	if (r->base_seconds > 0) {
 		json_f64(j, "plain_seconds", r->base_seconds);
@@ -1064,9 +1171,8 @@ static void print_json(struct json *j, const struct bench *b, const struct bench
 		json_u64(j, "qemu_ops", r->cmp_ops);
 		json_f64(j, "qemu_seconds", r->cmp_seconds);
 		json_f64(j, "qemu_cpu_seconds", r->cmp_cpu_seconds);
-		json_f64(j, "qemu_ops_per_second", (double)r->cmp_ops / r->cmp_seconds);
-		json_f64(j, "ratio_to_qemu", ((double)r->ops / r->seconds) /
-					     ((double)r->cmp_ops / r->cmp_seconds));
+		json_f64(j, "qemu_ops_per_second", (double)r->cmp_ops / ct);
+		json_f64(j, "ratio_to_qemu", ((double)r->ops / t) / ((double)r->cmp_ops / ct));
 		json_f64(j, "time_ratio_to_qemu", qemu_time_ratio(r));
 	} else if (r->cmp_name != NULL) {
 		json_str(j, "qemu_skipped", r->cmp_skip);
