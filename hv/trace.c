@@ -97,7 +97,7 @@ static int file_open(struct file_src *fs, const char *path, enum trace_format fm
 		fprintf(stderr, "hv trace: %s\n", err);
 		return -EINVAL;
 	}
-	trace_reader_init(&fs->rd, fs->f, path);
+	trace_reader_init(&fs->rd, fs->f, strcmp(path, "-") == 0 ? TRACE_STDIN_NAME : path);
 	trace_reader_set_format(&fs->rd, fmt);
 	return 0;
 }
@@ -155,7 +155,8 @@ static void usage(FILE *f)
 		"                       are mapped on first touch anywhere in the address\n"
 		"                       space, up to --footprint of them\n"
 		"  --format auto|hv|lackey  the file's format (default auto: from its content);\n"
-		"                       gzip and xz files are read as they are\n"
+		"                       gzip and xz data are read as they are; --file -\n"
+		"                       reads standard input (a pipe, such as valgrind's)\n"
 		"  --json               one JSON object on stdout (keys: docs/json.md)\n"
 		"\n%s"
 		"\n"
@@ -279,6 +280,7 @@ int cmd_trace(int argc, char **argv)
 	const char *gen_opt = NULL; /* the first option that only a generator uses */
 	struct file_src fs = { 0 };
 	bool format_given = false;
+	const char *shown = NULL; /* the file as messages name it */
 	double t0, t1;
 	int opt, status = 0, rc;
 
@@ -364,8 +366,10 @@ int cmd_trace(int argc, char **argv)
 				       "gives the accesses", gen_opt);
 	if (format_given && t.file == NULL)
 		return cli_usage_error("trace", "--format: only with --file");
-	if (t.file != NULL)
+	if (t.file != NULL) {
 		t.pattern = PAT_FILE;
+		shown = strcmp(t.file, "-") == 0 ? TRACE_STDIN_NAME : t.file;
+	}
 	if (t.pattern == PAT_CHASE && so.footprint / t.stride < 2)
 		return cli_usage_error("trace", "--pattern chase: the footprint holds fewer than two --stride granules");
 	if (t.pattern == PAT_CHASE && so.footprint / t.stride > UINT32_MAX)
@@ -378,7 +382,7 @@ int cmd_trace(int argc, char **argv)
 			return 1;
 		rc = file_fill(&fs, so.guest_shift);
 		if (rc == 0)
-			fprintf(stderr, "%s: no accesses in the file\n", t.file);
+			fprintf(stderr, "%s: no accesses in the file\n", shown);
 		if (rc <= 0) {
 			fclose(fs.f);
 			return 1;
@@ -429,14 +433,14 @@ int cmd_trace(int argc, char **argv)
 			if (so.first_touch) {
 				rc = scene_touch(s, gva, err, sizeof(err));
 				if (rc) {
-					fprintf(stderr, "%s:%lu: %s\n", t.file, fs.rd.lineno, err);
+					fprintf(stderr, "%s:%lu: %s\n", shown, fs.rd.lineno, err);
 					goto file_fail;
 				}
 			} else if (!scene_contains(s, gva)) {
 				fprintf(stderr,
 					"%s:%lu: address 0x%" PRIx64 " is outside the mapped footprint "
 					"[0x%" PRIx64 ", 0x%" PRIx64 ") (see --footprint)\n",
-					t.file, fs.rd.lineno, gva, SCENE_GVA_BASE,
+					shown, fs.rd.lineno, gva, SCENE_GVA_BASE,
 					SCENE_GVA_BASE + s->footprint);
 				goto file_fail;
 			}
@@ -492,11 +496,11 @@ int cmd_trace(int argc, char **argv)
 		if (so.first_touch)
 			printf("hv trace: %" PRIu64 " translations of %" PRIu64 " lackey records "
 			       "from %s, %" PRIu64 " pages mapped on first touch (footprint %s)\n",
-			       n, fs.records, t.file, s->ntouched,
+			       n, fs.records, shown, s->ntouched,
 			       format_size(s->footprint, fp, sizeof(fp)));
 		else if (t.pattern == PAT_FILE)
 			printf("hv trace: %" PRIu64 " accesses from %s, footprint %s\n", n,
-			       t.file, format_size(s->footprint, fp, sizeof(fp)));
+			       shown, format_size(s->footprint, fp, sizeof(fp)));
 		else
 			printf("hv trace: %" PRIu64 " %s %s accesses, footprint %s, seed %" PRIu64 "\n",
 			       n, pattern_names[t.pattern], access_name(t.type),

@@ -2,7 +2,7 @@
 /*
  * hv/tracezip.c - compressed trace files as stdio streams (fopencookie), so
  * the trace reader reads a .gz or .xz file line by line, in constant memory,
- * exactly as it reads a plain one.
+ * exactly as it reads a plain one; files, pipes and standard input alike.
  */
 #include "config.h"
 
@@ -18,38 +18,88 @@
 #ifdef HAVE_ZLIB
 #include <zlib.h>
 
-static ssize_t gz_read(void *cookie, char *buf, size_t size)
-{
-	int n = gzread(cookie, buf, size > INT32_MAX ? INT32_MAX : (unsigned)size);
+/* gzip through inflate over a stdio stream (not gzopen, which wants a file
+ * descriptor at its start: a pipe's first bytes were read to see what it is). */
+struct gz {
+	FILE *in;
+	z_stream strm;
+	bool eof, done;
+	unsigned char buf[1 << 16];
+};
 
-	if (n < 0) {
-		errno = EIO;
-		return -1;
+static ssize_t gz_read(void *cookie, char *out, size_t size)
+{
+	struct gz *g = cookie;
+
+	g->strm.next_out = (unsigned char *)out;
+	g->strm.avail_out = size > UINT32_MAX ? UINT32_MAX : (uInt)size;
+	while (g->strm.avail_out > 0 && !g->done) {
+		int ret;
+
+		if (g->strm.avail_in == 0 && !g->eof) {
+			g->strm.next_in = g->buf;
+			g->strm.avail_in = (uInt)fread(g->buf, 1, sizeof(g->buf), g->in);
+			if (ferror(g->in)) {
+				errno = EIO;
+				return -1;
+			}
+			g->eof = feof(g->in);
+		}
+		ret = inflate(&g->strm, Z_NO_FLUSH);
+		if (ret == Z_STREAM_END) {
+			/* gzip files may be several members end to end (cat a.gz b.gz),
+			 * as gzip -d reads them; anything else after one is an error. */
+			if (g->strm.avail_in == 0 && g->eof) {
+				g->done = true;
+			} else if (inflateReset(&g->strm) != Z_OK) {
+				errno = EIO;
+				return -1;
+			}
+		} else if (ret == Z_BUF_ERROR && g->eof && g->strm.avail_in == 0) {
+			/* The input ended inside a member: a truncated file. */
+			errno = EIO;
+			return -1;
+		} else if (ret != Z_OK && ret != Z_BUF_ERROR) {
+			errno = EIO;
+			return -1;
+		}
 	}
-	return n;
+	return (ssize_t)(size - g->strm.avail_out);
 }
 
 static int gz_close(void *cookie)
 {
-	return gzclose(cookie) == Z_OK ? 0 : EOF;
+	struct gz *g = cookie;
+	int rc = fclose(g->in);
+
+	inflateEnd(&g->strm);
+	free(g);
+	return rc;
 }
 
-static FILE *open_gzip(const char *path, char *err, size_t errlen)
+static FILE *open_gzip(FILE *in, const char *path, char *err, size_t errlen)
 {
 	static const cookie_io_functions_t io = { .read = gz_read, .close = gz_close };
-	gzFile gz = gzopen(path, "rb");
+	struct gz *g = calloc(1, sizeof(*g));
 	FILE *f;
 
-	if (gz == NULL) {
-		snprintf(err, errlen, "cannot open '%s': %s", path, strerror(errno ? errno : ENOMEM));
-		return NULL;
-	}
-	f = fopencookie(gz, "r", io);
+	if (g == NULL)
+		goto nomem;
+	g->in = in;
+	/* 15 + 16: a window of 2^15 bytes, gzip header and trailer only. */
+	if (inflateInit2(&g->strm, 15 + 16) != Z_OK)
+		goto nomem;
+	f = fopencookie(g, "r", io);
 	if (f == NULL) {
-		gzclose(gz);
-		snprintf(err, errlen, "out of memory opening '%s'", path);
+		inflateEnd(&g->strm);
+		goto nomem;
 	}
 	return f;
+nomem:
+	free(g);
+	fclose(in);
+	snprintf(err, errlen, "out of memory opening '%s'", path);
+	return NULL;
 }
 #endif
 
@@ -129,14 +179,75 @@ nomem:
 }
 #endif
 
+/*
+ * A stream whose first bytes were read to see what it is, and cannot be
+ * rewound (a pipe, a terminal): those bytes are given back first.
+ */
+struct prefixed {
+	FILE *in;
+	unsigned char head[8];
+	size_t n, pos;
+};
+
+static ssize_t prefixed_read(void *cookie, char *out, size_t size)
+{
+	struct prefixed *p = cookie;
+	size_t k = 0;
+
+	while (k < size && p->pos < p->n)
+		out[k++] = (char)p->head[p->pos++];
+	if (k < size) {
+		size_t got = fread(out + k, 1, size - k, p->in);
+
+		if (got == 0 && ferror(p->in) && k == 0) {
+			errno = EIO;
+			return -1;
+		}
+		k += got;
+	}
+	return (ssize_t)k;
+}
+
+static int prefixed_close(void *cookie)
+{
+	struct prefixed *p = cookie;
+	int rc = fclose(p->in);
+
+	free(p);
+	return rc;
+}
+
+static FILE *give_back(FILE *in, const unsigned char *head, size_t n, const char *path,
+		       char *err, size_t errlen)
+{
+	static const cookie_io_functions_t io = { .read = prefixed_read, .close = prefixed_close };
+	struct prefixed *p = calloc(1, sizeof(*p));
+	FILE *f = NULL;
+
+	if (p != NULL) {
+		p->in = in;
+		memcpy(p->head, head, n);
+		p->n = n;
+		f = fopencookie(p, "r", io);
+	}
+	if (f == NULL) {
+		free(p);
+		fclose(in);
+		snprintf(err, errlen, "out of memory opening '%s'", path);
+	}
+	return f;
+}
+
 FILE *trace_open(const char *path, const char **compression, char *err, size_t errlen)
 {
 	static const unsigned char gz_magic[2] = { 0x1f, 0x8b };
 	static const unsigned char xz_magic[6] = { 0xfd, '7', 'z', 'X', 'Z', 0 };
+	bool is_stdin = strcmp(path, "-") == 0;
+	const char *name = is_stdin ? TRACE_STDIN_NAME : path;
 	unsigned char head[6];
 	struct stat st;
 	size_t n;
-	FILE *f = fopen(path, "r");
+	FILE *f = is_stdin ? stdin : fopen(path, "r");
 
 	*compression = "none";
 	if (f == NULL) {
@@ -148,30 +259,41 @@ FILE *trace_open(const char *path, const char **compression, char *err, size_t e
 		fclose(f);
 		return NULL;
 	}
-	/* Only a regular file can be looked into and rewound. */
-	if (!S_ISREG(st.st_mode))
-		return f;
+	/* The magic bytes say what it is, whatever its name. A regular file is
+	 * rewound; a pipe gets them back through a small stream in front. */
 	n = fread(head, 1, sizeof(head), f);
-	rewind(f);
+	if (ferror(f)) {
+		snprintf(err, errlen, "%s: read error", name);
+		fclose(f);
+		return NULL;
+	}
+	if (S_ISREG(st.st_mode) && !is_stdin) {
+		rewind(f);
+	} else {
+		clearerr(f);
+		f = give_back(f, head, n, name, err, errlen);
+		if (f == NULL)
+			return NULL;
+	}
 	if (n >= 2 && memcmp(head, gz_magic, 2) == 0) {
 		*compression = "gzip";
-		fclose(f);
 #ifdef HAVE_ZLIB
-		return open_gzip(path, err, errlen);
+		return open_gzip(f, name, err, errlen);
 #else
-		snprintf(err, errlen, "%s: a gzip file, and hv was built without zlib "
-			 "(zlib1g-dev); decompress it first (gzip -d)", path);
+		fclose(f);
+		snprintf(err, errlen, "%s: gzip data, and hv was built without zlib "
+			 "(zlib1g-dev); decompress it first (gzip -d)", name);
 		return NULL;
 #endif
 	}
 	if (n == 6 && memcmp(head, xz_magic, 6) == 0) {
 		*compression = "xz";
 #ifdef HAVE_LZMA
-		return open_xz(f, path, err, errlen);
+		return open_xz(f, name, err, errlen);
 #else
 		fclose(f);
-		snprintf(err, errlen, "%s: an xz file, and hv was built without liblzma "
-			 "(liblzma-dev); decompress it first (xz -d)", path);
+		snprintf(err, errlen, "%s: xz data, and hv was built without liblzma "
+			 "(liblzma-dev); decompress it first (xz -d)", name);
 		return NULL;
 #endif
 	}

@@ -9,10 +9,14 @@
 #include <stddef.h>
 #include <stdio.h>
 
+/* What messages call standard input (--file -). */
+#define TRACE_STDIN_NAME "stdin"
+
 /*
- * Open path for reading: a plain file as it is, a gzip or xz file through
- * its decompressor (when hv was built with zlib / liblzma). Returns the
- * stream, or NULL with err set (-errno style reasons in words).
+ * Open path for reading ("-": standard input): plain text as it is, gzip or
+ * xz data through its decompressor (when hv was built with zlib / liblzma),
+ * told by its first bytes, from a file, a pipe or standard input alike.
+ * Returns the stream, or NULL with err set (-errno style reasons in words).
  * *compression is "none", "gzip" or "xz".
  */
 FILE *trace_open(const char *path, const char **compression, char *err, size_t errlen);

@@ -93,12 +93,36 @@ if grep -q '^#define HAVE_ZLIB 1' config.h 2>/dev/null && command -v gzip >/dev/
 	"$HV" trace --file "$tmp/real.gz" --json >"$tmp/gz.json" 2>"$tmp/err"
 	expect_eq "gzip: status" $? 0
 	expect_eq "gzip: same counts" "$(counts "$tmp/gz.json")" "$(counts "$tmp/plain.json")"
+	# Through a pipe: the magic bytes are read from the stream, then given back.
+	"$HV" trace --file - --json <"$tmp/real.gz" >"$tmp/gzin.json" 2>"$tmp/err"
+	expect_eq "gzip on stdin: status" $? 0
+	expect_eq "gzip on stdin: same counts" "$(counts "$tmp/gzin.json")" "$(counts "$tmp/plain.json")"
+	cat "$tmp/real.gz" "$tmp/real.gz" | "$HV" trace --file - --json >"$tmp/gz2.json" 2>"$tmp/err"
+	expect_eq "two gzip members: twice the records" "$(jnum "$tmp/gz2.json" records)" \
+		"$(($(jnum "$tmp/plain.json" records) * 2))"
+	head -c 300 "$tmp/real.gz" | "$HV" trace --file - >/dev/null 2>"$tmp/err"
+	expect_eq "truncated gzip on a pipe: status" $? 1
+	expect_eq "truncated gzip on a pipe: message" "$(cat "$tmp/err")" \
+		"stdin:1: read error: Input/output error"
 fi
+# Plain text on standard input, from a pipe and from a file.
+cat "$real" | "$HV" trace --file - --json >"$tmp/in.json" 2>"$tmp/err"
+expect_eq "stdin (pipe): status" $? 0
+expect_eq "stdin (pipe): same counts" "$(counts "$tmp/in.json")" "$(counts "$tmp/plain.json")"
+"$HV" trace --file - --json <"$real" >"$tmp/in.json" 2>"$tmp/err"
+expect_eq "stdin (file): same counts" "$(counts "$tmp/in.json")" "$(counts "$tmp/plain.json")"
+printf ' L 7ff000000,8\n L 800000000000,8\n' | "$HV" trace --file - >/dev/null 2>"$tmp/err"
+expect_eq "stdin: an error names stdin" "$(cat "$tmp/err")" \
+	"stdin:2: address 0x800000000000 is not canonical for 4-level paging (bits 63:47 must equal bit 47)"
+"$HV" trace --file - </dev/null >/dev/null 2>"$tmp/err"
+expect_eq "stdin, empty: message" "$(cat "$tmp/err")" "stdin: no accesses in the file"
 if grep -q '^#define HAVE_LZMA 1' config.h 2>/dev/null && command -v xz >/dev/null; then
 	xz -c "$real" >"$tmp/real.xz"
 	"$HV" trace --file "$tmp/real.xz" --json >"$tmp/xz.json" 2>"$tmp/err"
 	expect_eq "xz: status" $? 0
 	expect_eq "xz: same counts" "$(counts "$tmp/xz.json")" "$(counts "$tmp/plain.json")"
+	xz -c "$real" | "$HV" trace --file - --json >"$tmp/xzin.json" 2>"$tmp/err"
+	expect_eq "xz on a pipe: same counts" "$(counts "$tmp/xzin.json")" "$(counts "$tmp/plain.json")"
 	head -c 200 "$tmp/real.xz" >"$tmp/cut.xz"
 	"$HV" trace --file "$tmp/cut.xz" >/dev/null 2>"$tmp/err"
 	expect_eq "truncated xz: status" $? 1
