@@ -57,6 +57,7 @@
 #include <unistd.h>
 
 #include "hv/cli.h"
+#include "hv/csv.h"
 #include "hv/scene.h"
 #include "hv/vm.h"
 
@@ -980,7 +981,7 @@ static const struct bench benches[] = {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: hv bench [--quick] [--json] [--guest FILE] [--qemu PROG|--no-qemu]\n"
+		"usage: hv bench [--quick] [--json|--csv] [--guest FILE] [--qemu PROG|--no-qemu]\n"
 		"                [NAME...]\n"
 		"\n"
 		"Measure how fast the translation model and the software vCPU run. Each\n"
@@ -996,6 +997,8 @@ static void usage(FILE *f)
 		"  --quick        about 20 times fewer operations, vCPU loops of at least\n"
 		"                 0.2 s of CPU time instead of 0.5 s (CI smoke run; rough figures)\n"
 		"  --json         one JSON object on stdout (keys: docs/json.md)\n"
+		"  --csv          the same as CSV: one row a benchmark, a column for each\n"
+		"                 JSON member\n"
 		"  --guest FILE   the guest kernel for the vCPU loops (default: guest/guest.elf\n"
 		"                 here, else ../guest/guest.elf from the hv binary's folder)\n"
 		"  --qemu PROG    the QEMU to compare with (default qemu-system-x86_64)\n"
@@ -1015,11 +1018,12 @@ static void usage(FILE *f)
 		"  hv bench vcpu-random-4m vcpu-random-64m   memory-bound, hv beside QEMU\n");
 }
 
-enum { OPT_QUICK = 1, OPT_JSON, OPT_HELP, OPT_GUEST, OPT_QEMU, OPT_NO_QEMU };
+enum { OPT_QUICK = 1, OPT_JSON, OPT_HELP, OPT_GUEST, OPT_QEMU, OPT_NO_QEMU, OPT_CSV };
 
 static const struct option longopts[] = {
 	{ "quick", no_argument, NULL, OPT_QUICK },
 	{ "json",  no_argument, NULL, OPT_JSON },
+	{ "csv",   no_argument, NULL, OPT_CSV },
 	{ "guest", required_argument, NULL, OPT_GUEST },
 	{ "qemu",  required_argument, NULL, OPT_QEMU },
 	{ "no-qemu", no_argument, NULL, OPT_NO_QEMU },
@@ -1193,7 +1197,8 @@ int cmd_bench(int argc, char **argv)
 	struct bench_params bp = { .quick = false, .qemu = "qemu-system-x86_64" };
 	bool no_qemu = false;
 	static char qemu_missing[256];
-	bool json = false, selected[NBENCHES], any = false;
+	bool json = false, csv = false, selected[NBENCHES], any = false;
+	struct csv_capture cap;
 	struct json j;
 	int opt, status = 0, failed = 0;
 
@@ -1202,6 +1207,7 @@ int cmd_bench(int argc, char **argv)
 		switch (opt) {
 		case OPT_QUICK: bp.quick = true; break;
 		case OPT_JSON: json = true; break;
+		case OPT_CSV: csv = true; break;
 		case OPT_GUEST: bp.guest = optarg; break;
 		case OPT_QEMU: bp.qemu = optarg; break;
 		case OPT_NO_QEMU: no_qemu = true; break;
@@ -1210,6 +1216,8 @@ int cmd_bench(int argc, char **argv)
 	}
 	if (status)
 		return status;
+	if (json && csv)
+		return cli_usage_error("bench", "--json and --csv: choose one");
 	if (bp.guest == NULL)
 		bp.guest = find_guest();
 	else if (access(bp.guest, R_OK) != 0)
@@ -1234,8 +1242,16 @@ int cmd_bench(int argc, char **argv)
 		any = true;
 	}
 
+	/* CSV is the JSON report, written into memory, one row a benchmark. */
+	if (csv) {
+		if (csv_capture_begin(&cap)) {
+			fprintf(stderr, "hv bench: out of memory for the report\n");
+			return 1;
+		}
+		json = true;
+	}
 	if (json) {
-		json_begin(&j, stdout);
+		json_begin(&j, csv ? cap.f : stdout);
 		json_str(&j, "command", "bench");
 		json_bool(&j, "quick", bp.quick);
 		json_obj_begin(&j, "benchmarks");
@@ -1263,6 +1279,14 @@ int cmd_bench(int argc, char **argv)
 	if (json) {
 		json_obj_end(&j);
 		json_end(&j);
+	}
+	if (csv) {
+		char err[256];
+
+		if (csv_capture_end(&cap, stdout, "benchmarks", err, sizeof(err))) {
+			fprintf(stderr, "hv bench: %s\n", err);
+			return 1;
+		}
 	}
 	return failed;
 }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "hv/cli.h"
+#include "hv/csv.h"
 #include "hv/cliutil.h"
 #include "hv/domain.h"
 #include "hv/hostmem.h"
@@ -34,7 +35,7 @@ struct run_opts {
 	const char *serial;      /* NULL (default), "stdio", "none" or a file */
 	const char *backend;
 	const char *domain;      /* --domain FILE */
-	bool json;
+	bool json, csv;
 	bool no_iommu;           /* --no-iommu */
 	struct vm_config vm;
 	struct domain_args dom;  /* the options the domain file stands for */
@@ -74,9 +75,11 @@ static void run_usage(FILE *f)
 		"Run:\n"
 		"  --max-insns N          stop after N guest instructions\n"
 		"  --serial stdio|none|FILE  guest serial output (default: stdout, or stderr\n"
-		"                         with --json when the report has no -o FILE)\n"
+		"                         with --json or --csv when the report has no -o FILE)\n"
 		"  -o, --output FILE      the report to FILE (the guest's output stays on stdout)\n"
 		"  --json                 print the report as one JSON object on stdout\n"
+		"  --csv                  the same as CSV: a header line and one row, a column\n"
+		"                         for each JSON member, named by its path\n"
 		"  -h, --help             this text\n"
 		"\n"
 		"Exit status: (v << 1) | 1 when the guest writes v to isa-debug-exit (port 0xf4,\n"
@@ -111,7 +114,7 @@ static int usage_error(const char *fmt, const char *arg)
 enum {
 	OPT_MEMORY = 256, OPT_EPT_PAGE, OPT_EPT_LEVELS, OPT_TLB, OPT_PWC, OPT_APPEND,
 	OPT_BACKEND, OPT_POLICY, OPT_DIRTY, OPT_MAX_INSNS, OPT_JSON, OPT_SERIAL, OPT_DOMAIN,
-	OPT_EDU, OPT_NO_IOMMU,
+	OPT_EDU, OPT_NO_IOMMU, OPT_CSV,
 };
 
 static const struct option long_opts[] = {
@@ -130,6 +133,7 @@ static const struct option long_opts[] = {
 	{ "domain", required_argument, NULL, OPT_DOMAIN },
 	{ "edu", no_argument, NULL, OPT_EDU },
 	{ "no-iommu", no_argument, NULL, OPT_NO_IOMMU },
+	{ "csv", no_argument, NULL, OPT_CSV },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -138,7 +142,7 @@ const struct option *const run_options = long_opts;
 /* Options that say how to report, not what the VM is: not part of a domain. */
 static bool is_output_opt(int c)
 {
-	return c == OPT_JSON || c == OPT_DOMAIN || c == 'h';
+	return c == OPT_JSON || c == OPT_CSV || c == OPT_DOMAIN || c == 'h';
 }
 
 /*
@@ -291,6 +295,9 @@ static int parse_opts(int argc, char **argv, struct run_opts *o, const char *cmd
 			break;
 		case OPT_DOMAIN:
 			break; /* read by expand_domain() */
+		case OPT_CSV:
+			o->csv = true;
+			break;
 		case OPT_EDU:
 			o->vm.edu = true;
 			break;
@@ -305,6 +312,8 @@ static int parse_opts(int argc, char **argv, struct run_opts *o, const char *cmd
 		}
 	}
 	usage_origin = NULL;
+	if (o->json && o->csv)
+		return usage_error("--json and --csv: choose one%s", "");
 	if (o->no_iommu && !o->vm.edu)
 		return usage_error("--no-iommu: there is no DMA device without --edu%s", "");
 	o->vm.iommu = o->vm.edu && !o->no_iommu;
@@ -751,7 +760,7 @@ int cmd_run(int argc, char **argv)
 	/* The guest's output and the report share a stream only when asked:
 	 * with --json or -o FILE the report has stdout (or FILE) to itself. */
 	if (o.serial == NULL) {
-		o.vm.serial_out = o.json && cli_console == stdout ? stderr : cli_console;
+		o.vm.serial_out = (o.json || o.csv) && cli_console == stdout ? stderr : cli_console;
 	} else if (strcmp(o.serial, "stdio") == 0) {
 		o.vm.serial_out = cli_console;
 	} else if (strcmp(o.serial, "none") == 0) {
@@ -817,10 +826,26 @@ int cmd_run(int argc, char **argv)
 		fprintf(stderr, "hv run: %s: ", vm_stop_name(vm->stop.reason));
 		print_indented(stderr, "", "  ", vm->stop.msg);
 	}
-	if (o.json)
+	if (o.csv) {
+		struct csv_capture cap;
+
+		/* The JSON report, written into memory, comes out as CSV. */
+		if (csv_capture_begin(&cap) == 0) {
+			report_json(cap.f, vm, &o, &rr);
+			rc = csv_capture_end(&cap, report, NULL, err, sizeof(err));
+		} else {
+			rc = -ENOMEM;
+			snprintf(err, sizeof(err), "out of memory for the report");
+		}
+		if (rc) {
+			fprintf(stderr, "hv run: %s\n", err);
+			output_failed = true;
+		}
+	} else if (o.json) {
 		report_json(report, vm, &o, &rr);
-	else
+	} else {
 		report_text(report, vm, &o, &rr);
+	}
 	errno = 0;
 	if (fflush(report) != 0 || ferror(report)) {
 		if (!output_failed || report != o.vm.serial_out)

@@ -28,6 +28,7 @@
 
 #include "hv/cli.h"
 #include "hv/cliutil.h"
+#include "hv/csv.h"
 #include "hv/jsonread.h"
 
 /* Large enough for any grid a person means, small enough that a typo such
@@ -878,24 +879,6 @@ static void print_table(const struct sweep *sw, FILE *f, const char *how)
 		fputc('\n', f);
 	}
 	free(wid);
-}
-
-/* RFC 4180: quote a field that holds a comma, a quote or a line break. */
-static void csv_field(FILE *f, const char *s, bool first)
-{
-	if (!first)
-		fputc(',', f);
-	if (strpbrk(s, ",\"\r\n") == NULL) {
-		fputs(s, f);
-		return;
-	}
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"')
-			fputc('"', f);
-		fputc(*s, f);
-	}
-	fputc('"', f);
 }
 
 /* The cache structures any point reports, in the order the first shows them. */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "hv/cli.h"
+#include "hv/csv.h"
 #include "hv/scene.h"
 #include "hv/tracefile.h"
 #include "hv/tracezip.h"
@@ -158,6 +159,8 @@ static void usage(FILE *f)
 		"                       gzip and xz data are read as they are; --file -\n"
 		"                       reads standard input (a pipe, such as valgrind's)\n"
 		"  --json               one JSON object on stdout (keys: docs/json.md)\n"
+		"  --csv                the same as CSV: a header line and one row, a\n"
+		"                       column for each JSON member, named by its path\n"
 		"\n%s"
 		"\n"
 		"examples:\n"
@@ -181,6 +184,7 @@ enum {
 	OPT_FILE,
 	OPT_FORMAT,
 	OPT_JSON,
+	OPT_CSV,
 	OPT_HELP,
 };
 
@@ -194,6 +198,7 @@ static const struct option longopts[] = {
 	{ "file",     required_argument, NULL, OPT_FILE },
 	{ "format",   required_argument, NULL, OPT_FORMAT },
 	{ "json",     no_argument,       NULL, OPT_JSON },
+	{ "csv",      no_argument,       NULL, OPT_CSV },
 	{ "help",     no_argument,       NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -205,7 +210,7 @@ struct trace_opts {
 	unsigned type;
 	const char *file;
 	enum trace_format format;
-	bool json;
+	bool json, csv;
 };
 
 static int parse_access_type(const char *arg, unsigned *type)
@@ -294,7 +299,7 @@ int cmd_trace(int argc, char **argv)
 				return cli_usage_error("trace", "%s", err);
 			continue;
 		}
-		if (gen_opt == NULL && opt != OPT_FILE && opt != OPT_FORMAT && opt != OPT_JSON &&
+		if (gen_opt == NULL && opt != OPT_FILE && opt != OPT_FORMAT && opt != OPT_JSON && opt != OPT_CSV &&
 		    opt != OPT_HELP)
 			gen_opt = cli_option_name(longopts, opt);
 		switch (opt) {
@@ -350,6 +355,9 @@ int cmd_trace(int argc, char **argv)
 		case OPT_JSON:
 			t.json = true;
 			break;
+		case OPT_CSV:
+			t.csv = true;
+			break;
 		case OPT_HELP:
 			usage(stdout);
 			return 0;
@@ -364,6 +372,8 @@ int cmd_trace(int argc, char **argv)
 	if (t.file != NULL && gen_opt != NULL)
 		return cli_usage_error("trace", "--file and --%s cannot be used together: the file "
 				       "gives the accesses", gen_opt);
+	if (t.json && t.csv)
+		return cli_usage_error("trace", "--json and --csv: choose one");
 	if (format_given && t.file == NULL)
 		return cli_usage_error("trace", "--format: only with --file");
 	if (t.file != NULL) {
@@ -465,10 +475,19 @@ int cmd_trace(int argc, char **argv)
 
 	st = mmu_stats(s->mmu);
 	scene_shape(s, &shape);
-	if (t.json) {
+	if (t.json || t.csv) {
+		struct csv_capture cap;
+		FILE *jf = stdout;
 		struct json j;
 
-		json_begin(&j, stdout);
+		if (t.csv) {
+			if (csv_capture_begin(&cap)) {
+				fprintf(stderr, "hv trace: out of memory for the report\n");
+				goto fail;
+			}
+			jf = cap.f;
+		}
+		json_begin(&j, jf);
 		json_str(&j, "command", "trace");
 		json_obj_begin(&j, "options");
 		scene_opts_json(&j, s);
@@ -492,6 +511,10 @@ int cmd_trace(int argc, char **argv)
 		json_f64(&j, "seconds", t1 - t0);
 		json_f64(&j, "translations_per_second", (t1 > t0) ? (double)n / (t1 - t0) : 0.0);
 		json_end(&j);
+		if (t.csv && csv_capture_end(&cap, stdout, NULL, err, sizeof(err))) {
+			fprintf(stderr, "hv trace: %s\n", err);
+			goto fail;
+		}
 	} else {
 		if (so.first_touch)
 			printf("hv trace: %" PRIu64 " translations of %" PRIu64 " lackey records "
@@ -515,6 +538,11 @@ int cmd_trace(int argc, char **argv)
 	free(g.next);
 	scene_destroy(s);
 	return 0;
+
+fail:
+	free(g.next);
+	scene_destroy(s);
+	return 1;
 
 file_fail:
 	progress_done(&prog);

@@ -18,10 +18,6 @@ if [ ! -x "$HV" ]; then
 	exit 99
 fi
 
-jnum() {
-	sed -n "s/^ *\"$2\": \\([0-9.e+-]*\\),\\{0,1\\}\$/\\1/p" "$1" | head -n 1
-}
-
 small=$srcdir/tests/data/small.lackey
 # No caches: every translation is a full 24-reference walk.
 "$HV" trace --file "$small" --tlb none --pwc none --json >"$tmp/small.json" 2>"$tmp/err"

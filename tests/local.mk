@@ -126,6 +126,10 @@ EXTRA_DIST += tests/lackey_test.sh tests/data/small.lackey tests/data/true-head.
 TESTS += tests/sweep_test.sh
 EXTRA_DIST += tests/sweep_test.sh
 
+# --csv beside --json (trace, run, bench).
+TESTS += tests/csv_test.sh
+EXTRA_DIST += tests/csv_test.sh
+
 # The KVM backend on real KVM against the software vCPU (skips where the
 # host has no usable /dev/kvm).
 TESTS += tests/kvm_test.sh

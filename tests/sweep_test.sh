@@ -20,10 +20,6 @@ fi
 case $HV in /*) ;; *) HV=$(pwd)/$HV ;; esac
 case $GUEST in /*) ;; *) GUEST=$(pwd)/$GUEST ;; esac
 
-jnum() {
-	sed -n "s/^ *\"$2\": \\([0-9.e+-]*\\),\\{0,1\\}\$/\\1/p" "$1" | head -n 1
-}
-
 # Column NAME of CSV row ROW (1 = the first point) of FILE.
 csvcol() {
 	awk -F, -v name="$2" -v row="$3" '

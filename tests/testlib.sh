@@ -4,6 +4,8 @@
 #   pass, fail MSG    count one check
 #   check WHAT EXPR   pass when the test(1) expression EXPR holds
 #   expect_eq WHAT GOT WANT
+#   jnum FILE KEY     the first number member KEY of a JSON report (hv's layout:
+#                     one member a line)
 #   qemu_boot OUT MEM APPEND   boot $GUEST under $QEMU (TCG, q35, isa-debug-exit
 #                     at 0xf4, serial on stdout) into OUT; status in $status
 #   tl_finish         print the tally and return non-zero if a check failed
@@ -34,6 +36,10 @@ check() {
 
 expect_eq() {
 	if [ "$2" = "$3" ]; then pass; else fail "$1: got '$2', want '$3'"; fi
+}
+
+jnum() {
+	sed -n "s/^ *\"$2\": \\([0-9.e+-]*\\),\\{0,1\\}\$/\\1/p" "$1" | head -n 1
 }
 
 # The command line the README and docs/guest.md give for QEMU, plus what a
