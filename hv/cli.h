@@ -22,6 +22,7 @@ extern FILE *cli_console;
 
 int cmd_trace(int argc, char **argv);  /* hv/trace.c: replay accesses through the engine */
 int cmd_walk(int argc, char **argv);   /* hv/walk.c: explain one translation */
+int cmd_walk_iova(int argc, char **argv);  /* hv/walk_iova.c: hv walk --iova */
 int cmd_bench(int argc, char **argv);  /* hv/bench.c: translation and vCPU speed */
 int cmd_run(int argc, char **argv);    /* hv/run.c: boot a guest */
 int cmd_domxml(int argc, char **argv); /* hv/run.c: the libvirt domain XML of a run */

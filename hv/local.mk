@@ -10,7 +10,7 @@ hv_libvcpu_a_SOURCES = \
 bin_PROGRAMS += hv/hv
 # Front end: commands, options, reports (trace / walk / bench).
 hv_hv_SOURCES = hv/main.c hv/cli.h hv/cliutil.h hv/cliutil.c hv/trace.c hv/tracefile.h hv/tracefile.c \
-	hv/walk.c hv/bench.c \
+	hv/walk.c hv/walk_iova.c hv/bench.c \
 	hv/scene.h hv/scene.c \
 	hv/sweep.c hv/jsonread.h hv/jsonread.c hv/csv.h hv/csv.c
 # The VM: memory, loader, devices, exit handling, `hv run`.

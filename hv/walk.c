@@ -38,6 +38,8 @@ static void usage(FILE *f)
 		"                       missing permission gives an EPT violation, -w- an\n"
 		"                       EPT misconfiguration\n"
 		"  --json               one JSON object on stdout (keys: docs/json.md)\n"
+		"  --iova               explain a DMA address through the VT-d model instead\n"
+		"                       (options: hv walk --iova --help)\n"
 		"\n%s"
 		"\n"
 		"examples:\n"
@@ -420,6 +422,10 @@ int cmd_walk(int argc, char **argv)
 	char err[512];
 	int opt, status = 0, rc;
 
+	/* An IOVA through the VT-d model has a machine of its own. */
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+		if (!strcmp(argv[i], "--iova"))
+			return cmd_walk_iova(argc, argv);
 	scene_opts_default(&so);
 	optind = 0;
 	while ((opt = cli_getopt("walk", argc, argv, longopts, &status)) > 0) {

@@ -76,7 +76,7 @@ int iommu_context_lookup(struct iommu *m, uint16_t sid, uint64_t iova, bool writ
 	if (!(m->gsts & VTD_GSTS_TES))
 		return 0;
 	ctx->translate = true;
-	if (m->ctxc) {
+	if (m->ctxc && !m->trace) {
 		struct cache_entry *e = cache_find(m->ctxc, cache_key(sid, 0), &ctxc_tag);
 
 		if (e) {
@@ -96,6 +96,11 @@ int iommu_context_lookup(struct iommu *m, uint16_t sid, uint64_t iova, bool writ
 		fr = VTD_FR_ROOT_ACCESS;
 		goto fault;
 	}
+	if (m->trace) {
+		m->trace->root_addr = m->root + (sid >> 8) * 16ULL;
+		m->trace->root_lo = rlo;
+		m->trace->root_hi = rhi;
+	}
 	if (!(rlo & VTD_ROOT_P)) {
 		fr = VTD_FR_ROOT_NOT_PRESENT;
 		goto fault;
@@ -108,6 +113,11 @@ int iommu_context_lookup(struct iommu *m, uint16_t sid, uint64_t iova, bool writ
 	if (iommu_phys_read64(m, cte, &clo) || iommu_phys_read64(m, cte + 8, &chi)) {
 		fr = VTD_FR_CTX_ACCESS;
 		goto fault;
+	}
+	if (m->trace) {
+		m->trace->ctx_addr = cte;
+		m->trace->ctx_lo = clo;
+		m->trace->ctx_hi = chi;
 	}
 	if (!(clo & VTD_CTX_P)) {
 		fr = VTD_FR_CTX_NOT_PRESENT;
@@ -134,7 +144,7 @@ int iommu_context_lookup(struct iommu *m, uint16_t sid, uint64_t iova, bool writ
 		ctx->levels = aw + 2;
 		ctx->slptptr = clo & VTD_CTX_SLPTPTR_MASK;
 	}
-	if (m->ctxc) {
+	if (m->ctxc && !m->trace) {
 		struct cache_entry *e;
 
 		if (!cache_fill(m->ctxc, cache_key(sid, 0),
@@ -155,6 +165,7 @@ check_addr:
 	return 0;
 fault:
 	*reason = fr;
-	iommu_report_fault(m, sid, iova, fr, write, fpd);
+	if (!m->trace)
+		iommu_report_fault(m, sid, iova, fr, write, fpd);
 	return -EFAULT;
 }

@@ -50,6 +50,7 @@ struct iommu {
 	struct iommu_stats st;
 	struct iommu_fault log[IOMMU_LOG_MAX];  /* first faults detected; survives reset */
 	struct cache *iotlb, *ctxc;   /* NULL when sized 0; set once */
+	struct iommu_trace *trace;    /* set only during iommu_explain */
 };
 
 /* The HPA of [pa, pa+size) in the unit's physical address space (size <= the

@@ -26,6 +26,7 @@
 
 #include "ept/cache.h"
 #include "ept/ept.h"
+#include "ept/walk.h"
 
 /* QEMU's default base for its intel-iommu register block, and the size of
  * the window hv decodes for it (one page; the registers use less). */
@@ -364,6 +365,30 @@ int iommu_dma(struct iommu *m, uint16_t sid, uint64_t iova, void *buf, uint64_t 
  * since). false when fewer than i + 1 were detected. */
 #define IOMMU_LOG_MAX 16
 bool iommu_fault_log(const struct iommu *m, unsigned i, struct iommu_fault *out);
+
+/*
+ * One address explained entry by entry (hv walk --iova): what
+ * iommu_translate() does, read from the tables themselves - no context cache
+ * or IOTLB, no statistics, no fault recorded, nothing written.
+ *   root_*, ctx_*: the entries read (addr 0: not reached); values as read.
+ *   sl: the second-level walk (sl.n entries; with a second stage, entry_hpa
+ *     is where each was read).
+ *   reason: the fault reason (0: translated to addr, page shift `shift`);
+ *   frcd_lo/hi: the fault recording register that fault would fill.
+ */
+struct iommu_trace {
+	uint64_t root_addr, root_lo, root_hi;
+	uint64_t ctx_addr, ctx_lo, ctx_hi;
+	struct iommu_context ctx;
+	struct walk_path sl;
+	bool walked;
+	unsigned reason;
+	uint64_t addr;
+	unsigned shift;
+	uint64_t frcd_lo, frcd_hi;
+};
+void iommu_explain(struct iommu *m, uint16_t sid, uint64_t iova, bool write,
+		   struct iommu_trace *t);
 
 /* Fault recording register i decoded (false when its F is clear). */
 bool iommu_fault_get(struct iommu *m, unsigned i, struct iommu_fault *out);

@@ -94,7 +94,7 @@ int iommu_translate(struct iommu *m, uint16_t sid, uint64_t iova, bool write,
 	}
 	out->did = ctx.did;
 	tag.domain = (uint64_t)ctx.did + 1;
-	if (m->iotlb) {
+	if (m->iotlb && !m->trace) {
 		/* IOTLB entries are tagged by domain and used, stale or not,
 		 * until an invalidation removes them. One that lacks the
 		 * permission asked for is walked again. */
@@ -128,14 +128,19 @@ int iommu_translate(struct iommu *m, uint16_t sid, uint64_t iova, bool write,
 	out->refs = w.refs;
 	out->refs2 = w.refs2;
 	m->st.walk_refs += w.refs;
+	if (m->trace) {
+		m->trace->sl = p;
+		m->trace->walked = true;
+	}
 	if (fr) {
 		out->reason = fr;
-		iommu_report_fault(m, sid, iova, fr, write, ctx.fpd);
+		if (!m->trace)
+			iommu_report_fault(m, sid, iova, fr, write, ctx.fpd);
 		return -EFAULT;
 	}
 	out->addr = p.addr;
 	out->shift = p.shift;
-	if (m->iotlb) {
+	if (m->iotlb && !m->trace) {
 		struct cache_entry *e;
 
 		if (!cache_fill(m->iotlb, cache_key(iova, p.shift), &tag, false, &e)) {
@@ -144,6 +149,30 @@ int iommu_translate(struct iommu *m, uint16_t sid, uint64_t iova, bool write,
 		}
 	}
 	return 0;
+}
+
+void iommu_explain(struct iommu *m, uint16_t sid, uint64_t iova, bool write,
+		   struct iommu_trace *t)
+{
+	struct iommu_stats saved = m->st;
+	struct iommu_xlate x;
+
+	memset(t, 0, sizeof(*t));
+	m->trace = t;
+	if (iommu_context_lookup(m, sid, iova, write, &t->ctx, &t->reason))
+		t->ctx = (struct iommu_context){ .translate = true };
+	if (iommu_translate(m, sid, iova, write, &x) == 0) {
+		t->addr = x.addr;
+		t->shift = x.shift;
+	} else {
+		/* VT-d 11.4.14: what the fault recording register would hold. */
+		t->reason = x.reason;
+		t->frcd_lo = iova & VTD_FRCD_FI_MASK;
+		t->frcd_hi = VTD_FRCD_F | (write ? 0 : VTD_FRCD_T) |
+			     (uint64_t)x.reason << VTD_FRCD_FR_SHIFT | sid;
+	}
+	m->trace = NULL;
+	m->st = saved;
 }
 
 int iommu_dma(struct iommu *m, uint16_t sid, uint64_t iova, void *buf, uint64_t len, bool write,

@@ -15,6 +15,7 @@
 #    hv reports the canary damaged (64 bytes);
 #  - --no-iommu with a guest that looks for the unit stops with a clear
 #    forbidden-GPA diagnostic; --no-iommu without --edu is a usage error;
+#  - hv walk --iova explains an IOVA entry by entry, with exact fault records;
 #  - under QEMU (-M q35 -device intel-iommu -device edu,addr=3) the guest
 #    prints exactly the same lines (skipped without QEMU or its devices).
 #
@@ -120,6 +121,28 @@ grep -q 'GPA 0xfed90000 is neither RAM nor a device' "$tmp/nounit.err" && pass |
 "$HV" run --no-iommu "$GUEST" >/dev/null 2>"$tmp/usage.err"
 expect_eq "--no-iommu alone: usage status" "$?" 2
 grep -q 'no DMA device without --edu' "$tmp/usage.err" && pass || fail "--no-iommu alone: message"
+
+# --- hv walk --iova -------------------------------------------------------
+"$HV" walk --iova 0x1234 >"$tmp/w1" 2>&1
+expect_eq "walk --iova: status" "$?" 0
+expect_eq "walk --iova: 4-level walk" "$(grep -c '^  SL-' "$tmp/w1")" 4
+grep -q '^result: HPA 0x[0-9a-f]*234 (4K page), 4 second-level references' "$tmp/w1" && pass ||
+	{ fail "walk --iova: result line"; show "$tmp/w1"; }
+"$HV" walk --iova --levels 3 --page 2M 0x201234 >"$tmp/w2" 2>&1
+grep -q '(2M page), 2 second-level references' "$tmp/w2" && pass || fail "walk --iova: 2M in 3 levels"
+"$HV" walk --iova --perms r --access W 0x1234 >"$tmp/w3" 2>&1
+grep -q '^  fault recording register: 0x8000000500000018 0x0000000000001000$' "$tmp/w3" && pass ||
+	{ fail "walk --iova: write to a read-only leaf"; show "$tmp/w3"; }
+"$HV" walk --iova --sid 00:04.0 0x1234 >"$tmp/w4" 2>&1
+grep -q '^fault: reason 0x2 (context entry not present)$' "$tmp/w4" && pass || fail "walk --iova: reason 2"
+grep -q '0xc000000200000020 0x0000000000001000$' "$tmp/w4" && pass || fail "walk --iova: reason 2 record"
+"$HV" walk --iova --levels 3 0x8000000000 >"$tmp/w5" 2>&1
+grep -q '^fault: reason 0x4 (address beyond the AGAW)$' "$tmp/w5" && pass || fail "walk --iova: reason 4"
+"$HV" walk --iova --json 0x10000000 >"$tmp/w6.json" 2>&1
+expect_eq "walk --iova --json: reason" "$(jget "$tmp/w6.json" /fault_reason)" 6
+expect_eq "walk --iova --json: entries read" "$(jget "$tmp/w6.json" /second_level//level | tr '\n' ' ')" "4 3 2 "
+"$HV" walk --iova 0x12x >/dev/null 2>&1
+expect_eq "walk --iova: a bad address is a usage error" "$?" 2
 
 # --- the same kernel under QEMU ------------------------------------------
 if command -v "$QEMU" >/dev/null 2>&1 &&

@@ -662,6 +662,44 @@ static void test_second_stage(void **state)
 	iommu_destroy(m);
 }
 
+/* iommu_explain: the same decisions as a DMA, entry by entry, and no trace
+ * of it afterwards (no record, no cache fill, no count). */
+static void test_explain(void **state)
+{
+	struct fix *f = *state;
+	struct iommu_trace t;
+	struct iommu_xlate x;
+	uint64_t p4k, p2m;
+	struct iommu_stats before;
+
+	sl_setup(f, &p4k, &p2m);
+	before = *iommu_get_stats(f->m);
+	iommu_explain(f->m, 0x10, 0x1abc, false, &t);
+	assert_int_equal(t.reason, 0);
+	assert_int_equal(t.addr, p4k + 0xabc);
+	assert_int_equal(t.sl.n, 4);
+	assert_int_equal(t.sl.ref[3].value, p4k | VTD_SL_R);
+	assert_int_equal(t.root_addr, f->root);
+	assert_int_equal(t.ctx_addr, f->ctx + 0x10 * 16);
+	assert_int_equal(t.ctx.did, 3);
+	/* Write to the read-only page: the record it would fill. */
+	iommu_explain(f->m, 0x10, 0x1008, true, &t);
+	assert_int_equal(t.reason, VTD_FR_WRITE);
+	assert_int_equal(t.frcd_hi, 0x8000000500000010ULL);
+	assert_int_equal(t.frcd_lo, 0x1000);
+	/* No context entry for 0x11: reason 2, no walk. */
+	iommu_explain(f->m, 0x11, 0x1000, false, &t);
+	assert_int_equal(t.reason, VTD_FR_CTX_NOT_PRESENT);
+	assert_false(t.walked);
+	assert_int_equal(iommu_get_stats(f->m)->faults, before.faults);
+	assert_int_equal(iommu_get_stats(f->m)->translations, before.translations);
+	assert_int_equal(iommu_get_stats(f->m)->iotlb.misses, before.iotlb.misses);
+	assert_int_equal(rd32(f, VTD_FSTS_REG), 0);
+	/* The IOTLB was not filled: the first real DMA still misses. */
+	assert_ok(iommu_translate(f->m, 0x10, 0x1abc, false, &x));
+	assert_int_equal(x.refs, 4);
+}
+
 static int setup2(void **state) { return setup_nfr(state, 2); }
 
 int main(void)
@@ -681,6 +719,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dma_fuzz, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_create_refuses, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_second_stage, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_explain, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
