@@ -142,6 +142,7 @@ static uint64_t edu_read(struct device *dev, uint64_t off, unsigned size)
 	struct edu *e = dev->priv;
 	uint64_t *r;
 
+	e->st.reg_reads++;
 	if (!edu_decodes(e) || !size_ok(off, size))
 		return dev_ones(size);
 	switch (off) {
@@ -160,6 +161,7 @@ static void edu_write(struct device *dev, uint64_t off, unsigned size, uint64_t 
 	struct edu *e = dev->priv;
 	uint64_t *r;
 
+	e->st.reg_writes++;
 	if (!edu_decodes(e) || !size_ok(off, size))
 		return;
 	switch (off) {

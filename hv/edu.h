@@ -94,6 +94,7 @@ struct edu_stats {
 	uint64_t dma_clamped;        /* addresses cut to the DMA mask */
 	uint64_t irqs, msis;         /* interrupts raised, MSIs sent */
 	uint64_t factorials;
+	uint64_t reg_reads, reg_writes;  /* BAR0 accesses (each one an MMIO exit under hv) */
 	unsigned last_reason;        /* VT-d fault reason of the last refused DMA, or 0 */
 };
 

@@ -39,6 +39,8 @@ void run_dma_report_text(FILE *f, struct vm *vm)
 		ROW(f, "interrupts raised", e->irqs);
 		ROW(f, "MSIs sent", e->msis);
 		ROW(f, "EPT references", d->stage2_refs);
+		ROW(f, "register reads (exits)", e->reg_reads);
+		ROW(f, "register writes (exits)", e->reg_writes);
 	}
 	if (d->iommu) {
 		const struct iommu_stats *s = iommu_get_stats(d->iommu);
@@ -56,6 +58,8 @@ void run_dma_report_text(FILE *f, struct vm *vm)
 		ROW(f, "second-level refs", s->walk_refs);
 		ROW(f, "EPT refs (stage 2)", s->stage2_refs);
 		ROW(f, "invalidations", s->ccmd_inv + s->iotlb_reg_inv + s->qi_desc);
+		ROW(f, "register reads (exits)", d->vtd_reads);
+		ROW(f, "register writes (exits)", d->vtd_writes);
 		ROW(f, "faults", s->faults);
 		for (unsigned r = 1; r <= VTD_FR_MAX; r++)
 			if (s->by_reason[r])
@@ -103,6 +107,8 @@ void run_dma_report_json(struct json *j, struct vm *vm)
 		json_u64(j, "interrupts", e->irqs);
 		json_u64(j, "msis", e->msis);
 		json_u64(j, "ept_refs", d->stage2_refs);
+		json_u64(j, "register_reads", e->reg_reads);
+		json_u64(j, "register_writes", e->reg_writes);
 		json_obj_end(j);
 	}
 	if (d->iommu) {
@@ -128,6 +134,8 @@ void run_dma_report_json(struct json *j, struct vm *vm)
 		json_u64(j, "queued_descriptors", s->qi_desc);
 		json_u64(j, "queue_errors", s->qi_errors);
 		json_u64(j, "fault_events", s->fault_events);
+		json_u64(j, "register_reads", d->vtd_reads);
+		json_u64(j, "register_writes", d->vtd_writes);
 		json_u64(j, "faults", s->faults);
 		json_u64(j, "faults_recorded", s->recorded);
 		json_u64(j, "faults_suppressed_fpd", s->suppressed_fpd);

@@ -80,19 +80,26 @@ static int edu_dma(void *ctx, uint16_t sid, uint64_t addr, void *buf, uint64_t l
 	return rc;
 }
 
+/* The unit's window: priv is the VM (its vm_dma holds the unit). */
 static uint64_t vtd_read(struct device *dev, uint64_t off, unsigned size)
 {
-	return iommu_reg_read(dev->priv, off, size);
+	struct vm_dma *d = ((struct vm *)dev->priv)->dma;
+
+	d->vtd_reads++;
+	return iommu_reg_read(d->iommu, off, size);
 }
 
 static void vtd_write(struct device *dev, uint64_t off, unsigned size, uint64_t val)
 {
-	iommu_reg_write(dev->priv, off, size, val);
+	struct vm_dma *d = ((struct vm *)dev->priv)->dma;
+
+	d->vtd_writes++;
+	iommu_reg_write(d->iommu, off, size, val);
 }
 
 static void vtd_reset(struct device *dev)
 {
-	iommu_reset(dev->priv);
+	iommu_reset(((struct vm *)dev->priv)->dma->iommu);
 }
 
 /* VT-d chapter 11: the register block, at QEMU's default base. */
@@ -135,7 +142,7 @@ int vm_dma_create(struct vm *vm)
 	rc = iommu_create(vm->pool, &cfg, &d->iommu);
 	if (rc)
 		return rc;
-	return dev_bus_add(&vm->bus, &vtd_mmio_ops, IOMMU_BASE, d->iommu, NULL);
+	return dev_bus_add(&vm->bus, &vtd_mmio_ops, IOMMU_BASE, vm, NULL);
 }
 
 void vm_dma_destroy(struct vm *vm)

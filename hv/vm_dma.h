@@ -46,6 +46,7 @@ struct vm_dma {
 	uint64_t canary_first;        /* GPA of the first changed byte */
 	uint64_t aborts;
 	uint64_t stage2_refs;         /* EPT entries read for DMA (tables and data) */
+	uint64_t vtd_reads, vtd_writes;  /* register accesses to the unit (MMIO exits) */
 };
 
 /* Register edu (vm->cfg.edu) and the VT-d window (vm->cfg.iommu) on vm's

@@ -68,6 +68,13 @@ expect_eq "dma: EPT lookups" "$(jget "$tmp/dma.json" /iommu/stage2_lookups)" 20
 expect_eq "dma: EPT references" "$(jget "$tmp/dma.json" /iommu/stage2_refs)" 80
 expect_eq "dma: no faults" "$(jget "$tmp/dma.json" /iommu/faults)" 0
 expect_eq "dma: canary intact" "$(jget "$tmp/dma.json" /canary/changed_bytes)" 0
+# Every register access of the two devices is one of the run's MMIO exits.
+expect_eq "dma: register reads are the MMIO reads" \
+	$(($(jget "$tmp/dma.json" /dma/register_reads) + $(jget "$tmp/dma.json" /iommu/register_reads))) \
+	"$(jget "$tmp/dma.json" /devices/mmio_reads)"
+expect_eq "dma: register writes are the MMIO writes" \
+	$(($(jget "$tmp/dma.json" /dma/register_writes) + $(jget "$tmp/dma.json" /iommu/register_writes))) \
+	"$(jget "$tmp/dma.json" /devices/mmio_writes)"
 
 # --- workload=dma-attack through the IOMMU ------------------------------
 hvrun attack --edu "$GUEST" --append workload=dma-attack
