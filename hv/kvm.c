@@ -333,6 +333,7 @@ struct vcpu_kvm {
 	unsigned nmmio;
 	uint64_t mem_size;
 	enum vcpu_exit_reason pend;
+	bool lapic_exits;
 	struct vcpu_stats stats;
 };
 
@@ -375,6 +376,11 @@ static int set_cpuid(struct vcpu_kvm *v)
 			return rc;
 		n *= 2;
 	}
+	/* hv's local APIC is xAPIC only on KVM: KVM emulates the x2APIC MSRs
+	 * only with its in-kernel APIC, which hv does not use. */
+	for (unsigned i = 0; v->lapic_exits && i < c->nent; i++)
+		if (c->entries[i].function == 1)
+			c->entries[i].ecx &= ~(1u << 21);
 	rc = ioctl(v->fd, KVM_SET_CPUID2, c) < 0 ? -errno : 0;
 	free(c);
 	return rc;
@@ -396,6 +402,7 @@ static int kvm_create(const struct vcpu_config *cfg, struct gmem *mem, struct vc
 	v->mmio = cfg->mmio;
 	v->nmmio = cfg->nmmio;
 	v->mem_size = cfg->mem_size;
+	v->lapic_exits = cfg->lapic_exits;
 	v->fd = ioctl(v->mem->vm_fd, KVM_CREATE_VCPU, 0);
 	if (v->fd < 0) {
 		rc = -errno;
@@ -609,6 +616,13 @@ static void translate_exit(struct vcpu_kvm *v, struct vcpu_exit *e)
 		e->reason = VCPU_EXIT_HLT;
 		e->exit_reason_vmx = EXIT_REASON_HLT;
 		break;
+	case KVM_EXIT_IRQ_WINDOW_OPEN:
+		e->reason = VCPU_EXIT_IRQ_WINDOW;
+		break;
+	case KVM_EXIT_SET_TPR:
+		e->reason = VCPU_EXIT_SET_TPR;
+		e->exit_reason_vmx = 28;  /* control-register access */
+		break;
 	case KVM_EXIT_SHUTDOWN:
 		e->reason = VCPU_EXIT_TRIPLE_FAULT;
 		e->exit_reason_vmx = EXIT_REASON_TRIPLE_FAULT;
@@ -633,27 +647,64 @@ static void translate_exit(struct vcpu_kvm *v, struct vcpu_exit *e)
 	}
 }
 
-/* KVM runs until an exit; it retires no counted instructions, so max_insns
- * is not a budget here (hv refuses the options that need one). */
+/* The guest's TSC (IA32_TSC, MSR 0x10): read, or moved on by `add` ticks. */
+static int guest_tsc(struct vcpu_kvm *v, uint64_t add, uint64_t *tsc)
+{
+	struct {
+		struct kvm_msrs h;
+		struct kvm_msr_entry e;
+	} m = { .h = { .nmsrs = 1 }, .e = { .index = 0x10 } };
+
+	if (ioctl(v->fd, KVM_GET_MSRS, &m) != 1)
+		return -EIO;
+	if (add) {
+		m.e.data += add;
+		if (ioctl(v->fd, KVM_SET_MSRS, &m) != 1)
+			return -EIO;
+	}
+	*tsc = m.e.data;
+	return 0;
+}
+
+/*
+ * KVM runs until an exit; it retires no counted instructions, so max_insns
+ * is not a budget here (hv refuses the options that need one). The exit's
+ * interrupt handshake maps onto kvm_run's fields for a user-space interrupt
+ * controller (request_interrupt_window, ready_for_interrupt_injection, cr8),
+ * interrupts go in with KVM_INTERRUPT and NMIs with KVM_NMI.
+ */
 static int kvm_run(struct vcpu *vcpu, uint64_t max_insns, struct vcpu_exit *exit)
 {
 	struct vcpu_kvm *v = to_kvm(vcpu);
+	struct kvm_run *r = v->run;
+	uint64_t idle = exit->irq.idle, tsc;
+	int rc;
 
 	(void)max_insns;
+	if (v->lapic_exits) {
+		r->request_interrupt_window = exit->irq.window;
+		r->cr8 = exit->irq.cr8;
+		if (idle && (rc = guest_tsc(v, idle, &tsc)))
+			return rc;
+	}
 	complete_pending(v, exit);
 	memset(exit, 0, sizeof(*exit));
 	if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 		/* A signal reached hv while the guest ran: an exit with nothing to
 		 * handle, so that the exit loop sees a stop request. */
-		if (errno == EINTR || errno == EAGAIN) {
-			exit->reason = VCPU_EXIT_NONE;
-			exit->rip = v->run->s.regs.regs.rip;
-			return 0;
-		}
-		return -errno;
+		if (errno != EINTR && errno != EAGAIN)
+			return -errno;
+		exit->reason = VCPU_EXIT_NONE;
+	} else {
+		translate_exit(v, exit);
 	}
-	translate_exit(v, exit);
-	exit->rip = v->run->s.regs.regs.rip;
+	exit->rip = r->s.regs.regs.rip;
+	if (v->lapic_exits) {
+		exit->irq.ready = r->ready_for_interrupt_injection && r->if_flag;
+		exit->irq.cr8 = (uint8_t)r->cr8;
+		if ((rc = guest_tsc(v, 0, &exit->irq.tsc)))
+			return rc;
+	}
 	return 0;
 }
 
@@ -663,6 +714,11 @@ static int kvm_inject_irq(struct vcpu *vcpu, uint8_t vector)
 	struct kvm_interrupt irq = { .irq = vector };
 
 	return ioctl(v->fd, KVM_INTERRUPT, &irq) < 0 ? -errno : 0;
+}
+
+static int kvm_inject_nmi(struct vcpu *vcpu)
+{
+	return ioctl(to_kvm(vcpu)->fd, KVM_NMI) < 0 ? -errno : 0;
 }
 
 static void kvm_get_stats(struct vcpu *vcpu, struct vcpu_stats *s)
@@ -707,6 +763,7 @@ const struct vcpu_ops vcpu_kvm_ops = {
 	.set_sregs = kvm_set_sregs,
 	.run = kvm_run,
 	.inject_irq = kvm_inject_irq,
+	.inject_nmi = kvm_inject_nmi,
 	.get_stats = kvm_get_stats,
 	.hw_stats = kvm_hw_stats,
 };

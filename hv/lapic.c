@@ -129,7 +129,7 @@ bool lapic_deliver(struct lapic *a, uint8_t vector, bool level)
 }
 
 /* A local interrupt through one LVT entry: ignored while masked; fixed
- * delivery only (NMI and the rest are counted). */
+ * and NMI delivery (the other modes are counted). */
 static void lvt_fire(struct lapic *a, unsigned lvt)
 {
 	uint32_t e = a->lvt[lvt];
@@ -142,6 +142,7 @@ static void lvt_fire(struct lapic *a, unsigned lvt)
 		dm = APIC_DM_FIXED;
 	if (dm == APIC_DM_NMI) {
 		a->nmi++;
+		a->nmi_pending = true;
 		return;
 	}
 	if (dm != APIC_DM_FIXED)
@@ -209,7 +210,8 @@ static bool dest_match(const struct lapic *a, uint32_t dest, bool logical, bool 
 }
 
 /* An interrupt message this APIC sent or received, after destination
- * matching: fixed and lowest-priority vectors are accepted, the rest counted. */
+ * matching: fixed and lowest-priority vectors are accepted, an NMI latched
+ * for the vCPU, the rest counted. */
 static int message(struct lapic *a, unsigned dm, unsigned vector, bool level, uint32_t esr_bit)
 {
 	switch (dm) {
@@ -218,7 +220,8 @@ static int message(struct lapic *a, unsigned dm, unsigned vector, bool level, ui
 		return accept(a, vector, level, esr_bit) ? 0 : vector < 16 ? -ERANGE : -ENXIO;
 	case APIC_DM_NMI:
 		a->nmi++;
-		return -EOPNOTSUPP;
+		a->nmi_pending = true;
+		return 0;
 	case APIC_DM_INIT:
 		a->init++;
 		return -EOPNOTSUPP;

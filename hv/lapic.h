@@ -24,7 +24,9 @@
  *
  * Only one processor exists: IPIs reach this APIC when their destination
  * names it (physical ID, logical match, broadcast or a self shorthand) and
- * are dropped otherwise. NMI, SMI, INIT and SIPI are counted, not delivered.
+ * are dropped otherwise. An NMI (ICR, MSI or an LVT entry in NMI mode) is
+ * latched in nmi_pending for hv to hand to the vCPU; SMI, INIT and SIPI are
+ * counted, not delivered.
  */
 #ifndef HV_LAPIC_H
 #define HV_LAPIC_H
@@ -174,6 +176,7 @@ struct lapic {
 	unsigned tm_shift;
 	uint64_t deadline;
 
+	bool nmi_pending;  /* an NMI for the vCPU, not yet handed to it */
 	uint64_t nmi, init, sipi, smi, ipi_dropped;
 	uint64_t timer_irqs, msis;
 };
@@ -218,13 +221,14 @@ void lapic_set_cr8(struct lapic *a, uint8_t cr8);
  * 0xfee00000-0xfeefffff window (SDM 11.11: destination ID in address bits
  * 19:12, bit 2 logical destination; vector in data bits 7:0, delivery mode
  * 10:8, trigger mode bit 15). Returns
- *   0            the vector is now pending in IRR (or already was),
+ *   0            the vector is now pending in IRR (or already was), or
+ *                an NMI is latched (nmi_pending),
  *   -EINVAL      the address is not an MSI address, or uses the VT-d
  *                remappable format (remap it before calling),
  *   -ENXIO       the destination does not name this APIC, or the APIC is
  *                disabled: the message is dropped,
- *   -EOPNOTSUPP  a delivery mode other than fixed or lowest priority
- *                (NMI, SMI, INIT are counted, not delivered),
+ *   -EOPNOTSUPP  a delivery mode other than fixed, lowest priority or
+ *                NMI (SMI, INIT are counted, not delivered),
  *   -ERANGE      vector below 16 (illegal; ESR records it).
  */
 int lapic_msi(struct lapic *a, uint64_t addr, uint32_t data);

@@ -249,6 +249,10 @@ struct vcpu_ops {
 	int (*run)(struct vcpu *vcpu, uint64_t max_insns, struct vcpu_exit *exit);
 	/* Queue an external interrupt; delivered when RFLAGS.IF=1 and no sti/mov-ss shadow. */
 	int (*inject_irq)(struct vcpu *vcpu, uint8_t vector);
+	/* Queue an NMI: taken at the next instruction boundary outside NMI
+	 * blocking (from an NMI's delivery to the next IRET) and outside an
+	 * STI/MOV SS shadow; one queued while another waits merges with it. */
+	int (*inject_nmi)(struct vcpu *vcpu);
 	void (*get_stats)(struct vcpu *vcpu, struct vcpu_stats *stats);
 	/* The backend's own statistics as they are now (KVM's binary stats), VM
 	 * scope first; NULL when the backend keeps none. 0 or -errno. */

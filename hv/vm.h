@@ -126,6 +126,7 @@ struct vm_counters {
 	uint64_t prefault_frames;  /* frames mapped because hv wrote there (loader) */
 	uint64_t invept;           /* INVEPT single-context invalidations issued */
 	uint64_t irqs_injected;    /* external interrupts handed to the vCPU */
+	uint64_t nmis_injected;    /* NMIs handed to the vCPU */
 	uint64_t hlt_wakeups;      /* HLTs ended by a timer expiry hv skipped ahead to */
 	uint64_t idle_ticks;       /* TSC ticks skipped over while halted */
 };

@@ -264,8 +264,8 @@ static int handle_hypercall(struct vm *vm, struct vcpu_exit *e)
 }
 
 /*
- * HLT. With interrupts enabled, an interrupt already pending wakes the vCPU
- * at once (the loop injects it); otherwise time skips ahead to the local
+ * HLT. An NMI, or with interrupts enabled an interrupt, already pending
+ * wakes the vCPU at once (the loop injects it); otherwise time skips ahead to the local
  * APIC timer's next expiry, the guest's TSC with it (no host time passes).
  * When neither can happen, nothing will ever wake the vCPU: the VM stops.
  */
@@ -273,6 +273,8 @@ static int handle_hlt(struct vm *vm, struct vcpu_exit *e)
 {
 	uint64_t next;
 
+	if (vm->lapic.nmi_pending)
+		return 0;
 	if (e->irq.ready) {
 		if (lapic_pending(&vm->lapic) >= 0)
 			return 0;
@@ -295,6 +297,27 @@ static int handle_hlt(struct vm *vm, struct vcpu_exit *e)
 	return 0;
 }
 
+/*
+ * The xAPIC window follows IA32_APIC_BASE (SDM 11.4.4): the device and the
+ * backend's device-window entry move together. A base on guest RAM is not
+ * reachable (RAM wins), as with most chipsets.
+ */
+static void lapic_window_follow(struct vm *vm)
+{
+	uint64_t base = vm->lapic.base & ~0xfffULL & ((1ULL << 52) - 1);
+
+	for (unsigned i = 0; i < vm->bus.n; i++) {
+		struct device *d = &vm->bus.dev[i];
+
+		if (d->ops != &lapic_mmio_ops || d->base == base)
+			continue;
+		for (unsigned k = 0; k < vm->nmmio; k++)
+			if (vm->mmio[k].base == d->base && vm->mmio[k].size == d->len)
+				vm->mmio[k].base = base;
+		d->base = base;
+	}
+}
+
 /* RDMSR/WRMSR of the local APIC's MSRs: the model answers, #GP where it says. */
 static int handle_msr(struct vm *vm, struct vcpu_exit *e)
 {
@@ -302,9 +325,11 @@ static int handle_msr(struct vm *vm, struct vcpu_exit *e)
 
 	if (e->msr.index == MSR_IA32_APIC_BASE) {
 		/* MAXPHYADDR as CPUID leaf 0x80000008 reports it. */
-		if (e->msr.write)
+		if (e->msr.write) {
 			rc = lapic_set_base(&vm->lapic, e->msr.data, 52);
-		else {
+			if (!rc)
+				lapic_window_follow(vm);
+		} else {
 			e->msr.data = vm->lapic.base;
 			rc = 0;
 		}
@@ -314,13 +339,6 @@ static int handle_msr(struct vm *vm, struct vcpu_exit *e)
 		rc = lapic_msr_read(&vm->lapic, e->msr.index, &e->msr.data);
 	}
 	e->msr.fault = rc != 0;
-	return 0;
-}
-
-/* A MOV to CR8 retired: the TPR follows (SDM 10.8.6.1). */
-static int handle_set_tpr(struct vm *vm, struct vcpu_exit *e)
-{
-	lapic_set_cr8(&vm->lapic, e->irq.cr8);
 	return 0;
 }
 
@@ -335,6 +353,17 @@ static int irq_before_run(struct vm *vm, struct vcpu_exit *e)
 	int rc;
 
 	lapic_advance(&vm->lapic);
+	if (vm->lapic.nmi_pending && vm->ops->inject_nmi) {
+		/* The vCPU holds it until NMIs are unblocked. */
+		rc = vm->ops->inject_nmi(vm->vcpu);
+		if (rc) {
+			vm_stop(vm, VM_STOP_HOST_ERROR, VM_STATUS_HOST, e->rip,
+				"the %s backend could not inject an NMI: %s", vm->ops->name, strerror(-rc));
+			return rc;
+		}
+		vm->lapic.nmi_pending = false;
+		vm->cnt.nmis_injected++;
+	}
 	e->irq.cr8 = lapic_get_cr8(&vm->lapic);
 	e->irq.window = false;
 	if (lapic_pending(&vm->lapic) < 0)
@@ -442,7 +471,10 @@ int vm_run(struct vm *vm)
 			return rc;
 		rc = vm->ops->run(vm->vcpu, next_budget(vm), &e);
 		update_insns(vm);
+		/* The guest's time, and its TPR as MOV to CR8 left it (SDM 10.8.6.1). */
 		vm->tsc = e.irq.tsc;
+		if (e.irq.cr8 != lapic_get_cr8(&vm->lapic))
+			lapic_set_cr8(&vm->lapic, e.irq.cr8);
 		if (rc) {
 			vm_stop(vm, VM_STOP_HOST_ERROR, VM_STATUS_HOST, e.rip,
 				"the %s backend failed: %s", vm->ops->name, strerror(-rc));
@@ -460,8 +492,8 @@ int vm_run(struct vm *vm)
 		case VCPU_EXIT_HLT:            rc = handle_hlt(vm, &e); break;
 		case VCPU_EXIT_TRIPLE_FAULT:   rc = handle_triple_fault(vm, &e); break;
 		case VCPU_EXIT_MSR:            rc = handle_msr(vm, &e); break;
-		case VCPU_EXIT_SET_TPR:        rc = handle_set_tpr(vm, &e); break;
 		case VCPU_EXIT_INSN_LIMIT:
+		case VCPU_EXIT_SET_TPR:
 		case VCPU_EXIT_IRQ_WINDOW:
 		case VCPU_EXIT_NONE:           rc = handle_slice_end(vm, &e); break;
 		case VCPU_EXIT_INTERNAL_ERROR: rc = handle_internal_error(vm, &e); break;

@@ -380,9 +380,12 @@ static void test_ipi_self(void **state)
 	assert_int_equal(rd(f, APIC_ESR), APIC_ESR_SEND_ILLEGAL | APIC_ESR_RECV_ILLEGAL);
 	wr(f, APIC_ESR, 0);
 	assert_int_equal(rd(f, APIC_ESR), 0);
-	/* NMI to self is counted. */
+	/* NMI to self: latched for the vCPU, not in IRR. */
+	assert_false(a->nmi_pending);
 	wr(f, APIC_ICR, (APIC_DEST_SELF << APIC_ICR_SHORTHAND_SHIFT) | (APIC_DM_NMI << 8));
 	assert_int_equal(a->nmi, 1);
+	assert_true(a->nmi_pending);
+	assert_int_equal(rd(f, APIC_IRR), 0);
 }
 
 /* SDM 11.11: MSI address 0xfee<dest>xxx, data vector/delivery mode/trigger. */
@@ -400,8 +403,11 @@ static void test_msi(void **state)
 	assert_int_equal(lapic_msi(a, 0xfed00000, 0x62), -EINVAL);  /* not an MSI address */
 	assert_int_equal(lapic_msi(a, 0xfee00010, 0x62), -EINVAL);  /* remappable format */
 	assert_int_equal(lapic_msi(a, 0xfee00000, 0x0f), -ERANGE);
-	assert_int_equal(lapic_msi(a, 0xfee00000, 0x400 | 0x62), -EOPNOTSUPP);  /* NMI */
+	assert_int_equal(lapic_msi(a, 0xfee00000, 0x400 | 0x62), 0);  /* NMI: latched */
 	assert_int_equal(a->nmi, 1);
+	assert_true(a->nmi_pending);
+	assert_int_equal(lapic_msi(a, 0xfee00000, 0x200 | 0x62), -EOPNOTSUPP);  /* SMI */
+	assert_int_equal(a->smi, 1);
 	assert_int_equal(lapic_msi(a, 0xfeeff000, 0x63), 0);        /* broadcast */
 	/* Logical, flat model: LDR bit 0 set. */
 	wr(f, APIC_LDR, 0x01000000);
@@ -412,7 +418,7 @@ static void test_msi(void **state)
 	assert_int_equal(rd(f, APIC_TMR + 0x30), 1u << 16);
 	/* 0x61, 0x63, 0x64, 0x70: all in IRR word 3. */
 	assert_int_equal(rd(f, APIC_IRR + 0x30), (1u << 1) | (1u << 3) | (1u << 4) | (1u << 16));
-	assert_int_equal(a->msis, 6);  /* every message that named this APIC */
+	assert_int_equal(a->msis, 7);  /* every message that named this APIC (the SMI too) */
 }
 
 /* SDM 11.12: x2APIC MSRs. ID and LDR are read-only and derived from the

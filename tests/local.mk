@@ -106,6 +106,19 @@ TESTS += tests/run_test.sh
 TESTS += tests/dma_test.sh
 EXTRA_DIST += tests/dma_test.sh
 
+# A guest that takes interrupts from the local APIC (tests/guests/apic.S),
+# run under the software vCPU and QEMU by tests/apic_guest_test.sh.
+check_DATA += tests/guests/apic.elf
+CLEANFILES += tests/guests/apic.elf tests/guests/apic.o
+EXTRA_DIST += tests/guests/apic.S tests/apic_guest_test.sh
+tests/guests/apic.o: $(srcdir)/tests/guests/apic.S
+	@$(MKDIR_P) tests/guests
+	$(CC) -m32 -c -o $@ $(srcdir)/tests/guests/apic.S
+tests/guests/apic.elf: tests/guests/apic.o $(srcdir)/tests/guests/probe.ld
+	$(CC) -m32 -nostdlib -static -no-pie -Wl,-T,$(srcdir)/tests/guests/probe.ld \
+		-Wl,-z,max-page-size=0x1000 -Wl,--build-id=none -o $@ tests/guests/apic.o
+TESTS += tests/apic_guest_test.sh
+
 # libvirt domain XML: the examples both ways, overrides, refusals.
 TESTS += tests/domain_test.sh
 EXTRA_DIST += tests/domain_test.sh

@@ -86,7 +86,8 @@ invariants() {
 	lf=$(jget "$j" /memory/lazy_frames)
 	check "$1: one lazy-map violation per frame mapped" "$l" -eq "$lf"
 	et=0
-	for k in io mmio hlt hypercall ept_violation ept_misconfig triple_fault insn_limit internal_error; do
+	for k in io mmio hlt hypercall ept_violation ept_misconfig triple_fault insn_limit msr irq_window set_tpr \
+		 internal_error; do
 		et=$((et + $(jget "$j" /exits/$k)))
 	done
 	check "$1: exits by reason add up" "$et" -eq "$(jget "$j" /exits/total)"

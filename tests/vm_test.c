@@ -30,6 +30,7 @@ struct scripted_vcpu {
 	/* Interrupts injected, in order, and before which run() each came. */
 	uint8_t injected[MAX_SCRIPT];
 	unsigned injected_before[MAX_SCRIPT], ninjected;
+	unsigned nmi_before[MAX_SCRIPT], nnmi;
 };
 
 static struct scripted_vcpu *the_vcpu;
@@ -165,6 +166,8 @@ static int fake_run(struct vcpu *vcpu, uint64_t max_insns, struct vcpu_exit *e)
 		if (prev->reason == VCPU_EXIT_HYPERCALL)
 			v->last_hc_ret = e->hypercall.ret;
 	}
+	uint8_t cr8 = e->irq.cr8;
+
 	if (v->next < v->n) {
 		*e = v->script[v->next++];
 	} else {
@@ -173,6 +176,9 @@ static int fake_run(struct vcpu *vcpu, uint64_t max_insns, struct vcpu_exit *e)
 		e->io.size = 4;
 		e->io.data = 0;
 	}
+	/* CR8 stays what hv gave unless the script's exit is a MOV to CR8. */
+	if (e->reason != VCPU_EXIT_SET_TPR)
+		e->irq.cr8 = cr8;
 	/* An instruction-limit exit retires exactly the budget. */
 	v->st.instructions += e->reason == VCPU_EXIT_INSN_LIMIT ? max_insns : 1;
 	return 0;
@@ -185,6 +191,15 @@ static int fake_inject_irq(struct vcpu *vcpu, uint8_t vector)
 	assert_true(v->ninjected < MAX_SCRIPT);
 	v->injected[v->ninjected] = vector;
 	v->injected_before[v->ninjected++] = v->next;
+	return 0;
+}
+
+static int fake_inject_nmi(struct vcpu *vcpu)
+{
+	struct scripted_vcpu *v = to_scripted(vcpu);
+
+	assert_true(v->nnmi < MAX_SCRIPT);
+	v->nmi_before[v->nnmi++] = v->next;
 	return 0;
 }
 
@@ -201,6 +216,7 @@ static const struct vcpu_ops fake_ops = {
 	.set_sregs = fake_set_sregs,
 	.run = fake_run,
 	.inject_irq = fake_inject_irq,
+	.inject_nmi = fake_inject_nmi,
 	.get_stats = fake_stats,
 };
 
@@ -659,6 +675,35 @@ static void test_msr_and_tpr(void **state)
 	vm_destroy(vm);
 }
 
+/*
+ * A self-NMI through ICR is handed to the vCPU before the next run whether or
+ * not it could take an interrupt (the vCPU holds it while NMIs are blocked),
+ * and never through the interrupt path.
+ */
+static void test_nmi_injection(void **state)
+{
+	struct vm *vm = make_vm(MEM_EAGER, PAGE_SHIFT_4K);
+	struct scripted_vcpu *v;
+
+	(void)state;
+	push(vm, apic_write(APIC_SVR, 0x1ff, false, 10));
+	push(vm, apic_write(APIC_ICR, 0x40400, false, 20));  /* self, NMI */
+	push(vm, apic_write(APIC_ICR, 0x40400, false, 30));
+	push(vm, apic_write(APIC_ICR, 0x40400, false, 40));
+	assert_ok(vm_run(vm));
+	v = the_vcpu;
+	assert_int_equal(v->nnmi, 3);
+	assert_int_equal(v->nmi_before[0], 2);
+	assert_int_equal(v->nmi_before[1], 3);
+	assert_int_equal(v->nmi_before[2], 4);
+	assert_int_equal(v->ninjected, 0);
+	assert_false(v->seen[2].irq.window);
+	assert_int_equal(vm->lapic.nmi, 3);
+	assert_false(vm->lapic.nmi_pending);
+	assert_int_equal(vm->cnt.nmis_injected, 3);
+	vm_destroy(vm);
+}
+
 static void test_config_errors(void **state)
 {
 	struct vm_config cfg = {
@@ -695,6 +740,7 @@ int main(void)
 		cmocka_unit_test(test_irq_window_and_priority),
 		cmocka_unit_test(test_hlt_timer_wakeup),
 		cmocka_unit_test(test_msr_and_tpr),
+		cmocka_unit_test(test_nmi_injection),
 		cmocka_unit_test(test_config_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -119,7 +119,12 @@ int op_ret_far(struct vcpu_soft *v, const struct x86_insn *in)
 /* CF: IRET */
 int op_iret(struct vcpu_soft *v, const struct x86_insn *in)
 {
-	return cpu_iret(v, in->osz);
+	int st = cpu_iret(v, in->osz);
+
+	/* IRET ends the blocking of NMIs an NMI's delivery began (SDM 6.7.1). */
+	if (st == X86_OK)
+		v->nmi_blocked = false;
+	return st;
 }
 
 /* E0-E3: LOOPNE, LOOPE, LOOP, JrCXZ */

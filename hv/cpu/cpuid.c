@@ -67,9 +67,11 @@ int op_cpuid(struct vcpu_soft *v, const struct x86_insn *in)
 	uint32_t out[4];
 	cpu_cpuid((uint32_t)v->gpr[0], (uint32_t)v->gpr[1], out);
 	if (v->lapic_exits && (uint32_t)v->gpr[0] == 1) {
-		/* hv's local APIC (hv/lapic.h): x2APIC and TSC-deadline in ECX, APIC in EDX. */
+		/* hv's local APIC (hv/lapic.h): x2APIC and TSC-deadline in ECX;
+		 * APIC in EDX while IA32_APIC_BASE enables it (SDM 11.4.3). */
 		out[2] |= (1u << 21) | (1u << 24);
-		out[3] |= 1u << 9;
+		if (v->apic_base & (1ULL << 11))
+			out[3] |= 1u << 9;
 	}
 	v->gpr[0] = out[0];
 	v->gpr[3] = out[1];

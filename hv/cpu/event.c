@@ -218,6 +218,21 @@ int cpu_deliver_pending(struct vcpu_soft *v)
 	return X86_OK;
 }
 
+/* The queued NMI, through IDT vector 2 whatever RFLAGS.IF; NMIs are then
+ * blocked until the next IRET (SDM Vol. 3A 6.7.1). */
+int cpu_deliver_nmi(struct vcpu_soft *v)
+{
+	v->next_rip = v->rip;
+	int st = cpu_deliver(v, EXC_NMI, false, 0, false, v->rip);
+	if (st != X86_OK)
+		return st;
+	v->nmi_pending = false;
+	v->nmi_blocked = true;
+	v->stats.interrupts++;
+	v->rip = v->next_rip;
+	return X86_OK;
+}
+
 /* CC: INT3 */
 int op_int3(struct vcpu_soft *v, const struct x86_insn *in)
 {

@@ -354,8 +354,8 @@ int op_hlt(struct vcpu_soft *v, const struct x86_insn *in)
 	int st;
 	if ((st = need_cpl0(v)))
 		return st;
-	/* With IF=1 and an interrupt already queued, delivery happens right after. */
-	if ((v->rflags & RF_IF) && v->irq_count)
+	/* With an NMI or (IF=1) an interrupt already queued, delivery happens right after. */
+	if (((v->rflags & RF_IF) && v->irq_count) || (v->nmi_pending && !v->nmi_blocked))
 		return X86_OK;
 	v->exit->reason = VCPU_EXIT_HLT;
 	v->exit->exit_reason_vmx = EXIT_REASON_HLT;

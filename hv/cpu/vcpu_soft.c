@@ -360,6 +360,12 @@ static int soft_inject_irq(struct vcpu *vcpu, uint8_t vector)
 	return 0;
 }
 
+static int soft_inject_nmi(struct vcpu *vcpu)
+{
+	to_soft(vcpu)->nmi_pending = true;  /* a second one before delivery merges */
+	return 0;
+}
+
 static void soft_get_stats(struct vcpu *vcpu, struct vcpu_stats *s)
 {
 	struct vcpu_soft *v = to_soft(vcpu);
@@ -432,19 +438,25 @@ static int run_loop(struct vcpu_soft *v, uint64_t max_insns, struct vcpu_exit *e
 			break;
 		}
 		left--;
-		/* External interrupts at the instruction boundary (SDM Vol. 3A 6.8.3). */
-		if (__builtin_expect((v->irq_count | v->irq_window) != 0, 0) && (v->rflags & RF_IF) &&
+		/* NMIs, then external interrupts, at the instruction boundary
+		 * (SDM Vol. 3A 6.8.3, 6.9); an STI or MOV SS shadow holds both. */
+		if (__builtin_expect((v->irq_count | v->irq_window | v->nmi_pending) != 0, 0) &&
 		    !v->shadow_left && v->pend == PEND_NONE) {
-			if (!v->irq_count) {
+			if (v->nmi_pending && !v->nmi_blocked)
+				st = cpu_deliver_nmi(v);
+			else if (!(v->rflags & RF_IF) || !(v->irq_count | v->irq_window))
+				goto no_event;
+			else if (!v->irq_count) {
 				v->irq_window = false;
 				exit->reason = VCPU_EXIT_IRQ_WINDOW;
 				break;
-			}
-			st = cpu_deliver_pending(v);
+			} else
+				st = cpu_deliver_pending(v);
 			if (st == X86_OK)
 				continue;
 			goto fault_or_exit;
 		}
+no_event:
 		st = fetch(v, &tmp, &in, &fn);
 		if (__builtin_expect(st != X86_OK, 0))
 			goto fault_or_exit;
@@ -537,5 +549,6 @@ const struct vcpu_ops vcpu_soft_ops = {
 	.set_sregs = soft_set_sregs,
 	.run = soft_run,
 	.inject_irq = soft_inject_irq,
+	.inject_nmi = soft_inject_nmi,
 	.get_stats = soft_get_stats,
 };

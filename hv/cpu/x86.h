@@ -171,6 +171,8 @@ struct vcpu_soft {
 	uint8_t irq_pending[32];  /* injected external interrupts (bitmap by vector) */
 	unsigned irq_count;
 	bool irq_window;          /* hv asked for VCPU_EXIT_IRQ_WINDOW (exit->irq.window) */
+	bool nmi_pending;         /* an NMI is queued (inject_nmi) */
+	bool nmi_blocked;         /* from an NMI's delivery to the next IRET */
 	/*
 	 * What the run loop must look at after an instruction retires, in one
 	 * word so that the common case (all zero) is a single test.
@@ -297,6 +299,7 @@ int cpu_iret(struct vcpu_soft *v, unsigned osz);
 int tss_read(struct vcpu_soft *v, uint64_t off, unsigned size, uint64_t *val);
 int cpu_deliver(struct vcpu_soft *v, unsigned vec, bool has_err, uint32_t err, bool soft, uint64_t ret_rip);
 int cpu_deliver_pending(struct vcpu_soft *v);
+int cpu_deliver_nmi(struct vcpu_soft *v);
 void cpu_cpuid(uint32_t leaf, uint32_t sub, uint32_t out[4]);
 
 /* flags (flags.c, flags.h) */
