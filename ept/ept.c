@@ -35,7 +35,6 @@
 #define EPT_TABLE_PERMS (EPT_RWX | EPT_XU)
 /* Bits of a leaf that ept_map accepts in `attrs`. */
 #define EPT_LEAF_ATTRS  (EPT_RWX | EPT_XU | EPT_MT_MASK | EPT_IPAT | EPT_SVE)
-#define EPT_PERM_BITS   (EPT_RWX | EPT_XU)
 #define EPT_ENTRIES     512
 
 static inline unsigned level_shift(unsigned level)
@@ -71,11 +70,6 @@ static inline bool leaf_allowed(const struct ept *ept, unsigned level)
 	return level <= 2 || (level == 3 && ept->caps.page_1g);
 }
 
-/* Reserved memory types for EPT leaves (SDM 29.3.7): 2, 3 and 7. */
-static inline bool memtype_reserved(uint64_t mt)
-{
-	return (0x8cu >> mt) & 1;
-}
 
 /*
  * Does this entry point to a table of ours? Entries written by ept_set_raw
@@ -129,7 +123,6 @@ static void subtree_free(struct ept *ept, uint64_t table, unsigned level)
 	table_free(ept, table);
 }
 
-static void ept_fmt_init(struct walk_fmt *f, unsigned levels, bool ad, const struct ept_caps *caps);
 
 int ept_create(struct hpool *pool, unsigned levels, bool ad, const struct ept_caps *caps,
 	       struct ept **out)
@@ -147,7 +140,8 @@ int ept_create(struct hpool *pool, unsigned levels, bool ad, const struct ept_ca
 	ept->ad = ad;
 	if (caps)
 		ept->caps = *caps;
-	ept_fmt_init(&ept->fmt, levels, ad, &ept->caps);
+	ept->fmt = (struct walk_fmt)EPT_WALK_FMT(levels, ad, ept->caps.page_1g, ept->caps.mbec,
+						 ept->caps.exec_only);
 	err = table_alloc(ept, &ept->root);
 	if (err) {
 		free(ept);
@@ -411,7 +405,7 @@ int ept_map(struct ept *ept, uint64_t gpa, uint64_t hpa, uint64_t len, uint64_t 
 	if (hlast >= ept->pool->size)
 		return -ERANGE;
 	if ((attrs & ~EPT_LEAF_ATTRS) || perms_check(ept, attrs) ||
-	    memtype_reserved((attrs & EPT_MT_MASK) >> EPT_MT_SHIFT))
+	    ept_memtype_reserved((attrs & EPT_MT_MASK) >> EPT_MT_SHIFT))
 		return -EINVAL;
 	switch (max_page) {
 	case PAGE_SIZE_4K: op.max_level = 1; break;
@@ -536,68 +530,6 @@ int ept_harvest_dirty(struct ept *ept, uint64_t gpa, uint64_t len,
 /* ------------------------------------------------------------------------ */
 /* The walk (SDM 29.3.3)                                                    */
 /* ------------------------------------------------------------------------ */
-
-/*
- * SDM 29.3.3.1: EPT misconfigurations. With MAXPHYADDR 52, bits 51:12 are
- * all address bits, so the reserved bits are the ones the entry formats
- * (SDM 29.3.2, Tables 29-1..29-6) name, which the descriptor's masks hold:
- *   PML5E/PML4E: bits 7:3 (so PS=1 is reserved there);
- *   PDPTE/PDE referencing a table: bits 6:3;
- *   PDPTE with PS=1 without 1 GiB support: the PS bit itself;
- *   1 GiB leaf: bits 29:12, 2 MiB leaf: bits 20:12.
- * ept_bad() adds what is not a mask: memory type 2, 3 or 7 in a leaf, and
- * the permission encodings 010b and 110b (write without read), and 100b
- * (execute-only) without the execute-only capability, or with MBEC bit 0
- * clear and XU set without it.
- */
-#define EPT_FMT_EXEC_ONLY 1u
-#define EPT_FMT_MBEC      2u
-
-static bool ept_bad(const struct walk_fmt *f, uint64_t e, unsigned level, bool leaf)
-{
-	const unsigned rwx = (unsigned)(e & EPT_RWX);
-	const bool exec_only = f->caps & EPT_FMT_EXEC_ONLY;
-
-	(void)level;
-	if ((rwx & 3) == 2 || (rwx == 4 && !exec_only))
-		return true;
-	/* SDM 29.3.3.1: with MBEC, bit 0 clear and bit 10 set is execute-only too. */
-	if ((f->caps & EPT_FMT_MBEC) && !exec_only && !(rwx & 1) && (e & EPT_XU))
-		return true;
-	return leaf && memtype_reserved((e & EPT_MT_MASK) >> EPT_MT_SHIFT);
-}
-
-static void ept_fmt_init(struct walk_fmt *f, unsigned levels, bool ad, const struct ept_caps *caps)
-{
-	unsigned l;
-
-	*f = (struct walk_fmt){
-		.name = "EPT",
-		.levels = levels,
-		.esz = 8,
-		/* SDM 29.3.2: present if any of bits 2:0 is set, or bit 10 (XU)
-		 * with mode-based execute control. */
-		.present = EPT_RWX | (caps->mbec ? EPT_XU : 0),
-		.ps = EPT_PS,
-		.large = (1u << 2) | (caps->page_1g ? 1u << 3 : 0),
-		.addr = EPT_ADDR_MASK,
-		.and_bits = EPT_PERM_BITS,
-		/* SDM 29.3.5: A in every entry used, D in the leaf for writes,
-		 * set only once the translation is known to be used. */
-		.a = ad ? EPT_A : 0,
-		.d = ad ? EPT_D : 0,
-		.bad = ept_bad,
-		.caps = (caps->exec_only ? EPT_FMT_EXEC_ONLY : 0) | (caps->mbec ? EPT_FMT_MBEC : 0),
-	};
-	for (l = 1; l <= levels; l++) {
-		f->shift[l] = (uint8_t)level_shift(l);
-		f->ibits[l] = 9;
-		f->rsvd_table[l] = l >= 4 ? 0xf8 : 0x78;
-		f->rsvd_page[l] = EPT_ADDR_MASK & (level_size(l) - 1);
-	}
-	if (!caps->page_1g)
-		f->rsvd_table[3] |= EPT_PS;
-}
 
 int ept_walk(struct ept *ept, uint64_t gpa, const struct ept_access *acc,
 	     const struct ept_walk_start *start, struct ept_walk_result *res)

@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "ept/compiler.h"
+#include "ept/hpool.h"
 #include "ept/walk.h"
 
 #define PAGE_SHIFT_4K 12
@@ -56,17 +57,8 @@ struct hpool_stats {
 	uint64_t allocs, frees;
 };
 
-/*
- * The pool. base/size are public so that hpool_ptr() can be inline on the
- * translation hot path; everything else is private to ept/pool.c.
- *   base, size, fd: set once at creation.
- */
-struct hpool {
-	uint8_t *base;
-	uint64_t size;
-	int fd;                 /* memfd behind base (HPA = file offset), or -1 */
-	struct hpool_priv *priv;
-};
+/* The pool itself (struct hpool, hpool_ptr/read64/write64): ept/hpool.h. */
+
 
 /* Reserve `size` bytes (rounded up to 1 GiB) of sparse host-physical space. */
 int hpool_create(uint64_t size, struct hpool **out) HV_MUST_CHECK;
@@ -93,21 +85,6 @@ enum frame_owner hpool_owner(const struct hpool *pool, uint64_t hpa);
 
 void hpool_get_stats(const struct hpool *pool, struct hpool_stats *out);
 
-/* Host pointer for an HPA. Precondition: hpa + len <= pool->size. */
-static inline void *hpool_ptr(const struct hpool *pool, uint64_t hpa)
-{
-	return pool->base + hpa;
-}
-
-static inline uint64_t hpool_read64(const struct hpool *pool, uint64_t hpa)
-{
-	return *(const volatile uint64_t *)(pool->base + hpa);
-}
-
-static inline void hpool_write64(struct hpool *pool, uint64_t hpa, uint64_t v)
-{
-	*(volatile uint64_t *)(pool->base + hpa) = v;
-}
 
 /* ------------------------------------------------------------------------ */
 /* EPT entry and EPTP formats (SDM Vol. 3C 29.3.2, 25.6.11)                  */
@@ -194,6 +171,66 @@ struct ept_caps {
 	bool page_1g;    /* bit 17: 1 GiB pages */
 	bool mbec;       /* mode-based execute control enabled (secondary ctl bit 22) */
 };
+
+/*
+ * The EPT format for the walker (SDM 29.3.2, Tables 29-1..29-6; 29.3.3.1
+ * misconfigurations). With MAXPHYADDR 52, bits 51:12 are all address bits, so
+ * the reserved bits are the ones the entry formats name, which the masks hold:
+ *   PML5E/PML4E: bits 7:3 (so PS=1 is reserved there);
+ *   PDPTE/PDE referencing a table: bits 6:3;
+ *   PDPTE with PS=1 without 1 GiB support: the PS bit itself;
+ *   1 GiB leaf: bits 29:12, 2 MiB leaf: bits 20:12.
+ * ept_entry_bad() adds what is not a mask: memory type 2, 3 or 7 in a leaf
+ * (SDM 29.3.7), and the permission encodings 010b and 110b (write without
+ * read), and 100b (execute-only) without the execute-only capability, or with
+ * MBEC bit 0 clear and XU set without it. Present: any of bits 2:0, or bit
+ * 10 (XU) with mode-based execute control. A/D (SDM 29.3.5): A in every entry
+ * used, D in the leaf for writes, set once the translation is known to be used.
+ *
+ * EPT_WALK_FMT() is the one definition: ept_create() fills ept->fmt with it,
+ * and a fast path instantiates it as a const descriptor for the walker.
+ */
+#define EPT_PERM_BITS     (EPT_RWX | EPT_XU)
+#define EPT_FMT_EXEC_ONLY 1u
+#define EPT_FMT_MBEC      2u
+
+static inline bool ept_memtype_reserved(uint64_t mt)
+{
+	return (0x8cu >> mt) & 1;
+}
+
+static inline __attribute__((always_inline)) bool ept_entry_bad(const struct walk_fmt *f, uint64_t e, unsigned level, bool leaf)
+{
+	const unsigned rwx = (unsigned)(e & EPT_RWX);
+	const bool exec_only = f->caps & EPT_FMT_EXEC_ONLY;
+
+	(void)level;
+	/* Readable: only the memory type can be wrong (the usual case, first). */
+	if (__builtin_expect(rwx & 1, 1))
+		return leaf && ept_memtype_reserved((e & EPT_MT_MASK) >> EPT_MT_SHIFT);
+	if ((rwx & 3) == 2 || (rwx == 4 && !exec_only))
+		return true;
+	if ((f->caps & EPT_FMT_MBEC) && !exec_only && !(rwx & 1) && (e & EPT_XU))
+		return true;
+	return leaf && ept_memtype_reserved((e & EPT_MT_MASK) >> EPT_MT_SHIFT);
+}
+
+#define EPT_LEAF_RSVD(l) (EPT_ADDR_MASK & ((1ULL << (PAGE_SHIFT_4K + 9 * ((l) - 1))) - 1))
+#define EPT_WALK_FMT(lv, ad_, page_1g_, mbec_, exec_only_) {                               \
+	.name = "EPT", .levels = (lv), .esz = 8,                                            \
+	.shift = { 0, 12, 21, 30, 39, 48 }, .ibits = { 0, 9, 9, 9, 9, (lv) == 5 ? 9 : 0 },   \
+	.present = EPT_RWX | ((mbec_) ? EPT_XU : 0),                                       \
+	.ps = EPT_PS, .large = (1u << 2) | ((page_1g_) ? 1u << 3 : 0),                     \
+	.rsvd_table = { 0, 0x78, 0x78, 0x78 | ((page_1g_) ? 0 : EPT_PS), 0xf8, 0xf8 },      \
+	.rsvd_page = { 0, 0, EPT_LEAF_RSVD(2), EPT_LEAF_RSVD(3), EPT_LEAF_RSVD(4),          \
+		       EPT_LEAF_RSVD(5) },                                                  \
+	.addr = EPT_ADDR_MASK, .and_bits = EPT_PERM_BITS,                                   \
+	.a = (ad_) ? EPT_A : 0, .d = (ad_) ? EPT_D : 0,                                     \
+	.bad = ept_entry_bad,                                                               \
+	.caps = ((exec_only_) ? EPT_FMT_EXEC_ONLY : 0) | ((mbec_) ? EPT_FMT_MBEC : 0),     \
+	/* Readable with bits 7:3 clear: a table pointer at any level above 1. */          \
+	.tbl_mask = EPT_R | 0xf8, .tbl_val = EPT_R,                                        \
+}
 
 /*
  * One EPT hierarchy.

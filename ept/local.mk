@@ -3,7 +3,7 @@ noinst_LIBRARIES += ept/libept.a
 ept_libept_a_SOURCES = \
 	ept/ept.h ept/mmu.h \
 	ept/pool.c ept/ept.c \
-	ept/compiler.h ept/cache.h ept/cache.c ept/walk.h ept/walk.c \
+	ept/compiler.h ept/hpool.h ept/cache.h ept/cache.c ept/walk.h ept/walk.c \
 	ept/mmu.c ept/presets.c ept/gptbuild.c
 
 if HAVE_CMOCKA

@@ -74,7 +74,7 @@ struct mmu {
 /* Encodings and permission rules                                           */
 /* ------------------------------------------------------------------------ */
 
-static inline unsigned access_kind(unsigned access)
+static inline __attribute__((always_inline)) unsigned access_kind(unsigned access)
 {
 	return (access & ACC_FETCH) ? KIND_FETCH : (access & ACC_WRITE) ? KIND_WRITE : KIND_READ;
 }
@@ -112,7 +112,7 @@ static uint64_t qual_perm_bits(uint64_t perms, bool mbec)
 }
 
 /* SDM 29.3.3.2: does an EPT translation with `perms` allow this access? */
-static bool ept_allows(const struct ept *ept, uint64_t perms, const struct ept_access *acc)
+static inline __attribute__((always_inline)) bool ept_allows(const struct ept *ept, uint64_t perms, const struct ept_access *acc)
 {
 	if (acc->paging_entry)
 		return (perms & EPT_R) && (!ept->ad || (perms & EPT_W));
@@ -356,147 +356,87 @@ static bool hpa_in_pool(const struct mmu *m, uint64_t hpa, uint64_t len)
 }
 
 /*
- * A leaf of ept_walk_fast at `level`: PS is reserved above level 3, 1 GiB
- * needs the capability, memory types 2, 3, 7 are reserved, the address bits
- * below the page size must be zero, and a write (with EPT A/D) needs D
- * already set (leaf_must has it then). Returns the leaf's HPA for gpa, or
- * ~0 (never an address: bits 63:52 are clear in one) when the general walk
- * must decide.
+ * The EPT formats of the hierarchies hv builds (execute-only and 1 GiB pages
+ * supported, no MBEC), by levels (4, 5) and A/D (off, on), as const
+ * descriptors: walk_body() over one of them is the walker with the format
+ * folded in. A hierarchy with other capabilities walks over ept->fmt.
  */
-static inline __attribute__((always_inline)) uint64_t
-ept_fast_leaf(const struct ept *ept, uint64_t e, unsigned level, uint64_t gpa, uint64_t leaf_must)
-{
-	const uint64_t mask = (1ULL << (PAGE_SHIFT_4K + 9 * (level - 1))) - 1;
-
-	if ((e & leaf_must) != leaf_must || level >= 4 || (level == 3 && !ept->caps.page_1g) ||
-	    ((0x8cu >> ((e & EPT_MT_MASK) >> EPT_MT_SHIFT)) & 1) || (e & EPT_ADDR_MASK & mask))
-		return ~0ULL;
-	return (e & EPT_ADDR_MASK & ~mask) | (gpa & mask);
-}
-
-/* The large-page leaf, out of line: rare, and kept apart so that the
- * compiler does not merge it with the inline 4 KiB one, whose shift is a
- * constant. */
-static __attribute__((noinline)) uint64_t
-ept_fast_large_leaf(const struct ept *ept, uint64_t e, unsigned level, uint64_t gpa,
-		    uint64_t leaf_must)
-{
-	return ept_fast_leaf(ept, e, level, gpa, leaf_must);
-}
-
-/* What the fast EPT walk needs of the hierarchy and of the access, worked
- * out once for all the walks of one translation that share them. */
-struct ept_fast {
-	const struct ept *ept;
-	const uint8_t *base;
-	uint64_t size;
-	uint64_t root;
-	uint64_t need;        /* the permission the access needs (SDM 29.3.3.2) */
-	uint64_t must;        /* in every entry: R, need, and A with EPT A/D */
-	uint64_t leaf_must;   /* in the leaf: must, and D for a write with EPT A/D */
+static const struct walk_fmt ept_std_fmt[2][2] = {
+	{ EPT_WALK_FMT(4, false, true, false, true), EPT_WALK_FMT(4, true, true, false, true) },
+	{ EPT_WALK_FMT(5, false, true, false, true), EPT_WALK_FMT(5, true, true, false, true) },
 };
 
-static inline __attribute__((always_inline)) void
-ept_fast_init(struct ept_fast *f, const struct ept *ept, const struct ept_access *acc)
+static inline bool ept_is_std(const struct ept *ept)
 {
-	bool write = acc->type == ACC_WRITE || (acc->paging_entry && ept->ad);
-
-	f->ept = ept;
-	f->base = ept->pool->base;
-	f->size = ept->pool->size;
-	f->root = ept->root;
-	if (acc->type == ACC_FETCH && !write)
-		f->need = (ept->caps.mbec && acc->user) ? EPT_XU : EPT_X;
-	else
-		f->need = write ? EPT_W : EPT_R;
-	/* The access needs `need` in the AND over all levels, so in every
-	 * entry; R as well, or the entry is not the common case. */
-	f->must = EPT_R | f->need | (ept->ad ? EPT_A : 0);
-	f->leaf_must = f->must | (write && ept->ad ? EPT_D : 0);
+	return ept->caps.exec_only && ept->caps.page_1g && !ept->caps.mbec;
 }
 
 /*
- * The EPT walk of the common case, inline: every entry readable, well formed,
- * with its A flag already set (when EPT A/D is on), and the access allowed.
- * It accepts a strict subset of what ept_walk accepts and computes the same
- * result for it; anything else (not present, write-only or execute-only,
- * reserved bits, a reserved memory type, an A or D flag to set, a violation)
- * returns false without side effects, and the caller runs ept_walk, which
- * owns every architectural corner. Worth it: ept_walk is general (traces,
- * qualifications) and a full 2D walk calls it five times. `levels` is
- * ept->levels, passed in so that a caller that knows it can make it a
- * constant (the loop then unrolls).
+ * The EPT walk of an access when it needs nothing but reads: the walker over
+ * f (ept->fmt or its const twin above), true only when ept_walk would return
+ * EPT_OK for it without changing an entry (every A flag already set, and D
+ * for a write, SDM 29.3.5) and the leaf lies inside host memory. Otherwise
+ * false with nothing changed: the caller takes ept_walk, which owns every
+ * other case (violations, misconfigurations, A/D writes, traces).
  */
 static inline __attribute__((always_inline)) bool
-ept_walk_desc(const struct ept_fast *f, unsigned levels, uint64_t gpa,
-	      const struct ept_walk_start *start, struct ept_walk_result *r, bool tables)
+ept_quick(const struct walk_fmt *f, const struct ept *ept, const struct ept_access *acc,
+	  const struct walk_start *start, uint64_t gpa, struct walk_path *p)
 {
-	const struct ept *ept = f->ept;
-	const uint8_t *base = f->base;
-	const uint64_t size = f->size, must = f->must, leaf_must = f->leaf_must;
-	unsigned level = start ? start->level : levels, top = level, shift;
-	uint64_t table = start ? start->table : f->root;
-	uint64_t perms = start ? start->perms : (EPT_RWX | EPT_XU);
-	uint64_t e, hpa;
+	/* SDM 29.3.3.2: with A/D enabled, guest paging-structure accesses are
+	 * writes; what ept_allows() asks, from the descriptor. */
+	const bool write = acc->type == ACC_WRITE || (acc->paging_entry && f->a);
+	const uint64_t need = acc->paging_entry ? EPT_R | (f->a ? EPT_W : 0)
+			      : acc->type == ACC_WRITE ? EPT_W
+			      : acc->type != ACC_FETCH ? EPT_R
+			      : (f->caps & EPT_FMT_MBEC) && acc->user ? EPT_XU : EPT_X;
 
-	if (start && !(perms & f->need))
-		return false;
-	if (gpa >> (PAGE_SHIFT_4K + 9 * levels))
-		return false;
-	shift = PAGE_SHIFT_4K + 9 * (level - 1);
-	/* With a constant `levels` and no start, every level gets its own copy
-	 * with constant shifts. */
-#pragma GCC unroll 5
-	for (; level >= 1; level--, shift -= 9) {
-		uint64_t ehpa = table + ((gpa >> shift) & 511) * 8;
-
-		/* Tables are 4 KiB aligned and the pool a multiple of 1 GiB, so
-		 * a table inside the pool holds the whole entry. */
-		if (table >= size)
-			return false;
-		e = *(const volatile uint64_t *)(base + ehpa);
-		if (tables) {
-			r->table[level] = table;
-			r->perms_at[level] = perms;
-		}
-		perms &= e;
-		/* One test for the usual table pointer: R, `need` (and A) set,
-		 * bits 7:3 clear (bits 6:3 are reserved in a table pointer, and
-		 * PS clear means it is one; PS is reserved above level 3
-		 * anyway). */
-		if (level > 1 && (e & (must | 0xf8)) == must) {
-			table = e & EPT_ADDR_MASK;
-			continue;
-		}
-		if (level > 1 && !(e & EPT_PS))
-			return false;
-		hpa = level > 1 ? ept_fast_large_leaf(ept, e, level, gpa, leaf_must)
-				: ept_fast_leaf(ept, e, 1, gpa, leaf_must);
-		if (hpa == ~0ULL)
-			return false;
-		r->status = EPT_OK;
-		r->hpa = hpa;
-		r->page_shift = shift;
-		r->perms = perms & (EPT_RWX | EPT_XU);
-		r->memtype = (e & EPT_MT_MASK) >> EPT_MT_SHIFT;
-		r->dirty = (e & EPT_D) != 0;
-		r->qual = 0;
-		r->refs = top - level + 1;
-		r->nref = 0;
-		return true;
-	}
-	return false;
+	return walk_body(f, ept->pool, NULL, NULL, ept->root, start, gpa, p) == WALK_OK &&
+	       (p->and_acc & need) == need && !walk_ad_pending(f, p, write) &&
+	       p->addr <= ept->pool->size - 8;
 }
 
-/* ept_walk_desc for a single walk. */
+/* ept_quick for one walk of any hierarchy, from the top or from `start`. */
 static inline __attribute__((always_inline)) bool
-ept_walk_fast(const struct ept *ept, unsigned levels, uint64_t gpa, const struct ept_access *acc,
-	      const struct ept_walk_start *start, struct ept_walk_result *r, bool tables)
+ept_walk_quick_inline(const struct ept *ept, const struct ept_access *acc,
+		      const struct walk_start *start, uint64_t gpa, struct walk_path *p)
 {
-	struct ept_fast f;
+	if (!ept_is_std(ept))
+		return ept_quick(&ept->fmt, ept, acc, start, gpa, p);
+	if (ept->levels == 4)
+		return ept->ad ? ept_quick(&ept_std_fmt[0][1], ept, acc, start, gpa, p)
+			       : ept_quick(&ept_std_fmt[0][0], ept, acc, start, gpa, p);
+	return ept->ad ? ept_quick(&ept_std_fmt[1][1], ept, acc, start, gpa, p)
+		       : ept_quick(&ept_std_fmt[1][0], ept, acc, start, gpa, p);
+}
 
-	ept_fast_init(&f, ept, acc);
-	return ept_walk_desc(&f, levels, gpa, start, r, tables);
+static __attribute__((noinline)) bool
+ept_walk_quick(const struct ept *ept, const struct ept_access *acc, uint64_t gpa,
+	       struct walk_path *p)
+{
+	return ept_walk_quick_inline(ept, acc, NULL, gpa, p);
+}
+
+/* What ept_walk reports for a walk ept_quick accepted. */
+static void result_from_quick(const struct walk_path *p, struct ept_walk_result *r)
+{
+	const uint64_t leaf = p->ref[p->n - 1].value;
+	unsigned i;
+
+	r->status = EPT_OK;
+	r->hpa = p->addr;
+	r->page_shift = p->shift;
+	r->perms = p->and_acc & EPT_PERM_BITS;
+	r->memtype = (leaf & EPT_MT_MASK) >> EPT_MT_SHIFT;
+	r->dirty = (leaf & EPT_D) != 0;
+	r->qual = 0;
+	r->ad_writes = 0;
+	r->refs = p->n;
+	r->nref = 0;
+	for (i = 0; i < p->n; i++) {
+		r->table[p->ref[i].level] = p->table[p->ref[i].level];
+		r->perms_at[p->ref[i].level] = p->and_at[p->ref[i].level];
+	}
 }
 
 /*
@@ -513,8 +453,10 @@ gpa_xlate_slow(struct walk *w, uint64_t gpa, const struct ept_access *acc, unsig
 	static const enum tlb_id gp_for_level[4] = { 0, PWC_GP_PDE, PWC_GP_PDPTE, PWC_GP_PML4 };
 	struct mmu *m = w->m;
 	struct ept *ept = w->ept;
-	struct ept_walk_start start, *startp = NULL;
+	struct walk_start start, *startp = NULL;
+	struct ept_walk_start estart;
 	struct ept_walk_result r;
+	struct walk_path p;
 	unsigned start_level, lvl, i;
 	bool need_dirty;
 	struct cache *t;
@@ -585,17 +527,21 @@ gpa_xlate_slow(struct walk *w, uint64_t gpa, const struct ept_access *acc, unsig
 		}
 		cache_hit(t, e);
 		trace_hit(w, gp_for_level[lvl]);
-		start.level = lvl;
-		start.table = e->val;
-		start.perms = ept_perms_from_bits(e->attr);
+		start = (struct walk_start){ .level = lvl, .table = e->val,
+					     .and_bits = ept_perms_from_bits(e->attr) };
 		startp = &start;
 		start_level = lvl;
 		break;
 	}
 
 walk:
-	if (w->trace || !ept_walk_fast(ept, ept->levels, gpa, acc, startp, &r, true)) {
-		if (ept_walk(ept, gpa, acc, startp, &r) != 0) {
+	if (!w->trace && ept_walk_quick_inline(ept, acc, startp, gpa, &p)) {
+		result_from_quick(&p, &r);
+	} else {
+		if (startp)
+			estart = (struct ept_walk_start){ .level = start.level, .table = start.table,
+							  .perms = start.and_bits };
+		if (ept_walk(ept, gpa, acc, startp ? &estart : NULL, &r) != 0) {
 			r.status = EPT_MISCONFIG;
 			r.refs = 0;
 			r.ad_writes = 0;
@@ -671,26 +617,21 @@ static inline __attribute__((always_inline)) bool
 gpa_xlate(struct walk *w, uint64_t gpa, const struct ept_access *acc,
 	  unsigned row, int guest_level, struct xlate *out)
 {
-	struct ept_walk_result r;
+	struct walk_path p;
 	uint64_t *cell;
+	unsigned i;
 
-	if (!w->ept || w->m->gp_any || w->trace ||
-	    !ept_walk_fast(w->ept, w->ept->levels, gpa, acc, NULL, &r, false) || !hpa_in_pool(w->m, r.hpa, 8))
+	if (!w->ept || w->m->gp_any || w->trace || !ept_walk_quick(w->ept, acc, gpa, &p))
 		return gpa_xlate_slow(w, gpa, acc, row, guest_level, out);
-	w->refs += r.refs;
+	w->refs += p.n;
+	/* From the top level: 1..5 references, in cells from the first. */
 	cell = &w->m->st.grid[row][5 - w->ept->levels];
-	/* A fast walk starts at the top level: refs is 1..5, in cells from the first. */
-	switch (r.refs) {
-	case 5: cell[4]++; /* fall through */
-	case 4: cell[3]++; /* fall through */
-	case 3: cell[2]++; /* fall through */
-	case 2: cell[1]++; /* fall through */
-	default: cell[0]++;
-	}
-	out->hpa = r.hpa;
-	out->shift = r.page_shift;
-	out->perms = r.perms;
-	out->dirty = !w->ept->ad || r.dirty;
+	for (i = 0; i < p.n; i++)
+		cell[i]++;
+	out->hpa = p.addr;
+	out->shift = p.shift;
+	out->perms = p.and_acc & EPT_PERM_BITS;
+	out->dirty = !w->ept->ad || (p.ref[p.n - 1].value & EPT_D);
 	return true;
 }
 
@@ -739,22 +680,23 @@ static void guest_fmt_init(struct walk_fmt *f, const struct mmu_ctx *ctx, unsign
 		}
 		return;
 	}
-	f->name = pae ? "PAE" : levels == 5 ? "5-level" : "4-level";
+	if (ctx->efer & EFER_LMA) {
+		*f = (struct walk_fmt)GUEST_IA32E_FMT(levels, nxe);
+		return;
+	}
+	/* PAE: the directory and table levels; bits 62:52 are reserved as well. */
+	f->name = "PAE";
 	f->esz = 8;
 	f->addr = PTE_ADDR_MASK;
 	f->or_bits = nxe ? PTE_XD : 0;
-	f->large = (1u << 2) | (1u << 3);
-	if (!nxe)
-		all |= PTE_XD;
-	if (!(ctx->efer & EFER_LMA))
-		all |= 0x7ff0000000000000ULL;
-	for (l = 1; l <= levels; l++) {
+	f->large = 1u << 2;
+	all = GUEST_XD_RSVD(nxe) | 0x7ff0000000000000ULL;
+	for (l = 1; l <= 2; l++) {
 		f->shift[l] = (uint8_t)(PAGE_SHIFT_4K + 9 * (l - 1));
 		f->ibits[l] = 9;
-		f->rsvd_table[l] = all | (l >= 4 ? PTE_PS : 0);
+		f->rsvd_table[l] = all;
 		f->rsvd_page[l] = all;
 	}
-	f->rsvd_page[3] |= 0x3fffe000ULL;
 	f->rsvd_page[2] |= 0x1fe000ULL;
 }
 
@@ -1334,151 +1276,129 @@ walk_done:
 		res->gva = gva;
 }
 
-/*
- * What translate_slow counts for a walk (d = 1), or takes it back (d = -1):
- * erefs[row] EPT references for guest rows 0..last_row, the guest entry of
- * each of them, and el EPT references for the final GPA (row gl). Returns
- * the walk's references.
- */
-static inline __attribute__((always_inline)) unsigned
-fast_count(struct mmu_stats *st, const unsigned *erefs, const unsigned gl, const unsigned el,
-	   unsigned last_row, unsigned access, const int d)
-{
-	unsigned row, refs = el, c, full = 1;
-	uint64_t *cell;
+/* The guest IA-32e formats by levels (4, 5) and EFER.NXE (off, on), as
+ * const descriptors for the fast path below. */
+static const struct walk_fmt guest_ia32e_fmt[2][2] = {
+	{ GUEST_IA32E_FMT(4, false), GUEST_IA32E_FMT(4, true) },
+	{ GUEST_IA32E_FMT(5, false), GUEST_IA32E_FMT(5, true) },
+};
 
+/* What the fast walk's hooks keep: the EPT format, and the EPT references of
+ * each guest entry's walk by grid row. */
+struct fast_walk {
+	const struct walk_fmt *ef;
+	const struct ept *ept;
+	unsigned gl;
+	unsigned erefs[GRID_ROWS];
+};
+
+/* A guest entry's GPA through EPT, when that walk needs nothing but reads. */
+static inline __attribute__((always_inline)) bool
+fast_locate(void *arg, const struct walk_path *p, unsigned level, uint64_t entry_gpa,
+	    uint64_t *entry_hpa)
+{
+	/* Every guest entry read is a paging-structure read through EPT. */
+	static const struct ept_access entry_acc = { .type = ACC_READ, .paging_entry = true };
+	struct fast_walk *fw = arg;
+	struct walk_path ep;
+
+	(void)p;
+	if (!ept_quick(fw->ef, fw->ept, &entry_acc, NULL, entry_gpa, &ep))
+		return false;
+	fw->erefs[fw->gl - level] = ep.n;
+	*entry_hpa = ep.addr;
+	return true;
+}
+
+/* A guest A flag to set: that walk is translate_slow's. */
+static inline __attribute__((always_inline)) bool
+fast_no_ad(void *arg, const struct walk_path *p, const struct walk_step *r, uint64_t nv)
+{
+	(void)arg;
+	(void)p;
+	(void)r;
+	(void)nv;
+	return false;
+}
+
+static const struct walk_ops fast_ops = { .locate = fast_locate, .ad = fast_no_ad };
+
+/*
+ * A full walk with every cache off, when it needs nothing but reads: the
+ * walker over the const guest descriptor gf, its locate hook the walker over
+ * the const EPT descriptor ef (the compiler folds both in: one instance per
+ * pair), the final GPA through ef too. It accepts a walk only when
+ * translate_slow would find no fault, no violation and no A/D flag to set;
+ * then it reads exactly the entries translate_slow reads and counts, once at
+ * the end, exactly what it counts. Otherwise it returns false having changed
+ * nothing, and translate_slow does the walk.
+ */
+static inline __attribute__((always_inline)) bool
+fast_walk_2d(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva, unsigned access,
+		 struct mmu_result *res, const struct walk_fmt *ef, const struct walk_fmt *gf)
+{
+	const unsigned gl = gf->levels, el = ef->levels;
+	const int64_t top = (int64_t)gva >> (gl == 5 ? 56 : 47);
+	struct fast_walk fw = { .ef = ef, .ept = ctx->ept, .gl = gl };
+	struct mmu_stats *st = &m->st;
+	struct walk_path gp, ep;
+	struct ept_access acc;
+	unsigned row, c, refs;
+	bool full;
+
+	/* SDM 3.3.7.1 / 4.5: a non-canonical address is translate_slow's to report. */
+	if (top != 0 && top != -1)
+		return false;
+	if (walk_body(gf, m->pool, &fast_ops, &fw, ctx->cr3 & gf->addr, NULL,
+		      gva & ((1ULL << (gl == 5 ? 57 : 48)) - 1), &gp) != WALK_OK ||
+	    walk_ad_pending(gf, &gp, (access & ACC_WRITE) != 0) ||
+	    !guest_allows_inline(ctx, access, gp.and_acc & PTE_W, gp.and_acc & PTE_U, gp.or_acc != 0))
+		return false;
+	acc = (struct ept_access){
+		.type = access & (ACC_READ | ACC_WRITE | ACC_FETCH),
+		.user = (gp.and_acc & PTE_U) != 0,
+	};
+	if (!ept_quick(ef, ctx->ept, &acc, NULL, gp.addr, &ep))
+		return false;
+
+	/* The counts of translate_slow: each guest row its EPT cells and its
+	 * guest cell, then the final GPA's row. */
+	full = gp.n == gl && ep.n == el;
 	for (row = 0; row < gl; row++)
-		full &= erefs[row] == el;
-	if (full && last_row == gl - 1) {
+		full &= fw.erefs[row] == el;
+	if (full) {
 		/* The usual shape, every cell a constant offset. */
 #pragma GCC unroll 6
 		for (row = 0; row <= gl; row++) {
 #pragma GCC unroll 6
 			for (c = 5 - el; c < 5; c++)
-				st->grid[row][c] += (uint64_t)d;
+				st->grid[row][c]++;
 			if (row < gl)
-				st->grid[row][5] += (uint64_t)d;
+				st->grid[row][5]++;
 		}
 		refs = (gl + 1) * el + gl;
 	} else {
-		for (row = 0; row <= last_row; row++) {
-			cell = &st->grid[row][5 - el];
-			/* A fast EPT walk starts at the top level: 1..5 cells from the first. */
-			for (c = 0; c < erefs[row]; c++)
-				cell[c] += (uint64_t)d;
-			st->grid[row][5] += (uint64_t)d;
-			refs += erefs[row] + 1;
+		refs = ep.n;
+		for (row = 0; row < gp.n; row++) {
+			for (c = 0; c < fw.erefs[row]; c++)
+				st->grid[row][5 - el + c]++;
+			st->grid[row][5]++;
+			refs += fw.erefs[row] + 1;
 		}
-		for (c = 5 - el; c < 5; c++)
-			st->grid[gl][c] += (uint64_t)d;
+		for (c = 0; c < ep.n; c++)
+			st->grid[gl][5 - el + c]++;
 	}
-	st->translations += (uint64_t)d;
-	st->by_access[access_kind(access)] += (uint64_t)d;
-	st->walks += (uint64_t)d;
-	st->walk_refs += (uint64_t)(d * (int)refs);
+	st->translations++;
+	st->by_access[access_kind(access)]++;
+	st->walks++;
+	st->walk_refs += refs;
 	/* At most 5 guest rows of 6 and 5 final: within MMU_MAX_REFS. */
-	st->refs_hist[refs] += (uint64_t)d;
-	return refs;
-}
-
-/*
- * A full walk with every cache off, in the common case: IA-32e paging over
- * EPT, every guest entry present, without reserved bits and with its A flag
- * (and on the leaf D for a write) already set, the access allowed by the
- * guest, and every EPT walk one that ept_walk_fast accepts. It reads exactly
- * the entries translate_slow would read and counts exactly what it counts,
- * but keeps the walk in registers and writes the counters and the result
- * once, at the end. Anything else returns false having changed nothing (no
- * flag, no counter), and translate_slow then does the whole walk again.
- * el and gl (EPT and guest levels) are constants in each instance.
- */
-static inline __attribute__((always_inline)) bool
-translate_fast_n(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva, unsigned access,
-		 struct mmu_result *res, const unsigned el, const unsigned gl)
-{
-	const struct ept *ept = ctx->ept;
-	const uint64_t last = m->pool->size - 8;   /* the pool is at least 1 GiB */
-	/* SDM 4.5, Tables 4-15..4-20: XD is reserved without EFER.NXE. */
-	const uint64_t xd_rsvd = (ctx->efer & EFER_NXE) ? 0 : PTE_XD;
-	const uint64_t xd_mask = PTE_XD & ~xd_rsvd;
-	/* Every guest entry read is a paging-structure read through EPT. */
-	const struct ept_access entry_acc = { .type = ACC_READ, .paging_entry = true };
-	struct mmu_stats *st = &m->st;
-	struct ept_walk_result r;
-	struct ept_access acc;
-	struct ept_fast f;
-	uint64_t and_bits = PTE_W | PTE_U, or_bits = 0, table_gpa, gpa, e;
-	unsigned level, shift, row, refs, erefs[GRID_ROWS];
-	int64_t top = (int64_t)gva >> (gl == 5 ? 56 : 47);
-
-	/* SDM 3.3.7.1 / 4.5: a non-canonical address is translate_slow's to report. */
-	if (top != 0 && top != -1)
-		return false;
-	table_gpa = ctx->cr3 & PTE_ADDR_MASK;
-	ept_fast_init(&f, ept, &entry_acc);
-#pragma GCC unroll 5
-	for (level = gl; level >= 1; level--) {
-		shift = PAGE_SHIFT_4K + 9 * (level - 1);
-		if (!ept_walk_desc(&f, el, table_gpa + ((gva >> shift) & 511) * 8, NULL, &r, false) ||
-		    r.hpa > last)
-			return false;
-		erefs[gl - level] = r.refs;
-		e = hpool_read64(m->pool, r.hpa);
-		and_bits &= e;
-		or_bits |= e & xd_mask;
-		if (level == 1) {
-			if ((e & (PTE_P | xd_rsvd)) != PTE_P)
-				return false;
-			break;
-		}
-		/* The usual table pointer in one test: present, accessed, not a
-		 * page, no reserved XD. */
-		if ((e & (PTE_P | PTE_A | PTE_PS | xd_rsvd)) == (PTE_P | PTE_A)) {
-			table_gpa = e & PTE_ADDR_MASK;
-			continue;
-		}
-		/* Otherwise only a large page whose reserved address bits are
-		 * clear (PS is reserved above level 3); everything else, a
-		 * table pointer without A included, is the general walk's. */
-		if (level > 3 || (e & (PTE_P | PTE_PS | xd_rsvd)) != (PTE_P | PTE_PS) ||
-		    (e & (level == 3 ? 0x3fffe000ULL : 0x1fe000ULL)))
-			return false;
-		break;
-	}
-	if (!(e & PTE_A) || ((access & ACC_WRITE) && !(e & PTE_D)) ||
-	    !guest_allows_inline(ctx, access, and_bits & PTE_W, and_bits & PTE_U, or_bits != 0))
-		return false;
-	gpa = (e & PTE_ADDR_MASK & ~((1ULL << shift) - 1)) | (gva & ((1ULL << shift) - 1));
-	acc = (struct ept_access){
-		.type = access & (ACC_READ | ACC_WRITE | ACC_FETCH),
-		.user = (and_bits & PTE_U) != 0,
-	};
-	/*
-	 * Count the walk before its last EPT walk, as if that one read a
-	 * 4 KiB leaf: that walk waits for the guest entry just read, and
-	 * counting now, while the host waits too, leaves less to do after
-	 * the last entry arrives. Taken back below when that walk is not the
-	 * common case, and corrected for a large EPT page.
-	 */
-	refs = fast_count(st, erefs, gl, el, gl - level, access, 1);
-	ept_fast_init(&f, ept, &acc);
-	if (!ept_walk_desc(&f, el, gpa, NULL, &r, false) || r.hpa > last) {
-		fast_count(st, erefs, gl, el, gl - level, access, -1);
-		return false;
-	}
-	if (r.refs != el) {
-		for (row = r.refs; row < el; row++)
-			st->grid[gl][5 - el + row]--;
-		st->refs_hist[refs]--;
-		refs -= el - r.refs;
-		st->refs_hist[refs]++;
-		st->walk_refs -= el - r.refs;
-	}
+	st->refs_hist[refs]++;
 	res->status = MMU_OK;
-	res->hpa = r.hpa;
-	res->gpa = gpa;
+	res->hpa = ep.addr;
+	res->gpa = gp.addr;
 	res->gva = gva;
-	res->page_shift = shift < r.page_shift ? shift : r.page_shift;
+	res->page_shift = gp.shift < ep.shift ? gp.shift : ep.shift;
 	res->pf_error = 0;
 	res->qual = 0;
 	res->refs = refs;
@@ -1486,18 +1406,30 @@ translate_fast_n(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva, unsigne
 	return true;
 }
 
-/* One instance per combination of EPT and guest levels (4 or 5 each). */
+/* One instance per EPT format of ept_std_fmt and guest format of guest_ia32e_fmt. */
+#define FAST_EPT(gi, ni)                                                                        \
+	(ept->levels == 4                                                                        \
+		 ? (ept->ad ? fast_walk_2d(m, ctx, gva, access, res, &ept_std_fmt[0][1],      \
+					       &guest_ia32e_fmt[gi][ni])                          \
+			    : fast_walk_2d(m, ctx, gva, access, res, &ept_std_fmt[0][0],      \
+					       &guest_ia32e_fmt[gi][ni]))                         \
+		 : (ept->ad ? fast_walk_2d(m, ctx, gva, access, res, &ept_std_fmt[1][1],      \
+					       &guest_ia32e_fmt[gi][ni])                          \
+			    : fast_walk_2d(m, ctx, gva, access, res, &ept_std_fmt[1][0],      \
+					       &guest_ia32e_fmt[gi][ni])))
+
 static __attribute__((noinline)) bool
 translate_fast(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva, unsigned access,
 	       struct mmu_result *res)
 {
-	bool la57 = (ctx->cr4 & CR4_LA57) != 0;
+	const struct ept *ept = ctx->ept;
+	bool la57 = (ctx->cr4 & CR4_LA57) != 0, nxe = (ctx->efer & EFER_NXE) != 0;
 
-	if (ctx->ept->levels == 4)
-		return la57 ? translate_fast_n(m, ctx, gva, access, res, 4, 5)
-			    : translate_fast_n(m, ctx, gva, access, res, 4, 4);
-	return la57 ? translate_fast_n(m, ctx, gva, access, res, 5, 5)
-		    : translate_fast_n(m, ctx, gva, access, res, 5, 4);
+	if (!ept_is_std(ept))
+		return false;
+	if (la57)
+		return nxe ? FAST_EPT(1, 1) : FAST_EPT(1, 0);
+	return nxe ? FAST_EPT(0, 1) : FAST_EPT(0, 0);
 }
 
 /* Everything but a shortcut hit under an unchanged context; kept out of line so

@@ -35,6 +35,29 @@ typedef struct {
 #define PTE_XD    (1ULL << 63)
 #define PTE_ADDR_MASK 0x000ffffffffff000ULL
 
+/*
+ * IA-32e paging, 4 or 5 levels (SDM 4.5, Tables 4-14..4-20, MAXPHYADDR 52):
+ * XD reserved without EFER.NXE, PS reserved above level 3, the address bits
+ * below a large page reserved (bit 12 is PAT); permissions W and U ANDed, XD
+ * ORed; SDM 4.8: A in a table entry as soon as the walk uses it. The MMU
+ * builds the guest's format with it and its all-caches-off path uses it as a
+ * const descriptor.
+ */
+#define GUEST_XD_RSVD(nxe) ((nxe) ? 0 : PTE_XD)
+#define GUEST_IA32E_FMT(lv, nxe) {                                                          \
+	.name = (lv) == 5 ? "5-level" : "4-level", .levels = (lv), .esz = 8,                  \
+	.shift = { 0, 12, 21, 30, 39, 48 }, .ibits = { 0, 9, 9, 9, 9, (lv) == 5 ? 9 : 0 },     \
+	.present = PTE_P, .ps = PTE_PS, .large = (1u << 2) | (1u << 3),                      \
+	.rsvd_table = { 0, GUEST_XD_RSVD(nxe), GUEST_XD_RSVD(nxe), GUEST_XD_RSVD(nxe),         \
+			GUEST_XD_RSVD(nxe) | PTE_PS, GUEST_XD_RSVD(nxe) | PTE_PS },            \
+	.rsvd_page = { 0, GUEST_XD_RSVD(nxe), GUEST_XD_RSVD(nxe) | 0x1fe000ULL,                \
+		       GUEST_XD_RSVD(nxe) | 0x3fffe000ULL, GUEST_XD_RSVD(nxe), GUEST_XD_RSVD(nxe) }, \
+	.addr = PTE_ADDR_MASK, .and_bits = PTE_W | PTE_U, .or_bits = (nxe) ? PTE_XD : 0,     \
+	.a = PTE_A, .d = PTE_D, .ad_tables_early = true,                                     \
+	/* Present, PS clear, no reserved XD: a table pointer at any level above 1. */       \
+	.tbl_mask = PTE_P | PTE_PS | GUEST_XD_RSVD(nxe), .tbl_val = PTE_P,                   \
+}
+
 /* #PF error code (SDM 4.7). */
 #define PF_P    (1u << 0)
 #define PF_W    (1u << 1)

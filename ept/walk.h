@@ -17,6 +17,12 @@
  * does, or the leaf only, as guest paging does after setting A on tables
  * during the walk).
  *
+ * walk_run() is walk_body() out of line. A caller that walks one format
+ * often (the 2D walk with every cache off) calls walk_body() itself with a
+ * const descriptor and const hooks: the compiler then folds the descriptor
+ * into the code (constant shifts and masks, a loop unrolled per level, hooks
+ * inlined), so the fast path is this walker, not a second one.
+ *
  * Levels are numbered as in the SDM: 1 is the lowest (4 KiB leaves).
  */
 #ifndef HV_WALK_H
@@ -25,7 +31,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-struct hpool;
+#include "ept/hpool.h"
+
 struct walk_fmt;
 
 #define WALK_MAX_LEVELS 5
@@ -54,6 +61,11 @@ struct walk_fmt {
 	/* Frame of a leaf at `level` when it is not (e & addr) (32-bit PSE); NULL: it is. */
 	uint64_t (*frame)(uint64_t e, unsigned level);
 	unsigned caps;                            /* format options read by bad() */
+	/* Optional shortcut, 0: none. An entry above level 1 with
+	 * (e & tbl_mask) == tbl_val is a present, well-formed table pointer (not
+	 * a page, nothing reserved, bad() false): one test for the usual entry.
+	 * It must imply what the tests would find (walk_fmt_check). */
+	uint64_t tbl_mask, tbl_val;
 };
 
 enum walk_status {
@@ -81,6 +93,7 @@ struct walk_path {
 	uint64_t and_at[WALK_MAX_LEVELS + 1];     /* and_bits accumulated above level l */
 	uint64_t or_at[WALK_MAX_LEVELS + 1];
 	uint64_t and_acc, or_acc;                 /* accumulated over every entry read */
+	uint64_t and_raw;                         /* AND of every entry read, as read */
 	uint64_t addr;                            /* WALK_OK: the translated address */
 	unsigned shift;                           /* WALK_OK: page shift of the leaf */
 	unsigned ad_writes;                       /* entries walk_set_ad() and early A changed */
@@ -113,15 +126,151 @@ struct walk_ops {
 /* Walk `addr` through the tables rooted at `root` (start == NULL) or from
  * start. Returns the status, also in p->status. */
 enum walk_status walk_run(const struct walk_fmt *f, struct hpool *pool,
-			  const struct walk_ops *ops,
-		      void *arg, uint64_t root, const struct walk_start *start, uint64_t addr,
-		      struct walk_path *p);
+			  const struct walk_ops *ops, void *arg, uint64_t root,
+			  const struct walk_start *start, uint64_t addr, struct walk_path *p);
 
 /* After a WALK_OK the caller allowed: set A (every entry read unless
  * ad_tables_early, else the leaf) and D on the leaf when `dirty`. false when
  * the ad hook refused one (the writes before it stay). */
 bool walk_set_ad(const struct walk_fmt *f, struct hpool *pool, const struct walk_ops *ops,
 		 void *arg, struct walk_path *p, bool dirty);
+
+/* Would walk_set_ad(f, .., p, dirty) change any entry? (A fast path that
+ * must leave memory as it is asks this and takes the general path when so.) */
+static inline __attribute__((always_inline)) bool
+walk_ad_pending(const struct walk_fmt *f, const struct walk_path *p, bool dirty)
+{
+	uint64_t leaf;
+
+	if (!f->a || p->n == 0)
+		return false;
+	leaf = p->ref[p->n - 1].value;
+	return !((f->ad_tables_early ? leaf : p->and_raw) & f->a) || (dirty && !(leaf & f->d));
+}
+
+#define WALK_INLINE static inline __attribute__((always_inline))
+
+WALK_INLINE uint64_t walk_read_entry(const struct hpool *pool, uint64_t hpa, unsigned esz)
+{
+	if (esz == 8)
+		return hpool_read64(pool, hpa);
+	return *(const volatile uint32_t *)hpool_ptr(pool, hpa);
+}
+
+/* One A/D write of nv into step r, after the ad hook agreed. */
+WALK_INLINE bool walk_write_ad(const struct walk_fmt *f, struct hpool *pool,
+			       const struct walk_ops *ops, void *arg, struct walk_path *p,
+			       struct walk_step *r, uint64_t nv)
+{
+	if (ops && ops->ad && !ops->ad(arg, p, r, nv))
+		return false;
+	if (f->esz == 8)
+		hpool_write64(pool, r->entry_hpa, nv);
+	else
+		*(volatile uint32_t *)hpool_ptr(pool, r->entry_hpa) = (uint32_t)nv;
+	r->value = nv;
+	p->ad_writes++;
+	return true;
+}
+
+/* The walk itself (see walk_run). */
+WALK_INLINE enum walk_status walk_body(const struct walk_fmt *f, struct hpool *pool,
+				       const struct walk_ops *ops, void *arg, uint64_t root,
+				       const struct walk_start *start, uint64_t addr,
+				       struct walk_path *p)
+{
+	unsigned level = start ? start->level : f->levels;
+	uint64_t table = start ? start->table : root;
+	const uint64_t and0 = start ? start->and_bits : f->and_bits;
+	uint64_t orb = start ? start->or_bits : 0;
+	uint64_t raw = ~0ULL;   /* AND of the entries read: and_acc is and0 & raw */
+
+	p->start = level;
+	p->n = 0;
+	p->ad_writes = 0;
+	p->addr = 0;
+	p->shift = 0;
+	p->and_acc = and0;
+	p->or_acc = orb;
+	p->and_raw = raw;
+	p->status = WALK_RANGE;
+	if (addr >> (f->shift[f->levels] + f->ibits[f->levels]))
+		return WALK_RANGE;
+	/* One pass per level; with a const descriptor and no start each level
+	 * gets its own copy with constant shifts and masks. */
+#pragma GCC unroll 5
+	for (; level >= 1; level--) {
+		const unsigned sh = f->shift[level];
+		const uint64_t ea = table + ((addr >> sh) & ((1ULL << f->ibits[level]) - 1)) * f->esz;
+		uint64_t eh, e;
+		struct walk_step *r;
+		bool leaf;
+
+		p->table[level] = table;
+		p->and_at[level] = and0 & raw;
+		p->or_at[level] = orb;
+		if (ops && ops->locate) {
+			if (!ops->locate(arg, p, level, ea, &eh)) {
+				p->status = WALK_STOPPED;
+				return WALK_STOPPED;
+			}
+			e = walk_read_entry(pool, eh, f->esz);
+		} else {
+			/* Nothing answers a read outside host memory: all ones. (A
+			 * pool holds at least one entry.) */
+			eh = ea;
+			e = ea <= pool->size - f->esz ? walk_read_entry(pool, ea, f->esz) : ~0ULL;
+		}
+		r = &p->ref[p->n++];
+		r->level = level;
+		r->entry_addr = ea;
+		r->entry_hpa = eh;
+		r->value = e;
+		raw &= e;
+		p->and_raw = raw;
+		if (ops && ops->ref)
+			ops->ref(arg, p, r);
+		if (__builtin_expect(level > 1 && f->tbl_mask && (e & f->tbl_mask) == f->tbl_val, 1))
+			goto table;
+		if (!(e & f->present)) {
+			p->status = WALK_NOT_PRESENT;
+			return WALK_NOT_PRESENT;
+		}
+		leaf = level == 1 || (((f->large >> level) & 1) && (e & f->ps));
+		if ((e & (leaf ? f->rsvd_page[level] : f->rsvd_table[level])) ||
+		    (f->bad && f->bad(f, e, level, leaf))) {
+			p->status = WALK_RESERVED;
+			return WALK_RESERVED;
+		}
+		if (leaf) {
+			const uint64_t mask = (1ULL << sh) - 1;
+			const uint64_t frame = f->frame ? f->frame(e, level) : (e & f->addr);
+
+			p->and_acc = and0 & raw;
+			p->or_acc = orb | (e & f->or_bits);
+			p->addr = (frame & ~mask) | (addr & mask);
+			p->shift = sh;
+			p->status = WALK_OK;
+			return WALK_OK;
+		}
+table:
+		orb |= e & f->or_bits;
+		p->and_acc = and0 & raw;
+		p->or_acc = orb;
+		if (f->ad_tables_early && f->a && !(e & f->a) &&
+		    !walk_write_ad(f, pool, ops, arg, p, r, e | f->a)) {
+			p->status = WALK_STOPPED;
+			return WALK_STOPPED;
+		}
+		table = e & f->addr;
+	}
+	return WALK_STOPPED;   /* not reached: level 1 is always a leaf */
+}
+
+/* Does f's tbl_mask/tbl_val shortcut imply what the tests find, for every
+ * combination of the bits the tests look at (the mask, present, PS, the
+ * reserved bits, the low and high 12 bits)? true when there is none. */
+bool walk_fmt_check(const struct walk_fmt *f);
 
 /* Page size of a level's entry. */
 static inline unsigned walk_level_shift(const struct walk_fmt *f, unsigned level)

@@ -10,6 +10,7 @@
 
 #include "tests/testutil.h"
 #include "ept/ept.h"
+#include "ept/mmu.h"
 #include "ept/walk.h"
 
 #define SL_R  (1ULL << 0)
@@ -202,6 +203,51 @@ static void test_ept_ad_writes(void **state)
 	hpool_destroy(pool);
 }
 
+/*
+ * The one-test shortcut for the usual table pointer (tbl_mask/tbl_val) is
+ * data: every EPT and IA-32e descriptor's must imply what the full tests
+ * find, and a shortcut that forgets a bit is caught.
+ */
+static void test_table_shortcut(void **state)
+{
+	unsigned v;
+
+	(void)state;
+	for (v = 0; v < 32; v++) {
+		const struct walk_fmt e = EPT_WALK_FMT(v & 1 ? 5 : 4, v & 2, v & 4, v & 8, v & 16);
+
+		assert_true(walk_fmt_check(&e));
+	}
+	for (v = 0; v < 4; v++) {
+		const struct walk_fmt g = GUEST_IA32E_FMT(v & 1 ? 5 : 4, (v & 2) != 0);
+
+		assert_true(walk_fmt_check(&g));
+	}
+	assert_true(walk_fmt_check(&sl3));   /* none: nothing to check */
+	{
+		/* PS left out: a 2 MiB leaf would pass as a table pointer. */
+		struct walk_fmt e = EPT_WALK_FMT(4, true, true, false, true);
+
+		e.tbl_mask = EPT_R | 0x78;
+		assert_false(walk_fmt_check(&e));
+	}
+	{
+		/* Without NXE, XD is reserved: a shortcut ignoring it is wrong. */
+		struct walk_fmt g = GUEST_IA32E_FMT(4, false);
+
+		g.tbl_mask = PTE_P | PTE_PS;
+		assert_false(walk_fmt_check(&g));
+	}
+	{
+		/* Without R (present) in it, an entry that is not present passes. */
+		struct walk_fmt e = EPT_WALK_FMT(4, false, true, false, true);
+
+		e.tbl_mask = 0xf8;
+		e.tbl_val = 0;
+		assert_false(walk_fmt_check(&e));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -209,6 +255,7 @@ int main(void)
 		cmocka_unit_test(test_large_and_faults),
 		cmocka_unit_test(test_ad_refused),
 		cmocka_unit_test(test_ept_ad_writes),
+		cmocka_unit_test(test_table_shortcut),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
