@@ -127,28 +127,37 @@ int csv_capture_begin(struct csv_capture *c)
 	return c->f ? 0 : -ENOMEM;
 }
 
-int csv_capture_end(struct csv_capture *c, FILE *out, const char *rows, char *err,
-		    size_t errlen)
+int csv_capture_parse(struct csv_capture *c, struct jv **root, char *err, size_t errlen)
+{
+	int rc = fclose(c->f);
+
+	c->f = NULL;
+	if (rc != 0) {
+		snprintf(err, errlen, "out of memory for the report");
+		return -ENOMEM;
+	}
+	return jv_parse(c->buf, c->len, root, err, errlen);
+}
+
+void csv_capture_free(struct csv_capture *c)
+{
+	if (c->f)
+		fclose(c->f);
+	c->f = NULL;
+	free(c->buf);
+	c->buf = NULL;
+}
+
+int csv_write(FILE *out, const struct jv *root, const char *rows, char *err, size_t errlen)
 {
 	struct table t = { 0 };
 	struct row *r = NULL;
-	struct jv *root = NULL;
 	const struct jv *many = NULL;
 	char path[512] = "", idx[24];
 	char **names = NULL;
 	size_t nrows = 1;
-	int rc;
+	int rc = 0;
 
-	if (fclose(c->f) != 0) {
-		c->f = NULL;
-		snprintf(err, errlen, "out of memory for the report");
-		rc = -ENOMEM;
-		goto out;
-	}
-	c->f = NULL;
-	rc = jv_parse(c->buf, c->len, &root, err, errlen);
-	if (rc)
-		goto out;
 	if (rows != NULL) {
 		many = jv_get(root, rows);
 		if (many != NULL && (many->type == JV_OBJ || many->type == JV_ARR))
@@ -160,7 +169,7 @@ int csv_capture_end(struct csv_capture *c, FILE *out, const char *rows, char *er
 	names = calloc(nrows + 1, sizeof(*names));
 	if (r == NULL || names == NULL) {
 		rc = -ENOMEM;
-		goto nomem;
+		goto fail;
 	}
 	for (size_t k = 0; k < nrows; k++) {
 		size_t col;
@@ -180,7 +189,7 @@ int csv_capture_end(struct csv_capture *c, FILE *out, const char *rows, char *er
 				rc = flatten(&t, &r[k], &many->items[k], path, 0, sizeof(path), NULL);
 		}
 		if (rc)
-			goto nomem;
+			goto fail;
 	}
 	for (size_t i = 0; i < t.ncols; i++)
 		csv_field(out, t.names[i], i == 0);
@@ -191,7 +200,7 @@ int csv_capture_end(struct csv_capture *c, FILE *out, const char *rows, char *er
 		fputc('\n', out);
 	}
 	goto out;
-nomem:
+fail:
 	snprintf(err, errlen, "%s", rc == -ENAMETOOLONG ? "a member's path is too long for a CSV column"
 							 : "out of memory for the CSV");
 out:
@@ -205,10 +214,18 @@ out:
 	for (size_t i = 0; i < t.ncols; i++)
 		free(t.names[i]);
 	free(t.names);
+	return rc;
+}
+
+int csv_capture_end(struct csv_capture *c, FILE *out, const char *rows, char *err,
+		    size_t errlen)
+{
+	struct jv *root = NULL;
+	int rc = csv_capture_parse(c, &root, err, errlen);
+
+	if (rc == 0)
+		rc = csv_write(out, root, rows, err, errlen);
 	jv_free(root);
-	if (c->f)
-		fclose(c->f);
-	free(c->buf);
-	c->buf = NULL;
+	csv_capture_free(c);
 	return rc;
 }

@@ -14,6 +14,7 @@
 #include <stdio.h>
 
 #include "ept/compiler.h"
+#include "hv/jsonread.h"
 
 /* One field, quoted when it holds a comma, a quote or a line break; a comma
  * in front unless it is the first of its line. */
@@ -36,5 +37,14 @@ int csv_capture_begin(struct csv_capture *c) HV_MUST_CHECK;
  */
 int csv_capture_end(struct csv_capture *c, FILE *out, const char *rows, char *err,
 		    size_t errlen) HV_MUST_CHECK;
+
+/* The steps of csv_capture_end, for a report that is also plotted: close
+ * the capture and read the report back (*root: jv_free it; the text stays
+ * in c->buf), write a tree as CSV, free the capture. */
+int csv_capture_parse(struct csv_capture *c, struct jv **root, char *err,
+		      size_t errlen) HV_MUST_CHECK;
+int csv_write(FILE *out, const struct jv *root, const char *rows, char *err,
+	      size_t errlen) HV_MUST_CHECK;
+void csv_capture_free(struct csv_capture *c);
 
 #endif /* HV_CSV_H */

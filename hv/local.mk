@@ -12,7 +12,7 @@ bin_PROGRAMS += hv/hv
 hv_hv_SOURCES = hv/main.c hv/cli.h hv/cliutil.h hv/cliutil.c hv/trace.c hv/tracefile.h hv/tracefile.c \
 	hv/walk.c hv/walk_iova.c hv/bench.c \
 	hv/scene.h hv/scene.c \
-	hv/sweep.c hv/jsonread.h hv/jsonread.c hv/csv.h hv/csv.c
+	hv/sweep.c hv/jsonread.h hv/jsonread.c hv/csv.h hv/csv.c hv/plot.h hv/plot.c
 # The VM: memory, loader, devices, exit handling, `hv run`.
 hv_hv_SOURCES += hv/run.c hv/hostmem.h hv/hostmem.c hv/backends.c hv/vm.h hv/vm_internal.h hv/vm.c hv/vm_mem.c hv/vm_exit.c \
 	hv/loader.h hv/loader.c hv/errmsg.h \

@@ -17,6 +17,7 @@
 
 #include "hv/cli.h"
 #include "hv/csv.h"
+#include "hv/plot.h"
 #include "hv/cliutil.h"
 #include "hv/domain.h"
 #include "hv/hostmem.h"
@@ -36,6 +37,7 @@ struct run_opts {
 	const char *backend;
 	const char *domain;      /* --domain FILE */
 	bool json, csv;
+	const char *plot;        /* --plot FILE */
 	bool no_iommu;           /* --no-iommu */
 	struct vm_config vm;
 	struct domain_args dom;  /* the options the domain file stands for */
@@ -80,6 +82,8 @@ static void run_usage(FILE *f)
 		"  --json                 print the report as one JSON object on stdout\n"
 		"  --csv                  the same as CSV: a header line and one row, a column\n"
 		"                         for each JSON member, named by its path\n"
+		"  --plot FILE            draw the walk-length histogram and the reference grid\n"
+		"                         with gnuplot into FILE (.svg or .png)\n"
 		"  -h, --help             this text\n"
 		"\n"
 		"Exit status: (v << 1) | 1 when the guest writes v to isa-debug-exit (port 0xf4,\n"
@@ -114,7 +118,7 @@ static int usage_error(const char *fmt, const char *arg)
 enum {
 	OPT_MEMORY = 256, OPT_EPT_PAGE, OPT_EPT_LEVELS, OPT_TLB, OPT_PWC, OPT_APPEND,
 	OPT_BACKEND, OPT_POLICY, OPT_DIRTY, OPT_MAX_INSNS, OPT_JSON, OPT_SERIAL, OPT_DOMAIN,
-	OPT_EDU, OPT_NO_IOMMU, OPT_CSV,
+	OPT_EDU, OPT_NO_IOMMU, OPT_CSV, OPT_PLOT,
 };
 
 static const struct option long_opts[] = {
@@ -134,6 +138,7 @@ static const struct option long_opts[] = {
 	{ "edu", no_argument, NULL, OPT_EDU },
 	{ "no-iommu", no_argument, NULL, OPT_NO_IOMMU },
 	{ "csv", no_argument, NULL, OPT_CSV },
+	{ "plot", required_argument, NULL, OPT_PLOT },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -142,7 +147,7 @@ const struct option *const run_options = long_opts;
 /* Options that say how to report, not what the VM is: not part of a domain. */
 static bool is_output_opt(int c)
 {
-	return c == OPT_JSON || c == OPT_CSV || c == OPT_DOMAIN || c == 'h';
+	return c == OPT_JSON || c == OPT_CSV || c == OPT_PLOT || c == OPT_DOMAIN || c == 'h';
 }
 
 /*
@@ -298,6 +303,14 @@ static int parse_opts(int argc, char **argv, struct run_opts *o, const char *cmd
 		case OPT_CSV:
 			o->csv = true;
 			break;
+		case OPT_PLOT: {
+			char why[256];
+
+			if (plot_check_name(optarg, why, sizeof(why)))
+				return usage_error("%s", why);
+			o->plot = optarg;
+			break;
+		}
 		case OPT_EDU:
 			o->vm.edu = true;
 			break;
@@ -755,6 +768,12 @@ int cmd_run(int argc, char **argv)
 	rc = check_eager_size(&o);
 	if (rc >= 0)
 		goto out_opts;
+	/* A missing gnuplot is said before the guest runs, not after. */
+	if (o.plot && plot_available(err, sizeof(err))) {
+		fprintf(stderr, "hv run: %s\n", err);
+		status = VM_STATUS_HOST;
+		goto out_opts_status;
+	}
 	report = stdout;
 	/* In --json mode stdout carries only the JSON object. */
 	/* The guest's output and the report share a stream only when asked:
@@ -826,21 +845,43 @@ int cmd_run(int argc, char **argv)
 		fprintf(stderr, "hv run: %s: ", vm_stop_name(vm->stop.reason));
 		print_indented(stderr, "", "  ", vm->stop.msg);
 	}
-	if (o.csv) {
+	if (o.csv || o.plot) {
 		struct csv_capture cap;
+		struct jv *root = NULL;
 
-		/* The JSON report, written into memory, comes out as CSV. */
+		/* CSV and the plot are made from the JSON report, written into memory. */
 		if (csv_capture_begin(&cap) == 0) {
 			report_json(cap.f, vm, &o, &rr);
-			rc = csv_capture_end(&cap, report, NULL, err, sizeof(err));
+			rc = csv_capture_parse(&cap, &root, err, sizeof(err));
 		} else {
 			rc = -ENOMEM;
 			snprintf(err, sizeof(err), "out of memory for the report");
 		}
+		if (rc == 0 && o.csv)
+			rc = csv_write(report, root, NULL, err, sizeof(err));
+		else if (rc == 0 && o.json)
+			fwrite(cap.buf, 1, cap.len, report);
+		else if (rc == 0)
+			report_text(report, vm, &o, &rr);
+		csv_capture_free(&cap);
 		if (rc) {
 			fprintf(stderr, "hv run: %s\n", err);
 			output_failed = true;
 		}
+		if (rc == 0 && o.plot) {
+			char title[512];
+
+			snprintf(title, sizeof(title), "hv run %s%s%s: %s EPT pages, caches %s",
+				 o.kernel, o.append ? " " : "", o.append ? o.append : "",
+				 page_label(o.vm.ept_page_shift), o.vm.mmu.name);
+			fflush(report);
+			if (plot_translation(o.plot, jv_get(root, "translation"), title, err,
+					     sizeof(err))) {
+				fprintf(stderr, "hv run: %s\n", err);
+				status = VM_STATUS_HOST;
+			}
+		}
+		jv_free(root);
 	} else if (o.json) {
 		report_json(report, vm, &o, &rr);
 	} else {

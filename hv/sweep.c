@@ -30,6 +30,7 @@
 #include "hv/cliutil.h"
 #include "hv/csv.h"
 #include "hv/jsonread.h"
+#include "hv/plot.h"
 
 /* Large enough for any grid a person means, small enough that a typo such
  * as "1..1T" is an error, not a week of runs. */
@@ -71,7 +72,7 @@ struct sweep {
 enum out_format { OUT_TABLE, OUT_CSV, OUT_JSON };
 
 enum {
-	OPT_JOBS = 256, OPT_DIR, OPT_LIST, OPT_COLLECT, OPT_CSV, OPT_JSON, OPT_HELP,
+	OPT_JOBS = 256, OPT_DIR, OPT_LIST, OPT_COLLECT, OPT_CSV, OPT_JSON, OPT_PLOT, OPT_HELP,
 };
 
 static const struct option sweep_options[] = {
@@ -81,6 +82,7 @@ static const struct option sweep_options[] = {
 	{ "collect", required_argument, NULL, OPT_COLLECT },
 	{ "csv",     no_argument,       NULL, OPT_CSV },
 	{ "json",    no_argument,       NULL, OPT_JSON },
+	{ "plot",    required_argument, NULL, OPT_PLOT },
 	{ "help",    no_argument,       NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -138,6 +140,10 @@ static void usage(FILE *f)
 		"  --collect DIR        read the reports those commands wrote into DIR\n"
 		"  --csv                the results as CSV (one row a point)\n"
 		"  --json               the results as one JSON object, with every report\n"
+		"  --plot FILE          draw references per walk against the first axis of\n"
+		"                       sizes or numbers (else the first axis), a line for\n"
+		"                       each combination of the others, with gnuplot into\n"
+		"                       FILE (.svg or .png)\n"
 		"  -o, --output FILE    the results to FILE\n"
 		"  -h, --help           this text\n"
 		"\n"
@@ -150,7 +156,8 @@ static void usage(FILE *f)
 		"  hv sweep --csv trace --guest-page 4K,2M --ept-page 4K,2M --pattern random,chase\n"
 		"  hv sweep run --append 'workload=seq,workload=random' guest/guest.elf\n"
 		"  hv sweep --list --dir out trace --footprint 64M,1G | parallel\n"
-		"  hv sweep --collect out --csv\n");
+		"  hv sweep --collect out --csv\n"
+		"  hv sweep --plot refs.svg trace --footprint 16M..1G --guest-page 4K,2M --ept-page 4K,2M\n");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1001,6 +1008,134 @@ static void print_json(const struct sweep *sw, FILE *f)
 }
 
 /* ------------------------------------------------------------------------ */
+/* --plot                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* The index of v among the distinct values of axis a seen so far in the
+ * points (first-seen order), so that --collect needs no value lists. */
+static size_t value_rank(const struct sweep *sw, size_t a, const char *v)
+{
+	size_t rank = 0;
+
+	for (size_t k = 0; k < sw->npoints; k++) {
+		const char *w = sw->pts[k].values[a];
+		bool seen = false;
+
+		if (strcmp(w, v) == 0)
+			return rank;
+		for (size_t m = 0; m < k && !seen; m++)
+			seen = strcmp(sw->pts[m].values[a], w) == 0;
+		if (!seen)
+			rank++;
+	}
+	return rank;
+}
+
+/*
+ * References per walk against one axis: the first whose values are all sizes
+ * or numbers (positions on a log2 scale when they span a factor of 4 or
+ * more), else the first axis (values in order). Each combination of the
+ * other axes is a line.
+ */
+static int plot_sweep(const struct sweep *sw, const char *file, char *err, size_t errlen)
+{
+	struct plot_series *ser = calloc(sw->npoints + 1, sizeof(*ser));
+	double *x = calloc(sw->npoints + 1, sizeof(*x)), *y = calloc(sw->npoints + 1, sizeof(*y));
+	const char **xl = calloc(sw->npoints + 1, sizeof(*xl));
+	char **names = calloc(sw->npoints + 1, sizeof(*names));
+	size_t *slot = calloc(sw->npoints + 1, sizeof(*slot));
+	size_t xa = 0, nser = 0, used = 0;
+	bool numeric = false, logx = false;
+	double lo = 0, hi = 0;
+	char title[128];
+	int rc = -ENOMEM;
+
+	if (ser == NULL || x == NULL || y == NULL || xl == NULL || names == NULL || slot == NULL) {
+		snprintf(err, errlen, "--plot: out of memory");
+		goto out;
+	}
+	for (size_t a = 0; a < sw->naxes && !numeric; a++) {
+		bool all = sw->npoints > 0;
+		uint64_t v;
+
+		for (size_t k = 0; k < sw->npoints && all; k++)
+			all = parse_size(sw->pts[k].values[a], &v) == 0;
+		if (all) {
+			numeric = true;
+			xa = a;
+		}
+	}
+	for (size_t k = 0; numeric && k < sw->npoints; k++) {
+		uint64_t v = 0;
+		double d;
+
+		(void)parse_size(sw->pts[k].values[xa], &v);
+		d = (double)v;
+		lo = k == 0 || d < lo ? d : lo;
+		hi = k == 0 || d > hi ? d : hi;
+	}
+	/* Each series' points, contiguous in x/y/xl (at most npoints in all). */
+	for (size_t k = 0; k < sw->npoints; k++) {
+		const struct point *p = &sw->pts[k];
+		char name[512] = "";
+		size_t len = 0, si;
+
+		for (size_t a = 0; a < sw->naxes; a++)
+			if (a != xa && len < sizeof(name))
+				len += (size_t)snprintf(name + len, sizeof(name) - len, "%s%s=%s",
+							len ? ", " : "", sw->axes[a].name, p->values[a]);
+		for (si = 0; si < nser && strcmp(names[si], name) != 0; si++)
+			;
+		if (si == nser) {
+			names[nser] = strdup(name[0] ? name : "references per walk");
+			if (names[nser] == NULL)
+				goto out;
+			ser[nser].name = names[nser];
+			nser++;
+		}
+		slot[k] = si;
+	}
+	for (size_t si = 0; si < nser; si++) {
+		ser[si].x = x + used;
+		ser[si].y = y + used;
+		ser[si].xlabels = xl + used;
+		for (size_t k = 0; k < sw->npoints; k++) {
+			const struct point *p = &sw->pts[k];
+			const char *t = p->report ? jv_text(xlat_of(sw, p->report), "refs_per_walk") : NULL;
+			const char *xv = sw->naxes ? p->values[xa] : "1";
+			uint64_t v = 0;
+
+			if (slot[k] != si || t == NULL || jv_get(xlat_of(sw, p->report),
+								 "refs_per_walk")->type != JV_NUM)
+				continue;
+			if (numeric && parse_size(xv, &v) == 0) {
+				x[used] = (double)v;
+			} else {
+				x[used] = (double)(sw->naxes ? value_rank(sw, xa, xv) : 0);
+			}
+			y[used] = strtod(t, NULL);
+			xl[used] = xv;
+			used++;
+			ser[si].n++;
+		}
+	}
+	logx = numeric && lo > 0 && hi >= 4 * lo;
+	snprintf(title, sizeof(title), "hv sweep: references per walk (hv %s)", sw->cmd);
+	rc = plot_lines(file, title, sw->naxes ? sw->axes[xa].name : "point", "references per walk",
+			logx, ser, nser, err, errlen);
+out:
+	for (size_t si = 0; names != NULL && si < nser; si++)
+		free(names[si]);
+	free(names);
+	free(slot);
+	free(ser);
+	free(x);
+	free(y);
+	free(xl);
+	return rc;
+}
+
+/* ------------------------------------------------------------------------ */
 /* --list                                                                   */
 /* ------------------------------------------------------------------------ */
 
@@ -1160,7 +1295,8 @@ int cmd_sweep(int argc, char **argv)
 {
 	struct sweep sw = { 0 };
 	enum out_format fmt = OUT_TABLE;
-	const char *collect = NULL, *dir = NULL;
+	const char *collect = NULL, *dir = NULL, *plot = NULL;
+	char errbuf[512];
 	char tmpdir[PATH_MAX] = "";
 	unsigned jobs = 1, missing;
 	bool list = false, owned = false;
@@ -1196,6 +1332,11 @@ int cmd_sweep(int argc, char **argv)
 				return cli_usage_error("sweep", "--csv and --json: choose one");
 			fmt = opt == OPT_CSV ? OUT_CSV : OUT_JSON;
 			break;
+		case OPT_PLOT:
+			if (plot_check_name(optarg, errbuf, sizeof(errbuf)))
+				return cli_usage_error("sweep", "%s", errbuf);
+			plot = optarg;
+			break;
 		case OPT_HELP:
 			usage(stdout);
 			return 0;
@@ -1203,6 +1344,10 @@ int cmd_sweep(int argc, char **argv)
 	}
 	if (status)
 		return status;
+	if (plot != NULL && plot_available(errbuf, sizeof(errbuf))) {
+		fprintf(stderr, "hv sweep: %s\n", errbuf);
+		return 1;
+	}
 	if (optind < cmd_at)
 		return cli_usage_error("sweep", "unexpected argument '%s' (see hv sweep --help)", argv[optind]);
 
@@ -1305,6 +1450,13 @@ print:
 		fprintf(stderr, "hv sweep: %u of %zu points have no report\n", missing, sw.npoints);
 	if (rc == 0)
 		rc = missing ? 1 : 0;
+	if (plot != NULL) {
+		fflush(stdout);
+		if (plot_sweep(&sw, plot, errbuf, sizeof(errbuf))) {
+			fprintf(stderr, "hv sweep: %s\n", errbuf);
+			rc = 1;
+		}
+	}
 	goto out;
 
 grid_fail:

@@ -12,6 +12,7 @@
 
 #include "hv/cli.h"
 #include "hv/csv.h"
+#include "hv/plot.h"
 #include "hv/scene.h"
 #include "hv/tracefile.h"
 #include "hv/tracezip.h"
@@ -161,6 +162,8 @@ static void usage(FILE *f)
 		"  --json               one JSON object on stdout (keys: docs/json.md)\n"
 		"  --csv                the same as CSV: a header line and one row, a\n"
 		"                       column for each JSON member, named by its path\n"
+		"  --plot FILE          draw the walk-length histogram and the reference\n"
+		"                       grid with gnuplot into FILE (.svg or .png)\n"
 		"\n%s"
 		"\n"
 		"examples:\n"
@@ -185,6 +188,7 @@ enum {
 	OPT_FORMAT,
 	OPT_JSON,
 	OPT_CSV,
+	OPT_PLOT,
 	OPT_HELP,
 };
 
@@ -199,6 +203,7 @@ static const struct option longopts[] = {
 	{ "format",   required_argument, NULL, OPT_FORMAT },
 	{ "json",     no_argument,       NULL, OPT_JSON },
 	{ "csv",      no_argument,       NULL, OPT_CSV },
+	{ "plot",     required_argument, NULL, OPT_PLOT },
 	{ "help",     no_argument,       NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -209,6 +214,7 @@ struct trace_opts {
 	uint64_t accesses, stride, seed;
 	unsigned type;
 	const char *file;
+	const char *plot;
 	enum trace_format format;
 	bool json, csv;
 };
@@ -286,6 +292,7 @@ int cmd_trace(int argc, char **argv)
 	struct file_src fs = { 0 };
 	bool format_given = false;
 	const char *shown = NULL; /* the file as messages name it */
+	struct jv *root = NULL;   /* the JSON report read back, for CSV and --plot */
 	double t0, t1;
 	int opt, status = 0, rc;
 
@@ -299,7 +306,7 @@ int cmd_trace(int argc, char **argv)
 				return cli_usage_error("trace", "%s", err);
 			continue;
 		}
-		if (gen_opt == NULL && opt != OPT_FILE && opt != OPT_FORMAT && opt != OPT_JSON && opt != OPT_CSV &&
+		if (gen_opt == NULL && opt != OPT_FILE && opt != OPT_FORMAT && opt != OPT_JSON && opt != OPT_CSV && opt != OPT_PLOT &&
 		    opt != OPT_HELP)
 			gen_opt = cli_option_name(longopts, opt);
 		switch (opt) {
@@ -358,6 +365,11 @@ int cmd_trace(int argc, char **argv)
 		case OPT_CSV:
 			t.csv = true;
 			break;
+		case OPT_PLOT:
+			if (plot_check_name(optarg, err, sizeof(err)))
+				return cli_usage_error("trace", "%s", err);
+			t.plot = optarg;
+			break;
 		case OPT_HELP:
 			usage(stdout);
 			return 0;
@@ -376,6 +388,12 @@ int cmd_trace(int argc, char **argv)
 		return cli_usage_error("trace", "--json and --csv: choose one");
 	if (format_given && t.file == NULL)
 		return cli_usage_error("trace", "--format: only with --file");
+	/* Before the replay, not after it: a missing gnuplot is no reason to
+	 * find out at the end of a long run. */
+	if (t.plot != NULL && plot_available(err, sizeof(err))) {
+		fprintf(stderr, "hv trace: %s\n", err);
+		return 1;
+	}
 	if (t.file != NULL) {
 		t.pattern = PAT_FILE;
 		shown = strcmp(t.file, "-") == 0 ? TRACE_STDIN_NAME : t.file;
@@ -475,12 +493,13 @@ int cmd_trace(int argc, char **argv)
 
 	st = mmu_stats(s->mmu);
 	scene_shape(s, &shape);
-	if (t.json || t.csv) {
+	if (t.json || t.csv || t.plot) {
 		struct csv_capture cap;
 		FILE *jf = stdout;
 		struct json j;
 
-		if (t.csv) {
+		/* CSV and the plot are made from the JSON report. */
+		if (t.csv || t.plot) {
 			if (csv_capture_begin(&cap)) {
 				fprintf(stderr, "hv trace: out of memory for the report\n");
 				goto fail;
@@ -511,11 +530,20 @@ int cmd_trace(int argc, char **argv)
 		json_f64(&j, "seconds", t1 - t0);
 		json_f64(&j, "translations_per_second", (t1 > t0) ? (double)n / (t1 - t0) : 0.0);
 		json_end(&j);
-		if (t.csv && csv_capture_end(&cap, stdout, NULL, err, sizeof(err))) {
-			fprintf(stderr, "hv trace: %s\n", err);
-			goto fail;
+		if (jf != stdout) {
+			rc = csv_capture_parse(&cap, &root, err, sizeof(err));
+			if (rc == 0 && t.json)
+				fwrite(cap.buf, 1, cap.len, stdout);
+			if (rc == 0 && t.csv)
+				rc = csv_write(stdout, root, NULL, err, sizeof(err));
+			csv_capture_free(&cap);
+			if (rc) {
+				fprintf(stderr, "hv trace: %s\n", err);
+				goto fail;
+			}
 		}
-	} else {
+	}
+	if (!t.json && !t.csv) {
 		if (so.first_touch)
 			printf("hv trace: %" PRIu64 " translations of %" PRIu64 " lackey records "
 			       "from %s, %" PRIu64 " pages mapped on first touch (footprint %s)\n",
@@ -535,11 +563,28 @@ int cmd_trace(int argc, char **argv)
 		printf("\n  %.3f s, %.1f M translations/s\n", t1 - t0,
 		       t1 > t0 ? (double)n / (t1 - t0) / 1e6 : 0.0);
 	}
+	if (t.plot) {
+		char title[256];
+
+		snprintf(title, sizeof(title), "hv trace: %s, footprint %s, %s guest pages over %s, "
+			 "caches %s", t.pattern == PAT_FILE ? shown : pattern_names[t.pattern],
+			 format_size(s->footprint, fp, sizeof(fp)),
+			 shape.guest_page_shift == 21 ? "2M" : shape.guest_page_shift == 30 ? "1G" : "4K",
+			 shape.ept_levels == 0 ? "no EPT" : shape.ept_page_shift == 21 ? "2M EPT pages" :
+			 shape.ept_page_shift == 30 ? "1G EPT pages" : "4K EPT pages", s->cfg.name);
+		fflush(stdout);
+		if (plot_translation(t.plot, root, title, err, sizeof(err))) {
+			fprintf(stderr, "hv trace: %s\n", err);
+			goto fail;
+		}
+	}
+	jv_free(root);
 	free(g.next);
 	scene_destroy(s);
 	return 0;
 
 fail:
+	jv_free(root);
 	free(g.next);
 	scene_destroy(s);
 	return 1;

@@ -143,6 +143,10 @@ EXTRA_DIST += tests/sweep_test.sh
 TESTS += tests/csv_test.sh
 EXTRA_DIST += tests/csv_test.sh
 
+# --plot FILE through gnuplot (trace, run, sweep).
+TESTS += tests/plot_test.sh
+EXTRA_DIST += tests/plot_test.sh
+
 # The KVM backend on real KVM against the software vCPU (skips where the
 # host has no usable /dev/kvm).
 TESTS += tests/kvm_test.sh
