@@ -57,7 +57,7 @@ struct device {
 	struct dev_bus *bus;
 };
 
-#define DEV_BUS_MAX 16
+#define DEV_BUS_MAX 24
 
 /*
  * Every device of a VM.

@@ -167,12 +167,10 @@ static void eoi(struct lapic *a)
 	if (v < 0)
 		return;
 	vec_clear(a->isr, (unsigned)v);
-	/* A level-triggered interrupt's EOI goes to the IOAPIC (SDM 11.8.5). */
-	if (vec_test(a->tmr, (unsigned)v)) {
-		vec_clear(a->tmr, (unsigned)v);
-		if (a->host.eoi)
-			a->host.eoi(a->host.ctx, (uint8_t)v);
-	}
+	/* A level-triggered interrupt's EOI goes to the IOAPIC (SDM 11.8.5).
+	 * TMR keeps the trigger mode until the vector is accepted again. */
+	if (vec_test(a->tmr, (unsigned)v) && a->host.eoi)
+		a->host.eoi(a->host.ctx, (uint8_t)v);
 }
 
 /* ------------------------------------------------------------------------ */

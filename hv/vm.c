@@ -79,19 +79,46 @@ static uint64_t lapic_clock(void *ctx)
 	return ((const struct vm *)ctx)->tsc;
 }
 
-/* The PC devices test kernels written for QEMU expect (hv/lapic.h, hv/pc.h). */
+/* The local APIC's EOI of a level-triggered vector reaches the I/O APIC. */
+static void lapic_eoi(void *ctx, uint8_t vector)
+{
+	ioapic_eoi(&((struct vm *)ctx)->ioapic, vector);
+}
+
+/*
+ * An interrupt line of the PC (pc-testdev's IRQ ports): ISA IRQ 0 is I/O
+ * APIC pin 2, as the MADT's override and fw_cfg's IRQ0 override say; every
+ * other line n is pin n.
+ */
+static void pc_set_irq(void *ctx, unsigned line, int level)
+{
+	struct vm *vm = ctx;
+
+	ioapic_set_irq(&vm->ioapic, line == 0 ? 2 : line, level);
+}
+
+/* The PC devices test kernels written for QEMU expect (hv/lapic.h,
+ * hv/ioapic.h, hv/pc.h). */
 static int add_pc_devices(struct vm *vm)
 {
 	static const struct device_ops *const testdev[] = {
 		&pctestdev_data_ops, &pctestdev_flush_ops, &pctestdev_byte_ops,
 		&pctestdev_irq_ops, &pctestdev_iomem_ops,
 	};
-	const struct lapic_host host = { .clock = lapic_clock, .ctx = vm };
+	const struct lapic_host host = { .clock = lapic_clock, .eoi = lapic_eoi, .ctx = vm };
 	int rc;
 
 	lapic_init(&vm->lapic, 0, &host);
+	ioapic_init(&vm->ioapic, &vm->lapic);
+	acpi_pm_init(&vm->acpi_pm, lapic_clock, vm);
 	fwcfg_init(&vm->fwcfg, 1, vm->cfg.mem_size);
+	vm->testdev.set_irq = pc_set_irq;
+	vm->testdev.irq_ctx = vm;
 	rc = dev_bus_add(&vm->bus, &lapic_mmio_ops, UINT64_MAX, &vm->lapic, NULL);
+	if (!rc)
+		rc = dev_bus_add(&vm->bus, &ioapic_ops, UINT64_MAX, &vm->ioapic, NULL);
+	if (!rc)
+		rc = dev_bus_add(&vm->bus, &acpi_pm_ops, UINT64_MAX, &vm->acpi_pm, NULL);
 	if (!rc)
 		rc = dev_bus_add(&vm->bus, &fwcfg_ops, UINT64_MAX, &vm->fwcfg, NULL);
 	for (unsigned i = 0; !rc && i < sizeof(testdev) / sizeof(testdev[0]); i++)
@@ -291,8 +318,14 @@ int vm_load(struct vm *vm, const char *path, const char *cmdline, char *err, siz
 		.write = loader_write, .ctx = vm, .map = vm->map, .nmap = vm->nmap,
 		.kernel_name = path,
 	};
+	uint8_t acpi[ACPI_AREA_SIZE];
 	int rc;
 
+	/* The ACPI tables in the BIOS area, where an OS looks for them. */
+	acpi_build(acpi, ACPI_BASE);
+	rc = vm_write_gpa(vm, ACPI_BASE, acpi, sizeof(acpi));
+	if (rc)
+		return errmsg(err, errlen, rc, "cannot write the ACPI tables: %s", strerror(-rc));
 	rc = loader_load_file(path, cmdline, &t, &vm->boot, err, errlen);
 	if (rc)
 		return rc;

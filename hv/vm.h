@@ -39,6 +39,8 @@
 
 #include "ept/mmu.h"
 #include "hv/devices.h"
+#include "hv/acpi.h"
+#include "hv/ioapic.h"
 #include "hv/lapic.h"
 #include "hv/pc.h"
 #include "hv/loader.h"
@@ -174,6 +176,8 @@ struct vm {
 	struct lapic lapic;              /* the local APIC; clock: vm->tsc */
 	struct fwcfg fwcfg;
 	struct pctestdev testdev;
+	struct ioapic ioapic;
+	struct acpi_pm acpi_pm;
 	struct vm_dma *dma;              /* edu, VT-d, canary (hv/vm_dma.h); NULL when off */
 	struct gpa_range mmio[DEV_BUS_MAX];  /* MMIO device windows, for the backend */
 	unsigned nmmio;

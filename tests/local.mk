@@ -37,6 +37,19 @@ tests_lapic_test_SOURCES = tests/lapic_test.c tests/testutil.h hv/lapic.h hv/lap
 	hv/devices.c
 tests_lapic_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_lapic_test_LDADD = $(CMOCKA_LIBS)
+# The I/O APIC (hv/ioapic.c) in front of a local APIC.
+check_PROGRAMS += tests/ioapic_test
+TESTS += tests/ioapic_test
+tests_ioapic_test_SOURCES = tests/ioapic_test.c tests/testutil.h hv/ioapic.h hv/ioapic.c hv/lapic.h \
+	hv/lapic.c hv/devices.h hv/devices.c
+tests_ioapic_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_ioapic_test_LDADD = $(CMOCKA_LIBS)
+# The ACPI tables and PM registers (hv/acpi.c).
+check_PROGRAMS += tests/acpi_test
+TESTS += tests/acpi_test
+tests_acpi_test_SOURCES = tests/acpi_test.c tests/testutil.h hv/acpi.h hv/acpi.c hv/devices.h hv/devices.c
+tests_acpi_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_acpi_test_LDADD = $(CMOCKA_LIBS)
 # fw_cfg and pc-testdev (hv/pc.h) through the bus.
 check_PROGRAMS += tests/pc_test
 TESTS += tests/pc_test
@@ -47,7 +60,7 @@ tests_pc_test_LDADD = $(CMOCKA_LIBS)
 # The exit loop with a scripted backend in place of a vCPU.
 tests_vm_test_SOURCES = tests/vm_test.c tests/testutil.h hv/vm.h hv/vm_internal.h hv/vm.c \
 	hv/vm_mem.c hv/vm_exit.c hv/gmem_soft.c hv/loader.c hv/devices.c hv/uart.c hv/debugexit.c hv/pci.c \
-	hv/lapic.c hv/fwcfg.c hv/pctestdev.c hv/edu.c hv/vm_dma.c
+	hv/lapic.c hv/ioapic.c hv/acpi.c hv/fwcfg.c hv/pctestdev.c hv/edu.c hv/vm_dma.c
 tests_vm_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_vm_test_LDADD = iommu/libiommu.a ept/libept.a $(CMOCKA_LIBS)
 # The edu device (hv/edu.h) with its DMA through a VT-d unit (iommu/).

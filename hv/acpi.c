@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hv/acpi.c - ACPI tables in the BIOS area and the PM1a/PM timer registers
+ * they describe (hv/acpi.h).
+ */
+#include <string.h>
+
+#include "hv/acpi.h"
+
+static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
+static void put32(uint8_t *p, uint32_t v) { put16(p, (uint16_t)v); put16(p + 2, (uint16_t)(v >> 16)); }
+static void put64(uint8_t *p, uint64_t v) { put32(p, (uint32_t)v); put32(p + 4, (uint32_t)(v >> 32)); }
+
+uint8_t acpi_sum(const uint8_t *p, size_t len)
+{
+	uint8_t s = 0;
+
+	while (len--)
+		s = (uint8_t)(s + *p++);
+	return s;
+}
+
+/* The 36-byte system description header (ACPI 5.2.6); the checksum is set
+ * by finish() once the body is in. */
+static void header(uint8_t *t, const char sig[4], uint32_t len, uint8_t rev)
+{
+	memcpy(t, sig, 4);
+	put32(t + 4, len);
+	t[8] = rev;
+	memcpy(t + 10, "HV    ", 6);
+	memcpy(t + 16, "HVPC    ", 8);
+	put32(t + 24, 1);
+	memcpy(t + 28, "HV  ", 4);
+	put32(t + 32, 1);
+}
+
+static void finish(uint8_t *t, uint32_t len)
+{
+	t[9] = 0;
+	t[9] = (uint8_t)-acpi_sum(t, len);
+}
+
+static void build_fadt(uint8_t *t, uint64_t base)
+{
+	header(t, "FACP", 116, 1);
+	put32(t + 36, (uint32_t)(base + ACPI_OFF_FACS));
+	put32(t + 40, (uint32_t)(base + ACPI_OFF_DSDT));
+	put16(t + 46, ACPI_SCI_IRQ);
+	/* SMI_CMD 0: no transition to ACPI mode is needed or possible. */
+	put32(t + 56, ACPI_PM1A_EVT);
+	put32(t + 64, ACPI_PM1A_CNT);
+	put32(t + 76, ACPI_PM_TMR);
+	t[88] = 4;   /* PM1_EVT_LEN */
+	t[89] = 2;   /* PM1_CNT_LEN */
+	t[91] = 4;   /* PM_TMR_LEN */
+	put16(t + 96, 101);   /* P_LVL2_LAT > 100: no C2 */
+	put16(t + 98, 1001);  /* P_LVL3_LAT > 1000: no C3 */
+	/* WBINVD, PROC_C1, PWR_BUTTON and SLP_BUTTON as control methods (none). */
+	put32(t + 112, (1u << 0) | (1u << 2) | (1u << 4) | (1u << 5));
+	finish(t, 116);
+}
+
+static void build_madt(uint8_t *t)
+{
+	uint8_t *e = t + 44;
+
+	put32(t + 36, 0xfee00000u);  /* local APIC address */
+	put32(t + 40, 1);            /* PCAT_COMPAT: the 8259 pair is present */
+	/* Processor local APIC: UID 0, APIC ID 0, enabled. */
+	e[0] = 0; e[1] = 8; e[2] = 0; e[3] = 0; put32(e + 4, 1); e += 8;
+	/* I/O APIC: ID 0, 0xfec00000, GSI base 0. */
+	e[0] = 1; e[1] = 12; e[2] = 0; e[3] = 0; put32(e + 4, 0xfec00000u); put32(e + 8, 0); e += 12;
+	/* Interrupt source overrides: ISA IRQ 0 -> GSI 2 (bus defaults), and
+	 * the SCI, IRQ 9 -> GSI 9, level-triggered, active high. */
+	e[0] = 2; e[1] = 10; e[2] = 0; e[3] = 0; put32(e + 4, 2); put16(e + 8, 0); e += 10;
+	e[0] = 2; e[1] = 10; e[2] = 0; e[3] = ACPI_SCI_IRQ; put32(e + 4, ACPI_SCI_IRQ); put16(e + 8, 0x000d);
+	e += 10;
+	/* Local APIC NMI: all processors, LINT1. */
+	e[0] = 4; e[1] = 6; e[2] = 0xff; put16(e + 3, 0); e[5] = 1; e += 6;
+	header(t, "APIC", (uint32_t)(e - t), 3);
+	finish(t, (uint32_t)(e - t));
+}
+
+void acpi_build(uint8_t *buf, uint64_t base)
+{
+	uint8_t *rsdp = buf + ACPI_OFF_RSDP, *rsdt = buf + ACPI_OFF_RSDT, *xsdt = buf + ACPI_OFF_XSDT;
+	uint8_t *facs = buf + ACPI_OFF_FACS;
+	const uint64_t tables[2] = { base + ACPI_OFF_FADT, base + ACPI_OFF_MADT };
+
+	memset(buf, 0, ACPI_AREA_SIZE);
+	build_fadt(buf + ACPI_OFF_FADT, base);
+	build_madt(buf + ACPI_OFF_MADT);
+	header(buf + ACPI_OFF_DSDT, "DSDT", 36, 1);
+	finish(buf + ACPI_OFF_DSDT, 36);
+	/* FACS (ACPI 5.2.10): no checksum; version 1, no global lock. */
+	memcpy(facs, "FACS", 4);
+	put32(facs + 4, 64);
+	facs[32] = 1;
+	header(rsdt, "RSDT", 36 + 4 * 2, 1);
+	header(xsdt, "XSDT", 36 + 8 * 2, 1);
+	for (unsigned i = 0; i < 2; i++) {
+		put32(rsdt + 36 + 4 * i, (uint32_t)tables[i]);
+		put64(xsdt + 36 + 8 * i, tables[i]);
+	}
+	finish(rsdt, 36 + 4 * 2);
+	finish(xsdt, 36 + 8 * 2);
+	/* RSDP (ACPI 5.2.5.3): checksum over the first 20 bytes, extended
+	 * checksum over all 36. */
+	memcpy(rsdp, "RSD PTR ", 8);
+	memcpy(rsdp + 9, "HV    ", 6);
+	rsdp[15] = 2;
+	put32(rsdp + 16, (uint32_t)(base + ACPI_OFF_RSDT));
+	put32(rsdp + 20, 36);
+	put64(rsdp + 24, base + ACPI_OFF_XSDT);
+	rsdp[8] = (uint8_t)-acpi_sum(rsdp, 20);
+	rsdp[32] = (uint8_t)-acpi_sum(rsdp, 36);
+}
+
+/* ------------------------------------------------------------------------ */
+/* PM1a event/control and the PM timer (ACPI 4.8)                            */
+/* ------------------------------------------------------------------------ */
+
+#define PM1_CNT_SCI_EN   (1u << 0)
+#define PM1_CNT_SLP_EN   (1u << 13)   /* write-only */
+
+void acpi_pm_init(struct acpi_pm *pm, uint64_t (*clock)(void *ctx), void *ctx)
+{
+	memset(pm, 0, sizeof(*pm));
+	pm->clock = clock;
+	pm->ctx = ctx;
+	pm->cnt = PM1_CNT_SCI_EN;
+}
+
+uint32_t acpi_pm_timer(uint64_t tsc)
+{
+	unsigned __int128 t = (unsigned __int128)tsc * ACPI_PM_TIMER_HZ / PC_TSC_HZ;
+
+	return (uint32_t)t & 0xffffff;
+}
+
+/* The 12 bytes of the block, little-endian: STS, EN, CNT, 2 reserved, TMR. */
+static void image(const struct acpi_pm *pm, uint8_t img[12])
+{
+	memset(img, 0, 12);
+	put16(img, pm->sts);
+	put16(img + 2, pm->en);
+	put16(img + 4, pm->cnt);
+	put32(img + 8, acpi_pm_timer(pm->clock(pm->ctx)));
+}
+
+static uint64_t pm_read(struct device *dev, uint64_t off, unsigned size)
+{
+	uint8_t img[12];
+	uint64_t v = 0;
+
+	if (off + size > 12)
+		return dev_ones(size);
+	image(dev->priv, img);
+	for (unsigned i = 0; i < size; i++)
+		v |= (uint64_t)img[off + i] << (8 * i);
+	return v;
+}
+
+static void pm_write(struct device *dev, uint64_t off, unsigned size, uint64_t val)
+{
+	struct acpi_pm *pm = dev->priv;
+
+	for (unsigned i = 0; i < size && off + i < 12; i++) {
+		unsigned o = (unsigned)off + i, shift = (o & 1) * 8;
+		uint16_t b = (uint16_t)(((val >> (8 * i)) & 0xff) << shift);
+
+		if (o < 2)
+			pm->sts &= (uint16_t)~b;   /* write 1 to clear */
+		else if (o < 4)
+			pm->en = (uint16_t)((pm->en & ~(0xff << shift)) | b);
+		else if (o < 6)
+			pm->cnt = (uint16_t)(((pm->cnt & ~(0xff << shift)) | b) & ~PM1_CNT_SLP_EN) |
+				  PM1_CNT_SCI_EN;
+	}
+}
+
+static void pm_reset(struct device *dev)
+{
+	struct acpi_pm *pm = dev->priv;
+
+	acpi_pm_init(pm, pm->clock, pm->ctx);
+}
+
+const struct device_ops acpi_pm_ops = {
+	.name = "acpi-pm",
+	.space = DEV_PIO,
+	.base = ACPI_PM1A_EVT,
+	.len = 12,
+	.read = pm_read,
+	.write = pm_write,
+	.reset = pm_reset,
+};

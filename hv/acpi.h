@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hv/acpi.h - the ACPI tables hv gives the guest (ACPI 6.x specification,
+ * chapter 5) and the fixed-hardware registers they describe.
+ *
+ * Tables, built by acpi_build() into the BIOS area (the memory map marks
+ * [0xf0000, 0x100000) reserved), where firmware puts them and where the
+ * RSDP search of ACPI 5.2.5.1 (16-byte boundaries in 0xe0000-0xfffff) finds
+ * it:
+ *   RSDP  revision 2, OEM "HV    ", pointing to the RSDT and the XSDT
+ *   RSDT / XSDT  the FADT and the MADT
+ *   FADT  revision 1 layout (116 bytes): FACS, DSDT, SCI on IRQ 9, the PM1a
+ *         event block at 0x600, the PM1a control block at 0x604, the PM
+ *         timer at 0x608 (24 bits), no SMI command port (ACPI mode is on
+ *         from reset: SCI_EN reads 1)
+ *   FACS  64 bytes, waking vector 0
+ *   DSDT  the header alone (no AML objects)
+ *   MADT  local APIC at 0xfee00000 with PCAT_COMPAT (the 8259s exist), one
+ *         processor (APIC ID 0), the I/O APIC (ID 0, 0xfec00000, GSI base 0),
+ *         the overrides ISA IRQ 0 -> GSI 2 (edge) and IRQ 9 -> GSI 9 (level,
+ *         active high), and LINT1 as NMI
+ * Every table's bytes sum to 0 (mod 256), the RSDP's first 20 bytes too.
+ *
+ * Fixed hardware (pm_ops, ports 0x600-0x60b): PM1a status/enable (write 1
+ * to clear status), PM1a control (SCI_EN set; SLP_TYP/SLP_EN stored, no
+ * sleep states are entered), the PM timer counting 3.579545 MHz from the
+ * guest's TSC at PC_TSC_HZ.
+ */
+#ifndef HV_ACPI_H
+#define HV_ACPI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hv/devices.h"
+
+#define ACPI_BASE         0xf0000ULL   /* the RSDP, then the tables */
+#define ACPI_AREA_SIZE    0x1000u      /* what acpi_build fills */
+#define ACPI_PM1A_EVT     0x600
+#define ACPI_PM1A_CNT     0x604
+#define ACPI_PM_TMR       0x608
+#define ACPI_SCI_IRQ      9
+#define ACPI_PM_TIMER_HZ  3579545ULL
+/* The guest TSC's nominal rate for devices that count time (one tick a
+ * nanosecond; hv's software vCPU retires one instruction per tick). */
+#define PC_TSC_HZ         1000000000ULL
+
+/* Offsets of the tables from ACPI_BASE. */
+#define ACPI_OFF_RSDP   0x000
+#define ACPI_OFF_RSDT   0x040
+#define ACPI_OFF_XSDT   0x080
+#define ACPI_OFF_FACS   0x0c0
+#define ACPI_OFF_FADT   0x100
+#define ACPI_OFF_DSDT   0x180
+#define ACPI_OFF_MADT   0x200
+
+/* Fill buf (ACPI_AREA_SIZE bytes) with the tables as they sit at guest
+ * physical address `base`. */
+void acpi_build(uint8_t *buf, uint64_t base);
+/* The sum of `len` bytes, mod 256 (0 for a valid table). */
+uint8_t acpi_sum(const uint8_t *p, size_t len);
+
+/*
+ * PM1a and PM timer state.
+ *   clock, ctx: set once; the guest TSC now.
+ *   sts, en, cnt: guest-visible registers.
+ */
+struct acpi_pm {
+	uint64_t (*clock)(void *ctx);
+	void *ctx;
+	uint16_t sts, en, cnt;
+};
+
+void acpi_pm_init(struct acpi_pm *pm, uint64_t (*clock)(void *ctx), void *ctx);
+/* The PM timer's 24-bit value at TSC tick `tsc`. */
+uint32_t acpi_pm_timer(uint64_t tsc);
+extern const struct device_ops acpi_pm_ops;  /* ports 0x600-0x60b, priv: struct acpi_pm */
+
+#endif /* HV_ACPI_H */

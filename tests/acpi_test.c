@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/acpi_test.c - the ACPI tables (hv/acpi.c) as a guest's OS finds
+ * them: the RSDP on a 16-byte boundary of the BIOS area with both checksums,
+ * RSDT and XSDT naming the FADT and MADT, every table's checksum, the FADT's
+ * and the MADT's fields byte for byte; and the PM1a/PM timer registers.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "hv/acpi.h"
+#include "tests/testutil.h"
+
+static uint8_t area[ACPI_AREA_SIZE];
+
+static uint32_t get32(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
+static uint64_t get64(const uint8_t *p) { return get32(p) | (uint64_t)get32(p + 4) << 32; }
+static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+
+/* The table at guest-physical `gpa`, which must lie in the area. */
+static const uint8_t *at(uint64_t gpa)
+{
+	assert_true(gpa >= ACPI_BASE && gpa - ACPI_BASE < ACPI_AREA_SIZE);
+	return area + (gpa - ACPI_BASE);
+}
+
+/* A table with signature `sig`, valid length and checksum. */
+static const uint8_t *table(uint64_t gpa, const char *sig)
+{
+	const uint8_t *t = at(gpa);
+
+	assert_memory_equal(t, sig, 4);
+	assert_true(get32(t + 4) >= 36 && gpa - ACPI_BASE + get32(t + 4) <= ACPI_AREA_SIZE);
+	assert_int_equal(acpi_sum(t, get32(t + 4)), 0);
+	assert_memory_equal(t + 10, "HV    ", 6);
+	return t;
+}
+
+static void test_rsdp_and_roots(void **state)
+{
+	const uint8_t *rsdp = NULL, *rsdt, *xsdt;
+
+	(void)state;
+	acpi_build(area, ACPI_BASE);
+	/* The OS's search: "RSD PTR " on a 16-byte boundary. */
+	for (unsigned off = 0; off < ACPI_AREA_SIZE; off += 16)
+		if (memcmp(area + off, "RSD PTR ", 8) == 0) {
+			rsdp = area + off;
+			break;
+		}
+	assert_non_null(rsdp);
+	assert_ptr_equal(rsdp, area);
+	assert_int_equal(acpi_sum(rsdp, 20), 0);
+	assert_int_equal(acpi_sum(rsdp, 36), 0);
+	assert_int_equal(rsdp[15], 2);
+	assert_int_equal(get32(rsdp + 20), 36);
+	rsdt = table(get32(rsdp + 16), "RSDT");
+	xsdt = table(get64(rsdp + 24), "XSDT");
+	assert_int_equal(get32(rsdt + 4), 44);
+	assert_int_equal(get32(xsdt + 4), 52);
+	assert_int_equal(get32(rsdt + 36), ACPI_BASE + ACPI_OFF_FADT);
+	assert_int_equal(get32(rsdt + 40), ACPI_BASE + ACPI_OFF_MADT);
+	assert_int_equal(get64(xsdt + 36), ACPI_BASE + ACPI_OFF_FADT);
+	assert_int_equal(get64(xsdt + 44), ACPI_BASE + ACPI_OFF_MADT);
+	/* A changed byte breaks the checksum. */
+	area[ACPI_OFF_MADT + 50] ^= 1;
+	assert_int_not_equal(acpi_sum(at(ACPI_BASE + ACPI_OFF_MADT), get32(area + ACPI_OFF_MADT + 4)), 0);
+}
+
+static void test_fadt_facs_dsdt(void **state)
+{
+	const uint8_t *f, *facs;
+
+	(void)state;
+	acpi_build(area, ACPI_BASE);
+	f = table(ACPI_BASE + ACPI_OFF_FADT, "FACP");
+	assert_int_equal(get32(f + 4), 116);
+	assert_int_equal(f[8], 1);
+	facs = at(get32(f + 36));
+	assert_memory_equal(facs, "FACS", 4);
+	assert_int_equal(get32(facs + 4), 64);
+	assert_int_equal((get32(f + 36) & 63), 0);     /* 64-byte aligned */
+	assert_int_equal(get32(facs + 12), 0);         /* waking vector */
+	table(get32(f + 40), "DSDT");
+	assert_int_equal(get32(at(get32(f + 40)) + 4), 36);
+	assert_int_equal(get16(f + 46), 9);            /* SCI_INT */
+	assert_int_equal(get32(f + 48), 0);            /* no SMI_CMD */
+	assert_int_equal(get32(f + 56), 0x600);        /* PM1a_EVT_BLK */
+	assert_int_equal(get32(f + 64), 0x604);        /* PM1a_CNT_BLK */
+	assert_int_equal(get32(f + 76), 0x608);        /* PM_TMR_BLK */
+	assert_int_equal(f[88], 4);
+	assert_int_equal(f[89], 2);
+	assert_int_equal(f[91], 4);
+	assert_int_equal(get32(f + 112), 0x35);        /* WBINVD PROC_C1 PWR/SLP_BUTTON */
+}
+
+static void test_madt(void **state)
+{
+	static const uint8_t entries[] = {
+		0, 8, 0, 0, 1, 0, 0, 0,                           /* local APIC 0, enabled */
+		1, 12, 0, 0, 0x00, 0x00, 0xc0, 0xfe, 0, 0, 0, 0,  /* I/O APIC 0, 0xfec00000, GSI 0 */
+		2, 10, 0, 0, 2, 0, 0, 0, 0, 0,                    /* IRQ 0 -> GSI 2 */
+		2, 10, 0, 9, 9, 0, 0, 0, 0x0d, 0,                 /* IRQ 9 -> GSI 9, level, high */
+		4, 6, 0xff, 0, 0, 1,                              /* NMI on LINT1 */
+	};
+	const uint8_t *m;
+
+	(void)state;
+	acpi_build(area, ACPI_BASE);
+	m = table(ACPI_BASE + ACPI_OFF_MADT, "APIC");
+	assert_int_equal(get32(m + 4), 44 + sizeof(entries));
+	assert_int_equal(get32(m + 36), 0xfee00000);
+	assert_int_equal(get32(m + 40), 1);
+	assert_memory_equal(m + 44, entries, sizeof(entries));
+}
+
+static uint64_t tsc_now;
+static uint64_t test_clock(void *ctx)
+{
+	(void)ctx;
+	return tsc_now;
+}
+
+static void test_pm_registers(void **state)
+{
+	struct acpi_pm pm;
+	struct dev_bus bus;
+
+	(void)state;
+	memset(&bus, 0, sizeof(bus));
+	acpi_pm_init(&pm, test_clock, NULL);
+	assert_ok(dev_bus_add(&bus, &acpi_pm_ops, UINT64_MAX, &pm, NULL));
+	/* 1 s of TSC is 3579545 PM timer ticks, modulo 2^24. */
+	tsc_now = PC_TSC_HZ;
+	assert_int_equal(dev_bus_pio_read(&bus, ACPI_PM_TMR, 4), 3579545 & 0xffffff);
+	tsc_now = 1000;  /* 1 us: 3 ticks */
+	assert_int_equal(dev_bus_pio_read(&bus, ACPI_PM_TMR, 4), 3);
+	/* PM1a_CNT: SCI_EN always set; SLP_EN reads 0. */
+	assert_int_equal(dev_bus_pio_read(&bus, ACPI_PM1A_CNT, 2), 1);
+	dev_bus_pio_write(&bus, ACPI_PM1A_CNT, 2, 0x2400);
+	assert_int_equal(dev_bus_pio_read(&bus, ACPI_PM1A_CNT, 2), 0x0401);
+	/* PM1a_EN is stored; PM1a_STS is write-1-to-clear. */
+	dev_bus_pio_write(&bus, ACPI_PM1A_EVT + 2, 2, 0x0400);
+	assert_int_equal(dev_bus_pio_read(&bus, ACPI_PM1A_EVT + 2, 2), 0x0400);
+	pm.sts = 0x8001;
+	dev_bus_pio_write(&bus, ACPI_PM1A_EVT, 2, 0x0001);
+	assert_int_equal(dev_bus_pio_read(&bus, ACPI_PM1A_EVT, 2), 0x8000);
+	assert_int_equal(dev_bus_pio_read(&bus, ACPI_PM1A_EVT, 4), 0x04008000);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_rsdp_and_roots),
+		cmocka_unit_test(test_fadt_facs_dsdt),
+		cmocka_unit_test(test_madt),
+		cmocka_unit_test(test_pm_registers),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
