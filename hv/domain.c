@@ -56,8 +56,15 @@ static const char *last_value(const struct domain_opt *opts, size_t n, const cha
 
 /* Options that are libvirt elements of their own, not <hv:...> metadata. */
 static const char *const native_opts[] = {
-	"memory", "append", "ept-page", "mem-policy", "backend", "serial",
+	"memory", "append", "ept-page", "mem-policy", "backend", "serial", "edu", "no-iommu",
 };
+
+/* hv's edu device as libvirt names a guest's PCI device: a <hostdev> at
+ * 0000:00:03.0, where hv puts it (docs/domain.md). */
+#define EDU_DOMAIN 0
+#define EDU_BUS 0
+#define EDU_SLOT 3
+#define EDU_FUNCTION 0
 
 static bool is_native(const char *name)
 {
@@ -71,7 +78,8 @@ int domain_write(FILE *f, const char *name, const char *kernel, const struct dom
 		 size_t n, char *err, size_t errlen)
 {
 	const char *memory, *append, *ept_page, *policy, *backend, *serial;
-	bool g_mem, g_append, g_page, g_policy, g_backend, g_serial, any_meta = false;
+	bool g_mem, g_append, g_page, g_policy, g_backend, g_serial, g_edu, g_noiommu;
+	bool any_meta = false;
 	uint64_t mem = 512ULL << 20;
 	unsigned shift = 12;
 
@@ -81,6 +89,8 @@ int domain_write(FILE *f, const char *name, const char *kernel, const struct dom
 	policy = last_value(opts, n, "mem-policy", &g_policy);
 	backend = last_value(opts, n, "backend", &g_backend);
 	serial = last_value(opts, n, "serial", &g_serial);
+	(void)last_value(opts, n, "edu", &g_edu);
+	(void)last_value(opts, n, "no-iommu", &g_noiommu);
 	if (g_mem && (parse_size(memory, &mem) != 0 || mem % 1024 != 0 || mem == 0))
 		return errmsg(err, errlen, -EINVAL, "--memory %s is not a whole number of KiB",
 			      memory);
@@ -142,8 +152,9 @@ int domain_write(FILE *f, const char *name, const char *kernel, const struct dom
 		fputs("</cmdline>\n", f);
 	}
 	fputs("  </os>\n", f);
-	if (g_serial) {
+	if (g_serial || g_edu)
 		fputs("  <devices>\n", f);
+	if (g_serial) {
 		if (strcmp(serial, "stdio") == 0) {
 			fputs("    <serial type='stdio'>\n", f);
 		} else if (strcmp(serial, "none") == 0) {
@@ -153,8 +164,19 @@ int domain_write(FILE *f, const char *name, const char *kernel, const struct dom
 			xml_escaped(f, serial);
 			fputs("'/>\n", f);
 		}
-		fputs("      <target port='0'/>\n    </serial>\n  </devices>\n", f);
+		fputs("      <target port='0'/>\n    </serial>\n", f);
 	}
+	if (g_edu) {
+		fprintf(f, "    <hostdev mode='subsystem' type='pci' managed='no'>\n"
+			"      <source>\n"
+			"        <address domain='0x%04x' bus='0x%02x' slot='0x%02x' function='0x%x'/>\n"
+			"      </source>\n"
+			"    </hostdev>\n", EDU_DOMAIN, EDU_BUS, EDU_SLOT, EDU_FUNCTION);
+		if (!g_noiommu)
+			fputs("    <iommu model='intel'/>\n", f);
+	}
+	if (g_serial || g_edu)
+		fputs("  </devices>\n", f);
 	fputs("</domain>\n", f);
 	return 0;
 }
@@ -374,8 +396,6 @@ static const char *why_not(const char *name)
 		{ "video", "hv has no display" },
 		{ "input", "hv has no input devices besides the serial port" },
 		{ "sound", "hv has no sound device" },
-		{ "hostdev", "hv run has no pass-through device option" },
-		{ "iommu", "hv run has no IOMMU option" },
 		{ "emulator", "hv is its own emulator" },
 		{ "initrd", "hv loads no initrd" },
 		{ "loader", "hv boots the kernel directly, without firmware" },
@@ -413,6 +433,71 @@ static int check_chardev(struct reader *r, const xmlNode *n)
 		rc = refuse(r, n, "hv has one serial port, port 0");
 	free(type);
 	free(port);
+	return rc;
+}
+
+/* A PCI address attribute (libvirt writes them as hex, "0x03"), or -1. */
+static long pci_attr(const xmlNode *n, const char *name)
+{
+	char *v = attr_of(n, name), *end;
+	long x = -1;
+
+	if (v != NULL && v[0] != '\0') {
+		x = strtol(v, &end, 0);
+		if (*end != '\0' || x < 0)
+			x = -1;
+	}
+	free(v);
+	return x;
+}
+
+static bool is_edu_address(const xmlNode *a)
+{
+	return a != NULL && pci_attr(a, "domain") == EDU_DOMAIN && pci_attr(a, "bus") == EDU_BUS &&
+	       pci_attr(a, "slot") == EDU_SLOT && pci_attr(a, "function") == EDU_FUNCTION;
+}
+
+/* <hostdev>: the one device hv can give a guest, its edu at 0000:00:03.0. */
+static int check_hostdev(struct reader *r, const xmlNode *d)
+{
+	char *mode = attr_of(d, "mode"), *type = attr_of(d, "type");
+	bool pci = (mode == NULL || strcmp(mode, "subsystem") == 0) && type &&
+		   strcmp(type, "pci") == 0;
+	int rc = 0;
+
+	free(mode);
+	free(type);
+	if (!pci || !is_edu_address(child(child(d, "source"), "address")))
+		return refuse(r, d, "hv gives a guest one device, its model of QEMU's edu at "
+			      "0000:00:03.0: <hostdev mode='subsystem' type='pci'> with <source>"
+			      "<address domain='0x0000' bus='0x00' slot='0x03' function='0x0'/>");
+	for (xmlNode *c = d->children; c && !rc; c = c->next) {
+		if (c->type != XML_ELEMENT_NODE || named(c, "source"))
+			continue;
+		/* The guest's address of the device: where hv puts it, or nothing. */
+		if (named(c, "address") && is_edu_address(c))
+			continue;
+		rc = refuse(r, c, named(c, "address") ? "hv's edu is at 0000:00:03.0 in the guest too"
+			    : "hv's edu device has no such setting");
+	}
+	return rc;
+}
+
+/* <iommu>: hv's VT-d unit, which translates the edu device's DMA. */
+static int check_iommu(struct reader *r, const xmlNode *d, bool edu)
+{
+	char *model = attr_of(d, "model");
+	int rc = 0;
+
+	if (model == NULL || strcmp(model, "intel") != 0)
+		rc = refuse(r, d, "hv models Intel VT-d: model='intel'");
+	else if (!edu)
+		rc = refuse(r, d, "hv's VT-d unit translates the DMA of its edu device: add the "
+			    "<hostdev> for it (docs/domain.md)");
+	for (xmlNode *c = d->children; c && !rc; c = c->next)
+		if (c->type == XML_ELEMENT_NODE)
+			rc = refuse(r, c, "hv's VT-d unit has fixed capabilities (docs/iommu.md)");
+	free(model);
 	return rc;
 }
 
@@ -477,10 +562,17 @@ static int check_user(struct reader *r)
 				rc = refuse_unknown(r, o);
 			}
 		} else if (named(c, "devices")) {
+			unsigned hostdevs = 0;
+
 			for (xmlNode *d = c->children; d && !rc; d = d->next) {
 				if (d->type != XML_ELEMENT_NODE)
 					continue;
-				if (named(d, "serial")) {
+				if (named(d, "hostdev")) {
+					rc = ++hostdevs > 1 ? refuse(r, d, "hv has one edu device")
+							    : check_hostdev(r, d);
+				} else if (named(d, "iommu")) {
+					rc = check_iommu(r, d, child(c, "hostdev") != NULL);
+				} else if (named(d, "serial")) {
 					rc = ++serials > 1 ? refuse(r, d, "hv has one serial port")
 							   : check_chardev(r, d);
 				} else if (named(d, "console")) {
@@ -716,6 +808,14 @@ static int read_values(struct reader *r)
 		} else {
 			rc = refuse(r, at, "hv's serial port writes to type='file', 'stdio' or 'null'");
 		}
+		if (rc)
+			goto out;
+	}
+	/* The edu device, and VT-d unless the file leaves <iommu> out. */
+	if ((n = child(dev, "hostdev")) != NULL) {
+		rc = add_arg(r, user_node(r, "devices/hostdev"), "edu", NULL);
+		if (rc == 0 && child(dev, "iommu") == NULL)
+			rc = add_arg(r, user_node(r, "devices/hostdev"), "no-iommu", NULL);
 		if (rc)
 			goto out;
 	}

@@ -86,4 +86,19 @@ expect_refusal hvbad 's|<hv:tlb>none</hv:tlb>|<hv:ept-levels>6</hv:ept-levels>|'
 expect_refusal relkernel 's|</cmdline>|</cmdline><kernel>guest.elf</kernel>|' \
 	"<kernel>: libvirt needs an absolute path"
 
+# The edu device (<hostdev>) and its VT-d unit (<iommu>): only as hv has them.
+ex=$srcdir/examples/edu-dma.xml
+expect_refusal iommu-alone '/<hostdev/,/<\/hostdev>/d' \
+	"$tmp/iommu-alone.xml:14: <iommu>: hv's VT-d unit translates the DMA of its edu device: add the <hostdev> for it"
+expect_refusal iommu-smmu "s|<iommu model='intel'/>|<iommu model='smmuv3'/>|" \
+	"$tmp/iommu-smmu.xml:19: <iommu>: hv models Intel VT-d: model='intel'"
+expect_refusal iommu-driver "s|<iommu model='intel'/>|<iommu model='intel'><driver aw_bits='48'/></iommu>|" \
+	"$tmp/iommu-driver.xml:19: <driver>: hv's VT-d unit has fixed capabilities"
+expect_refusal hostdev-slot "s|slot='0x03'|slot='0x04'|" \
+	"$tmp/hostdev-slot.xml:14: <hostdev>: hv gives a guest one device, its model of QEMU's edu at 0000:00:03.0"
+expect_refusal hostdev-two "s|<iommu model='intel'/>|<hostdev mode='subsystem' type='pci' managed='no'><source><address domain='0x0000' bus='0x00' slot='0x05' function='0x0'/></source></hostdev>|" \
+	"$tmp/hostdev-two.xml:19: <hostdev>: hv has one edu device"
+expect_refusal hv-edu "s|<os>|<metadata><hv:hv xmlns:hv='urn:hv:domain:1'><hv:edu/></hv:hv></metadata><os>|" \
+	"<hv:edu>: this setting has a libvirt element of its own"
+
 tl_finish
