@@ -86,14 +86,16 @@ static void lapic_eoi(void *ctx, uint8_t vector)
 }
 
 /*
- * An interrupt line of the PC (pc-testdev's IRQ ports): ISA IRQ 0 is I/O
- * APIC pin 2, as the MADT's override and fw_cfg's IRQ0 override say; every
- * other line n is pin n.
+ * An interrupt line of the PC (pc-testdev's IRQ ports): ISA IRQs 0-15 reach
+ * the 8259 pair and the I/O APIC, where IRQ 0 is pin 2 (as the MADT's
+ * override and fw_cfg's IRQ0 override say) and every other line n is pin n.
  */
 static void pc_set_irq(void *ctx, unsigned line, int level)
 {
 	struct vm *vm = ctx;
 
+	if (line < 16)
+		pic_set_irq(&vm->pic, line, level);
 	ioapic_set_irq(&vm->ioapic, line == 0 ? 2 : line, level);
 }
 
@@ -109,7 +111,11 @@ static int add_pc_devices(struct vm *vm)
 	int rc;
 
 	lapic_init(&vm->lapic, 0, &host);
+	/* As firmware leaves the BSP (and as QEMU resets it): LINT0 in ExtINT
+	 * mode, unmasked, so the 8259 pair's INTR reaches the vCPU. */
+	vm->lapic.lvt[3] = APIC_DM_EXTINT << APIC_LVT_DM_SHIFT;
 	ioapic_init(&vm->ioapic, &vm->lapic);
+	pic_init(&vm->pic);
 	acpi_pm_init(&vm->acpi_pm, lapic_clock, vm);
 	fwcfg_init(&vm->fwcfg, 1, vm->cfg.mem_size);
 	vm->testdev.set_irq = pc_set_irq;
@@ -117,6 +123,12 @@ static int add_pc_devices(struct vm *vm)
 	rc = dev_bus_add(&vm->bus, &lapic_mmio_ops, UINT64_MAX, &vm->lapic, NULL);
 	if (!rc)
 		rc = dev_bus_add(&vm->bus, &ioapic_ops, UINT64_MAX, &vm->ioapic, NULL);
+	if (!rc)
+		rc = dev_bus_add(&vm->bus, &pic_master_ops, UINT64_MAX, &vm->pic, NULL);
+	if (!rc)
+		rc = dev_bus_add(&vm->bus, &pic_slave_ops, UINT64_MAX, &vm->pic, NULL);
+	if (!rc)
+		rc = dev_bus_add(&vm->bus, &pic_elcr_ops, UINT64_MAX, &vm->pic, NULL);
 	if (!rc)
 		rc = dev_bus_add(&vm->bus, &acpi_pm_ops, UINT64_MAX, &vm->acpi_pm, NULL);
 	if (!rc)

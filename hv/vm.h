@@ -43,6 +43,7 @@
 #include "hv/ioapic.h"
 #include "hv/lapic.h"
 #include "hv/pc.h"
+#include "hv/pic.h"
 #include "hv/loader.h"
 #include "hv/vcpu.h"
 
@@ -177,6 +178,7 @@ struct vm {
 	struct fwcfg fwcfg;
 	struct pctestdev testdev;
 	struct ioapic ioapic;
+	struct pic_pair pic;
 	struct acpi_pm acpi_pm;
 	struct vm_dma *dma;              /* edu, VT-d, canary (hv/vm_dma.h); NULL when off */
 	struct gpa_range mmio[DEV_BUS_MAX];  /* MMIO device windows, for the backend */

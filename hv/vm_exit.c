@@ -263,6 +263,12 @@ static int handle_hypercall(struct vm *vm, struct vcpu_exit *e)
 	return 0;
 }
 
+/* Does the 8259 pair's INTR reach the vCPU now? */
+static bool pic_reaches_cpu(const struct vm *vm)
+{
+	return pic_intr(&vm->pic) && lapic_accepts_pic(&vm->lapic);
+}
+
 /*
  * HLT. An NMI, or with interrupts enabled an interrupt, already pending
  * wakes the vCPU at once (the loop injects it); otherwise time skips ahead to the local
@@ -276,7 +282,7 @@ static int handle_hlt(struct vm *vm, struct vcpu_exit *e)
 	if (vm->lapic.nmi_pending)
 		return 0;
 	if (e->irq.ready) {
-		if (lapic_pending(&vm->lapic) >= 0)
+		if (lapic_pending(&vm->lapic) >= 0 || pic_reaches_cpu(vm))
 			return 0;
 		next = lapic_next_event(&vm->lapic);
 		if (next != UINT64_MAX && !lapic_timer_masked(&vm->lapic)) {
@@ -343,13 +349,15 @@ static int handle_msr(struct vm *vm, struct vcpu_exit *e)
 }
 
 /*
- * Before each run(): fire the timer expiries that are due, give the vCPU the
- * TPR, and hand it the local APIC's interrupt when it can take one now (the
- * INTA cycle moves it from IRR to ISR at that moment); when it cannot, ask
- * for an exit at the moment it can (struct vcpu_exit, irq).
+ * Before each run(): fire the timer expiries that are due, hand over a
+ * latched NMI, give the vCPU the TPR, and hand it the local APIC's (or else
+ * the 8259 pair's) interrupt when it can take one now (the INTA cycle moves
+ * it to ISR at that moment); when it cannot, ask for an exit at the moment
+ * it can (struct vcpu_exit, irq).
  */
 static int irq_before_run(struct vm *vm, struct vcpu_exit *e)
 {
+	uint8_t vec;
 	int rc;
 
 	lapic_advance(&vm->lapic);
@@ -366,13 +374,16 @@ static int irq_before_run(struct vm *vm, struct vcpu_exit *e)
 	}
 	e->irq.cr8 = lapic_get_cr8(&vm->lapic);
 	e->irq.window = false;
-	if (lapic_pending(&vm->lapic) < 0)
+	if (lapic_pending(&vm->lapic) < 0 && !pic_reaches_cpu(vm))
 		return 0;
 	if (!e->irq.ready) {
 		e->irq.window = true;
 		return 0;
 	}
-	rc = vm->ops->inject_irq(vm->vcpu, lapic_ack(&vm->lapic));
+	/* The local APIC's vector first; the 8259's INTR (ExtINT through LINT0
+	 * or with the APIC disabled) when it has none. */
+	vec = lapic_pending(&vm->lapic) >= 0 ? lapic_ack(&vm->lapic) : pic_ack(&vm->pic);
+	rc = vm->ops->inject_irq(vm->vcpu, vec);
 	if (rc) {
 		vm_stop(vm, VM_STOP_HOST_ERROR, VM_STATUS_HOST, e->rip,
 			"the %s backend could not inject an interrupt: %s", vm->ops->name, strerror(-rc));

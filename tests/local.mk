@@ -44,6 +44,12 @@ tests_ioapic_test_SOURCES = tests/ioapic_test.c tests/testutil.h hv/ioapic.h hv/
 	hv/lapic.c hv/devices.h hv/devices.c
 tests_ioapic_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_ioapic_test_LDADD = $(CMOCKA_LIBS)
+# The 8259A pair (hv/pic.c).
+check_PROGRAMS += tests/pic_test
+TESTS += tests/pic_test
+tests_pic_test_SOURCES = tests/pic_test.c tests/testutil.h hv/pic.h hv/pic.c hv/devices.h hv/devices.c
+tests_pic_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_pic_test_LDADD = $(CMOCKA_LIBS)
 # The ACPI tables and PM registers (hv/acpi.c).
 check_PROGRAMS += tests/acpi_test
 TESTS += tests/acpi_test
@@ -60,7 +66,7 @@ tests_pc_test_LDADD = $(CMOCKA_LIBS)
 # The exit loop with a scripted backend in place of a vCPU.
 tests_vm_test_SOURCES = tests/vm_test.c tests/testutil.h hv/vm.h hv/vm_internal.h hv/vm.c \
 	hv/vm_mem.c hv/vm_exit.c hv/gmem_soft.c hv/loader.c hv/devices.c hv/uart.c hv/debugexit.c hv/pci.c \
-	hv/lapic.c hv/ioapic.c hv/acpi.c hv/fwcfg.c hv/pctestdev.c hv/edu.c hv/vm_dma.c
+	hv/lapic.c hv/ioapic.c hv/pic.c hv/acpi.c hv/fwcfg.c hv/pctestdev.c hv/edu.c hv/vm_dma.c
 tests_vm_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_vm_test_LDADD = iommu/libiommu.a ept/libept.a $(CMOCKA_LIBS)
 # The edu device (hv/edu.h) with its DMA through a VT-d unit (iommu/).

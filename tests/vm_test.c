@@ -704,6 +704,50 @@ static void test_nmi_injection(void **state)
 	vm_destroy(vm);
 }
 
+static struct vcpu_exit port_out(uint16_t port, uint32_t val, bool ready)
+{
+	struct vcpu_exit e = { .reason = VCPU_EXIT_IO, .rip = 0x1000 };
+
+	e.io.port = port;
+	e.io.size = 1;
+	e.io.data = val;
+	e.irq.ready = ready;
+	return e;
+}
+
+/*
+ * The 8259 path: after the master's initialisation (vector base 0x20), with
+ * LINT0 in ExtINT mode as hv starts it, pc-testdev's IRQ line 1 raises INTR; the vCPU
+ * cannot take it yet, so hv asks for the window, and then injects the
+ * PIC's vector 0x21 (the INTA sets the master's ISR bit 1).
+ */
+static void test_pic_extint(void **state)
+{
+	struct vm *vm = make_vm(MEM_EAGER, PAGE_SHIFT_4K);
+	struct vcpu_exit win = { .reason = VCPU_EXIT_IRQ_WINDOW, .rip = 0x1000 };
+	struct scripted_vcpu *v;
+
+	(void)state;
+	assert_int_equal(vm->lapic.lvt[3], 0x700);  /* LINT0 ExtINT from the start */
+	push(vm, apic_write(APIC_SVR, 0x1ff, false, 10));
+	push(vm, port_out(0x20, 0x11, false));
+	push(vm, port_out(0x21, 0x20, false));
+	push(vm, port_out(0x21, 0x04, false));
+	push(vm, port_out(0x21, 0x01, false));
+	push(vm, port_out(0x2001, 1, false));   /* pc-testdev: IRQ 1 high */
+	win.irq.ready = true;
+	push(vm, win);
+	assert_ok(vm_run(vm));
+	v = the_vcpu;
+	assert_false(v->seen[5].irq.window);
+	assert_true(v->seen[6].irq.window);
+	assert_int_equal(v->ninjected, 1);
+	assert_int_equal(v->injected[0], 0x21);
+	assert_int_equal(v->injected_before[0], 7);
+	assert_int_equal(vm->pic.pic[0].isr, 0x02);
+	vm_destroy(vm);
+}
+
 static void test_config_errors(void **state)
 {
 	struct vm_config cfg = {
@@ -741,6 +785,7 @@ int main(void)
 		cmocka_unit_test(test_hlt_timer_wakeup),
 		cmocka_unit_test(test_msr_and_tpr),
 		cmocka_unit_test(test_nmi_injection),
+		cmocka_unit_test(test_pic_extint),
 		cmocka_unit_test(test_config_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
