@@ -47,11 +47,6 @@ static inline uint64_t level_size(unsigned level)
 	return 1ULL << level_shift(level);
 }
 
-static inline uint64_t entry_hpa(uint64_t table, uint64_t gpa, unsigned level)
-{
-	return table + (((gpa >> level_shift(level)) & (EPT_ENTRIES - 1)) << 3);
-}
-
 /* SDM 29.3.2: a leaf is a PTE, or a PDE/PDPTE with bit 7 set. */
 static inline bool entry_is_leaf(uint64_t e, unsigned level)
 {
@@ -266,113 +261,126 @@ struct range_op {
 };
 
 /*
- * Apply `op` to [first, last] inside the level-`level` table at `table`
- * (the range lies within the table's span).
+ * The range walk's visitor for `op` (ept/walk.h walk_range): what map, unmap
+ * and protect do at one entry, which [first, last] meets. `state` carries
+ * "the table was uniform before" from a protect's visit to its after.
  */
-static int range_apply(struct ept *ept, const struct range_op *op, uint64_t table,
-		       unsigned level, uint64_t first, uint64_t last)
+struct range_ctx {
+	struct ept *ept;
+	const struct range_op *op;
+};
+
+static int range_visit(void *arg, unsigned level, uint64_t ehpa, uint64_t ebase, uint64_t first,
+		       uint64_t last, uint64_t *child, uint64_t *state)
 {
-	const uint64_t size = level_size(level);
+	struct range_ctx *rc = arg;
+	struct ept *ept = rc->ept;
+	const struct range_op *op = rc->op;
+	const uint64_t size = level_size(level), e = rd(ept, ehpa);
+	const bool full = first == ebase && last == ebase + (size - 1);
+	const bool table_here = entry_is_table(ept, e, level);
+	int err;
 
-	for (;;) {
-		uint64_t ebase = first & ~(size - 1), elast = ebase + (size - 1);
-		uint64_t seg_last = last < elast ? last : elast;
-		uint64_t ehpa = entry_hpa(table, first, level), e = rd(ept, ehpa), child;
-		bool full = first == ebase && seg_last == elast;
-		bool table_here = entry_is_table(ept, e, level);
-		bool was_uniform = false;
-		int err;
+	switch (op->kind) {
+	case OP_MAP: {
+		uint64_t hpa = op->hpa0 + (ebase - op->gpa0);
 
-		switch (op->kind) {
-		case OP_MAP: {
-			uint64_t hpa = op->hpa0 + (ebase - op->gpa0);
-
-			if (full && level <= op->max_level && !(hpa & (size - 1))) {
-				if (table_here)
-					subtree_free(ept, e & EPT_ADDR_MASK, level - 1);
-				wr(ept, ehpa, op->bits | hpa | (level > 1 ? EPT_PS : 0));
-				break;
-			}
-			/* Only levels above 1 get here: a 4 KiB entry is always full and aligned. */
-			if (table_here) {
-				child = e & EPT_ADDR_MASK;
-			} else if (entry_is_large_leaf(e, level)) {
-				err = split_leaf(ept, ehpa, level, &child);
-				if (err)
-					return err;
-			} else {
-				/* Not present, or a raw entry that is not ours: replace it. */
-				err = table_alloc(ept, &child);
-				if (err)
-					return err;
-				wr(ept, ehpa, child | EPT_TABLE_PERMS);
-			}
-			err = range_apply(ept, op, child, level - 1, first, seg_last);
-			if (err)
-				return err;
-			if (level <= op->max_level)
-				try_merge(ept, ehpa, level);
-			break;
+		if (full && level <= op->max_level && !(hpa & (size - 1))) {
+			if (table_here)
+				subtree_free(ept, e & EPT_ADDR_MASK, level - 1);
+			wr(ept, ehpa, op->bits | hpa | (level > 1 ? EPT_PS : 0));
+			return WALK_RANGE_NEXT;
 		}
-		case OP_UNMAP:
-			if (!(e & EPT_RWX))
-				break;
-			if (table_here) {
-				child = e & EPT_ADDR_MASK;
-				if (full) {
-					wr(ept, ehpa, 0);
-					subtree_free(ept, child, level - 1);
-					break;
-				}
-			} else if (full || !entry_is_large_leaf(e, level)) {
-				/* A whole leaf, or a raw non-table entry: nothing to keep. */
-				wr(ept, ehpa, 0);
-				break;
-			} else {
-				err = split_leaf(ept, ehpa, level, &child);
-				if (err)
-					return err;
-			}
-			err = range_apply(ept, op, child, level - 1, first, seg_last);
+		/* Only levels above 1 get here: a 4 KiB entry is always full and aligned. */
+		if (table_here) {
+			*child = e & EPT_ADDR_MASK;
+		} else if (entry_is_large_leaf(e, level)) {
+			err = split_leaf(ept, ehpa, level, child);
 			if (err)
 				return err;
-			if (table_empty(ept, child)) {
-				wr(ept, ehpa, 0);
-				table_free(ept, child);
-			}
-			break;
-		case OP_PROTECT:
-			if (!(e & EPT_RWX))
-				break;
-			if (!table_here && entry_is_leaf(e, level) && full) {
-				wr(ept, ehpa, (e & ~EPT_PERM_BITS) | op->bits);
-				break;
-			}
-			if (table_here) {
-				uint64_t dummy;
-
-				child = e & EPT_ADDR_MASK;
-				/* Merge only what this call made uniform: a table the
-				 * caller built from small pages on purpose stays. */
-				was_uniform = table_uniform(ept, child, level - 1, &dummy);
-			} else if (entry_is_large_leaf(e, level)) {
-				err = split_leaf(ept, ehpa, level, &child);
-				if (err)
-					return err;
-			} else {
-				break; /* a raw entry that is not ours: leave it alone */
-			}
-			err = range_apply(ept, op, child, level - 1, first, seg_last);
+		} else {
+			/* Not present, or a raw entry that is not ours: replace it. */
+			err = table_alloc(ept, child);
 			if (err)
 				return err;
-			if (!was_uniform)
-				try_merge(ept, ehpa, level);
-			break;
+			wr(ept, ehpa, *child | EPT_TABLE_PERMS);
 		}
-		if (seg_last == last)
-			return 0;
-		first = seg_last + 1;
+		return WALK_RANGE_DOWN;
 	}
+	case OP_UNMAP:
+		if (!(e & EPT_RWX))
+			return WALK_RANGE_NEXT;
+		if (table_here) {
+			*child = e & EPT_ADDR_MASK;
+			if (!full)
+				return WALK_RANGE_DOWN;
+			wr(ept, ehpa, 0);
+			subtree_free(ept, *child, level - 1);
+			return WALK_RANGE_NEXT;
+		}
+		if (full || !entry_is_large_leaf(e, level)) {
+			/* A whole leaf, or a raw non-table entry: nothing to keep. */
+			wr(ept, ehpa, 0);
+			return WALK_RANGE_NEXT;
+		}
+		err = split_leaf(ept, ehpa, level, child);
+		return err ? err : WALK_RANGE_DOWN;
+	case OP_PROTECT:
+		if (!(e & EPT_RWX))
+			return WALK_RANGE_NEXT;
+		if (!table_here && entry_is_leaf(e, level) && full) {
+			wr(ept, ehpa, (e & ~EPT_PERM_BITS) | op->bits);
+			return WALK_RANGE_NEXT;
+		}
+		if (table_here) {
+			uint64_t dummy;
+
+			*child = e & EPT_ADDR_MASK;
+			/* Merge only what this call made uniform: a table the
+			 * caller built from small pages on purpose stays. */
+			*state = table_uniform(ept, *child, level - 1, &dummy);
+			return WALK_RANGE_DOWN;
+		}
+		if (entry_is_large_leaf(e, level)) {
+			err = split_leaf(ept, ehpa, level, child);
+			return err ? err : WALK_RANGE_DOWN;
+		}
+		return WALK_RANGE_NEXT;   /* a raw entry that is not ours: leave it alone */
+	}
+	return -EINVAL;
+}
+
+static int range_after(void *arg, unsigned level, uint64_t ehpa, uint64_t child, uint64_t state)
+{
+	struct range_ctx *rc = arg;
+	struct ept *ept = rc->ept;
+
+	switch (rc->op->kind) {
+	case OP_MAP:
+		if (level <= rc->op->max_level)
+			try_merge(ept, ehpa, level);
+		break;
+	case OP_UNMAP:
+		if (table_empty(ept, child)) {
+			wr(ept, ehpa, 0);
+			table_free(ept, child);
+		}
+		break;
+	case OP_PROTECT:
+		if (!state)
+			try_merge(ept, ehpa, level);
+		break;
+	}
+	return 0;
+}
+
+static const struct walk_range_ops range_ops = { .visit = range_visit, .after = range_after };
+
+static int range_apply(struct ept *ept, const struct range_op *op, uint64_t first, uint64_t last)
+{
+	struct range_ctx rc = { .ept = ept, .op = op };
+
+	return walk_range(&ept->fmt, &range_ops, &rc, ept->root, first, last);
 }
 
 /* Permission encodings ept_map/ept_protect may create (never a misconfiguration). */
@@ -413,7 +421,7 @@ int ept_map(struct ept *ept, uint64_t gpa, uint64_t hpa, uint64_t len, uint64_t 
 	case PAGE_SIZE_1G: op.max_level = ept->caps.page_1g ? 3 : 2; break;
 	default: return -EINVAL;
 	}
-	return range_apply(ept, &op, ept->root, ept->levels, gpa, last);
+	return range_apply(ept, &op, gpa, last);
 }
 
 int ept_unmap(struct ept *ept, uint64_t gpa, uint64_t len)
@@ -425,7 +433,7 @@ int ept_unmap(struct ept *ept, uint64_t gpa, uint64_t len)
 	err = range_check(ept, gpa, len, &last);
 	if (err)
 		return err;
-	return range_apply(ept, &op, ept->root, ept->levels, gpa, last);
+	return range_apply(ept, &op, gpa, last);
 }
 
 int ept_protect(struct ept *ept, uint64_t gpa, uint64_t len, uint64_t perms)
@@ -439,83 +447,101 @@ int ept_protect(struct ept *ept, uint64_t gpa, uint64_t len, uint64_t perms)
 		return err;
 	if ((perms & ~EPT_PERM_BITS) || perms_check(ept, perms))
 		return -EINVAL;
-	return range_apply(ept, &op, ept->root, ept->levels, gpa, last);
+	return range_apply(ept, &op, gpa, last);
 }
 
-int ept_set_raw(struct ept *ept, uint64_t gpa, unsigned level, uint64_t raw)
+/* ept_set_raw through the range walk: tables down to `level`, then the entry. */
+struct set_raw {
+	struct ept *ept;
+	unsigned level;
+	uint64_t raw;
+};
+
+static int set_raw_visit(void *arg, unsigned level, uint64_t ehpa, uint64_t base, uint64_t first,
+			 uint64_t last, uint64_t *child, uint64_t *state)
 {
-	uint64_t table = ept->root, ehpa, e;
-	unsigned l;
+	struct set_raw *sr = arg;
+	struct ept *ept = sr->ept;
+	uint64_t e = rd(ept, ehpa);
 	int err;
 
-	if (level < 1 || level > ept->levels || (gpa & (PAGE_SIZE_4K - 1)))
-		return -EINVAL;
-	if (gpa >> level_shift(ept->levels + 1))
-		return -ERANGE;
-	for (l = ept->levels; l > level; l--) {
-		ehpa = entry_hpa(table, gpa, l);
-		e = rd(ept, ehpa);
-		if (entry_is_table(ept, e, l)) {
-			table = e & EPT_ADDR_MASK;
-		} else if (!(e & EPT_RWX)) {
-			err = table_alloc(ept, &table);
-			if (err)
-				return err;
-			wr(ept, ehpa, table | EPT_TABLE_PERMS);
-		} else {
-			/* A leaf or a raw entry sits above: there is no table to write into. */
-			return -EEXIST;
+	(void)base;
+	(void)first;
+	(void)last;
+	(void)state;
+	if (level > sr->level) {
+		if (entry_is_table(ept, e, level)) {
+			*child = e & EPT_ADDR_MASK;
+			return WALK_RANGE_DOWN;
 		}
+		if (e & EPT_RWX)
+			return -EEXIST;   /* a leaf or a raw entry sits above: no table to write into */
+		err = table_alloc(ept, child);
+		if (err)
+			return err;
+		wr(ept, ehpa, *child | EPT_TABLE_PERMS);
+		return WALK_RANGE_DOWN;
 	}
-	ehpa = entry_hpa(table, gpa, level);
-	e = rd(ept, ehpa);
-	wr(ept, ehpa, raw);
+	wr(ept, ehpa, sr->raw);
 	/*
 	 * A raw entry that still names the same table is an edit in place
 	 * (tests flip bits and put the entry back): keep the table. Otherwise
 	 * the table below is no longer reachable and is freed.
 	 */
-	if (entry_is_table(ept, e, level) && (raw & EPT_ADDR_MASK) != (e & EPT_ADDR_MASK))
+	if (entry_is_table(ept, e, level) && (sr->raw & EPT_ADDR_MASK) != (e & EPT_ADDR_MASK))
 		subtree_free(ept, e & EPT_ADDR_MASK, level - 1);
-	return 0;
+	return WALK_RANGE_NEXT;
+}
+
+int ept_set_raw(struct ept *ept, uint64_t gpa, unsigned level, uint64_t raw)
+{
+	static const struct walk_range_ops ops = { .visit = set_raw_visit };
+	struct set_raw sr = { .ept = ept, .level = level, .raw = raw };
+
+	if (level < 1 || level > ept->levels || (gpa & (PAGE_SIZE_4K - 1)))
+		return -EINVAL;
+	if (gpa >> level_shift(ept->levels + 1))
+		return -ERANGE;
+	return walk_range(&ept->fmt, &ops, &sr, ept->root, gpa, gpa);
 }
 
 struct harvest {
+	struct ept *ept;
 	void (*cb)(void *ctx, uint64_t gpa, uint64_t size);
 	void *ctx;
 };
 
-static void harvest_apply(struct ept *ept, const struct harvest *h, uint64_t table,
-			  unsigned level, uint64_t first, uint64_t last)
+static int harvest_visit(void *arg, unsigned level, uint64_t ehpa, uint64_t ebase,
+			 uint64_t first, uint64_t last, uint64_t *child, uint64_t *state)
 {
-	const uint64_t size = level_size(level);
+	struct harvest *h = arg;
+	struct ept *ept = h->ept;
+	uint64_t e = rd(ept, ehpa);
 
-	for (;;) {
-		uint64_t ebase = first & ~(size - 1), elast = ebase + (size - 1);
-		uint64_t seg_last = last < elast ? last : elast;
-		uint64_t ehpa = entry_hpa(table, first, level), e = rd(ept, ehpa);
-
-		if (e & EPT_RWX) {
-			if (entry_is_table(ept, e, level)) {
-				wr(ept, ehpa, e & ~EPT_A);
-				harvest_apply(ept, h, e & EPT_ADDR_MASK, level - 1, first, seg_last);
-			} else if (entry_is_leaf(e, level)) {
-				/* The flags belong to the whole leaf: report all of it. */
-				wr(ept, ehpa, e & ~(EPT_A | EPT_D));
-				if (e & EPT_D)
-					h->cb(h->ctx, ebase, size);
-			}
-		}
-		if (seg_last == last)
-			return;
-		first = seg_last + 1;
+	(void)first;
+	(void)last;
+	(void)state;
+	if (!(e & EPT_RWX))
+		return WALK_RANGE_NEXT;
+	if (entry_is_table(ept, e, level)) {
+		wr(ept, ehpa, e & ~EPT_A);
+		*child = e & EPT_ADDR_MASK;
+		return WALK_RANGE_DOWN;
 	}
+	if (entry_is_leaf(e, level)) {
+		/* The flags belong to the whole leaf: report all of it. */
+		wr(ept, ehpa, e & ~(EPT_A | EPT_D));
+		if (e & EPT_D)
+			h->cb(h->ctx, ebase, level_size(level));
+	}
+	return WALK_RANGE_NEXT;
 }
 
 int ept_harvest_dirty(struct ept *ept, uint64_t gpa, uint64_t len,
 		      void (*cb)(void *ctx, uint64_t gpa, uint64_t size), void *ctx)
 {
-	struct harvest h = { .cb = cb, .ctx = ctx };
+	static const struct walk_range_ops ops = { .visit = harvest_visit };
+	struct harvest h = { .ept = ept, .cb = cb, .ctx = ctx };
 	uint64_t last;
 	int err;
 
@@ -523,8 +549,7 @@ int ept_harvest_dirty(struct ept *ept, uint64_t gpa, uint64_t len,
 	err = range_check(ept, gpa, len, &last);
 	if (err)
 		return err;
-	harvest_apply(ept, &h, ept->root, ept->levels, gpa, last);
-	return 0;
+	return walk_range(&ept->fmt, &ops, &h, ept->root, gpa, last);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -618,4 +643,22 @@ int ept_walk(struct ept *ept, uint64_t gpa, const struct ept_access *acc,
 							 EPT_QUAL_GUEST_XD));
 	}
 	return 0;
+}
+
+int ept_lookup(const struct ept *ept, uint64_t gpa, uint64_t *hpa, unsigned *page_shift,
+	       uint64_t *perms)
+{
+	struct walk_path p;
+
+	switch (walk_lookup(&ept->fmt, ept->pool, NULL, NULL, ept->root, gpa, &p)) {
+	case WALK_OK:
+		*hpa = p.addr;
+		*page_shift = p.shift;
+		*perms = p.and_acc & EPT_PERM_BITS;
+		return 0;
+	case WALK_RESERVED:
+		return -EINVAL;
+	default:
+		return -ENOENT;
+	}
 }

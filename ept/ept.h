@@ -345,4 +345,15 @@ struct ept_walk_result {
 int ept_walk(struct ept *ept, uint64_t gpa, const struct ept_access *acc,
 	     const struct ept_walk_start *start, struct ept_walk_result *res);
 
+/*
+ * Where `gpa` leads, as a lookup: the same walk over the same format, but no
+ * access is made, so no A or D flag is set and nothing is counted (for the
+ * host side reading or writing guest memory, tools and tests). 0 with the
+ * HPA, the page shift and the permissions (R/W/X/XU ANDed over the levels);
+ * -ENOENT when nothing is mapped there (not present, beyond the GPA width)
+ * and -EINVAL for a misconfigured entry.
+ */
+int ept_lookup(const struct ept *ept, uint64_t gpa, uint64_t *hpa, unsigned *page_shift,
+	       uint64_t *perms);
+
 #endif /* HV_EPT_H */

@@ -108,8 +108,6 @@ static bool table_hpa(const struct gpt_builder *b, uint64_t gpa, uint64_t *hpa)
 	return true;
 }
 
-static unsigned level_shift(unsigned level) { return PAGE_SHIFT_4K + 9 * (level - 1); }
-
 static bool canonical(unsigned levels, uint64_t va)
 {
 	int64_t s = (int64_t)va >> (levels == 5 ? 56 : 47);
@@ -117,20 +115,27 @@ static bool canonical(unsigned levels, uint64_t va)
 	return s == 0 || s == -1;
 }
 
-/* Write one leaf at `leaf_level`, creating tables on the way down. */
-static int map_one(struct gpt_builder *b, uint64_t gva, uint64_t gpa, uint64_t flags,
-		   unsigned leaf_level)
+/* The format the builder writes, for the range walk (NXE: XD may be set). */
+static const struct walk_fmt gpt_fmt[2] = { GUEST_IA32E_FMT(4, true), GUEST_IA32E_FMT(5, true) };
+
+/* gpt_map through the range walk: tables made on the way down, then leaves. */
+struct gmap {
+	struct gpt_builder *b;
+	uint64_t gva0, gpa0, flags;
+	unsigned leaf_level;
+};
+
+static int map_visit(void *arg, unsigned level, uint64_t ehpa, uint64_t base, uint64_t first,
+		     uint64_t last, uint64_t *child, uint64_t *state)
 {
-	uint64_t table = b->table_gpa, thpa;
-	unsigned level;
+	struct gmap *g = arg;
+	struct gpt_builder *b = g->b;
+	uint64_t e = hpool_read64(b->pool, ehpa);
 
-	for (level = b->levels; level > leaf_level; level--) {
-		uint64_t ehpa, e;
-
-		if (!table_hpa(b, table, &thpa))
-			return -EFAULT;
-		ehpa = thpa + ((gva >> level_shift(level)) & 511) * 8;
-		e = hpool_read64(b->pool, ehpa);
+	(void)first;
+	(void)last;
+	(void)state;
+	if (level > g->leaf_level) {
 		if (!(e & PTE_P)) {
 			uint64_t ngpa;
 
@@ -145,28 +150,21 @@ static int map_one(struct gpt_builder *b, uint64_t gva, uint64_t gpa, uint64_t f
 		} else if (e & PTE_PS) {
 			return -EEXIST;   /* a large page where a table is needed */
 		}
-		table = e & PTE_ADDR_MASK;
+		return table_hpa(b, e & PTE_ADDR_MASK, child) ? WALK_RANGE_DOWN : -EFAULT;
 	}
-	if (!table_hpa(b, table, &thpa))
-		return -EFAULT;
-	{
-		uint64_t ehpa = thpa + ((gva >> level_shift(leaf_level)) & 511) * 8;
-		uint64_t old = hpool_read64(b->pool, ehpa);
-
-		if (leaf_level > 1 && (old & PTE_P) && !(old & PTE_PS))
-			return -EEXIST;   /* a table where a large page is wanted */
-		hpool_write64(b->pool, ehpa,
-			      gpa | PTE_P | flags | (leaf_level > 1 ? PTE_PS : 0));
-	}
-	return 0;
+	if (level > 1 && (e & PTE_P) && !(e & PTE_PS))
+		return -EEXIST;   /* a table where a large page is wanted */
+	hpool_write64(b->pool, ehpa,
+		      (g->gpa0 + (base - g->gva0)) | PTE_P | g->flags | (level > 1 ? PTE_PS : 0));
+	return WALK_RANGE_NEXT;
 }
 
 int gpt_map(struct gpt_builder *b, uint64_t gva, uint64_t gpa, uint64_t len, uint64_t flags,
 	    unsigned page_shift)
 {
-	uint64_t size, off;
-	unsigned leaf_level;
-	int rc;
+	static const struct walk_range_ops ops = { .visit = map_visit };
+	struct gmap g = { .b = b, .gva0 = gva, .gpa0 = gpa, .flags = flags };
+	uint64_t size;
 
 	if (page_shift != PAGE_SHIFT_4K && page_shift != PAGE_SHIFT_2M && page_shift != PAGE_SHIFT_1G)
 		return -EINVAL;
@@ -180,35 +178,47 @@ int gpt_map(struct gpt_builder *b, uint64_t gva, uint64_t gpa, uint64_t len, uin
 	if (!canonical(b->levels, gva) || !canonical(b->levels, gva + (len - 1)) ||
 	    (gpa + (len - 1)) > PTE_ADDR_MASK)
 		return -EINVAL;
-	leaf_level = page_shift == PAGE_SHIFT_4K ? 1 : page_shift == PAGE_SHIFT_2M ? 2 : 3;
-	for (off = 0; off < len; off += size) {
-		rc = map_one(b, gva + off, gpa + off, flags, leaf_level);
-		if (rc)
-			return rc;
-		if (off + size < off)
-			break;
+	g.leaf_level = page_shift == PAGE_SHIFT_4K ? 1 : page_shift == PAGE_SHIFT_2M ? 2 : 3;
+	return walk_range(&gpt_fmt[b->levels == 5], &ops, &g, b->hpa[0], gva, gva + (len - 1));
+}
+
+/* gpt_entry_gpa through the range walk over the one address. */
+struct gentry {
+	const struct gpt_builder *b;
+	unsigned level;
+	uint64_t table_gpa, table_hpa, out;
+};
+
+static int entry_visit(void *arg, unsigned level, uint64_t ehpa, uint64_t base, uint64_t first,
+		       uint64_t last, uint64_t *child, uint64_t *state)
+{
+	struct gentry *g = arg;
+	uint64_t e = hpool_read64(g->b->pool, ehpa);
+
+	(void)base;
+	(void)first;
+	(void)last;
+	(void)state;
+	if (level == g->level) {
+		g->out = g->table_gpa + (ehpa - g->table_hpa);
+		return WALK_RANGE_NEXT;
 	}
-	return 0;
+	if (!(e & PTE_P) || (e & PTE_PS) || !table_hpa(g->b, e & PTE_ADDR_MASK, child))
+		return -ENOENT;
+	g->table_gpa = e & PTE_ADDR_MASK;
+	g->table_hpa = *child;
+	return WALK_RANGE_DOWN;
 }
 
 uint64_t gpt_entry_gpa(const struct gpt_builder *b, uint64_t gva, unsigned level)
 {
-	uint64_t table = b->table_gpa, thpa;
-	unsigned l;
+	static const struct walk_range_ops ops = { .visit = entry_visit };
+	struct gentry g = { .b = b, .level = level, .table_gpa = b->table_gpa,
+			    .table_hpa = b->hpa[0] };
 
 	if (level < 1 || level > b->levels)
 		return 0;
-	for (l = b->levels; l > level; l--) {
-		uint64_t e;
-
-		if (!table_hpa(b, table, &thpa))
-			return 0;
-		e = hpool_read64(b->pool, thpa + ((gva >> level_shift(l)) & 511) * 8);
-		if (!(e & PTE_P) || (e & PTE_PS))
-			return 0;
-		table = e & PTE_ADDR_MASK;
-	}
-	if (!table_hpa(b, table, &thpa))
+	if (walk_range(&gpt_fmt[b->levels == 5], &ops, &g, b->hpa[0], gva, gva) != 0)
 		return 0;
-	return table + ((gva >> level_shift(level)) & 511) * 8;
+	return g.out;
 }

@@ -4,6 +4,8 @@
  * knows no format: everything it tests comes from the descriptor, everything
  * a model adds is a hook.
  */
+#include <stddef.h>
+
 #include "ept/walk.h"
 
 enum walk_status walk_run(const struct walk_fmt *f, struct hpool *pool,
@@ -11,6 +13,54 @@ enum walk_status walk_run(const struct walk_fmt *f, struct hpool *pool,
 			  const struct walk_start *start, uint64_t addr, struct walk_path *p)
 {
 	return walk_body(f, pool, ops, arg, root, start, addr, p);
+}
+
+enum walk_status walk_lookup(const struct walk_fmt *f, struct hpool *pool,
+			     const struct walk_ops *ops, void *arg, uint64_t root, uint64_t addr,
+			     struct walk_path *p)
+{
+	struct walk_fmt quiet = *f;
+
+	quiet.a = 0;
+	quiet.d = 0;
+	return walk_body(&quiet, pool, ops, arg, root, NULL, addr, p);
+}
+
+static int range_level(const struct walk_fmt *f, const struct walk_range_ops *ops, void *arg,
+		       uint64_t table, unsigned level, uint64_t first, uint64_t last)
+{
+	const unsigned sh = f->shift[level];
+	const uint64_t size_mask = (1ULL << sh) - 1, idx_mask = (1ULL << f->ibits[level]) - 1;
+
+	for (;;) {
+		const uint64_t base = first & ~size_mask, elast = base + size_mask;
+		const uint64_t seg_last = last < elast ? last : elast;
+		const uint64_t ehpa = table + ((first >> sh) & idx_mask) * f->esz;
+		uint64_t child = 0, state = 0;
+		int rc = ops->visit(arg, level, ehpa, base, first, seg_last, &child, &state);
+
+		if (rc < 0)
+			return rc;
+		if (rc == WALK_RANGE_DOWN && level > 1) {
+			rc = range_level(f, ops, arg, child, level - 1, first, seg_last);
+			if (rc < 0)
+				return rc;
+			if (ops->after) {
+				rc = ops->after(arg, level, ehpa, child, state);
+				if (rc < 0)
+					return rc;
+			}
+		}
+		if (seg_last == last)
+			return 0;
+		first = seg_last + 1;
+	}
+}
+
+int walk_range(const struct walk_fmt *f, const struct walk_range_ops *ops, void *arg,
+	       uint64_t root, uint64_t first, uint64_t last)
+{
+	return range_level(f, ops, arg, root, f->levels, first, last);
 }
 
 bool walk_set_ad(const struct walk_fmt *f, struct hpool *pool, const struct walk_ops *ops,

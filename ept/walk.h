@@ -267,6 +267,41 @@ table:
 	return WALK_STOPPED;   /* not reached: level 1 is always a leaf */
 }
 
+/*
+ * A lookup: the walk without A/D flags (a format copy with a = d = 0), for
+ * callers that only want to know where an address leads (the host reading
+ * guest memory, tools); nothing is written. Hooks as for walk_run.
+ */
+enum walk_status walk_lookup(const struct walk_fmt *f, struct hpool *pool,
+			     const struct walk_ops *ops, void *arg, uint64_t root, uint64_t addr,
+			     struct walk_path *p);
+
+/*
+ * Range operations (map, unmap, protect, dirty harvest, table building): one
+ * walk over every entry whose span meets [first, last], top level first, in
+ * address order. The visitor decides what each entry means; the walker only
+ * does the descent and the splitting of the range across entries.
+ *   visit(arg, level, ehpa, base, first, last, child, state): the entry at
+ *     HPA ehpa of a level-`level` table spans [base, base + 2^shift) and the
+ *     range meets it in [first, last]. Return WALK_RANGE_NEXT, or
+ *     WALK_RANGE_DOWN with *child the HPA of the table one level down (the
+ *     visitor may have just made it), or a negative errno to stop.
+ *   after(arg, level, ehpa, child, state): once the descent into child
+ *     returned without error (may be NULL); state is what visit left there.
+ * Returns 0 or the first negative errno.
+ */
+#define WALK_RANGE_NEXT 0
+#define WALK_RANGE_DOWN 1
+
+struct walk_range_ops {
+	int (*visit)(void *arg, unsigned level, uint64_t ehpa, uint64_t base, uint64_t first,
+		     uint64_t last, uint64_t *child, uint64_t *state);
+	int (*after)(void *arg, unsigned level, uint64_t ehpa, uint64_t child, uint64_t state);
+};
+
+int walk_range(const struct walk_fmt *f, const struct walk_range_ops *ops, void *arg,
+	       uint64_t root, uint64_t first, uint64_t last);
+
 /* Does f's tbl_mask/tbl_val shortcut imply what the tests find, for every
  * combination of the bits the tests look at (the mask, present, PS, the
  * reserved bits, the low and high 12 bits)? true when there is none. */

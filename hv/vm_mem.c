@@ -103,17 +103,17 @@ int vm_map_all_ram(struct vm *vm)
 	return 0;
 }
 
-/* Host-physical address of a RAM GPA, or -ENOENT when nothing is mapped
- * there yet. The EPT is the one record of where guest RAM lives. */
+/* Host-physical address of a RAM GPA, or -ENOENT when nothing readable is
+ * mapped there yet. The EPT is the one record of where guest RAM lives; the
+ * host's copy is no guest access, so it looks up without setting A/D flags. */
 static int gpa_to_hpa(struct vm *vm, uint64_t gpa, uint64_t *hpa, uint64_t *page_left)
 {
-	struct ept_access acc = { .type = ACC_READ };
-	struct ept_walk_result res;
+	uint64_t perms;
+	unsigned shift;
 
-	if (ept_walk(vm->ept, gpa, &acc, NULL, &res) != 0 || res.status != EPT_OK)
+	if (ept_lookup(vm->ept, gpa, hpa, &shift, &perms) != 0 || !(perms & EPT_R))
 		return -ENOENT;
-	*hpa = res.hpa;
-	*page_left = (1ULL << res.page_shift) - (gpa & ((1ULL << res.page_shift) - 1));
+	*page_left = (1ULL << shift) - (gpa & ((1ULL << shift) - 1));
 	return 0;
 }
 

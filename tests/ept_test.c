@@ -916,6 +916,37 @@ static void test_reference_counts(void **state)
 	env_fini(&env);
 }
 
+/* A lookup finds what the walk finds and leaves every A/D flag as it was. */
+static void test_lookup_sets_no_flags(void **state)
+{
+	struct env env;
+	uint64_t frame, hpa, perms;
+	unsigned shift;
+	struct ept_walk_result r;
+
+	(void)state;
+	env_init(&env, 4 * GiB, 4, true, false, true, false);
+	frame = guest_frame(&env, (2ULL << 20));
+	assert_ok(ept_map(env.ept, 0x40000000, frame, (2ULL << 20), EPT_R | EPT_W | (EPT_MT_WB << EPT_MT_SHIFT),
+			  (2ULL << 20)));
+	assert_int_equal(ept_lookup(env.ept, 0x40012345, &hpa, &shift, &perms), 0);
+	assert_int_equal(hpa, frame + 0x12345);
+	assert_int_equal(shift, 21);
+	assert_int_equal(perms, EPT_R | EPT_W);
+	assert_int_equal(hpool_read64(env.pool, env.ept->root) & EPT_A, 0);
+	r = walk(&env, 0x40012345, &rd_acc);
+	assert_int_equal(r.status, EPT_OK);
+	assert_int_equal(r.hpa, hpa);
+	assert_int_equal(r.ad_writes, 3);   /* what the lookup did not write */
+	assert_int_not_equal(hpool_read64(env.pool, env.ept->root) & EPT_A, 0);
+	/* Nothing mapped; beyond the 48-bit width; a misconfigured leaf. */
+	assert_int_equal(ept_lookup(env.ept, 0x80000000, &hpa, &shift, &perms), -ENOENT);
+	assert_int_equal(ept_lookup(env.ept, 1ULL << 48, &hpa, &shift, &perms), -ENOENT);
+	assert_ok(ept_set_raw(env.ept, 0x40000000, 2, frame | EPT_W | EPT_PS));
+	assert_int_equal(ept_lookup(env.ept, 0x40000000, &hpa, &shift, &perms), -EINVAL);
+	env_fini(&env);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -937,6 +968,7 @@ int main(void)
 		cmocka_unit_test(test_violation_qualification),
 		cmocka_unit_test(test_violation_not_present),
 		cmocka_unit_test(test_violation_paging_entry),
+		cmocka_unit_test(test_lookup_sets_no_flags),
 		cmocka_unit_test(test_violation_mbec),
 		cmocka_unit_test(test_accessed_dirty),
 		cmocka_unit_test(test_reference_counts),

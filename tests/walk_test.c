@@ -6,6 +6,7 @@
  * entries, A bit 8 and D bit 9 with second-level A/D). Adding it took only
  * this descriptor: the walker is untouched.
  */
+#include <errno.h>
 #include <string.h>
 
 #include "tests/testutil.h"
@@ -248,6 +249,111 @@ static void test_table_shortcut(void **state)
 	}
 }
 
+/* The range walk over the same 3-level format: what it visits, in order. */
+struct visits {
+	unsigned n;
+	unsigned level[16];
+	uint64_t base[16], first[16], last[16];
+	struct env *env;
+};
+
+static int record_visit(void *arg, unsigned level, uint64_t ehpa, uint64_t base, uint64_t first,
+			uint64_t last, uint64_t *child, uint64_t *state)
+{
+	struct visits *v = arg;
+	uint64_t e = hpool_read64(v->env->pool, ehpa);
+
+	(void)state;
+	assert_true(v->n < 16);
+	v->level[v->n] = level;
+	v->base[v->n] = base;
+	v->first[v->n] = first;
+	v->last[v->n] = last;
+	v->n++;
+	if (!(e & (SL_R | SL_W)) || level == 1 || (e & SL_PS))
+		return WALK_RANGE_NEXT;
+	*child = e & SL_ADDR;
+	return WALK_RANGE_DOWN;
+}
+
+static int record_after(void *arg, unsigned level, uint64_t ehpa, uint64_t child, uint64_t state)
+{
+	struct visits *v = arg;
+
+	(void)ehpa;
+	(void)child;
+	(void)state;
+	/* Recorded as a visit at level + 10, after the ones below it. */
+	v->level[v->n++] = level + 10;
+	return 0;
+}
+
+static int refuse_2m(void *arg, unsigned level, uint64_t ehpa, uint64_t base, uint64_t first,
+		     uint64_t last, uint64_t *child, uint64_t *state)
+{
+	int rc = record_visit(arg, level, ehpa, base, first, last, child, state);
+
+	return level == 2 && base == 0x40400000 ? -EEXIST : rc;
+}
+
+static void test_range_walk(void **state)
+{
+	static const struct walk_range_ops rops = { .visit = record_visit, .after = record_after };
+	static const struct walk_range_ops refuse = { .visit = refuse_2m };
+	struct env e;
+	struct visits v = { .env = &e };
+
+	(void)state;
+	setup(&e);
+	/* [0x403ff000, 0x40400fff]: the last page under l2[1], then the first
+	 * page of the 2 MiB page at l2[2]. */
+	assert_int_equal(walk_range(&sl3, &rops, &v, e.root, 0x403ff000, 0x40400fff), 0);
+	assert_int_equal(v.n, 6);
+	assert_int_equal(v.level[0], 3);            /* root[1]: 1 GiB, met in part */
+	assert_int_equal(v.base[0], 0x40000000);
+	assert_int_equal(v.first[0], 0x403ff000);
+	assert_int_equal(v.last[0], 0x40400fff);
+	assert_int_equal(v.level[1], 2);            /* l2[1] -> l1 */
+	assert_int_equal(v.base[1], 0x40200000);
+	assert_int_equal(v.first[1], 0x403ff000);
+	assert_int_equal(v.last[1], 0x403fffff);
+	assert_int_equal(v.level[2], 1);            /* l1[511], not present */
+	assert_int_equal(v.base[2], 0x403ff000);
+	assert_int_equal(v.last[2], 0x403fffff);
+	assert_int_equal(v.level[3], 12);           /* after l2[1]'s table */
+	assert_int_equal(v.level[4], 2);            /* l2[2]: the 2 MiB page, not entered */
+	assert_int_equal(v.base[4], 0x40400000);
+	assert_int_equal(v.first[4], 0x40400000);
+	assert_int_equal(v.last[4], 0x40400fff);
+	assert_int_equal(v.level[5], 13);           /* after root[1]'s table */
+
+	/* A visitor's error stops the walk where it is, and is returned. */
+	memset(&v, 0, sizeof(v));
+	v.env = &e;
+	assert_int_equal(walk_range(&sl3, &refuse, &v, e.root, 0x403ff000, 0x40600fff), -EEXIST);
+	assert_int_equal(v.n, 4);
+	hpool_destroy(e.pool);
+}
+
+/* A lookup sets no A/D flag where the walk would. */
+static void test_lookup_quiet(void **state)
+{
+	struct env e;
+	struct walk_path p;
+
+	(void)state;
+	setup(&e);
+	assert_int_equal(walk_lookup(&sl3, e.pool, &ops, &e, e.root, 0x40201abc, &p), WALK_OK);
+	assert_int_equal(p.addr, 0x1234abc);
+	assert_int_equal(e.refs, 3);
+	assert_int_equal(e.ad, 0);
+	assert_int_equal(hpool_read64(e.pool, e.l1 + 8), 0x1234000 | SL_R);
+	assert_int_equal(walk_run(&sl3, e.pool, &ops, &e, e.root, NULL, 0x40201abc, &p), WALK_OK);
+	assert_true(walk_set_ad(&sl3, e.pool, &ops, &e, &p, false));
+	assert_int_equal(e.ad, 3);
+	hpool_destroy(e.pool);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -256,6 +362,8 @@ int main(void)
 		cmocka_unit_test(test_ad_refused),
 		cmocka_unit_test(test_ept_ad_writes),
 		cmocka_unit_test(test_table_shortcut),
+		cmocka_unit_test(test_range_walk),
+		cmocka_unit_test(test_lookup_quiet),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
