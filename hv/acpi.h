@@ -7,7 +7,7 @@
  * [0xf0000, 0x100000) reserved), where firmware puts them and where the
  * RSDP search of ACPI 5.2.5.1 (16-byte boundaries in 0xe0000-0xfffff) finds
  * it:
- *   RSDP  revision 2, OEM "HV    ", pointing to the RSDT and the XSDT
+ *   RSDP  revision 2 at 0xf1000, OEM "HV    ", pointing to the RSDT and the XSDT
  *   RSDT / XSDT  the FADT and the MADT
  *   FADT  revision 1 layout (116 bytes): FACS, DSDT, SCI on IRQ 9, the PM1a
  *         event block at 0x600, the PM1a control block at 0x604, the PM
@@ -34,7 +34,9 @@
 
 #include "hv/devices.h"
 
-#define ACPI_BASE         0xf0000ULL   /* the RSDP, then the tables */
+/* The RSDP, then the tables: the BIOS area's second page (the first is the
+ * DMA canary of hv/vm_dma.h). */
+#define ACPI_BASE         0xf1000ULL
 #define ACPI_AREA_SIZE    0x1000u      /* what acpi_build fills */
 #define ACPI_PM1A_EVT     0x600
 #define ACPI_PM1A_CNT     0x604

@@ -15,6 +15,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "hv/cpu/cpuid.h"
 #include "hv/cli.h"
 #include "hv/csv.h"
 #include "hv/plot.h"
@@ -67,6 +68,9 @@ static void run_usage(FILE *f)
 		"  --domain FILE          libvirt domain XML with the settings above and below;\n"
 		"                         options on the command line override it (KERNEL too)\n"
 		"  --backend soft|kvm     vCPU backend (default soft)\n"
+		"  --cpu SPEC             CPU model changes, QEMU's -cpu style (soft backend):\n"
+		"                         -feature / +feature (pcid, invpcid, la57, smep, smap,\n"
+		"                         nx, rdtscp, x2apic, tsc-deadline) and phys-bits=N\n"
 		"Devices:\n"
 		"  --edu                  QEMU's edu PCI device at 00:03.0 (BAR0 0xfea00000), its\n"
 		"                         DMA through a guest-visible VT-d unit at 0xfed90000\n"
@@ -118,7 +122,7 @@ static int usage_error(const char *fmt, const char *arg)
 enum {
 	OPT_MEMORY = 256, OPT_EPT_PAGE, OPT_EPT_LEVELS, OPT_TLB, OPT_PWC, OPT_APPEND,
 	OPT_BACKEND, OPT_POLICY, OPT_DIRTY, OPT_MAX_INSNS, OPT_JSON, OPT_SERIAL, OPT_DOMAIN,
-	OPT_EDU, OPT_NO_IOMMU, OPT_CSV, OPT_PLOT,
+	OPT_EDU, OPT_NO_IOMMU, OPT_CSV, OPT_PLOT, OPT_CPU,
 };
 
 static const struct option long_opts[] = {
@@ -138,6 +142,7 @@ static const struct option long_opts[] = {
 	{ "edu", no_argument, NULL, OPT_EDU },
 	{ "no-iommu", no_argument, NULL, OPT_NO_IOMMU },
 	{ "csv", no_argument, NULL, OPT_CSV },
+	{ "cpu", required_argument, NULL, OPT_CPU },
 	{ "plot", required_argument, NULL, OPT_PLOT },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -263,6 +268,13 @@ static int parse_opts(int argc, char **argv, struct run_opts *o, const char *cmd
 		case OPT_APPEND:
 			o->append = optarg;
 			break;
+		case OPT_CPU: {
+			char why[200];
+
+			if (cpu_model_parse(optarg, &o->vm.cpu, why, sizeof(why)))
+				return usage_error("--cpu: %s", why);
+			break;
+		}
 		case OPT_BACKEND:
 			if (strcmp(optarg, "soft") != 0 && strcmp(optarg, "kvm") != 0)
 				return usage_error("--backend: '%s' is not soft or kvm", optarg);

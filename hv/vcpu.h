@@ -171,6 +171,8 @@ struct gpa_range {
 struct vcpu_soft_config {
 	struct mmu *mmu;       /* the translation model: TLBs, caches, walks */
 	uint16_t vpid;
+	uint64_t features_off; /* CPUID features turned off (hv/cpu/cpuid.h) */
+	unsigned phys_bits;    /* MAXPHYADDR reported (0: 52) */
 };
 
 /* What a backend needs from the VM: the neutral part, then one part per backend. */

@@ -65,6 +65,9 @@ static int check_config(const struct vm_config *cfg, char *err, size_t errlen)
 		return errmsg(err, errlen, -EINVAL,
 			      "the %s backend does not count instructions: --max-insns and "
 			      "--dirty-track-after need --backend soft", cfg->ops->name);
+	if ((cfg->cpu.off || cfg->cpu.phys_bits) && strcmp(cfg->ops->name, "soft") != 0)
+		return errmsg(err, errlen, -EINVAL,
+			      "--cpu changes the software vCPU's CPUID: it needs --backend soft");
 	if (cfg->ops->needs_memfd_pool && cfg->policy == MEM_LAZY)
 		return errmsg(err, errlen, -EINVAL,
 			      "the %s backend maps all guest RAM at creation: --mem-policy lazy "
@@ -225,7 +228,8 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 		.nmmio = vm->nmmio,
 		.nram = vm->nram,
 		.lapic_exits = true,
-		.soft = { .mmu = vm->mmu, .vpid = 1 },
+		.soft = { .mmu = vm->mmu, .vpid = 1, .features_off = cfg->cpu.off,
+			  .phys_bits = cfg->cpu.phys_bits },
 	};
 	for (unsigned i = 0; i < vm->nram; i++)
 		vcfg.ram[i] = (struct gpa_range){ vm->ram[i].gpa, vm->ram[i].size };

@@ -40,6 +40,7 @@
 #include "ept/mmu.h"
 #include "hv/devices.h"
 #include "hv/acpi.h"
+#include "hv/cpu/cpuid.h"
 #include "hv/ioapic.h"
 #include "hv/lapic.h"
 #include "hv/pc.h"
@@ -73,6 +74,7 @@ struct vm_config {
 	struct mmu_config mmu;      /* TLBs and paging-structure caches */
 	const struct vcpu_ops *ops; /* backend */
 	bool edu;                   /* QEMU's edu PCI device at 00:03.0 (hv/edu.h) */
+	struct cpu_model cpu;       /* CPUID changes (hv/cpu/cpuid.h; soft backend) */
 	bool iommu;                 /* a VT-d unit at 0xfed90000 in front of its DMA */
 	FILE *serial_out;           /* UART output (NULL: discarded) */
 	int serial_in_fd;           /* UART input (-1: none) */

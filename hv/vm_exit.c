@@ -332,7 +332,8 @@ static int handle_msr(struct vm *vm, struct vcpu_exit *e)
 	if (e->msr.index == MSR_IA32_APIC_BASE) {
 		/* MAXPHYADDR as CPUID leaf 0x80000008 reports it. */
 		if (e->msr.write) {
-			rc = lapic_set_base(&vm->lapic, e->msr.data, 52);
+			rc = lapic_set_base(&vm->lapic, e->msr.data,
+					    vm->cfg.cpu.phys_bits ? vm->cfg.cpu.phys_bits : 52);
 			if (!rc)
 				lapic_window_follow(vm);
 		} else {

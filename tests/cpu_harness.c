@@ -288,6 +288,11 @@ enum vcpu_exit_reason tvm_run(struct tvm *vm, uint64_t max_insns)
 
 int tvm_create(const char *preset, struct tvm **out)
 {
+	return tvm_create_cpu(preset, 0, 0, out);
+}
+
+int tvm_create_cpu(const char *preset, uint64_t features_off, unsigned phys_bits, struct tvm **out)
+{
 	struct tvm *vm = calloc(1, sizeof(*vm));
 	struct mmu_config cfg;
 	struct ept_caps caps = { .exec_only = true, .page_1g = true };
@@ -332,7 +337,8 @@ int tvm_create(const char *preset, struct tvm **out)
 		goto destroy_gpt;
 
 	struct vcpu_config vc = { .pool = vm->pool, .ept = vm->ept, .mem_size = TVM_RAM_SIZE,
-				  .soft = { .mmu = vm->mmu, .vpid = 1 } };
+				  .soft = { .mmu = vm->mmu, .vpid = 1, .features_off = features_off,
+					    .phys_bits = phys_bits } };
 	/* The harness edits the EPT itself: the soft vCPU needs no gmem. */
 	err = vm->ops->create(&vc, NULL, &vm->vcpu);
 	if (err)

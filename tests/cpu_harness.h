@@ -89,6 +89,9 @@ struct tvm {
  * MMU with `preset` ("none", "skylake", ...), a soft vCPU in 64-bit ring 0
  * (tvm_sregs_long64) with RIP = TVM_CODE, RSP = TVM_STACK_TOP. */
 int tvm_create(const char *preset, struct tvm **out) __attribute__((warn_unused_result));
+/* The same with CPUID features turned off and a MAXPHYADDR (hv/cpu/cpuid.h). */
+int tvm_create_cpu(const char *preset, uint64_t features_off, unsigned phys_bits, struct tvm **out)
+	__attribute__((warn_unused_result));
 void tvm_destroy(struct tvm *vm);
 
 /* Host pointer for [gpa, gpa + len). Precondition: the range is RAM and does

@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "hv/cpu/cpuid.h"
 #include "tests/cpu_harness.h"
 #include "tests/cpu_check.h"
 
@@ -280,6 +281,77 @@ static void test_mcg_cap(void **state)
 	tvm_destroy(vm);
 }
 
+/*
+ * A CPU model without PCID, INVPCID, RDTSCP and NX, and with a 36-bit
+ * MAXPHYADDR (hv run --cpu -pcid,-invpcid,-rdtscp,-nx,phys-bits=36): CPUID
+ * stops reporting them and the vCPU faults as such a processor does.
+ */
+static void test_cpu_model(void **state)
+{
+	/* cpuid(1); hlt; cpuid(7); hlt; cpuid(0x80000001); hlt; cpuid(0x80000008); hlt */
+	static const uint8_t ids[] = {
+		0xb8, 0x01, 0x00, 0x00, 0x00, 0x31, 0xc9, 0x0f, 0xa2, 0xf4,
+		0xb8, 0x07, 0x00, 0x00, 0x00, 0x31, 0xc9, 0x0f, 0xa2, 0xf4,
+		0xb8, 0x01, 0x00, 0x00, 0x80, 0x0f, 0xa2, 0xf4,
+		0xb8, 0x08, 0x00, 0x00, 0x80, 0x0f, 0xa2, 0xf4,
+	};
+	/* mov rax, cr4; bts rax, 17; mov cr4, rax (PCIDE) */
+	static const uint8_t pcide[] = { 0x0f, 0x20, 0xe0, 0x48, 0x0f, 0xba, 0xe8, 0x11, 0x0f, 0x22, 0xe0, 0xf4 };
+	/* invpcid rax, [rsp] */
+	static const uint8_t invpcid[] = { 0x66, 0x0f, 0x38, 0x82, 0x04, 0x24, 0xf4 };
+	/* rdtscp */
+	static const uint8_t rdtscp[] = { 0x0f, 0x01, 0xf9, 0xf4 };
+	/* mov ecx, 0xc0000080; rdmsr; bts eax, 11; wrmsr (EFER.NXE) */
+	static const uint8_t nxe[] = { 0xb9, 0x80, 0x00, 0x00, 0xc0, 0x0f, 0x32, 0x0f, 0xba, 0xe8, 0x0b,
+				       0x0f, 0x30, 0xf4 };
+	/* mov rax, cr3; bts rax, 40; mov cr3, rax */
+	static const uint8_t cr3[] = { 0x0f, 0x20, 0xd8, 0x48, 0x0f, 0xba, 0xe8, 0x28, 0x0f, 0x22, 0xd8, 0xf4 };
+	const uint64_t off = (1ULL << CPUF_PCID) | (1ULL << CPUF_INVPCID) | (1ULL << CPUF_RDTSCP) |
+			     (1ULL << CPUF_NX);
+	struct tvm *vm = NULL;
+
+	(void)state;
+	assert_int_equal(tvm_create_cpu("none", off, 36, &vm), 0);
+	code(vm, ids, sizeof(ids));
+	expect_exit(vm, VCPU_EXIT_HLT);
+	assert_int_equal(regs(vm).gpr[1], (1u << 13) | (1u << 23) | (1u << 31));  /* CX16 POPCNT hypervisor */
+	expect_exit(vm, VCPU_EXIT_HLT);
+	assert_int_equal(regs(vm).gpr[3], (1u << 3) | (1u << 7) | (1u << 9) | (1u << 20));  /* no INVPCID */
+	expect_exit(vm, VCPU_EXIT_HLT);
+	assert_int_equal(regs(vm).gpr[2], (1u << 11) | (1u << 26) | (1u << 29));  /* no NX, RDTSCP */
+	expect_exit(vm, VCPU_EXIT_HLT);
+	assert_int_equal(regs(vm).gpr[0], 36 | (57u << 8));
+	tvm_destroy(vm);
+
+	const struct { const uint8_t *p; size_t n; unsigned vec; uint64_t rip; } cases[] = {
+		{ pcide, sizeof(pcide), EXC_GP, TVM_CODE + 8 },
+		{ invpcid, sizeof(invpcid), EXC_UD, TVM_CODE },
+		{ rdtscp, sizeof(rdtscp), EXC_UD, TVM_CODE },
+		{ nxe, sizeof(nxe), EXC_GP, TVM_CODE + 11 },
+		{ cr3, sizeof(cr3), EXC_GP, TVM_CODE + 8 },
+	};
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(tvm_create_cpu("none", off, 36, &vm), 0);
+		code(vm, cases[i].p, cases[i].n);
+		expect_exception(vm, cases[i].vec, 0, cases[i].rip);
+		tvm_destroy(vm);
+		/* The same code with the default model does not fault there (the
+		 * CR3 case would go on to fetch through tables at GPA 2^40). */
+		if (cases[i].p == cr3)
+			continue;
+		vm = vm_new("none");
+		code(vm, cases[i].p, cases[i].n);
+		expect_exit(vm, VCPU_EXIT_HLT);
+		{
+			struct tvm_exc_record rec;
+
+			tvm_exc_record(vm, &rec);
+			assert_int_equal(rec.count, 0);
+		}
+		tvm_destroy(vm);
+	}
+}
+
 /* SDM MOV CR: CR3 bits 63:MAXPHYADDR are reserved; bit 63 means "do not
  * flush" only with CR4.PCIDE = 1. mov rax, cr3; bts rax, 63; mov cr3, rax. */
 static void test_cr3_bit63_without_pcide(void **state)
@@ -342,6 +414,7 @@ int main(void)
 		cmocka_unit_test(test_stac_clac_cpl3_ud),
 		cmocka_unit_test(test_sysenter_msrs),
 		cmocka_unit_test(test_mcg_cap),
+		cmocka_unit_test(test_cpu_model),
 		cmocka_unit_test(test_cr3_bit63_without_pcide),
 		cmocka_unit_test(test_cr0_pg_clear_with_pcide),
 	};

@@ -1,81 +1,192 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * hv/cpu/cpuid.c - CPUID: the feature set this interpreter implements,
- * nothing more (docs/softcpu.md lists it).
+ * nothing more (docs/softcpu.md lists it), in one table, and the user's
+ * changes to it (hv/cpu/cpuid.h).
  */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "hv/cpu/cpuid.h"
 #include "hv/cpu/optab.h"
 
+enum { EAX, EBX, ECX, EDX };
+
 /*
- * Vendor "GenuineIntel": hv models Intel's EPT and VT-d, and guest software
- * (kvm-unit-tests' PMU set-up, for one) takes any other vendor for AMD and
- * reaches for AMD's MSRs. The hypervisor leaf 0x40000000 names hv.
+ * Every feature CPUID reports: its name (QEMU's), where it is, and whether
+ * it can be turned off (the vCPU then raises what a processor without it
+ * raises: see the checks named in the comment).
  */
-void cpu_cpuid(uint32_t leaf, uint32_t sub, uint32_t out[4])
+static const struct cpuid_bit {
+	const char *name;
+	uint32_t leaf;
+	uint8_t reg, bit;
+	bool optional;
+} features[CPUF_N] = {
+	[CPUF_PSE]          = { "pse",          1, EDX, 3 },
+	[CPUF_TSC]          = { "tsc",          1, EDX, 4 },
+	[CPUF_MSR]          = { "msr",          1, EDX, 5 },
+	[CPUF_PAE]          = { "pae",          1, EDX, 6 },
+	[CPUF_CX8]          = { "cx8",          1, EDX, 8 },
+	[CPUF_APIC]         = { "apic",         1, EDX, 9 },    /* with hv's local APIC, APIC_BASE.EN */
+	[CPUF_PGE]          = { "pge",          1, EDX, 13 },
+	[CPUF_CMOV]         = { "cmov",         1, EDX, 15 },
+	[CPUF_PAT]          = { "pat",          1, EDX, 16 },
+	[CPUF_CX16]         = { "cx16",         1, ECX, 13 },
+	[CPUF_PCID]         = { "pcid",         1, ECX, 17, true },  /* CR4.PCIDE #GP */
+	[CPUF_X2APIC]       = { "x2apic",       1, ECX, 21, true },  /* APIC_BASE.EXTD #GP */
+	[CPUF_POPCNT]       = { "popcnt",       1, ECX, 23 },
+	[CPUF_TSC_DEADLINE] = { "tsc-deadline", 1, ECX, 24, true },  /* MSR 0x6e0 #GP */
+	[CPUF_HYPERVISOR]   = { "hypervisor",   1, ECX, 31 },
+	[CPUF_BMI1]         = { "bmi1",         7, EBX, 3 },
+	[CPUF_SMEP]         = { "smep",         7, EBX, 7, true },   /* CR4.SMEP #GP */
+	[CPUF_ERMS]         = { "erms",         7, EBX, 9 },
+	[CPUF_INVPCID]      = { "invpcid",      7, EBX, 10, true },  /* INVPCID #UD */
+	[CPUF_SMAP]         = { "smap",         7, EBX, 20, true },  /* CR4.SMAP #GP */
+	[CPUF_LA57]         = { "la57",         7, ECX, 16, true },  /* CR4.LA57 #GP */
+	[CPUF_LAHF_LM]      = { "lahf-lm",      0x80000001, ECX, 0 },
+	[CPUF_ABM]          = { "abm",          0x80000001, ECX, 5 },
+	[CPUF_SYSCALL]      = { "syscall",      0x80000001, EDX, 11 },
+	[CPUF_NX]           = { "nx",           0x80000001, EDX, 20, true },  /* EFER.NXE #GP */
+	[CPUF_PDPE1GB]      = { "pdpe1gb",      0x80000001, EDX, 26 },
+	[CPUF_RDTSCP]       = { "rdtscp",       0x80000001, EDX, 27, true },  /* RDTSCP #UD */
+	[CPUF_LM]           = { "lm",           0x80000001, EDX, 29 },
+};
+
+/* Features that need hv's local APIC behind them. */
+#define APIC_FEATURES ((1ULL << CPUF_APIC) | (1ULL << CPUF_X2APIC) | (1ULL << CPUF_TSC_DEADLINE))
+
+const char *cpu_feature_name(enum cpu_feature f)
+{
+	return (unsigned)f < CPUF_N ? features[f].name : "?";
+}
+
+bool cpu_feature_optional(enum cpu_feature f)
+{
+	return (unsigned)f < CPUF_N && features[f].optional;
+}
+
+int cpu_model_parse(const char *spec, struct cpu_model *m, char *err, size_t errlen)
+{
+	char buf[512], *save = NULL, *tok;
+	bool first = true;
+
+	if (strlen(spec) >= sizeof(buf)) {
+		snprintf(err, errlen, "the CPU model '%.40s...' is too long", spec);
+		return -EINVAL;
+	}
+	strcpy(buf, spec);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save), first = false) {
+		unsigned f;
+
+		if (strncmp(tok, "phys-bits=", 10) == 0) {
+			char *end;
+			unsigned long n = strtoul(tok + 10, &end, 10);
+
+			if (*end || end == tok + 10 || n < CPU_PHYS_BITS_MIN || n > CPU_PHYS_BITS_MAX) {
+				snprintf(err, errlen, "phys-bits must be %d to %d (got '%s')",
+					 CPU_PHYS_BITS_MIN, CPU_PHYS_BITS_MAX, tok + 10);
+				return -EINVAL;
+			}
+			m->phys_bits = (unsigned)n;
+			continue;
+		}
+		if (first && (!strcmp(tok, "qemu64") || !strcmp(tok, "max") || !strcmp(tok, "host")))
+			continue;
+		if (tok[0] != '-' && tok[0] != '+') {
+			snprintf(err, errlen, "'%s': expected -feature, +feature or phys-bits=N", tok);
+			return -EINVAL;
+		}
+		for (f = 0; f < CPUF_N && strcmp(features[f].name, tok + 1); f++)
+			;
+		if (f == CPUF_N) {
+			snprintf(err, errlen, "'%s' is not a feature this vCPU reports", tok + 1);
+			return -EINVAL;
+		}
+		if (tok[0] == '+')
+			m->off &= ~(1ULL << f);
+		else if (!features[f].optional) {
+			snprintf(err, errlen, "'%s' cannot be turned off (the vCPU always implements it)",
+				 tok + 1);
+			return -EINVAL;
+		} else
+			m->off |= 1ULL << f;
+	}
+	return 0;
+}
+
+/* CPUID leaf/subleaf as this vCPU answers it. */
+static void cpuid(const struct vcpu_soft *v, uint32_t leaf, uint32_t sub, uint32_t out[4])
 {
 	static const char vendor[12] = "GenuineIntel";
+	static const char hv[12] = "hvSoftCPU-64";
+
 	memset(out, 0, 16);
 	switch (leaf) {
 	case 0:
-		out[0] = 7;
-		memcpy(&out[1], vendor, 4);      /* EBX */
-		memcpy(&out[3], vendor + 4, 4);  /* EDX */
-		memcpy(&out[2], vendor + 8, 4);  /* ECX */
-		break;
+		/* "GenuineIntel": hv models Intel's EPT and VT-d, and guest software
+		 * (kvm-unit-tests' PMU set-up, for one) takes any other vendor for
+		 * AMD and reaches for AMD's MSRs. */
+		out[EAX] = 7;
+		memcpy(&out[EBX], vendor, 4);
+		memcpy(&out[EDX], vendor + 4, 4);
+		memcpy(&out[ECX], vendor + 8, 4);
+		return;
 	case 1:
-		out[0] = 0x000806c1;  /* family 6: a plausible signature, not a real part */
-		out[1] = 0;           /* APIC id 0, no CLFLUSH line size */
-		out[2] = (1u << 13) | (1u << 17) | (1u << 23) | (1u << 31); /* CX16 PCID POPCNT hypervisor */
-		out[3] = (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) |
-			 (1u << 13) | (1u << 15) | (1u << 16); /* PSE TSC MSR PAE CX8 PGE CMOV PAT */
+		out[EAX] = 0x000806c1;  /* family 6: a plausible signature, not a real part */
+		out[EBX] = 0;           /* APIC ID 0, no CLFLUSH line size */
 		break;
 	case 7:
-		if (sub == 0) {
-			out[1] = (1u << 3) | (1u << 7) | (1u << 9) | (1u << 10) | (1u << 20);
-			/* BMI1 SMEP ERMS INVPCID SMAP */
-			out[2] = 1u << 16; /* LA57 */
-		}
+		if (sub != 0)
+			return;
 		break;
-	case 0x40000000: {
-		static const char hv[12] = "hvSoftCPU-64";
-		out[0] = 0x40000000;
-		memcpy(&out[1], hv, 4);
-		memcpy(&out[2], hv + 4, 4);
-		memcpy(&out[3], hv + 8, 4);
-		break;
-	}
+	case 0x40000000:
+		out[EAX] = 0x40000000;
+		memcpy(&out[EBX], hv, 4);
+		memcpy(&out[ECX], hv + 4, 4);
+		memcpy(&out[EDX], hv + 8, 4);
+		return;
 	case 0x80000000:
-		out[0] = 0x80000008;
-		break;
+		out[EAX] = 0x80000008;
+		return;
 	case 0x80000001:
-		out[2] = (1u << 0) | (1u << 5); /* LAHF/SAHF in 64-bit mode, ABM (LZCNT) */
-		out[3] = (1u << 11) | (1u << 20) | (1u << 26) | (1u << 27) | (1u << 29);
-		/* SYSCALL NX 1GB-pages RDTSCP LM */
 		break;
 	case 0x80000008:
-		out[0] = MAXPHYADDR | (57u << 8);
-		break;
+		out[EAX] = (v->phys_bits ? v->phys_bits : MAXPHYADDR) | (57u << 8);
+		return;
 	default:
-		break;
+		return;
 	}
+	for (unsigned f = 0; f < CPUF_N; f++) {
+		const struct cpuid_bit *b = &features[f];
+
+		if (b->leaf != leaf || (v->features_off >> f) & 1)
+			continue;
+		if ((APIC_FEATURES >> f) & 1) {
+			/* Only with hv's local APIC; APIC while IA32_APIC_BASE.EN (SDM 11.4.3). */
+			if (!v->lapic_exits || (f == CPUF_APIC && !(v->apic_base & (1ULL << 11))))
+				continue;
+		}
+		out[b->reg] |= 1u << b->bit;
+	}
+}
+
+bool cpu_has(const struct vcpu_soft *v, enum cpu_feature f)
+{
+	return !((v->features_off >> f) & 1);
 }
 
 /* 0F A2: CPUID */
 int op_cpuid(struct vcpu_soft *v, const struct x86_insn *in)
 {
 	uint32_t out[4];
-	cpu_cpuid((uint32_t)v->gpr[0], (uint32_t)v->gpr[1], out);
-	if (v->lapic_exits && (uint32_t)v->gpr[0] == 1) {
-		/* hv's local APIC (hv/lapic.h): x2APIC and TSC-deadline in ECX;
-		 * APIC in EDX while IA32_APIC_BASE enables it (SDM 11.4.3). */
-		out[2] |= (1u << 21) | (1u << 24);
-		if (v->apic_base & (1ULL << 11))
-			out[3] |= 1u << 9;
-	}
-	v->gpr[0] = out[0];
-	v->gpr[3] = out[1];
-	v->gpr[1] = out[2];
-	v->gpr[2] = out[3];
+
+	cpuid(v, (uint32_t)v->gpr[0], (uint32_t)v->gpr[1], out);
+	v->gpr[0] = out[EAX];
+	v->gpr[3] = out[EBX];
+	v->gpr[1] = out[ECX];
+	v->gpr[2] = out[EDX];
 	return X86_OK;
 }

@@ -67,7 +67,13 @@ void cpu_reset(struct vcpu_soft *v)
 /* Control registers, MSRs                                                  */
 /* ------------------------------------------------------------------------ */
 
-#define CR3_RESERVED (~((1ULL << MAXPHYADDR) - 1) & ~(1ULL << 63))
+/* CR3 bits 63:MAXPHYADDR, less the no-flush bit 63 (the CPU model's width). */
+static uint64_t cr3_reserved(const struct vcpu_soft *v)
+{
+	unsigned bits = v->phys_bits ? v->phys_bits : MAXPHYADDR;
+
+	return ~((1ULL << bits) - 1) & ~(1ULL << 63);
+}
 
 static int write_cr0(struct vcpu_soft *v, uint64_t val)
 {
@@ -102,8 +108,13 @@ static int write_cr0(struct vcpu_soft *v, uint64_t val)
 
 static int write_cr4(struct vcpu_soft *v, uint64_t val)
 {
-	uint64_t old = v->cr4;
-	if (val & ~CR4_VALID)
+	uint64_t old = v->cr4, valid = CR4_VALID;
+	/* A feature the CPU model lacks leaves its CR4 bit reserved. */
+	if (!cpu_has(v, CPUF_PCID)) valid &= ~CR4_PCIDE;
+	if (!cpu_has(v, CPUF_SMEP)) valid &= ~CR4_SMEP;
+	if (!cpu_has(v, CPUF_SMAP)) valid &= ~CR4_SMAP;
+	if (!cpu_has(v, CPUF_LA57)) valid &= ~CR4_LA57;
+	if (val & ~valid)
 		return x86_gp(v, 0);
 	if (long_mode(v) && !(val & CR4_PAE))
 		return x86_gp(v, 0);
@@ -128,7 +139,7 @@ static int write_cr3(struct vcpu_soft *v, uint64_t val)
 	}
 	/* Bits 63:MAXPHYADDR are reserved; bit 63 is the no-flush bit only with
 	 * CR4.PCIDE = 1 (SDM 4.10.4.1, MOV CR), so it is reserved otherwise. */
-	if (long_mode(v) && ((val & CR3_RESERVED) || (val >> 63)))
+	if (long_mode(v) && ((val & cr3_reserved(v)) || (val >> 63)))
 		return x86_gp(v, 0);
 	if (!long_mode(v))
 		val &= 0xffffffffULL;
@@ -140,7 +151,7 @@ static int write_cr3(struct vcpu_soft *v, uint64_t val)
 
 static int write_efer(struct vcpu_soft *v, uint64_t val)
 {
-	uint64_t allowed = EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE;
+	uint64_t allowed = EFER_SCE | EFER_LME | EFER_LMA | (cpu_has(v, CPUF_NX) ? EFER_NXE : 0);
 	if (val & ~allowed)
 		return x86_gp(v, 0);
 	/* LME cannot change while paging is on; LMA is read-only (kept as is). */
@@ -447,6 +458,8 @@ static int grp7_reg(struct vcpu_soft *v, const struct x86_insn *in)
 		return X86_OK;
 	}
 	/* RDTSCP */
+	if (!cpu_has(v, CPUF_RDTSCP))
+		return x86_ud(v);
 	if ((v->cr4 & CR4_TSD) && v->cpl)
 		return x86_gp(v, 0);
 	a = tsc_now(v);
@@ -654,7 +667,8 @@ int op_mov_dr(struct vcpu_soft *v, const struct x86_insn *in)
  * Vol. 3A 11.4.4, 11.5.4.1, 11.12.1.2). */
 static bool msr_is_lapic(const struct vcpu_soft *v, uint32_t msr)
 {
-	return v->lapic_exits && (msr == MSR_APIC_BASE || msr == 0x6e0 || (msr >= 0x800 && msr <= 0x8ff));
+	return v->lapic_exits && (msr == MSR_APIC_BASE || (msr == 0x6e0 && cpu_has(v, CPUF_TSC_DEADLINE)) ||
+				  (msr >= 0x800 && msr <= 0x8ff));
 }
 
 /*
@@ -694,6 +708,9 @@ int op_wrmsr(struct vcpu_soft *v, const struct x86_insn *in)
 	int st;
 	if ((st = need_cpl0(v)))
 		return st;
+	/* Without x2APIC in the CPU model, IA32_APIC_BASE.EXTD is reserved. */
+	if (msr == MSR_APIC_BASE && (val & (1ULL << 10)) && !cpu_has(v, CPUF_X2APIC))
+		return x86_gp(v, 0);
 	if (msr_is_lapic(v, msr))
 		return msr_exit(v, msr, true, val, &unused);
 	return wrmsr(v, msr, val);
@@ -739,6 +756,8 @@ int op_invpcid(struct vcpu_soft *v, const struct x86_insn *in)
 {
 	uint64_t desc[2] = { 0, 0 }, lin, a;
 	int st;
+	if (!cpu_has(v, CPUF_INVPCID))
+		return x86_ud(v);
 	if ((st = need_cpl0(v)))
 		return st;
 	a = v->mode == 64 ? v->gpr[in->reg] : v->gpr[in->reg] & 0xffffffffULL;

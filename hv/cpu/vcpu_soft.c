@@ -238,6 +238,8 @@ static int soft_create(const struct vcpu_config *cfg, struct gmem *mem, struct v
 	v->nmmio = cfg->nmmio;
 	v->mem_size = cfg->mem_size;
 	v->lapic_exits = cfg->lapic_exits;
+	v->features_off = cfg->soft.features_off;
+	v->phys_bits = cfg->soft.phys_bits;
 	v->ctx.vpid = cfg->soft.vpid;
 	v->ctx.ept = cfg->ept;
 	cpu_reset(v);

@@ -18,6 +18,7 @@
 #ifndef HV_CPU_X86_H
 #define HV_CPU_X86_H
 
+#include "hv/cpu/cpuid.h"
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -214,6 +215,8 @@ struct vcpu_soft {
 	unsigned nmmio;
 	uint64_t mem_size;
 	bool lapic_exits;         /* hv's local APIC: see struct vcpu_config */
+	uint64_t features_off;    /* CPUID features turned off (enum cpu_feature bits) */
+	unsigned phys_bits;       /* MAXPHYADDR CPUID reports and CR3 checks (0: MAXPHYADDR) */
 
 	/* decoded-instruction cache, keyed by HPA (vcpu_soft.c) */
 	struct dcache_slot *dcache;         /* DCACHE_SLOTS slots */
@@ -300,7 +303,8 @@ int tss_read(struct vcpu_soft *v, uint64_t off, unsigned size, uint64_t *val);
 int cpu_deliver(struct vcpu_soft *v, unsigned vec, bool has_err, uint32_t err, bool soft, uint64_t ret_rip);
 int cpu_deliver_pending(struct vcpu_soft *v);
 int cpu_deliver_nmi(struct vcpu_soft *v);
-void cpu_cpuid(uint32_t leaf, uint32_t sub, uint32_t out[4]);
+/* Does the CPU model have feature f (hv/cpu/cpuid.h)? */
+bool cpu_has(const struct vcpu_soft *v, enum cpu_feature f);
 
 /* flags (flags.c, flags.h) */
 uint64_t flags_get(struct vcpu_soft *v);
