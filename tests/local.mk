@@ -20,6 +20,14 @@ tests_tracefile_test_SOURCES = tests/tracefile_test.c tests/testutil.h hv/tracef
 tests_tracefile_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_tracefile_test_LDADD = $(CMOCKA_LIBS)
 
+# The JSON reader and the CSV writer (hv/jsonread.c, hv/csv.c).
+check_PROGRAMS += tests/jsonread_test
+TESTS += tests/jsonread_test
+tests_jsonread_test_SOURCES = tests/jsonread_test.c tests/testutil.h hv/jsonread.c hv/jsonread.h \
+	hv/csv.c hv/csv.h
+tests_jsonread_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_jsonread_test_LDADD = $(CMOCKA_LIBS)
+
 # The VM's loader and device models (hv/), each tested alone.
 check_PROGRAMS += tests/loader_test tests/devices_test tests/vm_test
 TESTS += tests/loader_test tests/devices_test tests/vm_test
