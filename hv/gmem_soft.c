@@ -47,6 +47,7 @@ static int soft_dirty_log(struct gmem *m, uint64_t gpa, uint64_t size, gmem_dirt
 }
 
 static const struct gmem_ops gmem_soft_ops = {
+	.protect_exits = true,
 	.map = soft_map,
 	.protect = soft_protect,
 	.invalidate = soft_invalidate,

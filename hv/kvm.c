@@ -14,7 +14,7 @@
  *
  * What KVM does not give hv: per-access TLB and walk counts (the hardware's),
  * instruction counts (so no --max-insns or --dirty-track-after), and VMCALL
- * exits (KVM answers hypercalls itself).
+ * exits (KVM answers hypercalls itself: guests use the hypercall port).
  */
 #include "config.h"
 
@@ -217,6 +217,7 @@ static int kvm_dirty_log(struct gmem *m, uint64_t gpa, uint64_t size, gmem_dirty
 }
 
 static const struct gmem_ops gmem_kvm_ops = {
+	.protect_exits = false,   /* KVM handles write faults itself; the dirty log sees them */
 	.map = kvm_map,
 	.protect = kvm_protect,
 	.invalidate = kvm_invalidate,

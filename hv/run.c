@@ -512,12 +512,17 @@ static void report_text(FILE *f, struct vm *vm, const struct run_opts *o,
 	fprintf(f, "  %-22s %14" PRIu64 "\n", "hypercalls", c->hypercalls);
 	run_dma_report_text(f, vm);
 
-	if (vm->dirty.active) {
+	if (vm->dirty.active && vm->mem->ops->protect_exits) {
 		fprintf(f, "Dirty tracking (from instruction %" PRIu64 ", by %s)\n",
 			vm->dirty.started_at, vm->dirty.started_by);
 		fprintf(f, "  %-22s %14" PRIu64 " pages\n", "write-protect log", vm->dirty.wp.count);
 		fprintf(f, "  %-22s %14" PRIu64 " pages\n", "EPT dirty bits", vm->dirty.ad.count);
 		fprintf(f, "  %-22s %14s\n", "sets agree", vm_dirty_agree(vm) ? "yes" : "NO");
+	} else if (vm->dirty.active) {
+		/* The backend's own dirty log is the only set: no writes exit. */
+		fprintf(f, "Dirty tracking (by %s)\n", vm->dirty.started_by);
+		fprintf(f, "  %-22s %14s\n", "write-protect log", "not kept: writes do not exit");
+		fprintf(f, "  %-22s %14" PRIu64 " pages\n", "dirty log", vm->dirty.ad.count);
 	}
 
 	fprintf(f, "Memory\n");
@@ -631,7 +636,12 @@ static void report_json(FILE *f, struct vm *vm, const struct run_opts *o,
 	json_str(&j, "started_by", vm->dirty.active ? vm->dirty.started_by : "");
 	json_u64(&j, "write_protect_pages", vm->dirty.wp.count);
 	json_u64(&j, "ept_dirty_pages", vm->dirty.ad.count);
-	json_bool(&j, "agree", vm_dirty_agree(vm));
+	if (vm->mem->ops->protect_exits) {
+		json_bool(&j, "agree", vm_dirty_agree(vm));
+	} else {
+		/* ept_dirty_pages is the backend's own log (KVM_GET_DIRTY_LOG). */
+		json_bool(&j, "write_protect_log", false);
+	}
 	json_u64(&j, "invept", c->invept);
 	json_obj_end(&j);
 

@@ -208,6 +208,10 @@ typedef void (*gmem_dirty_fn)(void *ctx, uint64_t gpa, uint64_t size);
  * translation follow it. All return 0 or -errno.
  */
 struct gmem_ops {
+	/* Removing W with protect() makes the guest's next write to the page an
+	 * EPT violation for hv (false: the backend tracks writes only through
+	 * dirty_log, as KVM does). */
+	bool protect_exits;
 	/* [gpa, gpa + size) now maps [hpa, hpa + size) with EPT leaf attributes
 	 * attrs (permissions and memory type), as pages of page_size. */
 	int (*map)(struct gmem *m, uint64_t gpa, uint64_t hpa, uint64_t size, uint64_t attrs,

@@ -52,7 +52,14 @@
 #define VM_LOW_RAM_MAX  (3ULL << 30)
 #define VM_HIGH_RAM_GPA (4ULL << 30)
 
-/* Hypercalls (VMCALL with RAX = number; the result comes back in RAX). */
+/*
+ * Hypercalls. Two doorbells reach the same handler:
+ *  - the hypercall port, on every backend: a 32-bit OUT of the number to
+ *    HC_PORT makes the call, a 32-bit IN from HC_PORT reads its result;
+ *  - VMCALL with RAX = number, the result in RAX, on the software vCPU only
+ *    (KVM answers VMCALL itself and never passes it to hv).
+ */
+#define HC_PORT 0x0580
 #define HC_DIRTY_TRACK_START 1  /* start dirty tracking now; returns 0 */
 #define HC_ENOSYS ((uint64_t)-38)  /* unknown hypercall number */
 
@@ -193,6 +200,7 @@ struct vm {
 
 	struct vm_counters cnt;
 	struct vm_dirty dirty;
+	uint32_t hc_port_result;         /* what an IN from HC_PORT reads: the last call's result */
 	struct vm_stop stop;
 	uint64_t insns;                  /* instructions retired so far */
 	uint64_t tsc;                    /* the guest's TSC at the last exit, plus idle time */

@@ -186,8 +186,28 @@ static void update_insns(struct vm *vm)
  * vm_run() must return that error.
  */
 
+/* Make hypercall nr; its result. */
+static uint64_t hypercall(struct vm *vm, uint64_t nr)
+{
+	vm->cnt.hypercalls++;
+	switch (nr) {
+	case HC_DIRTY_TRACK_START:
+		return vm_dirty_start(vm, "hypercall") ? HC_ENOSYS : 0;
+	default:
+		vm->cnt.hypercalls_unknown++;
+		return HC_ENOSYS;
+	}
+}
+
 static int handle_io(struct vm *vm, struct vcpu_exit *e)
 {
+	if (e->io.port == HC_PORT && e->io.size == 4) {
+		if (e->io.in)
+			e->io.data = vm->hc_port_result;
+		else
+			vm->hc_port_result = (uint32_t)hypercall(vm, e->io.data);
+		return 0;
+	}
 	if (e->io.in)
 		e->io.data = (uint32_t)dev_bus_pio_read(&vm->bus, e->io.port, e->io.size);
 	else
@@ -250,16 +270,7 @@ static int handle_ept_misconfig(struct vm *vm, struct vcpu_exit *e)
 
 static int handle_hypercall(struct vm *vm, struct vcpu_exit *e)
 {
-	vm->cnt.hypercalls++;
-	switch (e->hypercall.nr) {
-	case HC_DIRTY_TRACK_START:
-		e->hypercall.ret = vm_dirty_start(vm, "hypercall") ? HC_ENOSYS : 0;
-		break;
-	default:
-		vm->cnt.hypercalls_unknown++;
-		e->hypercall.ret = HC_ENOSYS;
-		break;
-	}
+	e->hypercall.ret = hypercall(vm, e->hypercall.nr);
 	return 0;
 }
 

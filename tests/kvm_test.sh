@@ -8,6 +8,7 @@
 #    status on both backends, a forbidden GPA is reported at the same GPA,
 #    and the MMIO and port exits the guest caused are counted the same;
 #  - the report under KVM: no model counts, KVM's own statistics; SIGTERM;
+#  - dirty tracking: KVM's dirty log against the software backend's sets;
 #  - on kvm_pvm hosts (KVM emulates each guest instruction) KVM's emulation
 #    counts equal the software vCPU's instruction and exception counts.
 #
@@ -38,6 +39,8 @@ check "missing device: the message names the device and the cause" \
 
 # jget FILE KEY: the first scalar member KEY of the JSON report.
 jget() { sed -n "s/^ *\"$2\": \\([^,]*\\),\\{0,1\\}\$/\\1/p" "$1" | head -1; }
+# jsec FILE OBJECT KEY: the scalar member KEY of the top-level object OBJECT.
+jsec() { sed -n "/^  \"$2\": {/,/^  }/s/^ *\"$3\": \\([^,]*\\),\\{0,1\\}\$/\\1/p" "$1" | head -1; }
 
 if ! "$HV" run --backend kvm --memory 16M "$PROBES/probe-mmio.elf" >"$tmp/probe.out" 2>"$tmp/probe.err" \
 	</dev/null && [ "$?" -ne 1 ]; then
@@ -86,6 +89,19 @@ expect_eq "forbidden: the same diagnostic" \
 	"$(grep -m1 "neither RAM" "$tmp/probe-forbidden.kvm.err")" \
 	"$(grep -m1 "neither RAM" "$tmp/probe-forbidden.soft.err")"
 both probe-ud --memory 16M "$PROBES/probe-ud.elf"
+# Dirty tracking started by the guest through the hypercall port: KVM's dirty
+# log (KVM_GET_DIRTY_LOG) holds the 64 pages the probe wrote, the set both of
+# the software backend's methods find.
+both probe-dirty --memory 16M "$PROBES/probe-dirty.elf"
+for b in soft kvm; do
+	expect_eq "dirty ($b): one hypercall" "$(jsec "$tmp/probe-dirty.$b.json" devices hypercalls)" 1
+	expect_eq "dirty ($b): started by it" "$(jget "$tmp/probe-dirty.$b.json" started_by)" '"hypercall"'
+	expect_eq "dirty ($b): 64 dirty pages" "$(jget "$tmp/probe-dirty.$b.json" ept_dirty_pages)" 64
+done
+expect_eq "dirty (soft): 64 pages by write protection" \
+	"$(jget "$tmp/probe-dirty.soft.json" write_protect_pages)" 64
+expect_eq "dirty (kvm): no write-protect log, said so" \
+	"$(jget "$tmp/probe-dirty.kvm.json" write_protect_log)" false
 both probe-triple --memory 16M "$PROBES/probe-triple.elf"
 if [ -f "$GUEST" ]; then
 	for wl in compute memloop protect; do

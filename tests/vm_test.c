@@ -91,6 +91,7 @@ static int count_dirty_log(struct gmem *m, uint64_t gpa, uint64_t size, gmem_dir
 }
 
 static const struct gmem_ops counting_gmem_ops = {
+	.protect_exits = true,
 	.map = count_map,
 	.protect = count_protect,
 	.invalidate = count_invalidate,
@@ -488,6 +489,49 @@ static void test_dirty_tracking(void **state)
 	vm_destroy(vm);
 }
 
+/* io_exit(port, size, in, data): a port access as a backend reports it. */
+static struct vcpu_exit io_exit(uint16_t port, uint8_t size, bool in, uint32_t data)
+{
+	struct vcpu_exit e = { .reason = VCPU_EXIT_IO };
+
+	e.io.port = port;
+	e.io.size = size;
+	e.io.in = in;
+	e.io.data = data;
+	return e;
+}
+
+/*
+ * The hypercall port (hv/vm.h), the doorbell every backend passes to hv: a
+ * 32-bit OUT of the number makes the call, a 32-bit IN reads its result. An
+ * unknown number reads -ENOSYS's low 32 bits; other sizes are ordinary
+ * (unclaimed) port accesses.
+ */
+static void test_hypercall_port(void **state)
+{
+	struct vm *vm = make_vm(MEM_EAGER, PAGE_SHIFT_4K);
+
+	(void)state;
+	push(vm, io_exit(HC_PORT, 4, false, 999));
+	push(vm, io_exit(HC_PORT, 4, true, 0));
+	push(vm, io_exit(HC_PORT, 4, false, HC_DIRTY_TRACK_START));
+	push(vm, io_exit(HC_PORT, 4, true, 0xdead));
+	push(vm, io_exit(HC_PORT, 2, true, 0));
+	assert_ok(vm_run(vm));
+	/* seen[k + 1] holds exit k as hv completed it */
+	assert_int_equal(the_vcpu->seen[2].io.data, (uint32_t)HC_ENOSYS);
+	assert_int_equal(the_vcpu->seen[4].io.data, 0);
+	assert_int_equal(the_vcpu->seen[5].io.data, 0xffff);
+	assert_int_equal(vm->cnt.hypercalls, 2);
+	assert_int_equal(vm->cnt.hypercalls_unknown, 1);
+	assert_true(vm->dirty.active);
+	assert_string_equal(vm->dirty.started_by, "hypercall");
+	assert_int_equal(vm->cnt.exits[VCPU_EXIT_HYPERCALL], 0);
+	assert_int_equal(vm->cnt.exits[VCPU_EXIT_IO], 6);  /* five, then the debug exit */
+	assert_int_equal(vm->bus.unknown_pio_reads, 1);
+	vm_destroy(vm);
+}
+
 /* --dirty-track-after and --max-insns land on the exact instruction. */
 static void test_insn_points(void **state)
 {
@@ -779,6 +823,7 @@ int main(void)
 		cmocka_unit_test(test_mmio_and_ports),
 		cmocka_unit_test(test_completion_values),
 		cmocka_unit_test(test_dirty_tracking),
+		cmocka_unit_test(test_hypercall_port),
 		cmocka_unit_test(test_insn_points),
 		cmocka_unit_test(test_triple_fault),
 		cmocka_unit_test(test_irq_window_and_priority),

@@ -6,9 +6,10 @@
  *
  *   mmio       multiboot: read the hv test device's ID register, write and
  *              read back its scratch register, exit 0 (status 1)
- *   dirty      multiboot: start dirty tracking with hypercall 1, write one
- *              byte to each of 64 pages at 4 MiB (one of them twice), read
- *              16 more pages, exit 0: exactly 64 dirty pages
+ *   dirty      multiboot: start dirty tracking with hypercall 1 (through the
+ *              hypercall port, hv/vm.h), write one byte to each of 64 pages
+ *              at 4 MiB (one of them twice), read 16 more pages, exit 0:
+ *              exactly 64 dirty pages
  *   forbidden  PVH: load from GPA 0xc0000000, neither RAM nor a device
  *   ud         PVH: ud2 with no IDT (#UD cannot be delivered: triple fault)
  *   triple     PVH: divide by zero under a zero-limit IDT (triple fault)
@@ -72,7 +73,9 @@ _start:
 
 #ifdef PROBE_dirty
 	mov $1, %eax                     /* HC_DIRTY_TRACK_START */
-	vmcall
+	mov $0x580, %dx                  /* HC_PORT: works on KVM, where VMCALL */
+	outl %eax, %dx                   /* never reaches hv */
+	inl %dx, %eax                    /* the result */
 	test %eax, %eax
 	jnz fail
 	mov $0x400000, %edi
