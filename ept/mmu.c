@@ -805,6 +805,7 @@ struct gwalk {
 	uint64_t table_perms;     /* EPT permissions of the page holding it */
 	bool have_hpa;            /* a combined paging-structure cache gave the table's HPA */
 	unsigned ib;              /* index bits of a level */
+	unsigned tref[WALK_MAX_LEVELS];   /* trace: where step i's reference went */
 };
 
 /*
@@ -868,8 +869,21 @@ static void gwalk_ref(void *arg, const struct walk_path *p, const struct walk_st
 	(void)p;
 	w->refs++;
 	w->m->st.grid[w->levels - r->level][5]++;
-	if (w->trace)
+	if (w->trace) {
+		g->tref[r - p->ref] = w->trace->n;
 		trace_ref(w, (int)r->level, 0, r->entry_addr, r->entry_hpa, r->value);
+	}
+}
+
+/* The trace shows each guest entry as the walk left it (after the A flags
+ * set on the way down and the leaf's A/D), as it shows EPT entries. */
+static void trace_guest_values(struct walk *w, const struct gwalk *g, const struct walk_path *p)
+{
+	unsigned i;
+
+	for (i = 0; w->trace && i < p->n; i++)
+		if (g->tref[i] < w->trace->n)
+			w->trace->ref[g->tref[i]].value = p->ref[i].value;
 }
 
 /*
@@ -917,6 +931,7 @@ static bool guest_walk(struct walk *w, struct guest_out *out)
 	struct walk_path p;
 	enum walk_status st;
 	unsigned lvl;
+	bool ok;
 
 	g.va = w->gva & (n == 5 ? (1ULL << 57) - 1 : n == 4 ? (1ULL << 48) - 1 : 0xffffffffULL);
 	/* SDM 4.10.3.2 / 28.3.2: the deepest combined paging-structure cache hit. */
@@ -956,6 +971,7 @@ static bool guest_walk(struct walk *w, struct guest_out *out)
 	/* PAE: bits 31:30 chose the PDPTE register; the walk indexes 29:0. */
 	addr = w->pae ? g.va & ((1ULL << 30) - 1) : g.va;
 	st = walk_run(f, m->pool, &gwalk_ops, &g, root, startp, addr, &p);
+	trace_guest_values(w, &g, &p);
 	if (st == WALK_STOPPED)
 		return false;
 	if (st != WALK_OK) {
@@ -970,7 +986,9 @@ static bool guest_walk(struct walk *w, struct guest_out *out)
 	}
 	e = p.ref[p.n - 1].value;
 	/* A on the leaf, and D on a write, only for an access that proceeds. */
-	if (!walk_set_ad(f, m->pool, &gwalk_ops, &g, &p, (w->access & ACC_WRITE) != 0))
+	ok = walk_set_ad(f, m->pool, &gwalk_ops, &g, &p, (w->access & ACC_WRITE) != 0);
+	trace_guest_values(w, &g, &p);
+	if (!ok)
 		return false;
 	out->gpa = p.addr;
 	out->shift = p.shift;

@@ -267,7 +267,7 @@ struct walk_ref {
 	int ept_level;       /* 5..1 = EPT entry; 0 = the guest entry itself */
 	uint64_t gpa;        /* GPA being translated (EPT refs) or GPA of the guest entry */
 	uint64_t entry_hpa;  /* where the entry was read */
-	uint64_t value;      /* the entry's value as read */
+	uint64_t value;      /* the entry as the walk left it (after its A/D writes, guest and EPT) */
 };
 struct walk_trace {
 	unsigned n;

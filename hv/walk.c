@@ -313,7 +313,11 @@ static void print_text(const struct scene *s, uint64_t gva, unsigned type, unsig
 		for (unsigned i = 0; i < tr->nhits && i < 16; i++)
 			printf("    %-12s %s\n", mmu_struct_name(tr->hit[i]), hit_meaning(tr->hit[i]));
 	}
-	printf("\n  %u references (worst case for this shape: %u)\n\n", tr->n, worst_refs(&sh));
+	printf("\n  %u references (worst case for this shape: %u)\n", tr->n, worst_refs(&sh));
+	if (tr->n)
+		printf("  entries are shown as the walk left them: with the A flags it set and,\n"
+		       "  for a write, the D flag (SDM 4.8; EPT: 29.3.5)\n");
+	printf("\n");
 
 	switch (r->status) {
 	case MMU_OK:

@@ -1515,6 +1515,49 @@ static void test_presets_run(void **state)
 	}
 }
 
+/*
+ * SDM 4.8: a walk sets A in every guest entry it uses and, for a write, D in
+ * the entry that maps the page; a read leaves D alone. The trace (what `hv
+ * walk` prints) shows every entry, guest and EPT alike, as the walk left it:
+ * each value equals what memory holds afterwards.
+ */
+static void test_trace_shows_entries_after_their_ad_writes(void **state)
+{
+	static const unsigned acc[] = { ACC_READ, ACC_WRITE };
+
+	(void)state;
+	for (unsigned a = 0; a < 2; a++) {
+		struct env_opts o = { .guest_levels = 4, .ept_levels = 4, .ad = true };
+		struct walk_trace tr;
+		struct mmu_result r;
+		struct env env;
+		unsigned i, guest = 0;
+
+		env_init(&env, &o);
+		assert_ok(gpt_map(env.b, DATA_GVA, DATA_GPA, 4096, PTE_W, 12));
+		mmu_translate_traced(env.mmu, &env.ctx, DATA_GVA, acc[a], &r, &tr);
+		assert_int_equal(r.status, MMU_OK);
+		assert_int_equal(tr.n, 24);
+		for (i = 0; i < tr.n; i++) {
+			const struct walk_ref *w = &tr.ref[i];
+
+			assert_int_equal(w->value, hpool_read64(env.pool, w->entry_hpa));
+			if (w->ept_level) {
+				assert_int_not_equal(w->value & EPT_A, 0);
+				continue;
+			}
+			guest++;
+			assert_int_not_equal(w->value & PTE_A, 0);
+			if (w->guest_level == 1)
+				assert_int_equal(w->value & PTE_D, acc[a] == ACC_WRITE ? PTE_D : 0);
+		}
+		assert_int_equal(guest, 4);
+		/* Four entries changed: three tables (A) and the leaf (A, and D with it). */
+		assert_int_equal(mmu_stats(env.mmu)->guest_ad_writes, 4);
+		env_fini(&env);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1530,6 +1573,7 @@ int main(void)
 		cmocka_unit_test(test_ept_violation_final),
 		cmocka_unit_test(test_ept_misconfig),
 		cmocka_unit_test(test_fast_ept_walk_agrees),
+		cmocka_unit_test(test_trace_shows_entries_after_their_ad_writes),
 		cmocka_unit_test(test_pml5_cache),
 		cmocka_unit_test(test_tagging),
 		cmocka_unit_test(test_lru),
