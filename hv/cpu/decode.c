@@ -150,8 +150,10 @@ static bool insn_supported(const struct x86_insn *in, unsigned mode)
 		return false;
 	case OP_MAP0F | 0x02: case OP_MAP0F | 0x03:
 		return false;                                  /* LAR, LSL */
-	case OP_MAP0F | 0x05: case OP_MAP0F | 0x07:
-		return mode == 64;                             /* SYSCALL/SYSRET: 64-bit only here */
+	case OP_MAP0F | 0x05:
+		return true;                                   /* SYSCALL: op_syscall checks the mode */
+	case OP_MAP0F | 0x07:
+		return mode == 64;                             /* SYSRET: 64-bit only here */
 	case OP_MAP0F | 0x0d:
 		return mem;
 	case OP_MAP0F | 0x20: case OP_MAP0F | 0x22:

@@ -535,8 +535,13 @@ int op_grp7(struct vcpu_soft *v, const struct x86_insn *in)
 /* 0F 05: SYSCALL (SDM Vol. 2B SYSCALL, 64-bit mode) */
 int op_syscall(struct vcpu_soft *v, const struct x86_insn *in)
 {
-	if (!(v->efer & EFER_SCE))
+	/* Long mode only: from 64-bit code to LSTAR; from compatibility mode to
+	 * CSTAR, as AMD's APM specifies and QEMU and KVM's emulator do (Intel's
+	 * SDM has #UD there; software written for both, kvm-unit-tests' syscall
+	 * test among it, uses it). Legacy mode: #UD. */
+	if (!(v->efer & EFER_SCE) || !long_mode(v))
 		return x86_ud(v);
+	bool compat = v->mode != 64;
 	uint64_t a = flags_get(v);
 	uint16_t sel = (uint16_t)(v->star >> 32);
 	v->gpr[1] = v->next_rip;
@@ -544,7 +549,8 @@ int op_syscall(struct vcpu_soft *v, const struct x86_insn *in)
 	syscall_segs(v, sel & 0xfffc, (uint16_t)((sel + 8) & 0xfffc), true, 0);
 	flags_set(v, (a & ~v->fmask & ~RF_RF) | RF_FIXED);
 	cpu_update_mode(v);
-	v->next_rip = v->lstar;
+	v->next_rip = compat ? v->cstar : v->lstar;
+	v->tf_after = true;
 	return X86_OK;
 }
 
@@ -564,6 +570,7 @@ int op_sysret(struct vcpu_soft *v, const struct x86_insn *in)
 	flags_set(v, (v->gpr[11] & 0x3c7fd7ULL) | RF_FIXED);
 	cpu_update_mode(v);
 	v->next_rip = to64 ? v->gpr[1] : v->gpr[1] & 0xffffffffULL;
+	v->tf_after = true;
 	return X86_OK;
 }
 

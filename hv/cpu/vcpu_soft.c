@@ -156,11 +156,20 @@ static int deliver_exception(struct vcpu_soft *v)
 		v->exc_pending = false;
 		v->stats.exceptions++;
 		v->next_rip = v->rip;
+		/* The RFLAGS image of a fault has RF set, so that IRET back to the
+		 * instruction does not hit its instruction breakpoint again (SDM
+		 * Vol. 3A 18.3.1.1); #DB here is a trap (single step, INT1). */
+		uint64_t fl = flags_get(v);
+		bool rf = cur != EXC_DB && (v->cr0 & CR0_PE);
+		if (rf)
+			flags_set(v, fl | RF_RF);
 		int st = cpu_deliver(v, cur, has_err, err, false, v->rip);
 		if (st == X86_OK) {
 			v->rip = v->next_rip;
 			return X86_OK;
 		}
+		if (rf)
+			flags_set(v, fl);
 		if (st == X86_EXIT)
 			return st;
 		unsigned second = v->exc_vec;
@@ -479,6 +488,13 @@ no_event:
 			}
 			if (v->shadow_left)
 				v->shadow_left--;
+			/* SYSCALL and SYSRET: the TF they leave decides (FMASK clearing TF
+			 * means no trap after SYSCALL; SYSRET loading TF traps at once, in
+			 * user mode), as QEMU and KVM's emulator do. */
+			if (v->tf_after) {
+				v->tf_after = false;
+				single_step = (uint32_t)(v->rflags & RF_TF);
+			}
 			/* RFLAGS.TF at the start of an instruction: a #DB trap after it (SDM 18.3.1.4). */
 			if (single_step && in->op != 0xcd && in->op != 0xcc) {
 				v->dr6 |= 1ULL << 14;  /* BS */

@@ -184,6 +184,7 @@ struct vcpu_soft {
 			uint8_t shadow_left;      /* STI / MOV SS shadow: instructions until interrupts unblock */
 			bool rep_continues;       /* a REP string instruction stopped early and runs again */
 			bool exit_after_retire;   /* an exit recorded by an instruction that still retires */
+			bool tf_after;            /* single step follows RFLAGS.TF after the instruction */
 		};
 	};
 	bool shutdown;            /* after a triple fault */
