@@ -261,6 +261,25 @@ static inline bool mmu_translate_hit(struct mmu_hit *h, uint64_t gva, unsigned a
 	return true;
 }
 
+/*
+ * n more hits on the slot a hit of gva (same access kind) used last, counted
+ * at once: the same counters and the same final LRU stamp as n more calls of
+ * mmu_translate_hit() that all hit. Only for a caller that made nothing else
+ * reach this MMU since that hit (no other translation, invalidation or
+ * context switch): the soft vCPU's instruction fetches inside one block.
+ */
+static inline void mmu_hit_count(struct mmu_hit *h, uint64_t gva, unsigned access, uint64_t n)
+{
+	unsigned kind = (access & ACC_FETCH) ? 2 : (access & ACC_WRITE) ? 1 : 0;
+	struct mmu_hit_slot *s = &h->slot[kind][(gva >> 12) & (MMU_HIT_SLOTS - 1)];
+
+	h->st->translations += n;
+	h->st->by_access[kind] += n;
+	*s->hits += n;
+	*s->clock += n;
+	*s->lru = *s->clock;
+}
+
 /* One reference of a 2D walk, for `hv walk`. */
 struct walk_ref {
 	int guest_level;     /* 5..1 = guest table level whose entry/address is involved; 0 = final GPA */

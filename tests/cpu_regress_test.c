@@ -404,6 +404,178 @@ static void test_cr0_pg_clear_with_pcide(void **state)
 	tvm_destroy(vm);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Pre-decoded blocks and fetches counted in bulk (docs/softcpu.md)          */
+/* ------------------------------------------------------------------------ */
+
+#define EXC_DB 1
+#define EXC_PF 14
+
+/*
+ * The same program twice under the Skylake caches: once in one run(), where
+ * blocks run and fetches inside them are counted in bulk, and once one
+ * instruction per run(), where every fetch is translated and counted on its
+ * own. Everything must come out the same: registers, the exit, the vCPU's
+ * counters and every counter and LRU-driven outcome of the model. Returns
+ * the first VM (the caller checks the program's own result and frees it).
+ */
+static struct tvm *run_twins(const uint8_t *prog, size_t len, uint64_t gva, uint64_t rflags,
+			     enum vcpu_exit_reason want)
+{
+	struct tvm *vm[2] = { vm_new("skylake"), vm_new("skylake") };
+	struct vcpu_stats vs[2];
+	struct vcpu_regs r[2];
+	struct tvm_exc_record rec[2];
+
+	for (int k = 0; k < 2; k++) {
+		struct vcpu_regs rr;
+
+		tvm_load_code(vm[k], gva, prog, len);
+		rr = regs(vm[k]);
+		rr.gpr[3] = TVM_DATA;      /* rbx: a data page */
+		rr.rflags = rflags;
+		set_regs(vm[k], &rr);
+	}
+	expect_exit(vm[0], want);
+	for (int n = 0; n < 100000; n++) {
+		enum vcpu_exit_reason got = tvm_run(vm[1], 1);
+
+		if (got == VCPU_EXIT_INSN_LIMIT)
+			continue;
+		assert_int_equal(got, want);
+		break;
+	}
+	for (int k = 0; k < 2; k++) {
+		r[k] = regs(vm[k]);
+		vm[k]->ops->get_stats(vm[k]->vcpu, &vs[k]);
+		tvm_exc_record(vm[k], &rec[k]);
+	}
+	assert_memory_equal(&r[0], &r[1], sizeof(r[0]));
+	assert_memory_equal(&rec[0], &rec[1], sizeof(rec[0]));
+	assert_int_equal(vs[0].instructions, vs[1].instructions);
+	assert_int_equal(vs[0].fetches, vs[1].fetches);
+	assert_int_equal(vs[0].loads, vs[1].loads);
+	assert_int_equal(vs[0].stores, vs[1].stores);
+	assert_memory_equal(mmu_stats(vm[0]->mmu), mmu_stats(vm[1]->mmu), sizeof(struct mmu_stats));
+	/* The vCPU's fetch count is the model's. */
+	assert_int_equal(vs[0].fetches, mmu_stats(vm[0]->mmu)->by_access[2]);
+	tvm_destroy(vm[1]);
+	return vm[0];
+}
+
+/* Ten INC RAX from 10 bytes before a page end, then HLT: the fourth
+ * instruction crosses into the next page (two fetch translations), the
+ * block before it ends at the page. */
+static void test_block_page_end(void **state)
+{
+	uint8_t prog[31];
+	struct vcpu_stats vs;
+	struct tvm *vm;
+
+	(void)state;
+	for (int i = 0; i < 10; i++)
+		memcpy(prog + 3 * i, (const uint8_t[]){ 0x48, 0xff, 0xc0 }, 3);
+	prog[30] = 0xf4;
+	vm = run_twins(prog, sizeof(prog), TVM_CODE + 0x1000 - 10, RFL_FIXED, VCPU_EXIT_HLT);
+	assert_int_equal(regs(vm).gpr[0], 10);
+	vm->ops->get_stats(vm->vcpu, &vs);
+	assert_int_equal(vs.instructions, 11);
+	assert_int_equal(vs.fetches, 12);
+	tvm_destroy(vm);
+}
+
+/* A #PF in the middle of a block: the two INCs before it retired and were
+ * counted, the one after it never ran. */
+static void test_block_fault_inside(void **state)
+{
+	static const uint8_t prog[] = {
+		0x48, 0xff, 0xc0,                                 /* inc rax */
+		0x48, 0xff, 0xc0,                                 /* inc rax */
+		0x48, 0x8b, 0x0c, 0x25, 0x08, 0x00, 0x00, 0x00,   /* mov rcx, [8]: page 0, unmapped */
+		0x48, 0xff, 0xc0,                                 /* inc rax */
+		0xf4,
+	};
+	struct tvm_exc_record rec;
+	struct tvm *vm;
+
+	(void)state;
+	vm = run_twins(prog, sizeof(prog), TVM_CODE, RFL_FIXED, VCPU_EXIT_HLT);
+	tvm_exc_record(vm, &rec);
+	assert_int_equal(rec.count, 1);
+	assert_int_equal(rec.vector, EXC_PF);
+	assert_int_equal(rec.error, 0);
+	assert_int_equal(rec.rip, TVM_CODE + 6);
+	assert_int_equal(rec.cr2, 8);
+	assert_int_equal(regs(vm).gpr[0], 2);
+	tvm_destroy(vm);
+}
+
+/* A store into a later instruction of the running block: MOV EAX, 1
+ * becomes MOV EAX, 2 before it runs. */
+static void test_block_code_written(void **state)
+{
+	static const uint8_t prog[] = {
+		0xc6, 0x05, 0x04, 0x00, 0x00, 0x00, 0x02,   /* mov byte [rip + 4], 2 */
+		0x48, 0xff, 0xc1,                           /* inc rcx */
+		0xb8, 0x01, 0x00, 0x00, 0x00,               /* mov eax, 1: its immediate is the target */
+		0xf4,
+	};
+	struct tvm *vm;
+
+	(void)state;
+	vm = run_twins(prog, sizeof(prog), TVM_CODE, RFL_FIXED, VCPU_EXIT_HLT);
+	assert_int_equal(regs(vm).gpr[0], 2);
+	assert_int_equal(regs(vm).gpr[1], 1);
+	tvm_destroy(vm);
+}
+
+/* RFLAGS.TF: the #DB trap comes after the first instruction of the block
+ * (SDM Vol. 3A 18.3.1.4), not at the block's end. */
+static void test_block_single_step(void **state)
+{
+	static const uint8_t prog[] = {
+		0x48, 0xff, 0xc0, 0x48, 0xff, 0xc0, 0x48, 0xff, 0xc0, 0xf4,   /* inc rax x3; hlt */
+	};
+	struct tvm_exc_record rec;
+	struct tvm *vm;
+
+	(void)state;
+	vm = run_twins(prog, sizeof(prog), TVM_CODE, RFL_FIXED | (1ULL << 8), VCPU_EXIT_HLT);
+	tvm_exc_record(vm, &rec);
+	assert_int_equal(rec.count, 1);
+	assert_int_equal(rec.vector, EXC_DB);
+	assert_int_equal(rec.rip, TVM_CODE + 3);
+	tvm_destroy(vm);
+}
+
+/* A loop with loads and stores between the fetches (each access settles
+ * the fetches counted in bulk before it), 1000 times. */
+static void test_block_loop_counts(void **state)
+{
+	static const uint8_t prog[] = {
+		0xb9, 0xe8, 0x03, 0x00, 0x00,   /* mov ecx, 1000 */
+		0x48, 0x03, 0x03,               /* 1: add rax, [rbx] */
+		0x48, 0x89, 0x43, 0x08,         /* mov [rbx + 8], rax */
+		0x48, 0xff, 0xc3,               /* inc rbx */
+		0x48, 0xff, 0xc2,               /* inc rdx */
+		0xff, 0xc9,                     /* dec ecx */
+		0x75, 0xf0,                     /* jnz 1b */
+		0xf4,
+	};
+	struct vcpu_stats vs;
+	struct tvm *vm;
+
+	(void)state;
+	vm = run_twins(prog, sizeof(prog), TVM_CODE, RFL_FIXED, VCPU_EXIT_HLT);
+	assert_int_equal(regs(vm).gpr[2], 1000);
+	vm->ops->get_stats(vm->vcpu, &vs);
+	assert_int_equal(vs.instructions, 1 + 6 * 1000 + 1);
+	assert_int_equal(vs.fetches, vs.instructions);
+	assert_int_equal(vs.loads, 1000);
+	assert_int_equal(vs.stores, 1000);
+	tvm_destroy(vm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -417,6 +589,11 @@ int main(void)
 		cmocka_unit_test(test_cpu_model),
 		cmocka_unit_test(test_cr3_bit63_without_pcide),
 		cmocka_unit_test(test_cr0_pg_clear_with_pcide),
+		cmocka_unit_test(test_block_page_end),
+		cmocka_unit_test(test_block_fault_inside),
+		cmocka_unit_test(test_block_code_written),
+		cmocka_unit_test(test_block_single_step),
+		cmocka_unit_test(test_block_loop_counts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

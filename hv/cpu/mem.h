@@ -32,6 +32,23 @@ int xlate_fail(struct vcpu_soft *v, const struct mmu_result *r, unsigned acc, st
 
 
 /*
+ * Count the instruction fetches run_loop() deferred (x86.h, fpage), before
+ * anything else - a load, a store, another fetch, an invalidation, a context
+ * switch - reaches the MMU, so that the model sees the same sequence as if
+ * each had been counted at once.
+ */
+static inline void fetch_settle(struct vcpu_soft *v)
+{
+	if (v->fpage) {
+		if (v->fpend) {
+			mmu_hit_count(v->hit, v->fpage & ~0xfffULL, ACC_FETCH, v->fpend);
+			v->fpend = 0;
+		}
+		v->fpage = 0;
+	}
+}
+
+/*
  * Translate one linear address for `acc` (ACC_* plus MEM_STACK / ACC_IMPLICIT_SV).
  * Turns the MMU's answer into a guest exception, a VM exit, or an MMIO piece.
  */
@@ -41,6 +58,7 @@ static inline __attribute__((always_inline)) int xlate(struct vcpu_soft *v, uint
 	struct mmu_result res;
 	unsigned type = acc & (ACC_READ | ACC_WRITE | ACC_FETCH);
 
+	fetch_settle(v);
 	if (type & ACC_FETCH)
 		v->stats.fetches++;
 	else if (type & ACC_WRITE)
@@ -50,12 +68,16 @@ static inline __attribute__((always_inline)) int xlate(struct vcpu_soft *v, uint
 	if (__builtin_expect(!(acc & ACC_IMPLICIT_SV), 1) &&
 	    __builtin_expect(mmu_translate_hit(v->hit, lin, type, &pc->hpa), 1)) {
 		pc->mmio = false;
+		if ((type & ACC_WRITE) && __builtin_expect(pc->hpa >> 12 == v->blk_page, 0))
+			v->code_written = true;
 		return X86_OK;
 	}
 	mmu_translate(v->mmu, &v->ctx, lin, acc & (type | ACC_IMPLICIT_SV), &res);
 	if (__builtin_expect(res.status == MMU_OK, 1)) {
 		pc->hpa = res.hpa;
 		pc->mmio = false;
+		if ((type & ACC_WRITE) && res.hpa >> 12 == v->blk_page)
+			v->code_written = true;
 		return X86_OK;
 	}
 	return xlate_fail(v, &res, acc, pc);

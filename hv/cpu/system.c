@@ -29,6 +29,8 @@ void cpu_update_mode(struct vcpu_soft *v)
 	v->ctx.efer = v->efer;
 	v->ctx.rflags = v->rflags & RF_AC;
 	v->ctx.cpl = v->cpl;
+	/* Deferred fetches first; callers that then invalidate rely on it too. */
+	fetch_settle(v);
 	mmu_set_ctx(v->mmu, &v->ctx);
 }
 
@@ -526,6 +528,7 @@ int op_grp7(struct vcpu_soft *v, const struct x86_insn *in)
 			lin = in->seg >= SEG_FS ? a + v->seg[in->seg].base : a;
 		else
 			lin = (v->seg[in->seg].base + a) & 0xffffffffULL;
+		fetch_settle(v);
 		mmu_invlpg(v->mmu, &v->ctx, lin);
 		return X86_OK;
 	}
@@ -778,6 +781,7 @@ int op_invpcid(struct vcpu_soft *v, const struct x86_insn *in)
 		return x86_gp(v, 0);
 	if (a < 2 && !(v->cr4 & CR4_PCIDE) && pcid)
 		return x86_gp(v, 0);
+	fetch_settle(v);
 	mmu_invpcid(v->mmu, v->ctx.vpid, (unsigned)a, pcid, desc[1]);
 	return X86_OK;
 }

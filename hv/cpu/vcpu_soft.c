@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * hv/cpu/vcpu_soft.c - the software vCPU behind struct vcpu_ops: creation,
- * register access, the run loop and the decoded-instruction cache.
+ * register access, the run loop and the pre-decoded blocks.
  *
  * The run loop, per instruction: deliver a queued interrupt if RFLAGS.IF
- * allows it; translate RIP through the model (one mmu_translate, two if the
- * instruction crosses a page); find the decoded instruction by the HPA of its
- * first byte or decode it; execute; retire (advance RIP, count). A fault is
- * delivered through the guest's IDT; an exit returns to hv.
+ * allows it; translate RIP through the model (one translation, two if the
+ * instruction crosses a page; inside a block, a hit counted in bulk); take
+ * the running block's next record, or find the block that starts at that HPA
+ * or decode it; execute; retire (advance RIP, count). A fault is delivered
+ * through the guest's IDT; an exit returns to hv.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -17,77 +18,137 @@
 #include "hv/cpu/mem.h"
 
 /* ------------------------------------------------------------------------ */
-/* Decoded-instruction cache                                                */
+/* Pre-decoded blocks                                                       */
 /* ------------------------------------------------------------------------ */
 /*
- * Slots are direct-mapped by the HPA of an instruction's first byte and keep
- * the instruction's bytes. A hit requires the bytes in memory to be the same,
- * so code written by anyone - a guest store, a device, hv's loader, a test
- * harness - is decoded afresh; a store-side "this page held code" bitmap would
- * only see the guest's own stores. The check is two 8-byte compares.
+ * A block is a run of instructions on one page, decoded once into (handler,
+ * operands) records, keyed by the HPA of its first byte and the code size.
+ * It keeps its bytes, and a lookup that starts a block compares them with
+ * memory: code written by anyone between two uses - the guest, a device,
+ * hv's loader, a test harness - is decoded again. While a block runs, the
+ * guest's own stores are the only writers (devices and hv act at exits, which
+ * end the run), and xlate() marks code_written when one goes to the block's
+ * page, which ends the block after the storing instruction.
+ *
+ * Every instruction is still fetched through the model, in order: the run
+ * loop translates RIP before each one, and only when the result is the HPA
+ * of the block's next record does it skip the lookup. A branch, a fault, an
+ * interrupt, a changed mapping or mode simply leads to another lookup.
  */
 
-/* Tag of a slot: the HPA (below 2^52) with the code size above it (v->dkey_mode), never 0. */
-static inline uint64_t dcache_key(const struct vcpu_soft *v, uint64_t hpa)
+/* Tag of a block: the HPA (below 2^52) with the code size above it (v->dkey_mode), never 0. */
+static inline uint64_t blk_key(const struct vcpu_soft *v, uint64_t hpa)
 {
 	return hpa | v->dkey_mode;
 }
 
-/* Only instructions whose 16-byte window stays in their page are cached. */
-static void slot_fill(struct dcache_slot *s, uint64_t key, const uint8_t *p, const struct x86_insn *in)
+static inline struct block *blk_slot(const struct vcpu_soft *v, uint64_t hpa)
 {
-	uint8_t m[16] = { 0 };
-	memset(m, 0xff, in->len);
-	memcpy(s->mask, m, 16);
-	memcpy(s->bytes, p, 16);
-	s->bytes[0] &= s->mask[0];
-	s->bytes[1] &= s->mask[1];
-	s->key = key;
-	s->insn = *in;
-	s->fn = exec_select(in);
+	return &v->blocks[(hpa ^ (hpa >> 13)) & (BLK_SLOTS - 1)];
 }
 
-static inline bool slot_matches(const struct dcache_slot *s, const uint8_t *p)
+/*
+ * Instructions after which a block stops being decoded: nothing after them
+ * runs next (unconditional transfers, HLT, system calls). A stop is only an
+ * economy - the run loop checks RIP's translation before every record - so
+ * conditional branches and faulting instructions do not end blocks.
+ */
+static bool blk_stop(const struct x86_insn *in)
 {
-	uint64_t w[2];
-	memcpy(w, p, 16);
-	return ((w[0] & s->mask[0]) == s->bytes[0]) & ((w[1] & s->mask[1]) == s->bytes[1]);
-}
-
-/* Fetch and decode the instruction at RIP. *out points at a cache slot or at tmp. */
-static int fetch(struct vcpu_soft *v, struct x86_insn *tmp, const struct x86_insn **out, x86_exec_fn *fn)
-{
-	uint64_t lin = v->rip;
-	uint64_t hpa;
-	int st;
-
-	if (v->mode != 64)
-		lin = (v->seg[SEG_CS].base + v->rip) & 0xffffffffULL;
-	v->stats.fetches++;
-	if (__builtin_expect(!mmu_translate_hit(v->hit, lin, ACC_FETCH, &hpa), 0)) {
-		struct mmu_result res;
-
-		mmu_translate(v->mmu, &v->ctx, lin, ACC_FETCH, &res);
-		if (__builtin_expect(res.status != MMU_OK, 0)) {
-			return fetch_fail(v, &res);
-		}
-		hpa = res.hpa;
+	switch (in->op) {
+	case 0xc2: case 0xc3: case 0xca: case 0xcb: case 0xcc: case 0xcd: case 0xcf:
+	case 0xe8: case 0xe9: case 0xea: case 0xeb: case 0xf4: case 0x9a:
+	case 0x105: case 0x107: case 0x134: case 0x135:   /* SYSCALL, SYSRET, SYSENTER, SYSEXIT */
+		return true;
+	case 0xff:
+		return in->reg >= 2 && in->reg <= 5;   /* CALL/JMP near and far, indirect */
+	default:
+		return false;
 	}
+}
+
+/* Decode a block at hpa (p its host address) into b. False if not even
+ * the first instruction lies whole on the page and decodes. */
+static bool blk_build(struct vcpu_soft *v, struct block *b, uint64_t hpa, const uint8_t *p)
+{
+	unsigned off = 0, page_left = 4096 - (unsigned)(hpa & 0xfff), n = 0;
+
+	while (n < BLK_INSNS && off < page_left) {
+		struct blk_op *o = &b->op[n];
+		unsigned avail = page_left - off;
+		int len = x86_decode(p + off, avail < 15 ? avail : 15, v->mode, &o->insn);
+
+		if (len < 0 || off + (unsigned)len > BLK_BYTES)
+			break;
+		o->fn = exec_select(&o->insn);
+		b->off[n++] = (uint16_t)off;
+		off += (unsigned)len;
+		if (blk_stop(&o->insn))
+			break;
+	}
+	if (n == 0) {
+		b->key = 0;
+		return false;
+	}
+	b->n = (uint16_t)n;
+	b->len = (uint16_t)off;
+	memcpy(b->bytes, p, off);
+	b->key = blk_key(v, hpa);
+	return true;
+}
+
+/* The block starting at hpa, decoded now if its slot holds another or its
+ * bytes changed; NULL when the instruction there needs the one-off path. */
+static struct block *blk_get(struct vcpu_soft *v, uint64_t hpa)
+{
 	const uint8_t *p = hpool_ptr(v->pool, hpa);
-	struct dcache_slot *s = &v->dcache[hpa & (DCACHE_SLOTS - 1)];
-	uint64_t key = dcache_key(v, hpa);
-	if (s->key == key && slot_matches(s, p)) {
-		*out = &s->insn;
-		*fn = s->fn;
+	struct block *b = blk_slot(v, hpa);
+
+	if (b->key == blk_key(v, hpa) && memcmp(b->bytes, p, b->len) == 0)
+		return b;
+	return blk_build(v, b, hpa, p) ? b : NULL;
+}
+
+/* The linear address of RIP. */
+static inline uint64_t rip_linear(const struct vcpu_soft *v)
+{
+	if (v->mode != 64)
+		return (v->seg[SEG_CS].base + v->rip) & 0xffffffffULL;
+	return v->rip;
+}
+
+/* Translate RIP for an instruction fetch (one model translation). */
+static inline int fetch_xlate(struct vcpu_soft *v, uint64_t lin, uint64_t *hpa)
+{
+	fetch_settle(v);
+	v->stats.fetches++;
+	if (__builtin_expect(mmu_translate_hit(v->hit, lin, ACC_FETCH, hpa), 1)) {
+		/* Further fetches from this page may be counted in bulk (run_loop). */
+		v->fpage = (lin & ~0xfffULL) | 1;
 		return X86_OK;
 	}
+	struct mmu_result res;
 
+	mmu_translate(v->mmu, &v->ctx, lin, ACC_FETCH, &res);
+	if (__builtin_expect(res.status != MMU_OK, 0))
+		return fetch_fail(v, &res);
+	*hpa = res.hpa;
+	return X86_OK;
+}
+
+/*
+ * Decode the one instruction at lin (already translated to hpa) that no block
+ * holds: it crosses into the next page (translated too) or does not decode.
+ */
+static int fetch_one(struct vcpu_soft *v, uint64_t lin, uint64_t hpa, struct x86_insn *tmp)
+{
+	const uint8_t *p = hpool_ptr(v->pool, hpa);
 	size_t avail = 4096 - (hpa & 0xfff);
 	int n = x86_decode(p, avail < 15 ? avail : 15, v->mode, tmp);
-	if (n == -1 && avail >= 15)
-		return x86_gp(v, 0);  /* SDM 2.3.11: longer than 15 bytes */
-	if (n == -1) {
-		/* The instruction continues on the next page: translate it too (not cached). */
+	int st;
+
+	if (n == -1 && avail < 15) {
+		/* The instruction continues on the next page: translate it too. */
 		uint8_t buf[16];
 		uint64_t lin2 = lin + avail;
 		if (v->mode != 64)
@@ -96,22 +157,9 @@ static int fetch(struct vcpu_soft *v, struct x86_insn *tmp, const struct x86_ins
 		if ((st = lin_read(v, lin2, (unsigned)(15 - avail), buf + avail, ACC_FETCH)))
 			return st;
 		n = x86_decode(buf, 15, v->mode, tmp);
-		if (n < 0)
-			return x86_gp(v, 0);  /* longer than 15 bytes */
-		*out = tmp;
-		*fn = exec_select(tmp);
-		return X86_OK;
 	}
 	if (n < 0)
-		return x86_gp(v, 0);
-	if ((hpa & 0xfff) <= 4096 - 16) {
-		slot_fill(s, key, p, tmp);
-		*out = &s->insn;
-		*fn = s->fn;
-	} else {
-		*out = tmp;
-		*fn = exec_select(tmp);
-	}
+		return x86_gp(v, 0);  /* SDM 2.3.11: longer than 15 bytes */
 	return X86_OK;
 }
 
@@ -232,12 +280,13 @@ static int soft_create(const struct vcpu_config *cfg, struct gmem *mem, struct v
 	v = calloc(1, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
-	/* calloc: untouched slots cost no memory; key 0 is empty (keys carry the mode). */
-	v->dcache = calloc(DCACHE_SLOTS, sizeof(*v->dcache));
-	if (!v->dcache) {
+	/* calloc: untouched blocks cost no memory; key 0 is empty (keys carry the mode). */
+	v->blocks = calloc(BLK_SLOTS, sizeof(*v->blocks));
+	if (!v->blocks) {
 		free(v);
 		return -ENOMEM;
 	}
+	v->blk_page = BLK_NO_PAGE;
 	v->base.ops = &vcpu_soft_ops;
 	v->pool = cfg->pool;
 	v->mmu = cfg->soft.mmu;
@@ -263,7 +312,7 @@ static void soft_destroy(struct vcpu *vcpu)
 	if (!vcpu)
 		return;
 	v = to_soft(vcpu);
-	free(v->dcache);
+	free(v->blocks);
 	free(v);
 }
 
@@ -411,11 +460,61 @@ static void complete_pending(struct vcpu_soft *v, const struct vcpu_exit *e)
 	}
 }
 
+/*
+ * After an instruction retired with something to look at (retire_attn or
+ * single-step): a store to the running block's page, a REP that runs again,
+ * the interrupt shadow, the single-step trap, an exit after retirement. True
+ * when run() must return (exit->rip is set).
+ */
+static bool retire_attention(struct vcpu_soft *v, const struct x86_insn *in, uint32_t single_step,
+			     uint64_t rip, struct vcpu_exit *exit, struct block **blk)
+{
+	/* A store to the block's page: look its bytes up again. */
+	if (v->code_written) {
+		v->code_written = false;
+		*blk = NULL;
+	}
+	/* A REP instruction that will run again retires (and counts) once, at its end. */
+	if (v->rep_continues) {
+		v->rep_continues = false;
+		v->icount--;
+	}
+	if (v->shadow_left)
+		v->shadow_left--;
+	/* SYSCALL and SYSRET: the TF they leave decides (FMASK clearing TF
+	 * means no trap after SYSCALL; SYSRET loading TF traps at once, in
+	 * user mode), as QEMU and KVM's emulator do. */
+	if (v->tf_after) {
+		v->tf_after = false;
+		single_step = (uint32_t)(v->rflags & RF_TF);
+	}
+	/* RFLAGS.TF at the start of an instruction: a #DB trap after it (SDM 18.3.1.4). */
+	if (single_step && in->op != 0xcd && in->op != 0xcc) {
+		v->dr6 |= 1ULL << 14;  /* BS */
+		x86_raise(v, EXC_DB, false, 0);
+		if (deliver_exception(v) == X86_EXIT) {
+			v->exit_after_retire = false;
+			exit->rip = v->rip;
+			return true;
+		}
+	}
+	if (v->exit_after_retire) {
+		v->exit_after_retire = false;
+		exit->rip = rip;
+		return true;
+	}
+	return false;
+}
+
 static int run_loop(struct vcpu_soft *v, uint64_t max_insns, struct vcpu_exit *exit)
 {
-	struct x86_insn tmp;
-	const struct x86_insn *in = NULL;
-	x86_exec_fn fn = NULL;
+	struct blk_op one;            /* an instruction no block holds */
+	const struct blk_op *op, *op_end;
+	const struct x86_insn *in;
+	struct block *blk = NULL;     /* the running block */
+	uint64_t blk_hpa = 0, blk_mode = 0, blk_fpage = 0;
+	unsigned k = 0;               /* its next record */
+	bool irq_quiet;
 	uint64_t left = max_insns ? max_insns : ~0ULL;  /* steps still allowed */
 	int st;
 
@@ -451,7 +550,8 @@ static int run_loop(struct vcpu_soft *v, uint64_t max_insns, struct vcpu_exit *e
 		left--;
 		/* NMIs, then external interrupts, at the instruction boundary
 		 * (SDM Vol. 3A 6.8.3, 6.9); an STI or MOV SS shadow holds both. */
-		if (__builtin_expect((v->irq_count | v->irq_window | v->nmi_pending) != 0, 0) &&
+		irq_quiet = (v->irq_count | v->irq_window | v->nmi_pending) == 0;
+		if (__builtin_expect(!irq_quiet, 0) &&
 		    !v->shadow_left && v->pend == PEND_NONE) {
 			if (v->nmi_pending && !v->nmi_blocked)
 				st = cpu_deliver_nmi(v);
@@ -467,62 +567,91 @@ static int run_loop(struct vcpu_soft *v, uint64_t max_insns, struct vcpu_exit *e
 				continue;
 			goto fault_or_exit;
 		}
-no_event:
-		st = fetch(v, &tmp, &in, &fn);
+no_event:;
+		uint64_t lin = rip_linear(v), hpa = 0;
+		st = fetch_xlate(v, lin, &hpa);
 		if (__builtin_expect(st != X86_OK, 0))
 			goto fault_or_exit;
-		v->next_rip = (v->rip + in->len) & v->ip_mask;
-		uint32_t single_step = (uint32_t)(v->rflags & RF_TF);
-		st = fn(v, in);
-		if (__builtin_expect(st == X86_OK, 1)) {
-			uint64_t rip = v->rip;
+		/* The next record of the running block, or the block that starts here. */
+		if (__builtin_expect(blk != NULL && k < blk->n && hpa == blk_hpa + blk->off[k] &&
+				     v->dkey_mode == blk_mode, 1)) {
+			op = &blk->op[k];
+			op_end = &blk->op[blk->n];
+		} else {
+			blk = blk_get(v, hpa);
+			if (blk != NULL) {
+				blk_hpa = hpa;
+				blk_mode = v->dkey_mode;
+				v->blk_page = hpa >> 12;
+				k = 0;
+				op = &blk->op[0];
+				op_end = &blk->op[blk->n];
+			} else {
+				v->blk_page = BLK_NO_PAGE;
+				st = fetch_one(v, lin, hpa, &one.insn);
+				if (st != X86_OK)
+					goto fault_or_exit;
+				one.fn = exec_select(&one.insn);
+				op = &one;
+				op_end = &one + 1;
+			}
+		}
+		blk_fpage = (lin & ~0xfffULL) | 1;
+		/* Run records while each next one is the next instruction. */
+		for (;;) {
+			uint64_t rip = v->rip, fall = rip + op->insn.len;
+			uint32_t single_step = (uint32_t)(v->rflags & RF_TF);
+
+			in = &op->insn;
+			k++;
+			v->next_rip = fall & v->ip_mask;
+			st = op->fn(v, in);
+			if (__builtin_expect(st != X86_OK, 0))
+				goto fault_or_exit;
 			v->rip = v->next_rip;
 			v->icount++;
-			/* One test for the shadow, REP, exit-after-retire and single-step cases. */
-			if (__builtin_expect((v->retire_attn | single_step) == 0, 1))
-				continue;
-			/* A REP instruction that will run again retires (and counts) once, at its end. */
-			if (v->rep_continues) {
-				v->rep_continues = false;
-				v->icount--;
+			/* One test for the shadow, REP, exit-after-retire, code-written and single-step cases. */
+			if (__builtin_expect((v->retire_attn | single_step) != 0, 0)) {
+				if (retire_attention(v, in, single_step, rip, exit, &blk))
+					goto out;
+				break;
 			}
-			if (v->shadow_left)
-				v->shadow_left--;
-			/* SYSCALL and SYSRET: the TF they leave decides (FMASK clearing TF
-			 * means no trap after SYSCALL; SYSRET loading TF traps at once, in
-			 * user mode), as QEMU and KVM's emulator do. */
-			if (v->tf_after) {
-				v->tf_after = false;
-				single_step = (uint32_t)(v->rflags & RF_TF);
-			}
-			/* RFLAGS.TF at the start of an instruction: a #DB trap after it (SDM 18.3.1.4). */
-			if (single_step && in->op != 0xcd && in->op != 0xcc) {
-				v->dr6 |= 1ULL << 14;  /* BS */
-				x86_raise(v, EXC_DB, false, 0);
-				if (deliver_exception(v) == X86_EXIT) {
-					v->exit_after_retire = false;
-					exit->rip = v->rip;
-					return 0;
-				}
-			}
-			if (v->exit_after_retire) {
-				v->exit_after_retire = false;
-				exit->rip = rip;
-				return 0;
-			}
-			continue;
+			/*
+			 * The next record is the next instruction if this one fell
+			 * through (no branch, no wrap of IP) and its fetch hits the
+			 * slot the block's last fetch used, nothing else having
+			 * reached the MMU since (fpage is still armed for the page;
+			 * a mode change disarms it too, in cpu_update_mode): then
+			 * that fetch is counted with the others when they settle.
+			 * Interrupts and NMIs only become deliverable here when some
+			 * were pending at the last lookup (hv injects between runs).
+			 */
+			if (++op == op_end || v->rip != fall || v->fpage != blk_fpage || left == 0 ||
+			    !irq_quiet)
+				break;
+			left--;
+			v->stats.fetches++;
+			v->fpend++;
 		}
+		continue;
 fault_or_exit:
+		/* A store before the fault may have gone to the block's page. */
+		v->code_written = false;
+		blk = NULL;
 		if (st == X86_EXIT) {
 			exit->rip = v->rip;
-			return 0;
+			goto out;
 		}
 		if (deliver_exception(v) == X86_EXIT) {
 			exit->rip = v->rip;
-			return 0;
+			goto out;
 		}
 	}
 	exit->rip = v->rip;
+out:
+	fetch_settle(v);
+	v->code_written = false;
+	v->blk_page = BLK_NO_PAGE;
 	return 0;
 }
 

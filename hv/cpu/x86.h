@@ -4,7 +4,7 @@
  *
  * Private to hv/cpu/. The public interface is hv/vcpu.h; the instruction
  * decoder is described in hv/cpu/decode.h. docs/softcpu.md explains the
- * design: lazy flags, the decoded-instruction cache, how every fetch, load
+ * design: lazy flags, the pre-decoded blocks, how every fetch, load
  * and store goes through the modelled MMU (ept/mmu.h) and how exits complete.
  *
  * Every helper that can fail architecturally returns an `int` status:
@@ -113,18 +113,30 @@ enum lf_op { LF_NONE = 0, LF_ADD, LF_ADC, LF_SUB, LF_SBB, LF_LOGIC, LF_INC, LF_D
 #define MEM_STACK  (1u << 8)  /* SS-relative: non-canonical is #SS, not #GP */
 
 /*
- * A decoded-instruction cache slot (see vcpu_soft.c). The slot keeps the
- * instruction's bytes: a hit is only taken when memory still holds them.
+ * A pre-decoded block (see vcpu_soft.c): up to BLK_INSNS consecutive
+ * instructions on one page, decoded once, keyed by the HPA of the first
+ * byte and the code size. It keeps its bytes: it is used only while memory
+ * still holds them.
  */
-struct dcache_slot {
-	uint64_t key;      /* dcache_key(HPA of the first byte, mode); 0 = empty */
-	uint64_t bytes[2]; /* the instruction's bytes, zero beyond its length */
-	uint64_t mask[2];  /* which bits of bytes[] are the instruction's */
-	x86_exec_fn fn;    /* exec_select(&insn) */
+#define BLK_INSNS 24
+#define BLK_BYTES 160
+
+struct blk_op {
+	x86_exec_fn fn;          /* exec_select(&insn) */
 	struct x86_insn insn;
 };
 
-#define DCACHE_SLOTS 65536 /* direct-mapped by the low bits of the HPA: 64 KiB of code */
+struct block {
+	uint64_t key;            /* blk_key(HPA of the first byte, mode); 0 = empty */
+	uint16_t n;              /* instructions */
+	uint16_t len;            /* bytes, all on the first byte's page */
+	uint16_t off[BLK_INSNS]; /* each instruction's offset from the first byte */
+	uint8_t bytes[BLK_BYTES];
+	struct blk_op op[BLK_INSNS];
+};
+
+#define BLK_SLOTS 8192     /* direct-mapped by a hash of the HPA */
+#define BLK_NO_PAGE (~0ULL)
 
 /* Why the vCPU stopped in the middle of an instruction, to finish it on the next run(). */
 enum pend_kind { PEND_NONE = 0, PEND_IO_IN, PEND_MMIO_READ, PEND_HYPERCALL, PEND_MSR };
@@ -161,7 +173,7 @@ struct vcpu_soft {
 	unsigned mode;            /* 16, 32 or 64: code-segment size */
 	unsigned cpl;
 	uint64_t ip_mask;         /* RIP width of mode: ~0, 0xffffffff or 0xffff */
-	uint64_t dkey_mode;       /* mode in the decoded-instruction cache's key (vcpu_soft.c) */
+	uint64_t dkey_mode;       /* mode in the pre-decoded blocks' key (vcpu_soft.c) */
 	struct mmu_ctx ctx;
 
 	/* events */
@@ -179,12 +191,13 @@ struct vcpu_soft {
 	 * word so that the common case (all zero) is a single test.
 	 */
 	union {
-		uint32_t retire_attn;
+		uint64_t retire_attn;
 		struct {
 			uint8_t shadow_left;      /* STI / MOV SS shadow: instructions until interrupts unblock */
 			bool rep_continues;       /* a REP string instruction stopped early and runs again */
 			bool exit_after_retire;   /* an exit recorded by an instruction that still retires */
 			bool tf_after;            /* single step follows RFLAGS.TF after the instruction */
+			bool code_written;        /* a store went to the page of the running block */
 		};
 	};
 	bool shutdown;            /* after a triple fault */
@@ -219,8 +232,18 @@ struct vcpu_soft {
 	uint64_t features_off;    /* CPUID features turned off (enum cpu_feature bits) */
 	unsigned phys_bits;       /* MAXPHYADDR CPUID reports and CR3 checks (0: MAXPHYADDR) */
 
-	/* decoded-instruction cache, keyed by HPA (vcpu_soft.c) */
-	struct dcache_slot *dcache;         /* DCACHE_SLOTS slots */
+	/* pre-decoded blocks, keyed by HPA (vcpu_soft.c) */
+	struct block *blocks;               /* BLK_SLOTS blocks */
+	uint64_t blk_page;                  /* HPA >> 12 of the running block, or BLK_NO_PAGE */
+	/*
+	 * Instruction fetches counted in bulk: after a fetch that hit the
+	 * model's shortcut for the linear page fpage (its address | 1; 0 =
+	 * none), fpend more fetches from that page hit the same slot and are
+	 * added to the model by fetch_settle() (mem.h) before anything else
+	 * reaches it.
+	 */
+	uint64_t fpage;
+	uint64_t fpend;
 
 	/* counters */
 	uint64_t icount;
