@@ -419,8 +419,8 @@ static void test_cr0_pg_clear_with_pcide(void **state)
  * counters and every counter and LRU-driven outcome of the model. Returns
  * the first VM (the caller checks the program's own result and frees it).
  */
-static struct tvm *run_twins(const uint8_t *prog, size_t len, uint64_t gva, uint64_t rflags,
-			     enum vcpu_exit_reason want)
+static struct tvm *run_twins_regs(const uint8_t *prog, size_t len, uint64_t gva, uint64_t rflags,
+				  const uint64_t *gpr, enum vcpu_exit_reason want)
 {
 	struct tvm *vm[2] = { vm_new("skylake"), vm_new("skylake") };
 	struct vcpu_stats vs[2];
@@ -433,6 +433,9 @@ static struct tvm *run_twins(const uint8_t *prog, size_t len, uint64_t gva, uint
 		tvm_load_code(vm[k], gva, prog, len);
 		rr = regs(vm[k]);
 		rr.gpr[3] = TVM_DATA;      /* rbx: a data page */
+		for (int g = 0; gpr != NULL && g < 16; g++)
+			if (g != 4)
+				rr.gpr[g] = gpr[g];
 		rr.rflags = rflags;
 		set_regs(vm[k], &rr);
 	}
@@ -461,6 +464,12 @@ static struct tvm *run_twins(const uint8_t *prog, size_t len, uint64_t gva, uint
 	assert_int_equal(vs[0].fetches, mmu_stats(vm[0]->mmu)->by_access[2]);
 	tvm_destroy(vm[1]);
 	return vm[0];
+}
+
+static struct tvm *run_twins(const uint8_t *prog, size_t len, uint64_t gva, uint64_t rflags,
+			     enum vcpu_exit_reason want)
+{
+	return run_twins_regs(prog, len, gva, rflags, NULL, want);
 }
 
 /* Ten INC RAX from 10 bytes before a page end, then HLT: the fourth
@@ -576,6 +585,143 @@ static void test_block_loop_counts(void **state)
 	tvm_destroy(vm);
 }
 
+/* ------------------------------------------------------------------------ */
+/* REP MOVS / REP STOS fast path (docs/softcpu.md, "String instructions")    */
+/* ------------------------------------------------------------------------ */
+
+#define RAX 0
+#define RCX 1
+#define RSI 6
+#define RDI 7
+
+/* REP STOSQ over three pages from 16 bytes into a page: whole pages at once,
+ * the same counts as element by element. */
+static void test_rep_stos_pages(void **state)
+{
+	static const uint8_t prog[] = { 0xf3, 0x48, 0xab, 0xf4 };   /* rep stosq; hlt */
+	uint64_t gpr[16] = { [RAX] = 0x1122334455667788ULL, [RCX] = 1200, [RDI] = TVM_FREE + 0x10 };
+	struct vcpu_stats vs;
+	struct tvm *vm;
+
+	(void)state;
+	vm = run_twins_regs(prog, sizeof(prog), TVM_CODE, RFL_FIXED, gpr, VCPU_EXIT_HLT);
+	assert_int_equal(regs(vm).gpr[RCX], 0);
+	assert_int_equal(regs(vm).gpr[RDI], TVM_FREE + 0x10 + 1200 * 8);
+	assert_int_equal(tvm_read64(vm, TVM_FREE + 0x8), 0);
+	assert_int_equal(tvm_read64(vm, TVM_FREE + 0x10), 0x1122334455667788ULL);
+	assert_int_equal(tvm_read64(vm, TVM_FREE + 0x1000), 0x1122334455667788ULL);
+	assert_int_equal(tvm_read64(vm, TVM_FREE + 0x10 + 1199 * 8), 0x1122334455667788ULL);
+	assert_int_equal(tvm_read64(vm, TVM_FREE + 0x10 + 1200 * 8), 0);
+	vm->ops->get_stats(vm->vcpu, &vs);
+	assert_int_equal(vs.stores, 1200);
+	assert_int_equal(vs.instructions, 2);
+	tvm_destroy(vm);
+}
+
+/* REP MOVSB into its own source 3 bytes on: a forward copy repeats the
+ * first 3 bytes (the guest's order of elements, not memmove's). */
+static void test_rep_movs_overlap(void **state)
+{
+	static const uint8_t prog[] = { 0xf3, 0xa4, 0xf4 };   /* rep movsb; hlt */
+	uint64_t gpr[16] = { [RCX] = 5000, [RSI] = TVM_FREE, [RDI] = TVM_FREE + 3 };
+	static const uint8_t head[] = { 0xa1, 0xb2, 0xc3 };
+	struct vcpu_stats vs;
+	struct tvm *vm;
+	uint8_t out[5003];
+
+	(void)state;
+	vm = run_twins_regs(prog, sizeof(prog), TVM_CODE, RFL_FIXED, gpr, VCPU_EXIT_HLT);
+	tvm_destroy(vm);
+	/* Again with data in place (the twins start from zeroed RAM). */
+	vm = vm_new("skylake");
+	tvm_load_code(vm, TVM_CODE, prog, sizeof(prog));
+	tvm_write(vm, TVM_FREE, head, sizeof(head));
+	struct vcpu_regs r = regs(vm);
+	r.gpr[RCX] = 5000;
+	r.gpr[RSI] = TVM_FREE;
+	r.gpr[RDI] = TVM_FREE + 3;
+	set_regs(vm, &r);
+	expect_exit(vm, VCPU_EXIT_HLT);
+	tvm_read(vm, TVM_FREE, out, sizeof(out));
+	for (size_t k = 0; k < sizeof(out); k++)
+		assert_int_equal(out[k], head[k % 3]);
+	vm->ops->get_stats(vm->vcpu, &vs);
+	assert_int_equal(vs.loads, 5000);
+	assert_int_equal(vs.stores, 5000);
+	tvm_destroy(vm);
+}
+
+/* REP MOVSQ between pages that are not aligned alike: each run ends at
+ * whichever page ends first. */
+static void test_rep_movs_pages(void **state)
+{
+	static const uint8_t prog[] = { 0xf3, 0x48, 0xa5, 0xf4 };   /* rep movsq; hlt */
+	uint64_t gpr[16] = { [RCX] = 1000, [RSI] = TVM_FREE + 0x100, [RDI] = TVM_FREE + 0x5000 - 0x18 };
+	struct tvm *vm;
+
+	(void)state;
+	vm = run_twins_regs(prog, sizeof(prog), TVM_CODE, RFL_FIXED, gpr, VCPU_EXIT_HLT);
+	assert_int_equal(regs(vm).gpr[RCX], 0);
+	assert_int_equal(regs(vm).gpr[RSI], TVM_FREE + 0x100 + 8000);
+	assert_int_equal(regs(vm).gpr[RDI], TVM_FREE + 0x5000 - 0x18 + 8000);
+	tvm_destroy(vm);
+}
+
+/* REP STOSQ running into an unmapped page: #PF at its first byte with RCX
+ * and RDI saying how far it got (SDM Vol. 2B REP: the registers reflect the
+ * elements done). */
+static void test_rep_stos_unmapped(void **state)
+{
+	static const uint8_t prog[] = { 0xf3, 0x48, 0xab, 0xf4 };
+	uint64_t gpr[16] = { [RAX] = 5, [RCX] = 100, [RDI] = TVM_RAM_SIZE - 0x20 };
+	struct tvm_exc_record rec;
+	struct tvm *vm;
+
+	(void)state;
+	vm = run_twins_regs(prog, sizeof(prog), TVM_CODE, RFL_FIXED, gpr, VCPU_EXIT_HLT);
+	tvm_exc_record(vm, &rec);
+	assert_int_equal(rec.vector, EXC_PF);
+	assert_int_equal(rec.rip, TVM_CODE);
+	assert_int_equal(rec.cr2, TVM_RAM_SIZE);
+	assert_int_equal(regs(vm).gpr[RCX], 96);
+	assert_int_equal(regs(vm).gpr[RDI], TVM_RAM_SIZE);
+	assert_int_equal(tvm_read64(vm, TVM_RAM_SIZE - 8), 5);
+	tvm_destroy(vm);
+}
+
+/* REP STOSQ from RAM into a device page: the RAM elements are stored, then
+ * each device element is an MMIO exit of its own, in order. */
+static void test_rep_stos_into_mmio(void **state)
+{
+	static const uint8_t prog[] = { 0xf3, 0x48, 0xab, 0xf4 };
+	struct tvm *vm = vm_new("skylake");
+	struct vcpu_regs r;
+
+	(void)state;
+	assert_int_equal(tvm_map(vm, SPLIT_GVA, TVM_FREE + 0x10000, 0x1000, PTE_W), 0);
+	assert_int_equal(tvm_map(vm, SPLIT_GVA + 0x1000, DEV_A, 0x1000, PTE_W), 0);
+	code(vm, prog, sizeof(prog));
+	r = regs(vm);
+	r.gpr[RAX] = 0x77;
+	r.gpr[RCX] = 6;
+	r.gpr[RDI] = SPLIT_GVA + 0x1000 - 0x20;
+	set_regs(vm, &r);
+	for (int k = 0; k < 2; k++) {
+		run_once(vm);
+		assert_int_equal(vm->exit.reason, VCPU_EXIT_MMIO);
+		assert_true(vm->exit.mmio.write);
+		assert_int_equal(vm->exit.mmio.gpa, DEV_A + 8 * (uint64_t)k);
+		assert_int_equal(vm->exit.mmio.size, 8);
+		assert_int_equal(vm->exit.mmio.data, 0x77);
+	}
+	run_once(vm);
+	assert_int_equal(vm->exit.reason, VCPU_EXIT_HLT);
+	assert_int_equal(regs(vm).gpr[RCX], 0);
+	for (int k = 0; k < 4; k++)
+		assert_int_equal(tvm_read64(vm, TVM_FREE + 0x10000 + 0x1000 - 0x20 + 8 * (uint64_t)k), 0x77);
+	tvm_destroy(vm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -594,6 +740,11 @@ int main(void)
 		cmocka_unit_test(test_block_code_written),
 		cmocka_unit_test(test_block_single_step),
 		cmocka_unit_test(test_block_loop_counts),
+		cmocka_unit_test(test_rep_stos_pages),
+		cmocka_unit_test(test_rep_movs_overlap),
+		cmocka_unit_test(test_rep_movs_pages),
+		cmocka_unit_test(test_rep_stos_unmapped),
+		cmocka_unit_test(test_rep_stos_into_mmio),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
