@@ -17,8 +17,10 @@
  *
  * References: QEMU docs/specs/edu.rst for the device; the VT-d specification
  * (root/context entries 9.1/9.3, second-level entries 9.8, registers 11.4,
- * fault recording 7.3) for the unit. Completion is polled: the start bit of
- * edu's command register clears when the transfer is done.
+ * fault recording 7.3) for the unit. Each transfer asks for edu's DMA
+ * interrupt, an MSI to the local APIC on vector VEC_IRQ_DMA: the transfer is
+ * over when the start bit of the command register is clear and the
+ * interrupt has been taken (and acknowledged at the device and the APIC).
  */
 #include "kernel.h"
 #include "x86.h"
@@ -44,6 +46,10 @@ static void pci_write(unsigned devfn, unsigned off, uint32_t v)
 #define EDU_LIVE 0x04
 #define EDU_FACT 0x08
 #define EDU_STATUS 0x20
+#define EDU_IRQ_STATUS 0x24
+#define EDU_IRQ_ACK 0x64
+#define EDU_IRQ_DMA 0x100
+#define EDU_CMD_IRQ 4
 #define EDU_SRC 0x80
 #define EDU_DST 0x88
 #define EDU_CNT 0x90
@@ -80,9 +86,16 @@ static void pci_write(unsigned devfn, unsigned off, uint32_t v)
 #define IOVA_RO 0x200000ULL    /* read-only */
 #define CANARY_GPA 0xf0000ULL  /* reserved in the memory map; no IOVA maps it */
 
+/* SDM 11.4.1, 11.5.1, 11.8.5: the local APIC's xAPIC page. */
+#define LAPIC_BASE 0xfee00000ULL
+#define LAPIC_EOI 0xb0
+#define LAPIC_SVR 0xf0
+#define LAPIC_SVR_ENABLE 0x100
+
 struct edu {
 	unsigned devfn;
 	volatile uint8_t *regs;
+	bool msi;               /* completion interrupts are on */
 };
 
 struct vtd {
@@ -111,7 +124,6 @@ static void map_mmio(uint64_t pa, uint64_t len)
 	write_cr3(read_cr3());
 }
 
-static struct edu the_edu;
 static bool edu_found;
 
 static bool edu_find(struct edu *e)
@@ -132,13 +144,65 @@ static bool edu_find(struct edu *e)
 	return false;
 }
 
+/* Completion interrupts taken, and what the device's status held. */
+static volatile uint64_t dma_irqs;
+static volatile uint32_t dma_irq_status;
+
+/* VEC_IRQ_DMA: acknowledge the device (edu.rst: the ISR must write the
+ * status back to the acknowledge register), then the local APIC. */
+static struct edu the_edu;
+
+static void edu_irq(void)
+{
+	volatile uint8_t *r = the_edu.regs;
+
+	dma_irq_status |= r32(r, EDU_IRQ_STATUS);
+	w32(r, EDU_IRQ_ACK, r32(r, EDU_IRQ_STATUS));
+	dma_irqs++;
+	w32((volatile uint8_t *)LAPIC_BASE, LAPIC_EOI, 0);
+}
+
+/* PCI 3.0, 6.8.1: find the MSI capability and point it at this CPU's local
+ * APIC (destination 0, fixed delivery, edge) with VEC_IRQ_DMA. */
+static bool edu_msi_setup(struct edu *e)
+{
+	unsigned ptr = pci_read(e->devfn, 0x34) & 0xfc;
+
+	for (unsigned n = 0; ptr && n < 48; n++) {
+		uint32_t head = pci_read(e->devfn, ptr);
+
+		if ((head & 0xff) == 0x05) {
+			uint16_t ctrl = (uint16_t)(head >> 16);
+			unsigned data = ctrl & 0x80 ? ptr + 12 : ptr + 8;
+
+			pci_write(e->devfn, ptr + 4, (uint32_t)LAPIC_BASE);
+			if (ctrl & 0x80)
+				pci_write(e->devfn, ptr + 8, 0);
+			pci_write(e->devfn, data, VEC_IRQ_DMA);
+			pci_write(e->devfn, ptr, (head & 0xffff) | (uint32_t)(ctrl | 1) << 16);
+			irq_register(VEC_IRQ_DMA, edu_irq);
+			w32((volatile uint8_t *)LAPIC_BASE, LAPIC_SVR,
+			    r32((volatile uint8_t *)LAPIC_BASE, LAPIC_SVR) | LAPIC_SVR_ENABLE | 0xff);
+			e->msi = true;
+			return true;
+		}
+		ptr = (head >> 8) & 0xfc;
+	}
+	return false;
+}
+
 static void edu_dma(struct edu *e, uint64_t src, uint64_t dst, uint64_t cnt, uint64_t cmd)
 {
+	uint64_t irqs = dma_irqs;
+
 	w64(e->regs, EDU_SRC, src);
 	w64(e->regs, EDU_DST, dst);
 	w64(e->regs, EDU_CNT, cnt);
-	w64(e->regs, EDU_CMD, cmd | EDU_CMD_START);
+	w64(e->regs, EDU_CMD, cmd | EDU_CMD_START | (e->msi ? EDU_CMD_IRQ : 0));
 	while (r64(e->regs, EDU_CMD) & EDU_CMD_START)
+		pause();
+	/* With interrupts on, the transfer is over when its MSI was taken. */
+	while (e->msi && dma_irqs == irqs)
 		pause();
 }
 
@@ -326,6 +390,19 @@ static bool env_init(struct dma_env *d, bool iommu)
 		d->edu.devfn & 7, r32(r, EDU_ID), live ? "ok" : "FAILED", r32(r, EDU_FACT));
 	if (!live)
 		return false;
+	if (!edu_msi_setup(&d->edu)) {
+		kprintf("dma: edu has no MSI capability\n");
+		return false;
+	}
+	d->edu.msi = true;
+	dma_irqs = 0;
+	dma_irq_status = 0;
+	/* 8259A data sheet, OCW1: mask every line of both PICs. Firmware may
+	 * have left the timer on the master at vector 8, which would arrive
+	 * as a "double fault" once interrupts are on; only MSIs may come. */
+	outb(0x21, 0xff);
+	outb(0xa1, 0xff);
+	__asm__ volatile("sti");
 	d->src = (uint8_t *)frame_alloc();
 	d->dst = (uint8_t *)frame_alloc();
 	d->ro = (uint8_t *)frame_alloc();
@@ -346,6 +423,9 @@ static bool env_init(struct dma_env *d, bool iommu)
 
 static void env_fini(struct dma_env *d)
 {
+	__asm__ volatile("cli");
+	kprintf("dma: %lu completion interrupts (MSI, vector %u), device status 0x%x\n",
+		(uint64_t)dma_irqs, VEC_IRQ_DMA, dma_irq_status);
 	if (d->iommu)
 		vtd_fini(&d->vtd);
 	frame_put((uint64_t)d->src);
@@ -458,6 +538,8 @@ bool dma_probe(bool iommu)
 	}
 	if (!edu_found && iommu)
 		map_mmio(VTD_BASE, PAGE_SIZE);
+	if (!edu_found)
+		map_mmio(LAPIC_BASE, PAGE_SIZE);
 	edu_found = true;
 	return true;
 }

@@ -26,6 +26,15 @@ stub_0:
 	.set v, v + 1
 	.endr
 
+/* External interrupts that have a handler (trap.c, irq_register): vector in
+ * the frame, dummy error code, the same path as the exceptions. */
+	.balign 16
+	.globl irq_stub_48
+irq_stub_48:
+	pushq $0
+	pushq $48
+	jmp trap_common
+
 	.section .rodata
 	.balign 8
 	.globl exception_stubs

@@ -48,6 +48,7 @@ struct frame {
 	uint64_t rip, cs, rflags, rsp, ss;
 };
 #define VEC_SYSCALL 256 /* vector recorded for syscall entries */
+#define VEC_IRQ_DMA 48  /* the edu device's MSI (guest/dma.c) */
 
 /* A saved kernel context: callee-saved registers, stack and resume point. */
 struct kjmp {
@@ -104,6 +105,9 @@ void pml4_free(uint64_t *pml4);
 
 /* trap.c */
 void cpu_tables_init(void);
+/* Call fn for external interrupt `vec` (only VEC_IRQ_DMA has a gate); fn
+ * acknowledges the source and the local APIC. */
+void irq_register(unsigned vec, void (*fn)(void));
 void syscall_init(void);
 void probe_arm(struct kjmp *resume); /* see trap.c */
 void probe_disarm(void);

@@ -2,8 +2,8 @@
 # tests/dma_test.sh - the edu device and the guest-visible VT-d unit under
 # `hv run --edu`, with guest/guest.elf's workloads dma and dma-attack:
 #
-#  - workload=dma copies pieces through the IOMMU and back: the guest's
-#    checks pass, the report counts exactly the transfers, bytes, IOTLB and
+#  - workload=dma copies pieces through the IOMMU and back, each transfer
+#    completed by an MSI the guest takes: the guest's checks pass, the report counts exactly the transfers, bytes, IOTLB and
 #    context-cache hits and misses, second-level and EPT references that the
 #    guest's program implies, and no fault;
 #  - workload=dma-attack: each of the three DMAs outside the domain is
@@ -68,12 +68,19 @@ expect_eq "dma: EPT lookups" "$(jget "$tmp/dma.json" /iommu/stage2_lookups)" 20
 expect_eq "dma: EPT references" "$(jget "$tmp/dma.json" /iommu/stage2_refs)" 80
 expect_eq "dma: no faults" "$(jget "$tmp/dma.json" /iommu/faults)" 0
 expect_eq "dma: canary intact" "$(jget "$tmp/dma.json" /canary/changed_bytes)" 0
-# Every register access of the two devices is one of the run's MMIO exits.
+# Each transfer ends with an MSI the guest takes (vector 48) and acknowledges.
+expect_eq "dma: interrupts" "$(jget "$tmp/dma.json" /dma/interrupts)" 10
+expect_eq "dma: MSIs" "$(jget "$tmp/dma.json" /dma/msis)" 10
+grep -q '^dma: 10 completion interrupts (MSI, vector 48), device status 0x100$' "$tmp/dma.out" &&
+	pass || fail "dma: the guest took ten completion interrupts"
+# Every register access of the two devices is one of the run's MMIO exits;
+# the others are the local APIC's: the spurious-vector register read and
+# written once, one EOI per interrupt.
 expect_eq "dma: register reads are the MMIO reads" \
-	$(($(jget "$tmp/dma.json" /dma/register_reads) + $(jget "$tmp/dma.json" /iommu/register_reads))) \
+	$(($(jget "$tmp/dma.json" /dma/register_reads) + $(jget "$tmp/dma.json" /iommu/register_reads) + 1)) \
 	"$(jget "$tmp/dma.json" /devices/mmio_reads)"
 expect_eq "dma: register writes are the MMIO writes" \
-	$(($(jget "$tmp/dma.json" /dma/register_writes) + $(jget "$tmp/dma.json" /iommu/register_writes))) \
+	$(($(jget "$tmp/dma.json" /dma/register_writes) + $(jget "$tmp/dma.json" /iommu/register_writes) + 1 + 10)) \
 	"$(jget "$tmp/dma.json" /devices/mmio_writes)"
 
 # --- workload=dma-attack through the IOMMU ------------------------------
