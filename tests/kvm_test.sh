@@ -139,6 +139,14 @@ if [ -f "$GUEST" ]; then
 	expect_eq "SIGTERM during KVM_RUN: stop reason" "$(jget "$tmp/sig.json" reason)" '"signal"'
 	expect_eq "SIGTERM during KVM_RUN: status" "$(jget "$tmp/sig.json" status)" 143
 
+	# hv bench's KVM path: one boot on each backend, the guest's result
+	# checked on both (a figure, not a timed assertion).
+	"$HV" bench --quick --json --guest "$GUEST" kvm-boot >"$tmp/bench.json" 2>"$tmp/bench.err" </dev/null
+	expect_eq "bench kvm-boot: status" "$?" 0
+	expect_eq "bench kvm-boot: one boot (--quick)" "$(jget "$tmp/bench.json" ops)" 1
+	check "bench kvm-boot: KVM and soft times in the note" \
+		"$(grep -c '"note": "boot to exit: KVM [0-9.]* ms, soft vCPU [0-9.]* ms a run' "$tmp/bench.json")" -eq 1
+
 	# Where the host's KVM is kvm_pvm, it runs this (non-PVM) guest through
 	# KVM's instruction emulator: each retired instruction is one successful
 	# emulation and each faulting one a failed emulation, so KVM's own counts
