@@ -104,11 +104,20 @@ static inline bool tag_match(const struct cache_entry *e, uint64_t key, const st
 	       (e->asid == tag->asid || e->global);
 }
 
+/* May the structure hold an entry with this key's page size? */
+static inline bool shift_held(const struct cache *c, uint64_t key)
+{
+	return (c->held_shifts >> cache_key_shift(key)) & 1;
+}
+
 struct cache_entry *cache_find(struct cache *c, uint64_t key, const struct cache_tag *tag)
 {
-	struct cache_set *s = &c->sets[set_index(c, key)];
+	struct cache_set *s;
 	uint32_t i;
 
+	if (!shift_held(c, key))
+		return NULL;
+	s = &c->sets[set_index(c, key)];
 	for (i = 0; i < s->n; i++)
 		if (tag_match(&s->e[i], key, tag))
 			return &s->e[i];
@@ -154,7 +163,7 @@ int cache_fill(struct cache *c, uint64_t key, const struct cache_tag *tag, bool 
 	 * or a re-walk after a permission failure) replaces it in place: one
 	 * translation never occupies two ways.
 	 */
-	for (i = 0; i < s->n; i++) {
+	for (i = 0; shift_held(c, key) && i < s->n; i++) {
 		struct cache_entry *e = &s->e[i];
 
 		/* The entries cache_find would return: a global entry matches any
@@ -193,6 +202,7 @@ int cache_fill(struct cache *c, uint64_t key, const struct cache_tag *tag, bool 
 	victim->global = global;
 	victim->valid = true;
 	victim->lru = ++c->clock;
+	c->held_shifts |= 1ULL << cache_key_shift(key);
 	c->st->fills++;
 	*out = victim;
 	return 0;

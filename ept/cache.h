@@ -99,6 +99,10 @@ struct cache {
 	uint32_t nsets, ways;
 	uint64_t set_mask;             /* nsets - 1 when nsets is a power of two, else 0 */
 	bool perfect;
+	/* Bit s: an entry whose key has page shift s was filled at some time.
+	 * A lookup of a shift never held cannot match and scans nothing; the
+	 * caller still counts its miss, so no counter sees the difference. */
+	uint64_t held_shifts;
 	uint64_t clock;                /* LRU stamp source */
 	struct cache_stats *st;
 };
