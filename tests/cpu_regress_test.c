@@ -233,7 +233,9 @@ static void test_stac_clac_cpl3_ud(void **state)
 /* SDM Vol. 4 Table 2-2: IA32_SYSENTER_CS/ESP/EIP (0x174-0x176) are readable
  * and writable on a 64-bit processor; a non-canonical ESP or EIP is #GP(0).
  * WRMSR 0x174 <- 0x1234, WRMSR 0x176 <- 0x12345678, read both back into EBX
- * and EAX; then WRMSR 0x175 <- 0x0000800000000000. */
+ * and EAX; then WRMSR 0x175 <- 0x0100000000000000, not canonical even at
+ * the 57 bits the processor supports (the width WRMSR checks, whatever
+ * CR4.LA57 is: 0x0000800000000000 is accepted with CR4.LA57 = 0). */
 static void test_sysenter_msrs(void **state)
 {
 	static const uint8_t prog[] = {
@@ -243,6 +245,10 @@ static void test_sysenter_msrs(void **state)
 		0xb9, 0x76, 0x01, 0x00, 0x00, 0x0f, 0x32, 0xf4,
 	};
 	static const uint8_t bad[] = {
+		0xb9, 0x75, 0x01, 0x00, 0x00, 0x31, 0xc0, 0xba, 0x00, 0x00, 0x00, 0x01,
+		0x0f, 0x30, 0xf4,
+	};
+	static const uint8_t wide[] = {
 		0xb9, 0x75, 0x01, 0x00, 0x00, 0x31, 0xc0, 0xba, 0x00, 0x80, 0x00, 0x00,
 		0x0f, 0x30, 0xf4,
 	};
@@ -259,6 +265,16 @@ static void test_sysenter_msrs(void **state)
 	vm = vm_new("none");
 	code(vm, bad, sizeof(bad));
 	expect_exception(vm, EXC_GP, 0, TVM_CODE + sizeof(bad) - 3);
+	tvm_destroy(vm);
+	vm = vm_new("none");
+	code(vm, wide, sizeof(wide));
+	expect_exit(vm, VCPU_EXIT_HLT);
+	{
+		struct tvm_exc_record rec;
+
+		tvm_exc_record(vm, &rec);
+		assert_int_equal(rec.count, 0);
+	}
 	tvm_destroy(vm);
 }
 

@@ -494,8 +494,11 @@ static int load_tr_ldt(struct vcpu_soft *v, uint16_t sel, bool tr)
 	}
 	struct vcpu_segment s;
 	seg_from_desc(&s, sel, d[0]);
-	if (long_mode(v))
+	if (long_mode(v)) {
 		s.base |= d[1] << 32;
+		if (!is_canonical_max(v, s.base))
+			return x86_gp(v, sel & ~3u);
+	}
 	if (s.s || (tr ? (s.type != 9 && s.type != 1) : s.type != 2))
 		return x86_gp(v, sel & ~3u);
 	if (!s.present)

@@ -220,7 +220,7 @@ static int wrmsr(struct vcpu_soft *v, uint32_t msr, uint64_t val)
 	case MSR_EFER: return write_efer(v, val);
 	case MSR_STAR: v->star = val; return X86_OK;
 	case MSR_LSTAR: case MSR_CSTAR: case MSR_FS_BASE: case MSR_GS_BASE: case MSR_KERNEL_GS_BASE:
-		if (!is_canonical(v, val))
+		if (!is_canonical_max(v, val))
 			return x86_gp(v, 0);
 		if (msr == MSR_LSTAR) v->lstar = val;
 		else if (msr == MSR_CSTAR) v->cstar = val;
@@ -235,7 +235,7 @@ static int wrmsr(struct vcpu_soft *v, uint32_t msr, uint64_t val)
 	 * not implemented and stays #UD); ESP and EIP hold canonical addresses. */
 	case MSR_SYSENTER_CS: v->sysenter_cs = val & 0xffffffffULL; return X86_OK;
 	case MSR_SYSENTER_ESP: case MSR_SYSENTER_EIP:
-		if (!is_canonical(v, val))
+		if (!is_canonical_max(v, val))
 			return x86_gp(v, 0);
 		if (msr == MSR_SYSENTER_ESP) v->sysenter_esp = val;
 		else v->sysenter_eip = val;
@@ -506,7 +506,7 @@ int op_grp7(struct vcpu_soft *v, const struct x86_insn *in)
 		memcpy(&base, buf + 2, bsz);
 		if (in->osz == 2 && v->mode != 64)
 			base &= 0xffffff;
-		if (v->mode == 64 && !is_canonical(v, base))
+		if (v->mode == 64 && !is_canonical_max(v, base))
 			return x86_gp(v, 0);
 		struct vcpu_dtable *t = r == 2 ? &v->gdt : &v->idt;
 		t->base = base;
@@ -777,7 +777,7 @@ int op_invpcid(struct vcpu_soft *v, const struct x86_insn *in)
 	if (a > 3 || (desc[0] >> 12))
 		return x86_gp(v, 0);
 	uint16_t pcid = desc[0] & 0xfff;
-	if (a == 0 && !is_canonical(v, desc[1]))
+	if (a == 0 && !is_canonical_max(v, desc[1]))
 		return x86_gp(v, 0);
 	if (a < 2 && !(v->cr4 & CR4_PCIDE) && pcid)
 		return x86_gp(v, 0);

@@ -301,6 +301,22 @@ static inline bool is_canonical(const struct vcpu_soft *v, uint64_t a)
 	return (uint64_t)((int64_t)(a << (64 - bits)) >> (64 - bits)) == a;
 }
 
+/* Does the CPU model have feature f (hv/cpu/cpuid.h)? */
+bool cpu_has(const struct vcpu_soft *v, enum cpu_feature f);
+
+/*
+ * Canonical for the widest linear address the processor supports (57 bits
+ * with LA57 in the CPU model, whatever CR4.LA57 says): the check of addresses
+ * loaded into registers rather than used, i.e. WRMSR of FS/GS/KERNEL_GS_BASE,
+ * LSTAR, CSTAR and the SYSENTER MSRs, LGDT/LIDT, and LLDT/LTR descriptor
+ * bases (SDM Vol. 3A 4.1.4, as KVM implements it).
+ */
+static inline bool is_canonical_max(const struct vcpu_soft *v, uint64_t a)
+{
+	unsigned bits = cpu_has(v, CPUF_LA57) ? 57 : 48;
+	return (uint64_t)((int64_t)(a << (64 - bits)) >> (64 - bits)) == a;
+}
+
 static inline bool long_mode(const struct vcpu_soft *v) { return (v->efer & EFER_LMA) != 0; }
 
 /* exception raising: always returns X86_FAULT */
@@ -327,8 +343,6 @@ int tss_read(struct vcpu_soft *v, uint64_t off, unsigned size, uint64_t *val);
 int cpu_deliver(struct vcpu_soft *v, unsigned vec, bool has_err, uint32_t err, bool soft, uint64_t ret_rip);
 int cpu_deliver_pending(struct vcpu_soft *v);
 int cpu_deliver_nmi(struct vcpu_soft *v);
-/* Does the CPU model have feature f (hv/cpu/cpuid.h)? */
-bool cpu_has(const struct vcpu_soft *v, enum cpu_feature f);
 
 /* flags (flags.c, flags.h) */
 uint64_t flags_get(struct vcpu_soft *v);
