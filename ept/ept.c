@@ -482,6 +482,12 @@ static int set_raw_visit(void *arg, unsigned level, uint64_t ehpa, uint64_t base
 		wr(ept, ehpa, *child | EPT_TABLE_PERMS);
 		return WALK_RANGE_DOWN;
 	}
+	/* A raw entry that would be followed as one of hv's tables may only
+	 * name the table already there: a second reference to a table (or a
+	 * cycle) would make teardown free it twice. */
+	if (entry_is_table(ept, sr->raw, level) &&
+	    (!entry_is_table(ept, e, level) || (sr->raw & EPT_ADDR_MASK) != (e & EPT_ADDR_MASK)))
+		return -EINVAL;
 	wr(ept, ehpa, sr->raw);
 	/*
 	 * A raw entry that still names the same table is an edit in place

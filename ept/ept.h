@@ -275,7 +275,8 @@ int ept_unmap(struct ept *ept, uint64_t gpa, uint64_t len) HV_MUST_CHECK;
  * uniform (same attributes, contiguous HPAs). */
 int ept_protect(struct ept *ept, uint64_t gpa, uint64_t len, uint64_t perms) HV_MUST_CHECK;
 /* Write a raw entry at `level` for `gpa` (tests and the misconfiguration demo):
- * allocates missing upper tables. */
+ * allocates missing upper tables. -EINVAL when the entry would point to one of
+ * hv's tables other than the one already there (teardown would free it twice). */
 int ept_set_raw(struct ept *ept, uint64_t gpa, unsigned level, uint64_t raw) HV_MUST_CHECK;
 /* Clear A (and D) flags in every entry covering [gpa, gpa+len), collecting the
  * 4 KiB GPAs whose leaf had D set into cb (dirty logging via EPT D bits). */

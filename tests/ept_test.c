@@ -555,6 +555,38 @@ static void test_misconfig_reserved(void **state)
 	env_fini(&env);
 }
 
+/*
+ * A raw entry may not make a second reference to one of hv's tables: a PML4E
+ * naming the root (a cycle) or a PDPTE naming another PD would be freed twice
+ * at teardown (found by tests/fuzz/walk_fuzz). Naming the table already there
+ * is an edit in place and stays allowed.
+ */
+static void test_set_raw_table_alias(void **state)
+{
+	struct env env;
+	struct ept_walk_result r;
+	uint64_t root, pdpt, pd;
+
+	(void)state;
+	env_init(&env, GiB, 4, false, false, false, false);
+	assert_ok(ept_map(env.ept, GPA, guest_frame(&env, PAGE_SIZE_4K), PAGE_SIZE_4K, WB_ATTRS,
+			  PAGE_SIZE_4K));
+	assert_ok(ept_map(env.ept, GPA + GiB, guest_frame(&env, PAGE_SIZE_4K), PAGE_SIZE_4K,
+			  WB_ATTRS, PAGE_SIZE_4K));
+	r = walk(&env, GPA, &rd_acc);
+	root = env.ept->root;
+	pdpt = r.ref[0].value & EPT_ADDR_MASK;
+	pd = r.ref[1].value & EPT_ADDR_MASK;
+	assert_int_equal(ept_set_raw(env.ept, GPA, 4, root | EPT_RWX), -EINVAL);
+	assert_int_equal(ept_set_raw(env.ept, GPA + GiB, 3, pd | EPT_RWX), -EINVAL);
+	assert_int_equal(ept_set_raw(env.ept, GPA, 2, pdpt | EPT_RWX), -EINVAL);
+	/* Unchanged, and the same table with other bits is fine. */
+	assert_int_equal(walk(&env, GPA, &rd_acc).status, EPT_OK);
+	assert_ok(ept_set_raw(env.ept, GPA, 4, pdpt | EPT_R));
+	assert_int_equal(walk(&env, GPA, &rd_acc).perms, EPT_R);
+	env_fini(&env);  /* each table freed once (pool.c asserts it) */
+}
+
 /* SDM 29.3.3.1: PS=1 in a PDPTE without 1 GiB support; large-page address bits
  * below the page size not zero. */
 static void test_misconfig_large_pages(void **state)
@@ -965,6 +997,7 @@ int main(void)
 		cmocka_unit_test(test_misconfig_reserved),
 		cmocka_unit_test(test_misconfig_large_pages),
 		cmocka_unit_test(test_misconfig_pml5_and_not_present),
+		cmocka_unit_test(test_set_raw_table_alias),
 		cmocka_unit_test(test_violation_qualification),
 		cmocka_unit_test(test_violation_not_present),
 		cmocka_unit_test(test_violation_paging_entry),

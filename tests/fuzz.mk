@@ -1,55 +1,96 @@
-# `make fuzz`: the long-running checks for nightly use (docs/testing.md), not
-# part of `make check`. Builds the libFuzzer harness with clang, ASan and UBSan,
-# runs it for FUZZ_SECONDS, then the differential and instruction-length tests
-# with many more cases. Each knob can be set in the environment.
-# -len_control=0: inputs may be long from the start (the first 10 bytes are
-# the header, the code comes after the page-table pokes).
+# libFuzzer harnesses (clang, ASan, UBSan), docs/testing.md.
+#
+#   make fuzz        runs each harness for FUZZ_SECONDS, then the differential
+#                    and instruction-length tests with many more cases (nightly);
+#
+# Harnesses: vcpu (the software vCPU and the model, random code and tables),
+# trace (the trace reader in every format), config (the TLB/PWC configuration
+# parser), loader (ELF, PVH, multiboot), walk (the two-stage walk over random
+# tables, public ept/ API), cli (the hv walk and hv domxml command lines) and,
+# when hv has libvirt, domain (domain XML). Each starts from tests/fuzz/seeds/NAME/
+# and keeps what it finds in tests/fuzz/corpus-NAME/ of the build tree.
+#
+# Every source is compiled once into tests/fuzz/obj/ with the sanitizers and
+# the fuzzer's coverage instrumentation, and each harness links what it uses.
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_DIFF_ITERS ?= 20000
 FUZZ_LEN_ITERS ?= 100000
-FUZZ_CFLAGS = -std=gnu11 -g -O1 -fno-omit-frame-pointer \
+FUZZ_OPT = -O1
+FUZZ_CFLAGS = -std=gnu11 -g $(FUZZ_OPT) -fno-omit-frame-pointer \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	-D_GNU_SOURCE -I$(top_srcdir) -I$(top_builddir)
-# The harness compiles the engine and the vCPU itself: they need the
-# sanitizers and the fuzzer's coverage instrumentation too.
-FUZZ_SRCS = tests/fuzz/vcpu_fuzz.c tests/cpu_harness.c \
-	$(filter %.c,$(ept_libept_a_SOURCES) $(hv_libvcpu_a_SOURCES))
-EXTRA_DIST += tests/fuzz/vcpu_fuzz.c tests/fuzz.mk
-CLEANFILES += tests/fuzz/vcpu_fuzz
+	-D_GNU_SOURCE -I$(top_srcdir) -I$(top_builddir) \
+	$(LIBVIRT_CFLAGS) $(ZLIB_CFLAGS) $(LZMA_CFLAGS)
+FUZZ_LIBS = -lm $(LIBVIRT_LIBS) $(ZLIB_LIBS) $(LZMA_LIBS)
 
-tests/fuzz/vcpu_fuzz: $(addprefix $(srcdir)/,$(FUZZ_SRCS)) $(srcdir)/tests/cpu_harness.h
-	@command -v $(FUZZ_CC) >/dev/null || { echo "make fuzz needs $(FUZZ_CC) (apt-get install clang)"; exit 1; }
-	@$(MKDIR_P) tests/fuzz
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(addprefix $(srcdir)/,$(FUZZ_SRCS))
-
-# Parser harnesses: the trace reader in every format, the TLB/PWC
-# configuration parser. Each starts from its seed corpus in tests/fuzz/seeds/
-# and keeps what it finds in tests/fuzz/corpus-NAME/ of the build tree.
+FUZZ_EPT = $(filter %.c,$(ept_libept_a_SOURCES))
+FUZZ_VCPU_SRCS = tests/fuzz/vcpu_fuzz.c tests/cpu_harness.c \
+	$(FUZZ_EPT) $(filter %.c,$(hv_libvcpu_a_SOURCES))
 FUZZ_TRACE_SRCS = tests/fuzz/trace_fuzz.c hv/tracefile.c
-FUZZ_CONFIG_SRCS = tests/fuzz/config_fuzz.c $(filter %.c,$(ept_libept_a_SOURCES))
-EXTRA_DIST += tests/fuzz/trace_fuzz.c tests/fuzz/config_fuzz.c \
-	$(wildcard $(srcdir)/tests/fuzz/seeds/trace/*) $(wildcard $(srcdir)/tests/fuzz/seeds/config/*)
-CLEANFILES += tests/fuzz/trace_fuzz tests/fuzz/config_fuzz
+FUZZ_CONFIG_SRCS = tests/fuzz/config_fuzz.c $(FUZZ_EPT)
+FUZZ_LOADER_SRCS = tests/fuzz/loader_fuzz.c hv/loader.c
+FUZZ_WALK_SRCS = tests/fuzz/walk_fuzz.c $(FUZZ_EPT)
+# The whole front end but main().
+FUZZ_CLI_SRCS = tests/fuzz/cli_fuzz.c $(filter-out hv/main.c,$(filter %.c,$(hv_hv_SOURCES))) \
+	$(filter %.c,$(hv_libvcpu_a_SOURCES) $(iommu_libiommu_a_SOURCES)) $(FUZZ_EPT)
+FUZZ_DOMAIN_SRCS = tests/fuzz/domain_fuzz.c hv/domain.c hv/cliutil.c $(FUZZ_EPT)
 
-tests/fuzz/trace_fuzz: $(addprefix $(srcdir)/,$(FUZZ_TRACE_SRCS)) $(srcdir)/hv/tracefile.h
-	@command -v $(FUZZ_CC) >/dev/null || { echo "make fuzz needs $(FUZZ_CC) (apt-get install clang)"; exit 1; }
-	@$(MKDIR_P) tests/fuzz
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(addprefix $(srcdir)/,$(FUZZ_TRACE_SRCS))
+FUZZ_NAMES = vcpu trace config loader walk cli
+if HAVE_LIBVIRT
+FUZZ_NAMES += domain
+endif
+FUZZ_BINS = $(addprefix tests/fuzz/,$(addsuffix _fuzz,$(FUZZ_NAMES)))
+fuzz_objs = $(addprefix tests/fuzz/obj/,$(patsubst %.c,%.o,$(1)))
 
-tests/fuzz/config_fuzz: $(addprefix $(srcdir)/,$(FUZZ_CONFIG_SRCS))
-	@command -v $(FUZZ_CC) >/dev/null || { echo "make fuzz needs $(FUZZ_CC) (apt-get install clang)"; exit 1; }
-	@$(MKDIR_P) tests/fuzz
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(addprefix $(srcdir)/,$(FUZZ_CONFIG_SRCS))
+EXTRA_DIST += tests/fuzz.mk tests/fuzz/run-harness.sh \
+	tests/fuzz/vcpu_fuzz.c tests/fuzz/trace_fuzz.c tests/fuzz/config_fuzz.c \
+	tests/fuzz/loader_fuzz.c tests/fuzz/walk_fuzz.c tests/fuzz/cli_fuzz.c \
+	tests/fuzz/domain_fuzz.c \
+	$(wildcard $(srcdir)/tests/fuzz/seeds/*/*)
+CLEANFILES += tests/fuzz/vcpu_fuzz tests/fuzz/trace_fuzz tests/fuzz/config_fuzz \
+	tests/fuzz/loader_fuzz tests/fuzz/walk_fuzz tests/fuzz/cli_fuzz tests/fuzz/domain_fuzz
+
+clean-local: clean-fuzz
+.PHONY: clean-fuzz
+clean-fuzz:
+	rm -rf tests/fuzz/obj tests/fuzz/*.log
+
+# Any header may change any object: depend on them all (and config.h).
+FUZZ_HDR_DEPS = $(wildcard $(srcdir)/*/*.h $(srcdir)/hv/cpu/*.h $(srcdir)/tests/*.h) config.h
+
+# clang 14 takes minutes of CPU time over ept/mmu.c at -O1 with the
+# sanitizers (the walker's descriptors inlined everywhere); -O0 takes seconds.
+tests/fuzz/obj/ept/mmu.o: FUZZ_OPT = -O0
+
+tests/fuzz/obj/%.o: $(srcdir)/%.c $(FUZZ_HDR_DEPS)
+	@command -v $(FUZZ_CC) >/dev/null || { echo "the fuzz harnesses need $(FUZZ_CC) (apt-get install clang)"; exit 1; }
+	@$(MKDIR_P) $(@D)
+	$(AM_V_CC)$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+
+tests/fuzz/vcpu_fuzz: $(call fuzz_objs,$(FUZZ_VCPU_SRCS))
+tests/fuzz/trace_fuzz: $(call fuzz_objs,$(FUZZ_TRACE_SRCS))
+tests/fuzz/config_fuzz: $(call fuzz_objs,$(FUZZ_CONFIG_SRCS))
+tests/fuzz/loader_fuzz: $(call fuzz_objs,$(FUZZ_LOADER_SRCS))
+tests/fuzz/walk_fuzz: $(call fuzz_objs,$(FUZZ_WALK_SRCS))
+tests/fuzz/cli_fuzz: $(call fuzz_objs,$(FUZZ_CLI_SRCS))
+tests/fuzz/domain_fuzz: $(call fuzz_objs,$(FUZZ_DOMAIN_SRCS))
+$(FUZZ_BINS):
+	$(AM_V_CCLD)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^ $(FUZZ_LIBS)
+
+# One harness: NAME SECONDS MAX_LEN [libFuzzer options...], from its seeds.
+FUZZ_RUN = $(SHELL) $(srcdir)/tests/fuzz/run-harness.sh $(srcdir)/tests/fuzz/seeds
 
 .PHONY: fuzz
-fuzz: tests/fuzz/vcpu_fuzz tests/fuzz/trace_fuzz tests/fuzz/config_fuzz tests/cpu_diff_test tests/cpu_len_test
-	@$(MKDIR_P) tests/fuzz/corpus tests/fuzz/corpus-trace tests/fuzz/corpus-config
-	./tests/fuzz/trace_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -timeout=10 \
-		-artifact_prefix=tests/fuzz/ tests/fuzz/corpus-trace $(srcdir)/tests/fuzz/seeds/trace
-	./tests/fuzz/config_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=2048 -timeout=10 \
-		-artifact_prefix=tests/fuzz/ tests/fuzz/corpus-config $(srcdir)/tests/fuzz/seeds/config
-	./tests/fuzz/vcpu_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=1024 -len_control=0 \
-		-timeout=10 -artifact_prefix=tests/fuzz/ tests/fuzz/corpus
+# -len_control=0 for vcpu: inputs may be long from the start (the first 10
+# bytes are the header, the code comes after the page-table pokes).
+fuzz: $(FUZZ_BINS) tests/cpu_diff_test tests/cpu_len_test
+	$(FUZZ_RUN) trace $(FUZZ_SECONDS) 8192
+	$(FUZZ_RUN) config $(FUZZ_SECONDS) 2048
+	$(FUZZ_RUN) loader $(FUZZ_SECONDS) 262144 \
+		$$(test -f guest/guest.elf && echo -seed_inputs=guest/guest.elf)
+	$(FUZZ_RUN) walk $(FUZZ_SECONDS) 2048
+	$(FUZZ_RUN) cli $(FUZZ_SECONDS) 2048
+	test ! -x tests/fuzz/domain_fuzz || $(FUZZ_RUN) domain $(FUZZ_SECONDS) 8192
+	$(FUZZ_RUN) vcpu $(FUZZ_SECONDS) 1024 -len_control=0
 	HV_TEST_ITERS=$(FUZZ_DIFF_ITERS) ./tests/cpu_diff_test
 	HV_TEST_ITERS=$(FUZZ_LEN_ITERS) ./tests/cpu_len_test
