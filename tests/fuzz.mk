@@ -2,6 +2,10 @@
 #
 #   make fuzz        runs each harness for FUZZ_SECONDS, then the differential
 #                    and instruction-length tests with many more cases (nightly);
+#   make check       runs each harness for FUZZ_CHECK_SECONDS from its seeds
+#                    (check-local, below), when clang with libFuzzer is there;
+#                    FUZZ_CHECK=no leaves it out (the sanitizer build and
+#                    distcheck do, as the main build already ran it).
 #
 # Harnesses: vcpu (the software vCPU and the model, random code and tables),
 # trace (the trace reader in every format), config (the TLB/PWC configuration
@@ -14,6 +18,8 @@
 # the fuzzer's coverage instrumentation, and each harness links what it uses.
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
+FUZZ_CHECK ?= yes
+FUZZ_CHECK_SECONDS ?= 5
 FUZZ_DIFF_ITERS ?= 20000
 FUZZ_LEN_ITERS ?= 100000
 FUZZ_OPT = -O1
@@ -53,7 +59,7 @@ CLEANFILES += tests/fuzz/vcpu_fuzz tests/fuzz/trace_fuzz tests/fuzz/config_fuzz 
 clean-local: clean-fuzz
 .PHONY: clean-fuzz
 clean-fuzz:
-	rm -rf tests/fuzz/obj tests/fuzz/*.log
+	rm -rf tests/fuzz/obj tests/fuzz/check-* tests/fuzz/*.log
 
 # Any header may change any object: depend on them all (and config.h).
 FUZZ_HDR_DEPS = $(wildcard $(srcdir)/*/*.h $(srcdir)/hv/cpu/*.h $(srcdir)/tests/*.h) config.h
@@ -80,7 +86,7 @@ $(FUZZ_BINS):
 # One harness: NAME SECONDS MAX_LEN [libFuzzer options...], from its seeds.
 FUZZ_RUN = $(SHELL) $(srcdir)/tests/fuzz/run-harness.sh $(srcdir)/tests/fuzz/seeds
 
-.PHONY: fuzz
+.PHONY: fuzz fuzz-check fuzz-check-run
 # -len_control=0 for vcpu: inputs may be long from the start (the first 10
 # bytes are the header, the code comes after the page-table pokes).
 fuzz: $(FUZZ_BINS) tests/cpu_diff_test tests/cpu_len_test
@@ -94,3 +100,25 @@ fuzz: $(FUZZ_BINS) tests/cpu_diff_test tests/cpu_len_test
 	$(FUZZ_RUN) vcpu $(FUZZ_SECONDS) 1024 -len_control=0
 	HV_TEST_ITERS=$(FUZZ_DIFF_ITERS) ./tests/cpu_diff_test
 	HV_TEST_ITERS=$(FUZZ_LEN_ITERS) ./tests/cpu_len_test
+
+# In make check: every harness briefly, when clang can build a fuzzer here.
+check-local: fuzz-check
+fuzz-check:
+	@if [ "$(FUZZ_CHECK)" = no ]; then \
+		echo "fuzz-check: not run here (FUZZ_CHECK=no)"; \
+	elif ! printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return 0; }\n' | \
+		$(FUZZ_CC) -fsanitize=fuzzer -x c -o /dev/null - >/dev/null 2>&1; then \
+		echo "fuzz-check: SKIP: $(FUZZ_CC) with libFuzzer not found (apt-get install clang)"; \
+	else \
+		$(MAKE) $(AM_MAKEFLAGS) fuzz-check-run; \
+	fi
+fuzz-check-run: $(FUZZ_BINS)
+	@for n in $(FUZZ_NAMES); do \
+		case $$n in \
+		vcpu) len=1024; extra=-len_control=0 ;; \
+		loader) len=262144; extra= ;; \
+		trace|domain) len=8192; extra= ;; \
+		*) len=2048; extra= ;; \
+		esac; \
+		FUZZ_CORPUS=tests/fuzz/check-$$n $(FUZZ_RUN) $$n $(FUZZ_CHECK_SECONDS) $$len $$extra || exit 1; \
+	done
