@@ -216,6 +216,38 @@ static void test_perfect(void **state)
 	cache_destroy(c);
 }
 
+/* A lookup skips the page sizes a structure has never held, and never hides
+ * an entry by it: each size is found as soon as one was filled, in finite
+ * and perfect structures, also after everything was invalidated. */
+static void test_sizes_never_held(void **state)
+{
+	struct cache_stats st;
+
+	(void)state;
+	for (int perfect = 0; perfect < 2; perfect++) {
+		struct cache *c = mk(16, 4, perfect, &st);
+		struct cache_inval all = { 0 };
+
+		assert_null(cache_find_addr(c, 0x40000000, &tag_a));
+		fill(c, 0x40000000, 12, &tag_a, false, 0x1000);
+		assert_int_equal(cache_find_addr(c, 0x40000abc, &tag_a)->val, 0x1000);
+		assert_null(cache_find(c, cache_key(0x40000000, 21), &tag_a));
+		fill(c, 0x40200000, 21, &tag_a, false, 0x200000);
+		assert_int_equal(cache_find_addr(c, 0x40212345, &tag_a)->val, 0x200000);
+		assert_int_equal(cache_find_addr(c, 0x40000abc, &tag_a)->val, 0x1000);
+		assert_int_equal(cache_invalidate(c, &all), 2);
+		assert_null(cache_find_addr(c, 0x40212345, &tag_a));
+		fill(c, 0x40000000, 30, &tag_a, false, 0x40000000);
+		assert_int_equal(cache_find_addr(c, 0x7fffffff, &tag_a)->val, 0x40000000);
+		/* A refill of a held key replaces it in place. */
+		fill(c, 0x40000000, 30, &tag_a, false, 0x80000000);
+		assert_int_equal(cache_find_addr(c, 0x40000000, &tag_a)->val, 0x80000000);
+		assert_int_equal(st.fills, 4);
+		assert_int_equal(st.hits + st.misses, 0);
+		cache_destroy(c);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -226,6 +258,7 @@ int main(void)
 		cmocka_unit_test(test_invalidate_selectors),
 		cmocka_unit_test(test_invalidate_range),
 		cmocka_unit_test(test_perfect),
+		cmocka_unit_test(test_sizes_never_held),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
