@@ -178,3 +178,9 @@ EXTRA_DIST += tests/plot_test.sh
 # host has no usable /dev/kvm).
 TESTS += tests/kvm_test.sh
 EXTRA_DIST += tests/kvm_test.sh
+
+# The KVM backend on SVM with nested paging, inside a Debian kernel under QEMU
+# TCG (scripts/kvm-lane); skips unless HV_KVM_LANE=1 or the lane's packages
+# are already cached.
+TESTS += tests/kvm_lane_test.sh
+EXTRA_DIST += tests/kvm_lane_test.sh
