@@ -55,7 +55,7 @@ set --
 while IFS='|' read -r name args; do
 	set -- "$@" "run $(echo "$args" | sed 's#[^ ]*/\([^ /]*\.elf\)#\1#')"
 done <"$tmp/cases"
-sh "$LANE" --build . --timeout 600 "$@" >"$tmp/lane.out" 2>"$tmp/lane.err"
+sh "$LANE" --build . --timeout "${HV_KVM_LANE_TIMEOUT:-300}" "$@" >"$tmp/lane.out" 2>"$tmp/lane.err"
 rc=$?
 case $rc in
 0) ;;
