@@ -45,6 +45,7 @@
 #include "hv/lapic.h"
 #include "hv/pc.h"
 #include "hv/pic.h"
+#include "hv/pit.h"
 #include "hv/loader.h"
 #include "hv/vcpu.h"
 
@@ -188,6 +189,7 @@ struct vm {
 	struct pctestdev testdev;
 	struct ioapic ioapic;
 	struct pic_pair pic;
+	struct pit pit;                  /* the 8254; clock: vm->tsc */
 	struct acpi_pm acpi_pm;
 	struct vm_dma *dma;              /* edu, VT-d, canary (hv/vm_dma.h); NULL when off */
 	struct gpa_range mmio[DEV_BUS_MAX];  /* MMIO device windows, for the backend */

@@ -146,13 +146,22 @@ static bool mmio_access(struct vm *vm, struct vcpu_exit *e)
 }
 
 
+/* The TSC of the next timer event: the local APIC timer's expiry or the
+ * 8254 counter 0's next IRQ 0 edge, UINT64_MAX for none. */
+static uint64_t next_timer_event(const struct vm *vm)
+{
+	uint64_t a = lapic_next_event(&vm->lapic), p = pit_next_event(&vm->pit);
+
+	return a < p ? a : p;
+}
+
 /* The next run() budget: a slice, cut short so that --max-insns and
  * --dirty-track-after land on the exact instruction, and so that the slice
- * ends when the local APIC's timer expires (the guest's TSC advances one tick
- * per retired instruction on a backend that counts them). */
+ * ends at the next timer event (the guest's TSC advances one tick per
+ * retired instruction on a backend that counts them). */
 static uint64_t next_budget(const struct vm *vm)
 {
-	uint64_t b = RUN_SLICE, next = lapic_next_event(&vm->lapic);
+	uint64_t b = RUN_SLICE, next = next_timer_event(vm);
 
 	if (next != UINT64_MAX) {
 		uint64_t d = next > vm->tsc ? next - vm->tsc : 1;
@@ -280,30 +289,60 @@ static bool pic_reaches_cpu(const struct vm *vm)
 	return pic_intr(&vm->pic) && lapic_accepts_pic(&vm->lapic);
 }
 
+#define HLT_MAX_EVENTS 16
+
+/* Can an IRQ 0 edge reach the vCPU: through the master 8259 (IR0 unmasked,
+ * its INTR taken through LINT0 or with the APIC disabled) or the I/O APIC's
+ * pin 2 (unmasked)? */
+static bool pit_irq_unmasked(const struct vm *vm)
+{
+	return (!(vm->pic.pic[0].imr & 1) && lapic_accepts_pic(&vm->lapic)) ||
+	       !(vm->ioapic.rte[2] & IOAPIC_RTE_MASKED);
+}
+
+/* The next event that may wake a halted vCPU: an unmasked local APIC timer
+ * expiry, or an IRQ 0 edge when the 8259 pair or the I/O APIC leaves it
+ * unmasked (UINT64_MAX for none). */
+static uint64_t hlt_wake_event(const struct vm *vm)
+{
+	uint64_t a = lapic_timer_masked(&vm->lapic) ? UINT64_MAX : lapic_next_event(&vm->lapic);
+	uint64_t p = pit_next_event(&vm->pit);
+
+	if (p != UINT64_MAX && !pit_irq_unmasked(vm))
+		p = UINT64_MAX;
+	return a < p ? a : p;
+}
+
 /*
  * HLT. An NMI, or with interrupts enabled an interrupt, already pending
  * wakes the vCPU at once (the loop injects it); otherwise time skips ahead to the local
- * APIC timer's next expiry, the guest's TSC with it (no host time passes).
+ * APIC timer's next expiry or the 8254's next IRQ 0 edge, whichever comes
+ * first, the guest's TSC with it (no host time passes); it wakes when that
+ * makes an interrupt deliverable.
  * When neither can happen, nothing will ever wake the vCPU: the VM stops.
  */
 static int handle_hlt(struct vm *vm, struct vcpu_exit *e)
 {
-	uint64_t next;
+	uint64_t next, idle = 0;
 
 	if (vm->lapic.nmi_pending)
 		return 0;
 	if (e->irq.ready) {
 		if (lapic_pending(&vm->lapic) >= 0 || pic_reaches_cpu(vm))
 			return 0;
-		next = lapic_next_event(&vm->lapic);
-		if (next != UINT64_MAX && !lapic_timer_masked(&vm->lapic)) {
+		/* Events that deliver nothing (a vector held below the PPR, an
+		 * IRQ 0 edge behind an 8259 in service) are skipped, a bounded
+		 * number of them: then nothing is taken to wake the vCPU. */
+		for (unsigned n = 0; n < HLT_MAX_EVENTS && (next = hlt_wake_event(vm)) != UINT64_MAX; n++) {
 			if (next > vm->tsc) {
-				e->irq.idle = next - vm->tsc;
-				vm->cnt.idle_ticks += e->irq.idle;
+				idle += next - vm->tsc;
+				vm->cnt.idle_ticks += next - vm->tsc;
 				vm->tsc = next;
 			}
 			lapic_advance(&vm->lapic);
-			if (lapic_pending(&vm->lapic) >= 0) {
+			pit_advance(&vm->pit);
+			if (lapic_pending(&vm->lapic) >= 0 || pic_reaches_cpu(vm)) {
+				e->irq.idle = idle;
 				vm->cnt.hlt_wakeups++;
 				return 0;
 			}
@@ -373,6 +412,7 @@ static int irq_before_run(struct vm *vm, struct vcpu_exit *e)
 	int rc;
 
 	lapic_advance(&vm->lapic);
+	pit_advance(&vm->pit);
 	if (vm->lapic.nmi_pending && vm->ops->inject_nmi) {
 		/* The vCPU holds it until NMIs are unblocked. */
 		rc = vm->ops->inject_nmi(vm->vcpu);

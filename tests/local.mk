@@ -58,6 +58,13 @@ TESTS += tests/pic_test
 tests_pic_test_SOURCES = tests/pic_test.c tests/testutil.h hv/pic.h hv/pic.c hv/devices.h hv/devices.c
 tests_pic_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_pic_test_LDADD = $(CMOCKA_LIBS)
+# The 8254 interval timer (hv/pit.c) on a test clock.
+check_PROGRAMS += tests/pit_test
+TESTS += tests/pit_test
+tests_pit_test_SOURCES = tests/pit_test.c tests/testutil.h hv/pit.h hv/pit.c hv/acpi.h hv/devices.h \
+	hv/devices.c
+tests_pit_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_pit_test_LDADD = $(CMOCKA_LIBS)
 # The ACPI tables and PM registers (hv/acpi.c).
 check_PROGRAMS += tests/acpi_test
 TESTS += tests/acpi_test
@@ -74,7 +81,7 @@ tests_pc_test_LDADD = $(CMOCKA_LIBS)
 # The exit loop with a scripted backend in place of a vCPU.
 tests_vm_test_SOURCES = tests/vm_test.c tests/testutil.h hv/vm.h hv/vm_internal.h hv/vm.c \
 	hv/vm_mem.c hv/vm_exit.c hv/gmem_soft.c hv/loader.c hv/devices.c hv/uart.c hv/debugexit.c hv/pci.c \
-	hv/lapic.c hv/ioapic.c hv/pic.c hv/acpi.c hv/fwcfg.c hv/pctestdev.c hv/edu.c hv/vm_dma.c
+	hv/lapic.c hv/ioapic.c hv/pic.c hv/pit.c hv/acpi.c hv/fwcfg.c hv/pctestdev.c hv/edu.c hv/vm_dma.c
 tests_vm_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_vm_test_LDADD = iommu/libiommu.a ept/libept.a $(CMOCKA_LIBS)
 # The edu device (hv/edu.h) with its DMA through a VT-d unit (iommu/).

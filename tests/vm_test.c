@@ -792,6 +792,58 @@ static void test_pic_extint(void **state)
 	vm_destroy(vm);
 }
 
+/*
+ * The 8254's counter 0 in mode 2 with 1193, loaded at TSC 1000 (PIT tick 1).
+ * The control word raises OUT from its reset level: one IRQ 0 edge at once,
+ * taken at the first HLT (vector 0x20 from the 8259, no idle time). After
+ * the EOI, the run slice ends at the next edge, tick 1194 = TSC 1000686, and
+ * a HLT with interrupts enabled at TSC 3000 skips to it.
+ */
+static void test_pit_irq0_wakeup(void **state)
+{
+	struct vm *vm = make_vm(MEM_EAGER, PAGE_SHIFT_4K);
+	static const uint8_t init[][2] = {
+		{ 0x20, 0x11 }, { 0x21, 0x20 }, { 0x21, 0x04 }, { 0x21, 0x01 },
+		{ 0x43, 0x34 }, { 0x40, 0xa9 }, { 0x40, 0x04 },
+	};
+	struct vcpu_exit hlt = { .reason = VCPU_EXIT_HLT, .rip = 0x1000 }, eoi = port_out(0x20, 0x20, true);
+	struct scripted_vcpu *v;
+
+	(void)state;
+	push(vm, apic_write(APIC_SVR, 0x1ff, false, 10));
+	for (unsigned i = 0; i < sizeof(init) / sizeof(init[0]); i++) {
+		struct vcpu_exit e = port_out(init[i][0], init[i][1], false);
+
+		e.irq.tsc = 1000;
+		push(vm, e);
+	}
+	hlt.irq.ready = true;
+	hlt.irq.tsc = 2000;
+	push(vm, hlt);
+	eoi.irq.tsc = 2500;
+	push(vm, eoi);
+	hlt.irq.tsc = 3000;
+	push(vm, hlt);
+	hlt.irq.ready = false;
+	hlt.irq.tsc = 1000700;
+	push(vm, hlt);
+	assert_ok(vm_run(vm));
+	v = the_vcpu;
+	assert_int_equal(vm->stop.reason, VM_STOP_HLT);
+	assert_int_equal(v->seen[9].irq.idle, 0);
+	assert_int_equal(v->budget[10], 1000686 - 2500);
+	assert_int_equal(v->seen[11].irq.idle, 1000686 - 3000);
+	assert_int_equal(v->ninjected, 2);
+	assert_int_equal(v->injected[0], 0x20);
+	assert_int_equal(v->injected_before[0], 9);
+	assert_int_equal(v->injected[1], 0x20);
+	assert_int_equal(v->injected_before[1], 11);
+	assert_int_equal(vm->cnt.hlt_wakeups, 1);
+	assert_int_equal(vm->pit.irq_edges, 2);
+	assert_int_equal(vm->pic.pic[0].isr, 0x01);
+	vm_destroy(vm);
+}
+
 static void test_config_errors(void **state)
 {
 	struct vm_config cfg = {
@@ -831,6 +883,7 @@ int main(void)
 		cmocka_unit_test(test_msr_and_tpr),
 		cmocka_unit_test(test_nmi_injection),
 		cmocka_unit_test(test_pic_extint),
+		cmocka_unit_test(test_pit_irq0_wakeup),
 		cmocka_unit_test(test_config_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
