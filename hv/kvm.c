@@ -128,6 +128,16 @@ struct gmem_kvm {
 	int kvm_fd, vm_fd;
 	struct kvm_slot slot[KVM_MAX_SLOTS];
 	unsigned nslot;
+	/*
+	 * Frames map() has recorded but not yet mapped into the view: one run
+	 * contiguous in both GPA and HPA (size 0: none). Eager mapping hands
+	 * out frames in ascending order, so a whole region becomes a few mmap
+	 * calls instead of one per frame; flush_views() runs before the guest.
+	 */
+	struct {
+		struct kvm_slot *slot;
+		uint64_t gpa, hpa, size;
+	} pend;
 };
 
 static struct gmem_kvm *to_kvm_mem(struct gmem *m)
@@ -146,6 +156,24 @@ static struct kvm_slot *slot_of(struct gmem_kvm *k, uint64_t gpa, uint64_t size)
 	return NULL;
 }
 
+/* Map the pending run into its slot's view: the slot's host memory at those
+ * GPAs becomes the pool's frames. KVM follows the change through its MMU
+ * notifier. */
+static int flush_views(struct gmem_kvm *k)
+{
+	struct kvm_slot *s = k->pend.slot;
+	void *at;
+
+	if (!k->pend.size)
+		return 0;
+	at = s->view + (k->pend.gpa - s->gpa);
+	if (mmap(at, k->pend.size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, k->pool->fd,
+		 (off_t)k->pend.hpa) == MAP_FAILED)
+		return -errno;
+	k->pend.size = 0;
+	return 0;
+}
+
 static int kvm_map(struct gmem *m, uint64_t gpa, uint64_t hpa, uint64_t size, uint64_t attrs,
 		   uint64_t page_size)
 {
@@ -159,11 +187,18 @@ static int kvm_map(struct gmem *m, uint64_t gpa, uint64_t hpa, uint64_t size, ui
 	rc = k->soft->ops->map(k->soft, gpa, hpa, size, attrs, page_size);
 	if (rc)
 		return rc;
-	/* The slot's host memory at this GPA becomes the pool's frame. KVM
-	 * follows the change through its MMU notifier. */
-	if (mmap(s->view + (gpa - s->gpa), size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
-		 k->pool->fd, (off_t)hpa) == MAP_FAILED)
-		return -errno;
+	if (k->pend.size && k->pend.slot == s && gpa == k->pend.gpa + k->pend.size &&
+	    hpa == k->pend.hpa + k->pend.size) {
+		k->pend.size += size;
+		return 0;
+	}
+	rc = flush_views(k);
+	if (rc)
+		return rc;
+	k->pend.slot = s;
+	k->pend.gpa = gpa;
+	k->pend.hpa = hpa;
+	k->pend.size = size;
 	return 0;
 }
 
@@ -688,6 +723,9 @@ static int kvm_run(struct vcpu *vcpu, uint64_t max_insns, struct vcpu_exit *exit
 		if (idle && (rc = guest_tsc(v, idle, &tsc)))
 			return rc;
 	}
+	/* The frames hv mapped since the last run are in the slots before the guest runs. */
+	if ((rc = flush_views(v->mem)))
+		return rc;
 	complete_pending(v, exit);
 	memset(exit, 0, sizeof(*exit));
 	if (ioctl(v->fd, KVM_RUN, 0) < 0) {
