@@ -82,7 +82,8 @@ static void run_usage(FILE *f)
 		"  --max-insns N          stop after N guest instructions\n"
 		"  --serial stdio|none|FILE  guest serial output (default: stdout, or stderr\n"
 		"                         with --json or --csv when the report has no -o FILE)\n"
-		"  -o, --output FILE      the report to FILE (the guest's output stays on stdout)\n"
+		"  -o, --output FILE      the report to FILE (default: the text report to\n"
+		"                         stderr, a --json or --csv report to stdout)\n"
 		"  --json                 print the report as one JSON object on stdout\n"
 		"  --csv                  the same as CSV: a header line and one row, a column\n"
 		"                         for each JSON member, named by its path\n"
@@ -796,10 +797,14 @@ int cmd_run(int argc, char **argv)
 		status = VM_STATUS_HOST;
 		goto out_opts_status;
 	}
-	report = stdout;
-	/* In --json mode stdout carries only the JSON object. */
-	/* The guest's output and the report share a stream only when asked:
-	 * with --json or -o FILE the report has stdout (or FILE) to itself. */
+	/*
+	 * The guest's output and the report share a stream only when asked.
+	 * With -o FILE the report goes to FILE and the guest's output to stdout.
+	 * Otherwise the text report goes to stderr, as perf stat's does, and the
+	 * guest's output has stdout; a --json or --csv report has stdout, and the
+	 * guest's output goes to stderr.
+	 */
+	report = (o.json || o.csv || cli_console != stdout) ? stdout : stderr;
 	if (o.serial == NULL) {
 		o.vm.serial_out = (o.json || o.csv) && cli_console == stdout ? stderr : cli_console;
 	} else if (strcmp(o.serial, "stdio") == 0) {
@@ -862,8 +867,9 @@ int cmd_run(int argc, char **argv)
 	build_shape(vm, &o, &rr.shape);
 	status = vm->stop.status;
 	/* The diagnostic of a stop that is not the guest's own choice goes to
-	 * stderr as well, where a user looks first. */
-	if (vm->stop.reason != VM_STOP_DEBUG_EXIT && vm->stop.reason != VM_STOP_HLT) {
+	 * stderr as well (unless the report is there), where a user looks first. */
+	if (vm->stop.reason != VM_STOP_DEBUG_EXIT && vm->stop.reason != VM_STOP_HLT &&
+	    report != stderr) {
 		fprintf(stderr, "hv run: %s: ", vm_stop_name(vm->stop.reason));
 		print_indented(stderr, "", "  ", vm->stop.msg);
 	}

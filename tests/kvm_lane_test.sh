@@ -72,10 +72,8 @@ esac
 expect_eq "the lane has /dev/kvm with nested paging" \
 	"$(grep -c '=== lane: kvm npt=Y$' "$tmp/lane.out")" 1
 
-# serial: hv's standard output up to its report (the blank line and the
-# "== hv run" line that start it).
-serial() { awk '/^== hv run /{exit} {if (held) print last; last = $0; held = 1}
-	END {if (held && last != "") print last}'; }
+# serial: hv run's standard output (its text report goes to standard error).
+serial() { cat; }
 
 i=0
 while IFS='|' read -r name args; do
@@ -105,10 +103,12 @@ while IFS='|' read -r name args; do
 		fail "$name: the serial output differs between soft and the lane's kvm"
 		diff "$tmp/$name.soft.out" "$tmp/$name.kvm.out" | head -5 >&2
 	fi
-	expect_eq "$name: the stop line" "$(grep -m1 '^Stop:' "$tmp/$name.kvm.stdout")" \
-		"$(grep -m1 '^Stop:' "$tmp/$name.soft.stdout")"
+	expect_eq "$name: the stop line" "$(grep -m1 '^Stop:' "$tmp/$name.kvm.stderr")" \
+		"$(grep -m1 '^Stop:' "$tmp/$name.soft.stderr")"
+	check "$name: the text report is on standard error" \
+		-n "$(grep -m1 '^Stop:' "$tmp/$name.soft.stderr")"
 	check "$name: ran on the kvm vCPU" \
-		"$(grep -c '^== hv run .* kvm vCPU$' "$tmp/$name.kvm.stdout")" -eq 1
+		"$(grep -c '^== hv run .* kvm vCPU$' "$tmp/$name.kvm.stderr")" -eq 1
 done <"$tmp/cases"
 
 # A forbidden GPA: the same first diagnostic line.
@@ -122,7 +122,7 @@ done
 # The dirty log in the lane holds at least the 64 pages the probe wrote (SVM
 # with nested paging logs 80 here, the 16 pages it reads too; kvm_pvm and the
 # soft EPT D bits 64: see docs/kvm.md).
-dirty=$(sed -n 's/^  dirty log  *\([0-9]*\) pages$/\1/p' "$tmp/probe-dirty.kvm.stdout")
+dirty=$(sed -n 's/^  dirty log  *\([0-9]*\) pages$/\1/p' "$tmp/probe-dirty.kvm.stderr")
 check "probe-dirty: KVM's dirty log holds the 64 pages written (got '$dirty')" \
 	"${dirty:-0}" -ge 64
 

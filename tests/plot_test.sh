@@ -66,10 +66,11 @@ expect_eq "failing gnuplot: message" "$(cat "$tmp/err")" \
 # --- hv run ----------------------------------------------------------------------------
 if [ -f "$GUEST" ]; then
 	"$HV" run "$GUEST" --append "workload=seq footprint=1M" --max-insns 300000 --serial none \
-		--plot "$tmp/r.png" >"$tmp/r.txt" 2>"$tmp/err"
+		--plot "$tmp/r.png" -o "$tmp/r.txt" >"$tmp/r.out" 2>"$tmp/err"
 	expect_eq "run png: status (--max-insns)" $? 6
 	expect_eq "run png: PNG signature" "$(png_magic "$tmp/r.png")" 89504e470d0a1a0a
 	check "run png: the report is still printed" -n "$(grep '^Translation:' "$tmp/r.txt")"
+	check "run png: nothing on stdout (--serial none)" ! -s "$tmp/r.out"
 	expect_eq "run png: only the stop on stderr" "$(cat "$tmp/err")" \
 		"hv run: insn-limit: stopped after 300000 instructions (--max-insns)"
 	HV_GNUPLOT=/bin/false "$HV" run "$GUEST" --max-insns 1000 --serial none --plot "$tmp/f.svg" \
