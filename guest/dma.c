@@ -381,11 +381,21 @@ static bool env_init(struct dma_env *d, bool iommu)
 	d->iommu = iommu;
 	d->edu = the_edu;
 	volatile uint8_t *r = d->edu.regs;
+	/* A device passed through answers when it next looks at its registers
+	 * (memory to this kernel): wait for the answer, not for an exit. */
 	w32(r, EDU_LIVE, 0x5a5a1234);
-	bool live = r32(r, EDU_LIVE) == ~0x5a5a1234u;
+	bool live = false;
+	for (unsigned n = 0; n < 1000000 && !live; n++) {
+		live = r32(r, EDU_LIVE) == ~0x5a5a1234u;
+		if (!live)
+			pause();
+	}
 	w32(r, EDU_FACT, 10);
-	while (r32(r, EDU_STATUS) & 1)
+	for (unsigned n = 0; n < 1000000; n++) {
+		if (!(r32(r, EDU_STATUS) & 1) && r32(r, EDU_FACT) == 3628800)
+			break;
 		pause();
+	}
 	kprintf("dma: edu at 00:%02x.%u, id 0x%08x, liveness %s, 10! = %u\n", d->edu.devfn >> 3,
 		d->edu.devfn & 7, r32(r, EDU_ID), live ? "ok" : "FAILED", r32(r, EDU_FACT));
 	if (!live)

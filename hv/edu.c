@@ -137,12 +137,10 @@ static bool size_ok(uint64_t off, unsigned size)
 	return off < 0x80 ? size == 4 : (size == 4 || size == 8);
 }
 
-static uint64_t edu_read(struct device *dev, uint64_t off, unsigned size)
+uint64_t edu_reg_get(struct edu *e, uint64_t off, unsigned size)
 {
-	struct edu *e = dev->priv;
 	uint64_t *r;
 
-	e->st.reg_reads++;
 	if (!edu_decodes(e) || !size_ok(off, size))
 		return dev_ones(size);
 	switch (off) {
@@ -156,12 +154,10 @@ static uint64_t edu_read(struct device *dev, uint64_t off, unsigned size)
 	return r ? *r & dev_ones(size) : dev_ones(size);
 }
 
-static void edu_write(struct device *dev, uint64_t off, unsigned size, uint64_t val)
+void edu_reg_set(struct edu *e, uint64_t off, unsigned size, uint64_t val)
 {
-	struct edu *e = dev->priv;
 	uint64_t *r;
 
-	e->st.reg_writes++;
 	if (!edu_decodes(e) || !size_ok(off, size))
 		return;
 	switch (off) {
@@ -198,6 +194,22 @@ static void edu_write(struct device *dev, uint64_t off, unsigned size, uint64_t 
 		return;
 	}
 	*r = val;  /* a 4-byte write sets the register to the zero-extended value */
+}
+
+static uint64_t edu_read(struct device *dev, uint64_t off, unsigned size)
+{
+	struct edu *e = dev->priv;
+
+	e->st.reg_reads++;
+	return edu_reg_get(e, off, size);
+}
+
+static void edu_write(struct device *dev, uint64_t off, unsigned size, uint64_t val)
+{
+	struct edu *e = dev->priv;
+
+	e->st.reg_writes++;
+	edu_reg_set(e, off, size, val);
 }
 
 static void edu_mmio_reset(struct device *dev)

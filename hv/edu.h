@@ -124,6 +124,12 @@ struct edu {
  * and BAR0 holds the address edu_init gave it. */
 extern const struct device_ops edu_mmio_ops;
 
+/* A register read or write as the device sees it, whoever makes it (an MMIO
+ * exit through edu_mmio_ops, which counts it, or hv noticing a write to a
+ * pass-through register page). */
+uint64_t edu_reg_get(struct edu *e, uint64_t off, unsigned size);
+void edu_reg_set(struct edu *e, uint64_t off, unsigned size, uint64_t val);
+
 /* Set up the device as PCI function 00:dev.0 (source id dev << 3) with
  * BAR0 at `bar`. msi may be NULL (MSIs are then counted only). */
 void edu_init(struct edu *e, unsigned dev, uint64_t bar, edu_dma_fn dma, edu_msi_fn msi,

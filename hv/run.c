@@ -75,6 +75,11 @@ static void run_usage(FILE *f)
 		"  --edu                  QEMU's edu PCI device at 00:03.0 (BAR0 0xfea00000), its\n"
 		"                         DMA through a guest-visible VT-d unit at 0xfed90000\n"
 		"  --no-iommu             no VT-d unit: edu's DMA addresses are guest-physical\n"
+		"                         (with --passthrough: host-physical)\n"
+		"  --passthrough separate|shared  hand edu to the guest (implies --edu): its\n"
+		"                         register page is memory mapped through EPT (no exits),\n"
+		"                         its DMA goes through a VT-d unit hv programs and the\n"
+		"                         guest never sees, whose tables are its own or EPT's\n"
 		"Translation model:\n"
 		"  --tlb PRESET|FILE      TLB geometry (default skylake; `none` disables)\n"
 		"  --pwc PRESET|FILE      paging-structure caches, nested TLB (default skylake)\n"
@@ -123,7 +128,7 @@ static int usage_error(const char *fmt, const char *arg)
 enum {
 	OPT_MEMORY = 256, OPT_EPT_PAGE, OPT_EPT_LEVELS, OPT_TLB, OPT_PWC, OPT_APPEND,
 	OPT_BACKEND, OPT_POLICY, OPT_DIRTY, OPT_MAX_INSNS, OPT_JSON, OPT_SERIAL, OPT_DOMAIN,
-	OPT_EDU, OPT_NO_IOMMU, OPT_CSV, OPT_PLOT, OPT_CPU,
+	OPT_EDU, OPT_NO_IOMMU, OPT_CSV, OPT_PLOT, OPT_CPU, OPT_PASSTHROUGH,
 };
 
 static const struct option long_opts[] = {
@@ -142,6 +147,7 @@ static const struct option long_opts[] = {
 	{ "domain", required_argument, NULL, OPT_DOMAIN },
 	{ "edu", no_argument, NULL, OPT_EDU },
 	{ "no-iommu", no_argument, NULL, OPT_NO_IOMMU },
+	{ "passthrough", required_argument, NULL, OPT_PASSTHROUGH },
 	{ "csv", no_argument, NULL, OPT_CSV },
 	{ "cpu", required_argument, NULL, OPT_CPU },
 	{ "plot", required_argument, NULL, OPT_PLOT },
@@ -330,6 +336,15 @@ static int parse_opts(int argc, char **argv, struct run_opts *o, const char *cmd
 		case OPT_NO_IOMMU:
 			o->no_iommu = true;
 			break;
+		case OPT_PASSTHROUGH:
+			if (strcmp(optarg, "separate") == 0)
+				o->vm.passthrough = PT_SEPARATE;
+			else if (strcmp(optarg, "shared") == 0)
+				o->vm.passthrough = PT_SHARED;
+			else
+				return usage_error("--passthrough: expected separate or shared, got '%s'", optarg);
+			o->vm.edu = true;
+			break;
 		case 'h':
 			run_usage(stdout);
 			return 0;
@@ -343,6 +358,12 @@ static int parse_opts(int argc, char **argv, struct run_opts *o, const char *cmd
 	if (o->no_iommu && !o->vm.edu)
 		return usage_error("--no-iommu: there is no DMA device without --edu%s", "");
 	o->vm.iommu = o->vm.edu && !o->no_iommu;
+	if (o->vm.passthrough && strcmp(o->backend, "soft") != 0)
+		return usage_error("--passthrough: the device looks at its register page at instruction "
+				   "counts, which only the soft backend has%s", "");
+	if (o->vm.passthrough == PT_SHARED && o->vm.iommu && o->vm.ept_levels != 4)
+		return usage_error("--passthrough shared: the VT-d unit walks 4 levels (48 bits); "
+				   "EPT must have 4 too (--ept-levels 4)%s", "");
 	if (optind == argc && o->dom.kernel) {
 		o->kernel = o->dom.kernel;
 		return -1;

@@ -29,6 +29,8 @@ void run_dma_report_text(FILE *f, struct vm *vm)
 
 		sid_name(d->edu.sid, sid, sizeof(sid));
 		fprintf(f, "DMA (edu at %s, %s)\n", sid,
+			d->passthrough ? (d->iommu ? "passed through, DMA through hv's VT-d unit"
+						   : "passed through, no IOMMU: bus addresses are HPAs") :
 			d->iommu ? "through the VT-d unit" : "no IOMMU: bus addresses are GPAs");
 		ROW(f, "transfers", e->dma);
 		ROW(f, "bytes moved", e->dma_bytes);
@@ -42,12 +44,29 @@ void run_dma_report_text(FILE *f, struct vm *vm)
 		ROW(f, "register reads (exits)", e->reg_reads);
 		ROW(f, "register writes (exits)", e->reg_writes);
 	}
+	if (d->passthrough) {
+		fprintf(f, "Pass-through (BAR0 registers at GPA 0x%llx = HPA 0x%" PRIx64 " through EPT)\n",
+			EDU_BAR_BASE, d->bar_hpa);
+		ROW(f, "device looks", d->polls);
+		ROW(f, "register writes seen", d->noticed);
+		if (d->iommu)
+			fprintf(f, "  %-22s %14s\n", "second-level tables",
+				vm->cfg.passthrough == PT_SHARED ? "EPT's" : "hv's own");
+		if (d->sl.top) {
+			ROW(f, "  table pages", d->sl.tables);
+			ROW(f, "  RAM pinned (bytes)", d->pinned);
+		}
+	}
 	if (d->iommu) {
 		const struct iommu_stats *s = iommu_get_stats(d->iommu);
 		struct iommu_fault l;
 
-		fprintf(f, "IOMMU (VT-d at 0x%llx, translation %s at the end)\n", IOMMU_BASE,
-			iommu_reg_read(d->iommu, VTD_GSTS_REG, 4) & VTD_GSTS_TES ? "on" : "off");
+		if (d->passthrough)
+			fprintf(f, "IOMMU (hv's VT-d unit, not visible to the guest, translation %s at the end)\n",
+				iommu_reg_read(d->iommu, VTD_GSTS_REG, 4) & VTD_GSTS_TES ? "on" : "off");
+		else
+			fprintf(f, "IOMMU (VT-d at 0x%llx, translation %s at the end)\n", IOMMU_BASE,
+				iommu_reg_read(d->iommu, VTD_GSTS_REG, 4) & VTD_GSTS_TES ? "on" : "off");
 		ROW(f, "DMA requests", s->dma);
 		ROW(f, "bytes", s->dma_bytes);
 		ROW(f, "translations", s->translations);
@@ -111,12 +130,25 @@ void run_dma_report_json(struct json *j, struct vm *vm)
 		json_u64(j, "register_writes", e->reg_writes);
 		json_obj_end(j);
 	}
+	if (d->passthrough) {
+		json_obj_begin(j, "passthrough");
+		json_u64(j, "bar_gpa", EDU_BAR_BASE);
+		json_u64(j, "bar_hpa", d->bar_hpa);
+		json_u64(j, "device_looks", d->polls);
+		json_u64(j, "register_writes_seen", d->noticed);
+		json_str(j, "tables", !d->iommu ? "none" :
+			 vm->cfg.passthrough == PT_SHARED ? "shared" : "separate");
+		json_u64(j, "table_pages", d->sl.tables);
+		json_u64(j, "pinned_bytes", d->pinned);
+		json_obj_end(j);
+	}
 	if (d->iommu) {
 		const struct iommu_stats *s = iommu_get_stats(d->iommu);
 		struct iommu_fault l;
 
 		json_obj_begin(j, "iommu");
-		json_u64(j, "base", IOMMU_BASE);
+		json_u64(j, "base", d->passthrough ? 0 : IOMMU_BASE);
+		json_bool(j, "guest_visible", !d->passthrough);
 		json_bool(j, "translation",
 			  (iommu_reg_read(d->iommu, VTD_GSTS_REG, 4) & VTD_GSTS_TES) != 0);
 		json_u64(j, "dma_requests", s->dma);

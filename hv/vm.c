@@ -354,9 +354,10 @@ int vm_load(struct vm *vm, const char *path, const char *cmdline, char *err, siz
 	if (rc)
 		return errmsg(err, errlen, rc, "cannot set the vCPU entry state: %s", strerror(-rc));
 	if (vm->dma && vm->cfg.edu) {
-		rc = vm_dma_place_canary(vm);
+		rc = vm_dma_start(vm);
 		if (rc)
-			return errmsg(err, errlen, rc, "cannot place the DMA canary: %s", strerror(-rc));
+			return errmsg(err, errlen, rc, "cannot set up the DMA side (canary, pass-through "
+				      "domain): %s", strerror(-rc));
 	}
 	return 0;
 }

@@ -71,6 +71,15 @@ enum mem_policy {
 
 struct vm_dma;
 
+/* edu handed to the guest as a pass-through device (hv/vm_dma.h): its DMA
+ * goes through a VT-d unit hv programs (unless --no-iommu), whose
+ * second-level tables are hv's own or EPT's. */
+enum vm_passthrough {
+	PT_OFF = 0,
+	PT_SEPARATE,   /* the unit has its own tables mapping guest RAM */
+	PT_SHARED,     /* the unit walks EPT's tables */
+};
+
 struct vm_config {
 	uint64_t mem_size;          /* bytes of guest RAM, a multiple of 4 KiB */
 	unsigned ept_levels;        /* 4 or 5 */
@@ -83,7 +92,9 @@ struct vm_config {
 	const struct vcpu_ops *ops; /* backend */
 	bool edu;                   /* QEMU's edu PCI device at 00:03.0 (hv/edu.h) */
 	struct cpu_model cpu;       /* CPUID changes (hv/cpu/cpuid.h; soft backend) */
-	bool iommu;                 /* a VT-d unit at 0xfed90000 in front of its DMA */
+	bool iommu;                 /* a VT-d unit at 0xfed90000 in front of its DMA
+	                               (with passthrough: hv's unit, invisible to the guest) */
+	enum vm_passthrough passthrough;
 	FILE *serial_out;           /* UART output (NULL: discarded) */
 	int serial_in_fd;           /* UART input (-1: none) */
 	/* Called after each GiB an eager mapping has mapped (NULL: not). */

@@ -31,19 +31,27 @@ static void dma_msi(void *ctx, uint64_t addr, uint32_t data)
 	(void)lapic_msi(&vm->lapic, addr, data);
 }
 
-/* Without an IOMMU the bus address is the GPA. */
-static int dma_direct(struct vm *vm, uint64_t gpa, void *buf, uint64_t len, bool write)
+/*
+ * Without an IOMMU the bus address is the GPA (host false) or, for a device
+ * passed through, the HPA (host true): whatever frame it names is reached,
+ * hv's own included, and a frame nobody owns has no memory behind it (the
+ * request is aborted).
+ */
+static int dma_direct(struct vm *vm, uint64_t addr, void *buf, uint64_t len, bool write, bool host)
 {
 	uint8_t *b = buf;
 
 	while (len) {
-		uint64_t chunk = PAGE_SIZE_4K - (gpa & (PAGE_SIZE_4K - 1)), hpa;
+		uint64_t chunk = PAGE_SIZE_4K - (addr & (PAGE_SIZE_4K - 1)), hpa = addr;
 		unsigned refs = 0;
-		int rc;
+		int rc = 0;
 
 		if (chunk > len)
 			chunk = len;
-		rc = vm_gpa_to_hpa(vm, gpa, &hpa, &refs);
+		if (!host)
+			rc = vm_gpa_to_hpa(vm, addr, &hpa, &refs);
+		else if (addr >= vm->pool->size || hpool_owner(vm->pool, addr) == FRAME_FREE)
+			rc = -EFAULT;
 		vm->dma->stage2_refs += refs;
 		if (rc)
 			return rc;
@@ -52,7 +60,7 @@ static int dma_direct(struct vm *vm, uint64_t gpa, void *buf, uint64_t len, bool
 		else
 			memcpy(b, hpool_ptr(vm->pool, hpa), chunk);
 		b += chunk;
-		gpa += chunk;
+		addr += chunk;
 		len -= chunk;
 	}
 	return 0;
@@ -73,7 +81,7 @@ static int edu_dma(void *ctx, uint16_t sid, uint64_t addr, void *buf, uint64_t l
 		if (rc == -EFAULT && x.reason)
 			*reason = x.reason;
 	} else {
-		rc = dma_direct(vm, addr, buf, len, write);
+		rc = dma_direct(vm, addr, buf, len, write, vm->dma->passthrough);
 	}
 	if (rc && !*reason)
 		vm->dma->aborts++;
@@ -113,6 +121,125 @@ static const struct device_ops vtd_mmio_ops = {
 	.reset = vtd_reset,
 };
 
+/* ------------------------------------------------------------------------ */
+/* Pass-through                                                             */
+/* ------------------------------------------------------------------------ */
+
+/* edu's registers in the order the device takes in what the guest wrote
+ * (lowest offset first, so that a DMA's addresses and count are in place
+ * before its command), and whether a write there does anything. */
+static const struct { uint16_t off; uint8_t size; bool writable; } pt_regs[] = {
+	{ EDU_ID, 4, false },         { EDU_LIVENESS, 4, true },   { EDU_FACTORIAL, 4, true },
+	{ EDU_STATUS, 4, true },      { EDU_IRQ_STATUS, 4, false }, { EDU_IRQ_RAISE, 4, true },
+	{ EDU_IRQ_ACK, 4, true },     { EDU_DMA_SRC, 8, true },    { EDU_DMA_DST, 8, true },
+	{ EDU_DMA_CNT, 8, true },     { EDU_DMA_CMD, 8, true },
+};
+
+/* The device writes its registers into the page (the write-only ones read 0). */
+static void pt_publish(struct vm_dma *d, uint8_t *page)
+{
+	for (size_t i = 0; i < sizeof(pt_regs) / sizeof(pt_regs[0]); i++) {
+		uint64_t v = 0;
+
+		if (pt_regs[i].off != EDU_IRQ_RAISE && pt_regs[i].off != EDU_IRQ_ACK)
+			v = edu_reg_get(&d->edu, pt_regs[i].off, pt_regs[i].size);
+		memcpy(page + pt_regs[i].off, &v, pt_regs[i].size);
+	}
+	memcpy(d->shadow, page, VM_DMA_REGS);
+}
+
+void vm_dma_poll(struct vm *vm)
+{
+	struct vm_dma *d = vm->dma;
+	uint8_t *page = hpool_ptr(vm->pool, d->bar_hpa);
+
+	d->polls++;
+	/* A register whose bytes differ from what the device left there was
+	 * written; several writes of one register between two looks are one. */
+	for (size_t i = 0; i < sizeof(pt_regs) / sizeof(pt_regs[0]); i++) {
+		uint64_t now = 0, was = 0;
+
+		memcpy(&now, page + pt_regs[i].off, pt_regs[i].size);
+		memcpy(&was, d->shadow + pt_regs[i].off, pt_regs[i].size);
+		if (now == was || !pt_regs[i].writable)
+			continue;
+		d->noticed++;
+		edu_reg_set(&d->edu, pt_regs[i].off, pt_regs[i].size, now);
+	}
+	pt_publish(d, page);
+}
+
+/* BAR0's register page becomes a frame mapped through EPT (read/write,
+ * uncacheable); the rest of BAR0 stays an emulated window. */
+static int passthrough_create(struct vm *vm)
+{
+	struct vm_dma *d = vm->dma;
+	int rc;
+
+	if (strcmp(vm->ops->name, "soft") != 0)
+		return -ENOTSUP;
+	if (vm->cfg.passthrough == PT_SHARED && vm->cfg.iommu && vm->cfg.ept_levels != 4)
+		return -ENOTSUP;
+	d->passthrough = true;
+	rc = hpool_alloc(vm->pool, PAGE_SIZE_4K, FRAME_HV, &d->bar_hpa);
+	if (!rc)
+		rc = ept_map(vm->ept, EDU_BAR_BASE, d->bar_hpa, PAGE_SIZE_4K,
+			     EPT_R | EPT_W | (uint64_t)EPT_MT_UC << EPT_MT_SHIFT, PAGE_SIZE_4K);
+	if (!rc)
+		pt_publish(d, hpool_ptr(vm->pool, d->bar_hpa));
+	return rc;
+}
+
+/* PT_SEPARATE: map every RAM byte for the device, GPA -> HPA as EPT has it,
+ * with the largest pages EPT uses. Under the lazy policy a frame not yet
+ * mapped is mapped now: a device cannot wait for a fault to be handled, so
+ * an assigned device's memory is pinned, all of it. */
+static int passthrough_map_ram(struct vm *vm)
+{
+	struct vm_dma *d = vm->dma;
+	int rc = iommu_sl_create(vm->pool, 4, &d->sl);
+
+	for (unsigned i = 0; i < vm->nram && !rc; i++) {
+		uint64_t gpa = vm->ram[i].gpa, end = gpa + vm->ram[i].size;
+
+		while (gpa < end && !rc) {
+			uint64_t hpa, perms, len;
+			unsigned shift, refs = 0;
+
+			if (ept_lookup(vm->ept, gpa, &hpa, &shift, &perms) != 0) {
+				rc = vm_gpa_to_hpa(vm, gpa, &hpa, &refs);
+				if (!rc)
+					rc = ept_lookup(vm->ept, gpa, &hpa, &shift, &perms);
+				if (rc)
+					break;
+			}
+			len = (1ULL << shift) - (gpa & ((1ULL << shift) - 1));
+			if (len > end - gpa)
+				len = end - gpa;
+			rc = iommu_sl_map(&d->sl, gpa, hpa, len, VTD_SL_R | VTD_SL_W, shift);
+			d->pinned += len;
+			gpa += len;
+		}
+	}
+	return rc;
+}
+
+static int passthrough_start(struct vm *vm)
+{
+	struct vm_dma *d = vm->dma;
+	int rc;
+
+	if (!d->iommu)
+		return 0;
+	if (vm->cfg.passthrough == PT_SHARED)
+		/* EPT's own hierarchy is the domain's second level. */
+		return iommu_attach(d->iommu, d->edu.sid, 1, vm->ept->root, 4);
+	rc = passthrough_map_ram(vm);
+	if (!rc)
+		rc = iommu_attach(d->iommu, d->edu.sid, 1, d->sl.top, 4);
+	return rc;
+}
+
 int vm_dma_create(struct vm *vm)
 {
 	struct vm_dma *d;
@@ -130,6 +257,11 @@ int vm_dma_create(struct vm *vm)
 		if (rc)
 			return rc;
 	}
+	if (vm->cfg.passthrough) {
+		rc = passthrough_create(vm);
+		if (rc)
+			return rc;
+	}
 	if (!vm->cfg.iommu)
 		return 0;
 
@@ -138,9 +270,11 @@ int vm_dma_create(struct vm *vm)
 	iommu_config_default(&cfg);
 	cfg.msi = dma_msi;
 	cfg.msi_ctx = vm;
-	cfg.mem = (struct iommu_mem){ .translate = dma_stage2, .ctx = vm };
+	/* hv's own unit reads host-physical tables; the guest's goes through EPT. */
+	if (!vm->cfg.passthrough)
+		cfg.mem = (struct iommu_mem){ .translate = dma_stage2, .ctx = vm };
 	rc = iommu_create(vm->pool, &cfg, &d->iommu);
-	if (rc)
+	if (rc || vm->cfg.passthrough)
 		return rc;
 	return dev_bus_add(&vm->bus, &vtd_mmio_ops, IOMMU_BASE, vm, NULL);
 }
@@ -151,14 +285,23 @@ void vm_dma_destroy(struct vm *vm)
 		return;
 	if (vm->dma->iommu)
 		iommu_destroy(vm->dma->iommu);
+	iommu_sl_destroy(&vm->dma->sl);
+	if (vm->dma->bar_hpa)
+		hpool_free(vm->pool, vm->dma->bar_hpa, PAGE_SIZE_4K);
 	free(vm->dma);
 	vm->dma = NULL;
 }
 
-int vm_dma_place_canary(struct vm *vm)
+int vm_dma_start(struct vm *vm)
 {
 	uint8_t page[CANARY_SIZE];
 
+	if (vm->dma->passthrough) {
+		int rc = passthrough_start(vm);
+
+		if (rc)
+			return rc;
+	}
 	if (!vm_gpa_is_ram(vm, CANARY_GPA, CANARY_SIZE))
 		return 0;
 	memset(page, CANARY_BYTE, sizeof(page));

@@ -12,6 +12,17 @@
  * A request the IOMMU refuses is a VT-d fault in its recording registers;
  * nothing moves. A GPA that is not RAM aborts the request (counted).
  *
+ * Pass-through (vm_config.passthrough): the guest owns edu and does not know
+ * an IOMMU exists. The page of BAR0 that holds the registers is a frame
+ * mapped through EPT, so the guest's register accesses are plain memory
+ * accesses (no exit); the device looks at that page on its own every
+ * VM_DMA_POLL_INSNS guest instructions (a deterministic point), acts on what
+ * changed there and writes its registers back. Its DMA addresses are then
+ * guest-physical, translated by a VT-d unit hv programs itself:
+ *   bus address (GPA) --hv's second-level tables (or EPT's)--> HPA
+ * and without an IOMMU (--no-iommu) they are host-physical addresses, which
+ * is what makes pass-through without one unsafe.
+ *
  * The canary: CANARY_GPA is a page of guest RAM that the memory map reports
  * reserved (the BIOS area), so no guest allocates it. hv fills it with a
  * pattern at load and compares it when the run ends.
@@ -31,6 +42,11 @@ struct vm;
 #define CANARY_SIZE  0x1000ULL
 #define CANARY_BYTE  0xa5
 
+/* How often a pass-through device looks at its register page. */
+#define VM_DMA_POLL_INSNS 1024
+/* The part of BAR0's register page the device keeps (edu's registers end at 0xa0). */
+#define VM_DMA_REGS 0x100
+
 /*
  * The VM's DMA state.
  *   edu, iommu (NULL when vm_config.iommu is off): set once by
@@ -47,14 +63,26 @@ struct vm_dma {
 	uint64_t aborts;
 	uint64_t stage2_refs;         /* EPT entries read for DMA (tables and data) */
 	uint64_t vtd_reads, vtd_writes;  /* register accesses to the unit (MMIO exits) */
+
+	/* Pass-through: set by vm_dma_create / vm_dma_start, then the device's. */
+	bool passthrough;
+	uint64_t bar_hpa;                /* the frame behind BAR0's register page */
+	uint8_t shadow[VM_DMA_REGS];     /* that page as the device last left it */
+	struct iommu_sl sl;              /* PT_SEPARATE: the unit's own tables */
+	uint64_t pinned;                 /* bytes of RAM mapped for the device (PT_SEPARATE) */
+	uint64_t polls, noticed;         /* looks at the page; register writes found there */
 };
 
 /* Register edu (vm->cfg.edu) and the VT-d window (vm->cfg.iommu) on vm's
  * buses; called while the devices are added, when either is on. */
 int vm_dma_create(struct vm *vm) HV_MUST_CHECK;
 void vm_dma_destroy(struct vm *vm);
-/* Fill the canary page (after the kernel is loaded). */
-int vm_dma_place_canary(struct vm *vm) HV_MUST_CHECK;
+/* After the kernel is loaded: fill the canary page; for pass-through, build
+ * the device's domain over guest RAM and turn hv's unit on. */
+int vm_dma_start(struct vm *vm) HV_MUST_CHECK;
+/* A pass-through device's look at its register page (vm_run, every
+ * VM_DMA_POLL_INSNS instructions and at every exit). */
+void vm_dma_poll(struct vm *vm);
 /* Compare the canary page with its pattern (after the run). */
 int vm_dma_check_canary(struct vm *vm) HV_MUST_CHECK;
 

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hv/vm_dma.h"
 #include "hv/vm_internal.h"
 
 /* Instructions per run() call: often enough for a live progress line and a
@@ -170,6 +171,8 @@ static uint64_t next_budget(const struct vm *vm)
 			b = d;
 	}
 
+	if (vm->dma && vm->dma->passthrough && b > VM_DMA_POLL_INSNS)
+		b = VM_DMA_POLL_INSNS;  /* the pass-through device's next look */
 	if (vm->cfg.max_insns && vm->cfg.max_insns - vm->insns < b)
 		b = vm->cfg.max_insns - vm->insns;
 	if (vm->cfg.dirty_track_after && !vm->dirty.active && vm->cfg.dirty_track_after > vm->insns &&
@@ -529,6 +532,8 @@ int vm_run(struct vm *vm)
 		if (vm->progress)
 			vm->progress(vm, vm->progress_ctx);
 
+		if (vm->dma && vm->dma->passthrough)
+			vm_dma_poll(vm);
 		rc = irq_before_run(vm, &e);
 		if (rc)
 			return rc;

@@ -51,6 +51,8 @@ struct iommu {
 	struct iommu_fault log[IOMMU_LOG_MAX];  /* first faults detected; survives reset */
 	struct cache *iotlb, *ctxc;   /* NULL when sized 0; set once */
 	struct iommu_trace *trace;    /* set only during iommu_explain */
+	uint64_t own_root;            /* iommu_attach's root table (0: none); freed by destroy */
+	uint64_t own_ctx[256];        /* iommu_attach's context table of each bus (0: none) */
 };
 
 /* The HPA of [pa, pa+size) in the unit's physical address space (size <= the

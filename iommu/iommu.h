@@ -390,6 +390,44 @@ struct iommu_trace {
 void iommu_explain(struct iommu *m, uint16_t sid, uint64_t iova, bool write,
 		   struct iommu_trace *t);
 
+/* ------------------------------------------------------------------------ */
+/* hv as the unit's driver (a device hv assigns to a guest)                 */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Second-level tables hv builds in the frame pool (VT-d 9.8).
+ *   pool, levels: set once by iommu_sl_create.
+ *   top: the top table (the context entry's SLPTPTR); tables: pages in use.
+ */
+struct iommu_sl {
+	struct hpool *pool;
+	unsigned levels;       /* 3 (39-bit) or 4 (48-bit) */
+	uint64_t top;
+	uint64_t tables;
+};
+
+int iommu_sl_create(struct hpool *pool, unsigned levels, struct iommu_sl *sl) HV_MUST_CHECK;
+/* Map [iova, iova+len) to [hpa, hpa+len) with perms (VTD_SL_R/W), with the
+ * largest pages up to 2^max_shift (12, 21 or 30) that both sides' alignment
+ * allows. 4 KiB aligned; -EINVAL for an empty range, one beyond the levels'
+ * width or other permission bits; -EEXIST when a large page is in the way. */
+int iommu_sl_map(struct iommu_sl *sl, uint64_t iova, uint64_t hpa, uint64_t len, uint64_t perms,
+		 unsigned max_shift) HV_MUST_CHECK;
+/* Free every table (not the memory they map). */
+void iommu_sl_destroy(struct iommu_sl *sl);
+
+/*
+ * Attach device `sid` to domain `did` whose second-level tables (3 or 4
+ * levels) start at slptptr, and turn translation on, as a driver does: root
+ * and context tables in the pool (freed by iommu_destroy), RTADDR and SRTP,
+ * global context-cache and IOTLB invalidation, TE. The tables may be hv's
+ * own (iommu_sl) or any hierarchy in that format, such as EPT's (EPT entries
+ * read as second-level entries: R, W and the address line up; X, the memory
+ * type and A/D are bits a legacy-mode unit ignores).
+ */
+int iommu_attach(struct iommu *m, uint16_t sid, uint16_t did, uint64_t slptptr,
+		 unsigned levels) HV_MUST_CHECK;
+
 /* Fault recording register i decoded (false when its F is clear). */
 bool iommu_fault_get(struct iommu *m, unsigned i, struct iommu_fault *out);
 

@@ -2,7 +2,8 @@
 # fault recording, queued invalidation).
 noinst_LIBRARIES += iommu/libiommu.a
 iommu_libiommu_a_SOURCES = iommu/iommu.h iommu/internal.h \
-	iommu/regs.c iommu/qi.c iommu/context.c iommu/translate.c
+	iommu/regs.c iommu/qi.c iommu/context.c iommu/translate.c \
+	iommu/domain.c
 
 check_PROGRAMS += tests/iommu_test
 TESTS += tests/iommu_test

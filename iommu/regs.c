@@ -77,6 +77,11 @@ int iommu_create(struct hpool *pool, const struct iommu_config *cfg, struct iomm
 
 void iommu_destroy(struct iommu *m)
 {
+	for (unsigned b = 0; b < 256; b++)
+		if (m->own_ctx[b])
+			hpool_free(m->pool, m->own_ctx[b], PAGE_SIZE_4K);
+	if (m->own_root)
+		hpool_free(m->pool, m->own_root, PAGE_SIZE_4K);
 	if (m->iotlb)
 		cache_destroy(m->iotlb);
 	if (m->ctxc)
@@ -125,8 +130,10 @@ int iommu_phys(struct iommu *m, uint64_t pa, uint64_t size, bool write, uint64_t
 		if (rc)
 			return -EFAULT;
 	}
-	/* Frame 0 of the pool is never handed out: nothing is there. */
-	if (h < PAGE_SIZE_4K || h >= m->pool->size || size > m->pool->size - h)
+	/* Frame 0 of the pool is never handed out; an HPA the unit names
+	 * itself (no second stage) is memory only in a frame someone owns. */
+	if (h < PAGE_SIZE_4K || h >= m->pool->size || size > m->pool->size - h ||
+	    (!m->cfg.mem.translate && hpool_owner(m->pool, h) == FRAME_FREE))
 		return -EFAULT;
 	*hpa = h;
 	return 0;

@@ -700,6 +700,96 @@ static void test_explain(void **state)
 	assert_int_equal(x.refs, 4);
 }
 
+
+/* hv as the driver: its own second-level tables (iommu_sl) with the largest
+ * pages that fit, and iommu_attach's root and context entries. */
+static void test_attach_own_tables(void **state)
+{
+	struct fix *f = *state;
+	struct iommu_sl sl;
+	struct iommu_xlate x;
+	uint64_t big, small, ctx_hi, root;
+
+	assert_ok(hpool_alloc(f->pool, PAGE_SIZE_2M, FRAME_GUEST, &big));
+	assert_ok(hpool_alloc(f->pool, PAGE_SIZE_4K, FRAME_GUEST, &small));
+	assert_ok(iommu_sl_create(f->pool, 4, &sl));
+	/* 2 MiB at IOVA 2 MiB: one SL-PDE with PS; then 4 KiB at 0x1000 under
+	 * the same SL-PDPE: 3 pages, then 4. */
+	assert_ok(iommu_sl_map(&sl, 0x200000, big, PAGE_SIZE_2M, VTD_SL_R | VTD_SL_W, 21));
+	assert_int_equal(sl.tables, 3);
+	assert_ok(iommu_sl_map(&sl, 0x1000, small, PAGE_SIZE_4K, VTD_SL_R, 30));
+	assert_int_equal(sl.tables, 4);
+	/* Refused: misaligned, beyond 48 bits, other bits, into a large page. */
+	assert_int_equal(iommu_sl_map(&sl, 0x1800, small, PAGE_SIZE_4K, VTD_SL_R, 12), -EINVAL);
+	assert_int_equal(iommu_sl_map(&sl, 1ULL << 48, small, PAGE_SIZE_4K, VTD_SL_R, 12), -EINVAL);
+	assert_int_equal(iommu_sl_map(&sl, 0x3000, small, PAGE_SIZE_4K, VTD_SL_SNP, 12), -EINVAL);
+	assert_int_equal(iommu_sl_map(&sl, 0x201000, small, PAGE_SIZE_4K, VTD_SL_R, 12), -EEXIST);
+
+	assert_ok(iommu_attach(f->m, 0x0018, 7, sl.top, 4));
+	assert_int_equal(rd32(f, VTD_GSTS_REG), VTD_GSTS_TES | VTD_GSTS_RTPS);
+	root = rd64(f, VTD_RTADDR_REG);
+	assert_int_not_equal(root, 0);
+	/* Context entry of devfn 0x18: present + SLPTPTR; AW 2, domain 7. */
+	uint64_t ctx = hpool_read64(f->pool, root) & VTD_ROOT_CTP_MASK;
+	assert_int_equal(hpool_read64(f->pool, root) & ~VTD_ROOT_CTP_MASK, VTD_ROOT_P);
+	assert_int_equal(hpool_read64(f->pool, ctx + 0x18 * 16), sl.top | VTD_CTX_P);
+	ctx_hi = hpool_read64(f->pool, ctx + 0x18 * 16 + 8);
+	assert_int_equal(ctx_hi, 0x702);
+
+	assert_ok(iommu_translate(f->m, 0x18, 0x212345, true, &x));
+	assert_int_equal(x.addr, big + 0x12345);
+	assert_int_equal(x.refs, 3);
+	assert_int_equal(x.shift, 21);
+	assert_int_equal(x.did, 7);
+	assert_ok(iommu_translate(f->m, 0x18, 0x1008, false, &x));
+	assert_int_equal(x.addr, small + 8);
+	assert_int_equal(x.refs, 4);
+	/* Read-only page written, and an IOVA nothing maps. */
+	assert_int_equal(iommu_translate(f->m, 0x18, 0x1008, true, &x), -EFAULT);
+	assert_int_equal(x.reason, VTD_FR_WRITE);
+	assert_int_equal(rd64(f, IOMMU_FRO_OFFSET + 8), 0x8000000500000018ULL);
+	assert_int_equal(iommu_translate(f->m, 0x18, 0x40000000, false, &x), -EFAULT);
+	assert_int_equal(x.reason, VTD_FR_READ);
+	assert_int_equal(rd64(f, IOMMU_FRO_OFFSET + 16 + 8), 0xC000000600000018ULL);
+	assert_int_equal(rd64(f, IOMMU_FRO_OFFSET + 16), 0x40000000);
+	/* Another device has no context entry. */
+	assert_int_equal(iommu_translate(f->m, 0x20, 0x1000, false, &x), -EFAULT);
+	assert_int_equal(x.reason, VTD_FR_CTX_NOT_PRESENT);
+	iommu_sl_destroy(&sl);
+	assert_int_equal(sl.tables, 0);
+}
+
+/* Shared tables: the unit walks an EPT hierarchy as its second level. R, W,
+ * PS and the address line up; X, the memory type and A/D are ignored; an
+ * execute-only page is not readable by a device. */
+static void test_attach_ept_tables(void **state)
+{
+	struct fix *f = *state;
+	const struct ept_caps caps = { .exec_only = true, .page_1g = true };
+	struct ept *ept;
+	struct iommu_xlate x;
+	uint64_t ram, code, hpa, perms;
+	unsigned shift;
+
+	assert_ok(ept_create(f->pool, 4, true, &caps, &ept));
+	assert_ok(hpool_alloc(f->pool, PAGE_SIZE_2M, FRAME_GUEST, &ram));
+	assert_ok(hpool_alloc(f->pool, PAGE_SIZE_4K, FRAME_GUEST, &code));
+	assert_ok(ept_map(ept, 0x400000, ram, PAGE_SIZE_2M,
+			  EPT_RWX | (uint64_t)EPT_MT_WB << EPT_MT_SHIFT | EPT_IPAT, PAGE_SIZE_2M));
+	assert_ok(ept_map(ept, 0x1000, code, PAGE_SIZE_4K,
+			  EPT_X | (uint64_t)EPT_MT_WB << EPT_MT_SHIFT, PAGE_SIZE_4K));
+	assert_ok(iommu_attach(f->m, 0x0018, 1, ept->root, 4));
+	assert_ok(ept_lookup(ept, 0x4abcde, &hpa, &shift, &perms));
+	assert_ok(iommu_translate(f->m, 0x18, 0x4abcde, true, &x));
+	assert_int_equal(x.addr, hpa);
+	assert_int_equal(x.shift, shift);
+	assert_int_equal(x.refs, 3);
+	assert_int_equal(iommu_translate(f->m, 0x18, 0x1000, false, &x), -EFAULT);
+	assert_int_equal(x.reason, VTD_FR_READ);
+	assert_int_equal(x.refs, 4);
+	ept_destroy(ept);
+}
+
 static int setup2(void **state) { return setup_nfr(state, 2); }
 
 int main(void)
@@ -720,6 +810,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_create_refuses, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_second_stage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_explain, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_attach_own_tables, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_attach_ept_tables, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -139,6 +139,8 @@ TESTS += tests/run_test.sh
 # dma-attack, with and without the IOMMU, and against QEMU).
 TESTS += tests/dma_test.sh
 EXTRA_DIST += tests/dma_test.sh
+TESTS += tests/passthrough_test.sh
+EXTRA_DIST += tests/passthrough_test.sh
 
 # A guest that takes interrupts from the local APIC (tests/guests/apic.S),
 # run under the software vCPU and QEMU by tests/apic_guest_test.sh.
