@@ -5,9 +5,8 @@
  * translation, explained) and `hv domxml` (hv run's option parser, the
  * domain file included, then the XML). The first byte picks the command;
  * the rest is its words, separated by newlines or NULs (at most 24 words of
- * at most 200 bytes). `hv trace` and `hv run` do work in proportion to their
- * options, so their parsers are reached through `hv domxml` and the shared
- * helpers (cli_getopt, cli_check_words, parse_size, ...).
+ * at most 200 bytes). tests/fuzz/cmd_fuzz.c runs the other commands, whose
+ * work it has to bound.
  *
  * Invariants: the exit status is 0, 1 or 2 (domxml: 0, 2 or 8); no crash,
  * leak or undefined behaviour (ASan, UBSan). Run with -close_fd_mask=3: the

@@ -13,9 +13,10 @@ corpus=${FUZZ_CORPUS:-tests/fuzz/corpus-$name}
 log=tests/fuzz/$name.log
 mkdir -p "$corpus"
 set -- -max_total_time="$seconds" -max_len="$maxlen" -timeout=20 -rss_limit_mb=4096 \
-	-artifact_prefix=tests/fuzz/ -print_final_stats=1 "$@"
-# hv walk and hv domxml print their reports and messages.
-[ "$name" = cli ] && set -- -close_fd_mask=3 "$@"
+	-artifact_prefix="$PWD/tests/fuzz/" -print_final_stats=1 "$@"
+# The commands (cli: hv walk, hv domxml; cmd: the others) print their reports
+# and messages.
+case $name in cli|cmd) set -- -close_fd_mask=3 "$@" ;; esac
 set -- "$@" "$corpus"
 [ -d "$seeds/$name" ] && set -- "$@" "$seeds/$name"
 if ! "./tests/fuzz/${name}_fuzz" "$@" >"$log" 2>&1; then
