@@ -293,6 +293,12 @@ int tvm_create(const char *preset, struct tvm **out)
 
 int tvm_create_cpu(const char *preset, uint64_t features_off, unsigned phys_bits, struct tvm **out)
 {
+	return tvm_create_ept_ad(preset, features_off, phys_bits, false, out);
+}
+
+int tvm_create_ept_ad(const char *preset, uint64_t features_off, unsigned phys_bits, bool ept_ad,
+		      struct tvm **out)
+{
 	struct tvm *vm = calloc(1, sizeof(*vm));
 	struct mmu_config cfg;
 	struct ept_caps caps = { .exec_only = true, .page_1g = true };
@@ -304,7 +310,7 @@ int tvm_create_cpu(const char *preset, uint64_t features_off, unsigned phys_bits
 	err = hpool_create(TVM_RAM_SIZE * 4, &vm->pool);
 	if (err)
 		goto free_vm;
-	err = ept_create(vm->pool, 4, false, &caps, &vm->ept);
+	err = ept_create(vm->pool, 4, ept_ad, &caps, &vm->ept);
 	if (err)
 		goto destroy_pool;
 	/* 4 KiB EPT pages: walks have the full 4-level EPT dimension and a

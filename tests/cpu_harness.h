@@ -92,6 +92,9 @@ int tvm_create(const char *preset, struct tvm **out) __attribute__((warn_unused_
 /* The same with CPUID features turned off and a MAXPHYADDR (hv/cpu/cpuid.h). */
 int tvm_create_cpu(const char *preset, uint64_t features_off, unsigned phys_bits, struct tvm **out)
 	__attribute__((warn_unused_result));
+/* The same with EPT accessed and dirty flags on or off. */
+int tvm_create_ept_ad(const char *preset, uint64_t features_off, unsigned phys_bits, bool ept_ad,
+		      struct tvm **out) __attribute__((warn_unused_result));
 void tvm_destroy(struct tvm *vm);
 
 /* Host pointer for [gpa, gpa + len). Precondition: the range is RAM and does
