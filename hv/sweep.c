@@ -277,11 +277,18 @@ static int read_grid(struct sweep *sw, int argc, char **argv, const struct optio
 		     struct word **out, size_t *nout)
 {
 	struct word *w = calloc((size_t)argc * 2 + 1, sizeof(*w));
-	size_t n = 0;
+	struct seen_opt {
+		const struct option *opt;
+		bool list;
+	} *seen = calloc((size_t)argc, sizeof(*seen));
+	size_t n = 0, nseen = 0;
 	int rc;
 
-	if (w == NULL)
+	if (w == NULL || seen == NULL) {
+		free(w);
+		free(seen);
 		return -ENOMEM;
+	}
 	/* hv sweep's own options belong before the command's name. */
 	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
 		const char *name = argv[i] + 2;
@@ -341,6 +348,16 @@ static int read_grid(struct sweep *sw, int argc, char **argv, const struct optio
 		w[n++].axis = -1;
 		if (rc == 0 && w[n - 1].text == NULL)
 			rc = -ENOMEM;
+		/* The same option again, once as a list: every point would pass
+		 * both, the command takes the last, and the table would name
+		 * values that were not run. */
+		for (size_t j = 0; rc == 0 && j < nseen; j++)
+			if (seen[j].opt == o && (seen[j].list || ax.n > 1))
+				rc = cli_usage_error("sweep", "--%s is given twice and once as a "
+						     "list: give it once (its values as one list)",
+						     o->name);
+		if (rc == 0)
+			seen[nseen++] = (struct seen_opt){ o, ax.n > 1 };
 		if (rc == 0 && ax.n == 1) {
 			/* One value: a fixed word of every point, not an axis. */
 			w[n++] = (struct word){ ax.values[0], -1 };
@@ -365,10 +382,12 @@ static int read_grid(struct sweep *sw, int argc, char **argv, const struct optio
 		if (rc)
 			goto fail;
 	}
+	free(seen);
 	*out = w;
 	*nout = n;
 	return 0;
 fail:
+	free(seen);
 	free(w);
 	return rc;
 }

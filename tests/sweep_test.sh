@@ -173,6 +173,16 @@ expect_eq "empty value: message" "$(cat "$tmp/err")" "hv sweep: --footprint: an 
 "$HV" sweep trace --footprint 64M..16M >/dev/null 2>"$tmp/err"
 expect_eq "backward range: message" "$(cat "$tmp/err")" \
 	"hv sweep: --footprint: '64M..16M': a range A..B needs 0 < A <= B"
+for twice in "--footprint 16M,64M --footprint=32M" "--footprint 16M --foot 32M,64M" \
+	"--footprint 16M,32M --footprint 64M,128M"; do
+	# shellcheck disable=SC2086 # the options are words
+	"$HV" sweep --list trace $twice >/dev/null 2>"$tmp/err"
+	expect_eq "an axis given twice ($twice): status" $? 2
+	expect_eq "an axis given twice ($twice): message" "$(cat "$tmp/err")" \
+		"hv sweep: --footprint is given twice and once as a list: give it once (its values as one list)"
+done
+"$HV" sweep --list --dir "$tmp/twice" trace --footprint 16M --footprint 32M >"$tmp/out" 2>"$tmp/err"
+expect_eq "a fixed option given twice: passed on as it is" "$?:$(wc -l <"$tmp/out")" 0:1
 "$HV" sweep trace --bogus 1,2 >/dev/null 2>"$tmp/err"
 expect_eq "unknown option: status" $? 2
 expect_eq "unknown option: message" "$(cat "$tmp/err")" "hv trace: unknown option '--bogus' (see hv trace --help)"
