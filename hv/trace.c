@@ -114,7 +114,10 @@ static int file_fill(struct file_src *fs, unsigned guest_shift)
 	int rc;
 
 	rc = trace_reader_next(&fs->rd, &a, err, sizeof(err));
-	if (rc < 0)
+	/* A read error of gzip or xz data: the decompressor says why. */
+	if (rc == -EIO && trace_read_error() != NULL)
+		fprintf(stderr, "%s:%lu: %s\n", fs->rd.name, fs->rd.lineno, trace_read_error());
+	else if (rc < 0)
 		fprintf(stderr, "%s\n", err);
 	if (rc <= 0)
 		return rc;

@@ -15,6 +15,40 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <stdarg.h>
+
+/* Why the last compressed stream failed (one is read at a time). */
+static char zip_why[256];
+
+const char *trace_read_error(void)
+{
+	return zip_why[0] ? zip_why : NULL;
+}
+
+#if defined(HAVE_ZLIB) || defined(HAVE_LZMA)
+static ssize_t zip_fail(bool *failed, size_t produced, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static ssize_t zip_again(void)
+{
+	errno = EIO;
+	return -1;
+}
+
+/* A decompression error after `produced` bytes of this read: those are
+ * returned first, and the error (errno EIO) on the next read. */
+static ssize_t zip_fail(bool *failed, size_t produced, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(zip_why, sizeof(zip_why), fmt, ap);
+	va_end(ap);
+	*failed = true;
+	return produced > 0 ? (ssize_t)produced : zip_again();
+}
+#endif
+
 #ifdef HAVE_ZLIB
 #include <zlib.h>
 
@@ -23,7 +57,7 @@
 struct gz {
 	FILE *in;
 	z_stream strm;
-	bool eof, done;
+	bool eof, done, failed;
 	unsigned char buf[1 << 16];
 };
 
@@ -31,6 +65,8 @@ static ssize_t gz_read(void *cookie, char *out, size_t size)
 {
 	struct gz *g = cookie;
 
+	if (g->failed)
+		return zip_again();
 	g->strm.next_out = (unsigned char *)out;
 	g->strm.avail_out = size > UINT32_MAX ? UINT32_MAX : (uInt)size;
 	while (g->strm.avail_out > 0 && !g->done) {
@@ -39,10 +75,9 @@ static ssize_t gz_read(void *cookie, char *out, size_t size)
 		if (g->strm.avail_in == 0 && !g->eof) {
 			g->strm.next_in = g->buf;
 			g->strm.avail_in = (uInt)fread(g->buf, 1, sizeof(g->buf), g->in);
-			if (ferror(g->in)) {
-				errno = EIO;
-				return -1;
-			}
+			if (ferror(g->in))
+				return zip_fail(&g->failed, size - g->strm.avail_out, "%s",
+						strerror(errno ? errno : EIO));
 			g->eof = feof(g->in);
 		}
 		ret = inflate(&g->strm, Z_NO_FLUSH);
@@ -52,16 +87,16 @@ static ssize_t gz_read(void *cookie, char *out, size_t size)
 			if (g->strm.avail_in == 0 && g->eof) {
 				g->done = true;
 			} else if (inflateReset(&g->strm) != Z_OK) {
-				errno = EIO;
-				return -1;
+				return zip_fail(&g->failed, size - g->strm.avail_out,
+						"gzip: cannot read on after a member");
 			}
 		} else if (ret == Z_BUF_ERROR && g->eof && g->strm.avail_in == 0) {
-			/* The input ended inside a member: a truncated file. */
-			errno = EIO;
-			return -1;
+			return zip_fail(&g->failed, size - g->strm.avail_out,
+					"gzip data ends early: the file is truncated");
 		} else if (ret != Z_OK && ret != Z_BUF_ERROR) {
-			errno = EIO;
-			return -1;
+			return zip_fail(&g->failed, size - g->strm.avail_out,
+					"gzip data is corrupt (zlib: %s)",
+					g->strm.msg ? g->strm.msg : "error");
 		}
 	}
 	return (ssize_t)(size - g->strm.avail_out);
@@ -109,14 +144,27 @@ nomem:
 struct xz {
 	FILE *in;
 	lzma_stream strm;
-	bool eof, done;
+	bool eof, done, failed;
 	uint8_t buf[1 << 16];
 };
+
+static const char *xz_why(lzma_ret ret)
+{
+	switch (ret) {
+	case LZMA_BUF_ERROR: return "xz data ends early (a truncated file, or data after the end)";
+	case LZMA_FORMAT_ERROR: return "xz data is followed by data that is not xz";
+	case LZMA_OPTIONS_ERROR: return "xz data uses options liblzma cannot read";
+	case LZMA_MEM_ERROR: return "out of memory decompressing xz data";
+	default: return "xz data is corrupt";
+	}
+}
 
 static ssize_t xz_read(void *cookie, char *out, size_t size)
 {
 	struct xz *x = cookie;
 
+	if (x->failed)
+		return zip_again();
 	x->strm.next_out = (uint8_t *)out;
 	x->strm.avail_out = size;
 	while (x->strm.avail_out > 0 && !x->done) {
@@ -125,20 +173,16 @@ static ssize_t xz_read(void *cookie, char *out, size_t size)
 		if (x->strm.avail_in == 0 && !x->eof) {
 			x->strm.next_in = x->buf;
 			x->strm.avail_in = fread(x->buf, 1, sizeof(x->buf), x->in);
-			if (ferror(x->in)) {
-				errno = EIO;
-				return -1;
-			}
+			if (ferror(x->in))
+				return zip_fail(&x->failed, size - x->strm.avail_out, "%s",
+						strerror(errno ? errno : EIO));
 			x->eof = feof(x->in);
 		}
 		ret = lzma_code(&x->strm, x->eof ? LZMA_FINISH : LZMA_RUN);
-		if (ret == LZMA_STREAM_END) {
+		if (ret == LZMA_STREAM_END)
 			x->done = true;
-		} else if (ret != LZMA_OK) {
-			/* A corrupt or truncated file: the reader reports a read error. */
-			errno = EIO;
-			return -1;
-		}
+		else if (ret != LZMA_OK)
+			return zip_fail(&x->failed, size - x->strm.avail_out, "%s", xz_why(ret));
 	}
 	return (ssize_t)(size - x->strm.avail_out);
 }
@@ -250,6 +294,7 @@ FILE *trace_open(const char *path, const char **compression, char *err, size_t e
 	FILE *f = is_stdin ? stdin : fopen(path, "r");
 
 	*compression = "none";
+	zip_why[0] = '\0';
 	if (f == NULL) {
 		snprintf(err, errlen, "cannot open '%s': %s", path, strerror(errno));
 		return NULL;

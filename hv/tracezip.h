@@ -21,4 +21,8 @@
  */
 FILE *trace_open(const char *path, const char **compression, char *err, size_t errlen);
 
+/* Why reading the stream trace_open last opened failed, when it was the
+ * decompression (truncated or corrupt gzip or xz data); NULL otherwise. */
+const char *trace_read_error(void);
+
 #endif /* HV_TRACEZIP_H */
