@@ -55,6 +55,7 @@
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -372,6 +373,7 @@ struct guest_run {
 	double seconds;   /* hv: vm_run alone; QEMU: the whole process */
 	double cpu;       /* CPU time of the same span: hv's process, QEMU's threads */
 	int status;       /* exit status: 1 when the guest wrote 0 to isa-debug-exit */
+	uint64_t lazy;    /* frames hv mapped at the guest's first touch (lazy RAM) */
 	char *out;        /* serial output, malloc'd, NUL-terminated */
 };
 
@@ -423,15 +425,15 @@ static double cpu_seconds(void)
 
 /* The guest on a backend; boot (when not NULL) gets the wall time from
  * vm_create to the guest's exit. */
-static int backend_guest_run(const struct vcpu_ops *ops, const char *guest, const char *append,
-			     uint64_t mem, struct guest_run *gr, double *boot, char *err,
-			     size_t errlen)
+static int backend_guest_run_policy(const struct vcpu_ops *ops, enum mem_policy policy,
+				    const char *guest, const char *append, uint64_t mem,
+				    struct guest_run *gr, double *boot, char *err, size_t errlen)
 {
 	struct vm_config cfg = {
 		.mem_size = mem,
 		.ept_levels = 4,
 		.ept_page_shift = PAGE_SHIFT_4K,
-		.policy = MEM_EAGER,
+		.policy = policy,
 		.ops = ops,
 		.serial_in_fd = -1,
 	};
@@ -473,6 +475,7 @@ static int backend_guest_run(const struct vcpu_ops *ops, const char *guest, cons
 	vm->ops->get_stats(vm->vcpu, &vs);
 	gr->insns = vs.instructions;
 	gr->status = vm->stop.status;
+	gr->lazy = vm->cnt.lazy_frames;
 out_vm:
 	vm_destroy(vm);
 out_serial:
@@ -480,6 +483,13 @@ out_serial:
 	if (rc)
 		guest_run_free(gr);
 	return rc;
+}
+
+static int backend_guest_run(const struct vcpu_ops *ops, const char *guest, const char *append,
+			     uint64_t mem, struct guest_run *gr, double *boot, char *err,
+			     size_t errlen)
+{
+	return backend_guest_run_policy(ops, MEM_EAGER, guest, append, mem, gr, boot, err, errlen);
 }
 
 static int hv_guest_run(const char *guest, const char *append, uint64_t mem,
@@ -1107,6 +1117,117 @@ static int bench_kvm_random(const struct bench_params *bp, struct bench_result *
 	return run_kvm_loop(bp, &kl, out, err, errlen);
 }
 
+/* The kernel's own first touch: ms to write one byte to each page of `size`
+ * bytes of a fresh memfd (what the pool's frames are), or < 0 on error. */
+static double first_touch_ms(uint64_t size)
+{
+	int fd = memfd_create("hv-bench", MFD_CLOEXEC);
+	volatile uint8_t *p;
+	double t0, t;
+
+	if (fd < 0 || ftruncate(fd, (off_t)size) != 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED)
+		return -1;
+	t0 = now_seconds();
+	for (uint64_t off = 0; off < size; off += PAGE_SIZE_4K)
+		p[off] = 1;
+	t = now_seconds() - t0;
+	munmap((void *)p, size);
+	return 1e3 * t;
+}
+
+/*
+ * kvm-uffd: EPT-violation round trips through userfaultfd. The touch probe
+ * (tests/guests/probe-touch.elf beside the guest's build tree) writes once to
+ * each of 8192 pages, three instructions a page. Run with lazy RAM, each
+ * first touch is a userfaultfd fault hv handles (read, hv's handler maps the
+ * pool frame, UFFDIO_WAKE, KVM faults again); run eager, the same touches
+ * fault only in the kernel. vm_run's difference per lazy fault is the round
+ * trip through hv; beside it, the kernel's own first touch of a memfd page
+ * in this process. The runs alternate, lazy first.
+ */
+static int bench_kvm_uffd(const struct bench_params *bp, struct bench_result *out, char *err,
+			  size_t errlen)
+{
+	const struct vcpu_ops *kvm;
+	char why[200] = "", probe[4096];
+	double t[2] = { 0, 0 }, touch = 0;
+	uint64_t faults = 0;
+	int runs = bp->quick ? 1 : 3;
+	const char *slash;
+
+	out->unit = "fault";
+	if (bp->guest == NULL) {
+		snprintf(err, errlen, "guest/guest.elf not found (build it with make, or give "
+				      "--guest FILE)");
+		return -ENOENT;
+	}
+	/* BUILD/guest/guest.elf -> BUILD/tests/guests/probe-touch.elf */
+	slash = strrchr(bp->guest, '/');
+	snprintf(probe, sizeof(probe), "%.*s%s../tests/guests/probe-touch.elf",
+		 slash ? (int)(slash - bp->guest) : 0, bp->guest, slash ? "/" : "");
+	kvm = backend_find("kvm", why, sizeof(why));
+	if (kvm != NULL && (kvm->probe(why, sizeof(why)) != 0 ||
+			    kvm->probe_lazy(why, sizeof(why)) != 0))
+		kvm = NULL;
+	if (kvm == NULL) {
+		snprintf(out->noise, sizeof(out->noise), "no KVM here: %s", why);
+		snprintf(out->note, sizeof(out->note), "userfaultfd round trips under KVM");
+		return 0;
+	}
+	for (int r = 0; r < runs; r++) {
+		for (int k = 0; k < 2; k++) {
+			struct guest_run g;
+			int rc = backend_guest_run_policy(kvm, k ? MEM_EAGER : MEM_LAZY, probe, "",
+							  64ULL << 20, &g, NULL, err, errlen);
+
+			if (rc)
+				return rc;
+			if (g.status != 1 || !strstr(g.out, "probe: touched 8192 pages")) {
+				snprintf(err, errlen, "%s: the touch probe failed (status %d)", probe,
+					 g.status);
+				guest_run_free(&g);
+				return -EPROTO;
+			}
+			t[k] += g.seconds;
+			if (k == 0)
+				faults += g.lazy;
+			guest_run_free(&g);
+		}
+		double ms = first_touch_ms(32ULL << 20);
+
+		if (ms < 0) {
+			snprintf(err, errlen, "memfd for the first-touch loop: %s", strerror(errno));
+			return -errno;
+		}
+		touch += ms;
+	}
+	out->ops = faults;
+	out->seconds = t[0] - t[1];
+	if (out->seconds <= 0) {
+		snprintf(out->noise, sizeof(out->noise), "the lazy runs were not slower than the eager "
+			 "ones (%.1f vs %.1f ms): noise", 1e3 * t[0] / runs, 1e3 * t[1] / runs);
+		out->seconds = 0;
+	}
+	{
+		double rt = 1e6 * out->seconds / (double)faults;
+		double ft = 1e3 * touch / (8192.0 * runs);
+
+		snprintf(out->note, sizeof(out->note),
+			 "round trip %.2f us (lazy %.1f ms - eager %.1f ms over %" PRIu64 " faults a "
+			 "run); kernel first touch %.2f us a page; ratio %.1fx; %d runs",
+			 rt, 1e3 * t[0] / runs, 1e3 * t[1] / runs, faults / (uint64_t)runs, ft,
+			 ft > 0 ? rt / ft : 0, runs);
+	}
+	return 0;
+}
+
 static const struct mem_loop random_4m = { "random", "4M", 128ULL << 20, 3000000, 3, 1.5 };
 static const struct mem_loop random_64m = { "random", "64M", 128ULL << 20, 2000000, 3, 1.0 };
 static const struct mem_loop random_1g = { "random", "1G", 1280ULL << 20, 2000000, 1, 1.0 };
@@ -1129,6 +1250,8 @@ static const struct bench benches[] = {
 	{ "kvm-compute", "guest ALU loop, KVM backend vs soft vCPU", bench_kvm_compute, NULL },
 	{ "kvm-random", "guest demand-zero faults and random writes, KVM vs soft", bench_kvm_random,
 	  NULL },
+	{ "kvm-uffd", "lazy RAM on KVM: userfaultfd round trips vs the kernel's first touch",
+	  bench_kvm_uffd, NULL },
 };
 
 #define NBENCHES (sizeof(benches) / sizeof(benches[0]))

@@ -12,6 +12,22 @@
  * handler. KVM's exits are translated into struct vcpu_exit so the same
  * handlers serve both backends.
  *
+ * Lazy RAM (--mem-policy lazy): the views start as anonymous memory
+ * registered with userfaultfd for missing pages. KVM_RUN then runs in a
+ * second thread; when KVM touches a page hv has not mapped, the kernel holds
+ * it in a userfaultfd fault, and this thread hands the fault to hv's
+ * EPT-violation handler (vcpu_config.exit_now) as an exit. hv allocates the
+ * frame from the pool and maps it; the view's page becomes that pool frame
+ * (MAP_FIXED over the memfd, as for eager RAM) and UFFDIO_WAKE lets KVM take
+ * the fault again, now finding the frame. (UFFDIO_COPY and UFFDIO_ZEROPAGE
+ * would put a fresh anonymous page there instead, outside the pool, and
+ * GPA -> HPA would no longer be ept/'s map.)
+ *
+ * Signals: a SIGINT or SIGTERM handler calls vm_kick(), which sets
+ * kvm_run.immediate_exit (KVM_RUN then returns EINTR at once, even when the
+ * signal arrived between hv's stop check and the ioctl) and, with the
+ * second thread, sends that thread KICK_SIGNAL to end a KVM_RUN under way.
+ *
  * What KVM does not give hv: per-access TLB and walk counts (the hardware's),
  * instruction counts (so no --max-insns or --dirty-track-after), and VMCALL
  * exits (KVM answers hypercalls itself: guests use the hypercall port).
@@ -21,18 +37,27 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "hv/kvm_stats.h"
 #include "hv/vcpu.h"
 
 #define KVM_MAX_SLOTS 2   /* RAM below the hole, RAM above 4 GiB */
+/* Ends the KVM_RUN of the thread that runs the guest (lazy RAM); the handler
+ * does nothing, the interrupted system call is the point. */
+#define KICK_SIGNAL SIGUSR1
 
 /* The device node; HV_KVM_DEVICE overrides it (tests of the error paths). */
 static const char *kvm_device(void)
@@ -79,6 +104,7 @@ static const struct {
 	{ KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR", "the TSS area Intel VMX needs" },
 	{ KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID", "a CPUID with long mode" },
 	{ KVM_CAP_SYNC_REGS, "KVM_CAP_SYNC_REGS", "the guest RIP of every exit" },
+	{ KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT", "stopping on SIGINT and SIGTERM" },
 };
 
 static int kvm_check_caps(int k, char *why, size_t whylen)
@@ -101,6 +127,58 @@ static int kvm_probe(char *why, size_t whylen)
 		return rc;
 	rc = kvm_check_caps(k, why, whylen);
 	close(k);
+	return rc;
+}
+
+/* A userfaultfd for the missing pages of the views; 0 or -errno with a reason. */
+static int uffd_open(int *out, char *why, size_t whylen)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	int fd, rc;
+
+	fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+#ifdef USERFAULTFD_IOC_NEW
+	if (fd < 0 && errno == EPERM) {
+		/* Without the right to handle the kernel's own faults: the device
+		 * node grants it to whoever may open it (Linux 6.1). */
+		int dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
+
+		if (dev >= 0) {
+			fd = ioctl(dev, USERFAULTFD_IOC_NEW, O_CLOEXEC | O_NONBLOCK);
+			close(dev);
+		}
+		errno = fd < 0 ? EPERM : 0;
+	}
+#endif
+	if (fd < 0) {
+		rc = -errno;
+		if (rc == -EPERM)
+			snprintf(why, whylen, "this user may not take the kernel's page faults through "
+				 "userfaultfd: run as root, set the sysctl vm.unprivileged_userfaultfd=1, "
+				 "or give read-write access to /dev/userfaultfd");
+		else if (rc == -ENOSYS)
+			snprintf(why, whylen, "this kernel has no userfaultfd (CONFIG_USERFAULTFD)");
+		else
+			snprintf(why, whylen, "userfaultfd: %s", strerror(-rc));
+		return rc;
+	}
+	if (ioctl(fd, UFFDIO_API, &api) < 0 || !(api.ioctls & (1ULL << _UFFDIO_REGISTER))) {
+		rc = errno ? -errno : -ENOTSUP;
+		snprintf(why, whylen, "userfaultfd refused API version 0x%llx: %s",
+			 (unsigned long long)UFFD_API, strerror(-rc));
+		close(fd);
+		return rc;
+	}
+	*out = fd;
+	return 0;
+}
+
+static int kvm_probe_lazy(char *why, size_t whylen)
+{
+	int fd, rc = uffd_open(&fd, why, whylen);
+
+	if (!rc)
+		close(fd);
 	return rc;
 }
 
@@ -128,6 +206,7 @@ struct gmem_kvm {
 	int kvm_fd, vm_fd;
 	struct kvm_slot slot[KVM_MAX_SLOTS];
 	unsigned nslot;
+	int uffd;                 /* lazy RAM: missing pages of the views; else -1 */
 	/*
 	 * Frames map() has recorded but not yet mapped into the view: one run
 	 * contiguous in both GPA and HPA (size 0: none). Eager mapping hands
@@ -272,6 +351,8 @@ static void kvm_mem_destroy(struct gmem *m)
 		munmap(k->slot[i].view, k->slot[i].size);
 	if (k->kvm_fd >= 0)
 		close(k->kvm_fd);
+	if (k->uffd >= 0)
+		close(k->uffd);
 	gmem_soft_destroy(k->soft);
 	free(k);
 }
@@ -288,6 +369,23 @@ static int add_slot(struct gmem_kvm *k, uint64_t gpa, uint64_t size)
 		    -1, 0);
 	if (view == MAP_FAILED)
 		return -errno;
+	if (k->uffd >= 0) {
+		/* Lazy RAM: KVM's first touch of a page hv has not mapped is a
+		 * userfaultfd fault (hv maps every frame before the host uses it). */
+		struct uffdio_register reg = {
+			.range = { (uint64_t)(uintptr_t)view, size },
+			.mode = UFFDIO_REGISTER_MODE_MISSING,
+		};
+
+		errno = 0;
+		if (ioctl(k->uffd, UFFDIO_REGISTER, &reg) < 0 ||
+		    !(reg.ioctls & (1ULL << _UFFDIO_WAKE))) {
+			int rc = errno ? -errno : -ENOTSUP;
+
+			munmap(view, size);
+			return rc;
+		}
+	}
 	r = (struct kvm_userspace_memory_region){
 		.slot = k->nslot,
 		.flags = KVM_MEM_LOG_DIRTY_PAGES,
@@ -320,10 +418,15 @@ static int kvm_mem_create(const struct vcpu_config *cfg, struct gmem **out)
 		return -ENOMEM;
 	k->base.ops = &gmem_kvm_ops;
 	k->pool = cfg->pool;
-	k->kvm_fd = k->vm_fd = -1;
+	k->kvm_fd = k->vm_fd = k->uffd = -1;
 	rc = gmem_soft_create(cfg, &k->soft);
 	if (rc)
 		goto fail;
+	if (cfg->lazy) {
+		rc = uffd_open(&k->uffd, why, sizeof(why));
+		if (rc)
+			goto fail;
+	}
 	rc = kvm_open(&k->kvm_fd, why, sizeof(why));
 	if (rc)
 		goto fail;
@@ -355,9 +458,13 @@ fail:
 /* ------------------------------------------------------------------------ */
 
 /*
- * Legend: fd, run, run_size, mem, mmio: set once by kvm_create. pend: the
- * exit hv is completing (an IN or MMIO read whose value goes back to KVM
- * before the next KVM_RUN).
+ * Legend: fd, run, run_size, mem, mmio, exit_now, exit_ctx: set once by
+ * kvm_create. pend: the exit hv is completing (an IN or MMIO read whose value
+ * goes back to KVM before the next KVM_RUN). rip: the guest RIP at the last
+ * KVM exit. The runner fields exist with lazy RAM only: go_fd and done_fd
+ * (eventfds) start and end one KVM_RUN in the runner thread, which leaves
+ * KVM_RUN's errno in run_err (0: an exit); in_run: the runner was started
+ * and its done not yet read; quit: the runner ends at its next start.
  */
 struct vcpu_kvm {
 	struct vcpu base;
@@ -370,6 +477,12 @@ struct vcpu_kvm {
 	uint64_t mem_size;
 	enum vcpu_exit_reason pend;
 	bool lapic_exits;
+	uint64_t rip;
+	int (*exit_now)(void *ctx, struct vcpu_exit *e);
+	void *exit_ctx;
+	bool has_runner, in_run, quit;
+	pthread_t runner;
+	int go_fd, done_fd, run_err;
 	struct vcpu_stats stats;
 };
 
@@ -378,6 +491,8 @@ static struct vcpu_kvm *to_kvm(struct vcpu *v)
 	return container_of(v, struct vcpu_kvm, base);
 }
 
+static void stop_runner(struct vcpu_kvm *v);
+
 static void kvm_destroy(struct vcpu *vcpu)
 {
 	struct vcpu_kvm *v;
@@ -385,6 +500,18 @@ static void kvm_destroy(struct vcpu *vcpu)
 	if (!vcpu)
 		return;
 	v = to_kvm(vcpu);
+	if (v->has_runner) {
+		uint64_t one = 1;
+
+		stop_runner(v);
+		v->quit = true;
+		if (write(v->go_fd, &one, sizeof(one)) == sizeof(one))
+			pthread_join(v->runner, NULL);
+	}
+	if (v->go_fd >= 0)
+		close(v->go_fd);
+	if (v->done_fd >= 0)
+		close(v->done_fd);
 	if (v->run)
 		munmap(v->run, v->run_size);
 	if (v->fd >= 0)
@@ -422,6 +549,68 @@ static int set_cpuid(struct vcpu_kvm *v)
 	return rc;
 }
 
+/* ------------------------------------------------------------------------ */
+/* The runner thread (lazy RAM)                                             */
+/* ------------------------------------------------------------------------ */
+
+static void on_kick(int sig)
+{
+	(void)sig;
+}
+
+/* KVM_RUN, each time go_fd says so, until quit. Every signal but KICK_SIGNAL
+ * is blocked here (hv's own handlers run in the main thread). */
+static void *runner_main(void *arg)
+{
+	struct vcpu_kvm *v = arg;
+	sigset_t kick;
+	uint64_t n;
+
+	sigemptyset(&kick);
+	sigaddset(&kick, KICK_SIGNAL);
+	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
+	for (;;) {
+		if (read(v->go_fd, &n, sizeof(n)) != sizeof(n)) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (v->quit)
+			break;
+		v->run_err = ioctl(v->fd, KVM_RUN, 0) < 0 ? errno : 0;
+		n = 1;
+		if (write(v->done_fd, &n, sizeof(n)) != sizeof(n))
+			break;
+	}
+	return NULL;
+}
+
+static int start_runner(struct vcpu_kvm *v)
+{
+	struct sigaction sa;
+	sigset_t all, old;
+	int rc;
+
+	v->go_fd = eventfd(0, EFD_CLOEXEC);
+	v->done_fd = eventfd(0, EFD_CLOEXEC);
+	if (v->go_fd < 0 || v->done_fd < 0)
+		return -errno;
+	/* No SA_RESTART: the point of the signal is the EINTR. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_kick;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(KICK_SIGNAL, &sa, NULL) < 0)
+		return -errno;
+	/* The thread starts with every signal blocked, then lets KICK_SIGNAL in. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = -pthread_create(&v->runner, NULL, runner_main, v);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!rc)
+		v->has_runner = true;
+	return rc;
+}
+
 static int kvm_create(const struct vcpu_config *cfg, struct gmem *mem, struct vcpu **out)
 {
 	struct vcpu_kvm *v;
@@ -439,6 +628,9 @@ static int kvm_create(const struct vcpu_config *cfg, struct gmem *mem, struct vc
 	v->nmmio = cfg->nmmio;
 	v->mem_size = cfg->mem_size;
 	v->lapic_exits = cfg->lapic_exits;
+	v->exit_now = cfg->exit_now;
+	v->exit_ctx = cfg->exit_ctx;
+	v->go_fd = v->done_fd = -1;
 	v->fd = ioctl(v->mem->vm_fd, KVM_CREATE_VCPU, 0);
 	if (v->fd < 0) {
 		rc = -errno;
@@ -461,6 +653,12 @@ static int kvm_create(const struct vcpu_config *cfg, struct gmem *mem, struct vc
 		goto fail;
 	/* The general registers come back with every exit (the RIP of the exit). */
 	v->run->kvm_valid_regs = KVM_SYNC_X86_REGS;
+	if (v->mem->uffd >= 0) {
+		/* Precondition: hv handles the faults of lazy RAM (exit_now). */
+		rc = v->exit_now ? start_runner(v) : -EINVAL;
+		if (rc)
+			goto fail;
+	}
 	*out = &v->base;
 	return 0;
 fail:
@@ -702,6 +900,160 @@ static int guest_tsc(struct vcpu_kvm *v, uint64_t add, uint64_t *tsc)
 	return 0;
 }
 
+/* The frame view address `addr` shows: its GPA, or ~0 outside every slot. */
+static uint64_t view_to_gpa(const struct gmem_kvm *k, uint64_t addr)
+{
+	for (unsigned i = 0; i < k->nslot; i++) {
+		uint64_t base = (uint64_t)(uintptr_t)k->slot[i].view;
+
+		if (addr >= base && addr - base < k->slot[i].size)
+			return k->slot[i].gpa + (addr - base);
+	}
+	return ~0ULL;
+}
+
+static void kvm_kick(struct vcpu *vcpu)
+{
+	struct vcpu_kvm *v = to_kvm(vcpu);
+
+	*(volatile __u8 *)&v->run->immediate_exit = 1;
+	if (v->has_runner)
+		pthread_kill(v->runner, KICK_SIGNAL);
+}
+
+/* Let the page at addr (4 KiB) be faulted again. `resolve`: hv did not map
+ * it (the VM is stopping): a zero page outside the pool ends the wait. */
+static void uffd_release(struct gmem_kvm *k, uint64_t addr, bool resolve)
+{
+	struct uffdio_range range = { addr, PAGE_SIZE_4K };
+
+	if (resolve) {
+		struct uffdio_zeropage z = { .range = range };
+
+		if (ioctl(k->uffd, UFFDIO_ZEROPAGE, &z) == 0)
+			return;
+	}
+	ioctl(k->uffd, UFFDIO_WAKE, &range);
+}
+
+/* The next userfaultfd message; false when there is none (or it is no fault). */
+static bool read_fault(struct gmem_kvm *k, uint64_t *addr, bool *write)
+{
+	struct uffd_msg msg;
+
+	if (read(k->uffd, &msg, sizeof(msg)) != sizeof(msg) || msg.event != UFFD_EVENT_PAGEFAULT)
+		return false;
+	*addr = msg.arg.pagefault.address & ~(PAGE_SIZE_4K - 1);
+	*write = msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE;
+	return true;
+}
+
+/*
+ * A KVM access to lazy RAM hv has not mapped: hv's EPT-violation handler
+ * (exit_now) maps the frame, the view then shows it, and KVM takes the fault
+ * again. KVM does not say whether the guest was fetching, so the
+ * qualification is a read or a write, with no R/W/X: not mapped.
+ */
+static int take_fault(struct vcpu_kvm *v)
+{
+	struct vcpu_exit e;
+	uint64_t addr, gpa;
+	bool write;
+	int rc;
+
+	if (!read_fault(v->mem, &addr, &write))
+		return 0;
+	gpa = view_to_gpa(v->mem, addr);
+	if (gpa == ~0ULL) {
+		uffd_release(v->mem, addr, true);
+		return -EFAULT;
+	}
+	memset(&e, 0, sizeof(e));
+	e.reason = VCPU_EXIT_EPT_VIOLATION;
+	e.exit_reason_vmx = EXIT_REASON_EPT_VIOLATION;
+	e.ept.gpa = gpa;
+	e.ept.qual = write ? EPT_QUAL_WRITE : EPT_QUAL_READ;
+	e.rip = v->rip;
+	rc = v->exit_now(v->exit_ctx, &e);
+	if (!rc)
+		rc = flush_views(v->mem);
+	uffd_release(v->mem, addr, rc != 0);
+	return rc;
+}
+
+/* Out of KVM_RUN without hv's handler (the VM stops or hv failed): faults
+ * still waiting get zero pages, which nothing reads afterwards. */
+static void stop_runner(struct vcpu_kvm *v)
+{
+	uint64_t n, addr;
+	bool write;
+
+	if (!v->in_run)
+		return;
+	kvm_kick(&v->base);
+	for (;;) {
+		struct pollfd p[2] = {
+			{ .fd = v->mem->uffd, .events = POLLIN },
+			{ .fd = v->done_fd, .events = POLLIN },
+		};
+
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;   /* cannot happen with valid fds */
+		}
+		if ((p[0].revents & POLLIN) && read_fault(v->mem, &addr, &write))
+			uffd_release(v->mem, addr, true);
+		if ((p[1].revents & POLLIN) && read(v->done_fd, &n, sizeof(n)) == sizeof(n))
+			break;
+	}
+	v->in_run = false;
+}
+
+/*
+ * One KVM_RUN in the runner thread while this thread takes the userfaultfd
+ * faults of lazy RAM to hv. 0 with KVM_RUN's errno in *err, or -errno.
+ */
+static int run_in_runner(struct vcpu_kvm *v, int *err)
+{
+	uint64_t n = 1;
+	int rc;
+
+	if (write(v->go_fd, &n, sizeof(n)) != sizeof(n))
+		return -errno;
+	v->in_run = true;
+	for (;;) {
+		struct pollfd p[2] = {
+			{ .fd = v->mem->uffd, .events = POLLIN },
+			{ .fd = v->done_fd, .events = POLLIN },
+		};
+
+		if (poll(p, 2, -1) < 0) {
+			if (errno != EINTR) {
+				rc = -errno;
+				stop_runner(v);
+				return rc;
+			}
+			/* A signal for hv: leave the guest so that hv sees it. */
+			kvm_kick(&v->base);
+			continue;
+		}
+		if (p[0].revents & POLLIN) {
+			rc = take_fault(v);
+			if (rc) {
+				stop_runner(v);
+				return rc;
+			}
+			continue;
+		}
+		if ((p[1].revents & POLLIN) && read(v->done_fd, &n, sizeof(n)) == sizeof(n)) {
+			v->in_run = false;
+			*err = v->run_err;
+			return 0;
+		}
+	}
+}
+
 /*
  * KVM runs until an exit; it retires no counted instructions, so max_insns
  * is not a budget here (hv refuses the options that need one). The exit's
@@ -714,7 +1066,7 @@ static int kvm_run(struct vcpu *vcpu, uint64_t max_insns, struct vcpu_exit *exit
 	struct vcpu_kvm *v = to_kvm(vcpu);
 	struct kvm_run *r = v->run;
 	uint64_t idle = exit->irq.idle, tsc;
-	int rc;
+	int rc, err = 0;
 
 	(void)max_insns;
 	if (v->lapic_exits) {
@@ -728,16 +1080,28 @@ static int kvm_run(struct vcpu *vcpu, uint64_t max_insns, struct vcpu_exit *exit
 		return rc;
 	complete_pending(v, exit);
 	memset(exit, 0, sizeof(*exit));
-	if (ioctl(v->fd, KVM_RUN, 0) < 0) {
-		/* A signal reached hv while the guest ran: an exit with nothing to
-		 * handle, so that the exit loop sees a stop request. */
-		if (errno != EINTR && errno != EAGAIN)
-			return -errno;
+	if (v->has_runner) {
+		rc = run_in_runner(v, &err);
+		/* hv stopped the VM while handling a fault: the guest is out. */
+		if (rc == -ECANCELED)
+			err = EINTR;
+		else if (rc)
+			return rc;
+	} else {
+		err = ioctl(v->fd, KVM_RUN, 0) < 0 ? errno : 0;
+	}
+	if (err) {
+		/* A signal reached hv (or a kick came before the entry): an exit
+		 * with nothing to handle, so that the exit loop sees a stop
+		 * request. The kick is spent; a later one sets it again. */
+		if (err != EINTR && err != EAGAIN)
+			return -err;
+		*(volatile __u8 *)&r->immediate_exit = 0;
 		exit->reason = VCPU_EXIT_NONE;
 	} else {
 		translate_exit(v, exit);
 	}
-	exit->rip = r->s.regs.regs.rip;
+	exit->rip = v->rip = r->s.regs.regs.rip;
 	if (v->lapic_exits) {
 		exit->irq.ready = r->ready_for_interrupt_injection && r->if_flag;
 		exit->irq.cr8 = (uint8_t)r->cr8;
@@ -792,6 +1156,7 @@ const struct vcpu_ops vcpu_kvm_ops = {
 	.needs_memfd_pool = true,
 	.counts_instructions = false,
 	.probe = kvm_probe,
+	.probe_lazy = kvm_probe_lazy,
 	.mem_create = kvm_mem_create,
 	.mem_destroy = kvm_mem_destroy,
 	.create = kvm_create,
@@ -803,6 +1168,7 @@ const struct vcpu_ops vcpu_kvm_ops = {
 	.run = kvm_run,
 	.inject_irq = kvm_inject_irq,
 	.inject_nmi = kvm_inject_nmi,
+	.kick = kvm_kick,
 	.get_stats = kvm_get_stats,
 	.hw_stats = kvm_hw_stats,
 };

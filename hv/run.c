@@ -753,15 +753,20 @@ static void show_map_progress(void *ctx, uint64_t done, uint64_t total)
 
 /*
  * SIGINT and SIGTERM stop the guest, not hv: the handler only records the
- * signal (nothing else is async-signal-safe here), vm_run sees it between
- * slices and stops with status 128 + signal, and the report is printed as for
- * any other stop. SA_RESETHAND: a second signal ends hv at once.
+ * signal and kicks the vCPU (vm_kick is async-signal-safe; nothing else is
+ * here), vm_run sees it between slices and stops with status 128 + signal,
+ * and the report is printed as for any other stop. SA_RESETHAND: a second
+ * signal ends hv at once.
  */
 static volatile sig_atomic_t run_signal;
+/* The VM whose vCPU the handler kicks out of the guest (KVM_RUN returns at
+ * once: hv/kvm.c), set while vm_run runs. */
+static struct vm *volatile run_vm;
 
 static void on_stop_signal(int sig)
 {
 	run_signal = sig;
+	vm_kick(run_vm);
 }
 
 static void catch_stop_signals(struct sigaction old[2])
@@ -864,11 +869,13 @@ int cmd_run(int argc, char **argv)
 	vm->progress = show_progress;
 	vm->progress_ctx = &rp;
 	vm->stop_request = &run_signal;
+	run_vm = vm;
 	catch_stop_signals(old_sig);
 	t0 = now_seconds();
 	rc = vm_run(vm);
 	rr.wall = now_seconds() - t0;
 	restore_stop_signals(old_sig);
+	run_vm = NULL;
 	progress_done(&rp.p);
 	/* The guest's output is part of the result: losing it is a failure. */
 	errno = 0;

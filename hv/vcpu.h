@@ -196,6 +196,20 @@ struct vcpu_config {
 	 * x2APIC range exit with VCPU_EXIT_MSR; CPUID reports the APIC, x2APIC
 	 * and TSC-deadline features. */
 	bool lapic_exits;
+	/* RAM is mapped on first touch (--mem-policy lazy): the backend reports
+	 * a guest access to unmapped RAM as an EPT violation without R/W/X in
+	 * its qualification, and hv maps the frame. */
+	bool lazy;
+	/*
+	 * For a backend that takes an exit while the guest waits inside run()
+	 * (KVM: a userfaultfd fault on lazily mapped RAM, which must be
+	 * resolved before KVM_RUN can return): hv handles it like an exit of
+	 * run(), in the calling thread. 0: the guest resumes; otherwise the VM
+	 * stopped (-ECANCELED) or hv failed (-errno), and run() must return
+	 * with VCPU_EXIT_NONE as soon as the guest is out.
+	 */
+	int (*exit_now)(void *ctx, struct vcpu_exit *e);
+	void *exit_ctx;
 	struct vcpu_soft_config soft;
 };
 
@@ -242,6 +256,8 @@ struct vcpu_ops {
 	bool models_translation;
 	/* Can this backend run here? 0, or -errno with a reason in why. */
 	int (*probe)(char *why, size_t whylen);
+	/* Can it map RAM on first touch here (NULL: always)? As probe. */
+	int (*probe_lazy)(char *why, size_t whylen);
 	/* Guest memory comes first: RAM is mapped before the vCPU exists. */
 	int (*mem_create)(const struct vcpu_config *cfg, struct gmem **out);
 	void (*mem_destroy)(struct gmem *m);
@@ -259,6 +275,11 @@ struct vcpu_ops {
 	 * blocking (from an NMI's delivery to the next IRET) and outside an
 	 * STI/MOV SS shadow; one queued while another waits merges with it. */
 	int (*inject_nmi)(struct vcpu *vcpu);
+	/* Async-signal-safe (a signal handler calls it): the run() in progress
+	 * returns as soon as it can, or the next one at once, with
+	 * VCPU_EXIT_NONE; later run()s are not affected. NULL: run() returns
+	 * often enough by itself (the soft vCPU's slices). */
+	void (*kick)(struct vcpu *vcpu);
 	void (*get_stats)(struct vcpu *vcpu, struct vcpu_stats *stats);
 	/* The backend's own statistics as they are now (KVM's binary stats), VM
 	 * scope first; NULL when the backend keeps none. 0 or -errno. */

@@ -68,10 +68,6 @@ static int check_config(const struct vm_config *cfg, char *err, size_t errlen)
 	if ((cfg->cpu.off || cfg->cpu.phys_bits) && strcmp(cfg->ops->name, "soft") != 0)
 		return errmsg(err, errlen, -EINVAL,
 			      "--cpu changes the software vCPU's CPUID: it needs --backend soft");
-	if (cfg->ops->needs_memfd_pool && cfg->policy == MEM_LAZY)
-		return errmsg(err, errlen, -EINVAL,
-			      "the %s backend maps all guest RAM at creation: --mem-policy lazy "
-			      "needs --backend soft", cfg->ops->name);
 	return 0;
 }
 
@@ -191,6 +187,13 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 			return errmsg(err, errlen, rc, "the %s backend cannot run here: %s",
 				      cfg->ops->name, why);
 	}
+	if (cfg->policy == MEM_LAZY && cfg->ops->probe_lazy) {
+		rc = cfg->ops->probe_lazy(why, sizeof(why));
+		if (rc)
+			return errmsg(err, errlen, rc, "the %s backend cannot map guest RAM lazily "
+				      "here: %s (--mem-policy eager needs no userfaultfd)",
+				      cfg->ops->name, why);
+	}
 	vm = calloc(1, sizeof(*vm));
 	if (!vm)
 		return errmsg(err, errlen, -ENOMEM, "out of memory");
@@ -233,6 +236,9 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 		.nmmio = vm->nmmio,
 		.nram = vm->nram,
 		.lapic_exits = true,
+		.lazy = cfg->policy == MEM_LAZY,
+		.exit_now = vm_exit_now,
+		.exit_ctx = vm,
 		.soft = { .mmu = vm->mmu, .vpid = 1, .features_off = cfg->cpu.off,
 			  .phys_bits = cfg->cpu.phys_bits },
 	};

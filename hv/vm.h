@@ -235,6 +235,10 @@ int vm_load(struct vm *vm, const char *path, const char *cmdline, char *err,
 /* Run until the VM stops; the outcome is in vm->stop. Returns 0, or -errno
  * when hv itself failed (vm->stop says how). */
 int vm_run(struct vm *vm) HV_MUST_CHECK;
+/* Async-signal-safe: make the vCPU leave the guest now, or its next entry
+ * return at once, so that vm_run sees a stop request the handler stored in
+ * *stop_request without waiting for the guest's next exit. */
+void vm_kick(struct vm *vm);
 /* Collect the EPT D-bit dirty set (once, after vm_run). */
 int vm_dirty_harvest(struct vm *vm) HV_MUST_CHECK;
 /* Do the two dirty sets hold exactly the same pages? */

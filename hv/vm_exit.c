@@ -488,9 +488,50 @@ static int handle_unknown(struct vm *vm, struct vcpu_exit *e)
 /* The loop                                                                 */
 /* ------------------------------------------------------------------------ */
 
+/* Count the exit and call its handler: the one switch every exit of every
+ * backend goes through. */
+static int handle_exit(struct vm *vm, struct vcpu_exit *e)
+{
+	if ((unsigned)e->reason <= VCPU_EXIT_INTERNAL_ERROR)
+		vm->cnt.exits[e->reason]++;
+
+	switch (e->reason) {
+	case VCPU_EXIT_IO:             return handle_io(vm, e);
+	case VCPU_EXIT_MMIO:           return handle_mmio(vm, e);
+	case VCPU_EXIT_EPT_VIOLATION:  return handle_ept_violation(vm, e);
+	case VCPU_EXIT_EPT_MISCONFIG:  return handle_ept_misconfig(vm, e);
+	case VCPU_EXIT_HYPERCALL:      return handle_hypercall(vm, e);
+	case VCPU_EXIT_HLT:            return handle_hlt(vm, e);
+	case VCPU_EXIT_TRIPLE_FAULT:   return handle_triple_fault(vm, e);
+	case VCPU_EXIT_MSR:            return handle_msr(vm, e);
+	case VCPU_EXIT_INSN_LIMIT:
+	case VCPU_EXIT_SET_TPR:
+	case VCPU_EXIT_IRQ_WINDOW:
+	case VCPU_EXIT_NONE:           return handle_slice_end(vm, e);
+	case VCPU_EXIT_INTERNAL_ERROR: return handle_internal_error(vm, e);
+	default:                       return handle_unknown(vm, e);
+	}
+}
+
+int vm_exit_now(void *ctx, struct vcpu_exit *e)
+{
+	struct vm *vm = ctx;
+	int rc = handle_exit(vm, e);
+
+	if (rc)
+		return rc;
+	return vm->stop.reason == VM_RUNNING ? 0 : -ECANCELED;
+}
+
+void vm_kick(struct vm *vm)
+{
+	if (vm && vm->ops->kick && vm->vcpu)
+		vm->ops->kick(vm->vcpu);
+}
+
 /*
- * Run the guest until it stops. Every exit of every backend goes through the
- * one switch below, which calls the exit's handler.
+ * Run the guest until it stops. Every exit of every backend goes through
+ * handle_exit's switch, which calls the exit's handler.
  */
 int vm_run(struct vm *vm)
 {
@@ -519,14 +560,19 @@ int vm_run(struct vm *vm)
 		}
 		if (vm->stop_request != NULL && *vm->stop_request != 0) {
 			int sig = *vm->stop_request;
+			const char *name;
 			struct vcpu_regs r;
 
 			if (vm->ops->get_regs(vm->vcpu, &r))
 				r.rip = 0;
-			vm_stop(vm, VM_STOP_SIGNAL, 128 + sig, r.rip,
-				"stopped by %s after %" PRIu64 " instructions",
-				sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal",
-				vm->insns);
+			name = sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal";
+			if (vm->ops->counts_instructions)
+				vm_stop(vm, VM_STOP_SIGNAL, 128 + sig, r.rip,
+					"stopped by %s after %" PRIu64 " instructions", name, vm->insns);
+			else
+				vm_stop(vm, VM_STOP_SIGNAL, 128 + sig, r.rip,
+					"stopped by %s at RIP 0x%" PRIx64 " (the %s vCPU left the guest "
+					"for it)", name, r.rip, vm->ops->name);
 			break;
 		}
 		if (vm->progress)
@@ -544,29 +590,13 @@ int vm_run(struct vm *vm)
 		if (e.irq.cr8 != lapic_get_cr8(&vm->lapic))
 			lapic_set_cr8(&vm->lapic, e.irq.cr8);
 		if (rc) {
-			vm_stop(vm, VM_STOP_HOST_ERROR, VM_STATUS_HOST, e.rip,
-				"the %s backend failed: %s", vm->ops->name, strerror(-rc));
+			/* An exit taken inside run() (exit_now) may have said why already. */
+			if (vm->stop.reason == VM_RUNNING)
+				vm_stop(vm, VM_STOP_HOST_ERROR, VM_STATUS_HOST, e.rip,
+					"the %s backend failed: %s", vm->ops->name, strerror(-rc));
 			return rc;
 		}
-		if ((unsigned)e.reason <= VCPU_EXIT_INTERNAL_ERROR)
-			vm->cnt.exits[e.reason]++;
-
-		switch (e.reason) {
-		case VCPU_EXIT_IO:             rc = handle_io(vm, &e); break;
-		case VCPU_EXIT_MMIO:           rc = handle_mmio(vm, &e); break;
-		case VCPU_EXIT_EPT_VIOLATION:  rc = handle_ept_violation(vm, &e); break;
-		case VCPU_EXIT_EPT_MISCONFIG:  rc = handle_ept_misconfig(vm, &e); break;
-		case VCPU_EXIT_HYPERCALL:      rc = handle_hypercall(vm, &e); break;
-		case VCPU_EXIT_HLT:            rc = handle_hlt(vm, &e); break;
-		case VCPU_EXIT_TRIPLE_FAULT:   rc = handle_triple_fault(vm, &e); break;
-		case VCPU_EXIT_MSR:            rc = handle_msr(vm, &e); break;
-		case VCPU_EXIT_INSN_LIMIT:
-		case VCPU_EXIT_SET_TPR:
-		case VCPU_EXIT_IRQ_WINDOW:
-		case VCPU_EXIT_NONE:           rc = handle_slice_end(vm, &e); break;
-		case VCPU_EXIT_INTERNAL_ERROR: rc = handle_internal_error(vm, &e); break;
-		default:                       rc = handle_unknown(vm, &e); break;
-		}
+		rc = handle_exit(vm, &e);
 		if (rc)
 			return rc;
 	}

@@ -26,4 +26,8 @@ int vm_ram_violation(struct vm *vm, const struct vcpu_exit *e) HV_MUST_CHECK;
  */
 int vm_gpa_to_hpa(struct vm *vm, uint64_t gpa, uint64_t *hpa, unsigned *refs) HV_MUST_CHECK;
 
+/* vcpu_config.exit_now: an exit the backend takes while its guest waits
+ * inside run(), handled as vm_run handles one (ctx is the VM). */
+int vm_exit_now(void *ctx, struct vcpu_exit *e) HV_MUST_CHECK;
+
 #endif /* HV_VM_INTERNAL_H */

@@ -119,7 +119,7 @@ include tests/fuzz.mk
 
 # Tiny probe guests (tests/guests/probe.S), one per rule a guest can break or
 # feature it exercises, and the boot tests that run them and guest/guest.elf.
-HV_PROBES = mmio dirty forbidden ud triple
+HV_PROBES = mmio dirty forbidden ud triple touch
 HV_PROBE_ELFS = $(HV_PROBES:%=tests/guests/probe-%.elf)
 check_DATA = $(HV_PROBE_ELFS)
 CLEANFILES += $(HV_PROBE_ELFS) $(HV_PROBES:%=tests/guests/probe-%.o)
@@ -187,6 +187,19 @@ EXTRA_DIST += tests/plot_test.sh
 # host has no usable /dev/kvm).
 TESTS += tests/kvm_test.sh
 EXTRA_DIST += tests/kvm_test.sh
+# The stop handshake (kvm_run.immediate_exit) and lazy RAM (userfaultfd) of
+# the KVM backend, on the host's /dev/kvm; skips without one.
+if HAVE_KVM_H
+check_PROGRAMS += tests/kvm_kick_test
+TESTS += tests/kvm_kick_test
+endif
+tests_kvm_kick_test_SOURCES = tests/kvm_kick_test.c tests/testutil.h hv/vm.h hv/vm_internal.h \
+	hv/vm.c hv/vm_mem.c hv/vm_exit.c hv/kvm.c hv/kvm_stats.h hv/kvm_stats.c hv/loader.c \
+	hv/devices.c hv/uart.c hv/debugexit.c hv/pci.c hv/lapic.c hv/ioapic.c hv/pic.c hv/pit.c \
+	hv/acpi.c hv/fwcfg.c hv/pctestdev.c hv/edu.c hv/vm_dma.c
+tests_kvm_kick_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_kvm_kick_test_LDADD = hv/libvcpu.a iommu/libiommu.a ept/libept.a $(CMOCKA_LIBS)
+EXTRA_DIST += tests/kvm_kick_test.c
 
 # The KVM backend on SVM with nested paging, inside a Debian kernel under QEMU
 # TCG (scripts/kvm-lane); skips unless HV_KVM_LANE=1 or the lane's packages

@@ -10,6 +10,10 @@
  *              hypercall port, hv/vm.h), write one byte to each of 64 pages
  *              at 4 MiB (one of them twice), read 16 more pages, exit 0:
  *              exactly 64 dirty pages
+ *   touch      multiboot: write one byte to each of 8192 pages from 4 MiB
+ *              (32 MiB; needs 36 MiB of RAM), three instructions a page,
+ *              exit 0: under lazy RAM, 8192 first touches and little else
+ *              (hv bench kvm-uffd)
  *   forbidden  PVH: load from GPA 0xc0000000, neither RAM nor a device
  *   ud         PVH: ud2 with no IDT (#UD cannot be delivered: triple fault)
  *   triple     PVH: divide by zero under a zero-limit IDT (triple fault)
@@ -92,6 +96,15 @@ _start:
 	puts msg_dirty
 #endif
 
+#ifdef PROBE_touch
+	mov $0x400000, %edi
+	mov $8192, %ecx
+5:	movb $1, (%edi)
+	add $0x1000, %edi
+	loop 5b
+	puts msg_touch
+#endif
+
 #ifdef PROBE_forbidden
 	mov 0xc0000000, %eax
 	puts msg_survived
@@ -126,5 +139,6 @@ idt_null:
 msg_hello:	.asciz "probe: start\n"
 msg_mmio:	.asciz "probe: hv test device ok\n"
 msg_dirty:	.asciz "probe: wrote 64 pages\n"
+msg_touch:	.asciz "probe: touched 8192 pages\n"
 msg_survived:	.asciz "probe: survived (it should not have)\n"
 msg_fail:	.asciz "probe: FAIL\n"
