@@ -415,15 +415,23 @@ static int make_point(struct sweep *sw, size_t k, const struct word *w, size_t n
 		p->argv[na++] = "--serial";
 		p->argv[na++] = "none";
 	}
-	for (size_t i = 0; i < nw; i++) {
+	/* The report's options go last, or before a "--": after one they would
+	 * be arguments (a KERNEL named "-x" needs it). The report is the word
+	 * p->file itself: run_all and --list put DIR/ in front of it. */
+	for (size_t i = 0; i <= nw; i++) {
+		if (i == nw || (w[i].axis < 0 && strcmp(w[i].text, "--") == 0)) {
+			p->argv[na++] = "--json";
+			p->argv[na++] = "-o";
+			p->argv[na++] = p->file;
+			while (i < nw)
+				p->argv[na++] = (char *)w[i++].text; /* "--" and what follows: no axes */
+			break;
+		}
 		if (w[i].axis >= 0)
 			p->argv[na++] = p->values[w[i].axis];
 		else
 			p->argv[na++] = (char *)w[i].text;
 	}
-	p->argv[na++] = "--json";
-	p->argv[na++] = "-o";
-	p->argv[na++] = p->file; /* inside DIR: run_all and --list put DIR/ in front */
 	return 0;
 }
 
@@ -671,7 +679,7 @@ static int run_all(struct sweep *sw, unsigned jobs)
 
 			argv[n++] = "hv";
 			for (char **a = p->argv; *a && n + 1 < sizeof(argv) / sizeof(argv[0]); a++)
-				argv[n++] = a[1] ? *a : report;
+				argv[n++] = *a == p->file ? report : *a;
 			argv[n] = NULL;
 			pids[next] = report ? run_point(sw, p, argv) : -1;
 			free(report);
@@ -1201,7 +1209,7 @@ static void print_list(const struct sweep *sw, FILE *f)
 		for (char **a = p->argv; *a; a++) {
 			fputc(' ', f);
 			/* The report's name is relative to DIR when run here. */
-			if (a[1] == NULL) {
+			if (*a == p->file) {
 				char *path = dir_file(sw->dir, *a);
 
 				shell_word(f, path ? path : *a);

@@ -159,6 +159,14 @@ else
 	echo "sweep_test: $GUEST is not built; skipping the hv run sweep" >&2
 fi
 
+# A "--" in the command: the report's options go before it, not after.
+"$HV" sweep --list --dir "$tmp/dd" run --memory 32M,64M -- "$GUEST" >"$tmp/out" 2>"$tmp/err"
+expect_eq "--: listed before it" "$(sed -n 1p "$tmp/out" | sed 's/^[^ ]* //')" \
+	"run --serial none --memory 32M --json -o $tmp/dd/p0001.json -- $GUEST"
+"$HV" sweep --csv run --memory 32M,64M --append 'workload=compute iters=10' -- "$GUEST" \
+	>"$tmp/dd.csv" 2>"$tmp/err"
+expect_eq "--: both points run" "$?:$(csvcol "$tmp/dd.csv" result 1),$(csvcol "$tmp/dd.csv" result 2)" "0:ok,ok"
+
 # --- errors --------------------------------------------------------------------
 "$HV" sweep trace --footprint 16M,1T --accesses 1000 >"$tmp/out" 2>"$tmp/err"
 expect_eq "bad value: status" $? 2
