@@ -740,28 +740,32 @@ static int check_eager_size(const struct run_opts *o)
 	return -1;
 }
 
-/* Progress of a large eager mapping, on a terminal. */
-static void show_map_progress(void *ctx, uint64_t done, uint64_t total)
-{
-	struct progress *p = ctx;
-
-	if (!progress_due(p))
-		return;
-	fprintf(stderr, "\rhv run: mapped %" PRIu64 " of %" PRIu64 " GiB of guest RAM (%.0f%%)  ",
-		done >> 30, total >> 30, 100.0 * (double)done / (double)total);
-}
-
 /*
  * SIGINT and SIGTERM stop the guest, not hv: the handler only records the
  * signal and kicks the vCPU (vm_kick is async-signal-safe; nothing else is
  * here), vm_run sees it between slices and stops with status 128 + signal,
- * and the report is printed as for any other stop. SA_RESETHAND: a second
+ * and the report is printed as for any other stop. They are caught from
+ * before the serial file is opened: one that comes while hv opens files,
+ * maps RAM or loads the kernel stops the VM before its first instruction
+ * (an eager mapping stops at the next GiB). SA_RESTART: a blocking open (a
+ * FIFO) goes on. SA_RESETHAND: a second
  * signal ends hv at once.
  */
 static volatile sig_atomic_t run_signal;
 /* The VM whose vCPU the handler kicks out of the guest (KVM_RUN returns at
  * once: hv/kvm.c), set while vm_run runs. */
 static struct vm *volatile run_vm;
+
+/* Progress of a large eager mapping, on a terminal; non-zero stops it. */
+static int show_map_progress(void *ctx, uint64_t done, uint64_t total)
+{
+	struct progress *p = ctx;
+
+	if (progress_due(p))
+		fprintf(stderr, "\rhv run: mapped %" PRIu64 " of %" PRIu64 " GiB of guest RAM (%.0f%%)  ",
+			done >> 30, total >> 30, 100.0 * (double)done / (double)total);
+	return run_signal != 0;
+}
 
 static void on_stop_signal(int sig)
 {
@@ -775,7 +779,7 @@ static void catch_stop_signals(struct sigaction old[2])
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_stop_signal;
-	sa.sa_flags = SA_RESETHAND;
+	sa.sa_flags = SA_RESETHAND | SA_RESTART;
 	sigemptyset(&sa.sa_mask);
 	run_signal = 0;
 	sigaction(SIGINT, &sa, &old[0]);
@@ -831,6 +835,7 @@ int cmd_run(int argc, char **argv)
 	 * guest's output goes to stderr.
 	 */
 	report = (o.json || o.csv || cli_console != stdout) ? stdout : stderr;
+	catch_stop_signals(old_sig);
 	if (o.serial == NULL) {
 		o.vm.serial_out = (o.json || o.csv) && cli_console == stdout ? stderr : cli_console;
 	} else if (strcmp(o.serial, "stdio") == 0) {
@@ -841,7 +846,7 @@ int cmd_run(int argc, char **argv)
 		serial = fopen(o.serial, "w");
 		if (!serial) {
 			fprintf(stderr, "hv run: --serial %s: %s\n", o.serial, strerror(errno));
-			goto out_opts_status;
+			goto out_serial;
 		}
 		o.vm.serial_out = serial;
 	}
@@ -853,6 +858,12 @@ int cmd_run(int argc, char **argv)
 	o.vm.map_progress_ctx = &rp.p;
 	rc = vm_create(&o.vm, &vm, err, sizeof(err));
 	progress_done(&rp.p);
+	if (rc == -EINTR && run_signal) {
+		fprintf(stderr, "hv run: stopped by %s while mapping guest RAM, before the guest "
+			"started\n", run_signal == SIGINT ? "SIGINT" : "SIGTERM");
+		status = 128 + run_signal;
+		goto out_serial;
+	}
 	if (rc) {
 		fprintf(stderr, "hv run: %s\n", err);
 		status = rc == -ENOMEM ? VM_STATUS_HOST : VM_STATUS_USAGE;
@@ -870,7 +881,6 @@ int cmd_run(int argc, char **argv)
 	vm->progress_ctx = &rp;
 	vm->stop_request = &run_signal;
 	run_vm = vm;
-	catch_stop_signals(old_sig);
 	t0 = now_seconds();
 	rc = vm_run(vm);
 	rr.wall = now_seconds() - t0;
@@ -957,6 +967,7 @@ int cmd_run(int argc, char **argv)
 out_vm:
 	vm_destroy(vm);
 out_serial:
+	restore_stop_signals(old_sig);
 	if (serial && fclose(serial) != 0 && status != VM_STATUS_HOST) {
 		fprintf(stderr, "hv run: cannot write the guest's serial output to %s: %s\n",
 			o.serial, strerror(errno));

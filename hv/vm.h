@@ -97,8 +97,9 @@ struct vm_config {
 	enum vm_passthrough passthrough;
 	FILE *serial_out;           /* UART output (NULL: discarded) */
 	int serial_in_fd;           /* UART input (-1: none) */
-	/* Called after each GiB an eager mapping has mapped (NULL: not). */
-	void (*map_progress)(void *ctx, uint64_t done, uint64_t total);
+	/* Called after each GiB an eager mapping has mapped (NULL: not); a
+	 * non-zero return stops the mapping, and vm_create fails with -EINTR. */
+	int (*map_progress)(void *ctx, uint64_t done, uint64_t total);
 	void *map_progress_ctx;
 };
 

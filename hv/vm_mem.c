@@ -96,8 +96,9 @@ int vm_map_all_ram(struct vm *vm)
 				return rc;
 			gpa += size;
 			done += size;
-			if (vm->cfg.map_progress && (done & (PAGE_SIZE_1G - 1)) == 0)
-				vm->cfg.map_progress(vm->cfg.map_progress_ctx, done, vm->cfg.mem_size);
+			if (vm->cfg.map_progress && (done & (PAGE_SIZE_1G - 1)) == 0 &&
+			    vm->cfg.map_progress(vm->cfg.map_progress_ctx, done, vm->cfg.mem_size))
+				return -EINTR;
 		}
 	}
 	return 0;

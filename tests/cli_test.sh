@@ -246,6 +246,29 @@ if [ -f guest/guest.elf ]; then
 	done
 fi
 
+# A signal before the guest starts stops it before its first instruction,
+# with the report: here hv is waiting to open its --serial FIFO (a blocking
+# open, seen as wait_for_partner in /proc) when SIGTERM comes.
+if [ -f guest/guest.elf ] && command -v mkfifo >/dev/null && [ -r /proc/self/wchan ]; then
+	rm -f "$tmp/fifo"
+	mkfifo "$tmp/fifo"
+	"$HV" run guest/guest.elf --json --serial "$tmp/fifo" >"$tmp/early.json" 2>"$tmp/err" &
+	pid=$!
+	n=0
+	while [ "$(cat /proc/$pid/wchan 2>/dev/null)" != wait_for_partner ] && [ $n -lt 1200 ]; do
+		sleep 0.05
+		n=$((n + 1))
+	done
+	kill -TERM $pid
+	cat "$tmp/fifo" >/dev/null
+	wait $pid
+	expect_eq "SIGTERM before the guest starts: status" $? 143
+	expect_eq "SIGTERM before the guest starts: stop reason" \
+		"$(sed -n '/"stop"/,/}/s/.*"reason": "\([a-z-]*\)".*/\1/p' "$tmp/early.json")" signal
+	expect_eq "SIGTERM before the guest starts: no instruction ran" \
+		"$(grep -c 'stopped by SIGTERM after 0 instructions' "$tmp/err")" 1
+fi
+
 # Configuration files: each mistake named with its line and the limit.
 cfg_error() { # NAME CONTENT WANT
 	printf "$2" >"$tmp/$1.conf"
