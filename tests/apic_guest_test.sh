@@ -18,10 +18,7 @@ QEMU=${QEMU:-qemu-system-x86_64}
 tl_init apic_guest_test
 
 GUEST=$PROBES/apic.elf
-if [ ! -x "$HV" ] || [ ! -f "$GUEST" ]; then
-	echo "apic_guest_test: $HV or $GUEST is not built" >&2
-	exit 99
-fi
+tl_need "$HV" "$GUEST"
 
 cat >"$tmp/want" <<'END'
 apic: start

@@ -13,10 +13,7 @@ srcdir=${srcdir:-.}
 . "${srcdir:-.}/tests/testlib.sh"
 tl_init cli_test
 
-if [ ! -x "$HV" ]; then
-	echo "cli_test: $HV is not built" >&2
-	exit 99
-fi
+tl_need "$HV"
 
 
 # jnum FILE KEY: a top-level numeric member of a JSON report (two-space indent).

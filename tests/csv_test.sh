@@ -10,10 +10,7 @@ srcdir=${srcdir:-.}
 . "$srcdir/tests/testlib.sh"
 tl_init csv_test
 
-if [ ! -x "$HV" ]; then
-	echo "csv_test: $HV is not built" >&2
-	exit 99
-fi
+tl_need "$HV"
 
 # Column NAME of row ROW (1 = the first after the header); fields without
 # quoted commas before them.

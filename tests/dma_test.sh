@@ -29,14 +29,8 @@ QEMU=${QEMU:-qemu-system-x86_64}
 . "${srcdir:-.}/tests/testlib.sh"
 tl_init dma_test
 
-if [ ! -x "$HV" ]; then
-	echo "dma_test: $HV is not built" >&2
-	exit 99
-fi
-if [ ! -f "$GUEST" ]; then
-	echo "dma_test: $GUEST is not built, skipping" >&2
-	exit 77
-fi
+tl_need "$HV"
+tl_want "$GUEST"
 
 show() { sed 's/^/  | /' "$@" >&2; }
 

@@ -19,10 +19,7 @@ if ! grep -q '^#define HAVE_LIBVIRT 1' config.h 2>/dev/null; then
 	echo "domain_test: hv was built without libvirt, skipping" >&2
 	exit 77
 fi
-if [ ! -x "$HV" ] || [ ! -f "$GUEST" ]; then
-	echo "domain_test: $HV or $GUEST is not built" >&2
-	exit 99
-fi
+tl_need "$HV" "$GUEST"
 
 # The report without what varies from run to run (host timings) or names
 # the kernel by another path.

@@ -21,10 +21,7 @@ if ! command -v "$QEMU" >/dev/null 2>&1; then
 	echo "guest_qemu_test: $QEMU not found, skipping" >&2
 	exit 77
 fi
-if [ ! -f "$GUEST" ]; then
-	echo "guest_qemu_test: $GUEST is not built" >&2
-	exit 99
-fi
+tl_need "$GUEST"
 
 
 # boot NAME MEM APPEND: run the guest, leave its serial output in $tmp/NAME

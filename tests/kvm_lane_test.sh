@@ -14,10 +14,7 @@ LANE=${srcdir:-.}/scripts/kvm-lane
 . "${srcdir:-.}/tests/testlib.sh"
 tl_init kvm_lane_test
 
-if [ ! -x "$HV" ]; then
-	echo "kvm_lane_test: $HV is not built" >&2
-	exit 99
-fi
+tl_need "$HV"
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/hv-kvm-lane
 case "${HV_KVM_LANE:-}" in
 0) echo "kvm_lane_test: HV_KVM_LANE=0, skipping" >&2; exit 77 ;;

@@ -23,10 +23,7 @@ PROBES=${PROBES:-./tests/guests}
 . "${srcdir:-.}/tests/testlib.sh"
 tl_init kvm_test
 
-if [ ! -x "$HV" ]; then
-	echo "kvm_test: $HV is not built" >&2
-	exit 99
-fi
+tl_need "$HV"
 
 # The error paths run everywhere the backend is built.
 HV_KVM_DEVICE=$tmp/no-such-device "$HV" run --backend kvm "$PROBES/probe-mmio.elf" \

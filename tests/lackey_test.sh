@@ -13,10 +13,7 @@ srcdir=${srcdir:-.}
 . "$srcdir/tests/testlib.sh"
 tl_init lackey_test
 
-if [ ! -x "$HV" ]; then
-	echo "lackey_test: $HV is not built" >&2
-	exit 99
-fi
+tl_need "$HV"
 
 small=$srcdir/tests/data/small.lackey
 # No caches: every translation is a full 24-reference walk.

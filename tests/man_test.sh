@@ -14,10 +14,7 @@ if ! command -v man >/dev/null 2>&1; then
 	echo "man_test: man is not installed, skipping" >&2
 	exit 77
 fi
-if [ ! -x "$HV" ]; then
-	echo "man_test: $HV is not built" >&2
-	exit 99
-fi
+tl_need "$HV"
 
 LC_ALL=C MANWIDTH=80 man --warnings -l "$srcdir/docs/hv.1" >"$tmp/man.txt" 2>"$tmp/man.err"
 expect_eq "man -l status" $? 0

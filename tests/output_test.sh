@@ -12,10 +12,7 @@ srcdir=${srcdir:-.}
 . "$srcdir/tests/testlib.sh"
 tl_init output_test
 
-if [ ! -x "$HV" ] || [ ! -f "$GUEST" ]; then
-	echo "output_test: $HV or $GUEST is not built" >&2
-	exit 99
-fi
+tl_need "$HV" "$GUEST"
 
 # The default: the guest's serial output alone on stdout, the text report on
 # stderr (as perf stat's), the stop said once, in the report.

@@ -22,14 +22,8 @@ GUEST=${GUEST:-./guest/guest.elf}
 . "${srcdir:-.}/tests/testlib.sh"
 tl_init passthrough_test
 
-if [ ! -x "$HV" ]; then
-	echo "passthrough_test: $HV is not built" >&2
-	exit 99
-fi
-if [ ! -f "$GUEST" ]; then
-	echo "passthrough_test: $GUEST is not built, skipping" >&2
-	exit 77
-fi
+tl_need "$HV"
+tl_want "$GUEST"
 
 show() { sed 's/^/  | /' "$@" >&2; }
 

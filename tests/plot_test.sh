@@ -11,10 +11,7 @@ srcdir=${srcdir:-.}
 . "$srcdir/tests/testlib.sh"
 tl_init plot_test
 
-if [ ! -x "$HV" ]; then
-	echo "plot_test: $HV is not built" >&2
-	exit 99
-fi
+tl_need "$HV"
 case $HV in /*) ;; *) HV=$(pwd)/$HV ;; esac
 
 # Errors that need no gnuplot.

@@ -29,14 +29,8 @@ ITERS=${ITERS:-100000}
 . "${srcdir:-.}/tests/testlib.sh"
 tl_init run_test
 
-if [ ! -x "$HV" ]; then
-	echo "run_test: $HV is not built" >&2
-	exit 99
-fi
-if [ ! -f "$GUEST" ]; then
-	echo "run_test: $GUEST is not built, skipping" >&2
-	exit 77
-fi
+tl_need "$HV"
+tl_want "$GUEST"
 
 
 # sum of the numbers in a one-line JSON array value "[a, b, c]"

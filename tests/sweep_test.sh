@@ -12,10 +12,7 @@ srcdir=${srcdir:-.}
 . "$srcdir/tests/testlib.sh"
 tl_init sweep_test
 
-if [ ! -x "$HV" ]; then
-	echo "sweep_test: $HV is not built" >&2
-	exit 99
-fi
+tl_need "$HV"
 # Some checks run in another directory.
 case $HV in /*) ;; *) HV=$(pwd)/$HV ;; esac
 case $GUEST in /*) ;; *) GUEST=$(pwd)/$GUEST ;; esac

@@ -1,6 +1,10 @@
 # tests/testlib.sh - shared by the shell tests (sourced, not run).
 #
 #   tl_init NAME      a scratch directory in $tmp, removed on exit
+#   tl_need FILE...   what the test cannot do without (hv, a guest kernel):
+#                     the first one missing is named and the test is an error
+#                     (exit 99)
+#   tl_want FILE...   the same, but the test is skipped (exit 77)
 #   pass, fail MSG    count one check
 #   check WHAT EXPR   pass when the test(1) expression EXPR holds
 #   expect_eq WHAT GOT WANT
@@ -18,6 +22,22 @@ tl_init() {
 	checks=0
 	tmp=$(mktemp -d "${TMPDIR:-/tmp}/hv-$tl_name.XXXXXX") || exit 99
 	trap 'rm -rf "$tmp"' EXIT INT TERM
+}
+
+tl_need() {
+	for f; do
+		[ -e "$f" ] && continue
+		echo "$tl_name: $f is not built" >&2
+		exit 99
+	done
+}
+
+tl_want() {
+	for f; do
+		[ -e "$f" ] && continue
+		echo "$tl_name: $f is not built, skipping" >&2
+		exit 77
+	done
 }
 
 pass() { checks=$((checks + 1)); }
