@@ -99,7 +99,7 @@ static void pc_set_irq(void *ctx, unsigned line, int level)
 }
 
 /* The PC devices test kernels written for QEMU expect (hv/lapic.h,
- * hv/ioapic.h, hv/pic.h, hv/pit.h, hv/pc.h). */
+ * hv/ioapic.h, hv/pic.h, hv/pit.h, hv/rtc.h, hv/pc.h). */
 static int add_pc_devices(struct vm *vm)
 {
 	static const struct device_ops *const testdev[] = {
@@ -116,6 +116,8 @@ static int add_pc_devices(struct vm *vm)
 	ioapic_init(&vm->ioapic, &vm->lapic);
 	pic_init(&vm->pic);
 	pit_init(&vm->pit, lapic_clock, pc_set_irq, vm);
+	rtc_init(&vm->rtc, lapic_clock, pc_set_irq, vm, vm->ram[0].size,
+		 vm->nram > 1 ? vm->ram[1].size : 0, 1);
 	acpi_pm_init(&vm->acpi_pm, lapic_clock, vm);
 	fwcfg_init(&vm->fwcfg, 1, vm->cfg.mem_size);
 	vm->testdev.set_irq = pc_set_irq;
@@ -133,6 +135,8 @@ static int add_pc_devices(struct vm *vm)
 		rc = dev_bus_add(&vm->bus, &pit_ops, UINT64_MAX, &vm->pit, NULL);
 	if (!rc)
 		rc = dev_bus_add(&vm->bus, &pit_port61_ops, UINT64_MAX, &vm->pit, NULL);
+	if (!rc)
+		rc = dev_bus_add(&vm->bus, &rtc_ops, UINT64_MAX, &vm->rtc, NULL);
 	if (!rc)
 		rc = dev_bus_add(&vm->bus, &acpi_pm_ops, UINT64_MAX, &vm->acpi_pm, NULL);
 	if (!rc)

@@ -46,6 +46,7 @@
 #include "hv/pc.h"
 #include "hv/pic.h"
 #include "hv/pit.h"
+#include "hv/rtc.h"
 #include "hv/loader.h"
 #include "hv/vcpu.h"
 
@@ -202,6 +203,7 @@ struct vm {
 	struct ioapic ioapic;
 	struct pic_pair pic;
 	struct pit pit;                  /* the 8254; clock: vm->tsc */
+	struct rtc rtc;                  /* the MC146818 and CMOS; clock: vm->tsc */
 	struct acpi_pm acpi_pm;
 	struct vm_dma *dma;              /* edu, VT-d, canary (hv/vm_dma.h); NULL when off */
 	struct gpa_range mmio[DEV_BUS_MAX];  /* MMIO device windows, for the backend */

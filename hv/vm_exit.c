@@ -147,20 +147,23 @@ static bool mmio_access(struct vm *vm, struct vcpu_exit *e)
 }
 
 
-/* The TSC of the next timer event: the local APIC timer's expiry or the
- * 8254 counter 0's next IRQ 0 edge, UINT64_MAX for none. */
-static uint64_t next_timer_event(const struct vm *vm)
+/* The TSC of the next timer event: the local APIC timer's expiry, the
+ * 8254 counter 0's next IRQ 0 edge or the RTC's next IRQ 8 edge, UINT64_MAX
+ * for none. */
+static uint64_t next_timer_event(struct vm *vm)
 {
 	uint64_t a = lapic_next_event(&vm->lapic), p = pit_next_event(&vm->pit);
+	uint64_t r = rtc_next_event(&vm->rtc);
 
-	return a < p ? a : p;
+	a = a < p ? a : p;
+	return a < r ? a : r;
 }
 
 /* The next run() budget: a slice, cut short so that --max-insns and
  * --dirty-track-after land on the exact instruction, and so that the slice
  * ends at the next timer event (the guest's TSC advances one tick per
  * retired instruction on a backend that counts them). */
-static uint64_t next_budget(const struct vm *vm)
+static uint64_t next_budget(struct vm *vm)
 {
 	uint64_t b = RUN_SLICE, next = next_timer_event(vm);
 
@@ -294,35 +297,42 @@ static bool pic_reaches_cpu(const struct vm *vm)
 
 #define HLT_MAX_EVENTS 16
 
-/* Can an IRQ 0 edge reach the vCPU: through the master 8259 (IR0 unmasked,
- * its INTR taken through LINT0 or with the APIC disabled) or the I/O APIC's
- * pin 2 (unmasked)? */
-static bool pit_irq_unmasked(const struct vm *vm)
+/* Can an edge on ISA line `irq` reach the vCPU: through the 8259 pair (the
+ * line unmasked, and for 8-15 the cascade on master IR2 too; its INTR
+ * taken through LINT0 or with the APIC disabled) or the I/O APIC's pin
+ * (IRQ 0 is pin 2; unmasked)? */
+static bool isa_irq_unmasked(const struct vm *vm, unsigned irq)
 {
-	return (!(vm->pic.pic[0].imr & 1) && lapic_accepts_pic(&vm->lapic)) ||
-	       !(vm->ioapic.rte[2] & IOAPIC_RTE_MASKED);
+	bool pic = irq < 8 ? !(vm->pic.pic[0].imr & (1u << irq))
+			   : !(vm->pic.pic[0].imr & 4) && !(vm->pic.pic[1].imr & (1u << (irq - 8)));
+
+	return (pic && lapic_accepts_pic(&vm->lapic)) ||
+	       !(vm->ioapic.rte[irq == 0 ? 2 : irq] & IOAPIC_RTE_MASKED);
 }
 
 /* The next event that may wake a halted vCPU: an unmasked local APIC timer
- * expiry, or an IRQ 0 edge when the 8259 pair or the I/O APIC leaves it
- * unmasked (UINT64_MAX for none). */
-static uint64_t hlt_wake_event(const struct vm *vm)
+ * expiry, or an IRQ 0 (8254) or IRQ 8 (RTC) edge when the 8259 pair or the
+ * I/O APIC leaves the line unmasked (UINT64_MAX for none). */
+static uint64_t hlt_wake_event(struct vm *vm)
 {
 	uint64_t a = lapic_timer_masked(&vm->lapic) ? UINT64_MAX : lapic_next_event(&vm->lapic);
-	uint64_t p = pit_next_event(&vm->pit);
+	uint64_t p = pit_next_event(&vm->pit), r = rtc_next_event(&vm->rtc);
 
-	if (p != UINT64_MAX && !pit_irq_unmasked(vm))
+	if (p != UINT64_MAX && !isa_irq_unmasked(vm, PIT_IRQ))
 		p = UINT64_MAX;
-	return a < p ? a : p;
+	if (r != UINT64_MAX && !isa_irq_unmasked(vm, RTC_IRQ))
+		r = UINT64_MAX;
+	a = a < p ? a : p;
+	return a < r ? a : r;
 }
 
 /*
  * HLT. An NMI, or with interrupts enabled an interrupt, already pending
  * wakes the vCPU at once (the loop injects it); otherwise time skips ahead to the local
- * APIC timer's next expiry or the 8254's next IRQ 0 edge, whichever comes
- * first, the guest's TSC with it (no host time passes); it wakes when that
- * makes an interrupt deliverable.
- * When neither can happen, nothing will ever wake the vCPU: the VM stops.
+ * APIC timer's next expiry, the 8254's next IRQ 0 edge or the RTC's next
+ * IRQ 8 edge, whichever comes first, the guest's TSC with it (no host time
+ * passes); it wakes when that makes an interrupt deliverable.
+ * When none can happen, nothing will ever wake the vCPU: the VM stops.
  */
 static int handle_hlt(struct vm *vm, struct vcpu_exit *e)
 {
@@ -344,6 +354,7 @@ static int handle_hlt(struct vm *vm, struct vcpu_exit *e)
 			}
 			lapic_advance(&vm->lapic);
 			pit_advance(&vm->pit);
+			rtc_advance(&vm->rtc);
 			if (lapic_pending(&vm->lapic) >= 0 || pic_reaches_cpu(vm)) {
 				e->irq.idle = idle;
 				vm->cnt.hlt_wakeups++;
@@ -416,6 +427,7 @@ static int irq_before_run(struct vm *vm, struct vcpu_exit *e)
 
 	lapic_advance(&vm->lapic);
 	pit_advance(&vm->pit);
+	rtc_advance(&vm->rtc);
 	if (vm->lapic.nmi_pending && vm->ops->inject_nmi) {
 		/* The vCPU holds it until NMIs are unblocked. */
 		rc = vm->ops->inject_nmi(vm->vcpu);

@@ -65,6 +65,13 @@ tests_pit_test_SOURCES = tests/pit_test.c tests/testutil.h hv/pit.h hv/pit.c hv/
 	hv/devices.c
 tests_pit_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_pit_test_LDADD = $(CMOCKA_LIBS)
+# The MC146818 RTC and CMOS (hv/rtc.c) on a test clock.
+check_PROGRAMS += tests/rtc_test
+TESTS += tests/rtc_test
+tests_rtc_test_SOURCES = tests/rtc_test.c tests/testutil.h hv/rtc.h hv/rtc.c hv/acpi.h hv/devices.h \
+	hv/devices.c
+tests_rtc_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_rtc_test_LDADD = $(CMOCKA_LIBS)
 # The ACPI tables and PM registers (hv/acpi.c).
 check_PROGRAMS += tests/acpi_test
 TESTS += tests/acpi_test
@@ -81,7 +88,7 @@ tests_pc_test_LDADD = $(CMOCKA_LIBS)
 # The exit loop with a scripted backend in place of a vCPU.
 tests_vm_test_SOURCES = tests/vm_test.c tests/testutil.h hv/vm.h hv/vm_internal.h hv/vm.c \
 	hv/vm_mem.c hv/vm_exit.c hv/gmem_soft.c hv/loader.c hv/devices.c hv/uart.c hv/debugexit.c hv/pci.c \
-	hv/lapic.c hv/ioapic.c hv/pic.c hv/pit.c hv/acpi.c hv/fwcfg.c hv/pctestdev.c hv/edu.c hv/vm_dma.c
+	hv/lapic.c hv/ioapic.c hv/pic.c hv/pit.c hv/rtc.c hv/acpi.c hv/fwcfg.c hv/pctestdev.c hv/edu.c hv/vm_dma.c
 tests_vm_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_vm_test_LDADD = iommu/libiommu.a ept/libept.a $(CMOCKA_LIBS)
 # The edu device (hv/edu.h) with its DMA through a VT-d unit (iommu/).
@@ -155,6 +162,19 @@ tests/guests/apic.elf: tests/guests/apic.o $(srcdir)/tests/guests/probe.ld
 		-Wl,-z,max-page-size=0x1000 -Wl,--build-id=none -o $@ tests/guests/apic.o
 TESTS += tests/apic_guest_test.sh
 
+# A guest for the RTC and IRQ 8 through the 8259 pair (tests/guests/rtc.S),
+# run under the software vCPU and QEMU by tests/rtc_guest_test.sh.
+check_DATA += tests/guests/rtc.elf
+CLEANFILES += tests/guests/rtc.elf tests/guests/rtc.o
+EXTRA_DIST += tests/guests/rtc.S tests/rtc_guest_test.sh
+tests/guests/rtc.o: $(srcdir)/tests/guests/rtc.S
+	@$(MKDIR_P) tests/guests
+	$(CC) -m32 -c -o $@ $(srcdir)/tests/guests/rtc.S
+tests/guests/rtc.elf: tests/guests/rtc.o $(srcdir)/tests/guests/probe.ld
+	$(CC) -m32 -nostdlib -static -no-pie -Wl,-T,$(srcdir)/tests/guests/probe.ld \
+		-Wl,-z,max-page-size=0x1000 -Wl,--build-id=none -o $@ tests/guests/rtc.o
+TESTS += tests/rtc_guest_test.sh
+
 # libvirt domain XML: the examples both ways, overrides, refusals.
 TESTS += tests/domain_test.sh
 EXTRA_DIST += tests/domain_test.sh
@@ -195,7 +215,7 @@ TESTS += tests/kvm_kick_test
 endif
 tests_kvm_kick_test_SOURCES = tests/kvm_kick_test.c tests/testutil.h hv/vm.h hv/vm_internal.h \
 	hv/vm.c hv/vm_mem.c hv/vm_exit.c hv/kvm.c hv/kvm_stats.h hv/kvm_stats.c hv/loader.c \
-	hv/devices.c hv/uart.c hv/debugexit.c hv/pci.c hv/lapic.c hv/ioapic.c hv/pic.c hv/pit.c \
+	hv/devices.c hv/uart.c hv/debugexit.c hv/pci.c hv/lapic.c hv/ioapic.c hv/pic.c hv/pit.c hv/rtc.c \
 	hv/acpi.c hv/fwcfg.c hv/pctestdev.c hv/edu.c hv/vm_dma.c
 tests_kvm_kick_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_kvm_kick_test_LDADD = hv/libvcpu.a iommu/libiommu.a ept/libept.a $(CMOCKA_LIBS)
