@@ -40,16 +40,6 @@ apic: nmi done
 apic: done
 END
 
-# same_lines WHO FILE: FILE holds exactly the expected lines.
-same_lines() {
-	if cmp -s "$tmp/want" "$2"; then
-		pass
-	else
-		fail "$1: serial output differs from the expected lines"
-		diff "$tmp/want" "$2" | sed 's/^/  | /' >&2
-	fi
-}
-
 # jget FILE KEY: the first scalar member KEY of the JSON report.
 jget() { sed -n "s/^ *\"$2\": \\([^,]*\\),\\{0,1\\}\$/\\1/p" "$1" | head -1; }
 

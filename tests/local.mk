@@ -149,31 +149,21 @@ EXTRA_DIST += tests/dma_test.sh
 TESTS += tests/passthrough_test.sh
 EXTRA_DIST += tests/passthrough_test.sh
 
-# A guest that takes interrupts from the local APIC (tests/guests/apic.S),
-# run under the software vCPU and QEMU by tests/apic_guest_test.sh.
-check_DATA += tests/guests/apic.elf
-CLEANFILES += tests/guests/apic.elf tests/guests/apic.o
-EXTRA_DIST += tests/guests/apic.S tests/apic_guest_test.sh
-tests/guests/apic.o: $(srcdir)/tests/guests/apic.S
+# Guests that take interrupts from the local APIC (tests/guests/apic.S) and
+# from the RTC through the 8259 pair (tests/guests/rtc.S), run under the
+# software vCPU and QEMU by tests/apic_guest_test.sh and tests/rtc_guest_test.sh.
+GUEST32 = tests/guests/apic.elf tests/guests/rtc.elf
+check_DATA += $(GUEST32)
+CLEANFILES += $(GUEST32) $(GUEST32:.elf=.o)
+EXTRA_DIST += tests/guests/guest32.inc tests/guests/apic.S tests/guests/rtc.S \
+	tests/apic_guest_test.sh tests/rtc_guest_test.sh
+$(GUEST32:.elf=.o): tests/guests/%.o: $(srcdir)/tests/guests/%.S $(srcdir)/tests/guests/guest32.inc
 	@$(MKDIR_P) tests/guests
-	$(CC) -m32 -c -o $@ $(srcdir)/tests/guests/apic.S
-tests/guests/apic.elf: tests/guests/apic.o $(srcdir)/tests/guests/probe.ld
+	$(CC) -m32 -c -o $@ $(srcdir)/tests/guests/$*.S
+$(GUEST32): tests/guests/%.elf: tests/guests/%.o $(srcdir)/tests/guests/probe.ld
 	$(CC) -m32 -nostdlib -static -no-pie -Wl,-T,$(srcdir)/tests/guests/probe.ld \
-		-Wl,-z,max-page-size=0x1000 -Wl,--build-id=none -o $@ tests/guests/apic.o
-TESTS += tests/apic_guest_test.sh
-
-# A guest for the RTC and IRQ 8 through the 8259 pair (tests/guests/rtc.S),
-# run under the software vCPU and QEMU by tests/rtc_guest_test.sh.
-check_DATA += tests/guests/rtc.elf
-CLEANFILES += tests/guests/rtc.elf tests/guests/rtc.o
-EXTRA_DIST += tests/guests/rtc.S tests/rtc_guest_test.sh
-tests/guests/rtc.o: $(srcdir)/tests/guests/rtc.S
-	@$(MKDIR_P) tests/guests
-	$(CC) -m32 -c -o $@ $(srcdir)/tests/guests/rtc.S
-tests/guests/rtc.elf: tests/guests/rtc.o $(srcdir)/tests/guests/probe.ld
-	$(CC) -m32 -nostdlib -static -no-pie -Wl,-T,$(srcdir)/tests/guests/probe.ld \
-		-Wl,-z,max-page-size=0x1000 -Wl,--build-id=none -o $@ tests/guests/rtc.o
-TESTS += tests/rtc_guest_test.sh
+		-Wl,-z,max-page-size=0x1000 -Wl,--build-id=none -o $@ tests/guests/$*.o
+TESTS += tests/apic_guest_test.sh tests/rtc_guest_test.sh
 
 # libvirt domain XML: the examples both ways, overrides, refusals.
 TESTS += tests/domain_test.sh

@@ -37,15 +37,6 @@ rtc: periodic three, C c0
 rtc: done
 END
 
-same_lines() {
-	if cmp -s "$tmp/want" "$2"; then
-		pass
-	else
-		fail "$1: serial output differs from the expected lines"
-		diff "$tmp/want" "$2" | sed 's/^/  | /' >&2
-	fi
-}
-
 timeout 60 "$HV" run --memory 128M --json --serial "$tmp/hv.out" "$GUEST" >"$tmp/hv.json" 2>"$tmp/hv.err" </dev/null
 status=$?
 expect_eq "hv: exit status (isa-debug-exit 0)" "$status" 1

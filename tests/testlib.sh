@@ -12,6 +12,7 @@
 #                     one member a line)
 #   qemu_boot OUT MEM APPEND   boot $GUEST under $QEMU (TCG, q35, isa-debug-exit
 #                     at 0xf4, serial on stdout) into OUT; status in $status
+#   same_lines WHO FILE  FILE holds exactly the lines of $tmp/want
 #   tl_finish         print the tally and return non-zero if a check failed
 #   jget FILE PATH    a scalar of an hv --json report
 #   hvrun NAME ARGS   `$HV run --json` into $tmp/NAME.{json,out,err}; status in $status
@@ -70,6 +71,15 @@ qemu_boot() {
 		-display none -serial stdio -monitor none -no-reboot -nodefaults \
 		</dev/null >"$1" 2>"$1.err"
 	status=$?
+}
+
+same_lines() {
+	if cmp -s "$tmp/want" "$2"; then
+		pass
+	else
+		fail "$1: serial output differs from the expected lines"
+		diff "$tmp/want" "$2" | sed 's/^/  | /' >&2
+	fi
 }
 
 tl_finish() {

@@ -38,39 +38,14 @@
 #define FLAG        0x290004    /* the store after STI */
 #define NMIS        0x290008    /* NMIs taken */
 
-	.code32
-	.text
-	.globl _start
-
-	.align 4
-mb_header:
-	.long 0x1BADB002, 0, -0x1BADB002
-
-.macro say msg
-	mov $\msg, %esi
-	call puts
-.endm
+#define UNEXPECTED_MSG msg_unexpected
+#include "guest32.inc"
 
 .macro apicw reg, val
 	movl $\val, APIC + \reg
 .endm
 
-_start:
-	lgdt gdtr
-	ljmp $0x08, $1f
-1:	mov $0x10, %ax
-	mov %ax, %ds
-	mov %ax, %es
-	mov %ax, %ss
-	mov $STACK_TOP, %esp
-
-	/* Every gate to `unexpected`, then the vectors this test uses. */
-	xor %ecx, %ecx
-2:	mov $unexpected, %eax
-	call set_gate
-	inc %ecx
-	cmp $256, %ecx
-	jne 2b
+	GUEST32_START
 	mov $2, %ecx
 	mov $nmi, %eax
 	call set_gate
@@ -181,32 +156,6 @@ _start:
 	outl %eax, %dx
 	hlt
 
-/* Gate ECX -> handler EAX: a 32-bit interrupt gate in code segment 0x08. */
-set_gate:
-	lea IDT(,%ecx,8), %edi
-	mov %eax, %edx
-	and $0xffff, %eax
-	or $0x00080000, %eax
-	mov %eax, (%edi)
-	and $0xffff0000, %edx
-	or $0x8e00, %edx
-	mov %edx, 4(%edi)
-	ret
-
-/* Print the NUL-terminated string at ESI on COM1. */
-puts:
-	push %eax
-	push %edx
-	mov $0x3f8, %dx
-1:	lodsb
-	test %al, %al
-	jz 2f
-	outb %al, %dx
-	jmp 1b
-2:	pop %edx
-	pop %eax
-	ret
-
 .macro handler name, msg
 \name:
 	pusha
@@ -252,25 +201,7 @@ nmi:
 spurious:
 	iret
 
-unexpected:
-	say msg_unexpected
-	mov $1, %eax
-	mov $0xf4, %dx
-	outl %eax, %dx
-	hlt
-
-	.align 8
-gdt:
-	.quad 0
-	.quad 0x00cf9a000000ffff   /* 0x08: code, 32-bit, flat */
-	.quad 0x00cf92000000ffff   /* 0x10: data, flat */
-gdt_end:
-gdtr:
-	.word gdt_end - gdt - 1
-	.long gdt
-idtr:
-	.word 256 * 8 - 1
-	.long IDT
+	GUEST32_END
 
 msg_start:		.asciz "apic: start\n"
 msg_sti:		.asciz "apic: sti with 0x41 and 0x61 pending\n"

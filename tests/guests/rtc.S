@@ -29,18 +29,8 @@
 #define COUNT       0x290000    /* IRQ 8 interrupts taken */
 #define LASTC       0x290004    /* register C as the handler read it */
 
-	.code32
-	.text
-	.globl _start
-
-	.align 4
-mb_header:
-	.long 0x1BADB002, 0, -0x1BADB002
-
-.macro say msg
-	mov $\msg, %esi
-	call puts
-.endm
+#define UNEXPECTED_MSG msg_unexpected
+#include "guest32.inc"
 
 /* Register \reg of the RTC into AL. */
 .macro rtcr reg
@@ -62,21 +52,7 @@ mb_header:
 	call puthex
 .endm
 
-_start:
-	lgdt gdtr
-	ljmp $0x08, $1f
-1:	mov $0x10, %ax
-	mov %ax, %ds
-	mov %ax, %es
-	mov %ax, %ss
-	mov $STACK_TOP, %esp
-
-	xor %ecx, %ecx
-2:	mov $unexpected, %eax
-	call set_gate
-	inc %ecx
-	cmp $256, %ecx
-	jne 2b
+	GUEST32_START
 	mov $0x28, %ecx
 	mov $irq8, %eax
 	call set_gate
@@ -223,18 +199,6 @@ show_time:
 	say msg_nl
 	ret
 
-/* Gate ECX -> handler EAX: a 32-bit interrupt gate in code segment 0x08. */
-set_gate:
-	lea IDT(,%ecx,8), %edi
-	mov %eax, %edx
-	and $0xffff, %eax
-	or $0x00080000, %eax
-	mov %eax, (%edi)
-	and $0xffff0000, %edx
-	or $0x8e00, %edx
-	mov %edx, 4(%edi)
-	ret
-
 /* Print AL as two hex digits and a space. */
 puthex:
 	push %eax
@@ -260,20 +224,6 @@ puthex:
 2:	outb %al, %dx
 	ret
 
-/* Print the NUL-terminated string at ESI on COM1. */
-puts:
-	push %eax
-	push %edx
-	mov $0x3f8, %dx
-1:	lodsb
-	test %al, %al
-	jz 2f
-	outb %al, %dx
-	jmp 1b
-2:	pop %edx
-	pop %eax
-	ret
-
 /* IRQ 8: read C (lowering the line), count, EOI the slave and the master. */
 irq8:
 	push %eax
@@ -288,25 +238,7 @@ irq8:
 	pop %eax
 	iret
 
-unexpected:
-	say msg_unexpected
-	mov $1, %eax
-	mov $0xf4, %dx
-	outl %eax, %dx
-	hlt
-
-	.align 8
-gdt:
-	.quad 0
-	.quad 0x00cf9a000000ffff   /* 0x08: code, 32-bit, flat */
-	.quad 0x00cf92000000ffff   /* 0x10: data, flat */
-gdt_end:
-gdtr:
-	.word gdt_end - gdt - 1
-	.long gdt
-idtr:
-	.word 256 * 8 - 1
-	.long IDT
+	GUEST32_END
 
 msg_start:	.asciz "rtc: start\n"
 msg_regs:	.asciz "rtc: A B D "
