@@ -664,6 +664,125 @@ static void test_syscall_compat(void **state)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Debug registers                                                           */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * The #DB handler g_dbg_handler (gate 1) logs each #DB at TVM_DATA: the
+ * count at +0, then for entry k the pushed RIP at +8 + 16k and DR6 at
+ * +16 + 16k; it sets RF in the image (so an instruction breakpoint lets its
+ * instruction run on return) and returns. The program:
+ *   exec   DR0 on `dbg_exec` (L0, R/W 00): a fault before the NOP
+ *   write  DR1 on 4 bytes at TVM_DATA + 0x800 (G1, R/W 01, LEN 11): a store
+ *          overlapping it traps after the store; a load of it, a store next
+ *          to it do not
+ *   rw     DR1 R/W 11: the load traps too, with BS kept in DR6 from software
+ *   movss  TF set by POPF; MOV SS holds the single-step trap of its own
+ *          instruction, so the first #DB is after the instruction after it
+ *   gd     DR7.GD: MOV from DR0 is a #DB fault with BD, GD is cleared for
+ *          the handler and the MOV then runs
+ */
+__asm__(".pushsection .rodata\n.code64\n"
+	"g_dbg_start:\n"
+	"	lea dbg_exec(%rip), %rax\n"
+	"	mov %rax, %dr0\n"
+	"	mov $0x401, %eax\n"
+	"	mov %rax, %dr7\n"
+	"dbg_exec:\n"
+	"	nop\n"
+	"	mov $0x20800, %eax\n"
+	"	mov %rax, %dr1\n"
+	"	mov $0xd00408, %eax\n"           /* G1, R/W1 = 01, LEN1 = 11 */
+	"	mov %rax, %dr7\n"
+	"	movl $5, 0x20802\n"
+	"dbg_after_store:\n"
+	"	mov 0x20800, %ecx\n"
+	"	movl $6, 0x20804\n"
+	"	mov $0xf00408, %eax\n"           /* R/W1 = 11 */
+	"	mov %rax, %dr7\n"
+	"	mov $0x4000, %eax\n"
+	"	mov %rax, %dr6\n"                /* BS set by software */
+	"	mov 0x20800, %cl\n"
+	"dbg_after_load:\n"
+	"	xor %eax, %eax\n"
+	"	mov %rax, %dr6\n"
+	"	mov $0x400, %eax\n"
+	"	mov %rax, %dr7\n"
+	"	pushf\n"
+	"	orq $0x100, (%rsp)\n"
+	"	mov %ss, %ax\n"
+	"	popf\n"
+	"	mov %ax, %ss\n"
+	"	nop\n"
+	"dbg_after_movss:\n"
+	"	pushf\n"
+	"dbg_after_pushf:\n"
+	"	andq $~0x100, (%rsp)\n"
+	"dbg_after_and:\n"
+	"	popf\n"
+	"dbg_after_popf:\n"
+	"	xor %eax, %eax\n"
+	"	mov %rax, %dr6\n"
+	"	mov $0x2400, %eax\n"             /* GD */
+	"	mov %rax, %dr7\n"
+	"dbg_gd:\n"
+	"	mov %dr0, %rbx\n"
+	"	mov %dr7, %rdx\n"
+	"	hlt\n"
+	"g_dbg_handler:\n"
+	"	push %rax\n"
+	"	push %rbx\n"
+	"	mov 0x20000, %rbx\n"
+	"	shl $4, %rbx\n"
+	"	mov 16(%rsp), %rax\n"
+	"	mov %rax, 0x20008(%rbx)\n"
+	"	mov %dr6, %rax\n"
+	"	mov %rax, 0x20010(%rbx)\n"
+	"	incq 0x20000\n"
+	"	orq $0x10000, 32(%rsp)\n"
+	"	pop %rbx\n"
+	"	pop %rax\n"
+	"	iretq\n"
+	"g_dbg_end:\n"
+	".popsection\n");
+BLOB(g_dbg);
+extern const uint8_t dbg_exec[], dbg_after_store[], dbg_after_load[], dbg_after_movss[],
+	dbg_after_pushf[], dbg_after_and[], dbg_after_popf[], dbg_gd[], g_dbg_handler[];
+
+static void test_debug_registers(void **state)
+{
+	static const struct { const uint8_t *at; uint64_t dr6; } want[] = {
+		{ dbg_exec, 0xffff0ff1 },            /* B0 */
+		{ dbg_after_store, 0xffff0ff2 },     /* B1 */
+		{ dbg_after_load, 0xffff4ff2 },      /* B1, BS as software left it */
+		{ dbg_after_movss, 0xffff4ff0 },     /* BS, one instruction late */
+		{ dbg_after_pushf, 0xffff4ff0 },
+		{ dbg_after_and, 0xffff4ff0 },
+		{ dbg_after_popf, 0xffff4ff0 },      /* the POPF that cleared TF traps */
+		{ dbg_gd, 0xffff2ff0 },              /* BD: a fault, at the MOV */
+	};
+	uint64_t h = TVM_CODE + OFF(g_dbg, g_dbg_handler), gate[2];
+	struct tvm *vm = vm_new("none");
+
+	(void)state;
+	load(vm, TVM_CODE, g_dbg_start, g_dbg_end);
+	gate[0] = (h & 0xffff) | ((uint64_t)TVM_SEL_KCODE << 16) | (0x8eULL << 40) |
+		  ((h >> 16 & 0xffff) << 48);
+	gate[1] = h >> 32;
+	tvm_write(vm, TVM_IDT + 16, gate, sizeof(gate));
+	expect_exit(vm, VCPU_EXIT_HLT);
+	assert_int_equal(tvm_read64(vm, TVM_DATA), 8);
+	for (unsigned k = 0; k < 8; k++) {
+		assert_int_equal(tvm_read64(vm, TVM_DATA + 8 + 16 * k),
+				 TVM_CODE + (uint64_t)(want[k].at - g_dbg_start));
+		assert_int_equal(tvm_read64(vm, TVM_DATA + 16 + 16 * k), want[k].dr6);
+	}
+	assert_int_equal(regs(vm).gpr[2], 0x400);   /* DR7 after the #DB: GD cleared */
+	assert_int_equal(tvm_read64(vm, TVM_DATA + 0x800), 0x0000000600050000ULL);  /* both stores done */
+	tvm_destroy(vm);
+}
+
+/* ------------------------------------------------------------------------ */
 /* CPUID, MMU counts                                                         */
 /* ------------------------------------------------------------------------ */
 
@@ -1011,6 +1130,7 @@ int main(void)
 		cmocka_unit_test(test_ring3_hlt_gp),
 		cmocka_unit_test(test_syscall_sysret_swapgs),
 		cmocka_unit_test(test_syscall_compat),
+		cmocka_unit_test(test_debug_registers),
 		cmocka_unit_test(test_cpuid),
 		cmocka_unit_test(test_mmu_counts_none),
 		cmocka_unit_test(test_mmu_tlb_hit),

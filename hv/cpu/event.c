@@ -256,5 +256,10 @@ int op_into(struct vcpu_soft *v, const struct x86_insn *in)
 /* F1: INT1 (a #DB trap that is not a software interrupt: EXT = 1, no DPL check) */
 int op_int1(struct vcpu_soft *v, const struct x86_insn *in)
 {
+	/* Its #DB stands for the traps a MOV SS held (one delivery). */
+	if (v->dbg_held) {
+		v->dbg_held = 0;
+		dbg_update(v);
+	}
 	return cpu_deliver(v, EXC_DB, false, 0, false, v->next_rip);
 }

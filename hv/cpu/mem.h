@@ -97,11 +97,19 @@ void mref_store_slow(struct vcpu_soft *v, const struct mref *m, const void *buf)
 int piece_load(struct vcpu_soft *v, const struct piece *pc, uint8_t *dst);
 void mmio_read_done(struct vcpu_soft *v);
 
+/* A data access the data breakpoints of DR7 may match (debug.c). */
+static inline void dbg_data_check(struct vcpu_soft *v, uint64_t lin, unsigned size, unsigned acc)
+{
+	if (__builtin_expect(v->dbg_data, 0) && !(acc & ACC_FETCH))
+		dbg_data_access(v, lin, size, (acc & ACC_WRITE) != 0);
+}
+
 static inline int mref_get(struct vcpu_soft *v, uint64_t lin, unsigned size, unsigned acc, struct mref *m)
 {
 	unsigned first = 4096 - (unsigned)(lin & 0xfff);
 	int st;
 
+	dbg_data_check(v, lin, size, acc);
 	m->size = size;
 	if (first >= size) {
 		m->n = 1;
@@ -175,6 +183,7 @@ static inline __attribute__((always_inline)) int mem_read_i(struct vcpu_soft *v,
 		if (__builtin_expect((lin & 0xfff) + size <= 4096, 1)) {
 			struct piece pc;
 			int st = xlate(v, lin, ACC_READ | (seg == SEG_SS ? MEM_STACK : 0), &pc);
+			dbg_data_check(v, lin, size, ACC_READ);
 			*val = 0;
 			if (st)
 				return st;
@@ -202,6 +211,7 @@ static inline __attribute__((always_inline)) int mem_write_i(struct vcpu_soft *v
 			int st = xlate(v, lin, ACC_WRITE | (seg == SEG_SS ? MEM_STACK : 0), &m.p[0]);
 			if (st)
 				return st;
+			dbg_data_check(v, lin, size, ACC_WRITE);
 			m.n = 1;
 			m.size = size;
 			m.p[0].len = size;

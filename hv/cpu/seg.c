@@ -422,8 +422,10 @@ int op_pop_sreg(struct vcpu_soft *v, const struct x86_insn *in)
 		v->gpr[4] = old;
 		return st;
 	}
-	if (in->op == 0x17)
+	if (in->op == 0x17) {
 		v->shadow_left = 2;  /* POP SS blocks interrupts until after the next instruction */
+		v->movss_now = true; /* and holds its #DB traps (debug.c) */
+	}
 	return X86_OK;
 }
 
@@ -444,8 +446,10 @@ int op_mov_to_sreg(struct vcpu_soft *v, const struct x86_insn *in)
 	if ((st = cpu_load_seg(v, in->reg & 7, (uint16_t)a)))
 		return st;
 	if ((in->reg & 7) == SEG_SS) {
-		/* MOV SS blocks interrupts until after the next instruction (SDM 6.8.3). */
+		/* MOV SS blocks interrupts until after the next instruction (SDM 6.8.3),
+		 * and holds its #DB traps until then (debug.c). */
 		v->shadow_left = 2;
+		v->movss_now = true;
 	}
 	return X86_OK;
 }

@@ -641,7 +641,7 @@ int op_mov_to_cr(struct vcpu_soft *v, const struct x86_insn *in)
 	}
 }
 
-/* 0F 21, 0F 23: MOV DRn (breakpoints are stored, not armed) */
+/* 0F 21, 0F 23: MOV DRn (SDM Vol. 3A 18.2; breakpoints: debug.c) */
 int op_mov_dr(struct vcpu_soft *v, const struct x86_insn *in)
 {
 	unsigned n = in->reg;
@@ -653,6 +653,12 @@ int op_mov_dr(struct vcpu_soft *v, const struct x86_insn *in)
 		if (v->cr4 & CR4_DE)
 			return x86_ud(v);
 		n += 2;
+	}
+	if (v->dr7 & DR7_GD) {
+		/* General detect: a #DB fault, with GD cleared for the handler. */
+		v->dr6 |= DR6_BD;
+		v->dr7 &= ~DR7_GD;
+		return x86_raise(v, EXC_DB, false, 0);
 	}
 	if (in->op == (OP_MAP0F | 0x21)) {
 		a = n < 4 ? v->dr[n] : n == 6 ? v->dr6 : v->dr7;
@@ -668,8 +674,11 @@ int op_mov_dr(struct vcpu_soft *v, const struct x86_insn *in)
 		v->dr[n] = a;
 	else if (n == 6)
 		v->dr6 = (a & 0x1e00f) | 0xffff0ff0;
-	else
+	else {
 		v->dr7 = (a & ~0xd800ULL) | 0x400;
+		v->rflags &= ~RF_RF;  /* cleared by this instruction's completion */
+		dbg_update(v);
+	}
 	return X86_OK;
 }
 

@@ -199,6 +199,11 @@ static int deliver_exception(struct vcpu_soft *v)
 	uint32_t err = v->exc_err;
 	unsigned cur = v->exc_vec, n = 0;
 
+	if (v->dbg_held) {
+		/* A fault on the instruction after MOV SS drops the #DB traps held. */
+		v->dbg_held = 0;
+		dbg_update(v);
+	}
 	for (;;) {
 		chain[n++] = cur;
 		v->exc_pending = false;
@@ -460,6 +465,16 @@ static void complete_pending(struct vcpu_soft *v, const struct vcpu_exit *e)
 	}
 }
 
+/* A #DB trap reporting `trap` (B0-B3 replace DR6's, BS is added). */
+static int dbg_trap(struct vcpu_soft *v, uint32_t trap)
+{
+	if (trap & 0xf)
+		v->dr6 = (v->dr6 & ~0xfULL) | (trap & 0xf);
+	v->dr6 |= trap & DR6_BS;
+	x86_raise(v, EXC_DB, false, 0);
+	return deliver_exception(v);
+}
+
 /*
  * After an instruction retired with something to look at (retire_attn or
  * single-step): a store to the running block's page, a REP that runs again,
@@ -488,11 +503,32 @@ static bool retire_attention(struct vcpu_soft *v, const struct x86_insn *in, uin
 		v->tf_after = false;
 		single_step = (uint32_t)(v->rflags & RF_TF);
 	}
-	/* RFLAGS.TF at the start of an instruction: a #DB trap after it (SDM 18.3.1.4). */
-	if (single_step && in->op != 0xcd && in->op != 0xcc) {
-		v->dr6 |= 1ULL << 14;  /* BS */
-		x86_raise(v, EXC_DB, false, 0);
-		if (deliver_exception(v) == X86_EXIT) {
+	/* RFLAGS.TF at the start of an instruction: a #DB trap after it (SDM
+	 * 18.3.1.4), with the data breakpoints it hit (debug.c); none after
+	 * INT n, INT3 and INT1, whose delivery cleared TF. After MOV SS or POP
+	 * SS both wait for the next instruction (SDM 6.8.3). */
+	uint32_t trap = single_step && in->op != 0xcd && in->op != 0xcc && in->op != 0xf1 ?
+			(uint32_t)DR6_BS : 0;
+	if (v->dbg_attn | v->movss_now) {
+		trap |= v->dbg_hits;
+		v->dbg_hits = 0;
+		if (v->movss_now) {
+			v->movss_now = false;
+			v->dbg_held |= trap;
+			trap = 0;
+		} else {
+			trap |= v->dbg_held;
+			v->dbg_held = 0;
+		}
+		dbg_update(v);
+	}
+	if (trap && in->op == 0xf4 && v->exit_after_retire) {
+		/* HLT halts first: its trap is taken when the vCPU wakes. */
+		v->dbg_after_hlt = trap;
+		trap = 0;
+	}
+	if (trap) {
+		if (dbg_trap(v, trap) == X86_EXIT) {
 			v->exit_after_retire = false;
 			exit->rip = v->rip;
 			return true;
@@ -542,6 +578,16 @@ static int run_loop(struct vcpu_soft *v, uint64_t max_insns, struct vcpu_exit *e
 		return 0;
 	}
 
+	if (v->dbg_after_hlt) {
+		uint32_t trap = v->dbg_after_hlt;
+
+		v->dbg_after_hlt = 0;
+		if (dbg_trap(v, trap) == X86_EXIT) {
+			exit->rip = v->rip;
+			return 0;
+		}
+	}
+
 	for (;;) {
 		if (__builtin_expect(left == 0, 0)) {
 			exit->reason = VCPU_EXIT_INSN_LIMIT;
@@ -569,6 +615,19 @@ static int run_loop(struct vcpu_soft *v, uint64_t max_insns, struct vcpu_exit *e
 		}
 no_event:;
 		uint64_t lin = rip_linear(v), hpa = 0;
+		if (__builtin_expect(v->dr7 & 0xff, 0)) {
+			/* Instruction breakpoints: a #DB fault before the instruction,
+			 * unless RF (cleared as the instruction starts) says it ran. */
+			uint32_t hits = v->rflags & RF_RF ? 0 : dbg_exec_hits(v, lin);
+
+			v->rflags &= ~RF_RF;
+			v->dbg_hits = 0;
+			if (hits) {
+				v->dr6 = (v->dr6 & ~0xfULL) | hits;
+				st = x86_raise(v, EXC_DB, false, 0);
+				goto fault_or_exit;
+			}
+		}
 		st = fetch_xlate(v, lin, &hpa);
 		if (__builtin_expect(st != X86_OK, 0))
 			goto fault_or_exit;

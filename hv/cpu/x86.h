@@ -198,8 +198,15 @@ struct vcpu_soft {
 			bool exit_after_retire;   /* an exit recorded by an instruction that still retires */
 			bool tf_after;            /* single step follows RFLAGS.TF after the instruction */
 			bool code_written;        /* a store went to the page of the running block */
+			bool dbg_attn;            /* DR7 enables a breakpoint, or a #DB is held (debug.c) */
 		};
 	};
+	/* debug registers in use (debug.c) */
+	bool dbg_data;            /* DR7 enables a data breakpoint: accesses are checked */
+	bool movss_now;           /* the instruction loaded SS (MOV SS, POP SS) */
+	uint32_t dbg_hits;        /* B0-B3 of the data breakpoints the instruction hit */
+	uint32_t dbg_held;        /* B0-B3 and BS held over a MOV SS shadow */
+	uint32_t dbg_after_hlt;   /* B0-B3 and BS of a trap after HLT, taken when it wakes */
 	bool shutdown;            /* after a triple fault */
 
 	/* exit in progress */
@@ -324,6 +331,14 @@ int x86_raise(struct vcpu_soft *v, unsigned vec, bool has_err, uint32_t err);
 static inline int x86_ud(struct vcpu_soft *v) { return x86_raise(v, EXC_UD, false, 0); }
 static inline int x86_gp(struct vcpu_soft *v, uint32_t err) { return x86_raise(v, EXC_GP, true, err); }
 static inline int need_cpl0(struct vcpu_soft *v) { return v->cpl ? x86_gp(v, 0) : X86_OK; }
+
+/* debug registers (debug.c) */
+#define DR6_BD  (1ULL << 13)
+#define DR6_BS  (1ULL << 14)
+#define DR7_GD  (1ULL << 13)
+void dbg_update(struct vcpu_soft *v);
+void dbg_data_access(struct vcpu_soft *v, uint64_t lin, unsigned size, bool write);
+uint32_t dbg_exec_hits(const struct vcpu_soft *v, uint64_t lin);
 
 /* modes, segments, events (system.c, seg.c, event.c) */
 void cpu_update_mode(struct vcpu_soft *v);

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hv/cpu/debug.c - the debug registers DR0-DR3 and DR7 at work (SDM Vol. 3A
+ * 18.2-18.3): instruction breakpoints (faults, checked before an instruction
+ * unless RFLAGS.RF is set), data breakpoints on writes or on reads and
+ * writes of 1, 2, 4 or 8 aligned bytes (traps, reported after the
+ * instruction). I/O breakpoints (R/W = 10 with CR4.DE) are not modelled.
+ *
+ * While DR7 enables any breakpoint, dbg_attn makes every instruction retire
+ * through the run loop's slow path (vcpu_soft.c), which reports the data
+ * hits with the single-step trap in one #DB; dbg_data makes every data
+ * access call dbg_data_access(). MOV SS and POP SS hold the #DB traps of
+ * their instruction until the next one retires (dbg_held).
+ */
+#include "hv/cpu/x86.h"
+
+/* Breakpoint i enabled (L or G), and its R/W and LEN fields. */
+static bool bp_enabled(uint64_t dr7, unsigned i) { return (dr7 >> (2 * i)) & 3; }
+static unsigned bp_rw(uint64_t dr7, unsigned i) { return (unsigned)(dr7 >> (16 + 4 * i)) & 3; }
+
+static uint64_t bp_len(uint64_t dr7, unsigned i)
+{
+	static const uint8_t len[4] = { 1, 2, 8, 4 };
+
+	return len[(dr7 >> (18 + 4 * i)) & 3];
+}
+
+void dbg_update(struct vcpu_soft *v)
+{
+	bool data = false;
+
+	for (unsigned i = 0; i < 4; i++)
+		if (bp_enabled(v->dr7, i) && (bp_rw(v->dr7, i) & 1))
+			data = true;
+	v->dbg_data = data;
+	v->dbg_attn = (v->dr7 & 0xff) != 0 || v->dbg_held != 0;
+}
+
+void dbg_data_access(struct vcpu_soft *v, uint64_t lin, unsigned size, bool write)
+{
+	for (unsigned i = 0; i < 4; i++) {
+		unsigned rw = bp_rw(v->dr7, i);
+		uint64_t len = bp_len(v->dr7, i), base = v->dr[i] & ~(len - 1);
+
+		if (!bp_enabled(v->dr7, i) || !(rw & 1) || (rw == 1 && !write))
+			continue;
+		if (lin < base + len && base < lin + size)
+			v->dbg_hits |= 1u << i;
+	}
+}
+
+uint32_t dbg_exec_hits(const struct vcpu_soft *v, uint64_t lin)
+{
+	uint32_t hits = 0;
+
+	for (unsigned i = 0; i < 4; i++)
+		if (bp_enabled(v->dr7, i) && bp_rw(v->dr7, i) == 0 && v->dr[i] == lin)
+			hits |= 1u << i;
+	return hits;
+}
