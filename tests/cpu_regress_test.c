@@ -24,6 +24,7 @@
 #define EXC_UD 6
 #define EXC_DF 8
 #define EXC_GP 13
+#define EXC_PF 14
 
 /* Run to the HLT of the common handler and check the recorded exception. */
 static void expect_exception(struct tvm *vm, uint64_t vector, uint64_t error, uint64_t rip)
@@ -298,6 +299,48 @@ static void test_mcg_cap(void **state)
 }
 
 /*
+ * No performance counters (CPUID leaf 0AH is zero): RDPMC is #GP(0) for any
+ * ECX (SDM Vol. 2B RDPMC). CLFLUSH, CLFLUSHOPT and CLWB check their line as
+ * a read: on the unmapped page 0 each is a #PF with error code 0 (not
+ * present, read, supervisor); on a mapped line they do nothing visible.
+ * 0F AE /6 with memory and no 66 (XSAVEOPT) stays #UD.
+ */
+static void test_rdpmc_cache_lines(void **state)
+{
+	static const uint8_t rdpmc[] = { 0x31, 0xc9, 0x0f, 0x33, 0xf4 };   /* xor ecx, ecx; rdpmc */
+	static const uint8_t lines[][10] = {
+		{ 0x0f, 0xae, 0x3c, 0x25, 0x08, 0x00, 0x00, 0x00 },            /* clflush [8] */
+		{ 0x66, 0x0f, 0xae, 0x3c, 0x25, 0x08, 0x00, 0x00, 0x00 },      /* clflushopt [8] */
+		{ 0x66, 0x0f, 0xae, 0x34, 0x25, 0x08, 0x00, 0x00, 0x00 },      /* clwb [8] */
+	};
+	/* clflush [0x20000]; clwb [0x20040]; hlt; xsaveopt [0x20000] */
+	static const uint8_t mapped[] = {
+		0x0f, 0xae, 0x3c, 0x25, 0x00, 0x00, 0x02, 0x00,
+		0x66, 0x0f, 0xae, 0x34, 0x25, 0x40, 0x00, 0x02, 0x00, 0xf4,
+		0x0f, 0xae, 0x34, 0x25, 0x00, 0x00, 0x02, 0x00,
+	};
+	struct tvm *vm;
+
+	(void)state;
+	vm = vm_new("none");
+	code(vm, rdpmc, sizeof(rdpmc));
+	expect_exception(vm, EXC_GP, 0, TVM_CODE + 2);
+	tvm_destroy(vm);
+	for (unsigned i = 0; i < 3; i++) {
+		vm = vm_new("none");
+		code(vm, lines[i], sizeof(lines[i]));
+		expect_exception(vm, EXC_PF, 0, TVM_CODE);
+		tvm_destroy(vm);
+	}
+	vm = vm_new("none");
+	code(vm, mapped, sizeof(mapped));
+	expect_exit(vm, VCPU_EXIT_HLT);
+	assert_int_equal(vm->exit.rip, TVM_CODE + 17);
+	expect_exception(vm, EXC_UD, 0, TVM_CODE + 18);
+	tvm_destroy(vm);
+}
+
+/*
  * A CPU model without PCID, INVPCID, RDTSCP and NX, and with a 36-bit
  * MAXPHYADDR (hv run --cpu -pcid,-invpcid,-rdtscp,-nx,phys-bits=36): CPUID
  * stops reporting them and the vCPU faults as such a processor does.
@@ -332,7 +375,8 @@ static void test_cpu_model(void **state)
 	expect_exit(vm, VCPU_EXIT_HLT);
 	assert_int_equal(regs(vm).gpr[1], (1u << 13) | (1u << 23) | (1u << 31));  /* CX16 POPCNT hypervisor */
 	expect_exit(vm, VCPU_EXIT_HLT);
-	assert_int_equal(regs(vm).gpr[3], (1u << 3) | (1u << 7) | (1u << 9) | (1u << 20));  /* no INVPCID */
+	/* BMI1 SMEP ERMS SMAP CLFLUSHOPT CLWB, no INVPCID */
+	assert_int_equal(regs(vm).gpr[3], (1u << 3) | (1u << 7) | (1u << 9) | (1u << 20) | (1u << 23) | (1u << 24));
 	expect_exit(vm, VCPU_EXIT_HLT);
 	assert_int_equal(regs(vm).gpr[2], (1u << 11) | (1u << 26) | (1u << 29));  /* no NX, RDTSCP */
 	expect_exit(vm, VCPU_EXIT_HLT);
@@ -425,7 +469,6 @@ static void test_cr0_pg_clear_with_pcide(void **state)
 /* ------------------------------------------------------------------------ */
 
 #define EXC_DB 1
-#define EXC_PF 14
 
 /*
  * The same program twice under the Skylake caches: once in one run(), where
@@ -748,6 +791,7 @@ int main(void)
 		cmocka_unit_test(test_stac_clac_cpl3_ud),
 		cmocka_unit_test(test_sysenter_msrs),
 		cmocka_unit_test(test_mcg_cap),
+		cmocka_unit_test(test_rdpmc_cache_lines),
 		cmocka_unit_test(test_cpu_model),
 		cmocka_unit_test(test_cr3_bit63_without_pcide),
 		cmocka_unit_test(test_cr0_pg_clear_with_pcide),

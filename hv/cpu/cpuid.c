@@ -34,6 +34,7 @@ static const struct cpuid_bit {
 	[CPUF_PGE]          = { "pge",          1, EDX, 13 },
 	[CPUF_CMOV]         = { "cmov",         1, EDX, 15 },
 	[CPUF_PAT]          = { "pat",          1, EDX, 16 },
+	[CPUF_CLFSH]        = { "clflush",      1, EDX, 19 },   /* line size in leaf 1 EBX */
 	[CPUF_CX16]         = { "cx16",         1, ECX, 13 },
 	[CPUF_PCID]         = { "pcid",         1, ECX, 17, true },  /* CR4.PCIDE #GP */
 	[CPUF_X2APIC]       = { "x2apic",       1, ECX, 21, true },  /* APIC_BASE.EXTD #GP */
@@ -45,6 +46,8 @@ static const struct cpuid_bit {
 	[CPUF_ERMS]         = { "erms",         7, EBX, 9 },
 	[CPUF_INVPCID]      = { "invpcid",      7, EBX, 10, true },  /* INVPCID #UD */
 	[CPUF_SMAP]         = { "smap",         7, EBX, 20, true },  /* CR4.SMAP #GP */
+	[CPUF_CLFLUSHOPT]   = { "clflushopt",   7, EBX, 23 },
+	[CPUF_CLWB]         = { "clwb",         7, EBX, 24 },
 	[CPUF_LA57]         = { "la57",         7, ECX, 16, true },  /* CR4.LA57 #GP */
 	[CPUF_LAHF_LM]      = { "lahf-lm",      0x80000001, ECX, 0 },
 	[CPUF_ABM]          = { "abm",          0x80000001, ECX, 5 },
@@ -136,7 +139,7 @@ static void cpuid(const struct vcpu_soft *v, uint32_t leaf, uint32_t sub, uint32
 		return;
 	case 1:
 		out[EAX] = 0x000806c1;  /* family 6: a plausible signature, not a real part */
-		out[EBX] = 0;           /* APIC ID 0, no CLFLUSH line size */
+		out[EBX] = 8 << 8;      /* APIC ID 0; CLFLUSH line size 8 * 8 = 64 bytes */
 		break;
 	case 7:
 		if (sub != 0)

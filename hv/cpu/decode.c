@@ -161,7 +161,9 @@ static bool insn_supported(const struct x86_insn *in, unsigned mode)
 	case OP_MAP0F | 0x21: case OP_MAP0F | 0x23:
 		return in->reg < 8;
 	case OP_MAP0F | 0xae:
-		return !mem && r >= 5;                         /* LFENCE, MFENCE, SFENCE */
+		if (mem)                                       /* CLFLUSH(OPT), CLWB */
+			return !in->rep && (r == 7 || (r == 6 && in->pfx66));
+		return r >= 5;                                 /* LFENCE, MFENCE, SFENCE */
 	case OP_MAP0F | 0xb2: case OP_MAP0F | 0xb4: case OP_MAP0F | 0xb5:
 		return mem;
 	case OP_MAP0F | 0xb8:

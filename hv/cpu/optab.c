@@ -92,7 +92,8 @@ const struct x86_op x86_optab[4][256] = {
 		[0x22] = H(A_M | A_F64, op_mov_to_cr), [0x23] = H(A_M | A_F64, op_mov_dr),
 		[0x24 ... 0x27] = D(A_UD), [0x28 ... 0x2f] = D(A_M | A_UD),
 		[0x30] = H(0, op_wrmsr), [0x31] = H(0, op_rdtsc), [0x32] = H(0, op_rdmsr),
-		[0x33 ... 0x37] = D(A_UD), /* 38: escape */ [0x39] = D(A_UD), /* 3A: escape */
+		[0x33] = H(0, op_rdpmc),
+		[0x34 ... 0x37] = D(A_UD), /* 38: escape */ [0x39] = D(A_UD), /* 3A: escape */
 		[0x3b ... 0x3f] = D(A_UD),
 		[0x40 ... 0x4f] = S(A_M, sel_cmov),
 		[0x50 ... 0x6f] = D(A_M | A_UD), [0x70 ... 0x73] = D(A_M | A_IB | A_UD),

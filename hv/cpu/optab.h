@@ -147,6 +147,7 @@ int op_wrmsr(struct vcpu_soft *v, const struct x86_insn *in);
 int op_rdtsc(struct vcpu_soft *v, const struct x86_insn *in);
 int op_rdmsr(struct vcpu_soft *v, const struct x86_insn *in);
 int op_fence(struct vcpu_soft *v, const struct x86_insn *in);
+int op_rdpmc(struct vcpu_soft *v, const struct x86_insn *in);
 int op_invpcid(struct vcpu_soft *v, const struct x86_insn *in);
 /* cpuid.c */
 int op_cpuid(struct vcpu_soft *v, const struct x86_insn *in);

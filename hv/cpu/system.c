@@ -764,10 +764,31 @@ int op_rdmsr(struct vcpu_soft *v, const struct x86_insn *in)
 	return X86_OK;
 }
 
-/* 0F AE /5-/7: LFENCE, MFENCE, SFENCE: one vCPU, program order already */
+/*
+ * 0F AE /5-/7 with a register: LFENCE, MFENCE, SFENCE: one vCPU, program
+ * order already. With memory: 0F AE /7 CLFLUSH, 66 0F AE /7 CLFLUSHOPT,
+ * 66 0F AE /6 CLWB: no cache is modelled, but the line's address is checked
+ * and translated as a one-byte read is (segment limits, #PF, EPT), with
+ * nothing read (a device window sees no access).
+ */
 int op_fence(struct vcpu_soft *v, const struct x86_insn *in)
 {
-	return X86_OK;
+	struct mref m;
+	uint64_t lin;
+	int st;
+
+	if (in->mod == 3)
+		return X86_OK;
+	if ((st = seg_linear(v, in->seg, insn_ea(v, in), 1, &lin)))
+		return st;
+	return mref_get(v, lin, 1, ACC_READ | (in->seg == SEG_SS ? MEM_STACK : 0), &m);
+}
+
+/* 0F 33: RDPMC. CPUID leaf 0AH reports no performance-monitoring counters,
+ * so no ECX names a valid one: #GP(0) (SDM Vol. 2B RDPMC). */
+int op_rdpmc(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	return x86_gp(v, 0);
 }
 
 /* 66 0F 38 82: INVPCID (SDM Vol. 2A INVPCID) */
