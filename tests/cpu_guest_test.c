@@ -1109,6 +1109,129 @@ static void test_protected_mode_32(void **state)
 	tvm_destroy(vm);
 }
 
+/*
+ * Instructions of 16- and 32-bit code (SDM Vol. 2): the BCD adjustments,
+ * SALC, LES/LDS and the x87 control instructions, each result stored at
+ * TVM_DATA + 4k:
+ *   0  79 + 35, DAA: AL 0x14, CF (BCD 114)     1  35 - 47, DAS: AL 0x88, CF
+ *   2  9 + 8, AAA: AX 0x0107, CF, AF           3  0x0203 - 5, AAS: AX 0x0108
+ *   4  AAM of 87: AX 0x0807; AAM 16 of 0x57: AX 0x0507
+ *   5  AAD of 0x0807: AX 0x0057
+ *   6  SALC with CF = 1, then 0: AL 0xff, 0
+ *   7  LES EBX and LDS ECX from the far pointer 0010:12345678
+ *   8  FNINIT: status 0, control 0x037f; FLDCW 0x027f; FNSTSW AX
+ */
+__asm__(".pushsection .rodata\n.code32\n"
+	"g_legacy_start:\n"
+	"	mov $0x79, %al\n"
+	"	add $0x35, %al\n"
+	"	daa\n"
+	"	setc %ah\n"
+	"	mov %ax, 0x20000\n"
+	"	mov $0x35, %al\n"
+	"	sub $0x47, %al\n"
+	"	das\n"
+	"	setc %ah\n"
+	"	mov %ax, 0x20004\n"
+	"	mov $0x0009, %ax\n"
+	"	add $0x08, %al\n"
+	"	aaa\n"
+	"	lahf\n"                         /* AH = SF ZF 0 AF 0 PF 1 CF */
+	"	and $0x11, %ah\n"               /* AF and CF (the others are undefined) */
+	"	mov %ah, 0x2000a\n"
+	"	mov $0x0009, %ax\n"
+	"	add $0x08, %al\n"
+	"	aaa\n"
+	"	mov %ax, 0x20008\n"
+	"	mov $0x0203, %ax\n"
+	"	sub $5, %al\n"
+	"	aas\n"
+	"	mov %ax, 0x2000c\n"
+	"	mov $0x0057, %ax\n"
+	"	aam\n"
+	"	mov %ax, 0x20010\n"
+	"	mov $0x0057, %ax\n"
+	"	aam $16\n"
+	"	mov %ax, 0x20012\n"
+	"	mov $0x0807, %ax\n"
+	"	aad\n"
+	"	mov %ax, 0x20014\n"
+	"	stc\n"
+	"	.byte 0xd6\n"                 /* SALC */
+
+	"	mov %al, 0x20018\n"
+	"	clc\n"
+	"	.byte 0xd6\n"                 /* SALC */
+
+	"	mov %al, 0x20019\n"
+	"	movl $0x12345678, 0x20100\n"
+	"	movw $0x10, 0x20104\n"
+	"	les 0x20100, %ebx\n"
+	"	mov %ebx, 0x2001c\n"
+	"	mov %es, %ax\n"
+	"	mov %ax, 0x20020\n"
+	"	lds 0x20100, %ecx\n"
+	"	mov %ecx, 0x20024\n"
+	"	movw $0xffff, 0x20028\n"
+	"	movw $0xffff, 0x2002a\n"
+	"	fninit\n"
+	"	fnstsw 0x20028\n"
+	"	fnstcw 0x2002a\n"
+	"	movw $0x027f, 0x2002c\n"
+	"	fldcw 0x2002c\n"
+	"	fnstcw 0x2002e\n"
+	"	mov $-1, %eax\n"
+	"	fnstsw %ax\n"
+	"	mov %eax, 0x20030\n"
+	"	hlt\n"
+	"g_legacy_end:\n"
+	".code64\n"
+	".popsection\n");
+BLOB(g_legacy);
+
+static void test_legacy_instructions(void **state)
+{
+	struct tvm *vm = vm_new("none");
+	struct vcpu_sregs s;
+	struct vcpu_regs r = { .rip = TVM_CODE, .rflags = RFL_FIXED };
+	/* 64-bit mode: DAA is #UD; x87 arithmetic (FLD1) is #UD; with CR0.TS
+	 * FNINIT is #NM. */
+	static const uint8_t daa[] = { 0x27 }, fld1[] = { 0xd9, 0xe8 }, fninit[] = { 0x9b, 0xdb, 0xe3 };
+
+	(void)state;
+	tvm_sregs_prot32(&s);
+	assert_int_equal(tvm_set_sregs(vm, &s), 0);
+	tvm_write(vm, TVM_CODE, g_legacy_start, (size_t)(g_legacy_end - g_legacy_start));
+	r.gpr[4] = TVM_STACK_TOP;
+	assert_int_equal(tvm_set_regs(vm, &r), 0);
+	expect_exit(vm, VCPU_EXIT_HLT);
+	assert_int_equal(tvm_read64(vm, 0x20000), 0x0000018800000114ULL);       /* DAA, DAS */
+	assert_int_equal(tvm_read64(vm, 0x20008), 0x0000010800110107ULL);       /* AAA (AF CF), AAS */
+	assert_int_equal(tvm_read64(vm, 0x20010), 0x0000005705070807ULL);       /* AAM, AAM 16, AAD */
+	assert_int_equal(tvm_read64(vm, 0x20018) & 0xffff, 0x00ff);             /* SALC */
+	assert_int_equal(tvm_read64(vm, 0x2001c), 0x0000001012345678ULL);       /* LES: EBX, ES */
+	assert_int_equal(tvm_read64(vm, 0x20024) & 0xffffffff, 0x12345678);     /* LDS: ECX */
+	assert_int_equal(tvm_read64(vm, 0x20028), 0x027f027f037f0000ULL);       /* FNSTSW, FNSTCW, FLDCW */
+	assert_int_equal(tvm_read64(vm, 0x20030) & 0xffffffff, 0xffff0000);     /* FNSTSW AX */
+	tvm_destroy(vm);
+
+	vm = vm_new("none");
+	load(vm, TVM_CODE, daa, daa + sizeof(daa));
+	expect_exception(vm, 6, 0, TVM_CODE, TVM_SEL_KCODE, RFL_FIXED, TVM_STACK_TOP, TVM_SEL_KDATA);
+	tvm_destroy(vm);
+	vm = vm_new("none");
+	load(vm, TVM_CODE, fld1, fld1 + sizeof(fld1));
+	expect_exception(vm, 6, 0, TVM_CODE, TVM_SEL_KCODE, RFL_FIXED, TVM_STACK_TOP, TVM_SEL_KDATA);
+	tvm_destroy(vm);
+	vm = vm_new("none");
+	tvm_get_sregs(vm, &s);
+	s.cr0 |= 1ULL << 3;   /* TS */
+	assert_int_equal(tvm_set_sregs(vm, &s), 0);
+	load(vm, TVM_CODE, fninit, fninit + sizeof(fninit));
+	expect_exception(vm, 7, 0, TVM_CODE + 1, TVM_SEL_KCODE, RFL_FIXED, TVM_STACK_TOP, TVM_SEL_KDATA);
+	tvm_destroy(vm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1131,6 +1254,7 @@ int main(void)
 		cmocka_unit_test(test_syscall_sysret_swapgs),
 		cmocka_unit_test(test_syscall_compat),
 		cmocka_unit_test(test_debug_registers),
+		cmocka_unit_test(test_legacy_instructions),
 		cmocka_unit_test(test_cpuid),
 		cmocka_unit_test(test_mmu_counts_none),
 		cmocka_unit_test(test_mmu_tlb_hit),

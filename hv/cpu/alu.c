@@ -765,3 +765,74 @@ int op_bmi1(struct vcpu_soft *v, const struct x86_insn *in)
 	flags_put(v, RF_ARITH, f);
 	return X86_OK;
 }
+
+/*
+ * BCD adjustments (SDM Vol. 2A DAA, DAS, AAA, AAS, AAM, AAD), outside
+ * 64-bit mode. Flags the SDM leaves undefined: OF is kept by DAA/DAS;
+ * AAA/AAS keep OF, SF, ZF, PF; AAM/AAD clear CF, OF and AF.
+ */
+
+/* 27: DAA, 2F: DAS */
+int op_daa_das(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	unsigned old = v->gpr[0] & 0xff, al = old;
+	bool cf = lf_cf(v), sub = in->op == 0x2f, c = false;
+	uint64_t f = 0;
+
+	if ((al & 0xf) > 9 || lf_af(v)) {
+		if (sub)
+			c = old < 6;     /* the borrow of AL - 6 */
+		al = (sub ? al - 6 : al + 6) & 0xff;
+		f |= RF_AF;
+	}
+	if (old > 0x99 || cf) {
+		al = (sub ? al - 0x60 : al + 0x60) & 0xff;
+		c = true;
+	} else if (!sub) {
+		c = false;
+	}
+	v->gpr[0] = (v->gpr[0] & ~0xffULL) | al;
+	flags_put(v, RF_SF | RF_ZF | RF_AF | RF_PF | RF_CF, f | flags_szp(al, 1) | (c ? RF_CF : 0));
+	return X86_OK;
+}
+
+/* 37: AAA, 3F: AAS */
+int op_aaa_aas(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	uint64_t ax = v->gpr[0] & 0xffff;
+	bool adj = (ax & 0xf) > 9 || lf_af(v);
+
+	if (adj)
+		ax = in->op == 0x37 ? ax + 0x106 : ax - 6 - 0x100;
+	ax &= 0xff0f;
+	v->gpr[0] = (v->gpr[0] & ~0xffffULL) | ax;
+	flags_put(v, RF_AF | RF_CF, adj ? RF_AF | RF_CF : 0);
+	return X86_OK;
+}
+
+/* D4 ib: AAM (#DE for a base of 0), D5 ib: AAD */
+int op_aam_aad(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	unsigned base = (unsigned)in->imm & 0xff, al = v->gpr[0] & 0xff, ah = (v->gpr[0] >> 8) & 0xff;
+
+	if (in->op == 0xd4) {
+		if (base == 0)
+			return x86_raise(v, EXC_DE, false, 0);
+		ah = al / base;
+		al %= base;
+	} else {
+		al = (al + ah * base) & 0xff;
+		ah = 0;
+	}
+	v->gpr[0] = (v->gpr[0] & ~0xffffULL) | (uint64_t)ah << 8 | al;
+	flags_put(v, RF_ARITH, flags_szp(al, 1));
+	return X86_OK;
+}
+
+/* D6: SALC (AL = CF ? FFh : 0), outside 64-bit mode: on Intel's and AMD's
+ * processors alike, though the SDM's opcode map leaves D6 unnamed. */
+int op_salc(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	v->gpr[0] = (v->gpr[0] & ~0xffULL) | (lf_cf(v) ? 0xff : 0);
+	return X86_OK;
+}

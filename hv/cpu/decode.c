@@ -160,6 +160,16 @@ static bool insn_supported(const struct x86_insn *in, unsigned mode)
 		return in->reg == 0 || in->reg == 2 || in->reg == 3 || in->reg == 4 || in->reg == 8;
 	case OP_MAP0F | 0x21: case OP_MAP0F | 0x23:
 		return in->reg < 8;
+	case 0xc4: case 0xc5:
+		return mem;                                    /* LES, LDS (mod 11: VEX) */
+	case 0xd9:
+		return mem && (r == 5 || r == 7);              /* FLDCW, FNSTCW */
+	case 0xdb:
+		return !mem && r == 4 && (rm == 2 || rm == 3); /* FNCLEX, FNINIT */
+	case 0xdd:
+		return mem && r == 7;                          /* FNSTSW m16 */
+	case 0xdf:
+		return !mem && r == 4 && rm == 0;              /* FNSTSW AX */
 	case OP_MAP0F | 0xae:
 		if (mem)                                       /* CLFLUSH(OPT), CLWB */
 			return !in->rep && (r == 7 || (r == 6 && in->pfx66));

@@ -23,10 +23,10 @@ const struct x86_op x86_optab[4][256] = {
 		ALU_ROW(0x08), [0x0e] = H(A_I64, op_push_sreg), /* 0F: escape */
 		ALU_ROW(0x10), [0x16] = H(A_I64, op_push_sreg), [0x17] = H(A_I64, op_pop_sreg),
 		ALU_ROW(0x18), [0x1e] = H(A_I64, op_push_sreg), [0x1f] = H(A_I64, op_pop_sreg),
-		ALU_ROW(0x20), [0x26] = D(A_PFX), [0x27] = D(A_I64 | A_UD),   /* DAA */
-		ALU_ROW(0x28), [0x2e] = D(A_PFX), [0x2f] = D(A_I64 | A_UD),   /* DAS */
-		ALU_ROW(0x30), [0x36] = D(A_PFX), [0x37] = D(A_I64 | A_UD),   /* AAA */
-		ALU_ROW(0x38), [0x3e] = D(A_PFX), [0x3f] = D(A_I64 | A_UD),   /* AAS */
+		ALU_ROW(0x20), [0x26] = D(A_PFX), [0x27] = H(A_I64, op_daa_das),
+		ALU_ROW(0x28), [0x2e] = D(A_PFX), [0x2f] = H(A_I64, op_daa_das),
+		ALU_ROW(0x30), [0x36] = D(A_PFX), [0x37] = H(A_I64, op_aaa_aas),
+		ALU_ROW(0x38), [0x3e] = D(A_PFX), [0x3f] = H(A_I64, op_aaa_aas),
 		/* 40-4F: INC/DEC r; REX prefixes in 64-bit mode (the decoder takes them first) */
 		[0x40 ... 0x4f] = H(0, op_incdec_reg),
 		[0x50 ... 0x57] = H(A_D64, op_push), [0x58 ... 0x5f] = H(A_D64, op_pop),
@@ -58,16 +58,19 @@ const struct x86_op x86_optab[4][256] = {
 		[0xb0 ... 0xb7] = H(A_IB, op_mov_imm8), [0xb8 ... 0xbf] = H(A_IV, op_mov_imm),
 		[0xc0] = H(A_M | A_IB, op_shift), [0xc1] = S(A_M | A_IB, sel_shift),
 		[0xc2] = H(A_IW | A_F64, op_ret), [0xc3] = H(A_F64, op_ret),
-		[0xc4 ... 0xc5] = D(A_M | A_I64 | A_UD),                      /* LES, LDS (VEX: decode.c) */
+		[0xc4 ... 0xc5] = H(A_M | A_I64, op_lxs),                      /* LES, LDS (VEX: decode.c) */
 		[0xc6] = H(A_M | A_IB, op_mov_rm_imm), [0xc7] = H(A_M | A_IZ, op_mov_rm_imm),
 		[0xc8] = H(A_IBW | A_D64, op_enter), [0xc9] = H(A_D64, op_leave),
 		[0xca] = H(A_IW, op_ret_far), [0xcb] = H(0, op_ret_far),
 		[0xcc] = H(0, op_int3), [0xcd] = H(A_IB, op_int), [0xce] = H(A_I64, op_into),
 		[0xcf] = H(0, op_iret),
 		[0xd0] = H(A_M, op_shift), [0xd1] = S(A_M, sel_shift), [0xd2 ... 0xd3] = H(A_M, op_shift),
-		[0xd4 ... 0xd5] = D(A_IB | A_I64 | A_UD),                     /* AAM, AAD */
-		[0xd6] = D(A_UD), [0xd7] = H(0, op_xlat),
-		[0xd8 ... 0xdf] = D(A_M | A_UD),                              /* x87 */
+		[0xd4 ... 0xd5] = H(A_IB | A_I64, op_aam_aad),
+		[0xd6] = H(A_I64, op_salc), [0xd7] = H(0, op_xlat),
+		[0xd8] = D(A_M | A_UD), [0xd9] = H(A_M, op_x87),               /* x87: control only */
+		[0xda] = D(A_M | A_UD), [0xdb] = H(A_M, op_x87),
+		[0xdc] = D(A_M | A_UD), [0xdd] = H(A_M, op_x87),
+		[0xde] = D(A_M | A_UD), [0xdf] = H(A_M, op_x87),
 		[0xe0 ... 0xe3] = H(A_IB | A_F64, op_loop),
 		[0xe4 ... 0xe7] = H(A_IB, op_io),
 		[0xe8] = H(A_IZ | A_F64, op_call), [0xe9] = H(A_IZ | A_F64, op_jmp),

@@ -148,6 +148,11 @@ int op_rdtsc(struct vcpu_soft *v, const struct x86_insn *in);
 int op_rdmsr(struct vcpu_soft *v, const struct x86_insn *in);
 int op_fence(struct vcpu_soft *v, const struct x86_insn *in);
 int op_rdpmc(struct vcpu_soft *v, const struct x86_insn *in);
+int op_x87(struct vcpu_soft *v, const struct x86_insn *in);
+int op_daa_das(struct vcpu_soft *v, const struct x86_insn *in);
+int op_aaa_aas(struct vcpu_soft *v, const struct x86_insn *in);
+int op_aam_aad(struct vcpu_soft *v, const struct x86_insn *in);
+int op_salc(struct vcpu_soft *v, const struct x86_insn *in);
 int op_invpcid(struct vcpu_soft *v, const struct x86_insn *in);
 /* cpuid.c */
 int op_cpuid(struct vcpu_soft *v, const struct x86_insn *in);

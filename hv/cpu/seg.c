@@ -454,12 +454,13 @@ int op_mov_to_sreg(struct vcpu_soft *v, const struct x86_insn *in)
 	return X86_OK;
 }
 
-/* 0F B2 LSS, 0F B4 LFS, 0F B5 LGS */
+/* 0F B2 LSS, 0F B4 LFS, 0F B5 LGS; C4 LES, C5 LDS outside 64-bit mode */
 int op_lxs(struct vcpu_soft *v, const struct x86_insn *in)
 {
 	unsigned op = in->op;
 	uint64_t ea = insn_ea(v, in), off, sel;
-	unsigned sr = op == (OP_MAP0F | 0xb2) ? SEG_SS : op == (OP_MAP0F | 0xb4) ? SEG_FS : SEG_GS;
+	unsigned sr = op == (OP_MAP0F | 0xb2) ? SEG_SS : op == (OP_MAP0F | 0xb4) ? SEG_FS :
+		      op == 0xc4 ? SEG_ES : op == 0xc5 ? SEG_DS : SEG_GS;
 	int st;
 	if ((st = mem_read(v, in->seg, ea, in->osz, &off)) ||
 	    (st = mem_read(v, in->seg, (ea + in->osz) & size_mask(in->asz), 2, &sel)))

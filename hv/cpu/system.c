@@ -62,6 +62,7 @@ void cpu_reset(struct vcpu_soft *v)
 	v->pat = 0x0007040600070406ULL;
 	v->dr7 = 0x400;
 	v->dr6 = 0xffff0ff0;
+	v->fcw = 0x40;            /* x87 control word after RESET (SDM Vol. 3A Table 9-1) */
 	cpu_update_mode(v);
 }
 
@@ -398,6 +399,42 @@ int op_fwait(struct vcpu_soft *v, const struct x86_insn *in)
 	if ((v->cr0 & (CR0_MP | CR0_TS)) == (CR0_MP | CR0_TS))
 		return x86_raise(v, EXC_NM, false, 0);
 	return X86_OK;
+}
+
+/*
+ * The x87 control instructions, no more: FNINIT (DB E3), FNCLEX (DB E2),
+ * FLDCW m16 (D9 /5), FNSTCW m16 (D9 /7), FNSTSW m16 (DD /7) and AX (DF E0)
+ * over a control and a status word, so that the probe software runs to
+ * find an FPU (FNINIT, then the two stores) sees one at its initial state.
+ * There is no register stack: every other x87 instruction is #UD, and CPUID
+ * reports no FPU. CR0.EM or CR0.TS makes these #NM (SDM Vol. 3A 2.5).
+ */
+int op_x87(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	uint64_t a;
+	int st;
+
+	if (v->cr0 & (CR0_EM | CR0_TS))
+		return x86_raise(v, EXC_NM, false, 0);
+	switch (in->op) {
+	case 0xdb:
+		if ((in->rm & 7) == 3)
+			v->fcw = 0x37f;   /* FNINIT: the default control word, status 0 */
+		v->fsw = (in->rm & 7) == 3 ? 0 : v->fsw & 0x7f00;  /* FNCLEX: exception flags, ES, B */
+		return X86_OK;
+	case 0xd9:
+		if ((in->reg & 7) == 7)
+			return mem_write(v, in->seg, insn_ea(v, in), 2, v->fcw);
+		if ((st = mem_read(v, in->seg, insn_ea(v, in), 2, &a)))
+			return st;
+		v->fcw = (uint16_t)(a | 0x40);  /* bit 6 reads as 1 */
+		return X86_OK;
+	case 0xdd:
+		return mem_write(v, in->seg, insn_ea(v, in), 2, v->fsw);
+	default:
+		v->gpr[0] = (v->gpr[0] & ~0xffffULL) | v->fsw;
+		return X86_OK;
+	}
 }
 
 /* LMSW changes PE (set only), MP, EM, TS. */

@@ -167,6 +167,7 @@ struct vcpu_soft {
 	uint64_t star, lstar, cstar, fmask, kernel_gs_base, tsc_aux, pat, misc_enable;
 	uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
 	uint64_t dr6, dr7, dr[4];
+	uint16_t fcw, fsw;        /* x87 control and status words (control instructions only) */
 	int64_t tsc_offset;       /* TSC = icount + tsc_offset */
 
 	/* derived */
