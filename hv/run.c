@@ -71,6 +71,8 @@ static void run_usage(FILE *f)
 		"  --cpu SPEC             CPU model changes, QEMU's -cpu style (soft backend):\n"
 		"                         -feature / +feature (pcid, invpcid, la57, smep, smap,\n"
 		"                         nx, rdtscp, x2apic, tsc-deadline) and phys-bits=N\n"
+		"  --bios-state           boot with the 8259 pair, 8254 and real-mode vector table\n"
+		"                         as a PC BIOS leaves them (IRQ 0 at 18.2 Hz; hv/bios.h)\n"
 		"Devices:\n"
 		"  --edu                  QEMU's edu PCI device at 00:03.0 (BAR0 0xfea00000), its\n"
 		"                         DMA through a guest-visible VT-d unit at 0xfed90000\n"
@@ -128,7 +130,7 @@ static int usage_error(const char *fmt, const char *arg)
 enum {
 	OPT_MEMORY = 256, OPT_EPT_PAGE, OPT_EPT_LEVELS, OPT_TLB, OPT_PWC, OPT_APPEND,
 	OPT_BACKEND, OPT_POLICY, OPT_DIRTY, OPT_MAX_INSNS, OPT_JSON, OPT_SERIAL, OPT_DOMAIN,
-	OPT_EDU, OPT_NO_IOMMU, OPT_CSV, OPT_PLOT, OPT_CPU, OPT_PASSTHROUGH,
+	OPT_EDU, OPT_NO_IOMMU, OPT_CSV, OPT_PLOT, OPT_CPU, OPT_PASSTHROUGH, OPT_BIOS_STATE,
 };
 
 static const struct option long_opts[] = {
@@ -150,6 +152,7 @@ static const struct option long_opts[] = {
 	{ "passthrough", required_argument, NULL, OPT_PASSTHROUGH },
 	{ "csv", no_argument, NULL, OPT_CSV },
 	{ "cpu", required_argument, NULL, OPT_CPU },
+	{ "bios-state", no_argument, NULL, OPT_BIOS_STATE },
 	{ "plot", required_argument, NULL, OPT_PLOT },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -282,6 +285,9 @@ static int parse_opts(int argc, char **argv, struct run_opts *o, const char *cmd
 				return usage_error("--cpu: %s", why);
 			break;
 		}
+		case OPT_BIOS_STATE:
+			o->vm.bios_state = true;
+			break;
 		case OPT_BACKEND:
 			if (strcmp(optarg, "soft") != 0 && strcmp(optarg, "kvm") != 0)
 				return usage_error("--backend: '%s' is not soft or kvm", optarg);

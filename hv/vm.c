@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hv/bios.h"
 #include "hv/errmsg.h"
 #include "hv/vm_dma.h"
 #include "hv/vm_internal.h"
@@ -357,6 +358,11 @@ int vm_load(struct vm *vm, const char *path, const char *cmdline, char *err, siz
 	rc = vm_write_gpa(vm, ACPI_BASE, acpi, sizeof(acpi));
 	if (rc)
 		return errmsg(err, errlen, rc, "cannot write the ACPI tables: %s", strerror(-rc));
+	if (vm->cfg.bios_state) {
+		rc = bios_state_setup(&vm->bus, loader_write, vm);
+		if (rc)
+			return errmsg(err, errlen, rc, "cannot write the BIOS state: %s", strerror(-rc));
+	}
 	rc = loader_load_file(path, cmdline, &t, &vm->boot, err, errlen);
 	if (rc)
 		return rc;

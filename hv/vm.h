@@ -96,6 +96,7 @@ struct vm_config {
 	bool iommu;                 /* a VT-d unit at 0xfed90000 in front of its DMA
 	                               (with passthrough: hv's unit, invisible to the guest) */
 	enum vm_passthrough passthrough;
+	bool bios_state;            /* leave the PIC, PIT and IVT as a PC BIOS does (hv/bios.h) */
 	FILE *serial_out;           /* UART output (NULL: discarded) */
 	int serial_in_fd;           /* UART input (-1: none) */
 	/* Called after each GiB an eager mapping has mapped (NULL: not); a

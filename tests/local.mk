@@ -72,6 +72,13 @@ tests_rtc_test_SOURCES = tests/rtc_test.c tests/testutil.h hv/rtc.h hv/rtc.c hv/
 	hv/devices.c
 tests_rtc_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_rtc_test_LDADD = $(CMOCKA_LIBS)
+# The state a PC BIOS leaves (hv/bios.c): vector table, 8259s, 8254.
+check_PROGRAMS += tests/bios_test
+TESTS += tests/bios_test
+tests_bios_test_SOURCES = tests/bios_test.c tests/testutil.h hv/bios.h hv/bios.c hv/pic.h hv/pic.c \
+	hv/pit.h hv/pit.c hv/acpi.h hv/devices.h hv/devices.c
+tests_bios_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_bios_test_LDADD = $(CMOCKA_LIBS)
 # The ACPI tables and PM registers (hv/acpi.c).
 check_PROGRAMS += tests/acpi_test
 TESTS += tests/acpi_test
@@ -88,7 +95,7 @@ tests_pc_test_LDADD = $(CMOCKA_LIBS)
 # The exit loop with a scripted backend in place of a vCPU.
 tests_vm_test_SOURCES = tests/vm_test.c tests/testutil.h hv/vm.h hv/vm_internal.h hv/vm.c \
 	hv/vm_mem.c hv/vm_exit.c hv/gmem_soft.c hv/loader.c hv/devices.c hv/uart.c hv/debugexit.c hv/pci.c \
-	hv/lapic.c hv/ioapic.c hv/pic.c hv/pit.c hv/rtc.c hv/acpi.c hv/fwcfg.c hv/pctestdev.c hv/edu.c hv/vm_dma.c
+	hv/lapic.c hv/ioapic.c hv/pic.c hv/pit.c hv/rtc.c hv/bios.c hv/acpi.c hv/fwcfg.c hv/pctestdev.c hv/edu.c hv/vm_dma.c
 tests_vm_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_vm_test_LDADD = iommu/libiommu.a ept/libept.a $(CMOCKA_LIBS)
 # The edu device (hv/edu.h) with its DMA through a VT-d unit (iommu/).
@@ -205,7 +212,7 @@ TESTS += tests/kvm_kick_test
 endif
 tests_kvm_kick_test_SOURCES = tests/kvm_kick_test.c tests/testutil.h hv/vm.h hv/vm_internal.h \
 	hv/vm.c hv/vm_mem.c hv/vm_exit.c hv/kvm.c hv/kvm_stats.h hv/kvm_stats.c hv/loader.c \
-	hv/devices.c hv/uart.c hv/debugexit.c hv/pci.c hv/lapic.c hv/ioapic.c hv/pic.c hv/pit.c hv/rtc.c \
+	hv/devices.c hv/uart.c hv/debugexit.c hv/pci.c hv/lapic.c hv/ioapic.c hv/pic.c hv/pit.c hv/rtc.c hv/bios.c \
 	hv/acpi.c hv/fwcfg.c hv/pctestdev.c hv/edu.c hv/vm_dma.c
 tests_kvm_kick_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_kvm_kick_test_LDADD = hv/libvcpu.a iommu/libiommu.a ept/libept.a $(CMOCKA_LIBS)
