@@ -1144,13 +1144,14 @@ static double first_touch_ms(uint64_t size)
 
 /*
  * kvm-uffd: EPT-violation round trips through userfaultfd. The touch probe
- * (tests/guests/probe-touch.elf beside the guest's build tree) writes once to
- * each of 8192 pages, three instructions a page. Run with lazy RAM, each
- * first touch is a userfaultfd fault hv handles (read, hv's handler maps the
- * pool frame, UFFDIO_WAKE, KVM faults again); run eager, the same touches
- * fault only in the kernel. vm_run's difference per lazy fault is the round
- * trip through hv; beside it, the kernel's own first touch of a memfd page
- * in this process. The runs alternate, lazy first.
+ * (tests/guests/probe-touch.elf in the guest's build tree, or beside the
+ * guest) writes once to each page from 4 MiB to the end of RAM, four
+ * instructions a page: 8192 pages in 36 MiB, 1024 in 8 MiB (--quick). Run
+ * with lazy RAM, each first touch is a userfaultfd fault hv handles (read,
+ * hv's handler maps the pool frame, UFFDIO_WAKE, KVM faults again); run
+ * eager, the same touches fault only in the kernel. vm_run's difference per
+ * lazy fault is the round trip through hv; beside it, the kernel's own first
+ * touch of a memfd page in this process. The runs alternate, lazy first.
  */
 static int bench_kvm_uffd(const struct bench_params *bp, struct bench_result *out, char *err,
 			  size_t errlen)
@@ -1158,7 +1159,8 @@ static int bench_kvm_uffd(const struct bench_params *bp, struct bench_result *ou
 	const struct vcpu_ops *kvm;
 	char why[200] = "", probe[4096];
 	double t[2] = { 0, 0 }, touch = 0;
-	uint64_t faults = 0;
+	uint64_t faults = 0, mem = (bp->quick ? 8ULL : 36ULL) << 20;
+	uint64_t pages = (mem - (4ULL << 20)) / PAGE_SIZE_4K;
 	int runs = bp->quick ? 1 : 3;
 	const char *slash;
 
@@ -1168,10 +1170,15 @@ static int bench_kvm_uffd(const struct bench_params *bp, struct bench_result *ou
 				      "--guest FILE)");
 		return -ENOENT;
 	}
-	/* BUILD/guest/guest.elf -> BUILD/tests/guests/probe-touch.elf */
+	/* BUILD/guest/guest.elf -> BUILD/tests/guests/probe-touch.elf, or
+	 * beside the guest (a folder holding both, as in the nested lane). */
 	slash = strrchr(bp->guest, '/');
-	snprintf(probe, sizeof(probe), "%.*s%s../tests/guests/probe-touch.elf",
-		 slash ? (int)(slash - bp->guest) : 0, bp->guest, slash ? "/" : "");
+	for (int i = 0; i < 2; i++) {
+		snprintf(probe, sizeof(probe), "%.*s%s", slash ? (int)(slash + 1 - bp->guest) : 0,
+			 bp->guest, i ? "probe-touch.elf" : "../tests/guests/probe-touch.elf");
+		if (access(probe, R_OK) == 0)
+			break;
+	}
 	kvm = backend_find("kvm", why, sizeof(why));
 	if (kvm != NULL && (kvm->probe(why, sizeof(why)) != 0 ||
 			    kvm->probe_lazy(why, sizeof(why)) != 0))
@@ -1185,11 +1192,12 @@ static int bench_kvm_uffd(const struct bench_params *bp, struct bench_result *ou
 		for (int k = 0; k < 2; k++) {
 			struct guest_run g;
 			int rc = backend_guest_run_policy(kvm, k ? MEM_EAGER : MEM_LAZY, probe, "",
-							  64ULL << 20, &g, NULL, err, errlen);
+							  mem, &g, NULL, err, errlen);
 
 			if (rc)
 				return rc;
-			if (g.status != 1 || !strstr(g.out, "probe: touched 8192 pages")) {
+			if (g.status != 1 || !strstr(g.out, "probe: touched the pages from 4 MiB") ||
+			    (k == 0 && g.lazy < pages)) {
 				snprintf(err, errlen, "%s: the touch probe failed (status %d)", probe,
 					 g.status);
 				guest_run_free(&g);
@@ -1200,7 +1208,7 @@ static int bench_kvm_uffd(const struct bench_params *bp, struct bench_result *ou
 				faults += g.lazy;
 			guest_run_free(&g);
 		}
-		double ms = first_touch_ms(32ULL << 20);
+		double ms = first_touch_ms(pages * PAGE_SIZE_4K);
 
 		if (ms < 0) {
 			snprintf(err, errlen, "memfd for the first-touch loop: %s", strerror(errno));
@@ -1217,7 +1225,7 @@ static int bench_kvm_uffd(const struct bench_params *bp, struct bench_result *ou
 	}
 	{
 		double rt = 1e6 * out->seconds / (double)faults;
-		double ft = 1e3 * touch / (8192.0 * runs);
+		double ft = 1e3 * touch / ((double)pages * runs);
 
 		snprintf(out->note, sizeof(out->note),
 			 "round trip %.2f us (lazy %.1f ms - eager %.1f ms over %" PRIu64 " faults a "

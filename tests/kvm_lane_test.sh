@@ -3,6 +3,9 @@
 # inside a Debian kernel booted under QEMU TCG (scripts/kvm-lane), and each
 # probe guest and guest workload below prints, there, exactly the serial
 # output it prints on the software vCPU here, and stops with the same status.
+# Lazy RAM (userfaultfd) maps the same frames at first touch as the software
+# vCPU; SIGTERM stops a guest inside KVM_RUN, eager and lazy; hv bench's
+# kvm-uffd and kvm-boot run there and print their figures to the log.
 #
 # Runs when HV_KVM_LANE=1, or when the lane's packages are already in its
 # cache (then no network is used); HV_KVM_LANE=0 turns it off.  Exit 77
@@ -45,13 +48,30 @@ compute|--memory 128M guest/guest.elf --append "workload=compute iters=20000"
 memloop|--memory 128M guest/guest.elf --append "workload=memloop iters=20000"
 protect|--memory 128M guest/guest.elf --append "workload=protect iters=20000"
 random|--memory 128M guest/guest.elf --append "workload=random iters=3000 footprint=256K"
+seq|--memory 128M guest/guest.elf --append "workload=seq iters=5000 footprint=256K"
+stride|--memory 128M guest/guest.elf --append "workload=stride iters=2000 footprint=512K stride=4096"
+chase|--memory 128M guest/guest.elf --append "workload=chase iters=2000 footprint=64K"
 cow|--memory 128M guest/guest.elf --append "workload=cow"
+lazy-dirty|--mem-policy lazy --memory 16M tests/guests/probe-dirty.elf
+lazy-random|--mem-policy lazy --memory 128M guest/guest.elf --append "workload=random iters=3000 footprint=256K"
+lazy-random-2m|--mem-policy lazy --ept-page 2M --memory 128M guest/guest.elf --append "workload=random iters=3000 footprint=1M"
 CASES
+# Commands after the cases: SIGTERM two seconds into a guest that never
+# exits to hv (eager and lazy RAM), and the KVM benchmarks.
+LONG='--memory 128M guest.elf --append "workload=compute iters=100000000000"'
+cat >"$tmp/extras" <<EXTRAS
+@2 run $LONG
+@2 run --mem-policy lazy $LONG
+bench --quick --guest guest.elf kvm-uffd kvm-boot
+EXTRAS
 
 set --
 while IFS='|' read -r name args; do
 	set -- "$@" "run $(echo "$args" | sed 's#[^ ]*/\([^ /]*\.elf\)#\1#')"
 done <"$tmp/cases"
+while read -r c; do
+	set -- "$@" "$c"
+done <"$tmp/extras"
 sh "$LANE" --build . --timeout "${HV_KVM_LANE_TIMEOUT:-300}" "$@" >"$tmp/lane.out" 2>"$tmp/lane.err"
 rc=$?
 case $rc in
@@ -113,7 +133,7 @@ expect_eq "probe-forbidden: the same diagnostic" \
 	"$(grep -m1 "neither RAM" "$tmp/probe-forbidden.kvm.stderr")" \
 	"$(grep -m1 "neither RAM" "$tmp/probe-forbidden.soft.stderr")"
 # The workloads finished and said so.
-for wl in compute memloop protect random cow; do
+for wl in compute memloop protect random seq stride chase cow; do
 	check "$wl: RESULT ok in the lane" "$(grep -c "^RESULT $wl ok" "$tmp/$wl.kvm.out")" -eq 1
 done
 # The dirty log in the lane holds at least the 64 pages the probe wrote (SVM
@@ -122,5 +142,39 @@ done
 dirty=$(sed -n 's/^  dirty log  *\([0-9]*\) pages$/\1/p' "$tmp/probe-dirty.kvm.stderr")
 check "probe-dirty: KVM's dirty log holds the 64 pages written (got '$dirty')" \
 	"${dirty:-0}" -ge 64
+
+# Lazy RAM: every first touch reached hv (through userfaultfd in the lane),
+# the same frames as on the software vCPU, mapped the same way.
+# (The text report is on standard error.)
+frames() { grep '^  frames mapped on demand ' "$tmp/$1.stderr"; }
+for name in lazy-dirty lazy-random lazy-random-2m; do
+	expect_eq "$name: frames mapped on demand, in the lane vs soft" "$(frames $name.kvm)" \
+		"$(frames $name.soft)"
+done
+check "lazy-dirty: 80 first touches" \
+	"$(frames lazy-dirty.kvm | grep -c '^  frames mapped on demand  *84 (80 lazily, 4 by the loader)$')" -eq 1
+
+# The extras: block i of the lane, after the cases.
+block() {
+	awk -v n="$1" '/^=== lane: hv /{k++; next} /^=== lane: status /{if (k == n) print; next}
+		k == n {print}' "$tmp/lane.out"
+}
+n=$(wc -l <"$tmp/cases")
+for k in 1 2; do
+	block $((n + k)) >"$tmp/sig$k.out"
+	what=$([ $k = 1 ] && echo eager || echo lazy)
+	check "SIGTERM ($what RAM): the VM stopped for it with status 143" \
+		"$(grep -c '^Stop:  *signal, exit status 143$' "$tmp/sig$k.out")" -eq 1
+	check "SIGTERM ($what RAM): the stop names the RIP" \
+		"$(grep -c 'stopped by SIGTERM at RIP 0x[0-9a-f]* (the kvm vCPU left the guest for it)' "$tmp/sig$k.out")" -ge 1
+done
+block $((n + 3)) >"$tmp/bench.out"
+expect_eq "bench in the lane: status" "$(sed -n 's/^=== lane: status //p' "$tmp/bench.out")" 0
+check "bench kvm-uffd in the lane: a round trip figure" \
+	"$(grep -c 'round trip [0-9.]* us (lazy [0-9.]* ms - eager [0-9.]* ms over [0-9]* faults a run)' "$tmp/bench.out")" -eq 1
+check "bench kvm-boot in the lane: KVM and soft times" \
+	"$(grep -c 'boot to exit: KVM [0-9.]* ms, soft vCPU [0-9.]* ms a run' "$tmp/bench.out")" -eq 1
+echo "kvm_lane_test: figures in the lane (SVM+NPT under TCG):" >&2
+grep -E 'round trip|boot to exit' "$tmp/bench.out" >&2
 
 tl_finish

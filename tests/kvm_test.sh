@@ -129,6 +129,7 @@ expect_eq "lazy forbidden: the same diagnostic" \
 	"$(grep -m1 "neither RAM" "$tmp/lazy-forbidden.soft.err")"
 lazy lazy-touch --memory 64M "$PROBES/probe-touch.elf"
 check "lazy touch: 8192 pages and the probe's own" "$(jget "$tmp/lazy-touch.kvm.json" lazy_map)" -ge 8192
+check "lazy touch: the probe finished" "$(grep -c "^probe: touched the pages from 4 MiB" "$tmp/lazy-touch.kvm.out")" -eq 1
 if [ -f "$GUEST" ]; then
 	for wl in compute memloop protect; do
 		both "$wl" --memory 128M "$GUEST" --append "workload=$wl iters=20000"

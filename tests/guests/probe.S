@@ -10,10 +10,10 @@
  *              hypercall port, hv/vm.h), write one byte to each of 64 pages
  *              at 4 MiB (one of them twice), read 16 more pages, exit 0:
  *              exactly 64 dirty pages
- *   touch      multiboot: write one byte to each of 8192 pages from 4 MiB
- *              (32 MiB; needs 36 MiB of RAM), three instructions a page,
- *              exit 0: under lazy RAM, 8192 first touches and little else
- *              (hv bench kvm-uffd)
+ *   touch      multiboot: write one byte to each page from 4 MiB to the end
+ *              of RAM (multiboot's mem_upper), at most 8192 pages (36 MiB
+ *              of RAM), four instructions a page, exit 0: under lazy RAM,
+ *              that many first touches and little else (hv bench kvm-uffd)
  *   forbidden  PVH: load from GPA 0xc0000000, neither RAM nor a device
  *   ud         PVH: ud2 with no IDT (#UD cannot be delivered: triple fault)
  *   triple     PVH: divide by zero under a zero-limit IDT (triple fault)
@@ -97,12 +97,20 @@ _start:
 #endif
 
 #ifdef PROBE_touch
-	mov $0x400000, %edi
-	mov $8192, %ecx
+	mov 8(%ebx), %eax                /* multiboot mem_upper: KiB above 1 MiB */
+	shl $10, %eax
+	add $0x100000, %eax              /* the end of RAM */
+	cmp $0x2400000, %eax             /* at most 36 MiB: 8192 pages */
+	jbe 7f
+	mov $0x2400000, %eax
+7:	mov $0x400000, %edi
+	cmp %eax, %edi
+	jae 6f
 5:	movb $1, (%edi)
 	add $0x1000, %edi
-	loop 5b
-	puts msg_touch
+	cmp %eax, %edi
+	jb 5b
+6:	puts msg_touch
 #endif
 
 #ifdef PROBE_forbidden
@@ -139,6 +147,6 @@ idt_null:
 msg_hello:	.asciz "probe: start\n"
 msg_mmio:	.asciz "probe: hv test device ok\n"
 msg_dirty:	.asciz "probe: wrote 64 pages\n"
-msg_touch:	.asciz "probe: touched 8192 pages\n"
+msg_touch:	.asciz "probe: touched the pages from 4 MiB\n"
 msg_survived:	.asciz "probe: survived (it should not have)\n"
 msg_fail:	.asciz "probe: FAIL\n"
