@@ -27,13 +27,66 @@ static bool ends_with(const char *s, const char *tail)
 	return n > t && strcasecmp(s + n - t, tail) == 0;
 }
 
-int plot_check_name(const char *file, char *err, size_t errlen)
+/* The last component of a path, for the name rules below. */
+static const char *base_name(const char *path)
 {
-	if (ends_with(file, ".svg") || ends_with(file, ".png"))
+	const char *slash = strrchr(path, '/');
+
+	return slash ? slash + 1 : path;
+}
+
+bool plot_is_dir(const char *target)
+{
+	struct stat st;
+
+	if (ends_with(target, ".svg") || ends_with(target, ".png"))
+		return false;
+	return stat(target, &st) == 0 ? S_ISDIR(st.st_mode) : strchr(base_name(target), '.') == NULL;
+}
+
+int plot_check_target(const char *target, char *err, size_t errlen)
+{
+	char parent[PATH_MAX], path[PATH_MAX];
+	const char *b;
+	struct stat st;
+	size_t n;
+
+	if (ends_with(target, ".svg") || ends_with(target, ".png"))
 		return 0;
-	snprintf(err, errlen, "--plot %s: the file's name must end in .svg or .png (the picture's "
-		 "format)", file);
-	return -EINVAL;
+	/* "plots/" is the directory plots. */
+	n = strlen(target);
+	while (n > 1 && target[n - 1] == '/')
+		n--;
+	snprintf(path, sizeof(path), "%.*s", (int)n, target);
+	b = base_name(path);
+	if (stat(target, &st) == 0) {
+		if (!S_ISDIR(st.st_mode)) {
+			snprintf(err, errlen, "--plot %s: not a directory, and a file's name must end in "
+				 ".svg or .png (the picture's format)", target);
+			return -EINVAL;
+		}
+		if (access(target, W_OK | X_OK) != 0) {
+			snprintf(err, errlen, "--plot %s: cannot write in the directory: %s", target,
+				 strerror(errno));
+			return -EACCES;
+		}
+		return 0;
+	}
+	if (target[0] == '\0' || strchr(b, '.') != NULL) {
+		snprintf(err, errlen, "--plot %s: the file's name must end in .svg or .png (the picture's "
+			 "format), or name a directory", target);
+		return -EINVAL;
+	}
+	/* A directory to be made when the pictures are drawn: its parent must
+	 * be there now, not found missing at the end of a long run. */
+	snprintf(parent, sizeof(parent), "%.*s", b == path ? 1 : (int)(b - path),
+		 b == path ? "." : path);
+	if (access(parent, W_OK | X_OK) != 0) {
+		snprintf(err, errlen, "--plot %s: cannot make the directory in %s: %s", target, parent,
+			 strerror(errno));
+		return -ENOENT;
+	}
+	return 0;
 }
 
 static bool executable(const char *path)
@@ -94,20 +147,59 @@ static void gp_string(FILE *f, const char *s)
 	fputc('\'', f);
 }
 
-static void gp_begin(FILE *f, const char *file, unsigned width, unsigned height)
+/* The pictures one gnuplot run writes: each file is checked afterwards. */
+struct gp_outs {
+	char files[4][PATH_MAX];
+	size_t n;
+};
+
+/* Start a picture in f: the terminal for file's format, and file itself. */
+static void gp_begin(FILE *f, struct gp_outs *o, const char *file, unsigned width,
+		     unsigned height)
 {
 	if (ends_with(file, ".svg"))
-		fprintf(f, "set terminal svg size %u,%u dynamic font 'sans,10'\n", width, height);
+		fprintf(f, "set terminal svg size %u,%u dynamic noenhanced font 'sans,10'\n", width, height);
 	else
-		fprintf(f, "set terminal pngcairo size %u,%u font 'sans,10'\n", width, height);
+		fprintf(f, "set terminal pngcairo size %u,%u noenhanced font 'sans,10'\n", width, height);
 	fputs("set output ", f);
 	gp_string(f, file);
-	fputs("\nset encoding utf8\nset grid\n", f);
+	/* reset: nothing of the previous picture in this script carries over
+	 * (terminal, output and the data are kept). */
+	fputs("\nreset\nset encoding utf8\nset grid\n", f);
+	if (o->n < sizeof(o->files) / sizeof(o->files[0]))
+		snprintf(o->files[o->n++], sizeof(o->files[0]), "%s", file);
 }
 
-/* Run gnuplot on the script in f (a temporary file): 0, or -EIO with err
- * holding gnuplot's own first message. Its other messages go to stderr. */
-static int gp_run(FILE *script, const char *file, char *err, size_t errlen)
+/*
+ * The files of one picture: FILE itself, or in directory dir the picture's
+ * name in both formats (dir/NAME.svg, dir/NAME.png). Returns how many.
+ */
+static size_t picture_files(const char *target, const char *prefix, const char *name,
+			    char files[2][PATH_MAX])
+{
+	if (!plot_is_dir(target)) {
+		snprintf(files[0], PATH_MAX, "%s", target);
+		return 1;
+	}
+	for (int k = 0; k < 2; k++)
+		snprintf(files[k], PATH_MAX, "%s%s%s%s.%s", target,
+			 target[strlen(target) - 1] == '/' ? "" : "/", prefix, name, k ? "png" : "svg");
+	return 2;
+}
+
+/* Make directory target if --plot names one that is not there yet. */
+static int make_dir(const char *target, char *err, size_t errlen)
+{
+	if (!plot_is_dir(target) || mkdir(target, 0777) == 0 || errno == EEXIST)
+		return 0;
+	snprintf(err, errlen, "--plot %s: cannot make the directory: %s", target, strerror(errno));
+	return -EIO;
+}
+
+/* Run gnuplot on the script in f (a temporary file), which writes the files
+ * in o: 0, or -EIO with err holding gnuplot's own first message. Its other
+ * messages go to stderr. */
+static int gp_run(FILE *script, const struct gp_outs *o, char *err, size_t errlen)
 {
 	char gp[PATH_MAX], line[512];
 	FILE *msgs = tmpfile();
@@ -171,9 +263,13 @@ static int gp_run(FILE *script, const char *file, char *err, size_t errlen)
 			snprintf(err, errlen, "--plot: gnuplot (%s) failed with status %d", gp,
 				 WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
 		rc = -EIO;
-	} else if (stat(file, &st) != 0 || st.st_size == 0) {
-		snprintf(err, errlen, "--plot: gnuplot wrote nothing to %s", file);
-		rc = -EIO;
+	} else {
+		for (size_t k = 0; k < o->n && rc == 0; k++) {
+			if (stat(o->files[k], &st) != 0 || st.st_size == 0) {
+				snprintf(err, errlen, "--plot: gnuplot wrote nothing to %s", o->files[k]);
+				rc = -EIO;
+			}
+		}
 	}
 out:
 	if (msgs)
@@ -181,12 +277,68 @@ out:
 	return rc;
 }
 
-int plot_translation(const char *file, const struct jv *xlat, const char *title, char *err,
-		     size_t errlen)
+/* A picture's title: the run's on its own line (when the picture is alone in
+ * its file), then what the picture shows. A double-quoted gnuplot string, so
+ * that \n is a line break. */
+static void gp_title(FILE *f, const char *title, const char *what)
+{
+	fputs("set title \"", f);
+	for (const char *c = title ? title : ""; *c; c++) {
+		if (*c == '"' || *c == '\\')
+			fputc('\\', f);
+		if (*c != '\n')
+			fputc(*c, f);
+	}
+	fprintf(f, "%s%s\"\n", title ? "\\n" : "", what);
+}
+
+static void hist_picture(FILE *f, const char *title, size_t last)
+{
+	gp_title(f, title, "walks by the references they made");
+	fputs("set xlabel 'references in the walk'\n"
+	      "set ylabel 'walks'\n"
+	      "set style fill solid 0.8 border -1\n"
+	      "set boxwidth 0.8\n"
+	      "set yrange [0:*]\n", f);
+	fprintf(f, "set xrange [-0.5:%zu.5]\n", last + 1);
+	fputs("plot $hist using 1:2 with boxes lc rgb '#3b75af' notitle\n", f);
+}
+
+static void grid_picture(FILE *f, const char *title, const struct jv *rows,
+			 const struct jv *cols)
+{
+	gp_title(f, title, "reference grid: references by guest step and EPT level");
+	fputs("set xlabel 'EPT level read (guest: the guest entry itself)'\n"
+	      "set ylabel 'guest step (data: the final GPA)'\n"
+	      "unset grid\n"
+	      "set palette defined (0 '#ffffff', 1 '#fdd49e', 2 '#fc8d59', 3 '#b30000')\n"
+	      "set cbrange [0:*]\n"
+	      "set xtics (", f);
+	for (size_t c = 0; c < cols->n; c++) {
+		fputs(c ? ", " : "", f);
+		gp_string(f, cols->items[c].type == JV_STR ? cols->items[c].text : "?");
+		fprintf(f, " %zu", c);
+	}
+	fputs(")\nset ytics (", f);
+	for (size_t r = 0; r < rows->n; r++) {
+		fputs(r ? ", " : "", f);
+		gp_string(f, rows->items[r].type == JV_STR ? rows->items[r].text : "?");
+		fprintf(f, " %zu", r);
+	}
+	fprintf(f, ")\nset xrange [-0.5:%zu.5]\nset yrange [%zu.5:-0.5]\n",
+		cols->n ? cols->n - 1 : 0, rows->n ? rows->n - 1 : 0);
+	fputs("plot $grid matrix with image notitle, "
+	      "$grid matrix using 1:2:(sprintf('%g', $3)) with labels notitle\n", f);
+}
+
+int plot_translation(const char *target, const char *prefix, const struct jv *xlat,
+		     const char *title, char *err, size_t errlen)
 {
 	const struct jv *hist = jv_get(xlat, "refs_hist"), *rows = jv_get(xlat, "grid.rows"),
 			*cols = jv_get(xlat, "grid.cols"), *cells = jv_get(xlat, "grid.cells");
-	size_t last = 0;
+	char files[2][PATH_MAX];
+	struct gp_outs o = { .n = 0 };
+	size_t last = 0, n;
 	FILE *f;
 	int rc;
 
@@ -196,6 +348,9 @@ int plot_translation(const char *file, const struct jv *xlat, const char *title,
 		snprintf(err, errlen, "--plot: the report has no walk histogram and grid");
 		return -EINVAL;
 	}
+	rc = make_dir(target, err, errlen);
+	if (rc)
+		return rc;
 	f = tmpfile();
 	if (f == NULL) {
 		snprintf(err, errlen, "--plot: cannot make a temporary file: %s", strerror(errno));
@@ -219,52 +374,46 @@ int plot_translation(const char *file, const struct jv *xlat, const char *title,
 		fputc('\n', f);
 	}
 	fputs("EOD\n", f);
-	gp_begin(f, file, 1100, 460);
-	fputs("set multiplot layout 1,2 title ", f);
-	gp_string(f, title);
-	fputs("\n"
-	      "set title 'walks by the references they made'\n"
-	      "set xlabel 'references in the walk'\n"
-	      "set ylabel 'walks'\n"
-	      "set style fill solid 0.8 border -1\n"
-	      "set boxwidth 0.8\n"
-	      "set yrange [0:*]\n", f);
-	fprintf(f, "set xrange [-0.5:%zu.5]\n", last + 1);
-	fputs("plot $hist using 1:2 with boxes lc rgb '#3b75af' notitle\n"
-	      "set title 'reference grid: references by guest step and EPT level'\n"
-	      "set xlabel 'EPT level read (guest: the guest entry itself)'\n"
-	      "set ylabel 'guest step (data: the final GPA)'\n"
-	      "unset grid\n"
-	      "set palette defined (0 '#ffffff', 1 '#fdd49e', 2 '#fc8d59', 3 '#b30000')\n"
-	      "set cbrange [0:*]\n"
-	      "set xtics (", f);
-	for (size_t c = 0; c < cols->n; c++) {
-		fputs(c ? ", " : "", f);
-		gp_string(f, cols->items[c].type == JV_STR ? cols->items[c].text : "?");
-		fprintf(f, " %zu", c);
+	if (!plot_is_dir(target)) {
+		/* One file: the two side by side. */
+		gp_begin(f, &o, target, 1100, 460);
+		fputs("set multiplot layout 1,2 title ", f);
+		gp_string(f, title);
+		fputc('\n', f);
+		hist_picture(f, NULL, last);
+		grid_picture(f, NULL, rows, cols);
+		fputs("unset multiplot\n", f);
+	} else {
+		/* A directory: each picture on its own, as SVG and as PNG. */
+		n = picture_files(target, prefix, "walks", files);
+		for (size_t k = 0; k < n; k++) {
+			gp_begin(f, &o, files[k], 800, 480);
+			hist_picture(f, title, last);
+		}
+		n = picture_files(target, prefix, "grid", files);
+		for (size_t k = 0; k < n; k++) {
+			gp_begin(f, &o, files[k], 800, 520);
+			grid_picture(f, title, rows, cols);
+		}
 	}
-	fputs(")\nset ytics (", f);
-	for (size_t r = 0; r < rows->n; r++) {
-		fputs(r ? ", " : "", f);
-		gp_string(f, rows->items[r].type == JV_STR ? rows->items[r].text : "?");
-		fprintf(f, " %zu", r);
-	}
-	fprintf(f, ")\nset xrange [-0.5:%zu.5]\nset yrange [%zu.5:-0.5]\n",
-		cols->n ? cols->n - 1 : 0, rows->n ? rows->n - 1 : 0);
-	fputs("plot $grid matrix with image notitle, "
-	      "$grid matrix using 1:2:(sprintf('%g', $3)) with labels notitle\n"
-	      "unset multiplot\n", f);
-	rc = gp_run(f, file, err, errlen);
+	rc = gp_run(f, &o, err, errlen);
 	fclose(f);
 	return rc;
 }
-
-int plot_lines(const char *file, const char *title, const char *xlabel, const char *ylabel,
-	       bool logx, const struct plot_series *s, size_t nseries, char *err, size_t errlen)
+int plot_lines(const char *target, const char *name, const char *title, const char *xlabel,
+	       const char *ylabel, bool logx, const struct plot_series *s, size_t nseries,
+	       char *err, size_t errlen)
 {
-	FILE *f = tmpfile();
+	char files[2][PATH_MAX];
+	struct gp_outs o = { .n = 0 };
+	size_t nfiles;
+	FILE *f;
 	int rc;
 
+	rc = make_dir(target, err, errlen);
+	if (rc)
+		return rc;
+	f = tmpfile();
 	if (f == NULL) {
 		snprintf(err, errlen, "--plot: cannot make a temporary file: %s", strerror(errno));
 		return -EIO;
@@ -281,26 +430,30 @@ int plot_lines(const char *file, const char *title, const char *xlabel, const ch
 		}
 		fputs("EOD\n", f);
 	}
-	gp_begin(f, file, 900, 520);
-	fputs("set title ", f);
-	gp_string(f, title);
-	fputs("\nset xlabel ", f);
-	gp_string(f, xlabel);
-	fputs("\nset ylabel ", f);
-	gp_string(f, ylabel);
-	fputs("\nset yrange [0:*]\nset key outside right top\nset offsets graph 0.04, graph 0.04, 0, 0\n",
-	      f);
-	if (logx)
-		fputs("set logscale x 2\n", f);
-	fputs("plot ", f);
-	for (size_t k = 0; k < nseries; k++) {
-		fprintf(f, "%s$s%zu using 1:2:xtic(3) with linespoints pt 7 title ", k ? ", " : "", k);
-		gp_string(f, s[k].name);
+	nfiles = picture_files(target, "", name, files);
+	for (size_t n = 0; n < nfiles; n++) {
+		gp_begin(f, &o, files[n], 900, 520);
+		fputs("set title ", f);
+		gp_string(f, title);
+		fputs("\nset xlabel ", f);
+		gp_string(f, xlabel);
+		fputs("\nset ylabel ", f);
+		gp_string(f, ylabel);
+		fputs("\nset yrange [0:*]\nset key outside right top\n"
+		      "set offsets graph 0.04, graph 0.04, 0, 0\n", f);
+		if (logx)
+			fputs("set logscale x 2\n", f);
+		fputs("plot ", f);
+		for (size_t k = 0; k < nseries; k++) {
+			fprintf(f, "%s$s%zu using 1:2:xtic(3) with linespoints pt 7 title ", k ? ", " : "",
+				k);
+			gp_string(f, s[k].name);
+		}
+		if (nseries == 0)
+			fputs("0 notitle", f);
+		fputc('\n', f);
 	}
-	if (nseries == 0)
-		fputs("0 notitle", f);
-	fputc('\n', f);
-	rc = gp_run(f, file, err, errlen);
+	rc = gp_run(f, &o, err, errlen);
 	fclose(f);
 	return rc;
 }

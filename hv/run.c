@@ -38,7 +38,7 @@ struct run_opts {
 	const char *backend;
 	const char *domain;      /* --domain FILE */
 	bool json, csv;
-	const char *plot;        /* --plot FILE */
+	const char *plot;        /* --plot FILE|DIR */
 	bool no_iommu;           /* --no-iommu */
 	struct vm_config vm;
 	struct domain_args dom;  /* the options the domain file stands for */
@@ -94,8 +94,9 @@ static void run_usage(FILE *f)
 		"  --json                 print the report as one JSON object on stdout\n"
 		"  --csv                  the same as CSV: a header line and one row, a column\n"
 		"                         for each JSON member, named by its path\n"
-		"  --plot FILE            draw the walk-length histogram and the reference grid\n"
-		"                         with gnuplot into FILE (.svg or .png)\n"
+		"  --plot FILE|DIR        draw the walk-length histogram and the reference grid\n"
+		"                         with gnuplot into FILE (.svg or .png), or into DIR\n"
+		"                         as walks.svg/.png and grid.svg/.png\n"
 		"  -h, --help             this text\n"
 		"\n"
 		"Exit status: (v << 1) | 1 when the guest writes v to isa-debug-exit (port 0xf4,\n"
@@ -331,7 +332,7 @@ static int parse_opts(int argc, char **argv, struct run_opts *o, const char *cmd
 		case OPT_PLOT: {
 			char why[256];
 
-			if (plot_check_name(optarg, why, sizeof(why)))
+			if (plot_check_target(optarg, why, sizeof(why)))
 				return usage_error("%s", why);
 			o->plot = optarg;
 			break;
@@ -947,7 +948,7 @@ int cmd_run(int argc, char **argv)
 				 o.kernel, o.append ? " " : "", o.append ? o.append : "",
 				 page_label(o.vm.ept_page_shift), o.vm.mmu.name);
 			fflush(report);
-			if (plot_translation(o.plot, jv_get(root, "translation"), title, err,
+			if (plot_translation(o.plot, "", jv_get(root, "translation"), title, err,
 					     sizeof(err))) {
 				fprintf(stderr, "hv run: %s\n", err);
 				status = VM_STATUS_HOST;

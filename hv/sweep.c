@@ -140,10 +140,11 @@ static void usage(FILE *f)
 		"  --collect DIR        read the reports those commands wrote into DIR\n"
 		"  --csv                the results as CSV (one row a point)\n"
 		"  --json               the results as one JSON object, with every report\n"
-		"  --plot FILE          draw references per walk against the first axis of\n"
+		"  --plot FILE|DIR      draw references per walk against the first axis of\n"
 		"                       sizes or numbers (else the first axis), a line for\n"
 		"                       each combination of the others, with gnuplot into\n"
-		"                       FILE (.svg or .png)\n"
+		"                       FILE (.svg or .png); into DIR: refs-per-walk and\n"
+		"                       each point's walks and grid, as .svg and .png\n"
 		"  -o, --output FILE    the results to FILE\n"
 		"  -h, --help           this text\n"
 		"\n"
@@ -157,7 +158,8 @@ static void usage(FILE *f)
 		"  hv sweep run --append 'workload=seq,workload=random' guest/guest.elf\n"
 		"  hv sweep --list --dir out trace --footprint 64M,1G | parallel\n"
 		"  hv sweep --collect out --csv\n"
-		"  hv sweep --plot refs.svg trace --footprint 16M..1G --guest-page 4K,2M --ept-page 4K,2M\n");
+		"  hv sweep --plot refs.svg trace --footprint 16M..1G --guest-page 4K,2M --ept-page 4K,2M\n"
+		"  hv sweep --plot plots trace --footprint 16M..1G --guest-page 4K,2M\n");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1148,8 +1150,8 @@ static int plot_sweep(const struct sweep *sw, const char *file, char *err, size_
 	}
 	logx = numeric && lo > 0 && hi >= 4 * lo;
 	snprintf(title, sizeof(title), "hv sweep: references per walk (hv %s)", sw->cmd);
-	rc = plot_lines(file, title, sw->naxes ? sw->axes[xa].name : "point", "references per walk",
-			logx, ser, nser, err, errlen);
+	rc = plot_lines(file, "refs-per-walk", title, sw->naxes ? sw->axes[xa].name : "point",
+			"references per walk", logx, ser, nser, err, errlen);
 out:
 	for (size_t si = 0; names != NULL && si < nser; si++)
 		free(names[si]);
@@ -1160,6 +1162,34 @@ out:
 	free(y);
 	free(xl);
 	return rc;
+}
+
+/*
+ * --plot DIR: beside refs-per-walk, each point's walk-length histogram and
+ * reference grid, named after its report (p01-walks.svg, p01-grid.png, ...).
+ * A point without a report has none.
+ */
+static int plot_points(const struct sweep *sw, const char *dir, char *err, size_t errlen)
+{
+	for (size_t k = 0; k < sw->npoints; k++) {
+		const struct point *p = &sw->pts[k];
+		char prefix[256], title[1024];
+		size_t len;
+		int rc;
+
+		if (p->report == NULL)
+			continue;
+		snprintf(prefix, sizeof(prefix), "%.*s-", (int)strcspn(p->file, "."), p->file);
+		len = (size_t)snprintf(title, sizeof(title), "hv sweep %s, point %.*s:", sw->cmd,
+				       (int)strcspn(p->file, "."), p->file);
+		for (size_t a = 0; a < sw->naxes && len < sizeof(title); a++)
+			len += (size_t)snprintf(title + len, sizeof(title) - len, "%s %s=%s",
+						a ? "," : "", sw->axes[a].name, p->values[a]);
+		rc = plot_translation(dir, prefix, xlat_of(sw, p->report), title, err, errlen);
+		if (rc)
+			return rc;
+	}
+	return 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1360,7 +1390,7 @@ int cmd_sweep(int argc, char **argv)
 			fmt = opt == OPT_CSV ? OUT_CSV : OUT_JSON;
 			break;
 		case OPT_PLOT:
-			if (plot_check_name(optarg, errbuf, sizeof(errbuf)))
+			if (plot_check_target(optarg, errbuf, sizeof(errbuf)))
 				return cli_usage_error("sweep", "%s", errbuf);
 			plot = optarg;
 			break;
@@ -1479,7 +1509,8 @@ print:
 		rc = missing ? 1 : 0;
 	if (plot != NULL) {
 		fflush(stdout);
-		if (plot_sweep(&sw, plot, errbuf, sizeof(errbuf))) {
+		if (plot_sweep(&sw, plot, errbuf, sizeof(errbuf)) ||
+		    (plot_is_dir(plot) && plot_points(&sw, plot, errbuf, sizeof(errbuf)))) {
 			fprintf(stderr, "hv sweep: %s\n", errbuf);
 			rc = 1;
 		}

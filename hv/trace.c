@@ -165,8 +165,9 @@ static void usage(FILE *f)
 		"  --json               one JSON object on stdout (keys: docs/json.md)\n"
 		"  --csv                the same as CSV: a header line and one row, a\n"
 		"                       column for each JSON member, named by its path\n"
-		"  --plot FILE          draw the walk-length histogram and the reference\n"
-		"                       grid with gnuplot into FILE (.svg or .png)\n"
+		"  --plot FILE|DIR      draw the walk-length histogram and the reference\n"
+		"                       grid with gnuplot into FILE (.svg or .png), or into\n"
+		"                       DIR as walks.svg/.png and grid.svg/.png\n"
 		"\n%s"
 		"\n"
 		"examples:\n"
@@ -369,7 +370,7 @@ int cmd_trace(int argc, char **argv)
 			t.csv = true;
 			break;
 		case OPT_PLOT:
-			if (plot_check_name(optarg, err, sizeof(err)))
+			if (plot_check_target(optarg, err, sizeof(err)))
 				return cli_usage_error("trace", "%s", err);
 			t.plot = optarg;
 			break;
@@ -576,7 +577,7 @@ int cmd_trace(int argc, char **argv)
 			 shape.ept_levels == 0 ? "no EPT" : shape.ept_page_shift == 21 ? "2M EPT pages" :
 			 shape.ept_page_shift == 30 ? "1G EPT pages" : "4K EPT pages", s->cfg.name);
 		fflush(stdout);
-		if (plot_translation(t.plot, root, title, err, sizeof(err))) {
+		if (plot_translation(t.plot, "", root, title, err, sizeof(err))) {
 			fprintf(stderr, "hv trace: %s\n", err);
 			goto fail;
 		}
