@@ -9,7 +9,10 @@
  * file is parsed too, only to check that it asks for nothing hv cannot
  * honour and to name the line of what it asks for: libvirt adds defaults of
  * its own (<clock>, <on_reboot>, a <console> for the serial port) that the
- * user did not write and that must not be held against them.
+ * user did not write and that must not be held against them. libvirt's own
+ * XML (virDomainGetXMLDesc, virsh dumpxml) is a file like any other: its
+ * defaults (<boot dev='hd'/>, <clock offset='utc'/>, <on_reboot>restart)
+ * are accepted where the user writes them.
  */
 #include "config.h"
 
@@ -209,6 +212,14 @@ int domain_read(const char *path, struct domain_args *out, char *err, size_t err
 		      "libxml2-dev), so it cannot read domain XML", path);
 }
 
+int domain_libvirt_form(const char *xml, char **out, char *err, size_t errlen)
+{
+	(void)xml;
+	*out = NULL;
+	return errmsg(err, errlen, -ENOTSUP, "--libvirt: hv was built without libvirt (configure "
+		      "found no libvirt-dev and libxml2-dev)");
+}
+
 #else /* HAVE_LIBVIRT */
 
 #include <libvirt/libvirt.h>
@@ -314,6 +325,22 @@ static int libvirt_normalise(const char *path, const char *xml, char **out, char
 out:
 	virConnectClose(conn);
 	return rc;
+}
+
+int domain_libvirt_form(const char *xml, char **out, char *err, size_t errlen)
+{
+	char *desc = NULL;
+	int rc;
+
+	*out = NULL;
+	rc = libvirt_normalise("libvirt refuses the domain", xml, &desc, err, errlen);
+	if (rc)
+		return rc;
+	/* libvirt's allocator is the C library's, but its strings are its own:
+	 * hand back a copy the caller frees with free(). */
+	*out = strdup(desc);
+	free(desc);
+	return *out ? 0 : errmsg(err, errlen, -ENOMEM, "out of memory");
 }
 
 static bool named(const xmlNode *n, const char *name)
@@ -528,6 +555,27 @@ static int check_user(struct reader *r)
 			if (strcmp(v, "destroy") != 0)
 				rc = refuse(r, c, "hv stops the VM (destroy) and nothing else");
 			free(v);
+		} else if (named(c, "on_reboot")) {
+			char *v = text_of(c);
+
+			/* hv's run ends at a reset (a triple fault stops it, as QEMU's
+			 * -no-reboot does); libvirt writes restart when the file has no
+			 * <on_reboot>, so its own XML says restart. */
+			if (strcmp(v, "destroy") != 0 && strcmp(v, "restart") != 0)
+				rc = refuse(r, c, "a reset ends hv's run: 'destroy' (or libvirt's "
+					    "default 'restart', docs/domain.md)");
+			free(v);
+		} else if (named(c, "clock")) {
+			char *offset = attr_of(c, "offset");
+
+			/* libvirt's default; hv's guest has no wall clock to set. */
+			if (offset == NULL || strcmp(offset, "utc") != 0)
+				rc = refuse(r, c, "hv's guest has no wall clock: <clock offset='utc'/> "
+					    "(libvirt's default) or none");
+			for (xmlNode *t = c->children; t && !rc; t = t->next)
+				if (t->type == XML_ELEMENT_NODE)
+					rc = refuse(r, t, "hv's clock is fixed");
+			free(offset);
 		} else if (named(c, "memoryBacking")) {
 			for (xmlNode *m = c->children; m && !rc; m = m->next) {
 				if (m->type != XML_ELEMENT_NODE)
@@ -556,8 +604,14 @@ static int check_user(struct reader *r)
 			}
 		} else if (named(c, "os")) {
 			for (xmlNode *o = c->children; o && !rc; o = o->next) {
+				char *dev = named(o, "boot") ? attr_of(o, "dev") : NULL;
+				bool hd = dev != NULL && strcmp(dev, "hd") == 0;
+
+				free(dev);
+				/* <boot dev='hd'/> is what libvirt adds to every
+				 * domain; hv boots <kernel> whatever the order. */
 				if (o->type != XML_ELEMENT_NODE || named(o, "type") ||
-				    named(o, "kernel") || named(o, "cmdline"))
+				    named(o, "kernel") || named(o, "cmdline") || hd)
 					continue;
 				rc = refuse_unknown(r, o);
 			}

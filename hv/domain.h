@@ -56,4 +56,13 @@ struct domain_opt {
 int domain_write(FILE *f, const char *name, const char *kernel, const struct domain_opt *opts,
 		 size_t n, char *err, size_t errlen) __attribute__((warn_unused_result));
 
+/*
+ * The domain XML xml as libvirt defines it: validated against libvirt's
+ * schema by its test driver, and read back with virDomainGetXMLDesc (what
+ * `virsh dumpxml` prints), into *out (free()). Returns 0, -ENOTSUP without
+ * libvirt, or -EINVAL with libvirt's message in err.
+ */
+int domain_libvirt_form(const char *xml, char **out, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
 #endif /* HV_DOMAIN_H */

@@ -990,20 +990,27 @@ out_opts:
 static void domxml_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: hv domxml [hv run options] KERNEL\n"
+		"usage: hv domxml [--libvirt] [hv run options] KERNEL\n"
 		"\n"
 		"Print the libvirt domain XML that stands for an hv run command line, so that\n"
 		"`hv run --domain FILE` runs the same VM. Takes every option of hv run\n"
 		"(hv run --help), --domain included: the file's settings, overridden by the\n"
 		"command line's, are written back. KERNEL and a --serial file are written as\n"
-		"absolute paths, as libvirt requires.\n"
+		"absolute paths, as libvirt requires. When hv has libvirt, libvirt validates\n"
+		"the XML against its schema before it is printed.\n"
 		"\n"
-		"Exit status: 0 success, 2 bad options or a KERNEL that does not exist.\n"
+		"  --libvirt    print the domain as libvirt defines it instead: its normalised\n"
+		"               XML (virDomainGetXMLDesc, what virsh dumpxml prints), with\n"
+		"               libvirt's defaults and a <uuid>; hv run --domain takes it too\n"
+		"\n"
+		"Exit status: 0 success, 2 bad options, a KERNEL that does not exist, or XML\n"
+		"that libvirt refuses.\n"
 		"\n"
 		"Examples:\n"
 		"  hv domxml --memory 64M --ept-page 2M --append workload=seq guest.elf > vm.xml\n"
 		"  hv run --domain vm.xml\n"
-		"  hv domxml --domain vm.xml --tlb none     the same VM without TLBs\n");
+		"  hv domxml --domain vm.xml --tlb none     the same VM without TLBs\n"
+		"  hv domxml --libvirt --domain vm.xml      what libvirt stores for it\n");
 }
 
 /* An absolute form of path (which need not exist, but its folder must). */
@@ -1028,16 +1035,31 @@ static char *absolute_path(const char *path)
 int cmd_domxml(int argc, char **argv)
 {
 	struct run_opts o;
-	char err[512], name[80], *kernel = NULL, *serial = NULL;
+	char err[512], name[80], *kernel = NULL, *serial = NULL, *xml = NULL, *lv = NULL;
 	const char *base, *dot;
-	int rc;
+	bool libvirt_form = false;
+	size_t xml_len = 0;
+	FILE *mem;
+	int rc, n = 1;
 
+	/* --help and --libvirt are domxml's own; the rest are hv run's. */
 	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0) {
+			while (i < argc)
+				argv[n++] = argv[i++];
+			break;
+		}
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			domxml_usage(stdout);
 			return 0;
 		}
+		if (strcmp(argv[i], "--libvirt") == 0)
+			libvirt_form = true;
+		else
+			argv[n++] = argv[i];
 	}
+	argc = n;
+	argv[argc] = NULL;
 	rc = parse_opts(argc, argv, &o, "hv domxml");
 	if (rc >= 0)
 		goto out;
@@ -1068,12 +1090,34 @@ int cmd_domxml(int argc, char **argv)
 		snprintf(name, sizeof(name), "%s", o.dom.name);
 	else
 		snprintf(name, sizeof(name), "hv-%.*s", dot ? (int)(dot - base) : 70, base);
-	if (domain_write(stdout, name, kernel, o.given, o.ngiven, err, sizeof(err)) != 0) {
+	mem = open_memstream(&xml, &xml_len);
+	if (mem == NULL) {
+		fprintf(stderr, "hv domxml: out of memory\n");
+		rc = VM_STATUS_HOST;
+		goto out;
+	}
+	if (domain_write(mem, name, kernel, o.given, o.ngiven, err, sizeof(err)) != 0) {
+		fclose(mem);
 		fprintf(stderr, "hv domxml: %s\n", err);
 		goto out;
 	}
+	if (fclose(mem) != 0) {
+		fprintf(stderr, "hv domxml: out of memory\n");
+		rc = VM_STATUS_HOST;
+		goto out;
+	}
+	/* What is printed is a domain libvirt defines: validated by libvirt
+	 * itself whenever hv has it. */
+	if ((libvirt_form || domain_supported()) &&
+	    domain_libvirt_form(xml, &lv, err, sizeof(err)) != 0) {
+		fprintf(stderr, "hv domxml: %s\n", err);
+		goto out;
+	}
+	fputs(libvirt_form ? lv : xml, stdout);
 	rc = fflush(stdout) == 0 ? 0 : VM_STATUS_HOST;
 out:
+	free(xml);
+	free(lv);
 	free(kernel);
 	free(serial);
 	run_opts_free(&o);

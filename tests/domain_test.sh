@@ -51,6 +51,20 @@ for ex in "$srcdir"/examples/*.xml; do
 	"$HV" run --domain "$tmp/$name.1.xml" $LIMIT --json >"$tmp/$name.rt.json" 2>"$tmp/err"
 	report "$tmp/$name.rt.json" >"$tmp/e"
 	if cmp -s "$tmp/a" "$tmp/e"; then pass; else fail "$name: the round trip runs another VM"; fi
+	# libvirt's own form (virDomainGetXMLDesc) runs the same VM, and gives
+	# back the same hv form.
+	"$HV" domxml --libvirt --domain "$ex" "$GUEST" >"$tmp/$name.lv.xml" 2>"$tmp/err"
+	expect_eq "$name: hv domxml --libvirt status" $? 0
+	check "$name: libvirt's form has libvirt's defaults" \
+		-n "$(grep -e "<uuid>" "$tmp/$name.lv.xml" | head -n 1)$(grep "<boot dev='hd'/>" "$tmp/$name.lv.xml")"
+	check "$name: libvirt's form has <on_reboot>restart" \
+		-n "$(grep '<on_reboot>restart</on_reboot>' "$tmp/$name.lv.xml")"
+	"$HV" run --domain "$tmp/$name.lv.xml" $LIMIT --json >"$tmp/$name.lv.json" 2>"$tmp/err"
+	expect_eq "$name: hv run --domain of libvirt's form: status" $? 6
+	report "$tmp/$name.lv.json" >"$tmp/f"
+	if cmp -s "$tmp/a" "$tmp/f"; then pass; else fail "$name: libvirt's form runs another VM: $(head -3 "$tmp/err")"; fi
+	"$HV" domxml --domain "$tmp/$name.lv.xml" >"$tmp/$name.3.xml" 2>"$tmp/err"
+	if cmp -s "$tmp/$name.1.xml" "$tmp/$name.3.xml"; then pass; else fail "$name: hv domxml of libvirt's form differs"; fi
 done
 
 ex=$srcdir/examples/nested-24.xml
@@ -82,6 +96,22 @@ expect_refusal hvbad 's|<hv:tlb>none</hv:tlb>|<hv:ept-levels>6</hv:ept-levels>|'
 	"$tmp/hvbad.xml:8: <hv:ept-levels>: --ept-levels: '6' is not 4 or 5"
 expect_refusal relkernel 's|</cmdline>|</cmdline><kernel>guest.elf</kernel>|' \
 	"<kernel>: libvirt needs an absolute path"
+# libvirt's defaults are accepted as it writes them, other values are not.
+expect_refusal boot-net "s|</cmdline>|</cmdline><boot dev='network'/>|" \
+	"$tmp/boot-net.xml:16: <boot>: hv boots <kernel> directly"
+expect_refusal clock-local "s|</os>|</os><clock offset='localtime'/>|" \
+	"$tmp/clock-local.xml:17: <clock>: hv's guest has no wall clock: <clock offset='utc'/> (libvirt's default) or none"
+expect_refusal clock-timer "s|</os>|</os><clock offset='utc'><timer name='rtc' tickpolicy='catchup'/></clock>|" \
+	"$tmp/clock-timer.xml:17: <timer>: hv's clock is fixed"
+expect_refusal reboot-preserve "s|</os>|</os><on_reboot>preserve</on_reboot>|" \
+	"$tmp/reboot-preserve.xml:17: <on_reboot>: a reset ends hv's run: 'destroy' (or libvirt's default 'restart', docs/domain.md)"
+sed "s|</cmdline>|</cmdline><boot dev='hd'/>|; s|</os>|</os><clock offset='utc'/><on_reboot>restart</on_reboot>|" \
+	"$ex" >"$tmp/defaults.xml"
+"$HV" run --domain "$tmp/defaults.xml" --max-insns 1000 --json "$GUEST" >/dev/null 2>"$tmp/err"
+expect_eq "libvirt's defaults written by hand: accepted" "$?:$(grep -c 'domain' "$tmp/err")" "6:0"
+# hv domxml: libvirt validates what it prints.
+"$HV" domxml --libvirt "$GUEST" | grep -c '<uuid>' >"$tmp/n"
+expect_eq "hv domxml --libvirt without a file: a <uuid>" "$(cat "$tmp/n")" 1
 
 # The edu device (<hostdev>) and its VT-d unit (<iommu>): only as hv has them.
 ex=$srcdir/examples/edu-dma.xml
