@@ -80,8 +80,8 @@ static bool is_native(const char *name)
 int domain_write(FILE *f, const char *name, const char *kernel, const struct domain_opt *opts,
 		 size_t n, char *err, size_t errlen)
 {
-	const char *memory, *append, *ept_page, *policy, *backend, *serial;
-	bool g_mem, g_append, g_page, g_policy, g_backend, g_serial, g_edu, g_noiommu;
+	const char *memory, *append, *ept_page, *policy, *backend, *serial, *pt;
+	bool g_mem, g_append, g_page, g_policy, g_backend, g_serial, g_edu, g_noiommu, g_pt;
 	bool any_meta = false;
 	uint64_t mem = 512ULL << 20;
 	unsigned shift = 12;
@@ -94,6 +94,14 @@ int domain_write(FILE *f, const char *name, const char *kernel, const struct dom
 	serial = last_value(opts, n, "serial", &g_serial);
 	(void)last_value(opts, n, "edu", &g_edu);
 	(void)last_value(opts, n, "no-iommu", &g_noiommu);
+	pt = last_value(opts, n, "passthrough", &g_pt);
+	/* Pass-through is libvirt's VFIO <hostdev>, whose DMA always goes
+	 * through the host's IOMMU. */
+	if (g_pt && g_noiommu)
+		return errmsg(err, errlen, -EINVAL, "--passthrough with --no-iommu: libvirt's "
+			      "pass-through (<driver name='vfio'/>) always has the host's IOMMU, so "
+			      "there is no domain XML for it");
+	g_edu = g_edu || g_pt;
 	if (g_mem && (parse_size(memory, &mem) != 0 || mem % 1024 != 0 || mem == 0))
 		return errmsg(err, errlen, -EINVAL, "--memory %s is not a whole number of KiB",
 			      memory);
@@ -110,6 +118,10 @@ int domain_write(FILE *f, const char *name, const char *kernel, const struct dom
 		bool later = false;
 
 		if (is_native(opts[i].name))
+			continue;
+		/* --passthrough separate is the <hostdev>'s VFIO driver alone;
+		 * shared says which tables, under <hv:passthrough>. */
+		if (strcmp(opts[i].name, "passthrough") == 0 && strcmp(pt, "separate") == 0)
 			continue;
 		/* A later occurrence of the same option wins: write that one. */
 		for (size_t k = i + 1; k < n && !later; k++)
@@ -170,12 +182,13 @@ int domain_write(FILE *f, const char *name, const char *kernel, const struct dom
 		fputs("      <target port='0'/>\n    </serial>\n", f);
 	}
 	if (g_edu) {
-		fprintf(f, "    <hostdev mode='subsystem' type='pci' managed='no'>\n"
+		fprintf(f, "    <hostdev mode='subsystem' type='pci' managed='no'>\n%s"
 			"      <source>\n"
 			"        <address domain='0x%04x' bus='0x%02x' slot='0x%02x' function='0x%x'/>\n"
 			"      </source>\n"
-			"    </hostdev>\n", EDU_DOMAIN, EDU_BUS, EDU_SLOT, EDU_FUNCTION);
-		if (!g_noiommu)
+			"    </hostdev>\n", g_pt ? "      <driver name='vfio'/>\n" : "",
+			EDU_DOMAIN, EDU_BUS, EDU_SLOT, EDU_FUNCTION);
+		if (!g_noiommu && !g_pt)
 			fputs("    <iommu model='intel'/>\n", f);
 	}
 	if (g_serial || g_edu)
@@ -447,6 +460,15 @@ static int refuse_unknown(struct reader *r, const xmlNode *n)
 	return refuse(r, n, why_not((const char *)n->name));
 }
 
+/* n's first child element is refused, for why; 0 when it has none. */
+static int refuse_children(struct reader *r, const xmlNode *n, const char *why)
+{
+	for (const xmlNode *c = n->children; c; c = c->next)
+		if (c->type == XML_ELEMENT_NODE)
+			return refuse(r, c, why);
+	return 0;
+}
+
 /* Serial and console: one port 0, written to a file, stdio or nowhere. */
 static int check_chardev(struct reader *r, const xmlNode *n)
 {
@@ -484,6 +506,17 @@ static bool is_edu_address(const xmlNode *a)
 	       pci_attr(a, "slot") == EDU_SLOT && pci_attr(a, "function") == EDU_FUNCTION;
 }
 
+/* Is hostdev d handed to the guest (pass-through, as libvirt's VFIO)? */
+static bool is_vfio(const xmlNode *d)
+{
+	const xmlNode *drv = d ? child(d, "driver") : NULL;
+	char *name = drv ? attr_of(drv, "name") : NULL;
+	bool vfio = name != NULL && strcmp(name, "vfio") == 0;
+
+	free(name);
+	return vfio;
+}
+
 /* <hostdev>: the one device hv can give a guest, its edu at 0000:00:03.0. */
 static int check_hostdev(struct reader *r, const xmlNode *d)
 {
@@ -501,6 +534,11 @@ static int check_hostdev(struct reader *r, const xmlNode *d)
 	for (xmlNode *c = d->children; c && !rc; c = c->next) {
 		if (c->type != XML_ELEMENT_NODE || named(c, "source"))
 			continue;
+		if (named(c, "driver")) {
+			rc = is_vfio(d) ? 0 : refuse(r, c, "hv hands its edu to the guest as VFIO "
+						   "does: <driver name='vfio'/>");
+			continue;
+		}
 		/* The guest's address of the device: where hv puts it, or nothing. */
 		if (named(c, "address") && is_edu_address(c))
 			continue;
@@ -511,8 +549,9 @@ static int check_hostdev(struct reader *r, const xmlNode *d)
 }
 
 /* <iommu>: hv's VT-d unit, which translates the edu device's DMA. */
-static int check_iommu(struct reader *r, const xmlNode *d, bool edu)
+static int check_iommu(struct reader *r, const xmlNode *d, const xmlNode *hostdev)
 {
+	bool edu = hostdev != NULL;
 	char *model = attr_of(d, "model");
 	int rc = 0;
 
@@ -521,9 +560,11 @@ static int check_iommu(struct reader *r, const xmlNode *d, bool edu)
 	else if (!edu)
 		rc = refuse(r, d, "hv's VT-d unit translates the DMA of its edu device: add the "
 			    "<hostdev> for it (docs/domain.md)");
-	for (xmlNode *c = d->children; c && !rc; c = c->next)
-		if (c->type == XML_ELEMENT_NODE)
-			rc = refuse(r, c, "hv's VT-d unit has fixed capabilities (docs/iommu.md)");
+	else if (is_vfio(hostdev))
+		rc = refuse(r, d, "the DMA of hv's pass-through edu goes through a VT-d unit the "
+			    "guest does not see: no <iommu> with <driver name='vfio'/>");
+	if (rc == 0)
+		rc = refuse_children(r, d, "hv's VT-d unit has fixed capabilities (docs/iommu.md)");
 	free(model);
 	return rc;
 }
@@ -572,9 +613,8 @@ static int check_user(struct reader *r)
 			if (offset == NULL || strcmp(offset, "utc") != 0)
 				rc = refuse(r, c, "hv's guest has no wall clock: <clock offset='utc'/> "
 					    "(libvirt's default) or none");
-			for (xmlNode *t = c->children; t && !rc; t = t->next)
-				if (t->type == XML_ELEMENT_NODE)
-					rc = refuse(r, t, "hv's clock is fixed");
+			if (rc == 0)
+				rc = refuse_children(r, c, "hv's clock is fixed");
 			free(offset);
 		} else if (named(c, "memoryBacking")) {
 			for (xmlNode *m = c->children; m && !rc; m = m->next) {
@@ -625,7 +665,7 @@ static int check_user(struct reader *r)
 					rc = ++hostdevs > 1 ? refuse(r, d, "hv has one edu device")
 							    : check_hostdev(r, d);
 				} else if (named(d, "iommu")) {
-					rc = check_iommu(r, d, child(c, "hostdev") != NULL);
+					rc = check_iommu(r, d, child(c, "hostdev"));
 				} else if (named(d, "serial")) {
 					rc = ++serials > 1 ? refuse(r, d, "hv has one serial port")
 							   : check_chardev(r, d);
@@ -865,8 +905,13 @@ static int read_values(struct reader *r)
 		if (rc)
 			goto out;
 	}
-	/* The edu device, and VT-d unless the file leaves <iommu> out. */
-	if ((n = child(dev, "hostdev")) != NULL) {
+	/* The edu device handed to the guest (VFIO's driver), or emulated with
+	 * VT-d unless the file leaves <iommu> out. */
+	if ((n = child(dev, "hostdev")) != NULL && is_vfio(n)) {
+		rc = add_arg(r, user_node(r, "devices/hostdev"), "passthrough", "separate");
+		if (rc)
+			goto out;
+	} else if (n != NULL) {
 		rc = add_arg(r, user_node(r, "devices/hostdev"), "edu", NULL);
 		if (rc == 0 && child(dev, "iommu") == NULL)
 			rc = add_arg(r, user_node(r, "devices/hostdev"), "no-iommu", NULL);

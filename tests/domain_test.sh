@@ -128,4 +128,21 @@ expect_refusal hostdev-two "s|<iommu model='intel'/>|<hostdev mode='subsystem' t
 expect_refusal hv-edu "s|<os>|<metadata><hv:hv xmlns:hv='urn:hv:domain:1'><hv:edu/></hv:hv></metadata><os>|" \
 	"<hv:edu>: this setting has a libvirt element of its own"
 
+# Pass-through: the <hostdev> with VFIO's driver, and no guest-visible <iommu>.
+ex=$srcdir/examples/edu-passthrough.xml
+expect_refusal pt-iommu "s|</hostdev>|</hostdev><iommu model='intel'/>|" \
+	"$tmp/pt-iommu.xml:20: <iommu>: the DMA of hv's pass-through edu goes through a VT-d unit the guest does not see: no <iommu> with <driver name='vfio'/>"
+expect_refusal pt-kvm "s|<driver name='vfio'/>|<driver name='kvm'/>|" \
+	"$tmp/pt-kvm.xml:16: <driver>: hv hands its edu to the guest as VFIO does: <driver name='vfio'/>"
+"$HV" domxml --passthrough separate --no-iommu "$GUEST" >"$tmp/out" 2>"$tmp/err"
+expect_eq "domxml --passthrough --no-iommu: status" $? 2
+expect_eq "domxml --passthrough --no-iommu: message" "$(cat "$tmp/err")" \
+	"hv domxml: --passthrough with --no-iommu: libvirt's pass-through (<driver name='vfio'/>) always has the host's IOMMU, so there is no domain XML for it"
+"$HV" domxml --passthrough separate "$GUEST" >"$tmp/pt.xml"
+expect_eq "domxml --passthrough separate: VFIO's driver, no <iommu>, no metadata" \
+	"$(grep -c -e "<driver name='vfio'/>" -e '<iommu' -e '<metadata>' "$tmp/pt.xml")" 1
+"$HV" domxml --edu --passthrough shared "$GUEST" >"$tmp/pt2.xml"
+expect_eq "domxml --edu --passthrough shared: VFIO's driver and <hv:passthrough>" \
+	"$(grep -c -e "<driver name='vfio'/>" -e '<hv:passthrough>shared</hv:passthrough>' -e '<iommu' "$tmp/pt2.xml")" 2
+
 tl_finish
