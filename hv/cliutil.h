@@ -7,6 +7,7 @@
 #define HV_CLIUTIL_H
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -32,6 +33,19 @@ const char *cli_option_name(const struct option *opts, int val);
 const struct option *cli_find_option(const struct option *opts, const char *name, size_t len);
 /* "hv CMD: message" on stderr; returns 2, the exit status of a usage error. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * SIGINT and SIGTERM while hv trace replays: the first one is recorded in
+ * cli_stop_signal, and the replay stops, still prints its report and exits
+ * with 128 + the signal, as perf stat does; a second one ends hv at once.
+ * No SA_RESTART: a read waiting on a pipe returns (EINTR) so that the
+ * replay sees the signal. catch sets the handlers (and clears
+ * cli_stop_signal), restore puts the old ones back. (hv run has its own,
+ * which also kicks the vCPU.)
+ */
+extern volatile sig_atomic_t cli_stop_signal;
+void cli_catch_stop_signals(struct sigaction old[2]);
+void cli_restore_stop_signals(const struct sigaction old[2]);
 
 /* "4096", "0x1000", "4K", "512M", "64G", "1T" -> bytes. -EINVAL / -ERANGE. */
 int parse_size(const char *s, uint64_t *out);

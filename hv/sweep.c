@@ -755,7 +755,19 @@ static unsigned load_reports(struct sweep *sw, bool ran)
 			continue;
 		}
 		rc = path ? jv_parse_file(path, &p->report, err, sizeof(err)) : -ENOMEM;
+		if (rc == 0 && p->report->type == JV_OBJ && jv_get(p->report, "stopped_by") == NULL) {
+			free(path);
+			continue;
+		}
+		/* hv trace stopped by a signal reports the part it replayed:
+		 * not the point's result. */
 		if (rc == 0 && p->report->type == JV_OBJ) {
+			const char *by = jv_text(p->report, "stopped_by");
+
+			p->why = xasprintf("stopped by %s: %s is partial", by ? by : "a signal", path);
+			jv_free(p->report);
+			p->report = NULL;
+			missing++;
 			free(path);
 			continue;
 		}

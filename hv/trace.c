@@ -114,6 +114,10 @@ static int file_fill(struct file_src *fs, unsigned guest_shift)
 	int rc;
 
 	rc = trace_reader_next(&fs->rd, &a, err, sizeof(err));
+	/* A read cut short by SIGINT/SIGTERM (waiting on a pipe): the end of
+	 * the replay, not an error. */
+	if (rc < 0 && cli_stop_signal)
+		return 0;
 	/* A read error of gzip or xz data: the decompressor says why. */
 	if (rc == -EIO && trace_read_error() != NULL)
 		fprintf(stderr, "%s:%lu: %s\n", fs->rd.name, fs->rd.lineno, trace_read_error());
@@ -169,6 +173,10 @@ static void usage(FILE *f)
 		"                       grid with gnuplot into FILE (.svg or .png), or into\n"
 		"                       DIR as walks.svg/.png and grid.svg/.png\n"
 		"\n%s"
+		"\n"
+		"Exit status: 0 success, 1 the trace failed (a malformed file, an address\n"
+		"outside the footprint), 2 bad options, 130 / 143 stopped by SIGINT / SIGTERM\n"
+		"(the report covers the translations before it).\n"
 		"\n"
 		"examples:\n"
 		"  hv trace --pattern random --tlb none --pwc none        24 refs a walk\n"
@@ -297,8 +305,9 @@ int cmd_trace(int argc, char **argv)
 	bool format_given = false;
 	const char *shown = NULL; /* the file as messages name it */
 	struct jv *root = NULL;   /* the JSON report read back, for CSV and --plot */
+	struct sigaction old_sig[2];
 	double t0, t1;
-	int opt, status = 0, rc;
+	int opt, status = 0, rc, stopped = 0;
 
 	scene_opts_default(&so);
 	optind = 0;
@@ -445,8 +454,9 @@ int cmd_trace(int argc, char **argv)
 	n = t.pattern == PAT_FILE ? UINT64_MAX : t.accesses;
 
 	progress_init(&prog, "hv trace");
+	cli_catch_stop_signals(old_sig);
 	t0 = now_seconds();
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && !cli_stop_signal; i++) {
 		struct mmu_result r;
 		uint64_t gva;
 		unsigned type;
@@ -490,7 +500,12 @@ int cmd_trace(int argc, char **argv)
 	}
 	n = i;
 	t1 = now_seconds();
+	cli_restore_stop_signals(old_sig);
+	stopped = cli_stop_signal;
 	progress_done(&prog);
+	if (stopped)
+		fprintf(stderr, "hv trace: stopped by %s after %" PRIu64 " translations\n",
+			stopped == SIGINT ? "SIGINT" : "SIGTERM", i);
 	if (fs.f)
 		fclose(fs.f);
 	fs.f = NULL;
@@ -533,6 +548,8 @@ int cmd_trace(int argc, char **argv)
 		}
 		json_f64(&j, "seconds", t1 - t0);
 		json_f64(&j, "translations_per_second", (t1 > t0) ? (double)n / (t1 - t0) : 0.0);
+		if (stopped)
+			json_str(&j, "stopped_by", stopped == SIGINT ? "SIGINT" : "SIGTERM");
 		json_end(&j);
 		if (jf != stdout) {
 			rc = csv_capture_parse(&cap, &root, err, sizeof(err));
@@ -560,6 +577,9 @@ int cmd_trace(int argc, char **argv)
 			printf("hv trace: %" PRIu64 " %s %s accesses, footprint %s, seed %" PRIu64 "\n",
 			       n, pattern_names[t.pattern], access_name(t.type),
 			       format_size(s->footprint, fp, sizeof(fp)), t.seed);
+		if (stopped)
+			printf("  stopped by %s: the report covers the translations before it\n",
+			       stopped == SIGINT ? "SIGINT" : "SIGTERM");
 		report_mmu_text(stdout, st, &s->cfg, &shape);
 		if (fault_other)
 			printf("\n  warning: %" PRIu64 " accesses faulted although every address is "
@@ -585,7 +605,7 @@ int cmd_trace(int argc, char **argv)
 	jv_free(root);
 	free(g.next);
 	scene_destroy(s);
-	return 0;
+	return stopped ? 128 + stopped : 0;
 
 fail:
 	jv_free(root);
@@ -594,6 +614,7 @@ fail:
 	return 1;
 
 file_fail:
+	cli_restore_stop_signals(old_sig);
 	progress_done(&prog);
 	fclose(fs.f);
 	scene_destroy(s);

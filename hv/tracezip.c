@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <stdarg.h>
 
@@ -225,7 +226,11 @@ nomem:
 
 /*
  * A stream whose first bytes were read to see what it is, and cannot be
- * rewound (a pipe, a terminal): those bytes are given back first.
+ * rewound (a pipe, a terminal): those bytes are given back first. It reads
+ * the file descriptor itself, so that what a pipe holds is handed on at
+ * once (stdio's fread would wait for a full buffer): a trace is replayed as
+ * it arrives, and a signal that stops the replay finds every line read
+ * replayed.
  */
 struct prefixed {
 	FILE *in;
@@ -240,16 +245,29 @@ static ssize_t prefixed_read(void *cookie, char *out, size_t size)
 
 	while (k < size && p->pos < p->n)
 		out[k++] = (char)p->head[p->pos++];
-	if (k < size) {
-		size_t got = fread(out + k, 1, size - k, p->in);
+	if (k > 0)
+		return (ssize_t)k;
+	/* -1 with errno (EINTR when a signal stopped the wait) is stdio's error. */
+	return read(fileno(p->in), out, size);
+}
 
-		if (got == 0 && ferror(p->in) && k == 0) {
-			errno = EIO;
+/* Up to len bytes from fd, fewer only at the end of the data; -1 on error. */
+static ssize_t read_head(int fd, unsigned char *buf, size_t len)
+{
+	size_t n = 0;
+
+	while (n < len) {
+		ssize_t got = read(fd, buf + n, len - n);
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
 			return -1;
-		}
-		k += got;
+		if (got == 0)
+			break;
+		n += (size_t)got;
 	}
-	return (ssize_t)k;
+	return (ssize_t)n;
 }
 
 static int prefixed_close(void *cookie)
@@ -290,6 +308,7 @@ FILE *trace_open(const char *path, const char **compression, char *err, size_t e
 	const char *name = is_stdin ? TRACE_STDIN_NAME : path;
 	unsigned char head[6];
 	struct stat st;
+	ssize_t got;
 	size_t n;
 	FILE *f = is_stdin ? stdin : fopen(path, "r");
 
@@ -305,9 +324,16 @@ FILE *trace_open(const char *path, const char **compression, char *err, size_t e
 		return NULL;
 	}
 	/* The magic bytes say what it is, whatever its name. A regular file is
-	 * rewound; a pipe gets them back through a small stream in front. */
-	n = fread(head, 1, sizeof(head), f);
-	if (ferror(f)) {
+	 * rewound; a pipe gets them back through a small stream in front, and
+	 * is read with read(2) from the first byte on. */
+	if (S_ISREG(st.st_mode) && !is_stdin) {
+		n = fread(head, 1, sizeof(head), f);
+		got = ferror(f) ? -1 : (ssize_t)n;
+	} else {
+		got = read_head(fileno(f), head, sizeof(head));
+		n = got < 0 ? 0 : (size_t)got;
+	}
+	if (got < 0) {
 		snprintf(err, errlen, "%s: read error", name);
 		fclose(f);
 		return NULL;
@@ -315,7 +341,6 @@ FILE *trace_open(const char *path, const char **compression, char *err, size_t e
 	if (S_ISREG(st.st_mode) && !is_stdin) {
 		rewind(f);
 	} else {
-		clearerr(f);
 		f = give_back(f, head, n, name, err, errlen);
 		if (f == NULL)
 			return NULL;

@@ -3,7 +3,7 @@
 # detected from the content, M is a load then a store, an access that crosses
 # a page is one translation per page, pages are mapped on first touch
 # anywhere in the canonical address space, a non-canonical address is an
-# error naming its line. tests/data/small.lackey is written by hand (its
+# error naming its line; SIGINT/SIGTERM on a pipe reports what was read. tests/data/small.lackey is written by hand (its
 # counts follow from the rules above); tests/data/true-head.lackey is the
 # first 2000 records of `valgrind --tool=lackey --trace-mem=yes /bin/true`.
 set -u
@@ -137,5 +137,47 @@ if grep -q '^#define HAVE_LZMA 1' config.h 2>/dev/null && command -v xz >/dev/nu
 	expect_eq "truncated xz: message" "$(cat "$tmp/err")" \
 		"$tmp/cut.xz:$n: xz data ends early (a truncated file, or data after the end)"
 fi
+
+# SIGINT or SIGTERM while hv trace waits on a pipe for more records: what it
+# read is replayed and reported, exactly small.lackey's counts, with the exit
+# status 128 + the signal. hv is known to wait when it sits in read(0, ...).
+if [ -r /proc/self/syscall ]; then
+	for sig in INT:130 TERM:143; do
+		want=${sig#*:}
+		sig=${sig%:*}
+		rm -f "$tmp/fifo"
+		mkfifo "$tmp/fifo"
+		"$HV" trace --file - --tlb none --pwc none --json <"$tmp/fifo" >"$tmp/sig.json" 2>"$tmp/sig.err" &
+		pid=$!
+		exec 3>"$tmp/fifo"
+		cat "$small" >&3
+		k=0
+		while [ $k -lt 600 ] && ! grep -q '^0 0x0 ' "/proc/$pid/syscall" 2>/dev/null; do
+			sleep 0.1
+			k=$((k + 1))
+		done
+		kill -$sig $pid
+		# A hv that ignores the signal must not hang the test.
+		k=0
+		while [ $k -lt 600 ] && [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ] &&
+			[ -e "/proc/$pid" ]; do
+			sleep 0.1
+			k=$((k + 1))
+		done
+		[ $k -ge 600 ] && kill -KILL $pid
+		wait $pid
+		expect_eq "SIG$sig on a pipe: status" $? "$want"
+		exec 3>&-
+		expect_eq "SIG$sig on a pipe: translations" "$(jnum "$tmp/sig.json" translations)" 8
+		expect_eq "SIG$sig on a pipe: references" "$(jnum "$tmp/sig.json" walk_refs)" 192
+		expect_eq "SIG$sig on a pipe: stopped_by" \
+			"$(sed -n 's/^  "stopped_by": "\(.*\)"$/\1/p' "$tmp/sig.json")" "SIG$sig"
+		expect_eq "SIG$sig on a pipe: said on stderr" "$(cat "$tmp/sig.err")" \
+			"hv trace: stopped by SIG$sig after 8 translations"
+	done
+fi
+# A replay that ends by itself says nothing of a signal.
+"$HV" trace --file "$small" --json >"$tmp/nosig.json"
+check "no signal: no stopped_by" -z "$(grep stopped_by "$tmp/nosig.json")"
 
 tl_finish

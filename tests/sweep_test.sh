@@ -119,6 +119,14 @@ expect_eq "collect, a report missing: status" $? 1
 expect_eq "collect, a report missing: its row" "$(sed -n 5p "$tmp/ct")" \
 	"16M        none     (no report pts/p0002.json)"
 expect_eq "collect, a report missing: message" "$(cat "$tmp/err")" "hv sweep: 1 of 4 points have no report"
+# A trace point stopped by a signal wrote the part it replayed: not a result.
+sed 's/^\(  "translations_per_second": .*\)$/\1,\n  "stopped_by": "SIGINT"/' "$tmp/pts/p0003.json" \
+	>"$tmp/p3" && mv "$tmp/p3" "$tmp/pts/p0003.json"
+(cd "$tmp" && "$HV" sweep --collect pts) >"$tmp/ct" 2>"$tmp/err"
+expect_eq "collect, a partial report: status" $? 1
+expect_eq "collect, a partial report: its row" "$(sed -n 6p "$tmp/ct")" \
+	"64M        skylake  (stopped by SIGINT: pts/p0003.json is partial)"
+expect_eq "collect, a partial report: message" "$(cat "$tmp/err")" "hv sweep: 2 of 4 points have no report"
 
 # --- hv run: a quoted command line through --list and sh -----------------------
 if [ -f "$GUEST" ]; then
