@@ -167,13 +167,13 @@ if [ -f "$GUEST" ]; then
 
 	# SIGTERM while the guest runs inside KVM_RUN stops the VM (KVM_RUN
 	# returns EINTR), with the signal's status, not after the guest ends.
-	timeout 2 "$HV" run --json --backend kvm --memory 128M "$GUEST" \
+	timeout 5 "$HV" run --json --backend kvm --memory 128M "$GUEST" \
 		--append "workload=compute iters=100000000000" >"$tmp/sig.json" 2>/dev/null </dev/null
 	expect_eq "SIGTERM during KVM_RUN: stop reason" "$(jget "$tmp/sig.json" reason)" '"signal"'
 	expect_eq "SIGTERM during KVM_RUN: status" "$(jget "$tmp/sig.json" status)" 143
 	# With lazy RAM KVM_RUN runs in a second thread: the signal reaches hv's
 	# thread, which kicks the other out of the guest.
-	timeout 2 "$HV" run --json --backend kvm --mem-policy lazy --memory 128M "$GUEST" \
+	timeout 5 "$HV" run --json --backend kvm --mem-policy lazy --memory 128M "$GUEST" \
 		--append "workload=compute iters=100000000000" >"$tmp/sig-lazy.json" 2>"$tmp/sig-lazy.err" </dev/null
 	expect_eq "SIGTERM, lazy RAM: stop reason" "$(jget "$tmp/sig-lazy.json" reason)" '"signal"'
 	expect_eq "SIGTERM, lazy RAM: status" "$(jget "$tmp/sig-lazy.json" status)" 143
