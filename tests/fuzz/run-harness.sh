@@ -12,7 +12,10 @@ shift 4
 corpus=${FUZZ_CORPUS:-tests/fuzz/corpus-$name}
 log=tests/fuzz/$name.log
 mkdir -p "$corpus"
-set -- -max_total_time="$seconds" -max_len="$maxlen" -timeout=20 -rss_limit_mb=4096 \
+# -timeout flags one input that runs longer than FUZZ_TIMEOUT seconds as a
+# hang. The slowest seeds (hv walk over a 24 GiB footprint) take about 5 s of
+# CPU under ASan, and several times that in wall time on a loaded machine.
+set -- -max_total_time="$seconds" -max_len="$maxlen" -timeout="${FUZZ_TIMEOUT:-90}" -rss_limit_mb=4096 \
 	-artifact_prefix="$PWD/tests/fuzz/" -print_final_stats=1 "$@"
 # The commands (cli: hv walk, hv domxml; cmd: the others) print their reports
 # and messages.
