@@ -7,7 +7,12 @@
  *   workload=dma-attack  the device is pointed at memory its domain does not
  *                        map (the page at GPA 0xf0000, a read-only page, a
  *                        kernel secret): each DMA must be refused with a VT-d
- *                        fault record and leave memory as it was
+ *                        fault record and leave memory as it was; with
+ *                        hpa-canary= and hpa-ept= (hv run --passthrough gives
+ *                        them) and no visible IOMMU, at hv's own pages
+ *                        instead: read and write hv's canary, and write an
+ *                        entry into the EPT table that maps BAR0 so that
+ *                        BAR0 + 0x1000 maps hv's canary
  *
  * The VT-d unit is at QEMU's default base 0xfed90000 (a real kernel would
  * learn it from the ACPI DMAR table); iommu=off on the command line says
@@ -376,7 +381,7 @@ struct dma_env {
 	uint64_t bus_src, bus_dst, bus_ro;  /* the three pages' bus addresses */
 };
 
-static bool env_init(struct dma_env *d, bool iommu)
+static bool env_init(struct dma_env *d, bool iommu, const struct dma_hpa *hpa)
 {
 	d->iommu = iommu;
 	d->edu = the_edu;
@@ -422,6 +427,14 @@ static bool env_init(struct dma_env *d, bool iommu)
 		d->bus_src = IOVA_SRC;
 		d->bus_dst = IOVA_DST;
 		d->bus_ro = IOVA_RO;
+	} else if (hpa->ram_given) {
+		/* A device that speaks host-physical addresses, and a hypervisor
+		 * that said where this RAM is in them. */
+		kprintf("dma: no IOMMU (iommu=off): bus addresses are host-physical, RAM at 0x%lx\n",
+			hpa->ram);
+		d->bus_src = (uint64_t)d->src + hpa->ram;
+		d->bus_dst = (uint64_t)d->dst + hpa->ram;
+		d->bus_ro = (uint64_t)d->ro + hpa->ram;
 	} else {
 		kprintf("dma: no IOMMU (iommu=off): bus addresses are guest-physical\n");
 		d->bus_src = (uint64_t)d->src;
@@ -540,6 +553,68 @@ static bool run_attack(struct dma_env *d, uint64_t *checksum)
 	return ok;
 }
 
+/*
+ * The attack on host memory, for a device passed through: the bus addresses
+ * are host-physical where there is no IOMMU, guest-physical where the
+ * hypervisor put one in front of the device. This kernel cannot tell which.
+ */
+#define EDU_SPARE 0x1000        /* BAR0 + 0x1000: no register; an emulated window */
+#define EDU_DMA_REACH (1ULL << 28)  /* edu's DMA mask: 28 address bits */
+#define EPT_RWX_WB 0x37ULL      /* SDM 29.3.2: R, W, X, memory type 6 (WB) */
+
+static bool run_host_attack(struct dma_env *d, uint64_t canary, uint64_t ept, uint64_t *checksum)
+{
+	volatile uint64_t *spare = (volatile uint64_t *)(d->edu.regs + EDU_SPARE);
+	uint64_t entry = canary | EPT_RWX_WB, spare_gpa = (uint64_t)spare;
+	bool leaked = false, reached = false, gained;
+
+	if (canary + PAGE_SIZE > EDU_DMA_REACH || ept + PAGE_SIZE > EDU_DMA_REACH) {
+		kprintf("attack: hv's pages at 0x%lx and 0x%lx: beyond edu's 28-bit DMA reach, "
+			"not tried\n", canary, ept);
+		return true;
+	}
+	/* hv's canary, read: what comes back into the device's buffer. */
+	memset(d->dst, 0, 64);
+	edu_from_ram(&d->edu, d->bus_dst, 0, 64);
+	edu_from_ram(&d->edu, canary, 0, 64);
+	edu_to_ram(&d->edu, 0, d->bus_dst, 64);
+	for (unsigned i = 0; i < 64; i++)
+		leaked |= d->dst[i] != 0;
+	kprintf("attack: hv's memory: read of 0x%lx: %s", canary,
+		leaked ? "LEAKED, the device has it: " : "nothing came back\n");
+	if (leaked)
+		kprintf("0x%016lx...\n", *(uint64_t *)d->dst);
+	/* hv's canary, written, then read back. */
+	fill(d->src, 64, 0xbad);
+	edu_from_ram(&d->edu, d->bus_src, 0, 64);
+	edu_to_ram(&d->edu, 0, canary, 64);
+	memset(d->dst, 0, 64);
+	edu_from_ram(&d->edu, d->bus_dst, 0, 64);
+	edu_from_ram(&d->edu, canary, 0, 64);
+	edu_to_ram(&d->edu, 0, d->bus_dst, 64);
+	reached = same(d->src, d->dst, 64);
+	kprintf("attack: hv's memory: write to 0x%lx: %s\n", canary,
+		reached ? "REACHED it, the device reads back what it wrote" : "no effect seen");
+	/* The EPT entry for BAR0 + 0x1000 (index 1 of the table that maps
+	 * BAR0, a 2 MiB-aligned window): hv's canary, read/write. */
+	uint64_t *own = (uint64_t *)(ept + 8);
+	uint64_t own_before = *own;
+	memcpy(d->src, &entry, 8);
+	edu_from_ram(&d->edu, d->bus_src, 0, 8);
+	edu_to_ram(&d->edu, 0, ept + 8, 8);
+	uint64_t got = *spare;
+	gained = got != ~0ULL;
+	kprintf("attack: EPT table page: write to 0x%lx (the entry for GPA 0x%lx): ", ept + 8, spare_gpa);
+	if (gained)
+		kprintf("GAINED, GPA 0x%lx now reads hv's memory: 0x%016lx\n", spare_gpa, got);
+	else
+		kprintf("no effect, GPA 0x%lx is still the device's window (0x%016lx)%s\n", spare_gpa, got,
+			*own == entry && own_before != entry ?
+			"; the bytes went to this guest's own page at that address" : "");
+	*checksum = hash(*checksum, (const uint8_t *)&got, 8);
+	return !leaked && !reached && !gained;
+}
+
 bool dma_probe(bool iommu)
 {
 	if (!edu_found && !edu_find(&the_edu)) {
@@ -554,15 +629,17 @@ bool dma_probe(bool iommu)
 	return true;
 }
 
-bool dma_workload(const char *name, bool iommu, uint64_t *checksum)
+bool dma_workload(const char *name, bool iommu, const struct dma_hpa *hpa, uint64_t *checksum)
 {
 	struct dma_env d;
 	bool ok;
 
 	memset(&d, 0, sizeof(d));
-	if (!env_init(&d, iommu))
+	if (!env_init(&d, iommu, hpa))
 		return false;
-	if (strncmp(name, "dma-attack", 11) == 0)
+	if (strncmp(name, "dma-attack", 11) == 0 && !iommu && hpa->canary && hpa->ept)
+		ok = run_host_attack(&d, hpa->canary, hpa->ept, checksum);
+	else if (strncmp(name, "dma-attack", 11) == 0)
 		ok = run_attack(&d, checksum);
 	else
 		ok = run_dma(&d, checksum);

@@ -132,7 +132,15 @@ int proc_run_init(struct cow_stats *out);
 
 /* dma.c: the edu device and the VT-d unit; workloads dma and dma-attack. */
 bool dma_probe(bool iommu);  /* find edu, map its BAR (and the VT-d window) */
-bool dma_workload(const char *name, bool iommu, uint64_t *checksum);
+/* Host-physical addresses a hypervisor told the kernel (0: not told):
+ * hpa-canary= and hpa-ept= are pages of the hypervisor's own for dma-attack
+ * to aim at; hpa-ram= is where RAM starts in host-physical memory, for a
+ * device that speaks host-physical addresses (pass-through without an IOMMU). */
+struct dma_hpa {
+	uint64_t canary, ept, ram;
+	bool ram_given;
+};
+bool dma_workload(const char *name, bool iommu, const struct dma_hpa *hpa, uint64_t *checksum);
 
 /* workload.c */
 struct options {
@@ -140,6 +148,7 @@ struct options {
 	uint64_t footprint, iters, seed, stride;
 	bool huge;
 	bool iommu;   /* iommu=on|off: is there a VT-d unit at 0xfed90000 */
+	struct dma_hpa hpa;  /* hpa-canary=, hpa-ept=, hpa-ram= */
 	bool iters_given, footprint_given;
 };
 int workload_run(const struct options *o);

@@ -125,6 +125,13 @@ static bool parse_cmdline(const char *s, struct options *o)
 				o->iommu = false;
 			else
 				good = false;
+		} else if (good && KEY("hpa-canary")) {
+			good = parse_size(val, vlen, &o->hpa.canary);
+		} else if (good && KEY("hpa-ept")) {
+			good = parse_size(val, vlen, &o->hpa.ept);
+		} else if (good && KEY("hpa-ram")) {
+			good = parse_size(val, vlen, &o->hpa.ram);
+			o->hpa.ram_given = good;
 		} else if (good && KEY("stride")) {
 			good = parse_size(val, vlen, &o->stride) && o->stride >= 8;
 		} else {

@@ -401,7 +401,7 @@ static struct outcome run_one(const struct options *opts)
 		r = run_compute(o);
 	} else if (dma) {
 		r.checksum = FNV_OFFSET;
-		r.ok = dma_workload(w, o->iommu, &r.checksum);
+		r.ok = dma_workload(w, o->iommu, &o->hpa, &r.checksum);
 	} else {
 		kprintf("unknown workload '%s' (random seq stride chase cow protect compute "
 			"memloop dma dma-attack all)\n", w);

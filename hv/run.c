@@ -876,7 +876,14 @@ int cmd_run(int argc, char **argv)
 		status = rc == -ENOMEM ? VM_STATUS_HOST : VM_STATUS_USAGE;
 		goto out_serial;
 	}
-	rc = vm_load(vm, o.kernel, o.append, err, sizeof(err));
+	/* A pass-through VM's guest learns the HPAs of hv's watched pages. */
+	char cmdline[4096];
+
+	rc = vm_dma_cmdline(vm, o.append, cmdline, sizeof(cmdline));
+	if (!rc)
+		rc = vm_load(vm, o.kernel, cmdline, err, sizeof(err));
+	else
+		snprintf(err, sizeof(err), "the kernel command line is too long with hv's additions");
 	if (rc) {
 		fprintf(stderr, "hv run: %s\n", err);
 		status = VM_STATUS_USAGE;

@@ -15,6 +15,42 @@ static void sid_name(uint16_t sid, char *buf, size_t len)
 	snprintf(buf, len, "%02x:%02x.%u", sid >> 8, (sid >> 3) & 0x1f, sid & 7);
 }
 
+/* The GPA an entry of BAR0's EPT table (level 1) maps. */
+static uint64_t ept_entry_gpa(unsigned i)
+{
+	return (EDU_BAR_BASE & ~(PAGE_SIZE_2M - 1)) + (uint64_t)i * PAGE_SIZE_4K;
+}
+
+/* hv's canary and BAR0's EPT table page after a pass-through run. */
+static void hv_pages_text(FILE *f, struct vm *vm)
+{
+	const struct vm_dma *d = vm->dma;
+
+	if (d->hv_canary_changed)
+		fprintf(f, "hv's canary at HPA 0x%" PRIx64 ": DAMAGED, %" PRIu64 " of %llu bytes changed "
+			"(first at HPA 0x%" PRIx64 ")\n", d->hv_canary, d->hv_canary_changed, CANARY_SIZE,
+			d->hv_canary_first);
+	else
+		fprintf(f, "hv's canary at HPA 0x%" PRIx64 ": intact (%llu bytes)\n", d->hv_canary,
+			CANARY_SIZE);
+	if (!d->ept_changed) {
+		fprintf(f, "EPT table page at HPA 0x%" PRIx64 " (GPA 0x%" PRIx64 "-0x%" PRIx64 "): intact\n",
+			d->ept_page, ept_entry_gpa(0), ept_entry_gpa(512) - 1);
+		return;
+	}
+	uint64_t v = d->ept_first_value, hpa = v & EPT_ADDR_MASK;
+	bool hvmem = hpool_owner(vm->pool, hpa) == FRAME_HV;
+
+	fprintf(f, "EPT table page at HPA 0x%" PRIx64 ": CHANGED, %u entr%s; entry %u (GPA 0x%" PRIx64
+		") = 0x%016" PRIx64 "\n", d->ept_page, d->ept_changed, d->ept_changed == 1 ? "y" : "ies",
+		d->ept_first, ept_entry_gpa(d->ept_first), v);
+	if (v & EPT_RWX)
+		fprintf(f, "  it maps HPA 0x%" PRIx64 "%s%s%s%s: the guest %s with plain loads and stores\n",
+			hpa, hpa == d->hv_canary ? " (hv's canary)" : hvmem ? " (hv's own memory)" : "",
+			v & EPT_R ? " R" : "", v & EPT_W ? "W" : "", v & EPT_X ? "X" : "",
+			hvmem ? "reaches hv's own memory" : "reaches memory hv never gave it");
+}
+
 #define ROW(f, label, v) fprintf(f, "  %-22s %14" PRIu64 "\n", label, (uint64_t)(v))
 
 void run_dma_report_text(FILE *f, struct vm *vm)
@@ -91,7 +127,9 @@ void run_dma_report_text(FILE *f, struct vm *vm)
 				iommu_fault_reason_name(l.reason), l.recorded ? "" : ", not recorded");
 		}
 	}
-	if (d->canary_checked) {
+	if (d->canary_checked && d->passthrough)
+		hv_pages_text(f, vm);
+	if (d->canary_checked && d->canary_placed) {
 		if (d->canary_changed)
 			fprintf(f, "Canary at GPA 0x%llx: DAMAGED, %" PRIu64 " of %llu bytes changed "
 				"(first at GPA 0x%" PRIx64 ")\n", CANARY_GPA, d->canary_changed,
@@ -196,7 +234,25 @@ void run_dma_report_json(struct json *j, struct vm *vm)
 		json_arr_end(j);
 		json_obj_end(j);
 	}
-	if (d->canary_checked) {
+	if (d->canary_checked && d->passthrough) {
+		json_obj_begin(j, "hv_canary");
+		json_u64(j, "hpa", d->hv_canary);
+		json_u64(j, "size", CANARY_SIZE);
+		json_u64(j, "changed_bytes", d->hv_canary_changed);
+		json_u64(j, "first_changed", d->hv_canary_changed ? d->hv_canary_first : 0);
+		json_obj_end(j);
+		json_obj_begin(j, "ept_watch");
+		json_u64(j, "hpa", d->ept_page);
+		json_u64(j, "gpa", EDU_BAR_BASE & ~(PAGE_SIZE_2M - 1));
+		json_u64(j, "changed_entries", d->ept_changed);
+		if (d->ept_changed) {
+			json_u64(j, "first_gpa", ept_entry_gpa(d->ept_first));
+			json_u64(j, "first_value", d->ept_first_value);
+			json_bool(j, "maps_hv_memory", hpool_owner(vm->pool, d->ept_first_value & EPT_ADDR_MASK) == FRAME_HV);
+		}
+		json_obj_end(j);
+	}
+	if (d->canary_checked && d->canary_placed) {
 		json_obj_begin(j, "canary");
 		json_u64(j, "gpa", CANARY_GPA);
 		json_u64(j, "size", CANARY_SIZE);

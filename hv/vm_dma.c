@@ -5,6 +5,8 @@
  * on the MMIO bus, MSIs to the local APIC, and the canary page.
  */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -224,13 +226,99 @@ static int passthrough_map_ram(struct vm *vm)
 	return rc;
 }
 
+/* hv's canary: a 2 MiB run taken once RAM is mapped, its first page filled. */
+static int hv_canary_alloc(struct vm *vm)
+{
+	struct vm_dma *d = vm->dma;
+	int rc;
+
+	if (d->hv_canary)
+		return 0;
+	rc = hpool_alloc(vm->pool, PAGE_SIZE_2M, FRAME_HV, &d->hv_canary);
+	if (!rc)
+		memset(hpool_ptr(vm->pool, d->hv_canary), CANARY_BYTE, CANARY_SIZE);
+	return rc;
+}
+
+/* The EPT table (level 1) that maps BAR0's register page, read from EPT's
+ * entries, and a copy of it. */
+static int ept_page_watch(struct vm *vm)
+{
+	struct vm_dma *d = vm->dma;
+	uint64_t t = vm->ept->root;
+
+	for (unsigned l = vm->ept->levels; l > 1; l--) {
+		uint64_t e = hpool_read64(vm->pool,
+					  t + ((EDU_BAR_BASE >> (12 + 9 * (l - 1))) & 511) * 8);
+
+		if (!(e & EPT_RWX) || (e & EPT_PS))
+			return -EFAULT;
+		t = e & EPT_ADDR_MASK;
+	}
+	d->ept_page = t;
+	d->ept_copy = malloc(PAGE_SIZE_4K);
+	if (!d->ept_copy)
+		return -ENOMEM;
+	memcpy(d->ept_copy, hpool_ptr(vm->pool, t), PAGE_SIZE_4K);
+	return 0;
+}
+
+/* Is all of guest RAM mapped to one run of host memory, HPA = base + GPA? */
+static bool ram_hpa_base(struct vm *vm, uint64_t *base)
+{
+	bool first = true;
+
+	for (unsigned i = 0; i < vm->nram; i++) {
+		for (uint64_t gpa = vm->ram[i].gpa; gpa < vm->ram[i].gpa + vm->ram[i].size;) {
+			uint64_t hpa, perms;
+			unsigned shift;
+
+			if (ept_lookup(vm->ept, gpa, &hpa, &shift, &perms) != 0 ||
+			    (!first && hpa - gpa != *base))
+				return false;
+			*base = hpa - gpa;
+			first = false;
+			gpa = (gpa | ((1ULL << shift) - 1)) + 1;
+		}
+	}
+	return !first;
+}
+
+int vm_dma_cmdline(struct vm *vm, const char *append, char *out, size_t len)
+{
+	int rc, n;
+
+	if (!vm->dma || !vm->dma->passthrough)
+		n = snprintf(out, len, "%s", append ? append : "");
+	else {
+		rc = hv_canary_alloc(vm);
+		if (!rc && !vm->dma->ept_copy)
+			rc = ept_page_watch(vm);
+		if (rc)
+			return rc;
+		n = snprintf(out, len, "%s%shpa-canary=0x%" PRIx64 " hpa-ept=0x%" PRIx64,
+			     append ? append : "", append && *append ? " " : "", vm->dma->hv_canary,
+			     vm->dma->ept_page);
+		/* Without an IOMMU the device needs host-physical addresses: say
+		 * where RAM is when it is one run of host memory. */
+		uint64_t base;
+
+		if (n >= 0 && (size_t)n < len && !vm->dma->iommu && ram_hpa_base(vm, &base))
+			n += snprintf(out + n, len - (size_t)n, " hpa-ram=0x%" PRIx64, base);
+	}
+	return n < 0 || (size_t)n >= len ? -ENOSPC : 0;
+}
+
 static int passthrough_start(struct vm *vm)
 {
 	struct vm_dma *d = vm->dma;
 	int rc;
 
-	if (!d->iommu)
-		return 0;
+	rc = hv_canary_alloc(vm);
+	if (!rc && !d->ept_copy)
+		rc = ept_page_watch(vm);
+	if (rc || !d->iommu)
+		return rc;
 	if (vm->cfg.passthrough == PT_SHARED)
 		/* EPT's own hierarchy is the domain's second level. */
 		return iommu_attach(d->iommu, d->edu.sid, 1, vm->ept->root, 4);
@@ -286,6 +374,9 @@ void vm_dma_destroy(struct vm *vm)
 	if (vm->dma->iommu)
 		iommu_destroy(vm->dma->iommu);
 	iommu_sl_destroy(&vm->dma->sl);
+	free(vm->dma->ept_copy);
+	if (vm->dma->hv_canary)
+		hpool_free(vm->pool, vm->dma->hv_canary, PAGE_SIZE_2M);
 	if (vm->dma->bar_hpa)
 		hpool_free(vm->pool, vm->dma->bar_hpa, PAGE_SIZE_4K);
 	free(vm->dma);
@@ -309,14 +400,46 @@ int vm_dma_start(struct vm *vm)
 	return vm_write_gpa(vm, CANARY_GPA, page, sizeof(page));
 }
 
+/* hv's own pages after the run: its canary and BAR0's EPT table. */
+static void check_hv_pages(struct vm *vm)
+{
+	struct vm_dma *d = vm->dma;
+	const uint8_t *c = hpool_ptr(vm->pool, d->hv_canary);
+	const uint64_t *e = hpool_ptr(vm->pool, d->ept_page);
+
+	for (uint64_t i = 0; d->hv_canary && i < CANARY_SIZE; i++) {
+		if (c[i] == CANARY_BYTE)
+			continue;
+		if (!d->hv_canary_changed)
+			d->hv_canary_first = d->hv_canary + i;
+		d->hv_canary_changed++;
+	}
+	/* The CPU's accesses set A and D: those are not changes. */
+	for (unsigned i = 0; d->ept_copy && i < 512; i++) {
+		if (((e[i] ^ d->ept_copy[i]) & ~(EPT_A | EPT_D)) == 0)
+			continue;
+		if (!d->ept_changed) {
+			d->ept_first = i;
+			d->ept_first_value = e[i];
+		}
+		d->ept_changed++;
+	}
+}
+
 int vm_dma_check_canary(struct vm *vm)
 {
 	uint8_t page[CANARY_SIZE];
 	struct vm_dma *d = vm->dma;
 	int rc;
 
-	if (!d->canary_placed || d->canary_checked)
+	if (d->canary_checked)
 		return 0;
+	if (d->passthrough)
+		check_hv_pages(vm);
+	if (!d->canary_placed) {
+		d->canary_checked = true;
+		return 0;
+	}
 	rc = vm_read_gpa(vm, CANARY_GPA, page, sizeof(page));
 	if (rc)
 		return rc;

@@ -23,6 +23,13 @@
  * and without an IOMMU (--no-iommu) they are host-physical addresses, which
  * is what makes pass-through without one unsafe.
  *
+ * hv's own memory, watched for a pass-through device: a canary page hv
+ * allocates outside guest RAM once RAM is mapped (so its HPA lies above the
+ * HPAs of guest RAM, and as a bus address it is no GPA of RAM), and the EPT
+ * table page that maps BAR0 (a copy is kept to compare). vm_dma_cmdline
+ * hands both HPAs to the guest, the worst case of a guest that has learnt
+ * them, so that workload=dma-attack can aim at them.
+ *
  * The canary: CANARY_GPA is a page of guest RAM that the memory map reports
  * reserved (the BIOS area), so no guest allocates it. hv fills it with a
  * pattern at load and compares it when the run ends.
@@ -71,19 +78,30 @@ struct vm_dma {
 	struct iommu_sl sl;              /* PT_SEPARATE: the unit's own tables */
 	uint64_t pinned;                 /* bytes of RAM mapped for the device (PT_SEPARATE) */
 	uint64_t polls, noticed;         /* looks at the page; register writes found there */
+	uint64_t hv_canary;              /* HPA of hv's canary page (a 2 MiB run of hv's) */
+	uint64_t hv_canary_changed, hv_canary_first;  /* bytes found changed; HPA of the first */
+	uint64_t ept_page;               /* HPA of the EPT table that maps BAR0 */
+	uint64_t *ept_copy;              /* its 512 entries as hv left them */
+	unsigned ept_changed, ept_first; /* entries found changed; index of the first */
+	uint64_t ept_first_value;        /* that entry's value at the end */
 };
 
 /* Register edu (vm->cfg.edu) and the VT-d window (vm->cfg.iommu) on vm's
  * buses; called while the devices are added, when either is on. */
 int vm_dma_create(struct vm *vm) HV_MUST_CHECK;
 void vm_dma_destroy(struct vm *vm);
+/* The guest's command line for a pass-through VM: `append` plus
+ * " hpa-canary=0x... hpa-ept=0x..." (hv's canary and BAR0's EPT table page);
+ * `append` alone otherwise. -ENOSPC when out does not hold it. */
+int vm_dma_cmdline(struct vm *vm, const char *append, char *out, size_t len) HV_MUST_CHECK;
 /* After the kernel is loaded: fill the canary page; for pass-through, build
  * the device's domain over guest RAM and turn hv's unit on. */
 int vm_dma_start(struct vm *vm) HV_MUST_CHECK;
 /* A pass-through device's look at its register page (vm_run, every
  * VM_DMA_POLL_INSNS instructions and at every exit). */
 void vm_dma_poll(struct vm *vm);
-/* Compare the canary page with its pattern (after the run). */
+/* Compare the canary pages with their pattern and BAR0's EPT table page
+ * with its copy (after the run). */
 int vm_dma_check_canary(struct vm *vm) HV_MUST_CHECK;
 
 /* hv run's report: the DMA, IOMMU and canary sections (hv/run_dma.c);

@@ -11,6 +11,16 @@
 #    RAM (259 table pages with 4 KiB EPT pages, 3 with 2 MiB), shared tables
 #    are EPT's (no page of their own); the second-level references per IOTLB
 #    miss are those of the page size (4 for 4 KiB, 3 for 2 MiB);
+#  - workload=dma-attack with the HPAs hv hands the guest (hpa-canary=,
+#    hpa-ept=), 128 MiB of RAM so that they are in edu's 28-bit reach: with
+#    hv's unit the read and the write of hv's canary (above guest RAM) are
+#    refused with exact faults (6, 5, 6 for the read-back) recorded by hv's
+#    unit, and the write meant for the EPT entry of BAR0 + 0x1000 lands in the
+#    guest's own page of that number; hv's canary and the EPT table page are
+#    intact. With --no-iommu the guest reads and writes hv's canary and
+#    rewrites the EPT entry so that GPA 0xfea01000 maps hv's canary, which it
+#    then reads with a plain load: hv reports the canary and the EPT page
+#    damaged and what the entry maps;
 #  - bad option combinations are usage errors.
 #
 # Run by `make check` from the top build directory. HV and GUEST override the
@@ -90,6 +100,70 @@ expect_eq "shared: tables" "$(jget "$tmp/shared.json" /passthrough/tables)" '"sh
 expect_eq "shared: no table page of its own" "$(jget "$tmp/shared.json" /passthrough/table_pages)" 0
 expect_eq "shared: second-level refs (EPT's 4 levels)" "$(jget "$tmp/shared.json" /iommu/walk_refs)" 8
 expect_eq "shared: no fault" "$(jget "$tmp/shared.json" /iommu/faults)" 0
+
+# --- the attack on hv's own memory -----------------------------------------
+for tables in separate shared; do
+	hvrun "pa-$tables" --passthrough $tables --memory 128M "$GUEST" --append 'workload=dma-attack iommu=off'
+	j="$tmp/pa-$tables.json"
+	o="$tmp/pa-$tables.out"
+	expect_eq "attack $tables: exit status" "$status" 1
+	expect_eq "attack $tables: last line" "$(tail -n 1 "$o" | cut -d' ' -f1-3)" "RESULT dma-attack ok"
+	canary=$(jget "$j" /hv_canary/hpa)
+	ept=$(jget "$j" /ept_watch/hpa)
+	c=$(printf '0x%x' "$canary")
+	grep -q "^cmdline: ignoring" "$o" && fail "attack $tables: the guest ignored hv's additions" || pass
+	grep -q "^attack: hv's memory: read of $c: nothing came back$" "$o" && pass ||
+		{ fail "attack $tables: read line"; show "$o"; }
+	grep -q "^attack: hv's memory: write to $c: no effect seen$" "$o" && pass ||
+		fail "attack $tables: write line"
+	grep -q "^attack: EPT table page: write to $(printf '0x%x' $((ept + 8))) (the entry for GPA 0xfea01000): no effect, GPA 0xfea01000 is still the device's window (0xffffffffffffffff); the bytes went to this guest's own page at that address$" "$o" &&
+		pass || fail "attack $tables: EPT line"
+	# Read (6), write (5), read back (6): the page hv's canary is at, as an IOVA.
+	expect_eq "attack $tables: fault reasons" "$(jget "$j" /iommu/fault_log//reason | tr '\n' ' ')" "6 5 6 "
+	expect_eq "attack $tables: fault pages" "$(jget "$j" /iommu/fault_log//page | sort -u)" "$canary"
+	expect_eq "attack $tables: fault sources" "$(jget "$j" /iommu/fault_log//sid | tr '\n' ' ')" "24 24 24 "
+	expect_eq "attack $tables: all recorded" "$(jget "$j" /iommu/faults_recorded)" 3
+	expect_eq "attack $tables: hv's canary intact" "$(jget "$j" /hv_canary/changed_bytes)" 0
+	expect_eq "attack $tables: EPT page intact" "$(jget "$j" /ept_watch/changed_entries)" 0
+	check "attack $tables: hv's canary above guest RAM" "$canary" -ge $((128 << 20))
+done
+
+# Without an IOMMU the device speaks host-physical addresses: with 2 MiB EPT
+# pages guest RAM is one run of host memory and hv says where (hpa-ram=), so
+# the guest's own DMA works - and so does the attack.
+hvrun none-dma --passthrough separate --no-iommu --ept-page 2M --memory 128M "$GUEST" \
+	--append 'workload=dma iommu=off'
+dma_ok none-dma
+grep -q "^dma: no IOMMU (iommu=off): bus addresses are host-physical, RAM at 0x[0-9a-f]*$" \
+	"$tmp/none-dma.out" && pass || fail "no iommu: the guest uses host-physical addresses"
+expect_eq "no iommu: no IOMMU section" "$(grep -c '"iommu": {' "$tmp/none-dma.json")" 0
+
+hvrun pa-none --passthrough separate --no-iommu --ept-page 2M --memory 128M "$GUEST" \
+	--append 'workload=dma-attack iommu=off'
+j="$tmp/pa-none.json"
+o="$tmp/pa-none.out"
+canary=$(jget "$j" /hv_canary/hpa)
+c=$(printf '0x%x' "$canary")
+expect_eq "no iommu: exit status (the guest's failure)" "$status" 3
+expect_eq "no iommu: last line" "$(tail -n 1 "$o" | cut -d' ' -f1-3)" "RESULT dma-attack FAIL"
+grep -q "^attack: hv's memory: read of $c: LEAKED, the device has it: 0xa5a5a5a5a5a5a5a5...$" "$o" &&
+	pass || { fail "no iommu: read line"; show "$o"; }
+grep -q "^attack: hv's memory: write to $c: REACHED it, the device reads back what it wrote$" "$o" &&
+	pass || fail "no iommu: write line"
+grep -q "^attack: EPT table page: write to 0x[0-9a-f]* (the entry for GPA 0xfea01000): GAINED, GPA 0xfea01000 now reads hv's memory: 0x[0-9a-f]*$" "$o" &&
+	pass || fail "no iommu: EPT line"
+expect_eq "no iommu: hv's canary damaged" "$(jget "$j" /hv_canary/changed_bytes)" 64
+expect_eq "no iommu: EPT entries changed" "$(jget "$j" /ept_watch/changed_entries)" 1
+expect_eq "no iommu: the changed entry's GPA" "$(jget "$j" /ept_watch/first_gpa)" $((0xfea01000))
+# R W X, memory type WB (0x37), and A (0x100): the guest's load walked it.
+expect_eq "no iommu: it maps hv's canary, RWX, WB" "$(jget "$j" /ept_watch/first_value)" $((canary | 0x137))
+expect_eq "no iommu: hv's memory" "$(jget "$j" /ept_watch/maps_hv_memory)" true
+"$HV" run --passthrough separate --no-iommu --ept-page 2M --memory 128M --serial none "$GUEST" \
+	--append 'workload=dma-attack iommu=off' >/dev/null 2>"$tmp/pa-none.txt"
+grep -q "^hv's canary at HPA $c: DAMAGED, 64 of 4096 bytes changed (first at HPA $c)$" "$tmp/pa-none.txt" &&
+	pass || { fail "no iommu: text report, canary"; show "$tmp/pa-none.txt"; }
+grep -q "^  it maps HPA $c (hv's canary) RWX: the guest reaches hv's own memory with plain loads and stores$" \
+	"$tmp/pa-none.txt" && pass || fail "no iommu: text report, EPT entry"
 
 # --- usage errors -----------------------------------------------------------
 "$HV" run --passthrough both "$GUEST" >/dev/null 2>"$tmp/u1.err"
