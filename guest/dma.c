@@ -14,9 +14,11 @@
  *                        entry into the EPT table that maps BAR0 so that
  *                        BAR0 + 0x1000 maps hv's canary
  *
- * The VT-d unit is at QEMU's default base 0xfed90000 (a real kernel would
- * learn it from the ACPI DMAR table); iommu=off on the command line says
- * there is none, and then bus addresses are guest-physical. The same kernel
+ * The VT-d unit is the one the ACPI DMAR table announces (its first DRHD);
+ * without a DMAR table there is none and bus addresses are guest-physical.
+ * iommu=off on the command line says there is none whatever the tables say,
+ * iommu=on that there is one (at QEMU's default base 0xfed90000 when no
+ * table says where). The same kernel
  * runs under hv (--edu) and under QEMU (-M q35 -device intel-iommu
  * -device edu) and prints the same lines.
  *
@@ -63,8 +65,10 @@ static void pci_write(unsigned devfn, unsigned off, uint32_t v)
 #define EDU_CMD_TO_RAM 2
 #define EDU_BUF 0x40000ULL
 
-/* VT-d 11.4: register offsets and bits. */
-#define VTD_BASE 0xfed90000ULL
+/* VT-d 11.4: register offsets and bits. The unit's base comes from the
+ * ACPI DMAR table (QEMU's default base when iommu=on is given without one). */
+#define VTD_BASE_DEFAULT 0xfed90000ULL
+static uint64_t vtd_base = VTD_BASE_DEFAULT;
 #define VTD_VER 0x00
 #define VTD_CAP 0x08
 #define VTD_ECAP 0x10
@@ -224,6 +228,92 @@ static void edu_to_ram(struct edu *e, uint64_t off, uint64_t bus, uint64_t len)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Finding the unit: ACPI                                                   */
+/* ------------------------------------------------------------------------ */
+
+static uint8_t sum8(const uint8_t *p, uint64_t n)
+{
+	uint8_t s = 0;
+
+	while (n--)
+		s = (uint8_t)(s + *p++);
+	return s;
+}
+
+static bool sig_is(const uint8_t *p, const char *sig, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (p[i] != (uint8_t)sig[i])
+			return false;
+	return true;
+}
+
+static uint32_t le32(const uint8_t *p)
+{
+	return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* ACPI 5.2.5.1: the RSDP on a 16-byte boundary of 0xe0000-0xfffff, its first
+ * 20 bytes summing to 0; 0 when there is none. */
+static uint64_t acpi_rsdp(void)
+{
+	for (uint64_t a = 0xe0000; a < 0x100000; a += 16) {
+		const uint8_t *p = (const uint8_t *)a;
+
+		if (sig_is(p, "RSD PTR ", 8) && sum8(p, 20) == 0)
+			return a;
+	}
+	return 0;
+}
+
+/* VT-d 8.1, 8.3: the register base of the DMAR table's first DRHD (through
+ * the RSDT, which every RSDP revision has); 0 when there is none. A table
+ * whose bytes do not sum to 0 or whose structures overrun it is ignored. */
+static uint64_t acpi_drhd(void)
+{
+	uint64_t rsdp = acpi_rsdp();
+
+	if (!rsdp)
+		return 0;
+	const uint8_t *rsdt = (const uint8_t *)(uint64_t)le32((const uint8_t *)rsdp + 16);
+	uint32_t rlen = le32(rsdt + 4);
+
+	if (!sig_is(rsdt, "RSDT", 4) || rlen < 36 || sum8(rsdt, rlen) != 0)
+		return 0;
+	for (uint32_t off = 36; off + 4 <= rlen; off += 4) {
+		const uint8_t *t = (const uint8_t *)(uint64_t)le32(rsdt + off);
+		uint32_t len = le32(t + 4);
+
+		if (!sig_is(t, "DMAR", 4) || len < 48 || sum8(t, len) != 0)
+			continue;
+		for (uint32_t s = 48; s + 4 <= len;) {
+			uint16_t type = (uint16_t)(t[s] | t[s + 1] << 8);
+			uint16_t slen = (uint16_t)(t[s + 2] | t[s + 3] << 8);
+
+			if (slen < 4 || s + slen > len)
+				break;
+			if (type == 0 && slen >= 16)
+				return le32(t + s + 8) | (uint64_t)le32(t + s + 12) << 32;
+			s += slen;
+		}
+	}
+	return 0;
+}
+
+bool dma_iommu_announced(void)
+{
+	uint64_t base = acpi_drhd();
+
+	if (!base) {
+		kprintf("acpi: no DMAR table\n");
+		return false;
+	}
+	kprintf("acpi: DMAR table: a remapping unit at 0x%lx\n", base);
+	vtd_base = base;
+	return true;
+}
+
+/* ------------------------------------------------------------------------ */
 /* VT-d                                                                     */
 /* ------------------------------------------------------------------------ */
 
@@ -256,7 +346,7 @@ static void vtd_map(struct vtd *v, uint64_t iova, uint64_t pa, uint64_t perms)
 
 static bool vtd_init(struct vtd *v, const struct edu *e, uint64_t src, uint64_t dst, uint64_t ro)
 {
-	v->regs = (volatile uint8_t *)VTD_BASE;
+	v->regs = (volatile uint8_t *)vtd_base;
 	uint32_t ver = r32(v->regs, VTD_VER);
 	v->cap = r64(v->regs, VTD_CAP);
 	v->ecap = r64(v->regs, VTD_ECAP);
@@ -264,7 +354,7 @@ static bool vtd_init(struct vtd *v, const struct edu *e, uint64_t src, uint64_t 
 	v->nfr = (unsigned)((v->cap >> 40) & 0xff) + 1;
 	v->iro = (unsigned)((v->ecap >> 8) & 0x3ff) * 16;
 	kprintf("vt-d: version %u.%u at 0x%lx, 39-bit tables %s\n", (ver >> 4) & 0xf, ver & 0xf,
-		(uint64_t)VTD_BASE, (v->cap >> 9) & 1 ? "supported" : "NOT supported");
+		vtd_base, (v->cap >> 9) & 1 ? "supported" : "NOT supported");
 	if (!((v->cap >> 9) & 1))
 		return false;
 
@@ -430,13 +520,13 @@ static bool env_init(struct dma_env *d, bool iommu, const struct dma_hpa *hpa)
 	} else if (hpa->ram_given) {
 		/* A device that speaks host-physical addresses, and a hypervisor
 		 * that said where this RAM is in them. */
-		kprintf("dma: no IOMMU (iommu=off): bus addresses are host-physical, RAM at 0x%lx\n",
+		kprintf("dma: no IOMMU: bus addresses are host-physical, RAM at 0x%lx\n",
 			hpa->ram);
 		d->bus_src = (uint64_t)d->src + hpa->ram;
 		d->bus_dst = (uint64_t)d->dst + hpa->ram;
 		d->bus_ro = (uint64_t)d->ro + hpa->ram;
 	} else {
-		kprintf("dma: no IOMMU (iommu=off): bus addresses are guest-physical\n");
+		kprintf("dma: no IOMMU: bus addresses are guest-physical\n");
 		d->bus_src = (uint64_t)d->src;
 		d->bus_dst = (uint64_t)d->dst;
 		d->bus_ro = (uint64_t)d->ro;
@@ -622,7 +712,7 @@ bool dma_probe(bool iommu)
 		return false;
 	}
 	if (!edu_found && iommu)
-		map_mmio(VTD_BASE, PAGE_SIZE);
+		map_mmio(vtd_base, PAGE_SIZE);
 	if (!edu_found)
 		map_mmio(LAPIC_BASE, PAGE_SIZE);
 	edu_found = true;

@@ -131,6 +131,8 @@ struct cow_stats {
 int proc_run_init(struct cow_stats *out);
 
 /* dma.c: the edu device and the VT-d unit; workloads dma and dma-attack. */
+/* Is a VT-d unit announced by an ACPI DMAR table? (prints what it found) */
+bool dma_iommu_announced(void);
 bool dma_probe(bool iommu);  /* find edu, map its BAR (and the VT-d window) */
 /* Host-physical addresses a hypervisor told the kernel (0: not told):
  * hpa-canary= and hpa-ept= are pages of the hypervisor's own for dma-attack
@@ -147,7 +149,8 @@ struct options {
 	const char *workload;
 	uint64_t footprint, iters, seed, stride;
 	bool huge;
-	bool iommu;   /* iommu=on|off: is there a VT-d unit at 0xfed90000 */
+	bool iommu;   /* iommu=on|off: is there a VT-d unit (default: as ACPI says) */
+	bool iommu_given;
 	struct dma_hpa hpa;  /* hpa-canary=, hpa-ept=, hpa-ram= */
 	bool iters_given, footprint_given;
 };

@@ -125,6 +125,7 @@ static bool parse_cmdline(const char *s, struct options *o)
 				o->iommu = false;
 			else
 				good = false;
+			o->iommu_given = good;
 		} else if (good && KEY("hpa-canary")) {
 			good = parse_size(val, vlen, &o->hpa.canary);
 		} else if (good && KEY("hpa-ept")) {

@@ -354,7 +354,11 @@ static struct outcome run_one(const struct options *opts)
 
 	/* The device windows' page tables stay, as a kernel's ioremap keeps
 	 * them: map them before counting frames. */
-	if (dma && !dma_probe(o->iommu))
+	bool iommu = o->iommu;
+
+	if (dma && !o->iommu_given)
+		iommu = dma_iommu_announced();
+	if (dma && !dma_probe(iommu))
 		return r;
 	uint64_t before = frames_free();
 
@@ -401,7 +405,7 @@ static struct outcome run_one(const struct options *opts)
 		r = run_compute(o);
 	} else if (dma) {
 		r.checksum = FNV_OFFSET;
-		r.ok = dma_workload(w, o->iommu, &o->hpa, &r.checksum);
+		r.ok = dma_workload(w, iommu, &o->hpa, &r.checksum);
 	} else {
 		kprintf("unknown workload '%s' (random seq stride chase cow protect compute "
 			"memloop dma dma-attack all)\n", w);

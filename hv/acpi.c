@@ -116,6 +116,34 @@ void acpi_build(uint8_t *buf, uint64_t base)
 	rsdp[32] = (uint8_t)-acpi_sum(rsdp, 36);
 }
 
+/*
+ * VT-d 8.1/8.3: the DMA Remapping Reporting table with one DRHD that covers
+ * every PCI device of segment 0 (INCLUDE_PCI_ALL), added to the RSDT and
+ * the XSDT after acpi_build().
+ */
+void acpi_add_dmar(uint8_t *buf, uint64_t base, uint64_t drhd, unsigned haw)
+{
+	uint8_t *t = buf + ACPI_OFF_DMAR, *rsdt = buf + ACPI_OFF_RSDT, *xsdt = buf + ACPI_OFF_XSDT;
+	uint32_t rlen = rsdt[4] | (uint32_t)rsdt[5] << 8, xlen = xsdt[4] | (uint32_t)xsdt[5] << 8;
+
+	header(t, "DMAR", 48 + 16, 1);
+	t[36] = (uint8_t)(haw - 1);   /* host address width - 1 */
+	t[37] = 0;                    /* flags: no interrupt remapping */
+	put16(t + 48, 0);             /* DRHD */
+	put16(t + 50, 16);
+	t[52] = 1;                    /* INCLUDE_PCI_ALL */
+	t[53] = 0;                    /* register set: 2^0 pages */
+	put16(t + 54, 0);             /* segment 0 */
+	put64(t + 56, drhd);
+	finish(t, 48 + 16);
+	put32(rsdt + rlen, (uint32_t)(base + ACPI_OFF_DMAR));
+	put32(rsdt + 4, rlen + 4);
+	finish(rsdt, rlen + 4);
+	put64(xsdt + xlen, base + ACPI_OFF_DMAR);
+	put32(xsdt + 4, xlen + 8);
+	finish(xsdt, xlen + 8);
+}
+
 /* ------------------------------------------------------------------------ */
 /* PM1a event/control and the PM timer (ACPI 4.8)                            */
 /* ------------------------------------------------------------------------ */

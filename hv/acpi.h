@@ -19,6 +19,8 @@
  *         processor (APIC ID 0), the I/O APIC (ID 0, 0xfec00000, GSI base 0),
  *         the overrides ISA IRQ 0 -> GSI 2 (edge) and IRQ 9 -> GSI 9 (level,
  *         active high), and LINT1 as NMI
+ *   DMAR  only with a guest-visible VT-d unit (acpi_add_dmar): one DRHD,
+ *         INCLUDE_PCI_ALL, at the unit's register base
  * Every table's bytes sum to 0 (mod 256), the RSDP's first 20 bytes too.
  *
  * Fixed hardware (pm_ops, ports 0x600-0x60b): PM1a status/enable (write 1
@@ -55,10 +57,15 @@
 #define ACPI_OFF_FADT   0x100
 #define ACPI_OFF_DSDT   0x180
 #define ACPI_OFF_MADT   0x200
+#define ACPI_OFF_DMAR   0x300
 
 /* Fill buf (ACPI_AREA_SIZE bytes) with the tables as they sit at guest
  * physical address `base`. */
 void acpi_build(uint8_t *buf, uint64_t base);
+/* Add a DMAR table (VT-d 8.1) announcing one remapping unit with its
+ * registers at `drhd` for all PCI devices, host address width `haw` bits, to
+ * the tables acpi_build() made in buf (RSDT and XSDT gain its address). */
+void acpi_add_dmar(uint8_t *buf, uint64_t base, uint64_t drhd, unsigned haw);
 /* The sum of `len` bytes, mod 256 (0 for a valid table). */
 uint8_t acpi_sum(const uint8_t *p, size_t len);
 

@@ -355,6 +355,9 @@ int vm_load(struct vm *vm, const char *path, const char *cmdline, char *err, siz
 
 	/* The ACPI tables in the BIOS area, where an OS looks for them. */
 	acpi_build(acpi, ACPI_BASE);
+	/* A guest-visible VT-d unit is announced as firmware does: DMAR. */
+	if (vm->dma && vm->dma->iommu && !vm->dma->passthrough)
+		acpi_add_dmar(acpi, ACPI_BASE, IOMMU_BASE, IOMMU_HAW_BITS);
 	rc = vm_write_gpa(vm, ACPI_BASE, acpi, sizeof(acpi));
 	if (rc)
 		return errmsg(err, errlen, rc, "cannot write the ACPI tables: %s", strerror(-rc));

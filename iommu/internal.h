@@ -9,7 +9,7 @@
 
 /* Host address width: bits of a table or page address above it are reserved
  * in every entry (VT-d 9.1, 9.3, 9.8 "HAW"). */
-#define IOMMU_HAW 48
+#define IOMMU_HAW IOMMU_HAW_BITS
 #define IOMMU_HAW_RSVD (~((1ULL << IOMMU_HAW) - 1))
 /* Maximum guest address width announced in CAP.MGAW. */
 #define IOMMU_MGAW 48

@@ -32,6 +32,8 @@
  * the window hv decodes for it (one page; the registers use less). */
 #define IOMMU_BASE 0xfed90000ULL
 #define IOMMU_LEN  0x1000ULL
+/* The host address width of the unit: bits of table and page addresses. */
+#define IOMMU_HAW_BITS 48
 
 /* ------------------------------------------------------------------------ */
 /* Register offsets (VT-d 11.4, Table "Address Mapping for Remapping          */

@@ -148,6 +148,39 @@ static void test_pm_registers(void **state)
 	assert_int_equal(dev_bus_pio_read(&bus, ACPI_PM1A_EVT, 4), 0x04008000);
 }
 
+
+/* VT-d 8.1/8.3: the DMAR table acpi_add_dmar adds, found through both roots. */
+static void test_dmar(void **state)
+{
+	const uint8_t *rsdt, *xsdt, *d;
+
+	(void)state;
+	acpi_build(area, ACPI_BASE);
+	acpi_add_dmar(area, ACPI_BASE, 0xfed90000ULL, 48);
+	rsdt = table(ACPI_BASE + ACPI_OFF_RSDT, "RSDT");
+	xsdt = table(ACPI_BASE + ACPI_OFF_XSDT, "XSDT");
+	assert_int_equal(get32(rsdt + 4), 48);
+	assert_int_equal(get32(xsdt + 4), 60);
+	assert_int_equal(get32(rsdt + 44), ACPI_BASE + ACPI_OFF_DMAR);
+	assert_int_equal(get64(xsdt + 52), ACPI_BASE + ACPI_OFF_DMAR);
+	/* The tables already there stay where they were. */
+	assert_int_equal(get32(rsdt + 36), ACPI_BASE + ACPI_OFF_FADT);
+	assert_int_equal(get64(xsdt + 44), ACPI_BASE + ACPI_OFF_MADT);
+	d = table(ACPI_BASE + ACPI_OFF_DMAR, "DMAR");
+	assert_int_equal(get32(d + 4), 64);
+	assert_int_equal(d[8], 1);
+	assert_int_equal(d[36], 47);      /* host address width - 1 */
+	assert_int_equal(d[37], 0);       /* no interrupt remapping */
+	/* One DRHD: type 0, length 16, INCLUDE_PCI_ALL, segment 0, base. */
+	assert_int_equal(d[48] | d[49] << 8, 0);
+	assert_int_equal(d[50] | d[51] << 8, 16);
+	assert_int_equal(d[52], 1);
+	assert_int_equal(d[54] | d[55] << 8, 0);
+	assert_int_equal(get64(d + 56), 0xfed90000ULL);
+	/* It does not reach the next table's place. */
+	assert_true(ACPI_OFF_DMAR + 64 <= ACPI_AREA_SIZE && ACPI_OFF_MADT + 0x100 <= ACPI_OFF_DMAR);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -155,6 +188,7 @@ int main(void)
 		cmocka_unit_test(test_fadt_facs_dsdt),
 		cmocka_unit_test(test_madt),
 		cmocka_unit_test(test_pm_registers),
+		cmocka_unit_test(test_dmar),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

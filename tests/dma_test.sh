@@ -13,11 +13,15 @@
 #  - the same attack with --no-iommu (and iommu=off for the guest) reaches
 #    memory: the guest says so, the exit status is the guest's failure (3),
 #    hv reports the canary damaged (64 bytes);
-#  - --no-iommu with a guest that looks for the unit stops with a clear
-#    forbidden-GPA diagnostic; --no-iommu without --edu is a usage error;
+#  - the guest finds the unit through the ACPI DMAR table hv adds (its DRHD
+#    at 0xfed90000); with --no-iommu there is no DMAR table and the same
+#    command line (no iommu=off) just works without a unit; a guest told
+#    iommu=on where there is none stops with a clear forbidden-GPA
+#    diagnostic; --no-iommu without --edu is a usage error;
 #  - hv walk --iova explains an IOVA entry by entry, with exact fault records;
-#  - under QEMU (-M q35 -device intel-iommu -device edu,addr=3) the guest
-#    prints exactly the same lines (skipped without QEMU or its devices).
+#  - under QEMU (-M q35 -device intel-iommu -device edu,addr=3, and without
+#    intel-iommu against --no-iommu) the guest prints exactly the same lines,
+#    the DMAR discovery included (skipped without QEMU or its devices).
 #
 # Run by `make check` from the top build directory. HV, GUEST and QEMU
 # override the programs.
@@ -41,6 +45,8 @@ expect_eq() {
 # --- workload=dma through the IOMMU -------------------------------------
 hvrun dma --edu "$GUEST" --append workload=dma
 expect_eq "dma: exit status" "$status" 1
+grep -q '^acpi: DMAR table: a remapping unit at 0xfed90000$' "$tmp/dma.out" && pass ||
+	fail "dma: the unit found through ACPI"
 expect_eq "dma: last line" "$(tail -n 1 "$tmp/dma.out" | cut -d' ' -f1-3)" "RESULT dma ok"
 expect_eq "dma: every piece matches" "$(grep -c 'data matches$' "$tmp/dma.out")" 5
 # Five pieces out and back: 2 x (4095 + 100 + 8 + 1 + 3072) bytes in ten
@@ -103,8 +109,12 @@ grep -q '^Canary at GPA 0xf0000: intact (4096 bytes)$' "$tmp/attack.txt" && pass
 	fail "attack: text report's canary line"
 
 # --- the same attack without the IOMMU ----------------------------------
-hvrun canary --edu --no-iommu "$GUEST" --append 'workload=dma-attack iommu=off'
+# No DMAR table: the guest knows there is no unit without being told.
+hvrun canary --edu --no-iommu "$GUEST" --append workload=dma-attack
 expect_eq "no-iommu: exit status (the guest's failure)" "$status" 3
+grep -q '^acpi: no DMAR table$' "$tmp/canary.out" && pass || fail "no-iommu: no DMAR table"
+grep -q '^dma: no IOMMU: bus addresses are guest-physical$' "$tmp/canary.out" && pass ||
+	fail "no-iommu: the guest uses GPAs"
 expect_eq "no-iommu: last line" "$(tail -n 1 "$tmp/canary.out" | cut -d' ' -f1-3)" "RESULT dma-attack FAIL"
 grep -q '^attack: outside the domain: write to 0xf0000: REACHED MEMORY, it changed$' "$tmp/canary.out" &&
 	pass || { fail "no-iommu: the canary write reached memory"; show "$tmp/canary.out"; }
@@ -121,8 +131,8 @@ expect_eq "direct: exit status" "$status" 1
 expect_eq "direct: same checksum as through the IOMMU" "$(tail -n 1 "$tmp/direct.out")" \
 	"$(tail -n 1 "$tmp/dma.out")"
 
-# A guest that looks for the unit where there is none: a clean stop.
-hvrun nounit --edu --no-iommu "$GUEST" --append workload=dma
+# A guest told there is a unit where there is none: a clean stop.
+hvrun nounit --edu --no-iommu "$GUEST" --append 'workload=dma iommu=on'
 expect_eq "no unit: exit status" "$status" 4
 grep -q 'GPA 0xfed90000 is neither RAM nor a device' "$tmp/nounit.err" && pass ||
 	{ fail "no unit: diagnostic"; show "$tmp/nounit.err"; }
@@ -171,6 +181,19 @@ if command -v "$QEMU" >/dev/null 2>&1 &&
 			diff "$tmp/qemu-$w.out" "$tmp/hv-$w.out" >&2
 		fi
 	done
+	# Without intel-iommu QEMU has no DMAR table either.
+	timeout 120 "$QEMU" -accel tcg -M q35 -cpu max -m 512M -kernel "$GUEST" \
+		-append workload=dma -device edu,addr=3 -device isa-debug-exit,iobase=0xf4,iosize=4 \
+		-display none -serial stdio -monitor none -no-reboot -nodefaults \
+		</dev/null >"$tmp/qemu-nounit.out" 2>"$tmp/qemu-nounit.err"
+	expect_eq "qemu without a unit: exit status" "$?" 1
+	hvrun hv-nounit --edu --no-iommu "$GUEST" --append workload=dma
+	if cmp -s "$tmp/qemu-nounit.out" "$tmp/hv-nounit.out"; then
+		pass
+	else
+		fail "qemu without a unit: the guest's output differs between QEMU and hv"
+		diff "$tmp/qemu-nounit.out" "$tmp/hv-nounit.out" >&2
+	fi
 else
 	echo "dma_test: QEMU with edu and intel-iommu not found, the comparison is skipped" >&2
 fi

@@ -1,7 +1,7 @@
 #!/bin/sh
 # tests/passthrough_test.sh - edu passed through to the guest
 # (`hv run --passthrough separate|shared`), with guest/guest.elf's
-# workload=dma (iommu=off: the guest sees no IOMMU):
+# workload=dma (no DMAR table: the guest sees no IOMMU):
 #
 #  - the guest's register accesses are memory accesses to a page mapped
 #    through EPT: no edu register access exits, where the emulated device
@@ -52,7 +52,7 @@ dma_ok() {
 }
 
 # --- emulated, for comparison ----------------------------------------------
-hvrun emulated --edu --no-iommu "$GUEST" --append 'workload=dma iommu=off'
+hvrun emulated --edu --no-iommu "$GUEST" --append workload=dma
 dma_ok emulated
 expect_eq "emulated: register reads (exits)" "$(jget "$tmp/emulated.json" /dma/register_reads)" 35
 expect_eq "emulated: register writes (exits)" "$(jget "$tmp/emulated.json" /dma/register_writes)" 52
@@ -60,8 +60,9 @@ expect_eq "emulated: register writes (exits)" "$(jget "$tmp/emulated.json" /dma/
 expect_eq "emulated: MMIO exits" "$(jget "$tmp/emulated.json" /exits/mmio)" 99
 
 # --- separate tables ------------------------------------------------------
-hvrun sep --passthrough separate "$GUEST" --append 'workload=dma iommu=off'
+hvrun sep --passthrough separate "$GUEST" --append workload=dma
 dma_ok sep
+grep -q '^acpi: no DMAR table$' "$tmp/sep.out" && pass || fail "separate: hv's unit is not announced"
 expect_eq "separate: register reads (exits)" "$(jget "$tmp/sep.json" /dma/register_reads)" 0
 expect_eq "separate: register writes (exits)" "$(jget "$tmp/sep.json" /dma/register_writes)" 0
 expect_eq "separate: MMIO exits (the APIC's only)" "$(jget "$tmp/sep.json" /exits/mmio)" 12
@@ -79,7 +80,7 @@ expect_eq "separate: second-level refs (2 x 4)" "$(jget "$tmp/sep.json" /iommu/w
 expect_eq "separate: one stage only" "$(jget "$tmp/sep.json" /iommu/stage2_refs)" 0
 expect_eq "separate: no fault" "$(jget "$tmp/sep.json" /iommu/faults)" 0
 
-hvrun sep2m --passthrough separate --ept-page 2M "$GUEST" --append 'workload=dma iommu=off'
+hvrun sep2m --passthrough separate --ept-page 2M "$GUEST" --append workload=dma
 dma_ok sep2m
 expect_eq "separate 2M: table pages" "$(jget "$tmp/sep2m.json" /passthrough/table_pages)" 3
 # Both buffers in one 2 MiB page: one miss, 3 references.
@@ -87,12 +88,12 @@ expect_eq "separate 2M: IOTLB misses" "$(jget "$tmp/sep2m.json" /iommu/iotlb_mis
 expect_eq "separate 2M: second-level refs" "$(jget "$tmp/sep2m.json" /iommu/walk_refs)" 3
 
 hvrun seplazy --passthrough separate --mem-policy lazy --memory 64M "$GUEST" \
-	--append 'workload=dma iommu=off'
+	--append workload=dma
 dma_ok seplazy
 expect_eq "separate lazy: all RAM pinned" "$(jget "$tmp/seplazy.json" /passthrough/pinned_bytes)" $((64 << 20))
 
 # --- shared with EPT --------------------------------------------------------
-hvrun shared --passthrough shared "$GUEST" --append 'workload=dma iommu=off'
+hvrun shared --passthrough shared "$GUEST" --append workload=dma
 dma_ok shared
 expect_eq "shared: register accesses (exits)" \
 	"$(jget "$tmp/shared.json" /dma/register_reads) $(jget "$tmp/shared.json" /dma/register_writes)" "0 0"
@@ -103,7 +104,7 @@ expect_eq "shared: no fault" "$(jget "$tmp/shared.json" /iommu/faults)" 0
 
 # --- the attack on hv's own memory -----------------------------------------
 for tables in separate shared; do
-	hvrun "pa-$tables" --passthrough $tables --memory 128M "$GUEST" --append 'workload=dma-attack iommu=off'
+	hvrun "pa-$tables" --passthrough $tables --memory 128M "$GUEST" --append workload=dma-attack
 	j="$tmp/pa-$tables.json"
 	o="$tmp/pa-$tables.out"
 	expect_eq "attack $tables: exit status" "$status" 1
@@ -132,14 +133,14 @@ done
 # pages guest RAM is one run of host memory and hv says where (hpa-ram=), so
 # the guest's own DMA works - and so does the attack.
 hvrun none-dma --passthrough separate --no-iommu --ept-page 2M --memory 128M "$GUEST" \
-	--append 'workload=dma iommu=off'
+	--append workload=dma
 dma_ok none-dma
-grep -q "^dma: no IOMMU (iommu=off): bus addresses are host-physical, RAM at 0x[0-9a-f]*$" \
+grep -q "^dma: no IOMMU: bus addresses are host-physical, RAM at 0x[0-9a-f]*$" \
 	"$tmp/none-dma.out" && pass || fail "no iommu: the guest uses host-physical addresses"
 expect_eq "no iommu: no IOMMU section" "$(grep -c '"iommu": {' "$tmp/none-dma.json")" 0
 
 hvrun pa-none --passthrough separate --no-iommu --ept-page 2M --memory 128M "$GUEST" \
-	--append 'workload=dma-attack iommu=off'
+	--append workload=dma-attack
 j="$tmp/pa-none.json"
 o="$tmp/pa-none.out"
 canary=$(jget "$j" /hv_canary/hpa)
@@ -159,7 +160,7 @@ expect_eq "no iommu: the changed entry's GPA" "$(jget "$j" /ept_watch/first_gpa)
 expect_eq "no iommu: it maps hv's canary, RWX, WB" "$(jget "$j" /ept_watch/first_value)" $((canary | 0x137))
 expect_eq "no iommu: hv's memory" "$(jget "$j" /ept_watch/maps_hv_memory)" true
 "$HV" run --passthrough separate --no-iommu --ept-page 2M --memory 128M --serial none "$GUEST" \
-	--append 'workload=dma-attack iommu=off' >/dev/null 2>"$tmp/pa-none.txt"
+	--append workload=dma-attack >/dev/null 2>"$tmp/pa-none.txt"
 grep -q "^hv's canary at HPA $c: DAMAGED, 64 of 4096 bytes changed (first at HPA $c)$" "$tmp/pa-none.txt" &&
 	pass || { fail "no iommu: text report, canary"; show "$tmp/pa-none.txt"; }
 grep -q "^  it maps HPA $c (hv's canary) RWX: the guest reaches hv's own memory with plain loads and stores$" \
