@@ -77,6 +77,18 @@ static uint64_t vtd_base = VTD_BASE_DEFAULT;
 #define VTD_RTADDR 0x20
 #define VTD_CCMD 0x28
 #define VTD_FSTS 0x34
+#define VTD_IQT 0x88
+#define VTD_IQA 0x90
+#define GCMD_QIE (1u << 26)
+/* VT-d 6.5.2: invalidation descriptors (low qword; the high one is given). */
+#define DESC_CC 1ULL
+#define DESC_IOTLB 2ULL
+#define DESC_WAIT 5ULL
+#define DESC_G(g) ((uint64_t)(g) << 4)
+#define DESC_DID(d) ((uint64_t)(d) << 16)
+#define DESC_CC_SID(s) ((uint64_t)(s) << 32)
+#define DESC_WAIT_SW (1ULL << 5)
+#define DESC_WAIT_DATA(x) ((uint64_t)(x) << 32)
 #define GCMD_TE (1u << 31)
 #define GCMD_SRTP (1u << 30)
 #define CCMD_ICC (1ULL << 63)
@@ -113,6 +125,10 @@ struct vtd {
 	unsigned fro, nfr, iro;
 	uint32_t gcmd;          /* persistent command bits (TE) */
 	uint64_t *root, *ctx, *l3, *l2, *l1;
+	uint64_t *iq;           /* the invalidation queue (256 descriptors), or NULL */
+	unsigned iq_tail;
+	volatile uint32_t *iq_status;  /* where wait descriptors write */
+	unsigned iq_descs, iq_waits;
 };
 
 static uint32_t r32(volatile uint8_t *b, unsigned off) { return *(volatile uint32_t *)(b + off); }
@@ -383,14 +399,51 @@ static bool vtd_init(struct vtd *v, const struct edu *e, uint64_t src, uint64_t 
 	return true;
 }
 
-/* Translation off, tables freed. */
+/* VT-d 6.5.2: the invalidation queue, one 4 KiB page (QS 0: 256
+ * descriptors), then QIE; from here on invalidations go through it. */
+static void vtd_qi_enable(struct vtd *v)
+{
+	v->iq = (uint64_t *)frame_alloc();
+	v->iq_status = (volatile uint32_t *)frame_alloc();
+	v->iq_tail = 0;
+	w64(v->regs, VTD_IQT, 0);
+	w64(v->regs, VTD_IQA, (uint64_t)v->iq);
+	vtd_command(v, GCMD_QIE);
+	v->gcmd |= GCMD_QIE;
+}
+
+static void vtd_qi_put(struct vtd *v, uint64_t lo, uint64_t hi)
+{
+	v->iq[v->iq_tail * 2] = lo;
+	v->iq[v->iq_tail * 2 + 1] = hi;
+	v->iq_tail = (v->iq_tail + 1) % 256;
+	v->iq_descs++;
+}
+
+/* A wait descriptor that writes 1 to the status dword; the queue's tail
+ * moves past everything queued, and the kernel waits for the write. */
+static void vtd_qi_sync(struct vtd *v)
+{
+	*v->iq_status = 0;
+	vtd_qi_put(v, DESC_WAIT | DESC_WAIT_SW | DESC_WAIT_DATA(1), (uint64_t)v->iq_status);
+	w64(v->regs, VTD_IQT, (uint64_t)v->iq_tail << 4);
+	while (*v->iq_status != 1)
+		pause();
+	v->iq_waits++;
+}
+
+/* Translation off (and the queue, whose work is done), tables freed. */
 static void vtd_fini(struct vtd *v)
 {
 	w32(v->regs, VTD_GCMD, 0);
-	while (r32(v->regs, VTD_GSTS) & GCMD_TE)
+	while (r32(v->regs, VTD_GSTS) & (GCMD_TE | GCMD_QIE))
 		pause();
 	v->gcmd = 0;
 	vtd_invalidate_all(v);
+	if (v->iq) {
+		frame_put((uint64_t)v->iq);
+		frame_put((uint64_t)v->iq_status);
+	}
 	frame_put((uint64_t)v->root);
 	frame_put((uint64_t)v->ctx);
 	frame_put((uint64_t)v->l3);
@@ -705,6 +758,88 @@ static bool run_host_attack(struct dma_env *d, uint64_t canary, uint64_t ept, ui
 	return !leaked && !reached && !gained;
 }
 
+/*
+ * workload=viommu: the guest-visible unit's caches, as the specification lets
+ * them behave. The device reads IOVA_SRC; the leaf is then pointed at another
+ * page without an invalidation, and the device may still read the old one
+ * through the IOTLB; a queued page-selective IOTLB invalidation and a wait
+ * descriptor make the new mapping take effect. Then the device's context
+ * entry is removed: it keeps working from the context cache and the IOTLB
+ * until a queued device-selective context invalidation and a domain IOTLB
+ * invalidation, after which the DMA is refused (fault reason 2).
+ */
+static uint64_t device_reads(struct dma_env *d, uint64_t bus)
+{
+	uint64_t v;
+
+	memset(d->dst, 0, 8);
+	edu_from_ram(&d->edu, bus, 0, 8);
+	edu_to_ram(&d->edu, 0, d->bus_dst, 8);
+	memcpy(&v, d->dst, 8);
+	return v;
+}
+
+static const char *which(uint64_t v, uint64_t a, uint64_t b)
+{
+	return v == a ? "the old page" : v == b ? "the new page" : v == 0 ? "nothing" : "other bytes";
+}
+
+static bool run_viommu(struct dma_env *d, uint64_t *checksum)
+{
+	struct vtd *v = &d->vtd;
+	uint64_t *alt = (uint64_t *)frame_alloc(), a, b, got;
+	unsigned slot = (IOVA_SRC >> 12) & 511, devfn = d->edu.devfn;
+	bool ok = true;
+
+	vtd_qi_enable(v);
+	kprintf("viommu: queued invalidation on (256 descriptors at 0x%lx)\n", (uint64_t)v->iq);
+	fill(d->src, 8, 0xa11);
+	fill((uint8_t *)alt, 8, 0xb22);
+	memcpy(&a, d->src, 8);
+	b = alt[0];
+	got = device_reads(d, IOVA_SRC);
+	kprintf("viommu: IOVA 0x%lx: the device reads %s\n", (uint64_t)IOVA_SRC, which(got, a, b));
+	ok &= got == a;
+	/* VT-d 6.1: software must invalidate after changing a present entry;
+	 * until then the unit may use what it cached. */
+	v->l1[slot] = (uint64_t)alt | SL_R | SL_W;
+	got = device_reads(d, IOVA_SRC);
+	kprintf("viommu: leaf moved to another page, not invalidated: the device reads %s\n",
+		which(got, a, b));
+	ok &= got == a || got == b;
+	vtd_qi_put(v, DESC_IOTLB | DESC_G(3) | DESC_DID(DOMAIN_ID), IOVA_SRC);
+	vtd_qi_sync(v);
+	got = device_reads(d, IOVA_SRC);
+	kprintf("viommu: after a page-selective IOTLB invalidation and a wait: the device reads %s\n",
+		which(got, a, b));
+	ok &= got == b;
+	*checksum = hash(*checksum, (const uint8_t *)&got, 8);
+
+	/* The context entry removed: cached context and translations go on. */
+	v->ctx[devfn * 2] = 0;
+	v->ctx[devfn * 2 + 1] = 0;
+	got = device_reads(d, IOVA_SRC);
+	kprintf("viommu: context entry removed, not invalidated: the device reads %s\n",
+		which(got, a, b));
+	ok &= got == b || got == 0;
+	vtd_qi_put(v, DESC_CC | DESC_G(3) | DESC_DID(DOMAIN_ID) | DESC_CC_SID(devfn), 0);
+	vtd_qi_put(v, DESC_IOTLB | DESC_G(2) | DESC_DID(DOMAIN_ID), 0);
+	vtd_qi_sync(v);
+	got = device_reads(d, IOVA_SRC);
+	struct fault f = vtd_take_fault(v);
+	kprintf("viommu: after a device context and a domain IOTLB invalidation: the device reads "
+		"%s; fault reason 0x%x (%s)\n", which(got, a, b), f.reason, reason_name(f.reason));
+	ok &= got == 0 && f.found && f.reason == 2 && f.sid == devfn;
+	/* The write back to IOVA_DST faulted too; a unit may or may not record
+	 * a second fault of one source while the first is pending (QEMU's
+	 * does not): clear whatever is there. */
+	while (vtd_take_fault(v).found)
+		;
+	kprintf("viommu: %u descriptors, %u waits\n", v->iq_descs, v->iq_waits);
+	frame_put((uint64_t)alt);
+	return ok;
+}
+
 bool dma_probe(bool iommu)
 {
 	if (!edu_found && !edu_find(&the_edu)) {
@@ -727,7 +862,12 @@ bool dma_workload(const char *name, bool iommu, const struct dma_hpa *hpa, uint6
 	memset(&d, 0, sizeof(d));
 	if (!env_init(&d, iommu, hpa))
 		return false;
-	if (strncmp(name, "dma-attack", 11) == 0 && !iommu && hpa->canary && hpa->ept)
+	if (strncmp(name, "viommu", 7) == 0 && !iommu) {
+		kprintf("viommu: needs a visible IOMMU\n");
+		ok = false;
+	} else if (strncmp(name, "viommu", 7) == 0)
+		ok = run_viommu(&d, checksum);
+	else if (strncmp(name, "dma-attack", 11) == 0 && !iommu && hpa->canary && hpa->ept)
 		ok = run_host_attack(&d, hpa->canary, hpa->ept, checksum);
 	else if (strncmp(name, "dma-attack", 11) == 0)
 		ok = run_attack(&d, checksum);

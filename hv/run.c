@@ -47,6 +47,30 @@ struct run_opts {
 	size_t ngiven;
 };
 
+/* "N" (fully associative) or "N:W"; N a multiple of W, at most 65536; "0": none. */
+static int parse_cache_geom(const char *s, struct cache_geom *g)
+{
+	unsigned long n, w;
+	char *end;
+
+	errno = 0;
+	n = strtoul(s, &end, 10);
+	if (errno || end == s || n > 65536 || *s == '-')
+		return -EINVAL;
+	w = n;
+	if (*end == ':') {
+		const char *ws = end + 1;
+
+		w = strtoul(ws, &end, 10);
+		if (errno || end == ws || *ws == '-' || w == 0 || w > n)
+			return -EINVAL;
+	}
+	if (*end || (n && n % w))
+		return -EINVAL;
+	*g = (struct cache_geom){ .entries = (unsigned)n, .ways = n ? (unsigned)w : 0 };
+	return 0;
+}
+
 static void run_usage(FILE *f)
 {
 	fprintf(f,
@@ -78,6 +102,9 @@ static void run_usage(FILE *f)
 		"                         DMA through a guest-visible VT-d unit at 0xfed90000\n"
 		"  --no-iommu             no VT-d unit: edu's DMA addresses are guest-physical\n"
 		"                         (with --passthrough: host-physical)\n"
+		"  --iotlb N[:W]          the VT-d unit's IOTLB: N entries, W ways (default\n"
+		"                         64:4; 0 = none, W = N fully associative)\n"
+		"  --context-cache N[:W]  its context cache (default 16:16)\n"
 		"  --passthrough separate|shared  hand edu to the guest (implies --edu): its\n"
 		"                         register page is memory mapped through EPT (no exits),\n"
 		"                         its DMA goes through a VT-d unit hv programs and the\n"
@@ -132,6 +159,7 @@ enum {
 	OPT_MEMORY = 256, OPT_EPT_PAGE, OPT_EPT_LEVELS, OPT_TLB, OPT_PWC, OPT_APPEND,
 	OPT_BACKEND, OPT_POLICY, OPT_DIRTY, OPT_MAX_INSNS, OPT_JSON, OPT_SERIAL, OPT_DOMAIN,
 	OPT_EDU, OPT_NO_IOMMU, OPT_CSV, OPT_PLOT, OPT_CPU, OPT_PASSTHROUGH, OPT_BIOS_STATE,
+	OPT_IOTLB, OPT_CTX_CACHE,
 };
 
 static const struct option long_opts[] = {
@@ -151,6 +179,8 @@ static const struct option long_opts[] = {
 	{ "edu", no_argument, NULL, OPT_EDU },
 	{ "no-iommu", no_argument, NULL, OPT_NO_IOMMU },
 	{ "passthrough", required_argument, NULL, OPT_PASSTHROUGH },
+	{ "iotlb", required_argument, NULL, OPT_IOTLB },
+	{ "context-cache", required_argument, NULL, OPT_CTX_CACHE },
 	{ "csv", no_argument, NULL, OPT_CSV },
 	{ "cpu", required_argument, NULL, OPT_CPU },
 	{ "bios-state", no_argument, NULL, OPT_BIOS_STATE },
@@ -343,6 +373,26 @@ static int parse_opts(int argc, char **argv, struct run_opts *o, const char *cmd
 		case OPT_NO_IOMMU:
 			o->no_iommu = true;
 			break;
+		case OPT_IOTLB:
+		case OPT_CTX_CACHE: {
+			struct cache_geom *g = c == OPT_IOTLB ? &o->vm.iotlb : &o->vm.ctx_cache;
+
+			if (!o->vm.iommu_caches) {
+				struct iommu_config def;
+
+				iommu_config_default(&def);
+				o->vm.iotlb = def.iotlb;
+				o->vm.ctx_cache = def.ctx;
+				o->vm.iommu_caches = true;
+			}
+			if (parse_cache_geom(optarg, g))
+				return usage_error(c == OPT_IOTLB ?
+						   "--iotlb: expected ENTRIES or ENTRIES:WAYS, ENTRIES a "
+						   "multiple of WAYS (0: none), got '%s'" :
+						   "--context-cache: expected ENTRIES or ENTRIES:WAYS, ENTRIES "
+						   "a multiple of WAYS (0: none), got '%s'", optarg);
+			break;
+		}
 		case OPT_PASSTHROUGH:
 			if (strcmp(optarg, "separate") == 0)
 				o->vm.passthrough = PT_SEPARATE;
@@ -365,6 +415,9 @@ static int parse_opts(int argc, char **argv, struct run_opts *o, const char *cmd
 	if (o->no_iommu && !o->vm.edu)
 		return usage_error("--no-iommu: there is no DMA device without --edu%s", "");
 	o->vm.iommu = o->vm.edu && !o->no_iommu;
+	if (o->vm.iommu_caches && !o->vm.iommu)
+		return usage_error("--iotlb, --context-cache: there is no VT-d unit without --edu "
+				   "(or with --no-iommu)%s", "");
 	if (o->vm.passthrough && strcmp(o->backend, "soft") != 0)
 		return usage_error("--passthrough: the device looks at its register page at instruction "
 				   "counts, which only the soft backend has%s", "");

@@ -203,6 +203,9 @@ void run_dma_report_json(struct json *j, struct vm *vm)
 		json_u64(j, "iotlb_invalidations", s->iotlb_reg_inv);
 		json_u64(j, "queued_descriptors", s->qi_desc);
 		json_u64(j, "queue_errors", s->qi_errors);
+		json_u64(j, "queue_waits", s->qi_waits);
+		json_u64(j, "iotlb_entries", vm->cfg.iommu_caches ? vm->cfg.iotlb.entries : 64);
+		json_u64(j, "context_cache_entries", vm->cfg.iommu_caches ? vm->cfg.ctx_cache.entries : 16);
 		json_u64(j, "fault_events", s->fault_events);
 		json_u64(j, "register_reads", d->vtd_reads);
 		json_u64(j, "register_writes", d->vtd_writes);

@@ -97,6 +97,10 @@ struct vm_config {
 	                               (with passthrough: hv's unit, invisible to the guest) */
 	enum vm_passthrough passthrough;
 	bool bios_state;            /* leave the PIC, PIT and IVT as a PC BIOS does (hv/bios.h) */
+	/* The unit's IOTLB and context cache (entries 0: none); used when
+	 * iommu_caches is set, else iommu_config_default's. */
+	bool iommu_caches;
+	struct cache_geom iotlb, ctx_cache;
 	FILE *serial_out;           /* UART output (NULL: discarded) */
 	int serial_in_fd;           /* UART input (-1: none) */
 	/* Called after each GiB an eager mapping has mapped (NULL: not); a

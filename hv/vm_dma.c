@@ -356,6 +356,10 @@ int vm_dma_create(struct vm *vm)
 	struct iommu_config cfg;
 
 	iommu_config_default(&cfg);
+	if (vm->cfg.iommu_caches) {
+		cfg.iotlb = vm->cfg.iotlb;
+		cfg.ctx = vm->cfg.ctx_cache;
+	}
 	cfg.msi = dma_msi;
 	cfg.msi_ctx = vm;
 	/* hv's own unit reads host-physical tables; the guest's goes through EPT. */

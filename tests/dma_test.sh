@@ -18,6 +18,12 @@
 #    command line (no iommu=off) just works without a unit; a guest told
 #    iommu=on where there is none stops with a clear forbidden-GPA
 #    diagnostic; --no-iommu without --edu is a usage error;
+#  - workload=viommu: a leaf changed without invalidation is still used
+#    (stale IOTLB entry) until a queued page-selective invalidation and a
+#    wait descriptor; a removed context entry likewise until a device
+#    context-cache and a domain IOTLB invalidation, then reason 2; exact
+#    descriptor, wait, IOTLB and context-cache counts; --iotlb 0 leaves
+#    nothing stale; --iotlb/--context-cache usage errors;
 #  - hv walk --iova explains an IOVA entry by entry, with exact fault records;
 #  - under QEMU (-M q35 -device intel-iommu -device edu,addr=3, and without
 #    intel-iommu against --no-iommu) the guest prints exactly the same lines,
@@ -140,6 +146,46 @@ grep -q 'GPA 0xfed90000 is neither RAM nor a device' "$tmp/nounit.err" && pass |
 expect_eq "--no-iommu alone: usage status" "$?" 2
 grep -q 'no DMA device without --edu' "$tmp/usage.err" && pass || fail "--no-iommu alone: message"
 
+# --- workload=viommu: the unit's caches and queued invalidation -----------
+hvrun viommu --edu "$GUEST" --append workload=viommu
+expect_eq "viommu: exit status" "$status" 1
+expect_eq "viommu: last line" "$(tail -n 1 "$tmp/viommu.out" | cut -d' ' -f1-3)" "RESULT viommu ok"
+grep -q '^viommu: leaf moved to another page, not invalidated: the device reads the old page$' \
+	"$tmp/viommu.out" && pass || { fail "viommu: the stale IOTLB entry is used"; show "$tmp/viommu.out"; }
+grep -q '^viommu: after a page-selective IOTLB invalidation and a wait: the device reads the new page$' \
+	"$tmp/viommu.out" && pass || fail "viommu: the invalidation takes effect"
+grep -q '^viommu: context entry removed, not invalidated: the device reads the new page$' \
+	"$tmp/viommu.out" && pass || fail "viommu: the stale context entry is used"
+grep -q '^viommu: after a device context and a domain IOTLB invalidation: the device reads nothing; fault reason 0x2 (context entry not present)$' \
+	"$tmp/viommu.out" && pass || fail "viommu: refused once invalidated"
+# Five descriptors (IOTLB page, wait, context device, IOTLB domain, wait).
+expect_eq "viommu: queued descriptors" "$(jget "$tmp/viommu.json" /iommu/queued_descriptors)" 5
+expect_eq "viommu: waits" "$(jget "$tmp/viommu.json" /iommu/queue_waits)" 2
+expect_eq "viommu: queue errors" "$(jget "$tmp/viommu.json" /iommu/queue_errors)" 0
+# Ten transfers (five reads of IOVA 0x100000, five writes to 0x101000):
+# misses at the first of each page, the re-read after the page invalidation,
+# and none after the domain invalidation (the context lookup faults first).
+expect_eq "viommu: IOTLB hits" "$(jget "$tmp/viommu.json" /iommu/iotlb_hits)" 5
+expect_eq "viommu: IOTLB misses" "$(jget "$tmp/viommu.json" /iommu/iotlb_misses)" 3
+expect_eq "viommu: context hits" "$(jget "$tmp/viommu.json" /iommu/context_hits)" 7
+expect_eq "viommu: context misses" "$(jget "$tmp/viommu.json" /iommu/context_misses)" 3
+expect_eq "viommu: fault reasons" "$(jget "$tmp/viommu.json" /iommu/fault_log//reason | tr '\n' ' ')" "2 2 "
+# Without an IOMMU cache nothing is stale; the smallest caches still work.
+hvrun viommu0 --edu --iotlb 0 --context-cache 0 "$GUEST" --append workload=viommu
+expect_eq "viommu, no caches: exit status" "$status" 1
+grep -q '^viommu: leaf moved to another page, not invalidated: the device reads the new page$' \
+	"$tmp/viommu0.out" && pass || { fail "viommu, no IOTLB: nothing stale"; show "$tmp/viommu0.out"; }
+expect_eq "viommu, no caches: IOTLB lookups" \
+	"$(jget "$tmp/viommu0.json" /iommu/iotlb_hits) $(jget "$tmp/viommu0.json" /iommu/iotlb_misses)" "0 0"
+expect_eq "viommu, no caches: sizes" "$(jget "$tmp/viommu0.json" /iommu/iotlb_entries)" 0
+hvrun viommu1 --edu --iotlb 1 --context-cache 1:1 "$GUEST" --append workload=viommu
+expect_eq "viommu, 1-entry caches: exit status" "$status" 1
+"$HV" run --edu --iotlb 6:4 "$GUEST" >/dev/null 2>"$tmp/iotlb.err"
+expect_eq "--iotlb 6:4: usage status" "$?" 2
+grep -q 'expected ENTRIES or ENTRIES:WAYS' "$tmp/iotlb.err" && pass || fail "--iotlb 6:4: message"
+"$HV" run --iotlb 8 "$GUEST" >/dev/null 2>&1
+expect_eq "--iotlb without a unit: usage status" "$?" 2
+
 # --- hv walk --iova -------------------------------------------------------
 "$HV" walk --iova 0x1234 >"$tmp/w1" 2>&1
 expect_eq "walk --iova: status" "$?" 0
@@ -166,7 +212,7 @@ expect_eq "walk --iova: a bad address is a usage error" "$?" 2
 if command -v "$QEMU" >/dev/null 2>&1 &&
 	"$QEMU" -device help 2>/dev/null | grep -q '"edu"' &&
 	"$QEMU" -device help 2>/dev/null | grep -q '"intel-iommu"'; then
-	for w in dma dma-attack; do
+	for w in dma dma-attack viommu; do
 		timeout 120 "$QEMU" -accel tcg -M q35 -cpu max -m 512M -kernel "$GUEST" \
 			-append "workload=$w" -device intel-iommu -device edu,addr=3 \
 			-device isa-debug-exit,iobase=0xf4,iosize=4 \
