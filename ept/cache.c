@@ -31,7 +31,7 @@ static inline uint32_t set_index(const struct cache *c, uint64_t key)
 		uint64_t h = (key ^ (key >> 29)) * 0x9e3779b97f4a7c15ULL;
 		return (uint32_t)(h >> 52) & (PERFECT_BUCKETS - 1);
 	}
-	if (c->set_mask || c->nsets == 1)
+	if (c->fast)
 		return (uint32_t)(page & c->set_mask);
 	return (uint32_t)(page % c->nsets);
 }
@@ -52,32 +52,39 @@ int cache_create(const struct cache_geom *geom, bool perfect, struct cache_stats
 	c->st = st;
 	if (perfect) {
 		c->nsets = PERFECT_BUCKETS;
-		c->ways = 0;
+		c->sets = calloc(c->nsets, sizeof(*c->sets));
+		c->lru = calloc(1, sizeof(*c->lru));
+		if (!c->sets || !c->lru)
+			goto fail;
 	} else {
 		c->ways = geom->ways;
 		c->nsets = geom->entries / geom->ways;
-		if ((c->nsets & (c->nsets - 1)) == 0)
+		if ((c->nsets & (c->nsets - 1)) == 0) {
 			c->set_mask = c->nsets - 1;
+			c->fast = true;
+		}
 		c->storage = calloc(geom->entries, sizeof(*c->storage));
-		if (!c->storage)
-			goto free_cache;
-	}
-	c->sets = calloc(c->nsets, sizeof(*c->sets));
-	if (!c->sets)
-		goto free_storage;
-	if (!perfect) {
-		for (i = 0; i < c->nsets; i++) {
-			c->sets[i].e = c->storage + (uint64_t)i * c->ways;
-			c->sets[i].n = c->ways;
-			c->sets[i].cap = c->ways;
+		c->keys = malloc((size_t)geom->entries * sizeof(*c->keys));
+		c->lru = calloc(geom->entries, sizeof(*c->lru));
+		c->empty = malloc((size_t)c->nsets * sizeof(*c->empty));
+		if (!c->storage || !c->keys || !c->lru || !c->empty)
+			goto fail;
+		for (i = 0; i < c->nsets; i++)
+			c->empty[i] = c->ways;
+		for (i = 0; i < geom->entries; i++) {
+			c->keys[i] = CACHE_KEY_NONE;
+			c->storage[i].slot = i;
 		}
 	}
 	*out = c;
 	return 0;
 
-free_storage:
+fail:
+	free(c->empty);
+	free(c->sets);
+	free(c->lru);
+	free(c->keys);
 	free(c->storage);
-free_cache:
 	free(c);
 	return -ENOMEM;
 }
@@ -91,7 +98,10 @@ void cache_destroy(struct cache *c)
 	if (c->perfect)
 		for (i = 0; i < c->nsets; i++)
 			free(c->sets[i].e);
+	free(c->empty);
 	free(c->sets);
+	free(c->lru);
+	free(c->keys);
 	free(c->storage);
 	free(c);
 }
@@ -100,40 +110,28 @@ bool cache_is_perfect(const struct cache *c) { return c->perfect; }
 
 static inline bool tag_match(const struct cache_entry *e, uint64_t key, const struct cache_tag *tag)
 {
-	return e->valid && e->key == key && e->domain == tag->domain && e->vmid == tag->vmid &&
-	       (e->asid == tag->asid || e->global);
+	return e->valid && e->key == key && cache_tag_match(e, tag);
 }
 
-/* May the structure hold an entry with this key's page size? */
-static inline bool shift_held(const struct cache *c, uint64_t key)
+struct cache_entry *cache_find_slow(struct cache *c, uint64_t key, const struct cache_tag *tag)
 {
-	return (c->held_shifts >> cache_key_shift(key)) & 1;
-}
+	uint32_t si = set_index(c, key), i;
 
-struct cache_entry *cache_find(struct cache *c, uint64_t key, const struct cache_tag *tag)
-{
-	struct cache_set *s;
-	uint32_t i;
+	if (c->perfect) {
+		struct cache_set *s = &c->sets[si];
 
-	if (!shift_held(c, key))
+		for (i = 0; i < s->n; i++)
+			if (tag_match(&s->e[i], key, tag))
+				return &s->e[i];
 		return NULL;
-	s = &c->sets[set_index(c, key)];
-	for (i = 0; i < s->n; i++)
-		if (tag_match(&s->e[i], key, tag))
-			return &s->e[i];
+	}
+	for (i = si * c->ways; i < (si + 1) * c->ways; i++)
+		if (c->keys[i] == key && cache_tag_match(&c->storage[i], tag))
+			return &c->storage[i];
 	return NULL;
 }
 
-struct cache_entry *cache_find_addr(struct cache *c, uint64_t addr, const struct cache_tag *tag)
-{
-	struct cache_entry *e = NULL;
-	unsigned i;
-
-	for (i = 0; i < 3 && !e; i++)
-		e = cache_find(c, cache_key(addr, page_shifts[i]), tag);
-	return e;
-}
-
+/* A perfect bucket's slot for a key it does not hold yet. */
 static int perfect_slot(struct cache_set *s, struct cache_entry **out)
 {
 	if (s->n == s->cap) {
@@ -150,58 +148,107 @@ static int perfect_slot(struct cache_set *s, struct cache_entry **out)
 	return 0;
 }
 
+/* The perfect structure's fill: the entry already there, else a new one. */
+static int perfect_fill(struct cache *c, uint64_t key, const struct cache_tag *tag,
+			struct cache_entry **out)
+{
+	struct cache_set *s = &c->sets[set_index(c, key)];
+	uint32_t i;
+
+	for (i = 0; i < s->n; i++)
+		if (tag_match(&s->e[i], key, tag)) {
+			*out = &s->e[i];
+			return 0;
+		}
+	return perfect_slot(s, out);
+}
+
+/* The general finite fill (see cache_fill): one pass over the set. */
+static uint32_t fill_slot_general(struct cache *c, uint32_t base, uint64_t key,
+				  const struct cache_tag *tag, bool *reuse)
+{
+	uint32_t i, pick = base, empty = UINT32_MAX;
+	uint64_t oldest = UINT64_MAX;
+
+	for (i = base; i < base + c->ways; i++) {
+		uint64_t k = c->keys[i];
+
+		if (k == key && cache_tag_match(&c->storage[i], tag)) {
+			*reuse = true;
+			return i;
+		}
+		if (k == CACHE_KEY_NONE) {
+			if (empty == UINT32_MAX)
+				empty = i;
+		} else if (c->lru[i] < oldest) {
+			oldest = c->lru[i];
+			pick = i;
+		}
+	}
+	return empty != UINT32_MAX ? empty : pick;
+}
+
 int cache_fill(struct cache *c, uint64_t key, const struct cache_tag *tag, bool global,
 	     struct cache_entry **out)
 {
-	struct cache_set *s = &c->sets[set_index(c, key)];
-	struct cache_entry *victim = NULL;
-	uint32_t i, gen;
+	struct cache_entry *victim;
+	uint32_t base, i, pick;
+	bool reuse = false;
 	int rc;
 
-	/*
-	 * A refill of a translation already held (a write after a read-only fill,
-	 * or a re-walk after a permission failure) replaces it in place: one
-	 * translation never occupies two ways.
-	 */
-	for (i = 0; shift_held(c, key) && i < s->n; i++) {
-		struct cache_entry *e = &s->e[i];
-
-		/* The entries cache_find would return: a global entry matches any
-		 * ASID, so refilling it must not add a duplicate beside it. */
-		if (tag_match(e, key, tag)) {
-			victim = e;
-			break;
-		}
-	}
-	if (!victim && c->perfect) {
-		rc = perfect_slot(s, &victim);
+	if (c->perfect) {
+		rc = perfect_fill(c, key, tag, &victim);
 		if (rc)
 			return rc;
+		goto fill;
 	}
-	if (!victim) {
-		for (i = 0; i < s->n; i++) {
-			struct cache_entry *e = &s->e[i];
+	/*
+	 * A refill of a translation already held (a write after a read-only
+	 * fill, or a re-walk after a permission failure) replaces it in place:
+	 * one translation never occupies two ways. (A global entry matches any
+	 * ASID, so refilling it must not add a duplicate beside it.) Else the
+	 * first empty way, else the least recently used one (stamps are unique).
+	 * The usual case, a full set without the key, is one pass over the keys
+	 * and one over the stamps.
+	 */
+	base = set_index(c, key) * c->ways;
+	if (__builtin_expect(c->empty[base / c->ways] == 0, 1)) {
+		const uint64_t *k = c->keys + base, *l = c->lru + base;
+		uint64_t oldest = UINT64_MAX;
+		uint32_t n = c->ways, j = 0;
 
-			if (!e->valid) {
-				victim = e;
+		for (i = 0; i < n; i++) {
+			if (__builtin_expect(k[i] == key, 0))
 				break;
-			}
-			if (!victim || e->lru < victim->lru)
-				victim = e;
+			j = l[i] < oldest ? i : j;
+			oldest = l[i] < oldest ? l[i] : oldest;
 		}
-		if (victim->valid)
-			c->st->evictions++;
+		pick = base + j;
+		if (i < n)
+			pick = fill_slot_general(c, base, key, tag, &reuse);
+	} else {
+		pick = fill_slot_general(c, base, key, tag, &reuse);
 	}
-	gen = victim->gen + 1;
-	memset(victim, 0, sizeof(*victim));
-	victim->gen = gen;
+	victim = &c->storage[pick];
+	if (!reuse) {
+		if (c->keys[pick] != CACHE_KEY_NONE)
+			c->st->evictions++;
+		else
+			c->empty[pick / c->ways]--;
+		c->keys[pick] = key;
+	}
+fill:
+	victim->gen++;
 	victim->key = key;
 	victim->domain = tag->domain;
 	victim->vmid = tag->vmid;
 	victim->asid = tag->asid;
 	victim->global = global;
 	victim->valid = true;
-	victim->lru = ++c->clock;
+	victim->val = 0;
+	victim->aux = 0;
+	victim->attr = 0;
+	c->lru[victim->slot] = ++c->clock;
 	c->held_shifts |= 1ULL << cache_key_shift(key);
 	c->st->fills++;
 	*out = victim;
@@ -248,27 +295,35 @@ static bool inval_match(const struct cache_entry *e, const struct cache_inval *i
 	return true;
 }
 
-static unsigned inval_set(struct cache *c, struct cache_set *s, const struct cache_inval *inv)
+static unsigned inval_set(struct cache *c, uint32_t si, const struct cache_inval *inv)
 {
 	unsigned n = 0;
 	uint32_t i = 0;
 
-	while (i < s->n) {
-		struct cache_entry *e = &s->e[i];
+	if (c->perfect) {
+		struct cache_set *s = &c->sets[si];
 
-		if (!inval_match(e, inv)) {
-			i++;
-			continue;
-		}
-		n++;
-		if (c->perfect) {
+		while (i < s->n) {
+			if (!inval_match(&s->e[i], inv)) {
+				i++;
+				continue;
+			}
 			/* Swap-remove: perfect buckets hold only valid entries. */
-			*e = s->e[--s->n];
-			continue;
+			s->e[i] = s->e[--s->n];
+			n++;
 		}
+		return n;
+	}
+	for (i = si * c->ways; i < (si + 1) * c->ways; i++) {
+		struct cache_entry *e = &c->storage[i];
+
+		if (c->keys[i] == CACHE_KEY_NONE || !inval_match(e, inv))
+			continue;
 		e->valid = false;
 		e->gen++;
-		i++;
+		c->keys[i] = CACHE_KEY_NONE;
+		c->empty[si]++;
+		n++;
 	}
 	return n;
 }
@@ -280,7 +335,7 @@ unsigned cache_invalidate(struct cache *c, const struct cache_inval *inv)
 
 	if (inv->flags & CACHE_INV_KEY) {
 		/* One key lives in one set. */
-		n = inval_set(c, &c->sets[set_index(c, inv->key)], inv);
+		n = inval_set(c, set_index(c, inv->key), inv);
 	} else if (inv->flags & CACHE_INV_ADDR) {
 		/* Only the sets the address can live in, for each page size. */
 		uint32_t seen[3];
@@ -294,11 +349,11 @@ unsigned cache_invalidate(struct cache *c, const struct cache_inval *inv)
 				dup |= seen[j] == si;
 			seen[k] = si;
 			if (!dup)
-				n += inval_set(c, &c->sets[si], inv);
+				n += inval_set(c, si, inv);
 		}
 	} else {
 		for (i = 0; i < c->nsets; i++)
-			n += inval_set(c, &c->sets[i], inv);
+			n += inval_set(c, i, inv);
 	}
 	c->st->invalidations += n;
 	return n;

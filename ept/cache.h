@@ -29,6 +29,7 @@
 #define HV_CACHE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ept/compiler.h"
@@ -64,9 +65,10 @@ struct cache_tag {
  * One cached translation. The payload (val, aux, attr) is the caller's, set
  * after cache_fill() (which zeroes it); the cache reads only key, the tag
  * fields, global and valid.
- *   gen: incremented whenever the slot stops meaning what it meant (eviction,
- *        invalidation, refill), so a host-side shortcut that remembers
- *        (entry, gen) can tell cheaply that the model no longer holds it.
+ *   gen:  incremented whenever the slot stops meaning what it meant (eviction,
+ *         invalidation, refill), so a host-side shortcut that remembers
+ *         (entry, gen) can tell cheaply that the model no longer holds it.
+ *   slot: where the entry's LRU stamp lives (cache_lru()); private.
  */
 struct cache_entry {
 	uint64_t key;
@@ -77,27 +79,45 @@ struct cache_entry {
 	bool valid;
 	uint64_t val;       /* caller's: e.g. the HPA of a page or of a table */
 	uint64_t aux;       /* caller's: e.g. the GPA of the same page or table */
-	uint64_t lru;       /* last-use stamp; the smallest in a set is evicted */
 	uint32_t gen;
 	uint32_t attr;      /* caller's: permission and state bits */
+	uint32_t slot;
 };
+
+/* The key of an empty slot in cache.keys[]: cache_key() never yields it (its
+ * page-number bits are at most 58 - shift wide, and shift < 63). */
+#define CACHE_KEY_NONE (~0ULL)
 
 struct cache_set {
 	struct cache_entry *e;
-	uint32_t n;    /* finite: always `ways` (slots carry a valid flag); perfect: used */
+	uint32_t n;    /* entries in use */
 	uint32_t cap;
 };
 
 /*
- * Visible so that a hit can be counted inline; fields other than clock and st
- * are private to ept/cache.c.
- *   sets, storage, nsets, ways, set_mask, perfect, st: set once at creation.
+ * Visible so that lookups and hits are inline; the fields are private to
+ * ept/cache.c except through the functions below.
+ *
+ * A finite structure is laid out for the lookup: keys[] holds each slot's
+ * key (CACHE_KEY_NONE when empty) and lru[] its last-use stamp, both packed
+ * by set (set s is slots s * ways .. s * ways + ways - 1), so a lookup
+ * compares keys without touching the entries and a fill finds its victim
+ * from keys[] and lru[] in one pass (a set with an empty slot, counted in
+ * empty[], takes the general pass); storage[] holds the entries
+ * themselves. A perfect structure keeps growable buckets (sets[]) and one
+ * scratch stamp in lru[] (it never evicts, so its stamps mean nothing).
+ *   fast: finite with a power-of-two number of sets (set = page & set_mask),
+ *         the inline lookup's case; anything else goes out of line.
  */
 struct cache {
-	struct cache_set *sets;
-	struct cache_entry *storage;   /* finite structures: all slots */
+	uint64_t *keys;
+	uint64_t *lru;
+	uint32_t *empty;               /* finite: empty slots of each set */
+	struct cache_entry *storage;
+	struct cache_set *sets;        /* perfect only */
 	uint32_t nsets, ways;
-	uint64_t set_mask;             /* nsets - 1 when nsets is a power of two, else 0 */
+	uint64_t set_mask;
+	bool fast;
 	bool perfect;
 	/* Bit s: an entry whose key has page shift s was filled at some time.
 	 * A lookup of a shift never held cannot match and scans nothing; the
@@ -114,17 +134,59 @@ int cache_create(const struct cache_geom *geom, bool perfect, struct cache_stats
 void cache_destroy(struct cache *c);
 bool cache_is_perfect(const struct cache *c);
 
+static inline bool cache_tag_match(const struct cache_entry *e, const struct cache_tag *tag)
+{
+	return e->domain == tag->domain && e->vmid == tag->vmid &&
+	       (e->asid == tag->asid || e->global);
+}
+
+/* Out of line: perfect structures and set counts that are not powers of two. */
+struct cache_entry *cache_find_slow(struct cache *c, uint64_t key, const struct cache_tag *tag);
+
 /* Find without side effects (no counting, no LRU update). */
-struct cache_entry *cache_find(struct cache *c, uint64_t key, const struct cache_tag *tag);
+static inline struct cache_entry *cache_find(struct cache *c, uint64_t key,
+					     const struct cache_tag *tag)
+{
+	const uint64_t *k;
+	uint32_t base, i;
+
+	if (!((c->held_shifts >> cache_key_shift(key)) & 1))
+		return NULL;
+	if (__builtin_expect(!c->fast, 0))
+		return cache_find_slow(c, key, tag);
+	base = (uint32_t)(key & c->set_mask) * c->ways;
+	k = c->keys + base;
+	for (i = 0; i < c->ways; i++)
+		if (k[i] == key && cache_tag_match(&c->storage[base + i], tag))
+			return &c->storage[base + i];
+	return NULL;
+}
+
 /* The entry holding addr at any of the 4 KiB, 2 MiB, 1 GiB page sizes (smallest
  * first), without side effects: an IOTLB or nested-TLB lookup. */
-struct cache_entry *cache_find_addr(struct cache *c, uint64_t addr, const struct cache_tag *tag);
+static inline struct cache_entry *cache_find_addr(struct cache *c, uint64_t addr,
+						  const struct cache_tag *tag)
+{
+	struct cache_entry *e = cache_find(c, cache_key(addr, 12), tag);
+
+	if (!e)
+		e = cache_find(c, cache_key(addr, 21), tag);
+	if (!e)
+		e = cache_find(c, cache_key(addr, 30), tag);
+	return e;
+}
+
+/* Where e's last-use stamp lives (a host-side shortcut stamps it on a hit). */
+static inline uint64_t *cache_lru(struct cache *c, const struct cache_entry *e)
+{
+	return &c->lru[e->slot];
+}
 
 /* Record a hit on e: counts it and makes e the most recently used of its set. */
 static inline void cache_hit(struct cache *c, struct cache_entry *e)
 {
 	c->st->hits++;
-	e->lru = ++c->clock;
+	c->lru[e->slot] = ++c->clock;
 }
 static inline void cache_miss(struct cache *c) { c->st->misses++; }
 

@@ -1141,7 +1141,7 @@ static void sc_install(struct mmu *m, unsigned kind, uint64_t gva, struct cache 
 	s->tag = (gva & ~0xfffULL) | m->hit.gen;
 	s->hpa = e->val + off;
 	s->gpa = e->aux + off;
-	s->lru = &e->lru;
+	s->lru = cache_lru(t, e);
 	s->clock = &t->clock;
 	s->hits = &t->st->hits;
 	s->gen = &e->gen;
@@ -1461,25 +1461,10 @@ static __attribute__((noinline)) void translate_miss(struct mmu *m, const struct
 	if (m->no_caches && ctx->ept && (ctx->cr0 & CR0_PG) && (ctx->efer & EFER_LMA) &&
 	    translate_fast(m, ctx, gva, access, res))
 		return;
+	/* A context switch starts a new shortcut generation (ctx_switch), so no
+	 * slot can serve after it; under the same context mmu_translate has
+	 * looked already. */
 	mmu_set_ctx(m, ctx);
-	if (!(access & ACC_IMPLICIT_SV)) {
-		uint64_t hpa;
-
-		/* The context just changed: a slot filled under an earlier visit of it may serve. */
-		if (mmu_translate_hit(&m->hit, gva, access, &hpa)) {
-			const struct mmu_hit_slot *s =
-				&m->hit.slot[access_kind(access)][(gva >> 12) & (MMU_HIT_SLOTS - 1)];
-
-			memset(res, 0, sizeof(*res));
-			res->status = MMU_OK;
-			res->hpa = hpa;
-			res->gpa = s->gpa | (gva & 0xfff);
-			res->gva = gva;
-			res->page_shift = s->shift;
-			res->tlb_hit = true;
-			return;
-		}
-	}
 	translate_slow(m, ctx, gva, access, res, NULL);
 }
 

@@ -248,6 +248,62 @@ static void test_sizes_never_held(void **state)
 	}
 }
 
+/*
+ * Victims in full sets: the way with the oldest use goes, whatever the order
+ * of fills and hits; a refill of a held key stays in place; a way emptied by
+ * an invalidation is taken before any eviction; the same key under another
+ * tag is not a refill. Also with a set count that is not a power of two.
+ */
+static void test_fill_victims(void **state)
+{
+	static const unsigned geom[2][2] = { { 16, 4 }, { 12, 4 } };   /* 4 sets, 3 sets */
+	struct cache_tag other = tag_a;
+
+	(void)state;
+	other.asid = 7;
+	for (unsigned g = 0; g < 2; g++) {
+		const unsigned sets = geom[g][0] / geom[g][1];
+		struct cache_stats st;
+		struct cache *c = mk(geom[g][0], geom[g][1], false, &st);
+		struct cache_entry *e[4];
+		struct cache_inval inv = { .flags = CACHE_INV_KEY };
+		uint64_t page;
+		unsigned i;
+
+		/* Pages i * sets share set 0. */
+		for (i = 0; i < 4; i++)
+			e[i] = fill(c, (uint64_t)(i * sets) << 12, 12, &tag_a, false, i);
+		cache_hit(c, e[0]);
+		cache_hit(c, e[2]);
+		cache_hit(c, e[1]);                    /* oldest now: page 3 * sets, then 0 */
+		page = (uint64_t)(4 * sets) << 12;
+		assert_ptr_equal(fill(c, page, 12, &tag_a, false, 4), e[3]);
+		assert_int_equal(st.evictions, 1);
+		assert_null(cache_find(c, cache_key((uint64_t)(3 * sets) << 12, 12), &tag_a));
+		/* A refill of page 2 * sets stays in its way and evicts nothing. */
+		assert_ptr_equal(fill(c, (uint64_t)(2 * sets) << 12, 12, &tag_a, false, 9), e[2]);
+		assert_int_equal(st.evictions, 1);
+		/* The same key under another asid is another translation: the LRU way (page 0) goes. */
+		assert_ptr_equal(fill(c, (uint64_t)(2 * sets) << 12, 12, &other, false, 8), e[0]);
+		assert_int_equal(st.evictions, 2);
+		assert_int_equal(cache_find(c, cache_key((uint64_t)(2 * sets) << 12, 12), &tag_a)->val, 9);
+		assert_int_equal(cache_find(c, cache_key((uint64_t)(2 * sets) << 12, 12), &other)->val, 8);
+		/* An emptied way is taken although it is not the oldest. */
+		inv.key = cache_key(page, 12);
+		assert_int_equal(cache_invalidate(c, &inv), 1);
+		assert_ptr_equal(fill(c, (uint64_t)(5 * sets) << 12, 12, &tag_a, false, 5), e[3]);
+		assert_int_equal(st.evictions, 2);
+		/* Full again: the oldest (page sets, e[1]) goes next. */
+		assert_ptr_equal(fill(c, (uint64_t)(6 * sets) << 12, 12, &tag_a, false, 6), e[1]);
+		assert_int_equal(st.evictions, 3);
+		/* The other sets were never touched. */
+		for (i = 1; i < sets; i++)
+			assert_null(cache_find(c, cache_key((uint64_t)i << 12, 12), &tag_a));
+		assert_int_equal(st.fills, 9);
+		cache_destroy(c);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -255,6 +311,7 @@ int main(void)
 		cmocka_unit_test(test_key_sizes),
 		cmocka_unit_test(test_tags_and_global),
 		cmocka_unit_test(test_lru),
+		cmocka_unit_test(test_fill_victims),
 		cmocka_unit_test(test_invalidate_selectors),
 		cmocka_unit_test(test_invalidate_range),
 		cmocka_unit_test(test_perfect),
