@@ -192,7 +192,7 @@ int cache_fill(struct cache *c, uint64_t key, const struct cache_tag *tag, bool 
 	     struct cache_entry **out)
 {
 	struct cache_entry *victim;
-	uint32_t base, i, pick;
+	uint32_t si, base, i, pick;
 	bool reuse = false;
 	int rc;
 
@@ -211,8 +211,9 @@ int cache_fill(struct cache *c, uint64_t key, const struct cache_tag *tag, bool 
 	 * The usual case, a full set without the key, is one pass over the keys
 	 * and one over the stamps.
 	 */
-	base = set_index(c, key) * c->ways;
-	if (__builtin_expect(c->empty[base / c->ways] == 0, 1)) {
+	si = set_index(c, key);
+	base = si * c->ways;
+	if (__builtin_expect(c->empty[si] == 0, 1)) {
 		const uint64_t *k = c->keys + base, *l = c->lru + base;
 		uint64_t oldest = UINT64_MAX;
 		uint32_t n = c->ways, j = 0;
@@ -234,7 +235,7 @@ int cache_fill(struct cache *c, uint64_t key, const struct cache_tag *tag, bool 
 		if (c->keys[pick] != CACHE_KEY_NONE)
 			c->st->evictions++;
 		else
-			c->empty[pick / c->ways]--;
+			c->empty[si]--;
 		c->keys[pick] = key;
 	}
 fill:

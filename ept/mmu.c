@@ -55,6 +55,13 @@ enum { KIND_READ, KIND_WRITE, KIND_FETCH, NKIND };
  *   context bumps hit.gen, which empties the shortcut in O(1) (and in O(slots)
  *   once every MMU_HIT_GEN_MAX switches, when the generation wraps).
  */
+/* One lookup of the combined TLB: a structure and the page shift it is probed at. */
+struct probe {
+	struct cache *t;
+	enum tlb_id id;
+	unsigned shift;
+};
+
 struct mmu {
 	struct hpool *pool;
 	struct mmu_config cfg;
@@ -68,6 +75,12 @@ struct mmu {
 	uint64_t last_eptp_tag;   /* an EPT freed and recreated at the same address differs here */
 	struct mmu_hit hit;
 	struct walk_fmt gfmt;     /* the guest's paging format under `last` */
+	/* The combined TLB lookups of combined_lookup, in order, structures
+	 * that are off left out (set at creation): L1 by access kind, then L2,
+	 * and the L2 structures (each counts one miss). */
+	struct probe l1[NKIND][3], l2[3];
+	unsigned nl1[NKIND], nl2, nl2t;
+	struct cache *l2t[2];
 };
 
 /* ------------------------------------------------------------------------ */
@@ -247,6 +260,8 @@ static uint32_t pf_code(const struct mmu_ctx *ctx, unsigned access, bool present
 /* Creation, stats                                                          */
 /* ------------------------------------------------------------------------ */
 
+static void probes_init(struct mmu *m);
+
 int mmu_create(struct hpool *pool, const struct mmu_config *cfg, struct mmu **out)
 {
 	struct mmu *m;
@@ -276,6 +291,7 @@ int mmu_create(struct hpool *pool, const struct mmu_config *cfg, struct mmu **ou
 			m->tlb_any = true;
 	}
 	m->no_caches = !m->gp_any && !m->pwc_any && !m->tlb_any;
+	probes_init(m);
 	/* calloc left every slot empty (tag 0). */
 	m->hit.gen = 1;
 	m->hit.st = &m->st;
@@ -417,28 +433,6 @@ ept_walk_quick(const struct ept *ept, const struct ept_access *acc, uint64_t gpa
 	return ept_walk_quick_inline(ept, acc, NULL, gpa, p);
 }
 
-/* What ept_walk reports for a walk ept_quick accepted. */
-static void result_from_quick(const struct walk_path *p, struct ept_walk_result *r)
-{
-	const uint64_t leaf = p->ref[p->n - 1].value;
-	unsigned i;
-
-	r->status = EPT_OK;
-	r->hpa = p->addr;
-	r->page_shift = p->shift;
-	r->perms = p->and_acc & EPT_PERM_BITS;
-	r->memtype = (leaf & EPT_MT_MASK) >> EPT_MT_SHIFT;
-	r->dirty = (leaf & EPT_D) != 0;
-	r->qual = 0;
-	r->ad_writes = 0;
-	r->refs = p->n;
-	r->nref = 0;
-	for (i = 0; i < p->n; i++) {
-		r->table[p->ref[i].level] = p->table[p->ref[i].level];
-		r->perms_at[p->ref[i].level] = p->and_at[p->ref[i].level];
-	}
-}
-
 /*
  * Translate one GPA through the second stage: nested TLB, then the
  * guest-physical paging-structure caches (deepest first), then the EPT walk
@@ -457,6 +451,7 @@ gpa_xlate_slow(struct walk *w, uint64_t gpa, const struct ept_access *acc, unsig
 	struct ept_walk_start estart;
 	struct ept_walk_result r;
 	struct walk_path p;
+	const uint64_t *tables, *perms_at;
 	unsigned start_level, lvl, i;
 	bool need_dirty;
 	struct cache *t;
@@ -536,7 +531,15 @@ gpa_xlate_slow(struct walk *w, uint64_t gpa, const struct ept_access *acc, unsig
 
 walk:
 	if (!w->trace && ept_walk_quick_inline(ept, acc, startp, gpa, &p)) {
-		result_from_quick(&p, &r);
+		/* What ept_walk would report for it, read from the path. */
+		r.status = EPT_OK;
+		r.hpa = p.addr;
+		r.page_shift = p.shift;
+		r.perms = p.and_acc & EPT_PERM_BITS;
+		r.dirty = (p.ref[p.n - 1].value & EPT_D) != 0;
+		r.refs = p.n;
+		tables = p.table;
+		perms_at = p.and_at;
 	} else {
 		if (startp)
 			estart = (struct ept_walk_start){ .level = start.level, .table = start.table,
@@ -548,15 +551,18 @@ walk:
 		}
 		/* EPT A/D updates: entries the walker changed (SDM 29.3.5). */
 		m->st.ept_ad_writes += r.ad_writes;
+		tables = r.table;
+		perms_at = r.perms_at;
+		if (w->trace)
+			for (i = 0; i < r.refs; i++)
+				trace_ref(w, guest_level, (int)(start_level - i), gpa,
+					  i < r.nref ? r.ref[i].entry_hpa : 0,
+					  i < r.nref ? r.ref[i].value : 0);
 	}
 	/* Grid columns: EPT level l is column 5 - l; the walk went down from start_level. */
 	w->refs += r.refs;
 	for (i = 0; i < r.refs; i++)
 		m->st.grid[row][5 - start_level + i]++;
-	if (w->trace)
-		for (i = 0; i < r.refs; i++)
-			trace_ref(w, guest_level, (int)(start_level - i), gpa,
-				  i < r.nref ? r.ref[i].entry_hpa : 0, i < r.nref ? r.ref[i].value : 0);
 	if (r.status == EPT_OK && !hpa_in_pool(m, r.hpa, 8))
 		r.status = EPT_MISCONFIG;  /* a leaf pointing outside host memory */
 	if (r.status != EPT_OK) {
@@ -587,9 +593,9 @@ walk:
 		if (!t || lvl >= start_level || r.page_shift > PAGE_SHIFT_4K + 9 * (lvl - 1))
 			continue;
 		if (cache_fill(t, cache_key(gpa, PAGE_SHIFT_4K + 9 * lvl), &w->gtag, false, &e) == 0) {
-			e->val = r.table[lvl];
+			e->val = tables[lvl];
 			e->aux = gpa & ~((1ULL << (PAGE_SHIFT_4K + 9 * lvl)) - 1);
-			e->attr |= ept_perm_bits(r.perms_at[lvl]);
+			e->attr |= ept_perm_bits(perms_at[lvl]);
 		}
 	}
 	t = m->t[NESTED_TLB];
@@ -970,7 +976,8 @@ static bool guest_walk(struct walk *w, struct guest_out *out)
 	}
 	/* PAE: bits 31:30 chose the PDPTE register; the walk indexes 29:0. */
 	addr = w->pae ? g.va & ((1ULL << 30) - 1) : g.va;
-	st = walk_run(f, m->pool, &gwalk_ops, &g, root, startp, addr, &p);
+	/* The walker inline, its hooks folded in (the walk of every cached miss). */
+	st = walk_body(f, m->pool, &gwalk_ops, &g, root, startp, addr, &p);
 	trace_guest_values(w, &g, &p);
 	if (st == WALK_STOPPED)
 		return false;
@@ -986,7 +993,7 @@ static bool guest_walk(struct walk *w, struct guest_out *out)
 	}
 	e = p.ref[p.n - 1].value;
 	/* A on the leaf, and D on a write, only for an access that proceeds. */
-	ok = walk_set_ad(f, m->pool, &gwalk_ops, &g, &p, (w->access & ACC_WRITE) != 0);
+	ok = walk_set_ad_body(f, m->pool, &gwalk_ops, &g, &p, (w->access & ACC_WRITE) != 0);
 	trace_guest_values(w, &g, &p);
 	if (!ok)
 		return false;
@@ -1076,53 +1083,70 @@ static struct cache_entry *fill_l1(struct walk *w, unsigned kind, unsigned shift
 	return e;
 }
 
+/* The lookups combined_lookup makes, from the structures that are on. */
+static void probes_init(struct mmu *m)
+{
+	unsigned k, i;
+
+	for (k = 0; k < NKIND; k++)
+		for (i = 0; i < 3; i++) {
+			enum tlb_id id = l1_for[k][i];
+
+			if (id != MMU_NSTRUCT && m->t[id])
+				m->l1[k][m->nl1[k]++] = (struct probe){ m->t[id], id, size_shift[i] };
+		}
+	for (i = 0; i < 3; i++) {
+		enum tlb_id id = i < 2 ? TLB_L2_4K2M : TLB_L2_1G;
+
+		if (m->t[id])
+			m->l2[m->nl2++] = (struct probe){ m->t[id], id, size_shift[i] };
+	}
+	if (m->t[TLB_L2_4K2M])
+		m->l2t[m->nl2t++] = m->t[TLB_L2_4K2M];
+	if (m->t[TLB_L2_1G])
+		m->l2t[m->nl2t++] = m->t[TLB_L2_1G];
+}
+
 /* SDM 4.10.2: L1 (by page size, split I/D), then the unified L2. */
 static struct cache_entry *combined_lookup(struct walk *w, unsigned kind, struct cache **owner)
 {
 	struct mmu *m = w->m;
+	const struct probe *pr;
 	struct cache_entry *e;
 	unsigned i;
 
-	for (i = 0; i < 3; i++) {
-		enum tlb_id id = l1_for[kind][i];
-
-		if (id == MMU_NSTRUCT || !m->t[id])
-			continue;
-		e = cache_find(m->t[id], cache_key(w->gva, size_shift[i]), &w->tag);
+	for (i = 0; i < m->nl1[kind]; i++) {
+		pr = &m->l1[kind][i];
+		e = cache_find(pr->t, cache_key(w->gva, pr->shift), &w->tag);
 		if (e) {
-			cache_hit(m->t[id], e);
-			trace_hit(w, id);
-			*owner = m->t[id];
+			cache_hit(pr->t, e);
+			trace_hit(w, pr->id);
+			*owner = pr->t;
 			return e;
 		}
 	}
-	for (i = 0; i < 3; i++)
-		if (l1_for[kind][i] != MMU_NSTRUCT && m->t[l1_for[kind][i]])
-			cache_miss(m->t[l1_for[kind][i]]);
-	for (i = 0; i < 3; i++) {
-		enum tlb_id id = i < 2 ? TLB_L2_4K2M : TLB_L2_1G;
+	for (i = 0; i < m->nl1[kind]; i++)
+		cache_miss(m->l1[kind][i].t);
+	for (i = 0; i < m->nl2; i++) {
 		struct cache_entry *l1;
 
-		if (!m->t[id])
-			continue;
-		e = cache_find(m->t[id], cache_key(w->gva, size_shift[i]), &w->tag);
+		pr = &m->l2[i];
+		e = cache_find(pr->t, cache_key(w->gva, pr->shift), &w->tag);
 		if (!e)
 			continue;
-		cache_hit(m->t[id], e);
-		trace_hit(w, id);
+		cache_hit(pr->t, e);
+		trace_hit(w, pr->id);
 		sc_forget_vpn(m, w->gva >> 12);
-		l1 = fill_l1(w, kind, size_shift[i], e, e->global);
+		l1 = fill_l1(w, kind, pr->shift, e, e->global);
 		if (l1) {
 			*owner = m->t[l1_id(kind, cache_key_shift(l1->key))];
 			return l1;
 		}
-		*owner = m->t[id];
+		*owner = pr->t;
 		return e;
 	}
-	if (m->t[TLB_L2_4K2M])
-		cache_miss(m->t[TLB_L2_4K2M]);
-	if (m->t[TLB_L2_1G])
-		cache_miss(m->t[TLB_L2_1G]);
+	for (i = 0; i < m->nl2t; i++)
+		cache_miss(m->l2t[i]);
 	return NULL;
 }
 

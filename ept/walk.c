@@ -66,18 +66,7 @@ int walk_range(const struct walk_fmt *f, const struct walk_range_ops *ops, void 
 bool walk_set_ad(const struct walk_fmt *f, struct hpool *pool, const struct walk_ops *ops,
 		 void *arg, struct walk_path *p, bool dirty)
 {
-	unsigned i;
-
-	if (!f->a || p->n == 0)
-		return true;
-	for (i = f->ad_tables_early ? p->n - 1 : 0; i < p->n; i++) {
-		struct walk_step *r = &p->ref[i];
-		uint64_t nv = r->value | f->a | (i == p->n - 1 && dirty ? f->d : 0);
-
-		if (nv != r->value && !walk_write_ad(f, pool, ops, arg, p, r, nv))
-			return false;
-	}
-	return true;
+	return walk_set_ad_body(f, pool, ops, arg, p, dirty);
 }
 
 bool walk_fmt_check(const struct walk_fmt *f)

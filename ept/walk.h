@@ -267,6 +267,25 @@ table:
 	return WALK_STOPPED;   /* not reached: level 1 is always a leaf */
 }
 
+/* walk_set_ad's body, for callers that inline it (see walk_body). */
+WALK_INLINE bool walk_set_ad_body(const struct walk_fmt *f, struct hpool *pool,
+				  const struct walk_ops *ops, void *arg, struct walk_path *p,
+				  bool dirty)
+{
+	unsigned i;
+
+	if (!f->a || p->n == 0)
+		return true;
+	for (i = f->ad_tables_early ? p->n - 1 : 0; i < p->n; i++) {
+		struct walk_step *r = &p->ref[i];
+		uint64_t nv = r->value | f->a | (i == p->n - 1 && dirty ? f->d : 0);
+
+		if (nv != r->value && !walk_write_ad(f, pool, ops, arg, p, r, nv))
+			return false;
+	}
+	return true;
+}
+
 /*
  * A lookup: the walk without A/D flags (a format copy with a = d = 0), for
  * callers that only want to know where an address leads (the host reading
