@@ -148,8 +148,18 @@ static inline bool ctx_same(const struct mmu *m, const struct mmu_ctx *a)
 	/* One branch instead of nine: the context rarely differs. */
 	return ((a->cr3 ^ b->cr3) | (a->cr0 ^ b->cr0) | (a->cr4 ^ b->cr4) | (a->efer ^ b->efer) |
 		((a->rflags ^ b->rflags) & RFLAGS_AC) | (a->cpl ^ b->cpl) | (a->vpid ^ b->vpid) |
+		(a->maxphyaddr ^ b->maxphyaddr) |
 		((uintptr_t)a->ept ^ (uintptr_t)b->ept)) == 0 &&
 	       eptp_tag_of(a->ept) == m->last_eptp_tag;
+}
+
+/* Bits 51:MAXPHYADDR, reserved in every guest paging entry with an address
+ * field (SDM Tables 4-8..4-20: "must be 0" above M); 0 for M = 52. */
+static inline uint64_t phys_rsvd(const struct mmu_ctx *ctx)
+{
+	unsigned m = ctx->maxphyaddr;
+
+	return m && m < 52 ? ((1ULL << 52) - 1) & ~((1ULL << m) - 1) : 0;
 }
 
 /* Guest paging levels under ctx: 0 (paging off), 2 (32-bit, or PAE below the
@@ -653,9 +663,10 @@ static uint64_t pse_frame(uint64_t e, unsigned level)
 /*
  * The guest's paging format under ctx (SDM 4.3, 4.4, 4.5): 32-bit, PAE (the
  * two levels below the PDPTE registers) or 4/5-level, with the reserved
- * bits of Tables 4-4..4-20 for MAXPHYADDR = 52: XD without EFER.NXE, bits
- * 62:52 under PAE, PS above level 3, the address bits below a large page
- * (bit 12 is PAT), and bit 21 of a 32-bit 4 MiB PDE.
+ * bits of Tables 4-4..4-20: XD without EFER.NXE, bits 62:52 under PAE, PS
+ * above level 3, the address bits below a large page (bit 12 is PAT), bits
+ * 51:M for the guest's MAXPHYADDR M (ctx->maxphyaddr), and bits 21:(M-19)
+ * of a 32-bit 4 MiB PDE (M at most 40 there).
  */
 static void guest_fmt_init(struct walk_fmt *f, const struct mmu_ctx *ctx, unsigned levels, bool pae)
 {
@@ -680,14 +691,23 @@ static void guest_fmt_init(struct walk_fmt *f, const struct mmu_ctx *ctx, unsign
 		f->shift[2] = 22;
 		f->ibits[1] = f->ibits[2] = 10;
 		if (ctx->cr4 & CR4_PSE) {
+			/* Table 4-4: bits 21:(M-19) of a 4 MiB PDE, M = min(MAXPHYADDR, 40). */
+			unsigned m = ctx->maxphyaddr && ctx->maxphyaddr < 40 ? ctx->maxphyaddr : 40;
+
 			f->large = 1u << 2;
-			f->rsvd_page[2] = 1ULL << 21;
+			f->rsvd_page[2] = ((1ULL << 22) - 1) & ~((1ULL << (m - 19)) - 1);
 			f->frame = pse_frame;
 		}
 		return;
 	}
 	if (ctx->efer & EFER_LMA) {
 		*f = (struct walk_fmt)GUEST_IA32E_FMT(levels, nxe);
+		for (l = 1; l <= levels; l++) {
+			f->rsvd_table[l] |= phys_rsvd(ctx);
+			f->rsvd_page[l] |= phys_rsvd(ctx);
+		}
+		/* The one-test shortcut must see them too (walk_fmt_check). */
+		f->tbl_mask |= phys_rsvd(ctx);
 		return;
 	}
 	/* PAE: the directory and table levels; bits 62:52 are reserved as well. */
@@ -696,7 +716,7 @@ static void guest_fmt_init(struct walk_fmt *f, const struct mmu_ctx *ctx, unsign
 	f->addr = PTE_ADDR_MASK;
 	f->or_bits = nxe ? PTE_XD : 0;
 	f->large = 1u << 2;
-	all = GUEST_XD_RSVD(nxe) | 0x7ff0000000000000ULL;
+	all = GUEST_XD_RSVD(nxe) | 0x7ff0000000000000ULL | phys_rsvd(ctx);
 	for (l = 1; l <= 2; l++) {
 		f->shift[l] = (uint8_t)(PAGE_SHIFT_4K + 9 * (l - 1));
 		f->ibits[l] = 9;
@@ -746,7 +766,7 @@ static void page_fault(struct walk *w, bool present, bool rsvd)
  * Problems the processor reports at MOV CR3 (#GP for reserved bits) show up
  * here as the #PF or EPT exit of the walk.
  */
-#define PAE_PDPTE_RSVD 0xfff00000000001e6ULL   /* bits 63:52, 8:5, 2:1 (Table 4-8) */
+#define PAE_PDPTE_RSVD 0xfff00000000001e6ULL   /* bits 63:52, 8:5, 2:1 (Table 4-8); and 51:M */
 
 static bool pdpte_load(struct walk *w, uint64_t *out)
 {
@@ -788,7 +808,7 @@ static bool pdpte_load(struct walk *w, uint64_t *out)
 		page_fault(w, false, false);
 		return false;
 	}
-	if (e & PAE_PDPTE_RSVD) {
+	if (e & (PAE_PDPTE_RSVD | phys_rsvd(w->ctx))) {
 		page_fault(w, true, true);
 		return false;
 	}
@@ -1467,7 +1487,8 @@ translate_fast(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva, unsigned 
 	const struct ept *ept = ctx->ept;
 	bool la57 = (ctx->cr4 & CR4_LA57) != 0, nxe = (ctx->efer & EFER_NXE) != 0;
 
-	if (!ept_is_std(ept))
+	/* A narrower MAXPHYADDR reserves address bits the const formats allow. */
+	if (!ept_is_std(ept) || phys_rsvd(ctx))
 		return false;
 	if (la57)
 		return nxe ? FAST_EPT(1, 1) : FAST_EPT(1, 0);

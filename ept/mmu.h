@@ -93,6 +93,10 @@ struct mmu_ctx {
 	uint64_t rflags;      /* only AC is read */
 	unsigned cpl;         /* 0..3 */
 	uint16_t vpid;        /* 0 = the host/"no VPID" tag */
+	/* The guest's MAXPHYADDR (CPUID 0x80000008 EAX[7:0]), 32..52; 0 means
+	 * 52. Address bits at and above it are reserved in paging entries
+	 * (SDM 4.3-4.5): a walk meeting one faults with #PF, P and RSVD set. */
+	uint8_t maxphyaddr;
 	struct ept *ept;
 };
 

@@ -412,6 +412,39 @@ static void test_cpu_model(void **state)
 	}
 }
 
+/*
+ * MAXPHYADDR in guest walks (SDM 4.5, Table 4-19): with phys-bits=36, a PTE
+ * with bit 40 set has a reserved bit, so the load faults with #PF, error
+ * code P | RSVD and CR2 the address; with the default 52 bits it is an
+ * address bit and the load leaves to the hypervisor as an MMIO access (no
+ * RAM at GPA 2^40). mov rax, [TVM_DATA]; hlt.
+ */
+static void test_phys_bits_reserved(void **state)
+{
+	static const uint8_t prog[] = { 0x48, 0x8b, 0x04, 0x25, 0x00, 0x00, 0x02, 0x00, 0xf4 };
+	struct tvm_exc_record rec;
+	struct tvm *vm;
+
+	(void)state;
+	for (unsigned bits = 36; bits <= 52; bits += 16) {
+		uint64_t pte;
+
+		assert_int_equal(tvm_create_cpu("none", 0, bits == 52 ? 0 : bits, &vm), 0);
+		code(vm, prog, sizeof(prog));
+		pte = gpt_entry_gpa(vm->gpt, TVM_DATA, 1);
+		tvm_write64(vm, pte, tvm_read64(vm, pte) | (1ULL << 40));
+		if (bits == 36) {
+			expect_exception(vm, 14 /* #PF */, 0x9 /* P RSVD */, TVM_CODE);
+			tvm_exc_record(vm, &rec);
+			assert_int_equal(rec.cr2, TVM_DATA);
+		} else {
+			expect_exit(vm, VCPU_EXIT_MMIO);
+			assert_int_equal(vm->exit.mmio.gpa, (1ULL << 40) | TVM_DATA);
+		}
+		tvm_destroy(vm);
+	}
+}
+
 /* SDM MOV CR: CR3 bits 63:MAXPHYADDR are reserved; bit 63 means "do not
  * flush" only with CR4.PCIDE = 1. mov rax, cr3; bts rax, 63; mov cr3, rax. */
 static void test_cr3_bit63_without_pcide(void **state)
@@ -793,6 +826,7 @@ int main(void)
 		cmocka_unit_test(test_mcg_cap),
 		cmocka_unit_test(test_rdpmc_cache_lines),
 		cmocka_unit_test(test_cpu_model),
+		cmocka_unit_test(test_phys_bits_reserved),
 		cmocka_unit_test(test_cr3_bit63_without_pcide),
 		cmocka_unit_test(test_cr0_pg_clear_with_pcide),
 		cmocka_unit_test(test_block_page_end),

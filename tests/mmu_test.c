@@ -1324,6 +1324,24 @@ static void test_paging_32bit(void **state)
 	r = xlate(&env, 0x1234567, ACC_READ);
 	assert_int_equal(r.status, MMU_PAGE_FAULT);
 	assert_int_equal(r.pf_error, PF_P | PF_U);
+	/* Table 4-4, PSE-36: bits 20:13 are PA bits 39:32 up to M = min(MAXPHYADDR,
+	 * 40), bits 21:(M-19) are reserved: with M = 36, bit 17 (PA bit 36) is,
+	 * bit 16 (PA bit 35) is not (and leads beyond RAM). */
+	env.ctx.cpl = 0;
+	env.ctx.maxphyaddr = 36;
+	pdv[0x1000000 >> 22] |= 1u << 17;
+	r = xlate(&env, 0x1234567, ACC_READ);
+	assert_int_equal(r.status, MMU_PAGE_FAULT);
+	assert_int_equal(r.pf_error, PF_P | PF_RSVD);
+	env.ctx.maxphyaddr = 0;                              /* 40 in 32-bit paging */
+	assert_int_equal(xlate(&env, 0x1234567, ACC_READ).status, MMU_EPT_VIOLATION);
+	env.ctx.maxphyaddr = 36;
+	pdv[0x1000000 >> 22] ^= (1u << 17) | (1u << 16);
+	assert_int_equal(xlate(&env, 0x1234567, ACC_READ).status, MMU_EPT_VIOLATION);
+	pdv[0x1000000 >> 22] &= ~(1u << 16);
+	assert_int_equal(xlate(&env, 0x1234567, ACC_READ).status, MMU_OK);
+	/* 4 KiB entries hold 32-bit addresses: nothing above M to reserve. */
+	assert_int_equal(xlate(&env, 0x0804abc, ACC_READ).status, MMU_OK);
 	env_fini(&env);
 }
 
@@ -1380,11 +1398,86 @@ static void test_paging_pae(void **state)
 	assert_int_equal(r.pf_error, PF_P | PF_RSVD);
 	pd[(0x80a00000 >> 21) & 511] &= ~(1ULL << 57);
 	assert_int_equal(xlate(&env, 0x80604abc, ACC_READ).status, MMU_OK);
+	/* MAXPHYADDR 36 (Tables 4-8..4-11): bits 51:36 reserved in the PTE, the
+	 * PDE and the PDPTE; bit 35 is an address bit (RAM ends at 1 GiB). */
+	env.ctx.maxphyaddr = 36;
+	pt[(0x80604000 >> 12) & 511] |= 1ULL << 36;
+	r = xlate(&env, 0x80604abc, ACC_READ);
+	assert_int_equal(r.status, MMU_PAGE_FAULT);
+	assert_int_equal(r.pf_error, PF_P | PF_RSVD);
+	pt[(0x80604000 >> 12) & 511] ^= (1ULL << 36) | (1ULL << 35);
+	assert_int_equal(xlate(&env, 0x80604abc, ACC_READ).status, MMU_EPT_VIOLATION);
+	pt[(0x80604000 >> 12) & 511] &= ~(1ULL << 35);
+	pd[(0x80a00000 >> 21) & 511] |= 1ULL << 51;
+	r = xlate(&env, 0x80a12345, ACC_WRITE);
+	assert_int_equal(r.status, MMU_PAGE_FAULT);
+	assert_int_equal(r.pf_error, PF_P | PF_W | PF_RSVD);
+	pd[(0x80a00000 >> 21) & 511] &= ~(1ULL << 51);
+	pdpt[2] |= 1ULL << 40;
+	r = xlate(&env, 0x80604abc, ACC_READ);
+	assert_int_equal(r.status, MMU_PAGE_FAULT);
+	assert_int_equal(r.pf_error, PF_P | PF_RSVD);
+	env.ctx.maxphyaddr = 0;                              /* 52: bit 40 is an address bit */
+	assert_int_equal(xlate(&env, 0x80604abc, ACC_READ).status, MMU_EPT_VIOLATION);
+	pdpt[2] &= ~(1ULL << 40);
+	assert_int_equal(xlate(&env, 0x80604abc, ACC_READ).status, MMU_OK);
 	pdpt[2] |= 1ULL << 5;                                /* reserved bit in a PDPTE */
 	r = xlate(&env, 0x80604abc, ACC_WRITE);
 	assert_int_equal(r.status, MMU_PAGE_FAULT);
 	assert_int_equal(r.pf_error, PF_P | PF_W | PF_RSVD);
 	env_fini(&env);
+}
+
+/*
+ * SDM 4.5, Tables 4-14..4-20: bits 51:M of every paging entry are reserved
+ * for the guest's MAXPHYADDR M. With M = 36 a PML5E, PML4E, PDPTE, PDE or PTE
+ * with bit 40 set faults with P and RSVD (and W, U, I as the access is);
+ * with M = 41 or 52 bit 40 is an address bit, and the walk goes on to an
+ * unmapped GPA (an EPT violation). Bit M - 1 is always an address bit, bit M
+ * always reserved. With every cache off (the const-format path) and with
+ * the Skylake caches.
+ */
+static void test_maxphyaddr_reserved(void **state)
+{
+	static const char *const presets[] = { "none", "skylake" };
+	static const struct { unsigned m, bit; bool rsvd; } widths[] = {
+		{ 36, 40, true }, { 40, 40, true }, { 41, 40, false }, { 0, 40, false },
+		{ 51, 51, true }, { 52, 51, false }, { 39, 38, false }, { 39, 39, true },
+	};
+
+	(void)state;
+	for (unsigned gl = 4; gl <= 5; gl++)
+		for (unsigned p = 0; p < 2; p++)
+			for (unsigned lvl = 1; lvl <= gl; lvl++)
+				for (unsigned i = 0; i < sizeof(widths) / sizeof(widths[0]); i++) {
+					struct env_opts o = { .guest_levels = gl, .ept_levels = 4,
+							      .preset = presets[p] };
+					struct mmu_result r;
+					struct env env;
+					uint64_t e, leaf;
+
+					env_init(&env, &o);
+					assert_ok(gpt_map(env.b, DATA_GVA, DATA_GPA, 4096, PTE_W | PTE_U, 12));
+					leaf = ram_hpa(&env, gpt_entry_gpa(env.b, DATA_GVA, 1));
+					env.ctx.maxphyaddr = (uint8_t)widths[i].m;
+					e = peek_entry(&env, DATA_GVA, lvl);
+					poke_entry(&env, DATA_GVA, lvl, e | (1ULL << widths[i].bit));
+					env.ctx.cpl = 3;
+					r = xlate(&env, DATA_GVA + 0x10, ACC_WRITE);
+					if (widths[i].rsvd) {
+						assert_int_equal(r.status, MMU_PAGE_FAULT);
+						assert_int_equal(r.pf_error, PF_P | PF_W | PF_U | PF_RSVD);
+						assert_int_equal(r.gva, DATA_GVA + 0x10);
+						/* A faulting walk sets no A on the leaf. */
+						assert_int_equal(hpool_read64(env.pool, leaf) & PTE_A, 0);
+						env.ctx.cpl = 0;
+						r = xlate(&env, DATA_GVA + 0x10, ACC_FETCH);
+						assert_int_equal(r.pf_error, PF_P | PF_RSVD | PF_I);
+					} else {
+						assert_int_equal(r.status, MMU_EPT_VIOLATION);
+					}
+					env_fini(&env);
+				}
 }
 
 /* The guest-table builder's contract: exact errors for bad requests. */
@@ -1592,6 +1685,7 @@ int main(void)
 		cmocka_unit_test(test_paging_off),
 		cmocka_unit_test(test_paging_32bit),
 		cmocka_unit_test(test_paging_pae),
+		cmocka_unit_test(test_maxphyaddr_reserved),
 		cmocka_unit_test(test_gpt_builder_errors),
 		cmocka_unit_test(test_config),
 		cmocka_unit_test(test_presets_run),

@@ -304,6 +304,7 @@ static int soft_create(const struct vcpu_config *cfg, struct gmem *mem, struct v
 	v->features_off = cfg->soft.features_off;
 	v->phys_bits = cfg->soft.phys_bits;
 	v->ctx.vpid = cfg->soft.vpid;
+	v->ctx.maxphyaddr = (uint8_t)cfg->soft.phys_bits;   /* reserved bits in guest walks */
 	v->ctx.ept = cfg->ept;
 	cpu_reset(v);
 	*out = &v->base;
