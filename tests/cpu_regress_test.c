@@ -564,6 +564,25 @@ static struct tvm *run_twins(const uint8_t *prog, size_t len, uint64_t gva, uint
 	return run_twins_regs(prog, len, gva, rflags, NULL, want);
 }
 
+/* The program's one exception: its vector and the RIP it reported. */
+static void assert_one_exception(struct tvm *vm, uint64_t vector, uint64_t rip)
+{
+	struct tvm_exc_record rec;
+
+	tvm_exc_record(vm, &rec);
+	assert_int_equal(rec.count, 1);
+	assert_int_equal(rec.vector, vector);
+	assert_int_equal(rec.rip, rip);
+}
+
+/* INC RAX ten times, then HLT (31 bytes). */
+static void ten_incs(uint8_t *prog)
+{
+	for (int i = 0; i < 10; i++)
+		memcpy(prog + 3 * i, (const uint8_t[]){ 0x48, 0xff, 0xc0 }, 3);
+	prog[30] = 0xf4;
+}
+
 /* Ten INC RAX from 10 bytes before a page end, then HLT: the fourth
  * instruction crosses into the next page (two fetch translations), the
  * block before it ends at the page. */
@@ -574,9 +593,7 @@ static void test_block_page_end(void **state)
 	struct tvm *vm;
 
 	(void)state;
-	for (int i = 0; i < 10; i++)
-		memcpy(prog + 3 * i, (const uint8_t[]){ 0x48, 0xff, 0xc0 }, 3);
-	prog[30] = 0xf4;
+	ten_incs(prog);
 	vm = run_twins(prog, sizeof(prog), TVM_CODE + 0x1000 - 10, RFL_FIXED, VCPU_EXIT_HLT);
 	assert_int_equal(regs(vm).gpr[0], 10);
 	vm->ops->get_stats(vm->vcpu, &vs);
@@ -601,11 +618,9 @@ static void test_block_fault_inside(void **state)
 
 	(void)state;
 	vm = run_twins(prog, sizeof(prog), TVM_CODE, RFL_FIXED, VCPU_EXIT_HLT);
+	assert_one_exception(vm, EXC_PF, TVM_CODE + 6);
 	tvm_exc_record(vm, &rec);
-	assert_int_equal(rec.count, 1);
-	assert_int_equal(rec.vector, EXC_PF);
 	assert_int_equal(rec.error, 0);
-	assert_int_equal(rec.rip, TVM_CODE + 6);
 	assert_int_equal(rec.cr2, 8);
 	assert_int_equal(regs(vm).gpr[0], 2);
 	tvm_destroy(vm);
@@ -630,6 +645,36 @@ static void test_block_code_written(void **state)
 	tvm_destroy(vm);
 }
 
+/* Code on one page rewritten from another page between two runs of it:
+ * MOV EAX, 1 becomes MOV EAX, 2 while the second page runs, and the jump
+ * back sees the new bytes (a block's bytes are compared again once the
+ * running page has changed). */
+static void test_block_code_written_elsewhere(void **state)
+{
+	static uint8_t prog[0x1014];
+	static const uint8_t a[] = {
+		0xb8, 0x01, 0x00, 0x00, 0x00,                     /* 10000: mov eax, 1 */
+		0xe9, 0xf6, 0x0f, 0x00, 0x00,                     /* 10005: jmp 11000 */
+	};
+	static const uint8_t b[] = {
+		0xc6, 0x04, 0x25, 0x01, 0x00, 0x01, 0x00, 0x02,   /* 11000: mov byte [10001], 2 */
+		0x85, 0xc9,                                       /* 11008: test ecx, ecx */
+		0x75, 0x07,                                       /* 1100a: jnz 11013 */
+		0xff, 0xc1,                                       /* 1100c: inc ecx */
+		0xe9, 0xed, 0xef, 0xff, 0xff,                     /* 1100e: jmp 10000 */
+		0xf4,                                             /* 11013: hlt */
+	};
+	struct tvm *vm;
+
+	(void)state;
+	memcpy(prog, a, sizeof(a));
+	memcpy(prog + 0x1000, b, sizeof(b));
+	vm = run_twins(prog, sizeof(prog), TVM_CODE, RFL_FIXED, VCPU_EXIT_HLT);
+	assert_int_equal(regs(vm).gpr[0], 2);
+	assert_int_equal(regs(vm).gpr[1], 1);
+	tvm_destroy(vm);
+}
+
 /* RFLAGS.TF: the #DB trap comes after the first instruction of the block
  * (SDM Vol. 3A 18.3.1.4), not at the block's end. */
 static void test_block_single_step(void **state)
@@ -637,15 +682,65 @@ static void test_block_single_step(void **state)
 	static const uint8_t prog[] = {
 		0x48, 0xff, 0xc0, 0x48, 0xff, 0xc0, 0x48, 0xff, 0xc0, 0xf4,   /* inc rax x3; hlt */
 	};
-	struct tvm_exc_record rec;
 	struct tvm *vm;
 
 	(void)state;
 	vm = run_twins(prog, sizeof(prog), TVM_CODE, RFL_FIXED | (1ULL << 8), VCPU_EXIT_HLT);
-	tvm_exc_record(vm, &rec);
-	assert_int_equal(rec.count, 1);
-	assert_int_equal(rec.vector, EXC_DB);
-	assert_int_equal(rec.rip, TVM_CODE + 3);
+	assert_one_exception(vm, EXC_DB, TVM_CODE + 3);
+	tvm_destroy(vm);
+}
+
+/* POPF setting RFLAGS.TF in the middle of a block: no trap after POPF (TF
+ * was clear when it started), the #DB trap after the instruction that
+ * follows it (SDM Vol. 3A 18.3.1.4). */
+static void test_block_popf_sets_tf(void **state)
+{
+	static const uint8_t prog[] = {
+		0x9c,                                             /* pushfq */
+		0x48, 0x81, 0x0c, 0x24, 0x00, 0x01, 0x00, 0x00,   /* or qword [rsp], 0x100 */
+		0x9d,                                             /* popfq */
+		0x48, 0xff, 0xc0,                                 /* inc rax: #DB after it */
+		0x48, 0xff, 0xc0,                                 /* inc rax */
+		0xf4,
+	};
+	struct tvm *vm;
+
+	(void)state;
+	vm = run_twins(prog, sizeof(prog), TVM_CODE, RFL_FIXED, VCPU_EXIT_HLT);
+	assert_one_exception(vm, EXC_DB, TVM_CODE + 13);
+	assert_int_equal(regs(vm).gpr[0], 1);
+	tvm_destroy(vm);
+}
+
+/* An instruction budget that ends in the middle of a block: exactly that
+ * many instructions retire and are fetched, and the next run() goes on from
+ * the next one. */
+static void test_block_budget(void **state)
+{
+	uint8_t prog[31];
+	struct vcpu_stats vs;
+	struct tvm *vm = vm_new("skylake");
+	struct vcpu_regs r;
+
+	(void)state;
+	ten_incs(prog);
+	tvm_load_code(vm, TVM_CODE, prog, sizeof(prog));
+	assert_int_equal(tvm_run(vm, 4), VCPU_EXIT_INSN_LIMIT);
+	r = regs(vm);
+	assert_int_equal(r.gpr[0], 4);
+	assert_int_equal(r.rip, TVM_CODE + 12);
+	vm->ops->get_stats(vm->vcpu, &vs);
+	assert_int_equal(vs.instructions, 4);
+	assert_int_equal(vs.fetches, 4);
+	assert_int_equal(mmu_stats(vm->mmu)->by_access[2], 4);
+	assert_int_equal(tvm_run(vm, 5), VCPU_EXIT_INSN_LIMIT);
+	assert_int_equal(regs(vm).gpr[0], 9);
+	expect_exit(vm, VCPU_EXIT_HLT);
+	vm->ops->get_stats(vm->vcpu, &vs);
+	assert_int_equal(regs(vm).gpr[0], 10);
+	assert_int_equal(vs.instructions, 11);
+	assert_int_equal(vs.fetches, 11);
+	assert_int_equal(mmu_stats(vm->mmu)->by_access[2], 11);
 	tvm_destroy(vm);
 }
 
@@ -832,8 +927,11 @@ int main(void)
 		cmocka_unit_test(test_block_page_end),
 		cmocka_unit_test(test_block_fault_inside),
 		cmocka_unit_test(test_block_code_written),
+		cmocka_unit_test(test_block_code_written_elsewhere),
 		cmocka_unit_test(test_block_single_step),
 		cmocka_unit_test(test_block_loop_counts),
+		cmocka_unit_test(test_block_popf_sets_tf),
+		cmocka_unit_test(test_block_budget),
 		cmocka_unit_test(test_rep_stos_pages),
 		cmocka_unit_test(test_rep_movs_overlap),
 		cmocka_unit_test(test_rep_movs_pages),

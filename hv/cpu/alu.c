@@ -95,9 +95,9 @@ static const x86_exec_fn alu_handlers[8] = {
  * of compiled code: no ModRM memory path, no byte-register cases.
  */
 static inline __attribute__((always_inline)) int alu_rr(struct vcpu_soft *v, const struct x86_insn *in,
-							unsigned op, unsigned size)
+							unsigned op, unsigned size, bool to_reg)
 {
-	unsigned dst = (in->op & 2) ? in->reg : in->rm, src = (in->op & 2) ? in->rm : in->reg;
+	unsigned dst = to_reg ? in->reg : in->rm, src = to_reg ? in->rm : in->reg;
 	uint64_t m = size_mask(size);
 	uint64_t r = alu(v, op, size, v->gpr[dst] & m, v->gpr[src] & m);
 	if (op != 7)
@@ -105,13 +105,20 @@ static inline __attribute__((always_inline)) int alu_rr(struct vcpu_soft *v, con
 	return X86_OK;
 }
 
+/* By size and direction: xx+1 (r/m, r) writes ModRM.rm, xx+3 (r, r/m) ModRM.reg. */
 #define ALU_RR_HANDLER(n, name) \
-	static int h_rr32_##name(struct vcpu_soft *v, const struct x86_insn *in) { return alu_rr(v, in, n, 4); } \
-	static int h_rr64_##name(struct vcpu_soft *v, const struct x86_insn *in) { return alu_rr(v, in, n, 8); }
+	static int h_rr32_##name(struct vcpu_soft *v, const struct x86_insn *in) { return alu_rr(v, in, n, 4, false); } \
+	static int h_rr64_##name(struct vcpu_soft *v, const struct x86_insn *in) { return alu_rr(v, in, n, 8, false); } \
+	static int h_rr32r_##name(struct vcpu_soft *v, const struct x86_insn *in) { return alu_rr(v, in, n, 4, true); } \
+	static int h_rr64r_##name(struct vcpu_soft *v, const struct x86_insn *in) { return alu_rr(v, in, n, 8, true); }
 ALU_HANDLERS(ALU_RR_HANDLER)
-static const x86_exec_fn alu_rr_handlers[2][8] = {
+static const x86_exec_fn alu_rr_handlers[4][8] = {
 	{ h_rr32_add, h_rr32_or, h_rr32_adc, h_rr32_sbb, h_rr32_and, h_rr32_sub, h_rr32_xor, h_rr32_cmp },
 	{ h_rr64_add, h_rr64_or, h_rr64_adc, h_rr64_sbb, h_rr64_and, h_rr64_sub, h_rr64_xor, h_rr64_cmp },
+	{ h_rr32r_add, h_rr32r_or, h_rr32r_adc, h_rr32r_sbb, h_rr32r_and, h_rr32r_sub, h_rr32r_xor,
+	  h_rr32r_cmp },
+	{ h_rr64r_add, h_rr64r_or, h_rr64r_adc, h_rr64r_sbb, h_rr64r_and, h_rr64r_sub, h_rr64r_xor,
+	  h_rr64r_cmp },
 };
 
 /* Shifts and rotates (group 2; SDM Vol. 2B SAL/SAR/SHL/SHR, RCL/RCR/ROL/ROR). */
@@ -120,7 +127,7 @@ x86_exec_fn sel_alu(const struct x86_insn *in)
 {
 	unsigned op = in->op;
 	if (((op & 7) == 1 || (op & 7) == 3) && in->mod == 3 && in->osz >= 4)
-		return alu_rr_handlers[in->osz == 8][(op >> 3) & 7];
+		return alu_rr_handlers[(op & 2) + (in->osz == 8)][(op >> 3) & 7];
 	return alu_handlers[(op >> 3) & 7];
 }
 
@@ -576,6 +583,45 @@ int op_shd(struct vcpu_soft *v, const struct x86_insn *in)
 	r = shift_double(v, (op & 0xff) < 0xa8, osz, a, reg_get(v, in, in->reg, osz), cnt & 0xff);
 	rmw_commit(v, in, osz, &w, r);
 	return X86_OK;
+}
+
+/* IMUL r, r at 32 or 64 bits (0F AF with mod 3): no memory path. */
+static int h_imul_rr32(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	return exec_imul2(v, in, v->gpr[in->reg] & 0xffffffffULL, v->gpr[in->rm] & 0xffffffffULL);
+}
+
+static int h_imul_rr64(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	return exec_imul2(v, in, v->gpr[in->reg], v->gpr[in->rm]);
+}
+
+x86_exec_fn sel_imul(const struct x86_insn *in)
+{
+	if (in->mod == 3 && in->osz >= 4)
+		return in->osz == 8 ? h_imul_rr64 : h_imul_rr32;
+	return op_imul;
+}
+
+/*
+ * The handlers of this file that only touch registers and flags, for
+ * exec_pure(): the register forms of the ALU block, group 1, shifts by a
+ * constant, INC/DEC, TEST and IMUL.
+ */
+bool alu_pure(x86_exec_fn fn, const struct x86_insn *in)
+{
+	for (unsigned i = 0; i < 8; i++) {
+		for (unsigned w = 0; w < 4; w++)
+			if (fn == alu_rr_handlers[w][i])
+				return true;
+		for (unsigned w = 0; w < 2; w++)
+			if (fn == alu_ri_handlers[w][i] ||
+			    (shift_ri_handlers[w][i] != NULL && fn == shift_ri_handlers[w][i]))
+				return true;
+	}
+	if (fn == h_imul_rr32 || fn == h_imul_rr64)
+		return true;
+	return in->mod == 3 && (fn == op_incdec || fn == op_test || fn == op_imul || fn == op_imul3);
 }
 
 int op_imul(struct vcpu_soft *v, const struct x86_insn *in)

@@ -8,22 +8,37 @@
 #include "hv/cpu/mem.h"
 #include "hv/cpu/optab.h"
 
-/* A near branch target: truncated to the code size, canonical in 64-bit mode. */
+/* A near branch target: truncated to the code size, canonical in 64-bit mode
+ * (as the page of the branch itself is, when the target shares it). */
 static inline int jump(struct vcpu_soft *v, uint64_t target)
 {
 	target &= v->ip_mask;
-	if (v->mode == 64 && !is_canonical(v, target))
+	if (v->mode == 64 && ((target ^ v->rip) >> 12) != 0 && !is_canonical(v, target))
 		return x86_gp(v, 0);
 	v->next_rip = target;
 	return X86_OK;
 }
 
-/* 70-7F, 0F 80-8F */
-int op_jcc(struct vcpu_soft *v, const struct x86_insn *in)
+/* 70-7F, 0F 80-8F: one handler per condition, so that the common CMP/SUB
+ * and TEST cases fold. */
+#define JCC_HANDLER(cc) \
+	static int h_jcc_##cc(struct vcpu_soft *v, const struct x86_insn *in) \
+	{ \
+		if (cond_eval_i(v, 0x##cc)) \
+			return jump(v, v->next_rip + in->imm); \
+		return X86_OK; \
+	}
+JCC_HANDLER(0) JCC_HANDLER(1) JCC_HANDLER(2) JCC_HANDLER(3) JCC_HANDLER(4) JCC_HANDLER(5)
+JCC_HANDLER(6) JCC_HANDLER(7) JCC_HANDLER(8) JCC_HANDLER(9) JCC_HANDLER(a) JCC_HANDLER(b)
+JCC_HANDLER(c) JCC_HANDLER(d) JCC_HANDLER(e) JCC_HANDLER(f)
+
+x86_exec_fn sel_jcc(const struct x86_insn *in)
 {
-	if (cond_eval_i(v, in->op & 15))
-		return jump(v, v->next_rip + in->imm);
-	return X86_OK;
+	static const x86_exec_fn h[16] = {
+		h_jcc_0, h_jcc_1, h_jcc_2, h_jcc_3, h_jcc_4, h_jcc_5, h_jcc_6, h_jcc_7,
+		h_jcc_8, h_jcc_9, h_jcc_a, h_jcc_b, h_jcc_c, h_jcc_d, h_jcc_e, h_jcc_f,
+	};
+	return h[in->op & 15];
 }
 
 int op_jmp(struct vcpu_soft *v, const struct x86_insn *in)

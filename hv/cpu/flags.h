@@ -48,10 +48,13 @@ static inline bool lf_af(const struct vcpu_soft *v)
 static inline void lf_set(struct vcpu_soft *v, enum lf_op op, unsigned size, uint64_t a, uint64_t b,
 			  uint64_t res)
 {
-	v->lf_op = op;
+	v->lf_op = (uint8_t)op;
 	v->lf_size = (uint8_t)size;
-	v->lf_a = a;
-	v->lf_b = b;
+	/* Flags after a logic operation depend on the result alone. */
+	if (op != LF_LOGIC) {
+		v->lf_a = a;
+		v->lf_b = b;
+	}
 	v->lf_res = res;
 }
 
@@ -67,7 +70,7 @@ static inline void flags_put(struct vcpu_soft *v, uint64_t mask, uint64_t bits)
 		v->rflags = (v->rflags & ~mask) | (bits & mask);
 		return;
 	}
-	uint64_t f = flags_get(v);
+	uint64_t f = v->lf_op == LF_NONE ? v->rflags : flags_get(v);
 	v->rflags = (f & ~mask) | (bits & mask);
 }
 

@@ -40,9 +40,10 @@ int xlate_fail(struct vcpu_soft *v, const struct mmu_result *r, unsigned acc, st
 static inline void fetch_settle(struct vcpu_soft *v)
 {
 	if (v->fpage) {
-		if (v->fpend) {
-			mmu_hit_count(v->hit, v->fpage & ~0xfffULL, ACC_FETCH, v->fpend);
-			v->fpend = 0;
+		uint64_t n = v->icount - v->fmark;
+		if (n) {
+			v->stats.fetches += n;
+			mmu_hit_count(v->hit, v->fpage & ~0xfffULL, ACC_FETCH, n);
 		}
 		v->fpage = 0;
 	}

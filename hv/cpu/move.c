@@ -182,6 +182,22 @@ x86_exec_fn sel_cmov(const struct x86_insn *in)
 	return op_cmov;
 }
 
+/*
+ * The handlers of this file that only touch registers and flags, for
+ * exec_pure(): MOV, CMOVcc, MOVZX/MOVSX/MOVSXD and XCHG between registers,
+ * MOV r, imm, LEA (no RIP-relative address), BSWAP, CBW/CWD, NOP.
+ */
+bool move_pure(x86_exec_fn fn, const struct x86_insn *in)
+{
+	if (fn == h_mov_rr89_64 || fn == h_mov_rr8b_64 || fn == h_mov_rr89_32 || fn == h_mov_rr8b_32 ||
+	    fn == h_cmov_rr32 || fn == h_cmov_rr64 || fn == op_mov_imm || fn == op_bswap ||
+	    fn == op_cbw || fn == op_cwd || fn == op_nop)
+		return true;
+	if (fn == op_lea)
+		return in->mod != 3 && !in->rip_rel;
+	return in->mod == 3 && (fn == op_movx || fn == op_movsxd || fn == op_xchg);
+}
+
 int op_setcc(struct vcpu_soft *v, const struct x86_insn *in)
 {
 	return rm_write(v, in, 1, cond_eval(v, in->op & 15));

@@ -37,7 +37,7 @@ const struct x86_op x86_optab[4][256] = {
 		[0x68] = H(A_IZ | A_D64, op_push_imm), [0x69] = H(A_M | A_IZ, op_imul3),
 		[0x6a] = H(A_IB | A_D64, op_push_imm), [0x6b] = H(A_M | A_IB, op_imul3),
 		[0x6c ... 0x6f] = H(0, op_io),                                /* INS, OUTS */
-		[0x70 ... 0x7f] = H(A_IB | A_F64, op_jcc),
+		[0x70 ... 0x7f] = S(A_IB | A_F64, sel_jcc),
 		[0x80] = S(A_M | A_IB, sel_grp1), [0x81] = S(A_M | A_IZ, sel_grp1),
 		[0x82] = S(A_M | A_IB | A_I64, sel_grp1), [0x83] = S(A_M | A_IB, sel_grp1),
 		[0x84 ... 0x85] = H(A_M, op_test),
@@ -101,13 +101,13 @@ const struct x86_op x86_optab[4][256] = {
 		[0x40 ... 0x4f] = S(A_M, sel_cmov),
 		[0x50 ... 0x6f] = D(A_M | A_UD), [0x70 ... 0x73] = D(A_M | A_IB | A_UD),
 		[0x74 ... 0x76] = D(A_M | A_UD), [0x77] = D(A_UD), [0x78 ... 0x7f] = D(A_M | A_UD),
-		[0x80 ... 0x8f] = H(A_IZ | A_F64, op_jcc), [0x90 ... 0x9f] = H(A_M, op_setcc),
+		[0x80 ... 0x8f] = S(A_IZ | A_F64, sel_jcc), [0x90 ... 0x9f] = H(A_M, op_setcc),
 		[0xa0] = H(A_D64, op_push_sreg), [0xa1] = H(A_D64, op_pop_sreg), [0xa2] = H(0, op_cpuid),
 		[0xa3] = H(A_M, op_bt), [0xa4] = H(A_M | A_IB, op_shd), [0xa5] = H(A_M, op_shd),
 		[0xa6 ... 0xa7] = D(A_UD),
 		[0xa8] = H(A_D64, op_push_sreg), [0xa9] = H(A_D64, op_pop_sreg), [0xaa] = D(A_UD),
 		[0xab] = H(A_M, op_bt), [0xac] = H(A_M | A_IB, op_shd), [0xad] = H(A_M, op_shd),
-		[0xae] = H(A_M, op_fence), [0xaf] = H(A_M, op_imul),
+		[0xae] = H(A_M, op_fence), [0xaf] = S(A_M, sel_imul),
 		[0xb0 ... 0xb1] = H(A_M, op_cmpxchg), [0xb2] = H(A_M, op_lxs), [0xb3] = H(A_M, op_bt),
 		[0xb4 ... 0xb5] = H(A_M, op_lxs), [0xb6 ... 0xb7] = H(A_M, op_movx),
 		[0xb8] = H(A_M, op_bitscan), [0xb9] = D(A_M | A_UD),          /* B8: POPCNT, B9: UD1 */
@@ -146,4 +146,11 @@ x86_exec_fn exec_select(const struct x86_insn *in)
 	if (o->sel)
 		return o->sel(in);
 	return o->fn ? o->fn : op_invalid;
+}
+
+bool exec_pure(x86_exec_fn fn, const struct x86_insn *in)
+{
+	if (in->lock || in->vex)
+		return false;
+	return alu_pure(fn, in) || move_pure(fn, in);
 }

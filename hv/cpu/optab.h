@@ -69,6 +69,8 @@ int op_shift(struct vcpu_soft *v, const struct x86_insn *in);
 x86_exec_fn sel_shift(const struct x86_insn *in);
 int op_shd(struct vcpu_soft *v, const struct x86_insn *in);
 int op_imul(struct vcpu_soft *v, const struct x86_insn *in);
+x86_exec_fn sel_imul(const struct x86_insn *in);
+bool alu_pure(x86_exec_fn fn, const struct x86_insn *in);
 int op_imul3(struct vcpu_soft *v, const struct x86_insn *in);
 int op_bitscan(struct vcpu_soft *v, const struct x86_insn *in);
 int op_cmpxchg(struct vcpu_soft *v, const struct x86_insn *in);
@@ -89,6 +91,7 @@ int op_cmov(struct vcpu_soft *v, const struct x86_insn *in);
 x86_exec_fn sel_cmov(const struct x86_insn *in);
 int op_setcc(struct vcpu_soft *v, const struct x86_insn *in);
 int op_lea(struct vcpu_soft *v, const struct x86_insn *in);
+bool move_pure(x86_exec_fn fn, const struct x86_insn *in);
 int op_xchg(struct vcpu_soft *v, const struct x86_insn *in);
 int op_xchg_ax(struct vcpu_soft *v, const struct x86_insn *in);
 int op_bswap(struct vcpu_soft *v, const struct x86_insn *in);
@@ -106,7 +109,7 @@ int op_popa(struct vcpu_soft *v, const struct x86_insn *in);
 /* string.c */
 int op_string(struct vcpu_soft *v, const struct x86_insn *in);
 /* branch.c */
-int op_jcc(struct vcpu_soft *v, const struct x86_insn *in);
+x86_exec_fn sel_jcc(const struct x86_insn *in);
 int op_jmp(struct vcpu_soft *v, const struct x86_insn *in);
 int op_call(struct vcpu_soft *v, const struct x86_insn *in);
 int op_ret(struct vcpu_soft *v, const struct x86_insn *in);

@@ -3,12 +3,13 @@
  * hv/cpu/vcpu_soft.c - the software vCPU behind struct vcpu_ops: creation,
  * register access, the run loop and the pre-decoded blocks.
  *
- * The run loop, per instruction: deliver a queued interrupt if RFLAGS.IF
- * allows it; translate RIP through the model (one translation, two if the
- * instruction crosses a page; inside a block, a hit counted in bulk); take
- * the running block's next record, or find the block that starts at that HPA
- * or decode it; execute; retire (advance RIP, count). A fault is delivered
- * through the guest's IDT; an exit returns to hv.
+ * The run loop: deliver a queued interrupt if RFLAGS.IF allows it;
+ * translate RIP through the model (one translation, two if the instruction
+ * crosses a page); take the running block's next record, or find the block
+ * that starts at that HPA or decode it; then run records while each next one
+ * is the next instruction (run_records: execute, retire, and the next fetch
+ * a hit counted in bulk). A fault is delivered through the guest's IDT; an
+ * exit returns to hv.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -29,6 +30,12 @@
  * guest's own stores are the only writers (devices and hv act at exits, which
  * end the run), and xlate() marks code_written when one goes to the block's
  * page, which ends the block after the storing instruction.
+ *
+ * Comparing the bytes is needed only when something could have written them
+ * unseen: code_epoch counts the stretches during which every store to the
+ * running block's page is seen - it moves when run() starts, when the
+ * running block's page changes, and after a store to that page or a fault -
+ * and a block whose bytes matched in the current stretch is used as it is.
  *
  * Every instruction is still fetched through the model, in order: the run
  * loop translates RIP before each one, and only when the result is the HPA
@@ -81,7 +88,10 @@ static bool blk_build(struct vcpu_soft *v, struct block *b, uint64_t hpa, const 
 		if (len < 0 || off + (unsigned)len > BLK_BYTES)
 			break;
 		o->fn = exec_select(&o->insn);
-		b->off[n++] = (uint16_t)off;
+		o->off = (uint16_t)off;
+		/* 64-bit mode: RIP moves by the offsets, without a mask. */
+		o->pure = v->mode == 64 && exec_pure(o->fn, &o->insn);
+		n++;
 		off += (unsigned)len;
 		if (blk_stop(&o->insn))
 			break;
@@ -94,6 +104,7 @@ static bool blk_build(struct vcpu_soft *v, struct block *b, uint64_t hpa, const 
 	b->len = (uint16_t)off;
 	memcpy(b->bytes, p, off);
 	b->key = blk_key(v, hpa);
+	b->epoch = v->code_epoch;
 	return true;
 }
 
@@ -104,8 +115,13 @@ static struct block *blk_get(struct vcpu_soft *v, uint64_t hpa)
 	const uint8_t *p = hpool_ptr(v->pool, hpa);
 	struct block *b = blk_slot(v, hpa);
 
-	if (b->key == blk_key(v, hpa) && memcmp(b->bytes, p, b->len) == 0)
+	if (hpa >> 12 != v->blk_page)
+		v->code_epoch++;
+	if (b->key == blk_key(v, hpa) &&
+	    (b->epoch == v->code_epoch || memcmp(b->bytes, p, b->len) == 0)) {
+		b->epoch = v->code_epoch;
 		return b;
+	}
 	return blk_build(v, b, hpa, p) ? b : NULL;
 }
 
@@ -125,6 +141,7 @@ static inline int fetch_xlate(struct vcpu_soft *v, uint64_t lin, uint64_t *hpa)
 	if (__builtin_expect(mmu_translate_hit(v->hit, lin, ACC_FETCH, hpa), 1)) {
 		/* Further fetches from this page may be counted in bulk (run_loop). */
 		v->fpage = (lin & ~0xfffULL) | 1;
+		v->fmark = v->icount;
 		return X86_OK;
 	}
 	struct mmu_result res;
@@ -478,9 +495,9 @@ static int dbg_trap(struct vcpu_soft *v, uint32_t trap)
 
 /*
  * After an instruction retired with something to look at (retire_attn or
- * single-step): a store to the running block's page, a REP that runs again,
- * the interrupt shadow, the single-step trap, an exit after retirement. True
- * when run() must return (exit->rip is set).
+ * single-step): a store to the running block's page, the interrupt shadow,
+ * the single-step trap, an exit after retirement (a REP that runs again is
+ * settled by the caller). True when run() must return (exit->rip is set).
  */
 static bool retire_attention(struct vcpu_soft *v, const struct x86_insn *in, uint32_t single_step,
 			     uint64_t rip, struct vcpu_exit *exit, struct block **blk)
@@ -488,12 +505,8 @@ static bool retire_attention(struct vcpu_soft *v, const struct x86_insn *in, uin
 	/* A store to the block's page: look its bytes up again. */
 	if (v->code_written) {
 		v->code_written = false;
+		v->code_epoch++;
 		*blk = NULL;
-	}
-	/* A REP instruction that will run again retires (and counts) once, at its end. */
-	if (v->rep_continues) {
-		v->rep_continues = false;
-		v->icount--;
 	}
 	if (v->shadow_left)
 		v->shadow_left--;
@@ -543,20 +556,155 @@ static bool retire_attention(struct vcpu_soft *v, const struct x86_insn *in, uin
 	return false;
 }
 
+/* How a run of records ended (run_records). */
+enum seg_end {
+	SEG_END,      /* after the record s->op: a branch or block end it could not follow, the budget */
+	SEG_ATTN,     /* after the record s->op, with retire_attn or RFLAGS.TF set */
+	SEG_FAULT,    /* in the record s->op: s->st is X86_FAULT or X86_EXIT, it did not retire */
+	SEG_FETCHED,  /* before the record s->op: its fetch, done, found other bytes (s->lin, s->hpa) */
+};
+
+struct seg {
+	const struct blk_op *op;    /* in: the first record; out: see enum seg_end */
+	const struct blk_op *stop;  /* in: the record after the last one the budget allows */
+	struct block *blk;          /* in/out: the block of s->op (NULL: a record of its own) */
+	uint64_t hpa0;              /* in/out: HPA of that block's first byte */
+	uint64_t fpage;             /* in: v->fpage as the first record's fetch armed it */
+	uint64_t left;              /* in: records the budget allows from s->op on (stop is
+				       already within it); out: steps left after s->op */
+	bool chain;                 /* in: may go on into the next block (no event, no TF) */
+	uint64_t rip;               /* out, SEG_END and SEG_ATTN: RIP of the record s->op */
+	uint64_t lin, hpa;          /* out, SEG_FETCHED: the next instruction's address, translated */
+	int st;                     /* out, SEG_FAULT */
+};
+
+/*
+ * Run the records from s->op while each next one is the next instruction:
+ * the previous one fell through (no branch, no wrap of IP), it left nothing
+ * for retire_attention, and the budget allows it. Its fetch is then the
+ * model's shortcut hitting the slot the last counted fetch used, nothing
+ * else having reached the MMU since (fpage still armed: a load, a store, an
+ * invalidation or a mode change disarms it): it is counted in bulk with the
+ * others (fetch_settle, icount - fmark). When something else did reach the
+ * MMU, the fetch is made here, in its turn, through the shortcut; a miss
+ * ends the run without counting, and the run loop translates it.
+ *
+ * Pure records (exec_pure) run without RIP or the instruction count, which
+ * are brought up to date before any other record and at the end.
+ *
+ * After a branch, or at the end of a block, the run goes on into the block
+ * at the next instruction when that is on the same page with fpage still
+ * armed (its fetch is then one more hit on the same slot) and the block is
+ * decoded with bytes known current (blk_get's epoch); otherwise it ends,
+ * having counted nothing, and the run loop fetches and looks up as usual.
+ *
+ * Interrupts, NMIs and single-step are the caller's: it allows one record
+ * when an event is pending (hv injects only between runs) or RFLAGS.TF is
+ * set; an instruction that sets TF ends the run (SEG_ATTN), so that the
+ * next one starts alone with its trap.
+ */
+static inline __attribute__((always_inline)) enum seg_end run_records(struct vcpu_soft *v,
+								      struct seg *s)
+{
+	/* RIP and icount are those of `base`; `first` started the current block's part. */
+	const struct blk_op *op = s->op, *stop = s->stop, *base = op, *first = op;
+	uint64_t fpage = s->fpage, left = s->left, fall;
+	enum seg_end end;
+
+	for (;;) {
+		if (op->pure) {
+			op->fn(v, &op->insn);
+			if (++op != stop)
+				continue;
+			op--;
+			v->rip += (uint64_t)(op->off + op->insn.len - base->off);
+			v->icount += (uint64_t)(op - base) + 1;
+			fall = v->rip;
+			goto next_block;
+		}
+		v->rip += (uint64_t)(op->off - base->off);
+		v->icount += (uint64_t)(op - base);
+		fall = v->rip + op->insn.len;
+		v->next_rip = fall & v->ip_mask;
+		s->st = op->fn(v, &op->insn);
+		if (__builtin_expect(s->st != X86_OK, 0)) {
+			end = SEG_FAULT;
+			goto done;
+		}
+		v->rip = v->next_rip;
+		v->icount++;
+		if (__builtin_expect((v->retire_attn | (v->rflags & RF_TF)) != 0, 0)) {
+			end = SEG_ATTN;
+			goto done;
+		}
+		if (v->rip != fall || op + 1 == stop)
+			goto next_block;
+		if (__builtin_expect(v->fpage != fpage, 0)) {
+			uint64_t lin = rip_linear(v), hpa;
+
+			fetch_settle(v);
+			if (!mmu_translate_hit(v->hit, lin, ACC_FETCH, &hpa)) {
+				end = SEG_END;
+				goto done;
+			}
+			v->stats.fetches++;
+			fpage = v->fpage = (lin & ~0xfffULL) | 1;
+			v->fmark = v->icount;
+			if (hpa != s->hpa0 + op[1].off || v->dkey_mode != s->blk->key >> 56 << 56) {
+				s->op = op + 1;
+				s->lin = lin;
+				s->hpa = hpa;
+				s->left = left - (uint64_t)(op + 1 - first) - 1;
+				return SEG_FETCHED;
+			}
+		}
+		base = ++op;
+		continue;
+next_block:
+		/* op retired and RIP is the next instruction's: follow it when its fetch is a hit counted in bulk. */
+		end = SEG_END;
+		if (!s->chain || left == (uint64_t)(op - first) + 1 || v->fpage != fpage)
+			goto done;
+		{
+			uint64_t lin = rip_linear(v), hpa;
+			struct block *b;
+
+			if (((lin & ~0xfffULL) | 1) != fpage)
+				goto done;
+			hpa = (s->hpa0 & ~0xfffULL) | (lin & 0xfff);
+			b = blk_slot(v, hpa);
+			if (b->key != blk_key(v, hpa) || b->epoch != v->code_epoch)
+				goto done;
+			left -= (uint64_t)(op - first) + 1;
+			s->blk = b;
+			s->hpa0 = hpa;
+			first = base = op = &b->op[0];
+			stop = op + (b->n < left ? b->n : left);
+		}
+	}
+done:
+	s->op = op;
+	s->rip = fall - op->insn.len;
+	s->left = left - (uint64_t)(op - first) - 1;
+	return end;
+}
+
 static int run_loop(struct vcpu_soft *v, uint64_t max_insns, struct vcpu_exit *exit)
 {
 	struct blk_op one;            /* an instruction no block holds */
-	const struct blk_op *op, *op_end;
-	const struct x86_insn *in;
+	struct seg s = { 0 };
 	struct block *blk = NULL;     /* the running block */
-	uint64_t blk_hpa = 0, blk_mode = 0, blk_fpage = 0;
+	uint64_t blk_hpa = 0, blk_mode = 0;
 	unsigned k = 0;               /* its next record */
 	bool irq_quiet;
 	uint64_t left = max_insns ? max_insns : ~0ULL;  /* steps still allowed */
+	uint64_t lin = 0, hpa = 0;
 	int st;
 
 	/* Something else (hv walk, a test) may have translated under another context. */
 	mmu_set_ctx(v->mmu, &v->ctx);
+	/* ... and written memory: devices, the loader, a test. */
+	v->code_epoch++;
 	v->exit = exit;
 	v->exit_after_retire = false;
 	if (v->shutdown) {
@@ -614,8 +762,8 @@ static int run_loop(struct vcpu_soft *v, uint64_t max_insns, struct vcpu_exit *e
 				continue;
 			goto fault_or_exit;
 		}
-no_event:;
-		uint64_t lin = rip_linear(v), hpa = 0;
+no_event:
+		lin = rip_linear(v);
 		if (__builtin_expect(v->dr7 & 0xff, 0)) {
 			/* Instruction breakpoints: a #DB fault before the instruction,
 			 * unless RF (cleared as the instruction starts) says it ran. */
@@ -632,71 +780,89 @@ no_event:;
 		st = fetch_xlate(v, lin, &hpa);
 		if (__builtin_expect(st != X86_OK, 0))
 			goto fault_or_exit;
+fetched:
 		/* The next record of the running block, or the block that starts here. */
-		if (__builtin_expect(blk != NULL && k < blk->n && hpa == blk_hpa + blk->off[k] &&
+		if (__builtin_expect(blk != NULL && k < blk->n && hpa == blk_hpa + blk->op[k].off &&
 				     v->dkey_mode == blk_mode, 1)) {
-			op = &blk->op[k];
-			op_end = &blk->op[blk->n];
+			s.op = &blk->op[k];
 		} else {
 			blk = blk_get(v, hpa);
 			if (blk != NULL) {
 				blk_hpa = hpa;
 				blk_mode = v->dkey_mode;
 				v->blk_page = hpa >> 12;
-				k = 0;
-				op = &blk->op[0];
-				op_end = &blk->op[blk->n];
+				s.op = &blk->op[0];
 			} else {
 				v->blk_page = BLK_NO_PAGE;
 				st = fetch_one(v, lin, hpa, &one.insn);
 				if (st != X86_OK)
 					goto fault_or_exit;
 				one.fn = exec_select(&one.insn);
-				op = &one;
-				op_end = &one + 1;
+				one.off = 0;
+				one.pure = false;
+				s.op = &one;
 			}
 		}
-		blk_fpage = (lin & ~0xfffULL) | 1;
-		/* Run records while each next one is the next instruction. */
-		for (;;) {
-			uint64_t rip = v->rip, fall = rip + op->insn.len;
-			uint32_t single_step = (uint32_t)(v->rflags & RF_TF);
+		/* The block-local budget: the steps left, one record when an
+		 * event is pending or RFLAGS.TF traps after the instruction, or
+		 * when this fetch missed the model's shortcut (the next one is
+		 * made on its own, and then hits it). */
+		uint32_t single_step = (uint32_t)(v->rflags & RF_TF);
+		/* Something for retire_attention already (an interrupt shadow, a
+		 * #DB held over MOV SS, breakpoints enabled): one record, so that
+		 * it is looked at after the instruction, and the breakpoint test
+		 * above comes before each. */
+		bool attn = (v->retire_attn | (v->dr7 & 0xff)) != 0;
+		s.fpage = (lin & ~0xfffULL) | 1;
+		s.chain = blk != NULL && irq_quiet && !single_step && !attn && v->fpage == s.fpage;
+		s.stop = blk != NULL ? &blk->op[blk->n] : &one + 1;
+		if (!s.chain)
+			s.stop = s.op + 1;
+		else if ((uint64_t)(s.stop - s.op) > left + 1)
+			s.stop = s.op + left + 1;
+		s.left = left + 1;
+		s.blk = blk;
+		s.hpa0 = blk_hpa;
 
-			in = &op->insn;
-			k++;
-			v->next_rip = fall & v->ip_mask;
-			st = op->fn(v, in);
-			if (__builtin_expect(st != X86_OK, 0))
-				goto fault_or_exit;
-			v->rip = v->next_rip;
-			v->icount++;
-			/* One test for the shadow, REP, exit-after-retire, code-written and single-step cases. */
-			if (__builtin_expect((v->retire_attn | single_step) != 0, 0)) {
-				if (retire_attention(v, in, single_step, rip, exit, &blk))
-					goto out;
-				break;
+		enum seg_end end = run_records(v, &s);
+
+		left = s.left;
+		blk = s.blk;
+		blk_hpa = s.hpa0;
+		k = blk != NULL ? (unsigned)(s.op - blk->op) + 1 : 0;
+		switch (end) {
+		case SEG_FETCHED:
+			k--;
+			lin = s.lin;
+			hpa = s.hpa;
+			goto fetched;
+		case SEG_FAULT:
+			st = s.st;
+			goto fault_or_exit;
+		case SEG_END:
+			/* The next instruction is fetched on its own. */
+			v->fmark++;
+			if (!single_step && !attn)
+				continue;
+			break;
+		case SEG_ATTN:
+			/* A REP instruction that will run again retires (and
+			 * counts) once, at its end; it is fetched again. */
+			if (v->rep_continues) {
+				v->rep_continues = false;
+				v->icount--;
+			} else {
+				v->fmark++;
 			}
-			/*
-			 * The next record is the next instruction if this one fell
-			 * through (no branch, no wrap of IP) and its fetch hits the
-			 * slot the block's last fetch used, nothing else having
-			 * reached the MMU since (fpage is still armed for the page;
-			 * a mode change disarms it too, in cpu_update_mode): then
-			 * that fetch is counted with the others when they settle.
-			 * Interrupts and NMIs only become deliverable here when some
-			 * were pending at the last lookup (hv injects between runs).
-			 */
-			if (++op == op_end || v->rip != fall || v->fpage != blk_fpage || left == 0 ||
-			    !irq_quiet)
-				break;
-			left--;
-			v->stats.fetches++;
-			v->fpend++;
+			break;
 		}
+		if (retire_attention(v, &s.op->insn, single_step, s.rip, exit, &blk))
+			goto out;
 		continue;
 fault_or_exit:
 		/* A store before the fault may have gone to the block's page. */
 		v->code_written = false;
+		v->code_epoch++;
 		blk = NULL;
 		if (st == X86_EXIT) {
 			exit->rip = v->rip;

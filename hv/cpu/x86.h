@@ -123,14 +123,16 @@ enum lf_op { LF_NONE = 0, LF_ADD, LF_ADC, LF_SUB, LF_SBB, LF_LOGIC, LF_INC, LF_D
 
 struct blk_op {
 	x86_exec_fn fn;          /* exec_select(&insn) */
+	uint16_t off;            /* offset of the instruction from the block's first byte */
+	bool pure;               /* exec_pure(): registers and flags only (64-bit blocks) */
 	struct x86_insn insn;
 };
 
 struct block {
 	uint64_t key;            /* blk_key(HPA of the first byte, mode); 0 = empty */
+	uint64_t epoch;          /* vcpu_soft.code_epoch when its bytes last matched memory */
 	uint16_t n;              /* instructions */
 	uint16_t len;            /* bytes, all on the first byte's page */
-	uint16_t off[BLK_INSNS]; /* each instruction's offset from the first byte */
 	uint8_t bytes[BLK_BYTES];
 	struct blk_op op[BLK_INSNS];
 };
@@ -156,7 +158,7 @@ struct vcpu_soft {
 	uint64_t rip;
 	uint64_t next_rip;        /* during an instruction: where it continues (branches set it) */
 	uint64_t rflags;          /* arithmetic bits are stale while lf_op != LF_NONE */
-	enum lf_op lf_op;
+	uint8_t lf_op;            /* enum lf_op; next to lf_size, so that both are one store */
 	uint8_t lf_size;          /* operand size in bytes */
 	bool lf_cin;              /* ADC/SBB carry in; INC/DEC: the preserved CF */
 	uint64_t lf_res, lf_a, lf_b;
@@ -243,15 +245,18 @@ struct vcpu_soft {
 	/* pre-decoded blocks, keyed by HPA (vcpu_soft.c) */
 	struct block *blocks;               /* BLK_SLOTS blocks */
 	uint64_t blk_page;                  /* HPA >> 12 of the running block, or BLK_NO_PAGE */
+	uint64_t code_epoch;                /* see blk_get() */
 	/*
 	 * Instruction fetches counted in bulk: after a fetch that hit the
 	 * model's shortcut for the linear page fpage (its address | 1; 0 =
-	 * none), fpend more fetches from that page hit the same slot and are
+	 * none), each instruction retired since, icount - fmark of them, was
+	 * followed by a fetch from that page that hit the same slot; they are
 	 * added to the model by fetch_settle() (mem.h) before anything else
-	 * reaches it.
+	 * reaches it. The run loop moves fmark so that an instruction ending a
+	 * run of records (whose successor is fetched on its own) adds none.
 	 */
 	uint64_t fpage;
-	uint64_t fpend;
+	uint64_t fmark;
 
 	/* counters */
 	uint64_t icount;
@@ -367,5 +372,12 @@ bool cond_eval(struct vcpu_soft *v, unsigned cc);
 
 /* The handler for a decoded instruction, from the opcode table (optab.c). */
 x86_exec_fn exec_select(const struct x86_insn *in);
+/*
+ * True when fn, executing in, only reads and writes general registers and
+ * the arithmetic flags: it cannot fault or exit, does not branch, reads
+ * neither RIP nor the instruction count, reaches no memory and no MMU, and
+ * leaves retire_attn and RFLAGS.TF alone (optab.c; the run loop relies on it).
+ */
+bool exec_pure(x86_exec_fn fn, const struct x86_insn *in);
 
 #endif /* HV_CPU_X86_H */
