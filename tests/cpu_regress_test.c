@@ -772,6 +772,52 @@ static void test_block_loop_counts(void **state)
 	tvm_destroy(vm);
 }
 
+/* The loop of test_block_loop_counts, its branch back followed inside a
+ * run, cut by budgets of 2 to 13 instructions a run(): the same registers
+ * and counts as one instruction a run(). */
+static void test_block_budget_chunks(void **state)
+{
+	static const uint8_t prog[] = {
+		0xb9, 0x64, 0x00, 0x00, 0x00,   /* mov ecx, 100 */
+		0x48, 0x03, 0x03,               /* 1: add rax, [rbx] */
+		0x48, 0xff, 0xc2,               /* inc rdx */
+		0x48, 0x01, 0xd6,               /* add rsi, rdx */
+		0xff, 0xc9,                     /* dec ecx */
+		0x75, 0xf3,                     /* jnz 1b */
+		0xf4,
+	};
+	struct tvm *one = run_twins(prog, sizeof(prog), TVM_CODE, RFL_FIXED, VCPU_EXIT_HLT);
+	struct vcpu_stats want, got;
+
+	(void)state;
+	one->ops->get_stats(one->vcpu, &want);
+	assert_int_equal(want.instructions, 1 + 5 * 100 + 1);
+	for (uint64_t chunk = 2; chunk <= 13; chunk++) {
+		struct tvm *vm = vm_new("skylake");
+		struct vcpu_regs rr;
+		enum vcpu_exit_reason e;
+
+		tvm_load_code(vm, TVM_CODE, prog, sizeof(prog));
+		rr = regs(vm);
+		rr.gpr[3] = TVM_DATA;
+		set_regs(vm, &rr);
+		/* Each run() that stops on its budget retires exactly that many. */
+		for (uint64_t done = 0; (e = tvm_run(vm, chunk)) == VCPU_EXIT_INSN_LIMIT;) {
+			done += chunk;
+			vm->ops->get_stats(vm->vcpu, &got);
+			assert_int_equal(got.instructions, done);
+		}
+		assert_int_equal(e, VCPU_EXIT_HLT);
+		vm->ops->get_stats(vm->vcpu, &got);
+		assert_memory_equal(&got, &want, sizeof(got));
+		assert_int_equal(regs(vm).gpr[6], regs(one).gpr[6]);
+		assert_int_equal(regs(vm).rip, regs(one).rip);
+		assert_memory_equal(mmu_stats(vm->mmu), mmu_stats(one->mmu), sizeof(struct mmu_stats));
+		tvm_destroy(vm);
+	}
+	tvm_destroy(one);
+}
+
 /* ------------------------------------------------------------------------ */
 /* REP MOVS / REP STOS fast path (docs/softcpu.md, "String instructions")    */
 /* ------------------------------------------------------------------------ */
@@ -932,6 +978,7 @@ int main(void)
 		cmocka_unit_test(test_block_loop_counts),
 		cmocka_unit_test(test_block_popf_sets_tf),
 		cmocka_unit_test(test_block_budget),
+		cmocka_unit_test(test_block_budget_chunks),
 		cmocka_unit_test(test_rep_stos_pages),
 		cmocka_unit_test(test_rep_movs_overlap),
 		cmocka_unit_test(test_rep_movs_pages),
