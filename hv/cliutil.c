@@ -34,7 +34,10 @@ void cli_catch_stop_signals(struct sigaction old[2])
 	sa.sa_flags = SA_RESETHAND;
 	sigemptyset(&sa.sa_mask);
 	cli_stop_signal = 0;
+	/* Ctrl-C twice ends hv at once; SIGTERM, which tools such as
+	 * timeout(1) send more than once, always leaves time for the report. */
 	sigaction(SIGINT, &sa, &old[0]);
+	sa.sa_flags = 0;
 	sigaction(SIGTERM, &sa, &old[1]);
 }
 

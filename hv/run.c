@@ -808,8 +808,9 @@ static int check_eager_size(const struct run_opts *o)
  * before the serial file is opened: one that comes while hv opens files,
  * maps RAM or loads the kernel stops the VM before its first instruction
  * (an eager mapping stops at the next GiB). SA_RESTART: a blocking open (a
- * FIFO) goes on. SA_RESETHAND: a second
- * signal ends hv at once.
+ * FIFO) goes on. A second SIGINT (Ctrl-C twice) ends hv at once. SIGTERM
+ * never does: tools send it more than once (timeout(1) signals the child
+ * and then its whole process group), and each must still get the report.
  */
 static volatile sig_atomic_t run_signal;
 /* The VM whose vCPU the handler kicks out of the guest (KVM_RUN returns at
@@ -843,6 +844,7 @@ static void catch_stop_signals(struct sigaction old[2])
 	sigemptyset(&sa.sa_mask);
 	run_signal = 0;
 	sigaction(SIGINT, &sa, &old[0]);
+	sa.sa_flags = SA_RESTART;
 	sigaction(SIGTERM, &sa, &old[1]);
 }
 

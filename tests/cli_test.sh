@@ -266,6 +266,35 @@ if [ -f guest/guest.elf ] && command -v mkfifo >/dev/null && [ -r /proc/self/wch
 		"$(grep -c 'stopped by SIGTERM after 0 instructions' "$tmp/err")" 1
 fi
 
+# SIGTERM twice, as timeout(1) sends it (to hv, then to its process group):
+# the second must not end hv before its report. The first is delivered (no
+# longer pending in /proc/PID/status) before the second is sent.
+if [ -f guest/guest.elf ] && command -v mkfifo >/dev/null && [ -r /proc/self/wchan ]; then
+	rm -f "$tmp/fifo"
+	mkfifo "$tmp/fifo"
+	"$HV" run guest/guest.elf --json --serial "$tmp/fifo" >"$tmp/twice.json" 2>"$tmp/err" &
+	pid=$!
+	n=0
+	while [ "$(cat /proc/$pid/wchan 2>/dev/null)" != wait_for_partner ] && [ $n -lt 1200 ]; do
+		sleep 0.05
+		n=$((n + 1))
+	done
+	kill -TERM $pid
+	n=0
+	while grep -q '^ShdPnd:.*[1-9a-f]' /proc/$pid/status 2>/dev/null && [ $n -lt 200 ]; do
+		sleep 0.05
+		n=$((n + 1))
+	done
+	kill -TERM $pid
+	sleep 0.2
+	# An hv that the second signal ended never opens the FIFO: don't wait for it.
+	if kill -0 $pid 2>/dev/null; then cat "$tmp/fifo" >/dev/null; fi
+	wait $pid
+	expect_eq "SIGTERM twice: status" $? 143
+	expect_eq "SIGTERM twice: the report is written" \
+		"$(sed -n '/"stop"/,/}/s/.*"reason": "\([a-z-]*\)".*/\1/p' "$tmp/twice.json")" signal
+fi
+
 # Configuration files: each mistake named with its line and the limit.
 cfg_error() { # NAME CONTENT WANT
 	printf "$2" >"$tmp/$1.conf"
