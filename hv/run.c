@@ -953,7 +953,8 @@ int cmd_run(int argc, char **argv)
 	t0 = now_seconds();
 	rc = vm_run(vm);
 	rr.wall = now_seconds() - t0;
-	restore_stop_signals(old_sig);
+	/* The handlers stay until the report is out (restored at out_serial):
+	 * a late SIGTERM only sets run_signal, which nothing reads any more. */
 	run_vm = NULL;
 	progress_done(&rp.p);
 	/* The guest's output is part of the result: losing it is a failure. */
