@@ -243,19 +243,26 @@ if [ -f guest/guest.elf ]; then
 	done
 fi
 
-# A signal before the guest starts stops it before its first instruction,
-# with the report: here hv is waiting to open its --serial FIFO (a blocking
-# open, seen as wait_for_partner in /proc) when SIGTERM comes.
-if [ -f guest/guest.elf ] && command -v mkfifo >/dev/null && [ -r /proc/self/wchan ]; then
+# start_on_fifo NAME: hv run with its --serial on a FIFO, its JSON report in
+# $tmp/NAME.json; returns once hv waits in the FIFO's open (wait_for_partner
+# in /proc), with its pid in $pid.
+start_on_fifo() {
 	rm -f "$tmp/fifo"
 	mkfifo "$tmp/fifo"
-	"$HV" run guest/guest.elf --json --serial "$tmp/fifo" >"$tmp/early.json" 2>"$tmp/err" &
+	"$HV" run guest/guest.elf --json --serial "$tmp/fifo" >"$tmp/$1.json" 2>"$tmp/err" &
 	pid=$!
 	n=0
 	while [ "$(cat /proc/$pid/wchan 2>/dev/null)" != wait_for_partner ] && [ $n -lt 1200 ]; do
 		sleep 0.05
 		n=$((n + 1))
 	done
+}
+
+# A signal before the guest starts stops it before its first instruction,
+# with the report: here hv is waiting to open its --serial FIFO (a blocking
+# open, seen as wait_for_partner in /proc) when SIGTERM comes.
+if [ -f guest/guest.elf ] && command -v mkfifo >/dev/null && [ -r /proc/self/wchan ]; then
+	start_on_fifo early
 	kill -TERM $pid
 	cat "$tmp/fifo" >/dev/null
 	wait $pid
@@ -270,15 +277,7 @@ fi
 # the second must not end hv before its report. The first is delivered (no
 # longer pending in /proc/PID/status) before the second is sent.
 if [ -f guest/guest.elf ] && command -v mkfifo >/dev/null && [ -r /proc/self/wchan ]; then
-	rm -f "$tmp/fifo"
-	mkfifo "$tmp/fifo"
-	"$HV" run guest/guest.elf --json --serial "$tmp/fifo" >"$tmp/twice.json" 2>"$tmp/err" &
-	pid=$!
-	n=0
-	while [ "$(cat /proc/$pid/wchan 2>/dev/null)" != wait_for_partner ] && [ $n -lt 1200 ]; do
-		sleep 0.05
-		n=$((n + 1))
-	done
+	start_on_fifo twice
 	kill -TERM $pid
 	n=0
 	while grep -q '^ShdPnd:.*[1-9a-f]' /proc/$pid/status 2>/dev/null && [ $n -lt 200 ]; do
