@@ -11,33 +11,16 @@
 #include "tests/testutil.h"
 
 struct fixture {
+	struct test_line line;  /* IRQ 0 */
 	struct pit pit;
 	struct dev_bus bus;
-	uint64_t tsc;
-	unsigned irq_high, irq_low;  /* IRQ 0 level changes */
-	int level;
 };
-
-static uint64_t clock_fn(void *ctx) { return ((struct fixture *)ctx)->tsc; }
-
-static void set_irq(void *ctx, unsigned irq, int level)
-{
-	struct fixture *f = ctx;
-
-	assert_int_equal(irq, 0);
-	assert_int_not_equal(level, f->level);  /* only changes are driven */
-	f->level = level;
-	if (level)
-		f->irq_high++;
-	else
-		f->irq_low++;
-}
 
 static void out8(struct fixture *f, uint16_t port, uint8_t v) { dev_bus_pio_write(&f->bus, port, 1, v); }
 static uint8_t in8(struct fixture *f, uint16_t port) { return (uint8_t)dev_bus_pio_read(&f->bus, port, 1); }
 
 /* Move the clock to the first TSC of PIT tick `t`. */
-static void at_tick(struct fixture *f, uint64_t t) { f->tsc = pit_tick_tsc(t); }
+static void at_tick(struct fixture *f, uint64_t t) { f->line.tsc = pit_tick_tsc(t); }
 
 /* Counter `c`'s latched count, LSB then MSB. */
 static unsigned latched(struct fixture *f, unsigned c)
@@ -53,7 +36,7 @@ static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 
-	pit_init(&f->pit, clock_fn, set_irq, f);
+	pit_init(&f->pit, test_line_clock, test_line_set_irq, &f->line);
 	assert_ok(dev_bus_add(&f->bus, &pit_ops, UINT64_MAX, &f->pit, NULL));
 	assert_ok(dev_bus_add(&f->bus, &pit_port61_ops, UINT64_MAX, &f->pit, NULL));
 	*state = f;
@@ -83,9 +66,9 @@ static void test_reset_idle(void **state)
 	struct fixture *f = *state;
 
 	assert_int_equal(pit_next_event(&f->pit), UINT64_MAX);
-	f->tsc = 123456789;
+	f->line.tsc = 123456789;
 	pit_advance(&f->pit);
-	assert_int_equal(f->irq_high, 0);
+	assert_int_equal(f->line.high, 0);
 	assert_false(pit_out(&f->pit, 0));
 }
 
@@ -106,18 +89,18 @@ static void test_mode2_rate(void **state)
 	assert_int_equal(latched(f, 0), 1);
 	assert_false(pit_out(&f->pit, 0));    /* the one low tick */
 	assert_int_equal(pit_next_event(&f->pit), 999848);
-	f->tsc = 999847;
+	f->line.tsc = 999847;
 	pit_advance(&f->pit);
-	assert_int_equal(f->irq_high, 0);
-	f->tsc = 999848;
+	assert_int_equal(f->line.high, 0);
+	f->line.tsc = 999848;
 	pit_advance(&f->pit);
-	assert_int_equal(f->irq_high, 1);
+	assert_int_equal(f->line.high, 1);
 	assert_int_equal(latched(f, 0), 1193);
 	assert_int_equal(pit_next_event(&f->pit), pit_tick_tsc(2386));
 	at_tick(f, 5 * 1193 + 3);             /* four edges since: one latch */
 	pit_advance(&f->pit);
-	assert_int_equal(f->irq_high, 2);
-	assert_int_equal(f->irq_low, 1);
+	assert_int_equal(f->line.high, 2);
+	assert_int_equal(f->line.low, 1);
 	assert_int_equal(f->pit.irq_edges, 2);
 	assert_int_equal(latched(f, 0), 1190);
 	assert_int_equal(pit_next_event(&f->pit), 5999085);
@@ -135,11 +118,11 @@ static void test_mode0_oneshot(void **state)
 	at_tick(f, 99);
 	assert_int_equal(latched(f, 0), 1);
 	pit_advance(&f->pit);
-	assert_int_equal(f->irq_high, 0);
+	assert_int_equal(f->line.high, 0);
 	assert_int_equal(pit_next_event(&f->pit), 83810);
 	at_tick(f, 100);
 	pit_advance(&f->pit);
-	assert_int_equal(f->irq_high, 1);
+	assert_int_equal(f->line.high, 1);
 	assert_int_equal(latched(f, 0), 0);
 	at_tick(f, 101);
 	assert_int_equal(latched(f, 0), 0xffff);
@@ -147,7 +130,7 @@ static void test_mode0_oneshot(void **state)
 	out8(f, 0x40, 50);                    /* LSB only: stopped, OUT low */
 	assert_false(pit_out(&f->pit, 0));
 	pit_advance(&f->pit);
-	assert_int_equal(f->irq_low, 1);
+	assert_int_equal(f->line.low, 1);
 	out8(f, 0x40, 0);                     /* MSB: 50 counts from here */
 	at_tick(f, 110);
 	assert_int_equal(latched(f, 0), 41);
@@ -228,11 +211,11 @@ static void test_counter2_gate(void **state)
 	out8(f, 0x61, 0x00);
 	at_tick(f, 66);
 	assert_int_equal(in8(f, 0x61) & 0x21, 0x20);
-	assert_int_equal(f->irq_high, 0);     /* counter 2 has no IRQ */
+	assert_int_equal(f->line.high, 0);     /* counter 2 has no IRQ */
 	/* Refresh toggle: every 15085 TSC ticks. */
-	f->tsc = 15084;
+	f->line.tsc = 15084;
 	assert_int_equal(in8(f, 0x61) & 0x10, 0);
-	f->tsc = 15085;
+	f->line.tsc = 15085;
 	assert_int_equal(in8(f, 0x61) & 0x10, 0x10);
 }
 

@@ -14,27 +14,10 @@
 #define SEC 1000000000ULL
 
 struct fixture {
+	struct test_line line;  /* IRQ 8 */
 	struct rtc rtc;
 	struct dev_bus bus;
-	uint64_t tsc;
-	unsigned irq_high, irq_low;  /* IRQ 8 level changes */
-	int level;
 };
-
-static uint64_t clock_fn(void *ctx) { return ((struct fixture *)ctx)->tsc; }
-
-static void set_irq(void *ctx, unsigned irq, int level)
-{
-	struct fixture *f = ctx;
-
-	assert_int_equal(irq, 8);
-	assert_int_not_equal(level, f->level);  /* only changes are driven */
-	f->level = level;
-	if (level)
-		f->irq_high++;
-	else
-		f->irq_low++;
-}
 
 static uint8_t rd(struct fixture *f, uint8_t reg)
 {
@@ -75,7 +58,8 @@ static int setup_mem(void **state, uint64_t low, uint64_t high)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 
-	rtc_init(&f->rtc, clock_fn, set_irq, f, low, high, 1);
+	f->line.irq = 8;
+	rtc_init(&f->rtc, test_line_clock, test_line_set_irq, &f->line, low, high, 1);
 	assert_ok(dev_bus_add(&f->bus, &rtc_ops, UINT64_MAX, &f->rtc, NULL));
 	*state = f;
 	return 0;
@@ -129,30 +113,30 @@ static void test_update_and_uip(void **state)
 {
 	struct fixture *f = *state;
 
-	f->tsc = 999755859;
+	f->line.tsc = 999755859;
 	assert_int_equal(rd(f, RTC_REG_A), 0x26);
-	f->tsc = 999755860;
+	f->line.tsc = 999755860;
 	assert_int_equal(rd(f, RTC_REG_A), 0xa6);
-	f->tsc = SEC - 1;
+	f->line.tsc = SEC - 1;
 	assert_int_equal(rd(f, RTC_REG_A), 0xa6);
 	assert_int_equal(rd(f, RTC_SEC), 0x00);
 	assert_int_equal(rd(f, RTC_REG_C), 0x40);  /* PF (1024 Hz) */
-	f->tsc = SEC;
+	f->line.tsc = SEC;
 	assert_int_equal(rd(f, RTC_REG_A), 0x26);
 	assert_int_equal(rd(f, RTC_SEC), 0x01);
 	/* UF and PF are set; IRQF is not (nothing enabled). */
 	assert_int_equal(rd(f, RTC_REG_C), 0x50);
 	assert_int_equal(rd(f, RTC_REG_C), 0x00);
-	assert_int_equal(f->irq_high, 0);
+	assert_int_equal(f->line.high, 0);
 	/* An hour later, in one step. */
-	f->tsc = 3601 * SEC + 5;
+	f->line.tsc = 3601 * SEC + 5;
 	assert_int_equal(now(f), 0x0100010701010020ULL);
 	/* SET holds the time and reads UIP 0. */
-	f->tsc = 3601 * SEC + 999900000;
+	f->line.tsc = 3601 * SEC + 999900000;
 	wr(f, RTC_REG_B, RTC_B_SET | RTC_B_24H | RTC_B_UIE);
 	assert_int_equal(rd(f, RTC_REG_B), RTC_B_SET | RTC_B_24H);  /* SET clears UIE */
 	assert_int_equal(rd(f, RTC_REG_A), 0x26);
-	f->tsc = 3700 * SEC;
+	f->line.tsc = 3700 * SEC;
 	assert_int_equal(now(f), 0x0100010701010020ULL);
 }
 
@@ -168,23 +152,23 @@ static void test_formats_and_calendar(void **state)
 	/* SET at TSC 0, so the next update is at 1 s. */
 	set_time(f, RTC_B_DM, bin12);
 	assert_int_equal(now(f), 0x3b3b8b061f0c6313ULL);
-	f->tsc = SEC - 1;
+	f->line.tsc = SEC - 1;
 	assert_int_equal(rd(f, RTC_HOUR), 0x8b);
-	f->tsc = SEC;
+	f->line.tsc = SEC;
 	/* 2000-01-01 12 AM (hour 12, PM clear), Saturday, binary century 20. */
 	assert_int_equal(now(f), 0x00000c0701010014ULL);
 	wr(f, RTC_REG_B, RTC_B_DM | RTC_B_24H);
 	assert_int_equal(rd(f, RTC_HOUR), 0);
-	f->tsc = (13 * 3600 + 1) * SEC;   /* 13:00:00 */
+	f->line.tsc = (13 * 3600 + 1) * SEC;   /* 13:00:00 */
 	wr(f, RTC_REG_B, 0);        /* BCD, 12-hour */
 	assert_int_equal(rd(f, RTC_HOUR), 0x81);
 	assert_int_equal(rd(f, RTC_MIN), 0x00);
 
 	set_time(f, RTC_B_24H, leap);
-	f->tsc += SEC;
+	f->line.tsc += SEC;
 	assert_int_equal(now(f), 0x0000000529022420ULL);  /* Thursday 29 February */
 	set_time(f, RTC_B_24H, noleap);
-	f->tsc += SEC;
+	f->line.tsc += SEC;
 	assert_int_equal(now(f), 0x0000000201030021ULL);  /* 2100: Monday 1 March */
 }
 
@@ -195,15 +179,15 @@ static void test_periodic_irq(void **state)
 
 	wr(f, RTC_REG_B, RTC_B_24H | RTC_B_PIE);  /* 1024 Hz: 32 cycles */
 	assert_int_equal(rtc_next_event(&f->rtc), 976563);
-	f->tsc = 976562;
+	f->line.tsc = 976562;
 	rtc_advance(&f->rtc);
-	assert_int_equal(f->irq_high, 0);
-	f->tsc = 976563;
+	assert_int_equal(f->line.high, 0);
+	f->line.tsc = 976563;
 	rtc_advance(&f->rtc);
-	assert_int_equal(f->irq_high, 1);
+	assert_int_equal(f->line.high, 1);
 	assert_int_equal(rtc_next_event(&f->rtc), UINT64_MAX);  /* high until C is read */
 	assert_int_equal(rd(f, RTC_REG_C), 0xc0);
-	assert_int_equal(f->irq_low, 1);
+	assert_int_equal(f->line.low, 1);
 	assert_int_equal(rtc_next_event(&f->rtc), 1953125);
 	/* 8192 Hz (rate 3: 4 cycles), then rate 1 = rate 8 (256 Hz, 128 cycles). */
 	wr(f, RTC_REG_A, 0x23);
@@ -211,11 +195,11 @@ static void test_periodic_irq(void **state)
 	wr(f, RTC_REG_A, 0x21);
 	assert_int_equal(rtc_next_event(&f->rtc), 3906250);    /* cycle 128 */
 	/* Rate 0: none; PIE cleared while PF is set drops IRQF. */
-	f->tsc = 3906250;
+	f->line.tsc = 3906250;
 	rtc_advance(&f->rtc);
-	assert_int_equal(f->irq_high, 2);
+	assert_int_equal(f->line.high, 2);
 	wr(f, RTC_REG_B, RTC_B_24H);
-	assert_int_equal(f->irq_low, 2);
+	assert_int_equal(f->line.low, 2);
 	assert_int_equal(rd(f, RTC_REG_C), 0x40);
 	wr(f, RTC_REG_A, 0x20);
 	wr(f, RTC_REG_B, RTC_B_24H | RTC_B_PIE);
@@ -233,12 +217,12 @@ static void test_alarm_irq(void **state)
 	wr(f, RTC_HOUR_ALARM, 0x00);
 	wr(f, RTC_REG_B, RTC_B_24H | RTC_B_AIE);
 	assert_int_equal(rtc_next_event(&f->rtc), 5 * SEC);
-	f->tsc = 5 * SEC - 1;
+	f->line.tsc = 5 * SEC - 1;
 	rtc_advance(&f->rtc);
-	assert_int_equal(f->irq_high, 0);
-	f->tsc = 5 * SEC;
+	assert_int_equal(f->line.high, 0);
+	f->line.tsc = 5 * SEC;
 	rtc_advance(&f->rtc);
-	assert_int_equal(f->irq_high, 1);
+	assert_int_equal(f->line.high, 1);
 	assert_int_equal(rd(f, RTC_REG_C), 0xf0);  /* IRQF, PF, AF, UF */
 	/* The next match is a day later. */
 	assert_int_equal(rtc_next_event(&f->rtc), (86400 + 5) * SEC);
@@ -252,7 +236,7 @@ static void test_alarm_irq(void **state)
 	wr(f, RTC_MIN_ALARM, 0x00);
 	wr(f, RTC_HOUR_ALARM, 0x01);
 	wr(f, RTC_REG_B, RTC_B_24H);
-	f->tsc = 7200 * SEC + 3;
+	f->line.tsc = 7200 * SEC + 3;
 	assert_int_equal(rd(f, RTC_REG_C), 0x70);
 	/* No hour 0x25 ever comes; UIE alone gives the next second. */
 	wr(f, RTC_HOUR_ALARM, 0x25);
@@ -260,7 +244,7 @@ static void test_alarm_irq(void **state)
 	assert_int_equal(rtc_next_event(&f->rtc), UINT64_MAX);
 	wr(f, RTC_REG_B, RTC_B_24H | RTC_B_AIE | RTC_B_UIE);
 	assert_int_equal(rtc_next_event(&f->rtc), 7201 * SEC);
-	f->tsc = 7201 * SEC;
+	f->line.tsc = 7201 * SEC;
 	rtc_advance(&f->rtc);
 	assert_int_equal(rd(f, RTC_REG_C), 0xd0);  /* IRQF, PF, UF */
 }
@@ -272,23 +256,23 @@ static void test_divider_and_running_write(void **state)
 {
 	struct fixture *f = *state;
 
-	f->tsc = 2 * SEC + SEC / 4;
+	f->line.tsc = 2 * SEC + SEC / 4;
 	wr(f, RTC_MIN, 0x30);
 	assert_int_equal(now(f), 0x0230000701010020ULL);
-	f->tsc = 3 * SEC;
+	f->line.tsc = 3 * SEC;
 	assert_int_equal(rd(f, RTC_SEC), 0x03);
 	assert_int_equal(rd(f, RTC_MIN), 0x30);
-	f->tsc = 3 * SEC + 1234;
+	f->line.tsc = 3 * SEC + 1234;
 	wr(f, RTC_REG_A, 0x76);
-	f->tsc = 10 * SEC;
+	f->line.tsc = 10 * SEC;
 	assert_int_equal(rd(f, RTC_SEC), 0x03);
 	assert_int_equal(rd(f, RTC_REG_A), 0x76);
 	assert_int_equal(rd(f, RTC_REG_C), 0x50);  /* PF, UF from before the reset only */
 	assert_int_equal(rd(f, RTC_REG_C), 0x00);
 	wr(f, RTC_REG_A, 0x26);
-	f->tsc = 10 * SEC + SEC / 2 - 1;
+	f->line.tsc = 10 * SEC + SEC / 2 - 1;
 	assert_int_equal(rd(f, RTC_SEC), 0x03);
-	f->tsc = 10 * SEC + SEC / 2;
+	f->line.tsc = 10 * SEC + SEC / 2;
 	assert_int_equal(rd(f, RTC_SEC), 0x04);
 	assert_int_equal(rd(f, RTC_REG_C), 0x50);
 }
