@@ -40,25 +40,11 @@ apic: nmi done
 apic: done
 END
 
-# jget FILE KEY: the first scalar member KEY of the JSON report.
-jget() { sed -n "s/^ *\"$2\": \\([^,]*\\),\\{0,1\\}\$/\\1/p" "$1" | head -1; }
-
-timeout 60 "$HV" run --json --serial "$tmp/hv.out" "$GUEST" >"$tmp/hv.json" 2>"$tmp/hv.err" </dev/null
-status=$?
-expect_eq "hv: exit status (isa-debug-exit 0)" "$status" 1
-same_lines hv "$tmp/hv.out"
+probe_both 128M
 # 0x61, 0x41, 0x55, 0x41, five timer expiries, two NMIs.
-expect_eq "hv: interrupts delivered" "$(jget "$tmp/hv.json" interrupts)" 11
+expect_eq "hv: interrupts delivered" "$(jget "$tmp/hv.json" /guest/interrupts)" 11
 # One-shot, three periodic, one TSC-deadline: each wakes a HLT.
-expect_eq "hv: HLT exits" "$(jget "$tmp/hv.json" hlt)" 5
+expect_eq "hv: HLT exits" "$(jget "$tmp/hv.json" /exits/hlt)" 5
 # WRMSR IA32_TSC_DEADLINE is the guest's only MSR exit.
-expect_eq "hv: MSR exits" "$(jget "$tmp/hv.json" msr)" 1
-
-if command -v "$QEMU" >/dev/null 2>&1; then
-	qemu_boot "$tmp/qemu.out" 128M ""
-	expect_eq "QEMU: exit status" "$status" 1
-	same_lines QEMU "$tmp/qemu.out"
-else
-	echo "apic_guest_test: $QEMU not found, hv only" >&2
-fi
+expect_eq "hv: MSR exits" "$(jget "$tmp/hv.json" /exits/msr)" 1
 tl_finish

@@ -16,6 +16,9 @@
 #   tl_finish         print the tally and return non-zero if a check failed
 #   jget FILE PATH    a scalar of an hv --json report
 #   hvrun NAME ARGS   `$HV run --json` into $tmp/NAME.{json,out,err}; status in $status
+#   probe_both MEM    $GUEST, a probe that ends through isa-debug-exit, under hv
+#                     (`hvrun hv`) and under $QEMU when it is installed, with MEM
+#                     of RAM: each exits with status 1 and prints $tmp/want
 
 tl_init() {
 	tl_name=$1
@@ -122,4 +125,20 @@ hvrun() {
 	timeout 120 "$HV" run --json --serial "$tmp/$name.out" "$@" >"$tmp/$name.json" \
 		2>"$tmp/$name.err" </dev/null
 	status=$?
+}
+
+# probe_both MEM: boot $GUEST with MEM of RAM under hv (report in $tmp/hv.json)
+# and, when $QEMU is installed, under QEMU TCG; each must exit with status 1
+# (the guest wrote 0 to isa-debug-exit) having printed exactly $tmp/want.
+probe_both() {
+	hvrun hv --memory "$1" "$GUEST"
+	expect_eq "hv: exit status (isa-debug-exit 0)" "$status" 1
+	same_lines hv "$tmp/hv.out"
+	if command -v "$QEMU" >/dev/null 2>&1; then
+		qemu_boot "$tmp/qemu.out" "$1" ""
+		expect_eq "QEMU: exit status (isa-debug-exit 0)" "$status" 1
+		same_lines QEMU "$tmp/qemu.out"
+	else
+		echo "$tl_name: $QEMU not found, hv only" >&2
+	fi
 }
