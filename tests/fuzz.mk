@@ -55,7 +55,7 @@ fuzz_objs = $(addprefix tests/fuzz/obj/,$(patsubst %.c,%.o,$(1)))
 EXTRA_DIST += tests/fuzz.mk tests/fuzz/run-harness.sh \
 	tests/fuzz/vcpu_fuzz.c tests/fuzz/trace_fuzz.c tests/fuzz/config_fuzz.c \
 	tests/fuzz/loader_fuzz.c tests/fuzz/walk_fuzz.c tests/fuzz/cli_fuzz.c \
-	tests/fuzz/domain_fuzz.c tests/fuzz/cmd_fuzz.c tests/fuzz/exit_fuzz.c \
+	tests/fuzz/domain_fuzz.c tests/fuzz/cmd_fuzz.c tests/fuzz/exit_fuzz.c tests/fuzz/words.h \
 	$(wildcard $(srcdir)/tests/fuzz/seeds/*/*)
 CLEANFILES += tests/fuzz/vcpu_fuzz tests/fuzz/trace_fuzz tests/fuzz/config_fuzz \
 	tests/fuzz/loader_fuzz tests/fuzz/walk_fuzz tests/fuzz/cli_fuzz tests/fuzz/domain_fuzz \
@@ -67,7 +67,8 @@ clean-fuzz:
 	rm -rf tests/fuzz/obj tests/fuzz/check-* tests/fuzz/*.log
 
 # Any header may change any object: depend on them all (and config.h).
-FUZZ_HDR_DEPS = $(wildcard $(srcdir)/*/*.h $(srcdir)/hv/cpu/*.h $(srcdir)/tests/*.h) config.h
+FUZZ_HDR_DEPS = $(wildcard $(srcdir)/*/*.h $(srcdir)/hv/cpu/*.h $(srcdir)/tests/*.h \
+	$(srcdir)/tests/fuzz/*.h) config.h
 
 # clang 14 takes minutes of CPU time over ept/mmu.c at -O1 with the
 # sanitizers (the walker's descriptors inlined everywhere); -O0 takes seconds.

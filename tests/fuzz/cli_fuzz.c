@@ -17,19 +17,17 @@
 #include <string.h>
 
 #include "hv/cli.h"
+#include "tests/fuzz/words.h"
 
 FILE *cli_console;
-
-#define MAX_WORDS 24
-#define MAX_WORD  200
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const names[] = { "walk", "domxml" };
-	char *argv[MAX_WORDS + 2], words[MAX_WORDS][MAX_WORD + 1];
-	int argc = 1, status;
+	char *argv[FUZZ_MAX_WORDS + 2], words[FUZZ_MAX_WORDS][FUZZ_MAX_WORD + 1];
+	int argc, status;
 	unsigned cmd;
 	size_t i = 1;
 
@@ -38,18 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	cmd = data[0] % 2;
 	argv[0] = (char *)names[cmd];
-	while (i < size && argc <= MAX_WORDS) {
-		size_t n = 0;
-
-		while (i < size && data[i] != '\n' && data[i] != '\0' && n < MAX_WORD)
-			words[argc - 1][n++] = (char)data[i++];
-		words[argc - 1][n] = '\0';
-		argv[argc] = words[argc - 1];
-		argc++;
-		while (i < size && data[i] != '\n' && data[i] != '\0')
-			i++;  /* the rest of an over-long word */
-		i++;
-	}
+	argc = 1 + fuzz_words(data, size, &i, false, words, argv + 1);
 	argv[argc] = NULL;
 	status = cmd == 0 ? cmd_walk(argc, argv) : cmd_domxml(argc, argv);
 	fflush(stdout);

@@ -51,11 +51,11 @@
 
 #include "hv/cli.h"
 #include "hv/cliutil.h"
+#include "tests/fuzz/words.h"
 
 FILE *cli_console;
 
-#define MAX_WORDS 24
-#define MAX_WORD  200
+#define MAX_WORDS FUZZ_MAX_WORDS
 
 enum { CMD_TRACE, CMD_RUN, CMD_SWEEP_LIST, CMD_SWEEP_COLLECT, CMD_BENCH, NCMDS };
 
@@ -289,8 +289,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const names[] = { "trace", "run", "sweep", "sweep", "bench" };
 	/* Room for the words the harness adds before and after them. */
-	char *argv[MAX_WORDS + 8], words[MAX_WORDS][MAX_WORD + 1];
-	int argc = 1, status;
+	char *argv[MAX_WORDS + 8], words[MAX_WORDS][FUZZ_MAX_WORD + 1];
+	int argc = 1, status, nwords;
 	unsigned cmd;
 	size_t i = 1;
 
@@ -305,23 +305,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		argv[argc++] = (char *)"--collect";
 		argv[argc++] = (char *)"d";
 	}
-	for (int w = 0; i < size && data[i] != '\0' && w < MAX_WORDS; w++) {
-		size_t n = 0;
-
-		while (i < size && data[i] != '\n' && data[i] != '\0' && n < MAX_WORD)
-			words[w][n++] = (char)data[i++];
-		words[w][n] = '\0';
+	nwords = fuzz_words(data, size, &i, true, words, argv + argc);
+	for (int w = 0; w < nwords; w++)
 		if (outside(words[w]))
 			return 0;
-		argv[argc++] = words[w];
-		while (i < size && data[i] != '\n' && data[i] != '\0')
-			i++; /* the rest of an over-long word */
-		if (i < size && data[i] == '\n')
-			i++;
-	}
-	while (i < size && data[i] != '\0')
-		i++; /* words beyond MAX_WORDS */
-	i += i < size;
+	argc += nwords;
 	argv[argc] = NULL;
 
 	if (chdir(sandbox) != 0)
