@@ -71,6 +71,7 @@ struct bench_params {
 	const char *guest;   /* guest kernel for the vCPU benchmarks (NULL: not found) */
 	const char *qemu;    /* QEMU program to compare with */
 	const char *qemu_skip;  /* why QEMU is not run (NULL: it is) */
+	double min_cpu;      /* a vCPU loop's measurable CPU time difference (s) */
 };
 
 /*
@@ -772,7 +773,26 @@ static void run_qemu_side(const struct bench_params *bp, const struct vcpu_loop 
 #define VCPU_MIN_CPU_QUICK 0.2
 #define VCPU_MIN_CPU 0.5
 #define VCPU_TRIES 3
+#define VCPU_GROWTH 128  /* the most one try multiplies N by (64, then a digit) */
 #define VCPU_REPS 5  /* runs of each of the pair without --quick */
+
+/* That minimum, or HV_BENCH_MIN_CPU (seconds, > 0) when it is set, so that a
+ * test can put it out of reach and take the noise path whatever the machine
+ * does. Returns -EINVAL for a value that is not a positive number. */
+static int vcpu_min_cpu(bool quick, double *min_cpu)
+{
+	const char *env = getenv("HV_BENCH_MIN_CPU");
+	char *end;
+
+	*min_cpu = quick ? VCPU_MIN_CPU_QUICK : VCPU_MIN_CPU;
+	if (env == NULL)
+		return 0;
+	errno = 0;
+	*min_cpu = strtod(env, &end);
+	if (end == env || *end != '\0' || errno || !(*min_cpu > 0))
+		return -EINVAL;
+	return 0;
+}
 
 static void set_noise(struct bench_result *out, uint64_t n, const struct guest_run hv[2],
 		      double min_cpu)
@@ -810,7 +830,7 @@ static int run_vcpu_loop(const struct bench_params *bp, const struct vcpu_loop *
 {
 	uint64_t n = bp->quick ? l->iters / 20 : l->iters;
 	uint64_t qn = bp->quick ? l->qemu_iters / 4 : l->qemu_iters;
-	double min_cpu = bp->quick ? VCPU_MIN_CPU_QUICK : VCPU_MIN_CPU;
+	double min_cpu = bp->min_cpu, reach;
 	struct guest_run hv[2];
 	int rc;
 
@@ -830,6 +850,14 @@ static int run_vcpu_loop(const struct bench_params *bp, const struct vcpu_loop *
 			goto out;
 		cpu = hv[1].cpu - hv[0].cpu;
 		if (cpu >= min_cpu || tries == VCPU_TRIES)
+			break;
+		/* The difference is at most the 2N run's own CPU time: when the
+		 * growth the tries left allow cannot bring that to the minimum,
+		 * growing N would only take time. */
+		reach = hv[1].cpu;
+		for (int t = tries; t < VCPU_TRIES; t++)
+			reach *= VCPU_GROWTH;
+		if (reach < min_cpu)
 			break;
 		/* Aim a quarter above the minimum, doubling N (at most 64-fold). */
 		grow = cpu > min_cpu / 64 ? 1.25 * min_cpu / cpu : 64;
@@ -999,8 +1027,8 @@ static int run_mem_loop(const struct bench_params *bp, const struct mem_loop *ml
 			 " and %" PRIu64 ", --memory %" PRIu64 "M: +%" PRIu64 " instructions "
 			 "(%.2f per iteration)", ml->workload, ml->footprint, n, 2 * n,
 			 ml->mem >> 20, out->ops, (double)out->ops / (double)n);
-		if (out->cpu_seconds < (bp->quick ? VCPU_MIN_CPU_QUICK : VCPU_MIN_CPU) / 2)
-			set_noise(out, n, hv, (bp->quick ? VCPU_MIN_CPU_QUICK : VCPU_MIN_CPU) / 2);
+		if (out->cpu_seconds < bp->min_cpu / 2)
+			set_noise(out, n, hv, bp->min_cpu / 2);
 	}
 	if (rc == 0 && qemu && !out->noise[0]) {
 		out->cmp_ops = out->ops;
@@ -1504,6 +1532,9 @@ int cmd_bench(int argc, char **argv)
 		return status;
 	if (json && csv)
 		return cli_usage_error("bench", "--json and --csv: choose one");
+	if (vcpu_min_cpu(bp.quick, &bp.min_cpu))
+		return cli_usage_error("bench", "HV_BENCH_MIN_CPU='%s' is not a positive number of "
+				       "seconds", getenv("HV_BENCH_MIN_CPU"));
 	if (bp.guest == NULL)
 		bp.guest = find_guest();
 	else if (access(bp.guest, R_OK) != 0)

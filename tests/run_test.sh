@@ -285,6 +285,26 @@ for b in vcpu-compute vcpu-memloop; do
 	else fail "bench $b: neither a rate by CPU time nor noise"; show "$tmp/bench.json"; fi
 done
 
+# The noise path, taken whatever the machine does: with a minimum CPU time out
+# of reach (HV_BENCH_MIN_CPU, seconds), N is not grown (even 128-fold twice
+# cannot reach it) and the result is noise, exit status 0, in the text and
+# JSON reports.
+HV_BENCH_MIN_CPU=1e6 "$HV" bench --quick --no-qemu vcpu-compute >"$tmp/noise.txt" 2>"$tmp/noise.err"
+check "bench noise: exit status 0" $? -eq 0
+if grep -q '^vcpu-compute    not measurable: iters=300000 took [-+][0-9.]* s of CPU time more than iters=150000 (.*), less than the 500000.00 s a measurement needs: noise$' "$tmp/noise.txt"; then
+	pass
+else fail "bench noise: the text line"; show "$tmp/noise.txt"; fi
+HV_BENCH_MIN_CPU=1e6 "$HV" bench --quick --no-qemu --json vcpu-memloop >"$tmp/noise.json" 2>"$tmp/noise.err"
+check "bench noise, JSON: exit status 0" $? -eq 0
+if jget "$tmp/noise.json" /benchmarks/vcpu-memloop/not_measurable | grep -q 'iters=200000 took .* less than the 500000.00 s a measurement needs: noise"$' &&
+	[ -z "$(jget "$tmp/noise.json" /benchmarks/vcpu-memloop/ops_per_second)" ]; then
+	pass
+else fail "bench noise, JSON: not_measurable and no rate"; show "$tmp/noise.json"; fi
+HV_BENCH_MIN_CPU=soon "$HV" bench --quick --no-qemu vcpu-compute >/dev/null 2>"$tmp/noise.err"
+check "bench: HV_BENCH_MIN_CPU not a number: status 2" $? -eq 2
+expect_eq "bench: HV_BENCH_MIN_CPU not a number: message" "$(cat "$tmp/noise.err")" \
+	"hv bench: HV_BENCH_MIN_CPU='soon' is not a positive number of seconds"
+
 # ---------------------------------------------------------------------------
 # The same guest lines under hv and under QEMU.
 if command -v "$QEMU" >/dev/null 2>&1; then
