@@ -13,6 +13,8 @@
  *                        instead: read and write hv's canary, and write an
  *                        entry into the EPT table that maps BAR0 so that
  *                        BAR0 + 0x1000 maps hv's canary
+ *   workload=dma-dirty   hv's dirty tracking starts (hypercall), then the
+ *                        device writes a page the CPU leaves alone
  *
  * The VT-d unit is the one the ACPI DMAR table announces (its first DRHD);
  * without a DMAR table there is none and bus addresses are guest-physical.
@@ -105,6 +107,7 @@ static uint64_t vtd_base = VTD_BASE_DEFAULT;
 #define IOVA_SRC 0x100000ULL   /* read/write */
 #define IOVA_DST 0x101000ULL   /* read/write */
 #define IOVA_RO 0x200000ULL    /* read-only */
+#define IOVA_DIRTY 0x102000ULL /* read/write, workload=dma-dirty only */
 #define CANARY_GPA 0xf0000ULL  /* reserved in the memory map; no IOVA maps it */
 
 /* SDM 11.4.1, 11.5.1, 11.8.5: the local APIC's xAPIC page. */
@@ -840,6 +843,40 @@ static bool run_viommu(struct dma_env *d, uint64_t *checksum)
 	return ok;
 }
 
+/* hv's hypercall port (docs/run.md): a 32-bit OUT of the number makes the
+ * call, a 32-bit IN reads its result. Elsewhere nothing answers there. */
+#define HC_PORT 0x580
+#define HC_DIRTY_TRACK_START 1
+
+/* workload=dma-dirty: dirty tracking starts, then the device writes a page
+ * the CPU does not write again (a page of this kernel's, never freed, so no
+ * free list is written into it): a dirty log that sees only CPU writes
+ * misses it. */
+static uint8_t dirty_page[PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
+
+static bool run_dirty(struct dma_env *d, uint64_t *checksum)
+{
+	uint64_t pa = (uint64_t)dirty_page, bus = pa + (d->bus_dst - (uint64_t)d->dst);
+
+	if (d->iommu) {
+		/* Not present -> present: nothing cached to invalidate. */
+		bus = IOVA_DIRTY;
+		vtd_map(&d->vtd, IOVA_DIRTY, pa, SL_R | SL_W);
+	}
+	fill(d->src, PAGE_SIZE, 0xd1);
+	memset(dirty_page, 0, PAGE_SIZE);
+	outl(HC_PORT, HC_DIRTY_TRACK_START);
+	uint32_t rc = inl(HC_PORT);
+	kprintf("dma-dirty: dirty tracking %s\n", rc == 0 ? "started by hypercall" : "not offered");
+	edu_from_ram(&d->edu, d->bus_src, 0, PAGE_SIZE - 1);
+	edu_to_ram(&d->edu, 0, bus, PAGE_SIZE - 1);
+	bool good = same(d->src, dirty_page, PAGE_SIZE - 1);
+	kprintf("dma-dirty: the device wrote %lu bytes to GPA 0x%lx (bus address 0x%lx): %s\n",
+		(uint64_t)(PAGE_SIZE - 1), pa, bus, good ? "data matches" : "MISMATCH");
+	*checksum = hash(*checksum, dirty_page, PAGE_SIZE);
+	return good;
+}
+
 bool dma_probe(bool iommu)
 {
 	if (!edu_found && !edu_find(&the_edu)) {
@@ -871,6 +908,8 @@ bool dma_workload(const char *name, bool iommu, const struct dma_hpa *hpa, uint6
 		ok = run_host_attack(&d, hpa->canary, hpa->ept, checksum);
 	else if (strncmp(name, "dma-attack", 11) == 0)
 		ok = run_attack(&d, checksum);
+	else if (strncmp(name, "dma-dirty", 10) == 0)
+		ok = run_dirty(&d, checksum);
 	else
 		ok = run_dma(&d, checksum);
 	env_fini(&d);

@@ -606,6 +606,11 @@ static void report_text(FILE *f, struct vm *vm, const struct run_opts *o,
 		fprintf(f, "  %-22s %14s\n", "write-protect log", "not kept: writes do not exit");
 		fprintf(f, "  %-22s %14" PRIu64 " pages\n", "dirty log", vm->dirty.ad.count);
 	}
+	if (vm->dirty.active && vm->dma) {
+		fprintf(f, "  %-22s %14" PRIu64 " pages\n", "DMA write log", vm->dirty.dma.count);
+		fprintf(f, "  %-22s %14" PRIu64 " pages\n", "  written by DMA only",
+			vm_dirty_dma_only(vm));
+	}
 
 	fprintf(f, "Memory\n");
 	print_mib(f, "guest RAM declared", o->vm.mem_size);
@@ -718,6 +723,8 @@ static void report_json(FILE *f, struct vm *vm, const struct run_opts *o,
 	json_str(&j, "started_by", vm->dirty.active ? vm->dirty.started_by : "");
 	json_u64(&j, "write_protect_pages", vm->dirty.wp.count);
 	json_u64(&j, "ept_dirty_pages", vm->dirty.ad.count);
+	json_u64(&j, "dma_write_pages", vm->dirty.dma.count);
+	json_u64(&j, "dma_only_pages", vm_dirty_dma_only(vm));
 	if (vm->mem->ops->protect_exits) {
 		json_bool(&j, "agree", vm_dirty_agree(vm));
 	} else {

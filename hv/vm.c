@@ -297,6 +297,7 @@ void vm_destroy(struct vm *vm)
 	hpool_destroy(vm->pool);
 	free(vm->dirty.wp.bits);
 	free(vm->dirty.ad.bits);
+	free(vm->dirty.dma.bits);
 	free(vm);
 }
 

@@ -175,6 +175,8 @@ struct vm_dirty {
 	const char *started_by;     /* "option" or "hypercall" */
 	struct page_set wp;         /* pages logged by write-protect violations */
 	struct page_set ad;         /* pages with EPT D set, collected at the end */
+	struct page_set dma;        /* pages a device's DMA wrote (hv logs them: neither
+				     * EPT write protection nor EPT D sees a device) */
 	bool harvested;
 };
 
@@ -251,6 +253,12 @@ void vm_kick(struct vm *vm);
 int vm_dirty_harvest(struct vm *vm) HV_MUST_CHECK;
 /* Do the two dirty sets hold exactly the same pages? */
 bool vm_dirty_agree(const struct vm *vm);
+/* Log the RAM pages of [gpa, gpa + len) that a device's DMA wrote (nothing
+ * when dirty tracking is off or the range is not RAM). */
+void vm_dirty_dma(struct vm *vm, uint64_t gpa, uint64_t len);
+/* Pages in the DMA log that neither CPU-side set holds: what a dirty log
+ * of CPU writes alone would miss. */
+uint64_t vm_dirty_dma_only(const struct vm *vm);
 
 /* Copy to/from guest RAM from the host side (loader, tests). -EFAULT when any
  * byte is not RAM. Under the lazy policy a write maps what it touches. */

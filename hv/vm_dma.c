@@ -19,10 +19,19 @@ static int dma_stage2(void *ctx, uint64_t gpa, bool write, uint64_t *hpa, unsign
 	struct vm *vm = ctx;
 	int rc;
 
-	(void)write;
 	rc = vm_gpa_to_hpa(vm, gpa, hpa, refs);
 	vm->dma->stage2_refs += *refs;
+	/* The unit writes whole pieces within one page (DMA data, a wait
+	 * descriptor's status): log the page. */
+	if (!rc && write)
+		vm_dirty_dma(vm, gpa, 1);
 	return rc;
+}
+
+/* hv's unit in front of a pass-through device: its IOVAs are GPAs. */
+static void dma_written(void *ctx, uint64_t iova, uint64_t len)
+{
+	vm_dirty_dma(ctx, iova, len);
 }
 
 static void dma_msi(void *ctx, uint64_t addr, uint32_t data)
@@ -61,6 +70,8 @@ static int dma_direct(struct vm *vm, uint64_t addr, void *buf, uint64_t len, boo
 			memcpy(hpool_ptr(vm->pool, hpa), b, chunk);
 		else
 			memcpy(b, hpool_ptr(vm->pool, hpa), chunk);
+		if (write && !host)
+			vm_dirty_dma(vm, addr, chunk);
 		b += chunk;
 		addr += chunk;
 		len -= chunk;
@@ -365,6 +376,10 @@ int vm_dma_create(struct vm *vm)
 	/* hv's own unit reads host-physical tables; the guest's goes through EPT. */
 	if (!vm->cfg.passthrough)
 		cfg.mem = (struct iommu_mem){ .translate = dma_stage2, .ctx = vm };
+	else {
+		cfg.written = dma_written;
+		cfg.written_ctx = vm;
+	}
 	rc = iommu_create(vm->pool, &cfg, &d->iommu);
 	if (rc || vm->cfg.passthrough)
 		return rc;

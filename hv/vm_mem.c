@@ -249,6 +249,8 @@ int vm_dirty_start(struct vm *vm, const char *by)
 	rc = page_set_init(&vm->dirty.wp, ram_end(vm) >> PAGE_SHIFT_4K);
 	if (!rc)
 		rc = page_set_init(&vm->dirty.ad, ram_end(vm) >> PAGE_SHIFT_4K);
+	if (!rc)
+		rc = page_set_init(&vm->dirty.dma, ram_end(vm) >> PAGE_SHIFT_4K);
 	for (unsigned i = 0; !rc && i < vm->nram; i++) {
 		rc = vm->mem->ops->dirty_log(vm->mem, vm->ram[i].gpa, vm->ram[i].size, discard_dirty,
 					     NULL);
@@ -296,6 +298,37 @@ bool vm_dirty_agree(const struct vm *vm)
 	if (a->count != b->count)
 		return false;
 	return memcmp(a->bits, b->bits, (a->npages + 63) / 64 * sizeof(uint64_t)) == 0;
+}
+
+static bool page_set_has(const struct page_set *s, uint64_t pfn)
+{
+	return pfn < s->npages && (s->bits[pfn / 64] & (1ULL << (pfn % 64)));
+}
+
+/*
+ * A device's write is no CPU write: EPT write protection does not stop it
+ * and EPT D does not record it (an emulated device's DMA is hv copying into
+ * guest RAM; a pass-through device's goes through the IOMMU's own tables).
+ * hv logs it here, as it makes or translates the request.
+ */
+void vm_dirty_dma(struct vm *vm, uint64_t gpa, uint64_t len)
+{
+	if (!vm->dirty.active || len == 0 || !vm_gpa_is_ram(vm, gpa, len))
+		return;
+	for (uint64_t p = gpa & ~(PAGE_SIZE_4K - 1); p <= gpa + len - 1; p += PAGE_SIZE_4K)
+		page_set_add(&vm->dirty.dma, p);
+}
+
+uint64_t vm_dirty_dma_only(const struct vm *vm)
+{
+	const struct page_set *d = &vm->dirty.dma;
+	uint64_t n = 0;
+
+	for (uint64_t pfn = 0; vm->dirty.active && pfn < d->npages; pfn++)
+		if (page_set_has(d, pfn) && !page_set_has(&vm->dirty.wp, pfn) &&
+		    !page_set_has(&vm->dirty.ad, pfn))
+			n++;
+	return n;
 }
 
 /* ------------------------------------------------------------------------ */

@@ -243,6 +243,12 @@ struct iommu;
  * data as programmed in FEADDR/FEDATA or IEADDR/IEDATA. */
 typedef void (*iommu_msi_fn)(void *ctx, uint64_t addr, uint32_t data);
 
+/* A DMA write the unit let through: `len` bytes at `iova`, within one 4 KiB
+ * page. Legacy VT-d keeps no record of what DMA wrote (second-level A/D are
+ * a scalable-mode feature); the owner of the unit may keep one here, as a
+ * dirty log that sees devices. */
+typedef void (*iommu_written_fn)(void *ctx, uint64_t iova, uint64_t len);
+
 /*
  * How the unit reaches memory. Its "physical" addresses (root table, context
  * and second-level tables, wait-descriptor status, DMA output) are frame-pool
@@ -268,6 +274,8 @@ struct iommu_config {
 	iommu_msi_fn msi;      /* may be NULL: interrupts stay pending */
 	void *msi_ctx;
 	struct iommu_mem mem;  /* zero: physical addresses are HPAs */
+	iommu_written_fn written;  /* may be NULL */
+	void *written_ctx;
 };
 
 /* The configuration hv uses: 8 fault records, 3 and 4 levels, 2M and 1G pages,

@@ -195,9 +195,11 @@ int iommu_dma(struct iommu *m, uint16_t sid, uint64_t iova, void *buf, uint64_t 
 		 * remapping fault: the request is aborted on the bus. */
 		if (iommu_phys(m, last->addr, chunk, write, &hpa, &last->refs2))
 			return -EFAULT;
-		if (write)
+		if (write) {
 			memcpy(hpool_ptr(m->pool, hpa), b, chunk);
-		else
+			if (m->cfg.written)
+				m->cfg.written(m->cfg.written_ctx, iova, chunk);
+		} else
 			memcpy(b, hpool_ptr(m->pool, hpa), chunk);
 		m->st.dma_bytes += chunk;
 		b += chunk;

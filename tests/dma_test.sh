@@ -24,6 +24,10 @@
 #    context-cache and a domain IOTLB invalidation, then reason 2; exact
 #    descriptor, wait, IOTLB and context-cache counts; --iotlb 0 leaves
 #    nothing stale; --iotlb/--context-cache usage errors;
+#  - workload=dma-dirty: a device's write during dirty tracking is logged by
+#    hv (emulated with and without the unit, passed through with separate
+#    tables) and is in neither CPU set; with shared tables it is refused,
+#    reason 5, at the page the guest names;
 #  - hv walk --iova explains an IOVA entry by entry, with exact fault records;
 #  - under QEMU (-M q35 -device intel-iommu -device edu,addr=3, and without
 #    intel-iommu against --no-iommu) the guest prints exactly the same lines,
@@ -185,6 +189,51 @@ expect_eq "--iotlb 6:4: usage status" "$?" 2
 grep -q 'expected ENTRIES or ENTRIES:WAYS' "$tmp/iotlb.err" && pass || fail "--iotlb 6:4: message"
 "$HV" run --iotlb 8 "$GUEST" >/dev/null 2>&1
 expect_eq "--iotlb without a unit: usage status" "$?" 2
+
+# --- DMA writes during dirty tracking --------------------------------------
+# workload=dma-dirty starts dirty tracking by hypercall, then edu copies a
+# page into a page of the kernel's that no CPU write touches afterwards.
+# A device's write is no CPU write (EPT write protection does not stop it,
+# EPT D does not record it): hv logs it, as it makes the write (emulated,
+# through the guest's unit or straight to a GPA) or as its own unit
+# translates it (passed through, separate tables), and it is in neither CPU
+# set. With shared tables the write-protected EPT leaf is the unit's leaf:
+# the write is refused, reason 5, and the guest sees the data missing.
+for mode in unit nounit separate shared; do
+	case $mode in
+	unit) set -- --edu ;;
+	nounit) set -- --edu --no-iommu ;;
+	*) set -- --passthrough "$mode" ;;
+	esac
+	hvrun "dirty-$mode" "$@" "$GUEST" --append workload=dma-dirty
+	j=$tmp/dirty-$mode.json
+	grep -q '^dma-dirty: dirty tracking started by hypercall$' "$tmp/dirty-$mode.out" && pass ||
+		fail "dirty $mode: tracking started by the guest's hypercall"
+	expect_eq "dirty $mode: started by" "$(jget "$j" /dirty/started_by)" '"hypercall"'
+	expect_eq "dirty $mode: CPU sets agree" "$(jget "$j" /dirty/agree)" true
+	gpa=$(sed -n 's/^dma-dirty: the device wrote 4095 bytes to GPA \(0x[0-9a-f]*\) .*/\1/p' \
+		"$tmp/dirty-$mode.out")
+	if [ "$mode" = shared ]; then
+		expect_eq "dirty shared: exit status" "$status" 3
+		grep -q ': MISMATCH$' "$tmp/dirty-$mode.out" && pass ||
+			fail "dirty shared: the guest sees the write missing"
+		expect_eq "dirty shared: DMA write log" "$(jget "$j" /dirty/dma_write_pages)" 0
+		expect_eq "dirty shared: faults" "$(jget "$j" /iommu/faults)" 1
+		expect_eq "dirty shared: reason" "$(jget "$j" /iommu/fault_log//reason)" 5
+		expect_eq "dirty shared: access" "$(jget "$j" /iommu/fault_log//access)" '"write"'
+		expect_eq "dirty shared: page" "$(printf '0x%x' "$(jget "$j" /iommu/fault_log//page)")" \
+			"$gpa"
+	else
+		expect_eq "dirty $mode: exit status" "$status" 1
+		grep -q ': data matches$' "$tmp/dirty-$mode.out" && pass ||
+			fail "dirty $mode: the device's data arrived"
+		expect_eq "dirty $mode: DMA write log" "$(jget "$j" /dirty/dma_write_pages)" 1
+		expect_eq "dirty $mode: written by DMA only" "$(jget "$j" /dirty/dma_only_pages)" 1
+	fi
+done
+timeout 120 "$HV" run --edu "$GUEST" --append workload=dma-dirty >/dev/null 2>"$tmp/dirty-text.err"
+grep -q '^    written by DMA only  *1 pages$' "$tmp/dirty-text.err" && pass ||
+	fail "dirty: the text report's DMA-only line"
 
 # --- hv walk --iova -------------------------------------------------------
 "$HV" walk --iova 0x1234 >"$tmp/w1" 2>&1

@@ -759,6 +759,70 @@ static void test_attach_own_tables(void **state)
 	assert_int_equal(sl.tables, 0);
 }
 
+/* iommu_config.written: each piece of a DMA write the unit let through, by
+ * IOVA, page by page; reads and refused writes are not reported. */
+struct written_log {
+	unsigned n;
+	uint64_t iova[4], len[4];
+};
+
+static void on_written(void *ctx, uint64_t iova, uint64_t len)
+{
+	struct written_log *w = ctx;
+
+	if (w->n < 4) {
+		w->iova[w->n] = iova;
+		w->len[w->n] = len;
+	}
+	w->n++;
+}
+
+static void test_written(void **state)
+{
+	struct fix *f = *state;
+	struct written_log w = { 0 };
+	struct iommu_config cfg;
+	struct iommu_xlate x;
+	struct iommu_sl sl;
+	struct iommu *m;
+	uint64_t rw, rw2, ro;
+	uint8_t buf[16] = "sixteen bytes!!";
+
+	iommu_config_default(&cfg);
+	cfg.written = on_written;
+	cfg.written_ctx = &w;
+	assert_ok(iommu_create(f->pool, &cfg, &m));
+	assert_ok(hpool_alloc(f->pool, PAGE_SIZE_4K, FRAME_GUEST, &rw));
+	assert_ok(hpool_alloc(f->pool, PAGE_SIZE_4K, FRAME_GUEST, &rw2));
+	assert_ok(hpool_alloc(f->pool, PAGE_SIZE_4K, FRAME_GUEST, &ro));
+	assert_ok(iommu_sl_create(f->pool, 4, &sl));
+	assert_ok(iommu_sl_map(&sl, 0x1000, rw, PAGE_SIZE_4K, VTD_SL_R | VTD_SL_W, 12));
+	assert_ok(iommu_sl_map(&sl, 0x2000, rw2, PAGE_SIZE_4K, VTD_SL_R | VTD_SL_W, 12));
+	assert_ok(iommu_sl_map(&sl, 0x3000, ro, PAGE_SIZE_4K, VTD_SL_R, 12));
+	assert_ok(iommu_attach(m, 0x18, 1, sl.top, 4));
+	/* A write across a page boundary: two pieces. */
+	assert_ok(iommu_dma(m, 0x18, 0x1ff8, buf, 16, true, &x));
+	assert_int_equal(w.n, 2);
+	assert_int_equal(w.iova[0], 0x1ff8);
+	assert_int_equal(w.len[0], 8);
+	assert_int_equal(w.iova[1], 0x2000);
+	assert_int_equal(w.len[1], 8);
+	assert_memory_equal(hpool_ptr(f->pool, rw + 0xff8), buf, 8);
+	assert_memory_equal(hpool_ptr(f->pool, rw2), buf + 8, 8);
+	/* A read is not reported. */
+	assert_ok(iommu_dma(m, 0x18, 0x1ff8, buf, 16, false, &x));
+	assert_int_equal(w.n, 2);
+	/* A write that runs into the read-only page: the first piece arrived
+	 * (and is reported), the second is refused with reason 5. */
+	assert_int_equal(iommu_dma(m, 0x18, 0x2ff8, buf, 16, true, &x), -EFAULT);
+	assert_int_equal(x.reason, VTD_FR_WRITE);
+	assert_int_equal(w.n, 3);
+	assert_int_equal(w.iova[2], 0x2ff8);
+	assert_int_equal(w.len[2], 8);
+	iommu_sl_destroy(&sl);
+	iommu_destroy(m);
+}
+
 /* Shared tables: the unit walks an EPT hierarchy as its second level. R, W,
  * PS and the address line up; X, the memory type and A/D are ignored; an
  * execute-only page is not readable by a device. */
@@ -812,6 +876,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_explain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_attach_own_tables, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_attach_ept_tables, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_written, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
