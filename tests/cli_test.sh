@@ -243,13 +243,15 @@ if [ -f guest/guest.elf ]; then
 	done
 fi
 
-# start_on_fifo NAME: hv run with its --serial on a FIFO, its JSON report in
-# $tmp/NAME.json; returns once hv waits in the FIFO's open (wait_for_partner
-# in /proc), with its pid in $pid.
+# start_on_fifo NAME [OPTION...]: hv run (with the options) with its --serial
+# on a FIFO, its JSON report in $tmp/NAME.json; returns once hv waits in the
+# FIFO's open (wait_for_partner in /proc), with its pid in $pid.
 start_on_fifo() {
+	name=$1
+	shift
 	rm -f "$tmp/fifo"
 	mkfifo "$tmp/fifo"
-	"$HV" run guest/guest.elf --json --serial "$tmp/fifo" >"$tmp/$1.json" 2>"$tmp/err" &
+	"$HV" run guest/guest.elf "$@" --json --serial "$tmp/fifo" >"$tmp/$name.json" 2>"$tmp/err" &
 	pid=$!
 	n=0
 	while [ "$(cat /proc/$pid/wchan 2>/dev/null)" != wait_for_partner ] && [ $n -lt 1200 ]; do
@@ -271,6 +273,23 @@ if [ -f guest/guest.elf ] && command -v mkfifo >/dev/null && [ -r /proc/self/wch
 		"$(sed -n '/"stop"/,/}/s/.*"reason": "\([a-z-]*\)".*/\1/p' "$tmp/early.json")" signal
 	expect_eq "SIGTERM before the guest starts: no instruction ran" \
 		"$(grep -c 'stopped by SIGTERM after 0 instructions' "$tmp/err")" 1
+fi
+
+# A signal while an eager mapping goes on stops it at the next GiB, before
+# the guest starts. The SIGTERM comes while hv waits to open its --serial
+# FIFO (the handlers are in place); then hv maps 2 GiB (2M EPT pages) and
+# must stop at the first GiB. Only where this host can hold a 2 GiB eager
+# guest (hv refuses it before opening the FIFO otherwise).
+if [ -f guest/guest.elf ] && command -v mkfifo >/dev/null && [ -r /proc/self/wchan ] &&
+	"$HV" run --memory 2G --ept-page 2M --max-insns 1 --serial none guest/guest.elf \
+		>/dev/null 2>&1; [ $? -eq 6 ]; then
+	start_on_fifo mapping --memory 2G --ept-page 2M
+	kill -TERM $pid
+	timeout 60 cat "$tmp/fifo" >/dev/null
+	wait $pid
+	expect_eq "SIGTERM while mapping: status" $? 143
+	expect_eq "SIGTERM while mapping: message" "$(cat "$tmp/err")" \
+		"hv run: stopped by SIGTERM while mapping guest RAM, before the guest started"
 fi
 
 # SIGTERM twice, as timeout(1) sends it (to hv, then to its process group):
