@@ -246,23 +246,61 @@ void mmu_set_ctx(struct mmu *mmu, const struct mmu_ctx *ctx);
 /* The shortcut of mmu; its address never changes. */
 struct mmu_hit *mmu_hit(struct mmu *mmu);
 
-/* access: ACC_READ, ACC_WRITE or ACC_FETCH (a constant folds the kind). */
-static inline bool mmu_translate_hit(struct mmu_hit *h, uint64_t gva, unsigned access,
-				     uint64_t *hpa)
+/*
+ * The slot that would serve gva for access (ACC_READ, ACC_WRITE or ACC_FETCH;
+ * a constant folds the kind), or NULL when the shortcut would miss. Counts
+ * nothing: mmu_hit_take() does, and nothing may reach this MMU in between.
+ */
+static inline struct mmu_hit_slot *mmu_hit_find(struct mmu_hit *h, uint64_t gva, unsigned access)
 {
 	unsigned kind = (access & ACC_FETCH) ? 2 : (access & ACC_WRITE) ? 1 : 0;
 	struct mmu_hit_slot *s = &h->slot[kind][(gva >> 12) & (MMU_HIT_SLOTS - 1)];
 
 	if (__builtin_expect(s->tag != ((gva & ~0xfffULL) | h->gen), 0) ||
 	    __builtin_expect(*s->gen != s->egen, 0))
-		return false;
+		return NULL;
+	return s;
+}
+
+/* The hit of gva on s (from mmu_hit_find, same access): counted, its HPA returned. */
+static inline uint64_t mmu_hit_take(struct mmu_hit *h, struct mmu_hit_slot *s, uint64_t gva,
+				    unsigned access)
+{
+	unsigned kind = (access & ACC_FETCH) ? 2 : (access & ACC_WRITE) ? 1 : 0;
+
 	/* What mmu_translate counts for an L1 hit, and the LRU stamp. */
 	h->st->translations++;
 	h->st->by_access[kind]++;
 	(*s->hits)++;
 	*s->lru = ++*s->clock;
-	*hpa = s->hpa | (gva & 0xfff);
+	return s->hpa | (gva & 0xfff);
+}
+
+static inline bool mmu_translate_hit(struct mmu_hit *h, uint64_t gva, unsigned access,
+				     uint64_t *hpa)
+{
+	struct mmu_hit_slot *s = mmu_hit_find(h, gva, access);
+
+	if (!s)
+		return false;
+	*hpa = mmu_hit_take(h, s, gva, access);
 	return true;
+}
+
+/*
+ * Whether hits on slot s and hits of gva for access (whose slot holds a
+ * valid entry) stamp different structures. Then the two kinds of hit may be
+ * counted in either order: each structure's hit counter, LRU clock and
+ * entry stamps see only their own hits, and the totals are sums, so every
+ * counter ends the same. (The same structure shares one clock: order
+ * matters there.)
+ */
+static inline bool mmu_hit_apart(const struct mmu_hit *h, const struct mmu_hit_slot *s,
+				 uint64_t gva, unsigned access)
+{
+	unsigned kind = (access & ACC_FETCH) ? 2 : (access & ACC_WRITE) ? 1 : 0;
+
+	return h->slot[kind][(gva >> 12) & (MMU_HIT_SLOTS - 1)].clock != s->clock;
 }
 
 /*

@@ -296,11 +296,10 @@ int tvm_create_cpu(const char *preset, uint64_t features_off, unsigned phys_bits
 	return tvm_create_ept_ad(preset, features_off, phys_bits, false, out);
 }
 
-int tvm_create_ept_ad(const char *preset, uint64_t features_off, unsigned phys_bits, bool ept_ad,
-		      struct tvm **out)
+static int create_vm(const struct mmu_config *cfg, uint64_t features_off, unsigned phys_bits,
+		     bool ept_ad, struct tvm **out)
 {
 	struct tvm *vm = calloc(1, sizeof(*vm));
-	struct mmu_config cfg;
 	struct ept_caps caps = { .exec_only = true, .page_1g = true };
 	int err;
 
@@ -335,10 +334,7 @@ int tvm_create_ept_ad(const char *preset, uint64_t features_off, unsigned phys_b
 	    (err = tvm_map(vm, TVM_FREE, TVM_FREE, TVM_RAM_SIZE - TVM_FREE, PTE_W)))
 		goto destroy_gpt;
 
-	err = mmu_config_preset(preset, &cfg);
-	if (err)
-		goto destroy_gpt;
-	err = mmu_create(vm->pool, &cfg, &vm->mmu);
+	err = mmu_create(vm->pool, cfg, &vm->mmu);
 	if (err)
 		goto destroy_gpt;
 
@@ -377,6 +373,22 @@ destroy_pool:
 free_vm:
 	free(vm);
 	return err;
+}
+
+int tvm_create_ept_ad(const char *preset, uint64_t features_off, unsigned phys_bits, bool ept_ad,
+		      struct tvm **out)
+{
+	struct mmu_config cfg;
+	int err = mmu_config_preset(preset, &cfg);
+
+	if (err)
+		return err;
+	return create_vm(&cfg, features_off, phys_bits, ept_ad, out);
+}
+
+int tvm_create_mmu(const struct mmu_config *cfg, struct tvm **out)
+{
+	return create_vm(cfg, 0, 0, false, out);
 }
 
 void tvm_destroy(struct tvm *vm)

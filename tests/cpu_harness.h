@@ -95,6 +95,8 @@ int tvm_create_cpu(const char *preset, uint64_t features_off, unsigned phys_bits
 /* The same with EPT accessed and dirty flags on or off. */
 int tvm_create_ept_ad(const char *preset, uint64_t features_off, unsigned phys_bits, bool ept_ad,
 		      struct tvm **out) __attribute__((warn_unused_result));
+/* The same with the MMU geometry of cfg instead of a preset. */
+int tvm_create_mmu(const struct mmu_config *cfg, struct tvm **out) __attribute__((warn_unused_result));
 void tvm_destroy(struct tvm *vm);
 
 /* Host pointer for [gpa, gpa + len). Precondition: the range is RAM and does

@@ -511,10 +511,11 @@ static void test_cr0_pg_clear_with_pcide(void **state)
  * counters and every counter and LRU-driven outcome of the model. Returns
  * the first VM (the caller checks the program's own result and frees it).
  */
-static struct tvm *run_twins_regs(const uint8_t *prog, size_t len, uint64_t gva, uint64_t rflags,
-				  const uint64_t *gpr, enum vcpu_exit_reason want)
+static struct tvm *run_twins_mmu(const struct mmu_config *cfg, const uint8_t *prog, size_t len,
+				 uint64_t gva, uint64_t rflags, const uint64_t *gpr,
+				 enum vcpu_exit_reason want)
 {
-	struct tvm *vm[2] = { vm_new("skylake"), vm_new("skylake") };
+	struct tvm *vm[2] = { NULL, NULL };
 	struct vcpu_stats vs[2];
 	struct vcpu_regs r[2];
 	struct tvm_exc_record rec[2];
@@ -522,6 +523,7 @@ static struct tvm *run_twins_regs(const uint8_t *prog, size_t len, uint64_t gva,
 	for (int k = 0; k < 2; k++) {
 		struct vcpu_regs rr;
 
+		assert_int_equal(tvm_create_mmu(cfg, &vm[k]), 0);
 		tvm_load_code(vm[k], gva, prog, len);
 		rr = regs(vm[k]);
 		rr.gpr[3] = TVM_DATA;      /* rbx: a data page */
@@ -556,6 +558,15 @@ static struct tvm *run_twins_regs(const uint8_t *prog, size_t len, uint64_t gva,
 	assert_int_equal(vs[0].fetches, mmu_stats(vm[0]->mmu)->by_access[2]);
 	tvm_destroy(vm[1]);
 	return vm[0];
+}
+
+static struct tvm *run_twins_regs(const uint8_t *prog, size_t len, uint64_t gva, uint64_t rflags,
+				  const uint64_t *gpr, enum vcpu_exit_reason want)
+{
+	struct mmu_config cfg;
+
+	assert_int_equal(mmu_config_preset("skylake", &cfg), 0);
+	return run_twins_mmu(&cfg, prog, len, gva, rflags, gpr, want);
 }
 
 static struct tvm *run_twins(const uint8_t *prog, size_t len, uint64_t gva, uint64_t rflags,
@@ -772,6 +783,41 @@ static void test_block_loop_counts(void **state)
 	tvm_destroy(vm);
 }
 
+/*
+ * Loads that hit while fetches wait to be counted in bulk. With the Skylake
+ * caches the L1 dTLB and iTLB are apart and the loads leave the fetches
+ * waiting (test_block_loop_counts); here no L1 exists and one two-way STLB
+ * holds code and data, so the order of their hits decides which entry is
+ * the least recently used. Code page C1 ends with: load A (a miss, filled
+ * beside C1), NOP, load A (a hit, two fetches waiting); the next fetch, on
+ * C2, misses and evicts the least recently used: C1, whose last fetch came
+ * before the hit on A. The load of A on C2 then hits: three walks, and five
+ * hits (two fetches and a load on C1, the load and the HLT on C2).
+ * Counting the waiting fetches after the hit would evict A instead.
+ */
+static void test_block_shared_tlb(void **state)
+{
+	static const uint8_t prog[] = {
+		0x48, 0x8b, 0x03,               /* mov rax, [rbx] */
+		0x90,                           /* nop */
+		0x48, 0x8b, 0x03,               /* mov rax, [rbx]: the last bytes of C1 */
+		0x48, 0x8b, 0x03,               /* C2: mov rax, [rbx] */
+		0xf4,                           /* hlt */
+	};
+	struct mmu_config cfg = { .name = "shared" };
+	const struct mmu_stats *ms;
+	struct tvm *vm;
+
+	(void)state;
+	cfg.geom[TLB_L2_4K2M] = (struct cache_geom){ 2, 2 };
+	vm = run_twins_mmu(&cfg, prog, sizeof(prog), TVM_CODE + 0x1000 - 7, RFL_FIXED, NULL,
+			   VCPU_EXIT_HLT);
+	ms = mmu_stats(vm->mmu);
+	assert_int_equal(ms->walks, 3);
+	assert_int_equal(ms->s[TLB_L2_4K2M].hits, 5);
+	tvm_destroy(vm);
+}
+
 /* The loop of test_block_loop_counts, its branch back followed inside a
  * run, cut by budgets of 2 to 13 instructions a run(): the same registers
  * and counts as one instruction a run(). */
@@ -976,6 +1022,7 @@ int main(void)
 		cmocka_unit_test(test_block_code_written_elsewhere),
 		cmocka_unit_test(test_block_single_step),
 		cmocka_unit_test(test_block_loop_counts),
+		cmocka_unit_test(test_block_shared_tlb),
 		cmocka_unit_test(test_block_popf_sets_tf),
 		cmocka_unit_test(test_block_budget),
 		cmocka_unit_test(test_block_budget_chunks),

@@ -57,9 +57,9 @@ static inline __attribute__((always_inline)) int xlate(struct vcpu_soft *v, uint
 							struct piece *pc)
 {
 	struct mmu_result res;
+	struct mmu_hit_slot *s;
 	unsigned type = acc & (ACC_READ | ACC_WRITE | ACC_FETCH);
 
-	fetch_settle(v);
 	if (type & ACC_FETCH)
 		v->stats.fetches++;
 	else if (type & ACC_WRITE)
@@ -67,12 +67,19 @@ static inline __attribute__((always_inline)) int xlate(struct vcpu_soft *v, uint
 	else
 		v->stats.loads++;
 	if (__builtin_expect(!(acc & ACC_IMPLICIT_SV), 1) &&
-	    __builtin_expect(mmu_translate_hit(v->hit, lin, type, &pc->hpa), 1)) {
+	    __builtin_expect((s = mmu_hit_find(v->hit, lin, type)) != NULL, 1)) {
+		/* A data hit in a structure of its own leaves the deferred
+		 * fetches' counters and stamps as they are: they stay deferred
+		 * (mmu_hit_apart), and the run goes on counting them in bulk. */
+		if (v->fpage && ((type & ACC_FETCH) || !mmu_hit_apart(v->hit, s, v->fpage, ACC_FETCH)))
+			fetch_settle(v);
+		pc->hpa = mmu_hit_take(v->hit, s, lin, type);
 		pc->mmio = false;
 		if ((type & ACC_WRITE) && __builtin_expect(pc->hpa >> 12 == v->blk_page, 0))
 			v->code_written = true;
 		return X86_OK;
 	}
+	fetch_settle(v);
 	mmu_translate(v->mmu, &v->ctx, lin, acc & (type | ACC_IMPLICIT_SV), &res);
 	if (__builtin_expect(res.status == MMU_OK, 1)) {
 		pc->hpa = res.hpa;

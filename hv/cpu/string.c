@@ -40,6 +40,9 @@ static uint64_t rep_fast(struct vcpu_soft *v, const struct x86_insn *in, unsigne
 	uint64_t slin = si + (in->seg >= SEG_FS ? v->seg[in->seg].base : 0);
 
 	*st = X86_OK;
+	/* The element before may have left fetches deferred (xlate); the hits
+	 * below are counted as if nothing were. */
+	fetch_settle(v);
 	n = (4096 - (di & 0xfff)) / size;
 	if (movs && (4096 - (slin & 0xfff)) / size < n)
 		n = (4096 - (slin & 0xfff)) / size;

@@ -583,8 +583,9 @@ struct seg {
  * the previous one fell through (no branch, no wrap of IP), it left nothing
  * for retire_attention, and the budget allows it. Its fetch is then the
  * model's shortcut hitting the slot the last counted fetch used, nothing
- * else having reached the MMU since (fpage still armed: a load, a store, an
- * invalidation or a mode change disarms it): it is counted in bulk with the
+ * having reached the MMU since but hits that commute with it (fpage still
+ * armed: a load or store that misses the shortcut or hits it in the fetch's
+ * own structure, an invalidation or a mode change disarms it): it is counted in bulk with the
  * others (fetch_settle, icount - fmark). When something else did reach the
  * MMU, the fetch is made here, in its turn, through the shortcut; a miss
  * ends the run without counting, and the run loop translates it.

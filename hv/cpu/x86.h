@@ -252,7 +252,8 @@ struct vcpu_soft {
 	 * none), each instruction retired since, icount - fmark of them, was
 	 * followed by a fetch from that page that hit the same slot; they are
 	 * added to the model by fetch_settle() (mem.h) before anything else
-	 * reaches it. The run loop moves fmark so that an instruction ending a
+	 * reaches it - except a load or store that hits the shortcut in
+	 * another structure, which commutes with them (xlate). The run loop moves fmark so that an instruction ending a
 	 * run of records (whose successor is fetched on its own) adds none.
 	 */
 	uint64_t fpage;
