@@ -143,15 +143,13 @@ static inline bool cache_tag_match(const struct cache_entry *e, const struct cac
 /* Out of line: perfect structures and set counts that are not powers of two. */
 struct cache_entry *cache_find_slow(struct cache *c, uint64_t key, const struct cache_tag *tag);
 
-/* Find without side effects (no counting, no LRU update). */
-static inline struct cache_entry *cache_find(struct cache *c, uint64_t key,
-					     const struct cache_tag *tag)
+/* cache_find once the key's page shift is known to have been held. */
+static inline struct cache_entry *cache_find_held(struct cache *c, uint64_t key,
+						  const struct cache_tag *tag)
 {
 	const uint64_t *k;
 	uint32_t base, i;
 
-	if (!((c->held_shifts >> cache_key_shift(key)) & 1))
-		return NULL;
 	if (__builtin_expect(!c->fast, 0))
 		return cache_find_slow(c, key, tag);
 	base = (uint32_t)(key & c->set_mask) * c->ways;
@@ -162,17 +160,36 @@ static inline struct cache_entry *cache_find(struct cache *c, uint64_t key,
 	return NULL;
 }
 
+/* Find without side effects (no counting, no LRU update). */
+static inline struct cache_entry *cache_find(struct cache *c, uint64_t key,
+					     const struct cache_tag *tag)
+{
+	if (!((c->held_shifts >> cache_key_shift(key)) & 1))
+		return NULL;
+	return cache_find_held(c, key, tag);
+}
+
+/* cache_find(c, cache_key(addr, shift), tag), with no key made for a page
+ * size the structure never held. */
+static inline struct cache_entry *cache_find_at(struct cache *c, uint64_t addr, unsigned shift,
+						const struct cache_tag *tag)
+{
+	if (!((c->held_shifts >> shift) & 1))
+		return NULL;
+	return cache_find_held(c, cache_key(addr, shift), tag);
+}
+
 /* The entry holding addr at any of the 4 KiB, 2 MiB, 1 GiB page sizes (smallest
  * first), without side effects: an IOTLB or nested-TLB lookup. */
 static inline struct cache_entry *cache_find_addr(struct cache *c, uint64_t addr,
 						  const struct cache_tag *tag)
 {
-	struct cache_entry *e = cache_find(c, cache_key(addr, 12), tag);
+	struct cache_entry *e = cache_find_at(c, addr, 12, tag);
 
 	if (!e)
-		e = cache_find(c, cache_key(addr, 21), tag);
+		e = cache_find_at(c, addr, 21, tag);
 	if (!e)
-		e = cache_find(c, cache_key(addr, 30), tag);
+		e = cache_find_at(c, addr, 30, tag);
 	return e;
 }
 
@@ -198,6 +215,14 @@ static inline void cache_miss(struct cache *c) { c->st->misses++; }
  */
 int cache_fill(struct cache *c, uint64_t key, const struct cache_tag *tag, bool global,
 	       struct cache_entry **out) HV_MUST_CHECK;
+
+/*
+ * cache_fill after a lookup of (key, tag) in c that missed, with nothing
+ * filled into c since: the same entry cache_fill would choose, without
+ * looking for the key again.
+ */
+int cache_fill_missed(struct cache *c, uint64_t key, const struct cache_tag *tag, bool global,
+		      struct cache_entry **out) HV_MUST_CHECK;
 
 /* What an invalidation removes: every condition whose flag is set must hold. */
 #define CACHE_INV_VMID         (1u << 0)  /* entry.vmid == vmid */

@@ -463,7 +463,7 @@ gpa_xlate_slow(struct walk *w, uint64_t gpa, const struct ept_access *acc, unsig
 	struct walk_path p;
 	const uint64_t *tables, *perms_at;
 	unsigned start_level, lvl, i;
-	bool need_dirty;
+	bool need_dirty, nt_missed = true;
 	struct cache *t;
 
 	if (!ept) {
@@ -514,6 +514,7 @@ gpa_xlate_slow(struct walk *w, uint64_t gpa, const struct ept_access *acc, unsig
 				out->dirty = (e->attr & NA_DIRTY) != 0;
 				return true;
 			}
+			nt_missed = false;   /* refilled in place below */
 		}
 		cache_miss(t);
 	}
@@ -525,7 +526,7 @@ gpa_xlate_slow(struct walk *w, uint64_t gpa, const struct ept_access *acc, unsig
 		t = m->t[gp_for_level[lvl]];
 		if (!t)
 			continue;
-		e = cache_find(t, cache_key(gpa, PAGE_SHIFT_4K + 9 * lvl), &w->gtag);
+		e = cache_find_at(t, gpa, PAGE_SHIFT_4K + 9 * lvl, &w->gtag);
 		if (!e) {
 			cache_miss(t);
 			continue;
@@ -602,7 +603,8 @@ walk:
 		t = m->t[gp_for_level[lvl]];
 		if (!t || lvl >= start_level || r.page_shift > PAGE_SHIFT_4K + 9 * (lvl - 1))
 			continue;
-		if (cache_fill(t, cache_key(gpa, PAGE_SHIFT_4K + 9 * lvl), &w->gtag, false, &e) == 0) {
+		/* Looked up above and missed (the loop stopped at start_level). */
+		if (cache_fill_missed(t, cache_key(gpa, PAGE_SHIFT_4K + 9 * lvl), &w->gtag, false, &e) == 0) {
 			e->val = tables[lvl];
 			e->aux = gpa & ~((1ULL << (PAGE_SHIFT_4K + 9 * lvl)) - 1);
 			e->attr |= ept_perm_bits(perms_at[lvl]);
@@ -612,7 +614,10 @@ walk:
 	if (t) {
 		struct cache_entry *e;
 
-		if (cache_fill(t, cache_key(gpa, r.page_shift), &w->gtag, false, &e) == 0) {
+		int rc = nt_missed ? cache_fill_missed(t, cache_key(gpa, r.page_shift), &w->gtag, false, &e)
+				   : cache_fill(t, cache_key(gpa, r.page_shift), &w->gtag, false, &e);
+
+		if (rc == 0) {
 			e->val = r.hpa & ~((1ULL << r.page_shift) - 1);
 			e->aux = gpa & ~((1ULL << r.page_shift) - 1);
 			/* SDM 28.3.2: a guest-physical mapping may serve a write without
@@ -875,7 +880,8 @@ static bool gwalk_locate(void *arg, const struct walk_path *p, unsigned level,
 		struct cache_entry *ce;
 		unsigned shift = PAGE_SHIFT_4K + g->ib * (level - 1);
 
-		if (t && cache_fill(t, cache_key(g->va, shift + g->ib), &w->tag, false, &ce) == 0) {
+		/* guest_walk looked this level up and missed (it starts below a hit). */
+		if (t && cache_fill_missed(t, cache_key(g->va, shift + g->ib), &w->tag, false, &ce) == 0) {
 			ce->val = g->table_hpa;
 			ce->aux = p->table[level];
 			ce->attr |= ((p->and_at[level] & PTE_W) ? CA_W : 0) |
@@ -967,7 +973,7 @@ static bool guest_walk(struct walk *w, struct guest_out *out)
 
 		if (!t || (lvl == 5 && n != 5))
 			continue;
-		ce = cache_find(t, cache_key(g.va, PAGE_SHIFT_4K + g.ib * (lvl - 1)), &w->tag);
+		ce = cache_find_at(t, g.va, PAGE_SHIFT_4K + g.ib * (lvl - 1), &w->tag);
 		if (!ce) {
 			cache_miss(t);
 			continue;
@@ -1086,7 +1092,7 @@ static void sc_forget_vpn(struct mmu *m, uint64_t vpn)
 
 /* Fill the L1 structure for this access kind and page size. */
 static struct cache_entry *fill_l1(struct walk *w, unsigned kind, unsigned shift,
-				 const struct cache_entry *src, bool global)
+				 const struct cache_entry *src, bool global, bool missed)
 {
 	unsigned sz = shift == PAGE_SHIFT_4K ? 0 : shift == PAGE_SHIFT_2M ? 1 : 2;
 	enum tlb_id id = l1_for[kind][sz];
@@ -1097,7 +1103,11 @@ static struct cache_entry *fill_l1(struct walk *w, unsigned kind, unsigned shift
 		id = l1_for[kind][1];
 		dshift = PAGE_SHIFT_2M;
 	}
-	if (!w->m->t[id] || cache_fill(w->m->t[id], cache_key(w->gva, dshift), &w->tag, global, &e))
+	if (!w->m->t[id])
+		return NULL;
+	/* missed: combined_lookup probed this structure at dshift and found nothing. */
+	if ((missed ? cache_fill_missed(w->m->t[id], cache_key(w->gva, dshift), &w->tag, global, &e)
+		    : cache_fill(w->m->t[id], cache_key(w->gva, dshift), &w->tag, global, &e)) != 0)
 		return NULL;
 	copy_payload(e, src, w->gva, dshift);
 	return e;
@@ -1137,7 +1147,7 @@ static struct cache_entry *combined_lookup(struct walk *w, unsigned kind, struct
 
 	for (i = 0; i < m->nl1[kind]; i++) {
 		pr = &m->l1[kind][i];
-		e = cache_find(pr->t, cache_key(w->gva, pr->shift), &w->tag);
+		e = cache_find_at(pr->t, w->gva, pr->shift, &w->tag);
 		if (e) {
 			cache_hit(pr->t, e);
 			trace_hit(w, pr->id);
@@ -1151,13 +1161,13 @@ static struct cache_entry *combined_lookup(struct walk *w, unsigned kind, struct
 		struct cache_entry *l1;
 
 		pr = &m->l2[i];
-		e = cache_find(pr->t, cache_key(w->gva, pr->shift), &w->tag);
+		e = cache_find_at(pr->t, w->gva, pr->shift, &w->tag);
 		if (!e)
 			continue;
 		cache_hit(pr->t, e);
 		trace_hit(w, pr->id);
 		sc_forget_vpn(m, w->gva >> 12);
-		l1 = fill_l1(w, kind, pr->shift, e, e->global);
+		l1 = fill_l1(w, kind, pr->shift, e, e->global, true);
 		if (l1) {
 			*owner = m->t[l1_id(kind, cache_key_shift(l1->key))];
 			return l1;
@@ -1221,7 +1231,7 @@ static void translate_slow(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gv
 	struct cache *owner = NULL;
 	struct xlate x;
 	unsigned cshift, sz;
-	bool lma = (ctx->efer & EFER_LMA) != 0;
+	bool lma = (ctx->efer & EFER_LMA) != 0, missed;
 
 	memset(res, 0, sizeof(*res));
 	if (trace) {
@@ -1253,6 +1263,7 @@ static void translate_slow(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gv
 	w.gtag.domain = w.tag.domain;
 
 	e = m->tlb_any ? combined_lookup(&w, kind, &owner) : NULL;
+	missed = e == NULL;
 	if (e && combined_usable(&w, e)) {
 		result_from_entry(res, e, gva);
 		if (!(access & ACC_IMPLICIT_SV))
@@ -1317,16 +1328,19 @@ static void translate_slow(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gv
 		sc_forget_vpn(m, gva >> 12);
 		owner = NULL;
 		e = NULL;
-		if (l2 && cache_fill(l2, tmp.key, &w.tag, g.global, &e) == 0) {
+		if (l2 && (missed ? cache_fill_missed(l2, tmp.key, &w.tag, g.global, &e)
+				  : cache_fill(l2, tmp.key, &w.tag, g.global, &e)) == 0) {
 			copy_payload(e, &tmp, gva, cshift);
 			owner = l2;
 		}
-		l1 = fill_l1(&w, kind, cshift, src, g.global);
+		l1 = fill_l1(&w, kind, cshift, src, g.global, missed);
 		if (l1) {
 			owner = m->t[l1_id(kind, cache_key_shift(l1->key))];
 			e = l1;
 		}
-		if (e && !(access & ACC_IMPLICIT_SV) && combined_usable(&w, e))
+		/* The walk checked this access against the bits just filled
+		 * (guest_walk, gpa_xlate), so the entry serves it. */
+		if (e && !(access & ACC_IMPLICIT_SV))
 			sc_install(m, kind, gva, owner, e);
 	}
 

@@ -304,6 +304,63 @@ static void test_fill_victims(void **state)
 	}
 }
 
+/*
+ * cache_fill_missed, used after a lookup that missed, takes the way cache_fill
+ * would: two structures driven alike, one filled each way, through hits,
+ * misses, other ASIDs, global entries, evictions and invalidations.
+ */
+static void test_fill_missed_same_victims(void **state)
+{
+	static const unsigned geom[3][2] = { { 16, 4 }, { 48, 12 }, { 12, 4 } };
+	const struct cache_tag tags[2] = { tag_a, { .domain = 0x1001, .asid = 9, .vmid = 1 } };
+
+	(void)state;
+	for (unsigned g = 0; g < 3; g++) {
+		struct cache_stats sa, sb;
+		struct cache *a = mk(geom[g][0], geom[g][1], false, &sa);
+		struct cache *b = mk(geom[g][0], geom[g][1], false, &sb);
+		uint64_t x = 88172645463325252ULL;
+		unsigned i, missed = 0;
+
+		for (i = 0; i < 20000; i++) {
+			const struct cache_tag *tag;
+			struct cache_entry *ea, *eb;
+			uint64_t key;
+
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			key = cache_key((x % 97) << 12, (x >> 8) % 5 ? 12 : 21);
+			tag = &tags[(x >> 16) & 1];
+			if ((x >> 20) % 50 == 0) {
+				struct cache_inval inv = { .flags = CACHE_INV_KEY, .key = key };
+
+				assert_int_equal(cache_invalidate(a, &inv), cache_invalidate(b, &inv));
+				continue;
+			}
+			ea = cache_find(a, key, tag);
+			eb = cache_find(b, key, tag);
+			assert_true((ea == NULL) == (eb == NULL));
+			if (ea) {
+				assert_int_equal(ea->slot, eb->slot);
+				cache_hit(a, ea);
+				cache_hit(b, eb);
+				continue;
+			}
+			missed++;
+			assert_ok(cache_fill(a, key, tag, (x >> 24) % 7 == 0, &ea));
+			assert_ok(cache_fill_missed(b, key, tag, (x >> 24) % 7 == 0, &eb));
+			assert_int_equal(ea->slot, eb->slot);
+			assert_true(eb->valid && eb->key == key && eb->asid == tag->asid);
+		}
+		assert_int_equal(sa.fills, missed);
+		assert_true(sa.evictions > missed / 2);
+		assert_memory_equal(&sa, &sb, sizeof(sa));
+		cache_destroy(a);
+		cache_destroy(b);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -312,6 +369,7 @@ int main(void)
 		cmocka_unit_test(test_tags_and_global),
 		cmocka_unit_test(test_lru),
 		cmocka_unit_test(test_fill_victims),
+		cmocka_unit_test(test_fill_missed_same_victims),
 		cmocka_unit_test(test_invalidate_selectors),
 		cmocka_unit_test(test_invalidate_range),
 		cmocka_unit_test(test_perfect),
