@@ -23,6 +23,13 @@
  * would put a fresh anonymous page there instead, outside the pool, and
  * GPA -> HPA would no longer be ept/'s map.)
  *
+ * Dirty tracking: KVM's dirty log is on in every slot. Where userfaultfd can
+ * write-protect memfd pages, a page without W in hv's map is also
+ * write-protected in its view, so the guest's first write to it waits in the
+ * userfaultfd like a missing page and reaches hv's handler as the software
+ * vCPU's EPT violation does; from the first such protection on, KVM_RUN runs
+ * in the second thread.
+ *
  * Signals: a SIGINT or SIGTERM handler calls vm_kick(), which sets
  * kvm_run.immediate_exit (KVM_RUN then returns EINTR at once, even when the
  * signal arrived between hv's stop check and the ioctl) and, with the
@@ -130,8 +137,12 @@ static int kvm_probe(char *why, size_t whylen)
 	return rc;
 }
 
-/* A userfaultfd for the missing pages of the views; 0 or -errno with a reason. */
-static int uffd_open(int *out, char *why, size_t whylen)
+/*
+ * A userfaultfd for the views (missing pages of lazy RAM, write-protected
+ * pages while dirty tracking); 0 or -errno with a reason. *features: what
+ * this kernel's userfaultfd offers (UFFD_FEATURE_*), or NULL.
+ */
+static int uffd_open(int *out, uint64_t *features, char *why, size_t whylen)
 {
 	struct uffdio_api api = { .api = UFFD_API };
 	int fd, rc;
@@ -169,13 +180,15 @@ static int uffd_open(int *out, char *why, size_t whylen)
 		close(fd);
 		return rc;
 	}
+	if (features)
+		*features = api.features;
 	*out = fd;
 	return 0;
 }
 
 static int kvm_probe_lazy(char *why, size_t whylen)
 {
-	int fd, rc = uffd_open(&fd, why, whylen);
+	int fd, rc = uffd_open(&fd, NULL, why, whylen);
 
 	if (!rc)
 		close(fd);
@@ -197,25 +210,34 @@ struct kvm_slot {
 
 /*
  * Legend: all fields set once by kvm_mem_create, except slot[].view's
- * contents, which map() changes.
+ * contents, which map() changes, and wp_used, set by the first protect()
+ * that removes W.
  */
 struct gmem_kvm {
 	struct gmem base;
 	struct gmem *soft;        /* hv's own map (ept/), edited first */
+	struct ept *ept;          /* that map, for lookups */
 	struct hpool *pool;
 	int kvm_fd, vm_fd;
 	struct kvm_slot slot[KVM_MAX_SLOTS];
 	unsigned nslot;
-	int uffd;                 /* lazy RAM: missing pages of the views; else -1 */
+	/* Missing pages of the views (lazy RAM) and, with wp, write-protected
+	 * pages; -1: none (eager RAM on a host without a usable userfaultfd). */
+	int uffd;
+	bool lazy;                /* the views start unmapped, registered for missing pages */
+	bool wp;                  /* uffd write-protects the views' frames (ops: gmem_kvm_wp_ops) */
+	bool wp_used;             /* some page was write-protected: faults can come at any write */
 	/*
 	 * Frames map() has recorded but not yet mapped into the view: one run
-	 * contiguous in both GPA and HPA (size 0: none). Eager mapping hands
-	 * out frames in ascending order, so a whole region becomes a few mmap
-	 * calls instead of one per frame; flush_views() runs before the guest.
+	 * contiguous in both GPA and HPA, of one kind (wp: mapped without W)
+	 * (size 0: none). Eager mapping hands out frames in ascending order,
+	 * so a whole region becomes a few mmap calls instead of one per frame;
+	 * flush_views() runs before the guest.
 	 */
 	struct {
 		struct kvm_slot *slot;
 		uint64_t gpa, hpa, size;
+		bool wp;
 	} pend;
 };
 
@@ -235,21 +257,69 @@ static struct kvm_slot *slot_of(struct gmem_kvm *k, uint64_t gpa, uint64_t size)
 	return NULL;
 }
 
+/*
+ * Write-protect (on) or unprotect the view's pages [addr, addr + size), which
+ * show pool frames. A new mapping of the memfd is not registered with the
+ * userfaultfd (mmap replaced whatever was there), so protecting registers it
+ * first; registering again what already is registered changes nothing.
+ * Unprotecting does not wake a waiting fault: the caller does that.
+ * The kernel's MMU notifier makes KVM drop its own mappings of the pages, so
+ * KVM's next write to one asks the host for a writable page and waits in the
+ * userfaultfd.
+ */
+static int wp_range(struct gmem_kvm *k, uint64_t addr, uint64_t size, bool on)
+{
+	struct uffdio_writeprotect w = {
+		.range = { addr, size },
+		.mode = on ? UFFDIO_WRITEPROTECT_MODE_WP : UFFDIO_WRITEPROTECT_MODE_DONTWAKE,
+	};
+	int rc = 0;
+
+	if (on) {
+		struct uffdio_register reg = {
+			.range = { addr, size },
+			.mode = UFFDIO_REGISTER_MODE_WP,
+		};
+
+		if (ioctl(k->uffd, UFFDIO_REGISTER, &reg) < 0)
+			return -errno;
+		if (!(reg.ioctls & (1ULL << _UFFDIO_WRITEPROTECT)))
+			return -ENOTSUP;
+		k->wp_used = true;
+	}
+	if (ioctl(k->uffd, UFFDIO_WRITEPROTECT, &w) == 0)
+		return 0;
+	/* Before Linux 6.4 one UFFDIO_WRITEPROTECT covers one mapping only
+	 * (ENOENT otherwise), and the range may be several mmaps of the
+	 * memfd: then page by page, each inside one mapping. */
+	if (errno != ENOENT || size == PAGE_SIZE_4K)
+		return -errno;
+	for (uint64_t off = 0; !rc && off < size; off += PAGE_SIZE_4K) {
+		w.range = (struct uffdio_range){ addr + off, PAGE_SIZE_4K };
+		rc = ioctl(k->uffd, UFFDIO_WRITEPROTECT, &w) < 0 ? -errno : 0;
+	}
+	return rc;
+}
+
 /* Map the pending run into its slot's view: the slot's host memory at those
  * GPAs becomes the pool's frames. KVM follows the change through its MMU
  * notifier. */
 static int flush_views(struct gmem_kvm *k)
 {
 	struct kvm_slot *s = k->pend.slot;
+	uint64_t size = k->pend.size;
 	void *at;
 
-	if (!k->pend.size)
+	if (!size)
 		return 0;
 	at = s->view + (k->pend.gpa - s->gpa);
-	if (mmap(at, k->pend.size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, k->pool->fd,
+	if (mmap(at, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, k->pool->fd,
 		 (off_t)k->pend.hpa) == MAP_FAILED)
 		return -errno;
 	k->pend.size = 0;
+	/* Frames mapped without W while dirty tracking (lazy RAM). */
+	if (k->pend.wp)
+		return wp_range(k, (uint64_t)(uintptr_t)at, size, true);
 	return 0;
 }
 
@@ -258,6 +328,7 @@ static int kvm_map(struct gmem *m, uint64_t gpa, uint64_t hpa, uint64_t size, ui
 {
 	struct gmem_kvm *k = to_kvm_mem(m);
 	struct kvm_slot *s = slot_of(k, gpa, size);
+	bool wp = k->wp && !(attrs & EPT_W);
 	int rc;
 
 	/* Precondition: hv maps only RAM, which the slots cover. */
@@ -266,8 +337,8 @@ static int kvm_map(struct gmem *m, uint64_t gpa, uint64_t hpa, uint64_t size, ui
 	rc = k->soft->ops->map(k->soft, gpa, hpa, size, attrs, page_size);
 	if (rc)
 		return rc;
-	if (k->pend.size && k->pend.slot == s && gpa == k->pend.gpa + k->pend.size &&
-	    hpa == k->pend.hpa + k->pend.size) {
+	if (k->pend.size && k->pend.slot == s && k->pend.wp == wp &&
+	    gpa == k->pend.gpa + k->pend.size && hpa == k->pend.hpa + k->pend.size) {
 		k->pend.size += size;
 		return 0;
 	}
@@ -278,6 +349,7 @@ static int kvm_map(struct gmem *m, uint64_t gpa, uint64_t hpa, uint64_t size, ui
 	k->pend.gpa = gpa;
 	k->pend.hpa = hpa;
 	k->pend.size = size;
+	k->pend.wp = wp;
 	return 0;
 }
 
@@ -288,6 +360,42 @@ static int kvm_protect(struct gmem *m, uint64_t gpa, uint64_t size, uint64_t per
 	struct gmem_kvm *k = to_kvm_mem(m);
 
 	return k->soft->ops->protect(k->soft, gpa, size, perms);
+}
+
+/*
+ * With userfaultfd write-protection: the view pages of every frame mapped in
+ * [gpa, gpa + size) follow W as hv's map has it, so that a guest write to a
+ * page without W waits in the userfaultfd and reaches hv's handler, as an EPT
+ * violation does on the software backend. Pages not mapped yet (lazy RAM)
+ * are left alone: map() protects them when they come.
+ */
+static int kvm_protect_wp(struct gmem *m, uint64_t gpa, uint64_t size, uint64_t perms)
+{
+	struct gmem_kvm *k = to_kvm_mem(m);
+	int rc = k->soft->ops->protect(k->soft, gpa, size, perms);
+
+	if (!rc)
+		rc = flush_views(k);
+	for (unsigned i = 0; !rc && i < k->nslot; i++) {
+		const struct kvm_slot *s = &k->slot[i];
+		uint64_t lo = gpa > s->gpa ? gpa : s->gpa;
+		uint64_t hi = gpa + size < s->gpa + s->size ? gpa + size : s->gpa + s->size;
+		uint64_t run = lo;   /* start of the run of mapped pages before a */
+
+		/* Precondition: gpa + size does not wrap (hv passes RAM ranges). */
+		for (uint64_t a = lo; !rc && a <= hi; a += PAGE_SIZE_4K) {
+			uint64_t hpa, p;
+			unsigned shift;
+
+			if (a < hi && ept_lookup(k->ept, a, &hpa, &shift, &p) == 0)
+				continue;
+			if (a > run)
+				rc = wp_range(k, (uint64_t)(uintptr_t)(s->view + (run - s->gpa)),
+					      a - run, !(perms & EPT_W));
+			run = a + PAGE_SIZE_4K;
+		}
+	}
+	return rc;
 }
 
 /* KVM keeps its own EPT coherent with the slots: nothing to flush. */
@@ -338,6 +446,15 @@ static const struct gmem_ops gmem_kvm_ops = {
 	.dirty_log = kvm_dirty_log,
 };
 
+/* Where the host's userfaultfd can write-protect the views' frames. */
+static const struct gmem_ops gmem_kvm_wp_ops = {
+	.protect_exits = true,    /* a write to a page without W waits in the userfaultfd for hv */
+	.map = kvm_map,
+	.protect = kvm_protect_wp,
+	.invalidate = kvm_invalidate,
+	.dirty_log = kvm_dirty_log,
+};
+
 static void kvm_mem_destroy(struct gmem *m)
 {
 	struct gmem_kvm *k;
@@ -369,7 +486,7 @@ static int add_slot(struct gmem_kvm *k, uint64_t gpa, uint64_t size)
 		    -1, 0);
 	if (view == MAP_FAILED)
 		return -errno;
-	if (k->uffd >= 0) {
+	if (k->lazy) {
 		/* Lazy RAM: KVM's first touch of a page hv has not mapped is a
 		 * userfaultfd fault (hv maps every frame before the host uses it). */
 		struct uffdio_register reg = {
@@ -404,9 +521,22 @@ static int add_slot(struct gmem_kvm *k, uint64_t gpa, uint64_t size)
 	return 0;
 }
 
+/*
+ * Dirty tracking with userfaultfd write-protection of memfd (shmem) pages
+ * needs UFFD_FEATURE_WP_HUGETLBFS_SHMEM (Linux 5.19). HV_KVM_UFFD_WP=0 turns
+ * it off, leaving KVM's dirty log as the only record (the tests run both).
+ */
+static bool uffd_wp_wanted(void)
+{
+	const char *e = getenv("HV_KVM_UFFD_WP");
+
+	return !(e && strcmp(e, "0") == 0);
+}
+
 static int kvm_mem_create(const struct vcpu_config *cfg, struct gmem **out)
 {
 	struct gmem_kvm *k;
+	uint64_t features = 0;
 	char why[200];
 	int rc;
 
@@ -418,14 +548,23 @@ static int kvm_mem_create(const struct vcpu_config *cfg, struct gmem **out)
 		return -ENOMEM;
 	k->base.ops = &gmem_kvm_ops;
 	k->pool = cfg->pool;
+	k->ept = cfg->ept;
 	k->kvm_fd = k->vm_fd = k->uffd = -1;
+	k->lazy = cfg->lazy;
 	rc = gmem_soft_create(cfg, &k->soft);
 	if (rc)
 		goto fail;
-	if (cfg->lazy) {
-		rc = uffd_open(&k->uffd, why, sizeof(why));
-		if (rc)
-			goto fail;
+	/* Lazy RAM needs the userfaultfd; write-protection uses it where it can. */
+	rc = uffd_open(&k->uffd, &features, why, sizeof(why));
+	if (rc && k->lazy)
+		goto fail;
+	k->wp = !rc && uffd_wp_wanted() && (features & UFFD_FEATURE_PAGEFAULT_FLAG_WP) &&
+		(features & UFFD_FEATURE_WP_HUGETLBFS_SHMEM);
+	if (k->wp)
+		k->base.ops = &gmem_kvm_wp_ops;
+	else if (!k->lazy && k->uffd >= 0) {
+		close(k->uffd);
+		k->uffd = -1;
 	}
 	rc = kvm_open(&k->kvm_fd, why, sizeof(why));
 	if (rc)
@@ -461,7 +600,8 @@ fail:
  * Legend: fd, run, run_size, mem, mmio, exit_now, exit_ctx: set once by
  * kvm_create. pend: the exit hv is completing (an IN or MMIO read whose value
  * goes back to KVM before the next KVM_RUN). rip: the guest RIP at the last
- * KVM exit. The runner fields exist with lazy RAM only: go_fd and done_fd
+ * KVM exit. The runner fields exist with lazy RAM (from creation) or once
+ * pages are write-protected (from the next run): go_fd and done_fd
  * (eventfds) start and end one KVM_RUN in the runner thread, which leaves
  * KVM_RUN's errno in run_err (0: an exit); in_run: the runner was started
  * and its done not yet read; quit: the runner ends at its next start.
@@ -550,7 +690,7 @@ static int set_cpuid(struct vcpu_kvm *v)
 }
 
 /* ------------------------------------------------------------------------ */
-/* The runner thread (lazy RAM)                                             */
+/* The runner thread (userfaultfd faults: lazy RAM, write-protection)      */
 /* ------------------------------------------------------------------------ */
 
 static void on_kick(int sig)
@@ -653,7 +793,7 @@ static int kvm_create(const struct vcpu_config *cfg, struct gmem *mem, struct vc
 		goto fail;
 	/* The general registers come back with every exit (the RIP of the exit). */
 	v->run->kvm_valid_regs = KVM_SYNC_X86_REGS;
-	if (v->mem->uffd >= 0) {
+	if (v->mem->lazy) {
 		/* Precondition: hv handles the faults of lazy RAM (exit_now). */
 		rc = v->exit_now ? start_runner(v) : -EINVAL;
 		if (rc)
@@ -921,13 +1061,26 @@ static void kvm_kick(struct vcpu *vcpu)
 		pthread_kill(v->runner, KICK_SIGNAL);
 }
 
-/* Let the page at addr (4 KiB) be faulted again. `resolve`: hv did not map
- * it (the VM is stopping): a zero page outside the pool ends the wait. */
-static void uffd_release(struct gmem_kvm *k, uint64_t addr, bool resolve)
-{
-	struct uffdio_range range = { addr, PAGE_SIZE_4K };
+/* A userfaultfd fault: the view page (4 KiB aligned), the access, and
+ * whether the page was there but write-protected (else it was missing). */
+struct uffd_fault {
+	uint64_t addr;
+	bool write, wp;
+};
 
-	if (resolve) {
+/* Let the faulting page be faulted again. `resolve`: hv did not map or
+ * unprotect it (the VM is stopping): a zero page outside the pool, or the
+ * write let through, ends the wait. */
+static void uffd_release(struct gmem_kvm *k, const struct uffd_fault *f, bool resolve)
+{
+	struct uffdio_range range = { f->addr, PAGE_SIZE_4K };
+
+	if (resolve && f->wp) {
+		struct uffdio_writeprotect w = { .range = range, .mode = 0 };
+
+		if (ioctl(k->uffd, UFFDIO_WRITEPROTECT, &w) == 0)
+			return;
+	} else if (resolve) {
 		struct uffdio_zeropage z = { .range = range };
 
 		if (ioctl(k->uffd, UFFDIO_ZEROPAGE, &z) == 0)
@@ -937,56 +1090,71 @@ static void uffd_release(struct gmem_kvm *k, uint64_t addr, bool resolve)
 }
 
 /* The next userfaultfd message; false when there is none (or it is no fault). */
-static bool read_fault(struct gmem_kvm *k, uint64_t *addr, bool *write)
+static bool read_fault(struct gmem_kvm *k, struct uffd_fault *f)
 {
 	struct uffd_msg msg;
 
 	if (read(k->uffd, &msg, sizeof(msg)) != sizeof(msg) || msg.event != UFFD_EVENT_PAGEFAULT)
 		return false;
-	*addr = msg.arg.pagefault.address & ~(PAGE_SIZE_4K - 1);
-	*write = msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE;
+	f->addr = msg.arg.pagefault.address & ~(PAGE_SIZE_4K - 1);
+	f->write = msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE;
+	f->wp = msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP;
 	return true;
 }
 
 /*
- * A KVM access to lazy RAM hv has not mapped: hv's EPT-violation handler
- * (exit_now) maps the frame, the view then shows it, and KVM takes the fault
- * again. KVM does not say whether the guest was fetching, so the
- * qualification is a read or a write, with no R/W/X: not mapped.
+ * A KVM access that waits in the userfaultfd, as hv's EPT-violation handler
+ * (exit_now) sees it. A missing page is lazy RAM hv has not mapped: KVM does
+ * not say whether the guest was fetching, so the qualification is a read or
+ * a write, with no R/W/X (not mapped); the handler maps the frame and the
+ * view then shows it. A write-protected page is a write to a page without W
+ * in hv's map: the qualification carries the page's permissions there, as
+ * the hardware's does (SDM 28.2.3.2), and the handler logs it and gives W
+ * back. Either way KVM then takes the fault again.
  */
 static int take_fault(struct vcpu_kvm *v)
 {
 	struct vcpu_exit e;
-	uint64_t addr, gpa;
-	bool write;
+	struct uffd_fault f;
+	uint64_t gpa;
 	int rc;
 
-	if (!read_fault(v->mem, &addr, &write))
+	if (!read_fault(v->mem, &f))
 		return 0;
-	gpa = view_to_gpa(v->mem, addr);
+	gpa = view_to_gpa(v->mem, f.addr);
 	if (gpa == ~0ULL) {
-		uffd_release(v->mem, addr, true);
+		uffd_release(v->mem, &f, true);
 		return -EFAULT;
 	}
 	memset(&e, 0, sizeof(e));
 	e.reason = VCPU_EXIT_EPT_VIOLATION;
 	e.exit_reason_vmx = EXIT_REASON_EPT_VIOLATION;
 	e.ept.gpa = gpa;
-	e.ept.qual = write ? EPT_QUAL_WRITE : EPT_QUAL_READ;
+	e.ept.qual = f.write ? EPT_QUAL_WRITE : EPT_QUAL_READ;
+	if (f.wp) {
+		uint64_t hpa, perms;
+		unsigned shift;
+
+		if (ept_lookup(v->mem->ept, gpa, &hpa, &shift, &perms) == 0)
+			e.ept.qual |= (perms & EPT_R ? EPT_QUAL_READABLE : 0) |
+				      (perms & EPT_W ? EPT_QUAL_WRITABLE : 0) |
+				      (perms & EPT_X ? EPT_QUAL_EXECUTABLE : 0);
+	}
 	e.rip = v->rip;
 	rc = v->exit_now(v->exit_ctx, &e);
 	if (!rc)
 		rc = flush_views(v->mem);
-	uffd_release(v->mem, addr, rc != 0);
+	uffd_release(v->mem, &f, rc != 0);
 	return rc;
 }
 
 /* Out of KVM_RUN without hv's handler (the VM stops or hv failed): faults
- * still waiting get zero pages, which nothing reads afterwards. */
+ * still waiting get zero pages, which nothing reads afterwards, or their
+ * writes. */
 static void stop_runner(struct vcpu_kvm *v)
 {
-	uint64_t n, addr;
-	bool write;
+	struct uffd_fault f;
+	uint64_t n;
 
 	if (!v->in_run)
 		return;
@@ -1002,8 +1170,8 @@ static void stop_runner(struct vcpu_kvm *v)
 				continue;
 			break;   /* cannot happen with valid fds */
 		}
-		if ((p[0].revents & POLLIN) && read_fault(v->mem, &addr, &write))
-			uffd_release(v->mem, addr, true);
+		if ((p[0].revents & POLLIN) && read_fault(v->mem, &f))
+			uffd_release(v->mem, &f, true);
 		if ((p[1].revents & POLLIN) && read(v->done_fd, &n, sizeof(n)) == sizeof(n))
 			break;
 	}
@@ -1077,6 +1245,10 @@ static int kvm_run(struct vcpu *vcpu, uint64_t max_insns, struct vcpu_exit *exit
 	}
 	/* The frames hv mapped since the last run are in the slots before the guest runs. */
 	if ((rc = flush_views(v->mem)))
+		return rc;
+	/* Write-protected pages (dirty tracking) fault in the userfaultfd from
+	 * now on: KVM_RUN moves to the runner thread, as with lazy RAM. */
+	if (v->mem->wp_used && !v->has_runner && (rc = v->exit_now ? start_runner(v) : -EINVAL))
 		return rc;
 	complete_pending(v, exit);
 	memset(exit, 0, sizeof(*exit));

@@ -595,10 +595,15 @@ static void report_text(FILE *f, struct vm *vm, const struct run_opts *o,
 	run_dma_report_text(f, vm);
 
 	if (vm->dirty.active && vm->mem->ops->protect_exits) {
-		fprintf(f, "Dirty tracking (from instruction %" PRIu64 ", by %s)\n",
-			vm->dirty.started_at, vm->dirty.started_by);
+		/* Without a model (KVM) the second set is the backend's dirty log. */
+		if (vm->ops->counts_instructions)
+			fprintf(f, "Dirty tracking (from instruction %" PRIu64 ", by %s)\n",
+				vm->dirty.started_at, vm->dirty.started_by);
+		else
+			fprintf(f, "Dirty tracking (by %s)\n", vm->dirty.started_by);
 		fprintf(f, "  %-22s %14" PRIu64 " pages\n", "write-protect log", vm->dirty.wp.count);
-		fprintf(f, "  %-22s %14" PRIu64 " pages\n", "EPT dirty bits", vm->dirty.ad.count);
+		fprintf(f, "  %-22s %14" PRIu64 " pages\n",
+			vm->ops->models_translation ? "EPT dirty bits" : "dirty log", vm->dirty.ad.count);
 		fprintf(f, "  %-22s %14s\n", "sets agree", vm_dirty_agree(vm) ? "yes" : "NO");
 	} else if (vm->dirty.active) {
 		/* The backend's own dirty log is the only set: no writes exit. */
@@ -725,12 +730,13 @@ static void report_json(FILE *f, struct vm *vm, const struct run_opts *o,
 	json_u64(&j, "ept_dirty_pages", vm->dirty.ad.count);
 	json_u64(&j, "dma_write_pages", vm->dirty.dma.count);
 	json_u64(&j, "dma_only_pages", vm_dirty_dma_only(vm));
-	if (vm->mem->ops->protect_exits) {
+	if (vm->mem->ops->protect_exits)
 		json_bool(&j, "agree", vm_dirty_agree(vm));
-	} else {
-		/* ept_dirty_pages is the backend's own log (KVM_GET_DIRTY_LOG). */
-		json_bool(&j, "write_protect_log", false);
-	}
+	/* Without a model, ept_dirty_pages is the backend's own log
+	 * (KVM_GET_DIRTY_LOG), and writes exit only where the backend can
+	 * write-protect (userfaultfd). */
+	if (!vm->ops->models_translation)
+		json_bool(&j, "write_protect_log", vm->mem->ops->protect_exits);
 	json_u64(&j, "invept", c->invept);
 	json_obj_end(&j);
 

@@ -4,7 +4,8 @@
 # probe guest and guest workload below prints, there, exactly the serial
 # output it prints on the software vCPU here, and stops with the same status.
 # Lazy RAM (userfaultfd) maps the same frames at first touch as the software
-# vCPU; SIGTERM stops a guest inside KVM_RUN, eager and lazy; hv bench's
+# vCPU; dirty tracking's write-protect log (userfaultfd) and KVM's dirty log
+# agree; SIGTERM stops a guest inside KVM_RUN, eager and lazy; hv bench's
 # kvm-uffd and kvm-boot run there and print their figures to the log.
 #
 # Runs when HV_KVM_LANE=1, or when the lane's packages are already in its
@@ -56,13 +57,16 @@ lazy-dirty|--mem-policy lazy --memory 16M tests/guests/probe-dirty.elf
 lazy-random|--mem-policy lazy --memory 128M guest/guest.elf --append "workload=random iters=3000 footprint=256K"
 lazy-random-2m|--mem-policy lazy --ept-page 2M --memory 128M guest/guest.elf --append "workload=random iters=3000 footprint=1M"
 CASES
-# Commands after the cases: SIGTERM two seconds into a guest that never
-# exits to hv (eager and lazy RAM), and the KVM benchmarks.
+# Commands after the cases: SIGTERM five seconds into a guest that never
+# exits to hv (eager and lazy RAM; two seconds were not always enough for hv
+# to start and catch the signal under TCG on a loaded host), the KVM
+# benchmarks, and the dirty probe without userfaultfd write-protection.
 LONG='--memory 128M guest.elf --append "workload=compute iters=100000000000"'
 cat >"$tmp/extras" <<EXTRAS
-@2 run $LONG
-@2 run --mem-policy lazy $LONG
+@5 run $LONG
+@5 run --mem-policy lazy $LONG
 bench --quick --guest guest.elf kvm-uffd kvm-boot
+HV_KVM_UFFD_WP=0 run --memory 16M probe-dirty.elf
 EXTRAS
 
 set --
@@ -136,12 +140,19 @@ expect_eq "probe-forbidden: the same diagnostic" \
 for wl in compute memloop protect random seq stride chase cow; do
 	check "$wl: RESULT ok in the lane" "$(grep -c "^RESULT $wl ok" "$tmp/$wl.kvm.out")" -eq 1
 done
-# The dirty log in the lane holds at least the 64 pages the probe wrote (SVM
-# with nested paging logs 80 here, the 16 pages it reads too; kvm_pvm and the
-# soft EPT D bits 64: see docs/kvm.md).
-dirty=$(sed -n 's/^  dirty log  *\([0-9]*\) pages$/\1/p' "$tmp/probe-dirty.kvm.stderr")
-check "probe-dirty: KVM's dirty log holds the 64 pages written (got '$dirty')" \
-	"${dirty:-0}" -ge 64
+# Dirty tracking with userfaultfd write-protection (the lane's kernel has
+# it): each first write reached hv's handler as on the software vCPU, the
+# write-protect log holds the 64 pages the probe wrote, and so does KVM's
+# dirty log (eager and lazy RAM).
+# viol FILE: the EPT-violation exits of a text report.
+viol() { sed -n 's/^  ept_violation  *\([0-9]*\)$/\1/p' "$1"; }
+for name in probe-dirty lazy-dirty; do
+	for line in '  write-protect log  *64 pages' '  dirty log  *64 pages' '  sets agree  *yes'; do
+		check "$name: '$line' in the lane" "$(grep -c "^$line\$" "$tmp/$name.kvm.stderr")" -eq 1
+	done
+	expect_eq "$name: EPT-violation exits in the lane vs soft" "$(viol "$tmp/$name.kvm.stderr")" \
+		"$(viol "$tmp/$name.soft.stderr")"
+done
 
 # Lazy RAM: every first touch reached hv (through userfaultfd in the lane),
 # the same frames as on the software vCPU, mapped the same way.
@@ -162,11 +173,12 @@ block() {
 n=$(wc -l <"$tmp/cases")
 for k in 1 2; do
 	block $((n + k)) >"$tmp/sig$k.out"
-	what=$([ $k = 1 ] && echo eager || echo lazy)
-	check "SIGTERM ($what RAM): the VM stopped for it with status 143" \
+	ram=$([ $k = 1 ] && echo eager || echo lazy)
+	check "SIGTERM ($ram RAM): the VM stopped for it with status 143" \
 		"$(grep -c '^Stop:  *signal, exit status 143$' "$tmp/sig$k.out")" -eq 1
-	check "SIGTERM ($what RAM): the stop names the RIP" \
+	check "SIGTERM ($ram RAM): the stop names the RIP" \
 		"$(grep -c 'stopped by SIGTERM at RIP 0x[0-9a-f]* (the kvm vCPU left the guest for it)' "$tmp/sig$k.out")" -ge 1
+	grep -q '^Stop:  *signal, exit status 143$' "$tmp/sig$k.out" || head -20 "$tmp/sig$k.out" >&2
 done
 block $((n + 3)) >"$tmp/bench.out"
 expect_eq "bench in the lane: status" "$(sed -n 's/^=== lane: status //p' "$tmp/bench.out")" 0
@@ -174,6 +186,15 @@ check "bench kvm-uffd in the lane: a round trip figure" \
 	"$(grep -c 'round trip [0-9.]* us (lazy [0-9.]* ms - eager [0-9.]* ms over [0-9]* faults a run)' "$tmp/bench.out")" -eq 1
 check "bench kvm-boot in the lane: KVM and soft times" \
 	"$(grep -c 'boot to exit: KVM [0-9.]* ms, soft vCPU [0-9.]* ms a run' "$tmp/bench.out")" -eq 1
+# Without write-protection (HV_KVM_UFFD_WP=0) KVM's dirty log is the only
+# record, and holds at least the 64 pages written: SVM with nested paging
+# logs 80 here, the 16 pages the probe only reads too (a read fault maps a
+# writable page writable), see docs/kvm.md.
+block $((n + 4)) >"$tmp/nowp.out"
+check "no uffd-wp: the write-protect log is not kept" \
+	"$(grep -c '^  write-protect log  *not kept: writes do not exit$' "$tmp/nowp.out")" -eq 1
+dirty=$(sed -n 's/^  dirty log  *\([0-9]*\) pages$/\1/p' "$tmp/nowp.out")
+check "no uffd-wp: KVM's dirty log holds the 64 pages written (got '$dirty')" "${dirty:-0}" -ge 64
 echo "kvm_lane_test: figures in the lane (SVM+NPT under TCG):" >&2
 grep -E 'round trip|boot to exit' "$tmp/bench.out" >&2
 
