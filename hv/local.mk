@@ -17,7 +17,7 @@ hv_hv_SOURCES = hv/main.c hv/cli.h hv/cliutil.h hv/cliutil.c hv/trace.c hv/trace
 hv_hv_SOURCES += hv/run.c hv/hostmem.h hv/hostmem.c hv/backends.c hv/vm.h hv/vm_internal.h hv/vm.c hv/vm_mem.c hv/vm_exit.c \
 	hv/loader.h hv/loader.c hv/errmsg.h \
 	hv/devices.h hv/devices.c hv/uart.c hv/debugexit.c hv/pci.c \
-	hv/lapic.h hv/lapic.c hv/ioapic.h hv/ioapic.c hv/pic.h hv/pic.c hv/pit.h hv/pit.c hv/rtc.h hv/rtc.c hv/bios.h hv/bios.c hv/acpi.h hv/acpi.c hv/pc.h hv/fwcfg.c hv/pctestdev.c \
+	hv/lapic.h hv/lapic.c hv/ioapic.h hv/ioapic.c hv/pic.h hv/pic.c hv/pit.h hv/pit.c hv/rtc.h hv/rtc.c hv/hpet.h hv/hpet.c hv/bios.h hv/bios.c hv/acpi.h hv/acpi.c hv/pc.h hv/fwcfg.c hv/pctestdev.c \
 	hv/edu.h hv/edu.c hv/vm_dma.h hv/vm_dma.c hv/run_dma.c
 if HAVE_KVM_H
 hv_hv_SOURCES += hv/kvm.c hv/kvm_stats.h hv/kvm_stats.c

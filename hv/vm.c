@@ -99,8 +99,15 @@ static void pc_set_irq(void *ctx, unsigned line, int level)
 	ioapic_set_irq(&vm->ioapic, line == 0 ? 2 : line, level);
 }
 
+/* The 8254's IRQ 0 and the RTC's IRQ 8 pass through the HPET, which takes
+ * them over in legacy replacement mode. */
+static void legacy_set_irq(void *ctx, unsigned line, int level)
+{
+	hpet_legacy_irq(&((struct vm *)ctx)->hpet, line, level);
+}
+
 /* The PC devices test kernels written for QEMU expect (hv/lapic.h,
- * hv/ioapic.h, hv/pic.h, hv/pit.h, hv/rtc.h, hv/pc.h). */
+ * hv/ioapic.h, hv/pic.h, hv/pit.h, hv/rtc.h, hv/hpet.h, hv/pc.h). */
 static int add_pc_devices(struct vm *vm)
 {
 	static const struct device_ops *const testdev[] = {
@@ -116,8 +123,9 @@ static int add_pc_devices(struct vm *vm)
 	vm->lapic.lvt[3] = APIC_DM_EXTINT << APIC_LVT_DM_SHIFT;
 	ioapic_init(&vm->ioapic, &vm->lapic);
 	pic_init(&vm->pic);
-	pit_init(&vm->pit, lapic_clock, pc_set_irq, vm);
-	rtc_init(&vm->rtc, lapic_clock, pc_set_irq, vm, vm->ram[0].size,
+	hpet_init(&vm->hpet, lapic_clock, pc_set_irq, vm);
+	pit_init(&vm->pit, lapic_clock, legacy_set_irq, vm);
+	rtc_init(&vm->rtc, lapic_clock, legacy_set_irq, vm, vm->ram[0].size,
 		 vm->nram > 1 ? vm->ram[1].size : 0, 1);
 	acpi_pm_init(&vm->acpi_pm, lapic_clock, vm);
 	fwcfg_init(&vm->fwcfg, 1, vm->cfg.mem_size);
@@ -138,6 +146,8 @@ static int add_pc_devices(struct vm *vm)
 		rc = dev_bus_add(&vm->bus, &pit_port61_ops, UINT64_MAX, &vm->pit, NULL);
 	if (!rc)
 		rc = dev_bus_add(&vm->bus, &rtc_ops, UINT64_MAX, &vm->rtc, NULL);
+	if (!rc)
+		rc = dev_bus_add(&vm->bus, &hpet_ops, UINT64_MAX, &vm->hpet, NULL);
 	if (!rc)
 		rc = dev_bus_add(&vm->bus, &acpi_pm_ops, UINT64_MAX, &vm->acpi_pm, NULL);
 	if (!rc)

@@ -41,6 +41,7 @@
 #include "hv/devices.h"
 #include "hv/acpi.h"
 #include "hv/cpu/cpuid.h"
+#include "hv/hpet.h"
 #include "hv/ioapic.h"
 #include "hv/lapic.h"
 #include "hv/pc.h"
@@ -211,6 +212,7 @@ struct vm {
 	struct pic_pair pic;
 	struct pit pit;                  /* the 8254; clock: vm->tsc */
 	struct rtc rtc;                  /* the MC146818 and CMOS; clock: vm->tsc */
+	struct hpet hpet;                /* the HPET; clock: vm->tsc */
 	struct acpi_pm acpi_pm;
 	struct vm_dma *dma;              /* edu, VT-d, canary (hv/vm_dma.h); NULL when off */
 	struct gpa_range mmio[DEV_BUS_MAX];  /* MMIO device windows, for the backend */

@@ -148,15 +148,16 @@ static bool mmio_access(struct vm *vm, struct vcpu_exit *e)
 
 
 /* The TSC of the next timer event: the local APIC timer's expiry, the
- * 8254 counter 0's next IRQ 0 edge or the RTC's next IRQ 8 edge, UINT64_MAX
- * for none. */
+ * 8254 counter 0's next IRQ 0 edge, the RTC's next IRQ 8 edge or an HPET
+ * comparator's match, UINT64_MAX for none. */
 static uint64_t next_timer_event(struct vm *vm)
 {
 	uint64_t a = lapic_next_event(&vm->lapic), p = pit_next_event(&vm->pit);
-	uint64_t r = rtc_next_event(&vm->rtc);
+	uint64_t r = rtc_next_event(&vm->rtc), h = hpet_next_event(&vm->hpet);
 
 	a = a < p ? a : p;
-	return a < r ? a : r;
+	a = a < r ? a : r;
+	return a < h ? a : h;
 }
 
 /* The next run() budget: a slice, cut short so that --max-insns and
@@ -297,40 +298,52 @@ static bool pic_reaches_cpu(const struct vm *vm)
 
 #define HLT_MAX_EVENTS 16
 
-/* Can an edge on ISA line `irq` reach the vCPU: through the 8259 pair (the
- * line unmasked, and for 8-15 the cascade on master IR2 too; its INTR
- * taken through LINT0 or with the APIC disabled) or the I/O APIC's pin
- * (IRQ 0 is pin 2; unmasked)? */
+/* Can an edge on line `irq` (an ISA IRQ below 16, else a GSI) reach the
+ * vCPU: through the 8259 pair (the line unmasked, and for 8-15 the cascade
+ * on master IR2 too; its INTR taken through LINT0 or with the APIC
+ * disabled) or the I/O APIC's pin (IRQ 0 is pin 2; unmasked)? */
 static bool isa_irq_unmasked(const struct vm *vm, unsigned irq)
 {
 	bool pic = irq < 8 ? !(vm->pic.pic[0].imr & (1u << irq))
-			   : !(vm->pic.pic[0].imr & 4) && !(vm->pic.pic[1].imr & (1u << (irq - 8)));
+		 : irq < 16 && !(vm->pic.pic[0].imr & 4) && !(vm->pic.pic[1].imr & (1u << (irq - 8)));
 
 	return (pic && lapic_accepts_pic(&vm->lapic)) ||
-	       !(vm->ioapic.rte[irq == 0 ? 2 : irq] & IOAPIC_RTE_MASKED);
+	       (irq < IOAPIC_NPINS && !(vm->ioapic.rte[irq == 0 ? 2 : irq] & IOAPIC_RTE_MASKED));
 }
 
 /* The next event that may wake a halted vCPU: an unmasked local APIC timer
- * expiry, or an IRQ 0 (8254) or IRQ 8 (RTC) edge when the 8259 pair or the
- * I/O APIC leaves the line unmasked (UINT64_MAX for none). */
+ * expiry, or an IRQ 0 (8254), IRQ 8 (RTC) or HPET timer's edge when the
+ * 8259 pair or the I/O APIC leaves its line unmasked (the 8254's and the
+ * RTC's only while the HPET's legacy replacement leaves them connected;
+ * UINT64_MAX for none). */
 static uint64_t hlt_wake_event(struct vm *vm)
 {
 	uint64_t a = lapic_timer_masked(&vm->lapic) ? UINT64_MAX : lapic_next_event(&vm->lapic);
 	uint64_t p = pit_next_event(&vm->pit), r = rtc_next_event(&vm->rtc);
+	bool legacy = hpet_legacy(&vm->hpet);
 
-	if (p != UINT64_MAX && !isa_irq_unmasked(vm, PIT_IRQ))
+	if (p != UINT64_MAX && (legacy || !isa_irq_unmasked(vm, PIT_IRQ)))
 		p = UINT64_MAX;
-	if (r != UINT64_MAX && !isa_irq_unmasked(vm, RTC_IRQ))
+	if (r != UINT64_MAX && (legacy || !isa_irq_unmasked(vm, RTC_IRQ)))
 		r = UINT64_MAX;
 	a = a < p ? a : p;
-	return a < r ? a : r;
+	a = a < r ? a : r;
+	for (unsigned n = 0; n < HPET_TIMERS; n++) {
+		int line = hpet_timer_line(&vm->hpet, n);
+		uint64_t h = hpet_timer_next(&vm->hpet, n);
+
+		if (line >= 0 && h < a && isa_irq_unmasked(vm, (unsigned)line))
+			a = h;
+	}
+	return a;
 }
 
 /*
  * HLT. An NMI, or with interrupts enabled an interrupt, already pending
  * wakes the vCPU at once (the loop injects it); otherwise time skips ahead to the local
- * APIC timer's next expiry, the 8254's next IRQ 0 edge or the RTC's next
- * IRQ 8 edge, whichever comes first, the guest's TSC with it (no host time
+ * APIC timer's next expiry, the 8254's next IRQ 0 edge, the RTC's next
+ * IRQ 8 edge or an HPET timer's interrupt, whichever comes first (as
+ * hlt_wake_event() picks them), the guest's TSC with it (no host time
  * passes); it wakes when that makes an interrupt deliverable.
  * When none can happen, nothing will ever wake the vCPU: the VM stops.
  */
@@ -355,6 +368,7 @@ static int handle_hlt(struct vm *vm, struct vcpu_exit *e)
 			lapic_advance(&vm->lapic);
 			pit_advance(&vm->pit);
 			rtc_advance(&vm->rtc);
+			hpet_advance(&vm->hpet);
 			if (lapic_pending(&vm->lapic) >= 0 || pic_reaches_cpu(vm)) {
 				e->irq.idle = idle;
 				vm->cnt.hlt_wakeups++;
@@ -428,6 +442,7 @@ static int irq_before_run(struct vm *vm, struct vcpu_exit *e)
 	lapic_advance(&vm->lapic);
 	pit_advance(&vm->pit);
 	rtc_advance(&vm->rtc);
+	hpet_advance(&vm->hpet);
 	if (vm->lapic.nmi_pending && vm->ops->inject_nmi) {
 		/* The vCPU holds it until NMIs are unblocked. */
 		rc = vm->ops->inject_nmi(vm->vcpu);

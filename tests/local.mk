@@ -65,6 +65,13 @@ tests_pit_test_SOURCES = tests/pit_test.c tests/testutil.h hv/pit.h hv/pit.c hv/
 	hv/devices.c
 tests_pit_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_pit_test_LDADD = $(CMOCKA_LIBS)
+# The HPET (hv/hpet.c) on a test clock.
+check_PROGRAMS += tests/hpet_test
+TESTS += tests/hpet_test
+tests_hpet_test_SOURCES = tests/hpet_test.c tests/testutil.h hv/hpet.h hv/hpet.c hv/devices.h \
+	hv/devices.c
+tests_hpet_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_hpet_test_LDADD = $(CMOCKA_LIBS)
 # The MC146818 RTC and CMOS (hv/rtc.c) on a test clock.
 check_PROGRAMS += tests/rtc_test
 TESTS += tests/rtc_test
@@ -95,7 +102,7 @@ tests_pc_test_LDADD = $(CMOCKA_LIBS)
 # The exit loop with a scripted backend in place of a vCPU.
 tests_vm_test_SOURCES = tests/vm_test.c tests/testutil.h hv/vm.h hv/vm_internal.h hv/vm.c \
 	hv/vm_mem.c hv/vm_exit.c hv/gmem_soft.c hv/loader.c hv/devices.c hv/uart.c hv/debugexit.c hv/pci.c \
-	hv/lapic.c hv/ioapic.c hv/pic.c hv/pit.c hv/rtc.c hv/bios.c hv/acpi.c hv/fwcfg.c hv/pctestdev.c hv/edu.c hv/vm_dma.c
+	hv/lapic.c hv/ioapic.c hv/pic.c hv/pit.c hv/rtc.c hv/hpet.c hv/bios.c hv/acpi.c hv/fwcfg.c hv/pctestdev.c hv/edu.c hv/vm_dma.c
 tests_vm_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_vm_test_LDADD = iommu/libiommu.a ept/libept.a $(CMOCKA_LIBS)
 # The edu device (hv/edu.h) with its DMA through a VT-d unit (iommu/).
@@ -156,21 +163,22 @@ EXTRA_DIST += tests/dma_test.sh
 TESTS += tests/passthrough_test.sh
 EXTRA_DIST += tests/passthrough_test.sh
 
-# Guests that take interrupts from the local APIC (tests/guests/apic.S) and
-# from the RTC through the 8259 pair (tests/guests/rtc.S), run under the
-# software vCPU and QEMU by tests/apic_guest_test.sh and tests/rtc_guest_test.sh.
-GUEST32 = tests/guests/apic.elf tests/guests/rtc.elf
+# Guests that take interrupts from the local APIC (tests/guests/apic.S),
+# from the RTC through the 8259 pair (tests/guests/rtc.S) and from the HPET
+# through the I/O APIC (tests/guests/hpet.S), run under the software vCPU
+# and QEMU by tests/apic_guest_test.sh, rtc_guest_test.sh and hpet_guest_test.sh.
+GUEST32 = tests/guests/apic.elf tests/guests/rtc.elf tests/guests/hpet.elf
 check_DATA += $(GUEST32)
 CLEANFILES += $(GUEST32) $(GUEST32:.elf=.o)
-EXTRA_DIST += tests/guests/guest32.inc tests/guests/apic.S tests/guests/rtc.S \
-	tests/apic_guest_test.sh tests/rtc_guest_test.sh
+EXTRA_DIST += tests/guests/guest32.inc tests/guests/apic.S tests/guests/rtc.S tests/guests/hpet.S \
+	tests/apic_guest_test.sh tests/rtc_guest_test.sh tests/hpet_guest_test.sh
 $(GUEST32:.elf=.o): tests/guests/%.o: $(srcdir)/tests/guests/%.S $(srcdir)/tests/guests/guest32.inc
 	@$(MKDIR_P) tests/guests
 	$(CC) -m32 -c -o $@ $(srcdir)/tests/guests/$*.S
 $(GUEST32): tests/guests/%.elf: tests/guests/%.o $(srcdir)/tests/guests/probe.ld
 	$(CC) -m32 -nostdlib -static -no-pie -Wl,-T,$(srcdir)/tests/guests/probe.ld \
 		-Wl,-z,max-page-size=0x1000 -Wl,--build-id=none -o $@ tests/guests/$*.o
-TESTS += tests/apic_guest_test.sh tests/rtc_guest_test.sh
+TESTS += tests/apic_guest_test.sh tests/rtc_guest_test.sh tests/hpet_guest_test.sh
 
 # libvirt domain XML: the examples both ways, overrides, refusals.
 TESTS += tests/domain_test.sh
@@ -212,7 +220,7 @@ TESTS += tests/kvm_kick_test
 endif
 tests_kvm_kick_test_SOURCES = tests/kvm_kick_test.c tests/testutil.h hv/vm.h hv/vm_internal.h \
 	hv/vm.c hv/vm_mem.c hv/vm_exit.c hv/kvm.c hv/kvm_stats.h hv/kvm_stats.c hv/loader.c \
-	hv/devices.c hv/uart.c hv/debugexit.c hv/pci.c hv/lapic.c hv/ioapic.c hv/pic.c hv/pit.c hv/rtc.c hv/bios.c \
+	hv/devices.c hv/uart.c hv/debugexit.c hv/pci.c hv/lapic.c hv/ioapic.c hv/pic.c hv/pit.c hv/rtc.c hv/hpet.c hv/bios.c \
 	hv/acpi.c hv/fwcfg.c hv/pctestdev.c hv/edu.c hv/vm_dma.c
 tests_kvm_kick_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_kvm_kick_test_LDADD = hv/libvcpu.a iommu/libiommu.a ept/libept.a $(CMOCKA_LIBS)

@@ -10,8 +10,9 @@
 #   expect_eq WHAT GOT WANT
 #   jnum FILE KEY     the first number member KEY of a JSON report (hv's layout:
 #                     one member a line)
-#   qemu_boot OUT MEM APPEND   boot $GUEST under $QEMU (TCG, q35, isa-debug-exit
-#                     at 0xf4, serial on stdout) into OUT; status in $status
+#   qemu_boot OUT MEM APPEND   boot $GUEST under $QEMU (TCG, machine
+#                     $QEMU_MACHINE or q35, isa-debug-exit at 0xf4, serial on
+#                     stdout) into OUT; status in $status
 #   same_lines WHO FILE  FILE holds exactly the lines of $tmp/want
 #   tl_finish         print the tally and return non-zero if a check failed
 #   jget FILE PATH    a scalar of an hv --json report
@@ -69,7 +70,7 @@ jnum() {
 # The command line the README and docs/guest.md give for QEMU, plus what a
 # test needs: no monitor, no default devices, no reboot on a triple fault.
 qemu_boot() {
-	timeout 60 "$QEMU" -accel tcg -M q35 -cpu max -m "$2" -kernel "$GUEST" \
+	timeout 60 "$QEMU" -accel tcg -M "${QEMU_MACHINE:-q35}" -cpu max -m "$2" -kernel "$GUEST" \
 		-append "$3" -device isa-debug-exit,iobase=0xf4,iosize=4 \
 		-display none -serial stdio -monitor none -no-reboot -nodefaults \
 		</dev/null >"$1" 2>"$1.err"

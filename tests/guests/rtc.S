@@ -199,31 +199,6 @@ show_time:
 	say msg_nl
 	ret
 
-/* Print AL as two hex digits and a space. */
-puthex:
-	push %eax
-	push %ecx
-	push %edx
-	mov %al, %cl
-	mov $0x3f8, %dx
-	shr $4, %al
-	call 1f
-	mov %cl, %al
-	and $0xf, %al
-	call 1f
-	mov $' ', %al
-	outb %al, %dx
-	pop %edx
-	pop %ecx
-	pop %eax
-	ret
-1:	add $'0', %al
-	cmp $'9', %al
-	jbe 2f
-	add $'a' - '0' - 10, %al
-2:	outb %al, %dx
-	ret
-
 /* IRQ 8: read C (lowering the line), count, EOI the slave and the master. */
 irq8:
 	push %eax
