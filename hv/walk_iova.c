@@ -10,6 +10,12 @@
  * chosen source id whose second-level tables map IOVA [0, footprint) to
  * frames with pages of the chosen size. iommu_explain() reads the tables
  * without the caches, so the walk is always shown in full.
+ *
+ * With --guest the unit is a guest's (a vIOMMU, as under hv run --edu): the
+ * root, context and second-level tables are in guest-physical memory and the
+ * unit's output is a GPA, so every address the unit reads and the output go
+ * through EPT (4 levels, 4 KiB pages): the device-side 2D walk. Tables sit
+ * from GPA GUEST_TABLES on, the mapped IOVAs at GPA GUEST_DATA + IOVA.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -22,6 +28,9 @@
 
 #define IOVA_DOMAIN 1
 #define IOVA_DEVICE 0x18   /* the one device with a context entry: 00:03.0 */
+#define GUEST_TABLES 0x1000ULL
+#define GUEST_DATA   (1ULL << 30)
+#define S2_LOG_MAX   32   /* stage-2 lookups of one explanation: 2 x 4 + 5 + 1 at most */
 
 static void usage(FILE *f)
 {
@@ -43,6 +52,9 @@ static void usage(FILE *f)
 		"  --page 4K|2M|1G      page size of the mapping (default 4K)\n"
 		"  --footprint SIZE     IOVA space mapped (default 64M, at most 4G)\n"
 		"  --perms r|w|rw|-     permissions of the leaf that maps IOVA (default rw)\n"
+		"  --guest              the unit is a guest's: its tables and output are\n"
+		"                       guest-physical, each address translated by EPT\n"
+		"                       (4 levels, 4 KiB pages), as for hv run --edu\n"
 		"  --json               one JSON object on stdout\n"
 		"\n"
 		"examples:\n"
@@ -52,12 +64,13 @@ static void usage(FILE *f)
 		"  hv walk --iova --perms r --access W 0x1234     fault reason 5\n"
 		"  hv walk --iova --sid 00:04.0 0x1234    no context entry: reason 2\n"
 		"  hv walk --iova 0x10000000              not mapped: reason 6\n"
-		"  hv walk --iova --levels 3 0x8000000000 beyond 39 bits: reason 4\n");
+		"  hv walk --iova --levels 3 0x8000000000 beyond 39 bits: reason 4\n"
+		"  hv walk --iova --guest 0x1234          2 stages: 4 + 5 x 4 = 24 references\n");
 }
 
 enum {
 	OPT_IOVA = 1, OPT_SID, OPT_ACCESS, OPT_LEVELS, OPT_PAGE, OPT_FOOTPRINT, OPT_PERMS,
-	OPT_JSON, OPT_HELP,
+	OPT_GUEST, OPT_JSON, OPT_HELP,
 };
 
 static const struct option longopts[] = {
@@ -68,6 +81,7 @@ static const struct option longopts[] = {
 	{ "page", required_argument, NULL, OPT_PAGE },
 	{ "footprint", required_argument, NULL, OPT_FOOTPRINT },
 	{ "perms", required_argument, NULL, OPT_PERMS },
+	{ "guest", no_argument, NULL, OPT_GUEST },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
@@ -76,7 +90,7 @@ static const struct option longopts[] = {
 struct iova_opts {
 	unsigned sid, levels, page_shift;
 	uint64_t footprint, perms, iova;
-	bool write, json;
+	bool write, json, guest;
 };
 
 /* "bb:dd.f" -> bus << 8 | dev << 3 | fn. */
@@ -149,6 +163,9 @@ static int parse(int argc, char **argv, struct iova_opts *o, int *status)
 			else
 				return cli_usage_error("walk", "--perms: expected r, w, rw or -, got '%s'", optarg);
 			break;
+		case OPT_GUEST:
+			o->guest = true;
+			break;
 		case OPT_JSON:
 			o->json = true;
 			break;
@@ -173,31 +190,141 @@ static int parse(int argc, char **argv, struct iova_opts *o, int *status)
 /* The machine                                                              */
 /* ------------------------------------------------------------------------ */
 
+/* One stage-2 (EPT) translation the guest's unit asked for. */
+struct s2_lookup {
+	uint64_t gpa, hpa;
+	unsigned refs;
+};
+
+/*
+ * ept, tables_end, next_table, log: --guest only. The unit's addresses are
+ * then GPAs: tables come from [GUEST_TABLES, tables_end), and log[] holds
+ * every EPT translation the unit made, in order.
+ */
 struct iova_machine {
 	struct hpool *pool;
 	struct iommu *m;
 	uint64_t root;
+	struct ept *ept;
+	uint64_t tables_end, next_table;
+	struct s2_lookup log[S2_LOG_MAX];
+	unsigned nlog;
 };
 
 static int table(struct iova_machine *x, uint64_t *out)
 {
-	return hpool_alloc(x->pool, PAGE_SIZE_4K, FRAME_HV, out);
+	if (!x->ept)
+		return hpool_alloc(x->pool, PAGE_SIZE_4K, FRAME_HV, out);
+	if (x->next_table >= x->tables_end)
+		return -ENOSPC;
+	*out = x->next_table;
+	x->next_table += PAGE_SIZE_4K;
+	return 0;
+}
+
+/* The unit's address space: HPAs, or with --guest GPAs mapped by EPT. */
+static uint64_t *entry(struct iova_machine *x, uint64_t addr)
+{
+	uint64_t hpa = addr, perms;
+	unsigned shift;
+
+	if (x->ept && ept_lookup(x->ept, addr, &hpa, &shift, &perms))
+		return NULL;
+	return hpool_ptr(x->pool, hpa);
+}
+
+static int put64(struct iova_machine *x, uint64_t addr, uint64_t v)
+{
+	uint64_t *e = entry(x, addr);
+
+	if (!e)
+		return -EFAULT;
+	*e = v;
+	return 0;
+}
+
+/* The guest unit's second stage: an EPT walk, logged for the display. */
+static int s2_translate(void *ctx, uint64_t gpa, bool write, uint64_t *hpa, unsigned *refs)
+{
+	struct iova_machine *x = ctx;
+	struct ept_access acc = { .type = write ? ACC_WRITE : ACC_READ };
+	struct ept_walk_result res;
+
+	if (ept_walk(x->ept, gpa, &acc, NULL, &res) != 0)
+		return -EFAULT;
+	*refs += res.refs;
+	if (x->nlog < S2_LOG_MAX)
+		x->log[x->nlog++] = (struct s2_lookup){ gpa, res.hpa, res.refs };
+	if (res.status != EPT_OK)
+		return -EFAULT;
+	*hpa = res.hpa;
+	return 0;
+}
+
+/* The first logged EPT translation of gpa (NULL: none). */
+static const struct s2_lookup *s2_find(const struct iova_machine *x, uint64_t gpa)
+{
+	for (unsigned i = 0; i < x->nlog; i++)
+		if (x->log[i].gpa == gpa)
+			return &x->log[i];
+	return NULL;
+}
+
+/* The EPT references of the unit's reads of `quads` quadwords at gpa. */
+static unsigned s2_refs(const struct iova_machine *x, uint64_t gpa, unsigned quads)
+{
+	unsigned refs = 0;
+
+	for (unsigned q = 0; q < quads; q++) {
+		const struct s2_lookup *l = s2_find(x, gpa + 8 * q);
+
+		refs += l ? l->refs : 0;
+	}
+	return refs;
+}
+
+/* Guest RAM for --guest: [0, tables_end) for the tables and
+ * [GUEST_DATA, GUEST_DATA + footprint) for the pages IOVAs map, each 2 MiB
+ * of it a run of host frames mapped with 4 KiB EPT pages. */
+static int guest_ram(struct iova_machine *x, uint64_t footprint)
+{
+	struct ept_caps caps = { .page_1g = true };
+	uint64_t pages = 8 + footprint / PAGE_SIZE_2M + footprint / PAGE_SIZE_1G;
+	uint64_t spans[2][2] = { { 0, (pages * PAGE_SIZE_4K + PAGE_SIZE_2M - 1) & ~(PAGE_SIZE_2M - 1) },
+				 { GUEST_DATA, (footprint + PAGE_SIZE_2M - 1) & ~(PAGE_SIZE_2M - 1) } };
+	int rc = ept_create(x->pool, 4, false, &caps, &x->ept);
+
+	x->next_table = GUEST_TABLES;
+	x->tables_end = spans[0][1];
+	for (unsigned i = 0; i < 2 && !rc; i++) {
+		for (uint64_t off = 0; off < spans[i][1] && !rc; off += PAGE_SIZE_2M) {
+			uint64_t hpa;
+
+			rc = hpool_alloc(x->pool, PAGE_SIZE_2M, FRAME_GUEST, &hpa);
+			if (!rc)
+				rc = ept_map(x->ept, spans[i][0] + off, hpa, PAGE_SIZE_2M,
+					     EPT_RWX | (uint64_t)EPT_MT_WB << EPT_MT_SHIFT, PAGE_SIZE_4K);
+		}
+	}
+	return rc;
 }
 
 /* The table at `level` below `parent`'s entry for iova, made on first use. */
 static int descend(struct iova_machine *x, uint64_t parent, unsigned level, uint64_t iova,
 		   uint64_t *child)
 {
-	uint64_t slot = parent + ((iova >> (12 + 9 * level)) & 511) * 8, e = hpool_read64(x->pool, slot);
+	uint64_t slot = parent + ((iova >> (12 + 9 * level)) & 511) * 8, *e = entry(x, slot);
 	int rc;
 
-	if (e & (VTD_SL_R | VTD_SL_W)) {
-		*child = e & VTD_SL_ADDR_MASK;
+	if (!e)
+		return -EFAULT;
+	if (*e & (VTD_SL_R | VTD_SL_W)) {
+		*child = *e & VTD_SL_ADDR_MASK;
 		return 0;
 	}
 	rc = table(x, child);
 	if (!rc)
-		hpool_write64(x->pool, slot, *child | VTD_SL_R | VTD_SL_W);
+		*e = *child | VTD_SL_R | VTD_SL_W;
 	return rc;
 }
 
@@ -212,8 +339,13 @@ static int build(struct iova_machine *x, const struct iova_opts *o)
 	int rc;
 
 	iommu_config_default(&cfg);
-	/* Sparse: room for the pages, their tables and 1 GiB alignment. */
+	/* Sparse: room for the pages, their tables and 1 GiB alignment (with
+	 * --guest also the tables' 2 MiB runs and EPT's tables). */
 	rc = hpool_create(o->footprint + (2ULL << 30) + (64ULL << 20), &x->pool);
+	if (!rc && o->guest) {
+		rc = guest_ram(x, o->footprint);
+		cfg.mem = (struct iommu_mem){ .translate = s2_translate, .ctx = x };
+	}
 	if (rc)
 		return rc;
 	rc = iommu_create(x->pool, &cfg, &x->m);
@@ -225,23 +357,28 @@ static int build(struct iova_machine *x, const struct iova_opts *o)
 		rc = table(x, &top);
 	if (rc)
 		return rc;
-	hpool_write64(x->pool, x->root, ctx | VTD_ROOT_P);
-	hpool_write64(x->pool, ctx + IOVA_DEVICE * 16, top | VTD_CTX_P);
-	hpool_write64(x->pool, ctx + IOVA_DEVICE * 16 + 8,
-		      (o->levels == 3 ? 1 : 2) | (uint64_t)IOVA_DOMAIN << VTD_CTX_DID_SHIFT);
+	rc = put64(x, x->root, ctx | VTD_ROOT_P);
+	if (!rc)
+		rc = put64(x, ctx + IOVA_DEVICE * 16, top | VTD_CTX_P);
+	if (!rc)
+		rc = put64(x, ctx + IOVA_DEVICE * 16 + 8,
+			   (o->levels == 3 ? 1 : 2) | (uint64_t)IOVA_DOMAIN << VTD_CTX_DID_SHIFT);
 	for (uint64_t iova = 0; iova < o->footprint; iova += page) {
-		uint64_t t = top, perms = VTD_SL_R | VTD_SL_W, frame;
+		uint64_t t = top, perms = VTD_SL_R | VTD_SL_W, frame = 0;
 
 		for (unsigned l = o->levels; l > leaf_level && !rc; l--)
 			rc = descend(x, t, l - 1, iova, &t);
-		if (!rc)
+		if (!rc && o->guest)
+			frame = GUEST_DATA + iova;
+		else if (!rc)
 			rc = hpool_alloc(x->pool, page, FRAME_GUEST, &frame);
+		if (!rc && iova >> o->page_shift == o->iova >> o->page_shift)
+			perms = o->perms;
+		if (!rc)
+			rc = put64(x, t + ((iova >> o->page_shift) & 511) * 8,
+				   frame | perms | (leaf_level > 1 ? VTD_SL_PS : 0));
 		if (rc)
 			return rc;
-		if (iova >> o->page_shift == o->iova >> o->page_shift)
-			perms = o->perms;
-		hpool_write64(x->pool, t + ((iova >> o->page_shift) & 511) * 8,
-			      frame | perms | (leaf_level > 1 ? VTD_SL_PS : 0));
 	}
 	iommu_reg_write(x->m, VTD_RTADDR_REG, 8, x->root);
 	iommu_reg_write(x->m, VTD_GCMD_REG, 4, VTD_GCMD_SRTP);
@@ -253,6 +390,8 @@ static void machine_free(struct iova_machine *x)
 {
 	if (x->m)
 		iommu_destroy(x->m);
+	if (x->ept)
+		ept_destroy(x->ept);
 	if (x->pool)
 		hpool_destroy(x->pool);
 }
@@ -274,27 +413,48 @@ static const char *tt_name(unsigned tt)
 	       tt == VTD_TT_PT ? "pass-through" : "other";
 }
 
-static void print_text(const struct iova_opts *o, const struct iommu_trace *t)
+/* --guest: the EPT translation(s) of the unit's read at `gpa` (`quads`
+ * quadwords), on a line of their own; the references they took. */
+static unsigned s2_text(const struct iova_machine *x, const char *indent, uint64_t gpa,
+			unsigned quads)
 {
-	unsigned refs = 0;
+	const struct s2_lookup *l = s2_find(x, gpa);
+	unsigned refs = s2_refs(x, gpa, quads);
+
+	if (!x->ept || !l)
+		return 0;
+	printf("%sEPT: GPA 0x%" PRIx64 " -> HPA 0x%" PRIx64 ", %u references%s\n", indent, gpa,
+	       l->hpa, refs, quads > 1 ? " (two quadwords, a walk each)" : "");
+	return refs;
+}
+
+static void print_text(const struct iova_opts *o, const struct iova_machine *x,
+		       const struct iommu_trace *t)
+{
+	const char *at = x->ept ? "GPA" : "HPA";
+	unsigned refs = 0, s2_tables = 0, s2_sl = 0, s2_out = 0;
 
 	printf("IOVA 0x%" PRIx64 " from %02x:%02x.%u (source id 0x%04x), DMA %s\n", o->iova,
 	       o->sid >> 8, (o->sid >> 3) & 31, o->sid & 7, o->sid, o->write ? "write" : "read");
+	if (x->ept)
+		printf("through a guest's unit: its tables and its output are GPAs, each "
+		       "translated by EPT\n");
 	printf("(16-byte entries as bits 127:64, then 63:0)\n");
 	if (t->root_addr) {
 		refs++;
-		printf("  root entry    [bus 0x%02x]    at HPA 0x%" PRIx64 ": 0x%016" PRIx64 " 0x%016" PRIx64 "\n",
-		       o->sid >> 8, t->root_addr, t->root_hi, t->root_lo);
+		printf("  root entry    [bus 0x%02x]    at %s 0x%" PRIx64 ": 0x%016" PRIx64 " 0x%016" PRIx64 "\n",
+		       o->sid >> 8, at, t->root_addr, t->root_hi, t->root_lo);
 		if (t->root_lo & VTD_ROOT_P)
 			printf("    present, context table at 0x%" PRIx64 "\n",
 			       (uint64_t)(t->root_lo & VTD_ROOT_CTP_MASK));
 		else
 			printf("    not present\n");
+		s2_tables += s2_text(x, "    ", t->root_addr, 2);
 	}
 	if (t->ctx_addr) {
 		refs++;
-		printf("  context entry [devfn 0x%02x]  at HPA 0x%" PRIx64 ": 0x%016" PRIx64 " 0x%016" PRIx64 "\n",
-		       o->sid & 0xff, t->ctx_addr, t->ctx_hi, t->ctx_lo);
+		printf("  context entry [devfn 0x%02x]  at %s 0x%" PRIx64 ": 0x%016" PRIx64 " 0x%016" PRIx64 "\n",
+		       o->sid & 0xff, at, t->ctx_addr, t->ctx_hi, t->ctx_lo);
 		if (t->ctx_lo & VTD_CTX_P)
 			printf("    present, TT %u (%s), AW %u, domain %u, second-level table at 0x%" PRIx64 "%s\n",
 			       (unsigned)((t->ctx_lo & VTD_CTX_TT_MASK) >> VTD_CTX_TT_SHIFT),
@@ -305,21 +465,29 @@ static void print_text(const struct iova_opts *o, const struct iommu_trace *t)
 			       t->ctx_lo & VTD_CTX_FPD ? ", FPD" : "");
 		else
 			printf("    not present\n");
+		s2_tables += s2_text(x, "    ", t->ctx_addr, 2);
 	}
 	for (unsigned i = 0; t->walked && i < t->sl.n; i++) {
 		const struct walk_step *r = &t->sl.ref[i];
 		unsigned shift = 12 + 9 * (r->level - 1);
 
-		printf("  %-9s[%3" PRIu64 "]       at HPA 0x%" PRIx64 ": 0x%016" PRIx64 "  %c%c%s%s\n",
-		       sl_name(r->level), (o->iova >> shift) & 511, r->entry_hpa, r->value,
+		printf("  %-9s[%3" PRIu64 "]       at %s 0x%" PRIx64 ": 0x%016" PRIx64 "  %c%c%s%s\n",
+		       sl_name(r->level), (o->iova >> shift) & 511, at,
+		       x->ept ? r->entry_addr : r->entry_hpa, r->value,
 		       r->value & VTD_SL_R ? 'R' : '-', r->value & VTD_SL_W ? 'W' : '-',
 		       r->value & VTD_SL_PS ? " PS" : "", r->value & VTD_SL_SNP ? " SNP" : "");
+		s2_sl += s2_text(x, "    ", r->entry_addr, 1);
 	}
 	refs += t->walked ? t->sl.n : 0;
 	if (t->reason == 0) {
-		printf("result: HPA 0x%" PRIx64 " (%s page), %u second-level references after the "
-		       "root and context entries\n", t->addr,
+		printf("result: %s 0x%" PRIx64 " (%s page), %u second-level references after the "
+		       "root and context entries\n", at, t->addr,
 		       t->shift == 30 ? "1G" : t->shift == 21 ? "2M" : "4K", refs - 2);
+		s2_out = s2_text(x, "  ", t->addr, 1);
+		if (x->ept)
+			printf("2D walk: %u second-level + %u EPT references for their GPAs + %u for "
+			       "the output = %u (the root and context entries: %u EPT references more)\n",
+			       refs - 2, s2_sl, s2_out, refs - 2 + s2_sl + s2_out, s2_tables);
 	} else {
 		printf("fault: reason 0x%x (%s)\n", t->reason, iommu_fault_reason_name(t->reason));
 		printf("  fault recording register: 0x%016" PRIx64 " 0x%016" PRIx64 "\n", t->frcd_hi,
@@ -330,7 +498,21 @@ static void print_text(const struct iova_opts *o, const struct iommu_trace *t)
 	}
 }
 
-static void print_json(const struct iova_opts *o, const struct iommu_trace *t)
+/* --guest: a read's GPA, the HPA EPT gave and the EPT references (of both
+ * quadwords for a 16-byte entry). */
+static void s2_json(struct json *j, const struct iova_machine *x, uint64_t gpa, unsigned quads)
+{
+	const struct s2_lookup *l = s2_find(x, gpa);
+
+	if (!x->ept)
+		return;
+	json_u64(j, "gpa", gpa);
+	json_u64(j, "ept_hpa", l ? l->hpa : 0);
+	json_u64(j, "ept_refs", s2_refs(x, gpa, quads));
+}
+
+static void print_json(const struct iova_opts *o, const struct iova_machine *x,
+		       const struct iommu_trace *t)
 {
 	struct json j;
 	char buf[16];
@@ -342,16 +524,21 @@ static void print_json(const struct iova_opts *o, const struct iommu_trace *t)
 	json_u64(&j, "sid", o->sid);
 	json_str(&j, "access", o->write ? "write" : "read");
 	json_u64(&j, "levels", o->levels);
+	json_bool(&j, "guest", o->guest);
 	if (t->root_addr) {
 		json_obj_begin(&j, "root_entry");
-		json_u64(&j, "hpa", t->root_addr);
+		if (!x->ept)
+			json_u64(&j, "hpa", t->root_addr);
+		s2_json(&j, x, t->root_addr, 2);
 		json_u64(&j, "lo", t->root_lo);
 		json_u64(&j, "hi", t->root_hi);
 		json_obj_end(&j);
 	}
 	if (t->ctx_addr) {
 		json_obj_begin(&j, "context_entry");
-		json_u64(&j, "hpa", t->ctx_addr);
+		if (!x->ept)
+			json_u64(&j, "hpa", t->ctx_addr);
+		s2_json(&j, x, t->ctx_addr, 2);
 		json_u64(&j, "lo", t->ctx_lo);
 		json_u64(&j, "hi", t->ctx_hi);
 		json_obj_end(&j);
@@ -361,12 +548,21 @@ static void print_json(const struct iova_opts *o, const struct iommu_trace *t)
 		json_obj_begin(&j, NULL);
 		json_u64(&j, "level", t->sl.ref[i].level);
 		json_u64(&j, "hpa", t->sl.ref[i].entry_hpa);
+		s2_json(&j, x, t->sl.ref[i].entry_addr, 1);
 		json_u64(&j, "value", t->sl.ref[i].value);
 		json_obj_end(&j);
 	}
 	json_arr_end(&j);
 	if (t->reason == 0) {
-		json_u64(&j, "hpa", t->addr);
+		if (x->ept) {
+			const struct s2_lookup *l = s2_find(x, t->addr);
+
+			json_u64(&j, "gpa", t->addr);
+			json_u64(&j, "hpa", l ? l->hpa : 0);
+			json_u64(&j, "output_ept_refs", l ? l->refs : 0);
+		} else {
+			json_u64(&j, "hpa", t->addr);
+		}
 		json_u64(&j, "page_size", 1ULL << t->shift);
 	} else {
 		json_u64(&j, "fault_reason", t->reason);
@@ -394,10 +590,17 @@ int cmd_walk_iova(int argc, char **argv)
 		return 1;
 	}
 	iommu_explain(x.m, (uint16_t)o.sid, o.iova, o.write, &t);
+	/* A guest's unit hands the GPA on: EPT gives the HPA. */
+	if (x.ept && t.reason == 0) {
+		uint64_t hpa;
+		unsigned refs = 0;
+
+		(void)s2_translate(&x, t.addr, o.write, &hpa, &refs);
+	}
 	if (o.json)
-		print_json(&o, &t);
+		print_json(&o, &x, &t);
 	else
-		print_text(&o, &t);
+		print_text(&o, &x, &t);
 	machine_free(&x);
 	return 0;
 }

@@ -29,6 +29,7 @@
 #    tables) and is in neither CPU set; with shared tables it is refused,
 #    reason 5, at the page the guest names;
 #  - hv walk --iova explains an IOVA entry by entry, with exact fault records;
+#    with --guest through both stages (24 references for 4 KiB, 14 for 2 MiB);
 #  - under QEMU (-M q35 -device intel-iommu -device edu,addr=3, and without
 #    intel-iommu against --no-iommu) the guest prints exactly the same lines,
 #    the DMAR discovery included (skipped without QEMU or its devices).
@@ -256,6 +257,33 @@ expect_eq "walk --iova --json: reason" "$(jget "$tmp/w6.json" /fault_reason)" 6
 expect_eq "walk --iova --json: entries read" "$(jget "$tmp/w6.json" /second_level//level | tr '\n' ' ')" "4 3 2 "
 "$HV" walk --iova 0x12x >/dev/null 2>&1
 expect_eq "walk --iova: a bad address is a usage error" "$?" 2
+# --guest: a guest's unit, as under hv run --edu. Every entry's GPA and the
+# output GPA go through EPT (4 levels, 4 KiB pages: 4 references each): the
+# device-side 2D walk, 4 + 4 x 4 + 4 = 24 references, and 2 x 2 quadwords
+# of root and context entry, 16 EPT references more. 2 MiB in 3 levels:
+# 2 + 2 x 4 + 4 = 14.
+"$HV" walk --iova --guest 0x1234 >"$tmp/g1" 2>&1
+expect_eq "walk --iova --guest: status" "$?" 0
+expect_eq "walk --iova --guest: entries at GPAs" "$(grep -c '^  SL-.* at GPA 0x[0-9a-f]*: ' "$tmp/g1")" 4
+expect_eq "walk --iova --guest: EPT walks shown" "$(grep -c 'EPT: GPA 0x[0-9a-f]* -> HPA ' "$tmp/g1")" 7
+grep -q '^result: GPA 0x40001234 (4K page), 4 second-level' "$tmp/g1" && pass ||
+	{ fail "walk --iova --guest: the output is a GPA"; show "$tmp/g1"; }
+grep -q '^2D walk: 4 second-level + 16 EPT references for their GPAs + 4 for the output = 24 (the root and context entries: 16 EPT references more)$' \
+	"$tmp/g1" && pass || { fail "walk --iova --guest: 24 references"; show "$tmp/g1"; }
+"$HV" walk --iova --guest --levels 3 --page 2M 0x201234 >"$tmp/g2" 2>&1
+grep -q '^2D walk: 2 second-level + 8 EPT references for their GPAs + 4 for the output = 14 ' "$tmp/g2" &&
+	pass || { fail "walk --iova --guest: 2M in 3 levels"; show "$tmp/g2"; }
+"$HV" walk --iova --guest --perms r --access W 0x1234 >"$tmp/g3" 2>&1
+grep -q '^  fault recording register: 0x8000000500000018 0x0000000000001000$' "$tmp/g3" && pass ||
+	{ fail "walk --iova --guest: write to a read-only leaf"; show "$tmp/g3"; }
+"$HV" walk --iova --guest --json 0x1234 >"$tmp/g4.json" 2>&1
+expect_eq "walk --iova --guest --json: guest" "$(jget "$tmp/g4.json" /guest)" true
+expect_eq "walk --iova --guest --json: root entry's EPT references" \
+	"$(jget "$tmp/g4.json" /root_entry/ept_refs)" 8
+expect_eq "walk --iova --guest --json: per entry" \
+	"$(jget "$tmp/g4.json" /second_level//ept_refs | tr '\n' ' ')" "4 4 4 4 "
+expect_eq "walk --iova --guest --json: output GPA" "$(jget "$tmp/g4.json" /gpa)" $((0x40001234))
+expect_eq "walk --iova --guest --json: output" "$(jget "$tmp/g4.json" /output_ept_refs)" 4
 
 # --- the same kernel under QEMU ------------------------------------------
 if command -v "$QEMU" >/dev/null 2>&1 &&
