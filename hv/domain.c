@@ -155,7 +155,9 @@ int domain_write(FILE *f, const char *name, const char *kernel, const struct dom
 		fputs("  </memoryBacking>\n", f);
 	}
 	fputs("  <vcpu>1</vcpu>\n", f);
-	fputs("  <os>\n    <type arch='x86_64'>hvm</type>\n", f);
+	/* q35: hv's PCI host bridge is the q35's, and libvirt's QEMU driver
+	 * gives an Intel <iommu> to q35 machines only. */
+	fputs("  <os>\n    <type arch='x86_64' machine='q35'>hvm</type>\n", f);
 	if (kernel) {
 		fputs("    <kernel>", f);
 		xml_escaped(f, kernel);
@@ -167,8 +169,9 @@ int domain_write(FILE *f, const char *name, const char *kernel, const struct dom
 		fputs("</cmdline>\n", f);
 	}
 	fputs("  </os>\n", f);
-	if (g_serial || g_edu)
-		fputs("  <devices>\n", f);
+	/* No USB and no balloon, or libvirt's QEMU driver adds both (hv has
+	 * neither). */
+	fputs("  <devices>\n    <controller type='usb' model='none'/>\n", f);
 	if (g_serial) {
 		if (strcmp(serial, "stdio") == 0) {
 			fputs("    <serial type='stdio'>\n", f);
@@ -182,17 +185,21 @@ int domain_write(FILE *f, const char *name, const char *kernel, const struct dom
 		fputs("      <target port='0'/>\n    </serial>\n", f);
 	}
 	if (g_edu) {
+		/* The guest's address too: where hv puts it (libvirt's QEMU
+		 * driver would put it behind a PCIe root port otherwise). */
 		fprintf(f, "    <hostdev mode='subsystem' type='pci' managed='no'>\n%s"
 			"      <source>\n"
 			"        <address domain='0x%04x' bus='0x%02x' slot='0x%02x' function='0x%x'/>\n"
 			"      </source>\n"
+			"      <address type='pci' domain='0x%04x' bus='0x%02x' slot='0x%02x' "
+			"function='0x%x'/>\n"
 			"    </hostdev>\n", g_pt ? "      <driver name='vfio'/>\n" : "",
+			EDU_DOMAIN, EDU_BUS, EDU_SLOT, EDU_FUNCTION,
 			EDU_DOMAIN, EDU_BUS, EDU_SLOT, EDU_FUNCTION);
 		if (!g_noiommu && !g_pt)
 			fputs("    <iommu model='intel'/>\n", f);
 	}
-	if (g_serial || g_edu)
-		fputs("  </devices>\n", f);
+	fputs("    <memballoon model='none'/>\n  </devices>\n", f);
 	fputs("</domain>\n", f);
 	return 0;
 }
@@ -431,17 +438,13 @@ static const char *why_not(const char *name)
 		{ "disk", "hv has no block devices" },
 		{ "filesystem", "hv has no file systems to share" },
 		{ "interface", "hv has no network devices" },
-		{ "controller", "hv has no controllers beyond its fixed PC devices" },
 		{ "graphics", "hv has no display" },
 		{ "video", "hv has no display" },
-		{ "input", "hv has no input devices besides the serial port" },
 		{ "sound", "hv has no sound device" },
-		{ "emulator", "hv is its own emulator" },
 		{ "initrd", "hv loads no initrd" },
 		{ "loader", "hv boots the kernel directly, without firmware" },
 		{ "nvram", "hv boots the kernel directly, without firmware" },
 		{ "boot", "hv boots <kernel> directly" },
-		{ "cpu", "hv's vCPU model is fixed" },
 		{ "features", "hv's machine features are fixed" },
 		{ "clock", "hv's clock is fixed" },
 		{ "maxMemory", "hv has no memory hotplug" },
@@ -569,6 +572,138 @@ static int check_iommu(struct reader *r, const xmlNode *d, const xmlNode *hostde
 	return rc;
 }
 
+/*
+ * libvirt's QEMU driver (qemu:///system, qemu:///session) writes defaults of
+ * its own into every domain it defines, as `virsh dumpxml` shows them; hv
+ * accepts each of these as written there (libvirt 9.0), because they ask for
+ * nothing the guest would see under hv and a user cannot leave them out:
+ * <emulator> (the QEMU it would run), <cpu> with QEMU's qemu64 model (its
+ * default for type='qemu'), the q35's PCIe root and SATA controller at
+ * 00:1f.2, the PS/2 mouse and keyboard of every PC machine, and
+ * <audio type='none'/>. Anything else of the same elements is refused.
+ */
+
+/* n has no attribute but those named in ok[], each absent or the value
+ * beside it (NULL: any value). */
+static bool attrs_only(const xmlNode *n, const char *const ok[][2], size_t nok)
+{
+	for (const xmlAttr *a = n->properties; a; a = a->next) {
+		char *v = attr_of(n, (const char *)a->name);
+		bool fine = false;
+
+		for (size_t i = 0; i < nok && !fine; i++)
+			fine = strcmp((const char *)a->name, ok[i][0]) == 0 &&
+			       (ok[i][1] == NULL || (v && strcmp(v, ok[i][1]) == 0));
+		free(v);
+		if (!fine)
+			return false;
+	}
+	return true;
+}
+
+/* The element children of n: how many, and the first. */
+static unsigned element_children(const xmlNode *n, const xmlNode **first)
+{
+	unsigned k = 0;
+
+	*first = NULL;
+	for (const xmlNode *c = n->children; c; c = c->next)
+		if (c->type == XML_ELEMENT_NODE && k++ == 0)
+			*first = c;
+	return k;
+}
+
+/* <type machine>: hv's PCI host bridge is the q35's. */
+static int check_machine(struct reader *r, const xmlNode *t)
+{
+	char *m = attr_of(t, "machine");
+	int rc = 0;
+
+	if (m && strcmp(m, "q35") != 0 && strncmp(m, "pc-q35-", 7) != 0)
+		rc = refuse(r, t, "hv's machine is a q35 (its PCI host bridge is the q35's): "
+			    "machine='q35', or pc-q35-* as libvirt's QEMU driver writes it");
+	free(m);
+	return rc;
+}
+
+static int check_cpu(struct reader *r, const xmlNode *c)
+{
+	static const char *const cpu_ok[][2] = {
+		{ "mode", "custom" }, { "match", "exact" }, { "check", "none" },
+	};
+	static const char *const model_ok[][2] = { { "fallback", "forbid" } };
+	const xmlNode *model;
+	char *name = NULL;
+	bool dflt;
+
+	dflt = attrs_only(c, cpu_ok, 3) && element_children(c, &model) == 1 &&
+	       named(model, "model") && attrs_only(model, model_ok, 1) &&
+	       element_children(model, &(const xmlNode *){ NULL }) == 0;
+	if (dflt) {
+		name = text_of(model);
+		dflt = strcmp(name, "qemu64") == 0;
+		free(name);
+	}
+	return dflt ? 0 : refuse(r, c, "hv's vCPU model is fixed (--cpu turns features off): "
+				 "only libvirt's default for type='qemu', <cpu mode='custom' "
+				 "match='exact' check='none'><model fallback='forbid'>qemu64</model>"
+				 "</cpu>, is accepted");
+}
+
+static int check_controller(struct reader *r, const xmlNode *d)
+{
+	static const char *const usb_ok[][2] = { { "type", "usb" }, { "index", "0" },
+						 { "model", "none" } };
+	static const char *const root_ok[][2] = { { "type", "pci" }, { "index", "0" },
+						  { "model", "pcie-root" } };
+	static const char *const sata_ok[][2] = { { "type", "sata" }, { "index", "0" } };
+	char *type = attr_of(d, "type"), *model = attr_of(d, "model");
+	const xmlNode *c;
+	unsigned kids = element_children(d, &c);
+	bool ok;
+
+	if (type && strcmp(type, "usb") == 0)
+		ok = model && attrs_only(d, usb_ok, 3) && kids == 0;
+	else if (type && strcmp(type, "pci") == 0)
+		ok = model && attrs_only(d, root_ok, 3) && kids == 0;
+	else if (type && strcmp(type, "sata") == 0)
+		ok = attrs_only(d, sata_ok, 2) &&
+		     (kids == 0 || (kids == 1 && named(c, "address") && pci_attr(c, "domain") == 0 &&
+				    pci_attr(c, "bus") == 0 && pci_attr(c, "slot") == 0x1f &&
+				    pci_attr(c, "function") == 2));
+	else
+		ok = false;
+	free(type);
+	free(model);
+	return ok ? 0 : refuse(r, d, "hv has no controllers beyond its q35's own: <controller "
+			       "type='usb' model='none'/>, and the PCIe root and the SATA "
+			       "controller at 00:1f.2 that libvirt's QEMU driver writes, only");
+}
+
+static int check_input(struct reader *r, const xmlNode *d)
+{
+	static const char *const ps2_ok[][2] = { { "type", NULL }, { "bus", "ps2" } };
+	char *type = attr_of(d, "type");
+	const xmlNode *c;
+	bool ok = type && (strcmp(type, "mouse") == 0 || strcmp(type, "keyboard") == 0) &&
+		  attrs_only(d, ps2_ok, 2) && element_children(d, &c) == 0;
+
+	free(type);
+	return ok ? 0 : refuse(r, d, "hv has no input devices besides the serial port (only the "
+			       "PS/2 mouse and keyboard libvirt adds to every PC domain are accepted)");
+}
+
+static int check_audio(struct reader *r, const xmlNode *d)
+{
+	static const char *const none_ok[][2] = { { "id", NULL }, { "type", "none" } };
+	char *type = attr_of(d, "type");
+	const xmlNode *c;
+	bool ok = type && attrs_only(d, none_ok, 2) && element_children(d, &c) == 0;
+
+	free(type);
+	return ok ? 0 : refuse(r, d, "hv has no sound device: only <audio type='none'/>");
+}
+
 /* The user's file asks for nothing hv cannot honour. */
 static int check_user(struct reader *r)
 {
@@ -583,7 +718,9 @@ static int check_user(struct reader *r)
 		    named(c, "description") || named(c, "memory") || named(c, "currentMemory") ||
 		    named(c, "metadata"))
 			continue;
-		if (named(c, "vcpu")) {
+		if (named(c, "cpu")) {
+			rc = check_cpu(r, c);
+		} else if (named(c, "vcpu")) {
 			char *v = text_of(c), *cur = attr_of(c, "current");
 
 			if (strcmp(v, "1") != 0 || (cur && strcmp(cur, "1") != 0))
@@ -650,10 +787,10 @@ static int check_user(struct reader *r)
 				free(dev);
 				/* <boot dev='hd'/> is what libvirt adds to every
 				 * domain; hv boots <kernel> whatever the order. */
-				if (o->type != XML_ELEMENT_NODE || named(o, "type") ||
-				    named(o, "kernel") || named(o, "cmdline") || hd)
+				if (o->type != XML_ELEMENT_NODE || named(o, "kernel") ||
+				    named(o, "cmdline") || hd)
 					continue;
-				rc = refuse_unknown(r, o);
+				rc = named(o, "type") ? check_machine(r, o) : refuse_unknown(r, o);
 			}
 		} else if (named(c, "devices")) {
 			unsigned hostdevs = 0;
@@ -671,6 +808,14 @@ static int check_user(struct reader *r)
 							   : check_chardev(r, d);
 				} else if (named(d, "console")) {
 					rc = check_chardev(r, d);
+				} else if (named(d, "emulator")) {
+					continue;  /* the QEMU libvirt would run; hv runs itself */
+				} else if (named(d, "controller")) {
+					rc = check_controller(r, d);
+				} else if (named(d, "input")) {
+					rc = check_input(r, d);
+				} else if (named(d, "audio")) {
+					rc = check_audio(r, d);
 				} else if (named(d, "memballoon")) {
 					char *model = attr_of(d, "model");
 

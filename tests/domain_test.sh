@@ -65,6 +65,17 @@ for ex in "$srcdir"/examples/*.xml; do
 	if cmp -s "$tmp/a" "$tmp/f"; then pass; else fail "$name: libvirt's form runs another VM: $(head -3 "$tmp/err")"; fi
 	"$HV" domxml --domain "$tmp/$name.lv.xml" >"$tmp/$name.3.xml" 2>"$tmp/err"
 	if cmp -s "$tmp/$name.1.xml" "$tmp/$name.3.xml"; then pass; else fail "$name: hv domxml of libvirt's form differs"; fi
+	# What libvirt's QEMU driver (virsh dumpxml on qemu:///system or
+	# session) makes of the example, taken from it unchanged
+	# (tests/data/libvirt-qemu/README): the same VM, the same hv form.
+	q=$srcdir/tests/data/libvirt-qemu/$name.xml
+	check "$name: libvirt's QEMU driver's form is in tests/data/libvirt-qemu" -f "$q"
+	"$HV" run --domain "$q" $LIMIT --json "$GUEST" >"$tmp/$name.q.json" 2>"$tmp/err"
+	expect_eq "$name: hv run --domain of the QEMU driver's form: status" $? 6
+	report "$tmp/$name.q.json" >"$tmp/g"
+	if cmp -s "$tmp/a" "$tmp/g"; then pass; else fail "$name: the QEMU driver's form runs another VM: $(head -3 "$tmp/err")"; fi
+	"$HV" domxml --domain "$q" "$GUEST" >"$tmp/$name.4.xml" 2>"$tmp/err"
+	if cmp -s "$tmp/$name.1.xml" "$tmp/$name.4.xml"; then pass; else fail "$name: hv domxml of the QEMU driver's form differs: $(diff "$tmp/$name.1.xml" "$tmp/$name.4.xml" | head -5)"; fi
 done
 
 ex=$srcdir/examples/nested-24.xml
@@ -83,9 +94,9 @@ expect_refusal() {
 	expect_eq "$1: message '$3'" "$(grep -c -- "$3" "$tmp/$1.err")" 1
 }
 expect_refusal vcpu2 's|<vcpu>1</vcpu>|<vcpu>2</vcpu>|' "$tmp/vcpu2.xml:13: <vcpu>: hv runs one vCPU"
-expect_refusal disk 's|</os>|</os><devices>\
-<disk type="file" device="disk"><source file="/tmp/x.img"/><target dev="vda" bus="virtio"/></disk></devices>|' \
-	"$tmp/disk.xml:18: <disk>: hv has no block devices"
+expect_refusal disk 's|<memballoon model=.none./>|\
+<disk type="file" device="disk"><source file="/tmp/x.img"/><target dev="vda" bus="virtio"/></disk>&|' \
+	"$tmp/disk.xml:21: <disk>: hv has no block devices"
 # A schema error is libvirt's own message, printed once.
 expect_refusal schema 's|<vcpu>1</vcpu>|<vcpus>1</vcpus>|' "failed to validate against schema"
 expect_refusal hvmem 's|<hv:tlb>none</hv:tlb>|<hv:memory>1G</hv:memory>|' \
@@ -105,6 +116,23 @@ expect_refusal clock-timer "s|</os>|</os><clock offset='utc'><timer name='rtc' t
 	"$tmp/clock-timer.xml:17: <timer>: hv's clock is fixed"
 expect_refusal reboot-preserve "s|</os>|</os><on_reboot>preserve</on_reboot>|" \
 	"$tmp/reboot-preserve.xml:17: <on_reboot>: a reset ends hv's run: 'destroy' (or libvirt's default 'restart', docs/domain.md)"
+# What libvirt's QEMU driver writes into every domain is accepted as it
+# writes it (tests/data/libvirt-qemu), other values of the same elements are
+# not: a guest would see them under QEMU and not under hv.
+expect_refusal machine-pc "s|machine='q35'|machine='pc-i440fx-7.2'|" \
+	"$tmp/machine-pc.xml:15: <type>: hv's machine is a q35 (its PCI host bridge is the q35's): machine='q35', or pc-q35-\* as libvirt's QEMU driver writes it"
+expect_refusal cpu-model "s|</os>|</os><cpu mode='custom' match='exact'><model>Skylake-Client</model></cpu>|" \
+	"$tmp/cpu-model.xml:17: <cpu>: hv's vCPU model is fixed (--cpu turns features off): only libvirt's default"
+expect_refusal usb "s|<controller type='usb' model='none'/>|<controller type='usb' index='0' model='piix3-uhci'/>|" \
+	"$tmp/usb.xml:19: <controller>: hv has no controllers beyond its q35's own"
+expect_refusal sata-elsewhere "s|<controller type='usb' model='none'/>|<controller type='sata' index='0'><address type='pci' domain='0x0000' bus='0x00' slot='0x05' function='0x0'/></controller>|" \
+	"$tmp/sata-elsewhere.xml:19: <controller>: hv has no controllers beyond its q35's own"
+expect_refusal balloon "s|<memballoon model='none'/>|<memballoon model='virtio'/>|" \
+	"$tmp/balloon.xml:20: <memballoon>: hv has no memory balloon"
+expect_refusal keyboard "s|<memballoon model='none'/>|<input type='keyboard' bus='virtio'/><memballoon model='none'/>|" \
+	"$tmp/keyboard.xml:20: <input>: hv has no input devices besides the serial port"
+expect_refusal audio "s|<memballoon model='none'/>|<audio id='1' type='pulseaudio'/><memballoon model='none'/>|" \
+	"$tmp/audio.xml:20: <audio>: hv has no sound device: only <audio type='none'/>"
 sed "s|</cmdline>|</cmdline><boot dev='hd'/>|; s|</os>|</os><clock offset='utc'/><on_reboot>restart</on_reboot>|" \
 	"$ex" >"$tmp/defaults.xml"
 "$HV" run --domain "$tmp/defaults.xml" --max-insns 1000 --json "$GUEST" >/dev/null 2>"$tmp/err"
@@ -116,24 +144,24 @@ expect_eq "hv domxml --libvirt without a file: a <uuid>" "$(cat "$tmp/n")" 1
 # The edu device (<hostdev>) and its VT-d unit (<iommu>): only as hv has them.
 ex=$srcdir/examples/edu-dma.xml
 expect_refusal iommu-alone '/<hostdev/,/<\/hostdev>/d' \
-	"$tmp/iommu-alone.xml:14: <iommu>: hv's VT-d unit translates the DMA of its edu device: add the <hostdev> for it"
+	"$tmp/iommu-alone.xml:15: <iommu>: hv's VT-d unit translates the DMA of its edu device: add the <hostdev> for it"
 expect_refusal iommu-smmu "s|<iommu model='intel'/>|<iommu model='smmuv3'/>|" \
-	"$tmp/iommu-smmu.xml:19: <iommu>: hv models Intel VT-d: model='intel'"
+	"$tmp/iommu-smmu.xml:21: <iommu>: hv models Intel VT-d: model='intel'"
 expect_refusal iommu-driver "s|<iommu model='intel'/>|<iommu model='intel'><driver aw_bits='48'/></iommu>|" \
-	"$tmp/iommu-driver.xml:19: <driver>: hv's VT-d unit has fixed capabilities"
+	"$tmp/iommu-driver.xml:21: <driver>: hv's VT-d unit has fixed capabilities"
 expect_refusal hostdev-slot "s|slot='0x03'|slot='0x04'|" \
-	"$tmp/hostdev-slot.xml:14: <hostdev>: hv gives a guest one device, its model of QEMU's edu at 0000:00:03.0"
+	"$tmp/hostdev-slot.xml:15: <hostdev>: hv gives a guest one device, its model of QEMU's edu at 0000:00:03.0"
 expect_refusal hostdev-two "s|<iommu model='intel'/>|<hostdev mode='subsystem' type='pci' managed='no'><source><address domain='0x0000' bus='0x00' slot='0x05' function='0x0'/></source></hostdev>|" \
-	"$tmp/hostdev-two.xml:19: <hostdev>: hv has one edu device"
+	"$tmp/hostdev-two.xml:21: <hostdev>: hv has one edu device"
 expect_refusal hv-edu "s|<os>|<metadata><hv:hv xmlns:hv='urn:hv:domain:1'><hv:edu/></hv:hv></metadata><os>|" \
 	"<hv:edu>: this setting has a libvirt element of its own"
 
 # Pass-through: the <hostdev> with VFIO's driver, and no guest-visible <iommu>.
 ex=$srcdir/examples/edu-passthrough.xml
 expect_refusal pt-iommu "s|</hostdev>|</hostdev><iommu model='intel'/>|" \
-	"$tmp/pt-iommu.xml:20: <iommu>: the DMA of hv's pass-through edu goes through a VT-d unit the guest does not see: no <iommu> with <driver name='vfio'/>"
+	"$tmp/pt-iommu.xml:22: <iommu>: the DMA of hv's pass-through edu goes through a VT-d unit the guest does not see: no <iommu> with <driver name='vfio'/>"
 expect_refusal pt-kvm "s|<driver name='vfio'/>|<driver name='kvm'/>|" \
-	"$tmp/pt-kvm.xml:16: <driver>: hv hands its edu to the guest as VFIO does: <driver name='vfio'/>"
+	"$tmp/pt-kvm.xml:17: <driver>: hv hands its edu to the guest as VFIO does: <driver name='vfio'/>"
 "$HV" domxml --passthrough separate --no-iommu "$GUEST" >"$tmp/out" 2>"$tmp/err"
 expect_eq "domxml --passthrough --no-iommu: status" $? 2
 expect_eq "domxml --passthrough --no-iommu: message" "$(cat "$tmp/err")" \

@@ -182,7 +182,8 @@ TESTS += tests/apic_guest_test.sh tests/rtc_guest_test.sh tests/hpet_guest_test.
 
 # libvirt domain XML: the examples both ways, overrides, refusals.
 TESTS += tests/domain_test.sh
-EXTRA_DIST += tests/domain_test.sh
+EXTRA_DIST += tests/domain_test.sh tests/data/libvirt-qemu/README \
+	$(wildcard $(srcdir)/tests/data/libvirt-qemu/*.xml)
 
 # The manual page and the bash completion.
 TESTS += tests/man_test.sh
