@@ -818,6 +818,65 @@ static void test_block_shared_tlb(void **state)
 	tvm_destroy(vm);
 }
 
+/*
+ * MOV to and from [base + disp] with a 64-bit address has handlers of their
+ * own that try the shortcut first (move.c, mem_read_hit): a first touch that
+ * walks, hits, a 32-bit load that zero-extends, stores and loads across a
+ * page end, a store into the running block and a #PF all go as the general
+ * path goes, with the same counts.
+ */
+static void test_mov_base_disp(void **state)
+{
+	static const uint8_t prog[] = {
+		0x48, 0xc7, 0xc2, 0x00, 0x00, 0x01, 0x00,  /* 00: mov rdx, TVM_CODE */
+		0xb8, 0x2a, 0x00, 0x00, 0x00,              /* 07: mov eax, 42 */
+		0x49, 0xc7, 0xc0, 0xff, 0xff, 0xff, 0xff,  /* 0c: mov r8, -1 */
+		0x48, 0x89, 0x43, 0x08,                    /* 13: mov [rbx + 8], rax: first touch, a walk */
+		0x48, 0x89, 0x43, 0x10,                    /* 17: mov [rbx + 16], rax: a hit */
+		0x48, 0x8b, 0x4b, 0x08,                    /* 1b: mov rcx, [rbx + 8] */
+		0x44, 0x8b, 0x43, 0x08,                    /* 1f: mov r8d, [rbx + 8]: zero-extends */
+		0x89, 0x83, 0xfe, 0x0f, 0x00, 0x00,        /* 23: mov [rbx + 0xffe], eax: across the page end */
+		0x48, 0x8b, 0xbb, 0xfd, 0x0f, 0x00, 0x00,  /* 29: mov rdi, [rbx + 0xffd]: across it too */
+		0x89, 0x42, 0x34,                          /* 30: mov [rdx + 0x34], eax: the next immediate */
+		0xbd, 0x01, 0x00, 0x00, 0x00,              /* 33: mov ebp, 1: becomes 42 */
+		0xf4,                                      /* 38: hlt */
+	};
+	static const uint8_t fault[] = {
+		0x48, 0x8b, 0x4b, 0x08,                    /* mov rcx, [rbx + 8] */
+		0x48, 0x8b, 0x46, 0x08,                    /* mov rax, [rsi + 8]: page 0, #PF */
+		0xf4,
+	};
+	struct vcpu_stats vs;
+	struct tvm_exc_record rec;
+	struct vcpu_regs r;
+	struct tvm *vm;
+
+	(void)state;
+	vm = run_twins(prog, sizeof(prog), TVM_CODE, RFL_FIXED, VCPU_EXIT_HLT);
+	r = regs(vm);
+	assert_int_equal(r.rip, TVM_CODE + sizeof(prog));
+	assert_int_equal(r.gpr[1], 42);                /* rcx */
+	assert_int_equal(r.gpr[8], 42);                /* r8: upper half cleared */
+	assert_int_equal(r.gpr[7], 0x2a00);            /* rdi: bytes 0xffd..0x1004 */
+	assert_int_equal(r.gpr[5], 42);                /* rbp: the rewritten immediate */
+	assert_int_equal(tvm_read64(vm, TVM_DATA + 16), 42);
+	vm->ops->get_stats(vm->vcpu, &vs);
+	/* Loads: two of one page, one of two pieces; stores: two, one of two
+	 * pieces, one into the code. One fetch an instruction, two for none. */
+	assert_int_equal(vs.loads, 2 + 2);
+	assert_int_equal(vs.stores, 2 + 2 + 1);
+	assert_int_equal(vs.instructions, 12);
+	assert_int_equal(vs.fetches, 12);
+	tvm_destroy(vm);
+
+	vm = run_twins(fault, sizeof(fault), TVM_CODE, RFL_FIXED, VCPU_EXIT_HLT);
+	assert_one_exception(vm, EXC_PF, TVM_CODE + 4);
+	tvm_exc_record(vm, &rec);
+	assert_int_equal(rec.error, 0);
+	assert_int_equal(rec.cr2, 8);
+	tvm_destroy(vm);
+}
+
 /* The loop of test_block_loop_counts, its branch back followed inside a
  * run, cut by budgets of 2 to 13 instructions a run(): the same registers
  * and counts as one instruction a run(). */
@@ -1023,6 +1082,7 @@ int main(void)
 		cmocka_unit_test(test_block_single_step),
 		cmocka_unit_test(test_block_loop_counts),
 		cmocka_unit_test(test_block_shared_tlb),
+		cmocka_unit_test(test_mov_base_disp),
 		cmocka_unit_test(test_block_popf_sets_tf),
 		cmocka_unit_test(test_block_budget),
 		cmocka_unit_test(test_block_budget_chunks),

@@ -50,6 +50,29 @@ static inline void fetch_settle(struct vcpu_soft *v)
 }
 
 /*
+ * One access of `type` (ACC_READ, ACC_WRITE or ACC_FETCH) at lin when the
+ * model's shortcut holds it: counted in the model (not in v->stats) and
+ * true with the HPA; false, nothing counted, when the shortcut misses.
+ */
+static inline __attribute__((always_inline)) bool xlate_hit(struct vcpu_soft *v, uint64_t lin, unsigned type,
+							    uint64_t *hpa)
+{
+	struct mmu_hit_slot *s = mmu_hit_find(v->hit, lin, type);
+
+	if (__builtin_expect(s == NULL, 0))
+		return false;
+	/* A data hit in a structure of its own leaves the deferred fetches'
+	 * counters and stamps as they are: they stay deferred
+	 * (mmu_hit_apart), and the run goes on counting them in bulk. */
+	if (v->fpage && ((type & ACC_FETCH) || !mmu_hit_apart(v->hit, s, v->fpage, ACC_FETCH)))
+		fetch_settle(v);
+	*hpa = mmu_hit_take(v->hit, s, lin, type);
+	if ((type & ACC_WRITE) && __builtin_expect(*hpa >> 12 == v->blk_page, 0))
+		v->code_written = true;
+	return true;
+}
+
+/*
  * Translate one linear address for `acc` (ACC_* plus MEM_STACK / ACC_IMPLICIT_SV).
  * Turns the MMU's answer into a guest exception, a VM exit, or an MMIO piece.
  */
@@ -57,7 +80,6 @@ static inline __attribute__((always_inline)) int xlate(struct vcpu_soft *v, uint
 							struct piece *pc)
 {
 	struct mmu_result res;
-	struct mmu_hit_slot *s;
 	unsigned type = acc & (ACC_READ | ACC_WRITE | ACC_FETCH);
 
 	if (type & ACC_FETCH)
@@ -67,16 +89,8 @@ static inline __attribute__((always_inline)) int xlate(struct vcpu_soft *v, uint
 	else
 		v->stats.loads++;
 	if (__builtin_expect(!(acc & ACC_IMPLICIT_SV), 1) &&
-	    __builtin_expect((s = mmu_hit_find(v->hit, lin, type)) != NULL, 1)) {
-		/* A data hit in a structure of its own leaves the deferred
-		 * fetches' counters and stamps as they are: they stay deferred
-		 * (mmu_hit_apart), and the run goes on counting them in bulk. */
-		if (v->fpage && ((type & ACC_FETCH) || !mmu_hit_apart(v->hit, s, v->fpage, ACC_FETCH)))
-			fetch_settle(v);
-		pc->hpa = mmu_hit_take(v->hit, s, lin, type);
+	    __builtin_expect(xlate_hit(v, lin, type, &pc->hpa), 1)) {
 		pc->mmio = false;
-		if ((type & ACC_WRITE) && __builtin_expect(pc->hpa >> 12 == v->blk_page, 0))
-			v->code_written = true;
 		return X86_OK;
 	}
 	fetch_settle(v);
@@ -228,6 +242,41 @@ static inline __attribute__((always_inline)) int mem_write_i(struct vcpu_soft *v
 		}
 	}
 	return mem_write_slow(v, seg, off, size, val);
+}
+
+/*
+ * The hit path alone, for handlers chosen at decode time for a 64-bit
+ * address with a segment whose base is 0 (ES, CS, SS, DS in 64-bit mode):
+ * an access inside one page that the shortcut holds, with no data
+ * breakpoint armed. True: done and counted. False: nothing done, and the
+ * handler takes the general path (mem_read_i, mem_write_i), which makes
+ * the same translation and checks with faults, exits and breakpoints.
+ */
+static inline __attribute__((always_inline)) bool mem_read_hit(struct vcpu_soft *v, uint64_t lin,
+							       unsigned size, uint64_t *val)
+{
+	uint64_t hpa;
+
+	if (__builtin_expect((lin & 0xfff) + size > 4096 || v->dbg_data, 0) ||
+	    !xlate_hit(v, lin, ACC_READ, &hpa))
+		return false;
+	v->stats.loads++;
+	*val = 0;
+	copy_small(val, hpool_ptr(v->pool, hpa), size);
+	return true;
+}
+
+static inline __attribute__((always_inline)) bool mem_write_hit(struct vcpu_soft *v, uint64_t lin,
+								unsigned size, uint64_t val)
+{
+	uint64_t hpa;
+
+	if (__builtin_expect((lin & 0xfff) + size > 4096 || v->dbg_data, 0) ||
+	    !xlate_hit(v, lin, ACC_WRITE, &hpa))
+		return false;
+	v->stats.stores++;
+	copy_small(hpool_ptr(v->pool, hpa), &val, size);
+	return true;
 }
 
 /* ---- the stack ---- */

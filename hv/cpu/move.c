@@ -52,17 +52,81 @@ static inline __attribute__((always_inline)) int mov_load_m(struct vcpu_soft *v,
 	return X86_OK;
 }
 
-static int h_mov_load32(struct vcpu_soft *v, const struct x86_insn *in) { return mov_load_m(v, in, 4); }
-static int h_mov_load64(struct vcpu_soft *v, const struct x86_insn *in) { return mov_load_m(v, in, 8); }
+/* Not inlined: the [base + disp] handlers below call them off their hit path. */
+static __attribute__((noinline)) int h_mov_load32(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	return mov_load_m(v, in, 4);
+}
 
-static int h_mov_store32(struct vcpu_soft *v, const struct x86_insn *in)
+static __attribute__((noinline)) int h_mov_load64(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	return mov_load_m(v, in, 8);
+}
+
+static __attribute__((noinline)) int h_mov_store32(struct vcpu_soft *v, const struct x86_insn *in)
 {
 	return mem_write_i(v, in->seg, insn_ea(v, in), 4, v->gpr[in->reg] & 0xffffffffULL);
 }
 
-static int h_mov_store64(struct vcpu_soft *v, const struct x86_insn *in)
+static __attribute__((noinline)) int h_mov_store64(struct vcpu_soft *v, const struct x86_insn *in)
 {
 	return mem_write_i(v, in->seg, insn_ea(v, in), 8, v->gpr[in->reg]);
+}
+
+/*
+ * The same with a 64-bit [base + disp] address and a segment whose base is
+ * 0 in 64-bit mode (flat_base below): the hit path first (mem_read_hit).
+ */
+static inline __attribute__((always_inline)) int mov_load_b(struct vcpu_soft *v, const struct x86_insn *in,
+							     unsigned size, x86_exec_fn general)
+{
+	uint64_t a;
+
+	if (__builtin_expect(mem_read_hit(v, v->gpr[in->base] + (uint64_t)in->disp, size, &a), 1)) {
+		v->gpr[in->reg] = a;
+		return X86_OK;
+	}
+	return general(v, in);
+}
+
+static inline __attribute__((always_inline)) int mov_store_b(struct vcpu_soft *v, const struct x86_insn *in,
+							      unsigned size, x86_exec_fn general)
+{
+	if (__builtin_expect(mem_write_hit(v, v->gpr[in->base] + (uint64_t)in->disp, size,
+					   v->gpr[in->reg] & size_mask(size)), 1))
+		return X86_OK;
+	return general(v, in);
+}
+
+static int h_mov_load32_b(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	return mov_load_b(v, in, 4, h_mov_load32);
+}
+
+static int h_mov_load64_b(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	return mov_load_b(v, in, 8, h_mov_load64);
+}
+
+static int h_mov_store32_b(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	return mov_store_b(v, in, 4, h_mov_store32);
+}
+
+static int h_mov_store64_b(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	return mov_store_b(v, in, 8, h_mov_store64);
+}
+
+/*
+ * A memory operand [base + disp] with a 64-bit address (so 64-bit mode) in
+ * ES, CS, SS or DS, whose bases count as 0 there (SDM Vol. 1 3.4.2.1): its
+ * linear address is the register plus the displacement.
+ */
+static bool flat_base(const struct x86_insn *in)
+{
+	return in->mod != 3 && in->asz == 8 && !in->rip_rel && in->base != X86_NOREG &&
+	       in->index == X86_NOREG && in->seg < SEG_FS;
 }
 
 int op_mov_load(struct vcpu_soft *v, const struct x86_insn *in)
@@ -85,6 +149,9 @@ x86_exec_fn sel_mov(const struct x86_insn *in)
 	if (in->mod == 3)
 		return in->osz == 8 ? (store ? h_mov_rr89_64 : h_mov_rr8b_64)
 				    : (store ? h_mov_rr89_32 : h_mov_rr8b_32);
+	if (flat_base(in))
+		return in->osz == 8 ? (store ? h_mov_store64_b : h_mov_load64_b)
+				    : (store ? h_mov_store32_b : h_mov_load32_b);
 	return in->osz == 8 ? (store ? h_mov_store64 : h_mov_load64)
 			    : (store ? h_mov_store32 : h_mov_load32);
 }
@@ -172,14 +239,58 @@ static inline __attribute__((always_inline)) int cmov_rr(struct vcpu_soft *v, co
 }
 
 static int h_cmov_rr32(struct vcpu_soft *v, const struct x86_insn *in) { return cmov_rr(v, in, 4); }
-static int h_cmov_rr64(struct vcpu_soft *v, const struct x86_insn *in) { return cmov_rr(v, in, 8); }
+
+/* Between 64-bit registers: one handler per condition, as Jcc (branch.c). */
+#define CMOV_HANDLER(cc) \
+	static int h_cmov_rr64_##cc(struct vcpu_soft *v, const struct x86_insn *in) \
+	{ \
+		if (cond_eval_i(v, 0x##cc)) \
+			v->gpr[in->reg] = v->gpr[in->rm]; \
+		return X86_OK; \
+	}
+CMOV_HANDLER(0) CMOV_HANDLER(1) CMOV_HANDLER(2) CMOV_HANDLER(3) CMOV_HANDLER(4) CMOV_HANDLER(5)
+CMOV_HANDLER(6) CMOV_HANDLER(7) CMOV_HANDLER(8) CMOV_HANDLER(9) CMOV_HANDLER(a) CMOV_HANDLER(b)
+CMOV_HANDLER(c) CMOV_HANDLER(d) CMOV_HANDLER(e) CMOV_HANDLER(f)
+
+static const x86_exec_fn cmov_rr64[16] = {
+	h_cmov_rr64_0, h_cmov_rr64_1, h_cmov_rr64_2, h_cmov_rr64_3, h_cmov_rr64_4, h_cmov_rr64_5,
+	h_cmov_rr64_6, h_cmov_rr64_7, h_cmov_rr64_8, h_cmov_rr64_9, h_cmov_rr64_a, h_cmov_rr64_b,
+	h_cmov_rr64_c, h_cmov_rr64_d, h_cmov_rr64_e, h_cmov_rr64_f,
+};
 
 /* 0F 40-4F: CMOVcc; between 32/64-bit registers with handlers of their own. */
 x86_exec_fn sel_cmov(const struct x86_insn *in)
 {
 	if (in->mod == 3 && in->osz >= 4)
-		return in->osz == 8 ? h_cmov_rr64 : h_cmov_rr32;
+		return in->osz == 8 ? cmov_rr64[in->op & 15] : h_cmov_rr32;
 	return op_cmov;
+}
+
+/* 8D: LEA */
+int op_lea(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	reg_set(v, in, in->reg, in->osz, insn_ea(v, in));
+	return X86_OK;
+}
+
+/* LEA of a 64-bit [base + disp] or [base + index * scale + disp] into a 64-bit register. */
+static int h_lea64_b(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	v->gpr[in->reg] = v->gpr[in->base] + (uint64_t)in->disp;
+	return X86_OK;
+}
+
+static int h_lea64_bi(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	v->gpr[in->reg] = v->gpr[in->base] + (v->gpr[in->index] << in->scale) + (uint64_t)in->disp;
+	return X86_OK;
+}
+
+x86_exec_fn sel_lea(const struct x86_insn *in)
+{
+	if (in->osz == 8 && in->asz == 8 && in->mod != 3 && !in->rip_rel && in->base != X86_NOREG)
+		return in->index != X86_NOREG ? h_lea64_bi : h_lea64_b;
+	return op_lea;
 }
 
 /*
@@ -190,8 +301,8 @@ x86_exec_fn sel_cmov(const struct x86_insn *in)
 bool move_pure(x86_exec_fn fn, const struct x86_insn *in)
 {
 	if (fn == h_mov_rr89_64 || fn == h_mov_rr8b_64 || fn == h_mov_rr89_32 || fn == h_mov_rr8b_32 ||
-	    fn == h_cmov_rr32 || fn == h_cmov_rr64 || fn == op_mov_imm || fn == op_bswap ||
-	    fn == op_cbw || fn == op_cwd || fn == op_nop)
+	    fn == h_cmov_rr32 || fn == cmov_rr64[in->op & 15] || fn == op_mov_imm || fn == op_bswap ||
+	    fn == op_cbw || fn == op_cwd || fn == op_nop || fn == h_lea64_b || fn == h_lea64_bi)
 		return true;
 	if (fn == op_lea)
 		return in->mod != 3 && !in->rip_rel;
@@ -201,13 +312,6 @@ bool move_pure(x86_exec_fn fn, const struct x86_insn *in)
 int op_setcc(struct vcpu_soft *v, const struct x86_insn *in)
 {
 	return rm_write(v, in, 1, cond_eval(v, in->op & 15));
-}
-
-/* 8D: LEA */
-int op_lea(struct vcpu_soft *v, const struct x86_insn *in)
-{
-	reg_set(v, in, in->reg, in->osz, insn_ea(v, in));
-	return X86_OK;
 }
 
 /* 86, 87: XCHG r/m, r (memory written first) */

@@ -44,7 +44,7 @@ const struct x86_op x86_optab[4][256] = {
 		[0x86 ... 0x87] = H(A_M, op_xchg),
 		[0x88] = H(A_M, op_mov_store), [0x89] = S(A_M, sel_mov),
 		[0x8a] = H(A_M, op_mov_load), [0x8b] = S(A_M, sel_mov),
-		[0x8c] = H(A_M, op_mov_from_sreg), [0x8d] = H(A_M, op_lea),
+		[0x8c] = H(A_M, op_mov_from_sreg), [0x8d] = S(A_M, sel_lea),
 		[0x8e] = H(A_M, op_mov_to_sreg), [0x8f] = H(A_M | A_D64, op_pop_rm),
 		[0x90 ... 0x97] = H(0, op_xchg_ax),                           /* 90: NOP, PAUSE */
 		[0x98] = H(0, op_cbw), [0x99] = H(0, op_cwd),

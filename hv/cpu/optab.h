@@ -91,6 +91,7 @@ int op_cmov(struct vcpu_soft *v, const struct x86_insn *in);
 x86_exec_fn sel_cmov(const struct x86_insn *in);
 int op_setcc(struct vcpu_soft *v, const struct x86_insn *in);
 int op_lea(struct vcpu_soft *v, const struct x86_insn *in);
+x86_exec_fn sel_lea(const struct x86_insn *in);
 bool move_pure(x86_exec_fn fn, const struct x86_insn *in);
 int op_xchg(struct vcpu_soft *v, const struct x86_insn *in);
 int op_xchg_ax(struct vcpu_soft *v, const struct x86_insn *in);
