@@ -711,6 +711,29 @@ static int run_pair(bool qemu, const struct bench_params *bp, const char *worklo
  */
 #define VCPU_LINEAR_SLACK 1000
 
+/*
+ * QEMU's difference of iters=2n over iters=n is a measurement when the loop,
+ * not QEMU's startup, dominates the longer run: at least 0.05 s and a fifth
+ * of that run. Judged by CPU time (QEMU's threads), which other work on the
+ * machine disturbs much less than wall time (a busy machine has made the
+ * longer run's wall time the shorter one); by wall time when CPU time is
+ * missing. Otherwise says why in out->cmp_skip.
+ */
+static bool qemu_measured(const struct guest_run gr[2], uint64_t n, struct bench_result *out)
+{
+	bool cpu = gr[0].cpu > 0 && gr[1].cpu > 0;
+	double d = cpu ? gr[1].cpu - gr[0].cpu : gr[1].seconds - gr[0].seconds;
+	double total = cpu ? gr[1].cpu : gr[1].seconds;
+
+	if (d >= 0.05 && d >= 0.2 * total)
+		return true;
+	snprintf(out->cmp_skip, sizeof(out->cmp_skip), "not measurable: iters=%" PRIu64 " took "
+		 "%.3f s of %s more than iters=%" PRIu64 " out of %.3f s (startup noise)", 2 * n, d,
+		 cpu ? "CPU time" : "wall time", n, total);
+	out->cmp_ops = 0;
+	return false;
+}
+
 static void run_qemu_side(const struct bench_params *bp, const struct vcpu_loop *l, uint64_t n,
 			  uint64_t qn, const struct guest_run *hv, struct bench_result *out)
 {
@@ -750,17 +773,7 @@ static void run_qemu_side(const struct bench_params *bp, const struct vcpu_loop 
 	out->cmp_ops = per * qn;
 	out->cmp_seconds = gr[1].seconds - gr[0].seconds;
 	out->cmp_cpu_seconds = gr[1].cpu - gr[0].cpu;
-	/*
-	 * The difference is only a measurement when the loop, not QEMU's
-	 * startup, dominates the longer run: on a busy machine startup time
-	 * varies by more than a short loop takes.
-	 */
-	if (out->cmp_seconds < 0.05 || out->cmp_seconds < 0.2 * gr[1].seconds) {
-		snprintf(out->cmp_skip, sizeof(out->cmp_skip), "not measurable: iters=%" PRIu64
-			 " took %.3f s more than iters=%" PRIu64 " out of %.3f s (startup noise)",
-			 2 * qn, out->cmp_seconds, qn, gr[1].seconds);
-		out->cmp_ops = 0;
-	}
+	qemu_measured(gr, qn, out);
 	guest_run_free(&gr[0]);
 	guest_run_free(&gr[1]);
 }
@@ -1034,13 +1047,7 @@ static int run_mem_loop(const struct bench_params *bp, const struct mem_loop *ml
 		out->cmp_ops = out->ops;
 		out->cmp_seconds = qm[1].seconds - qm[0].seconds;
 		out->cmp_cpu_seconds = qm[1].cpu - qm[0].cpu;
-		if (out->cmp_seconds < 0.05 || out->cmp_seconds < 0.2 * qm[1].seconds ||
-		    out->cmp_cpu_seconds <= 0) {
-			snprintf(out->cmp_skip, sizeof(out->cmp_skip), "not measurable: iters=%"
-				 PRIu64 " took %.3f s more than iters=%" PRIu64 " out of %.3f s "
-				 "(startup noise)", 2 * n, out->cmp_seconds, n, qm[1].seconds);
-			out->cmp_ops = 0;
-		}
+		qemu_measured(qm, n, out);
 	}
 	for (int k = 0; k < 2; k++) {
 		guest_run_free(&hv[k]);
