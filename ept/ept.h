@@ -153,14 +153,6 @@ static inline uint64_t eptp_root(uint64_t eptp) { return eptp & EPTP_ADDR_MASK; 
 #define EPT_QUAL_GUEST_XD    (1ULL << 11) /* advanced info: guest XD */
 #define EPT_QUAL_NMI_UNBLOCK (1ULL << 12)
 
-/* VMX basic exit reasons (SDM Appendix C) used across hv. */
-#define EXIT_REASON_TRIPLE_FAULT   2
-#define EXIT_REASON_HLT            12
-#define EXIT_REASON_VMCALL         18
-#define EXIT_REASON_IO             30
-#define EXIT_REASON_EPT_VIOLATION  48
-#define EXIT_REASON_EPT_MISCONFIG  49
-
 /* ------------------------------------------------------------------------ */
 /* EPT tables                                                               */
 /* ------------------------------------------------------------------------ */

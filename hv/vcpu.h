@@ -43,9 +43,17 @@ enum vcpu_exit_reason {
 	VCPU_EXIT_INTERNAL_ERROR, /* the backend cannot continue: fail */
 };
 
+/* VMX basic exit reasons (SDM Appendix C) that hv reports. */
+#define EXIT_REASON_TRIPLE_FAULT   2
+#define EXIT_REASON_HLT            12
+#define EXIT_REASON_VMCALL         18
+#define EXIT_REASON_IO             30
+#define EXIT_REASON_EPT_VIOLATION  48
+#define EXIT_REASON_EPT_MISCONFIG  49
+
 struct vcpu_exit {
 	enum vcpu_exit_reason reason;
-	uint32_t exit_reason_vmx; /* the VMX basic exit reason where one exists (ept.h) */
+	uint32_t exit_reason_vmx; /* the VMX basic exit reason where one exists (above) */
 	union {
 		struct {
 			uint16_t port;

@@ -15,6 +15,7 @@
 
 #include "hv/cli.h"
 #include "hv/scene.h"
+#include "hv/vcpu.h"   /* EXIT_REASON_* */
 
 static void usage(FILE *f)
 {

@@ -70,9 +70,9 @@ clean-fuzz:
 FUZZ_HDR_DEPS = $(wildcard $(srcdir)/*/*.h $(srcdir)/hv/cpu/*.h $(srcdir)/tests/*.h \
 	$(srcdir)/tests/fuzz/*.h) config.h
 
-# clang 14 takes minutes of CPU time over ept/mmu.c at -O1 with the
+# clang 14 takes minutes of CPU time over ept/mmu_walk.c at -O1 with the
 # sanitizers (the walker's descriptors inlined everywhere); -O0 takes seconds.
-tests/fuzz/obj/ept/mmu.o: FUZZ_OPT = -O0
+tests/fuzz/obj/ept/mmu_walk.o: FUZZ_OPT = -O0
 
 tests/fuzz/obj/%.o: $(srcdir)/%.c $(FUZZ_HDR_DEPS)
 	@command -v $(FUZZ_CC) >/dev/null || { echo "the fuzz harnesses need $(FUZZ_CC) (apt-get install clang)"; exit 1; }

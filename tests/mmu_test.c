@@ -180,7 +180,7 @@ static void test_refs_large(void **state)
 
 /*
  * With every cache off, a walk whose guest entries already have A (and D) set
- * takes a shortcut through ept/mmu.c (translate_fast) while the first walk,
+ * takes a shortcut through ept/mmu_walk.c (mmu_translate_fast) while the first walk,
  * which must set the flags, takes the general one: both must count exactly
  * the same walks, references, histogram bucket and grid cells.
  */

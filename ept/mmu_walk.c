@@ -1,0 +1,1332 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ept/mmu_walk.c - the miss path of the composed two-stage translation (see
+ * ept/mmu_int.h): the combined TLB lookup, and on a miss the walk.
+ *
+ * A translation looks up the combined TLBs; on a miss it walks the guest
+ * paging structures, translating every guest table address (a GPA) through
+ * EPT before reading the entry, then translates the final GPA. Each EPT
+ * translation first tries the nested TLB and the guest-physical
+ * paging-structure caches; the guest walk first tries the combined
+ * paging-structure caches. Every entry read is one reference and is counted
+ * in the grid.
+ */
+#include <string.h>
+
+#include "ept/mmu_int.h"
+
+/*
+ * Payload of a combined TLB entry (attr). The guest bits are the
+ * permissions accumulated over all guest levels (SDM 4.6); the EPT bits are
+ * the R/W/X/XU of the final GPA's translation.
+ */
+#define CA_W     (1u << 0)
+#define CA_U     (1u << 1)
+#define CA_XD    (1u << 2)
+#define CA_DIRTY (1u << 3)   /* filled by a write: guest D and EPT D are set */
+#define CA_EPT_SHIFT 4       /* EPT R/W/X at bits 6:4, XU at bit 7 */
+#define CA_EPT_MASK  (0xfu << CA_EPT_SHIFT)
+
+/*
+ * Combined paging-structure cache payload: the same bits, where CA_W/U/XD
+ * accumulate the levels above the cached table and the EPT bits are the
+ * permissions of the page holding that table (needed for its A/D updates).
+ *
+ * Guest-physical cache and nested TLB payload: EPT R/W/X at bits 2:0, XU at
+ * bit 3 (accumulated above the cached table, or of the whole translation),
+ * plus:
+ */
+#define NA_DIRTY (1u << 4)   /* nested TLB: EPT D already set on the leaf */
+
+/* ------------------------------------------------------------------------ */
+/* Encodings and permission rules                                           */
+/* ------------------------------------------------------------------------ */
+
+static inline uint32_t ept_perm_bits(uint64_t perms)
+{
+	return (uint32_t)(perms & EPT_RWX) | ((perms & EPT_XU) ? 8u : 0u);
+}
+
+static inline uint64_t ept_perms_from_bits(uint32_t b)
+{
+	return (uint64_t)(b & 7u) | ((b & 8u) ? EPT_XU : 0);
+}
+
+/* SDM 28.2.1: exit-qualification bits 3..6 from the accumulated permissions. */
+static uint64_t qual_perm_bits(uint64_t perms, bool mbec)
+{
+	uint64_t q = 0;
+
+	if (perms & EPT_R)
+		q |= EPT_QUAL_READABLE;
+	if (perms & EPT_W)
+		q |= EPT_QUAL_WRITABLE;
+	if (perms & EPT_X)
+		q |= EPT_QUAL_EXECUTABLE;
+	if (mbec && (perms & EPT_XU))
+		q |= EPT_QUAL_UEXEC;
+	return q;
+}
+
+/* SDM 29.3.3.2: does an EPT translation with `perms` allow this access? */
+static inline __attribute__((always_inline)) bool ept_allows(const struct ept *ept, uint64_t perms, const struct ept_access *acc)
+{
+	if (acc->paging_entry)
+		return (perms & EPT_R) && (!ept->ad || (perms & EPT_W));
+	switch (acc->type) {
+	case ACC_WRITE:
+		return (perms & EPT_W) != 0;
+	case ACC_FETCH:
+		if (ept->caps.mbec && acc->user)
+			return (perms & EPT_XU) != 0;
+		return (perms & EPT_X) != 0;
+	default:
+		return (perms & EPT_R) != 0;
+	}
+}
+
+/* Bits 51:MAXPHYADDR, reserved in every guest paging entry with an address
+ * field (SDM Tables 4-8..4-20: "must be 0" above M); 0 for M = 52. */
+static inline uint64_t phys_rsvd(const struct mmu_ctx *ctx)
+{
+	unsigned m = ctx->maxphyaddr;
+
+	return m && m < 52 ? ((1ULL << 52) - 1) & ~((1ULL << m) - 1) : 0;
+}
+
+/*
+ * SDM 4.6: may an access with these accumulated guest permissions proceed?
+ * user_access: CPL 3 and not an implicit supervisor access.
+ */
+static inline __attribute__((always_inline)) bool
+guest_allows_inline(const struct mmu_ctx *ctx, unsigned access, bool w, bool u, bool xd)
+{
+	bool user_access = ctx->cpl == 3 && !(access & ACC_IMPLICIT_SV);
+
+	if (user_access) {
+		if (!u)
+			return false;
+		if ((access & ACC_WRITE) && !w)
+			return false;
+		if ((access & ACC_FETCH) && xd)
+			return false;
+		return true;
+	}
+	if (access & ACC_FETCH) {
+		if (xd)
+			return false;
+		/* SMEP: no supervisor fetch from a user-mode address. */
+		return !(u && (ctx->cr4 & CR4_SMEP));
+	}
+	/* SMAP: supervisor data access to a user-mode address needs an explicit
+	 * access with EFLAGS.AC=1; implicit accesses ignore AC. */
+	if (u && (ctx->cr4 & CR4_SMAP) &&
+	    ((access & ACC_IMPLICIT_SV) || !(ctx->rflags & RFLAGS_AC)))
+		return false;
+	if ((access & ACC_WRITE) && !w && (ctx->cr0 & CR0_WP))
+		return false;
+	return true;
+}
+
+static bool guest_allows(const struct mmu_ctx *ctx, unsigned access, bool w, bool u, bool xd)
+{
+	return guest_allows_inline(ctx, access, w, u, xd);
+}
+
+/* SDM 4.7: the #PF error code for this access. */
+static uint32_t pf_code(const struct mmu_ctx *ctx, unsigned access, bool present, bool rsvd)
+{
+	uint32_t ec = 0;
+	bool nx_on = (ctx->efer & EFER_NXE) && (ctx->cr4 & CR4_PAE);
+
+	if (present || rsvd)
+		ec |= PF_P;
+	if (access & ACC_WRITE)
+		ec |= PF_W;
+	if (ctx->cpl == 3 && !(access & ACC_IMPLICIT_SV))
+		ec |= PF_U;
+	if (rsvd)
+		ec |= PF_RSVD;
+	if ((access & ACC_FETCH) && (nx_on || (ctx->cr4 & CR4_SMEP)))
+		ec |= PF_I;
+	return ec;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The walk                                                                 */
+/* ------------------------------------------------------------------------ */
+
+struct walk {
+	struct mmu *m;
+	const struct mmu_ctx *ctx;
+	struct ept *ept;
+	uint64_t gva;
+	unsigned access;
+	unsigned levels;          /* guest levels walked: 0 (paging off), 2, 4, 5 */
+	bool pae;                 /* PAE paging: 2 levels below the PDPTE registers */
+	struct cache_tag tag;       /* combined structures */
+	struct cache_tag gtag;      /* guest-physical structures: EPTP only */
+	struct walk_trace *trace;
+	unsigned refs;
+	struct mmu_result *res;
+};
+
+struct xlate {
+	uint64_t hpa;
+	unsigned shift;
+	uint64_t perms;
+	bool dirty;       /* the EPT leaf's D flag is set (or there is no EPT D to set) */
+};
+
+static void trace_hit(struct walk *w, enum tlb_id id)
+{
+	if (w->trace && w->trace->nhits < sizeof(w->trace->hit) / sizeof(w->trace->hit[0]))
+		w->trace->hit[w->trace->nhits++] = id;
+}
+
+static void trace_ref(struct walk *w, int guest_level, int ept_level, uint64_t gpa,
+		      uint64_t entry_hpa, uint64_t value)
+{
+	if (w->trace->n < MMU_MAX_REFS + 1) {
+		struct walk_ref *r = &w->trace->ref[w->trace->n++];
+
+		r->guest_level = guest_level;
+		r->ept_level = ept_level;
+		r->gpa = gpa;
+		r->entry_hpa = entry_hpa;
+		r->value = value;
+	}
+}
+
+static bool hpa_in_pool(const struct mmu *m, uint64_t hpa, uint64_t len)
+{
+	return hpa < m->pool->size && len <= m->pool->size - hpa;
+}
+
+/*
+ * The EPT formats of the hierarchies hv builds (execute-only and 1 GiB pages
+ * supported, no MBEC), by levels (4, 5) and A/D (off, on), as const
+ * descriptors: walk_body() over one of them is the walker with the format
+ * folded in. A hierarchy with other capabilities walks over ept->fmt.
+ */
+static const struct walk_fmt ept_std_fmt[2][2] = {
+	{ EPT_WALK_FMT(4, false, true, false, true), EPT_WALK_FMT(4, true, true, false, true) },
+	{ EPT_WALK_FMT(5, false, true, false, true), EPT_WALK_FMT(5, true, true, false, true) },
+};
+
+static inline bool ept_is_std(const struct ept *ept)
+{
+	return ept->caps.exec_only && ept->caps.page_1g && !ept->caps.mbec;
+}
+
+/*
+ * The EPT walk of an access when it needs nothing but reads: the walker over
+ * f (ept->fmt or its const twin above), true only when ept_walk would return
+ * EPT_OK for it without changing an entry (every A flag already set, and D
+ * for a write, SDM 29.3.5) and the leaf lies inside host memory. Otherwise
+ * false with nothing changed: the caller takes ept_walk, which owns every
+ * other case (violations, misconfigurations, A/D writes, traces).
+ */
+static inline __attribute__((always_inline)) bool
+ept_quick(const struct walk_fmt *f, const struct ept *ept, const struct ept_access *acc,
+	  const struct walk_start *start, uint64_t gpa, struct walk_path *p)
+{
+	/* SDM 29.3.3.2: with A/D enabled, guest paging-structure accesses are
+	 * writes; what ept_allows() asks, from the descriptor. */
+	const bool write = acc->type == ACC_WRITE || (acc->paging_entry && f->a);
+	const uint64_t need = acc->paging_entry ? EPT_R | (f->a ? EPT_W : 0)
+			      : acc->type == ACC_WRITE ? EPT_W
+			      : acc->type != ACC_FETCH ? EPT_R
+			      : (f->caps & EPT_FMT_MBEC) && acc->user ? EPT_XU : EPT_X;
+
+	return walk_body(f, ept->pool, NULL, NULL, ept->root, start, gpa, p) == WALK_OK &&
+	       (p->and_acc & need) == need && !walk_ad_pending(f, p, write) &&
+	       p->addr <= ept->pool->size - 8;
+}
+
+/* ept_quick for one walk of any hierarchy, from the top or from `start`. */
+static inline __attribute__((always_inline)) bool
+ept_walk_quick_inline(const struct ept *ept, const struct ept_access *acc,
+		      const struct walk_start *start, uint64_t gpa, struct walk_path *p)
+{
+	if (!ept_is_std(ept))
+		return ept_quick(&ept->fmt, ept, acc, start, gpa, p);
+	if (ept->levels == 4)
+		return ept->ad ? ept_quick(&ept_std_fmt[0][1], ept, acc, start, gpa, p)
+			       : ept_quick(&ept_std_fmt[0][0], ept, acc, start, gpa, p);
+	return ept->ad ? ept_quick(&ept_std_fmt[1][1], ept, acc, start, gpa, p)
+		       : ept_quick(&ept_std_fmt[1][0], ept, acc, start, gpa, p);
+}
+
+static __attribute__((noinline)) bool
+ept_walk_quick(const struct ept *ept, const struct ept_access *acc, uint64_t gpa,
+	       struct walk_path *p)
+{
+	return ept_walk_quick_inline(ept, acc, NULL, gpa, p);
+}
+
+/*
+ * Translate one GPA through the second stage: nested TLB, then the
+ * guest-physical paging-structure caches (deepest first), then the EPT walk
+ * from wherever a cache let it start. `row` is the grid row; guest_level the
+ * guest level this GPA serves (0 = final). Returns false with w->res filled
+ * on an EPT violation or misconfiguration.
+ */
+static __attribute__((noinline)) bool
+gpa_xlate_slow(struct walk *w, uint64_t gpa, const struct ept_access *acc, unsigned row,
+	       int guest_level, struct xlate *out)
+{
+	static const enum tlb_id gp_for_level[4] = { 0, PWC_GP_PDE, PWC_GP_PDPTE, PWC_GP_PML4 };
+	struct mmu *m = w->m;
+	struct ept *ept = w->ept;
+	struct walk_start start, *startp = NULL;
+	struct ept_walk_start estart;
+	struct ept_walk_result r;
+	struct walk_path p;
+	const uint64_t *tables, *perms_at;
+	unsigned start_level, lvl, i;
+	bool need_dirty, nt_missed = true;
+	struct cache *t;
+
+	if (!ept) {
+		/* No second stage: the GPA is the HPA, inside the pool or nowhere. */
+		if (!hpa_in_pool(m, gpa, 8)) {
+			w->res->status = MMU_EPT_VIOLATION;
+			w->res->gpa = gpa;
+			w->res->qual = (acc->paging_entry ? EPT_QUAL_READ :
+					acc->type == ACC_WRITE ? EPT_QUAL_WRITE :
+					acc->type == ACC_FETCH ? EPT_QUAL_FETCH : EPT_QUAL_READ) |
+				       EPT_QUAL_GLA_VALID | (acc->paging_entry ? 0 : EPT_QUAL_GLA_XLATE);
+			m->st.ept_violations++;
+			return false;
+		}
+		out->hpa = gpa;
+		out->perms = EPT_RWX | EPT_XU;
+		out->dirty = true;
+		out->shift = PAGE_SHIFT_1G;
+		while (out->shift > PAGE_SHIFT_4K &&
+		       !hpa_in_pool(m, gpa & ~((1ULL << out->shift) - 1), 1ULL << out->shift))
+			out->shift -= 9;
+		return true;
+	}
+
+	need_dirty = ept->ad && (acc->type == ACC_WRITE || acc->paging_entry);
+
+	start_level = ept->levels;
+	if (!m->gp_any)
+		goto walk;
+
+	/* SDM 28.3.2: guest-physical mappings (the nested TLB), any page size. */
+	t = m->t[NESTED_TLB];
+	if (t) {
+		struct cache_entry *e = cache_find_addr(t, gpa, &w->gtag);
+
+		if (e) {
+			uint64_t perms = ept_perms_from_bits(e->attr);
+
+			/* An entry that cannot serve this access is re-walked (and refilled). */
+			if (ept_allows(ept, perms, acc) && (!need_dirty || (e->attr & NA_DIRTY))) {
+				unsigned sh = cache_key_shift(e->key);
+
+				cache_hit(t, e);
+				trace_hit(w, NESTED_TLB);
+				out->hpa = e->val | (gpa & ((1ULL << sh) - 1));
+				out->shift = sh;
+				out->perms = perms;
+				out->dirty = (e->attr & NA_DIRTY) != 0;
+				return true;
+			}
+			nt_missed = false;   /* refilled in place below */
+		}
+		cache_miss(t);
+	}
+
+	/* SDM 28.3.1: guest-physical paging-structure caches, deepest first. */
+	for (lvl = 1; lvl <= 3; lvl++) {
+		struct cache_entry *e;
+
+		t = m->t[gp_for_level[lvl]];
+		if (!t)
+			continue;
+		e = cache_find_at(t, gpa, PAGE_SHIFT_4K + 9 * lvl, &w->gtag);
+		if (!e) {
+			cache_miss(t);
+			continue;
+		}
+		cache_hit(t, e);
+		trace_hit(w, gp_for_level[lvl]);
+		start = (struct walk_start){ .level = lvl, .table = e->val,
+					     .and_bits = ept_perms_from_bits(e->attr) };
+		startp = &start;
+		start_level = lvl;
+		break;
+	}
+
+walk:
+	if (!w->trace && ept_walk_quick_inline(ept, acc, startp, gpa, &p)) {
+		/* What ept_walk would report for it, read from the path. */
+		r.status = EPT_OK;
+		r.hpa = p.addr;
+		r.page_shift = p.shift;
+		r.perms = p.and_acc & EPT_PERM_BITS;
+		r.dirty = (p.ref[p.n - 1].value & EPT_D) != 0;
+		r.refs = p.n;
+		tables = p.table;
+		perms_at = p.and_at;
+	} else {
+		if (startp)
+			estart = (struct ept_walk_start){ .level = start.level, .table = start.table,
+							  .perms = start.and_bits };
+		if (ept_walk(ept, gpa, acc, startp ? &estart : NULL, &r) != 0) {
+			r.status = EPT_MISCONFIG;
+			r.refs = 0;
+			r.ad_writes = 0;
+		}
+		/* EPT A/D updates: entries the walker changed (SDM 29.3.5). */
+		m->st.ept_ad_writes += r.ad_writes;
+		tables = r.table;
+		perms_at = r.perms_at;
+		if (w->trace)
+			for (i = 0; i < r.refs; i++)
+				trace_ref(w, guest_level, (int)(start_level - i), gpa,
+					  i < r.nref ? r.ref[i].entry_hpa : 0,
+					  i < r.nref ? r.ref[i].value : 0);
+	}
+	/* Grid columns: EPT level l is column 5 - l; the walk went down from start_level. */
+	w->refs += r.refs;
+	for (i = 0; i < r.refs; i++)
+		m->st.grid[row][5 - start_level + i]++;
+	if (r.status == EPT_OK && !hpa_in_pool(m, r.hpa, 8))
+		r.status = EPT_MISCONFIG;  /* a leaf pointing outside host memory */
+	if (r.status != EPT_OK) {
+		w->res->gpa = gpa;
+		if (r.status == EPT_VIOLATION) {
+			w->res->status = MMU_EPT_VIOLATION;
+			w->res->qual = r.qual;
+			m->st.ept_violations++;
+		} else {
+			w->res->status = MMU_EPT_MISCONFIG;
+			m->st.ept_misconfigs++;
+		}
+		return false;
+	}
+	out->hpa = r.hpa;
+	out->shift = r.page_shift;
+	out->perms = r.perms;
+	out->dirty = !ept->ad || r.dirty;
+	if (!m->gp_any)
+		return true;
+
+	/* Fill the guest-physical caches for the levels this walk went through
+	 * (the walker set their A flags first, SDM 28.3.1). */
+	for (lvl = 1; lvl <= 3; lvl++) {
+		struct cache_entry *e;
+
+		t = m->t[gp_for_level[lvl]];
+		if (!t || lvl >= start_level || r.page_shift > PAGE_SHIFT_4K + 9 * (lvl - 1))
+			continue;
+		/* Looked up above and missed (the loop stopped at start_level). */
+		if (cache_fill_missed(t, cache_key(gpa, PAGE_SHIFT_4K + 9 * lvl), &w->gtag, false, &e) == 0) {
+			e->val = tables[lvl];
+			e->aux = gpa & ~((1ULL << (PAGE_SHIFT_4K + 9 * lvl)) - 1);
+			e->attr |= ept_perm_bits(perms_at[lvl]);
+		}
+	}
+	t = m->t[NESTED_TLB];
+	if (t) {
+		struct cache_entry *e;
+
+		int rc = nt_missed ? cache_fill_missed(t, cache_key(gpa, r.page_shift), &w->gtag, false, &e)
+				   : cache_fill(t, cache_key(gpa, r.page_shift), &w->gtag, false, &e);
+
+		if (rc == 0) {
+			e->val = r.hpa & ~((1ULL << r.page_shift) - 1);
+			e->aux = gpa & ~((1ULL << r.page_shift) - 1);
+			/* SDM 28.3.2: a guest-physical mapping may serve a write without
+			 * a walk when the leaf's D flag is already set, however the
+			 * walk that cached it began. */
+			e->attr |= ept_perm_bits(r.perms) | (ept->ad && r.dirty ? NA_DIRTY : 0);
+		}
+	}
+	return true;
+}
+
+/*
+ * The common case of gpa_xlate, small enough to inline into the walk: no
+ * guest-physical caches to consult or fill, no trace, and an EPT walk the
+ * fast walker accepts. Everything else takes gpa_xlate_slow.
+ */
+static inline __attribute__((always_inline)) bool
+gpa_xlate(struct walk *w, uint64_t gpa, const struct ept_access *acc,
+	  unsigned row, int guest_level, struct xlate *out)
+{
+	struct walk_path p;
+	uint64_t *cell;
+	unsigned i;
+
+	if (!w->ept || w->m->gp_any || w->trace || !ept_walk_quick(w->ept, acc, gpa, &p))
+		return gpa_xlate_slow(w, gpa, acc, row, guest_level, out);
+	w->refs += p.n;
+	/* From the top level: 1..5 references, in cells from the first. */
+	cell = &w->m->st.grid[row][5 - w->ept->levels];
+	for (i = 0; i < p.n; i++)
+		cell[i]++;
+	out->hpa = p.addr;
+	out->shift = p.shift;
+	out->perms = p.and_acc & EPT_PERM_BITS;
+	out->dirty = !w->ept->ad || (p.ref[p.n - 1].value & EPT_D);
+	return true;
+}
+
+/* 32-bit paging, 4 MiB page (SDM 4.3, Table 4-4): PA[31:22] from bits 31:22,
+ * PA[39:32] from bits 20:13 (PSE-36/40). */
+static uint64_t pse_frame(uint64_t e, unsigned level)
+{
+	if (level == 2)
+		return (e & 0xffc00000ULL) | ((e & 0x1fe000ULL) << 19);
+	return e & 0xfffff000ULL;
+}
+
+/*
+ * The guest's paging format under ctx (SDM 4.3, 4.4, 4.5): 32-bit, PAE (the
+ * two levels below the PDPTE registers) or 4/5-level, with the reserved
+ * bits of Tables 4-4..4-20: XD without EFER.NXE, bits 62:52 under PAE, PS
+ * above level 3, the address bits below a large page (bit 12 is PAT), bits
+ * 51:M for the guest's MAXPHYADDR M (ctx->maxphyaddr), and bits 21:(M-19)
+ * of a 32-bit 4 MiB PDE (M at most 40 there).
+ */
+void mmu_guest_fmt_init(struct walk_fmt *f, const struct mmu_ctx *ctx, unsigned levels, bool pae)
+{
+	bool nxe = (ctx->efer & EFER_NXE) != 0;
+	uint64_t all = 0;
+	unsigned l;
+
+	memset(f, 0, sizeof(*f));
+	f->levels = levels;
+	f->present = PTE_P;
+	f->ps = PTE_PS;
+	f->and_bits = PTE_W | PTE_U;
+	f->a = PTE_A;
+	f->d = PTE_D;
+	/* SDM 4.8: A in a table entry as soon as the walk uses it. */
+	f->ad_tables_early = true;
+	if (levels == 2 && !pae) {
+		f->name = "32-bit";
+		f->esz = 4;
+		f->addr = 0xfffff000ULL;
+		f->shift[1] = 12;
+		f->shift[2] = 22;
+		f->ibits[1] = f->ibits[2] = 10;
+		if (ctx->cr4 & CR4_PSE) {
+			/* Table 4-4: bits 21:(M-19) of a 4 MiB PDE, M = min(MAXPHYADDR, 40). */
+			unsigned m = ctx->maxphyaddr && ctx->maxphyaddr < 40 ? ctx->maxphyaddr : 40;
+
+			f->large = 1u << 2;
+			f->rsvd_page[2] = ((1ULL << 22) - 1) & ~((1ULL << (m - 19)) - 1);
+			f->frame = pse_frame;
+		}
+		return;
+	}
+	if (ctx->efer & EFER_LMA) {
+		*f = (struct walk_fmt)GUEST_IA32E_FMT(levels, nxe);
+		for (l = 1; l <= levels; l++) {
+			f->rsvd_table[l] |= phys_rsvd(ctx);
+			f->rsvd_page[l] |= phys_rsvd(ctx);
+		}
+		/* The one-test shortcut must see them too (walk_fmt_check). */
+		f->tbl_mask |= phys_rsvd(ctx);
+		return;
+	}
+	/* PAE: the directory and table levels; bits 62:52 are reserved as well. */
+	f->name = "PAE";
+	f->esz = 8;
+	f->addr = PTE_ADDR_MASK;
+	f->or_bits = nxe ? PTE_XD : 0;
+	f->large = 1u << 2;
+	all = GUEST_XD_RSVD(nxe) | 0x7ff0000000000000ULL | phys_rsvd(ctx);
+	for (l = 1; l <= 2; l++) {
+		f->shift[l] = (uint8_t)(PAGE_SHIFT_4K + 9 * (l - 1));
+		f->ibits[l] = 9;
+		f->rsvd_table[l] = all;
+		f->rsvd_page[l] = all;
+	}
+	f->rsvd_page[2] |= 0x1fe000ULL;
+}
+
+static const enum tlb_id pwc_for_level[6] = { 0, 0, PWC_PDE, PWC_PDPTE, PWC_PML4, PWC_PML5 };
+
+static void page_fault(struct walk *w, bool present, bool rsvd)
+{
+	struct cache_inval inv = { .flags = CACHE_INV_VMID | CACHE_INV_ASID_OR_G | CACHE_INV_ADDR, .vmid = w->tag.vmid,
+				 .asid = w->tag.asid, .addr = w->gva };
+	struct cache_inval pw = { .flags = CACHE_INV_VMID | CACHE_INV_ASID | CACHE_INV_KEY, .vmid = w->tag.vmid,
+				.asid = w->tag.asid };
+	unsigned n = w->levels, ib = n == 2 && !w->pae ? 10 : 9;
+	uint64_t va = w->gva & (n == 5 ? (1ULL << 57) - 1 : n == 4 ? (1ULL << 48) - 1 : 0xffffffffULL);
+	unsigned i, lvl;
+
+	w->res->status = MMU_PAGE_FAULT;
+	w->res->pf_error = pf_code(w->ctx, w->access, present, rsvd);
+	w->m->st.page_faults++;
+	/* SDM 4.10.4.1: a page fault invalidates the TLB entries for its address
+	 * (a stale entry that could not serve the access must not survive it)
+	 * and the paging-structure-cache entries of the current VPID and PCID
+	 * that would be used for it (the keys guest_walk looks up). */
+	for (i = TLB_L1I_4K; i <= TLB_L2_1G; i++)
+		if (w->m->t[i])
+			cache_invalidate(w->m->t[i], &inv);
+	for (lvl = 2; w->m->pwc_any && lvl <= n; lvl++) {
+		struct cache *t = w->m->t[pwc_for_level[lvl]];
+
+		if (!t || (lvl == 5 && n != 5))
+			continue;
+		pw.key = cache_key(va, PAGE_SHIFT_4K + ib * (lvl - 1));
+		cache_invalidate(t, &pw);
+	}
+}
+
+/*
+ * PAE paging (SDM 4.4): the four PDPTEs are registers loaded by MOV to CR3,
+ * not part of a walk. The model has no place to hold them between MOV CR3 and
+ * the walk, so it loads the one it needs at walk time, through EPT like the
+ * processor's load, and counts neither its EPT references nor the read.
+ * Problems the processor reports at MOV CR3 (#GP for reserved bits) show up
+ * here as the #PF or EPT exit of the walk.
+ */
+#define PAE_PDPTE_RSVD 0xfff00000000001e6ULL   /* bits 63:52, 8:5, 2:1 (Table 4-8); and 51:M */
+
+static bool pdpte_load(struct walk *w, uint64_t *out)
+{
+	uint64_t va = w->gva & 0xffffffffULL;
+	uint64_t gpa = (w->ctx->cr3 & 0xffffffe0ULL) + ((va >> 30) & 3) * 8, hpa, e;
+
+	if (w->ept) {
+		struct ept_access acc = { .type = ACC_READ };
+		struct ept_walk_result r;
+
+		if (ept_walk(w->ept, gpa, &acc, NULL, &r) != 0)
+			r.status = EPT_MISCONFIG;
+		if (r.status == EPT_OK && !hpa_in_pool(w->m, r.hpa, 8))
+			r.status = EPT_MISCONFIG;
+		if (r.status != EPT_OK) {
+			w->res->gpa = gpa;
+			w->res->status = r.status == EPT_VIOLATION ? MMU_EPT_VIOLATION : MMU_EPT_MISCONFIG;
+			w->res->qual = r.status == EPT_VIOLATION ? r.qual : 0;
+			if (r.status == EPT_VIOLATION)
+				w->m->st.ept_violations++;
+			else
+				w->m->st.ept_misconfigs++;
+			return false;
+		}
+		hpa = r.hpa;
+	} else {
+		hpa = gpa;
+		if (!hpa_in_pool(w->m, hpa, 8)) {
+			w->res->gpa = gpa;
+			w->res->status = MMU_EPT_VIOLATION;
+			w->res->qual = EPT_QUAL_READ;
+			w->m->st.ept_violations++;
+			return false;
+		}
+	}
+	e = hpool_read64(w->m->pool, hpa);
+	w->res->gpa = gpa;
+	if (!(e & PTE_P)) {
+		page_fault(w, false, false);
+		return false;
+	}
+	if (e & (PAE_PDPTE_RSVD | phys_rsvd(w->ctx))) {
+		page_fault(w, true, true);
+		return false;
+	}
+	*out = e;
+	return true;
+}
+
+/* Result of the guest walk that the TLB fill needs. */
+struct guest_out {
+	uint64_t gpa;
+	unsigned shift;
+	bool w, u, xd, global, dirty_known;
+};
+
+/* What the guest walk's hooks keep between references. */
+struct gwalk {
+	struct walk *w;
+	uint64_t va;
+	uint64_t table_hpa;       /* HPA of the table being read, when have_hpa */
+	uint64_t table_perms;     /* EPT permissions of the page holding it */
+	bool have_hpa;            /* a combined paging-structure cache gave the table's HPA */
+	unsigned ib;              /* index bits of a level */
+	unsigned tref[WALK_MAX_LEVELS];   /* trace: where step i's reference went */
+};
+
+/*
+ * Where the guest entry at entry_gpa is: through the EPT walk of its GPA
+ * (gpa_xlate), or straight from the table HPA a paging-structure cache gave.
+ * Once the table's HPA is known, the entry above that pointed to it is
+ * cached (its A flag is set by then, SDM 4.10.3.1).
+ */
+static bool gwalk_locate(void *arg, const struct walk_path *p, unsigned level,
+			 uint64_t entry_gpa, uint64_t *entry_hpa)
+{
+	/* Every guest entry read is a paging-structure read through EPT. */
+	struct gwalk *g = arg;
+	struct walk *w = g->w;
+	struct mmu *m = w->m;
+	const struct ept_access entry_acc = {
+		.type = ACC_READ, .paging_entry = true, .gla_valid = true, .gla = w->gva,
+	};
+	uint64_t off = entry_gpa - p->table[level];
+	unsigned esz = w->levels == 2 && !w->pae ? 4 : 8;
+	struct xlate x;
+
+	if (g->have_hpa) {
+		g->have_hpa = false;
+		*entry_hpa = g->table_hpa + off;
+		if (!hpa_in_pool(m, *entry_hpa, esz)) {
+			w->res->status = MMU_EPT_MISCONFIG;
+			w->res->gpa = entry_gpa;
+			m->st.ept_misconfigs++;
+			return false;
+		}
+		return true;
+	}
+	if (!gpa_xlate(w, entry_gpa, &entry_acc, w->levels - level, (int)level, &x))
+		return false;
+	*entry_hpa = x.hpa;
+	g->table_hpa = x.hpa - off;
+	g->table_perms = x.perms;
+	if (level < w->levels && m->pwc_any) {
+		struct cache *t = m->t[pwc_for_level[level + 1]];
+		struct cache_entry *ce;
+		unsigned shift = PAGE_SHIFT_4K + g->ib * (level - 1);
+
+		/* guest_walk looked this level up and missed (it starts below a hit). */
+		if (t && cache_fill_missed(t, cache_key(g->va, shift + g->ib), &w->tag, false, &ce) == 0) {
+			ce->val = g->table_hpa;
+			ce->aux = p->table[level];
+			ce->attr |= ((p->and_at[level] & PTE_W) ? CA_W : 0) |
+				    ((p->and_at[level] & PTE_U) ? CA_U : 0) |
+				    (p->or_at[level] ? CA_XD : 0) |
+				    (ept_perm_bits(g->table_perms) << CA_EPT_SHIFT);
+		}
+	}
+	return true;
+}
+
+static void gwalk_ref(void *arg, const struct walk_path *p, const struct walk_step *r)
+{
+	struct gwalk *g = arg;
+	struct walk *w = g->w;
+
+	(void)p;
+	w->refs++;
+	w->m->st.grid[w->levels - r->level][5]++;
+	if (w->trace) {
+		g->tref[r - p->ref] = w->trace->n;
+		trace_ref(w, (int)r->level, 0, r->entry_addr, r->entry_hpa, r->value);
+	}
+}
+
+/* The trace shows each guest entry as the walk left it (after the A flags
+ * set on the way down and the leaf's A/D), as it shows EPT entries. */
+static void trace_guest_values(struct walk *w, const struct gwalk *g, const struct walk_path *p)
+{
+	unsigned i;
+
+	for (i = 0; w->trace && i < p->n; i++)
+		if (g->tref[i] < w->trace->n)
+			w->trace->ref[g->tref[i]].value = p->ref[i].value;
+}
+
+/*
+ * Guest A/D writes (SDM 4.8). The write is an EPT access to the page holding
+ * the entry: with EPT A/D on, the read was already treated as a write; with
+ * it off, the update needs EPT write permission (SDM 29.3.3.2).
+ */
+static bool gwalk_ad(void *arg, const struct walk_path *p, const struct walk_step *r, uint64_t nv)
+{
+	struct gwalk *g = arg;
+	struct walk *w = g->w;
+
+	(void)p;
+	(void)nv;
+	if (w->ept && !w->ept->ad && !(g->table_perms & EPT_W)) {
+		w->res->status = MMU_EPT_VIOLATION;
+		w->res->gpa = r->entry_addr;
+		w->res->qual = EPT_QUAL_WRITE | qual_perm_bits(g->table_perms, w->ept->caps.mbec) |
+			       EPT_QUAL_GLA_VALID;
+		w->m->st.ept_violations++;
+		return false;
+	}
+	w->m->st.guest_ad_writes++;
+	return true;
+}
+
+static const struct walk_ops gwalk_ops = {
+	.locate = gwalk_locate, .ref = gwalk_ref, .ad = gwalk_ad,
+};
+
+/*
+ * The guest dimension of the walk (SDM 4.5): the walker over the guest's
+ * format, each table address translated through gpa_xlate by the locate
+ * hook. Returns false with w->res filled on a fault.
+ */
+static bool guest_walk(struct walk *w, struct guest_out *out)
+{
+	const struct mmu_ctx *ctx = w->ctx;
+	struct mmu *m = w->m;
+	const struct walk_fmt *f = &m->gfmt;
+	unsigned n = w->levels;
+	struct gwalk g = { .w = w, .table_perms = EPT_RWX | EPT_XU, .ib = f->ibits[1] };
+	struct walk_start start, *startp = NULL;
+	uint64_t root = ctx->cr3 & f->addr, addr, e;
+	struct walk_path p;
+	enum walk_status st;
+	unsigned lvl;
+	bool ok;
+
+	g.va = w->gva & (n == 5 ? (1ULL << 57) - 1 : n == 4 ? (1ULL << 48) - 1 : 0xffffffffULL);
+	/* SDM 4.10.3.2 / 28.3.2: the deepest combined paging-structure cache hit. */
+	for (lvl = 2; m->pwc_any && lvl <= n; lvl++) {
+		struct cache *t = m->t[pwc_for_level[lvl]];
+		struct cache_entry *ce;
+
+		if (!t || (lvl == 5 && n != 5))
+			continue;
+		ce = cache_find_at(t, g.va, PAGE_SHIFT_4K + g.ib * (lvl - 1), &w->tag);
+		if (!ce) {
+			cache_miss(t);
+			continue;
+		}
+		cache_hit(t, ce);
+		trace_hit(w, pwc_for_level[lvl]);
+		start = (struct walk_start){
+			.level = lvl - 1, .table = ce->aux,
+			.and_bits = ((ce->attr & CA_W) ? PTE_W : 0) | ((ce->attr & CA_U) ? PTE_U : 0),
+			.or_bits = (ce->attr & CA_XD) ? PTE_XD : 0,
+		};
+		startp = &start;
+		g.table_hpa = ce->val;
+		g.table_perms = ept_perms_from_bits((ce->attr & CA_EPT_MASK) >> CA_EPT_SHIFT);
+		g.have_hpa = true;
+		break;
+	}
+	if (w->pae && !startp) {
+		uint64_t pdpte;
+
+		if (!pdpte_load(w, &pdpte))
+			return false;
+		start = (struct walk_start){ .level = 2, .table = pdpte & PTE_ADDR_MASK,
+					     .and_bits = PTE_W | PTE_U };
+		startp = &start;
+	}
+	/* PAE: bits 31:30 chose the PDPTE register; the walk indexes 29:0. */
+	addr = w->pae ? g.va & ((1ULL << 30) - 1) : g.va;
+	/* The walker inline, its hooks folded in (the walk of every cached miss). */
+	st = walk_body(f, m->pool, &gwalk_ops, &g, root, startp, addr, &p);
+	trace_guest_values(w, &g, &p);
+	if (st == WALK_STOPPED)
+		return false;
+	if (st != WALK_OK) {
+		w->res->gpa = p.ref[p.n - 1].entry_addr;
+		page_fault(w, st == WALK_RESERVED, st == WALK_RESERVED);
+		return false;
+	}
+	if (!guest_allows(ctx, w->access, p.and_acc & PTE_W, p.and_acc & PTE_U, p.or_acc != 0)) {
+		w->res->gpa = p.ref[p.n - 1].entry_addr;
+		page_fault(w, true, false);
+		return false;
+	}
+	e = p.ref[p.n - 1].value;
+	/* A on the leaf, and D on a write, only for an access that proceeds. */
+	ok = walk_set_ad_body(f, m->pool, &gwalk_ops, &g, &p, (w->access & ACC_WRITE) != 0);
+	trace_guest_values(w, &g, &p);
+	if (!ok)
+		return false;
+	out->gpa = p.addr;
+	out->shift = p.shift;
+	out->w = (p.and_acc & PTE_W) != 0;
+	out->u = (p.and_acc & PTE_U) != 0;
+	out->xd = p.or_acc != 0;
+	out->global = (e & PTE_G) && (ctx->cr4 & CR4_PGE);
+	out->dirty_known = (e & PTE_D) || (w->access & ACC_WRITE);
+	return true;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Combined TLB lookup and fill                                             */
+/* ------------------------------------------------------------------------ */
+
+static const enum tlb_id l1_for[NKIND][3] = {
+	[KIND_READ] = { TLB_L1D_4K, TLB_L1D_2M, TLB_L1D_1G },
+	[KIND_WRITE] = { TLB_L1D_4K, TLB_L1D_2M, TLB_L1D_1G },
+	/* SDM 4.10.2.3: 1 GiB code pages are held by the iTLB as 2 MiB pieces. */
+	[KIND_FETCH] = { TLB_L1I_4K, TLB_L1I_2M, MMU_NSTRUCT },
+};
+static const unsigned size_shift[3] = { PAGE_SHIFT_4K, PAGE_SHIFT_2M, PAGE_SHIFT_1G };
+
+/* The L1 structure holding entries of this kind and page shift. */
+static inline enum tlb_id l1_id(unsigned kind, unsigned shift)
+{
+	return l1_for[kind][shift == PAGE_SHIFT_4K ? 0 : shift == PAGE_SHIFT_2M ? 1 : 2];
+}
+
+static bool combined_usable(const struct walk *w, const struct cache_entry *e)
+{
+	const struct mmu_ctx *ctx = w->ctx;
+	uint32_t a = e->attr;
+	struct ept_access acc = {
+		.type = w->access & (ACC_READ | ACC_WRITE | ACC_FETCH),
+		.user = (a & CA_U) && w->levels,
+	};
+
+	if (w->levels && !guest_allows(ctx, w->access, a & CA_W, a & CA_U, a & CA_XD))
+		return false;
+	if (w->ept && !ept_allows(w->ept, ept_perms_from_bits((a & CA_EPT_MASK) >> CA_EPT_SHIFT), &acc))
+		return false;
+	return !(w->access & ACC_WRITE) || (a & CA_DIRTY);
+}
+
+static void copy_payload(struct cache_entry *dst, const struct cache_entry *src, uint64_t gva,
+			 unsigned dst_shift)
+{
+	unsigned src_shift = cache_key_shift(src->key);
+	uint64_t off = gva & ((1ULL << src_shift) - 1) & ~((1ULL << dst_shift) - 1);
+
+	dst->val = src->val + off;
+	dst->aux = src->aux + off;
+	dst->attr = src->attr;
+}
+
+static void sc_forget_vpn(struct mmu *m, uint64_t vpn)
+{
+	unsigned k;
+
+	for (k = 0; k < NKIND; k++) {
+		struct mmu_hit_slot *s = &m->hit.slot[k][vpn & (MMU_HIT_SLOTS - 1)];
+
+		if (s->tag >> 12 == vpn)
+			s->tag = 0;
+	}
+}
+
+/* Fill the L1 structure for this access kind and page size. */
+static struct cache_entry *fill_l1(struct walk *w, unsigned kind, unsigned shift,
+				 const struct cache_entry *src, bool global, bool missed)
+{
+	unsigned sz = shift == PAGE_SHIFT_4K ? 0 : shift == PAGE_SHIFT_2M ? 1 : 2;
+	enum tlb_id id = l1_for[kind][sz];
+	struct cache_entry *e;
+	unsigned dshift = shift;
+
+	if (id == MMU_NSTRUCT) {
+		id = l1_for[kind][1];
+		dshift = PAGE_SHIFT_2M;
+	}
+	if (!w->m->t[id])
+		return NULL;
+	/* missed: combined_lookup probed this structure at dshift and found nothing. */
+	if ((missed ? cache_fill_missed(w->m->t[id], cache_key(w->gva, dshift), &w->tag, global, &e)
+		    : cache_fill(w->m->t[id], cache_key(w->gva, dshift), &w->tag, global, &e)) != 0)
+		return NULL;
+	copy_payload(e, src, w->gva, dshift);
+	return e;
+}
+
+/* The lookups combined_lookup makes, from the structures that are on. */
+void mmu_probes_init(struct mmu *m)
+{
+	unsigned k, i;
+
+	for (k = 0; k < NKIND; k++)
+		for (i = 0; i < 3; i++) {
+			enum tlb_id id = l1_for[k][i];
+
+			if (id != MMU_NSTRUCT && m->t[id])
+				m->l1[k][m->nl1[k]++] = (struct probe){ m->t[id], id, size_shift[i] };
+		}
+	for (i = 0; i < 3; i++) {
+		enum tlb_id id = i < 2 ? TLB_L2_4K2M : TLB_L2_1G;
+
+		if (m->t[id])
+			m->l2[m->nl2++] = (struct probe){ m->t[id], id, size_shift[i] };
+	}
+	if (m->t[TLB_L2_4K2M])
+		m->l2t[m->nl2t++] = m->t[TLB_L2_4K2M];
+	if (m->t[TLB_L2_1G])
+		m->l2t[m->nl2t++] = m->t[TLB_L2_1G];
+}
+
+/* SDM 4.10.2: L1 (by page size, split I/D), then the unified L2. */
+static struct cache_entry *combined_lookup(struct walk *w, unsigned kind, struct cache **owner)
+{
+	struct mmu *m = w->m;
+	const struct probe *pr;
+	struct cache_entry *e;
+	unsigned i;
+
+	for (i = 0; i < m->nl1[kind]; i++) {
+		pr = &m->l1[kind][i];
+		e = cache_find_at(pr->t, w->gva, pr->shift, &w->tag);
+		if (e) {
+			cache_hit(pr->t, e);
+			trace_hit(w, pr->id);
+			*owner = pr->t;
+			return e;
+		}
+	}
+	for (i = 0; i < m->nl1[kind]; i++)
+		cache_miss(m->l1[kind][i].t);
+	for (i = 0; i < m->nl2; i++) {
+		struct cache_entry *l1;
+
+		pr = &m->l2[i];
+		e = cache_find_at(pr->t, w->gva, pr->shift, &w->tag);
+		if (!e)
+			continue;
+		cache_hit(pr->t, e);
+		trace_hit(w, pr->id);
+		sc_forget_vpn(m, w->gva >> 12);
+		l1 = fill_l1(w, kind, pr->shift, e, e->global, true);
+		if (l1) {
+			*owner = m->t[l1_id(kind, cache_key_shift(l1->key))];
+			return l1;
+		}
+		*owner = pr->t;
+		return e;
+	}
+	for (i = 0; i < m->nl2t; i++)
+		cache_miss(m->l2t[i]);
+	return NULL;
+}
+
+static void sc_install(struct mmu *m, unsigned kind, uint64_t gva, struct cache *t,
+		       struct cache_entry *e)
+{
+	struct mmu_hit_slot *s;
+	unsigned shift;
+	uint64_t off;
+
+	if (!t || cache_is_perfect(t))
+		return;
+	s = &m->hit.slot[kind][(gva >> 12) & (MMU_HIT_SLOTS - 1)];
+	shift = cache_key_shift(e->key);
+	off = gva & ((1ULL << shift) - 1) & ~0xfffULL;
+	s->tag = (gva & ~0xfffULL) | m->hit.gen;
+	s->hpa = e->val + off;
+	s->gpa = e->aux + off;
+	s->lru = cache_lru(t, e);
+	s->clock = &t->clock;
+	s->hits = &t->st->hits;
+	s->gen = &e->gen;
+	s->egen = e->gen;
+	s->shift = shift;
+}
+
+static void result_from_entry(struct mmu_result *res, const struct cache_entry *e, uint64_t gva)
+{
+	unsigned shift = cache_key_shift(e->key);
+	uint64_t off = gva & ((1ULL << shift) - 1);
+
+	res->status = MMU_OK;
+	res->hpa = e->val + off;
+	res->gpa = e->aux + off;
+	res->page_shift = shift;
+	res->tlb_hit = true;
+}
+
+/* ------------------------------------------------------------------------ */
+/* mmu_translate                                                            */
+/* ------------------------------------------------------------------------ */
+
+void mmu_translate_slow(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva,
+			   unsigned access, struct mmu_result *res, struct walk_trace *trace)
+{
+	unsigned kind = access_kind(access);
+	struct walk w = { .m = m, .ctx = ctx, .ept = ctx->ept, .access = access, .trace = trace,
+			  .res = res };
+	struct guest_out g = { 0 };
+	struct ept_access acc;
+	struct cache_entry *e, *src, *l1;
+	struct cache *owner = NULL;
+	struct xlate x;
+	unsigned cshift, sz;
+	bool lma = (ctx->efer & EFER_LMA) != 0, missed;
+
+	memset(res, 0, sizeof(*res));
+	if (trace) {
+		trace->n = 0;
+		trace->nhits = 0;
+	}
+	if (!lma)
+		gva &= 0xffffffffULL;   /* legacy modes: 32-bit linear addresses */
+	res->gva = gva;
+	w.gva = gva;
+	m->st.translations++;
+	m->st.by_access[kind]++;
+
+	w.levels = ctx_levels(ctx, &w.pae);
+	if (w.levels >= 4) {
+		/* SDM 3.3.7.1 / 4.5: canonical means bits 63:47 (63:56 with LA57) equal. */
+		unsigned top = w.levels == 5 ? 56 : 47;
+		int64_t s = (int64_t)gva >> top;
+
+		if (s != 0 && s != -1) {
+			res->status = MMU_NONCANONICAL;
+			m->st.noncanonical++;
+			return;
+		}
+	}
+	w.tag.vmid = ctx->vpid;
+	w.tag.asid = w.levels >= 4 ? ctx_pcid(ctx) : 0;
+	w.tag.domain = eptp_tag_of(ctx->ept);
+	w.gtag.domain = w.tag.domain;
+
+	e = m->tlb_any ? combined_lookup(&w, kind, &owner) : NULL;
+	missed = e == NULL;
+	if (e && combined_usable(&w, e)) {
+		result_from_entry(res, e, gva);
+		if (!(access & ACC_IMPLICIT_SV))
+			sc_install(m, kind, gva, owner, e);
+		return;
+	}
+
+	/* A walk: the TLBs missed, or held an entry that cannot serve this access. */
+	m->st.walks++;
+	if (w.levels) {
+		if (!guest_walk(&w, &g))
+			goto walk_done;
+	} else {
+		g.gpa = gva;
+		g.shift = PAGE_SHIFT_1G;
+		g.w = g.u = true;
+		g.dirty_known = true;
+	}
+	acc = (struct ept_access){
+		.type = access & (ACC_READ | ACC_WRITE | ACC_FETCH),
+		.user = g.u && w.levels,
+		.gla_valid = true,
+		.gla = gva,
+		.guest_bits = w.levels ? ((g.u ? EPT_QUAL_GUEST_US : 0) | (g.w ? EPT_QUAL_GUEST_RW : 0) |
+					  (g.xd ? EPT_QUAL_GUEST_XD : 0)) : 0,
+	};
+	if (!gpa_xlate(&w, g.gpa, &acc, w.levels, 0, &x))
+		goto walk_done;
+
+	cshift = g.shift < x.shift ? g.shift : x.shift;
+	if (cshift > PAGE_SHIFT_1G)
+		cshift = PAGE_SHIFT_1G;
+	else if (cshift > PAGE_SHIFT_2M && cshift < PAGE_SHIFT_1G)
+		cshift = PAGE_SHIFT_2M;   /* 32-bit 4 MiB pages are cached as 2 MiB pieces */
+	res->status = MMU_OK;
+	res->hpa = x.hpa;
+	res->gpa = g.gpa;
+	res->page_shift = cshift;
+
+	/* Fill L2 and L1 with the combined (splintered) translation. */
+	sz = cshift == PAGE_SHIFT_4K ? 0 : cshift == PAGE_SHIFT_2M ? 1 : 2;
+	if (m->tlb_any) {
+		struct cache_entry tmp = { 0 };
+		uint64_t mask = (1ULL << cshift) - 1;
+		struct cache *l2 = m->t[sz < 2 ? TLB_L2_4K2M : TLB_L2_1G];
+
+		tmp.key = cache_key(gva, cshift);
+		tmp.val = x.hpa & ~mask;
+		tmp.aux = g.gpa & ~mask;
+		tmp.attr = (g.w ? CA_W : 0) | (g.u ? CA_U : 0) | (g.xd ? CA_XD : 0) |
+			   (ept_perm_bits(x.perms) << CA_EPT_SHIFT);
+		/*
+		 * SDM 4.10.2.2 and 28.3.2: a combined mapping may serve a write
+		 * without a walk when the guest's D flag and, with EPT A/D, the EPT
+		 * leaf's D flag are both set already; a read that finds them set
+		 * records that, so a store after a load walks again only when one
+		 * of them is clear.
+		 */
+		if ((access & ACC_WRITE) || (g.dirty_known && x.dirty))
+			tmp.attr |= CA_DIRTY;
+		src = &tmp;
+		sc_forget_vpn(m, gva >> 12);
+		owner = NULL;
+		e = NULL;
+		if (l2 && (missed ? cache_fill_missed(l2, tmp.key, &w.tag, g.global, &e)
+				  : cache_fill(l2, tmp.key, &w.tag, g.global, &e)) == 0) {
+			copy_payload(e, &tmp, gva, cshift);
+			owner = l2;
+		}
+		l1 = fill_l1(&w, kind, cshift, src, g.global, missed);
+		if (l1) {
+			owner = m->t[l1_id(kind, cache_key_shift(l1->key))];
+			e = l1;
+		}
+		/* The walk checked this access against the bits just filled
+		 * (guest_walk, gpa_xlate), so the entry serves it. */
+		if (e && !(access & ACC_IMPLICIT_SV))
+			sc_install(m, kind, gva, owner, e);
+	}
+
+walk_done:
+	res->refs = w.refs;
+	m->st.walk_refs += w.refs;
+	m->st.refs_hist[w.refs > MMU_MAX_REFS ? MMU_MAX_REFS : w.refs]++;
+	if (res->status == MMU_EPT_VIOLATION || res->status == MMU_EPT_MISCONFIG)
+		res->gva = gva;
+}
+
+/* The guest IA-32e formats by levels (4, 5) and EFER.NXE (off, on), as
+ * const descriptors for the fast path below. */
+static const struct walk_fmt guest_ia32e_fmt[2][2] = {
+	{ GUEST_IA32E_FMT(4, false), GUEST_IA32E_FMT(4, true) },
+	{ GUEST_IA32E_FMT(5, false), GUEST_IA32E_FMT(5, true) },
+};
+
+/* What the fast walk's hooks keep: the EPT format, and the EPT references of
+ * each guest entry's walk by grid row. */
+struct fast_walk {
+	const struct walk_fmt *ef;
+	const struct ept *ept;
+	unsigned gl;
+	unsigned erefs[GRID_ROWS];
+};
+
+/* A guest entry's GPA through EPT, when that walk needs nothing but reads. */
+static inline __attribute__((always_inline)) bool
+fast_locate(void *arg, const struct walk_path *p, unsigned level, uint64_t entry_gpa,
+	    uint64_t *entry_hpa)
+{
+	/* Every guest entry read is a paging-structure read through EPT. */
+	static const struct ept_access entry_acc = { .type = ACC_READ, .paging_entry = true };
+	struct fast_walk *fw = arg;
+	struct walk_path ep;
+
+	(void)p;
+	if (!ept_quick(fw->ef, fw->ept, &entry_acc, NULL, entry_gpa, &ep))
+		return false;
+	fw->erefs[fw->gl - level] = ep.n;
+	*entry_hpa = ep.addr;
+	return true;
+}
+
+/* A guest A flag to set: that walk is mmu_translate_slow's. */
+static inline __attribute__((always_inline)) bool
+fast_no_ad(void *arg, const struct walk_path *p, const struct walk_step *r, uint64_t nv)
+{
+	(void)arg;
+	(void)p;
+	(void)r;
+	(void)nv;
+	return false;
+}
+
+static const struct walk_ops fast_ops = { .locate = fast_locate, .ad = fast_no_ad };
+
+/*
+ * A full walk with every cache off, when it needs nothing but reads: the
+ * walker over the const guest descriptor gf, its locate hook the walker over
+ * the const EPT descriptor ef (the compiler folds both in: one instance per
+ * pair), the final GPA through ef too. It accepts a walk only when
+ * mmu_translate_slow would find no fault, no violation and no A/D flag to
+ * set; then it reads exactly the entries mmu_translate_slow reads and
+ * counts, once at the end, exactly what it counts. Otherwise it returns
+ * false having changed nothing, and mmu_translate_slow does the walk.
+ */
+static inline __attribute__((always_inline)) bool
+fast_walk_2d(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva, unsigned access,
+		 struct mmu_result *res, const struct walk_fmt *ef, const struct walk_fmt *gf)
+{
+	const unsigned gl = gf->levels, el = ef->levels;
+	const int64_t top = (int64_t)gva >> (gl == 5 ? 56 : 47);
+	struct fast_walk fw = { .ef = ef, .ept = ctx->ept, .gl = gl };
+	struct mmu_stats *st = &m->st;
+	struct walk_path gp, ep;
+	struct ept_access acc;
+	unsigned row, c, refs;
+	bool full;
+
+	/* SDM 3.3.7.1 / 4.5: a non-canonical address is mmu_translate_slow's to report. */
+	if (top != 0 && top != -1)
+		return false;
+	if (walk_body(gf, m->pool, &fast_ops, &fw, ctx->cr3 & gf->addr, NULL,
+		      gva & ((1ULL << (gl == 5 ? 57 : 48)) - 1), &gp) != WALK_OK ||
+	    walk_ad_pending(gf, &gp, (access & ACC_WRITE) != 0) ||
+	    !guest_allows_inline(ctx, access, gp.and_acc & PTE_W, gp.and_acc & PTE_U, gp.or_acc != 0))
+		return false;
+	acc = (struct ept_access){
+		.type = access & (ACC_READ | ACC_WRITE | ACC_FETCH),
+		.user = (gp.and_acc & PTE_U) != 0,
+	};
+	if (!ept_quick(ef, ctx->ept, &acc, NULL, gp.addr, &ep))
+		return false;
+
+	/* The counts of mmu_translate_slow: each guest row its EPT cells and its
+	 * guest cell, then the final GPA's row. */
+	full = gp.n == gl && ep.n == el;
+	for (row = 0; row < gl; row++)
+		full &= fw.erefs[row] == el;
+	if (full) {
+		/* The usual shape, every cell a constant offset. */
+#pragma GCC unroll 6
+		for (row = 0; row <= gl; row++) {
+#pragma GCC unroll 6
+			for (c = 5 - el; c < 5; c++)
+				st->grid[row][c]++;
+			if (row < gl)
+				st->grid[row][5]++;
+		}
+		refs = (gl + 1) * el + gl;
+	} else {
+		refs = ep.n;
+		for (row = 0; row < gp.n; row++) {
+			for (c = 0; c < fw.erefs[row]; c++)
+				st->grid[row][5 - el + c]++;
+			st->grid[row][5]++;
+			refs += fw.erefs[row] + 1;
+		}
+		for (c = 0; c < ep.n; c++)
+			st->grid[gl][5 - el + c]++;
+	}
+	st->translations++;
+	st->by_access[access_kind(access)]++;
+	st->walks++;
+	st->walk_refs += refs;
+	/* At most 5 guest rows of 6 and 5 final: within MMU_MAX_REFS. */
+	st->refs_hist[refs]++;
+	res->status = MMU_OK;
+	res->hpa = ep.addr;
+	res->gpa = gp.addr;
+	res->gva = gva;
+	res->page_shift = gp.shift < ep.shift ? gp.shift : ep.shift;
+	res->pf_error = 0;
+	res->qual = 0;
+	res->refs = refs;
+	res->tlb_hit = false;
+	return true;
+}
+
+/* One instance per EPT format of ept_std_fmt and guest format of guest_ia32e_fmt. */
+#define FAST_EPT(gi, ni)                                                                        \
+	(ept->levels == 4                                                                        \
+		 ? (ept->ad ? fast_walk_2d(m, ctx, gva, access, res, &ept_std_fmt[0][1],      \
+					       &guest_ia32e_fmt[gi][ni])                          \
+			    : fast_walk_2d(m, ctx, gva, access, res, &ept_std_fmt[0][0],      \
+					       &guest_ia32e_fmt[gi][ni]))                         \
+		 : (ept->ad ? fast_walk_2d(m, ctx, gva, access, res, &ept_std_fmt[1][1],      \
+					       &guest_ia32e_fmt[gi][ni])                          \
+			    : fast_walk_2d(m, ctx, gva, access, res, &ept_std_fmt[1][0],      \
+					       &guest_ia32e_fmt[gi][ni])))
+
+bool mmu_translate_fast(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva, unsigned access,
+	       struct mmu_result *res)
+{
+	const struct ept *ept = ctx->ept;
+	bool la57 = (ctx->cr4 & CR4_LA57) != 0, nxe = (ctx->efer & EFER_NXE) != 0;
+
+	/* A narrower MAXPHYADDR reserves address bits the const formats allow. */
+	if (!ept_is_std(ept) || phys_rsvd(ctx))
+		return false;
+	if (la57)
+		return nxe ? FAST_EPT(1, 1) : FAST_EPT(1, 0);
+	return nxe ? FAST_EPT(0, 1) : FAST_EPT(0, 0);
+}
+
