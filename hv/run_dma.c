@@ -74,6 +74,7 @@ void run_dma_report_text(FILE *f, struct vm *vm)
 		ROW(f, "aborted (not RAM)", d->aborts);
 		ROW(f, "outside edu's buffer", e->dma_range_errors);
 		ROW(f, "bus master off", e->dma_no_master);
+		ROW(f, "cut to the DMA mask", e->dma_clamped);
 		ROW(f, "interrupts raised", e->irqs);
 		ROW(f, "MSIs sent", e->msis);
 		ROW(f, "EPT references", d->stage2_refs);

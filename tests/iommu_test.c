@@ -2,6 +2,7 @@
 /* tests/iommu_test.c - the VT-d register block, context lookup, fault
  * recording and queued invalidation, with the values the specification fixes. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tests/testutil.h"
@@ -526,10 +527,21 @@ static uint64_t rnd(uint64_t *x)
  * second-level reason, and every translation lands in memory the tables
  * were built from (the domain's 4 KiB frames, its 2 MiB run, its 1 GiB run
  * or its own table pages), never anywhere else in the pool. */
+/* The fuzz test's steps: 2000000, or HV_TEST_ITERS for a long run
+ * (docs/iommu.md). */
+static unsigned long fuzz_steps(void)
+{
+	const char *s = getenv("HV_TEST_ITERS");
+	unsigned long v = s && *s ? strtoul(s, NULL, 0) : 0;
+
+	return v ? v : 2000000;
+}
+
 static void test_dma_fuzz(void **state)
 {
 	struct fix *f = *state;
-	enum { NT = 8, NF = 8, REQS = 300000 };
+	enum { NT = 8, NF = 8 };
+	unsigned long reqs = fuzz_steps();
 	uint64_t tab[NT], frm[NF], run2m, run1g, seed = 0x9e3779b97f4a7c15ULL;
 	static const uint64_t junk[] = { 0, 1ULL << 62, 1ULL << 49, VTD_SL_SNP, VTD_SL_PS, 1ULL << 8 };
 	struct iommu_xlate x;
@@ -543,7 +555,7 @@ static void test_dma_fuzz(void **state)
 	assert_ok(hpool_alloc(f->pool, PAGE_SIZE_1G, FRAME_GUEST, &run1g));
 	set_ctx(f, 0x10, tab[0] | VTD_CTX_P, 2 | 1u << 8);
 	enable(f);
-	for (unsigned r = 0; r < REQS; r++) {
+	for (unsigned long r = 0; r < reqs; r++) {
 		uint64_t v = rnd(&seed);
 
 		if (r % 4 == 0) {
