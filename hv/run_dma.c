@@ -113,6 +113,13 @@ void run_dma_report_text(FILE *f, struct vm *vm)
 			s->ctx.hits, s->ctx.misses);
 		ROW(f, "second-level refs", s->walk_refs);
 		ROW(f, "EPT refs (stage 2)", s->stage2_refs);
+		if (s->dma) {
+			fprintf(f, "  %-22s %14.2f\n", "refs per DMA, 1 stage",
+				(double)s->walk_refs / (double)s->dma);
+			if (!d->passthrough)
+				fprintf(f, "  %-22s %14.2f\n", "refs per DMA, 2 stages",
+					(double)(s->walk_refs + s->stage2_refs) / (double)s->dma);
+		}
 		ROW(f, "invalidations", s->ccmd_inv + s->iotlb_reg_inv + s->qi_desc);
 		ROW(f, "register reads (exits)", d->vtd_reads);
 		ROW(f, "register writes (exits)", d->vtd_writes);
@@ -200,6 +207,9 @@ void run_dma_report_json(struct json *j, struct vm *vm)
 		json_u64(j, "walk_refs", s->walk_refs);
 		json_u64(j, "stage2_lookups", s->stage2_lookups);
 		json_u64(j, "stage2_refs", s->stage2_refs);
+		json_f64(j, "refs_per_dma", s->dma ? (double)s->walk_refs / (double)s->dma : 0);
+		json_f64(j, "refs_per_dma_two_stages",
+			 s->dma ? (double)(s->walk_refs + s->stage2_refs) / (double)s->dma : 0);
 		json_u64(j, "context_invalidations", s->ccmd_inv);
 		json_u64(j, "iotlb_invalidations", s->iotlb_reg_inv);
 		json_u64(j, "queued_descriptors", s->qi_desc);

@@ -77,6 +77,10 @@ expect_eq "dma: second-level references" "$(jget "$tmp/dma.json" /iommu/walk_ref
 # 2 x 3 table entries, 10 data pages, each one 4-reference EPT walk.
 expect_eq "dma: EPT lookups" "$(jget "$tmp/dma.json" /iommu/stage2_lookups)" 20
 expect_eq "dma: EPT references" "$(jget "$tmp/dma.json" /iommu/stage2_refs)" 80
+# Per DMA: 6 / 10 second-level references; (6 + 80) / 10 over both stages.
+expect_eq "dma: references per DMA" "$(jget "$tmp/dma.json" /iommu/refs_per_dma)" 0.6
+expect_eq "dma: references per DMA, both stages" \
+	"$(jget "$tmp/dma.json" /iommu/refs_per_dma_two_stages)" 8.6
 expect_eq "dma: no faults" "$(jget "$tmp/dma.json" /iommu/faults)" 0
 expect_eq "dma: canary intact" "$(jget "$tmp/dma.json" /canary/changed_bytes)" 0
 # Each transfer ends with an MSI the guest takes (vector 48) and acknowledges.
