@@ -18,6 +18,43 @@
 
 #include <stdarg.h>
 
+/*
+ * Where a stream's bytes come from: the first bytes, read to see what the
+ * file is, then the file. A regular file is rewound instead (no head) and
+ * read with fread. A pipe or a terminal is read with read(2), which hands on
+ * what it holds at once where fread would wait for its whole count: a trace
+ * (compressed or not) is replayed as it arrives, and a signal that stops the
+ * replay finds every line that arrived replayed.
+ */
+struct src {
+	FILE *in;
+	bool raw;                /* read(2) the file descriptor */
+	unsigned char head[8];
+	size_t n, pos;
+};
+
+/* Up to size bytes: the head first, then the file. 0 at the end, -1 with
+ * errno on an error (EINTR when a signal stopped the wait). */
+static ssize_t src_read(struct src *s, void *out, size_t size)
+{
+	unsigned char *o = out;
+	size_t k = 0, got;
+
+	while (k < size && s->pos < s->n)
+		o[k++] = s->head[s->pos++];
+	if (k > 0)
+		return (ssize_t)k;
+	if (s->raw)
+		return read(fileno(s->in), out, size);
+	got = fread(out, 1, size, s->in);
+	if (got == 0 && ferror(s->in)) {
+		if (errno == 0)
+			errno = EIO;
+		return -1;
+	}
+	return (ssize_t)got;
+}
+
 /* Why the last compressed stream failed (one is read at a time). */
 static char zip_why[256];
 
@@ -56,9 +93,10 @@ static ssize_t zip_fail(bool *failed, size_t produced, const char *fmt, ...)
 /* gzip through inflate over a stdio stream (not gzopen, which wants a file
  * descriptor at its start: a pipe's first bytes were read to see what it is). */
 struct gz {
-	FILE *in;
+	struct src src;
 	z_stream strm;
 	bool eof, done, failed;
+	bool between;  /* a member has ended and nothing was read since */
 	unsigned char buf[1 << 16];
 };
 
@@ -71,15 +109,27 @@ static ssize_t gz_read(void *cookie, char *out, size_t size)
 	g->strm.next_out = (unsigned char *)out;
 	g->strm.avail_out = size > UINT32_MAX ? UINT32_MAX : (uInt)size;
 	while (g->strm.avail_out > 0 && !g->done) {
+		size_t produced = size - g->strm.avail_out;
 		int ret;
 
 		if (g->strm.avail_in == 0 && !g->eof) {
+			ssize_t got;
+
+			/* What is inflated goes on before waiting for more. */
+			if (produced > 0)
+				break;
+			got = src_read(&g->src, g->buf, sizeof(g->buf));
+			if (got < 0)
+				return errno == EINTR ? -1 : zip_fail(&g->failed, 0, "%s", strerror(errno));
 			g->strm.next_in = g->buf;
-			g->strm.avail_in = (uInt)fread(g->buf, 1, sizeof(g->buf), g->in);
-			if (ferror(g->in))
-				return zip_fail(&g->failed, size - g->strm.avail_out, "%s",
-						strerror(errno ? errno : EIO));
-			g->eof = feof(g->in);
+			g->strm.avail_in = (uInt)got;
+			g->eof = got == 0;
+			/* The end of the data right after a member: the end. */
+			if (g->eof && g->between) {
+				g->done = true;
+				break;
+			}
+			g->between = false;
 		}
 		ret = inflate(&g->strm, Z_NO_FLUSH);
 		if (ret == Z_STREAM_END) {
@@ -90,6 +140,8 @@ static ssize_t gz_read(void *cookie, char *out, size_t size)
 			} else if (inflateReset(&g->strm) != Z_OK) {
 				return zip_fail(&g->failed, size - g->strm.avail_out,
 						"gzip: cannot read on after a member");
+			} else {
+				g->between = g->strm.avail_in == 0;
 			}
 		} else if (ret == Z_BUF_ERROR && g->eof && g->strm.avail_in == 0) {
 			return zip_fail(&g->failed, size - g->strm.avail_out,
@@ -106,14 +158,14 @@ static ssize_t gz_read(void *cookie, char *out, size_t size)
 static int gz_close(void *cookie)
 {
 	struct gz *g = cookie;
-	int rc = fclose(g->in);
+	int rc = fclose(g->src.in);
 
 	inflateEnd(&g->strm);
 	free(g);
 	return rc;
 }
 
-static FILE *open_gzip(FILE *in, const char *path, char *err, size_t errlen)
+static FILE *open_gzip(const struct src *in, const char *path, char *err, size_t errlen)
 {
 	static const cookie_io_functions_t io = { .read = gz_read, .close = gz_close };
 	struct gz *g = calloc(1, sizeof(*g));
@@ -121,7 +173,7 @@ static FILE *open_gzip(FILE *in, const char *path, char *err, size_t errlen)
 
 	if (g == NULL)
 		goto nomem;
-	g->in = in;
+	g->src = *in;
 	/* 15 + 16: a window of 2^15 bytes, gzip header and trailer only. */
 	if (inflateInit2(&g->strm, 15 + 16) != Z_OK)
 		goto nomem;
@@ -133,7 +185,7 @@ static FILE *open_gzip(FILE *in, const char *path, char *err, size_t errlen)
 	return f;
 nomem:
 	free(g);
-	fclose(in);
+	fclose(in->in);
 	snprintf(err, errlen, "out of memory opening '%s'", path);
 	return NULL;
 }
@@ -143,7 +195,7 @@ nomem:
 #include <lzma.h>
 
 struct xz {
-	FILE *in;
+	struct src src;
 	lzma_stream strm;
 	bool eof, done, failed;
 	uint8_t buf[1 << 16];
@@ -169,15 +221,21 @@ static ssize_t xz_read(void *cookie, char *out, size_t size)
 	x->strm.next_out = (uint8_t *)out;
 	x->strm.avail_out = size;
 	while (x->strm.avail_out > 0 && !x->done) {
+		size_t produced = size - x->strm.avail_out;
 		lzma_ret ret;
 
 		if (x->strm.avail_in == 0 && !x->eof) {
+			ssize_t got;
+
+			/* What is decoded goes on before waiting for more. */
+			if (produced > 0)
+				break;
+			got = src_read(&x->src, x->buf, sizeof(x->buf));
+			if (got < 0)
+				return errno == EINTR ? -1 : zip_fail(&x->failed, 0, "%s", strerror(errno));
 			x->strm.next_in = x->buf;
-			x->strm.avail_in = fread(x->buf, 1, sizeof(x->buf), x->in);
-			if (ferror(x->in))
-				return zip_fail(&x->failed, size - x->strm.avail_out, "%s",
-						strerror(errno ? errno : EIO));
-			x->eof = feof(x->in);
+			x->strm.avail_in = (size_t)got;
+			x->eof = got == 0;
 		}
 		ret = lzma_code(&x->strm, x->eof ? LZMA_FINISH : LZMA_RUN);
 		if (ret == LZMA_STREAM_END)
@@ -191,14 +249,14 @@ static ssize_t xz_read(void *cookie, char *out, size_t size)
 static int xz_close(void *cookie)
 {
 	struct xz *x = cookie;
-	int rc = fclose(x->in);
+	int rc = fclose(x->src.in);
 
 	lzma_end(&x->strm);
 	free(x);
 	return rc;
 }
 
-static FILE *open_xz(FILE *in, const char *path, char *err, size_t errlen)
+static FILE *open_xz(const struct src *in, const char *path, char *err, size_t errlen)
 {
 	static const cookie_io_functions_t io = { .read = xz_read, .close = xz_close };
 	struct xz *x = calloc(1, sizeof(*x));
@@ -206,7 +264,7 @@ static FILE *open_xz(FILE *in, const char *path, char *err, size_t errlen)
 
 	if (x == NULL)
 		goto nomem;
-	x->in = in;
+	x->src = *in;
 	x->strm = (lzma_stream)LZMA_STREAM_INIT;
 	if (lzma_stream_decoder(&x->strm, UINT64_MAX, LZMA_CONCATENATED) != LZMA_OK)
 		goto nomem;
@@ -218,37 +276,16 @@ static FILE *open_xz(FILE *in, const char *path, char *err, size_t errlen)
 	return f;
 nomem:
 	free(x);
-	fclose(in);
+	fclose(in->in);
 	snprintf(err, errlen, "out of memory opening '%s'", path);
 	return NULL;
 }
 #endif
 
-/*
- * A stream whose first bytes were read to see what it is, and cannot be
- * rewound (a pipe, a terminal): those bytes are given back first. It reads
- * the file descriptor itself, so that what a pipe holds is handed on at
- * once (stdio's fread would wait for a full buffer): a trace is replayed as
- * it arrives, and a signal that stops the replay finds every line read
- * replayed.
- */
-struct prefixed {
-	FILE *in;
-	unsigned char head[8];
-	size_t n, pos;
-};
-
+/* A plain trace on a pipe or a terminal: its head given back, then read(2). */
 static ssize_t prefixed_read(void *cookie, char *out, size_t size)
 {
-	struct prefixed *p = cookie;
-	size_t k = 0;
-
-	while (k < size && p->pos < p->n)
-		out[k++] = (char)p->head[p->pos++];
-	if (k > 0)
-		return (ssize_t)k;
-	/* -1 with errno (EINTR when a signal stopped the wait) is stdio's error. */
-	return read(fileno(p->in), out, size);
+	return src_read(cookie, out, size);
 }
 
 /* Up to len bytes from fd, fewer only at the end of the data; -1 on error. */
@@ -272,29 +309,26 @@ static ssize_t read_head(int fd, unsigned char *buf, size_t len)
 
 static int prefixed_close(void *cookie)
 {
-	struct prefixed *p = cookie;
+	struct src *p = cookie;
 	int rc = fclose(p->in);
 
 	free(p);
 	return rc;
 }
 
-static FILE *give_back(FILE *in, const unsigned char *head, size_t n, const char *path,
-		       char *err, size_t errlen)
+static FILE *give_back(const struct src *in, const char *path, char *err, size_t errlen)
 {
 	static const cookie_io_functions_t io = { .read = prefixed_read, .close = prefixed_close };
-	struct prefixed *p = calloc(1, sizeof(*p));
+	struct src *p = malloc(sizeof(*p));
 	FILE *f = NULL;
 
 	if (p != NULL) {
-		p->in = in;
-		memcpy(p->head, head, n);
-		p->n = n;
+		*p = *in;
 		f = fopencookie(p, "r", io);
 	}
 	if (f == NULL) {
 		free(p);
-		fclose(in);
+		fclose(in->in);
 		snprintf(err, errlen, "out of memory opening '%s'", path);
 	}
 	return f;
@@ -308,6 +342,7 @@ FILE *trace_open(const char *path, const char **compression, char *err, size_t e
 	const char *name = is_stdin ? TRACE_STDIN_NAME : path;
 	unsigned char head[6];
 	struct stat st;
+	struct src src = { 0 };
 	ssize_t got;
 	size_t n;
 	FILE *f = is_stdin ? stdin : fopen(path, "r");
@@ -338,17 +373,18 @@ FILE *trace_open(const char *path, const char **compression, char *err, size_t e
 		fclose(f);
 		return NULL;
 	}
+	src.in = f;
 	if (S_ISREG(st.st_mode) && !is_stdin) {
 		rewind(f);
 	} else {
-		f = give_back(f, head, n, name, err, errlen);
-		if (f == NULL)
-			return NULL;
+		src.raw = true;
+		memcpy(src.head, head, n);
+		src.n = n;
 	}
 	if (n >= 2 && memcmp(head, gz_magic, 2) == 0) {
 		*compression = "gzip";
 #ifdef HAVE_ZLIB
-		return open_gzip(f, name, err, errlen);
+		return open_gzip(&src, name, err, errlen);
 #else
 		fclose(f);
 		snprintf(err, errlen, "%s: gzip data, and hv was built without zlib "
@@ -359,7 +395,7 @@ FILE *trace_open(const char *path, const char **compression, char *err, size_t e
 	if (n == 6 && memcmp(head, xz_magic, 6) == 0) {
 		*compression = "xz";
 #ifdef HAVE_LZMA
-		return open_xz(f, name, err, errlen);
+		return open_xz(&src, name, err, errlen);
 #else
 		fclose(f);
 		snprintf(err, errlen, "%s: xz data, and hv was built without liblzma "
@@ -367,5 +403,5 @@ FILE *trace_open(const char *path, const char **compression, char *err, size_t e
 		return NULL;
 #endif
 	}
-	return f;
+	return src.raw ? give_back(&src, name, err, errlen) : f;
 }
