@@ -447,12 +447,40 @@ __asm__(".pushsection .rodata\n.code64\n"
 	"u_hlt_fault:\n"
 	"	hlt\n"
 	"u_hlt_end:\n"
+	/* Ring 0: set CR4.UMIP (g_to3 follows it). */
+	"g_umip_start:\n"
+	"	mov %cr4, %rax\n"
+	"	bts $11, %rax\n"
+	"	mov %rax, %cr4\n"
+	"g_umip_end:\n"
+	/* Ring 3: what UMIP forbids, one instruction each. */
+	"u_smsw_start:\n"
+	"	smsw %eax\n"
+	"u_smsw_end:\n"
+	"u_sgdt_start:\n"
+	"	sgdt -16(%rsp)\n"
+	"u_sgdt_end:\n"
+	"u_sidt_start:\n"
+	"	sidt -16(%rsp)\n"
+	"u_sidt_end:\n"
+	"u_sldt_start:\n"
+	"	sldt %eax\n"
+	"u_sldt_end:\n"
+	"u_str_start:\n"
+	"	str -16(%rsp)\n"
+	"u_str_end:\n"
 	".popsection\n");
 BLOB(g_to3);
 BLOB(u_int80);
 BLOB(u_int81);
 BLOB(u_rdsv);
 BLOB(u_hlt);
+BLOB(g_umip);
+BLOB(u_smsw);
+BLOB(u_sgdt);
+BLOB(u_sidt);
+BLOB(u_sldt);
+BLOB(u_str);
 extern const uint8_t u_int80_next[], u_int81_next[], u_rdsv_fault[], u_hlt_fault[];
 
 static struct tvm *vm_ring3(const uint8_t *ustart, const uint8_t *uend)
@@ -513,6 +541,37 @@ static void test_ring3_hlt_gp(void **state)
 	expect_exception(vm, 13, 0, TVM_UCODE + OFF(u_hlt, u_hlt_fault), TVM_SEL_UCODE | 3,
 			 RFL_FIXED, USER_RSP, TVM_SEL_UDATA | 3);
 	tvm_destroy(vm);
+}
+
+/* SDM Vol. 3A 2.5 (CR4.UMIP): SMSW, SGDT, SIDT, SLDT and STR are #GP(0) at
+ * CPL 3 with UMIP set. Without UMIP they run at CPL 3 too. */
+static void test_ring3_umip_gp(void **state)
+{
+	static const struct { const uint8_t *start, *end; } insn[] = {
+		{ u_smsw_start, u_smsw_end }, { u_sgdt_start, u_sgdt_end },
+		{ u_sidt_start, u_sidt_end }, { u_sldt_start, u_sldt_end },
+		{ u_str_start, u_str_end },
+	};
+
+	(void)state;
+	for (unsigned i = 0; i < sizeof(insn) / sizeof(insn[0]); i++) {
+		struct tvm *vm = vm_new("none");
+
+		tvm_write_gva(vm, TVM_UCODE, insn[i].start, (size_t)(insn[i].end - insn[i].start));
+		tvm_write_gva(vm, TVM_CODE + (uint64_t)(g_umip_end - g_umip_start), g_to3_start,
+			      (size_t)(g_to3_end - g_to3_start));
+		load(vm, TVM_CODE, g_umip_start, g_umip_end);
+		expect_exception(vm, 13, 0, TVM_UCODE, TVM_SEL_UCODE | 3, RFL_FIXED, USER_RSP,
+				 TVM_SEL_UDATA | 3);
+		tvm_destroy(vm);
+		/* UMIP clear: the instruction runs, and ring 3 goes on to the
+		 * zeros after it (ADD [RAX], AL: a user write to an address
+		 * with no user page, #PF). */
+		vm = vm_ring3(insn[i].start, insn[i].end);
+		expect_exception(vm, 14, PF_U | PF_W, TVM_UCODE + (uint64_t)(insn[i].end - insn[i].start),
+				 TVM_SEL_UCODE | 3, RFL_FIXED, USER_RSP, TVM_SEL_UDATA | 3);
+		tvm_destroy(vm);
+	}
 }
 
 /*
@@ -1251,6 +1310,7 @@ int main(void)
 		cmocka_unit_test(test_ring3_int_ist),
 		cmocka_unit_test(test_ring3_read_supervisor),
 		cmocka_unit_test(test_ring3_hlt_gp),
+		cmocka_unit_test(test_ring3_umip_gp),
 		cmocka_unit_test(test_syscall_sysret_swapgs),
 		cmocka_unit_test(test_syscall_compat),
 		cmocka_unit_test(test_debug_registers),

@@ -48,6 +48,7 @@ static const struct cpuid_bit {
 	[CPUF_SMAP]         = { "smap",         7, EBX, 20, true },  /* CR4.SMAP #GP */
 	[CPUF_CLFLUSHOPT]   = { "clflushopt",   7, EBX, 23 },
 	[CPUF_CLWB]         = { "clwb",         7, EBX, 24 },
+	[CPUF_UMIP]         = { "umip",         7, ECX, 2, true },   /* CR4.UMIP #GP */
 	[CPUF_LA57]         = { "la57",         7, ECX, 16, true },  /* CR4.LA57 #GP */
 	[CPUF_LAHF_LM]      = { "lahf-lm",      0x80000001, ECX, 0 },
 	[CPUF_ABM]          = { "abm",          0x80000001, ECX, 5 },

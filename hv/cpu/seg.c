@@ -529,6 +529,8 @@ int op_grp6(struct vcpu_soft *v, const struct x86_insn *in)
 	int st;
 
 	if (r < 2) {
+		if ((st = umip_check(v)))
+			return st;
 		a = r == 0 ? v->ldt.selector : v->tr.selector;
 		if (in->mod == 3) {
 			v->gpr[in->rm] = in->osz == 2 ? (v->gpr[in->rm] & ~0xffffULL) | a : a;

@@ -117,6 +117,7 @@ static int write_cr4(struct vcpu_soft *v, uint64_t val)
 	if (!cpu_has(v, CPUF_SMEP)) valid &= ~CR4_SMEP;
 	if (!cpu_has(v, CPUF_SMAP)) valid &= ~CR4_SMAP;
 	if (!cpu_has(v, CPUF_LA57)) valid &= ~CR4_LA57;
+	if (!cpu_has(v, CPUF_UMIP)) valid &= ~CR4_UMIP;
 	if (val & ~valid)
 		return x86_gp(v, 0);
 	if (long_mode(v) && !(val & CR4_PAE))
@@ -478,6 +479,8 @@ static int grp7_reg(struct vcpu_soft *v, const struct x86_insn *in)
 		return X86_OK;
 	}
 	if (r == 4) { /* SMSW r */
+		if ((st = umip_check(v)))
+			return st;
 		a = v->cr0;
 		if (in->osz == 2)
 			v->gpr[in->rm] = (v->gpr[in->rm] & ~0xffffULL) | (a & 0xffff);
@@ -523,6 +526,8 @@ int op_grp7(struct vcpu_soft *v, const struct x86_insn *in)
 		uint8_t buf[10];
 		unsigned bsz = v->mode == 64 ? 8 : 4;
 		uint64_t lin, base = t->base;
+		if ((st = umip_check(v)))
+			return st;
 		memcpy(buf, &t->limit, 2);
 		memcpy(buf + 2, &base, 8);
 		if ((st = seg_linear(v, in->seg, insn_ea(v, in), 2 + bsz, &lin)))
@@ -551,6 +556,8 @@ int op_grp7(struct vcpu_soft *v, const struct x86_insn *in)
 		return X86_OK;
 	}
 	case 4: /* SMSW m16 */
+		if ((st = umip_check(v)))
+			return st;
 		return mem_write(v, in->seg, insn_ea(v, in), 2, v->cr0 & 0xffff);
 	case 6: /* LMSW m16 */
 		if ((st = mem_read(v, in->seg, insn_ea(v, in), 2, &a)))

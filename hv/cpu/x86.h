@@ -73,6 +73,7 @@ enum {
 #define CR4_TSD (1ULL << 2)
 #define CR4_DE  (1ULL << 3)
 #define CR4_OSFXSR (1ULL << 9)
+#define CR4_UMIP (1ULL << 11)
 #define CR4_FSGSBASE (1ULL << 16)
 /* Physical-address width this vCPU reports (CPUID.80000008H:EAX[7:0]). */
 #define MAXPHYADDR 52
@@ -80,7 +81,7 @@ enum {
 /* CR4 bits this vCPU accepts (features it advertises in CPUID). */
 #define CR4_VALID (CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE | CR4_PGE | CR4_LA57 | CR4_PCIDE | \
 		   CR4_SMEP | CR4_SMAP | (1ULL << 6) /* MCE */ | (1ULL << 8) /* PCE */ | CR4_OSFXSR | \
-		   (1ULL << 10) /* OSXMMEXCPT */)
+		   (1ULL << 10) /* OSXMMEXCPT */ | CR4_UMIP)
 
 /* MSRs (SDM Vol. 4, Table 2-2). */
 #define MSR_TSC            0x10
@@ -338,6 +339,12 @@ int x86_raise(struct vcpu_soft *v, unsigned vec, bool has_err, uint32_t err);
 static inline int x86_ud(struct vcpu_soft *v) { return x86_raise(v, EXC_UD, false, 0); }
 static inline int x86_gp(struct vcpu_soft *v, uint32_t err) { return x86_raise(v, EXC_GP, true, err); }
 static inline int need_cpl0(struct vcpu_soft *v) { return v->cpl ? x86_gp(v, 0) : X86_OK; }
+/* SDM Vol. 3A 2.5: with CR4.UMIP, SGDT, SIDT, SLDT, SMSW and STR are #GP(0)
+ * at CPL > 0. */
+static inline int umip_check(struct vcpu_soft *v)
+{
+	return (v->cr4 & CR4_UMIP) && v->cpl ? x86_gp(v, 0) : X86_OK;
+}
 
 /* debug registers (debug.c) */
 #define DR6_BD  (1ULL << 13)
