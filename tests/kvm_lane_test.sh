@@ -3,6 +3,7 @@
 # inside a Debian kernel booted under QEMU TCG (scripts/kvm-lane), and each
 # probe guest and guest workload below prints, there, exactly the serial
 # output it prints on the software vCPU here, and stops with the same status.
+# The IOMMU workloads (edu behind hv's VT-d unit) among them.
 # Lazy RAM (userfaultfd) maps the same frames at first touch as the software
 # vCPU; dirty tracking's write-protect log (userfaultfd) and KVM's dirty log
 # agree; SIGTERM stops a guest inside KVM_RUN, eager and lazy; hv bench's
@@ -53,9 +54,13 @@ seq|--memory 128M guest/guest.elf --append "workload=seq iters=5000 footprint=25
 stride|--memory 128M guest/guest.elf --append "workload=stride iters=2000 footprint=512K stride=4096"
 chase|--memory 128M guest/guest.elf --append "workload=chase iters=2000 footprint=64K"
 cow|--memory 128M guest/guest.elf --append "workload=cow"
+dma|--edu --memory 128M guest/guest.elf --append "workload=dma"
+viommu|--edu --memory 128M guest/guest.elf --append "workload=viommu"
+dma-attack|--edu --memory 128M guest/guest.elf --append "workload=dma-attack"
 lazy-dirty|--mem-policy lazy --memory 16M tests/guests/probe-dirty.elf
 lazy-random|--mem-policy lazy --memory 128M guest/guest.elf --append "workload=random iters=3000 footprint=256K"
 lazy-random-2m|--mem-policy lazy --ept-page 2M --memory 128M guest/guest.elf --append "workload=random iters=3000 footprint=1M"
+lazy-apic|--mem-policy lazy --memory 16M tests/guests/apic.elf
 CASES
 # Commands after the cases: SIGTERM five seconds into a guest that never
 # exits to hv (eager and lazy RAM; two seconds were not always enough for hv
@@ -137,7 +142,7 @@ expect_eq "probe-forbidden: the same diagnostic" \
 	"$(grep -m1 "neither RAM" "$tmp/probe-forbidden.kvm.stderr")" \
 	"$(grep -m1 "neither RAM" "$tmp/probe-forbidden.soft.stderr")"
 # The workloads finished and said so.
-for wl in compute memloop protect random seq stride chase cow; do
+for wl in compute memloop protect random seq stride chase cow dma viommu dma-attack; do
 	check "$wl: RESULT ok in the lane" "$(grep -c "^RESULT $wl ok" "$tmp/$wl.kvm.out")" -eq 1
 done
 # Dirty tracking with userfaultfd write-protection (the lane's kernel has
@@ -158,7 +163,7 @@ done
 # the same frames as on the software vCPU, mapped the same way.
 # (The text report is on standard error.)
 frames() { grep '^  frames mapped on demand ' "$tmp/$1.stderr"; }
-for name in lazy-dirty lazy-random lazy-random-2m; do
+for name in lazy-dirty lazy-random lazy-random-2m lazy-apic; do
 	expect_eq "$name: frames mapped on demand, in the lane vs soft" "$(frames $name.kvm)" \
 		"$(frames $name.soft)"
 done

@@ -12,6 +12,8 @@
 #    userfaultfd, against the software backend's sets;
 #  - lazy RAM (userfaultfd): the same guests with --mem-policy lazy, and the
 #    frames mapped at first touch counted exactly as on the software vCPU;
+#  - the IOMMU workloads (edu behind hv's VT-d unit): the same DMA, unit and
+#    canary counts;
 #  - on kvm_pvm hosts (KVM emulates each guest instruction) KVM's emulation
 #    counts equal the software vCPU's instruction and exception counts.
 #
@@ -39,6 +41,8 @@ check "missing device: the message names the device and the cause" \
 
 # jget FILE KEY: the first scalar member KEY of the JSON report.
 jget() { sed -n "s/^ *\"$2\": \\([^,]*\\),\\{0,1\\}\$/\\1/p" "$1" | head -1; }
+# jobj FILE OBJECT: the lines of the top-level object OBJECT.
+jobj() { sed -n "/^  \"$2\": {/,/^  }/p" "$1"; }
 # jsec FILE OBJECT KEY: the scalar member KEY of the top-level object OBJECT.
 jsec() { sed -n "/^  \"$2\": {/,/^  }/s/^ *\"$3\": \\([^,]*\\),\\{0,1\\}\$/\\1/p" "$1" | head -1; }
 
@@ -189,6 +193,28 @@ if [ -f "$GUEST" ]; then
 	check "lazy random: RESULT ok on KVM" "$(grep -c "^RESULT random ok" "$tmp/lazy-random.kvm.out")" -eq 1
 	lazy lazy-random-2m --ept-page 2M --memory 128M "$GUEST" --append "workload=random iters=3000 footprint=1M"
 	lazy lazy-protect --memory 128M "$GUEST" --append "workload=protect iters=2000"
+
+	# The IOMMU workloads: edu and the VT-d unit are hv's device models on
+	# both backends, so the guest's MMIO to them exits on KVM too, and hv's
+	# DMA, unit, and canary counts are the same numbers, section by section.
+	while IFS='|' read -r name wl opts; do
+		# shellcheck disable=SC2086 # opts: words
+		both "$name" --edu $opts --memory 128M "$GUEST" --append "workload=$wl"
+		check "$name: RESULT ok on KVM" "$(grep -c "^RESULT $wl ok" "$tmp/$name.kvm.out")" -eq 1
+		check "$name: the report has a dma section" "$(jobj "$tmp/$name.kvm.json" dma | wc -l)" -gt 2
+		for obj in dma iommu canary devices; do
+			expect_eq "$name: the report's $obj section, kvm vs soft" \
+				"$(jobj "$tmp/$name.kvm.json" $obj)" "$(jobj "$tmp/$name.soft.json" $obj)"
+		done
+	done <<-IOMMU
+	dma|dma|
+	viommu|viommu|
+	dma-attack|dma-attack|
+	dma-noiommu|dma|--no-iommu
+	dma-lazy|dma|--mem-policy lazy
+	IOMMU
+	check "viommu: the unit's faults are in the report" \
+		"$(jobj "$tmp/viommu.kvm.json" iommu | grep -c '"faults"')" -ge 1
 
 	# The report: no model counts under KVM, and says so; KVM's own
 	# statistics instead (the vCPU left the guest at least once per port
