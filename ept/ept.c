@@ -651,6 +651,28 @@ int ept_walk(struct ept *ept, uint64_t gpa, const struct ept_access *acc,
 	return 0;
 }
 
+/* Add the present leaves below the level-`level` table at `table` to n[0..2]
+ * (4 KiB, 2 MiB, 1 GiB). */
+static void subtree_leaves(const struct ept *ept, uint64_t table, unsigned level, uint64_t n[3])
+{
+	for (unsigned i = 0; i < EPT_ENTRIES; i++) {
+		uint64_t e = rd(ept, table + 8 * i);
+
+		if (!(e & EPT_PERM_BITS))
+			continue;
+		if (entry_is_table(ept, e, level))
+			subtree_leaves(ept, e & EPT_ADDR_MASK, level - 1, n);
+		else if (level <= 3 && entry_is_leaf(e, level))
+			n[level - 1]++;
+	}
+}
+
+void ept_count_leaves(const struct ept *ept, uint64_t leaves[3])
+{
+	leaves[0] = leaves[1] = leaves[2] = 0;
+	subtree_leaves(ept, ept->root, ept->levels, leaves);
+}
+
 int ept_lookup(const struct ept *ept, uint64_t gpa, uint64_t *hpa, unsigned *page_shift,
 	       uint64_t *perms)
 {

@@ -348,5 +348,8 @@ int ept_walk(struct ept *ept, uint64_t gpa, const struct ept_access *acc,
  */
 int ept_lookup(const struct ept *ept, uint64_t gpa, uint64_t *hpa, unsigned *page_shift,
 	       uint64_t *perms);
+/* The present leaves of the hierarchy by size: [0] 4 KiB, [1] 2 MiB, [2] 1 GiB
+ * (a table-less view of the map, for reports). Sets no A/D flags. */
+void ept_count_leaves(const struct ept *ept, uint64_t leaves[3]);
 
 #endif /* HV_EPT_H */

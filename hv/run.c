@@ -561,8 +561,15 @@ static void report_text(FILE *f, struct vm *vm, const struct run_opts *o,
 		fprintf(f, "  %-22s %14" PRIu64 "\n\n", "exceptions", rr->vs.exceptions);
 		report_mmu_text(f, mmu_stats(vm->mmu), &o->vm.mmu, &rr->shape);
 	} else {
+		uint64_t leaves[3];
+
 		fprintf(f, "Guest instructions and translation (TLB, walks, references):\n  %s.\n",
 			no_model_translation);
+		/* Beside the backend's own mappings (KVM's pages_4k/2m/1g below). */
+		ept_count_leaves(vm->ept, leaves);
+		fprintf(f, "  hv's EPT map, which the %s memory follows: leaves 4 KiB %" PRIu64
+			", 2 MiB %" PRIu64 ", 1 GiB %" PRIu64 "\n", vm->ops->name, leaves[0], leaves[1],
+			leaves[2]);
 	}
 	if (vm->ops->hw_stats) {
 		fprintf(f, "\n%s statistics (the host kernel's own counts, nonzero ones):\n",
@@ -676,8 +683,15 @@ static void report_json(FILE *f, struct vm *vm, const struct run_opts *o,
 	if (vm->ops->models_translation) {
 		report_mmu_json(&j, mmu_stats(vm->mmu), &o->vm.mmu, &rr->shape);
 	} else {
+		uint64_t leaves[3];
+
 		json_bool(&j, "modelled", false);
 		json_str(&j, "why_not", no_model_translation);
+		/* hv's map, which the backend's own (hw_stats) follows. */
+		ept_count_leaves(vm->ept, leaves);
+		json_u64(&j, "ept_leaves_4k", leaves[0]);
+		json_u64(&j, "ept_leaves_2m", leaves[1]);
+		json_u64(&j, "ept_leaves_1g", leaves[2]);
 	}
 	json_obj_end(&j);
 

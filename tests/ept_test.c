@@ -979,6 +979,35 @@ static void test_lookup_sets_no_flags(void **state)
 	env_fini(&env);
 }
 
+/* Leaves by size: a 2 MiB leaf, then one 4 KiB page of it write-protected
+ * (the leaf splits into 512), then a 1 GiB leaf beside them. */
+static void test_count_leaves(void **state)
+{
+	const uint64_t attrs = EPT_RWX | (EPT_MT_WB << EPT_MT_SHIFT);
+	struct env env;
+	uint64_t n[3], frame;
+
+	(void)state;
+	env_init(&env, 4 * GiB, 4, true, true, true, false);
+	ept_count_leaves(env.ept, n);
+	assert_int_equal(n[0] + n[1] + n[2], 0);
+	frame = guest_frame(&env, 2ULL << 20);
+	assert_ok(ept_map(env.ept, 0x200000, frame, 2ULL << 20, attrs, 2ULL << 20));
+	ept_count_leaves(env.ept, n);
+	assert_int_equal(n[0], 0);
+	assert_int_equal(n[1], 1);
+	assert_ok(ept_protect(env.ept, 0x201000, 4096, EPT_R | EPT_X));
+	ept_count_leaves(env.ept, n);
+	assert_int_equal(n[0], 512);
+	assert_int_equal(n[1], 0);
+	frame = guest_frame(&env, 1ULL << 30);
+	assert_ok(ept_map(env.ept, 1ULL << 30, frame, 1ULL << 30, attrs, 1ULL << 30));
+	ept_count_leaves(env.ept, n);
+	assert_int_equal(n[0], 512);
+	assert_int_equal(n[2], 1);
+	env_fini(&env);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1005,6 +1034,7 @@ int main(void)
 		cmocka_unit_test(test_violation_mbec),
 		cmocka_unit_test(test_accessed_dirty),
 		cmocka_unit_test(test_reference_counts),
+		cmocka_unit_test(test_count_leaves),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -145,6 +145,10 @@ expect_eq "probe-forbidden: the same diagnostic" \
 for wl in compute memloop protect random seq stride chase cow dma viommu dma-attack; do
 	check "$wl: RESULT ok in the lane" "$(grep -c "^RESULT $wl ok" "$tmp/$wl.kvm.out")" -eq 1
 done
+# hv's EPT map beside KVM's own statistics: 128 MiB of eager 4 KiB RAM.
+check "compute: hv's EPT map in the lane's report" \
+	"$(grep -c "^  hv's EPT map, which the kvm memory follows: leaves 4 KiB 32768, 2 MiB 0, 1 GiB 0$" "$tmp/compute.kvm.stderr")" -eq 1
+
 # Dirty tracking with userfaultfd write-protection (the lane's kernel has
 # it): each first write reached hv's handler as on the software vCPU, the
 # write-protect log holds the 64 pages the probe wrote, and so does KVM's

@@ -216,6 +216,18 @@ if [ -f "$GUEST" ]; then
 	check "viommu: the unit's faults are in the report" \
 		"$(jobj "$tmp/viommu.kvm.json" iommu | grep -c '"faults"')" -ge 1
 
+	# hv's EPT map beside KVM's: 128 MiB of eager 4 KiB RAM is 32768 leaves;
+	# with lazy RAM the leaves are the frames hv mapped, 4 KiB or 2 MiB.
+	expect_eq "compute: hv's EPT map, 4 KiB leaves" "$(jget "$tmp/compute.kvm.json" ept_leaves_4k)" 32768
+	expect_eq "compute: hv's EPT map, 2 MiB leaves" "$(jget "$tmp/compute.kvm.json" ept_leaves_2m)" 0
+	for name in lazy-random lazy-random-2m lazy-protect; do
+		j=$tmp/$name.kvm.json
+		expect_eq "$name: hv's EPT leaves are the frames it mapped" \
+			"$(( $(jget "$j" ept_leaves_4k) + $(jget "$j" ept_leaves_2m) ))" \
+			"$(( $(jget "$j" lazy_frames) + $(jget "$j" loader_frames) ))"
+	done
+	check "lazy-random-2m: 2 MiB leaves" "$(jget "$tmp/lazy-random-2m.kvm.json" ept_leaves_2m)" -ge 1
+
 	# The report: no model counts under KVM, and says so; KVM's own
 	# statistics instead (the vCPU left the guest at least once per port
 	# exit hv handled).
@@ -229,6 +241,8 @@ if [ -f "$GUEST" ]; then
 		"$(grep -c "^  not modelled: the guest's accesses are translated by the host's KVM" "$tmp/text.out")" -eq 1
 	check "kvm text report: prints KVM's statistics" \
 		"$(grep -c "^  vcpu exits  " "$tmp/text.out")" -eq 1
+	check "kvm text report: hv's EPT map beside them" \
+		"$(grep -c "^  hv's EPT map, which the kvm memory follows: leaves 4 KiB 32768, 2 MiB 0, 1 GiB 0$" "$tmp/text.out")" -eq 1
 
 	# SIGTERM while the guest runs inside KVM_RUN stops the VM (KVM_RUN
 	# returns EINTR), with the signal's status, not after the guest ends.
