@@ -155,8 +155,11 @@ int mmu_config_preset(const char *name, struct mmu_config *out) HV_MUST_CHECK;
  */
 #define MMU_MAX_ENTRIES (1u << 22)
 #define MMU_MAX_WAYS 1024u
-/* Load "key = entries[/ways]" lines; on error writes "file:line: what" to err. */
-int mmu_config_load(const char *path, struct mmu_config *out, char *err, size_t errlen) HV_MUST_CHECK;
+/* Parse a configuration file's text (len bytes): "key = entries[/ways]"
+ * lines, '#' comments, LF or CR LF endings. On error writes "name:line: what"
+ * to err. Reading the file is the caller's (hv/cliutil.c). */
+int mmu_config_parse(const char *name, const char *text, size_t len, struct mmu_config *out,
+		     char *err, size_t errlen) HV_MUST_CHECK;
 const char *mmu_struct_name(enum tlb_id id);
 /* NULL-terminated list of preset names. */
 const char *const *mmu_preset_names(void);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * ept/presets.c - TLB and paging-structure-cache geometries, by name or from
- * a small text file.
+ * the text of a small configuration file (the front end reads the file).
  *
  * TLB sizes are the vendors' published figures (Intel optimization manual,
  * AMD software optimization guides; see docs/translation.md). Neither vendor
@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "ept/mmu.h"
 
@@ -226,42 +225,40 @@ static int parse_line(char *line, struct mmu_config *c, bool first, const char *
 	return 0;
 }
 
-int mmu_config_load(const char *path, struct mmu_config *out, char *err, size_t errlen)
+int mmu_config_parse(const char *name, const char *text, size_t len, struct mmu_config *out,
+		     char *err, size_t errlen)
 {
 	struct mmu_config c;
 	char line[256];
 	unsigned lineno = 0;
-	const char *base, *why = NULL;
-	struct stat st;
+	const char *base, *why = NULL, *p = text, *end = text + len;
 	bool seen = false;
-	FILE *f;
 	int rc = 0;
 
 	memset(&c, 0, sizeof(c));
-	base = strrchr(path, '/');
-	snprintf(c.name, sizeof(c.name), "%s", base ? base + 1 : path);
-	f = fopen(path, "r");
-	if (!f) {
-		rc = -errno;
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return rc;
-	}
-	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
-		snprintf(err, errlen, "%s: is a directory, not a configuration file", path);
-		fclose(f);
-		return -EINVAL;
-	}
-	while (fgets(line, sizeof(line), f)) {
+	base = strrchr(name, '/');
+	snprintf(c.name, sizeof(c.name), "%s", base ? base + 1 : name);
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = (size_t)((nl ? nl : end) - p);
 		char *s, *hash, *cr;
 
 		lineno++;
-		if (!strchr(line, '\n') && !feof(f)) {
+		if (n >= sizeof(line) - 1) {
 			why = "line too long";
 			rc = -EINVAL;
 			break;
 		}
+		if (memchr(p, '\0', n)) {
+			why = "NUL byte in a line";
+			rc = -EINVAL;
+			break;
+		}
+		memcpy(line, p, n);
+		line[n] = '\0';
+		p = nl ? nl + 1 : end;
 		cr = strchr(line, '\r');
-		if (cr != NULL && cr[1] != '\n' && cr[1] != '\0') {
+		if (cr != NULL && cr[1] != '\0') {
 			why = "carriage return without a line feed: lines must end in LF or CR LF";
 			rc = -EINVAL;
 			break;
@@ -280,13 +277,8 @@ int mmu_config_load(const char *path, struct mmu_config *out, char *err, size_t 
 			break;
 		seen = true;
 	}
-	if (!rc && ferror(f)) {
-		rc = -EIO;
-		why = "read error";
-	}
-	fclose(f);
 	if (rc) {
-		snprintf(err, errlen, "%s:%u: %s", path, lineno, why);
+		snprintf(err, errlen, "%s:%u: %s", name, lineno, why);
 		return rc;
 	}
 	*out = c;

@@ -13,6 +13,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -315,6 +316,51 @@ static bool looks_like_file(const char *v)
 	return stat(v, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+/* A configuration file: its whole text through mmu_config_parse. On error
+ * writes "path: what" (or the parser's "path:line: what") to err. */
+static int config_file_load(const char *path, struct mmu_config *out, char *err, size_t errlen)
+{
+	/* Far more than any configuration (a few dozen short lines). */
+	enum { CONFIG_MAX_BYTES = 1 << 20 };
+	struct stat st;
+	char *text;
+	size_t len;
+	FILE *f;
+	int rc;
+
+	f = fopen(path, "r");
+	if (!f) {
+		rc = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return rc;
+	}
+	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "%s: is a directory, not a configuration file", path);
+		fclose(f);
+		return -EINVAL;
+	}
+	text = malloc(CONFIG_MAX_BYTES + 1);
+	if (!text) {
+		fclose(f);
+		snprintf(err, errlen, "%s: out of memory", path);
+		return -ENOMEM;
+	}
+	len = fread(text, 1, CONFIG_MAX_BYTES + 1, f);
+	if (ferror(f)) {
+		rc = -EIO;
+		snprintf(err, errlen, "%s: read error", path);
+	} else if (len > CONFIG_MAX_BYTES) {
+		rc = -EFBIG;
+		snprintf(err, errlen, "%s: larger than %u bytes, not a configuration file", path,
+			 (unsigned)CONFIG_MAX_BYTES);
+	} else {
+		rc = mmu_config_parse(path, text, len, out, err, errlen);
+	}
+	free(text);
+	fclose(f);
+	return rc;
+}
+
 static int load_one(const char *opt, const char *v, struct mmu_config *out, char *err,
 		    size_t errlen)
 {
@@ -325,7 +371,7 @@ static int load_one(const char *opt, const char *v, struct mmu_config *out, char
 	if (looks_like_file(v)) {
 		char why[256] = "";
 
-		rc = mmu_config_load(v, out, why, sizeof(why));
+		rc = config_file_load(v, out, why, sizeof(why));
 		if (rc) {
 			if (why[0])
 				snprintf(err, errlen, "%s: %s", opt, why);

@@ -1527,29 +1527,21 @@ static void test_gpt_builder_errors(void **state)
 /* Configuration                                                            */
 /* ------------------------------------------------------------------------ */
 
-static void write_file(const char *path, const char *text)
+/* mmu_config_parse over a C string. */
+static int parse_cfg(const char *text, struct mmu_config *c, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
+	return mmu_config_parse("dir/t.cfg", text, strlen(text), c, err, errlen);
 }
 
 static void test_config(void **state)
 {
-	char path[] = "/tmp/mmu_test_cfgXXXXXX";
 	struct mmu_config c;
-	char err[256];
-	int fd = mkstemp(path);
+	char err[256], longline[300];
 	const char *const *names;
 	unsigned n = 0;
 
-	assert_true(fd >= 0);
-	close(fd);
-	write_file(path, "# a comment\nbase = skylake\nl1d_4k = 128/8   # wider\n"
-			 "nested_tlb = perfect\npde_cache = 0\nl2_1g = 32\n");
-	assert_ok(mmu_config_load(path, &c, err, sizeof(err)));
+	assert_ok(parse_cfg("# a comment\nbase = skylake\nl1d_4k = 128/8   # wider\n"
+			    "nested_tlb = perfect\r\npde_cache = 0\nl2_1g = 32", &c, err, sizeof(err)));
 	assert_int_equal(c.geom[TLB_L1D_4K].entries, 128);
 	assert_int_equal(c.geom[TLB_L1D_4K].ways, 8);
 	assert_true(c.perfect[NESTED_TLB]);
@@ -1557,19 +1549,29 @@ static void test_config(void **state)
 	assert_int_equal(c.geom[TLB_L2_1G].ways, 32);
 	assert_int_equal(c.geom[TLB_L2_4K2M].entries, 1536);   /* from the preset */
 
-	write_file(path, "l1d_4k = 64/4\n\nl1d_2m = 10/4\n");
-	assert_int_equal(mmu_config_load(path, &c, err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, ":3: entries must be a multiple of ways"));
-	write_file(path, "l3_tlb = 64\n");
-	assert_int_equal(mmu_config_load(path, &c, err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, ":1: unknown structure name"));
-	write_file(path, "l1d_4k 64\n");
-	assert_int_equal(mmu_config_load(path, &c, err, sizeof(err)), -EINVAL);
+	assert_int_equal(parse_cfg("l1d_4k = 64/4\n\nl1d_2m = 10/4\n", &c, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "dir/t.cfg:3: entries must be a multiple of ways");
+	assert_int_equal(parse_cfg("l3_tlb = 64\n", &c, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "dir/t.cfg:1: unknown structure name");
+	assert_int_equal(parse_cfg("l1d_4k 64\n", &c, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, ":1: expected"));
-	write_file(path, "l1d_4k = lots\n");
-	assert_int_equal(mmu_config_load(path, &c, err, sizeof(err)), -EINVAL);
-	unlink(path);
-	assert_int_equal(mmu_config_load(path, &c, err, sizeof(err)), -ENOENT);
+	assert_int_equal(parse_cfg("l1d_4k = lots\n", &c, err, sizeof(err)), -EINVAL);
+	assert_int_equal(parse_cfg("l1d_4k = 64\rl1d_2m = 8\n", &c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, ":1: carriage return without a line feed"));
+	assert_int_equal(mmu_config_parse("t", "l1d_4k = 64\n\0\n", 14, &c, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "t:2: NUL byte in a line");
+	/* 254 characters and a line feed fit; 255 do not. */
+	memset(longline, ' ', sizeof(longline));
+	memcpy(longline, "l1d_4k = 64", 11);
+	longline[254] = '\n';
+	assert_ok(mmu_config_parse("t", longline, 255, &c, err, sizeof(err)));
+	longline[254] = ' ';
+	longline[255] = '\n';
+	assert_int_equal(mmu_config_parse("t", longline, 256, &c, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "t:1: line too long");
+	/* Without 'base =' or 'name =' the configuration is named after the file. */
+	assert_ok(parse_cfg("\xef\xbb\xbfl1d_4k = 64\n", &c, err, sizeof(err)));
+	assert_string_equal(c.name, "t.cfg");
 
 	for (names = mmu_preset_names(); *names; names++, n++)
 		assert_ok(mmu_config_preset(*names, &c));

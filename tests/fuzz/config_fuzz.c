@@ -1,19 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tests/fuzz/config_fuzz.c - libFuzzer harness for the TLB/PWC configuration
- * parser (mmu_config_load in ept/presets.c), through a memfd so that the
- * parser reads a real file.
+ * parser (mmu_config_parse in ept/presets.c), given the input as a file's
+ * text.
  *
- * Invariants: a loaded configuration has only geometries the caches accept
+ * Invariants: a parsed configuration has only geometries the caches accept
  * (entries a multiple of ways, within MMU_MAX_ENTRIES and MMU_MAX_WAYS, or
- * perfect) and builds an MMU; every refusal says "path:line: why".
+ * perfect) and builds an MMU; every refusal says "name:line: why".
  */
 #include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "ept/ept.h"
 #include "ept/mmu.h"
@@ -22,25 +20,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static int fd = -1;
-	static char path[64];
+	static const char name[] = "fuzz.cfg";
 	static struct hpool *pool;
 	struct mmu_config c;
 	char err[512];
 	int rc;
 
-	if (fd < 0) {
-		fd = memfd_create("config_fuzz", 0);
-		if (fd < 0 || hpool_create(64ULL << 20, &pool) != 0)
-			abort();
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	}
-	if (ftruncate(fd, 0) != 0 || pwrite(fd, data, size, 0) != (ssize_t)size)
+	if (!pool && hpool_create(64ULL << 20, &pool) != 0)
 		abort();
 	err[0] = '\0';
-	rc = mmu_config_load(path, &c, err, sizeof(err));
+	rc = mmu_config_parse(name, (const char *)data, size, &c, err, sizeof(err));
 	if (rc != 0) {
-		if (strncmp(err, path, strlen(path)) != 0 || err[strlen(path)] != ':')
+		if (strncmp(err, name, strlen(name)) != 0 || err[strlen(name)] != ':')
 			abort();
 		return 0;
 	}
