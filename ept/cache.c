@@ -204,25 +204,6 @@ static struct cache_entry *fill_slot(struct cache *c, uint32_t si, uint32_t pick
 	return victim;
 }
 
-/* A filled entry: valid, most recently used, its payload zeroed. */
-static void fill_entry(struct cache *c, struct cache_entry *victim, uint64_t key,
-		       const struct cache_tag *tag, bool global)
-{
-	victim->gen++;
-	victim->key = key;
-	victim->domain = tag->domain;
-	victim->vmid = tag->vmid;
-	victim->asid = tag->asid;
-	victim->global = global;
-	victim->valid = true;
-	victim->val = 0;
-	victim->aux = 0;
-	victim->attr = 0;
-	c->lru[victim->slot] = ++c->clock;
-	c->held_shifts |= 1ULL << cache_key_shift(key);
-	c->st->fills++;
-}
-
 int cache_fill(struct cache *c, uint64_t key, const struct cache_tag *tag, bool global,
 	     struct cache_entry **out)
 {
@@ -267,38 +248,8 @@ int cache_fill(struct cache *c, uint64_t key, const struct cache_tag *tag, bool 
 	}
 	victim = fill_slot(c, si, pick, reuse, key);
 fill:
-	fill_entry(c, victim, key, tag, global);
+	cache_take(c, victim, key, tag, global);
 	*out = victim;
-	return 0;
-}
-
-/*
- * cache_fill for a key the caller has just looked up and missed (nothing
- * was filled into c since): no entry can hold (key, tag), so the victim is
- * the first empty way or else the least recently used one, found from the
- * stamps alone.
- */
-int cache_fill_missed(struct cache *c, uint64_t key, const struct cache_tag *tag, bool global,
-		      struct cache_entry **out)
-{
-	const uint64_t *l;
-	uint64_t oldest;
-	uint32_t si, base, i, j, n;
-
-	if (__builtin_expect(!c->fast || c->empty[key & c->set_mask] != 0, 0))
-		return cache_fill(c, key, tag, global, out);
-	si = (uint32_t)(key & c->set_mask);
-	base = si * c->ways;
-	l = c->lru + base;
-	n = c->ways;
-	oldest = l[0];
-	j = 0;
-	for (i = 1; i < n; i++) {
-		j = l[i] < oldest ? i : j;
-		oldest = l[i] < oldest ? l[i] : oldest;
-	}
-	*out = fill_slot(c, si, base + j, false, key);
-	fill_entry(c, *out, key, tag, global);
 	return 0;
 }
 

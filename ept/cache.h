@@ -216,13 +216,62 @@ static inline void cache_miss(struct cache *c) { c->st->misses++; }
 int cache_fill(struct cache *c, uint64_t key, const struct cache_tag *tag, bool global,
 	       struct cache_entry **out) HV_MUST_CHECK;
 
+/* Private to the fills: v becomes (key, tag), valid, most recently used,
+ * its payload zeroed, and counts as a fill. */
+static inline void cache_take(struct cache *c, struct cache_entry *v, uint64_t key,
+			      const struct cache_tag *tag, bool global)
+{
+	v->gen++;
+	v->key = key;
+	v->domain = tag->domain;
+	v->vmid = tag->vmid;
+	v->asid = tag->asid;
+	v->global = global;
+	v->valid = true;
+	v->val = 0;
+	v->aux = 0;
+	v->attr = 0;
+	c->lru[v->slot] = ++c->clock;
+	c->held_shifts |= 1ULL << cache_key_shift(key);
+	c->st->fills++;
+}
+
 /*
  * cache_fill after a lookup of (key, tag) in c that missed, with nothing
  * filled into c since: the same entry cache_fill would choose, without
  * looking for the key again.
  */
-int cache_fill_missed(struct cache *c, uint64_t key, const struct cache_tag *tag, bool global,
-		      struct cache_entry **out) HV_MUST_CHECK;
+static inline int HV_MUST_CHECK cache_fill_missed(struct cache *c, uint64_t key,
+						  const struct cache_tag *tag, bool global,
+						  struct cache_entry **out)
+{
+	const uint64_t *l;
+	uint64_t oldest;
+	uint32_t si, base, i, j, n;
+	struct cache_entry *v;
+
+	si = (uint32_t)(key & c->set_mask);
+	/* A set with an empty way, and the other layouts: cache_fill finds
+	 * no entry to reuse either. */
+	if (__builtin_expect(!c->fast || c->empty[si] != 0, 0))
+		return cache_fill(c, key, tag, global, out);
+	base = si * c->ways;
+	l = c->lru + base;
+	n = c->ways;
+	oldest = l[0];
+	j = 0;
+	for (i = 1; i < n; i++) {
+		j = l[i] < oldest ? i : j;
+		oldest = l[i] < oldest ? l[i] : oldest;
+	}
+	/* A full set: the oldest way is evicted. */
+	v = &c->storage[base + j];
+	c->st->evictions++;
+	c->keys[base + j] = key;
+	cache_take(c, v, key, tag, global);
+	*out = v;
+	return 0;
+}
 
 /* What an invalidation removes: every condition whose flag is set must hold. */
 #define CACHE_INV_VMID         (1u << 0)  /* entry.vmid == vmid */
