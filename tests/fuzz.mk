@@ -12,8 +12,9 @@
 # parser), loader (ELF, PVH, multiboot), walk (the two-stage walk over random
 # tables, public ept/ API), cli (the hv walk and hv domxml command lines), cmd
 # (hv trace, run, sweep and bench run whole, with bounded work), exit (the
-# exit loop and every device model, exits played from the input) and,
-# when hv has libvirt, domain (domain XML). Each starts from tests/fuzz/seeds/NAME/
+# exit loop and every device model, exits played from the input), iommu
+# (the VT-d DMA path: random tables, registers, queued invalidation and
+# requests) and, when hv has libvirt, domain (domain XML). Each starts from tests/fuzz/seeds/NAME/
 # and keeps what it finds in tests/fuzz/corpus-NAME/ of the build tree.
 #
 # Every source is compiled once into tests/fuzz/obj/ with the sanitizers and
@@ -44,8 +45,9 @@ FUZZ_CLI_SRCS = tests/fuzz/cli_fuzz.c $(filter-out hv/main.c,$(filter %.c,$(hv_h
 FUZZ_CMD_SRCS = tests/fuzz/cmd_fuzz.c $(filter-out tests/fuzz/cli_fuzz.c,$(FUZZ_CLI_SRCS))
 FUZZ_EXIT_SRCS = tests/fuzz/exit_fuzz.c $(filter-out tests/fuzz/cli_fuzz.c,$(FUZZ_CLI_SRCS))
 FUZZ_DOMAIN_SRCS = tests/fuzz/domain_fuzz.c hv/domain.c hv/cliutil.c $(FUZZ_EPT)
+FUZZ_IOMMU_SRCS = tests/fuzz/iommu_fuzz.c $(filter %.c,$(iommu_libiommu_a_SOURCES)) $(FUZZ_EPT)
 
-FUZZ_NAMES = vcpu trace config loader walk cli cmd exit
+FUZZ_NAMES = vcpu trace config loader walk cli cmd exit iommu
 if HAVE_LIBVIRT
 FUZZ_NAMES += domain
 endif
@@ -56,10 +58,11 @@ EXTRA_DIST += tests/fuzz.mk tests/fuzz/run-harness.sh \
 	tests/fuzz/vcpu_fuzz.c tests/fuzz/trace_fuzz.c tests/fuzz/config_fuzz.c \
 	tests/fuzz/loader_fuzz.c tests/fuzz/walk_fuzz.c tests/fuzz/cli_fuzz.c \
 	tests/fuzz/domain_fuzz.c tests/fuzz/cmd_fuzz.c tests/fuzz/exit_fuzz.c tests/fuzz/words.h \
+	tests/fuzz/iommu_fuzz.c \
 	$(wildcard $(srcdir)/tests/fuzz/seeds/*/*)
 CLEANFILES += tests/fuzz/vcpu_fuzz tests/fuzz/trace_fuzz tests/fuzz/config_fuzz \
 	tests/fuzz/loader_fuzz tests/fuzz/walk_fuzz tests/fuzz/cli_fuzz tests/fuzz/domain_fuzz \
-	tests/fuzz/cmd_fuzz tests/fuzz/exit_fuzz
+	tests/fuzz/cmd_fuzz tests/fuzz/exit_fuzz tests/fuzz/iommu_fuzz
 
 clean-local: clean-fuzz
 .PHONY: clean-fuzz
@@ -88,6 +91,7 @@ tests/fuzz/cli_fuzz: $(call fuzz_objs,$(FUZZ_CLI_SRCS))
 tests/fuzz/cmd_fuzz: $(call fuzz_objs,$(FUZZ_CMD_SRCS))
 tests/fuzz/exit_fuzz: $(call fuzz_objs,$(FUZZ_EXIT_SRCS))
 tests/fuzz/domain_fuzz: $(call fuzz_objs,$(FUZZ_DOMAIN_SRCS))
+tests/fuzz/iommu_fuzz: $(call fuzz_objs,$(FUZZ_IOMMU_SRCS))
 $(FUZZ_BINS):
 	$(AM_V_CCLD)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^ $(FUZZ_LIBS)
 
@@ -106,6 +110,7 @@ fuzz: $(FUZZ_BINS) tests/cpu_diff_test tests/cpu_len_test
 	$(FUZZ_RUN) cli $(FUZZ_SECONDS) 2048
 	$(FUZZ_RUN) cmd $(FUZZ_SECONDS) 8192
 	$(FUZZ_RUN) exit $(FUZZ_SECONDS) 8192
+	$(FUZZ_RUN) iommu $(FUZZ_SECONDS) 4096
 	test ! -x tests/fuzz/domain_fuzz || $(FUZZ_RUN) domain $(FUZZ_SECONDS) 8192
 	$(FUZZ_RUN) vcpu $(FUZZ_SECONDS) 1024 -len_control=0
 	HV_TEST_ITERS=$(FUZZ_DIFF_ITERS) ./tests/cpu_diff_test
@@ -128,6 +133,7 @@ fuzz-check-run: $(FUZZ_BINS)
 		vcpu) len=1024; extra=-len_control=0 ;; \
 		loader) len=262144; extra= ;; \
 		trace|domain|cmd|exit) len=8192; extra= ;; \
+		iommu) len=4096; extra= ;; \
 		*) len=2048; extra= ;; \
 		esac; \
 		FUZZ_CORPUS=tests/fuzz/check-$$n $(FUZZ_RUN) $$n $(FUZZ_CHECK_SECONDS) $$len $$extra || exit 1; \
