@@ -24,10 +24,10 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{ "run",   cmd_run,   "boot a guest kernel on the software vCPU" },
+	{ "run",   cmd_run,   "boot a guest kernel (software vCPU, or KVM with --backend kvm)" },
 	{ "trace", cmd_trace, "replay memory accesses through the two-stage MMU model" },
 	{ "walk",  cmd_walk,  "explain one GVA->GPA->HPA translation reference by reference" },
-	{ "bench", cmd_bench, "measure translations per second against a plain table walk" },
+	{ "bench", cmd_bench, "measure the model, the vCPU and KVM (beside a plain walk, QEMU)" },
 	{ "domxml", cmd_domxml, "print the libvirt domain XML for an hv run command line" },
 	{ "sweep", cmd_sweep, "run trace or run over a grid of configurations, side by side" },
 };
