@@ -57,7 +57,7 @@ fuzz_objs = $(addprefix tests/fuzz/obj/,$(patsubst %.c,%.o,$(1)))
 EXTRA_DIST += tests/fuzz.mk tests/fuzz/run-harness.sh \
 	tests/fuzz/vcpu_fuzz.c tests/fuzz/trace_fuzz.c tests/fuzz/config_fuzz.c \
 	tests/fuzz/loader_fuzz.c tests/fuzz/walk_fuzz.c tests/fuzz/cli_fuzz.c \
-	tests/fuzz/domain_fuzz.c tests/fuzz/cmd_fuzz.c tests/fuzz/exit_fuzz.c tests/fuzz/words.h \
+	tests/fuzz/domain_fuzz.c tests/fuzz/cmd_fuzz.c tests/fuzz/exit_fuzz.c tests/fuzz/words.h tests/fuzz/input.h \
 	tests/fuzz/iommu_fuzz.c \
 	$(wildcard $(srcdir)/tests/fuzz/seeds/*/*)
 CLEANFILES += tests/fuzz/vcpu_fuzz tests/fuzz/trace_fuzz tests/fuzz/config_fuzz \

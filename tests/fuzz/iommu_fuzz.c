@@ -35,6 +35,7 @@
 #include "ept/ept.h"
 #include "ept/hpool.h"
 #include "iommu/iommu.h"
+#include "tests/fuzz/input.h"
 
 #define POOL_SIZE (4ULL << 30)
 enum { NCTX = 2, NTAB = 8, NFRM = 8, NPAGE = 1 + NCTX + NTAB + NFRM + 1 };
@@ -66,14 +67,6 @@ static int in_domain(uint64_t a)
 	       (a >= run1g && a < run1g + PAGE_SIZE_1G);
 }
 
-static uint64_t take64(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
 /* An entry: one of the pages (or a run, as a large page) with random bits
  * 0-3 and 7-11 and, sometimes, a bit above the host address width or TM. */
 static uint64_t entry(uint64_t v)
@@ -99,7 +92,7 @@ static const uint16_t regs[] = {
 static void record(struct iommu *m, const uint8_t *r)
 {
 	uint8_t op = r[0], sel = r[1], sel2 = r[2];
-	uint64_t v = take64(r + 4);
+	uint64_t v = fuzz_u64(r + 4);
 	struct iommu_xlate x;
 
 	switch (op % 6) {

@@ -47,6 +47,7 @@
 
 #include "hv/cpu/x86.h"
 #include "tests/cpu_harness.h"
+#include "tests/fuzz/input.h"
 
 #define FUZZ_INSNS  1000   /* instruction budget per run() */
 #define FUZZ_EXITS  8      /* exits handled before giving up */
@@ -108,13 +109,6 @@ static void restore_page(void *ctx, uint64_t gpa, uint64_t size)
 		memcpy(ram(vm, a), from + a, 0x1000);
 }
 
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v;
-	memcpy(&v, p, 8);
-	return v;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -174,7 +168,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		if (gpa) {
-			tvm_write64(vm, gpa, get64(data + 2));
+			tvm_write64(vm, gpa, fuzz_u64(data + 2));
 			written[nwritten++] = gpa;
 		}
 		data += 10;
@@ -185,7 +179,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	tvm_write(vm, code_gva, data, code_len);
 
 	struct vcpu_regs r = { .rip = code_gva, .rflags = 0x2 };
-	uint64_t seed = get64(head + 2);
+	uint64_t seed = fuzz_u64(head + 2);
 	for (int i = 0; i < 16; i++) {
 		uint64_t z = (seed += 0x9e3779b97f4a7c15ULL);
 		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;

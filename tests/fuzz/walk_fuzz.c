@@ -26,6 +26,7 @@
 
 #include "ept/ept.h"
 #include "ept/mmu.h"
+#include "tests/fuzz/input.h"
 
 #define RAM_SIZE    (4ULL << 20)
 #define DATA_GPA    0x100000ULL        /* 1 MiB of data pages */
@@ -58,14 +59,6 @@ static void setup(void)
 	if (mmu_config_preset("none", &c) != 0 || mmu_create(pool, &c, &mmus[0]) != 0 ||
 	    mmu_config_preset("skylake", &c) != 0 || mmu_create(pool, &c, &mmus[1]) != 0)
 		abort();
-}
-
-static uint64_t rd64(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, 8);
-	return v;
 }
 
 /* A GVA from a selector: mostly inside what the builder mapped. */
@@ -178,7 +171,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	for (; size >= 16; data += 16, size -= 16) {
 		unsigned op = data[0] % 6, level = data[1];
-		uint64_t sel = rd64(data) >> 16, value = rd64(data + 8);
+		uint64_t sel = fuzz_u64(data) >> 16, value = fuzz_u64(data + 8);
 		unsigned access = (unsigned[]){ ACC_READ, ACC_WRITE, ACC_FETCH }[data[2] % 3];
 		struct mmu_result res;
 
