@@ -222,6 +222,8 @@ static inline __attribute__((always_inline)) bool ept_entry_bad(const struct wal
 	.caps = ((exec_only_) ? EPT_FMT_EXEC_ONLY : 0) | ((mbec_) ? EPT_FMT_MBEC : 0),     \
 	/* Readable with bits 7:3 clear: a table pointer at any level above 1. */          \
 	.tbl_mask = EPT_R | 0xf8, .tbl_val = EPT_R,                                        \
+	/* Readable, write-back: a well-formed 4 KiB leaf. */                              \
+	.leaf_mask = EPT_R | EPT_MT_MASK, .leaf_val = EPT_R | (EPT_MT_WB << EPT_MT_SHIFT), \
 }
 
 /*

@@ -1182,11 +1182,12 @@ static const struct walk_fmt guest_ia32e_fmt[2][2] = {
 };
 
 /* What the fast walk's hooks keep: the EPT format, and the EPT references of
- * each guest entry's walk by grid row. */
+ * each guest entry's walk by grid row and in all. */
 struct fast_walk {
 	const struct walk_fmt *ef;
 	const struct ept *ept;
 	unsigned gl;
+	unsigned erefs_sum;
 	unsigned erefs[GRID_ROWS];
 };
 
@@ -1204,6 +1205,7 @@ fast_locate(void *arg, const struct walk_path *p, unsigned level, uint64_t entry
 	if (!ept_quick(fw->ef, fw->ept, &entry_acc, NULL, entry_gpa, &ep))
 		return false;
 	fw->erefs[fw->gl - level] = ep.n;
+	fw->erefs_sum += ep.n;
 	*entry_hpa = ep.addr;
 	return true;
 }
@@ -1242,7 +1244,6 @@ fast_walk_2d(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva, unsigned ac
 	struct walk_path gp, ep;
 	struct ept_access acc;
 	unsigned row, c, refs;
-	bool full;
 
 	/* SDM 3.3.7.1 / 4.5: a non-canonical address is mmu_translate_slow's to report. */
 	if (top != 0 && top != -1)
@@ -1260,11 +1261,9 @@ fast_walk_2d(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva, unsigned ac
 		return false;
 
 	/* The counts of mmu_translate_slow: each guest row its EPT cells and its
-	 * guest cell, then the final GPA's row. */
-	full = gp.n == gl && ep.n == el;
-	for (row = 0; row < gl; row++)
-		full &= fw.erefs[row] == el;
-	if (full) {
+	 * guest cell, then the final GPA's row. No EPT walk reads more than el
+	 * entries, so the sum says whether every row's walk read el. */
+	if (gp.n == gl && ep.n == el && fw.erefs_sum == gl * el) {
 		/* The usual shape, every cell a constant offset. */
 #pragma GCC unroll 6
 		for (row = 0; row <= gl; row++) {

@@ -69,27 +69,48 @@ bool walk_set_ad(const struct walk_fmt *f, struct hpool *pool, const struct walk
 	return walk_set_ad_body(f, pool, ops, arg, p, dirty);
 }
 
+/* Every entry made of a subset of `bits` that matches mask/val passes
+ * ok(f, e, level). (At most 2^24 subsets in practice.) */
+static bool shortcut_holds(const struct walk_fmt *f, unsigned level, uint64_t bits, uint64_t mask,
+			   uint64_t val, bool (*ok)(const struct walk_fmt *f, uint64_t e, unsigned level))
+{
+	uint64_t e = 0;
+
+	bits |= mask;
+	do {
+		if ((e & mask) == val && !ok(f, e, level))
+			return false;
+		e = (e - bits) & bits;
+	} while (e);
+	return true;
+}
+
+static bool table_ok(const struct walk_fmt *f, uint64_t e, unsigned l)
+{
+	bool leaf = ((f->large >> l) & 1) && (e & f->ps);
+
+	return (e & f->present) && !leaf && !(e & f->rsvd_table[l]) &&
+	       !(f->bad && f->bad(f, e, l, false));
+}
+
+static bool page_ok(const struct walk_fmt *f, uint64_t e, unsigned l)
+{
+	return (e & f->present) && !(e & f->rsvd_page[l]) && !(f->bad && f->bad(f, e, l, true));
+}
+
 bool walk_fmt_check(const struct walk_fmt *f)
 {
 	unsigned l;
 
+	if (f->leaf_mask && (f->frame || !shortcut_holds(f, 1, f->present | f->rsvd_page[1] | 0xfffULL,
+							  f->leaf_mask, f->leaf_val, page_ok)))
+		return false;
 	if (!f->tbl_mask)
 		return true;
 	for (l = 2; l <= f->levels; l++) {
-		const uint64_t bits = f->tbl_mask | f->present | f->ps | f->rsvd_table[l] | 0xfffULL;
-		uint64_t e = 0;
-
-		/* Every subset of `bits` (at most 2^24 of them in practice). */
-		do {
-			if ((e & f->tbl_mask) == f->tbl_val) {
-				bool leaf = ((f->large >> l) & 1) && (e & f->ps);
-
-				if (!(e & f->present) || leaf || (e & f->rsvd_table[l]) ||
-				    (f->bad && f->bad(f, e, l, false)))
-					return false;
-			}
-			e = (e - bits) & bits;
-		} while (e);
+		if (!shortcut_holds(f, l, f->present | f->ps | f->rsvd_table[l] | 0xfffULL, f->tbl_mask,
+				    f->tbl_val, table_ok))
+			return false;
 	}
 	return true;
 }

@@ -66,6 +66,11 @@ struct walk_fmt {
 	 * a page, nothing reserved, bad() false): one test for the usual entry.
 	 * It must imply what the tests would find (walk_fmt_check). */
 	uint64_t tbl_mask, tbl_val;
+	/* Optional shortcut for the usual 4 KiB page, 0: none. A level-1 entry
+	 * with (e & leaf_mask) == leaf_val is a present, well-formed leaf
+	 * (nothing reserved, bad() false; frame must be NULL). Checked by
+	 * walk_fmt_check like tbl_mask. */
+	uint64_t leaf_mask, leaf_val;
 };
 
 enum walk_status {
@@ -150,6 +155,23 @@ walk_ad_pending(const struct walk_fmt *f, const struct walk_path *p, bool dirty)
 
 #define WALK_INLINE static inline __attribute__((always_inline))
 
+/* The end of a walk at a leaf of `level` (page shift sh): the translated
+ * address and what accumulated. */
+WALK_INLINE enum walk_status walk_leaf(const struct walk_fmt *f, struct walk_path *p,
+				       uint64_t addr, uint64_t e, unsigned level, unsigned sh,
+				       uint64_t and_acc, uint64_t orb)
+{
+	const uint64_t mask = (1ULL << sh) - 1;
+	const uint64_t frame = f->frame ? f->frame(e, level) : (e & f->addr);
+
+	p->and_acc = and_acc;
+	p->or_acc = orb | (e & f->or_bits);
+	p->addr = (frame & ~mask) | (addr & mask);
+	p->shift = sh;
+	p->status = WALK_OK;
+	return WALK_OK;
+}
+
 WALK_INLINE uint64_t walk_read_entry(const struct hpool *pool, uint64_t hpa, unsigned esz)
 {
 	if (esz == 8)
@@ -232,6 +254,8 @@ WALK_INLINE enum walk_status walk_body(const struct walk_fmt *f, struct hpool *p
 			ops->ref(arg, p, r);
 		if (__builtin_expect(level > 1 && f->tbl_mask && (e & f->tbl_mask) == f->tbl_val, 1))
 			goto table;
+		if (__builtin_expect(level == 1 && f->leaf_mask && (e & f->leaf_mask) == f->leaf_val, 1))
+			return walk_leaf(f, p, addr, e, 1, f->shift[1], and0 & raw, orb);
 		if (!(e & f->present)) {
 			p->status = WALK_NOT_PRESENT;
 			return WALK_NOT_PRESENT;
@@ -242,17 +266,8 @@ WALK_INLINE enum walk_status walk_body(const struct walk_fmt *f, struct hpool *p
 			p->status = WALK_RESERVED;
 			return WALK_RESERVED;
 		}
-		if (leaf) {
-			const uint64_t mask = (1ULL << sh) - 1;
-			const uint64_t frame = f->frame ? f->frame(e, level) : (e & f->addr);
-
-			p->and_acc = and0 & raw;
-			p->or_acc = orb | (e & f->or_bits);
-			p->addr = (frame & ~mask) | (addr & mask);
-			p->shift = sh;
-			p->status = WALK_OK;
-			return WALK_OK;
-		}
+		if (leaf)
+			return walk_leaf(f, p, addr, e, level, sh, and0 & raw, orb);
 table:
 		orb |= e & f->or_bits;
 		p->and_acc = and0 & raw;
@@ -321,9 +336,10 @@ struct walk_range_ops {
 int walk_range(const struct walk_fmt *f, const struct walk_range_ops *ops, void *arg,
 	       uint64_t root, uint64_t first, uint64_t last);
 
-/* Does f's tbl_mask/tbl_val shortcut imply what the tests find, for every
- * combination of the bits the tests look at (the mask, present, PS, the
- * reserved bits, the low and high 12 bits)? true when there is none. */
+/* Do f's tbl_mask/tbl_val and leaf_mask/leaf_val shortcuts imply what the
+ * tests find, for every combination of the bits the tests look at (the mask,
+ * present, PS, the reserved bits, the low 12 bits)? true when there are
+ * none. */
 bool walk_fmt_check(const struct walk_fmt *f);
 
 /* Page size of a level's entry. */

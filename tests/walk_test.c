@@ -205,10 +205,17 @@ static void test_ept_ad_writes(void **state)
 }
 
 /*
- * The one-test shortcut for the usual table pointer (tbl_mask/tbl_val) is
- * data: every EPT and IA-32e descriptor's must imply what the full tests
- * find, and a shortcut that forgets a bit is caught.
+ * The one-test shortcuts for the usual table pointer (tbl_mask/tbl_val) and
+ * the usual 4 KiB page (leaf_mask/leaf_val) are data: every EPT and IA-32e
+ * descriptor's must imply what the full tests find, and a shortcut that
+ * forgets a bit is caught.
  */
+static uint64_t pse_frame_for_test(uint64_t e, unsigned level)
+{
+	(void)level;
+	return e & 0xffc00000ULL;
+}
+
 static void test_table_shortcut(void **state)
 {
 	unsigned v;
@@ -246,6 +253,31 @@ static void test_table_shortcut(void **state)
 		e.tbl_mask = 0xf8;
 		e.tbl_val = 0;
 		assert_false(walk_fmt_check(&e));
+	}
+	{
+		/* A leaf shortcut that ignores the memory type lets type 2 through. */
+		struct walk_fmt e = EPT_WALK_FMT(4, true, true, false, true);
+
+		e.leaf_mask = EPT_R;
+		e.leaf_val = EPT_R;
+		assert_false(walk_fmt_check(&e));
+		/* Write without read is a misconfiguration. */
+		e.leaf_mask = EPT_W | EPT_MT_MASK;
+		e.leaf_val = EPT_W | (EPT_MT_WB << EPT_MT_SHIFT);
+		assert_false(walk_fmt_check(&e));
+	}
+	{
+		/* Without NXE a leaf with XD is reserved. */
+		struct walk_fmt g = GUEST_IA32E_FMT(4, false);
+
+		g.leaf_mask = PTE_P;
+		g.leaf_val = PTE_P;
+		assert_false(walk_fmt_check(&g));
+		g.leaf_mask = PTE_P | PTE_XD;
+		assert_true(walk_fmt_check(&g));
+		/* A format whose frame is not (e & addr) cannot take it. */
+		g.frame = pse_frame_for_test;
+		assert_false(walk_fmt_check(&g));
 	}
 }
 
