@@ -30,10 +30,15 @@
  * vCPU's EPT violation does; from the first such protection on, KVM_RUN runs
  * in the second thread.
  *
- * Signals: a SIGINT or SIGTERM handler calls vm_kick(), which sets
+ * A page hv maps through EPT outside RAM (edu's register page, passed
+ * through) is a memory slot of its own over its pool frame.
+ *
+ * Kicks: a SIGINT or SIGTERM handler, or another thread of hv's (a
+ * pass-through device raising an interrupt: vcpu_config.async_kick, which
+ * puts KVM_RUN in the second thread) calls vm_kick(), which sets
  * kvm_run.immediate_exit (KVM_RUN then returns EINTR at once, even when the
- * signal arrived between hv's stop check and the ioctl) and, with the
- * second thread, sends that thread KICK_SIGNAL to end a KVM_RUN under way.
+ * kick came between hv's last check and the ioctl) and, with the second
+ * thread, sends that thread KICK_SIGNAL to end a KVM_RUN under way.
  *
  * What KVM does not give hv: per-access TLB and walk counts (the hardware's),
  * instruction counts (so no --max-insns or --dirty-track-after), and VMCALL
@@ -61,7 +66,9 @@
 #include "hv/kvm_stats.h"
 #include "hv/vcpu.h"
 
-#define KVM_MAX_SLOTS 2   /* RAM below the hole, RAM above 4 GiB */
+/* RAM below the hole, RAM above 4 GiB, and device pages hv maps through
+ * EPT (edu's register page when it is passed through). */
+#define KVM_MAX_SLOTS 4
 /* Ends the KVM_RUN of the thread that runs the guest (lazy RAM); the handler
  * does nothing, the interrupted system call is the point. */
 #define KICK_SIGNAL SIGUSR1
@@ -200,12 +207,15 @@ static int kvm_probe_lazy(char *why, size_t whylen)
 /* ------------------------------------------------------------------------ */
 
 /*
- * One memory slot: [gpa, gpa + size) of guest RAM, whose host memory is the
- * view at `view` (frames mapped again from the pool's memfd).
+ * One memory slot: [gpa, gpa + size) of guest RAM (ram true) or a device's
+ * page hv maps through EPT outside RAM, whose host memory is the view at
+ * `view` (frames mapped again from the pool's memfd). Device slots have no
+ * dirty log and no userfaultfd: they are mapped once, at creation.
  */
 struct kvm_slot {
 	uint64_t gpa, size;
 	uint8_t *view;
+	bool ram;
 };
 
 /*
@@ -323,6 +333,8 @@ static int flush_views(struct gmem_kvm *k)
 	return 0;
 }
 
+static int add_slot(struct gmem_kvm *k, uint64_t gpa, uint64_t size, bool ram);
+
 static int kvm_map(struct gmem *m, uint64_t gpa, uint64_t hpa, uint64_t size, uint64_t attrs,
 		   uint64_t page_size)
 {
@@ -331,9 +343,15 @@ static int kvm_map(struct gmem *m, uint64_t gpa, uint64_t hpa, uint64_t size, ui
 	bool wp = k->wp && !(attrs & EPT_W);
 	int rc;
 
-	/* Precondition: hv maps only RAM, which the slots cover. */
-	if (!s)
-		return -EINVAL;
+	/* Outside RAM: a device's page, a slot of its own. */
+	if (!s) {
+		if (k->nslot >= KVM_MAX_SLOTS || (gpa | size) & (PAGE_SIZE_4K - 1) || !size)
+			return -EINVAL;
+		rc = add_slot(k, gpa, size, false);
+		if (rc)
+			return rc;
+		s = &k->slot[k->nslot - 1];
+	}
 	rc = k->soft->ops->map(k->soft, gpa, hpa, size, attrs, page_size);
 	if (rc)
 		return rc;
@@ -379,6 +397,9 @@ static int kvm_protect_wp(struct gmem *m, uint64_t gpa, uint64_t size, uint64_t 
 	for (unsigned i = 0; !rc && i < k->nslot; i++) {
 		const struct kvm_slot *s = &k->slot[i];
 		uint64_t lo = gpa > s->gpa ? gpa : s->gpa;
+
+		if (!s->ram)
+			continue;
 		uint64_t hi = gpa + size < s->gpa + s->size ? gpa + size : s->gpa + s->size;
 		uint64_t run = lo;   /* start of the run of mapped pages before a */
 
@@ -415,7 +436,7 @@ static int kvm_dirty_log(struct gmem *m, uint64_t gpa, uint64_t size, gmem_dirty
 		struct kvm_dirty_log log = { .slot = i };
 		uint64_t *bits;
 
-		if (gpa + size <= s->gpa || gpa >= s->gpa + s->size)
+		if (!s->ram || gpa + size <= s->gpa || gpa >= s->gpa + s->size)
 			continue;
 		bits = calloc((npages + 63) / 64, sizeof(uint64_t));
 		if (!bits)
@@ -474,7 +495,7 @@ static void kvm_mem_destroy(struct gmem *m)
 	free(k);
 }
 
-static int add_slot(struct gmem_kvm *k, uint64_t gpa, uint64_t size)
+static int add_slot(struct gmem_kvm *k, uint64_t gpa, uint64_t size, bool ram)
 {
 	struct kvm_slot *s = &k->slot[k->nslot];
 	struct kvm_userspace_memory_region r;
@@ -486,7 +507,7 @@ static int add_slot(struct gmem_kvm *k, uint64_t gpa, uint64_t size)
 		    -1, 0);
 	if (view == MAP_FAILED)
 		return -errno;
-	if (k->lazy) {
+	if (k->lazy && ram) {
 		/* Lazy RAM: KVM's first touch of a page hv has not mapped is a
 		 * userfaultfd fault (hv maps every frame before the host uses it). */
 		struct uffdio_register reg = {
@@ -505,7 +526,7 @@ static int add_slot(struct gmem_kvm *k, uint64_t gpa, uint64_t size)
 	}
 	r = (struct kvm_userspace_memory_region){
 		.slot = k->nslot,
-		.flags = KVM_MEM_LOG_DIRTY_PAGES,
+		.flags = ram ? KVM_MEM_LOG_DIRTY_PAGES : 0,
 		.guest_phys_addr = gpa,
 		.memory_size = size,
 		.userspace_addr = (uint64_t)(uintptr_t)view,
@@ -516,7 +537,7 @@ static int add_slot(struct gmem_kvm *k, uint64_t gpa, uint64_t size)
 		munmap(view, size);
 		return rc;
 	}
-	*s = (struct kvm_slot){ gpa, size, view };
+	*s = (struct kvm_slot){ gpa, size, view, ram };
 	k->nslot++;
 	return 0;
 }
@@ -581,7 +602,7 @@ static int kvm_mem_create(const struct vcpu_config *cfg, struct gmem **out)
 		goto fail;
 	}
 	for (unsigned i = 0; i < cfg->nram && i < KVM_MAX_SLOTS; i++) {
-		rc = add_slot(k, cfg->ram[i].base, cfg->ram[i].size);
+		rc = add_slot(k, cfg->ram[i].base, cfg->ram[i].size, true);
 		if (rc)
 			goto fail;
 	}
@@ -796,6 +817,12 @@ static int kvm_create(const struct vcpu_config *cfg, struct gmem *mem, struct vc
 	if (v->mem->lazy) {
 		/* Precondition: hv handles the faults of lazy RAM (exit_now). */
 		rc = v->exit_now ? start_runner(v) : -EINVAL;
+		if (rc)
+			goto fail;
+	} else if (cfg->async_kick) {
+		/* Kicks from hv's other threads: KICK_SIGNAL ends a KVM_RUN of
+		 * the runner's, which nothing else in hv waits in. */
+		rc = start_runner(v);
 		if (rc)
 			goto fail;
 	}

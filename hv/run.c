@@ -109,6 +109,7 @@ static void run_usage(FILE *f)
 		"                         register page is memory mapped through EPT (no exits),\n"
 		"                         its DMA goes through a VT-d unit hv programs and the\n"
 		"                         guest never sees, whose tables are its own or EPT's\n"
+		"                         (on --backend kvm the device is a thread of its own)\n"
 		"Translation model:\n"
 		"  --tlb PRESET|FILE      TLB geometry (default skylake; `none` disables)\n"
 		"  --pwc PRESET|FILE      paging-structure caches, nested TLB (default skylake)\n"
@@ -418,9 +419,6 @@ static int parse_opts(int argc, char **argv, struct run_opts *o, const char *cmd
 	if (o->vm.iommu_caches && !o->vm.iommu)
 		return usage_error("--iotlb, --context-cache: there is no VT-d unit without --edu "
 				   "(or with --no-iommu)%s", "");
-	if (o->vm.passthrough && strcmp(o->backend, "soft") != 0)
-		return usage_error("--passthrough: the device looks at its register page at instruction "
-				   "counts, which only the soft backend has%s", "");
 	if (o->vm.passthrough == PT_SHARED && o->vm.iommu && o->vm.ept_levels != 4)
 		return usage_error("--passthrough shared: the VT-d unit walks 4 levels (48 bits); "
 				   "EPT must have 4 too (--ept-levels 4)%s", "");

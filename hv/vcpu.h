@@ -208,6 +208,10 @@ struct vcpu_config {
 	 * a guest access to unmapped RAM as an EPT violation without R/W/X in
 	 * its qualification, and hv maps the frame. */
 	bool lazy;
+	/* A thread of hv's other than the one that calls run() may kick() the
+	 * vCPU (a device of its own thread raising an interrupt): the backend
+	 * must end a run() in progress when that happens. */
+	bool async_kick;
 	/*
 	 * For a backend that takes an exit while the guest waits inside run()
 	 * (KVM: a userfaultfd fault on lazily mapped RAM, which must be
@@ -283,10 +287,10 @@ struct vcpu_ops {
 	 * blocking (from an NMI's delivery to the next IRET) and outside an
 	 * STI/MOV SS shadow; one queued while another waits merges with it. */
 	int (*inject_nmi)(struct vcpu *vcpu);
-	/* Async-signal-safe (a signal handler calls it): the run() in progress
-	 * returns as soon as it can, or the next one at once, with
-	 * VCPU_EXIT_NONE; later run()s are not affected. NULL: run() returns
-	 * often enough by itself (the soft vCPU's slices). */
+	/* Async-signal-safe (a signal handler calls it) and callable from any
+	 * thread: the run() in progress returns as soon as it can, or the next
+	 * one at once, with VCPU_EXIT_NONE; later run()s are not affected. NULL:
+	 * run() returns often enough by itself (the soft vCPU's slices). */
 	void (*kick)(struct vcpu *vcpu);
 	void (*get_stats)(struct vcpu *vcpu, struct vcpu_stats *stats);
 	/* The backend's own statistics as they are now (KVM's binary stats), VM

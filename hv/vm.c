@@ -237,21 +237,18 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 		errmsg(err, errlen, rc, "cannot create the translation model: %s", strerror(-rc));
 		goto out_ept;
 	}
-	/* The device windows are known before the backend is: register first. */
-	rc = add_devices(vm);
-	if (rc) {
-		errmsg(err, errlen, rc, "cannot register the devices: %s", strerror(-rc));
-		goto out_mmu;
-	}
+	/* The backend's memory first: a device's page mapped through EPT (edu
+	 * passed through) goes through its map like RAM. vcfg.nmmio is set once
+	 * the devices are registered, before the vCPU is created. */
 	vcfg = (struct vcpu_config){
 		.pool = vm->pool,
 		.ept = vm->ept,
 		.mem_size = cfg->mem_size,
 		.mmio = vm->mmio,
-		.nmmio = vm->nmmio,
 		.nram = vm->nram,
 		.lapic_exits = true,
 		.lazy = cfg->policy == MEM_LAZY,
+		.async_kick = cfg->passthrough != PT_OFF,
 		.exit_now = vm_exit_now,
 		.exit_ctx = vm,
 		.soft = { .mmu = vm->mmu, .vpid = 1, .features_off = cfg->cpu.off,
@@ -265,6 +262,13 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 		       vm->ops->name, strerror(-rc));
 		goto out_mmu;
 	}
+	/* The device windows are known before the vCPU is: register first. */
+	rc = add_devices(vm);
+	if (rc) {
+		errmsg(err, errlen, rc, "cannot register the devices: %s", strerror(-rc));
+		goto out_mem;
+	}
+	vcfg.nmmio = vm->nmmio;
 	if (cfg->policy == MEM_EAGER) {
 		rc = vm_map_all_ram(vm);
 		if (rc) {

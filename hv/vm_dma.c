@@ -6,9 +6,11 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "hv/vm_dma.h"
 #include "hv/vm_internal.h"
@@ -40,6 +42,7 @@ static void dma_msi(void *ctx, uint64_t addr, uint32_t data)
 
 	/* An MSI to an address the APIC does not decode is a write to nowhere. */
 	(void)lapic_msi(&vm->lapic, addr, data);
+	vm->dma->msis++;
 }
 
 /*
@@ -148,38 +151,147 @@ static const struct { uint16_t off; uint8_t size; bool writable; } pt_regs[] = {
 	{ EDU_DMA_CNT, 8, true },     { EDU_DMA_CMD, 8, true },
 };
 
-/* The device writes its registers into the page (the write-only ones read 0). */
-static void pt_publish(struct vm_dma *d, uint8_t *page)
+/*
+ * One register of the page, read or replaced as a whole: on KVM the guest
+ * writes the page while the device looks at it, from another CPU.
+ */
+static uint64_t reg_load(const uint8_t *p, unsigned size)
 {
-	for (size_t i = 0; i < sizeof(pt_regs) / sizeof(pt_regs[0]); i++) {
+	if (size == 4)
+		return __atomic_load_n((const uint32_t *)(const void *)p, __ATOMIC_ACQUIRE);
+	return __atomic_load_n((const uint64_t *)(const void *)p, __ATOMIC_ACQUIRE);
+}
+
+/* Replace `was` by `v`, unless the guest has written the register since
+ * (false: its write stays, and the device takes it at its next look). */
+static bool reg_replace(uint8_t *p, unsigned size, uint64_t was, uint64_t v)
+{
+	if (size == 4) {
+		uint32_t w = (uint32_t)was;
+
+		return __atomic_compare_exchange_n((uint32_t *)(void *)p, &w, (uint32_t)v, false,
+						   __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+	}
+	return __atomic_compare_exchange_n((uint64_t *)(void *)p, &was, v, false, __ATOMIC_SEQ_CST,
+					   __ATOMIC_SEQ_CST);
+}
+
+#define PT_NREGS (sizeof(pt_regs) / sizeof(pt_regs[0]))
+
+/* The device writes its registers into the page (the write-only ones read
+ * 0). seen: what the device found there at this look (NULL: the page is
+ * the device's alone, before the guest runs). */
+static void pt_publish(struct vm_dma *d, uint8_t *page, const uint64_t *seen)
+{
+	for (size_t i = 0; i < PT_NREGS; i++) {
+		uint8_t *p = page + pt_regs[i].off, *sh = d->shadow + pt_regs[i].off;
 		uint64_t v = 0;
 
 		if (pt_regs[i].off != EDU_IRQ_RAISE && pt_regs[i].off != EDU_IRQ_ACK)
 			v = edu_reg_get(&d->edu, pt_regs[i].off, pt_regs[i].size);
-		memcpy(page + pt_regs[i].off, &v, pt_regs[i].size);
+		if (!seen)
+			memcpy(p, &v, pt_regs[i].size);
+		else if (v != seen[i] && !reg_replace(p, pt_regs[i].size, seen[i], v))
+			v = seen[i];
+		memcpy(sh, &v, pt_regs[i].size);
 	}
-	memcpy(d->shadow, page, VM_DMA_REGS);
 }
 
 void vm_dma_poll(struct vm *vm)
 {
 	struct vm_dma *d = vm->dma;
 	uint8_t *page = hpool_ptr(vm->pool, d->bar_hpa);
+	uint64_t now[PT_NREGS];
 
 	d->polls++;
+	/* The page, highest register first: the DMA command (the highest) is
+	 * read before the addresses and count it uses, so a command seen here
+	 * comes with what the guest wrote before it (x86 keeps one CPU's
+	 * stores in order and these loads in order). */
+	for (size_t i = PT_NREGS; i-- > 0;)
+		now[i] = reg_load(page + pt_regs[i].off, pt_regs[i].size);
 	/* A register whose bytes differ from what the device left there was
 	 * written; several writes of one register between two looks are one. */
-	for (size_t i = 0; i < sizeof(pt_regs) / sizeof(pt_regs[0]); i++) {
-		uint64_t now = 0, was = 0;
+	for (size_t i = 0; i < PT_NREGS; i++) {
+		uint64_t was = 0;
 
-		memcpy(&now, page + pt_regs[i].off, pt_regs[i].size);
 		memcpy(&was, d->shadow + pt_regs[i].off, pt_regs[i].size);
-		if (now == was || !pt_regs[i].writable)
+		if (now[i] == was || !pt_regs[i].writable)
 			continue;
 		d->noticed++;
-		edu_reg_set(&d->edu, pt_regs[i].off, pt_regs[i].size, now);
+		edu_reg_set(&d->edu, pt_regs[i].off, pt_regs[i].size, now[i]);
 	}
-	pt_publish(d, page);
+	pt_publish(d, page, now);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The device's own thread (KVM)                                            */
+/* ------------------------------------------------------------------------ */
+
+/* The device looks at its page every VM_DMA_POLL_US; an MSI it raised is
+ * in the local APIC, and the vCPU is kicked out of the guest to take it. */
+static void *device_main(void *arg)
+{
+	struct vm *vm = arg;
+	struct vm_dma *d = vm->dma;
+	const struct timespec period = { 0, VM_DMA_POLL_US * 1000L };
+
+	while (!__atomic_load_n(&d->quit, __ATOMIC_ACQUIRE)) {
+		uint64_t msis;
+
+		nanosleep(&period, NULL);
+		pthread_mutex_lock(&d->lock);
+		msis = d->msis;
+		vm_dma_poll(vm);
+		if (d->msis != msis)
+			vm_kick(vm);
+		pthread_mutex_unlock(&d->lock);
+	}
+	return NULL;
+}
+
+int vm_dma_thread_start(struct vm *vm)
+{
+	struct vm_dma *d = vm->dma;
+	int rc;
+
+	if (!d || !d->passthrough || vm->ops->counts_instructions || d->threaded)
+		return 0;
+	rc = -pthread_mutex_init(&d->lock, NULL);
+	if (rc)
+		return rc;
+	d->quit = false;
+	rc = -pthread_create(&d->thread, NULL, device_main, vm);
+	if (rc) {
+		pthread_mutex_destroy(&d->lock);
+		return rc;
+	}
+	d->threaded = true;
+	return 0;
+}
+
+void vm_dma_thread_stop(struct vm *vm)
+{
+	struct vm_dma *d = vm->dma;
+
+	if (!d || !d->threaded)
+		return;
+	__atomic_store_n(&d->quit, true, __ATOMIC_RELEASE);
+	pthread_join(d->thread, NULL);
+	pthread_mutex_destroy(&d->lock);
+	d->threaded = false;
+}
+
+void vm_dma_lock(struct vm *vm)
+{
+	if (vm->dma && vm->dma->threaded)
+		pthread_mutex_lock(&vm->dma->lock);
+}
+
+void vm_dma_unlock(struct vm *vm)
+{
+	if (vm->dma && vm->dma->threaded)
+		pthread_mutex_unlock(&vm->dma->lock);
 }
 
 /* BAR0's register page becomes a frame mapped through EPT (read/write,
@@ -189,17 +301,16 @@ static int passthrough_create(struct vm *vm)
 	struct vm_dma *d = vm->dma;
 	int rc;
 
-	if (strcmp(vm->ops->name, "soft") != 0)
-		return -ENOTSUP;
 	if (vm->cfg.passthrough == PT_SHARED && vm->cfg.iommu && vm->cfg.ept_levels != 4)
 		return -ENOTSUP;
 	d->passthrough = true;
 	rc = hpool_alloc(vm->pool, PAGE_SIZE_4K, FRAME_HV, &d->bar_hpa);
 	if (!rc)
-		rc = ept_map(vm->ept, EDU_BAR_BASE, d->bar_hpa, PAGE_SIZE_4K,
-			     EPT_R | EPT_W | (uint64_t)EPT_MT_UC << EPT_MT_SHIFT, PAGE_SIZE_4K);
+		rc = vm->mem->ops->map(vm->mem, EDU_BAR_BASE, d->bar_hpa, PAGE_SIZE_4K,
+				       EPT_R | EPT_W | (uint64_t)EPT_MT_UC << EPT_MT_SHIFT,
+				       PAGE_SIZE_4K);
 	if (!rc)
-		pt_publish(d, hpool_ptr(vm->pool, d->bar_hpa));
+		pt_publish(d, hpool_ptr(vm->pool, d->bar_hpa), NULL);
 	return rc;
 }
 
@@ -390,6 +501,7 @@ void vm_dma_destroy(struct vm *vm)
 {
 	if (!vm->dma)
 		return;
+	vm_dma_thread_stop(vm);
 	if (vm->dma->iommu)
 		iommu_destroy(vm->dma->iommu);
 	iommu_sl_destroy(&vm->dma->sl);

@@ -17,7 +17,14 @@
  * mapped through EPT, so the guest's register accesses are plain memory
  * accesses (no exit); the device looks at that page on its own every
  * VM_DMA_POLL_INSNS guest instructions (a deterministic point), acts on what
- * changed there and writes its registers back. Its DMA addresses are then
+ * changed there and writes its registers back. On a backend whose vCPU does
+ * not stop at instruction counts (KVM) the device is a thread of its own
+ * instead, looking at the page every VM_DMA_POLL_US microseconds while the
+ * guest runs on another CPU (and at every exit, as on the software vCPU);
+ * an MSI it raises kicks the vCPU out of the guest to take it. Its lock
+ * guards the device state, the unit, the local APIC and hv's map: the
+ * thread holds it for each look, the exit loop at all times except while
+ * the vCPU runs. Its DMA addresses are then
  * guest-physical, translated by a VT-d unit hv programs itself:
  *   bus address (GPA) --hv's second-level tables (or EPT's)--> HPA
  * and without an IOMMU (--no-iommu) they are host-physical addresses, which
@@ -37,6 +44,7 @@
 #ifndef HV_VM_DMA_H
 #define HV_VM_DMA_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -49,8 +57,10 @@ struct vm;
 #define CANARY_SIZE  0x1000ULL
 #define CANARY_BYTE  0xa5
 
-/* How often a pass-through device looks at its register page. */
+/* How often a pass-through device looks at its register page: in guest
+ * instructions (software vCPU), in microseconds (its own thread, KVM). */
 #define VM_DMA_POLL_INSNS 1024
+#define VM_DMA_POLL_US 100
 /* The part of BAR0's register page the device keeps (edu's registers end at 0xa0). */
 #define VM_DMA_REGS 0x100
 
@@ -78,6 +88,12 @@ struct vm_dma {
 	struct iommu_sl sl;              /* PT_SEPARATE: the unit's own tables */
 	uint64_t pinned;                 /* bytes of RAM mapped for the device (PT_SEPARATE) */
 	uint64_t polls, noticed;         /* looks at the page; register writes found there */
+	uint64_t msis;                   /* MSIs sent to the local APIC */
+	/* The device's thread (KVM): threaded from vm_dma_thread_start to
+	 * vm_dma_thread_stop; quit tells it to end. */
+	bool threaded, quit;
+	pthread_t thread;
+	pthread_mutex_t lock;
 	uint64_t hv_canary;              /* HPA of hv's canary page (a 2 MiB run of hv's) */
 	uint64_t hv_canary_changed, hv_canary_first;  /* bytes found changed; HPA of the first */
 	uint64_t ept_page;               /* HPA of the EPT table that maps BAR0 */
@@ -98,8 +114,15 @@ int vm_dma_cmdline(struct vm *vm, const char *append, char *out, size_t len) HV_
  * the device's domain over guest RAM and turn hv's unit on. */
 int vm_dma_start(struct vm *vm) HV_MUST_CHECK;
 /* A pass-through device's look at its register page (vm_run, every
- * VM_DMA_POLL_INSNS instructions and at every exit). */
+ * VM_DMA_POLL_INSNS instructions and at every exit; its thread). */
 void vm_dma_poll(struct vm *vm);
+/* vm_run's start and end: the pass-through device's thread where the vCPU
+ * does not count instructions (nothing otherwise). 0 or -errno. */
+int vm_dma_thread_start(struct vm *vm) HV_MUST_CHECK;
+void vm_dma_thread_stop(struct vm *vm);
+/* The device lock (see above); nothing while there is no thread. */
+void vm_dma_lock(struct vm *vm);
+void vm_dma_unlock(struct vm *vm);
 /* Compare the canary pages with their pattern and BAR0's EPT table page
  * with its copy (after the run). */
 int vm_dma_check_canary(struct vm *vm) HV_MUST_CHECK;

@@ -543,8 +543,12 @@ static int handle_exit(struct vm *vm, struct vcpu_exit *e)
 int vm_exit_now(void *ctx, struct vcpu_exit *e)
 {
 	struct vm *vm = ctx;
-	int rc = handle_exit(vm, e);
+	int rc;
 
+	/* Inside run(): the exit loop does not hold the device lock there. */
+	vm_dma_lock(vm);
+	rc = handle_exit(vm, e);
+	vm_dma_unlock(vm);
 	if (rc)
 		return rc;
 	return vm->stop.reason == VM_RUNNING ? 0 : -ECANCELED;
@@ -556,11 +560,8 @@ void vm_kick(struct vm *vm)
 		vm->ops->kick(vm->vcpu);
 }
 
-/*
- * Run the guest until it stops. Every exit of every backend goes through
- * handle_exit's switch, which calls the exit's handler.
- */
-int vm_run(struct vm *vm)
+/* vm_run's loop, with the device lock held except inside run(). */
+static int run_loop(struct vm *vm)
 {
 	struct vcpu_exit e = { 0 };
 	int rc;
@@ -610,7 +611,9 @@ int vm_run(struct vm *vm)
 		rc = irq_before_run(vm, &e);
 		if (rc)
 			return rc;
+		vm_dma_unlock(vm);
 		rc = vm->ops->run(vm->vcpu, next_budget(vm), &e);
+		vm_dma_lock(vm);
 		update_insns(vm);
 		/* The guest's time, and its TPR as MOV to CR8 left it (SDM 10.8.6.1). */
 		vm->tsc = e.irq.tsc;
@@ -628,4 +631,25 @@ int vm_run(struct vm *vm)
 			return rc;
 	}
 	return 0;
+}
+
+/*
+ * Run the guest until it stops. Every exit of every backend goes through
+ * handle_exit's switch, which calls the exit's handler. A pass-through
+ * device on a thread of its own (KVM) runs beside it meanwhile.
+ */
+int vm_run(struct vm *vm)
+{
+	int rc = vm_dma_thread_start(vm);
+
+	if (rc) {
+		vm_stop(vm, VM_STOP_HOST_ERROR, VM_STATUS_HOST, 0,
+			"cannot start the pass-through device's thread: %s", strerror(-rc));
+		return rc;
+	}
+	vm_dma_lock(vm);
+	rc = run_loop(vm);
+	vm_dma_unlock(vm);
+	vm_dma_thread_stop(vm);
+	return rc;
 }

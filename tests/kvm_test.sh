@@ -13,7 +13,8 @@
 #  - lazy RAM (userfaultfd): the same guests with --mem-policy lazy, and the
 #    frames mapped at first touch counted exactly as on the software vCPU;
 #  - the IOMMU workloads (edu behind hv's VT-d unit): the same DMA, unit and
-#    canary counts;
+#    canary counts; edu passed through (its register page a memory slot,
+#    the device on a thread of its own) likewise;
 #  - on kvm_pvm hosts (KVM emulates each guest instruction) KVM's emulation
 #    counts equal the software vCPU's instruction and exception counts.
 #
@@ -215,6 +216,69 @@ if [ -f "$GUEST" ]; then
 	IOMMU
 	check "viommu: the unit's faults are in the report" \
 		"$(jobj "$tmp/viommu.kvm.json" iommu | grep -c '"faults"')" -ge 1
+
+	# Pass-through: edu's register page is a memory slot of KVM's (the
+	# guest's register accesses do not exit) and the device a thread of hv's
+	# own beside the vCPU, its DMA through hv's VT-d unit or, with
+	# --no-iommu, to host-physical addresses (RAM one run of host memory
+	# with 2 MiB EPT pages, so the guest is told where). The same transfers,
+	# interrupts, unit counts and canaries as the soft vCPU, whose device
+	# looks at fixed instruction counts; how often it looked is the one
+	# difference.
+	jnolooks() { jobj "$1" "$2" | grep -v '"device_looks"'; }
+	while IFS='|' read -r name wl opts; do
+		# shellcheck disable=SC2086 # opts: words
+		both "$name" $opts --memory 128M "$GUEST" --append "workload=$wl"
+		check "$name: RESULT ok on KVM" "$(grep -c "^RESULT $wl ok" "$tmp/$name.kvm.out")" -eq 1
+		for obj in dma passthrough iommu hv_canary ept_watch canary devices; do
+			expect_eq "$name: the report's $obj section, kvm vs soft" \
+				"$(jnolooks "$tmp/$name.kvm.json" $obj)" "$(jnolooks "$tmp/$name.soft.json" $obj)"
+		done
+		check "$name: the device looked at its page on its own" \
+			"$(jsec "$tmp/$name.kvm.json" passthrough device_looks)" -gt 0
+		# (dma-attack reads BAR0 + 0x1000 once: an emulated window.)
+		[ "$wl" = dma ] && expect_eq "$name: no exit for edu's registers" \
+			"$(jsec "$tmp/$name.kvm.json" dma register_reads)/$(jsec "$tmp/$name.kvm.json" dma register_writes)" 0/0
+	done <<-PT
+	pt-dma-separate|dma|--passthrough separate
+	pt-dma-shared|dma|--passthrough shared
+	pt-attack-separate|dma-attack|--passthrough separate
+	pt-attack-shared|dma-attack|--passthrough shared
+	pt-dma-lazy|dma|--passthrough shared --mem-policy lazy
+	pt-dma-noiommu|dma|--passthrough separate --no-iommu --ept-page 2M
+	PT
+	expect_eq "pass-through dma: ten completion MSIs on KVM" \
+		"$(jsec "$tmp/pt-dma-separate.kvm.json" dma msis)" 10
+	# Without an IOMMU the attack reaches hv's canary on both backends. Its
+	# write into the EPT table page that maps BAR0 changes hv's map on
+	# both, but only the software vCPU translates through that page: KVM's
+	# tables are the kernel's, outside the device's reach, so on KVM the
+	# guest gains nothing by it.
+	for b in soft kvm; do
+		timeout 60 "$HV" run --json --backend $b --serial "$tmp/pt-noiommu-attack.$b.out" \
+			--passthrough separate --no-iommu --ept-page 2M --memory 128M "$GUEST" \
+			--append workload=dma-attack >"$tmp/pt-noiommu-attack.$b.json" 2>/dev/null </dev/null
+		echo $? >"$tmp/pt-noiommu-attack.$b.status"
+	done
+	a=$tmp/pt-noiommu-attack
+	expect_eq "pass-through attack without IOMMU: status, kvm vs soft" \
+		"$(cat "$a.kvm.status")" "$(cat "$a.soft.status")"
+	expect_eq "pass-through attack without IOMMU: hv's memory, kvm vs soft" \
+		"$(grep "^attack: hv's memory" "$a.kvm.out")" "$(grep "^attack: hv's memory" "$a.soft.out")"
+	check "pass-through attack without IOMMU: hv's canary read and written" \
+		"$(grep -c "^attack: hv's memory: .*\(LEAKED\|REACHED\)" "$a.kvm.out")" -eq 2
+	for obj in hv_canary canary; do
+		expect_eq "pass-through attack without IOMMU: the report's $obj section, kvm vs soft" \
+			"$(jobj "$a.kvm.json" $obj)" "$(jobj "$a.soft.json" $obj)"
+	done
+	check "pass-through attack without IOMMU: soft vCPU, the EPT entry gained hv's memory" \
+		"$(grep -c "^attack: EPT table page: .*GAINED" "$a.soft.out")" -eq 1
+	check "pass-through attack without IOMMU: KVM, no effect on the guest's map" \
+		"$(grep -c "^attack: EPT table page: .*no effect" "$a.kvm.out")" -eq 1
+	for b in soft kvm; do
+		expect_eq "pass-through attack without IOMMU: $b: hv's EPT table page changed" \
+			"$(jsec "$a.$b.json" ept_watch changed_entries)" 1
+	done
 
 	# hv's EPT map beside KVM's: 128 MiB of eager 4 KiB RAM is 32768 leaves;
 	# with lazy RAM the leaves are the frames hv mapped, 4 KiB or 2 MiB.
