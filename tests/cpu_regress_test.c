@@ -20,7 +20,9 @@
 #include "tests/cpu_check.h"
 
 #define RFL_FIXED 0x2ULL
+#define RFL_CF 0x1ULL
 
+#define EXC_DE 0
 #define EXC_UD 6
 #define EXC_DF 8
 #define EXC_GP 13
@@ -877,6 +879,119 @@ static void test_mov_base_disp(void **state)
 	tvm_destroy(vm);
 }
 
+/*
+ * PUSH, POP, CALL and RET with 64-bit operands and reg op= [base + disp]
+ * (hit paths first, the general handlers on a miss): the stack's first
+ * touch walks, the rest hit; exact values and counts, twins.
+ */
+static void test_stack_alu_hit_paths(void **state)
+{
+	static const uint8_t prog[] = {
+		0x48, 0xc7, 0xc0, 0x11, 0x11, 0x00, 0x00,  /* 00: mov rax, 0x1111 */
+		0x50,                                      /* 07: push rax */
+		0x41, 0x53,                                /* 08: push r11 (TVM_DATA) */
+		0xe8, 0x06, 0x00, 0x00, 0x00,              /* 0a: call 15 */
+		0x59,                                      /* 0f: pop rcx */
+		0x5a,                                      /* 10: pop rdx */
+		0xf4,                                      /* 11: hlt */
+		0x90, 0x90, 0x90,
+		0x48, 0x8b, 0x34, 0x24,                    /* 15: mov rsi, [rsp]: CODE + 0x0f */
+		0x48, 0x03, 0x74, 0x24, 0x08,              /* 19: add rsi, [rsp + 8] */
+		0x48, 0x3b, 0x74, 0x24, 0x10,              /* 1e: cmp rsi, [rsp + 16]: CF clear */
+		0x19, 0xff,                                /* 23: sbb edi, edi: 0 */
+		0x2b, 0x7c, 0x24, 0x10,                    /* 25: sub edi, [rsp + 16]: -0x1111, zero-extended */
+		0xc2, 0x00, 0x00,                          /* 29: ret 0 */
+	};
+	/* Each first writes and reads the stack's page, so that the pops hit. */
+	static const uint8_t pop_rsp[] = {
+		0x48, 0x89, 0x4c, 0x24, 0xf8,                    /* mov [rsp - 8], rcx */
+		0x48, 0x8b, 0x4c, 0x24, 0xf8,                    /* mov rcx, [rsp - 8] */
+		0x48, 0x8d, 0x84, 0x24, 0x00, 0xff, 0xff, 0xff,  /* lea rax, [rsp - 0x100] */
+		0x50,                                            /* push rax */
+		0x5c,                                            /* pop rsp: the value read */
+		0xf4,
+	};
+	static const uint8_t bad_ret[] = {
+		0x48, 0x89, 0x4c, 0x24, 0xf8,              /* 00: mov [rsp - 8], rcx */
+		0x48, 0x8b, 0x4c, 0x24, 0xf8,              /* 05: mov rcx, [rsp - 8] */
+		0x48, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0x80,     /* 0a: mov rax, 1 << 63 */
+		0x50,                                      /* 14: push rax */
+		0xc3,                                      /* 15: ret: #GP, RSP unchanged */
+	};
+	uint64_t gpr[16] = { [11] = TVM_DATA };
+	struct vcpu_stats vs;
+	struct tvm_exc_record rec;
+	struct vcpu_regs r;
+	struct tvm *vm;
+
+	(void)state;
+	vm = run_twins_regs(prog, sizeof(prog), TVM_CODE, RFL_FIXED, gpr, VCPU_EXIT_HLT);
+	r = regs(vm);
+	assert_int_equal(r.rip, TVM_CODE + 0x12);
+	assert_int_equal(r.gpr[4], TVM_STACK_TOP);
+	assert_int_equal(r.gpr[1], TVM_DATA);          /* rcx */
+	assert_int_equal(r.gpr[2], 0x1111);            /* rdx */
+	assert_int_equal(r.gpr[6], TVM_CODE + 0x0f + TVM_DATA);
+	assert_int_equal(r.gpr[7], 0xffffeeefULL);     /* rdi */
+	assert_int_equal(r.rflags & RFL_CF, RFL_CF);     /* 0 - 0x1111 borrows */
+	vm->ops->get_stats(vm->vcpu, &vs);
+	assert_int_equal(vs.instructions, 13);
+	assert_int_equal(vs.fetches, 13);
+	assert_int_equal(vs.stores, 3);                /* push, push, call */
+	assert_int_equal(vs.loads, 7);                 /* mov, add, cmp, sub, ret, pop, pop */
+	tvm_destroy(vm);
+
+	vm = run_twins(pop_rsp, sizeof(pop_rsp), TVM_CODE, RFL_FIXED, VCPU_EXIT_HLT);
+	assert_int_equal(regs(vm).gpr[4], TVM_STACK_TOP - 0x100);
+	tvm_destroy(vm);
+
+	vm = run_twins(bad_ret, sizeof(bad_ret), TVM_CODE, RFL_FIXED, VCPU_EXIT_HLT);
+	assert_one_exception(vm, EXC_GP, TVM_CODE + 0x15);
+	tvm_exc_record(vm, &rec);
+	assert_int_equal(rec.error, 0);
+	assert_int_equal(rec.rsp, TVM_STACK_TOP - 8);
+	tvm_destroy(vm);
+}
+
+/* DIV with a dividend that fits 64 bits (the short path) and one that does
+ * not, and the #DE of a 32-bit quotient that does not fit. */
+static void test_div_forms(void **state)
+{
+	static const uint8_t prog[] = {
+		0xb8, 0x64, 0x00, 0x00, 0x00,              /* mov eax, 100 */
+		0x31, 0xd2,                                /* xor edx, edx */
+		0xb9, 0x07, 0x00, 0x00, 0x00,              /* mov ecx, 7 */
+		0x48, 0xf7, 0xf1,                          /* div rcx: 14 rem 2 */
+		0x49, 0x89, 0xc0,                          /* mov r8, rax */
+		0x49, 0x89, 0xd1,                          /* mov r9, rdx */
+		0xba, 0x03, 0x00, 0x00, 0x00,              /* mov edx, 3 */
+		0x48, 0x31, 0xc0,                          /* xor rax, rax */
+		0x48, 0xc7, 0xc1, 0x10, 0x00, 0x00, 0x00,  /* mov rcx, 16 */
+		0x48, 0xf7, 0xf1,                          /* div rcx: 3 << 60, rem 0 */
+		0x49, 0x89, 0xc2,                          /* mov r10, rax */
+		0xba, 0x01, 0x00, 0x00, 0x00,              /* mov edx, 1 */
+		0xb8, 0x05, 0x00, 0x00, 0x00,              /* mov eax, 5 */
+		0xb9, 0x02, 0x00, 0x00, 0x00,              /* mov ecx, 2 */
+		0xf7, 0xf1,                                /* div ecx: 0x80000002 rem 1 */
+		0xba, 0x02, 0x00, 0x00, 0x00,              /* mov edx, 2 */
+		0xf7, 0xf1,                                /* div ecx: quotient 2^32 + ..: #DE */
+		0xf4,
+	};
+	struct vcpu_regs r;
+	struct tvm *vm;
+
+	(void)state;
+	vm = run_twins(prog, sizeof(prog), TVM_CODE, RFL_FIXED, VCPU_EXIT_HLT);
+	r = regs(vm);
+	assert_int_equal(r.gpr[8], 14);
+	assert_int_equal(r.gpr[9], 2);
+	assert_int_equal(r.gpr[10], 3ULL << 60);
+	assert_int_equal(r.gpr[0], 0x80000002ULL);     /* unchanged by the #DE */
+	assert_int_equal(r.gpr[2], 2);
+	assert_one_exception(vm, EXC_DE, TVM_CODE + sizeof(prog) - 3);
+	tvm_destroy(vm);
+}
+
 /* The loop of test_block_loop_counts, its branch back followed inside a
  * run, cut by budgets of 2 to 13 instructions a run(): the same registers
  * and counts as one instruction a run(). */
@@ -1083,6 +1198,8 @@ int main(void)
 		cmocka_unit_test(test_block_loop_counts),
 		cmocka_unit_test(test_block_shared_tlb),
 		cmocka_unit_test(test_mov_base_disp),
+		cmocka_unit_test(test_stack_alu_hit_paths),
+		cmocka_unit_test(test_div_forms),
 		cmocka_unit_test(test_block_popf_sets_tf),
 		cmocka_unit_test(test_block_budget),
 		cmocka_unit_test(test_block_budget_chunks),

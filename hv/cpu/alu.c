@@ -121,15 +121,48 @@ static const x86_exec_fn alu_rr_handlers[4][8] = {
 	  h_rr64r_cmp },
 };
 
-/* Shifts and rotates (group 2; SDM Vol. 2B SAL/SAR/SHL/SHR, RCL/RCR/ROL/ROR). */
-/* 00-3D: the ALU block; the register-register 32/64-bit forms have their own handlers. */
+/*
+ * reg op= [base + disp] at 32 and 64 bits with a flat 64-bit address
+ * (flat_base, mem.h): the operand through the hit path first, the general
+ * handler when it misses.
+ */
+static inline __attribute__((always_inline)) int alu_rm_b(struct vcpu_soft *v, const struct x86_insn *in,
+							  unsigned op, unsigned size)
+{
+	uint64_t b;
+
+	if (__builtin_expect(!mem_read_hit(v, v->gpr[in->base] + (uint64_t)in->disp, size, &b), 0))
+		return alu_handlers[op](v, in);
+	uint64_t r = alu(v, op, size, v->gpr[in->reg] & size_mask(size), b);
+	if (op != 7)
+		v->gpr[in->reg] = r;   /* 32-bit results zero-extend; r is already masked */
+	return X86_OK;
+}
+
+#define ALU_RM_HANDLER(n, name) \
+	static int h_rm32b_##name(struct vcpu_soft *v, const struct x86_insn *in) { return alu_rm_b(v, in, n, 4); } \
+	static int h_rm64b_##name(struct vcpu_soft *v, const struct x86_insn *in) { return alu_rm_b(v, in, n, 8); }
+ALU_HANDLERS(ALU_RM_HANDLER)
+static const x86_exec_fn alu_rm_handlers[2][8] = {
+	{ h_rm32b_add, h_rm32b_or, h_rm32b_adc, h_rm32b_sbb, h_rm32b_and, h_rm32b_sub, h_rm32b_xor,
+	  h_rm32b_cmp },
+	{ h_rm64b_add, h_rm64b_or, h_rm64b_adc, h_rm64b_sbb, h_rm64b_and, h_rm64b_sub, h_rm64b_xor,
+	  h_rm64b_cmp },
+};
+
+/* 00-3D: the ALU block; the register-register 32/64-bit forms and reg op= [base + disp]
+ * have their own handlers. */
 x86_exec_fn sel_alu(const struct x86_insn *in)
 {
 	unsigned op = in->op;
 	if (((op & 7) == 1 || (op & 7) == 3) && in->mod == 3 && in->osz >= 4)
 		return alu_rr_handlers[(op & 2) + (in->osz == 8)][(op >> 3) & 7];
+	if ((op & 7) == 3 && in->osz >= 4 && flat_base(in))
+		return alu_rm_handlers[in->osz == 8][(op >> 3) & 7];
 	return alu_handlers[(op >> 3) & 7];
 }
+
+/* Shifts and rotates (group 2; SDM Vol. 2B SAL/SAR/SHL/SHR, RCL/RCR/ROL/ROR). */
 
 static inline __attribute__((always_inline)) int grp1_op(struct vcpu_soft *v, const struct x86_insn *in,
 							  unsigned aop)
@@ -393,9 +426,15 @@ int op_grp3(struct vcpu_soft *v, const struct x86_insn *in)
 		uint64_t lo = size == 1 ? *ax & 0xff : reg_get(v, in, 0, size);
 		uint64_t hi = size == 1 ? (*ax >> 8) & 0xff : reg_get(v, in, 2, size);
 		uint64_t q, rem;
-		if (r == 6) {
-			unsigned __int128 n = size == 8 ? ((unsigned __int128)hi << 64) | lo
-						      : (unsigned __int128)((hi << (size * 8)) | lo);
+		if (r == 6 && (size < 8 || hi == 0)) {
+			/* The dividend fits 64 bits: no overflow past 64 bits either. */
+			uint64_t n = size == 8 ? lo : (hi << (size * 8)) | lo;
+			q = n / a;
+			if (q > m)
+				return x86_raise(v, EXC_DE, false, 0);
+			rem = n % a;
+		} else if (r == 6) {
+			unsigned __int128 n = ((unsigned __int128)hi << 64) | lo;
 			unsigned __int128 qq = n / a;
 			if (qq > m)
 				return x86_raise(v, EXC_DE, false, 0);

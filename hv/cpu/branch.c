@@ -74,6 +74,47 @@ int op_ret(struct vcpu_soft *v, const struct x86_insn *in)
 	return X86_OK;
 }
 
+/*
+ * CALL rel and RET with a 64-bit operand (so in 64-bit mode): the return
+ * address through the hit path first; the general handlers above make the
+ * same accesses when it misses.
+ */
+static int h_call64(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	uint64_t r = v->next_rip + in->imm;
+
+	if (!is_canonical(v, r))
+		return x86_gp(v, 0);
+	if (__builtin_expect(!push64_hit(v, v->next_rip), 0))
+		return op_call(v, in);
+	v->next_rip = r;
+	return X86_OK;
+}
+
+static int h_ret64(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	uint64_t a;
+	int st;
+
+	if (__builtin_expect(!pop64_hit(v, &a), 0))
+		return op_ret(v, in);
+	/* A #GP for a non-canonical target leaves RSP as it was. */
+	if ((st = jump(v, a)))
+		return st;
+	v->gpr[4] += 8 + (in->op == 0xc2 ? (in->imm & 0xffff) : 0);
+	return X86_OK;
+}
+
+x86_exec_fn sel_call(const struct x86_insn *in)
+{
+	return in->osz == 8 ? h_call64 : op_call;
+}
+
+x86_exec_fn sel_ret(const struct x86_insn *in)
+{
+	return in->osz == 8 ? h_ret64 : op_ret;
+}
+
 /* FF /2, /4: CALL/JMP near indirect (64-bit operand in long mode) */
 static int op_jmp_ind(struct vcpu_soft *v, const struct x86_insn *in)
 {

@@ -245,6 +245,17 @@ static inline __attribute__((always_inline)) int mem_write_i(struct vcpu_soft *v
 }
 
 /*
+ * A memory operand [base + disp] with a 64-bit address (so 64-bit mode) in
+ * ES, CS, SS or DS, whose bases count as 0 there (SDM Vol. 1 3.4.2.1): its
+ * linear address is the register plus the displacement.
+ */
+static inline bool flat_base(const struct x86_insn *in)
+{
+	return in->mod != 3 && in->asz == 8 && !in->rip_rel && in->base != X86_NOREG &&
+	       in->index == X86_NOREG && in->seg < SEG_FS;
+}
+
+/*
  * The hit path alone, for handlers chosen at decode time for a 64-bit
  * address with a segment whose base is 0 (ES, CS, SS, DS in 64-bit mode):
  * an access inside one page that the shortcut holds, with no data
@@ -298,6 +309,25 @@ static inline void set_rsp(struct vcpu_soft *v, uint64_t rsp)
 }
 int stack_push(struct vcpu_soft *v, unsigned size, uint64_t val);
 int stack_pop(struct vcpu_soft *v, unsigned size, uint64_t *val);
+
+/*
+ * An 8-byte push or pop in 64-bit mode (SS's base counts as 0, RSP is used
+ * whole) through the hit path: true when done and counted, false with
+ * nothing done, for stack_push()/stack_pop() to make the same access with
+ * its faults, exits and breakpoints.
+ */
+static inline __attribute__((always_inline)) bool push64_hit(struct vcpu_soft *v, uint64_t val)
+{
+	if (!mem_write_hit(v, v->gpr[4] - 8, 8, val))
+		return false;
+	v->gpr[4] -= 8;
+	return true;
+}
+
+static inline __attribute__((always_inline)) bool pop64_hit(struct vcpu_soft *v, uint64_t *val)
+{
+	return mem_read_hit(v, v->gpr[4], 8, val);   /* the caller moves RSP */
+}
 
 /* ------------------------------------------------------------------------ */
 /* Operands                                                                 */

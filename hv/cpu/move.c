@@ -75,7 +75,7 @@ static __attribute__((noinline)) int h_mov_store64(struct vcpu_soft *v, const st
 
 /*
  * The same with a 64-bit [base + disp] address and a segment whose base is
- * 0 in 64-bit mode (flat_base below): the hit path first (mem_read_hit).
+ * 0 in 64-bit mode (flat_base, mem.h): the hit path first (mem_read_hit).
  */
 static inline __attribute__((always_inline)) int mov_load_b(struct vcpu_soft *v, const struct x86_insn *in,
 							     unsigned size, x86_exec_fn general)
@@ -118,16 +118,6 @@ static int h_mov_store64_b(struct vcpu_soft *v, const struct x86_insn *in)
 	return mov_store_b(v, in, 8, h_mov_store64);
 }
 
-/*
- * A memory operand [base + disp] with a 64-bit address (so 64-bit mode) in
- * ES, CS, SS or DS, whose bases count as 0 there (SDM Vol. 1 3.4.2.1): its
- * linear address is the register plus the displacement.
- */
-static bool flat_base(const struct x86_insn *in)
-{
-	return in->mod != 3 && in->asz == 8 && !in->rip_rel && in->base != X86_NOREG &&
-	       in->index == X86_NOREG && in->seg < SEG_FS;
-}
 
 int op_mov_load(struct vcpu_soft *v, const struct x86_insn *in)
 {
@@ -401,6 +391,36 @@ int op_pop(struct vcpu_soft *v, const struct x86_insn *in)
 		return st;
 	reg_set(v, in, (in->op & 7) | ((in->rex & 1) << 3), in->osz, a);
 	return X86_OK;
+}
+
+/* PUSH r, POP r with a 64-bit operand: the hit path first. */
+static int h_push64(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	if (__builtin_expect(push64_hit(v, v->gpr[(in->op & 7) | ((in->rex & 1) << 3)]), 1))
+		return X86_OK;
+	return op_push(v, in);
+}
+
+static int h_pop64(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	uint64_t a;
+
+	if (__builtin_expect(!pop64_hit(v, &a), 0))
+		return op_pop(v, in);
+	/* POP RSP loads the value read (SDM Vol. 2B POP): RSP moves first. */
+	v->gpr[4] += 8;
+	v->gpr[(in->op & 7) | ((in->rex & 1) << 3)] = a;
+	return X86_OK;
+}
+
+x86_exec_fn sel_push(const struct x86_insn *in)
+{
+	return in->osz == 8 ? h_push64 : op_push;
+}
+
+x86_exec_fn sel_pop(const struct x86_insn *in)
+{
+	return in->osz == 8 ? h_pop64 : op_pop;
 }
 
 /* 68, 6A: PUSH imm */

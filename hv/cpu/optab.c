@@ -29,7 +29,7 @@ const struct x86_op x86_optab[4][256] = {
 		ALU_ROW(0x38), [0x3e] = D(A_PFX), [0x3f] = H(A_I64, op_aaa_aas),
 		/* 40-4F: INC/DEC r; REX prefixes in 64-bit mode (the decoder takes them first) */
 		[0x40 ... 0x4f] = H(0, op_incdec_reg),
-		[0x50 ... 0x57] = H(A_D64, op_push), [0x58 ... 0x5f] = H(A_D64, op_pop),
+		[0x50 ... 0x57] = S(A_D64, sel_push), [0x58 ... 0x5f] = S(A_D64, sel_pop),
 		[0x60] = H(A_I64, op_pusha), [0x61] = H(A_I64, op_popa),
 		[0x62] = D(A_M | A_I64 | A_UD),                               /* BOUND */
 		[0x63] = H(A_M, op_movsxd),                                   /* ARPL outside 64-bit mode: #UD */
@@ -57,7 +57,7 @@ const struct x86_op x86_optab[4][256] = {
 		[0xaa ... 0xaf] = H(0, op_string),                            /* STOS, LODS, SCAS */
 		[0xb0 ... 0xb7] = H(A_IB, op_mov_imm8), [0xb8 ... 0xbf] = H(A_IV, op_mov_imm),
 		[0xc0] = H(A_M | A_IB, op_shift), [0xc1] = S(A_M | A_IB, sel_shift),
-		[0xc2] = H(A_IW | A_F64, op_ret), [0xc3] = H(A_F64, op_ret),
+		[0xc2] = S(A_IW | A_F64, sel_ret), [0xc3] = S(A_F64, sel_ret),
 		[0xc4 ... 0xc5] = H(A_M | A_I64, op_lxs),                      /* LES, LDS (VEX: decode.c) */
 		[0xc6] = H(A_M | A_IB, op_mov_rm_imm), [0xc7] = H(A_M | A_IZ, op_mov_rm_imm),
 		[0xc8] = H(A_IBW | A_D64, op_enter), [0xc9] = H(A_D64, op_leave),
@@ -73,7 +73,7 @@ const struct x86_op x86_optab[4][256] = {
 		[0xde] = D(A_M | A_UD), [0xdf] = H(A_M, op_x87),
 		[0xe0 ... 0xe3] = H(A_IB | A_F64, op_loop),
 		[0xe4 ... 0xe7] = H(A_IB, op_io),
-		[0xe8] = H(A_IZ | A_F64, op_call), [0xe9] = H(A_IZ | A_F64, op_jmp),
+		[0xe8] = S(A_IZ | A_F64, sel_call), [0xe9] = H(A_IZ | A_F64, op_jmp),
 		[0xea] = H(A_AP | A_I64, op_jmp_far), [0xeb] = H(A_IB | A_F64, op_jmp),
 		[0xec ... 0xef] = H(0, op_io),
 		[0xf0] = D(A_PFX), [0xf1] = H(0, op_int1), [0xf2 ... 0xf3] = D(A_PFX),
