@@ -15,6 +15,12 @@
  *                        BAR0 + 0x1000 maps hv's canary
  *   workload=dma-dirty   hv's dirty tracking starts (hypercall), then the
  *                        device writes a page the CPU leaves alone
+ *   workload=dma-fault-event  the attacks of dma-attack with the unit's
+ *                        fault event unmasked: each refused DMA raises an
+ *                        MSI (vector VEC_IRQ_VTD) whose handler reads and
+ *                        clears the fault records; then a fault while the
+ *                        event is masked, whose interrupt waits in FECTL.IP
+ *                        until it is unmasked
  *
  * The VT-d unit is the one the ACPI DMAR table announces (its first DRHD);
  * without a DMAR table there is none and bus addresses are guest-physical.
@@ -79,6 +85,14 @@ static uint64_t vtd_base = VTD_BASE_DEFAULT;
 #define VTD_RTADDR 0x20
 #define VTD_CCMD 0x28
 #define VTD_FSTS 0x34
+#define VTD_FECTL 0x38
+#define VTD_FEDATA 0x3c
+#define VTD_FEADDR 0x40
+#define VTD_FEUADDR 0x44
+#define FECTL_IM (1u << 31)
+#define FECTL_IP (1u << 30)
+#define FSTS_PFO 1u
+#define FSTS_FRI(s) (((s) >> 8) & 0xff)
 #define VTD_IQT 0x88
 #define VTD_IQA 0x90
 #define GCMD_QIE (1u << 26)
@@ -483,6 +497,62 @@ static struct fault vtd_take_fault(struct vtd *v)
 	return f;
 }
 
+/*
+ * The fault event (VT-d 7.3.2, 11.4.9): an MSI to this CPU's local APIC on
+ * VEC_IRQ_VTD. The handler serves every pending record from FSTS.FRI on
+ * (clearing F lets the unit record again and raise the next event), clears
+ * an overflow, and keeps what it read for the workload to print.
+ */
+#define FAULTS_KEPT 8
+static struct vtd *event_vtd;
+static volatile unsigned fault_irqs, faults_taken;
+static struct fault faults_kept[FAULTS_KEPT];
+
+static void vtd_fault_irq(void)
+{
+	struct vtd *v = event_vtd;
+	uint32_t fsts = r32(v->regs, VTD_FSTS);
+
+	for (unsigned n = 0, i = FSTS_FRI(fsts) % v->nfr; n < v->nfr; n++, i = (i + 1) % v->nfr) {
+		uint64_t hi = r64(v->regs, v->fro + i * 16 + 8);
+
+		if (!(hi & FRCD_F))
+			continue;
+		struct fault f = { true, (unsigned)(hi >> 32) & 0xff, (unsigned)hi & 0xffff,
+				   (hi & FRCD_T) != 0, r64(v->regs, v->fro + i * 16) & ~0xfffULL };
+		w32(v->regs, v->fro + i * 16 + 12, (uint32_t)(FRCD_F >> 32));   /* RW1C */
+		faults_kept[faults_taken % FAULTS_KEPT] = f;
+		faults_taken++;
+	}
+	if (fsts & FSTS_PFO)
+		w32(v->regs, VTD_FSTS, FSTS_PFO);
+	fault_irqs++;
+	w32((volatile uint8_t *)LAPIC_BASE, LAPIC_EOI, 0);
+}
+
+/* Point the fault event at VEC_IRQ_VTD (destination 0, fixed, edge). */
+static void vtd_fault_event_setup(struct vtd *v)
+{
+	event_vtd = v;
+	fault_irqs = 0;
+	faults_taken = 0;
+	irq_register(VEC_IRQ_VTD, vtd_fault_irq);
+	w32(v->regs, VTD_FEDATA, VEC_IRQ_VTD);
+	w32(v->regs, VTD_FEADDR, (uint32_t)LAPIC_BASE);
+	w32(v->regs, VTD_FEUADDR, 0);
+}
+
+/* The next fault the handler took (the interrupt has come when the DMA's
+ * completion interrupt has; the wait is a bound, not a delay). */
+static struct fault vtd_event_fault(unsigned seen)
+{
+	struct fault none = { false, 0, 0, false, 0 };
+
+	for (unsigned n = 0; n < 1000000 && faults_taken == seen; n++)
+		pause();
+	return faults_taken == seen ? none : faults_kept[seen % FAULTS_KEPT];
+}
+
 static const char *reason_name(unsigned r)
 {
 	switch (r) {
@@ -525,6 +595,7 @@ struct dma_env {
 	bool iommu;
 	uint8_t *src, *dst, *ro;
 	uint64_t bus_src, bus_dst, bus_ro;  /* the three pages' bus addresses */
+	bool fault_event;       /* faults come by interrupt, not by polling */
 };
 
 static bool env_init(struct dma_env *d, bool iommu, const struct dma_hpa *hpa)
@@ -647,6 +718,7 @@ static bool attack(struct dma_env *d, const char *what, bool write, uint64_t bus
 {
 	uint8_t before[64];
 	bool changed;
+	unsigned seen = faults_taken;
 
 	memcpy(before, watch, sizeof(before));
 	if (write) {
@@ -670,7 +742,7 @@ static bool attack(struct dma_env *d, const char *what, bool write, uint64_t bus
 					: "no effect");
 		return !changed;
 	}
-	struct fault f = vtd_take_fault(&d->vtd);
+	struct fault f = d->fault_event ? vtd_event_fault(seen) : vtd_take_fault(&d->vtd);
 	if (!f.found) {
 		kprintf("no fault recorded, memory %s\n", changed ? "CHANGED" : "unchanged");
 		return false;
@@ -696,6 +768,51 @@ static bool run_attack(struct dma_env *d, uint64_t *checksum)
 	ok &= attack(d, "kernel secret:", false, (uint64_t)secret, secret, 6);
 	*checksum = hash(*checksum, d->ro, 64);
 	frame_put((uint64_t)secret);
+	return ok;
+}
+
+/*
+ * workload=dma-fault-event: dma-attack's refused DMAs reported by the unit's
+ * fault event instead of polled; then one with the event masked: no
+ * interrupt, FECTL.IP set, and the interrupt comes when IM is cleared.
+ */
+static bool run_fault_event(struct dma_env *d, uint64_t *checksum)
+{
+	struct vtd *v = &d->vtd;
+	bool ok;
+
+	vtd_fault_event_setup(v);
+	w32(v->regs, VTD_FECTL, 0);
+	kprintf("fault-event: MSI to vector %u, unmasked (FECTL 0x%x)\n", VEC_IRQ_VTD,
+		r32(v->regs, VTD_FECTL));
+	d->fault_event = true;
+	ok = run_attack(d, checksum);
+	unsigned irqs = fault_irqs, taken = faults_taken;
+	uint32_t fsts = r32(v->regs, VTD_FSTS);
+	kprintf("fault-event: %u interrupts, %u fault records read and cleared by the handler; "
+		"fault status 0x%x\n", irqs, taken, fsts);
+	ok &= irqs == 3 && taken == 3 && fsts == 0;
+
+	/* Masked: the fault is recorded, the interrupt waits in IP. */
+	w32(v->regs, VTD_FECTL, FECTL_IM);
+	fill(d->dst, 64, 0xbad);
+	edu_from_ram(&d->edu, d->bus_dst, 0, 64);
+	edu_to_ram(&d->edu, 0, CANARY_GPA, 64);
+	uint32_t fectl = r32(v->regs, VTD_FECTL);
+	fsts = r32(v->regs, VTD_FSTS);
+	kprintf("fault-event: masked, a refused write: %u interrupts, FECTL 0x%x (%s), fault "
+		"status 0x%x\n", fault_irqs - irqs, fectl,
+		fectl & FECTL_IP ? "interrupt pending" : "nothing pending", fsts & 3);
+	ok &= fault_irqs == irqs && fectl == (FECTL_IM | FECTL_IP) && (fsts & 2);
+	w32(v->regs, VTD_FECTL, 0);
+	struct fault f = vtd_event_fault(taken);
+	kprintf("fault-event: unmasked: %u interrupt, FECTL 0x%x; the handler read fault reason "
+		"0x%x (%s), %s, page 0x%lx\n", fault_irqs - irqs, r32(v->regs, VTD_FECTL), f.reason,
+		reason_name(f.reason), f.read ? "read" : "write", f.page);
+	ok &= fault_irqs == irqs + 1 && f.found && f.reason == 5 && !f.read && f.page == CANARY_GPA;
+	ok &= r32(v->regs, VTD_FSTS) == 0;
+	w32(v->regs, VTD_FECTL, FECTL_IM);
+	d->fault_event = false;
 	return ok;
 }
 
@@ -908,6 +1025,11 @@ bool dma_workload(const char *name, bool iommu, const struct dma_hpa *hpa, uint6
 		ok = run_host_attack(&d, hpa->canary, hpa->ept, checksum);
 	else if (strncmp(name, "dma-attack", 11) == 0)
 		ok = run_attack(&d, checksum);
+	else if (strncmp(name, "dma-fault-event", 16) == 0 && !iommu) {
+		kprintf("dma-fault-event: needs a visible IOMMU\n");
+		ok = false;
+	} else if (strncmp(name, "dma-fault-event", 16) == 0)
+		ok = run_fault_event(&d, checksum);
 	else if (strncmp(name, "dma-dirty", 10) == 0)
 		ok = run_dirty(&d, checksum);
 	else

@@ -34,6 +34,12 @@ irq_stub_48:
 	pushq $0
 	pushq $48
 	jmp trap_common
+	.balign 16
+	.globl irq_stub_49
+irq_stub_49:
+	pushq $0
+	pushq $49
+	jmp trap_common
 
 	.section .rodata
 	.balign 8

@@ -49,6 +49,8 @@ struct frame {
 };
 #define VEC_SYSCALL 256 /* vector recorded for syscall entries */
 #define VEC_IRQ_DMA 48  /* the edu device's MSI (guest/dma.c) */
+#define VEC_IRQ_VTD 49  /* the VT-d unit's fault event MSI (guest/dma.c) */
+#define VEC_IRQ_LAST VEC_IRQ_VTD
 
 /* A saved kernel context: callee-saved registers, stack and resume point. */
 struct kjmp {
@@ -105,8 +107,8 @@ void pml4_free(uint64_t *pml4);
 
 /* trap.c */
 void cpu_tables_init(void);
-/* Call fn for external interrupt `vec` (only VEC_IRQ_DMA has a gate); fn
- * acknowledges the source and the local APIC. */
+/* Call fn for external interrupt `vec` (only VEC_IRQ_DMA and VEC_IRQ_VTD
+ * have gates); fn acknowledges the source and the local APIC. */
 void irq_register(unsigned vec, void (*fn)(void));
 void syscall_init(void);
 void probe_arm(struct kjmp *resume); /* see trap.c */

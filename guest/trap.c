@@ -35,9 +35,9 @@ static struct tss tss;
 static uint8_t df_stack[4096] __attribute__((aligned(16)));
 
 /* SDM 6.14.1, figure 6-8: a 64-bit interrupt gate, as two words. */
-static uint64_t idt[2 * (VEC_IRQ_DMA + 1)] __attribute__((aligned(16)));
-static void (*irq_handler[VEC_IRQ_DMA + 1])(void);
-extern char irq_stub_48[];
+static uint64_t idt[2 * (VEC_IRQ_LAST + 1)] __attribute__((aligned(16)));
+static void (*irq_handler[VEC_IRQ_LAST + 1])(void);
+extern char irq_stub_48[], irq_stub_49[];
 
 struct table_register {
 	uint16_t limit;
@@ -83,6 +83,7 @@ void cpu_tables_init(void)
 	for (unsigned v = 0; v < 32; v++)
 		set_gate(v, exception_stubs[v], v == VEC_DF ? 1 : 0);
 	set_gate(VEC_IRQ_DMA, (uint64_t)irq_stub_48, 0);
+	set_gate(VEC_IRQ_VTD, (uint64_t)irq_stub_49, 0);
 	struct table_register idtr = { sizeof(idt) - 1, (uint64_t)idt };
 	__asm__ volatile("lidt %0" : : "m"(idtr));
 }
@@ -176,14 +177,14 @@ static void page_fault(struct frame *f)
 
 void irq_register(unsigned vec, void (*fn)(void))
 {
-	if (vec < 32 || vec > VEC_IRQ_DMA)
+	if (vec < 32 || vec > VEC_IRQ_LAST || !idt[2 * vec])
 		panic("no gate for interrupt vector %u", vec);
 	irq_handler[vec] = fn;
 }
 
 void trap(struct frame *f)
 {
-	if (f->vector >= 32 && f->vector <= VEC_IRQ_DMA && irq_handler[f->vector]) {
+	if (f->vector >= 32 && f->vector <= VEC_IRQ_LAST && irq_handler[f->vector]) {
 		irq_handler[f->vector]();
 		return;
 	}

@@ -351,7 +351,7 @@ static struct outcome run_one(const struct options *opts)
 	const char *w = o->workload;
 	struct outcome r = { false, 0 };
 	bool dma = is(w, "dma") || is(w, "dma-attack") || is(w, "dma-dirty") ||
-		   is(w, "viommu");
+		   is(w, "dma-fault-event") || is(w, "viommu");
 
 	/* The device windows' page tables stay, as a kernel's ioremap keeps
 	 * them: map them before counting frames. */
@@ -409,7 +409,7 @@ static struct outcome run_one(const struct options *opts)
 		r.ok = dma_workload(w, iommu, &o->hpa, &r.checksum);
 	} else {
 		kprintf("unknown workload '%s' (random seq stride chase cow protect compute "
-			"memloop dma dma-attack dma-dirty viommu all)\n", w);
+			"memloop dma dma-attack dma-dirty dma-fault-event viommu all)\n", w);
 		return r;
 	}
 	uint64_t after = frames_free();

@@ -124,6 +124,8 @@ void run_dma_report_text(FILE *f, struct vm *vm)
 		ROW(f, "register reads (exits)", d->vtd_reads);
 		ROW(f, "register writes (exits)", d->vtd_writes);
 		ROW(f, "faults", s->faults);
+		if (s->fault_events)
+			ROW(f, "  fault events (MSIs)", s->fault_events);
 		for (unsigned r = 1; r <= VTD_FR_MAX; r++)
 			if (s->by_reason[r])
 				fprintf(f, "    reason 0x%x %-22s %" PRIu64 "\n", r,

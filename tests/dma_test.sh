@@ -24,6 +24,10 @@
 #    context-cache and a domain IOTLB invalidation, then reason 2; exact
 #    descriptor, wait, IOTLB and context-cache counts; --iotlb 0 leaves
 #    nothing stale; --iotlb/--context-cache usage errors;
+#  - workload=dma-fault-event: the same refusals reported by the unit's fault
+#    event, an MSI (vector 49) whose handler reads and clears the records:
+#    one interrupt per fault, none while masked (FECTL.IP set), the pending
+#    one on unmasking; 4 fault-event MSIs in the report;
 #  - workload=dma-dirty: a device's write during dirty tracking is logged by
 #    hv (emulated with and without the unit, passed through with separate
 #    tables) and is in neither CPU set; with shared tables it is refused,
@@ -51,6 +55,11 @@ show() { sed 's/^/  | /' "$@" >&2; }
 
 expect_eq() {
 	if [ "$2" = "$3" ]; then pass; else fail "$1: got '$2', want '$3'"; fi
+}
+
+# expect_line FILE LINE WHAT: FILE has LINE, whole and verbatim.
+expect_line() {
+	if grep -qxF -- "$2" "$1"; then pass; else fail "$3"; show "$1"; fi
 }
 
 # --- workload=dma through the IOMMU -------------------------------------
@@ -117,6 +126,43 @@ expect_eq "attack: fault log access" "$(jget "$tmp/attack.json" /iommu/fault_log
 expect_eq "attack: first page" "$(jget "$tmp/attack.json" /iommu/fault_log//page | head -1)" $((0xf0000))
 expect_eq "attack: refused transfers" "$(jget "$tmp/attack.json" /dma/iommu_refused)" 3
 expect_eq "attack: canary intact" "$(jget "$tmp/attack.json" /canary/changed_bytes)" 0
+
+# --- workload=dma-fault-event: the refusals reported by interrupt ----------
+hvrun fevent --edu "$GUEST" --append workload=dma-fault-event
+expect_eq "fault event: exit status" "$status" 1
+expect_eq "fault event: last line" "$(tail -n 1 "$tmp/fevent.out" | cut -d' ' -f1-3)" \
+	"RESULT dma-fault-event ok"
+expect_line "$tmp/fevent.out" 'fault-event: MSI to vector 49, unmasked (FECTL 0x0)' \
+	"fault event: FEDATA/FEADDR programmed, IM cleared"
+expect_eq "fault event: the handler reads the three refusals" \
+	"$(grep -c '^attack: .*: refused, fault reason .*source 00:03.0.*memory unchanged$' "$tmp/fevent.out")" 3
+expect_line "$tmp/fevent.out" \
+	'fault-event: 3 interrupts, 3 fault records read and cleared by the handler; fault status 0x0' \
+	"fault event: one interrupt per refused DMA, records cleared"
+expect_line "$tmp/fevent.out" \
+	'fault-event: masked, a refused write: 0 interrupts, FECTL 0xc0000000 (interrupt pending), fault status 0x2' \
+	"fault event: masked, the interrupt waits in FECTL.IP"
+expect_line "$tmp/fevent.out" \
+	'fault-event: unmasked: 1 interrupt, FECTL 0x0; the handler read fault reason 0x5 (write without W), write, page 0xf0000' \
+	"fault event: unmasking sends the pending interrupt"
+expect_eq "fault event: MSIs sent by the unit" "$(jget "$tmp/fevent.json" /iommu/fault_events)" 4
+expect_eq "fault event: fault log reasons" \
+	"$(jget "$tmp/fevent.json" /iommu/fault_log//reason | tr '\n' ' ')" "5 5 6 5 "
+expect_eq "fault event: all recorded" "$(jget "$tmp/fevent.json" /iommu/faults_recorded)" 4
+expect_eq "fault event: edu's completion interrupts" "$(jget "$tmp/fevent.json" /dma/interrupts)" 9
+expect_eq "fault event: canary intact" "$(jget "$tmp/fevent.json" /canary/changed_bytes)" 0
+# MMIO writes: both devices' registers, the APIC's spurious-vector register,
+# and one EOI per interrupt (9 completions, 4 fault events).
+expect_eq "fault event: register writes are the MMIO writes" \
+	$(($(jget "$tmp/fevent.json" /dma/register_writes) + $(jget "$tmp/fevent.json" /iommu/register_writes) + 1 + 9 + 4)) \
+	"$(jget "$tmp/fevent.json" /devices/mmio_writes)"
+"$HV" run --edu --serial none "$GUEST" --append workload=dma-fault-event >"$tmp/fevent.txt" 2>&1
+expect_line "$tmp/fevent.txt" '    fault events (MSIs)               4' "fault event: the text report's row"
+hvrun fevent-none --edu --no-iommu "$GUEST" --append workload=dma-fault-event
+expect_eq "fault event without a unit: exit status" "$status" 3
+expect_line "$tmp/fevent-none.out" 'dma-fault-event: needs a visible IOMMU' \
+	"fault event without a unit: the guest says why"
+
 "$HV" run --edu --serial none "$GUEST" --append workload=dma-attack >"$tmp/attack.txt" 2>&1
 grep -q '^    fault 0: 00:03.0 write page 0xf0000, reason 0x5 (write without W)$' "$tmp/attack.txt" &&
 	pass || { fail "attack: text report's fault line"; show "$tmp/attack.txt"; }
@@ -296,7 +342,7 @@ expect_eq "walk --iova --guest --json: output" "$(jget "$tmp/g4.json" /output_ep
 if command -v "$QEMU" >/dev/null 2>&1 &&
 	"$QEMU" -device help 2>/dev/null | grep -q '"edu"' &&
 	"$QEMU" -device help 2>/dev/null | grep -q '"intel-iommu"'; then
-	for w in dma dma-attack viommu; do
+	for w in dma dma-attack dma-fault-event viommu; do
 		timeout 120 "$QEMU" -accel tcg -M q35 -cpu max -m 512M -kernel "$GUEST" \
 			-append "workload=$w" -device intel-iommu -device edu,addr=3 \
 			-device isa-debug-exit,iobase=0xf4,iosize=4 \

@@ -211,6 +211,7 @@ if [ -f "$GUEST" ]; then
 	dma|dma|
 	viommu|viommu|
 	dma-attack|dma-attack|
+	dma-fault-event|dma-fault-event|
 	dma-noiommu|dma|--no-iommu
 	dma-lazy|dma|--mem-policy lazy
 	IOMMU
