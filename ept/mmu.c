@@ -149,7 +149,7 @@ void mmu_translate(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva, unsig
 		   struct mmu_result *res)
 {
 	unsigned kind = access_kind(access);
-	struct mmu_hit_slot *s = &m->hit.slot[kind][(gva >> 12) & (MMU_HIT_SLOTS - 1)];
+	struct mmu_hit_slot *s = &m->hit.slot[kind][mmu_hit_index(gva >> 12)];
 
 	if (__builtin_expect(s->tag == ((gva & ~0xfffULL) | m->hit.gen) && ctx_same(m, ctx) &&
 			     *s->gen == s->egen && !(access & ACC_IMPLICIT_SV), 1)) {

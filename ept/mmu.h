@@ -227,6 +227,16 @@ void mmu_translate(struct mmu *mmu, const struct mmu_ctx *ctx, uint64_t gva, uns
 #define MMU_HIT_SLOTS 512
 #define MMU_HIT_GEN_MAX 0xfffu        /* generations live in the tag's low 12 bits */
 
+/*
+ * The slot of a 4 KiB page number. The number's bits above the index are
+ * folded in, so that pages a multiple of 2 MiB apart (a stack and a global
+ * variable in a hot loop, say) do not take turns in one slot.
+ */
+static inline unsigned mmu_hit_index(uint64_t vpn)
+{
+	return (unsigned)(vpn ^ (vpn >> 9)) & (MMU_HIT_SLOTS - 1);
+}
+
 struct mmu_hit_slot {
 	uint64_t tag;            /* GVA of the 4 KiB page | context generation; 0 = empty */
 	uint64_t hpa, gpa;       /* of the 4 KiB page */
@@ -257,7 +267,7 @@ struct mmu_hit *mmu_hit(struct mmu *mmu);
 static inline struct mmu_hit_slot *mmu_hit_find(struct mmu_hit *h, uint64_t gva, unsigned access)
 {
 	unsigned kind = (access & ACC_FETCH) ? 2 : (access & ACC_WRITE) ? 1 : 0;
-	struct mmu_hit_slot *s = &h->slot[kind][(gva >> 12) & (MMU_HIT_SLOTS - 1)];
+	struct mmu_hit_slot *s = &h->slot[kind][mmu_hit_index(gva >> 12)];
 
 	if (__builtin_expect(s->tag != ((gva & ~0xfffULL) | h->gen), 0) ||
 	    __builtin_expect(*s->gen != s->egen, 0))
@@ -303,7 +313,7 @@ static inline bool mmu_hit_apart(const struct mmu_hit *h, const struct mmu_hit_s
 {
 	unsigned kind = (access & ACC_FETCH) ? 2 : (access & ACC_WRITE) ? 1 : 0;
 
-	return h->slot[kind][(gva >> 12) & (MMU_HIT_SLOTS - 1)].clock != s->clock;
+	return h->slot[kind][mmu_hit_index(gva >> 12)].clock != s->clock;
 }
 
 /*
@@ -316,7 +326,7 @@ static inline bool mmu_hit_apart(const struct mmu_hit *h, const struct mmu_hit_s
 static inline void mmu_hit_count(struct mmu_hit *h, uint64_t gva, unsigned access, uint64_t n)
 {
 	unsigned kind = (access & ACC_FETCH) ? 2 : (access & ACC_WRITE) ? 1 : 0;
-	struct mmu_hit_slot *s = &h->slot[kind][(gva >> 12) & (MMU_HIT_SLOTS - 1)];
+	struct mmu_hit_slot *s = &h->slot[kind][mmu_hit_index(gva >> 12)];
 
 	h->st->translations += n;
 	h->st->by_access[kind] += n;

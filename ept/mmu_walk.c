@@ -905,7 +905,7 @@ static void sc_forget_vpn(struct mmu *m, uint64_t vpn)
 	unsigned k;
 
 	for (k = 0; k < NKIND; k++) {
-		struct mmu_hit_slot *s = &m->hit.slot[k][vpn & (MMU_HIT_SLOTS - 1)];
+		struct mmu_hit_slot *s = &m->hit.slot[k][mmu_hit_index(vpn)];
 
 		if (s->tag >> 12 == vpn)
 			s->tag = 0;
@@ -1011,7 +1011,7 @@ static void sc_install(struct mmu *m, unsigned kind, uint64_t gva, struct cache 
 
 	if (!t || cache_is_perfect(t))
 		return;
-	s = &m->hit.slot[kind][(gva >> 12) & (MMU_HIT_SLOTS - 1)];
+	s = &m->hit.slot[kind][mmu_hit_index(gva >> 12)];
 	shift = cache_key_shift(e->key);
 	off = gva & ((1ULL << shift) - 1) & ~0xfffULL;
 	s->tag = (gva & ~0xfffULL) | m->hit.gen;
