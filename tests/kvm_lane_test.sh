@@ -3,7 +3,8 @@
 # inside a Debian kernel booted under QEMU TCG (scripts/kvm-lane), and each
 # probe guest and guest workload below prints, there, exactly the serial
 # output it prints on the software vCPU here, and stops with the same status.
-# The IOMMU workloads (edu behind hv's VT-d unit) among them.
+# The IOMMU workloads (edu behind hv's VT-d unit) among them, and edu passed
+# through (its register page a memory slot, the device a thread of hv's).
 # Lazy RAM (userfaultfd) maps the same frames at first touch as the software
 # vCPU; dirty tracking's write-protect log (userfaultfd) and KVM's dirty log
 # agree; SIGTERM stops a guest inside KVM_RUN, eager and lazy; hv bench's
@@ -57,6 +58,8 @@ cow|--memory 128M guest/guest.elf --append "workload=cow"
 dma|--edu --memory 128M guest/guest.elf --append "workload=dma"
 viommu|--edu --memory 128M guest/guest.elf --append "workload=viommu"
 dma-attack|--edu --memory 128M guest/guest.elf --append "workload=dma-attack"
+pt-dma|--passthrough separate --memory 128M guest/guest.elf --append "workload=dma"
+pt-attack|--passthrough shared --memory 128M guest/guest.elf --append "workload=dma-attack"
 lazy-dirty|--mem-policy lazy --memory 16M tests/guests/probe-dirty.elf
 lazy-random|--mem-policy lazy --memory 128M guest/guest.elf --append "workload=random iters=3000 footprint=256K"
 lazy-random-2m|--mem-policy lazy --ept-page 2M --memory 128M guest/guest.elf --append "workload=random iters=3000 footprint=1M"
@@ -145,6 +148,19 @@ expect_eq "probe-forbidden: the same diagnostic" \
 for wl in compute memloop protect random seq stride chase cow dma viommu dma-attack; do
 	check "$wl: RESULT ok in the lane" "$(grep -c "^RESULT $wl ok" "$tmp/$wl.kvm.out")" -eq 1
 done
+for name in pt-dma pt-attack; do
+	wl=$(sed -n "s/^$name|.*workload=\([a-z-]*\).*/\1/p" "$tmp/cases")
+	check "$name: RESULT $wl ok in the lane" "$(grep -c "^RESULT $wl ok" "$tmp/$name.kvm.out")" -eq 1
+	# The device saw the same register writes, sent the same MSIs, and
+	# the guest's accesses to its registers did not exit.
+	for line in '  register writes seen ' '  MSIs sent ' '  register reads (exits) ' \
+		'  register writes (exits) ' "hv's canary at HPA "; do
+		expect_eq "$name: '$line' in the lane vs soft" \
+			"$(grep "^$line" "$tmp/$name.kvm.stderr")" "$(grep "^$line" "$tmp/$name.soft.stderr")"
+	done
+done
+check "pt-dma: no exits for edu's registers in the lane" \
+	"$(grep -c '^  register \(reads\|writes\) (exits)  *0$' "$tmp/pt-dma.kvm.stderr")" -eq 4
 # hv's EPT map beside KVM's own statistics: 128 MiB of eager 4 KiB RAM.
 check "compute: hv's EPT map in the lane's report" \
 	"$(grep -c "^  hv's EPT map, which the kvm memory follows: leaves 4 KiB 32768, 2 MiB 0, 1 GiB 0$" "$tmp/compute.kvm.stderr")" -eq 1
