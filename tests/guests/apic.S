@@ -150,11 +150,7 @@
 	jb 7b
 	say msg_nmi_done
 
-	say msg_done
-	xor %eax, %eax
-	mov $0xf4, %dx
-	outl %eax, %dx
-	hlt
+	finish msg_done
 
 .macro handler name, msg
 \name:

@@ -152,9 +152,7 @@
 	/* one-shot timer 0 */
 	cmp_ahead 0, 10000
 	movl $0x4, T_CFG(0)
-	mov $COUNT0, %esi
-	mov $1, %ebx
-	call wait_irq
+	wait_count COUNT0, 1
 	say msg_oneshot
 	show HPET_ISR
 	say msg_nl
@@ -166,18 +164,14 @@
 	cmp_ahead 0, 10000
 	movl $10000, T_CMP(0)
 	movl $0xc, T_CFG(0)
-	mov $COUNT0, %esi
-	mov $3, %ebx
-	call wait_irq
+	wait_count COUNT0, 3
 	movl $0, T_CFG(0)
 	say msg_periodic
 
 	/* level timer 1 */
 	cmp_ahead 1, 10000
 	movl $0x6, T_CFG(1)
-	mov $COUNT1, %esi
-	mov $1, %ebx
-	call wait_irq
+	wait_count COUNT1, 1
 	movl $0, T_CFG(1)
 	say msg_level
 	show ISR_IN
@@ -196,29 +190,14 @@
 	movl $0x1000000, T_CMP(0)
 	movl $0, COUNT0
 	movl $3, HPET_CFG
-	mov $COUNT0, %esi
-	mov $2, %ebx
-	call wait_irq
+	wait_count COUNT0, 2
 	movl $0, T_CFG(0)
 	say msg_wrap
 	show HPET_CNT + 4
 	say msg_nl
 
 	movl $0, HPET_CFG
-	say msg_done
-	xor %eax, %eax
-	mov $0xf4, %dx
-	outl %eax, %dx
-	hlt
-
-/* Halt until the count at ESI reaches EBX (`say` changes ESI). */
-wait_irq:
-1:	sti
-	hlt
-	cli
-	cmp %ebx, (%esi)
-	jb 1b
-	ret
+	finish msg_done
 
 irq_pin2:
 	incl COUNT0

@@ -111,8 +111,7 @@
 	rtcw 0x32, 0x19
 	rtcr 0x0c
 	rtcw 0x0b, 0x12
-	mov $1, %ebx
-	call wait_irq
+	wait_count COUNT, 1
 	rtcw 0x0b, 0x02
 	say msg_update
 	call show_c
@@ -123,8 +122,7 @@
 	rtcw 0x03, 0x00
 	rtcw 0x05, 0x00
 	rtcw 0x0b, 0x22
-	mov $2, %ebx
-	call wait_irq
+	wait_count COUNT, 2
 	rtcw 0x0b, 0x02
 	say msg_alarm
 	call show_c
@@ -140,8 +138,7 @@
 	rtcw 0x09, 24
 	rtcw 0x32, 20
 	rtcw 0x0b, 0x14
-	mov $3, %ebx
-	call wait_irq
+	wait_count COUNT, 3
 	rtcw 0x0b, 0x04
 	say msg_binary
 	call show_c
@@ -150,8 +147,7 @@
 	/* periodic: rate 14 (4 Hz), three interrupts */
 	rtcw 0x0a, 0x2e
 	rtcw 0x0b, 0x42
-	mov $6, %ebx
-	call wait_irq
+	wait_count COUNT, 6
 	rtcw 0x0b, 0x02
 	rtcw 0x0a, 0x26
 	say msg_periodic
@@ -160,20 +156,7 @@
 	call puthex
 	say msg_nl
 
-	say msg_done
-	xor %eax, %eax
-	mov $0xf4, %dx
-	outl %eax, %dx
-	hlt
-
-/* Halt until COUNT reaches EBX. */
-wait_irq:
-1:	sti
-	hlt
-	cli
-	cmp %ebx, COUNT
-	jb 1b
-	ret
+	finish msg_done
 
 /* "C xx" with the flags IRQF, AF and UF of the last interrupt (PF is left
  * out: whether it is set without PIE differs between implementations). */
