@@ -89,12 +89,7 @@ static void test_mode2_rate(void **state)
 	assert_int_equal(latched(f, 0), 1);
 	assert_false(pit_out(&f->pit, 0));    /* the one low tick */
 	assert_int_equal(pit_next_event(&f->pit), 999848);
-	f->line.tsc = 999847;
-	pit_advance(&f->pit);
-	assert_int_equal(f->line.high, 0);
-	f->line.tsc = 999848;
-	pit_advance(&f->pit);
-	assert_int_equal(f->line.high, 1);
+	assert_rises_at(&f->line, 999848, pit_advance(&f->pit));
 	assert_int_equal(latched(f, 0), 1193);
 	assert_int_equal(pit_next_event(&f->pit), pit_tick_tsc(2386));
 	at_tick(f, 5 * 1193 + 3);             /* four edges since: one latch */

@@ -179,12 +179,7 @@ static void test_periodic_irq(void **state)
 
 	wr(f, RTC_REG_B, RTC_B_24H | RTC_B_PIE);  /* 1024 Hz: 32 cycles */
 	assert_int_equal(rtc_next_event(&f->rtc), 976563);
-	f->line.tsc = 976562;
-	rtc_advance(&f->rtc);
-	assert_int_equal(f->line.high, 0);
-	f->line.tsc = 976563;
-	rtc_advance(&f->rtc);
-	assert_int_equal(f->line.high, 1);
+	assert_rises_at(&f->line, 976563, rtc_advance(&f->rtc));
 	assert_int_equal(rtc_next_event(&f->rtc), UINT64_MAX);  /* high until C is read */
 	assert_int_equal(rd(f, RTC_REG_C), 0xc0);
 	assert_int_equal(f->line.low, 1);
@@ -217,12 +212,7 @@ static void test_alarm_irq(void **state)
 	wr(f, RTC_HOUR_ALARM, 0x00);
 	wr(f, RTC_REG_B, RTC_B_24H | RTC_B_AIE);
 	assert_int_equal(rtc_next_event(&f->rtc), 5 * SEC);
-	f->line.tsc = 5 * SEC - 1;
-	rtc_advance(&f->rtc);
-	assert_int_equal(f->line.high, 0);
-	f->line.tsc = 5 * SEC;
-	rtc_advance(&f->rtc);
-	assert_int_equal(f->line.high, 1);
+	assert_rises_at(&f->line, 5 * SEC, rtc_advance(&f->rtc));
 	assert_int_equal(rd(f, RTC_REG_C), 0xf0);  /* IRQF, PF, AF, UF */
 	/* The next match is a day later. */
 	assert_int_equal(rtc_next_event(&f->rtc), (86400 + 5) * SEC);

@@ -44,4 +44,18 @@ static inline void test_line_set_irq(void *ctx, unsigned irq, int level)
 		l->low++;
 }
 
+/*
+ * The line rises at TSC `at` and not one tick before: ADVANCE (the model's
+ * advance call) at at - 1 leaves the edge count as it was, at `at` adds one.
+ */
+#define assert_rises_at(line, at, advance) do {				\
+		unsigned rises_before_ = (line)->high;			\
+		(line)->tsc = (at) - 1;					\
+		advance;						\
+		assert_int_equal((line)->high, rises_before_);		\
+		(line)->tsc = (at);					\
+		advance;						\
+		assert_int_equal((line)->high, rises_before_ + 1);	\
+	} while (0)
+
 #endif /* HV_TESTUTIL_H */
