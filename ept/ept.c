@@ -109,7 +109,8 @@ static void table_free(struct ept *ept, uint64_t hpa)
 /* Free the level-`level` table at `table` and every table below it. */
 static void subtree_free(struct ept *ept, uint64_t table, unsigned level)
 {
-	for (unsigned i = 0; i < EPT_ENTRIES; i++) {
+	/* No entry of a level-1 table points to a table. */
+	for (unsigned i = 0; level > 1 && i < EPT_ENTRIES; i++) {
 		uint64_t e = rd(ept, table + 8 * i);
 
 		if (entry_is_table(ept, e, level))
@@ -270,8 +271,9 @@ struct range_ctx {
 	const struct range_op *op;
 };
 
-static int range_visit(void *arg, unsigned level, uint64_t ehpa, uint64_t ebase, uint64_t first,
-		       uint64_t last, uint64_t *child, uint64_t *state)
+static inline __attribute__((always_inline)) int
+range_visit(void *arg, unsigned level, uint64_t ehpa, uint64_t ebase, uint64_t first,
+	    uint64_t last, uint64_t *child, uint64_t *state)
 {
 	struct range_ctx *rc = arg;
 	struct ept *ept = rc->ept;
@@ -374,7 +376,16 @@ static int range_after(void *arg, unsigned level, uint64_t ehpa, uint64_t child,
 	return 0;
 }
 
-static const struct walk_range_ops range_ops = { .visit = range_visit, .after = range_after };
+/* Level 1 without a call per entry: range_visit inlined, level folded in. */
+static int range_leaves(void *arg, uint64_t ehpa, uint64_t first, uint64_t last)
+{
+	struct range_ctx *rc = arg;
+
+	return walk_range_leaves(&rc->ept->fmt, range_visit, arg, ehpa, first, last);
+}
+
+static const struct walk_range_ops range_ops = { .visit = range_visit, .after = range_after,
+						 .leaves = range_leaves };
 
 static int range_apply(struct ept *ept, const struct range_op *op, uint64_t first, uint64_t last)
 {
@@ -517,8 +528,9 @@ struct harvest {
 	void *ctx;
 };
 
-static int harvest_visit(void *arg, unsigned level, uint64_t ehpa, uint64_t ebase,
-			 uint64_t first, uint64_t last, uint64_t *child, uint64_t *state)
+static inline __attribute__((always_inline)) int
+harvest_visit(void *arg, unsigned level, uint64_t ehpa, uint64_t ebase,
+	      uint64_t first, uint64_t last, uint64_t *child, uint64_t *state)
 {
 	struct harvest *h = arg;
 	struct ept *ept = h->ept;
@@ -543,10 +555,17 @@ static int harvest_visit(void *arg, unsigned level, uint64_t ehpa, uint64_t ebas
 	return WALK_RANGE_NEXT;
 }
 
+static int harvest_leaves(void *arg, uint64_t ehpa, uint64_t first, uint64_t last)
+{
+	struct harvest *h = arg;
+
+	return walk_range_leaves(&h->ept->fmt, harvest_visit, arg, ehpa, first, last);
+}
+
 int ept_harvest_dirty(struct ept *ept, uint64_t gpa, uint64_t len,
 		      void (*cb)(void *ctx, uint64_t gpa, uint64_t size), void *ctx)
 {
-	static const struct walk_range_ops ops = { .visit = harvest_visit };
+	static const struct walk_range_ops ops = { .visit = harvest_visit, .leaves = harvest_leaves };
 	struct harvest h = { .ept = ept, .cb = cb, .ctx = ctx };
 	uint64_t last;
 	int err;

@@ -125,8 +125,9 @@ struct gmap {
 	unsigned leaf_level;
 };
 
-static int map_visit(void *arg, unsigned level, uint64_t ehpa, uint64_t base, uint64_t first,
-		     uint64_t last, uint64_t *child, uint64_t *state)
+static inline __attribute__((always_inline)) int
+map_visit(void *arg, unsigned level, uint64_t ehpa, uint64_t base, uint64_t first,
+	  uint64_t last, uint64_t *child, uint64_t *state)
 {
 	struct gmap *g = arg;
 	struct gpt_builder *b = g->b;
@@ -159,10 +160,18 @@ static int map_visit(void *arg, unsigned level, uint64_t ehpa, uint64_t base, ui
 	return WALK_RANGE_NEXT;
 }
 
+/* Level 1 without a call per entry: map_visit inlined, level folded in. */
+static int map_leaves(void *arg, uint64_t ehpa, uint64_t first, uint64_t last)
+{
+	struct gmap *g = arg;
+
+	return walk_range_leaves(&gpt_fmt[g->b->levels == 5], map_visit, arg, ehpa, first, last);
+}
+
 int gpt_map(struct gpt_builder *b, uint64_t gva, uint64_t gpa, uint64_t len, uint64_t flags,
 	    unsigned page_shift)
 {
-	static const struct walk_range_ops ops = { .visit = map_visit };
+	static const struct walk_range_ops ops = { .visit = map_visit, .leaves = map_leaves };
 	struct gmap g = { .b = b, .gva0 = gva, .gpa0 = gpa, .flags = flags };
 	uint64_t size;
 

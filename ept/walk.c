@@ -32,6 +32,12 @@ static int range_level(const struct walk_fmt *f, const struct walk_range_ops *op
 	const unsigned sh = f->shift[level];
 	const uint64_t size_mask = (1ULL << sh) - 1, idx_mask = (1ULL << f->ibits[level]) - 1;
 
+	if (level == 1) {
+		const uint64_t ehpa = table + ((first >> sh) & idx_mask) * f->esz;
+
+		return ops->leaves ? ops->leaves(arg, ehpa, first, last)
+				   : walk_range_leaves(f, ops->visit, arg, ehpa, first, last);
+	}
 	for (;;) {
 		const uint64_t base = first & ~size_mask, elast = base + size_mask;
 		const uint64_t seg_last = last < elast ? last : elast;
@@ -41,7 +47,7 @@ static int range_level(const struct walk_fmt *f, const struct walk_range_ops *op
 
 		if (rc < 0)
 			return rc;
-		if (rc == WALK_RANGE_DOWN && level > 1) {
+		if (rc == WALK_RANGE_DOWN) {
 			rc = range_level(f, ops, arg, child, level - 1, first, seg_last);
 			if (rc < 0)
 				return rc;

@@ -327,11 +327,43 @@ enum walk_status walk_lookup(const struct walk_fmt *f, struct hpool *pool,
 #define WALK_RANGE_NEXT 0
 #define WALK_RANGE_DOWN 1
 
+typedef int (*walk_visit_fn)(void *arg, unsigned level, uint64_t ehpa, uint64_t base,
+			     uint64_t first, uint64_t last, uint64_t *child, uint64_t *state);
+
 struct walk_range_ops {
-	int (*visit)(void *arg, unsigned level, uint64_t ehpa, uint64_t base, uint64_t first,
-		     uint64_t last, uint64_t *child, uint64_t *state);
+	walk_visit_fn visit;
 	int (*after)(void *arg, unsigned level, uint64_t ehpa, uint64_t child, uint64_t state);
+	/* Optional: at level 1, one call for all the entries of a table that
+	 * [first, last] meets (ehpa: the entry of first) instead of a visit
+	 * each; walk_range_leaves() is such a call made of visits. */
+	int (*leaves)(void *arg, uint64_t ehpa, uint64_t first, uint64_t last);
 };
+
+/*
+ * What walk_range does at level 1 without a leaves hook, as an inline loop:
+ * visit(arg, 1, ..) for each entry from ehpa that [first, last] meets (all
+ * in one table). A leaves hook made of this with its own visitor gets the
+ * visitor inlined with level 1 folded in, and no call per entry.
+ */
+WALK_INLINE int walk_range_leaves(const struct walk_fmt *f, walk_visit_fn visit, void *arg,
+				  uint64_t ehpa, uint64_t first, uint64_t last)
+{
+	const uint64_t size_mask = (1ULL << f->shift[1]) - 1, esz = f->esz;
+
+	for (;;) {
+		const uint64_t base = first & ~size_mask, elast = base + size_mask;
+		const uint64_t seg_last = last < elast ? last : elast;
+		uint64_t child = 0, state = 0;
+		int rc = visit(arg, 1, ehpa, base, first, seg_last, &child, &state);
+
+		if (rc < 0)
+			return rc;
+		if (seg_last == last)
+			return 0;
+		first = seg_last + 1;
+		ehpa += esz;
+	}
+}
 
 int walk_range(const struct walk_fmt *f, const struct walk_range_ops *ops, void *arg,
 	       uint64_t root, uint64_t first, uint64_t last);

@@ -328,6 +328,21 @@ static int refuse_2m(void *arg, unsigned level, uint64_t ehpa, uint64_t base, ui
 	return level == 2 && base == 0x40400000 ? -EEXIST : rc;
 }
 
+/* A leaves hook: recorded as a visit at level 21 (ehpa in base), then the
+ * per-entry visits walk_range_leaves() makes of record_visit. */
+static int record_leaves(void *arg, uint64_t ehpa, uint64_t first, uint64_t last)
+{
+	struct visits *v = arg;
+
+	assert_true(v->n < 16);
+	v->level[v->n] = 21;
+	v->base[v->n] = ehpa;
+	v->first[v->n] = first;
+	v->last[v->n] = last;
+	v->n++;
+	return walk_range_leaves(&sl3, record_visit, arg, ehpa, first, last);
+}
+
 static void test_range_walk(void **state)
 {
 	static const struct walk_range_ops rops = { .visit = record_visit, .after = record_after };
@@ -364,6 +379,32 @@ static void test_range_walk(void **state)
 	v.env = &e;
 	assert_int_equal(walk_range(&sl3, &refuse, &v, e.root, 0x403ff000, 0x40600fff), -EEXIST);
 	assert_int_equal(v.n, 4);
+
+	/* With a leaves hook: one call for the entries of the level-1 table
+	 * the range meets, and walk_range_leaves splits it as visits would. */
+	{
+		static const struct walk_range_ops lops = { .visit = record_visit,
+							    .after = record_after,
+							    .leaves = record_leaves };
+		static const unsigned lv[] = { 3, 2, 21, 1, 1, 1, 12, 13 };
+		unsigned i;
+
+		memset(&v, 0, sizeof(v));
+		v.env = &e;
+		assert_int_equal(walk_range(&sl3, &lops, &v, e.root, 0x40201800, 0x40203fff), 0);
+		assert_int_equal(v.n, 8);
+		for (i = 0; i < 8; i++)
+			assert_int_equal(v.level[i], lv[i]);
+		assert_int_equal(v.base[2], e.l1 + 8);      /* the entry of 0x40201800 */
+		assert_int_equal(v.first[2], 0x40201800);
+		assert_int_equal(v.last[2], 0x40203fff);
+		assert_int_equal(v.base[3], 0x40201000);    /* met from 0x800 on */
+		assert_int_equal(v.first[3], 0x40201800);
+		assert_int_equal(v.last[3], 0x40201fff);
+		assert_int_equal(v.base[5], 0x40203000);
+		assert_int_equal(v.first[5], 0x40203000);
+		assert_int_equal(v.last[5], 0x40203fff);
+	}
 	hpool_destroy(e.pool);
 }
 
