@@ -688,6 +688,94 @@ static void test_block_code_written_elsewhere(void **state)
 	tvm_destroy(vm);
 }
 
+/*
+ * A loop that calls a function on the next page: the run goes on across
+ * the CALL and the RET, each fetch on the other page made in the run
+ * through the shortcut, the blocks looked up without comparing their bytes
+ * again. The same registers and counts as one instruction a run(), with the
+ * Skylake caches and with one STLB for code and data.
+ */
+static void test_block_cross_page_calls(void **state)
+{
+	static uint8_t prog[0x1007];
+	static const uint8_t a[] = {
+		0xb9, 0x64, 0x00, 0x00, 0x00,   /* 10000: mov ecx, 100 */
+		0xe8, 0xf6, 0x0f, 0x00, 0x00,   /* 10005: call 11000 */
+		0x48, 0x01, 0xc6,               /* 1000a: add rsi, rax */
+		0xff, 0xc9,                     /* 1000d: dec ecx */
+		0x75, 0xf4,                     /* 1000f: jnz 10005 */
+		0xf4,                           /* 10011: hlt */
+	};
+	static const uint8_t b[] = {
+		0x48, 0xff, 0xc0,               /* 11000: inc rax */
+		0x48, 0x89, 0x03,               /* 11003: mov [rbx], rax */
+		0xc3,                           /* 11006: ret */
+	};
+	struct mmu_config cfg = { .name = "shared" };
+	struct vcpu_stats vs;
+	struct tvm *vm;
+
+	(void)state;
+	memcpy(prog, a, sizeof(a));
+	memcpy(prog + 0x1000, b, sizeof(b));
+	/* Skylake; one STLB of 4 entries; one of 2, where the four pages
+	 * evict each other and fetches on both pages walk inside the runs. */
+	for (int k = 0; k < 3; k++) {
+		if (k == 0) {
+			assert_int_equal(mmu_config_preset("skylake", &cfg), 0);
+		} else {
+			memset(&cfg, 0, sizeof(cfg));
+			cfg.geom[TLB_L2_4K2M] = k == 1 ? (struct cache_geom){ 4, 4 } : (struct cache_geom){ 2, 2 };
+		}
+		vm = run_twins_mmu(&cfg, prog, sizeof(prog), TVM_CODE, RFL_FIXED, NULL, VCPU_EXIT_HLT);
+		assert_int_equal(regs(vm).gpr[0], 100);
+		assert_int_equal(regs(vm).gpr[6], 5050);
+		assert_int_equal(tvm_read64(vm, TVM_DATA), 100);
+		vm->ops->get_stats(vm->vcpu, &vs);
+		assert_int_equal(vs.instructions, 1 + 7 * 100 + 1);
+		assert_int_equal(vs.fetches, 1 + 7 * 100 + 1);
+		assert_int_equal(vs.loads, 100);            /* RET */
+		assert_int_equal(vs.stores, 200);           /* CALL, MOV */
+		/* Two code pages, the stack, the data page: one walk each. */
+		if (k < 2)
+			assert_int_equal(mmu_stats(vm->mmu)->walks, 4);
+		else
+			assert_true(mmu_stats(vm->mmu)->walks > 100);
+		tvm_destroy(vm);
+	}
+}
+
+/*
+ * Code on page A changed three times from page B, the later times by a
+ * store that hits the TLB (no walk, no A/D write): each change is seen
+ * when A runs again (code_store marks every frame a block came from).
+ */
+static void test_block_code_changed_from_other_page(void **state)
+{
+	static uint8_t prog[0x1013];
+	static const uint8_t a[] = {
+		0xb8, 0x01, 0x00, 0x00, 0x00,                     /* 10000: mov eax, 1 */
+		0x01, 0xc6,                                       /* 10005: add esi, eax */
+		0xe9, 0xf4, 0x0f, 0x00, 0x00,                     /* 10007: jmp 11000 */
+	};
+	static const uint8_t b[] = {
+		0xfe, 0x04, 0x25, 0x01, 0x00, 0x01, 0x00,         /* 11000: inc byte [10001] */
+		0xff, 0xc1,                                       /* 11007: inc ecx */
+		0x83, 0xf9, 0x03,                                 /* 11009: cmp ecx, 3 */
+		0x0f, 0x85, 0xee, 0xef, 0xff, 0xff,               /* 1100c: jne 10000 */
+		0xf4,                                             /* 11012: hlt */
+	};
+	struct tvm *vm;
+
+	(void)state;
+	memcpy(prog, a, sizeof(a));
+	memcpy(prog + 0x1000, b, sizeof(b));
+	vm = run_twins(prog, sizeof(prog), TVM_CODE, RFL_FIXED, VCPU_EXIT_HLT);
+	assert_int_equal(regs(vm).gpr[6], 1 + 2 + 3);
+	assert_int_equal(regs(vm).gpr[0], 3);
+	tvm_destroy(vm);
+}
+
 /* RFLAGS.TF: the #DB trap comes after the first instruction of the block
  * (SDM Vol. 3A 18.3.1.4), not at the block's end. */
 static void test_block_single_step(void **state)
@@ -1194,6 +1282,8 @@ int main(void)
 		cmocka_unit_test(test_block_fault_inside),
 		cmocka_unit_test(test_block_code_written),
 		cmocka_unit_test(test_block_code_written_elsewhere),
+		cmocka_unit_test(test_block_cross_page_calls),
+		cmocka_unit_test(test_block_code_changed_from_other_page),
 		cmocka_unit_test(test_block_single_step),
 		cmocka_unit_test(test_block_loop_counts),
 		cmocka_unit_test(test_block_shared_tlb),

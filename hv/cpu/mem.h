@@ -49,6 +49,49 @@ static inline void fetch_settle(struct vcpu_soft *v)
 	}
 }
 
+/* Mark the frame of hpa as one a block was decoded from (vcpu_soft.c). */
+static inline void code_map_set(struct vcpu_soft *v, uint64_t hpa)
+{
+	uint64_t f = hpa >> 12;
+
+	if (f < v->code->frames)
+		v->code->map[f >> 6] |= 1ULL << (f & 63);
+}
+
+/*
+ * A guest store is about to change the frame of hpa. If a block was ever
+ * decoded from it, no block's bytes are known current any more (code_watch.epoch),
+ * and a store to the running block's page ends the block after this
+ * instruction (code_written).
+ */
+static inline void code_store(struct vcpu_soft *v, uint64_t hpa)
+{
+	uint64_t f = hpa >> 12;
+
+	if (__builtin_expect(f < v->code->frames && ((v->code->map[f >> 6] >> (f & 63)) & 1), 0)) {
+		v->code->epoch++;
+		if (f == v->blk_page)
+			v->code_written = true;
+	}
+}
+
+/*
+ * After a translation that may have walked: a walk that set accessed or
+ * dirty flags wrote guest memory on pages nobody named, so blocks are
+ * compared again, and the running one ends after this instruction.
+ */
+static inline void walk_wrote(struct vcpu_soft *v)
+{
+	const struct mmu_stats *st = v->hit->st;
+	uint64_t ad = st->guest_ad_writes + st->ept_ad_writes;
+
+	if (__builtin_expect(ad != v->ad_seen, 0)) {
+		v->ad_seen = ad;
+		v->code->epoch++;
+		v->code_written = true;
+	}
+}
+
 /*
  * One access of `type` (ACC_READ, ACC_WRITE or ACC_FETCH) at lin when the
  * model's shortcut holds it: counted in the model (not in v->stats) and
@@ -67,8 +110,8 @@ static inline __attribute__((always_inline)) bool xlate_hit(struct vcpu_soft *v,
 	if (v->fpage && ((type & ACC_FETCH) || !mmu_hit_apart(v->hit, s, v->fpage, ACC_FETCH)))
 		fetch_settle(v);
 	*hpa = mmu_hit_take(v->hit, s, lin, type);
-	if ((type & ACC_WRITE) && __builtin_expect(*hpa >> 12 == v->blk_page, 0))
-		v->code_written = true;
+	if (type & ACC_WRITE)
+		code_store(v, *hpa);
 	return true;
 }
 
@@ -95,11 +138,12 @@ static inline __attribute__((always_inline)) int xlate(struct vcpu_soft *v, uint
 	}
 	fetch_settle(v);
 	mmu_translate(v->mmu, &v->ctx, lin, acc & (type | ACC_IMPLICIT_SV), &res);
+	walk_wrote(v);
 	if (__builtin_expect(res.status == MMU_OK, 1)) {
 		pc->hpa = res.hpa;
 		pc->mmio = false;
-		if ((type & ACC_WRITE) && res.hpa >> 12 == v->blk_page)
-			v->code_written = true;
+		if (type & ACC_WRITE)
+			code_store(v, res.hpa);
 		return X86_OK;
 	}
 	return xlate_fail(v, &res, acc, pc);

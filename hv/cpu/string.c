@@ -107,8 +107,7 @@ static uint64_t rep_fast(struct vcpu_soft *v, const struct x86_insn *in, unsigne
 				copy_small(d + k * size, &val, size);
 		}
 	}
-	if (dhpa >> 12 == v->blk_page)
-		v->code_written = true;
+	code_store(v, dhpa);
 	v->gpr[7] = di + n * size;
 	v->gpr[1] = cnt - n;
 	return n;

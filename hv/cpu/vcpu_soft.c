@@ -32,10 +32,11 @@
  * page, which ends the block after the storing instruction.
  *
  * Comparing the bytes is needed only when something could have written them
- * unseen: code_epoch counts the stretches during which every store to the
- * running block's page is seen - it moves when run() starts, when the
- * running block's page changes, and after a store to that page or a fault -
- * and a block whose bytes matched in the current stretch is used as it is.
+ * unseen: code_watch.epoch counts the stretches during which no code could have
+ * changed - it moves when run() starts, after a fault, after a guest store
+ * to any frame a block was ever decoded from (code_watch.map, code_store()) and
+ * after a walk that wrote A/D bits (walk_wrote()) - and a block whose bytes
+ * matched in the current stretch is used as it is, on any page.
  *
  * Every instruction is still fetched through the model, in order: the run
  * loop translates RIP before each one, and only when the result is the HPA
@@ -103,8 +104,9 @@ static bool blk_build(struct vcpu_soft *v, struct block *b, uint64_t hpa, const 
 	b->n = (uint16_t)n;
 	b->len = (uint16_t)off;
 	memcpy(b->bytes, p, off);
+	code_map_set(v, hpa);
 	b->key = blk_key(v, hpa);
-	b->epoch = v->code_epoch;
+	b->epoch = v->code->epoch;
 	return true;
 }
 
@@ -115,11 +117,9 @@ static struct block *blk_get(struct vcpu_soft *v, uint64_t hpa)
 	const uint8_t *p = hpool_ptr(v->pool, hpa);
 	struct block *b = blk_slot(v, hpa);
 
-	if (hpa >> 12 != v->blk_page)
-		v->code_epoch++;
 	if (b->key == blk_key(v, hpa) &&
-	    (b->epoch == v->code_epoch || memcmp(b->bytes, p, b->len) == 0)) {
-		b->epoch = v->code_epoch;
+	    (b->epoch == v->code->epoch || memcmp(b->bytes, p, b->len) == 0)) {
+		b->epoch = v->code->epoch;
 		return b;
 	}
 	return blk_build(v, b, hpa, p) ? b : NULL;
@@ -147,6 +147,7 @@ static inline int fetch_xlate(struct vcpu_soft *v, uint64_t lin, uint64_t *hpa)
 	struct mmu_result res;
 
 	mmu_translate(v->mmu, &v->ctx, lin, ACC_FETCH, &res);
+	walk_wrote(v);
 	if (__builtin_expect(res.status != MMU_OK, 0))
 		return fetch_fail(v, &res);
 	*hpa = res.hpa;
@@ -294,6 +295,7 @@ static struct vcpu_soft *to_soft(struct vcpu *vcpu)
 static int soft_create(const struct vcpu_config *cfg, struct gmem *mem, struct vcpu **out)
 {
 	struct vcpu_soft *v;
+	uint64_t frames;
 	/* Precondition: the VM supplies the pool, the EPT and the MMU. The soft
 	 * vCPU translates through the model's EPT directly; mem edits it. */
 	(void)mem;
@@ -304,10 +306,15 @@ static int soft_create(const struct vcpu_config *cfg, struct gmem *mem, struct v
 		return -ENOMEM;
 	/* calloc: untouched blocks cost no memory; key 0 is empty (keys carry the mode). */
 	v->blocks = calloc(BLK_SLOTS, sizeof(*v->blocks));
-	if (!v->blocks) {
+	frames = cfg->pool->size >> 12;
+	v->code = calloc(1, sizeof(*v->code) + (frames + 63) / 64 * sizeof(uint64_t));
+	if (!v->blocks || !v->code) {
+		free(v->blocks);
+		free(v->code);
 		free(v);
 		return -ENOMEM;
 	}
+	v->code->frames = frames;
 	v->blk_page = BLK_NO_PAGE;
 	v->base.ops = &vcpu_soft_ops;
 	v->pool = cfg->pool;
@@ -336,6 +343,7 @@ static void soft_destroy(struct vcpu *vcpu)
 		return;
 	v = to_soft(vcpu);
 	free(v->blocks);
+	free(v->code);
 	free(v);
 }
 
@@ -505,7 +513,7 @@ static bool retire_attention(struct vcpu_soft *v, const struct x86_insn *in, uin
 	/* A store to the block's page: look its bytes up again. */
 	if (v->code_written) {
 		v->code_written = false;
-		v->code_epoch++;
+		v->code->epoch++;
 		*blk = NULL;
 	}
 	if (v->shadow_left)
@@ -596,8 +604,11 @@ struct seg {
  * After a branch, or at the end of a block, the run goes on into the block
  * at the next instruction when that is on the same page with fpage still
  * armed (its fetch is then one more hit on the same slot) and the block is
- * decoded with bytes known current (blk_get's epoch); otherwise it ends,
- * having counted nothing, and the run loop fetches and looks up as usual.
+ * decoded with bytes known current (blk_get's epoch); otherwise, on another
+ * page or with fpage disarmed, its fetch is made here through the shortcut
+ * and the block looked up with blk_get. A miss of the shortcut, or a block
+ * that does not start where the same page's would, ends the run having
+ * counted nothing, and the run loop fetches and looks up as usual.
  *
  * Interrupts, NMIs and single-step are the caller's: it allows one record
  * when an event is pending (hv injects only between runs) or RFLAGS.TF is
@@ -664,18 +675,48 @@ static inline __attribute__((always_inline)) enum seg_end run_records(struct vcp
 next_block:
 		/* op retired and RIP is the next instruction's: follow it when its fetch is a hit counted in bulk. */
 		end = SEG_END;
-		if (!s->chain || left == (uint64_t)(op - first) + 1 || v->fpage != fpage)
+		if (!s->chain || left == (uint64_t)(op - first) + 1)
 			goto done;
 		{
 			uint64_t lin = rip_linear(v), hpa;
 			struct block *b;
 
-			if (((lin & ~0xfffULL) | 1) != fpage)
-				goto done;
-			hpa = (s->hpa0 & ~0xfffULL) | (lin & 0xfff);
-			b = blk_slot(v, hpa);
-			if (b->key != blk_key(v, hpa) || b->epoch != v->code_epoch)
-				goto done;
+			if (v->fpage == fpage && ((lin & ~0xfffULL) | 1) == fpage) {
+				/* The same page: one more bulk-counted hit. */
+				hpa = (s->hpa0 & ~0xfffULL) | (lin & 0xfff);
+				b = blk_slot(v, hpa);
+				if (b->key != blk_key(v, hpa) || b->epoch != v->code->epoch)
+					goto done;
+			} else {
+				/* Another page, or something reached the MMU since the
+				 * last counted fetch: the fetch is made here, in its turn,
+				 * through the shortcut (a miss ends the run, nothing
+				 * counted), as fetch_xlate() would, and the block looked
+				 * up as the run loop would (blk_get). Between two
+				 * instructions the deferred fetches are icount - fmark - 1
+				 * (the run loop's SEG_END adds the 1 to fmark). */
+				if (v->fpage) {
+					v->fmark++;
+					fetch_settle(v);
+				}
+				if (!mmu_translate_hit(v->hit, lin, ACC_FETCH, &hpa))
+					goto done;
+				v->stats.fetches++;
+				fpage = v->fpage = (lin & ~0xfffULL) | 1;
+				v->fmark = v->icount;
+				b = blk_get(v, hpa);
+				if (b == NULL) {
+					/* One instruction on its own: the run loop's. */
+					s->op = op + 1;
+					s->blk = NULL;
+					s->lin = lin;
+					s->hpa = hpa;
+					s->left = left - (uint64_t)(op + 1 - first) - 1;
+					v->blk_page = BLK_NO_PAGE;
+					return SEG_FETCHED;
+				}
+				v->blk_page = hpa >> 12;
+			}
 			left -= (uint64_t)(op - first) + 1;
 			s->blk = b;
 			s->hpa0 = hpa;
@@ -705,7 +746,7 @@ static int run_loop(struct vcpu_soft *v, uint64_t max_insns, struct vcpu_exit *e
 	/* Something else (hv walk, a test) may have translated under another context. */
 	mmu_set_ctx(v->mmu, &v->ctx);
 	/* ... and written memory: devices, the loader, a test. */
-	v->code_epoch++;
+	v->code->epoch++;
 	v->exit = exit;
 	v->exit_after_retire = false;
 	if (v->shutdown) {
@@ -863,7 +904,7 @@ fetched:
 fault_or_exit:
 		/* A store before the fault may have gone to the block's page. */
 		v->code_written = false;
-		v->code_epoch++;
+		v->code->epoch++;
 		blk = NULL;
 		if (st == X86_EXIT) {
 			exit->rip = v->rip;

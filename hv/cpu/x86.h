@@ -131,7 +131,7 @@ struct blk_op {
 
 struct block {
 	uint64_t key;            /* blk_key(HPA of the first byte, mode); 0 = empty */
-	uint64_t epoch;          /* vcpu_soft.code_epoch when its bytes last matched memory */
+	uint64_t epoch;          /* code_watch.epoch when its bytes last matched memory */
 	uint16_t n;              /* instructions */
 	uint16_t len;            /* bytes, all on the first byte's page */
 	uint8_t bytes[BLK_BYTES];
@@ -153,6 +153,16 @@ enum pend_kind { PEND_NONE = 0, PEND_IO_IN, PEND_MMIO_READ, PEND_HYPERCALL, PEND
  *   CR3, CR4, EFER, CS or RFLAGS.AC change; cpu_update_mode() also makes ctx
  *   the MMU's current context, which mmu_translate_hit() relies on.
  */
+/*
+ * The guest code the blocks were decoded from (vcpu_soft.c): allocated with
+ * the vCPU, beside its registers, so that the epoch only ever grows.
+ */
+struct code_watch {
+	uint64_t epoch;          /* see blk_get() */
+	uint64_t frames;         /* frames the map covers (the pool's) */
+	uint64_t map[];          /* a bit per HPA frame a block was decoded from */
+};
+
 struct vcpu_soft {
 	/* architectural state */
 	uint64_t gpr[16];
@@ -246,7 +256,8 @@ struct vcpu_soft {
 	/* pre-decoded blocks, keyed by HPA (vcpu_soft.c) */
 	struct block *blocks;               /* BLK_SLOTS blocks */
 	uint64_t blk_page;                  /* HPA >> 12 of the running block, or BLK_NO_PAGE */
-	uint64_t code_epoch;                /* see blk_get() */
+	struct code_watch *code;            /* what may have changed the blocks' bytes */
+	uint64_t ad_seen;                   /* the model's A/D writes when last looked at */
 	/*
 	 * Instruction fetches counted in bulk: after a fetch that hit the
 	 * model's shortcut for the linear page fpage (its address | 1; 0 =
