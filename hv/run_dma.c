@@ -93,6 +93,14 @@ void run_dma_report_text(FILE *f, struct vm *vm)
 			ROW(f, "  table pages", d->sl.tables);
 			ROW(f, "  RAM pinned (bytes)", d->pinned);
 		}
+		if (!d->iommu) {
+			/* Bus addresses are HPAs: where the device's writes went. */
+			ROW(f, "writes to guest RAM", d->hpa_writes_ram);
+			ROW(f, "writes to hv's memory", d->hpa_writes_hv);
+			if (d->hpa_writes_ram && d->last_ram_gpa != ~0ULL)
+				fprintf(f, "  %-22s HPA 0x%" PRIx64 " = GPA 0x%" PRIx64 " (EPT)\n",
+					"last to guest RAM", d->last_ram_hpa, d->last_ram_gpa);
+		}
 	}
 	if (d->iommu) {
 		const struct iommu_stats *s = iommu_get_stats(d->iommu);
@@ -188,6 +196,15 @@ void run_dma_report_json(struct json *j, struct vm *vm)
 			 vm->cfg.passthrough == PT_SHARED ? "shared" : "separate");
 		json_u64(j, "table_pages", d->sl.tables);
 		json_u64(j, "pinned_bytes", d->pinned);
+		if (!d->iommu) {
+			json_u64(j, "writes_to_guest_ram", d->hpa_writes_ram);
+			json_u64(j, "writes_to_hv_memory", d->hpa_writes_hv);
+			if (d->hpa_writes_ram) {
+				json_u64(j, "last_ram_write_hpa", d->last_ram_hpa);
+				if (d->last_ram_gpa != ~0ULL)
+					json_u64(j, "last_ram_write_gpa", d->last_ram_gpa);
+			}
+		}
 		json_obj_end(j);
 	}
 	if (d->iommu) {

@@ -45,6 +45,112 @@ static void dma_msi(void *ctx, uint64_t addr, uint32_t data)
 	vm->dma->msis++;
 }
 
+static int run_cmp(const void *a, const void *b)
+{
+	const struct vm_dma_run *x = a, *y = b;
+
+	return x->hpa < y->hpa ? -1 : x->hpa > y->hpa;
+}
+
+/* The runs of guest RAM by HPA, from EPT lookups over every RAM region
+ * (pages not mapped yet, as under lazy RAM, are left out). */
+static int runs_build(struct vm *vm)
+{
+	struct vm_dma *d = vm->dma;
+	size_t n = 0, cap = 16;
+	struct vm_dma_run *r = malloc(cap * sizeof(*r));
+
+	if (!r)
+		return -ENOMEM;
+	for (unsigned i = 0; i < vm->nram; i++) {
+		uint64_t end = vm->ram[i].gpa + vm->ram[i].size;
+
+		for (uint64_t gpa = vm->ram[i].gpa, next; gpa < end; gpa = next) {
+			uint64_t hpa, perms, len;
+			unsigned shift;
+			int rc = ept_lookup(vm->ept, gpa, &hpa, &shift, &perms);
+
+			next = (gpa | ((1ULL << (rc ? 12 : shift)) - 1)) + 1;
+			if (next > end)
+				next = end;
+			if (rc)
+				continue;
+			len = next - gpa;
+			if (n && r[n - 1].gpa + r[n - 1].len == gpa && r[n - 1].hpa + r[n - 1].len == hpa) {
+				r[n - 1].len += len;
+				continue;
+			}
+			if (n == cap) {
+				struct vm_dma_run *t = realloc(r, 2 * cap * sizeof(*r));
+
+				if (!t) {
+					free(r);
+					return -ENOMEM;
+				}
+				r = t;
+				cap *= 2;
+			}
+			r[n++] = (struct vm_dma_run){ .hpa = hpa, .gpa = gpa, .len = len };
+		}
+	}
+	qsort(r, n, sizeof(*r), run_cmp);
+	free(d->runs);
+	d->runs = r;
+	d->nruns = n;
+	d->run_builds++;
+	return 0;
+}
+
+/* The GPA EPT maps to `hpa`, by the runs (checked against EPT). */
+static bool runs_find(struct vm *vm, uint64_t hpa, uint64_t *gpa)
+{
+	const struct vm_dma *d = vm->dma;
+	size_t lo = 0, hi = d->nruns;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct vm_dma_run *r = &d->runs[mid];
+
+		if (hpa < r->hpa)
+			hi = mid;
+		else if (hpa - r->hpa >= r->len)
+			lo = mid + 1;
+		else {
+			uint64_t got, perms;
+			unsigned shift;
+
+			*gpa = r->gpa + (hpa - r->hpa);
+			return ept_lookup(vm->ept, *gpa, &got, &shift, &perms) == 0 && got == hpa;
+		}
+	}
+	return false;
+}
+
+/*
+ * A pass-through device's write without an IOMMU reached HPA [hpa, hpa +
+ * len) (within one frame): counted by the frame's owner; in a frame of
+ * guest RAM, the GPA EPT maps to it goes into the DMA write log. A frame of
+ * guest RAM the runs do not explain (mapped or moved since they were built)
+ * makes them be rebuilt.
+ */
+static void dma_host_write(struct vm *vm, uint64_t hpa, uint64_t len)
+{
+	struct vm_dma *d = vm->dma;
+	uint64_t gpa;
+
+	if (hpool_owner(vm->pool, hpa) != FRAME_GUEST) {
+		d->hpa_writes_hv++;
+		return;
+	}
+	d->hpa_writes_ram++;
+	d->last_ram_hpa = hpa;
+	d->last_ram_gpa = ~0ULL;
+	if (!runs_find(vm, hpa, &gpa) && (runs_build(vm) || !runs_find(vm, hpa, &gpa)))
+		return;
+	d->last_ram_gpa = gpa;
+	vm_dirty_dma(vm, gpa, len);
+}
+
 /*
  * Without an IOMMU the bus address is the GPA (host false) or, for a device
  * passed through, the HPA (host true): whatever frame it names is reached,
@@ -75,6 +181,8 @@ static int dma_direct(struct vm *vm, uint64_t addr, void *buf, uint64_t len, boo
 			memcpy(b, hpool_ptr(vm->pool, hpa), chunk);
 		if (write && !host)
 			vm_dirty_dma(vm, addr, chunk);
+		else if (write)
+			dma_host_write(vm, hpa, chunk);
 		b += chunk;
 		addr += chunk;
 		len -= chunk;
@@ -506,6 +614,7 @@ void vm_dma_destroy(struct vm *vm)
 		iommu_destroy(vm->dma->iommu);
 	iommu_sl_destroy(&vm->dma->sl);
 	free(vm->dma->ept_copy);
+	free(vm->dma->runs);
 	if (vm->dma->hv_canary)
 		hpool_free(vm->pool, vm->dma->hv_canary, PAGE_SIZE_2M);
 	if (vm->dma->bar_hpa)

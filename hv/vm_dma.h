@@ -100,6 +100,20 @@ struct vm_dma {
 	uint64_t *ept_copy;              /* its 512 entries as hv left them */
 	unsigned ept_changed, ept_first; /* entries found changed; index of the first */
 	uint64_t ept_first_value;        /* that entry's value at the end */
+
+	/* Guest RAM by HPA, for a pass-through device's writes without an
+	 * IOMMU (bus address = HPA; the dirty log is by GPA): built from EPT
+	 * when first needed, rebuilt when EPT no longer agrees. */
+	struct vm_dma_run *runs;         /* sorted by hpa, disjoint */
+	size_t nruns;
+	uint64_t run_builds;             /* times it was built */
+	uint64_t hpa_writes_ram, hpa_writes_hv;  /* such writes (pieces) by the frame's owner */
+	uint64_t last_ram_hpa, last_ram_gpa;     /* the last into guest RAM (GPA ~0: not mapped) */
+};
+
+/* HPA [hpa, hpa + len) is GPA [gpa, gpa + len) in EPT. */
+struct vm_dma_run {
+	uint64_t hpa, gpa, len;
 };
 
 /* Register edu (vm->cfg.edu) and the VT-d window (vm->cfg.iommu) on vm's

@@ -250,10 +250,19 @@ expect_eq "--iotlb without a unit: usage status" "$?" 2
 # translates it (passed through, separate tables), and it is in neither CPU
 # set. With shared tables the write-protected EPT leaf is the unit's leaf:
 # the write is refused, reason 5, and the guest sees the data missing.
-for mode in unit nounit separate shared; do
+#
+# Passed through without an IOMMU the bus address is an HPA: hv maps the frame
+# written back to its GPA through EPT for the log. With 2 MiB EPT pages RAM is
+# one run of host memory (hv passes hpa-ram=), the guest names its page by its
+# HPA and the log holds that page; with 4 KiB pages the guest can only use the
+# GPA as bus address, the write lands in the frame with that HPA, which is
+# another page of the guest's, and that page is the one logged.
+for mode in unit nounit separate shared none-2m none-4k; do
 	case $mode in
 	unit) set -- --edu ;;
 	nounit) set -- --edu --no-iommu ;;
+	none-2m) set -- --passthrough separate --no-iommu --ept-page 2M ;;
+	none-4k) set -- --passthrough separate --no-iommu ;;
 	*) set -- --passthrough "$mode" ;;
 	esac
 	hvrun "dirty-$mode" "$@" "$GUEST" --append workload=dma-dirty
@@ -274,12 +283,32 @@ for mode in unit nounit separate shared; do
 		expect_eq "dirty shared: access" "$(jget "$j" /iommu/fault_log//access)" '"write"'
 		expect_eq "dirty shared: page" "$(printf '0x%x' "$(jget "$j" /iommu/fault_log//page)")" \
 			"$gpa"
+	elif [ "$mode" = none-4k ]; then
+		expect_eq "dirty none-4k: exit status" "$status" 3
+		grep -q "^dma-dirty: the device wrote 4095 bytes to GPA $gpa (bus address $gpa): MISMATCH\$" \
+			"$tmp/dirty-$mode.out" && pass || fail "dirty none-4k: the bytes went elsewhere"
+		expect_eq "dirty none-4k: DMA write log" "$(jget "$j" /dirty/dma_write_pages)" 1
+		expect_eq "dirty none-4k: written by DMA only" "$(jget "$j" /dirty/dma_only_pages)" 1
+		expect_eq "dirty none-4k: writes to guest RAM" "$(jget "$j" /passthrough/writes_to_guest_ram)" 1
+		expect_eq "dirty none-4k: the frame written" \
+			"$(printf '0x%x' "$(jget "$j" /passthrough/last_ram_write_hpa)")" "$gpa"
+		other=$(jget "$j" /passthrough/last_ram_write_gpa)
+		check "dirty none-4k: logged at another GPA of RAM" "$other" -ne $((gpa))
+		check "dirty none-4k: logged at a GPA of RAM" "$other" -lt $((512 << 20))
 	else
 		expect_eq "dirty $mode: exit status" "$status" 1
 		grep -q ': data matches$' "$tmp/dirty-$mode.out" && pass ||
 			fail "dirty $mode: the device's data arrived"
 		expect_eq "dirty $mode: DMA write log" "$(jget "$j" /dirty/dma_write_pages)" 1
 		expect_eq "dirty $mode: written by DMA only" "$(jget "$j" /dirty/dma_only_pages)" 1
+	fi
+	if [ "$mode" = none-2m ]; then
+		expect_eq "dirty none-2m: writes to guest RAM" \
+			"$(jget "$j" /passthrough/writes_to_guest_ram)" 1
+		expect_eq "dirty none-2m: writes to hv's memory" \
+			"$(jget "$j" /passthrough/writes_to_hv_memory)" 0
+		expect_eq "dirty none-2m: mapped back to the guest's page" \
+			"$(printf '0x%x' "$(jget "$j" /passthrough/last_ram_write_gpa)")" "$gpa"
 	fi
 done
 timeout 120 "$HV" run --edu "$GUEST" --append workload=dma-dirty >/dev/null 2>"$tmp/dirty-text.err"

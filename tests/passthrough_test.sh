@@ -159,6 +159,11 @@ expect_eq "no iommu: the changed entry's GPA" "$(jget "$j" /ept_watch/first_gpa)
 # R W X, memory type WB (0x37), and A (0x100): the guest's load walked it.
 expect_eq "no iommu: it maps hv's canary, RWX, WB" "$(jget "$j" /ept_watch/first_value)" $((canary | 0x137))
 expect_eq "no iommu: hv's memory" "$(jget "$j" /ept_watch/maps_hv_memory)" true
+# Where the device's writes went, by the frame's owner: hv's canary and the
+# EPT table page; the guest's own buffer twice (the write-back of the read
+# attack and of the canary read-back).
+expect_eq "no iommu: writes to hv's memory" "$(jget "$j" /passthrough/writes_to_hv_memory)" 2
+expect_eq "no iommu: writes to guest RAM" "$(jget "$j" /passthrough/writes_to_guest_ram)" 2
 "$HV" run --passthrough separate --no-iommu --ept-page 2M --memory 128M --serial none "$GUEST" \
 	--append workload=dma-attack >/dev/null 2>"$tmp/pa-none.txt"
 grep -q "^hv's canary at HPA $c: DAMAGED, 64 of 4096 bytes changed (first at HPA $c)$" "$tmp/pa-none.txt" &&
