@@ -36,6 +36,7 @@ static inline bool ctx_same(const struct mmu *m, const struct mmu_ctx *a)
 	return ((a->cr3 ^ b->cr3) | (a->cr0 ^ b->cr0) | (a->cr4 ^ b->cr4) | (a->efer ^ b->efer) |
 		((a->rflags ^ b->rflags) & RFLAGS_AC) | (a->cpl ^ b->cpl) | (a->vpid ^ b->vpid) |
 		(a->maxphyaddr ^ b->maxphyaddr) |
+		(a->pkru ^ b->pkru) | (a->pkrs ^ b->pkrs) |
 		((uintptr_t)a->ept ^ (uintptr_t)b->ept)) == 0 &&
 	       eptp_tag_of(a->ept) == m->last_eptp_tag;
 }

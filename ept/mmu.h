@@ -77,6 +77,8 @@ typedef struct {
 #define CR4_PCIDE (1ULL << 17)
 #define CR4_SMEP (1ULL << 20)
 #define CR4_SMAP (1ULL << 21)
+#define CR4_PKE (1ULL << 22)
+#define CR4_PKS (1ULL << 24)
 #define EFER_SCE (1ULL << 0)
 #define EFER_LME (1ULL << 8)
 #define EFER_LMA (1ULL << 10)
@@ -97,6 +99,10 @@ struct mmu_ctx {
 	 * 52. Address bits at and above it are reserved in paging entries
 	 * (SDM 4.3-4.5): a walk meeting one faults with #PF, P and RSVD set. */
 	uint8_t maxphyaddr;
+	/* Protection-key rights (SDM 4.6.2), two bits a key (AD, WD): PKRU for
+	 * user-mode addresses under CR4.PKE, IA32_PKRS for supervisor-mode
+	 * addresses under CR4.PKS; read only in IA-32e paging. */
+	uint32_t pkru, pkrs;
 	struct ept *ept;
 };
 

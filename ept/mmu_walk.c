@@ -26,6 +26,8 @@
 #define CA_DIRTY (1u << 3)   /* filled by a write: guest D and EPT D are set */
 #define CA_EPT_SHIFT 4       /* EPT R/W/X at bits 6:4, XU at bit 7 */
 #define CA_EPT_MASK  (0xfu << CA_EPT_SHIFT)
+#define CA_PKEY_SHIFT 8      /* the leaf's protection key (bits 62:59) at bits 11:8 */
+#define CA_PKEY(a)   (((a) >> CA_PKEY_SHIFT) & 0xfu)
 
 /*
  * Combined paging-structure cache payload: the same bits, where CA_W/U/XD
@@ -133,6 +135,36 @@ static bool guest_allows(const struct mmu_ctx *ctx, unsigned access, bool w, boo
 	return guest_allows_inline(ctx, access, w, u, xd);
 }
 
+/* The protection key of an IA-32e paging leaf entry (ignored bits otherwise). */
+static inline unsigned pte_pkey(uint64_t e)
+{
+	return (unsigned)(e >> 59) & 0xfu;
+}
+
+/*
+ * SDM 4.6.2: do the protection-key rights forbid this data access to a
+ * user-mode (u, PKRU with CR4.PKE) or supervisor-mode (PKRS with CR4.PKS)
+ * address with key `key`? Only in IA-32e paging, never for fetches: AD
+ * forbids every data access; WD forbids user-mode writes, and supervisor-mode
+ * writes when CR0.WP = 1. Implicit supervisor accesses are checked too.
+ */
+static inline __attribute__((always_inline)) bool
+pk_denies(const struct mmu_ctx *ctx, unsigned access, bool u, unsigned key)
+{
+	uint32_t rights;
+
+	if (__builtin_expect(!(ctx->cr4 & (CR4_PKE | CR4_PKS)), 1) || (access & ACC_FETCH) ||
+	    !(ctx->efer & EFER_LMA))
+		return false;
+	if (u ? !(ctx->cr4 & CR4_PKE) : !(ctx->cr4 & CR4_PKS))
+		return false;
+	rights = ((u ? ctx->pkru : ctx->pkrs) >> (2 * key)) & 3;
+	if (rights & 1)
+		return true;
+	return (rights & 2) && (access & ACC_WRITE) &&
+	       ((ctx->cpl == 3 && !(access & ACC_IMPLICIT_SV)) || (ctx->cr0 & CR0_WP));
+}
+
 /* SDM 4.7: the #PF error code for this access. */
 static uint32_t pf_code(const struct mmu_ctx *ctx, unsigned access, bool present, bool rsvd)
 {
@@ -164,6 +196,7 @@ struct walk {
 	unsigned access;
 	unsigned levels;          /* guest levels walked: 0 (paging off), 2, 4, 5 */
 	bool pae;                 /* PAE paging: 2 levels below the PDPTE registers */
+	bool pk;                  /* a page fault it reports has PK set */
 	struct cache_tag tag;       /* combined structures */
 	struct cache_tag gtag;      /* guest-physical structures: EPTP only */
 	struct walk_trace *trace;
@@ -566,7 +599,7 @@ static void page_fault(struct walk *w, bool present, bool rsvd)
 	unsigned i, lvl;
 
 	w->res->status = MMU_PAGE_FAULT;
-	w->res->pf_error = pf_code(w->ctx, w->access, present, rsvd);
+	w->res->pf_error = pf_code(w->ctx, w->access, present, rsvd) | (w->pk ? PF_PK : 0);
 	w->m->st.page_faults++;
 	/* SDM 4.10.4.1: a page fault invalidates the TLB entries for its address
 	 * (a stale entry that could not serve the access must not survive it)
@@ -648,6 +681,7 @@ struct guest_out {
 	uint64_t gpa;
 	unsigned shift;
 	bool w, u, xd, global, dirty_known;
+	unsigned pkey;
 };
 
 /* What the guest walk's hooks keep between references. */
@@ -834,12 +868,15 @@ static bool guest_walk(struct walk *w, struct guest_out *out)
 		page_fault(w, st == WALK_RESERVED, st == WALK_RESERVED);
 		return false;
 	}
-	if (!guest_allows(ctx, w->access, p.and_acc & PTE_W, p.and_acc & PTE_U, p.or_acc != 0)) {
+	e = p.ref[p.n - 1].value;
+	/* SDM 4.7: PK is set whenever the keys forbid the access, whatever else does. */
+	w->pk = pk_denies(ctx, w->access, p.and_acc & PTE_U, pte_pkey(e));
+	if (!guest_allows(ctx, w->access, p.and_acc & PTE_W, p.and_acc & PTE_U, p.or_acc != 0) ||
+	    w->pk) {
 		w->res->gpa = p.ref[p.n - 1].entry_addr;
 		page_fault(w, true, false);
 		return false;
 	}
-	e = p.ref[p.n - 1].value;
 	/* A on the leaf, and D on a write, only for an access that proceeds. */
 	ok = walk_set_ad_body(f, m->pool, &gwalk_ops, &g, &p, (w->access & ACC_WRITE) != 0);
 	trace_guest_values(w, &g, &p);
@@ -852,6 +889,7 @@ static bool guest_walk(struct walk *w, struct guest_out *out)
 	out->xd = p.or_acc != 0;
 	out->global = (e & PTE_G) && (ctx->cr4 & CR4_PGE);
 	out->dirty_known = (e & PTE_D) || (w->access & ACC_WRITE);
+	out->pkey = pte_pkey(e);
 	return true;
 }
 
@@ -882,7 +920,8 @@ static bool combined_usable(const struct walk *w, const struct cache_entry *e)
 		.user = (a & CA_U) && w->levels,
 	};
 
-	if (w->levels && !guest_allows(ctx, w->access, a & CA_W, a & CA_U, a & CA_XD))
+	if (w->levels && (!guest_allows(ctx, w->access, a & CA_W, a & CA_U, a & CA_XD) ||
+			  pk_denies(ctx, w->access, a & CA_U, CA_PKEY(a))))
 		return false;
 	if (w->ept && !ept_allows(w->ept, ept_perms_from_bits((a & CA_EPT_MASK) >> CA_EPT_SHIFT), &acc))
 		return false;
@@ -1136,7 +1175,7 @@ void mmu_translate_slow(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva,
 		tmp.val = x.hpa & ~mask;
 		tmp.aux = g.gpa & ~mask;
 		tmp.attr = (g.w ? CA_W : 0) | (g.u ? CA_U : 0) | (g.xd ? CA_XD : 0) |
-			   (ept_perm_bits(x.perms) << CA_EPT_SHIFT);
+			   (ept_perm_bits(x.perms) << CA_EPT_SHIFT) | (g.pkey << CA_PKEY_SHIFT);
 		/*
 		 * SDM 4.10.2.2 and 28.3.2: a combined mapping may serve a write
 		 * without a walk when the guest's D flag and, with EPT A/D, the EPT
@@ -1251,7 +1290,8 @@ fast_walk_2d(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva, unsigned ac
 	if (walk_body(gf, m->pool, &fast_ops, &fw, ctx->cr3 & gf->addr, NULL,
 		      gva & ((1ULL << (gl == 5 ? 57 : 48)) - 1), &gp) != WALK_OK ||
 	    walk_ad_pending(gf, &gp, (access & ACC_WRITE) != 0) ||
-	    !guest_allows_inline(ctx, access, gp.and_acc & PTE_W, gp.and_acc & PTE_U, gp.or_acc != 0))
+	    !guest_allows_inline(ctx, access, gp.and_acc & PTE_W, gp.and_acc & PTE_U, gp.or_acc != 0) ||
+	    pk_denies(ctx, access, gp.and_acc & PTE_U, pte_pkey(gp.ref[gp.n - 1].value)))
 		return false;
 	acc = (struct ept_access){
 		.type = access & (ACC_READ | ACC_WRITE | ACC_FETCH),

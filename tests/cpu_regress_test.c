@@ -414,6 +414,95 @@ static void test_cpu_model(void **state)
 	}
 }
 
+/* Give the 4 KiB page at gva protection key `key` (PTE bits 62:59). */
+static void set_pkey(struct tvm *vm, uint64_t gva, unsigned key)
+{
+	uint64_t pte = gpt_entry_gpa(vm->gpt, gva, 1);
+
+	tvm_write64(vm, pte, (tvm_read64(vm, pte) & ~(0xfULL << 59)) | ((uint64_t)key << 59));
+}
+
+/*
+ * Protection keys (SDM 4.6.2, RDPKRU, WRPKRU, IA32_PKRS). The user page
+ * TVM_UDATA and the supervisor page TVM_DATA get key 1 in their PTEs.
+ *
+ * PKU: CR4.PKE; CPUID.7 ECX into R8 (PKU, OSPKE); a read of TVM_UDATA with
+ * PKRU = 0, which fills the TLB; WRPKRU AD1 (4); RDPKRU into R9; the same
+ * read again: #PF with P | PK (a supervisor read of a user page), although
+ * the TLB holds the translation.
+ */
+static void test_protection_keys(void **state)
+{
+	static const uint8_t pku[] = {
+		0x0f, 0x20, 0xe0, 0x48, 0x0f, 0xba, 0xe8, 0x16, 0x0f, 0x22, 0xe0,  /* CR4.PKE */
+		0xb8, 0x07, 0x00, 0x00, 0x00, 0x31, 0xc9, 0x0f, 0xa2, 0x49, 0x89, 0xc8, /* cpuid(7); mov r8, rcx */
+		0x48, 0x8b, 0x04, 0x25, 0x00, 0x00, 0x04, 0x00,                    /* mov rax, [0x40000] */
+		0x31, 0xc9, 0x31, 0xd2, 0xb8, 0x04, 0x00, 0x00, 0x00, 0x0f, 0x01, 0xef, /* wrpkru AD1 */
+		0x31, 0xc9, 0x0f, 0x01, 0xee, 0x49, 0x89, 0xc1,                    /* rdpkru; mov r9, rax */
+		0x48, 0x8b, 0x04, 0x25, 0x00, 0x00, 0x04, 0x00,                    /* mov rax, [0x40000] */
+		0xf4,
+	};
+	/* PKS: CR4.PKS; IA32_PKRS = WD1 (8); a read of TVM_DATA (allowed), a
+	 * write (CR0.WP = 1: #PF with P | W | PK). */
+	static const uint8_t pks[] = {
+		0x0f, 0x20, 0xe0, 0x48, 0x0f, 0xba, 0xe8, 0x18, 0x0f, 0x22, 0xe0,  /* CR4.PKS */
+		0xb9, 0xe1, 0x06, 0x00, 0x00, 0xb8, 0x08, 0x00, 0x00, 0x00, 0x31, 0xd2, 0x0f, 0x30,
+		0x48, 0x8b, 0x04, 0x25, 0x00, 0x00, 0x02, 0x00,                    /* mov rax, [0x20000] */
+		0x48, 0xc7, 0x04, 0x25, 0x00, 0x00, 0x02, 0x00, 0x01, 0x00, 0x00, 0x00, /* mov qword [0x20000], 1 */
+		0xf4,
+	};
+	/* RDPKRU with CR4.PKE = 0: #UD. */
+	static const uint8_t rd_nopke[] = { 0x31, 0xc9, 0x0f, 0x01, 0xee, 0xf4 };
+	/* CR4.PKE, then WRPKRU with ECX = 1: #GP(0). */
+	static const uint8_t wr_ecx[] = {
+		0x0f, 0x20, 0xe0, 0x48, 0x0f, 0xba, 0xe8, 0x16, 0x0f, 0x22, 0xe0,
+		0xb9, 0x01, 0x00, 0x00, 0x00, 0x31, 0xd2, 0x31, 0xc0, 0x0f, 0x01, 0xef, 0xf4,
+	};
+	/* WRMSR IA32_PKRS with EDX = 1 (bits 63:32 reserved): #GP(0). */
+	static const uint8_t pkrs_high[] = {
+		0xb9, 0xe1, 0x06, 0x00, 0x00, 0x31, 0xc0, 0xba, 0x01, 0x00, 0x00, 0x00, 0x0f, 0x30, 0xf4,
+	};
+	/* RDMSR IA32_PKRS. */
+	static const uint8_t pkrs_read[] = { 0xb9, 0xe1, 0x06, 0x00, 0x00, 0x0f, 0x32, 0xf4 };
+	const uint64_t off = (1ULL << CPUF_PKU) | (1ULL << CPUF_PKS);
+	struct tvm_exc_record rec;
+	struct tvm *vm;
+
+	(void)state;
+	vm = vm_new("skylake");
+	code(vm, pku, sizeof(pku));
+	set_pkey(vm, TVM_UDATA, 1);
+	expect_exception(vm, EXC_PF, 0x21 /* P PK */, TVM_CODE + 51);
+	tvm_exc_record(vm, &rec);
+	assert_int_equal(rec.cr2, TVM_UDATA);
+	assert_int_equal(regs(vm).gpr[8] & 0x18, 0x18);     /* PKU, OSPKE */
+	assert_int_equal(regs(vm).gpr[9], 4);
+	tvm_destroy(vm);
+
+	vm = vm_new("skylake");
+	code(vm, pks, sizeof(pks));
+	set_pkey(vm, TVM_DATA, 1);
+	expect_exception(vm, EXC_PF, 0x23 /* P W PK */, TVM_CODE + 33);
+	tvm_exc_record(vm, &rec);
+	assert_int_equal(rec.cr2, TVM_DATA);
+	tvm_destroy(vm);
+
+	const struct { const uint8_t *p; size_t n; uint64_t off; unsigned vec; uint64_t rip; } cases[] = {
+		{ rd_nopke, sizeof(rd_nopke), 0, EXC_UD, TVM_CODE + 2 },
+		{ wr_ecx, sizeof(wr_ecx), 0, EXC_GP, TVM_CODE + 20 },
+		{ pkrs_high, sizeof(pkrs_high), 0, EXC_GP, TVM_CODE + 12 },
+		{ pku, sizeof(pku), off, EXC_GP, TVM_CODE + 8 },      /* no PKU: CR4.PKE reserved */
+		{ pks, sizeof(pks), off, EXC_GP, TVM_CODE + 8 },      /* no PKS: CR4.PKS reserved */
+		{ pkrs_read, sizeof(pkrs_read), off, EXC_GP, TVM_CODE + 5 },
+	};
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(tvm_create_cpu("none", cases[i].off, 0, &vm), 0);
+		code(vm, cases[i].p, cases[i].n);
+		expect_exception(vm, cases[i].vec, 0, cases[i].rip);
+		tvm_destroy(vm);
+	}
+}
+
 /*
  * MAXPHYADDR in guest walks (SDM 4.5, Table 4-19): with phys-bits=36, a PTE
  * with bit 40 set has a reserved bit, so the load faults with #PF, error
@@ -1275,6 +1364,7 @@ int main(void)
 		cmocka_unit_test(test_mcg_cap),
 		cmocka_unit_test(test_rdpmc_cache_lines),
 		cmocka_unit_test(test_cpu_model),
+		cmocka_unit_test(test_protection_keys),
 		cmocka_unit_test(test_phys_bits_reserved),
 		cmocka_unit_test(test_cr3_bit63_without_pcide),
 		cmocka_unit_test(test_cr0_pg_clear_with_pcide),

@@ -468,6 +468,78 @@ static void test_permission_matrix(void **state)
 	}
 }
 
+/*
+ * SDM 4.6.2 and 4.7: protection keys. The leaf has key 2 (PTE bits 62:59);
+ * PKRU (CR4.PKE) governs user-mode addresses and IA32_PKRS (CR4.PKS)
+ * supervisor-mode ones, two bits a key: AD (bit 2k), WD (bit 2k + 1). PK in
+ * the error code whenever the keys forbid the access, with whatever else does.
+ */
+static const struct pk_case {
+	const char *rule;
+	uint64_t leaf;          /* PTE flags besides P */
+	uint64_t cr4;           /* CR4_PKE, CR4_PKS */
+	uint32_t pkru, pkrs;
+	bool wp;
+	unsigned cpl, access;
+	enum mmu_status status;
+	uint32_t ec;
+} pk_cases[] = {
+	{ "PKE, AD2: user read", PTE_W | PTE_U, CR4_PKE, 0x10, 0, true, 3, R, MMU_PAGE_FAULT, PF_P | PF_U | PF_PK },
+	{ "PKE, AD2: supervisor read of a user page", PTE_W | PTE_U, CR4_PKE, 0x10, 0, true, 0, R, MMU_PAGE_FAULT, PF_P | PF_PK },
+	{ "PKE, AD2: implicit supervisor read", PTE_W | PTE_U, CR4_PKE, 0x10, 0, true, 3, R | IMP, MMU_PAGE_FAULT, PF_P | PF_PK },
+	{ "PKE, AD2: user fetch is not a data access", PTE_W | PTE_U, CR4_PKE, 0x10, 0, true, 3, X, MMU_OK, 0 },
+	{ "PKE, WD2: user read", PTE_W | PTE_U, CR4_PKE, 0x20, 0, true, 3, R, MMU_OK, 0 },
+	{ "PKE, WD2: user write", PTE_W | PTE_U, CR4_PKE, 0x20, 0, false, 3, W, MMU_PAGE_FAULT, PF_P | PF_W | PF_U | PF_PK },
+	{ "PKE, WD2: supervisor write, WP=1", PTE_W | PTE_U, CR4_PKE, 0x20, 0, true, 0, W, MMU_PAGE_FAULT, PF_P | PF_W | PF_PK },
+	{ "PKE, WD2: supervisor write, WP=0", PTE_W | PTE_U, CR4_PKE, 0x20, 0, false, 0, W, MMU_OK, 0 },
+	{ "PKE, WD2 and R/W=0: user write, both", PTE_U, CR4_PKE, 0x20, 0, true, 3, W, MMU_PAGE_FAULT, PF_P | PF_W | PF_U | PF_PK },
+	{ "PKE, AD1, AD3: key 2 unaffected", PTE_W | PTE_U, CR4_PKE, 0x44, 0, true, 3, W, MMU_OK, 0 },
+	{ "PKE off: PKRU ignored", PTE_W | PTE_U, 0, 0x30, 0, true, 3, W, MMU_OK, 0 },
+	{ "PKE, AD2: supervisor page not keyed by PKRU", PTE_W, CR4_PKE, 0x10, 0x10, true, 0, R, MMU_OK, 0 },
+	{ "PKS, AD2: supervisor read", PTE_W, CR4_PKS, 0, 0x10, true, 0, R, MMU_PAGE_FAULT, PF_P | PF_PK },
+	{ "PKS, WD2: supervisor write, WP=1", PTE_W, CR4_PKS, 0, 0x20, true, 0, W, MMU_PAGE_FAULT, PF_P | PF_W | PF_PK },
+	{ "PKS, WD2: supervisor write, WP=0", PTE_W, CR4_PKS, 0, 0x20, false, 0, W, MMU_OK, 0 },
+	{ "PKS, AD2: user page not keyed by PKRS", PTE_W | PTE_U, CR4_PKS, 0, 0x10, true, 0, R, MMU_OK, 0 },
+	{ "PKS, AD2: supervisor fetch", PTE_W, CR4_PKS, 0, 0x10, true, 0, X, MMU_OK, 0 },
+};
+
+static void test_protection_keys(void **state)
+{
+	unsigned i, preset;
+
+	(void)state;
+	for (preset = 0; preset < 2; preset++) {
+		for (i = 0; i < sizeof(pk_cases) / sizeof(pk_cases[0]); i++) {
+			const struct pk_case *c = &pk_cases[i];
+			struct env_opts o = { .guest_levels = 4, .ept_levels = 4,
+					      .preset = preset ? "skylake" : "none" };
+			struct mmu_result r;
+			struct env env;
+
+			env_init(&env, &o);
+			assert_ok(gpt_map(env.b, DATA_GVA, DATA_GPA, 4096, c->leaf, 12));
+			poke_entry(&env, DATA_GVA, 1, peek_entry(&env, DATA_GVA, 1) | (2ULL << 59));
+			if (!c->wp)
+				env.ctx.cr0 &= ~CR0_WP;
+			/* With TLBs: first a read with no key rights taken away,
+			 * so that the access below meets a cached translation. */
+			if (preset)
+				assert_int_equal(xlate(&env, DATA_GVA, ACC_READ).status, MMU_OK);
+			env.ctx.cr4 |= c->cr4;
+			env.ctx.pkru = c->pkru;
+			env.ctx.pkrs = c->pkrs;
+			env.ctx.cpl = c->cpl;
+			r = xlate(&env, DATA_GVA + 0x10, c->access);
+			if (r.status != c->status || r.pf_error != c->ec)
+				print_message("case %u \"%s\" (%s): status %d ec %#x\n", i, c->rule,
+					      o.preset, r.status, r.pf_error);
+			assert_int_equal(r.status, c->status);
+			assert_int_equal(r.pf_error, c->ec);
+			env_fini(&env);
+		}
+	}
+}
+
 /* SDM 4.5: large-page address bits below the page size are reserved. */
 static void test_reserved_large(void **state)
 {
@@ -1688,6 +1760,7 @@ int main(void)
 		cmocka_unit_test(test_fast_and_general_walks_count_alike),
 		cmocka_unit_test(test_refs_cached),
 		cmocka_unit_test(test_permission_matrix),
+		cmocka_unit_test(test_protection_keys),
 		cmocka_unit_test(test_reserved_large),
 		cmocka_unit_test(test_noncanonical),
 		cmocka_unit_test(test_ept_violation_in_walk),

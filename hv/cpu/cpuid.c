@@ -49,7 +49,9 @@ static const struct cpuid_bit {
 	[CPUF_CLFLUSHOPT]   = { "clflushopt",   7, EBX, 23 },
 	[CPUF_CLWB]         = { "clwb",         7, EBX, 24 },
 	[CPUF_UMIP]         = { "umip",         7, ECX, 2, true },   /* CR4.UMIP #GP */
+	[CPUF_PKU]          = { "pku",          7, ECX, 3, true },   /* CR4.PKE #GP */
 	[CPUF_LA57]         = { "la57",         7, ECX, 16, true },  /* CR4.LA57 #GP */
+	[CPUF_PKS]          = { "pks",          7, ECX, 31, true },  /* CR4.PKS, IA32_PKRS #GP */
 	[CPUF_LAHF_LM]      = { "lahf-lm",      0x80000001, ECX, 0 },
 	[CPUF_ABM]          = { "abm",          0x80000001, ECX, 5 },
 	[CPUF_SYSCALL]      = { "syscall",      0x80000001, EDX, 11 },
@@ -175,6 +177,9 @@ static void cpuid(const struct vcpu_soft *v, uint32_t leaf, uint32_t sub, uint32
 		}
 		out[b->reg] |= 1u << b->bit;
 	}
+	/* OSPKE: CR4.PKE as software set it (SDM CPUID, leaf 07H ECX[4]). */
+	if (leaf == 7 && (v->cr4 & CR4_PKE))
+		out[ECX] |= 1u << 4;
 }
 
 bool cpu_has(const struct vcpu_soft *v, enum cpu_feature f)

@@ -145,6 +145,8 @@ static bool insn_supported(const struct x86_insn *in, unsigned mode)
 			return rm == 2 || rm == 3;             /* CLAC, STAC */
 		if (r == 4 || r == 6)
 			return true;                           /* SMSW, LMSW */
+		if (r == 5)                                    /* RDPKRU, WRPKRU */
+			return (rm == 6 || rm == 7) && !in->rep && !in->pfx66;
 		if (r == 7)
 			return (rm == 0 && mode == 64) || rm == 1; /* SWAPGS, RDTSCP */
 		return false;

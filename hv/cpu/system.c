@@ -29,6 +29,8 @@ void cpu_update_mode(struct vcpu_soft *v)
 	v->ctx.efer = v->efer;
 	v->ctx.rflags = v->rflags & RF_AC;
 	v->ctx.cpl = v->cpl;
+	v->ctx.pkru = v->pkru;
+	v->ctx.pkrs = v->pkrs;
 	/* Deferred fetches first; callers that then invalidate rely on it too. */
 	fetch_settle(v);
 	mmu_set_ctx(v->mmu, &v->ctx);
@@ -63,6 +65,7 @@ void cpu_reset(struct vcpu_soft *v)
 	v->dr7 = 0x400;
 	v->dr6 = 0xffff0ff0;
 	v->fcw = 0x40;            /* x87 control word after RESET (SDM Vol. 3A Table 9-1) */
+	v->pkru = v->pkrs = 0;
 	cpu_update_mode(v);
 }
 
@@ -118,6 +121,8 @@ static int write_cr4(struct vcpu_soft *v, uint64_t val)
 	if (!cpu_has(v, CPUF_SMAP)) valid &= ~CR4_SMAP;
 	if (!cpu_has(v, CPUF_LA57)) valid &= ~CR4_LA57;
 	if (!cpu_has(v, CPUF_UMIP)) valid &= ~CR4_UMIP;
+	if (!cpu_has(v, CPUF_PKU)) valid &= ~CR4_PKE;
+	if (!cpu_has(v, CPUF_PKS)) valid &= ~CR4_PKS;
 	if (val & ~valid)
 		return x86_gp(v, 0);
 	if (long_mode(v) && !(val & CR4_PAE))
@@ -197,6 +202,11 @@ static int rdmsr(struct vcpu_soft *v, uint32_t msr, uint64_t *val)
 	case MSR_MCG_CAP: *val = 0; return X86_OK;
 	case MSR_SYSENTER_ESP: *val = v->sysenter_esp; return X86_OK;
 	case MSR_SYSENTER_EIP: *val = v->sysenter_eip; return X86_OK;
+	case MSR_PKRS:
+		if (!cpu_has(v, CPUF_PKS))
+			return x86_gp(v, 0);
+		*val = v->pkrs;
+		return X86_OK;
 	default: return x86_gp(v, 0);
 	}
 }
@@ -241,6 +251,12 @@ static int wrmsr(struct vcpu_soft *v, uint32_t msr, uint64_t val)
 			return x86_gp(v, 0);
 		if (msr == MSR_SYSENTER_ESP) v->sysenter_esp = val;
 		else v->sysenter_eip = val;
+		return X86_OK;
+	case MSR_PKRS: /* SDM Vol. 4 Table 2-2: bits 63:32 reserved */
+		if (!cpu_has(v, CPUF_PKS) || (val >> 32))
+			return x86_gp(v, 0);
+		v->pkrs = (uint32_t)val;
+		cpu_update_mode(v);
 		return X86_OK;
 	default: return x86_gp(v, 0);
 	}
@@ -447,7 +463,8 @@ static int lmsw(struct vcpu_soft *v, uint64_t a)
 	return write_cr0(v, (v->cr0 & ~0xeULL) | (a & 0xf) | (v->cr0 & CR0_PE));
 }
 
-/* 0F 01 with a register operand: VMCALL, CLAC, STAC, SMSW r, LMSW r, SWAPGS, RDTSCP. */
+/* 0F 01 with a register operand: VMCALL, CLAC, STAC, SMSW r, RDPKRU, WRPKRU, LMSW r,
+ * SWAPGS, RDTSCP. */
 static int grp7_reg(struct vcpu_soft *v, const struct x86_insn *in)
 {
 	unsigned r = in->reg & 7, rm = in->rm & 7;
@@ -486,6 +503,20 @@ static int grp7_reg(struct vcpu_soft *v, const struct x86_insn *in)
 			v->gpr[in->rm] = (v->gpr[in->rm] & ~0xffffULL) | (a & 0xffff);
 		else
 			v->gpr[in->rm] = in->osz == 4 ? a & 0xffffffffULL : a;
+		return X86_OK;
+	}
+	if (r == 5) { /* RDPKRU (EE), WRPKRU (EF): #UD with CR4.PKE = 0 */
+		if (!(v->cr4 & CR4_PKE))
+			return x86_ud(v);
+		if ((uint32_t)v->gpr[1] || (rm == 7 && (uint32_t)v->gpr[2]))
+			return x86_gp(v, 0);
+		if (rm == 6) {
+			v->gpr[0] = v->pkru;
+			v->gpr[2] = 0;
+			return X86_OK;
+		}
+		v->pkru = (uint32_t)v->gpr[0];
+		cpu_update_mode(v);
 		return X86_OK;
 	}
 	if (r == 6) /* LMSW r */

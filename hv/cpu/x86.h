@@ -81,7 +81,7 @@ enum {
 /* CR4 bits this vCPU accepts (features it advertises in CPUID). */
 #define CR4_VALID (CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE | CR4_PGE | CR4_LA57 | CR4_PCIDE | \
 		   CR4_SMEP | CR4_SMAP | (1ULL << 6) /* MCE */ | (1ULL << 8) /* PCE */ | CR4_OSFXSR | \
-		   (1ULL << 10) /* OSXMMEXCPT */ | CR4_UMIP)
+		   (1ULL << 10) /* OSXMMEXCPT */ | CR4_UMIP | CR4_PKE | CR4_PKS)
 
 /* MSRs (SDM Vol. 4, Table 2-2). */
 #define MSR_TSC            0x10
@@ -101,6 +101,7 @@ enum {
 #define MSR_SYSENTER_CS    0x174
 #define MSR_SYSENTER_ESP   0x175
 #define MSR_SYSENTER_EIP   0x176
+#define MSR_PKRS           0x6e1
 #define MSR_MCG_CAP        0x179
 
 /* Segment register numbers in the ModRM sreg encoding. */
@@ -179,6 +180,7 @@ struct vcpu_soft {
 	uint64_t cr0, cr2, cr3, cr4, cr8, efer, apic_base;
 	uint64_t star, lstar, cstar, fmask, kernel_gs_base, tsc_aux, pat, misc_enable;
 	uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
+	uint32_t pkru, pkrs;      /* protection-key rights: PKRU, IA32_PKRS */
 	uint64_t dr6, dr7, dr[4];
 	uint16_t fcw, fsw;        /* x87 control and status words (control instructions only) */
 	int64_t tsc_offset;       /* TSC = icount + tsc_offset */
