@@ -80,18 +80,22 @@ static struct tvm *vm_get(unsigned which)
 		for (uint64_t gpa = 0; gpa < TVM_RAM_SIZE; gpa += PAGE_SIZE_2M)
 			memcpy(pristine[which] + gpa, ram(vms[which], gpa), PAGE_SIZE_2M);
 		born[which] = *soft(vms[which]);
+		mmu_destroy(vms[which]->mmu);
+		vms[which]->mmu = NULL;
 	}
 	return vms[which];
 }
 
-/* A new MMU with preset, and the vCPU as it was created. */
+/* A new MMU with preset, and the vCPU as it was created. The MMU lives for
+ * one input (destroyed at its end), so that an input frees what it
+ * allocates: libFuzzer then has no reason to run it again looking for a
+ * leak. */
 static void renew(struct tvm *vm, unsigned which, const char *preset)
 {
 	struct vcpu_soft *v = soft(vm);
 	struct block *blocks = v->blocks;
 	struct mmu_config cfg;
 
-	mmu_destroy(vm->mmu);
 	if (mmu_config_preset(preset, &cfg) != 0 || mmu_create(vm->pool, &cfg, &vm->mmu) != 0)
 		abort();
 	*v = born[which];
@@ -225,6 +229,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* Put the VM back as it was built. */
 	static unsigned long inputs;
+	mmu_destroy(vm->mmu);
+	vm->mmu = NULL;
 	if (which == 0) {
 		if (ept_harvest_dirty(vm->ept, 0, TVM_RAM_SIZE, restore_page, vm) != 0)
 			abort();
