@@ -33,6 +33,11 @@
  * A page hv maps through EPT outside RAM (edu's register page, passed
  * through) is a memory slot of its own over its pool frame.
  *
+ * Timers: run() is given the guest TSC of hv's next timer event; KVM_RUN
+ * then runs in the second thread, and this one kicks it out when the guest
+ * TSC (at KVM_GET_TSC_KHZ) gets there, so the event reaches a guest that
+ * does not exit by itself, also while its first touches are handled.
+ *
  * Kicks: a SIGINT or SIGTERM handler, or another thread of hv's (a
  * pass-through device raising an interrupt: vcpu_config.async_kick, which
  * puts KVM_RUN in the second thread) calls vm_kick(), which sets
@@ -61,6 +66,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hv/kvm_stats.h"
@@ -644,6 +650,12 @@ struct vcpu_kvm {
 	bool has_runner, in_run, quit;
 	pthread_t runner;
 	int go_fd, done_fd, run_err;
+	/* hv's next timer event during this run (wake_set): the CLOCK_MONOTONIC
+	 * time at which the guest's TSC reaches it, at tsc_khz (KVM_GET_TSC_KHZ;
+	 * 0: unknown, no wake-ups). */
+	uint32_t tsc_khz;
+	bool wake_set;
+	struct timespec wake;
 	struct vcpu_stats stats;
 };
 
@@ -814,6 +826,8 @@ static int kvm_create(const struct vcpu_config *cfg, struct gmem *mem, struct vc
 		goto fail;
 	/* The general registers come back with every exit (the RIP of the exit). */
 	v->run->kvm_valid_regs = KVM_SYNC_X86_REGS;
+	sz = ioctl(v->fd, KVM_GET_TSC_KHZ, 0);
+	v->tsc_khz = sz > 0 ? (uint32_t)sz : 0;
 	if (v->mem->lazy) {
 		/* Precondition: hv handles the faults of lazy RAM (exit_now). */
 		rc = v->exit_now ? start_runner(v) : -EINVAL;
@@ -1205,9 +1219,46 @@ static void stop_runner(struct vcpu_kvm *v)
 	v->in_run = false;
 }
 
+/* The time from now to *at in *left; false when *at has come. */
+static bool time_left(const struct timespec *at, struct timespec *left)
+{
+	struct timespec now;
+	int64_t ns;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ns = (int64_t)(at->tv_sec - now.tv_sec) * 1000000000 + (at->tv_nsec - now.tv_nsec);
+	if (ns <= 0)
+		return false;
+	left->tv_sec = ns / 1000000000;
+	left->tv_nsec = ns % 1000000000;
+	return true;
+}
+
+/* When the guest's TSC reaches `deadline` (a guest TSC value), as a
+ * CLOCK_MONOTONIC time in v->wake (wake_set); none beyond an hour. */
+static int set_wake(struct vcpu_kvm *v, uint64_t deadline)
+{
+	uint64_t now, ticks, ns;
+	int rc = guest_tsc(v, 0, &now);
+
+	if (rc)
+		return rc;
+	ticks = deadline > now ? deadline - now : 0;
+	if (ticks / v->tsc_khz > 3600ULL * 1000)
+		return 0;
+	ns = ticks / v->tsc_khz * 1000000 + ticks % v->tsc_khz * 1000000 / v->tsc_khz;
+	clock_gettime(CLOCK_MONOTONIC, &v->wake);
+	ns += (uint64_t)v->wake.tv_nsec;
+	v->wake.tv_sec += (time_t)(ns / 1000000000);
+	v->wake.tv_nsec = (long)(ns % 1000000000);
+	v->wake_set = true;
+	return 0;
+}
+
 /*
  * One KVM_RUN in the runner thread while this thread takes the userfaultfd
- * faults of lazy RAM to hv. 0 with KVM_RUN's errno in *err, or -errno.
+ * faults of lazy RAM to hv, and kicks the guest out when hv's next timer
+ * event falls due. 0 with KVM_RUN's errno in *err, or -errno.
  */
 static int run_in_runner(struct vcpu_kvm *v, int *err)
 {
@@ -1222,8 +1273,18 @@ static int run_in_runner(struct vcpu_kvm *v, int *err)
 			{ .fd = v->mem->uffd, .events = POLLIN },
 			{ .fd = v->done_fd, .events = POLLIN },
 		};
+		struct timespec left;
 
-		if (poll(p, 2, -1) < 0) {
+		/* hv's timer event is due (also while hv was handling a fault
+		 * for the guest): the guest leaves KVM_RUN, hv delivers it. */
+		if (v->wake_set && !time_left(&v->wake, &left)) {
+			v->wake_set = false;
+			kvm_kick(&v->base);
+		}
+		rc = ppoll(p, 2, v->wake_set ? &left : NULL, NULL);
+		if (rc == 0)
+			continue;
+		if (rc < 0) {
 			if (errno != EINTR) {
 				rc = -errno;
 				stop_runner(v);
@@ -1260,7 +1321,7 @@ static int kvm_run(struct vcpu *vcpu, uint64_t max_insns, struct vcpu_exit *exit
 {
 	struct vcpu_kvm *v = to_kvm(vcpu);
 	struct kvm_run *r = v->run;
-	uint64_t idle = exit->irq.idle, tsc;
+	uint64_t idle = exit->irq.idle, deadline = exit->irq.deadline, tsc;
 	int rc, err = 0;
 
 	(void)max_insns;
@@ -1277,6 +1338,16 @@ static int kvm_run(struct vcpu *vcpu, uint64_t max_insns, struct vcpu_exit *exit
 	 * now on: KVM_RUN moves to the runner thread, as with lazy RAM. */
 	if (v->mem->wp_used && !v->has_runner && (rc = v->exit_now ? start_runner(v) : -EINVAL))
 		return rc;
+	/* A timer event of hv's to come: it must reach a guest that does not
+	 * exit by itself, so KVM_RUN runs in the runner thread from now on,
+	 * and this thread kicks it out in time. */
+	v->wake_set = false;
+	if (v->lapic_exits && deadline && v->tsc_khz) {
+		if (!v->has_runner && (rc = start_runner(v)))
+			return rc;
+		if ((rc = set_wake(v, deadline)))
+			return rc;
+	}
 	complete_pending(v, exit);
 	memset(exit, 0, sizeof(*exit));
 	if (v->has_runner) {

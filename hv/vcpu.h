@@ -97,6 +97,10 @@ struct vcpu_exit {
 	 *           no instruction half done);
 	 *   idle    in: TSC ticks the vCPU spent halted since the last exit (hv
 	 *           woke it from HLT at a timer expiry): the TSC moves on by that;
+	 *   deadline in: the guest TSC at which hv's next timer event falls due
+	 *           (0: none); a backend whose run() does not end at instruction
+	 *           counts leaves the guest by then, so that hv can deliver it
+	 *           (the software vCPU's budget already ends there);
 	 *   cr8     in and out: TPR[7:4] of hv's local APIC;
 	 *   ready   out: an interrupt inject_irq() queues now is taken before the
 	 *           next instruction;
@@ -107,6 +111,7 @@ struct vcpu_exit {
 		bool ready;
 		uint8_t cr8;
 		uint64_t idle;
+		uint64_t deadline;
 		uint64_t tsc;
 	} irq;
 };

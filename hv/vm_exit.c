@@ -185,6 +185,14 @@ static uint64_t next_budget(struct vm *vm)
 	return b;
 }
 
+/* The guest TSC of the next timer event still to come (0: none). */
+static uint64_t timer_deadline(struct vm *vm)
+{
+	uint64_t next = next_timer_event(vm);
+
+	return next != UINT64_MAX && next > vm->tsc ? next : 0;
+}
+
 static void update_insns(struct vm *vm)
 {
 	struct vcpu_stats st;
@@ -611,6 +619,7 @@ static int run_loop(struct vm *vm)
 		rc = irq_before_run(vm, &e);
 		if (rc)
 			return rc;
+		e.irq.deadline = timer_deadline(vm);
 		vm_dma_unlock(vm);
 		rc = vm->ops->run(vm->vcpu, next_budget(vm), &e);
 		vm_dma_lock(vm);

@@ -64,6 +64,7 @@ lazy-dirty|--mem-policy lazy --memory 16M tests/guests/probe-dirty.elf
 lazy-random|--mem-policy lazy --memory 128M guest/guest.elf --append "workload=random iters=3000 footprint=256K"
 lazy-random-2m|--mem-policy lazy --ept-page 2M --memory 128M guest/guest.elf --append "workload=random iters=3000 footprint=1M"
 lazy-apic|--mem-policy lazy --memory 16M tests/guests/apic.elf
+lazy-timer|--mem-policy lazy --memory 16M tests/guests/timer-touch.elf
 CASES
 # Commands after the cases: SIGTERM five seconds into a guest that never
 # exits to hv (eager and lazy RAM; two seconds were not always enough for hv
@@ -183,10 +184,14 @@ done
 # the same frames as on the software vCPU, mapped the same way.
 # (The text report is on standard error.)
 frames() { grep '^  frames mapped on demand ' "$tmp/$1.stderr"; }
-for name in lazy-dirty lazy-random lazy-random-2m lazy-apic; do
+for name in lazy-dirty lazy-random lazy-random-2m lazy-apic lazy-timer; do
 	expect_eq "$name: frames mapped on demand, in the lane vs soft" "$(frames $name.kvm)" \
 		"$(frames $name.soft)"
 done
+# A timer due while hv maps first touches reaches the guest then (hv kicks
+# it out of KVM_RUN at the event's time), as on the software vCPU.
+check "lazy-timer: the interrupt came during the writes in the lane" \
+	"$(grep -c '^timer-touch: the timer interrupt came during the writes$' "$tmp/lazy-timer.kvm.out")" -eq 1
 check "lazy-dirty: 80 first touches" \
 	"$(frames lazy-dirty.kvm | grep -c '^  frames mapped on demand  *84 (80 lazily, 4 by the loader)$')" -eq 1
 

@@ -166,11 +166,15 @@ EXTRA_DIST += tests/passthrough_test.sh
 # Guests that take interrupts from the local APIC (tests/guests/apic.S),
 # from the RTC through the 8259 pair (tests/guests/rtc.S) and from the HPET
 # through the I/O APIC (tests/guests/hpet.S), run under the software vCPU
-# and QEMU by tests/apic_guest_test.sh, rtc_guest_test.sh and hpet_guest_test.sh.
-GUEST32 = tests/guests/apic.elf tests/guests/rtc.elf tests/guests/hpet.elf
+# and QEMU by tests/apic_guest_test.sh, rtc_guest_test.sh and hpet_guest_test.sh;
+# a timer due while the guest writes fresh pages (tests/guests/timer-touch.S,
+# tests/kvm_test.sh).
+GUEST32 = tests/guests/apic.elf tests/guests/rtc.elf tests/guests/hpet.elf \
+	tests/guests/timer-touch.elf
 check_DATA += $(GUEST32)
 CLEANFILES += $(GUEST32) $(GUEST32:.elf=.o)
 EXTRA_DIST += tests/guests/guest32.inc tests/guests/apic.S tests/guests/rtc.S tests/guests/hpet.S \
+	tests/guests/timer-touch.S \
 	tests/apic_guest_test.sh tests/rtc_guest_test.sh tests/hpet_guest_test.sh
 $(GUEST32:.elf=.o): tests/guests/%.o: $(srcdir)/tests/guests/%.S $(srcdir)/tests/guests/guest32.inc
 	@$(MKDIR_P) tests/guests
