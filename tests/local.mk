@@ -140,7 +140,7 @@ include tests/fuzz.mk
 
 # Tiny probe guests (tests/guests/probe.S), one per rule a guest can break or
 # feature it exercises, and the boot tests that run them and guest/guest.elf.
-HV_PROBES = mmio dirty forbidden ud triple touch
+HV_PROBES = mmio dirty forbidden ud triple touch zero
 HV_PROBE_ELFS = $(HV_PROBES:%=tests/guests/probe-%.elf)
 check_DATA = $(HV_PROBE_ELFS)
 CLEANFILES += $(HV_PROBE_ELFS) $(HV_PROBES:%=tests/guests/probe-%.o)

@@ -11,6 +11,7 @@
 #  - lazy mapping: a 64 GiB guest that touches little allocates little;
 #  - dirty tracking: write-protect logging and EPT dirty bits agree, and the
 #    probe guest that writes 64 pages gets exactly 64 in both sets;
+#  - a 64-bit REP STOSQ over 32 MiB counts one store per qword;
 #  - the hv test device (MMIO), a forbidden GPA, #UD and #DE with no IDT
 #    (triple faults) and --max-insns stop cleanly with a diagnostic;
 #  - the guest prints the same lines under hv and under QEMU, for every
@@ -217,6 +218,16 @@ check "mmio: guest saw the device" "$(grep -c 'hv test device ok' "$tmp/mmio.out
 check "mmio: two reads" "$(jget "$tmp/mmio.json" /devices/mmio_reads)" -eq 2
 check "mmio: one write" "$(jget "$tmp/mmio.json" /devices/mmio_writes)" -eq 1
 check "mmio: boot protocol" "$(jget "$tmp/mmio.json" /config/boot_protocol)" = '"multiboot"'
+
+# ---------------------------------------------------------------------------
+# One REP STOSQ in 64-bit mode over the RAM from 64 MiB (multiboot probe):
+# the string fast path, one store per qword (docs/softcpu.md).
+hvrun zero --memory 96M "$PROBES/probe-zero.elf"
+check "zero: status" "$status" -eq 1
+check "zero: the guest finished" "$(grep -c 'cleared the RAM from 64 MiB' "$tmp/zero.out")" -eq 1
+check "zero: 1028 stores, then one per qword of 32 MiB" "$(jget "$tmp/zero.json" /guest/stores)" -eq \
+	$((1028 + 32 * 1024 * 1024 / 8))
+invariants zero
 
 # ---------------------------------------------------------------------------
 # Guests that break a rule: a clean stop, status 4, a diagnostic.

@@ -17,6 +17,12 @@
  *   forbidden  PVH: load from GPA 0xc0000000, neither RAM nor a device
  *   ud         PVH: ud2 with no IDT (#UD cannot be delivered: triple fault)
  *   triple     PVH: divide by zero under a zero-limit IDT (triple fault)
+ *   zero       multiboot: enter 64-bit mode (the first 2 GiB identity-mapped
+ *              by 2 MiB pages, tables at 2 MiB), clear RAM from 64 MiB to
+ *              the end of RAM or 64 MiB + 1 GiB, whichever is lower, with one
+ *              REP STOSQ, exit 0: 1028 stores before it (the tables, the
+ *              code descriptor's accessed flag), then one per qword
+ *              cleared (docs/softcpu.md, "String instructions")
  *
  * The code never writes memory except where a probe says so (no stack), so
  * that the dirty probe's dirty set is exactly what it wrote.
@@ -111,6 +117,65 @@ _start:
 	cmp %eax, %edi
 	jb 5b
 6:	puts msg_touch
+#endif
+
+#ifdef PROBE_zero
+#define ZERO_PML4 0x200000
+#define ZERO_PDPT 0x201000
+#define ZERO_PD   0x202000               /* two tables: 2 GiB */
+	mov 8(%ebx), %esi                /* multiboot mem_upper: KiB above 1 MiB */
+	shl $10, %esi
+	add $0x100000, %esi              /* the end of RAM */
+	cmp $0x44000000, %esi            /* at most 64 MiB + 1 GiB */
+	jbe 8f
+	mov $0x44000000, %esi
+8:	movl $ZERO_PDPT | 3, ZERO_PML4
+	movl $ZERO_PD | 3, ZERO_PDPT
+	movl $(ZERO_PD + 0x1000) | 3, ZERO_PDPT + 8
+	xor %ecx, %ecx
+9:	mov %ecx, %eax                   /* PD entry ECX: 2 MiB page ECX, P | RW | PS */
+	shl $21, %eax
+	or $0x83, %eax
+	mov %eax, ZERO_PD(,%ecx,8)
+	inc %ecx
+	cmp $1024, %ecx
+	jne 9b
+	lgdt zero_gdtr
+	mov %cr4, %eax
+	or $0x20, %eax                   /* PAE */
+	mov %eax, %cr4
+	mov $ZERO_PML4, %eax
+	mov %eax, %cr3
+	mov $0xc0000080, %ecx            /* EFER.LME */
+	rdmsr
+	or $0x100, %eax
+	wrmsr
+	mov %cr0, %eax
+	or $0x80000001, %eax             /* PG | PE */
+	mov %eax, %cr0
+	ljmp $0x08, $zero64
+
+	.code64
+zero64:
+	mov $0x4000000, %edi             /* 64 MiB */
+	mov %esi, %ecx
+	sub %edi, %ecx
+	shr $3, %ecx
+	xor %eax, %eax
+	cld
+	rep stosq
+	puts msg_zero
+	exit 0
+	.code32
+
+	.align 8
+zero_gdt:
+	.quad 0
+	.quad 0x00af9a000000ffff         /* 0x08: 64-bit code */
+zero_gdtr:
+	.word 15
+	.long zero_gdt
+msg_zero:	.asciz "probe: cleared the RAM from 64 MiB\n"
 #endif
 
 #ifdef PROBE_forbidden
