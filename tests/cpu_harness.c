@@ -297,7 +297,7 @@ int tvm_create_cpu(const char *preset, uint64_t features_off, unsigned phys_bits
 }
 
 static int create_vm(const struct mmu_config *cfg, uint64_t features_off, unsigned phys_bits,
-		     bool ept_ad, struct tvm **out)
+		     bool ept_ad, bool lapic_exits, struct tvm **out)
 {
 	struct tvm *vm = calloc(1, sizeof(*vm));
 	struct ept_caps caps = { .exec_only = true, .page_1g = true };
@@ -339,6 +339,7 @@ static int create_vm(const struct mmu_config *cfg, uint64_t features_off, unsign
 		goto destroy_gpt;
 
 	struct vcpu_config vc = { .pool = vm->pool, .ept = vm->ept, .mem_size = TVM_RAM_SIZE,
+				  .lapic_exits = lapic_exits,
 				  .soft = { .mmu = vm->mmu, .vpid = 1, .features_off = features_off,
 					    .phys_bits = phys_bits } };
 	/* The harness edits the EPT itself: the soft vCPU needs no gmem. */
@@ -383,12 +384,22 @@ int tvm_create_ept_ad(const char *preset, uint64_t features_off, unsigned phys_b
 
 	if (err)
 		return err;
-	return create_vm(&cfg, features_off, phys_bits, ept_ad, out);
+	return create_vm(&cfg, features_off, phys_bits, ept_ad, false, out);
 }
 
 int tvm_create_mmu(const struct mmu_config *cfg, struct tvm **out)
 {
-	return create_vm(cfg, 0, 0, false, out);
+	return create_vm(cfg, 0, 0, false, false, out);
+}
+
+int tvm_create_lapic(const char *preset, struct tvm **out)
+{
+	struct mmu_config cfg;
+	int err = mmu_config_preset(preset, &cfg);
+
+	if (err)
+		return err;
+	return create_vm(&cfg, 0, 0, false, true, out);
 }
 
 void tvm_destroy(struct tvm *vm)

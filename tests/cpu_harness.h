@@ -95,6 +95,9 @@ int tvm_create_cpu(const char *preset, uint64_t features_off, unsigned phys_bits
 /* The same with EPT accessed and dirty flags on or off. */
 int tvm_create_ept_ad(const char *preset, uint64_t features_off, unsigned phys_bits, bool ept_ad,
 		      struct tvm **out) __attribute__((warn_unused_result));
+/* A vCPU that leaves the local APIC to hv (vcpu_config.lapic_exits): MSR and
+ * MOV-to-CR8 exits, the irq handshake of struct vcpu_exit. */
+int tvm_create_lapic(const char *preset, struct tvm **out) __attribute__((warn_unused_result));
 /* The same with the MMU geometry of cfg instead of a preset. */
 int tvm_create_mmu(const struct mmu_config *cfg, struct tvm **out) __attribute__((warn_unused_result));
 void tvm_destroy(struct tvm *vm);

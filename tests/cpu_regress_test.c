@@ -504,6 +504,31 @@ static void test_protection_keys(void **state)
 }
 
 /*
+ * MOV to CR8 with the local APIC left to hv (lapic_exits): as with VMX's TPR
+ * shadow and a TPR threshold at the TPR, only a write that lowers the TPR
+ * exits (an interrupt held back may be deliverable); raising it, or writing
+ * the same value again, does not, and hv reads CR8 from the next exit.
+ * mov eax, 5; mov cr8, rax; mov cr8, rax; mov eax, 3; mov cr8, rax; hlt
+ */
+static void test_cr8_exits_on_lowering(void **state)
+{
+	static const uint8_t prog[] = {
+		0xb8, 0x05, 0x00, 0x00, 0x00, 0x44, 0x0f, 0x22, 0xc0, 0x44, 0x0f, 0x22, 0xc0,
+		0xb8, 0x03, 0x00, 0x00, 0x00, 0x44, 0x0f, 0x22, 0xc0, 0xf4,
+	};
+	struct tvm *vm;
+
+	(void)state;
+	assert_int_equal(tvm_create_lapic("none", &vm), 0);
+	code(vm, prog, sizeof(prog));
+	expect_exit(vm, VCPU_EXIT_SET_TPR);
+	assert_int_equal(vm->exit.rip, TVM_CODE + 18);   /* the MOV that lowered it */
+	assert_int_equal(vm->exit.irq.cr8, 3);
+	expect_exit(vm, VCPU_EXIT_HLT);
+	tvm_destroy(vm);
+}
+
+/*
  * MAXPHYADDR in guest walks (SDM 4.5, Table 4-19): with phys-bits=36, a PTE
  * with bit 40 set has a reserved bit, so the load faults with #PF, error
  * code P | RSVD and CR2 the address; with the default 52 bits it is an
@@ -1365,6 +1390,7 @@ int main(void)
 		cmocka_unit_test(test_rdpmc_cache_lines),
 		cmocka_unit_test(test_cpu_model),
 		cmocka_unit_test(test_protection_keys),
+		cmocka_unit_test(test_cr8_exits_on_lowering),
 		cmocka_unit_test(test_phys_bits_reserved),
 		cmocka_unit_test(test_cr3_bit63_without_pcide),
 		cmocka_unit_test(test_cr0_pg_clear_with_pcide),

@@ -705,13 +705,19 @@ int op_mov_to_cr(struct vcpu_soft *v, const struct x86_insn *in)
 	default:
 		if (a & ~0xfULL)
 			return x86_gp(v, 0);
-		v->cr8 = a;
-		if (v->lapic_exits) {
-			/* The TPR is hv's: it hears of the write once it retired. */
+		/*
+		 * The TPR is hv's. As with VMX's TPR shadow and TPR threshold,
+		 * a write that lowers it exits once it retired (an interrupt
+		 * held back may be deliverable now); one that raises it or
+		 * leaves it as it was reaches hv with the next exit, whose
+		 * irq.cr8 carries it before hv handles anything.
+		 */
+		if (v->lapic_exits && a < v->cr8) {
 			v->exit->reason = VCPU_EXIT_SET_TPR;
 			v->exit->exit_reason_vmx = 28;  /* control-register access */
 			v->exit_after_retire = true;
 		}
+		v->cr8 = a;
 		return X86_OK;
 	}
 }
