@@ -871,7 +871,7 @@ static bool guest_walk(struct walk *w, struct guest_out *out)
 	e = p.ref[p.n - 1].value;
 	/* SDM 4.7: PK is set whenever the keys forbid the access, whatever else does. */
 	w->pk = pk_denies(ctx, w->access, p.and_acc & PTE_U, pte_pkey(e));
-	if (!guest_allows(ctx, w->access, p.and_acc & PTE_W, p.and_acc & PTE_U, p.or_acc != 0) ||
+	if (!guest_allows_inline(ctx, w->access, p.and_acc & PTE_W, p.and_acc & PTE_U, p.or_acc != 0) ||
 	    w->pk) {
 		w->res->gpa = p.ref[p.n - 1].entry_addr;
 		page_fault(w, true, false);
