@@ -958,20 +958,29 @@ bool progress_due(struct progress *p)
 	return true;
 }
 
+/* A rate a person reads at a glance: millions, thousands or units a second. */
+static void format_rate(char *buf, size_t len, double per_second)
+{
+	if (per_second >= 1e6)
+		snprintf(buf, len, "%.1f M/s", per_second / 1e6);
+	else if (per_second >= 1e3)
+		snprintf(buf, len, "%.1f k/s", per_second / 1e3);
+	else
+		snprintf(buf, len, "%.0f /s", per_second);
+}
+
 void progress_update(struct progress *p, uint64_t done, uint64_t total)
 {
-	double t;
+	char rate[32];
 
 	if (!progress_due(p))
 		return;
-	t = p->last;
+	format_rate(rate, sizeof(rate), (double)done / (p->last - p->start));
 	if (total)
-		fprintf(stderr, "\r%s: %" PRIu64 " / %" PRIu64 " (%.0f%%), %.1f M/s  ", p->what, done,
-			total, 100.0 * (double)done / (double)total,
-			(double)done / (t - p->start) / 1e6);
+		fprintf(stderr, "\r%s: %" PRIu64 " / %" PRIu64 " (%.0f%%), %s  ", p->what, done,
+			total, 100.0 * (double)done / (double)total, rate);
 	else
-		fprintf(stderr, "\r%s: %" PRIu64 ", %.1f M/s  ", p->what, done,
-			(double)done / (t - p->start) / 1e6);
+		fprintf(stderr, "\r%s: %" PRIu64 ", %s  ", p->what, done, rate);
 }
 
 void progress_done(struct progress *p)
