@@ -644,23 +644,38 @@ x86_exec_fn sel_imul(const struct x86_insn *in)
 
 /*
  * The handlers of this file that only touch registers and flags, for
- * exec_pure(): the register forms of the ALU block, group 1, shifts by a
+ * exec_thread(), with their threaded code: the register forms of the ALU block, group 1, shifts by a
  * constant, INC/DEC, TEST and IMUL.
  */
-bool alu_pure(x86_exec_fn fn, const struct x86_insn *in)
+#define ALU_THREAD(n, name) \
+	THREAD_WRAP(h_rr32_##name) THREAD_WRAP(h_rr64_##name) THREAD_WRAP(h_rr32r_##name) \
+	THREAD_WRAP(h_rr64r_##name) THREAD_WRAP(h_ri32_##name) THREAD_WRAP(h_ri64_##name)
+ALU_HANDLERS(ALU_THREAD)
+#define SHIFT_THREAD(n, name) THREAD_WRAP(h_ri32_##name) THREAD_WRAP(h_ri64_##name)
+SHIFT_RI_HANDLERS(SHIFT_THREAD)
+THREAD_WRAP(h_imul_rr32)
+THREAD_WRAP(h_imul_rr64)
+
+#define ALU_PAIRS(n, name) \
+	{ h_rr32_##name, t_h_rr32_##name }, { h_rr64_##name, t_h_rr64_##name }, \
+	{ h_rr32r_##name, t_h_rr32r_##name }, { h_rr64r_##name, t_h_rr64r_##name }, \
+	{ h_ri32_##name, t_h_ri32_##name }, { h_ri64_##name, t_h_ri64_##name },
+#define SHIFT_PAIRS(n, name) { h_ri32_##name, t_h_ri32_##name }, { h_ri64_##name, t_h_ri64_##name },
+static const struct thread_pair alu_threads[] = {
+	ALU_HANDLERS(ALU_PAIRS)
+	SHIFT_RI_HANDLERS(SHIFT_PAIRS)
+	{ h_imul_rr32, t_h_imul_rr32 }, { h_imul_rr64, t_h_imul_rr64 },
+};
+
+x86_thread_fn alu_thread(x86_exec_fn fn, const struct x86_insn *in)
 {
-	for (unsigned i = 0; i < 8; i++) {
-		for (unsigned w = 0; w < 4; w++)
-			if (fn == alu_rr_handlers[w][i])
-				return true;
-		for (unsigned w = 0; w < 2; w++)
-			if (fn == alu_ri_handlers[w][i] ||
-			    (shift_ri_handlers[w][i] != NULL && fn == shift_ri_handlers[w][i]))
-				return true;
-	}
-	if (fn == h_imul_rr32 || fn == h_imul_rr64)
-		return true;
-	return in->mod == 3 && (fn == op_incdec || fn == op_test || fn == op_imul || fn == op_imul3);
+	x86_thread_fn t = thread_find(alu_threads, sizeof(alu_threads) / sizeof(alu_threads[0]), fn);
+
+	if (t != NULL)
+		return t;
+	if (in->mod == 3 && (fn == op_incdec || fn == op_test || fn == op_imul || fn == op_imul3))
+		return thread_call;
+	return NULL;
 }
 
 int op_imul(struct vcpu_soft *v, const struct x86_insn *in)

@@ -285,18 +285,44 @@ x86_exec_fn sel_lea(const struct x86_insn *in)
 
 /*
  * The handlers of this file that only touch registers and flags, for
- * exec_pure(): MOV, CMOVcc, MOVZX/MOVSX/MOVSXD and XCHG between registers,
+ * exec_thread(), with their threaded code: MOV, CMOVcc, MOVZX/MOVSX/MOVSXD and XCHG between registers,
  * MOV r, imm, LEA (no RIP-relative address), BSWAP, CBW/CWD, NOP.
  */
-bool move_pure(x86_exec_fn fn, const struct x86_insn *in)
+THREAD_WRAP(h_mov_rr89_64)
+THREAD_WRAP(h_mov_rr8b_64)
+THREAD_WRAP(h_mov_rr89_32)
+THREAD_WRAP(h_mov_rr8b_32)
+THREAD_WRAP(h_cmov_rr32)
+THREAD_WRAP(h_lea64_b)
+THREAD_WRAP(h_lea64_bi)
+THREAD_WRAP(op_mov_imm)
+#define CMOV_THREAD(cc) THREAD_WRAP(h_cmov_rr64_##cc)
+CMOV_THREAD(0) CMOV_THREAD(1) CMOV_THREAD(2) CMOV_THREAD(3) CMOV_THREAD(4) CMOV_THREAD(5)
+CMOV_THREAD(6) CMOV_THREAD(7) CMOV_THREAD(8) CMOV_THREAD(9) CMOV_THREAD(a) CMOV_THREAD(b)
+CMOV_THREAD(c) CMOV_THREAD(d) CMOV_THREAD(e) CMOV_THREAD(f)
+
+#define CMOV_PAIR(cc) { h_cmov_rr64_##cc, t_h_cmov_rr64_##cc },
+static const struct thread_pair move_threads[] = {
+	{ h_mov_rr89_64, t_h_mov_rr89_64 }, { h_mov_rr8b_64, t_h_mov_rr8b_64 },
+	{ h_mov_rr89_32, t_h_mov_rr89_32 }, { h_mov_rr8b_32, t_h_mov_rr8b_32 },
+	{ h_cmov_rr32, t_h_cmov_rr32 }, { h_lea64_b, t_h_lea64_b }, { h_lea64_bi, t_h_lea64_bi },
+	{ op_mov_imm, t_op_mov_imm },
+	CMOV_PAIR(0) CMOV_PAIR(1) CMOV_PAIR(2) CMOV_PAIR(3) CMOV_PAIR(4) CMOV_PAIR(5) CMOV_PAIR(6)
+	CMOV_PAIR(7) CMOV_PAIR(8) CMOV_PAIR(9) CMOV_PAIR(a) CMOV_PAIR(b) CMOV_PAIR(c) CMOV_PAIR(d)
+	CMOV_PAIR(e) CMOV_PAIR(f)
+};
+
+x86_thread_fn move_thread(x86_exec_fn fn, const struct x86_insn *in)
 {
-	if (fn == h_mov_rr89_64 || fn == h_mov_rr8b_64 || fn == h_mov_rr89_32 || fn == h_mov_rr8b_32 ||
-	    fn == h_cmov_rr32 || fn == cmov_rr64[in->op & 15] || fn == op_mov_imm || fn == op_bswap ||
-	    fn == op_cbw || fn == op_cwd || fn == op_nop || fn == h_lea64_b || fn == h_lea64_bi)
-		return true;
+	x86_thread_fn t = thread_find(move_threads, sizeof(move_threads) / sizeof(move_threads[0]), fn);
+
+	if (t != NULL)
+		return t;
+	if (fn == op_bswap || fn == op_cbw || fn == op_cwd || fn == op_nop)
+		return thread_call;
 	if (fn == op_lea)
-		return in->mod != 3 && !in->rip_rel;
-	return in->mod == 3 && (fn == op_movx || fn == op_movsxd || fn == op_xchg);
+		return in->mod != 3 && !in->rip_rel ? thread_call : NULL;
+	return in->mod == 3 && (fn == op_movx || fn == op_movsxd || fn == op_xchg) ? thread_call : NULL;
 }
 
 int op_setcc(struct vcpu_soft *v, const struct x86_insn *in)

@@ -148,9 +148,33 @@ x86_exec_fn exec_select(const struct x86_insn *in)
 	return o->fn ? o->fn : op_invalid;
 }
 
-bool exec_pure(x86_exec_fn fn, const struct x86_insn *in)
+const struct blk_op *thread_stop(struct vcpu_soft *v, const struct blk_op *op)
 {
+	(void)v;
+	return op;
+}
+
+const struct blk_op *thread_call(struct vcpu_soft *v, const struct blk_op *op)
+{
+	op->fn(v, &op->insn);
+	THREAD_NEXT(v, op);
+}
+
+x86_thread_fn thread_find(const struct thread_pair *pairs, size_t n, x86_exec_fn fn)
+{
+	for (size_t i = 0; i < n; i++)
+		if (pairs[i].fn == fn)
+			return pairs[i].tfn;
+	return NULL;
+}
+
+x86_thread_fn exec_thread(x86_exec_fn fn, const struct x86_insn *in)
+{
+	x86_thread_fn t;
+
 	if (in->lock || in->vex)
-		return false;
-	return alu_pure(fn, in) || move_pure(fn, in);
+		return NULL;
+	if ((t = alu_thread(fn, in)) != NULL)
+		return t;
+	return move_thread(fn, in);
 }

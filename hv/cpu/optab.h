@@ -35,6 +35,11 @@
 
 typedef x86_exec_fn (*x86_select_fn)(const struct x86_insn *in);
 
+/* Threaded code of pure handlers without a wrapper of their own: calls fn. */
+const struct blk_op *thread_call(struct vcpu_soft *v, const struct blk_op *op);
+/* The wrapper of fn in pairs[0..n), or NULL. */
+x86_thread_fn thread_find(const struct thread_pair *pairs, size_t n, x86_exec_fn fn);
+
 struct x86_op {
 	uint16_t attr;      /* A_* */
 	x86_exec_fn fn;     /* the handler, when one serves every form */
@@ -70,7 +75,7 @@ x86_exec_fn sel_shift(const struct x86_insn *in);
 int op_shd(struct vcpu_soft *v, const struct x86_insn *in);
 int op_imul(struct vcpu_soft *v, const struct x86_insn *in);
 x86_exec_fn sel_imul(const struct x86_insn *in);
-bool alu_pure(x86_exec_fn fn, const struct x86_insn *in);
+x86_thread_fn alu_thread(x86_exec_fn fn, const struct x86_insn *in);
 int op_imul3(struct vcpu_soft *v, const struct x86_insn *in);
 int op_bitscan(struct vcpu_soft *v, const struct x86_insn *in);
 int op_cmpxchg(struct vcpu_soft *v, const struct x86_insn *in);
@@ -92,7 +97,7 @@ x86_exec_fn sel_cmov(const struct x86_insn *in);
 int op_setcc(struct vcpu_soft *v, const struct x86_insn *in);
 int op_lea(struct vcpu_soft *v, const struct x86_insn *in);
 x86_exec_fn sel_lea(const struct x86_insn *in);
-bool move_pure(x86_exec_fn fn, const struct x86_insn *in);
+x86_thread_fn move_thread(x86_exec_fn fn, const struct x86_insn *in);
 int op_xchg(struct vcpu_soft *v, const struct x86_insn *in);
 int op_xchg_ax(struct vcpu_soft *v, const struct x86_insn *in);
 int op_bswap(struct vcpu_soft *v, const struct x86_insn *in);

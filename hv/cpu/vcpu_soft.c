@@ -91,7 +91,7 @@ static bool blk_build(struct vcpu_soft *v, struct block *b, uint64_t hpa, const 
 		o->fn = exec_select(&o->insn);
 		o->off = (uint16_t)off;
 		/* 64-bit mode: RIP moves by the offsets, without a mask. */
-		o->pure = v->mode == 64 && exec_pure(o->fn, &o->insn);
+		o->tfn = v->mode == 64 ? exec_thread(o->fn, &o->insn) : NULL;
 		n++;
 		off += (unsigned)len;
 		if (blk_stop(&o->insn))
@@ -100,6 +100,16 @@ static bool blk_build(struct vcpu_soft *v, struct block *b, uint64_t hpa, const 
 	if (n == 0) {
 		b->key = 0;
 		return false;
+	}
+	/* The threaded code: each pure record runs on into the next. */
+	b->op[n].tfn = thread_stop;
+	b->op[n].npure = 0;
+	for (unsigned i = n; i-- > 0;) {
+		struct blk_op *o = &b->op[i];
+
+		o->npure = o->tfn != NULL ? (uint8_t)(o[1].npure + 1) : 0;
+		if (o->tfn == NULL)
+			o->tfn = thread_stop;
 	}
 	b->n = (uint16_t)n;
 	b->len = (uint16_t)off;
@@ -598,7 +608,7 @@ struct seg {
  * MMU, the fetch is made here, in its turn, through the shortcut; a miss
  * ends the run without counting, and the run loop translates it.
  *
- * Pure records (exec_pure) run without RIP or the instruction count, which
+ * Pure records (exec_thread) run as threaded code, without RIP or the instruction count, which
  * are brought up to date before any other record and at the end.
  *
  * After a branch, or at the end of a block, the run goes on into the block
@@ -624,9 +634,16 @@ static inline __attribute__((always_inline)) enum seg_end run_records(struct vcp
 	enum seg_end end;
 
 	for (;;) {
-		if (op->pure) {
-			op->fn(v, &op->insn);
-			if (++op != stop)
+		if (op->npure) {
+			if (__builtin_expect(op + op->npure <= stop, 1)) {
+				/* Threaded: the pure records up to the next other one, or stop. */
+				op = op->tfn(v, op);
+			} else {
+				/* The budget ends among them. */
+				op->fn(v, &op->insn);
+				op++;
+			}
+			if (op != stop)
 				continue;
 			op--;
 			v->rip += (uint64_t)(op->off + op->insn.len - base->off);
@@ -841,7 +858,8 @@ fetched:
 					goto fault_or_exit;
 				one.fn = exec_select(&one.insn);
 				one.off = 0;
-				one.pure = false;
+				one.npure = 0;
+				one.tfn = thread_stop;
 				s.op = &one;
 			}
 		}

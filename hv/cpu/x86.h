@@ -123,11 +123,45 @@ enum lf_op { LF_NONE = 0, LF_ADD, LF_ADC, LF_SUB, LF_SBB, LF_LOGIC, LF_INC, LF_D
 #define BLK_INSNS 24
 #define BLK_BYTES 160
 
+/*
+ * Threaded code: a pure record's tfn runs its instruction and then jumps to
+ * the next record's tfn (a tail call), so a run of pure records executes
+ * without returning to the run loop between them; every other record's tfn
+ * is thread_stop(), which returns the record it was given. The chain
+ * therefore returns the first record that is not pure (or the record after
+ * the block's last, whose tfn is thread_stop() too).
+ */
+struct blk_op;
+typedef const struct blk_op *(*x86_thread_fn)(struct vcpu_soft *v, const struct blk_op *op);
+
 struct blk_op {
 	x86_exec_fn fn;          /* exec_select(&insn) */
+	x86_thread_fn tfn;       /* pure: exec_thread(); otherwise thread_stop */
 	uint16_t off;            /* offset of the instruction from the block's first byte */
-	bool pure;               /* exec_pure(): registers and flags only (64-bit blocks) */
+	uint8_t npure;           /* pure records from this one on, this one included; 0: not pure
+				    (exec_thread(): registers and flags only, 64-bit blocks) */
 	struct x86_insn insn;
+};
+
+/* Run the next record's threaded code (the tail of every pure record's tfn). */
+#define THREAD_NEXT(v, op) \
+	do { \
+		const struct blk_op *next_ = (op) + 1; \
+		return next_->tfn((v), next_); \
+	} while (0)
+
+/* A threaded-code wrapper t_NAME around the handler NAME (inlined into it). */
+#define THREAD_WRAP(name) \
+	static const struct blk_op *t_##name(struct vcpu_soft *v, const struct blk_op *op) \
+	{ \
+		name(v, &op->insn); \
+		THREAD_NEXT(v, op); \
+	}
+
+/* A handler and its threaded-code wrapper (exec_thread's tables). */
+struct thread_pair {
+	x86_exec_fn fn;
+	x86_thread_fn tfn;
 };
 
 struct block {
@@ -136,7 +170,7 @@ struct block {
 	uint16_t n;              /* instructions */
 	uint16_t len;            /* bytes, all on the first byte's page */
 	uint8_t bytes[BLK_BYTES];
-	struct blk_op op[BLK_INSNS];
+	struct blk_op op[BLK_INSNS + 1];   /* op[n]: the end, tfn thread_stop */
 };
 
 #define BLK_SLOTS 8192     /* direct-mapped by a hash of the HPA */
@@ -394,11 +428,14 @@ bool cond_eval(struct vcpu_soft *v, unsigned cc);
 /* The handler for a decoded instruction, from the opcode table (optab.c). */
 x86_exec_fn exec_select(const struct x86_insn *in);
 /*
- * True when fn, executing in, only reads and writes general registers and
- * the arithmetic flags: it cannot fault or exit, does not branch, reads
+ * Pure records: fn, executing in, only reads and writes general registers
+ * and the arithmetic flags: it cannot fault or exit, does not branch, reads
  * neither RIP nor the instruction count, reaches no memory and no MMU, and
- * leaves retire_attn and RFLAGS.TF alone (optab.c; the run loop relies on it).
+ * leaves retire_attn and RFLAGS.TF alone (optab.c; the run loop relies on
+ * it). exec_thread() gives such a record's threaded code (a wrapper with fn
+ * inlined where fn has one, else one that calls fn), NULL when not pure.
  */
-bool exec_pure(x86_exec_fn fn, const struct x86_insn *in);
+x86_thread_fn exec_thread(x86_exec_fn fn, const struct x86_insn *in);
+const struct blk_op *thread_stop(struct vcpu_soft *v, const struct blk_op *op);
 
 #endif /* HV_CPU_X86_H */
