@@ -81,6 +81,24 @@ static void build_madt(uint8_t *t)
 	finish(t, (uint32_t)(e - t));
 }
 
+/*
+ * The DSDT's body is AML at the root scope (ACPI 20.2): the sleep-state
+ * packages the OS reads before it writes PM1a_CNT (ACPI 7.4.2), each
+ * Name(_Sx, Package(4) { PM1a SLP_TYP, PM1b SLP_TYP, 0, 0 }) with the values
+ * QEMU's pc machine gives: S3 is SLP_TYP 1, S5 (soft off) SLP_TYP 0.
+ */
+static void build_dsdt(uint8_t *t)
+{
+	static const uint8_t aml[] = {
+		0x08, '_', 'S', '3', '_', 0x12, 0x06, 0x04, 0x01, 0x01, 0x00, 0x00,
+		0x08, '_', 'S', '5', '_', 0x12, 0x06, 0x04, 0x00, 0x00, 0x00, 0x00,
+	};
+
+	header(t, "DSDT", 36 + sizeof(aml), 1);
+	memcpy(t + 36, aml, sizeof(aml));
+	finish(t, 36 + sizeof(aml));
+}
+
 void acpi_build(uint8_t *buf, uint64_t base)
 {
 	uint8_t *rsdp = buf + ACPI_OFF_RSDP, *rsdt = buf + ACPI_OFF_RSDT, *xsdt = buf + ACPI_OFF_XSDT;
@@ -90,8 +108,7 @@ void acpi_build(uint8_t *buf, uint64_t base)
 	memset(buf, 0, ACPI_AREA_SIZE);
 	build_fadt(buf + ACPI_OFF_FADT, base);
 	build_madt(buf + ACPI_OFF_MADT);
-	header(buf + ACPI_OFF_DSDT, "DSDT", 36, 1);
-	finish(buf + ACPI_OFF_DSDT, 36);
+	build_dsdt(buf + ACPI_OFF_DSDT);
 	/* FACS (ACPI 5.2.10): no checksum; version 1, no global lock. */
 	memcpy(facs, "FACS", 4);
 	put32(facs + 4, 64);
@@ -148,15 +165,13 @@ void acpi_add_dmar(uint8_t *buf, uint64_t base, uint64_t drhd, unsigned haw)
 /* PM1a event/control and the PM timer (ACPI 4.8)                            */
 /* ------------------------------------------------------------------------ */
 
-#define PM1_CNT_SCI_EN   (1u << 0)
-#define PM1_CNT_SLP_EN   (1u << 13)   /* write-only */
 
 void acpi_pm_init(struct acpi_pm *pm, uint64_t (*clock)(void *ctx), void *ctx)
 {
 	memset(pm, 0, sizeof(*pm));
 	pm->clock = clock;
 	pm->ctx = ctx;
-	pm->cnt = PM1_CNT_SCI_EN;
+	pm->cnt = ACPI_PM1_SCI_EN;
 }
 
 uint32_t acpi_pm_timer(uint64_t tsc)
@@ -201,9 +216,14 @@ static void pm_write(struct device *dev, uint64_t off, unsigned size, uint64_t v
 			pm->sts &= (uint16_t)~b;   /* write 1 to clear */
 		else if (o < 4)
 			pm->en = (uint16_t)((pm->en & ~(0xff << shift)) | b);
-		else if (o < 6)
-			pm->cnt = (uint16_t)(((pm->cnt & ~(0xff << shift)) | b) & ~PM1_CNT_SLP_EN) |
-				  PM1_CNT_SCI_EN;
+		else if (o < 6) {
+			pm->cnt = (uint16_t)((pm->cnt & ~(0xff << shift)) | b);
+			/* SLP_EN (write-only) asks for the sleep state SLP_TYP
+			 * names; the VM enters it after this write. */
+			if (pm->cnt & ACPI_PM1_SLP_EN)
+				pm->sleep = (uint8_t)(ACPI_PM1_SLP_TYP(pm->cnt) + 1);
+			pm->cnt = (uint16_t)((pm->cnt & ~ACPI_PM1_SLP_EN) | ACPI_PM1_SCI_EN);
+		}
 	}
 }
 

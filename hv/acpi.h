@@ -13,8 +13,10 @@
  *         event block at 0x600, the PM1a control block at 0x604, the PM
  *         timer at 0x608 (24 bits), no SMI command port (ACPI mode is on
  *         from reset: SCI_EN reads 1)
- *   FACS  64 bytes, waking vector 0
- *   DSDT  the header alone (no AML objects)
+ *   FACS  64 bytes, waking vector 0 (the OS writes it before S3; hv reads it
+ *         when the machine wakes)
+ *   DSDT  two AML objects at the root: _S3 (SLP_TYP 1) and _S5 (SLP_TYP 0),
+ *         the sleep states hv implements, with QEMU's pc machine's values
  *   MADT  local APIC at 0xfee00000 with PCAT_COMPAT (the 8259s exist), one
  *         processor (APIC ID 0), the I/O APIC (ID 0, 0xfec00000, GSI base 0),
  *         the overrides ISA IRQ 0 -> GSI 2 (edge) and IRQ 9 -> GSI 9 (level,
@@ -24,9 +26,13 @@
  * Every table's bytes sum to 0 (mod 256), the RSDP's first 20 bytes too.
  *
  * Fixed hardware (pm_ops, ports 0x600-0x60b): PM1a status/enable (write 1
- * to clear status), PM1a control (SCI_EN set; SLP_TYP/SLP_EN stored, no
- * sleep states are entered), the PM timer counting 3.579545 MHz from the
- * guest's TSC at PC_TSC_HZ.
+ * to clear status), PM1a control (SCI_EN reads 1, SLP_TYP is stored, SLP_EN
+ * reads 0), the PM timer counting 3.579545 MHz from the guest's TSC at
+ * PC_TSC_HZ. A write that sets SLP_EN leaves the request in `sleep` for
+ * the VM, which enters the state after the write (hv/vm_sleep.c): SLP_TYP 1
+ * is S3 (sleep, RAM kept, woken by an RTC interrupt when PM1a_EN.RTC_EN is
+ * set), SLP_TYP 0 is S5 (soft off: the run ends); other values are stored
+ * and ignored, as states the DSDT does not declare.
  */
 #ifndef HV_ACPI_H
 #define HV_ACPI_H
@@ -45,6 +51,22 @@
 #define ACPI_PM_TMR       0x608
 #define ACPI_SCI_IRQ      9
 #define ACPI_PM_TIMER_HZ  3579545ULL
+
+/* PM1 status and enable bits (ACPI 4.8.3.1) and control bits (4.8.3.2). */
+#define ACPI_PM1_TMR_STS   0x0001
+#define ACPI_PM1_RTC_STS   0x0400   /* status: the RTC raised its interrupt */
+#define ACPI_PM1_WAK_STS   0x8000   /* status: the machine woke from a sleep state */
+#define ACPI_PM1_RTC_EN    0x0400   /* enable: an RTC interrupt wakes the machine */
+#define ACPI_PM1_SCI_EN    0x0001
+#define ACPI_PM1_SLP_EN    0x2000   /* write-only */
+#define ACPI_PM1_SLP_TYP(cnt)  (((unsigned)(cnt) >> 10) & 7)
+/* The SLP_TYP values the DSDT's _S3 and _S5 give. */
+#define ACPI_SLP_TYP_S3    1
+#define ACPI_SLP_TYP_S5    0
+/* FACS fields (ACPI 5.2.10): the real-mode waking vector (32 bits) and the
+ * protected-mode one (64 bits, used when not 0). */
+#define ACPI_FACS_WAKING_VECTOR    12
+#define ACPI_FACS_X_WAKING_VECTOR  24
 /* The guest TSC's nominal rate for devices that count time (one tick a
  * nanosecond; hv's software vCPU retires one instruction per tick). */
 #define PC_TSC_HZ         1000000000ULL
@@ -73,11 +95,14 @@ uint8_t acpi_sum(const uint8_t *p, size_t len);
  * PM1a and PM timer state.
  *   clock, ctx: set once; the guest TSC now.
  *   sts, en, cnt: guest-visible registers.
+ *   sleep: SLP_TYP + 1 of the last write that set SLP_EN (0: none); the VM
+ *     clears it when it acts on it.
  */
 struct acpi_pm {
 	uint64_t (*clock)(void *ctx);
 	void *ctx;
 	uint16_t sts, en, cnt;
+	uint8_t sleep;
 };
 
 void acpi_pm_init(struct acpi_pm *pm, uint64_t (*clock)(void *ctx), void *ctx);

@@ -45,8 +45,7 @@ static void stubs(uint8_t *b)
 	memcpy(b + (H_SLAVE - 0xf000), slave, sizeof(slave));
 }
 
-int bios_state_setup(struct dev_bus *bus, int (*write)(void *ctx, uint64_t gpa, const void *src,
-						      uint64_t len), void *ctx)
+void bios_state_devices(struct dev_bus *bus)
 {
 	static const struct { uint16_t port; uint8_t val; } outs[] = {
 		{ 0x20, 0x11 }, { 0x21, 0x08 }, { 0x21, 0x04 }, { 0x21, 0x01 },  /* master */
@@ -54,6 +53,14 @@ int bios_state_setup(struct dev_bus *bus, int (*write)(void *ctx, uint64_t gpa, 
 		{ 0x21, 0xfa }, { 0xa1, 0xff },          /* IRQ 0 and the cascade open */
 		{ 0x43, 0x34 }, { 0x40, 0x00 }, { 0x40, 0x00 },  /* counter 0, mode 2, 65536 */
 	};
+
+	for (unsigned i = 0; i < sizeof(outs) / sizeof(outs[0]); i++)
+		dev_bus_pio_write(bus, outs[i].port, 1, outs[i].val);
+}
+
+int bios_state_setup(struct dev_bus *bus, int (*write)(void *ctx, uint64_t gpa, const void *src,
+						      uint64_t len), void *ctx)
+{
 	uint8_t ivt[1024], code[BIOS_STUB_SIZE];
 	static const uint8_t base_kib[2] = { 639 & 0xff, 639 >> 8 }, ticks[4] = { 0 };
 	int rc;
@@ -77,7 +84,6 @@ int bios_state_setup(struct dev_bus *bus, int (*write)(void *ctx, uint64_t gpa, 
 		rc = write(ctx, BIOS_STUB_GPA, code, sizeof(code));
 	if (rc)
 		return rc;
-	for (unsigned i = 0; i < sizeof(outs) / sizeof(outs[0]); i++)
-		dev_bus_pio_write(bus, outs[i].port, 1, outs[i].val);
+	bios_state_devices(bus);
 	return 0;
 }

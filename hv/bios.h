@@ -17,6 +17,8 @@
  *
  * The handlers are 16-bit code at 0xff000 (in the BIOS area the memory map
  * reserves). Nothing else of a BIOS is there: no INT 10h/13h/15h services.
+ * A wake from ACPI S3 programs the two devices again as at boot (the RAM
+ * parts, IVT, BDA and handlers, were kept with the rest of RAM).
  */
 #ifndef HV_BIOS_H
 #define HV_BIOS_H
@@ -30,5 +32,8 @@
  * and program the 8259 pair and the 8254 through `bus` as a BIOS would. */
 int bios_state_setup(struct dev_bus *bus, int (*write)(void *ctx, uint64_t gpa, const void *src,
 						      uint64_t len), void *ctx);
+
+/* Program the 8259 pair and the 8254 alone, as above. */
+void bios_state_devices(struct dev_bus *bus);
 
 #endif /* HV_BIOS_H */

@@ -349,7 +349,31 @@ static void hpet_write(struct device *dev, uint64_t off, unsigned size, uint64_t
 		write64(h, off & ~7ULL, val << (off & 4) * 8, LO32 << (off & 4) * 8);
 }
 
+/*
+ * Power-up (a PC's reset, or its wake from S3): the registers as hpet_init
+ * leaves them. Lines the timers hold high go low, and with legacy
+ * replacement leaving, the RTC's line reaches IRQ 8 again at its level. The
+ * wiring, the RTC's level and the count of interrupts raised stay.
+ */
+static void hpet_reset(struct device *dev)
+{
+	struct hpet *h = dev->priv;
+	uint64_t fired = h->fired;
+	int rtc_level = h->rtc_level;
+	bool legacy = hpet_legacy(h);
+
+	for (unsigned n = 0; n < HPET_TIMERS; n++)
+		irq_lower(h, n);
+	if (legacy && h->set_irq) {
+		h->set_irq(h->ctx, 0, 0);
+		h->set_irq(h->ctx, 8, rtc_level);
+	}
+	hpet_init(h, h->clock, h->set_irq, h->ctx);
+	h->fired = fired;
+	h->rtc_level = rtc_level;
+}
+
 const struct device_ops hpet_ops = {
 	.name = "hpet", .space = DEV_MMIO, .base = HPET_BASE, .len = HPET_LEN,
-	.read = hpet_read, .write = hpet_write,
+	.read = hpet_read, .write = hpet_write, .reset = hpet_reset,
 };

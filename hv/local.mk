@@ -14,7 +14,7 @@ hv_hv_SOURCES = hv/main.c hv/cli.h hv/cliutil.h hv/cliutil.c hv/trace.c hv/trace
 	hv/scene.h hv/scene.c \
 	hv/sweep.c hv/jsonread.h hv/jsonread.c hv/csv.h hv/csv.c hv/plot.h hv/plot.c
 # The VM: memory, loader, devices, exit handling, `hv run`.
-hv_hv_SOURCES += hv/run.c hv/hostmem.h hv/hostmem.c hv/backends.c hv/vm.h hv/vm_internal.h hv/vm.c hv/vm_mem.c hv/vm_exit.c \
+hv_hv_SOURCES += hv/run.c hv/hostmem.h hv/hostmem.c hv/backends.c hv/vm.h hv/vm_internal.h hv/vm.c hv/vm_mem.c hv/vm_exit.c hv/vm_sleep.c \
 	hv/loader.h hv/loader.c hv/errmsg.h \
 	hv/devices.h hv/devices.c hv/uart.c hv/debugexit.c hv/pci.c \
 	hv/lapic.h hv/lapic.c hv/ioapic.h hv/ioapic.c hv/pic.h hv/pic.c hv/pit.h hv/pit.c hv/rtc.h hv/rtc.c hv/hpet.h hv/hpet.c hv/bios.h hv/bios.c hv/acpi.h hv/acpi.c hv/pc.h hv/fwcfg.c hv/pctestdev.c \

@@ -338,9 +338,20 @@ void pit_init(struct pit *p, uint64_t (*clock)(void *), void (*set_irq)(void *, 
 	p->last_tick = now_tick(p);
 }
 
+/* Power-up (a PC's reset, or its wake from S3): the counters as pit_init
+ * leaves them, IRQ 0 low; the clock and the wiring stay. */
+static void pit_reset(struct device *dev)
+{
+	struct pit *p = dev->priv;
+
+	if (p->irq_level && p->set_irq)
+		p->set_irq(p->ctx, PIT_IRQ, 0);
+	pit_init(p, p->clock, p->set_irq, p->ctx);
+}
+
 const struct device_ops pit_ops = {
 	.name = "pit", .space = DEV_PIO, .base = PIT_BASE_PORT, .len = 4,
-	.read = pit_read, .write = pit_write,
+	.read = pit_read, .write = pit_write, .reset = pit_reset,
 };
 
 const struct device_ops pit_port61_ops = {

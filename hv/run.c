@@ -535,6 +535,53 @@ static void hw_stat_json(void *ctx, const char *scope, const char *name, uint64_
 	json_u64(h->j, name, value);
 }
 
+/* Where an S3 resume began, as firmware would name it. */
+static void sleep_vector_text(const struct vm *vm, char *buf, size_t len)
+{
+	uint64_t v = vm->sleep.last_vector;
+
+	if (vm->sleep.last_protected)
+		snprintf(buf, len, "32-bit protected mode at 0x%" PRIx64 " (X_Firmware_Waking_Vector)", v);
+	else
+		snprintf(buf, len, "real mode at %04" PRIx64 ":%04" PRIx64 " (Firmware_Waking_Vector 0x%"
+			 PRIx64 ")", v >> 4, v & 0xf, v);
+}
+
+/* ACPI S3 (hv/vm_sleep.c): only for a run that slept. */
+static void report_sleep_text(FILE *f, const struct vm *vm)
+{
+	const struct vm_sleep_log *s = &vm->sleep;
+	char where[128];
+
+	if (!s->count)
+		return;
+	sleep_vector_text(vm, where, sizeof(where));
+	fprintf(f, "Sleep (ACPI S3)\n");
+	fprintf(f, "  %-22s %14" PRIu64 "\n", "slept and resumed", s->count);
+	fprintf(f, "  %-22s %14.6f s (%" PRIu64 " TSC ticks)\n", "guest time asleep",
+		(double)s->ticks / (double)PC_TSC_HZ, s->ticks);
+	fprintf(f, "  %-22s TSC %" PRIu64 " to %" PRIu64 ", woken by the RTC's interrupt\n", "last sleep",
+		s->last_enter_tsc, s->last_wake_tsc);
+	fprintf(f, "  %-22s %s\n", "resumed in", where);
+}
+
+static void report_sleep_json(struct json *j, const struct vm *vm)
+{
+	const struct vm_sleep_log *s = &vm->sleep;
+
+	if (!s->count)
+		return;
+	json_obj_begin(j, "sleep");
+	json_u64(j, "s3_resumes", s->count);
+	json_u64(j, "ticks_asleep", s->ticks);
+	json_u64(j, "last_enter_tsc", s->last_enter_tsc);
+	json_u64(j, "last_wake_tsc", s->last_wake_tsc);
+	json_str(j, "woken_by", "rtc");
+	json_u64(j, "resume_vector", s->last_vector);
+	json_str(j, "resume_mode", s->last_protected ? "protected32" : "real");
+	json_obj_end(j);
+}
+
 static void report_text(FILE *f, struct vm *vm, const struct run_opts *o,
 			const struct run_result *rr)
 {
@@ -598,6 +645,7 @@ static void report_text(FILE *f, struct vm *vm, const struct run_opts *o,
 	fprintf(f, "  %-22s %14" PRIu64 "\n", "unknown port writes", vm->bus.unknown_pio_writes);
 	fprintf(f, "  %-22s %14" PRIu64 "\n", "hypercalls", c->hypercalls);
 	run_dma_report_text(f, vm);
+	report_sleep_text(f, vm);
 
 	if (vm->dirty.active && vm->mem->ops->protect_exits) {
 		/* Without a model (KVM) the second set is the backend's dirty log. */
@@ -733,6 +781,7 @@ static void report_json(FILE *f, struct vm *vm, const struct run_opts *o,
 	json_u64(&j, "hypercalls_unknown", c->hypercalls_unknown);
 	json_obj_end(&j);
 	run_dma_report_json(&j, vm);
+	report_sleep_json(&j, vm);
 
 	json_obj_begin(&j, "dirty");
 	json_bool(&j, "enabled", vm->dirty.active);
@@ -1002,7 +1051,7 @@ int cmd_run(int argc, char **argv)
 	/* The diagnostic of a stop that is not the guest's own choice goes to
 	 * stderr as well (unless the report is there), where a user looks first. */
 	if (vm->stop.reason != VM_STOP_DEBUG_EXIT && vm->stop.reason != VM_STOP_HLT &&
-	    report != stderr) {
+	    vm->stop.reason != VM_STOP_POWEROFF && report != stderr) {
 		fprintf(stderr, "hv run: %s: ", vm_stop_name(vm->stop.reason));
 		print_indented(stderr, "", "  ", vm->stop.msg);
 	}

@@ -181,11 +181,15 @@ static void uart_write(struct device *dev, uint64_t off, unsigned size, uint64_t
 		uart_write_reg(dev->priv, (unsigned)(off + i) & 7, (uint8_t)(val >> (8 * i)));
 }
 
+/* Power-up registers; the byte counts are hv's, not the chip's, and stay. */
 static void uart_reset(struct device *dev)
 {
 	struct uart *u = dev->priv;
+	uint64_t tx = u->tx_bytes, rx = u->rx_bytes;
 
 	uart_init(u, u->out, u->in_fd);
+	u->tx_bytes = tx;
+	u->rx_bytes = rx;
 }
 
 const struct device_ops uart_ops = {

@@ -284,6 +284,12 @@ struct vcpu_ops {
 	int (*set_regs)(struct vcpu *vcpu, const struct vcpu_regs *regs);
 	int (*get_sregs)(struct vcpu *vcpu, struct vcpu_sregs *sregs);
 	int (*set_sregs)(struct vcpu *vcpu, const struct vcpu_sregs *sregs);
+	/* Put the vCPU in the state RESET leaves it in (SDM Vol. 3A 10.1.1):
+	 * registers, MSRs, debug registers, pending events and TLBs, for the
+	 * caller to set what firmware leaves next (a wake from ACPI S3). The
+	 * TSC keeps counting: hv's devices count off it. NULL when the backend
+	 * cannot; 0 or -errno. */
+	int (*reset)(struct vcpu *vcpu);
 	/* Run until an exit or until `max_insns` instructions retired (0 = no limit). */
 	int (*run)(struct vcpu *vcpu, uint64_t max_insns, struct vcpu_exit *exit);
 	/* Queue an external interrupt; delivered when RFLAGS.IF=1 and no sti/mov-ss shadow. */

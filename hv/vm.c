@@ -106,6 +106,13 @@ static void legacy_set_irq(void *ctx, unsigned line, int level)
 	hpet_legacy_irq(&((struct vm *)ctx)->hpet, line, level);
 }
 
+void vm_firmware_lapic(struct vm *vm)
+{
+	/* As firmware leaves the BSP (and as QEMU resets it): LINT0 in ExtINT
+	 * mode, unmasked, so the 8259 pair's INTR reaches the vCPU. */
+	vm->lapic.lvt[3] = APIC_DM_EXTINT << APIC_LVT_DM_SHIFT;
+}
+
 /* The PC devices test kernels written for QEMU expect (hv/lapic.h,
  * hv/ioapic.h, hv/pic.h, hv/pit.h, hv/rtc.h, hv/hpet.h, hv/pc.h). */
 static int add_pc_devices(struct vm *vm)
@@ -118,9 +125,7 @@ static int add_pc_devices(struct vm *vm)
 	int rc;
 
 	lapic_init(&vm->lapic, 0, &host);
-	/* As firmware leaves the BSP (and as QEMU resets it): LINT0 in ExtINT
-	 * mode, unmasked, so the 8259 pair's INTR reaches the vCPU. */
-	vm->lapic.lvt[3] = APIC_DM_EXTINT << APIC_LVT_DM_SHIFT;
+	vm_firmware_lapic(vm);
 	ioapic_init(&vm->ioapic, &vm->lapic);
 	pic_init(&vm->pic);
 	hpet_init(&vm->hpet, lapic_clock, pc_set_irq, vm);

@@ -122,6 +122,9 @@ enum vm_stop_reason {
 	VM_STOP_INTERNAL_ERROR, /* the backend could not continue (unsupported instruction...) */
 	VM_STOP_HOST_ERROR,     /* hv itself failed (out of frames...) */
 	VM_STOP_SIGNAL,         /* *stop_request became non-zero: status 128 + signal */
+	VM_STOP_POWEROFF,       /* guest entered ACPI S5 (soft off): status 0 */
+	VM_STOP_SLEEP,          /* guest entered ACPI S3 and could not resume: nothing can wake
+				   it (status 0) or no waking vector to resume at (status 4) */
 	VM_STOP_NREASONS
 };
 
@@ -161,6 +164,16 @@ struct vm_counters {
 	uint64_t nmis_injected;    /* NMIs handed to the vCPU */
 	uint64_t hlt_wakeups;      /* HLTs ended by a timer expiry hv skipped ahead to */
 	uint64_t idle_ticks;       /* TSC ticks skipped over while halted */
+};
+
+/* ACPI S3: each sleep the guest took and woke from (hv/vm_sleep.c). */
+struct vm_sleep_log {
+	uint64_t count;          /* S3 entries that resumed */
+	uint64_t ticks;          /* TSC ticks spent asleep, all sleeps */
+	uint64_t last_enter_tsc, last_wake_tsc;
+	uint64_t last_vector;    /* where the last resume began (linear address) */
+	bool last_protected;     /* ... in 32-bit protected mode (X_Firmware_Waking_Vector),
+				    else in real mode at CS:IP = vector >> 4 : vector & 0xf */
 };
 
 /* A set of 4 KiB guest pages (one bit each over the RAM span). */
@@ -224,6 +237,7 @@ struct vm {
 	struct boot_state boot;
 
 	struct vm_counters cnt;
+	struct vm_sleep_log sleep;
 	struct vm_dirty dirty;
 	uint32_t hc_port_result;         /* what an IN from HC_PORT reads: the last call's result */
 	struct vm_stop stop;

@@ -32,6 +32,8 @@ const char *vm_stop_name(enum vm_stop_reason r)
 		[VM_STOP_INTERNAL_ERROR] = "internal-error",
 		[VM_STOP_HOST_ERROR] = "host-error",
 		[VM_STOP_SIGNAL] = "signal",
+		[VM_STOP_POWEROFF] = "poweroff",
+		[VM_STOP_SLEEP] = "sleep",
 	};
 	return (unsigned)r < VM_STOP_NREASONS ? names[r] : "?";
 }
@@ -97,11 +99,8 @@ void vm_decode_qual(uint64_t qual, char *buf, size_t len)
 #undef PUT
 }
 
-static void vm_stop(struct vm *vm, enum vm_stop_reason reason, int status, uint64_t rip,
-		    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static void vm_stop(struct vm *vm, enum vm_stop_reason reason, int status, uint64_t rip,
-		    const char *fmt, ...)
+void vm_stop(struct vm *vm, enum vm_stop_reason reason, int status, uint64_t rip,
+	     const char *fmt, ...)
 {
 	va_list ap;
 
@@ -240,6 +239,8 @@ static int handle_io(struct vm *vm, struct vcpu_exit *e)
 		vm_stop(vm, VM_STOP_DEBUG_EXIT, debugexit_status(vm->bus.stop_value), e->rip,
 			"guest wrote 0x%" PRIx64 " to isa-debug-exit (status %d)",
 			vm->bus.stop_value, debugexit_status(vm->bus.stop_value));
+	else if (vm->acpi_pm.sleep)
+		return vm_sleep(vm, e);
 	return 0;
 }
 
@@ -394,7 +395,7 @@ static int handle_hlt(struct vm *vm, struct vcpu_exit *e)
  * backend's device-window entry move together. A base on guest RAM is not
  * reachable (RAM wins), as with most chipsets.
  */
-static void lapic_window_follow(struct vm *vm)
+void vm_lapic_window_follow(struct vm *vm)
 {
 	uint64_t base = vm->lapic.base & ~0xfffULL & ((1ULL << 52) - 1);
 
@@ -421,7 +422,7 @@ static int handle_msr(struct vm *vm, struct vcpu_exit *e)
 			rc = lapic_set_base(&vm->lapic, e->msr.data,
 					    vm->cfg.cpu.phys_bits ? vm->cfg.cpu.phys_bits : 52);
 			if (!rc)
-				lapic_window_follow(vm);
+				vm_lapic_window_follow(vm);
 		} else {
 			e->msr.data = vm->lapic.base;
 			rc = 0;

@@ -30,4 +30,19 @@ int vm_gpa_to_hpa(struct vm *vm, uint64_t gpa, uint64_t *hpa, unsigned *refs) HV
  * inside run(), handled as vm_run handles one (ctx is the VM). */
 int vm_exit_now(void *ctx, struct vcpu_exit *e) HV_MUST_CHECK;
 
+/* Record why the VM stops (hv/vm_exit.c). */
+void vm_stop(struct vm *vm, enum vm_stop_reason reason, int status, uint64_t rip,
+	     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Move the local APIC's device window to where IA32_APIC_BASE puts it. */
+void vm_lapic_window_follow(struct vm *vm);
+/* The interrupt-controller state firmware leaves the BSP in (hv/vm.c). */
+void vm_firmware_lapic(struct vm *vm);
+/*
+ * After a port write set PM1a_CNT.SLP_EN (acpi_pm.sleep): enter the sleep
+ * state SLP_TYP names (hv/vm_sleep.c). S3 sleeps until a wake event and
+ * resumes the vCPU at the FACS waking vector (e->irq.idle gains the time
+ * asleep); S5 stops the VM. 0, or -errno when hv failed.
+ */
+int vm_sleep(struct vm *vm, struct vcpu_exit *e) HV_MUST_CHECK;
+
 #endif /* HV_VM_INTERNAL_H */

@@ -82,7 +82,7 @@ static void test_fadt_facs_dsdt(void **state)
 	assert_int_equal((get32(f + 36) & 63), 0);     /* 64-byte aligned */
 	assert_int_equal(get32(facs + 12), 0);         /* waking vector */
 	table(get32(f + 40), "DSDT");
-	assert_int_equal(get32(at(get32(f + 40)) + 4), 36);
+	assert_int_equal(get32(at(get32(f + 40)) + 4), 60);
 	assert_int_equal(get16(f + 46), 9);            /* SCI_INT */
 	assert_int_equal(get32(f + 48), 0);            /* no SMI_CMD */
 	assert_int_equal(get32(f + 56), 0x600);        /* PM1a_EVT_BLK */
@@ -92,6 +92,31 @@ static void test_fadt_facs_dsdt(void **state)
 	assert_int_equal(f[89], 2);
 	assert_int_equal(f[91], 4);
 	assert_int_equal(get32(f + 112), 0x35);        /* WBINVD PROC_C1 PWR/SLP_BUTTON */
+}
+
+/*
+ * The DSDT's AML (ACPI 20.2): at the root, NameOp (0x08) "_S3_" PackageOp
+ * (0x12) PkgLength 6, NumElements 4, then OneOp/ZeroOp elements: _S3 is
+ * { 1, 1, 0, 0 } and _S5 { 0, 0, 0, 0 }, the SLP_TYP values PM1a_CNT takes.
+ */
+static void test_dsdt_sleep_states(void **state)
+{
+	static const uint8_t aml[] = {
+		0x08, 0x5f, 0x53, 0x33, 0x5f, 0x12, 0x06, 0x04, 0x01, 0x01, 0x00, 0x00,
+		0x08, 0x5f, 0x53, 0x35, 0x5f, 0x12, 0x06, 0x04, 0x00, 0x00, 0x00, 0x00,
+	};
+	const uint8_t *d;
+
+	(void)state;
+	acpi_build(area, ACPI_BASE);
+	d = table(ACPI_BASE + ACPI_OFF_DSDT, "DSDT");
+	assert_int_equal(get32(d + 4), 36 + sizeof(aml));
+	assert_int_equal(d[8], 1);
+	assert_memory_equal(d + 36, aml, sizeof(aml));
+	assert_int_equal(ACPI_SLP_TYP_S3, aml[8]);
+	assert_int_equal(ACPI_SLP_TYP_S5, aml[20]);
+	/* The DSDT ends before the MADT begins. */
+	assert_true(ACPI_OFF_DSDT + 36 + sizeof(aml) <= ACPI_OFF_MADT);
 }
 
 static void test_madt(void **state)
@@ -135,10 +160,24 @@ static void test_pm_registers(void **state)
 	assert_int_equal(dev_bus_pio_read(&bus, ACPI_PM_TMR, 4), 3579545 & 0xffffff);
 	tsc_now = 1000;  /* 1 us: 3 ticks */
 	assert_int_equal(dev_bus_pio_read(&bus, ACPI_PM_TMR, 4), 3);
-	/* PM1a_CNT: SCI_EN always set; SLP_EN reads 0. */
+	/* PM1a_CNT: SCI_EN always set; SLP_EN reads 0. SLP_TYP is kept, and
+	 * a write with SLP_EN leaves SLP_TYP + 1 for the VM. */
 	assert_int_equal(dev_bus_pio_read(&bus, ACPI_PM1A_CNT, 2), 1);
+	dev_bus_pio_write(&bus, ACPI_PM1A_CNT, 2, 0x0400);
+	assert_int_equal(pm.sleep, 0);
 	dev_bus_pio_write(&bus, ACPI_PM1A_CNT, 2, 0x2400);
 	assert_int_equal(dev_bus_pio_read(&bus, ACPI_PM1A_CNT, 2), 0x0401);
+	assert_int_equal(pm.sleep, ACPI_SLP_TYP_S3 + 1);
+	pm.sleep = 0;
+	dev_bus_pio_write(&bus, ACPI_PM1A_CNT + 1, 1, 0x20);   /* the high byte alone: S5 */
+	assert_int_equal(pm.sleep, ACPI_SLP_TYP_S5 + 1);
+	assert_int_equal(dev_bus_pio_read(&bus, ACPI_PM1A_CNT, 2), 0x0001);
+	pm.sleep = 0;
+	dev_bus_pio_write(&bus, ACPI_PM1A_CNT, 1, 0xff);       /* the low byte cannot sleep */
+	assert_int_equal(pm.sleep, 0);
+	dev_bus_pio_write(&bus, ACPI_PM1A_EVT, 4, 0x3c000000);  /* 32 bits from PM1a_STS */
+	assert_int_equal(pm.sleep, 0);
+	assert_int_equal(pm.en, 0x3c00);
 	/* PM1a_EN is stored; PM1a_STS is write-1-to-clear. */
 	dev_bus_pio_write(&bus, ACPI_PM1A_EVT + 2, 2, 0x0400);
 	assert_int_equal(dev_bus_pio_read(&bus, ACPI_PM1A_EVT + 2, 2), 0x0400);
@@ -186,6 +225,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rsdp_and_roots),
 		cmocka_unit_test(test_fadt_facs_dsdt),
+		cmocka_unit_test(test_dsdt_sleep_states),
 		cmocka_unit_test(test_madt),
 		cmocka_unit_test(test_pm_registers),
 		cmocka_unit_test(test_dmar),

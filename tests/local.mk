@@ -101,7 +101,7 @@ tests_pc_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_pc_test_LDADD = $(CMOCKA_LIBS)
 # The exit loop with a scripted backend in place of a vCPU.
 tests_vm_test_SOURCES = tests/vm_test.c tests/testutil.h hv/vm.h hv/vm_internal.h hv/vm.c \
-	hv/vm_mem.c hv/vm_exit.c hv/gmem_soft.c hv/loader.c hv/devices.c hv/uart.c hv/debugexit.c hv/pci.c \
+	hv/vm_mem.c hv/vm_exit.c hv/vm_sleep.c hv/gmem_soft.c hv/loader.c hv/devices.c hv/uart.c hv/debugexit.c hv/pci.c \
 	hv/lapic.c hv/ioapic.c hv/pic.c hv/pit.c hv/rtc.c hv/hpet.c hv/bios.c hv/acpi.c hv/fwcfg.c hv/pctestdev.c hv/edu.c hv/vm_dma.c
 tests_vm_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_vm_test_LDADD = iommu/libiommu.a ept/libept.a $(CMOCKA_LIBS)
@@ -224,7 +224,7 @@ check_PROGRAMS += tests/kvm_kick_test
 TESTS += tests/kvm_kick_test
 endif
 tests_kvm_kick_test_SOURCES = tests/kvm_kick_test.c tests/testutil.h hv/vm.h hv/vm_internal.h \
-	hv/vm.c hv/vm_mem.c hv/vm_exit.c hv/kvm.c hv/kvm_stats.h hv/kvm_stats.c hv/loader.c \
+	hv/vm.c hv/vm_mem.c hv/vm_exit.c hv/vm_sleep.c hv/kvm.c hv/kvm_stats.h hv/kvm_stats.c hv/loader.c \
 	hv/devices.c hv/uart.c hv/debugexit.c hv/pci.c hv/lapic.c hv/ioapic.c hv/pic.c hv/pit.c hv/rtc.c hv/hpet.c hv/bios.c \
 	hv/acpi.c hv/fwcfg.c hv/pctestdev.c hv/edu.c hv/vm_dma.c
 tests_kvm_kick_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)

@@ -14,7 +14,7 @@
 #include "hv/vm.h"
 #include "tests/testutil.h"
 
-#define MAX_SCRIPT 16
+#define MAX_SCRIPT 24
 
 struct scripted_vcpu {
 	struct vcpu base;
@@ -31,6 +31,11 @@ struct scripted_vcpu {
 	uint8_t injected[MAX_SCRIPT];
 	unsigned injected_before[MAX_SCRIPT], ninjected;
 	unsigned nmi_before[MAX_SCRIPT], nnmi;
+	/* Resets (ops->reset) and the state hv set last, and before which run()
+	 * the reset came. */
+	unsigned resets, reset_before;
+	struct vcpu_sregs sregs;
+	struct vcpu_regs regs;
 };
 
 static struct scripted_vcpu *the_vcpu;
@@ -138,9 +143,18 @@ static int fake_create(const struct vcpu_config *cfg, struct gmem *mem, struct v
 
 static void fake_destroy(struct vcpu *v) { free(to_scripted(v)); }
 static int fake_get_regs(struct vcpu *v, struct vcpu_regs *r) { (void)v; memset(r, 0, sizeof(*r)); return 0; }
-static int fake_set_regs(struct vcpu *v, const struct vcpu_regs *r) { (void)v; (void)r; return 0; }
+static int fake_set_regs(struct vcpu *v, const struct vcpu_regs *r) { to_scripted(v)->regs = *r; return 0; }
 static int fake_get_sregs(struct vcpu *v, struct vcpu_sregs *s) { (void)v; memset(s, 0, sizeof(*s)); return 0; }
-static int fake_set_sregs(struct vcpu *v, const struct vcpu_sregs *s) { (void)v; (void)s; return 0; }
+static int fake_set_sregs(struct vcpu *v, const struct vcpu_sregs *s) { to_scripted(v)->sregs = *s; return 0; }
+
+static int fake_reset(struct vcpu *vcpu)
+{
+	struct scripted_vcpu *v = to_scripted(vcpu);
+
+	v->resets++;
+	v->reset_before = v->next;
+	return 0;
+}
 static void fake_stats(struct vcpu *v, struct vcpu_stats *st) { *st = to_scripted(v)->st; }
 
 /*
@@ -215,6 +229,7 @@ static const struct vcpu_ops fake_ops = {
 	.set_regs = fake_set_regs,
 	.get_sregs = fake_get_sregs,
 	.set_sregs = fake_set_sregs,
+	.reset = fake_reset,
 	.run = fake_run,
 	.inject_irq = fake_inject_irq,
 	.inject_nmi = fake_inject_nmi,
@@ -844,6 +859,181 @@ static void test_pit_irq0_wakeup(void **state)
 	vm_destroy(vm);
 }
 
+/* ------------------------------------------------------------------------ */
+/* ACPI sleep states (hv/vm_sleep.c)                                        */
+/* ------------------------------------------------------------------------ */
+
+static struct vcpu_exit io_at(uint16_t port, uint8_t size, bool in, uint32_t data, uint64_t tsc)
+{
+	struct vcpu_exit e = io_exit(port, size, in, data);
+
+	e.rip = 0x2000;
+	e.irq.tsc = tsc;
+	return e;
+}
+
+/* The ACPI tables in guest RAM (vm_load puts them there), with the FACS's
+ * two waking vectors set as an OS would. */
+static void put_facs(struct vm *vm, uint32_t vector, uint64_t x_vector)
+{
+	uint8_t t[ACPI_AREA_SIZE];
+
+	acpi_build(t, ACPI_BASE);
+	memcpy(t + ACPI_OFF_FACS + ACPI_FACS_WAKING_VECTOR, &vector, 4);
+	memcpy(t + ACPI_OFF_FACS + ACPI_FACS_X_WAKING_VECTOR, &x_vector, 8);
+	assert_ok(vm_write_gpa(vm, ACPI_BASE, t, sizeof(t)));
+}
+
+/* RTC register `reg` = `val` through ports 0x70/0x71, at TSC `tsc`. */
+static void rtc_set(struct vm *vm, uint8_t reg, uint8_t val, uint64_t tsc)
+{
+	push(vm, io_at(0x70, 1, false, reg, tsc));
+	push(vm, io_at(0x71, 1, false, val, tsc));
+}
+
+/*
+ * S3 as s3.flat of kvm-unit-tests does it: RTC_EN in PM1a_EN, an alarm for
+ * every second (the three alarm registers "don't care") with AIE, then
+ * SLP_TYP 1 | SLP_EN at TSC 400,000,000. The machine sleeps to the next
+ * second's update, TSC 1,000,000,000 exactly (the RTC's chain starts at TSC
+ * 0), and resumes at the FACS waking vector 0x12345 in real mode: CS 0x1234
+ * (base 0x12340), IP 5, data segments 0, CR0 = ET, interrupts off. The vCPU
+ * was reset once, before the run that follows the sleep, whose TSC moves
+ * on by the 600,000,000 ticks asleep. PM1a_STS reads WAK_STS | RTC_STS,
+ * PM1a_EN is kept, CMOS RAM (0x40) and the RTC's AF/IRQF are kept, the
+ * 8254 is back at power-up (counter 0's control 0x30), the local APIC too
+ * (TPR 0) with LINT0 in ExtINT mode as firmware leaves it.
+ */
+static void test_s3_sleep_and_resume(void **state)
+{
+	struct vm *vm = make_vm(MEM_EAGER, PAGE_SHIFT_4K);
+	struct scripted_vcpu *v;
+	const uint64_t t0 = 400000000, wake = 1000000000;
+
+	(void)state;
+	put_facs(vm, 0x12345, 0);
+	push(vm, io_at(ACPI_PM1A_EVT + 2, 2, false, ACPI_PM1_RTC_EN, t0));
+	push(vm, io_at(0x43, 1, false, 0x34, t0));        /* 8254 counter 0: mode 2 */
+	push(vm, apic_write(APIC_TPR, 0x50, false, t0));
+	rtc_set(vm, 0x40, 0x5a, t0);                      /* a CMOS RAM byte */
+	rtc_set(vm, RTC_SEC_ALARM, 0xc0, t0);
+	rtc_set(vm, RTC_MIN_ALARM, 0xc0, t0);
+	rtc_set(vm, RTC_HOUR_ALARM, 0xc0, t0);
+	rtc_set(vm, RTC_REG_B, RTC_B_24H | RTC_B_AIE, t0);
+	push(vm, io_at(ACPI_PM1A_CNT, 2, false, 0x2400, t0));   /* run 13 */
+	push(vm, io_at(ACPI_PM1A_EVT, 2, true, 0, wake + 10));  /* run 14 */
+	push(vm, io_at(ACPI_PM1A_EVT + 2, 2, true, 0, wake + 20));
+	push(vm, io_at(0x70, 1, false, 0x40, wake + 30));
+	push(vm, io_at(0x71, 1, true, 0, wake + 40));
+	assert_ok(vm_run(vm));
+	v = the_vcpu;
+	assert_int_equal(vm->stop.reason, VM_STOP_DEBUG_EXIT);
+	assert_int_equal(v->resets, 1);
+	assert_int_equal(v->reset_before, 14);
+	assert_int_equal(v->seen[13].irq.idle, 0);
+	assert_int_equal(v->seen[14].irq.idle, wake - t0);
+	assert_int_equal(v->sregs.cs.selector, 0x1234);
+	assert_int_equal(v->sregs.cs.base, 0x12340);
+	assert_int_equal(v->sregs.cs.limit, 0xffff);
+	assert_int_equal(v->sregs.cs.db, 0);
+	assert_int_equal(v->sregs.ds.selector, 0);
+	assert_int_equal(v->sregs.ss.base, 0);
+	assert_int_equal(v->sregs.cr0, 0x10);
+	assert_int_equal(v->sregs.efer, 0);
+	assert_int_equal(v->sregs.idt.limit, 0x3ff);
+	assert_int_equal(v->sregs.apic_base, 0xfee00900);
+	assert_int_equal(v->regs.rip, 5);
+	assert_int_equal(v->regs.rflags, 2);
+	assert_int_equal(v->regs.gpr[4], 0);
+	/* What the guest read after waking: PM1a_STS, PM1a_EN, CMOS 0x40
+	 * (each IN's value reaches the backend with the next run). */
+	assert_int_equal(v->seen[15].io.data, ACPI_PM1_WAK_STS | ACPI_PM1_RTC_STS);
+	assert_int_equal(v->seen[16].io.data, ACPI_PM1_RTC_EN);
+	assert_int_equal(v->last_io_data, 0x5a);
+	/* The second's update matched the alarm: AF with AIE raised IRQF. */
+	assert_int_equal(rtc_peek(&vm->rtc, RTC_REG_C),
+			 RTC_C_IRQF | RTC_C_PF | RTC_C_AF | RTC_C_UF);
+	assert_int_equal(vm->pit.ch[0].ctrl, 0x30);
+	assert_int_equal(vm->lapic.tpr, 0);
+	assert_int_equal(vm->lapic.lvt[3], APIC_DM_EXTINT << APIC_LVT_DM_SHIFT);
+	assert_int_equal(vm->sleep.count, 1);
+	assert_int_equal(vm->sleep.ticks, wake - t0);
+	assert_int_equal(vm->sleep.last_enter_tsc, t0);
+	assert_int_equal(vm->sleep.last_wake_tsc, wake);
+	assert_int_equal(vm->sleep.last_vector, 0x12345);
+	assert_false(vm->sleep.last_protected);
+	vm_destroy(vm);
+}
+
+/* X_Firmware_Waking_Vector, when not 0, wins: 32-bit protected mode, flat
+ * 4 GiB segments, paging off, EIP = the vector. */
+static void test_s3_protected_mode_vector(void **state)
+{
+	struct vm *vm = make_vm(MEM_EAGER, PAGE_SHIFT_4K);
+	struct scripted_vcpu *v;
+
+	(void)state;
+	put_facs(vm, 0x1000, 0x00345678);
+	push(vm, io_at(ACPI_PM1A_EVT + 2, 2, false, ACPI_PM1_RTC_EN, 5));
+	rtc_set(vm, RTC_REG_B, RTC_B_24H | RTC_B_UIE, 5);    /* the next update wakes it */
+	push(vm, io_at(ACPI_PM1A_CNT + 1, 1, false, 0x24, 5));   /* one byte: SLP_EN | SLP_TYP 1 */
+	assert_ok(vm_run(vm));
+	v = the_vcpu;
+	assert_int_equal(vm->stop.reason, VM_STOP_DEBUG_EXIT);
+	assert_int_equal(v->resets, 1);
+	assert_int_equal(v->seen[4].irq.idle, 1000000000 - 5);
+	assert_int_equal(v->sregs.cs.base, 0);
+	assert_int_equal(v->sregs.cs.limit, 0xffffffff);
+	assert_int_equal(v->sregs.cs.db, 1);
+	assert_int_equal(v->sregs.ds.limit, 0xffffffff);
+	assert_int_equal(v->sregs.cr0, 0x11);
+	assert_int_equal(v->regs.rip, 0x00345678);
+	assert_true(vm->sleep.last_protected);
+	vm_destroy(vm);
+}
+
+/*
+ * The ways out without a resume: S3 with RTC_EN clear, S3 with the RTC's
+ * interrupts all disabled, S3 with both waking vectors 0 (the guest's
+ * fault: status 4), S5 (power off: status 0). The vCPU is never reset.
+ */
+static void test_s3_no_wake_and_s5(void **state)
+{
+	static const struct {
+		uint16_t en;
+		uint8_t b;
+		uint32_t vector;
+		uint16_t cnt;
+		enum vm_stop_reason reason;
+		int status;
+		const char *msg;
+	} c[] = {
+		{ 0, RTC_B_AIE, 0x1000, 0x2400, VM_STOP_SLEEP, 0, "PM1a_EN.RTC_EN is clear" },
+		{ ACPI_PM1_RTC_EN, 0, 0x1000, 0x2400, VM_STOP_SLEEP, 0, "RTC will raise no interrupt" },
+		{ ACPI_PM1_RTC_EN, RTC_B_AIE, 0, 0x2400, VM_STOP_SLEEP, 4, "both are 0x0" },
+		{ ACPI_PM1_RTC_EN, RTC_B_AIE, 0x100000, 0x2400, VM_STOP_SLEEP, 4, "above the real-mode" },
+		{ 0, 0, 0, 0x2000, VM_STOP_POWEROFF, 0, "ACPI S5" },
+	};
+
+	(void)state;
+	for (unsigned i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		struct vm *vm = make_vm(MEM_EAGER, PAGE_SHIFT_4K);
+
+		put_facs(vm, c[i].vector, 0);
+		push(vm, io_at(ACPI_PM1A_EVT + 2, 2, false, c[i].en, 7));
+		rtc_set(vm, RTC_REG_B, (uint8_t)(RTC_B_24H | c[i].b), 7);
+		push(vm, io_at(ACPI_PM1A_CNT, 2, false, c[i].cnt, 7));
+		assert_ok(vm_run(vm));
+		assert_int_equal(vm->stop.reason, c[i].reason);
+		assert_int_equal(vm->stop.status, c[i].status);
+		assert_non_null(strstr(vm->stop.msg, c[i].msg));
+		assert_int_equal(the_vcpu->resets, 0);
+		assert_int_equal(vm->sleep.count, 0);
+		assert_int_equal(vm->cnt.exits[VCPU_EXIT_IO], 4);
+		vm_destroy(vm);
+	}
+}
+
 static void test_config_errors(void **state)
 {
 	struct vm_config cfg = {
@@ -884,6 +1074,9 @@ int main(void)
 		cmocka_unit_test(test_nmi_injection),
 		cmocka_unit_test(test_pic_extint),
 		cmocka_unit_test(test_pit_irq0_wakeup),
+		cmocka_unit_test(test_s3_sleep_and_resume),
+		cmocka_unit_test(test_s3_protected_mode_vector),
+		cmocka_unit_test(test_s3_no_wake_and_s5),
 		cmocka_unit_test(test_config_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

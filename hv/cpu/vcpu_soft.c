@@ -449,6 +449,45 @@ static int soft_set_sregs(struct vcpu *vcpu, const struct vcpu_sregs *s)
 	return 0;
 }
 
+/*
+ * RESET (SDM Vol. 3A 10.1.1, Table 10-1): every architectural register and
+ * MSR back to its power-up value (cpu_reset's entry state for the ones hv
+ * sets anyway), no event, exception or breakpoint pending, an empty TLB and
+ * paging-structure caches. The TSC goes on (tsc_offset is kept), and the
+ * pre-decoded blocks stay: they are checked against memory as always.
+ */
+static int soft_reset(struct vcpu *vcpu)
+{
+	struct vcpu_soft *v = to_soft(vcpu);
+
+	fetch_settle(v);
+	v->star = v->lstar = v->cstar = v->fmask = v->kernel_gs_base = v->tsc_aux = 0;
+	v->misc_enable = 0;
+	v->sysenter_cs = v->sysenter_esp = v->sysenter_eip = 0;
+	memset(v->dr, 0, sizeof(v->dr));
+	v->fsw = 0;
+	v->exc_pending = false;
+	v->exc_vec = 0;
+	v->exc_has_err = false;
+	v->exc_err = 0;
+	memset(v->irq_pending, 0, sizeof(v->irq_pending));
+	v->irq_count = 0;
+	v->irq_window = false;
+	v->nmi_pending = v->nmi_blocked = false;
+	v->retire_attn = 0;
+	v->dbg_data = v->movss_now = false;
+	v->dbg_hits = v->dbg_held = v->dbg_after_hlt = 0;
+	v->shutdown = false;
+	v->pend = PEND_NONE;
+	v->pend_ready = v->pend_fault = false;
+	v->pend_nmmio = 0;
+	v->wr2_pending = false;
+	v->blk_page = BLK_NO_PAGE;
+	cpu_reset(v);
+	mmu_flush_vpid_all(v->mmu, v->ctx.vpid);
+	return 0;
+}
+
 static int soft_inject_irq(struct vcpu *vcpu, uint8_t vector)
 {
 	struct vcpu_soft *v = to_soft(vcpu);
@@ -980,6 +1019,7 @@ const struct vcpu_ops vcpu_soft_ops = {
 	.set_regs = soft_set_regs,
 	.get_sregs = soft_get_sregs,
 	.set_sregs = soft_set_sregs,
+	.reset = soft_reset,
 	.run = soft_run,
 	.inject_irq = soft_inject_irq,
 	.inject_nmi = soft_inject_nmi,
