@@ -3,9 +3,9 @@
  * tests/fuzz/exit_fuzz.c - libFuzzer harness for what a guest reaches
  * through its exits: hv's exit loop (hv/vm_exit.c) and every device model
  * on its buses (UART, PCI, the PIT, the 8259s, the I/O APIC, the local
- * APIC, ACPI PM, fw_cfg, pc-testdev, the hv test device, edu and its VT-d
- * unit with their DMA), driven by a backend that plays exits from the input
- * instead of running instructions.
+ * APIC, ACPI PM with S3 sleep and resume and S5, fw_cfg, pc-testdev, the
+ * hv test device, edu and its VT-d unit with their DMA), driven by a
+ * backend that plays exits from the input instead of running instructions.
  *
  * Input: byte 0 configures the VM: bit 0 edu, bit 1 no VT-d unit in front
  * of it, bit 2 lazy mapping, bit 3 2M EPT pages, bit 4 dirty tracking from
@@ -99,6 +99,7 @@ static int play_get_regs(struct vcpu *v, struct vcpu_regs *r) { (void)v; memset(
 static int play_set_regs(struct vcpu *v, const struct vcpu_regs *r) { (void)v; (void)r; return 0; }
 static int play_get_sregs(struct vcpu *v, struct vcpu_sregs *s) { (void)v; memset(s, 0, sizeof(*s)); return 0; }
 static int play_set_sregs(struct vcpu *v, const struct vcpu_sregs *s) { (void)v; (void)s; return 0; }
+static int play_reset(struct vcpu *v) { (void)v; return 0; }
 static void play_stats(struct vcpu *v, struct vcpu_stats *st) { *st = to_play(v)->st; }
 
 static const struct device *pick(const struct dev_bus *bus, enum dev_space space, unsigned k)
@@ -253,6 +254,7 @@ static const struct vcpu_ops play_ops = {
 	.set_regs = play_set_regs,
 	.get_sregs = play_get_sregs,
 	.set_sregs = play_set_sregs,
+	.reset = play_reset,
 	.run = play_run,
 	.inject_irq = play_inject_irq,
 	.inject_nmi = play_inject_nmi,
@@ -309,6 +311,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case VM_STOP_HLT: ok = s->status == VM_STATUS_HALT; break;
 		case VM_STOP_INSN_LIMIT: ok = s->status == VM_STATUS_LIMIT; break;
 		case VM_STOP_HOST_ERROR: ok = s->status == VM_STATUS_HOST; break;
+		case VM_STOP_POWEROFF: ok = s->status == VM_STATUS_HALT; break;
+		case VM_STOP_SLEEP: ok = s->status == VM_STATUS_HALT || s->status == VM_STATUS_GUEST; break;
 		case VM_STOP_FORBIDDEN_GPA:
 		case VM_STOP_EPT_MISCONFIG:
 		case VM_STOP_TRIPLE_FAULT:
