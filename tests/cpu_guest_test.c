@@ -841,6 +841,126 @@ static void test_debug_registers(void **state)
 	tvm_destroy(vm);
 }
 
+/*
+ * I/O breakpoints (SDM 18.2.4, 18.2.5, 18.3.1.2): with CR4.DE set, R/W = 10
+ * traps after an IN, OUT, INS or OUTS whose ports overlap the breakpoint's
+ * aligned range. DR0 is port 0x71 (LEN 00), DR1 ports 0x60-0x63 (LEN 11,
+ * set as 0x61: the low bits are ignored). The program, logging with the #DB
+ * handler of the test above (its copy in this blob):
+ *   OUT 0x70        no hit (next to DR0)
+ *   OUT 0x71        B0, after the OUT
+ *   IN  0x62 (word) B1, after the IN has its value
+ *   IN  0x5e (dword, 0x5e-0x61) B1
+ *   OUT 0x64 (dword) no hit (next to DR1)
+ *   REP OUTSB x3 to 0x71: B0 after each element; the first two leave RIP at
+ *                   the OUTSB (RCX 2, then 1), the last after it
+ *   CR4.DE cleared: OUT 0x71 no hit (R/W = 10 undefined: hv never fires)
+ * DR6 is B0 (0xffff0ff1) or B1 (0xffff0ff2): the trap's B bits replace the
+ * last ones.
+ */
+__asm__(".pushsection .rodata\n.code64\n"
+	"g_iodbg_start:\n"
+	"	mov %cr4, %rax\n"
+	"	or $0x8, %rax\n"                /* CR4.DE */
+	"	mov %rax, %cr4\n"
+	"	mov $0x71, %eax\n"
+	"	mov %rax, %dr0\n"
+	"	mov $0x61, %eax\n"
+	"	mov %rax, %dr1\n"
+	"	mov $0xe20405, %eax\n"          /* L0 L1, R/W0 = 10, R/W1 = 10 LEN1 = 11 */
+	"	mov %rax, %dr7\n"
+	"	out %al, $0x70\n"
+	"	out %al, $0x71\n"
+	"iodbg_after_out71:\n"
+	"	mov $0x62, %edx\n"
+	"	in (%dx), %ax\n"
+	"iodbg_after_in62:\n"
+	"	mov $0x5e, %edx\n"
+	"	in (%dx), %eax\n"
+	"iodbg_after_in5e:\n"
+	"	mov %eax, %ebp\n"
+	"	out %eax, $0x64\n"
+	"	mov $0x20900, %esi\n"
+	"	mov $3, %ecx\n"
+	"	mov $0x71, %edx\n"
+	"iodbg_outs:\n"
+	"	rep outsb\n"
+	"iodbg_after_outs:\n"
+	"	mov %cr4, %rax\n"
+	"	and $~0x8, %rax\n"
+	"	mov %rax, %cr4\n"
+	"	out %al, $0x71\n"
+	"	hlt\n"
+	"g_iodbg_handler:\n"
+	"	push %rax\n"
+	"	push %rbx\n"
+	"	mov 0x20000, %rbx\n"
+	"	shl $4, %rbx\n"
+	"	mov 16(%rsp), %rax\n"
+	"	mov %rax, 0x20008(%rbx)\n"
+	"	mov %dr6, %rax\n"
+	"	mov %rax, 0x20010(%rbx)\n"
+	"	incq 0x20000\n"
+	"	pop %rbx\n"
+	"	pop %rax\n"
+	"	iretq\n"
+	"g_iodbg_end:\n"
+	".popsection\n");
+BLOB(g_iodbg);
+extern const uint8_t iodbg_after_out71[], iodbg_after_in62[], iodbg_after_in5e[], iodbg_outs[],
+	iodbg_after_outs[], g_iodbg_handler[];
+
+static void test_io_breakpoints(void **state)
+{
+	static const struct { uint16_t port; uint8_t size; bool in; } want_io[] = {
+		{ 0x70, 1, false }, { 0x71, 1, false }, { 0x62, 2, true }, { 0x5e, 4, true },
+		{ 0x64, 4, false }, { 0x71, 1, false }, { 0x71, 1, false }, { 0x71, 1, false },
+		{ 0x71, 1, false },
+	};
+	const struct { const uint8_t *at; uint64_t dr6; } want[] = {
+		{ iodbg_after_out71, 0xffff0ff1 },
+		{ iodbg_after_in62, 0xffff0ff2 },
+		{ iodbg_after_in5e, 0xffff0ff2 },
+		{ iodbg_outs, 0xffff0ff1 },
+		{ iodbg_outs, 0xffff0ff1 },
+		{ iodbg_after_outs, 0xffff0ff1 },
+	};
+	uint64_t h = TVM_CODE + OFF(g_iodbg, g_iodbg_handler), gate[2];
+	struct tvm *vm = vm_new("none");
+
+	(void)state;
+	load(vm, TVM_CODE, g_iodbg_start, g_iodbg_end);
+	gate[0] = (h & 0xffff) | ((uint64_t)TVM_SEL_KCODE << 16) | (0x8eULL << 40) |
+		  ((h >> 16 & 0xffff) << 48);
+	gate[1] = h >> 32;
+	tvm_write(vm, TVM_IDT + 16, gate, sizeof(gate));
+	tvm_write(vm, TVM_DATA + 0x900, "abc", 3);
+	for (unsigned k = 0; k < sizeof(want_io) / sizeof(want_io[0]); k++) {
+		/* After an IN, run() gets the exit back with the value in it. */
+		if (k > 0 && want_io[k - 1].in) {
+			assert_int_equal(vm->ops->run(vm->vcpu, 100000, &vm->exit), 0);
+			assert_int_equal(vm->exit.reason, VCPU_EXIT_IO);
+		} else {
+			expect_exit(vm, VCPU_EXIT_IO);
+		}
+		assert_int_equal(vm->exit.io.port, want_io[k].port);
+		assert_int_equal(vm->exit.io.size, want_io[k].size);
+		assert_int_equal(vm->exit.io.in, want_io[k].in);
+		if (want_io[k].in)
+			vm->exit.io.data = 0x12345678;
+	}
+	expect_exit(vm, VCPU_EXIT_HLT);
+	assert_int_equal(tvm_read64(vm, TVM_DATA), 6);
+	for (unsigned k = 0; k < 6; k++) {
+		assert_int_equal(tvm_read64(vm, TVM_DATA + 8 + 16 * k),
+				 TVM_CODE + (uint64_t)(want[k].at - g_iodbg_start));
+		assert_int_equal(tvm_read64(vm, TVM_DATA + 16 + 16 * k), want[k].dr6);
+	}
+	assert_int_equal(regs(vm).gpr[5], 0x12345678);  /* the IN's value */
+	assert_int_equal(regs(vm).gpr[1], 0);
+	tvm_destroy(vm);
+}
+
 /* ------------------------------------------------------------------------ */
 /* CPUID, MMU counts                                                         */
 /* ------------------------------------------------------------------------ */
@@ -1314,6 +1434,7 @@ int main(void)
 		cmocka_unit_test(test_syscall_sysret_swapgs),
 		cmocka_unit_test(test_syscall_compat),
 		cmocka_unit_test(test_debug_registers),
+		cmocka_unit_test(test_io_breakpoints),
 		cmocka_unit_test(test_legacy_instructions),
 		cmocka_unit_test(test_cpuid),
 		cmocka_unit_test(test_mmu_counts_none),

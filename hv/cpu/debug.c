@@ -3,8 +3,13 @@
  * hv/cpu/debug.c - the debug registers DR0-DR3 and DR7 at work (SDM Vol. 3A
  * 18.2-18.3): instruction breakpoints (faults, checked before an instruction
  * unless RFLAGS.RF is set), data breakpoints on writes or on reads and
- * writes of 1, 2, 4 or 8 aligned bytes (traps, reported after the
- * instruction). I/O breakpoints (R/W = 10 with CR4.DE) are not modelled.
+ * writes of 1, 2, 4 or 8 aligned bytes, and I/O breakpoints (R/W = 10 with
+ * CR4.DE set) on the ports of 1, 2, 4 or 8 aligned bytes at DRn (traps,
+ * reported after the instruction: after each element of a REP INS or OUTS,
+ * each of which ends with RIP still at the instruction, SDM 18.3.1.2).
+ * With CR4.DE clear, R/W = 10 is undefined (SDM 18.2.4); hv's breakpoint
+ * then never fires (QEMU does the same), and MOV to or from DR4/DR5, which
+ * alias DR6/DR7 then, raises #UD only with CR4.DE set.
  *
  * While DR7 enables any breakpoint, dbg_attn makes every instruction retire
  * through the run loop's slow path (vcpu_soft.c), which reports the data
@@ -45,6 +50,19 @@ void dbg_data_access(struct vcpu_soft *v, uint64_t lin, unsigned size, bool writ
 		if (!bp_enabled(v->dr7, i) || !(rw & 1) || (rw == 1 && !write))
 			continue;
 		if (lin < base + len && base < lin + size)
+			v->dbg_hits |= 1u << i;
+	}
+}
+
+void dbg_io_access(struct vcpu_soft *v, uint16_t port, unsigned size)
+{
+	if (!(v->cr4 & CR4_DE))
+		return;
+	for (unsigned i = 0; i < 4; i++) {
+		uint64_t len = bp_len(v->dr7, i), base = v->dr[i] & ~(len - 1);
+
+		if (bp_enabled(v->dr7, i) && bp_rw(v->dr7, i) == 2 && port < base + len &&
+		    base < (uint64_t)port + size)
 			v->dbg_hits |= 1u << i;
 	}
 }

@@ -326,6 +326,8 @@ int op_io(struct vcpu_soft *v, const struct x86_insn *in)
 			}
 			v->pend = PEND_NONE;
 			v->pend_ready = false;
+			if (v->dbg_attn)
+				dbg_io_access(v, port, size);
 			return X86_OK;
 		}
 		/* The destination must be writable before the device is asked (no lost reads). */
@@ -365,6 +367,8 @@ int op_io(struct vcpu_soft *v, const struct x86_insn *in)
 	e->io.in = false;
 	e->io.data = (uint32_t)val;
 	v->exit_after_retire = true;
+	if (v->dbg_attn)
+		dbg_io_access(v, port, size);
 	return X86_OK;
 }
 

@@ -400,6 +400,9 @@ static inline int umip_check(struct vcpu_soft *v)
 void dbg_update(struct vcpu_soft *v);
 void dbg_data_access(struct vcpu_soft *v, uint64_t lin, unsigned size, bool write);
 uint32_t dbg_exec_hits(const struct vcpu_soft *v, uint64_t lin);
+/* An IN, OUT, INS or OUTS of `size` bytes at `port` completed: its I/O
+ * breakpoints (R/W = 10 with CR4.DE) join the instruction's #DB trap. */
+void dbg_io_access(struct vcpu_soft *v, uint16_t port, unsigned size);
 
 /* modes, segments, events (system.c, seg.c, event.c) */
 void cpu_update_mode(struct vcpu_soft *v);
