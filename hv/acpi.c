@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "hv/acpi.h"
+#include "hv/hpet.h"
 
 static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
 static void put32(uint8_t *p, uint32_t v) { put16(p, (uint16_t)v); put16(p + 2, (uint16_t)(v >> 16)); }
@@ -99,28 +100,49 @@ static void build_dsdt(uint8_t *t)
 	finish(t, 36 + sizeof(aml));
 }
 
+/*
+ * The IA-PC HPET specification's description table (1.0a, 3.2.4), as
+ * QEMU's pc machine gives it: the event timer block ID (the capabilities
+ * register's low half), the block's base as a generic address in system
+ * memory (bit width, offset and access size 0), HPET number 0, a minimum
+ * periodic tick of 0 and no page protection.
+ */
+static void build_hpet(uint8_t *t)
+{
+	header(t, "HPET", 56, 1);
+	put32(t + 36, (uint32_t)HPET_CAP_ID);
+	t[40] = 0;                     /* address space: system memory */
+	t[41] = t[42] = t[43] = 0;     /* bit width, bit offset, access size */
+	put64(t + 44, HPET_BASE);
+	t[52] = 0;                     /* HPET number */
+	put16(t + 53, 0);              /* main counter minimum clock tick, periodic */
+	t[55] = 0;                     /* page protection and OEM attributes */
+	finish(t, 56);
+}
+
 void acpi_build(uint8_t *buf, uint64_t base)
 {
 	uint8_t *rsdp = buf + ACPI_OFF_RSDP, *rsdt = buf + ACPI_OFF_RSDT, *xsdt = buf + ACPI_OFF_XSDT;
 	uint8_t *facs = buf + ACPI_OFF_FACS;
-	const uint64_t tables[2] = { base + ACPI_OFF_FADT, base + ACPI_OFF_MADT };
+	const uint64_t tables[3] = { base + ACPI_OFF_FADT, base + ACPI_OFF_MADT, base + ACPI_OFF_HPET };
 
 	memset(buf, 0, ACPI_AREA_SIZE);
 	build_fadt(buf + ACPI_OFF_FADT, base);
 	build_madt(buf + ACPI_OFF_MADT);
+	build_hpet(buf + ACPI_OFF_HPET);
 	build_dsdt(buf + ACPI_OFF_DSDT);
 	/* FACS (ACPI 5.2.10): no checksum; version 1, no global lock. */
 	memcpy(facs, "FACS", 4);
 	put32(facs + 4, 64);
 	facs[32] = 1;
-	header(rsdt, "RSDT", 36 + 4 * 2, 1);
-	header(xsdt, "XSDT", 36 + 8 * 2, 1);
-	for (unsigned i = 0; i < 2; i++) {
+	header(rsdt, "RSDT", 36 + 4 * 3, 1);
+	header(xsdt, "XSDT", 36 + 8 * 3, 1);
+	for (unsigned i = 0; i < 3; i++) {
 		put32(rsdt + 36 + 4 * i, (uint32_t)tables[i]);
 		put64(xsdt + 36 + 8 * i, tables[i]);
 	}
-	finish(rsdt, 36 + 4 * 2);
-	finish(xsdt, 36 + 8 * 2);
+	finish(rsdt, 36 + 4 * 3);
+	finish(xsdt, 36 + 8 * 3);
 	/* RSDP (ACPI 5.2.5.3): checksum over the first 20 bytes, extended
 	 * checksum over all 36. */
 	memcpy(rsdp, "RSD PTR ", 8);

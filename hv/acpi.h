@@ -8,7 +8,7 @@
  * RSDP search of ACPI 5.2.5.1 (16-byte boundaries in 0xe0000-0xfffff) finds
  * it:
  *   RSDP  revision 2 at 0xf1000, OEM "HV    ", pointing to the RSDT and the XSDT
- *   RSDT / XSDT  the FADT and the MADT
+ *   RSDT / XSDT  the FADT, the MADT and the HPET table
  *   FADT  revision 1 layout (116 bytes): FACS, DSDT, SCI on IRQ 9, the PM1a
  *         event block at 0x600, the PM1a control block at 0x604, the PM
  *         timer at 0x608 (24 bits), no SMI command port (ACPI mode is on
@@ -21,6 +21,10 @@
  *         processor (APIC ID 0), the I/O APIC (ID 0, 0xfec00000, GSI base 0),
  *         the overrides ISA IRQ 0 -> GSI 2 (edge) and IRQ 9 -> GSI 9 (level,
  *         active high), and LINT1 as NMI
+ *   HPET  the HPET block of hv/hpet.h (IA-PC HPET 1.0a, 3.2.4), as QEMU's pc
+ *         machine describes it: block ID 0x8086a201, base 0xfed00000 in
+ *         system memory, HPET number 0, minimum periodic tick 0, no page
+ *         protection
  *   DMAR  only with a guest-visible VT-d unit (acpi_add_dmar): one DRHD,
  *         INCLUDE_PCI_ALL, at the unit's register base
  * Every table's bytes sum to 0 (mod 256), the RSDP's first 20 bytes too.
@@ -73,13 +77,14 @@
 
 /* Offsets of the tables from ACPI_BASE. */
 #define ACPI_OFF_RSDP   0x000
-#define ACPI_OFF_RSDT   0x040
-#define ACPI_OFF_XSDT   0x080
-#define ACPI_OFF_FACS   0x0c0
+#define ACPI_OFF_RSDT   0x040   /* room for 23 entries */
+#define ACPI_OFF_FACS   0x0c0   /* 64-byte aligned (ACPI 5.2.10) */
 #define ACPI_OFF_FADT   0x100
 #define ACPI_OFF_DSDT   0x180
 #define ACPI_OFF_MADT   0x200
 #define ACPI_OFF_DMAR   0x300
+#define ACPI_OFF_HPET   0x380
+#define ACPI_OFF_XSDT   0x400   /* last: the rest of the page */
 
 /* Fill buf (ACPI_AREA_SIZE bytes) with the tables as they sit at guest
  * physical address `base`. */

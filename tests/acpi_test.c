@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "hv/acpi.h"
+#include "hv/hpet.h"
 #include "tests/testutil.h"
 
 static uint8_t area[ACPI_AREA_SIZE];
@@ -56,12 +57,29 @@ static void test_rsdp_and_roots(void **state)
 	assert_int_equal(get32(rsdp + 20), 36);
 	rsdt = table(get32(rsdp + 16), "RSDT");
 	xsdt = table(get64(rsdp + 24), "XSDT");
-	assert_int_equal(get32(rsdt + 4), 44);
-	assert_int_equal(get32(xsdt + 4), 52);
+	assert_int_equal(get32(rsdt + 4), 48);
+	assert_int_equal(get32(xsdt + 4), 60);
 	assert_int_equal(get32(rsdt + 36), ACPI_BASE + ACPI_OFF_FADT);
 	assert_int_equal(get32(rsdt + 40), ACPI_BASE + ACPI_OFF_MADT);
+	assert_int_equal(get32(rsdt + 44), ACPI_BASE + ACPI_OFF_HPET);
 	assert_int_equal(get64(xsdt + 36), ACPI_BASE + ACPI_OFF_FADT);
 	assert_int_equal(get64(xsdt + 44), ACPI_BASE + ACPI_OFF_MADT);
+	assert_int_equal(get64(xsdt + 52), ACPI_BASE + ACPI_OFF_HPET);
+	/* No two tables overlap: each one ends before the next begins. */
+	{
+		static const unsigned off[] = {
+			ACPI_OFF_RSDP, ACPI_OFF_RSDT, ACPI_OFF_FACS, ACPI_OFF_FADT, ACPI_OFF_DSDT,
+			ACPI_OFF_MADT, ACPI_OFF_DMAR, ACPI_OFF_HPET, ACPI_OFF_XSDT,
+		};
+		acpi_add_dmar(area, ACPI_BASE, 0xfed90000ULL, 48);   /* the longest roots */
+		for (unsigned i = 0; i + 1 < sizeof(off) / sizeof(off[0]); i++) {
+			uint32_t len = i == 0 ? 36 : off[i] == ACPI_OFF_DMAR ? 64 : get32(area + off[i] + 4);
+
+			assert_true(off[i] + len <= off[i + 1]);
+		}
+		assert_true(ACPI_OFF_XSDT + get32(area + ACPI_OFF_XSDT + 4) <= ACPI_AREA_SIZE);
+		acpi_build(area, ACPI_BASE);
+	}
 	/* A changed byte breaks the checksum. */
 	area[ACPI_OFF_MADT + 50] ^= 1;
 	assert_int_not_equal(acpi_sum(at(ACPI_BASE + ACPI_OFF_MADT), get32(area + ACPI_OFF_MADT + 4)), 0);
@@ -117,6 +135,36 @@ static void test_dsdt_sleep_states(void **state)
 	assert_int_equal(ACPI_SLP_TYP_S5, aml[20]);
 	/* The DSDT ends before the MADT begins. */
 	assert_true(ACPI_OFF_DSDT + 36 + sizeof(aml) <= ACPI_OFF_MADT);
+}
+
+/*
+ * The HPET description table (IA-PC HPET 1.0a, 3.2.4) byte for byte, as
+ * QEMU's pc machine has it: revision 1, 56 bytes, event timer block ID
+ * 0x8086a201 (the capabilities register's low half: vendor 0x8086,
+ * LEG_RT_CAP, 64-bit counter, three timers, revision 1), the base
+ * 0xfed00000 as a generic address in system memory, HPET number 0, no
+ * minimum tick, no page protection.
+ */
+static void test_hpet_table(void **state)
+{
+	static const uint8_t body[] = {
+		0x01, 0xa2, 0x86, 0x80,                           /* event timer block ID */
+		0x00, 0x00, 0x00, 0x00,                           /* GAS: memory, width, offset, size */
+		0x00, 0x00, 0xd0, 0xfe, 0x00, 0x00, 0x00, 0x00,   /* GAS: address */
+		0x00,                                             /* HPET number */
+		0x00, 0x00,                                       /* minimum clock tick */
+		0x00,                                             /* page protection */
+	};
+	const uint8_t *t;
+
+	(void)state;
+	acpi_build(area, ACPI_BASE);
+	t = table(ACPI_BASE + ACPI_OFF_HPET, "HPET");
+	assert_int_equal(get32(t + 4), 56);
+	assert_int_equal(t[8], 1);
+	assert_memory_equal(t + 36, body, sizeof(body));
+	assert_int_equal(get32(t + 36), HPET_CAP_ID);      /* what the block itself reports */
+	assert_int_equal(get64(t + 44), HPET_BASE);
 }
 
 static void test_madt(void **state)
@@ -198,10 +246,10 @@ static void test_dmar(void **state)
 	acpi_add_dmar(area, ACPI_BASE, 0xfed90000ULL, 48);
 	rsdt = table(ACPI_BASE + ACPI_OFF_RSDT, "RSDT");
 	xsdt = table(ACPI_BASE + ACPI_OFF_XSDT, "XSDT");
-	assert_int_equal(get32(rsdt + 4), 48);
-	assert_int_equal(get32(xsdt + 4), 60);
-	assert_int_equal(get32(rsdt + 44), ACPI_BASE + ACPI_OFF_DMAR);
-	assert_int_equal(get64(xsdt + 52), ACPI_BASE + ACPI_OFF_DMAR);
+	assert_int_equal(get32(rsdt + 4), 52);
+	assert_int_equal(get32(xsdt + 4), 68);
+	assert_int_equal(get32(rsdt + 48), ACPI_BASE + ACPI_OFF_DMAR);
+	assert_int_equal(get64(xsdt + 60), ACPI_BASE + ACPI_OFF_DMAR);
 	/* The tables already there stay where they were. */
 	assert_int_equal(get32(rsdt + 36), ACPI_BASE + ACPI_OFF_FADT);
 	assert_int_equal(get64(xsdt + 44), ACPI_BASE + ACPI_OFF_MADT);
@@ -217,7 +265,7 @@ static void test_dmar(void **state)
 	assert_int_equal(d[54] | d[55] << 8, 0);
 	assert_int_equal(get64(d + 56), 0xfed90000ULL);
 	/* It does not reach the next table's place. */
-	assert_true(ACPI_OFF_DMAR + 64 <= ACPI_AREA_SIZE && ACPI_OFF_MADT + 0x100 <= ACPI_OFF_DMAR);
+	assert_true(ACPI_OFF_DMAR + 64 <= ACPI_OFF_HPET && ACPI_OFF_MADT + 0x100 <= ACPI_OFF_DMAR);
 }
 
 int main(void)
@@ -226,6 +274,7 @@ int main(void)
 		cmocka_unit_test(test_rsdp_and_roots),
 		cmocka_unit_test(test_fadt_facs_dsdt),
 		cmocka_unit_test(test_dsdt_sleep_states),
+		cmocka_unit_test(test_hpet_table),
 		cmocka_unit_test(test_madt),
 		cmocka_unit_test(test_pm_registers),
 		cmocka_unit_test(test_dmar),
