@@ -467,15 +467,31 @@ int op_grp3(struct vcpu_soft *v, const struct x86_insn *in)
 	}
 }
 
-static int exec_imul2(struct vcpu_soft *v, const struct x86_insn *in, uint64_t a, uint64_t b)
+static inline __attribute__((always_inline)) int imul2_sized(struct vcpu_soft *v,
+							       const struct x86_insn *in, uint64_t a,
+							       uint64_t b, unsigned size)
 {
-	unsigned size = in->osz;
-	__int128 p = (__int128)(int64_t)sign_extend(a, size) * (int64_t)sign_extend(b, size);
-	uint64_t lo = (uint64_t)p & size_mask(size);
-	bool ovf = p != (__int128)(int64_t)sign_extend(lo, size);
+	int64_t sa = (int64_t)sign_extend(a, size), sb = (int64_t)sign_extend(b, size), p;
+	uint64_t lo;
+	bool ovf;
+
+	if (size == 8) {
+		ovf = __builtin_mul_overflow(sa, sb, &p);
+		lo = (uint64_t)p;
+	} else {
+		/* Operands of 16 or 32 bits: the product fits in 64. */
+		p = sa * sb;
+		lo = (uint64_t)p & size_mask(size);
+		ovf = p != (int64_t)sign_extend(lo, size);
+	}
 	reg_set(v, in, in->reg, size, lo);
 	flags_put(v, RF_ARITH, (ovf ? RF_CF | RF_OF : 0) | flags_szp(lo, size));
 	return X86_OK;
+}
+
+static int exec_imul2(struct vcpu_soft *v, const struct x86_insn *in, uint64_t a, uint64_t b)
+{
+	return imul2_sized(v, in, a, b, in->osz);
 }
 
 /* BT/BTS/BTR/BTC. op: 0 test, 1 set, 2 reset, 3 complement. */
@@ -589,9 +605,14 @@ static inline __attribute__((always_inline)) int shift_ri(struct vcpu_soft *v, c
 }
 
 #define SHIFT_RI_HANDLERS(X) X(0, rol) X(1, ror) X(4, shl) X(5, shr) X(7, sar)
+/* Inlined into their threaded code (THREAD_WRAP) too. */
 #define SHIFT_RI_HANDLER(n, name) \
-	static int h_ri32_##name(struct vcpu_soft *v, const struct x86_insn *in) { return shift_ri(v, in, n, 4); } \
-	static int h_ri64_##name(struct vcpu_soft *v, const struct x86_insn *in) { return shift_ri(v, in, n, 8); }
+	static inline __attribute__((always_inline)) int h_ri32_##name(struct vcpu_soft *v, \
+								       const struct x86_insn *in) \
+	{ return shift_ri(v, in, n, 4); } \
+	static inline __attribute__((always_inline)) int h_ri64_##name(struct vcpu_soft *v, \
+								       const struct x86_insn *in) \
+	{ return shift_ri(v, in, n, 8); }
 SHIFT_RI_HANDLERS(SHIFT_RI_HANDLER)
 /* By ModRM.reg; RCL/RCR (2, 3) keep the general handler. */
 static const x86_exec_fn shift_ri_handlers[2][8] = {
@@ -627,12 +648,12 @@ int op_shd(struct vcpu_soft *v, const struct x86_insn *in)
 /* IMUL r, r at 32 or 64 bits (0F AF with mod 3): no memory path. */
 static int h_imul_rr32(struct vcpu_soft *v, const struct x86_insn *in)
 {
-	return exec_imul2(v, in, v->gpr[in->reg] & 0xffffffffULL, v->gpr[in->rm] & 0xffffffffULL);
+	return imul2_sized(v, in, v->gpr[in->reg] & 0xffffffffULL, v->gpr[in->rm] & 0xffffffffULL, 4);
 }
 
 static int h_imul_rr64(struct vcpu_soft *v, const struct x86_insn *in)
 {
-	return exec_imul2(v, in, v->gpr[in->reg], v->gpr[in->rm]);
+	return imul2_sized(v, in, v->gpr[in->reg], v->gpr[in->rm], 8);
 }
 
 x86_exec_fn sel_imul(const struct x86_insn *in)

@@ -674,11 +674,11 @@ static inline __attribute__((always_inline)) enum seg_end run_records(struct vcp
 
 	for (;;) {
 		if (op->npure) {
-			if (__builtin_expect(op + op->npure <= stop, 1)) {
+			if (op->npure > 1 && op + op->npure <= stop) {
 				/* Threaded: the pure records up to the next other one, or stop. */
 				op = op->tfn(v, op);
 			} else {
-				/* The budget ends among them. */
+				/* One on its own, or the budget ends among them. */
 				op->fn(v, &op->insn);
 				op++;
 			}
