@@ -175,6 +175,24 @@ int op_mov_imm(struct vcpu_soft *v, const struct x86_insn *in)
 	return X86_OK;
 }
 
+/* B8+r at 32 and 64 bits: no size switch (a 32-bit immediate zero-extends). */
+static int h_mov_imm32(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	v->gpr[(in->op & 7) | ((in->rex & 1) << 3)] = in->imm & 0xffffffffULL;
+	return X86_OK;
+}
+
+static int h_mov_imm64(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	v->gpr[(in->op & 7) | ((in->rex & 1) << 3)] = in->imm;
+	return X86_OK;
+}
+
+x86_exec_fn sel_mov_imm(const struct x86_insn *in)
+{
+	return in->osz == 8 ? h_mov_imm64 : in->osz == 4 ? h_mov_imm32 : op_mov_imm;
+}
+
 /* C6, C7: MOV r/m, imm */
 int op_mov_rm_imm(struct vcpu_soft *v, const struct x86_insn *in)
 {
@@ -296,6 +314,8 @@ THREAD_WRAP(h_cmov_rr32)
 THREAD_WRAP(h_lea64_b)
 THREAD_WRAP(h_lea64_bi)
 THREAD_WRAP(op_mov_imm)
+THREAD_WRAP(h_mov_imm32)
+THREAD_WRAP(h_mov_imm64)
 #define CMOV_THREAD(cc) THREAD_WRAP(h_cmov_rr64_##cc)
 CMOV_THREAD(0) CMOV_THREAD(1) CMOV_THREAD(2) CMOV_THREAD(3) CMOV_THREAD(4) CMOV_THREAD(5)
 CMOV_THREAD(6) CMOV_THREAD(7) CMOV_THREAD(8) CMOV_THREAD(9) CMOV_THREAD(a) CMOV_THREAD(b)
@@ -306,7 +326,7 @@ static const struct thread_pair move_threads[] = {
 	{ h_mov_rr89_64, t_h_mov_rr89_64 }, { h_mov_rr8b_64, t_h_mov_rr8b_64 },
 	{ h_mov_rr89_32, t_h_mov_rr89_32 }, { h_mov_rr8b_32, t_h_mov_rr8b_32 },
 	{ h_cmov_rr32, t_h_cmov_rr32 }, { h_lea64_b, t_h_lea64_b }, { h_lea64_bi, t_h_lea64_bi },
-	{ op_mov_imm, t_op_mov_imm },
+	{ op_mov_imm, t_op_mov_imm }, { h_mov_imm32, t_h_mov_imm32 }, { h_mov_imm64, t_h_mov_imm64 },
 	CMOV_PAIR(0) CMOV_PAIR(1) CMOV_PAIR(2) CMOV_PAIR(3) CMOV_PAIR(4) CMOV_PAIR(5) CMOV_PAIR(6)
 	CMOV_PAIR(7) CMOV_PAIR(8) CMOV_PAIR(9) CMOV_PAIR(a) CMOV_PAIR(b) CMOV_PAIR(c) CMOV_PAIR(d)
 	CMOV_PAIR(e) CMOV_PAIR(f)

@@ -55,7 +55,7 @@ const struct x86_op x86_optab[4][256] = {
 		[0xa4 ... 0xa7] = H(0, op_string),                            /* MOVS, CMPS */
 		[0xa8] = H(A_IB, op_test_acc), [0xa9] = H(A_IZ, op_test_acc),
 		[0xaa ... 0xaf] = H(0, op_string),                            /* STOS, LODS, SCAS */
-		[0xb0 ... 0xb7] = H(A_IB, op_mov_imm8), [0xb8 ... 0xbf] = H(A_IV, op_mov_imm),
+		[0xb0 ... 0xb7] = H(A_IB, op_mov_imm8), [0xb8 ... 0xbf] = S(A_IV, sel_mov_imm),
 		[0xc0] = H(A_M | A_IB, op_shift), [0xc1] = S(A_M | A_IB, sel_shift),
 		[0xc2] = S(A_IW | A_F64, sel_ret), [0xc3] = S(A_F64, sel_ret),
 		[0xc4 ... 0xc5] = H(A_M | A_I64, op_lxs),                      /* LES, LDS (VEX: decode.c) */

@@ -89,6 +89,7 @@ x86_exec_fn sel_mov(const struct x86_insn *in);
 int op_mov_moffs(struct vcpu_soft *v, const struct x86_insn *in);
 int op_mov_imm8(struct vcpu_soft *v, const struct x86_insn *in);
 int op_mov_imm(struct vcpu_soft *v, const struct x86_insn *in);
+x86_exec_fn sel_mov_imm(const struct x86_insn *in);
 int op_mov_rm_imm(struct vcpu_soft *v, const struct x86_insn *in);
 int op_movx(struct vcpu_soft *v, const struct x86_insn *in);
 int op_movsxd(struct vcpu_soft *v, const struct x86_insn *in);
