@@ -89,6 +89,14 @@ struct vcpu_exit {
 	};
 	uint64_t rip;             /* guest RIP of the exiting instruction */
 	/*
+	 * in: hv wrote no guest memory since run() returned this exit (the
+	 * exit's handler and everything up to the next run() touched device
+	 * registers only). The software vCPU then keeps the code it decoded as
+	 * known current instead of comparing it with memory again. false is
+	 * always safe; run() clears it with the rest of the struct.
+	 */
+	bool mem_untouched;
+	/*
 	 * The interrupt handshake with hv's interrupt controller, read and
 	 * written on every run() like the fields of the same names in KVM's
 	 * struct kvm_run; only a vCPU created with cfg->lapic_exits uses it.

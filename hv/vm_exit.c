@@ -161,11 +161,12 @@ static uint64_t next_timer_event(struct vm *vm)
 
 /* The next run() budget: a slice, cut short so that --max-insns and
  * --dirty-track-after land on the exact instruction, and so that the slice
- * ends at the next timer event (the guest's TSC advances one tick per
- * retired instruction on a backend that counts them). */
-static uint64_t next_budget(struct vm *vm)
+ * ends at the next timer event `next` (next_timer_event(): the guest's
+ * TSC advances one tick per retired instruction on a backend that counts
+ * them). */
+static uint64_t next_budget(struct vm *vm, uint64_t next)
 {
-	uint64_t b = RUN_SLICE, next = next_timer_event(vm);
+	uint64_t b = RUN_SLICE;
 
 	if (next != UINT64_MAX) {
 		uint64_t d = next > vm->tsc ? next - vm->tsc : 1;
@@ -185,10 +186,8 @@ static uint64_t next_budget(struct vm *vm)
 }
 
 /* The guest TSC of the next timer event still to come (0: none). */
-static uint64_t timer_deadline(struct vm *vm)
+static uint64_t timer_deadline(const struct vm *vm, uint64_t next)
 {
-	uint64_t next = next_timer_event(vm);
-
 	return next != UINT64_MAX && next > vm->tsc ? next : 0;
 }
 
@@ -549,6 +548,31 @@ static int handle_exit(struct vm *vm, struct vcpu_exit *e)
 	}
 }
 
+/*
+ * Did handling exit e leave guest memory as it was? Port I/O (no port device
+ * reads or writes guest memory), the local APIC's MSRs, HLT and the exits
+ * that only end a run touch device state alone; MMIO (a device may start a
+ * DMA), EPT violations (frames get mapped) and a pass-through device's
+ * polls between runs may write it.
+ */
+static bool exit_kept_memory(const struct vm *vm, const struct vcpu_exit *e)
+{
+	if (vm->dma && vm->dma->passthrough)
+		return false;
+	switch (e->reason) {
+	case VCPU_EXIT_IO:
+	case VCPU_EXIT_MSR:
+	case VCPU_EXIT_HLT:
+	case VCPU_EXIT_INSN_LIMIT:
+	case VCPU_EXIT_SET_TPR:
+	case VCPU_EXIT_IRQ_WINDOW:
+	case VCPU_EXIT_NONE:
+		return true;
+	default:
+		return false;
+	}
+}
+
 int vm_exit_now(void *ctx, struct vcpu_exit *e)
 {
 	struct vm *vm = ctx;
@@ -573,6 +597,7 @@ void vm_kick(struct vm *vm)
 static int run_loop(struct vm *vm)
 {
 	struct vcpu_exit e = { 0 };
+	uint64_t next;
 	int rc;
 
 	while (vm->stop.reason == VM_RUNNING) {
@@ -620,9 +645,10 @@ static int run_loop(struct vm *vm)
 		rc = irq_before_run(vm, &e);
 		if (rc)
 			return rc;
-		e.irq.deadline = timer_deadline(vm);
+		next = next_timer_event(vm);
+		e.irq.deadline = timer_deadline(vm, next);
 		vm_dma_unlock(vm);
-		rc = vm->ops->run(vm->vcpu, next_budget(vm), &e);
+		rc = vm->ops->run(vm->vcpu, next_budget(vm, next), &e);
 		vm_dma_lock(vm);
 		update_insns(vm);
 		/* The guest's time, and its TPR as MOV to CR8 left it (SDM 10.8.6.1). */
@@ -639,6 +665,7 @@ static int run_loop(struct vm *vm)
 		rc = handle_exit(vm, &e);
 		if (rc)
 			return rc;
+		e.mem_untouched = exit_kept_memory(vm, &e);
 	}
 	return 0;
 }

@@ -787,7 +787,8 @@ done:
 	return end;
 }
 
-static int run_loop(struct vcpu_soft *v, uint64_t max_insns, struct vcpu_exit *exit)
+static int run_loop(struct vcpu_soft *v, uint64_t max_insns, bool mem_untouched,
+		    struct vcpu_exit *exit)
 {
 	struct blk_op one;            /* an instruction no block holds */
 	struct seg s = { 0 };
@@ -801,8 +802,10 @@ static int run_loop(struct vcpu_soft *v, uint64_t max_insns, struct vcpu_exit *e
 
 	/* Something else (hv walk, a test) may have translated under another context. */
 	mmu_set_ctx(v->mmu, &v->ctx);
-	/* ... and written memory: devices, the loader, a test. */
-	v->code->epoch++;
+	/* ... and written memory: devices, the loader, a test (unless hv says
+	 * it wrote none since the last exit). */
+	if (!mem_untouched)
+		v->code->epoch++;
 	v->exit = exit;
 	v->exit_after_retire = false;
 	if (v->shutdown) {
@@ -959,9 +962,12 @@ fetched:
 			goto out;
 		continue;
 fault_or_exit:
-		/* A store before the fault may have gone to the block's page. */
+		/* A store before the fault may have gone to the block's page
+		 * (code_store() moved the epoch for it already; an exception's
+		 * delivery starts a new stretch all the same). */
 		v->code_written = false;
-		v->code->epoch++;
+		if (st != X86_EXIT)
+			v->code->epoch++;
 		blk = NULL;
 		if (st == X86_EXIT) {
 			exit->rip = v->rip;
@@ -987,6 +993,7 @@ static int soft_run(struct vcpu *vcpu, uint64_t max_insns, struct vcpu_exit *exi
 	bool window = exit->irq.window;
 	uint64_t idle = exit->irq.idle;
 	uint8_t cr8 = exit->irq.cr8;
+	bool mem_untouched = exit->mem_untouched;
 	int rc;
 
 	complete_pending(v, exit);
@@ -996,7 +1003,7 @@ static int soft_run(struct vcpu *vcpu, uint64_t max_insns, struct vcpu_exit *exi
 		v->tsc_offset += (int64_t)idle;
 		v->cr8 = cr8 & 0xf;
 	}
-	rc = run_loop(v, max_insns, exit);
+	rc = run_loop(v, max_insns, mem_untouched, exit);
 	if (v->lapic_exits) {
 		exit->irq.ready = (v->rflags & RF_IF) && !v->shadow_left && v->pend == PEND_NONE &&
 				  !v->shutdown;
