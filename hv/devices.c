@@ -38,6 +38,9 @@ int dev_bus_add(struct dev_bus *bus, const struct device_ops *ops, uint64_t base
 	d->len = len;
 	d->priv = priv;
 	d->bus = bus;
+	if (ops->space == DEV_PIO)
+		for (uint64_t port = base; port <= base + (len - 1); port++)
+			bus->pio[port] = (uint8_t)bus->n;
 	if (out)
 		*out = d;
 	return 0;
@@ -50,6 +53,13 @@ struct device *dev_bus_find(struct dev_bus *bus, enum dev_space space, uint64_t 
 
 	if (last < addr)
 		return NULL;
+	if (space == DEV_PIO) {
+		/* Windows of one space do not overlap: the one holding addr is
+		 * the only candidate. */
+		struct device *d = addr <= 0xffff && bus->pio[addr] ? &bus->dev[bus->pio[addr] - 1] : NULL;
+
+		return d && last <= d->base + (d->len - 1) ? d : NULL;
+	}
 	for (unsigned i = 0; i < bus->n; i++) {
 		struct device *d = &bus->dev[i];
 

@@ -58,10 +58,14 @@ struct device {
 };
 
 #define DEV_BUS_MAX 24
+_Static_assert(DEV_BUS_MAX < 256, "struct dev_bus pio[] holds device numbers in a byte");
 
 /*
  * Every device of a VM.
  *   dev[], n: filled at VM creation, then read-only.
+ *   pio[port]: 1 + the index in dev[] of the port device whose window holds
+ *     the port, 0 for none; kept by dev_bus_add (port windows never move),
+ *     so that finding a port's device is one load, not a search.
  *   stop, stop_value, stop_dev: set by a device that ends the run
  *     (isa-debug-exit); the exit loop checks them after each access.
  *   unknown_*: accesses that hit no device, counted for the report.
@@ -69,6 +73,7 @@ struct device {
 struct dev_bus {
 	struct device dev[DEV_BUS_MAX];
 	unsigned n;
+	uint8_t pio[0x10000];
 	bool stop;
 	uint64_t stop_value;
 	const struct device *stop_dev;

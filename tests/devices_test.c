@@ -314,6 +314,51 @@ static void test_bus_add(void **state)
 	assert_null(dev_bus_find(&f->bus, DEV_MMIO, UINT64_MAX - 1, 4));
 }
 
+/* Port lookups: one table entry per port, exactly the windows dev_bus_add
+ * accepted (a refused add leaves none behind), whole accesses only. */
+static void test_port_lookup(void **state)
+{
+	struct fixture *f = *state;
+	static const struct device_ops wide = {
+		.name = "wide", .space = DEV_PIO, .base = 0x3f0, .len = 16,
+	};
+	static const struct device_ops last = {
+		.name = "last", .space = DEV_PIO, .base = 0xfff0, .len = 16,
+	};
+	struct device *w, *l;
+
+	assert_int_equal(dev_bus_add(&f->bus, &wide, UINT64_MAX, NULL, NULL), -EEXIST);
+	assert_null(dev_bus_find(&f->bus, DEV_PIO, 0x3f0, 1));
+	assert_ok(dev_bus_add(&f->bus, &wide, 0x3e8, NULL, &w));
+	assert_ok(dev_bus_add(&f->bus, &last, UINT64_MAX, NULL, &l));
+	assert_ptr_equal(dev_bus_find(&f->bus, DEV_PIO, 0x3e8, 4), w);
+	assert_ptr_equal(dev_bus_find(&f->bus, DEV_PIO, 0x3f7, 1), w);
+	/* the next window starts at once: its own device, and no access spans both */
+	assert_string_equal(dev_bus_find(&f->bus, DEV_PIO, COM1, 1)->ops->name, "uart16550");
+	assert_null(dev_bus_find(&f->bus, DEV_PIO, 0x3f7, 2));
+	assert_null(dev_bus_find(&f->bus, DEV_PIO, 0x3e7, 1));
+	assert_null(dev_bus_find(&f->bus, DEV_PIO, 0x3e7, 2));
+	/* the top of the port space */
+	assert_ptr_equal(dev_bus_find(&f->bus, DEV_PIO, 0xfffc, 4), l);
+	assert_ptr_equal(dev_bus_find(&f->bus, DEV_PIO, 0xffff, 1), l);
+	assert_null(dev_bus_find(&f->bus, DEV_PIO, 0xffff, 2));
+	assert_null(dev_bus_find(&f->bus, DEV_PIO, 0x10000, 1));
+	assert_null(dev_bus_find(&f->bus, DEV_PIO, UINT64_MAX, 1));
+	/* every port agrees with the windows */
+	for (unsigned port = 0; port <= 0xffff; port++) {
+		const struct device *d = dev_bus_find(&f->bus, DEV_PIO, port, 1), *want = NULL;
+
+		for (unsigned i = 0; i < f->bus.n; i++)
+			if (f->bus.dev[i].ops->space == DEV_PIO && port >= f->bus.dev[i].base &&
+			    port < f->bus.dev[i].base + f->bus.dev[i].len)
+				want = &f->bus.dev[i];
+		if (d != want)
+			fail_msg("port 0x%x: %s, not %s", port, d ? d->ops->name : "none",
+				 want ? want->ops->name : "none");
+	}
+	assert_int_equal(dev_bus_pio_read(&f->bus, 0xffff, 1), 0xff);  /* no read callback */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -330,6 +375,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pci_writes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hvtest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bus_add, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_port_lookup, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
