@@ -268,7 +268,8 @@ static int wrmsr(struct vcpu_soft *v, uint32_t msr, uint64_t val)
 /* CPL > IOPL consults the TSS I/O permission bitmap (SDM Vol. 1 19.5.2). */
 static int io_allowed(struct vcpu_soft *v, uint16_t port, unsigned size)
 {
-	unsigned iopl = (unsigned)((flags_get(v) & RF_IOPL) >> 12);
+	/* IOPL is never one of the lazily computed arithmetic flags. */
+	unsigned iopl = (unsigned)((v->rflags & RF_IOPL) >> 12);
 	uint64_t base, bits;
 	int st;
 	if (!(v->cr0 & CR0_PE) || v->cpl <= iopl)
