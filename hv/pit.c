@@ -6,14 +6,26 @@
 
 #include "hv/acpi.h"
 
+/* (x * mul + add) / div, rounded down. While the sum fits 64 bits (a TSC
+ * of hours of guest time) the division is a 64-bit one, which the compiler
+ * turns into a multiplication for a constant div; the quotient is the same. */
+static inline uint64_t scale(uint64_t x, uint64_t mul, uint64_t add, uint64_t div)
+{
+	uint64_t p;
+
+	if (!__builtin_mul_overflow(x, mul, &p) && !__builtin_add_overflow(p, add, &p))
+		return p / div;
+	return (uint64_t)(((unsigned __int128)x * mul + add) / div);
+}
+
 uint64_t pit_tick(uint64_t tsc)
 {
-	return (uint64_t)((unsigned __int128)tsc * PIT_HZ / PC_TSC_HZ);
+	return scale(tsc, PIT_HZ, 0, PC_TSC_HZ);
 }
 
 uint64_t pit_tick_tsc(uint64_t tick)
 {
-	return (uint64_t)(((unsigned __int128)tick * PC_TSC_HZ + PIT_HZ - 1) / PIT_HZ);
+	return scale(tick, PC_TSC_HZ, PIT_HZ - 1, PIT_HZ);
 }
 
 static uint64_t now_tick(const struct pit *p)
@@ -135,12 +147,27 @@ static uint64_t rises(const struct pit_channel *c, uint64_t a, uint64_t b)
 	return 1;
 }
 
+/* Is counter 0 as pit_advance() left it (struct pit, seen), in every field
+ * out_at() and next_rise() read? */
+static bool seen_same(const struct pit *p)
+{
+	const struct pit_channel *c = &p->ch[0], *s = &p->seen;
+
+	return p->seen_ok && p->irq_level == p->seen_level && c->start == s->start &&
+	       c->paused == s->paused && c->count == s->count && c->mode == s->mode &&
+	       c->counting == s->counting && c->gate == s->gate;
+}
+
 void pit_advance(struct pit *p)
 {
 	const struct pit_channel *c = &p->ch[0];
 	uint64_t now = now_tick(p);
 	int level;
 
+	/* The same tick, the same counter: no edge, the same level (next_rise()
+	 * is after the tick it is asked about, and the level is out_at()'s). */
+	if (now == p->last_tick && seen_same(p))
+		return;
 	if (now < p->last_tick)
 		p->last_tick = now;
 	level = out_at(c, now);
@@ -160,11 +187,15 @@ void pit_advance(struct pit *p)
 		p->irq_level = level;
 	}
 	p->last_tick = now;
+	p->seen_ok = true;
+	p->seen_level = p->irq_level;
+	p->seen = *c;
+	p->seen_next = next_rise(c, now);
 }
 
 uint64_t pit_next_event(const struct pit *p)
 {
-	uint64_t t = next_rise(&p->ch[0], p->last_tick);
+	uint64_t t = seen_same(p) ? p->seen_next : next_rise(&p->ch[0], p->last_tick);
 
 	return t == UINT64_MAX ? t : pit_tick_tsc(t);
 }

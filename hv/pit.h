@@ -78,6 +78,14 @@ struct pit {
 	uint64_t last_tick;    /* the PIT tick pit_advance() saw last */
 	int irq_level;
 	uint64_t irq_edges;    /* IRQ 0 rising edges driven */
+	/* What pit_advance() left (seen_ok): counter 0, IRQ 0's level and
+	 * counter 0's next rise after last_tick. While counter 0's counting
+	 * state and the level are unchanged, another pit_advance() in the same
+	 * tick has nothing to do and pit_next_event() is seen_next. */
+	bool seen_ok;
+	int seen_level;
+	struct pit_channel seen;
+	uint64_t seen_next;
 };
 
 void pit_init(struct pit *p, uint64_t (*clock)(void *), void (*set_irq)(void *, unsigned, int),

@@ -58,6 +58,47 @@ static void test_clock(void **state)
 	assert_int_equal(pit_tick(999847), 1192);
 	assert_int_equal(pit_tick(999848), 1193);
 	assert_int_equal(pit_tick(1000000000), 1193182);
+	/* past the TSCs whose products fit 64 bits: the same rounding */
+	assert_int_equal(pit_tick(15460126010708ULL), 18446744073ULL);
+	assert_int_equal(pit_tick(15460126010709ULL), 18446744073ULL);
+	assert_int_equal(pit_tick(UINT64_MAX), 22010322987356910ULL);
+	assert_int_equal(pit_tick_tsc(18446744073ULL), 15460126010115ULL);
+	assert_int_equal(pit_tick_tsc(18446744074ULL), 15460126010953ULL);
+}
+
+/* Two looks in one PIT tick: the second changes nothing, unless counter 0
+ * was reprogrammed in between (OUT then follows the new mode at once). */
+static void test_same_tick(void **state)
+{
+	struct fixture *f = *state;
+
+	out8(f, 0x43, 0x36);                  /* counter 0, LSB/MSB, mode 3 */
+	out8(f, 0x40, 100);
+	out8(f, 0x40, 0);
+	at_tick(f, 10);
+	pit_advance(&f->pit);
+	assert_int_equal(f->line.level, 1);
+	assert_int_equal(pit_next_event(&f->pit), pit_tick_tsc(100));
+	f->line.tsc++;                        /* still tick 10 */
+	pit_advance(&f->pit);
+	assert_int_equal(f->line.level, 1);
+	assert_int_equal(f->line.high, 1);
+	assert_int_equal(f->line.low, 0);
+	assert_int_equal(pit_next_event(&f->pit), pit_tick_tsc(100));
+	out8(f, 0x43, 0x30);                  /* mode 0, no count yet: OUT low */
+	assert_int_equal(pit_next_event(&f->pit), UINT64_MAX);
+	pit_advance(&f->pit);
+	assert_int_equal(f->line.level, 0);
+	assert_int_equal(f->line.low, 1);
+	out8(f, 0x40, 5);
+	out8(f, 0x40, 0);                     /* counts from tick 10: OUT rises at 15 */
+	assert_int_equal(pit_next_event(&f->pit), pit_tick_tsc(15));
+	pit_advance(&f->pit);
+	assert_int_equal(pit_next_event(&f->pit), pit_tick_tsc(15));
+	at_tick(f, 15);
+	pit_advance(&f->pit);
+	assert_int_equal(f->line.level, 1);
+	assert_int_equal(f->line.high, 2);
 }
 
 /* Reset: nothing counts, no IRQ 0 edge is ever due. */
@@ -219,6 +260,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_clock),
 		cmocka_unit_test_setup_teardown(test_reset_idle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_same_tick, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mode2_rate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mode0_oneshot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_access_modes, setup, teardown),
