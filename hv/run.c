@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "hv/cpu/cpuid.h"
@@ -45,6 +46,8 @@ struct run_opts {
 	char **argv;             /* dom.argv then the command line's (owned array) */
 	struct domain_opt given[RUN_MAX_GIVEN];
 	size_t ngiven;
+	char *rom_file[VM_MAX_ROMS];   /* --rom's FILE parts (owned) */
+	uint8_t *rom_data[VM_MAX_ROMS]; /* their bytes, read by cmd_run (owned) */
 };
 
 /* "N" (fully associative) or "N:W"; N a multiple of W, at most 65536; "0": none. */
@@ -97,6 +100,11 @@ static void run_usage(FILE *f)
 		"                         nx, rdtscp, x2apic, tsc-deadline) and phys-bits=N\n"
 		"  --bios-state           boot with the 8259 pair, 8254 and real-mode vector table\n"
 		"                         as a PC BIOS leaves them (IRQ 0 at 18.2 Hz; hv/bios.h)\n"
+		"  --rom FILE[@GPA]       FILE's bytes as read-only guest memory at GPA (default:\n"
+		"                         ending at 4 GiB), mapped R+X in EPT (on KVM a read-only\n"
+		"                         memory slot); guest writes are dropped and counted.\n"
+		"                         Outside RAM and the device windows; the last page is\n"
+		"                         padded with 0xff; up to 3 times\n"
 		"Devices:\n"
 		"  --edu                  QEMU's edu PCI device at 00:03.0 (BAR0 0xfea00000), its\n"
 		"                         DMA through a guest-visible VT-d unit at 0xfed90000\n"
@@ -160,7 +168,7 @@ enum {
 	OPT_MEMORY = 256, OPT_EPT_PAGE, OPT_EPT_LEVELS, OPT_TLB, OPT_PWC, OPT_APPEND,
 	OPT_BACKEND, OPT_POLICY, OPT_DIRTY, OPT_MAX_INSNS, OPT_JSON, OPT_SERIAL, OPT_DOMAIN,
 	OPT_EDU, OPT_NO_IOMMU, OPT_CSV, OPT_PLOT, OPT_CPU, OPT_PASSTHROUGH, OPT_BIOS_STATE,
-	OPT_IOTLB, OPT_CTX_CACHE,
+	OPT_IOTLB, OPT_CTX_CACHE, OPT_ROM,
 };
 
 static const struct option long_opts[] = {
@@ -185,6 +193,7 @@ static const struct option long_opts[] = {
 	{ "csv", no_argument, NULL, OPT_CSV },
 	{ "cpu", required_argument, NULL, OPT_CPU },
 	{ "bios-state", no_argument, NULL, OPT_BIOS_STATE },
+	{ "rom", required_argument, NULL, OPT_ROM },
 	{ "plot", required_argument, NULL, OPT_PLOT },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -242,6 +251,10 @@ static int expand_domain(int argc, char **argv, struct run_opts *o)
 
 static void run_opts_free(struct run_opts *o)
 {
+	for (unsigned i = 0; i < VM_MAX_ROMS; i++) {
+		free(o->rom_file[i]);
+		free(o->rom_data[i]);
+	}
 	free(o->argv);
 	domain_args_free(&o->dom);
 }
@@ -320,6 +333,27 @@ static int parse_opts(int argc, char **argv, struct run_opts *o, const char *cmd
 		case OPT_BIOS_STATE:
 			o->vm.bios_state = true;
 			break;
+		case OPT_ROM: {
+			const char *at = strrchr(optarg, '@');
+			struct vm_rom_config *r = &o->vm.rom[o->vm.nrom];
+			char *file;
+
+			if (o->vm.nrom == VM_MAX_ROMS)
+				return usage_error("--rom: at most 3 ROMs (got another: '%s')", optarg);
+			r->gpa = VM_ROM_AT_TOP;
+			if (at && parse_u64(at + 1, &r->gpa))
+				return usage_error("--rom: '%s': expected FILE or FILE@GPA, GPA a number "
+						   "(e.g. rom.bin@0xfffe0000)", optarg);
+			file = at ? strndup(optarg, (size_t)(at - optarg)) : strdup(optarg);
+			if (!file || !file[0]) {
+				free(file);
+				return usage_error("--rom: '%s': no file name", optarg);
+			}
+			o->rom_file[o->vm.nrom] = file;
+			r->name = file;
+			o->vm.nrom++;
+			break;
+		}
 		case OPT_BACKEND:
 			if (strcmp(optarg, "soft") != 0 && strcmp(optarg, "kvm") != 0)
 				return usage_error("--backend: '%s' is not soft or kvm", optarg);
@@ -582,6 +616,78 @@ static void report_sleep_json(struct json *j, const struct vm *vm)
 	json_obj_end(j);
 }
 
+/* Where a backend reports a write to ROM without the EPT violation's
+ * qualification, the report says why. */
+static const char rom_no_qual[] =
+	"not reported: KVM took the violation and emulated the write itself";
+
+/* The ROM section, when the VM has ROM. */
+static void report_rom_text(FILE *f, const struct vm *vm)
+{
+	const struct vm_rom_write *w = &vm->rom_first;
+	char sz[32], q[256];
+
+	if (!vm->nrom)
+		return;
+	fprintf(f, "ROM (read-only: writes are dropped)\n");
+	for (unsigned i = 0; i < vm->nrom; i++) {
+		const struct vm_rom *r = &vm->rom[i];
+
+		fprintf(f, "  %s at [0x%" PRIx64 ", 0x%" PRIx64 "), %s (%" PRIu64 " bytes of file%s): "
+			"%" PRIu64 " write%s\n", r->name, r->gpa, r->gpa + r->size,
+			format_size(r->size, sz, sizeof(sz)), r->len, r->len < r->size ? ", then 0xff" : "",
+			r->writes, r->writes == 1 ? "" : "s");
+	}
+	fprintf(f, "  %-22s %14" PRIu64 "\n", "writes to ROM", vm->cnt.rom_writes);
+	if (!w->seen)
+		return;
+	fprintf(f, "  first write: %u bytes of 0x%" PRIx64 " to GPA 0x%" PRIx64 ", RIP 0x%" PRIx64 "%s\n",
+		(unsigned)w->size, w->value, w->gpa, w->rip,
+		w->qual_known ? "" : " (after the instruction: the backend completed it)");
+	if (w->qual_known) {
+		vm_decode_qual(w->qual, q, sizeof(q));
+		fprintf(f, "    exit qualification 0x%" PRIx64 ": %s\n", w->qual, q);
+	} else {
+		fprintf(f, "    exit qualification %s\n", rom_no_qual);
+	}
+}
+
+static void report_rom_json(struct json *j, const struct vm *vm)
+{
+	const struct vm_rom_write *w = &vm->rom_first;
+
+	if (!vm->nrom)
+		return;
+	json_obj_begin(j, "rom");
+	json_arr_begin(j, "regions");
+	for (unsigned i = 0; i < vm->nrom; i++) {
+		const struct vm_rom *r = &vm->rom[i];
+
+		json_obj_begin(j, NULL);
+		json_str(j, "file", r->name);
+		json_u64(j, "gpa", r->gpa);
+		json_u64(j, "size", r->size);
+		json_u64(j, "file_bytes", r->len);
+		json_u64(j, "writes", r->writes);
+		json_obj_end(j);
+	}
+	json_arr_end(j);
+	json_u64(j, "writes", vm->cnt.rom_writes);
+	if (w->seen) {
+		json_obj_begin(j, "first_write");
+		json_u64(j, "gpa", w->gpa);
+		json_u64(j, "size", w->size);
+		json_u64(j, "value", w->value);
+		json_u64(j, "rip", w->rip);
+		if (w->qual_known)
+			json_u64(j, "exit_qualification", w->qual);
+		else
+			json_str(j, "exit_qualification", rom_no_qual);
+		json_obj_end(j);
+	}
+	json_obj_end(j);
+}
+
 static void report_text(FILE *f, struct vm *vm, const struct run_opts *o,
 			const struct run_result *rr)
 {
@@ -627,8 +733,9 @@ static void report_text(FILE *f, struct vm *vm, const struct run_opts *o,
 		nviol += c->violations[i];
 	fprintf(f, "\n%-24s %14" PRIu64 "\n", "EPT violations", nviol);
 	for (int i = 0; i < VIOL_NCAUSES; i++)
-		fprintf(f, "  %-22s %14" PRIu64 "\n", vm_viol_name((enum vm_viol_cause)i),
-			c->violations[i]);
+		if (i != VIOL_ROM || vm->nrom)
+			fprintf(f, "  %-22s %14" PRIu64 "\n", vm_viol_name((enum vm_viol_cause)i),
+				c->violations[i]);
 
 	for (int i = 0; i <= VCPU_EXIT_INTERNAL_ERROR; i++)
 		nexit += c->exits[i];
@@ -646,6 +753,7 @@ static void report_text(FILE *f, struct vm *vm, const struct run_opts *o,
 	fprintf(f, "  %-22s %14" PRIu64 "\n", "hypercalls", c->hypercalls);
 	run_dma_report_text(f, vm);
 	report_sleep_text(f, vm);
+	report_rom_text(f, vm);
 
 	if (vm->dirty.active && vm->mem->ops->protect_exits) {
 		/* Without a model (KVM) the second set is the backend's dirty log. */
@@ -756,7 +864,8 @@ static void report_json(FILE *f, struct vm *vm, const struct run_opts *o,
 
 	json_obj_begin(&j, "ept_violations");
 	for (int i = 0; i < VIOL_NCAUSES; i++) {
-		json_u64(&j, vm_viol_name((enum vm_viol_cause)i), c->violations[i]);
+		if (i != VIOL_ROM || vm->nrom)
+			json_u64(&j, vm_viol_name((enum vm_viol_cause)i), c->violations[i]);
 		n += c->violations[i];
 	}
 	json_u64(&j, "total", n);
@@ -782,6 +891,7 @@ static void report_json(FILE *f, struct vm *vm, const struct run_opts *o,
 	json_obj_end(&j);
 	run_dma_report_json(&j, vm);
 	report_sleep_json(&j, vm);
+	report_rom_json(&j, vm);
 
 	json_obj_begin(&j, "dirty");
 	json_bool(&j, "enabled", vm->dirty.active);
@@ -834,6 +944,67 @@ static void show_progress(struct vm *vm, void *ctx)
 		return;
 	fprintf(stderr, "\rhv run: %" PRIu64 " instructions, %.2f M/s  ", vm->insns,
 		(double)vm->insns / (rp->p.last - rp->p.start) / 1e6);
+}
+
+/* A ROM file's bytes: all of them, at most 1 GiB (what fits below 4 GiB
+ * beside the device windows), at least one. On error "FILE: what" in err. */
+#define ROM_MAX_BYTES (1ULL << 30)
+
+static int read_rom(const char *path, uint8_t **out, uint64_t *len, char *err, size_t errlen)
+{
+	struct stat st;
+	uint8_t *buf = NULL;
+	size_t n = 0, cap = 0;
+	FILE *f;
+	int rc = 0;
+
+	f = fopen(path, "rb");
+	if (!f) {
+		rc = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return rc;
+	}
+	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "%s: is a directory, not a ROM image", path);
+		fclose(f);
+		return -EISDIR;
+	}
+	for (;;) {
+		if (n == cap) {
+			uint8_t *nb;
+
+			cap = cap ? cap * 2 : 1 << 16;
+			nb = cap <= ROM_MAX_BYTES + 1 ? realloc(buf, cap) : NULL;
+			if (!nb) {
+				rc = cap > ROM_MAX_BYTES + 1 ? -EFBIG : -ENOMEM;
+				break;
+			}
+			buf = nb;
+		}
+		size_t got = fread(buf + n, 1, cap - n, f);
+
+		n += got;
+		if (got == 0 || n > ROM_MAX_BYTES)
+			break;
+	}
+	if (!rc && ferror(f))
+		rc = -EIO;
+	if (!rc && n > ROM_MAX_BYTES)
+		rc = -EFBIG;
+	if (!rc && n == 0)
+		rc = -ENODATA;
+	fclose(f);
+	if (rc) {
+		free(buf);
+		snprintf(err, errlen, "%s: %s", path,
+			 rc == -EFBIG ? "larger than 1 GiB, more than fits below 4 GiB" :
+			 rc == -ENODATA ? "the file is empty" :
+			 rc == -EIO ? "read error" : strerror(-rc));
+		return rc;
+	}
+	*out = buf;
+	*len = n;
+	return 0;
 }
 
 /*
@@ -957,6 +1128,15 @@ int cmd_run(int argc, char **argv)
 	rc = check_eager_size(&o);
 	if (rc >= 0)
 		goto out_opts;
+	for (unsigned i = 0; i < o.vm.nrom; i++) {
+		rc = read_rom(o.rom_file[i], &o.rom_data[i], &o.vm.rom[i].len, err, sizeof(err));
+		if (rc) {
+			fprintf(stderr, "hv run: --rom %s\n", err);
+			status = rc == -ENOMEM ? VM_STATUS_HOST : VM_STATUS_USAGE;
+			goto out_opts_status;
+		}
+		o.vm.rom[i].data = o.rom_data[i];
+	}
 	/* A missing gnuplot is said before the guest runs, not after. */
 	if (o.plot && plot_available(err, sizeof(err))) {
 		fprintf(stderr, "hv run: %s\n", err);
@@ -1173,6 +1353,8 @@ int cmd_domxml(int argc, char **argv)
 {
 	struct run_opts o;
 	char err[512], name[80], *kernel = NULL, *serial = NULL, *xml = NULL, *lv = NULL;
+	char *rom_abs[VM_MAX_ROMS] = { NULL };
+	unsigned nrom_abs = 0;
 	const char *base, *dot;
 	bool libvirt_form = false;
 	size_t xml_len = 0;
@@ -1210,6 +1392,26 @@ int cmd_domxml(int argc, char **argv)
 	for (size_t i = 0; i < o.ngiven; i++) {
 		const char *v = o.given[i].value;
 
+		if (strcmp(o.given[i].name, "rom") == 0) {
+			const char *at = strrchr(v, '@');
+			char *file = at ? strndup(v, (size_t)(at - v)) : strdup(v);
+			char *abs = file ? absolute_path(file) : NULL;
+			char *nv = NULL;
+
+			if (abs && asprintf(&nv, "%s%s", abs, at ? at : "") < 0)
+				nv = NULL;
+			free(file);
+			free(abs);
+			if (nv == NULL) {
+				fprintf(stderr, "hv domxml: --rom %s: %s\n", v, strerror(errno));
+				goto out;
+			}
+			free(rom_abs[nrom_abs]);
+			rom_abs[nrom_abs] = nv;
+			nrom_abs = (nrom_abs + 1) % VM_MAX_ROMS;
+			o.given[i].value = nv;
+			continue;
+		}
 		if (strcmp(o.given[i].name, "serial") != 0 || strcmp(v, "stdio") == 0 ||
 		    strcmp(v, "none") == 0)
 			continue;
@@ -1257,6 +1459,8 @@ out:
 	free(lv);
 	free(kernel);
 	free(serial);
+	for (unsigned i = 0; i < VM_MAX_ROMS; i++)
+		free(rom_abs[i]);
 	run_opts_free(&o);
 	return rc;
 }

@@ -188,6 +188,9 @@ struct gpa_range {
 	uint64_t base, size;
 };
 
+/* Read-only ranges a VM can have (struct vcpu_config.rom). */
+#define VCPU_MAX_ROMS 3
+
 /* Configuration only the software backend uses. */
 struct vcpu_soft_config {
 	struct mmu *mmu;       /* the translation model: TLBs, caches, walks */
@@ -211,6 +214,12 @@ struct vcpu_config {
 	unsigned nmmio;
 	struct gpa_range ram[2];  /* the RAM regions (below the hole, above 4 GiB) */
 	unsigned nram;
+	/* Read-only ranges (--rom): hv maps their frames without W. A guest
+	 * write there is an EPT violation for hv's handler (software vCPU) or,
+	 * where the backend emulates it itself (KVM's read-only memory slots),
+	 * VCPU_EXIT_MMIO; reads and fetches never exit. */
+	struct gpa_range rom[VCPU_MAX_ROMS];
+	unsigned nrom;
 	/* The local APIC is hv's (hv/lapic.h): the vCPU follows the exit's irq
 	 * handshake, MOV to CR8 exits with VCPU_EXIT_SET_TPR, and (software
 	 * backend) RDMSR/WRMSR of IA32_APIC_BASE, IA32_TSC_DEADLINE and the

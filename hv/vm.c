@@ -40,6 +40,113 @@ static void layout_memory(struct vm *vm)
 		vm->map[vm->nmap++] = vm->ram[1];
 }
 
+/* Three pages KVM's Intel VMX needs for real-mode emulation (KVM_SET_TSS_ADDR,
+ * hv/kvm.c): in hv's map on every backend, so no ROM may take them. */
+#define VM_KVM_TSS_GPA  0xfffbd000ULL
+#define VM_KVM_TSS_SIZE 0x3000ULL
+
+static bool ranges_meet(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
+{
+	return a < b + blen && b < a + alen;
+}
+
+/*
+ * Place the ROMs (those without a GPA end at 4 GiB, each below the one
+ * placed so before it) and check that each is page aligned, inside the GPA
+ * space, and meets neither RAM, another ROM nor the KVM TSS pages. Device
+ * windows are checked once the devices exist (check_rom_devices).
+ */
+static int layout_roms(struct vm *vm, char *err, size_t errlen)
+{
+	unsigned gpa_bits = vm->cfg.ept_levels == 5 ? 57 : 48;
+	uint64_t top = VM_HIGH_RAM_GPA;
+
+	if (vm->cfg.nrom > VM_MAX_ROMS)
+		return errmsg(err, errlen, -EINVAL, "at most %u ROMs (got %u)", VM_MAX_ROMS,
+			      vm->cfg.nrom);
+	for (unsigned i = 0; i < vm->cfg.nrom; i++) {
+		const struct vm_rom_config *c = &vm->cfg.rom[i];
+		struct vm_rom *r = &vm->rom[i];
+
+		if (!c->data || c->len == 0)
+			return errmsg(err, errlen, -EINVAL, "ROM %s is empty", c->name);
+		if (c->len > (1ULL << 30))
+			return errmsg(err, errlen, -EFBIG, "ROM %s is %" PRIu64 " bytes; a ROM "
+				      "is at most 1 GiB", c->name, c->len);
+		r->name = c->name;
+		r->len = c->len;
+		r->size = (c->len + PAGE_SIZE_4K - 1) & ~(PAGE_SIZE_4K - 1);
+		if (c->gpa == VM_ROM_AT_TOP) {
+			if (r->size > top)
+				return errmsg(err, errlen, -ERANGE, "ROM %s does not fit below 4 GiB",
+					      c->name);
+			r->gpa = top - r->size;
+			top = r->gpa;
+		} else {
+			r->gpa = c->gpa;
+		}
+		if (r->gpa & (PAGE_SIZE_4K - 1))
+			return errmsg(err, errlen, -EINVAL, "ROM %s at 0x%" PRIx64 ": the address "
+				      "must be a multiple of 4 KiB", c->name, r->gpa);
+		if (r->gpa + r->size < r->gpa || (r->gpa + r->size - 1) >> gpa_bits)
+			return errmsg(err, errlen, -ERANGE, "ROM %s at 0x%" PRIx64 " does not fit "
+				      "the %u-bit GPA space of %u-level EPT", c->name, r->gpa, gpa_bits,
+				      vm->cfg.ept_levels);
+		for (unsigned k = 0; k < vm->nram; k++)
+			if (ranges_meet(r->gpa, r->size, vm->ram[k].gpa, vm->ram[k].size))
+				return errmsg(err, errlen, -EINVAL, "ROM %s at [0x%" PRIx64 ", 0x%"
+					      PRIx64 ") overlaps guest RAM [0x%" PRIx64 ", 0x%" PRIx64
+					      "): place it in the hole below 4 GiB or above the end "
+					      "of RAM", c->name, r->gpa, r->gpa + r->size,
+					      vm->ram[k].gpa, vm->ram[k].gpa + vm->ram[k].size);
+		for (unsigned k = 0; k < i; k++)
+			if (ranges_meet(r->gpa, r->size, vm->rom[k].gpa, vm->rom[k].size))
+				return errmsg(err, errlen, -EINVAL, "ROM %s at [0x%" PRIx64 ", 0x%"
+					      PRIx64 ") overlaps ROM %s at [0x%" PRIx64 ", 0x%" PRIx64
+					      ")", c->name, r->gpa, r->gpa + r->size, vm->rom[k].name,
+					      vm->rom[k].gpa, vm->rom[k].gpa + vm->rom[k].size);
+		if (ranges_meet(r->gpa, r->size, VM_KVM_TSS_GPA, VM_KVM_TSS_SIZE))
+			return errmsg(err, errlen, -EINVAL, "ROM %s at [0x%" PRIx64 ", 0x%" PRIx64
+				      ") overlaps [0x%llx, 0x%llx), the pages KVM's TSS takes: %s",
+				      c->name, r->gpa, r->gpa + r->size, VM_KVM_TSS_GPA,
+				      VM_KVM_TSS_GPA + VM_KVM_TSS_SIZE, c->gpa == VM_ROM_AT_TOP ?
+				      "ROMs of more than 256 KiB in all need an address (FILE@GPA)" :
+				      "choose another address");
+		vm->nrom++;
+	}
+	/* The guest's memory map marks each ROM reserved, in address order. */
+	for (unsigned i = 0; i < vm->nrom; i++) {
+		unsigned at = vm->nmap;
+
+		while (at > 0 && vm->map[at - 1].gpa > vm->rom[i].gpa) {
+			vm->map[at] = vm->map[at - 1];
+			at--;
+		}
+		vm->map[at] = (struct loader_region){ vm->rom[i].gpa, vm->rom[i].size, E820_RESERVED };
+		vm->nmap++;
+	}
+	return 0;
+}
+
+/* No ROM may take a device window's addresses. */
+static int check_rom_devices(struct vm *vm, char *err, size_t errlen)
+{
+	for (unsigned i = 0; i < vm->nrom; i++) {
+		const struct vm_rom *r = &vm->rom[i];
+
+		for (unsigned k = 0; k < vm->bus.n; k++) {
+			const struct device *d = &vm->bus.dev[k];
+
+			if (d->ops->space == DEV_MMIO && ranges_meet(r->gpa, r->size, d->base, d->len))
+				return errmsg(err, errlen, -EINVAL, "ROM %s at [0x%" PRIx64 ", 0x%"
+					      PRIx64 ") overlaps the device window of %s at [0x%" PRIx64
+					      ", 0x%" PRIx64 ")", r->name, r->gpa, r->gpa + r->size,
+					      d->ops->name, d->base, d->base + d->len);
+		}
+	}
+	return 0;
+}
+
 static int check_config(const struct vm_config *cfg, char *err, size_t errlen)
 {
 	unsigned gpa_bits = cfg->ept_levels == 5 ? 57 : 48;
@@ -186,6 +293,12 @@ static int add_devices(struct vm *vm)
 	for (unsigned i = 0; i < vm->bus.n; i++)
 		if (vm->bus.dev[i].ops->space == DEV_MMIO)
 			vm->mmio[vm->nmmio++] = (struct gpa_range){ vm->bus.dev[i].base, vm->bus.dev[i].len };
+	/* Each ROM's entry, empty until a write to it is being completed
+	 * (vm_rom_violation). */
+	for (unsigned i = 0; i < vm->nrom; i++) {
+		vm->rom[i].arm = vm->nmmio;
+		vm->mmio[vm->nmmio++] = (struct gpa_range){ 0, 0 };
+	}
 	return 0;
 }
 
@@ -220,6 +333,11 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 	vm->cfg = *cfg;
 	vm->ops = cfg->ops;
 	layout_memory(vm);
+	rc = layout_roms(vm, err, errlen);
+	if (rc) {
+		free(vm);
+		return rc;
+	}
 
 	/* The reservation is sparse: room for all of RAM, the EPT tables (a
 	 * 4 KiB table per 2 MiB of 4 KiB-mapped RAM, well under 1%) and the
@@ -261,10 +379,14 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 	};
 	for (unsigned i = 0; i < vm->nram; i++)
 		vcfg.ram[i] = (struct gpa_range){ vm->ram[i].gpa, vm->ram[i].size };
+	for (unsigned i = 0; i < vm->nrom; i++)
+		vcfg.rom[i] = (struct gpa_range){ vm->rom[i].gpa, vm->rom[i].size };
+	vcfg.nrom = vm->nrom;
 	rc = vm->ops->mem_create(&vcfg, &vm->mem);
 	if (rc) {
-		errmsg(err, errlen, rc, "cannot set up guest memory for the %s backend: %s",
-		       vm->ops->name, strerror(-rc));
+		errmsg(err, errlen, rc, "cannot set up guest memory for the %s backend: %s%s",
+		       vm->ops->name, strerror(-rc), rc == -ENOTSUP && vm->nrom ?
+		       " (ROM needs read-only memory: KVM_CAP_READONLY_MEM)" : "");
 		goto out_mmu;
 	}
 	/* The device windows are known before the vCPU is: register first. */
@@ -274,6 +396,9 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 		goto out_mem;
 	}
 	vcfg.nmmio = vm->nmmio;
+	rc = check_rom_devices(vm, err, errlen);
+	if (rc)
+		goto out_mem;
 	if (cfg->policy == MEM_EAGER) {
 		rc = vm_map_all_ram(vm);
 		if (rc) {
@@ -281,6 +406,12 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 			       cfg->mem_size, strerror(-rc));
 			goto out_mem;
 		}
+	}
+	/* After RAM, so that RAM gets the frames it gets without a ROM. */
+	rc = vm_map_roms(vm);
+	if (rc) {
+		errmsg(err, errlen, rc, "cannot map the ROM: %s", strerror(-rc));
+		goto out_mem;
 	}
 	rc = vm->ops->create(&vcfg, vm->mem, &vm->vcpu);
 	if (rc) {

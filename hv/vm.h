@@ -12,6 +12,11 @@
  * The memory map handed to the guest leaves out [0x9fc00, 0x100000) (EBDA,
  * VGA and BIOS area, as a PC's does); hv still backs it with RAM.
  *
+ * ROM (cfg.rom[], hv run --rom): read-only ranges outside RAM and the device
+ * windows, by default ending at 4 GiB like a PC's firmware flash. EPT maps
+ * their frames R+X; a guest write is dropped, as a PC's chipset drops a
+ * write to ROM, and counted. The memory map marks them reserved.
+ *
  * Any guest access to a GPA outside RAM reaches hv as an EPT violation or an
  * MMIO exit: a device window is emulated, anything else stops the VM with a
  * diagnostic (the "forbidden GPA" stop).
@@ -73,6 +78,19 @@ enum mem_policy {
 
 struct vm_dma;
 
+/* At most this many --rom ranges. */
+#define VM_MAX_ROMS VCPU_MAX_ROMS
+/* vm_rom_config.gpa: place the ROM below 4 GiB, under the ROMs placed so before it. */
+#define VM_ROM_AT_TOP UINT64_MAX
+
+/* A file's bytes as read-only guest memory (hv run --rom FILE[@GPA]). */
+struct vm_rom_config {
+	const char *name;     /* the file, for messages and the report */
+	const uint8_t *data;  /* its bytes (the caller's, read during vm_create only) */
+	uint64_t len;         /* how many (at least 1); the last page is padded with 0xff */
+	uint64_t gpa;         /* where it starts (4 KiB aligned), or VM_ROM_AT_TOP */
+};
+
 /* edu handed to the guest as a pass-through device (hv/vm_dma.h): its DMA
  * goes through a VT-d unit hv programs (unless --no-iommu), whose
  * second-level tables are hv's own or EPT's. */
@@ -102,6 +120,8 @@ struct vm_config {
 	 * iommu_caches is set, else iommu_config_default's. */
 	bool iommu_caches;
 	struct cache_geom iotlb, ctx_cache;
+	struct vm_rom_config rom[VM_MAX_ROMS];
+	unsigned nrom;
 	FILE *serial_out;           /* UART output (NULL: discarded) */
 	int serial_in_fd;           /* UART input (-1: none) */
 	/* Called after each GiB an eager mapping has mapped (NULL: not); a
@@ -149,6 +169,7 @@ enum vm_viol_cause {
 	VIOL_DIRTY_LOG,      /* write to write-protected RAM during dirty tracking: logged */
 	VIOL_MMIO,           /* access to a device window: emulated */
 	VIOL_FORBIDDEN,      /* neither RAM nor a device: VM stopped */
+	VIOL_ROM,            /* write to ROM: dropped (listed only when the VM has ROM) */
 	VIOL_NCAUSES
 };
 
@@ -164,6 +185,30 @@ struct vm_counters {
 	uint64_t nmis_injected;    /* NMIs handed to the vCPU */
 	uint64_t hlt_wakeups;      /* HLTs ended by a timer expiry hv skipped ahead to */
 	uint64_t idle_ticks;       /* TSC ticks skipped over while halted */
+	uint64_t rom_writes;       /* guest writes to ROM, dropped */
+};
+
+/*
+ * One ROM range of the VM. gpa, size (the file's length rounded up to 4 KiB),
+ * len, name, arm: set once by vm_create; writes: by the exit handlers.
+ * arm is the range's entry in vm->mmio: empty except between a write's EPT
+ * violation and the MMIO exit in which the software vCPU completes that
+ * write without storing it (hv/vm_mem.c).
+ */
+struct vm_rom {
+	const char *name;
+	uint64_t gpa, size, len;
+	uint64_t writes;
+	unsigned arm;
+};
+
+/* The first write to ROM the guest made, for the report. qual is the EPT
+ * violation's exit qualification where the backend reports one (qual_known:
+ * the software vCPU; KVM emulates the write and reports only the access). */
+struct vm_rom_write {
+	bool seen, qual_known;
+	uint8_t size;
+	uint64_t gpa, rip, value, qual;
 };
 
 /* ACPI S3: each sleep the guest took and woke from (hv/vm_sleep.c). */
@@ -228,8 +273,12 @@ struct vm {
 	struct hpet hpet;                /* the HPET; clock: vm->tsc */
 	struct acpi_pm acpi_pm;
 	struct vm_dma *dma;              /* edu, VT-d, canary (hv/vm_dma.h); NULL when off */
-	struct gpa_range mmio[DEV_BUS_MAX];  /* MMIO device windows, for the backend */
+	/* MMIO device windows, for the backend, then one entry per ROM (arm) */
+	struct gpa_range mmio[DEV_BUS_MAX + VM_MAX_ROMS];
 	unsigned nmmio;
+	struct vm_rom rom[VM_MAX_ROMS];  /* read-only ranges, in cfg.rom's order */
+	unsigned nrom;
+	struct vm_rom_write rom_first;
 
 	const struct vcpu_ops *ops;
 	struct gmem *mem;
@@ -282,6 +331,8 @@ int vm_write_gpa(struct vm *vm, uint64_t gpa, const void *src, uint64_t len) HV_
 int vm_read_gpa(struct vm *vm, uint64_t gpa, void *dst, uint64_t len) HV_MUST_CHECK;
 /* Is [gpa, gpa+len) entirely guest RAM? */
 bool vm_gpa_is_ram(const struct vm *vm, uint64_t gpa, uint64_t len);
+/* The ROM range holding gpa, or NULL. */
+const struct vm_rom *vm_rom_at(const struct vm *vm, uint64_t gpa);
 
 const char *vm_stop_name(enum vm_stop_reason r);
 const char *vm_exit_name(enum vcpu_exit_reason r);

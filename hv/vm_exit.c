@@ -65,6 +65,7 @@ const char *vm_viol_name(enum vm_viol_cause c)
 		[VIOL_DIRTY_LOG] = "dirty_log",
 		[VIOL_MMIO] = "mmio",
 		[VIOL_FORBIDDEN] = "forbidden",
+		[VIOL_ROM] = "rom",
 	};
 	return (unsigned)c < VIOL_NCAUSES ? names[c] : "?";
 }
@@ -249,9 +250,36 @@ static int handle_mmio(struct vm *vm, struct vcpu_exit *e)
 		vm->cnt.violations[VIOL_MMIO]++;
 		return 0;
 	}
+	if (vm->nrom && vm_rom_mmio(vm, e))
+		return 0;
 	stop_forbidden(vm, e->mmio.gpa, 0, e->mmio.write ? EPT_QUAL_WRITE : EPT_QUAL_READ,
 		       e->rip, e->mmio.write ? "MMIO write" : "MMIO read");
 	return 0;
+}
+
+/* A write to ROM (hv/vm_mem.c drops it), or what cannot be one. */
+static int handle_rom_violation(struct vm *vm, struct vcpu_exit *e)
+{
+	int rc = vm_rom_violation(vm, e);
+	char q[256];
+
+	if (rc == 0)
+		return 0;
+	vm_decode_qual(e->ept.qual, q, sizeof(q));
+	if (rc == -EPERM) {
+		vm_stop(vm, VM_STOP_FORBIDDEN_GPA, VM_STATUS_GUEST, e->rip,
+			"the guest's page walk writes an accessed or dirty flag into ROM at GPA 0x%"
+			PRIx64 " (a paging structure in ROM)\n"
+			"RIP 0x%" PRIx64 ", exit qualification 0x%" PRIx64 ":\n  %s",
+			e->ept.gpa, e->rip, e->ept.qual, q);
+		return 0;
+	}
+	vm_stop(vm, VM_STOP_HOST_ERROR, VM_STATUS_HOST, e->rip,
+		"unexpected EPT violation on ROM at GPA 0x%" PRIx64 ": %s\n"
+		"  exit qualification 0x%" PRIx64 ": %s\n  GVA 0x%" PRIx64 ", RIP 0x%" PRIx64,
+		e->ept.gpa, rc == -ELOOP ? "the write came back after it was armed to be dropped"
+		: "ROM allows reads and fetches", e->ept.qual, q, e->ept.gva, e->rip);
+	return -EFAULT;
 }
 
 static int handle_ept_violation(struct vm *vm, struct vcpu_exit *e)
@@ -271,6 +299,8 @@ static int handle_ept_violation(struct vm *vm, struct vcpu_exit *e)
 			e->ept.qual, q, e->ept.gva, e->rip);
 		return rc == -EPROTO ? -EFAULT : rc;
 	}
+	if (vm->nrom && vm_rom_at(vm, e->ept.gpa))
+		return handle_rom_violation(vm, e);
 	if (dev_bus_find(&vm->bus, DEV_MMIO, e->ept.gpa, 1)) {
 		/* A backend that reports device windows as plain violations
 		 * cannot have the access emulated. */

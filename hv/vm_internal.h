@@ -26,6 +26,22 @@ int vm_ram_violation(struct vm *vm, const struct vcpu_exit *e) HV_MUST_CHECK;
  */
 int vm_gpa_to_hpa(struct vm *vm, uint64_t gpa, uint64_t *hpa, unsigned *refs) HV_MUST_CHECK;
 
+/* Copy each ROM's bytes into frames of its own and map them R+X (vm_create,
+ * after the layout is checked). */
+int vm_map_roms(struct vm *vm) HV_MUST_CHECK;
+/*
+ * An EPT violation on ROM (software vCPU): a write, which the vCPU completes
+ * as an MMIO write when it executes the instruction again (vm_rom_mmio drops
+ * it). 0 to resume; -EPERM when the write was the guest's page walk setting
+ * an accessed or dirty flag in a paging structure in ROM (nothing can drop
+ * that); -ELOOP when the range was armed already and the write came back as
+ * a violation (the backend did not complete it); -EPROTO for a read or fetch.
+ */
+int vm_rom_violation(struct vm *vm, const struct vcpu_exit *e) HV_MUST_CHECK;
+/* An MMIO exit on ROM: a write is dropped and counted, a read gets the ROM's
+ * bytes. false when the GPA is not ROM. */
+bool vm_rom_mmio(struct vm *vm, struct vcpu_exit *e);
+
 /* vcpu_config.exit_now: an exit the backend takes while its guest waits
  * inside run(), handled as vm_run handles one (ctx is the VM). */
 int vm_exit_now(void *ctx, struct vcpu_exit *e) HV_MUST_CHECK;

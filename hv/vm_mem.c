@@ -389,3 +389,128 @@ int vm_ram_violation(struct vm *vm, const struct vcpu_exit *e)
 	}
 	return -EPROTO;
 }
+
+/* ------------------------------------------------------------------------ */
+/* ROM                                                                      */
+/* ------------------------------------------------------------------------ */
+
+/* Leaf attributes of ROM: readable and executable, never writable. */
+#define ROM_ATTRS ((EPT_R | EPT_X) | ((uint64_t)EPT_MT_WB << EPT_MT_SHIFT))
+/* What the bytes past the end of a ROM file read: an erased flash's (and an
+ * undriven PC bus's) all-ones. */
+#define ROM_PAD 0xff
+
+const struct vm_rom *vm_rom_at(const struct vm *vm, uint64_t gpa)
+{
+	for (unsigned i = 0; i < vm->nrom; i++)
+		if (gpa >= vm->rom[i].gpa && gpa - vm->rom[i].gpa < vm->rom[i].size)
+			return &vm->rom[i];
+	return NULL;
+}
+
+int vm_map_roms(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->nrom; i++) {
+		const struct vm_rom_config *c = &vm->cfg.rom[i];
+		const struct vm_rom *r = &vm->rom[i];
+
+		for (uint64_t off = 0; off < r->size; off += PAGE_SIZE_4K) {
+			uint64_t hpa, n = off < c->len ? c->len - off : 0;
+			uint8_t *p;
+			int rc;
+
+			rc = hpool_alloc(vm->pool, PAGE_SIZE_4K, FRAME_GUEST, &hpa);
+			if (rc)
+				return rc;
+			p = hpool_ptr(vm->pool, hpa);
+			if (n > PAGE_SIZE_4K)
+				n = PAGE_SIZE_4K;
+			memcpy(p, c->data + off, n);
+			memset(p + n, ROM_PAD, PAGE_SIZE_4K - n);
+			rc = vm->mem->ops->map(vm->mem, r->gpa + off, hpa, PAGE_SIZE_4K, ROM_ATTRS,
+					       PAGE_SIZE_4K);
+			if (rc) {
+				hpool_free(vm->pool, hpa, PAGE_SIZE_4K);
+				return rc;
+			}
+		}
+	}
+	return 0;
+}
+
+/*
+ * A write to ROM on a backend that reports it as an EPT violation (the
+ * software vCPU, whose model found W clear in the leaf: SDM 28.3.3.2). A PC
+ * drops such a write and the instruction completes; here the range's entry
+ * in the device windows the vCPU reads is armed, so that the instruction,
+ * executed again, meets the same violation on a device window and completes
+ * with an MMIO write, which vm_rom_mmio drops. Everything else the
+ * instruction does (a read of the ROM by the same instruction, its other
+ * operands, RIP) is the vCPU's as for any device write.
+ */
+int vm_rom_violation(struct vm *vm, const struct vcpu_exit *e)
+{
+	const struct vm_rom *r = vm_rom_at(vm, e->ept.gpa);
+	uint64_t qual = e->ept.qual;
+
+	if (!r || !(qual & EPT_QUAL_WRITE) || (qual & EPT_QUAL_WRITABLE))
+		return -EPROTO;
+	/* An access to a paging structure (bit 8 clear): the walk setting A
+	 * or D in a guest table the guest placed in ROM, no instruction's
+	 * write that could be dropped. */
+	if (!(qual & EPT_QUAL_GLA_VALID) || !(qual & EPT_QUAL_GLA_XLATE))
+		return -EPERM;
+	if (vm->mmio[r->arm].size)
+		return -ELOOP;
+	vm->mmio[r->arm] = (struct gpa_range){ r->gpa, r->size };
+	vm->cnt.violations[VIOL_ROM]++;
+	if (!vm->rom_first.seen && !vm->rom_first.qual_known) {
+		vm->rom_first.qual_known = true;
+		vm->rom_first.qual = qual;
+		vm->rom_first.rip = e->rip;   /* the writing instruction's */
+	}
+	return 0;
+}
+
+bool vm_rom_mmio(struct vm *vm, struct vcpu_exit *e)
+{
+	struct vm_rom *r = (struct vm_rom *)vm_rom_at(vm, e->mmio.gpa);
+	struct vm_rom_write *w = &vm->rom_first;
+
+	if (!r)
+		return false;
+	if (!e->mmio.write) {
+		/* No backend reads ROM through an exit; if one does, the bytes. */
+		uint64_t off = e->mmio.gpa - r->gpa, hpa, left;
+		uint64_t perms;
+		unsigned shift;
+
+		e->mmio.data = 0;
+		if (e->mmio.size <= 8 && off + e->mmio.size <= r->size &&
+		    ept_lookup(vm->ept, e->mmio.gpa, &hpa, &shift, &perms) == 0) {
+			left = PAGE_SIZE_4K - (e->mmio.gpa & (PAGE_SIZE_4K - 1));
+			memcpy(&e->mmio.data, hpool_ptr(vm->pool, hpa),
+			       e->mmio.size < left ? e->mmio.size : left);
+		}
+		return true;
+	}
+	/* The software vCPU completing the write whose violation armed the
+	 * range; any other backend (KVM: a write to a read-only memory slot,
+	 * which KVM took as its violation and emulated) reports the write here
+	 * alone, so it is the violation too. */
+	if (vm->mmio[r->arm].size)
+		vm->mmio[r->arm] = (struct gpa_range){ 0, 0 };
+	else
+		vm->cnt.violations[VIOL_ROM]++;
+	r->writes++;
+	vm->cnt.rom_writes++;
+	if (!w->seen) {
+		w->seen = true;
+		w->gpa = e->mmio.gpa;
+		w->size = e->mmio.size;
+		w->value = e->mmio.data & dev_ones(e->mmio.size);
+		if (!w->qual_known)
+			w->rip = e->rip;
+	}
+	return true;
+}

@@ -140,11 +140,19 @@ include tests/fuzz.mk
 
 # Tiny probe guests (tests/guests/probe.S), one per rule a guest can break or
 # feature it exercises, and the boot tests that run them and guest/guest.elf.
-HV_PROBES = mmio dirty forbidden ud triple touch zero
+HV_PROBES = mmio dirty forbidden ud triple touch zero rom
 HV_PROBE_ELFS = $(HV_PROBES:%=tests/guests/probe-%.elf)
-check_DATA = $(HV_PROBE_ELFS)
-CLEANFILES += $(HV_PROBE_ELFS) $(HV_PROBES:%=tests/guests/probe-%.o)
-EXTRA_DIST += tests/guests/probe.S tests/guests/probe.ld tests/run_test.sh
+check_DATA = $(HV_PROBE_ELFS) tests/guests/probe-rom.rom
+CLEANFILES += $(HV_PROBE_ELFS) $(HV_PROBES:%=tests/guests/probe-%.o) \
+	tests/guests/probe-rom.rom tests/guests/rom.o
+EXTRA_DIST += tests/guests/probe.S tests/guests/probe.ld tests/run_test.sh tests/guests/rom.S
+
+# The ROM image probe-rom reads (hv run --rom): the bytes of rom.S, flat.
+tests/guests/probe-rom.rom: $(srcdir)/tests/guests/rom.S
+	@$(MKDIR_P) tests/guests
+	$(CC) -m32 -c -o tests/guests/rom.o $(srcdir)/tests/guests/rom.S
+	$(CC) -m32 -nostdlib -static -no-pie -Wl,--oformat=binary -Wl,-Ttext=0 -Wl,-e,0 \
+		-Wl,--build-id=none -o $@ tests/guests/rom.o
 
 $(HV_PROBES:%=tests/guests/probe-%.o): tests/guests/probe-%.o: $(srcdir)/tests/guests/probe.S
 	@$(MKDIR_P) tests/guests
@@ -155,6 +163,9 @@ $(HV_PROBE_ELFS): tests/guests/probe-%.elf: tests/guests/probe-%.o $(srcdir)/tes
 		-Wl,-z,max-page-size=0x1000 -Wl,--build-id=none -o $@ $<
 
 TESTS += tests/run_test.sh
+# Read-only guest memory (hv run --rom) with probe-rom.
+TESTS += tests/rom_test.sh
+EXTRA_DIST += tests/rom_test.sh
 
 # The edu device and the VT-d unit under hv run (guest workloads dma and
 # dma-attack, with and without the IOMMU, and against QEMU).

@@ -15,6 +15,13 @@
  *              of RAM), four instructions a page, exit 0: under lazy RAM,
  *              that many first touches and little else (hv bench kvm-uffd)
  *   forbidden  PVH: load from GPA 0xc0000000, neither RAM nor a device
+ *   rom        multiboot, with hv run --rom probe-rom.rom (tests/guests/rom.S,
+ *              5000 bytes, so at 0xffffe000, ending at 4 GiB): read the
+ *              ROM's signature, write it (a 4-byte store of 0xdeadbeef, a
+ *              byte store, an INC of its word at offset 8: three writes, each
+ *              dropped), read the same bytes again, read the 0xff padding
+ *              after the file's last byte, run the ROM's code, exit 0;
+ *              without the ROM, the first read is a forbidden GPA
  *   ud         PVH: ud2 with no IDT (#UD cannot be delivered: triple fault)
  *   triple     PVH: divide by zero under a zero-limit IDT (triple fault)
  *   zero       multiboot: enter 64-bit mode (the first 2 GiB identity-mapped
@@ -178,6 +185,35 @@ zero_gdtr:
 msg_zero:	.asciz "probe: cleared the RAM from 64 MiB\n"
 #endif
 
+#ifdef PROBE_rom
+#define ROM 0xffffe000
+	mov ROM, %eax
+	cmp $0x4f527668, %eax            /* "hvRO" */
+	jne fail
+	movl $0xdeadbeef, ROM            /* dropped */
+	mov ROM, %eax
+	cmp $0x4f527668, %eax
+	jne fail
+	movb $0, ROM + 4                 /* dropped */
+	cmpb $'M', ROM + 4
+	jne fail
+	incl ROM + 8                     /* reads the ROM; the write is dropped */
+	cmpl $0x12345678, ROM + 8
+	jne fail
+	cmpb $0x5a, ROM + 4999           /* the file's last byte */
+	jne fail
+	cmpb $0xff, ROM + 5000           /* hv's padding */
+	jne fail
+	cmpl $0xffffffff, ROM + 0x1ffc   /* the last word below 4 GiB */
+	jne fail
+	mov $10f, %ecx
+	mov $ROM + 16, %edx
+	jmp *%edx                        /* the ROM's code: EAX = 42, back to 10 */
+10:	cmp $42, %eax
+	jne fail
+	puts msg_rom
+#endif
+
 #ifdef PROBE_forbidden
 	mov 0xc0000000, %eax
 	puts msg_survived
@@ -213,5 +249,6 @@ msg_hello:	.asciz "probe: start\n"
 msg_mmio:	.asciz "probe: hv test device ok\n"
 msg_dirty:	.asciz "probe: wrote 64 pages\n"
 msg_touch:	.asciz "probe: touched the pages from 4 MiB\n"
+msg_rom:	.asciz "probe: read the ROM, 3 writes left it as it was, ran its code\n"
 msg_survived:	.asciz "probe: survived (it should not have)\n"
 msg_fail:	.asciz "probe: FAIL\n"
