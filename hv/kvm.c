@@ -33,6 +33,11 @@
  * A page hv maps through EPT outside RAM (edu's register page, passed
  * through) is a memory slot of its own over its pool frame.
  *
+ * ROM (--rom) is a read-only memory slot (KVM_MEM_READONLY) over its pool
+ * frames: the guest reads and executes it in place, and KVM turns a write
+ * into KVM_EXIT_MMIO, which this file reports as an MMIO exit so that hv's
+ * handler drops it, as it drops the software vCPU's.
+ *
  * Timers: run() is given the guest TSC of hv's next timer event; KVM_RUN
  * then runs in the second thread, and this one kicks it out when the guest
  * TSC (at KVM_GET_TSC_KHZ) gets there, so the event reaches a guest that
@@ -72,9 +77,9 @@
 #include "hv/kvm_stats.h"
 #include "hv/vcpu.h"
 
-/* RAM below the hole, RAM above 4 GiB, and device pages hv maps through
- * EPT (edu's register page when it is passed through). */
-#define KVM_MAX_SLOTS 4
+/* RAM below the hole, RAM above 4 GiB, device pages hv maps through EPT
+ * (edu's register page when it is passed through) and the ROMs. */
+#define KVM_MAX_SLOTS (4 + VCPU_MAX_ROMS)
 /* Ends the KVM_RUN of the thread that runs the guest (lazy RAM); the handler
  * does nothing, the interrupted system call is the point. */
 #define KICK_SIGNAL SIGUSR1
@@ -222,6 +227,7 @@ struct kvm_slot {
 	uint64_t gpa, size;
 	uint8_t *view;
 	bool ram;
+	bool readonly;   /* ROM: KVM_MEM_READONLY, guest writes exit as MMIO */
 };
 
 /*
@@ -339,7 +345,7 @@ static int flush_views(struct gmem_kvm *k)
 	return 0;
 }
 
-static int add_slot(struct gmem_kvm *k, uint64_t gpa, uint64_t size, bool ram);
+static int add_slot(struct gmem_kvm *k, uint64_t gpa, uint64_t size, bool ram, bool readonly);
 
 static int kvm_map(struct gmem *m, uint64_t gpa, uint64_t hpa, uint64_t size, uint64_t attrs,
 		   uint64_t page_size)
@@ -353,7 +359,7 @@ static int kvm_map(struct gmem *m, uint64_t gpa, uint64_t hpa, uint64_t size, ui
 	if (!s) {
 		if (k->nslot >= KVM_MAX_SLOTS || (gpa | size) & (PAGE_SIZE_4K - 1) || !size)
 			return -EINVAL;
-		rc = add_slot(k, gpa, size, false);
+		rc = add_slot(k, gpa, size, false, false);
 		if (rc)
 			return rc;
 		s = &k->slot[k->nslot - 1];
@@ -501,7 +507,7 @@ static void kvm_mem_destroy(struct gmem *m)
 	free(k);
 }
 
-static int add_slot(struct gmem_kvm *k, uint64_t gpa, uint64_t size, bool ram)
+static int add_slot(struct gmem_kvm *k, uint64_t gpa, uint64_t size, bool ram, bool readonly)
 {
 	struct kvm_slot *s = &k->slot[k->nslot];
 	struct kvm_userspace_memory_region r;
@@ -532,7 +538,7 @@ static int add_slot(struct gmem_kvm *k, uint64_t gpa, uint64_t size, bool ram)
 	}
 	r = (struct kvm_userspace_memory_region){
 		.slot = k->nslot,
-		.flags = ram ? KVM_MEM_LOG_DIRTY_PAGES : 0,
+		.flags = (ram ? KVM_MEM_LOG_DIRTY_PAGES : 0) | (readonly ? KVM_MEM_READONLY : 0),
 		.guest_phys_addr = gpa,
 		.memory_size = size,
 		.userspace_addr = (uint64_t)(uintptr_t)view,
@@ -543,7 +549,7 @@ static int add_slot(struct gmem_kvm *k, uint64_t gpa, uint64_t size, bool ram)
 		munmap(view, size);
 		return rc;
 	}
-	*s = (struct kvm_slot){ gpa, size, view, ram };
+	*s = (struct kvm_slot){ gpa, size, view, ram, readonly };
 	k->nslot++;
 	return 0;
 }
@@ -608,7 +614,17 @@ static int kvm_mem_create(const struct vcpu_config *cfg, struct gmem **out)
 		goto fail;
 	}
 	for (unsigned i = 0; i < cfg->nram && i < KVM_MAX_SLOTS; i++) {
-		rc = add_slot(k, cfg->ram[i].base, cfg->ram[i].size, true);
+		rc = add_slot(k, cfg->ram[i].base, cfg->ram[i].size, true, false);
+		if (rc)
+			goto fail;
+	}
+	/* ROM: read-only slots, which KVM has had since Linux 3.8 on x86. */
+	if (cfg->nrom && ioctl(k->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_READONLY_MEM) <= 0) {
+		rc = -ENOTSUP;
+		goto fail;
+	}
+	for (unsigned i = 0; i < cfg->nrom && i < VCPU_MAX_ROMS; i++) {
+		rc = add_slot(k, cfg->rom[i].base, cfg->rom[i].size, false, true);
 		if (rc)
 			goto fail;
 	}
@@ -957,6 +973,18 @@ static bool gpa_is_device(const struct vcpu_kvm *v, uint64_t gpa)
 	return false;
 }
 
+/* Is gpa inside a read-only slot (ROM), where KVM reports writes as MMIO? */
+static bool gpa_is_rom(const struct vcpu_kvm *v, uint64_t gpa)
+{
+	for (unsigned i = 0; i < v->mem->nslot; i++) {
+		const struct kvm_slot *s = &v->mem->slot[i];
+
+		if (s->readonly && gpa >= s->gpa && gpa - s->gpa < s->size)
+			return true;
+	}
+	return false;
+}
+
 /* Give KVM the value hv supplied for the exit it is completing. */
 static void complete_pending(struct vcpu_kvm *v, const struct vcpu_exit *e)
 {
@@ -1007,8 +1035,9 @@ static void translate_exit(struct vcpu_kvm *v, struct vcpu_exit *e)
 		break;
 	case KVM_EXIT_MMIO:
 		/* No memory slot here: a device window, or a GPA hv's handler must
-		 * classify (it is neither RAM nor a device). */
-		if (gpa_is_device(v, r->mmio.phys_addr)) {
+		 * classify (it is neither RAM nor a device); or a write to ROM,
+		 * which hv's MMIO handler drops. */
+		if (gpa_is_device(v, r->mmio.phys_addr) || gpa_is_rom(v, r->mmio.phys_addr)) {
 			e->reason = VCPU_EXIT_MMIO;
 			e->exit_reason_vmx = EXIT_REASON_EPT_VIOLATION;
 			e->mmio.gpa = r->mmio.phys_addr;

@@ -46,6 +46,7 @@ probe-forbidden|--memory 16M tests/guests/probe-forbidden.elf
 probe-ud|--memory 16M tests/guests/probe-ud.elf
 probe-triple|--memory 16M tests/guests/probe-triple.elf
 probe-dirty|--memory 16M tests/guests/probe-dirty.elf
+probe-rom|--memory 16M --rom tests/guests/probe-rom.rom tests/guests/probe-rom.elf
 apic|--memory 16M tests/guests/apic.elf
 compute|--memory 128M guest/guest.elf --append "workload=compute iters=20000"
 memloop|--memory 128M guest/guest.elf --append "workload=memloop iters=20000"
@@ -65,6 +66,7 @@ lazy-random|--mem-policy lazy --memory 128M guest/guest.elf --append "workload=r
 lazy-random-2m|--mem-policy lazy --ept-page 2M --memory 128M guest/guest.elf --append "workload=random iters=3000 footprint=1M"
 lazy-apic|--mem-policy lazy --memory 16M tests/guests/apic.elf
 lazy-timer|--mem-policy lazy --memory 16M tests/guests/timer-touch.elf
+lazy-rom|--mem-policy lazy --memory 16M --rom tests/guests/probe-rom.rom tests/guests/probe-rom.elf
 CASES
 # Commands after the cases: SIGTERM five seconds into a guest that never
 # exits to hv (eager and lazy RAM; two seconds were not always enough for hv
@@ -80,7 +82,8 @@ EXTRAS
 
 set --
 while IFS='|' read -r name args; do
-	set -- "$@" "run $(echo "$args" | sed 's#[^ ]*/\([^ /]*\.elf\)#\1#')"
+	set -- "$@" "run $(echo "$args" | sed -e 's#[^ ]*/\([^ /]*\.elf\)#\1#' \
+		-e 's#[^ ]*/\([^ /]*\.rom\)#\1#')"
 done <"$tmp/cases"
 while read -r c; do
 	set -- "$@" "$c"
@@ -140,6 +143,22 @@ while IFS='|' read -r name args; do
 	check "$name: ran on the kvm vCPU" \
 		"$(grep -c '^== hv run .* kvm vCPU$' "$tmp/$name.kvm.stderr")" -eq 1
 done <"$tmp/cases"
+
+# ROM as a read-only memory slot: the three writes dropped, counted as the
+# software vCPU counts them; KVM gives no exit qualification, and says so.
+for name in probe-rom lazy-rom; do
+	for line in '  writes to ROM ' '  rom  '; do
+		expect_eq "$name: '$line' in the lane vs soft" \
+			"$(grep "^$line" "$tmp/$name.kvm.stderr")" "$(grep "^$line" "$tmp/$name.soft.stderr")"
+	done
+	# The ROM's place, size and writes (the file is named by another path there).
+	expect_eq "$name: the ROM line in the lane vs soft" \
+		"$(grep -o 'probe-rom.rom at .*' "$tmp/$name.kvm.stderr")" \
+		"$(grep -o 'probe-rom.rom at .*' "$tmp/$name.soft.stderr")"
+	check "$name: three writes in the lane" "$(grep -c '^  writes to ROM  *3$' "$tmp/$name.kvm.stderr")" -eq 1
+	check "$name: no qualification from KVM" \
+		"$(grep -c '^    exit qualification not reported: KVM' "$tmp/$name.kvm.stderr")" -eq 1
+done
 
 # A forbidden GPA: the same first diagnostic line.
 expect_eq "probe-forbidden: the same diagnostic" \

@@ -111,6 +111,27 @@ expect_eq "forbidden: the same diagnostic" \
 	"$(grep -m1 "neither RAM" "$tmp/probe-forbidden.kvm.err")" \
 	"$(grep -m1 "neither RAM" "$tmp/probe-forbidden.soft.err")"
 both probe-ud --memory 16M "$PROBES/probe-ud.elf"
+# ROM (--rom): on KVM a read-only memory slot over the pool's frames; KVM
+# turns each of the probe's three writes into KVM_EXIT_MMIO, which hv drops
+# in the handler that drops the software vCPU's EPT violation. The same
+# output, writes, violations and first write (but its qualification, which
+# KVM does not report, and its RIP).
+for p in eager lazy; do
+	both probe-rom-$p --memory 16M --mem-policy $p --rom "$PROBES/probe-rom.rom" \
+		"$PROBES/probe-rom.elf"
+	jobj "$tmp/probe-rom-$p.soft.json" rom | grep -v '"exit_qualification"\|"rip"' \
+		>"$tmp/rom-$p.soft"
+	jobj "$tmp/probe-rom-$p.kvm.json" rom | grep -v '"exit_qualification"\|"rip"' \
+		>"$tmp/rom-$p.kvm"
+	check "probe-rom ($p): the ROM section, kvm vs soft" -z \
+		"$(cmp "$tmp/rom-$p.soft" "$tmp/rom-$p.kvm" 2>&1)"
+	expect_eq "probe-rom ($p): three writes on kvm" "$(jsec "$tmp/probe-rom-$p.kvm.json" rom writes)" 3
+	expect_eq "probe-rom ($p): rom violations, kvm vs soft" \
+		"$(jsec "$tmp/probe-rom-$p.kvm.json" ept_violations rom)" \
+		"$(jsec "$tmp/probe-rom-$p.soft.json" ept_violations rom)"
+	check "probe-rom ($p): kvm says it has no qualification" \
+		"$(grep -c '"exit_qualification": "not reported' "$tmp/probe-rom-$p.kvm.json")" -eq 1
+done
 # Dirty tracking started by the guest through the hypercall port: KVM's dirty
 # log (KVM_GET_DIRTY_LOG) holds the 64 pages the probe wrote, the set both of
 # the software backend's methods find. Where userfaultfd can write-protect
