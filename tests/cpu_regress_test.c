@@ -772,6 +772,39 @@ static void test_block_code_written(void **state)
 	tvm_destroy(vm);
 }
 
+/*
+ * A loop that stores into its own running block with MOV [rbx + disp32]
+ * between register instructions, where such a store can run as threaded
+ * code: from the second pass on the store hits the model's shortcut, and
+ * its threaded code must leave it to the run loop (the page holds decoded
+ * code), which ends the block after it. Each pass writes RAX into the
+ * immediate of MOV EDX, imm32, which then adds it to RDI: 1 + 2 + 3.
+ */
+static void test_block_code_written_threaded(void **state)
+{
+	static const uint8_t prog[] = {
+		0x48, 0x83, 0xc1, 0x01,                     /* 00: 1: add rcx, 1 */
+		0x48, 0x83, 0xc0, 0x01,                     /* 04: add rax, 1 */
+		0x89, 0x83, 0x15, 0x00, 0x00, 0x00,         /* 08: mov [rbx + 0x15], eax */
+		0x48, 0x89, 0xc6,                           /* 0e: mov rsi, rax */
+		0x48, 0x89, 0xc6,                           /* 11: mov rsi, rax */
+		0xba, 0x00, 0x00, 0x00, 0x00,               /* 14: mov edx, imm32 (imm at 15) */
+		0x48, 0x01, 0xd7,                           /* 19: add rdi, rdx */
+		0x48, 0x83, 0xf9, 0x03,                     /* 1c: cmp rcx, 3 */
+		0x75, 0xde,                                 /* 20: jne 1b */
+		0xf4,                                       /* 22: hlt */
+	};
+	uint64_t gpr[16] = { 0 };
+	struct tvm *vm;
+
+	(void)state;
+	gpr[3] = TVM_CODE;
+	vm = run_twins_regs(prog, sizeof(prog), TVM_CODE, RFL_FIXED, gpr, VCPU_EXIT_HLT);
+	assert_int_equal(regs(vm).gpr[7], 6);
+	assert_int_equal(regs(vm).gpr[1], 3);
+	tvm_destroy(vm);
+}
+
 /* Code on one page rewritten from another page between two runs of it:
  * MOV EAX, 1 becomes MOV EAX, 2 while the second page runs, and the jump
  * back sees the new bytes (a block's bytes are compared again once the
@@ -1397,6 +1430,7 @@ int main(void)
 		cmocka_unit_test(test_block_page_end),
 		cmocka_unit_test(test_block_fault_inside),
 		cmocka_unit_test(test_block_code_written),
+		cmocka_unit_test(test_block_code_written_threaded),
 		cmocka_unit_test(test_block_code_written_elsewhere),
 		cmocka_unit_test(test_block_cross_page_calls),
 		cmocka_unit_test(test_block_code_changed_from_other_page),

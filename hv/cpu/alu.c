@@ -139,10 +139,34 @@ static inline __attribute__((always_inline)) int alu_rm_b(struct vcpu_soft *v, c
 	return X86_OK;
 }
 
+/* Its threaded code: the hit path when mem_hit_threaded() allows it, else the record is declined. */
+static inline __attribute__((always_inline)) const struct blk_op *
+t_alu_rm_b(struct vcpu_soft *v, const struct blk_op *op, unsigned aop, unsigned size)
+{
+	const struct x86_insn *in = &op->insn;
+	uint64_t hpa, b = 0;
+
+	if (__builtin_expect(!mem_hit_threaded(v, v->gpr[in->base] + (uint64_t)in->disp, size,
+					       ACC_READ, &hpa), 0))
+		return op;
+	v->stats.loads++;
+	copy_small(&b, hpool_ptr(v->pool, hpa), size);
+	uint64_t r = alu(v, aop, size, v->gpr[in->reg] & size_mask(size), b);
+	if (aop != 7)
+		v->gpr[in->reg] = r;
+	THREAD_NEXT(v, op);
+}
+
 #define ALU_RM_HANDLER(n, name) \
 	static int h_rm32b_##name(struct vcpu_soft *v, const struct x86_insn *in) { return alu_rm_b(v, in, n, 4); } \
 	static int h_rm64b_##name(struct vcpu_soft *v, const struct x86_insn *in) { return alu_rm_b(v, in, n, 8); }
 ALU_HANDLERS(ALU_RM_HANDLER)
+#define ALU_RM_THREAD(n, name) \
+	static const struct blk_op *t_rm32b_##name(struct vcpu_soft *v, const struct blk_op *op) \
+	{ return t_alu_rm_b(v, op, n, 4); } \
+	static const struct blk_op *t_rm64b_##name(struct vcpu_soft *v, const struct blk_op *op) \
+	{ return t_alu_rm_b(v, op, n, 8); }
+ALU_HANDLERS(ALU_RM_THREAD)
 static const x86_exec_fn alu_rm_handlers[2][8] = {
 	{ h_rm32b_add, h_rm32b_or, h_rm32b_adc, h_rm32b_sbb, h_rm32b_and, h_rm32b_sub, h_rm32b_xor,
 	  h_rm32b_cmp },
@@ -688,12 +712,23 @@ static const struct thread_pair alu_threads[] = {
 	{ h_imul_rr32, t_h_imul_rr32 }, { h_imul_rr64, t_h_imul_rr64 },
 };
 
-x86_thread_fn alu_thread(x86_exec_fn fn, const struct x86_insn *in)
+/* reg op= [base + disp]: threaded code that may decline. */
+#define ALU_RM_PAIRS(n, name) { h_rm32b_##name, t_rm32b_##name }, { h_rm64b_##name, t_rm64b_##name },
+static const struct thread_pair alu_threads_mem[] = {
+	ALU_HANDLERS(ALU_RM_PAIRS)
+};
+
+x86_thread_fn alu_thread(x86_exec_fn fn, const struct x86_insn *in, bool *declines)
 {
 	x86_thread_fn t = thread_find(alu_threads, sizeof(alu_threads) / sizeof(alu_threads[0]), fn);
 
 	if (t != NULL)
 		return t;
+	t = thread_find(alu_threads_mem, sizeof(alu_threads_mem) / sizeof(alu_threads_mem[0]), fn);
+	if (t != NULL) {
+		*declines = true;
+		return t;
+	}
 	if (in->mod == 3 && (fn == op_incdec || fn == op_test || fn == op_imul || fn == op_imul3))
 		return thread_call;
 	return NULL;

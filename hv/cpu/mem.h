@@ -334,6 +334,38 @@ static inline __attribute__((always_inline)) bool mem_write_hit(struct vcpu_soft
 	return true;
 }
 
+/*
+ * The hit path as threaded code may take it (x86.h, struct blk_op): with
+ * RIP and the instruction count not brought up to date, so only when
+ * nothing would need them. Besides mem_read_hit's and mem_write_hit's
+ * conditions: no fetch counted in bulk to settle first (a data hit in a
+ * structure of the fetches' own), and for a store, not to a frame code was
+ * decoded from (code_store). False: nothing done or counted, and the
+ * record is left to the run loop, which executes it with its handler.
+ */
+static inline __attribute__((always_inline)) bool mem_hit_threaded(struct vcpu_soft *v, uint64_t lin,
+								   unsigned size, unsigned type,
+								   uint64_t *hpa)
+{
+	struct mmu_hit_slot *s;
+
+	if (__builtin_expect((lin & 0xfff) + size > 4096 || v->dbg_data, 0))
+		return false;
+	s = mmu_hit_find(v->hit, lin, type);
+	if (__builtin_expect(s == NULL, 0))
+		return false;
+	if (v->fpage && !mmu_hit_apart(v->hit, s, v->fpage, ACC_FETCH))
+		return false;
+	if (type & ACC_WRITE) {
+		uint64_t f = s->hpa >> 12;
+
+		if (f < v->code->frames && ((v->code->map[f >> 6] >> (f & 63)) & 1))
+			return false;
+	}
+	*hpa = mmu_hit_take(v->hit, s, lin, type);
+	return true;
+}
+
 /* ---- the stack ---- */
 
 static inline unsigned stack_size(const struct vcpu_soft *v)

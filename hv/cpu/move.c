@@ -118,6 +118,59 @@ static int h_mov_store64_b(struct vcpu_soft *v, const struct x86_insn *in)
 	return mov_store_b(v, in, 8, h_mov_store64);
 }
 
+/*
+ * Their threaded code (x86.h): the hit path when mem_hit_threaded() allows
+ * it, else the record is returned to the run loop unexecuted.
+ */
+static inline __attribute__((always_inline)) const struct blk_op *
+t_mov_load_b(struct vcpu_soft *v, const struct blk_op *op, unsigned size)
+{
+	const struct x86_insn *in = &op->insn;
+	uint64_t hpa, a = 0;   /* a 32-bit load clears the upper half */
+
+	if (__builtin_expect(!mem_hit_threaded(v, v->gpr[in->base] + (uint64_t)in->disp, size,
+					       ACC_READ, &hpa), 0))
+		return op;
+	v->stats.loads++;
+	copy_small(&a, hpool_ptr(v->pool, hpa), size);
+	v->gpr[in->reg] = a;
+	THREAD_NEXT(v, op);
+}
+
+static inline __attribute__((always_inline)) const struct blk_op *
+t_mov_store_b(struct vcpu_soft *v, const struct blk_op *op, unsigned size)
+{
+	const struct x86_insn *in = &op->insn;
+	uint64_t hpa, val = v->gpr[in->reg] & size_mask(size);
+
+	if (__builtin_expect(!mem_hit_threaded(v, v->gpr[in->base] + (uint64_t)in->disp, size,
+					       ACC_WRITE, &hpa), 0))
+		return op;
+	v->stats.stores++;
+	copy_small(hpool_ptr(v->pool, hpa), &val, size);
+	THREAD_NEXT(v, op);
+}
+
+static const struct blk_op *t_mov_load32_b(struct vcpu_soft *v, const struct blk_op *op)
+{
+	return t_mov_load_b(v, op, 4);
+}
+
+static const struct blk_op *t_mov_load64_b(struct vcpu_soft *v, const struct blk_op *op)
+{
+	return t_mov_load_b(v, op, 8);
+}
+
+static const struct blk_op *t_mov_store32_b(struct vcpu_soft *v, const struct blk_op *op)
+{
+	return t_mov_store_b(v, op, 4);
+}
+
+static const struct blk_op *t_mov_store64_b(struct vcpu_soft *v, const struct blk_op *op)
+{
+	return t_mov_store_b(v, op, 8);
+}
+
 
 int op_mov_load(struct vcpu_soft *v, const struct x86_insn *in)
 {
@@ -303,7 +356,8 @@ x86_exec_fn sel_lea(const struct x86_insn *in)
 
 /*
  * The handlers of this file that only touch registers and flags, for
- * exec_thread(), with their threaded code: MOV, CMOVcc, MOVZX/MOVSX/MOVSXD and XCHG between registers,
+ * exec_thread(), with their threaded code (and, below, the loads and stores
+ * of [base + disp] whose threaded code may decline): MOV, CMOVcc, MOVZX/MOVSX/MOVSXD and XCHG between registers,
  * MOV r, imm, LEA (no RIP-relative address), BSWAP, CBW/CWD, NOP.
  */
 THREAD_WRAP(h_mov_rr89_64)
@@ -332,12 +386,23 @@ static const struct thread_pair move_threads[] = {
 	CMOV_PAIR(e) CMOV_PAIR(f)
 };
 
-x86_thread_fn move_thread(x86_exec_fn fn, const struct x86_insn *in)
+/* Loads and stores whose threaded code may decline (mem_hit_threaded). */
+static const struct thread_pair move_threads_mem[] = {
+	{ h_mov_load32_b, t_mov_load32_b }, { h_mov_load64_b, t_mov_load64_b },
+	{ h_mov_store32_b, t_mov_store32_b }, { h_mov_store64_b, t_mov_store64_b },
+};
+
+x86_thread_fn move_thread(x86_exec_fn fn, const struct x86_insn *in, bool *declines)
 {
 	x86_thread_fn t = thread_find(move_threads, sizeof(move_threads) / sizeof(move_threads[0]), fn);
 
 	if (t != NULL)
 		return t;
+	t = thread_find(move_threads_mem, sizeof(move_threads_mem) / sizeof(move_threads_mem[0]), fn);
+	if (t != NULL) {
+		*declines = true;
+		return t;
+	}
 	if (fn == op_bswap || fn == op_cbw || fn == op_cwd || fn == op_nop)
 		return thread_call;
 	if (fn == op_lea)

@@ -168,13 +168,14 @@ x86_thread_fn thread_find(const struct thread_pair *pairs, size_t n, x86_exec_fn
 	return NULL;
 }
 
-x86_thread_fn exec_thread(x86_exec_fn fn, const struct x86_insn *in)
+x86_thread_fn exec_thread(x86_exec_fn fn, const struct x86_insn *in, bool *declines)
 {
 	x86_thread_fn t;
 
+	*declines = false;
 	if (in->lock || in->vex)
 		return NULL;
-	if ((t = alu_thread(fn, in)) != NULL)
+	if ((t = alu_thread(fn, in, declines)) != NULL)
 		return t;
-	return move_thread(fn, in);
+	return move_thread(fn, in, declines);
 }

@@ -91,7 +91,7 @@ static bool blk_build(struct vcpu_soft *v, struct block *b, uint64_t hpa, const 
 		o->fn = exec_select(&o->insn);
 		o->off = (uint16_t)off;
 		/* 64-bit mode: RIP moves by the offsets, without a mask. */
-		o->tfn = v->mode == 64 ? exec_thread(o->fn, &o->insn) : NULL;
+		o->tfn = v->mode == 64 ? exec_thread(o->fn, &o->insn, &o->declines) : NULL;
 		n++;
 		off += (unsigned)len;
 		if (blk_stop(&o->insn))
@@ -120,19 +120,28 @@ static bool blk_build(struct vcpu_soft *v, struct block *b, uint64_t hpa, const 
 	return true;
 }
 
-/* The block starting at hpa, decoded now if its slot holds another or its
- * bytes changed; NULL when the instruction there needs the one-off path. */
-static struct block *blk_get(struct vcpu_soft *v, uint64_t hpa)
+/* blk_get() when b's bytes are not known current: compared, or decoded again. */
+static __attribute__((noinline)) struct block *blk_get_slow(struct vcpu_soft *v, struct block *b,
+							     uint64_t hpa)
 {
 	const uint8_t *p = hpool_ptr(v->pool, hpa);
-	struct block *b = blk_slot(v, hpa);
 
-	if (b->key == blk_key(v, hpa) &&
-	    (b->epoch == v->code->epoch || memcmp(b->bytes, p, b->len) == 0)) {
+	if (b->key == blk_key(v, hpa) && memcmp(b->bytes, p, b->len) == 0) {
 		b->epoch = v->code->epoch;
 		return b;
 	}
 	return blk_build(v, b, hpa, p) ? b : NULL;
+}
+
+/* The block starting at hpa, decoded now if its slot holds another or its
+ * bytes changed; NULL when the instruction there needs the one-off path. */
+static inline __attribute__((always_inline)) struct block *blk_get(struct vcpu_soft *v, uint64_t hpa)
+{
+	struct block *b = blk_slot(v, hpa);
+
+	if (__builtin_expect(b->key == blk_key(v, hpa) && b->epoch == v->code->epoch, 1))
+		return b;
+	return blk_get_slow(v, b, hpa);
 }
 
 /* The linear address of RIP. */
@@ -647,8 +656,10 @@ struct seg {
  * MMU, the fetch is made here, in its turn, through the shortcut; a miss
  * ends the run without counting, and the run loop translates it.
  *
- * Pure records (exec_thread) run as threaded code, without RIP or the instruction count, which
- * are brought up to date before any other record and at the end.
+ * Records with threaded code (exec_thread: pure ones, and loads and stores
+ * of [base + disp] when the model's hit path allows) run one after another
+ * without RIP or the instruction count, which are brought up to date before
+ * any other record, and at the end.
  *
  * After a branch, or at the end of a block, the run goes on into the block
  * at the next instruction when that is on the same page with fpage still
@@ -675,20 +686,18 @@ static inline __attribute__((always_inline)) enum seg_end run_records(struct vcp
 	for (;;) {
 		if (op->npure) {
 			if (op->npure > 1 && op + op->npure <= stop) {
-				/* Threaded: the pure records up to the next other one, or stop. */
+				/* Threaded: the records up to the next other one, or
+				 * stop, or one that declined: that one is run below. */
 				op = op->tfn(v, op);
-			} else {
+				if (op == stop)
+					goto run_end;
+			} else if (!op->declines) {
 				/* One on its own, or the budget ends among them. */
 				op->fn(v, &op->insn);
-				op++;
+				if (++op != stop)
+					continue;
+				goto run_end;
 			}
-			if (op != stop)
-				continue;
-			op--;
-			v->rip += (uint64_t)(op->off + op->insn.len - base->off);
-			v->icount += (uint64_t)(op - base) + 1;
-			fall = v->rip;
-			goto next_block;
 		}
 		v->rip += (uint64_t)(op->off - base->off);
 		v->icount += (uint64_t)(op - base);
@@ -728,6 +737,12 @@ static inline __attribute__((always_inline)) enum seg_end run_records(struct vcp
 		}
 		base = ++op;
 		continue;
+run_end:
+		/* The records from base to stop ran as threaded code. */
+		op--;
+		v->rip += (uint64_t)(op->off + op->insn.len - base->off);
+		v->icount += (uint64_t)(op - base) + 1;
+		fall = v->rip;
 next_block:
 		/* op retired and RIP is the next instruction's: follow it when its fetch is a hit counted in bulk. */
 		end = SEG_END;
@@ -901,6 +916,7 @@ fetched:
 				one.fn = exec_select(&one.insn);
 				one.off = 0;
 				one.npure = 0;
+				one.declines = false;
 				one.tfn = thread_stop;
 				s.op = &one;
 			}

@@ -129,7 +129,11 @@ enum lf_op { LF_NONE = 0, LF_ADD, LF_ADC, LF_SUB, LF_SBB, LF_LOGIC, LF_INC, LF_D
  * without returning to the run loop between them; every other record's tfn
  * is thread_stop(), which returns the record it was given. The chain
  * therefore returns the first record that is not pure (or the record after
- * the block's last, whose tfn is thread_stop() too).
+ * the block's last, whose tfn is thread_stop() too). A few loads and stores
+ * have threaded code as well, which takes the model's hit path when it
+ * needs neither RIP nor the instruction count and otherwise declines:
+ * returns its own record unexecuted, for the run loop to execute with fn
+ * (declines set).
  */
 struct blk_op;
 typedef const struct blk_op *(*x86_thread_fn)(struct vcpu_soft *v, const struct blk_op *op);
@@ -138,8 +142,9 @@ struct blk_op {
 	x86_exec_fn fn;          /* exec_select(&insn) */
 	x86_thread_fn tfn;       /* pure: exec_thread(); otherwise thread_stop */
 	uint16_t off;            /* offset of the instruction from the block's first byte */
-	uint8_t npure;           /* pure records from this one on, this one included; 0: not pure
-				    (exec_thread(): registers and flags only, 64-bit blocks) */
+	uint8_t npure;           /* records with threaded code from this one on, this one
+				    included; 0: none (exec_thread(), 64-bit blocks) */
+	bool declines;           /* its threaded code may return it unexecuted */
 	struct x86_insn insn;
 };
 
@@ -436,9 +441,10 @@ x86_exec_fn exec_select(const struct x86_insn *in);
  * neither RIP nor the instruction count, reaches no memory and no MMU, and
  * leaves retire_attn and RFLAGS.TF alone (optab.c; the run loop relies on
  * it). exec_thread() gives such a record's threaded code (a wrapper with fn
- * inlined where fn has one, else one that calls fn), NULL when not pure.
+ * inlined where fn has one, else one that calls fn), or a load's or store's
+ * that may decline (*declines set), NULL for the others.
  */
-x86_thread_fn exec_thread(x86_exec_fn fn, const struct x86_insn *in);
+x86_thread_fn exec_thread(x86_exec_fn fn, const struct x86_insn *in, bool *declines);
 const struct blk_op *thread_stop(struct vcpu_soft *v, const struct blk_op *op);
 
 #endif /* HV_CPU_X86_H */
