@@ -198,9 +198,7 @@ void acpi_pm_init(struct acpi_pm *pm, uint64_t (*clock)(void *ctx), void *ctx)
 
 uint32_t acpi_pm_timer(uint64_t tsc)
 {
-	unsigned __int128 t = (unsigned __int128)tsc * ACPI_PM_TIMER_HZ / PC_TSC_HZ;
-
-	return (uint32_t)t & 0xffffff;
+	return (uint32_t)dev_scale(tsc, ACPI_PM_TIMER_HZ, 0, PC_TSC_HZ) & 0xffffff;
 }
 
 /* The 12 bytes of the block, little-endian: STS, EN, CNT, 2 reserved, TMR. */

@@ -94,6 +94,22 @@ uint64_t dev_bus_pio_read(struct dev_bus *bus, uint16_t port, unsigned size);
 void dev_bus_pio_write(struct dev_bus *bus, uint16_t port, unsigned size, uint64_t val);
 void dev_bus_reset(struct dev_bus *bus);
 
+/*
+ * (x * mul + add) / div, rounded down, for the device clocks that count off
+ * the guest TSC. While x * mul + add fits 64 bits (hours to days of guest
+ * time at the rates used) the division is a 64-bit one, which the compiler
+ * turns into a multiplication for a constant div; past that, 128 bits. The
+ * quotient is the same either way.
+ */
+static inline uint64_t dev_scale(uint64_t x, uint64_t mul, uint64_t add, uint64_t div)
+{
+	uint64_t p;
+
+	if (!__builtin_mul_overflow(x, mul, &p) && !__builtin_add_overflow(p, add, &p))
+		return p / div;
+	return (uint64_t)(((unsigned __int128)x * mul + add) / div);
+}
+
 /* All-ones of `size` bytes (1, 2, 4 or 8). */
 static inline uint64_t dev_ones(unsigned size)
 {

@@ -6,26 +6,14 @@
 
 #include "hv/acpi.h"
 
-/* (x * mul + add) / div, rounded down. While the sum fits 64 bits (a TSC
- * of hours of guest time) the division is a 64-bit one, which the compiler
- * turns into a multiplication for a constant div; the quotient is the same. */
-static inline uint64_t scale(uint64_t x, uint64_t mul, uint64_t add, uint64_t div)
-{
-	uint64_t p;
-
-	if (!__builtin_mul_overflow(x, mul, &p) && !__builtin_add_overflow(p, add, &p))
-		return p / div;
-	return (uint64_t)(((unsigned __int128)x * mul + add) / div);
-}
-
 uint64_t pit_tick(uint64_t tsc)
 {
-	return scale(tsc, PIT_HZ, 0, PC_TSC_HZ);
+	return dev_scale(tsc, PIT_HZ, 0, PC_TSC_HZ);
 }
 
 uint64_t pit_tick_tsc(uint64_t tick)
 {
-	return scale(tick, PC_TSC_HZ, PIT_HZ - 1, PIT_HZ);
+	return dev_scale(tick, PC_TSC_HZ, PIT_HZ - 1, PIT_HZ);
 }
 
 static uint64_t now_tick(const struct pit *p)

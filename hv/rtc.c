@@ -74,13 +74,12 @@ static uint64_t cycle_of(const struct rtc *r, uint64_t tsc)
 {
 	if (tsc < r->base_tsc)
 		return r->base_cycle;
-	return r->base_cycle + (uint64_t)((unsigned __int128)(tsc - r->base_tsc) * RTC_HZ / PC_TSC_HZ);
+	return r->base_cycle + dev_scale(tsc - r->base_tsc, RTC_HZ, 0, PC_TSC_HZ);
 }
 
 static uint64_t cycle_tsc(const struct rtc *r, uint64_t k)
 {
-	return r->base_tsc + (uint64_t)(((unsigned __int128)(k - r->base_cycle) * PC_TSC_HZ + RTC_HZ - 1) /
-					RTC_HZ);
+	return r->base_tsc + dev_scale(k - r->base_cycle, PC_TSC_HZ, RTC_HZ - 1, RTC_HZ);
 }
 
 static uint64_t enc(const struct rtc *r, unsigned v)

@@ -359,6 +359,29 @@ static void test_port_lookup(void **state)
 	assert_int_equal(dev_bus_pio_read(&f->bus, 0xffff, 1), 0xff);  /* no read callback */
 }
 
+/* dev_scale: the 64-bit quotient while the product fits, the 128-bit one
+ * past it, the same rounding on both sides (RTC 32.768 kHz, ACPI PM timer
+ * 3.579545 MHz, the RTC's cycle-to-TSC ceiling, a sum that carries). */
+static void test_scale(void **state)
+{
+	static const struct { uint64_t x, mul, add, div, want; } c[] = {
+		{ 562949953421311ULL, 32768ULL, 0ULL, 1000000000ULL, 18446744073ULL },
+		{ 562949953421312ULL, 32768ULL, 0ULL, 1000000000ULL, 18446744073ULL },
+		{ 18446744073709551615ULL, 32768ULL, 0ULL, 1000000000ULL, 604462909807314ULL },
+		{ 5153376776576ULL, 3579545ULL, 0ULL, 1000000000ULL, 18446744073ULL },
+		{ 5153376776577ULL, 3579545ULL, 0ULL, 1000000000ULL, 18446744073ULL },
+		{ 18446744073709551615ULL, 3579545ULL, 0ULL, 1000000000ULL, 66030950515326656ULL },
+		{ 18446744073ULL, 1000000000ULL, 32767ULL, 32768ULL, 562949953399659ULL },
+		{ 18446744074ULL, 1000000000ULL, 32767ULL, 32768ULL, 562949953430176ULL },
+		{ 18446744073709551615ULL, 1ULL, 2ULL, 3ULL, 6148914691236517205ULL },
+		{ 1000000000ULL, 3579545ULL, 0ULL, 1000000000ULL, 3579545ULL },
+	};
+
+	(void)state;
+	for (unsigned i = 0; i < sizeof(c) / sizeof(c[0]); i++)
+		assert_int_equal(dev_scale(c[i].x, c[i].mul, c[i].add, c[i].div), c[i].want);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -376,6 +399,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hvtest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bus_add, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_port_lookup, setup, teardown),
+		cmocka_unit_test(test_scale),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
