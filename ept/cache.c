@@ -69,6 +69,16 @@ int cache_create(const struct cache_geom *geom, bool perfect, struct cache_stats
 		c->empty = malloc((size_t)c->nsets * sizeof(*c->empty));
 		if (!c->storage || !c->keys || !c->lru || !c->empty)
 			goto fail;
+		if (c->ways <= CACHE_FP_STRIDE) {
+			size_t n = (size_t)c->nsets * CACHE_FP_STRIDE;
+
+			if (posix_memalign((void **)&c->fp, CACHE_FP_STRIDE, n) != 0) {
+				c->fp = NULL;
+				goto fail;
+			}
+			memset(c->fp, 0, n);
+			c->fp_ways = (1u << c->ways) - 1;
+		}
 		for (i = 0; i < c->nsets; i++)
 			c->empty[i] = c->ways;
 		for (i = 0; i < geom->entries; i++) {
@@ -80,6 +90,7 @@ int cache_create(const struct cache_geom *geom, bool perfect, struct cache_stats
 	return 0;
 
 fail:
+	free(c->fp);
 	free(c->empty);
 	free(c->sets);
 	free(c->lru);
@@ -98,6 +109,7 @@ void cache_destroy(struct cache *c)
 	if (c->perfect)
 		for (i = 0; i < c->nsets; i++)
 			free(c->sets[i].e);
+	free(c->fp);
 	free(c->empty);
 	free(c->sets);
 	free(c->lru);
@@ -106,7 +118,6 @@ void cache_destroy(struct cache *c)
 	free(c);
 }
 
-bool cache_is_perfect(const struct cache *c) { return c->perfect; }
 
 static inline bool tag_match(const struct cache_entry *e, uint64_t key, const struct cache_tag *tag)
 {
@@ -200,6 +211,8 @@ static struct cache_entry *fill_slot(struct cache *c, uint32_t si, uint32_t pick
 		else
 			c->empty[si]--;
 		c->keys[pick] = key;
+		if (c->fp)
+			c->fp[(size_t)si * CACHE_FP_STRIDE + (pick - si * c->ways)] = cache_fp(key);
 	}
 	return victim;
 }

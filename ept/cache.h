@@ -34,6 +34,10 @@
 
 #include "ept/compiler.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 /* A set-associative structure: entries = sets * ways; entries == 0 disables it.
  * ways == entries means fully associative. LRU replacement within a set. */
 struct cache_geom {
@@ -108,12 +112,19 @@ struct cache_set {
  * scratch stamp in lru[] (it never evicts, so its stamps mean nothing).
  *   fast: finite with a power-of-two number of sets (set = page & set_mask),
  *         the inline lookup's case; anything else goes out of line.
+ *   fp:   finite: a one-byte fingerprint of each slot's key (cache_fp()),
+ *         CACHE_FP_STRIDE bytes a set (ways <= CACHE_FP_STRIDE; larger sets
+ *         have none), so that a lookup compares the whole set at once and
+ *         reads keys[] only where the fingerprint matches. An empty slot's
+ *         byte means nothing: its key never matches.
  */
 struct cache {
 	uint64_t *keys;
 	uint64_t *lru;
 	uint32_t *empty;               /* finite: empty slots of each set */
 	struct cache_entry *storage;
+	uint8_t *fp;                   /* finite, ways <= CACHE_FP_STRIDE: see above */
+	uint32_t fp_ways;              /* bit i: way i (the lookup's mask) */
 	struct cache_set *sets;        /* perfect only */
 	uint32_t nsets, ways;
 	uint64_t set_mask;
@@ -132,7 +143,7 @@ struct cache {
 int cache_create(const struct cache_geom *geom, bool perfect, struct cache_stats *st,
 		 struct cache **out) HV_MUST_CHECK;
 void cache_destroy(struct cache *c);
-bool cache_is_perfect(const struct cache *c);
+static inline bool cache_is_perfect(const struct cache *c) { return c->perfect; }
 
 static inline bool cache_tag_match(const struct cache_entry *e, const struct cache_tag *tag)
 {
@@ -140,20 +151,61 @@ static inline bool cache_tag_match(const struct cache_entry *e, const struct cac
 	       (e->asid == tag->asid || e->global);
 }
 
+#define CACHE_FP_STRIDE 16
+
+/* The fingerprint of a key: eight bits of a multiplicative hash, which every
+ * key bit moves (the set index bits included, though they never differ
+ * within a set). */
+static inline uint8_t cache_fp(uint64_t key)
+{
+	return (uint8_t)((key * 0x9e3779b97f4a7c15ULL) >> 56);
+}
+
+/* Bit i set: way i of the set at fp_set (CACHE_FP_STRIDE bytes) holds
+ * fingerprint f (ways beyond the set's own are masked off by the caller). */
+static inline uint32_t cache_fp_match(const uint8_t *fp_set, uint8_t f)
+{
+#if defined(__SSE2__)
+	__m128i v = _mm_load_si128((const __m128i *)fp_set);
+
+	return (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8((char)f)));
+#else
+	uint32_t m = 0, i;
+
+	for (i = 0; i < CACHE_FP_STRIDE; i++)
+		m |= (uint32_t)(fp_set[i] == f) << i;
+	return m;
+#endif
+}
+
 /* Out of line: perfect structures and set counts that are not powers of two. */
 struct cache_entry *cache_find_slow(struct cache *c, uint64_t key, const struct cache_tag *tag);
 
 /* cache_find once the key's page shift is known to have been held. */
-static inline struct cache_entry *cache_find_held(struct cache *c, uint64_t key,
+static inline __attribute__((always_inline)) struct cache_entry *cache_find_held(struct cache *c, uint64_t key,
 						  const struct cache_tag *tag)
 {
 	const uint64_t *k;
 	uint32_t base, i;
 
+	uint32_t si, m;
+
 	if (__builtin_expect(!c->fast, 0))
 		return cache_find_slow(c, key, tag);
-	base = (uint32_t)(key & c->set_mask) * c->ways;
+	si = (uint32_t)(key & c->set_mask);
+	base = si * c->ways;
 	k = c->keys + base;
+	if (__builtin_expect(c->fp != NULL, 1)) {
+		/* Every way at once; keys[] only where the fingerprint matches,
+		 * lowest way first as the scan below. */
+		m = cache_fp_match(c->fp + (size_t)si * CACHE_FP_STRIDE, cache_fp(key)) & c->fp_ways;
+		for (; m; m &= m - 1) {
+			i = (uint32_t)__builtin_ctz(m);
+			if (k[i] == key && cache_tag_match(&c->storage[base + i], tag))
+				return &c->storage[base + i];
+		}
+		return NULL;
+	}
 	for (i = 0; i < c->ways; i++)
 		if (k[i] == key && cache_tag_match(&c->storage[base + i], tag))
 			return &c->storage[base + i];
@@ -161,7 +213,7 @@ static inline struct cache_entry *cache_find_held(struct cache *c, uint64_t key,
 }
 
 /* Find without side effects (no counting, no LRU update). */
-static inline struct cache_entry *cache_find(struct cache *c, uint64_t key,
+static inline __attribute__((always_inline)) struct cache_entry *cache_find(struct cache *c, uint64_t key,
 					     const struct cache_tag *tag)
 {
 	if (!((c->held_shifts >> cache_key_shift(key)) & 1))
@@ -171,7 +223,7 @@ static inline struct cache_entry *cache_find(struct cache *c, uint64_t key,
 
 /* cache_find(c, cache_key(addr, shift), tag), with no key made for a page
  * size the structure never held. */
-static inline struct cache_entry *cache_find_at(struct cache *c, uint64_t addr, unsigned shift,
+static inline __attribute__((always_inline)) struct cache_entry *cache_find_at(struct cache *c, uint64_t addr, unsigned shift,
 						const struct cache_tag *tag)
 {
 	if (!((c->held_shifts >> shift) & 1))
@@ -236,18 +288,48 @@ static inline void cache_take(struct cache *c, struct cache_entry *v, uint64_t k
 	c->st->fills++;
 }
 
+/* The way of the n stamps at l with the smallest (the least recently used;
+ * stamps are unique). */
+static inline __attribute__((always_inline)) uint32_t cache_lru_oldest_n(const uint64_t *l,
+									 uint32_t n)
+{
+	uint64_t oldest = l[0];
+	uint32_t i, j = 0;
+
+	for (i = 1; i < n; i++) {
+		j = l[i] < oldest ? i : j;
+		oldest = l[i] < oldest ? l[i] : oldest;
+	}
+	return j;
+}
+
+/* cache_lru_oldest_n, unrolled for the usual associativities. */
+static inline uint32_t cache_lru_oldest(const uint64_t *l, uint32_t n)
+{
+	switch (n) {
+	case 4:
+		return cache_lru_oldest_n(l, 4);
+	case 8:
+		return cache_lru_oldest_n(l, 8);
+	case 12:
+		return cache_lru_oldest_n(l, 12);
+	case 16:
+		return cache_lru_oldest_n(l, 16);
+	default:
+		return cache_lru_oldest_n(l, n);
+	}
+}
+
 /*
  * cache_fill after a lookup of (key, tag) in c that missed, with nothing
  * filled into c since: the same entry cache_fill would choose, without
  * looking for the key again.
  */
-static inline int HV_MUST_CHECK cache_fill_missed(struct cache *c, uint64_t key,
+static inline __attribute__((always_inline)) int HV_MUST_CHECK cache_fill_missed(struct cache *c, uint64_t key,
 						  const struct cache_tag *tag, bool global,
 						  struct cache_entry **out)
 {
-	const uint64_t *l;
-	uint64_t oldest;
-	uint32_t si, base, i, j, n;
+	uint32_t si, base, j;
 	struct cache_entry *v;
 
 	si = (uint32_t)(key & c->set_mask);
@@ -256,18 +338,13 @@ static inline int HV_MUST_CHECK cache_fill_missed(struct cache *c, uint64_t key,
 	if (__builtin_expect(!c->fast || c->empty[si] != 0, 0))
 		return cache_fill(c, key, tag, global, out);
 	base = si * c->ways;
-	l = c->lru + base;
-	n = c->ways;
-	oldest = l[0];
-	j = 0;
-	for (i = 1; i < n; i++) {
-		j = l[i] < oldest ? i : j;
-		oldest = l[i] < oldest ? l[i] : oldest;
-	}
+	j = cache_lru_oldest(c->lru + base, c->ways);
 	/* A full set: the oldest way is evicted. */
 	v = &c->storage[base + j];
 	c->st->evictions++;
 	c->keys[base + j] = key;
+	if (c->fp)
+		c->fp[(size_t)si * CACHE_FP_STRIDE + j] = cache_fp(key);
 	cache_take(c, v, key, tag, global);
 	*out = v;
 	return 0;

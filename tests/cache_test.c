@@ -361,6 +361,47 @@ static void test_fill_missed_same_victims(void **state)
 	}
 }
 
+/*
+ * Keys of one set whose fingerprints (cache_fp) are equal: the lookup
+ * compares the set's fingerprints at once, so it must go on to the next way
+ * with the same fingerprint when the first one's full key or tag differs, and
+ * must find nothing for a colliding key that is not held.
+ */
+static void test_fingerprint_collisions(void **state)
+{
+	struct cache_stats st;
+	struct cache *c = mk(16 * 12, 12, false, &st);   /* 16 sets of 12 ways */
+	static const struct cache_tag tag_b = { .domain = 0x1001, .asid = 6, .vmid = 1 };
+	uint64_t keys[4], page;
+	unsigned n = 0, i;
+
+	(void)state;
+	/* Pages of set 3 (page & 15 == 3) with the fingerprint of the first. */
+	for (page = 3; n < 4; page += 16)
+		if (n == 0 || cache_fp(cache_key(page << 12, 12)) == cache_fp(keys[0]))
+			keys[n++] = cache_key(page << 12, 12);
+	for (i = 0; i < 3; i++)
+		fill(c, cache_key_page(keys[i]) << 12, 12, &tag_a, false, 0x1000 * (i + 1));
+	/* The same key under another tag sits beside them and is told apart. */
+	fill(c, cache_key_page(keys[1]) << 12, 12, &tag_b, false, 0xb000);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(cache_find(c, keys[i], &tag_a)->val, 0x1000 * (i + 1));
+	assert_int_equal(cache_find(c, keys[1], &tag_b)->val, 0xb000);
+	assert_null(cache_find(c, keys[0], &tag_b));
+	assert_null(cache_find(c, keys[3], &tag_a));
+	/* Invalidated: its fingerprint may stay, its key no longer matches. */
+	{
+		struct cache_inval inv = { .flags = CACHE_INV_KEY | CACHE_INV_ASID, .key = keys[1],
+					   .asid = tag_a.asid };
+
+		assert_int_equal(cache_invalidate(c, &inv), 1);
+	}
+	assert_null(cache_find(c, keys[1], &tag_a));
+	assert_int_equal(cache_find(c, keys[1], &tag_b)->val, 0xb000);
+	assert_int_equal(cache_find(c, keys[2], &tag_a)->val, 0x3000);
+	cache_destroy(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -374,6 +415,7 @@ int main(void)
 		cmocka_unit_test(test_invalidate_range),
 		cmocka_unit_test(test_perfect),
 		cmocka_unit_test(test_sizes_never_held),
+		cmocka_unit_test(test_fingerprint_collisions),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
