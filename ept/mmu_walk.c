@@ -952,7 +952,7 @@ static void sc_forget_vpn(struct mmu *m, uint64_t vpn)
 }
 
 /* Fill the L1 structure for this access kind and page size. */
-static struct cache_entry *fill_l1(struct walk *w, unsigned kind, unsigned shift,
+static inline __attribute__((always_inline)) struct cache_entry *fill_l1(struct walk *w, unsigned kind, unsigned shift,
 				 const struct cache_entry *src, bool global, bool missed)
 {
 	unsigned sz = shift == PAGE_SHIFT_4K ? 0 : shift == PAGE_SHIFT_2M ? 1 : 2;
@@ -1041,7 +1041,7 @@ static struct cache_entry *combined_lookup(struct walk *w, unsigned kind, struct
 	return NULL;
 }
 
-static void sc_install(struct mmu *m, unsigned kind, uint64_t gva, struct cache *t,
+static inline __attribute__((always_inline)) void sc_install(struct mmu *m, unsigned kind, uint64_t gva, struct cache *t,
 		       struct cache_entry *e)
 {
 	struct mmu_hit_slot *s;
