@@ -296,6 +296,7 @@ static inline __attribute__((always_inline)) uint32_t cache_lru_oldest_n(const u
 	uint64_t oldest = l[0];
 	uint32_t i, j = 0;
 
+#pragma GCC unroll 16
 	for (i = 1; i < n; i++) {
 		j = l[i] < oldest ? i : j;
 		oldest = l[i] < oldest ? l[i] : oldest;
