@@ -352,7 +352,7 @@ static int kvm_map(struct gmem *m, uint64_t gpa, uint64_t hpa, uint64_t size, ui
 {
 	struct gmem_kvm *k = to_kvm_mem(m);
 	struct kvm_slot *s = slot_of(k, gpa, size);
-	bool wp = k->wp && !(attrs & EPT_W);
+	bool wp;
 	int rc;
 
 	/* Outside RAM: a device's page, a slot of its own. */
@@ -364,6 +364,9 @@ static int kvm_map(struct gmem *m, uint64_t gpa, uint64_t hpa, uint64_t size, ui
 			return rc;
 		s = &k->slot[k->nslot - 1];
 	}
+	/* RAM without W is write-protected in its view; a read-only slot (ROM)
+	 * needs nothing more: KVM never writes it. */
+	wp = k->wp && s->ram && !(attrs & EPT_W);
 	rc = k->soft->ops->map(k->soft, gpa, hpa, size, attrs, page_size);
 	if (rc)
 		return rc;
