@@ -491,6 +491,65 @@ int op_grp3(struct vcpu_soft *v, const struct x86_insn *in)
 	}
 }
 
+/*
+ * DIV of a 32- or 64-bit register (F7 /6, mod 3) when the dividend fits 64
+ * bits (RDX 0 at 64 bits): divides in 64 bits; a zero divisor, a quotient
+ * that overflows or a wider dividend is left to op_grp3 (#DE, 128-bit
+ * division). Flags are not changed, as in op_grp3.
+ */
+static inline __attribute__((always_inline)) bool div_r_fast(struct vcpu_soft *v, const struct x86_insn *in,
+							     unsigned size)
+{
+	uint64_t m = size_mask(size), d = v->gpr[in->rm] & m, n, q;
+
+	if (size == 8) {
+		if (d == 0 || v->gpr[2] != 0)
+			return false;
+		n = v->gpr[0];
+	} else {
+		n = ((v->gpr[2] & m) << 32) | (v->gpr[0] & m);
+		if (d == 0 || n / d > m)
+			return false;
+	}
+	q = n / d;
+	v->gpr[2] = n % d;   /* 32-bit results zero-extend */
+	v->gpr[0] = q;
+	return true;
+}
+
+static int h_div_r32(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	return div_r_fast(v, in, 4) ? X86_OK : op_grp3(v, in);
+}
+
+static int h_div_r64(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	return div_r_fast(v, in, 8) ? X86_OK : op_grp3(v, in);
+}
+
+/* F6, F7: group 3; DIV of a 32/64-bit register has its own handler. */
+x86_exec_fn sel_grp3(const struct x86_insn *in)
+{
+	if (in->op == 0xf7 && in->mod == 3 && (in->reg & 7) == 6 && in->osz >= 4)
+		return in->osz == 8 ? h_div_r64 : h_div_r32;
+	return op_grp3;
+}
+
+/* Their threaded code: declined when op_grp3 is needed. */
+static const struct blk_op *t_div_r32(struct vcpu_soft *v, const struct blk_op *op)
+{
+	if (__builtin_expect(!div_r_fast(v, &op->insn, 4), 0))
+		return op;
+	THREAD_NEXT(v, op);
+}
+
+static const struct blk_op *t_div_r64(struct vcpu_soft *v, const struct blk_op *op)
+{
+	if (__builtin_expect(!div_r_fast(v, &op->insn, 8), 0))
+		return op;
+	THREAD_NEXT(v, op);
+}
+
 static inline __attribute__((always_inline)) int imul2_sized(struct vcpu_soft *v,
 							       const struct x86_insn *in, uint64_t a,
 							       uint64_t b, unsigned size)
@@ -716,6 +775,7 @@ static const struct thread_pair alu_threads[] = {
 #define ALU_RM_PAIRS(n, name) { h_rm32b_##name, t_rm32b_##name }, { h_rm64b_##name, t_rm64b_##name },
 static const struct thread_pair alu_threads_mem[] = {
 	ALU_HANDLERS(ALU_RM_PAIRS)
+	{ h_div_r32, t_div_r32 }, { h_div_r64, t_div_r64 },   /* not memory, but may decline too */
 };
 
 x86_thread_fn alu_thread(x86_exec_fn fn, const struct x86_insn *in, bool *declines)

@@ -78,7 +78,7 @@ const struct x86_op x86_optab[4][256] = {
 		[0xec ... 0xef] = H(0, op_io),
 		[0xf0] = D(A_PFX), [0xf1] = H(0, op_int1), [0xf2 ... 0xf3] = D(A_PFX),
 		[0xf4] = H(0, op_hlt), [0xf5] = H(0, op_cmc),
-		[0xf6 ... 0xf7] = H(A_M | A_GRP3, op_grp3),
+		[0xf6 ... 0xf7] = S(A_M | A_GRP3, sel_grp3),
 		[0xf8 ... 0xf9] = H(0, op_clc_stc), [0xfa ... 0xfb] = H(0, op_cli_sti),
 		[0xfc ... 0xfd] = H(0, op_cld_std),
 		[0xfe] = H(A_M, op_incdec), [0xff] = S(A_M, sel_grp5),

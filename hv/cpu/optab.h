@@ -68,6 +68,7 @@ int op_test_acc(struct vcpu_soft *v, const struct x86_insn *in);
 int op_incdec_reg(struct vcpu_soft *v, const struct x86_insn *in);
 int op_incdec(struct vcpu_soft *v, const struct x86_insn *in);
 int op_grp3(struct vcpu_soft *v, const struct x86_insn *in);
+x86_exec_fn sel_grp3(const struct x86_insn *in);
 int op_bt(struct vcpu_soft *v, const struct x86_insn *in);
 int op_bt_imm(struct vcpu_soft *v, const struct x86_insn *in);
 int op_shift(struct vcpu_soft *v, const struct x86_insn *in);
