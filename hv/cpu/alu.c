@@ -755,8 +755,30 @@ x86_exec_fn sel_imul(const struct x86_insn *in)
 	THREAD_WRAP(h_rr32_##name) THREAD_WRAP(h_rr64_##name) THREAD_WRAP(h_rr32r_##name) \
 	THREAD_WRAP(h_rr64r_##name) THREAD_WRAP(h_ri32_##name) THREAD_WRAP(h_ri64_##name)
 ALU_HANDLERS(ALU_THREAD)
+/*
+ * ROL and ROR replace CF and OF only, so with lazy flags pending they first
+ * compute the others (flags_put, flags_get). Their threaded code tests that
+ * first and leaves the rare case to a function of its own, so that the
+ * common one needs no stack frame.
+ */
+static __attribute__((noinline)) const struct blk_op *t_rot_lazy(struct vcpu_soft *v,
+								     const struct blk_op *op)
+{
+	flags_get(v);   /* as flags_put would; the handler then finds lf_op LF_NONE */
+	return thread_call(v, op);
+}
+
+#define ROT_THREAD(name) \
+	static const struct blk_op *t_##name(struct vcpu_soft *v, const struct blk_op *op) \
+	{ \
+		if (__builtin_expect(v->lf_op != LF_NONE, 0)) \
+			return t_rot_lazy(v, op); \
+		name(v, &op->insn); \
+		THREAD_NEXT(v, op); \
+	}
+ROT_THREAD(h_ri32_rol) ROT_THREAD(h_ri64_rol) ROT_THREAD(h_ri32_ror) ROT_THREAD(h_ri64_ror)
 #define SHIFT_THREAD(n, name) THREAD_WRAP(h_ri32_##name) THREAD_WRAP(h_ri64_##name)
-SHIFT_RI_HANDLERS(SHIFT_THREAD)
+SHIFT_THREAD(4, shl) SHIFT_THREAD(5, shr) SHIFT_THREAD(7, sar)
 THREAD_WRAP(h_imul_rr32)
 THREAD_WRAP(h_imul_rr64)
 
