@@ -452,11 +452,11 @@ walk:
 
 	/* Fill the guest-physical caches for the levels this walk went through
 	 * (the walker set their A flags first, SDM 28.3.1). */
-	for (lvl = 1; lvl <= 3; lvl++) {
+	for (lvl = 1; lvl <= 3 && lvl < start_level; lvl++) {
 		struct cache_entry *e;
 
 		t = m->t[gp_for_level[lvl]];
-		if (!t || lvl >= start_level || r.page_shift > PAGE_SHIFT_4K + 9 * (lvl - 1))
+		if (!t || r.page_shift > PAGE_SHIFT_4K + 9 * (lvl - 1))
 			continue;
 		/* Looked up above and missed (the loop stopped at start_level). */
 		if (cache_fill_missed(t, cache_key(gpa, PAGE_SHIFT_4K + 9 * lvl), &w->gtag, false, &e) == 0) {
@@ -704,21 +704,17 @@ struct gwalk {
 static bool gwalk_locate(void *arg, const struct walk_path *p, unsigned level,
 			 uint64_t entry_gpa, uint64_t *entry_hpa)
 {
-	/* Every guest entry read is a paging-structure read through EPT. */
 	struct gwalk *g = arg;
 	struct walk *w = g->w;
 	struct mmu *m = w->m;
-	const struct ept_access entry_acc = {
-		.type = ACC_READ, .paging_entry = true, .gla_valid = true, .gla = w->gva,
-	};
 	uint64_t off = entry_gpa - p->table[level];
-	unsigned esz = w->levels == 2 && !w->pae ? 4 : 8;
+	struct ept_access entry_acc;
 	struct xlate x;
 
 	if (g->have_hpa) {
 		g->have_hpa = false;
 		*entry_hpa = g->table_hpa + off;
-		if (!hpa_in_pool(m, *entry_hpa, esz)) {
+		if (!hpa_in_pool(m, *entry_hpa, w->levels == 2 && !w->pae ? 4 : 8)) {
 			w->res->status = MMU_EPT_MISCONFIG;
 			w->res->gpa = entry_gpa;
 			m->st.ept_misconfigs++;
@@ -726,6 +722,10 @@ static bool gwalk_locate(void *arg, const struct walk_path *p, unsigned level,
 		}
 		return true;
 	}
+	/* Every guest entry read is a paging-structure read through EPT. */
+	entry_acc = (struct ept_access){
+		.type = ACC_READ, .paging_entry = true, .gla_valid = true, .gla = w->gva,
+	};
 	if (!gpa_xlate(w, entry_gpa, &entry_acc, w->levels - level, (int)level, &x))
 		return false;
 	*entry_hpa = x.hpa;
@@ -769,7 +769,9 @@ static void trace_guest_values(struct walk *w, const struct gwalk *g, const stru
 {
 	unsigned i;
 
-	for (i = 0; w->trace && i < p->n; i++)
+	if (!w->trace)
+		return;
+	for (i = 0; i < p->n; i++)
 		if (g->tref[i] < w->trace->n)
 			w->trace->ref[g->tref[i]].value = p->ref[i].value;
 }
@@ -802,16 +804,24 @@ static const struct walk_ops gwalk_ops = {
 	.locate = gwalk_locate, .ref = gwalk_ref, .ad = gwalk_ad,
 };
 
+/* The guest IA-32e formats by levels (4, 5) and EFER.NXE (off, on), as
+ * const descriptors: what mmu_guest_fmt_init makes for IA-32e paging when
+ * MAXPHYADDR reserves no address bits. */
+static const struct walk_fmt guest_ia32e_fmt[2][2] = {
+	{ GUEST_IA32E_FMT(4, false), GUEST_IA32E_FMT(4, true) },
+	{ GUEST_IA32E_FMT(5, false), GUEST_IA32E_FMT(5, true) },
+};
+
 /*
  * The guest dimension of the walk (SDM 4.5): the walker over the guest's
- * format, each table address translated through gpa_xlate by the locate
+ * format f, each table address translated through gpa_xlate by the locate
  * hook. Returns false with w->res filled on a fault.
  */
-static bool guest_walk(struct walk *w, struct guest_out *out)
+static inline __attribute__((always_inline)) bool
+guest_walk_fmt(struct walk *w, struct guest_out *out, const struct walk_fmt *f)
 {
 	const struct mmu_ctx *ctx = w->ctx;
 	struct mmu *m = w->m;
-	const struct walk_fmt *f = &m->gfmt;
 	unsigned n = w->levels;
 	struct gwalk g = { .w = w, .table_perms = EPT_RWX | EPT_XU, .ib = f->ibits[1] };
 	struct walk_start start, *startp = NULL;
@@ -891,6 +901,18 @@ static bool guest_walk(struct walk *w, struct guest_out *out)
 	out->dirty_known = (e & PTE_D) || (w->access & ACC_WRITE);
 	out->pkey = pte_pkey(e);
 	return true;
+}
+
+/* guest_walk_fmt over the guest's format, with the usual 4-level IA-32e
+ * formats as const descriptors (the compiler folds each into its walk). */
+static bool guest_walk(struct walk *w, struct guest_out *out)
+{
+	const struct mmu_ctx *ctx = w->ctx;
+
+	if (w->levels == 4 && !phys_rsvd(ctx))
+		return (ctx->efer & EFER_NXE) ? guest_walk_fmt(w, out, &guest_ia32e_fmt[0][1])
+					      : guest_walk_fmt(w, out, &guest_ia32e_fmt[0][0]);
+	return guest_walk_fmt(w, out, &w->m->gfmt);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1213,12 +1235,6 @@ walk_done:
 		res->gva = gva;
 }
 
-/* The guest IA-32e formats by levels (4, 5) and EFER.NXE (off, on), as
- * const descriptors for the fast path below. */
-static const struct walk_fmt guest_ia32e_fmt[2][2] = {
-	{ GUEST_IA32E_FMT(4, false), GUEST_IA32E_FMT(4, true) },
-	{ GUEST_IA32E_FMT(5, false), GUEST_IA32E_FMT(5, true) },
-};
 
 /* What the fast walk's hooks keep: the EPT format, and the EPT references of
  * each guest entry's walk by grid row and in all. */
