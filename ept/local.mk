@@ -4,7 +4,7 @@ ept_libept_a_SOURCES = \
 	ept/ept.h ept/mmu.h \
 	ept/pool.c ept/ept.c \
 	ept/compiler.h ept/hpool.h ept/cache.h ept/cache.c ept/walk.h ept/walk.c \
-	ept/mmu_int.h ept/mmu.c ept/mmu_walk.c ept/mmu_inval.c ept/presets.c ept/gptbuild.c
+	ept/mmu_int.h ept/mmu.c ept/mmu_walk.c ept/mmu_fast.c ept/mmu_inval.c ept/presets.c ept/gptbuild.c
 
 if HAVE_CMOCKA
 check_PROGRAMS += tests/cache_test tests/walk_test tests/ept_test tests/mmu_test

@@ -7,8 +7,8 @@
  *   ept/mmu.c        creation, statistics, the context and the hit path
  *                    (mmu_translate and its host-side shortcut)
  *   ept/mmu_walk.c   the miss path: combined TLB lookup and fill, the 2D
- *                    walk (guest formats, guest walk, second stage), the
- *                    all-caches-off fast walk
+ *                    walk (guest formats, guest walk, second stage)
+ *   ept/mmu_fast.c   the all-caches-off fast walk
  *   ept/mmu_inval.c  invalidation (INVLPG, MOV CR3, INVVPID, INVEPT, INVPCID)
  */
 #ifndef HV_MMU_INT_H
@@ -82,6 +82,132 @@ static inline uint16_t ctx_pcid(const struct mmu_ctx *ctx)
 	/* SDM 4.10.1: PCIDs exist only with CR4.PCIDE (which needs IA-32e mode). */
 	return (ctx->cr4 & CR4_PCIDE) && (ctx->efer & EFER_LMA) ? (uint16_t)(ctx->cr3 & 0xfff) : 0;
 }
+
+/* ------------------------------------------------------------------------ */
+/* Permission rules and const formats of both walks (mmu_walk.c, mmu_fast.c) */
+/* ------------------------------------------------------------------------ */
+
+/* Bits 51:MAXPHYADDR, reserved in every guest paging entry with an address
+ * field (SDM Tables 4-8..4-20: "must be 0" above M); 0 for M = 52. */
+static inline uint64_t phys_rsvd(const struct mmu_ctx *ctx)
+{
+	unsigned m = ctx->maxphyaddr;
+
+	return m && m < 52 ? ((1ULL << 52) - 1) & ~((1ULL << m) - 1) : 0;
+}
+
+/*
+ * SDM 4.6: may an access with these accumulated guest permissions proceed?
+ * user_access: CPL 3 and not an implicit supervisor access.
+ */
+static inline __attribute__((always_inline)) bool
+guest_allows_inline(const struct mmu_ctx *ctx, unsigned access, bool w, bool u, bool xd)
+{
+	bool user_access = ctx->cpl == 3 && !(access & ACC_IMPLICIT_SV);
+
+	if (user_access) {
+		if (!u)
+			return false;
+		if ((access & ACC_WRITE) && !w)
+			return false;
+		if ((access & ACC_FETCH) && xd)
+			return false;
+		return true;
+	}
+	if (access & ACC_FETCH) {
+		if (xd)
+			return false;
+		/* SMEP: no supervisor fetch from a user-mode address. */
+		return !(u && (ctx->cr4 & CR4_SMEP));
+	}
+	/* SMAP: supervisor data access to a user-mode address needs an explicit
+	 * access with EFLAGS.AC=1; implicit accesses ignore AC. */
+	if (u && (ctx->cr4 & CR4_SMAP) &&
+	    ((access & ACC_IMPLICIT_SV) || !(ctx->rflags & RFLAGS_AC)))
+		return false;
+	if ((access & ACC_WRITE) && !w && (ctx->cr0 & CR0_WP))
+		return false;
+	return true;
+}
+
+/* The protection key of an IA-32e paging leaf entry (ignored bits otherwise). */
+static inline unsigned pte_pkey(uint64_t e)
+{
+	return (unsigned)(e >> 59) & 0xfu;
+}
+
+/*
+ * SDM 4.6.2: do the protection-key rights forbid this data access to a
+ * user-mode (u, PKRU with CR4.PKE) or supervisor-mode (PKRS with CR4.PKS)
+ * address with key `key`? Only in IA-32e paging, never for fetches: AD
+ * forbids every data access; WD forbids user-mode writes, and supervisor-mode
+ * writes when CR0.WP = 1. Implicit supervisor accesses are checked too.
+ */
+static inline __attribute__((always_inline)) bool
+pk_denies(const struct mmu_ctx *ctx, unsigned access, bool u, unsigned key)
+{
+	uint32_t rights;
+
+	if (__builtin_expect(!(ctx->cr4 & (CR4_PKE | CR4_PKS)), 1) || (access & ACC_FETCH) ||
+	    !(ctx->efer & EFER_LMA))
+		return false;
+	if (u ? !(ctx->cr4 & CR4_PKE) : !(ctx->cr4 & CR4_PKS))
+		return false;
+	rights = ((u ? ctx->pkru : ctx->pkrs) >> (2 * key)) & 3;
+	if (rights & 1)
+		return true;
+	return (rights & 2) && (access & ACC_WRITE) &&
+	       ((ctx->cpl == 3 && !(access & ACC_IMPLICIT_SV)) || (ctx->cr0 & CR0_WP));
+}
+
+/*
+ * The EPT formats of the hierarchies hv builds (execute-only and 1 GiB pages
+ * supported, no MBEC), by levels (4, 5) and A/D (off, on), as const
+ * descriptors: walk_body() over one of them is the walker with the format
+ * folded in. A hierarchy with other capabilities walks over ept->fmt.
+ */
+static const struct walk_fmt ept_std_fmt[2][2] = {
+	{ EPT_WALK_FMT(4, false, true, false, true), EPT_WALK_FMT(4, true, true, false, true) },
+	{ EPT_WALK_FMT(5, false, true, false, true), EPT_WALK_FMT(5, true, true, false, true) },
+};
+
+static inline bool ept_is_std(const struct ept *ept)
+{
+	return ept->caps.exec_only && ept->caps.page_1g && !ept->caps.mbec;
+}
+
+/*
+ * The EPT walk of an access when it needs nothing but reads: the walker over
+ * f (ept->fmt or its const twin above), true only when ept_walk would return
+ * EPT_OK for it without changing an entry (every A flag already set, and D
+ * for a write, SDM 29.3.5) and the leaf lies inside host memory. Otherwise
+ * false with nothing changed: the caller takes ept_walk, which owns every
+ * other case (violations, misconfigurations, A/D writes, traces).
+ */
+static inline __attribute__((always_inline)) bool
+ept_quick(const struct walk_fmt *f, const struct ept *ept, const struct ept_access *acc,
+	  const struct walk_start *start, uint64_t gpa, struct walk_path *p)
+{
+	/* SDM 29.3.3.2: with A/D enabled, guest paging-structure accesses are
+	 * writes; what ept_allows() asks, from the descriptor. */
+	const bool write = acc->type == ACC_WRITE || (acc->paging_entry && f->a);
+	const uint64_t need = acc->paging_entry ? EPT_R | (f->a ? EPT_W : 0)
+			      : acc->type == ACC_WRITE ? EPT_W
+			      : acc->type != ACC_FETCH ? EPT_R
+			      : (f->caps & EPT_FMT_MBEC) && acc->user ? EPT_XU : EPT_X;
+
+	return walk_body(f, ept->pool, NULL, NULL, ept->root, start, gpa, p) == WALK_OK &&
+	       (p->and_acc & need) == need && !walk_ad_pending(f, p, write) &&
+	       p->addr <= ept->pool->size - 8;
+}
+
+/* The guest IA-32e formats by levels (4, 5) and EFER.NXE (off, on), as
+ * const descriptors: what mmu_guest_fmt_init makes for IA-32e paging when
+ * MAXPHYADDR reserves no address bits. */
+static const struct walk_fmt guest_ia32e_fmt[2][2] = {
+	{ GUEST_IA32E_FMT(4, false), GUEST_IA32E_FMT(4, true) },
+	{ GUEST_IA32E_FMT(5, false), GUEST_IA32E_FMT(5, true) },
+};
 
 /* The guest's paging format under ctx (ept/mmu_walk.c). */
 void mmu_guest_fmt_init(struct walk_fmt *f, const struct mmu_ctx *ctx, unsigned levels, bool pae);

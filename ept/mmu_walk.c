@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * ept/mmu_walk.c - the miss path of the composed two-stage translation (see
- * ept/mmu_int.h): the combined TLB lookup, and on a miss the walk.
+ * ept/mmu_int.h): the combined TLB lookup, and on a miss the walk. The
+ * walk with every cache off is ept/mmu_fast.c.
  *
  * A translation looks up the combined TLBs; on a miss it walks the guest
  * paging structures, translating every guest table address (a GPA) through
@@ -87,82 +88,9 @@ static inline __attribute__((always_inline)) bool ept_allows(const struct ept *e
 	}
 }
 
-/* Bits 51:MAXPHYADDR, reserved in every guest paging entry with an address
- * field (SDM Tables 4-8..4-20: "must be 0" above M); 0 for M = 52. */
-static inline uint64_t phys_rsvd(const struct mmu_ctx *ctx)
-{
-	unsigned m = ctx->maxphyaddr;
-
-	return m && m < 52 ? ((1ULL << 52) - 1) & ~((1ULL << m) - 1) : 0;
-}
-
-/*
- * SDM 4.6: may an access with these accumulated guest permissions proceed?
- * user_access: CPL 3 and not an implicit supervisor access.
- */
-static inline __attribute__((always_inline)) bool
-guest_allows_inline(const struct mmu_ctx *ctx, unsigned access, bool w, bool u, bool xd)
-{
-	bool user_access = ctx->cpl == 3 && !(access & ACC_IMPLICIT_SV);
-
-	if (user_access) {
-		if (!u)
-			return false;
-		if ((access & ACC_WRITE) && !w)
-			return false;
-		if ((access & ACC_FETCH) && xd)
-			return false;
-		return true;
-	}
-	if (access & ACC_FETCH) {
-		if (xd)
-			return false;
-		/* SMEP: no supervisor fetch from a user-mode address. */
-		return !(u && (ctx->cr4 & CR4_SMEP));
-	}
-	/* SMAP: supervisor data access to a user-mode address needs an explicit
-	 * access with EFLAGS.AC=1; implicit accesses ignore AC. */
-	if (u && (ctx->cr4 & CR4_SMAP) &&
-	    ((access & ACC_IMPLICIT_SV) || !(ctx->rflags & RFLAGS_AC)))
-		return false;
-	if ((access & ACC_WRITE) && !w && (ctx->cr0 & CR0_WP))
-		return false;
-	return true;
-}
-
 static bool guest_allows(const struct mmu_ctx *ctx, unsigned access, bool w, bool u, bool xd)
 {
 	return guest_allows_inline(ctx, access, w, u, xd);
-}
-
-/* The protection key of an IA-32e paging leaf entry (ignored bits otherwise). */
-static inline unsigned pte_pkey(uint64_t e)
-{
-	return (unsigned)(e >> 59) & 0xfu;
-}
-
-/*
- * SDM 4.6.2: do the protection-key rights forbid this data access to a
- * user-mode (u, PKRU with CR4.PKE) or supervisor-mode (PKRS with CR4.PKS)
- * address with key `key`? Only in IA-32e paging, never for fetches: AD
- * forbids every data access; WD forbids user-mode writes, and supervisor-mode
- * writes when CR0.WP = 1. Implicit supervisor accesses are checked too.
- */
-static inline __attribute__((always_inline)) bool
-pk_denies(const struct mmu_ctx *ctx, unsigned access, bool u, unsigned key)
-{
-	uint32_t rights;
-
-	if (__builtin_expect(!(ctx->cr4 & (CR4_PKE | CR4_PKS)), 1) || (access & ACC_FETCH) ||
-	    !(ctx->efer & EFER_LMA))
-		return false;
-	if (u ? !(ctx->cr4 & CR4_PKE) : !(ctx->cr4 & CR4_PKS))
-		return false;
-	rights = ((u ? ctx->pkru : ctx->pkrs) >> (2 * key)) & 3;
-	if (rights & 1)
-		return true;
-	return (rights & 2) && (access & ACC_WRITE) &&
-	       ((ctx->cpl == 3 && !(access & ACC_IMPLICIT_SV)) || (ctx->cr0 & CR0_WP));
 }
 
 /* SDM 4.7: the #PF error code for this access. */
@@ -234,47 +162,6 @@ static void trace_ref(struct walk *w, int guest_level, int ept_level, uint64_t g
 static bool hpa_in_pool(const struct mmu *m, uint64_t hpa, uint64_t len)
 {
 	return hpa < m->pool->size && len <= m->pool->size - hpa;
-}
-
-/*
- * The EPT formats of the hierarchies hv builds (execute-only and 1 GiB pages
- * supported, no MBEC), by levels (4, 5) and A/D (off, on), as const
- * descriptors: walk_body() over one of them is the walker with the format
- * folded in. A hierarchy with other capabilities walks over ept->fmt.
- */
-static const struct walk_fmt ept_std_fmt[2][2] = {
-	{ EPT_WALK_FMT(4, false, true, false, true), EPT_WALK_FMT(4, true, true, false, true) },
-	{ EPT_WALK_FMT(5, false, true, false, true), EPT_WALK_FMT(5, true, true, false, true) },
-};
-
-static inline bool ept_is_std(const struct ept *ept)
-{
-	return ept->caps.exec_only && ept->caps.page_1g && !ept->caps.mbec;
-}
-
-/*
- * The EPT walk of an access when it needs nothing but reads: the walker over
- * f (ept->fmt or its const twin above), true only when ept_walk would return
- * EPT_OK for it without changing an entry (every A flag already set, and D
- * for a write, SDM 29.3.5) and the leaf lies inside host memory. Otherwise
- * false with nothing changed: the caller takes ept_walk, which owns every
- * other case (violations, misconfigurations, A/D writes, traces).
- */
-static inline __attribute__((always_inline)) bool
-ept_quick(const struct walk_fmt *f, const struct ept *ept, const struct ept_access *acc,
-	  const struct walk_start *start, uint64_t gpa, struct walk_path *p)
-{
-	/* SDM 29.3.3.2: with A/D enabled, guest paging-structure accesses are
-	 * writes; what ept_allows() asks, from the descriptor. */
-	const bool write = acc->type == ACC_WRITE || (acc->paging_entry && f->a);
-	const uint64_t need = acc->paging_entry ? EPT_R | (f->a ? EPT_W : 0)
-			      : acc->type == ACC_WRITE ? EPT_W
-			      : acc->type != ACC_FETCH ? EPT_R
-			      : (f->caps & EPT_FMT_MBEC) && acc->user ? EPT_XU : EPT_X;
-
-	return walk_body(f, ept->pool, NULL, NULL, ept->root, start, gpa, p) == WALK_OK &&
-	       (p->and_acc & need) == need && !walk_ad_pending(f, p, write) &&
-	       p->addr <= ept->pool->size - 8;
 }
 
 /* ept_quick for one walk of any hierarchy, from the top or from `start`. */
@@ -804,14 +691,6 @@ static const struct walk_ops gwalk_ops = {
 	.locate = gwalk_locate, .ref = gwalk_ref, .ad = gwalk_ad,
 };
 
-/* The guest IA-32e formats by levels (4, 5) and EFER.NXE (off, on), as
- * const descriptors: what mmu_guest_fmt_init makes for IA-32e paging when
- * MAXPHYADDR reserves no address bits. */
-static const struct walk_fmt guest_ia32e_fmt[2][2] = {
-	{ GUEST_IA32E_FMT(4, false), GUEST_IA32E_FMT(4, true) },
-	{ GUEST_IA32E_FMT(5, false), GUEST_IA32E_FMT(5, true) },
-};
-
 /*
  * The guest dimension of the walk (SDM 4.5): the walker over the guest's
  * format f, each table address translated through gpa_xlate by the locate
@@ -1234,154 +1113,3 @@ walk_done:
 	if (res->status == MMU_EPT_VIOLATION || res->status == MMU_EPT_MISCONFIG)
 		res->gva = gva;
 }
-
-
-/* What the fast walk's hooks keep: the EPT format, and the EPT references of
- * each guest entry's walk by grid row and in all. */
-struct fast_walk {
-	const struct walk_fmt *ef;
-	const struct ept *ept;
-	unsigned gl;
-	unsigned erefs_sum;
-	unsigned erefs[GRID_ROWS];
-};
-
-/* A guest entry's GPA through EPT, when that walk needs nothing but reads. */
-static inline __attribute__((always_inline)) bool
-fast_locate(void *arg, const struct walk_path *p, unsigned level, uint64_t entry_gpa,
-	    uint64_t *entry_hpa)
-{
-	/* Every guest entry read is a paging-structure read through EPT. */
-	static const struct ept_access entry_acc = { .type = ACC_READ, .paging_entry = true };
-	struct fast_walk *fw = arg;
-	struct walk_path ep;
-
-	(void)p;
-	if (!ept_quick(fw->ef, fw->ept, &entry_acc, NULL, entry_gpa, &ep))
-		return false;
-	fw->erefs[fw->gl - level] = ep.n;
-	fw->erefs_sum += ep.n;
-	*entry_hpa = ep.addr;
-	return true;
-}
-
-/* A guest A flag to set: that walk is mmu_translate_slow's. */
-static inline __attribute__((always_inline)) bool
-fast_no_ad(void *arg, const struct walk_path *p, const struct walk_step *r, uint64_t nv)
-{
-	(void)arg;
-	(void)p;
-	(void)r;
-	(void)nv;
-	return false;
-}
-
-static const struct walk_ops fast_ops = { .locate = fast_locate, .ad = fast_no_ad };
-
-/*
- * A full walk with every cache off, when it needs nothing but reads: the
- * walker over the const guest descriptor gf, its locate hook the walker over
- * the const EPT descriptor ef (the compiler folds both in: one instance per
- * pair), the final GPA through ef too. It accepts a walk only when
- * mmu_translate_slow would find no fault, no violation and no A/D flag to
- * set; then it reads exactly the entries mmu_translate_slow reads and
- * counts, once at the end, exactly what it counts. Otherwise it returns
- * false having changed nothing, and mmu_translate_slow does the walk.
- */
-static inline __attribute__((always_inline)) bool
-fast_walk_2d(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva, unsigned access,
-		 struct mmu_result *res, const struct walk_fmt *ef, const struct walk_fmt *gf)
-{
-	const unsigned gl = gf->levels, el = ef->levels;
-	const int64_t top = (int64_t)gva >> (gl == 5 ? 56 : 47);
-	struct fast_walk fw = { .ef = ef, .ept = ctx->ept, .gl = gl };
-	struct mmu_stats *st = &m->st;
-	struct walk_path gp, ep;
-	struct ept_access acc;
-	unsigned row, c, refs;
-
-	/* SDM 3.3.7.1 / 4.5: a non-canonical address is mmu_translate_slow's to report. */
-	if (top != 0 && top != -1)
-		return false;
-	if (walk_body(gf, m->pool, &fast_ops, &fw, ctx->cr3 & gf->addr, NULL,
-		      gva & ((1ULL << (gl == 5 ? 57 : 48)) - 1), &gp) != WALK_OK ||
-	    walk_ad_pending(gf, &gp, (access & ACC_WRITE) != 0) ||
-	    !guest_allows_inline(ctx, access, gp.and_acc & PTE_W, gp.and_acc & PTE_U, gp.or_acc != 0) ||
-	    pk_denies(ctx, access, gp.and_acc & PTE_U, pte_pkey(gp.ref[gp.n - 1].value)))
-		return false;
-	acc = (struct ept_access){
-		.type = access & (ACC_READ | ACC_WRITE | ACC_FETCH),
-		.user = (gp.and_acc & PTE_U) != 0,
-	};
-	if (!ept_quick(ef, ctx->ept, &acc, NULL, gp.addr, &ep))
-		return false;
-
-	/* The counts of mmu_translate_slow: each guest row its EPT cells and its
-	 * guest cell, then the final GPA's row. No EPT walk reads more than el
-	 * entries, so the sum says whether every row's walk read el. */
-	if (gp.n == gl && ep.n == el && fw.erefs_sum == gl * el) {
-		/* The usual shape, every cell a constant offset. */
-#pragma GCC unroll 6
-		for (row = 0; row <= gl; row++) {
-#pragma GCC unroll 6
-			for (c = 5 - el; c < 5; c++)
-				st->grid[row][c]++;
-			if (row < gl)
-				st->grid[row][5]++;
-		}
-		refs = (gl + 1) * el + gl;
-	} else {
-		refs = ep.n;
-		for (row = 0; row < gp.n; row++) {
-			for (c = 0; c < fw.erefs[row]; c++)
-				st->grid[row][5 - el + c]++;
-			st->grid[row][5]++;
-			refs += fw.erefs[row] + 1;
-		}
-		for (c = 0; c < ep.n; c++)
-			st->grid[gl][5 - el + c]++;
-	}
-	st->translations++;
-	st->by_access[access_kind(access)]++;
-	st->walks++;
-	st->walk_refs += refs;
-	/* At most 5 guest rows of 6 and 5 final: within MMU_MAX_REFS. */
-	st->refs_hist[refs]++;
-	res->status = MMU_OK;
-	res->hpa = ep.addr;
-	res->gpa = gp.addr;
-	res->gva = gva;
-	res->page_shift = gp.shift < ep.shift ? gp.shift : ep.shift;
-	res->pf_error = 0;
-	res->qual = 0;
-	res->refs = refs;
-	res->tlb_hit = false;
-	return true;
-}
-
-/* One instance per EPT format of ept_std_fmt and guest format of guest_ia32e_fmt. */
-#define FAST_EPT(gi, ni)                                                                        \
-	(ept->levels == 4                                                                        \
-		 ? (ept->ad ? fast_walk_2d(m, ctx, gva, access, res, &ept_std_fmt[0][1],      \
-					       &guest_ia32e_fmt[gi][ni])                          \
-			    : fast_walk_2d(m, ctx, gva, access, res, &ept_std_fmt[0][0],      \
-					       &guest_ia32e_fmt[gi][ni]))                         \
-		 : (ept->ad ? fast_walk_2d(m, ctx, gva, access, res, &ept_std_fmt[1][1],      \
-					       &guest_ia32e_fmt[gi][ni])                          \
-			    : fast_walk_2d(m, ctx, gva, access, res, &ept_std_fmt[1][0],      \
-					       &guest_ia32e_fmt[gi][ni])))
-
-bool mmu_translate_fast(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva, unsigned access,
-	       struct mmu_result *res)
-{
-	const struct ept *ept = ctx->ept;
-	bool la57 = (ctx->cr4 & CR4_LA57) != 0, nxe = (ctx->efer & EFER_NXE) != 0;
-
-	/* A narrower MAXPHYADDR reserves address bits the const formats allow. */
-	if (!ept_is_std(ept) || phys_rsvd(ctx))
-		return false;
-	if (la57)
-		return nxe ? FAST_EPT(1, 1) : FAST_EPT(1, 0);
-	return nxe ? FAST_EPT(0, 1) : FAST_EPT(0, 0);
-}
-
