@@ -21,30 +21,13 @@
 #define UNEXPECTED_MSG msg_unexpected
 #include "guest32.inc"
 
-/* Print \msg and end through isa-debug-exit 1 (status 3). */
-.macro finish_fail msg
-	say \msg
-	mov $1, %eax
-	mov $0xf4, %dx
-	outl %eax, %dx
-	hlt
-.endm
-
 	GUEST32_START
 	lidt idtr
 	say msg_start
 
 	/* The RSDT, from the RSDP. */
-	mov $0xe0000, %esi
-1:	cmpl $0x20445352, (%esi)         /* "RSD " */
-	jne 2f
-	cmpl $0x20525450, 4(%esi)        /* "PTR " */
-	je 3f
-2:	add $16, %esi
-	cmp $0x100000, %esi
-	jb 1b
-	finish_fail msg_no_rsdp
-3:	mov 16(%esi), %eax
+	find_rsdp msg_no_rsdp
+	mov 16(%esi), %eax
 	mov %eax, rsdt
 
 	/* HPET */
