@@ -1273,6 +1273,58 @@ static void test_block_budget_chunks(void **state)
 	tvm_destroy(one);
 }
 
+/*
+ * Near transfers as threaded code: a JNZ taken back into its own block and
+ * to the start of another, a CALL to the next page and RETs, each after a
+ * register instruction so that they run in a chain; the last RET pops a
+ * non-canonical target, which must leave the chain with nothing counted and
+ * raise #GP(0) with RSP as it was. Twins, exact values and counts.
+ */
+static void test_threaded_transfers(void **state)
+{
+	static uint8_t prog[0x100b];
+	static const uint8_t a[] = {
+		0x48, 0x89, 0x4c, 0x24, 0xf8,   /* 00: mov [rsp - 8], rcx */
+		0x48, 0x8b, 0x4c, 0x24, 0xf8,   /* 05: mov rcx, [rsp - 8] */
+		0xb9, 0x32, 0x00, 0x00, 0x00,   /* 0a: mov ecx, 50 */
+		0x31, 0xc0,                     /* 0f: xor eax, eax */
+		0x48, 0x01, 0xc8,               /* 11: add rax, rcx */
+		0xff, 0xc9,                     /* 14: dec ecx */
+		0x75, 0xf9,                     /* 16: jnz 11 */
+		0xe8, 0xe3, 0x0f, 0x00, 0x00,   /* 18: call 1000 */
+		0x48, 0x01, 0xc2,               /* 1d: add rdx, rax */
+		0x41, 0x50,                     /* 20: push r8 */
+		0x4d, 0x89, 0xc1,               /* 22: mov r9, r8 */
+		0xc3,                           /* 25: ret: #GP(0) */
+	};
+	static const uint8_t b[] = {
+		0x48, 0xff, 0xc6,               /* 1000: inc rsi */
+		0x48, 0x89, 0xf2,               /* 1003: mov rdx, rsi */
+		0x4d, 0x89, 0xc1,               /* 1006: mov r9, r8 */
+		0xc3,                           /* 1009: ret */
+	};
+	uint64_t gpr[16] = { [8] = 1ULL << 63 };
+	struct tvm_exc_record rec;
+	struct vcpu_regs r;
+	struct tvm *vm;
+
+	(void)state;
+	memcpy(prog, a, sizeof(a));
+	memcpy(prog + 0x1000, b, sizeof(b));
+	vm = run_twins_regs(prog, sizeof(prog), TVM_CODE, RFL_FIXED, gpr, VCPU_EXIT_HLT);
+	r = regs(vm);
+	assert_int_equal(r.gpr[0], 50 * 51 / 2);
+	assert_int_equal(r.gpr[1], 0);
+	assert_int_equal(r.gpr[6], 1);
+	assert_int_equal(r.gpr[2], 1 + 50 * 51 / 2);
+	assert_int_equal(r.gpr[9], 1ULL << 63);
+	assert_one_exception(vm, EXC_GP, TVM_CODE + 0x25);
+	tvm_exc_record(vm, &rec);
+	assert_int_equal(rec.error, 0);
+	assert_int_equal(rec.rsp, TVM_STACK_TOP - 8);
+	tvm_destroy(vm);
+}
+
 /* ------------------------------------------------------------------------ */
 /* REP MOVS / REP STOS fast path (docs/softcpu.md, "String instructions")    */
 /* ------------------------------------------------------------------------ */
@@ -1433,6 +1485,7 @@ int main(void)
 		cmocka_unit_test(test_block_code_written_threaded),
 		cmocka_unit_test(test_block_code_written_elsewhere),
 		cmocka_unit_test(test_block_cross_page_calls),
+		cmocka_unit_test(test_threaded_transfers),
 		cmocka_unit_test(test_block_code_changed_from_other_page),
 		cmocka_unit_test(test_block_single_step),
 		cmocka_unit_test(test_block_loop_counts),

@@ -105,6 +105,101 @@ static int h_ret64(struct vcpu_soft *v, const struct x86_insn *in)
 	return X86_OK;
 }
 
+/* ---- threaded code (x86.h, branch_thread) ---- */
+
+/* What a taken transfer's threaded code returns: not a record of any block. */
+const struct blk_op thread_taken = { .tfn = thread_stop };
+
+static inline __attribute__((always_inline)) const struct blk_op *
+thread_take(struct vcpu_soft *v, const struct blk_op *op, uint64_t target)
+{
+	v->t_branch = op;
+	v->t_target = target;
+	return &thread_taken;
+}
+
+/*
+ * Jcc and JMP rel to the same page: that page's addresses are canonical, so
+ * the handler's only check cannot fail. The target is the linear address of
+ * the block's first byte plus the offsets.
+ */
+#define JCC_THREAD(cc) \
+	static const struct blk_op *t_jcc_##cc(struct vcpu_soft *v, const struct blk_op *op) \
+	{ \
+		if (cond_eval_i(v, 0x##cc)) \
+			return thread_take(v, op, v->t_lin0 + op->off + op->insn.len + op->insn.imm); \
+		THREAD_NEXT(v, op); \
+	}
+JCC_THREAD(0) JCC_THREAD(1) JCC_THREAD(2) JCC_THREAD(3) JCC_THREAD(4) JCC_THREAD(5)
+JCC_THREAD(6) JCC_THREAD(7) JCC_THREAD(8) JCC_THREAD(9) JCC_THREAD(a) JCC_THREAD(b)
+JCC_THREAD(c) JCC_THREAD(d) JCC_THREAD(e) JCC_THREAD(f)
+
+static const struct blk_op *t_jmp(struct vcpu_soft *v, const struct blk_op *op)
+{
+	return thread_take(v, op, v->t_lin0 + op->off + op->insn.len + op->insn.imm);
+}
+
+/* h_call64 when the push hits the shortcut and the target is canonical. */
+static const struct blk_op *t_call64(struct vcpu_soft *v, const struct blk_op *op)
+{
+	uint64_t next = v->t_lin0 + op->off + op->insn.len, r = next + op->insn.imm, hpa;
+
+	if (__builtin_expect(!is_canonical(v, r), 0) ||
+	    __builtin_expect(!mem_hit_threaded(v, v->gpr[4] - 8, 8, ACC_WRITE, &hpa), 0))
+		return op;
+	v->stats.stores++;
+	copy_small(hpool_ptr(v->pool, hpa), &next, 8);
+	v->gpr[4] -= 8;
+	return thread_take(v, op, r);
+}
+
+/*
+ * h_ret64 when the pop hits the shortcut and the target passes jump()'s
+ * check: the return address is read before the hit is counted, so that a
+ * target that would fault declines with nothing counted.
+ */
+static const struct blk_op *t_ret64(struct vcpu_soft *v, const struct blk_op *op)
+{
+	uint64_t lin = v->gpr[4], rip = v->t_lin0 + op->off, a;
+	struct mmu_hit_slot *s = mem_slot_threaded(v, lin, 8, ACC_READ);
+
+	if (__builtin_expect(s == NULL, 0))
+		return op;
+	memcpy(&a, hpool_ptr(v->pool, s->hpa | (lin & 0xfff)), 8);
+	if (__builtin_expect(((a ^ rip) >> 12) != 0 && !is_canonical(v, a), 0))
+		return op;
+	mmu_hit_take(v->hit, s, lin, ACC_READ);
+	v->stats.loads++;
+	v->gpr[4] += 8 + (op->insn.op == 0xc2 ? (op->insn.imm & 0xffff) : 0);
+	return thread_take(v, op, a);
+}
+
+x86_thread_fn branch_thread(x86_exec_fn fn, const struct x86_insn *in, unsigned next_off,
+			    bool *declines)
+{
+	static const x86_thread_fn jcc[16] = {
+		t_jcc_0, t_jcc_1, t_jcc_2, t_jcc_3, t_jcc_4, t_jcc_5, t_jcc_6, t_jcc_7,
+		t_jcc_8, t_jcc_9, t_jcc_a, t_jcc_b, t_jcc_c, t_jcc_d, t_jcc_e, t_jcc_f,
+	};
+	int64_t target = (int64_t)next_off + (int64_t)in->imm;
+	bool near = target >= 0 && target < 4096;
+
+	/* The handlers read RIP (next_rip): never run on their own without it. */
+	*declines = true;
+	if (fn == h_call64)
+		return t_call64;
+	if (fn == h_ret64)
+		return t_ret64;
+	if (!near)
+		return NULL;
+	if (fn == op_jmp)
+		return t_jmp;
+	if (((in->op >= 0x70 && in->op <= 0x7f) || (in->op >= 0x180 && in->op <= 0x18f)) &&
+	    fn == sel_jcc(in))
+		return jcc[in->op & 15];
+	return NULL;
+}
+
 x86_exec_fn sel_call(const struct x86_insn *in)
 {
 	return in->osz == 8 ? h_call64 : op_call;

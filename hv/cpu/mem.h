@@ -340,28 +340,40 @@ static inline __attribute__((always_inline)) bool mem_write_hit(struct vcpu_soft
  * nothing would need them. Besides mem_read_hit's and mem_write_hit's
  * conditions: no fetch counted in bulk to settle first (a data hit in a
  * structure of the fetches' own), and for a store, not to a frame code was
- * decoded from (code_store). False: nothing done or counted, and the
- * record is left to the run loop, which executes it with its handler.
+ * decoded from (code_store). mem_slot_threaded() gives the shortcut's slot,
+ * nothing counted yet (mmu_hit_take counts the access); mem_hit_threaded()
+ * takes it. NULL or false: nothing done or counted, and the record is left
+ * to the run loop, which executes it with its handler.
  */
-static inline __attribute__((always_inline)) bool mem_hit_threaded(struct vcpu_soft *v, uint64_t lin,
-								   unsigned size, unsigned type,
-								   uint64_t *hpa)
+static inline __attribute__((always_inline)) struct mmu_hit_slot *
+mem_slot_threaded(struct vcpu_soft *v, uint64_t lin, unsigned size, unsigned type)
 {
 	struct mmu_hit_slot *s;
 
 	if (__builtin_expect((lin & 0xfff) + size > 4096 || v->dbg_data, 0))
-		return false;
+		return NULL;
 	s = mmu_hit_find(v->hit, lin, type);
 	if (__builtin_expect(s == NULL, 0))
-		return false;
+		return NULL;
 	if (v->fpage && !mmu_hit_apart(v->hit, s, v->fpage, ACC_FETCH))
-		return false;
+		return NULL;
 	if (type & ACC_WRITE) {
 		uint64_t f = s->hpa >> 12;
 
 		if (f < v->code->frames && ((v->code->map[f >> 6] >> (f & 63)) & 1))
-			return false;
+			return NULL;
 	}
+	return s;
+}
+
+static inline __attribute__((always_inline)) bool mem_hit_threaded(struct vcpu_soft *v, uint64_t lin,
+								   unsigned size, unsigned type,
+								   uint64_t *hpa)
+{
+	struct mmu_hit_slot *s = mem_slot_threaded(v, lin, size, type);
+
+	if (__builtin_expect(s == NULL, 0))
+		return false;
 	*hpa = mmu_hit_take(v->hit, s, lin, type);
 	return true;
 }

@@ -168,7 +168,8 @@ x86_thread_fn thread_find(const struct thread_pair *pairs, size_t n, x86_exec_fn
 	return NULL;
 }
 
-x86_thread_fn exec_thread(x86_exec_fn fn, const struct x86_insn *in, bool *declines)
+x86_thread_fn exec_thread(x86_exec_fn fn, const struct x86_insn *in, unsigned next_off,
+			  bool *declines)
 {
 	x86_thread_fn t;
 
@@ -177,5 +178,10 @@ x86_thread_fn exec_thread(x86_exec_fn fn, const struct x86_insn *in, bool *decli
 		return NULL;
 	if ((t = alu_thread(fn, in, declines)) != NULL)
 		return t;
-	return move_thread(fn, in, declines);
+	if ((t = move_thread(fn, in, declines)) != NULL)
+		return t;
+	t = branch_thread(fn, in, next_off, declines);
+	if (t == NULL)
+		*declines = false;
+	return t;
 }

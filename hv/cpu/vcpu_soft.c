@@ -91,7 +91,9 @@ static bool blk_build(struct vcpu_soft *v, struct block *b, uint64_t hpa, const 
 		o->fn = exec_select(&o->insn);
 		o->off = (uint16_t)off;
 		/* 64-bit mode: RIP moves by the offsets, without a mask. */
-		o->tfn = v->mode == 64 ? exec_thread(o->fn, &o->insn, &o->declines) : NULL;
+		o->tfn = v->mode == 64 ? exec_thread(o->fn, &o->insn,
+						     (unsigned)(hpa & 0xfff) + off + (unsigned)len,
+						     &o->declines) : NULL;
 		n++;
 		off += (unsigned)len;
 		if (blk_stop(&o->insn))
@@ -687,10 +689,20 @@ static inline __attribute__((always_inline)) enum seg_end run_records(struct vcp
 		if (op->npure) {
 			if (op->npure > 1 && op + op->npure <= stop) {
 				/* Threaded: the records up to the next other one, or
-				 * stop, or one that declined: that one is run below. */
+				 * stop, or one that declined: that one is run below;
+				 * or a near transfer that was taken. */
+				v->t_lin0 = v->rip - base->off;
 				op = op->tfn(v, op);
 				if (op == stop)
 					goto run_end;
+				if (op == &thread_taken) {
+					/* It retired: RIP moves on from it to its target. */
+					op = v->t_branch;
+					fall = v->rip + (uint64_t)(op->off + op->insn.len - base->off);
+					v->icount += (uint64_t)(op - base) + 1;
+					v->rip = v->t_target;
+					goto next_block;
+				}
 			} else if (!op->declines) {
 				/* One on its own, or the budget ends among them. */
 				op->fn(v, &op->insn);

@@ -311,6 +311,14 @@ struct vcpu_soft {
 	 */
 	uint64_t fpage;
 	uint64_t fmark;
+	/*
+	 * Threaded near transfers (branch_thread): the linear address of the
+	 * running block's first byte, set as a chain starts, from which a CALL
+	 * computes its return address; and a taken transfer's record and target.
+	 */
+	uint64_t t_lin0;
+	const struct blk_op *t_branch;
+	uint64_t t_target;
 
 	/* counters */
 	uint64_t icount;
@@ -442,9 +450,24 @@ x86_exec_fn exec_select(const struct x86_insn *in);
  * leaves retire_attn and RFLAGS.TF alone (optab.c; the run loop relies on
  * it). exec_thread() gives such a record's threaded code (a wrapper with fn
  * inlined where fn has one, else one that calls fn), or a load's or store's
- * that may decline (*declines set), NULL for the others.
+ * that may decline (*declines set), or a near transfer's (branch_thread,
+ * next_off as it says), NULL for the others.
  */
-x86_thread_fn exec_thread(x86_exec_fn fn, const struct x86_insn *in, bool *declines);
+x86_thread_fn exec_thread(x86_exec_fn fn, const struct x86_insn *in, unsigned next_off,
+			  bool *declines);
 const struct blk_op *thread_stop(struct vcpu_soft *v, const struct blk_op *op);
+/*
+ * Near transfers as threaded code (branch.c), for 64-bit blocks: Jcc and JMP
+ * rel whose target lies on the instruction's own page (next_off: the page
+ * offset of the byte after the instruction, which the decoder alone does not
+ * know), CALL rel and RET with a 64-bit stack. A taken one records itself in
+ * t_branch and its target in t_target and returns &thread_taken; a Jcc not
+ * taken runs on into the next record; CALL and RET decline (*declines set)
+ * whenever their handler could fault or would leave the hit path. NULL for
+ * other instructions.
+ */
+x86_thread_fn branch_thread(x86_exec_fn fn, const struct x86_insn *in, unsigned next_off,
+			    bool *declines);
+extern const struct blk_op thread_taken;
 
 #endif /* HV_CPU_X86_H */
