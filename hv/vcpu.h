@@ -197,6 +197,8 @@ struct vcpu_soft_config {
 	uint16_t vpid;
 	uint64_t features_off; /* CPUID features turned off (hv/cpu/cpuid.h) */
 	unsigned phys_bits;    /* MAXPHYADDR reported (0: 52) */
+	unsigned vendor;       /* enum cpu_vendor (hv/cpu/cpuid.h; 0: GenuineIntel) */
+	uint32_t signature;    /* CPUID.1:EAX (0: hv's own) */
 };
 
 /* What a backend needs from the VM: the neutral part, then one part per backend. */

@@ -173,7 +173,8 @@ static int check_config(const struct vm_config *cfg, char *err, size_t errlen)
 		return errmsg(err, errlen, -EINVAL,
 			      "the %s backend does not count instructions: --max-insns and "
 			      "--dirty-track-after need --backend soft", cfg->ops->name);
-	if ((cfg->cpu.off || cfg->cpu.phys_bits) && strcmp(cfg->ops->name, "soft") != 0)
+	if ((cfg->cpu.off || cfg->cpu.phys_bits || cfg->cpu.vendor || cfg->cpu.signature) &&
+	    strcmp(cfg->ops->name, "soft") != 0)
 		return errmsg(err, errlen, -EINVAL,
 			      "--cpu changes the software vCPU's CPUID: it needs --backend soft");
 	return 0;
@@ -375,7 +376,8 @@ int vm_create(const struct vm_config *cfg, struct vm **out, char *err, size_t er
 		.exit_now = vm_exit_now,
 		.exit_ctx = vm,
 		.soft = { .mmu = vm->mmu, .vpid = 1, .features_off = cfg->cpu.off,
-			  .phys_bits = cfg->cpu.phys_bits },
+			  .phys_bits = cfg->cpu.phys_bits, .vendor = cfg->cpu.vendor,
+			  .signature = cfg->cpu.signature },
 	};
 	for (unsigned i = 0; i < vm->nram; i++)
 		vcfg.ram[i] = (struct gpa_range){ vm->ram[i].gpa, vm->ram[i].size };

@@ -663,65 +663,6 @@ static void test_syscall_sysret_swapgs(void **state)
 	tvm_destroy(vm);
 }
 
-/*
- * SYSCALL from compatibility mode (AMD APM; QEMU and KVM's emulator): ring 3
- * 32-bit code (CS 0x1b) calls through CSTAR into 64-bit ring 0 with RCX the
- * 32-bit return address; SYSRETL goes back to CS = STAR[63:48] | 3.
- */
-__asm__(".pushsection .rodata\n.code64\n"
-	"g_sysc_start:\n"
-	"	mov $0xc0000080, %ecx\n"	/* EFER.SCE */
-	"	rdmsr\n"
-	"	or $1, %eax\n"
-	"	wrmsr\n"
-	"	mov $0xc0000081, %ecx\n"	/* STAR: sysret base 0x18, syscall CS 0x08 */
-	"	mov $0, %eax\n"
-	"	mov $0x00180008, %edx\n"
-	"	wrmsr\n"
-	"	mov $0xc0000083, %ecx\n"	/* CSTAR */
-	"	lea g_sysc_entry(%rip), %rax\n"
-	"	mov %rax, %rdx\n"
-	"	shr $32, %rdx\n"
-	"	wrmsr\n"
-	"	pushq $0x23\n"
-	"	pushq $0x41000\n"
-	"	pushq $0x2\n"
-	"	pushq $0x1b\n"
-	"	pushq $0x30000\n"
-	"	iretq\n"
-	"g_sysc_entry:\n"
-	"	mov %rcx, 0x20000\n"
-	"	mov %cs, %rbx\n"
-	"	mov %rbx, 0x20018\n"
-	"	add $1, %rax\n"
-	"	sysretl\n"
-	"g_sysc_end:\n"
-	".code32\n"
-	"u_sysc_start:\n"
-	"	mov $41, %eax\n"
-	"	syscall\n"
-	"u_sysc_ret:\n"
-	"	int $0x80\n"
-	"u_sysc_next:\n"
-	"u_sysc_end:\n"
-	".code64\n"
-	".popsection\n");
-BLOB(g_sysc);
-BLOB(u_sysc);
-extern const uint8_t u_sysc_ret[], u_sysc_next[];
-
-static void test_syscall_compat(void **state)
-{
-	struct tvm *vm = vm_ring3(u_sysc_start, u_sysc_end);
-	load(vm, TVM_CODE, g_sysc_start, g_sysc_end);
-	expect_exception(vm, 0x80, 0, TVM_UCODE + OFF(u_sysc, u_sysc_next), TVM_SEL_UCODE32 | 3,
-			 RFL_FIXED, USER_RSP, TVM_SEL_UDATA | 3);
-	assert_int_equal(tvm_read64(vm, TVM_DATA + 0x00), TVM_UCODE + OFF(u_sysc, u_sysc_ret));
-	assert_int_equal(tvm_read64(vm, TVM_DATA + 0x18), TVM_SEL_KCODE);
-	assert_int_equal(regs(vm).gpr[0], 42);
-	tvm_destroy(vm);
-}
-
 /* ------------------------------------------------------------------------ */
 /* Debug registers                                                           */
 /* ------------------------------------------------------------------------ */
@@ -1432,7 +1373,6 @@ int main(void)
 		cmocka_unit_test(test_ring3_hlt_gp),
 		cmocka_unit_test(test_ring3_umip_gp),
 		cmocka_unit_test(test_syscall_sysret_swapgs),
-		cmocka_unit_test(test_syscall_compat),
 		cmocka_unit_test(test_debug_registers),
 		cmocka_unit_test(test_io_breakpoints),
 		cmocka_unit_test(test_legacy_instructions),

@@ -296,8 +296,8 @@ int tvm_create_cpu(const char *preset, uint64_t features_off, unsigned phys_bits
 	return tvm_create_ept_ad(preset, features_off, phys_bits, false, out);
 }
 
-static int create_vm(const struct mmu_config *cfg, uint64_t features_off, unsigned phys_bits,
-		     bool ept_ad, bool lapic_exits, struct tvm **out)
+static int create_vm(const struct mmu_config *cfg, const struct cpu_model *model, bool ept_ad,
+		     bool lapic_exits, struct tvm **out)
 {
 	struct tvm *vm = calloc(1, sizeof(*vm));
 	struct ept_caps caps = { .exec_only = true, .page_1g = true };
@@ -340,8 +340,9 @@ static int create_vm(const struct mmu_config *cfg, uint64_t features_off, unsign
 
 	struct vcpu_config vc = { .pool = vm->pool, .ept = vm->ept, .mem_size = TVM_RAM_SIZE,
 				  .lapic_exits = lapic_exits,
-				  .soft = { .mmu = vm->mmu, .vpid = 1, .features_off = features_off,
-					    .phys_bits = phys_bits } };
+				  .soft = { .mmu = vm->mmu, .vpid = 1, .features_off = model->off,
+					    .phys_bits = model->phys_bits, .vendor = model->vendor,
+					    .signature = model->signature } };
 	/* The harness edits the EPT itself: the soft vCPU needs no gmem. */
 	err = vm->ops->create(&vc, NULL, &vm->vcpu);
 	if (err)
@@ -384,12 +385,23 @@ int tvm_create_ept_ad(const char *preset, uint64_t features_off, unsigned phys_b
 
 	if (err)
 		return err;
-	return create_vm(&cfg, features_off, phys_bits, ept_ad, false, out);
+	return create_vm(&cfg, &(struct cpu_model){ .off = features_off, .phys_bits = phys_bits },
+			 ept_ad, false, out);
+}
+
+int tvm_create_model(const char *preset, const struct cpu_model *m, struct tvm **out)
+{
+	struct mmu_config cfg;
+	int err = mmu_config_preset(preset, &cfg);
+
+	if (err)
+		return err;
+	return create_vm(&cfg, m, false, false, out);
 }
 
 int tvm_create_mmu(const struct mmu_config *cfg, struct tvm **out)
 {
-	return create_vm(cfg, 0, 0, false, false, out);
+	return create_vm(cfg, &(struct cpu_model){ 0 }, false, false, out);
 }
 
 int tvm_create_lapic(const char *preset, struct tvm **out)
@@ -399,7 +411,7 @@ int tvm_create_lapic(const char *preset, struct tvm **out)
 
 	if (err)
 		return err;
-	return create_vm(&cfg, 0, 0, false, true, out);
+	return create_vm(&cfg, &(struct cpu_model){ 0 }, false, true, out);
 }
 
 void tvm_destroy(struct tvm *vm)

@@ -29,6 +29,7 @@
 
 #include "ept/ept.h"
 #include "ept/mmu.h"
+#include "hv/cpu/cpuid.h"
 #include "hv/vcpu.h"
 
 #define TVM_RAM_SIZE   (8ULL << 20)
@@ -91,6 +92,9 @@ struct tvm {
 int tvm_create(const char *preset, struct tvm **out) __attribute__((warn_unused_result));
 /* The same with CPUID features turned off and a MAXPHYADDR (hv/cpu/cpuid.h). */
 int tvm_create_cpu(const char *preset, uint64_t features_off, unsigned phys_bits, struct tvm **out)
+	__attribute__((warn_unused_result));
+/* The same with a whole CPU model: features, MAXPHYADDR, vendor, signature. */
+int tvm_create_model(const char *preset, const struct cpu_model *m, struct tvm **out)
 	__attribute__((warn_unused_result));
 /* The same with EPT accessed and dirty flags on or off. */
 int tvm_create_ept_ad(const char *preset, uint64_t features_off, unsigned phys_bits, bool ept_ad,

@@ -5,6 +5,7 @@
  * expectations. The VM comes from tests/cpu_harness.c; an exception ends in
  * the common handler, which records its frame at TVM_EXC_REC and halts.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -412,6 +413,229 @@ static void test_cpu_model(void **state)
 		}
 		tvm_destroy(vm);
 	}
+}
+
+/*
+ * The vendor: CPUID leaves 0, 1, 7, 80000000H and 80000001H, exactly, on
+ * hv's default model (GenuineIntel) and on `Opteron_G1,vendor=AuthenticAMD`
+ * (what kvm-unit-tests' syscall entry asks QEMU for). AMD repeats the vendor
+ * string in 80000000H (APM Fn8000_0000_E[B,C,D]X) and the leaf-1 EDX bits in
+ * 80000001H EDX (Fn8000_0001_EDX); Intel reserves both (SDM CPUID).
+ */
+static void test_vendor_cpuid(void **state)
+{
+	static const uint32_t leaves[] = { 0, 1, 7, 0x80000000, 0x80000001 };
+	/* Leaf 1 EDX: PSE TSC MSR PAE CX8 PGE CMOV PAT (APIC needs hv's local
+	 * APIC, which this VM leaves out), then CLFLUSH, which AMD does not
+	 * repeat. */
+	const uint32_t edx1 = (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 13) |
+			      (1u << 15) | (1u << 16);
+	const uint32_t clfsh = 1u << 19, ext_ecx = (1u << 0) | (1u << 5);  /* LAHF-LM ABM */
+	const uint32_t syscall = 1u << 11, nx = 1u << 20, gb = 1u << 26, rdtscp = 1u << 27,
+		       lm = 1u << 29;
+	/* "GenuineIntel", "AuthenticAMD" as EBX, EDX, ECX */
+	const uint32_t gi[3] = { 0x756e6547, 0x49656e69, 0x6c65746e };
+	const uint32_t aa[3] = { 0x68747541, 0x69746e65, 0x444d4163 };
+	const uint32_t want[2][5][4] = {  /* EAX EBX ECX EDX */
+		{ { 7, gi[0], gi[2], gi[1] },
+		  { 0x000806c1, 0x800, (1u << 13) | (1u << 17) | (1u << 23) | (1u << 31), edx1 | clfsh },
+		  { 0, (1u << 3) | (1u << 7) | (1u << 9) | (1u << 10) | (1u << 20) | (1u << 23) | (1u << 24),
+		    (1u << 2) | (1u << 3) | (1u << 16) | (1u << 31), 0 },
+		  { 0x80000008, 0, 0, 0 },
+		  { 0, 0, ext_ecx, syscall | nx | gb | rdtscp | lm } },
+		/* Family 15, model 6, stepping 1; CX16 POPCNT hypervisor (no PCID);
+		 * leaf 7: BMI1 ERMS CLFLUSHOPT CLWB (no SMEP, INVPCID, SMAP, UMIP,
+		 * PKU, LA57, PKS); no RDTSCP. */
+		{ { 7, aa[0], aa[2], aa[1] },
+		  { 0x00000f61, 0x800, (1u << 13) | (1u << 23) | (1u << 31), edx1 | clfsh },
+		  { 0, (1u << 3) | (1u << 9) | (1u << 23) | (1u << 24), 0, 0 },
+		  { 0x80000008, aa[0], aa[2], aa[1] },
+		  { 0, 0, ext_ecx, edx1 | syscall | nx | gb | lm } },
+	};
+	struct cpu_model amd = { 0 };
+	char why[128];
+	uint8_t prog[5 * 10];
+
+	(void)state;
+	/* mov eax, leaf; xor ecx, ecx; cpuid; hlt */
+	for (unsigned i = 0; i < 5; i++) {
+		uint8_t *p = prog + 10 * i;
+
+		p[0] = 0xb8;
+		memcpy(p + 1, &leaves[i], 4);
+		p[5] = 0x31, p[6] = 0xc9, p[7] = 0x0f, p[8] = 0xa2, p[9] = 0xf4;
+	}
+	assert_int_equal(cpu_model_parse("Opteron_G1,vendor=AuthenticAMD", &amd, why, sizeof(why)), 0);
+	assert_int_equal(amd.vendor, CPU_VENDOR_AMD);
+	for (unsigned v = 0; v < 2; v++) {
+		struct tvm *vm = NULL;
+
+		if (v == 0)
+			vm = vm_new("none");
+		else
+			assert_int_equal(tvm_create_model("none", &amd, &vm), 0);
+		code(vm, prog, sizeof(prog));
+		for (unsigned i = 0; i < 5; i++) {
+			struct vcpu_regs r;
+
+			expect_exit(vm, VCPU_EXIT_HLT);
+			r = regs(vm);
+			assert_int_equal(r.gpr[0], want[v][i][0]);
+			assert_int_equal(r.gpr[3], want[v][i][1]);
+			assert_int_equal(r.gpr[1], want[v][i][2]);
+			assert_int_equal(r.gpr[2], want[v][i][3]);
+		}
+		tvm_destroy(vm);
+	}
+}
+
+/* The model names and vendors --cpu takes, and what it refuses. */
+static void test_vendor_parse(void **state)
+{
+	struct cpu_model m = { 0 };
+	char why[160];
+
+	(void)state;
+	assert_int_equal(cpu_model_parse("max,vendor=AuthenticAMD", &m, why, sizeof(why)), 0);
+	assert_int_equal(m.vendor, CPU_VENDOR_AMD);
+	assert_int_equal(m.signature, 0);
+	assert_int_equal(m.off, 0);
+	assert_int_equal(cpu_model_parse("vendor=GenuineIntel", &m, why, sizeof(why)), 0);
+	assert_int_equal(m.vendor, CPU_VENDOR_INTEL);
+	memset(&m, 0, sizeof(m));
+	assert_int_equal(cpu_model_parse("IvyBridge,phys-bits=36", &m, why, sizeof(why)), 0);
+	assert_int_equal(m.vendor, CPU_VENDOR_INTEL);
+	assert_int_equal(m.signature, 0x000306a9);
+	assert_int_equal(m.phys_bits, 36);
+	assert_int_equal(m.off, (1ULL << CPUF_PCID) | (1ULL << CPUF_INVPCID) | (1ULL << CPUF_SMAP) |
+				(1ULL << CPUF_UMIP) | (1ULL << CPUF_PKU) | (1ULL << CPUF_LA57) |
+				(1ULL << CPUF_PKS));
+	memset(&m, 0, sizeof(m));
+	assert_int_equal(cpu_model_parse("Opteron_G1,+rdtscp", &m, why, sizeof(why)), 0);
+	assert_int_equal(m.vendor, CPU_VENDOR_AMD);
+	assert_int_equal((m.off >> CPUF_RDTSCP) & 1, 0);
+	assert_int_equal((m.off >> CPUF_X2APIC) & 1, 1);
+	assert_int_equal(cpu_model_parse("max,vendor=CyrixInstead", &m, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "GenuineIntel or AuthenticAMD"));
+	assert_int_equal(cpu_model_parse("Skylake-Server", &m, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "not a CPU model hv has"));
+	assert_string_equal(cpu_vendor_name(CPU_VENDOR_AMD), "AuthenticAMD");
+	assert_string_equal(cpu_vendor_name(CPU_VENDOR_INTEL), "GenuineIntel");
+}
+
+/*
+ * SYSCALL from compatibility mode. Ring 0 sets EFER.SCE, STAR (SYSRET base
+ * 0x18, SYSCALL CS 0x08) and IA32_CSTAR, and IRETQs to 32-bit ring-3 code
+ * (CS 0x1b) at TVM_UCODE: SYSCALL, then INT 0x80. The SDM's SYSCALL is #UD
+ * unless CS.L = 1 and EFER.LMA = 1: on Intel the #UD is at the SYSCALL. The
+ * APM's goes through IA32_CSTAR to 64-bit ring 0 with RCX = the 32-bit
+ * return address; the entry stores RCX and CS at TVM_DATA and SYSRETLs
+ * (CS = STAR[63:48] | 3) back to the INT 0x80.
+ */
+__asm__(".pushsection .rodata\n.code64\n"
+	"rg_sysc_start:\n"
+	"	mov $0xc0000080, %ecx\n"
+	"	rdmsr\n"
+	"	or $1, %eax\n"
+	"	wrmsr\n"
+	"	mov $0xc0000081, %ecx\n"
+	"	xor %eax, %eax\n"
+	"	mov $0x00180008, %edx\n"
+	"	wrmsr\n"
+	"	mov $0xc0000083, %ecx\n"
+	"	lea rg_sysc_entry(%rip), %rax\n"
+	"	mov %rax, %rdx\n"
+	"	shr $32, %rdx\n"
+	"	wrmsr\n"
+	"	pushq $0x23\n"
+	"	pushq $0x41000\n"
+	"	pushq $0x2\n"
+	"	pushq $0x1b\n"
+	"	pushq $0x30000\n"
+	"	iretq\n"
+	"rg_sysc_entry:\n"
+	"	mov %rcx, 0x20000\n"
+	"	mov %cs, %rbx\n"
+	"	mov %rbx, 0x20008\n"
+	"	mov %r11, 0x20010\n"
+	"	sysretl\n"
+	"rg_sysc_end:\n"
+	".code32\n"
+	"ru_sysc_start:\n"
+	"	syscall\n"
+	"ru_sysc_ret:\n"
+	"	int $0x80\n"
+	"ru_sysc_end:\n"
+	".code64\n"
+	".popsection\n");
+extern const uint8_t rg_sysc_start[], rg_sysc_end[], ru_sysc_start[], ru_sysc_ret[], ru_sysc_end[];
+
+static void test_syscall_compat_vendor(void **state)
+{
+	const struct cpu_model amd = { .vendor = CPU_VENDOR_AMD };
+	struct tvm_exc_record rec;
+	struct tvm *vm = NULL;
+
+	(void)state;
+	for (unsigned v = 0; v < 2; v++) {
+		if (v == 0)
+			vm = vm_new("none");
+		else
+			assert_int_equal(tvm_create_model("none", &amd, &vm), 0);
+		tvm_write_gva(vm, TVM_UCODE, ru_sysc_start, (size_t)(ru_sysc_end - ru_sysc_start));
+		tvm_write64(vm, TVM_DATA, 0);
+		tvm_load_code(vm, TVM_CODE, rg_sysc_start, (size_t)(rg_sysc_end - rg_sysc_start));
+		expect_exit(vm, VCPU_EXIT_HLT);
+		tvm_exc_record(vm, &rec);
+		assert_int_equal(rec.count, 1);
+		assert_int_equal(rec.cs, TVM_SEL_UCODE32 | 3);
+		if (v == 0) {
+			assert_int_equal(rec.vector, EXC_UD);
+			assert_int_equal(rec.rip, TVM_UCODE);
+			assert_int_equal(tvm_read64(vm, TVM_DATA), 0);
+		} else {
+			assert_int_equal(rec.vector, 0x80);
+			assert_int_equal(rec.rip, TVM_UCODE + (uint64_t)(ru_sysc_end - ru_sysc_start));
+			assert_int_equal(tvm_read64(vm, TVM_DATA),
+					 TVM_UCODE + (uint64_t)(ru_sysc_ret - ru_sysc_start));
+			assert_int_equal(tvm_read64(vm, TVM_DATA + 8), TVM_SEL_KCODE);
+			assert_int_equal(tvm_read64(vm, TVM_DATA + 16), RFL_FIXED);
+		}
+		tvm_destroy(vm);
+	}
+}
+
+/*
+ * AMD's legacy performance counters (APM Vol. 2 13.2.1: PerfEvtSel0-3 at
+ * C001_0000h, PerfCtr0-3 at C001_0004h, on every AMD64 processor, 48-bit
+ * counters) and RDPMC reading them (APM Vol. 3 RDPMC, ECX 0-3). On hv's
+ * Intel model, with no PMU in CPUID leaf 0AH, the MSRs do not exist: #GP(0).
+ * WRMSR C001_0004h <- 0x0123456789abcdef; RDPMC(0); HLT.
+ */
+static void test_amd_perf_counters(void **state)
+{
+	static const uint8_t prog[] = {
+		0xb9, 0x04, 0x00, 0x01, 0xc0,   /* mov ecx, 0xc0010004 */
+		0xb8, 0xef, 0xcd, 0xab, 0x89,   /* mov eax, 0x89abcdef */
+		0xba, 0x67, 0x45, 0x23, 0x01,   /* mov edx, 0x01234567 */
+		0x0f, 0x30,                     /* wrmsr */
+		0x31, 0xc9,                     /* xor ecx, ecx */
+		0x0f, 0x33,                     /* rdpmc */
+		0xf4,
+	};
+	const struct cpu_model amd = { .vendor = CPU_VENDOR_AMD };
+	struct tvm *vm = vm_new("none");
+
+	(void)state;
+	code(vm, prog, sizeof(prog));
+	expect_exception(vm, EXC_GP, 0, TVM_CODE + 15);
+	tvm_destroy(vm);
+	assert_int_equal(tvm_create_model("none", &amd, &vm), 0);
+	code(vm, prog, sizeof(prog));
+	expect_exit(vm, VCPU_EXIT_HLT);
+	assert_int_equal(regs(vm).gpr[0], 0x89abcdef);
+	assert_int_equal(regs(vm).gpr[2], 0x4567);   /* bits 63:48 are not kept */
+	tvm_destroy(vm);
 }
 
 /* Give the 4 KiB page at gva protection key `key` (PTE bits 62:59). */
@@ -1474,6 +1698,10 @@ int main(void)
 		cmocka_unit_test(test_mcg_cap),
 		cmocka_unit_test(test_rdpmc_cache_lines),
 		cmocka_unit_test(test_cpu_model),
+		cmocka_unit_test(test_vendor_cpuid),
+		cmocka_unit_test(test_vendor_parse),
+		cmocka_unit_test(test_syscall_compat_vendor),
+		cmocka_unit_test(test_amd_perf_counters),
 		cmocka_unit_test(test_protection_keys),
 		cmocka_unit_test(test_cr8_exits_on_lowering),
 		cmocka_unit_test(test_phys_bits_reserved),

@@ -64,9 +64,54 @@ static const struct cpuid_bit {
 /* Features that need hv's local APIC behind them. */
 #define APIC_FEATURES ((1ULL << CPUF_APIC) | (1ULL << CPUF_X2APIC) | (1ULL << CPUF_TSC_DEADLINE))
 
+/* Leaf-1 EDX features AMD reports again, at the same bit, in 80000001H EDX
+ * (APM Vol. 3, CPUID Fn8000_0001_EDX); Intel reserves those bits (SDM
+ * CPUID, leaf 80000001H). */
+#define AMD_EXT_EDX_DUP ((1ULL << CPUF_PSE) | (1ULL << CPUF_TSC) | (1ULL << CPUF_MSR) | \
+			 (1ULL << CPUF_PAE) | (1ULL << CPUF_CX8) | (1ULL << CPUF_APIC) | \
+			 (1ULL << CPUF_PGE) | (1ULL << CPUF_CMOV) | (1ULL << CPUF_PAT))
+
+#define OFF(f) (1ULL << (f))
+
+/*
+ * QEMU's named models that kvm-unit-tests' configuration asks for, as far as
+ * hv can be them: the vendor, the family/model/stepping signature, and the
+ * optional features the part does not have turned off. Features hv always
+ * implements (CX16, POPCNT, BMI1, ...) stay on, and CPUID's highest basic
+ * leaf stays 7.
+ */
+static const struct named_model {
+	const char *name;
+	enum cpu_vendor vendor;
+	uint32_t signature;
+	uint64_t off;
+} models[] = {
+	{ "qemu64", CPU_VENDOR_INTEL, 0, 0 },
+	{ "max", CPU_VENDOR_INTEL, 0, 0 },
+	{ "host", CPU_VENDOR_INTEL, 0, 0 },
+	/* Family 6, model 58, stepping 9: no PCID, INVPCID, SMAP, UMIP, PKU,
+	 * LA57 or PKS. */
+	{ "IvyBridge", CPU_VENDOR_INTEL, 0x000306a9,
+	  OFF(CPUF_PCID) | OFF(CPUF_INVPCID) | OFF(CPUF_SMAP) | OFF(CPUF_UMIP) | OFF(CPUF_PKU) |
+	  OFF(CPUF_LA57) | OFF(CPUF_PKS) },
+	/* Family 15, model 6, stepping 1 (Opteron 240): none of leaf 7's
+	 * features, no x2APIC, TSC deadline, PCID or RDTSCP. */
+	{ "Opteron_G1", CPU_VENDOR_AMD, 0x00000f61,
+	  OFF(CPUF_PCID) | OFF(CPUF_X2APIC) | OFF(CPUF_TSC_DEADLINE) | OFF(CPUF_SMEP) |
+	  OFF(CPUF_INVPCID) | OFF(CPUF_SMAP) | OFF(CPUF_UMIP) | OFF(CPUF_PKU) | OFF(CPUF_LA57) |
+	  OFF(CPUF_PKS) | OFF(CPUF_RDTSCP) },
+};
+
+static const char vendor_id[2][13] = { "GenuineIntel", "AuthenticAMD" };
+
 const char *cpu_feature_name(enum cpu_feature f)
 {
 	return (unsigned)f < CPUF_N ? features[f].name : "?";
+}
+
+const char *cpu_vendor_name(enum cpu_vendor v)
+{
+	return vendor_id[v == CPU_VENDOR_AMD];
 }
 
 bool cpu_feature_optional(enum cpu_feature f)
@@ -99,10 +144,37 @@ int cpu_model_parse(const char *spec, struct cpu_model *m, char *err, size_t err
 			m->phys_bits = (unsigned)n;
 			continue;
 		}
-		if (first && (!strcmp(tok, "qemu64") || !strcmp(tok, "max") || !strcmp(tok, "host")))
+		if (strncmp(tok, "vendor=", 7) == 0) {
+			if (!strcmp(tok + 7, vendor_id[CPU_VENDOR_INTEL]))
+				m->vendor = CPU_VENDOR_INTEL;
+			else if (!strcmp(tok + 7, vendor_id[CPU_VENDOR_AMD]))
+				m->vendor = CPU_VENDOR_AMD;
+			else {
+				snprintf(err, errlen, "vendor must be GenuineIntel or AuthenticAMD "
+					 "(got '%s')", tok + 7);
+				return -EINVAL;
+			}
 			continue;
+		}
+		if (first && tok[0] != '-' && tok[0] != '+') {
+			const struct named_model *n = NULL;
+
+			for (size_t i = 0; i < sizeof(models) / sizeof(models[0]); i++)
+				if (!strcmp(tok, models[i].name))
+					n = &models[i];
+			if (!n) {
+				snprintf(err, errlen, "'%s' is not a CPU model hv has (qemu64, max, "
+					 "host, IvyBridge, Opteron_G1)", tok);
+				return -EINVAL;
+			}
+			m->vendor = n->vendor;
+			m->signature = n->signature;
+			m->off |= n->off;
+			continue;
+		}
 		if (tok[0] != '-' && tok[0] != '+') {
-			snprintf(err, errlen, "'%s': expected -feature, +feature or phys-bits=N", tok);
+			snprintf(err, errlen, "'%s': expected -feature, +feature, phys-bits=N or "
+				 "vendor=NAME", tok);
 			return -EINVAL;
 		}
 		for (f = 0; f < CPUF_N && strcmp(features[f].name, tok + 1); f++)
@@ -126,22 +198,23 @@ int cpu_model_parse(const char *spec, struct cpu_model *m, char *err, size_t err
 /* CPUID leaf/subleaf as this vCPU answers it. */
 static void cpuid(const struct vcpu_soft *v, uint32_t leaf, uint32_t sub, uint32_t out[4])
 {
-	static const char vendor[12] = "GenuineIntel";
 	static const char hv[12] = "hvSoftCPU-64";
+	/* GenuineIntel by default: hv models Intel's EPT and VT-d, and guest
+	 * software (kvm-unit-tests' PMU set-up, for one) takes any other vendor
+	 * for AMD and reaches for AMD's MSRs. */
+	const char *vendor = vendor_id[v->vendor == CPU_VENDOR_AMD];
+	bool amd = v->vendor == CPU_VENDOR_AMD;
 
 	memset(out, 0, 16);
 	switch (leaf) {
 	case 0:
-		/* "GenuineIntel": hv models Intel's EPT and VT-d, and guest software
-		 * (kvm-unit-tests' PMU set-up, for one) takes any other vendor for
-		 * AMD and reaches for AMD's MSRs. */
 		out[EAX] = 7;
 		memcpy(&out[EBX], vendor, 4);
 		memcpy(&out[EDX], vendor + 4, 4);
 		memcpy(&out[ECX], vendor + 8, 4);
 		return;
 	case 1:
-		out[EAX] = 0x000806c1;  /* family 6: a plausible signature, not a real part */
+		out[EAX] = v->signature ? v->signature : CPU_SIGNATURE_HV;
 		out[EBX] = 8 << 8;      /* APIC ID 0; CLFLUSH line size 8 * 8 = 64 bytes */
 		break;
 	case 7:
@@ -155,7 +228,14 @@ static void cpuid(const struct vcpu_soft *v, uint32_t leaf, uint32_t sub, uint32
 		memcpy(&out[EDX], hv + 8, 4);
 		return;
 	case 0x80000000:
+		/* AMD repeats the vendor string here (APM Fn8000_0000); Intel
+		 * reserves EBX, ECX and EDX (0). */
 		out[EAX] = 0x80000008;
+		if (amd) {
+			memcpy(&out[EBX], vendor, 4);
+			memcpy(&out[EDX], vendor + 4, 4);
+			memcpy(&out[ECX], vendor + 8, 4);
+		}
 		return;
 	case 0x80000001:
 		break;
@@ -167,15 +247,16 @@ static void cpuid(const struct vcpu_soft *v, uint32_t leaf, uint32_t sub, uint32
 	}
 	for (unsigned f = 0; f < CPUF_N; f++) {
 		const struct cpuid_bit *b = &features[f];
+		bool dup = amd && leaf == 0x80000001 && ((AMD_EXT_EDX_DUP >> f) & 1);
 
-		if (b->leaf != leaf || (v->features_off >> f) & 1)
+		if ((b->leaf != leaf && !dup) || (v->features_off >> f) & 1)
 			continue;
 		if ((APIC_FEATURES >> f) & 1) {
 			/* Only with hv's local APIC; APIC while IA32_APIC_BASE.EN (SDM 11.4.3). */
 			if (!v->lapic_exits || (f == CPUF_APIC && !(v->apic_base & (1ULL << 11))))
 				continue;
 		}
-		out[b->reg] |= 1u << b->bit;
+		out[dup ? EDX : b->reg] |= 1u << b->bit;
 	}
 	/* OSPKE: CR4.PKE as software set it (SDM CPUID, leaf 07H ECX[4]). */
 	if (leaf == 7 && (v->cr4 & CR4_PKE))

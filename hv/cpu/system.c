@@ -207,6 +207,14 @@ static int rdmsr(struct vcpu_soft *v, uint32_t msr, uint64_t *val)
 			return x86_gp(v, 0);
 		*val = v->pkrs;
 		return X86_OK;
+	/* AMD's four legacy counters exist on every AMD64 processor, with no
+	 * CPUID bit (APM Vol. 2 13.2.1); Intel's model has no such MSRs. hv
+	 * counts no events: they hold what software wrote. */
+	case MSR_K7_EVNTSEL0 ... MSR_K7_PERFCTR3:
+		if (v->vendor != CPU_VENDOR_AMD)
+			return x86_gp(v, 0);
+		*val = v->amd_perf[msr - MSR_K7_EVNTSEL0];
+		return X86_OK;
 	default: return x86_gp(v, 0);
 	}
 }
@@ -257,6 +265,11 @@ static int wrmsr(struct vcpu_soft *v, uint32_t msr, uint64_t val)
 			return x86_gp(v, 0);
 		v->pkrs = (uint32_t)val;
 		cpu_update_mode(v);
+		return X86_OK;
+	case MSR_K7_EVNTSEL0 ... MSR_K7_PERFCTR3:   /* the counters are 48 bits wide */
+		if (v->vendor != CPU_VENDOR_AMD)
+			return x86_gp(v, 0);
+		v->amd_perf[msr - MSR_K7_EVNTSEL0] = msr >= MSR_K7_EVNTSEL0 + 4 ? val & 0xffffffffffffULL : val;
 		return X86_OK;
 	default: return x86_gp(v, 0);
 	}
@@ -618,13 +631,13 @@ int op_grp7(struct vcpu_soft *v, const struct x86_insn *in)
 /* 0F 05: SYSCALL (SDM Vol. 2B SYSCALL, 64-bit mode) */
 int op_syscall(struct vcpu_soft *v, const struct x86_insn *in)
 {
-	/* Long mode only: from 64-bit code to LSTAR; from compatibility mode to
-	 * CSTAR, as AMD's APM specifies and QEMU and KVM's emulator do (Intel's
-	 * SDM has #UD there; software written for both, kvm-unit-tests' syscall
-	 * test among it, uses it). Legacy mode: #UD. */
-	if (!(v->efer & EFER_SCE) || !long_mode(v))
-		return x86_ud(v);
+	/* Long mode only: from 64-bit code to LSTAR; from compatibility mode
+	 * #UD on Intel (SDM: CS.L must be 1), CSTAR on AMD (APM Vol. 3
+	 * SYSCALL). Legacy mode: #UD (AMD's legacy-mode SYSCALL is not
+	 * modelled). */
 	bool compat = v->mode != 64;
+	if (!(v->efer & EFER_SCE) || !long_mode(v) || (compat && v->vendor != CPU_VENDOR_AMD))
+		return x86_ud(v);
 	uint64_t a = flags_get(v);
 	uint16_t sel = (uint16_t)(v->star >> 32);
 	v->gpr[1] = v->next_rip;
@@ -870,11 +883,18 @@ int op_fence(struct vcpu_soft *v, const struct x86_insn *in)
 	return mref_get(v, lin, 1, ACC_READ | (in->seg == SEG_SS ? MEM_STACK : 0), &m);
 }
 
-/* 0F 33: RDPMC. CPUID leaf 0AH reports no performance-monitoring counters,
- * so no ECX names a valid one: #GP(0) (SDM Vol. 2B RDPMC). */
+/* 0F 33: RDPMC. Intel: CPUID leaf 0AH reports no performance-monitoring
+ * counters, so no ECX names a valid one: #GP(0) (SDM Vol. 2B RDPMC). AMD:
+ * ECX 0-3 read PerfCtr0-3, at CPL > 0 only with CR4.PCE (APM Vol. 3 RDPMC). */
 int op_rdpmc(struct vcpu_soft *v, const struct x86_insn *in)
 {
-	return x86_gp(v, 0);
+	uint32_t n = (uint32_t)v->gpr[1];
+
+	if (v->vendor != CPU_VENDOR_AMD || n > 3 || (v->cpl && !(v->cr4 & (1ULL << 8))))
+		return x86_gp(v, 0);
+	v->gpr[0] = v->amd_perf[4 + n] & 0xffffffffULL;
+	v->gpr[2] = v->amd_perf[4 + n] >> 32;
+	return X86_OK;
 }
 
 /* 66 0F 38 82: INVPCID (SDM Vol. 2A INVPCID) */

@@ -348,6 +348,8 @@ static int soft_create(const struct vcpu_config *cfg, struct gmem *mem, struct v
 	v->lapic_exits = cfg->lapic_exits;
 	v->features_off = cfg->soft.features_off;
 	v->phys_bits = cfg->soft.phys_bits;
+	v->vendor = cfg->soft.vendor;
+	v->signature = cfg->soft.signature;
 	v->ctx.vpid = cfg->soft.vpid;
 	v->ctx.maxphyaddr = (uint8_t)cfg->soft.phys_bits;   /* reserved bits in guest walks */
 	v->ctx.ept = cfg->ept;
@@ -476,6 +478,7 @@ static int soft_reset(struct vcpu *vcpu)
 	v->misc_enable = 0;
 	v->sysenter_cs = v->sysenter_esp = v->sysenter_eip = 0;
 	memset(v->dr, 0, sizeof(v->dr));
+	memset(v->amd_perf, 0, sizeof(v->amd_perf));
 	v->fsw = 0;
 	v->exc_pending = false;
 	v->exc_vec = 0;

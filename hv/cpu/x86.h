@@ -103,6 +103,9 @@ enum {
 #define MSR_SYSENTER_EIP   0x176
 #define MSR_PKRS           0x6e1
 #define MSR_MCG_CAP        0x179
+/* AMD's legacy performance counters (APM Vol. 2 13.2.1): PerfEvtSel0-3, PerfCtr0-3. */
+#define MSR_K7_EVNTSEL0    0xc0010000
+#define MSR_K7_PERFCTR3    0xc0010007
 
 /* Segment register numbers in the ModRM sreg encoding. */
 enum { SEG_ES = 0, SEG_CS = 1, SEG_SS = 2, SEG_DS = 3, SEG_FS = 4, SEG_GS = 5, SEG_NONE = 7 };
@@ -220,6 +223,7 @@ struct vcpu_soft {
 	uint64_t star, lstar, cstar, fmask, kernel_gs_base, tsc_aux, pat, misc_enable;
 	uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
 	uint32_t pkru, pkrs;      /* protection-key rights: PKRU, IA32_PKRS */
+	uint64_t amd_perf[8];     /* AMD model: PerfEvtSel0-3, PerfCtr0-3 as written */
 	uint64_t dr6, dr7, dr[4];
 	uint16_t fcw, fsw;        /* x87 control and status words (control instructions only) */
 	int64_t tsc_offset;       /* TSC = icount + tsc_offset */
@@ -293,6 +297,8 @@ struct vcpu_soft {
 	bool lapic_exits;         /* hv's local APIC: see struct vcpu_config */
 	uint64_t features_off;    /* CPUID features turned off (enum cpu_feature bits) */
 	unsigned phys_bits;       /* MAXPHYADDR CPUID reports and CR3 checks (0: MAXPHYADDR) */
+	unsigned vendor;          /* enum cpu_vendor: CPUID's vendor and SYSCALL's rules */
+	uint32_t signature;       /* CPUID.1:EAX (0: CPU_SIGNATURE_HV) */
 
 	/* pre-decoded blocks, keyed by HPA (vcpu_soft.c) */
 	struct block *blocks;               /* BLK_SLOTS blocks */
