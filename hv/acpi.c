@@ -188,17 +188,70 @@ void acpi_add_dmar(uint8_t *buf, uint64_t base, uint64_t drhd, unsigned haw)
 /* ------------------------------------------------------------------------ */
 
 
-void acpi_pm_init(struct acpi_pm *pm, uint64_t (*clock)(void *ctx), void *ctx)
+/* The status bits that raise the SCI with their enable bits (ACPI 4.8.3.1:
+ * the enable register has the status register's layout). */
+#define SCI_EVENTS (ACPI_PM1_TMR_STS | ACPI_PM1_RTC_STS)
+
+/* The first TSC at which the PM timer has counted `ticks`:
+ * ceil(ticks * PC_TSC_HZ / ACPI_PM_TIMER_HZ). */
+static uint64_t tsc_of_ticks(uint64_t ticks)
+{
+	return dev_scale(ticks, PC_TSC_HZ, ACPI_PM_TIMER_HZ - 1, ACPI_PM_TIMER_HZ);
+}
+
+static void drive_sci(struct acpi_pm *pm)
+{
+	int level = (pm->cnt & ACPI_PM1_SCI_EN) && (pm->sts & pm->en & SCI_EVENTS);
+
+	if (level == pm->sci)
+		return;
+	pm->sci = level;
+	if (level)
+		pm->sci_edges++;
+	if (pm->set_irq)
+		pm->set_irq(pm->ctx, ACPI_SCI_IRQ, level);
+}
+
+void acpi_pm_init(struct acpi_pm *pm, uint64_t (*clock)(void *ctx),
+		  void (*set_irq)(void *ctx, unsigned line, int level), void *ctx)
 {
 	memset(pm, 0, sizeof(*pm));
 	pm->clock = clock;
+	pm->set_irq = set_irq;
 	pm->ctx = ctx;
 	pm->cnt = ACPI_PM1_SCI_EN;
+	pm->tmr_half = dev_scale(clock(ctx), ACPI_PM_TIMER_HZ, 0, PC_TSC_HZ) >> 23;
+	pm->tmr_next = tsc_of_ticks((pm->tmr_half + 1) << 23);
 }
 
 uint32_t acpi_pm_timer(uint64_t tsc)
 {
 	return (uint32_t)dev_scale(tsc, ACPI_PM_TIMER_HZ, 0, PC_TSC_HZ) & 0xffffff;
+}
+
+void acpi_pm_advance(struct acpi_pm *pm)
+{
+	uint64_t now = pm->clock(pm->ctx);
+
+	if (now >= pm->tmr_next) {
+		pm->tmr_half = dev_scale(now, ACPI_PM_TIMER_HZ, 0, PC_TSC_HZ) >> 23;
+		pm->tmr_next = tsc_of_ticks((pm->tmr_half + 1) << 23);
+		pm->sts |= ACPI_PM1_TMR_STS;
+	}
+	drive_sci(pm);
+}
+
+void acpi_pm_event(struct acpi_pm *pm, uint16_t sts)
+{
+	pm->sts |= sts;
+	drive_sci(pm);
+}
+
+uint64_t acpi_pm_next_event(const struct acpi_pm *pm)
+{
+	if (!(pm->en & ACPI_PM1_TMR_EN) || (pm->sts & ACPI_PM1_TMR_STS))
+		return UINT64_MAX;
+	return pm->tmr_next;
 }
 
 /* The 12 bytes of the block, little-endian: STS, EN, CNT, 2 reserved, TMR. */
@@ -218,6 +271,7 @@ static uint64_t pm_read(struct device *dev, uint64_t off, unsigned size)
 
 	if (off + size > 12)
 		return dev_ones(size);
+	acpi_pm_advance(dev->priv);
 	image(dev->priv, img);
 	for (unsigned i = 0; i < size; i++)
 		v |= (uint64_t)img[off + i] << (8 * i);
@@ -228,6 +282,7 @@ static void pm_write(struct device *dev, uint64_t off, unsigned size, uint64_t v
 {
 	struct acpi_pm *pm = dev->priv;
 
+	acpi_pm_advance(pm);   /* a status bit due by now is set before it can be cleared */
 	for (unsigned i = 0; i < size && off + i < 12; i++) {
 		unsigned o = (unsigned)off + i, shift = (o & 1) * 8;
 		uint16_t b = (uint16_t)(((val >> (8 * i)) & 0xff) << shift);
@@ -245,13 +300,17 @@ static void pm_write(struct device *dev, uint64_t off, unsigned size, uint64_t v
 			pm->cnt = (uint16_t)((pm->cnt & ~ACPI_PM1_SLP_EN) | ACPI_PM1_SCI_EN);
 		}
 	}
+	drive_sci(pm);
 }
 
 static void pm_reset(struct device *dev)
 {
 	struct acpi_pm *pm = dev->priv;
+	int sci = pm->sci;
 
-	acpi_pm_init(pm, pm->clock, pm->ctx);
+	acpi_pm_init(pm, pm->clock, pm->set_irq, pm->ctx);
+	pm->sci = sci;
+	drive_sci(pm);   /* lowers a raised SCI */
 }
 
 const struct device_ops acpi_pm_ops = {

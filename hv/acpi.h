@@ -32,7 +32,14 @@
  * Fixed hardware (pm_ops, ports 0x600-0x60b): PM1a status/enable (write 1
  * to clear status), PM1a control (SCI_EN reads 1, SLP_TYP is stored, SLP_EN
  * reads 0), the PM timer counting 3.579545 MHz from the guest's TSC at
- * PC_TSC_HZ. A write that sets SLP_EN leaves the request in `sleep` for
+ * PC_TSC_HZ. The PM1 events (ACPI 4.8.3.1): TMR_STS is set each time bit
+ * 23 of the PM timer changes (every 2^23 ticks, 2.34 s), RTC_STS each time
+ * the RTC raises IRQ 8 (acpi_pm_event), WAK_STS when the machine wakes from
+ * S3 (it has no enable bit and raises no SCI). While a status bit and its
+ * enable bit (TMR_EN, RTC_EN) are both set, the SCI is asserted: IRQ 9,
+ * level-triggered and active high as the FADT and the MADT's override say,
+ * to the 8259 pair and the I/O APIC; writing 1 to the status bit lowers it.
+ * A write that sets SLP_EN leaves the request in `sleep` for
  * the VM, which enters the state after the write (hv/vm_sleep.c): SLP_TYP 1
  * is S3 (sleep, RAM kept, woken by an RTC interrupt when PM1a_EN.RTC_EN is
  * set), SLP_TYP 0 is S5 (soft off: the run ends); other values are stored
@@ -57,7 +64,8 @@
 #define ACPI_PM_TIMER_HZ  3579545ULL
 
 /* PM1 status and enable bits (ACPI 4.8.3.1) and control bits (4.8.3.2). */
-#define ACPI_PM1_TMR_STS   0x0001
+#define ACPI_PM1_TMR_STS   0x0001   /* status: PM timer bit 23 changed */
+#define ACPI_PM1_TMR_EN    0x0001   /* enable: TMR_STS raises the SCI */
 #define ACPI_PM1_RTC_STS   0x0400   /* status: the RTC raised its interrupt */
 #define ACPI_PM1_WAK_STS   0x8000   /* status: the machine woke from a sleep state */
 #define ACPI_PM1_RTC_EN    0x0400   /* enable: an RTC interrupt wakes the machine */
@@ -98,19 +106,37 @@ uint8_t acpi_sum(const uint8_t *p, size_t len);
 
 /*
  * PM1a and PM timer state.
- *   clock, ctx: set once; the guest TSC now.
+ *   clock, set_irq, ctx: set once; the guest TSC now, and where the SCI
+ *     goes (set_irq may be NULL: nowhere).
  *   sts, en, cnt: guest-visible registers.
  *   sleep: SLP_TYP + 1 of the last write that set SLP_EN (0: none); the VM
  *     clears it when it acts on it.
+ *   tmr_half: PM timer ticks >> 23 when TMR_STS was last brought up to date;
+ *     tmr_next: the TSC at which that count next changes.
+ *   sci: the SCI's level as last driven; sci_edges: its rising edges.
  */
 struct acpi_pm {
 	uint64_t (*clock)(void *ctx);
+	void (*set_irq)(void *ctx, unsigned line, int level);
 	void *ctx;
 	uint16_t sts, en, cnt;
 	uint8_t sleep;
+	uint64_t tmr_half, tmr_next;
+	int sci;
+	uint64_t sci_edges;
 };
 
-void acpi_pm_init(struct acpi_pm *pm, uint64_t (*clock)(void *ctx), void *ctx);
+/* Power-up state (the PM timer runs on from the clock's value). */
+void acpi_pm_init(struct acpi_pm *pm, uint64_t (*clock)(void *ctx),
+		  void (*set_irq)(void *ctx, unsigned line, int level), void *ctx);
+/* Bring TMR_STS up to the guest's time now and drive the SCI. */
+void acpi_pm_advance(struct acpi_pm *pm);
+/* Set status bits (ACPI_PM1_*_STS) from outside (the RTC's IRQ 8, a wake)
+ * and drive the SCI. */
+void acpi_pm_event(struct acpi_pm *pm, uint16_t sts);
+/* The TSC at which TMR_STS will rise and raise the SCI, UINT64_MAX when it
+ * cannot (TMR_EN clear or TMR_STS already set). */
+uint64_t acpi_pm_next_event(const struct acpi_pm *pm);
 /* The PM timer's 24-bit value at TSC tick `tsc`. */
 uint32_t acpi_pm_timer(uint64_t tsc);
 extern const struct device_ops acpi_pm_ops;  /* ports 0x600-0x60b, priv: struct acpi_pm */

@@ -211,7 +211,12 @@ static void pc_set_irq(void *ctx, unsigned line, int level)
  * them over in legacy replacement mode. */
 static void legacy_set_irq(void *ctx, unsigned line, int level)
 {
-	hpet_legacy_irq(&((struct vm *)ctx)->hpet, line, level);
+	struct vm *vm = ctx;
+
+	/* The RTC's IRQ 8 also sets PM1a_STS.RTC_STS (ACPI 4.8.3.1.1). */
+	if (line == RTC_IRQ && level)
+		acpi_pm_event(&vm->acpi_pm, ACPI_PM1_RTC_STS);
+	hpet_legacy_irq(&vm->hpet, line, level);
 }
 
 void vm_firmware_lapic(struct vm *vm)
@@ -240,7 +245,7 @@ static int add_pc_devices(struct vm *vm)
 	pit_init(&vm->pit, lapic_clock, legacy_set_irq, vm);
 	rtc_init(&vm->rtc, lapic_clock, legacy_set_irq, vm, vm->ram[0].size,
 		 vm->nram > 1 ? vm->ram[1].size : 0, 1);
-	acpi_pm_init(&vm->acpi_pm, lapic_clock, vm);
+	acpi_pm_init(&vm->acpi_pm, lapic_clock, pc_set_irq, vm);
 	fwcfg_init(&vm->fwcfg, 1, vm->cfg.mem_size);
 	vm->testdev.set_irq = pc_set_irq;
 	vm->testdev.irq_ctx = vm;

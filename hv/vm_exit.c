@@ -148,15 +148,17 @@ static bool mmio_access(struct vm *vm, struct vcpu_exit *e)
 
 
 /* The TSC of the next timer event: the local APIC timer's expiry, the
- * 8254 counter 0's next IRQ 0 edge, the RTC's next IRQ 8 edge or an HPET
- * comparator's match, UINT64_MAX for none. */
+ * 8254 counter 0's next IRQ 0 edge, the RTC's next IRQ 8 edge, an HPET
+ * comparator's match or the PM timer's SCI, UINT64_MAX for none. */
 static uint64_t next_timer_event(struct vm *vm)
 {
 	uint64_t a = lapic_next_event(&vm->lapic), p = pit_next_event(&vm->pit);
 	uint64_t r = rtc_next_event(&vm->rtc), h = hpet_next_event(&vm->hpet);
+	uint64_t s = acpi_pm_next_event(&vm->acpi_pm);
 
 	a = a < p ? a : p;
 	a = a < r ? a : r;
+	a = a < s ? a : s;
 	return a < h ? a : h;
 }
 
@@ -366,6 +368,11 @@ static uint64_t hlt_wake_event(struct vm *vm)
 		r = UINT64_MAX;
 	a = a < p ? a : p;
 	a = a < r ? a : r;
+	if (isa_irq_unmasked(vm, ACPI_SCI_IRQ)) {
+		uint64_t s = acpi_pm_next_event(&vm->acpi_pm);
+
+		a = a < s ? a : s;
+	}
 	for (unsigned n = 0; n < HPET_TIMERS; n++) {
 		int line = hpet_timer_line(&vm->hpet, n);
 		uint64_t h = hpet_timer_next(&vm->hpet, n);
@@ -407,6 +414,7 @@ static int handle_hlt(struct vm *vm, struct vcpu_exit *e)
 			pit_advance(&vm->pit);
 			rtc_advance(&vm->rtc);
 			hpet_advance(&vm->hpet);
+			acpi_pm_advance(&vm->acpi_pm);
 			if (lapic_pending(&vm->lapic) >= 0 || pic_reaches_cpu(vm)) {
 				e->irq.idle = idle;
 				vm->cnt.hlt_wakeups++;
@@ -481,6 +489,7 @@ static int irq_before_run(struct vm *vm, struct vcpu_exit *e)
 	pit_advance(&vm->pit);
 	rtc_advance(&vm->rtc);
 	hpet_advance(&vm->hpet);
+	acpi_pm_advance(&vm->acpi_pm);
 	if (vm->lapic.nmi_pending && vm->ops->inject_nmi) {
 		/* The vCPU holds it until NMIs are unblocked. */
 		rc = vm->ops->inject_nmi(vm->vcpu);

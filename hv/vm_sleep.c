@@ -177,8 +177,11 @@ static int enter_s3(struct vm *vm, struct vcpu_exit *e)
 	e->irq.idle += wake - vm->tsc;
 	vm->tsc = wake;
 	rtc_advance(&vm->rtc);
-	vm->acpi_pm.sts |= ACPI_PM1_WAK_STS | ACPI_PM1_RTC_STS;
 	reset_core_devices(vm);
+	/* After the 8259s and the I/O APIC came back with their lines low:
+	 * WAK_STS, and RTC_STS, which with RTC_EN raises the SCI. */
+	vm->acpi_pm.sci = 0;
+	acpi_pm_event(&vm->acpi_pm, ACPI_PM1_WAK_STS | ACPI_PM1_RTC_STS);
 	rc = resume_vcpu(vm, vector, prot);
 	if (rc) {
 		vm_stop(vm, VM_STOP_HOST_ERROR, VM_STATUS_HOST, e->rip,

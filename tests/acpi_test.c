@@ -201,7 +201,7 @@ static void test_pm_registers(void **state)
 
 	(void)state;
 	memset(&bus, 0, sizeof(bus));
-	acpi_pm_init(&pm, test_clock, NULL);
+	acpi_pm_init(&pm, test_clock, NULL, NULL);
 	assert_ok(dev_bus_add(&bus, &acpi_pm_ops, UINT64_MAX, &pm, NULL));
 	/* 1 s of TSC is 3579545 PM timer ticks, modulo 2^24. */
 	tsc_now = PC_TSC_HZ;
@@ -235,6 +235,89 @@ static void test_pm_registers(void **state)
 	assert_int_equal(dev_bus_pio_read(&bus, ACPI_PM1A_EVT, 4), 0x04008000);
 }
 
+static unsigned sci_calls;
+static int sci_line, sci_level;
+static void test_set_irq(void *ctx, unsigned line, int level)
+{
+	(void)ctx;
+	sci_calls++;
+	sci_line = (int)line;
+	sci_level = level;
+}
+
+/*
+ * The SCI (ACPI 4.8.3.1, 5.2.9 SCI_INT): TMR_STS rises each time bit 23 of
+ * the PM timer changes, the first time at tick 2^23 = TSC
+ * ceil(2^23 * 10^9 / 3579545) = 2343484438, the next at tick 2^24 = TSC
+ * 4686968875; with TMR_EN the status raises IRQ 9, and writing 1 to it
+ * lowers the line. RTC_STS with RTC_EN does the same; WAK_STS has no enable
+ * bit and raises nothing. A device reset lowers a raised SCI.
+ */
+static void test_sci(void **state)
+{
+	struct acpi_pm pm;
+	struct dev_bus bus;
+
+	(void)state;
+	memset(&bus, 0, sizeof(bus));
+	tsc_now = 0;
+	sci_calls = 0;
+	acpi_pm_init(&pm, test_clock, test_set_irq, NULL);
+	assert_ok(dev_bus_add(&bus, &acpi_pm_ops, UINT64_MAX, &pm, NULL));
+	assert_int_equal(acpi_pm_next_event(&pm), UINT64_MAX);          /* TMR_EN clear */
+	dev_bus_pio_write(&bus, ACPI_PM1A_EVT + 2, 2, ACPI_PM1_TMR_EN);
+	assert_int_equal(acpi_pm_next_event(&pm), 2343484438ULL);
+	tsc_now = 2343484437ULL;
+	acpi_pm_advance(&pm);
+	assert_int_equal(dev_bus_pio_read(&bus, ACPI_PM1A_EVT, 2), 0);
+	assert_int_equal(dev_bus_pio_read(&bus, ACPI_PM_TMR, 4), 0x7fffff);
+	assert_int_equal(sci_calls, 0);
+	tsc_now = 2343484438ULL;
+	assert_int_equal(dev_bus_pio_read(&bus, ACPI_PM_TMR, 4), 0x800000);
+	assert_int_equal(dev_bus_pio_read(&bus, ACPI_PM1A_EVT, 2), ACPI_PM1_TMR_STS);
+	assert_int_equal(sci_calls, 1);
+	assert_int_equal(sci_line, ACPI_SCI_IRQ);
+	assert_int_equal(sci_level, 1);
+	assert_int_equal(acpi_pm_next_event(&pm), UINT64_MAX);          /* already raised */
+	dev_bus_pio_write(&bus, ACPI_PM1A_EVT, 2, ACPI_PM1_TMR_STS);     /* write 1 to clear */
+	assert_int_equal(sci_calls, 2);
+	assert_int_equal(sci_level, 0);
+	assert_int_equal(dev_bus_pio_read(&bus, ACPI_PM1A_EVT, 2), 0);
+	assert_int_equal(acpi_pm_next_event(&pm), 4686968875ULL);
+	/* With TMR_EN clear the status still rises, silently; setting TMR_EN
+	 * then raises the SCI at once. */
+	dev_bus_pio_write(&bus, ACPI_PM1A_EVT + 2, 2, 0);
+	tsc_now = 4686968875ULL;
+	acpi_pm_advance(&pm);
+	assert_int_equal(pm.sts, ACPI_PM1_TMR_STS);
+	assert_int_equal(sci_calls, 2);
+	dev_bus_pio_write(&bus, ACPI_PM1A_EVT + 2, 2, ACPI_PM1_TMR_EN);
+	assert_int_equal(sci_calls, 3);
+	assert_int_equal(sci_level, 1);
+	assert_int_equal(pm.sci_edges, 2);
+	dev_bus_pio_write(&bus, ACPI_PM1A_EVT, 2, ACPI_PM1_TMR_STS);
+	assert_int_equal(sci_level, 0);
+	/* RTC_STS: silent without RTC_EN, then raised by enabling it. */
+	acpi_pm_event(&pm, ACPI_PM1_RTC_STS);
+	assert_int_equal(sci_calls, 4);
+	dev_bus_pio_write(&bus, ACPI_PM1A_EVT + 2, 2, ACPI_PM1_RTC_EN);
+	assert_int_equal(sci_calls, 5);
+	assert_int_equal(sci_level, 1);
+	dev_bus_pio_write(&bus, ACPI_PM1A_EVT, 2, ACPI_PM1_RTC_STS);
+	assert_int_equal(sci_level, 0);
+	/* WAK_STS: no enable bit (bit 15 of PM1_EN is reserved). */
+	dev_bus_pio_write(&bus, ACPI_PM1A_EVT + 2, 2, 0xffff);
+	acpi_pm_event(&pm, ACPI_PM1_WAK_STS);
+	assert_int_equal(sci_calls, 6);
+	assert_int_equal(pm.sts, ACPI_PM1_WAK_STS);
+	/* A reset lowers a raised SCI. */
+	acpi_pm_event(&pm, ACPI_PM1_RTC_STS);
+	assert_int_equal(sci_level, 1);
+	dev_bus_reset(&bus);
+	assert_int_equal(sci_level, 0);
+	assert_int_equal(pm.sts, 0);
+	assert_int_equal(sci_calls, 8);
+}
 
 /* VT-d 8.1/8.3: the DMAR table acpi_add_dmar adds, found through both roots. */
 static void test_dmar(void **state)
@@ -277,6 +360,7 @@ int main(void)
 		cmocka_unit_test(test_hpet_table),
 		cmocka_unit_test(test_madt),
 		cmocka_unit_test(test_pm_registers),
+		cmocka_unit_test(test_sci),
 		cmocka_unit_test(test_dmar),
 	};
 

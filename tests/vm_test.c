@@ -1122,6 +1122,58 @@ static void test_rom_writes(void **state)
 	vm_destroy(vm);
 }
 
+
+/*
+ * The SCI through the I/O APIC: pin 9 programmed level-triggered, active
+ * high, vector 0x49 (as the MADT's override for IRQ 9 says), the 8259s
+ * masked, PM1a_EN.TMR_EN set. A HLT at TSC 3000 skips to the PM timer's tick 2^23, TSC 2343484438,
+ * where TMR_STS raises IRQ 9 and 0x49 is injected. The guest clears TMR_STS
+ * (the line falls) and EOIs: nothing is sent again. The next HLT skips to
+ * tick 2^24, TSC 4686968875, and 0x49 comes a second time; with the status
+ * left set nothing else can wake the last HLT.
+ */
+static void test_sci_ioapic(void **state)
+{
+	struct vm *vm = make_vm(MEM_EAGER, PAGE_SHIFT_4K);
+	struct vcpu_exit hlt = { .reason = VCPU_EXIT_HLT, .rip = 0x1000 };
+	const uint64_t t1 = 2343484438ULL, t2 = 4686968875ULL;
+	struct vcpu_exit e;
+	struct scripted_vcpu *v;
+
+	(void)state;
+	push(vm, apic_write(APIC_SVR, 0x1ff, false, 10));
+	push(vm, port_out(0x21, 0xff, false));    /* both 8259s masked, as an OS using */
+	push(vm, port_out(0xa1, 0xff, false));    /* the I/O APIC leaves them */
+	push(vm, mmio_exit(IOAPIC_BASE, 4, true, 0x10 + 2 * ACPI_SCI_IRQ));     /* IOREGSEL */
+	push(vm, mmio_exit(IOAPIC_BASE + 0x10, 4, true, 0x8049));               /* level, 0x49 */
+	push(vm, io_at(ACPI_PM1A_EVT + 2, 2, false, ACPI_PM1_TMR_EN, 100));
+	hlt.irq.ready = true;
+	hlt.irq.tsc = 3000;
+	push(vm, hlt);
+	e = io_at(ACPI_PM1A_EVT, 2, false, ACPI_PM1_TMR_STS, t1 + 100);
+	push(vm, e);
+	push(vm, apic_write(APIC_EOI, 0, true, t1 + 200));
+	hlt.irq.tsc = t1 + 300;
+	push(vm, hlt);
+	hlt.irq.ready = false;
+	hlt.irq.tsc = t2 + 100;
+	push(vm, hlt);
+	assert_ok(vm_run(vm));
+	v = the_vcpu;
+	assert_int_equal(vm->stop.reason, VM_STOP_HLT);
+	assert_int_equal(v->ninjected, 2);
+	assert_int_equal(v->injected[0], 0x49);
+	assert_int_equal(v->injected_before[0], 7);
+	assert_int_equal(v->seen[7].irq.idle, t1 - 3000);
+	assert_int_equal(v->injected[1], 0x49);
+	assert_int_equal(v->injected_before[1], 10);
+	assert_int_equal(v->seen[10].irq.idle, t2 - (t1 + 300));
+	assert_int_equal(vm->acpi_pm.sci_edges, 2);
+	assert_int_equal(vm->acpi_pm.sts, ACPI_PM1_TMR_STS);
+	assert_int_equal(vm->cnt.hlt_wakeups, 2);
+	vm_destroy(vm);
+}
+
 /* What cannot be dropped: the guest's page walk writing A/D into ROM (a
  * guest error, status 4), and a write that comes back as a violation after
  * the range was armed (the backend did not complete it: hv's error). */
@@ -1232,6 +1284,7 @@ int main(void)
 		cmocka_unit_test(test_config_errors),
 		cmocka_unit_test(test_rom_writes),
 		cmocka_unit_test(test_rom_faults),
+		cmocka_unit_test(test_sci_ioapic),
 		cmocka_unit_test(test_rom_layout_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
