@@ -499,6 +499,7 @@ static int set_raw_visit(void *arg, unsigned level, uint64_t ehpa, uint64_t base
 	if (entry_is_table(ept, sr->raw, level) &&
 	    (!entry_is_table(ept, e, level) || (sr->raw & EPT_ADDR_MASK) != (e & EPT_ADDR_MASK)))
 		return -EINVAL;
+	ept->raw_written = true;
 	wr(ept, ehpa, sr->raw);
 	/*
 	 * A raw entry that still names the same table is an edit in place

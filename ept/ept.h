@@ -241,6 +241,11 @@ struct ept {
 	struct ept_caps caps;
 	uint64_t table_pages;
 	struct walk_fmt fmt;  /* the EPT format with these levels and caps, set once */
+	/* ept_set_raw has written an entry. Until then every entry is hv's:
+	 * each table pointer names one of its table pages, and no leaf maps a
+	 * table page into guest memory, so a walk may read entries without
+	 * testing each address against the end of the pool (ept_quick). */
+	bool raw_written;
 };
 
 /* Create an empty hierarchy of 4 or 5 levels. */

@@ -128,17 +128,13 @@ const struct mmu_stats *mmu_stats(const struct mmu *m) { return &m->st; }
 
 void mmu_reset_stats(struct mmu *m) { memset(&m->st, 0, sizeof(m->st)); }
 
-/* Everything but a shortcut hit under an unchanged context; kept out of line so
+/* Everything but a shortcut hit under an unchanged context, with caches on
+ * (without, mmu_translate_nocache); kept out of line so
  * that the hit path of mmu_translate needs no stack frame. */
 static __attribute__((noinline)) void translate_miss(struct mmu *m, const struct mmu_ctx *ctx,
 						     uint64_t gva, unsigned access,
 						     struct mmu_result *res)
 {
-	/* Without TLBs no shortcut slot is ever filled, so neither the slots
-	 * nor the context they belong to (mmu_set_ctx) matter to this path. */
-	if (m->no_caches && ctx->ept && (ctx->cr0 & CR0_PG) && (ctx->efer & EFER_LMA) &&
-	    mmu_translate_fast(m, ctx, gva, access, res))
-		return;
 	/* A context switch starts a new shortcut generation (ctx_switch), so no
 	 * slot can serve after it; under the same context mmu_translate has
 	 * looked already. */
@@ -170,7 +166,10 @@ void mmu_translate(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva, unsig
 		res->tlb_hit = true;
 		return;
 	}
-	translate_miss(m, ctx, gva, access, res);
+	if (m->no_caches)
+		mmu_translate_nocache(m, ctx, gva, access, res);
+	else
+		translate_miss(m, ctx, gva, access, res);
 }
 
 void mmu_translate_traced(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva,

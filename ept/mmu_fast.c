@@ -4,7 +4,14 @@
  * ept/mmu_int.h): the walker of ept/walk.h over the const guest IA-32e and
  * EPT descriptors, its locate hook the EPT walk, taken when the walk needs
  * nothing but reads. Anything else (a fault, a violation, an A/D flag to
- * set) is left to mmu_translate_slow in ept/mmu_walk.c.
+ * set, a hierarchy with entries written by ept_set_raw) is left to
+ * mmu_translate_slow in ept/mmu_walk.c.
+ *
+ * Only hv's own EPT tables are read here (ept->raw_written is false), so the
+ * EPT walks read entries without testing their addresses against the end of
+ * the pool (ept_in_pool_ops); a guest entry's HPA is the end of an EPT walk,
+ * which ept_quick checks. Guest tables are read in the EPT's pool, the one
+ * pool that holds guest memory and the tables.
  */
 #include "ept/mmu_int.h"
 
@@ -29,7 +36,7 @@ fast_locate(void *arg, const struct walk_path *p, unsigned level, uint64_t entry
 	struct walk_path ep;
 
 	(void)p;
-	if (!ept_quick(fw->ef, fw->ept, &entry_acc, NULL, entry_gpa, &ep))
+	if (!ept_quick(fw->ef, fw->ept, &entry_acc, NULL, entry_gpa, &ep, true))
 		return false;
 	fw->erefs[fw->gl - level] = ep.n;
 	fw->erefs_sum += ep.n;
@@ -66,7 +73,7 @@ fast_walk_2d(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva, unsigned ac
 {
 	const unsigned gl = gf->levels, el = ef->levels;
 	const int64_t top = (int64_t)gva >> (gl == 5 ? 56 : 47);
-	struct fast_walk fw = { .ef = ef, .ept = ctx->ept, .gl = gl };
+	struct fast_walk fw;
 	struct mmu_stats *st = &m->st;
 	struct walk_path gp, ep;
 	struct ept_access acc;
@@ -75,7 +82,13 @@ fast_walk_2d(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva, unsigned ac
 	/* SDM 3.3.7.1 / 4.5: a non-canonical address is mmu_translate_slow's to report. */
 	if (top != 0 && top != -1)
 		return false;
-	if (walk_body(gf, m->pool, &fast_ops, &fw, ctx->cr3 & gf->addr, NULL,
+	/* erefs[row] is written by the row's EPT walk before it is read. */
+	fw.ef = ef;
+	fw.ept = ctx->ept;
+	fw.gl = gl;
+	fw.erefs_sum = 0;
+	/* Guest tables are read where their EPT walks lead, in the EPT's pool. */
+	if (walk_body(gf, ctx->ept->pool, &fast_ops, &fw, ctx->cr3 & gf->addr, NULL,
 		      gva & ((1ULL << (gl == 5 ? 57 : 48)) - 1), &gp) != WALK_OK ||
 	    walk_ad_pending(gf, &gp, (access & ACC_WRITE) != 0) ||
 	    !guest_allows_inline(ctx, access, gp.and_acc & PTE_W, gp.and_acc & PTE_U, gp.or_acc != 0) ||
@@ -85,7 +98,7 @@ fast_walk_2d(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva, unsigned ac
 		.type = access & (ACC_READ | ACC_WRITE | ACC_FETCH),
 		.user = (gp.and_acc & PTE_U) != 0,
 	};
-	if (!ept_quick(ef, ctx->ept, &acc, NULL, gp.addr, &ep))
+	if (!ept_quick(ef, ctx->ept, &acc, NULL, gp.addr, &ep, true))
 		return false;
 
 	/* The counts of mmu_translate_slow: each guest row its EPT cells and its
@@ -143,17 +156,37 @@ fast_walk_2d(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva, unsigned ac
 			    : fast_walk_2d(m, ctx, gva, access, res, &ept_std_fmt[1][0],      \
 					       &guest_ia32e_fmt[gi][ni])))
 
-bool mmu_translate_fast(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva, unsigned access,
-	       struct mmu_result *res)
+static inline __attribute__((always_inline)) bool translate_fast(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva,
+			   unsigned access, struct mmu_result *res)
 {
 	const struct ept *ept = ctx->ept;
 	bool la57 = (ctx->cr4 & CR4_LA57) != 0, nxe = (ctx->efer & EFER_NXE) != 0;
 
 	/* A narrower MAXPHYADDR reserves address bits the const formats allow. */
-	if (!ept_is_std(ept) || phys_rsvd(ctx))
+	if (!ept_is_std(ept) || ept->raw_written || phys_rsvd(ctx))
 		return false;
 	if (la57)
 		return nxe ? FAST_EPT(1, 1) : FAST_EPT(1, 0);
 	return nxe ? FAST_EPT(0, 1) : FAST_EPT(0, 0);
 }
 
+/* Without TLBs no shortcut slot is ever filled, so the context the slots
+ * belong to does not matter to the fast walk; the slow one keeps it as
+ * always. (Out of line, so that the fast walk ends in a jump here.) */
+static __attribute__((noinline)) void translate_nocache_slow(struct mmu *m,
+							      const struct mmu_ctx *ctx,
+							      uint64_t gva, unsigned access,
+							      struct mmu_result *res)
+{
+	mmu_set_ctx(m, ctx);
+	mmu_translate_slow(m, ctx, gva, access, res, NULL);
+}
+
+void mmu_translate_nocache(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva,
+			   unsigned access, struct mmu_result *res)
+{
+	if (ctx->ept && (ctx->cr0 & CR0_PG) && (ctx->efer & EFER_LMA) &&
+	    translate_fast(m, ctx, gva, access, res))
+		return;
+	translate_nocache_slow(m, ctx, gva, access, res);
+}

@@ -39,7 +39,7 @@ struct mmu {
 	bool gp_any;              /* a guest-physical cache or the nested TLB is on */
 	bool pwc_any;             /* a combined paging-structure cache is on */
 	bool tlb_any;             /* a combined TLB is on */
-	bool no_caches;           /* none of the three: walks may take mmu_translate_fast */
+	bool no_caches;           /* none of the three: walks take mmu_translate_nocache */
 	struct mmu_stats st;
 	struct mmu_ctx last;
 	uint64_t last_eptp_tag;   /* an EPT freed and recreated at the same address differs here */
@@ -176,6 +176,22 @@ static inline bool ept_is_std(const struct ept *ept)
 	return ept->caps.exec_only && ept->caps.page_1g && !ept->caps.mbec;
 }
 
+/* The locate hook of an EPT walk whose entries all lie inside the pool
+ * (!ept->raw_written): an entry is read where it is, with no test against the
+ * end of the pool. */
+static inline __attribute__((always_inline)) bool
+ept_in_pool_locate(void *arg, const struct walk_path *p, unsigned level, uint64_t entry_addr,
+		   uint64_t *entry_hpa)
+{
+	(void)arg;
+	(void)p;
+	(void)level;
+	*entry_hpa = entry_addr;
+	return true;
+}
+
+static const struct walk_ops ept_in_pool_ops = { .locate = ept_in_pool_locate };
+
 /*
  * The EPT walk of an access when it needs nothing but reads: the walker over
  * f (ept->fmt or its const twin above), true only when ept_walk would return
@@ -183,10 +199,12 @@ static inline bool ept_is_std(const struct ept *ept)
  * for a write, SDM 29.3.5) and the leaf lies inside host memory. Otherwise
  * false with nothing changed: the caller takes ept_walk, which owns every
  * other case (violations, misconfigurations, A/D writes, traces).
+ * in_pool (a constant): the caller has checked !ept->raw_written, so no entry
+ * address needs a test against the end of the pool.
  */
 static inline __attribute__((always_inline)) bool
 ept_quick(const struct walk_fmt *f, const struct ept *ept, const struct ept_access *acc,
-	  const struct walk_start *start, uint64_t gpa, struct walk_path *p)
+	  const struct walk_start *start, uint64_t gpa, struct walk_path *p, bool in_pool)
 {
 	/* SDM 29.3.3.2: with A/D enabled, guest paging-structure accesses are
 	 * writes; what ept_allows() asks, from the descriptor. */
@@ -196,9 +214,20 @@ ept_quick(const struct walk_fmt *f, const struct ept *ept, const struct ept_acce
 			      : acc->type != ACC_FETCH ? EPT_R
 			      : (f->caps & EPT_FMT_MBEC) && acc->user ? EPT_XU : EPT_X;
 
-	return walk_body(f, ept->pool, NULL, NULL, ept->root, start, gpa, p) == WALK_OK &&
-	       (p->and_acc & need) == need && !walk_ad_pending(f, p, write) &&
-	       p->addr <= ept->pool->size - 8;
+	if (walk_body(f, ept->pool, in_pool ? &ept_in_pool_ops : NULL, NULL, ept->root, start, gpa,
+		      p) != WALK_OK)
+		return false;
+	/* From the top, the permissions and the A flags are one test on the AND
+	 * of every entry (EPT sets A on every entry it read, SDM 29.3.5). */
+	if (!start && !f->ad_tables_early && !(need & ~f->and_bits)) {
+		const uint64_t all = need | f->a;
+
+		if ((p->and_raw & all) != all || (write && f->a && !(p->ref[p->n - 1].value & f->d)))
+			return false;
+	} else if ((p->and_acc & need) != need || walk_ad_pending(f, p, write)) {
+		return false;
+	}
+	return p->addr <= ept->pool->size - 8;
 }
 
 /* The guest IA-32e formats by levels (4, 5) and EFER.NXE (off, on), as
@@ -216,9 +245,9 @@ void mmu_probes_init(struct mmu *m);
 /* A translation that the shortcut did not serve: the TLB lookup, then the walk. */
 void mmu_translate_slow(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva, unsigned access,
 			struct mmu_result *res, struct walk_trace *trace);
-/* The walk with every cache off when it needs nothing but reads; false:
- * nothing changed, take mmu_translate_slow. */
-bool mmu_translate_fast(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva, unsigned access,
-			struct mmu_result *res);
+/* A translation with every cache off (m->no_caches): the fast walk of
+ * ept/mmu_fast.c when it needs nothing but reads, else mmu_translate_slow. */
+void mmu_translate_nocache(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva,
+			   unsigned access, struct mmu_result *res);
 
 #endif /* HV_MMU_INT_H */

@@ -170,12 +170,12 @@ ept_walk_quick_inline(const struct ept *ept, const struct ept_access *acc,
 		      const struct walk_start *start, uint64_t gpa, struct walk_path *p)
 {
 	if (!ept_is_std(ept))
-		return ept_quick(&ept->fmt, ept, acc, start, gpa, p);
+		return ept_quick(&ept->fmt, ept, acc, start, gpa, p, false);
 	if (ept->levels == 4)
-		return ept->ad ? ept_quick(&ept_std_fmt[0][1], ept, acc, start, gpa, p)
-			       : ept_quick(&ept_std_fmt[0][0], ept, acc, start, gpa, p);
-	return ept->ad ? ept_quick(&ept_std_fmt[1][1], ept, acc, start, gpa, p)
-		       : ept_quick(&ept_std_fmt[1][0], ept, acc, start, gpa, p);
+		return ept->ad ? ept_quick(&ept_std_fmt[0][1], ept, acc, start, gpa, p, false)
+			       : ept_quick(&ept_std_fmt[0][0], ept, acc, start, gpa, p, false);
+	return ept->ad ? ept_quick(&ept_std_fmt[1][1], ept, acc, start, gpa, p, false)
+		       : ept_quick(&ept_std_fmt[1][0], ept, acc, start, gpa, p, false);
 }
 
 static __attribute__((noinline)) bool

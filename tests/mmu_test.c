@@ -714,6 +714,32 @@ static void test_ept_misconfig(void **state)
 	env_fini(&env);
 }
 
+/*
+ * A raw EPT table pointer past the end of the pool (ept_set_raw): the walk
+ * that follows it reads all ones there, a misconfigured leaf (memory type 7,
+ * SDM 29.3.3.1), and the all-caches-off walk, which reads hv's own tables
+ * without a bounds test, must not be the one to follow it.
+ */
+static void test_raw_table_beyond_pool(void **state)
+{
+	struct env_opts o = { .guest_levels = 4, .ept_levels = 4 };
+	struct mmu_result r;
+	struct env env;
+
+	env_init(&env, &o);
+	assert_ok(gpt_map(env.b, DATA_GVA, DATA_GPA, 4096, PTE_W, 12));
+	/* Every guest A flag set, so that the next walk needs nothing but reads. */
+	assert_int_equal(refs_of(&env, DATA_GVA, ACC_READ), 24);
+	assert_int_equal(refs_of(&env, DATA_GVA, ACC_READ), 24);
+	assert_ok(ept_set_raw(env.ept, DATA_GPA, 2, (1ULL << 40) | EPT_RWX));
+	r = xlate(&env, DATA_GVA + 0x10, ACC_READ);
+	assert_int_equal(r.status, MMU_EPT_MISCONFIG);
+	assert_int_equal(r.gpa, DATA_GPA + 0x10);
+	assert_int_equal(r.refs, 24);
+	assert_int_equal(mmu_stats(env.mmu)->ept_misconfigs, 1);
+	env_fini(&env);
+}
+
 /* 5-level native: a PML5-cache hit leaves the 4 lower entries. */
 static void test_pml5_cache(void **state)
 {
@@ -1766,6 +1792,7 @@ int main(void)
 		cmocka_unit_test(test_ept_violation_in_walk),
 		cmocka_unit_test(test_ept_violation_final),
 		cmocka_unit_test(test_ept_misconfig),
+		cmocka_unit_test(test_raw_table_beyond_pool),
 		cmocka_unit_test(test_fast_ept_walk_agrees),
 		cmocka_unit_test(test_trace_shows_entries_after_their_ad_writes),
 		cmocka_unit_test(test_pml5_cache),
