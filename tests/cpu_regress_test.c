@@ -162,6 +162,45 @@ static void test_mmio_read_split(void **state)
 	tvm_destroy(vm);
 }
 
+/*
+ * repe cmpsb with both strings in MMIO (RSI on DEV_A, RDI on DEV_B, RCX 2):
+ * each element is two MMIO read exits, first operand then second, and the
+ * first value survives the second's exit; then the instruction goes on. It
+ * used to ask for the first operand again after the second, for ever.
+ */
+static void test_mmio_cmps_two_loads(void **state)
+{
+	static const uint8_t prog[] = {
+		0xbe, 0x00, 0x00, 0x00, 0x40,   /* mov esi, SPLIT_GVA */
+		0xbf, 0x00, 0x10, 0x00, 0x40,   /* mov edi, SPLIT_GVA + 0x1000 */
+		0xb9, 0x02, 0x00, 0x00, 0x00,   /* mov ecx, 2 */
+		0xf3, 0xa6,                     /* repe cmpsb */
+		0xf4,
+	};
+	const uint64_t want[4] = { DEV_A, DEV_B, DEV_A + 1, DEV_B + 1 };
+	struct tvm *vm = vm_split_mmio(prog, sizeof(prog));
+	struct vcpu_regs r;
+
+	(void)state;
+	for (unsigned i = 0; i < 4; i++) {
+		run_once(vm);
+		assert_int_equal(vm->exit.reason, VCPU_EXIT_MMIO);
+		assert_int_equal(vm->exit.rip, TVM_CODE + 15);
+		assert_int_equal(vm->exit.mmio.gpa, want[i]);
+		assert_int_equal(vm->exit.mmio.size, 1);
+		assert_false(vm->exit.mmio.write);
+		vm->exit.mmio.data = 0x5a;
+	}
+	run_once(vm);
+	assert_int_equal(vm->exit.reason, VCPU_EXIT_HLT);
+	r = regs(vm);
+	assert_int_equal(r.gpr[1], 0);
+	assert_int_equal(r.gpr[6], SPLIT_GVA + 2);
+	assert_int_equal(r.gpr[7], SPLIT_GVA + 0x1002);
+	assert_int_equal(r.rflags & 0x40, 0x40);   /* ZF: equal */
+	tvm_destroy(vm);
+}
+
 /* mov [SPLIT_GVA + 0xffc], rax: both pieces of the store reach hv, in
  * order, each with its own exit, before the guest runs on. */
 static void test_mmio_write_split(void **state)
@@ -1692,6 +1731,7 @@ int main(void)
 		cmocka_unit_test(test_df_after_serial_chain),
 		cmocka_unit_test(test_triple_fault_names_chain),
 		cmocka_unit_test(test_mmio_read_split),
+		cmocka_unit_test(test_mmio_cmps_two_loads),
 		cmocka_unit_test(test_mmio_write_split),
 		cmocka_unit_test(test_stac_clac_cpl3_ud),
 		cmocka_unit_test(test_sysenter_msrs),

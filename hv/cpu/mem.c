@@ -101,10 +101,11 @@ int piece_load(struct vcpu_soft *v, const struct piece *pc, uint8_t *dst)
 	return X86_EXIT;
 }
 
-/* The load that used the MMIO values is complete: they are spent (one shot). */
+/* The load that used the MMIO values is complete: they are spent (one shot),
+ * unless the instruction has a second load to do (mmio_hold: CMPS). */
 void mmio_read_done(struct vcpu_soft *v)
 {
-	if (v->pend == PEND_MMIO_READ) {
+	if (v->pend == PEND_MMIO_READ && !v->mmio_hold) {
 		v->pend = PEND_NONE;
 		v->pend_nmmio = 0;
 		v->pend_ready = false;

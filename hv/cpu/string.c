@@ -140,8 +140,16 @@ int op_string(struct vcpu_soft *v, const struct x86_insn *in)
 			areg_write(v, 7, am, di + (uint64_t)step);
 			break;
 		case 0xa6: case 0xa7: /* CMPS */
-			if ((st = mem_read(v, in->seg, si, size, &a)) || (st = mem_read(v, SEG_ES, di, size, &b)))
+			/* Two loads: a value hv gave the first survives the
+			 * second's MMIO exit, else each would ask again for ever. */
+			v->mmio_hold = true;
+			st = mem_read(v, in->seg, si, size, &a);
+			v->mmio_hold = false;
+			if (!st && (st = mem_read(v, SEG_ES, di, size, &b)) != X86_EXIT && st)
+				mmio_read_done(v);
+			if (st)
 				return st;
+			mmio_read_done(v);
 			str_cmp(v, size, a, b);
 			areg_write(v, 6, am, si + (uint64_t)step);
 			areg_write(v, 7, am, di + (uint64_t)step);

@@ -278,6 +278,7 @@ struct vcpu_soft {
 	 * straddles two device pages exits twice); slots below pend_nmmio - 1
 	 * hold their data, the last one once pend_ready is set. */
 	unsigned pend_nmmio;
+	bool mmio_hold;           /* CMPS: the first operand's MMIO value outlives its load */
 	uint64_t pend_mmio_gpa[2];
 	uint64_t pend_mmio_data[2];
 	/* The second piece of a page-split MMIO store, reported by an exit of
