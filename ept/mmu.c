@@ -148,8 +148,14 @@ void mmu_translate(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva, unsig
 	unsigned kind = access_kind(access);
 	struct mmu_hit_slot *s = &m->hit.slot[kind][mmu_hit_index(gva >> 12)];
 
-	if (__builtin_expect(s->tag == ((gva & ~0xfffULL) | m->hit.gen) && ctx_same(m, ctx) &&
-			     *s->gen == s->egen && !(access & ACC_IMPLICIT_SV), 1)) {
+	if (__builtin_expect(s->tag == ((gva & ~0xfffULL) | m->hit.gen) && ctx_same(m, ctx), 1)) {
+		if (__builtin_expect(*s->gen != s->egen || (access & ACC_IMPLICIT_SV), 0)) {
+			/* The slot's entry is gone from the L1 (an STLB hit or a
+			 * walk follows) under the context of the slots: no
+			 * mmu_set_ctx to compare it again. */
+			mmu_translate_slow(m, ctx, gva, access, res, NULL);
+			return;
+		}
 		/* Exactly what a model L1 hit does: count it and stamp LRU. */
 		m->st.translations++;
 		m->st.by_access[kind]++;

@@ -840,15 +840,18 @@ static void copy_payload(struct cache_entry *dst, const struct cache_entry *src,
 	dst->attr = src->attr;
 }
 
-static void sc_forget_vpn(struct mmu *m, uint64_t vpn)
+static inline __attribute__((always_inline)) void sc_forget_vpn(struct mmu *m, uint64_t vpn)
 {
+	const unsigned i = mmu_hit_index(vpn);
 	unsigned k;
 
+	/* One slot index for every kind; a store either way, no branch. */
+#pragma GCC unroll 3
 	for (k = 0; k < NKIND; k++) {
-		struct mmu_hit_slot *s = &m->hit.slot[k][mmu_hit_index(vpn)];
+		struct mmu_hit_slot *s = &m->hit.slot[k][i];
+		const uint64_t t = s->tag;
 
-		if (s->tag >> 12 == vpn)
-			s->tag = 0;
+		s->tag = t >> 12 == vpn ? 0 : t;
 	}
 }
 
@@ -903,11 +906,14 @@ void mmu_probes_init(struct mmu *m)
 static struct cache_entry *combined_lookup(struct walk *w, unsigned kind, struct cache **owner)
 {
 	struct mmu *m = w->m;
+	const unsigned nl1 = m->nl1[kind], nl2 = m->nl2;
 	const struct probe *pr;
 	struct cache_entry *e;
 	unsigned i;
 
-	for (i = 0; i < m->nl1[kind]; i++) {
+	/* At most 3 L1 structures a kind (4K, 2M, 1G). */
+#pragma GCC unroll 3
+	for (i = 0; i < 3 && i < nl1; i++) {
 		pr = &m->l1[kind][i];
 		e = cache_find_at(pr->t, w->gva, pr->shift, &w->tag);
 		if (e) {
@@ -917,9 +923,12 @@ static struct cache_entry *combined_lookup(struct walk *w, unsigned kind, struct
 			return e;
 		}
 	}
-	for (i = 0; i < m->nl1[kind]; i++)
+#pragma GCC unroll 3
+	for (i = 0; i < 3 && i < nl1; i++)
 		cache_miss(m->l1[kind][i].t);
-	for (i = 0; i < m->nl2; i++) {
+	/* At most 3 L2 lookups: 4K and 2M in one structure, 1G in another. */
+#pragma GCC unroll 3
+	for (i = 0; i < 3 && i < nl2; i++) {
 		struct cache_entry *l1;
 
 		pr = &m->l2[i];
