@@ -339,6 +339,31 @@ static unsigned inval_set(struct cache *c, uint32_t si, const struct cache_inval
 	return n;
 }
 
+/* inval_set() over the entries of a fast structure's set whose key is key
+ * (the rest of the set cannot match an address invalidation for it). */
+static unsigned inval_key(struct cache *c, uint64_t key, const struct cache_inval *inv)
+{
+	uint32_t si = (uint32_t)(key & c->set_mask), base = si * c->ways, m, i;
+	unsigned n = 0;
+
+	if (c->empty[si] == c->ways)
+		return 0;
+	if (c->fp == NULL)
+		return inval_set(c, si, inv);
+	m = cache_fp_match(c->fp + (size_t)si * CACHE_FP_STRIDE, cache_fp(key)) & c->fp_ways;
+	for (; m; m &= m - 1) {
+		i = base + (uint32_t)__builtin_ctz(m);
+		if (c->keys[i] != key || !inval_match(&c->storage[i], inv))
+			continue;
+		c->storage[i].valid = false;
+		c->storage[i].gen++;
+		c->keys[i] = CACHE_KEY_NONE;
+		c->empty[si]++;
+		n++;
+	}
+	return n;
+}
+
 unsigned cache_invalidate(struct cache *c, const struct cache_inval *inv)
 {
 	unsigned n = 0;
@@ -347,6 +372,19 @@ unsigned cache_invalidate(struct cache *c, const struct cache_inval *inv)
 	if (inv->flags & CACHE_INV_KEY) {
 		/* One key lives in one set. */
 		n = inval_set(c, set_index(c, inv->key), inv);
+	} else if ((inv->flags & CACHE_INV_ADDR) && c->fast &&
+		   !(c->held_shifts & ~((1ULL << 12) | (1ULL << 21) | (1ULL << 30)))) {
+		/*
+		 * Every entry is a 4 KiB, 2 MiB or 1 GiB page, so the one that
+		 * holds addr at page size s has exactly the key cache_key(addr, s)
+		 * and sits in that key's set: compare keys there, as a lookup
+		 * does, for the sizes ever held. (INVLPG and every #PF come here.)
+		 */
+		unsigned k;
+
+		for (k = 0; k < 3; k++)
+			if ((c->held_shifts >> page_shifts[k]) & 1)
+				n += inval_key(c, cache_key(inv->addr, page_shifts[k]), inv);
 	} else if (inv->flags & CACHE_INV_ADDR) {
 		/* Only the sets the address can live in, for each page size. */
 		uint32_t seen[3];
@@ -364,7 +402,8 @@ unsigned cache_invalidate(struct cache *c, const struct cache_inval *inv)
 		}
 	} else {
 		for (i = 0; i < c->nsets; i++)
-			n += inval_set(c, i, inv);
+			if (c->perfect || c->empty[i] != c->ways)   /* a set with no entry has none to lose */
+				n += inval_set(c, i, inv);
 	}
 	c->st->invalidations += n;
 	return n;
