@@ -168,6 +168,42 @@ static void test_invalidate_selectors(void **state)
 	cache_destroy(c);
 }
 
+/*
+ * SDM 4.10.4.1 (INVLPG, and the invalidation a #PF makes): an address
+ * invalidation removes the 4 KiB, 2 MiB and 1 GiB entries that contain the
+ * address, of the given asid or global, in a set-associative structure with
+ * fingerprints, and nothing else: not the neighbouring page in the same
+ * 2 MiB region, not another asid's entry, not another page of the same set.
+ */
+static void test_invalidate_addr_sizes(void **state)
+{
+	struct cache_stats st;
+	struct cache *c = mk(32, 8, false, &st);    /* 4 sets of 8 ways */
+	struct cache_tag t2 = tag_a;
+	struct cache_inval inv = { .flags = CACHE_INV_VMID | CACHE_INV_ASID_OR_G | CACHE_INV_ADDR,
+				   .vmid = 1, .asid = 5, .addr = 0x40201abc };
+
+	(void)state;
+	t2.asid = 9;
+	fill(c, 0x40201000, 12, &tag_a, false, 0);
+	fill(c, 0x40200000, 21, &tag_a, false, 0);
+	fill(c, 0x40000000, 30, &tag_a, true, 0);   /* global: goes whatever the asid */
+	fill(c, 0x40202000, 12, &tag_a, false, 0);  /* the next page */
+	fill(c, 0x40201000, 12, &t2, false, 0);     /* another asid */
+	fill(c, 0x40205000, 12, &tag_a, false, 0);  /* same set as 0x40201000 */
+	assert_int_equal(cache_invalidate(c, &inv), 3);
+	assert_null(cache_find(c, cache_key(0x40201000, 12), &tag_a));
+	assert_null(cache_find(c, cache_key(0x40200000, 21), &tag_a));
+	assert_null(cache_find(c, cache_key(0x40000000, 30), &tag_a));
+	assert_non_null(cache_find(c, cache_key(0x40202000, 12), &tag_a));
+	assert_non_null(cache_find(c, cache_key(0x40201000, 12), &t2));
+	assert_non_null(cache_find(c, cache_key(0x40205000, 12), &tag_a));
+	assert_int_equal(st.invalidations, 3);
+	/* Again: nothing left to remove. */
+	assert_int_equal(cache_invalidate(c, &inv), 0);
+	cache_destroy(c);
+}
+
 /* Range invalidation (IOMMU page-selective with an address mask): overlap,
  * including a range that ends at 2^64 - 1 and one that starts inside a page. */
 static void test_invalidate_range(void **state)
@@ -412,6 +448,7 @@ int main(void)
 		cmocka_unit_test(test_fill_victims),
 		cmocka_unit_test(test_fill_missed_same_victims),
 		cmocka_unit_test(test_invalidate_selectors),
+		cmocka_unit_test(test_invalidate_addr_sizes),
 		cmocka_unit_test(test_invalidate_range),
 		cmocka_unit_test(test_perfect),
 		cmocka_unit_test(test_sizes_never_held),
