@@ -28,34 +28,58 @@
 /* Context                                                                  */
 /* ------------------------------------------------------------------------ */
 
-static inline bool ctx_same(const struct mmu *m, const struct mmu_ctx *a)
+/* Whether a is the context b (whose EPT had tag b_eptp_tag) for translation. */
+static inline bool ctx_equal(const struct mmu_ctx *a, const struct mmu_ctx *b, uint64_t b_eptp_tag)
 {
-	const struct mmu_ctx *b = &m->last;
-
 	/* One branch instead of nine: the context rarely differs. */
 	return ((a->cr3 ^ b->cr3) | (a->cr0 ^ b->cr0) | (a->cr4 ^ b->cr4) | (a->efer ^ b->efer) |
 		((a->rflags ^ b->rflags) & RFLAGS_AC) | (a->cpl ^ b->cpl) | (a->vpid ^ b->vpid) |
 		(a->maxphyaddr ^ b->maxphyaddr) |
 		(a->pkru ^ b->pkru) | (a->pkrs ^ b->pkrs) |
 		((uintptr_t)a->ept ^ (uintptr_t)b->ept)) == 0 &&
-	       eptp_tag_of(a->ept) == m->last_eptp_tag;
+	       eptp_tag_of(a->ept) == b_eptp_tag;
 }
 
+static inline bool ctx_same(const struct mmu *m, const struct mmu_ctx *a)
+{
+	return ctx_equal(a, &m->last, m->last_eptp_tag);
+}
+
+/*
+ * Make ctx current. A slot serves only the context it was filled under (its
+ * tag carries that context's generation) and only while its model entry is
+ * unchanged (the entry's generation), and under one context the slot and a
+ * model lookup agree; so a context seen lately - CPL 0 again after a
+ * user-mode access, CR0.WP set again - takes its generation back, and its
+ * slots that are still current serve again. Contexts that differ only in
+ * CPL, AC or WP share TLB tags, but their slots stay apart.
+ */
 static void ctx_switch(struct mmu *m, const struct mmu_ctx *ctx)
 {
-	unsigned levels;
+	uint64_t tag = eptp_tag_of(ctx->ept);
+	unsigned levels, i;
 	bool pae;
 
 	m->last = *ctx;
 	levels = ctx_levels(ctx, &pae);
 	if (levels)
 		mmu_guest_fmt_init(&m->gfmt, ctx, levels, pae);
-	m->last_eptp_tag = eptp_tag_of(ctx->ept);
-	if (++m->hit.gen > MMU_HIT_GEN_MAX) {
+	m->last_eptp_tag = tag;
+	for (i = 0; i < MMU_CTX_RECENT; i++) {
+		if (m->recent[i].gen && ctx_equal(ctx, &m->recent[i].ctx, m->recent[i].eptp_tag)) {
+			m->hit.gen = m->recent[i].gen;
+			return;
+		}
+	}
+	if (++m->gen_top > MMU_HIT_GEN_MAX) {
 		/* A slot of an old context must not come back to life with its generation. */
 		memset(m->hit.slot, 0, sizeof(m->hit.slot));
-		m->hit.gen = 1;
+		memset(m->recent, 0, sizeof(m->recent));
+		m->gen_top = 1;
 	}
+	m->hit.gen = m->gen_top;
+	m->recent[m->recent_next] = (struct mmu_ctx_gen){ .ctx = *ctx, .eptp_tag = tag, .gen = m->gen_top };
+	m->recent_next = (m->recent_next + 1) % MMU_CTX_RECENT;
 }
 
 void mmu_set_ctx(struct mmu *m, const struct mmu_ctx *ctx)
@@ -102,6 +126,7 @@ int mmu_create(struct hpool *pool, const struct mmu_config *cfg, struct mmu **ou
 	mmu_probes_init(m);
 	/* calloc left every slot empty (tag 0). */
 	m->hit.gen = 1;
+	m->gen_top = 1;
 	m->hit.st = &m->st;
 	*out = m;
 	return 0;

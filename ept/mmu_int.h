@@ -28,10 +28,14 @@ struct probe {
 /*
  *   pool, cfg, t[]: set at creation.
  *   st: counters, reset by mmu_reset_stats.
- *   last: the context the shortcut slots were filled under; a different
- *   context bumps hit.gen, which empties the shortcut in O(1) (and in O(slots)
- *   once every MMU_HIT_GEN_MAX switches, when the generation wraps).
+ *   last: the current context, whose shortcut slots carry hit.gen. A context
+ *   not among the recent ones gets a new generation, which hides every slot
+ *   in O(1) (and empties them in O(slots) once every MMU_HIT_GEN_MAX new
+ *   contexts, when the generation wraps); a recent one takes its generation
+ *   back, and with it the slots it filled that are still current.
  */
+#define MMU_CTX_RECENT 4
+
 struct mmu {
 	struct hpool *pool;
 	struct mmu_config cfg;
@@ -44,6 +48,15 @@ struct mmu {
 	struct mmu_ctx last;
 	uint64_t last_eptp_tag;   /* an EPT freed and recreated at the same address differs here */
 	struct mmu_hit hit;
+	/* The contexts the shortcut served lately, each with its generation
+	 * (gen 0: unused), and the highest generation handed out (ctx_switch). */
+	struct mmu_ctx_gen {
+		struct mmu_ctx ctx;
+		uint64_t eptp_tag;
+		uint64_t gen;
+	} recent[MMU_CTX_RECENT];
+	unsigned recent_next;
+	uint64_t gen_top;
 	struct walk_fmt gfmt;     /* the guest's paging format under `last` */
 	/* The combined TLB lookups of combined_lookup, in order, structures
 	 * that are off left out (set at creation): L1 by access kind, then L2,
