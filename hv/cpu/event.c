@@ -24,7 +24,7 @@ int tss_read(struct vcpu_soft *v, uint64_t off, unsigned size, uint64_t *val)
 	if (off + size - 1 > v->tr.limit)
 		return x86_raise(v, EXC_TS, true, v->tr.selector & ~3u);
 	*val = 0;
-	return lin_read(v, v->tr.base + off, size, val, ACC_IMPLICIT_SV);
+	return lin_read(v, v->tr.base + off, size, val, implicit_sv(v));
 }
 
 /*
@@ -45,7 +45,7 @@ int cpu_deliver(struct vcpu_soft *v, unsigned vec, bool has_err, uint32_t err, b
 		uint64_t ent = 0;
 		if (vec * 4 + 3 > v->idt.limit)
 			return x86_gp(v, 0);
-		if ((st = lin_read(v, v->idt.base + vec * 4, 4, &ent, ACC_IMPLICIT_SV)))
+		if ((st = lin_read(v, v->idt.base + vec * 4, 4, &ent, implicit_sv(v))))
 			return st;
 		uint64_t fl = flags_get(v);
 		uint64_t sp = v->gpr[4] & 0xffff;
@@ -67,7 +67,7 @@ int cpu_deliver(struct vcpu_soft *v, unsigned vec, bool has_err, uint32_t err, b
 	uint64_t glin = v->idt.base + (uint64_t)vec * gsz;
 	if (!lm)
 		glin &= 0xffffffffULL;
-	if ((st = lin_read(v, glin, gsz, g, ACC_IMPLICIT_SV)))
+	if ((st = lin_read(v, glin, gsz, g, implicit_sv(v))))
 		return st;
 	unsigned type = (g[0] >> 40) & 0xf, dpl = (g[0] >> 45) & 3, ist = (g[0] >> 32) & 7;
 	bool present = (g[0] >> 47) & 1, trap;
@@ -140,7 +140,7 @@ int cpu_deliver(struct vcpu_soft *v, unsigned vec, bool has_err, uint32_t err, b
 		for (unsigned i = 0; i < n; i++)
 			buf[i] = frame[i];
 		uint64_t base = rsp - 8 * n;
-		if ((st = lin_write(v, base, 8 * n, buf, MEM_STACK | (change ? ACC_IMPLICIT_SV : 0))))
+		if ((st = lin_write(v, base, 8 * n, buf, MEM_STACK | (change ? implicit_sv(v) : 0))))
 			return st;
 		rsp = base;
 	} else {
@@ -176,7 +176,7 @@ int cpu_deliver(struct vcpu_soft *v, unsigned vec, bool has_err, uint32_t err, b
 		}
 		uint64_t nesp = (rsp - 4 * n) & (ss.db ? 0xffffffffULL : 0xffffULL);
 		if ((st = lin_write(v, (ssbase + nesp) & 0xffffffffULL, 4 * n, buf,
-				     MEM_STACK | (change ? ACC_IMPLICIT_SV : 0))))
+				     MEM_STACK | (change ? implicit_sv(v) : 0))))
 			return st;
 		rsp = ss.db ? nesp : (rsp & ~0xffffULL) | nesp;
 	}

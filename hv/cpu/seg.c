@@ -68,7 +68,7 @@ int desc_read(struct vcpu_soft *v, uint16_t sel, uint64_t *d, uint64_t *where)
 	if (!long_mode(v))
 		*where &= 0xffffffffULL;
 	*d = 0;
-	return lin_read(v, *where, 8, d, ACC_IMPLICIT_SV);
+	return lin_read(v, *where, 8, d, implicit_sv(v));
 }
 
 /* The processor sets the accessed bit of a segment descriptor it loads. */
@@ -77,7 +77,7 @@ int desc_set_accessed(struct vcpu_soft *v, uint64_t where, uint64_t d)
 	if (d & (1ULL << 40))
 		return X86_OK;
 	uint8_t b = (uint8_t)((d >> 40) | 1);
-	return lin_write(v, where + 5, 1, &b, ACC_IMPLICIT_SV);
+	return lin_write(v, where + 5, 1, &b, implicit_sv(v));
 }
 
 /* MOV/POP to DS, ES, FS, GS, SS (SDM Vol. 2B MOV: protected-mode checks). */
@@ -494,7 +494,7 @@ static int load_tr_ldt(struct vcpu_soft *v, uint16_t sel, bool tr)
 	if (long_mode(v)) {
 		if ((sel & ~7u) + 15 > v->gdt.limit)
 			return x86_gp(v, sel & ~3u);
-		if ((st = lin_read(v, where + 8, 8, &d[1], ACC_IMPLICIT_SV)))
+		if ((st = lin_read(v, where + 8, 8, &d[1], implicit_sv(v))))
 			return st;
 	}
 	struct vcpu_segment s;
@@ -511,7 +511,7 @@ static int load_tr_ldt(struct vcpu_soft *v, uint16_t sel, bool tr)
 	if (tr) {
 		/* Mark the TSS busy in the GDT. */
 		uint8_t b = (uint8_t)((d[0] >> 40) | 2);
-		if ((st = lin_write(v, where + 5, 1, &b, ACC_IMPLICIT_SV)))
+		if ((st = lin_write(v, where + 5, 1, &b, implicit_sv(v))))
 			return st;
 		s.type |= 2;
 		v->tr = s;

@@ -439,6 +439,23 @@ int cpu_far_transfer(struct vcpu_soft *v, uint16_t sel, uint64_t off, bool call,
 int cpu_far_return(struct vcpu_soft *v, unsigned osz, uint16_t pop_bytes);
 int cpu_iret(struct vcpu_soft *v, unsigned osz);
 int tss_read(struct vcpu_soft *v, uint64_t off, unsigned size, uint64_t *val);
+
+/*
+ * The MMU flag for an implicit supervisor-mode access (GDT, LDT, IDT, TSS,
+ * and the stack of an event that changes privilege; SDM 4.6). Below CPL 3
+ * the model checks it as it checks an explicit supervisor access, except
+ * under SMAP with EFLAGS.AC = 1, which only the explicit access may use to
+ * reach a user-mode page: otherwise it is made as a plain access, which may
+ * take the model's hit path. At CPL 3 it must not pass for a user access.
+ */
+static inline unsigned implicit_sv(const struct vcpu_soft *v)
+{
+	const struct mmu_ctx *c = &v->ctx;   /* what the model checks against */
+
+	if (c->cpl < 3 && !((c->cr4 & CR4_SMAP) && (c->rflags & RF_AC)))
+		return 0;
+	return ACC_IMPLICIT_SV;
+}
 int cpu_deliver(struct vcpu_soft *v, unsigned vec, bool has_err, uint32_t err, bool soft, uint64_t ret_rip);
 int cpu_deliver_pending(struct vcpu_soft *v);
 int cpu_deliver_nmi(struct vcpu_soft *v);
