@@ -1137,6 +1137,50 @@ static void test_shortcut_pages_2m_apart(void **state)
 	env_fini(&env);
 }
 
+/*
+ * The shortcut across context switches: a slot serves only the context it
+ * was filled under. Going back to a recent context (CPL 0 after a user-mode
+ * access) makes its slots serve again while their model entries are
+ * unchanged; a supervisor page's slot never serves at CPL 3, where the read
+ * is a #PF (SDM 4.6: P and U/S set in the error code), and that fault's
+ * invalidation (SDM 4.10.4.1) retires the slot for CPL 0 too.
+ */
+static void test_shortcut_context_returns(void **state)
+{
+	struct env_opts o = { .guest_levels = 4, .ept_levels = 4, .preset = "skylake" };
+	const uint64_t sv = DATA_GVA, user = DATA_GVA + 4096;
+	struct mmu_result r;
+	struct mmu_hit *h;
+	struct env env;
+
+	(void)state;
+	env_init(&env, &o);
+	assert_ok(gpt_map(env.b, sv, DATA_GPA, 4096, PTE_W, 12));
+	assert_ok(gpt_map(env.b, user, DATA_GPA + 4096, 4096, PTE_W | PTE_U, 12));
+	h = mmu_hit(env.mmu);
+	assert_int_equal(xlate(&env, sv, ACC_READ).status, MMU_OK);          /* CPL 0 */
+	env.ctx.cpl = 3;
+	assert_int_equal(xlate(&env, user, ACC_READ).status, MMU_OK);
+	assert_null(mmu_hit_find(h, sv, ACC_READ));
+	env.ctx.cpl = 0;
+	mmu_set_ctx(env.mmu, &env.ctx);
+	assert_non_null(mmu_hit_find(h, sv, ACC_READ));   /* back, still current */
+	assert_null(mmu_hit_find(h, user, ACC_READ));     /* filled at CPL 3 */
+	env.ctx.cpl = 3;
+	mmu_set_ctx(env.mmu, &env.ctx);
+	assert_non_null(mmu_hit_find(h, user, ACC_READ));
+	r = xlate(&env, sv, ACC_READ);
+	assert_int_equal(r.status, MMU_PAGE_FAULT);
+	assert_int_equal(r.pf_error, PF_P | PF_U);
+	env.ctx.cpl = 0;
+	mmu_set_ctx(env.mmu, &env.ctx);
+	assert_null(mmu_hit_find(h, sv, ACC_READ));
+	r = xlate(&env, sv, ACC_READ);
+	assert_int_equal(r.status, MMU_OK);
+	assert_false(r.tlb_hit);
+	env_fini(&env);
+}
+
 /* SDM 4.10.3.1: an entry that maps a page is never put in a PDE cache. */
 static void test_pde_cache_no_leaf(void **state)
 {
@@ -1804,6 +1848,7 @@ int main(void)
 		cmocka_unit_test(test_dirty_known_from_read),
 		cmocka_unit_test(test_shortcut_counts_like_model),
 		cmocka_unit_test(test_shortcut_pages_2m_apart),
+		cmocka_unit_test(test_shortcut_context_returns),
 		cmocka_unit_test(test_pde_cache_no_leaf),
 		cmocka_unit_test(test_pf_drops_pwc),
 		cmocka_unit_test(test_invlpg_cr3),
