@@ -27,12 +27,8 @@ int tss_read(struct vcpu_soft *v, uint64_t off, unsigned size, uint64_t *val)
 	return lin_read(v, v->tr.base + off, size, val, implicit_sv(v));
 }
 
-/*
- * Deliver vector `vec` through the IDT. soft: INT n / INT3 / INTO (privilege
- * check against the gate DPL, EXT = 0). ret_rip: the RIP saved in the frame.
- * On success sets the new CS:RIP in v (next_rip) and returns X86_OK.
- */
-int cpu_deliver(struct vcpu_soft *v, unsigned vec, bool has_err, uint32_t err, bool soft, uint64_t ret_rip)
+/* cpu_deliver() under the context it chose (below). */
+static int deliver(struct vcpu_soft *v, unsigned vec, bool has_err, uint32_t err, bool soft, uint64_t ret_rip)
 {
 	uint32_t ext = soft ? 0 : 1, idt_err = (vec << 3) | 2 | ext;
 	bool lm = long_mode(v);
@@ -128,6 +124,8 @@ int cpu_deliver(struct vcpu_soft *v, unsigned vec, bool has_err, uint32_t err, b
 			ss.dpl = (uint8_t)ncpl;
 		}
 		rsp &= ~15ULL;
+		if (!change && v->ctx.cpl != v->cpl)
+			cpu_update_mode(v);   /* a handler at CPL 3: its frame is a user-mode write */
 		if (has_err)
 			frame[n++] = err;
 		frame[n++] = ret_rip;
@@ -165,6 +163,8 @@ int cpu_deliver(struct vcpu_soft *v, unsigned vec, bool has_err, uint32_t err, b
 			rsp = nesp;
 			ssbase = ss.base;
 		}
+		if (!change && v->ctx.cpl != v->cpl)
+			cpu_update_mode(v);   /* as above */
 		if (has_err)
 			buf[n++] = err;
 		buf[n++] = (uint32_t)ret_rip;
@@ -195,6 +195,35 @@ int cpu_deliver(struct vcpu_soft *v, unsigned vec, bool has_err, uint32_t err, b
 	if (soft)
 		v->stats.interrupts++;
 	return X86_OK;
+}
+
+/*
+ * Deliver vector `vec` through the IDT. soft: INT n / INT3 / INTO (privilege
+ * check against the gate DPL, EXT = 0). ret_rip: the RIP saved in the frame.
+ * On success sets the new CS:RIP in v (next_rip) and returns X86_OK.
+ *
+ * From CPL 3 the IDT, GDT and TSS reads, and the stack writes of a change to
+ * an inner level, are implicit supervisor-mode accesses. The model checks
+ * those as it checks an explicit access at CPL 0 with EFLAGS.AC = 0 under the
+ * same paging state (SDM 4.6: no user-mode rights, SMAP whatever AC, no U/S
+ * bit in a #PF error code, the same protection-key rules), so they are made
+ * under that context, where they may hit the shortcut as the kernel's own
+ * accesses do; the commit (set_cs) then moves to the handler's context.
+ */
+int cpu_deliver(struct vcpu_soft *v, unsigned vec, bool has_err, uint32_t err, bool soft, uint64_t ret_rip)
+{
+	int st;
+
+	if (v->cpl < 3 || !(v->cr0 & CR0_PE))
+		return deliver(v, vec, has_err, err, soft, ret_rip);
+	v->ctx.cpl = 0;
+	v->ctx.rflags = 0;
+	fetch_settle(v);
+	mmu_set_ctx(v->mmu, &v->ctx);
+	st = deliver(v, vec, has_err, err, soft, ret_rip);
+	if (st != X86_OK && v->ctx.cpl != v->cpl)
+		cpu_update_mode(v);   /* the interrupted code's context again */
+	return st;
 }
 
 /* Queue-to-IDT: the highest pending vector, when IF=1 and no shadow. */
