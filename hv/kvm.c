@@ -676,6 +676,18 @@ struct vcpu_kvm {
 	bool wake_set;
 	struct timespec wake;
 	struct vcpu_stats stats;
+	/* The vCPU as KVM created it (RESET), taken once by kvm_create, for
+	 * kvm_reset (a wake from ACPI S3). */
+	struct {
+		struct kvm_regs regs;
+		struct kvm_sregs sregs;
+		struct kvm_fpu fpu;
+		struct kvm_debugregs dregs;
+		struct kvm_xcrs xcrs;
+		bool has_xcrs, has_dregs;
+		struct kvm_xsave *xsave;  /* NULL without KVM_CAP_XSAVE: then fpu */
+		struct kvm_msrs *msrs;    /* the MSRs of reset_msrs[] this KVM has */
+	} at_reset;
 };
 
 static struct vcpu_kvm *to_kvm(struct vcpu *v)
@@ -708,6 +720,8 @@ static void kvm_destroy(struct vcpu *vcpu)
 		munmap(v->run, v->run_size);
 	if (v->fd >= 0)
 		close(v->fd);
+	free(v->at_reset.msrs);
+	free(v->at_reset.xsave);
 	free(v);
 }
 
@@ -803,6 +817,81 @@ static int start_runner(struct vcpu_kvm *v)
 	return rc;
 }
 
+/*
+ * The MSRs RESET gives a value (SDM Vol. 3A 10.1.1 and Table 10-1; AMD APM
+ * Vol. 2 14.1.3) that the guest can change and that hv does not keep
+ * itself: SYSENTER, MISC_ENABLE, DEBUGCTL, PAT, the MTRRs, SPEC_CTRL, XSS,
+ * the SYSCALL MSRs, KERNEL_GS_BASE, TSC_AUX, PKRS and AMD's VM_HSAVE_PA.
+ * Not the TSC and TSC_ADJUST (the TSC keeps counting over S3: hv's devices
+ * count off it), not IA32_APIC_BASE (the sregs carry it), and none of
+ * KVM's paravirtual MSRs: writing one (the wall clock's) writes guest
+ * memory.
+ */
+static const uint32_t reset_msrs[] = {
+	0x048, 0x174, 0x175, 0x176, 0x1a0, 0x1d9, 0x277, 0x2ff,
+	0x200, 0x201, 0x202, 0x203, 0x204, 0x205, 0x206, 0x207,
+	0x208, 0x209, 0x20a, 0x20b, 0x20c, 0x20d, 0x20e, 0x20f,
+	0x250, 0x258, 0x259, 0x268, 0x269, 0x26a, 0x26b, 0x26c, 0x26d, 0x26e, 0x26f,
+	0x6e1, 0xda0,
+	0xc0000081, 0xc0000082, 0xc0000083, 0xc0000084, 0xc0000102, 0xc0000103,
+	0xc0010117,
+};
+
+/*
+ * Keep the state KVM created the vCPU in (its RESET), after CPUID is set
+ * (which MSRs exist follows it), for kvm_reset. An MSR is kept when KVM
+ * reads it and takes the value back; each ioctl of the state this KVM
+ * offers must succeed.
+ */
+static int save_reset_state(struct vcpu_kvm *v)
+{
+	const unsigned n = sizeof(reset_msrs) / sizeof(reset_msrs[0]);
+	struct kvm_msrs *m;
+	int sz;
+
+	if (ioctl(v->fd, KVM_GET_REGS, &v->at_reset.regs) < 0 ||
+	    ioctl(v->fd, KVM_GET_SREGS, &v->at_reset.sregs) < 0 ||
+	    ioctl(v->fd, KVM_GET_FPU, &v->at_reset.fpu) < 0)
+		return -errno;
+	if (ioctl(v->mem->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_DEBUGREGS) > 0) {
+		if (ioctl(v->fd, KVM_GET_DEBUGREGS, &v->at_reset.dregs) < 0)
+			return -errno;
+		v->at_reset.has_dregs = true;
+	}
+	if (ioctl(v->mem->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XCRS) > 0) {
+		if (ioctl(v->fd, KVM_GET_XCRS, &v->at_reset.xcrs) < 0)
+			return -errno;
+		v->at_reset.has_xcrs = true;
+	}
+	if (ioctl(v->mem->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XSAVE) > 0) {
+		/* KVM_CAP_XSAVE2 gives the size when it exceeds struct kvm_xsave. */
+		sz = ioctl(v->mem->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XSAVE2);
+		if (sz < (int)sizeof(struct kvm_xsave))
+			sz = (int)sizeof(struct kvm_xsave);
+		v->at_reset.xsave = calloc(1, (size_t)sz);
+		if (!v->at_reset.xsave)
+			return -ENOMEM;
+		if (ioctl(v->fd, sz > (int)sizeof(struct kvm_xsave) ? KVM_GET_XSAVE2 : KVM_GET_XSAVE,
+			  v->at_reset.xsave) < 0)
+			return -errno;
+	}
+	m = calloc(1, sizeof(*m) + n * sizeof(m->entries[0]));
+	if (!m)
+		return -ENOMEM;
+	v->at_reset.msrs = m;
+	for (unsigned i = 0; i < n; i++) {
+		struct {
+			struct kvm_msrs h;
+			struct kvm_msr_entry e;
+		} one = { .h = { .nmsrs = 1 }, .e = { .index = reset_msrs[i] } };
+
+		if (ioctl(v->fd, KVM_GET_MSRS, &one) != 1 || ioctl(v->fd, KVM_SET_MSRS, &one) != 1)
+			continue;   /* not on this CPU model */
+		m->entries[m->nmsrs++] = one.e;
+	}
+	return 0;
+}
+
 static int kvm_create(const struct vcpu_config *cfg, struct gmem *mem, struct vcpu **out)
 {
 	struct vcpu_kvm *v;
@@ -841,6 +930,8 @@ static int kvm_create(const struct vcpu_config *cfg, struct gmem *mem, struct vc
 		goto fail;
 	}
 	rc = set_cpuid(v);
+	if (!rc)
+		rc = save_reset_state(v);
 	if (rc)
 		goto fail;
 	/* The general registers come back with every exit (the RIP of the exit). */
@@ -963,6 +1054,55 @@ static int kvm_set_sregs(struct vcpu *vcpu, const struct vcpu_sregs *s)
 	if (s->apic_base)
 		k.apic_base = s->apic_base;
 	return ioctl(v->fd, KVM_SET_SREGS, &k) < 0 ? -errno : 0;
+}
+
+/*
+ * RESET, as KVM created the vCPU (save_reset_state): registers, system
+ * registers (with no interrupt waiting for injection), x87/SSE/AVX state,
+ * XCR0, debug registers, the MSRs RESET sets, and no pending exception,
+ * interrupt or NMI. Guest TLB entries go with the CR0/CR3/CR4 KVM_SET_SREGS
+ * loads. The TSC keeps counting.
+ *
+ * First the exit hv is returning from is completed: KVM finishes an OUT or
+ * an MMIO access (moving RIP past it) only at the next KVM_RUN, which
+ * would then undo the new RIP; a KVM_RUN with immediate_exit set does that
+ * and returns without entering the guest (KVM's API documentation).
+ */
+static int kvm_reset(struct vcpu *vcpu)
+{
+	struct vcpu_kvm *v = to_kvm(vcpu);
+	volatile __u8 *imm = &v->run->immediate_exit;
+	struct kvm_vcpu_events ev;
+	__u8 kicked = *imm;
+	int rc = 0;
+
+	/* Precondition: between run()s (the runner thread, if any, is idle). */
+	*imm = 1;
+	if (ioctl(v->fd, KVM_RUN, 0) == 0)
+		rc = -EIO;   /* the exit needs hv again: not one hv resets after */
+	else if (errno != EINTR && errno != EAGAIN)
+		rc = -errno;
+	*imm = kicked;
+	v->pend = VCPU_EXIT_NONE;
+	if (rc)
+		return rc;
+	memset(&ev, 0, sizeof(ev));
+	ev.flags = KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SHADOW;
+	if (ioctl(v->fd, KVM_SET_REGS, &v->at_reset.regs) < 0 ||
+	    ioctl(v->fd, KVM_SET_SREGS, &v->at_reset.sregs) < 0 ||
+	    ioctl(v->fd, KVM_SET_VCPU_EVENTS, &ev) < 0)
+		return -errno;
+	if (v->at_reset.xsave ? ioctl(v->fd, KVM_SET_XSAVE, v->at_reset.xsave) < 0
+			      : ioctl(v->fd, KVM_SET_FPU, &v->at_reset.fpu) < 0)
+		return -errno;
+	if (v->at_reset.has_xcrs && ioctl(v->fd, KVM_SET_XCRS, &v->at_reset.xcrs) < 0)
+		return -errno;
+	if (v->at_reset.has_dregs && ioctl(v->fd, KVM_SET_DEBUGREGS, &v->at_reset.dregs) < 0)
+		return -errno;
+	rc = ioctl(v->fd, KVM_SET_MSRS, v->at_reset.msrs);
+	if (rc < 0)
+		return -errno;
+	return (__u32)rc == v->at_reset.msrs->nmsrs ? 0 : -EIO;
 }
 
 /* Is gpa inside a device window (the same rule as the software vCPU's)? */
@@ -1467,6 +1607,7 @@ const struct vcpu_ops vcpu_kvm_ops = {
 	.set_regs = kvm_set_regs,
 	.get_sregs = kvm_get_sregs,
 	.set_sregs = kvm_set_sregs,
+	.reset = kvm_reset,
 	.run = kvm_run,
 	.inject_irq = kvm_inject_irq,
 	.inject_nmi = kvm_inject_nmi,

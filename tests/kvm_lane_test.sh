@@ -5,11 +5,14 @@
 # output it prints on the software vCPU here, and stops with the same status.
 # The IOMMU workloads (edu behind hv's VT-d unit) among them, and edu passed
 # through (its register page a memory slot, the device a thread of hv's).
+# ACPI S3 resumes on KVM as on the software vCPU (the vCPU reset, then
+# started at the FACS waking vector).
 # Lazy RAM (userfaultfd) maps the same frames at first touch as the software
 # vCPU; dirty tracking's write-protect log (userfaultfd) and KVM's dirty log
 # agree; SIGTERM stops a guest inside KVM_RUN, eager and lazy; hv bench's
 # kvm-uffd and kvm-boot run there and print their figures to the log.
 #
+# HV_KUT_DIR=DIR (a built kvm-unit-tests tree) adds its x86/s3.flat.
 # Runs when HV_KVM_LANE=1, or when the lane's packages are already in its
 # cache (then no network is used); HV_KVM_LANE=0 turns it off.  Exit 77
 # (skip), saying why, when the lane cannot be had or does not boot in time.
@@ -67,7 +70,22 @@ lazy-random-2m|--mem-policy lazy --ept-page 2M --memory 128M guest/guest.elf --a
 lazy-apic|--mem-policy lazy --memory 16M tests/guests/apic.elf
 lazy-timer|--mem-policy lazy --memory 16M tests/guests/timer-touch.elf
 lazy-rom|--mem-policy lazy --memory 16M --rom tests/guests/probe-rom.rom tests/guests/probe-rom.elf
+s3|--memory 128M tests/guests/s3.elf
+lazy-s3|--mem-policy lazy --memory 128M tests/guests/s3.elf
 CASES
+# kvm-unit-tests' s3 with its arguments, when HV_KUT_DIR names a built tree
+# (about a minute in the lane and on the software vCPU each).
+FILES=
+S3CASES="s3 lazy-s3"
+if [ -n "${HV_KUT_DIR:-}" ]; then
+	if [ -f "$HV_KUT_DIR/x86/s3.flat" ]; then
+		echo "kut-s3|--bios-state --memory 256M $HV_KUT_DIR/x86/s3.flat" >>"$tmp/cases"
+		FILES="--file $HV_KUT_DIR/x86/s3.flat"
+		S3CASES="$S3CASES kut-s3"
+	else
+		echo "kvm_lane_test: no x86/s3.flat under HV_KUT_DIR=$HV_KUT_DIR" >&2
+	fi
+fi
 # Commands after the cases: SIGTERM five seconds into a guest that never
 # exits to hv (eager and lazy RAM; two seconds were not always enough for hv
 # to start and catch the signal under TCG on a loaded host), the KVM
@@ -83,12 +101,13 @@ EXTRAS
 set --
 while IFS='|' read -r name args; do
 	set -- "$@" "run $(echo "$args" | sed -e 's#[^ ]*/\([^ /]*\.elf\)#\1#' \
-		-e 's#[^ ]*/\([^ /]*\.rom\)#\1#')"
+		-e 's#[^ ]*/\([^ /]*\.rom\)#\1#' -e 's#[^ ]*/\([^ /]*\.flat\)#\1#')"
 done <"$tmp/cases"
 while read -r c; do
 	set -- "$@" "$c"
 done <"$tmp/extras"
-sh "$LANE" --build . --timeout "${HV_KVM_LANE_TIMEOUT:-300}" "$@" >"$tmp/lane.out" 2>"$tmp/lane.err"
+# shellcheck disable=SC2086 # FILES is --file PATH, or empty
+sh "$LANE" --build . --timeout "${HV_KVM_LANE_TIMEOUT:-300}" $FILES "$@" >"$tmp/lane.out" 2>"$tmp/lane.err"
 rc=$?
 case $rc in
 0) ;;
@@ -122,7 +141,11 @@ while IFS='|' read -r name args; do
 		/^=== lane: status /{part = ""; next}
 		k == n && part == "err" {print}' "$tmp/lane.out" >"$tmp/$name.kvm.stderr"
 	serial <"$tmp/$name.kvm.stdout" >"$tmp/$name.kvm.out"
-	eval "timeout 120 \"\$HV\" run --backend soft $args" >"$tmp/$name.soft.stdout" \
+	# kvm-unit-tests' s3 spins for a guest second on the software vCPU
+	# (about 42 s of CPU, minutes under load).
+	limit=120
+	[ "$name" = kut-s3 ] && limit=900
+	eval "timeout $limit \"\$HV\" run --backend soft $args" >"$tmp/$name.soft.stdout" \
 		2>"$tmp/$name.soft.stderr" </dev/null
 	echo "status $?" >"$tmp/$name.soft.status"
 	serial <"$tmp/$name.soft.stdout" >"$tmp/$name.soft.out"
@@ -158,6 +181,18 @@ for name in probe-rom lazy-rom; do
 	check "$name: three writes in the lane" "$(grep -c '^  writes to ROM  *3$' "$tmp/$name.kvm.stderr")" -eq 1
 	check "$name: no qualification from KVM" \
 		"$(grep -c '^    exit qualification not reported: KVM' "$tmp/$name.kvm.stderr")" -eq 1
+done
+
+# ACPI S3 on KVM: the vCPU reset and started at the FACS waking vector, as
+# on the software vCPU (the same serial lines above); the Sleep section says
+# so alike. The time asleep differs: the guest's time is the host's there.
+for name in $S3CASES; do
+	for line in '  slept and resumed ' '  resumed in '; do
+		expect_eq "$name: '$line' in the lane vs soft" \
+			"$(grep "^$line" "$tmp/$name.kvm.stderr")" "$(grep "^$line" "$tmp/$name.soft.stderr")"
+	done
+	check "$name: slept and resumed once in the lane" \
+		"$(grep -c '^  slept and resumed  *1$' "$tmp/$name.kvm.stderr")" -eq 1
 done
 
 # A forbidden GPA: the same first diagnostic line.

@@ -8,12 +8,12 @@
  *            DSDT's _S3 package (the AML Name(_S3, Package(){a, ...}))
  *   resume   16-bit code copied to 0x7000, its address written to the
  *            FACS's Firmware_Waking_Vector (X_Firmware_Waking_Vector 0)
- *   wake     PM1a_EN.RTC_EN, an RTC alarm every second (the three alarm
- *            registers "don't care") with register B's AIE
+ *   wake     PM1a_EN.RTC_EN, an RTC alarm three seconds on (the minutes
+ *            and hours alarm registers "don't care") with register B's AIE
  *   mark     0x5a in CMOS RAM byte 0x40
  *   sleep    PM1a_CNT = its value with SLP_TYP and SLP_EN
  *
- * The alarm at the next second wakes the machine, and firmware starts the
+ * The alarm wakes the machine, and firmware starts the
  * resume code in real mode at CS:IP = 0700:0000. It prints CS, PM1a_STS's
  * WAK_STS and RTC_STS bits and the CMOS mark, and exits through
  * isa-debug-exit 0 (status 1). The lines are the same under hv and QEMU.
@@ -83,6 +83,7 @@
 	movl $0, 28(%ebx)
 
 	/* The CMOS mark, the alarm, RTC_EN; WAK_STS and RTC_STS cleared. */
+	say msg_sleep
 	mov $0x40, %al
 	outb %al, $0x70
 	mov $0x5a, %al
@@ -90,14 +91,58 @@
 	mov $0x0c, %al
 	outb %al, $0x70
 	inb $0x71, %al
-	mov $0x01, %ah
-9:	mov %ah, %al
+	/*
+	 * The alarm three seconds on (minutes and hours "don't care"), read
+	 * outside an update (UIP clear: the time registers hold still for
+	 * 244 us). Not one every second: where the guest's time is the
+	 * host's (KVM), a second could end between here and the SLP_EN write,
+	 * and its interrupt would then hold IRQF over the sleep with no new
+	 * edge to wake the machine.
+	 */
+11:	mov $0x0a, %al
+	outb %al, $0x70
+	inb $0x71, %al
+	test $0x80, %al
+	jnz 11b
+	mov $0x0b, %al
+	outb %al, $0x70
+	inb $0x71, %al
+	mov %al, %bl                /* register B: DM (bit 2) binary, else BCD */
+	xor %al, %al
+	outb %al, $0x70
+	inb $0x71, %al
+	movzbl %al, %eax
+	test $0x04, %bl
+	jnz 12f
+	mov %eax, %ecx              /* BCD to binary */
+	shr $4, %ecx
+	and $0x0f, %eax
+	imul $10, %ecx, %ecx
+	add %ecx, %eax
+12:	add $3, %eax
+	cmp $60, %eax
+	jb 13f
+	sub $60, %eax
+13:	test $0x04, %bl
+	jnz 14f
+	xor %edx, %edx              /* binary to BCD */
+	mov $10, %ecx
+	div %ecx
+	shl $4, %eax
+	or %edx, %eax
+14:	mov %al, %ah
+	mov $0x01, %al
+	outb %al, $0x70
+	mov %ah, %al
+	outb %al, $0x71
+	mov $0x03, %al
 	outb %al, $0x70
 	mov $0xc0, %al
 	outb %al, $0x71
-	add $2, %ah
-	cmp $7, %ah
-	jb 9b
+	mov $0x05, %al
+	outb %al, $0x70
+	mov $0xc0, %al
+	outb %al, $0x71
 	mov $0x0b, %al
 	outb %al, $0x70
 	inb $0x71, %al
@@ -115,7 +160,6 @@
 	or $0x0400, %ax
 	outw %ax, %dx
 
-	say msg_sleep
 	mov pm1a_cnt, %edx
 	inw %dx, %ax
 	and $0xc3ff, %ax
