@@ -72,6 +72,8 @@ void run_dma_report_text(FILE *f, struct vm *vm)
 		ROW(f, "bytes moved", e->dma_bytes);
 		ROW(f, "refused by the IOMMU", e->dma_faults - d->aborts);
 		ROW(f, "aborted (not RAM)", d->aborts);
+		if (vm->nrom)
+			ROW(f, "writes dropped at ROM", d->rom_writes);
 		ROW(f, "outside edu's buffer", e->dma_range_errors);
 		ROW(f, "bus master off", e->dma_no_master);
 		ROW(f, "cut to the DMA mask", e->dma_clamped);
@@ -176,6 +178,8 @@ void run_dma_report_json(struct json *j, struct vm *vm)
 		json_u64(j, "bytes", e->dma_bytes);
 		json_u64(j, "iommu_refused", e->dma_faults - d->aborts);
 		json_u64(j, "aborted", d->aborts);
+		if (vm->nrom)
+			json_u64(j, "rom_writes_dropped", d->rom_writes);
 		json_u64(j, "range_errors", e->dma_range_errors);
 		json_u64(j, "no_bus_master", e->dma_no_master);
 		json_u64(j, "clamped", e->dma_clamped);
@@ -192,6 +196,8 @@ void run_dma_report_json(struct json *j, struct vm *vm)
 		json_u64(j, "bar_hpa", d->bar_hpa);
 		json_u64(j, "device_looks", d->polls);
 		json_u64(j, "register_writes_seen", d->noticed);
+		json_u64(j, "halt_looks", d->hlt_looks);
+		json_u64(j, "halt_wakes", d->hlt_wakes);
 		json_str(j, "tables", !d->iommu ? "none" :
 			 vm->cfg.passthrough == PT_SHARED ? "shared" : "separate");
 		json_u64(j, "table_pages", d->sl.tables);

@@ -15,13 +15,31 @@
 #include "hv/vm_dma.h"
 #include "hv/vm_internal.h"
 
-/* The unit's second stage: its "physical" addresses are guest-physical. */
+/* The frame of ROM (--rom) at gpa: its HPA; false outside every ROM. */
+static bool rom_hpa(struct vm *vm, uint64_t gpa, uint64_t *hpa)
+{
+	uint64_t perms;
+	unsigned shift;
+
+	return vm_rom_at(vm, gpa) && ept_lookup(vm->ept, gpa, hpa, &shift, &perms) == 0;
+}
+
+/* The unit's second stage: its "physical" addresses are guest-physical. A
+ * ROM is read in place; a write to it is -EROFS, dropped by the ROM (the
+ * guest's tables allowed it, so it is no remapping fault). */
 static int dma_stage2(void *ctx, uint64_t gpa, bool write, uint64_t *hpa, unsigned *refs)
 {
 	struct vm *vm = ctx;
 	int rc;
 
 	rc = vm_gpa_to_hpa(vm, gpa, hpa, refs);
+	if (rc && rom_hpa(vm, gpa, hpa)) {
+		if (write) {
+			vm->dma->rom_writes++;
+			return -EROFS;
+		}
+		rc = 0;
+	}
 	vm->dma->stage2_refs += *refs;
 	/* The unit writes whole pieces within one page (DMA data, a wait
 	 * descriptor's status): log the page. */
@@ -173,6 +191,17 @@ static int dma_direct(struct vm *vm, uint64_t addr, void *buf, uint64_t len, boo
 		else if (addr >= vm->pool->size || hpool_owner(vm->pool, addr) == FRAME_FREE)
 			rc = -EFAULT;
 		vm->dma->stage2_refs += refs;
+		/* A ROM: read in place, a write dropped there. */
+		if (rc && !host && rom_hpa(vm, addr, &hpa)) {
+			rc = 0;
+			if (write) {
+				vm->dma->rom_writes++;
+				b += chunk;
+				addr += chunk;
+				len -= chunk;
+				continue;
+			}
+		}
 		if (rc)
 			return rc;
 		if (write)
@@ -332,6 +361,22 @@ void vm_dma_poll(struct vm *vm)
 	pt_publish(d, page, now);
 }
 
+bool vm_dma_hlt_look(struct vm *vm)
+{
+	struct vm_dma *d = vm->dma;
+	uint64_t msis;
+
+	if (!d || !d->passthrough)
+		return false;
+	msis = d->msis;
+	d->hlt_looks++;
+	vm_dma_poll(vm);
+	if (d->msis == msis)
+		return false;
+	d->hlt_wakes++;
+	return true;
+}
+
 /* ------------------------------------------------------------------------ */
 /* The device's own thread (KVM)                                            */
 /* ------------------------------------------------------------------------ */
@@ -423,7 +468,7 @@ static int passthrough_create(struct vm *vm)
 }
 
 /* PT_SEPARATE: map every RAM byte for the device, GPA -> HPA as EPT has it,
- * with the largest pages EPT uses. Under the lazy policy a frame not yet
+ * with the largest pages EPT uses, and each ROM read-only. Under the lazy policy a frame not yet
  * mapped is mapped now: a device cannot wait for a fault to be handled, so
  * an assigned device's memory is pinned, all of it. */
 static int passthrough_map_ram(struct vm *vm)
@@ -453,6 +498,17 @@ static int passthrough_map_ram(struct vm *vm)
 			gpa += len;
 		}
 	}
+	/* Each ROM read-only, as EPT maps it: the device reads it, and its
+	 * write is a remapping fault (reason 0x5), as with EPT's tables. */
+	for (unsigned i = 0; i < vm->nrom && !rc; i++)
+		for (uint64_t off = 0; off < vm->rom[i].size && !rc; off += PAGE_SIZE_4K) {
+			uint64_t hpa;
+
+			rc = rom_hpa(vm, vm->rom[i].gpa + off, &hpa) ? 0 : -EFAULT;
+			if (!rc)
+				rc = iommu_sl_map(&d->sl, vm->rom[i].gpa + off, hpa, PAGE_SIZE_4K,
+						  VTD_SL_R, 12);
+		}
 	return rc;
 }
 

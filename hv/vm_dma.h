@@ -10,7 +10,12 @@
  *                    the unit reads goes through EPT, like the 2D walk)
  *   without:         addr is a GPA --EPT--> HPA
  * A request the IOMMU refuses is a VT-d fault in its recording registers;
- * nothing moves. A GPA that is not RAM aborts the request (counted).
+ * nothing moves. A GPA that is not RAM aborts the request (counted). A GPA
+ * in a ROM (--rom) is read as the processor reads it; a write there is
+ * dropped by the ROM (counted), as a PC's chipset drops the processor's.
+ * Where hv programs the unit itself (pass-through), its second level maps
+ * each ROM read-only, as EPT does: the write is a remapping fault, reason
+ * 0x5 (VT-d 7.1.3: a write to a page without write permission).
  *
  * Pass-through (vm_config.passthrough): the guest owns edu and does not know
  * an IOMMU exists. The page of BAR0 that holds the registers is a frame
@@ -69,7 +74,9 @@ struct vm;
  *   edu, iommu (NULL when vm_config.iommu is off): set once by
  *     vm_dma_create; their registers change as the guest uses them.
  *   canary_*: set by vm_dma_place_canary and vm_dma_check_canary.
- *   aborts: DMA requests whose GPA was not RAM.
+ *   aborts: DMA requests whose GPA was not RAM (nor ROM).
+ *   rom_writes: pieces of DMA writes (one page's part of a request each)
+ *     that reached a ROM (--rom) and were dropped there.
  */
 struct vm_dma {
 	struct edu edu;
@@ -78,6 +85,7 @@ struct vm_dma {
 	uint64_t canary_changed;      /* bytes of the canary page found changed */
 	uint64_t canary_first;        /* GPA of the first changed byte */
 	uint64_t aborts;
+	uint64_t rom_writes;
 	uint64_t stage2_refs;         /* EPT entries read for DMA (tables and data) */
 	uint64_t vtd_reads, vtd_writes;  /* register accesses to the unit (MMIO exits) */
 
@@ -88,6 +96,7 @@ struct vm_dma {
 	struct iommu_sl sl;              /* PT_SEPARATE: the unit's own tables */
 	uint64_t pinned;                 /* bytes of RAM mapped for the device (PT_SEPARATE) */
 	uint64_t polls, noticed;         /* looks at the page; register writes found there */
+	uint64_t hlt_looks, hlt_wakes;   /* looks at a halt with nothing else to wake it; MSIs they sent */
 	uint64_t msis;                   /* MSIs sent to the local APIC */
 	/* The device's thread (KVM): threaded from vm_dma_thread_start to
 	 * vm_dma_thread_stop; quit tells it to end. */
@@ -130,6 +139,12 @@ int vm_dma_start(struct vm *vm) HV_MUST_CHECK;
 /* A pass-through device's look at its register page (vm_run, every
  * VM_DMA_POLL_INSNS instructions and at every exit; its thread). */
 void vm_dma_poll(struct vm *vm);
+/* The vCPU halted with nothing else to wake it: a device passed through
+ * looks at its registers now instead of at its next period (the guest gave
+ * it work, then halted for its interrupt). Its work is done within the
+ * look, so one look settles it: true when it sent an MSI. Caller holds the
+ * device's lock (the exit loop does). */
+bool vm_dma_hlt_look(struct vm *vm);
 /* vm_run's start and end: the pass-through device's thread where the vCPU
  * does not count instructions (nothing otherwise). 0 or -errno. */
 int vm_dma_thread_start(struct vm *vm) HV_MUST_CHECK;

@@ -421,9 +421,15 @@ static int handle_hlt(struct vm *vm, struct vcpu_exit *e)
 				return 0;
 			}
 		}
+		/* A device passed through may hold work it has not looked at
+		 * yet: it looks now, and its MSI wakes the vCPU. */
+		if (vm_dma_hlt_look(vm) && lapic_pending(&vm->lapic) >= 0)
+			return 0;
 	}
 	vm_stop(vm, VM_STOP_HLT, VM_STATUS_HALT, e->rip,
-		"guest halted (HLT at RIP 0x%" PRIx64 ", nothing can wake it)", e->rip);
+		"guest halted (HLT at RIP 0x%" PRIx64 ", nothing can wake it%s)", e->rip,
+		vm->dma && vm->dma->passthrough && e->irq.ready
+			? ": the device passed through looked and had no interrupt to send" : "");
 	return 0;
 }
 

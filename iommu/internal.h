@@ -56,8 +56,10 @@ struct iommu {
 };
 
 /* The HPA of [pa, pa+size) in the unit's physical address space (size <= the
- * rest of pa's 4 KiB page); -EFAULT when there is no memory there. *refs2 (may
- * be NULL) gains the second-stage references. */
+ * rest of pa's 4 KiB page); -EFAULT when there is no memory there, -EROFS for
+ * a write to read-only memory (the second stage says so: a ROM, whose reads
+ * work and whose writes the memory drops). *refs2 (may be NULL) gains the
+ * second-stage references. */
 int iommu_phys(struct iommu *m, uint64_t pa, uint64_t size, bool write, uint64_t *hpa,
 	       unsigned *refs2) HV_MUST_CHECK;
 /* Read 8 bytes of the unit's physical address space; -EFAULT when there is

@@ -255,7 +255,9 @@ typedef void (*iommu_written_fn)(void *ctx, uint64_t iova, uint64_t len);
  * addresses (HPA) when `translate` is NULL: hv owns the unit. A guest-visible
  * unit sees guest-physical addresses instead, and `translate` is the second
  * stage (EPT) that turns one into an HPA, as hardware nesting does.
- *   translate: HPA of physical address pa; -EFAULT when no memory is there.
+ *   translate: HPA of physical address pa; -EFAULT when no memory is there,
+ *              -EROFS when `write` and the memory there is read-only (ROM:
+ *              the write is dropped where it lands, not a remapping fault).
  *     *refs: paging-structure entries read to find it. Called for one page
  *     at a time (the unit never asks across a 4 KiB boundary).
  */

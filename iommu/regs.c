@@ -128,7 +128,7 @@ int iommu_phys(struct iommu *m, uint64_t pa, uint64_t size, bool write, uint64_t
 		if (refs2)
 			*refs2 += refs;
 		if (rc)
-			return -EFAULT;
+			return rc == -EROFS && write ? -EROFS : -EFAULT;
 	}
 	/* Frame 0 of the pool is never handed out; an HPA the unit names
 	 * itself (no second stage) is memory only in a frame someone owns. */

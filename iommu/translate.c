@@ -192,8 +192,17 @@ int iommu_dma(struct iommu *m, uint16_t sid, uint64_t iova, void *buf, uint64_t 
 		if (chunk > len)
 			chunk = len;
 		/* A translation to an address with no memory behind it is not a
-		 * remapping fault: the request is aborted on the bus. */
-		if (iommu_phys(m, last->addr, chunk, write, &hpa, &last->refs2))
+		 * remapping fault: the request is aborted on the bus. One to
+		 * read-only memory is not either: the unit's tables allowed the
+		 * write, and the memory drops it (as a PC's ROM does). */
+		rc = iommu_phys(m, last->addr, chunk, write, &hpa, &last->refs2);
+		if (rc == -EROFS) {
+			b += chunk;
+			iova += chunk;
+			len -= chunk;
+			continue;
+		}
+		if (rc)
 			return -EFAULT;
 		if (write) {
 			memcpy(hpool_ptr(m->pool, hpa), b, chunk);

@@ -4,7 +4,8 @@
 # probe guest and guest workload below prints, there, exactly the serial
 # output it prints on the software vCPU here, and stops with the same status.
 # The IOMMU workloads (edu behind hv's VT-d unit) among them, and edu passed
-# through (its register page a memory slot, the device a thread of hv's).
+# through (its register page a memory slot, the device a thread of hv's);
+# edu's DMA to ROM, emulated and passed through.
 # ACPI S3 resumes on KVM as on the software vCPU (the vCPU reset, then
 # started at the FACS waking vector).
 # Lazy RAM (userfaultfd) maps the same frames at first touch as the software
@@ -71,6 +72,8 @@ lazy-apic|--mem-policy lazy --memory 16M tests/guests/apic.elf
 lazy-timer|--mem-policy lazy --memory 16M tests/guests/timer-touch.elf
 lazy-rom|--mem-policy lazy --memory 16M --rom tests/guests/probe-rom.rom tests/guests/probe-rom.elf
 s3|--memory 128M tests/guests/s3.elf
+dma-rom|--edu --memory 16M --rom tests/guests/probe-rom.rom@0x2000000 tests/guests/dma-rom.elf
+pt-dma-rom|--passthrough separate --memory 16M --rom tests/guests/probe-rom.rom@0x2000000 tests/guests/dma-rom.elf
 lazy-s3|--mem-policy lazy --memory 128M tests/guests/s3.elf
 CASES
 # kvm-unit-tests' s3 with its arguments, when HV_KUT_DIR names a built tree
@@ -194,6 +197,20 @@ for name in $S3CASES; do
 	check "$name: slept and resumed once in the lane" \
 		"$(grep -c '^  slept and resumed  *1$' "$tmp/$name.kvm.stderr")" -eq 1
 done
+
+# edu's DMA to ROM: the device reads it and its write is dropped by the ROM
+# (emulated edu) or refused by hv's unit with fault reason 0x5 (passed
+# through, the device on a thread of its own), as on the software vCPU.
+for name in dma-rom pt-dma-rom; do
+	for line in '  writes dropped at ROM ' '  refused by the IOMMU ' '    reason 0x5 ' '    fault 0: '; do
+		expect_eq "$name: '$line' in the lane vs soft" \
+			"$(grep "^$line" "$tmp/$name.kvm.stderr")" "$(grep "^$line" "$tmp/$name.soft.stderr")"
+	done
+done
+check "pt-dma-rom: fault reason 0x5 in the lane" \
+	"$(grep -c '^    fault 0: 00:03.0 write page 0x2000000, reason 0x5 (write without W)$' "$tmp/pt-dma-rom.kvm.stderr")" -eq 1
+check "dma-rom: the write dropped at the ROM in the lane" \
+	"$(grep -c '^  writes dropped at ROM  *1$' "$tmp/dma-rom.kvm.stderr")" -eq 1
 
 # A forbidden GPA: the same first diagnostic line.
 expect_eq "probe-forbidden: the same diagnostic" \

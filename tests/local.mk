@@ -166,6 +166,9 @@ TESTS += tests/run_test.sh
 # Read-only guest memory (hv run --rom) with probe-rom.
 TESTS += tests/rom_test.sh
 EXTRA_DIST += tests/rom_test.sh
+# edu's DMA to and from ROM (tests/guests/dma-rom.S).
+TESTS += tests/dma_rom_test.sh
+EXTRA_DIST += tests/dma_rom_test.sh
 
 # The edu device and the VT-d unit under hv run (guest workloads dma and
 # dma-attack, with and without the IOMMU, and against QEMU).
@@ -181,11 +184,12 @@ EXTRA_DIST += tests/passthrough_test.sh
 # a timer due while the guest writes fresh pages (tests/guests/timer-touch.S,
 # tests/kvm_test.sh).
 GUEST32 = tests/guests/apic.elf tests/guests/rtc.elf tests/guests/hpet.elf \
-	tests/guests/timer-touch.elf tests/guests/s3.elf tests/guests/acpi.elf
+	tests/guests/timer-touch.elf tests/guests/s3.elf tests/guests/acpi.elf \
+	tests/guests/dma-rom.elf
 check_DATA += $(GUEST32)
 CLEANFILES += $(GUEST32) $(GUEST32:.elf=.o)
 EXTRA_DIST += tests/guests/guest32.inc tests/guests/apic.S tests/guests/rtc.S tests/guests/hpet.S \
-	tests/guests/timer-touch.S tests/guests/s3.S tests/guests/acpi.S \
+	tests/guests/timer-touch.S tests/guests/s3.S tests/guests/acpi.S tests/guests/dma-rom.S \
 	tests/apic_guest_test.sh tests/rtc_guest_test.sh tests/hpet_guest_test.sh tests/s3_guest_test.sh \
 	tests/acpi_guest_test.sh
 $(GUEST32:.elf=.o): tests/guests/%.o: $(srcdir)/tests/guests/%.S $(srcdir)/tests/guests/guest32.inc
