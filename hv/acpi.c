@@ -199,6 +199,20 @@ static uint64_t tsc_of_ticks(uint64_t ticks)
 	return dev_scale(ticks, PC_TSC_HZ, ACPI_PM_TIMER_HZ - 1, ACPI_PM_TIMER_HZ);
 }
 
+/* PM timer ticks counted by `tsc` (the counter's value before its 24-bit wrap). */
+static uint64_t ticks_of_tsc(uint64_t tsc)
+{
+	return dev_scale(tsc, ACPI_PM_TIMER_HZ, 0, PC_TSC_HZ);
+}
+
+/* The half-period (2^23 ticks) `now` falls in, and the TSC at which the
+ * next one begins: when TMR_STS is due next. */
+static void tmr_sync(struct acpi_pm *pm, uint64_t now)
+{
+	pm->tmr_half = ticks_of_tsc(now) >> 23;
+	pm->tmr_next = tsc_of_ticks((pm->tmr_half + 1) << 23);
+}
+
 static void drive_sci(struct acpi_pm *pm)
 {
 	int level = (pm->cnt & ACPI_PM1_SCI_EN) && (pm->sts & pm->en & SCI_EVENTS);
@@ -220,13 +234,12 @@ void acpi_pm_init(struct acpi_pm *pm, uint64_t (*clock)(void *ctx),
 	pm->set_irq = set_irq;
 	pm->ctx = ctx;
 	pm->cnt = ACPI_PM1_SCI_EN;
-	pm->tmr_half = dev_scale(clock(ctx), ACPI_PM_TIMER_HZ, 0, PC_TSC_HZ) >> 23;
-	pm->tmr_next = tsc_of_ticks((pm->tmr_half + 1) << 23);
+	tmr_sync(pm, clock(ctx));
 }
 
 uint32_t acpi_pm_timer(uint64_t tsc)
 {
-	return (uint32_t)dev_scale(tsc, ACPI_PM_TIMER_HZ, 0, PC_TSC_HZ) & 0xffffff;
+	return (uint32_t)ticks_of_tsc(tsc) & 0xffffff;
 }
 
 void acpi_pm_advance(struct acpi_pm *pm)
@@ -234,8 +247,7 @@ void acpi_pm_advance(struct acpi_pm *pm)
 	uint64_t now = pm->clock(pm->ctx);
 
 	if (now >= pm->tmr_next) {
-		pm->tmr_half = dev_scale(now, ACPI_PM_TIMER_HZ, 0, PC_TSC_HZ) >> 23;
-		pm->tmr_next = tsc_of_ticks((pm->tmr_half + 1) << 23);
+		tmr_sync(pm, now);
 		pm->sts |= ACPI_PM1_TMR_STS;
 	}
 	drive_sci(pm);
