@@ -13,15 +13,24 @@
  * handlers serve both backends.
  *
  * Lazy RAM (--mem-policy lazy): the views start as anonymous memory
- * registered with userfaultfd for missing pages. KVM_RUN then runs in a
- * second thread; when KVM touches a page hv has not mapped, the kernel holds
- * it in a userfaultfd fault, and this thread hands the fault to hv's
- * EPT-violation handler (vcpu_config.exit_now) as an exit. hv allocates the
- * frame from the pool and maps it; the view's page becomes that pool frame
- * (MAP_FIXED over the memfd, as for eager RAM) and UFFDIO_WAKE lets KVM take
- * the fault again, now finding the frame. (UFFDIO_COPY and UFFDIO_ZEROPAGE
- * would put a fresh anonymous page there instead, outside the pool, and
- * GPA -> HPA would no longer be ept/'s map.)
+ * registered with userfaultfd for missing pages, and a first touch reaches
+ * hv's EPT-violation handler (vcpu_config.exit_now) as an exit. hv allocates
+ * the frame from the pool and maps it; the view's page becomes that pool
+ * frame (MAP_FIXED over the memfd, as for eager RAM) and KVM takes the fault
+ * again, now finding the frame. (UFFDIO_COPY and UFFDIO_ZEROPAGE would put a
+ * fresh anonymous page there instead, outside the pool, and GPA -> HPA would
+ * no longer be ept/'s map.) How the fault reaches hv is chosen at start-up:
+ *
+ *  - In the vCPU's own thread, where userfaultfd can poison pages (Linux 6.6,
+ *    UFFD_FEATURE_POISON): every page of the views is poisoned. KVM's fault
+ *    on one finds no page to map and sends the thread that runs KVM_RUN a
+ *    SIGBUS with the page's host address (BUS_MCEERR_AR, as for a memory
+ *    error), then leaves KVM_RUN with EINTR; that thread maps the frame and
+ *    enters again. No other thread takes part.
+ *  - Through a handler thread, elsewhere (Linux 6.1): KVM_RUN runs in a
+ *    second thread, the kernel holds KVM's access in a userfaultfd fault, and
+ *    this thread reads it, maps the frame and lets KVM go on with UFFDIO_WAKE:
+ *    two thread wake-ups a fault. HV_KVM_LAZY=thread chooses this one.
  *
  * Dirty tracking: KVM's dirty log is on in every slot. Where userfaultfd can
  * write-protect memfd pages, a page without W in hv's map is also
@@ -76,6 +85,36 @@
 
 #include "hv/kvm_stats.h"
 #include "hv/vcpu.h"
+
+/* Linux 6.6's userfaultfd poison, for older headers (include/uapi/linux/
+ * userfaultfd.h): a poisoned page makes every access fail as a memory error. */
+#ifndef UFFD_FEATURE_POISON
+#define UFFD_FEATURE_POISON (1 << 14)
+#endif
+#ifndef _UFFDIO_POISON
+#define _UFFDIO_POISON (0x08)
+struct uffdio_poison {
+	struct uffdio_range range;
+	__u64 mode;
+	__s64 updated;
+};
+#define UFFDIO_POISON _IOWR(UFFDIO, _UFFDIO_POISON, struct uffdio_poison)
+#endif
+
+/* Linux 6.10's KVM_PRE_FAULT_MEMORY, for older headers (include/uapi/linux/
+ * kvm.h): map guest memory into KVM's own EPT/NPT before the guest touches it. */
+#ifndef KVM_CAP_PRE_FAULT_MEMORY
+#define KVM_CAP_PRE_FAULT_MEMORY 236
+#endif
+#ifndef KVM_PRE_FAULT_MEMORY
+struct kvm_pre_fault_memory {
+	__u64 gpa;
+	__u64 size;
+	__u64 flags;
+	__u64 padding[5];
+};
+#define KVM_PRE_FAULT_MEMORY _IOWR(KVMIO, 0xd5, struct kvm_pre_fault_memory)
+#endif
 
 /* RAM below the hole, RAM above 4 GiB, device pages hv maps through EPT
  * (edu's register page when it is passed through) and the ROMs. */
@@ -157,12 +196,13 @@ static int kvm_probe(char *why, size_t whylen)
 
 /*
  * A userfaultfd for the views (missing pages of lazy RAM, write-protected
- * pages while dirty tracking); 0 or -errno with a reason. *features: what
- * this kernel's userfaultfd offers (UFFD_FEATURE_*), or NULL.
+ * pages while dirty tracking) with the features `want` turned on; 0 or
+ * -errno with a reason. *features: what this kernel's userfaultfd offers
+ * (UFFD_FEATURE_*; with `want` 0) or has turned on, or NULL.
  */
-static int uffd_open(int *out, uint64_t *features, char *why, size_t whylen)
+static int uffd_open(int *out, uint64_t want, uint64_t *features, char *why, size_t whylen)
 {
-	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_api api = { .api = UFFD_API, .features = want };
 	int fd, rc;
 
 	fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
@@ -206,7 +246,7 @@ static int uffd_open(int *out, uint64_t *features, char *why, size_t whylen)
 
 static int kvm_probe_lazy(char *why, size_t whylen)
 {
-	int fd, rc = uffd_open(&fd, NULL, why, whylen);
+	int fd, rc = uffd_open(&fd, 0, NULL, why, whylen);
 
 	if (!rc)
 		close(fd);
@@ -246,6 +286,11 @@ struct gmem_kvm {
 	/* Missing pages of the views (lazy RAM) and, with wp, write-protected
 	 * pages; -1: none (eager RAM on a host without a usable userfaultfd). */
 	int uffd;
+	/* Lazy RAM in the vCPU's own thread: the userfaultfd the views' unmapped
+	 * pages are registered and poisoned with (UFFD_FEATURE_POISON, and
+	 * UFFD_FEATURE_SIGBUS so that no access can wait in it); -1: lazy faults
+	 * go through uffd and the handler thread. */
+	int puffd;
 	bool lazy;                /* the views start unmapped, registered for missing pages */
 	bool wp;                  /* uffd write-protects the views' frames (ops: gmem_kvm_wp_ops) */
 	bool wp_used;             /* some page was write-protected: faults can come at any write */
@@ -474,12 +519,23 @@ static int kvm_dirty_log(struct gmem *m, uint64_t gpa, uint64_t size, gmem_dirty
 	return 0;
 }
 
+static const char *kvm_lazy_path(const struct gmem *m)
+{
+	const struct gmem_kvm *k = container_of(m, struct gmem_kvm, base);
+
+	if (!k->lazy)
+		return NULL;
+	return k->puffd >= 0 ? "in the vCPU's thread (poisoned pages: KVM's SIGBUS)"
+			     : "through a handler thread (userfaultfd)";
+}
+
 static const struct gmem_ops gmem_kvm_ops = {
 	.protect_exits = false,   /* KVM handles write faults itself; the dirty log sees them */
 	.map = kvm_map,
 	.protect = kvm_protect,
 	.invalidate = kvm_invalidate,
 	.dirty_log = kvm_dirty_log,
+	.lazy_path = kvm_lazy_path,
 };
 
 /* Where the host's userfaultfd can write-protect the views' frames. */
@@ -489,6 +545,7 @@ static const struct gmem_ops gmem_kvm_wp_ops = {
 	.protect = kvm_protect_wp,
 	.invalidate = kvm_invalidate,
 	.dirty_log = kvm_dirty_log,
+	.lazy_path = kvm_lazy_path,
 };
 
 static void kvm_mem_destroy(struct gmem *m)
@@ -506,8 +563,41 @@ static void kvm_mem_destroy(struct gmem *m)
 		close(k->kvm_fd);
 	if (k->uffd >= 0)
 		close(k->uffd);
+	if (k->puffd >= 0)
+		close(k->puffd);
 	gmem_soft_destroy(k->soft);
 	free(k);
+}
+
+/*
+ * Register the view [view, view + size) with the poison userfaultfd and
+ * poison every page of it (lazy RAM in the vCPU's thread). 0 or -errno; the
+ * kernel may stop part-way through a large range and say how far it got.
+ */
+static int poison_view(struct gmem_kvm *k, uint8_t *view, uint64_t size)
+{
+	struct uffdio_register reg = {
+		.range = { (uint64_t)(uintptr_t)view, size },
+		.mode = UFFDIO_REGISTER_MODE_MISSING,
+	};
+	uint64_t done = 0;
+
+	if (ioctl(k->puffd, UFFDIO_REGISTER, &reg) < 0)
+		return -errno;
+	if (!(reg.ioctls & (1ULL << _UFFDIO_POISON)))
+		return -ENOTSUP;
+	while (done < size) {
+		struct uffdio_poison p = {
+			.range = { (uint64_t)(uintptr_t)view + done, size - done },
+		};
+
+		if (ioctl(k->puffd, UFFDIO_POISON, &p) < 0 && errno != EAGAIN && errno != EINTR)
+			return -errno;
+		if (p.updated <= 0 || (uint64_t)p.updated > size - done)
+			return p.updated < 0 ? (int)p.updated : -EIO;
+		done += (uint64_t)p.updated;
+	}
+	return 0;
 }
 
 static int add_slot(struct gmem_kvm *k, uint64_t gpa, uint64_t size, bool ram, bool readonly)
@@ -522,7 +612,22 @@ static int add_slot(struct gmem_kvm *k, uint64_t gpa, uint64_t size, bool ram, b
 		    -1, 0);
 	if (view == MAP_FAILED)
 		return -errno;
-	if (k->lazy && ram) {
+	/* The first lazy slot decides: poisoned pages if this kernel can, else
+	 * userfaultfd faults for the handler thread. */
+	if (k->lazy && ram && k->puffd >= 0 && poison_view(k, view, size) != 0) {
+		if (k->nslot) {
+			munmap(view, size);
+			return -EIO;   /* the first slot took it: cannot happen */
+		}
+		close(k->puffd);
+		k->puffd = -1;
+		munmap(view, size);
+		view = mmap(NULL, size, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (view == MAP_FAILED)
+			return -errno;
+	}
+	if (k->lazy && ram && k->puffd < 0) {
 		/* Lazy RAM: KVM's first touch of a page hv has not mapped is a
 		 * userfaultfd fault (hv maps every frame before the host uses it). */
 		struct uffdio_register reg = {
@@ -569,6 +674,46 @@ static bool uffd_wp_wanted(void)
 	return !(e && strcmp(e, "0") == 0);
 }
 
+/* HV_KVM_PREFAULT=0: no KVM_PRE_FAULT_MEMORY after a poisoned page (the
+ * bench compares). */
+static bool prefault_wanted(void)
+{
+	const char *e = getenv("HV_KVM_PREFAULT");
+
+	return !(e && strcmp(e, "0") == 0);
+}
+
+/* HV_KVM_LAZY=thread: lazy faults through the handler thread even where the
+ * vCPU's thread could take them (the tests and the bench compare both). */
+static bool lazy_in_thread_wanted(void)
+{
+	const char *e = getenv("HV_KVM_LAZY");
+
+	return !(e && strcmp(e, "thread") == 0);
+}
+
+/* A userfaultfd that can poison pages and never holds an access (SIGBUS
+ * instead), or -1 where this kernel's cannot (before Linux 6.6). */
+static int poison_uffd_open(void)
+{
+	const uint64_t want = UFFD_FEATURE_POISON | UFFD_FEATURE_SIGBUS;
+	uint64_t have = 0;
+	char why[200];
+	int fd;
+
+	/* What the kernel offers first: asking for a feature it lacks fails. */
+	if (uffd_open(&fd, 0, &have, why, sizeof(why)) != 0)
+		return -1;
+	close(fd);
+	if ((have & want) != want || uffd_open(&fd, want, &have, why, sizeof(why)) != 0)
+		return -1;
+	if ((have & want) != want) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 static int kvm_mem_create(const struct vcpu_config *cfg, struct gmem **out)
 {
 	struct gmem_kvm *k;
@@ -585,13 +730,13 @@ static int kvm_mem_create(const struct vcpu_config *cfg, struct gmem **out)
 	k->base.ops = &gmem_kvm_ops;
 	k->pool = cfg->pool;
 	k->ept = cfg->ept;
-	k->kvm_fd = k->vm_fd = k->uffd = -1;
+	k->kvm_fd = k->vm_fd = k->uffd = k->puffd = -1;
 	k->lazy = cfg->lazy;
 	rc = gmem_soft_create(cfg, &k->soft);
 	if (rc)
 		goto fail;
 	/* Lazy RAM needs the userfaultfd; write-protection uses it where it can. */
-	rc = uffd_open(&k->uffd, &features, why, sizeof(why));
+	rc = uffd_open(&k->uffd, 0, &features, why, sizeof(why));
 	if (rc && k->lazy)
 		goto fail;
 	k->wp = !rc && uffd_wp_wanted() && (features & UFFD_FEATURE_PAGEFAULT_FLAG_WP) &&
@@ -602,6 +747,8 @@ static int kvm_mem_create(const struct vcpu_config *cfg, struct gmem **out)
 		close(k->uffd);
 		k->uffd = -1;
 	}
+	if (k->lazy && lazy_in_thread_wanted())
+		k->puffd = poison_uffd_open();
 	rc = kvm_open(&k->kvm_fd, why, sizeof(why));
 	if (rc)
 		goto fail;
@@ -667,6 +814,13 @@ struct vcpu_kvm {
 	int (*exit_now)(void *ctx, struct vcpu_exit *e);
 	void *exit_ctx;
 	bool has_runner, in_run, quit;
+	/* The host address of the poisoned page KVM met in the last KVM_RUN
+	 * (lazy RAM in the vCPU's thread); 0: none. */
+	uintptr_t poisoned;
+	/* KVM_PRE_FAULT_MEMORY works here (Linux 6.10, two-dimensional paging):
+	 * a frame hv mapped for a poisoned page enters KVM's map at once, so
+	 * the guest does not fault on it a second time. */
+	bool prefault;
 	pthread_t runner;
 	int go_fd, done_fd, run_err;
 	/* hv's next timer event during this run (wake_set): the CLOCK_MONOTONIC
@@ -764,6 +918,65 @@ static void on_kick(int sig)
 	(void)sig;
 }
 
+/*
+ * Lazy RAM in the vCPU's thread. KVM's fault on a poisoned page of a view
+ * sends the thread in KVM_RUN a SIGBUS (BUS_MCEERR_AR) with the page's host
+ * address and leaves KVM_RUN with EINTR; the handler notes the address for
+ * that thread. Any other SIGBUS (outside KVM_RUN, or another kind) is hv's
+ * own bug or a real memory error: the default action, as before.
+ */
+static __thread volatile sig_atomic_t tl_in_kvm_run;
+static __thread volatile uintptr_t tl_poisoned;
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	(void)uc;
+	if (tl_in_kvm_run && si->si_code == BUS_MCEERR_AR && si->si_addr && !tl_poisoned) {
+		tl_poisoned = (uintptr_t)si->si_addr;
+		return;
+	}
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static int catch_poison(void)
+{
+	static bool done;
+	struct sigaction sa;
+	sigset_t bus;
+
+	sigemptyset(&bus);
+	sigaddset(&bus, SIGBUS);
+	pthread_sigmask(SIG_UNBLOCK, &bus, NULL);
+	if (done)
+		return 0;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_sigbus;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGBUS, &sa, NULL) < 0)
+		return -errno;
+	done = true;
+	return 0;
+}
+
+/*
+ * One KVM_RUN in this thread: 0 (an exit) or its errno. The host address of
+ * a poisoned page KVM met (lazy RAM in the vCPU's thread) goes to
+ * v->poisoned (0: none).
+ */
+static int run_kvm(struct vcpu_kvm *v)
+{
+	int err;
+
+	tl_poisoned = 0;
+	tl_in_kvm_run = 1;
+	err = ioctl(v->fd, KVM_RUN, 0) < 0 ? errno : 0;
+	tl_in_kvm_run = 0;
+	v->poisoned = tl_poisoned;
+	return err;
+}
+
 /* KVM_RUN, each time go_fd says so, until quit. Every signal but KICK_SIGNAL
  * is blocked here (hv's own handlers run in the main thread). */
 static void *runner_main(void *arg)
@@ -774,6 +987,7 @@ static void *runner_main(void *arg)
 
 	sigemptyset(&kick);
 	sigaddset(&kick, KICK_SIGNAL);
+	sigaddset(&kick, SIGBUS);   /* KVM's word of a poisoned page (run_kvm) */
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
 	for (;;) {
 		if (read(v->go_fd, &n, sizeof(n)) != sizeof(n)) {
@@ -783,7 +997,7 @@ static void *runner_main(void *arg)
 		}
 		if (v->quit)
 			break;
-		v->run_err = ioctl(v->fd, KVM_RUN, 0) < 0 ? errno : 0;
+		v->run_err = run_kvm(v);
 		n = 1;
 		if (write(v->done_fd, &n, sizeof(n)) != sizeof(n))
 			break;
@@ -938,8 +1152,15 @@ static int kvm_create(const struct vcpu_config *cfg, struct gmem *mem, struct vc
 	v->run->kvm_valid_regs = KVM_SYNC_X86_REGS;
 	sz = ioctl(v->fd, KVM_GET_TSC_KHZ, 0);
 	v->tsc_khz = sz > 0 ? (uint32_t)sz : 0;
-	if (v->mem->lazy) {
+	if (v->mem->lazy && v->mem->puffd >= 0) {
 		/* Precondition: hv handles the faults of lazy RAM (exit_now). */
+		rc = v->exit_now ? catch_poison() : -EINVAL;
+		if (rc)
+			goto fail;
+		v->prefault = ioctl(v->mem->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_PRE_FAULT_MEMORY) > 0 &&
+			      prefault_wanted();
+	}
+	if (v->mem->lazy && v->mem->puffd < 0) {
 		rc = v->exit_now ? start_runner(v) : -EINVAL;
 		if (rc)
 			goto fail;
@@ -1361,6 +1582,48 @@ static int take_fault(struct vcpu_kvm *v)
 	return rc;
 }
 
+/*
+ * The poisoned page KVM met in the last KVM_RUN (lazy RAM in the vCPU's
+ * thread), as hv's EPT-violation handler sees it: lazy RAM hv has not
+ * mapped. KVM does not say whether the guest was reading, writing or
+ * fetching, so the qualification is a read with no R/W/X (not mapped), as
+ * for a missing page in the userfaultfd; the handler maps the frame, and
+ * mapping it replaces the poisoned page in the view. A page hv has mapped
+ * that KVM found poisoned is a memory error of the host's: hv stops.
+ */
+static int take_poison(struct vcpu_kvm *v)
+{
+	uint64_t gpa = view_to_gpa(v->mem, v->poisoned & ~(uintptr_t)(PAGE_SIZE_4K - 1));
+	uint64_t hpa, perms;
+	struct vcpu_exit e;
+	unsigned shift;
+	int rc;
+
+	v->poisoned = 0;
+	if (gpa == ~0ULL)
+		return -EFAULT;
+	if (ept_lookup(v->mem->ept, gpa, &hpa, &shift, &perms) == 0)
+		return -EHWPOISON;
+	memset(&e, 0, sizeof(e));
+	e.reason = VCPU_EXIT_EPT_VIOLATION;
+	e.exit_reason_vmx = EXIT_REASON_EPT_VIOLATION;
+	e.ept.gpa = gpa;
+	e.ept.qual = EPT_QUAL_READ;
+	e.rip = v->rip = v->run->s.regs.regs.rip;
+	rc = v->exit_now(v->exit_ctx, &e);
+	if (!rc)
+		rc = flush_views(v->mem);
+	if (!rc && v->prefault) {
+		struct kvm_pre_fault_memory pf = { .gpa = gpa & ~(PAGE_SIZE_4K - 1),
+						   .size = PAGE_SIZE_4K };
+
+		/* Only a shortcut: where KVM declines, the guest faults again. */
+		if (ioctl(v->fd, KVM_PRE_FAULT_MEMORY, &pf) < 0 && errno != EINTR && errno != EAGAIN)
+			v->prefault = false;
+	}
+	return rc;
+}
+
 /* Out of KVM_RUN without hv's handler (the VM stops or hv failed): faults
  * still waiting get zero pages, which nothing reads afterwards, or their
  * writes. */
@@ -1522,15 +1785,32 @@ static int kvm_run(struct vcpu *vcpu, uint64_t max_insns, struct vcpu_exit *exit
 	}
 	complete_pending(v, exit);
 	memset(exit, 0, sizeof(*exit));
-	if (v->has_runner) {
-		rc = run_in_runner(v, &err);
-		/* hv stopped the VM while handling a fault: the guest is out. */
-		if (rc == -ECANCELED)
+	for (;;) {
+		if (v->has_runner) {
+			rc = run_in_runner(v, &err);
+			/* hv stopped the VM while handling a fault: the guest is out. */
+			if (rc == -ECANCELED) {
+				err = EINTR;
+				break;
+			} else if (rc) {
+				return rc;
+			}
+		} else {
+			err = run_kvm(v);
+		}
+		if (!v->poisoned)
+			break;
+		/* Lazy RAM in this thread: map the page KVM met, enter again. A
+		 * kick meanwhile (immediate_exit) ends the next KVM_RUN at once. */
+		rc = take_poison(v);
+		if (rc == -ECANCELED) {
 			err = EINTR;
-		else if (rc)
+			break;
+		} else if (rc) {
 			return rc;
-	} else {
-		err = ioctl(v->fd, KVM_RUN, 0) < 0 ? errno : 0;
+		}
+		if (err != EINTR)
+			break;
 	}
 	if (err) {
 		/* A signal reached hv (or a kick came before the entry): an exit

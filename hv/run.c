@@ -788,6 +788,8 @@ static void report_text(FILE *f, struct vm *vm, const struct run_opts *o,
 	fprintf(f, "  %-22s %14" PRIu64 " (%" PRIu64 " lazily, %" PRIu64 " by the loader)\n",
 		"frames mapped on demand", c->lazy_frames + c->prefault_frames, c->lazy_frames,
 		c->prefault_frames);
+	if (vm->mem->ops->lazy_path && vm->mem->ops->lazy_path(vm->mem))
+		fprintf(f, "  %-22s %s\n", "first touches reach hv", vm->mem->ops->lazy_path(vm->mem));
 	print_mib(f, "host max RSS", host_maxrss());
 	fprintf(f, "Time\n");
 	fprintf(f, "  %-22s %14.3f s\n", "wall", rr->wall);
@@ -920,6 +922,8 @@ static void report_json(FILE *f, struct vm *vm, const struct run_opts *o,
 	json_u64(&j, "pool_peak_bytes", rr->ps.peak_bytes);
 	json_u64(&j, "lazy_frames", c->lazy_frames);
 	json_u64(&j, "loader_frames", c->prefault_frames);
+	if (vm->mem->ops->lazy_path && vm->mem->ops->lazy_path(vm->mem))
+		json_str(&j, "lazy_path", vm->mem->ops->lazy_path(vm->mem));
 	json_u64(&j, "ept_table_pages", vm->ept->table_pages);
 	json_obj_end(&j);
 

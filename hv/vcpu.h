@@ -273,6 +273,10 @@ struct gmem_ops {
 	/* Report the pages written since the last call (or since mapping) and
 	 * start a new interval. */
 	int (*dirty_log)(struct gmem *m, uint64_t gpa, uint64_t size, gmem_dirty_fn fn, void *ctx);
+	/* How a first touch of lazy RAM reaches hv's handler, in a few words
+	 * for the report, or NULL where the backend's own run() meets it (the
+	 * software vCPU) or RAM is not lazy. */
+	const char *(*lazy_path)(const struct gmem *m);
 };
 
 /* One of a backend's own counters: scope ("vm" or "vcpu"), its name as the
