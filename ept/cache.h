@@ -181,24 +181,68 @@ static inline uint32_t cache_fp_match(const uint8_t *fp_set, uint8_t f)
 /* Out of line: perfect structures and set counts that are not powers of two. */
 struct cache_entry *cache_find_slow(struct cache *c, uint64_t key, const struct cache_tag *tag);
 
-/* cache_find once the key's page shift is known to have been held. */
-static inline __attribute__((always_inline)) struct cache_entry *cache_find_held(struct cache *c, uint64_t key,
-						  const struct cache_tag *tag)
+/*
+ * What a caller knows at compile time of a structure's geometry. The inline
+ * lookup and fill below take one: over a constant shape (a preset's
+ * structure) the compiler folds the set mask, the number of ways and the
+ * loops, so the same code is both the general lookup (CACHE_ANY: nothing
+ * known, every value read from the structure) and an instance for one
+ * geometry. A known shape must be the structure's own (cache_has_shape()):
+ * finite, `sets` a power of two, `ways` ways.
+ */
+struct cache_shape {
+	uint32_t sets;    /* 0: not known */
+	uint32_t ways;
+};
+#define CACHE_ANY ((struct cache_shape){ 0, 0 })
+
+/* Whether sh describes c (a perfect structure has no known shape). */
+static inline bool cache_has_shape(const struct cache *c, struct cache_shape sh)
 {
+	return sh.sets && !c->perfect && c->fast && c->nsets == sh.sets && c->ways == sh.ways;
+}
+
+static inline __attribute__((always_inline)) uint64_t cache_set_mask(const struct cache *c,
+								       struct cache_shape sh)
+{
+	return sh.sets ? sh.sets - 1 : c->set_mask;
+}
+static inline __attribute__((always_inline)) uint32_t cache_ways(const struct cache *c,
+								  struct cache_shape sh)
+{
+	return sh.sets ? sh.ways : c->ways;
+}
+/* Whether c keeps fingerprints, and the lookup's mask of its ways. */
+static inline __attribute__((always_inline)) bool cache_has_fp(const struct cache *c,
+								struct cache_shape sh)
+{
+	return sh.sets ? sh.ways <= CACHE_FP_STRIDE : c->fp != NULL;
+}
+static inline __attribute__((always_inline)) uint32_t cache_fp_ways(const struct cache *c,
+								     struct cache_shape sh)
+{
+	return sh.sets ? (sh.ways < 32 ? (1u << sh.ways) - 1 : ~0u) : c->fp_ways;
+}
+
+/* cache_find once the key's page shift is known to have been held, for a
+ * structure of shape sh. */
+static inline __attribute__((always_inline)) struct cache_entry *
+cache_find_held_s(struct cache *c, uint64_t key, const struct cache_tag *tag, struct cache_shape sh)
+{
+	const uint32_t ways = cache_ways(c, sh);
 	const uint64_t *k;
-	uint32_t base, i;
+	uint32_t base, i, si, m;
 
-	uint32_t si, m;
-
-	if (__builtin_expect(!c->fast, 0))
+	if (!sh.sets && __builtin_expect(!c->fast, 0))
 		return cache_find_slow(c, key, tag);
-	si = (uint32_t)(key & c->set_mask);
-	base = si * c->ways;
+	si = (uint32_t)(key & cache_set_mask(c, sh));
+	base = si * ways;
 	k = c->keys + base;
-	if (__builtin_expect(c->fp != NULL, 1)) {
+	if (__builtin_expect(cache_has_fp(c, sh), 1)) {
 		/* Every way at once; keys[] only where the fingerprint matches,
 		 * lowest way first as the scan below. */
-		m = cache_fp_match(c->fp + (size_t)si * CACHE_FP_STRIDE, cache_fp(key)) & c->fp_ways;
+		m = cache_fp_match(c->fp + (size_t)si * CACHE_FP_STRIDE, cache_fp(key)) &
+		    cache_fp_ways(c, sh);
 		for (; m; m &= m - 1) {
 			i = (uint32_t)__builtin_ctz(m);
 			if (k[i] == key && cache_tag_match(&c->storage[base + i], tag))
@@ -206,10 +250,17 @@ static inline __attribute__((always_inline)) struct cache_entry *cache_find_held
 		}
 		return NULL;
 	}
-	for (i = 0; i < c->ways; i++)
+	for (i = 0; i < ways; i++)
 		if (k[i] == key && cache_tag_match(&c->storage[base + i], tag))
 			return &c->storage[base + i];
 	return NULL;
+}
+
+/* cache_find once the key's page shift is known to have been held. */
+static inline __attribute__((always_inline)) struct cache_entry *cache_find_held(struct cache *c, uint64_t key,
+						  const struct cache_tag *tag)
+{
+	return cache_find_held_s(c, key, tag, CACHE_ANY);
 }
 
 /* Find without side effects (no counting, no LRU update). */
@@ -221,14 +272,21 @@ static inline __attribute__((always_inline)) struct cache_entry *cache_find(stru
 	return cache_find_held(c, key, tag);
 }
 
-/* cache_find(c, cache_key(addr, shift), tag), with no key made for a page
- * size the structure never held. */
-static inline __attribute__((always_inline)) struct cache_entry *cache_find_at(struct cache *c, uint64_t addr, unsigned shift,
-						const struct cache_tag *tag)
+/* cache_find(c, cache_key(addr, shift), tag) for a structure of shape sh,
+ * with no key made for a page size the structure never held. */
+static inline __attribute__((always_inline)) struct cache_entry *
+cache_find_at_s(struct cache *c, uint64_t addr, unsigned shift, const struct cache_tag *tag,
+		struct cache_shape sh)
 {
 	if (!((c->held_shifts >> shift) & 1))
 		return NULL;
-	return cache_find_held(c, cache_key(addr, shift), tag);
+	return cache_find_held_s(c, cache_key(addr, shift), tag, sh);
+}
+
+static inline __attribute__((always_inline)) struct cache_entry *cache_find_at(struct cache *c, uint64_t addr, unsigned shift,
+						const struct cache_tag *tag)
+{
+	return cache_find_at_s(c, addr, shift, tag, CACHE_ANY);
 }
 
 /* The entry holding addr at any of the 4 KiB, 2 MiB, 1 GiB page sizes (smallest
@@ -324,31 +382,43 @@ static inline uint32_t cache_lru_oldest(const uint64_t *l, uint32_t n)
 /*
  * cache_fill after a lookup of (key, tag) in c that missed, with nothing
  * filled into c since: the same entry cache_fill would choose, without
- * looking for the key again.
+ * looking for the key again. c has shape sh.
  */
-static inline __attribute__((always_inline)) int HV_MUST_CHECK cache_fill_missed(struct cache *c, uint64_t key,
-						  const struct cache_tag *tag, bool global,
-						  struct cache_entry **out)
+static inline __attribute__((always_inline)) int HV_MUST_CHECK
+cache_fill_missed_s(struct cache *c, uint64_t key, const struct cache_tag *tag, bool global,
+		    struct cache_entry **out, struct cache_shape sh)
 {
+	const uint32_t ways = cache_ways(c, sh);
 	uint32_t si, base, j;
 	struct cache_entry *v;
 
-	si = (uint32_t)(key & c->set_mask);
+	si = (uint32_t)(key & cache_set_mask(c, sh));
 	/* A set with an empty way, and the other layouts: cache_fill finds
 	 * no entry to reuse either. */
-	if (__builtin_expect(!c->fast || c->empty[si] != 0, 0))
-		return cache_fill(c, key, tag, global, out);
-	base = si * c->ways;
-	j = cache_lru_oldest(c->lru + base, c->ways);
+	if (__builtin_expect((!sh.sets && !c->fast) || c->empty[si] != 0, 0)) {
+		/* A copy: the caller's tag can stay in registers. */
+		struct cache_tag t = *tag;
+
+		return cache_fill(c, key, &t, global, out);
+	}
+	base = si * ways;
+	j = cache_lru_oldest(c->lru + base, ways);
 	/* A full set: the oldest way is evicted. */
 	v = &c->storage[base + j];
 	c->st->evictions++;
 	c->keys[base + j] = key;
-	if (c->fp)
+	if (cache_has_fp(c, sh))
 		c->fp[(size_t)si * CACHE_FP_STRIDE + j] = cache_fp(key);
 	cache_take(c, v, key, tag, global);
 	*out = v;
 	return 0;
+}
+
+static inline __attribute__((always_inline)) int HV_MUST_CHECK cache_fill_missed(struct cache *c, uint64_t key,
+						  const struct cache_tag *tag, bool global,
+						  struct cache_entry **out)
+{
+	return cache_fill_missed_s(c, key, tag, global, out, CACHE_ANY);
 }
 
 /* What an invalidation removes: every condition whose flag is set must hold. */

@@ -398,6 +398,105 @@ static void test_fill_missed_same_victims(void **state)
 }
 
 /*
+ * The lookup and the fill after a miss over a shape known at compile time
+ * (cache_find_at_s, cache_fill_missed_s with a constant struct cache_shape,
+ * as the MMU's miss path is instantiated for a preset) must find the same
+ * entries, evict the same ways and count the same as over CACHE_ANY, for
+ * fingerprinted sets (4, 12 ways), a 64-way set (no fingerprints) and one
+ * set. One structure of each pair goes each way through 30,000 random
+ * lookups, fills and invalidations; their keys, stamps and counters must end
+ * equal.
+ */
+static struct cache_entry *find_known(struct cache *c, uint64_t addr, unsigned shift,
+				      const struct cache_tag *tag, unsigned g)
+{
+	switch (g) {
+	case 0:
+		return cache_find_at_s(c, addr, shift, tag, (struct cache_shape){ 16, 4 });
+	case 1:
+		return cache_find_at_s(c, addr, shift, tag, (struct cache_shape){ 128, 12 });
+	case 2:
+		return cache_find_at_s(c, addr, shift, tag, (struct cache_shape){ 1, 64 });
+	default:
+		return cache_find_at_s(c, addr, shift, tag, (struct cache_shape){ 1, 4 });
+	}
+}
+
+static int fill_known(struct cache *c, uint64_t key, const struct cache_tag *tag, bool global,
+		      struct cache_entry **e, unsigned g)
+{
+	switch (g) {
+	case 0:
+		return cache_fill_missed_s(c, key, tag, global, e, (struct cache_shape){ 16, 4 });
+	case 1:
+		return cache_fill_missed_s(c, key, tag, global, e, (struct cache_shape){ 128, 12 });
+	case 2:
+		return cache_fill_missed_s(c, key, tag, global, e, (struct cache_shape){ 1, 64 });
+	default:
+		return cache_fill_missed_s(c, key, tag, global, e, (struct cache_shape){ 1, 4 });
+	}
+}
+
+static void test_known_shape_same_as_any(void **state)
+{
+	static const unsigned geom[4][2] = { { 64, 4 }, { 1536, 12 }, { 64, 64 }, { 4, 4 } };
+	const struct cache_tag tags[2] = { tag_a, { .domain = 0x1001, .asid = 9, .vmid = 1 } };
+
+	(void)state;
+	for (unsigned g = 0; g < 4; g++) {
+		const struct cache_shape sh = { geom[g][0] / geom[g][1], geom[g][1] };
+		struct cache_stats sa, sb;
+		struct cache *a = mk(geom[g][0], geom[g][1], false, &sa);
+		struct cache *b = mk(geom[g][0], geom[g][1], false, &sb);
+		uint64_t x = 0x9e3779b97f4a7c15ULL;
+		unsigned i, hits = 0;
+
+		assert_true(cache_has_shape(a, sh));
+		assert_false(cache_has_shape(a, (struct cache_shape){ sh.sets * 2, sh.ways / 2 }));
+		assert_false(cache_has_shape(a, CACHE_ANY));
+		for (i = 0; i < 30000; i++) {
+			const struct cache_tag *tag;
+			struct cache_entry *ea, *eb;
+			unsigned shift;
+			uint64_t addr;
+
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			shift = (x >> 8) % 5 ? 12 : 21;
+			addr = (x % (geom[g][0] * 3)) << shift;
+			tag = &tags[(x >> 16) & 1];
+			if ((x >> 20) % 60 == 0) {
+				struct cache_inval inv = { .flags = CACHE_INV_ADDR, .addr = addr };
+
+				assert_int_equal(cache_invalidate(a, &inv), cache_invalidate(b, &inv));
+				continue;
+			}
+			ea = find_known(a, addr, shift, tag, g);
+			eb = cache_find_at(b, addr, shift, tag);
+			assert_true((ea == NULL) == (eb == NULL));
+			if (ea) {
+				assert_int_equal(ea->slot, eb->slot);
+				cache_hit(a, ea);
+				cache_hit(b, eb);
+				hits++;
+				continue;
+			}
+			assert_ok(fill_known(a, cache_key(addr, shift), tag, (x >> 24) % 7 == 0, &ea, g));
+			assert_ok(cache_fill_missed(b, cache_key(addr, shift), tag, (x >> 24) % 7 == 0, &eb));
+			assert_int_equal(ea->slot, eb->slot);
+		}
+		assert_true(hits > 1000);
+		assert_true(sa.evictions > 1000);
+		assert_memory_equal(&sa, &sb, sizeof(sa));
+		assert_memory_equal(a->keys, b->keys, geom[g][0] * sizeof(*a->keys));
+		assert_memory_equal(a->lru, b->lru, geom[g][0] * sizeof(*a->lru));
+		cache_destroy(a);
+		cache_destroy(b);
+	}
+}
+
+/*
  * Keys of one set whose fingerprints (cache_fp) are equal: the lookup
  * compares the set's fingerprints at once, so it must go on to the next way
  * with the same fingerprint when the first one's full key or tag differs, and
@@ -453,6 +552,7 @@ int main(void)
 		cmocka_unit_test(test_perfect),
 		cmocka_unit_test(test_sizes_never_held),
 		cmocka_unit_test(test_fingerprint_collisions),
+		cmocka_unit_test(test_known_shape_same_as_any),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
