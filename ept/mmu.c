@@ -19,6 +19,7 @@
  * counted and LRU-stamped exactly as a model hit.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,9 +29,34 @@
 /* Context                                                                  */
 /* ------------------------------------------------------------------------ */
 
+#if defined(__SSE2__) && defined(__x86_64__)
+/* ctx_equal compares the context as four 16-byte blocks: the layout it relies on. */
+_Static_assert(sizeof(struct mmu_ctx) == 64 && offsetof(struct mmu_ctx, rflags) == 32 &&
+	       offsetof(struct mmu_ctx, cpl) == 40 && offsetof(struct mmu_ctx, vpid) == 44 &&
+	       offsetof(struct mmu_ctx, maxphyaddr) == 46 && offsetof(struct mmu_ctx, pkru) == 48 &&
+	       offsetof(struct mmu_ctx, ept) == 56, "struct mmu_ctx layout");
+#endif
+
 /* Whether a is the context b (whose EPT had tag b_eptp_tag) for translation. */
-static inline bool ctx_equal(const struct mmu_ctx *a, const struct mmu_ctx *b, uint64_t b_eptp_tag)
+static inline __attribute__((always_inline)) bool
+ctx_equal(const struct mmu_ctx *a, const struct mmu_ctx *b, uint64_t b_eptp_tag)
 {
+#if defined(__SSE2__) && defined(__x86_64__)
+	/* Every field at once (the context rarely differs): CR0, CR3, CR4 and
+	 * EFER; RFLAGS.AC alone of bytes 32-39; CPL, VPID and MAXPHYADDR but
+	 * not the padding byte 47; PKRU, PKRS and the EPT pointer. */
+	const __m128i *pa = (const __m128i *)a, *pb = (const __m128i *)b;
+	const __m128i mask = _mm_set_epi64x(0x00ffffffffffffffLL, (long long)RFLAGS_AC);
+	__m128i d = _mm_or_si128(_mm_xor_si128(_mm_loadu_si128(pa), _mm_loadu_si128(pb)),
+				 _mm_xor_si128(_mm_loadu_si128(pa + 1), _mm_loadu_si128(pb + 1)));
+
+	d = _mm_or_si128(d, _mm_and_si128(_mm_xor_si128(_mm_loadu_si128(pa + 2),
+							_mm_loadu_si128(pb + 2)), mask));
+	d = _mm_or_si128(d, _mm_xor_si128(_mm_loadu_si128(pa + 3), _mm_loadu_si128(pb + 3)));
+	if (_mm_movemask_epi8(_mm_cmpeq_epi8(d, _mm_setzero_si128())) != 0xffff)
+		return false;
+	return eptp_tag_of(a->ept) == b_eptp_tag;
+#else
 	/* One branch instead of nine: the context rarely differs. */
 	return ((a->cr3 ^ b->cr3) | (a->cr0 ^ b->cr0) | (a->cr4 ^ b->cr4) | (a->efer ^ b->efer) |
 		((a->rflags ^ b->rflags) & RFLAGS_AC) | (a->cpl ^ b->cpl) | (a->vpid ^ b->vpid) |
@@ -38,6 +64,7 @@ static inline bool ctx_equal(const struct mmu_ctx *a, const struct mmu_ctx *b, u
 		(a->pkru ^ b->pkru) | (a->pkrs ^ b->pkrs) |
 		((uintptr_t)a->ept ^ (uintptr_t)b->ept)) == 0 &&
 	       eptp_tag_of(a->ept) == b_eptp_tag;
+#endif
 }
 
 static inline bool ctx_same(const struct mmu *m, const struct mmu_ctx *a)
@@ -54,7 +81,7 @@ static inline bool ctx_same(const struct mmu *m, const struct mmu_ctx *a)
  * slots that are still current serve again. Contexts that differ only in
  * CPL, AC or WP share TLB tags, but their slots stay apart.
  */
-static void ctx_switch(struct mmu *m, const struct mmu_ctx *ctx)
+static __attribute__((noinline)) void ctx_switch(struct mmu *m, const struct mmu_ctx *ctx)
 {
 	uint64_t tag = eptp_tag_of(ctx->ept);
 	unsigned levels, i;
@@ -65,6 +92,13 @@ static void ctx_switch(struct mmu *m, const struct mmu_ctx *ctx)
 	if (levels)
 		mmu_guest_fmt_init(&m->gfmt, ctx, levels, pae);
 	m->last_eptp_tag = tag;
+	m->cur.levels = levels;
+	m->cur.pae = pae;
+	m->cur.top = levels == 5 ? 56 : 47;
+	m->cur.tag = (struct cache_tag){ .domain = tag, .vmid = ctx->vpid,
+					 .asid = levels >= 4 ? ctx_pcid(ctx) : 0 };
+	m->cur.gtag = (struct cache_tag){ .domain = tag };
+	m->cur.use_ok = 0;
 	for (i = 0; i < MMU_CTX_RECENT; i++) {
 		if (m->recent[i].gen && ctx_equal(ctx, &m->recent[i].ctx, m->recent[i].eptp_tag)) {
 			m->hit.gen = m->recent[i].gen;
@@ -123,7 +157,7 @@ int mmu_create(struct hpool *pool, const struct mmu_config *cfg, struct mmu **ou
 			m->tlb_any = true;
 	}
 	m->no_caches = !m->gp_any && !m->pwc_any && !m->tlb_any;
-	mmu_probes_init(m);
+	mmu_slow_pick(m, false);
 	/* calloc left every slot empty (tag 0). */
 	m->hit.gen = 1;
 	m->gen_top = 1;
@@ -153,20 +187,6 @@ const struct mmu_stats *mmu_stats(const struct mmu *m) { return &m->st; }
 
 void mmu_reset_stats(struct mmu *m) { memset(&m->st, 0, sizeof(m->st)); }
 
-/* Everything but a shortcut hit under an unchanged context, with caches on
- * (without, mmu_translate_nocache); kept out of line so
- * that the hit path of mmu_translate needs no stack frame. */
-static __attribute__((noinline)) void translate_miss(struct mmu *m, const struct mmu_ctx *ctx,
-						     uint64_t gva, unsigned access,
-						     struct mmu_result *res)
-{
-	/* A context switch starts a new shortcut generation (ctx_switch), so no
-	 * slot can serve after it; under the same context mmu_translate has
-	 * looked already. */
-	mmu_set_ctx(m, ctx);
-	mmu_translate_slow(m, ctx, gva, access, res, NULL);
-}
-
 void mmu_translate(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva, unsigned access,
 		   struct mmu_result *res)
 {
@@ -178,7 +198,7 @@ void mmu_translate(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva, unsig
 			/* The slot's entry is gone from the L1 (an STLB hit or a
 			 * walk follows) under the context of the slots: no
 			 * mmu_set_ctx to compare it again. */
-			mmu_translate_slow(m, ctx, gva, access, res, NULL);
+			m->slow(m, ctx, gva, access, res);
 			return;
 		}
 		/* Exactly what a model L1 hit does: count it and stamp LRU. */
@@ -197,10 +217,16 @@ void mmu_translate(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva, unsig
 		res->tlb_hit = true;
 		return;
 	}
-	if (m->no_caches)
+	if (m->no_caches) {
 		mmu_translate_nocache(m, ctx, gva, access, res);
-	else
-		translate_miss(m, ctx, gva, access, res);
+		return;
+	}
+	/* A context switch starts a new shortcut generation (ctx_switch), so no
+	 * slot can serve after it; under the same context the probe above has
+	 * looked already. */
+	if (!ctx_same(m, ctx))
+		ctx_switch(m, ctx);
+	m->slow(m, ctx, gva, access, res);
 }
 
 void mmu_translate_traced(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva,

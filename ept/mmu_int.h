@@ -18,12 +18,41 @@
 
 enum { KIND_READ, KIND_WRITE, KIND_FETCH, NKIND };
 
-/* One lookup of the combined TLB: a structure and the page shift it is probed at. */
-struct probe {
-	struct cache *t;
-	enum tlb_id id;
-	unsigned shift;
+/*
+ * What an instance of the miss path knows of the structures at compile time.
+ * The miss path of ept/mmu_walk.c is one always-inline body that takes a
+ * const layout: over mmu_layout_any it reads every structure's presence and
+ * geometry at run time (any configuration); over a preset's layout the
+ * compiler folds which structures exist, their set masks, ways and loops
+ * (cache_shape). mmu_create picks the instance whose layout is the MMU's own.
+ *   known: g[] is exact: a structure with entries == 0 is off, every other
+ *          one finite with g[i].entries / g[i].ways sets, a power of two.
+ */
+enum mmu_layout_id { LAYOUT_ANY, LAYOUT_SKYLAKE };
+
+struct mmu_layout {
+	enum mmu_layout_id id;
+	bool known;
+	struct cache_geom g[MMU_NSTRUCT];
 };
+
+/* Paging-structure caches and guest-physical structures of the Intel presets
+ * (hv's own sizes: neither vendor publishes them, docs/translation.md). */
+#define MMU_INTEL_PWC                                                          \
+	[PWC_PML5] = { 2, 2 }, [PWC_PML4] = { 4, 4 }, [PWC_PDPTE] = { 4, 4 },  \
+	[PWC_PDE] = { 32, 4 }, [PWC_GP_PML4] = { 4, 4 },                       \
+	[PWC_GP_PDPTE] = { 4, 4 }, [PWC_GP_PDE] = { 32, 4 },                   \
+	[NESTED_TLB] = { 64, 4 }
+/* The "skylake" preset: published TLB sizes (translation-facts.md section 4). */
+#define MMU_SKYLAKE_GEOM {                                                      \
+	[TLB_L1I_4K] = { 128, 8 }, [TLB_L1I_2M] = { 8, 8 },                     \
+	[TLB_L1D_4K] = { 64, 4 }, [TLB_L1D_2M] = { 32, 4 }, [TLB_L1D_1G] = { 4, 4 }, \
+	[TLB_L2_4K2M] = { 1536, 12 }, [TLB_L2_1G] = { 16, 4 }, MMU_INTEL_PWC }
+
+/* A translation that missed the host-side shortcut (trace NULL): an instance
+ * of the miss path. */
+typedef void mmu_slow_fn(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva,
+			 unsigned access, struct mmu_result *res);
 
 /*
  *   pool, cfg, t[]: set at creation.
@@ -36,6 +65,35 @@ struct probe {
  */
 #define MMU_CTX_RECENT 4
 
+/*
+ * What every translation under the current context derives from it, set by
+ * ctx_switch (the miss path always runs under m->last: mmu_translate and
+ * mmu_translate_traced make ctx current first).
+ *   use[i]: combined_usable for accesses of use_index i as one test,
+ *           (attr & mask) == val, or val == MMU_USE_FULL when the rule has
+ *           no such form (mode-based execute control, protection keys);
+ *           valid when bit i of use_ok is set (made on first use, use_rule).
+ */
+#define MMU_USE_FULL 0xffffffffu
+
+struct mmu_cur {
+	struct cache_tag tag;     /* combined structures: VPID, PCID, EPTP */
+	struct cache_tag gtag;    /* guest-physical structures: EPTP */
+	unsigned levels;          /* ctx_levels() */
+	bool pae;
+	uint8_t top;              /* levels >= 4: canonical means bits 63:top equal */
+	uint32_t use_ok;
+	struct mmu_use {
+		uint32_t mask, val;
+	} use[16];
+};
+
+/* The index of an access (ACC_READ/WRITE/FETCH, ACC_IMPLICIT_SV) in use[]. */
+static inline __attribute__((always_inline)) unsigned use_index(unsigned access)
+{
+	return (access & (ACC_READ | ACC_WRITE | ACC_FETCH)) | ((access & ACC_IMPLICIT_SV) ? 8 : 0);
+}
+
 struct mmu {
 	struct hpool *pool;
 	struct mmu_config cfg;
@@ -47,6 +105,7 @@ struct mmu {
 	struct mmu_stats st;
 	struct mmu_ctx last;
 	uint64_t last_eptp_tag;   /* an EPT freed and recreated at the same address differs here */
+	struct mmu_cur cur;       /* derived from `last` (ctx_switch) */
 	struct mmu_hit hit;
 	/* The contexts the shortcut served lately, each with its generation
 	 * (gen 0: unused), and the highest generation handed out (ctx_switch). */
@@ -58,17 +117,52 @@ struct mmu {
 	unsigned recent_next;
 	uint64_t gen_top;
 	struct walk_fmt gfmt;     /* the guest's paging format under `last` */
-	/* The combined TLB lookups of combined_lookup, in order, structures
-	 * that are off left out (set at creation): L1 by access kind, then L2,
-	 * and the L2 structures (each counts one miss). */
-	struct probe l1[NKIND][3], l2[3];
-	unsigned nl1[NKIND], nl2, nl2t;
-	struct cache *l2t[2];
+	/* The instance of the miss path for this MMU's layout (set at creation,
+	 * mmu_slow_pick). */
+	mmu_slow_fn *slow;
 };
 
+/* Whether structure id is on under layout L (MMU_NSTRUCT: never). */
+static inline __attribute__((always_inline)) bool
+lay_on(const struct mmu *m, const struct mmu_layout *L, unsigned id)
+{
+	if (id >= MMU_NSTRUCT)
+		return false;
+	return L->known ? L->g[id].entries != 0 : m->t[id] != NULL;
+}
+
+/* The shape of structure id (on) under layout L, for the cache's inline code. */
+static inline __attribute__((always_inline)) struct cache_shape
+lay_shape(const struct mmu_layout *L, unsigned id)
+{
+	if (!L->known || !L->g[id].ways)
+		return CACHE_ANY;
+	return (struct cache_shape){ L->g[id].entries / L->g[id].ways, L->g[id].ways };
+}
+
+/* cache_hit and cache_miss of structure id (t = m->t[id]), whose counters
+ * are m->st.s[id] (mmu_create), at a constant offset from m. */
+static inline __attribute__((always_inline)) void
+lay_hit(struct mmu *m, unsigned id, struct cache *t, struct cache_entry *e)
+{
+	m->st.s[id].hits++;
+	t->lru[e->slot] = ++t->clock;
+}
+
+static inline __attribute__((always_inline)) void lay_miss(struct mmu *m, unsigned id)
+{
+	m->st.s[id].misses++;
+}
+
+/* KIND_FETCH with ACC_FETCH, else KIND_WRITE with ACC_WRITE, else KIND_READ. */
 static inline __attribute__((always_inline)) unsigned access_kind(unsigned access)
 {
-	return (access & ACC_FETCH) ? KIND_FETCH : (access & ACC_WRITE) ? KIND_WRITE : KIND_READ;
+	static const unsigned char kind_of[8] = {
+		KIND_READ, KIND_READ, KIND_WRITE, KIND_WRITE,
+		KIND_FETCH, KIND_FETCH, KIND_FETCH, KIND_FETCH,
+	};
+
+	return kind_of[access & (ACC_READ | ACC_WRITE | ACC_FETCH)];
 }
 
 static inline uint64_t eptp_tag_of(const struct ept *ept)
@@ -251,11 +345,22 @@ static const struct walk_fmt guest_ia32e_fmt[2][2] = {
 	{ GUEST_IA32E_FMT(5, false), GUEST_IA32E_FMT(5, true) },
 };
 
+/* use[use_index(access)] of m->cur for the current context (ept/mmu_walk.c). */
+void mmu_use_rule(struct mmu *m, unsigned access);
+/* Whether the one-test rule of mmu_use_rule and the full permission check
+ * agree for a combined TLB entry with payload attr (tests). */
+bool mmu_use_rule_agrees(struct mmu *m, const struct mmu_ctx *ctx, unsigned access, uint32_t attr);
 /* The guest's paging format under ctx (ept/mmu_walk.c). */
 void mmu_guest_fmt_init(struct walk_fmt *f, const struct mmu_ctx *ctx, unsigned levels, bool pae);
-/* The combined TLB lookups, planned once the structures exist. */
-void mmu_probes_init(struct mmu *m);
-/* A translation that the shortcut did not serve: the TLB lookup, then the walk. */
+/*
+ * The instance of the miss path for m's structures (m->slow): one made for a
+ * preset's layout when every structure has exactly that geometry, else the
+ * general one. any: the general one whatever the layout (tests compare the
+ * two).
+ */
+void mmu_slow_pick(struct mmu *m, bool any);
+/* A translation that the shortcut did not serve: the TLB lookup, then the
+ * walk (the general instance; the one that records a trace). */
 void mmu_translate_slow(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva, unsigned access,
 			struct mmu_result *res, struct walk_trace *trace);
 /* A translation with every cache off (m->no_caches): the fast walk of

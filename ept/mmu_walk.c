@@ -88,11 +88,6 @@ static inline __attribute__((always_inline)) bool ept_allows(const struct ept *e
 	}
 }
 
-static bool guest_allows(const struct mmu_ctx *ctx, unsigned access, bool w, bool u, bool xd)
-{
-	return guest_allows_inline(ctx, access, w, u, xd);
-}
-
 /* SDM 4.7: the #PF error code for this access. */
 static uint32_t pf_code(const struct mmu_ctx *ctx, unsigned access, bool present, bool rsvd)
 {
@@ -125,11 +120,12 @@ struct walk {
 	unsigned levels;          /* guest levels walked: 0 (paging off), 2, 4, 5 */
 	bool pae;                 /* PAE paging: 2 levels below the PDPTE registers */
 	bool pk;                  /* a page fault it reports has PK set */
-	struct cache_tag tag;       /* combined structures */
-	struct cache_tag gtag;      /* guest-physical structures: EPTP only */
+	const struct cache_tag *tag;    /* combined structures (m->cur) */
+	const struct cache_tag *gtag;   /* guest-physical structures: EPTP only */
 	struct walk_trace *trace;
 	unsigned refs;
 	struct mmu_result *res;
+	unsigned hidx;            /* the shortcut's slot index of gva's page */
 };
 
 struct xlate {
@@ -239,7 +235,7 @@ gpa_xlate_slow(struct walk *w, uint64_t gpa, const struct ept_access *acc, unsig
 	/* SDM 28.3.2: guest-physical mappings (the nested TLB), any page size. */
 	t = m->t[NESTED_TLB];
 	if (t) {
-		struct cache_entry *e = cache_find_addr(t, gpa, &w->gtag);
+		struct cache_entry *e = cache_find_addr(t, gpa, w->gtag);
 
 		if (e) {
 			uint64_t perms = ept_perms_from_bits(e->attr);
@@ -268,7 +264,7 @@ gpa_xlate_slow(struct walk *w, uint64_t gpa, const struct ept_access *acc, unsig
 		t = m->t[gp_for_level[lvl]];
 		if (!t)
 			continue;
-		e = cache_find_at(t, gpa, PAGE_SHIFT_4K + 9 * lvl, &w->gtag);
+		e = cache_find_at(t, gpa, PAGE_SHIFT_4K + 9 * lvl, w->gtag);
 		if (!e) {
 			cache_miss(t);
 			continue;
@@ -346,7 +342,7 @@ walk:
 		if (!t || r.page_shift > PAGE_SHIFT_4K + 9 * (lvl - 1))
 			continue;
 		/* Looked up above and missed (the loop stopped at start_level). */
-		if (cache_fill_missed(t, cache_key(gpa, PAGE_SHIFT_4K + 9 * lvl), &w->gtag, false, &e) == 0) {
+		if (cache_fill_missed(t, cache_key(gpa, PAGE_SHIFT_4K + 9 * lvl), w->gtag, false, &e) == 0) {
 			e->val = tables[lvl];
 			e->aux = gpa & ~((1ULL << (PAGE_SHIFT_4K + 9 * lvl)) - 1);
 			e->attr |= ept_perm_bits(perms_at[lvl]);
@@ -356,8 +352,8 @@ walk:
 	if (t) {
 		struct cache_entry *e;
 
-		int rc = nt_missed ? cache_fill_missed(t, cache_key(gpa, r.page_shift), &w->gtag, false, &e)
-				   : cache_fill(t, cache_key(gpa, r.page_shift), &w->gtag, false, &e);
+		int rc = nt_missed ? cache_fill_missed(t, cache_key(gpa, r.page_shift), w->gtag, false, &e)
+				   : cache_fill(t, cache_key(gpa, r.page_shift), w->gtag, false, &e);
 
 		if (rc == 0) {
 			e->val = r.hpa & ~((1ULL << r.page_shift) - 1);
@@ -477,10 +473,10 @@ static const enum tlb_id pwc_for_level[6] = { 0, 0, PWC_PDE, PWC_PDPTE, PWC_PML4
 
 static void page_fault(struct walk *w, bool present, bool rsvd)
 {
-	struct cache_inval inv = { .flags = CACHE_INV_VMID | CACHE_INV_ASID_OR_G | CACHE_INV_ADDR, .vmid = w->tag.vmid,
-				 .asid = w->tag.asid, .addr = w->gva };
-	struct cache_inval pw = { .flags = CACHE_INV_VMID | CACHE_INV_ASID | CACHE_INV_KEY, .vmid = w->tag.vmid,
-				.asid = w->tag.asid };
+	struct cache_inval inv = { .flags = CACHE_INV_VMID | CACHE_INV_ASID_OR_G | CACHE_INV_ADDR, .vmid = w->tag->vmid,
+				 .asid = w->tag->asid, .addr = w->gva };
+	struct cache_inval pw = { .flags = CACHE_INV_VMID | CACHE_INV_ASID | CACHE_INV_KEY, .vmid = w->tag->vmid,
+				.asid = w->tag->asid };
 	unsigned n = w->levels, ib = n == 2 && !w->pae ? 10 : 9;
 	uint64_t va = w->gva & (n == 5 ? (1ULL << 57) - 1 : n == 4 ? (1ULL << 48) - 1 : 0xffffffffULL);
 	unsigned i, lvl;
@@ -624,7 +620,7 @@ static bool gwalk_locate(void *arg, const struct walk_path *p, unsigned level,
 		unsigned shift = PAGE_SHIFT_4K + g->ib * (level - 1);
 
 		/* guest_walk looked this level up and missed (it starts below a hit). */
-		if (t && cache_fill_missed(t, cache_key(g->va, shift + g->ib), &w->tag, false, &ce) == 0) {
+		if (t && cache_fill_missed(t, cache_key(g->va, shift + g->ib), w->tag, false, &ce) == 0) {
 			ce->val = g->table_hpa;
 			ce->aux = p->table[level];
 			ce->attr |= ((p->and_at[level] & PTE_W) ? CA_W : 0) |
@@ -718,7 +714,7 @@ guest_walk_fmt(struct walk *w, struct guest_out *out, const struct walk_fmt *f)
 
 		if (!t || (lvl == 5 && n != 5))
 			continue;
-		ce = cache_find_at(t, g.va, PAGE_SHIFT_4K + g.ib * (lvl - 1), &w->tag);
+		ce = cache_find_at(t, g.va, PAGE_SHIFT_4K + g.ib * (lvl - 1), w->tag);
 		if (!ce) {
 			cache_miss(t);
 			continue;
@@ -798,21 +794,16 @@ static bool guest_walk(struct walk *w, struct guest_out *out)
 /* Combined TLB lookup and fill                                             */
 /* ------------------------------------------------------------------------ */
 
-static const enum tlb_id l1_for[NKIND][3] = {
-	[KIND_READ] = { TLB_L1D_4K, TLB_L1D_2M, TLB_L1D_1G },
-	[KIND_WRITE] = { TLB_L1D_4K, TLB_L1D_2M, TLB_L1D_1G },
+/* The L1 structures of data [0] and code [1] accesses, by page size (4K, 2M, 1G). */
+static const enum tlb_id l1_for[2][3] = {
+	{ TLB_L1D_4K, TLB_L1D_2M, TLB_L1D_1G },
 	/* SDM 4.10.2.3: 1 GiB code pages are held by the iTLB as 2 MiB pieces. */
-	[KIND_FETCH] = { TLB_L1I_4K, TLB_L1I_2M, MMU_NSTRUCT },
+	{ TLB_L1I_4K, TLB_L1I_2M, MMU_NSTRUCT },
 };
 static const unsigned size_shift[3] = { PAGE_SHIFT_4K, PAGE_SHIFT_2M, PAGE_SHIFT_1G };
 
-/* The L1 structure holding entries of this kind and page shift. */
-static inline enum tlb_id l1_id(unsigned kind, unsigned shift)
-{
-	return l1_for[kind][shift == PAGE_SHIFT_4K ? 0 : shift == PAGE_SHIFT_2M ? 1 : 2];
-}
-
-static bool combined_usable(const struct walk *w, const struct cache_entry *e)
+static inline __attribute__((always_inline)) bool combined_usable(const struct walk *w,
+								   const struct cache_entry *e)
 {
 	const struct mmu_ctx *ctx = w->ctx;
 	uint32_t a = e->attr;
@@ -821,7 +812,7 @@ static bool combined_usable(const struct walk *w, const struct cache_entry *e)
 		.user = (a & CA_U) && w->levels,
 	};
 
-	if (w->levels && (!guest_allows(ctx, w->access, a & CA_W, a & CA_U, a & CA_XD) ||
+	if (w->levels && (!guest_allows_inline(ctx, w->access, a & CA_W, a & CA_U, a & CA_XD) ||
 			  pk_denies(ctx, w->access, a & CA_U, CA_PKEY(a))))
 		return false;
 	if (w->ept && !ept_allows(w->ept, ept_perms_from_bits((a & CA_EPT_MASK) >> CA_EPT_SHIFT), &acc))
@@ -829,8 +820,114 @@ static bool combined_usable(const struct walk *w, const struct cache_entry *e)
 	return !(w->access & ACC_WRITE) || (a & CA_DIRTY);
 }
 
-static void copy_payload(struct cache_entry *dst, const struct cache_entry *src, uint64_t gva,
-			 unsigned dst_shift)
+/*
+ * combined_usable as one test on the payload, for accesses like `access`
+ * under the current context: which of CA_W, CA_U, CA_XD, CA_DIRTY and the
+ * EPT bits must be set or clear. SDM 4.6 (guest_allows_inline): a user
+ * access needs U, W to write and no XD to fetch; a supervisor fetch needs
+ * no XD, and no U under SMEP; a supervisor data access needs no U under
+ * SMAP unless it is explicit with EFLAGS.AC set, and W to write under
+ * CR0.WP. SDM 29.3.3.2 (ept_allows): R, W or X for a read, write or fetch.
+ * A write needs CA_DIRTY. What depends on more than the bits (XU with
+ * mode-based execute control, protection keys) or an access of two types
+ * takes the full check: MMU_USE_FULL.
+ */
+static void use_rule(const struct mmu *m, const struct mmu_ctx *ctx, unsigned access,
+		     struct mmu_use *u)
+{
+	const unsigned type = access & (ACC_READ | ACC_WRITE | ACC_FETCH);
+	const bool implicit = (access & ACC_IMPLICIT_SV) != 0;
+	uint32_t mask = 0, val = 0;
+
+	*u = (struct mmu_use){ 0, MMU_USE_FULL };
+	if (type != ACC_READ && type != ACC_WRITE && type != ACC_FETCH)
+		return;
+	if (m->cur.levels) {
+		if ((ctx->cr4 & (CR4_PKE | CR4_PKS)) && type != ACC_FETCH && (ctx->efer & EFER_LMA))
+			return;
+		if (ctx->cpl == 3 && !implicit) {
+			mask |= CA_U | (type == ACC_WRITE ? CA_W : 0) | (type == ACC_FETCH ? CA_XD : 0);
+			val |= CA_U | (type == ACC_WRITE ? CA_W : 0);
+		} else if (type == ACC_FETCH) {
+			mask |= CA_XD | ((ctx->cr4 & CR4_SMEP) ? CA_U : 0);
+		} else {
+			if ((ctx->cr4 & CR4_SMAP) && (implicit || !(ctx->rflags & RFLAGS_AC)))
+				mask |= CA_U;
+			if (type == ACC_WRITE && (ctx->cr0 & CR0_WP)) {
+				mask |= CA_W;
+				val |= CA_W;
+			}
+		}
+	}
+	if (ctx->ept) {
+		const uint32_t bit = type == ACC_WRITE ? EPT_W : type == ACC_FETCH ? EPT_X : EPT_R;
+
+		if (type == ACC_FETCH && ctx->ept->caps.mbec)
+			return;
+		mask |= bit << CA_EPT_SHIFT;
+		val |= bit << CA_EPT_SHIFT;
+	}
+	if (type == ACC_WRITE) {
+		mask |= CA_DIRTY;
+		val |= CA_DIRTY;
+	}
+	*u = (struct mmu_use){ mask, val };
+}
+
+void mmu_use_rule(struct mmu *m, unsigned access)
+{
+	const unsigned i = use_index(access);
+
+	use_rule(m, &m->last, access, &m->cur.use[i]);
+	m->cur.use_ok |= 1u << i;
+}
+
+bool mmu_use_rule_agrees(struct mmu *m, const struct mmu_ctx *ctx, unsigned access, uint32_t attr)
+{
+	struct walk w = { .m = m, .ctx = ctx, .ept = ctx->ept, .access = access };
+	struct cache_entry e = { .attr = attr };
+	struct mmu_use u;
+
+	mmu_set_ctx(m, ctx);
+	w.levels = m->cur.levels;
+	use_rule(m, ctx, access, &u);
+	if (u.val == MMU_USE_FULL)
+		return true;
+	return ((attr & u.mask) == u.val) == combined_usable(&w, &e);
+}
+
+/* combined_usable out of line, from the current context alone. */
+static __attribute__((noinline)) bool usable_full(struct mmu *m, unsigned access, uint32_t attr)
+{
+	struct walk w = { .m = m, .ctx = &m->last, .ept = m->last.ept, .access = access,
+			  .levels = m->cur.levels };
+	struct cache_entry e = { .attr = attr };
+
+	return combined_usable(&w, &e);
+}
+
+/* Whether entry e serves the access: over a known layout through the
+ * current context's rule (use_rule), else the full check. */
+static inline __attribute__((always_inline)) bool usable(const struct walk *w,
+							  const struct mmu_layout *L,
+							  const struct cache_entry *e)
+{
+	struct mmu *m = w->m;
+	const unsigned i = use_index(w->access);
+	const struct mmu_use *u = &m->cur.use[i];
+
+	if (!L->known)
+		return combined_usable(w, e);
+	if (__builtin_expect(!((m->cur.use_ok >> i) & 1), 0))
+		mmu_use_rule(m, w->access);
+	if (__builtin_expect((e->attr & u->mask) == u->val, 1))
+		return true;
+	return u->val == MMU_USE_FULL && usable_full(m, w->access, e->attr);
+}
+
+static inline __attribute__((always_inline)) void copy_payload(struct cache_entry *dst,
+								const struct cache_entry *src,
+								uint64_t gva, unsigned dst_shift)
 {
 	unsigned src_shift = cache_key_shift(src->key);
 	uint64_t off = gva & ((1ULL << src_shift) - 1) & ~((1ULL << dst_shift) - 1);
@@ -840,9 +937,10 @@ static void copy_payload(struct cache_entry *dst, const struct cache_entry *src,
 	dst->attr = src->attr;
 }
 
-static inline __attribute__((always_inline)) void sc_forget_vpn(struct mmu *m, uint64_t vpn)
+/* Drop the shortcut slots of page vpn (slot index i = mmu_hit_index(vpn)). */
+static inline __attribute__((always_inline)) void sc_forget_vpn(struct mmu *m, uint64_t vpn,
+								 unsigned i)
 {
-	const unsigned i = mmu_hit_index(vpn);
 	unsigned k;
 
 	/* One slot index for every kind; a store either way, no branch. */
@@ -855,112 +953,164 @@ static inline __attribute__((always_inline)) void sc_forget_vpn(struct mmu *m, u
 	}
 }
 
-/* Fill the L1 structure for this access kind and page size. */
-static inline __attribute__((always_inline)) struct cache_entry *fill_l1(struct walk *w, unsigned kind, unsigned shift,
-				 const struct cache_entry *src, bool global, bool missed)
+/*
+ * Fill the L1 structure for this access (fetch: the iTLB) and page size sz
+ * (0, 1, 2: 4K, 2M, 1G; a 1 GiB code page as a 2 MiB piece) from src.
+ * missed: the lookup probed that structure at that size and found nothing.
+ * Returns the entry and its structure (*owner), or NULL when there is none.
+ */
+static inline __attribute__((always_inline)) struct cache_entry *
+fill_l1_at(struct walk *w, const struct mmu_layout *L, bool fetch, unsigned sz,
+	   const struct cache_entry *src, bool global, bool missed, struct cache **owner)
 {
-	unsigned sz = shift == PAGE_SHIFT_4K ? 0 : shift == PAGE_SHIFT_2M ? 1 : 2;
-	enum tlb_id id = l1_for[kind][sz];
+	unsigned id = l1_for[fetch][sz], dshift = size_shift[sz];
 	struct cache_entry *e;
-	unsigned dshift = shift;
+	struct cache *t;
 
 	if (id == MMU_NSTRUCT) {
-		id = l1_for[kind][1];
+		id = l1_for[fetch][1];
 		dshift = PAGE_SHIFT_2M;
 	}
-	if (!w->m->t[id])
+	if (!lay_on(w->m, L, id))
 		return NULL;
-	/* missed: combined_lookup probed this structure at dshift and found nothing. */
-	if ((missed ? cache_fill_missed(w->m->t[id], cache_key(w->gva, dshift), &w->tag, global, &e)
-		    : cache_fill(w->m->t[id], cache_key(w->gva, dshift), &w->tag, global, &e)) != 0)
-		return NULL;
+	t = w->m->t[id];
+	if (missed) {
+		if (cache_fill_missed_s(t, cache_key(w->gva, dshift), w->tag, global, &e,
+					lay_shape(L, id)) != 0)
+			return NULL;
+	} else {
+		if (cache_fill(t, cache_key(w->gva, dshift), w->tag, global, &e) != 0)
+			return NULL;
+	}
 	copy_payload(e, src, w->gva, dshift);
+	*owner = t;
 	return e;
 }
 
-/* The lookups combined_lookup makes, from the structures that are on. */
-void mmu_probes_init(struct mmu *m)
+/* fill_l1_at for an entry of page shift `shift`, each size its own instance. */
+static inline __attribute__((always_inline)) struct cache_entry *
+fill_l1(struct walk *w, const struct mmu_layout *L, bool fetch, unsigned shift,
+	const struct cache_entry *src, bool global, bool missed, struct cache **owner)
 {
-	unsigned k, i;
-
-	for (k = 0; k < NKIND; k++)
-		for (i = 0; i < 3; i++) {
-			enum tlb_id id = l1_for[k][i];
-
-			if (id != MMU_NSTRUCT && m->t[id])
-				m->l1[k][m->nl1[k]++] = (struct probe){ m->t[id], id, size_shift[i] };
-		}
-	for (i = 0; i < 3; i++) {
-		enum tlb_id id = i < 2 ? TLB_L2_4K2M : TLB_L2_1G;
-
-		if (m->t[id])
-			m->l2[m->nl2++] = (struct probe){ m->t[id], id, size_shift[i] };
+	switch (shift) {
+	case PAGE_SHIFT_4K:
+		return fill_l1_at(w, L, fetch, 0, src, global, missed, owner);
+	case PAGE_SHIFT_2M:
+		return fill_l1_at(w, L, fetch, 1, src, global, missed, owner);
+	default:
+		return fill_l1_at(w, L, fetch, 2, src, global, missed, owner);
 	}
-	if (m->t[TLB_L2_4K2M])
-		m->l2t[m->nl2t++] = m->t[TLB_L2_4K2M];
-	if (m->t[TLB_L2_1G])
-		m->l2t[m->nl2t++] = m->t[TLB_L2_1G];
+}
+
+/* The L1 lookup at page size sz: a hit is counted and LRU-stamped; a miss
+ * is counted by l1_miss, once every size has missed. */
+static inline __attribute__((always_inline)) struct cache_entry *
+l1_probe(struct walk *w, const struct mmu_layout *L, bool fetch, unsigned sz, struct cache **owner)
+{
+	const unsigned id = l1_for[fetch][sz];
+	struct cache_entry *e;
+	struct cache *t;
+
+	if (!lay_on(w->m, L, id))
+		return NULL;
+	t = w->m->t[id];
+	e = cache_find_at_s(t, w->gva, size_shift[sz], w->tag, lay_shape(L, id));
+	if (e) {
+		lay_hit(w->m, id, t, e);
+		trace_hit(w, (enum tlb_id)id);
+		*owner = t;
+	}
+	return e;
+}
+
+static inline __attribute__((always_inline)) void
+l1_miss(struct walk *w, const struct mmu_layout *L, bool fetch, unsigned sz)
+{
+	if (lay_on(w->m, L, l1_for[fetch][sz]))
+		lay_miss(w->m, l1_for[fetch][sz]);
+}
+
+/* The L2 lookup at page size sz (4K and 2M in one structure, 1G in
+ * another). A hit fills the L1 from it and returns the L1 entry (or the L2
+ * one when the L1 has no structure for it). */
+static inline __attribute__((always_inline)) struct cache_entry *
+l2_probe(struct walk *w, const struct mmu_layout *L, bool fetch, unsigned sz, struct cache **owner)
+{
+	const unsigned id = sz < 2 ? TLB_L2_4K2M : TLB_L2_1G;
+	struct cache_entry *e, *l1;
+	struct cache *t;
+
+	if (!lay_on(w->m, L, id))
+		return NULL;
+	t = w->m->t[id];
+	e = cache_find_at_s(t, w->gva, size_shift[sz], w->tag, lay_shape(L, id));
+	if (!e)
+		return NULL;
+	lay_hit(w->m, id, t, e);
+	trace_hit(w, (enum tlb_id)id);
+	sc_forget_vpn(w->m, w->gva >> 12, w->hidx);
+	l1 = fill_l1_at(w, L, fetch, sz, e, e->global, true, owner);
+	if (l1)
+		return l1;
+	*owner = t;
+	return e;
 }
 
 /* SDM 4.10.2: L1 (by page size, split I/D), then the unified L2. */
-static struct cache_entry *combined_lookup(struct walk *w, unsigned kind, struct cache **owner)
+static inline __attribute__((always_inline)) struct cache_entry *
+combined_lookup(struct walk *w, const struct mmu_layout *L, bool fetch, struct cache **owner)
 {
-	struct mmu *m = w->m;
-	const unsigned nl1 = m->nl1[kind], nl2 = m->nl2;
-	const struct probe *pr;
 	struct cache_entry *e;
-	unsigned i;
 
-	/* At most 3 L1 structures a kind (4K, 2M, 1G). */
-#pragma GCC unroll 3
-	for (i = 0; i < 3 && i < nl1; i++) {
-		pr = &m->l1[kind][i];
-		e = cache_find_at(pr->t, w->gva, pr->shift, &w->tag);
-		if (e) {
-			cache_hit(pr->t, e);
-			trace_hit(w, pr->id);
-			*owner = pr->t;
-			return e;
-		}
-	}
-#pragma GCC unroll 3
-	for (i = 0; i < 3 && i < nl1; i++)
-		cache_miss(m->l1[kind][i].t);
-	/* At most 3 L2 lookups: 4K and 2M in one structure, 1G in another. */
-#pragma GCC unroll 3
-	for (i = 0; i < 3 && i < nl2; i++) {
-		struct cache_entry *l1;
-
-		pr = &m->l2[i];
-		e = cache_find_at(pr->t, w->gva, pr->shift, &w->tag);
-		if (!e)
-			continue;
-		cache_hit(pr->t, e);
-		trace_hit(w, pr->id);
-		sc_forget_vpn(m, w->gva >> 12);
-		l1 = fill_l1(w, kind, pr->shift, e, e->global, true);
-		if (l1) {
-			*owner = m->t[l1_id(kind, cache_key_shift(l1->key))];
-			return l1;
-		}
-		*owner = pr->t;
+	if ((e = l1_probe(w, L, fetch, 0, owner)) || (e = l1_probe(w, L, fetch, 1, owner)) ||
+	    (e = l1_probe(w, L, fetch, 2, owner)))
 		return e;
-	}
-	for (i = 0; i < m->nl2t; i++)
-		cache_miss(m->l2t[i]);
+	l1_miss(w, L, fetch, 0);
+	l1_miss(w, L, fetch, 1);
+	l1_miss(w, L, fetch, 2);
+	if ((e = l2_probe(w, L, fetch, 0, owner)) || (e = l2_probe(w, L, fetch, 1, owner)) ||
+	    (e = l2_probe(w, L, fetch, 2, owner)))
+		return e;
+	/* Each L2 structure counts one miss. */
+	if (lay_on(w->m, L, TLB_L2_4K2M))
+		lay_miss(w->m, TLB_L2_4K2M);
+	if (lay_on(w->m, L, TLB_L2_1G))
+		lay_miss(w->m, TLB_L2_1G);
 	return NULL;
 }
 
-static inline __attribute__((always_inline)) void sc_install(struct mmu *m, unsigned kind, uint64_t gva, struct cache *t,
-		       struct cache_entry *e)
+/* Fill L2 structure id (on) with key; missed: the lookup probed it for this
+ * key and found nothing. */
+static inline __attribute__((always_inline)) struct cache_entry *
+fill_l2(struct walk *w, const struct mmu_layout *L, unsigned id, uint64_t key, bool global,
+	bool missed)
+{
+	struct cache *t = w->m->t[id];
+	struct cache_entry *e;
+
+	if (missed) {
+		if (cache_fill_missed_s(t, key, w->tag, global, &e, lay_shape(L, id)) != 0)
+			return NULL;
+	} else {
+		if (cache_fill(t, key, w->tag, global, &e) != 0)
+			return NULL;
+	}
+	return e;
+}
+
+/* Make e (in structure t) serve gva's page from the shortcut (slot index
+ * hidx of kind). */
+static inline __attribute__((always_inline)) void
+sc_install(struct mmu *m, const struct mmu_layout *L, unsigned kind, unsigned hidx, uint64_t gva,
+	   struct cache *t, struct cache_entry *e)
 {
 	struct mmu_hit_slot *s;
 	unsigned shift;
 	uint64_t off;
 
-	if (!t || cache_is_perfect(t))
+	if (!t || (!L->known && cache_is_perfect(t)))
 		return;
-	s = &m->hit.slot[kind][mmu_hit_index(gva >> 12)];
+	s = &m->hit.slot[kind][hidx];
 	shift = cache_key_shift(e->key);
 	off = gva & ((1ULL << shift) - 1) & ~0xfffULL;
 	s->tag = (gva & ~0xfffULL) | m->hit.gen;
@@ -974,7 +1124,8 @@ static inline __attribute__((always_inline)) void sc_install(struct mmu *m, unsi
 	s->shift = shift;
 }
 
-static void result_from_entry(struct mmu_result *res, const struct cache_entry *e, uint64_t gva)
+static inline __attribute__((always_inline)) void
+result_from_entry(struct mmu_result *res, const struct cache_entry *e, uint64_t gva)
 {
 	unsigned shift = cache_key_shift(e->key);
 	uint64_t off = gva & ((1ULL << shift) - 1);
@@ -987,65 +1138,31 @@ static void result_from_entry(struct mmu_result *res, const struct cache_entry *
 }
 
 /* ------------------------------------------------------------------------ */
-/* mmu_translate                                                            */
+/* mmu_translate's miss path                                                */
 /* ------------------------------------------------------------------------ */
 
-void mmu_translate_slow(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva,
-			   unsigned access, struct mmu_result *res, struct walk_trace *trace)
+/*
+ * The walk of a translation whose TLB lookup found nothing usable (missed:
+ * found nothing at all), and the TLB fills after it, over layout L. w is
+ * set up by translate_body.
+ */
+static inline __attribute__((always_inline)) void
+walk_fill_body(struct walk *w, bool missed, const struct mmu_layout *L)
 {
-	unsigned kind = access_kind(access);
-	struct walk w = { .m = m, .ctx = ctx, .ept = ctx->ept, .access = access, .trace = trace,
-			  .res = res };
+	struct mmu *m = w->m;
+	struct mmu_result *res = w->res;
+	const unsigned access = w->access, kind = access_kind(access);
+	const uint64_t gva = w->gva;
 	struct guest_out g = { 0 };
 	struct ept_access acc;
-	struct cache_entry *e, *src, *l1;
-	struct cache *owner = NULL;
+	struct cache_entry *e, *l1;
+	struct cache *owner;
 	struct xlate x;
-	unsigned cshift, sz;
-	bool lma = (ctx->efer & EFER_LMA) != 0, missed;
+	unsigned cshift;
 
-	memset(res, 0, sizeof(*res));
-	if (trace) {
-		trace->n = 0;
-		trace->nhits = 0;
-	}
-	if (!lma)
-		gva &= 0xffffffffULL;   /* legacy modes: 32-bit linear addresses */
-	res->gva = gva;
-	w.gva = gva;
-	m->st.translations++;
-	m->st.by_access[kind]++;
-
-	w.levels = ctx_levels(ctx, &w.pae);
-	if (w.levels >= 4) {
-		/* SDM 3.3.7.1 / 4.5: canonical means bits 63:47 (63:56 with LA57) equal. */
-		unsigned top = w.levels == 5 ? 56 : 47;
-		int64_t s = (int64_t)gva >> top;
-
-		if (s != 0 && s != -1) {
-			res->status = MMU_NONCANONICAL;
-			m->st.noncanonical++;
-			return;
-		}
-	}
-	w.tag.vmid = ctx->vpid;
-	w.tag.asid = w.levels >= 4 ? ctx_pcid(ctx) : 0;
-	w.tag.domain = eptp_tag_of(ctx->ept);
-	w.gtag.domain = w.tag.domain;
-
-	e = m->tlb_any ? combined_lookup(&w, kind, &owner) : NULL;
-	missed = e == NULL;
-	if (e && combined_usable(&w, e)) {
-		result_from_entry(res, e, gva);
-		if (!(access & ACC_IMPLICIT_SV))
-			sc_install(m, kind, gva, owner, e);
-		return;
-	}
-
-	/* A walk: the TLBs missed, or held an entry that cannot serve this access. */
 	m->st.walks++;
-	if (w.levels) {
-		if (!guest_walk(&w, &g))
+	if (w->levels) {
+		if (!guest_walk(w, &g))
 			goto walk_done;
 	} else {
 		g.gpa = gva;
@@ -1055,13 +1172,13 @@ void mmu_translate_slow(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva,
 	}
 	acc = (struct ept_access){
 		.type = access & (ACC_READ | ACC_WRITE | ACC_FETCH),
-		.user = g.u && w.levels,
+		.user = g.u && w->levels,
 		.gla_valid = true,
 		.gla = gva,
-		.guest_bits = w.levels ? ((g.u ? EPT_QUAL_GUEST_US : 0) | (g.w ? EPT_QUAL_GUEST_RW : 0) |
-					  (g.xd ? EPT_QUAL_GUEST_XD : 0)) : 0,
+		.guest_bits = w->levels ? ((g.u ? EPT_QUAL_GUEST_US : 0) | (g.w ? EPT_QUAL_GUEST_RW : 0) |
+					   (g.xd ? EPT_QUAL_GUEST_XD : 0)) : 0,
 	};
-	if (!gpa_xlate(&w, g.gpa, &acc, w.levels, 0, &x))
+	if (!gpa_xlate(w, g.gpa, &acc, w->levels, 0, &x))
 		goto walk_done;
 
 	cshift = g.shift < x.shift ? g.shift : x.shift;
@@ -1075,11 +1192,10 @@ void mmu_translate_slow(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva,
 	res->page_shift = cshift;
 
 	/* Fill L2 and L1 with the combined (splintered) translation. */
-	sz = cshift == PAGE_SHIFT_4K ? 0 : cshift == PAGE_SHIFT_2M ? 1 : 2;
 	if (m->tlb_any) {
 		struct cache_entry tmp = { 0 };
 		uint64_t mask = (1ULL << cshift) - 1;
-		struct cache *l2 = m->t[sz < 2 ? TLB_L2_4K2M : TLB_L2_1G];
+		const bool small = cshift != PAGE_SHIFT_1G;
 
 		tmp.key = cache_key(gva, cshift);
 		tmp.val = x.hpa & ~mask;
@@ -1095,30 +1211,166 @@ void mmu_translate_slow(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva,
 		 */
 		if ((access & ACC_WRITE) || (g.dirty_known && x.dirty))
 			tmp.attr |= CA_DIRTY;
-		src = &tmp;
-		sc_forget_vpn(m, gva >> 12);
+		sc_forget_vpn(m, gva >> 12, w->hidx);
 		owner = NULL;
 		e = NULL;
-		if (l2 && (missed ? cache_fill_missed(l2, tmp.key, &w.tag, g.global, &e)
-				  : cache_fill(l2, tmp.key, &w.tag, g.global, &e)) == 0) {
+		if (small && lay_on(m, L, TLB_L2_4K2M))
+			e = fill_l2(w, L, TLB_L2_4K2M, tmp.key, g.global, missed);
+		else if (!small && lay_on(m, L, TLB_L2_1G))
+			e = fill_l2(w, L, TLB_L2_1G, tmp.key, g.global, missed);
+		if (e) {
 			copy_payload(e, &tmp, gva, cshift);
-			owner = l2;
+			owner = m->t[small ? TLB_L2_4K2M : TLB_L2_1G];
 		}
-		l1 = fill_l1(&w, kind, cshift, src, g.global, missed);
-		if (l1) {
-			owner = m->t[l1_id(kind, cache_key_shift(l1->key))];
+		l1 = kind == KIND_FETCH ? fill_l1(w, L, true, cshift, &tmp, g.global, missed, &owner)
+					: fill_l1(w, L, false, cshift, &tmp, g.global, missed, &owner);
+		if (l1)
 			e = l1;
-		}
 		/* The walk checked this access against the bits just filled
 		 * (guest_walk, gpa_xlate), so the entry serves it. */
 		if (e && !(access & ACC_IMPLICIT_SV))
-			sc_install(m, kind, gva, owner, e);
+			sc_install(m, L, kind, w->hidx, gva, owner, e);
 	}
 
 walk_done:
-	res->refs = w.refs;
-	m->st.walk_refs += w.refs;
-	m->st.refs_hist[w.refs > MMU_MAX_REFS ? MMU_MAX_REFS : w.refs]++;
+	res->refs = w->refs;
+	m->st.walk_refs += w->refs;
+	m->st.refs_hist[w->refs > MMU_MAX_REFS ? MMU_MAX_REFS : w->refs]++;
 	if (res->status == MMU_EPT_VIOLATION || res->status == MMU_EPT_MISCONFIG)
 		res->gva = gva;
+}
+
+static const struct mmu_layout layout_any = { .id = LAYOUT_ANY, .known = false };
+static const struct mmu_layout layout_skylake = {
+	.id = LAYOUT_SKYLAKE, .known = true, .g = MMU_SKYLAKE_GEOM,
+};
+
+/* The walk's state for a translation of gva (canonical, and 32 bits wide
+ * outside IA-32e mode) under ctx. */
+static inline __attribute__((always_inline)) void
+walk_init(struct walk *w, struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva,
+	  unsigned access, struct mmu_result *res, struct walk_trace *trace)
+{
+	w->m = m;
+	w->ctx = ctx;
+	w->ept = ctx->ept;
+	w->gva = gva;
+	w->access = access;
+	w->levels = m->cur.levels;
+	w->pae = m->cur.pae;
+	w->pk = false;
+	w->trace = trace;
+	w->refs = 0;
+	w->res = res;
+	w->hidx = mmu_hit_index(gva >> 12);
+	w->tag = &m->cur.tag;
+	w->gtag = &m->cur.gtag;
+}
+
+/* walk_fill_body out of line, an instance per layout, so that the TLB-hit
+ * part of translate_body stays small and keeps its walk state in registers. */
+#define WALK_FILL_INSTANCE(name, layout)                                                   \
+	static __attribute__((noinline)) void name(struct mmu *m, const struct mmu_ctx *ctx,  \
+						   uint64_t gva, unsigned access,              \
+						   struct mmu_result *res,                     \
+						   struct walk_trace *trace, bool missed)      \
+	{                                                                                  \
+		struct walk w;                                                             \
+                                                                                           \
+		walk_init(&w, m, ctx, gva, access, res, trace);                            \
+		walk_fill_body(&w, missed, layout);                                        \
+	}
+WALK_FILL_INSTANCE(walk_fill_any, &layout_any)
+WALK_FILL_INSTANCE(walk_fill_skylake, &layout_skylake)
+
+/*
+ * The miss path over layout L (struct mmu_layout): the combined TLB lookup,
+ * and on a miss (or an entry that cannot serve the access) the walk and the
+ * TLB fills. Always inline: each instance below is this body with L (and a
+ * NULL trace) folded in.
+ */
+static inline __attribute__((always_inline)) void
+translate_body(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva, unsigned access,
+	       struct mmu_result *res, struct walk_trace *trace, const struct mmu_layout *L)
+{
+	const unsigned kind = access_kind(access);
+	struct walk w;
+	struct cache_entry *e;
+	struct cache *owner = NULL;
+
+	memset(res, 0, sizeof(*res));
+	if (trace) {
+		trace->n = 0;
+		trace->nhits = 0;
+	}
+	if (!(ctx->efer & EFER_LMA))
+		gva &= 0xffffffffULL;   /* legacy modes: 32-bit linear addresses */
+	res->gva = gva;
+	m->st.translations++;
+	m->st.by_access[kind]++;
+
+	if (m->cur.levels >= 4) {
+		/* SDM 3.3.7.1 / 4.5: canonical means bits 63:47 (63:56 with LA57) equal. */
+		int64_t s = (int64_t)gva >> m->cur.top;
+
+		if (s != 0 && s != -1) {
+			res->status = MMU_NONCANONICAL;
+			m->st.noncanonical++;
+			return;
+		}
+	}
+	walk_init(&w, m, ctx, gva, access, res, trace);
+	e = NULL;
+	if (m->tlb_any)
+		e = kind == KIND_FETCH ? combined_lookup(&w, L, true, &owner)
+				       : combined_lookup(&w, L, false, &owner);
+	if (e && usable(&w, L, e)) {
+		result_from_entry(res, e, gva);
+		if (!(access & ACC_IMPLICIT_SV))
+			sc_install(m, L, kind, w.hidx, gva, owner, e);
+		return;
+	}
+	/* A walk: the TLBs missed, or held an entry that cannot serve this access. */
+	if (L->id == LAYOUT_SKYLAKE)
+		walk_fill_skylake(m, ctx, gva, access, res, trace, e == NULL);
+	else
+		walk_fill_any(m, ctx, gva, access, res, trace, e == NULL);
+}
+
+void mmu_translate_slow(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva,
+			unsigned access, struct mmu_result *res, struct walk_trace *trace)
+{
+	translate_body(m, ctx, gva, access, res, trace, &layout_any);
+}
+
+static void translate_any(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva,
+			  unsigned access, struct mmu_result *res)
+{
+	mmu_translate_slow(m, ctx, gva, access, res, NULL);
+}
+
+static void translate_skylake(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva,
+			      unsigned access, struct mmu_result *res)
+{
+	translate_body(m, ctx, gva, access, res, NULL, &layout_skylake);
+}
+
+/* Whether every structure of m has exactly the geometry L says. */
+static bool layout_is(const struct mmu *m, const struct mmu_layout *L)
+{
+	unsigned i;
+
+	for (i = 0; i < MMU_NSTRUCT; i++) {
+		if (!L->g[i].entries ? m->t[i] != NULL
+				     : !m->t[i] || !cache_has_shape(m->t[i], lay_shape(L, i)))
+			return false;
+	}
+	return true;
+}
+
+void mmu_slow_pick(struct mmu *m, bool any)
+{
+	m->slow = translate_any;
+	if (!any && layout_is(m, &layout_skylake))
+		m->slow = translate_skylake;
 }

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ept/mmu.h"
+#include "ept/mmu_int.h"
 
 static const char *const struct_names[MMU_NSTRUCT] = {
 	[TLB_L1I_4K] = "l1i_4k",
@@ -50,12 +50,9 @@ const char *const *mmu_preset_names(void) { return preset_names; }
 /*
  * Paging-structure caches and guest-physical structures. Neither Intel nor
  * AMD publishes their sizes; these defaults are hv's own (docs/translation.md).
+ * The Intel ones are MMU_INTEL_PWC (ept/mmu_int.h, beside the skylake
+ * geometry, which the MMU's miss path is also compiled for).
  */
-#define INTEL_PWC                                                              \
-	[PWC_PML5] = { 2, 2 }, [PWC_PML4] = { 4, 4 }, [PWC_PDPTE] = { 4, 4 },  \
-	[PWC_PDE] = { 32, 4 }, [PWC_GP_PML4] = { 4, 4 },                       \
-	[PWC_GP_PDPTE] = { 4, 4 }, [PWC_GP_PDE] = { 32, 4 },                   \
-	[NESTED_TLB] = { 64, 4 }
 /* AMD: one 16-entry page directory cache (Family 16h guide), modelled per level. */
 #define AMD_PWC                                                                \
 	[PWC_PML5] = { 2, 2 }, [PWC_PML4] = { 4, 4 }, [PWC_PDPTE] = { 16, 16 }, \
@@ -72,14 +69,11 @@ static const struct preset {
 	/* Everything disabled: every translation walks (native/2D reference counts). */
 	{ .name = "none" },
 	/* Published TLB sizes (translation-facts.md §4). */
-	{ .name = "skylake", .geom = {
-		[TLB_L1I_4K] = { 128, 8 }, [TLB_L1I_2M] = { 8, 8 },
-		[TLB_L1D_4K] = { 64, 4 }, [TLB_L1D_2M] = { 32, 4 }, [TLB_L1D_1G] = { 4, 4 },
-		[TLB_L2_4K2M] = { 1536, 12 }, [TLB_L2_1G] = { 16, 4 }, INTEL_PWC } },
+	{ .name = "skylake", .geom = MMU_SKYLAKE_GEOM },
 	{ .name = "goldencove", .geom = {
 		[TLB_L1I_4K] = { 256, 8 }, [TLB_L1I_2M] = { 32, 8 },
 		[TLB_L1D_4K] = { 96, 6 }, [TLB_L1D_2M] = { 32, 4 }, [TLB_L1D_1G] = { 8, 8 },
-		[TLB_L2_4K2M] = { 2048, 16 }, [TLB_L2_1G] = { 16, 4 }, INTEL_PWC } },
+		[TLB_L2_4K2M] = { 2048, 16 }, [TLB_L2_1G] = { 16, 4 }, MMU_INTEL_PWC } },
 	/*
 	 * AMD's L1 dTLB is one fully associative array for every page size;
 	 * the model has one per size (an approximation). Zen 2's 2048-entry

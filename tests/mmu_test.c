@@ -15,6 +15,7 @@
 
 #include "tests/testutil.h"
 #include "ept/mmu.h"
+#include "ept/mmu_int.h"
 #include "ept/cache.h"
 
 #define MiB (1ULL << 20)
@@ -1181,6 +1182,180 @@ static void test_shortcut_context_returns(void **state)
 	env_fini(&env);
 }
 
+/*
+ * The miss path compiled for the skylake layout (const geometry, ept/mmu_walk.c
+ * translate_skylake) and the general one over the same structures must be the
+ * same model: two MMUs with the skylake preset, one forced onto the general
+ * instance, run one random sequence of 60,000 steps (reads, writes, fetches,
+ * implicit supervisor accesses, over 4 KiB user, read-only, no-execute,
+ * global and 2 MiB pages beyond the STLB's reach; CPL, CR0.WP, VPID and
+ * PCID changes; INVLPG, MOV CR3 and guest PTEs rewritten without one). Every
+ * result must match step by step, and at the end every counter and every
+ * structure's keys, LRU stamps and clock.
+ */
+static uint64_t xs_next(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+static void test_skylake_instance_agrees(void **state)
+{
+	struct env_opts o = { .guest_levels = 4, .ept_levels = 4, .ept_shift = PAGE_SHIFT_2M,
+			      .ad = true, .preset = "skylake" };
+	/* 2048 4 KiB pages (user, writable), 64 read-only, 64 no-execute, 16
+	 * global, and four 2 MiB pages. */
+	const uint64_t big = DATA_GVA, ro = DATA_GVA + 8 * MiB, nx = ro + 64 * 4096,
+		       gl = nx + 64 * 4096, huge = DATA_GVA + 32 * MiB;
+	struct env env[2];
+	uint64_t x = 0x2545f4914f6cdd1dULL;
+	unsigned i, k, n_ok = 0, n_pf = 0;
+
+	(void)state;
+	for (k = 0; k < 2; k++) {
+		struct env *e = &env[k];
+
+		env_init(e, &o);
+		assert_ok(gpt_map(e->b, big, DATA_GPA, 8 * MiB, PTE_W | PTE_U, 12));
+		assert_ok(gpt_map(e->b, ro, DATA_GPA, 64 * 4096, PTE_U, 12));
+		assert_ok(gpt_map(e->b, nx, DATA_GPA + MiB, 64 * 4096, PTE_W | PTE_U | PTE_XD, 12));
+		assert_ok(gpt_map(e->b, gl, DATA_GPA + 2 * MiB, 16 * 4096, PTE_W | PTE_G, 12));
+		assert_ok(gpt_map(e->b, huge, DATA_GPA + 16 * MiB, 8 * MiB, PTE_W | PTE_U, 21));
+	}
+	mmu_slow_pick(env[1].mmu, true);
+	assert_true(env[0].mmu->slow != env[1].mmu->slow);
+
+	for (i = 0; i < 60000; i++) {
+		const uint64_t r = xs_next(&x), op = r % 1000;
+		unsigned access = (r >> 10) % 8 == 0 ? ACC_FETCH : (r >> 10) % 8 < 3 ? ACC_WRITE : ACC_READ;
+		uint64_t gva;
+
+		switch ((r >> 20) % 8) {
+		case 0:
+			gva = ro + ((r >> 24) % 64) * 4096;
+			break;
+		case 1:
+			gva = nx + ((r >> 24) % 64) * 4096;
+			break;
+		case 2:
+			gva = gl + ((r >> 24) % 16) * 4096;
+			break;
+		case 3:
+			gva = huge + ((r >> 24) % (8 * MiB));
+			break;
+		default:
+			gva = big + ((r >> 24) % 2048) * 4096 + ((r >> 40) & 0xff8);
+			break;
+		}
+		if ((r >> 32) % 20 == 0)
+			access |= ACC_IMPLICIT_SV;
+		for (k = 0; k < 2; k++) {
+			struct env *e = &env[k];
+
+			if (op < 8) {
+				e->ctx.cpl ^= 3;
+			} else if (op < 12) {
+				e->ctx.cr0 ^= CR0_WP;
+			} else if (op < 14) {
+				e->ctx.vpid = e->ctx.vpid == 1 ? 2 : 1;
+			} else if (op < 16) {
+				e->ctx.cr4 |= CR4_PCIDE;
+				e->ctx.cr3 = (e->ctx.cr3 & ~0xfffULL) | ((r >> 48) % 3);
+			} else if (op < 26) {
+				mmu_invlpg(e->mmu, &e->ctx, gva);
+			} else if (op < 28) {
+				mmu_mov_cr3(e->mmu, &e->ctx, false);
+			} else if (op < 34 && (r >> 20) % 8 >= 4) {
+				/* A PTE rewritten without INVLPG: D cleared, or W toggled. */
+				uint64_t pte = peek_entry(e, gva, 1);
+
+				poke_entry(e, gva, 1, (r >> 56) & 1 ? pte & ~PTE_D : pte ^ PTE_W);
+			}
+		}
+		{
+			struct mmu_result a = xlate(&env[0], gva, access);
+			struct mmu_result b = xlate(&env[1], gva, access);
+
+			assert_int_equal(a.status, b.status);
+			assert_int_equal(a.hpa, b.hpa);
+			assert_int_equal(a.gpa, b.gpa);
+			assert_int_equal(a.gva, b.gva);
+			assert_int_equal(a.page_shift, b.page_shift);
+			assert_int_equal(a.pf_error, b.pf_error);
+			assert_int_equal(a.qual, b.qual);
+			assert_int_equal(a.refs, b.refs);
+			assert_int_equal(a.tlb_hit, b.tlb_hit);
+			n_ok += a.status == MMU_OK;
+			n_pf += a.status == MMU_PAGE_FAULT;
+		}
+	}
+	/* The sequence reaches what it means to: hits in every TLB level,
+	 * walks, faults and evictions. */
+	assert_true(n_ok > 30000 && n_pf > 1000);
+	assert_true(mmu_stats(env[0].mmu)->s[TLB_L1D_4K].hits > 1000);
+	assert_true(mmu_stats(env[0].mmu)->s[TLB_L2_4K2M].hits > 1000);
+	assert_true(mmu_stats(env[0].mmu)->s[TLB_L2_4K2M].evictions > 1000);
+	assert_true(mmu_stats(env[0].mmu)->s[TLB_L1D_2M].hits > 1000);
+	assert_true(mmu_stats(env[0].mmu)->s[TLB_L1I_4K].hits > 100);
+	assert_true(mmu_stats(env[0].mmu)->walks > 10000);
+	assert_memory_equal(mmu_stats(env[0].mmu), mmu_stats(env[1].mmu), sizeof(struct mmu_stats));
+	for (k = 0; k < MMU_NSTRUCT; k++) {
+		struct cache *a = env[0].mmu->t[k], *b = env[1].mmu->t[k];
+		unsigned n = env[0].mmu->cfg.geom[k].entries;
+
+		if (!a)
+			continue;
+		assert_memory_equal(a->keys, b->keys, n * sizeof(*a->keys));
+		assert_memory_equal(a->lru, b->lru, n * sizeof(*a->lru));
+		assert_int_equal(a->clock, b->clock);
+		assert_int_equal(a->held_shifts, b->held_shifts);
+	}
+	env_fini(&env[0]);
+	env_fini(&env[1]);
+}
+
+/*
+ * The skylake instance tests a combined TLB entry's permissions with one
+ * mask per access and context (use_rule): it must agree with the full check
+ * (SDM 4.6 for the guest, 29.3.3.2 for EPT, and the dirty rule) for every
+ * payload, under every combination of CPL, CR0.WP, CR4.SMEP/SMAP, EFLAGS.AC,
+ * paging on or off, with and without EPT, and every access.
+ */
+static void test_use_rule_agrees(void **state)
+{
+	struct env_opts o = { .guest_levels = 4, .ept_levels = 4, .ad = true, .preset = "skylake" };
+	static const unsigned accs[] = {
+		ACC_READ, ACC_WRITE, ACC_FETCH, ACC_READ | ACC_IMPLICIT_SV,
+		ACC_WRITE | ACC_IMPLICIT_SV, ACC_FETCH | ACC_IMPLICIT_SV, ACC_READ | ACC_WRITE,
+	};
+	struct env env;
+	unsigned c, a, attr, checked = 0;
+
+	(void)state;
+	env_init(&env, &o);
+	for (c = 0; c < 128; c++) {
+		struct mmu_ctx ctx = env.ctx;
+
+		ctx.cpl = (c & 1) ? 3 : 0;
+		ctx.cr0 = (c & 2) ? ctx.cr0 | CR0_WP : ctx.cr0 & ~CR0_WP;
+		ctx.cr4 |= ((c & 4) ? CR4_SMEP : 0) | ((c & 8) ? CR4_SMAP : 0);
+		ctx.rflags = (c & 16) ? RFLAGS_AC : 0;
+		if (c & 32)
+			ctx.cr0 &= ~CR0_PG;
+		if (c & 64)
+			ctx.ept = NULL;
+		for (a = 0; a < sizeof(accs) / sizeof(accs[0]); a++)
+			for (attr = 0; attr < 0x100; attr++) {
+				assert_true(mmu_use_rule_agrees(env.mmu, &ctx, accs[a], attr));
+				checked++;
+			}
+	}
+	assert_int_equal(checked, 128 * 7 * 256);
+	env_fini(&env);
+}
+
 /* SDM 4.10.3.1: an entry that maps a page is never put in a PDE cache. */
 static void test_pde_cache_no_leaf(void **state)
 {
@@ -1849,6 +2024,8 @@ int main(void)
 		cmocka_unit_test(test_shortcut_counts_like_model),
 		cmocka_unit_test(test_shortcut_pages_2m_apart),
 		cmocka_unit_test(test_shortcut_context_returns),
+		cmocka_unit_test(test_skylake_instance_agrees),
+		cmocka_unit_test(test_use_rule_agrees),
 		cmocka_unit_test(test_pde_cache_no_leaf),
 		cmocka_unit_test(test_pf_drops_pwc),
 		cmocka_unit_test(test_invlpg_cr3),
