@@ -5,7 +5,7 @@ hv_libvcpu_a_SOURCES = \
 	hv/cpu/x86.h hv/cpu/decode.h hv/cpu/decode.c hv/cpu/optab.h hv/cpu/optab.c \
 	hv/cpu/flags.h hv/cpu/flags.c hv/cpu/mem.h hv/cpu/mem.c hv/cpu/alu.c hv/cpu/move.c \
 	hv/cpu/string.c hv/cpu/branch.c hv/cpu/seg.c hv/cpu/event.c hv/cpu/system.c hv/cpu/debug.c \
-	hv/cpu/cpuid.h hv/cpu/cpuid.c hv/cpu/vcpu_soft.c hv/gmem_soft.c
+	hv/cpu/cpuid.h hv/cpu/cpuid.c hv/cpu/sse.h hv/cpu/sse.c hv/cpu/vcpu_soft.c hv/gmem_soft.c
 
 bin_PROGRAMS += hv/hv
 # Front end: commands, options, reports (trace / walk / bench).

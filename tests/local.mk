@@ -131,6 +131,12 @@ endif
 tests_cpu_guest_test_SOURCES = tests/cpu_guest_test.c tests/cpu_check.h tests/cpu_harness.c tests/cpu_harness.h
 tests_cpu_guest_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_cpu_guest_test_LDADD = hv/libvcpu.a ept/libept.a $(CMOCKA_LIBS)
+# SSE and SSE2: exact cases and a differential test against the host CPU.
+check_PROGRAMS += tests/sse_test
+TESTS += tests/sse_test
+tests_sse_test_SOURCES = tests/sse_test.c tests/cpu_check.h tests/cpu_harness.c tests/cpu_harness.h
+tests_sse_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_sse_test_LDADD = hv/libvcpu.a ept/libept.a $(CMOCKA_LIBS)
 # One case per rule the vCPU once broke.
 tests_cpu_regress_test_SOURCES = tests/cpu_regress_test.c tests/cpu_check.h tests/cpu_harness.c tests/cpu_harness.h
 tests_cpu_regress_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)

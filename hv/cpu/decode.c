@@ -121,6 +121,9 @@ static bool insn_supported(const struct x86_insn *in, unsigned mode)
 
 	if (in->lock && !lock_ok(in))
 		return false;
+	/* SSE/SSE2: the mandatory prefix and the operand kind choose the form. */
+	if ((in->op & 0xff00) == OP_MAP0F && x86_optab[OP_MAP0F >> 8][in->op & 0xff].sel == sel_sse)
+		return sse_supported(in);
 	switch (in->op) {
 	case 0x8f: case 0xc6: case 0xc7:
 		return r == 0;
@@ -173,8 +176,8 @@ static bool insn_supported(const struct x86_insn *in, unsigned mode)
 	case 0xdf:
 		return !mem && r == 4 && rm == 0;              /* FNSTSW AX */
 	case OP_MAP0F | 0xae:
-		if (mem)                                       /* CLFLUSH(OPT), CLWB */
-			return !in->rep && (r == 7 || (r == 6 && in->pfx66));
+		if (mem)         /* FXSAVE, FXRSTOR, LDMXCSR, STMXCSR; CLFLUSH(OPT), CLWB */
+			return !in->rep && (r == 7 || (r == 6 && in->pfx66) || (r <= 3 && !in->pfx66));
 		return r >= 5;                                 /* LFENCE, MFENCE, SFENCE */
 	case OP_MAP0F | 0xb2: case OP_MAP0F | 0xb4: case OP_MAP0F | 0xb5:
 		return mem;

@@ -85,8 +85,8 @@ int piece_load(struct vcpu_soft *v, const struct piece *pc, uint8_t *dst)
 			return X86_OK;
 		}
 	}
-	if (n == 2)   /* a third device piece: start over (no instruction has one) */
-		n = 0;
+	if (n == sizeof(v->pend_mmio_gpa) / sizeof(v->pend_mmio_gpa[0]))
+		n = 0;   /* one device piece too many: start over (no instruction has one) */
 	v->exit->reason = VCPU_EXIT_MMIO;
 	v->exit->exit_reason_vmx = EXIT_REASON_EPT_VIOLATION;
 	v->exit->mmio.gpa = pc->gpa;

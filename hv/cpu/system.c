@@ -66,6 +66,7 @@ void cpu_reset(struct vcpu_soft *v)
 	v->dr6 = 0xffff0ff0;
 	v->fcw = 0x40;            /* x87 control word after RESET (SDM Vol. 3A Table 9-1) */
 	v->pkru = v->pkrs = 0;
+	sse_reset(v);
 	cpu_update_mode(v);
 }
 
@@ -453,8 +454,10 @@ int op_x87(struct vcpu_soft *v, const struct x86_insn *in)
 		return x86_raise(v, EXC_NM, false, 0);
 	switch (in->op) {
 	case 0xdb:
-		if ((in->rm & 7) == 3)
+		if ((in->rm & 7) == 3) {
 			v->fcw = 0x37f;   /* FNINIT: the default control word, status 0 */
+			sse_fninit(v);    /* tags empty, pointers and opcode 0 */
+		}
 		v->fsw = (in->rm & 7) == 3 ? 0 : v->fsw & 0x7f00;  /* FNCLEX: exception flags, ES, B */
 		return X86_OK;
 	case 0xd9:

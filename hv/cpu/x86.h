@@ -25,6 +25,7 @@
 
 #include "hv/vcpu.h"
 #include "hv/cpu/decode.h"
+#include "hv/cpu/sse.h"
 
 enum { X86_OK = 0, X86_FAULT = 1, X86_EXIT = 2 };
 
@@ -279,8 +280,8 @@ struct vcpu_soft {
 	 * hold their data, the last one once pend_ready is set. */
 	unsigned pend_nmmio;
 	bool mmio_hold;           /* CMPS: the first operand's MMIO value outlives its load */
-	uint64_t pend_mmio_gpa[2];
-	uint64_t pend_mmio_data[2];
+	uint64_t pend_mmio_gpa[4];   /* 4: a 16-byte SSE load split over two device pages */
+	uint64_t pend_mmio_data[4];
 	/* The second piece of a page-split MMIO store, reported by an exit of
 	 * its own at the start of the next run() (the instruction has retired). */
 	bool wr2_pending;
@@ -331,6 +332,9 @@ struct vcpu_soft {
 	uint64_t icount;
 	struct vcpu_stats stats;
 	uint64_t exc_chain[2];              /* the last exceptions, for the triple-fault diagnostic */
+
+	/* XMM registers, MXCSR, the FXSAVE image's x87 fields (sse.c) */
+	struct sse_state sse;
 
 	/* Last: the hot fields above keep their offsets. */
 	struct vcpu base;
