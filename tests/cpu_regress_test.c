@@ -1099,6 +1099,104 @@ static void test_block_code_written_elsewhere(void **state)
 }
 
 /*
+ * A frame a store has unmarked (code_store) is marked again when one of its
+ * blocks is compared and found unchanged: the first pass stores data beside
+ * the code on page 10000 and runs it again (compared, unchanged), the second
+ * rewrites MOV EAX, 1 into MOV EAX, 2, and the third pass must run the new
+ * bytes. Were the frame left unmarked, the second store would not move the
+ * epoch and the block compared after the first would run as it was.
+ */
+static void test_block_code_compared_marks(void **state)
+{
+	static uint8_t prog[0x1027];
+	static const uint8_t a[] = {
+		0xb8, 0x01, 0x00, 0x00, 0x00,                     /* 10000: mov eax, 1 */
+		0xe9, 0xf6, 0x0f, 0x00, 0x00,                     /* 10005: jmp 11000 */
+	};
+	static const uint8_t b[] = {
+		0xff, 0xc1,                                       /* 11000: inc ecx */
+		0x83, 0xf9, 0x01,                                 /* 11002: cmp ecx, 1 */
+		0x75, 0x0d,                                       /* 11005: jne 11014 */
+		0xc6, 0x04, 0x25, 0x00, 0x08, 0x01, 0x00, 0x07,   /* 11007: mov byte [10800], 7 */
+		0xe9, 0xec, 0xef, 0xff, 0xff,                     /* 1100f: jmp 10000 */
+		0x83, 0xf9, 0x02,                                 /* 11014: cmp ecx, 2 */
+		0x75, 0x0d,                                       /* 11017: jne 11026 */
+		0xc6, 0x04, 0x25, 0x01, 0x00, 0x01, 0x00, 0x02,   /* 11019: mov byte [10001], 2 */
+		0xe9, 0xda, 0xef, 0xff, 0xff,                     /* 11021: jmp 10000 */
+		0xf4,                                             /* 11026: hlt */
+	};
+	uint8_t data;
+	struct tvm *vm;
+
+	(void)state;
+	memcpy(prog, a, sizeof(a));
+	memcpy(prog + 0x1000, b, sizeof(b));
+	vm = run_twins(prog, sizeof(prog), TVM_CODE, RFL_FIXED, VCPU_EXIT_HLT);
+	assert_int_equal(regs(vm).gpr[0], 2);
+	assert_int_equal(regs(vm).gpr[1], 3);
+	tvm_read(vm, TVM_CODE + 0x800, &data, 1);
+	assert_int_equal(data, 7);
+	tvm_destroy(vm);
+}
+
+/*
+ * An exception whose delivery writes its frame over code that ran: with RSP
+ * at 11040, the #PF of the store at 100c3 pushes its RIP (c3 00 01 00 ...)
+ * onto 11018, where MOV EAX, 1; RET was called before. The handler (IDT
+ * gate 14 pointed at 10100) calls 11018 again, which is now a RET: EAX keeps
+ * the 2 set before the fault. The frame's stores go through the same check
+ * as any other store (code_store), which is what makes the block at 11018
+ * be compared again; the fault itself moves nothing. (The first two stores
+ * make page 11000 and the GDT's page dirty beforehand, so that no A/D write
+ * of the walker's moves the epoch during the delivery either.)
+ */
+static void test_block_fault_frame_on_code(void **state)
+{
+	static uint8_t prog[0x101e];
+	static const uint8_t a[] = {
+		0xc6, 0x04, 0x25, 0x00, 0x18, 0x01, 0x00, 0x00,   /* 10000: mov byte [11800], 0 */
+		0xc6, 0x04, 0x25, 0x00, 0x10, 0x00, 0x00, 0x00,   /* 10008: mov byte [1000], 0 (GDT) */
+		0x48, 0xb8, 0x00, 0x01, 0x08, 0x00, 0x00, 0x8e, 0x01, 0x00,   /* 10010: mov rax, gate */
+		0x48, 0x89, 0x04, 0x25, 0xe0, 0x20, 0x00, 0x00,   /* 1001a: mov [20e0], rax (vector 14) */
+		0xe8, 0xf1, 0x0f, 0x00, 0x00,                     /* 10022: call 11018 */
+		0x49, 0x89, 0xc0,                                 /* 10027: mov r8, rax */
+		0xb8, 0x02, 0x00, 0x00, 0x00,                     /* 1002a: mov eax, 2 */
+		0xbc, 0x40, 0x10, 0x01, 0x00,                     /* 1002f: mov esp, 11040 */
+		0xe9, 0x8a, 0x00, 0x00, 0x00,                     /* 10034: jmp 100c3 */
+	};
+	static const uint8_t fault[] = {
+		0xc6, 0x04, 0x25, 0x00, 0x00, 0x00, 0x00, 0x01,   /* 100c3: mov byte [0], 1: #PF */
+		0xf4,                                             /* 100cb: hlt */
+	};
+	static const uint8_t handler[] = {
+		0xbc, 0x00, 0x00, 0x05, 0x00,                     /* 10100: mov esp, 50000 */
+		0xe8, 0x0e, 0x0f, 0x00, 0x00,                     /* 10105: call 11018 */
+		0xf4,                                             /* 1010a: hlt */
+	};
+	static const uint8_t callee[] = {
+		0xb8, 0x01, 0x00, 0x00, 0x00,                     /* 11018: mov eax, 1 */
+		0xc3,                                             /* 1101d: ret */
+	};
+	struct tvm_exc_record rec;
+	struct tvm *vm;
+
+	(void)state;
+	memcpy(prog, a, sizeof(a));
+	memcpy(prog + 0xc3, fault, sizeof(fault));
+	memcpy(prog + 0x100, handler, sizeof(handler));
+	memcpy(prog + 0x1018, callee, sizeof(callee));
+	vm = run_twins(prog, sizeof(prog), TVM_CODE, RFL_FIXED, VCPU_EXIT_HLT);
+	assert_int_equal(regs(vm).gpr[0], 2);
+	assert_int_equal(regs(vm).gpr[8], 1);
+	assert_int_equal(regs(vm).rip, TVM_CODE + 0x10b);
+	assert_int_equal(tvm_read64(vm, TVM_CODE + 0x1010), 2);         /* error code: W, not present */
+	assert_int_equal(tvm_read64(vm, TVM_CODE + 0x1018), TVM_CODE + 0xc3);
+	tvm_exc_record(vm, &rec);
+	assert_int_equal(rec.count, 0);
+	tvm_destroy(vm);
+}
+
+/*
  * A loop that calls a function on the next page: the run goes on across
  * the CALL and the RET, each fetch on the other page made in the run
  * through the shortcut, the blocks looked up without comparing their bytes
@@ -1752,6 +1850,8 @@ int main(void)
 		cmocka_unit_test(test_block_code_written),
 		cmocka_unit_test(test_block_code_written_threaded),
 		cmocka_unit_test(test_block_code_written_elsewhere),
+		cmocka_unit_test(test_block_code_compared_marks),
+		cmocka_unit_test(test_block_fault_frame_on_code),
 		cmocka_unit_test(test_block_cross_page_calls),
 		cmocka_unit_test(test_threaded_transfers),
 		cmocka_unit_test(test_block_code_changed_from_other_page),

@@ -49,7 +49,7 @@ static inline void fetch_settle(struct vcpu_soft *v)
 	}
 }
 
-/* Mark the frame of hpa as one a block was decoded from (vcpu_soft.c). */
+/* Mark the frame of hpa as one a current block was decoded from (vcpu_soft.c). */
 static inline void code_map_set(struct vcpu_soft *v, uint64_t hpa)
 {
 	uint64_t f = hpa >> 12;
@@ -59,16 +59,20 @@ static inline void code_map_set(struct vcpu_soft *v, uint64_t hpa)
 }
 
 /*
- * A guest store is about to change the frame of hpa. If a block was ever
- * decoded from it, no block's bytes are known current any more (code_watch.epoch),
- * and a store to the running block's page ends the block after this
- * instruction (code_written).
+ * A guest store is about to change the frame of hpa. If the frame is marked
+ * (a block decoded from it or compared with it since the last such store), no
+ * block's bytes are known current any more (code_watch.epoch), and a store to
+ * the running block's page ends the block after this instruction
+ * (code_written). The mark goes with the move: until a block of the frame is
+ * decoded or compared again, none is current, and further stores to the frame
+ * (a variable beside start-up code, say) need not move the epoch.
  */
 static inline void code_store(struct vcpu_soft *v, uint64_t hpa)
 {
 	uint64_t f = hpa >> 12;
 
 	if (__builtin_expect(f < v->code->frames && ((v->code->map[f >> 6] >> (f & 63)) & 1), 0)) {
+		v->code->map[f >> 6] &= ~(1ULL << (f & 63));
 		v->code->epoch++;
 		if (f == v->blk_page)
 			v->code_written = true;

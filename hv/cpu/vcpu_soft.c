@@ -33,10 +33,14 @@
  *
  * Comparing the bytes is needed only when something could have written them
  * unseen: code_watch.epoch counts the stretches during which no code could have
- * changed - it moves when run() starts, after a fault, after a guest store
- * to any frame a block was ever decoded from (code_watch.map, code_store()) and
- * after a walk that wrote A/D bits (walk_wrote()) - and a block whose bytes
- * matched in the current stretch is used as it is, on any page.
+ * changed - it moves when run() starts, after a guest store to a frame a block
+ * was decoded from or compared with since the frame's last such store
+ * (code_watch.map, code_store()) and after a walk that wrote A/D bits
+ * (walk_wrote()) - and a block whose bytes matched in the current stretch is
+ * used as it is, on any page. Every block current in the stretch has its
+ * frame marked in the map, so a store to an unmarked frame changes no current
+ * block. An exception needs no move of its own: its delivery's stack writes
+ * are guest stores like any other.
  *
  * Every instruction is still fetched through the model, in order: the run
  * loop translates RIP before each one, and only when the result is the HPA
@@ -129,6 +133,7 @@ static __attribute__((noinline)) struct block *blk_get_slow(struct vcpu_soft *v,
 	const uint8_t *p = hpool_ptr(v->pool, hpa);
 
 	if (b->key == blk_key(v, hpa) && memcmp(b->bytes, p, b->len) == 0) {
+		code_map_set(v, hpa);
 		b->epoch = v->code->epoch;
 		return b;
 	}
@@ -993,12 +998,9 @@ fetched:
 			goto out;
 		continue;
 fault_or_exit:
-		/* A store before the fault may have gone to the block's page
-		 * (code_store() moved the epoch for it already; an exception's
-		 * delivery starts a new stretch all the same). */
+		/* A store before the fault may have gone to the block's page:
+		 * code_store() moved the epoch for it already. */
 		v->code_written = false;
-		if (st != X86_EXIT)
-			v->code->epoch++;
 		blk = NULL;
 		if (st == X86_EXIT) {
 			exit->rip = v->rip;
