@@ -1197,6 +1197,55 @@ static void test_block_fault_frame_on_code(void **state)
 }
 
 /*
+ * INT 0x40 to a ring-0 handler that returns with IRETQ, once or twice: the
+ * second delivery's IDT and GDT reads and frame store, and its IRETQ's stack
+ * and GDT reads, hit the model's shortcut (sys_read, sys_write, the stack
+ * reads), the first's took the general path after walks. Each pair adds the
+ * same accesses: 9 loads (the 16-byte gate, the CS descriptor, the five
+ * stack slots, the CS and SS descriptors) and 1 store (the 40-byte frame).
+ */
+static void int_iret_prog(uint8_t *prog, bool twice)
+{
+	static const uint8_t a[] = {
+		0x48, 0xb8, 0x00, 0x01, 0x08, 0x00, 0x00, 0x8e, 0x01, 0x00,   /* 10000: mov rax, gate */
+		0x48, 0x89, 0x04, 0x25, 0x00, 0x24, 0x00, 0x00,   /* 1000a: mov [2400], rax (vector 0x40) */
+		0xcd, 0x40,                                       /* 10012: int 0x40 */
+		0xcd, 0x40,                                       /* 10014: int 0x40, or two NOPs */
+		0xf4,                                             /* 10016: hlt */
+	};
+	static const uint8_t handler[] = {
+		0x48, 0xff, 0xc1,                                 /* 10100: inc rcx */
+		0x48, 0xcf,                                       /* 10103: iretq */
+	};
+
+	memcpy(prog, a, sizeof(a));
+	if (!twice)
+		prog[0x14] = prog[0x15] = 0x90;
+	memcpy(prog + 0x100, handler, sizeof(handler));
+}
+
+static void test_event_accesses_on_hit_path(void **state)
+{
+	static uint8_t prog[0x105];
+	struct vcpu_stats vs[2];
+	struct tvm *vm;
+
+	(void)state;
+	for (int k = 0; k < 2; k++) {
+		int_iret_prog(prog, k == 1);
+		vm = run_twins(prog, sizeof(prog), TVM_CODE, RFL_FIXED, VCPU_EXIT_HLT);
+		assert_int_equal(regs(vm).gpr[1], (uint64_t)k + 1);
+		assert_int_equal(regs(vm).gpr[4], TVM_STACK_TOP);
+		assert_int_equal(regs(vm).rip, TVM_CODE + 0x17);
+		vm->ops->get_stats(vm->vcpu, &vs[k]);
+		tvm_destroy(vm);
+	}
+	assert_int_equal(vs[1].loads - vs[0].loads, 9);
+	assert_int_equal(vs[1].stores - vs[0].stores, 1);
+	assert_int_equal(vs[1].instructions - vs[0].instructions, 1);   /* INT, INC, IRETQ for two NOPs */
+}
+
+/*
  * A loop that calls a function on the next page: the run goes on across
  * the CALL and the RET, each fetch on the other page made in the run
  * through the shortcut, the blocks looked up without comparing their bytes
@@ -1852,6 +1901,7 @@ int main(void)
 		cmocka_unit_test(test_block_code_written_elsewhere),
 		cmocka_unit_test(test_block_code_compared_marks),
 		cmocka_unit_test(test_block_fault_frame_on_code),
+		cmocka_unit_test(test_event_accesses_on_hit_path),
 		cmocka_unit_test(test_block_cross_page_calls),
 		cmocka_unit_test(test_threaded_transfers),
 		cmocka_unit_test(test_block_code_changed_from_other_page),

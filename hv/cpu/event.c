@@ -24,7 +24,7 @@ int tss_read(struct vcpu_soft *v, uint64_t off, unsigned size, uint64_t *val)
 	if (off + size - 1 > v->tr.limit)
 		return x86_raise(v, EXC_TS, true, v->tr.selector & ~3u);
 	*val = 0;
-	return lin_read(v, v->tr.base + off, size, val, implicit_sv(v));
+	return sys_read(v, v->tr.base + off, size, val, implicit_sv(v));
 }
 
 /* cpu_deliver() under the context it chose (below). */
@@ -63,7 +63,7 @@ static int deliver(struct vcpu_soft *v, unsigned vec, bool has_err, uint32_t err
 	uint64_t glin = v->idt.base + (uint64_t)vec * gsz;
 	if (!lm)
 		glin &= 0xffffffffULL;
-	if ((st = lin_read(v, glin, gsz, g, implicit_sv(v))))
+	if ((st = sys_read(v, glin, gsz, g, implicit_sv(v))))
 		return st;
 	unsigned type = (g[0] >> 40) & 0xf, dpl = (g[0] >> 45) & 3, ist = (g[0] >> 32) & 7;
 	bool present = (g[0] >> 47) & 1, trap;
@@ -138,7 +138,7 @@ static int deliver(struct vcpu_soft *v, unsigned vec, bool has_err, uint32_t err
 		for (unsigned i = 0; i < n; i++)
 			buf[i] = frame[i];
 		uint64_t base = rsp - 8 * n;
-		if ((st = lin_write(v, base, 8 * n, buf, MEM_STACK | (change ? implicit_sv(v) : 0))))
+		if ((st = sys_write(v, base, 8 * n, buf, MEM_STACK | (change ? implicit_sv(v) : 0))))
 			return st;
 		rsp = base;
 	} else {

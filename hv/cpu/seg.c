@@ -49,6 +49,42 @@ void seg_from_desc(struct vcpu_segment *s, uint16_t sel, uint64_t d)
 	s->unusable = 0;
 }
 
+/*
+ * lin_read and lin_write for the accesses the vCPU makes on its own behalf:
+ * descriptor tables, the IDT, the TSS and event frames, with acc as
+ * implicit_sv() and MEM_STACK make it. When acc asks for a plain access (no
+ * ACC_IMPLICIT_SV), the access lies on one page and no data breakpoint is
+ * armed, the model's shortcut serves it as it serves a load or a store
+ * (xlate_hit: the same translation, counted the same, as lin_read's and
+ * lin_write's); otherwise, or when the shortcut misses, lin_read or
+ * lin_write makes it with every check, fault and exit.
+ */
+int sys_read(struct vcpu_soft *v, uint64_t lin, unsigned size, void *buf, unsigned acc)
+{
+	uint64_t hpa;
+
+	if (!(acc & ACC_IMPLICIT_SV) && (lin & 0xfff) + size <= 4096 && !v->dbg_data &&
+	    xlate_hit(v, lin, ACC_READ, &hpa)) {
+		v->stats.loads++;
+		memcpy(buf, hpool_ptr(v->pool, hpa), size);
+		return X86_OK;
+	}
+	return lin_read(v, lin, size, buf, acc);
+}
+
+int sys_write(struct vcpu_soft *v, uint64_t lin, unsigned size, const void *buf, unsigned acc)
+{
+	uint64_t hpa;
+
+	if (!(acc & ACC_IMPLICIT_SV) && (lin & 0xfff) + size <= 4096 && !v->dbg_data &&
+	    xlate_hit(v, lin, ACC_WRITE, &hpa)) {
+		v->stats.stores++;
+		memcpy(hpool_ptr(v->pool, hpa), buf, size);
+		return X86_OK;
+	}
+	return lin_write(v, lin, size, buf, acc);
+}
+
 /* Read the 8-byte descriptor for `sel` from the GDT or LDT; #GP(sel) past the limit. */
 int desc_read(struct vcpu_soft *v, uint16_t sel, uint64_t *d, uint64_t *where)
 {
@@ -68,7 +104,7 @@ int desc_read(struct vcpu_soft *v, uint16_t sel, uint64_t *d, uint64_t *where)
 	if (!long_mode(v))
 		*where &= 0xffffffffULL;
 	*d = 0;
-	return lin_read(v, *where, 8, d, implicit_sv(v));
+	return sys_read(v, *where, 8, d, implicit_sv(v));
 }
 
 /* The processor sets the accessed bit of a segment descriptor it loads. */
@@ -77,7 +113,7 @@ int desc_set_accessed(struct vcpu_soft *v, uint64_t where, uint64_t d)
 	if (d & (1ULL << 40))
 		return X86_OK;
 	uint8_t b = (uint8_t)((d >> 40) | 1);
-	return lin_write(v, where + 5, 1, &b, implicit_sv(v));
+	return sys_write(v, where + 5, 1, &b, implicit_sv(v));
 }
 
 /* MOV/POP to DS, ES, FS, GS, SS (SDM Vol. 2B MOV: protected-mode checks). */
@@ -168,11 +204,17 @@ static int return_code_desc(struct vcpu_soft *v, uint64_t cs, struct vcpu_segmen
 	return X86_OK;
 }
 
-void set_cs(struct vcpu_soft *v, const struct vcpu_segment *n, unsigned cpl)
+/* CS loaded from n at privilege level cpl, the mode not yet updated. */
+static void cs_load(struct vcpu_soft *v, const struct vcpu_segment *n, unsigned cpl)
 {
 	v->seg[SEG_CS] = *n;
 	v->seg[SEG_CS].selector = (uint16_t)((n->selector & ~3u) | cpl);
 	v->seg[SEG_CS].type |= 1;
+}
+
+void set_cs(struct vcpu_soft *v, const struct vcpu_segment *n, unsigned cpl)
+{
+	cs_load(v, n, cpl);
 	cpu_update_mode(v);
 }
 
@@ -232,15 +274,15 @@ int cpu_far_transfer(struct vcpu_soft *v, uint16_t sel, uint64_t off, bool call,
 	return X86_OK;
 }
 
-/* Data segment registers that the new, less privileged code may not use become null
- * (SDM Vol. 2A IRET/RET: "return to outer privilege level"). */
-static void null_outer_segs(struct vcpu_soft *v)
+/* Data segment registers that the new, less privileged code (at cpl) may not use
+ * become null (SDM Vol. 2A IRET/RET: "return to outer privilege level"). */
+static void null_outer_segs(struct vcpu_soft *v, unsigned cpl)
 {
 	static const unsigned segs[4] = { SEG_ES, SEG_DS, SEG_FS, SEG_GS };
 	for (unsigned i = 0; i < 4; i++) {
 		struct vcpu_segment *s = &v->seg[segs[i]];
 		bool conforming_code = (s->type & 0xc) == 0xc;
-		if (!s->unusable && !conforming_code && s->dpl < v->cpl) {
+		if (!s->unusable && !conforming_code && s->dpl < cpl) {
 			s->selector = 0;
 			s->unusable = 1;
 		}
@@ -279,14 +321,23 @@ static int return_stack_desc(struct vcpu_soft *v, uint64_t nss, unsigned rpl,
 	return X86_OK;
 }
 
+/* A read from the stack at off for a far RET or IRET: the model's shortcut
+ * first in 64-bit mode (mem_read_hit, the same access as mem_read's). */
+static inline int stack_read_at(struct vcpu_soft *v, uint64_t off, unsigned size, uint64_t *val)
+{
+	if (v->mode == 64 && mem_read_hit(v, off, size, val))
+		return X86_OK;
+	return mem_read(v, SEG_SS, off, size, val);
+}
+
 int cpu_far_return(struct vcpu_soft *v, unsigned osz, uint16_t pop_bytes)
 {
 	uint64_t sp = v->gpr[4], ssz = stack_size(v), m = size_mask(ssz);
 	uint64_t ip, cs, nsp = 0, nss = 0;
 	int st;
 
-	if ((st = mem_read(v, SEG_SS, sp & m, osz, &ip)) ||
-	    (st = mem_read(v, SEG_SS, (sp + osz) & m, osz, &cs)))
+	if ((st = stack_read_at(v, sp & m, osz, &ip)) ||
+	    (st = stack_read_at(v, (sp + osz) & m, osz, &cs)))
 		return st;
 	struct vcpu_segment n;
 	uint64_t where, d;
@@ -301,8 +352,8 @@ int cpu_far_return(struct vcpu_soft *v, unsigned osz, uint16_t pop_bytes)
 		return st;
 	unsigned rpl = cs & 3;
 	if (rpl > v->cpl) {
-		if ((st = mem_read(v, SEG_SS, (sp + 2 * osz + pop_bytes) & m, osz, &nsp)) ||
-		    (st = mem_read(v, SEG_SS, (sp + 3 * osz + pop_bytes) & m, osz, &nss)))
+		if ((st = stack_read_at(v, (sp + 2 * osz + pop_bytes) & m, osz, &nsp)) ||
+		    (st = stack_read_at(v, (sp + 3 * osz + pop_bytes) & m, osz, &nss)))
 			return st;
 		struct vcpu_segment ss;
 		if ((st = return_stack_desc(v, nss, rpl, &n, &ss)))
@@ -311,7 +362,7 @@ int cpu_far_return(struct vcpu_soft *v, unsigned osz, uint16_t pop_bytes)
 		v->seg[SEG_SS] = ss;
 		cpu_update_mode(v);
 		v->gpr[4] = nsp + pop_bytes;
-		null_outer_segs(v);
+		null_outer_segs(v, v->cpl);
 	} else {
 		set_cs(v, &n, v->cpl);
 		v->gpr[4] = (sp & ~m) | ((sp + 2 * osz + pop_bytes) & m);
@@ -328,9 +379,9 @@ int cpu_iret(struct vcpu_soft *v, unsigned osz)
 	int st;
 
 	if (!(v->cr0 & CR0_PE)) {
-		if ((st = mem_read(v, SEG_SS, sp & m, osz, &ip)) ||
-		    (st = mem_read(v, SEG_SS, (sp + osz) & m, osz, &cs)) ||
-		    (st = mem_read(v, SEG_SS, (sp + 2 * osz) & m, osz, &fl)))
+		if ((st = stack_read_at(v, sp & m, osz, &ip)) ||
+		    (st = stack_read_at(v, (sp + osz) & m, osz, &cs)) ||
+		    (st = stack_read_at(v, (sp + 2 * osz) & m, osz, &fl)))
 			return st;
 		v->seg[SEG_CS].selector = (uint16_t)cs;
 		v->seg[SEG_CS].base = (cs & 0xffff) << 4;
@@ -342,9 +393,9 @@ int cpu_iret(struct vcpu_soft *v, unsigned osz)
 	}
 	if (flags_get(v) & RF_NT)
 		return x86_gp(v, 0);  /* task return: no hardware task switching here */
-	if ((st = mem_read(v, SEG_SS, sp & m, osz, &ip)) ||
-	    (st = mem_read(v, SEG_SS, (sp + osz) & m, osz, &cs)) ||
-	    (st = mem_read(v, SEG_SS, (sp + 2 * osz) & m, osz, &fl)))
+	if ((st = stack_read_at(v, sp & m, osz, &ip)) ||
+	    (st = stack_read_at(v, (sp + osz) & m, osz, &cs)) ||
+	    (st = stack_read_at(v, (sp + 2 * osz) & m, osz, &fl)))
 		return st;
 	struct vcpu_segment n, ss;
 	uint64_t where, d;
@@ -354,8 +405,8 @@ int cpu_iret(struct vcpu_soft *v, unsigned osz)
 	/* In 64-bit mode IRET always pops SS:RSP; otherwise only on a privilege change. */
 	bool pop_ss = v->mode == 64 || rpl > v->cpl;
 	if (pop_ss) {
-		if ((st = mem_read(v, SEG_SS, (sp + 3 * osz) & m, osz, &nsp)) ||
-		    (st = mem_read(v, SEG_SS, (sp + 4 * osz) & m, osz, &nss)))
+		if ((st = stack_read_at(v, (sp + 3 * osz) & m, osz, &nsp)) ||
+		    (st = stack_read_at(v, (sp + 4 * osz) & m, osz, &nss)))
 			return st;
 		if ((st = return_stack_desc(v, nss, rpl, &n, &ss)))
 			return st;
@@ -377,17 +428,19 @@ int cpu_iret(struct vcpu_soft *v, unsigned osz)
 		fl = (old & ~0xffffffffULL) | (fl & 0xffffffffULL);
 	fl = (fl & ~keep) | (old & keep);
 
+	/* The mode and the MMU's context are updated once, at the end: no
+	 * access is made in between. */
 	unsigned old_cpl = v->cpl;
-	set_cs(v, &n, rpl);
+	cs_load(v, &n, rpl);
 	if (pop_ss) {
 		v->seg[SEG_SS] = ss;
-		v->gpr[4] = v->mode == 64 || ss.db ? nsp : (v->gpr[4] & ~0xffffULL) | (nsp & 0xffff);
+		v->gpr[4] = (long_mode(v) && n.l) || ss.db ? nsp : (v->gpr[4] & ~0xffffULL) | (nsp & 0xffff);
 	} else {
 		v->gpr[4] = (sp & ~m) | ((sp + 3 * osz) & m);
 	}
 	flags_set(v, fl);
 	if (rpl > old_cpl)
-		null_outer_segs(v);
+		null_outer_segs(v, rpl);
 	cpu_update_mode(v);
 	v->next_rip = target;
 	return X86_OK;

@@ -443,6 +443,8 @@ int cpu_far_transfer(struct vcpu_soft *v, uint16_t sel, uint64_t off, bool call,
 int cpu_far_return(struct vcpu_soft *v, unsigned osz, uint16_t pop_bytes);
 int cpu_iret(struct vcpu_soft *v, unsigned osz);
 int tss_read(struct vcpu_soft *v, uint64_t off, unsigned size, uint64_t *val);
+int sys_read(struct vcpu_soft *v, uint64_t lin, unsigned size, void *buf, unsigned acc);
+int sys_write(struct vcpu_soft *v, uint64_t lin, unsigned size, const void *buf, unsigned acc);
 
 /*
  * The MMU flag for an implicit supervisor-mode access (GDT, LDT, IDT, TSS,
