@@ -674,13 +674,17 @@ static bool uffd_wp_wanted(void)
 	return !(e && strcmp(e, "0") == 0);
 }
 
-/* HV_KVM_PREFAULT=0: no KVM_PRE_FAULT_MEMORY after a poisoned page (the
- * bench compares). */
+/*
+ * HV_KVM_PREFAULT=1: KVM_PRE_FAULT_MEMORY after each poisoned page, so that
+ * the guest does not fault on the new frame again. Off by default: in the
+ * nested lane with QEMU counting instructions it costs more work than the
+ * guest's second fault saves (docs/performance.md); hardware may differ.
+ */
 static bool prefault_wanted(void)
 {
 	const char *e = getenv("HV_KVM_PREFAULT");
 
-	return !(e && strcmp(e, "0") == 0);
+	return e && strcmp(e, "1") == 0;
 }
 
 /* HV_KVM_LAZY=thread: lazy faults through the handler thread even where the
@@ -817,9 +821,10 @@ struct vcpu_kvm {
 	/* The host address of the poisoned page KVM met in the last KVM_RUN
 	 * (lazy RAM in the vCPU's thread); 0: none. */
 	uintptr_t poisoned;
-	/* KVM_PRE_FAULT_MEMORY works here (Linux 6.10, two-dimensional paging):
-	 * a frame hv mapped for a poisoned page enters KVM's map at once, so
-	 * the guest does not fault on it a second time. */
+	/* KVM_PRE_FAULT_MEMORY works here (Linux 6.10, two-dimensional paging)
+	 * and HV_KVM_PREFAULT=1 asks for it: a frame hv mapped for a poisoned
+	 * page enters KVM's map at once, so the guest does not fault on it a
+	 * second time. */
 	bool prefault;
 	pthread_t runner;
 	int go_fd, done_fd, run_err;
