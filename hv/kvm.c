@@ -47,10 +47,12 @@
  * into KVM_EXIT_MMIO, which this file reports as an MMIO exit so that hv's
  * handler drops it, as it drops the software vCPU's.
  *
- * Timers: run() is given the guest TSC of hv's next timer event; KVM_RUN
- * then runs in the second thread, and this one kicks it out when the guest
- * TSC (at KVM_GET_TSC_KHZ) gets there, so the event reaches a guest that
- * does not exit by itself, also while its first touches are handled.
+ * Timers: run() is given the guest TSC of hv's next timer event, and the
+ * guest is kicked out of KVM_RUN when the guest TSC (at KVM_GET_TSC_KHZ)
+ * gets there, so the event reaches a guest that does not exit by itself,
+ * also while its first touches are handled: by a POSIX timer that signals
+ * the thread in KVM_RUN, or, where the second thread runs KVM_RUN anyway
+ * (or no such timer can be had), by this thread.
  *
  * Kicks: a SIGINT or SIGTERM handler, or another thread of hv's (a
  * pass-through device raising an interrupt: vcpu_config.async_kick, which
@@ -122,6 +124,13 @@ struct kvm_pre_fault_memory {
 /* Ends the KVM_RUN of the thread that runs the guest (lazy RAM); the handler
  * does nothing, the interrupted system call is the point. */
 #define KICK_SIGNAL SIGUSR1
+/* The vCPU's kvm_run.immediate_exit (one vCPU), for KICK_SIGNAL's handler. */
+static volatile __u8 *kick_exit;
+/* Debian 12's glibc (2.36) names the thread of SIGEV_THREAD_ID only by its
+ * union member (the kernel's asm-generic/siginfo.h has this name). */
+#ifndef sigev_notify_thread_id
+#define sigev_notify_thread_id _sigev_un._tid
+#endif
 
 /* The device node; HV_KVM_DEVICE overrides it (tests of the error paths). */
 static const char *kvm_device(void)
@@ -834,6 +843,12 @@ struct vcpu_kvm {
 	uint32_t tsc_khz;
 	bool wake_set;
 	struct timespec wake;
+	/* Without the runner thread: a POSIX timer that sends KICK_SIGNAL to
+	 * the thread timer_tid at the wake time (has_timer: created; armed:
+	 * set for this run). */
+	timer_t timer;
+	pid_t timer_tid;
+	bool has_timer, timer_armed;
 	struct vcpu_stats stats;
 	/* The vCPU as KVM created it (RESET), taken once by kvm_create, for
 	 * kvm_reset (a wake from ACPI S3). */
@@ -871,6 +886,10 @@ static void kvm_destroy(struct vcpu *vcpu)
 		if (write(v->go_fd, &one, sizeof(one)) == sizeof(one))
 			pthread_join(v->runner, NULL);
 	}
+	if (v->has_timer)
+		timer_delete(v->timer);
+	if (v->run && kick_exit == &v->run->immediate_exit)
+		kick_exit = NULL;
 	if (v->go_fd >= 0)
 		close(v->go_fd);
 	if (v->done_fd >= 0)
@@ -918,9 +937,31 @@ static int set_cpuid(struct vcpu_kvm *v)
 /* The runner thread (userfaultfd faults: lazy RAM, write-protection)      */
 /* ------------------------------------------------------------------------ */
 
+/* KICK_SIGNAL: ends a KVM_RUN under way; one that comes just before the
+ * entry ends the next at once (immediate_exit). kvm_kick has set it too. */
 static void on_kick(int sig)
 {
 	(void)sig;
+	if (kick_exit)
+		*kick_exit = 1;
+}
+
+/* on_kick for KICK_SIGNAL, once; no SA_RESTART: the point of the signal is
+ * the EINTR. */
+static int catch_kick(void)
+{
+	static bool done;
+	struct sigaction sa;
+
+	if (done)
+		return 0;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_kick;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(KICK_SIGNAL, &sa, NULL) < 0)
+		return -errno;
+	done = true;
+	return 0;
 }
 
 /*
@@ -1012,7 +1053,6 @@ static void *runner_main(void *arg)
 
 static int start_runner(struct vcpu_kvm *v)
 {
-	struct sigaction sa;
 	sigset_t all, old;
 	int rc;
 
@@ -1020,12 +1060,9 @@ static int start_runner(struct vcpu_kvm *v)
 	v->done_fd = eventfd(0, EFD_CLOEXEC);
 	if (v->go_fd < 0 || v->done_fd < 0)
 		return -errno;
-	/* No SA_RESTART: the point of the signal is the EINTR. */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_kick;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(KICK_SIGNAL, &sa, NULL) < 0)
-		return -errno;
+	rc = catch_kick();
+	if (rc)
+		return rc;
 	/* The thread starts with every signal blocked, then lets KICK_SIGNAL in. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -1155,6 +1192,7 @@ static int kvm_create(const struct vcpu_config *cfg, struct gmem *mem, struct vc
 		goto fail;
 	/* The general registers come back with every exit (the RIP of the exit). */
 	v->run->kvm_valid_regs = KVM_SYNC_X86_REGS;
+	kick_exit = &v->run->immediate_exit;
 	sz = ioctl(v->fd, KVM_GET_TSC_KHZ, 0);
 	v->tsc_khz = sz > 0 ? (uint32_t)sz : 0;
 	if (v->mem->lazy && v->mem->puffd >= 0) {
@@ -1696,6 +1734,49 @@ static int set_wake(struct vcpu_kvm *v, uint64_t deadline)
 }
 
 /*
+ * The wake-up timer of a KVM_RUN in this thread (no runner thread): at
+ * v->wake, KICK_SIGNAL to this thread, whose handler sets immediate_exit,
+ * so KVM_RUN returns EINTR whether the signal comes inside it or just
+ * before it. Created at the first use, for the thread that runs the vCPU;
+ * 0 or -errno (then the runner thread does it).
+ */
+static int arm_wake_timer(struct vcpu_kvm *v)
+{
+	struct itimerspec at = { .it_value = v->wake };
+
+	if (!v->has_timer) {
+		struct sigevent ev;
+		int rc = catch_kick();
+
+		if (rc)
+			return rc;
+		memset(&ev, 0, sizeof(ev));
+		ev.sigev_notify = SIGEV_THREAD_ID;
+		ev.sigev_signo = KICK_SIGNAL;
+		ev.sigev_notify_thread_id = gettid();
+		if (timer_create(CLOCK_MONOTONIC, &ev, &v->timer) < 0)
+			return -errno;
+		v->has_timer = true;
+		v->timer_tid = gettid();
+	}
+	if (v->timer_tid != gettid())
+		return -EPERM;   /* the timer signals another thread */
+	if (timer_settime(v->timer, TIMER_ABSTIME, &at, NULL) < 0)
+		return -errno;
+	v->timer_armed = true;
+	return 0;
+}
+
+static void disarm_wake_timer(struct vcpu_kvm *v)
+{
+	struct itimerspec off;
+
+	memset(&off, 0, sizeof(off));
+	timer_settime(v->timer, 0, &off, NULL);
+	v->timer_armed = false;
+}
+
+/*
  * One KVM_RUN in the runner thread while this thread takes the userfaultfd
  * faults of lazy RAM to hv, and kicks the guest out when hv's next timer
  * event falls due. 0 with KVM_RUN's errno in *err, or -errno.
@@ -1779,15 +1860,20 @@ static int kvm_run(struct vcpu *vcpu, uint64_t max_insns, struct vcpu_exit *exit
 	if (v->mem->wp_used && !v->has_runner && (rc = v->exit_now ? start_runner(v) : -EINVAL))
 		return rc;
 	/* A timer event of hv's to come: it must reach a guest that does not
-	 * exit by itself, so KVM_RUN runs in the runner thread from now on,
-	 * and this thread kicks it out in time. */
+	 * exit by itself. With the runner thread, this thread kicks it out in
+	 * time; without, a POSIX timer signals this thread at that time, which
+	 * ends its KVM_RUN (or the next one at once). Where no such timer can
+	 * be had, KVM_RUN moves to the runner thread from now on. */
 	v->wake_set = false;
 	if (v->lapic_exits && deadline && v->tsc_khz) {
-		if (!v->has_runner && (rc = start_runner(v)))
-			return rc;
 		if ((rc = set_wake(v, deadline)))
 			return rc;
+		if (!v->has_runner && v->wake_set && arm_wake_timer(v) != 0 &&
+		    (rc = start_runner(v)))
+			return rc;
 	}
+	if (!v->wake_set && v->timer_armed)
+		disarm_wake_timer(v);
 	complete_pending(v, exit);
 	memset(exit, 0, sizeof(*exit));
 	for (;;) {
