@@ -187,13 +187,28 @@ const struct mmu_stats *mmu_stats(const struct mmu *m) { return &m->st; }
 
 void mmu_reset_stats(struct mmu *m) { memset(&m->st, 0, sizeof(m->st)); }
 
+/* A translation under a context that is not the current one. */
+static __attribute__((noinline)) void translate_switched(struct mmu *m, const struct mmu_ctx *ctx,
+							 uint64_t gva, unsigned access,
+							 struct mmu_result *res)
+{
+	ctx_switch(m, ctx);
+	m->slow(m, ctx, gva, access, res);
+}
+
 void mmu_translate(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva, unsigned access,
 		   struct mmu_result *res)
 {
-	unsigned kind = access_kind(access);
-	struct mmu_hit_slot *s = &m->hit.slot[kind][mmu_hit_index(gva >> 12)];
+	const unsigned kind = access_kind(access);
+	const struct mmu_hit_slot *s = &m->hit.slot[kind][mmu_hit_index(gva >> 12)];
 
 	if (__builtin_expect(s->tag == ((gva & ~0xfffULL) | m->hit.gen) && ctx_same(m, ctx), 1)) {
+		/* The slot read before the stores below, which the compiler
+		 * cannot tell apart from it. */
+		const uint64_t hpa = s->hpa, gpa = s->gpa;
+		uint64_t *const lru = s->lru, *const clock = s->clock, *const hits = s->hits;
+		const unsigned shift = s->shift;
+
 		if (__builtin_expect(*s->gen != s->egen || (access & ACC_IMPLICIT_SV), 0)) {
 			/* The slot's entry is gone from the L1 (an STLB hit or a
 			 * walk follows) under the context of the slots: no
@@ -204,13 +219,13 @@ void mmu_translate(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva, unsig
 		/* Exactly what a model L1 hit does: count it and stamp LRU. */
 		m->st.translations++;
 		m->st.by_access[kind]++;
-		(*s->hits)++;
-		*s->lru = ++*s->clock;
+		(*hits)++;
+		*lru = ++*clock;
 		res->status = MMU_OK;
-		res->hpa = s->hpa | (gva & 0xfff);
-		res->gpa = s->gpa | (gva & 0xfff);
+		res->hpa = hpa | (gva & 0xfff);
+		res->gpa = gpa | (gva & 0xfff);
 		res->gva = gva;
-		res->page_shift = s->shift;
+		res->page_shift = shift;
 		res->pf_error = 0;
 		res->qual = 0;
 		res->refs = 0;
@@ -223,9 +238,11 @@ void mmu_translate(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva, unsig
 	}
 	/* A context switch starts a new shortcut generation (ctx_switch), so no
 	 * slot can serve after it; under the same context the probe above has
-	 * looked already. */
-	if (!ctx_same(m, ctx))
-		ctx_switch(m, ctx);
+	 * looked already. Every path ends in a jump. */
+	if (!ctx_same(m, ctx)) {
+		translate_switched(m, ctx, gva, access, res);
+		return;
+	}
 	m->slow(m, ctx, gva, access, res);
 }
 
