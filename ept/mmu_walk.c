@@ -126,6 +126,7 @@ struct walk {
 	unsigned refs;
 	struct mmu_result *res;
 	unsigned hidx;            /* the shortcut's slot index of gva's page */
+	enum mmu_layout_id lid;   /* the layout of the miss path's instance */
 };
 
 struct xlate {
@@ -160,6 +161,13 @@ static bool hpa_in_pool(const struct mmu *m, uint64_t hpa, uint64_t len)
 	return hpa < m->pool->size && len <= m->pool->size - hpa;
 }
 
+/* The layouts the miss path is compiled for (struct mmu_layout): nothing
+ * known (any configuration, perfect structures too), and the skylake preset. */
+static const struct mmu_layout layout_any = { .id = LAYOUT_ANY, .known = false };
+static const struct mmu_layout layout_skylake = {
+	.id = LAYOUT_SKYLAKE, .known = true, .g = MMU_SKYLAKE_GEOM,
+};
+
 /* ept_quick for one walk of any hierarchy, from the top or from `start`. */
 static inline __attribute__((always_inline)) bool
 ept_walk_quick_inline(const struct ept *ept, const struct ept_access *acc,
@@ -182,17 +190,91 @@ ept_walk_quick(const struct ept *ept, const struct ept_access *acc, uint64_t gpa
 }
 
 /*
+ * ept_walk_quick_inline under layout L: where the layout is known, the usual
+ * hierarchy (hv's own 4-level tables, no entry written by hand) walks over
+ * its const descriptor with no bounds test per entry, as the all-caches-off
+ * walk does. A walk may start from a cached table only at level 1, and
+ * tests that table once: a stale cache entry may name a table page freed
+ * since (and reused for anything, so the entries it holds are not hv's), or
+ * one of an earlier hierarchy with the same root; one entry read from it is
+ * a leaf, whose address ept_quick tests.
+ */
+static inline __attribute__((always_inline)) bool
+ept_walk_quick_lay(const struct ept *ept, const struct ept_access *acc,
+		   const struct walk_start *start, uint64_t gpa, struct walk_path *p,
+		   const struct mmu_layout *L)
+{
+	if (L->known && ept_is_std(ept) && ept->levels == 4 && !ept->raw_written &&
+	    (!start || (start->level == 1 && start->table <= ept->pool->size - PAGE_SIZE_4K)))
+		return ept->ad ? ept_quick(&ept_std_fmt[0][1], ept, acc, start, gpa, p, true)
+			       : ept_quick(&ept_std_fmt[0][0], ept, acc, start, gpa, p, true);
+	return ept_walk_quick_inline(ept, acc, start, gpa, p);
+}
+
+/* The nested TLB's lookup of gpa at page size sz (0, 1, 2: 4K, 2M, 1G). */
+static inline __attribute__((always_inline)) struct cache_entry *
+nested_find(struct walk *w, const struct mmu_layout *L, uint64_t gpa, unsigned sz)
+{
+	static const unsigned shift[3] = { PAGE_SHIFT_4K, PAGE_SHIFT_2M, PAGE_SHIFT_1G };
+
+	return cache_find_at_s(w->m->t[NESTED_TLB], gpa, shift[sz], w->gtag,
+			       lay_shape(L, NESTED_TLB));
+}
+
+static const enum tlb_id gp_for_level[4] = { 0, PWC_GP_PDE, PWC_GP_PDPTE, PWC_GP_PML4 };
+
+/* The guest-physical paging-structure cache of level lvl (1..3): its lookup
+ * of gpa (hit: counted, *start set), or its miss counted. */
+static inline __attribute__((always_inline)) bool
+gp_probe(struct walk *w, const struct mmu_layout *L, uint64_t gpa, unsigned lvl,
+	 struct walk_start *start)
+{
+	const unsigned id = gp_for_level[lvl];
+	struct cache_entry *e;
+	struct cache *t;
+
+	if (!lay_on(w->m, L, id))
+		return false;
+	t = w->m->t[id];
+	e = cache_find_at_s(t, gpa, PAGE_SHIFT_4K + 9 * lvl, w->gtag, lay_shape(L, id));
+	if (!e) {
+		lay_miss(w->m, id);
+		return false;
+	}
+	lay_hit(w->m, id, t, e);
+	trace_hit(w, (enum tlb_id)id);
+	*start = (struct walk_start){ .level = lvl, .table = e->val,
+				      .and_bits = ept_perms_from_bits(e->attr) };
+	return true;
+}
+
+/* Fill the guest-physical cache of level lvl (on) after its lookup missed. */
+static inline __attribute__((always_inline)) void
+gp_fill(struct walk *w, const struct mmu_layout *L, uint64_t gpa, unsigned lvl,
+	uint64_t table, uint64_t perms)
+{
+	const unsigned id = gp_for_level[lvl];
+	struct cache_entry *e;
+
+	if (cache_fill_missed_s(w->m->t[id], cache_key(gpa, PAGE_SHIFT_4K + 9 * lvl), w->gtag,
+				false, &e, lay_shape(L, id)) == 0) {
+		e->val = table;
+		e->aux = gpa & ~((1ULL << (PAGE_SHIFT_4K + 9 * lvl)) - 1);
+		e->attr |= ept_perm_bits(perms);
+	}
+}
+
+/*
  * Translate one GPA through the second stage: nested TLB, then the
  * guest-physical paging-structure caches (deepest first), then the EPT walk
  * from wherever a cache let it start. `row` is the grid row; guest_level the
  * guest level this GPA serves (0 = final). Returns false with w->res filled
- * on an EPT violation or misconfiguration.
+ * on an EPT violation or misconfiguration. Over layout L, instantiated below.
  */
-static __attribute__((noinline)) bool
-gpa_xlate_slow(struct walk *w, uint64_t gpa, const struct ept_access *acc, unsigned row,
-	       int guest_level, struct xlate *out)
+static inline __attribute__((always_inline)) bool
+gpa_xlate_body(struct walk *w, uint64_t gpa, const struct ept_access *acc, unsigned row,
+	       int guest_level, struct xlate *out, const struct mmu_layout *L)
 {
-	static const enum tlb_id gp_for_level[4] = { 0, PWC_GP_PDE, PWC_GP_PDPTE, PWC_GP_PML4 };
 	struct mmu *m = w->m;
 	struct ept *ept = w->ept;
 	struct walk_start start, *startp = NULL;
@@ -233,10 +315,15 @@ gpa_xlate_slow(struct walk *w, uint64_t gpa, const struct ept_access *acc, unsig
 		goto walk;
 
 	/* SDM 28.3.2: guest-physical mappings (the nested TLB), any page size. */
-	t = m->t[NESTED_TLB];
-	if (t) {
-		struct cache_entry *e = cache_find_addr(t, gpa, w->gtag);
+	if (lay_on(m, L, NESTED_TLB)) {
+		struct cache_entry *e;
 
+		t = m->t[NESTED_TLB];
+		e = nested_find(w, L, gpa, 0);
+		if (!e)
+			e = nested_find(w, L, gpa, 1);
+		if (!e)
+			e = nested_find(w, L, gpa, 2);
 		if (e) {
 			uint64_t perms = ept_perms_from_bits(e->attr);
 
@@ -244,7 +331,7 @@ gpa_xlate_slow(struct walk *w, uint64_t gpa, const struct ept_access *acc, unsig
 			if (ept_allows(ept, perms, acc) && (!need_dirty || (e->attr & NA_DIRTY))) {
 				unsigned sh = cache_key_shift(e->key);
 
-				cache_hit(t, e);
+				lay_hit(m, NESTED_TLB, t, e);
 				trace_hit(w, NESTED_TLB);
 				out->hpa = e->val | (gpa & ((1ULL << sh) - 1));
 				out->shift = sh;
@@ -254,32 +341,21 @@ gpa_xlate_slow(struct walk *w, uint64_t gpa, const struct ept_access *acc, unsig
 			}
 			nt_missed = false;   /* refilled in place below */
 		}
-		cache_miss(t);
+		lay_miss(m, NESTED_TLB);
 	}
 
 	/* SDM 28.3.1: guest-physical paging-structure caches, deepest first. */
-	for (lvl = 1; lvl <= 3; lvl++) {
-		struct cache_entry *e;
-
-		t = m->t[gp_for_level[lvl]];
-		if (!t)
-			continue;
-		e = cache_find_at(t, gpa, PAGE_SHIFT_4K + 9 * lvl, w->gtag);
-		if (!e) {
-			cache_miss(t);
-			continue;
-		}
-		cache_hit(t, e);
-		trace_hit(w, gp_for_level[lvl]);
-		start = (struct walk_start){ .level = lvl, .table = e->val,
-					     .and_bits = ept_perms_from_bits(e->attr) };
+	if (gp_probe(w, L, gpa, 1, &start))
+		start_level = 1;
+	else if (gp_probe(w, L, gpa, 2, &start))
+		start_level = 2;
+	else if (gp_probe(w, L, gpa, 3, &start))
+		start_level = 3;
+	if (start_level < ept->levels)
 		startp = &start;
-		start_level = lvl;
-		break;
-	}
 
 walk:
-	if (!w->trace && ept_walk_quick_inline(ept, acc, startp, gpa, &p)) {
+	if (!w->trace && ept_walk_quick_lay(ept, acc, startp, gpa, &p, L)) {
 		/* What ept_walk would report for it, read from the path. */
 		r.status = EPT_OK;
 		r.hpa = p.addr;
@@ -334,27 +410,26 @@ walk:
 		return true;
 
 	/* Fill the guest-physical caches for the levels this walk went through
-	 * (the walker set their A flags first, SDM 28.3.1). */
+	 * (the walker set their A flags first, SDM 28.3.1); each was looked up
+	 * above and missed (the lookups stopped at start_level). */
 	for (lvl = 1; lvl <= 3 && lvl < start_level; lvl++) {
-		struct cache_entry *e;
-
-		t = m->t[gp_for_level[lvl]];
-		if (!t || r.page_shift > PAGE_SHIFT_4K + 9 * (lvl - 1))
+		if (r.page_shift > PAGE_SHIFT_4K + 9 * (lvl - 1))
 			continue;
-		/* Looked up above and missed (the loop stopped at start_level). */
-		if (cache_fill_missed(t, cache_key(gpa, PAGE_SHIFT_4K + 9 * lvl), w->gtag, false, &e) == 0) {
-			e->val = tables[lvl];
-			e->aux = gpa & ~((1ULL << (PAGE_SHIFT_4K + 9 * lvl)) - 1);
-			e->attr |= ept_perm_bits(perms_at[lvl]);
-		}
+		if (lvl == 1 && lay_on(m, L, PWC_GP_PDE))
+			gp_fill(w, L, gpa, 1, tables[1], perms_at[1]);
+		else if (lvl == 2 && lay_on(m, L, PWC_GP_PDPTE))
+			gp_fill(w, L, gpa, 2, tables[2], perms_at[2]);
+		else if (lvl == 3 && lay_on(m, L, PWC_GP_PML4))
+			gp_fill(w, L, gpa, 3, tables[3], perms_at[3]);
 	}
-	t = m->t[NESTED_TLB];
-	if (t) {
+	if (lay_on(m, L, NESTED_TLB)) {
 		struct cache_entry *e;
+		int rc;
 
-		int rc = nt_missed ? cache_fill_missed(t, cache_key(gpa, r.page_shift), w->gtag, false, &e)
-				   : cache_fill(t, cache_key(gpa, r.page_shift), w->gtag, false, &e);
-
+		t = m->t[NESTED_TLB];
+		rc = nt_missed ? cache_fill_missed_s(t, cache_key(gpa, r.page_shift), w->gtag, false,
+						     &e, lay_shape(L, NESTED_TLB))
+			       : cache_fill(t, cache_key(gpa, r.page_shift), w->gtag, false, &e);
 		if (rc == 0) {
 			e->val = r.hpa & ~((1ULL << r.page_shift) - 1);
 			e->aux = gpa & ~((1ULL << r.page_shift) - 1);
@@ -365,6 +440,31 @@ walk:
 		}
 	}
 	return true;
+}
+
+/* gpa_xlate_body out of line, an instance per layout. */
+static __attribute__((noinline)) bool
+gpa_xlate_any(struct walk *w, uint64_t gpa, const struct ept_access *acc, unsigned row,
+	      int guest_level, struct xlate *out)
+{
+	return gpa_xlate_body(w, gpa, acc, row, guest_level, out, &layout_any);
+}
+
+static __attribute__((noinline)) bool
+gpa_xlate_skylake(struct walk *w, uint64_t gpa, const struct ept_access *acc, unsigned row,
+		  int guest_level, struct xlate *out)
+{
+	return gpa_xlate_body(w, gpa, acc, row, guest_level, out, &layout_skylake);
+}
+
+/* The instance for the walk's layout. */
+static inline __attribute__((always_inline)) bool
+gpa_xlate_slow(struct walk *w, uint64_t gpa, const struct ept_access *acc, unsigned row,
+	       int guest_level, struct xlate *out)
+{
+	if (w->lid == LAYOUT_SKYLAKE)
+		return gpa_xlate_skylake(w, gpa, acc, row, guest_level, out);
+	return gpa_xlate_any(w, gpa, acc, row, guest_level, out);
 }
 
 /*
@@ -692,8 +792,40 @@ static const struct walk_ops gwalk_ops = {
  * format f, each table address translated through gpa_xlate by the locate
  * hook. Returns false with w->res filled on a fault.
  */
+/* The combined paging-structure cache of level lvl (2..5): its lookup of the
+ * walk's address (hit: counted, the walk starts below it), or its miss counted. */
 static inline __attribute__((always_inline)) bool
-guest_walk_fmt(struct walk *w, struct guest_out *out, const struct walk_fmt *f)
+pwc_probe(struct walk *w, const struct mmu_layout *L, struct gwalk *g, unsigned lvl,
+	  struct walk_start *start)
+{
+	const unsigned id = pwc_for_level[lvl];
+	struct cache_entry *ce;
+	struct cache *t;
+
+	if (!lay_on(w->m, L, id))
+		return false;
+	t = w->m->t[id];
+	ce = cache_find_at_s(t, g->va, PAGE_SHIFT_4K + g->ib * (lvl - 1), w->tag, lay_shape(L, id));
+	if (!ce) {
+		lay_miss(w->m, id);
+		return false;
+	}
+	lay_hit(w->m, id, t, ce);
+	trace_hit(w, (enum tlb_id)id);
+	*start = (struct walk_start){
+		.level = lvl - 1, .table = ce->aux,
+		.and_bits = ((ce->attr & CA_W) ? PTE_W : 0) | ((ce->attr & CA_U) ? PTE_U : 0),
+		.or_bits = (ce->attr & CA_XD) ? PTE_XD : 0,
+	};
+	g->table_hpa = ce->val;
+	g->table_perms = ept_perms_from_bits((ce->attr & CA_EPT_MASK) >> CA_EPT_SHIFT);
+	g->have_hpa = true;
+	return true;
+}
+
+static inline __attribute__((always_inline)) bool
+guest_walk_fmt(struct walk *w, struct guest_out *out, const struct walk_fmt *f,
+	       const struct mmu_layout *L)
 {
 	const struct mmu_ctx *ctx = w->ctx;
 	struct mmu *m = w->m;
@@ -703,35 +835,14 @@ guest_walk_fmt(struct walk *w, struct guest_out *out, const struct walk_fmt *f)
 	uint64_t root = ctx->cr3 & f->addr, addr, e;
 	struct walk_path p;
 	enum walk_status st;
-	unsigned lvl;
 	bool ok;
 
 	g.va = w->gva & (n == 5 ? (1ULL << 57) - 1 : n == 4 ? (1ULL << 48) - 1 : 0xffffffffULL);
 	/* SDM 4.10.3.2 / 28.3.2: the deepest combined paging-structure cache hit. */
-	for (lvl = 2; m->pwc_any && lvl <= n; lvl++) {
-		struct cache *t = m->t[pwc_for_level[lvl]];
-		struct cache_entry *ce;
-
-		if (!t || (lvl == 5 && n != 5))
-			continue;
-		ce = cache_find_at(t, g.va, PAGE_SHIFT_4K + g.ib * (lvl - 1), w->tag);
-		if (!ce) {
-			cache_miss(t);
-			continue;
-		}
-		cache_hit(t, ce);
-		trace_hit(w, pwc_for_level[lvl]);
-		start = (struct walk_start){
-			.level = lvl - 1, .table = ce->aux,
-			.and_bits = ((ce->attr & CA_W) ? PTE_W : 0) | ((ce->attr & CA_U) ? PTE_U : 0),
-			.or_bits = (ce->attr & CA_XD) ? PTE_XD : 0,
-		};
+	if (m->pwc_any &&
+	    (pwc_probe(w, L, &g, 2, &start) || (n >= 3 && pwc_probe(w, L, &g, 3, &start)) ||
+	     (n >= 4 && pwc_probe(w, L, &g, 4, &start)) || (n >= 5 && pwc_probe(w, L, &g, 5, &start))))
 		startp = &start;
-		g.table_hpa = ce->val;
-		g.table_perms = ept_perms_from_bits((ce->attr & CA_EPT_MASK) >> CA_EPT_SHIFT);
-		g.have_hpa = true;
-		break;
-	}
 	if (w->pae && !startp) {
 		uint64_t pdpte;
 
@@ -780,14 +891,15 @@ guest_walk_fmt(struct walk *w, struct guest_out *out, const struct walk_fmt *f)
 
 /* guest_walk_fmt over the guest's format, with the usual 4-level IA-32e
  * formats as const descriptors (the compiler folds each into its walk). */
-static bool guest_walk(struct walk *w, struct guest_out *out)
+static inline __attribute__((always_inline)) bool
+guest_walk(struct walk *w, struct guest_out *out, const struct mmu_layout *L)
 {
 	const struct mmu_ctx *ctx = w->ctx;
 
 	if (w->levels == 4 && !phys_rsvd(ctx))
-		return (ctx->efer & EFER_NXE) ? guest_walk_fmt(w, out, &guest_ia32e_fmt[0][1])
-					      : guest_walk_fmt(w, out, &guest_ia32e_fmt[0][0]);
-	return guest_walk_fmt(w, out, &w->m->gfmt);
+		return (ctx->efer & EFER_NXE) ? guest_walk_fmt(w, out, &guest_ia32e_fmt[0][1], L)
+					      : guest_walk_fmt(w, out, &guest_ia32e_fmt[0][0], L);
+	return guest_walk_fmt(w, out, &w->m->gfmt, L);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -937,20 +1049,31 @@ static inline __attribute__((always_inline)) void copy_payload(struct cache_entr
 	dst->attr = src->attr;
 }
 
-/* Drop the shortcut slots of page vpn (slot index i = mmu_hit_index(vpn)). */
+/*
+ * Drop the shortcut slots of page vpn (slot index i = mmu_hit_index(vpn)),
+ * but for kind `keep`, whose slot the caller refills before anything reads
+ * it (NKIND: none).
+ */
 static inline __attribute__((always_inline)) void sc_forget_vpn(struct mmu *m, uint64_t vpn,
-								 unsigned i)
+								 unsigned i, unsigned keep)
 {
+	struct mmu_hit_slot *s = &m->hit.slot[0][i];
 	unsigned k;
 
-	/* One slot index for every kind; a store either way, no branch. */
+	/* One slot index for every kind. */
 #pragma GCC unroll 3
-	for (k = 0; k < NKIND; k++) {
-		struct mmu_hit_slot *s = &m->hit.slot[k][i];
-		const uint64_t t = s->tag;
+	for (k = 0; k < NKIND; k++)
+		if (k != keep && s[k * MMU_HIT_SLOTS].tag >> 12 == vpn)
+			s[k * MMU_HIT_SLOTS].tag = 0;
+}
 
-		s->tag = t >> 12 == vpn ? 0 : t;
-	}
+/* The kind whose slot a translation of `access` that serves it refills
+ * (sc_install): under a known layout every translation that does not fail
+ * installs one, unless it is an implicit supervisor access. */
+static inline __attribute__((always_inline)) unsigned sc_keep(const struct mmu_layout *L,
+							       unsigned access)
+{
+	return L->known && !(access & ACC_IMPLICIT_SV) ? access_kind(access) : NKIND;
 }
 
 /*
@@ -1002,10 +1125,12 @@ fill_l1(struct walk *w, const struct mmu_layout *L, bool fetch, unsigned shift,
 	}
 }
 
-/* The L1 lookup at page size sz: a hit is counted and LRU-stamped; a miss
- * is counted by l1_miss, once every size has missed. */
+/* The L1 lookup at page size sz: a hit is counted and LRU-stamped (*ok:
+ * it serves the access); a miss is counted by l1_miss, once every size has
+ * missed. */
 static inline __attribute__((always_inline)) struct cache_entry *
-l1_probe(struct walk *w, const struct mmu_layout *L, bool fetch, unsigned sz, struct cache **owner)
+l1_probe(struct walk *w, const struct mmu_layout *L, bool fetch, unsigned sz, struct cache **owner,
+	 bool *ok)
 {
 	const unsigned id = l1_for[fetch][sz];
 	struct cache_entry *e;
@@ -1019,6 +1144,7 @@ l1_probe(struct walk *w, const struct mmu_layout *L, bool fetch, unsigned sz, st
 		lay_hit(w->m, id, t, e);
 		trace_hit(w, (enum tlb_id)id);
 		*owner = t;
+		*ok = usable(w, L, e);
 	}
 	return e;
 }
@@ -1032,9 +1158,11 @@ l1_miss(struct walk *w, const struct mmu_layout *L, bool fetch, unsigned sz)
 
 /* The L2 lookup at page size sz (4K and 2M in one structure, 1G in
  * another). A hit fills the L1 from it and returns the L1 entry (or the L2
- * one when the L1 has no structure for it). */
+ * one when the L1 has no structure for it); *ok: it serves the access (the
+ * L1 entry is a copy). */
 static inline __attribute__((always_inline)) struct cache_entry *
-l2_probe(struct walk *w, const struct mmu_layout *L, bool fetch, unsigned sz, struct cache **owner)
+l2_probe(struct walk *w, const struct mmu_layout *L, bool fetch, unsigned sz, struct cache **owner,
+	 bool *ok)
 {
 	const unsigned id = sz < 2 ? TLB_L2_4K2M : TLB_L2_1G;
 	struct cache_entry *e, *l1;
@@ -1048,7 +1176,10 @@ l2_probe(struct walk *w, const struct mmu_layout *L, bool fetch, unsigned sz, st
 		return NULL;
 	lay_hit(w->m, id, t, e);
 	trace_hit(w, (enum tlb_id)id);
-	sc_forget_vpn(w->m, w->gva >> 12, w->hidx);
+	*ok = usable(w, L, e);
+	/* An entry that serves the access gets its slot (sc_install); else a
+	 * walk follows, which drops the slots again before its fills. */
+	sc_forget_vpn(w->m, w->gva >> 12, w->hidx, *ok ? sc_keep(L, w->access) : NKIND);
 	l1 = fill_l1_at(w, L, fetch, sz, e, e->global, true, owner);
 	if (l1)
 		return l1;
@@ -1058,18 +1189,19 @@ l2_probe(struct walk *w, const struct mmu_layout *L, bool fetch, unsigned sz, st
 
 /* SDM 4.10.2: L1 (by page size, split I/D), then the unified L2. */
 static inline __attribute__((always_inline)) struct cache_entry *
-combined_lookup(struct walk *w, const struct mmu_layout *L, bool fetch, struct cache **owner)
+combined_lookup(struct walk *w, const struct mmu_layout *L, bool fetch, struct cache **owner,
+		bool *ok)
 {
 	struct cache_entry *e;
 
-	if ((e = l1_probe(w, L, fetch, 0, owner)) || (e = l1_probe(w, L, fetch, 1, owner)) ||
-	    (e = l1_probe(w, L, fetch, 2, owner)))
+	if ((e = l1_probe(w, L, fetch, 0, owner, ok)) || (e = l1_probe(w, L, fetch, 1, owner, ok)) ||
+	    (e = l1_probe(w, L, fetch, 2, owner, ok)))
 		return e;
 	l1_miss(w, L, fetch, 0);
 	l1_miss(w, L, fetch, 1);
 	l1_miss(w, L, fetch, 2);
-	if ((e = l2_probe(w, L, fetch, 0, owner)) || (e = l2_probe(w, L, fetch, 1, owner)) ||
-	    (e = l2_probe(w, L, fetch, 2, owner)))
+	if ((e = l2_probe(w, L, fetch, 0, owner, ok)) || (e = l2_probe(w, L, fetch, 1, owner, ok)) ||
+	    (e = l2_probe(w, L, fetch, 2, owner, ok)))
 		return e;
 	/* Each L2 structure counts one miss. */
 	if (lay_on(w->m, L, TLB_L2_4K2M))
@@ -1162,7 +1294,7 @@ walk_fill_body(struct walk *w, bool missed, const struct mmu_layout *L)
 
 	m->st.walks++;
 	if (w->levels) {
-		if (!guest_walk(w, &g))
+		if (!guest_walk(w, &g, L))
 			goto walk_done;
 	} else {
 		g.gpa = gva;
@@ -1211,7 +1343,7 @@ walk_fill_body(struct walk *w, bool missed, const struct mmu_layout *L)
 		 */
 		if ((access & ACC_WRITE) || (g.dirty_known && x.dirty))
 			tmp.attr |= CA_DIRTY;
-		sc_forget_vpn(m, gva >> 12, w->hidx);
+		sc_forget_vpn(m, gva >> 12, w->hidx, sc_keep(L, access));
 		owner = NULL;
 		e = NULL;
 		if (small && lay_on(m, L, TLB_L2_4K2M))
@@ -1240,17 +1372,14 @@ walk_done:
 		res->gva = gva;
 }
 
-static const struct mmu_layout layout_any = { .id = LAYOUT_ANY, .known = false };
-static const struct mmu_layout layout_skylake = {
-	.id = LAYOUT_SKYLAKE, .known = true, .g = MMU_SKYLAKE_GEOM,
-};
-
 /* The walk's state for a translation of gva (canonical, and 32 bits wide
  * outside IA-32e mode) under ctx. */
 static inline __attribute__((always_inline)) void
 walk_init(struct walk *w, struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva,
-	  unsigned access, struct mmu_result *res, struct walk_trace *trace)
+	  unsigned access, struct mmu_result *res, struct walk_trace *trace,
+	  const struct mmu_layout *L)
 {
+	w->lid = L->id;
 	w->m = m;
 	w->ctx = ctx;
 	w->ept = ctx->ept;
@@ -1277,7 +1406,7 @@ walk_init(struct walk *w, struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva
 	{                                                                                  \
 		struct walk w;                                                             \
                                                                                            \
-		walk_init(&w, m, ctx, gva, access, res, trace);                            \
+		walk_init(&w, m, ctx, gva, access, res, trace, layout);                    \
 		walk_fill_body(&w, missed, layout);                                        \
 	}
 WALK_FILL_INSTANCE(walk_fill_any, &layout_any)
@@ -1297,6 +1426,7 @@ translate_body(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva, unsigned 
 	struct walk w;
 	struct cache_entry *e;
 	struct cache *owner = NULL;
+	bool ok = false;
 
 	memset(res, 0, sizeof(*res));
 	if (trace) {
@@ -1319,12 +1449,12 @@ translate_body(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva, unsigned 
 			return;
 		}
 	}
-	walk_init(&w, m, ctx, gva, access, res, trace);
+	walk_init(&w, m, ctx, gva, access, res, trace, L);
 	e = NULL;
 	if (m->tlb_any)
-		e = kind == KIND_FETCH ? combined_lookup(&w, L, true, &owner)
-				       : combined_lookup(&w, L, false, &owner);
-	if (e && usable(&w, L, e)) {
+		e = kind == KIND_FETCH ? combined_lookup(&w, L, true, &owner, &ok)
+				       : combined_lookup(&w, L, false, &owner, &ok);
+	if (e && ok) {
 		result_from_entry(res, e, gva);
 		if (!(access & ACC_IMPLICIT_SV))
 			sc_install(m, L, kind, w.hidx, gva, owner, e);

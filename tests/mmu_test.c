@@ -1317,6 +1317,45 @@ static void test_skylake_instance_agrees(void **state)
 }
 
 /*
+ * A guest-physical paging-structure cache may hold a table of hv's own EPT
+ * hierarchy that has changed since (freed and reused, or any table hv
+ * rewrote without INVEPT): the skylake instance walks hv's tables without a
+ * bounds test per entry, but not from such a table above level 1. Here the
+ * GP PDPTE cache holds the EPT page directory of DATA_GPA, whose entry for
+ * the next 2 MiB then names a table at 32 TiB, far past the 4 GiB pool: the
+ * walk from the cached directory must report an EPT misconfiguration (the
+ * checked walk's answer), not read past the pool.
+ */
+static void test_stale_gp_table_is_tested(void **state)
+{
+	struct env_opts o = { .guest_levels = 4, .ept_levels = 4, .ad = true, .preset = "skylake" };
+	const uint64_t gva2 = DATA_GVA + 2 * MiB;
+	uint64_t pd = 0;
+	struct mmu_result r;
+	struct env env;
+	unsigned level;
+
+	(void)state;
+	env_init(&env, &o);
+	assert_ok(gpt_map(env.b, DATA_GVA, DATA_GPA, 4096, PTE_W, 12));
+	assert_ok(gpt_map(env.b, gva2, DATA_GPA + 2 * MiB, 4096, PTE_W, 12));
+	/* The walk fills the GP caches of DATA_GPA's 2 MiB, 1 GiB and 512 GiB
+	 * regions, and of the guest tables' region, which gva2's walk shares. */
+	assert_int_equal(xlate(&env, DATA_GVA, ACC_READ).status, MMU_OK);
+	pd = env.ept->root;
+	for (level = env.ept->levels; level > 2; level--)
+		pd = hpool_read64(env.pool, pd + ((DATA_GPA >> (12 + 9 * (level - 1))) & 511) * 8) &
+		     EPT_ADDR_MASK;
+	hpool_write64(env.pool, pd + (((DATA_GPA + 2 * MiB) >> 21) & 511) * 8,
+		      (1ULL << 45) | EPT_RWX);
+	r = xlate(&env, gva2, ACC_READ);
+	assert_int_equal(r.status, MMU_EPT_MISCONFIG);
+	assert_int_equal(r.gpa, DATA_GPA + 2 * MiB);
+	assert_int_equal(mmu_stats(env.mmu)->ept_misconfigs, 1);
+	env_fini(&env);
+}
+
+/*
  * The skylake instance tests a combined TLB entry's permissions with one
  * mask per access and context (use_rule): it must agree with the full check
  * (SDM 4.6 for the guest, 29.3.3.2 for EPT, and the dirty rule) for every
@@ -2026,6 +2065,7 @@ int main(void)
 		cmocka_unit_test(test_shortcut_context_returns),
 		cmocka_unit_test(test_skylake_instance_agrees),
 		cmocka_unit_test(test_use_rule_agrees),
+		cmocka_unit_test(test_stale_gp_table_is_tested),
 		cmocka_unit_test(test_pde_cache_no_leaf),
 		cmocka_unit_test(test_pf_drops_pwc),
 		cmocka_unit_test(test_invlpg_cr3),
