@@ -1246,6 +1246,58 @@ static void test_event_accesses_on_hit_path(void **state)
 }
 
 /*
+ * PUSH and POP as threaded code among register instructions: PUSH RSP
+ * stores the value before the push, POP RSP ends with the value read, a
+ * push that crosses a page (1fffc) and one onto the page the code runs from
+ * (10f00, where a store must end the block) leave the record to the run
+ * loop. The same registers and counts as one instruction a run().
+ */
+static void test_threaded_push_pop(void **state)
+{
+	static const uint8_t prog[] = {
+		0x48, 0xc7, 0xc0, 0x11, 0x00, 0x00, 0x00,   /* 00: mov rax, 0x11 */
+		0x48, 0xc7, 0xc3, 0x22, 0x00, 0x00, 0x00,   /* 07: mov rbx, 0x22 */
+		0x50,                                       /* 0e: push rax */
+		0x53,                                       /* 0f: push rbx */
+		0x59,                                       /* 10: pop rcx */
+		0x5a,                                       /* 11: pop rdx */
+		0x54,                                       /* 12: push rsp */
+		0x5e,                                       /* 13: pop rsi */
+		0x41, 0x50,                                 /* 14: push r8 */
+		0x41, 0x59,                                 /* 16: pop r9 */
+		0x48, 0xc7, 0xc4, 0x04, 0x00, 0x02, 0x00,   /* 18: mov rsp, 0x20004 */
+		0x50,                                       /* 1f: push rax: 1fffc, two pages */
+		0x5f,                                       /* 20: pop rdi */
+		0x48, 0xc7, 0xc4, 0x00, 0x0f, 0x01, 0x00,   /* 21: mov rsp, 0x10f00 */
+		0x50,                                       /* 28: push rax: onto the code's page */
+		0x41, 0x5a,                                 /* 29: pop r10 */
+		0x48, 0xc7, 0xc4, 0x00, 0x00, 0x05, 0x00,   /* 2b: mov rsp, 0x50000 */
+		0x48, 0xc7, 0xc0, 0x00, 0xff, 0x04, 0x00,   /* 32: mov rax, 0x4ff00 */
+		0x50,                                       /* 39: push rax */
+		0x5c,                                       /* 3a: pop rsp */
+		0xf4,                                       /* 3b: hlt */
+	};
+	uint64_t gpr[16] = { 0 };
+	struct vcpu_regs r;
+	struct tvm *vm;
+
+	(void)state;
+	gpr[8] = 0x88;
+	gpr[9] = 0x99;
+	vm = run_twins_regs(prog, sizeof(prog), TVM_CODE, RFL_FIXED, gpr, VCPU_EXIT_HLT);
+	r = regs(vm);
+	assert_int_equal(r.gpr[1], 0x22);
+	assert_int_equal(r.gpr[2], 0x11);
+	assert_int_equal(r.gpr[6], TVM_STACK_TOP);
+	assert_int_equal(r.gpr[9], 0x88);
+	assert_int_equal(r.gpr[7], 0x11);
+	assert_int_equal(r.gpr[10], 0x11);
+	assert_int_equal(r.gpr[4], 0x4ff00);
+	assert_int_equal(tvm_read64(vm, 0x1fffc), 0x11);
+	tvm_destroy(vm);
+}
+
+/*
  * A loop that calls a function on the next page: the run goes on across
  * the CALL and the RET, each fetch on the other page made in the run
  * through the shortcut, the blocks looked up without comparing their bytes
@@ -1902,6 +1954,7 @@ int main(void)
 		cmocka_unit_test(test_block_code_compared_marks),
 		cmocka_unit_test(test_block_fault_frame_on_code),
 		cmocka_unit_test(test_event_accesses_on_hit_path),
+		cmocka_unit_test(test_threaded_push_pop),
 		cmocka_unit_test(test_block_cross_page_calls),
 		cmocka_unit_test(test_threaded_transfers),
 		cmocka_unit_test(test_block_code_changed_from_other_page),

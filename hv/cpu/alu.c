@@ -800,6 +800,19 @@ static const struct thread_pair alu_threads_mem[] = {
 	{ h_div_r32, t_div_r32 }, { h_div_r64, t_div_r64 },   /* not memory, but may decline too */
 };
 
+/* TEST AL/eAX, imm and TEST r, imm (F6/F7 /0 and /1 with a register operand). */
+THREAD_WRAP(op_test_acc)
+
+static const struct blk_op *t_test_ri(struct vcpu_soft *v, const struct blk_op *op)
+{
+	const struct x86_insn *in = &op->insn;
+	unsigned size = in->op == 0xf6 ? 1 : in->osz;
+	uint64_t a = reg_get(v, in, in->rm, size);
+
+	lf_set(v, LF_LOGIC, size, a, 0, a & in->imm & size_mask(size));
+	THREAD_NEXT(v, op);
+}
+
 x86_thread_fn alu_thread(x86_exec_fn fn, const struct x86_insn *in, bool *declines)
 {
 	x86_thread_fn t = thread_find(alu_threads, sizeof(alu_threads) / sizeof(alu_threads[0]), fn);
@@ -811,6 +824,10 @@ x86_thread_fn alu_thread(x86_exec_fn fn, const struct x86_insn *in, bool *declin
 		*declines = true;
 		return t;
 	}
+	if (fn == op_test_acc)
+		return t_op_test_acc;
+	if (fn == op_grp3 && in->mod == 3 && (in->reg & 7) < 2)
+		return t_test_ri;
 	if (in->mod == 3 && (fn == op_incdec || fn == op_test || fn == op_imul || fn == op_imul3))
 		return thread_call;
 	return NULL;

@@ -386,10 +386,16 @@ static const struct thread_pair move_threads[] = {
 	CMOV_PAIR(e) CMOV_PAIR(f)
 };
 
-/* Loads and stores whose threaded code may decline (mem_hit_threaded). */
+static int h_push64(struct vcpu_soft *v, const struct x86_insn *in);
+static int h_pop64(struct vcpu_soft *v, const struct x86_insn *in);
+static const struct blk_op *t_push64(struct vcpu_soft *v, const struct blk_op *op);
+static const struct blk_op *t_pop64(struct vcpu_soft *v, const struct blk_op *op);
+
+/* Loads, stores, PUSH and POP whose threaded code may decline (mem_hit_threaded). */
 static const struct thread_pair move_threads_mem[] = {
 	{ h_mov_load32_b, t_mov_load32_b }, { h_mov_load64_b, t_mov_load64_b },
 	{ h_mov_store32_b, t_mov_store32_b }, { h_mov_store64_b, t_mov_store64_b },
+	{ h_push64, t_push64 }, { h_pop64, t_pop64 },
 };
 
 x86_thread_fn move_thread(x86_exec_fn fn, const struct x86_insn *in, bool *declines)
@@ -407,7 +413,8 @@ x86_thread_fn move_thread(x86_exec_fn fn, const struct x86_insn *in, bool *decli
 		return thread_call;
 	if (fn == op_lea)
 		return in->mod != 3 && !in->rip_rel ? thread_call : NULL;
-	return in->mod == 3 && (fn == op_movx || fn == op_movsxd || fn == op_xchg) ? thread_call : NULL;
+	return in->mod == 3 && (fn == op_movx || fn == op_movsxd || fn == op_xchg || fn == op_setcc) ?
+	       thread_call : NULL;
 }
 
 int op_setcc(struct vcpu_soft *v, const struct x86_insn *in)
@@ -522,6 +529,39 @@ static int h_pop64(struct vcpu_soft *v, const struct x86_insn *in)
 	v->gpr[4] += 8;
 	v->gpr[(in->op & 7) | ((in->rex & 1) << 3)] = a;
 	return X86_OK;
+}
+
+/*
+ * Their threaded code (x86.h): the store or load through the model's
+ * shortcut when mem_hit_threaded() allows it (the same access and counts as
+ * push64_hit and pop64_hit), else the record goes back to the run loop
+ * unexecuted, which runs h_push64 or h_pop64.
+ */
+static const struct blk_op *t_push64(struct vcpu_soft *v, const struct blk_op *op)
+{
+	const struct x86_insn *in = &op->insn;
+	uint64_t hpa, val = v->gpr[(in->op & 7) | ((in->rex & 1) << 3)];
+
+	if (__builtin_expect(!mem_hit_threaded(v, v->gpr[4] - 8, 8, ACC_WRITE, &hpa), 0))
+		return op;
+	v->stats.stores++;
+	copy_small(hpool_ptr(v->pool, hpa), &val, 8);
+	v->gpr[4] -= 8;
+	THREAD_NEXT(v, op);
+}
+
+static const struct blk_op *t_pop64(struct vcpu_soft *v, const struct blk_op *op)
+{
+	const struct x86_insn *in = &op->insn;
+	uint64_t hpa, a;
+
+	if (__builtin_expect(!mem_hit_threaded(v, v->gpr[4], 8, ACC_READ, &hpa), 0))
+		return op;
+	v->stats.loads++;
+	copy_small(&a, hpool_ptr(v->pool, hpa), 8);
+	v->gpr[4] += 8;
+	v->gpr[(in->op & 7) | ((in->rex & 1) << 3)] = a;
+	THREAD_NEXT(v, op);
 }
 
 x86_exec_fn sel_push(const struct x86_insn *in)
