@@ -468,7 +468,8 @@ static void test_vendor_cpuid(void **state)
 	 * APIC, which this VM leaves out), then CLFLUSH, which AMD does not
 	 * repeat. */
 	const uint32_t edx1 = (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 13) |
-			      (1u << 15) | (1u << 16);
+			      (1u << 15) | (1u << 16) | (1u << 23) | (1u << 24);   /* ... MMX FXSR */
+	const uint32_t sse = (1u << 25) | (1u << 26);   /* SSE SSE2, which AMD does not repeat */
 	const uint32_t clfsh = 1u << 19, ext_ecx = (1u << 0) | (1u << 5);  /* LAHF-LM ABM */
 	const uint32_t syscall = 1u << 11, nx = 1u << 20, gb = 1u << 26, rdtscp = 1u << 27,
 		       lm = 1u << 29;
@@ -477,7 +478,7 @@ static void test_vendor_cpuid(void **state)
 	const uint32_t aa[3] = { 0x68747541, 0x69746e65, 0x444d4163 };
 	const uint32_t want[2][5][4] = {  /* EAX EBX ECX EDX */
 		{ { 7, gi[0], gi[2], gi[1] },
-		  { 0x000806c1, 0x800, (1u << 13) | (1u << 17) | (1u << 23) | (1u << 31), edx1 | clfsh },
+		  { 0x000806c1, 0x800, (1u << 13) | (1u << 17) | (1u << 23) | (1u << 31), edx1 | clfsh | sse },
 		  { 0, (1u << 3) | (1u << 7) | (1u << 9) | (1u << 10) | (1u << 20) | (1u << 23) | (1u << 24),
 		    (1u << 2) | (1u << 3) | (1u << 16) | (1u << 31), 0 },
 		  { 0x80000008, 0, 0, 0 },
@@ -486,7 +487,7 @@ static void test_vendor_cpuid(void **state)
 		 * leaf 7: BMI1 ERMS CLFLUSHOPT CLWB (no SMEP, INVPCID, SMAP, UMIP,
 		 * PKU, LA57, PKS); no RDTSCP. */
 		{ { 7, aa[0], aa[2], aa[1] },
-		  { 0x00000f61, 0x800, (1u << 13) | (1u << 23) | (1u << 31), edx1 | clfsh },
+		  { 0x00000f61, 0x800, (1u << 13) | (1u << 23) | (1u << 31), edx1 | clfsh | sse },
 		  { 0, (1u << 3) | (1u << 9) | (1u << 23) | (1u << 24), 0, 0 },
 		  { 0x80000008, aa[0], aa[2], aa[1] },
 		  { 0, 0, ext_ecx, edx1 | syscall | nx | gb | lm } },

@@ -365,6 +365,105 @@ static void test_fninit_image(void **state)
 	tvm_destroy(vm);
 }
 
+/*
+ * MMX state is the x87 register file (SDM Vol. 1 9.5): after MOVQ mm3,
+ * [TVM_DATA], FXSAVE shows TOS 0, every tag valid (abridged FF), ST3 =
+ * the value with bits 79:64 all ones; EMMS empties the tags; with FSW.ES
+ * set (loaded by FXRSTOR) an MMX instruction raises #MF.
+ *   fxrstor [TVM_DATA + 0x400]; movq mm3, [TVM_DATA]; fxsave [TVM_DATA + 0x200];
+ *   emms; fxsave [TVM_DATA + 0x600]; hlt
+ */
+static void test_mmx_state(void **state)
+{
+	static const uint8_t prog[] = {
+		0x0f, 0xae, 0x0c, 0x25, 0x00, 0x04, 0x02, 0x00,
+		0x0f, 0x6f, 0x1c, 0x25, 0x00, 0x00, 0x02, 0x00,
+		0x0f, 0xae, 0x04, 0x25, 0x00, 0x02, 0x02, 0x00,
+		0x0f, 0x77,
+		0x0f, 0xae, 0x04, 0x25, 0x00, 0x06, 0x02, 0x00,
+		0xf4,
+	};
+	const uint64_t val = 0x0123456789abcdefULL;
+	uint8_t img[512], out[512];
+	uint32_t csr = 0x1f80;
+	uint16_t fsw;
+	struct tvm *vm;
+
+	(void)state;
+	memset(img, 0, sizeof(img));
+	memcpy(img + 24, &csr, 4);
+	fsw = 5 << 11;                       /* TOS 5 */
+	memcpy(img + 2, &fsw, 2);
+	vm = sse_vm(prog, sizeof(prog), CR4_OSFXSR);
+	tvm_write(vm, TVM_DATA, &val, 8);
+	tvm_write(vm, TVM_DATA + 0x400, img, sizeof(img));
+	expect_exit(vm, VCPU_EXIT_HLT);
+	tvm_read(vm, TVM_DATA + 0x200, out, sizeof(out));
+	assert_int_equal((out[2] | out[3] << 8) >> 11 & 7, 0);
+	assert_int_equal(out[4], 0xff);
+	assert_memory_equal(out + 32 + 16 * 3, &val, 8);
+	assert_int_equal(out[32 + 16 * 3 + 8], 0xff);
+	assert_int_equal(out[32 + 16 * 3 + 9], 0xff);
+	tvm_read(vm, TVM_DATA + 0x600, out, sizeof(out));
+	assert_int_equal(out[4], 0);
+	assert_memory_equal(out + 32 + 16 * 3, &val, 8);
+	tvm_destroy(vm);
+
+	fsw = 0x80;                          /* ES: an unmasked x87 exception pending */
+	memcpy(img + 2, &fsw, 2);
+	vm = sse_vm(prog, sizeof(prog), CR4_OSFXSR);
+	tvm_write(vm, TVM_DATA + 0x400, img, sizeof(img));
+	expect_exc(vm, 16 /* #MF */, 0, TVM_CODE + 8);
+	tvm_destroy(vm);
+}
+
+/*
+ * MASKMOVDQU xmm1, xmm2 and MASKMOVQ mm1, mm2 store the bytes whose mask
+ * byte has its top bit set to DS:[RDI] and leave the others alone.
+ *   movdqu xmm1, [TVM_DATA]; movdqu xmm2, [TVM_DATA + 16]; maskmovdqu xmm1, xmm2;
+ *   movq mm1, [TVM_DATA]; movq mm2, [TVM_DATA + 16]; add rdi, 0x20; maskmovq mm1, mm2; hlt
+ */
+static void test_maskmov(void **state)
+{
+	static const uint8_t prog[] = {
+		0xf3, 0x0f, 0x6f, 0x0c, 0x25, 0x00, 0x00, 0x02, 0x00,
+		0xf3, 0x0f, 0x6f, 0x14, 0x25, 0x10, 0x00, 0x02, 0x00,
+		0x66, 0x0f, 0xf7, 0xca,
+		0x0f, 0x6f, 0x0c, 0x25, 0x00, 0x00, 0x02, 0x00,
+		0x0f, 0x6f, 0x14, 0x25, 0x10, 0x00, 0x02, 0x00,
+		0x48, 0x83, 0xc7, 0x20,
+		0x0f, 0xf7, 0xca,
+		0xf4,
+	};
+	uint8_t data[32], out[48];
+	struct tvm *vm;
+	struct vcpu_regs r;
+
+	(void)state;
+	for (unsigned i = 0; i < 16; i++) {
+		data[i] = (uint8_t)(0xa0 + i);
+		data[16 + i] = (i % 3) ? 0x80 : 0x7f;
+	}
+	vm = sse_vm(prog, sizeof(prog), CR4_OSFXSR);
+	tvm_write(vm, TVM_DATA, data, sizeof(data));
+	memset(out, 0x55, sizeof(out));
+	tvm_write(vm, TVM_DATA + 0x100, out, sizeof(out));
+	r = regs(vm);
+	r.gpr[7] = TVM_DATA + 0x100;
+	set_regs(vm, &r);
+	expect_exit(vm, VCPU_EXIT_HLT);
+	tvm_read(vm, TVM_DATA + 0x100, out, sizeof(out));
+	for (unsigned i = 0; i < 16; i++)
+		assert_int_equal(out[i], (i % 3) ? 0xa0 + i : 0x55);
+	for (unsigned i = 16; i < 32; i++)
+		assert_int_equal(out[i], 0x55);
+	for (unsigned i = 0; i < 8; i++)
+		assert_int_equal(out[32 + i], (i % 3) ? 0xa0 + i : 0x55);
+	for (unsigned i = 40; i < 48; i++)
+		assert_int_equal(out[i], 0x55);
+	tvm_destroy(vm);
+}
+
 #define DEV_GVA 0x40000000ULL   /* two pages over device GPAs (past RAM) */
 #define DEV_A   0xc0000000ULL
 #define DEV_B   0xd0000000ULL
@@ -447,24 +546,30 @@ static void test_split_store_fault(void **state)
 	tvm_destroy(vm);
 }
 
-/* The encodings on MMX registers and the SSE3 rows stay #UD; their length
- * is still known. */
+/* The SSE3 rows and the forms no processor has stay #UD, with their length
+ * known; the MMX forms are executed. */
 static void test_not_executed(void **state)
 {
-	static const uint8_t forms[][4] = {
-		{ 0x0f, 0xfe, 0xc1, 0 },         /* paddd mm0, mm1 */
-		{ 0x0f, 0x6f, 0xc1, 0 },         /* movq mm0, mm1 */
-		{ 0x0f, 0x77, 0, 0 },            /* emms */
+	static const uint8_t forms[][5] = {
 		{ 0xf2, 0x0f, 0x7c, 0xc1 },      /* haddps (SSE3) */
-		{ 0x0f, 0x2a, 0xc1, 0 },         /* cvtpi2ps xmm0, mm1 */
 		{ 0x66, 0x0f, 0x12, 0xc1 },      /* 66 0F 12 with a register: no such form */
+		{ 0x0f, 0x73, 0xd9, 0x01 },      /* 73 /3 on an MMX register: PSRLDQ is XMM only */
+		{ 0xf3, 0x0f, 0xd6, 0x00 },      /* MOVQ2DQ with a memory operand */
+		{ 0x0f, 0xd6, 0xc1 },            /* NP D6 */
+		{ 0x0f, 0x6c, 0xc1 },            /* PUNPCKLQDQ on MMX registers */
 	};
-	static const int len[] = { 3, 3, 2, 4, 3, 4 };
+	static const int len[] = { 4, 4, 4, 4, 3, 3 };
 	static const uint8_t ok[][4] = {
 		{ 0x66, 0x0f, 0xfe, 0xc1 },      /* paddd xmm0, xmm1 */
 		{ 0x0f, 0x12, 0xc1, 0 },         /* movhlps */
 		{ 0xf2, 0x0f, 0x2a, 0xc1 },      /* cvtsi2sd xmm0, ecx */
 		{ 0x66, 0x0f, 0x73, 0xf9 },      /* pslldq xmm1, imm8 (short: imm missing) */
+	};
+	static const uint8_t mmx[][3] = {
+		{ 0x0f, 0xfe, 0xc1 },            /* paddd mm0, mm1 */
+		{ 0x0f, 0x6f, 0xc1 },            /* movq mm0, mm1 */
+		{ 0x0f, 0x2a, 0xc1 },            /* cvtpi2ps xmm0, mm1 */
+		{ 0x0f, 0x77, 0x90 },            /* emms (2 bytes) */
 	};
 	bool valid;
 
@@ -472,6 +577,11 @@ static void test_not_executed(void **state)
 	for (unsigned i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
 		assert_int_equal(x86_insn_length(forms[i], len[i], 64, &valid), len[i]);
 		assert_false(valid);
+	}
+	for (unsigned i = 0; i < 4; i++) {
+		int n = i == 3 ? 2 : 3;
+		assert_int_equal(x86_insn_length(mmx[i], 3, 64, &valid), n);
+		assert_true(valid);
 	}
 	for (unsigned i = 0; i < 3; i++) {
 		int n = ok[i][0] == 0x0f ? 3 : 4;
@@ -505,6 +615,8 @@ static void test_not_executed(void **state)
 #define S_GIN    0x600   /* RAX-R14 in (RSP's slot unused) */
 #define S_GOUT   0x680
 #define S_FLIN   0x6f8
+#define S_MMIN   0x700   /* MM0-7 in */
+#define S_MMOUT  0x740   /* MM0-7 out */
 #define S_SPLIT  0xff8   /* an operand that crosses into the second page */
 
 __asm__(".text\n"
@@ -584,6 +696,11 @@ static void emit_tail(struct buf *c, bool gprs, uint8_t end)
 	}
 	for (unsigned x = 0; x < 16; x++)
 		movdqu_r15(c, true, x, S_XOUT + 16 * x);
+	for (unsigned m = 0; m < 8; m++) {               /* movq [r15 + S_MMOUT + 8m], mm */
+		emit(c, 3, 0x41, 0x0f, 0x7f);
+		modrm_r15(c, m, S_MMOUT + 8 * m);
+	}
+	emit(c, 2, 0x0f, 0x77);                          /* emms */
 	mxcsr_r15(c, false, S_HOST);
 	emit(c, 1, end);
 }
@@ -597,6 +714,10 @@ static void build_code(struct buf *c, const uint8_t *insn, unsigned len, uint8_t
 	mxcsr_r15(c, true, S_HOST);
 	for (unsigned x = 0; x < 16; x++)
 		movdqu_r15(c, false, x, S_XIN + 16 * x);
+	for (unsigned m = 0; m < 8; m++) {               /* movq mm, [r15 + S_MMIN + 8m] */
+		emit(c, 3, 0x41, 0x0f, 0x6f);
+		modrm_r15(c, m, S_MMIN + 8 * m);
+	}
 	for (unsigned r = 0; r < 15; r++) {
 		if (r == 4)
 			continue;
@@ -622,6 +743,14 @@ enum kind {
 	K_GPR_DST, /* r32|64, xmm (CVTSS2SI..., MOVMSK, PMOVMSKB, PEXTRW) */
 	K_RM_DST,  /* r/m32|64, xmm (66 7E MOVD/MOVQ) */
 	K_MOVNTI,  /* m32|64, r */
+	K_MMX,     /* mm, mm/m64 (integers) */
+	K_MMX_SHIMM,   /* NP 71-73 /n mm, imm8 */
+	K_MMX_GPR_SRC, /* mm, r/m32|64; PINSRW */
+	K_MMX_GPR_DST, /* r32, mm: PEXTRW, PMOVMSKB */
+	K_MMX_RM_DST,  /* r/m32|64, mm */
+	K_X_MM,    /* xmm, mm/m64: CVTPI2PS, CVTPI2PD, MOVQ2DQ */
+	K_MM_X,    /* mm, xmm/m: CVT(T)PS2PI, CVT(T)PD2PI, MOVDQ2Q */
+	K_NONE,    /* no operand: EMMS */
 };
 
 /* Memory forms (M_* bits). */
@@ -749,6 +878,90 @@ static const struct form forms[] = {
 	{ "psrad imm", 0x66, 0x72, 4, K_SHIMM, M_REG, 0, 1, 0, 0 }, { "pslld imm", 0x66, 0x72, 6, K_SHIMM, M_REG, 0, 1, 0, 0 },
 	{ "psrlq imm", 0x66, 0x73, 2, K_SHIMM, M_REG, 0, 1, 0, 0 }, { "psrldq", 0x66, 0x73, 3, K_SHIMM, M_REG, 0, 1, 0, 0 },
 	{ "psllq imm", 0x66, 0x73, 6, K_SHIMM, M_REG, 0, 1, 0, 0 }, { "pslldq", 0x66, 0x73, 7, K_SHIMM, M_REG, 0, 1, 0, 0 },
+	/* MMX, and SSE/SSE2 on MMX registers */
+	{ "punpcklbw mm", 0, 0x60, 0, K_MMX, RM, 8, 0, 0, 0 },
+	{ "punpcklwd mm", 0, 0x61, 0, K_MMX, RM, 8, 0, 0, 0 },
+	{ "punpckldq mm", 0, 0x62, 0, K_MMX, RM, 8, 0, 0, 0 },
+	{ "packsswb mm", 0, 0x63, 0, K_MMX, RM, 8, 0, 0, 0 },
+	{ "pcmpgtb mm", 0, 0x64, 0, K_MMX, RM, 8, 0, 0, 0 },
+	{ "pcmpgtw mm", 0, 0x65, 0, K_MMX, RM, 8, 0, 0, 0 },
+	{ "pcmpgtd mm", 0, 0x66, 0, K_MMX, RM, 8, 0, 0, 0 },
+	{ "packuswb mm", 0, 0x67, 0, K_MMX, RM, 8, 0, 0, 0 },
+	{ "punpckhbw mm", 0, 0x68, 0, K_MMX, RM, 8, 0, 0, 0 },
+	{ "punpckhwd mm", 0, 0x69, 0, K_MMX, RM, 8, 0, 0, 0 },
+	{ "punpckhdq mm", 0, 0x6a, 0, K_MMX, RM, 8, 0, 0, 0 },
+	{ "packssdw mm", 0, 0x6b, 0, K_MMX, RM, 8, 0, 0, 0 },
+	{ "pcmpeqb mm", 0, 0x74, 0, K_MMX, RM, 8, 0, 0, 0 },
+	{ "pcmpeqw mm", 0, 0x75, 0, K_MMX, RM, 8, 0, 0, 0 },
+	{ "pcmpeqd mm", 0, 0x76, 0, K_MMX, RM, 8, 0, 0, 0 },
+	{ "psrlw mm", 0, 0xd1, 0, K_MMX, RM, 8, 0, 0, 0 },
+	{ "psrld mm", 0, 0xd2, 0, K_MMX, RM, 8, 0, 0, 0 },
+	{ "psrlq mm", 0, 0xd3, 0, K_MMX, RM, 8, 0, 0, 0 },
+	{ "paddq mm", 0, 0xd4, 0, K_MMX, RM, 8, 0, 0, 0 },
+	{ "pmullw mm", 0, 0xd5, 0, K_MMX, RM, 8, 0, 0, 0 },
+	{ "psubusb mm", 0, 0xd8, 0, K_MMX, RM, 8, 0, 0, 0 },
+	{ "psubusw mm", 0, 0xd9, 0, K_MMX, RM, 8, 0, 0, 0 },
+	{ "pminub mm", 0, 0xda, 0, K_MMX, RM, 8, 0, 0, 0 },
+	{ "pand mm", 0, 0xdb, 0, K_MMX, RM, 8, 0, 0, 0 },
+	{ "paddusb mm", 0, 0xdc, 0, K_MMX, RM, 8, 0, 0, 0 },
+	{ "paddusw mm", 0, 0xdd, 0, K_MMX, RM, 8, 0, 0, 0 },
+	{ "pmaxub mm", 0, 0xde, 0, K_MMX, RM, 8, 0, 0, 0 },
+	{ "pandn mm", 0, 0xdf, 0, K_MMX, RM, 8, 0, 0, 0 },
+	{ "pavgb mm", 0, 0xe0, 0, K_MMX, RM, 8, 0, 0, 0 },
+	{ "psraw mm", 0, 0xe1, 0, K_MMX, RM, 8, 0, 0, 0 },
+	{ "psrad mm", 0, 0xe2, 0, K_MMX, RM, 8, 0, 0, 0 },
+	{ "pavgw mm", 0, 0xe3, 0, K_MMX, RM, 8, 0, 0, 0 },
+	{ "pmulhuw mm", 0, 0xe4, 0, K_MMX, RM, 8, 0, 0, 0 },
+	{ "pmulhw mm", 0, 0xe5, 0, K_MMX, RM, 8, 0, 0, 0 },
+	{ "psubsb mm", 0, 0xe8, 0, K_MMX, RM, 8, 0, 0, 0 },
+	{ "psubsw mm", 0, 0xe9, 0, K_MMX, RM, 8, 0, 0, 0 },
+	{ "pminsw mm", 0, 0xea, 0, K_MMX, RM, 8, 0, 0, 0 },
+	{ "por mm", 0, 0xeb, 0, K_MMX, RM, 8, 0, 0, 0 },
+	{ "paddsb mm", 0, 0xec, 0, K_MMX, RM, 8, 0, 0, 0 },
+	{ "paddsw mm", 0, 0xed, 0, K_MMX, RM, 8, 0, 0, 0 },
+	{ "pmaxsw mm", 0, 0xee, 0, K_MMX, RM, 8, 0, 0, 0 },
+	{ "pxor mm", 0, 0xef, 0, K_MMX, RM, 8, 0, 0, 0 },
+	{ "psllw mm", 0, 0xf1, 0, K_MMX, RM, 8, 0, 0, 0 },
+	{ "pslld mm", 0, 0xf2, 0, K_MMX, RM, 8, 0, 0, 0 },
+	{ "psllq mm", 0, 0xf3, 0, K_MMX, RM, 8, 0, 0, 0 },
+	{ "pmuludq mm", 0, 0xf4, 0, K_MMX, RM, 8, 0, 0, 0 },
+	{ "pmaddwd mm", 0, 0xf5, 0, K_MMX, RM, 8, 0, 0, 0 },
+	{ "psadbw mm", 0, 0xf6, 0, K_MMX, RM, 8, 0, 0, 0 },
+	{ "psubb mm", 0, 0xf8, 0, K_MMX, RM, 8, 0, 0, 0 },
+	{ "psubw mm", 0, 0xf9, 0, K_MMX, RM, 8, 0, 0, 0 },
+	{ "psubd mm", 0, 0xfa, 0, K_MMX, RM, 8, 0, 0, 0 },
+	{ "psubq mm", 0, 0xfb, 0, K_MMX, RM, 8, 0, 0, 0 },
+	{ "paddb mm", 0, 0xfc, 0, K_MMX, RM, 8, 0, 0, 0 },
+	{ "paddw mm", 0, 0xfd, 0, K_MMX, RM, 8, 0, 0, 0 },
+	{ "paddd mm", 0, 0xfe, 0, K_MMX, RM, 8, 0, 0, 0 },
+	{ "movq mm, mm/m64", 0, 0x6f, 0, K_MMX, RM, 8, 0, 0, 0 },
+	{ "movq mm/m64, mm", 0, 0x7f, 0, K_MMX, RM, 8, 0, 0, 0 },
+	{ "movntq", 0, 0xe7, 0, K_MMX, M_MEM, 8, 0, 0, 0 },
+	{ "pshufw", 0, 0x70, 0, K_MMX, RM, 8, 1, 0, 0 },
+	{ "psrlw mm imm", 0, 0x71, 2, K_MMX_SHIMM, M_REG, 0, 1, 0, 0 },
+	{ "psraw mm imm", 0, 0x71, 4, K_MMX_SHIMM, M_REG, 0, 1, 0, 0 },
+	{ "psllw mm imm", 0, 0x71, 6, K_MMX_SHIMM, M_REG, 0, 1, 0, 0 },
+	{ "psrld mm imm", 0, 0x72, 2, K_MMX_SHIMM, M_REG, 0, 1, 0, 0 },
+	{ "psrad mm imm", 0, 0x72, 4, K_MMX_SHIMM, M_REG, 0, 1, 0, 0 },
+	{ "pslld mm imm", 0, 0x72, 6, K_MMX_SHIMM, M_REG, 0, 1, 0, 0 },
+	{ "psrlq mm imm", 0, 0x73, 2, K_MMX_SHIMM, M_REG, 0, 1, 0, 0 },
+	{ "psllq mm imm", 0, 0x73, 6, K_MMX_SHIMM, M_REG, 0, 1, 0, 0 },
+	{ "movd mm, r/m32", 0, 0x6e, 0, K_MMX_GPR_SRC, RM, 4, 0, 0, 0 },
+	{ "movq mm, r/m64", 0, 0x6e, 0, K_MMX_GPR_SRC, RM, 8, 0, 1, 0 },
+	{ "movd r/m32, mm", 0, 0x7e, 0, K_MMX_RM_DST, RM, 4, 0, 0, 0 },
+	{ "movq r/m64, mm", 0, 0x7e, 0, K_MMX_RM_DST, RM, 8, 0, 1, 0 },
+	{ "pinsrw mm", 0, 0xc4, 0, K_MMX_GPR_SRC, RM, 2, 1, 0, 0 },
+	{ "pextrw mm", 0, 0xc5, 0, K_MMX_GPR_DST, M_REG, 0, 1, 0, 0 },
+	{ "pmovmskb mm", 0, 0xd7, 0, K_MMX_GPR_DST, M_REG, 0, 0, 0, 0 },
+	{ "cvtpi2ps", 0, 0x2a, 0, K_X_MM, RM, 8, 0, 0, 0 },
+	{ "cvtpi2pd", 0x66, 0x2a, 0, K_X_MM, RM, 8, 0, 0, 0 },
+	{ "movq2dq", 0xf3, 0xd6, 0, K_X_MM, M_REG, 0, 0, 0, 0 },
+	{ "cvtps2pi", 0, 0x2d, 0, K_MM_X, RM, 8, 0, 0, 0 },
+	{ "cvttps2pi", 0, 0x2c, 0, K_MM_X, RM, 8, 0, 0, 0 },
+	{ "cvtpd2pi", 0x66, 0x2d, 0, K_MM_X, RMA, 16, 0, 0, 0 },
+	{ "cvttpd2pi", 0x66, 0x2c, 0, K_MM_X, RMA, 16, 0, 0, 0 },
+	{ "movdq2q", 0xf2, 0xd6, 0, K_MM_X, M_REG, 0, 0, 0, 0 },
+	{ "emms", 0, 0x77, 0, K_NONE, M_REG, 0, 0, 0, 0 },
 };
 #define NFORMS (sizeof(forms) / sizeof(forms[0]))
 
@@ -876,6 +1089,7 @@ static sigjmp_buf nat_jmp;
 static volatile int nat_sig;
 static uint32_t nat_csr;
 static uint8_t nat_xmm[256];
+static uint8_t nat_mm[64];
 
 static void nat_handler(int sig, siginfo_t *si, void *ctx)
 {
@@ -885,6 +1099,8 @@ static void nat_handler(int sig, siginfo_t *si, void *ctx)
 	nat_sig = sig;
 	nat_csr = uc->uc_mcontext.fpregs->mxcsr;
 	memcpy(nat_xmm, uc->uc_mcontext.fpregs->_xmm, sizeof(nat_xmm));
+	for (unsigned i = 0; i < 8; i++)   /* ST(i) = MMi: the prologue's MOVQs made TOS 0 */
+		memcpy(nat_mm + 8 * i, uc->uc_mcontext.fpregs->_st[i].significand, 8);
 	siglongjmp(nat_jmp, 1);
 }
 
@@ -903,6 +1119,7 @@ static void run_native(const struct buf *code, const uint8_t *scr, struct outcom
 		o->vector = nat_sig == SIGFPE ? EXC_XM : nat_sig == SIGSEGV || nat_sig == SIGBUS ? EXC_GP : 255;
 		memcpy(o->scr + S_XOUT, nat_xmm, sizeof(nat_xmm));
 		memcpy(o->scr + S_CSROUT, &nat_csr, 4);
+		memcpy(o->scr + S_MMOUT, nat_mm, sizeof(nat_mm));
 	}
 }
 
@@ -967,6 +1184,38 @@ static unsigned encode(const struct form *f, uint64_t *rs, bool mem, uint32_t di
 		reg = f->sub;
 		rm = (unsigned)(tvm_rand(rs) % 16);
 		break;
+	case K_MMX:
+		reg = (unsigned)(tvm_rand(rs) % 8);
+		rm = (unsigned)(tvm_rand(rs) % 8);
+		break;
+	case K_MMX_SHIMM:
+		reg = f->sub;
+		rm = (unsigned)(tvm_rand(rs) % 8);
+		break;
+	case K_MMX_GPR_SRC:
+		reg = (unsigned)(tvm_rand(rs) % 8);
+		rm = rand_greg(rs);
+		break;
+	case K_MMX_GPR_DST:
+		reg = rand_greg(rs);
+		rm = (unsigned)(tvm_rand(rs) % 8);
+		break;
+	case K_MMX_RM_DST:
+		reg = (unsigned)(tvm_rand(rs) % 8);
+		rm = rand_greg(rs);
+		break;
+	case K_X_MM:
+		reg = (unsigned)(tvm_rand(rs) % 16);
+		rm = (unsigned)(tvm_rand(rs) % 8);
+		break;
+	case K_MM_X:
+		reg = (unsigned)(tvm_rand(rs) % 8);
+		rm = (unsigned)(tvm_rand(rs) % 16);
+		break;
+	case K_NONE:
+		insn[n++] = 0x0f;
+		insn[n++] = f->op;
+		return n;
 	default:
 		reg = (unsigned)(tvm_rand(rs) % 16);
 		rm = (unsigned)(tvm_rand(rs) % 16);
@@ -988,7 +1237,8 @@ static unsigned encode(const struct form *f, uint64_t *rs, bool mem, uint32_t di
 	}
 	if (f->imm == 1) {
 		uint64_t r = tvm_rand(rs);
-		insn[n++] = f->kind == K_SHIMM && (r & 1) ? (uint8_t)((r >> 8) % 70) : (uint8_t)(r >> 16);
+		insn[n++] = (f->kind == K_SHIMM || f->kind == K_MMX_SHIMM) && (r & 1) ? (uint8_t)((r >> 8) % 70)
+											   : (uint8_t)(r >> 16);
 	} else if (f->imm == 8) {
 		insn[n++] = (uint8_t)(tvm_rand(rs) % 8);
 	}
@@ -1042,11 +1292,11 @@ static bool run_form(const struct form *f, unsigned long iters, uint64_t seed)
 	for (unsigned long it = 0; it < iters; it++) {
 		bool mem = (f->mforms & M_MEM) && (!(f->mforms & M_REG) || (tvm_rand(&rs) & 1));
 		enum kind k = f->kind == K_GPR_DST || f->kind == K_GPR_SRC || f->kind == K_RM_DST ||
-				      f->kind == K_MOVNTI
+				      f->kind == K_MOVNTI || f->kind == K_MM_X
 			      ? (f->op == 0x2d || f->op == 0x2c || f->op == 0x50
 					 ? (f->pfx == 0xf2 || f->pfx == 0x66 ? K_PD : K_PS)
 					 : K_INT)
-			      : f->kind;
+			      : f->kind == K_PS || f->kind == K_PD ? f->kind : K_INT;
 		uint32_t disp = S_MEM + 16 * (uint32_t)(tvm_rand(&rs) % 4);
 		uint64_t r = tvm_rand(&rs);
 
@@ -1061,6 +1311,8 @@ static bool run_form(const struct form *f, unsigned long iters, uint64_t seed)
 			rand_xmm(&rs, k, scr + S_XIN + 16 * x);
 		for (unsigned off = S_MEM; off < S_MEM + 0x80; off += 16)
 			rand_xmm(&rs, k, scr + off);
+		for (unsigned off = S_MMIN; off < S_MMIN + 64; off += 16)
+			rand_xmm(&rs, K_INT, scr + off);
 		for (unsigned off = S_SPLIT - 16; off < S_SPLIT + 32; off += 16)
 			rand_xmm(&rs, k, scr + off);
 		uint32_t csr = rand_mxcsr(&rs);
@@ -1177,6 +1429,8 @@ int main(void)
 		cmocka_unit_test(test_ldmxcsr_reserved),
 		cmocka_unit_test(test_fxsave_image),
 		cmocka_unit_test(test_fninit_image),
+		cmocka_unit_test(test_mmx_state),
+		cmocka_unit_test(test_maskmov),
 		cmocka_unit_test(test_mmio_16),
 		cmocka_unit_test(test_split_store_fault),
 		cmocka_unit_test(test_not_executed),

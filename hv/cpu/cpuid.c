@@ -35,6 +35,10 @@ static const struct cpuid_bit {
 	[CPUF_CMOV]         = { "cmov",         1, EDX, 15 },
 	[CPUF_PAT]          = { "pat",          1, EDX, 16 },
 	[CPUF_CLFSH]        = { "clflush",      1, EDX, 19 },   /* line size in leaf 1 EBX */
+	[CPUF_MMX]          = { "mmx",          1, EDX, 23 },   /* hv/cpu/sse.c */
+	[CPUF_FXSR]         = { "fxsr",         1, EDX, 24 },
+	[CPUF_SSE]          = { "sse",          1, EDX, 25 },
+	[CPUF_SSE2]         = { "sse2",         1, EDX, 26 },
 	[CPUF_CX16]         = { "cx16",         1, ECX, 13 },
 	[CPUF_PCID]         = { "pcid",         1, ECX, 17, true },  /* CR4.PCIDE #GP */
 	[CPUF_X2APIC]       = { "x2apic",       1, ECX, 21, true },  /* APIC_BASE.EXTD #GP */
@@ -69,7 +73,8 @@ static const struct cpuid_bit {
  * CPUID, leaf 80000001H). */
 #define AMD_EXT_EDX_DUP ((1ULL << CPUF_PSE) | (1ULL << CPUF_TSC) | (1ULL << CPUF_MSR) | \
 			 (1ULL << CPUF_PAE) | (1ULL << CPUF_CX8) | (1ULL << CPUF_APIC) | \
-			 (1ULL << CPUF_PGE) | (1ULL << CPUF_CMOV) | (1ULL << CPUF_PAT))
+			 (1ULL << CPUF_PGE) | (1ULL << CPUF_CMOV) | (1ULL << CPUF_PAT) | \
+			 (1ULL << CPUF_MMX) | (1ULL << CPUF_FXSR))
 
 #define OFF(f) (1ULL << (f))
 

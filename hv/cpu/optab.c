@@ -99,9 +99,9 @@ const struct x86_op x86_optab[4][256] = {
 		[0x34 ... 0x37] = D(A_UD), /* 38: escape */ [0x39] = D(A_UD), /* 3A: escape */
 		[0x3b ... 0x3f] = D(A_UD),
 		[0x40 ... 0x4f] = S(A_M, sel_cmov),
-		/* SSE/SSE2 by mandatory prefix (sse.c); 77 EMMS and the SSE3/VMX rows are #UD */
+		/* MMX, SSE, SSE2 by mandatory prefix (sse.c); the SSE3/VMX rows are #UD */
 		[0x50 ... 0x6f] = S(A_M, sel_sse), [0x70 ... 0x73] = S(A_M | A_IB, sel_sse),
-		[0x74 ... 0x76] = S(A_M, sel_sse), [0x77] = D(A_UD), [0x78 ... 0x7d] = D(A_M | A_UD),
+		[0x74 ... 0x76] = S(A_M, sel_sse), [0x77] = S(0, sel_sse), [0x78 ... 0x7d] = D(A_M | A_UD),
 		[0x7e ... 0x7f] = S(A_M, sel_sse),
 		[0x80 ... 0x8f] = S(A_IZ | A_F64, sel_jcc), [0x90 ... 0x9f] = H(A_M, op_setcc),
 		[0xa0] = H(A_D64, op_push_sreg), [0xa1] = H(A_D64, op_pop_sreg), [0xa2] = H(0, op_cpuid),

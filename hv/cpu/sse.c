@@ -18,9 +18,10 @@
  * operands of legacy SSE are #GP(0) unless 16-byte aligned, except those
  * of MOVUPS, MOVUPD, MOVDQU and MASKMOVDQU.
  *
- * Not here: the forms on MMX registers (no prefix in 60-7F and D0-FF,
- * CVTPI2PS and the other MMX conversions, PSHUFW, MASKMOVQ, MOVNTQ,
- * MOVQ2DQ, MOVDQ2Q, EMMS): they raise #UD.
+ * The MMX instructions and the SSE/SSE2 forms on MMX registers (no prefix
+ * in 60-7F and C4-FF, the MMX conversions, MOVQ2DQ, MOVDQ2Q) share the
+ * integer operations at half the width; the MMX registers are the low 64
+ * bits of the x87 physical registers, kept with the FXSAVE image.
  */
 #include <string.h>
 
@@ -84,36 +85,40 @@ static unsigned sse_forms(unsigned opc, unsigned pfx, bool mem)
 		return NP | X66;
 	case 0x2b:
 		return mem ? NP | X66 : 0;
-	case 0x2a: case 0x2c: case 0x2d:      /* the XMM forms; NP and 66 name MMX registers */
-		return XF3 | XF2;
+	case 0x2a: case 0x2c: case 0x2d:      /* NP and 66: the MMX-register conversions */
+		return NP | X66 | XF3 | XF2;
 	case 0x50:
 		return mem ? 0 : NP | X66;
 	case 0x52: case 0x53:
 		return NP | XF3;
 	case 0x5b:
 		return NP | X66 | XF3;
-	case 0x60 ... 0x6d: case 0x74: case 0x75: case 0x76:
+	case 0x6c: case 0x6d:
+		return X66;
+	case 0x60 ... 0x6b: case 0x74: case 0x75: case 0x76:      /* NP: on MMX registers */
 	case 0xd1 ... 0xd5: case 0xd8 ... 0xdf: case 0xe0 ... 0xe5: case 0xe8 ... 0xef:
 	case 0xf1 ... 0xf6: case 0xf8 ... 0xfe: case 0x6e: case 0xc4:
-		return X66;
+		return NP | X66;
 	case 0x6f: case 0x7f:
-		return X66 | XF3;
+		return NP | X66 | XF3;
 	case 0x70:
-		return X66 | XF3 | XF2;
+		return NP | X66 | XF3 | XF2;
 	case 0x71: case 0x72: case 0x73:
-		return mem ? 0 : X66;
+		return mem ? 0 : NP | X66;
+	case 0x77:                            /* EMMS */
+		return NP;
 	case 0x7e:
-		return X66 | XF3;
+		return NP | X66 | XF3;
 	case 0xc3:
 		return mem ? NP : 0;
 	case 0xc5: case 0xd7: case 0xf7:
-		return mem ? 0 : X66;
-	case 0xd6:
-		return X66;
+		return mem ? 0 : NP | X66;
+	case 0xd6:                            /* F3: MOVQ2DQ, F2: MOVDQ2Q */
+		return mem ? X66 : X66 | XF3 | XF2;
 	case 0xe6:
 		return X66 | XF3 | XF2;
 	case 0xe7:
-		return mem ? X66 : 0;
+		return mem ? NP | X66 : 0;
 	default:
 		return 0;
 	}
@@ -126,10 +131,10 @@ bool sse_supported(const struct x86_insn *in)
 	if ((in->op & 0xff00) != OP_MAP0F || in->lock)
 		return false;
 	if (opc >= 0x71 && opc <= 0x73 && in->mod == 3) {
-		if (!in->pfx66 || in->rep)
+		if (in->rep)
 			return false;
-		if (opc == 0x73)
-			return r == 2 || r == 3 || r == 6 || r == 7;
+		if (opc == 0x73)      /* PSRLDQ and PSLLDQ exist only on XMM registers */
+			return r == 2 || r == 6 || (in->pfx66 && (r == 3 || r == 7));
 		return r == 2 || r == 4 || r == 6;
 	}
 	return (sse_forms(opc, sse_pfx(in), in->mod != 3) >> sse_pfx(in)) & 1;
@@ -279,6 +284,10 @@ static int src_get(struct vcpu_soft *v, const struct x86_insn *in, unsigned size
 	return mem_in(v, in, size, size == 16, s);
 }
 
+static int sse_mmx_avail(struct vcpu_soft *v);
+static void mmx_enter(struct vcpu_soft *v);
+static uint64_t mm_get(const struct vcpu_soft *v, unsigned r);
+
 /* ---- data movement ---- */
 
 /* 10/11 MOVUPS MOVUPD MOVSS MOVSD, 28/29 MOVAPS MOVAPD, 6F/7F MOVDQA MOVDQU,
@@ -423,25 +432,41 @@ static int sse_movnti(struct vcpu_soft *v, const struct x86_insn *in)
 	return mem_write(v, in->seg, insn_ea(v, in), size, v->gpr[in->reg] & size_mask(size));
 }
 
-/* 66 F7: MASKMOVDQU xmm1, xmm2: the bytes of xmm1 whose byte in xmm2 has
- * its top bit set go to DS:[rDI] (a segment override applies). */
+/* 66 F7: MASKMOVDQU xmm1, xmm2 (NP F7: MASKMOVQ mm1, mm2): the bytes of
+ * the first operand whose byte in the second has its top bit set go to
+ * DS:[rDI] (a segment override applies). */
 static int sse_maskmov(struct vcpu_soft *v, const struct x86_insn *in)
 {
-	const union xmm *d = xreg(v, in->reg), *mask = xreg(v, in->rm);
+	bool mmx = !in->pfx66;
+	unsigned n = mmx ? 8 : 16;
+	union xmm dv, mv;
+	const union xmm *d = &dv, *mask = &mv;
 	uint64_t lin, off = v->gpr[7] & size_mask(in->asz);
 	uint16_t sel = 0;
 	struct mref m;
 	int st;
 
-	if ((st = sse_avail(v)))
+	if ((st = mmx ? sse_mmx_avail(v) : sse_avail(v)))
 		return st;
-	for (unsigned i = 0; i < 16; i++)
+	if (mmx) {
+		dv.q[0] = mm_get(v, in->reg);
+		mv.q[0] = mm_get(v, in->rm);
+	} else {
+		dv = *xreg(v, in->reg);
+		mv = *xreg(v, in->rm);
+	}
+	for (unsigned i = 0; i < n; i++)
 		sel |= (uint16_t)((mask->b[i] >> 7) << i);
-	if (!sel)
+	if (!sel) {
+		if (mmx)
+			mmx_enter(v);
 		return X86_OK;   /* nothing is written; this vCPU then checks nothing either */
-	if ((st = seg_linear(v, in->seg, off, 16, &lin)) ||
-	    (st = mref_get(v, lin, 16, ACC_WRITE, &m)))
+	}
+	if ((st = seg_linear(v, in->seg, off, n, &lin)) ||
+	    (st = mref_get(v, lin, n, ACC_WRITE, &m)))
 		return st;
+	if (mmx)
+		mmx_enter(v);
 	/* Byte by byte, so that unselected bytes are not written. */
 	unsigned pos = 0;
 	for (unsigned i = 0; i < m.n; i++) {
@@ -468,10 +493,11 @@ static uint8_t sat_u8(int x) { return (uint8_t)(x > 255 ? 255 : x < 0 ? 0 : x); 
 static int16_t sat_s16(int x) { return (int16_t)(x > 32767 ? 32767 : x < -32768 ? -32768 : x); }
 static uint16_t sat_u16(int x) { return (uint16_t)(x > 65535 ? 65535 : x < 0 ? 0 : x); }
 
-/* Shift every lane of `bits` bits by count: logical left or right, or arithmetic right. */
-static void shift_lanes(union xmm *d, unsigned bits, uint64_t count, int kind)
+/* Shift every lane of `bits` bits in the low n bytes by count: logical
+ * left (kind 0) or right (1), or arithmetic right (2). */
+static void shift_lanes(union xmm *d, unsigned n, unsigned bits, uint64_t count, int kind)
 {
-	for (unsigned i = 0; i < 128 / bits; i++) {
+	for (unsigned i = 0; i < n * 8 / bits; i++) {
 		switch (bits) {
 		case 16:
 			if (kind == 2)
@@ -499,84 +525,97 @@ static void shift_lanes(union xmm *d, unsigned bits, uint64_t count, int kind)
 	}
 }
 
-/* d = d op s for the two-operand integer and bitwise operations. */
-static void int_op(unsigned opc, union xmm *d, const union xmm *s)
+static int16_t sat_s16_of32(int32_t x) { return (int16_t)(x > 32767 ? 32767 : x < -32768 ? -32768 : x); }
+
+/*
+ * d = d op s for the two-operand integer and bitwise operations over the
+ * low n bytes: 16 for XMM registers, 8 for MMX registers (the same
+ * instruction on half the lanes; the unpacks take the low or high half of
+ * the n bytes, the packs put d's lanes before s's).
+ */
+static void int_op(unsigned opc, unsigned n, union xmm *d, const union xmm *s)
 {
 	union xmm r = *d;
-	unsigned i;
+	unsigned i, h = n / 2;
 
 	switch (opc) {
-	case 0x60: for (i = 0; i < 8; i++) { r.b[2 * i] = d->b[i]; r.b[2 * i + 1] = s->b[i]; } break;
-	case 0x61: for (i = 0; i < 4; i++) { r.w[2 * i] = d->w[i]; r.w[2 * i + 1] = s->w[i]; } break;
-	case 0x62: for (i = 0; i < 2; i++) { r.d[2 * i] = d->d[i]; r.d[2 * i + 1] = s->d[i]; } break;
+	case 0x60: for (i = 0; i < h; i++) { r.b[2 * i] = d->b[i]; r.b[2 * i + 1] = s->b[i]; } break;
+	case 0x61: for (i = 0; i < h / 2; i++) { r.w[2 * i] = d->w[i]; r.w[2 * i + 1] = s->w[i]; } break;
+	case 0x62: for (i = 0; i < h / 4; i++) { r.d[2 * i] = d->d[i]; r.d[2 * i + 1] = s->d[i]; } break;
 	case 0x6c: r.q[1] = s->q[0]; break;
-	case 0x68: for (i = 0; i < 8; i++) { r.b[2 * i] = d->b[8 + i]; r.b[2 * i + 1] = s->b[8 + i]; } break;
-	case 0x69: for (i = 0; i < 4; i++) { r.w[2 * i] = d->w[4 + i]; r.w[2 * i + 1] = s->w[4 + i]; } break;
-	case 0x6a: for (i = 0; i < 2; i++) { r.d[2 * i] = d->d[2 + i]; r.d[2 * i + 1] = s->d[2 + i]; } break;
+	case 0x68:
+		for (i = 0; i < h; i++) { r.b[2 * i] = d->b[h + i]; r.b[2 * i + 1] = s->b[h + i]; }
+		break;
+	case 0x69:
+		for (i = 0; i < h / 2; i++) { r.w[2 * i] = d->w[h / 2 + i]; r.w[2 * i + 1] = s->w[h / 2 + i]; }
+		break;
+	case 0x6a:
+		for (i = 0; i < h / 4; i++) { r.d[2 * i] = d->d[h / 4 + i]; r.d[2 * i + 1] = s->d[h / 4 + i]; }
+		break;
 	case 0x6d: r.q[0] = d->q[1]; r.q[1] = s->q[1]; break;
 	case 0x63:
-		for (i = 0; i < 8; i++) { r.sb[i] = sat_s8(d->sw[i]); r.sb[8 + i] = sat_s8(s->sw[i]); }
+		for (i = 0; i < h; i++) { r.sb[i] = sat_s8(d->sw[i]); r.sb[h + i] = sat_s8(s->sw[i]); }
 		break;
 	case 0x67:
-		for (i = 0; i < 8; i++) { r.b[i] = sat_u8(d->sw[i]); r.b[8 + i] = sat_u8(s->sw[i]); }
+		for (i = 0; i < h; i++) { r.b[i] = sat_u8(d->sw[i]); r.b[h + i] = sat_u8(s->sw[i]); }
 		break;
 	case 0x6b:
-		for (i = 0; i < 4; i++) {
-			r.sw[i] = sat_s16(d->sd[i] > 32767 ? 32767 : d->sd[i] < -32768 ? -32768 : d->sd[i]);
-			r.sw[4 + i] = sat_s16(s->sd[i] > 32767 ? 32767 : s->sd[i] < -32768 ? -32768 : s->sd[i]);
+		for (i = 0; i < h / 2; i++) {
+			r.sw[i] = sat_s16_of32(d->sd[i]);
+			r.sw[h / 2 + i] = sat_s16_of32(s->sd[i]);
 		}
 		break;
-	case 0x64: for (i = 0; i < 16; i++) r.b[i] = d->sb[i] > s->sb[i] ? 0xff : 0; break;
-	case 0x65: for (i = 0; i < 8; i++) r.w[i] = d->sw[i] > s->sw[i] ? 0xffff : 0; break;
-	case 0x66: for (i = 0; i < 4; i++) r.d[i] = d->sd[i] > s->sd[i] ? ~0u : 0; break;
-	case 0x74: for (i = 0; i < 16; i++) r.b[i] = d->b[i] == s->b[i] ? 0xff : 0; break;
-	case 0x75: for (i = 0; i < 8; i++) r.w[i] = d->w[i] == s->w[i] ? 0xffff : 0; break;
-	case 0x76: for (i = 0; i < 4; i++) r.d[i] = d->d[i] == s->d[i] ? ~0u : 0; break;
-	case 0xfc: for (i = 0; i < 16; i++) r.b[i] = (uint8_t)(d->b[i] + s->b[i]); break;
-	case 0xfd: for (i = 0; i < 8; i++) r.w[i] = (uint16_t)(d->w[i] + s->w[i]); break;
-	case 0xfe: for (i = 0; i < 4; i++) r.d[i] = d->d[i] + s->d[i]; break;
-	case 0xd4: for (i = 0; i < 2; i++) r.q[i] = d->q[i] + s->q[i]; break;
-	case 0xf8: for (i = 0; i < 16; i++) r.b[i] = (uint8_t)(d->b[i] - s->b[i]); break;
-	case 0xf9: for (i = 0; i < 8; i++) r.w[i] = (uint16_t)(d->w[i] - s->w[i]); break;
-	case 0xfa: for (i = 0; i < 4; i++) r.d[i] = d->d[i] - s->d[i]; break;
-	case 0xfb: for (i = 0; i < 2; i++) r.q[i] = d->q[i] - s->q[i]; break;
-	case 0xec: for (i = 0; i < 16; i++) r.sb[i] = sat_s8(d->sb[i] + s->sb[i]); break;
-	case 0xed: for (i = 0; i < 8; i++) r.sw[i] = sat_s16(d->sw[i] + s->sw[i]); break;
-	case 0xdc: for (i = 0; i < 16; i++) r.b[i] = sat_u8(d->b[i] + s->b[i]); break;
-	case 0xdd: for (i = 0; i < 8; i++) r.w[i] = sat_u16(d->w[i] + s->w[i]); break;
-	case 0xe8: for (i = 0; i < 16; i++) r.sb[i] = sat_s8(d->sb[i] - s->sb[i]); break;
-	case 0xe9: for (i = 0; i < 8; i++) r.sw[i] = sat_s16(d->sw[i] - s->sw[i]); break;
-	case 0xd8: for (i = 0; i < 16; i++) r.b[i] = sat_u8(d->b[i] - s->b[i]); break;
-	case 0xd9: for (i = 0; i < 8; i++) r.w[i] = sat_u16(d->w[i] - s->w[i]); break;
-	case 0xda: for (i = 0; i < 16; i++) r.b[i] = d->b[i] < s->b[i] ? d->b[i] : s->b[i]; break;
-	case 0xde: for (i = 0; i < 16; i++) r.b[i] = d->b[i] > s->b[i] ? d->b[i] : s->b[i]; break;
-	case 0xea: for (i = 0; i < 8; i++) r.sw[i] = d->sw[i] < s->sw[i] ? d->sw[i] : s->sw[i]; break;
-	case 0xee: for (i = 0; i < 8; i++) r.sw[i] = d->sw[i] > s->sw[i] ? d->sw[i] : s->sw[i]; break;
-	case 0xe0: for (i = 0; i < 16; i++) r.b[i] = (uint8_t)((d->b[i] + s->b[i] + 1) >> 1); break;
-	case 0xe3: for (i = 0; i < 8; i++) r.w[i] = (uint16_t)((d->w[i] + s->w[i] + 1) >> 1); break;
+	case 0x64: for (i = 0; i < n; i++) r.b[i] = d->sb[i] > s->sb[i] ? 0xff : 0; break;
+	case 0x65: for (i = 0; i < n / 2; i++) r.w[i] = d->sw[i] > s->sw[i] ? 0xffff : 0; break;
+	case 0x66: for (i = 0; i < n / 4; i++) r.d[i] = d->sd[i] > s->sd[i] ? ~0u : 0; break;
+	case 0x74: for (i = 0; i < n; i++) r.b[i] = d->b[i] == s->b[i] ? 0xff : 0; break;
+	case 0x75: for (i = 0; i < n / 2; i++) r.w[i] = d->w[i] == s->w[i] ? 0xffff : 0; break;
+	case 0x76: for (i = 0; i < n / 4; i++) r.d[i] = d->d[i] == s->d[i] ? ~0u : 0; break;
+	case 0xfc: for (i = 0; i < n; i++) r.b[i] = (uint8_t)(d->b[i] + s->b[i]); break;
+	case 0xfd: for (i = 0; i < n / 2; i++) r.w[i] = (uint16_t)(d->w[i] + s->w[i]); break;
+	case 0xfe: for (i = 0; i < n / 4; i++) r.d[i] = d->d[i] + s->d[i]; break;
+	case 0xd4: for (i = 0; i < n / 8; i++) r.q[i] = d->q[i] + s->q[i]; break;
+	case 0xf8: for (i = 0; i < n; i++) r.b[i] = (uint8_t)(d->b[i] - s->b[i]); break;
+	case 0xf9: for (i = 0; i < n / 2; i++) r.w[i] = (uint16_t)(d->w[i] - s->w[i]); break;
+	case 0xfa: for (i = 0; i < n / 4; i++) r.d[i] = d->d[i] - s->d[i]; break;
+	case 0xfb: for (i = 0; i < n / 8; i++) r.q[i] = d->q[i] - s->q[i]; break;
+	case 0xec: for (i = 0; i < n; i++) r.sb[i] = sat_s8(d->sb[i] + s->sb[i]); break;
+	case 0xed: for (i = 0; i < n / 2; i++) r.sw[i] = sat_s16(d->sw[i] + s->sw[i]); break;
+	case 0xdc: for (i = 0; i < n; i++) r.b[i] = sat_u8(d->b[i] + s->b[i]); break;
+	case 0xdd: for (i = 0; i < n / 2; i++) r.w[i] = sat_u16(d->w[i] + s->w[i]); break;
+	case 0xe8: for (i = 0; i < n; i++) r.sb[i] = sat_s8(d->sb[i] - s->sb[i]); break;
+	case 0xe9: for (i = 0; i < n / 2; i++) r.sw[i] = sat_s16(d->sw[i] - s->sw[i]); break;
+	case 0xd8: for (i = 0; i < n; i++) r.b[i] = sat_u8(d->b[i] - s->b[i]); break;
+	case 0xd9: for (i = 0; i < n / 2; i++) r.w[i] = sat_u16(d->w[i] - s->w[i]); break;
+	case 0xda: for (i = 0; i < n; i++) r.b[i] = d->b[i] < s->b[i] ? d->b[i] : s->b[i]; break;
+	case 0xde: for (i = 0; i < n; i++) r.b[i] = d->b[i] > s->b[i] ? d->b[i] : s->b[i]; break;
+	case 0xea: for (i = 0; i < n / 2; i++) r.sw[i] = d->sw[i] < s->sw[i] ? d->sw[i] : s->sw[i]; break;
+	case 0xee: for (i = 0; i < n / 2; i++) r.sw[i] = d->sw[i] > s->sw[i] ? d->sw[i] : s->sw[i]; break;
+	case 0xe0: for (i = 0; i < n; i++) r.b[i] = (uint8_t)((d->b[i] + s->b[i] + 1) >> 1); break;
+	case 0xe3: for (i = 0; i < n / 2; i++) r.w[i] = (uint16_t)((d->w[i] + s->w[i] + 1) >> 1); break;
 	case 0xd5:
-		for (i = 0; i < 8; i++)
+		for (i = 0; i < n / 2; i++)
 			r.w[i] = (uint16_t)((uint32_t)d->w[i] * s->w[i]);
 		break;
 	case 0xe5:
-		for (i = 0; i < 8; i++)
+		for (i = 0; i < n / 2; i++)
 			r.w[i] = (uint16_t)((uint32_t)((int32_t)d->sw[i] * s->sw[i]) >> 16);
 		break;
 	case 0xe4:
-		for (i = 0; i < 8; i++)
+		for (i = 0; i < n / 2; i++)
 			r.w[i] = (uint16_t)(((uint32_t)d->w[i] * s->w[i]) >> 16);
 		break;
 	case 0xf4:
-		for (i = 0; i < 2; i++)
+		for (i = 0; i < n / 8; i++)
 			r.q[i] = (uint64_t)d->d[2 * i] * s->d[2 * i];
 		break;
 	case 0xf5:
-		for (i = 0; i < 4; i++)
+		for (i = 0; i < n / 4; i++)
 			r.d[i] = (uint32_t)((int32_t)d->sw[2 * i] * s->sw[2 * i]) +
 				 (uint32_t)((int32_t)d->sw[2 * i + 1] * s->sw[2 * i + 1]);
 		break;
 	case 0xf6:
-		for (i = 0; i < 2; i++) {
+		for (i = 0; i < n / 8; i++) {
 			unsigned sum = 0;
 			for (unsigned j = 0; j < 8; j++) {
 				int x = d->b[8 * i + j] - s->b[8 * i + j];
@@ -585,18 +624,18 @@ static void int_op(unsigned opc, union xmm *d, const union xmm *s)
 			r.q[i] = sum;
 		}
 		break;
-	case 0xdb: case 0x54: for (i = 0; i < 2; i++) r.q[i] = d->q[i] & s->q[i]; break;
-	case 0xdf: case 0x55: for (i = 0; i < 2; i++) r.q[i] = ~d->q[i] & s->q[i]; break;
-	case 0xeb: case 0x56: for (i = 0; i < 2; i++) r.q[i] = d->q[i] | s->q[i]; break;
-	case 0xef: case 0x57: for (i = 0; i < 2; i++) r.q[i] = d->q[i] ^ s->q[i]; break;
-	case 0xd1: r = *d; shift_lanes(&r, 16, s->q[0], 1); break;
-	case 0xd2: r = *d; shift_lanes(&r, 32, s->q[0], 1); break;
-	case 0xd3: r = *d; shift_lanes(&r, 64, s->q[0], 1); break;
-	case 0xe1: r = *d; shift_lanes(&r, 16, s->q[0], 2); break;
-	case 0xe2: r = *d; shift_lanes(&r, 32, s->q[0], 2); break;
-	case 0xf1: r = *d; shift_lanes(&r, 16, s->q[0], 0); break;
-	case 0xf2: r = *d; shift_lanes(&r, 32, s->q[0], 0); break;
-	case 0xf3: r = *d; shift_lanes(&r, 64, s->q[0], 0); break;
+	case 0xdb: case 0x54: for (i = 0; i < n / 8; i++) r.q[i] = d->q[i] & s->q[i]; break;
+	case 0xdf: case 0x55: for (i = 0; i < n / 8; i++) r.q[i] = ~d->q[i] & s->q[i]; break;
+	case 0xeb: case 0x56: for (i = 0; i < n / 8; i++) r.q[i] = d->q[i] | s->q[i]; break;
+	case 0xef: case 0x57: for (i = 0; i < n / 8; i++) r.q[i] = d->q[i] ^ s->q[i]; break;
+	case 0xd1: shift_lanes(&r, n, 16, s->q[0], 1); break;
+	case 0xd2: shift_lanes(&r, n, 32, s->q[0], 1); break;
+	case 0xd3: shift_lanes(&r, n, 64, s->q[0], 1); break;
+	case 0xe1: shift_lanes(&r, n, 16, s->q[0], 2); break;
+	case 0xe2: shift_lanes(&r, n, 32, s->q[0], 2); break;
+	case 0xf1: shift_lanes(&r, n, 16, s->q[0], 0); break;
+	case 0xf2: shift_lanes(&r, n, 32, s->q[0], 0); break;
+	case 0xf3: shift_lanes(&r, n, 64, s->q[0], 0); break;
 	case 0x14: r.d[0] = d->d[0]; r.d[1] = s->d[0]; r.d[2] = d->d[1]; r.d[3] = s->d[1]; break;
 	case 0x15: r.d[0] = d->d[2]; r.d[1] = s->d[2]; r.d[2] = d->d[3]; r.d[3] = s->d[3]; break;
 	}
@@ -619,7 +658,7 @@ static int sse_int(struct vcpu_soft *v, const struct x86_insn *in)
 		d->q[1] = s.q[h];
 		return X86_OK;
 	}
-	int_op(opc, xreg(v, in->reg), &s);
+	int_op(opc, 16, xreg(v, in->reg), &s);
 	return X86_OK;
 }
 
@@ -643,7 +682,7 @@ static int sse_shift_imm(struct vcpu_soft *v, const struct x86_insn *in)
 		*d = t;
 		return X86_OK;
 	}
-	shift_lanes(d, opc == 0x71 ? 16 : opc == 0x72 ? 32 : 64, count, r == 2 ? 1 : r == 4 ? 2 : 0);
+	shift_lanes(d, 16, opc == 0x71 ? 16 : opc == 0x72 ? 32 : 64, count, r == 2 ? 1 : r == 4 ? 2 : 0);
 	return X86_OK;
 }
 
@@ -674,6 +713,187 @@ static int sse_shuf(struct vcpu_soft *v, const struct x86_insn *in)
 			r.w[base + i] = s.w[base + ((imm >> (2 * i)) & 3)];
 	}
 	*d = r;
+	return X86_OK;
+}
+
+/* ---- MMX registers ---- */
+
+/*
+ * MMX register i is the low 64 bits of x87 physical register i (SDM Vol. 1
+ * 9.5). An MMX instruction (or an SSE one on an MMX register) needs
+ * CR0.EM clear (#UD) and CR0.TS clear (#NM), and raises #MF while an
+ * unmasked x87 exception is pending (FSW.ES); as it completes, TOS becomes
+ * 0 and every tag valid; a write sets bits 79:64 of the register to ones.
+ */
+static int mmx_avail(struct vcpu_soft *v)
+{
+	if (v->cr0 & CR0_EM)
+		return x86_ud(v);
+	if (v->cr0 & CR0_TS)
+		return x86_raise(v, EXC_NM, false, 0);
+	if (v->fsw & 0x80)
+		return x86_raise(v, EXC_MF, false, 0);
+	return X86_OK;
+}
+
+/* An SSE instruction with an MMX register operand: SSE's rules, then #MF. */
+static int sse_mmx_avail(struct vcpu_soft *v)
+{
+	int st = sse_avail(v);
+
+	if (st)
+		return st;
+	return v->fsw & 0x80 ? x86_raise(v, EXC_MF, false, 0) : X86_OK;
+}
+
+static void mmx_enter(struct vcpu_soft *v)
+{
+	v->fsw &= (uint16_t)~(7u << 11);
+	v->sse.ftw = 0xff;
+}
+
+static uint64_t mm_get(const struct vcpu_soft *v, unsigned r)
+{
+	uint64_t x;
+
+	memcpy(&x, v->sse.st[r & 7], 8);
+	return x;
+}
+
+static void mm_set(struct vcpu_soft *v, unsigned r, uint64_t x)
+{
+	memcpy(v->sse.st[r & 7], &x, 8);
+	v->sse.st[r & 7][8] = v->sse.st[r & 7][9] = 0xff;
+}
+
+/* The mm/m64 source operand into the low 8 bytes of *s, the rest zero. */
+static int mmx_src(struct vcpu_soft *v, const struct x86_insn *in, union xmm *s)
+{
+	memset(s, 0, sizeof(*s));
+	if (in->mod == 3) {
+		s->q[0] = mm_get(v, in->rm);
+		return X86_OK;
+	}
+	return mem_in(v, in, 8, false, s);
+}
+
+/* The integer operations mm, mm/m64, and PSHUFW. */
+static int mmx_int(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	unsigned opc = in->op & 0xff;
+	union xmm s, d;
+	int st;
+
+	if ((st = mmx_avail(v)) || (st = mmx_src(v, in, &s)))
+		return st;
+	memset(&d, 0, sizeof(d));
+	d.q[0] = mm_get(v, in->reg);
+	if (opc == 0x70) {
+		for (unsigned i = 0; i < 4; i++)
+			d.w[i] = s.w[(in->imm >> (2 * i)) & 3];
+	} else {
+		int_op(opc, 8, &d, &s);
+	}
+	mmx_enter(v);
+	mm_set(v, in->reg, d.q[0]);
+	return X86_OK;
+}
+
+/* NP 71-73: PSRLW/PSRAW/PSLLW, PSRLD/PSRAD/PSLLD, PSRLQ/PSLLQ mm, imm8. */
+static int mmx_shift_imm(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	unsigned opc = in->op & 0xff, r = in->reg & 7;
+	union xmm d;
+	int st;
+
+	if ((st = mmx_avail(v)))
+		return st;
+	memset(&d, 0, sizeof(d));
+	d.q[0] = mm_get(v, in->rm);
+	shift_lanes(&d, 8, opc == 0x71 ? 16 : opc == 0x72 ? 32 : 64, in->imm & 0xff,
+		    r == 2 ? 1 : r == 4 ? 2 : 0);
+	mmx_enter(v);
+	mm_set(v, in->rm, d.q[0]);
+	return X86_OK;
+}
+
+/* MOVD/MOVQ mm to and from r/m, MOVQ mm, mm/m64 and back, MOVNTQ,
+ * PINSRW, PEXTRW, PMOVMSKB on MMX registers, EMMS, MOVQ2DQ, MOVDQ2Q. */
+static int mmx_move(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	unsigned opc = in->op & 0xff, pfx = sse_pfx(in);
+	unsigned size = (in->rex & 8) ? 8 : 4;
+	union xmm s;
+	uint64_t a, m = 0;
+	int st;
+
+	if ((st = opc == 0xd6 ? sse_mmx_avail(v) : mmx_avail(v)))
+		return st;
+	switch (opc) {
+	case 0x77:                         /* EMMS: every tag empty */
+		v->sse.ftw = 0;
+		return X86_OK;
+	case 0x6e:
+		if ((st = rm_read(v, in, size, &a)))
+			return st;
+		mmx_enter(v);
+		mm_set(v, in->reg, a);
+		return X86_OK;
+	case 0x7e:
+		if ((st = rm_write(v, in, size, mm_get(v, in->reg) & size_mask(size))))
+			return st;
+		mmx_enter(v);
+		return X86_OK;
+	case 0x6f:
+		if ((st = mmx_src(v, in, &s)))
+			return st;
+		mmx_enter(v);
+		mm_set(v, in->reg, s.q[0]);
+		return X86_OK;
+	case 0x7f: case 0xe7:
+		a = mm_get(v, in->reg);
+		if (in->mod == 3) {
+			mmx_enter(v);
+			mm_set(v, in->rm, a);
+			return X86_OK;
+		}
+		if ((st = mem_out(v, in, 8, false, &a)))
+			return st;
+		mmx_enter(v);
+		return X86_OK;
+	case 0xc4:
+		if ((st = rm_read(v, in, 2, &a)))
+			return st;
+		s.q[0] = mm_get(v, in->reg);
+		s.w[in->imm & 3] = (uint16_t)a;
+		mmx_enter(v);
+		mm_set(v, in->reg, s.q[0]);
+		return X86_OK;
+	case 0xc5:
+		s.q[0] = mm_get(v, in->rm);
+		m = s.w[in->imm & 3];
+		break;
+	case 0xd7:
+		s.q[0] = mm_get(v, in->rm);
+		for (unsigned i = 0; i < 8; i++)
+			m |= (uint64_t)(s.b[i] >> 7) << i;
+		break;
+	default:                           /* D6: F3 MOVQ2DQ xmm, mm; F2 MOVDQ2Q mm, xmm */
+		if (pfx == P_F3) {
+			union xmm *d = xreg(v, in->reg);
+			d->q[0] = mm_get(v, in->rm);
+			d->q[1] = 0;
+		} else {
+			a = xreg(v, in->rm)->q[0];
+			mmx_enter(v);
+			mm_set(v, in->reg, a);
+			return X86_OK;
+		}
+		mmx_enter(v);
+		return X86_OK;
+	}
+	mmx_enter(v);
+	v->gpr[in->reg] = m;
 	return X86_OK;
 }
 
@@ -1062,6 +1282,57 @@ static int sse_cvtsi(struct vcpu_soft *v, const struct x86_insn *in)
 	return X86_OK;
 }
 
+/*
+ * The conversions with an MMX register: NP 2A CVTPI2PS xmm, mm/m64; 66 2A
+ * CVTPI2PD xmm, mm/m64; NP 2D/2C CVT(T)PS2PI mm, xmm/m64; 66 2D/2C
+ * CVT(T)PD2PI mm, xmm/m128. Each is its XMM twin on the low lanes
+ * (CVTDQ2PS, CVTDQ2PD, CVT(T)PS2DQ, CVT(T)PD2DQ) with the other lanes 0,
+ * which raise no flag. A memory source of CVTPI2PS/PD leaves the x87
+ * state alone; every other form is an MMX instruction for the tags.
+ */
+static int sse_cvt_mmx(struct vcpu_soft *v, const struct x86_insn *in)
+{
+	unsigned opc = in->op & 0xff, pfx = sse_pfx(in);
+	bool to_xmm = opc == 0x2a, mmx_state = !to_xmm || in->mod == 3;
+	uint32_t csr = run_csr(v->sse.mxcsr), flags;
+	union xmm s, *d = xreg(v, in->reg);
+	v2di sv, t;
+	int st;
+
+	if ((st = mmx_state ? sse_mmx_avail(v) : sse_avail(v)))
+		return st;
+	if (to_xmm) {
+		if ((st = mmx_src(v, in, &s)))
+			return st;
+	} else if ((st = src_get(v, in, pfx == P_66 ? 16 : 8, &s))) {
+		return st;
+	}
+	if (!to_xmm && pfx == P_NP)
+		s.q[1] = 0;
+	memcpy(&sv, &s, 16);
+	memcpy(&t, d, 16);
+	if (to_xmm)
+		flags = pfx == P_NP ? host_fp(0x5b, P_NP, 0, &t, sv, csr) : host_fp(0xe6, P_F3, 0, &t, sv, csr);
+	else if (pfx == P_NP)
+		flags = host_fp(0x5b, opc == 0x2d ? P_66 : P_F3, 0, &t, sv, csr);
+	else
+		flags = host_fp(0xe6, opc == 0x2d ? P_F2 : P_66, 0, &t, sv, csr);
+	if ((st = sse_fp_done(v, flags, 0, 0)))
+		return st;
+	if (mmx_state)
+		mmx_enter(v);
+	if (!to_xmm) {
+		union xmm r;
+		memcpy(&r, &t, 16);
+		mm_set(v, in->reg, r.q[0]);
+	} else if (pfx == P_NP) {
+		memcpy(&d->q[0], &t, 8);       /* CVTPI2PS: the upper lanes stay */
+	} else {
+		memcpy(d, &t, 16);
+	}
+	return X86_OK;
+}
+
 /* ---- group 15: FXSAVE, FXRSTOR, LDMXCSR, STMXCSR ---- */
 
 /* The FXSAVE image's XMM area holds XMM0-15 in 64-bit mode, XMM0-7 elsewhere. */
@@ -1107,8 +1378,8 @@ static int op_fxsave(struct vcpu_soft *v, const struct x86_insn *in)
 	memcpy(img + 24, &v->sse.mxcsr, 4);
 	uint32_t mask = MXCSR_WRITABLE;
 	memcpy(img + 28, &mask, 4);
-	for (unsigned i = 0; i < 8; i++)
-		memcpy(img + 32 + 16 * i, v->sse.st[i], 10);
+	for (unsigned i = 0; i < 8; i++)        /* ST(i): physical register TOS + i */
+		memcpy(img + 32 + 16 * i, v->sse.st[(((v->fsw >> 11) & 7) + i) & 7], 10);
 	for (unsigned i = 0; i < fx_nxmm(v); i++)
 		memcpy(img + 160 + 16 * i, &v->sse.xmm[i], 16);
 	mref_out(v, &m, used, img);
@@ -1149,7 +1420,7 @@ static int op_fxrstor(struct vcpu_soft *v, const struct x86_insn *in)
 	}
 	v->sse.mxcsr = mxcsr;
 	for (unsigned i = 0; i < 8; i++)
-		memcpy(v->sse.st[i], img + 32 + 16 * i, 10);
+		memcpy(v->sse.st[(((v->fsw >> 11) & 7) + i) & 7], img + 32 + 16 * i, 10);
 	for (unsigned i = 0; i < fx_nxmm(v); i++)
 		memcpy(&v->sse.xmm[i], img + 160 + 16 * i, 16);
 	return X86_OK;
@@ -1193,10 +1464,30 @@ sse_exec_fn sel_grp15(const struct x86_insn *in)
 
 sse_exec_fn sel_sse(const struct x86_insn *in)
 {
-	unsigned opc = in->op & 0xff;
+	unsigned opc = in->op & 0xff, pfx = sse_pfx(in);
 
 	if (!sse_supported(in))
 		return op_invalid;
+	if (opc == 0x2a || opc == 0x2c || opc == 0x2d) {
+		if (pfx == P_NP || pfx == P_66)
+			return sse_cvt_mmx;
+	} else if (opc == 0xd6 && pfx != P_66) {
+		return mmx_move;
+	} else if (pfx == P_NP && opc != 0xc3 && ((opc >= 0x60 && opc <= 0x7f) || opc >= 0xc4)) {
+		switch (opc) {
+		case 0x6e: case 0x6f: case 0x77: case 0x7e: case 0x7f: case 0xe7: case 0xc4: case 0xc5:
+		case 0xd7:
+			return mmx_move;
+		case 0x71: case 0x72: case 0x73:
+			return mmx_shift_imm;
+		case 0xf7:
+			return sse_maskmov;
+		case 0xc6:
+			break;            /* SHUFPS */
+		default:
+			return mmx_int;
+		}
+	}
 	switch (opc) {
 	case 0x10: case 0x11: case 0x12: case 0x13: case 0x16: case 0x17: case 0x28: case 0x29:
 	case 0x2b: case 0x6f: case 0x7f: case 0xe7:

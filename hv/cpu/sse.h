@@ -3,9 +3,9 @@
  * hv/cpu/sse.h - SSE and SSE2 state of the software vCPU (sse.c).
  *
  * The XMM registers, MXCSR and the x87 fields FXSAVE and FXRSTOR carry
- * (SDM Vol. 1 ch. 10-11, Vol. 2A FXSAVE). The vCPU has no x87 register
- * stack: the x87 fields are kept only so that FXRSTOR followed by FXSAVE
- * gives back what was loaded. docs/softcpu.md, "SSE and SSE2", says which
+ * (SDM Vol. 1 ch. 9-11, Vol. 2A FXSAVE). The vCPU has no x87 arithmetic:
+ * the x87 registers hold the MMX registers (SDM Vol. 1 9.5) and what
+ * FXRSTOR loaded, and FXSAVE gives them back. docs/softcpu.md, "SSE and SSE2", says which
  * instructions exist and how floating point is made exact.
  */
 #ifndef HV_CPU_SSE_H
@@ -59,7 +59,8 @@ struct sse_state {
 	uint16_t fop;             /* last x87 opcode, 11 bits */
 	uint64_t fip, fdp;        /* last x87 instruction and operand pointers */
 	uint16_t fcs, fds;
-	uint8_t st[8][10];        /* ST0-ST7 (80-bit) */
+	uint8_t st[8][10];        /* x87 physical registers R0-R7 (80-bit; ST(i) is
+				     R((TOS + i) mod 8)); MMi is the low 64 bits of Ri */
 };
 
 /* RESET state (SDM Vol. 3A Table 10-1): XMM registers 0, MXCSR 1F80H. */
