@@ -376,11 +376,26 @@ static int range_after(void *arg, unsigned level, uint64_t ehpa, uint64_t child,
 	return 0;
 }
 
-/* Level 1 without a call per entry: range_visit inlined, level folded in. */
+/*
+ * Level 1 without a call per entry: range_visit inlined, level folded in.
+ * A map is a run of leaves there: every 4 KiB entry the range meets is
+ * whole and aligned (range_check), none is a table, and range_visit writes
+ * each one's leaf whatever it held; so the run is written in one loop, the
+ * host address advancing with the guest-physical one.
+ */
 static int range_leaves(void *arg, uint64_t ehpa, uint64_t first, uint64_t last)
 {
 	struct range_ctx *rc = arg;
+	const struct range_op *op = rc->op;
 
+	if (op->kind == OP_MAP) {
+		uint64_t hpa = op->hpa0 + (first - op->gpa0), n = ((last - first) >> PAGE_SHIFT_4K) + 1;
+		volatile uint64_t *e = (volatile uint64_t *)hpool_ptr(rc->ept->pool, ehpa);
+
+		for (; n; n--, e++, hpa += PAGE_SIZE_4K)
+			*e = op->bits | hpa;
+		return 0;
+	}
 	return walk_range_leaves(&rc->ept->fmt, range_visit, arg, ehpa, first, last);
 }
 

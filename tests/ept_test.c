@@ -360,6 +360,44 @@ static void test_map_sizes_and_unmap(void **state)
 	env_fini(&env);
 }
 
+/*
+ * A 4 KiB map writes its level-1 entries as one run (ept.c range_leaves):
+ * across the end of a level-1 table, each page's leaf must be exactly the
+ * attributes and its own host address (SDM Table 29-6), the pages either
+ * side untouched, and a second map over part of the run must rewrite only
+ * its own pages.
+ */
+static void test_map_4k_run(void **state)
+{
+	const uint64_t gpa = PAGE_SIZE_2M - 3 * PAGE_SIZE_4K, ro = EPT_R | ((uint64_t)EPT_MT_WB << EPT_MT_SHIFT);
+	struct ept_walk_result r;
+	struct env env;
+	uint64_t g, h;
+	unsigned i;
+
+	(void)state;
+	env_init(&env, 4 * GiB, 4, false, false, true, false);
+	g = guest_frame(&env, PAGE_SIZE_2M);
+	h = guest_frame(&env, PAGE_SIZE_2M);
+	assert_ok(ept_map(env.ept, gpa, g, 6 * PAGE_SIZE_4K, WB_ATTRS, PAGE_SIZE_4K));
+	assert_ok(ept_map(env.ept, gpa + PAGE_SIZE_4K, h, 4 * PAGE_SIZE_4K, ro, PAGE_SIZE_4K));
+	for (i = 0; i < 6; i++) {
+		const bool second = i >= 1 && i <= 4;
+		const uint64_t hpa = second ? h + (i - 1) * PAGE_SIZE_4K : g + i * PAGE_SIZE_4K;
+
+		r = walk(&env, gpa + i * PAGE_SIZE_4K + 0x18, &rd_acc);
+		assert_int_equal(r.status, EPT_OK);
+		assert_int_equal(r.page_shift, 12);
+		assert_int_equal(r.hpa, hpa + 0x18);
+		assert_int_equal(r.ref[r.nref - 1].value, (second ? ro : WB_ATTRS) | hpa);
+	}
+	r = walk(&env, gpa - PAGE_SIZE_4K, &rd_acc);
+	assert_int_equal(r.status, EPT_VIOLATION);
+	r = walk(&env, gpa + 6 * PAGE_SIZE_4K, &rd_acc);
+	assert_int_equal(r.status, EPT_VIOLATION);
+	env_fini(&env);
+}
+
 /* Without 1 GiB support a 1 GiB request falls back to 2 MiB pages. */
 static void test_map_no_1g(void **state)
 {
@@ -1035,6 +1073,7 @@ int main(void)
 		cmocka_unit_test(test_accessed_dirty),
 		cmocka_unit_test(test_reference_counts),
 		cmocka_unit_test(test_count_leaves),
+		cmocka_unit_test(test_map_4k_run),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
