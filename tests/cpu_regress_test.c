@@ -1299,6 +1299,44 @@ static void test_threaded_push_pop(void **state)
 }
 
 /*
+ * TEST r, r, MOVZX, MOVSX and MOVSXD with register operands (high byte
+ * registers among them) and SETcc after them, all as threaded code, checked
+ * against one instruction a run and against the values the SDM gives.
+ */
+static void test_threaded_register_forms(void **state)
+{
+	static const uint8_t prog[] = {
+		0x48, 0xc7, 0xc0, 0xf0, 0x80, 0x00, 0x00,   /* mov rax, 0x80f0 */
+		0x48, 0xc7, 0xc3, 0xfe, 0xff, 0xff, 0xff,   /* mov rbx, -2 */
+		0x84, 0xdc,                                 /* test ah, bl: 0x80, SF */
+		0x0f, 0x98, 0xc1,                           /* sets cl */
+		0x0f, 0xbe, 0xd4,                           /* movsx edx, ah */
+		0x0f, 0xb7, 0xf3,                           /* movzx esi, bx */
+		0x48, 0x63, 0xfb,                           /* movsxd rdi, ebx */
+		0x48, 0x85, 0xf7,                           /* test rdi, rsi: not zero */
+		0x0f, 0x94, 0xc5,                           /* setz ch */
+		0x45, 0x85, 0xc0,                           /* test r8d, r8d: zero */
+		0x41, 0x0f, 0x94, 0xc1,                     /* setz r9b */
+		0xf4,                                       /* hlt */
+	};
+	uint64_t gpr[16] = { 0 };
+	struct vcpu_regs r;
+	struct tvm *vm;
+
+	(void)state;
+	gpr[9] = 0x1200;
+	vm = run_twins_regs(prog, sizeof(prog), TVM_CODE, RFL_FIXED, gpr, VCPU_EXIT_HLT);
+	r = regs(vm);
+	assert_int_equal(r.gpr[1], 0x0001);
+	assert_int_equal(r.gpr[2], 0xffffff80);
+	assert_int_equal(r.gpr[6], 0xfffe);
+	assert_int_equal(r.gpr[7], 0xfffffffffffffffeULL);
+	assert_int_equal(r.gpr[9], 0x1201);
+	assert_int_equal(r.rflags & 0x8c1, 0x40);   /* OF SF ZF CF: ZF alone */
+	tvm_destroy(vm);
+}
+
+/*
  * A loop that calls a function on the next page: the run goes on across
  * the CALL and the RET, each fetch on the other page made in the run
  * through the shortcut, the blocks looked up without comparing their bytes
@@ -1956,6 +1994,7 @@ int main(void)
 		cmocka_unit_test(test_block_fault_frame_on_code),
 		cmocka_unit_test(test_event_accesses_on_hit_path),
 		cmocka_unit_test(test_threaded_push_pop),
+		cmocka_unit_test(test_threaded_register_forms),
 		cmocka_unit_test(test_block_cross_page_calls),
 		cmocka_unit_test(test_threaded_transfers),
 		cmocka_unit_test(test_block_code_changed_from_other_page),

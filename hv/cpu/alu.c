@@ -244,15 +244,21 @@ x86_exec_fn sel_grp1(const struct x86_insn *in)
 	return grp1_handlers[in->reg & 7];
 }
 
+static inline void test_rm_r(struct vcpu_soft *v, const struct x86_insn *in, unsigned size, uint64_t a)
+{
+	uint64_t b = reg_get(v, in, in->reg, size);
+
+	lf_set(v, LF_LOGIC, size, a, b, a & b);
+}
+
 int op_test(struct vcpu_soft *v, const struct x86_insn *in)
 {
 	unsigned size = in->op == 0x84 ? 1 : in->osz;
-	uint64_t a, b;
+	uint64_t a;
 	int st = rm_read(v, in, size, &a);
 	if (st)
 		return st;
-	b = reg_get(v, in, in->reg, size);
-	lf_set(v, LF_LOGIC, size, a, b, a & b);
+	test_rm_r(v, in, size, a);
 	return X86_OK;
 }
 
@@ -813,6 +819,16 @@ static const struct blk_op *t_test_ri(struct vcpu_soft *v, const struct blk_op *
 	THREAD_NEXT(v, op);
 }
 
+/* TEST r, r (84, 85 with mod = 3). */
+static const struct blk_op *t_test_rr(struct vcpu_soft *v, const struct blk_op *op)
+{
+	const struct x86_insn *in = &op->insn;
+	unsigned size = in->op == 0x84 ? 1 : in->osz;
+
+	test_rm_r(v, in, size, reg_get(v, in, in->rm, size));
+	THREAD_NEXT(v, op);
+}
+
 x86_thread_fn alu_thread(x86_exec_fn fn, const struct x86_insn *in, bool *declines)
 {
 	x86_thread_fn t = thread_find(alu_threads, sizeof(alu_threads) / sizeof(alu_threads[0]), fn);
@@ -828,7 +844,9 @@ x86_thread_fn alu_thread(x86_exec_fn fn, const struct x86_insn *in, bool *declin
 		return t_op_test_acc;
 	if (fn == op_grp3 && in->mod == 3 && (in->reg & 7) < 2)
 		return t_test_ri;
-	if (in->mod == 3 && (fn == op_incdec || fn == op_test || fn == op_imul || fn == op_imul3))
+	if (fn == op_test && in->mod == 3)
+		return t_test_rr;
+	if (in->mod == 3 && (fn == op_incdec || fn == op_imul || fn == op_imul3))
 		return thread_call;
 	return NULL;
 }

@@ -254,28 +254,55 @@ int op_mov_rm_imm(struct vcpu_soft *v, const struct x86_insn *in)
 }
 
 /* 0F B6, B7, BE, BF: MOVZX, MOVSX */
+static inline unsigned movx_size(const struct x86_insn *in)
+{
+	return (in->op & 1) ? 2 : 1;
+}
+
+static inline void movx_set(struct vcpu_soft *v, const struct x86_insn *in, uint64_t a)
+{
+	if (in->op & 8)
+		a = sign_extend(a, movx_size(in));
+	reg_set(v, in, in->reg, in->osz, a);
+}
+
 int op_movx(struct vcpu_soft *v, const struct x86_insn *in)
 {
-	unsigned size = (in->op & 1) ? 2 : 1;
 	uint64_t a;
-	int st = rm_read(v, in, size, &a);
+	int st = rm_read(v, in, movx_size(in), &a);
 	if (st)
 		return st;
-	if (in->op & 8)
-		a = sign_extend(a, size);
-	reg_set(v, in, in->reg, in->osz, a);
+	movx_set(v, in, a);
 	return X86_OK;
 }
 
 /* 63: MOVSXD */
+static inline void movsxd_set(struct vcpu_soft *v, const struct x86_insn *in, uint64_t a)
+{
+	reg_set(v, in, in->reg, in->osz, in->osz == 8 ? sign_extend(a, 4) : a);
+}
+
 int op_movsxd(struct vcpu_soft *v, const struct x86_insn *in)
 {
 	uint64_t a;
 	int st;
 	if ((st = rm_read(v, in, 4, &a)))
 		return st;
-	reg_set(v, in, in->reg, in->osz, in->osz == 8 ? sign_extend(a, 4) : a);
+	movsxd_set(v, in, a);
 	return X86_OK;
+}
+
+/* Their register forms (mod = 3) as threaded code. */
+static const struct blk_op *t_movx_r(struct vcpu_soft *v, const struct blk_op *op)
+{
+	movx_set(v, &op->insn, reg_get(v, &op->insn, op->insn.rm, movx_size(&op->insn)));
+	THREAD_NEXT(v, op);
+}
+
+static const struct blk_op *t_movsxd_r(struct vcpu_soft *v, const struct blk_op *op)
+{
+	movsxd_set(v, &op->insn, reg_get(v, &op->insn, op->insn.rm, 4));
+	THREAD_NEXT(v, op);
 }
 
 int op_cmov(struct vcpu_soft *v, const struct x86_insn *in)
@@ -413,8 +440,13 @@ x86_thread_fn move_thread(x86_exec_fn fn, const struct x86_insn *in, bool *decli
 		return thread_call;
 	if (fn == op_lea)
 		return in->mod != 3 && !in->rip_rel ? thread_call : NULL;
-	return in->mod == 3 && (fn == op_movx || fn == op_movsxd || fn == op_xchg || fn == op_setcc) ?
-	       thread_call : NULL;
+	if (in->mod != 3)
+		return NULL;
+	if (fn == op_movx)
+		return t_movx_r;
+	if (fn == op_movsxd)
+		return t_movsxd_r;
+	return fn == op_xchg || fn == op_setcc ? thread_call : NULL;
 }
 
 int op_setcc(struct vcpu_soft *v, const struct x86_insn *in)
