@@ -464,6 +464,48 @@ static void test_maskmov(void **state)
 	tvm_destroy(vm);
 }
 
+/*
+ * 32-bit protected mode: the same encodings without REX reach XMM0-7, and
+ * FXSAVE's image holds only those (bytes 288-511 untouched).
+ *   movdqu xmm7, [0x20000]; paddd xmm7, xmm7; fxsave [0x20200]; hlt
+ */
+static void test_prot32(void **state)
+{
+	static const uint8_t prog[] = {
+		0xf3, 0x0f, 0x6f, 0x3d, 0x00, 0x00, 0x02, 0x00,
+		0x66, 0x0f, 0xfe, 0xff,
+		0x0f, 0xae, 0x05, 0x00, 0x02, 0x02, 0x00,
+		0xf4,
+	};
+	const uint32_t in[4] = { 1, 0x40000000, 0xffffffff, 7 };
+	uint8_t out[512];
+	uint32_t x7[4];
+	struct vcpu_sregs s;
+	struct vcpu_regs r = { .rip = TVM_CODE, .rflags = 2 };
+	struct tvm *vm = vm_new("none");
+
+	(void)state;
+	tvm_sregs_prot32(&s);
+	s.cr4 |= CR4_OSFXSR;
+	assert_int_equal(tvm_set_sregs(vm, &s), 0);
+	tvm_write(vm, TVM_CODE, prog, sizeof(prog));
+	r.gpr[4] = TVM_STACK_TOP;
+	set_regs(vm, &r);
+	tvm_write(vm, 0x20000, in, sizeof(in));
+	memset(out, 0xee, sizeof(out));
+	tvm_write(vm, 0x20200, out, sizeof(out));
+	expect_exit(vm, VCPU_EXIT_HLT);
+	tvm_read(vm, 0x20200, out, sizeof(out));
+	memcpy(x7, out + 160 + 16 * 7, 16);
+	assert_int_equal(x7[0], 2);
+	assert_int_equal(x7[1], 0x80000000);
+	assert_int_equal(x7[2], 0xfffffffe);
+	assert_int_equal(x7[3], 14);
+	for (unsigned i = 288; i < 512; i++)
+		assert_int_equal(out[i], 0xee);
+	tvm_destroy(vm);
+}
+
 #define DEV_GVA 0x40000000ULL   /* two pages over device GPAs (past RAM) */
 #define DEV_A   0xc0000000ULL
 #define DEV_B   0xd0000000ULL
@@ -1431,6 +1473,7 @@ int main(void)
 		cmocka_unit_test(test_fninit_image),
 		cmocka_unit_test(test_mmx_state),
 		cmocka_unit_test(test_maskmov),
+		cmocka_unit_test(test_prot32),
 		cmocka_unit_test(test_mmio_16),
 		cmocka_unit_test(test_split_store_fault),
 		cmocka_unit_test(test_not_executed),
