@@ -1826,6 +1826,271 @@ static void test_threaded_transfers(void **state)
 	tvm_destroy(vm);
 }
 
+/*
+ * Branches followed inside a chain: a JNS forward and a JNZ back, both to
+ * records of the block they are in, so that the loop runs in threaded code
+ * without returning to the run loop. Run whole (twins: one instruction a
+ * run), then cut by budgets of 2 to 13 instructions a run(): each run()
+ * retires exactly its budget, and everything ends the same.
+ */
+static void test_block_loop_in_chain(void **state)
+{
+	static const uint8_t prog[] = {
+		0xb9, 0x28, 0x00, 0x00, 0x00,   /* 00: mov ecx, 40 */
+		0x31, 0xc0,                     /* 05: xor eax, eax */
+		0x01, 0xc8,                     /* 07: add eax, ecx */
+		0x85, 0xc0,                     /* 09: test eax, eax */
+		0x79, 0x02,                     /* 0b: jns 0f */
+		0xff, 0xc2,                     /* 0d: inc edx (never runs) */
+		0xff, 0xc3,                     /* 0f: inc ebx */
+		0xff, 0xc3,                     /* 11: inc ebx */
+		0xff, 0xc3,                     /* 13: inc ebx */
+		0xff, 0xc3,                     /* 15: inc ebx */
+		0xff, 0xc9,                     /* 17: dec ecx */
+		0x75, 0xec,                     /* 19: jnz 07 */
+		0xf4,                           /* 1b: hlt */
+	};
+	struct tvm *one = run_twins(prog, sizeof(prog), TVM_CODE, RFL_FIXED, VCPU_EXIT_HLT);
+	struct vcpu_stats want, got;
+
+	(void)state;
+	assert_int_equal(regs(one).gpr[0], 40 * 41 / 2);
+	assert_int_equal(regs(one).gpr[1], 0);
+	assert_int_equal(regs(one).gpr[2], 0);
+	assert_int_equal(regs(one).gpr[3], TVM_DATA + 4 * 40);
+	one->ops->get_stats(one->vcpu, &want);
+	assert_int_equal(want.instructions, 2 + 9 * 40 + 1);
+	assert_int_equal(want.fetches, want.instructions);
+	for (uint64_t chunk = 2; chunk <= 13; chunk++) {
+		struct tvm *vm = vm_new("skylake");
+		enum vcpu_exit_reason e;
+
+		uint64_t done = 0;
+
+		tvm_load_code(vm, TVM_CODE, prog, sizeof(prog));
+		while ((e = tvm_run(vm, chunk)) == VCPU_EXIT_INSN_LIMIT) {
+			done += chunk;
+			vm->ops->get_stats(vm->vcpu, &got);
+			assert_int_equal(got.instructions, done);
+		}
+		assert_int_equal(e, VCPU_EXIT_HLT);
+		/* The last run() retired the rest: at most its budget. */
+		assert_true(want.instructions > done && want.instructions - done <= chunk);
+		vm->ops->get_stats(vm->vcpu, &got);
+		assert_memory_equal(&got, &want, sizeof(got));
+		assert_int_equal(regs(vm).gpr[0], 40 * 41 / 2);
+		assert_int_equal(regs(vm).rip, regs(one).rip);
+		assert_memory_equal(mmu_stats(vm->mmu), mmu_stats(one->mmu), sizeof(struct mmu_stats));
+		tvm_destroy(vm);
+	}
+	tvm_destroy(one);
+}
+
+/*
+ * Run prog (loaded at TVM_CODE, rbx = TVM_DATA) cut by budgets of 2 to 13
+ * instructions a run(): each run() that stops on its budget retires exactly
+ * that many, and the registers and every count end as in `one`, the same
+ * program run one instruction a run().
+ */
+static void assert_chunks_match(const uint8_t *prog, size_t len, struct tvm *one)
+{
+	struct vcpu_stats want, got;
+	struct vcpu_regs r1 = regs(one);
+
+	one->ops->get_stats(one->vcpu, &want);
+	for (uint64_t chunk = 2; chunk <= 13; chunk++) {
+		struct tvm *vm = vm_new("skylake");
+		struct vcpu_regs rr;
+		enum vcpu_exit_reason e;
+		uint64_t done = 0;
+
+		tvm_load_code(vm, TVM_CODE, prog, len);
+		rr = regs(vm);
+		rr.gpr[3] = TVM_DATA;
+		set_regs(vm, &rr);
+		while ((e = tvm_run(vm, chunk)) == VCPU_EXIT_INSN_LIMIT) {
+			done += chunk;
+			vm->ops->get_stats(vm->vcpu, &got);
+			assert_int_equal(got.instructions, done);
+		}
+		assert_int_equal(e, VCPU_EXIT_HLT);
+		assert_true(want.instructions > done && want.instructions - done <= chunk);
+		vm->ops->get_stats(vm->vcpu, &got);
+		assert_memory_equal(&got, &want, sizeof(got));
+		rr = regs(vm);
+		assert_memory_equal(rr.gpr, r1.gpr, sizeof(rr.gpr));
+		assert_int_equal(rr.rip, r1.rip);
+		assert_memory_equal(mmu_stats(vm->mmu), mmu_stats(one->mmu), sizeof(struct mmu_stats));
+		tvm_destroy(vm);
+	}
+}
+
+/*
+ * A JNZ back into its own block whose target's threaded run ends at a
+ * record without threaded code (CLD): the run loop takes the chain back
+ * in the middle of the block with the budget that is left.
+ */
+static void test_block_jump_then_unthreaded(void **state)
+{
+	static const uint8_t prog[] = {
+		0xb9, 0x28, 0x00, 0x00, 0x00,   /* 00: mov ecx, 40 */
+		0x31, 0xc0,                     /* 05: xor eax, eax */
+		0x01, 0xc8,                     /* 07: add eax, ecx */
+		0xff, 0xc6,                     /* 09: inc esi */
+		0xfc,                           /* 0b: cld */
+		0xff, 0xc7,                     /* 0c: inc edi */
+		0xff, 0xc9,                     /* 0e: dec ecx */
+		0x75, 0xf5,                     /* 10: jnz 07 */
+		0xf4,                           /* 12: hlt */
+	};
+	struct tvm *one = run_twins(prog, sizeof(prog), TVM_CODE, RFL_FIXED, VCPU_EXIT_HLT);
+	struct mmu_config cfg;
+	struct vcpu_stats st;
+
+	(void)state;
+	one->ops->get_stats(one->vcpu, &st);
+	assert_int_equal(st.instructions, 2 + 6 * 40 + 1);
+	assert_int_equal(regs(one).gpr[0], 40 * 41 / 2);
+	assert_int_equal(regs(one).gpr[6], 40);
+	assert_int_equal(regs(one).gpr[7], 40);
+	assert_chunks_match(prog, sizeof(prog), one);
+	tvm_destroy(one);
+	/* With no TLB no fetch is counted in bulk, so no run goes on into
+	 * other records, and a jump must not either: every fetch is made on
+	 * its own, one a record, whole or one instruction a run(). */
+	assert_int_equal(mmu_config_preset("none", &cfg), 0);
+	one = run_twins_mmu(&cfg, prog, sizeof(prog), TVM_CODE, RFL_FIXED, NULL, VCPU_EXIT_HLT);
+	one->ops->get_stats(one->vcpu, &st);
+	assert_int_equal(st.fetches, 2 + 6 * 40 + 1);
+	assert_int_equal(mmu_stats(one->mmu)->walks, 2 + 6 * 40 + 1);
+	tvm_destroy(one);
+}
+
+/*
+ * A loop of a million iterations in one run(): its jump back goes on in
+ * the chain, and a chain stops going on after THREAD_RUN_MAX records, so
+ * that where the records call each other instead of jumping (a build
+ * without optimisation, the sanitizers') the host stack stays bounded.
+ */
+static void test_block_long_chain(void **state)
+{
+	static const uint8_t prog[] = {
+		0xb9, 0x40, 0x42, 0x0f, 0x00,   /* 00: mov ecx, 1000000 */
+		0x31, 0xc0,                     /* 05: xor eax, eax */
+		0x01, 0xc8,                     /* 07: add eax, ecx */
+		0x48, 0x8b, 0x13,               /* 09: mov rdx, [rbx] */
+		0x48, 0x89, 0x03,               /* 0c: mov [rbx], rax */
+		0xff, 0xc9,                     /* 0f: dec ecx */
+		0x75, 0xf4,                     /* 11: jnz 07 */
+		0xf4,                           /* 13: hlt */
+	};
+	struct tvm *vm = vm_new("skylake");
+	struct vcpu_stats st;
+	struct vcpu_regs r;
+	uint32_t sum = (uint32_t)(1000000ULL * 1000001 / 2);
+
+	(void)state;
+	tvm_load_code(vm, TVM_CODE, prog, sizeof(prog));
+	r = regs(vm);
+	r.gpr[3] = TVM_DATA;
+	set_regs(vm, &r);
+	assert_int_equal(tvm_run(vm, 0), VCPU_EXIT_HLT);
+	vm->ops->get_stats(vm->vcpu, &st);
+	assert_int_equal(st.instructions, 2 + 5 * 1000000 + 1);
+	assert_int_equal(st.fetches, st.instructions);
+	assert_int_equal(st.loads, 1000000);
+	assert_int_equal(st.stores, 1000000);
+	assert_int_equal(regs(vm).gpr[0], sum);
+	assert_int_equal(regs(vm).gpr[2], sum - 1);   /* the sum before the last add of 1 */
+	tvm_destroy(vm);
+}
+
+/*
+ * Taken transfers that go on into the threaded code of other blocks: a
+ * CALL to the next page and its RET, a JMP and a JNZ to the starts of
+ * blocks on the same page, one of them beginning a chain that a record
+ * without threaded code (CLD) ends, and a load and a store on the way.
+ * Whole (twins), and cut by budgets of 2 to 13.
+ */
+static void test_block_follow_transfers(void **state)
+{
+	static uint8_t prog[0x1008];
+	static const uint8_t a[] = {
+		0xb9, 0x1e, 0x00, 0x00, 0x00,   /* 00: mov ecx, 30 */
+		0x31, 0xc0,                     /* 05: xor eax, eax */
+		0x01, 0xc8,                     /* 07: add eax, ecx */
+		0xe8, 0xf2, 0x0f, 0x00, 0x00,   /* 09: call 1000 */
+		0xff, 0xc6,                     /* 0e: inc esi */
+		0xeb, 0x02,                     /* 10: jmp 14 */
+		0xff, 0xc7,                     /* 12: inc edi (never) */
+		0xff, 0xc2,                     /* 14: inc edx */
+		0xfc,                           /* 16: cld */
+		0x48, 0x89, 0x03,               /* 17: mov [rbx], rax */
+		0xff, 0xc9,                     /* 1a: dec ecx */
+		0x75, 0xe9,                     /* 1c: jnz 07 */
+		0xf4,                           /* 1e: hlt */
+	};
+	static const uint8_t b[] = {
+		0x4c, 0x03, 0x03,               /* 1000: add r8, [rbx] */
+		0x41, 0xff, 0xc1,               /* 1003: inc r9d */
+		0xc3,                           /* 1006: ret */
+	};
+	struct tvm *one;
+	struct vcpu_regs r;
+
+	(void)state;
+	memcpy(prog, a, sizeof(a));
+	memcpy(prog + 0x1000, b, sizeof(b));
+	one = run_twins(prog, sizeof(prog), TVM_CODE, RFL_FIXED, VCPU_EXIT_HLT);
+	r = regs(one);
+	assert_int_equal(r.gpr[0], 30 * 31 / 2);
+	assert_int_equal(r.gpr[2], 30);
+	assert_int_equal(r.gpr[6], 30);
+	assert_int_equal(r.gpr[7], 0);
+	assert_int_equal(r.gpr[9], 30);
+	/* r8 adds [rbx], the sum stored the iteration before: of 30, 30+29, ... */
+	assert_int_equal(r.gpr[8], 8990);
+	assert_chunks_match(prog, sizeof(prog), one);
+	tvm_destroy(one);
+}
+
+/*
+ * A CALL in a chain into a block whose bytes a store from another page
+ * changed since it was decoded: the chain must not go on into the block
+ * as it was decoded, but into the new code (INC R10D instead of INC R9D).
+ * A first store of the same byte makes the second one a hit of the
+ * model's shortcut, so that nothing but the block's epoch tells.
+ */
+static void test_block_follow_changed_code(void **state)
+{
+	static uint8_t prog[0x1004];
+	static const uint8_t a[] = {
+		0xc6, 0x05, 0xfb, 0x0f, 0x00, 0x00, 0xc1,   /* 00: mov byte [rip + 0xffb], 0xc1 */
+		0xb9, 0x03, 0x00, 0x00, 0x00,   /* 07: mov ecx, 3 */
+		0xe8, 0xef, 0x0f, 0x00, 0x00,   /* 0c: call 1000 */
+		0xff, 0xc9,                     /* 11: dec ecx */
+		0x75, 0xf7,                     /* 13: jnz 0c */
+		0xc6, 0x05, 0xe6, 0x0f, 0x00, 0x00, 0xc2,   /* 15: mov byte [rip + 0xfe6], 0xc2 */
+		0xff, 0xc0,                     /* 1c: inc eax */
+		0xe8, 0xdd, 0x0f, 0x00, 0x00,   /* 1e: call 1000 */
+		0xf4,                           /* 23: hlt */
+	};
+	static const uint8_t b[] = {
+		0x41, 0xff, 0xc1,               /* 1000: inc r9d (then inc r10d) */
+		0xc3,                           /* 1003: ret */
+	};
+	struct tvm *one;
+
+	(void)state;
+	memcpy(prog, a, sizeof(a));
+	memcpy(prog + 0x1000, b, sizeof(b));
+	one = run_twins(prog, sizeof(prog), TVM_CODE, RFL_FIXED, VCPU_EXIT_HLT);
+	assert_int_equal(regs(one).gpr[9], 3);
+	assert_int_equal(regs(one).gpr[10], 1);
+	assert_chunks_match(prog, sizeof(prog), one);
+	tvm_destroy(one);
+}
+
 /* ------------------------------------------------------------------------ */
 /* REP MOVS / REP STOS fast path (docs/softcpu.md, "String instructions")    */
 /* ------------------------------------------------------------------------ */
@@ -1997,6 +2262,11 @@ int main(void)
 		cmocka_unit_test(test_threaded_register_forms),
 		cmocka_unit_test(test_block_cross_page_calls),
 		cmocka_unit_test(test_threaded_transfers),
+		cmocka_unit_test(test_block_loop_in_chain),
+		cmocka_unit_test(test_block_jump_then_unthreaded),
+		cmocka_unit_test(test_block_follow_transfers),
+		cmocka_unit_test(test_block_follow_changed_code),
+		cmocka_unit_test(test_block_long_chain),
 		cmocka_unit_test(test_block_code_changed_from_other_page),
 		cmocka_unit_test(test_block_single_step),
 		cmocka_unit_test(test_block_loop_counts),

@@ -119,15 +119,98 @@ thread_take(struct vcpu_soft *v, const struct blk_op *op, uint64_t target)
 }
 
 /*
+ * A taken transfer to target whose threaded code would hand it back to the
+ * run loop goes on into the threaded code of the block at target itself,
+ * doing what the run loop would (run_records, next_block), when that is
+ * quick and the budget allows the target block's whole threaded run:
+ *  - the transfer retires: the count moves past it, RIP to the target;
+ *  - the target's fetch: on the running block's page with the bulk count
+ *    still armed, one more hit counted in bulk; otherwise one translation
+ *    through the model's shortcut, after the deferred fetches are counted,
+ *    as fetch_xlate() makes it;
+ *  - the block at the target is one decoded with bytes known current
+ *    (blk_get's fast case) and its first record has threaded code.
+ * When any of these fails, or the chain has run THREAD_RUN_MAX records
+ * (t_climit), nothing has been done or counted and the transfer is handed
+ * back (thread_take). t_moved tells the run loop that the chain it gets
+ * back may be another block's.
+ */
+static __attribute__((noinline)) const struct blk_op *
+thread_follow(struct vcpu_soft *v, const struct blk_op *op, uint64_t target)
+{
+	uint64_t icount = v->icount + (uint64_t)(op->idx - v->t_base->idx) + 1;
+	uint64_t page = (target & ~0xfffULL) | 1, hpa;
+	struct mmu_hit_slot *s = NULL;
+	const struct blk_op *t;
+	struct block *b;
+
+	if (((target ^ v->t_lin0) >> 12) == 0 && v->fpage == page) {
+		hpa = (op_block(op)->key & (BLK_HPA_MASK & ~0xfffULL)) | (target & 0xfff);
+	} else {
+		s = mmu_hit_find(v->hit, target, ACC_FETCH);
+		if (__builtin_expect(s == NULL, 0))
+			return thread_take(v, op, target);
+		hpa = s->hpa | (target & 0xfff);
+	}
+	b = blk_slot(v, hpa);
+	t = &b->op[0];
+	if (__builtin_expect(b->key != blk_key(v, hpa) || b->epoch != v->code->epoch, 0) ||
+	    t->npure == 0 || icount + t->npure > v->t_climit)
+		return thread_take(v, op, target);
+	v->icount = icount;
+	v->rip = target;
+	if (s != NULL) {
+		/* Between two instructions the deferred fetches are icount - fmark - 1. */
+		if (v->fpage) {
+			v->fmark++;
+			fetch_settle(v);
+		}
+		mmu_hit_take(v->hit, s, target, ACC_FETCH);
+		v->stats.fetches++;
+		v->fpage = page;
+		v->fmark = icount;
+		v->blk_page = hpa >> 12;
+	}
+	v->t_lin0 = target;
+	v->t_base = t;
+	v->t_moved = true;
+	return t->tfn(v, t);
+}
+
+/*
  * Jcc and JMP rel to the same page: that page's addresses are canonical, so
  * the handler's only check cannot fail. The target is the linear address of
- * the block's first byte plus the offsets.
+ * the block's first byte plus the offsets. A target that starts a record of
+ * the running block (op->tgt) needs no lookup: the block's bytes are
+ * current (a store to its page ends the run), its fetch is one more hit
+ * counted in bulk, and the chain goes on there when the budget allows that
+ * record's threaded run; other targets go through thread_follow().
  */
+static inline __attribute__((always_inline)) const struct blk_op *
+thread_jump(struct vcpu_soft *v, const struct blk_op *op)
+{
+	uint64_t target = v->t_lin0 + op->off + op->insn.len + op->insn.imm;
+
+	if (op->tgt != BLK_NO_TGT) {
+		const struct blk_op *t = op - op->idx + op->tgt;
+		uint64_t icount = v->icount + (uint64_t)(op->idx - v->t_base->idx) + 1;
+
+		if (icount < v->t_climit && icount + t->npure <= v->t_climit) {
+			v->icount = icount;
+			v->rip = target;
+			v->t_base = t;
+			v->t_moved = true;
+			return t->tfn(v, t);
+		}
+	}
+	return thread_follow(v, op, target);
+}
+
 #define JCC_THREAD(cc) \
 	static const struct blk_op *t_jcc_##cc(struct vcpu_soft *v, const struct blk_op *op) \
 	{ \
 		if (cond_eval_i(v, 0x##cc)) \
-			return thread_take(v, op, v->t_lin0 + op->off + op->insn.len + op->insn.imm); \
+			return thread_jump(v, op); \
 		THREAD_NEXT(v, op); \
 	}
 JCC_THREAD(0) JCC_THREAD(1) JCC_THREAD(2) JCC_THREAD(3) JCC_THREAD(4) JCC_THREAD(5)
@@ -136,7 +219,7 @@ JCC_THREAD(c) JCC_THREAD(d) JCC_THREAD(e) JCC_THREAD(f)
 
 static const struct blk_op *t_jmp(struct vcpu_soft *v, const struct blk_op *op)
 {
-	return thread_take(v, op, v->t_lin0 + op->off + op->insn.len + op->insn.imm);
+	return thread_jump(v, op);
 }
 
 /* h_call64 when the push hits the shortcut and the target is canonical. */
@@ -150,7 +233,7 @@ static const struct blk_op *t_call64(struct vcpu_soft *v, const struct blk_op *o
 	v->stats.stores++;
 	copy_small(hpool_ptr(v->pool, hpa), &next, 8);
 	v->gpr[4] -= 8;
-	return thread_take(v, op, r);
+	return thread_follow(v, op, r);
 }
 
 /*
@@ -171,7 +254,7 @@ static const struct blk_op *t_ret64(struct vcpu_soft *v, const struct blk_op *op
 	mmu_hit_take(v->hit, s, lin, ACC_READ);
 	v->stats.loads++;
 	v->gpr[4] += 8 + (op->insn.op == 0xc2 ? (op->insn.imm & 0xffff) : 0);
-	return thread_take(v, op, a);
+	return thread_follow(v, op, a);
 }
 
 x86_thread_fn branch_thread(x86_exec_fn fn, const struct x86_insn *in, unsigned next_off,

@@ -48,17 +48,6 @@
  * interrupt, a changed mapping or mode simply leads to another lookup.
  */
 
-/* Tag of a block: the HPA (below 2^52) with the code size above it (v->dkey_mode), never 0. */
-static inline uint64_t blk_key(const struct vcpu_soft *v, uint64_t hpa)
-{
-	return hpa | v->dkey_mode;
-}
-
-static inline struct block *blk_slot(const struct vcpu_soft *v, uint64_t hpa)
-{
-	return &v->blocks[(hpa ^ (hpa >> 13)) & (BLK_SLOTS - 1)];
-}
-
 /*
  * Instructions after which a block stops being decoded: nothing after them
  * runs next (unconditional transfers, HLT, system calls). A stop is only an
@@ -79,6 +68,13 @@ static bool blk_stop(const struct x86_insn *in)
 	}
 }
 
+/* Jcc and JMP rel: a target relative to the instruction's end. */
+static bool blk_rel_jump(const struct x86_insn *in)
+{
+	return (in->op >= 0x70 && in->op <= 0x7f) || (in->op >= 0x180 && in->op <= 0x18f) ||
+	       in->op == 0xe9 || in->op == 0xeb;
+}
+
 /* Decode a block at hpa (p its host address) into b. False if not even
  * the first instruction lies whole on the page and decodes. */
 static bool blk_build(struct vcpu_soft *v, struct block *b, uint64_t hpa, const uint8_t *p)
@@ -94,6 +90,8 @@ static bool blk_build(struct vcpu_soft *v, struct block *b, uint64_t hpa, const 
 			break;
 		o->fn = exec_select(&o->insn);
 		o->off = (uint16_t)off;
+		o->idx = (uint8_t)n;
+		o->tgt = BLK_NO_TGT;
 		/* 64-bit mode: RIP moves by the offsets, without a mask. */
 		o->tfn = v->mode == 64 ? exec_thread(o->fn, &o->insn,
 						     (unsigned)(hpa & 0xfff) + off + (unsigned)len,
@@ -110,12 +108,21 @@ static bool blk_build(struct vcpu_soft *v, struct block *b, uint64_t hpa, const 
 	/* The threaded code: each pure record runs on into the next. */
 	b->op[n].tfn = thread_stop;
 	b->op[n].npure = 0;
+	b->op[n].idx = (uint8_t)n;
 	for (unsigned i = n; i-- > 0;) {
 		struct blk_op *o = &b->op[i];
 
 		o->npure = o->tfn != NULL ? (uint8_t)(o[1].npure + 1) : 0;
 		if (o->tfn == NULL)
 			o->tfn = thread_stop;
+		/* A near jump with threaded code into this block: which record. */
+		if (o->npure && blk_rel_jump(&o->insn)) {
+			int64_t t = (int64_t)o->off + o->insn.len + (int64_t)o->insn.imm;
+
+			for (unsigned j = 0; j < n; j++)
+				if (b->op[j].off == t)
+					o->tgt = (uint8_t)j;
+		}
 	}
 	b->n = (uint16_t)n;
 	b->len = (uint16_t)off;
@@ -688,26 +695,49 @@ struct seg {
 static inline __attribute__((always_inline)) enum seg_end run_records(struct vcpu_soft *v,
 								      struct seg *s)
 {
-	/* RIP and icount are those of `base`; `first` started the current block's part. */
-	const struct blk_op *op = s->op, *stop = s->stop, *base = op, *first = op;
-	uint64_t fpage = s->fpage, left = s->left, fall;
+	/* RIP and icount are those of `base`. */
+	const struct blk_op *op = s->op, *stop = s->stop, *base = op;
+	uint64_t fpage = s->fpage, fall;
 	enum seg_end end;
 
+	/* Each record retired adds one to icount, up to the budget's end. */
+	v->t_limit = v->icount + s->left;
 	for (;;) {
 		if (op->npure) {
-			if (op->npure > 1 && op + op->npure <= stop) {
+			if ((op->npure > 1 || (op->declines && s->chain)) && op + op->npure <= stop) {
 				/* Threaded: the records up to the next other one, or
 				 * stop, or one that declined: that one is run below;
-				 * or a near transfer that was taken. */
+				 * or a near transfer that was taken. A record on its
+				 * own is worth a chain when it may decline (a load, a
+				 * store, a transfer, which may go on from there), but
+				 * only in a run that may go on into other blocks:
+				 * thread_jump() and thread_follow() rely on it. */
 				v->t_lin0 = v->rip - base->off;
+				v->t_base = base;
+				v->t_climit = v->t_limit - v->icount > THREAD_RUN_MAX ?
+					      v->icount + THREAD_RUN_MAX : v->t_limit;
 				op = op->tfn(v, op);
+				if (v->t_moved) {
+					/* It followed taken transfers (thread_jump,
+					 * thread_follow): op is a record of t_base's
+					 * block, and the budget is what is left. */
+					struct block *b = op_block(v->t_base);
+					uint64_t room = v->t_limit - v->icount;
+
+					v->t_moved = false;
+					base = v->t_base;
+					fpage = v->fpage;
+					s->blk = b;
+					s->hpa0 = b->key & BLK_HPA_MASK;
+					stop = (uint64_t)(b->n - base->idx) < room ? &b->op[b->n] : base + room;
+				}
 				if (op == stop)
 					goto run_end;
 				if (op == &thread_taken) {
 					/* It retired: RIP moves on from it to its target. */
 					op = v->t_branch;
 					fall = v->rip + (uint64_t)(op->off + op->insn.len - base->off);
-					v->icount += (uint64_t)(op - base) + 1;
+					v->icount += (uint64_t)(op->idx - base->idx) + 1;
 					v->rip = v->t_target;
 					goto next_block;
 				}
@@ -720,7 +750,7 @@ static inline __attribute__((always_inline)) enum seg_end run_records(struct vcp
 			}
 		}
 		v->rip += (uint64_t)(op->off - base->off);
-		v->icount += (uint64_t)(op - base);
+		v->icount += (uint64_t)(op->idx - base->idx);
 		fall = v->rip + op->insn.len;
 		v->next_rip = fall & v->ip_mask;
 		s->st = op->fn(v, &op->insn);
@@ -751,7 +781,7 @@ static inline __attribute__((always_inline)) enum seg_end run_records(struct vcp
 				s->op = op + 1;
 				s->lin = lin;
 				s->hpa = hpa;
-				s->left = left - (uint64_t)(op + 1 - first) - 1;
+				s->left = v->t_limit - v->icount - 1;
 				return SEG_FETCHED;
 			}
 		}
@@ -761,15 +791,15 @@ run_end:
 		/* The records from base to stop ran as threaded code. */
 		op--;
 		v->rip += (uint64_t)(op->off + op->insn.len - base->off);
-		v->icount += (uint64_t)(op - base) + 1;
+		v->icount += (uint64_t)(op->idx - base->idx) + 1;
 		fall = v->rip;
 next_block:
 		/* op retired and RIP is the next instruction's: follow it when its fetch is a hit counted in bulk. */
 		end = SEG_END;
-		if (!s->chain || left == (uint64_t)(op - first) + 1)
+		if (!s->chain || v->icount == v->t_limit)
 			goto done;
 		{
-			uint64_t lin = rip_linear(v), hpa;
+			uint64_t lin = rip_linear(v), hpa, room;
 			struct block *b;
 
 			if (v->fpage == fpage && ((lin & ~0xfffULL) | 1) == fpage) {
@@ -802,23 +832,23 @@ next_block:
 					s->blk = NULL;
 					s->lin = lin;
 					s->hpa = hpa;
-					s->left = left - (uint64_t)(op + 1 - first) - 1;
+					s->left = v->t_limit - v->icount - 1;
 					v->blk_page = BLK_NO_PAGE;
 					return SEG_FETCHED;
 				}
 				v->blk_page = hpa >> 12;
 			}
-			left -= (uint64_t)(op - first) + 1;
+			room = v->t_limit - v->icount;
 			s->blk = b;
 			s->hpa0 = hpa;
-			first = base = op = &b->op[0];
-			stop = op + (b->n < left ? b->n : left);
+			base = op = &b->op[0];
+			stop = &b->op[b->n < room ? b->n : room];
 		}
 	}
 done:
 	s->op = op;
 	s->rip = fall - op->insn.len;
-	s->left = left - (uint64_t)(op - first) - 1;
+	s->left = v->t_limit - v->icount - (end == SEG_FAULT);
 	return end;
 }
 
@@ -937,6 +967,8 @@ fetched:
 				one.off = 0;
 				one.npure = 0;
 				one.declines = false;
+				one.idx = 0;
+				one.tgt = BLK_NO_TGT;
 				one.tfn = thread_stop;
 				s.op = &one;
 			}
@@ -967,7 +999,7 @@ fetched:
 		left = s.left;
 		blk = s.blk;
 		blk_hpa = s.hpa0;
-		k = blk != NULL ? (unsigned)(s.op - blk->op) + 1 : 0;
+		k = blk != NULL ? (unsigned)s.op->idx + 1 : 0;
 		switch (end) {
 		case SEG_FETCHED:
 			k--;

@@ -20,6 +20,7 @@
 
 #include "hv/cpu/cpuid.h"
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -149,8 +150,16 @@ struct blk_op {
 	uint8_t npure;           /* records with threaded code from this one on, this one
 				    included; 0: none (exec_thread(), 64-bit blocks) */
 	bool declines;           /* its threaded code may return it unexecuted */
+	uint8_t idx;             /* its place in the block: op[idx] */
+	uint8_t tgt;             /* Jcc/JMP rel with threaded code whose target starts a
+				    record of the same block: that record's idx; else BLK_NO_TGT */
 	struct x86_insn insn;
 };
+
+#define BLK_NO_TGT 0xff
+
+/* Records one chain may run through taken transfers (struct vcpu_soft, t_climit). */
+#define THREAD_RUN_MAX 1024
 
 /* Run the next record's threaded code (the tail of every pure record's tfn). */
 #define THREAD_NEXT(v, op) \
@@ -184,6 +193,13 @@ struct block {
 
 #define BLK_SLOTS 8192     /* direct-mapped by a hash of the HPA */
 #define BLK_NO_PAGE (~0ULL)
+#define BLK_HPA_MASK ((1ULL << 52) - 1)   /* the HPA in a block's key */
+
+/* The block whose record op is (never the run loop's record of its own). */
+static inline struct block *op_block(const struct blk_op *op)
+{
+	return (struct block *)(void *)((char *)(uintptr_t)(op - op->idx) - offsetof(struct block, op));
+}
 
 /* Why the vCPU stopped in the middle of an instruction, to finish it on the next run(). */
 enum pend_kind { PEND_NONE = 0, PEND_IO_IN, PEND_MMIO_READ, PEND_HYPERCALL, PEND_MSR };
@@ -320,13 +336,30 @@ struct vcpu_soft {
 	uint64_t fpage;
 	uint64_t fmark;
 	/*
-	 * Threaded near transfers (branch_thread): the linear address of the
-	 * running block's first byte, set as a chain starts, from which a CALL
-	 * computes its return address; and a taken transfer's record and target.
+	 * Threaded code's view of the run (run_records, branch.c):
+	 *   t_lin0: the linear address of the running block's first byte,
+	 *     from which a transfer computes its target and a CALL its
+	 *     return address;
+	 *   t_base: the record whose RIP and instruction count v->rip and
+	 *     v->icount are (threaded records do not move them);
+	 *   t_limit: the instruction count at which the run's budget ends;
+	 *   t_climit: the count past which the current chain does not go on
+	 *     (t_limit, or THREAD_RUN_MAX records after the chain started, so
+	 *     that a chain stays bounded where its records call each other
+	 *     instead of jumping: a build without optimisation);
+	 *   t_branch, t_target: a taken transfer handed back to the run loop;
+	 *   t_moved: a taken transfer went on into another block's threaded
+	 *     code itself (thread_follow), having retired the records up to it
+	 *     and made the next fetch: t_base, t_lin0, RIP and the count are
+	 *     that block's first record's.
 	 */
 	uint64_t t_lin0;
+	const struct blk_op *t_base;
+	uint64_t t_limit;
+	uint64_t t_climit;
 	const struct blk_op *t_branch;
 	uint64_t t_target;
+	bool t_moved;
 
 	/* counters */
 	uint64_t icount;
@@ -339,6 +372,18 @@ struct vcpu_soft {
 	/* Last: the hot fields above keep their offsets. */
 	struct vcpu base;
 };
+
+/* Tag of a block: the HPA (below 2^52) with the code size above it (v->dkey_mode), never 0. */
+static inline uint64_t blk_key(const struct vcpu_soft *v, uint64_t hpa)
+{
+	return hpa | v->dkey_mode;
+}
+
+/* The slot of the blocks' table (vcpu_soft.c) a block starting at hpa is kept in. */
+static inline struct block *blk_slot(const struct vcpu_soft *v, uint64_t hpa)
+{
+	return &v->blocks[(hpa ^ (hpa >> 13)) & (BLK_SLOTS - 1)];
+}
 
 /* ---- helpers shared by the instruction files ---- */
 
