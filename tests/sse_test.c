@@ -135,16 +135,32 @@ static void test_cr_rules(void **state)
 }
 
 /* FXSAVE and FXRSTOR need neither OSFXSR nor SSE, but CR0.EM or CR0.TS is
- * #NM (SDM Vol. 2A FXSAVE, FXRSTOR). */
+ * #NM (SDM Vol. 2A FXSAVE, FXRSTOR). The image after RESET (SDM Vol. 3A
+ * Table 10-1): FCW 0040H, FSW 0, tag word 5555H (abridged FFH: every
+ * register +0.0, tagged zero), MXCSR 1F80H, registers 0. */
 static void test_fxsave_nm(void **state)
 {
 	static const uint8_t prog[] = { 0x0f, 0xae, 0x04, 0x25, 0x00, 0x00, 0x02, 0x00, 0xf4 };
+	uint8_t out[416], zero[416 - 32];
+	uint32_t csr, mask;
 	struct tvm *vm;
 
 	(void)state;
 	vm = sse_vm(prog, sizeof(prog), 0);
 	expect_exit(vm, VCPU_EXIT_HLT);
 	assert_int_equal(regs(vm).rip, TVM_CODE + sizeof(prog));
+	tvm_read(vm, TVM_DATA, out, sizeof(out));
+	assert_int_equal(out[0] | out[1] << 8, 0x40);
+	assert_int_equal(out[2] | out[3] << 8, 0);
+	assert_int_equal(out[4], 0xff);
+	for (unsigned i = 5; i < 24; i++)
+		assert_int_equal(out[i], 0);
+	memcpy(&csr, out + 24, 4);
+	memcpy(&mask, out + 28, 4);
+	assert_int_equal(csr, 0x1f80);
+	assert_int_equal(mask, 0xffff);
+	memset(zero, 0, sizeof(zero));
+	assert_memory_equal(out + 32, zero, sizeof(zero));
 	tvm_destroy(vm);
 	vm = sse_vm(prog, sizeof(prog), CR4_OSFXSR);
 	set_cr(vm, CR0_EM, 0, CR4_OSFXSR);

@@ -35,6 +35,7 @@ void sse_reset(struct vcpu_soft *v)
 {
 	memset(&v->sse, 0, sizeof(v->sse));
 	v->sse.mxcsr = MXCSR_RESET;
+	v->sse.ftw = 0xff;   /* tag word 5555H: every register +0.0, tagged zero (not empty) */
 }
 
 void sse_fninit(struct vcpu_soft *v)

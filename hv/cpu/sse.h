@@ -63,7 +63,8 @@ struct sse_state {
 				     R((TOS + i) mod 8)); MMi is the low 64 bits of Ri */
 };
 
-/* RESET state (SDM Vol. 3A Table 10-1): XMM registers 0, MXCSR 1F80H. */
+/* RESET state (SDM Vol. 3A Table 10-1): XMM registers 0, MXCSR 1F80H; x87
+ * registers +0.0 with tag word 5555H (abridged FFH), pointers and opcode 0. */
 void sse_reset(struct vcpu_soft *v);
 /* FNINIT's part of the FXSAVE image: every tag empty (abridged 0), the
  * x87 opcode and pointers 0 (SDM Vol. 2A FINIT). */
