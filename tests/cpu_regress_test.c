@@ -1337,6 +1337,60 @@ static void test_threaded_register_forms(void **state)
 }
 
 /*
+ * MOV [base + disp], imm at each size and CMP [base + disp], imm as threaded
+ * code, with a store across a page (20ffe) and one onto the code's page
+ * (10f00) left to the run loop; the flags the compares leave read by SETcc.
+ */
+static void test_threaded_imm_mem_forms(void **state)
+{
+	static const uint8_t prog[] = {
+		0xc7, 0x43, 0x10, 0x44, 0x33, 0x22, 0x11,               /* mov dword [rbx + 0x10], 0x11223344 */
+		0x48, 0xc7, 0x43, 0x18, 0xf0, 0xff, 0xff, 0xff,         /* mov qword [rbx + 0x18], -16 */
+		0xc6, 0x43, 0x20, 0x7f,                                 /* mov byte [rbx + 0x20], 0x7f */
+		0x66, 0xc7, 0x43, 0x22, 0x34, 0x12,                     /* mov word [rbx + 0x22], 0x1234 */
+		0x81, 0x7b, 0x10, 0x44, 0x33, 0x22, 0x11,               /* cmp dword [rbx + 0x10], 0x11223344 */
+		0x0f, 0x94, 0xc0,                                       /* setz al */
+		0x48, 0x83, 0x7b, 0x18, 0xf0,                           /* cmp qword [rbx + 0x18], -16 */
+		0x0f, 0x94, 0xc4,                                       /* setz ah */
+		0x80, 0x7b, 0x20, 0x80,                                 /* cmp byte [rbx + 0x20], 0x80 */
+		0x0f, 0x92, 0xc1,                                       /* setb cl: 1 */
+		0x0f, 0x9c, 0xc5,                                       /* setl ch: 0 (SF = OF = 1) */
+		0xc7, 0x83, 0xfc, 0x0f, 0x00, 0x00, 0xaa, 0xbb, 0xcc, 0xdd,   /* mov dword [rbx + 0xffc], .. */
+		0xc7, 0x83, 0xfe, 0x0f, 0x00, 0x00, 0x88, 0x77, 0x66, 0x55,   /* mov dword [rbx + 0xffe]: 2 pages */
+		0x48, 0xc7, 0xc5, 0x00, 0x0f, 0x01, 0x00,               /* mov rbp, 0x10f00 */
+		0xc7, 0x45, 0x00, 0x01, 0x02, 0x03, 0x04,               /* mov dword [rbp], ..: the code's page */
+		0x81, 0x7d, 0x00, 0x01, 0x02, 0x03, 0x04,               /* cmp dword [rbp], 0x04030201 */
+		0x0f, 0x94, 0xc2,                                       /* setz dl */
+		0xf4,                                                   /* hlt */
+	};
+	uint8_t b;
+	uint16_t w;
+	uint32_t d;
+	struct vcpu_regs r;
+	struct tvm *vm;
+
+	(void)state;
+	vm = run_twins(prog, sizeof(prog), TVM_CODE, RFL_FIXED, VCPU_EXIT_HLT);
+	r = regs(vm);
+	assert_int_equal(r.gpr[0], 0x0101);
+	assert_int_equal(r.gpr[1], 0x0001);
+	assert_int_equal(r.gpr[2], 0x01);
+	assert_int_equal(tvm_read64(vm, TVM_DATA + 0x10) & 0xffffffff, 0x11223344);
+	assert_int_equal(tvm_read64(vm, TVM_DATA + 0x18), 0xfffffffffffffff0ULL);
+	tvm_read(vm, TVM_DATA + 0x20, &b, 1);
+	assert_int_equal(b, 0x7f);
+	tvm_read(vm, TVM_DATA + 0x22, &w, 2);
+	assert_int_equal(w, 0x1234);
+	tvm_read(vm, TVM_DATA + 0xffc, &d, 4);
+	assert_int_equal(d, 0x7788bbaa);
+	tvm_read(vm, TVM_DATA + 0x1000, &w, 2);
+	assert_int_equal(w, 0x5566);
+	tvm_read(vm, TVM_CODE + 0xf00, &d, 4);
+	assert_int_equal(d, 0x04030201);
+	tvm_destroy(vm);
+}
+
+/*
  * A loop that calls a function on the next page: the run goes on across
  * the CALL and the RET, each fetch on the other page made in the run
  * through the shortcut, the blocks looked up without comparing their bytes
@@ -2260,6 +2314,7 @@ int main(void)
 		cmocka_unit_test(test_event_accesses_on_hit_path),
 		cmocka_unit_test(test_threaded_push_pop),
 		cmocka_unit_test(test_threaded_register_forms),
+		cmocka_unit_test(test_threaded_imm_mem_forms),
 		cmocka_unit_test(test_block_cross_page_calls),
 		cmocka_unit_test(test_threaded_transfers),
 		cmocka_unit_test(test_block_loop_in_chain),

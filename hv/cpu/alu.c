@@ -819,6 +819,26 @@ static const struct blk_op *t_test_ri(struct vcpu_soft *v, const struct blk_op *
 	THREAD_NEXT(v, op);
 }
 
+/*
+ * CMP [base + disp], imm (80-83 /7 with a flat 64-bit address): the load
+ * through the hit path when mem_hit_threaded() allows it, else the record
+ * is declined (h_grp1_cmp then makes it with the general path).
+ */
+static const struct blk_op *t_grp1_cmp_b(struct vcpu_soft *v, const struct blk_op *op)
+{
+	const struct x86_insn *in = &op->insn;
+	unsigned size = in->op == 0x80 || in->op == 0x82 ? 1 : in->osz;
+	uint64_t hpa, a = 0;
+
+	if (__builtin_expect(!mem_hit_threaded(v, v->gpr[in->base] + (uint64_t)in->disp, size,
+					       ACC_READ, &hpa), 0))
+		return op;
+	v->stats.loads++;
+	copy_small(&a, hpool_ptr(v->pool, hpa), size);
+	alu(v, 7, size, a, in->imm & size_mask(size));
+	THREAD_NEXT(v, op);
+}
+
 /* TEST r, r (84, 85 with mod = 3). */
 static const struct blk_op *t_test_rr(struct vcpu_soft *v, const struct blk_op *op)
 {
@@ -839,6 +859,10 @@ x86_thread_fn alu_thread(x86_exec_fn fn, const struct x86_insn *in, bool *declin
 	if (t != NULL) {
 		*declines = true;
 		return t;
+	}
+	if (fn == h_grp1_cmp && flat_base(in)) {
+		*declines = true;
+		return t_grp1_cmp_b;
 	}
 	if (fn == op_test_acc)
 		return t_op_test_acc;

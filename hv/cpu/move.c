@@ -247,10 +247,43 @@ x86_exec_fn sel_mov_imm(const struct x86_insn *in)
 }
 
 /* C6, C7: MOV r/m, imm */
+static inline unsigned mov_imm_size(const struct x86_insn *in)
+{
+	return in->op == 0xc6 ? 1 : in->osz;
+}
+
 int op_mov_rm_imm(struct vcpu_soft *v, const struct x86_insn *in)
 {
-	unsigned size = in->op == 0xc6 ? 1 : in->osz;
+	unsigned size = mov_imm_size(in);
 	return rm_write(v, in, size, in->imm & size_mask(size));
+}
+
+/*
+ * Its threaded code: to a register (pure), or to [base + disp] with a flat
+ * 64-bit address through the hit path when mem_hit_threaded() allows it,
+ * else the record is declined.
+ */
+static const struct blk_op *t_mov_rm_imm_r(struct vcpu_soft *v, const struct blk_op *op)
+{
+	const struct x86_insn *in = &op->insn;
+	unsigned size = mov_imm_size(in);
+
+	reg_set(v, in, in->rm, size, in->imm & size_mask(size));
+	THREAD_NEXT(v, op);
+}
+
+static const struct blk_op *t_mov_imm_store_b(struct vcpu_soft *v, const struct blk_op *op)
+{
+	const struct x86_insn *in = &op->insn;
+	unsigned size = mov_imm_size(in);
+	uint64_t hpa, val = in->imm & size_mask(size);
+
+	if (__builtin_expect(!mem_hit_threaded(v, v->gpr[in->base] + (uint64_t)in->disp, size,
+					       ACC_WRITE, &hpa), 0))
+		return op;
+	v->stats.stores++;
+	copy_small(hpool_ptr(v->pool, hpa), &val, size);
+	THREAD_NEXT(v, op);
 }
 
 /* 0F B6, B7, BE, BF: MOVZX, MOVSX */
@@ -440,6 +473,14 @@ x86_thread_fn move_thread(x86_exec_fn fn, const struct x86_insn *in, bool *decli
 		return thread_call;
 	if (fn == op_lea)
 		return in->mod != 3 && !in->rip_rel ? thread_call : NULL;
+	if (fn == op_mov_rm_imm) {
+		if (in->mod == 3)
+			return t_mov_rm_imm_r;
+		if (!flat_base(in))
+			return NULL;
+		*declines = true;
+		return t_mov_imm_store_b;
+	}
 	if (in->mod != 3)
 		return NULL;
 	if (fn == op_movx)
