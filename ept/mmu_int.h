@@ -131,6 +131,46 @@ lay_on(const struct mmu *m, const struct mmu_layout *L, unsigned id)
 	return L->known ? L->g[id].entries != 0 : m->t[id] != NULL;
 }
 
+/* m->tlb_any, m->pwc_any, m->gp_any under layout L (constants where it is known). */
+static inline __attribute__((always_inline)) bool
+lay_tlb_any(const struct mmu *m, const struct mmu_layout *L)
+{
+	unsigned i;
+
+	if (!L->known)
+		return m->tlb_any;
+	for (i = TLB_L1I_4K; i <= TLB_L2_1G; i++)
+		if (L->g[i].entries)
+			return true;
+	return false;
+}
+
+static inline __attribute__((always_inline)) bool
+lay_pwc_any(const struct mmu *m, const struct mmu_layout *L)
+{
+	unsigned i;
+
+	if (!L->known)
+		return m->pwc_any;
+	for (i = PWC_PML5; i <= PWC_PDE; i++)
+		if (L->g[i].entries)
+			return true;
+	return false;
+}
+
+static inline __attribute__((always_inline)) bool
+lay_gp_any(const struct mmu *m, const struct mmu_layout *L)
+{
+	unsigned i;
+
+	if (!L->known)
+		return m->gp_any;
+	for (i = PWC_GP_PML4; i <= NESTED_TLB; i++)
+		if (L->g[i].entries)
+			return true;
+	return false;
+}
+
 /* The shape of structure id (on) under layout L, for the cache's inline code. */
 static inline __attribute__((always_inline)) struct cache_shape
 lay_shape(const struct mmu_layout *L, unsigned id)

@@ -311,7 +311,7 @@ gpa_xlate_body(struct walk *w, uint64_t gpa, const struct ept_access *acc, unsig
 	need_dirty = ept->ad && (acc->type == ACC_WRITE || acc->paging_entry);
 
 	start_level = ept->levels;
-	if (!m->gp_any)
+	if (!lay_gp_any(m, L))
 		goto walk;
 
 	/* SDM 28.3.2: guest-physical mappings (the nested TLB), any page size. */
@@ -406,7 +406,7 @@ walk:
 	out->shift = r.page_shift;
 	out->perms = r.perms;
 	out->dirty = !ept->ad || r.dirty;
-	if (!m->gp_any)
+	if (!lay_gp_any(m, L))
 		return true;
 
 	/* Fill the guest-physical caches for the levels this walk went through
@@ -839,7 +839,7 @@ guest_walk_fmt(struct walk *w, struct guest_out *out, const struct walk_fmt *f,
 
 	g.va = w->gva & (n == 5 ? (1ULL << 57) - 1 : n == 4 ? (1ULL << 48) - 1 : 0xffffffffULL);
 	/* SDM 4.10.3.2 / 28.3.2: the deepest combined paging-structure cache hit. */
-	if (m->pwc_any &&
+	if (lay_pwc_any(m, L) &&
 	    (pwc_probe(w, L, &g, 2, &start) || (n >= 3 && pwc_probe(w, L, &g, 3, &start)) ||
 	     (n >= 4 && pwc_probe(w, L, &g, 4, &start)) || (n >= 5 && pwc_probe(w, L, &g, 5, &start))))
 		startp = &start;
@@ -1324,7 +1324,7 @@ walk_fill_body(struct walk *w, bool missed, const struct mmu_layout *L)
 	res->page_shift = cshift;
 
 	/* Fill L2 and L1 with the combined (splintered) translation. */
-	if (m->tlb_any) {
+	if (lay_tlb_any(m, L)) {
 		struct cache_entry tmp = { 0 };
 		uint64_t mask = (1ULL << cshift) - 1;
 		const bool small = cshift != PAGE_SHIFT_1G;
@@ -1451,7 +1451,7 @@ translate_body(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva, unsigned 
 	}
 	walk_init(&w, m, ctx, gva, access, res, trace, L);
 	e = NULL;
-	if (m->tlb_any)
+	if (lay_tlb_any(m, L))
 		e = kind == KIND_FETCH ? combined_lookup(&w, L, true, &owner, &ok)
 				       : combined_lookup(&w, L, false, &owner, &ok);
 	if (e && ok) {
