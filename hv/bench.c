@@ -1241,9 +1241,10 @@ static double first_touch_ms(uint64_t size)
  * (tests/guests/probe-touch.elf in the guest's build tree, or beside the
  * guest) writes once to each page from 4 MiB to the end of RAM, four
  * instructions a page: 8192 pages in 36 MiB, 1024 in 8 MiB (--quick). Run
- * with lazy RAM, each first touch is a userfaultfd fault hv handles (read,
- * hv's handler maps the pool frame, UFFDIO_WAKE, KVM faults again); run
- * eager, the same touches fault only in the kernel. vm_run's difference per
+ * with lazy RAM, each first touch goes through hv's handler, which maps the
+ * pool frame (in the vCPU's thread through a poisoned page, or through the
+ * handler thread: the run's report says which, hv/kvm.c); run eager, the
+ * same touches fault only in the kernel. vm_run's difference per
  * lazy fault is the round trip through hv; beside it, the kernel's own first
  * touch of a memfd page in this process. The runs alternate, lazy first.
  */
