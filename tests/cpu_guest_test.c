@@ -783,6 +783,65 @@ static void test_debug_registers(void **state)
 }
 
 /*
+ * MOV SS blocking and instruction breakpoints (SDM Vol. 3A 6.8.3): DR0 (L0,
+ * R/W 00) is on `ssbp_at`, the instruction after MOV SS. Reached after MOV
+ * SS, its breakpoint is not taken (Intel); reached again by a jump, it is:
+ * one #DB only, at ssbp_at with B0, and EBP counts both passes. The handler
+ * is the one of test_debug_registers (a copy in this blob).
+ */
+__asm__(".pushsection .rodata\n.code64\n"
+	"g_ssbp_start:\n"
+	"	lea ssbp_at(%rip), %rax\n"
+	"	mov %rax, %dr0\n"
+	"	mov $0x401, %eax\n"
+	"	mov %rax, %dr7\n"
+	"	xor %ebp, %ebp\n"
+	"	mov %ss, %ax\n"
+	"	mov %ax, %ss\n"
+	"ssbp_at:\n"
+	"	inc %ebp\n"
+	"	cmp $1, %ebp\n"
+	"	je ssbp_at\n"
+	"	hlt\n"
+	"g_ssbp_handler:\n"
+	"	push %rax\n"
+	"	push %rbx\n"
+	"	mov 0x20000, %rbx\n"
+	"	shl $4, %rbx\n"
+	"	mov 16(%rsp), %rax\n"
+	"	mov %rax, 0x20008(%rbx)\n"
+	"	mov %dr6, %rax\n"
+	"	mov %rax, 0x20010(%rbx)\n"
+	"	incq 0x20000\n"
+	"	orq $0x10000, 32(%rsp)\n"
+	"	pop %rbx\n"
+	"	pop %rax\n"
+	"	iretq\n"
+	"g_ssbp_end:\n"
+	".popsection\n");
+BLOB(g_ssbp);
+extern const uint8_t ssbp_at[], g_ssbp_handler[];
+
+static void test_movss_inhibits_insn_breakpoint(void **state)
+{
+	uint64_t h = TVM_CODE + OFF(g_ssbp, g_ssbp_handler), gate[2];
+	struct tvm *vm = vm_new("none");
+
+	(void)state;
+	load(vm, TVM_CODE, g_ssbp_start, g_ssbp_end);
+	gate[0] = (h & 0xffff) | ((uint64_t)TVM_SEL_KCODE << 16) | (0x8eULL << 40) |
+		  ((h >> 16 & 0xffff) << 48);
+	gate[1] = h >> 32;
+	tvm_write(vm, TVM_IDT + 16, gate, sizeof(gate));
+	expect_exit(vm, VCPU_EXIT_HLT);
+	assert_int_equal(tvm_read64(vm, TVM_DATA), 1);
+	assert_int_equal(tvm_read64(vm, TVM_DATA + 8), TVM_CODE + (uint64_t)(ssbp_at - g_ssbp_start));
+	assert_int_equal(tvm_read64(vm, TVM_DATA + 16), 0xffff0ff1);  /* B0 */
+	assert_int_equal(regs(vm).gpr[5], 2);
+	tvm_destroy(vm);
+}
+
+/*
  * I/O breakpoints (SDM 18.2.4, 18.2.5, 18.3.1.2): with CR4.DE set, R/W = 10
  * traps after an IN, OUT, INS or OUTS whose ports overlap the breakpoint's
  * aligned range. DR0 is port 0x71 (LEN 00), DR1 ports 0x60-0x63 (LEN 11,
@@ -1374,6 +1433,7 @@ int main(void)
 		cmocka_unit_test(test_ring3_umip_gp),
 		cmocka_unit_test(test_syscall_sysret_swapgs),
 		cmocka_unit_test(test_debug_registers),
+		cmocka_unit_test(test_movss_inhibits_insn_breakpoint),
 		cmocka_unit_test(test_io_breakpoints),
 		cmocka_unit_test(test_legacy_instructions),
 		cmocka_unit_test(test_cpuid),

@@ -15,7 +15,11 @@
  * through the run loop's slow path (vcpu_soft.c), which reports the data
  * hits with the single-step trap in one #DB; dbg_data makes every data
  * access call dbg_data_access(). MOV SS and POP SS hold the #DB traps of
- * their instruction until the next one retires (dbg_held).
+ * their instruction until the next one retires (dbg_held). On an Intel
+ * vCPU an instruction breakpoint on the instruction after MOV SS or POP SS
+ * is not taken at all (SDM Vol. 3A 6.8.3: MOV SS blocking inhibits
+ * instruction breakpoints); AMD processors take it, and so does hv with the
+ * AMD vendor. After STI the breakpoint is taken on both.
  */
 #include "hv/cpu/x86.h"
 
@@ -71,6 +75,8 @@ uint32_t dbg_exec_hits(const struct vcpu_soft *v, uint64_t lin)
 {
 	uint32_t hits = 0;
 
+	if (v->ss_shadow && v->shadow_left == 1 && v->vendor != CPU_VENDOR_AMD)
+		return 0;  /* the instruction after MOV SS or POP SS */
 	for (unsigned i = 0; i < 4; i++)
 		if (bp_enabled(v->dr7, i) && bp_rw(v->dr7, i) == 0 && v->dr[i] == lin)
 			hits |= 1u << i;

@@ -478,6 +478,7 @@ int op_pop_sreg(struct vcpu_soft *v, const struct x86_insn *in)
 	if (in->op == 0x17) {
 		v->shadow_left = 2;  /* POP SS blocks interrupts until after the next instruction */
 		v->movss_now = true; /* and holds its #DB traps (debug.c) */
+		v->ss_shadow = true;
 	}
 	return X86_OK;
 }
@@ -503,6 +504,7 @@ int op_mov_to_sreg(struct vcpu_soft *v, const struct x86_insn *in)
 		 * and holds its #DB traps until then (debug.c). */
 		v->shadow_left = 2;
 		v->movss_now = true;
+		v->ss_shadow = true;
 	}
 	return X86_OK;
 }

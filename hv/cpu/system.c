@@ -422,8 +422,10 @@ int op_cli_sti(struct vcpu_soft *v, const struct x86_insn *in)
 	if (in->op == 0xfa) {
 		v->rflags &= ~RF_IF;
 	} else {
-		if (!(v->rflags & RF_IF))
+		if (!(v->rflags & RF_IF)) {
 			v->shadow_left = 2;  /* STI shadow (SDM Vol. 2B STI) */
+			v->ss_shadow = false;
+		}
 		v->rflags |= RF_IF;
 	}
 	return X86_OK;

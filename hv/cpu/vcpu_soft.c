@@ -501,7 +501,7 @@ static int soft_reset(struct vcpu *vcpu)
 	v->irq_window = false;
 	v->nmi_pending = v->nmi_blocked = false;
 	v->retire_attn = 0;
-	v->dbg_data = v->movss_now = false;
+	v->dbg_data = v->movss_now = v->ss_shadow = false;
 	v->dbg_hits = v->dbg_held = v->dbg_after_hlt = 0;
 	v->shutdown = false;
 	v->pend = PEND_NONE;

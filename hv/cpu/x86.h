@@ -280,6 +280,7 @@ struct vcpu_soft {
 	/* debug registers in use (debug.c) */
 	bool dbg_data;            /* DR7 enables a data breakpoint: accesses are checked */
 	bool movss_now;           /* the instruction loaded SS (MOV SS, POP SS) */
+	bool ss_shadow;           /* shadow_left was set by MOV SS or POP SS, not STI */
 	uint32_t dbg_hits;        /* B0-B3 of the data breakpoints the instruction hit */
 	uint32_t dbg_held;        /* B0-B3 and BS held over a MOV SS shadow */
 	uint32_t dbg_after_hlt;   /* B0-B3 and BS of a trap after HLT, taken when it wakes */
