@@ -169,6 +169,7 @@ thread_follow(struct vcpu_soft *v, const struct blk_op *op, uint64_t target)
 		v->stats.fetches++;
 		v->fpage = page;
 		v->fmark = icount;
+		v->fclock = s->clock;
 		v->blk_page = hpa >> 12;
 	}
 	v->t_lin0 = target;

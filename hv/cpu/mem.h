@@ -49,6 +49,38 @@ static inline void fetch_settle(struct vcpu_soft *v)
 	}
 }
 
+/*
+ * A fetch of lin (at instruction count v->icount) through the model's
+ * shortcut: on a hit, counted, its HPA in *hpa, and the page armed for the
+ * fetches that follow on it to be counted in bulk (fpage, fmark, fclock).
+ * False, nothing counted, on a miss. The deferred fetches of the page
+ * armed before must have been counted (fetch_settle).
+ */
+static inline __attribute__((always_inline)) bool fetch_hit_arm(struct vcpu_soft *v, uint64_t lin,
+								 uint64_t *hpa)
+{
+	struct mmu_hit_slot *s = mmu_hit_find(v->hit, lin, ACC_FETCH);
+
+	if (__builtin_expect(s == NULL, 0))
+		return false;
+	*hpa = mmu_hit_take(v->hit, s, lin, ACC_FETCH);
+	v->stats.fetches++;
+	v->fpage = (lin & ~0xfffULL) | 1;
+	v->fmark = v->icount;
+	v->fclock = s->clock;
+	return true;
+}
+
+/*
+ * Whether a data hit on slot s stamps another structure than the fetches
+ * deferred on fpage (mmu_hit_apart, with the fetch slot's clock kept since
+ * fpage was armed: the slot cannot change before fpage is settled).
+ */
+static inline bool fetch_apart(const struct vcpu_soft *v, const struct mmu_hit_slot *s)
+{
+	return s->clock != v->fclock;
+}
+
 /* Mark the frame of hpa as one a current block was decoded from (vcpu_soft.c). */
 static inline void code_map_set(struct vcpu_soft *v, uint64_t hpa)
 {
@@ -111,7 +143,7 @@ static inline __attribute__((always_inline)) bool xlate_hit(struct vcpu_soft *v,
 	/* A data hit in a structure of its own leaves the deferred fetches'
 	 * counters and stamps as they are: they stay deferred
 	 * (mmu_hit_apart), and the run goes on counting them in bulk. */
-	if (v->fpage && ((type & ACC_FETCH) || !mmu_hit_apart(v->hit, s, v->fpage, ACC_FETCH)))
+	if (v->fpage && ((type & ACC_FETCH) || !fetch_apart(v, s)))
 		fetch_settle(v);
 	*hpa = mmu_hit_take(v->hit, s, lin, type);
 	if (type & ACC_WRITE)
@@ -359,7 +391,7 @@ mem_slot_threaded(struct vcpu_soft *v, uint64_t lin, unsigned size, unsigned typ
 	s = mmu_hit_find(v->hit, lin, type);
 	if (__builtin_expect(s == NULL, 0))
 		return NULL;
-	if (v->fpage && !mmu_hit_apart(v->hit, s, v->fpage, ACC_FETCH))
+	if (v->fpage && !fetch_apart(v, s))
 		return NULL;
 	if (type & ACC_WRITE) {
 		uint64_t f = s->hpa >> 12;

@@ -170,13 +170,10 @@ static inline uint64_t rip_linear(const struct vcpu_soft *v)
 static inline int fetch_xlate(struct vcpu_soft *v, uint64_t lin, uint64_t *hpa)
 {
 	fetch_settle(v);
-	v->stats.fetches++;
-	if (__builtin_expect(mmu_translate_hit(v->hit, lin, ACC_FETCH, hpa), 1)) {
-		/* Further fetches from this page may be counted in bulk (run_loop). */
-		v->fpage = (lin & ~0xfffULL) | 1;
-		v->fmark = v->icount;
+	/* On a hit, further fetches from this page may be counted in bulk (run_loop). */
+	if (__builtin_expect(fetch_hit_arm(v, lin, hpa), 1))
 		return X86_OK;
-	}
+	v->stats.fetches++;
 	struct mmu_result res;
 
 	mmu_translate(v->mmu, &v->ctx, lin, ACC_FETCH, &res);
@@ -770,13 +767,11 @@ static inline __attribute__((always_inline)) enum seg_end run_records(struct vcp
 			uint64_t lin = rip_linear(v), hpa;
 
 			fetch_settle(v);
-			if (!mmu_translate_hit(v->hit, lin, ACC_FETCH, &hpa)) {
+			if (!fetch_hit_arm(v, lin, &hpa)) {
 				end = SEG_END;
 				goto done;
 			}
-			v->stats.fetches++;
-			fpage = v->fpage = (lin & ~0xfffULL) | 1;
-			v->fmark = v->icount;
+			fpage = v->fpage;
 			if (hpa != s->hpa0 + op[1].off || v->dkey_mode != s->blk->key >> 56 << 56) {
 				s->op = op + 1;
 				s->lin = lin;
@@ -820,11 +815,9 @@ next_block:
 					v->fmark++;
 					fetch_settle(v);
 				}
-				if (!mmu_translate_hit(v->hit, lin, ACC_FETCH, &hpa))
+				if (!fetch_hit_arm(v, lin, &hpa))
 					goto done;
-				v->stats.fetches++;
-				fpage = v->fpage = (lin & ~0xfffULL) | 1;
-				v->fmark = v->icount;
+				fpage = v->fpage;
 				b = blk_get(v, hpa);
 				if (b == NULL) {
 					/* One instruction on its own: the run loop's. */

@@ -336,6 +336,9 @@ struct vcpu_soft {
 	 */
 	uint64_t fpage;
 	uint64_t fmark;
+	/* While fpage is armed: the LRU clock of the structure its fetches hit
+	 * (its shortcut slot's), which tells a data hit apart (mem.h). */
+	const uint64_t *fclock;
 	/*
 	 * Threaded code's view of the run (run_records, branch.c):
 	 *   t_lin0: the linear address of the running block's first byte,
