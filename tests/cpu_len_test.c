@@ -332,6 +332,39 @@ static void test_random_32(void **state) { compare_random(32, 0x32); }
  * one. Exceptions: the escapes 0F, 0F 38, 0F 3A (no entry of their own) and
  * LAR/LSL (0F 02/03: decoded with ModRM, rejected by decode.c).
  */
+/*
+ * is_canonical (x86.h): 48-bit canonical addresses are canonical with
+ * CR4.LA57 too; the others only with LA57, when bits 63:56 copy bit 56
+ * (SDM Vol. 3A 4.5).
+ */
+static void test_is_canonical(void **state)
+{
+	static const struct {
+		uint64_t a;
+		bool c48, c57;
+	} cases[] = {
+		{ 0x0000000000000000ULL, true, true },
+		{ 0x00007fffffffffffULL, true, true },
+		{ 0x0000800000000000ULL, false, true },
+		{ 0xffff800000000000ULL, true, true },
+		{ 0xffff7fffffffffffULL, false, true },
+		{ 0x00ffffffffffffffULL, false, true },
+		{ 0x0100000000000000ULL, false, false },
+		{ 0xff00000000000000ULL, false, true },
+		{ 0xfeffffffffffffffULL, false, false },
+		{ 0x8000000000000000ULL, false, false },
+	};
+	static struct vcpu_soft v;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		v.cr4 = 0;
+		assert_int_equal(is_canonical(&v, cases[i].a), cases[i].c48);
+		v.cr4 = CR4_LA57;
+		assert_int_equal(is_canonical(&v, cases[i].a), cases[i].c57);
+	}
+}
+
 static void test_optab_complete(void **state)
 {
 	unsigned handled = 0;
@@ -363,6 +396,7 @@ int main(void)
 		cmocka_unit_test(test_random_64),
 		cmocka_unit_test(test_random_32),
 		cmocka_unit_test(test_optab_complete),
+		cmocka_unit_test(test_is_canonical),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

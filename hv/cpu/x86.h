@@ -432,8 +432,10 @@ static inline uint64_t sign_extend(uint64_t v, unsigned size)
 
 static inline bool is_canonical(const struct vcpu_soft *v, uint64_t a)
 {
-	unsigned bits = (v->cr4 & CR4_LA57) ? 57 : 48;
-	return (uint64_t)((int64_t)(a << (64 - bits)) >> (64 - bits)) == a;
+	/* Canonical in 48 bits is canonical in 57 too: CR4.LA57 only for the rest. */
+	if (__builtin_expect((uint64_t)((int64_t)(a << 16) >> 16) == a, 1))
+		return true;
+	return (v->cr4 & CR4_LA57) && (uint64_t)((int64_t)(a << 7) >> 7) == a;
 }
 
 /* Does the CPU model have feature f (hv/cpu/cpuid.h)? */
