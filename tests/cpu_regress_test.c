@@ -201,6 +201,49 @@ static void test_mmio_cmps_two_loads(void **state)
 	tvm_destroy(vm);
 }
 
+/*
+ * A far pointer in MMIO (offset, then selector, on DEV_A): JMP far [mem]
+ * (FF /5) and LFS make two MMIO read exits, offset then selector, and the
+ * offset survives the selector's exit; then the instruction completes. Both
+ * used to ask for the offset again after the selector, for ever.
+ */
+static void test_mmio_farptr_two_loads(void **state)
+{
+	static const uint8_t prog[] = {
+		0x0f, 0xb4, 0x04, 0x25, 0x00, 0x00, 0x00, 0x40,  /* lfs eax, [SPLIT_GVA] */
+		0xff, 0x2c, 0x25, 0x00, 0x00, 0x00, 0x40,        /* jmp far dword [SPLIT_GVA] */
+		0xf4,                                            /* not reached */
+		0xf4,                                            /* +16: the far target */
+	};
+	static const struct { uint64_t rip, gpa, data; uint8_t size; } want[4] = {
+		{ TVM_CODE, DEV_A, 0x12345678, 4 },
+		{ TVM_CODE, DEV_A + 4, TVM_SEL_KDATA, 2 },
+		{ TVM_CODE + 8, DEV_A, TVM_CODE + 16, 4 },
+		{ TVM_CODE + 8, DEV_A + 4, TVM_SEL_KCODE, 2 },
+	};
+	struct tvm *vm = vm_split_mmio(prog, sizeof(prog));
+	struct vcpu_sregs sr;
+
+	(void)state;
+	for (unsigned i = 0; i < 4; i++) {
+		run_once(vm);
+		assert_int_equal(vm->exit.reason, VCPU_EXIT_MMIO);
+		assert_int_equal(vm->exit.rip, want[i].rip);
+		assert_int_equal(vm->exit.mmio.gpa, want[i].gpa);
+		assert_int_equal(vm->exit.mmio.size, want[i].size);
+		assert_false(vm->exit.mmio.write);
+		vm->exit.mmio.data = want[i].data;
+	}
+	run_once(vm);
+	assert_int_equal(vm->exit.reason, VCPU_EXIT_HLT);
+	assert_int_equal(regs(vm).rip, TVM_CODE + 17);
+	assert_int_equal(regs(vm).gpr[0], 0x12345678);
+	assert_int_equal(tvm_get_sregs(vm, &sr), 0);
+	assert_int_equal(sr.fs.selector, TVM_SEL_KDATA);
+	assert_int_equal(sr.cs.selector, TVM_SEL_KCODE);
+	tvm_destroy(vm);
+}
+
 /* mov [SPLIT_GVA + 0xffc], rax: both pieces of the store reach hv, in
  * order, each with its own exit, before the guest runs on. */
 static void test_mmio_write_split(void **state)
@@ -2289,6 +2332,7 @@ int main(void)
 		cmocka_unit_test(test_triple_fault_names_chain),
 		cmocka_unit_test(test_mmio_read_split),
 		cmocka_unit_test(test_mmio_cmps_two_loads),
+		cmocka_unit_test(test_mmio_farptr_two_loads),
 		cmocka_unit_test(test_mmio_write_split),
 		cmocka_unit_test(test_stac_clac_cpl3_ud),
 		cmocka_unit_test(test_sysenter_msrs),

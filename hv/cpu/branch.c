@@ -316,8 +316,7 @@ static int op_far_ind(struct vcpu_soft *v, const struct x86_insn *in)
 {
 	uint64_t ea = insn_ea(v, in), sel, a;
 	int st;
-	if ((st = mem_read(v, in->seg, ea, in->osz, &a)) ||
-	    (st = mem_read(v, in->seg, (ea + in->osz) & size_mask(in->asz), 2, &sel)))
+	if ((st = mem_read_farptr(v, in->seg, ea, in->osz, in->asz, &a, &sel)))
 		return st;
 	return cpu_far_transfer(v, (uint16_t)sel, a, (in->reg & 7) == 3, in->osz, v->next_rip);
 }

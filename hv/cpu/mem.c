@@ -112,6 +112,28 @@ void mmio_read_done(struct vcpu_soft *v)
 	}
 }
 
+/*
+ * A far pointer at seg:ea, its offset (osz bytes) then its selector: two
+ * loads (JMP/CALL far indirect, LDS, LES, LFS, LGS, LSS). As for CMPS, a
+ * value hv gave the first load survives the second's MMIO exit, else the
+ * instruction would ask for the offset again for ever.
+ */
+int mem_read_farptr(struct vcpu_soft *v, unsigned seg, uint64_t ea, unsigned osz, unsigned asz,
+		    uint64_t *off, uint64_t *sel)
+{
+	int st;
+
+	v->mmio_hold = true;
+	st = mem_read(v, seg, ea, osz, off);
+	v->mmio_hold = false;
+	if (!st && (st = mem_read(v, seg, (ea + osz) & size_mask(asz), 2, sel)) != X86_EXIT && st)
+		mmio_read_done(v);
+	if (st)
+		return st;
+	mmio_read_done(v);
+	return X86_OK;
+}
+
 int mref_load_slow(struct vcpu_soft *v, const struct mref *m, void *buf)
 {
 	uint8_t *b = buf;

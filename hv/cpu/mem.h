@@ -266,6 +266,8 @@ int seg_linear(struct vcpu_soft *v, unsigned seg, uint64_t off, unsigned size, u
 int mem_read_slow(struct vcpu_soft *v, unsigned seg, uint64_t off, unsigned size, uint64_t *val);
 int mem_write_slow(struct vcpu_soft *v, unsigned seg, uint64_t off, unsigned size, uint64_t val);
 int mem_read(struct vcpu_soft *v, unsigned seg, uint64_t off, unsigned size, uint64_t *val);
+int mem_read_farptr(struct vcpu_soft *v, unsigned seg, uint64_t ea, unsigned osz, unsigned asz,
+		    uint64_t *off, uint64_t *sel);
 int mem_write(struct vcpu_soft *v, unsigned seg, uint64_t off, unsigned size, uint64_t val);
 /* Translate for write without storing (INS checks its destination before the port read). */
 int mem_probe_write(struct vcpu_soft *v, unsigned seg, uint64_t off, unsigned size);

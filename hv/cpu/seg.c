@@ -517,8 +517,7 @@ int op_lxs(struct vcpu_soft *v, const struct x86_insn *in)
 	unsigned sr = op == (OP_MAP0F | 0xb2) ? SEG_SS : op == (OP_MAP0F | 0xb4) ? SEG_FS :
 		      op == 0xc4 ? SEG_ES : op == 0xc5 ? SEG_DS : SEG_GS;
 	int st;
-	if ((st = mem_read(v, in->seg, ea, in->osz, &off)) ||
-	    (st = mem_read(v, in->seg, (ea + in->osz) & size_mask(in->asz), 2, &sel)))
+	if ((st = mem_read_farptr(v, in->seg, ea, in->osz, in->asz, &off, &sel)))
 		return st;
 	if ((st = cpu_load_seg(v, sr, (uint16_t)sel)))
 		return st;
