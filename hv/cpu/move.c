@@ -137,11 +137,15 @@ t_mov_load_b(struct vcpu_soft *v, const struct blk_op *op, unsigned size)
 	THREAD_NEXT(v, op);
 }
 
+/*
+ * A store of val (size bytes) to [base + disp] through the TLB-hit path, then
+ * the next record; op itself, unexecuted, when the hit path cannot take it.
+ */
 static inline __attribute__((always_inline)) const struct blk_op *
-t_mov_store_b(struct vcpu_soft *v, const struct blk_op *op, unsigned size)
+t_store_val(struct vcpu_soft *v, const struct blk_op *op, unsigned size, uint64_t val)
 {
 	const struct x86_insn *in = &op->insn;
-	uint64_t hpa, val = v->gpr[in->reg] & size_mask(size);
+	uint64_t hpa;
 
 	if (__builtin_expect(!mem_hit_threaded(v, v->gpr[in->base] + (uint64_t)in->disp, size,
 					       ACC_WRITE, &hpa), 0))
@@ -149,6 +153,12 @@ t_mov_store_b(struct vcpu_soft *v, const struct blk_op *op, unsigned size)
 	v->stats.stores++;
 	copy_small(hpool_ptr(v->pool, hpa), &val, size);
 	THREAD_NEXT(v, op);
+}
+
+static inline __attribute__((always_inline)) const struct blk_op *
+t_mov_store_b(struct vcpu_soft *v, const struct blk_op *op, unsigned size)
+{
+	return t_store_val(v, op, size, v->gpr[op->insn.reg] & size_mask(size));
 }
 
 static const struct blk_op *t_mov_load32_b(struct vcpu_soft *v, const struct blk_op *op)
@@ -274,16 +284,9 @@ static const struct blk_op *t_mov_rm_imm_r(struct vcpu_soft *v, const struct blk
 
 static const struct blk_op *t_mov_imm_store_b(struct vcpu_soft *v, const struct blk_op *op)
 {
-	const struct x86_insn *in = &op->insn;
-	unsigned size = mov_imm_size(in);
-	uint64_t hpa, val = in->imm & size_mask(size);
+	unsigned size = mov_imm_size(&op->insn);
 
-	if (__builtin_expect(!mem_hit_threaded(v, v->gpr[in->base] + (uint64_t)in->disp, size,
-					       ACC_WRITE, &hpa), 0))
-		return op;
-	v->stats.stores++;
-	copy_small(hpool_ptr(v->pool, hpa), &val, size);
-	THREAD_NEXT(v, op);
+	return t_store_val(v, op, size, op->insn.imm & size_mask(size));
 }
 
 /* 0F B6, B7, BE, BF: MOVZX, MOVSX */
