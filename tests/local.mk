@@ -188,23 +188,26 @@ EXTRA_DIST += tests/passthrough_test.sh
 # through the I/O APIC (tests/guests/hpet.S), run under the software vCPU
 # and QEMU by tests/apic_guest_test.sh, rtc_guest_test.sh and hpet_guest_test.sh;
 # a timer due while the guest writes fresh pages (tests/guests/timer-touch.S,
-# tests/kvm_test.sh).
+# tests/kvm_test.sh); fw_cfg's items and the CPUID bits --cpu changes
+# (tests/guests/fwcfg.S, tests/fwcfg_guest_test.sh).
 GUEST32 = tests/guests/apic.elf tests/guests/rtc.elf tests/guests/hpet.elf \
 	tests/guests/timer-touch.elf tests/guests/s3.elf tests/guests/acpi.elf \
-	tests/guests/dma-rom.elf
+	tests/guests/dma-rom.elf tests/guests/fwcfg.elf
 check_DATA += $(GUEST32)
 CLEANFILES += $(GUEST32) $(GUEST32:.elf=.o)
 EXTRA_DIST += tests/guests/guest32.inc tests/guests/apic.S tests/guests/rtc.S tests/guests/hpet.S \
 	tests/guests/timer-touch.S tests/guests/s3.S tests/guests/acpi.S tests/guests/dma-rom.S \
+	tests/guests/fwcfg.S \
 	tests/apic_guest_test.sh tests/rtc_guest_test.sh tests/hpet_guest_test.sh tests/s3_guest_test.sh \
-	tests/acpi_guest_test.sh
+	tests/acpi_guest_test.sh tests/fwcfg_guest_test.sh
 $(GUEST32:.elf=.o): tests/guests/%.o: $(srcdir)/tests/guests/%.S $(srcdir)/tests/guests/guest32.inc
 	@$(MKDIR_P) tests/guests
 	$(CC) -m32 -c -o $@ $(srcdir)/tests/guests/$*.S
 $(GUEST32): tests/guests/%.elf: tests/guests/%.o $(srcdir)/tests/guests/probe.ld
 	$(CC) -m32 -nostdlib -static -no-pie -Wl,-T,$(srcdir)/tests/guests/probe.ld \
 		-Wl,-z,max-page-size=0x1000 -Wl,--build-id=none -o $@ tests/guests/$*.o
-TESTS += tests/apic_guest_test.sh tests/rtc_guest_test.sh tests/hpet_guest_test.sh
+TESTS += tests/apic_guest_test.sh tests/rtc_guest_test.sh tests/hpet_guest_test.sh \
+	tests/fwcfg_guest_test.sh
 # ACPI S3 through the FACS waking vector, woken by the RTC (tests/guests/s3.S),
 # and the ACPI tables as a guest reads them (tests/guests/acpi.S).
 TESTS += tests/s3_guest_test.sh tests/acpi_guest_test.sh
