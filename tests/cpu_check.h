@@ -47,4 +47,19 @@ static inline void expect_exit(struct tvm *vm, enum vcpu_exit_reason want)
 	assert_int_equal(got, want);
 }
 
+/* Run to the HLT of the common exception handler; exactly one exception, this
+ * vector, error code and RIP, must have been recorded. */
+static inline void expect_exception_at(struct tvm *vm, uint64_t vector, uint64_t error,
+				       uint64_t rip)
+{
+	struct tvm_exc_record rec;
+
+	expect_exit(vm, VCPU_EXIT_HLT);
+	tvm_exc_record(vm, &rec);
+	assert_int_equal(rec.count, 1);
+	assert_int_equal(rec.vector, vector);
+	assert_int_equal(rec.error, error);
+	assert_int_equal(rec.rip, rip);
+}
+
 #endif /* HV_CPU_CHECK_H */

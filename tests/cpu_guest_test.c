@@ -44,12 +44,9 @@ static void expect_exception(struct tvm *vm, uint64_t vector, uint64_t error, ui
 			     uint64_t cs, uint64_t rflags, uint64_t rsp, uint64_t ss)
 {
 	struct tvm_exc_record rec;
-	expect_exit(vm, VCPU_EXIT_HLT);
+
+	expect_exception_at(vm, vector, error, rip);
 	tvm_exc_record(vm, &rec);
-	assert_int_equal(rec.count, 1);
-	assert_int_equal(rec.vector, vector);
-	assert_int_equal(rec.error, error);
-	assert_int_equal(rec.rip, rip);
 	assert_int_equal(rec.cs, cs);
 	if (vector < 32 && vector != 1 && vector != 3 && vector != 4)
 		rflags |= 1ULL << 16;

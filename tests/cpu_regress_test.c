@@ -29,19 +29,6 @@
 #define EXC_GP 13
 #define EXC_PF 14
 
-/* Run to the HLT of the common handler and check the recorded exception. */
-static void expect_exception(struct tvm *vm, uint64_t vector, uint64_t error, uint64_t rip)
-{
-	struct tvm_exc_record rec;
-
-	expect_exit(vm, VCPU_EXIT_HLT);
-	tvm_exc_record(vm, &rec);
-	assert_int_equal(rec.count, 1);
-	assert_int_equal(rec.vector, vector);
-	assert_int_equal(rec.error, error);
-	assert_int_equal(rec.rip, rip);
-}
-
 static void code(struct tvm *vm, const uint8_t *bytes, size_t len)
 {
 	tvm_load_code(vm, TVM_CODE, bytes, len);
@@ -84,7 +71,7 @@ static void test_df_after_serial_chain(void **state)
 	(void)state;
 	lo = tvm_read64(vm, TVM_IDT + 16 * EXC_DF);
 	tvm_write64(vm, TVM_IDT + 16 * EXC_DF, (lo & ~(7ULL << 32)) | (1ULL << 32)); /* IST1 */
-	expect_exception(vm, EXC_DF, 0, TVM_CODE);
+	expect_exception_at(vm, EXC_DF, 0, TVM_CODE);
 	/* The #DF frame is on the IST1 stack: SS, RSP (the unmapped one), RFLAGS, CS, RIP, error. */
 	assert_int_equal(tvm_read64(vm, TVM_IST1_TOP - 8), TVM_SEL_KDATA);
 	assert_int_equal(tvm_read64(vm, TVM_IST1_TOP - 16), 0x1000);
@@ -309,10 +296,10 @@ static void test_stac_clac_cpl3_ud(void **state)
 
 	(void)state;
 	vm = vm_user(stac, sizeof(stac));
-	expect_exception(vm, EXC_UD, 0, TVM_UCODE);
+	expect_exception_at(vm, EXC_UD, 0, TVM_UCODE);
 	tvm_destroy(vm);
 	vm = vm_user(clac, sizeof(clac));
-	expect_exception(vm, EXC_UD, 0, TVM_UCODE);
+	expect_exception_at(vm, EXC_UD, 0, TVM_UCODE);
 	tvm_destroy(vm);
 }
 
@@ -350,7 +337,7 @@ static void test_sysenter_msrs(void **state)
 
 	vm = vm_new("none");
 	code(vm, bad, sizeof(bad));
-	expect_exception(vm, EXC_GP, 0, TVM_CODE + sizeof(bad) - 3);
+	expect_exception_at(vm, EXC_GP, 0, TVM_CODE + sizeof(bad) - 3);
 	tvm_destroy(vm);
 	vm = vm_new("none");
 	code(vm, wide, sizeof(wide));
@@ -379,7 +366,7 @@ static void test_mcg_cap(void **state)
 	expect_exit(vm, VCPU_EXIT_HLT);
 	assert_int_equal(regs(vm).gpr[0], 0);
 	assert_int_equal(regs(vm).gpr[2], 0);
-	expect_exception(vm, EXC_GP, 0, TVM_CODE + 18);
+	expect_exception_at(vm, EXC_GP, 0, TVM_CODE + 18);
 	tvm_destroy(vm);
 }
 
@@ -409,19 +396,19 @@ static void test_rdpmc_cache_lines(void **state)
 	(void)state;
 	vm = vm_new("none");
 	code(vm, rdpmc, sizeof(rdpmc));
-	expect_exception(vm, EXC_GP, 0, TVM_CODE + 2);
+	expect_exception_at(vm, EXC_GP, 0, TVM_CODE + 2);
 	tvm_destroy(vm);
 	for (unsigned i = 0; i < 3; i++) {
 		vm = vm_new("none");
 		code(vm, lines[i], sizeof(lines[i]));
-		expect_exception(vm, EXC_PF, 0, TVM_CODE);
+		expect_exception_at(vm, EXC_PF, 0, TVM_CODE);
 		tvm_destroy(vm);
 	}
 	vm = vm_new("none");
 	code(vm, mapped, sizeof(mapped));
 	expect_exit(vm, VCPU_EXIT_HLT);
 	assert_int_equal(vm->exit.rip, TVM_CODE + 17);
-	expect_exception(vm, EXC_UD, 0, TVM_CODE + 18);
+	expect_exception_at(vm, EXC_UD, 0, TVM_CODE + 18);
 	tvm_destroy(vm);
 }
 
@@ -478,7 +465,7 @@ static void test_cpu_model(void **state)
 	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		assert_int_equal(tvm_create_cpu("none", off, 36, &vm), 0);
 		code(vm, cases[i].p, cases[i].n);
-		expect_exception(vm, cases[i].vec, 0, cases[i].rip);
+		expect_exception_at(vm, cases[i].vec, 0, cases[i].rip);
 		tvm_destroy(vm);
 		/* The same code with the default model does not fault there (the
 		 * CR3 case would go on to fetch through tables at GPA 2^40). */
@@ -711,7 +698,7 @@ static void test_amd_perf_counters(void **state)
 
 	(void)state;
 	code(vm, prog, sizeof(prog));
-	expect_exception(vm, EXC_GP, 0, TVM_CODE + 15);
+	expect_exception_at(vm, EXC_GP, 0, TVM_CODE + 15);
 	tvm_destroy(vm);
 	assert_int_equal(tvm_create_model("none", &amd, &vm), 0);
 	code(vm, prog, sizeof(prog));
@@ -779,7 +766,7 @@ static void test_protection_keys(void **state)
 	vm = vm_new("skylake");
 	code(vm, pku, sizeof(pku));
 	set_pkey(vm, TVM_UDATA, 1);
-	expect_exception(vm, EXC_PF, 0x21 /* P PK */, TVM_CODE + 51);
+	expect_exception_at(vm, EXC_PF, 0x21 /* P PK */, TVM_CODE + 51);
 	tvm_exc_record(vm, &rec);
 	assert_int_equal(rec.cr2, TVM_UDATA);
 	assert_int_equal(regs(vm).gpr[8] & 0x18, 0x18);     /* PKU, OSPKE */
@@ -789,7 +776,7 @@ static void test_protection_keys(void **state)
 	vm = vm_new("skylake");
 	code(vm, pks, sizeof(pks));
 	set_pkey(vm, TVM_DATA, 1);
-	expect_exception(vm, EXC_PF, 0x23 /* P W PK */, TVM_CODE + 33);
+	expect_exception_at(vm, EXC_PF, 0x23 /* P W PK */, TVM_CODE + 33);
 	tvm_exc_record(vm, &rec);
 	assert_int_equal(rec.cr2, TVM_DATA);
 	tvm_destroy(vm);
@@ -805,7 +792,7 @@ static void test_protection_keys(void **state)
 	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		assert_int_equal(tvm_create_cpu("none", cases[i].off, 0, &vm), 0);
 		code(vm, cases[i].p, cases[i].n);
-		expect_exception(vm, cases[i].vec, 0, cases[i].rip);
+		expect_exception_at(vm, cases[i].vec, 0, cases[i].rip);
 		tvm_destroy(vm);
 	}
 }
@@ -857,7 +844,7 @@ static void test_phys_bits_reserved(void **state)
 		pte = gpt_entry_gpa(vm->gpt, TVM_DATA, 1);
 		tvm_write64(vm, pte, tvm_read64(vm, pte) | (1ULL << 40));
 		if (bits == 36) {
-			expect_exception(vm, 14 /* #PF */, 0x9 /* P RSVD */, TVM_CODE);
+			expect_exception_at(vm, 14 /* #PF */, 0x9 /* P RSVD */, TVM_CODE);
 			tvm_exc_record(vm, &rec);
 			assert_int_equal(rec.cr2, TVM_DATA);
 		} else {
@@ -879,7 +866,7 @@ static void test_cr3_bit63_without_pcide(void **state)
 
 	(void)state;
 	code(vm, prog, sizeof(prog));
-	expect_exception(vm, EXC_GP, 0, TVM_CODE + 8);
+	expect_exception_at(vm, EXC_GP, 0, TVM_CODE + 8);
 	tvm_destroy(vm);
 
 	/* With PCIDE = 1 the same write is legal: it loads CR3 without a flush. */
@@ -914,7 +901,7 @@ static void test_cr0_pg_clear_with_pcide(void **state)
 	cr0 = sr.cr0;
 	assert_int_equal(tvm_set_sregs(vm, &sr), 0);
 	code(vm, prog, sizeof(prog));
-	expect_exception(vm, EXC_GP, 0, TVM_CODE + 7);
+	expect_exception_at(vm, EXC_GP, 0, TVM_CODE + 7);
 	assert_int_equal(tvm_get_sregs(vm, &sr), 0);
 	assert_int_equal(sr.cr0, cr0);
 	tvm_destroy(vm);

@@ -72,18 +72,6 @@ static struct tvm *sse_vm(const uint8_t *bytes, size_t len, uint64_t cr4)
 	return vm;
 }
 
-static void expect_exc(struct tvm *vm, uint64_t vector, uint64_t error, uint64_t rip)
-{
-	struct tvm_exc_record rec;
-
-	expect_exit(vm, VCPU_EXIT_HLT);
-	tvm_exc_record(vm, &rec);
-	assert_int_equal(rec.count, 1);
-	assert_int_equal(rec.vector, vector);
-	assert_int_equal(rec.error, error);
-	assert_int_equal(rec.rip, rip);
-}
-
 /* movdqu xmm1, [TVM_DATA]; paddd xmm1, xmm1; movdqu [TVM_DATA + 16], xmm1; hlt */
 static const uint8_t prog_paddd[] = {
 	0xf3, 0x0f, 0x6f, 0x0c, 0x25, 0x00, 0x00, 0x02, 0x00,
@@ -103,23 +91,23 @@ static void test_cr_rules(void **state)
 
 	(void)state;
 	vm = sse_vm(prog_paddd, sizeof(prog_paddd), 0);
-	expect_exc(vm, EXC_UD, 0, TVM_CODE);
+	expect_exception_at(vm, EXC_UD, 0, TVM_CODE);
 	tvm_destroy(vm);
 
 	vm = sse_vm(prog_paddd, sizeof(prog_paddd), CR4_OSFXSR);
 	set_cr(vm, CR0_EM, 0, CR4_OSFXSR);
-	expect_exc(vm, EXC_UD, 0, TVM_CODE);
+	expect_exception_at(vm, EXC_UD, 0, TVM_CODE);
 	tvm_destroy(vm);
 
 	/* EM wins over TS: #UD, not #NM. */
 	vm = sse_vm(prog_paddd, sizeof(prog_paddd), CR4_OSFXSR);
 	set_cr(vm, CR0_EM | CR0_TS, 0, CR4_OSFXSR);
-	expect_exc(vm, EXC_UD, 0, TVM_CODE);
+	expect_exception_at(vm, EXC_UD, 0, TVM_CODE);
 	tvm_destroy(vm);
 
 	vm = sse_vm(prog_paddd, sizeof(prog_paddd), CR4_OSFXSR);
 	set_cr(vm, CR0_TS, 0, CR4_OSFXSR);
-	expect_exc(vm, EXC_NM, 0, TVM_CODE);
+	expect_exception_at(vm, EXC_NM, 0, TVM_CODE);
 	tvm_destroy(vm);
 
 	vm = sse_vm(prog_paddd, sizeof(prog_paddd), CR4_OSFXSR);
@@ -164,7 +152,7 @@ static void test_fxsave_nm(void **state)
 	tvm_destroy(vm);
 	vm = sse_vm(prog, sizeof(prog), CR4_OSFXSR);
 	set_cr(vm, CR0_EM, 0, CR4_OSFXSR);
-	expect_exc(vm, EXC_NM, 0, TVM_CODE);
+	expect_exception_at(vm, EXC_NM, 0, TVM_CODE);
 	tvm_destroy(vm);
 }
 
@@ -186,13 +174,13 @@ static void test_alignment(void **state)
 
 	(void)state;
 	vm = sse_vm(movaps, sizeof(movaps), CR4_OSFXSR);
-	expect_exc(vm, EXC_GP, 0, TVM_CODE);
+	expect_exception_at(vm, EXC_GP, 0, TVM_CODE);
 	tvm_destroy(vm);
 	vm = sse_vm(paddb, sizeof(paddb), CR4_OSFXSR);
-	expect_exc(vm, EXC_GP, 0, TVM_CODE);
+	expect_exception_at(vm, EXC_GP, 0, TVM_CODE);
 	tvm_destroy(vm);
 	vm = sse_vm(movaps0, sizeof(movaps0), CR4_OSFXSR);
-	expect_exc(vm, EXC_GP, 0, TVM_CODE);
+	expect_exception_at(vm, EXC_GP, 0, TVM_CODE);
 	tvm_destroy(vm);
 	vm = sse_vm(movups, sizeof(movups), CR4_OSFXSR);
 	expect_exit(vm, VCPU_EXIT_HLT);
@@ -254,7 +242,7 @@ static void test_unmasked_exception(void **state)
 	(void)state;
 	/* ZM clear (0x1f80 & ~0x200), #XM */
 	vm = div_vm(0x1d80, CR4_OSFXSR | CR4_OSXMMEXCPT);
-	expect_exc(vm, EXC_XM, 0, TVM_CODE + 24);
+	expect_exception_at(vm, EXC_XM, 0, TVM_CODE + 24);
 	resume_at_store(vm);
 	tvm_read(vm, TVM_DATA + 48, out, 16);
 	tvm_read(vm, TVM_DATA + 64, &csr, 4);
@@ -264,7 +252,7 @@ static void test_unmasked_exception(void **state)
 
 	/* the same without OSXMMEXCPT: #UD */
 	vm = div_vm(0x1d80, CR4_OSFXSR);
-	expect_exc(vm, EXC_UD, 0, TVM_CODE + 24);
+	expect_exception_at(vm, EXC_UD, 0, TVM_CODE + 24);
 	tvm_destroy(vm);
 
 	/* masked: infinity in lane 1, ZE set */
@@ -284,7 +272,7 @@ static void test_ldmxcsr_reserved(void **state)
 
 	(void)state;
 	vm = div_vm(0x10000 | 0x1f80, CR4_OSFXSR | CR4_OSXMMEXCPT);
-	expect_exc(vm, EXC_GP, 0, TVM_CODE);
+	expect_exception_at(vm, EXC_GP, 0, TVM_CODE);
 	tvm_destroy(vm);
 }
 
@@ -341,11 +329,11 @@ static void test_fxsave_image(void **state)
 	memcpy(img + 24, &csr, 4);
 	vm = sse_vm(prog, sizeof(prog), CR4_OSFXSR);
 	tvm_write(vm, TVM_DATA, img, sizeof(img));
-	expect_exc(vm, EXC_GP, 0, TVM_CODE);
+	expect_exception_at(vm, EXC_GP, 0, TVM_CODE);
 	tvm_destroy(vm);
 
 	vm = sse_vm(mis, sizeof(mis), CR4_OSFXSR);
-	expect_exc(vm, EXC_GP, 0, TVM_CODE);
+	expect_exception_at(vm, EXC_GP, 0, TVM_CODE);
 	tvm_destroy(vm);
 }
 
@@ -429,7 +417,7 @@ static void test_mmx_state(void **state)
 	memcpy(img + 2, &fsw, 2);
 	vm = sse_vm(prog, sizeof(prog), CR4_OSFXSR);
 	tvm_write(vm, TVM_DATA + 0x400, img, sizeof(img));
-	expect_exc(vm, 16 /* #MF */, 0, TVM_CODE + 8);
+	expect_exception_at(vm, 16 /* #MF */, 0, TVM_CODE + 8);
 	tvm_destroy(vm);
 }
 
@@ -596,7 +584,7 @@ static void test_split_store_fault(void **state)
 	pte = gpt_entry_gpa(vm->gpt, TVM_DATA + 0x2000, 1);
 	tvm_write64(vm, pte, tvm_read64(vm, pte) & ~2ULL);
 	tvm_write64(vm, TVM_DATA + 0x1ff8, 0x5a5a5a5a5a5a5a5aULL);
-	expect_exc(vm, EXC_PF, 0x3, TVM_CODE);
+	expect_exception_at(vm, EXC_PF, 0x3, TVM_CODE);
 	tvm_exc_record(vm, &rec);
 	assert_int_equal(rec.cr2, TVM_DATA + 0x2000);
 	first = tvm_read64(vm, TVM_DATA + 0x1ff8);
