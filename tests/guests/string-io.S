@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/guests/string-io.S - a 32-bit multiboot guest whose instructions
+ * move data between devices and RAM it has never touched: the memory
+ * operand of each is on a fresh page (give it 16 MiB; with lazy RAM every
+ * one is a first touch), so it is the instruction, not a plain load or
+ * store, that touches the page first. Under KVM such an instruction is one
+ * KVM emulates, and its RAM operand is KVM's own copy of guest memory.
+ *
+ *   outsb   rep outsb, 4 bytes from 0x500ffe (two fresh pages) to COM1's
+ *           scratch register, which held 0x5a: it then holds the last
+ *           byte, 00 (fresh RAM reads as zeros)
+ *   insb    rep insb, 4 bytes of fw_cfg item 0 (the signature "QEMU")
+ *           into 0x502ffe (two fresh pages), printed as they landed
+ *   ram     rep insb, 8 bytes of fw_cfg item 3 (the RAM size, 64 bits
+ *           little-endian) into 0x504ffc (two fresh pages), printed as its
+ *           high and low halves
+ *   hpet    movsl from the HPET's capabilities register (0xfed00000) to
+ *           fresh 0x506000, printed
+ *   conf    movsl from fresh 0x507000 to the HPET's configuration register,
+ *           which held 1 (enabled): it then holds 0
+ *
+ * Each instruction is checked for its final ESI, EDI and ECX, and the bytes
+ * just before and after each destination for staying zero; a failed check
+ * prints "string-io: wrong ..." and exits with status 3. It ends with
+ * isa-debug-exit 0 (status 1); an exception prints "string-io: unexpected"
+ * and exits 1 (status 3).
+ */
+#define IDT         0x200000
+#define STACK_TOP   0x280000
+
+#define COM1_SCR    0x3ff
+#define FWCFG_SEL   0x510
+#define FWCFG_DATA  0x511
+#define HPET        0xfed00000
+#define HPET_CONF   0x10
+
+#define OUT_SRC     0x500ffe
+#define SIG_DST     0x502ffe
+#define RAM_DST     0x504ffc
+#define CAP_DST     0x506000
+#define CONF_SRC    0x507000
+
+#define UNEXPECTED_MSG msg_unexpected
+#include "guest32.inc"
+
+/* Fail with \msg unless \reg equals \val. */
+.macro expect reg, val, msg
+	cmp $\val, \reg
+	je 9f
+	finish_fail \msg
+9:
+.endm
+
+	GUEST32_START
+	lidt idtr
+	cld
+	say msg_start
+
+	/* rep outsb from fresh RAM to the scratch register */
+	say msg_outsb
+	mov $COM1_SCR, %dx
+	mov $0x5a, %al
+	outb %al, %dx
+	inb %dx, %al
+	call puthex
+	mov $OUT_SRC, %esi
+	mov $4, %ecx
+	rep outsb
+	expect %ecx, 0, msg_wrong_outsb
+	expect %esi, OUT_SRC + 4, msg_wrong_outsb
+	inb %dx, %al
+	call hex2
+	say msg_nl
+
+	/* rep insb of the signature into fresh RAM */
+	say msg_insb
+	mov $0, %ax
+	mov $FWCFG_SEL, %dx
+	outw %ax, %dx
+	mov $FWCFG_DATA, %dx
+	mov $SIG_DST, %edi
+	mov $4, %ecx
+	rep insb
+	expect %ecx, 0, msg_wrong_insb
+	expect %edi, SIG_DST + 4, msg_wrong_insb
+	cmpb $0, SIG_DST - 1
+	jne wrong_insb
+	cmpb $0, SIG_DST + 4
+	jne wrong_insb
+	mov $SIG_DST, %esi
+	mov $4, %ecx
+	mov $0x3f8, %dx
+	rep outsb
+	say msg_nl
+
+	/* rep insb of the RAM size into fresh RAM */
+	say msg_ram
+	mov $3, %ax
+	mov $FWCFG_SEL, %dx
+	outw %ax, %dx
+	mov $FWCFG_DATA, %dx
+	mov $RAM_DST, %edi
+	mov $8, %ecx
+	rep insb
+	expect %ecx, 0, msg_wrong_ram
+	expect %edi, RAM_DST + 8, msg_wrong_ram
+	cmpb $0, RAM_DST - 1
+	jne wrong_ram
+	cmpb $0, RAM_DST + 8
+	jne wrong_ram
+	mov RAM_DST + 4, %eax
+	call put32
+	mov RAM_DST, %eax
+	call hex32
+	say msg_nl
+
+	/* movsl from the HPET to fresh RAM */
+	say msg_hpet
+	mov $HPET, %esi
+	mov $CAP_DST, %edi
+	movsl
+	expect %esi, HPET + 4, msg_wrong_hpet
+	expect %edi, CAP_DST + 4, msg_wrong_hpet
+	cmpl $0, CAP_DST + 4
+	jne wrong_hpet
+	mov CAP_DST, %eax
+	call hex32
+	say msg_nl
+
+	/* movsl from fresh RAM to the HPET's configuration */
+	say msg_conf
+	movl $1, HPET + HPET_CONF
+	mov HPET + HPET_CONF, %eax
+	call put32
+	mov $CONF_SRC, %esi
+	mov $HPET + HPET_CONF, %edi
+	movsl
+	expect %esi, CONF_SRC + 4, msg_wrong_conf
+	expect %edi, HPET + HPET_CONF + 4, msg_wrong_conf
+	mov HPET + HPET_CONF, %eax
+	call hex32
+	say msg_nl
+
+	finish msg_done
+
+wrong_insb:
+	finish_fail msg_wrong_insb
+wrong_ram:
+	finish_fail msg_wrong_ram
+wrong_hpet:
+	finish_fail msg_wrong_hpet
+
+/* Print EAX as eight hex digits (no space after). */
+hex32:
+	push %ecx
+	mov $4, %ecx
+1:	rol $8, %eax
+	call hex2
+	loop 1b
+	pop %ecx
+	ret
+
+	GUEST32_END
+
+msg_start:	.asciz "string-io: start\n"
+msg_outsb:	.asciz "string-io: rep outsb from fresh RAM, scratch "
+msg_insb:	.asciz "string-io: rep insb into fresh RAM, signature "
+msg_ram:	.asciz "string-io: rep insb into fresh RAM, ram "
+msg_hpet:	.asciz "string-io: movsl from the HPET into fresh RAM, capabilities "
+msg_conf:	.asciz "string-io: movsl from fresh RAM into the HPET, configuration "
+msg_nl:		.asciz "\n"
+msg_done:	.asciz "string-io: done\n"
+msg_wrong_outsb: .asciz "\nstring-io: wrong rep outsb\n"
+msg_wrong_insb:	.asciz "\nstring-io: wrong rep insb (signature)\n"
+msg_wrong_ram:	.asciz "\nstring-io: wrong rep insb (ram)\n"
+msg_wrong_hpet:	.asciz "\nstring-io: wrong movsl from the HPET\n"
+msg_wrong_conf:	.asciz "\nstring-io: wrong movsl into the HPET\n"
+msg_unexpected:	.asciz "string-io: unexpected\n"
