@@ -822,6 +822,12 @@ struct vcpu_kvm {
 	unsigned nmmio;
 	uint64_t mem_size;
 	enum vcpu_exit_reason pend;
+	/* The elements of KVM's last I/O exit (string I/O: KVM reads ahead up
+	 * to a page of INS's items, or gives several OUTS items, in one exit)
+	 * and the next one to hand to hv: hv takes them one by one, each an
+	 * I/O exit of its own as from the software vCPU, before the guest runs
+	 * again. */
+	uint32_t io_count, io_next;
 	bool lapic_exits;
 	uint64_t rip;
 	int (*exit_now)(void *ctx, struct vcpu_exit *e);
@@ -1348,6 +1354,7 @@ static int kvm_reset(struct vcpu *vcpu)
 		rc = -errno;
 	*imm = kicked;
 	v->pend = VCPU_EXIT_NONE;
+	v->io_count = v->io_next = 0;
 	if (rc)
 		return rc;
 	memset(&ev, 0, sizeof(ev));
@@ -1398,7 +1405,8 @@ static void complete_pending(struct vcpu_kvm *v, const struct vcpu_exit *e)
 	struct kvm_run *r = v->run;
 
 	if (v->pend == VCPU_EXIT_IO)
-		memcpy((uint8_t *)r + r->io.data_offset, &e->io.data, r->io.size);
+		memcpy((uint8_t *)r + r->io.data_offset + (size_t)(v->io_next - 1) * r->io.size,
+		       &e->io.data, r->io.size);
 	else if (v->pend == VCPU_EXIT_MMIO)
 		memcpy(r->mmio.data, &e->mmio.data, r->mmio.len);
 	v->pend = VCPU_EXIT_NONE;
@@ -1417,6 +1425,25 @@ static void fail_exit(struct vcpu_exit *e, enum vcpu_exit_reason reason, const c
 	va_end(ap);
 }
 
+/* The next element of KVM's I/O exit as hv's I/O exit. */
+static void io_element(struct vcpu_kvm *v, struct vcpu_exit *e)
+{
+	struct kvm_run *r = v->run;
+	const uint8_t *data = (const uint8_t *)r + r->io.data_offset +
+			      (size_t)v->io_next * r->io.size;
+
+	e->reason = VCPU_EXIT_IO;
+	e->exit_reason_vmx = EXIT_REASON_IO;
+	e->io.port = r->io.port;
+	e->io.size = r->io.size;
+	e->io.in = r->io.direction == KVM_EXIT_IO_IN;
+	if (!e->io.in)
+		memcpy(&e->io.data, data, r->io.size);
+	else
+		v->pend = VCPU_EXIT_IO;
+	v->io_next++;
+}
+
 /* Translate the exit KVM reported into hv's. */
 static void translate_exit(struct vcpu_kvm *v, struct vcpu_exit *e)
 {
@@ -1424,21 +1451,18 @@ static void translate_exit(struct vcpu_kvm *v, struct vcpu_exit *e)
 
 	switch (r->exit_reason) {
 	case KVM_EXIT_IO:
-		if (r->io.count != 1) {
+		if (r->io.count == 0 || (r->io.size != 1 && r->io.size != 2 && r->io.size != 4) ||
+		    r->io.data_offset > v->run_size ||
+		    (uint64_t)r->io.count * r->io.size > v->run_size - r->io.data_offset) {
 			fail_exit(e, VCPU_EXIT_INTERNAL_ERROR,
-				  "string port I/O (%u items at port 0x%x) is not supported on KVM",
-				  (unsigned)r->io.count, (unsigned)r->io.port);
+				  "KVM reported port I/O hv cannot take "
+				  "(%u items of %u bytes at port 0x%x)", (unsigned)r->io.count,
+				  (unsigned)r->io.size, (unsigned)r->io.port);
 			break;
 		}
-		e->reason = VCPU_EXIT_IO;
-		e->exit_reason_vmx = EXIT_REASON_IO;
-		e->io.port = r->io.port;
-		e->io.size = r->io.size;
-		e->io.in = r->io.direction == KVM_EXIT_IO_IN;
-		if (!e->io.in)
-			memcpy(&e->io.data, (uint8_t *)r + r->io.data_offset, r->io.size);
-		else
-			v->pend = VCPU_EXIT_IO;
+		v->io_count = r->io.count;
+		v->io_next = 0;
+		io_element(v, e);
 		break;
 	case KVM_EXIT_MMIO:
 		/* No memory slot here: a device window, or a GPA hv's handler must
@@ -1846,6 +1870,20 @@ static int kvm_run(struct vcpu *vcpu, uint64_t max_insns, struct vcpu_exit *exit
 	int rc, err = 0;
 
 	(void)max_insns;
+	if (v->io_next < v->io_count) {
+		/* The next element of KVM's last I/O exit, before the guest runs
+		 * again: the guest's time and TPR are as they were. */
+		uint8_t cr8 = exit->irq.cr8;
+
+		tsc = exit->irq.tsc;
+		complete_pending(v, exit);
+		memset(exit, 0, sizeof(*exit));
+		io_element(v, exit);
+		exit->rip = v->rip;
+		exit->irq.cr8 = cr8;
+		exit->irq.tsc = tsc;
+		return 0;
+	}
 	if (v->lapic_exits) {
 		r->request_interrupt_window = exit->irq.window;
 		r->cr8 = exit->irq.cr8;
