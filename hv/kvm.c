@@ -26,7 +26,11 @@
  *    on one finds no page to map and sends the thread that runs KVM_RUN a
  *    SIGBUS with the page's host address (BUS_MCEERR_AR, as for a memory
  *    error), then leaves KVM_RUN with EINTR; that thread maps the frame and
- *    enters again. No other thread takes part.
+ *    enters again. No other thread takes part. KVM's own copy of a RAM
+ *    operand (an instruction it emulates: string I/O, MOVS to or from a
+ *    device) fails on a poisoned page without a signal and comes back as
+ *    KVM_EXIT_MMIO at a RAM GPA: hv maps the page the same way and does
+ *    that access itself (take_ram_mmio).
  *  - Through a handler thread, elsewhere (Linux 6.1): KVM_RUN runs in a
  *    second thread, the kernel holds KVM's access in a userfaultfd fault, and
  *    this thread reads it, maps the frame and lets KVM go on with UFFDIO_WAKE:
@@ -1691,6 +1695,78 @@ static int take_poison(struct vcpu_kvm *v)
 	return rc;
 }
 
+/*
+ * KVM's own access to lazy RAM hv has not mapped (in the vCPU's thread). An
+ * instruction KVM emulates (string I/O, or MOVS with a device on the other
+ * side) copies its RAM operand itself, outside any guest page fault. On a
+ * poisoned page that copy fails with neither a wait nor a signal, and KVM
+ * then takes the GPA for a device's: a KVM_EXIT_MMIO inside a RAM slot, at
+ * most 8 bytes inside one page. hv hands the page to the same EPT-violation
+ * handler as any first touch (again with the write and the page's
+ * permissions, as for a write-protected page, if a write finds no W after
+ * the first), then does the access KVM could not: a read fills
+ * kvm_run.mmio.data from the frame, a write lands in the frame, and KVM
+ * completes the instruction when the guest enters again. A page hv had
+ * mapped already is a memory error of the host's, as in take_poison(); a
+ * page the handler leaves without the access stops the VM with the reason
+ * (*exit, 2).
+ * 1: done (enter again); 0: not such an access; 2: *exit says why the VM
+ * stops; -errno.
+ */
+static int take_ram_mmio(struct vcpu_kvm *v, struct vcpu_exit *exit)
+{
+	struct kvm_run *r = v->run;
+	struct gmem_kvm *k = v->mem;
+	uint64_t gpa = r->mmio.phys_addr, page = gpa & ~(PAGE_SIZE_4K - 1);
+	uint64_t hpa, perms, need = r->mmio.is_write ? EPT_W : EPT_R;
+	const struct kvm_slot *s = slot_of(k, gpa, r->mmio.len);
+	unsigned shift;
+	uint8_t *at;
+	int rc;
+
+	if (!k->lazy || !s || !s->ram || s->readonly || r->mmio.len == 0 || r->mmio.len > 8 ||
+	    (gpa & (PAGE_SIZE_4K - 1)) + r->mmio.len > PAGE_SIZE_4K)
+		return 0;
+	if (ept_lookup(k->ept, page, &hpa, &shift, &perms) == 0)
+		return -EHWPOISON;
+	for (unsigned n = 0;; n++) {
+		struct vcpu_exit e;
+		bool mapped = ept_lookup(k->ept, page, &hpa, &shift, &perms) == 0;
+
+		if (mapped && (perms & need))
+			break;
+		if (n == 2) {
+			fail_exit(exit, VCPU_EXIT_INTERNAL_ERROR,
+				  "KVM's own %s of guest RAM at GPA 0x%llx (an instruction "
+				  "KVM emulated): hv's handler left the page %s",
+				  r->mmio.is_write ? "write" : "read", (unsigned long long)gpa,
+				  mapped ? "without that permission" : "unmapped");
+			return 2;
+		}
+		memset(&e, 0, sizeof(e));
+		e.reason = VCPU_EXIT_EPT_VIOLATION;
+		e.exit_reason_vmx = EXIT_REASON_EPT_VIOLATION;
+		e.ept.gpa = gpa;
+		e.ept.qual = r->mmio.is_write ? EPT_QUAL_WRITE : EPT_QUAL_READ;
+		if (mapped)
+			e.ept.qual |= (perms & EPT_R ? EPT_QUAL_READABLE : 0) |
+				      (perms & EPT_W ? EPT_QUAL_WRITABLE : 0) |
+				      (perms & EPT_X ? EPT_QUAL_EXECUTABLE : 0);
+		e.rip = v->rip = r->s.regs.regs.rip;
+		rc = v->exit_now(v->exit_ctx, &e);
+		if (!rc)
+			rc = flush_views(k);
+		if (rc)
+			return rc;
+	}
+	at = s->view + (gpa - s->gpa);
+	if (r->mmio.is_write)
+		memcpy(at, r->mmio.data, r->mmio.len);
+	else
+		memcpy(r->mmio.data, at, r->mmio.len);
+	return 1;
+}
+
 /* Out of KVM_RUN without hv's handler (the VM stops or hv failed): faults
  * still waiting get zero pages, which nothing reads afterwards, or their
  * writes. */
@@ -1867,6 +1943,7 @@ static int kvm_run(struct vcpu *vcpu, uint64_t max_insns, struct vcpu_exit *exit
 	struct vcpu_kvm *v = to_kvm(vcpu);
 	struct kvm_run *r = v->run;
 	uint64_t idle = exit->irq.idle, deadline = exit->irq.deadline, tsc;
+	bool filled = false;
 	int rc, err = 0;
 
 	(void)max_insns;
@@ -1927,8 +2004,23 @@ static int kvm_run(struct vcpu *vcpu, uint64_t max_insns, struct vcpu_exit *exit
 		} else {
 			err = run_kvm(v);
 		}
-		if (!v->poisoned)
+		if (!v->poisoned) {
+			/* KVM's own access to a page of lazy RAM not mapped yet:
+			 * map it, do the access, enter again. */
+			if (err || r->exit_reason != KVM_EXIT_MMIO)
+				break;
+			rc = take_ram_mmio(v, exit);
+			if (rc == 1)
+				continue;
+			if (rc == -ECANCELED) {
+				err = EINTR;
+				break;
+			}
+			if (rc < 0)
+				return rc;
+			filled = rc == 2;
 			break;
+		}
 		/* Lazy RAM in this thread: map the page KVM met, enter again. A
 		 * kick meanwhile (immediate_exit) ends the next KVM_RUN at once. */
 		rc = take_poison(v);
@@ -1941,7 +2033,9 @@ static int kvm_run(struct vcpu *vcpu, uint64_t max_insns, struct vcpu_exit *exit
 		if (err != EINTR)
 			break;
 	}
-	if (err) {
+	if (filled) {
+		/* take_ram_mmio() said why the VM stops. */
+	} else if (err) {
 		/* A signal reached hv (or a kick came before the entry): an exit
 		 * with nothing to handle, so that the exit loop sees a stop
 		 * request. The kick is spent; a later one sets it again. */
