@@ -1759,7 +1759,12 @@ static int take_ram_mmio(struct vcpu_kvm *v, struct vcpu_exit *exit)
 		if (rc)
 			return rc;
 	}
-	at = s->view + (gpa - s->gpa);
+	/* Through the pool's own mapping of the frame, which no userfaultfd
+	 * watches (the view's page may be registered for write-protection):
+	 * hv's own access must never wait for hv. */
+	if (ept_lookup(k->ept, gpa, &hpa, &shift, &perms) != 0)
+		return -EFAULT;
+	at = hpool_ptr(k->pool, hpa);
 	if (r->mmio.is_write)
 		memcpy(at, r->mmio.data, r->mmio.len);
 	else
