@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "hv/cpu/cpuid.h"
+#include "hv/cpu/x86.h"
 #include "tests/cpu_harness.h"
 #include "tests/cpu_check.h"
 
@@ -2312,6 +2313,87 @@ static void test_rep_stos_into_mmio(void **state)
 	tvm_destroy(vm);
 }
 
+/* The soft vCPU of a test VM (its struct vcpu is the last member). */
+static struct vcpu_soft *soft_of(struct tvm *vm)
+{
+	return (struct vcpu_soft *)(void *)((char *)vm->vcpu - offsetof(struct vcpu_soft, base));
+}
+
+/*
+ * Threaded loads, stores, an ALU load, PUSH and POP that miss the model's
+ * shortcut (the first access of each kind to a page) are declined and made
+ * by their handlers, which go to the model without looking the shortcut up
+ * again (hit_missed); the next accesses hit it. Whole, one instruction a
+ * run(), and cut by budgets of 2 to 13: the same registers and counts, and
+ * no miss left marked after a run.
+ */
+static void test_block_miss_goes_to_model(void **state)
+{
+	static const uint8_t prog[] = {
+		0x31, 0xc0,                                 /* 00: xor eax, eax */
+		0x48, 0x8b, 0x13,                           /* 02: mov rdx, [rbx]: read miss */
+		0x48, 0x03, 0x43, 0x08,                     /* 05: add rax, [rbx+8]: hit */
+		0x48, 0x89, 0x53, 0x10,                     /* 09: mov [rbx+16], rdx: write miss */
+		0x48, 0x89, 0x43, 0x18,                     /* 0d: mov [rbx+24], rax: hit */
+		0x52,                                       /* 11: push rdx: write miss */
+		0x59,                                       /* 12: pop rcx: read miss */
+		0x48, 0x8b, 0xb3, 0x00, 0x10, 0x00, 0x00,   /* 13: mov rsi, [rbx+0x1000]: miss */
+		0x48, 0xff, 0xc0,                           /* 1a: inc rax */
+		0xf4,                                       /* 1d: hlt */
+	};
+	struct tvm *one, *vm;
+	struct vcpu_stats st;
+	struct vcpu_regs r;
+
+	(void)state;
+	one = run_twins(prog, sizeof(prog), TVM_CODE, RFL_FIXED, VCPU_EXIT_HLT);
+	assert_false(soft_of(one)->hit_missed);
+	one->ops->get_stats(one->vcpu, &st);
+	assert_int_equal(st.instructions, 10);
+	assert_int_equal(st.loads, 4);
+	assert_int_equal(st.stores, 3);
+	assert_chunks_match(prog, sizeof(prog), one);
+	tvm_destroy(one);
+
+	vm = vm_new("skylake");
+	tvm_load_code(vm, TVM_CODE, prog, sizeof(prog));
+	r = regs(vm);
+	r.gpr[3] = TVM_DATA;
+	set_regs(vm, &r);
+	for (uint64_t budget = 2; budget < 5; budget++) {
+		assert_int_equal(tvm_run(vm, budget), VCPU_EXIT_INSN_LIMIT);
+		assert_false(soft_of(vm)->hit_missed);
+	}
+	tvm_destroy(vm);
+}
+
+/*
+ * A threaded load whose shortcut lookup misses, to page 0, unmapped: the
+ * handler's translation faults (#PF, CR2 = 8) and leaves no miss marked;
+ * whole and one instruction a run(), the same registers and counts.
+ */
+static void test_block_miss_then_fault(void **state)
+{
+	static const uint8_t prog[] = {
+		0x31, 0xc0,                                 /* 00: xor eax, eax */
+		0x48, 0x8b, 0x93, 0x08, 0x00, 0xfe, 0xff,   /* 02: mov rdx, [rbx-0x1fff8]: [8] */
+		0x48, 0xff, 0xc0,                           /* 09: inc rax */
+		0xf4,                                       /* 0c: hlt */
+	};
+	struct tvm_exc_record rec;
+	struct tvm *one;
+
+	(void)state;
+	one = run_twins(prog, sizeof(prog), TVM_CODE, RFL_FIXED, VCPU_EXIT_HLT);
+	assert_false(soft_of(one)->hit_missed);
+	assert_one_exception(one, EXC_PF, TVM_CODE + 2);
+	tvm_exc_record(one, &rec);
+	assert_int_equal(rec.error, 0);
+	assert_int_equal(rec.cr2, 8);
+	assert_int_equal(regs(one).gpr[0], 0);   /* the handler halts: INC never runs */
+	tvm_destroy(one);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2353,6 +2435,8 @@ int main(void)
 		cmocka_unit_test(test_block_follow_transfers),
 		cmocka_unit_test(test_block_follow_changed_code),
 		cmocka_unit_test(test_block_long_chain),
+		cmocka_unit_test(test_block_miss_goes_to_model),
+		cmocka_unit_test(test_block_miss_then_fault),
 		cmocka_unit_test(test_block_code_changed_from_other_page),
 		cmocka_unit_test(test_block_single_step),
 		cmocka_unit_test(test_block_loop_counts),

@@ -167,11 +167,12 @@ static inline __attribute__((always_inline)) int xlate(struct vcpu_soft *v, uint
 		v->stats.stores++;
 	else
 		v->stats.loads++;
-	if (__builtin_expect(!(acc & ACC_IMPLICIT_SV), 1) &&
+	if (__builtin_expect(!(acc & ACC_IMPLICIT_SV) && !v->hit_missed, 1) &&
 	    __builtin_expect(xlate_hit(v, lin, type, &pc->hpa), 1)) {
 		pc->mmio = false;
 		return X86_OK;
 	}
+	v->hit_missed = false;
 	fetch_settle(v);
 	mmu_translate(v->mmu, &v->ctx, lin, acc & (type | ACC_IMPLICIT_SV), &res);
 	walk_wrote(v);
@@ -350,7 +351,7 @@ static inline __attribute__((always_inline)) bool mem_read_hit(struct vcpu_soft 
 {
 	uint64_t hpa;
 
-	if (__builtin_expect((lin & 0xfff) + size > 4096 || v->dbg_data, 0) ||
+	if (__builtin_expect((lin & 0xfff) + size > 4096 || v->dbg_data || v->hit_missed, 0) ||
 	    !xlate_hit(v, lin, ACC_READ, &hpa))
 		return false;
 	v->stats.loads++;
@@ -364,7 +365,7 @@ static inline __attribute__((always_inline)) bool mem_write_hit(struct vcpu_soft
 {
 	uint64_t hpa;
 
-	if (__builtin_expect((lin & 0xfff) + size > 4096 || v->dbg_data, 0) ||
+	if (__builtin_expect((lin & 0xfff) + size > 4096 || v->dbg_data || v->hit_missed, 0) ||
 	    !xlate_hit(v, lin, ACC_WRITE, &hpa))
 		return false;
 	v->stats.stores++;
@@ -381,7 +382,9 @@ static inline __attribute__((always_inline)) bool mem_write_hit(struct vcpu_soft
  * decoded from (code_store). mem_slot_threaded() gives the shortcut's slot,
  * nothing counted yet (mmu_hit_take counts the access); mem_hit_threaded()
  * takes it. NULL or false: nothing done or counted, and the record is left
- * to the run loop, which executes it with its handler.
+ * to the run loop, which executes it with its handler; when the shortcut
+ * missed, that handler's access goes to the model without trying the
+ * shortcut again (hit_missed, x86.h).
  */
 static inline __attribute__((always_inline)) struct mmu_hit_slot *
 mem_slot_threaded(struct vcpu_soft *v, uint64_t lin, unsigned size, unsigned type)
@@ -391,8 +394,10 @@ mem_slot_threaded(struct vcpu_soft *v, uint64_t lin, unsigned size, unsigned typ
 	if (__builtin_expect((lin & 0xfff) + size > 4096 || v->dbg_data, 0))
 		return NULL;
 	s = mmu_hit_find(v->hit, lin, type);
-	if (__builtin_expect(s == NULL, 0))
+	if (__builtin_expect(s == NULL, 0)) {
+		v->hit_missed = true;   /* the handler goes straight to the model */
 		return NULL;
+	}
 	if (v->fpage && !fetch_apart(v, s))
 		return NULL;
 	if (type & ACC_WRITE) {

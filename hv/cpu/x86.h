@@ -364,6 +364,15 @@ struct vcpu_soft {
 	const struct blk_op *t_branch;
 	uint64_t t_target;
 	bool t_moved;
+	/*
+	 * Threaded code declined a load or store because the model's shortcut
+	 * missed it (mem_slot_threaded, mem.h): the handler the run loop calls
+	 * next makes the same access, and goes to the model without looking
+	 * the shortcut up again (mem_read_hit, mem_write_hit and xlate skip
+	 * it; the next xlate clears the flag). Skipping the shortcut never
+	 * changes a count: a hit is counted the same either way.
+	 */
+	bool hit_missed;
 
 	/* counters */
 	uint64_t icount;
