@@ -29,4 +29,4 @@ hv_hv_SOURCES += hv/domain.h hv/domain.c
 # Compressed trace files (zlib, liblzma), also optional.
 hv_hv_SOURCES += hv/tracezip.h hv/tracezip.c
 hv_hv_CFLAGS = $(AM_CFLAGS) $(LIBVIRT_CFLAGS) $(ZLIB_CFLAGS) $(LZMA_CFLAGS)
-hv_hv_LDADD = hv/libvcpu.a iommu/libiommu.a ept/libept.a -lm $(LIBVIRT_LIBS) $(ZLIB_LIBS) $(LZMA_LIBS)
+hv_hv_LDADD = hv/libvcpu.a iommu/libiommu.a ept/libept.a -lm $(ZLIB_LIBS) $(LZMA_LIBS)

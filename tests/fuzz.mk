@@ -30,7 +30,7 @@ FUZZ_CFLAGS = -std=gnu11 -g $(FUZZ_OPT) -fno-omit-frame-pointer \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	-D_GNU_SOURCE -I$(top_srcdir) -I$(top_builddir) \
 	$(LIBVIRT_CFLAGS) $(ZLIB_CFLAGS) $(LZMA_CFLAGS)
-FUZZ_LIBS = -lm $(LIBVIRT_LIBS) $(ZLIB_LIBS) $(LZMA_LIBS)
+FUZZ_LIBS = -lm $(ZLIB_LIBS) $(LZMA_LIBS)
 
 FUZZ_EPT = $(filter %.c,$(ept_libept_a_SOURCES))
 # The vCPU harness takes the MMU's walker without comparison tracing (below).
