@@ -3,7 +3,8 @@
 # same VM as the hv run command line in its <description> (the whole JSON
 # report equal but for host timings), hv domxml writes it back as a fixed
 # point, command-line options override the file, and what hv cannot honour
-# is an error naming the element and its line, with exit status 2.
+# is an error naming the element and its line, with exit status 2; libvirt
+# is loaded only when a description is read, and its absence is named.
 #
 # Run by `make check` from the top build directory. Skips (77) when hv was
 # built without libvirt.
@@ -172,5 +173,23 @@ expect_eq "domxml --passthrough separate: VFIO's driver, no <iommu>, no metadata
 "$HV" domxml --edu --passthrough shared "$GUEST" >"$tmp/pt2.xml"
 expect_eq "domxml --edu --passthrough shared: VFIO's driver and <hv:passthrough>" \
 	"$(grep -c -e "<driver name='vfio'/>" -e '<hv:passthrough>shared</hv:passthrough>' -e '<iommu' "$tmp/pt2.xml")" 2
+
+# libvirt and libxml2 are loaded only when a description is read: hv itself
+# does not link them, and a library that cannot be loaded is named, with the
+# Debian package to install, and exit status 2.
+if command -v ldd >/dev/null 2>&1; then
+	expect_eq "hv does not link libvirt or libxml2" \
+		"$(ldd "$HV" | grep -c -e 'libvirt\.so' -e 'libxml2\.so')" 0
+fi
+mkdir "$tmp/lib"
+: >"$tmp/lib/libvirt.so.0"
+LD_LIBRARY_PATH=$tmp/lib "$HV" run --domain "$srcdir/examples/dirty.xml" "$GUEST" >"$tmp/out" 2>"$tmp/err"
+expect_eq "no loadable libvirt: status" $? 2
+expect_eq "no loadable libvirt: the message names the package" \
+	"$(sed -n 's/^\(hv run: domain XML needs libvirt.so.0 (Debian package libvirt0)\): .*/\1/p' "$tmp/err")" \
+	"hv run: domain XML needs libvirt.so.0 (Debian package libvirt0)"
+LD_LIBRARY_PATH=$tmp/lib "$HV" domxml "$GUEST" >"$tmp/out" 2>"$tmp/err"
+expect_eq "no loadable libvirt: hv domxml's status" $? 2
+check "no loadable libvirt: hv domxml prints nothing on standard output" ! -s "$tmp/out"
 
 tl_finish
