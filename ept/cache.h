@@ -225,9 +225,11 @@ static inline __attribute__((always_inline)) uint32_t cache_fp_ways(const struct
 }
 
 /* cache_find once the key's page shift is known to have been held, for a
- * structure of shape sh. */
+ * structure of shape sh; fp is cache_fp(key) (a caller that looks the same
+ * key up in several structures makes it once). */
 static inline __attribute__((always_inline)) struct cache_entry *
-cache_find_held_s(struct cache *c, uint64_t key, const struct cache_tag *tag, struct cache_shape sh)
+cache_find_held_fp_s(struct cache *c, uint64_t key, uint8_t fp, const struct cache_tag *tag,
+		     struct cache_shape sh)
 {
 	const uint32_t ways = cache_ways(c, sh);
 	const uint64_t *k;
@@ -241,8 +243,7 @@ cache_find_held_s(struct cache *c, uint64_t key, const struct cache_tag *tag, st
 	if (__builtin_expect(cache_has_fp(c, sh), 1)) {
 		/* Every way at once; keys[] only where the fingerprint matches,
 		 * lowest way first as the scan below. */
-		m = cache_fp_match(c->fp + (size_t)si * CACHE_FP_STRIDE, cache_fp(key)) &
-		    cache_fp_ways(c, sh);
+		m = cache_fp_match(c->fp + (size_t)si * CACHE_FP_STRIDE, fp) & cache_fp_ways(c, sh);
 		for (; m; m &= m - 1) {
 			i = (uint32_t)__builtin_ctz(m);
 			if (k[i] == key && cache_tag_match(&c->storage[base + i], tag))
@@ -254,6 +255,14 @@ cache_find_held_s(struct cache *c, uint64_t key, const struct cache_tag *tag, st
 		if (k[i] == key && cache_tag_match(&c->storage[base + i], tag))
 			return &c->storage[base + i];
 	return NULL;
+}
+
+/* cache_find once the key's page shift is known to have been held, for a
+ * structure of shape sh. */
+static inline __attribute__((always_inline)) struct cache_entry *
+cache_find_held_s(struct cache *c, uint64_t key, const struct cache_tag *tag, struct cache_shape sh)
+{
+	return cache_find_held_fp_s(c, key, cache_fp(key), tag, sh);
 }
 
 /* cache_find once the key's page shift is known to have been held. */

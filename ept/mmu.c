@@ -203,11 +203,8 @@ void mmu_translate(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva, unsig
 	const struct mmu_hit_slot *s = &m->hit.slot[kind][mmu_hit_index(gva >> 12)];
 
 	if (__builtin_expect(s->tag == ((gva & ~0xfffULL) | m->hit.gen) && ctx_same(m, ctx), 1)) {
-		/* The slot read before the stores below, which the compiler
-		 * cannot tell apart from it. */
-		const uint64_t hpa = s->hpa, gpa = s->gpa;
-		uint64_t *const lru = s->lru, *const clock = s->clock, *const hits = s->hits;
-		const unsigned shift = s->shift;
+		uint64_t hpa, gpa, *lru, *clock, *hits;
+		unsigned shift;
 
 		if (__builtin_expect(*s->gen != s->egen || (access & ACC_IMPLICIT_SV), 0)) {
 			/* The slot's entry is gone from the L1 (an STLB hit or a
@@ -216,6 +213,14 @@ void mmu_translate(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva, unsig
 			m->slow(m, ctx, gva, access, res);
 			return;
 		}
+		/* The slot read before the stores below, which the compiler
+		 * cannot tell apart from it. */
+		hpa = s->hpa;
+		gpa = s->gpa;
+		lru = s->lru;
+		clock = s->clock;
+		hits = s->hits;
+		shift = s->shift;
 		/* Exactly what a model L1 hit does: count it and stamp LRU. */
 		m->st.translations++;
 		m->st.by_access[kind]++;
@@ -244,6 +249,18 @@ void mmu_translate(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva, unsig
 		return;
 	}
 	m->slow(m, ctx, gva, access, res);
+}
+
+void mmu_translate_cur(struct mmu *m, uint64_t gva, unsigned access, struct mmu_result *res)
+{
+	/* m->last is the context (the caller's promise); every slot the
+	 * shortcut holds is of it, and the miss path counts a hit the
+	 * shortcut would have served exactly as the shortcut does. */
+	if (m->no_caches) {
+		mmu_translate_nocache(m, &m->last, gva, access, res);
+		return;
+	}
+	m->slow(m, &m->last, gva, access, res);
 }
 
 void mmu_translate_traced(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva,

@@ -262,6 +262,15 @@ struct mmu_hit {
 
 /* Make ctx the current context (no-op when it equals the current one). */
 void mmu_set_ctx(struct mmu *mmu, const struct mmu_ctx *ctx);
+/*
+ * mmu_translate under the current context (the last mmu_set_ctx, whose
+ * context the caller has not changed since), without the shortcut: for a
+ * caller whose mmu_translate_hit() just missed, or an implicit supervisor
+ * access, which the shortcut never serves. The same results and counts as
+ * mmu_translate with that context, without comparing the context again or
+ * probing the shortcut a second time.
+ */
+void mmu_translate_cur(struct mmu *mmu, uint64_t gva, unsigned access, struct mmu_result *res);
 /* The shortcut of mmu; its address never changes. */
 struct mmu_hit *mmu_hit(struct mmu *mmu);
 

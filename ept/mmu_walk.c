@@ -126,6 +126,8 @@ struct walk {
 	unsigned refs;
 	struct mmu_result *res;
 	unsigned hidx;            /* the shortcut's slot index of gva's page */
+	uint64_t key4k;           /* cache_key(gva, PAGE_SHIFT_4K) */
+	uint8_t fp4k;             /* cache_fp(key4k) */
 	enum mmu_layout_id lid;   /* the layout of the miss path's instance */
 };
 
@@ -1037,16 +1039,27 @@ static inline __attribute__((always_inline)) bool usable(const struct walk *w,
 	return u->val == MMU_USE_FULL && usable_full(m, w->access, e->attr);
 }
 
-static inline __attribute__((always_inline)) void copy_payload(struct cache_entry *dst,
-								const struct cache_entry *src,
-								uint64_t gva, unsigned dst_shift)
+/* The payload of a combined TLB entry for gva's page of dst_shift, from
+ * src's of src_shift (the same or larger: a page splintered). */
+struct payload {
+	uint64_t val, aux;
+	uint32_t attr;
+};
+
+static inline __attribute__((always_inline)) struct payload
+payload_of(const struct cache_entry *src, unsigned src_shift, uint64_t gva, unsigned dst_shift)
 {
-	unsigned src_shift = cache_key_shift(src->key);
 	uint64_t off = gva & ((1ULL << src_shift) - 1) & ~((1ULL << dst_shift) - 1);
 
-	dst->val = src->val + off;
-	dst->aux = src->aux + off;
-	dst->attr = src->attr;
+	return (struct payload){ src->val + off, src->aux + off, src->attr };
+}
+
+static inline __attribute__((always_inline)) void put_payload(struct cache_entry *dst,
+							       struct payload p)
+{
+	dst->val = p.val;
+	dst->aux = p.aux;
+	dst->attr = p.attr;
 }
 
 /*
@@ -1078,17 +1091,20 @@ static inline __attribute__((always_inline)) unsigned sc_keep(const struct mmu_l
 
 /*
  * Fill the L1 structure for this access (fetch: the iTLB) and page size sz
- * (0, 1, 2: 4K, 2M, 1G; a 1 GiB code page as a 2 MiB piece) from src.
- * missed: the lookup probed that structure at that size and found nothing.
- * Returns the entry and its structure (*owner), or NULL when there is none.
+ * (0, 1, 2: 4K, 2M, 1G; a 1 GiB code page as a 2 MiB piece) from src, an
+ * entry of that page size. missed: the lookup probed that structure at that
+ * size and found nothing. Returns the entry, its structure (*owner) and page
+ * shift (*shift), or NULL when there is none.
  */
 static inline __attribute__((always_inline)) struct cache_entry *
 fill_l1_at(struct walk *w, const struct mmu_layout *L, bool fetch, unsigned sz,
-	   const struct cache_entry *src, bool global, bool missed, struct cache **owner)
+	   const struct cache_entry *src, bool global, bool missed, struct cache **owner,
+	   unsigned *shift)
 {
 	unsigned id = l1_for[fetch][sz], dshift = size_shift[sz];
 	struct cache_entry *e;
 	struct cache *t;
+	struct payload pl;
 
 	if (id == MMU_NSTRUCT) {
 		id = l1_for[fetch][1];
@@ -1097,6 +1113,9 @@ fill_l1_at(struct walk *w, const struct mmu_layout *L, bool fetch, unsigned sz,
 	if (!lay_on(w->m, L, id))
 		return NULL;
 	t = w->m->t[id];
+	/* Read before the fill's stores, which the compiler cannot tell
+	 * apart from src. */
+	pl = payload_of(src, size_shift[sz], w->gva, dshift);
 	if (missed) {
 		if (cache_fill_missed_s(t, cache_key(w->gva, dshift), w->tag, global, &e,
 					lay_shape(L, id)) != 0)
@@ -1105,32 +1124,100 @@ fill_l1_at(struct walk *w, const struct mmu_layout *L, bool fetch, unsigned sz,
 		if (cache_fill(t, cache_key(w->gva, dshift), w->tag, global, &e) != 0)
 			return NULL;
 	}
-	copy_payload(e, src, w->gva, dshift);
+	put_payload(e, pl);
 	*owner = t;
+	*shift = dshift;
 	return e;
 }
 
 /* fill_l1_at for an entry of page shift `shift`, each size its own instance. */
 static inline __attribute__((always_inline)) struct cache_entry *
 fill_l1(struct walk *w, const struct mmu_layout *L, bool fetch, unsigned shift,
-	const struct cache_entry *src, bool global, bool missed, struct cache **owner)
+	const struct cache_entry *src, bool global, bool missed, struct cache **owner,
+	unsigned *eshift)
 {
 	switch (shift) {
 	case PAGE_SHIFT_4K:
-		return fill_l1_at(w, L, fetch, 0, src, global, missed, owner);
+		return fill_l1_at(w, L, fetch, 0, src, global, missed, owner, eshift);
 	case PAGE_SHIFT_2M:
-		return fill_l1_at(w, L, fetch, 1, src, global, missed, owner);
+		return fill_l1_at(w, L, fetch, 1, src, global, missed, owner, eshift);
 	default:
-		return fill_l1_at(w, L, fetch, 2, src, global, missed, owner);
+		return fill_l1_at(w, L, fetch, 2, src, global, missed, owner, eshift);
 	}
 }
 
-/* The L1 lookup at page size sz: a hit is counted and LRU-stamped (*ok:
- * it serves the access); a miss is counted by l1_miss, once every size has
- * missed. */
+/* Make e (in structure t, of page shift `shift`) serve gva's page from the
+ * shortcut (slot index hidx of kind). */
+static inline __attribute__((always_inline)) void
+sc_install(struct mmu *m, const struct mmu_layout *L, unsigned kind, unsigned hidx, uint64_t gva,
+	   struct cache *t, struct cache_entry *e, unsigned shift)
+{
+	struct mmu_hit_slot *s;
+	uint64_t off;
+
+	if (!t || (!L->known && cache_is_perfect(t)))
+		return;
+	s = &m->hit.slot[kind][hidx];
+	off = gva & ((1ULL << shift) - 1) & ~0xfffULL;
+	/* Everything read before the first store, which the compiler cannot
+	 * tell apart from what it reads. */
+	*s = (struct mmu_hit_slot){
+		.tag = (gva & ~0xfffULL) | m->hit.gen,
+		.hpa = e->val + off,
+		.gpa = e->aux + off,
+		.lru = cache_lru(t, e),
+		.clock = &t->clock,
+		.hits = &t->st->hits,
+		.gen = &e->gen,
+		.egen = e->gen,
+		.shift = shift,
+	};
+}
+
+static inline __attribute__((always_inline)) void
+result_from_entry(struct mmu_result *res, const struct cache_entry *e, uint64_t gva,
+		  unsigned shift)
+{
+	uint64_t off = gva & ((1ULL << shift) - 1);
+
+	res->status = MMU_OK;
+	res->hpa = e->val + off;
+	res->gpa = e->aux + off;
+	res->page_shift = shift;
+	res->tlb_hit = true;
+}
+
+/* A TLB hit on e (in structure t, of page shift `shift`, known where the
+ * lookup found it) that serves the access: the result, and the shortcut's
+ * slot. */
+static inline __attribute__((always_inline)) void
+tlb_serve(struct walk *w, const struct mmu_layout *L, struct cache *t, struct cache_entry *e,
+	  unsigned shift)
+{
+	result_from_entry(w->res, e, w->gva, shift);
+	if (!(w->access & ACC_IMPLICIT_SV))
+		sc_install(w->m, L, access_kind(w->access), w->hidx, w->gva, t, e, shift);
+}
+
+/* The lookup of gva at page size sz (0, 1, 2: 4K, 2M, 1G) in structure id
+ * (on): a 4 KiB key and its fingerprint are made once for every structure. */
 static inline __attribute__((always_inline)) struct cache_entry *
-l1_probe(struct walk *w, const struct mmu_layout *L, bool fetch, unsigned sz, struct cache **owner,
-	 bool *ok)
+tlb_find(struct walk *w, const struct mmu_layout *L, unsigned id, unsigned sz)
+{
+	struct cache *t = w->m->t[id];
+
+	if (!((t->held_shifts >> size_shift[sz]) & 1))
+		return NULL;
+	if (sz == 0)
+		return cache_find_held_fp_s(t, w->key4k, w->fp4k, w->tag, lay_shape(L, id));
+	return cache_find_held_s(t, cache_key(w->gva, size_shift[sz]), w->tag, lay_shape(L, id));
+}
+
+/* The L1 lookup at page size sz: a hit is counted and LRU-stamped (*ok:
+ * it serves the access, and tlb_serve has made the result); a miss is
+ * counted by l1_miss, once every size has missed. */
+static inline __attribute__((always_inline)) struct cache_entry *
+l1_probe(struct walk *w, const struct mmu_layout *L, bool fetch, unsigned sz, bool *ok)
 {
 	const unsigned id = l1_for[fetch][sz];
 	struct cache_entry *e;
@@ -1139,12 +1226,13 @@ l1_probe(struct walk *w, const struct mmu_layout *L, bool fetch, unsigned sz, st
 	if (!lay_on(w->m, L, id))
 		return NULL;
 	t = w->m->t[id];
-	e = cache_find_at_s(t, w->gva, size_shift[sz], w->tag, lay_shape(L, id));
+	e = tlb_find(w, L, id, sz);
 	if (e) {
 		lay_hit(w->m, id, t, e);
 		trace_hit(w, (enum tlb_id)id);
-		*owner = t;
 		*ok = usable(w, L, e);
+		if (*ok)
+			tlb_serve(w, L, t, e, size_shift[sz]);
 	}
 	return e;
 }
@@ -1159,19 +1247,19 @@ l1_miss(struct walk *w, const struct mmu_layout *L, bool fetch, unsigned sz)
 /* The L2 lookup at page size sz (4K and 2M in one structure, 1G in
  * another). A hit fills the L1 from it and returns the L1 entry (or the L2
  * one when the L1 has no structure for it); *ok: it serves the access (the
- * L1 entry is a copy). */
+ * L1 entry is a copy), and tlb_serve has made the result. */
 static inline __attribute__((always_inline)) struct cache_entry *
-l2_probe(struct walk *w, const struct mmu_layout *L, bool fetch, unsigned sz, struct cache **owner,
-	 bool *ok)
+l2_probe(struct walk *w, const struct mmu_layout *L, bool fetch, unsigned sz, bool *ok)
 {
 	const unsigned id = sz < 2 ? TLB_L2_4K2M : TLB_L2_1G;
 	struct cache_entry *e, *l1;
-	struct cache *t;
+	struct cache *t, *owner;
+	unsigned shift;
 
 	if (!lay_on(w->m, L, id))
 		return NULL;
 	t = w->m->t[id];
-	e = cache_find_at_s(t, w->gva, size_shift[sz], w->tag, lay_shape(L, id));
+	e = tlb_find(w, L, id, sz);
 	if (!e)
 		return NULL;
 	lay_hit(w->m, id, t, e);
@@ -1180,28 +1268,31 @@ l2_probe(struct walk *w, const struct mmu_layout *L, bool fetch, unsigned sz, st
 	/* An entry that serves the access gets its slot (sc_install); else a
 	 * walk follows, which drops the slots again before its fills. */
 	sc_forget_vpn(w->m, w->gva >> 12, w->hidx, *ok ? sc_keep(L, w->access) : NKIND);
-	l1 = fill_l1_at(w, L, fetch, sz, e, e->global, true, owner);
-	if (l1)
-		return l1;
-	*owner = t;
-	return e;
+	l1 = fill_l1_at(w, L, fetch, sz, e, e->global, true, &owner, &shift);
+	if (!l1) {
+		l1 = e;
+		owner = t;
+		shift = size_shift[sz];
+	}
+	if (*ok)
+		tlb_serve(w, L, owner, l1, shift);
+	return l1;
 }
 
 /* SDM 4.10.2: L1 (by page size, split I/D), then the unified L2. */
 static inline __attribute__((always_inline)) struct cache_entry *
-combined_lookup(struct walk *w, const struct mmu_layout *L, bool fetch, struct cache **owner,
-		bool *ok)
+combined_lookup(struct walk *w, const struct mmu_layout *L, bool fetch, bool *ok)
 {
 	struct cache_entry *e;
 
-	if ((e = l1_probe(w, L, fetch, 0, owner, ok)) || (e = l1_probe(w, L, fetch, 1, owner, ok)) ||
-	    (e = l1_probe(w, L, fetch, 2, owner, ok)))
+	if ((e = l1_probe(w, L, fetch, 0, ok)) || (e = l1_probe(w, L, fetch, 1, ok)) ||
+	    (e = l1_probe(w, L, fetch, 2, ok)))
 		return e;
 	l1_miss(w, L, fetch, 0);
 	l1_miss(w, L, fetch, 1);
 	l1_miss(w, L, fetch, 2);
-	if ((e = l2_probe(w, L, fetch, 0, owner, ok)) || (e = l2_probe(w, L, fetch, 1, owner, ok)) ||
-	    (e = l2_probe(w, L, fetch, 2, owner, ok)))
+	if ((e = l2_probe(w, L, fetch, 0, ok)) || (e = l2_probe(w, L, fetch, 1, ok)) ||
+	    (e = l2_probe(w, L, fetch, 2, ok)))
 		return e;
 	/* Each L2 structure counts one miss. */
 	if (lay_on(w->m, L, TLB_L2_4K2M))
@@ -1230,45 +1321,6 @@ fill_l2(struct walk *w, const struct mmu_layout *L, unsigned id, uint64_t key, b
 	return e;
 }
 
-/* Make e (in structure t) serve gva's page from the shortcut (slot index
- * hidx of kind). */
-static inline __attribute__((always_inline)) void
-sc_install(struct mmu *m, const struct mmu_layout *L, unsigned kind, unsigned hidx, uint64_t gva,
-	   struct cache *t, struct cache_entry *e)
-{
-	struct mmu_hit_slot *s;
-	unsigned shift;
-	uint64_t off;
-
-	if (!t || (!L->known && cache_is_perfect(t)))
-		return;
-	s = &m->hit.slot[kind][hidx];
-	shift = cache_key_shift(e->key);
-	off = gva & ((1ULL << shift) - 1) & ~0xfffULL;
-	s->tag = (gva & ~0xfffULL) | m->hit.gen;
-	s->hpa = e->val + off;
-	s->gpa = e->aux + off;
-	s->lru = cache_lru(t, e);
-	s->clock = &t->clock;
-	s->hits = &t->st->hits;
-	s->gen = &e->gen;
-	s->egen = e->gen;
-	s->shift = shift;
-}
-
-static inline __attribute__((always_inline)) void
-result_from_entry(struct mmu_result *res, const struct cache_entry *e, uint64_t gva)
-{
-	unsigned shift = cache_key_shift(e->key);
-	uint64_t off = gva & ((1ULL << shift) - 1);
-
-	res->status = MMU_OK;
-	res->hpa = e->val + off;
-	res->gpa = e->aux + off;
-	res->page_shift = shift;
-	res->tlb_hit = true;
-}
-
 /* ------------------------------------------------------------------------ */
 /* mmu_translate's miss path                                                */
 /* ------------------------------------------------------------------------ */
@@ -1290,7 +1342,7 @@ walk_fill_body(struct walk *w, bool missed, const struct mmu_layout *L)
 	struct cache_entry *e, *l1;
 	struct cache *owner;
 	struct xlate x;
-	unsigned cshift;
+	unsigned cshift, eshift;
 
 	m->st.walks++;
 	if (w->levels) {
@@ -1346,22 +1398,23 @@ walk_fill_body(struct walk *w, bool missed, const struct mmu_layout *L)
 		sc_forget_vpn(m, gva >> 12, w->hidx, sc_keep(L, access));
 		owner = NULL;
 		e = NULL;
+		eshift = cshift;
 		if (small && lay_on(m, L, TLB_L2_4K2M))
 			e = fill_l2(w, L, TLB_L2_4K2M, tmp.key, g.global, missed);
 		else if (!small && lay_on(m, L, TLB_L2_1G))
 			e = fill_l2(w, L, TLB_L2_1G, tmp.key, g.global, missed);
 		if (e) {
-			copy_payload(e, &tmp, gva, cshift);
+			put_payload(e, payload_of(&tmp, cshift, gva, cshift));
 			owner = m->t[small ? TLB_L2_4K2M : TLB_L2_1G];
 		}
-		l1 = kind == KIND_FETCH ? fill_l1(w, L, true, cshift, &tmp, g.global, missed, &owner)
-					: fill_l1(w, L, false, cshift, &tmp, g.global, missed, &owner);
+		l1 = kind == KIND_FETCH ? fill_l1(w, L, true, cshift, &tmp, g.global, missed, &owner, &eshift)
+					: fill_l1(w, L, false, cshift, &tmp, g.global, missed, &owner, &eshift);
 		if (l1)
 			e = l1;
 		/* The walk checked this access against the bits just filled
 		 * (guest_walk, gpa_xlate), so the entry serves it. */
 		if (e && !(access & ACC_IMPLICIT_SV))
-			sc_install(m, L, kind, w->hidx, gva, owner, e);
+			sc_install(m, L, kind, w->hidx, gva, owner, e, eshift);
 	}
 
 walk_done:
@@ -1392,6 +1445,8 @@ walk_init(struct walk *w, struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva
 	w->refs = 0;
 	w->res = res;
 	w->hidx = mmu_hit_index(gva >> 12);
+	w->key4k = cache_key(gva, PAGE_SHIFT_4K);
+	w->fp4k = cache_fp(w->key4k);
 	w->tag = &m->cur.tag;
 	w->gtag = &m->cur.gtag;
 }
@@ -1425,7 +1480,6 @@ translate_body(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva, unsigned 
 	const unsigned kind = access_kind(access);
 	struct walk w;
 	struct cache_entry *e;
-	struct cache *owner = NULL;
 	bool ok = false;
 
 	memset(res, 0, sizeof(*res));
@@ -1452,14 +1506,10 @@ translate_body(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva, unsigned 
 	walk_init(&w, m, ctx, gva, access, res, trace, L);
 	e = NULL;
 	if (lay_tlb_any(m, L))
-		e = kind == KIND_FETCH ? combined_lookup(&w, L, true, &owner, &ok)
-				       : combined_lookup(&w, L, false, &owner, &ok);
-	if (e && ok) {
-		result_from_entry(res, e, gva);
-		if (!(access & ACC_IMPLICIT_SV))
-			sc_install(m, L, kind, w.hidx, gva, owner, e);
-		return;
-	}
+		e = kind == KIND_FETCH ? combined_lookup(&w, L, true, &ok)
+				       : combined_lookup(&w, L, false, &ok);
+	if (e && ok)
+		return;   /* served (tlb_serve) */
 	/* A walk: the TLBs missed, or held an entry that cannot serve this access. */
 	if (L->id == LAYOUT_SKYLAKE)
 		walk_fill_skylake(m, ctx, gva, access, res, trace, e == NULL);

@@ -1183,13 +1183,17 @@ static void test_shortcut_context_returns(void **state)
 }
 
 /*
- * The miss path compiled for the skylake layout (const geometry, ept/mmu_walk.c
- * translate_skylake) and the general one over the same structures must be the
- * same model: two MMUs with the skylake preset, one forced onto the general
- * instance, run one random sequence of 60,000 steps (reads, writes, fetches,
- * implicit supervisor accesses, over 4 KiB user, read-only, no-execute,
- * global and 2 MiB pages beyond the STLB's reach; CPL, CR0.WP, VPID and
- * PCID changes; INVLPG, MOV CR3 and guest PTEs rewritten without one). Every
+ * The miss path compiled for a preset's layout (const geometry, ept/mmu_walk.c
+ * translate_skylake and the others) and the general one over the same
+ * structures must be the same model, and so must mmu_translate_cur (the
+ * vCPU's way: the shortcut first, then the miss path without comparing the
+ * context). Three MMUs with the preset: [0] its own instance through
+ * mmu_translate, [1] forced onto the general instance, [2] its own instance
+ * through mmu_set_ctx, mmu_translate_hit and mmu_translate_cur. They run one
+ * random sequence of 60,000 steps (reads, writes, fetches, implicit
+ * supervisor accesses, over 4 KiB user pages twice the STLB's reach,
+ * read-only, no-execute, global and 2 MiB pages; CPL, CR0.WP, VPID and PCID
+ * changes; INVLPG, MOV CR3 and guest PTEs rewritten without one). Every
  * result must match step by step, and at the end every counter and every
  * structure's keys, LRU stamps and clock.
  */
@@ -1201,23 +1205,40 @@ static uint64_t xs_next(uint64_t *x)
 	return *x;
 }
 
-static void skylake_instance_agrees(unsigned ept_shift)
+static void assert_same_result(const struct mmu_result *a, const struct mmu_result *b)
+{
+	assert_int_equal(a->status, b->status);
+	assert_int_equal(a->hpa, b->hpa);
+	assert_int_equal(a->gpa, b->gpa);
+	assert_int_equal(a->gva, b->gva);
+	assert_int_equal(a->page_shift, b->page_shift);
+	assert_int_equal(a->pf_error, b->pf_error);
+	assert_int_equal(a->qual, b->qual);
+	assert_int_equal(a->refs, b->refs);
+	assert_int_equal(a->tlb_hit, b->tlb_hit);
+}
+
+static void instances_agree(const char *preset, unsigned ept_shift)
 {
 	struct env_opts o = { .guest_levels = 4, .ept_levels = 4, .ept_shift = ept_shift,
-			      .ad = true, .preset = "skylake" };
-	/* 2048 4 KiB pages (user, writable), 64 read-only, 64 no-execute, 16
-	 * global, and four 2 MiB pages. */
-	const uint64_t big = DATA_GVA, ro = DATA_GVA + 8 * MiB, nx = ro + 64 * 4096,
-		       gl = nx + 64 * 4096, huge = DATA_GVA + 32 * MiB;
-	struct env env[2];
-	uint64_t x = 0x2545f4914f6cdd1dULL;
-	unsigned i, k, n_ok = 0, n_pf = 0;
+			      .ad = true, .preset = preset };
+	struct mmu_config cfg;
+	/* 4 KiB pages (user, writable) twice the STLB's 4 KiB reach, 64
+	 * read-only, 64 no-execute, 16 global, and four 2 MiB pages. */
+	const uint64_t big = DATA_GVA, ro = DATA_GVA + 32 * MiB, nx = ro + 64 * 4096,
+		       gl = nx + 64 * 4096, huge = DATA_GVA + 64 * MiB;
+	uint64_t npages, x = 0x2545f4914f6cdd1dULL;
+	struct env env[3];
+	unsigned i, k, n_ok = 0, n_pf = 0, n_cur_hits = 0;
 
-	for (k = 0; k < 2; k++) {
+	assert_ok(mmu_config_preset(preset, &cfg));
+	npages = 2 * cfg.geom[TLB_L2_4K2M].entries;
+	assert_true(npages * 4096 <= 32 * MiB);
+	for (k = 0; k < 3; k++) {
 		struct env *e = &env[k];
 
 		env_init(e, &o);
-		assert_ok(gpt_map(e->b, big, DATA_GPA, 8 * MiB, PTE_W | PTE_U, 12));
+		assert_ok(gpt_map(e->b, big, DATA_GPA, npages * 4096, PTE_W | PTE_U, 12));
 		assert_ok(gpt_map(e->b, ro, DATA_GPA, 64 * 4096, PTE_U, 12));
 		assert_ok(gpt_map(e->b, nx, DATA_GPA + MiB, 64 * 4096, PTE_W | PTE_U | PTE_XD, 12));
 		assert_ok(gpt_map(e->b, gl, DATA_GPA + 2 * MiB, 16 * 4096, PTE_W | PTE_G, 12));
@@ -1225,11 +1246,13 @@ static void skylake_instance_agrees(unsigned ept_shift)
 	}
 	mmu_slow_pick(env[1].mmu, true);
 	assert_true(env[0].mmu->slow != env[1].mmu->slow);
+	assert_true(env[0].mmu->slow == env[2].mmu->slow);
 
 	for (i = 0; i < 60000; i++) {
 		const uint64_t r = xs_next(&x), op = r % 1000;
 		unsigned access = (r >> 10) % 8 == 0 ? ACC_FETCH : (r >> 10) % 8 < 3 ? ACC_WRITE : ACC_READ;
-		uint64_t gva;
+		struct mmu_result a, b, c;
+		uint64_t gva, hpa;
 
 		switch ((r >> 20) % 8) {
 		case 0:
@@ -1245,12 +1268,12 @@ static void skylake_instance_agrees(unsigned ept_shift)
 			gva = huge + ((r >> 24) % (8 * MiB));
 			break;
 		default:
-			gva = big + ((r >> 24) % 2048) * 4096 + ((r >> 40) & 0xff8);
+			gva = big + ((r >> 24) % npages) * 4096 + ((r >> 40) & 0xff8);
 			break;
 		}
 		if ((r >> 32) % 20 == 0)
 			access |= ACC_IMPLICIT_SV;
-		for (k = 0; k < 2; k++) {
+		for (k = 0; k < 3; k++) {
 			struct env *e = &env[k];
 
 			if (op < 8) {
@@ -1273,26 +1296,28 @@ static void skylake_instance_agrees(unsigned ept_shift)
 				poke_entry(e, gva, 1, (r >> 56) & 1 ? pte & ~PTE_D : pte ^ PTE_W);
 			}
 		}
-		{
-			struct mmu_result a = xlate(&env[0], gva, access);
-			struct mmu_result b = xlate(&env[1], gva, access);
-
-			assert_int_equal(a.status, b.status);
-			assert_int_equal(a.hpa, b.hpa);
-			assert_int_equal(a.gpa, b.gpa);
-			assert_int_equal(a.gva, b.gva);
-			assert_int_equal(a.page_shift, b.page_shift);
-			assert_int_equal(a.pf_error, b.pf_error);
-			assert_int_equal(a.qual, b.qual);
-			assert_int_equal(a.refs, b.refs);
-			assert_int_equal(a.tlb_hit, b.tlb_hit);
-			n_ok += a.status == MMU_OK;
-			n_pf += a.status == MMU_PAGE_FAULT;
+		a = xlate(&env[0], gva, access);
+		b = xlate(&env[1], gva, access);
+		assert_same_result(&a, &b);
+		/* The vCPU's way: the context made current when it changed, the
+		 * shortcut, and on its miss the miss path under that context. */
+		mmu_set_ctx(env[2].mmu, &env[2].ctx);
+		if (!(access & ACC_IMPLICIT_SV) && (r >> 60) % 2 &&
+		    mmu_translate_hit(mmu_hit(env[2].mmu), gva, access, &hpa)) {
+			assert_int_equal(a.status, MMU_OK);
+			assert_true(a.tlb_hit);
+			assert_int_equal(hpa, a.hpa);
+			n_cur_hits++;
+		} else {
+			mmu_translate_cur(env[2].mmu, gva, access, &c);
+			assert_same_result(&a, &c);
 		}
+		n_ok += a.status == MMU_OK;
+		n_pf += a.status == MMU_PAGE_FAULT;
 	}
 	/* The sequence reaches what it means to: hits in every TLB level,
 	 * walks, faults and evictions. */
-	assert_true(n_ok > 30000 && n_pf > 1000);
+	assert_true(n_ok > 30000 && n_pf > 1000 && n_cur_hits > 300);
 	assert_true(mmu_stats(env[0].mmu)->s[TLB_L1D_4K].hits > 1000);
 	assert_true(mmu_stats(env[0].mmu)->s[TLB_L2_4K2M].hits > 1000);
 	assert_true(mmu_stats(env[0].mmu)->s[TLB_L2_4K2M].evictions > 1000);
@@ -1302,20 +1327,23 @@ static void skylake_instance_agrees(unsigned ept_shift)
 		assert_true(mmu_stats(env[0].mmu)->s[PWC_GP_PDE].hits > 10000);
 	assert_true(mmu_stats(env[0].mmu)->s[TLB_L1I_4K].hits > 100);
 	assert_true(mmu_stats(env[0].mmu)->walks > 10000);
-	assert_memory_equal(mmu_stats(env[0].mmu), mmu_stats(env[1].mmu), sizeof(struct mmu_stats));
-	for (k = 0; k < MMU_NSTRUCT; k++) {
-		struct cache *a = env[0].mmu->t[k], *b = env[1].mmu->t[k];
-		unsigned n = env[0].mmu->cfg.geom[k].entries;
+	for (k = 1; k < 3; k++) {
+		assert_memory_equal(mmu_stats(env[0].mmu), mmu_stats(env[k].mmu),
+				    sizeof(struct mmu_stats));
+		for (i = 0; i < MMU_NSTRUCT; i++) {
+			struct cache *ta = env[0].mmu->t[i], *tb = env[k].mmu->t[i];
+			unsigned n = env[0].mmu->cfg.geom[i].entries;
 
-		if (!a)
-			continue;
-		assert_memory_equal(a->keys, b->keys, n * sizeof(*a->keys));
-		assert_memory_equal(a->lru, b->lru, n * sizeof(*a->lru));
-		assert_int_equal(a->clock, b->clock);
-		assert_int_equal(a->held_shifts, b->held_shifts);
+			if (!ta)
+				continue;
+			assert_memory_equal(ta->keys, tb->keys, n * sizeof(*ta->keys));
+			assert_memory_equal(ta->lru, tb->lru, n * sizeof(*ta->lru));
+			assert_int_equal(ta->clock, tb->clock);
+			assert_int_equal(ta->held_shifts, tb->held_shifts);
+		}
 	}
-	env_fini(&env[0]);
-	env_fini(&env[1]);
+	for (k = 0; k < 3; k++)
+		env_fini(&env[k]);
 }
 
 /* Over 2 MiB EPT pages (2 MiB combined pages) and 4 KiB ones (walks from
@@ -1323,8 +1351,8 @@ static void skylake_instance_agrees(unsigned ept_shift)
 static void test_skylake_instance_agrees(void **state)
 {
 	(void)state;
-	skylake_instance_agrees(PAGE_SHIFT_2M);
-	skylake_instance_agrees(PAGE_SHIFT_4K);
+	instances_agree("skylake", PAGE_SHIFT_2M);
+	instances_agree("skylake", PAGE_SHIFT_4K);
 }
 
 /*
