@@ -86,6 +86,7 @@ pt-dma-rom|--passthrough separate --memory 16M --rom tests/guests/probe-rom.rom@
 lazy-s3|--mem-policy lazy --memory 128M tests/guests/s3.elf
 string-io|--memory 16M tests/guests/string-io.elf
 lazy-string-io|--mem-policy lazy --memory 16M tests/guests/string-io.elf
+lazy-string-io-2m|--mem-policy lazy --ept-page 2M --memory 16M tests/guests/string-io.elf
 CASES
 # kvm-unit-tests' s3 with its arguments, when HV_KUT_DIR names a built tree
 # (about a minute in the lane and on the software vCPU each).
@@ -290,27 +291,30 @@ done
 # the same frames as on the software vCPU, mapped the same way.
 # (The text report is on standard error.)
 frames() { grep '^  frames mapped on demand ' "$tmp/$1.stderr"; }
-for name in lazy-dirty lazy-random lazy-random-2m lazy-apic lazy-timer lazy-string-io; do
+for name in lazy-dirty lazy-random lazy-random-2m lazy-apic lazy-timer lazy-string-io \
+	lazy-string-io-2m; do
 	expect_eq "$name: frames mapped on demand, in the lane vs soft" "$(frames $name.kvm)" \
 		"$(frames $name.soft)"
 done
 # String I/O and MOVS with a device on the other side: KVM emulates them and
 # copies the RAM operand itself; the bytes the guest reads back are the
 # device's (the soft runs print the same, compared above).
-# strio FILE: the guest's lines that carry what the instructions moved.
+# strio FILE: the guest's lines that carry what the instructions moved, with
+# paging off and on (each of the five twice), and its last line.
 strio() {
-	grep -c -e '^string-io: rep outsb from fresh RAM, scratch 5a 00$' \
+	grep -c -e '^string-io: paging on (4 MiB pages), linear 0x40200000 at 0x600000$' \
+		-e '^string-io: rep outsb from fresh RAM, scratch 5a 00$' \
 		-e '^string-io: rep insb into fresh RAM, signature QEMU$' \
 		-e '^string-io: rep insb into fresh RAM, ram 00000000 01000000$' \
 		-e '^string-io: movsl from the HPET into fresh RAM, capabilities 8086a201$' \
 		-e '^string-io: movsl from fresh RAM into the HPET, configuration 00000001 00000000$' \
 		-e '^string-io: done$' "$1"
 }
-for name in string-io lazy-string-io; do
-	check "$name: the bytes each instruction moved, in the lane" "$(strio "$tmp/$name.kvm.out")" -eq 6
+for name in string-io lazy-string-io lazy-string-io-2m; do
+	check "$name: the bytes each instruction moved, in the lane" "$(strio "$tmp/$name.kvm.out")" -eq 12
 done
-check "lazy-string-io: ten first touches" \
-	"$(frames lazy-string-io.kvm | grep -c '^  frames mapped on demand  *14 (10 lazily, 4 by the loader)$')" -eq 1
+check "lazy-string-io: 19 first touches" \
+	"$(frames lazy-string-io.kvm | grep -c '^  frames mapped on demand  *23 (19 lazily, 4 by the loader)$')" -eq 1
 expect_eq "lazy-string-io: EPT-violation exits in the lane vs soft" \
 	"$(viol "$tmp/lazy-string-io.kvm.stderr")" "$(viol "$tmp/lazy-string-io.soft.stderr")"
 # A timer due while hv maps first touches reaches the guest then (hv kicks
@@ -322,7 +326,7 @@ check "lazy-dirty: 80 first touches" \
 # Linux 6.1 cannot poison pages: the handler thread, and the report says so.
 # path FILE: how first touches reached hv, as the text report says.
 path() { sed -n 's/^  first touches reach hv //p' "$1"; }
-for name in lazy-dirty lazy-random lazy-timer lazy-string-io; do
+for name in lazy-dirty lazy-random lazy-timer lazy-string-io lazy-string-io-2m; do
 	expect_eq "$name: first touches on Linux 6.1" "$(path "$tmp/$name.kvm.stderr")" \
 		"through a handler thread (userfaultfd)"
 done
@@ -363,7 +367,8 @@ echo "kvm_lane_test: figures in the lane (SVM+NPT under TCG):" >&2
 grep -E 'round trip|boot to exit' "$tmp/bench.out" >&2
 
 # The backports kernel (Linux 6.12): first touches in the vCPU's own thread.
-BPO="lazy-dirty lazy-random lazy-random-2m lazy-apic lazy-timer lazy-rom lazy-s3 lazy-string-io"
+BPO="lazy-dirty lazy-random lazy-random-2m lazy-apic lazy-timer lazy-rom lazy-s3 lazy-string-io
+	lazy-string-io-2m"
 bpo_ok=yes
 if [ "${HV_KVM_LANE:-}" != 1 ] && ! ls "$CACHE"/backports/linux-image-*-amd64_*.deb >/dev/null 2>&1; then
 	echo "kvm_lane_test: the backports kernel is not in $CACHE/backports; HV_KVM_LANE=1 fetches it" >&2
@@ -428,10 +433,12 @@ if [ $bpo_ok = yes ]; then
 		"$(grep -c '^timer-touch: the timer interrupt came during the writes$' "$tmp/lazy-timer.bpo.out")" -eq 1
 	# KVM's own copies to and from poisoned pages: hv maps each through
 	# its handler and does the access KVM could not.
-	check "lazy-string-io (Linux 6.12): the bytes each instruction moved" \
-		"$(strio "$tmp/lazy-string-io.bpo.out")" -eq 6
-	expect_eq "lazy-string-io (Linux 6.12): EPT-violation exits vs soft" \
-		"$(viol "$tmp/lazy-string-io.bpo.stderr")" "$(viol "$tmp/lazy-string-io.soft.stderr")"
+	for name in lazy-string-io lazy-string-io-2m; do
+		check "$name (Linux 6.12): the bytes each instruction moved" \
+			"$(strio "$tmp/$name.bpo.out")" -eq 12
+		expect_eq "$name (Linux 6.12): EPT-violation exits vs soft" \
+			"$(viol "$tmp/$name.bpo.stderr")" "$(viol "$tmp/$name.soft.stderr")"
+	done
 	i=$((i + 1))
 	bblock $i err >"$tmp/thread.bpo.stderr"
 	expect_eq "HV_KVM_LAZY=thread (Linux 6.12): the handler thread" \

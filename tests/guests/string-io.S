@@ -7,17 +7,23 @@
  * store, that touches the page first. Under KVM such an instruction is one
  * KVM emulates, and its RAM operand is KVM's own copy of guest memory.
  *
- *   outsb   rep outsb, 4 bytes from 0x500ffe (two fresh pages) to COM1's
+ * The same five instructions run twice: with paging off on the pages from
+ * 0x500000, then with 32-bit paging (4 MiB pages; CR4.PSE) on linear
+ * addresses from 0x40200000, which the page directory maps to the fresh
+ * pages from 0x600000 (so whoever runs the instruction must walk the
+ * guest's table to find them). Offsets from each pass's base:
+ *
+ *   outsb   rep outsb, 4 bytes from +0xffe (two fresh pages) to COM1's
  *           scratch register, which held 0x5a: it then holds the last
  *           byte, 00 (fresh RAM reads as zeros)
  *   insb    rep insb, 4 bytes of fw_cfg item 0 (the signature "QEMU")
- *           into 0x502ffe (two fresh pages), printed as they landed
+ *           into +0x2ffe (two fresh pages), printed as they landed
  *   ram     rep insb, 8 bytes of fw_cfg item 3 (the RAM size, 64 bits
- *           little-endian) into 0x504ffc (two fresh pages), printed as its
+ *           little-endian) into +0x4ffc (two fresh pages), printed as its
  *           high and low halves
  *   hpet    movsl from the HPET's capabilities register (0xfed00000) to
- *           fresh 0x506000, printed
- *   conf    movsl from fresh 0x507000 to the HPET's configuration register,
+ *           fresh +0x6000, printed
+ *   conf    movsl from fresh +0x7000 to the HPET's configuration register,
  *           which held 1 (enabled): it then holds 0
  *
  * Each instruction is checked for its final ESI, EDI and ECX, and the bytes
@@ -35,14 +41,27 @@
 #define HPET        0xfed00000
 #define HPET_CONF   0x10
 
-#define OUT_SRC     0x500ffe
-#define SIG_DST     0x502ffe
-#define RAM_DST     0x504ffc
-#define CAP_DST     0x506000
-#define CONF_SRC    0x507000
+#define PD          0x281000    /* the page directory (paging pass) */
+#define BASE1       0x500000    /* paging off */
+#define BASE2       0x40200000  /* paging on: linear, mapped to 0x600000 */
+
+#define OUT_SRC     0x0ffe
+#define SIG_DST     0x2ffe
+#define RAM_DST     0x4ffc
+#define CAP_DST     0x6000
+#define CONF_SRC    0x7000
 
 #define UNEXPECTED_MSG msg_unexpected
 #include "guest32.inc"
+
+/* Fail with \msg unless \reg equals the pass's base (EBP) plus \off. */
+.macro expect_at reg, off, msg
+	lea \off(%ebp), %eax
+	cmp %eax, \reg
+	je 9f
+	finish_fail \msg
+9:
+.endm
 
 /* Fail with \msg unless \reg equals \val. */
 .macro expect reg, val, msg
@@ -57,6 +76,39 @@
 	cld
 	say msg_start
 
+	/* Paging off. */
+	say msg_off
+	mov $BASE1, %ebp
+	call moves
+
+	/* 32-bit paging with 4 MiB pages: the first 16 MiB and the HPET's
+	 * 4 MiB (uncached) as they are, and BASE2's 4 MiB at 0x400000. */
+	mov $PD, %edi
+	xor %eax, %eax
+	mov $1024, %ecx
+	rep stosl
+	movl $0x00000083, PD + 0 * 4
+	movl $0x00400083, PD + 1 * 4
+	movl $0x00800083, PD + 2 * 4
+	movl $0x00c00083, PD + 3 * 4
+	movl $0x00400083, PD + (BASE2 >> 22) * 4
+	movl $0xfec0009b, PD + (0xfec00000 >> 22) * 4
+	mov %cr4, %eax
+	or $0x10, %eax                  /* PSE */
+	mov %eax, %cr4
+	mov $PD, %eax
+	mov %eax, %cr3
+	mov %cr0, %eax
+	or $0x80000000, %eax            /* PG */
+	mov %eax, %cr0
+	say msg_on
+	mov $BASE2, %ebp
+	call moves
+
+	finish msg_done
+
+/* The five instructions on the pages from EBP. */
+moves:
 	/* rep outsb from fresh RAM to the scratch register */
 	say msg_outsb
 	mov $COM1_SCR, %dx
@@ -64,11 +116,11 @@
 	outb %al, %dx
 	inb %dx, %al
 	call puthex
-	mov $OUT_SRC, %esi
+	lea OUT_SRC(%ebp), %esi
 	mov $4, %ecx
 	rep outsb
 	expect %ecx, 0, msg_wrong_outsb
-	expect %esi, OUT_SRC + 4, msg_wrong_outsb
+	expect_at %esi, OUT_SRC + 4, msg_wrong_outsb
 	inb %dx, %al
 	call hex2
 	say msg_nl
@@ -79,16 +131,16 @@
 	mov $FWCFG_SEL, %dx
 	outw %ax, %dx
 	mov $FWCFG_DATA, %dx
-	mov $SIG_DST, %edi
+	lea SIG_DST(%ebp), %edi
 	mov $4, %ecx
 	rep insb
 	expect %ecx, 0, msg_wrong_insb
-	expect %edi, SIG_DST + 4, msg_wrong_insb
-	cmpb $0, SIG_DST - 1
+	expect_at %edi, SIG_DST + 4, msg_wrong_insb
+	cmpb $0, SIG_DST - 1(%ebp)
 	jne wrong_insb
-	cmpb $0, SIG_DST + 4
+	cmpb $0, SIG_DST + 4(%ebp)
 	jne wrong_insb
-	mov $SIG_DST, %esi
+	lea SIG_DST(%ebp), %esi
 	mov $4, %ecx
 	mov $0x3f8, %dx
 	rep outsb
@@ -100,31 +152,31 @@
 	mov $FWCFG_SEL, %dx
 	outw %ax, %dx
 	mov $FWCFG_DATA, %dx
-	mov $RAM_DST, %edi
+	lea RAM_DST(%ebp), %edi
 	mov $8, %ecx
 	rep insb
 	expect %ecx, 0, msg_wrong_ram
-	expect %edi, RAM_DST + 8, msg_wrong_ram
-	cmpb $0, RAM_DST - 1
+	expect_at %edi, RAM_DST + 8, msg_wrong_ram
+	cmpb $0, RAM_DST - 1(%ebp)
 	jne wrong_ram
-	cmpb $0, RAM_DST + 8
+	cmpb $0, RAM_DST + 8(%ebp)
 	jne wrong_ram
-	mov RAM_DST + 4, %eax
+	mov RAM_DST + 4(%ebp), %eax
 	call put32
-	mov RAM_DST, %eax
+	mov RAM_DST(%ebp), %eax
 	call hex32
 	say msg_nl
 
 	/* movsl from the HPET to fresh RAM */
 	say msg_hpet
 	mov $HPET, %esi
-	mov $CAP_DST, %edi
+	lea CAP_DST(%ebp), %edi
 	movsl
 	expect %esi, HPET + 4, msg_wrong_hpet
-	expect %edi, CAP_DST + 4, msg_wrong_hpet
-	cmpl $0, CAP_DST + 4
+	expect_at %edi, CAP_DST + 4, msg_wrong_hpet
+	cmpl $0, CAP_DST + 4(%ebp)
 	jne wrong_hpet
-	mov CAP_DST, %eax
+	mov CAP_DST(%ebp), %eax
 	call hex32
 	say msg_nl
 
@@ -133,16 +185,15 @@
 	movl $1, HPET + HPET_CONF
 	mov HPET + HPET_CONF, %eax
 	call put32
-	mov $CONF_SRC, %esi
+	lea CONF_SRC(%ebp), %esi
 	mov $HPET + HPET_CONF, %edi
 	movsl
-	expect %esi, CONF_SRC + 4, msg_wrong_conf
+	expect_at %esi, CONF_SRC + 4, msg_wrong_conf
 	expect %edi, HPET + HPET_CONF + 4, msg_wrong_conf
 	mov HPET + HPET_CONF, %eax
 	call hex32
 	say msg_nl
-
-	finish msg_done
+	ret
 
 wrong_insb:
 	finish_fail msg_wrong_insb
@@ -164,6 +215,8 @@ hex32:
 	GUEST32_END
 
 msg_start:	.asciz "string-io: start\n"
+msg_off:	.asciz "string-io: paging off\n"
+msg_on:		.asciz "string-io: paging on (4 MiB pages), linear 0x40200000 at 0x600000\n"
 msg_outsb:	.asciz "string-io: rep outsb from fresh RAM, scratch "
 msg_insb:	.asciz "string-io: rep insb into fresh RAM, signature "
 msg_ram:	.asciz "string-io: rep insb into fresh RAM, ram "
