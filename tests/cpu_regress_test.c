@@ -2320,10 +2320,11 @@ static struct vcpu_soft *soft_of(struct tvm *vm)
 }
 
 /*
- * Threaded loads, stores, an ALU load, PUSH and POP that miss the model's
+ * Threaded loads, stores, ALU loads, PUSH and POP that miss the model's
  * shortcut (the first access of each kind to a page) are declined and made
  * by their handlers, which go to the model without looking the shortcut up
- * again (hit_missed); the next accesses hit it. Whole, one instruction a
+ * again (hit_missed); the next accesses hit it. 32-bit loads on that path
+ * zero-extend. Whole, one instruction a
  * run(), and cut by budgets of 2 to 13: the same registers and counts, and
  * no miss left marked after a run.
  */
@@ -2338,8 +2339,12 @@ static void test_block_miss_goes_to_model(void **state)
 		0x52,                                       /* 11: push rdx: write miss */
 		0x59,                                       /* 12: pop rcx: read miss */
 		0x48, 0x8b, 0xb3, 0x00, 0x10, 0x00, 0x00,   /* 13: mov rsi, [rbx+0x1000]: miss */
-		0x48, 0xff, 0xc0,                           /* 1a: inc rax */
-		0xf4,                                       /* 1d: hlt */
+		0x49, 0xc7, 0xc0, 0xff, 0xff, 0xff, 0xff,   /* 1a: mov r8, -1 */
+		0x44, 0x8b, 0x83, 0x00, 0x20, 0x00, 0x00,   /* 21: mov r8d, [rbx+0x2000]: miss, 0 */
+		0x49, 0xc7, 0xc1, 0xff, 0xff, 0xff, 0xff,   /* 28: mov r9, -1 */
+		0x44, 0x03, 0x8b, 0x00, 0x30, 0x00, 0x00,   /* 2f: add r9d, [rbx+0x3000]: miss */
+		0x48, 0xff, 0xc0,                           /* 36: inc rax */
+		0xf4,                                       /* 39: hlt */
 	};
 	struct tvm *one, *vm;
 	struct vcpu_stats st;
@@ -2349,9 +2354,12 @@ static void test_block_miss_goes_to_model(void **state)
 	one = run_twins(prog, sizeof(prog), TVM_CODE, RFL_FIXED, VCPU_EXIT_HLT);
 	assert_false(soft_of(one)->hit_missed);
 	one->ops->get_stats(one->vcpu, &st);
-	assert_int_equal(st.instructions, 10);
-	assert_int_equal(st.loads, 4);
+	assert_int_equal(st.instructions, 14);
+	assert_int_equal(st.loads, 6);
 	assert_int_equal(st.stores, 3);
+	/* 32-bit results through the miss path zero-extend */
+	assert_int_equal(regs(one).gpr[8], 0);
+	assert_int_equal(regs(one).gpr[9], 0xffffffffULL);
 	assert_chunks_match(prog, sizeof(prog), one);
 	tvm_destroy(one);
 

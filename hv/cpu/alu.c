@@ -123,16 +123,20 @@ static const x86_exec_fn alu_rr_handlers[4][8] = {
 
 /*
  * reg op= [base + disp] at 32 and 64 bits with a flat 64-bit address
- * (flat_base, mem.h): the operand through the hit path first, the general
- * handler when it misses.
+ * (flat_base, mem.h): the operand through the hit path first, else
+ * mem_read_flat() with the linear address known.
  */
 static inline __attribute__((always_inline)) int alu_rm_b(struct vcpu_soft *v, const struct x86_insn *in,
 							  unsigned op, unsigned size)
 {
-	uint64_t b;
+	uint64_t lin = v->gpr[in->base] + (uint64_t)in->disp, b;
 
-	if (__builtin_expect(!mem_read_hit(v, v->gpr[in->base] + (uint64_t)in->disp, size, &b), 0))
-		return alu_handlers[op](v, in);
+	if (__builtin_expect(!mem_read_hit(v, lin, size, &b), 0)) {
+		int st = mem_read_flat(v, in->seg, lin, size, &b);
+
+		if (st)
+			return st;
+	}
 	uint64_t r = alu(v, op, size, v->gpr[in->reg] & size_mask(size), b);
 	if (op != 7)
 		v->gpr[in->reg] = r;   /* 32-bit results zero-extend; r is already masked */

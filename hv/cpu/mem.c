@@ -260,6 +260,26 @@ int mem_write(struct vcpu_soft *v, unsigned seg, uint64_t off, unsigned size, ui
 	return mem_write_i(v, seg, off, size, val);
 }
 
+/*
+ * mem_read()/mem_write() of 4 or 8 bytes in ES, CS, SS or DS in 64-bit
+ * mode, where the offset is the linear address: what the [base + disp]
+ * handlers call when the hit path did not take the access, with the size
+ * a constant in each copy of the inline path.
+ */
+int mem_read_flat(struct vcpu_soft *v, unsigned seg, uint64_t lin, unsigned size, uint64_t *val)
+{
+	if (seg >= SEG_FS)
+		__builtin_unreachable();
+	return size == 8 ? mem_read_i(v, seg, lin, 8, val) : mem_read_i(v, seg, lin, 4, val);
+}
+
+int mem_write_flat(struct vcpu_soft *v, unsigned seg, uint64_t lin, unsigned size, uint64_t val)
+{
+	if (seg >= SEG_FS)
+		__builtin_unreachable();
+	return size == 8 ? mem_write_i(v, seg, lin, 8, val) : mem_write_i(v, seg, lin, 4, val);
+}
+
 /* Translate a read-modify-write operand once, for write (a locked or RMW access
  * is checked for write before it reads: a read-only page faults with W=1). */
 int mem_rmw_get(struct vcpu_soft *v, unsigned seg, uint64_t off, unsigned size, struct mref *m,

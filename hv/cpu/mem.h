@@ -270,6 +270,9 @@ int mem_read(struct vcpu_soft *v, unsigned seg, uint64_t off, unsigned size, uin
 int mem_read_farptr(struct vcpu_soft *v, unsigned seg, uint64_t ea, unsigned osz, unsigned asz,
 		    uint64_t *off, uint64_t *sel);
 int mem_write(struct vcpu_soft *v, unsigned seg, uint64_t off, unsigned size, uint64_t val);
+/* The same for 4 or 8 bytes in ES, CS, SS or DS in 64-bit mode (off is the linear address). */
+int mem_read_flat(struct vcpu_soft *v, unsigned seg, uint64_t lin, unsigned size, uint64_t *val);
+int mem_write_flat(struct vcpu_soft *v, unsigned seg, uint64_t lin, unsigned size, uint64_t val);
 /* Translate for write without storing (INS checks its destination before the port read). */
 int mem_probe_write(struct vcpu_soft *v, unsigned seg, uint64_t off, unsigned size);
 /* Translate a read-modify-write operand once, for write, and read it. */

@@ -52,70 +52,74 @@ static inline __attribute__((always_inline)) int mov_load_m(struct vcpu_soft *v,
 	return X86_OK;
 }
 
-/* Not inlined: the [base + disp] handlers below call them off their hit path. */
-static __attribute__((noinline)) int h_mov_load32(struct vcpu_soft *v, const struct x86_insn *in)
+static int h_mov_load32(struct vcpu_soft *v, const struct x86_insn *in)
 {
 	return mov_load_m(v, in, 4);
 }
 
-static __attribute__((noinline)) int h_mov_load64(struct vcpu_soft *v, const struct x86_insn *in)
+static int h_mov_load64(struct vcpu_soft *v, const struct x86_insn *in)
 {
 	return mov_load_m(v, in, 8);
 }
 
-static __attribute__((noinline)) int h_mov_store32(struct vcpu_soft *v, const struct x86_insn *in)
+static int h_mov_store32(struct vcpu_soft *v, const struct x86_insn *in)
 {
 	return mem_write_i(v, in->seg, insn_ea(v, in), 4, v->gpr[in->reg] & 0xffffffffULL);
 }
 
-static __attribute__((noinline)) int h_mov_store64(struct vcpu_soft *v, const struct x86_insn *in)
+static int h_mov_store64(struct vcpu_soft *v, const struct x86_insn *in)
 {
 	return mem_write_i(v, in->seg, insn_ea(v, in), 8, v->gpr[in->reg]);
 }
 
 /*
  * The same with a 64-bit [base + disp] address and a segment whose base is
- * 0 in 64-bit mode (flat_base, mem.h): the hit path first (mem_read_hit).
+ * 0 in 64-bit mode (flat_base, mem.h): the hit path first (mem_read_hit),
+ * then mem_read_flat()/mem_write_flat() with the linear address known.
  */
 static inline __attribute__((always_inline)) int mov_load_b(struct vcpu_soft *v, const struct x86_insn *in,
-							     unsigned size, x86_exec_fn general)
+							     unsigned size)
 {
-	uint64_t a;
+	uint64_t lin = v->gpr[in->base] + (uint64_t)in->disp, a;
+	int st;
 
-	if (__builtin_expect(mem_read_hit(v, v->gpr[in->base] + (uint64_t)in->disp, size, &a), 1)) {
-		v->gpr[in->reg] = a;
-		return X86_OK;
+	if (__builtin_expect(!mem_read_hit(v, lin, size, &a), 0)) {
+		st = mem_read_flat(v, in->seg, lin, size, &a);   /* zero-extends */
+		if (st)
+			return st;
 	}
-	return general(v, in);
+	v->gpr[in->reg] = a;
+	return X86_OK;
 }
 
 static inline __attribute__((always_inline)) int mov_store_b(struct vcpu_soft *v, const struct x86_insn *in,
-							      unsigned size, x86_exec_fn general)
+							      unsigned size)
 {
-	if (__builtin_expect(mem_write_hit(v, v->gpr[in->base] + (uint64_t)in->disp, size,
-					   v->gpr[in->reg] & size_mask(size)), 1))
+	uint64_t lin = v->gpr[in->base] + (uint64_t)in->disp, val = v->gpr[in->reg] & size_mask(size);
+
+	if (__builtin_expect(mem_write_hit(v, lin, size, val), 1))
 		return X86_OK;
-	return general(v, in);
+	return mem_write_flat(v, in->seg, lin, size, val);
 }
 
 static int h_mov_load32_b(struct vcpu_soft *v, const struct x86_insn *in)
 {
-	return mov_load_b(v, in, 4, h_mov_load32);
+	return mov_load_b(v, in, 4);
 }
 
 static int h_mov_load64_b(struct vcpu_soft *v, const struct x86_insn *in)
 {
-	return mov_load_b(v, in, 8, h_mov_load64);
+	return mov_load_b(v, in, 8);
 }
 
 static int h_mov_store32_b(struct vcpu_soft *v, const struct x86_insn *in)
 {
-	return mov_store_b(v, in, 4, h_mov_store32);
+	return mov_store_b(v, in, 4);
 }
 
 static int h_mov_store64_b(struct vcpu_soft *v, const struct x86_insn *in)
 {
-	return mov_store_b(v, in, 8, h_mov_store64);
+	return mov_store_b(v, in, 8);
 }
 
 /*
