@@ -281,6 +281,10 @@ struct kvm_slot {
 	uint8_t *view;
 	bool ram;
 	bool readonly;   /* ROM: KVM_MEM_READONLY, guest writes exit as MMIO */
+	/* Pages hv wrote for the guest since the last dirty_log() (a write of
+	 * KVM's own that hv completed: take_ram_mmio), which KVM's dirty log
+	 * cannot hold; one bit a page, allocated at the first (NULL: none). */
+	uint64_t *hv_dirty;
 };
 
 /*
@@ -521,6 +525,13 @@ static int kvm_dirty_log(struct gmem *m, uint64_t gpa, uint64_t size, gmem_dirty
 			free(bits);
 			return rc;
 		}
+		/* The guest's writes hv made for KVM count as the guest's: read
+		 * and cleared with KVM's log, as KVM's own bits are. */
+		if (s->hv_dirty) {
+			for (uint64_t w = 0; w < (npages + 63) / 64; w++)
+				bits[w] |= s->hv_dirty[w];
+			memset(s->hv_dirty, 0, (npages + 63) / 64 * sizeof(uint64_t));
+		}
 		for (uint64_t p = 0; p < npages; p++) {
 			uint64_t a = s->gpa + p * PAGE_SIZE_4K;
 
@@ -570,8 +581,10 @@ static void kvm_mem_destroy(struct gmem *m)
 	k = to_kvm_mem(m);
 	if (k->vm_fd >= 0)
 		close(k->vm_fd);
-	for (unsigned i = 0; i < k->nslot; i++)
+	for (unsigned i = 0; i < k->nslot; i++) {
 		munmap(k->slot[i].view, k->slot[i].size);
+		free(k->slot[i].hv_dirty);
+	}
 	if (k->kvm_fd >= 0)
 		close(k->kvm_fd);
 	if (k->uffd >= 0)
@@ -670,7 +683,7 @@ static int add_slot(struct gmem_kvm *k, uint64_t gpa, uint64_t size, bool ram, b
 		munmap(view, size);
 		return rc;
 	}
-	*s = (struct kvm_slot){ gpa, size, view, ram, readonly };
+	*s = (struct kvm_slot){ .gpa = gpa, .size = size, .view = view, .ram = ram, .readonly = readonly };
 	k->nslot++;
 	return 0;
 }
@@ -1719,7 +1732,7 @@ static int take_ram_mmio(struct vcpu_kvm *v, struct vcpu_exit *exit)
 	struct gmem_kvm *k = v->mem;
 	uint64_t gpa = r->mmio.phys_addr, page = gpa & ~(PAGE_SIZE_4K - 1);
 	uint64_t hpa, perms, need = r->mmio.is_write ? EPT_W : EPT_R;
-	const struct kvm_slot *s = slot_of(k, gpa, r->mmio.len);
+	struct kvm_slot *s = slot_of(k, gpa, r->mmio.len);
 	unsigned shift;
 	uint8_t *at;
 	int rc;
@@ -1765,9 +1778,16 @@ static int take_ram_mmio(struct vcpu_kvm *v, struct vcpu_exit *exit)
 	if (ept_lookup(k->ept, gpa, &hpa, &shift, &perms) != 0)
 		return -EFAULT;
 	at = hpool_ptr(k->pool, hpa);
-	if (r->mmio.is_write)
+	if (r->mmio.is_write) {
+		uint64_t p = (gpa - s->gpa) / PAGE_SIZE_4K;
+
+		if (!s->hv_dirty)
+			s->hv_dirty = calloc((s->size / PAGE_SIZE_4K + 63) / 64, sizeof(uint64_t));
+		if (!s->hv_dirty)
+			return -ENOMEM;
+		s->hv_dirty[p / 64] |= 1ULL << (p % 64);
 		memcpy(at, r->mmio.data, r->mmio.len);
-	else
+	} else
 		memcpy(r->mmio.data, at, r->mmio.len);
 	return 1;
 }
