@@ -26,6 +26,12 @@
  *   conf    movsl from fresh +0x7000 to the HPET's configuration register,
  *           which held 1 (enabled): it then holds 0
  *
+ * Then, with dirty tracking started (hv's hypercall port, call 1), two
+ * more rep insb: fw_cfg's signature into fresh 0x700ffe (two fresh pages)
+ * and the low half of the RAM size over the signature the first pass left
+ * at 0x502ffe (pages written before, now write-protected), each printed;
+ * hv's report then lists the pages written since.
+ *
  * Each instruction is checked for its final ESI, EDI and ECX, and the bytes
  * just before and after each destination for staying zero; a failed check
  * prints "string-io: wrong ..." and exits with status 3. It ends with
@@ -44,6 +50,9 @@
 #define PD          0x281000    /* the page directory (paging pass) */
 #define BASE1       0x500000    /* paging off */
 #define BASE2       0x40200000  /* paging on: linear, mapped to 0x600000 */
+#define BASE3       0x700000    /* dirty tracking */
+#define HC_PORT     0x580
+#define HC_DIRTY_TRACK_START 1
 
 #define OUT_SRC     0x0ffe
 #define SIG_DST     0x2ffe
@@ -104,6 +113,42 @@
 	say msg_on
 	mov $BASE2, %ebp
 	call moves
+
+	/* Dirty tracking from here on. */
+	mov $HC_DIRTY_TRACK_START, %eax
+	mov $HC_PORT, %dx
+	outl %eax, %dx
+	inl %dx, %eax
+	expect %eax, 0, msg_wrong_track
+	say msg_track
+	say msg_insb
+	mov $0, %ax
+	mov $FWCFG_SEL, %dx
+	outw %ax, %dx
+	mov $FWCFG_DATA, %dx
+	mov $BASE3 + SIG_DST, %edi
+	mov $4, %ecx
+	rep insb
+	expect %ecx, 0, msg_wrong_insb
+	expect %edi, BASE3 + SIG_DST + 4, msg_wrong_insb
+	mov $BASE3 + SIG_DST, %esi
+	mov $4, %ecx
+	mov $0x3f8, %dx
+	rep outsb
+	say msg_nl
+	say msg_again
+	mov $3, %ax
+	mov $FWCFG_SEL, %dx
+	outw %ax, %dx
+	mov $FWCFG_DATA, %dx
+	mov $BASE1 + SIG_DST, %edi
+	mov $4, %ecx
+	rep insb
+	expect %ecx, 0, msg_wrong_insb
+	expect %edi, BASE1 + SIG_DST + 4, msg_wrong_insb
+	mov BASE1 + SIG_DST, %eax
+	call hex32
+	say msg_nl
 
 	finish msg_done
 
@@ -220,6 +265,8 @@ msg_on:		.asciz "string-io: paging on (4 MiB pages), linear 0x40200000 at 0x6000
 msg_outsb:	.asciz "string-io: rep outsb from fresh RAM, scratch "
 msg_insb:	.asciz "string-io: rep insb into fresh RAM, signature "
 msg_ram:	.asciz "string-io: rep insb into fresh RAM, ram "
+msg_track:	.asciz "string-io: dirty tracking on\n"
+msg_again:	.asciz "string-io: rep insb over the first signature, ram "
 msg_hpet:	.asciz "string-io: movsl from the HPET into fresh RAM, capabilities "
 msg_conf:	.asciz "string-io: movsl from fresh RAM into the HPET, configuration "
 msg_nl:		.asciz "\n"
@@ -229,4 +276,5 @@ msg_wrong_insb:	.asciz "\nstring-io: wrong rep insb (signature)\n"
 msg_wrong_ram:	.asciz "\nstring-io: wrong rep insb (ram)\n"
 msg_wrong_hpet:	.asciz "\nstring-io: wrong movsl from the HPET\n"
 msg_wrong_conf:	.asciz "\nstring-io: wrong movsl into the HPET\n"
+msg_wrong_track: .asciz "string-io: dirty tracking did not start\n"
 msg_unexpected:	.asciz "string-io: unexpected\n"
