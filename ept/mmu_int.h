@@ -28,7 +28,7 @@ enum { KIND_READ, KIND_WRITE, KIND_FETCH, NKIND };
  *   known: g[] is exact: a structure with entries == 0 is off, every other
  *          one finite with g[i].entries / g[i].ways sets, a power of two.
  */
-enum mmu_layout_id { LAYOUT_ANY, LAYOUT_SKYLAKE };
+enum mmu_layout_id { LAYOUT_ANY, LAYOUT_SKYLAKE, LAYOUT_GOLDENCOVE, LAYOUT_ZEN2, LAYOUT_ZEN4 };
 
 struct mmu_layout {
 	enum mmu_layout_id id;
@@ -43,11 +43,36 @@ struct mmu_layout {
 	[PWC_PDE] = { 32, 4 }, [PWC_GP_PML4] = { 4, 4 },                       \
 	[PWC_GP_PDPTE] = { 4, 4 }, [PWC_GP_PDE] = { 32, 4 },                   \
 	[NESTED_TLB] = { 64, 4 }
-/* The "skylake" preset: published TLB sizes (translation-facts.md section 4). */
+/* AMD: one 16-entry page directory cache (Family 16h guide), modelled per level. */
+#define MMU_AMD_PWC                                                            \
+	[PWC_PML5] = { 2, 2 }, [PWC_PML4] = { 4, 4 }, [PWC_PDPTE] = { 16, 16 }, \
+	[PWC_PDE] = { 16, 16 }, [PWC_GP_PML4] = { 4, 4 },                      \
+	[PWC_GP_PDPTE] = { 16, 16 }, [PWC_GP_PDE] = { 16, 16 },                \
+	[NESTED_TLB] = { 64, 4 }
+/*
+ * The TLBs of the presets, with the vendors' published sizes
+ * (translation-facts.md section 4); each preset's miss path is also
+ * compiled for its geometry (ept/mmu_walk.c). AMD's L1 dTLB is one fully
+ * associative array for every page size; the model has one per size (an
+ * approximation). Zen 2's 2048-entry L2 is modelled 16-way: 12 ways do not
+ * divide 2048.
+ */
 #define MMU_SKYLAKE_GEOM {                                                      \
 	[TLB_L1I_4K] = { 128, 8 }, [TLB_L1I_2M] = { 8, 8 },                     \
 	[TLB_L1D_4K] = { 64, 4 }, [TLB_L1D_2M] = { 32, 4 }, [TLB_L1D_1G] = { 4, 4 }, \
 	[TLB_L2_4K2M] = { 1536, 12 }, [TLB_L2_1G] = { 16, 4 }, MMU_INTEL_PWC }
+#define MMU_GOLDENCOVE_GEOM {                                                   \
+	[TLB_L1I_4K] = { 256, 8 }, [TLB_L1I_2M] = { 32, 8 },                    \
+	[TLB_L1D_4K] = { 96, 6 }, [TLB_L1D_2M] = { 32, 4 }, [TLB_L1D_1G] = { 8, 8 }, \
+	[TLB_L2_4K2M] = { 2048, 16 }, [TLB_L2_1G] = { 16, 4 }, MMU_INTEL_PWC }
+#define MMU_ZEN2_GEOM {                                                         \
+	[TLB_L1I_4K] = { 64, 64 }, [TLB_L1I_2M] = { 64, 64 },                   \
+	[TLB_L1D_4K] = { 64, 64 }, [TLB_L1D_2M] = { 64, 64 }, [TLB_L1D_1G] = { 64, 64 }, \
+	[TLB_L2_4K2M] = { 2048, 16 }, [TLB_L2_1G] = { 64, 4 }, MMU_AMD_PWC }
+#define MMU_ZEN4_GEOM {                                                         \
+	[TLB_L1I_4K] = { 64, 64 }, [TLB_L1I_2M] = { 64, 64 },                   \
+	[TLB_L1D_4K] = { 72, 72 }, [TLB_L1D_2M] = { 72, 72 }, [TLB_L1D_1G] = { 72, 72 }, \
+	[TLB_L2_4K2M] = { 3072, 12 }, [TLB_L2_1G] = { 64, 4 }, MMU_AMD_PWC }
 
 /* A translation that missed the host-side shortcut (trace NULL): an instance
  * of the miss path. */

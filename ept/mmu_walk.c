@@ -164,10 +164,19 @@ static bool hpa_in_pool(const struct mmu *m, uint64_t hpa, uint64_t len)
 }
 
 /* The layouts the miss path is compiled for (struct mmu_layout): nothing
- * known (any configuration, perfect structures too), and the skylake preset. */
+ * known (any configuration, perfect structures too), and each finite preset. */
 static const struct mmu_layout layout_any = { .id = LAYOUT_ANY, .known = false };
 static const struct mmu_layout layout_skylake = {
 	.id = LAYOUT_SKYLAKE, .known = true, .g = MMU_SKYLAKE_GEOM,
+};
+static const struct mmu_layout layout_goldencove = {
+	.id = LAYOUT_GOLDENCOVE, .known = true, .g = MMU_GOLDENCOVE_GEOM,
+};
+static const struct mmu_layout layout_zen2 = {
+	.id = LAYOUT_ZEN2, .known = true, .g = MMU_ZEN2_GEOM,
+};
+static const struct mmu_layout layout_zen4 = {
+	.id = LAYOUT_ZEN4, .known = true, .g = MMU_ZEN4_GEOM,
 };
 
 /* ept_quick for one walk of any hierarchy, from the top or from `start`. */
@@ -452,11 +461,22 @@ gpa_xlate_any(struct walk *w, uint64_t gpa, const struct ept_access *acc, unsign
 	return gpa_xlate_body(w, gpa, acc, row, guest_level, out, &layout_any);
 }
 
+/* The second stage reads only the guest-physical structures (the nested
+ * TLB and the guest-physical paging-structure caches), which every Intel
+ * preset has alike (MMU_INTEL_PWC) and every AMD one (MMU_AMD_PWC): one
+ * instance for each vendor. */
 static __attribute__((noinline)) bool
-gpa_xlate_skylake(struct walk *w, uint64_t gpa, const struct ept_access *acc, unsigned row,
-		  int guest_level, struct xlate *out)
+gpa_xlate_intel(struct walk *w, uint64_t gpa, const struct ept_access *acc, unsigned row,
+		int guest_level, struct xlate *out)
 {
 	return gpa_xlate_body(w, gpa, acc, row, guest_level, out, &layout_skylake);
+}
+
+static __attribute__((noinline)) bool
+gpa_xlate_amd(struct walk *w, uint64_t gpa, const struct ept_access *acc, unsigned row,
+	      int guest_level, struct xlate *out)
+{
+	return gpa_xlate_body(w, gpa, acc, row, guest_level, out, &layout_zen2);
 }
 
 /* The instance for the walk's layout. */
@@ -464,9 +484,16 @@ static inline __attribute__((always_inline)) bool
 gpa_xlate_slow(struct walk *w, uint64_t gpa, const struct ept_access *acc, unsigned row,
 	       int guest_level, struct xlate *out)
 {
-	if (w->lid == LAYOUT_SKYLAKE)
-		return gpa_xlate_skylake(w, gpa, acc, row, guest_level, out);
-	return gpa_xlate_any(w, gpa, acc, row, guest_level, out);
+	switch (w->lid) {
+	case LAYOUT_SKYLAKE:
+	case LAYOUT_GOLDENCOVE:
+		return gpa_xlate_intel(w, gpa, acc, row, guest_level, out);
+	case LAYOUT_ZEN2:
+	case LAYOUT_ZEN4:
+		return gpa_xlate_amd(w, gpa, acc, row, guest_level, out);
+	default:
+		return gpa_xlate_any(w, gpa, acc, row, guest_level, out);
+	}
 }
 
 /*
@@ -1466,6 +1493,9 @@ walk_init(struct walk *w, struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva
 	}
 WALK_FILL_INSTANCE(walk_fill_any, &layout_any)
 WALK_FILL_INSTANCE(walk_fill_skylake, &layout_skylake)
+WALK_FILL_INSTANCE(walk_fill_goldencove, &layout_goldencove)
+WALK_FILL_INSTANCE(walk_fill_zen2, &layout_zen2)
+WALK_FILL_INSTANCE(walk_fill_zen4, &layout_zen4)
 
 /*
  * The miss path over layout L (struct mmu_layout): the combined TLB lookup,
@@ -1511,10 +1541,23 @@ translate_body(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva, unsigned 
 	if (e && ok)
 		return;   /* served (tlb_serve) */
 	/* A walk: the TLBs missed, or held an entry that cannot serve this access. */
-	if (L->id == LAYOUT_SKYLAKE)
+	switch (L->id) {
+	case LAYOUT_SKYLAKE:
 		walk_fill_skylake(m, ctx, gva, access, res, trace, e == NULL);
-	else
+		break;
+	case LAYOUT_GOLDENCOVE:
+		walk_fill_goldencove(m, ctx, gva, access, res, trace, e == NULL);
+		break;
+	case LAYOUT_ZEN2:
+		walk_fill_zen2(m, ctx, gva, access, res, trace, e == NULL);
+		break;
+	case LAYOUT_ZEN4:
+		walk_fill_zen4(m, ctx, gva, access, res, trace, e == NULL);
+		break;
+	default:
 		walk_fill_any(m, ctx, gva, access, res, trace, e == NULL);
+		break;
+	}
 }
 
 void mmu_translate_slow(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva,
@@ -1529,11 +1572,18 @@ static void translate_any(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva
 	mmu_translate_slow(m, ctx, gva, access, res, NULL);
 }
 
-static void translate_skylake(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva,
-			      unsigned access, struct mmu_result *res)
-{
-	translate_body(m, ctx, gva, access, res, NULL, &layout_skylake);
-}
+/* translate_body over a preset's layout: the instance mmu_slow_pick chooses
+ * for an MMU whose structures have exactly that geometry. */
+#define TRANSLATE_INSTANCE(name, layout)                                                 \
+	static void name(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva,            \
+			 unsigned access, struct mmu_result *res)                            \
+	{                                                                                \
+		translate_body(m, ctx, gva, access, res, NULL, layout);                     \
+	}
+TRANSLATE_INSTANCE(translate_skylake, &layout_skylake)
+TRANSLATE_INSTANCE(translate_goldencove, &layout_goldencove)
+TRANSLATE_INSTANCE(translate_zen2, &layout_zen2)
+TRANSLATE_INSTANCE(translate_zen4, &layout_zen4)
 
 /* Whether every structure of m has exactly the geometry L says. */
 static bool layout_is(const struct mmu *m, const struct mmu_layout *L)
@@ -1550,7 +1600,22 @@ static bool layout_is(const struct mmu *m, const struct mmu_layout *L)
 
 void mmu_slow_pick(struct mmu *m, bool any)
 {
+	static const struct {
+		const struct mmu_layout *L;
+		mmu_slow_fn *fn;
+	} inst[] = {
+		{ &layout_skylake, translate_skylake },
+		{ &layout_goldencove, translate_goldencove },
+		{ &layout_zen2, translate_zen2 },
+		{ &layout_zen4, translate_zen4 },
+	};
+	unsigned i;
+
 	m->slow = translate_any;
-	if (!any && layout_is(m, &layout_skylake))
-		m->slow = translate_skylake;
+	for (i = 0; !any && i < sizeof(inst) / sizeof(inst[0]); i++) {
+		if (layout_is(m, inst[i].L)) {
+			m->slow = inst[i].fn;
+			return;
+		}
+	}
 }

@@ -49,16 +49,10 @@ const char *const *mmu_preset_names(void) { return preset_names; }
 
 /*
  * Paging-structure caches and guest-physical structures. Neither Intel nor
- * AMD publishes their sizes; these defaults are hv's own (docs/translation.md).
- * The Intel ones are MMU_INTEL_PWC (ept/mmu_int.h, beside the skylake
- * geometry, which the MMU's miss path is also compiled for).
+ * AMD publishes their sizes; these defaults are hv's own (docs/translation.md):
+ * MMU_INTEL_PWC and MMU_AMD_PWC in ept/mmu_int.h, beside the presets' TLB
+ * geometries, which the MMU's miss path is also compiled for.
  */
-/* AMD: one 16-entry page directory cache (Family 16h guide), modelled per level. */
-#define AMD_PWC                                                                \
-	[PWC_PML5] = { 2, 2 }, [PWC_PML4] = { 4, 4 }, [PWC_PDPTE] = { 16, 16 }, \
-	[PWC_PDE] = { 16, 16 }, [PWC_GP_PML4] = { 4, 4 },                      \
-	[PWC_GP_PDPTE] = { 16, 16 }, [PWC_GP_PDE] = { 16, 16 },                \
-	[NESTED_TLB] = { 64, 4 }
 
 /* Geometry as { entries, ways }; a structure left out is disabled. */
 static const struct preset {
@@ -70,23 +64,9 @@ static const struct preset {
 	{ .name = "none" },
 	/* Published TLB sizes (translation-facts.md §4). */
 	{ .name = "skylake", .geom = MMU_SKYLAKE_GEOM },
-	{ .name = "goldencove", .geom = {
-		[TLB_L1I_4K] = { 256, 8 }, [TLB_L1I_2M] = { 32, 8 },
-		[TLB_L1D_4K] = { 96, 6 }, [TLB_L1D_2M] = { 32, 4 }, [TLB_L1D_1G] = { 8, 8 },
-		[TLB_L2_4K2M] = { 2048, 16 }, [TLB_L2_1G] = { 16, 4 }, MMU_INTEL_PWC } },
-	/*
-	 * AMD's L1 dTLB is one fully associative array for every page size;
-	 * the model has one per size (an approximation). Zen 2's 2048-entry
-	 * L2 is modelled 16-way: 12 ways do not divide 2048.
-	 */
-	{ .name = "zen2", .geom = {
-		[TLB_L1I_4K] = { 64, 64 }, [TLB_L1I_2M] = { 64, 64 },
-		[TLB_L1D_4K] = { 64, 64 }, [TLB_L1D_2M] = { 64, 64 }, [TLB_L1D_1G] = { 64, 64 },
-		[TLB_L2_4K2M] = { 2048, 16 }, [TLB_L2_1G] = { 64, 4 }, AMD_PWC } },
-	{ .name = "zen4", .geom = {
-		[TLB_L1I_4K] = { 64, 64 }, [TLB_L1I_2M] = { 64, 64 },
-		[TLB_L1D_4K] = { 72, 72 }, [TLB_L1D_2M] = { 72, 72 }, [TLB_L1D_1G] = { 72, 72 },
-		[TLB_L2_4K2M] = { 3072, 12 }, [TLB_L2_1G] = { 64, 4 }, AMD_PWC } },
+	{ .name = "goldencove", .geom = MMU_GOLDENCOVE_GEOM },
+	{ .name = "zen2", .geom = MMU_ZEN2_GEOM },
+	{ .name = "zen4", .geom = MMU_ZEN4_GEOM },
 	{ .name = "perfect", .perfect = true },
 };
 

@@ -1347,12 +1347,17 @@ static void instances_agree(const char *preset, unsigned ept_shift)
 }
 
 /* Over 2 MiB EPT pages (2 MiB combined pages) and 4 KiB ones (walks from
- * cached level-1 EPT tables). */
-static void test_skylake_instance_agrees(void **state)
+ * cached level-1 EPT tables), for every preset with an instance of its own. */
+static void test_preset_instances_agree(void **state)
 {
+	static const char *const presets[] = { "skylake", "goldencove", "zen2", "zen4" };
+	unsigned i;
+
 	(void)state;
-	instances_agree("skylake", PAGE_SHIFT_2M);
-	instances_agree("skylake", PAGE_SHIFT_4K);
+	for (i = 0; i < sizeof(presets) / sizeof(presets[0]); i++) {
+		instances_agree(presets[i], PAGE_SHIFT_2M);
+		instances_agree(presets[i], PAGE_SHIFT_4K);
+	}
 }
 
 /*
@@ -2125,7 +2130,7 @@ int main(void)
 		cmocka_unit_test(test_shortcut_counts_like_model),
 		cmocka_unit_test(test_shortcut_pages_2m_apart),
 		cmocka_unit_test(test_shortcut_context_returns),
-		cmocka_unit_test(test_skylake_instance_agrees),
+		cmocka_unit_test(test_preset_instances_agree),
 		cmocka_unit_test(test_use_rule_agrees),
 		cmocka_unit_test(test_stale_gp_table_is_tested),
 		cmocka_unit_test(test_gpt_map_4k_run),
