@@ -2402,6 +2402,48 @@ static void test_block_miss_then_fault(void **state)
 	tvm_destroy(one);
 }
 
+/*
+ * The vCPU's translations after a miss go to the model under its current
+ * context without comparing it again (mmu_translate_cur): each run() makes
+ * the vCPU's context current first. Between two runs, something else (hv's
+ * walk command, a test) translates on the same MMU under another VPID
+ * whose CR3 points at an empty table: the vCPU's next load and store, which
+ * miss the shortcut after that switch, still use the guest's own tables.
+ */
+static void test_other_context_between_runs(void **state)
+{
+	static const uint8_t prog[] = {
+		0x31, 0xc9,                 /* 00: xor ecx, ecx */
+		0x48, 0x8b, 0x03,           /* 02: mov rax, [rbx] */
+		0x48, 0x89, 0x43, 0x08,     /* 05: mov [rbx+8], rax */
+		0xf4,                       /* 09: hlt */
+	};
+	struct tvm *vm = vm_new("skylake");
+	struct tvm_exc_record rec;
+	struct mmu_result res;
+	struct mmu_ctx other;
+	struct vcpu_regs r;
+
+	(void)state;
+	tvm_load_code(vm, TVM_CODE, prog, sizeof(prog));
+	tvm_write64(vm, TVM_DATA, 0x1122334455667788ULL);
+	r = regs(vm);
+	r.gpr[3] = TVM_DATA;
+	set_regs(vm, &r);
+	assert_int_equal(tvm_run(vm, 1), VCPU_EXIT_INSN_LIMIT);   /* the XOR */
+	other = soft_of(vm)->ctx;
+	other.cr3 = TVM_FREE;                                       /* zeroed: nothing present */
+	other.vpid++;                                               /* none of its entries cached */
+	mmu_translate(vm->mmu, &other, TVM_DATA, ACC_READ, &res);
+	assert_int_not_equal(res.status, MMU_OK);
+	assert_int_equal(tvm_run(vm, 0), VCPU_EXIT_HLT);
+	tvm_exc_record(vm, &rec);
+	assert_int_equal(rec.count, 0);
+	assert_int_equal(regs(vm).gpr[0], 0x1122334455667788ULL);
+	assert_int_equal(tvm_read64(vm, TVM_DATA + 8), 0x1122334455667788ULL);
+	tvm_destroy(vm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2445,6 +2487,7 @@ int main(void)
 		cmocka_unit_test(test_block_long_chain),
 		cmocka_unit_test(test_block_miss_goes_to_model),
 		cmocka_unit_test(test_block_miss_then_fault),
+		cmocka_unit_test(test_other_context_between_runs),
 		cmocka_unit_test(test_block_code_changed_from_other_page),
 		cmocka_unit_test(test_block_single_step),
 		cmocka_unit_test(test_block_loop_counts),

@@ -174,7 +174,8 @@ static inline __attribute__((always_inline)) int xlate(struct vcpu_soft *v, uint
 	}
 	v->hit_missed = false;
 	fetch_settle(v);
-	mmu_translate(v->mmu, &v->ctx, lin, acc & (type | ACC_IMPLICIT_SV), &res);
+	/* v->ctx is the model's current context (cpu_update_mode, run_loop). */
+	mmu_translate_cur(v->mmu, lin, acc & (type | ACC_IMPLICIT_SV), &res);
 	walk_wrote(v);
 	if (__builtin_expect(res.status == MMU_OK, 1)) {
 		pc->hpa = res.hpa;

@@ -176,7 +176,7 @@ static inline int fetch_xlate(struct vcpu_soft *v, uint64_t lin, uint64_t *hpa)
 	v->stats.fetches++;
 	struct mmu_result res;
 
-	mmu_translate(v->mmu, &v->ctx, lin, ACC_FETCH, &res);
+	mmu_translate_cur(v->mmu, lin, ACC_FETCH, &res);   /* v->ctx is current */
 	walk_wrote(v);
 	if (__builtin_expect(res.status != MMU_OK, 0))
 		return fetch_fail(v, &res);
