@@ -69,15 +69,16 @@ int cache_create(const struct cache_geom *geom, bool perfect, struct cache_stats
 		c->empty = malloc((size_t)c->nsets * sizeof(*c->empty));
 		if (!c->storage || !c->keys || !c->lru || !c->empty)
 			goto fail;
-		if (c->ways <= CACHE_FP_STRIDE) {
-			size_t n = (size_t)c->nsets * CACHE_FP_STRIDE;
+		if (c->ways <= CACHE_FP_MAX_WAYS) {
+			size_t n;
 
+			c->fp_stride = cache_fp_stride_of(c->ways);
+			n = (size_t)c->nsets * c->fp_stride;
 			if (posix_memalign((void **)&c->fp, CACHE_FP_STRIDE, n) != 0) {
 				c->fp = NULL;
 				goto fail;
 			}
 			memset(c->fp, 0, n);
-			c->fp_ways = (1u << c->ways) - 1;
 		}
 		for (i = 0; i < c->nsets; i++)
 			c->empty[i] = c->ways;
@@ -212,7 +213,7 @@ static struct cache_entry *fill_slot(struct cache *c, uint32_t si, uint32_t pick
 			c->empty[si]--;
 		c->keys[pick] = key;
 		if (c->fp)
-			c->fp[(size_t)si * CACHE_FP_STRIDE + (pick - si * c->ways)] = cache_fp(key);
+			c->fp[(size_t)si * c->fp_stride + (pick - si * c->ways)] = cache_fp(key);
 	}
 	return victim;
 }
@@ -343,23 +344,26 @@ static unsigned inval_set(struct cache *c, uint32_t si, const struct cache_inval
  * (the rest of the set cannot match an address invalidation for it). */
 static unsigned inval_key(struct cache *c, uint64_t key, const struct cache_inval *inv)
 {
-	uint32_t si = (uint32_t)(key & c->set_mask), base = si * c->ways, m, i;
+	uint32_t si = (uint32_t)(key & c->set_mask), base = si * c->ways, m, i, g;
+	const uint8_t fp = cache_fp(key);
 	unsigned n = 0;
 
 	if (c->empty[si] == c->ways)
 		return 0;
 	if (c->fp == NULL)
 		return inval_set(c, si, inv);
-	m = cache_fp_match(c->fp + (size_t)si * CACHE_FP_STRIDE, cache_fp(key)) & c->fp_ways;
-	for (; m; m &= m - 1) {
-		i = base + (uint32_t)__builtin_ctz(m);
-		if (c->keys[i] != key || !inval_match(&c->storage[i], inv))
-			continue;
-		c->storage[i].valid = false;
-		c->storage[i].gen++;
-		c->keys[i] = CACHE_KEY_NONE;
-		c->empty[si]++;
-		n++;
+	for (g = 0; g < c->ways; g += CACHE_FP_STRIDE) {
+		m = cache_fp_match(c->fp + (size_t)si * c->fp_stride + g, fp) & cache_fp_mask(c->ways, g);
+		for (; m; m &= m - 1) {
+			i = base + g + (uint32_t)__builtin_ctz(m);
+			if (c->keys[i] != key || !inval_match(&c->storage[i], inv))
+				continue;
+			c->storage[i].valid = false;
+			c->storage[i].gen++;
+			c->keys[i] = CACHE_KEY_NONE;
+			c->empty[si]++;
+			n++;
+		}
 	}
 	return n;
 }

@@ -112,19 +112,21 @@ struct cache_set {
  * scratch stamp in lru[] (it never evicts, so its stamps mean nothing).
  *   fast: finite with a power-of-two number of sets (set = page & set_mask),
  *         the inline lookup's case; anything else goes out of line.
- *   fp:   finite: a one-byte fingerprint of each slot's key (cache_fp()),
- *         CACHE_FP_STRIDE bytes a set (ways <= CACHE_FP_STRIDE; larger sets
- *         have none), so that a lookup compares the whole set at once and
- *         reads keys[] only where the fingerprint matches. An empty slot's
- *         byte means nothing: its key never matches.
+ *   fp:   finite with at most CACHE_FP_MAX_WAYS ways: a one-byte
+ *         fingerprint of each slot's key (cache_fp()), fp_stride bytes a set
+ *         (the ways rounded up to a multiple of CACHE_FP_STRIDE), so that a
+ *         lookup compares CACHE_FP_STRIDE ways at once and reads keys[] only
+ *         where the fingerprint matches. An empty slot's byte, and the bytes
+ *         past the last way, mean nothing: the lookup masks the latter, and
+ *         an empty slot's key never matches.
  */
 struct cache {
 	uint64_t *keys;
 	uint64_t *lru;
 	uint32_t *empty;               /* finite: empty slots of each set */
 	struct cache_entry *storage;
-	uint8_t *fp;                   /* finite, ways <= CACHE_FP_STRIDE: see above */
-	uint32_t fp_ways;              /* bit i: way i (the lookup's mask) */
+	uint8_t *fp;                   /* finite, ways <= CACHE_FP_MAX_WAYS: see above */
+	uint32_t fp_stride;            /* bytes of fp[] a set */
 	struct cache_set *sets;        /* perfect only */
 	uint32_t nsets, ways;
 	uint64_t set_mask;
@@ -152,6 +154,20 @@ static inline bool cache_tag_match(const struct cache_entry *e, const struct cac
 }
 
 #define CACHE_FP_STRIDE 16
+#define CACHE_FP_MAX_WAYS 128
+
+/* The fingerprint bytes of a set of `ways` ways. */
+static inline uint32_t cache_fp_stride_of(uint32_t ways)
+{
+	return (ways + CACHE_FP_STRIDE - 1) & ~(uint32_t)(CACHE_FP_STRIDE - 1);
+}
+
+/* The lookup's mask of the CACHE_FP_STRIDE ways from way g (a multiple of
+ * CACHE_FP_STRIDE below ways) of a set of `ways` ways. */
+static inline __attribute__((always_inline)) uint32_t cache_fp_mask(uint32_t ways, uint32_t g)
+{
+	return ways - g >= CACHE_FP_STRIDE ? (1u << CACHE_FP_STRIDE) - 1 : (1u << (ways - g)) - 1;
+}
 
 /* The fingerprint of a key: eight bits of a multiplicative hash, which every
  * key bit moves (the set index bits included, though they never differ
@@ -212,16 +228,16 @@ static inline __attribute__((always_inline)) uint32_t cache_ways(const struct ca
 {
 	return sh.sets ? sh.ways : c->ways;
 }
-/* Whether c keeps fingerprints, and the lookup's mask of its ways. */
+/* Whether c keeps fingerprints, and how many bytes of them a set has. */
 static inline __attribute__((always_inline)) bool cache_has_fp(const struct cache *c,
 								struct cache_shape sh)
 {
-	return sh.sets ? sh.ways <= CACHE_FP_STRIDE : c->fp != NULL;
+	return sh.sets ? sh.ways <= CACHE_FP_MAX_WAYS : c->fp != NULL;
 }
-static inline __attribute__((always_inline)) uint32_t cache_fp_ways(const struct cache *c,
-								     struct cache_shape sh)
+static inline __attribute__((always_inline)) uint32_t cache_fp_stride(const struct cache *c,
+								       struct cache_shape sh)
 {
-	return sh.sets ? (sh.ways < 32 ? (1u << sh.ways) - 1 : ~0u) : c->fp_ways;
+	return sh.sets ? cache_fp_stride_of(sh.ways) : c->fp_stride;
 }
 
 /* cache_find once the key's page shift is known to have been held, for a
@@ -233,7 +249,7 @@ cache_find_held_fp_s(struct cache *c, uint64_t key, uint8_t fp, const struct cac
 {
 	const uint32_t ways = cache_ways(c, sh);
 	const uint64_t *k;
-	uint32_t base, i, si, m;
+	uint32_t base, i, si, m, g;
 
 	if (!sh.sets && __builtin_expect(!c->fast, 0))
 		return cache_find_slow(c, key, tag);
@@ -241,13 +257,17 @@ cache_find_held_fp_s(struct cache *c, uint64_t key, uint8_t fp, const struct cac
 	base = si * ways;
 	k = c->keys + base;
 	if (__builtin_expect(cache_has_fp(c, sh), 1)) {
-		/* Every way at once; keys[] only where the fingerprint matches,
-		 * lowest way first as the scan below. */
-		m = cache_fp_match(c->fp + (size_t)si * CACHE_FP_STRIDE, fp) & cache_fp_ways(c, sh);
-		for (; m; m &= m - 1) {
-			i = (uint32_t)__builtin_ctz(m);
-			if (k[i] == key && cache_tag_match(&c->storage[base + i], tag))
-				return &c->storage[base + i];
+		const uint8_t *f = c->fp + (size_t)si * cache_fp_stride(c, sh);
+
+		/* CACHE_FP_STRIDE ways at once; keys[] only where the
+		 * fingerprint matches, lowest way first as the scan below. */
+		for (g = 0; g < ways; g += CACHE_FP_STRIDE) {
+			m = cache_fp_match(f + g, fp) & cache_fp_mask(ways, g);
+			for (; m; m &= m - 1) {
+				i = g + (uint32_t)__builtin_ctz(m);
+				if (k[i] == key && cache_tag_match(&c->storage[base + i], tag))
+					return &c->storage[base + i];
+			}
 		}
 		return NULL;
 	}
@@ -417,7 +437,7 @@ cache_fill_missed_s(struct cache *c, uint64_t key, const struct cache_tag *tag, 
 	c->st->evictions++;
 	c->keys[base + j] = key;
 	if (cache_has_fp(c, sh))
-		c->fp[(size_t)si * CACHE_FP_STRIDE + j] = cache_fp(key);
+		c->fp[(size_t)si * cache_fp_stride(c, sh) + j] = cache_fp(key);
 	cache_take(c, v, key, tag, global);
 	*out = v;
 	return 0;

@@ -402,48 +402,68 @@ static void test_fill_missed_same_victims(void **state)
  * (cache_find_at_s, cache_fill_missed_s with a constant struct cache_shape,
  * as the MMU's miss path is instantiated for a preset) must find the same
  * entries, evict the same ways and count the same as over CACHE_ANY, for
- * fingerprinted sets (4, 12 ways), a 64-way set (no fingerprints) and one
- * set. One structure of each pair goes each way through 30,000 random
- * lookups, fills and invalidations; their keys, stamps and counters must end
- * equal.
+ * sets whose fingerprints fill one compare (4, 12 ways), take several (24,
+ * 64, 72 ways: the last compare partly masked), none (256 ways, above
+ * CACHE_FP_MAX_WAYS), and one set. One structure of each pair goes each way
+ * through 30,000 random lookups, fills and invalidations; every lookup must
+ * also find what a plain scan of the set's keys finds (the lowest matching
+ * way); their keys, stamps and counters must end equal.
  */
+#define KNOWN_SHAPES(X)                                                         \
+	X(0, 16, 4) X(1, 128, 12) X(2, 1, 64) X(3, 1, 4) X(4, 2, 24) X(5, 1, 72)  \
+	X(6, 1, 256)
+enum { NKNOWN = 7 };
+
 static struct cache_entry *find_known(struct cache *c, uint64_t addr, unsigned shift,
 				      const struct cache_tag *tag, unsigned g)
 {
+#define FIND(n, sets, ways)                                                                \
+	case n:                                                                             \
+		return cache_find_at_s(c, addr, shift, tag, (struct cache_shape){ sets, ways });
 	switch (g) {
-	case 0:
-		return cache_find_at_s(c, addr, shift, tag, (struct cache_shape){ 16, 4 });
-	case 1:
-		return cache_find_at_s(c, addr, shift, tag, (struct cache_shape){ 128, 12 });
-	case 2:
-		return cache_find_at_s(c, addr, shift, tag, (struct cache_shape){ 1, 64 });
-	default:
-		return cache_find_at_s(c, addr, shift, tag, (struct cache_shape){ 1, 4 });
+	KNOWN_SHAPES(FIND)
 	}
+#undef FIND
+	return NULL;
 }
 
 static int fill_known(struct cache *c, uint64_t key, const struct cache_tag *tag, bool global,
 		      struct cache_entry **e, unsigned g)
 {
+#define FILL(n, sets, ways)                                                                \
+	case n:                                                                             \
+		return cache_fill_missed_s(c, key, tag, global, e, (struct cache_shape){ sets, ways });
 	switch (g) {
-	case 0:
-		return cache_fill_missed_s(c, key, tag, global, e, (struct cache_shape){ 16, 4 });
-	case 1:
-		return cache_fill_missed_s(c, key, tag, global, e, (struct cache_shape){ 128, 12 });
-	case 2:
-		return cache_fill_missed_s(c, key, tag, global, e, (struct cache_shape){ 1, 64 });
-	default:
-		return cache_fill_missed_s(c, key, tag, global, e, (struct cache_shape){ 1, 4 });
+	KNOWN_SHAPES(FILL)
 	}
+#undef FILL
+	return -EINVAL;
+}
+
+/* The lowest way of key's set holding (key, tag), by a plain scan. */
+static struct cache_entry *find_by_scan(struct cache *c, uint64_t key, const struct cache_tag *tag)
+{
+	uint32_t base = (uint32_t)(key & c->set_mask) * c->ways, i;
+
+	if (!((c->held_shifts >> cache_key_shift(key)) & 1))
+		return NULL;
+	for (i = 0; i < c->ways; i++)
+		if (c->keys[base + i] == key && c->storage[base + i].domain == tag->domain &&
+		    c->storage[base + i].vmid == tag->vmid &&
+		    (c->storage[base + i].asid == tag->asid || c->storage[base + i].global))
+			return &c->storage[base + i];
+	return NULL;
 }
 
 static void test_known_shape_same_as_any(void **state)
 {
-	static const unsigned geom[4][2] = { { 64, 4 }, { 1536, 12 }, { 64, 64 }, { 4, 4 } };
+#define GEOM(n, sets, ways) { (sets) * (ways), ways },
+	static const unsigned geom[NKNOWN][2] = { KNOWN_SHAPES(GEOM) };
+#undef GEOM
 	const struct cache_tag tags[2] = { tag_a, { .domain = 0x1001, .asid = 9, .vmid = 1 } };
 
 	(void)state;
-	for (unsigned g = 0; g < 4; g++) {
+	for (unsigned g = 0; g < NKNOWN; g++) {
 		const struct cache_shape sh = { geom[g][0] / geom[g][1], geom[g][1] };
 		struct cache_stats sa, sb;
 		struct cache *a = mk(geom[g][0], geom[g][1], false, &sa);
@@ -470,10 +490,15 @@ static void test_known_shape_same_as_any(void **state)
 				struct cache_inval inv = { .flags = CACHE_INV_ADDR, .addr = addr };
 
 				assert_int_equal(cache_invalidate(a, &inv), cache_invalidate(b, &inv));
+				/* Nothing of the page is left, in any way of its set. */
+				assert_null(find_by_scan(a, cache_key(addr, shift), &tags[0]));
+				assert_null(find_by_scan(a, cache_key(addr, shift), &tags[1]));
 				continue;
 			}
 			ea = find_known(a, addr, shift, tag, g);
 			eb = cache_find_at(b, addr, shift, tag);
+			assert_ptr_equal(ea, find_by_scan(a, cache_key(addr, shift), tag));
+			assert_ptr_equal(eb, find_by_scan(b, cache_key(addr, shift), tag));
 			assert_true((ea == NULL) == (eb == NULL));
 			if (ea) {
 				assert_int_equal(ea->slot, eb->slot);
