@@ -256,11 +256,7 @@ void mmu_translate_cur(struct mmu *m, uint64_t gva, unsigned access, struct mmu_
 	/* m->last is the context (the caller's promise); every slot the
 	 * shortcut holds is of it, and the miss path counts a hit the
 	 * shortcut would have served exactly as the shortcut does. */
-	if (m->no_caches) {
-		mmu_translate_nocache(m, &m->last, gva, access, res);
-		return;
-	}
-	m->slow(m, &m->last, gva, access, res);
+	m->miss(m, &m->last, gva, access, res);
 }
 
 void mmu_translate_traced(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva,

@@ -143,8 +143,10 @@ struct mmu {
 	uint64_t gen_top;
 	struct walk_fmt gfmt;     /* the guest's paging format under `last` */
 	/* The instance of the miss path for this MMU's layout (set at creation,
-	 * mmu_slow_pick). */
+	 * mmu_slow_pick), and what mmu_translate_cur calls: that instance, or
+	 * mmu_translate_nocache when the MMU has no caches. */
 	mmu_slow_fn *slow;
+	mmu_slow_fn *miss;
 };
 
 /* Whether structure id is on under layout L (MMU_NSTRUCT: never). */
@@ -418,7 +420,7 @@ bool mmu_use_rule_agrees(struct mmu *m, const struct mmu_ctx *ctx, unsigned acce
 /* The guest's paging format under ctx (ept/mmu_walk.c). */
 void mmu_guest_fmt_init(struct walk_fmt *f, const struct mmu_ctx *ctx, unsigned levels, bool pae);
 /*
- * The instance of the miss path for m's structures (m->slow): one made for a
+ * The instance of the miss path for m's structures (m->slow, and m->miss): one made for a
  * preset's layout when every structure has exactly that geometry, else the
  * general one. any: the general one whatever the layout (tests compare the
  * two).

@@ -1207,11 +1207,9 @@ result_from_entry(struct mmu_result *res, const struct cache_entry *e, uint64_t 
 {
 	uint64_t off = gva & ((1ULL << shift) - 1);
 
-	res->status = MMU_OK;
-	res->hpa = e->val + off;
-	res->gpa = e->aux + off;
-	res->page_shift = shift;
-	res->tlb_hit = true;
+	/* Every field: nothing else has written the result. */
+	*res = (struct mmu_result){ .status = MMU_OK, .hpa = e->val + off, .gpa = e->aux + off,
+				    .gva = gva, .page_shift = shift, .tlb_hit = true };
 }
 
 /* A TLB hit on e (in structure t, of page shift `shift`, known where the
@@ -1488,6 +1486,7 @@ walk_init(struct walk *w, struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva
 	{                                                                                  \
 		struct walk w;                                                             \
                                                                                            \
+		*res = (struct mmu_result){ .gva = gva };                                  \
 		walk_init(&w, m, ctx, gva, access, res, trace, layout);                    \
 		walk_fill_body(&w, missed, layout);                                        \
 	}
@@ -1512,14 +1511,14 @@ translate_body(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva, unsigned 
 	struct cache_entry *e;
 	bool ok = false;
 
-	memset(res, 0, sizeof(*res));
+	/* The result is written where the translation ends: by tlb_serve on a
+	 * TLB hit, by the walk (walk_fill_body) otherwise. */
 	if (trace) {
 		trace->n = 0;
 		trace->nhits = 0;
 	}
 	if (!(ctx->efer & EFER_LMA))
 		gva &= 0xffffffffULL;   /* legacy modes: 32-bit linear addresses */
-	res->gva = gva;
 	m->st.translations++;
 	m->st.by_access[kind]++;
 
@@ -1528,7 +1527,7 @@ translate_body(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva, unsigned 
 		int64_t s = (int64_t)gva >> m->cur.top;
 
 		if (s != 0 && s != -1) {
-			res->status = MMU_NONCANONICAL;
+			*res = (struct mmu_result){ .status = MMU_NONCANONICAL, .gva = gva };
 			m->st.noncanonical++;
 			return;
 		}
@@ -1615,7 +1614,8 @@ void mmu_slow_pick(struct mmu *m, bool any)
 	for (i = 0; !any && i < sizeof(inst) / sizeof(inst[0]); i++) {
 		if (layout_is(m, inst[i].L)) {
 			m->slow = inst[i].fn;
-			return;
+			break;
 		}
 	}
+	m->miss = m->no_caches ? mmu_translate_nocache : m->slow;
 }
