@@ -713,7 +713,7 @@ struct gwalk {
  * Once the table's HPA is known, the entry above that pointed to it is
  * cached (its A flag is set by then, SDM 4.10.3.1).
  */
-static bool gwalk_locate(void *arg, const struct walk_path *p, unsigned level,
+static inline __attribute__((always_inline)) bool gwalk_locate(void *arg, const struct walk_path *p, unsigned level,
 			 uint64_t entry_gpa, uint64_t *entry_hpa)
 {
 	struct gwalk *g = arg;
@@ -761,7 +761,8 @@ static bool gwalk_locate(void *arg, const struct walk_path *p, unsigned level,
 	return true;
 }
 
-static void gwalk_ref(void *arg, const struct walk_path *p, const struct walk_step *r)
+static inline __attribute__((always_inline)) void gwalk_ref(void *arg, const struct walk_path *p,
+							     const struct walk_step *r)
 {
 	struct gwalk *g = arg;
 	struct walk *w = g->w;
