@@ -227,8 +227,10 @@ void mmu_translate(struct mmu *mmu, const struct mmu_ctx *ctx, uint64_t gva, uns
  * Use: mmu_set_ctx() after every change of the context (and before the first
  * use); then mmu_translate_hit() for plain accesses (no ACC_IMPLICIT_SV) under
  * that same context. It returns true with the HPA on a hit; false means it
- * changed nothing, and the caller asks mmu_translate(), which also refills
- * the shortcut. The fields below are private to ept/mmu*.c.
+ * changed nothing, and the caller asks mmu_translate_cur() (or
+ * mmu_translate(), which probes the shortcut again and compares the
+ * context), which also refills the shortcut. The fields below are private
+ * to ept/mmu*.c.
  */
 #define MMU_HIT_SLOTS 512
 #define MMU_HIT_GEN_MAX 0xfffu        /* generations live in the tag's low 12 bits */
