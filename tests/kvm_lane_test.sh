@@ -279,12 +279,19 @@ check "compute: hv's EPT map in the lane's report" \
 # dirty log (eager and lazy RAM).
 # viol FILE: the EPT-violation exits of a text report.
 viol() { sed -n 's/^  ept_violation  *\([0-9]*\)$/\1/p' "$1"; }
-for name in probe-dirty lazy-dirty; do
-	for line in '  write-protect log  *64 pages' '  dirty log  *64 pages' '  sets agree  *yes'; do
-		check "$name: '$line' in the lane" "$(grep -c "^$line\$" "$tmp/$name.kvm.stderr")" -eq 1
+# dirty_logs NAME BOOT PAGES KERNEL: the report $tmp/NAME.BOOT.stderr (BOOT
+# kvm: the Linux 6.1 boot; bpo: the 6.12 one) has hv's write-protect log and
+# KVM's dirty log each at PAGES pages and agreeing, and the EPT-violation
+# exits of the software vCPU's run.
+dirty_logs() {
+	for line in "  write-protect log  *$3 pages" "  dirty log  *$3 pages" '  sets agree  *yes'; do
+		check "$1 (Linux $4): '$line'" "$(grep -c "^$line\$" "$tmp/$1.$2.stderr")" -eq 1
 	done
-	expect_eq "$name: EPT-violation exits in the lane vs soft" "$(viol "$tmp/$name.kvm.stderr")" \
-		"$(viol "$tmp/$name.soft.stderr")"
+	expect_eq "$1 (Linux $4): EPT-violation exits vs soft" "$(viol "$tmp/$1.$2.stderr")" \
+		"$(viol "$tmp/$1.soft.stderr")"
+}
+for name in probe-dirty lazy-dirty; do
+	dirty_logs $name kvm 64 6.1
 done
 
 # Lazy RAM: every first touch reached hv (through userfaultfd in the lane),
@@ -317,11 +324,7 @@ for name in string-io lazy-string-io lazy-string-io-2m; do
 	check "$name: the bytes each instruction moved, in the lane" "$(strio "$tmp/$name.kvm.out")" -eq 15
 	# The writes under dirty tracking, KVM's own among them (hv made them
 	# for KVM and adds them to KVM's dirty log): six pages, as on soft.
-	for line in '  write-protect log  *6 pages' '  dirty log  *6 pages' '  sets agree  *yes'; do
-		check "$name: '$line' in the lane" "$(grep -c "^$line\$" "$tmp/$name.kvm.stderr")" -eq 1
-	done
-	expect_eq "$name: EPT-violation exits in the lane vs soft" "$(viol "$tmp/$name.kvm.stderr")" \
-		"$(viol "$tmp/$name.soft.stderr")"
+	dirty_logs $name kvm 6 6.1
 done
 check "lazy-string-io: 21 first touches" \
 	"$(frames lazy-string-io.kvm | grep -c '^  frames mapped on demand  *25 (21 lazily, 4 by the loader)$')" -eq 1
@@ -431,12 +434,7 @@ if [ $bpo_ok = yes ]; then
 		expect_eq "$name (Linux 6.12): first touches in the vCPU's thread" \
 			"$(path "$tmp/$name.bpo.stderr")" "in the vCPU's thread (poisoned pages: KVM's SIGBUS)"
 	done
-	for line in '  write-protect log  *64 pages' '  dirty log  *64 pages' '  sets agree  *yes'; do
-		check "lazy-dirty (Linux 6.12): '$line'" \
-			"$(grep -c "^$line\$" "$tmp/lazy-dirty.bpo.stderr")" -eq 1
-	done
-	expect_eq "lazy-dirty (Linux 6.12): EPT-violation exits vs soft" \
-		"$(viol "$tmp/lazy-dirty.bpo.stderr")" "$(viol "$tmp/lazy-dirty.soft.stderr")"
+	dirty_logs lazy-dirty bpo 64 6.12
 	check "lazy-timer (Linux 6.12): the interrupt came during the writes" \
 		"$(grep -c '^timer-touch: the timer interrupt came during the writes$' "$tmp/lazy-timer.bpo.out")" -eq 1
 	# KVM's own copies to and from poisoned pages: hv maps each through
@@ -444,12 +442,7 @@ if [ $bpo_ok = yes ]; then
 	for name in lazy-string-io lazy-string-io-2m; do
 		check "$name (Linux 6.12): the bytes each instruction moved" \
 			"$(strio "$tmp/$name.bpo.out")" -eq 15
-		for line in '  write-protect log  *6 pages' '  dirty log  *6 pages' '  sets agree  *yes'; do
-			check "$name (Linux 6.12): '$line'" \
-				"$(grep -c "^$line\$" "$tmp/$name.bpo.stderr")" -eq 1
-		done
-		expect_eq "$name (Linux 6.12): EPT-violation exits vs soft" \
-			"$(viol "$tmp/$name.bpo.stderr")" "$(viol "$tmp/$name.soft.stderr")"
+		dirty_logs $name bpo 6 6.12
 	done
 	i=$((i + 1))
 	bblock $i err >"$tmp/thread.bpo.stderr"
