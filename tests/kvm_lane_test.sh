@@ -198,8 +198,16 @@ while IFS='|' read -r name args; do
 		fail "$name: the serial output differs between soft and the lane's kvm"
 		diff "$tmp/$name.soft.out" "$tmp/$name.kvm.out" | head -5 >&2
 	fi
-	expect_eq "$name: the stop line" "$(grep -m1 '^Stop:' "$tmp/$name.kvm.stderr")" \
-		"$(grep -m1 '^Stop:' "$tmp/$name.soft.stderr")"
+	# The stop line, and on a difference what hv said of the lane's stop
+	# (the line after it), so that a log says why.
+	got=$(grep -m1 '^Stop:' "$tmp/$name.kvm.stderr")
+	want=$(grep -m1 '^Stop:' "$tmp/$name.soft.stderr")
+	if [ "$got" = "$want" ]; then
+		pass
+	else
+		fail "$name: the stop line: got '$got', want '$want'; in the lane:" \
+			"$(grep -A1 -m1 '^Stop:' "$tmp/$name.kvm.stderr" | sed -n 2p)"
+	fi
 	check "$name: the text report is on standard error" \
 		-n "$(grep -m1 '^Stop:' "$tmp/$name.soft.stderr")"
 	check "$name: ran on the kvm vCPU" \
