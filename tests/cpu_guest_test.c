@@ -665,10 +665,30 @@ static void test_syscall_sysret_swapgs(void **state)
 /* ------------------------------------------------------------------------ */
 
 /*
- * The #DB handler g_dbg_handler (gate 1) logs each #DB at TVM_DATA: the
- * count at +0, then for entry k the pushed RIP at +8 + 16k and DR6 at
- * +16 + 16k; it sets RF in the image (so an instruction breakpoint lets its
- * instruction run on return) and returns. The program:
+ * The #DB handler of the debug-register guests (each blob holds its own
+ * copy): it logs each #DB at TVM_DATA, the count at +0, then for entry k
+ * the pushed RIP at +8 + 16k and DR6 at +16 + 16k, and returns. With
+ * DB_LOG_SET_RF it first sets RF in the image, so that an instruction
+ * breakpoint lets its instruction run on return.
+ */
+#define DB_LOG_HANDLER(set_rf) \
+	"	push %rax\n" \
+	"	push %rbx\n" \
+	"	mov 0x20000, %rbx\n" \
+	"	shl $4, %rbx\n" \
+	"	mov 16(%rsp), %rax\n" \
+	"	mov %rax, 0x20008(%rbx)\n" \
+	"	mov %dr6, %rax\n" \
+	"	mov %rax, 0x20010(%rbx)\n" \
+	"	incq 0x20000\n" \
+	set_rf \
+	"	pop %rbx\n" \
+	"	pop %rax\n" \
+	"	iretq\n"
+#define DB_LOG_SET_RF "	orq $0x10000, 32(%rsp)\n"
+
+/*
+ * g_dbg_handler (gate 1) is that handler, setting RF. The program:
  *   exec   DR0 on `dbg_exec` (L0, R/W 00): a fault before the NOP
  *   write  DR1 on 4 bytes at TVM_DATA + 0x800 (G1, R/W 01, LEN 11): a store
  *          overlapping it traps after the store; a load of it, a store next
@@ -727,19 +747,7 @@ __asm__(".pushsection .rodata\n.code64\n"
 	"	mov %dr7, %rdx\n"
 	"	hlt\n"
 	"g_dbg_handler:\n"
-	"	push %rax\n"
-	"	push %rbx\n"
-	"	mov 0x20000, %rbx\n"
-	"	shl $4, %rbx\n"
-	"	mov 16(%rsp), %rax\n"
-	"	mov %rax, 0x20008(%rbx)\n"
-	"	mov %dr6, %rax\n"
-	"	mov %rax, 0x20010(%rbx)\n"
-	"	incq 0x20000\n"
-	"	orq $0x10000, 32(%rsp)\n"
-	"	pop %rbx\n"
-	"	pop %rax\n"
-	"	iretq\n"
+	DB_LOG_HANDLER(DB_LOG_SET_RF)
 	"g_dbg_end:\n"
 	".popsection\n");
 BLOB(g_dbg);
@@ -784,7 +792,7 @@ static void test_debug_registers(void **state)
  * R/W 00) is on `ssbp_at`, the instruction after MOV SS. Reached after MOV
  * SS, its breakpoint is not taken (Intel); reached again by a jump, it is:
  * one #DB only, at ssbp_at with B0, and EBP counts both passes. The handler
- * is the one of test_debug_registers (a copy in this blob).
+ * is DB_LOG_HANDLER, setting RF, as in test_debug_registers.
  */
 __asm__(".pushsection .rodata\n.code64\n"
 	"g_ssbp_start:\n"
@@ -801,19 +809,7 @@ __asm__(".pushsection .rodata\n.code64\n"
 	"	je ssbp_at\n"
 	"	hlt\n"
 	"g_ssbp_handler:\n"
-	"	push %rax\n"
-	"	push %rbx\n"
-	"	mov 0x20000, %rbx\n"
-	"	shl $4, %rbx\n"
-	"	mov 16(%rsp), %rax\n"
-	"	mov %rax, 0x20008(%rbx)\n"
-	"	mov %dr6, %rax\n"
-	"	mov %rax, 0x20010(%rbx)\n"
-	"	incq 0x20000\n"
-	"	orq $0x10000, 32(%rsp)\n"
-	"	pop %rbx\n"
-	"	pop %rax\n"
-	"	iretq\n"
+	DB_LOG_HANDLER(DB_LOG_SET_RF)
 	"g_ssbp_end:\n"
 	".popsection\n");
 BLOB(g_ssbp);
@@ -842,8 +838,8 @@ static void test_movss_inhibits_insn_breakpoint(void **state)
  * I/O breakpoints (SDM 18.2.4, 18.2.5, 18.3.1.2): with CR4.DE set, R/W = 10
  * traps after an IN, OUT, INS or OUTS whose ports overlap the breakpoint's
  * aligned range. DR0 is port 0x71 (LEN 00), DR1 ports 0x60-0x63 (LEN 11,
- * set as 0x61: the low bits are ignored). The program, logging with the #DB
- * handler of the test above (its copy in this blob):
+ * set as 0x61: the low bits are ignored). The program, logging with
+ * DB_LOG_HANDLER (RF left alone: these breakpoints are traps):
  *   OUT 0x70        no hit (next to DR0)
  *   OUT 0x71        B0, after the OUT
  *   IN  0x62 (word) B1, after the IN has its value
@@ -889,18 +885,7 @@ __asm__(".pushsection .rodata\n.code64\n"
 	"	out %al, $0x71\n"
 	"	hlt\n"
 	"g_iodbg_handler:\n"
-	"	push %rax\n"
-	"	push %rbx\n"
-	"	mov 0x20000, %rbx\n"
-	"	shl $4, %rbx\n"
-	"	mov 16(%rsp), %rax\n"
-	"	mov %rax, 0x20008(%rbx)\n"
-	"	mov %dr6, %rax\n"
-	"	mov %rax, 0x20010(%rbx)\n"
-	"	incq 0x20000\n"
-	"	pop %rbx\n"
-	"	pop %rax\n"
-	"	iretq\n"
+	DB_LOG_HANDLER("")
 	"g_iodbg_end:\n"
 	".popsection\n");
 BLOB(g_iodbg);
