@@ -80,6 +80,24 @@
 9:
 .endm
 
+/* rep insb of \n bytes of fw_cfg item \item to EDI; fail with \msg unless
+ * ECX ends at 0 and EDI \n bytes further on. Uses EAX, EBX and EDX. */
+.macro fwcfg_insb item, n, msg
+	mov %edi, %ebx
+	mov $\item, %ax
+	mov $FWCFG_SEL, %dx
+	outw %ax, %dx
+	mov $FWCFG_DATA, %dx
+	mov $\n, %ecx
+	rep insb
+	expect %ecx, 0, \msg
+	lea \n(%ebx), %eax
+	cmp %eax, %edi
+	je 9f
+	finish_fail \msg
+9:
+.endm
+
 	GUEST32_START
 	lidt idtr
 	cld
@@ -122,30 +140,16 @@
 	expect %eax, 0, msg_wrong_track
 	say msg_track
 	say msg_insb
-	mov $0, %ax
-	mov $FWCFG_SEL, %dx
-	outw %ax, %dx
-	mov $FWCFG_DATA, %dx
 	mov $BASE3 + SIG_DST, %edi
-	mov $4, %ecx
-	rep insb
-	expect %ecx, 0, msg_wrong_insb
-	expect %edi, BASE3 + SIG_DST + 4, msg_wrong_insb
+	fwcfg_insb 0, 4, msg_wrong_insb
 	mov $BASE3 + SIG_DST, %esi
 	mov $4, %ecx
 	mov $0x3f8, %dx
 	rep outsb
 	say msg_nl
 	say msg_again
-	mov $3, %ax
-	mov $FWCFG_SEL, %dx
-	outw %ax, %dx
-	mov $FWCFG_DATA, %dx
 	mov $BASE1 + SIG_DST, %edi
-	mov $4, %ecx
-	rep insb
-	expect %ecx, 0, msg_wrong_insb
-	expect %edi, BASE1 + SIG_DST + 4, msg_wrong_insb
+	fwcfg_insb 3, 4, msg_wrong_insb
 	mov BASE1 + SIG_DST, %eax
 	call hex32
 	say msg_nl
@@ -172,15 +176,8 @@ moves:
 
 	/* rep insb of the signature into fresh RAM */
 	say msg_insb
-	mov $0, %ax
-	mov $FWCFG_SEL, %dx
-	outw %ax, %dx
-	mov $FWCFG_DATA, %dx
 	lea SIG_DST(%ebp), %edi
-	mov $4, %ecx
-	rep insb
-	expect %ecx, 0, msg_wrong_insb
-	expect_at %edi, SIG_DST + 4, msg_wrong_insb
+	fwcfg_insb 0, 4, msg_wrong_insb
 	cmpb $0, SIG_DST - 1(%ebp)
 	jne wrong_insb
 	cmpb $0, SIG_DST + 4(%ebp)
@@ -193,15 +190,8 @@ moves:
 
 	/* rep insb of the RAM size into fresh RAM */
 	say msg_ram
-	mov $3, %ax
-	mov $FWCFG_SEL, %dx
-	outw %ax, %dx
-	mov $FWCFG_DATA, %dx
 	lea RAM_DST(%ebp), %edi
-	mov $8, %ecx
-	rep insb
-	expect %ecx, 0, msg_wrong_ram
-	expect_at %edi, RAM_DST + 8, msg_wrong_ram
+	fwcfg_insb 3, 8, msg_wrong_ram
 	cmpb $0, RAM_DST - 1(%ebp)
 	jne wrong_ram
 	cmpb $0, RAM_DST + 8(%ebp)
