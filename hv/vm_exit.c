@@ -392,6 +392,22 @@ static uint64_t hlt_wake_event(struct vm *vm)
  * passes); it wakes when that makes an interrupt deliverable.
  * When none can happen, nothing will ever wake the vCPU: the VM stops.
  */
+/* Why a HLT stops the VM, in words: which of the wake paths was closed. */
+static const char *hlt_why(struct vm *vm, const struct vcpu_exit *e)
+{
+	struct vcpu_regs r;
+
+	if (e->irq.ready)
+		return vm->dma && vm->dma->passthrough
+			       ? "interrupts enabled, none pending or due from a timer, and the "
+				 "device passed through looked and had no interrupt to send"
+			       : "interrupts enabled, none pending or due from a timer";
+	if (vm->ops->get_regs(vm->vcpu, &r) == 0 && (r.rflags & (1ULL << 9)))   /* RFLAGS.IF */
+		return "RFLAGS.IF=1 but the vCPU could not take an interrupt (an event still "
+		       "being delivered, or an interrupt shadow)";
+	return "interrupts disabled (RFLAGS.IF=0)";
+}
+
 static int handle_hlt(struct vm *vm, struct vcpu_exit *e)
 {
 	uint64_t next, idle = 0;
@@ -427,9 +443,8 @@ static int handle_hlt(struct vm *vm, struct vcpu_exit *e)
 			return 0;
 	}
 	vm_stop(vm, VM_STOP_HLT, VM_STATUS_HALT, e->rip,
-		"guest halted (HLT at RIP 0x%" PRIx64 ", nothing can wake it%s)", e->rip,
-		vm->dma && vm->dma->passthrough && e->irq.ready
-			? ": the device passed through looked and had no interrupt to send" : "");
+		"guest halted (HLT at RIP 0x%" PRIx64 ", nothing can wake it: %s)", e->rip,
+		hlt_why(vm, e));
 	return 0;
 }
 

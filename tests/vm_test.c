@@ -142,7 +142,14 @@ static int fake_create(const struct vcpu_config *cfg, struct gmem *mem, struct v
 }
 
 static void fake_destroy(struct vcpu *v) { free(to_scripted(v)); }
-static int fake_get_regs(struct vcpu *v, struct vcpu_regs *r) { (void)v; memset(r, 0, sizeof(*r)); return 0; }
+static uint64_t fake_rflags = 0x2;   /* what fake_get_regs reports */
+static int fake_get_regs(struct vcpu *v, struct vcpu_regs *r)
+{
+	(void)v;
+	memset(r, 0, sizeof(*r));
+	r->rflags = fake_rflags;
+	return 0;
+}
 static int fake_set_regs(struct vcpu *v, const struct vcpu_regs *r) { to_scripted(v)->regs = *r; return 0; }
 static int fake_get_sregs(struct vcpu *v, struct vcpu_sregs *s) { (void)v; memset(s, 0, sizeof(*s)); return 0; }
 static int fake_set_sregs(struct vcpu *v, const struct vcpu_sregs *s) { to_scripted(v)->sregs = *s; return 0; }
@@ -686,6 +693,7 @@ static void test_hlt_timer_wakeup(void **state)
 	assert_ok(vm_run(vm));
 	v = the_vcpu;
 	assert_int_equal(vm->stop.reason, VM_STOP_HLT);
+	assert_non_null(strstr(vm->stop.msg, "nothing can wake it: interrupts disabled (RFLAGS.IF=0)"));
 	assert_int_equal(v->budget[4], 1000);
 	assert_int_equal(v->seen[4].irq.idle, 0);
 	assert_int_equal(v->seen[5].irq.idle, 950);
@@ -842,9 +850,12 @@ static void test_pit_irq0_wakeup(void **state)
 	hlt.irq.ready = false;
 	hlt.irq.tsc = 1000700;
 	push(vm, hlt);
+	fake_rflags = 0x202;   /* IF set, and still not ready: a shadow or an event in flight */
 	assert_ok(vm_run(vm));
+	fake_rflags = 0x2;
 	v = the_vcpu;
 	assert_int_equal(vm->stop.reason, VM_STOP_HLT);
+	assert_non_null(strstr(vm->stop.msg, "RFLAGS.IF=1 but the vCPU could not take an interrupt"));
 	assert_int_equal(v->seen[9].irq.idle, 0);
 	assert_int_equal(v->budget[10], 1000686 - 2500);
 	assert_int_equal(v->seen[11].irq.idle, 1000686 - 3000);
