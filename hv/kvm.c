@@ -845,6 +845,10 @@ struct vcpu_kvm {
 	 * I/O exit of its own as from the software vCPU, before the guest runs
 	 * again. */
 	uint32_t io_count, io_next;
+	/* The last KVM_RUN ended at an instruction boundary with nothing left
+	 * for KVM to complete at the next one: an interrupt-window exit, or
+	 * EINTR (a signal or immediate_exit). retire_hlt() may move RIP then. */
+	bool at_boundary;
 	bool lapic_exits;
 	uint64_t rip;
 	int (*exit_now)(void *ctx, struct vcpu_exit *e);
@@ -1372,6 +1376,7 @@ static int kvm_reset(struct vcpu *vcpu)
 	*imm = kicked;
 	v->pend = VCPU_EXIT_NONE;
 	v->io_count = v->io_next = 0;
+	v->at_boundary = false;
 	if (rc)
 		return rc;
 	memset(&ev, 0, sizeof(ev));
@@ -2071,6 +2076,8 @@ static int kvm_run(struct vcpu *vcpu, uint64_t max_insns, struct vcpu_exit *exit
 	} else {
 		translate_exit(v, exit);
 	}
+	v->at_boundary = !filled && (err ? err == EINTR || err == EAGAIN
+				       : r->exit_reason == KVM_EXIT_IRQ_WINDOW_OPEN);
 	exit->rip = v->rip = r->s.regs.regs.rip;
 	if (v->lapic_exits) {
 		exit->irq.ready = r->ready_for_interrupt_injection && r->if_flag;
@@ -2081,11 +2088,66 @@ static int kvm_run(struct vcpu *vcpu, uint64_t max_insns, struct vcpu_exit *exit
 	return 0;
 }
 
+/* The byte of guest code at rip, through the guest's segments and paging
+ * as KVM holds them and hv's map of guest-physical memory; false when the
+ * address leads to no frame hv has mapped. */
+static bool code_byte(struct vcpu_kvm *v, uint64_t rip, uint8_t *b)
+{
+	struct kvm_translation t;
+	struct kvm_sregs s;
+	uint64_t hpa, perms;
+	unsigned shift;
+
+	if (ioctl(v->fd, KVM_GET_SREGS, &s) < 0)
+		return false;
+	memset(&t, 0, sizeof(t));
+	if ((s.efer & EFER_LMA) && s.cs.l)
+		t.linear_address = rip;
+	else
+		t.linear_address = (uint32_t)(s.cs.base + (rip & (s.cs.db ? 0xffffffffULL : 0xffffULL)));
+	if (ioctl(v->fd, KVM_TRANSLATE, &t) < 0 || !t.valid ||
+	    ept_lookup(v->mem->ept, t.physical_address, &hpa, &shift, &perms) != 0)
+		return false;
+	*b = *(const uint8_t *)hpool_ptr(v->mem->pool, hpa);
+	return true;
+}
+
+/*
+ * hv is about to inject an interrupt while the vCPU stands at a HLT it has
+ * not executed, interrupts enabled: RIP moves past the HLT first, so that
+ * the interrupt is delivered as if it had come while the vCPU was halted
+ * there (an external interrupt comes when it comes; the guest cannot tell
+ * the two apart). The guest's STI; HLT then holds whatever the processor
+ * did with STI's interrupt shadow over a VM exit and entry: one that drops
+ * it at VMRUN (QEMU's emulated SVM before 9.1) lets KVM report the window
+ * open at the HLT, and an interrupt delivered there would return to the HLT,
+ * which then waits for another that may never come. 1 when RIP moved, 0
+ * when not, or -errno.
+ */
+static int retire_hlt(struct vcpu_kvm *v)
+{
+	struct kvm_regs regs;
+	uint8_t b;
+
+	if (!v->at_boundary || !code_byte(v, v->run->s.regs.regs.rip, &b) || b != 0xf4)
+		return 0;
+	regs = v->run->s.regs.regs;
+	regs.rip++;
+	if (ioctl(v->fd, KVM_SET_REGS, &regs) < 0)
+		return -errno;
+	v->run->s.regs.regs.rip = v->rip = regs.rip;
+	return 1;
+}
+
 static int kvm_inject_irq(struct vcpu *vcpu, uint8_t vector)
 {
 	struct vcpu_kvm *v = to_kvm(vcpu);
 	struct kvm_interrupt irq = { .irq = vector };
+	int rc = retire_hlt(v);
 
+	if (rc < 0)
+		return rc;
+	v->at_boundary = false;
 	return ioctl(v->fd, KVM_INTERRUPT, &irq) < 0 ? -errno : 0;
 }
 
