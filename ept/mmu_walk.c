@@ -215,10 +215,20 @@ ept_walk_quick_lay(const struct ept *ept, const struct ept_access *acc,
 		   const struct walk_start *start, uint64_t gpa, struct walk_path *p,
 		   const struct mmu_layout *L)
 {
-	if (L->known && ept_is_std(ept) && ept->levels == 4 && !ept->raw_written &&
-	    (!start || (start->level == 1 && start->table <= ept->pool->size - PAGE_SIZE_4K)))
-		return ept->ad ? ept_quick(&ept_std_fmt[0][1], ept, acc, start, gpa, p, true)
-			       : ept_quick(&ept_std_fmt[0][0], ept, acc, start, gpa, p, true);
+	if (L->known && ept_is_std(ept) && ept->levels == 4 && !ept->raw_written) {
+		if (!start)
+			return ept->ad ? ept_quick(&ept_std_fmt[0][1], ept, acc, NULL, gpa, p, true)
+				       : ept_quick(&ept_std_fmt[0][0], ept, acc, NULL, gpa, p, true);
+		if (start->level == 1 && start->table <= ept->pool->size - PAGE_SIZE_4K) {
+			/* The level a constant: the walk is one entry, folded in. */
+			const struct walk_start s1 = { .level = 1, .table = start->table,
+						       .and_bits = start->and_bits,
+						       .or_bits = start->or_bits };
+
+			return ept->ad ? ept_quick(&ept_std_fmt[0][1], ept, acc, &s1, gpa, p, true)
+				       : ept_quick(&ept_std_fmt[0][0], ept, acc, &s1, gpa, p, true);
+		}
+	}
 	return ept_walk_quick_inline(ept, acc, start, gpa, p);
 }
 
@@ -884,8 +894,16 @@ guest_walk_fmt(struct walk *w, struct guest_out *out, const struct walk_fmt *f,
 	}
 	/* PAE: bits 31:30 chose the PDPTE register; the walk indexes 29:0. */
 	addr = w->pae ? g.va & ((1ULL << 30) - 1) : g.va;
-	/* The walker inline, its hooks folded in (the walk of every cached miss). */
-	st = walk_body(f, m->pool, &gwalk_ops, &g, root, startp, addr, &p);
+	/* The walker inline, its hooks folded in (the walk of every cached miss);
+	 * from a PDE-cache hit, the usual case, with the level a constant. */
+	if (startp && start.level == 1) {
+		const struct walk_start s1 = { .level = 1, .table = start.table,
+					       .and_bits = start.and_bits, .or_bits = start.or_bits };
+
+		st = walk_body(f, m->pool, &gwalk_ops, &g, root, &s1, addr, &p);
+	} else {
+		st = walk_body(f, m->pool, &gwalk_ops, &g, root, startp, addr, &p);
+	}
 	trace_guest_values(w, &g, &p);
 	if (st == WALK_STOPPED)
 		return false;
