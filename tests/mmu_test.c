@@ -1982,6 +1982,83 @@ static int parse_cfg(const char *text, struct mmu_config *c, char *err, size_t e
 	return mmu_config_parse("dir/t.cfg", text, strlen(text), c, err, errlen);
 }
 
+/* The miss path mmu_create picks for cfg (m->slow: a preset's compiled
+ * instance or the general one). */
+static mmu_slow_fn *slow_of(struct hpool *pool, const struct mmu_config *cfg)
+{
+	struct mmu *m;
+	mmu_slow_fn *fn;
+
+	assert_ok(mmu_create(pool, cfg, &m));
+	fn = m->slow;
+	mmu_destroy(m);
+	return fn;
+}
+
+/* A configuration written out structure by structure (no "base ="). */
+static void cfg_text(const struct mmu_config *c, char *buf, size_t len)
+{
+	size_t off = 0;
+	unsigned i;
+
+	buf[0] = 0;
+	for (i = 0; i < MMU_NSTRUCT; i++) {
+		int n = c->perfect[i] ? snprintf(buf + off, len - off, "%s = perfect\n", mmu_struct_name(i))
+			: snprintf(buf + off, len - off, "%s = %u/%u\n", mmu_struct_name(i),
+				   c->geom[i].entries, c->geom[i].ways);
+
+		assert_true(n > 0 && (size_t)n < len - off);
+		off += (size_t)n;
+	}
+}
+
+/*
+ * A configuration file whose every structure has a preset's geometry gets
+ * that preset's compiled miss path, whether it says "base =" or lists each
+ * structure; one structure different, or perfect, gets the general one.
+ */
+static void test_config_takes_preset_instance(void **state)
+{
+	static const char *const presets[] = { "skylake", "goldencove", "zen2", "zen4" };
+	struct mmu_config pc, fc;
+	struct hpool *pool;
+	mmu_slow_fn *general, *inst[4];
+	char text[2048], err[256];
+	unsigned i, j;
+
+	(void)state;
+	assert_ok(hpool_create(64 * MiB, &pool));
+	assert_ok(mmu_config_preset("perfect", &pc));
+	general = slow_of(pool, &pc);
+	for (i = 0; i < 4; i++) {
+		assert_ok(mmu_config_preset(presets[i], &pc));
+		inst[i] = slow_of(pool, &pc);
+		assert_ptr_not_equal(inst[i], general);
+		for (j = 0; j < i; j++)
+			assert_ptr_not_equal(inst[i], inst[j]);
+
+		snprintf(text, sizeof(text), "base = %s\n", presets[i]);
+		assert_ok(parse_cfg(text, &fc, err, sizeof(err)));
+		assert_ptr_equal(slow_of(pool, &fc), inst[i]);
+
+		cfg_text(&pc, text, sizeof(text));
+		assert_ok(parse_cfg(text, &fc, err, sizeof(err)));
+		assert_ptr_equal(slow_of(pool, &fc), inst[i]);
+
+		/* The same entries, other ways: another layout. */
+		fc.geom[TLB_L2_4K2M].ways = fc.geom[TLB_L2_4K2M].ways == 4 ? 8 : 4;
+		assert_ptr_equal(slow_of(pool, &fc), general);
+		/* One made perfect, or one removed. */
+		assert_ok(parse_cfg(text, &fc, err, sizeof(err)));
+		fc.perfect[NESTED_TLB] = true;
+		assert_ptr_equal(slow_of(pool, &fc), general);
+		assert_ok(parse_cfg(text, &fc, err, sizeof(err)));
+		fc.geom[PWC_PDE] = (struct cache_geom){ 0, 0 };
+		assert_ptr_equal(slow_of(pool, &fc), general);
+	}
+	hpool_destroy(pool);
+}
+
 static void test_config(void **state)
 {
 	struct mmu_config c;
@@ -2147,6 +2224,7 @@ int main(void)
 		cmocka_unit_test(test_maxphyaddr_reserved),
 		cmocka_unit_test(test_gpt_builder_errors),
 		cmocka_unit_test(test_config),
+		cmocka_unit_test(test_config_takes_preset_instance),
 		cmocka_unit_test(test_presets_run),
 	};
 
