@@ -138,6 +138,7 @@ int ept_create(struct hpool *pool, unsigned levels, bool ad, const struct ept_ca
 		ept->caps = *caps;
 	ept->fmt = (struct walk_fmt)EPT_WALK_FMT(levels, ad, ept->caps.page_1g, ept->caps.mbec,
 						 ept->caps.exec_only);
+	ept->std4_own = levels == 4 && ept->caps.exec_only && ept->caps.page_1g && !ept->caps.mbec;
 	err = table_alloc(ept, &ept->root);
 	if (err) {
 		free(ept);
@@ -515,6 +516,7 @@ static int set_raw_visit(void *arg, unsigned level, uint64_t ehpa, uint64_t base
 	    (!entry_is_table(ept, e, level) || (sr->raw & EPT_ADDR_MASK) != (e & EPT_ADDR_MASK)))
 		return -EINVAL;
 	ept->raw_written = true;
+	ept->std4_own = false;
 	wr(ept, ehpa, sr->raw);
 	/*
 	 * A raw entry that still names the same table is an edit in place

@@ -246,6 +246,9 @@ struct ept {
 	 * table page into guest memory, so a walk may read entries without
 	 * testing each address against the end of the pool (ept_quick). */
 	bool raw_written;
+	/* ept_is_std, 4 levels and !raw_written, kept with them: the miss
+	 * path's test for walking over ept_std_fmt[0][ad] with no bounds test. */
+	bool std4_own;
 };
 
 /* Create an empty hierarchy of 4 or 5 levels. */

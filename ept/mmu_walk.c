@@ -215,7 +215,7 @@ ept_walk_quick_lay(const struct ept *ept, const struct ept_access *acc,
 		   const struct walk_start *start, uint64_t gpa, struct walk_path *p,
 		   const struct mmu_layout *L)
 {
-	if (L->known && ept_is_std(ept) && ept->levels == 4 && !ept->raw_written) {
+	if (L->known && ept->std4_own) {
 		if (!start)
 			return ept->ad ? ept_quick(&ept_std_fmt[0][1], ept, acc, NULL, gpa, p, true)
 				       : ept_quick(&ept_std_fmt[0][0], ept, acc, NULL, gpa, p, true);

@@ -741,6 +741,34 @@ static void test_raw_table_beyond_pool(void **state)
 	env_fini(&env);
 }
 
+/*
+ * The same under the skylake instance, whose EPT walks read hv's own tables
+ * with no bounds test: a raw entry must end that (ept->std4_own). The data
+ * page's GPA is 1 TiB up, under another EPT PML4 entry than the guest's
+ * tables, so no guest-physical cache holds any of its tables and its walk
+ * starts at the top and meets the raw PDE; without the bounds test it
+ * reads 1 TiB past the pool (SIGSEGV).
+ */
+static void test_raw_table_beyond_pool_cached(void **state)
+{
+	struct env_opts o = { .guest_levels = 4, .ept_levels = 4, .preset = "skylake" };
+	const uint64_t far = 1ULL << 40;
+	struct mmu_result r;
+	struct env env;
+
+	(void)state;
+	env_init(&env, &o);
+	assert_ok(ept_map(env.ept, far, env.ram + DATA_GPA, 4096, WB_ATTRS, PAGE_SIZE_4K));
+	assert_ok(gpt_map(env.b, DATA_GVA, far, 4096, PTE_W, 12));
+	assert_ok(ept_set_raw(env.ept, far, 2, (1ULL << 40) | EPT_RWX));
+	r = xlate(&env, DATA_GVA + 0x10, ACC_READ);
+	assert_int_equal(r.status, MMU_EPT_MISCONFIG);
+	assert_int_equal(r.gpa, far + 0x10);
+	assert_int_equal(r.refs, 15);   /* 11 for the guest walk, 4 in EPT */
+	assert_int_equal(mmu_stats(env.mmu)->ept_misconfigs, 1);
+	env_fini(&env);
+}
+
 /* 5-level native: a PML5-cache hit leaves the 4 lower entries. */
 static void test_pml5_cache(void **state)
 {
@@ -2195,6 +2223,7 @@ int main(void)
 		cmocka_unit_test(test_ept_violation_final),
 		cmocka_unit_test(test_ept_misconfig),
 		cmocka_unit_test(test_raw_table_beyond_pool),
+		cmocka_unit_test(test_raw_table_beyond_pool_cached),
 		cmocka_unit_test(test_fast_ept_walk_agrees),
 		cmocka_unit_test(test_trace_shows_entries_after_their_ad_writes),
 		cmocka_unit_test(test_pml5_cache),
