@@ -128,6 +128,10 @@ struct kvm_pre_fault_memory {
 /* Ends the KVM_RUN of the thread that runs the guest (lazy RAM); the handler
  * does nothing, the interrupted system call is the point. */
 #define KICK_SIGNAL SIGUSR1
+
+/* RFLAGS bits (SDM Vol. 1 3.4.3): the trap flag and virtual-8086 mode. */
+#define RFLAGS_TF (1ULL << 8)
+#define RFLAGS_VM (1ULL << 17)
 /* The vCPU's kvm_run.immediate_exit (one vCPU), for KICK_SIGNAL's handler. */
 static volatile __u8 *kick_exit;
 /* Debian 12's glibc (2.36) names the thread of SIGEV_THREAD_ID only by its
@@ -2091,20 +2095,17 @@ static int kvm_run(struct vcpu *vcpu, uint64_t max_insns, struct vcpu_exit *exit
 /* The byte of guest code at rip, through the guest's segments and paging
  * as KVM holds them and hv's map of guest-physical memory; false when the
  * address leads to no frame hv has mapped. */
-static bool code_byte(struct vcpu_kvm *v, uint64_t rip, uint8_t *b)
+static bool code_byte(struct vcpu_kvm *v, const struct kvm_sregs *s, uint64_t rip, uint8_t *b)
 {
 	struct kvm_translation t;
-	struct kvm_sregs s;
 	uint64_t hpa, perms;
 	unsigned shift;
 
-	if (ioctl(v->fd, KVM_GET_SREGS, &s) < 0)
-		return false;
 	memset(&t, 0, sizeof(t));
-	if ((s.efer & EFER_LMA) && s.cs.l)
+	if ((s->efer & EFER_LMA) && s->cs.l)
 		t.linear_address = rip;
 	else
-		t.linear_address = (uint32_t)(s.cs.base + (rip & (s.cs.db ? 0xffffffffULL : 0xffffULL)));
+		t.linear_address = (uint32_t)(s->cs.base + (rip & (s->cs.db ? 0xffffffffULL : 0xffffULL)));
 	if (ioctl(v->fd, KVM_TRANSLATE, &t) < 0 || !t.valid ||
 	    ept_lookup(v->mem->ept, t.physical_address, &hpa, &shift, &perms) != 0)
 		return false;
@@ -2126,12 +2127,21 @@ static bool code_byte(struct vcpu_kvm *v, uint64_t rip, uint8_t *b)
  */
 static int retire_hlt(struct vcpu_kvm *v)
 {
-	struct kvm_regs regs;
+	struct kvm_regs regs = v->run->s.regs.regs;
+	struct kvm_sregs s;
 	uint8_t b;
 
-	if (!v->at_boundary || !code_byte(v, v->run->s.regs.regs.rip, &b) || b != 0xf4)
+	if (!v->at_boundary || ioctl(v->fd, KVM_GET_SREGS, &s) < 0)
 		return 0;
-	regs = v->run->s.regs.regs;
+	/* Only a HLT that would halt: at CPL 0 (SS.DPL is the CPL; real mode
+	 * is CPL 0, virtual-8086 mode CPL 3: elsewhere HLT raises #GP), with
+	 * no single-step trap to follow it, and not at the end of a 16-bit
+	 * code segment's offsets (IP would wrap). */
+	if (((s.cr0 & 1) && s.ss.dpl != 0) || (regs.rflags & (RFLAGS_VM | RFLAGS_TF)) ||
+	    (!((s.efer & EFER_LMA) && s.cs.l) && !s.cs.db && (regs.rip & 0xffff) == 0xffff))
+		return 0;
+	if (!code_byte(v, &s, regs.rip, &b) || b != 0xf4)
+		return 0;
 	regs.rip++;
 	if (ioctl(v->fd, KVM_SET_REGS, &regs) < 0)
 		return -errno;

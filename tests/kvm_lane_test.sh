@@ -89,6 +89,8 @@ lazy-string-io|--mem-policy lazy --memory 16M tests/guests/string-io.elf
 lazy-string-io-2m|--mem-policy lazy --ept-page 2M --memory 16M tests/guests/string-io.elf
 sti-hlt|--memory 16M tests/guests/sti-hlt.elf
 lazy-sti-hlt|--mem-policy lazy --memory 16M tests/guests/sti-hlt.elf
+hlt-user|--memory 16M tests/guests/hlt-user.elf
+lazy-hlt-user|--mem-policy lazy --memory 16M tests/guests/hlt-user.elf
 CASES
 # kvm-unit-tests' s3 with its arguments, when HV_KUT_DIR names a built tree
 # (about a minute in the lane and on the software vCPU each).
@@ -348,6 +350,11 @@ for name in sti-hlt lazy-sti-hlt; do
 	check "$name: the interrupt came after the HLT in the lane" \
 		"$(grep -c '^sti-hlt: the interrupt came after the HLT$' "$tmp/$name.kvm.out")" -eq 1
 done
+# The same at CPL 3, where HLT raises #GP: hv must not move past it.
+for name in hlt-user lazy-hlt-user; do
+	check "$name: the HLT at CPL 3 raised #GP in the lane" \
+		"$(grep -c '^hlt-user: the HLT raised #GP(0) at CPL 3, and the interrupt came once$' "$tmp/$name.kvm.out")" -eq 1
+done
 check "lazy-timer: the interrupt came during the writes in the lane" \
 	"$(grep -c '^timer-touch: the timer interrupt came during the writes$' "$tmp/lazy-timer.kvm.out")" -eq 1
 check "lazy-dirty: 80 first touches" \
@@ -397,7 +404,7 @@ grep -E 'round trip|boot to exit' "$tmp/bench.out" >&2
 
 # The backports kernel (Linux 6.12): first touches in the vCPU's own thread.
 BPO="lazy-dirty lazy-random lazy-random-2m lazy-apic lazy-timer lazy-rom lazy-s3 lazy-string-io
-	lazy-string-io-2m lazy-sti-hlt"
+	lazy-string-io-2m lazy-sti-hlt lazy-hlt-user"
 bpo_ok=yes
 if [ "${HV_KVM_LANE:-}" != 1 ] && ! ls "$CACHE"/backports/linux-image-*-amd64_*.deb >/dev/null 2>&1; then
 	echo "kvm_lane_test: the backports kernel is not in $CACHE/backports; HV_KVM_LANE=1 fetches it" >&2

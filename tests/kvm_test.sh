@@ -206,6 +206,12 @@ if [ ! -d /sys/module/kvm_pvm ]; then
 		check "$name: the interrupt came after the HLT on KVM" \
 			"$(grep -c '^sti-hlt: the interrupt came after the HLT$' "$tmp/$name.kvm.out")" -eq 1
 	done
+	both hlt-user --memory 16M "$PROBES/hlt-user.elf"
+	lazy lazy-hlt-user --memory 16M "$PROBES/hlt-user.elf"
+	for name in hlt-user lazy-hlt-user; do
+		check "$name: the HLT at CPL 3 raised #GP on KVM" \
+			"$(grep -c '^hlt-user: the HLT raised #GP(0) at CPL 3, and the interrupt came once$' "$tmp/$name.kvm.out")" -eq 1
+	done
 fi
 if [ -f "$GUEST" ]; then
 	for wl in compute memloop protect; do
