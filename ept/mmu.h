@@ -352,6 +352,78 @@ static inline void mmu_hit_count(struct mmu_hit *h, uint64_t gva, unsigned acces
 	*s->lru = *s->clock;
 }
 
+/*
+ * Counting on a kept slot. A caller that took a hit on slot s (mmu_hit_take)
+ * and defers the hits of the same kind that follow on it (the soft vCPU's
+ * instruction fetches from one page) may keep s and count them with the two
+ * calls below, without finding s again. Between that hit and the count,
+ * nothing may reach s's structure: the entry s names is then the last its
+ * structure stamped, *s->lru == *s->clock, which the counts rely on.
+ */
+
+/* n more hits on slot s: mmu_hit_count() without finding s again. */
+static inline void mmu_hit_count_on(struct mmu_hit *h, const struct mmu_hit_slot *s,
+				    unsigned access, uint64_t n)
+{
+	unsigned kind = (access & ACC_FETCH) ? 2 : (access & ACC_WRITE) ? 1 : 0;
+
+	h->st->translations += n;
+	h->st->by_access[kind] += n;
+	*s->hits += n;
+	*s->lru = *s->clock += n;
+}
+
+/*
+ * mmu_hit_count_on(h, s, access, n) and then mmu_hit_take(h, t, gva, access)
+ * in one call: the n hits deferred on s counted, then the hit of gva on t
+ * (from mmu_hit_find of the same access, nothing having reached the MMU
+ * since; t may be s, or s's entry) counted and its HPA returned. n may be 0
+ * (with s any slot satisfying the rule above, t itself for instance).
+ */
+static inline uint64_t mmu_hit_settle_take(struct mmu_hit *h, const struct mmu_hit_slot *s,
+					   uint64_t n, struct mmu_hit_slot *t, uint64_t gva,
+					   unsigned access)
+{
+	unsigned kind = (access & ACC_FETCH) ? 2 : (access & ACC_WRITE) ? 1 : 0;
+
+	h->st->translations += n + 1;
+	h->st->by_access[kind] += n + 1;
+	*s->hits += n;
+	*s->lru = *s->clock += n;
+	(*t->hits)++;
+	*t->lru = ++*t->clock;
+	return t->hpa | (gva & 0xfff);
+}
+
+/*
+ * The structures only instruction fetches use: the L1 iTLBs (4 KiB, and
+ * 2 MiB which also holds 1 GiB code pages as 2 MiB pieces; SDM 4.10.2.3),
+ * each named by its LRU clock, NULL for one the MMU does not have. A data
+ * translation (ACC_READ or ACC_WRITE, implicit supervisor or not) never
+ * looks them up, fills or stamps them; it invalidates their entries only for
+ * the address of a page fault it raises (SDM 4.10.4.1). Fixed for the MMU's
+ * life (ept/mmu_fast.c).
+ */
+struct mmu_fetch_only {
+	const uint64_t *clock[2];
+};
+void mmu_fetch_only(const struct mmu *mmu, struct mmu_fetch_only *out);
+
+/*
+ * Whether hits deferred on the fetch slot s, whose hit was of a GVA in the
+ * 4 KiB page `page`, may stay deferred across a data translation of gva:
+ * counted after it (mmu_hit_count_on), they leave every counter, stamp and
+ * entry as counting them before it would. True when s's entry is in an L1
+ * iTLB (f, mmu_fetch_only) and gva lies outside the entry's page, which a
+ * page fault of gva would invalidate.
+ */
+static inline bool mmu_hit_data_apart(const struct mmu_fetch_only *f,
+				      const struct mmu_hit_slot *s, uint64_t page, uint64_t gva)
+{
+	return (s->clock == f->clock[0] || s->clock == f->clock[1]) &&
+	       ((gva ^ page) >> s->shift) != 0;
+}
+
 /* One reference of a 2D walk, for `hv walk`. */
 struct walk_ref {
 	int guest_level;     /* 5..1 = guest table level whose entry/address is involved; 0 = final GPA */

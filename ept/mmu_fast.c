@@ -12,6 +12,10 @@
  * the pool (ept_in_pool_ops); a guest entry's HPA is the end of an EPT walk,
  * which ept_quick checks. Guest tables are read in the EPT's pool, the one
  * pool that holds guest memory and the tables.
+ *
+ * Also here: mmu_fetch_only(), which names the structures a caller of the
+ * shortcut's counting on a kept slot may leave deferred hits on across data
+ * translations (ept/mmu.h, mmu_hit_data_apart).
  */
 #include "ept/mmu_int.h"
 
@@ -189,4 +193,13 @@ void mmu_translate_nocache(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gv
 	    translate_fast(m, ctx, gva, access, res))
 		return;
 	translate_nocache_slow(m, ctx, gva, access, res);
+}
+
+void mmu_fetch_only(const struct mmu *m, struct mmu_fetch_only *out)
+{
+	static const enum tlb_id ids[2] = { TLB_L1I_4K, TLB_L1I_2M };
+	unsigned i;
+
+	for (i = 0; i < 2; i++)
+		out->clock[i] = m->t[ids[i]] ? &m->t[ids[i]]->clock : NULL;
 }

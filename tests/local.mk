@@ -141,6 +141,12 @@ tests_sse_test_LDADD = hv/libvcpu.a ept/libept.a $(CMOCKA_LIBS)
 tests_cpu_regress_test_SOURCES = tests/cpu_regress_test.c tests/cpu_check.h tests/cpu_harness.c tests/cpu_harness.h
 tests_cpu_regress_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_cpu_regress_test_LDADD = hv/libvcpu.a ept/libept.a $(CMOCKA_LIBS)
+# Counting on a kept shortcut slot (ept/mmu.h), as the vCPU counts its fetches.
+check_PROGRAMS += tests/mmu_hit_test
+TESTS += tests/mmu_hit_test
+tests_mmu_hit_test_SOURCES = tests/mmu_hit_test.c tests/testutil.h
+tests_mmu_hit_test_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_mmu_hit_test_LDADD = ept/libept.a $(CMOCKA_LIBS)
 endif
 include tests/fuzz.mk
 
