@@ -2444,6 +2444,66 @@ static void test_other_context_between_runs(void **state)
 	tvm_destroy(vm);
 }
 
+/*
+ * Loads and stores that miss the shortcut while the fetches of the running
+ * page are counted in bulk. With the L1 iTLBs the fetches stay deferred
+ * across the data translations (none touches the iTLBs:
+ * mmu_hit_data_apart). Without them, fetches hit a small STLB (4 sets of 4
+ * ways) that the data misses fill, where the order of the stamps decides
+ * which entry is evicted: each data miss must count the fetches first, else
+ * the code page's entry looks older than it is and is evicted by the loop's
+ * fills, and the fetch after the CALL's return walks again. Whole and one
+ * instruction a run(), the same registers and every count; with the iTLBs
+ * also cut by budgets of 2 to 13.
+ */
+static void test_data_miss_fetch_order(void **state)
+{
+	static uint8_t prog[0x1003];
+	static const uint8_t a[] = {
+		0x31, 0xc0,                                 /* 00: xor eax, eax */
+		0xbf, 0x02, 0x00, 0x00, 0x00,               /* 02: mov edi, 2 */
+		0xbb, 0x00, 0x00, 0x20, 0x00,               /* 07: mov ebx, 0x200000 */
+		0xb9, 0xc8, 0x00, 0x00, 0x00,               /* 0c: mov ecx, 200 */
+		0x48, 0x03, 0x03,                           /* 11: add rax, [rbx]: miss */
+		0x48, 0x89, 0x03,                           /* 14: mov [rbx], rax: miss */
+		0x48, 0x81, 0xc3, 0x00, 0x10, 0x00, 0x00,   /* 17: add rbx, 0x1000 */
+		0xff, 0xc9,                                 /* 1e: dec ecx */
+		0x75, 0xef,                                 /* 20: jnz 11 */
+		0xff, 0xcf,                                 /* 22: dec edi */
+		0x75, 0xe1,                                 /* 24: jnz 07 */
+		0xe8, 0xd5, 0x0f, 0x00, 0x00,               /* 26: call 1000 */
+		0xf4,                                       /* 2b: hlt */
+	};
+	static const uint8_t b[] = {
+		0xff, 0xc6,                                 /* 1000: inc esi */
+		0xc3,                                       /* 1002: ret */
+	};
+	struct mmu_config cfg;
+	struct vcpu_stats st;
+	struct tvm *one;
+
+	(void)state;
+	memcpy(prog, a, sizeof(a));
+	memcpy(prog + 0x1000, b, sizeof(b));
+	one = run_twins(prog, sizeof(prog), TVM_CODE, RFL_FIXED, VCPU_EXIT_HLT);
+	one->ops->get_stats(one->vcpu, &st);
+	assert_int_equal(st.instructions, 2 + 2 * (2 + 200 * 5 + 2) + 4);
+	assert_int_equal(st.fetches, 2 + 2 * (2 + 200 * 5 + 2) + 4);
+	assert_int_equal(st.loads, 2 * 200 + 1);
+	assert_int_equal(st.stores, 2 * 200 + 1);
+	assert_int_equal(regs(one).gpr[6], 1);
+	assert_chunks_match(prog, sizeof(prog), one);
+	tvm_destroy(one);
+
+	assert_int_equal(mmu_config_preset("skylake", &cfg), 0);
+	cfg.geom[TLB_L1I_4K] = (struct cache_geom){ 0 };
+	cfg.geom[TLB_L1I_2M] = (struct cache_geom){ 0 };
+	cfg.geom[TLB_L2_4K2M] = (struct cache_geom){ 16, 4 };
+	one = run_twins_mmu(&cfg, prog, sizeof(prog), TVM_CODE, RFL_FIXED, NULL, VCPU_EXIT_HLT);
+	assert_true(mmu_stats(one->mmu)->s[TLB_L2_4K2M].evictions > 300);
+	tvm_destroy(one);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2488,6 +2548,7 @@ int main(void)
 		cmocka_unit_test(test_block_miss_goes_to_model),
 		cmocka_unit_test(test_block_miss_then_fault),
 		cmocka_unit_test(test_other_context_between_runs),
+		cmocka_unit_test(test_data_miss_fetch_order),
 		cmocka_unit_test(test_block_code_changed_from_other_page),
 		cmocka_unit_test(test_block_single_step),
 		cmocka_unit_test(test_block_loop_counts),

@@ -41,18 +41,31 @@ static inline void fetch_settle(struct vcpu_soft *v)
 {
 	if (v->fpage) {
 		uint64_t n = v->icount - v->fmark;
-		if (n) {
-			v->stats.fetches += n;
-			mmu_hit_count(v->hit, v->fpage & ~0xfffULL, ACC_FETCH, n);
-		}
+
+		/* n = 0 counts nothing: the kept slot's entry is the last its
+		 * structure stamped (mmu_hit_count_on). */
+		v->stats.fetches += n;
+		mmu_hit_count_on(v->hit, v->fslot, ACC_FETCH, n);
 		v->fpage = 0;
 	}
+}
+
+/* Arm the bulk count on the page of lin, whose fetch (at instruction count
+ * icount) hit slot s and was counted. */
+static inline __attribute__((always_inline)) void fetch_arm(struct vcpu_soft *v, uint64_t lin,
+							     uint64_t icount,
+							     const struct mmu_hit_slot *s)
+{
+	v->fpage = (lin & ~0xfffULL) | 1;
+	v->fmark = icount;
+	v->fslot = s;
+	v->fclock = s->clock;
 }
 
 /*
  * A fetch of lin (at instruction count v->icount) through the model's
  * shortcut: on a hit, counted, its HPA in *hpa, and the page armed for the
- * fetches that follow on it to be counted in bulk (fpage, fmark, fclock).
+ * fetches that follow on it to be counted in bulk (fpage, fmark, fslot).
  * False, nothing counted, on a miss. The deferred fetches of the page
  * armed before must have been counted (fetch_settle).
  */
@@ -65,9 +78,41 @@ static inline __attribute__((always_inline)) bool fetch_hit_arm(struct vcpu_soft
 		return false;
 	*hpa = mmu_hit_take(v->hit, s, lin, ACC_FETCH);
 	v->stats.fetches++;
-	v->fpage = (lin & ~0xfffULL) | 1;
-	v->fmark = v->icount;
-	v->fclock = s->clock;
+	fetch_arm(v, lin, v->icount, s);
+	return true;
+}
+
+/*
+ * fetch_settle() and fetch_hit_arm() in one: the fetch of lin, the
+ * instruction at count v->icount, after the fetches deferred on the armed
+ * page, v->icount - fmark - before of them (before: 1 between two
+ * instructions, where the run loop has not yet moved fmark past the last
+ * one; 0 where it has). On a hit both are counted with one call
+ * (mmu_hit_settle_take) and the page of lin armed; on a miss the deferred
+ * ones are counted, fpage is 0, and false.
+ */
+static inline __attribute__((always_inline)) bool fetch_move(struct vcpu_soft *v, uint64_t lin,
+							      unsigned before, uint64_t *hpa)
+{
+	struct mmu_hit_slot *s = mmu_hit_find(v->hit, lin, ACC_FETCH);
+	const struct mmu_hit_slot *old = s;
+	uint64_t n = 0;
+
+	if (v->fpage) {
+		old = v->fslot;
+		n = v->icount - v->fmark - before;
+	}
+	if (__builtin_expect(s == NULL, 0)) {
+		if (v->fpage) {
+			v->stats.fetches += n;
+			mmu_hit_count_on(v->hit, old, ACC_FETCH, n);
+			v->fpage = 0;
+		}
+		return false;
+	}
+	*hpa = mmu_hit_settle_take(v->hit, old, n, s, lin, ACC_FETCH);
+	v->stats.fetches += n + 1;
+	fetch_arm(v, lin, v->icount, s);
 	return true;
 }
 
@@ -173,7 +218,12 @@ static inline __attribute__((always_inline)) int xlate(struct vcpu_soft *v, uint
 		return X86_OK;
 	}
 	v->hit_missed = false;
-	fetch_settle(v);
+	/* A data translation leaves fetches deferred in a structure of their
+	 * own deferred: it cannot touch their counters or stamps (ept/mmu.h),
+	 * and the run goes on counting them in bulk. */
+	if (v->fpage && ((type & ACC_FETCH) ||
+			 !mmu_hit_data_apart(&v->fonly, v->fslot, v->fpage, lin)))
+		fetch_settle(v);
 	/* v->ctx is the model's current context (cpu_update_mode, run_loop). */
 	mmu_translate_cur(v->mmu, lin, acc & (type | ACC_IMPLICIT_SV), &res);
 	walk_wrote(v);

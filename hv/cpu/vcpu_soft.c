@@ -169,9 +169,8 @@ static inline uint64_t rip_linear(const struct vcpu_soft *v)
 /* Translate RIP for an instruction fetch (one model translation). */
 static inline int fetch_xlate(struct vcpu_soft *v, uint64_t lin, uint64_t *hpa)
 {
-	fetch_settle(v);
 	/* On a hit, further fetches from this page may be counted in bulk (run_loop). */
-	if (__builtin_expect(fetch_hit_arm(v, lin, hpa), 1))
+	if (__builtin_expect(fetch_move(v, lin, 0, hpa), 1))
 		return X86_OK;
 	v->stats.fetches++;
 	struct mmu_result res;
@@ -350,6 +349,7 @@ static int soft_create(const struct vcpu_config *cfg, struct gmem *mem, struct v
 	v->pool = cfg->pool;
 	v->mmu = cfg->soft.mmu;
 	v->hit = mmu_hit(cfg->soft.mmu);
+	mmu_fetch_only(cfg->soft.mmu, &v->fonly);
 	v->ept = cfg->ept;
 	v->mmio = cfg->mmio;
 	v->nmmio = cfg->nmmio;
@@ -663,10 +663,11 @@ struct seg {
  * the previous one fell through (no branch, no wrap of IP), it left nothing
  * for retire_attention, and the budget allows it. Its fetch is then the
  * model's shortcut hitting the slot the last counted fetch used, nothing
- * having reached the MMU since but hits that commute with it (fpage still
- * armed: a load or store that misses the shortcut or hits it in the fetch's
- * own structure, an invalidation or a mode change disarms it): it is counted in bulk with the
- * others (fetch_settle, icount - fmark). When something else did reach the
+ * having reached the MMU since but accesses that commute with it (fpage
+ * still armed: a load or store that hits the shortcut in the fetch's own
+ * structure, one that misses it when a data translation may touch that
+ * structure or the fetch's page, an invalidation or a mode change disarms
+ * it): it is counted in bulk with the others (fetch_settle, icount - fmark). When something else did reach the
  * MMU, the fetch is made here, in its turn, through the shortcut; a miss
  * ends the run without counting, and the run loop translates it.
  *
@@ -811,11 +812,7 @@ next_block:
 				 * up as the run loop would (blk_get). Between two
 				 * instructions the deferred fetches are icount - fmark - 1
 				 * (the run loop's SEG_END adds the 1 to fmark). */
-				if (v->fpage) {
-					v->fmark++;
-					fetch_settle(v);
-				}
-				if (!fetch_hit_arm(v, lin, &hpa))
+				if (!fetch_move(v, lin, 1, &hpa))
 					goto done;
 				fpage = v->fpage;
 				b = blk_get(v, hpa);

@@ -331,14 +331,23 @@ struct vcpu_soft {
 	 * followed by a fetch from that page that hit the same slot; they are
 	 * added to the model by fetch_settle() (mem.h) before anything else
 	 * reaches it - except a load or store that hits the shortcut in
-	 * another structure, which commutes with them (xlate). The run loop moves fmark so that an instruction ending a
-	 * run of records (whose successor is fetched on its own) adds none.
+	 * another structure, or one that misses it while the fetches are in a
+	 * structure no data translation touches (mmu_hit_data_apart), which
+	 * commute with them (xlate). The run loop moves fmark so that an
+	 * instruction ending a run of records (whose successor is fetched on
+	 * its own) adds none.
 	 */
 	uint64_t fpage;
 	uint64_t fmark;
-	/* While fpage is armed: the LRU clock of the structure its fetches hit
-	 * (its shortcut slot's), which tells a data hit apart (mem.h). */
+	/* While fpage is armed: the shortcut slot its fetches hit, kept to
+	 * count them on (mmu_hit_count_on), and its structure's LRU clock,
+	 * which tells a data hit apart (mem.h). */
+	const struct mmu_hit_slot *fslot;
 	const uint64_t *fclock;
+	/* The structures only fetches use: a data translation that misses the
+	 * shortcut leaves the deferred fetches deferred when they are in one
+	 * (mmu_hit_data_apart, xlate in mem.h). */
+	struct mmu_fetch_only fonly;
 	/*
 	 * Threaded code's view of the run (run_records, branch.c):
 	 *   t_lin0: the linear address of the running block's first byte,
