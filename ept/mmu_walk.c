@@ -286,6 +286,83 @@ gp_fill(struct walk *w, const struct mmu_layout *L, uint64_t gpa, unsigned lvl,
 }
 
 /*
+ * The end of gpa_xlate_body once the EPT walk (from start_level, its result
+ * in r, the tables and permissions it went through in tables[] and
+ * perms_at[]) is done: the references counted, a failure reported, the
+ * result, and the guest-physical caches and the nested TLB filled (nt_missed:
+ * the nested TLB lookup found nothing, else it held an entry that could not
+ * serve, refilled in place).
+ */
+static inline __attribute__((always_inline)) bool
+gpa_xlate_end(struct walk *w, uint64_t gpa, unsigned row, unsigned start_level,
+	      const struct ept_walk_result *rp, const uint64_t *tables, const uint64_t *perms_at,
+	      bool nt_missed, struct xlate *out, const struct mmu_layout *L)
+{
+	struct mmu *m = w->m;
+	struct ept *ept = w->ept;
+	enum ept_status status = rp->status;
+	unsigned lvl, i;
+	struct cache *t;
+
+	/* Grid columns: EPT level l is column 5 - l; the walk went down from start_level. */
+	w->refs += rp->refs;
+	for (i = 0; i < rp->refs; i++)
+		m->st.grid[row][5 - start_level + i]++;
+	if (status == EPT_OK && !hpa_in_pool(m, rp->hpa, 8))
+		status = EPT_MISCONFIG;  /* a leaf pointing outside host memory */
+	if (status != EPT_OK) {
+		w->res->gpa = gpa;
+		if (status == EPT_VIOLATION) {
+			w->res->status = MMU_EPT_VIOLATION;
+			w->res->qual = rp->qual;
+			m->st.ept_violations++;
+		} else {
+			w->res->status = MMU_EPT_MISCONFIG;
+			m->st.ept_misconfigs++;
+		}
+		return false;
+	}
+	out->hpa = rp->hpa;
+	out->shift = rp->page_shift;
+	out->perms = rp->perms;
+	out->dirty = !ept->ad || rp->dirty;
+	if (!lay_gp_any(m, L))
+		return true;
+
+	/* Fill the guest-physical caches for the levels this walk went through
+	 * (the walker set their A flags first, SDM 28.3.1); each was looked up
+	 * above and missed (the lookups stopped at start_level). */
+	for (lvl = 1; lvl <= 3 && lvl < start_level; lvl++) {
+		if (rp->page_shift > PAGE_SHIFT_4K + 9 * (lvl - 1))
+			continue;
+		if (lvl == 1 && lay_on(m, L, PWC_GP_PDE))
+			gp_fill(w, L, gpa, 1, tables[1], perms_at[1]);
+		else if (lvl == 2 && lay_on(m, L, PWC_GP_PDPTE))
+			gp_fill(w, L, gpa, 2, tables[2], perms_at[2]);
+		else if (lvl == 3 && lay_on(m, L, PWC_GP_PML4))
+			gp_fill(w, L, gpa, 3, tables[3], perms_at[3]);
+	}
+	if (lay_on(m, L, NESTED_TLB)) {
+		struct cache_entry *e;
+		int rc;
+
+		t = m->t[NESTED_TLB];
+		rc = nt_missed ? cache_fill_missed_s(t, cache_key(gpa, rp->page_shift), w->gtag, false,
+						     &e, lay_shape(L, NESTED_TLB))
+			       : cache_fill(t, cache_key(gpa, rp->page_shift), w->gtag, false, &e);
+		if (rc == 0) {
+			e->val = rp->hpa & ~((1ULL << rp->page_shift) - 1);
+			e->aux = gpa & ~((1ULL << rp->page_shift) - 1);
+			/* SDM 28.3.2: a guest-physical mapping may serve a write without
+			 * a walk when the leaf's D flag is already set, however the
+			 * walk that cached it began. */
+			e->attr |= ept_perm_bits(rp->perms) | (ept->ad && rp->dirty ? NA_DIRTY : 0);
+		}
+	}
+	return true;
+}
+
+/*
  * Translate one GPA through the second stage: nested TLB, then the
  * guest-physical paging-structure caches (deepest first), then the EPT walk
  * from wherever a cache let it start. `row` is the grid row; guest_level the
@@ -303,7 +380,7 @@ gpa_xlate_body(struct walk *w, uint64_t gpa, const struct ept_access *acc, unsig
 	struct ept_walk_result r;
 	struct walk_path p;
 	const uint64_t *tables, *perms_at;
-	unsigned start_level, lvl, i;
+	unsigned start_level, i;
 	bool need_dirty, nt_missed = true;
 	struct cache *t;
 
@@ -366,9 +443,30 @@ gpa_xlate_body(struct walk *w, uint64_t gpa, const struct ept_access *acc, unsig
 	}
 
 	/* SDM 28.3.1: guest-physical paging-structure caches, deepest first. */
-	if (gp_probe(w, L, gpa, 1, &start))
+	if (gp_probe(w, L, gpa, 1, &start)) {
+		/* The usual case: one entry of hv's own tables, with the walk's
+		 * end folded for a walk that began at level 1 (no guest-physical
+		 * cache to fill). Anything else takes the general path below. */
+		if (L->known && !w->trace && ept->std4_own &&
+		    start.table <= ept->pool->size - PAGE_SIZE_4K) {
+			const struct walk_start s1 = { .level = 1, .table = start.table,
+						       .and_bits = start.and_bits };
+			struct ept_walk_result r1;
+			struct walk_path p1;
+
+			if (ept->ad ? ept_quick(&ept_std_fmt[0][1], ept, acc, &s1, gpa, &p1, true)
+				    : ept_quick(&ept_std_fmt[0][0], ept, acc, &s1, gpa, &p1, true)) {
+				r1.status = EPT_OK;
+				r1.hpa = p1.addr;
+				r1.page_shift = p1.shift;
+				r1.perms = p1.and_acc & EPT_PERM_BITS;
+				r1.dirty = (p1.ref[0].value & EPT_D) != 0;
+				r1.refs = 1;
+				return gpa_xlate_end(w, gpa, row, 1, &r1, NULL, NULL, nt_missed, out, L);
+			}
+		}
 		start_level = 1;
-	else if (gp_probe(w, L, gpa, 2, &start))
+	} else if (gp_probe(w, L, gpa, 2, &start))
 		start_level = 2;
 	else if (gp_probe(w, L, gpa, 3, &start))
 		start_level = 3;
@@ -405,62 +503,7 @@ walk:
 					  i < r.nref ? r.ref[i].entry_hpa : 0,
 					  i < r.nref ? r.ref[i].value : 0);
 	}
-	/* Grid columns: EPT level l is column 5 - l; the walk went down from start_level. */
-	w->refs += r.refs;
-	for (i = 0; i < r.refs; i++)
-		m->st.grid[row][5 - start_level + i]++;
-	if (r.status == EPT_OK && !hpa_in_pool(m, r.hpa, 8))
-		r.status = EPT_MISCONFIG;  /* a leaf pointing outside host memory */
-	if (r.status != EPT_OK) {
-		w->res->gpa = gpa;
-		if (r.status == EPT_VIOLATION) {
-			w->res->status = MMU_EPT_VIOLATION;
-			w->res->qual = r.qual;
-			m->st.ept_violations++;
-		} else {
-			w->res->status = MMU_EPT_MISCONFIG;
-			m->st.ept_misconfigs++;
-		}
-		return false;
-	}
-	out->hpa = r.hpa;
-	out->shift = r.page_shift;
-	out->perms = r.perms;
-	out->dirty = !ept->ad || r.dirty;
-	if (!lay_gp_any(m, L))
-		return true;
-
-	/* Fill the guest-physical caches for the levels this walk went through
-	 * (the walker set their A flags first, SDM 28.3.1); each was looked up
-	 * above and missed (the lookups stopped at start_level). */
-	for (lvl = 1; lvl <= 3 && lvl < start_level; lvl++) {
-		if (r.page_shift > PAGE_SHIFT_4K + 9 * (lvl - 1))
-			continue;
-		if (lvl == 1 && lay_on(m, L, PWC_GP_PDE))
-			gp_fill(w, L, gpa, 1, tables[1], perms_at[1]);
-		else if (lvl == 2 && lay_on(m, L, PWC_GP_PDPTE))
-			gp_fill(w, L, gpa, 2, tables[2], perms_at[2]);
-		else if (lvl == 3 && lay_on(m, L, PWC_GP_PML4))
-			gp_fill(w, L, gpa, 3, tables[3], perms_at[3]);
-	}
-	if (lay_on(m, L, NESTED_TLB)) {
-		struct cache_entry *e;
-		int rc;
-
-		t = m->t[NESTED_TLB];
-		rc = nt_missed ? cache_fill_missed_s(t, cache_key(gpa, r.page_shift), w->gtag, false,
-						     &e, lay_shape(L, NESTED_TLB))
-			       : cache_fill(t, cache_key(gpa, r.page_shift), w->gtag, false, &e);
-		if (rc == 0) {
-			e->val = r.hpa & ~((1ULL << r.page_shift) - 1);
-			e->aux = gpa & ~((1ULL << r.page_shift) - 1);
-			/* SDM 28.3.2: a guest-physical mapping may serve a write without
-			 * a walk when the leaf's D flag is already set, however the
-			 * walk that cached it began. */
-			e->attr |= ept_perm_bits(r.perms) | (ept->ad && r.dirty ? NA_DIRTY : 0);
-		}
-	}
-	return true;
+	return gpa_xlate_end(w, gpa, row, start_level, &r, tables, perms_at, nt_missed, out, L);
 }
 
 /* gpa_xlate_body out of line, an instance per layout. */
@@ -863,6 +906,50 @@ pwc_probe(struct walk *w, const struct mmu_layout *L, struct gwalk *g, unsigned 
 	return true;
 }
 
+/* The end of the guest walk (guest_walk_fmt) once walk_body returned st:
+ * a fault reported, the access checked, the leaf's A/D flags, the result. */
+static inline __attribute__((always_inline)) bool
+guest_walk_end(struct walk *w, struct guest_out *out, const struct walk_fmt *f, struct gwalk *g,
+	       struct walk_path *p, enum walk_status st)
+{
+	const struct mmu_ctx *ctx = w->ctx;
+	struct mmu *m = w->m;
+	uint64_t e;
+	bool ok;
+
+	trace_guest_values(w, g, p);
+	if (st == WALK_STOPPED)
+		return false;
+	if (st != WALK_OK) {
+		w->res->gpa = p->ref[p->n - 1].entry_addr;
+		page_fault(w, st == WALK_RESERVED, st == WALK_RESERVED);
+		return false;
+	}
+	e = p->ref[p->n - 1].value;
+	/* SDM 4.7: PK is set whenever the keys forbid the access, whatever else does. */
+	w->pk = pk_denies(ctx, w->access, p->and_acc & PTE_U, pte_pkey(e));
+	if (!guest_allows_inline(ctx, w->access, p->and_acc & PTE_W, p->and_acc & PTE_U, p->or_acc != 0) ||
+	    w->pk) {
+		w->res->gpa = p->ref[p->n - 1].entry_addr;
+		page_fault(w, true, false);
+		return false;
+	}
+	/* A on the leaf, and D on a write, only for an access that proceeds. */
+	ok = walk_set_ad_body(f, m->pool, &gwalk_ops, g, p, (w->access & ACC_WRITE) != 0);
+	trace_guest_values(w, g, p);
+	if (!ok)
+		return false;
+	out->gpa = p->addr;
+	out->shift = p->shift;
+	out->w = (p->and_acc & PTE_W) != 0;
+	out->u = (p->and_acc & PTE_U) != 0;
+	out->xd = p->or_acc != 0;
+	out->global = (e & PTE_G) && (ctx->cr4 & CR4_PGE);
+	out->dirty_known = (e & PTE_D) || (w->access & ACC_WRITE);
+	out->pkey = pte_pkey(e);
+	return true;
+}
+
 static inline __attribute__((always_inline)) bool
 guest_walk_fmt(struct walk *w, struct guest_out *out, const struct walk_fmt *f,
 	       const struct mmu_layout *L)
@@ -872,10 +959,9 @@ guest_walk_fmt(struct walk *w, struct guest_out *out, const struct walk_fmt *f,
 	unsigned n = w->levels;
 	struct gwalk g = { .w = w, .table_perms = EPT_RWX | EPT_XU, .ib = f->ibits[1] };
 	struct walk_start start, *startp = NULL;
-	uint64_t root = ctx->cr3 & f->addr, addr, e;
+	uint64_t root = ctx->cr3 & f->addr, addr;
 	struct walk_path p;
 	enum walk_status st;
-	bool ok;
 
 	g.va = w->gva & (n == 5 ? (1ULL << 57) - 1 : n == 4 ? (1ULL << 48) - 1 : 0xffffffffULL);
 	/* SDM 4.10.3.2 / 28.3.2: the deepest combined paging-structure cache hit. */
@@ -895,46 +981,18 @@ guest_walk_fmt(struct walk *w, struct guest_out *out, const struct walk_fmt *f,
 	/* PAE: bits 31:30 chose the PDPTE register; the walk indexes 29:0. */
 	addr = w->pae ? g.va & ((1ULL << 30) - 1) : g.va;
 	/* The walker inline, its hooks folded in (the walk of every cached miss);
-	 * from a PDE-cache hit, the usual case, with the level a constant. */
+	 * from a PDE-cache hit, the usual case, with the level a constant (and
+	 * a path of its own, so that what nothing reads is not stored). */
 	if (startp && start.level == 1) {
 		const struct walk_start s1 = { .level = 1, .table = start.table,
 					       .and_bits = start.and_bits, .or_bits = start.or_bits };
+		struct walk_path p1;
 
-		st = walk_body(f, m->pool, &gwalk_ops, &g, root, &s1, addr, &p);
-	} else {
-		st = walk_body(f, m->pool, &gwalk_ops, &g, root, startp, addr, &p);
+		st = walk_body(f, m->pool, &gwalk_ops, &g, root, &s1, addr, &p1);
+		return guest_walk_end(w, out, f, &g, &p1, st);
 	}
-	trace_guest_values(w, &g, &p);
-	if (st == WALK_STOPPED)
-		return false;
-	if (st != WALK_OK) {
-		w->res->gpa = p.ref[p.n - 1].entry_addr;
-		page_fault(w, st == WALK_RESERVED, st == WALK_RESERVED);
-		return false;
-	}
-	e = p.ref[p.n - 1].value;
-	/* SDM 4.7: PK is set whenever the keys forbid the access, whatever else does. */
-	w->pk = pk_denies(ctx, w->access, p.and_acc & PTE_U, pte_pkey(e));
-	if (!guest_allows_inline(ctx, w->access, p.and_acc & PTE_W, p.and_acc & PTE_U, p.or_acc != 0) ||
-	    w->pk) {
-		w->res->gpa = p.ref[p.n - 1].entry_addr;
-		page_fault(w, true, false);
-		return false;
-	}
-	/* A on the leaf, and D on a write, only for an access that proceeds. */
-	ok = walk_set_ad_body(f, m->pool, &gwalk_ops, &g, &p, (w->access & ACC_WRITE) != 0);
-	trace_guest_values(w, &g, &p);
-	if (!ok)
-		return false;
-	out->gpa = p.addr;
-	out->shift = p.shift;
-	out->w = (p.and_acc & PTE_W) != 0;
-	out->u = (p.and_acc & PTE_U) != 0;
-	out->xd = p.or_acc != 0;
-	out->global = (e & PTE_G) && (ctx->cr4 & CR4_PGE);
-	out->dirty_known = (e & PTE_D) || (w->access & ACC_WRITE);
-	out->pkey = pte_pkey(e);
-	return true;
+	st = walk_body(f, m->pool, &gwalk_ops, &g, root, startp, addr, &p);
+	return guest_walk_end(w, out, f, &g, &p, st);
 }
 
 /* guest_walk_fmt over the guest's format, with the usual 4-level IA-32e
