@@ -65,6 +65,11 @@
  * kick came between hv's last check and the ioctl) and, with the second
  * thread, sends that thread KICK_SIGNAL to end a KVM_RUN under way.
  *
+ * Interrupts come from hv's own local APIC through KVM_INTERRUPT (no
+ * in-kernel irqchip). One that finds the vCPU standing at a HLT it has not
+ * executed is delivered after the HLT (retire_hlt), so that STI; HLT holds
+ * even where the processor loses STI's shadow over a VM entry.
+ *
  * What KVM does not give hv: per-access TLB and walk counts (the hardware's),
  * instruction counts (so no --max-insns or --dirty-track-after), and VMCALL
  * exits (KVM answers hypercalls itself: guests use the hypercall port).
