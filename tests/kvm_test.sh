@@ -15,6 +15,9 @@
 #  - the IOMMU workloads (edu behind hv's VT-d unit): the same DMA, unit and
 #    canary counts; edu passed through (its register page a memory slot,
 #    the device on a thread of its own) likewise;
+#  - string I/O and MOVS between devices and RAM never touched (KVM copies
+#    the RAM operand itself), eager and lazy; STI; HLT with an interrupt
+#    pending and the HLT on a fresh page (not on kvm_pvm);
 #  - on kvm_pvm hosts (KVM emulates each guest instruction) KVM's emulation
 #    counts equal the software vCPU's instruction and exception counts.
 #
@@ -79,6 +82,8 @@ both() {
 		diff "$tmp/$name.soft.out" "$tmp/$name.kvm.out" | head -5 >&2
 	fi
 	for k in reason mmio_reads mmio_writes; do
+		# NOT_COMPARED: counts that differ for a reason the caller checks.
+		case " ${NOT_COMPARED:-} " in *" $k "*) continue ;; esac
 		expect_eq "$name: $k, kvm vs soft" "$(jget "$tmp/$name.kvm.json" $k)" \
 			"$(jget "$tmp/$name.soft.json" $k)"
 	done
@@ -146,6 +151,17 @@ else
 	echo "kvm_test: kernel $(uname -r) predates userfaultfd write-protection of memfd pages" >&2
 	wp_runs=0
 fi
+# dirty_ok WHAT PAGES: KVM's dirty log of the dirty probe holds its 64
+# written pages. Without write-protection and under hardware two-dimensional
+# paging (not kvm_pvm) it may also hold the 16 the probe only reads: 80 on
+# SVM with nested paging (docs/kvm.md, the nested lane).
+dirty_ok() {
+	if [ "$wp" = 1 ] || [ -d /sys/module/kvm_pvm ]; then
+		expect_eq "$1" "$2" 64
+	else
+		check "$1 (the 64 written, and at most the 16 read)" "$2" -ge 64 -a "$2" -le 80
+	fi
+}
 for wp in $wp_runs; do
 	export HV_KVM_UFFD_WP=$wp
 	both probe-dirty-wp$wp --memory 16M "$PROBES/probe-dirty.elf"
@@ -153,7 +169,11 @@ for wp in $wp_runs; do
 		j=$tmp/probe-dirty-wp$wp.$b.json
 		expect_eq "dirty ($b): one hypercall" "$(jsec "$j" devices hypercalls)" 1
 		expect_eq "dirty ($b): started by it" "$(jget "$j" started_by)" '"hypercall"'
-		expect_eq "dirty ($b): 64 dirty pages" "$(jget "$j" ept_dirty_pages)" 64
+		if [ $b = kvm ]; then
+			dirty_ok "dirty (kvm): 64 dirty pages" "$(jget "$j" ept_dirty_pages)"
+		else
+			expect_eq "dirty ($b): 64 dirty pages" "$(jget "$j" ept_dirty_pages)" 64
+		fi
 	done
 	expect_eq "dirty (soft): 64 pages by write protection" \
 		"$(jget "$tmp/probe-dirty-wp$wp.soft.json" write_protect_pages)" 64
@@ -179,7 +199,7 @@ for wp in $wp_runs; do
 	lazy lazy-dirty-wp$wp --memory 16M "$PROBES/probe-dirty.elf"
 	j=$tmp/lazy-dirty-wp$wp.kvm.json
 	expect_eq "lazy dirty: 80 first touches" "$(jget "$j" lazy_map)" 80
-	expect_eq "lazy dirty (kvm): 64 dirty pages" "$(jget "$j" ept_dirty_pages)" 64
+	dirty_ok "lazy dirty (kvm): 64 dirty pages" "$(jget "$j" ept_dirty_pages)"
 	if [ "$wp" = 1 ]; then
 		expect_eq "lazy dirty (kvm, uffd-wp): 64 pages by write protection" \
 			"$(jget "$j" write_protect_pages)" 64
@@ -195,6 +215,39 @@ expect_eq "lazy forbidden: the same diagnostic" \
 lazy lazy-touch --memory 64M "$PROBES/probe-touch.elf"
 check "lazy touch: 8192 pages and the probe's own" "$(jget "$tmp/lazy-touch.kvm.json" lazy_map)" -ge 8192
 check "lazy touch: the probe finished" "$(grep -c "^probe: touched the pages from 4 MiB" "$tmp/lazy-touch.kvm.out")" -eq 1
+# String I/O and MOVS between devices and RAM never touched (docs/kvm.md,
+# "KVM's own copies to and from lazy RAM"): KVM emulates those instructions
+# and copies the RAM operand itself; the guest must read back the devices'
+# bytes, and the pages written under dirty tracking must be in the logs, as
+# on the software vCPU: eager, and lazy with 4 KiB and 2 MiB EPT pages.
+WP_EXITS=1
+[ "$wp_runs" = 0 ] && WP_EXITS=0
+# With lazy RAM and 4 KiB pages the software vCPU reads the HPET twice for
+# each of the two MOVS from it into a fresh page (the store's EPT violation
+# restarts the instruction, as hardware would), KVM's emulator once.
+both string-io --memory 16M "$PROBES/string-io.elf"
+NOT_COMPARED=mmio_reads
+lazy lazy-string-io --memory 16M "$PROBES/string-io.elf"
+unset NOT_COMPARED
+expect_eq "lazy-string-io: MMIO reads, soft = kvm + 2 (two MOVS restarted on soft)" \
+	"$(jget "$tmp/lazy-string-io.soft.json" mmio_reads)" \
+	"$(( $(jget "$tmp/lazy-string-io.kvm.json" mmio_reads) + 2 ))"
+lazy lazy-string-io-2m --ept-page 2M --memory 16M "$PROBES/string-io.elf"
+for name in string-io lazy-string-io lazy-string-io-2m; do
+	check "$name: the guest read the devices' bytes and finished on KVM" \
+		"$(grep -c -e '^string-io: rep insb into fresh RAM, signature QEMU$' \
+			-e '^string-io: rep insb over the first signature, ram 01000000$' \
+			-e '^string-io: done$' "$tmp/$name.kvm.out")" -eq 5
+	j=$tmp/$name.kvm.json
+	expect_eq "$name: KVM's dirty log, kvm vs soft" "$(jget "$j" ept_dirty_pages)" \
+		"$(jget "$tmp/$name.soft.json" ept_dirty_pages)"
+	if [ $WP_EXITS = 1 ]; then
+		expect_eq "$name: the write-protect log, kvm vs soft" "$(jget "$j" write_protect_pages)" \
+			"$(jget "$tmp/$name.soft.json" write_protect_pages)"
+		expect_eq "$name: it agrees with KVM's dirty log" "$(jget "$j" agree)" true
+	fi
+done
+unset WP_EXITS
 # STI; HLT with an interrupt pending and the HLT's page never touched
 # (docs/kvm.md, "An interrupt that finds the vCPU standing at a HLT"): the
 # interrupt comes after the HLT, eager and lazy. Not on kvm_pvm, where
