@@ -126,8 +126,8 @@ struct walk {
 	unsigned refs;
 	struct mmu_result *res;
 	unsigned hidx;            /* the shortcut's slot index of gva's page */
-	uint64_t key4k;           /* cache_key(gva, PAGE_SHIFT_4K) */
-	uint8_t fp4k;             /* cache_fp(key4k) */
+	uint64_t key4k;           /* the TLB lookups: cache_key(gva, PAGE_SHIFT_4K) */
+	uint8_t fp4k;             /* the TLB lookups: cache_fp(key4k) */
 	enum mmu_layout_id lid;   /* the layout of the miss path's instance */
 };
 
@@ -1547,8 +1547,6 @@ walk_init(struct walk *w, struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva
 	w->refs = 0;
 	w->res = res;
 	w->hidx = mmu_hit_index(gva >> 12);
-	w->key4k = cache_key(gva, PAGE_SHIFT_4K);
-	w->fp4k = cache_fp(w->key4k);
 	w->tag = &m->cur.tag;
 	w->gtag = &m->cur.gtag;
 }
@@ -1610,6 +1608,9 @@ translate_body(struct mmu *m, const struct mmu_ctx *ctx, uint64_t gva, unsigned 
 		}
 	}
 	walk_init(&w, m, ctx, gva, access, res, trace, L);
+	/* For the lookups (the walk makes its fills' keys itself). */
+	w.key4k = cache_key(gva, PAGE_SHIFT_4K);
+	w.fp4k = cache_fp(w.key4k);
 	e = NULL;
 	if (lay_tlb_any(m, L))
 		e = kind == KIND_FETCH ? combined_lookup(&w, L, true, &ok)
