@@ -381,7 +381,7 @@ gpa_xlate_body(struct walk *w, uint64_t gpa, const struct ept_access *acc, unsig
 	struct walk_path p;
 	const uint64_t *tables, *perms_at;
 	unsigned start_level, i;
-	bool need_dirty, nt_missed = true;
+	bool nt_missed = true;
 	struct cache *t;
 
 	if (!ept) {
@@ -406,8 +406,6 @@ gpa_xlate_body(struct walk *w, uint64_t gpa, const struct ept_access *acc, unsig
 		return true;
 	}
 
-	need_dirty = ept->ad && (acc->type == ACC_WRITE || acc->paging_entry);
-
 	start_level = ept->levels;
 	if (!lay_gp_any(m, L))
 		goto walk;
@@ -418,12 +416,15 @@ gpa_xlate_body(struct walk *w, uint64_t gpa, const struct ept_access *acc, unsig
 
 		t = m->t[NESTED_TLB];
 		e = nested_find(w, L, gpa, 0);
-		if (!e)
+		/* The larger sizes, unless the structure never held either. */
+		if (!e && (t->held_shifts & ((1ULL << PAGE_SHIFT_2M) | (1ULL << PAGE_SHIFT_1G)))) {
 			e = nested_find(w, L, gpa, 1);
-		if (!e)
-			e = nested_find(w, L, gpa, 2);
+			if (!e)
+				e = nested_find(w, L, gpa, 2);
+		}
 		if (e) {
 			uint64_t perms = ept_perms_from_bits(e->attr);
+			const bool need_dirty = ept->ad && (acc->type == ACC_WRITE || acc->paging_entry);
 
 			/* An entry that cannot serve this access is re-walked (and refilled). */
 			if (ept_allows(ept, perms, acc) && (!need_dirty || (e->attr & NA_DIRTY))) {
