@@ -2504,6 +2504,48 @@ static void test_data_miss_fetch_order(void **state)
 	tvm_destroy(one);
 }
 
+/*
+ * A threaded store whose shortcut lookup misses, to a frame a block was
+ * decoded from, on another page than the running one: the model's
+ * translation is made in the chain (mem_miss_threaded), but the store goes
+ * back to the handler, which marks the frame's blocks stale (code_store),
+ * so the next CALL runs the new bytes. The first store (the same bytes)
+ * sets the page's dirty flag, and INVLPG drops its TLB entries, so that
+ * the second store misses with nothing to write in the tables: only the
+ * code-frame test stops it in the chain. Whole, one instruction a run(),
+ * and cut by budgets of 2 to 13.
+ */
+static void test_chain_miss_store_to_code(void **state)
+{
+	static uint8_t prog[0x1003];
+	static const uint8_t a[] = {
+		0xe8, 0xfb, 0x0f, 0x00, 0x00,   /* 00: call 1000 */
+		0x48, 0x89, 0x13,               /* 05: mov [rbx], rdx: the same bytes */
+		0x0f, 0x01, 0x3b,               /* 08: invlpg [rbx] */
+		0xe8, 0xf0, 0x0f, 0x00, 0x00,   /* 0b: call 1000 */
+		0x48, 0x89, 0x33,               /* 10: mov [rbx], rsi: inc edi */
+		0xe8, 0xe8, 0x0f, 0x00, 0x00,   /* 13: call 1000 */
+		0xf4,                           /* 18: hlt */
+	};
+	static const uint8_t b[] = {
+		0xff, 0xc1,                     /* 1000: inc ecx (then inc edi) */
+		0xc3,                           /* 1002: ret */
+	};
+	uint64_t gpr[16] = { 0 };
+	struct tvm *one;
+
+	(void)state;
+	memcpy(prog, a, sizeof(a));
+	memcpy(prog + 0x1000, b, sizeof(b));
+	gpr[3] = TVM_CODE + 0x1000;
+	gpr[2] = 0xc3c1ffULL;
+	gpr[6] = 0xc3c7ffULL;
+	one = run_twins_regs(prog, sizeof(prog), TVM_CODE, RFL_FIXED, gpr, VCPU_EXIT_HLT);
+	assert_int_equal(regs(one).gpr[1], 2);
+	assert_int_equal(regs(one).gpr[7], 1);
+	tvm_destroy(one);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2549,6 +2591,7 @@ int main(void)
 		cmocka_unit_test(test_block_miss_then_fault),
 		cmocka_unit_test(test_other_context_between_runs),
 		cmocka_unit_test(test_data_miss_fetch_order),
+		cmocka_unit_test(test_chain_miss_store_to_code),
 		cmocka_unit_test(test_block_code_changed_from_other_page),
 		cmocka_unit_test(test_block_single_step),
 		cmocka_unit_test(test_block_loop_counts),

@@ -280,6 +280,31 @@ int mem_write_flat(struct vcpu_soft *v, unsigned seg, uint64_t lin, unsigned siz
 	return size == 8 ? mem_write_i(v, seg, lin, 8, val) : mem_write_i(v, seg, lin, 4, val);
 }
 
+bool mem_miss_chain(struct vcpu_soft *v, uint64_t lin, unsigned type, uint64_t *hpa)
+{
+	struct mmu_result *res = &v->miss_res;
+	bool wrote;
+
+	if (v->fpage && !mmu_hit_data_apart(&v->fonly, v->fslot, v->fpage, lin))
+		return false;
+	/* v->ctx is the model's current context (cpu_update_mode, run_loop). */
+	mmu_translate_cur(v->mmu, lin, type, res);
+	wrote = walk_wrote(v);
+	if (__builtin_expect(res->status == MMU_OK && !wrote, 1)) {
+		uint64_t f = res->hpa >> 12;
+
+		if (!(type & ACC_WRITE) || f >= v->code->frames ||
+		    !((v->code->map[f >> 6] >> (f & 63)) & 1)) {
+			v->hit_missed = false;
+			*hpa = res->hpa;
+			return true;
+		}
+	}
+	v->miss_pending = true;
+	v->miss_lin = lin;
+	return false;
+}
+
 /* Translate a read-modify-write operand once, for write (a locked or RMW access
  * is checked for write before it reads: a read-only page faults with W=1). */
 int mem_rmw_get(struct vcpu_soft *v, unsigned seg, uint64_t off, unsigned size, struct mref *m,

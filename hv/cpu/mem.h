@@ -161,7 +161,7 @@ static inline void code_store(struct vcpu_soft *v, uint64_t hpa)
  * dirty flags wrote guest memory on pages nobody named, so blocks are
  * compared again, and the running one ends after this instruction.
  */
-static inline void walk_wrote(struct vcpu_soft *v)
+static inline bool walk_wrote(struct vcpu_soft *v)
 {
 	const struct mmu_stats *st = v->hit->st;
 	uint64_t ad = st->guest_ad_writes + st->ept_ad_writes;
@@ -170,7 +170,9 @@ static inline void walk_wrote(struct vcpu_soft *v)
 		v->ad_seen = ad;
 		v->code->epoch++;
 		v->code_written = true;
+		return true;
 	}
+	return false;
 }
 
 /*
@@ -218,15 +220,22 @@ static inline __attribute__((always_inline)) int xlate(struct vcpu_soft *v, uint
 		return X86_OK;
 	}
 	v->hit_missed = false;
-	/* A data translation leaves fetches deferred in a structure of their
-	 * own deferred: it cannot touch their counters or stamps (ept/mmu.h),
-	 * and the run goes on counting them in bulk. */
-	if (v->fpage && ((type & ACC_FETCH) ||
-			 !mmu_hit_data_apart(&v->fonly, v->fslot, v->fpage, lin)))
-		fetch_settle(v);
-	/* v->ctx is the model's current context (cpu_update_mode, run_loop). */
-	mmu_translate_cur(v->mmu, lin, acc & (type | ACC_IMPLICIT_SV), &res);
-	walk_wrote(v);
+	if (__builtin_expect(v->miss_pending, 0) && v->miss_lin == lin &&
+	    !(acc & ACC_IMPLICIT_SV)) {
+		/* Made by the threaded code of this record (mem_miss_threaded). */
+		v->miss_pending = false;
+		res = v->miss_res;
+	} else {
+		/* A data translation leaves fetches deferred in a structure of
+		 * their own deferred: it cannot touch their counters or stamps
+		 * (ept/mmu.h), and the run goes on counting them in bulk. */
+		if (v->fpage && ((type & ACC_FETCH) ||
+				 !mmu_hit_data_apart(&v->fonly, v->fslot, v->fpage, lin)))
+			fetch_settle(v);
+		/* v->ctx is the model's current context (cpu_update_mode, run_loop). */
+		mmu_translate_cur(v->mmu, lin, acc & (type | ACC_IMPLICIT_SV), &res);
+		walk_wrote(v);
+	}
 	if (__builtin_expect(res.status == MMU_OK, 1)) {
 		pc->hpa = res.hpa;
 		pc->mmio = false;
@@ -473,6 +482,27 @@ static inline __attribute__((always_inline)) bool mem_hit_threaded(struct vcpu_s
 		return false;
 	*hpa = mmu_hit_take(v->hit, s, lin, type);
 	return true;
+}
+
+/*
+ * After mem_slot_threaded() found the shortcut missing (hit_missed), the
+ * model translation of the access made in the chain, when the deferred
+ * fetches need not be counted first (none armed, or mmu_hit_data_apart):
+ * true with the HPA when the access can complete there (RAM, no A/D flag
+ * written by the walk, for a store no frame code was decoded from), which
+ * the caller then makes and counts in v->stats; false otherwise, nothing
+ * done, and the record goes back to the run loop, whose handler makes the
+ * same access: with the translation waiting for it (miss_pending) when it
+ * was made here (mem.c).
+ */
+bool mem_miss_chain(struct vcpu_soft *v, uint64_t lin, unsigned type, uint64_t *hpa);
+
+static inline __attribute__((always_inline)) bool mem_miss_threaded(struct vcpu_soft *v, uint64_t lin,
+								    unsigned type, uint64_t *hpa)
+{
+	if (__builtin_expect(!v->hit_missed, 0))
+		return false;
+	return mem_miss_chain(v, lin, type, hpa);
 }
 
 /* ---- the stack ---- */

@@ -123,18 +123,51 @@ static int h_mov_store64_b(struct vcpu_soft *v, const struct x86_insn *in)
 }
 
 /*
+ * The rest of a threaded load or store of [base + disp] whose shortcut
+ * lookup missed (hit_missed): the model's translation in the chain
+ * (mem_miss_threaded), the access and the next record; op itself,
+ * unexecuted, when the access cannot complete there. Out of line and
+ * reached by a tail call, so that the hit path keeps no frame.
+ */
+static __attribute__((noinline)) const struct blk_op *
+t_load_miss(struct vcpu_soft *v, const struct blk_op *op, unsigned size)
+{
+	uint64_t lin = v->gpr[op->insn.base] + (uint64_t)op->insn.disp, hpa, a = 0;
+
+	if (!mem_miss_threaded(v, lin, ACC_READ, &hpa))
+		return op;
+	v->stats.loads++;
+	copy_small(&a, hpool_ptr(v->pool, hpa), size);
+	v->gpr[op->insn.reg] = a;
+	THREAD_NEXT(v, op);
+}
+
+static __attribute__((noinline)) const struct blk_op *
+t_store_miss(struct vcpu_soft *v, const struct blk_op *op, unsigned size, uint64_t val)
+{
+	uint64_t lin = v->gpr[op->insn.base] + (uint64_t)op->insn.disp, hpa;
+
+	if (!mem_miss_threaded(v, lin, ACC_WRITE, &hpa))
+		return op;
+	v->stats.stores++;
+	copy_small(hpool_ptr(v->pool, hpa), &val, size);
+	THREAD_NEXT(v, op);
+}
+
+/*
  * Their threaded code (x86.h): the hit path when mem_hit_threaded() allows
- * it, else the record is returned to the run loop unexecuted.
+ * it, or, when the shortcut missed, the model's translation in the chain
+ * (t_load_miss, t_store_miss); else the record is returned to the run loop
+ * unexecuted.
  */
 static inline __attribute__((always_inline)) const struct blk_op *
 t_mov_load_b(struct vcpu_soft *v, const struct blk_op *op, unsigned size)
 {
 	const struct x86_insn *in = &op->insn;
-	uint64_t hpa, a = 0;   /* a 32-bit load clears the upper half */
+	uint64_t lin = v->gpr[in->base] + (uint64_t)in->disp, hpa, a = 0;   /* a 32-bit load clears the upper half */
 
-	if (__builtin_expect(!mem_hit_threaded(v, v->gpr[in->base] + (uint64_t)in->disp, size,
-					       ACC_READ, &hpa), 0))
-		return op;
+	if (__builtin_expect(!mem_hit_threaded(v, lin, size, ACC_READ, &hpa), 0))
+		return v->hit_missed ? t_load_miss(v, op, size) : op;
 	v->stats.loads++;
 	copy_small(&a, hpool_ptr(v->pool, hpa), size);
 	v->gpr[in->reg] = a;
@@ -149,11 +182,10 @@ static inline __attribute__((always_inline)) const struct blk_op *
 t_store_val(struct vcpu_soft *v, const struct blk_op *op, unsigned size, uint64_t val)
 {
 	const struct x86_insn *in = &op->insn;
-	uint64_t hpa;
+	uint64_t lin = v->gpr[in->base] + (uint64_t)in->disp, hpa;
 
-	if (__builtin_expect(!mem_hit_threaded(v, v->gpr[in->base] + (uint64_t)in->disp, size,
-					       ACC_WRITE, &hpa), 0))
-		return op;
+	if (__builtin_expect(!mem_hit_threaded(v, lin, size, ACC_WRITE, &hpa), 0))
+		return v->hit_missed ? t_store_miss(v, op, size, val) : op;
 	v->stats.stores++;
 	copy_small(hpool_ptr(v->pool, hpa), &val, size);
 	THREAD_NEXT(v, op);

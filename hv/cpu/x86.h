@@ -382,6 +382,18 @@ struct vcpu_soft {
 	 * changes a count: a hit is counted the same either way.
 	 */
 	bool hit_missed;
+	/*
+	 * Threaded code made the model translation of a load or store that
+	 * missed the shortcut itself (mem_miss_threaded, mem.h) and could not
+	 * complete the access in the chain (a fault, a device window, a walk
+	 * that wrote A/D flags, a store to a code frame): the result waits
+	 * here for the handler of the same record, which makes the same
+	 * access, and xlate() takes it instead of translating again, so that
+	 * the translation is made and counted once. hit_missed stays set
+	 * meanwhile, so the handler does not look the shortcut up either.
+	 * (miss_lin and miss_res are at the end.)
+	 */
+	bool miss_pending;
 
 	/* counters */
 	uint64_t icount;
@@ -390,6 +402,10 @@ struct vcpu_soft {
 
 	/* XMM registers, MXCSR, the FXSAVE image's x87 fields (sse.c) */
 	struct sse_state sse;
+
+	/* The translation waiting for the handler (miss_pending): of miss_lin. */
+	uint64_t miss_lin;
+	struct mmu_result miss_res;
 
 	/* Last: the hot fields above keep their offsets. */
 	struct vcpu base;
