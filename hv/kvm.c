@@ -70,6 +70,10 @@
  * executed is delivered after the HLT (retire_hlt), so that STI; HLT holds
  * even where the processor loses STI's shadow over a VM entry.
  *
+ * CPUID is the host's as KVM supports it, with hv's hypervisor leaf in
+ * place of KVM's: KVM's paravirtual clock and its other paravirtual
+ * features are not offered, and their MSRs raise #GP (set_cpuid).
+ *
  * What KVM does not give hv: per-access TLB and walk counts (the hardware's),
  * instruction counts (so no --max-insns or --dirty-track-after), and VMCALL
  * exits (KVM answers hypercalls itself: guests use the hypercall port).
@@ -939,15 +943,51 @@ static void kvm_destroy(struct vcpu *vcpu)
 	free(v);
 }
 
-/* The host's supported CPUID, which has long mode, as the guest's. */
+/*
+ * The hypervisor leaf the guest sees on KVM (CPUID 0x40000000): hv's, with
+ * no leaf after it, as on the software vCPU (which says "hvSoftCPU-64").
+ * Not KVM's "KVMKVMKVM" and its feature leaf 0x40000001: those offer KVM's
+ * paravirtual clock (and steal time, PV EOI, ...), whose time is the host's
+ * clock, while hv's guest time is the TSC that hv moves on over a HLT with
+ * nothing to do but wait for a timer; a guest on that clock would no longer
+ * agree with hv's timers (docs/kvm.md "KVM's paravirtual clock").
+ */
+static const char kvm_hv_signature[12] = "hvKVMvCPU-64";
+
+/* Whether CPUID `function` is in the hypervisor range, 0x40000000-0x4fffffff. */
+static bool hypervisor_leaf(uint32_t function)
+{
+	return (function & 0xf0000000u) == 0x40000000u;
+}
+
+/*
+ * With KVM's leaves gone, KVM's paravirtual MSRs (MSR_KVM_SYSTEM_TIME_NEW,
+ * MSR_KVM_STEAL_TIME, ...) and hypercalls are refused when the guest uses
+ * them, as CPUID says: an MSR access raises #GP. Without this capability
+ * (Linux before 5.10) KVM still takes them; the guest was not told they
+ * exist.
+ */
+static int enforce_pv_cpuid(struct vcpu_kvm *v)
+{
+	struct kvm_enable_cap cap = { .cap = KVM_CAP_ENFORCE_PV_FEATURE_CPUID, .args = { 1 } };
+
+	if (ioctl(v->mem->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_ENFORCE_PV_FEATURE_CPUID) <= 0)
+		return 0;
+	return ioctl(v->fd, KVM_ENABLE_CAP, &cap) < 0 ? -errno : 0;
+}
+
+/* The host's supported CPUID, which has long mode, as the guest's, with
+ * hv's hypervisor leaf in place of KVM's. */
 static int set_cpuid(struct vcpu_kvm *v)
 {
-	unsigned n = 128;
+	unsigned n = 128, kept;
 	struct kvm_cpuid2 *c;
+	struct kvm_cpuid_entry2 *hv;
 	int rc = 0;
 
 	for (;;) {
-		c = calloc(1, sizeof(*c) + n * sizeof(c->entries[0]));
+		/* One entry more than KVM may fill: hv's hypervisor leaf. */
+		c = calloc(1, sizeof(*c) + (n + 1) * sizeof(c->entries[0]));
 		if (!c)
 			return -ENOMEM;
 		c->nent = n;
@@ -964,8 +1004,22 @@ static int set_cpuid(struct vcpu_kvm *v)
 	for (unsigned i = 0; v->lapic_exits && i < c->nent; i++)
 		if (c->entries[i].function == 1)
 			c->entries[i].ecx &= ~(1u << 21);
+	kept = 0;
+	for (unsigned i = 0; i < c->nent; i++)
+		if (!hypervisor_leaf(c->entries[i].function))
+			c->entries[kept++] = c->entries[i];
+	hv = &c->entries[kept++];
+	memset(hv, 0, sizeof(*hv));
+	hv->function = 0x40000000;
+	hv->eax = 0x40000000;
+	memcpy(&hv->ebx, kvm_hv_signature, 4);
+	memcpy(&hv->ecx, kvm_hv_signature + 4, 4);
+	memcpy(&hv->edx, kvm_hv_signature + 8, 4);
+	c->nent = kept;
 	rc = ioctl(v->fd, KVM_SET_CPUID2, c) < 0 ? -errno : 0;
 	free(c);
+	if (!rc)
+		rc = enforce_pv_cpuid(v);
 	return rc;
 }
 
