@@ -265,6 +265,15 @@ if [ ! -d /sys/module/kvm_pvm ]; then
 		check "$name: the HLT at CPL 3 raised #GP on KVM" \
 			"$(grep -c '^hlt-user: the HLT raised #GP(0) at CPL 3, and the interrupt came once$' "$tmp/$name.kvm.out")" -eq 1
 	done
+	# KVM's paravirtual clock is not offered (docs/kvm.md, "KVM's
+	# paravirtual clock"): hv's hypervisor leaf, #GP for KVM's clock and
+	# steal-time MSRs, the page given to them left untouched.
+	both pvclock --memory 16M "$PROBES/pvclock.elf"
+	lazy lazy-pvclock --memory 16M "$PROBES/pvclock.elf"
+	for name in pvclock lazy-pvclock; do
+		check "$name: no paravirtual clock on KVM" \
+			"$(grep -c "^pvclock: no paravirtual clock, every MSR access #GP, the block untouched$" "$tmp/$name.kvm.out")" -eq 1
+	done
 fi
 if [ -f "$GUEST" ]; then
 	for wl in compute memloop protect; do
