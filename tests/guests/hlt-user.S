@@ -17,11 +17,8 @@
  * Ring 0's handlers load DS themselves: returning to ring 3 cleared it.
  */
 #define APIC        0xfee00000
-#define APIC_SVR    0x0f0
 #define APIC_EOI    0x0b0
 #define APIC_ICR    0x300
-#define APIC_LVT0   0x350
-#define APIC_LVT1   0x360
 #define SELF        (1 << 18)
 
 #define IDT         0x200000
@@ -75,13 +72,7 @@
 1:	mov $TSS_SEL, %ax
 	ltr %ax
 
-	/* Only the local APIC speaks. */
-	mov $0xff, %al
-	outb %al, $0x21
-	outb %al, $0xa1
-	apicw APIC_LVT0, 0x10000
-	apicw APIC_LVT1, 0x10000
-	apicw APIC_SVR, 0x1ff
+	lapic_only
 	movl $0, COUNT
 	say msg_start
 

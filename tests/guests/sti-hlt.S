@@ -26,10 +26,7 @@
  */
 #define APIC        0xfee00000
 #define APIC_EOI    0x0b0
-#define APIC_SVR    0x0f0
 #define APIC_ICR    0x300
-#define APIC_LVT0   0x350
-#define APIC_LVT1   0x360
 #define SELF        (1 << 18)
 
 #define IDT         0x200000    /* 256 gates */
@@ -50,13 +47,7 @@
 	call set_gate
 	lidt idtr
 
-	/* Only the local APIC speaks: both 8259s masked, LINT0/LINT1 masked. */
-	mov $0xff, %al
-	outb %al, $0x21
-	outb %al, $0xa1
-	apicw APIC_LVT0, 0x10000
-	apicw APIC_LVT1, 0x10000
-	apicw APIC_SVR, 0x1ff
+	lapic_only
 	movl $0, COUNT
 	movl $0, RETURN_EIP
 	say msg_start

@@ -16,10 +16,7 @@
  */
 #define APIC        0xfee00000
 #define APIC_EOI    0x0b0
-#define APIC_SVR    0x0f0
 #define APIC_LVTT   0x320
-#define APIC_LVT0   0x350
-#define APIC_LVT1   0x360
 #define APIC_TMICT  0x380
 #define APIC_TDCR   0x3e0
 
@@ -37,13 +34,7 @@
 	call set_gate
 	lidt idtr
 
-	/* Only the local APIC speaks: both 8259s masked, LINT0/LINT1 masked. */
-	mov $0xff, %al
-	outb %al, $0x21
-	outb %al, $0xa1
-	movl $0x10000, APIC + APIC_LVT0
-	movl $0x10000, APIC + APIC_LVT1
-	movl $0x1ff, APIC + APIC_SVR
+	lapic_only
 	movl $-1, AT
 	say msg_start
 
