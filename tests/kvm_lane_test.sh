@@ -11,7 +11,8 @@
 # and RAM never touched, which KVM emulates, copying the RAM operand itself,
 # land the same bytes as on the software vCPU, eager and lazy, on both kernels.
 # KVM's paravirtual clock is not offered (hv's hypervisor leaf; its MSRs
-# raise #GP), eager and lazy, on both kernels.
+# raise #GP), eager and lazy, on both kernels; a HLT skipped to a timer's
+# deadline moves the guest's TSC on with it, on both kernels.
 # Lazy RAM (userfaultfd) maps the same frames at first touch as the software
 # vCPU; dirty tracking's write-protect log (userfaultfd) and KVM's dirty log
 # agree; SIGTERM stops a guest inside KVM_RUN, eager and lazy; hv bench's
@@ -95,6 +96,8 @@ hlt-user|--memory 16M tests/guests/hlt-user.elf
 lazy-hlt-user|--mem-policy lazy --memory 16M tests/guests/hlt-user.elf
 pvclock|--memory 16M tests/guests/pvclock.elf
 lazy-pvclock|--mem-policy lazy --memory 16M tests/guests/pvclock.elf
+tsc-skip|--memory 16M tests/guests/tsc-skip.elf
+lazy-tsc-skip|--mem-policy lazy --memory 16M tests/guests/tsc-skip.elf
 CASES
 # kvm-unit-tests' s3 with its arguments, when HV_KUT_DIR names a built tree
 # (about a minute in the lane and on the software vCPU each).
@@ -369,6 +372,13 @@ for name in pvclock lazy-pvclock; do
 done
 expect_eq "lazy-pvclock: frames mapped on demand, in the lane vs soft" "$(frames lazy-pvclock.kvm)" \
 	"$(frames lazy-pvclock.soft)"
+# A HLT skipped to the timer's deadline moves the guest's TSC on with it
+# (the vCPU's TSC offset; KVM swallowed a host IA32_TSC write of less than a
+# second's jump), on both kernels.
+for name in tsc-skip lazy-tsc-skip; do
+	check "$name: the TSC kept up with the timer in the lane" \
+		"$(grep -c "^tsc-skip: the TSC moved on by at least the timer's count, three times$" "$tmp/$name.kvm.out")" -eq 1
+done
 check "lazy-timer: the interrupt came during the writes in the lane" \
 	"$(grep -c '^timer-touch: the timer interrupt came during the writes$' "$tmp/lazy-timer.kvm.out")" -eq 1
 check "lazy-dirty: 80 first touches" \
@@ -418,7 +428,7 @@ grep -E 'round trip|boot to exit' "$tmp/bench.out" >&2
 
 # The backports kernel (Linux 6.12): first touches in the vCPU's own thread.
 BPO="lazy-dirty lazy-random lazy-random-2m lazy-apic lazy-timer lazy-rom lazy-s3 lazy-string-io
-	lazy-string-io-2m lazy-sti-hlt lazy-hlt-user lazy-pvclock"
+	lazy-string-io-2m lazy-sti-hlt lazy-hlt-user lazy-pvclock lazy-tsc-skip"
 bpo_ok=yes
 if [ "${HV_KVM_LANE:-}" != 1 ] && ! ls "$CACHE"/backports/linux-image-*-amd64_*.deb >/dev/null 2>&1; then
 	echo "kvm_lane_test: the backports kernel is not in $CACHE/backports; HV_KVM_LANE=1 fetches it" >&2
@@ -474,6 +484,8 @@ if [ $bpo_ok = yes ]; then
 			"$(path "$tmp/$name.bpo.stderr")" "in the vCPU's thread (poisoned pages: KVM's SIGBUS)"
 	done
 	dirty_logs lazy-dirty bpo 64 6.12
+	check "lazy-tsc-skip (Linux 6.12): the TSC kept up with the timer" \
+		"$(grep -c "^tsc-skip: the TSC moved on by at least the timer's count, three times$" "$tmp/lazy-tsc-skip.bpo.out")" -eq 1
 	check "lazy-timer (Linux 6.12): the interrupt came during the writes" \
 		"$(grep -c '^timer-touch: the timer interrupt came during the writes$' "$tmp/lazy-timer.bpo.out")" -eq 1
 	# KVM's own copies to and from poisoned pages: hv maps each through

@@ -274,6 +274,10 @@ if [ ! -d /sys/module/kvm_pvm ]; then
 		check "$name: no paravirtual clock on KVM" \
 			"$(grep -c "^pvclock: no paravirtual clock, every MSR access #GP, the block untouched$" "$tmp/$name.kvm.out")" -eq 1
 	done
+	# A HLT skipped to the timer's deadline moves the guest's TSC on too.
+	both tsc-skip --memory 16M "$PROBES/tsc-skip.elf"
+	check "tsc-skip: the TSC kept up with the timer on KVM" \
+		"$(grep -c "^tsc-skip: the TSC moved on by at least the timer's count, three times$" "$tmp/tsc-skip.kvm.out")" -eq 1
 fi
 if [ -f "$GUEST" ]; then
 	for wl in compute memloop protect; do

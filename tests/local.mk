@@ -199,18 +199,20 @@ EXTRA_DIST += tests/passthrough_test.sh
 # between devices and fresh RAM (tests/guests/string-io.S, the KVM lane);
 # STI; HLT with an interrupt pending and the HLT on a fresh page, at CPL 0
 # and at CPL 3 (tests/guests/sti-hlt.S, hlt-user.S, the KVM lane); KVM's
-# paravirtual clock not offered (tests/guests/pvclock.S, the KVM lane).
+# paravirtual clock not offered (tests/guests/pvclock.S, the KVM lane); the
+# TSC moved on with the timer over a skipped HLT (tests/guests/tsc-skip.S).
 GUEST32 = tests/guests/apic.elf tests/guests/rtc.elf tests/guests/hpet.elf \
 	tests/guests/timer-touch.elf tests/guests/s3.elf tests/guests/acpi.elf \
 	tests/guests/dma-rom.elf tests/guests/fwcfg.elf tests/guests/string-io.elf \
-	tests/guests/sti-hlt.elf tests/guests/hlt-user.elf tests/guests/pvclock.elf
+	tests/guests/sti-hlt.elf tests/guests/hlt-user.elf tests/guests/pvclock.elf \
+	tests/guests/tsc-skip.elf
 check_DATA += $(GUEST32)
 CLEANFILES += $(GUEST32) $(GUEST32:.elf=.o)
 EXTRA_DIST += tests/guests/guest32.inc tests/guests/apic.S tests/guests/rtc.S tests/guests/hpet.S \
 	tests/guests/timer-touch.S tests/guests/s3.S tests/guests/acpi.S tests/guests/dma-rom.S \
 	tests/guests/fwcfg.S tests/guests/string-io.S tests/guests/sti-hlt.S tests/guests/hlt-user.S \
-	tests/guests/pvclock.S tests/apic_guest_test.sh tests/rtc_guest_test.sh tests/hpet_guest_test.sh tests/s3_guest_test.sh \
-	tests/acpi_guest_test.sh tests/fwcfg_guest_test.sh
+	tests/guests/pvclock.S tests/guests/tsc-skip.S tests/apic_guest_test.sh tests/rtc_guest_test.sh \
+	tests/hpet_guest_test.sh tests/s3_guest_test.sh tests/acpi_guest_test.sh tests/fwcfg_guest_test.sh
 $(GUEST32:.elf=.o): tests/guests/%.o: $(srcdir)/tests/guests/%.S $(srcdir)/tests/guests/guest32.inc
 	@$(MKDIR_P) tests/guests
 	$(CC) -m32 -c -o $@ $(srcdir)/tests/guests/$*.S
