@@ -290,15 +290,11 @@ bool mem_miss_chain(struct vcpu_soft *v, uint64_t lin, unsigned type, uint64_t *
 	/* v->ctx is the model's current context (cpu_update_mode, run_loop). */
 	mmu_translate_cur(v->mmu, lin, type, res);
 	wrote = walk_wrote(v);
-	if (__builtin_expect(res->status == MMU_OK && !wrote, 1)) {
-		uint64_t f = res->hpa >> 12;
-
-		if (!(type & ACC_WRITE) || f >= v->code->frames ||
-		    !((v->code->map[f >> 6] >> (f & 63)) & 1)) {
-			v->hit_missed = false;
-			*hpa = res->hpa;
-			return true;
-		}
+	if (__builtin_expect(res->status == MMU_OK && !wrote, 1) &&
+	    !((type & ACC_WRITE) && code_frame(v, res->hpa >> 12))) {
+		v->hit_missed = false;
+		*hpa = res->hpa;
+		return true;
 	}
 	v->miss_pending = true;
 	v->miss_lin = lin;

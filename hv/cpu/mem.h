@@ -126,6 +126,12 @@ static inline bool fetch_apart(const struct vcpu_soft *v, const struct mmu_hit_s
 	return s->clock != v->fclock;
 }
 
+/* Whether frame f is marked: a current block was decoded from it. */
+static inline bool code_frame(const struct vcpu_soft *v, uint64_t f)
+{
+	return f < v->code->frames && ((v->code->map[f >> 6] >> (f & 63)) & 1);
+}
+
 /* Mark the frame of hpa as one a current block was decoded from (vcpu_soft.c). */
 static inline void code_map_set(struct vcpu_soft *v, uint64_t hpa)
 {
@@ -148,7 +154,7 @@ static inline void code_store(struct vcpu_soft *v, uint64_t hpa)
 {
 	uint64_t f = hpa >> 12;
 
-	if (__builtin_expect(f < v->code->frames && ((v->code->map[f >> 6] >> (f & 63)) & 1), 0)) {
+	if (__builtin_expect(code_frame(v, f), 0)) {
 		v->code->map[f >> 6] &= ~(1ULL << (f & 63));
 		v->code->epoch++;
 		if (f == v->blk_page)
@@ -222,7 +228,7 @@ static inline __attribute__((always_inline)) int xlate(struct vcpu_soft *v, uint
 	v->hit_missed = false;
 	if (__builtin_expect(v->miss_pending, 0) && v->miss_lin == lin &&
 	    !(acc & ACC_IMPLICIT_SV)) {
-		/* Made by the threaded code of this record (mem_miss_threaded). */
+		/* Made by the threaded code of this record (mem_miss_chain). */
 		v->miss_pending = false;
 		res = v->miss_res;
 	} else {
@@ -463,12 +469,8 @@ mem_slot_threaded(struct vcpu_soft *v, uint64_t lin, unsigned size, unsigned typ
 	}
 	if (v->fpage && !fetch_apart(v, s))
 		return NULL;
-	if (type & ACC_WRITE) {
-		uint64_t f = s->hpa >> 12;
-
-		if (f < v->code->frames && ((v->code->map[f >> 6] >> (f & 63)) & 1))
-			return NULL;
-	}
+	if ((type & ACC_WRITE) && code_frame(v, s->hpa >> 12))
+		return NULL;
 	return s;
 }
 
@@ -485,7 +487,7 @@ static inline __attribute__((always_inline)) bool mem_hit_threaded(struct vcpu_s
 }
 
 /*
- * After mem_slot_threaded() found the shortcut missing (hit_missed), the
+ * After mem_slot_threaded() found the shortcut missing (hit_missed set), the
  * model translation of the access made in the chain, when the deferred
  * fetches need not be counted first (none armed, or mmu_hit_data_apart):
  * true with the HPA when the access can complete there (RAM, no A/D flag
@@ -496,14 +498,6 @@ static inline __attribute__((always_inline)) bool mem_hit_threaded(struct vcpu_s
  * was made here (mem.c).
  */
 bool mem_miss_chain(struct vcpu_soft *v, uint64_t lin, unsigned type, uint64_t *hpa);
-
-static inline __attribute__((always_inline)) bool mem_miss_threaded(struct vcpu_soft *v, uint64_t lin,
-								    unsigned type, uint64_t *hpa)
-{
-	if (__builtin_expect(!v->hit_missed, 0))
-		return false;
-	return mem_miss_chain(v, lin, type, hpa);
-}
 
 /* ---- the stack ---- */
 

@@ -125,7 +125,7 @@ static int h_mov_store64_b(struct vcpu_soft *v, const struct x86_insn *in)
 /*
  * The rest of a threaded load or store of [base + disp] whose shortcut
  * lookup missed (hit_missed): the model's translation in the chain
- * (mem_miss_threaded), the access and the next record; op itself,
+ * (mem_miss_chain), the access and the next record; op itself,
  * unexecuted, when the access cannot complete there. Out of line and
  * reached by a tail call, so that the hit path keeps no frame.
  */
@@ -134,7 +134,7 @@ t_load_miss(struct vcpu_soft *v, const struct blk_op *op, unsigned size)
 {
 	uint64_t lin = v->gpr[op->insn.base] + (uint64_t)op->insn.disp, hpa, a = 0;
 
-	if (!mem_miss_threaded(v, lin, ACC_READ, &hpa))
+	if (!mem_miss_chain(v, lin, ACC_READ, &hpa))
 		return op;
 	v->stats.loads++;
 	copy_small(&a, hpool_ptr(v->pool, hpa), size);
@@ -147,7 +147,7 @@ t_store_miss(struct vcpu_soft *v, const struct blk_op *op, unsigned size, uint64
 {
 	uint64_t lin = v->gpr[op->insn.base] + (uint64_t)op->insn.disp, hpa;
 
-	if (!mem_miss_threaded(v, lin, ACC_WRITE, &hpa))
+	if (!mem_miss_chain(v, lin, ACC_WRITE, &hpa))
 		return op;
 	v->stats.stores++;
 	copy_small(hpool_ptr(v->pool, hpa), &val, size);

@@ -384,7 +384,7 @@ struct vcpu_soft {
 	bool hit_missed;
 	/*
 	 * Threaded code made the model translation of a load or store that
-	 * missed the shortcut itself (mem_miss_threaded, mem.h) and could not
+	 * missed the shortcut itself (mem_miss_chain, mem.c) and could not
 	 * complete the access in the chain (a fault, a device window, a walk
 	 * that wrote A/D flags, a store to a code frame): the result waits
 	 * here for the handler of the same record, which makes the same
