@@ -161,16 +161,7 @@ thread_follow(struct vcpu_soft *v, const struct blk_op *op, uint64_t target)
 	v->rip = target;
 	if (s != NULL) {
 		/* Between two instructions the deferred fetches are icount - fmark - 1. */
-		const struct mmu_hit_slot *old = s;
-		uint64_t n = 0;
-
-		if (v->fpage) {
-			old = v->fslot;
-			n = icount - v->fmark - 1;
-		}
-		mmu_hit_settle_take(v->hit, old, n, s, target, ACC_FETCH);
-		v->stats.fetches += n + 1;
-		fetch_arm(v, target, icount, s);
+		fetch_move_hit(v, s, target, 1);
 		v->blk_page = hpa >> 12;
 	}
 	v->t_lin0 = target;

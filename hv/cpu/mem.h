@@ -83,6 +83,29 @@ static inline __attribute__((always_inline)) bool fetch_hit_arm(struct vcpu_soft
 }
 
 /*
+ * fetch_move()'s hit, for a caller that found slot s for the fetch of lin
+ * itself (mmu_hit_find, nothing having reached the MMU since): the deferred
+ * fetches and this one counted with one call, the page of lin armed, and
+ * the HPA of lin.
+ */
+static inline __attribute__((always_inline)) uint64_t fetch_move_hit(struct vcpu_soft *v,
+								      struct mmu_hit_slot *s,
+								      uint64_t lin, unsigned before)
+{
+	const struct mmu_hit_slot *old = s;
+	uint64_t n = 0, hpa;
+
+	if (v->fpage) {
+		old = v->fslot;
+		n = v->icount - v->fmark - before;
+	}
+	hpa = mmu_hit_settle_take(v->hit, old, n, s, lin, ACC_FETCH);
+	v->stats.fetches += n + 1;
+	fetch_arm(v, lin, v->icount, s);
+	return hpa;
+}
+
+/*
  * fetch_settle() and fetch_hit_arm() in one: the fetch of lin, the
  * instruction at count v->icount, after the fetches deferred on the armed
  * page, v->icount - fmark - before of them (before: 1 between two
@@ -95,24 +118,18 @@ static inline __attribute__((always_inline)) bool fetch_move(struct vcpu_soft *v
 							      unsigned before, uint64_t *hpa)
 {
 	struct mmu_hit_slot *s = mmu_hit_find(v->hit, lin, ACC_FETCH);
-	const struct mmu_hit_slot *old = s;
-	uint64_t n = 0;
 
-	if (v->fpage) {
-		old = v->fslot;
-		n = v->icount - v->fmark - before;
-	}
 	if (__builtin_expect(s == NULL, 0)) {
 		if (v->fpage) {
+			uint64_t n = v->icount - v->fmark - before;
+
 			v->stats.fetches += n;
-			mmu_hit_count_on(v->hit, old, ACC_FETCH, n);
+			mmu_hit_count_on(v->hit, v->fslot, ACC_FETCH, n);
 			v->fpage = 0;
 		}
 		return false;
 	}
-	*hpa = mmu_hit_settle_take(v->hit, old, n, s, lin, ACC_FETCH);
-	v->stats.fetches += n + 1;
-	fetch_arm(v, lin, v->icount, s);
+	*hpa = fetch_move_hit(v, s, lin, before);
 	return true;
 }
 
