@@ -285,6 +285,18 @@ gp_fill(struct walk *w, const struct mmu_layout *L, uint64_t gpa, unsigned lvl,
 	}
 }
 
+/* What ept_walk would report for a quick walk that succeeded, read from its path. */
+static inline __attribute__((always_inline)) void
+quick_result(const struct walk_path *p, struct ept_walk_result *r)
+{
+	r->status = EPT_OK;
+	r->hpa = p->addr;
+	r->page_shift = p->shift;
+	r->perms = p->and_acc & EPT_PERM_BITS;
+	r->dirty = (p->ref[p->n - 1].value & EPT_D) != 0;
+	r->refs = p->n;
+}
+
 /*
  * The end of gpa_xlate_body once the EPT walk (from start_level, its result
  * in r, the tables and permissions it went through in tables[] and
@@ -457,12 +469,7 @@ gpa_xlate_body(struct walk *w, uint64_t gpa, const struct ept_access *acc, unsig
 
 			if (ept->ad ? ept_quick(&ept_std_fmt[0][1], ept, acc, &s1, gpa, &p1, true)
 				    : ept_quick(&ept_std_fmt[0][0], ept, acc, &s1, gpa, &p1, true)) {
-				r1.status = EPT_OK;
-				r1.hpa = p1.addr;
-				r1.page_shift = p1.shift;
-				r1.perms = p1.and_acc & EPT_PERM_BITS;
-				r1.dirty = (p1.ref[0].value & EPT_D) != 0;
-				r1.refs = 1;
+				quick_result(&p1, &r1);
 				return gpa_xlate_end(w, gpa, row, 1, &r1, NULL, NULL, nt_missed, out, L);
 			}
 		}
@@ -476,13 +483,7 @@ gpa_xlate_body(struct walk *w, uint64_t gpa, const struct ept_access *acc, unsig
 
 walk:
 	if (!w->trace && ept_walk_quick_lay(ept, acc, startp, gpa, &p, L)) {
-		/* What ept_walk would report for it, read from the path. */
-		r.status = EPT_OK;
-		r.hpa = p.addr;
-		r.page_shift = p.shift;
-		r.perms = p.and_acc & EPT_PERM_BITS;
-		r.dirty = (p.ref[p.n - 1].value & EPT_D) != 0;
-		r.refs = p.n;
+		quick_result(&p, &r);
 		tables = p.table;
 		perms_at = p.and_at;
 	} else {
