@@ -200,6 +200,16 @@ ept_walk_quick(const struct ept *ept, const struct ept_access *acc, uint64_t gpa
 	return ept_walk_quick_inline(ept, acc, NULL, gpa, p);
 }
 
+/* ept_quick over hv's own 4-level tables (ept->std4_own): the const
+ * descriptor with the EPT's A/D setting, no bounds test per entry. */
+static inline __attribute__((always_inline)) bool
+ept_quick_own4(const struct ept *ept, const struct ept_access *acc, const struct walk_start *start,
+	       uint64_t gpa, struct walk_path *p)
+{
+	return ept->ad ? ept_quick(&ept_std_fmt[0][1], ept, acc, start, gpa, p, true)
+		       : ept_quick(&ept_std_fmt[0][0], ept, acc, start, gpa, p, true);
+}
+
 /*
  * ept_walk_quick_inline under layout L: where the layout is known, the usual
  * hierarchy (hv's own 4-level tables, no entry written by hand) walks over
@@ -217,16 +227,14 @@ ept_walk_quick_lay(const struct ept *ept, const struct ept_access *acc,
 {
 	if (L->known && ept->std4_own) {
 		if (!start)
-			return ept->ad ? ept_quick(&ept_std_fmt[0][1], ept, acc, NULL, gpa, p, true)
-				       : ept_quick(&ept_std_fmt[0][0], ept, acc, NULL, gpa, p, true);
+			return ept_quick_own4(ept, acc, NULL, gpa, p);
 		if (start->level == 1 && start->table <= ept->pool->size - PAGE_SIZE_4K) {
 			/* The level a constant: the walk is one entry, folded in. */
 			const struct walk_start s1 = { .level = 1, .table = start->table,
 						       .and_bits = start->and_bits,
 						       .or_bits = start->or_bits };
 
-			return ept->ad ? ept_quick(&ept_std_fmt[0][1], ept, acc, &s1, gpa, p, true)
-				       : ept_quick(&ept_std_fmt[0][0], ept, acc, &s1, gpa, p, true);
+			return ept_quick_own4(ept, acc, &s1, gpa, p);
 		}
 	}
 	return ept_walk_quick_inline(ept, acc, start, gpa, p);
@@ -467,8 +475,7 @@ gpa_xlate_body(struct walk *w, uint64_t gpa, const struct ept_access *acc, unsig
 			struct ept_walk_result r1;
 			struct walk_path p1;
 
-			if (ept->ad ? ept_quick(&ept_std_fmt[0][1], ept, acc, &s1, gpa, &p1, true)
-				    : ept_quick(&ept_std_fmt[0][0], ept, acc, &s1, gpa, &p1, true)) {
+			if (ept_quick_own4(ept, acc, &s1, gpa, &p1)) {
 				quick_result(&p1, &r1);
 				return gpa_xlate_end(w, gpa, row, 1, &r1, NULL, NULL, nt_missed, out, L);
 			}
