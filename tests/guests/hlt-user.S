@@ -146,13 +146,7 @@ msg_count:	.asciz "hlt-user: not exactly one interrupt\n"
 msg_passed:	.asciz "hlt-user: the HLT at CPL 3 was passed over without #GP\n"
 msg_unexpected:	.asciz "hlt-user: unexpected\n"
 
-/* STI at the last byte of a page, HLT at the first byte of the next, which
- * begins a 32 KiB block nothing else touches (see sti-hlt.S). */
-	.section .text.shadow, "ax"
-	.balign 0x8000
-	.skip 0x8000 - 1, 0xcc
-sti_at:
-	sti
-hlt_at:
-	hlt
+/* STI and HLT across a page boundary, the HLT's page never touched; ring 3
+ * runs them. */
+	sti_hlt_across_pages
 	ud2

@@ -86,15 +86,6 @@ msg_elsewhere:	.asciz "sti-hlt: the interrupt came at another address\n"
 msg_count:	.asciz "sti-hlt: not exactly one interrupt\n"
 msg_unexpected:	.asciz "sti-hlt: unexpected\n"
 
-/* STI at the last byte of a page, HLT at the first byte of the next; that
- * page begins a 32 KiB block nothing above touches (a host may map a fault's
- * neighbours in one go). A section of its own, so that its alignment does
- * not move the multiboot header. */
-	.section .text.shadow, "ax"
-	.balign 0x8000
-	.skip 0x8000 - 1, 0xcc
-sti_at:
-	sti
-hlt_at:
-	hlt
+/* STI and HLT across a page boundary, the HLT's page never touched. */
+	sti_hlt_across_pages
 	jmp back
