@@ -2507,7 +2507,7 @@ static void test_data_miss_fetch_order(void **state)
 /*
  * A threaded store whose shortcut lookup misses, to a frame a block was
  * decoded from, on another page than the running one: the model's
- * translation is made in the chain (mem_miss_threaded), but the store goes
+ * translation is made in the chain (mem_miss_chain), but the store goes
  * back to the handler, which marks the frame's blocks stale (code_store),
  * so the next CALL runs the new bytes. The first store (the same bytes)
  * sets the page's dirty flag, and INVLPG drops its TLB entries, so that
