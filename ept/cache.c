@@ -80,6 +80,15 @@ int cache_create(const struct cache_geom *geom, bool perfect, struct cache_stats
 			}
 			memset(c->fp, 0, n);
 		}
+		if (c->ways >= CACHE_AGE_MIN_WAYS && c->ways <= CACHE_AGE_MAX_WAYS) {
+			/* Sorted at the first fill into a full set (left 0). */
+			c->age = calloc(c->nsets, sizeof(*c->age));
+			c->age_order = malloc(geom->entries);
+			if (!c->age || !c->age_order)
+				goto fail;
+			for (i = 0; i < geom->entries; i++)
+				c->age_order[i] = (uint8_t)(i % c->ways);
+		}
 		for (i = 0; i < c->nsets; i++)
 			c->empty[i] = c->ways;
 		for (i = 0; i < geom->entries; i++) {
@@ -91,6 +100,8 @@ int cache_create(const struct cache_geom *geom, bool perfect, struct cache_stats
 	return 0;
 
 fail:
+	free(c->age_order);
+	free(c->age);
 	free(c->fp);
 	free(c->empty);
 	free(c->sets);
@@ -110,6 +121,8 @@ void cache_destroy(struct cache *c)
 	if (c->perfect)
 		for (i = 0; i < c->nsets; i++)
 			free(c->sets[i].e);
+	free(c->age_order);
+	free(c->age);
 	free(c->fp);
 	free(c->empty);
 	free(c->sets);
@@ -119,6 +132,33 @@ void cache_destroy(struct cache *c)
 	free(c);
 }
 
+
+void cache_age_sort(struct cache *c, uint32_t si)
+{
+	const uint32_t n = c->ways;
+	const uint64_t *l = c->lru + (size_t)si * n;
+	uint8_t *o = c->age_order + (size_t)si * n;
+	uint64_t top = l[o[0]];   /* the newest stamp of o[0..i) */
+	uint32_t i, j;
+
+	/* Insertion sort by stamp (ties, which unique stamps never make, by
+	 * way, as the scan breaks them); a way newer than every way before it
+	 * stays where it is, the usual case. */
+	for (i = 1; i < n; i++) {
+		const uint8_t w = o[i];
+		const uint64_t v = l[w];
+
+		if (__builtin_expect(v > top, 1)) {
+			top = v;
+			continue;
+		}
+		for (j = i; j > 0 && (l[o[j - 1]] > v || (l[o[j - 1]] == v && o[j - 1] > w)); j--)
+			o[j] = o[j - 1];
+		o[j] = w;
+	}
+	c->age[si].mark = c->clock;
+	c->age[si].left = n;
+}
 
 static inline bool tag_match(const struct cache_entry *e, uint64_t key, const struct cache_tag *tag)
 {

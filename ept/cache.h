@@ -127,6 +127,10 @@ struct cache {
 	struct cache_entry *storage;
 	uint8_t *fp;                   /* finite, ways <= CACHE_FP_MAX_WAYS: see above */
 	uint32_t fp_stride;            /* bytes of fp[] a set */
+	/* finite, CACHE_AGE_MIN_WAYS..CACHE_AGE_MAX_WAYS ways: each set's age
+	 * order (cache_age_victim()), ways bytes a set in age_order[] */
+	struct cache_age *age;
+	uint8_t *age_order;
 	struct cache_set *sets;        /* perfect only */
 	uint32_t nsets, ways;
 	uint64_t set_mask;
@@ -409,6 +413,62 @@ static inline uint32_t cache_lru_oldest(const uint64_t *l, uint32_t n)
 }
 
 /*
+ * The age order of a set of many ways. A fill after a miss into a full set
+ * evicts the way with the smallest stamp, and finding it among the stamps
+ * costs a compare and two selects a way. A set of CACHE_AGE_MIN_WAYS or more
+ * ways keeps instead its ways as they were ordered by stamp at one moment
+ * (age[].mark, the structure's clock then) in age_order[], and takes them
+ * from the front: the next is age_order[ways - left].
+ *
+ * Every stamp is written with a clock value newer than every stamp before
+ * it (a fill, a hit, and the MMU shortcut's hit in ept/mmu.h: `*lru =
+ * ++*clock`, or `*clock += n` and then `*lru = *clock`), so a way whose
+ * stamp is still at most mark has not been used since, and a way used since
+ * is newer than every way that was not. The first way from the front whose
+ * stamp is at most mark is therefore the oldest of the set, the way the scan
+ * of the stamps picks. A way used since mark is passed over, and so is the
+ * victim, which the fill stamps newest. When every way has been passed
+ * (left == 0), cache_age_sort() orders the set by stamp again (mostly in
+ * order already: the victims were stamped in the order they were taken)
+ * and mark becomes the clock.
+ */
+#define CACHE_AGE_MIN_WAYS 8
+#define CACHE_AGE_MAX_WAYS 256
+
+struct cache_age {
+	uint64_t mark;
+	uint32_t left;
+};
+
+/* Whether c keeps an age order (a structure of shape sh). */
+static inline __attribute__((always_inline)) bool cache_has_age(const struct cache *c,
+								 struct cache_shape sh)
+{
+	return sh.sets ? sh.ways >= CACHE_AGE_MIN_WAYS && sh.ways <= CACHE_AGE_MAX_WAYS
+		       : c->age != NULL;
+}
+
+/* Out of line: set si's age order sorted by stamp again, mark the clock. */
+void cache_age_sort(struct cache *c, uint32_t si);
+
+/* The oldest way of the full set si of c (which keeps an age order), by it. */
+static inline __attribute__((always_inline)) uint32_t cache_age_victim(struct cache *c,
+									uint32_t si, uint32_t ways)
+{
+	struct cache_age *a = &c->age[si];
+	const uint64_t *l = c->lru + (size_t)si * ways;
+	const uint8_t *o = c->age_order + (size_t)si * ways;
+	uint32_t w;
+
+	do {
+		if (__builtin_expect(a->left == 0, 0))
+			cache_age_sort(c, si);
+		w = o[ways - a->left--];
+	} while (__builtin_expect(l[w] > a->mark, 0));
+	return w;
+}
+
+/*
  * cache_fill after a lookup of (key, tag) in c that missed, with nothing
  * filled into c since: the same entry cache_fill would choose, without
  * looking for the key again. c has shape sh.
@@ -431,7 +491,7 @@ cache_fill_missed_s(struct cache *c, uint64_t key, const struct cache_tag *tag, 
 		return cache_fill(c, key, &t, global, out);
 	}
 	base = si * ways;
-	j = cache_lru_oldest(c->lru + base, ways);
+	j = cache_has_age(c, sh) ? cache_age_victim(c, si, ways) : cache_lru_oldest(c->lru + base, ways);
 	/* A full set: the oldest way is evicted. */
 	v = &c->storage[base + j];
 	c->st->evictions++;

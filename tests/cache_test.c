@@ -398,6 +398,119 @@ static void test_fill_missed_same_victims(void **state)
 }
 
 /*
+ * A fill after a miss into a full set of CACHE_AGE_MIN_WAYS or more ways
+ * takes its victim from the set's age order (cache_age_victim), not from a
+ * scan of the stamps: it must still be the way with the smallest stamp, the
+ * one the scan picks, whoever stamped the set since the order was made.
+ * Sets of 8, 12, 16, 64, 72 and 256 ways (and 4, which scans) go through
+ * 20,000 random lookups, fills and invalidations each, their hits stamped
+ * as cache_hit does, and as the MMU's shortcut does (ept/mmu.h:
+ * `*lru = ++*clock`, and `*clock += n` then `*lru = *clock` for n deferred
+ * hits); before each fill into a full set the oldest way is found by a plain
+ * scan, and the fill must take it, over CACHE_ANY and over the known shape.
+ */
+#define AGE_SHAPES(X) X(0, 4, 8) X(1, 8, 12) X(2, 2, 16) X(3, 1, 64) X(4, 1, 72) \
+	X(5, 1, 256) X(6, 4, 4)
+enum { NAGE = 7 };
+
+static int fill_age_shape(struct cache *c, uint64_t key, const struct cache_tag *tag,
+			  struct cache_entry **e, unsigned g)
+{
+#define FILL(n, sets, ways)                                                                \
+	case n:                                                                             \
+		return cache_fill_missed_s(c, key, tag, false, e, (struct cache_shape){ sets, ways });
+	switch (g) {
+	AGE_SHAPES(FILL)
+	}
+#undef FILL
+	return -EINVAL;
+}
+
+static void test_age_order_oldest(void **state)
+{
+#define GEOM(n, sets, ways) { (sets) * (ways), ways },
+	static const unsigned geom[NAGE][2] = { AGE_SHAPES(GEOM) };
+#undef GEOM
+
+	(void)state;
+	for (unsigned g = 0; g < NAGE; g++) {
+		const unsigned ways = geom[g][1];
+		struct cache_stats st;
+		struct cache *c = mk(geom[g][0], ways, false, &st);
+		uint64_t x = 0x2545f4914f6cdd1dULL;
+		unsigned i, full_fills = 0, stamped = 0;
+
+		assert_true((c->age != NULL) == (ways >= CACHE_AGE_MIN_WAYS));
+		for (i = 0; i < 20000; i++) {
+			struct cache_entry *e;
+			uint64_t key, page, evictions, oldest = UINT64_MAX;
+			uint32_t si, want = 0, w, empty;
+
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			page = x % (geom[g][0] * 2 + 1);
+			key = cache_key(page << 12, 12);
+			if ((x >> 20) % 40 == 0) {
+				struct cache_inval inv = { .flags = CACHE_INV_KEY, .key = key };
+
+				cache_invalidate(c, &inv);
+				continue;
+			}
+			e = cache_find(c, key, &tag_a);
+			if (e) {
+				uint64_t *lru = cache_lru(c, e);
+
+				switch ((x >> 24) % 3) {
+				case 0:
+					cache_hit(c, e);
+					break;
+				case 1:
+					*lru = ++c->clock;
+					stamped++;
+					break;
+				default:
+					c->clock += 1 + (x >> 32) % 5;
+					*lru = c->clock;
+					stamped++;
+					break;
+				}
+				continue;
+			}
+			si = (uint32_t)(key & c->set_mask);
+			for (w = 0; w < ways; w++) {
+				uint64_t l = c->lru[si * ways + w];
+
+				assert_int_not_equal(c->keys[si * ways + w], key);
+				if (c->keys[si * ways + w] != CACHE_KEY_NONE && l < oldest) {
+					oldest = l;
+					want = w;
+				}
+			}
+			empty = c->empty[si];
+			evictions = st.evictions;
+			if ((x >> 40) & 1)
+				assert_ok(fill_age_shape(c, key, &tag_a, &e, g));
+			else
+				assert_ok(cache_fill_missed(c, key, &tag_a, false, &e));
+			if (empty == 0) {
+				/* A full set: its oldest way goes. */
+				assert_int_equal(e->slot, si * ways + want);
+				assert_int_equal(st.evictions, evictions + 1);
+				full_fills++;
+			} else {
+				assert_int_equal(c->empty[si], empty - 1);
+				assert_int_equal(st.evictions, evictions);
+			}
+			assert_true(e->valid && e->key == key);
+		}
+		assert_true(full_fills > 3000);
+		assert_true(stamped > 1000);
+		cache_destroy(c);
+	}
+}
+
+/*
  * The lookup and the fill after a miss over a shape known at compile time
  * (cache_find_at_s, cache_fill_missed_s with a constant struct cache_shape,
  * as the MMU's miss path is instantiated for a preset) must find the same
@@ -571,6 +684,7 @@ int main(void)
 		cmocka_unit_test(test_lru),
 		cmocka_unit_test(test_fill_victims),
 		cmocka_unit_test(test_fill_missed_same_victims),
+		cmocka_unit_test(test_age_order_oldest),
 		cmocka_unit_test(test_invalidate_selectors),
 		cmocka_unit_test(test_invalidate_addr_sizes),
 		cmocka_unit_test(test_invalidate_range),
