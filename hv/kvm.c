@@ -726,6 +726,15 @@ static bool prefault_wanted(void)
 	return e && strcmp(e, "1") == 0;
 }
 
+/* HV_KVM_TSC_OFFSET=0: a skipped HLT moves the guest's TSC with IA32_TSC
+ * writes even where the vCPU's TSC offset could be moved (guest_tsc). */
+static bool tsc_offset_wanted(void)
+{
+	const char *e = getenv("HV_KVM_TSC_OFFSET");
+
+	return !(e && strcmp(e, "0") == 0);
+}
+
 /* HV_KVM_LAZY=thread: lazy faults through the handler thread even where the
  * vCPU's thread could take them (the tests and the bench compare both). */
 static bool lazy_in_thread_wanted(void)
@@ -1289,7 +1298,8 @@ static int kvm_create(const struct vcpu_config *cfg, struct gmem *mem, struct vc
 	{
 		struct kvm_device_attr a = { .group = KVM_VCPU_TSC_CTRL, .attr = KVM_VCPU_TSC_OFFSET };
 
-		v->tsc_offset_attr = ioctl(v->fd, KVM_HAS_DEVICE_ATTR, &a) == 0;
+		v->tsc_offset_attr = ioctl(v->fd, KVM_HAS_DEVICE_ATTR, &a) == 0 &&
+				     tsc_offset_wanted();
 	}
 	if (v->mem->lazy && v->mem->puffd >= 0) {
 		/* Precondition: hv handles the faults of lazy RAM (exit_now). */
@@ -1616,20 +1626,29 @@ static void translate_exit(struct vcpu_kvm *v, struct vcpu_exit *e)
 /*
  * The guest's TSC (IA32_TSC, MSR 0x10): read, or moved on by `add` ticks.
  *
- * Moved on through the vCPU's TSC offset (KVM_VCPU_TSC_OFFSET, Linux 5.16)
- * where KVM has it: KVM takes a host's write of IA32_TSC that lands within
- * a second of where the TSC would be anyway for an attempt to synchronize
- * vCPUs and keeps the offset it had (kvm_synchronize_tsc), so a HLT skipped
- * by less than a second of guest time never reached the guest's TSC (in the
- * lane, a one-shot LAPIC timer of 0x10000000 ticks fired with the guest's
- * TSC 0x144411 ticks on). The offset attribute is taken as it is.
+ * A host's write of IA32_TSC that lands within a second of the value KVM
+ * expects (the last host write plus the time since) is taken by KVM for an
+ * attempt to synchronize vCPUs, and KVM keeps the offset it had
+ * (kvm_synchronize_tsc); a HLT skipped by less than a second of guest time
+ * would never reach the guest's TSC (in the lane, a one-shot LAPIC timer of
+ * 0x10000000 ticks fired with the guest's TSC 0x144411 ticks on). So:
+ * - where KVM has the vCPU's TSC offset attribute (KVM_VCPU_TSC_OFFSET,
+ *   Linux 5.16), hv moves the offset, which KVM takes as it is;
+ * - before, one KVM_SET_MSRS writes IA32_TSC twice: first 2^62 ticks away
+ *   from the value wanted, a value no write of the last second can be near
+ *   (centuries of guest time), then the value wanted, which is that far
+ *   from the first write and so taken. The time between hv's read and the
+ *   write is not added (microseconds; the guest, halted, saw none of it),
+ *   so the guest's TSC stands at the timer's deadline when it runs again.
+ * HV_KVM_TSC_OFFSET=0 takes the second way where the first could be had
+ * (the tests run it on the kernels that have the attribute).
  */
 static int guest_tsc(struct vcpu_kvm *v, uint64_t add, uint64_t *tsc)
 {
 	struct {
 		struct kvm_msrs h;
-		struct kvm_msr_entry e;
-	} m = { .h = { .nmsrs = 1 }, .e = { .index = 0x10 } };
+		struct kvm_msr_entry e[2];
+	} m = { .h = { .nmsrs = 1 }, .e = { { .index = 0x10 } } };
 	uint64_t off;
 	struct kvm_device_attr a = { .group = KVM_VCPU_TSC_CTRL, .attr = KVM_VCPU_TSC_OFFSET,
 				     .addr = (uint64_t)(uintptr_t)&off };
@@ -1642,13 +1661,17 @@ static int guest_tsc(struct vcpu_kvm *v, uint64_t add, uint64_t *tsc)
 		off += add;
 		if (ioctl(v->fd, KVM_SET_DEVICE_ATTR, &a) < 0)
 			return -errno;
-		m.e.data += add;
+		m.e[0].data += add;
 	} else if (add) {
-		m.e.data += add;
-		if (ioctl(v->fd, KVM_SET_MSRS, &m) != 1)
+		m.e[0].data += add;
+		m.e[1] = m.e[0];
+		m.e[0].data ^= 1ULL << 62;
+		m.h.nmsrs = 2;
+		if (ioctl(v->fd, KVM_SET_MSRS, &m) != 2)
 			return -EIO;
+		m.e[0] = m.e[1];
 	}
-	*tsc = m.e.data;
+	*tsc = m.e[0].data;
 	return 0;
 }
 
