@@ -323,6 +323,7 @@ struct gmem_kvm {
 	int puffd;
 	bool lazy;                /* the views start unmapped, registered for missing pages */
 	bool wp;                  /* uffd write-protects the views' frames (ops: gmem_kvm_wp_ops) */
+	const char *no_wp;        /* else why not, for the report (kvm_no_write_exits) */
 	bool wp_used;             /* some page was write-protected: faults can come at any write */
 	/*
 	 * Frames map() has recorded but not yet mapped into the view: one run
@@ -566,6 +567,11 @@ static const char *kvm_lazy_path(const struct gmem *m)
 			     : "through a handler thread (userfaultfd)";
 }
 
+static const char *kvm_no_write_exits(const struct gmem *m)
+{
+	return container_of(m, struct gmem_kvm, base)->no_wp;
+}
+
 static const struct gmem_ops gmem_kvm_ops = {
 	.protect_exits = false,   /* KVM handles write faults itself; the dirty log sees them */
 	.map = kvm_map,
@@ -573,6 +579,7 @@ static const struct gmem_ops gmem_kvm_ops = {
 	.invalidate = kvm_invalidate,
 	.dirty_log = kvm_dirty_log,
 	.lazy_path = kvm_lazy_path,
+	.no_write_exits = kvm_no_write_exits,
 };
 
 /* Where the host's userfaultfd can write-protect the views' frames. */
@@ -793,6 +800,14 @@ static int kvm_mem_create(const struct vcpu_config *cfg, struct gmem **out)
 		goto fail;
 	k->wp = !rc && uffd_wp_wanted() && (features & UFFD_FEATURE_PAGEFAULT_FLAG_WP) &&
 		(features & UFFD_FEATURE_WP_HUGETLBFS_SHMEM);
+	if (rc)
+		k->no_wp = "no userfaultfd here";
+	else if (!uffd_wp_wanted())
+		k->no_wp = "turned off (HV_KVM_UFFD_WP=0)";
+	else if (!(features & UFFD_FEATURE_PAGEFAULT_FLAG_WP))
+		k->no_wp = "this kernel's userfaultfd cannot write-protect (Linux 5.7)";
+	else if (!k->wp)
+		k->no_wp = "this kernel cannot write-protect memfd pages (Linux 5.19)";
 	if (k->wp)
 		k->base.ops = &gmem_kvm_wp_ops;
 	else if (!k->lazy && k->uffd >= 0) {
@@ -2287,6 +2302,9 @@ static int kvm_hw_stats(struct vcpu *vcpu, vcpu_hw_stat_fn fn, void *ctx)
 		const char *scope;
 		int fd;
 	} owner[] = { { "vm", v->mem->vm_fd }, { "vcpu", v->fd } };
+
+	if (ioctl(v->mem->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_BINARY_STATS_FD) <= 0)
+		return -ENOSYS;
 
 	for (unsigned i = 0; i < 2; i++) {
 		struct kvm_stats st;

@@ -727,8 +727,12 @@ static void report_text(FILE *f, struct vm *vm, const struct run_opts *o,
 	if (vm->ops->hw_stats) {
 		fprintf(f, "\n%s statistics (the host kernel's own counts, nonzero ones):\n",
 			vm->ops->name);
-		if (vm->ops->hw_stats(vm->vcpu, hw_stat_text, f))
-			fprintf(f, "  not available from this kernel\n");
+		int rc = vm->ops->hw_stats(vm->vcpu, hw_stat_text, f);
+
+		if (rc == -ENOSYS)
+			fprintf(f, "  not available: this kernel has no KVM_GET_STATS_FD (Linux 5.14)\n");
+		else if (rc)
+			fprintf(f, "  not available: %s\n", strerror(-rc));
 	}
 
 	for (int i = 0; i < VIOL_NCAUSES; i++)
@@ -771,7 +775,11 @@ static void report_text(FILE *f, struct vm *vm, const struct run_opts *o,
 	} else if (vm->dirty.active) {
 		/* The backend's own dirty log is the only set: no writes exit. */
 		fprintf(f, "Dirty tracking (by %s)\n", vm->dirty.started_by);
-		fprintf(f, "  %-22s %14s\n", "write-protect log", "not kept: writes do not exit");
+		const char *why = vm->mem->ops->no_write_exits ?
+				  vm->mem->ops->no_write_exits(vm->mem) : NULL;
+
+		fprintf(f, "  %-22s not kept: %s\n", "write-protect log",
+			why ? why : "writes do not exit");
 		fprintf(f, "  %-22s %14" PRIu64 " pages\n", "dirty log", vm->dirty.ad.count);
 	}
 	if (vm->dirty.active && vm->dma) {

@@ -277,6 +277,9 @@ struct gmem_ops {
 	 * for the report, or NULL where the backend's own run() meets it (the
 	 * software vCPU) or RAM is not lazy. */
 	const char *(*lazy_path)(const struct gmem *m);
+	/* Why writes to protected pages do not exit here (protect_exits false),
+	 * in a few words for the report, or NULL where no reason is known. */
+	const char *(*no_write_exits)(const struct gmem *m);
 };
 
 /* One of a backend's own counters: scope ("vm" or "vcpu"), its name as the
@@ -328,7 +331,8 @@ struct vcpu_ops {
 	void (*kick)(struct vcpu *vcpu);
 	void (*get_stats)(struct vcpu *vcpu, struct vcpu_stats *stats);
 	/* The backend's own statistics as they are now (KVM's binary stats), VM
-	 * scope first; NULL when the backend keeps none. 0 or -errno. */
+	 * scope first; NULL when the backend keeps none. 0 or -errno: -ENOSYS
+	 * where the host kernel has no such statistics (KVM before Linux 5.14). */
 	int (*hw_stats)(struct vcpu *vcpu, vcpu_hw_stat_fn fn, void *ctx);
 };
 
