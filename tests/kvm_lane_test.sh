@@ -23,6 +23,8 @@
 # taken in the vCPU's own thread, and once more through the handler thread
 # (HV_KVM_LAZY=thread); the same output and frames as the software vCPU.
 #
+# HV_KVM_LANE_KERNEL=bullseye boots Debian 11's kernel (Linux 5.10) for the
+# first boot instead of Debian 12's, and expects what that kernel lacks.
 # HV_KUT_DIR=DIR (a built kvm-unit-tests tree) adds its x86/s3.flat.
 # Runs when HV_KVM_LANE=1, or when the lane's packages are already in its
 # cache (then no network is used); HV_KVM_LANE=0 turns it off.  Exit 77
@@ -37,6 +39,13 @@ LANE=${srcdir:-.}/scripts/kvm-lane
 tl_init kvm_lane_test
 
 tl_need "$HV"
+# The first boot's kernel and its version, as the checks name it.
+LK=${HV_KVM_LANE_KERNEL:-stable}
+case $LK in
+stable) LV=6.1 ;;
+bullseye) LV=5.10 ;;
+*) echo "kvm_lane_test: HV_KVM_LANE_KERNEL=$LK: use stable or bullseye" >&2; exit 2 ;;
+esac
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/hv-kvm-lane
 case "${HV_KVM_LANE:-}" in
 0) echo "kvm_lane_test: HV_KVM_LANE=0, skipping" >&2; exit 77 ;;
@@ -115,14 +124,17 @@ fi
 # Commands after the cases: SIGTERM two seconds after a guest that never
 # exits to hv printed its first line (eager and lazy RAM; counted from the
 # guest's output, not from hv's start, which under TCG on a loaded host can
-# take longer than any fixed delay), the KVM benchmarks, and the dirty probe
-# without userfaultfd write-protection.
+# take longer than any fixed delay), the KVM benchmarks, the dirty probe
+# without userfaultfd write-protection, and tsc-skip with the guest's TSC
+# moved by IA32_TSC writes (as before Linux 5.16) where the kernel has the
+# vCPU's TSC offset.
 LONG='--memory 128M guest.elf --append "workload=compute iters=100000000000"'
 cat >"$tmp/extras" <<EXTRAS
 @2 run $LONG
 @2 run --mem-policy lazy $LONG
 bench --quick --guest guest.elf kvm-uffd kvm-boot
 HV_KVM_UFFD_WP=0 run --memory 16M probe-dirty.elf
+HV_KVM_TSC_OFFSET=0 run --memory 16M tsc-skip.elf
 EXTRAS
 
 # run_lane OUT ERR ARGS...: scripts/kvm-lane ARGS, its output in OUT and
@@ -157,7 +169,7 @@ while read -r c; do
 	set -- "$@" "$c"
 done <"$tmp/extras"
 # shellcheck disable=SC2086 # FILES is --file PATH, or empty
-run_lane "$tmp/lane.out" "$tmp/lane.err" --build . --kernel stable \
+run_lane "$tmp/lane.out" "$tmp/lane.err" --build . --kernel "$LK" \
 	--timeout "${HV_KVM_LANE_TIMEOUT:-300}" $FILES "$@"
 case $rc in
 0) ;;
@@ -292,17 +304,29 @@ check "pt-dma: no exits for edu's registers in the lane" \
 check "compute: hv's EPT map in the lane's report" \
 	"$(grep -c "^  hv's EPT map, which the kvm memory follows: leaves 4 KiB 32768, 2 MiB 0, 1 GiB 0$" "$tmp/compute.kvm.stderr")" -eq 1
 
-# Dirty tracking with userfaultfd write-protection (the lane's kernel has
-# it): each first write reached hv's handler as on the software vCPU, the
-# write-protect log holds the 64 pages the probe wrote, and so does KVM's
-# dirty log (eager and lazy RAM).
+# Dirty tracking with userfaultfd write-protection (Linux 6.1 has it for
+# memfd pages): each first write reached hv's handler as on the software
+# vCPU, the write-protect log holds the 64 pages the probe wrote, and so does
+# KVM's dirty log (eager and lazy RAM). Linux 5.10 has no write-protection
+# for memfd pages (5.19): KVM's dirty log is the only record, holding at
+# least the pages written, the report says why, and only the first touches
+# of lazy RAM reach hv.
 # viol FILE: the EPT-violation exits of a text report.
 viol() { sed -n 's/^  ept_violation  *\([0-9]*\)$/\1/p' "$1"; }
 # dirty_logs NAME BOOT PAGES KERNEL: the report $tmp/NAME.BOOT.stderr (BOOT
-# kvm: the Linux 6.1 boot; bpo: the 6.12 one) has hv's write-protect log and
+# kvm: the first boot; bpo: the 6.12 one) has hv's write-protect log and
 # KVM's dirty log each at PAGES pages and agreeing, and the EPT-violation
-# exits of the software vCPU's run.
+# exits of the software vCPU's run; on Linux 5.10, KVM's dirty log alone.
 dirty_logs() {
+	if [ "$4" = 5.10 ]; then
+		check "$1 (Linux $4): the write-protect log is not kept, and why" \
+			"$(grep -c "^  write-protect log  *not kept: this kernel cannot write-protect memfd pages (Linux 5.19)$" "$tmp/$1.$2.stderr")" -eq 1
+		got=$(sed -n 's/^  dirty log  *\([0-9]*\) pages$/\1/p' "$tmp/$1.$2.stderr")
+		check "$1 (Linux $4): KVM's dirty log holds the $3 pages written (got '$got')" "${got:-0}" -ge $3
+		expect_eq "$1 (Linux $4): first-touch EPT violations vs soft" \
+			"$(grep '^  lazy_map ' "$tmp/$1.$2.stderr")" "$(grep '^  lazy_map ' "$tmp/$1.soft.stderr")"
+		return
+	fi
 	for line in "  write-protect log  *$3 pages" "  dirty log  *$3 pages" '  sets agree  *yes'; do
 		check "$1 (Linux $4): '$line'" "$(grep -c "^$line\$" "$tmp/$1.$2.stderr")" -eq 1
 	done
@@ -310,7 +334,7 @@ dirty_logs() {
 		"$(viol "$tmp/$1.soft.stderr")"
 }
 for name in probe-dirty lazy-dirty; do
-	dirty_logs $name kvm 64 6.1
+	dirty_logs $name kvm 64 $LV
 done
 
 # Lazy RAM: every first touch reached hv (through userfaultfd in the lane),
@@ -343,7 +367,7 @@ for name in string-io lazy-string-io lazy-string-io-2m; do
 	check "$name: the bytes each instruction moved, in the lane" "$(strio "$tmp/$name.kvm.out")" -eq 15
 	# The writes under dirty tracking, KVM's own among them (hv made them
 	# for KVM and adds them to KVM's dirty log): six pages, as on soft.
-	dirty_logs $name kvm 6 6.1
+	dirty_logs $name kvm 6 $LV
 done
 check "lazy-string-io: 21 first touches" \
 	"$(frames lazy-string-io.kvm | grep -c '^  frames mapped on demand  *25 (21 lazily, 4 by the loader)$')" -eq 1
@@ -387,7 +411,7 @@ check "lazy-dirty: 80 first touches" \
 # path FILE: how first touches reached hv, as the text report says.
 path() { sed -n 's/^  first touches reach hv //p' "$1"; }
 for name in lazy-dirty lazy-random lazy-timer lazy-string-io lazy-string-io-2m; do
-	expect_eq "$name: first touches on Linux 6.1" "$(path "$tmp/$name.kvm.stderr")" \
+	expect_eq "$name: first touches on Linux $LV" "$(path "$tmp/$name.kvm.stderr")" \
 		"through a handler thread (userfaultfd)"
 done
 check "soft: no first-touch path line (the vCPU meets them itself)" \
@@ -420,9 +444,23 @@ check "bench kvm-boot in the lane: KVM and soft times" \
 # writable page writable), see docs/kvm.md.
 block $((n + 4)) >"$tmp/nowp.out"
 check "no uffd-wp: the write-protect log is not kept" \
-	"$(grep -c '^  write-protect log  *not kept: writes do not exit$' "$tmp/nowp.out")" -eq 1
+	"$(grep -c '^  write-protect log  *not kept: turned off (HV_KVM_UFFD_WP=0)$' "$tmp/nowp.out")" -eq 1
 dirty=$(sed -n 's/^  dirty log  *\([0-9]*\) pages$/\1/p' "$tmp/nowp.out")
 check "no uffd-wp: KVM's dirty log holds the 64 pages written (got '$dirty')" "${dirty:-0}" -ge 64
+# A HLT skipped by less than a second reaches the guest's TSC through two
+# IA32_TSC writes too (KVM took one such write for a vCPU synchronization).
+block $((n + 5)) >"$tmp/tscmsr.out"
+check "HV_KVM_TSC_OFFSET=0: the TSC kept up with the timer in the lane" \
+	"$(grep -c "^tsc-skip: the TSC moved on by at least the timer's count, three times$" "$tmp/tscmsr.out")" -eq 1
+# KVM's own statistics: Linux 5.14 and later have them, and the report says
+# when the kernel has none.
+if [ "$LV" = 5.10 ]; then
+	check "compute (Linux $LV): the report says why KVM's statistics are missing" \
+		"$(grep -c '^  not available: this kernel has no KVM_GET_STATS_FD (Linux 5.14)$' "$tmp/compute.kvm.stderr")" -eq 1
+else
+	check "compute (Linux $LV): KVM's statistics in the report" \
+		"$(grep -c '^  vcpu exits  *[0-9]*$' "$tmp/compute.kvm.stderr")" -eq 1
+fi
 echo "kvm_lane_test: figures in the lane (SVM+NPT under TCG):" >&2
 grep -E 'round trip|boot to exit' "$tmp/bench.out" >&2
 
