@@ -585,6 +585,23 @@ gpa_xlate(struct walk *w, uint64_t gpa, const struct ept_access *acc,
 	return true;
 }
 
+/*
+ * The second stage of the final GPA, in the walk's own instance: for a known
+ * layout with guest-physical structures, gpa_xlate always takes
+ * gpa_xlate_slow's instance for the layout's vendor; its body is inline
+ * here instead, with the walk's state in registers and no call.
+ */
+static inline __attribute__((always_inline)) bool
+gpa_xlate_final(struct walk *w, uint64_t gpa, const struct ept_access *acc, struct xlate *out,
+		const struct mmu_layout *L)
+{
+	if (L->known && lay_gp_any(w->m, L))
+		return gpa_xlate_body(w, gpa, acc, w->levels, 0, out,
+				      L->id == LAYOUT_SKYLAKE || L->id == LAYOUT_GOLDENCOVE
+				      ? &layout_skylake : &layout_zen2);
+	return gpa_xlate(w, gpa, acc, w->levels, 0, out);
+}
+
 /* 32-bit paging, 4 MiB page (SDM 4.3, Table 4-4): PA[31:22] from bits 31:22,
  * PA[39:32] from bits 20:13 (PSE-36/40). */
 static uint64_t pse_frame(uint64_t e, unsigned level)
@@ -1473,7 +1490,7 @@ walk_fill_body(struct walk *w, bool missed, const struct mmu_layout *L)
 		.guest_bits = w->levels ? ((g.u ? EPT_QUAL_GUEST_US : 0) | (g.w ? EPT_QUAL_GUEST_RW : 0) |
 					   (g.xd ? EPT_QUAL_GUEST_XD : 0)) : 0,
 	};
-	if (!gpa_xlate(w, g.gpa, &acc, w->levels, 0, &x))
+	if (!gpa_xlate_final(w, g.gpa, &acc, &x, L))
 		goto walk_done;
 
 	cshift = g.shift < x.shift ? g.shift : x.shift;
