@@ -292,6 +292,17 @@ static inline struct mmu_hit_slot *mmu_hit_find(struct mmu_hit *h, uint64_t gva,
 	return s;
 }
 
+/*
+ * Whether s, a slot of access's kind that mmu_hit_find() gave for some
+ * address earlier (kept by the caller as a hint), is the slot it would give
+ * for gva now: a slot holds one page at a time, so its tag names the page
+ * and context, and the generation says its entry is still the model's.
+ */
+static inline bool mmu_hit_is(const struct mmu_hit *h, const struct mmu_hit_slot *s, uint64_t gva)
+{
+	return s->tag == ((gva & ~0xfffULL) | h->gen) && *s->gen == s->egen;
+}
+
 /* The hit of gva on s (from mmu_hit_find, same access): counted, its HPA returned. */
 static inline uint64_t mmu_hit_take(struct mmu_hit *h, struct mmu_hit_slot *s, uint64_t gva,
 				    unsigned access)

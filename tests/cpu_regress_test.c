@@ -922,6 +922,10 @@ static void test_cr0_pg_clear_with_pcide(void **state)
  * counters and every counter and LRU-driven outcome of the model. Returns
  * the first VM (the caller checks the program's own result and frees it).
  */
+/* When set, run on each VM of run_twins_mmu() and assert_chunks_match()
+ * after its code and registers: more set-up a test needs in every VM. */
+static void (*twin_setup)(struct tvm *vm);
+
 static struct tvm *run_twins_mmu(const struct mmu_config *cfg, const uint8_t *prog, size_t len,
 				 uint64_t gva, uint64_t rflags, const uint64_t *gpr,
 				 enum vcpu_exit_reason want)
@@ -943,6 +947,8 @@ static struct tvm *run_twins_mmu(const struct mmu_config *cfg, const uint8_t *pr
 				rr.gpr[g] = gpr[g];
 		rr.rflags = rflags;
 		set_regs(vm[k], &rr);
+		if (twin_setup != NULL)
+			twin_setup(vm[k]);
 	}
 	expect_exit(vm[0], want);
 	for (int n = 0; n < 100000; n++) {
@@ -1993,6 +1999,8 @@ static void assert_chunks_match(const uint8_t *prog, size_t len, struct tvm *one
 		rr = regs(vm);
 		rr.gpr[3] = TVM_DATA;
 		set_regs(vm, &rr);
+		if (twin_setup != NULL)
+			twin_setup(vm);
 		while ((e = tvm_run(vm, chunk)) == VCPU_EXIT_INSN_LIMIT) {
 			done += chunk;
 			vm->ops->get_stats(vm->vcpu, &got);
@@ -2546,6 +2554,220 @@ static void test_chain_miss_store_to_code(void **state)
 	tvm_destroy(one);
 }
 
+/*
+ * A RET whose threaded code goes on into the block after the CALL: the
+ * block it went on into last and that page's slot of the model's shortcut
+ * are hints kept in the RET's block (struct block), used only when they
+ * are what the lookups would give. Here the callee adds RDX to its return
+ * address, 0 on the first two calls and 7 on the third, so that the third
+ * RET goes to 1d (INC EDI), not to the block at 16 its hint names. Whole,
+ * one instruction a run() and cut by budgets: the same registers and
+ * counts. Fails when the block hint is taken without its key compared.
+ */
+static void test_ret_hint_other_address(void **state)
+{
+	static uint8_t prog[0x1005];
+	static const uint8_t a[] = {
+		0xb9, 0x03, 0x00, 0x00, 0x00,   /* 00: mov ecx, 3 */
+		0x31, 0xd2,                     /* 05: xor edx, edx */
+		0x83, 0xf9, 0x01,               /* 07: cmp ecx, 1 */
+		0x75, 0x05,                     /* 0a: jne 11 */
+		0xba, 0x07, 0x00, 0x00, 0x00,   /* 0c: mov edx, 7 */
+		0xe8, 0xea, 0x0f, 0x00, 0x00,   /* 11: call 1000 */
+		0xff, 0xc6,                     /* 16: inc esi */
+		0xff, 0xc9,                     /* 18: dec ecx */
+		0x75, 0xe9,                     /* 1a: jne 05 */
+		0xf4,                           /* 1c: hlt */
+		0xff, 0xc7,                     /* 1d: inc edi */
+		0xf4,                           /* 1f: hlt */
+	};
+	static const uint8_t b[] = {
+		0x48, 0x01, 0x14, 0x24,         /* 1000: add [rsp], rdx */
+		0xc3,                           /* 1004: ret */
+	};
+	struct tvm *one;
+
+	(void)state;
+	memcpy(prog, a, sizeof(a));
+	memcpy(prog + 0x1000, b, sizeof(b));
+	one = run_twins(prog, sizeof(prog), TVM_CODE, RFL_FIXED, VCPU_EXIT_HLT);
+	assert_int_equal(regs(one).rip, TVM_CODE + 0x20);
+	assert_int_equal(regs(one).gpr[1], 1);
+	assert_int_equal(regs(one).gpr[6], 2);
+	assert_int_equal(regs(one).gpr[7], 1);
+	assert_chunks_match(prog, sizeof(prog), one);
+	tvm_destroy(one);
+}
+
+/*
+ * The callee stores DL over the code the RET returns to: the same byte
+ * (INC ESI) on the first three calls, INC EDI's on the fourth. The first
+ * store sets the page's dirty flag, so that the others hit the model's
+ * shortcut and the RET after them runs as threaded code, whose hint names
+ * the block at 19 as decoded before the store: it must not run again.
+ * Fails when a hinted block is taken without its epoch compared.
+ */
+static void test_ret_hint_code_written(void **state)
+{
+	static uint8_t prog[0x1007];
+	static const uint8_t a[] = {
+		0xb9, 0x04, 0x00, 0x00, 0x00,   /* 00: mov ecx, 4 */
+		0xba, 0xc6, 0x00, 0x00, 0x00,   /* 05: mov edx, 0xc6 */
+		0x83, 0xf9, 0x01,               /* 0a: cmp ecx, 1 */
+		0x75, 0x05,                     /* 0d: jne 14 */
+		0xba, 0xc7, 0x00, 0x00, 0x00,   /* 0f: mov edx, 0xc7 */
+		0xe8, 0xe7, 0x0f, 0x00, 0x00,   /* 14: call 1000 */
+		0xff, 0xc6,                     /* 19: inc esi (then inc edi) */
+		0xff, 0xc9,                     /* 1b: dec ecx */
+		0x75, 0xe6,                     /* 1d: jnz 05 */
+		0xf4,                           /* 1f: hlt */
+	};
+	static const uint8_t b[] = {
+		0x88, 0x15, 0x14, 0xf0, 0xff, 0xff,   /* 1000: mov [rip - 0xfec], dl: [1a] */
+		0xc3,                           /* 1006: ret */
+	};
+	struct tvm *one;
+
+	(void)state;
+	memcpy(prog, a, sizeof(a));
+	memcpy(prog + 0x1000, b, sizeof(b));
+	one = run_twins(prog, sizeof(prog), TVM_CODE, RFL_FIXED, VCPU_EXIT_HLT);
+	assert_int_equal(regs(one).gpr[1], 0);
+	assert_int_equal(regs(one).gpr[6], 3);
+	assert_int_equal(regs(one).gpr[7], 1);
+	assert_chunks_match(prog, sizeof(prog), one);
+	tvm_destroy(one);
+}
+
+/*
+ * A second address space for test_ret_hint_other_space: a copy of the
+ * guest's tables along the path of TVM_CODE (one table a level, at
+ * TVM_FREE + 0x20000 on), whose last entry maps TVM_CODE to a copy of its
+ * frame at TVM_FREE + 0x10000 with the byte at 0b changed to c7 (INC ESI
+ * becomes INC EDI); RAX gets its CR3. Every present entry of the copies
+ * has its accessed flag set, and those of the last level their dirty flag
+ * too, so that no walk in the new space writes guest memory (which would
+ * make every block be compared again).
+ */
+static void other_space_setup(struct tvm *vm)
+{
+	uint64_t frame = TVM_FREE + 0x10000, at = TVM_FREE + 0x20000, table, cr3, entry = 0;
+	static uint64_t page[512];
+	struct vcpu_sregs sr;
+	struct vcpu_regs r;
+
+	assert_int_equal(tvm_get_sregs(vm, &sr), 0);
+	table = sr.cr3 & PTE_ADDR_MASK;
+	cr3 = at | (sr.cr3 & ~PTE_ADDR_MASK);
+	for (unsigned shift = 39; shift >= 12; shift -= 9, at += 0x1000) {
+		tvm_read(vm, table, page, sizeof(page));
+		for (unsigned i = 0; i < 512; i++)
+			if (page[i] & PTE_P)
+				page[i] |= PTE_A | (shift == 12 ? PTE_D : 0);
+		tvm_write(vm, at, page, sizeof(page));
+		if (entry != 0)
+			tvm_write64(vm, entry, (tvm_read64(vm, entry) & ~PTE_ADDR_MASK) | at);
+		entry = at + ((TVM_CODE >> shift) & 511) * 8;
+		table = tvm_read64(vm, entry) & PTE_ADDR_MASK;
+	}
+	tvm_read(vm, table, page, sizeof(page));
+	((uint8_t *)page)[0x0b] = 0xc7;
+	tvm_write(vm, frame, page, sizeof(page));
+	tvm_write64(vm, entry, (tvm_read64(vm, entry) & ~PTE_ADDR_MASK) | frame);
+	r = regs(vm);
+	r.gpr[0] = cr3;
+	set_regs(vm, &r);
+}
+
+/*
+ * On the fourth call the callee loads CR3 with another address space
+ * (other_space_setup), where the RET's return address lies on a frame with
+ * other code. The RET is in a block of its own (reached by a JMP on every
+ * call), whose hints name the first space's slot of the model's shortcut
+ * for the return page and its block there; the load of [RSP] before it
+ * misses the flushed TLBs and is translated in the chain, so the RET runs
+ * as threaded code with those hints, which must give way to the new
+ * space's translation. Fails when a hinted slot is taken without its tag
+ * and generation compared.
+ */
+static void test_ret_hint_other_space(void **state)
+{
+	static uint8_t prog[0x1011];
+	static const uint8_t a[] = {
+		0xb9, 0x04, 0x00, 0x00, 0x00,   /* 00: mov ecx, 4 */
+		0xe8, 0xf6, 0x0f, 0x00, 0x00,   /* 05: call 1000 */
+		0xff, 0xc6,                     /* 0a: inc esi (inc edi in the other space) */
+		0xff, 0xc9,                     /* 0c: dec ecx */
+		0x75, 0xf5,                     /* 0e: jnz 05 */
+		0xf4,                           /* 10: hlt */
+	};
+	static const uint8_t b[] = {
+		0x83, 0xf9, 0x01,               /* 1000: cmp ecx, 1 */
+		0x75, 0x05,                     /* 1003: jne 100a */
+		0x0f, 0x22, 0xd8,               /* 1005: mov cr3, rax */
+		0xeb, 0x02,                     /* 1008: jmp 100c */
+		0xeb, 0x00,                     /* 100a: jmp 100c */
+		0x48, 0x8b, 0x14, 0x24,         /* 100c: mov rdx, [rsp] */
+		0xc3,                           /* 1010: ret */
+	};
+	struct tvm *one;
+
+	(void)state;
+	memcpy(prog, a, sizeof(a));
+	memcpy(prog + 0x1000, b, sizeof(b));
+	twin_setup = other_space_setup;
+	one = run_twins(prog, sizeof(prog), TVM_CODE, RFL_FIXED, VCPU_EXIT_HLT);
+	assert_int_equal(regs(one).gpr[1], 0);
+	assert_int_equal(regs(one).gpr[2], TVM_CODE + 0x0a);
+	assert_int_equal(regs(one).gpr[6], 3);
+	assert_int_equal(regs(one).gpr[7], 1);
+	assert_chunks_match(prog, sizeof(prog), one);
+	twin_setup = NULL;
+	tvm_destroy(one);
+}
+
+/*
+ * On the fourth call the callee invalidates the return page's translation
+ * (INVLPG [RAX]) and jumps to the RET, in a block of its own whose hint
+ * names the shortcut's slot that served the return page's fetches: the slot
+ * still holds the page, but the model's entry behind it is gone, so the
+ * fetch at the return address must walk and be counted as a miss, as it
+ * is one instruction a run(). Fails when a hinted slot is taken without
+ * its entry's generation compared.
+ */
+static void test_ret_hint_invlpg(void **state)
+{
+	static uint8_t prog[0x100d];
+	static const uint8_t a[] = {
+		0xb9, 0x04, 0x00, 0x00, 0x00,   /* 00: mov ecx, 4 */
+		0xe8, 0xf6, 0x0f, 0x00, 0x00,   /* 05: call 1000 */
+		0xff, 0xc6,                     /* 0a: inc esi */
+		0xff, 0xc9,                     /* 0c: dec ecx */
+		0x75, 0xf5,                     /* 0e: jnz 05 */
+		0xf4,                           /* 10: hlt */
+	};
+	static const uint8_t b[] = {
+		0x83, 0xf9, 0x01,               /* 1000: cmp ecx, 1 */
+		0x75, 0x05,                     /* 1003: jne 100a */
+		0x0f, 0x01, 0x38,               /* 1005: invlpg [rax] */
+		0xeb, 0x02,                     /* 1008: jmp 100c */
+		0xeb, 0x00,                     /* 100a: jmp 100c */
+		0xc3,                           /* 100c: ret */
+	};
+	uint64_t gpr[16] = { 0 };
+	struct tvm *one;
+
+	(void)state;
+	memcpy(prog, a, sizeof(a));
+	memcpy(prog + 0x1000, b, sizeof(b));
+	gpr[0] = TVM_CODE;
+	gpr[3] = TVM_DATA;
+	one = run_twins_regs(prog, sizeof(prog), TVM_CODE, RFL_FIXED, gpr, VCPU_EXIT_HLT);
+	assert_int_equal(regs(one).gpr[1], 0);
+	assert_int_equal(regs(one).gpr[6], 4);
+	tvm_destroy(one);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2592,6 +2814,10 @@ int main(void)
 		cmocka_unit_test(test_other_context_between_runs),
 		cmocka_unit_test(test_data_miss_fetch_order),
 		cmocka_unit_test(test_chain_miss_store_to_code),
+		cmocka_unit_test(test_ret_hint_other_address),
+		cmocka_unit_test(test_ret_hint_code_written),
+		cmocka_unit_test(test_ret_hint_other_space),
+		cmocka_unit_test(test_ret_hint_invlpg),
 		cmocka_unit_test(test_block_code_changed_from_other_page),
 		cmocka_unit_test(test_block_single_step),
 		cmocka_unit_test(test_block_loop_counts),

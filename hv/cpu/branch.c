@@ -118,6 +118,10 @@ thread_take(struct vcpu_soft *v, const struct blk_op *op, uint64_t target)
 	return &thread_taken;
 }
 
+/* The hints' "nothing yet" (struct block): a slot mmu_hit_is() never takes
+ * (its tag is 0, and a context's generation never is). */
+const struct mmu_hit_slot thread_no_slot = { .tag = 0 };
+
 /*
  * A taken transfer to target whose threaded code would hand it back to the
  * run loop goes on into the threaded code of the block at target itself,
@@ -134,12 +138,18 @@ thread_take(struct vcpu_soft *v, const struct blk_op *op, uint64_t target)
  * (t_climit), nothing has been done or counted and the transfer is handed
  * back (thread_take). t_moved tells the run loop that the chain it gets
  * back may be another block's.
+ *
+ * The shortcut's slot and the block are first tried where the hints *hs and
+ * *hb say (struct block): the slot when mmu_hit_is() takes it, the block
+ * when its key is the target's; the lookups run only when a hint fails, and
+ * put their answer in the hint.
  */
-static __attribute__((noinline)) const struct blk_op *
-thread_follow(struct vcpu_soft *v, const struct blk_op *op, uint64_t target)
+static inline __attribute__((always_inline)) const struct blk_op *
+follow(struct vcpu_soft *v, const struct blk_op *op, uint64_t target,
+       const struct mmu_hit_slot **hs, struct block **hb)
 {
 	uint64_t icount = v->icount + (uint64_t)(op->idx - v->t_base->idx) + 1;
-	uint64_t page = (target & ~0xfffULL) | 1, hpa;
+	uint64_t page = (target & ~0xfffULL) | 1, hpa, key;
 	struct mmu_hit_slot *s = NULL;
 	const struct blk_op *t;
 	struct block *b;
@@ -147,14 +157,23 @@ thread_follow(struct vcpu_soft *v, const struct blk_op *op, uint64_t target)
 	if (((target ^ v->t_lin0) >> 12) == 0 && v->fpage == page) {
 		hpa = (op_block(op)->key & (BLK_HPA_MASK & ~0xfffULL)) | (target & 0xfff);
 	} else {
-		s = mmu_hit_find(v->hit, target, ACC_FETCH);
-		if (__builtin_expect(s == NULL, 0))
-			return thread_take(v, op, target);
+		s = (struct mmu_hit_slot *)(uintptr_t)*hs;
+		if (__builtin_expect(!mmu_hit_is(v->hit, s, target), 0)) {
+			s = mmu_hit_find(v->hit, target, ACC_FETCH);
+			if (__builtin_expect(s == NULL, 0))
+				return thread_take(v, op, target);
+			*hs = s;
+		}
 		hpa = s->hpa | (target & 0xfff);
 	}
-	b = blk_slot(v, hpa);
+	key = blk_key(v, hpa);
+	b = *hb;
+	if (__builtin_expect(b->key != key, 0)) {
+		b = blk_slot(v, hpa);
+		*hb = b;
+	}
 	t = &b->op[0];
-	if (__builtin_expect(b->key != blk_key(v, hpa) || b->epoch != v->code->epoch, 0) ||
+	if (__builtin_expect(b->key != key || b->epoch != v->code->epoch, 0) ||
 	    t->npure == 0 || icount + t->npure > v->t_climit)
 		return thread_take(v, op, target);
 	v->icount = icount;
@@ -168,6 +187,21 @@ thread_follow(struct vcpu_soft *v, const struct blk_op *op, uint64_t target)
 	v->t_base = t;
 	v->t_moved = true;
 	return t->tfn(v, t);
+}
+
+/* follow() with the hints of the transfer's own block. */
+static inline __attribute__((always_inline)) const struct blk_op *
+thread_follow_i(struct vcpu_soft *v, const struct blk_op *op, uint64_t target)
+{
+	struct block *cb = op_block(op);
+
+	return follow(v, op, target, &cb->h_fslot, &cb->h_next);
+}
+
+static __attribute__((noinline)) const struct blk_op *
+thread_follow(struct vcpu_soft *v, const struct blk_op *op, uint64_t target)
+{
+	return thread_follow_i(v, op, target);
 }
 
 /*
@@ -226,7 +260,7 @@ static const struct blk_op *t_call64(struct vcpu_soft *v, const struct blk_op *o
 	v->stats.stores++;
 	copy_small(hpool_ptr(v->pool, hpa), &next, 8);
 	v->gpr[4] -= 8;
-	return thread_follow(v, op, r);
+	return thread_follow_i(v, op, r);
 }
 
 /*
@@ -247,7 +281,7 @@ static const struct blk_op *t_ret64(struct vcpu_soft *v, const struct blk_op *op
 	mmu_hit_take(v->hit, s, lin, ACC_READ);
 	v->stats.loads++;
 	v->gpr[4] += 8 + (op->insn.op == 0xc2 ? (op->insn.imm & 0xffff) : 0);
-	return thread_follow(v, op, a);
+	return thread_follow_i(v, op, a);
 }
 
 x86_thread_fn branch_thread(x86_exec_fn fn, const struct x86_insn *in, unsigned next_off,

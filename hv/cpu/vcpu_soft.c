@@ -126,6 +126,8 @@ static bool blk_build(struct vcpu_soft *v, struct block *b, uint64_t hpa, const 
 	}
 	b->n = (uint16_t)n;
 	b->len = (uint16_t)off;
+	b->h_next = b;
+	b->h_fslot = &thread_no_slot;
 	memcpy(b->bytes, p, off);
 	code_map_set(v, hpa);
 	b->key = blk_key(v, hpa);

@@ -185,6 +185,17 @@ struct thread_pair {
 struct block {
 	uint64_t key;            /* blk_key(HPA of the first byte, mode); 0 = empty */
 	uint64_t epoch;          /* code_watch.epoch when its bytes last matched memory */
+	/*
+	 * Hints for threaded code going on from this block (follow, branch.c):
+	 * the block a taken transfer out of it (a CALL, RET, JMP or Jcc) went
+	 * on into last, and the slot of the model's shortcut that served the
+	 * fetch there. Only hints: each is used after the test the lookup it
+	 * saves would make (the slot is the one mmu_hit_find() would give, the
+	 * block has the key blk_slot()'s would need, and the epoch), so they
+	 * never change what runs or what is counted. Never NULL (blk_build).
+	 */
+	struct block *h_next;
+	const struct mmu_hit_slot *h_fslot;
 	uint16_t n;              /* instructions */
 	uint16_t len;            /* bytes, all on the first byte's page */
 	uint8_t bytes[BLK_BYTES];
@@ -584,5 +595,7 @@ const struct blk_op *thread_stop(struct vcpu_soft *v, const struct blk_op *op);
 x86_thread_fn branch_thread(x86_exec_fn fn, const struct x86_insn *in, unsigned next_off,
 			    bool *declines);
 extern const struct blk_op thread_taken;
+/* A slot no hint test takes (branch.c): struct block's h_fslot before any transfer. */
+extern const struct mmu_hit_slot thread_no_slot;
 
 #endif /* HV_CPU_X86_H */
