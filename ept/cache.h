@@ -361,7 +361,7 @@ int cache_fill(struct cache *c, uint64_t key, const struct cache_tag *tag, bool 
 
 /* Private to the fills: v becomes (key, tag), valid, most recently used,
  * its payload zeroed, and counts as a fill. */
-static inline void cache_take(struct cache *c, struct cache_entry *v, uint64_t key,
+static inline __attribute__((always_inline)) void cache_take(struct cache *c, struct cache_entry *v, uint64_t key,
 			      const struct cache_tag *tag, bool global)
 {
 	v->gen++;
@@ -396,7 +396,8 @@ static inline __attribute__((always_inline)) uint32_t cache_lru_oldest_n(const u
 }
 
 /* cache_lru_oldest_n, unrolled for the usual associativities. */
-static inline uint32_t cache_lru_oldest(const uint64_t *l, uint32_t n)
+static inline __attribute__((always_inline)) uint32_t cache_lru_oldest(const uint64_t *l,
+								       uint32_t n)
 {
 	switch (n) {
 	case 4:
