@@ -2768,6 +2768,41 @@ static void test_ret_hint_invlpg(void **state)
 	tvm_destroy(one);
 }
 
+/*
+ * RET imm16 as threaded code (its own: RET releases 8 bytes and imm16 more,
+ * SDM Vol. 2B RET): the caller pushes an argument before each CALL, the
+ * callee adds it and returns with RET 8, so RSP ends where it started.
+ * Whole, one instruction a run() and cut by budgets: the same registers.
+ */
+static void test_threaded_ret_imm(void **state)
+{
+	static uint8_t prog[0x1008];
+	static const uint8_t a[] = {
+		0xb9, 0x03, 0x00, 0x00, 0x00,   /* 00: mov ecx, 3 */
+		0x51,                           /* 05: push rcx */
+		0xe8, 0xf5, 0x0f, 0x00, 0x00,   /* 06: call 1000 */
+		0xff, 0xc9,                     /* 0b: dec ecx */
+		0x75, 0xf6,                     /* 0d: jnz 05 */
+		0x48, 0x89, 0xe2,               /* 0f: mov rdx, rsp */
+		0xf4,                           /* 12: hlt */
+	};
+	static const uint8_t b[] = {
+		0x48, 0x03, 0x44, 0x24, 0x08,   /* 1000: add rax, [rsp+8] */
+		0xc2, 0x08, 0x00,               /* 1005: ret 8 */
+	};
+	struct tvm *one;
+
+	(void)state;
+	memcpy(prog, a, sizeof(a));
+	memcpy(prog + 0x1000, b, sizeof(b));
+	one = run_twins(prog, sizeof(prog), TVM_CODE, RFL_FIXED, VCPU_EXIT_HLT);
+	assert_int_equal(regs(one).gpr[0], 6);
+	assert_int_equal(regs(one).gpr[2], TVM_STACK_TOP);
+	assert_int_equal(regs(one).gpr[4], TVM_STACK_TOP);
+	assert_chunks_match(prog, sizeof(prog), one);
+	tvm_destroy(one);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2818,6 +2853,7 @@ int main(void)
 		cmocka_unit_test(test_ret_hint_code_written),
 		cmocka_unit_test(test_ret_hint_other_space),
 		cmocka_unit_test(test_ret_hint_invlpg),
+		cmocka_unit_test(test_threaded_ret_imm),
 		cmocka_unit_test(test_block_code_changed_from_other_page),
 		cmocka_unit_test(test_block_single_step),
 		cmocka_unit_test(test_block_loop_counts),

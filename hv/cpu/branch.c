@@ -268,7 +268,8 @@ static const struct blk_op *t_call64(struct vcpu_soft *v, const struct blk_op *o
  * check: the return address is read before the hit is counted, so that a
  * target that would fault declines with nothing counted.
  */
-static const struct blk_op *t_ret64(struct vcpu_soft *v, const struct blk_op *op)
+static inline __attribute__((always_inline)) const struct blk_op *
+t_ret64_n(struct vcpu_soft *v, const struct blk_op *op, uint64_t pop)
 {
 	uint64_t lin = v->gpr[4], rip = v->t_lin0 + op->off, a;
 	struct mmu_hit_slot *s = mem_slot_threaded(v, lin, 8, ACC_READ);
@@ -280,8 +281,19 @@ static const struct blk_op *t_ret64(struct vcpu_soft *v, const struct blk_op *op
 		return op;
 	mmu_hit_take(v->hit, s, lin, ACC_READ);
 	v->stats.loads++;
-	v->gpr[4] += 8 + (op->insn.op == 0xc2 ? (op->insn.imm & 0xffff) : 0);
+	v->gpr[4] += pop;
 	return thread_follow_i(v, op, a);
+}
+
+/* C3 and C2 (RET imm16: the bytes to release beside the return address). */
+static const struct blk_op *t_ret64(struct vcpu_soft *v, const struct blk_op *op)
+{
+	return t_ret64_n(v, op, 8);
+}
+
+static const struct blk_op *t_ret64_imm(struct vcpu_soft *v, const struct blk_op *op)
+{
+	return t_ret64_n(v, op, 8 + (op->insn.imm & 0xffff));
 }
 
 x86_thread_fn branch_thread(x86_exec_fn fn, const struct x86_insn *in, unsigned next_off,
@@ -299,7 +311,7 @@ x86_thread_fn branch_thread(x86_exec_fn fn, const struct x86_insn *in, unsigned 
 	if (fn == h_call64)
 		return t_call64;
 	if (fn == h_ret64)
-		return t_ret64;
+		return in->op == 0xc2 ? t_ret64_imm : t_ret64;
 	if (!near)
 		return NULL;
 	if (fn == op_jmp)
