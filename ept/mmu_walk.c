@@ -45,12 +45,12 @@
 /* Encodings and permission rules                                           */
 /* ------------------------------------------------------------------------ */
 
-static inline uint32_t ept_perm_bits(uint64_t perms)
+static inline __attribute__((always_inline)) uint32_t ept_perm_bits(uint64_t perms)
 {
 	return (uint32_t)(perms & EPT_RWX) | ((perms & EPT_XU) ? 8u : 0u);
 }
 
-static inline uint64_t ept_perms_from_bits(uint32_t b)
+static inline __attribute__((always_inline)) uint64_t ept_perms_from_bits(uint32_t b)
 {
 	return (uint64_t)(b & 7u) | ((b & 8u) ? EPT_XU : 0);
 }
@@ -311,12 +311,13 @@ quick_result(const struct walk_path *p, struct ept_walk_result *r)
  * perms_at[]) is done: the references counted, a failure reported, the
  * result, and the guest-physical caches and the nested TLB filled (nt_missed:
  * the nested TLB lookup found nothing, else it held an entry that could not
- * serve, refilled in place).
+ * serve, refilled in place). in_pool: the walk was ept_quick's, which found
+ * rp->hpa inside the pool already.
  */
 static inline __attribute__((always_inline)) bool
 gpa_xlate_end(struct walk *w, uint64_t gpa, unsigned row, unsigned start_level,
 	      const struct ept_walk_result *rp, const uint64_t *tables, const uint64_t *perms_at,
-	      bool nt_missed, struct xlate *out, const struct mmu_layout *L)
+	      bool nt_missed, bool in_pool, struct xlate *out, const struct mmu_layout *L)
 {
 	struct mmu *m = w->m;
 	struct ept *ept = w->ept;
@@ -328,7 +329,7 @@ gpa_xlate_end(struct walk *w, uint64_t gpa, unsigned row, unsigned start_level,
 	w->refs += rp->refs;
 	for (i = 0; i < rp->refs; i++)
 		m->st.grid[row][5 - start_level + i]++;
-	if (status == EPT_OK && !hpa_in_pool(m, rp->hpa, 8))
+	if (status == EPT_OK && !in_pool && !hpa_in_pool(m, rp->hpa, 8))
 		status = EPT_MISCONFIG;  /* a leaf pointing outside host memory */
 	if (status != EPT_OK) {
 		w->res->gpa = gpa;
@@ -401,7 +402,7 @@ gpa_xlate_body(struct walk *w, uint64_t gpa, const struct ept_access *acc, unsig
 	struct walk_path p;
 	const uint64_t *tables, *perms_at;
 	unsigned start_level, i;
-	bool nt_missed = true;
+	bool nt_missed = true, quick;
 	struct cache *t;
 
 	if (!ept) {
@@ -477,7 +478,8 @@ gpa_xlate_body(struct walk *w, uint64_t gpa, const struct ept_access *acc, unsig
 
 			if (ept_quick_own4(ept, acc, &s1, gpa, &p1)) {
 				quick_result(&p1, &r1);
-				return gpa_xlate_end(w, gpa, row, 1, &r1, NULL, NULL, nt_missed, out, L);
+				return gpa_xlate_end(w, gpa, row, 1, &r1, NULL, NULL, nt_missed, true,
+						     out, L);
 			}
 		}
 		start_level = 1;
@@ -489,7 +491,8 @@ gpa_xlate_body(struct walk *w, uint64_t gpa, const struct ept_access *acc, unsig
 		startp = &start;
 
 walk:
-	if (!w->trace && ept_walk_quick_lay(ept, acc, startp, gpa, &p, L)) {
+	quick = !w->trace && ept_walk_quick_lay(ept, acc, startp, gpa, &p, L);
+	if (quick) {
 		quick_result(&p, &r);
 		tables = p.table;
 		perms_at = p.and_at;
@@ -512,7 +515,7 @@ walk:
 					  i < r.nref ? r.ref[i].entry_hpa : 0,
 					  i < r.nref ? r.ref[i].value : 0);
 	}
-	return gpa_xlate_end(w, gpa, row, start_level, &r, tables, perms_at, nt_missed, out, L);
+	return gpa_xlate_end(w, gpa, row, start_level, &r, tables, perms_at, nt_missed, quick, out, L);
 }
 
 /* gpa_xlate_body out of line, an instance per layout. */
