@@ -2803,6 +2803,86 @@ static void test_threaded_ret_imm(void **state)
 	tvm_destroy(one);
 }
 
+/* TVM_DATA holds 1 and the page after it 0x100 (test_load_hint_pages). */
+static void two_pages_setup(struct tvm *vm)
+{
+	tvm_write64(vm, TVM_DATA, 1);
+	tvm_write64(vm, TVM_DATA + 0x1000, 0x100);
+}
+
+/*
+ * One threaded load whose address moves between two pages that the model's
+ * shortcut holds: the slot its record took last (h_slot) is a hint, taken
+ * only when it holds the page of this access. Six loads, three from each
+ * page: RAX = 3 + 3 * 0x100. Whole, one instruction a run() and cut by
+ * budgets: the same registers and counts. Fails when a hinted slot is
+ * taken without its tag compared (every load would read the first page).
+ */
+static void test_load_hint_pages(void **state)
+{
+	static const uint8_t prog[] = {
+		0xb9, 0x06, 0x00, 0x00, 0x00,               /* 00: mov ecx, 6 */
+		0x31, 0xc0,                                 /* 05: xor eax, eax */
+		0x48, 0x8b, 0x13,                           /* 07: mov rdx, [rbx] */
+		0x48, 0x01, 0xd0,                           /* 0a: add rax, rdx */
+		0x48, 0x81, 0xf3, 0x00, 0x10, 0x00, 0x00,   /* 0d: xor rbx, 0x1000 */
+		0xff, 0xc9,                                 /* 14: dec ecx */
+		0x75, 0xef,                                 /* 16: jnz 07 */
+		0xf4,                                       /* 18: hlt */
+	};
+	struct tvm *one;
+
+	(void)state;
+	twin_setup = two_pages_setup;
+	one = run_twins(prog, sizeof(prog), TVM_CODE, RFL_FIXED, VCPU_EXIT_HLT);
+	assert_int_equal(regs(one).gpr[0], 3 + 3 * 0x100);
+	assert_int_equal(regs(one).gpr[3], TVM_DATA);
+	assert_chunks_match(prog, sizeof(prog), one);
+	twin_setup = NULL;
+	tvm_destroy(one);
+}
+
+/*
+ * A threaded load that hits the model's shortcut twice (its record keeps
+ * the slot as its hint), then 80 loads from the pages after it, which evict
+ * its page's entry from the L1 dTLB (64 entries, 4 ways) while the slot,
+ * which no other page uses, still names the page: the next time the load's
+ * hint holds the page but not a live entry, and the load must go to the
+ * model, as it does one instruction a run(). Fails when a hinted slot is
+ * taken without its entry's generation compared (the twins' hit and walk
+ * counts differ).
+ */
+static void test_load_hint_evicted(void **state)
+{
+	static const uint8_t prog[] = {
+		0xb9, 0x03, 0x00, 0x00, 0x00,               /* 00: mov ecx, 3 */
+		0x41, 0xb9, 0x02, 0x00, 0x00, 0x00,         /* 05: mov r9d, 2 */
+		0x48, 0x8b, 0x03,                           /* 0b: mov rax, [rbx] */
+		0x41, 0xff, 0xc9,                           /* 0e: dec r9d */
+		0x75, 0xf8,                                 /* 11: jnz 0b */
+		0x48, 0x89, 0xde,                           /* 13: mov rsi, rbx */
+		0xbf, 0x50, 0x00, 0x00, 0x00,               /* 16: mov edi, 80 */
+		0x48, 0x81, 0xc6, 0x00, 0x10, 0x00, 0x00,   /* 1b: add rsi, 0x1000 */
+		0x4c, 0x8b, 0x06,                           /* 22: mov r8, [rsi] */
+		0xff, 0xcf,                                 /* 25: dec edi */
+		0x75, 0xf2,                                 /* 27: jnz 1b */
+		0xff, 0xc9,                                 /* 29: dec ecx */
+		0x75, 0xd8,                                 /* 2b: jnz 05 */
+		0xf4,                                       /* 2d: hlt */
+	};
+	struct tvm *one;
+
+	(void)state;
+	twin_setup = two_pages_setup;
+	one = run_twins(prog, sizeof(prog), TVM_CODE, RFL_FIXED, VCPU_EXIT_HLT);
+	assert_int_equal(regs(one).gpr[0], 1);
+	assert_int_equal(regs(one).gpr[6], TVM_DATA + 80 * 0x1000);
+	assert_true(mmu_stats(one->mmu)->s[TLB_L1D_4K].evictions >= 3);
+	assert_chunks_match(prog, sizeof(prog), one);
+	twin_setup = NULL;
+	tvm_destroy(one);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2854,6 +2934,8 @@ int main(void)
 		cmocka_unit_test(test_ret_hint_other_space),
 		cmocka_unit_test(test_ret_hint_invlpg),
 		cmocka_unit_test(test_threaded_ret_imm),
+		cmocka_unit_test(test_load_hint_pages),
+		cmocka_unit_test(test_load_hint_evicted),
 		cmocka_unit_test(test_block_code_changed_from_other_page),
 		cmocka_unit_test(test_block_single_step),
 		cmocka_unit_test(test_block_loop_counts),

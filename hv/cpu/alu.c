@@ -150,7 +150,7 @@ t_alu_rm_b(struct vcpu_soft *v, const struct blk_op *op, unsigned aop, unsigned 
 	const struct x86_insn *in = &op->insn;
 	uint64_t hpa, b = 0;
 
-	if (__builtin_expect(!mem_hit_threaded(v, v->gpr[in->base] + (uint64_t)in->disp, size,
+	if (__builtin_expect(!mem_hit_threaded(v, op, v->gpr[in->base] + (uint64_t)in->disp, size,
 					       ACC_READ, &hpa), 0))
 		return op;
 	v->stats.loads++;
@@ -834,7 +834,7 @@ static const struct blk_op *t_grp1_cmp_b(struct vcpu_soft *v, const struct blk_o
 	unsigned size = in->op == 0x80 || in->op == 0x82 ? 1 : in->osz;
 	uint64_t hpa, a = 0;
 
-	if (__builtin_expect(!mem_hit_threaded(v, v->gpr[in->base] + (uint64_t)in->disp, size,
+	if (__builtin_expect(!mem_hit_threaded(v, op, v->gpr[in->base] + (uint64_t)in->disp, size,
 					       ACC_READ, &hpa), 0))
 		return op;
 	v->stats.loads++;

@@ -470,19 +470,28 @@ static inline __attribute__((always_inline)) bool mem_write_hit(struct vcpu_soft
  * takes it. NULL or false: nothing done or counted, and the record is left
  * to the run loop, which executes it with its handler; when the shortcut
  * missed, that handler's access goes to the model without trying the
- * shortcut again (hit_missed, x86.h).
+ * shortcut again (hit_missed, x86.h). The slot is first looked for where
+ * *hint says (the record's h_slot: the slot its access took last, or
+ * thread_no_slot), and taken there only when it is the slot the lookup
+ * would give (mmu_hit_is); otherwise the lookup runs, and its answer
+ * becomes the hint.
  */
 static inline __attribute__((always_inline)) struct mmu_hit_slot *
-mem_slot_threaded(struct vcpu_soft *v, uint64_t lin, unsigned size, unsigned type)
+mem_slot_threaded(struct vcpu_soft *v, uint64_t lin, unsigned size, unsigned type,
+		  const struct mmu_hit_slot **hint)
 {
 	struct mmu_hit_slot *s;
 
 	if (__builtin_expect((lin & 0xfff) + size > 4096 || v->dbg_data, 0))
 		return NULL;
-	s = mmu_hit_find(v->hit, lin, type);
-	if (__builtin_expect(s == NULL, 0)) {
-		v->hit_missed = true;   /* the handler goes straight to the model */
-		return NULL;
+	s = (struct mmu_hit_slot *)(uintptr_t)*hint;
+	if (__builtin_expect(!mmu_hit_is(v->hit, s, lin), 0)) {
+		s = mmu_hit_find(v->hit, lin, type);
+		if (__builtin_expect(s == NULL, 0)) {
+			v->hit_missed = true;   /* the handler goes straight to the model */
+			return NULL;
+		}
+		*hint = s;
 	}
 	if (v->fpage && !fetch_apart(v, s))
 		return NULL;
@@ -491,11 +500,12 @@ mem_slot_threaded(struct vcpu_soft *v, uint64_t lin, unsigned size, unsigned typ
 	return s;
 }
 
-static inline __attribute__((always_inline)) bool mem_hit_threaded(struct vcpu_soft *v, uint64_t lin,
+static inline __attribute__((always_inline)) bool mem_hit_threaded(struct vcpu_soft *v,
+								   const struct blk_op *op, uint64_t lin,
 								   unsigned size, unsigned type,
 								   uint64_t *hpa)
 {
-	struct mmu_hit_slot *s = mem_slot_threaded(v, lin, size, type);
+	struct mmu_hit_slot *s = mem_slot_threaded(v, lin, size, type, op_hint(op));
 
 	if (__builtin_expect(s == NULL, 0))
 		return false;

@@ -166,7 +166,7 @@ t_mov_load_b(struct vcpu_soft *v, const struct blk_op *op, unsigned size)
 	const struct x86_insn *in = &op->insn;
 	uint64_t lin = v->gpr[in->base] + (uint64_t)in->disp, hpa, a = 0;   /* a 32-bit load clears the upper half */
 
-	if (__builtin_expect(!mem_hit_threaded(v, lin, size, ACC_READ, &hpa), 0))
+	if (__builtin_expect(!mem_hit_threaded(v, op, lin, size, ACC_READ, &hpa), 0))
 		return v->hit_missed ? t_load_miss(v, op, size) : op;
 	v->stats.loads++;
 	copy_small(&a, hpool_ptr(v->pool, hpa), size);
@@ -184,7 +184,7 @@ t_store_val(struct vcpu_soft *v, const struct blk_op *op, unsigned size, uint64_
 	const struct x86_insn *in = &op->insn;
 	uint64_t lin = v->gpr[in->base] + (uint64_t)in->disp, hpa;
 
-	if (__builtin_expect(!mem_hit_threaded(v, lin, size, ACC_WRITE, &hpa), 0))
+	if (__builtin_expect(!mem_hit_threaded(v, op, lin, size, ACC_WRITE, &hpa), 0))
 		return v->hit_missed ? t_store_miss(v, op, size, val) : op;
 	v->stats.stores++;
 	copy_small(hpool_ptr(v->pool, hpa), &val, size);
@@ -654,7 +654,7 @@ static const struct blk_op *t_push64(struct vcpu_soft *v, const struct blk_op *o
 	const struct x86_insn *in = &op->insn;
 	uint64_t hpa, val = v->gpr[(in->op & 7) | ((in->rex & 1) << 3)];
 
-	if (__builtin_expect(!mem_hit_threaded(v, v->gpr[4] - 8, 8, ACC_WRITE, &hpa), 0))
+	if (__builtin_expect(!mem_hit_threaded(v, op, v->gpr[4] - 8, 8, ACC_WRITE, &hpa), 0))
 		return op;
 	v->stats.stores++;
 	copy_small(hpool_ptr(v->pool, hpa), &val, 8);
@@ -667,7 +667,7 @@ static const struct blk_op *t_pop64(struct vcpu_soft *v, const struct blk_op *op
 	const struct x86_insn *in = &op->insn;
 	uint64_t hpa, a;
 
-	if (__builtin_expect(!mem_hit_threaded(v, v->gpr[4], 8, ACC_READ, &hpa), 0))
+	if (__builtin_expect(!mem_hit_threaded(v, op, v->gpr[4], 8, ACC_READ, &hpa), 0))
 		return op;
 	v->stats.loads++;
 	copy_small(&a, hpool_ptr(v->pool, hpa), 8);

@@ -89,6 +89,7 @@ static bool blk_build(struct vcpu_soft *v, struct block *b, uint64_t hpa, const 
 		if (len < 0 || off + (unsigned)len > BLK_BYTES)
 			break;
 		o->fn = exec_select(&o->insn);
+		o->h_slot = &thread_no_slot;
 		o->off = (uint16_t)off;
 		o->idx = (uint8_t)n;
 		o->tgt = BLK_NO_TGT;
@@ -962,6 +963,7 @@ fetched:
 				one.idx = 0;
 				one.tgt = BLK_NO_TGT;
 				one.tfn = thread_stop;
+				one.h_slot = &thread_no_slot;
 				s.op = &one;
 			}
 		}

@@ -146,6 +146,10 @@ typedef const struct blk_op *(*x86_thread_fn)(struct vcpu_soft *v, const struct 
 struct blk_op {
 	x86_exec_fn fn;          /* exec_select(&insn) */
 	x86_thread_fn tfn;       /* pure: exec_thread(); otherwise thread_stop */
+	/* Threaded code that loads or stores (one kind of access a record):
+	 * the slot of the model's shortcut its access took last, a hint
+	 * (mem_slot_threaded in mem.h); thread_no_slot until then. */
+	const struct mmu_hit_slot *h_slot;
 	uint16_t off;            /* offset of the instruction from the block's first byte */
 	uint8_t npure;           /* records with threaded code from this one on, this one
 				    included; 0: none (exec_thread(), 64-bit blocks) */
@@ -205,6 +209,16 @@ struct block {
 #define BLK_SLOTS 8192     /* direct-mapped by a hash of the HPA */
 #define BLK_NO_PAGE (~0ULL)
 #define BLK_HPA_MASK ((1ULL << 52) - 1)   /* the HPA in a block's key */
+
+/*
+ * Where the threaded code of record op keeps its slot hint (h_slot). The
+ * records are the vCPU's own memory, which threaded code sees as const:
+ * the hint is the one field it writes.
+ */
+static inline const struct mmu_hit_slot **op_hint(const struct blk_op *op)
+{
+	return &((struct blk_op *)(uintptr_t)op)->h_slot;
+}
 
 /* The block whose record op is (never the run loop's record of its own). */
 static inline struct block *op_block(const struct blk_op *op)
