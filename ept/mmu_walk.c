@@ -1213,13 +1213,14 @@ static inline __attribute__((always_inline)) void sc_forget_vpn(struct mmu *m, u
 			s[k * MMU_HIT_SLOTS].tag = 0;
 }
 
-/* The kind whose slot a translation of `access` that serves it refills
- * (sc_install): under a known layout every translation that does not fail
- * installs one, unless it is an implicit supervisor access. */
+/* The kind whose slot a translation of `access` (of kind `kind`,
+ * access_kind(access), which the caller has made already) that serves it
+ * refills (sc_install): under a known layout every translation that does
+ * not fail installs one, unless it is an implicit supervisor access. */
 static inline __attribute__((always_inline)) unsigned sc_keep(const struct mmu_layout *L,
-							       unsigned access)
+							       unsigned access, unsigned kind)
 {
-	return L->known && !(access & ACC_IMPLICIT_SV) ? access_kind(access) : NKIND;
+	return L->known && !(access & ACC_IMPLICIT_SV) ? kind : NKIND;
 }
 
 /*
@@ -1398,7 +1399,8 @@ l2_probe(struct walk *w, const struct mmu_layout *L, bool fetch, unsigned sz, bo
 	*ok = usable(w, L, e);
 	/* An entry that serves the access gets its slot (sc_install); else a
 	 * walk follows, which drops the slots again before its fills. */
-	sc_forget_vpn(w->m, w->gva >> 12, w->hidx, *ok ? sc_keep(L, w->access) : NKIND);
+	sc_forget_vpn(w->m, w->gva >> 12, w->hidx,
+		      *ok ? sc_keep(L, w->access, access_kind(w->access)) : NKIND);
 	l1 = fill_l1_at(w, L, fetch, sz, e, e->global, true, &owner, &shift);
 	if (!l1) {
 		l1 = e;
@@ -1526,7 +1528,7 @@ walk_fill_body(struct walk *w, bool missed, const struct mmu_layout *L)
 		 */
 		if ((access & ACC_WRITE) || (g.dirty_known && x.dirty))
 			tmp.attr |= CA_DIRTY;
-		sc_forget_vpn(m, gva >> 12, w->hidx, sc_keep(L, access));
+		sc_forget_vpn(m, gva >> 12, w->hidx, sc_keep(L, access, kind));
 		owner = NULL;
 		e = NULL;
 		eshift = cshift;
