@@ -690,6 +690,21 @@ static void report_rom_json(struct json *j, const struct vm *vm)
 	json_obj_end(j);
 }
 
+/* Why the backend's own statistics could not be read (hw_stats gave rc). */
+static const char *hw_stats_why_not(int rc)
+{
+	return rc == -ENOSYS ? "this kernel has no KVM_GET_STATS_FD (Linux 5.14)" : strerror(-rc);
+}
+
+/* Why the guest's writes to protected pages do not exit (no write-protect
+ * log beside the backend's dirty log), in the backend's words if it has any. */
+static const char *no_write_exits_why(const struct vm *vm)
+{
+	const char *why = vm->mem->ops->no_write_exits ? vm->mem->ops->no_write_exits(vm->mem) : NULL;
+
+	return why ? why : "writes do not exit";
+}
+
 static void report_text(FILE *f, struct vm *vm, const struct run_opts *o,
 			const struct run_result *rr)
 {
@@ -729,10 +744,8 @@ static void report_text(FILE *f, struct vm *vm, const struct run_opts *o,
 			vm->ops->name);
 		int rc = vm->ops->hw_stats(vm->vcpu, hw_stat_text, f);
 
-		if (rc == -ENOSYS)
-			fprintf(f, "  not available: this kernel has no KVM_GET_STATS_FD (Linux 5.14)\n");
-		else if (rc)
-			fprintf(f, "  not available: %s\n", strerror(-rc));
+		if (rc)
+			fprintf(f, "  not available: %s\n", hw_stats_why_not(rc));
 	}
 
 	for (int i = 0; i < VIOL_NCAUSES; i++)
@@ -775,11 +788,7 @@ static void report_text(FILE *f, struct vm *vm, const struct run_opts *o,
 	} else if (vm->dirty.active) {
 		/* The backend's own dirty log is the only set: no writes exit. */
 		fprintf(f, "Dirty tracking (by %s)\n", vm->dirty.started_by);
-		const char *why = vm->mem->ops->no_write_exits ?
-				  vm->mem->ops->no_write_exits(vm->mem) : NULL;
-
-		fprintf(f, "  %-22s not kept: %s\n", "write-protect log",
-			why ? why : "writes do not exit");
+		fprintf(f, "  %-22s not kept: %s\n", "write-protect log", no_write_exits_why(vm));
 		fprintf(f, "  %-22s %14" PRIu64 " pages\n", "dirty log", vm->dirty.ad.count);
 	}
 	if (vm->dirty.active && vm->dma) {
@@ -871,6 +880,8 @@ static void report_json(FILE *f, struct vm *vm, const struct run_opts *o,
 		if (h.scope[0])
 			json_obj_end(&j);
 		json_bool(&j, "available", rc == 0);
+		if (rc)
+			json_str(&j, "why_not", hw_stats_why_not(rc));
 		json_obj_end(&j);
 	}
 
@@ -918,8 +929,11 @@ static void report_json(FILE *f, struct vm *vm, const struct run_opts *o,
 	/* Without a model, ept_dirty_pages is the backend's own log
 	 * (KVM_GET_DIRTY_LOG), and writes exit only where the backend can
 	 * write-protect (userfaultfd). */
-	if (!vm->ops->models_translation)
+	if (!vm->ops->models_translation) {
 		json_bool(&j, "write_protect_log", vm->mem->ops->protect_exits);
+		if (!vm->mem->ops->protect_exits)
+			json_str(&j, "write_protect_log_why_not", no_write_exits_why(vm));
+	}
 	json_u64(&j, "invept", c->invept);
 	json_obj_end(&j);
 

@@ -191,6 +191,8 @@ for wp in $wp_runs; do
 	else
 		expect_eq "dirty (kvm, no uffd-wp): no write-protect log, said so" \
 			"$(jget "$j" write_protect_log)" false
+		expect_eq "dirty (kvm, no uffd-wp): the JSON report says why" \
+			"$(jget "$j" write_protect_log_why_not)" '"turned off (HV_KVM_UFFD_WP=0)"'
 		expect_eq "dirty (kvm, no uffd-wp): no write faults reached hv" "$(jget "$j" dirty_log)" 0
 	fi
 	# Lazy RAM: the probe's 80 pages (64 written, 16 read) are first
@@ -428,6 +430,9 @@ if [ -f "$GUEST" ]; then
 	else
 		expect_eq "kvm report: no KVM statistics before Linux 5.14" \
 			"$(jsec "$tmp/chase.kvm.json" hw_stats available)" false
+		expect_eq "kvm report: the JSON report says why KVM's statistics are missing" \
+			"$(jsec "$tmp/chase.kvm.json" hw_stats why_not)" \
+			'"this kernel has no KVM_GET_STATS_FD (Linux 5.14)"'
 		check "kvm text report: says why KVM's statistics are missing" \
 			"$(grep -c "^  not available: this kernel has no KVM_GET_STATS_FD (Linux 5.14)$" "$tmp/text.out")" -eq 1
 	fi
