@@ -100,6 +100,11 @@ static void renew(struct tvm *vm, unsigned which, const char *preset)
 		abort();
 	*v = born[which];
 	v->blocks = blocks;
+	/* As created, the vCPU has no blocks: the last input's would still
+	 * hold hints into the shortcut slots of its MMU, destroyed with it
+	 * (struct block's h_fslot, each record's h_slot). */
+	for (unsigned i = 0; i < BLK_SLOTS; i++)
+		blocks[i].key = 0;
 	v->mmu = vm->mmu;
 	v->hit = mmu_hit(vm->mmu);
 }
