@@ -253,15 +253,10 @@ static const struct blk_op *t_jmp(struct vcpu_soft *v, const struct blk_op *op)
 static const struct blk_op *t_call64(struct vcpu_soft *v, const struct blk_op *op)
 {
 	uint64_t next = v->t_lin0 + op->off + op->insn.len, r = next + op->insn.imm, hpa;
-	uint64_t lin = v->gpr[4] - 8;
-	struct mmu_hit_slot *s;
 
-	if (__builtin_expect(!is_canonical(v, r), 0))
+	if (__builtin_expect(!is_canonical(v, r), 0) ||
+	    __builtin_expect(!mem_hit_threaded(v, op, v->gpr[4] - 8, 8, ACC_WRITE, &hpa), 0))
 		return op;
-	s = mem_slot_threaded(v, lin, 8, ACC_WRITE, op_hint(op));
-	if (__builtin_expect(s == NULL, 0))
-		return op;
-	hpa = mmu_hit_take(v->hit, s, lin, ACC_WRITE);
 	v->stats.stores++;
 	copy_small(hpool_ptr(v->pool, hpa), &next, 8);
 	v->gpr[4] -= 8;
