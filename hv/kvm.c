@@ -708,6 +708,14 @@ static int add_slot(struct gmem_kvm *k, uint64_t gpa, uint64_t size, bool ram, b
 	return 0;
 }
 
+/* Whether the environment variable name is set to value (the switches below). */
+static bool env_is(const char *name, const char *value)
+{
+	const char *e = getenv(name);
+
+	return e && strcmp(e, value) == 0;
+}
+
 /*
  * Dirty tracking with userfaultfd write-protection of memfd (shmem) pages
  * needs UFFD_FEATURE_WP_HUGETLBFS_SHMEM (Linux 5.19). HV_KVM_UFFD_WP=0 turns
@@ -715,9 +723,7 @@ static int add_slot(struct gmem_kvm *k, uint64_t gpa, uint64_t size, bool ram, b
  */
 static bool uffd_wp_wanted(void)
 {
-	const char *e = getenv("HV_KVM_UFFD_WP");
-
-	return !(e && strcmp(e, "0") == 0);
+	return !env_is("HV_KVM_UFFD_WP", "0");
 }
 
 /*
@@ -728,27 +734,21 @@ static bool uffd_wp_wanted(void)
  */
 static bool prefault_wanted(void)
 {
-	const char *e = getenv("HV_KVM_PREFAULT");
-
-	return e && strcmp(e, "1") == 0;
+	return env_is("HV_KVM_PREFAULT", "1");
 }
 
 /* HV_KVM_TSC_OFFSET=0: a skipped HLT moves the guest's TSC with IA32_TSC
  * writes even where the vCPU's TSC offset could be moved (guest_tsc). */
 static bool tsc_offset_wanted(void)
 {
-	const char *e = getenv("HV_KVM_TSC_OFFSET");
-
-	return !(e && strcmp(e, "0") == 0);
+	return !env_is("HV_KVM_TSC_OFFSET", "0");
 }
 
 /* HV_KVM_LAZY=thread: lazy faults through the handler thread even where the
  * vCPU's thread could take them (the tests and the bench compare both). */
 static bool lazy_in_thread_wanted(void)
 {
-	const char *e = getenv("HV_KVM_LAZY");
-
-	return !(e && strcmp(e, "thread") == 0);
+	return !env_is("HV_KVM_LAZY", "thread");
 }
 
 /* A userfaultfd that can poison pages and never holds an access (SIGBUS
